@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The compiled CLI lives in dist/ (npm run build); this shim keeps the bin path stable.
+import('../dist/src/cli/main.js').catch((error) => {
+  if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/src/cli/main.js')) {
+    console.error('instant: the CLI is not built yet. Run `npm run build` first.');
+    process.exit(1);
+  }
+  throw error;
+});

@@ -1,0 +1,61 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
+import { applyMigrations, forgetSchema } from './migrate.js';
+
+function wrap(target: PGlite | Transaction): Queryable {
+  return {
+    async query<Row>(sql: string, params: unknown[] = []): Promise<QueryResult<Row>> {
+      const result = await target.query<Row>(sql, params);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await target.exec(sql);
+    },
+  };
+}
+
+/**
+ * Embedded PostgreSQL compiled to WebAssembly. One connection per process: PGlite queues
+ * queries itself, and a transaction holds the connection until it ends.
+ */
+export class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  private readonly direct: Queryable;
+
+  private constructor(private readonly pg: PGlite) {
+    this.direct = wrap(pg);
+  }
+
+  /** dataDir undefined keeps everything in memory (tests of pure logic only). */
+  static async open(dataDir?: string): Promise<PgliteDatabase> {
+    if (dataDir) await mkdir(dataDir, { recursive: true });
+    const pg = new PGlite(dataDir);
+    await pg.waitReady;
+    return new PgliteDatabase(pg);
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.pg.transaction((tx) => fn(wrap(tx)));
+  }
+
+  migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport> {
+    return this.transaction((tx) => applyMigrations(tx, schema, migrations));
+  }
+
+  dropSchema(schema: string): Promise<void> {
+    return this.transaction((tx) => forgetSchema(tx, schema));
+  }
+
+  async close(): Promise<void> {
+    if (!this.pg.closed) await this.pg.close();
+  }
+}

@@ -1,0 +1,101 @@
+import pg from 'pg';
+import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
+import { applyMigrations, forgetSchema } from './migrate.js';
+
+// Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
+pg.types.setTypeParser(20, (value) => Number(value));
+pg.types.setTypeParser(1700, (value) => Number(value));
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<Row>(sql: string, params: unknown[] = []): Promise<QueryResult<Row>> {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  };
+}
+
+/** Arbitrary constant: one advisory lock serialises migrators across processes. */
+const MIGRATION_LOCK_KEY = 7_345_001;
+
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  private readonly direct: Queryable;
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.direct = wrap(pool);
+  }
+
+  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresDatabase> {
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+    // An idle client that errors (server restart) must not crash the process.
+    pool.on('error', () => undefined);
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new Error(
+        `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}. ` +
+          'Check that the server is running and the URL, user and password are right.',
+        { cause: error },
+      );
+    }
+    return new PostgresDatabase(pool);
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.direct.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport> {
+    return this.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      return applyMigrations(tx, schema, migrations);
+    });
+  }
+
+  dropSchema(schema: string): Promise<void> {
+    return this.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await forgetSchema(tx, schema);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+/** Hides the password of a connection URL for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable database URL>';
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The contract every built-in OpenHIE component implements. A service is an HTTP server with
+ * its own database schema, settings and health endpoint; it never imports another service and
+ * talks to others only over HTTP. The embedded target starts many in one process; the container
+ * targets start one per process with `instant serve <service>`.
+ */
+import type { Database } from '../db/database.js';
+import type { Logger } from '../common/logger.js';
+
+/** Resolved settings (environment variables of the packages, after precedence and secrets). */
+export interface Settings {
+  get(name: string): string | undefined;
+  /** The value, or an InstantError naming the setting when it is missing. */
+  require(name: string): string;
+  int(name: string, fallback?: number): number;
+  bool(name: string, fallback?: boolean): boolean;
+  /** Every name/value pair, secrets included: never log it whole. */
+  entries(): Record<string, string>;
+}
+
+export interface ServiceContext {
+  /** The service's own name, e.g. `shared-health-record`. */
+  name: string;
+  /** Shared database handle; the service uses only its own schema(s). */
+  db: Database;
+  settings: Settings;
+  logger: Logger;
+  /** The instance's state directory (data, secrets, certificates, logs). */
+  stateDir: string;
+}
+
+export interface RunningService {
+  /** Named base URLs of what the service listens on, e.g. { api: 'http://127.0.0.1:8080' }. */
+  endpoints: Record<string, string>;
+  /** Answers 200 once the service is ready: the platform polls it over HTTP. */
+  healthUrl: string;
+  /** Stops accepting work, finishes or flushes what is in flight, and releases ports. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  description: string;
+  /** Schemas this service owns: `instant destroy` drops them. */
+  schemas: readonly string[];
+  start(context: ServiceContext): Promise<RunningService>;
+}

@@ -1,0 +1,61 @@
+/**
+ * Test helpers that give each test a fresh database on each driver: a PGlite directory, and a
+ * new database on the throwaway PostgreSQL server (INSTANT_TEST_DATABASE_URL) when there is one.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Database } from '../../src/db/database.js';
+import { openDatabase } from '../../src/db/open.js';
+
+export interface TestDatabase {
+  driver: 'pglite' | 'postgres';
+  db: Database;
+  /** What openDatabase needs to open the same database again (e.g. after a restart). */
+  location: { dataDir: string } | { url: string };
+  dispose(): Promise<void>;
+}
+
+export const postgresAdminUrl = process.env.INSTANT_TEST_DATABASE_URL;
+
+export async function freshPgliteDir(): Promise<{ dir: string; dispose(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'instant-pglite-'));
+  return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Creates an empty database on the test server and returns its URL. */
+export async function freshPostgresUrl(): Promise<{ url: string; dispose(): Promise<void> }> {
+  if (!postgresAdminUrl) throw new Error('INSTANT_TEST_DATABASE_URL is not set');
+  const name = `instant_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: postgresAdminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgresAdminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async dispose() {
+      const client = new pg.Client({ connectionString: postgresAdminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export async function openTestDatabase(driver: 'pglite' | 'postgres'): Promise<TestDatabase> {
+  if (driver === 'pglite') {
+    const { dir, dispose } = await freshPgliteDir();
+    const db = await openDatabase({ dataDir: dir });
+    return { driver, db, location: { dataDir: dir }, async dispose(this: TestDatabase) { await this.db.close(); await dispose(); } };
+  }
+  const { url, dispose } = await freshPostgresUrl();
+  const db = await openDatabase({ url });
+  return { driver, db, location: { url }, async dispose(this: TestDatabase) { await this.db.close(); await dispose(); } };
+}
+
+/** The drivers to run a suite against: both when a server is available, else PGlite only. */
+export const testDrivers: Array<'pglite' | 'postgres'> = postgresAdminUrl ? ['pglite', 'postgres'] : ['pglite'];
