@@ -27,12 +27,15 @@ export interface LoggerOptions {
   file?: Writable;
   /** Human-readable lines to this stream (foreground mode). */
   pretty?: NodeJS.WritableStream;
+  /** More JSON-lines destinations (e.g. the runtime's recent-lines buffer). */
+  extra?: Writable[];
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const streams: pino.StreamEntry[] = [];
   if (options.file) streams.push({ stream: options.file, level: 'trace' });
   if (options.pretty) streams.push({ stream: prettyStream(options.pretty), level: 'trace' });
+  for (const stream of options.extra ?? []) streams.push({ stream, level: 'trace' });
   const level = options.level ?? process.env.INSTANT_LOG_LEVEL ?? 'info';
   if (streams.length === 0) return pino({ level, enabled: false });
   return pino({ level, redact: { paths: REDACTED_PATHS, censor: '***' } }, pino.multistream(streams));

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
+import { InstantError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { planPackages } from '../platform/dependency-graph.js';
+import { loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
+import { interpolate } from '../platform/interpolate.js';
+import type { Progress } from '../platform/progress.js';
+import { settingValues } from '../platform/settings-resolver.js';
+import { isAlive } from '../platform/state-store.js';
+import { callControl } from '../targets/embedded/control.js';
+import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
+import { destroyPackageData, runEmbedded } from '../targets/embedded/run.js';
+import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
+import { lineProgress } from './output.js';
+
+export interface StartFlags {
+  detach?: boolean;
+  databaseUrl?: string;
+}
+
+type DaemonMessage =
+  | { type: 'step'; packageId: string; message: string }
+  | { type: 'done'; packageId: string; message: string; elapsedMs: number }
+  | { type: 'info'; message: string }
+  | { type: 'ready'; endpoints: Record<string, Record<string, string>>; generatedSecrets: string[] }
+  | { type: 'failed'; message: string };
+
+const DAEMON_ENV = 'INSTANT_DAEMON';
+
+/** init and up: in the foreground until Ctrl-C, or detached (-d) until `instant down`. */
+export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
+  const deployment = loadDeployment(options);
+  const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
+  if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
+  if (flags.detach) return startDetached(command, deployment);
+
+  const progress = lineProgress();
+  progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (embedded, state in ${deployment.store.dir})`);
+  const t0 = Date.now();
+  const instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout });
+  printReady(deployment, instance.endpoints, instance.generatedSecrets, Date.now() - t0);
+  process.stdout.write('Press Ctrl-C to stop (data is kept; `instant destroy` deletes it).\n');
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stdout.write('\nStopping… (Ctrl-C again to force)\n');
+    void instance.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await instance.stopped;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+}
+
+/** The detached child: runs the stack, reports progress to the parent over IPC, then carries on alone. */
+async function runAsDaemon(command: 'init' | 'up', deployment: Deployment, databaseUrl: string | undefined): Promise<void> {
+  const send = (message: DaemonMessage) => process.send?.(message);
+  const progress: Progress = {
+    packageStep: (packageId, message) => send({ type: 'step', packageId, message }),
+    packageDone: (packageId, message, elapsedMs) => send({ type: 'done', packageId, message, elapsedMs }),
+    info: (message) => send({ type: 'info', message }),
+  };
+  try {
+    const instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress });
+    process.on('SIGTERM', () => void instance.stop());
+    process.on('SIGINT', () => void instance.stop());
+    send({ type: 'ready', endpoints: instance.endpoints, generatedSecrets: instance.generatedSecrets });
+    process.disconnect?.();
+    await instance.stopped;
+  } catch (error) {
+    const message = error instanceof InstantError ? error.describe() : (error as Error).message;
+    send({ type: 'failed', message });
+    process.exitCode = 1;
+  }
+}
+
+function startDetached(command: 'init' | 'up', deployment: Deployment): Promise<void> {
+  const { store } = deployment;
+  store.ensure();
+  const live = store.liveRuntime();
+  if (live) {
+    throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first');
+  }
+  const progress = lineProgress();
+  progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} detached (embedded, state in ${store.dir})`);
+  const output = openSync(store.logFile, 'a');
+  const bin = fileURLToPath(new URL('../../../bin/instant.js', import.meta.url));
+  const args = process.argv.slice(2).filter((arg) => arg !== '-d' && arg !== '--detach');
+  const child = spawn(process.execPath, [bin, ...args], {
+    detached: true,
+    stdio: ['ignore', output, output, 'ipc'],
+    env: { ...process.env, [DAEMON_ENV]: '1' },
+  });
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    child.on('message', (message: DaemonMessage) => {
+      if (message.type === 'step') progress.packageStep(message.packageId, message.message);
+      else if (message.type === 'done') progress.packageDone(message.packageId, message.message, message.elapsedMs);
+      else if (message.type === 'info') progress.info(message.message);
+      else if (message.type === 'ready') {
+        settled = true;
+        printReady(deployment, message.endpoints, message.generatedSecrets, Date.now() - t0);
+        process.stdout.write(`Running in the background (pid ${child.pid}). Stop it with \`instant down\`; logs: \`instant logs -f\`.\n`);
+        child.disconnect();
+        child.unref();
+        resolve();
+      } else if (message.type === 'failed') {
+        settled = true;
+        reject(new InstantError('INSTANT_START_FAILED', message.message));
+      }
+    });
+    child.on('exit', (code) => {
+      if (settled) return;
+      const tail = existsSync(store.logFile) ? readFileSync(store.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      reject(new InstantError('INSTANT_START_FAILED', `the background process exited (code ${code}) before it was ready:\n${tail}`, `see ${store.logFile}`));
+    });
+  });
+}
+
+function printReady(deployment: Deployment, endpoints: Record<string, Record<string, string>>, generatedSecrets: string[], elapsedMs: number): void {
+  const out = process.stdout;
+  out.write(`\nReady in ${(elapsedMs / 1000).toFixed(1)} s.\n`);
+  for (const [service, urls] of Object.entries(endpoints)) {
+    for (const [name, url] of Object.entries(urls)) out.write(`  ${service} ${name}: ${url}\n`);
+  }
+  if (generatedSecrets.length) {
+    out.write(`\nGenerated secrets (stored in ${deployment.store.secretsFile}, mode 0600): ${generatedSecrets.join(', ')}\n`);
+    out.write('  Read one with `instant config --get NAME`, all with `instant config --show-secrets`.\n');
+  }
+  const vars = settingValues(deployment.settingsWith(deployment.store.readSecrets()));
+  const usage = deployment.plan.ordered.flatMap((pkg) => {
+    try {
+      return interpolate(pkg.usage, vars, pkg.id);
+    } catch {
+      return [];
+    }
+  });
+  if (usage.length) out.write(`\n${usage.join('\n')}\n`);
+}
+
+/** down: stops the running instance's packages (dependents first); data is kept. */
+export async function downCommand(options: DeploymentOptions): Promise<void> {
+  const deployment = loadDeploymentForRunning(options);
+  const live = deployment.store.liveRuntime();
+  if (!live) {
+    process.stdout.write(`Nothing is running from ${deployment.store.dir}.\n`);
+    return;
+  }
+  const ids = options.packages.length ? deployment.plan.ordered.map((p) => p.id) : [];
+  const result = await callControl<{ stopped: string[]; remaining: string[] }>(live.controlSocket, 'POST', '/stop', { packages: ids });
+  if (result.remaining.length === 0) await waitForExit(live.pid);
+  process.stdout.write(`Stopped ${result.stopped.join(', ') || 'nothing'}${result.remaining.length ? `; still running: ${result.remaining.join(', ')}` : ''}. Data is kept; \`instant up\` starts again.\n`);
+}
+
+/** destroy: stops and deletes the data of the packages (all of them by default). */
+export async function destroyCommand(options: DeploymentOptions, flags: { yes?: boolean; databaseUrl?: string }): Promise<void> {
+  const deployment = loadDeploymentForRunning(options);
+  const { store } = deployment;
+  const state = store.readState();
+  const initialised = Object.keys(state?.packages ?? {});
+  const ids = options.packages.length ? deployment.plan.ordered.map((p) => p.id) : initialised;
+  const everything = initialised.every((id) => ids.includes(id));
+  if (!flags.yes) await confirm(`Delete all data of ${ids.join(', ') || 'this instance'}${everything ? ` and the state directory ${store.dir}` : ''}?`);
+
+  const live = store.liveRuntime();
+  if (live) {
+    const result = await callControl<{ remaining: string[] }>(live.controlSocket, 'POST', '/stop', { packages: ids, destroy: true });
+    if (result.remaining.length === 0) await waitForExit(live.pid);
+  } else if (ids.length) {
+    const databaseUrl = rememberDatabaseUrl(store, flags.databaseUrl);
+    if (databaseUrl || !everything) {
+      const db = await openInstanceDatabase(store, databaseUrl);
+      try {
+        const known = ids.map((id) => deployment.all.get(id)).filter((p) => p !== undefined);
+        const schemas: string[] = [];
+        for (const pkg of known) for (const entry of pkg.services) schemas.push(...(await resolveServiceDefinition(pkg, entry)).schemas);
+        await destroyPackageData(db, store, ids, schemas, createLogger());
+      } finally {
+        await db.close();
+      }
+    }
+  }
+  if (everything) store.removeAll();
+  process.stdout.write(`Destroyed ${ids.join(', ') || 'nothing'}${everything ? ` and removed ${store.dir}` : ''}.\n`);
+}
+
+/** down and destroy may name no packages: then they act on what is running or initialised. */
+function loadDeploymentForRunning(options: DeploymentOptions): Deployment {
+  if (options.packages.length) return loadDeployment(options);
+  const probe = loadDeployment({ ...options, allowEmpty: true });
+  const running = probe.store.liveRuntime()?.packages ?? [];
+  const initialised = Object.keys(probe.store.readState()?.packages ?? {});
+  const ids = [...new Set([...running, ...initialised])].filter((id) => probe.all.has(id));
+  return { ...probe, plan: planPackages(probe.all, ids, { only: true }) };
+}
+
+async function waitForExit(pid: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new InstantError('INSTANT_STOP_TIMEOUT', `process ${pid} did not exit within ${timeoutMs / 1000} s`, `kill it with \`kill ${pid}\``);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function confirm(question: string): Promise<void> {
+  if (!process.stdin.isTTY) {
+    throw new InstantError('INSTANT_CONFIRMATION_NEEDED', `${question} (no terminal to ask)`, 'pass --yes to confirm');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new InstantError('INSTANT_ABORTED', 'nothing was deleted');
+}

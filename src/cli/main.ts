@@ -1,0 +1,146 @@
+import { Command, Option } from 'commander';
+import { isInstantError } from '../common/errors.js';
+import type { DeploymentOptions } from '../platform/deployment.js';
+import { scaffoldPackage } from '../platform/scaffold.js';
+import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
+import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
+import { testCommand } from './test-command.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface CommonFlags {
+  profile?: string;
+  env?: string[];
+  envFile?: string[];
+  only?: boolean;
+  dev?: boolean;
+  concurrency?: string;
+  customPath?: string[];
+  stateDir?: string;
+  config?: string;
+}
+
+function deploymentOptions(ids: string[], flags: CommonFlags): DeploymentOptions {
+  return {
+    packages: ids,
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.config ? { configFile: flags.config } : {}),
+    customPaths: flags.customPath ?? [],
+    envFiles: flags.envFile ?? [],
+    assignments: flags.env ?? [],
+    ...(flags.only !== undefined ? { only: flags.only } : {}),
+    ...(flags.dev !== undefined ? { dev: flags.dev } : {}),
+    ...(flags.concurrency ? { concurrency: Number(flags.concurrency) } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+  };
+}
+
+/** The flags every package-selecting command shares. */
+function withPackageFlags(command: Command): Command {
+  return command
+    .argument('[packages...]', 'package ids (default: the profile, instant.config.yaml, or what is initialised)')
+    .option('-p, --profile <name>', 'a profile of instant.config.yaml')
+    .option('-e, --env <NAME=value>', 'set a setting (repeatable; wins over everything)', collect)
+    .option('--env-file <file>', 'read settings from a .env file (repeatable; later files win)', collect)
+    .option('--only', 'the named packages only, without their dependencies')
+    .option('--dev', 'development mode (INSTANT_DEV=true)')
+    .option('--concurrency <n>', 'independent packages handled at once', '5')
+    .option('-c, --custom-path <dir>', 'a custom package, or a folder of them (repeatable)', collect)
+    .option('--config <file>', 'project config file (default ./instant.config.yaml)')
+    .option('--state-dir <dir>', 'state directory (default ./.instant or INSTANT_STATE_DIR)');
+}
+
+const program = new Command('instant')
+  .description('Instant OpenHIE: a whole OpenHIE health information exchange, from laptop to Kubernetes')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+for (const command of ['init', 'up'] as const) {
+  withPackageFlags(program.command(command))
+    .description(command === 'init' ? 'deploy and configure packages the first time (runs importers)' : 'start initialised packages again (no re-import)')
+    .option('-d, --detach', 'run in the background; stop with `instant down`')
+    .addOption(new Option('-t, --target <target>', 'where to run').choices(['embedded']).default('embedded'))
+    .option('--database-url <url>', 'use this PostgreSQL server instead of the embedded database (or INSTANT_DATABASE_URL)')
+    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; databaseUrl?: string }) => {
+      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+    });
+}
+
+withPackageFlags(program.command('down'))
+  .description('stop packages (dependents first); data is kept')
+  .action(async (ids: string[], flags: CommonFlags) => downCommand(deploymentOptions(ids, flags)));
+
+withPackageFlags(program.command('destroy'))
+  .description('stop packages and delete their data')
+  .option('-y, --yes', 'do not ask for confirmation')
+  .option('--database-url <url>', 'the PostgreSQL server the instance uses, if it is not remembered')
+  .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) =>
+    destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) }),
+  );
+
+program
+  .command('status')
+  .description('what is initialised and running, and the health of each service')
+  .option('--state-dir <dir>', 'state directory')
+  .option('--json', 'machine-readable output')
+  .action(async (flags: { stateDir?: string; json?: boolean }) => statusCommand(flags));
+
+program
+  .command('logs')
+  .description("show the services' logs")
+  .argument('[service]', 'one service (default: all)')
+  .option('-f, --follow', 'keep printing new lines')
+  .option('-n, --lines <n>', 'how many recent lines', '200')
+  .option('--json', 'raw JSON lines')
+  .option('--state-dir <dir>', 'state directory')
+  .action(async (service: string | undefined, flags: { follow?: boolean; lines: string; json?: boolean; stateDir?: string }) =>
+    logsCommand(service, { ...flags, lines: Number(flags.lines) }),
+  );
+
+program
+  .command('list')
+  .description('packages, their type, dependencies and state')
+  .option('-c, --custom-path <dir>', 'a custom package, or a folder of them (repeatable)', collect)
+  .option('--config <file>', 'project config file')
+  .option('--state-dir <dir>', 'state directory')
+  .action((flags: { customPath?: string[]; config?: string; stateDir?: string }) =>
+    listCommand({ customPaths: flags.customPath ?? [], ...(flags.config ? { configFile: flags.config } : {}), ...(flags.stateDir ? { stateDir: flags.stateDir } : {}) }),
+  );
+
+withPackageFlags(program.command('config'))
+  .description('the resolved settings and where each comes from (secrets masked)')
+  .option('--show-secrets', 'show secret values')
+  .option('--get <name>', 'print one value, unmasked (for scripts)')
+  .option('--json', 'machine-readable output')
+  .action((ids: string[], flags: CommonFlags & { showSecrets?: boolean; get?: string; json?: boolean }) =>
+    configCommand({ ...deploymentOptions(ids, flags), ...(flags.showSecrets ? { showSecrets: true } : {}), ...(flags.get ? { get: flags.get } : {}), ...(flags.json ? { json: true } : {}) }),
+  );
+
+withPackageFlags(program.command('test'))
+  .description("run the packages' Gherkin features against the running stack")
+  .option('--base-url <url>', 'test a remote stack at this URL (as ${BASE_URL})')
+  .action(async (ids: string[], flags: CommonFlags & { baseUrl?: string }) => testCommand({ ...deploymentOptions(ids, flags), ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }));
+
+program
+  .command('package')
+  .description('work with packages')
+  .command('new')
+  .description('scaffold a working custom package with a service and a feature file')
+  .argument('<id>', 'package id, kebab-case')
+  .option('--dir <dir>', 'parent folder', '.')
+  .option('--port <port>', 'port of its service', '4100')
+  .action((id: string, flags: { dir: string; port: string }) => {
+    const dir = scaffoldPackage(id, flags.dir, { port: Number(flags.port) });
+    process.stdout.write(`Created ${dir}\nDeploy it: instant init ${id} -c ${flags.dir} -d\nTest it:   instant test ${id} -c ${flags.dir}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (isInstantError(error)) {
+    process.stderr.write(`instant: ${error.describe()}\n`);
+  } else {
+    process.stderr.write(`instant: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exitCode = 1;
+}

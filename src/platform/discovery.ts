@@ -1,0 +1,51 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InstantError } from '../common/errors.js';
+import { METADATA_FILE, readPackageMetadata, type InstantPackage } from './package-metadata.js';
+import { builtInPackagesDir } from './paths.js';
+
+/** Folders directly holding a package-metadata.json: the folder itself or its children. */
+function packageDirsUnder(dir: string): string[] {
+  if (existsSync(join(dir, METADATA_FILE))) return [dir];
+  return readdirSync(dir)
+    .map((entry) => join(dir, entry))
+    .filter((path) => statSync(path).isDirectory() && existsSync(join(path, METADATA_FILE)))
+    .sort();
+}
+
+export interface DiscoveryOptions {
+  /** Custom package folders (-c/--custom-path): a package folder or a folder of packages. */
+  customPaths?: string[];
+  /** Where the built-in packages live (tests point elsewhere). */
+  builtInDir?: string;
+}
+
+/** Finds every built-in and custom package; a duplicate id is an error naming both folders. */
+export function discoverPackages(options: DiscoveryOptions = {}): Map<string, InstantPackage> {
+  const found = new Map<string, InstantPackage>();
+  const add = (pkg: InstantPackage) => {
+    const existing = found.get(pkg.id);
+    if (existing) {
+      throw new InstantError(
+        'INSTANT_PACKAGE_DUPLICATE',
+        `package id "${pkg.id}" is defined twice: in ${existing.dir} and in ${pkg.dir}`,
+        'give the custom package another id',
+      );
+    }
+    found.set(pkg.id, pkg);
+  };
+  const builtInDir = options.builtInDir ?? builtInPackagesDir;
+  if (existsSync(builtInDir)) for (const dir of packageDirsUnder(builtInDir)) add(readPackageMetadata(dir, true));
+  for (const customPath of options.customPaths ?? []) {
+    const dir = resolve(customPath);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new InstantError('INSTANT_CUSTOM_PATH_MISSING', `custom package path ${dir} is not a folder`, 'check the -c/--custom-path value');
+    }
+    const dirs = packageDirsUnder(dir);
+    if (dirs.length === 0) {
+      throw new InstantError('INSTANT_CUSTOM_PATH_EMPTY', `no ${METADATA_FILE} in ${dir} or its sub-folders`, 'point -c at a package folder or a folder of packages');
+    }
+    for (const packageDir of dirs) add(readPackageMetadata(packageDir, false));
+  }
+  return found;
+}

@@ -1,0 +1,61 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfiguration, runCucumber } from '@cucumber/cucumber/api';
+import type { InstantPackage } from '../package-metadata.js';
+
+export interface FeatureRunOptions {
+  packages: InstantPackage[];
+  vars: Record<string, string>;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+function filesUnder(dir: string, suffixes: string[]): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => suffixes.some((suffix) => file.endsWith(suffix)))
+    .map((file) => join(dir, file))
+    .sort();
+}
+
+/**
+ * Runs the packages' Gherkin features with @cucumber/cucumber against a running stack. Steps:
+ * the generic HTTP steps (steps.ts) and any step files (.mjs/.js) a package keeps under
+ * features/steps/.
+ */
+export async function runFeatures(options: FeatureRunOptions): Promise<{ success: boolean; features: number }> {
+  const features = options.packages.flatMap((pkg) => filesUnder(pkg.featuresDir, ['.feature']));
+  if (features.length === 0) return { success: true, features: 0 };
+  const stepFiles = [
+    fileURLToPath(new URL('./steps.js', import.meta.url)),
+    ...options.packages.flatMap((pkg) => filesUnder(join(pkg.featuresDir, 'steps'), ['.mjs', '.js'])),
+  ];
+  const { runConfiguration } = await loadConfiguration({
+    provided: {
+      paths: features,
+      import: stepFiles,
+      format: ['progress'],
+      worldParameters: { vars: options.vars },
+      strict: true,
+    },
+  });
+  const { success } = await runCucumber(runConfiguration, {
+    cwd: process.cwd(),
+    stdout: (options.stdout ?? process.stdout) as NodeJS.WriteStream,
+    stderr: (options.stderr ?? process.stderr) as NodeJS.WriteStream,
+    env: process.env,
+  });
+  return { success, features: features.length };
+}
+
+/** Endpoint URLs as variables: interop-layer's `router` becomes INTEROP_LAYER_ROUTER_URL. */
+export function endpointVars(endpoints: Record<string, Record<string, string>>): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [service, urls] of Object.entries(endpoints)) {
+    for (const [name, url] of Object.entries(urls)) {
+      vars[`${service}_${name}_URL`.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()] = url;
+    }
+  }
+  return vars;
+}

@@ -1,0 +1,52 @@
+import { InstantError } from '../../common/errors.js';
+import { readJsonResponse, type ImportContext, type Importer } from './importer.js';
+
+type Resource = { resourceType?: string; id?: string; [key: string]: unknown };
+type BundleEntry = { resource?: Resource; request?: { method?: string; url?: string; [key: string]: unknown }; fullUrl?: string };
+
+function fhirBase(context: ImportContext): string {
+  const shr = context.endpoints[context.service ?? 'shared-health-record'];
+  const base = shr?.fhir ?? (shr?.http ? `${shr.http}/fhir` : undefined) ?? context.vars.FHIR_BASE_URL;
+  if (!base) {
+    throw new InstantError('INSTANT_IMPORT_TARGET_MISSING', 'the fhir importer needs the shared-health-record service running (or FHIR_BASE_URL)', 'add the fhir-datastore package as a dependency');
+  }
+  return base.replace(/\/$/, '');
+}
+
+/**
+ * Seeds FHIR resources: a Bundle (sent as a transaction) or a single resource. Entries that
+ * create a resource with a given id are turned into PUTs, so a second init changes nothing.
+ */
+export const importFhirResources: Importer = async (content, context, origin) => {
+  const resource = content as Resource;
+  if (!resource || typeof resource !== 'object' || typeof resource.resourceType !== 'string') {
+    throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: expected a FHIR resource or Bundle`);
+  }
+  const entries: BundleEntry[] =
+    resource.resourceType === 'Bundle' ? ((resource.entry as BundleEntry[] | undefined) ?? []) : [{ resource, request: { method: 'PUT' } }];
+  const idempotent = entries.map((entry, index) => {
+    const r = entry.resource;
+    const method = entry.request?.method ?? (r?.id ? 'PUT' : 'POST');
+    if (r?.resourceType && r.id && (method === 'POST' || method === 'PUT')) {
+      return { ...entry, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } };
+    }
+    if (method === 'POST' && !entry.request?.ifNoneExist) {
+      context.logger.warn({ origin, entry: index }, 'entry creates a resource without an id or ifNoneExist: a second init will create it again');
+    }
+    return { ...entry, request: { ...entry.request, method, url: entry.request?.url ?? r?.resourceType ?? '' } };
+  });
+  const bundle = { resourceType: 'Bundle', type: 'transaction', entry: idempotent };
+  const response = await fetch(fhirBase(context), {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+    body: JSON.stringify(bundle),
+  });
+  const reply = (await readJsonResponse(response, `FHIR transaction from ${origin}`)) as { entry?: Array<{ response?: { status?: string } }> };
+  let created = 0;
+  let updated = 0;
+  for (const entry of reply?.entry ?? []) {
+    if (entry.response?.status?.startsWith('201')) created++;
+    else updated++;
+  }
+  return { created, updated, unchanged: 0 };
+};

@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { InstantError } from '../../common/errors.js';
+import { readJsonResponse, type ImportContext, type ImportResult, type Importer } from './importer.js';
+
+/**
+ * Applies OpenHIM configuration (the shape of OpenHIM's metadata export: Channels, Clients,
+ * Roles, ContactGroups) through the admin API, upserting each item by its natural key so that
+ * init run twice leaves the same state. A client may carry a plain `password`, hashed here the
+ * way the OpenHIM console does before it is sent.
+ */
+const COLLECTIONS = [
+  { key: 'Clients', path: '/clients', id: 'clientID' },
+  { key: 'Channels', path: '/channels', id: 'name' },
+  { key: 'Roles', path: '/roles', id: 'name' },
+  { key: 'ContactGroups', path: '/groups', id: 'group' },
+] as const;
+
+type Item = Record<string, unknown>;
+
+function adminApi(context: ImportContext): { base: string; authorization: string } {
+  const base = context.endpoints[context.service ?? 'interop-layer']?.api ?? context.vars.OPENHIM_API_URL;
+  if (!base) {
+    throw new InstantError('INSTANT_IMPORT_TARGET_MISSING', 'the openhim importer needs the interop-layer service running (or OPENHIM_API_URL)', 'add the interoperability-layer package as a dependency');
+  }
+  const user = context.vars.OPENHIM_ROOT_EMAIL;
+  const password = context.vars.OPENHIM_ROOT_PASSWORD;
+  if (!user || !password) {
+    throw new InstantError('INSTANT_SETTING_MISSING', 'the openhim importer needs OPENHIM_ROOT_EMAIL and OPENHIM_ROOT_PASSWORD', 'run `instant init` so the secrets are generated');
+  }
+  return { base, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+function hashClientPassword(item: Item): Item {
+  if (typeof item.password !== 'string') return item;
+  const { password, ...rest } = item;
+  const salt = randomBytes(16).toString('hex');
+  const hash = createHash('sha512').update(salt + password).digest('hex');
+  return { ...rest, passwordAlgorithm: 'sha512', passwordSalt: salt, passwordHash: hash };
+}
+
+/** True when every field we would send already has that value (password hashes aside). */
+function sameAs(existing: Item, wanted: Item): boolean {
+  return Object.entries(wanted).every(([key, value]) => {
+    if (key === 'passwordHash' || key === 'passwordSalt' || key === 'passwordAlgorithm') return false;
+    return JSON.stringify(existing[key]) === JSON.stringify(value);
+  });
+}
+
+export const importOpenhimConfig: Importer = async (content, context, origin) => {
+  if (!content || typeof content !== 'object' || Array.isArray(content)) {
+    throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: expected an object with Channels, Clients, Roles or ContactGroups`);
+  }
+  const { base, authorization } = adminApi(context);
+  const headers = { authorization, 'content-type': 'application/json' };
+  const result: ImportResult = { created: 0, updated: 0, unchanged: 0 };
+  for (const collection of COLLECTIONS) {
+    const items = (content as Record<string, unknown>)[collection.key];
+    if (items === undefined) continue;
+    if (!Array.isArray(items)) throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: ${collection.key} must be a list`);
+    const existing = (await readJsonResponse(await fetch(`${base}${collection.path}`, { headers }), `GET ${collection.path}`)) as Item[];
+    for (const raw of items as Item[]) {
+      const key = raw[collection.id];
+      if (typeof key !== 'string') throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: an item of ${collection.key} has no ${collection.id}`);
+      const wanted = collection.key === 'Clients' ? hashClientPassword(raw) : raw;
+      const current = existing.find((e) => e[collection.id] === key);
+      if (current && sameAs(current, wanted) && !('password' in raw)) {
+        result.unchanged++;
+        continue;
+      }
+      const id = current ? String(current._id ?? key) : undefined;
+      const url = current ? `${base}${collection.path}/${encodeURIComponent(collection.key === 'Clients' || collection.key === 'Roles' ? key : id!)}` : `${base}${collection.path}`;
+      const response = await fetch(url, { method: current ? 'PUT' : 'POST', headers, body: JSON.stringify(wanted) });
+      await readJsonResponse(response, `${current ? 'PUT' : 'POST'} ${collection.path} ${key}`);
+      if (current) result.updated++;
+      else result.created++;
+      context.logger.debug({ collection: collection.key, key }, current ? 'updated' : 'created');
+    }
+  }
+  return result;
+};

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InstantError } from '../common/errors.js';
+import { parseAssignment } from './env-file.js';
+
+export const PROJECT_CONFIG_FILE = 'instant.config.yaml';
+
+const envVarsSchema = z.union([
+  z.array(z.string()),
+  z.record(z.union([z.string(), z.number(), z.boolean()])),
+]);
+
+const profileSchema = z
+  .object({
+    name: z.string().min(1),
+    packages: z.array(z.string()).default([]),
+    envFiles: z.array(z.string()).default([]),
+    envVars: envVarsSchema.default([]),
+    dev: z.boolean().default(false),
+    only: z.boolean().default(false),
+  })
+  .strict();
+
+const projectSchema = z
+  .object({
+    projectName: z.string().min(1).optional(),
+    image: z.string().optional(),
+    packages: z.array(z.string()).default([]),
+    customPackages: z.array(z.union([z.string(), z.object({ id: z.string().optional(), path: z.string() })])).default([]),
+    profiles: z.array(profileSchema).default([]),
+  })
+  .strict();
+
+export interface Profile {
+  name: string;
+  packages: string[];
+  /** Absolute paths, resolved against the config file's folder. */
+  envFiles: string[];
+  envVars: Record<string, string>;
+  dev: boolean;
+  only: boolean;
+}
+
+export interface ProjectConfig {
+  file: string;
+  projectName?: string;
+  packages: string[];
+  /** Absolute custom package paths. */
+  customPackages: string[];
+  profiles: Profile[];
+}
+
+/** Upstream's config.yaml, named instant.config.yaml: found in the working folder or given. */
+export function loadProjectConfig(path?: string, cwd = process.cwd()): ProjectConfig | undefined {
+  const file = path ? resolve(cwd, path) : join(cwd, PROJECT_CONFIG_FILE);
+  if (!existsSync(file)) {
+    if (path) throw new InstantError('INSTANT_CONFIG_MISSING', `project config ${file} does not exist`, 'check the --config path');
+    return undefined;
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new InstantError('INSTANT_CONFIG_INVALID', `${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  const parsed = projectSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const reasons = parsed.error.issues.map((issue) => `field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
+    throw new InstantError('INSTANT_CONFIG_INVALID', `invalid project config ${file}:\n    ${reasons.join('\n    ')}`, 'see docs/cli.md#project-config');
+  }
+  const base = dirname(file);
+  const config = parsed.data;
+  const names = new Set<string>();
+  const profiles = config.profiles.map((p) => {
+    if (names.has(p.name)) throw new InstantError('INSTANT_CONFIG_INVALID', `invalid project config ${file}: profile "${p.name}" is defined twice`);
+    names.add(p.name);
+    const envVars = Array.isArray(p.envVars)
+      ? Object.fromEntries(p.envVars.map((a) => parseAssignment(a, `${file} profile ${p.name}`)))
+      : Object.fromEntries(Object.entries(p.envVars).map(([k, v]) => [k, String(v)]));
+    return { name: p.name, packages: p.packages, envFiles: p.envFiles.map((f) => resolve(base, f)), envVars, dev: p.dev, only: p.only };
+  });
+  return {
+    file,
+    ...(config.projectName ? { projectName: config.projectName } : {}),
+    packages: config.packages,
+    customPackages: config.customPackages.map((c) => resolve(base, typeof c === 'string' ? c : c.path)),
+    profiles,
+  };
+}
+
+export function findProfile(config: ProjectConfig | undefined, name: string): Profile {
+  const profile = config?.profiles.find((p) => p.name === name);
+  if (!profile) {
+    const known = config?.profiles.map((p) => p.name) ?? [];
+    throw new InstantError(
+      'INSTANT_PROFILE_UNKNOWN',
+      `no profile named "${name}"${config ? ` in ${config.file}` : ' (there is no instant.config.yaml here)'}`,
+      known.length ? `profiles: ${known.join(', ')}` : 'define profiles in instant.config.yaml',
+    );
+  }
+  return profile;
+}

@@ -1,0 +1,53 @@
+import { createServer, request, type Server } from 'node:http';
+import { rmSync } from 'node:fs';
+
+/**
+ * The running embedded instance answers on a Unix socket in its state directory (mode of the
+ * directory, 0700): `instant down`, `destroy` and `status` use it to reach the one process
+ * that holds the embedded database.
+ */
+export interface ControlHandlers {
+  status(): Promise<unknown>;
+  stop(body: { packages?: string[]; destroy?: boolean }): Promise<unknown>;
+}
+
+export function startControlServer(socketPath: string, handlers: ControlHandlers): Promise<Server> {
+  rmSync(socketPath, { force: true });
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      const reply = (status: number, value: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(value));
+      };
+      const run = async () => {
+        if (req.method === 'GET' && req.url === '/status') return reply(200, await handlers.status());
+        if (req.method === 'POST' && req.url === '/stop') return reply(200, await handlers.stop(body ? JSON.parse(body) : {}));
+        return reply(404, { error: 'unknown control request' });
+      };
+      run().catch((error: Error) => reply(500, { error: error.message }));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve(server));
+  });
+}
+
+export function callControl<T>(socketPath: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: { 'content-type': 'application/json' }, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      res.on('end', () => {
+        const value = text ? JSON.parse(text) : undefined;
+        if ((res.statusCode ?? 500) >= 400) reject(new Error((value as { error?: string })?.error ?? `control request failed (${res.statusCode})`));
+        else resolve(value as T);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('the running instance did not answer in time')));
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
