@@ -1,0 +1,58 @@
+/** The admin API: Fastify from createHttpApp, OpenHIM's routes, errors turned into HTTP here. */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { createHttpApp } from '../../../common/http-app.js';
+import { isInstantError } from '../../../common/errors.js';
+import type { IolDeps } from '../deps.js';
+import { IolError } from '../errors.js';
+import { AdminAuthenticator, registerAuthRoutes } from './auth.js';
+import { registerChannelRoutes } from './channels.js';
+import { registerClientRoutes } from './clients.js';
+import { registerMediatorRoutes } from './mediators.js';
+import { registerMetadataRoutes } from './metadata.js';
+import { registerRoleRoutes } from './roles.js';
+import { registerSystemRoutes } from './system.js';
+import { registerTaskRoutes } from './tasks.js';
+import { registerTransactionRoutes } from './transactions.js';
+import { registerUserRoutes } from './users.js';
+
+const OPEN_ROUTES: Array<[method: string, pattern: RegExp]> = [
+  ['GET', /^\/health$/],
+  ['POST', /^\/authenticate\/local$/],
+  ['GET', /^\/authenticate\/[^/]+$/],
+  ['GET', /^\/authentication\/types$/],
+  ['GET', /^\/heartbeat$/],
+];
+
+export function buildApiApp(deps: IolDeps): FastifyInstance {
+  const app = createHttpApp({ logger: deps.logger, bodyLimit: 20 * 1024 * 1024 });
+  const auth = new AdminAuthenticator(deps);
+  auth.install(app, (path, method) => OPEN_ROUTES.some(([m, p]) => (m === method || (m === 'GET' && method === 'HEAD')) && p.test(path)));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof IolError) {
+      if (error.status === 401) reply.header('www-authenticate', 'Basic realm="OpenHIM API"');
+      return reply.code(error.status).send({ error: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+    }
+    if (isInstantError(error)) return reply.code(400).send({ error: error.code, message: error.message });
+    if (error.statusCode && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: error.code ?? 'IOL_BAD_REQUEST', message: error.message });
+    }
+    deps.logger.error({ err: error, method: request.method, url: request.url.split('?')[0] }, 'admin API error');
+    return reply.code(500).send({ error: 'IOL_INTERNAL', message: 'internal error; see the interop layer log' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'IOL_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  registerAuthRoutes(app, auth, deps);
+  registerUserRoutes(app, deps);
+  registerClientRoutes(app, deps);
+  registerRoleRoutes(app, deps);
+  registerChannelRoutes(app, deps);
+  registerMediatorRoutes(app, deps);
+  registerTransactionRoutes(app, deps);
+  registerTaskRoutes(app, deps);
+  registerSystemRoutes(app, deps);
+  registerMetadataRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { IolDeps } from '../deps.js';
+import { conflict, IolError, notFound } from '../errors.js';
+import type { Channel, User } from '../models.js';
+import { validateChannel } from '../validation.js';
+import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { auditChange } from './common.js';
+
+/** Channels a non-admin may see: those whose transaction view ACLs name one of their groups. */
+export function visibleTo(user: User, channel: Channel): boolean {
+  if (isAdmin(user)) return true;
+  return [...channel.txViewAcl, ...channel.txViewFullAcl].some((g) => user.groups.includes(g));
+}
+
+/** Creates a channel, or answers 409 when the name is taken. Shared with mediator channel install. */
+export async function createChannel(deps: IolDeps, body: unknown): Promise<Channel> {
+  const channel = validateChannel(body);
+  if (await deps.channels.byName(channel.name)) throw conflict(`a channel named "${channel.name}" already exists`);
+  await deps.channels.insert(channel);
+  await deps.routing.reload();
+  return channel;
+}
+
+export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/channels', async (request) => {
+    const user = userOf(request);
+    return (await deps.channels.list()).filter((c) => visibleTo(user, c));
+  });
+
+  app.post('/channels', async (request, reply) => {
+    requireAdmin(request);
+    const channel = await createChannel(deps, request.body);
+    auditChange(deps, request, 'C', `Channel/${channel._id}`);
+    reply.code(201);
+    return channel;
+  });
+
+  app.get<{ Params: { id: string } }>('/channels/:id', async (request) => {
+    const user = userOf(request);
+    const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
+    if (!channel || !visibleTo(user, channel)) throw notFound(`channel ${request.params.id}`);
+    return channel;
+  });
+
+  app.put<{ Params: { id: string } }>('/channels/:id', async (request) => {
+    requireAdmin(request);
+    const existing = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
+    if (!existing) throw notFound(`channel ${request.params.id}`);
+    const channel = validateChannel(request.body, existing);
+    if (channel.name !== existing.name && (await deps.channels.byName(channel.name))) {
+      throw conflict(`a channel named "${channel.name}" already exists`);
+    }
+    await deps.channels.update(channel);
+    await deps.routing.reload();
+    auditChange(deps, request, 'U', `Channel/${channel._id}`);
+    return channel;
+  });
+
+  app.delete<{ Params: { id: string } }>('/channels/:id', async (request) => {
+    requireAdmin(request);
+    const existing = await deps.channels.byId(request.params.id);
+    if (!existing) throw notFound(`channel ${request.params.id}`);
+    // Transactions keep pointing at their channel: one with transactions is marked deleted, not removed.
+    const used = (await deps.transactions.count({ channelIDs: [existing._id] })) > 0;
+    if (used) await deps.channels.update({ ...existing, status: 'deleted', name: `${existing.name} (deleted ${existing._id})` });
+    else await deps.channels.delete(existing._id);
+    await deps.routing.reload();
+    auditChange(deps, request, 'D', `Channel/${existing._id}`);
+    return { result: `channel ${existing.name} deleted` };
+  });
+
+  app.post<{ Params: { id: string } }>('/channels/:id/trigger', async (request) => {
+    requireAdmin(request);
+    const existing = await deps.channels.byId(request.params.id);
+    if (!existing) throw notFound(`channel ${request.params.id}`);
+    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'polling channels are not supported yet: trigger is unavailable');
+  });
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import type { IolDeps } from '../deps.js';
+import { conflict, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { clientSchema, type Client, type ClientInput, type ClientSecrets } from '../models.js';
+import { hashPassword, sha256hex } from '../passwords.js';
+import type { ClientRow } from '../store/entities.js';
+import { parseBody } from '../validation.js';
+import { requireAdmin } from './auth.js';
+import { auditChange } from './common.js';
+
+async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Promise<ClientSecrets> {
+  const secrets: ClientSecrets = { ...previous };
+  if (input.password) {
+    secrets.passwordAlgorithm = 'scrypt';
+    secrets.passwordHash = await hashPassword(input.password);
+    delete secrets.passwordSalt;
+  } else if (input.passwordHash) {
+    secrets.passwordAlgorithm = input.passwordAlgorithm ?? 'sha512';
+    secrets.passwordHash = input.passwordHash.toLowerCase();
+    secrets.passwordSalt = input.passwordSalt ?? '';
+  }
+  if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);
+  return secrets;
+}
+
+function toClient(input: ClientInput, id: string, secrets: ClientSecrets): Client {
+  const { password: _p, passwordHash: _h, passwordSalt: _s, customTokenID: _t, _id: _i, passwordAlgorithm: _a, ...doc } = input;
+  return { ...doc, _id: id, ...(secrets.passwordAlgorithm ? { passwordAlgorithm: secrets.passwordAlgorithm } : {}) };
+}
+
+/** What GET shows: never the hash, salt or custom token; `customTokenSet` says whether there is one. */
+export function publicClient(row: ClientRow): Client & { customTokenSet: boolean } {
+  return { ...row.doc, customTokenSet: Boolean(row.secrets.customTokenHash) };
+}
+
+export function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/clients', async (request) => {
+    requireAdmin(request);
+    return (await deps.clients.listWithSecrets()).map(publicClient);
+  });
+
+  app.post('/clients', async (request, reply) => {
+    requireAdmin(request);
+    const input = parseBody(clientSchema, request.body, 'client');
+    if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
+    const secrets = await secretsFrom(input);
+    const client = toClient(input, newObjectId(), secrets);
+    await deps.clients.insert({ doc: client, secrets });
+    await deps.routing.reload();
+    auditChange(deps, request, 'C', `Client/${client._id}`);
+    reply.code(201);
+    return publicClient({ doc: client, secrets });
+  });
+
+  app.get<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
+    requireAdmin(request);
+    const row = await deps.clients.find(request.params.clientId);
+    if (!row) throw notFound(`client ${request.params.clientId}`);
+    return publicClient(row);
+  });
+
+  app.put<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
+    requireAdmin(request);
+    const row = await deps.clients.find(request.params.clientId);
+    if (!row) throw notFound(`client ${request.params.clientId}`);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const input = parseBody(clientSchema, { ...row.doc, ...body }, 'client');
+    if (input.clientID !== row.doc.clientID) {
+      const other = await deps.clients.find(input.clientID);
+      if (other && other.doc._id !== row.doc._id) throw conflict(`a client with clientID ${input.clientID} already exists`);
+    }
+    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), row.secrets);
+    const client = toClient(input, row.doc._id, secrets);
+    await deps.clients.update({ doc: client, secrets });
+    deps.verified.clear();
+    await deps.routing.reload();
+    auditChange(deps, request, 'U', `Client/${client._id}`);
+    return publicClient({ doc: client, secrets });
+  });
+
+  app.delete<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
+    requireAdmin(request);
+    const row = await deps.clients.find(request.params.clientId);
+    if (!row || !(await deps.clients.delete(row.doc._id))) throw notFound(`client ${request.params.clientId}`);
+    deps.verified.clear();
+    await deps.routing.reload();
+    auditChange(deps, request, 'D', `Client/${row.doc._id}`);
+    return { result: `client ${row.doc.clientID} deleted` };
+  });
+}

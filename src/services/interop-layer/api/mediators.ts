@@ -1,0 +1,119 @@
+/**
+ * Mediators: registration (201; a semver-greater version replaces the registration but keeps
+ * the config values set so far), heartbeat with config delivery, config updates checked against
+ * configDefs, and installing a mediator's default channels.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IolDeps } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { mediatorSchema, type Mediator } from '../models.js';
+import { maskConfig, parseBody, semverGreater, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
+import { requireAdmin } from './auth.js';
+import { createChannel } from './channels.js';
+import { auditChange } from './common.js';
+
+const heartbeatSchema = z.object({ uptime: z.number().nonnegative(), config: z.boolean().optional() });
+
+export function publicMediator(m: Mediator): Mediator {
+  const masked = maskConfig(m.configDefs, m.config);
+  return { ...m, ...(masked ? { config: masked } : {}) };
+}
+
+export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/mediators', async (request) => {
+    requireAdmin(request);
+    return (await deps.mediators.list()).map(publicMediator);
+  });
+
+  app.get<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
+    requireAdmin(request);
+    const m = await deps.mediators.byUrn(request.params.urn);
+    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    return publicMediator(m);
+  });
+
+  app.post('/mediators', async (request, reply) => {
+    requireAdmin(request);
+    const input = parseBody(mediatorSchema, request.body, 'mediator registration');
+    const defaultChannels = input.defaultChannelConfig.map((c) => validateChannel(c));
+    if (input.config) validateConfig(input.configDefs, input.config);
+    const existing = await deps.mediators.byUrn(input.urn);
+    reply.code(201);
+    if (existing && !semverGreater(input.version, existing.version)) {
+      return { result: `mediator ${input.urn} ${existing.version} is already registered; send a greater version to update it` };
+    }
+    // Keep the config values set so far for parameters the new version still defines.
+    const params = new Set(input.configDefs.map((d) => d.param));
+    const kept = Object.fromEntries(Object.entries(existing?.config ?? {}).filter(([k]) => params.has(k)));
+    const config = existing ? { ...(input.config ?? {}), ...kept } : input.config;
+    const mediator: Mediator = {
+      ...input,
+      defaultChannelConfig: defaultChannels,
+      _id: existing?._id ?? newObjectId(),
+      ...(config ? { config } : {}),
+      ...(existing?._lastHeartbeat ? { _lastHeartbeat: existing._lastHeartbeat, _uptime: existing._uptime } : {}),
+      _configModifiedTS: new Date().toISOString(),
+    };
+    await deps.mediators.upsert(mediator);
+    auditChange(deps, request, existing ? 'U' : 'C', `Mediator/${mediator.urn}`);
+    return { result: `mediator ${mediator.urn} ${mediator.version} registered` };
+  });
+
+  app.delete<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
+    requireAdmin(request);
+    if (!(await deps.mediators.delete(request.params.urn))) throw notFound(`mediator ${request.params.urn}`);
+    auditChange(deps, request, 'D', `Mediator/${request.params.urn}`);
+    return { result: `mediator ${request.params.urn} deleted` };
+  });
+
+  app.post<{ Params: { urn: string } }>('/mediators/:urn/heartbeat', async (request, reply) => {
+    requireAdmin(request);
+    const beat = parseBody(heartbeatSchema, request.body, 'heartbeat');
+    const m = await deps.mediators.byUrn(request.params.urn);
+    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    const previous = m._lastHeartbeat;
+    const now = new Date().toISOString();
+    const changed = Boolean(m._configModifiedTS && (!previous || m._configModifiedTS > previous));
+    await deps.mediators.upsert({ ...m, _uptime: beat.uptime, _lastHeartbeat: now });
+    if (beat.config === true || changed) return m.config ?? {};
+    reply.code(200);
+    return '';
+  });
+
+  app.put<{ Params: { urn: string } }>('/mediators/:urn/config', async (request) => {
+    requireAdmin(request);
+    const m = await deps.mediators.byUrn(request.params.urn);
+    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    const body = request.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('send the config as a JSON object');
+    const config = unmaskConfig(m.configDefs, body as Record<string, unknown>, m.config);
+    validateConfig(m.configDefs, config);
+    await deps.mediators.upsert({ ...m, config, _configModifiedTS: new Date().toISOString() });
+    auditChange(deps, request, 'U', `Mediator/${m.urn}`);
+    return maskConfig(m.configDefs, config);
+  });
+
+  app.post<{ Params: { urn: string } }>('/mediators/:urn/channels', async (request, reply) => {
+    requireAdmin(request);
+    const m = await deps.mediators.byUrn(request.params.urn);
+    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    const names = request.body ?? [];
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw badRequest('send a list of channel names ([] installs all)');
+    const wanted = names.length ? m.defaultChannelConfig.filter((c) => names.includes(c.name)) : m.defaultChannelConfig;
+    const missing = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));
+    if (missing.length) throw badRequest(`mediator ${m.urn} has no default channel named ${missing.join(', ')}`);
+    const installed: string[] = [];
+    for (const channel of wanted) {
+      // Idempotent: a channel of that name already there is left as it is.
+      if (await deps.channels.byName(channel.name)) continue;
+      const { _id: _unused, ...fresh } = channel;
+      await createChannel(deps, fresh);
+      installed.push(channel.name);
+    }
+    auditChange(deps, request, 'C', `Mediator/${m.urn}/channels`);
+    reply.code(201);
+    return { result: 'channels installed', installed };
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Metadata export and import (OpenHIM's /metadata): channels by name, clients by clientID,
+ * mediators by urn, users by email, contact groups by group. Import upserts, so running it
+ * twice changes nothing the second time; /metadata/validate reports what import would do.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { IolDeps } from '../deps.js';
+import { IolError, badRequest } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { clientSchema, mediatorSchema, userSchema } from '../models.js';
+import { hashPassword, sha256hex } from '../passwords.js';
+import { parseBody, validateChannel } from '../validation.js';
+import { requireAdmin } from './auth.js';
+import { auditChange } from './common.js';
+import { publicMediator } from './mediators.js';
+import { userSecrets } from './users.js';
+import { z } from 'zod';
+
+const KEYS = ['Channels', 'Clients', 'Mediators', 'Users', 'ContactGroups'] as const;
+type Key = (typeof KEYS)[number];
+
+interface ImportResult {
+  model: string;
+  record: string;
+  status: 'Inserted' | 'Updated' | 'Valid' | 'Conflict' | 'Error';
+  message: string;
+}
+
+const groupSchema = z.object({
+  group: z.string().min(1),
+  users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
+});
+
+export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/metadata', async (request) => {
+    requireAdmin(request);
+    return [
+      {
+        Channels: await deps.channels.list(),
+        Clients: await deps.clients.list(),
+        Mediators: (await deps.mediators.list()).map(publicMediator),
+        Users: await deps.users.list(),
+        ContactGroups: await deps.contactGroups.list(),
+      },
+    ];
+  });
+
+  async function importOne(key: Key, item: unknown, dryRun: boolean): Promise<ImportResult> {
+    const model = key.replace(/s$/, '');
+    let record = '?';
+    try {
+      switch (key) {
+        case 'Channels': {
+          const input = validateChannel(item);
+          record = input.name;
+          const existing = await deps.channels.byName(input.name);
+          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (existing) await deps.channels.update(validateChannel(item, existing));
+          else await deps.channels.insert(input);
+          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+        }
+        case 'Clients': {
+          const input = parseBody(clientSchema, item, 'client');
+          record = input.clientID;
+          const existing = await deps.clients.find(input.clientID);
+          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          const secrets = { ...(existing?.secrets ?? {}) };
+          if (input.password) Object.assign(secrets, { passwordAlgorithm: 'scrypt', passwordHash: await hashPassword(input.password), passwordSalt: undefined });
+          else if (input.passwordHash) Object.assign(secrets, { passwordAlgorithm: input.passwordAlgorithm ?? 'sha512', passwordHash: input.passwordHash, passwordSalt: input.passwordSalt ?? '' });
+          if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);
+          const { password: _p, passwordHash: _h, passwordSalt: _s, customTokenID: _t, _id: _i, passwordAlgorithm: _a, ...doc } = input;
+          const client = { ...existing?.doc, ...doc, _id: existing?.doc._id ?? newObjectId(), ...(secrets.passwordAlgorithm ? { passwordAlgorithm: secrets.passwordAlgorithm } : {}) };
+          if (existing) await deps.clients.update({ doc: client, secrets });
+          else await deps.clients.insert({ doc: client, secrets });
+          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+        }
+        case 'Mediators': {
+          const input = parseBody(mediatorSchema, item, 'mediator');
+          record = input.urn;
+          const existing = await deps.mediators.byUrn(input.urn);
+          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          const config = { ...(input.config ?? {}), ...(existing?.config ?? {}) };
+          await deps.mediators.upsert({
+            ...existing,
+            ...input,
+            config,
+            defaultChannelConfig: input.defaultChannelConfig.map((c) => validateChannel(c)),
+            _id: existing?._id ?? newObjectId(),
+          });
+          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+        }
+        case 'Users': {
+          const input = parseBody(userSchema, item, 'user');
+          record = input.email;
+          const existing = await deps.users.byEmail(input.email);
+          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          const secrets = await userSecrets(deps, input);
+          const { password: _p, passwordHash: _h, passwordSalt: _s, passwordAlgorithm: _a, _id: _i, ...doc } = input;
+          const user = { ...doc, _id: existing?.doc._id ?? newObjectId() };
+          if (existing) await deps.users.update(user, secrets);
+          else await deps.users.insert(user, secrets ?? { scryptHash: null, legacySalt: null, legacyHash: null });
+          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+        }
+        case 'ContactGroups': {
+          const input = parseBody(groupSchema, item, 'contact group');
+          record = input.group;
+          const existing = await deps.contactGroups.find(input.group);
+          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          await deps.contactGroups.upsert({ _id: existing?._id ?? newObjectId(), ...input });
+          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+        }
+      }
+    } catch (error) {
+      return { model, record, status: 'Error', message: error instanceof IolError ? error.message : (error as Error).message };
+    }
+  }
+
+  async function importAll(body: unknown, dryRun: boolean): Promise<ImportResult[]> {
+    const documents = Array.isArray(body) ? body : [body];
+    const results: ImportResult[] = [];
+    for (const doc of documents) {
+      if (!doc || typeof doc !== 'object') throw badRequest('metadata must be an object (or a list of objects) keyed by Channels, Clients, Mediators, Users, ContactGroups');
+      for (const [key, items] of Object.entries(doc as Record<string, unknown>)) {
+        if (!KEYS.includes(key as Key)) throw badRequest(`unknown metadata key "${key}"`, `use ${KEYS.join(', ')}`);
+        if (!Array.isArray(items)) throw badRequest(`metadata ${key} must be a list`);
+        for (const item of items) results.push(await importOne(key as Key, item, dryRun));
+      }
+    }
+    return results;
+  }
+
+  app.post('/metadata', async (request, reply) => {
+    requireAdmin(request);
+    const results = await importAll(request.body, false);
+    await deps.routing.reload();
+    deps.verified.clear();
+    auditChange(deps, request, 'U', 'Metadata', !results.some((r) => r.status === 'Error'));
+    reply.code(201);
+    return results;
+  });
+
+  app.post('/metadata/validate', async (request, reply) => {
+    requireAdmin(request);
+    reply.code(201);
+    return importAll(request.body, true);
+  });
+}

@@ -1,0 +1,182 @@
+/** Heartbeat, about, audits, metrics (JSON and Prometheus), contact groups, logs. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IolDeps } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { parseBody } from '../validation.js';
+import { requireAdmin } from './auth.js';
+import { auditChange } from './common.js';
+
+const VERSION = '8.5.0-instant';
+const HEARTBEAT_WINDOW_MS = 60_000;
+
+const METRIC_COLUMNS = `
+  count(*)::int AS total,
+  COALESCE(avg(resp_ms), 0)::float AS "avgResp",
+  COALESCE(min(resp_ms), 0)::float AS "minResp",
+  COALESCE(max(resp_ms), 0)::float AS "maxResp",
+  count(*) FILTER (WHERE status = 'Failed')::int AS failed,
+  count(*) FILTER (WHERE status = 'Successful')::int AS successful,
+  count(*) FILTER (WHERE status = 'Processing')::int AS processing,
+  count(*) FILTER (WHERE status = 'Completed')::int AS completed,
+  count(*) FILTER (WHERE status = 'Completed with error(s)')::int AS "completedWErrors"`;
+
+const TIMESERIES = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
+
+const groupSchema = z.object({
+  group: z.string().min(1),
+  users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
+});
+
+export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/heartbeat', async () => {
+    const now = Date.now();
+    const mediators: Record<string, number | null> = {};
+    for (const m of await deps.mediators.list()) {
+      const last = m._lastHeartbeat ? Date.parse(m._lastHeartbeat) : 0;
+      mediators[m.urn] = last && now - last <= HEARTBEAT_WINDOW_MS ? (m._uptime ?? null) : null;
+    }
+    return { master: process.uptime(), mediators, now };
+  });
+
+  app.get('/about', async () => ({
+    currentCoreVersion: VERSION,
+    serverTimezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    product: 'Instant OpenHIE interop-layer (OpenHIM-compatible)',
+  }));
+
+  app.get('/logs', async (request) => {
+    requireAdmin(request);
+    return [];
+  });
+
+  app.get<{ Querystring: { filterLimit?: string; filterPage?: string; kind?: string; outcome?: string; from?: string; to?: string } }>(
+    '/audits',
+    async (request) => {
+      requireAdmin(request);
+      const q = request.query;
+      const limit = Math.min(Math.max(Number(q.filterLimit ?? 100) || 100, 1), 10_000);
+      const page = Math.max(Number(q.filterPage ?? 0) || 0, 0);
+      return deps.audits.find({ kind: q.kind, outcome: q.outcome, from: q.from, to: q.to, limit, offset: page * limit });
+    },
+  );
+
+  app.post('/audits', async (request, reply) => {
+    requireAdmin(request);
+    const body = parseBody(
+      z.object({ action: z.enum(['C', 'R', 'U', 'D', 'E']).default('E'), outcome: z.enum(['0', '4', '8', '12']).default('0'), outcomeDesc: z.string().optional(), entity: z.string().optional() }),
+      request.body,
+      'audit',
+    );
+    reply.code(201);
+    return deps.audits.record({
+      kind: 'admin-change',
+      action: body.action,
+      success: body.outcome === '0',
+      ...(body.outcomeDesc ? { description: body.outcomeDesc } : {}),
+      ...(body.entity ? { entity: body.entity } : {}),
+    });
+  });
+
+  // Metrics from the transaction log (JSON) or the router's counters (Prometheus text).
+  type MetricsQuery = { startDate?: string; endDate?: string };
+  async function metrics(q: MetricsQuery, groups: Array<[expr: string, alias: string]>, channelID?: string): Promise<unknown[]> {
+    if (!q.startDate || !q.endDate || Number.isNaN(Date.parse(q.startDate)) || Number.isNaN(Date.parse(q.endDate))) {
+      throw badRequest('startDate and endDate are required ISO dates');
+    }
+    await deps.transactions.flush();
+    const params: unknown[] = [q.startDate, q.endDate];
+    let where = 'request_ts >= $1::timestamptz AND request_ts <= $2::timestamptz';
+    if (channelID) {
+      params.push(channelID);
+      where += ` AND channel_id = $3`;
+    }
+    const group = groups.map(([expr, alias]) => `, ${expr} AS ${alias}`).join('');
+    const groupBy = groups.map(([expr]) => expr).join(', ');
+    const r = await deps.db.query<Record<string, unknown>>(
+      `SELECT ${METRIC_COLUMNS}${group} FROM (
+         SELECT *, EXTRACT(EPOCH FROM ((doc->'response'->>'timestamp')::timestamptz - request_ts)) * 1000 AS resp_ms
+           FROM iol.transactions WHERE ${where}) t
+       ${groups.length ? `GROUP BY ${groupBy} ORDER BY 10` : ''}`,
+      params,
+    );
+    return r.rows;
+  }
+
+  app.get<{ Querystring: MetricsQuery & { format?: string } }>('/metrics', async (request, reply) => {
+    requireAdmin(request);
+    const accept = request.headers.accept ?? '';
+    if (accept.includes('application/openmetrics-text') || request.query.format === 'prometheus') {
+      reply.header('content-type', deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    }
+    return metrics(request.query, []);
+  });
+
+  app.get<{ Querystring: MetricsQuery; Params: { channelID?: string } }>('/metrics/channels/:channelID?', async (request) => {
+    requireAdmin(request);
+    const rows = (await metrics(request.query, [['channel_id', 'key']], request.params.channelID)) as Array<Record<string, unknown>>;
+    return rows.map(({ key, ...m }) => ({ _id: { channelID: key }, ...m }));
+  });
+
+  app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type', async (request) => {
+    requireAdmin(request);
+    return timeseries(request.params.type, request.query);
+  });
+  app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type/channels/:channelID?', async (request) => {
+    requireAdmin(request);
+    return timeseries(request.params.type, request.query, true, request.params.channelID);
+  });
+
+  async function timeseries(type: string, q: MetricsQuery, byChannel = false, channelID?: string) {
+    if (!TIMESERIES.has(type)) throw badRequest(`timeseries type must be one of ${[...TIMESERIES].join(', ')}`);
+    const bucket = `date_trunc('${type}', request_ts)`;
+    const groups: Array<[string, string]> = [[bucket, 'key']];
+    if (byChannel) groups.push(['channel_id', 'channel']);
+    const rows = (await metrics(q, groups, channelID)) as Array<Record<string, unknown>>;
+    return rows.map(({ key, channel, ...m }) => ({
+      _id: { timestamp: key instanceof Date ? key.toISOString() : key, ...(byChannel ? { channelID: channel } : {}) },
+      ...m,
+    }));
+  }
+
+  // Contact groups (alerting recipients).
+  app.get('/groups', async (request) => {
+    requireAdmin(request);
+    return deps.contactGroups.list();
+  });
+  app.post('/groups', async (request, reply) => {
+    requireAdmin(request);
+    const input = parseBody(groupSchema, request.body, 'contact group');
+    if (await deps.contactGroups.find(input.group)) throw badRequest(`contact group ${input.group} already exists`);
+    const group = { _id: newObjectId(), ...input };
+    await deps.contactGroups.upsert(group);
+    auditChange(deps, request, 'C', `ContactGroup/${group._id}`);
+    reply.code(201);
+    return group;
+  });
+  app.get<{ Params: { id: string } }>('/groups/:id', async (request) => {
+    requireAdmin(request);
+    const group = await deps.contactGroups.find(request.params.id);
+    if (!group) throw notFound(`contact group ${request.params.id}`);
+    return group;
+  });
+  app.put<{ Params: { id: string } }>('/groups/:id', async (request) => {
+    requireAdmin(request);
+    const existing = await deps.contactGroups.find(request.params.id);
+    if (!existing) throw notFound(`contact group ${request.params.id}`);
+    const input = parseBody(groupSchema, { ...existing, ...(request.body as object) }, 'contact group');
+    const group = { _id: existing._id, ...input };
+    await deps.contactGroups.upsert(group);
+    auditChange(deps, request, 'U', `ContactGroup/${group._id}`);
+    return group;
+  });
+  app.delete<{ Params: { id: string } }>('/groups/:id', async (request) => {
+    requireAdmin(request);
+    const existing = await deps.contactGroups.find(request.params.id);
+    if (!existing || !(await deps.contactGroups.delete(existing._id))) throw notFound(`contact group ${request.params.id}`);
+    auditChange(deps, request, 'D', `ContactGroup/${existing._id}`);
+    return { result: 'contact group deleted' };
+  });
+}

@@ -1,0 +1,211 @@
+/**
+ * Rerun tasks: a list of transaction ids rerun in batches (POST /tasks, POST /bulkrerun), which
+ * can be paused, resumed and cancelled. Reruns go through the router's rerun pipeline and link
+ * parent and child transactions. One runner per process works the queue in order.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IolDeps } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { parseBody } from '../validation.js';
+import { requireAdmin } from './auth.js';
+import { auditChange } from './common.js';
+import { parseFilters } from './transactions.js';
+
+type TaskStatus = 'Queued' | 'Processing' | 'Paused' | 'Cancelled' | 'Completed';
+
+interface TaskTransaction {
+  tid: string;
+  tstatus: 'Queued' | 'Processing' | 'Completed' | 'Failed';
+  rerunID?: string;
+  rerunStatus?: string;
+  error?: string;
+}
+
+export interface Task {
+  _id: string;
+  status: TaskStatus;
+  transactions: TaskTransaction[];
+  totalTransactions: number;
+  remainingTransactions: number;
+  batchSize: number;
+  user: string;
+  created: string;
+  completedDate?: string;
+}
+
+const createSchema = z.object({ tids: z.array(z.string()).min(1), batchSize: z.number().int().min(1).max(1000).default(1), paused: z.boolean().default(false) });
+const bulkSchema = z.object({
+  filters: z.union([z.string(), z.record(z.unknown())]).default({}),
+  batchSize: z.number().int().min(1).max(1000).default(1),
+  pauseQueue: z.boolean().default(false),
+});
+const updateSchema = z.object({ status: z.enum(['Queued', 'Paused', 'Cancelled']) });
+
+class TaskRunner {
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: IolDeps) {}
+
+  async load(id: string): Promise<Task | undefined> {
+    const r = await this.deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks WHERE id = $1', [id]);
+    return r.rows[0]?.doc;
+  }
+
+  async save(task: Task): Promise<void> {
+    await this.deps.db.query(
+      `INSERT INTO iol.tasks (id, status, doc) VALUES ($1, $2, $3::jsonb)
+       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, doc = EXCLUDED.doc`,
+      [task._id, task.status, JSON.stringify(task)],
+    );
+  }
+
+  /** Works queued tasks until none is left (one loop per process). */
+  kick(): void {
+    if (this.running || this.stopped) return;
+    this.running = this.work()
+      .catch((error: unknown) => this.deps.logger.error({ err: error }, 'rerun task runner failed'))
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  private async work(): Promise<void> {
+    const rerun = this.deps.rerun;
+    if (!rerun) return;
+    for (;;) {
+      if (this.stopped) return;
+      const next = await this.deps.db.query<{ id: string }>(`SELECT id FROM iol.tasks WHERE status IN ('Queued', 'Processing') ORDER BY created, id LIMIT 1`);
+      const id = next.rows[0]?.id;
+      if (!id) return;
+      let task = (await this.load(id))!;
+      task.status = 'Processing';
+      await this.save(task);
+      for (;;) {
+        const batch = task.transactions.filter((t) => t.tstatus === 'Queued').slice(0, task.batchSize);
+        if (batch.length === 0) break;
+        await Promise.all(
+          batch.map(async (t) => {
+            try {
+              t.rerunID = await rerun(t.tid);
+              const child = await this.deps.transactions.byId(t.rerunID);
+              t.rerunStatus = child?.status;
+              t.tstatus = 'Completed';
+            } catch (error) {
+              t.tstatus = 'Failed';
+              t.error = (error as Error).message;
+            }
+          }),
+        );
+        task.remainingTransactions = task.transactions.filter((t) => t.tstatus === 'Queued').length;
+        // Pause or cancel set through the API since the last batch wins over our copy.
+        const stored = await this.load(task._id);
+        if (stored && (stored.status === 'Paused' || stored.status === 'Cancelled')) {
+          task.status = stored.status;
+          await this.save(task);
+          break;
+        }
+        await this.save(task);
+        if (this.stopped) return;
+      }
+      if (task.status === 'Processing') {
+        task = { ...task, status: 'Completed', completedDate: new Date().toISOString() };
+        await this.save(task);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+}
+
+export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
+  const runner = new TaskRunner(deps);
+  app.addHook('onReady', async () => runner.kick());
+  app.addHook('onClose', async () => runner.stop());
+
+  async function createTask(tids: string[], batchSize: number, paused: boolean, user: string): Promise<Task> {
+    const transactions: TaskTransaction[] = [];
+    for (const tid of tids) {
+      const tx = await deps.transactions.byId(tid);
+      if (!tx) throw badRequest(`transaction ${tid} does not exist`);
+      if (!tx.canRerun) throw badRequest(`transaction ${tid} cannot be rerun (its body was not stored in full)`);
+      transactions.push({ tid, tstatus: 'Queued' });
+    }
+    const task: Task = {
+      _id: newObjectId(),
+      status: paused ? 'Paused' : 'Queued',
+      transactions,
+      totalTransactions: transactions.length,
+      remainingTransactions: transactions.length,
+      batchSize,
+      user,
+      created: new Date().toISOString(),
+    };
+    await runner.save(task);
+    runner.kick();
+    return task;
+  }
+
+  app.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', async (request) => {
+    requireAdmin(request);
+    const limit = Math.min(Math.max(Number(request.query.filterLimit ?? 100) || 100, 1), 1000);
+    const page = Math.max(Number(request.query.filterPage ?? 0) || 0, 0);
+    const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, page * limit]);
+    return r.rows.map((x) => x.doc);
+  });
+
+  app.post('/tasks', async (request, reply) => {
+    const user = requireAdmin(request);
+    const input = parseBody(createSchema, request.body, 'task');
+    const task = await createTask(input.tids, input.batchSize, input.paused, user.email);
+    auditChange(deps, request, 'C', `Task/${task._id}`);
+    reply.code(201);
+    return task;
+  });
+
+  app.post('/bulkrerun', async (request, reply) => {
+    const user = requireAdmin(request);
+    const input = parseBody(bulkSchema, request.body, 'bulk rerun');
+    const filters = parseFilters(input.filters as string | Record<string, unknown>);
+    const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 });
+    const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
+    if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
+    const task = await createTask(tids, input.batchSize, input.pauseQueue, user.email);
+    auditChange(deps, request, 'C', `Task/${task._id}`);
+    reply.code(201);
+    return task;
+  });
+
+  app.get<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
+    requireAdmin(request);
+    const task = await runner.load(request.params.taskId);
+    if (!task) throw notFound(`task ${request.params.taskId}`);
+    return task;
+  });
+
+  app.put<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
+    requireAdmin(request);
+    const task = await runner.load(request.params.taskId);
+    if (!task) throw notFound(`task ${request.params.taskId}`);
+    const { status } = parseBody(updateSchema, request.body, 'task update');
+    if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
+    const next = { ...task, status };
+    await runner.save(next);
+    if (status === 'Queued') runner.kick();
+    auditChange(deps, request, 'U', `Task/${task._id}`);
+    return next;
+  });
+
+  app.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
+    requireAdmin(request);
+    const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);
+    if (r.rowCount === 0) throw notFound(`task ${request.params.taskId}`);
+    auditChange(deps, request, 'D', `Task/${request.params.taskId}`);
+    return { result: 'task deleted' };
+  });
+}

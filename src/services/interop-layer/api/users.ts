@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { IolDeps } from '../deps.js';
+import { conflict, forbidden, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { userSchema, type User, type UserInput } from '../models.js';
+import { hashPassword, legacyUserHash, randomSalt } from '../passwords.js';
+import type { UserRow } from '../store/users.js';
+import { parseBody } from '../validation.js';
+import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { auditChange } from './common.js';
+
+/** The stored secrets for a user's new password (scrypt, plus the legacy hash when that scheme is on). */
+export async function userSecrets(deps: IolDeps, input: Pick<UserInput, 'password' | 'passwordHash' | 'passwordSalt' | 'passwordAlgorithm'>): Promise<Omit<UserRow, 'doc'> | undefined> {
+  if (input.password) {
+    const salt = randomSalt();
+    return {
+      scryptHash: await hashPassword(input.password),
+      legacySalt: deps.config.legacyTokenAuth ? salt : null,
+      legacyHash: deps.config.legacyTokenAuth ? legacyUserHash(salt, input.password) : null,
+    };
+  }
+  if (input.passwordHash && input.passwordSalt && (input.passwordAlgorithm ?? 'sha512') === 'sha512') {
+    return { scryptHash: null, legacySalt: input.passwordSalt, legacyHash: input.passwordHash.toLowerCase() };
+  }
+  return undefined;
+}
+
+function toUser(input: UserInput, id: string): User {
+  const { password: _p, passwordHash: _h, passwordSalt: _s, passwordAlgorithm: _a, _id: _i, ...doc } = input;
+  return { ...doc, _id: id };
+}
+
+export function registerUserRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/users', async (request) => {
+    requireAdmin(request);
+    return deps.users.list();
+  });
+
+  app.post('/users', async (request, reply) => {
+    requireAdmin(request);
+    const input = parseBody(userSchema, request.body, 'user');
+    if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
+    const secrets = (await userSecrets(deps, input)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
+    const user = toUser(input, newObjectId());
+    await deps.users.insert(user, secrets);
+    auditChange(deps, request, 'C', `User/${user._id}`);
+    reply.code(201);
+    return user;
+  });
+
+  app.get<{ Params: { email: string } }>('/users/:email', async (request) => {
+    const me = userOf(request);
+    if (!isAdmin(me) && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
+    const row = await deps.users.byEmail(request.params.email);
+    if (!row) throw notFound(`user ${request.params.email}`);
+    return row.doc;
+  });
+
+  app.put<{ Params: { email: string } }>('/users/:email', async (request) => {
+    const me = userOf(request);
+    const admin = isAdmin(me);
+    if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
+    const row = await deps.users.byEmail(request.params.email);
+    if (!row) throw notFound(`user ${request.params.email}`);
+    const input = parseBody(userSchema, { ...row.doc, ...(request.body as object) }, 'user');
+    if (!admin && JSON.stringify(input.groups) !== JSON.stringify(row.doc.groups)) throw forbidden('only an admin may change groups');
+    const user = toUser(input, row.doc._id);
+    const secrets = await userSecrets(deps, request.body as UserInput);
+    await deps.users.update(user, secrets);
+    if (secrets) deps.verified.clear();
+    auditChange(deps, request, 'U', `User/${user._id}`);
+    return user;
+  });
+
+  app.delete<{ Params: { email: string } }>('/users/:email', async (request) => {
+    requireAdmin(request);
+    if (!(await deps.users.delete(request.params.email))) throw notFound(`user ${request.params.email}`);
+    deps.verified.clear();
+    auditChange(deps, request, 'D', `User/${request.params.email}`);
+    return { result: `user ${request.params.email} deleted` };
+  });
+}

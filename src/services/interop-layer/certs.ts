@@ -1,0 +1,54 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import selfsigned from 'selfsigned';
+
+export interface RouterCertificate {
+  key: string;
+  cert: string;
+  /** SHA-1 fingerprint as OpenHIM shows it (AA:BB:...). */
+  fingerprint: string;
+}
+
+/**
+ * The router's TLS certificate: made once, on first start, in <stateDir>/certs (key 0600), and
+ * reused after. A real deployment replaces the two files with its own.
+ */
+export async function ensureRouterCertificate(stateDir: string, hostName: string): Promise<RouterCertificate> {
+  const dir = join(stateDir, 'certs');
+  const keyPath = join(dir, 'iol-router.key');
+  const certPath = join(dir, 'iol-router.crt');
+  try {
+    const [key, cert] = await Promise.all([readFile(keyPath, 'utf8'), readFile(certPath, 'utf8')]);
+    return { key, cert, fingerprint: new X509Certificate(cert).fingerprint };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const notAfter = new Date();
+  notAfter.setFullYear(notAfter.getFullYear() + 2);
+  const altNames: Array<{ type: 2; value: string } | { type: 7; ip: string }> = [
+    { type: 2, value: 'localhost' },
+    { type: 7, ip: '127.0.0.1' },
+    { type: 7, ip: '::1' },
+  ];
+  if (hostName && hostName !== 'localhost' && !/^[\d.:]+$/.test(hostName) && hostName !== '0.0.0.0') {
+    altNames.push({ type: 2, value: hostName });
+  }
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'instant-openhie-iol' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notAfterDate: notAfter,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  });
+  await writeFile(keyPath, pems.private, { mode: 0o600 });
+  await chmod(keyPath, 0o600);
+  await writeFile(certPath, pems.cert, { mode: 0o644 });
+  return { key: pems.private, cert: pems.cert, fingerprint: new X509Certificate(pems.cert).fingerprint };
+}

@@ -1,0 +1,77 @@
+import type { Settings } from '../service.js';
+
+export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
+
+/** The interop layer's settings, read once from ctx.settings at start. */
+export interface IolConfig {
+  apiHost: string;
+  apiPort: number;
+  routerHost: string;
+  routerHttpPort: number;
+  /** 0 disables the HTTPS router. */
+  routerHttpsPort: number;
+  rootEmail: string;
+  rootPassword: string;
+  /** Router client authentication types switched on. */
+  routerAuthTypes: Set<RouterAuthType>;
+  jwt: {
+    secret?: string;
+    publicKey?: string;
+    jwksUrl?: string;
+    algorithms?: string[];
+    audience?: string;
+    issuer?: string;
+  };
+  /** Largest request or response body the router accepts, in bytes. */
+  routerMaxBodyBytes: number;
+  /** Bodies stored per transaction are cut at this size and marked truncated. */
+  maxStoredBodyBytes: number;
+  /** Default upstream timeout when the channel sets none. */
+  defaultTimeoutMs: number;
+  /** Write-behind: flush the transaction log at least this often. */
+  flushIntervalMs: number;
+  /** Keep at most this many transactions (oldest deleted first); 0 = no cap. */
+  maxTransactions: number;
+  /** Verify upstream TLS certificates of secured routes. */
+  upstreamTlsVerify: boolean;
+  /** Accept the OpenHIM legacy token headers (needs a sha512 hash per user). */
+  legacyTokenAuth: boolean;
+  /** Reload channels and clients from the database this often (other instances' changes). */
+  cacheRefreshMs: number;
+  sessionTtlMs: number;
+}
+
+export function readIolConfig(settings: Settings): IolConfig {
+  const authTypes = (settings.get('OPENHIM_ROUTER_AUTH_TYPES') ?? 'basic,token,jwt,mutual-tls')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
+  const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
+  return {
+    apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
+    apiPort: settings.int('OPENHIM_API_PORT', 8080),
+    routerHost: settings.get('OPENHIM_ROUTER_HOST') || '127.0.0.1',
+    routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),
+    routerHttpsPort: settings.int('OPENHIM_ROUTER_HTTPS_PORT', 5000),
+    rootEmail: settings.get('OPENHIM_ROOT_EMAIL') || 'root@openhim.org',
+    rootPassword: settings.require('OPENHIM_ROOT_PASSWORD'),
+    routerAuthTypes: new Set(authTypes),
+    jwt: {
+      secret: settings.get('OPENHIM_JWT_SECRET') || undefined,
+      publicKey: settings.get('OPENHIM_JWT_PUBLIC_KEY') || undefined,
+      jwksUrl: settings.get('OPENHIM_JWT_JWKS_URL') || undefined,
+      algorithms: algorithms ? algorithms.split(',').map((s) => s.trim()) : undefined,
+      audience: settings.get('OPENHIM_JWT_AUDIENCE') || undefined,
+      issuer: settings.get('OPENHIM_JWT_ISSUER') || undefined,
+    },
+    routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
+    maxStoredBodyBytes: settings.int('OPENHIM_MAX_STORED_BODY_BYTES', 1024 * 1024),
+    defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),
+    flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 20),
+    maxTransactions: settings.int('OPENHIM_MAX_TRANSACTIONS', 0),
+    upstreamTlsVerify: settings.bool('OPENHIM_UPSTREAM_TLS_VERIFY', true),
+    legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),
+    cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
+    sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
+  };
+}

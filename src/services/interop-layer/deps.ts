@@ -1,0 +1,31 @@
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../../common/logger.js';
+import type { IolConfig } from './config.js';
+import type { VerificationCache } from './passwords.js';
+import type { AuditLog } from './store/audits.js';
+import type { ChannelStore, ClientStore, ContactGroupStore, MediatorStore } from './store/entities.js';
+import type { TransactionLog } from './store/transactions.js';
+import type { UserStore } from './store/users.js';
+import type { RoutingTable } from './routing-table.js';
+import type { RouterMetrics } from './metrics.js';
+
+/** Everything the admin API and the router share, built once at start (no global state). */
+export interface IolDeps {
+  config: IolConfig;
+  db: Database;
+  logger: Logger;
+  users: UserStore;
+  clients: ClientStore;
+  channels: ChannelStore;
+  mediators: MediatorStore;
+  contactGroups: ContactGroupStore;
+  transactions: TransactionLog;
+  audits: AuditLog;
+  routing: RoutingTable;
+  metrics: RouterMetrics;
+  /** Successful password checks, so repeated Basic auth does not pay scrypt each time. */
+  verified: VerificationCache;
+  startedAt: Date;
+  /** Re-sends a stored transaction through the router (rerun). */
+  rerun?: (transactionId: string) => Promise<string>;
+}

@@ -1,0 +1,120 @@
+/**
+ * The interoperability layer: an OpenHIM-compatible admin API and router in one service, with
+ * its transaction log, audit and mediator registry in schema `iol`. See docs/interop-layer.md.
+ */
+import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
+import { listenOn } from '../../common/http-app.js';
+import { buildApiApp } from './api/app.js';
+import { ensureRouterCertificate } from './certs.js';
+import { readIolConfig, type IolConfig } from './config.js';
+import type { IolDeps } from './deps.js';
+import { newObjectId } from './ids.js';
+import { RouterMetrics } from './metrics.js';
+import { iolMigrations } from './migrations.js';
+import { hashPassword, legacyUserHash, randomSalt, VerificationCache } from './passwords.js';
+import { RoutingTable } from './routing-table.js';
+import { createJwtVerifier } from './router/jwt.js';
+import { rerunTransaction } from './router/rerun.js';
+import { listenHttp, listenHttps, type RouterListener } from './router/server.js';
+import { UpstreamClient } from './router/upstream.js';
+import type { RouterDeps } from './router/exchange.js';
+import { AuditLog } from './store/audits.js';
+import { ChannelStore, ClientStore, ContactGroupStore, MediatorStore } from './store/entities.js';
+import { TransactionLog } from './store/transactions.js';
+import { UserStore } from './store/users.js';
+
+export type { IolConfig } from './config.js';
+
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+
+/** Creates the root user on first start; an existing root keeps the password it has now. */
+async function ensureRootUser(deps: IolDeps, config: IolConfig): Promise<boolean> {
+  if (await deps.users.byEmail(config.rootEmail)) return false;
+  const salt = randomSalt();
+  await deps.users.insert(
+    { _id: newObjectId(), email: config.rootEmail, firstname: 'Super', surname: 'User', groups: ['admin'] },
+    {
+      scryptHash: await hashPassword(config.rootPassword),
+      legacySalt: config.legacyTokenAuth ? salt : null,
+      legacyHash: config.legacyTokenAuth ? legacyUserHash(salt, config.rootPassword) : null,
+    },
+  );
+  return true;
+}
+
+export const interopLayerService: ServiceDefinition = {
+  name: 'interop-layer',
+  description: 'Interoperability layer: OpenHIM-compatible admin API and router, transaction log, audit, mediators',
+  schemas: ['iol'],
+
+  async start(ctx: ServiceContext): Promise<RunningService> {
+    const config = readIolConfig(ctx.settings);
+    const { db, logger } = ctx;
+    await db.migrate('iol', iolMigrations);
+    const channels = new ChannelStore(db);
+    const clients = new ClientStore(db);
+    const deps: RouterDeps = {
+      config,
+      db,
+      logger,
+      users: new UserStore(db),
+      clients,
+      channels,
+      mediators: new MediatorStore(db),
+      contactGroups: new ContactGroupStore(db),
+      transactions: new TransactionLog(db, logger, config.flushIntervalMs),
+      audits: new AuditLog(db, logger, config.flushIntervalMs),
+      routing: new RoutingTable(channels, clients, logger),
+      metrics: new RouterMetrics(),
+      verified: new VerificationCache(),
+      startedAt: new Date(),
+      upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),
+      jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
+    };
+    deps.rerun = (id) => rerunTransaction(deps, id);
+
+    const recovered = await deps.transactions.recoverProcessing();
+    if (recovered > 0) logger.warn({ count: recovered }, 'transactions left in Processing by a stop were marked Failed');
+    await db.query(`UPDATE iol.tasks SET status = 'Queued', doc = jsonb_set(doc, '{status}', '"Queued"') WHERE status = 'Processing'`);
+    if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
+    await deps.routing.reload();
+    deps.routing.startRefreshing(config.cacheRefreshMs);
+    const certificate = config.routerHttpsPort > 0 ? await ensureRouterCertificate(ctx.stateDir, config.routerHost) : undefined;
+
+    const applyRetention = async () => {
+      try {
+        await deps.transactions.flush();
+        const result = await deps.transactions.applyRetention(await channels.list(true), config.maxTransactions);
+        if (result.culled || result.deleted) logger.info(result, 'transaction log retention applied');
+      } catch (error) {
+        logger.warn({ err: error }, 'transaction log retention failed');
+      }
+    };
+    await applyRetention();
+    const retentionTimer = setInterval(() => void applyRetention(), RETENTION_INTERVAL_MS);
+    retentionTimer.unref();
+
+    const api = buildApiApp(deps);
+    const listeners: RouterListener[] = [];
+    const stopAll = async () => {
+      clearInterval(retentionTimer);
+      deps.routing.stop();
+      await Promise.allSettled([api.close(), ...listeners.map((l) => l.close())]);
+      await deps.transactions.stop();
+      await deps.audits.stop();
+      await deps.upstream.close();
+    };
+    try {
+      const apiUrl = await listenOn(api, config.apiHost, config.apiPort);
+      listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort));
+      if (certificate) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate));
+      const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
+      if (listeners[1]) endpoints.routerHttps = listeners[1].url;
+      logger.info({ endpoints }, 'interop layer listening');
+      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll };
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,73 @@
+import type { Migration } from '../../db/database.js';
+
+/** Schema iol: one row per entity, the OpenHIM document in jsonb, secrets and query keys beside it. */
+export const iolMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, clients, channels, mediators, transactions, audits, tasks, contact groups',
+    sql: `
+      CREATE TABLE iol.users (
+        id text PRIMARY KEY,
+        email text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        scrypt_hash text,
+        legacy_salt text,
+        legacy_hash text,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE iol.clients (
+        id text PRIMARY KEY,
+        client_id text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        secrets jsonb NOT NULL DEFAULT '{}',
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE iol.channels (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE iol.mediators (
+        urn text PRIMARY KEY,
+        doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE iol.transactions (
+        id text PRIMARY KEY,
+        channel_id text,
+        client_id text,
+        status text NOT NULL,
+        request_ts timestamptz NOT NULL,
+        request_path text NOT NULL,
+        response_status integer,
+        parent_id text,
+        bodies_culled boolean NOT NULL DEFAULT false,
+        doc jsonb NOT NULL
+      );
+      CREATE INDEX transactions_ts ON iol.transactions (request_ts DESC);
+      CREATE INDEX transactions_channel_ts ON iol.transactions (channel_id, request_ts DESC);
+      CREATE INDEX transactions_status ON iol.transactions (status);
+      CREATE INDEX transactions_client ON iol.transactions (client_id, request_ts DESC);
+      CREATE TABLE iol.audits (
+        id text PRIMARY KEY,
+        recorded timestamptz NOT NULL,
+        action text NOT NULL,
+        outcome text NOT NULL,
+        doc jsonb NOT NULL
+      );
+      CREATE INDEX audits_recorded ON iol.audits (recorded DESC);
+      CREATE TABLE iol.tasks (
+        id text PRIMARY KEY,
+        status text NOT NULL,
+        created timestamptz NOT NULL DEFAULT now(),
+        doc jsonb NOT NULL
+      );
+      CREATE TABLE iol.contact_groups (
+        id text PRIMARY KEY,
+        grp text NOT NULL UNIQUE,
+        doc jsonb NOT NULL
+      );
+    `,
+  },
+];

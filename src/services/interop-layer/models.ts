@@ -1,0 +1,252 @@
+/**
+ * OpenHIM models with their real field names, validated once at the edge (zod) and trusted
+ * inside. Unknown fields are dropped, known fields of the wrong type are a 400.
+ */
+import { z } from 'zod';
+
+const portSchema = z.coerce.number().int().min(1).max(65535);
+
+export const routeSchema = z.object({
+  _id: z.string().optional(),
+  name: z.string().min(1),
+  type: z.enum(['http', 'tcp', 'mllp', 'kafka']).default('http'),
+  status: z.enum(['enabled', 'disabled']).default('enabled'),
+  secured: z.boolean().default(false),
+  host: z.string().min(1),
+  port: portSchema,
+  path: z.string().optional(),
+  pathTransform: z.string().optional(),
+  primary: z.boolean().default(false),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  forwardAuthHeader: z.boolean().default(false),
+  waitPrimaryResponse: z.boolean().default(false),
+  statusCodesCheck: z.string().optional(),
+});
+export type Route = z.infer<typeof routeSchema>;
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+
+export const channelSchema = z.object({
+  _id: z.string().optional(),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  urlPattern: z.string().min(1),
+  type: z.enum(['http', 'tcp', 'tls', 'polling']).default('http'),
+  methods: z.array(z.enum(METHODS)).default([]),
+  priority: z.number().int().min(0).optional(),
+  status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
+  authType: z.enum(['private', 'public']).default('private'),
+  allow: z.array(z.string()).default([]),
+  whitelist: z.array(z.string()).default([]),
+  matchContentTypes: z.array(z.string()).default([]),
+  matchContentRegex: z.string().optional(),
+  requestBody: z.boolean().default(true),
+  responseBody: z.boolean().default(true),
+  maxBodyAgeDays: z.number().int().min(1).max(36500).optional(),
+  timeout: z.number().int().min(1).max(3_600_000).optional(),
+  isAsynchronousProcess: z.boolean().default(false),
+  routes: z.array(routeSchema).default([]),
+  alerts: z.array(z.record(z.unknown())).default([]),
+  rewriteUrls: z.boolean().default(false),
+  autoRetryEnabled: z.boolean().default(false),
+  autoRetryPeriodMinutes: z.number().int().min(1).default(60),
+  autoRetryMaxAttempts: z.number().int().min(0).optional(),
+  txViewAcl: z.array(z.string()).default([]),
+  txViewFullAcl: z.array(z.string()).default([]),
+  txRerunAcl: z.array(z.string()).default([]),
+  updatedBy: z.object({ id: z.string().optional(), name: z.string().optional() }).optional(),
+});
+export type Channel = z.infer<typeof channelSchema> & { _id: string };
+export type ChannelInput = z.input<typeof channelSchema>;
+
+export const clientSchema = z.object({
+  _id: z.string().optional(),
+  clientID: z.string().min(1),
+  name: z.string().min(1),
+  clientDomain: z.string().optional(),
+  roles: z.array(z.string()).default([]),
+  /** Our extension: a plain password, hashed with scrypt and never stored as given. */
+  password: z.string().min(1).optional(),
+  passwordAlgorithm: z.string().optional(),
+  passwordHash: z.string().optional(),
+  passwordSalt: z.string().optional(),
+  customTokenID: z.string().min(1).optional(),
+  certFingerprint: z.string().optional(),
+  organization: z.string().optional(),
+  softwareName: z.string().optional(),
+  description: z.string().optional(),
+  location: z.string().optional(),
+  contactPerson: z.string().optional(),
+  contactPersonEmail: z.string().optional(),
+});
+export type ClientInput = z.infer<typeof clientSchema>;
+
+/** A client as stored: secrets live beside the public document and never leave through GET. */
+export interface Client {
+  _id: string;
+  clientID: string;
+  name: string;
+  clientDomain?: string;
+  roles: string[];
+  certFingerprint?: string;
+  organization?: string;
+  softwareName?: string;
+  description?: string;
+  location?: string;
+  contactPerson?: string;
+  contactPersonEmail?: string;
+  passwordAlgorithm?: string;
+}
+
+export interface ClientSecrets {
+  passwordAlgorithm?: string;
+  passwordHash?: string;
+  passwordSalt?: string;
+  /** sha256 hex of the custom token: the token itself is not kept. */
+  customTokenHash?: string;
+}
+
+export const userSchema = z.object({
+  _id: z.string().optional(),
+  email: z.string().min(3),
+  firstname: z.string().default(''),
+  surname: z.string().default(''),
+  groups: z.array(z.string()).default([]),
+  msisdn: z.string().optional(),
+  dailyReport: z.boolean().optional(),
+  weeklyReport: z.boolean().optional(),
+  settings: z.record(z.unknown()).optional(),
+  provider: z.string().optional(),
+  /** Our extension: a plain password, hashed with scrypt. */
+  password: z.string().min(8).optional(),
+  /** OpenHIM console style: sha512(passwordSalt + password). */
+  passwordAlgorithm: z.string().optional(),
+  passwordHash: z.string().optional(),
+  passwordSalt: z.string().optional(),
+});
+export type UserInput = z.infer<typeof userSchema>;
+
+export interface User {
+  _id: string;
+  email: string;
+  firstname: string;
+  surname: string;
+  groups: string[];
+  msisdn?: string;
+  dailyReport?: boolean;
+  weeklyReport?: boolean;
+  settings?: Record<string, unknown>;
+  provider?: string;
+}
+
+export const CONFIG_TYPES = ['string', 'bool', 'number', 'option', 'bigstring', 'map', 'struct', 'password'] as const;
+
+export interface ConfigDef {
+  param: string;
+  displayName?: string;
+  description?: string;
+  type: (typeof CONFIG_TYPES)[number];
+  values?: string[];
+  template?: ConfigDef[];
+  array?: boolean;
+}
+
+const configDefSchema: z.ZodType<ConfigDef> = z.lazy(() =>
+  z.object({
+    param: z.string().min(1),
+    displayName: z.string().optional(),
+    description: z.string().optional(),
+    type: z.enum(CONFIG_TYPES),
+    values: z.array(z.string()).optional(),
+    template: z.array(configDefSchema).optional(),
+    array: z.boolean().optional(),
+  }),
+);
+
+export const mediatorSchema = z.object({
+  urn: z.string().min(1),
+  version: z.string().regex(/^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/, 'version must be semver, e.g. 1.0.0'),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  endpoints: z.array(routeSchema).min(1),
+  defaultChannelConfig: z.array(channelSchema).default([]),
+  configDefs: z.array(configDefSchema).default([]),
+  config: z.record(z.unknown()).optional(),
+});
+export type MediatorInput = z.infer<typeof mediatorSchema>;
+
+export interface Mediator extends MediatorInput {
+  _id: string;
+  _uptime?: number;
+  _lastHeartbeat?: string;
+  _configModifiedTS?: string;
+}
+
+export const TRANSACTION_STATUSES = [
+  'Processing',
+  'Pending Async',
+  'Successful',
+  'Completed',
+  'Completed with error(s)',
+  'Failed',
+] as const;
+export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
+
+export interface RecordedRequest {
+  host?: string;
+  port?: number | string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  querystring: string;
+  body?: string;
+  method: string;
+  timestamp: string;
+  /** Our extension: the stored body was cut at the size cap. */
+  bodyTruncated?: boolean;
+}
+
+export interface RecordedResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body?: string;
+  timestamp: string;
+  bodyTruncated?: boolean;
+}
+
+export interface Orchestration {
+  name: string;
+  group?: string;
+  request?: Partial<RecordedRequest>;
+  response?: Partial<RecordedResponse>;
+  error?: { message: string; stack?: string };
+}
+
+export interface RouteRecord {
+  name: string;
+  request: RecordedRequest;
+  response?: RecordedResponse;
+  orchestrations?: Orchestration[];
+  properties?: Record<string, unknown>;
+  error?: { message: string; stack?: string };
+}
+
+export interface Transaction {
+  _id: string;
+  clientID?: string;
+  clientIP?: string;
+  channelID?: string;
+  parentID?: string;
+  childIDs: string[];
+  request: RecordedRequest;
+  response?: RecordedResponse;
+  routes: RouteRecord[];
+  orchestrations: Orchestration[];
+  properties?: Record<string, unknown>;
+  canRerun: boolean;
+  wasRerun?: boolean;
+  autoRetry?: boolean;
+  autoRetryAttempt?: number;
+  error?: { message: string; stack?: string };
+  status: TransactionStatus;
+}

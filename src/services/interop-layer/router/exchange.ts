@@ -1,0 +1,66 @@
+/**
+ * One message through the router: what came in, what the steps decided, what goes back.
+ * Steps read and write an Exchange; none of them sees a socket, so the same steps serve the
+ * HTTP and HTTPS listeners and the rerun of a stored transaction.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Client, Transaction, TransactionStatus } from '../models.js';
+import type { CompiledChannel } from '../routing-table.js';
+import type { IolDeps } from '../deps.js';
+import type { UpstreamClient } from './upstream.js';
+import type { JwtVerifier } from './jwt.js';
+
+export interface RouterRequest {
+  method: string;
+  path: string;
+  /** Without the leading `?`. */
+  querystring: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  clientIP: string;
+  host: string;
+  port: number;
+  /** SHA-1 fingerprint of the client certificate presented over TLS, if any. */
+  peerFingerprint?: string | undefined;
+}
+
+export interface RouterResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+export interface Exchange {
+  readonly request: RouterRequest;
+  /** process.hrtime.bigint() at arrival. */
+  readonly startedAt: bigint;
+  client?: Client | undefined;
+  /** Why the credentials offered were refused, when they were. */
+  authFailure?: string | undefined;
+  channel?: CompiledChannel | undefined;
+  /** Set once the request is authorised: only then is a transaction logged. */
+  transaction?: Transaction | undefined;
+  /** Status a mediator asked for (application/json+openhim). */
+  mediatorStatus?: TransactionStatus | undefined;
+  /** Set by any step: the answer, which also ends the request steps. */
+  response?: RouterResponse | undefined;
+  /** Set by a step that ends the request early (no route ran). */
+  halted?: boolean;
+}
+
+export interface RouterDeps extends IolDeps {
+  upstream: UpstreamClient;
+  jwt?: JwtVerifier | undefined;
+}
+
+/** A step of the pipeline: may add to the exchange, or set `response` and `halted` to stop. */
+export type RouterStep = (exchange: Exchange, deps: RouterDeps) => Promise<void> | void;
+
+export function textResponse(status: number, message: string, headers: Record<string, string> = {}): RouterResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers }, body: Buffer.from(message) };
+}
+
+export function halt(exchange: Exchange, response: RouterResponse): void {
+  exchange.response = response;
+  exchange.halted = true;
+}

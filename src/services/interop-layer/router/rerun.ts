@@ -1,0 +1,63 @@
+/**
+ * Rerun: replays a stored transaction's request through the router steps that route and log,
+ * skipping authentication (the original was authorised), and links parent and child.
+ */
+import type { Exchange, RouterDeps } from './exchange.js';
+import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
+import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
+import { setFinalStatus } from './steps/set-final-status.js';
+import { recordTransaction } from './steps/record-transaction.js';
+import { newObjectId } from '../ids.js';
+import type { Transaction } from '../models.js';
+
+const rerunPipeline: Pipeline = {
+  request: [routeToUpstreams],
+  after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
+};
+
+export async function rerunTransaction(deps: RouterDeps, transactionId: string): Promise<string> {
+  const original = await deps.transactions.byId(transactionId);
+  if (!original) throw new Error(`transaction ${transactionId} does not exist`);
+  if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);
+  const channel = deps.routing.enabledChannels().find((c) => c.channel._id === original.channelID);
+  if (!channel) throw new Error(`the channel of transaction ${transactionId} is missing or disabled`);
+  const client = original.clientID ? deps.routing.client(original.clientID)?.client : undefined;
+  const headers = { ...original.request.headers };
+  const child: Transaction = {
+    ...original,
+    _id: newObjectId(),
+    parentID: original._id,
+    childIDs: [],
+    request: { ...original.request, timestamp: new Date().toISOString() },
+    routes: [],
+    orchestrations: [],
+    canRerun: true,
+    wasRerun: false,
+    status: 'Processing',
+  };
+  delete child.response;
+  delete child.error;
+  delete child.properties;
+  const exchange: Exchange = {
+    startedAt: process.hrtime.bigint(),
+    request: {
+      method: original.request.method,
+      path: original.request.path,
+      querystring: original.request.querystring,
+      headers,
+      body: Buffer.from(original.request.body, 'utf8'),
+      clientIP: original.clientIP ?? '',
+      host: String(original.request.host ?? ''),
+      port: Number(original.request.port ?? 0),
+    },
+    channel,
+    client,
+    transaction: child,
+  };
+  deps.transactions.begin(child);
+  await runRequestSteps(rerunPipeline, exchange, deps);
+  await runAfterSteps(rerunPipeline, exchange, deps);
+  await deps.transactions.save({ ...original, childIDs: [...original.childIDs, child._id], wasRerun: true });
+  await deps.transactions.flush();
+  return child._id;
+}

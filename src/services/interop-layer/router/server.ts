@@ -1,0 +1,138 @@
+/**
+ * The router's listeners (HTTP, and HTTPS with optional client certificates). They read the
+ * request body up to the cap, run the pipeline, write the answer, then finish the log.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exchange.js';
+import { routerPipeline, runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
+
+const BODY_TIMEOUT_MS = 60_000;
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.pause();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, response: RouterResponse, closeAfter = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | string[]> = { ...response.headers, 'content-length': String(response.body.length) };
+  if (closeAfter) headers.connection = 'close';
+  res.writeHead(response.status, headers);
+  res.end(response.body);
+}
+
+function plain(status: number, message: string): RouterResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(message) };
+}
+
+export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, pipeline: Pipeline = routerPipeline) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const startedAt = process.hrtime.bigint();
+    let body: Buffer;
+    try {
+      body = await readBody(req, deps.config.routerMaxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) send(res, plain(413, `the request body is larger than ${deps.config.routerMaxBodyBytes} bytes`), true);
+      else res.destroy();
+      return;
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let peerFingerprint: string | undefined;
+    if (tlsListener) {
+      const cert = (req.socket as TLSSocket).getPeerCertificate?.();
+      if (cert && cert.fingerprint) peerFingerprint = cert.fingerprint;
+    }
+    const local = req.socket.address() as AddressInfo;
+    const request: RouterRequest = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: q >= 0 ? url.slice(0, q) : url,
+      querystring: q >= 0 ? url.slice(q + 1) : '',
+      headers: req.headers,
+      body,
+      clientIP: req.socket.remoteAddress ?? '',
+      host: String(req.headers.host ?? '').split(':')[0] ?? '',
+      port: local.port,
+      peerFingerprint,
+    };
+    const exchange: Exchange = { request, startedAt };
+    try {
+      await runRequestSteps(pipeline, exchange, deps);
+    } catch (error) {
+      deps.logger.error({ err: error, path: request.path }, 'router step failed');
+      if (exchange.transaction) exchange.transaction.error = { message: (error as Error).message };
+      exchange.response = plain(500, 'the interop layer failed to route this request; see its log');
+    }
+    send(res, exchange.response ?? plain(500, 'no response'));
+    try {
+      await runAfterSteps(pipeline, exchange, deps);
+    } catch (error) {
+      deps.logger.error({ err: error, path: request.path }, 'router could not finish the transaction log');
+    }
+  };
+}
+
+export interface RouterListener {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function listen(server: http.Server | https.Server, host: string, port: number, scheme: string): Promise<RouterListener> {
+  server.requestTimeout = BODY_TIMEOUT_MS * 2;
+  server.headersTimeout = BODY_TIMEOUT_MS;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    url: `${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      }),
+  };
+}
+
+export function listenHttp(deps: RouterDeps, host: string, port: number): Promise<RouterListener> {
+  const handler = createRequestHandler(deps, false);
+  return listen(http.createServer((req, res) => void handler(req, res)), host, port, 'http');
+}
+
+export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }): Promise<RouterListener> {
+  const handler = createRequestHandler(deps, true);
+  // Client certificates are asked for but not required: the fingerprint identifies the client,
+  // and requests without one fall back to header authentication.
+  const server = https.createServer({ key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
+  return listen(server, host, port, 'https');
+}

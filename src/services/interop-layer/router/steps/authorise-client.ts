@@ -1,0 +1,61 @@
+/**
+ * May this caller use the channel: a public channel, or `allow` naming the client's clientID
+ * or one of its roles; and the IP whitelist when set (a whitelisted IP needs no credentials on
+ * a private channel, as in OpenHIM). Refusal is a 401 with WWW-Authenticate. Once authorised,
+ * the transaction exists.
+ */
+import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
+import { newObjectId } from '../../ids.js';
+
+function ipMatches(list: readonly string[], ip: string): boolean {
+  const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return list.some((entry) => entry === ip || entry === bare);
+}
+
+export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
+  const channel = exchange.channel!.channel;
+  const { client, request } = exchange;
+  const whitelisted = channel.whitelist.length > 0 && ipMatches(channel.whitelist, request.clientIP);
+  let allowed: boolean;
+  if (channel.whitelist.length > 0 && !whitelisted) allowed = false;
+  else if (channel.authType === 'public') allowed = true;
+  else if (whitelisted) allowed = true;
+  else allowed = Boolean(client && channel.allow.some((a) => a === client.clientID || client.roles.includes(a)));
+  if (!allowed) {
+    const reason = !client
+      ? exchange.authFailure ?? 'this channel needs credentials'
+      : `client ${client.clientID} may not use channel ${channel.name}`;
+    deps.audits.record({
+      kind: 'auth-failure',
+      action: 'E',
+      success: false,
+      description: reason,
+      ...(client ? { who: client.clientID } : {}),
+      address: request.clientIP,
+      entity: `Channel/${channel._id}`,
+    });
+    halt(exchange, textResponse(401, `Unauthorized: ${reason}`, { 'www-authenticate': 'Basic realm="OpenHIM"' }));
+    return;
+  }
+  exchange.transaction = {
+    _id: newObjectId(),
+    ...(client ? { clientID: client.clientID } : {}),
+    clientIP: request.clientIP,
+    channelID: channel._id,
+    childIDs: [],
+    request: {
+      host: request.host,
+      port: request.port,
+      path: request.path,
+      headers: { ...request.headers },
+      querystring: request.querystring,
+      method: request.method,
+      timestamp: new Date().toISOString(),
+    },
+    routes: [],
+    orchestrations: [],
+    canRerun: true,
+    status: 'Processing',
+  };
+  deps.transactions.begin(exchange.transaction);
+}

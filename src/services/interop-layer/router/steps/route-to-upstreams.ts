@@ -1,0 +1,172 @@
+/**
+ * Sends the request to the channel's enabled routes: the primary and the routes that do not
+ * wait run in parallel; routes with waitPrimaryResponse run after the primary when its status
+ * matches statusCodesCheck (default 2**). Only the primary's answer goes back, as soon as it is
+ * there; the others finish in the background (awaitSecondaryRoutes) before the log is written.
+ * A route answering `application/json+openhim` is a mediator: its `response` is the answer,
+ * the rest (orchestrations, properties, status, error) goes to the transaction.
+ */
+import type { Exchange, RouterDeps } from '../exchange.js';
+import type { Orchestration, RecordedRequest, Route, RouteRecord, TransactionStatus } from '../../models.js';
+import { compilePathTransform } from '../../validation.js';
+import { forwardableHeaders, statusMatches, storedBody } from '../bodies.js';
+import { UpstreamFailure, type UpstreamResponse } from '../upstream.js';
+
+interface MediatorResponse {
+  'x-mediator-urn'?: string;
+  status?: TransactionStatus;
+  response?: { status?: number; headers?: Record<string, string>; body?: unknown; timestamp?: string };
+  orchestrations?: Orchestration[];
+  properties?: Record<string, unknown>;
+  error?: { message: string; stack?: string };
+}
+
+interface RouteOutcome {
+  route: Route;
+  request: RecordedRequest;
+  response?: UpstreamResponse;
+  mediator?: MediatorResponse;
+  failure?: UpstreamFailure;
+}
+
+const secondaryWork = new WeakMap<Exchange, Promise<RouteOutcome[]>>();
+const primaryOutcomes = new WeakMap<Exchange, RouteOutcome>();
+
+function upstreamPath(route: Route, path: string, querystring: string): string {
+  let target = path;
+  if (route.path) target = route.path;
+  else if (route.pathTransform) target = compilePathTransform(route.pathTransform)(path);
+  if (querystring && !target.includes('?')) target += `?${querystring}`;
+  return target;
+}
+
+function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
+  const type = String(response.headers['content-type'] ?? '').toLowerCase();
+  if (!type.startsWith('application/json+openhim')) return undefined;
+  try {
+    const parsed = JSON.parse(response.body.toString('utf8')) as MediatorResponse;
+    return parsed && typeof parsed === 'object' ? parsed : undefined;
+  } catch {
+    return { error: { message: 'the mediator sent application/json+openhim that is not JSON' } };
+  }
+}
+
+async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Promise<RouteOutcome> {
+  const { request, transaction, client } = exchange;
+  const channel = exchange.channel!.channel;
+  const path = upstreamPath(route, request.path, request.querystring);
+  const headers = forwardableHeaders(request.headers, route.forwardAuthHeader ? [] : ['authorization']);
+  headers['x-openhim-transactionid'] = transaction!._id;
+  if (client) headers['x-openhim-clientid'] = client.clientID;
+  headers['x-forwarded-for'] = request.clientIP;
+  if (route.username) {
+    headers.authorization = `Basic ${Buffer.from(`${route.username}:${route.password ?? ''}`).toString('base64')}`;
+  }
+  const recorded: RecordedRequest = {
+    host: route.host,
+    port: route.port,
+    path: path.split('?')[0]!,
+    headers: { ...headers, ...(headers.authorization ? { authorization: '***' } : {}) },
+    querystring: path.includes('?') ? path.slice(path.indexOf('?') + 1) : '',
+    method: request.method,
+    timestamp: new Date().toISOString(),
+    ...storedBody(request.body, channel.requestBody && !route.primary, deps.config.maxStoredBodyBytes),
+  };
+  try {
+    const response = await deps.upstream.send({
+      secured: route.secured,
+      host: route.host,
+      port: route.port,
+      path,
+      method: request.method,
+      headers,
+      body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
+      timeoutMs: channel.timeout ?? deps.config.defaultTimeoutMs,
+    });
+    const mediator = parseMediator(response);
+    return { route, request: recorded, response, ...(mediator ? { mediator } : {}) };
+  } catch (error) {
+    const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure('error', (error as Error).message);
+    return { route, request: recorded, failure };
+  }
+}
+
+export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Promise<void> {
+  const channel = exchange.channel!.channel;
+  const routes = channel.routes.filter((r) => r.status === 'enabled');
+  const primary = routes.find((r) => r.primary);
+  if (!primary) {
+    exchange.transaction!.error = { message: `channel ${channel.name} has no enabled primary route` };
+    exchange.response = {
+      status: 502,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: Buffer.from(`channel ${channel.name} has no enabled primary route`),
+    };
+    return;
+  }
+  const parallel = routes.filter((r) => !r.primary && !r.waitPrimaryResponse).map((r) => callRoute(exchange, deps, r));
+  const outcome = await callRoute(exchange, deps, primary);
+  primaryOutcomes.set(exchange, outcome);
+  const primaryStatus = outcome.mediator?.response?.status ?? outcome.response?.status;
+  const afterPrimary = routes
+    .filter((r) => !r.primary && r.waitPrimaryResponse)
+    .filter((r) => primaryStatus !== undefined && statusMatches(r.statusCodesCheck ?? '2**', primaryStatus))
+    .map((r) => callRoute(exchange, deps, r));
+  secondaryWork.set(exchange, Promise.all([...parallel, ...afterPrimary]));
+
+  const tx = exchange.transaction!;
+  if (outcome.failure) {
+    tx.error = { message: outcome.failure.message };
+    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(outcome.failure.message) };
+    return;
+  }
+  const upstream = outcome.response!;
+  if (outcome.mediator) {
+    const m = outcome.mediator;
+    const body = m.response?.body;
+    exchange.response = {
+      status: m.response?.status ?? (m.error ? 500 : upstream.status),
+      headers: { ...(m.response?.headers ?? {}) },
+      body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
+    };
+    if (m.orchestrations) tx.orchestrations = m.orchestrations;
+    if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
+    if (m.error) tx.error = m.error;
+    if (m.status) exchange.mediatorStatus = m.status;
+  } else {
+    exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body };
+  }
+  if (channel.isAsynchronousProcess && exchange.response.status >= 200 && exchange.response.status < 300) exchange.response.status = 202;
+}
+
+/** After the answer went back: wait for the other routes and add them to the transaction. */
+export async function awaitSecondaryRoutes(exchange: Exchange, deps: RouterDeps): Promise<void> {
+  const tx = exchange.transaction;
+  const work = secondaryWork.get(exchange);
+  if (!tx || !work) return;
+  const channel = exchange.channel!.channel;
+  const cap = deps.config.maxStoredBodyBytes;
+  for (const outcome of await work) {
+    const record: RouteRecord = { name: outcome.route.name, request: outcome.request };
+    if (outcome.failure) record.error = { message: outcome.failure.message };
+    else if (outcome.response) {
+      const m = outcome.mediator;
+      record.response = {
+        status: m?.response?.status ?? outcome.response.status,
+        headers: m?.response?.headers ?? forwardableHeaders(outcome.response.headers),
+        timestamp: outcome.response.timestamp,
+        ...storedBody(m?.response?.body !== undefined ? String(m.response.body) : outcome.response.body, channel.responseBody, cap),
+      };
+      if (m?.orchestrations) record.orchestrations = m.orchestrations;
+      if (m?.properties) record.properties = m.properties;
+      if (m?.error) record.error = m.error;
+    }
+    tx.routes.push(record);
+  }
+}
+
+export function primaryOutcomeOf(exchange: Exchange): { status?: number; failed: boolean } | undefined {
+  const o = primaryOutcomes.get(exchange);
+  if (!o) return undefined;
+  return { status: o.mediator?.response?.status ?? o.response?.status, failed: Boolean(o.failure) };
+}

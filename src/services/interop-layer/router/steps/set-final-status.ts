@@ -1,0 +1,37 @@
+/**
+ * The transaction's final status, as OpenHIM defines it: a mediator's status wins; else a
+ * failed or 5xx primary is Failed; a failed or 5xx other route makes it Completed with
+ * error(s); a 2xx primary with all routes 2xx is Successful (Pending Async on an asynchronous
+ * channel); anything else is Completed.
+ */
+import type { Exchange, RouterDeps } from '../exchange.js';
+import { storedBody } from '../bodies.js';
+import { primaryOutcomeOf } from './route-to-upstreams.js';
+
+export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
+  const tx = exchange.transaction;
+  if (!tx) return;
+  const channel = exchange.channel!.channel;
+  const cap = deps.config.maxStoredBodyBytes;
+  const response = exchange.response;
+  const request = storedBody(exchange.request.body, channel.requestBody, cap);
+  Object.assign(tx.request, request);
+  if (request.bodyTruncated || !channel.requestBody) tx.canRerun = false;
+  if (response) {
+    tx.response = {
+      status: response.status,
+      headers: { ...response.headers },
+      timestamp: new Date().toISOString(),
+      ...storedBody(response.body, channel.responseBody, cap),
+    };
+  }
+  const primary = primaryOutcomeOf(exchange);
+  const primaryStatus = primary?.status;
+  const routeFailed = tx.routes.some((r) => r.error || (r.response && r.response.status >= 500));
+  const routesOk = tx.routes.every((r) => !r.error && r.response && r.response.status >= 200 && r.response.status < 300);
+  if (exchange.mediatorStatus) tx.status = exchange.mediatorStatus;
+  else if (!primary || primary.failed || primaryStatus === undefined || primaryStatus >= 500) tx.status = 'Failed';
+  else if (routeFailed) tx.status = 'Completed with error(s)';
+  else if (primaryStatus >= 200 && primaryStatus < 300 && routesOk) tx.status = channel.isAsynchronousProcess ? 'Pending Async' : 'Successful';
+  else tx.status = 'Completed';
+}

@@ -1,0 +1,141 @@
+/** Validation at the edge: zod shapes, then the rules OpenHIM enforces on channels and config. */
+import type { z } from 'zod';
+import { badRequest } from './errors.js';
+import { channelSchema, type Channel, type ConfigDef } from './models.js';
+import { newObjectId } from './ids.js';
+
+export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
+    throw badRequest(`invalid ${what}: ${issues}`);
+  }
+  return result.data;
+}
+
+const PATH_TRANSFORM = /^s\/((?:\\.|[^/\\])*)\/((?:\\.|[^/\\])*)\/?(g?)$/;
+
+/** `s/from/to/g` → a function applying it to a path, as OpenHIM's pathTransform does. */
+export function compilePathTransform(transform: string): (path: string) => string {
+  const m = PATH_TRANSFORM.exec(transform);
+  if (!m) throw badRequest(`pathTransform "${transform}" is not of the form s/from/to or s/from/to/g`);
+  const regex = new RegExp(m[1]!, m[3] ?? '');
+  const to = m[2]!.replace(/\\\//g, '/');
+  return (path) => path.replace(regex, to);
+}
+
+function checkRegex(value: string | undefined, field: string): void {
+  if (value === undefined) return;
+  try {
+    new RegExp(value);
+  } catch (error) {
+    throw badRequest(`${field} "${value}" is not a valid regular expression: ${(error as Error).message}`);
+  }
+}
+
+/** A channel from a request body (a full document, or existing + changes on PUT). */
+export function validateChannel(body: unknown, existing?: Channel): Channel {
+  const merged = existing ? { ...existing, ...(body as object) } : body;
+  const parsed = parseBody(channelSchema, merged, 'channel');
+  checkRegex(parsed.urlPattern, 'urlPattern');
+  checkRegex(parsed.matchContentRegex, 'matchContentRegex');
+  if (new Set(parsed.methods).size !== parsed.methods.length) {
+    throw badRequest(`channel "${parsed.name}" lists a method twice: ${parsed.methods.join(', ')}`);
+  }
+  const enabled = parsed.routes.filter((r) => r.status === 'enabled');
+  const primaries = enabled.filter((r) => r.primary).length;
+  if (parsed.type === 'http' && enabled.length > 0 && primaries !== 1) {
+    throw badRequest(`channel "${parsed.name}" has ${primaries} enabled primary routes; exactly one is required`);
+  }
+  const names = new Set<string>();
+  for (const route of parsed.routes) {
+    if (names.has(route.name)) throw badRequest(`channel "${parsed.name}" has two routes named "${route.name}"`);
+    names.add(route.name);
+    if (route.path && route.pathTransform) throw badRequest(`route "${route.name}" sets both path and pathTransform; use one`);
+    if (route.pathTransform) compilePathTransform(route.pathTransform);
+    if (route.statusCodesCheck && !/^[1-5][0-9*]{2}(,[1-5][0-9*]{2})*$/.test(route.statusCodesCheck)) {
+      throw badRequest(`route "${route.name}": statusCodesCheck "${route.statusCodesCheck}" must look like 2** or 200,201`);
+    }
+    route._id ??= newObjectId();
+  }
+  return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
+}
+
+export const PASSWORD_MASK = '**********';
+
+/** Checks mediator config values against its configDefs (types, options, templates). */
+export function validateConfig(defs: readonly ConfigDef[], config: Record<string, unknown>, where = 'config'): void {
+  const byParam = new Map(defs.map((d) => [d.param, d]));
+  for (const [key, value] of Object.entries(config)) {
+    const def = byParam.get(key);
+    if (!def) throw badRequest(`${where}.${key} is not a parameter this mediator defines`);
+    if (value === null || value === undefined) continue;
+    if (def.array) {
+      if (!Array.isArray(value)) throw badRequest(`${where}.${key} must be an array`);
+      value.forEach((v, i) => checkValue(def, v, `${where}.${key}[${i}]`));
+    } else checkValue(def, value, `${where}.${key}`);
+  }
+}
+
+function checkValue(def: ConfigDef, value: unknown, where: string): void {
+  switch (def.type) {
+    case 'string':
+    case 'bigstring':
+    case 'password':
+      if (typeof value !== 'string') throw badRequest(`${where} must be a string`);
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') throw badRequest(`${where} must be true or false`);
+      return;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw badRequest(`${where} must be a number`);
+      return;
+    case 'option':
+      if (typeof value !== 'string' || !(def.values ?? []).includes(value)) {
+        throw badRequest(`${where} must be one of ${(def.values ?? []).join(', ')}`);
+      }
+      return;
+    case 'map':
+      if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${where} must be an object of strings`);
+      for (const [k, v] of Object.entries(value as object)) if (typeof v !== 'string') throw badRequest(`${where}.${k} must be a string`);
+      return;
+    case 'struct':
+      if (typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${where} must be an object`);
+      validateConfig(def.template ?? [], value as Record<string, unknown>, where);
+      return;
+  }
+}
+
+/** Replaces password values by a mask (for GET); `unmask` restores them on PUT. */
+export function maskConfig(defs: readonly ConfigDef[], config: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!config) return config;
+  const out: Record<string, unknown> = { ...config };
+  for (const def of defs) {
+    if (!(def.param in out) || out[def.param] === undefined || out[def.param] === null) continue;
+    if (def.type === 'password') out[def.param] = def.array ? (out[def.param] as unknown[]).map(() => PASSWORD_MASK) : PASSWORD_MASK;
+    else if (def.type === 'struct' && def.template && typeof out[def.param] === 'object') {
+      out[def.param] = def.array
+        ? (out[def.param] as Array<Record<string, unknown>>).map((v) => maskConfig(def.template!, v))
+        : maskConfig(def.template, out[def.param] as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
+export function unmaskConfig(defs: readonly ConfigDef[], incoming: Record<string, unknown>, stored: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...incoming };
+  for (const def of defs) {
+    if (def.type === 'password' && !def.array && out[def.param] === PASSWORD_MASK) out[def.param] = stored?.[def.param];
+  }
+  return out;
+}
+
+/** Compares dotted semver strings (pre-release tags ignored). */
+export function semverGreater(a: string, b: string): boolean {
+  const pa = a.split(/[-+]/)[0]!.split('.').map(Number);
+  const pb = b.split(/[-+]/)[0]!.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  }
+  return false;
+}

@@ -1,0 +1,232 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { testDrivers } from '../support/databases.js';
+import { interopLayerService } from '../../src/services/interop-layer/index.js';
+import { SettingsMap } from '../../src/platform/settings.js';
+import { createLogger } from '../../src/common/logger.js';
+import { basic, startIol, type Iol } from './support.js';
+
+const sha512 = (s: string) => createHash('sha512').update(s).digest('hex');
+
+const channel = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  urlPattern: `^/${name}/.*$`,
+  methods: ['GET', 'POST'],
+  allow: ['tester'],
+  routes: [{ name: 'primary', host: '127.0.0.1', port: 9, primary: true }],
+  ...extra,
+});
+
+test('the root password is required and never defaulted', async () => {
+  await assert.rejects(
+    interopLayerService.start({
+      name: 'interop-layer',
+      db: undefined as never,
+      settings: new SettingsMap({}),
+      logger: createLogger(),
+      stateDir: '/nonexistent',
+    }),
+    /OPENHIM_ROOT_PASSWORD/,
+  );
+});
+
+for (const driver of testDrivers) {
+  describe(`interop-layer admin API on ${driver}`, () => {
+    let iol: Iol;
+    before(async () => {
+      iol = await startIol(driver, { OPENHIM_ROUTER_HTTPS_PORT: '0' });
+    });
+    after(async () => {
+      await iol?.stop();
+    });
+
+    test('GET /health is open; other routes need credentials (401 and an audit record)', async () => {
+      assert.equal((await fetch(`${iol.api}/health`)).status, 200);
+      const res = await fetch(`${iol.api}/channels`);
+      assert.equal(res.status, 401);
+      const wrong = await fetch(`${iol.api}/channels`, { headers: { authorization: basic(iol.rootEmail, 'not-the-password') } });
+      assert.equal(wrong.status, 401);
+      const audits = await iol.call('GET', '/audits?kind=auth-failure');
+      assert.equal(audits.status, 200);
+      assert.ok(audits.body.length >= 2);
+      assert.equal(audits.body[0].resourceType, 'AuditEvent');
+      assert.equal(audits.body[0].outcome, '4');
+    });
+
+    test('session login: POST /authenticate/local sets a cookie that /me accepts; /logout ends it', async () => {
+      const bad = await fetch(`${iol.api}/authenticate/local`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: iol.rootEmail, password: 'nope-nope' }),
+      });
+      assert.equal(bad.status, 401);
+      const res = await fetch(`${iol.api}/authenticate/local`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: iol.rootEmail, password: iol.rootPassword }),
+      });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { user: { email: string; groups: string[] } };
+      assert.equal(body.user.email, iol.rootEmail);
+      assert.deepEqual(body.user.groups, ['admin']);
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      assert.match(res.headers.get('set-cookie')!, /HttpOnly/);
+      const me = await fetch(`${iol.api}/me`, { headers: { cookie } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { user: { email: string } }).user.email, iol.rootEmail);
+      assert.equal((await fetch(`${iol.api}/logout`, { headers: { cookie } })).status, 200);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: { cookie } })).status, 401);
+    });
+
+    test('legacy token headers after GET /authenticate/:username; stale and replayed tokens are refused', async () => {
+      const { salt, ts } = (await (await fetch(`${iol.api}/authenticate/${iol.rootEmail}`)).json()) as { salt: string; ts: string };
+      assert.ok(salt && ts);
+      const headersAt = (when: string) => {
+        const passhash = sha512(salt + iol.rootPassword);
+        return { 'auth-username': iol.rootEmail, 'auth-ts': when, 'auth-salt': salt, 'auth-token': sha512(passhash + salt + when) };
+      };
+      const fresh = headersAt(new Date().toISOString());
+      assert.equal((await fetch(`${iol.api}/me`, { headers: fresh })).status, 200);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: fresh })).status, 401, 'the same token twice is a replay');
+      const stale = headersAt(new Date(Date.now() - 60_000).toISOString());
+      assert.equal((await fetch(`${iol.api}/me`, { headers: stale })).status, 401);
+      const forged = { ...headersAt(new Date().toISOString()), 'auth-token': 'ab'.repeat(64) };
+      assert.equal((await fetch(`${iol.api}/me`, { headers: forged })).status, 401);
+      // Unknown users get a salt too, so the endpoint does not reveal who exists.
+      const unknown = await fetch(`${iol.api}/authenticate/nobody@example.org`);
+      assert.equal(unknown.status, 200);
+      assert.equal((await fetch(`${iol.api}/authentication/types`)).status, 200);
+    });
+
+    test('users: admin creates a non-admin, who may read only itself and is refused admin routes', async () => {
+      const password = randomBytes(9).toString('base64url');
+      const created = await iol.call('POST', '/users', { email: 'viewer@example.org', firstname: 'V', surname: 'W', groups: ['viewers'], password });
+      assert.equal(created.status, 201);
+      assert.equal(created.body.passwordHash, undefined);
+      assert.equal((await iol.call('POST', '/users', { email: 'viewer@example.org', password })).status, 409);
+      const auth = { authorization: basic('viewer@example.org', password) };
+      assert.equal((await iol.call('GET', '/me', undefined, auth)).status, 200);
+      assert.equal((await iol.call('GET', '/users', undefined, auth)).status, 403);
+      assert.equal((await iol.call('POST', '/channels', channel('nope'), auth)).status, 403);
+      assert.equal((await iol.call('GET', '/clients', undefined, auth)).status, 403);
+      assert.equal((await iol.call('GET', '/users/viewer@example.org', undefined, auth)).status, 200);
+      assert.equal((await iol.call('GET', `/users/${iol.rootEmail}`, undefined, auth)).status, 403);
+      assert.equal((await iol.call('PUT', '/users/viewer@example.org', { groups: ['admin'] }, auth)).status, 403);
+      const list = await iol.call('GET', '/users');
+      assert.deepEqual(list.body.map((u: { email: string }) => u.email).sort(), [iol.rootEmail, 'viewer@example.org']);
+    });
+
+    test('clients: POST 201, duplicate 409, GET never shows secrets, PUT and DELETE by clientID', async () => {
+      const created = await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['tester'], password: 'emr-secret-1', customTokenID: 'tok-1' });
+      assert.equal(created.status, 201);
+      assert.match(created.body._id, /^[0-9a-f]{24}$/);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'again' })).status, 409);
+      const got = await iol.call('GET', '/clients/emr');
+      assert.equal(got.status, 200);
+      assert.equal(got.body.customTokenSet, true);
+      for (const secret of ['passwordHash', 'passwordSalt', 'customTokenID', 'password']) assert.equal(got.body[secret], undefined);
+      assert.ok(!JSON.stringify(got.body).includes('emr-secret-1'));
+      const put = await iol.call('PUT', `/clients/${created.body._id}`, { name: 'EMR renamed' });
+      assert.equal(put.status, 200);
+      assert.equal(put.body.name, 'EMR renamed');
+      assert.deepEqual(put.body.roles, ['tester']);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 5, name: 'x' })).status, 400);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'tmp', name: 'tmp' })).status, 201);
+      assert.equal((await iol.call('DELETE', '/clients/tmp')).status, 200);
+      assert.equal((await iol.call('GET', '/clients/tmp')).status, 404);
+    });
+
+    test('channels: validation refuses bad channels with 400 and a clear message', async () => {
+      const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+        ['two primaries', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] }, /exactly one/],
+        ['no primary', { routes: [{ name: 'a', host: 'h', port: 1 }] }, /exactly one/],
+        ['bad regex', { urlPattern: '^/(unclosed$' }, /not a valid regular expression/],
+        ['duplicate method', { methods: ['GET', 'GET'] }, /method twice/],
+        ['timeout 0', { timeout: 0 }, /timeout/],
+        ['timeout too big', { timeout: 3_600_001 }, /timeout/],
+        ['wrong type', { priority: 'high' }, /priority/],
+        ['bad method', { methods: ['FETCH'] }, /methods/],
+        ['bad pathTransform', { routes: [{ name: 'a', host: 'h', port: 1, primary: true, pathTransform: 'x/y' }] }, /pathTransform/],
+      ];
+      for (const [label, change, message] of cases) {
+        const res = await iol.call('POST', '/channels', channel(`bad-${label.replace(/ /g, '-')}`, change));
+        assert.equal(res.status, 400, label);
+        assert.match(res.body.message, message, label);
+      }
+      // A disabled second primary is fine: only enabled routes count.
+      const ok = await iol.call('POST', '/channels', channel('fine', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true, status: 'disabled' }] }));
+      assert.equal(ok.status, 201);
+      assert.match(ok.body._id, /^[0-9a-f]{24}$/);
+      assert.equal((await iol.call('POST', '/channels', channel('fine'))).status, 409);
+      const put = await iol.call('PUT', `/channels/${ok.body._id}`, { priority: 3, timeout: 5000 });
+      assert.equal(put.status, 200);
+      assert.equal(put.body.priority, 3);
+      assert.equal(put.body.urlPattern, '^/fine/.*$');
+      assert.equal((await iol.call('PUT', `/channels/${ok.body._id}`, { routes: [] , urlPattern: '(' })).status, 400);
+      assert.equal((await iol.call('GET', `/channels/${ok.body._id}`)).body.priority, 3);
+      assert.equal((await iol.call('DELETE', `/channels/${ok.body._id}`)).status, 200);
+      assert.equal((await iol.call('GET', `/channels/${ok.body._id}`)).status, 404);
+    });
+
+    test('roles are derived from channels and clients, and POST/PUT/DELETE change both', async () => {
+      const ch = await iol.call('POST', '/channels', channel('roles-ch', { allow: [] }));
+      assert.equal(ch.status, 201);
+      await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab' });
+      const created = await iol.call('POST', '/roles', { name: 'lab-role', channels: [{ name: 'roles-ch' }], clients: [{ clientID: 'lab' }] });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.body.channels.map((c: { name: string }) => c.name), ['roles-ch']);
+      assert.deepEqual((await iol.call('GET', '/clients/lab')).body.roles, ['lab-role']);
+      assert.deepEqual((await iol.call('GET', `/channels/${ch.body._id}`)).body.allow, ['lab-role']);
+      assert.equal((await iol.call('POST', '/roles', { name: 'lab-role', clients: [{ clientID: 'lab' }] })).status, 409);
+      assert.equal((await iol.call('POST', '/roles', { name: 'empty' })).status, 400);
+      const put = await iol.call('PUT', '/roles/lab-role', { clients: [] });
+      assert.equal(put.status, 200);
+      assert.deepEqual((await iol.call('GET', '/clients/lab')).body.roles, []);
+      assert.equal((await iol.call('DELETE', '/roles/lab-role')).status, 200);
+      assert.equal((await iol.call('GET', '/roles/lab-role')).status, 404);
+    });
+
+    test('metadata import upserts (idempotent) and validate reports what would happen', async () => {
+      const doc = {
+        Channels: [channel('meta-ch')],
+        Clients: [{ clientID: 'meta-client', name: 'Meta', roles: ['tester'], password: 'meta-secret-1' }],
+        ContactGroups: [{ group: 'ops', users: [{ user: 'ops@example.org', method: 'email' }] }],
+      };
+      const first = await iol.call('POST', '/metadata', doc);
+      assert.equal(first.status, 201);
+      assert.deepEqual(first.body.map((r: { status: string }) => r.status), ['Inserted', 'Inserted', 'Inserted']);
+      const second = await iol.call('POST', '/metadata', doc);
+      assert.deepEqual(second.body.map((r: { status: string }) => r.status), ['Updated', 'Updated', 'Updated']);
+      const channels = (await iol.call('GET', '/channels')).body.filter((c: { name: string }) => c.name === 'meta-ch');
+      assert.equal(channels.length, 1);
+      const check = await iol.call('POST', '/metadata/validate', { Channels: [channel('meta-ch'), channel('meta-new'), { name: 'broken' }] });
+      assert.deepEqual(check.body.map((r: { status: string }) => r.status), ['Conflict', 'Valid', 'Error']);
+      assert.equal((await iol.call('POST', '/metadata', { Widgets: [] })).status, 400);
+      const exported = await iol.call('GET', '/metadata');
+      assert.ok(exported.body[0].Channels.some((c: { name: string }) => c.name === 'meta-ch'));
+      assert.ok(!JSON.stringify(exported.body).includes('meta-secret-1'));
+    });
+
+    test('heartbeat, about and the admin-change audit trail', async () => {
+      const hb = await fetch(`${iol.api}/heartbeat`);
+      assert.equal(hb.status, 200);
+      const body = (await hb.json()) as { master: number; mediators: object; now: number };
+      assert.equal(typeof body.master, 'number');
+      assert.equal((await iol.call('GET', '/about')).status, 200);
+      const changes = await iol.call('GET', '/audits?kind=admin-change');
+      assert.ok(changes.body.some((a: { entity?: Array<{ what: { reference?: string } }> }) => a.entity?.[0]?.what.reference?.startsWith('Channel/')));
+    });
+
+    test('the router certificate is made once with a 0600 key when HTTPS is on', async () => {
+      const { ensureRouterCertificate } = await import('../../src/services/interop-layer/certs.js');
+      const first = await ensureRouterCertificate(iol.stateDir, 'localhost');
+      const mode = (await stat(join(iol.stateDir, 'certs', 'iol-router.key'))).mode & 0o777;
+      assert.equal(mode, 0o600);
+      const second = await ensureRouterCertificate(iol.stateDir, 'localhost');
+      assert.equal(first.fingerprint, second.fingerprint);
+    });
+  });
+}
