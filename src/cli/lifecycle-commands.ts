@@ -59,7 +59,10 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
 
 /** The detached child: runs the stack, reports progress to the parent over IPC, then carries on alone. */
 async function runAsDaemon(command: 'init' | 'up', deployment: Deployment, databaseUrl: string | undefined): Promise<void> {
-  const send = (message: DaemonMessage) => process.send?.(message);
+  // After ready the parent has gone: later progress (stopping) only reaches the log.
+  const send = (message: DaemonMessage) => {
+    if (process.connected) process.send?.(message);
+  };
   const progress: Progress = {
     packageStep: (packageId, message) => send({ type: 'step', packageId, message }),
     packageDone: (packageId, message, elapsedMs) => send({ type: 'done', packageId, message, elapsedMs }),
