@@ -111,6 +111,7 @@ export class TransactionLog {
   }
 
   async byId(id: string): Promise<Transaction | undefined> {
+    await this.writer.flush();
     const r = await this.db.query<{ doc: Transaction }>('SELECT doc FROM iol.transactions WHERE id = $1', [id]);
     return r.rows[0]?.doc;
   }

@@ -1,0 +1,323 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+
+const JWT_SECRET = 'test-only-secret-0123456789abcdef0123456789';
+
+for (const driver of testDrivers) {
+  describe(`interop-layer router on ${driver}`, () => {
+    let iol: Iol;
+    let up: Upstream;
+    const channels: Record<string, string> = {};
+    const emr = basic('emr', 'emr-password-1');
+
+    async function addChannel(name: string, body: Record<string, unknown>): Promise<void> {
+      const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      channels[name] = res.body._id;
+    }
+    const route = (extra: Record<string, unknown> = {}) => ({ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, ...extra });
+    const tx = async (id: string) => (await iol.call('GET', `/transactions/${id}`)).body;
+    /** The newest transaction of a channel once it is no longer Processing. */
+    const lastTx = (name: string) =>
+      eventually(async () => {
+        const list = (await iol.call('GET', `/transactions?filterLimit=1&filters=${encodeURIComponent(JSON.stringify({ channelID: channels[name] }))}`)).body;
+        return list[0] && list[0].status !== 'Processing' ? list[0] : undefined;
+      }, `a transaction on ${name}`);
+
+    before(async () => {
+      up = await startUpstream();
+      iol = await startIol(driver, { OPENHIM_JWT_SECRET: JWT_SECRET, OPENHIM_MAX_STORED_BODY_BYTES: '64', OPENHIM_ROUTER_MAX_BODY_BYTES: '4096' });
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['clinical'], password: 'emr-password-1', customTokenID: 'emr-token-1' })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'other', name: 'Other', roles: ['billing'], password: 'other-password-1' })).status, 201);
+      up.handle('/fail', (_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('upstream broke');
+      });
+      up.handle('/missing', (_req, res) => {
+        res.writeHead(404);
+        res.end('nope');
+      });
+      up.handle('/slow', (_req, res) => {
+        setTimeout(() => {
+          res.writeHead(200);
+          res.end('late');
+        }, 1500).unref();
+      });
+      up.handle('/reset', (_req, res) => res.socket?.destroy());
+      up.handle('/mediator', (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(
+          JSON.stringify({
+            'x-mediator-urn': 'urn:mediator:test',
+            status: 'Successful',
+            response: { status: 201, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ made: true }), timestamp: new Date().toISOString() },
+            orchestrations: [{ name: 'lookup', request: { path: '/cr', method: 'GET', timestamp: new Date().toISOString() }, response: { status: 200, timestamp: new Date().toISOString() } }],
+            properties: { patient: 'p-1', seenBody: req.body },
+          }),
+        );
+      });
+      await addChannel('fhir', { urlPattern: '^/fhir/.*$', methods: ['GET', 'POST'], routes: [route()] });
+      await addChannel('public', { urlPattern: '^/open$', authType: 'public', routes: [route()] });
+      await addChannel('mediated', { urlPattern: '^/mediator$', routes: [route()] });
+      await addChannel('failing', { urlPattern: '^/fail$', routes: [route()] });
+      await addChannel('missing', { urlPattern: '^/missing$', routes: [route()] });
+      await addChannel('slow', { urlPattern: '^/slow$', timeout: 300, routes: [route()] });
+      await addChannel('reset', { urlPattern: '^/reset$', routes: [route()] });
+      await addChannel('unreachable', { urlPattern: '^/down$', routes: [route({ port: 1 })] });
+      await addChannel('async', { urlPattern: '^/async$', isAsynchronousProcess: true, routes: [route()] });
+      await addChannel('fanout', {
+        urlPattern: '^/fanout$',
+        routes: [
+          route({ path: '/main' }),
+          { name: 'copy', host: '127.0.0.1', port: up.port, path: '/fail' },
+          { name: 'after-ok', host: '127.0.0.1', port: up.port, path: '/after', waitPrimaryResponse: true, statusCodesCheck: '2**' },
+          { name: 'after-never', host: '127.0.0.1', port: up.port, path: '/never', waitPrimaryResponse: true, statusCodesCheck: '4**' },
+        ],
+      });
+      await addChannel('rewrite', {
+        urlPattern: '^/rewrite/',
+        routes: [route({ pathTransform: 's/rewrite/target/g', username: 'up-user', password: 'up-pass' })],
+      });
+      await addChannel('xml-only', { urlPattern: '^/typed$', matchContentTypes: ['application/xml'], routes: [route()] });
+      await addChannel('billing', { urlPattern: '^/billing$', allow: ['billing'], routes: [route()] });
+      await addChannel('by-id', { urlPattern: '^/by-id$', allow: ['emr'], routes: [route()] });
+      await addChannel('low-priority', { urlPattern: 'prio', priority: 5, routes: [route({ path: '/low' })] });
+      await addChannel('high-priority', { urlPattern: 'prio', priority: 1, routes: [route({ path: '/high' })] });
+    });
+    after(async () => {
+      await iol?.stop();
+      await up?.close();
+    });
+
+    test('a client with Basic reaches the upstream; OpenHIM headers go up, Host and Authorization do not', async () => {
+      up.seen.length = 0;
+      const res = await fetch(`${iol.router}/fhir/Patient?name=x`, { headers: { authorization: emr, 'x-custom': 'kept' } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true, path: '/fhir/Patient?name=x' });
+      const seen = up.seen.at(-1)!;
+      assert.equal(seen.headers['x-openhim-clientid'], 'emr');
+      assert.match(String(seen.headers['x-openhim-transactionid']), /^[0-9a-f]{24}$/);
+      assert.equal(seen.headers.authorization, undefined);
+      assert.equal(seen.headers['x-custom'], 'kept');
+      assert.equal(seen.headers.host, `127.0.0.1:${up.port}`);
+      const logged = await eventually(async () => {
+        const t = await tx(String(seen.headers['x-openhim-transactionid']));
+        return t?.status && t.status !== 'Processing' ? t : undefined;
+      }, 'the transaction');
+      assert.equal(logged.status, 'Successful');
+      assert.equal(logged.clientID, 'emr');
+      assert.equal(logged.channelID, channels.fhir);
+      assert.equal(logged.request.path, '/fhir/Patient');
+      assert.equal(logged.request.querystring, 'name=x');
+      assert.equal(logged.response.status, 200);
+      assert.match(logged.response.body, /"ok":true/);
+    });
+
+    test('no credentials, wrong password, wrong role: 401 with WWW-Authenticate; no channel: 404', async () => {
+      const none = await fetch(`${iol.router}/fhir/Patient`);
+      assert.equal(none.status, 401);
+      assert.match(none.headers.get('www-authenticate') ?? '', /Basic/);
+      assert.equal((await fetch(`${iol.router}/fhir/Patient`, { headers: { authorization: basic('emr', 'wrong') } })).status, 401);
+      assert.equal((await fetch(`${iol.router}/fhir/Patient`, { headers: { authorization: basic('other', 'other-password-1') } })).status, 401);
+      assert.equal((await fetch(`${iol.router}/billing`, { headers: { authorization: basic('other', 'other-password-1') } })).status, 200);
+      assert.equal((await fetch(`${iol.router}/billing`, { headers: { authorization: emr } })).status, 401);
+      assert.equal((await fetch(`${iol.router}/by-id`, { headers: { authorization: emr } })).status, 200, 'allow may name a clientID');
+      assert.equal((await fetch(`${iol.router}/nothing/here`, { headers: { authorization: emr } })).status, 404);
+      assert.equal((await fetch(`${iol.router}/fhir/Patient`, { method: 'DELETE', headers: { authorization: emr } })).status, 404, 'method not in methods');
+      assert.equal((await fetch(`${iol.router}/open`)).status, 200, 'public channel');
+      const failures = await iol.call('GET', '/audits?kind=auth-failure');
+      assert.ok(failures.body.some((a: { outcomeDesc?: string }) => a.outcomeDesc === 'wrong clientID or password'));
+    });
+
+    test('custom token and JWT (HS256) authenticate; expired and forged tokens do not', async () => {
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: 'Custom emr-token-1' } })).status, 200);
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: 'Custom wrong-token' } })).status, 401);
+      const key = new TextEncoder().encode(JWT_SECRET);
+      const good = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('emr').setIssuedAt().setExpirationTime('5m').sign(key);
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: `Bearer ${good}` } })).status, 200);
+      const expired = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('emr').setIssuedAt(1_600_000_000).setExpirationTime(1_600_000_060).sign(key);
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: `Bearer ${expired}` } })).status, 401);
+      const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('emr').setExpirationTime('5m').sign(new TextEncoder().encode('another-secret-another-secret-12'));
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: `Bearer ${forged}` } })).status, 401);
+      assert.equal((await fetch(`${iol.router}/fhir/x`, { headers: { authorization: 'Bearer not.a.jwt' } })).status, 401);
+    });
+
+    test('a mediator response becomes the answer; orchestrations, properties and status are stored', async () => {
+      const res = await fetch(`${iol.router}/mediator`, { method: 'POST', headers: { authorization: emr, 'content-type': 'text/plain' }, body: 'hello' });
+      assert.equal(res.status, 201);
+      assert.deepEqual(await res.json(), { made: true });
+      const logged = await lastTx('mediated');
+      assert.equal(logged.status, 'Successful');
+      assert.equal(logged.orchestrations[0].name, 'lookup');
+      assert.equal(logged.properties.patient, 'p-1');
+      assert.equal(logged.properties.seenBody, 'hello');
+      assert.equal(logged.request.body, 'hello');
+      const byProperty = await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ properties: { patient: 'p-1' } }))}`);
+      assert.equal(byProperty.body.length, 1);
+    });
+
+    test('final statuses: 5xx primary Failed, 4xx Completed, failing secondary Completed with error(s)', async () => {
+      assert.equal((await fetch(`${iol.router}/fail`, { headers: { authorization: emr } })).status, 500);
+      assert.equal((await lastTx('failing')).status, 'Failed');
+      assert.equal((await fetch(`${iol.router}/missing`, { headers: { authorization: emr } })).status, 404);
+      assert.equal((await lastTx('missing')).status, 'Completed');
+      up.seen.length = 0;
+      const res = await fetch(`${iol.router}/fanout`, { method: 'POST', headers: { authorization: emr }, body: '{"a":1}' });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true, path: '/main' });
+      const logged = await eventually(async () => {
+        const t = await lastTx('fanout');
+        return t.routes.length === 2 ? t : undefined;
+      }, 'secondary routes');
+      assert.equal(logged.status, 'Completed with error(s)');
+      assert.deepEqual(logged.routes.map((r: { name: string }) => r.name).sort(), ['after-ok', 'copy']);
+      assert.equal(logged.routes.find((r: { name: string }) => r.name === 'copy').response.status, 500);
+      assert.ok(!up.seen.some((s) => s.url === '/never'), 'statusCodesCheck 4** does not run after a 200');
+      const paths = up.seen.map((s) => s.url).sort();
+      assert.deepEqual(paths, ['/after', '/fail', '/main']);
+    });
+
+    test('unreachable upstream 502, timeout 504, reset 502: all logged as Failed with the reason', async () => {
+      const down = await fetch(`${iol.router}/down`, { headers: { authorization: emr } });
+      assert.equal(down.status, 502);
+      const downTx = await lastTx('unreachable');
+      assert.equal(downTx.status, 'Failed');
+      assert.match(downTx.error.message, /unreachable/);
+      const slow = await fetch(`${iol.router}/slow`, { headers: { authorization: emr } });
+      assert.equal(slow.status, 504);
+      assert.match((await lastTx('slow')).error.message, /did not answer in time/);
+      const reset = await fetch(`${iol.router}/reset`, { headers: { authorization: emr } });
+      assert.equal(reset.status, 502);
+      assert.equal((await lastTx('reset')).status, 'Failed');
+      // The process is unharmed.
+      assert.equal((await fetch(`${iol.router}/open`)).status, 200);
+    });
+
+    test('asynchronous channel answers 202, logs Pending Async, and a mediator PUT completes it', async () => {
+      const res = await fetch(`${iol.router}/async`, { method: 'POST', headers: { authorization: emr }, body: 'job' });
+      assert.equal(res.status, 202);
+      const pending = await lastTx('async');
+      assert.equal(pending.status, 'Pending Async');
+      const put = await iol.call('PUT', `/transactions/${pending._id}`, {
+        status: 'Successful',
+        $push: { routes: { name: 'async-step', request: { path: '/x', method: 'POST', timestamp: new Date().toISOString() }, response: { status: 200, timestamp: new Date().toISOString() } } },
+      });
+      assert.equal(put.status, 200);
+      const done = await tx(pending._id);
+      assert.equal(done.status, 'Successful');
+      assert.equal(done.routes.at(-1).name, 'async-step');
+      assert.equal((await iol.call('PUT', `/transactions/${pending._id}`, { status: 'Exploded' })).status, 400);
+    });
+
+    test('pathTransform, upstream Basic auth, priority over unanchored patterns, content type matching', async () => {
+      up.seen.length = 0;
+      assert.equal((await fetch(`${iol.router}/rewrite/a`, { headers: { authorization: emr } })).status, 200);
+      assert.equal(up.seen.at(-1)!.url, '/target/a');
+      assert.equal(up.seen.at(-1)!.headers.authorization, basic('up-user', 'up-pass'));
+      const logged = await lastTx('rewrite');
+      assert.ok(!JSON.stringify(logged).includes('up-pass'));
+      // 'prio' is unanchored: it matches anywhere in the path, and priority 1 wins over 5.
+      assert.equal((await fetch(`${iol.router}/some/prio/path`, { headers: { authorization: emr } })).status, 200);
+      assert.equal(up.seen.at(-1)!.url, '/high');
+      assert.equal((await fetch(`${iol.router}/typed`, { method: 'POST', headers: { authorization: emr, 'content-type': 'application/json' }, body: '{}' })).status, 404);
+      assert.equal((await fetch(`${iol.router}/typed`, { method: 'POST', headers: { authorization: emr, 'content-type': 'application/xml; charset=utf-8' }, body: '<a/>' })).status, 200);
+    });
+
+    test('bodies past the stored cap are truncated and marked; past the router cap the request is 413', async () => {
+      const big = 'x'.repeat(1000);
+      const res = await fetch(`${iol.router}/fhir/big`, { method: 'POST', headers: { authorization: emr }, body: big });
+      assert.equal(res.status, 200);
+      assert.equal(up.seen.at(-1)!.body.length, 1000, 'the upstream gets the whole body');
+      const logged = await lastTx('fhir');
+      assert.equal(logged.request.body.length, 64);
+      assert.equal(logged.request.bodyTruncated, true);
+      assert.equal(logged.canRerun, false);
+      const tooBig = await fetch(`${iol.router}/fhir/big`, { method: 'POST', headers: { authorization: emr }, body: 'y'.repeat(5000) });
+      assert.equal(tooBig.status, 413);
+    });
+
+    test('transactions API: filters, representations, paging, by client; rerun through a task links parent and child', async () => {
+      const filters = encodeURIComponent(JSON.stringify({ status: 'Failed' }));
+      const failed = (await iol.call('GET', `/transactions?filters=${filters}`)).body;
+      assert.ok(failed.length >= 3);
+      assert.ok(failed.every((t: { status: string }) => t.status === 'Failed'));
+      const fiveXX = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ 'response.status': '5xx' }))}`)).body;
+      assert.ok(fiveXX.every((t: { response: { status: number } }) => t.response.status >= 500));
+      const paged = (await iol.call('GET', '/transactions?filterLimit=2&filterPage=1&filterRepresentation=simple')).body;
+      assert.equal(paged.length, 2);
+      assert.equal(paged[0].routes, undefined);
+      assert.equal(paged[0].request.body, undefined);
+      const since = encodeURIComponent(JSON.stringify({ 'request.timestamp': JSON.stringify({ $gte: new Date(Date.now() - 3_600_000).toISOString(), $lte: new Date().toISOString() }) }));
+      assert.ok((await iol.call('GET', `/transactions?filters=${since}`)).body.length > 5);
+      assert.equal((await iol.call('GET', `/transactions?filters=${encodeURIComponent('{"bogus":1}')}`)).status, 400);
+      const byClient = (await iol.call('GET', '/transactions/clients/other')).body;
+      assert.ok(byClient.length >= 1 && byClient.every((t: { clientID: string }) => t.clientID === 'other'));
+
+      const original = await (async () => {
+        await fetch(`${iol.router}/fhir/rerun-me`, { method: 'POST', headers: { authorization: emr }, body: 'again' });
+        return lastTx('fhir');
+      })();
+      assert.equal(original.canRerun, true);
+      const task = await iol.call('POST', '/tasks', { tids: [original._id], batchSize: 1 });
+      assert.equal(task.status, 201);
+      const done = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the rerun task');
+      const childId = done.transactions[0].rerunID;
+      const child = await tx(childId);
+      assert.equal(child.parentID, original._id);
+      assert.equal(child.request.body, 'again');
+      const parent = await tx(original._id);
+      assert.deepEqual(parent.childIDs, [childId]);
+      assert.equal(parent.wasRerun, true);
+    });
+
+    test('metrics: JSON totals from the log and Prometheus text from the router', async () => {
+      const start = new Date(Date.now() - 3_600_000).toISOString();
+      const end = new Date(Date.now() + 60_000).toISOString();
+      const json = await iol.call('GET', `/metrics?startDate=${start}&endDate=${end}`);
+      assert.equal(json.status, 200);
+      assert.ok(json.body[0].total > 5);
+      assert.ok(json.body[0].failed >= 3);
+      const perChannel = await iol.call('GET', `/metrics/channels/${channels.fhir}?startDate=${start}&endDate=${end}`);
+      assert.equal(perChannel.body[0]._id.channelID, channels.fhir);
+      const series = await iol.call('GET', `/metrics/timeseries/hour?startDate=${start}&endDate=${end}`);
+      assert.ok(series.body.length >= 1 && series.body[0]._id.timestamp);
+      assert.equal((await iol.call('GET', '/metrics')).status, 400, 'startDate and endDate are required');
+      const prom = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text' });
+      assert.match(String(prom.body), /iol_transactions_total\{channel="fhir",status="Successful"\} \d+/);
+    });
+
+    test('restart: Processing transactions are marked Failed; old bodies are culled by maxBodyAgeDays', async () => {
+      const put = await iol.call('PUT', `/channels/${channels.fhir}`, { maxBodyAgeDays: 1 });
+      assert.equal(put.status, 200);
+      const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
+      const doc = (id: string, status: string) => ({
+        _id: id, channelID: channels.fhir, childIDs: [], routes: [], orchestrations: [], canRerun: true, status,
+        request: { path: '/fhir/old', headers: {}, querystring: '', method: 'POST', timestamp: old, body: 'old body' },
+        response: { status: 200, headers: {}, timestamp: old, body: 'old answer' },
+      });
+      for (const [id, status] of [['aaaaaaaaaaaaaaaaaaaaaaa1', 'Processing'], ['aaaaaaaaaaaaaaaaaaaaaaa2', 'Successful']] as const) {
+        await iol.t.db.query(
+          `INSERT INTO iol.transactions (id, channel_id, status, request_ts, request_path, doc) VALUES ($1, $2, $3, $4, '/fhir/old', $5::jsonb)`,
+          [id, channels.fhir, status, old, JSON.stringify(doc(id, status))],
+        );
+      }
+      await iol.restart();
+      const crashed = await tx('aaaaaaaaaaaaaaaaaaaaaaa1');
+      assert.equal(crashed.status, 'Failed');
+      assert.match(crashed.error.message, /stopped while this transaction was processing/);
+      const culled = await tx('aaaaaaaaaaaaaaaaaaaaaaa2');
+      assert.equal(culled.request.body, undefined);
+      assert.equal(culled.response.body, undefined);
+      assert.equal(culled.canRerun, false);
+      // Recent transactions keep their bodies, and routing works after the restart.
+      assert.equal((await fetch(`${iol.router}/fhir/after-restart`, { method: 'POST', headers: { authorization: emr }, body: 'fresh' })).status, 200);
+      assert.equal((await lastTx('fhir')).request.body, 'fresh');
+    });
+  });
+}
