@@ -48,7 +48,7 @@ export interface InstantPackage {
   builtIn: boolean;
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validateMetadata = ajv.compile(JSON.parse(readFileSync(packageMetadataSchemaPath, 'utf8')));
 
 /** Turns one schema error into "field \"x.y\": reason". */
