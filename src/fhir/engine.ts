@@ -1,0 +1,105 @@
+/**
+ * The FHIR engine: one schema of FHIR storage, the RESTful interactions over it, and the
+ * operation plug-ins services add. A service creates one engine per schema, migrates it, and
+ * mounts it on its HTTP app with registerFhirRoutes (src/fhir/http/fastify.ts).
+ */
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Database } from '../db/database.js';
+import { loadDefinitions } from './definitions.js';
+import type { FhirRequest, FhirResponse } from './interaction.js';
+import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
+import { asFhirError, FhirError } from './outcome.js';
+import { FhirRepository } from './repository.js';
+import { dispatch } from './router.js';
+import { fhirMigrations } from './storage/migrations.js';
+import { validateAgainstDefinitions } from './validation.js';
+
+export interface FhirEngineOptions {
+  db: Database;
+  /** Schema holding this engine's tables, e.g. `shr`. */
+  schema: string;
+  /** Base URL clients use; set it again with setBaseUrl once the server knows its port. */
+  baseUrl?: string;
+  software?: { name: string; version: string };
+}
+
+export class FhirEngine {
+  readonly db: Database;
+  readonly schema: string;
+  readonly operations = new OperationRegistry();
+  private base: string;
+  private readonly software: { name: string; version: string };
+
+  constructor(options: FhirEngineOptions) {
+    this.db = options.db;
+    this.schema = options.schema;
+    this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
+    this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
+    this.registerOperation(validateOperation);
+  }
+
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  setBaseUrl(url: string): void {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  /** Loads the R4 definitions and creates or upgrades the engine's tables. */
+  async migrate(): Promise<void> {
+    loadDefinitions();
+    await this.db.migrate(this.schema, fhirMigrations(this.schema));
+  }
+
+  /** A repository for direct (non-HTTP) use by the service that owns the engine. */
+  repository(): FhirRepository {
+    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.base });
+  }
+
+  registerOperation(operation: FhirOperation): void {
+    this.operations.register(operation);
+  }
+
+  addSearchExtension(extension: SearchExtension): void {
+    this.operations.addSearchExtension(extension);
+  }
+
+  /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
+  async handle(request: FhirRequest): Promise<FhirResponse> {
+    try {
+      return await dispatch({ repo: this.repository(), operations: this.operations, request, software: this.software });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  }
+}
+
+/** The one place an error becomes an HTTP response. */
+export function errorResponse(error: unknown): FhirResponse & { resource: OperationOutcome; error: FhirError; cause: unknown } {
+  const fhirError = asFhirError(error);
+  return { status: fhirError.status, resource: fhirError.toOutcome(), error: fhirError, cause: error };
+}
+
+const validateOperation: FhirOperation = {
+  name: 'validate',
+  levels: ['type', 'instance'],
+  affectsState: false,
+  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+  async run({ repo, parameters, resourceType, id }) {
+    let resource = parameters.parameter?.find((p) => p.name === 'resource')?.resource as Resource | undefined;
+    if (!resource && id) resource = await repo.read(resourceType!, id);
+    if (!resource) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate needs a resource (the body, or a "resource" parameter)');
+    try {
+      repo.validate(resource, resourceType);
+      const warnings = validateAgainstDefinitions(resource);
+      return {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'information', code: 'informational', diagnostics: 'the resource is valid' }, ...warnings],
+      };
+    } catch (error) {
+      if (error instanceof FhirError && error.status === 400) return error.toOutcome();
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * Mounts a FHIR engine on a Fastify app under a prefix (default /fhir), as an encapsulated
+ * plug-in with its own body parsing (FHIR JSON, JSON Patch, form-encoded _search), content
+ * negotiation and error handler, so every failure is an OperationOutcome and none is a 500.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorResponse, type FhirEngine } from '../engine.js';
+import type { FhirRequest, FhirResponse } from '../interaction.js';
+import { FhirError } from '../outcome.js';
+
+export interface FhirRoutesOptions {
+  prefix?: string;
+  /** Deepest JSON nesting accepted in a body. */
+  maxDepth?: number;
+}
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+const ACCEPTABLE = new Set([...JSON_TYPES, '*/*', 'application/*']);
+const FORMATS = new Set(['json', ...JSON_TYPES]);
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngine, options: FhirRoutesOptions = {}): Promise<void> {
+  const maxDepth = options.maxDepth ?? 100;
+  await app.register(async (instance) => {
+    instance.removeAllContentTypeParsers();
+    instance.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    instance.setErrorHandler(async (error, request, reply) => {
+      const fhirError = fromFastifyError(error);
+      if (fhirError.status >= 500) request.log.error({ err: error }, 'FHIR request failed');
+      await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD');
+    });
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const response = await handleHttp(engine, request, maxDepth);
+      if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
+      await send(reply, response, request.method === 'HEAD');
+    };
+    instance.route({ method: [...METHODS], url: '/', handler });
+    instance.route({ method: [...METHODS], url: '/*', handler });
+  }, { prefix: options.prefix ?? '/fhir' });
+}
+
+function fromFastifyError(error: unknown): FhirError {
+  if (error instanceof FhirError) return error;
+  const e = error as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
+    return new FhirError(413, 'FHIR_BODY_TOO_LARGE', 'the request body is larger than this server accepts');
+  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.statusCode === 415) {
+    return new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', 'send application/fhir+json');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new FhirError(400, 'FHIR_BAD_REQUEST', e.message ?? 'bad request');
+  }
+  return errorResponse(error).error;
+}
+
+async function send(reply: FastifyReply, response: FhirResponse, head: boolean): Promise<void> {
+  reply.code(response.status);
+  for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
+  if (response.resource === undefined || response.status === 204) {
+    await reply.send();
+    return;
+  }
+  reply.header('content-type', FHIR_JSON);
+  await reply.send(head ? undefined : JSON.stringify(response.resource));
+}
+
+async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number): Promise<FhirResponse> {
+  try {
+    const url = request.raw.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const query = [...new URLSearchParams(queryAt >= 0 ? url.slice(queryAt + 1) : '')] as Array<[string, string]>;
+    negotiate(request.headers.accept, query);
+    const wildcard = (request.params as Record<string, string | undefined>)['*'] ?? '';
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const fhirRequest: FhirRequest = {
+      method: request.method as FhirRequest['method'],
+      path: wildcard,
+      query: query.filter(([key]) => key !== '_format' && key !== '_pretty'),
+      headers,
+      body: parseBody(request, maxDepth),
+    };
+    return await engine.handle(fhirRequest);
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+/** 406 unless the client accepts FHIR JSON (by Accept header or _format). */
+function negotiate(accept: string | undefined, query: Array<[string, string]>): void {
+  const format = query.find(([key]) => key === '_format')?.[1];
+  if (format !== undefined) {
+    if (!FORMATS.has(format.split(';')[0]!.trim())) {
+      throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks application/fhir+json`);
+    }
+    return;
+  }
+  if (!accept) return;
+  const types = accept.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase());
+  if (!types.some((t) => ACCEPTABLE.has(t))) {
+    throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json`);
+  }
+}
+
+function parseBody(request: FastifyRequest, maxDepth: number): unknown {
+  const raw = request.body;
+  if (typeof raw !== 'string' || raw.length === 0) return undefined;
+  const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)];
+  if (!JSON_TYPES.includes(contentType) && contentType !== 'application/json-patch+json') {
+    throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
+      `content type "${contentType.slice(0, 60)}" is not supported; send application/fhir+json (or application/json-patch+json for PATCH)`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
+  }
+  checkJsonShape(parsed, maxDepth);
+  return parsed;
+}
+
+/** Rejects nesting deeper than maxDepth and NUL characters (PostgreSQL jsonb cannot store them). */
+export function checkJsonShape(value: unknown, maxDepth: number): void {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+      continue;
+    }
+    if (!node || typeof node !== 'object') continue;
+    if (depth > maxDepth) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
+    if (Array.isArray(node)) for (const child of node) stack.push([child, depth + 1]);
+    else {
+      for (const [key, child] of Object.entries(node)) {
+        if (key.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+}

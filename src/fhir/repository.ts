@@ -1,0 +1,263 @@
+/**
+ * The FHIR repository: every interaction on stored resources (read, vread, create, update,
+ * patch, delete, their conditional forms, history, search) over one schema. The router never sees
+ * SQL; this class never sees HTTP. Writes run in a transaction, or in the caller's when the
+ * repository was opened inside one (transaction bundles).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Database, Queryable } from '../db/database.js';
+import { applyJsonPatch } from './json-patch.js';
+import { FhirError, notFound } from './outcome.js';
+import { findMatches, runSearch } from './search/execute.js';
+import { parseSearch, type SearchRequest } from './search/parse.js';
+import { readCompartment, type CompartmentQuery } from './storage/compartment.js';
+import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
+import { lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
+
+export interface RepositoryOptions {
+  db: Database;
+  schema: string;
+  /** The FHIR base URL clients use, e.g. http://127.0.0.1:3447/fhir (for fullUrl and references). */
+  baseUrl: string;
+}
+
+export interface WriteResult {
+  resource: Resource;
+  /** true when the write created the resource (201), false for an update or a match (200). */
+  created: boolean;
+}
+
+export interface ConditionalOptions {
+  /** Prefer: handling=strict makes unknown parameters in conditions an error. */
+  strict?: boolean;
+}
+
+type Query = Array<[string, string]>;
+
+export class FhirRepository {
+  readonly schema: string;
+  readonly baseUrl: string;
+  private readonly db: Database;
+  private readonly tx?: Queryable;
+
+  constructor(options: RepositoryOptions, tx?: Queryable) {
+    this.db = options.db;
+    this.schema = options.schema;
+    this.baseUrl = options.baseUrl;
+    this.tx = tx;
+  }
+
+  private get q(): Queryable {
+    return this.tx ?? this.db;
+  }
+
+  /** Runs fn with a repository bound to one database transaction (reused when already in one). */
+  async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
+    if (this.tx) return fn(this);
+    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl }, tx)));
+  }
+
+  async read(type: string, id: string): Promise<Resource> {
+    assertResourceType(type);
+    assertId(id);
+    const current = await readCurrent(this.q, this.schema, type, id);
+    if (!current) throw notFound(`${type}/${id} does not exist`);
+    if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
+    return current.resource!;
+  }
+
+  async vread(type: string, id: string, versionId: string): Promise<Resource> {
+    assertResourceType(type);
+    assertId(id);
+    if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${type}/${id} has no version "${versionId.slice(0, 20)}"`);
+    const version = await readVersion(this.q, this.schema, type, id, Number(versionId));
+    if (!version) throw notFound(`${type}/${id} has no version ${versionId}`);
+    if (version.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} version ${versionId} is a deletion`);
+    return version.resource!;
+  }
+
+  /** Validates a resource as the engine would store it (for $validate), without storing it. */
+  validate(body: unknown, type?: string): Resource {
+    const resource = assertResourceBody(body, type);
+    validateAgainstDefinitions(resource);
+    return resource;
+  }
+
+  async create(body: unknown, type?: string, options: ConditionalOptions & { ifNoneExist?: string } = {}): Promise<WriteResult> {
+    const resource = assertResourceBody(body, type);
+    return this.transaction(async (repo) => {
+      if (options.ifNoneExist !== undefined) {
+        const query = [...new URLSearchParams(options.ifNoneExist)] as Query;
+        const existing = await repo.matchConditional(resource.resourceType, query, options.strict, 'If-None-Exist');
+        if (existing.length === 1) return { resource: existing[0]!, created: false };
+      }
+      const id = randomUUID();
+      return repo.writeNew(resource.resourceType, id, { ...resource, id }, undefined, 'create');
+    });
+  }
+
+  async update(type: string, id: string, body: unknown, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    assertResourceType(type);
+    assertId(id);
+    const resource = assertResourceBody(body, type);
+    if (resource.id !== id) {
+      throw new FhirError(400, 'FHIR_INVALID_ID', resource.id
+        ? `the resource id "${resource.id}" does not match the URL id "${id}"`
+        : 'the resource in an update must have an id equal to the URL id');
+    }
+    return this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.q, repo.schema, type, id);
+      checkIfMatch(options.ifMatch, current, type, id);
+      if (!current || current.deleted) return repo.writeNew(type, id, resource, current, 'update');
+      return repo.writeNext(type, id, resource, current, 'update');
+    });
+  }
+
+  async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions = {}): Promise<WriteResult> {
+    assertResourceType(type);
+    const resource = assertResourceBody(body, type);
+    return this.transaction(async (repo) => {
+      const matches = await repo.matchConditional(type, query, options.strict, 'conditional update');
+      if (matches.length === 0) {
+        const id = resource.id ?? randomUUID();
+        const current = await lockCurrent(repo.q, repo.schema, type, id);
+        if (current && !current.deleted) {
+          throw new FhirError(409, 'FHIR_CONFLICT', `${type}/${id} exists but does not match the conditions of the update`);
+        }
+        return repo.writeNew(type, id, { ...resource, id }, current, 'update');
+      }
+      const match = matches[0]!;
+      if (resource.id && resource.id !== match.id) {
+        throw new FhirError(400, 'FHIR_INVALID_ID', `the resource id "${resource.id}" differs from the matched ${type}/${match.id}`);
+      }
+      const current = await lockCurrent(repo.q, repo.schema, type, match.id!);
+      return repo.writeNext(type, match.id!, { ...resource, id: match.id }, current!, 'update');
+    });
+  }
+
+  async patch(type: string, id: string, operations: unknown, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+    assertResourceType(type);
+    assertId(id);
+    return this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.q, repo.schema, type, id);
+      checkIfMatch(options.ifMatch, current, type, id);
+      if (!current) throw notFound(`${type}/${id} does not exist`);
+      if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
+      const patched = applyJsonPatch(current.content!, operations);
+      const resource = assertResourceBody(patched, type);
+      if (resource.id !== id) throw badPatch('the patch must not change the id');
+      return repo.writeNext(type, id, resource, current, 'patch');
+    });
+  }
+
+  /** Deletes a resource; deleting what does not exist or is already deleted is a no-op. */
+  async delete(type: string, id: string): Promise<void> {
+    assertResourceType(type);
+    assertId(id);
+    await this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.q, repo.schema, type, id);
+      if (!current || current.deleted) return;
+      await writeVersion(repo.q, repo.schema, {
+        type, id, version: current.version + 1, lastUpdated: new Date().toISOString(), method: 'delete', resource: null, current,
+      }, repo.baseUrl);
+    });
+  }
+
+  async conditionalDelete(type: string, query: Query, options: ConditionalOptions = {}): Promise<number> {
+    assertResourceType(type);
+    return this.transaction(async (repo) => {
+      const matches = await repo.matchConditional(type, query, options.strict, 'conditional delete');
+      for (const match of matches) await repo.delete(type, match.id!);
+      return matches.length;
+    });
+  }
+
+  async history(query: HistoryQuery): Promise<{ versions: StoredVersion[]; total: number }> {
+    if (query.type) assertResourceType(query.type);
+    if (query.id) assertId(query.id);
+    return readHistory(this.q, this.schema, query);
+  }
+
+  parseSearch(type: string | undefined, query: Query, strict: boolean): SearchRequest {
+    if (type) assertResourceType(type);
+    return parseSearch(type, query, { strict });
+  }
+
+  async search(type: string | undefined, query: Query, options: { strict?: boolean } = {}): Promise<Bundle> {
+    return this.searchBundle(this.parseSearch(type, query, options.strict ?? false), type ?? '');
+  }
+
+  /** A searchset Bundle for a parsed request; selfPath is the path its links use (e.g. `Patient`). */
+  async searchBundle(request: SearchRequest, selfPath: string): Promise<Bundle> {
+    return runSearch({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request, selfPath);
+  }
+
+  /** Runs an already parsed search request (operation plug-ins build their own). */
+  async searchResources(request: SearchRequest): Promise<Resource[]> {
+    return (await findMatches({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request)).resources;
+  }
+
+  /** Resources in a compartment (e.g. all that reference one Patient), for $everything-style operations. */
+  async compartment(query: CompartmentQuery): Promise<Resource[]> {
+    assertResourceType(query.ownerType);
+    assertId(query.ownerId);
+    return readCompartment(this.q, this.schema, query);
+  }
+
+  /**
+   * The resources matching the conditions of a conditional interaction. Serialised per condition
+   * with a transaction-scoped advisory lock so two concurrent conditional creates cannot both create.
+   */
+  async matchConditional(type: string, query: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
+    if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters`);
+    const request = parseSearch(type, query, { strict: strict ?? true });
+    request.count = 2;
+    request.offset = 0;
+    const key = `${this.schema}|${type}|${query.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
+    await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+    const found = await findMatches({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request);
+    if (found.resources.length > 1) {
+      throw new FhirError(412, 'FHIR_MULTIPLE_MATCHES', `the conditions of the ${what} match more than one ${type}`);
+    }
+    return found.resources;
+  }
+
+  private async writeNew(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<WriteResult> {
+    const version = (current?.version ?? 0) + 1;
+    const stored = stamp(resource, id, version);
+    validateAgainstDefinitions(stored);
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.baseUrl);
+    return { resource: stored, created: true };
+  }
+
+  private async writeNext(type: string, id: string, resource: Resource, current: CurrentRow, method: WriteMethod): Promise<WriteResult> {
+    const version = current.version + 1;
+    const stored = stamp(resource, id, version);
+    validateAgainstDefinitions(stored);
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.baseUrl);
+    return { resource: stored, created: false };
+  }
+}
+
+function badPatch(message: string): FhirError {
+  return new FhirError(400, 'FHIR_BAD_REQUEST', message);
+}
+
+/** The resource as stored: server-assigned id, versionId and lastUpdated. */
+function stamp(resource: Resource, id: string, version: number): Resource {
+  const meta = { ...(resource.meta ?? {}), versionId: String(version), lastUpdated: new Date().toISOString() };
+  return { ...resource, id, meta } as Resource;
+}
+
+/** If-Match: W/"3" (or "3") must name the current version. */
+function checkIfMatch(ifMatch: string | undefined, current: CurrentRow | undefined, type: string, id: string): void {
+  if (ifMatch === undefined) return;
+  const m = /^(?:W\/)?"?([^"]*)"?$/.exec(ifMatch.trim());
+  const wanted = m?.[1] ?? '';
+  if (!current || current.deleted || String(current.version) !== wanted) {
+    throw new FhirError(412, 'FHIR_PRECONDITION_FAILED',
+      `If-Match ${ifMatch} does not match the current version of ${type}/${id}` + (current && !current.deleted ? ` (${current.version})` : ''));
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The route table of the FHIR RESTful API. Each interaction is a short handler that takes a
+ * FhirRequest and returns a FhirResponse value; errors are thrown FhirErrors that the caller (HTTP
+ * adapter or bundle processor) turns into an OperationOutcome in one place.
+ */
+import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
+import { processBundle } from './bundle.js';
+import { buildCapabilityStatement } from './capability.js';
+import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
+import { queryToParameters, type OperationLevel, type OperationRegistry } from './operations/registry.js';
+import { FhirError, badRequest, informational } from './outcome.js';
+import type { FhirRepository } from './repository.js';
+import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.js';
+import { parseDateRange } from './search/values.js';
+
+export interface RouteContext {
+  repo: FhirRepository;
+  operations: OperationRegistry;
+  request: FhirRequest;
+  params: Record<string, string>;
+  software: { name: string; version: string };
+}
+
+type Handler = (ctx: RouteContext) => Promise<FhirResponse>;
+
+interface Route {
+  method: FhirRequest['method'];
+  pattern: string[];
+  handler: Handler;
+}
+
+const ROUTES: Route[] = [];
+function route(method: FhirRequest['method'], path: string, handler: Handler): void {
+  ROUTES.push({ method, pattern: path ? path.split('/') : [], handler });
+}
+
+route('GET', 'metadata', async (ctx) => ({ status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software) }));
+route('POST', '', async (ctx) => ({ status: 200, resource: await processBundle(ctx, ctx.request.body) }));
+route('GET', '', (ctx) => search(ctx, undefined));
+route('GET', '_search', (ctx) => search(ctx, undefined));
+route('POST', '_search', (ctx) => search(ctx, undefined));
+route('GET', '_history', (ctx) => history(ctx));
+route('GET', ':$op', (ctx) => operation(ctx, 'system'));
+route('POST', ':$op', (ctx) => operation(ctx, 'system'));
+route('GET', ':type', (ctx) => search(ctx, ctx.params.type));
+route('POST', ':type', create);
+route('PUT', ':type', conditionalUpdate);
+route('DELETE', ':type', conditionalDelete);
+route('GET', ':type/_search', (ctx) => search(ctx, ctx.params.type));
+route('POST', ':type/_search', (ctx) => search(ctx, ctx.params.type));
+route('GET', ':type/_history', (ctx) => history(ctx));
+route('GET', ':type/:$op', (ctx) => operation(ctx, 'type'));
+route('POST', ':type/:$op', (ctx) => operation(ctx, 'type'));
+route('GET', ':type/:id', read);
+route('PUT', ':type/:id', update);
+route('PATCH', ':type/:id', patch);
+route('DELETE', ':type/:id', remove);
+route('GET', ':type/:id/_history', (ctx) => history(ctx));
+route('GET', ':type/:id/_history/:vid', vread);
+route('GET', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
+route('POST', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
+
+function matchRoute(method: FhirRequest['method'], segments: string[]): { route: Route; params: Record<string, string> } | undefined {
+  const wanted = method === 'HEAD' ? 'GET' : method;
+  let pathMatched = false;
+  for (const candidate of ROUTES) {
+    if (candidate.pattern.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < segments.length && ok; i++) {
+      const part = candidate.pattern[i]!;
+      const segment = segments[i]!;
+      if (part === ':$op') {
+        ok = segment.startsWith('$') && segment.length > 1;
+        params.op = segment.slice(1);
+      } else if (part.startsWith(':')) {
+        ok = !segment.startsWith('$') && !segment.startsWith('_') && segment.length > 0;
+        params[part.slice(1)] = segment;
+      } else ok = part === segment;
+    }
+    if (!ok) continue;
+    pathMatched = true;
+    if (candidate.method === wanted) return { route: candidate, params };
+  }
+  if (pathMatched) throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `${method} is not supported on /${segments.join('/')}`);
+  return undefined;
+}
+
+/** Runs one interaction and applies the Prefer: return preference. */
+export async function dispatch(ctx: Omit<RouteContext, 'params'>): Promise<FhirResponse> {
+  const segments = ctx.request.path.split('/').filter((s) => s.length > 0);
+  const matched = matchRoute(ctx.request.method, segments);
+  if (!matched) throw new FhirError(404, 'FHIR_NOT_FOUND', `no FHIR interaction at /${segments.join('/').slice(0, 200)}`);
+  const response = await matched.route.handler({ ...ctx, params: matched.params });
+  return applyReturnPreference(ctx.request, response);
+}
+
+function applyReturnPreference(request: FhirRequest, response: FhirResponse): FhirResponse {
+  if (!['POST', 'PUT', 'PATCH'].includes(request.method) || !response.resource) return response;
+  if (response.resource.resourceType === 'Bundle' || response.resource.resourceType === 'OperationOutcome') return response;
+  if (request.path.includes('$') || request.path.endsWith('_search')) return response;
+  const wanted = preferences(request.headers).return;
+  if (wanted === 'minimal') return { ...response, resource: undefined };
+  if (wanted === 'OperationOutcome') {
+    const what = response.status === 201 ? 'created' : 'updated';
+    return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`) };
+  }
+  return response;
+}
+
+function isStrict(request: FhirRequest): boolean {
+  return preferences(request.headers).handling === 'strict';
+}
+
+/** The search's query: URL query, plus form fields of a POST _search. */
+function searchQuery(request: FhirRequest): Array<[string, string]> {
+  const query = [...request.query];
+  if (request.method === 'POST' && Array.isArray(request.body)) query.push(...(request.body as Array<[string, string]>));
+  return query;
+}
+
+async function search(ctx: RouteContext, type: string | undefined): Promise<FhirResponse> {
+  let request = ctx.repo.parseSearch(type, searchQuery(ctx.request), isStrict(ctx.request));
+  for (const extend of ctx.operations.searchExtensions) request = await extend(request, { repo: ctx.repo, request: ctx.request });
+  const bundle = await ctx.repo.searchBundle(request, type ?? '');
+  if (request.ignored.length) {
+    bundle.entry = [...(bundle.entry ?? []), {
+      resource: {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'warning', code: 'not-supported', diagnostics: `ignored unknown search parameters: ${request.ignored.join(', ')}` }],
+      },
+      search: { mode: 'outcome' },
+    }];
+  }
+  return { status: 200, resource: bundle };
+}
+
+async function read(ctx: RouteContext): Promise<FhirResponse> {
+  const resource = await ctx.repo.read(ctx.params.type!, ctx.params.id!);
+  return { status: 200, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, false) };
+}
+
+async function vread(ctx: RouteContext): Promise<FhirResponse> {
+  const resource = await ctx.repo.vread(ctx.params.type!, ctx.params.id!, ctx.params.vid!);
+  return { status: 200, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, false) };
+}
+
+function written(ctx: RouteContext, result: { resource: Resource; created: boolean }): FhirResponse {
+  return { status: result.created ? 201 : 200, resource: result.resource, headers: versionHeaders(result.resource, ctx.repo.baseUrl, true) };
+}
+
+async function create(ctx: RouteContext): Promise<FhirResponse> {
+  const result = await ctx.repo.create(ctx.request.body, ctx.params.type, {
+    ifNoneExist: ctx.request.headers['if-none-exist'],
+    strict: true,
+  });
+  return written(ctx, result);
+}
+
+async function update(ctx: RouteContext): Promise<FhirResponse> {
+  const result = await ctx.repo.update(ctx.params.type!, ctx.params.id!, ctx.request.body, { ifMatch: ctx.request.headers['if-match'] });
+  return written(ctx, result);
+}
+
+async function conditionalUpdate(ctx: RouteContext): Promise<FhirResponse> {
+  return written(ctx, await ctx.repo.conditionalUpdate(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true }));
+}
+
+async function patch(ctx: RouteContext): Promise<FhirResponse> {
+  const result = await ctx.repo.patch(ctx.params.type!, ctx.params.id!, ctx.request.body, { ifMatch: ctx.request.headers['if-match'] });
+  return written(ctx, result);
+}
+
+async function remove(ctx: RouteContext): Promise<FhirResponse> {
+  await ctx.repo.delete(ctx.params.type!, ctx.params.id!);
+  return { status: 204 };
+}
+
+async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
+  await ctx.repo.conditionalDelete(ctx.params.type!, ctx.request.query, { strict: true });
+  return { status: 204 };
+}
+
+async function history(ctx: RouteContext): Promise<FhirResponse> {
+  const query = new Map(ctx.request.query);
+  let count = DEFAULT_COUNT;
+  const countText = query.get('_count');
+  if (countText !== undefined) {
+    if (!/^\d{1,9}$/.test(countText)) throw badRequest('_count must be a non-negative integer', 'FHIR_BAD_SEARCH');
+    count = Math.min(Number(countText), MAX_COUNT);
+  }
+  const offsetText = query.get('_offset') ?? '0';
+  if (!/^\d{1,9}$/.test(offsetText)) throw badRequest('_offset must be a non-negative integer', 'FHIR_BAD_SEARCH');
+  const offset = Number(offsetText);
+  const instant = (name: string): string | undefined => {
+    const value = query.get(name);
+    return value === undefined ? undefined : parseDateRange(value).low.toISOString();
+  };
+  const since = instant('_since');
+  const at = query.get('_at') === undefined ? undefined : parseDateRange(query.get('_at')!).high.toISOString();
+  if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {
+    if (!(error instanceof FhirError && error.status === 410)) throw error;
+  });
+  const { versions, total } = await ctx.repo.history({ type: ctx.params.type, id: ctx.params.id, since, at, count, offset });
+  const base = ctx.repo.baseUrl;
+  const entries: BundleEntry[] = versions.map((v) => ({
+    fullUrl: `${base}/${v.type}/${v.id}`,
+    ...(v.resource ? { resource: v.resource } : {}),
+    request: {
+      method: v.method === 'create' ? 'POST' : v.deleted ? 'DELETE' : v.method === 'patch' ? 'PATCH' : 'PUT',
+      url: v.method === 'create' ? v.type : `${v.type}/${v.id}`,
+    },
+    response: {
+      status: v.deleted ? '204' : v.method === 'create' ? '201' : '200',
+      etag: `W/"${v.version}"`,
+      lastModified: v.lastUpdated,
+    },
+  }));
+  const path = [ctx.params.type, ctx.params.id, '_history'].filter(Boolean).join('/');
+  const link = (o: number): string => {
+    const q = new URLSearchParams(ctx.request.query.filter(([k]) => k !== '_offset'));
+    if (o > 0) q.set('_offset', String(o));
+    const text = q.toString();
+    return `${base}/${path}${text ? `?${text}` : ''}`;
+  };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: [{ relation: 'self', url: link(offset) }], entry: entries };
+  if (offset + count < total) bundle.link!.push({ relation: 'next', url: link(offset + count) });
+  if (offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
+  return { status: 200, resource: bundle };
+}
+
+async function operation(ctx: RouteContext, level: OperationLevel): Promise<FhirResponse> {
+  const { type, id, op } = ctx.params;
+  if (type) ctx.repo.parseSearch(type, [], false); // checks the type exists
+  const found = ctx.operations.find(op!, level, type);
+  if (ctx.request.method === 'GET' && found.affectsState) {
+    throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `$${op} changes data: call it with POST`);
+  }
+  let parameters: Parameters;
+  const body = ctx.request.body as Resource | undefined;
+  if (ctx.request.method === 'POST' && body && !Array.isArray(body)) {
+    if (body.resourceType === 'Parameters') parameters = body as Parameters;
+    else parameters = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: body }] };
+    parameters = { ...parameters, parameter: [...(parameters.parameter ?? []), ...queryToParameters(ctx.request.query).parameter!] };
+  } else parameters = queryToParameters(ctx.request.query);
+  const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, parameters, baseUrl: ctx.repo.baseUrl });
+  if ('status' in result && typeof (result as FhirResponse).status === 'number' && !('resourceType' in result)) return result as FhirResponse;
+  return { status: 200, resource: result as Resource };
+}

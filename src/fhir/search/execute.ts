@@ -1,0 +1,148 @@
+/** Runs a parsed search: one query for the page, one for the total when asked, then includes. */
+import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import { readMany } from '../storage/reader.js';
+import type { IncludeSpec, SearchRequest } from './parse.js';
+import { applyElements, applySummary } from './shape.js';
+import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
+
+export interface SearchContext {
+  db: Queryable;
+  schema: string;
+  baseUrl: string;
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  rids: number[];
+  total?: number;
+  hasMore: boolean;
+}
+
+function buildContext(ctx: SearchContext): BuildContext {
+  return { schema: ctx.schema, params: new SqlParams(), baseUrl: ctx.baseUrl, aliasCounter: { n: 0 } };
+}
+
+/** Matching resources of one page (no includes, no shaping): also used by conditional operations. */
+export async function findMatches(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
+  const b = buildContext(ctx);
+  const where = whereClause(b, request, 'r');
+  const order = orderBy(b, request.sort, 'r');
+  const wantsTotal = request.total === 'accurate' || request.total === 'estimate' || request.summary === 'count';
+  let total: number | undefined;
+  if (wantsTotal) {
+    const counted = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.schema}.resources r WHERE ${where}`, b.params.values);
+    total = Number(counted.rows[0]?.n ?? 0);
+  }
+  if (request.summary === 'count' || request.count === 0) {
+    return { resources: [], rids: [], total, hasMore: false };
+  }
+  const limit = b.params.add(request.count + 1);
+  const offset = b.params.add(request.offset);
+  const page = await ctx.db.query<{ rid: number; content: Resource }>(
+    `SELECT r.rid, r.content FROM ${ctx.schema}.resources r WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+    b.params.values,
+  );
+  const hasMore = page.rows.length > request.count;
+  const rows = hasMore ? page.rows.slice(0, request.count) : page.rows;
+  // The total is free when the whole result fits on the first page.
+  if (total === undefined && request.total !== 'none' && request.offset === 0 && !hasMore) total = rows.length;
+  return { resources: rows.map((r) => r.content), rids: rows.map((r) => Number(r.rid)), total, hasMore };
+}
+
+export async function runSearch(ctx: SearchContext, request: SearchRequest, selfPath: string): Promise<Bundle> {
+  const result = await findMatches(ctx, request);
+  const entries: BundleEntry[] = result.resources.map((resource) => ({
+    fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
+    resource: shape(resource, request),
+    search: { mode: 'match' },
+  }));
+  const included = await collectIncludes(ctx, request, result.resources);
+  for (const resource of included) {
+    entries.push({
+      fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
+      resource: shape(resource, request),
+      search: { mode: 'include' },
+    });
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
+  if (result.total !== undefined) bundle.total = result.total;
+  bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result.hasMore);
+  bundle.entry = entries;
+  return bundle;
+}
+
+function shape(resource: Resource, request: SearchRequest): Resource {
+  if (request.elements?.length) return applyElements(resource, request.elements);
+  if (request.summary && request.summary !== 'false' && request.summary !== 'count') return applySummary(resource, request.summary);
+  return resource;
+}
+
+function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, hasMore: boolean): BundleLink[] {
+  const url = (offset: number): string => {
+    const query = new URLSearchParams();
+    for (const [key, value] of request.applied) if (key !== '_offset' && key !== '_count') query.append(key, value);
+    query.set('_count', String(request.count));
+    if (offset > 0) query.set('_offset', String(offset));
+    return `${baseUrl}/${selfPath}?${query.toString()}`;
+  };
+  const links: BundleLink[] = [{ relation: 'self', url: url(request.offset) }];
+  if (hasMore) links.push({ relation: 'next', url: url(request.offset + request.count) });
+  if (request.offset > 0) links.push({ relation: 'previous', url: url(Math.max(0, request.offset - request.count)) });
+  return links;
+}
+
+const MAX_INCLUDE_ROUNDS = 4;
+
+/** _include and _revinclude (with :iterate, a few rounds deep), without duplicates of matches. */
+async function collectIncludes(ctx: SearchContext, request: SearchRequest, matches: Resource[]): Promise<Resource[]> {
+  if ((!request.include.length && !request.revinclude.length) || !matches.length) return [];
+  const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
+  const out: Resource[] = [];
+  let frontier = matches;
+  for (let round = 0; round < MAX_INCLUDE_ROUNDS && frontier.length; round++) {
+    const found: Resource[] = [];
+    for (const spec of request.include) {
+      if (round > 0 && !spec.iterate) continue;
+      found.push(...(await includeTargets(ctx, spec, frontier)));
+    }
+    for (const spec of request.revinclude) {
+      if (round > 0 && !spec.iterate) continue;
+      found.push(...(await revincludeSources(ctx, spec, frontier)));
+    }
+    frontier = [];
+    for (const resource of found) {
+      const key = `${resource.resourceType}/${resource.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(resource);
+      frontier.push(resource);
+    }
+  }
+  return out;
+}
+
+async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[]): Promise<Resource[]> {
+  const ids = from.filter((r) => r.resourceType === spec.sourceType).map((r) => r.id!);
+  if (!ids.length) return [];
+  const refs = await ctx.db.query<{ target_type: string; target_id: string }>(
+    `SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
+     JOIN ${ctx.schema}.resources r ON r.rid = x.rid
+     WHERE r.type = $1 AND r.id = ANY($2::text[]) AND x.param = $3 AND x.target_id IS NOT NULL
+       AND ($4::text IS NULL OR x.target_type = $4)`,
+    [spec.sourceType, ids, spec.param.code, spec.targetType ?? null],
+  );
+  return readMany(ctx.db, ctx.schema, refs.rows.map((r) => ({ type: r.target_type, id: r.target_id })));
+}
+
+async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[]): Promise<Resource[]> {
+  if (!targets.length) return [];
+  const rows = await ctx.db.query<{ content: Resource }>(
+    `SELECT r.content FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
+       SELECT x.rid FROM ${ctx.schema}.idx_reference x
+       JOIN unnest($3::text[], $4::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
+       WHERE x.type = $1 AND x.param = $2) LIMIT 1000`,
+    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!)],
+  );
+  return rows.rows.map((r) => r.content);
+}

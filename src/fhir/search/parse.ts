@@ -1,0 +1,276 @@
+/**
+ * Parses FHIR search query parameters into a SearchRequest the SQL builder trusts. All syntax
+ * errors are reported here as 400s; unknown parameters follow Prefer: handling=strict|lenient.
+ */
+import type { SearchParameter } from '@medplum/fhirtypes';
+import { isResourceType, searchParametersOf } from '../definitions.js';
+import { FhirError, badRequest } from '../outcome.js';
+
+export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
+export type Prefix = (typeof PREFIXES)[number];
+
+export interface ParamFilter {
+  kind: 'param';
+  param: SearchParameter;
+  modifier?: string;
+  /** OR-ed values, raw (escapes removed). */
+  values: string[];
+}
+
+export interface ChainFilter {
+  kind: 'chain';
+  /** The reference parameter on the searched type. */
+  param: SearchParameter;
+  targetTypes: string[];
+  /** Filter evaluated on the target resources. */
+  inner: Filter;
+}
+
+export interface HasFilter {
+  kind: 'has';
+  /** Type of the resources that point at the searched ones. */
+  sourceType: string;
+  /** Their reference parameter. */
+  param: SearchParameter;
+  inner: Filter;
+}
+
+export type Filter = ParamFilter | ChainFilter | HasFilter;
+
+export interface IncludeSpec {
+  sourceType: string;
+  param: SearchParameter;
+  targetType?: string;
+  iterate: boolean;
+}
+
+export interface SortKey {
+  code: string;
+  param?: SearchParameter;
+  descending: boolean;
+}
+
+export interface SearchRequest {
+  /** undefined for a system-level search (then `types` limits it). */
+  type?: string;
+  types?: string[];
+  filters: Filter[];
+  sort: SortKey[];
+  count: number;
+  offset: number;
+  total: 'none' | 'estimate' | 'accurate' | undefined;
+  summary?: 'true' | 'text' | 'data' | 'count' | 'false';
+  elements?: string[];
+  include: IncludeSpec[];
+  revinclude: IncludeSpec[];
+  /** Parameters ignored under lenient handling (reported back to the client). */
+  ignored: string[];
+  /** The canonical query of what was applied, for self and paging links. */
+  applied: Array<[string, string]>;
+}
+
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 1000;
+
+/** Parameters that control the result rather than select it. */
+const RESULT_PARAMETERS = new Set([
+  '_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
+]);
+
+export interface ParseOptions {
+  strict: boolean;
+}
+
+/** Splits a parameter value on commas that are not escaped with a backslash. */
+export function splitValues(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    if (ch === '\\' && i + 1 < value.length) {
+      current += value[++i];
+    } else if (ch === ',') {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out;
+}
+
+function parseInteger(name: string, value: string, min: number): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < min) {
+    throw badRequest(`${name} must be an integer of at least ${min}, got "${value}"`, 'FHIR_BAD_SEARCH');
+  }
+  return Number(value);
+}
+
+function lookupParam(type: string | undefined, code: string): SearchParameter | undefined {
+  return searchParametersOf(type ?? 'Resource')[code];
+}
+
+function unknownParameter(type: string | undefined, code: string): FhirError {
+  return new FhirError(400, 'FHIR_UNKNOWN_PARAMETER',
+    `unknown search parameter "${code}" for ${type ?? 'a system-level search'}; ` +
+    'send Prefer: handling=lenient to ignore unknown parameters');
+}
+
+export function parseSearch(type: string | undefined, query: Array<[string, string]>, options: ParseOptions): SearchRequest {
+  const request: SearchRequest = {
+    type, filters: [], sort: [], count: DEFAULT_COUNT, offset: 0, total: undefined, include: [], revinclude: [], ignored: [], applied: [],
+  };
+  for (const [rawKey, value] of query) {
+    const key = rawKey.trim();
+    const [name, modifier] = splitOnce(key, ':');
+    try {
+      if (RESULT_PARAMETERS.has(name)) {
+        applyResultParameter(request, name, modifier, value);
+      } else {
+        const filter = parseFilter(type, key, value);
+        if (filter) request.filters.push(filter);
+      }
+      if (name !== '_format' && name !== '_pretty') request.applied.push([key, value]);
+    } catch (error) {
+      if (!options.strict && error instanceof FhirError && error.code === 'FHIR_UNKNOWN_PARAMETER') {
+        request.ignored.push(key);
+        continue;
+      }
+      throw error;
+    }
+  }
+  return request;
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function applyResultParameter(request: SearchRequest, name: string, modifier: string | undefined, value: string): void {
+  switch (name) {
+    case '_count':
+      request.count = Math.min(parseInteger('_count', value, 0), MAX_COUNT);
+      return;
+    case '_offset':
+      request.offset = parseInteger('_offset', value, 0);
+      return;
+    case '_total':
+      if (value !== 'none' && value !== 'estimate' && value !== 'accurate') {
+        throw badRequest(`_total must be none, estimate or accurate, got "${value}"`, 'FHIR_BAD_SEARCH');
+      }
+      request.total = value;
+      return;
+    case '_summary':
+      if (!['true', 'text', 'data', 'count', 'false'].includes(value)) {
+        throw badRequest(`_summary must be true, text, data, count or false, got "${value}"`, 'FHIR_BAD_SEARCH');
+      }
+      request.summary = value as SearchRequest['summary'];
+      return;
+    case '_elements':
+      request.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+      return;
+    case '_type':
+      request.types = value.split(',').map((t) => t.trim());
+      for (const t of request.types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, 'FHIR_BAD_SEARCH');
+      return;
+    case '_sort':
+      for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const descending = part.startsWith('-');
+        const code = descending ? part.slice(1) : part;
+        const param = lookupParam(request.type, code);
+        if (!param) throw unknownParameter(request.type, code);
+        request.sort.push({ code, param, descending });
+      }
+      return;
+    case '_include':
+    case '_revinclude': {
+      if (modifier !== undefined && modifier !== 'iterate') throw badRequest(`${name} supports only the :iterate modifier`, 'FHIR_BAD_SEARCH');
+      const parts = value.split(':');
+      if (parts.length < 2 || parts.length > 3) {
+        throw badRequest(`${name} must be SourceType:parameter[:TargetType], got "${value}"`, 'FHIR_BAD_SEARCH');
+      }
+      const [sourceType, code, targetType] = parts as [string, string, string | undefined];
+      if (!isResourceType(sourceType)) throw badRequest(`${name} names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
+      if (targetType !== undefined && !isResourceType(targetType)) {
+        throw badRequest(`${name} names an unknown target type "${targetType}"`, 'FHIR_BAD_SEARCH');
+      }
+      const param = lookupParam(sourceType, code);
+      if (!param || param.type !== 'reference') {
+        throw badRequest(`${name}: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
+      }
+      const spec: IncludeSpec = { sourceType, param, targetType, iterate: modifier === 'iterate' };
+      (name === '_include' ? request.include : request.revinclude).push(spec);
+      return;
+    }
+    default:
+      return; // _format and _pretty are handled by the HTTP layer
+  }
+}
+
+/** One search parameter (possibly chained or _has) as a Filter. */
+export function parseFilter(type: string | undefined, key: string, value: string): Filter | undefined {
+  if (key.startsWith('_has:')) return parseHas(type, key, value);
+  const dot = key.indexOf('.');
+  if (dot > 0) return parseChain(type, key.slice(0, dot), key.slice(dot + 1), value);
+  const [code, modifier] = splitOnce(key, ':');
+  const param = lookupParam(type, code);
+  if (!param) throw unknownParameter(type, code);
+  if (param.type === 'composite' || param.type === 'special' || code === '_content' || code === '_text' || code === '_query' || code === '_list' || code === '_filter') {
+    throw new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `search parameter "${code}" (${param.type}) is not supported yet`);
+  }
+  checkModifier(param, modifier);
+  const values = splitValues(value);
+  if (modifier === 'missing' && value !== 'true' && value !== 'false') {
+    throw badRequest(`${code}:missing must be true or false`, 'FHIR_BAD_SEARCH');
+  }
+  return { kind: 'param', param, modifier, values };
+}
+
+const MODIFIERS: Record<string, string[]> = {
+  token: ['missing', 'not', 'text', 'of-type', 'exact'],
+  string: ['missing', 'exact', 'contains'],
+  date: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+  uri: ['missing', 'below', 'above', 'exact'],
+  reference: ['missing', 'identifier'],
+};
+
+function checkModifier(param: SearchParameter, modifier: string | undefined): void {
+  if (modifier === undefined) return;
+  if (MODIFIERS[param.type!]?.includes(modifier)) return;
+  if (param.type === 'reference' && isResourceType(modifier)) return; // subject:Patient=123
+  throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
+}
+
+function parseChain(type: string | undefined, head: string, rest: string, value: string): Filter {
+  const [code, typeModifier] = splitOnce(head, ':');
+  const param = lookupParam(type, code);
+  if (!param) throw unknownParameter(type, code);
+  if (param.type !== 'reference') throw badRequest(`cannot chain through "${code}": it is not a reference parameter`, 'FHIR_BAD_SEARCH');
+  const candidates = typeModifier ? [typeModifier] : (param.target ?? []);
+  if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type "${typeModifier}" in chain`, 'FHIR_BAD_SEARCH');
+  const innerCode = splitOnce(splitOnce(rest, '.')[0], ':')[0];
+  const targetTypes = candidates.filter((t) => isResourceType(t) && lookupParam(t, innerCode));
+  if (!targetTypes.length) {
+    throw badRequest(`chained parameter "${head}.${rest}": no target type of ${code} has a parameter "${innerCode}"`, 'FHIR_BAD_SEARCH');
+  }
+  // The inner filter is parsed against the first target; parameters shared by several targets
+  // (e.g. name on Patient and Practitioner) have the same code, which is what the SQL matches on.
+  const inner = parseFilter(targetTypes[0], rest, value)!;
+  return { kind: 'chain', param, targetTypes, inner };
+}
+
+function parseHas(type: string | undefined, key: string, value: string): Filter {
+  // _has:SourceType:referenceParam:rest
+  const parts = key.split(':');
+  if (parts.length < 4 || !type) {
+    throw badRequest(`_has must be _has:Type:reference-parameter:parameter, got "${key}"`, 'FHIR_BAD_SEARCH');
+  }
+  const [, sourceType, code] = parts as [string, string, string];
+  if (!isResourceType(sourceType)) throw badRequest(`_has names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
+  const param = lookupParam(sourceType, code);
+  if (!param || param.type !== 'reference') throw badRequest(`_has: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
+  const inner = parseFilter(sourceType, parts.slice(3).join(':'), value)!;
+  return { kind: 'has', sourceType, param, inner };
+}

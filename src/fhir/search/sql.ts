@@ -1,0 +1,263 @@
+/**
+ * Builds the SQL of a search: each filter becomes `alias.rid IN (SELECT rid FROM idx_... WHERE
+ * type = .. AND param = .. AND value condition)`, which PostgreSQL runs as a semi-join starting
+ * from the index rows, so the cost follows the number of matches.
+ */
+import type { SearchParameter } from '@medplum/fhirtypes';
+import { badRequest } from '../outcome.js';
+import { foldText, parseReference } from '../storage/indexer.js';
+import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
+import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
+
+export class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+export interface BuildContext {
+  schema: string;
+  params: SqlParams;
+  baseUrl?: string;
+  aliasCounter: { n: number };
+}
+
+function nextAlias(ctx: BuildContext, prefix: string): string {
+  return `${prefix}${++ctx.aliasCounter.n}`;
+}
+
+const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The WHERE conditions selecting live resources of `type` (or `types`) in alias `r`. */
+export function whereClause(ctx: BuildContext, request: SearchRequest, alias: string): string {
+  const conditions = [`NOT ${alias}.deleted`];
+  if (request.type) conditions.push(`${alias}.type = ${ctx.params.add(request.type)}`);
+  else if (request.types?.length) conditions.push(`${alias}.type = ANY(${ctx.params.add(request.types)}::text[])`);
+  for (const filter of request.filters) conditions.push(filterCondition(ctx, filter, alias, request.type));
+  return conditions.join(' AND ');
+}
+
+export function filterCondition(ctx: BuildContext, filter: Filter, alias: string, type: string | undefined): string {
+  switch (filter.kind) {
+    case 'param':
+      return paramCondition(ctx, filter, alias, type);
+    case 'chain': {
+      const t = nextAlias(ctx, 'c');
+      const ref = nextAlias(ctx, 'x');
+      const inner = filterCondition(ctx, filter.inner, t, undefined);
+      return `${alias}.rid IN (SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
+        JOIN ${ctx.schema}.resources ${t} ON ${t}.type = ${ref}.target_type AND ${t}.id = ${ref}.target_id
+        WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)}
+          AND ${ref}.target_type = ANY(${ctx.params.add(filter.targetTypes)}::text[])
+          AND NOT ${t}.deleted AND ${inner})`;
+    }
+    case 'has': {
+      const source = nextAlias(ctx, 'h');
+      const ref = nextAlias(ctx, 'x');
+      const inner = filterCondition(ctx, filter.inner, source, filter.sourceType);
+      return `${alias}.id IN (SELECT ${ref}.target_id FROM ${ctx.schema}.idx_reference ${ref}
+        JOIN ${ctx.schema}.resources ${source} ON ${source}.rid = ${ref}.rid
+        WHERE ${ref}.type = ${ctx.params.add(filter.sourceType)} AND ${ref}.param = ${ctx.params.add(filter.param.code)}
+          AND ${ref}.target_type = ${alias}.type AND NOT ${source}.deleted AND ${inner})`;
+    }
+  }
+}
+
+function typeCondition(ctx: BuildContext, alias: string, type: string | undefined): string {
+  return type ? `${alias}.type = ${ctx.params.add(type)} AND` : '';
+}
+
+const TABLES: Record<string, string> = {
+  token: 'idx_token', string: 'idx_string', date: 'idx_date', reference: 'idx_reference',
+  number: 'idx_number', quantity: 'idx_quantity', uri: 'idx_uri',
+};
+
+function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | undefined): string {
+  const { param, modifier } = filter;
+  const code = param.code!;
+  if (code === '_id') return columnIdCondition(ctx, filter, alias);
+  if (code === '_lastUpdated') return lastUpdatedCondition(ctx, filter, alias);
+  let table = TABLES[param.type!]!;
+  let paramName = code;
+  if (modifier === 'text' && param.type === 'token') {
+    table = 'idx_string';
+    paramName = `${code}:text`;
+  } else if (modifier === 'of-type') paramName = `${code}:of-type`;
+  else if (modifier === 'identifier') {
+    table = 'idx_token';
+    paramName = `${code}:identifier`;
+  }
+  const i = nextAlias(ctx, 'i');
+  const base = `SELECT ${i}.rid FROM ${ctx.schema}.${table} ${i} WHERE ${typeCondition(ctx, i, type)} ${i}.param = ${ctx.params.add(paramName)}`;
+  if (modifier === 'missing') {
+    return `${alias}.rid ${filter.values[0] === 'true' ? 'NOT IN' : 'IN'} (${base})`;
+  }
+  const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
+  const matches = `${base} AND (${ors.join(' OR ')})`;
+  if (modifier === 'not') return `${alias}.rid NOT IN (${matches})`;
+  return `${alias}.rid IN (${matches})`;
+}
+
+function columnIdCondition(ctx: BuildContext, filter: ParamFilter, alias: string): string {
+  if (filter.modifier === 'missing') return filter.values[0] === 'true' ? 'false' : 'true';
+  const op = filter.modifier === 'not' ? '<> ALL' : '= ANY';
+  return `${alias}.id ${op}(${ctx.params.add(filter.values)}::text[])`;
+}
+
+function lastUpdatedCondition(ctx: BuildContext, filter: ParamFilter, alias: string): string {
+  if (filter.modifier === 'missing') return filter.values[0] === 'true' ? 'false' : 'true';
+  const column = `${alias}.last_updated`;
+  const ors = filter.values.map((value) => dateCondition(ctx, column, column, value));
+  return `(${ors.join(' OR ')})`;
+}
+
+function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string): string {
+  const p = (v: unknown): string => ctx.params.add(v);
+  switch (modifier === 'text' ? 'string' : modifier === 'identifier' ? 'token' : param.type) {
+    case 'token':
+      return tokenCondition(ctx, modifier, i, value);
+    case 'string':
+      if (modifier === 'exact') return `${i}.value = ${p(value)}`;
+      if (modifier === 'contains') return `${i}.folded LIKE ${p(`%${likeEscape(foldText(value))}%`)}`;
+      return `${i}.folded LIKE ${p(`${likeEscape(foldText(value))}%`)}`;
+    case 'uri':
+      if (modifier === 'below') return `${i}.value LIKE ${p(`${likeEscape(value)}%`)}`;
+      if (modifier === 'above') return `${p(value)} LIKE (replace(replace(replace(${i}.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
+      return `${i}.value = ${p(value)}`;
+    case 'date':
+      return dateCondition(ctx, `${i}.low`, `${i}.high`, value);
+    case 'number': {
+      const { prefix, rest } = splitPrefix(value);
+      return numberCondition(ctx, prefix, rest, `${i}.low`, `${i}.high`);
+    }
+    case 'quantity':
+      return quantityCondition(ctx, i, value);
+    case 'reference':
+      return referenceCondition(ctx, modifier, i, value);
+    default:
+      throw badRequest(`search parameter type ${param.type} is not supported`, 'FHIR_BAD_SEARCH');
+  }
+}
+
+function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {
+  const p = (v: unknown): string => ctx.params.add(v);
+  if (modifier === 'of-type') {
+    const parts = value.split('|');
+    if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
+    const [system, code, v] = parts as [string, string, string];
+    return `(${i}.code = ${p(`${code}|${v}`)}${system ? ` AND ${i}.system = ${p(system)}` : ''})`;
+  }
+  const bar = value.indexOf('|');
+  if (bar < 0) return `${i}.code = ${p(value)}`;
+  const system = value.slice(0, bar);
+  const code = value.slice(bar + 1);
+  if (!system && !code) throw badRequest('a token search value needs a system or a code', 'FHIR_BAD_SEARCH');
+  if (!system) return `(${i}.code = ${p(code)} AND ${i}.system IS NULL)`;
+  if (!code) return `${i}.system = ${p(system)}`;
+  return `(${i}.code = ${p(code)} AND ${i}.system = ${p(system)})`;
+}
+
+/** Date ranges: the stored [low, high] compared with the search value's range, per prefix. */
+function dateCondition(ctx: BuildContext, lowCol: string, highCol: string, value: string): string {
+  const { prefix, rest } = splitPrefix(value);
+  const range = parseDateRange(rest);
+  // Parameters are added only when used: PostgreSQL rejects parameters it cannot type.
+  const lo = (): string => `${ctx.params.add(range.low.toISOString())}::timestamptz`;
+  const hi = (): string => `${ctx.params.add(range.high.toISOString())}::timestamptz`;
+  switch (prefix) {
+    case 'eq': return `(${lowCol} >= ${lo()} AND ${highCol} <= ${hi()})`;
+    case 'ne': return `NOT (${lowCol} >= ${lo()} AND ${highCol} <= ${hi()})`;
+    case 'gt': return `${highCol} > ${hi()}`;
+    case 'lt': return `${lowCol} < ${lo()}`;
+    case 'ge': return `${highCol} >= ${lo()}`;
+    case 'le': return `${lowCol} <= ${hi()}`;
+    case 'sa': return `${lowCol} > ${hi()}`;
+    case 'eb': return `${highCol} < ${lo()}`;
+    case 'ap': {
+      // approximately: the value's range widened by 10% of its distance from now (at least a day)
+      const distance = Math.abs(Date.now() - range.low.getTime());
+      const margin = Math.max(distance * 0.1, 86_400_000);
+      const alo = `${ctx.params.add(new Date(range.low.getTime() - margin).toISOString())}::timestamptz`;
+      const ahi = `${ctx.params.add(new Date(range.high.getTime() + margin).toISOString())}::timestamptz`;
+      return `(${lowCol} <= ${ahi} AND ${highCol} >= ${alo})`;
+    }
+  }
+}
+
+function numberCondition(ctx: BuildContext, prefix: string, text: string, lowCol: string, highCol: string): string {
+  const n = parseNumberRange(text);
+  const v = (): string => `${ctx.params.add(n.value)}::numeric`;
+  const lo = (): string => `${ctx.params.add(n.low)}::numeric`;
+  const hi = (): string => `${ctx.params.add(n.high)}::numeric`;
+  switch (prefix) {
+    case 'eq': return `(${lowCol} >= ${lo()} AND ${highCol} < ${hi()})`;
+    case 'ne': return `NOT (${lowCol} >= ${lo()} AND ${highCol} < ${hi()})`;
+    case 'gt': return `${highCol} > ${v()}`;
+    case 'lt': return `${lowCol} < ${v()}`;
+    case 'ge': return `${highCol} >= ${v()}`;
+    case 'le': return `${lowCol} <= ${v()}`;
+    case 'sa': return `${lowCol} > ${v()}`;
+    case 'eb': return `${highCol} < ${v()}`;
+    default: {
+      const margin = Math.abs(n.value) * 0.1;
+      return `(${lowCol} <= ${ctx.params.add(n.value + margin)}::numeric AND ${highCol} >= ${ctx.params.add(n.value - margin)}::numeric)`;
+    }
+  }
+}
+
+function quantityCondition(ctx: BuildContext, i: string, value: string): string {
+  const [numberPart, system, code] = value.split('|') as [string, string | undefined, string | undefined];
+  const { prefix, rest } = splitPrefix(numberPart);
+  const parts = [numberCondition(ctx, prefix, rest, `${i}.value`, `${i}.value`)];
+  if (system) parts.push(`${i}.system = ${ctx.params.add(system)}`);
+  if (code) {
+    const c = ctx.params.add(code);
+    parts.push(system ? `${i}.code = ${c}` : `(${i}.code = ${c} OR ${i}.unit = ${c})`);
+  }
+  return `(${parts.join(' AND ')})`;
+}
+
+function referenceCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {
+  const p = (v: unknown): string => ctx.params.add(v);
+  const local = parseReference(value, ctx.baseUrl);
+  if (local) {
+    if (modifier && modifier !== local.targetType) return 'false';
+    return `(${i}.target_id = ${p(local.targetId)} AND ${i}.target_type = ${p(local.targetType)})`;
+  }
+  if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
+    return modifier
+      ? `(${i}.target_id = ${p(value)} AND ${i}.target_type = ${p(modifier)})`
+      : `${i}.target_id = ${p(value)}`;
+  }
+  // absolute or canonical: match exactly, or any version of a canonical without one
+  return `(${i}.reference = ${p(value)} OR ${i}.reference LIKE ${p(`${likeEscape(value)}|%`)})`;
+}
+
+/** ORDER BY expressions for _sort keys, always ending in rid so pages are stable. */
+export function orderBy(ctx: BuildContext, sort: SortKey[], alias: string): string {
+  const keys = sort.map((key) => `${sortExpression(ctx, key, alias)} ${key.descending ? 'DESC' : 'ASC'} NULLS LAST`);
+  keys.push(`${alias}.rid ASC`);
+  return keys.join(', ');
+}
+
+function sortExpression(ctx: BuildContext, key: SortKey, alias: string): string {
+  if (key.code === '_id') return `${alias}.id`;
+  if (key.code === '_lastUpdated') return `${alias}.last_updated`;
+  const param = key.param!;
+  const agg = key.descending ? 'max' : 'min';
+  const code = ctx.params.add(param.code);
+  const from = (table: string, column: string, extra = ''): string =>
+    `(SELECT ${agg}(s.${column}) FROM ${ctx.schema}.${table} s WHERE s.rid = ${alias}.rid AND s.param = ${code}${extra})`;
+  switch (param.type) {
+    case 'string': return from('idx_string', 'folded', ' AND s.value IS NOT NULL');
+    case 'token': return from('idx_token', 'code');
+    case 'date': return from('idx_date', key.descending ? 'high' : 'low');
+    case 'number': return from('idx_number', 'low');
+    case 'quantity': return from('idx_quantity', 'value');
+    case 'reference': return from('idx_reference', 'reference');
+    case 'uri': return from('idx_uri', 'value');
+    default: throw badRequest(`cannot sort by ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
+  }
+}

@@ -1,0 +1,48 @@
+/** Parsing of prefixed search values (dates, numbers, quantities) into ranges. */
+import { badRequest } from '../outcome.js';
+import { PREFIXES, type Prefix } from './parse.js';
+
+export function splitPrefix(value: string): { prefix: Prefix; rest: string } {
+  const head = value.slice(0, 2) as Prefix;
+  if (PREFIXES.includes(head) && value.length > 2 && !/^[a-z]/.test(value.slice(2))) return { prefix: head, rest: value.slice(2) };
+  return { prefix: 'eq', rest: value };
+}
+
+const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/** A date search value as the range of instants it covers, e.g. 2020-03 → all of March 2020 (UTC). */
+export function parseDateRange(text: string): { low: Date; high: Date } {
+  const m = DATE.exec(text);
+  if (!m) throw badRequest(`"${text}" is not a FHIR date, dateTime or instant`, 'FHIR_BAD_SEARCH');
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  const year = Number(y);
+  const month = mo ? Number(mo) - 1 : 0;
+  const day = d ? Number(d) : 1;
+  if (month > 11 || day > 31 || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
+    throw badRequest(`"${text}" is not a valid date`, 'FHIR_BAD_SEARCH');
+  }
+  const offsetMs = zone && zone !== 'Z' ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60000 : 0;
+  const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
+  const start = Date.UTC(year, month, day, h ? Number(h) : 0, mi ? Number(mi) : 0, s ? Number(s) : 0, ms) - offsetMs;
+  let end: number;
+  if (!mo) end = Date.UTC(year + 1, 0, 1) - offsetMs;
+  else if (!d) end = Date.UTC(year, month + 1, 1) - offsetMs;
+  else if (!h) end = Date.UTC(year, month, day + 1) - offsetMs;
+  else if (!s) end = start + 60_000;
+  else if (!frac) end = start + 1000;
+  else end = start + 1;
+  return { low: new Date(start), high: new Date(end - 1) };
+}
+
+/** A number search value and the half-open range its precision implies (100 → [99.5, 100.5)). */
+export function parseNumberRange(text: string): { value: number; low: number; high: number } {
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
+    throw badRequest(`"${text}" is not a number`, 'FHIR_BAD_SEARCH');
+  }
+  const value = Number(text);
+  const mantissa = text.split(/[eE]/)[0]!;
+  const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
+  const exponent = /[eE]/.test(text) ? Number(text.split(/[eE]/)[1]) : 0;
+  const half = 0.5 * 10 ** (exponent - decimals);
+  return { value, low: value - half, high: value + half };
+}

@@ -1,0 +1,183 @@
+/**
+ * Turns a resource into search index rows by evaluating the FHIRPath expression of each official
+ * R4 SearchParameter of its type (with @medplum/core), at write time. Pure: no database here.
+ */
+import {
+  convertToSearchableDates,
+  convertToSearchableNumbers,
+  convertToSearchableQuantities,
+  convertToSearchableStrings,
+  convertToSearchableTokens,
+  convertToSearchableUris,
+  evalFhirPathTyped,
+  toTypedValue,
+  type TypedValue,
+} from '@medplum/core';
+import type { Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, parameterExpression, searchParametersOf } from '../definitions.js';
+
+export interface IndexRows {
+  token: Array<[param: string, system: string | null, code: string | null]>;
+  string: Array<[param: string, value: string | null, folded: string]>;
+  date: Array<[param: string, low: string, high: string]>;
+  reference: Array<[param: string, targetType: string | null, targetId: string | null, reference: string]>;
+  number: Array<[param: string, low: number, high: number]>;
+  quantity: Array<[param: string, value: number, system: string | null, code: string | null, unit: string | null]>;
+  uri: Array<[param: string, value: string]>;
+}
+
+const TEXT_SYSTEM = '\u0000text';
+
+/** Lower case without diacritics: how string parameters match by default. */
+export function foldText(value: string): string {
+  return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/** Splits a reference into its target when it points into this server (relative, or under baseUrl). */
+export function parseReference(
+  reference: string,
+  baseUrl: string | undefined,
+): { targetType: string; targetId: string; local: string } | undefined {
+  const match = LOCAL_REFERENCE.exec(reference);
+  if (!match) return undefined;
+  const [, prefix, targetType, targetId] = match;
+  if (prefix !== undefined && prefix !== baseUrl) return undefined;
+  return { targetType: targetType!, targetId: targetId!, local: `${targetType}/${targetId}` };
+}
+
+/** Whether a search parameter gets index rows (column parameters and composites do not). */
+export function isIndexed(param: SearchParameter): boolean {
+  return !COLUMN_PARAMETERS.has(param.code ?? '') && !UNINDEXED_PARAMETERS.has(param.code ?? '') &&
+    param.type !== 'composite' && param.type !== 'special' && !!param.expression;
+}
+
+export function buildIndexRows(resource: Resource, baseUrl?: string): IndexRows {
+  const rows: IndexRows = { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
+  const params = searchParametersOf(resource.resourceType);
+  const root = [toTypedValue(resource)];
+  for (const param of Object.values(params)) {
+    if (!isIndexed(param)) continue;
+    const expression = parameterExpression(resource.resourceType, param);
+    if (!expression) continue;
+    let values: TypedValue[];
+    try {
+      values = evalFhirPathTyped(expression, root);
+    } catch {
+      continue; // an expression the evaluator cannot run on this resource indexes nothing
+    }
+    if (values.length) addRows(rows, param, values, baseUrl);
+  }
+  return dedupe(rows);
+}
+
+function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], baseUrl: string | undefined): void {
+  const code = param.code!;
+  switch (param.type) {
+    case 'token':
+      for (const token of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+        if (token.system === TEXT_SYSTEM) addString(rows, `${code}:text`, token.value ?? '', true);
+        else rows.token.push([code, token.system ?? null, token.value ?? null]);
+      }
+      for (const value of values) {
+        if (value.type === 'Identifier') addOfType(rows, code, value.value as Identifier);
+      }
+      break;
+    case 'string':
+      for (const value of values) {
+        const splitWords = value.type === 'HumanName' || value.type === 'Address';
+        for (const text of convertToSearchableStrings([value])) addString(rows, code, text, splitWords);
+        if (value.type === 'HumanName' || value.type === 'Address') {
+          for (const part of namePartsOf(value.value as Record<string, unknown>)) addString(rows, code, part, false);
+        }
+      }
+      break;
+    case 'date':
+      for (const period of convertToSearchableDates(values)) {
+        const low = period.start && !Number.isNaN(Date.parse(period.start)) ? period.start : '-infinity';
+        const high = period.end && !Number.isNaN(Date.parse(period.end)) ? period.end : 'infinity';
+        if (low === '-infinity' && high === 'infinity') continue;
+        rows.date.push([code, low, high]);
+      }
+      break;
+    case 'number':
+      for (const [low, high] of convertToSearchableNumbers(values)) {
+        if (low === undefined && high === undefined) continue;
+        rows.number.push([code, low ?? -Number.MAX_VALUE, high ?? Number.MAX_VALUE]);
+      }
+      break;
+    case 'quantity':
+      for (const q of convertToSearchableQuantities(values)) {
+        if (typeof q.value !== 'number') continue;
+        rows.quantity.push([code, q.value, q.system ?? null, q.code ?? null, q.unit ?? null]);
+      }
+      break;
+    case 'uri':
+      for (const uri of convertToSearchableUris(values)) rows.uri.push([code, uri]);
+      break;
+    case 'reference':
+      for (const value of values) addReference(rows, code, value, baseUrl);
+      break;
+    default:
+      break;
+  }
+}
+
+function addString(rows: IndexRows, param: string, text: string, splitWords: boolean): void {
+  if (!text) return;
+  rows.string.push([param, text, foldText(text)]);
+  if (splitWords) {
+    for (const word of text.split(/[\s,]+/)) {
+      if (word && word !== text) rows.string.push([param, null, foldText(word)]);
+    }
+  }
+}
+
+/** The individual parts of a HumanName or Address, so `family=...` style matching works on each. */
+function namePartsOf(value: Record<string, unknown>): string[] {
+  const parts: string[] = [];
+  for (const [key, part] of Object.entries(value ?? {})) {
+    if (key === 'use' || key === 'period' || key === 'type') continue;
+    if (typeof part === 'string') parts.push(part);
+    else if (Array.isArray(part)) parts.push(...part.filter((p): p is string => typeof p === 'string'));
+  }
+  return parts;
+}
+
+function addOfType(rows: IndexRows, code: string, identifier: Identifier | undefined): void {
+  if (!identifier?.value) return;
+  for (const coding of identifier.type?.coding ?? []) {
+    if (coding.code) rows.token.push([`${code}:of-type`, coding.system ?? null, `${coding.code}|${identifier.value}`]);
+  }
+}
+
+function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl: string | undefined): void {
+  if (typeof value.value === 'string') {
+    // canonical and uri typed references
+    rows.reference.push([code, null, null, value.value]);
+    return;
+  }
+  const ref = value.value as Reference | undefined;
+  if (ref?.identifier) {
+    rows.token.push([`${code}:identifier`, ref.identifier.system ?? null, ref.identifier.value ?? null]);
+  }
+  if (typeof ref?.reference !== 'string' || ref.reference.startsWith('#')) return;
+  const local = parseReference(ref.reference, baseUrl);
+  if (local) rows.reference.push([code, local.targetType, local.targetId, local.local]);
+  else rows.reference.push([code, null, null, ref.reference]);
+}
+
+function dedupe(rows: IndexRows): IndexRows {
+  const out = {} as Record<keyof IndexRows, unknown[][]>;
+  for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
+    const seen = new Set<string>();
+    out[key] = (rows[key] as unknown[][]).filter((row) => {
+      const k = JSON.stringify(row);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  }
+  return out as unknown as IndexRows;
+}

@@ -1,0 +1,105 @@
+/**
+ * The FHIR store's tables, created in whichever schema a service gives the engine (the shared
+ * health record uses `shr`; the client registry, facility registry and others each their own).
+ *
+ * resources  one row per resource (current version, or a tombstone after delete)
+ * history    every version ever written, including the current one
+ * idx_*      search index rows, written in the same transaction as the resource, keyed by the
+ *            resource's surrogate `rid`, so a search touches the index rows it matches and then
+ *            only the resources it returns.
+ */
+import { assertSchemaName, type Migration } from '../../db/database.js';
+
+export function fhirMigrations(schema: string): Migration[] {
+  assertSchemaName(schema);
+  const s = schema;
+  return [
+    {
+      version: 1,
+      name: 'fhir resources, history and search indexes',
+      sql: `
+        CREATE TABLE ${s}.resources (
+          rid bigserial PRIMARY KEY,
+          type text NOT NULL,
+          id text NOT NULL,
+          version integer NOT NULL,
+          last_updated timestamptz NOT NULL,
+          deleted boolean NOT NULL DEFAULT false,
+          content jsonb,
+          UNIQUE (type, id)
+        );
+        CREATE INDEX resources_type_updated ON ${s}.resources (type, last_updated);
+
+        CREATE TABLE ${s}.history (
+          rid bigint NOT NULL,
+          type text NOT NULL,
+          id text NOT NULL,
+          version integer NOT NULL,
+          last_updated timestamptz NOT NULL,
+          deleted boolean NOT NULL DEFAULT false,
+          method text NOT NULL,
+          content jsonb,
+          PRIMARY KEY (type, id, version)
+        );
+        CREATE INDEX history_updated ON ${s}.history (last_updated);
+        CREATE INDEX history_type_updated ON ${s}.history (type, last_updated);
+
+        CREATE TABLE ${s}.idx_token (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          system text, code text
+        );
+        CREATE INDEX idx_token_lookup ON ${s}.idx_token (type, param, code, system);
+        CREATE INDEX idx_token_rid ON ${s}.idx_token (rid);
+
+        CREATE TABLE ${s}.idx_string (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          value text, folded text NOT NULL
+        );
+        CREATE INDEX idx_string_lookup ON ${s}.idx_string (type, param, folded text_pattern_ops);
+        CREATE INDEX idx_string_rid ON ${s}.idx_string (rid);
+
+        CREATE TABLE ${s}.idx_date (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          low timestamptz NOT NULL, high timestamptz NOT NULL
+        );
+        CREATE INDEX idx_date_low ON ${s}.idx_date (type, param, low);
+        CREATE INDEX idx_date_high ON ${s}.idx_date (type, param, high);
+        CREATE INDEX idx_date_rid ON ${s}.idx_date (rid);
+
+        CREATE TABLE ${s}.idx_reference (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          target_type text, target_id text, reference text NOT NULL
+        );
+        CREATE INDEX idx_reference_lookup ON ${s}.idx_reference (type, param, target_id, target_type);
+        CREATE INDEX idx_reference_raw ON ${s}.idx_reference (type, param, reference);
+        CREATE INDEX idx_reference_target ON ${s}.idx_reference (target_type, target_id);
+        CREATE INDEX idx_reference_rid ON ${s}.idx_reference (rid);
+
+        CREATE TABLE ${s}.idx_number (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          low numeric NOT NULL, high numeric NOT NULL
+        );
+        CREATE INDEX idx_number_lookup ON ${s}.idx_number (type, param, low);
+        CREATE INDEX idx_number_rid ON ${s}.idx_number (rid);
+
+        CREATE TABLE ${s}.idx_quantity (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          value numeric NOT NULL, system text, code text, unit text
+        );
+        CREATE INDEX idx_quantity_lookup ON ${s}.idx_quantity (type, param, value);
+        CREATE INDEX idx_quantity_rid ON ${s}.idx_quantity (rid);
+
+        CREATE TABLE ${s}.idx_uri (
+          rid bigint NOT NULL, type text NOT NULL, param text NOT NULL,
+          value text NOT NULL
+        );
+        CREATE INDEX idx_uri_lookup ON ${s}.idx_uri (type, param, value);
+        CREATE INDEX idx_uri_rid ON ${s}.idx_uri (rid);
+      `,
+    },
+  ];
+}
+
+/** The index tables by search parameter type. */
+export const INDEX_TABLES = ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri'] as const;
+export type IndexTable = (typeof INDEX_TABLES)[number];

@@ -1,0 +1,110 @@
+/**
+ * Writes one resource version: the current row, its history row and its index rows, in the
+ * caller's transaction. Index rows are replaced with one statement per write.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import { FhirError } from '../outcome.js';
+import { buildIndexRows, type IndexRows } from './indexer.js';
+
+export interface CurrentRow {
+  rid: number;
+  version: number;
+  deleted: boolean;
+  content: Resource | null;
+}
+
+export type WriteMethod = 'create' | 'update' | 'patch' | 'delete';
+
+export interface VersionToWrite {
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: string;
+  method: WriteMethod;
+  /** null writes a tombstone (delete). */
+  resource: Resource | null;
+  /** The row as locked before the write; undefined when the resource never existed. */
+  current?: CurrentRow;
+}
+
+/** Reads and locks the current row of a resource for the rest of the transaction. */
+export async function lockCurrent(tx: Queryable, schema: string, type: string, id: string): Promise<CurrentRow | undefined> {
+  const result = await tx.query<CurrentRow>(
+    `SELECT rid, version, deleted, content FROM ${schema}.resources WHERE type = $1 AND id = $2 FOR UPDATE`,
+    [type, id],
+  );
+  const row = result.rows[0];
+  return row ? { ...row, rid: Number(row.rid), version: Number(row.version) } : undefined;
+}
+
+export async function writeVersion(tx: Queryable, schema: string, write: VersionToWrite, baseUrl?: string): Promise<void> {
+  const content = write.resource ? JSON.stringify(write.resource) : null;
+  const deleted = write.resource === null;
+  let rid: number;
+  if (write.current) {
+    rid = write.current.rid;
+    await tx.query(
+      `UPDATE ${schema}.resources SET version = $2, last_updated = $3, deleted = $4, content = $5::jsonb WHERE rid = $1`,
+      [rid, write.version, write.lastUpdated, deleted, content],
+    );
+  } else {
+    const inserted = await tx.query<{ rid: number }>(
+      `INSERT INTO ${schema}.resources (type, id, version, last_updated, deleted, content)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (type, id) DO NOTHING RETURNING rid`,
+      [write.type, write.id, write.version, write.lastUpdated, deleted, content],
+    );
+    if (!inserted.rows[0]) {
+      throw new FhirError(409, 'FHIR_CONFLICT', `${write.type}/${write.id} was created by a concurrent request; retry`);
+    }
+    rid = Number(inserted.rows[0].rid);
+  }
+  const rows = write.resource ? buildIndexRows(write.resource, baseUrl) : emptyRows();
+  await replaceIndexRows(tx, schema, rid, write, content, rows);
+}
+
+function emptyRows(): IndexRows {
+  return { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
+}
+
+const column = <T>(rows: unknown[][], index: number): T[] => rows.map((row) => row[index] as T);
+
+/** History row, deletion of the old index rows and insertion of the new ones, in one statement. */
+async function replaceIndexRows(
+  tx: Queryable,
+  schema: string,
+  rid: number,
+  write: VersionToWrite,
+  content: string | null,
+  rows: IndexRows,
+): Promise<void> {
+  const params: unknown[] = [rid, write.type, write.id, write.version, write.lastUpdated, write.resource === null, write.method, content];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const parts: string[] = [
+    `h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb))`,
+  ];
+  if (write.current) {
+    for (const table of ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']) {
+      parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = $1)`);
+    }
+  }
+  const insert = (table: string, columns: string[], types: string[], data: unknown[][]): void => {
+    if (!data.length) return;
+    const arrays = columns.map((_, i) => `${p(column(data, i))}::${types[i]}[]`).join(', ');
+    parts.push(
+      `i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${arrays}))`,
+    );
+  };
+  insert('idx_token', ['param', 'system', 'code'], ['text', 'text', 'text'], rows.token);
+  insert('idx_string', ['param', 'value', 'folded'], ['text', 'text', 'text'], rows.string);
+  insert('idx_date', ['param', 'low', 'high'], ['text', 'timestamptz', 'timestamptz'], rows.date);
+  insert('idx_reference', ['param', 'target_type', 'target_id', 'reference'], ['text', 'text', 'text', 'text'], rows.reference);
+  insert('idx_number', ['param', 'low', 'high'], ['text', 'numeric', 'numeric'], rows.number);
+  insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit'], ['text', 'numeric', 'text', 'text', 'text'], rows.quantity);
+  insert('idx_uri', ['param', 'value'], ['text', 'text'], rows.uri);
+  await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
+}

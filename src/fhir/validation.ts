@@ -1,0 +1,61 @@
+/**
+ * Validation of every resource the engine stores: shape checks the engine needs (type, id), then
+ * the R4 StructureDefinitions through @medplum/core (cardinality, data types, required bindings
+ * of core value sets, constraints). Each problem is an issue naming the element path.
+ */
+import { OperationOutcomeError, validateResource } from '@medplum/core';
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { isResourceType, loadDefinitions } from './definitions.js';
+import { FhirError, badRequest } from './outcome.js';
+
+export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export function assertResourceType(type: string): void {
+  if (!isResourceType(type)) {
+    throw new FhirError(404, 'FHIR_UNKNOWN_TYPE', `"${type.slice(0, 64)}" is not a FHIR R4 resource type`);
+  }
+}
+
+export function assertId(id: string): void {
+  if (!ID_PATTERN.test(id)) {
+    throw new FhirError(400, 'FHIR_INVALID_ID', `"${id.slice(0, 80)}" is not a valid id: use 1-64 letters, digits, "-" and "."`);
+  }
+}
+
+/** Checks that a request body is a resource of the expected type (when one is expected). */
+export function assertResourceBody(body: unknown, expectedType?: string): Resource {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('the request body must be a FHIR resource (a JSON object)', 'FHIR_INVALID_RESOURCE');
+  }
+  const resourceType = (body as { resourceType?: unknown }).resourceType;
+  if (typeof resourceType !== 'string') throw badRequest('the resource has no resourceType', 'FHIR_INVALID_RESOURCE');
+  if (!isResourceType(resourceType)) {
+    throw badRequest(`"${resourceType.slice(0, 64)}" is not a FHIR R4 resource type`, 'FHIR_INVALID_RESOURCE');
+  }
+  if (expectedType && resourceType !== expectedType) {
+    throw badRequest(`the resource is a ${resourceType} but the URL is for ${expectedType}`, 'FHIR_INVALID_RESOURCE');
+  }
+  const id = (body as { id?: unknown }).id;
+  if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) {
+    throw new FhirError(400, 'FHIR_INVALID_ID', 'the resource id is not valid: use 1-64 letters, digits, "-" and "."');
+  }
+  return body as Resource;
+}
+
+/** Validates against the base R4 StructureDefinition; throws a 400 listing every error. */
+export function validateAgainstDefinitions(resource: Resource): OperationOutcomeIssue[] {
+  loadDefinitions();
+  let issues: OperationOutcomeIssue[];
+  try {
+    issues = validateResource(resource);
+  } catch (error) {
+    if (error instanceof OperationOutcomeError) {
+      const found = error.outcome.issue ?? [];
+      const errors = found.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+      const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);
+      throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${where.join('; ')}`, found);
+    }
+    throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
+  }
+  return issues;
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+const patient = (family: string, extra: Record<string, unknown> = {}) => ({
+  resourceType: 'Patient', name: [{ family, given: ['Ann'] }], gender: 'female', birthDate: '1980-05-02', ...extra,
+});
+
+for (const driver of testDrivers) {
+  describe(`FHIR REST interactions (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver);
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('create assigns id and version, read returns it with ETag and Last-Modified', async () => {
+      const created = await s.request('POST', 'Patient', { body: patient('Create', { id: 'ignored-client-id' }) });
+      assert.equal(created.status, 201);
+      assert.match(created.headers.get('content-type') ?? '', /application\/fhir\+json/);
+      const id = created.body.id as string;
+      assert.notEqual(id, 'ignored-client-id');
+      assert.equal(created.body.meta.versionId, '1');
+      assert.equal(created.headers.get('etag'), 'W/"1"');
+      assert.equal(created.headers.get('location'), `${s.base}/Patient/${id}/_history/1`);
+      const read = await s.request('GET', `Patient/${id}`);
+      assert.equal(read.status, 200);
+      assert.equal(read.body.name[0].family, 'Create');
+      assert.equal(read.headers.get('etag'), 'W/"1"');
+      assert.equal(read.headers.get('last-modified'), new Date(created.body.meta.lastUpdated).toUTCString());
+    });
+
+    test('update creates a new version; vread returns each version; If-Match stale gives 412', async () => {
+      const created = await s.request('POST', 'Patient', { body: patient('Versions') });
+      const id = created.body.id;
+      const updated = await s.request('PUT', `Patient/${id}`, { body: { ...created.body, gender: 'male' }, headers: { 'if-match': 'W/"1"' } });
+      assert.equal(updated.status, 200);
+      assert.equal(updated.body.meta.versionId, '2');
+      const stale = await s.request('PUT', `Patient/${id}`, { body: { ...created.body, gender: 'other' }, headers: { 'if-match': 'W/"1"' } });
+      assert.equal(stale.status, 412);
+      assert.equal(stale.body.resourceType, 'OperationOutcome');
+      assert.equal((await s.request('GET', `Patient/${id}/_history/1`)).body.gender, 'female');
+      assert.equal((await s.request('GET', `Patient/${id}/_history/2`)).body.gender, 'male');
+      assert.equal((await s.request('GET', `Patient/${id}/_history/3`)).status, 404);
+      assert.equal((await s.request('GET', `Patient/${id}`)).body.gender, 'male');
+    });
+
+    test('update with a client id creates the resource (update-as-create)', async () => {
+      const put = await s.request('PUT', 'Patient/client-chosen-1', { body: patient('Chosen', { id: 'client-chosen-1' }) });
+      assert.equal(put.status, 201);
+      assert.equal(put.body.id, 'client-chosen-1');
+      assert.equal((await s.request('GET', 'Patient/client-chosen-1')).status, 200);
+      const mismatch = await s.request('PUT', 'Patient/client-chosen-2', { body: patient('Chosen', { id: 'other' }) });
+      assert.equal(mismatch.status, 400);
+    });
+
+    test('delete makes reads 410 and keeps history; recreating continues the version sequence', async () => {
+      const created = await s.request('POST', 'Patient', { body: patient('Deleted') });
+      const id = created.body.id;
+      assert.equal((await s.request('DELETE', `Patient/${id}`)).status, 204);
+      assert.equal((await s.request('GET', `Patient/${id}`)).status, 410);
+      const history = await s.request('GET', `Patient/${id}/_history`);
+      assert.equal(history.body.total, 2);
+      assert.equal(history.body.entry[0].request.method, 'DELETE');
+      const search = await s.request('GET', `Patient?family=Deleted`);
+      assert.equal(search.body.entry.length, 0);
+      const again = await s.request('PUT', `Patient/${id}`, { body: patient('Deleted', { id }) });
+      assert.equal(again.status, 201);
+      assert.equal(again.body.meta.versionId, '3');
+    });
+
+    test('JSON Patch changes the resource, a failed test op changes nothing', async () => {
+      const created = await s.request('POST', 'Patient', { body: patient('Patched') });
+      const id = created.body.id;
+      const ops = [{ op: 'replace', path: '/gender', value: 'other' }, { op: 'add', path: '/name/0/given/-', value: 'Beth' }];
+      const patched = await s.request('PATCH', `Patient/${id}`, { raw: JSON.stringify(ops), headers: { 'content-type': 'application/json-patch+json' } });
+      assert.equal(patched.status, 200);
+      assert.equal(patched.body.gender, 'other');
+      assert.deepEqual(patched.body.name[0].given, ['Ann', 'Beth']);
+      const failing = [{ op: 'test', path: '/gender', value: 'male' }, { op: 'replace', path: '/gender', value: 'female' }];
+      const rejected = await s.request('PATCH', `Patient/${id}`, { raw: JSON.stringify(failing), headers: { 'content-type': 'application/json-patch+json' } });
+      assert.equal(rejected.status, 422);
+      const invalid = await s.request('PATCH', `Patient/${id}`, {
+        raw: JSON.stringify([{ op: 'replace', path: '/birthDate', value: 'not a date' }]), headers: { 'content-type': 'application/json-patch+json' },
+      });
+      assert.equal(invalid.status, 400);
+      assert.equal((await s.request('GET', `Patient/${id}`)).body.gender, 'other');
+    });
+
+    test('conditional create returns the existing match instead of creating twice', async () => {
+      const headers = { 'if-none-exist': 'identifier=urn:test|cc-1' };
+      const body = patient('Conditional', { identifier: [{ system: 'urn:test', value: 'cc-1' }] });
+      const first = await s.request('POST', 'Patient', { body, headers });
+      const second = await s.request('POST', 'Patient', { body, headers });
+      assert.equal(first.status, 201);
+      assert.equal(second.status, 200);
+      assert.equal(second.body.id, first.body.id);
+      const found = await s.request('GET', 'Patient?identifier=urn:test|cc-1&_total=accurate');
+      assert.equal(found.body.total, 1);
+    });
+
+    test('conditional update and delete act on the single match; several matches give 412', async () => {
+      const body = patient('CondUpdate', { identifier: [{ system: 'urn:test', value: 'cu-1' }] });
+      const created = await s.request('PUT', 'Patient?identifier=urn:test|cu-1', { body });
+      assert.equal(created.status, 201);
+      const updated = await s.request('PUT', 'Patient?identifier=urn:test|cu-1', { body: { ...body, gender: 'male' } });
+      assert.equal(updated.status, 200);
+      assert.equal(updated.body.id, created.body.id);
+      assert.equal(updated.body.meta.versionId, '2');
+      await s.request('POST', 'Patient', { body: patient('Twin', { identifier: [{ system: 'urn:test', value: 'twin' }] }) });
+      await s.request('POST', 'Patient', { body: patient('Twin', { identifier: [{ system: 'urn:test', value: 'twin' }] }) });
+      assert.equal((await s.request('PUT', 'Patient?identifier=urn:test|twin', { body })).status, 412);
+      assert.equal((await s.request('DELETE', 'Patient?identifier=urn:test|cu-1')).status, 204);
+      assert.equal((await s.request('GET', `Patient/${created.body.id}`)).status, 410);
+    });
+
+    test('history at type and system level honours _count, _since and _at', async () => {
+      const a = await s.request('POST', 'Practitioner', { body: { resourceType: 'Practitioner', name: [{ family: 'One' }] } });
+      const between = new Date(Date.parse(a.body.meta.lastUpdated) + 1).toISOString();
+      await new Promise((r) => setTimeout(r, 5));
+      const b = await s.request('PUT', `Practitioner/${a.body.id}`, { body: { ...a.body, name: [{ family: 'Two' }] } });
+      const type = await s.request('GET', 'Practitioner/_history?_count=1');
+      assert.equal(type.body.type, 'history');
+      assert.equal(type.body.entry.length, 1);
+      assert.equal(type.body.total, 2);
+      assert.ok(type.body.link.some((l: { relation: string }) => l.relation === 'next'));
+      const since = await s.request('GET', `Practitioner/_history?_since=${encodeURIComponent(b.body.meta.lastUpdated)}`);
+      assert.equal(since.body.entry.length, 1);
+      assert.equal(since.body.entry[0].resource.name[0].family, 'Two');
+      const at = await s.request('GET', `Practitioner/${a.body.id}/_history?_at=${encodeURIComponent(between)}`);
+      assert.equal(at.body.entry.length, 1);
+      assert.equal(at.body.entry[0].resource.meta.versionId, '1');
+      const system = await s.request('GET', '_history?_count=3');
+      assert.equal(system.body.entry.length, 3);
+    });
+
+    test('Prefer return=minimal and return=OperationOutcome', async () => {
+      const minimal = await s.request('POST', 'Patient', { body: patient('Minimal'), headers: { prefer: 'return=minimal' } });
+      assert.equal(minimal.status, 201);
+      assert.equal(minimal.body, undefined);
+      assert.ok(minimal.headers.get('location'));
+      const outcome = await s.request('POST', 'Patient', { body: patient('Outcome'), headers: { prefer: 'return=OperationOutcome' } });
+      assert.equal(outcome.body.resourceType, 'OperationOutcome');
+      assert.equal(outcome.body.issue[0].severity, 'information');
+    });
+
+    test('an invalid resource is rejected with an OperationOutcome naming the element', async () => {
+      const bad = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: 'yesterday', name: [{ given: 'Ann' }] } });
+      assert.equal(bad.status, 400);
+      const expressions = bad.body.issue.flatMap((i: { expression?: string[] }) => i.expression ?? []);
+      assert.ok(expressions.includes('Patient.birthDate'), JSON.stringify(bad.body));
+      assert.ok(expressions.includes('Patient.name.given'), JSON.stringify(bad.body));
+      const unknown = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', code: { text: 'x' } } });
+      assert.equal(unknown.status, 400, 'status is required');
+    });
+
+    test('$validate reports problems without storing anything', async () => {
+      const ok = await s.request('POST', 'Patient/$validate', { body: patient('Valid') });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.issue[0].severity, 'information');
+      const bad = await s.request('POST', 'Patient/$validate', { body: { resourceType: 'Patient', birthDate: 'x' } });
+      assert.equal(bad.status, 200);
+      assert.ok(bad.body.issue.some((i: { severity: string }) => i.severity === 'error'));
+      const search = await s.request('GET', 'Patient?family=Valid');
+      assert.equal(search.body.entry.length, 0);
+    });
+
+    test('metadata is a CapabilityStatement listing types, search parameters and operations', async () => {
+      const cs = await s.request('GET', 'metadata');
+      assert.equal(cs.status, 200);
+      assert.equal(cs.body.resourceType, 'CapabilityStatement');
+      assert.equal(cs.body.fhirVersion, '4.0.1');
+      const patientResource = cs.body.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+      assert.ok(patientResource.searchParam.some((p: { name: string }) => p.name === 'birthdate'));
+      assert.ok(patientResource.operation.some((o: { name: string }) => o.name === 'validate'));
+      assert.ok(cs.body.rest[0].resource.length > 140);
+    });
+  });
+}

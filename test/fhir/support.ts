@@ -1,0 +1,59 @@
+/** A FHIR engine served over real HTTP on a fresh database of one driver. */
+import { createHttpApp, listenOn } from '../../src/common/http-app.js';
+import { createLogger } from '../../src/common/logger.js';
+import { FhirEngine } from '../../src/fhir/engine.js';
+import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
+import { openTestDatabase, type TestDatabase } from '../support/databases.js';
+
+export interface FhirTestServer {
+  base: string;
+  engine: FhirEngine;
+  database: TestDatabase;
+  /** fetch relative to the FHIR base, JSON in and out. */
+  request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<FhirReply>;
+  close(): Promise<void>;
+}
+
+export interface FhirReply {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+export async function startFhirServer(driver: 'pglite' | 'postgres', options: { bodyLimit?: number; schema?: string } = {}): Promise<FhirTestServer> {
+  const database = await openTestDatabase(driver);
+  const engine = new FhirEngine({ db: database.db, schema: options.schema ?? 'fhir_test' });
+  await engine.migrate();
+  const app = createHttpApp({ logger: createLogger(process.env.FHIR_TEST_LOG ? { pretty: process.stderr } : {}), bodyLimit: options.bodyLimit });
+  await registerFhirRoutes(app, engine);
+  const url = await listenOn(app, '127.0.0.1', 0);
+  const base = `${url}/fhir`;
+  engine.setBaseUrl(base);
+  return {
+    base,
+    engine,
+    database,
+    async request(method, path, { body, headers, raw } = {}) {
+      const response = await fetch(`${base}/${path}`, {
+        method,
+        headers: { ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+        body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      });
+      const text = await response.text();
+      let parsed: unknown = undefined;
+      if (text) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+    async close() {
+      await app.close();
+      await database.dispose();
+    },
+  };
+}
