@@ -138,7 +138,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (isInstantError(error)) {
-    process.stderr.write(`instant: ${error.describe()}\n`);
+    process.stderr.write(`instant: ${error.describe()}\n  (${error.code}: see docs/errors.md)\n`);
   } else {
     process.stderr.write(`instant: ${(error as Error).stack ?? String(error)}\n`);
   }
