@@ -86,6 +86,7 @@ export class FhirRepository {
   }
 
   async create(body: unknown, type?: string, options: ConditionalOptions & { ifNoneExist?: string } = {}): Promise<WriteResult> {
+    if (type) assertResourceType(type);
     const resource = assertResourceBody(body, type);
     return this.transaction(async (repo) => {
       if (options.ifNoneExist !== undefined) {

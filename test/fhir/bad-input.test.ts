@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer, type FhirReply } from './support.js';
+
+function assertOutcome(reply: FhirReply, status: number): void {
+  assert.equal(reply.status, status, JSON.stringify(reply.body));
+  assert.equal(reply.body?.resourceType, 'OperationOutcome');
+  assert.ok(reply.body.issue[0].diagnostics);
+}
+
+for (const driver of testDrivers) {
+  describe(`FHIR bad input gets a 4xx OperationOutcome (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver, { bodyLimit: 64 * 1024 });
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('malformed JSON, non-object bodies and missing or wrong resourceType', async () => {
+      assertOutcome(await s.request('POST', 'Patient', { raw: '{"resourceType": "Patient",' }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { raw: '[1,2,3]' }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { raw: '"text"' }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { body: { name: [] } }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'Observation', status: 'final', code: { text: 'x' } } }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'NotAType' } }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 42 } }), 400);
+    });
+
+    test('invalid ids and unknown types', async () => {
+      assertOutcome(await s.request('GET', `Patient/${'x'.repeat(65)}`), 400);
+      assertOutcome(await s.request('GET', 'Patient/bad%20id'), 400);
+      assertOutcome(await s.request('PUT', 'Patient/a_b', { body: { resourceType: 'Patient', id: 'a_b' } }), 400);
+      assertOutcome(await s.request('GET', 'Unicorn/1'), 404);
+      assertOutcome(await s.request('POST', 'Unicorn', { body: { resourceType: 'Unicorn' } }), 404);
+      assertOutcome(await s.request('GET', 'Patient/1/_history/abc'), 404);
+      assertOutcome(await s.request('GET', 'Patient/1/2/3/4/5'), 404);
+      assertOutcome(await s.request('DELETE', '_history'), 405);
+    });
+
+    test('bodies over the limit, deep nesting and NUL characters', async () => {
+      const big = { resourceType: 'Patient', name: [{ family: 'x'.repeat(70 * 1024) }] };
+      assertOutcome(await s.request('POST', 'Patient', { body: big }), 413);
+      const deep = '{"resourceType":"Patient","extension":' + '['.repeat(5000) + ']'.repeat(5000) + '}';
+      assertOutcome(await s.request('POST', 'Patient', { raw: deep }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { raw: '{"resourceType":"Patient","gender":"ma\\u0000le"}' }), 400);
+    });
+
+    test('content negotiation: 406 for formats we do not speak, 415 for bodies we cannot read', async () => {
+      assertOutcome(await s.request('GET', 'metadata', { headers: { accept: 'application/fhir+xml' } }), 406);
+      assertOutcome(await s.request('GET', 'metadata?_format=xml'), 406);
+      assert.equal((await s.request('GET', 'metadata?_format=json')).status, 200);
+      assert.equal((await s.request('GET', 'metadata', { headers: { accept: 'application/json' } })).status, 200);
+      assert.equal((await s.request('GET', 'metadata', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } })).status, 200);
+      assertOutcome(await s.request('POST', 'Patient', { raw: '<Patient/>', headers: { 'content-type': 'application/fhir+xml' } }), 415);
+    });
+
+    test('bad search syntax and unknown parameters under strict handling', async () => {
+      assertOutcome(await s.request('GET', 'Patient?birthdate=notadate'), 400);
+      assertOutcome(await s.request('GET', 'Observation?value-quantity=abc'), 400);
+      assertOutcome(await s.request('GET', 'Patient?_count=-1'), 400);
+      assertOutcome(await s.request('GET', 'Patient?_sort=nonsense', { headers: { prefer: 'handling=strict' } }), 400);
+      assertOutcome(await s.request('GET', 'Patient?_include=Patient'), 400);
+      assertOutcome(await s.request('GET', 'Patient?gender:contains=x'), 400);
+      assertOutcome(await s.request('GET', 'Patient?unknown-param=1', { headers: { prefer: 'handling=strict' } }), 400);
+      const lenient = await s.request('GET', 'Patient?unknown-param=1', { headers: { prefer: 'handling=lenient' } });
+      assert.equal(lenient.status, 200);
+      assert.ok(!lenient.body.link[0].url.includes('unknown-param'));
+      assertOutcome(await s.request('GET', 'Patient?_has:Observation:nope:code=1'), 400);
+      assertOutcome(await s.request('GET', 'Patient?general-practitioner.nothing=1'), 400);
+    });
+
+    test('a failed transaction leaves nothing behind', async () => {
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { resource: { resourceType: 'Patient', name: [{ family: 'Rollback' }] }, request: { method: 'POST', url: 'Patient' } },
+            { resource: { resourceType: 'Patient', birthDate: 'bad' }, request: { method: 'POST', url: 'Patient' } },
+          ],
+        },
+      });
+      assertOutcome(reply, 400);
+      const search = await s.request('GET', 'Patient?family=Rollback');
+      assert.equal(search.body.entry.length, 0);
+    });
+
+    test('concurrent conflicting updates: exactly one wins with If-Match, the others get 412', async () => {
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Race' }] } });
+      const id = created.body.id;
+      const replies = await Promise.all([1, 2, 3, 4].map((n) =>
+        s.request('PUT', `Patient/${id}`, { body: { ...created.body, name: [{ family: `Race${n}` }] }, headers: { 'if-match': 'W/"1"' } })));
+      const statuses = replies.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 412, 412, 412]);
+      const history = await s.request('GET', `Patient/${id}/_history`);
+      assert.equal(history.body.total, 2);
+    });
+
+    test('concurrent conditional creates create one resource', async () => {
+      const body = { resourceType: 'Patient', identifier: [{ system: 'urn:race', value: 'one' }] };
+      const replies = await Promise.all([1, 2, 3].map(() =>
+        s.request('POST', 'Patient', { body, headers: { 'if-none-exist': 'identifier=urn:race|one' } })));
+      assert.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 201]);
+      const found = await s.request('GET', 'Patient?identifier=urn:race|one');
+      assert.equal(found.body.entry.length, 1);
+    });
+  });
+}
