@@ -5,7 +5,7 @@
 import type { ServiceDefinition } from './service.js';
 
 const loaders: Record<string, () => Promise<ServiceDefinition>> = {
-  // 'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
+  'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
 };
 

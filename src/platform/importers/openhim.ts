@@ -1,12 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { InstantError } from '../../common/errors.js';
 import { readJsonResponse, type ImportContext, type ImportResult, type Importer } from './importer.js';
 
 /**
  * Applies OpenHIM configuration (the shape of OpenHIM's metadata export: Channels, Clients,
  * Roles, ContactGroups) through the admin API, upserting each item by its natural key so that
- * init run twice leaves the same state. A client may carry a plain `password`, hashed here the
- * way the OpenHIM console does before it is sent.
+ * init run twice leaves the same state. A client may carry a plain `password`: our interop layer
+ * hashes it with scrypt (it is sent over the loopback admin API, never logged).
  */
 const COLLECTIONS = [
   { key: 'Clients', path: '/clients', id: 'clientID' },
@@ -30,20 +29,10 @@ function adminApi(context: ImportContext): { base: string; authorization: string
   return { base, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
-function hashClientPassword(item: Item): Item {
-  if (typeof item.password !== 'string') return item;
-  const { password, ...rest } = item;
-  const salt = randomBytes(16).toString('hex');
-  const hash = createHash('sha512').update(salt + password).digest('hex');
-  return { ...rest, passwordAlgorithm: 'sha512', passwordSalt: salt, passwordHash: hash };
-}
-
-/** True when every field we would send already has that value (password hashes aside). */
+/** True when every field we would send already has that value; a password cannot be compared. */
 function sameAs(existing: Item, wanted: Item): boolean {
-  return Object.entries(wanted).every(([key, value]) => {
-    if (key === 'passwordHash' || key === 'passwordSalt' || key === 'passwordAlgorithm') return false;
-    return JSON.stringify(existing[key]) === JSON.stringify(value);
-  });
+  if ('password' in wanted || 'passwordHash' in wanted) return false;
+  return Object.entries(wanted).every(([key, value]) => JSON.stringify(existing[key]) === JSON.stringify(value));
 }
 
 export const importOpenhimConfig: Importer = async (content, context, origin) => {
@@ -61,9 +50,9 @@ export const importOpenhimConfig: Importer = async (content, context, origin) =>
     for (const raw of items as Item[]) {
       const key = raw[collection.id];
       if (typeof key !== 'string') throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: an item of ${collection.key} has no ${collection.id}`);
-      const wanted = collection.key === 'Clients' ? hashClientPassword(raw) : raw;
+      const wanted = raw;
       const current = existing.find((e) => e[collection.id] === key);
-      if (current && sameAs(current, wanted) && !('password' in raw)) {
+      if (current && sameAs(current, wanted)) {
         result.unchanged++;
         continue;
       }
