@@ -39,6 +39,10 @@ export interface IolConfig {
   /** Reload channels and clients from the database this often (other instances' changes). */
   cacheRefreshMs: number;
   sessionTtlMs: number;
+  /** A client must send its whole request (headers and body) within this time, else 408. */
+  routerRequestTimeoutMs: number;
+  /** How often failed transactions are checked for auto-retry. */
+  autoRetryIntervalMs: number;
 }
 
 export function readIolConfig(settings: Settings): IolConfig {
@@ -73,5 +77,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),
     cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
+    routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
+    autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
   };
 }

@@ -5,6 +5,7 @@
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { listenOn } from '../../common/http-app.js';
 import { buildApiApp } from './api/app.js';
+import { runAutoRetries } from './auto-retry.js';
 import { ensureRouterCertificate } from './certs.js';
 import { readIolConfig, type IolConfig } from './config.js';
 import type { IolDeps } from './deps.js';
@@ -94,10 +95,24 @@ export const interopLayerService: ServiceDefinition = {
     const retentionTimer = setInterval(() => void applyRetention(), RETENTION_INTERVAL_MS);
     retentionTimer.unref();
 
+    let retrying = false;
+    const autoRetryTimer = setInterval(() => {
+      if (retrying) return;
+      retrying = true;
+      runAutoRetries(deps)
+        .catch((error: unknown) => logger.warn({ err: error }, 'auto-retry run failed'))
+        .finally(() => {
+          retrying = false;
+        });
+    }, config.autoRetryIntervalMs);
+    autoRetryTimer.unref();
+
     const api = buildApiApp(deps);
     const listeners: RouterListener[] = [];
     const stopAll = async () => {
       clearInterval(retentionTimer);
+      clearInterval(autoRetryTimer);
+      while (retrying) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await Promise.allSettled([api.close(), ...listeners.map((l) => l.close())]);
       await deps.transactions.stop();

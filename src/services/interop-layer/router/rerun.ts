@@ -15,7 +15,7 @@ const rerunPipeline: Pipeline = {
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
 
-export async function rerunTransaction(deps: RouterDeps, transactionId: string): Promise<string> {
+export async function rerunTransaction(deps: RouterDeps, transactionId: string, options: { autoRetryAttempt?: number } = {}): Promise<string> {
   const original = await deps.transactions.byId(transactionId);
   if (!original) throw new Error(`transaction ${transactionId} does not exist`);
   if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);
@@ -33,6 +33,8 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string):
     orchestrations: [],
     canRerun: true,
     wasRerun: false,
+    autoRetry: false,
+    ...(options.autoRetryAttempt ? { autoRetryAttempt: options.autoRetryAttempt } : {}),
     status: 'Processing',
   };
   delete child.response;
@@ -57,7 +59,8 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string):
   deps.transactions.begin(child);
   await runRequestSteps(rerunPipeline, exchange, deps);
   await runAfterSteps(rerunPipeline, exchange, deps);
-  await deps.transactions.save({ ...original, childIDs: [...original.childIDs, child._id], wasRerun: true });
+  const latest = (await deps.transactions.byId(original._id)) ?? original;
+  await deps.transactions.save({ ...latest, childIDs: [...latest.childIDs, child._id], wasRerun: true });
   await deps.transactions.flush();
   return child._id;
 }

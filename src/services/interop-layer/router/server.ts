@@ -9,8 +9,6 @@ import type { AddressInfo } from 'node:net';
 import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exchange.js';
 import { routerPipeline, runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 
-const BODY_TIMEOUT_MS = 60_000;
-
 class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -33,6 +31,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
+    // A client that goes away (or is timed out) before the end: nothing to route.
+    req.on('close', () => reject(new Error('the client closed the request before its end')));
   });
 }
 
@@ -100,10 +100,18 @@ export interface RouterListener {
   close(): Promise<void>;
 }
 
+/** Slow clients (slow headers or bodies) get 408 once the request timeout passes. */
+function serverTimeouts(deps: RouterDeps): http.ServerOptions {
+  const requestTimeout = deps.config.routerRequestTimeoutMs;
+  return {
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    keepAliveTimeout: 5_000,
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 2))),
+  };
+}
+
 async function listen(server: http.Server | https.Server, host: string, port: number, scheme: string): Promise<RouterListener> {
-  server.requestTimeout = BODY_TIMEOUT_MS * 2;
-  server.headersTimeout = BODY_TIMEOUT_MS;
-  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -126,13 +134,16 @@ async function listen(server: http.Server | https.Server, host: string, port: nu
 
 export function listenHttp(deps: RouterDeps, host: string, port: number): Promise<RouterListener> {
   const handler = createRequestHandler(deps, false);
-  return listen(http.createServer((req, res) => void handler(req, res)), host, port, 'http');
+  return listen(http.createServer(serverTimeouts(deps), (req, res) => void handler(req, res)), host, port, 'http');
 }
 
 export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }): Promise<RouterListener> {
   const handler = createRequestHandler(deps, true);
   // Client certificates are asked for but not required: the fingerprint identifies the client,
   // and requests without one fall back to header authentication.
-  const server = https.createServer({ key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler(req, res));
+  const server = https.createServer(
+    { ...serverTimeouts(deps), key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false },
+    (req, res) => void handler(req, res),
+  );
   return listen(server, host, port, 'https');
 }

@@ -34,4 +34,8 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   else if (routeFailed) tx.status = 'Completed with error(s)';
   else if (primaryStatus >= 200 && primaryStatus < 300 && routesOk) tx.status = channel.isAsynchronousProcess ? 'Pending Async' : 'Successful';
   else tx.status = 'Completed';
+  if (tx.status === 'Failed' && channel.autoRetryEnabled && tx.canRerun) {
+    const attempts = tx.autoRetryAttempt ?? 0;
+    tx.autoRetry = channel.autoRetryMaxAttempts === undefined || channel.autoRetryMaxAttempts === 0 || attempts < channel.autoRetryMaxAttempts;
+  }
 }

@@ -1,0 +1,125 @@
+/** Bad input and edge behaviour: malformed credentials, slow clients, ACLs, auto-retry, curl. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+
+const run = promisify(execFile);
+
+for (const driver of testDrivers) {
+  describe(`interop-layer bad input and edges on ${driver}`, () => {
+    let iol: Iol;
+    let up: Upstream;
+    const ids: Record<string, string> = {};
+    let flakyFailures = 0;
+    before(async () => {
+      up = await startUpstream();
+      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100' });
+      up.handle('/flaky', (_req, res) => {
+        if (flakyFailures > 0) {
+          flakyFailures--;
+          res.writeHead(503);
+          res.end('try later');
+          return;
+        }
+        res.writeHead(200);
+        res.end('done');
+      });
+      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
+      for (const [name, extra] of [
+        ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'] }],
+        ['hidden', { urlPattern: '^/hidden$' }],
+        ['flaky', { urlPattern: '^/flaky$', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 2 }],
+      ] as const) {
+        const res = await iol.call('POST', '/channels', { name, allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }], ...extra });
+        assert.equal(res.status, 201);
+        ids[name] = res.body._id;
+      }
+    });
+    after(async () => {
+      await iol?.stop();
+      await up?.close();
+    });
+
+    test('malformed credentials are a 401, never a 500', async () => {
+      for (const authorization of ['Basic !!!', 'Basic ' + Buffer.from('no-colon').toString('base64'), 'Bearer', 'Bearer a.b.c', 'Custom', 'Digest abc', 'Basic']) {
+        const res = await fetch(`${iol.router}/seen`, { headers: { authorization } });
+        assert.equal(res.status, 401, authorization);
+        const api = await fetch(`${iol.api}/channels`, { headers: { authorization } });
+        assert.equal(api.status, 401, `API ${authorization}`);
+      }
+      const tokenGarbage = await fetch(`${iol.api}/me`, { headers: { 'auth-username': iol.rootEmail, 'auth-ts': 'yesterday', 'auth-salt': 'x', 'auth-token': 'y' } });
+      assert.equal(tokenGarbage.status, 401);
+      const notJson = await fetch(`${iol.api}/channels`, { method: 'POST', headers: { authorization: iol.rootAuth, 'content-type': 'application/json' }, body: '{not json' });
+      assert.equal(notJson.status, 400);
+      const arrayChannel = await iol.call('POST', '/channels', [1, 2]);
+      assert.equal(arrayChannel.status, 400);
+    });
+
+    test('a client that sends its body too slowly gets 408 and the router carries on', async () => {
+      const url = new URL(iol.router);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => {
+          socket.write(`POST /seen HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('pos', 'pos-password-1')}\r\nContent-Length: 100\r\n\r\nonly-part`);
+        });
+        let data = '';
+        socket.on('data', (c) => (data += c.toString()));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 408/);
+      assert.equal((await fetch(`${iol.router}/seen`, { headers: { authorization: basic('pos', 'pos-password-1') } })).status, 200);
+    });
+
+    test('a non-admin sees only transactions of channels whose txViewAcl names its group, without bodies', async () => {
+      assert.equal((await fetch(`${iol.router}/hidden`, { headers: { authorization: basic('pos', 'pos-password-1') } })).status, 200);
+      await iol.call('POST', '/users', { email: 'viewer@example.org', groups: ['viewers'], password: 'viewer-password' });
+      const auth = { authorization: basic('viewer@example.org', 'viewer-password') };
+      const list = await eventually(async () => {
+        const l = (await iol.call('GET', '/transactions', undefined, auth)).body;
+        return l.length > 0 ? l : undefined;
+      }, 'visible transactions');
+      assert.ok(list.every((t: { channelID: string }) => t.channelID === ids.seen));
+      assert.ok(list.every((t: { response?: { body?: string } }) => t.response?.body === undefined));
+      const hidden = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.hidden }))}`)).body;
+      assert.ok(hidden.length >= 1, 'admin sees it');
+      assert.equal((await iol.call('GET', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 404);
+      assert.equal((await iol.call('GET', '/channels', undefined, auth)).body.length, 1);
+      assert.equal((await iol.call('DELETE', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 403);
+    });
+
+    test('auto-retry reruns a failed transaction after the period, up to the maximum', async () => {
+      flakyFailures = 1;
+      assert.equal((await fetch(`${iol.router}/flaky`, { method: 'POST', headers: { authorization: basic('pos', 'pos-password-1') }, body: 'retry me' })).status, 503);
+      const failed = await eventually(async () => {
+        const l = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.flaky }))}`)).body;
+        return l[0]?.status === 'Failed' ? l[0] : undefined;
+      }, 'the failed transaction');
+      assert.equal(failed.autoRetry, true);
+      // Not before the channel's period: make it a minute older instead of waiting.
+      await iol.t.db.query(`UPDATE iol.transactions SET request_ts = request_ts - interval '2 minutes' WHERE id = $1`, [failed._id]);
+      const parent = await eventually(async () => {
+        const t = (await iol.call('GET', `/transactions/${failed._id}`)).body;
+        return t.childIDs?.length ? t : undefined;
+      }, 'the auto-retry');
+      assert.equal(parent.autoRetry, false);
+      const child = await eventually(async () => {
+        const t = (await iol.call('GET', `/transactions/${parent.childIDs[0]}`)).body;
+        return t.status === 'Successful' ? t : undefined;
+      }, 'the retried transaction');
+      assert.equal(child.parentID, failed._id);
+      assert.equal(child.autoRetryAttempt, 1);
+      assert.equal(up.seen.filter((s) => s.url === '/flaky').at(-1)!.body, 'retry me');
+    });
+
+    test('curl reaches the upstream through the router', async () => {
+      const { stdout } = await run('curl', ['-s', '-u', 'pos:pos-password-1', '-w', '\\n%{http_code}', `${iol.router}/seen`]);
+      const [body, code] = stdout.trim().split('\n');
+      assert.equal(code, '200');
+      assert.deepEqual(JSON.parse(body!), { ok: true, path: '/seen' });
+    });
+  });
+}
