@@ -27,11 +27,12 @@ function buildContext(ctx: SearchContext): BuildContext {
 export async function findMatches(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
   const b = buildContext(ctx);
   const where = whereClause(b, request, 'r');
+  const whereParams = [...b.params.values];
   const order = orderBy(b, request.sort, 'r');
   const wantsTotal = request.total === 'accurate' || request.total === 'estimate' || request.summary === 'count';
   let total: number | undefined;
   if (wantsTotal) {
-    const counted = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.schema}.resources r WHERE ${where}`, b.params.values);
+    const counted = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.schema}.resources r WHERE ${where}`, whereParams);
     total = Number(counted.rows[0]?.n ?? 0);
   }
   if (request.summary === 'count' || request.count === 0) {
