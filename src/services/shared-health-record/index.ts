@@ -1,0 +1,52 @@
+/**
+ * The shared health record (OpenHIE SHR / FHIR datastore): the FHIR engine on schema `shr`, plus
+ * Patient/$everything and the IPS Patient/$summary.
+ *
+ * Settings: FHIR_DATASTORE_HOST (127.0.0.1), FHIR_DATASTORE_PORT (3447; 0 picks a free port),
+ * FHIR_DATASTORE_BODY_LIMIT_BYTES (16777216). The FHIR base URL is http://host:port/fhir.
+ */
+import { createHttpApp, listenOn } from '../../common/http-app.js';
+import { FhirEngine } from '../../fhir/engine.js';
+import { registerFhirRoutes } from '../../fhir/http/fastify.js';
+import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
+import { patientEverything, patientSummary } from './patient-operations.js';
+
+export const SHR_SCHEMA = 'shr';
+
+/** The SHR's engine on a database, migrated and with its operations registered. */
+export async function createSharedHealthRecordEngine(context: Pick<ServiceContext, 'db'>, baseUrl?: string): Promise<FhirEngine> {
+  const engine = new FhirEngine({
+    db: context.db,
+    schema: SHR_SCHEMA,
+    baseUrl,
+    software: { name: 'Instant OpenHIE shared health record', version: '0.1.0' },
+  });
+  await engine.migrate();
+  engine.registerOperation(patientEverything);
+  engine.registerOperation(patientSummary);
+  return engine;
+}
+
+export const sharedHealthRecordService: ServiceDefinition = {
+  name: 'shared-health-record',
+  description: 'Shared health record: FHIR R4 datastore with Patient/$everything and IPS Patient/$summary',
+  schemas: [SHR_SCHEMA],
+  async start(context: ServiceContext): Promise<RunningService> {
+    const host = context.settings.get('FHIR_DATASTORE_HOST') || '127.0.0.1';
+    const port = context.settings.int('FHIR_DATASTORE_PORT', 3447);
+    const bodyLimit = context.settings.int('FHIR_DATASTORE_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
+    const engine = await createSharedHealthRecordEngine(context);
+    const app = createHttpApp({ logger: context.logger, bodyLimit });
+    await registerFhirRoutes(app, engine, { prefix: '/fhir' });
+    const url = await listenOn(app, host, port);
+    engine.setBaseUrl(`${url}/fhir`);
+    context.logger.info({ url: `${url}/fhir` }, 'shared health record listening');
+    return {
+      endpoints: { fhir: `${url}/fhir`, api: url },
+      healthUrl: `${url}/health`,
+      async stop() {
+        await app.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,132 @@
+/**
+ * The shared health record's operations on Patient: $everything (the patient compartment) and
+ * the IPS $summary (a document Bundle with a Composition of the IPS sections).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Patient, Resource } from '@medplum/fhirtypes';
+import { patientCompartmentDefinition } from '../../fhir/definitions.js';
+import { parameterValue, type FhirOperation, type OperationContext } from '../../fhir/operations/registry.js';
+import { FhirError } from '../../fhir/outcome.js';
+
+const EVERYTHING_LIMIT = 10_000;
+
+async function patientAndCompartment(context: OperationContext, types?: string[], since?: string): Promise<{ patient: Patient; members: Resource[] }> {
+  if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
+  const patient = (await context.repo.read('Patient', context.id)) as Patient;
+  const members = await context.repo.compartment({
+    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit: EVERYTHING_LIMIT,
+  });
+  return { patient, members: members.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id)) };
+}
+
+export const patientEverything: FhirOperation = {
+  name: 'everything',
+  levels: ['instance'],
+  resourceTypes: ['Patient'],
+  affectsState: false,
+  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+  async run(context) {
+    const typeText = parameterValue(context.parameters, '_type');
+    const since = parameterValue(context.parameters, '_since');
+    const types = typeText ? typeText.split(',').map((t) => t.trim()) : undefined;
+    const { patient, members } = await patientAndCompartment(context, types, since ? new Date(since).toISOString() : undefined);
+    const entry = (resource: Resource): BundleEntry => ({
+      fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
+    });
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: members.length + 1,
+      entry: [entry(patient), ...members.map(entry)],
+    };
+    return bundle;
+  },
+};
+
+const LOINC = 'http://loinc.org';
+
+/** IPS sections: which resources go in each (by type, with an optional filter). */
+const IPS_SECTIONS: Array<{ title: string; code: string; display: string; types: string[]; filter?: (r: Resource) => boolean }> = [
+  { title: 'Allergies and Intolerances', code: '48765-2', display: 'Allergies and adverse reactions Document', types: ['AllergyIntolerance'] },
+  { title: 'Medication Summary', code: '10160-0', display: 'History of Medication use Narrative', types: ['MedicationRequest', 'MedicationStatement'] },
+  { title: 'Problem List', code: '11450-4', display: 'Problem list - Reported', types: ['Condition'] },
+  { title: 'Immunizations', code: '11369-6', display: 'History of Immunization Narrative', types: ['Immunization'] },
+  { title: 'History of Procedures', code: '47519-4', display: 'History of Procedures Document', types: ['Procedure'] },
+  {
+    title: 'Vital Signs', code: '8716-3', display: 'Vital signs', types: ['Observation'],
+    filter: (r) => hasCategory(r, 'vital-signs'),
+  },
+  {
+    title: 'Results', code: '30954-2', display: 'Relevant diagnostic tests/laboratory data Narrative', types: ['Observation', 'DiagnosticReport'],
+    filter: (r) => r.resourceType === 'DiagnosticReport' || !hasCategory(r, 'vital-signs'),
+  },
+];
+
+function hasCategory(resource: Resource, code: string): boolean {
+  const categories = (resource as { category?: Array<{ coding?: Array<{ code?: string }> }> }).category ?? [];
+  return categories.some((c) => c.coding?.some((coding) => coding.code === code));
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+function describe(resource: Resource): string {
+  const r = resource as { code?: { text?: string; coding?: Array<{ display?: string; code?: string }> }; vaccineCode?: { text?: string; coding?: Array<{ display?: string; code?: string }> } };
+  const concept = r.code ?? r.vaccineCode;
+  return concept?.text ?? concept?.coding?.[0]?.display ?? concept?.coding?.[0]?.code ?? `${resource.resourceType}/${resource.id}`;
+}
+
+export const patientSummary: FhirOperation = {
+  name: 'summary',
+  levels: ['instance'],
+  resourceTypes: ['Patient'],
+  affectsState: false,
+  definitionUrl: 'http://hl7.org/fhir/uv/ips/OperationDefinition/summary',
+  async run(context) {
+    const types = [...new Set(IPS_SECTIONS.flatMap((s) => s.types))];
+    const { patient, members } = await patientAndCompartment(context, types);
+    const used = new Set<string>();
+    const sections: CompositionSection[] = IPS_SECTIONS.map((section) => {
+      const chosen = members.filter((m) => section.types.includes(m.resourceType) && (!section.filter || section.filter(m)) &&
+        !used.has(`${m.resourceType}/${m.id}`));
+      for (const m of chosen) used.add(`${m.resourceType}/${m.id}`);
+      const base: CompositionSection = { title: section.title, code: { coding: [{ system: LOINC, code: section.code, display: section.display }] } };
+      if (!chosen.length) {
+        return {
+          ...base,
+          text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">No information available</div>' },
+          emptyReason: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/list-empty-reason', code: 'unavailable' }] },
+        };
+      }
+      const items = chosen.map((m) => `<li>${escapeHtml(describe(m))}</li>`).join('');
+      return {
+        ...base,
+        text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><ul>${items}</ul></div>` },
+        entry: chosen.map((m) => ({ reference: `${m.resourceType}/${m.id}` })),
+      };
+    });
+    const now = new Date().toISOString();
+    const composition: Composition = {
+      resourceType: 'Composition',
+      id: randomUUID(),
+      status: 'final',
+      type: { coding: [{ system: LOINC, code: '60591-5', display: 'Patient summary Document' }] },
+      subject: { reference: `Patient/${patient.id}` },
+      date: now,
+      author: [{ display: 'Instant OpenHIE shared health record' }],
+      title: 'International Patient Summary',
+      section: sections,
+    };
+    const included = members.filter((m) => used.has(`${m.resourceType}/${m.id}`));
+    const entry = (resource: Resource): BundleEntry => ({ fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource });
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` },
+      type: 'document',
+      timestamp: now,
+      entry: [entry(composition), entry(patient), ...included.map(entry)],
+    };
+    return bundle;
+  },
+};

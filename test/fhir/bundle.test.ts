@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+for (const driver of testDrivers) {
+  describe(`FHIR batch and transaction bundles (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver);
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('transaction resolves urn:uuid references between new resources and answers in entry order', async () => {
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            {
+              fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-000000000002',
+              resource: { resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: 'urn:uuid:0b0c6a1e-0000-4000-8000-000000000001' } },
+              request: { method: 'POST', url: 'Observation' },
+            },
+            {
+              fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-000000000001',
+              resource: { resourceType: 'Patient', name: [{ family: 'Linked' }], identifier: [{ system: 'urn:tx', value: 'p1' }] },
+              request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:tx|p1' },
+            },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(reply.body.type, 'transaction-response');
+      const [obsEntry, patientEntry] = reply.body.entry;
+      assert.equal(obsEntry.response.status, '201 Created');
+      assert.equal(patientEntry.response.status, '201 Created');
+      const patientId = patientEntry.resource.id;
+      assert.equal(obsEntry.resource.subject.reference, `Patient/${patientId}`);
+      const search = await s.request('GET', `Observation?subject=Patient/${patientId}`);
+      assert.equal(search.body.entry.length, 1);
+    });
+
+    test('conditional create and conditional references inside a transaction reuse existing resources', async () => {
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            {
+              fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-000000000003',
+              resource: { resourceType: 'Patient', identifier: [{ system: 'urn:tx', value: 'p1' }] },
+              request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:tx|p1' },
+            },
+            {
+              resource: { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: 'Patient?identifier=urn:tx|p1' } },
+              request: { method: 'POST', url: 'Encounter' },
+            },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(reply.body.entry[0].response.status, '200 OK');
+      const patients = await s.request('GET', 'Patient?identifier=urn:tx|p1');
+      assert.equal(patients.body.entry.length, 1);
+      assert.equal(reply.body.entry[1].resource.subject.reference, `Patient/${patients.body.entry[0].resource.id}`);
+    });
+
+    test('transaction entries run DELETE, POST, PUT, GET in that order', async () => {
+      const existing = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Doomed' }] } });
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { request: { method: 'GET', url: 'Patient?family=Ordered' } },
+            { resource: { resourceType: 'Patient', id: 'ordered-put', name: [{ family: 'Ordered' }] }, request: { method: 'PUT', url: 'Patient/ordered-put' } },
+            { resource: { resourceType: 'Patient', name: [{ family: 'Ordered' }] }, request: { method: 'POST', url: 'Patient' } },
+            { request: { method: 'DELETE', url: `Patient/${existing.body.id}` } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(reply.body.entry[0].resource.entry.length, 2, 'the GET sees both writes');
+      assert.equal(reply.body.entry[3].response.status, '204 No Content');
+      assert.equal((await s.request('GET', `Patient/${existing.body.id}`)).status, 410);
+    });
+
+    test('a conditional reference with no match fails the whole transaction', async () => {
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { resource: { resourceType: 'Patient', name: [{ family: 'NeverSaved' }] }, request: { method: 'POST', url: 'Patient' } },
+            { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient?identifier=urn:none|0' } }, request: { method: 'POST', url: 'Observation' } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 412);
+      assert.equal(reply.body.resourceType, 'OperationOutcome');
+      assert.equal((await s.request('GET', 'Patient?family=NeverSaved')).body.entry.length, 0);
+    });
+
+    test('batch entries succeed or fail independently', async () => {
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'batch', entry: [
+            { resource: { resourceType: 'Patient', name: [{ family: 'BatchOk' }] }, request: { method: 'POST', url: 'Patient' } },
+            { resource: { resourceType: 'Patient', birthDate: 'nope' }, request: { method: 'POST', url: 'Patient' } },
+            { request: { method: 'GET', url: 'Patient/does-not-exist' } },
+            { request: { url: 'Patient' } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.type, 'batch-response');
+      const statuses = reply.body.entry.map((e: Json) => e.response.status);
+      assert.deepEqual(statuses, ['201 Created', '400 Bad Request', '404 Not Found', '400 Bad Request']);
+      assert.equal(reply.body.entry[1].response.outcome.resourceType, 'OperationOutcome');
+      assert.equal((await s.request('GET', 'Patient?family=BatchOk')).body.entry.length, 1);
+    });
+
+    test('PATCH entries carry a JSON Patch in a Binary', async () => {
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 'female' } });
+      const patch = Buffer.from(JSON.stringify([{ op: 'replace', path: '/gender', value: 'male' }])).toString('base64');
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${created.body.id}` } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal((await s.request('GET', `Patient/${created.body.id}`)).body.gender, 'male');
+    });
+
+    test('a bundle that is not batch or transaction is rejected', async () => {
+      const reply = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'collection' } });
+      assert.equal(reply.status, 400);
+      assert.equal((await s.request('POST', '', { body: { resourceType: 'Patient' } })).status, 400);
+    });
+  });
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../../src/common/logger.js';
+import { SettingsMap } from '../../../src/platform/settings.js';
+import { loadService } from '../../../src/services/catalogue.js';
+import type { RunningService } from '../../../src/services/service.js';
+import { sharedHealthRecordService } from '../../../src/services/shared-health-record/index.js';
+import { openTestDatabase, testDrivers, type TestDatabase } from '../../support/databases.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+for (const driver of testDrivers) {
+  describe(`shared-health-record service (${driver})`, () => {
+    let database: TestDatabase;
+    let running: RunningService;
+    let base: string;
+    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
+      const response = await fetch(`${base}/${path}`, {
+        method,
+        headers: body ? { 'content-type': 'application/fhir+json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    };
+
+    before(async () => {
+      database = await openTestDatabase(driver);
+      running = await sharedHealthRecordService.start({
+        name: 'shared-health-record',
+        db: database.db,
+        settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0', FHIR_DATASTORE_BODY_LIMIT_BYTES: '100000' }),
+        logger: createLogger(),
+        stateDir: '/tmp',
+      });
+      base = running.endpoints.fhir!;
+    });
+    after(async () => {
+      await running.stop();
+      await database.dispose();
+    });
+
+    test('is in the catalogue, owns schema shr, and answers /health and /fhir/metadata', async () => {
+      assert.equal((await loadService('shared-health-record')).name, 'shared-health-record');
+      assert.deepEqual(sharedHealthRecordService.schemas, ['shr']);
+      assert.equal((await fetch(running.healthUrl)).status, 200);
+      assert.match(base, /^http:\/\/127\.0\.0\.1:\d+\/fhir$/);
+      const cs = await call('GET', 'metadata');
+      const patient = cs.body.rest[0].resource.find((r: Json) => r.type === 'Patient');
+      const ops = patient.operation.map((o: Json) => o.name).sort();
+      assert.deepEqual(ops, ['everything', 'summary', 'validate']);
+      const tables = await database.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'shr' AND table_name = 'resources'");
+      assert.equal(tables.rows[0]!.n, 1);
+    });
+
+    test('FHIR_DATASTORE_BODY_LIMIT_BYTES is enforced', async () => {
+      const big = await call('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'x'.repeat(120_000) }] });
+      assert.equal(big.status, 413);
+      assert.equal(big.body.resourceType, 'OperationOutcome');
+    });
+
+    test('Patient/$everything returns the patient and their compartment, nothing of others', async () => {
+      const tx = await call('POST', '', {
+        resourceType: 'Bundle', type: 'transaction', entry: [
+          { fullUrl: 'urn:uuid:a0000000-0000-4000-8000-000000000001', resource: { resourceType: 'Patient', name: [{ family: 'Everything' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: 'urn:uuid:a0000000-0000-4000-8000-000000000002', resource: { resourceType: 'Patient', name: [{ family: 'Other' }] }, request: { method: 'POST', url: 'Patient' } },
+          { resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'urn:uuid:a0000000-0000-4000-8000-000000000001' } }, request: { method: 'POST', url: 'Encounter' } },
+          { resource: { resourceType: 'Condition', code: { text: 'Hypertension' }, subject: { reference: 'urn:uuid:a0000000-0000-4000-8000-000000000001' } }, request: { method: 'POST', url: 'Condition' } },
+          { resource: { resourceType: 'AllergyIntolerance', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, code: { text: 'Penicillin' }, patient: { reference: 'urn:uuid:a0000000-0000-4000-8000-000000000001' } }, request: { method: 'POST', url: 'AllergyIntolerance' } },
+          {
+            resource: {
+              resourceType: 'Observation', status: 'final', code: { text: 'Body weight' }, subject: { reference: 'urn:uuid:a0000000-0000-4000-8000-000000000001' },
+              category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }], valueQuantity: { value: 70, unit: 'kg' },
+            },
+            request: { method: 'POST', url: 'Observation' },
+          },
+          { resource: { resourceType: 'Condition', code: { text: 'Not mine' }, subject: { reference: 'urn:uuid:a0000000-0000-4000-8000-000000000002' } }, request: { method: 'POST', url: 'Condition' } },
+        ],
+      });
+      assert.equal(tx.status, 200, JSON.stringify(tx.body));
+      const patientId = tx.body.entry[0].resource.id;
+      const everything = await call('GET', `Patient/${patientId}/$everything`);
+      assert.equal(everything.status, 200, JSON.stringify(everything.body));
+      const types = everything.body.entry.map((e: Json) => e.resource.resourceType).sort();
+      assert.deepEqual(types, ['AllergyIntolerance', 'Condition', 'Encounter', 'Observation', 'Patient']);
+      const onlyConditions = await call('GET', `Patient/${patientId}/$everything?_type=Condition`);
+      assert.deepEqual(onlyConditions.body.entry.map((e: Json) => e.resource.resourceType), ['Patient', 'Condition']);
+      assert.equal((await call('GET', 'Patient/nobody/$everything')).status, 404);
+
+      const summary = await call('GET', `Patient/${patientId}/$summary`);
+      assert.equal(summary.status, 200, JSON.stringify(summary.body));
+      assert.equal(summary.body.type, 'document');
+      const composition = summary.body.entry[0].resource;
+      assert.equal(composition.resourceType, 'Composition');
+      assert.equal(composition.type.coding[0].code, '60591-5');
+      const section = (code: string): Json => composition.section.find((sec: Json) => sec.code.coding[0].code === code);
+      assert.equal(section('48765-2').entry.length, 1, 'allergies');
+      assert.equal(section('11450-4').entry.length, 1, 'problems');
+      assert.equal(section('8716-3').entry.length, 1, 'vital signs');
+      assert.ok(section('11369-6').emptyReason, 'no immunizations');
+      const bundled = new Set(summary.body.entry.map((e: Json) => `${e.resource.resourceType}/${e.resource.id}`));
+      for (const sec of composition.section) for (const ref of sec.entry ?? []) assert.ok(bundled.has(ref.reference), ref.reference);
+      // The document itself is a valid Bundle by the R4 definitions.
+      const validated = await call('POST', 'Bundle/$validate', summary.body);
+      assert.ok(!validated.body.issue.some((i: Json) => i.severity === 'error'), JSON.stringify(validated.body));
+    });
+  });
+}
