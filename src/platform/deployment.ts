@@ -35,6 +35,7 @@ export interface Deployment {
   plan: PackagePlan;
   only: boolean;
   concurrency: number;
+  /** Env files and -e assignments in effect: those remembered from init, then this command's. */
   envFiles: string[];
   assignments: string[];
   /** Settings for the plan's packages, given secrets (which only exist after init). */
@@ -52,15 +53,17 @@ export function defaultStateDir(cwd = process.cwd()): string {
 export function loadDeployment(options: DeploymentOptions): Deployment {
   const cwd = options.cwd ?? process.cwd();
   const config = loadProjectConfig(options.configFile, cwd);
-  const profile = options.profile ? findProfile(config, options.profile) : undefined;
   const store = new StateStore(options.stateDir ? resolve(cwd, options.stateDir) : defaultStateDir(cwd));
+  const remembered = store.readState()?.settings;
+  const profileName = options.profile ?? remembered?.profile;
+  const profile = profileName ? findProfile(config, profileName) : undefined;
   const given = [...(config?.customPackages ?? []), ...(options.customPaths ?? []).map((p) => resolve(cwd, p))];
   // Custom packages deployed earlier are found again from the state, without repeating -c.
-  const remembered = Object.values(store.readState()?.packages ?? {})
+  const rememberedDirs = Object.values(store.readState()?.packages ?? {})
     .map((p) => p.dir)
     .filter((dir): dir is string => dir !== undefined && existsSync(dir) && !given.some((g) => dir === g || dir.startsWith(`${g}/`)));
   const all = discoverPackages({
-    customPaths: [...given, ...new Set(remembered)],
+    customPaths: [...given, ...new Set(rememberedDirs)],
     ...(options.builtInDir ? { builtInDir: options.builtInDir } : {}),
   });
   let requested = options.packages;
@@ -71,8 +74,9 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
   }
   const only = options.only ?? profile?.only ?? false;
   const plan = requested.length ? planPackages(all, requested, { only }) : { ordered: [], dependsOn: new Map<string, string[]>() };
-  const envFiles = (options.envFiles ?? []).map((f) => resolve(cwd, f));
-  const assignments = options.assignments ?? [];
+  // Settings given at init apply again later; what is given now comes after, so it wins.
+  const envFiles = [...(remembered?.envFiles ?? []), ...(options.envFiles ?? []).map((f) => resolve(cwd, f))];
+  const assignments = lastPerName([...(remembered?.assignments ?? []), ...(options.assignments ?? [])]);
   return {
     store,
     config,
@@ -90,6 +94,17 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
       return resolved;
     },
   };
+}
+
+/** Keeps the last NAME=value of each name, in order, so remembered settings do not pile up. */
+function lastPerName(assignments: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const assignment of assignments) {
+    const name = assignment.split('=', 1)[0]!;
+    byName.delete(name);
+    byName.set(name, assignment);
+  }
+  return [...byName.values()];
 }
 
 export { settingValues };

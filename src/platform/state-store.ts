@@ -15,6 +15,14 @@ export interface InstanceState {
   /** dir is kept for custom packages, so later commands find them without -c. */
   packages: Record<string, { version: string; initializedAt: string; dir?: string }>;
   database: { kind: 'pglite' } | { kind: 'postgres' };
+  /** Settings given at init (profile, env files, -e), applied again by later commands. */
+  settings?: RememberedSettings;
+}
+
+export interface RememberedSettings {
+  profile?: string;
+  envFiles: string[];
+  assignments: string[];
 }
 
 export interface RuntimeInfo {
@@ -56,7 +64,8 @@ export class StateStore {
   }
 
   writeState(state: InstanceState): void {
-    this.writeJson('state.json', state);
+    // 0600: remembered -e values may hold a password someone chose to pass.
+    this.writeJson('state.json', state, 0o600);
   }
 
   readSecrets(): Record<string, string> {

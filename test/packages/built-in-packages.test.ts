@@ -51,7 +51,7 @@ test('down then up keeps the data; init again leaves one channel and one client'
   const id = ((await created.json()) as { id: string }).id;
 
   assert.equal((await runInstant(['down'], { cwd })).code, 0);
-  const up = await runInstant(['up', '-d', ...portArgs], { cwd });
+  const up = await runInstant(['up', '-d'], { cwd }); // the ports given at init are remembered
   assert.equal(up.code, 0, up.stderr);
   const read = await fetch(`${router}/fhir/Patient/${id}`, { headers: auth });
   assert.equal(read.status, 200, 'the patient survived down and up');

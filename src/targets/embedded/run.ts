@@ -108,6 +108,11 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   if (options.command === 'init') {
     const state: InstanceState = previous ?? { version: 1, packages: {}, database: { kind: databaseKind } };
     state.database = { kind: databaseKind };
+    state.settings = {
+      ...(deployment.profile ? { profile: deployment.profile.name } : {}),
+      envFiles: [...new Set(deployment.envFiles)],
+      assignments: deployment.assignments,
+    };
     for (const pkg of plan.ordered) {
       state.packages[pkg.id] = {
         version: pkg.version,
