@@ -9,7 +9,7 @@ import { loadDeployment, type Deployment, type DeploymentOptions } from '../plat
 import { interpolate } from '../platform/interpolate.js';
 import type { Progress } from '../platform/progress.js';
 import { settingValues } from '../platform/settings-resolver.js';
-import { isAlive } from '../platform/state-store.js';
+import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
 import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
 import { destroyPackageData, runEmbedded } from '../targets/embedded/run.js';
@@ -156,7 +156,11 @@ export async function downCommand(options: DeploymentOptions): Promise<void> {
     return;
   }
   const ids = options.packages.length ? deployment.plan.ordered.map((p) => p.id) : [];
-  const result = await callControl<{ stopped: string[]; remaining: string[] }>(live.controlSocket, 'POST', '/stop', { packages: ids });
+  const result = await stopRunning(deployment, live, { packages: ids });
+  if (!result) {
+    process.stdout.write(`Nothing is running from ${deployment.store.dir} (the process recorded there had gone).\n`);
+    return;
+  }
   if (result.remaining.length === 0) await waitForExit(live.pid);
   process.stdout.write(`Stopped ${result.stopped.join(', ') || 'nothing'}${result.remaining.length ? `; still running: ${result.remaining.join(', ')}` : ''}. Data is kept; \`instant up\` starts again.\n`);
 }
@@ -171,11 +175,11 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
   const everything = initialised.every((id) => ids.includes(id));
   if (!flags.yes) await confirm(`Delete all data of ${ids.join(', ') || 'this instance'}${everything ? ` and the state directory ${store.dir}` : ''}?`);
 
+  // A running instance holds the database: it drops the schemas itself.
   const live = store.liveRuntime();
-  if (live) {
-    const result = await callControl<{ remaining: string[] }>(live.controlSocket, 'POST', '/stop', { packages: ids, destroy: true });
-    if (result.remaining.length === 0) await waitForExit(live.pid);
-  } else if (ids.length) {
+  const result = live ? await stopRunning(deployment, live, { packages: ids, destroy: true }) : undefined;
+  if (live && result?.remaining.length === 0) await waitForExit(live.pid);
+  if (!result && ids.length) {
     const databaseUrl = rememberDatabaseUrl(store, flags.databaseUrl);
     if (databaseUrl || !everything) {
       const db = await openInstanceDatabase(store, databaseUrl);
@@ -191,6 +195,21 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
   }
   if (everything) store.removeAll();
   process.stdout.write(`Destroyed ${ids.join(', ') || 'nothing'}${everything ? ` and removed ${store.dir}` : ''}.\n`);
+}
+
+/**
+ * Asks the running instance to stop packages. A process recorded in runtime.json that no longer
+ * answers (killed, crashed) is forgotten, and undefined is returned.
+ */
+async function stopRunning(deployment: Deployment, live: RuntimeInfo, body: { packages: string[]; destroy?: boolean }): Promise<{ stopped: string[]; remaining: string[] } | undefined> {
+  try {
+    return await callControl<{ stopped: string[]; remaining: string[] }>(live.controlSocket, 'POST', '/stop', body);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNREFUSED' && code !== 'ENOENT') throw error;
+    deployment.store.clearRuntime();
+    return undefined;
+  }
 }
 
 /** down and destroy may name no packages: then they act on what is running or initialised. */
