@@ -114,6 +114,18 @@ for (const driver of testDrivers) {
       assert.equal(logged.request.querystring, 'name=x');
       assert.equal(logged.response.status, 200);
       assert.match(logged.response.body, /"ok":true/);
+      // The routed request is audited (read from the transaction log as an AuditEvent).
+      const audits = (await iol.call('GET', '/audits?kind=routed-request&filterLimit=50')).body;
+      const event = audits.find((a: { entity: Array<{ what: { reference: string } }> }) => a.entity[0]!.what.reference === `Transaction/${logged._id}`);
+      assert.ok(event, 'an AuditEvent for the routed request');
+      assert.equal(event.resourceType, 'AuditEvent');
+      assert.equal(event.agent[0].who.identifier.value, 'emr');
+      assert.equal(event.outcome, '0');
+      const all = (await iol.call('GET', '/audits?filterLimit=500')).body;
+      assert.ok(all.some((a: { subtype: Array<{ code: string }> }) => a.subtype[0]!.code === 'routed-request'));
+      assert.ok(all.some((a: { subtype: Array<{ code: string }> }) => a.subtype[0]!.code === 'admin-change'));
+      const times = all.map((a: { recorded: string }) => Date.parse(a.recorded));
+      assert.deepEqual(times, [...times].sort((a: number, b: number) => b - a), 'newest first');
     });
 
     test('no credentials, wrong password, wrong role: 401 with WWW-Authenticate; no channel: 404', async () => {

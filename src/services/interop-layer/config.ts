@@ -71,7 +71,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
     maxStoredBodyBytes: settings.int('OPENHIM_MAX_STORED_BODY_BYTES', 1024 * 1024),
     defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),
-    flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 20),
+    flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 50),
     maxTransactions: settings.int('OPENHIM_MAX_TRANSACTIONS', 0),
     upstreamTlsVerify: settings.bool('OPENHIM_UPSTREAM_TLS_VERIFY', true),
     legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),

@@ -36,6 +36,31 @@ const TYPES: Record<AuditKind, AuditEvent['type']> = {
   'routed-request': { system: DCM, code: '110106', display: 'Export' },
 };
 
+/** The AuditEvent of a routed request, built from its row in iol.transactions. */
+const ROUTED_AUDIT_SQL = `jsonb_build_object(
+  'resourceType', 'AuditEvent',
+  'id', id,
+  'type', jsonb_build_object('system', '${DCM}', 'code', '110106', 'display', 'Export'),
+  'subtype', jsonb_build_array(jsonb_build_object('system', 'urn:instant-openhie:iol:audit', 'code', 'routed-request')),
+  'action', 'E',
+  'recorded', to_char(request_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  'outcome', CASE WHEN status = 'Failed' THEN '8' ELSE '0' END,
+  'outcomeDesc', status,
+  'agent', jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+     'who', CASE WHEN client_id IS NULL THEN jsonb_build_object('display', 'anonymous')
+                 ELSE jsonb_build_object('identifier', jsonb_build_object('value', client_id), 'display', client_id) END,
+     'requestor', true,
+     'network', CASE WHEN doc->>'clientIP' IS NULL THEN NULL ELSE jsonb_build_object('address', doc->>'clientIP', 'type', '2') END))),
+  'source', jsonb_build_object('observer', jsonb_build_object('display', 'instant-openhie interop-layer'),
+     'type', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/security-source-type', 'code', '4', 'display', 'Application Server'))),
+  'entity', jsonb_build_array(jsonb_build_object(
+     'what', jsonb_build_object('reference', 'Transaction/' || id),
+     'detail', jsonb_build_array(
+        jsonb_build_object('type', 'channelID', 'valueString', COALESCE(channel_id, '')),
+        jsonb_build_object('type', 'method', 'valueString', COALESCE(doc->'request'->>'method', '')),
+        jsonb_build_object('type', 'path', 'valueString', request_path),
+        jsonb_build_object('type', 'status', 'valueString', status)))))`;
+
 export interface AuditInput {
   kind: AuditKind;
   action: AuditAction;
@@ -111,30 +136,44 @@ export class AuditLog {
     );
   }
 
+  /**
+   * Newest first. Routed requests are not stored twice: their AuditEvents are built here from
+   * the transaction log (one row per routed request), and merged with the stored events.
+   */
   async find(q: AuditQuery): Promise<AuditEvent[]> {
     await this.writer.flush();
-    const clauses: string[] = [];
     const params: unknown[] = [];
-    if (q.kind) {
-      params.push(JSON.stringify({ subtype: [{ code: q.kind }] }));
-      clauses.push(`doc @> $${params.length}::jsonb`);
-    }
+    const p = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const stored: string[] = [];
+    const routed: string[] = [];
+    if (q.kind) stored.push(`doc @> ${p(JSON.stringify({ subtype: [{ code: q.kind }] }))}::jsonb`);
     if (q.outcome) {
-      params.push(q.outcome);
-      clauses.push(`outcome = $${params.length}`);
+      const ref = p(q.outcome);
+      stored.push(`outcome = ${ref}`);
+      routed.push(`(CASE WHEN status = 'Failed' THEN '8' ELSE '0' END) = ${ref}`);
     }
     if (q.from) {
-      params.push(q.from);
-      clauses.push(`recorded >= $${params.length}::timestamptz`);
+      const ref = p(q.from);
+      stored.push(`recorded >= ${ref}::timestamptz`);
+      routed.push(`request_ts >= ${ref}::timestamptz`);
     }
     if (q.to) {
-      params.push(q.to);
-      clauses.push(`recorded <= $${params.length}::timestamptz`);
+      const ref = p(q.to);
+      stored.push(`recorded <= ${ref}::timestamptz`);
+      routed.push(`request_ts <= ${ref}::timestamptz`);
     }
-    params.push(q.limit, q.offset);
+    const includeRouted = !q.kind || q.kind === 'routed-request';
+    const where = (clauses: string[]) => (clauses.length ? `WHERE ${clauses.join(' AND ')}` : '');
+    const limit = p(q.limit);
+    const offset = p(q.offset);
     const r = await this.db.query<{ doc: AuditEvent }>(
-      `SELECT doc FROM iol.audits ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''}
-        ORDER BY recorded DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      `SELECT doc FROM (
+         (SELECT recorded, id, doc FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
+         ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}
+       ) merged ORDER BY recorded DESC, id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
       params,
     );
     return r.rows.map((x) => x.doc);

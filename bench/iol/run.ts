@@ -1,0 +1,135 @@
+/**
+ * Requests per second and p50/p99 latency through the interop layer (bodies stored) against the
+ * same upstream called directly and through nginx proxy_pass, for 1 KB and 100 KB bodies, in
+ * one run; printed as ratios. Each server is a child process; autocannon runs here.
+ *
+ *   npm run build && node dist/bench/iol/run.js            (BENCH_SECONDS=10 BENCH_CONNECTIONS=32)
+ *   BENCH_SOAK_SECONDS=300 node dist/bench/iol/run.js      (adds a memory soak through the IOL)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { existsSync, readFileSync } from 'node:fs';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number; average: number };
+  errors: number;
+  non2xx: number;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const children: ChildProcess[] = [];
+
+function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; info: Record<string, string | number> }> {
+  const child = spawn(process.execPath, [join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve({ child, info: JSON.parse(line) as Record<string, string | number> }));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function startNginx(upstreamPort: number): Promise<{ port: number; stop(): Promise<void> } | undefined> {
+  const binary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+  if (!binary) return undefined;
+  const prefix = await mkdtemp(join(tmpdir(), 'iol-bench-nginx-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  await writeFile(
+    join(prefix, 'nginx.conf'),
+    `worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  client_max_body_size 10m;
+  client_body_buffer_size 256k;
+  upstream backend { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffers 16 64k;
+    }
+  }
+}
+`,
+  );
+  const child = spawn(binary, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'inherit' });
+  children.push(child);
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      await rm(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+async function load(url: string, body: Buffer, headers: Record<string, string> = {}, duration = seconds): Promise<AutocannonResult> {
+  // A short warm-up (JIT, connection pools), then the measured run.
+  await autocannon({ url, method: 'POST', body, headers, connections, duration: 1 });
+  return autocannon({ url, method: 'POST', body, headers, connections, duration });
+}
+
+function rssOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+const fmt = (r: AutocannonResult) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}`;
+
+try {
+  for (const size of [1024, 100 * 1024]) {
+    const label = size === 1024 ? '1 KB' : '100 KB';
+    const up = await startChild('upstream.js', { BODY_BYTES: String(size) });
+    const upstreamPort = Number(up.info.port);
+    const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort) });
+    const nginx = await startNginx(upstreamPort);
+    const body = Buffer.alloc(size, 'b');
+    const direct = await load(`http://127.0.0.1:${upstreamPort}/bench`, body);
+    const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
+    const viaIol = await load(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
+    console.log(`\n${label} request and response bodies, ${connections} connections, ${seconds} s each`);
+    console.log(`  direct   ${fmt(direct)}`);
+    if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
+    console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol.child.pid!).toFixed(0)} MB)`);
+    if (viaNginx) console.log(`  IOL / nginx throughput: ${(viaIol.requests.average / viaNginx.requests.average).toFixed(2)}`);
+    console.log(`  IOL / direct throughput: ${(viaIol.requests.average / direct.requests.average).toFixed(2)}`);
+    console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
+    const soak = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
+    if (soak > 0 && size === 1024) {
+      const samples: number[] = [];
+      const timer = setInterval(() => samples.push(rssOf(iol.child.pid!)), 10_000);
+      await autocannon({ url: `${iol.info.router}/bench`, method: 'POST', body, headers: { authorization: String(iol.info.authorization) }, connections, duration: soak });
+      clearInterval(timer);
+      console.log(`  soak ${soak} s: RSS MB every 10 s: ${samples.map((s) => s.toFixed(0)).join(' ')}`);
+    }
+    await nginx?.stop();
+    iol.child.kill('SIGTERM');
+    up.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+}

@@ -1,0 +1,47 @@
+/**
+ * Bench IOL: the interop-layer service on an embedded PGlite (or INSTANT_BENCH_DATABASE_URL), with
+ * a client and a channel to the upstream whose port is given; bodies stored (the default).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openDatabase } from '../../src/db/open.js';
+import { createLogger } from '../../src/common/logger.js';
+import { SettingsMap } from '../../src/platform/settings.js';
+import { interopLayerService } from '../../src/services/interop-layer/index.js';
+
+const upstreamPort = Number(process.env.UPSTREAM_PORT);
+const dir = await mkdtemp(join(tmpdir(), 'iol-bench-'));
+const db = await openDatabase(process.env.INSTANT_BENCH_DATABASE_URL ? { url: process.env.INSTANT_BENCH_DATABASE_URL } : { dataDir: join(dir, 'pgdata') });
+const rootPassword = randomBytes(12).toString('base64url');
+const running = await interopLayerService.start({
+  name: 'interop-layer',
+  db,
+  logger: createLogger(),
+  stateDir: dir,
+  settings: new SettingsMap({
+    OPENHIM_API_PORT: '0',
+    OPENHIM_ROUTER_HTTP_PORT: '0',
+    OPENHIM_ROUTER_HTTPS_PORT: '0',
+    OPENHIM_ROOT_PASSWORD: rootPassword,
+    OPENHIM_MAX_STORED_BODY_BYTES: String(1024 * 1024),
+  }),
+});
+const auth = `Basic ${Buffer.from(`root@openhim.org:${rootPassword}`).toString('base64')}`;
+const post = async (path: string, body: unknown) => {
+  const res = await fetch(running.endpoints.api + path, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+};
+const clientPassword = randomBytes(12).toString('base64url');
+await post('/clients', { clientID: 'bench', name: 'Bench', roles: ['bench'], password: clientPassword });
+await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench'], routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
+process.stdout.write(`${JSON.stringify({ router: running.endpoints.router, api: running.endpoints.api, authorization: `Basic ${Buffer.from(`bench:${clientPassword}`).toString('base64')}`, adminAuthorization: auth })}\n`);
+process.on('SIGTERM', () => {
+  void (async () => {
+    await running.stop();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+    process.exit(0);
+  })();
+});
