@@ -36,9 +36,23 @@ const post = async (path: string, body: unknown) => {
 const clientPassword = randomBytes(12).toString('base64url');
 await post('/clients', { clientID: 'bench', name: 'Bench', roles: ['bench'], password: clientPassword });
 await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench'], routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
+// IOL_BENCH_PROFILE=<file>: CPU profile of the serving period only (start-up excluded).
+const profileFile = process.env.IOL_BENCH_PROFILE;
+let session: import('node:inspector').Session | undefined;
+if (profileFile) {
+  const { Session } = await import('node:inspector');
+  session = new Session();
+  session.connect();
+  await new Promise<void>((resolve) => session!.post('Profiler.enable', () => session!.post('Profiler.start', () => resolve())));
+}
 process.stdout.write(`${JSON.stringify({ router: running.endpoints.router, api: running.endpoints.api, authorization: `Basic ${Buffer.from(`bench:${clientPassword}`).toString('base64')}`, adminAuthorization: auth })}\n`);
 process.on('SIGTERM', () => {
   void (async () => {
+    if (session && profileFile) {
+      const { writeFile } = await import('node:fs/promises');
+      const profile = await new Promise<unknown>((resolve) => session!.post('Profiler.stop', (_e, r) => resolve(r.profile)));
+      await writeFile(profileFile, JSON.stringify(profile));
+    }
     await running.stop();
     await db.close();
     await rm(dir, { recursive: true, force: true });

@@ -171,6 +171,14 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', `/channels/${ok.body._id}`)).status, 404);
     });
 
+    test('concurrent creations of one name: one 201, the others 409, never 500', async () => {
+      const results = await Promise.all([1, 2, 3, 4].map(() => iol.call('POST', '/channels', channel('raced'))));
+      assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409]);
+      const users = await Promise.all([1, 2, 3].map(() => iol.call('POST', '/users', { email: 'race@example.org', password: 'race-password' })));
+      assert.deepEqual(users.map((r) => r.status).sort(), [201, 409, 409]);
+      assert.equal((await iol.call('PUT', '/users/race@example.org', { email: iol.rootEmail })).status, 409);
+    });
+
     test('roles are derived from channels and clients, and POST/PUT/DELETE change both', async () => {
       const ch = await iol.call('POST', '/channels', channel('roles-ch', { allow: [] }));
       assert.equal(ch.status, 201);

@@ -34,6 +34,10 @@ export function buildApiApp(deps: IolDeps): FastifyInstance {
       return reply.code(error.status).send({ error: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
     }
     if (isInstantError(error)) return reply.code(400).send({ error: error.code, message: error.message });
+    // A unique key taken by a concurrent request (name, clientID, email): a conflict, not a failure.
+    if ((error as { code?: unknown }).code === '23505') {
+      return reply.code(409).send({ error: 'IOL_CONFLICT', message: 'another item with the same name, clientID or email exists' });
+    }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: error.code ?? 'IOL_BAD_REQUEST', message: error.message });
     }

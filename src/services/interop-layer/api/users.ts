@@ -64,6 +64,10 @@ export function registerUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!row) throw notFound(`user ${request.params.email}`);
     const input = parseBody(userSchema, { ...row.doc, ...(request.body as object) }, 'user');
     if (!admin && JSON.stringify(input.groups) !== JSON.stringify(row.doc.groups)) throw forbidden('only an admin may change groups');
+    if (input.email.toLowerCase() !== row.doc.email.toLowerCase()) {
+      if (!admin) throw forbidden('only an admin may change an email');
+      if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
+    }
     const user = toUser(input, row.doc._id);
     const secrets = await userSecrets(deps, request.body as UserInput);
     await deps.users.update(user, secrets);
