@@ -12,6 +12,7 @@ import { asFhirError, FhirError } from './outcome.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import { fhirMigrations } from './storage/migrations.js';
+import { StatisticsKeeper } from './storage/statistics.js';
 import { validateAgainstDefinitions } from './validation.js';
 
 export interface FhirEngineOptions {
@@ -29,12 +30,14 @@ export class FhirEngine {
   readonly operations = new OperationRegistry();
   private base: string;
   private readonly software: { name: string; version: string };
+  private readonly statistics: StatisticsKeeper;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;
     this.schema = options.schema;
     this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
     this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
+    this.statistics = new StatisticsKeeper(this.db, this.schema);
     this.registerOperation(validateOperation);
   }
 
@@ -50,6 +53,12 @@ export class FhirEngine {
   async migrate(): Promise<void> {
     loadDefinitions();
     await this.db.migrate(this.schema, fhirMigrations(this.schema));
+    if (this.db.kind === 'pglite') await this.statistics.analyze();
+  }
+
+  /** Lets background maintenance finish; call before closing the database. */
+  async settle(): Promise<void> {
+    await this.statistics.settle();
   }
 
   /** A repository for direct (non-HTTP) use by the service that owns the engine. */
@@ -68,7 +77,12 @@ export class FhirEngine {
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
   async handle(request: FhirRequest): Promise<FhirResponse> {
     try {
-      return await dispatch({ repo: this.repository(), operations: this.operations, request, software: this.software });
+      const response = await dispatch({ repo: this.repository(), operations: this.operations, request, software: this.software });
+      if (request.method !== 'GET' && request.method !== 'HEAD' && response.status < 300) {
+        const entries = response.resource?.resourceType === 'Bundle' ? ((response.resource as { entry?: unknown[] }).entry?.length ?? 0) : 1;
+        this.statistics.noteWrites(entries);
+      }
+      return response;
     } catch (error) {
       return errorResponse(error);
     }

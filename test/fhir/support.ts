@@ -53,6 +53,7 @@ export async function startFhirServer(driver: 'pglite' | 'postgres', options: { 
     },
     async close() {
       await app.close();
+      await engine.settle();
       await database.dispose();
     },
   };

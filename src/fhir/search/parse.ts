@@ -15,6 +15,8 @@ export interface ParamFilter {
   modifier?: string;
   /** OR-ed values, raw (escapes removed). */
   values: string[];
+  /** Set by the SQL builder: date values that must all hold on one index row (geX&ltY). */
+  allOf?: string[];
 }
 
 export interface ChainFilter {

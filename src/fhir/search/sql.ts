@@ -35,8 +35,38 @@ export function whereClause(ctx: BuildContext, request: SearchRequest, alias: st
   const conditions = [`NOT ${alias}.deleted`];
   if (request.type) conditions.push(`${alias}.type = ${ctx.params.add(request.type)}`);
   else if (request.types?.length) conditions.push(`${alias}.type = ANY(${ctx.params.add(request.types)}::text[])`);
-  for (const filter of request.filters) conditions.push(filterCondition(ctx, filter, alias, request.type));
+  const filters = combineDateBounds(request.filters);
+  for (const filter of filters) conditions.push(filterCondition(ctx, filter, alias, request.type));
   return conditions.join(' AND ');
+}
+
+/**
+ * `date=geX&date=ltY` on one parameter becomes one filter whose values must hold on the same index
+ * row, so the overlap of [X, Y] can use the GiST range index instead of two half-open scans.
+ */
+function combineDateBounds(filters: Filter[]): Filter[] {
+  const out: Filter[] = [];
+  const byParam = new Map<string, ParamFilter>();
+  for (const filter of filters) {
+    if (filter.kind === 'param' && filter.param.type === 'date' && !filter.modifier && filter.values.length === 1 &&
+        filter.param.code !== '_lastUpdated') {
+      const previous = byParam.get(filter.param.code!);
+      if (previous && !previous.allOf) {
+        previous.allOf = [...previous.values, filter.values[0]!];
+        continue;
+      }
+      if (previous?.allOf) {
+        previous.allOf.push(filter.values[0]!);
+        continue;
+      }
+      const copy: ParamFilter = { ...filter };
+      byParam.set(filter.param.code!, copy);
+      out.push(copy);
+      continue;
+    }
+    out.push(filter);
+  }
+  return out;
 }
 
 export function filterCondition(ctx: BuildContext, filter: Filter, alias: string, type: string | undefined): string {
@@ -94,8 +124,14 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   if (modifier === 'missing') {
     return `${alias}.rid ${filter.values[0] === 'true' ? 'NOT IN' : 'IN'} (${base})`;
   }
+  if (filter.allOf) {
+    const ands = filter.allOf.map((value) => dateCondition(ctx, `${i}.low`, `${i}.high`, value));
+    const overlap = dateOverlap(ctx, filter.allOf, i);
+    return `${alias}.rid IN (${base}${overlap} AND ${ands.join(' AND ')})`;
+  }
   const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
-  const matches = `${base} AND (${ors.join(' OR ')})`;
+  const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
+  const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
   if (modifier === 'not') return `${alias}.rid NOT IN (${matches})`;
   return `${alias}.rid IN (${matches})`;
 }
@@ -185,6 +221,31 @@ function dateCondition(ctx: BuildContext, lowCol: string, highCol: string, value
     }
   }
 }
+
+/** The interval all the given date values confine a row to, as a GiST-indexable overlap test ('' if unbounded). */
+function dateOverlap(ctx: BuildContext, values: string[], i: string): string {
+  let lower: Date | undefined;
+  let upper: Date | undefined;
+  for (const value of values) {
+    const { prefix, rest } = splitPrefix(value);
+    const range = parseDateRange(rest);
+    if (prefix === 'eq') {
+      lower = max(lower, range.low);
+      upper = min(upper, range.high);
+    } else if (prefix === 'ge' || prefix === 'sa') lower = max(lower, prefix === 'ge' ? range.low : range.high);
+    else if (prefix === 'gt') lower = max(lower, range.high);
+    else if (prefix === 'le' || prefix === 'eb') upper = min(upper, prefix === 'le' ? range.high : range.low);
+    else if (prefix === 'lt') upper = min(upper, range.low);
+    else return '';
+  }
+  if (!lower || !upper) return '';
+  const lo = ctx.params.add(lower.toISOString());
+  const hi = ctx.params.add(upper.toISOString());
+  return ` AND tstzrange(${i}.low, ${i}.high, '[]') && tstzrange(${lo}::timestamptz, ${hi}::timestamptz, '[]')`;
+}
+
+const max = (a: Date | undefined, b: Date): Date => (a && a > b ? a : b);
+const min = (a: Date | undefined, b: Date): Date => (a && a < b ? a : b);
 
 function numberCondition(ctx: BuildContext, prefix: string, text: string, lowCol: string, highCol: string): string {
   const n = parseNumberRange(text);

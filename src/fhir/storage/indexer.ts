@@ -154,8 +154,10 @@ function addOfType(rows: IndexRows, code: string, identifier: Identifier | undef
 
 function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl: string | undefined): void {
   if (typeof value.value === 'string') {
-    // canonical and uri typed references
-    rows.reference.push([code, null, null, value.value]);
+    // canonical and uri typed references: relative ones (or under our base) also point at a resource
+    const target = parseReference(value.value, baseUrl);
+    if (target) rows.reference.push([code, target.targetType, target.targetId, target.local]);
+    else rows.reference.push([code, null, null, value.value]);
     return;
   }
   const ref = value.value as Reference | undefined;

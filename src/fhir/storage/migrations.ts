@@ -97,6 +97,13 @@ export function fhirMigrations(schema: string): Migration[] {
         CREATE INDEX idx_uri_rid ON ${s}.idx_uri (rid);
       `,
     },
+    {
+      version: 2,
+      name: 'fhir date ranges searchable by overlap',
+      // A bounded date search (ge X & lt Y, eq, ap) is an overlap of intervals: neither B-tree on low
+      // nor on high narrows it, a GiST index on the range does.
+      sql: `CREATE INDEX idx_date_range ON ${s}.idx_date USING gist (tstzrange(low, high, '[]'));`,
+    },
   ];
 }
 

@@ -46,6 +46,7 @@ export const sharedHealthRecordService: ServiceDefinition = {
       healthUrl: `${url}/health`,
       async stop() {
         await app.close();
+        await engine.settle();
       },
     };
   },
