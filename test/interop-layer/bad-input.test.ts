@@ -17,7 +17,13 @@ for (const driver of testDrivers) {
     let flakyFailures = 0;
     before(async () => {
       up = await startUpstream();
-      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100' });
+      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_ROUTER_MAX_INFLIGHT_BYTES: '1500' });
+      up.handle('/hold', (_req, res) => {
+        setTimeout(() => {
+          res.writeHead(200);
+          res.end('held');
+        }, 300).unref();
+      });
       up.handle('/flaky', (_req, res) => {
         if (flakyFailures > 0) {
           flakyFailures--;
@@ -31,6 +37,7 @@ for (const driver of testDrivers) {
       await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
       for (const [name, extra] of [
         ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'] }],
+        ['hold', { urlPattern: '^/hold$' }],
         ['hidden', { urlPattern: '^/hidden$' }],
         ['flaky', { urlPattern: '^/flaky$', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 2 }],
       ] as const) {
@@ -113,6 +120,18 @@ for (const driver of testDrivers) {
       assert.equal(child.parentID, failed._id);
       assert.equal(child.autoRetryAttempt, 1);
       assert.equal(up.seen.filter((s) => s.url === '/flaky').at(-1)!.body, 'retry me');
+    });
+
+    test('past the in-flight body budget new requests get 503 instead of exhausting memory', async () => {
+      const auth = { authorization: basic('pos', 'pos-password-1') };
+      const first = fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'a'.repeat(1000) });
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'b'.repeat(1000) });
+      assert.equal(second.status, 503);
+      assert.equal(second.headers.get('retry-after'), '1');
+      assert.equal((await first).status, 200);
+      // Released once the first is done.
+      assert.equal((await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'c'.repeat(1000) })).status, 200);
     });
 
     test('curl reaches the upstream through the router', async () => {

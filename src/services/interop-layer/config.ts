@@ -24,6 +24,8 @@ export interface IolConfig {
   };
   /** Largest request or response body the router accepts, in bytes. */
   routerMaxBodyBytes: number;
+  /** Bytes of request and response bodies the router holds at once; past it new requests get 503. */
+  routerMaxInflightBytes: number;
   /** Bodies stored per transaction are cut at this size and marked truncated. */
   maxStoredBodyBytes: number;
   /** Default upstream timeout when the channel sets none. */
@@ -69,6 +71,7 @@ export function readIolConfig(settings: Settings): IolConfig {
       issuer: settings.get('OPENHIM_JWT_ISSUER') || undefined,
     },
     routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
+    routerMaxInflightBytes: settings.int('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * 1024 * 1024),
     maxStoredBodyBytes: settings.int('OPENHIM_MAX_STORED_BODY_BYTES', 1024 * 1024),
     defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),
     flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 50),

@@ -16,7 +16,7 @@ import { hashPassword, legacyUserHash, randomSalt, VerificationCache } from './p
 import { RoutingTable } from './routing-table.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
-import { listenHttp, listenHttps, type RouterListener } from './router/server.js';
+import { BodyBudget, listenHttp, listenHttps, type RouterListener } from './router/server.js';
 import { UpstreamClient } from './router/upstream.js';
 import type { RouterDeps } from './router/exchange.js';
 import { AuditLog } from './store/audits.js';
@@ -121,8 +121,9 @@ export const interopLayerService: ServiceDefinition = {
     };
     try {
       const apiUrl = await listenOn(api, config.apiHost, config.apiPort);
-      listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort));
-      if (certificate) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate));
+      const budget = new BodyBudget(config.routerMaxInflightBytes);
+      listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort, budget));
+      if (certificate) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
       logger.info({ endpoints }, 'interop layer listening');

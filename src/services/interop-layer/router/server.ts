@@ -10,14 +10,41 @@ import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exch
 import { routerPipeline, runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 
 class BodyTooLarge extends Error {}
+class OverBudget extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Bounds the memory the router spends on bodies: every request and upstream response body is
+ * counted while its exchange lives; a request that would pass the budget is refused with 503
+ * rather than risking the process (bodies are buffered, not streamed).
+ */
+export class BodyBudget {
+  private used = 0;
+  constructor(private readonly limit: number) {}
+  tryReserve(bytes: number): boolean {
+    if (bytes > 0 && this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+  release(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, reserved: { bytes: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       reject(new BodyTooLarge());
       return;
     }
+    if (!budget.tryReserve(declared)) {
+      reject(new OverBudget());
+      return;
+    }
+    reserved.bytes = declared;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -26,6 +53,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(new BodyTooLarge());
         req.pause();
         return;
+      }
+      if (size > reserved.bytes) {
+        if (!budget.tryReserve(size - reserved.bytes)) {
+          reject(new OverBudget());
+          req.pause();
+          return;
+        }
+        reserved.bytes = size;
       }
       chunks.push(chunk);
     });
@@ -48,15 +83,26 @@ function plain(status: number, message: string): RouterResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(message) };
 }
 
-export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, pipeline: Pipeline = routerPipeline) {
+export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, budget: BodyBudget, pipeline: Pipeline = routerPipeline) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const reserved = { bytes: 0 };
+    try {
+      await handle(req, res, reserved);
+    } finally {
+      budget.release(reserved.bytes);
+    }
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, reserved: { bytes: number }): Promise<void> {
     const startedAt = process.hrtime.bigint();
     let body: Buffer;
     try {
-      body = await readBody(req, deps.config.routerMaxBodyBytes);
+      body = await readBody(req, deps.config.routerMaxBodyBytes, budget, reserved);
     } catch (error) {
       if (error instanceof BodyTooLarge) send(res, plain(413, `the request body is larger than ${deps.config.routerMaxBodyBytes} bytes`), true);
-      else res.destroy();
+      else if (error instanceof OverBudget) {
+        send(res, { ...plain(503, 'the interop layer is holding too many request bodies; retry shortly'), headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' } }, true);
+      } else res.destroy();
       return;
     }
     const url = req.url ?? '/';
@@ -86,13 +132,16 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, pip
       if (exchange.transaction) exchange.transaction.error = { message: (error as Error).message };
       exchange.response = plain(500, 'the interop layer failed to route this request; see its log');
     }
-    send(res, exchange.response ?? plain(500, 'no response'));
+    const response = exchange.response ?? plain(500, 'no response');
+    // The upstream answer was held too: count it against the budget (after the fact).
+    if (budget.tryReserve(response.body.length)) reserved.bytes += response.body.length;
+    send(res, response);
     try {
       await runAfterSteps(pipeline, exchange, deps);
     } catch (error) {
       deps.logger.error({ err: error, path: request.path }, 'router could not finish the transaction log');
     }
-  };
+  }
 }
 
 export interface RouterListener {
@@ -132,13 +181,13 @@ async function listen(server: http.Server | https.Server, host: string, port: nu
   };
 }
 
-export function listenHttp(deps: RouterDeps, host: string, port: number): Promise<RouterListener> {
-  const handler = createRequestHandler(deps, false);
+export function listenHttp(deps: RouterDeps, host: string, port: number, budget: BodyBudget): Promise<RouterListener> {
+  const handler = createRequestHandler(deps, false, budget);
   return listen(http.createServer(serverTimeouts(deps), (req, res) => void handler(req, res)), host, port, 'http');
 }
 
-export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }): Promise<RouterListener> {
-  const handler = createRequestHandler(deps, true);
+export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }, budget: BodyBudget): Promise<RouterListener> {
+  const handler = createRequestHandler(deps, true, budget);
   // Client certificates are asked for but not required: the fingerprint identifies the client,
   // and requests without one fall back to header authentication.
   const server = https.createServer(
