@@ -106,15 +106,19 @@ try {
     const upstreamPort = Number(up.info.port);
     const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort) });
     const nginx = await startNginx(upstreamPort);
+    const minimal = await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort) });
     const body = Buffer.alloc(size, 'b');
     const direct = await load(`http://127.0.0.1:${upstreamPort}/bench`, body);
     const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
+    const viaMinimal = await load(`http://127.0.0.1:${minimal.info.port}/bench`, body);
     const viaIol = await load(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
     console.log(`\n${label} request and response bodies, ${connections} connections, ${seconds} s each`);
     console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
+    console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
     console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol.child.pid!).toFixed(0)} MB)`);
     if (viaNginx) console.log(`  IOL / nginx throughput: ${(viaIol.requests.average / viaNginx.requests.average).toFixed(2)}`);
+    console.log(`  IOL / minimal Node proxy throughput: ${(viaIol.requests.average / viaMinimal.requests.average).toFixed(2)}`);
     console.log(`  IOL / direct throughput: ${(viaIol.requests.average / direct.requests.average).toFixed(2)}`);
     console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
     const soak = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
@@ -127,6 +131,7 @@ try {
     }
     await nginx?.stop();
     iol.child.kill('SIGTERM');
+    minimal.child.kill('SIGTERM');
     up.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -47,6 +47,10 @@ for (const driver of testDrivers) {
         }, 1500).unref();
       });
       up.handle('/reset', (_req, res) => res.socket?.destroy());
+      up.handle('/weird-mediator', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(JSON.stringify({ response: { status: 99, headers: { 'transfer-encoding': 'chunked', 'x-n': 5 }, body: 'odd' } }));
+      });
       up.handle('/mediator', (req, res) => {
         res.writeHead(200, { 'content-type': 'application/json+openhim' });
         res.end(
@@ -62,6 +66,7 @@ for (const driver of testDrivers) {
       await addChannel('fhir', { urlPattern: '^/fhir/.*$', methods: ['GET', 'POST'], routes: [route()] });
       await addChannel('public', { urlPattern: '^/open$', authType: 'public', routes: [route()] });
       await addChannel('mediated', { urlPattern: '^/mediator$', routes: [route()] });
+      await addChannel('weird', { urlPattern: '^/weird-mediator$', routes: [route()] });
       await addChannel('failing', { urlPattern: '^/fail$', routes: [route()] });
       await addChannel('missing', { urlPattern: '^/missing$', routes: [route()] });
       await addChannel('slow', { urlPattern: '^/slow$', timeout: 300, routes: [route()] });
@@ -112,6 +117,7 @@ for (const driver of testDrivers) {
       assert.equal(logged.channelID, channels.fhir);
       assert.equal(logged.request.path, '/fhir/Patient');
       assert.equal(logged.request.querystring, 'name=x');
+      assert.equal(logged.request.headers.authorization, '***', 'client credentials are not logged');
       assert.equal(logged.response.status, 200);
       assert.match(logged.response.body, /"ok":true/);
       // The routed request is audited (read from the transaction log as an AuditEvent).
@@ -169,6 +175,12 @@ for (const driver of testDrivers) {
       assert.equal(logged.request.body, 'hello');
       const byProperty = await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ properties: { patient: 'p-1' } }))}`);
       assert.equal(byProperty.body.length, 1);
+    });
+
+    test('a mediator answer Node cannot relay (status 99) is a 502, and the router carries on', async () => {
+      const res = await fetch(`${iol.router}/weird-mediator`, { headers: { authorization: emr } });
+      assert.equal(res.status, 502);
+      assert.equal((await fetch(`${iol.router}/open`)).status, 200);
     });
 
     test('final statuses: 5xx primary Failed, 4xx Completed, failing secondary Completed with error(s)', async () => {

@@ -38,3 +38,21 @@ export function statusMatches(pattern: string, status: number): boolean {
   const code = String(status);
   return pattern.split(',').some((p) => p.trim().length === 3 && [...p.trim()].every((ch, i) => ch === '*' || ch === code[i]));
 }
+
+/** Headers as stored in the log: credentials masked (a rerun re-authenticates nothing). */
+export function loggableHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  const out = { ...headers };
+  for (const name of ['authorization', 'proxy-authorization', 'cookie', 'auth-token']) if (out[name] !== undefined) out[name] = '***';
+  return out;
+}
+
+/** Headers a mediator asked for, without those that describe the connection, as strings. */
+export function mediatorHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || value === undefined || value === null) continue;
+    out[lower] = String(value);
+  }
+  return out;
+}

@@ -75,7 +75,15 @@ function send(res: ServerResponse, response: RouterResponse, closeAfter = false)
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string | string[]> = { ...response.headers, 'content-length': String(response.body.length) };
   if (closeAfter) headers.connection = 'close';
-  res.writeHead(response.status, headers);
+  try {
+    res.writeHead(response.status, headers);
+  } catch {
+    // An upstream or mediator gave a status or header Node refuses: say so rather than crash.
+    const message = Buffer.from('the upstream answer could not be relayed (invalid status or header)');
+    res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(message.length) });
+    res.end(message);
+    return;
+  }
   res.end(response.body);
 }
 
@@ -88,6 +96,10 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     const reserved = { bytes: 0 };
     try {
       await handle(req, res, reserved);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'router request failed');
+      if (!res.headersSent) send(res, plain(500, 'the interop layer failed on this request; see its log'), true);
+      else res.destroy();
     } finally {
       budget.release(reserved.bytes);
     }

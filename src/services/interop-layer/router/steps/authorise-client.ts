@@ -6,6 +6,7 @@
  */
 import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
 import { newObjectId } from '../../ids.js';
+import { loggableHeaders } from '../bodies.js';
 
 function ipMatches(list: readonly string[], ip: string): boolean {
   const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -47,7 +48,7 @@ export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
       host: request.host,
       port: request.port,
       path: request.path,
-      headers: { ...request.headers },
+      headers: loggableHeaders(request.headers),
       querystring: request.querystring,
       method: request.method,
       timestamp: new Date().toISOString(),

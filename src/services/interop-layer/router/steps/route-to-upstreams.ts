@@ -9,7 +9,7 @@
 import type { Exchange, RouterDeps } from '../exchange.js';
 import type { Orchestration, RecordedRequest, Route, RouteRecord, TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
-import { forwardableHeaders, statusMatches, storedBody } from '../bodies.js';
+import { forwardableHeaders, loggableHeaders, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
 import { UpstreamFailure, type UpstreamResponse } from '../upstream.js';
 
 interface MediatorResponse {
@@ -66,7 +66,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
     host: route.host,
     port: route.port,
     path: path.split('?')[0]!,
-    headers: { ...headers, ...(headers.authorization ? { authorization: '***' } : {}) },
+    headers: loggableHeaders(headers),
     querystring: path.includes('?') ? path.slice(path.indexOf('?') + 1) : '',
     method: request.method,
     timestamp: new Date().toISOString(),
@@ -126,7 +126,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     const body = m.response?.body;
     exchange.response = {
       status: m.response?.status ?? (m.error ? 500 : upstream.status),
-      headers: { ...(m.response?.headers ?? {}) },
+      headers: mediatorHeaders(m.response?.headers),
       body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
     };
     if (m.orchestrations) tx.orchestrations = m.orchestrations;
@@ -153,7 +153,7 @@ export async function awaitSecondaryRoutes(exchange: Exchange, deps: RouterDeps)
       const m = outcome.mediator;
       record.response = {
         status: m?.response?.status ?? outcome.response.status,
-        headers: m?.response?.headers ?? forwardableHeaders(outcome.response.headers),
+        headers: m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers),
         timestamp: outcome.response.timestamp,
         ...storedBody(m?.response?.body !== undefined ? String(m.response.body) : outcome.response.body, channel.responseBody, cap),
       };
