@@ -5,6 +5,7 @@
  */
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { checkRequiredBindings } from './bindings.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { FhirError, badRequest } from './outcome.js';
 
@@ -49,13 +50,16 @@ export function validateAgainstDefinitions(resource: Resource): OperationOutcome
   try {
     issues = validateResource(resource);
   } catch (error) {
-    if (error instanceof OperationOutcomeError) {
-      const found = error.outcome.issue ?? [];
-      const errors = found.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-      const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);
-      throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${where.join('; ')}`, found);
+    if (!(error instanceof OperationOutcomeError)) {
+      throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
     }
-    throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
+    issues = error.outcome.issue ?? [];
+  }
+  issues = [...issues, ...checkRequiredBindings(resource)];
+  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length) {
+    const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);
+    throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${where.join('; ')}`, errors);
   }
   return issues;
 }

