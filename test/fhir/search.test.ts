@@ -161,6 +161,29 @@ for (const driver of testDrivers) {
       assert.equal(count.body.entry.length, 0);
     });
 
+    test('next and previous links stay correct while data changes', async () => {
+      const made: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const reply = await s.request('POST', 'Basic', { body: { resourceType: 'Basic', code: { coding: [{ system: 'urn:paging', code: 'p' }] } } });
+        made.push(reply.body.id);
+      }
+      const page1 = await s.request('GET', 'Basic?code=urn:paging|p&_count=2');
+      assert.deepEqual(page1.body.entry.map((e: Json) => e.resource.id), made.slice(0, 2));
+      // Change the data under the client: delete a resource it has seen, add a new one.
+      await s.request('DELETE', `Basic/${made[0]}`);
+      const added = await s.request('POST', 'Basic', { body: { resourceType: 'Basic', code: { coding: [{ system: 'urn:paging', code: 'p' }] } } });
+      const nextUrl = page1.body.link.find((l: Json) => l.relation === 'next').url as string;
+      const page2 = (await fetch(nextUrl).then((r) => r.json())) as Json;
+      assert.deepEqual(page2.entry.map((e: Json) => e.resource.id), made.slice(2, 4), 'no resource skipped or repeated');
+      const page3 = (await fetch(page2.link.find((l: Json) => l.relation === 'next').url).then((r) => r.json())) as Json;
+      assert.deepEqual(page3.entry.map((e: Json) => e.resource.id), [made[4], added.body.id]);
+      assert.ok(!page3.link.some((l: Json) => l.relation === 'next'));
+      const back = (await fetch(page2.link.find((l: Json) => l.relation === 'previous').url).then((r) => r.json())) as Json;
+      assert.deepEqual(back.entry.map((e: Json) => e.resource.id), [made[1]]);
+      assert.ok(!back.link.some((l: Json) => l.relation === 'previous'));
+      assert.equal((await s.request('GET', 'Basic?_cursor=zzz')).status, 400);
+    });
+
     test('_summary and _elements shape the returned resources', async () => {
       const summary = await s.request('GET', `Patient?_id=${ids.ann}&_summary=true`);
       const resource = summary.body.entry[0].resource;

@@ -17,6 +17,7 @@ export interface SearchResult {
   rids: number[];
   total?: number;
   hasMore: boolean;
+  hasPrevious?: boolean;
 }
 
 function buildContext(ctx: SearchContext): BuildContext {
@@ -28,7 +29,6 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   const b = buildContext(ctx);
   const where = whereClause(b, request, 'r');
   const whereParams = [...b.params.values];
-  const order = orderBy(b, request.sort, 'r');
   const wantsTotal = request.total === 'accurate' || request.total === 'estimate' || request.summary === 'count';
   let total: number | undefined;
   if (wantsTotal) {
@@ -38,17 +38,30 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   if (request.summary === 'count' || request.count === 0) {
     return { resources: [], rids: [], total, hasMore: false };
   }
+  // Without _sort, pages are keyset pages on rid: they stay correct while rows are added or deleted.
+  const keyset = request.sort.length === 0 && request.cursor !== undefined;
+  const backwards = keyset && request.cursor!.before !== undefined;
+  let filter = where;
+  if (keyset) filter += backwards ? ` AND r.rid < ${b.params.add(request.cursor!.before)}` : ` AND r.rid > ${b.params.add(request.cursor!.after)}`;
+  const order = backwards ? 'r.rid DESC' : orderBy(b, request.sort, 'r');
   const limit = b.params.add(request.count + 1);
-  const offset = b.params.add(request.offset);
+  const offset = keyset ? '0' : b.params.add(request.offset);
   const page = await ctx.db.query<{ rid: number; content: Resource }>(
-    `SELECT r.rid, r.content FROM ${ctx.schema}.resources r WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+    `SELECT r.rid, r.content FROM ${ctx.schema}.resources r WHERE ${filter} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     b.params.values,
   );
-  const hasMore = page.rows.length > request.count;
-  const rows = hasMore ? page.rows.slice(0, request.count) : page.rows;
+  const more = page.rows.length > request.count;
+  let rows = more ? page.rows.slice(0, request.count) : page.rows;
+  if (backwards) rows = rows.reverse();
   // The total is free when the whole result fits on the first page.
-  if (total === undefined && request.total !== 'none' && request.offset === 0 && !hasMore) total = rows.length;
-  return { resources: rows.map((r) => r.content), rids: rows.map((r) => Number(r.rid)), total, hasMore };
+  if (total === undefined && request.total !== 'none' && request.offset === 0 && !keyset && !more) total = rows.length;
+  return {
+    resources: rows.map((r) => r.content),
+    rids: rows.map((r) => Number(r.rid)),
+    total,
+    hasMore: backwards ? true : more,
+    hasPrevious: backwards ? more : keyset || request.offset > 0,
+  };
 }
 
 export async function runSearch(ctx: SearchContext, request: SearchRequest, selfPath: string): Promise<Bundle> {
@@ -68,7 +81,7 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   if (result.total !== undefined) bundle.total = result.total;
-  bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result.hasMore);
+  bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
   bundle.entry = entries;
   return bundle;
 }
@@ -79,17 +92,29 @@ function shape(resource: Resource, request: SearchRequest): Resource {
   return resource;
 }
 
-function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, hasMore: boolean): BundleLink[] {
-  const url = (offset: number): string => {
+function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, result: SearchResult): BundleLink[] {
+  const url = (position: { offset?: number; cursor?: string }): string => {
     const query = new URLSearchParams();
-    for (const [key, value] of request.applied) if (key !== '_offset' && key !== '_count') query.append(key, value);
+    for (const [key, value] of request.applied) if (key !== '_offset' && key !== '_count' && key !== '_cursor') query.append(key, value);
     query.set('_count', String(request.count));
-    if (offset > 0) query.set('_offset', String(offset));
+    if (position.offset) query.set('_offset', String(position.offset));
+    if (position.cursor) query.set('_cursor', position.cursor);
     return `${baseUrl}/${selfPath}?${query.toString()}`;
   };
-  const links: BundleLink[] = [{ relation: 'self', url: url(request.offset) }];
-  if (hasMore) links.push({ relation: 'next', url: url(request.offset + request.count) });
-  if (request.offset > 0) links.push({ relation: 'previous', url: url(Math.max(0, request.offset - request.count)) });
+  const keyset = request.sort.length === 0;
+  const self = request.cursor
+    ? url({ cursor: request.cursor.after !== undefined ? `a${request.cursor.after}` : `b${request.cursor.before}` })
+    : url({ offset: request.offset });
+  const links: BundleLink[] = [{ relation: 'self', url: self }];
+  const first = result.rids[0];
+  const last = result.rids[result.rids.length - 1];
+  if (keyset) {
+    if (result.hasMore && last !== undefined) links.push({ relation: 'next', url: url({ cursor: `a${last}` }) });
+    if (result.hasPrevious && first !== undefined) links.push({ relation: 'previous', url: url({ cursor: `b${first}` }) });
+  } else {
+    if (result.hasMore) links.push({ relation: 'next', url: url({ offset: request.offset + request.count }) });
+    if (request.offset > 0) links.push({ relation: 'previous', url: url({ offset: Math.max(0, request.offset - request.count) }) });
+  }
   return links;
 }
 

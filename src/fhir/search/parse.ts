@@ -60,6 +60,8 @@ export interface SearchRequest {
   sort: SortKey[];
   count: number;
   offset: number;
+  /** Keyset position for the default order: rows after (or before) this rid. */
+  cursor?: { after?: number; before?: number };
   total: 'none' | 'estimate' | 'accurate' | undefined;
   summary?: 'true' | 'text' | 'data' | 'count' | 'false';
   elements?: string[];
@@ -76,7 +78,7 @@ export const MAX_COUNT = 1000;
 
 /** Parameters that control the result rather than select it. */
 const RESULT_PARAMETERS = new Set([
-  '_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
+  '_count', '_offset', '_cursor', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
 ]);
 
 export interface ParseOptions {
@@ -156,6 +158,12 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
     case '_offset':
       request.offset = parseInteger('_offset', value, 0);
       return;
+    case '_cursor': {
+      const m = /^([ab])(\d{1,18})$/.exec(value);
+      if (!m) throw badRequest(`_cursor "${value.slice(0, 40)}" is not one this server issued`, 'FHIR_BAD_SEARCH');
+      request.cursor = m[1] === 'a' ? { after: Number(m[2]) } : { before: Number(m[2]) };
+      return;
+    }
     case '_total':
       if (value !== 'none' && value !== 'estimate' && value !== 'accurate') {
         throw badRequest(`_total must be none, estimate or accurate, got "${value}"`, 'FHIR_BAD_SEARCH');
