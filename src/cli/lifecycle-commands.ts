@@ -12,7 +12,7 @@ import { settingValues } from '../platform/settings-resolver.js';
 import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
 import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
-import { destroyPackageData, runEmbedded } from '../targets/embedded/run.js';
+import { destroyPackageData, runEmbedded, type DeployResult } from '../targets/embedded/run.js';
 import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
 import { lineProgress } from './output.js';
 
@@ -35,6 +35,8 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   const deployment = loadDeployment(options);
   const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
+  const live = deployment.store.liveRuntime();
+  if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
   if (flags.detach) return startDetached(command, deployment);
 
   const progress = lineProgress();
@@ -55,6 +57,30 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   await instance.stopped;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+}
+
+/**
+ * init/up while the instance runs: the running process starts the packages (it alone holds the
+ * database). Returns false when the recorded process no longer answers.
+ */
+async function addToRunning(command: 'init' | 'up', options: DeploymentOptions, databaseUrl: string | undefined, deployment: Deployment, live: RuntimeInfo): Promise<boolean> {
+  const progress = lineProgress();
+  progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} in the running instance (pid ${live.pid})`);
+  const t0 = Date.now();
+  let result: DeployResult;
+  try {
+    result = await callControl<DeployResult>(live.controlSocket, 'POST', '/start', { command, options, ...(databaseUrl ? { databaseUrl } : {}) }, 10 * 60_000);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNREFUSED' && code !== 'ENOENT') throw error;
+    deployment.store.clearRuntime();
+    return false;
+  }
+  if (result.started.length) progress.info(`Started ${result.started.join(', ')}.`);
+  if (result.reconfigured.length) progress.info(`Re-applied the configuration of ${result.reconfigured.join(', ')} (already running; \`instant down\` then \`up\` to change their services' settings).`);
+  if (!result.started.length && !result.reconfigured.length) progress.info('Everything asked for was already running.');
+  printReady(deployment, result.endpoints, result.generatedSecrets, Date.now() - t0);
+  return true;
 }
 
 /** The detached child: runs the stack, reports progress to the parent over IPC, then carries on alone. */

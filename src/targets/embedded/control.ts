@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
+import { InstantError } from '../../common/errors.js';
 
 /**
  * The running embedded instance answers on a Unix socket in its state directory (mode of the
@@ -8,6 +9,7 @@ import { rmSync } from 'node:fs';
  */
 export interface ControlHandlers {
   status(): Promise<unknown>;
+  start(body: never): Promise<unknown>;
   stop(body: { packages?: string[]; destroy?: boolean }): Promise<unknown>;
 }
 
@@ -24,9 +26,11 @@ export function startControlServer(socketPath: string, handlers: ControlHandlers
       const run = async () => {
         if (req.method === 'GET' && req.url === '/status') return reply(200, await handlers.status());
         if (req.method === 'POST' && req.url === '/stop') return reply(200, await handlers.stop(body ? JSON.parse(body) : {}));
+        if (req.method === 'POST' && req.url === '/start') return reply(200, await handlers.start(JSON.parse(body) as never));
         return reply(404, { error: 'unknown control request' });
       };
-      run().catch((error: Error) => reply(500, { error: error.message }));
+      // Errors travel back whole, so the CLI shows the same message and hint as in-process.
+      run().catch((error: Error & { code?: string; hint?: string }) => reply(500, { error: error.message, code: error.code, hint: error.hint }));
     });
   });
   return new Promise((resolve, reject) => {
@@ -42,7 +46,10 @@ export function callControl<T>(socketPath: string, method: 'GET' | 'POST', path:
       res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
       res.on('end', () => {
         const value = text ? JSON.parse(text) : undefined;
-        if ((res.statusCode ?? 500) >= 400) reject(new Error((value as { error?: string })?.error ?? `control request failed (${res.statusCode})`));
+        if ((res.statusCode ?? 500) >= 400) {
+          const failure = value as { error?: string; code?: string; hint?: string } | undefined;
+          reject(new InstantError(failure?.code ?? 'INSTANT_CONTROL_FAILED', failure?.error ?? `control request failed (${res.statusCode})`, failure?.hint));
+        }
         else resolve(value as T);
       });
     });

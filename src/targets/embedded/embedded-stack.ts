@@ -21,7 +21,6 @@ interface StartedService {
 
 export interface EmbeddedStackOptions {
   db: Database;
-  settings: SettingsMap;
   logger: Logger;
   recentLines: RecentLogLines;
   stateDir: string;
@@ -31,6 +30,8 @@ export interface EmbeddedStackOptions {
 /** The services of many packages, running in this process over one database. */
 export class EmbeddedStack {
   private readonly services = new Map<string, StartedService>();
+  /** Packages started, in start order; a package may run no service (configuration only). */
+  private readonly packages = new Set<string>();
 
   constructor(private readonly options: EmbeddedStackOptions) {}
 
@@ -39,11 +40,22 @@ export class EmbeddedStack {
   }
 
   runningPackages(): string[] {
-    return [...new Set([...this.services.values()].map((s) => s.packageId))];
+    return [...this.packages];
   }
 
   /** Starts the package's services, waits until each is healthy, and at init runs its importers. */
-  async startPackage(pkg: InstantPackage, options: { runImporters: boolean; progress?: PackageProgress }): Promise<void> {
+  async startPackage(pkg: InstantPackage, options: { settings: SettingsMap; runImporters: boolean; progress?: PackageProgress }): Promise<void> {
+    this.packages.add(pkg.id);
+    try {
+      await this.startServicesAndImport(pkg, options);
+    } catch (error) {
+      // Leave nothing of a package half-started: its own services that did start are stopped.
+      await this.stopPackage(pkg);
+      throw error;
+    }
+  }
+
+  private async startServicesAndImport(pkg: InstantPackage, options: { settings: SettingsMap; runImporters: boolean; progress?: PackageProgress }): Promise<void> {
     for (const entry of pkg.services) {
       const owner = this.services.get(entry.name);
       if (owner) {
@@ -55,7 +67,7 @@ export class EmbeddedStack {
       const logger = this.options.logger.child({ service: entry.name });
       let running: RunningService;
       try {
-        running = await definition.start({ name: entry.name, db: this.options.db, settings: this.options.settings, logger, stateDir: this.options.stateDir });
+        running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir });
       } catch (error) {
         logger.error({ err: error }, 'failed to start');
         throw this.serviceFailure(entry.name, pkg, errorMessage(error), error);
@@ -69,12 +81,16 @@ export class EmbeddedStack {
       }
       logger.info({ endpoints: running.endpoints }, `ready at ${Object.values(running.endpoints).join(', ')}`);
     }
-    if (!options.runImporters) return;
+    if (options.runImporters) await this.runImporters(pkg, options);
+  }
+
+  /** Applies the package's importers, in order, to the running services. */
+  async runImporters(pkg: InstantPackage, options: { settings: SettingsMap; progress?: PackageProgress }): Promise<void> {
     for (const importer of pkg.importers) {
       options.progress?.step(pkg, `importing ${importer.file.slice(pkg.dir.length + 1)}`);
       const logger = this.options.logger.child({ service: pkg.id });
       try {
-        const result = await runImporter(importer, { vars: this.options.settings.entries(), endpoints: this.endpoints(), logger });
+        const result = await runImporter(importer, { vars: options.settings.entries(), endpoints: this.endpoints(), logger });
         logger.info(result, `imported ${importer.file.slice(pkg.dir.length + 1)}`);
       } catch (error) {
         if (error instanceof InstantError) throw error;
@@ -85,6 +101,7 @@ export class EmbeddedStack {
 
   /** Stops the package's services, in reverse order of start. */
   async stopPackage(pkg: InstantPackage): Promise<void> {
+    this.packages.delete(pkg.id);
     for (const entry of [...pkg.services].reverse()) {
       const started = this.services.get(entry.name);
       if (!started || started.packageId !== pkg.id) continue;

@@ -4,13 +4,14 @@ import { InstantError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
 import { planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
-import type { Deployment } from '../../platform/deployment.js';
+import { loadDeployment, type Deployment, type DeploymentOptions } from '../../platform/deployment.js';
+import type { InstantPackage } from '../../platform/package-metadata.js';
 import { settingValues } from '../../platform/settings-resolver.js';
-import type { Progress } from '../../platform/progress.js';
+import { silentProgress, type Progress } from '../../platform/progress.js';
 import { RecentLogLines } from '../../platform/recent-log-lines.js';
 import { ensureSecrets } from '../../platform/secrets.js';
 import { SettingsMap } from '../../platform/settings.js';
-import type { InstanceState } from '../../platform/state-store.js';
+import type { InstanceState, StateStore } from '../../platform/state-store.js';
 import { startControlServer } from './control.js';
 import { openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
@@ -26,86 +27,79 @@ export interface RunOptions {
   healthTimeoutMs?: number;
 }
 
-export interface RunningInstance {
+export interface DeployResult {
+  started: string[];
+  /** Already running at init: their importers were applied again. */
+  reconfigured: string[];
   endpoints: Record<string, Record<string, string>>;
   generatedSecrets: string[];
+}
+
+export interface RunningInstance extends DeployResult {
   /** Resolves when every package has stopped (by stop(), or by `instant down` from elsewhere). */
   stopped: Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts the deployment's packages in this process and keeps them running until stopped. */
-export async function runEmbedded(options: RunOptions): Promise<RunningInstance> {
-  const { deployment, progress } = options;
-  const { store, plan } = deployment;
-  store.ensure();
-  const live = store.liveRuntime();
-  if (live) {
-    throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first, or use another --state-dir');
-  }
+/** What a CLI in another terminal sends to add packages to the running instance. */
+export interface StartRequest {
+  command: 'init' | 'up';
+  options: DeploymentOptions;
+  databaseUrl?: string;
+}
+
+function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pglite' | 'postgres' {
+  const kind = databaseUrl ? 'postgres' : 'pglite';
   const previous = store.readState();
-  const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
-  const databaseKind = databaseUrl ? 'postgres' : 'pglite';
-  if (previous && Object.keys(previous.packages).length && previous.database.kind !== databaseKind) {
-    throw new InstantError('INSTANT_DATABASE_MISMATCH', `this instance keeps its data in ${previous.database.kind}, not ${databaseKind}`, 'run `instant destroy` first to move it');
+  if (previous && Object.keys(previous.packages).length && previous.database.kind !== kind) {
+    throw new InstantError('INSTANT_DATABASE_MISMATCH', `this instance keeps its data in ${previous.database.kind}, not ${kind}`, 'run `instant destroy` first to move it');
   }
-  if (options.command === 'up') {
+  return kind;
+}
+
+/**
+ * Starts a deployment's packages on a stack (skipping those already running), dependencies
+ * first; at init runs importers and records the packages as initialised. On failure, stops what
+ * this call started and throws.
+ */
+async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command: 'init' | 'up', progress: Progress, databaseKind: 'pglite' | 'postgres'): Promise<DeployResult> {
+  const { store, plan } = deployment;
+  const previous = store.readState();
+  if (command === 'up') {
     const missing = plan.ordered.filter((pkg) => !previous?.packages[pkg.id]).map((pkg) => pkg.id);
     if (missing.length) {
       throw new InstantError('INSTANT_NOT_INITIALISED', `not initialised yet: ${missing.join(', ')}`, `run \`instant init ${missing.join(' ')}\` first (up only starts what init deployed)`);
     }
   }
-
-  const { secrets, generated } = ensureSecrets(store, plan.ordered, options.command === 'init');
+  const { secrets, generated } = ensureSecrets(store, plan.ordered, command === 'init');
   const settings = new SettingsMap(settingValues(deployment.settingsWith(secrets)));
-  const recentLines = new RecentLogLines();
-  const logFile = createWriteStream(store.logFile, { flags: 'a' });
-  const logger = createLogger({ file: logFile, extra: [recentLines], ...(options.prettyLogs ? { pretty: options.prettyLogs } : {}) });
-  const instanceLogger = logger.child({ service: 'instant' });
-
-  let db: Database;
-  try {
-    db = await openInstanceDatabase(store, databaseUrl);
-  } catch (error) {
-    logFile.end();
-    throw error;
-  }
-  const stack = new EmbeddedStack({ db, settings, logger, recentLines, stateDir: store.dir, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
+  const alreadyRunning = new Set(stack.runningPackages());
   const started: string[] = [];
-
-  const stopPlan = async (toStop: PackagePlan) => {
-    await runInDependencyOrder(
-      toStop,
-      async (pkg) => {
-        if (!stack.runningPackages().includes(pkg.id)) return;
-        const t0 = Date.now();
-        await stack.stopPackage(pkg);
-        progress.packageDone(pkg.id, 'stopped', Date.now() - t0);
-      },
-      { reverse: true, concurrency: deployment.concurrency },
-    );
-  };
-
+  const reconfigured: string[] = [];
   try {
     await runInDependencyOrder(
       plan,
       async (pkg) => {
+        if (alreadyRunning.has(pkg.id)) {
+          // init of a running package re-applies its configuration (importers are idempotent).
+          if (command === 'init' && pkg.importers.length) {
+            await stack.runImporters(pkg, { settings, progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+            reconfigured.push(pkg.id);
+          }
+          return;
+        }
         const t0 = Date.now();
-        await stack.startPackage(pkg, { runImporters: options.command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) } });
         started.push(pkg.id);
-        progress.packageDone(pkg.id, options.command === 'init' ? 'deployed' : 'started', Date.now() - t0);
+        progress.packageDone(pkg.id, command === 'init' ? 'deployed' : 'started', Date.now() - t0);
       },
       { concurrency: deployment.concurrency },
     );
   } catch (error) {
-    instanceLogger.error({ err: error }, 'start failed: stopping what started');
-    await stopPlan(plan).catch(() => undefined);
-    await db.close().catch(() => undefined);
-    await new Promise((resolve) => logFile.end(resolve));
+    await stopPackages(stack, planPackages(deployment.all, started, { only: true }), deployment.concurrency, silentProgress).catch(() => undefined);
     throw error;
   }
-
-  if (options.command === 'init') {
+  if (command === 'init') {
     const state: InstanceState = previous ?? { version: 1, packages: {}, database: { kind: databaseKind } };
     state.database = { kind: databaseKind };
     state.settings = {
@@ -121,6 +115,59 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
       };
     }
     store.writeState(state);
+  }
+  return { started, reconfigured, endpoints: stack.endpoints(), generatedSecrets: generated };
+}
+
+async function stopPackages(stack: EmbeddedStack, plan: PackagePlan, concurrency: number, progress: Progress): Promise<void> {
+  await runInDependencyOrder(
+    plan,
+    async (pkg) => {
+      if (!stack.runningPackages().includes(pkg.id)) return;
+      const t0 = Date.now();
+      await stack.stopPackage(pkg);
+      progress.packageDone(pkg.id, 'stopped', Date.now() - t0);
+    },
+    { reverse: true, concurrency },
+  );
+}
+
+/** Starts the deployment's packages in this process and keeps them running until stopped. */
+export async function runEmbedded(options: RunOptions): Promise<RunningInstance> {
+  const { deployment, progress } = options;
+  const { store } = deployment;
+  store.ensure();
+  const live = store.liveRuntime();
+  if (live) {
+    throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first, or use another --state-dir');
+  }
+  const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
+  const databaseKind = checkDatabase(store, databaseUrl);
+
+  const recentLines = new RecentLogLines();
+  const logFile = createWriteStream(store.logFile, { flags: 'a' });
+  const logger = createLogger({ file: logFile, extra: [recentLines], ...(options.prettyLogs ? { pretty: options.prettyLogs } : {}) });
+  const instanceLogger = logger.child({ service: 'instant' });
+
+  let db: Database;
+  try {
+    db = await openInstanceDatabase(store, databaseUrl);
+  } catch (error) {
+    logFile.end();
+    throw error;
+  }
+  const stack = new EmbeddedStack({ db, logger, recentLines, stateDir: store.dir, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
+  // Every package this process has seen, for planning stops of packages added later.
+  const known = new Map<string, InstantPackage>(deployment.all);
+
+  let first: DeployResult;
+  try {
+    first = await deployPlan(stack, deployment, options.command, progress, databaseKind);
+  } catch (error) {
+    instanceLogger.error({ err: error }, 'start failed');
+    await db.close().catch(() => undefined);
+    await new Promise((resolve) => logFile.end(resolve));
+    throw error;
   }
 
   let resolveStopped!: () => void;
@@ -141,7 +188,9 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       instanceLogger.info('stopping');
-      await stopPlan(planPackages(deployment.all, stack.runningPackages(), { only: true })).catch((error: unknown) => instanceLogger.error({ err: error }, 'stop failed'));
+      await stopPackages(stack, planPackages(known, stack.runningPackages(), { only: true }), deployment.concurrency, progress).catch((error: unknown) =>
+        instanceLogger.error({ err: error }, 'stop failed'),
+      );
       await new Promise((resolve) => (control ? control.close(resolve) : resolve(undefined)));
       store.clearRuntime();
       await db.close().catch(() => undefined);
@@ -152,27 +201,47 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
     return shuttingDown;
   };
 
+  // One lifecycle change at a time: requests from other terminals queue here.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
   control = await startControlServer(store.controlSocket, {
     status: async () => ({ pid: process.pid, packages: stack.runningPackages(), endpoints: stack.endpoints() }),
-    stop: async ({ packages, destroy }) => {
-      const running = stack.runningPackages();
-      const ids = packages?.length ? packages.filter((id) => running.includes(id)) : running;
-      const toStop = planPackages(deployment.all, ids, { only: true });
-      const schemas = destroy ? (await Promise.all(toStop.ordered.map((pkg) => stack.schemasOf(pkg)))).flat() : [];
-      await stopPlan(toStop);
-      if (destroy) await destroyPackageData(db, store, toStop.ordered.map((p) => p.id), schemas, logger);
-      if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
-      else writeRuntime();
-      return { stopped: toStop.ordered.map((p) => p.id), remaining: stack.runningPackages() };
-    },
+    start: (request: StartRequest) =>
+      serialised(async () => {
+        if (shuttingDown) throw new InstantError('INSTANT_STOPPING', 'the instance is stopping', 'wait for it to stop, then run the command again');
+        const added = loadDeployment(request.options);
+        if (added.store.dir !== store.dir) throw new InstantError('INSTANT_STATE_MISMATCH', `the running instance uses ${store.dir}, not ${added.store.dir}`);
+        checkDatabase(store, rememberDatabaseUrl(store, request.databaseUrl));
+        for (const [id, pkg] of added.all) known.set(id, pkg);
+        const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind);
+        writeRuntime();
+        return result;
+      }),
+    stop: ({ packages, destroy }) =>
+      serialised(async () => {
+        const running = stack.runningPackages();
+        const ids = packages?.length ? packages.filter((id) => running.includes(id)) : running;
+        const toStop = planPackages(known, ids, { only: true });
+        const schemas = destroy ? (await Promise.all(toStop.ordered.map((pkg) => stack.schemasOf(pkg)))).flat() : [];
+        await stopPackages(stack, toStop, deployment.concurrency, progress);
+        if (destroy) await destroyPackageData(db, store, toStop.ordered.map((p) => p.id), schemas, logger);
+        if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
+        else writeRuntime();
+        return { stopped: toStop.ordered.map((p) => p.id), remaining: stack.runningPackages() };
+      }),
   });
   writeRuntime();
-  instanceLogger.info({ packages: started }, 'ready');
-  return { endpoints: stack.endpoints(), generatedSecrets: generated, stopped, stop: shutdown };
+  instanceLogger.info({ packages: first.started }, 'ready');
+  return { ...first, stopped, stop: shutdown };
 }
 
 /** Drops the schemas of destroyed packages and forgets that they were initialised. */
-export async function destroyPackageData(db: Database, store: Deployment['store'], packageIds: string[], schemas: string[], logger: Logger): Promise<void> {
+export async function destroyPackageData(db: Database, store: StateStore, packageIds: string[], schemas: string[], logger: Logger): Promise<void> {
   for (const schema of new Set(schemas)) await db.dropSchema(schema);
   const state = store.readState();
   if (state) {
