@@ -4,7 +4,7 @@ import { allResourceTypes, searchParametersOf } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
 import { isIndexed } from './storage/indexer.js';
 
-const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri']);
+const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
 
 export function buildCapabilityStatement(
   baseUrl: string,

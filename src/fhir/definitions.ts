@@ -16,6 +16,7 @@ import {
 import type { Bundle, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 let resourceTypes: Set<string> | undefined;
+const parametersByUrl = new Map<string, SearchParameter>();
 
 function definitionsDir(): string {
   const require = createRequire(import.meta.url);
@@ -33,7 +34,9 @@ export function loadDefinitions(): void {
   const resources = readBundle<StructureDefinition>('profiles-resources.json');
   indexStructureDefinitionBundle(types as Bundle);
   indexStructureDefinitionBundle(resources as Bundle);
-  indexSearchParameterBundle(readBundle<SearchParameter>('search-parameters.json') as Bundle<SearchParameter>);
+  const searchParameters = readBundle<SearchParameter>('search-parameters.json');
+  indexSearchParameterBundle(searchParameters as Bundle<SearchParameter>);
+  for (const entry of searchParameters.entry ?? []) if (entry.resource?.url) parametersByUrl.set(entry.resource.url, entry.resource);
   const names = new Set<string>();
   for (const entry of resources.entry ?? []) {
     const sd = entry.resource as StructureDefinition | undefined;
@@ -61,6 +64,23 @@ export function searchParametersOf(resourceType: string): Record<string, SearchP
 
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
   return searchParametersOf(resourceType)[code];
+}
+
+/** A search parameter by its canonical URL (composite components name theirs that way). */
+export function searchParameterByUrl(url: string): SearchParameter | undefined {
+  loadDefinitions();
+  return parametersByUrl.get(url);
+}
+
+/** The component parameters of a composite, in order (undefined if one cannot be resolved). */
+export function compositeComponents(param: SearchParameter): Array<{ param: SearchParameter; expression: string }> | undefined {
+  const out: Array<{ param: SearchParameter; expression: string }> = [];
+  for (const component of param.component ?? []) {
+    const definition = component.definition ? searchParameterByUrl(component.definition) : undefined;
+    if (!definition || !component.expression || definition.type === 'composite' || definition.type === 'special') return undefined;
+    out.push({ param: definition, expression: component.expression });
+  }
+  return out.length ? out : undefined;
 }
 
 /** Parameters the engine evaluates itself from columns rather than from index rows. */

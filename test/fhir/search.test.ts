@@ -47,6 +47,14 @@ for (const driver of testDrivers) {
       await obs('o1', 'ann', '2345-7', 5.4, '2024-01-15T10:00:00Z');
       await obs('o2', 'ann', '2345-7', 7.9, '2024-03-01T10:00:00Z');
       await obs('o3', 'bob', '718-7', 13, '2023-12-31T23:00:00Z');
+      await create('bp', {
+        resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+        subject: { reference: `Patient/${ids.bob}` },
+        component: [
+          { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 120, unit: 'mm[Hg]' } },
+          { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 80, unit: 'mm[Hg]' } },
+        ],
+      });
       await create('risk', { resourceType: 'RiskAssessment', status: 'final', subject: { reference: `Patient/${ids.bob}` }, prediction: [{ probabilityDecimal: 0.25 }] });
     });
     after(async () => {
@@ -111,18 +119,28 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ofSearch('RiskAssessment?probability=gt0.3'), []);
     });
 
+    test('composite parameters match components of the same element', async () => {
+      assert.deepEqual(await ofSearch('Observation?code-value-quantity=http://loinc.org|2345-7$gt7'), named('o2'));
+      assert.deepEqual(await ofSearch('Observation?code-value-quantity=2345-7$gt7,718-7$13'), named('o2', 'o3'));
+      assert.deepEqual(await ofSearch('Observation?component-code-value-quantity=http://loinc.org|8480-6$gt100'), named('bp'));
+      assert.deepEqual(await ofSearch('Observation?component-code-value-quantity=http://loinc.org|8462-4$gt100'), [],
+        'diastolic is 80: the systolic 120 belongs to another component');
+      assert.deepEqual(await ofSearch('Observation?combo-code-value-quantity=8462-4$lt90'), named('bp'));
+      assert.equal((await s.request('GET', 'Observation?code-value-quantity=2345-7')).status, 400);
+    });
+
     test('reference: id, Type/id, absolute URL, :Type, :missing', async () => {
       assert.deepEqual(await ofSearch(`Observation?subject=Patient/${ids.ann}`), named('o1', 'o2'));
-      assert.deepEqual(await ofSearch(`Observation?subject=${ids.bob}`), named('o3'));
-      assert.deepEqual(await ofSearch(`Observation?subject=${encodeURIComponent(`${s.base}/Patient/${ids.bob}`)}`), named('o3'));
-      assert.deepEqual(await ofSearch(`Observation?subject:Patient=${ids.bob}`), named('o3'));
+      assert.deepEqual(await ofSearch(`Observation?subject=${ids.bob}`), named('o3', 'bp'));
+      assert.deepEqual(await ofSearch(`Observation?subject=${encodeURIComponent(`${s.base}/Patient/${ids.bob}`)}`), named('o3', 'bp'));
+      assert.deepEqual(await ofSearch(`Observation?subject:Patient=${ids.bob}`), named('o3', 'bp'));
       assert.deepEqual(await ofSearch(`Observation?subject:Group=${ids.bob}`), []);
       assert.deepEqual(await ofSearch(`Patient?organization:missing=false`), named('ann'));
     });
 
     test('chained parameters and _has', async () => {
-      assert.deepEqual(await ofSearch('Observation?subject:Patient.name=celik'), named('o1', 'o2', 'o3'));
-      assert.deepEqual(await ofSearch('Observation?subject.birthdate=lt1980'), named('o3'));
+      assert.deepEqual(await ofSearch('Observation?subject:Patient.name=celik'), named('o1', 'o2', 'o3', 'bp'));
+      assert.deepEqual(await ofSearch('Observation?subject.birthdate=lt1980'), named('o3', 'bp'));
       assert.deepEqual(await ofSearch('Observation?patient.organization.name=kenyatta'), named('o1', 'o2'));
       assert.deepEqual(await ofSearch('Patient?_has:Observation:subject:code=718-7'), named('bob'));
       assert.deepEqual(await ofSearch('Patient?_has:Observation:subject:value-quantity=gt7'), named('ann', 'bob'));
@@ -145,7 +163,7 @@ for (const driver of testDrivers) {
       );
       assert.deepEqual(
         (await s.request('GET', 'Observation?_sort=code,-date')).body.entry.map((e: Json) => e.resource.id),
-        [ids.o2, ids.o1, ids.o3],
+        [ids.o2, ids.o1, ids.o3, ids.bp],
       );
       const first = await s.request('GET', 'Patient?_sort=family&_count=2&_total=accurate');
       assert.equal(first.body.total, 3);

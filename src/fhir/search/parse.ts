@@ -3,7 +3,7 @@
  * errors are reported here as 400s; unknown parameters follow Prefer: handling=strict|lenient.
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
-import { isResourceType, searchParametersOf } from '../definitions.js';
+import { compositeComponents, isResourceType, searchParametersOf } from '../definitions.js';
 import { FhirError, badRequest } from '../outcome.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
@@ -225,8 +225,12 @@ export function parseFilter(type: string | undefined, key: string, value: string
   const [code, modifier] = splitOnce(key, ':');
   const param = lookupParam(type, code);
   if (!param) throw unknownParameter(type, code);
-  if (param.type === 'composite' || param.type === 'special' || code === '_content' || code === '_text' || code === '_query' || code === '_list' || code === '_filter') {
+  const unsupportedComposite = param.type === 'composite' && !compositeComponents(param);
+  if (unsupportedComposite || param.type === 'special' || code === '_content' || code === '_text' || code === '_query' || code === '_list' || code === '_filter') {
     throw new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `search parameter "${code}" (${param.type}) is not supported yet`);
+  }
+  if (param.type === 'composite' && modifier !== undefined) {
+    throw badRequest(`composite parameter "${code}" takes no modifier`, 'FHIR_BAD_SEARCH');
   }
   checkModifier(param, modifier);
   const values = splitValues(value);

@@ -5,7 +5,8 @@
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../outcome.js';
-import { foldText, parseReference } from '../storage/indexer.js';
+import { compositeComponents } from '../definitions.js';
+import { componentParam, foldText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
 import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
 
@@ -107,6 +108,7 @@ const TABLES: Record<string, string> = {
 function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | undefined): string {
   const { param, modifier } = filter;
   const code = param.code!;
+  if (param.type === 'composite') return compositeCondition(ctx, filter, alias, type);
   if (code === '_id') return columnIdCondition(ctx, filter, alias);
   if (code === '_lastUpdated') return lastUpdatedCondition(ctx, filter, alias);
   let table = TABLES[param.type!]!;
@@ -134,6 +136,33 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
   if (modifier === 'not') return `${alias}.rid NOT IN (${matches})`;
   return `${alias}.rid IN (${matches})`;
+}
+
+/** A composite value `a$b` matches when its components match rows of the same element (same rid and grp). */
+function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | undefined): string {
+  const components = compositeComponents(filter.param)!;
+  const ors = filter.values.map((value) => {
+    const parts = splitComponents(value);
+    if (parts.length !== components.length) {
+      throw badRequest(`${filter.param.code} expects ${components.length} values joined by $, got "${value}"`, 'FHIR_BAD_SEARCH');
+    }
+    const aliases = components.map(() => nextAlias(ctx, 'k'));
+    const from = components.map((component, index) => {
+      const table = `${ctx.schema}.${TABLES[component.param.type!]!} ${aliases[index]}`;
+      return index === 0 ? table : `JOIN ${table} ON ${aliases[index]}.rid = ${aliases[0]}.rid AND ${aliases[index]}.grp = ${aliases[0]}.grp`;
+    }).join(' ');
+    const where = components.map((component, index) => {
+      const a = aliases[index]!;
+      return `${typeCondition(ctx, a, type)} ${a}.param = ${ctx.params.add(componentParam(filter.param.code!, index))}
+        AND ${valueCondition(ctx, component.param, undefined, a, parts[index]!)}`;
+    }).join(' AND ');
+    return `${alias}.rid IN (SELECT ${aliases[0]}.rid FROM ${from} WHERE ${where})`;
+  });
+  return `(${ors.join(' OR ')})`;
+}
+
+function splitComponents(value: string): string[] {
+  return value.split('$');
 }
 
 function columnIdCondition(ctx: BuildContext, filter: ParamFilter, alias: string): string {

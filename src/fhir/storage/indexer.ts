@@ -14,17 +14,23 @@ import {
   type TypedValue,
 } from '@medplum/core';
 import type { Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
-import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, parameterExpression, searchParametersOf } from '../definitions.js';
+import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, compositeComponents, parameterExpression, searchParametersOf } from '../definitions.js';
 
+/** Index rows by table; the optional last column (grp) groups the components of one composite element. */
 export interface IndexRows {
-  token: Array<[param: string, system: string | null, code: string | null]>;
-  string: Array<[param: string, value: string | null, folded: string]>;
-  date: Array<[param: string, low: string, high: string]>;
-  reference: Array<[param: string, targetType: string | null, targetId: string | null, reference: string]>;
-  number: Array<[param: string, low: number, high: number]>;
-  quantity: Array<[param: string, value: number, system: string | null, code: string | null, unit: string | null]>;
-  uri: Array<[param: string, value: string]>;
+  token: Array<[param: string, system: string | null, code: string | null, grp?: number]>;
+  string: Array<[param: string, value: string | null, folded: string, grp?: number]>;
+  date: Array<[param: string, low: string, high: string, grp?: number]>;
+  reference: Array<[param: string, targetType: string | null, targetId: string | null, reference: string, grp?: number]>;
+  number: Array<[param: string, low: number, high: number, grp?: number]>;
+  quantity: Array<[param: string, value: number, system: string | null, code: string | null, unit: string | null, grp?: number]>;
+  uri: Array<[param: string, value: string, grp?: number]>;
 }
+
+const emptyRows = (): IndexRows => ({ token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] });
+
+/** The param name of a composite's i-th component in the index tables. */
+export const componentParam = (code: string, index: number): string => `${code}$${index}`;
 
 const TEXT_SYSTEM = '\u0000text';
 
@@ -49,12 +55,13 @@ export function parseReference(
 
 /** Whether a search parameter gets index rows (column parameters and composites do not). */
 export function isIndexed(param: SearchParameter): boolean {
-  return !COLUMN_PARAMETERS.has(param.code ?? '') && !UNINDEXED_PARAMETERS.has(param.code ?? '') &&
-    param.type !== 'composite' && param.type !== 'special' && !!param.expression;
+  if (COLUMN_PARAMETERS.has(param.code ?? '') || UNINDEXED_PARAMETERS.has(param.code ?? '') || !param.expression) return false;
+  if (param.type === 'composite') return compositeComponents(param) !== undefined;
+  return param.type !== 'special';
 }
 
 export function buildIndexRows(resource: Resource, baseUrl?: string): IndexRows {
-  const rows: IndexRows = { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
+  const rows = emptyRows();
   const params = searchParametersOf(resource.resourceType);
   const root = [toTypedValue(resource)];
   for (const param of Object.values(params)) {
@@ -67,9 +74,31 @@ export function buildIndexRows(resource: Resource, baseUrl?: string): IndexRows 
     } catch {
       continue; // an expression the evaluator cannot run on this resource indexes nothing
     }
-    if (values.length) addRows(rows, param, values, baseUrl);
+    if (!values.length) continue;
+    if (param.type === 'composite') addCompositeRows(rows, param, values, root[0]!, baseUrl);
+    else addRows(rows, param, values, baseUrl);
   }
   return dedupe(rows);
+}
+
+/** Each element the composite's expression selects becomes a group of component rows. */
+function addCompositeRows(rows: IndexRows, param: SearchParameter, items: TypedValue[], resource: TypedValue, baseUrl: string | undefined): void {
+  const components = compositeComponents(param)!;
+  items.forEach((item, grp) => {
+    components.forEach((component, index) => {
+      let values: TypedValue[];
+      try {
+        values = evalFhirPathTyped(component.expression, [item], { '%resource': resource, resource });
+      } catch {
+        return;
+      }
+      const part = emptyRows();
+      addRows(part, { ...component.param, code: componentParam(param.code!, index) }, values, baseUrl);
+      for (const key of Object.keys(part) as Array<keyof IndexRows>) {
+        for (const row of part[key]) (rows[key] as unknown[][]).push([...row, grp]);
+      }
+    });
+  });
 }
 
 function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], baseUrl: string | undefined): void {

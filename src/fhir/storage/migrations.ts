@@ -104,6 +104,14 @@ export function fhirMigrations(schema: string): Migration[] {
       // nor on high narrows it, a GiST index on the range does.
       sql: `CREATE INDEX idx_date_range ON ${s}.idx_date USING gist (tstzrange(low, high, '[]'));`,
     },
+    {
+      version: 3,
+      name: 'fhir composite search parameters',
+      // Rows of a composite's components carry the number of the element they came from (grp), so
+      // a composite search joins components of the same element, e.g. one Observation.component.
+      sql: ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']
+        .map((table) => `ALTER TABLE ${s}.${table} ADD COLUMN grp integer;`).join('\n'),
+    },
   ];
 }
 

@@ -67,7 +67,7 @@ function emptyRows(): IndexRows {
   return { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
 }
 
-const column = <T>(rows: unknown[][], index: number): T[] => rows.map((row) => row[index] as T);
+const column = <T>(rows: unknown[][], index: number): T[] => rows.map((row) => (row[index] ?? null) as T);
 
 /** History row, deletion of the old index rows and insertion of the new ones, in one statement. */
 async function replaceIndexRows(
@@ -99,12 +99,12 @@ async function replaceIndexRows(
       `i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${arrays}))`,
     );
   };
-  insert('idx_token', ['param', 'system', 'code'], ['text', 'text', 'text'], rows.token);
-  insert('idx_string', ['param', 'value', 'folded'], ['text', 'text', 'text'], rows.string);
-  insert('idx_date', ['param', 'low', 'high'], ['text', 'timestamptz', 'timestamptz'], rows.date);
-  insert('idx_reference', ['param', 'target_type', 'target_id', 'reference'], ['text', 'text', 'text', 'text'], rows.reference);
-  insert('idx_number', ['param', 'low', 'high'], ['text', 'numeric', 'numeric'], rows.number);
-  insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit'], ['text', 'numeric', 'text', 'text', 'text'], rows.quantity);
-  insert('idx_uri', ['param', 'value'], ['text', 'text'], rows.uri);
+  insert('idx_token', ['param', 'system', 'code', 'grp'], ['text', 'text', 'text', 'int'], rows.token);
+  insert('idx_string', ['param', 'value', 'folded', 'grp'], ['text', 'text', 'text', 'int'], rows.string);
+  insert('idx_date', ['param', 'low', 'high', 'grp'], ['text', 'timestamptz', 'timestamptz', 'int'], rows.date);
+  insert('idx_reference', ['param', 'target_type', 'target_id', 'reference', 'grp'], ['text', 'text', 'text', 'text', 'int'], rows.reference);
+  insert('idx_number', ['param', 'low', 'high', 'grp'], ['text', 'numeric', 'numeric', 'int'], rows.number);
+  insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit', 'grp'], ['text', 'numeric', 'text', 'text', 'text', 'int'], rows.quantity);
+  insert('idx_uri', ['param', 'value', 'grp'], ['text', 'text', 'int'], rows.uri);
   await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
 }
