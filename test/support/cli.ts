@@ -1,6 +1,6 @@
 /** Runs the real `instant` CLI (bin/instant.js, built) as a child process, as a user would. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +36,16 @@ export function runInstant(args: string[], options: { cwd: string; env?: Record<
   });
 }
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh working folder for one CLI scenario, removed when the test process exits. */
 export function tempProject(prefix = 'instant-cli-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function freePort(): Promise<number> {
