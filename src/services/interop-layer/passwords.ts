@@ -2,7 +2,7 @@
  * Password hashing: scrypt for what we store, constant-time comparison everywhere, and the
  * OpenHIM legacy sha512 scheme only where a client needs it (token headers, console users).
  */
-import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, hash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 64 };
 
@@ -61,17 +61,19 @@ export function legacyUserHash(salt: string, password: string): string {
 }
 
 /**
- * Remembers recent successful verifications (keyed by an HMAC under a per-process key) so that
- * a mediator heartbeat or a router request with Basic auth does not pay a full scrypt each time.
+ * Remembers recent successful verifications (keyed by a sha256 under a random per-process
+ * prefix, so no password sits in memory) so that a mediator heartbeat or a router request with
+ * Basic auth does not pay a full scrypt each time.
  */
 export class VerificationCache {
-  private readonly key = randomBytes(32);
+  private readonly key = randomBytes(32).toString('base64');
   private readonly entries = new Map<string, number>();
 
   constructor(private readonly ttlMs = 5 * 60_000, private readonly max = 10_000) {}
 
   private fingerprint(subject: string, secret: string): string {
-    return createHmac('sha256', this.key).update(subject).update('\0').update(secret).digest('base64');
+    // One-shot hash: several times cheaper than an Hmac object on the request path.
+    return hash('sha256', `${this.key}\0${subject}\0${secret}`, 'base64');
   }
 
   has(subject: string, secret: string): boolean {
