@@ -20,13 +20,14 @@ import { FAMILIES, RESOURCES_PER_PATIENT, VITALS, generatePopulation, seededRand
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const autocannon = createRequire(import.meta.url)('autocannon') as (options: any) => Promise<any>;
 
-interface Options { url?: string; resources: number; duration: number; connections: number; loaders: number }
+interface Options { url?: string; postgres?: boolean; resources: number; duration: number; connections: number; loaders: number }
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { resources: 100_000, duration: 10, connections: 8, loaders: 2 };
   for (let i = 0; i < argv.length; i++) {
     const next = (): string => argv[++i]!;
     if (argv[i] === '--database-url') options.url = next();
+    else if (argv[i] === '--postgres') options.postgres = true;
     else if (argv[i] === '--resources') options.resources = Number(next());
     else if (argv[i] === '--duration') options.duration = Number(next());
     else if (argv[i] === '--connections') options.connections = Number(next());
@@ -39,6 +40,16 @@ interface Row { name: string; rps: number; p50: number; p99: number; errors: num
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  // --postgres: a throwaway server from the Debian binaries (fsync off, as in the test suite).
+  let stopPostgres: (() => Promise<void>) | undefined;
+  if (options.postgres && !options.url) {
+    const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
+    const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
+    const server = await startThrowawayPostgres();
+    if (!server) throw new Error('no PostgreSQL server binaries found');
+    options.url = server.url;
+    stopPostgres = () => server.stop();
+  }
   const dir = options.url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-bench-'));
   const db = await openDatabase(options.url ? { url: options.url } : { dataDir: dir! });
   const engine = new FhirEngine({ db, schema: 'fhir_bench' });
@@ -66,6 +77,8 @@ async function main(): Promise<void> {
   const loadSeconds = (Date.now() - loadStart) / 1000;
   console.log(`# loaded ${loaded} resources (${patients} patients) in ${loadSeconds.toFixed(0)} s: ${(loaded / loadSeconds).toFixed(0)} resources/s in transaction bundles`);
 
+  // Steady state: planner statistics as autovacuum (PostgreSQL) or the engine (PGlite) keeps them.
+  await db.exec('ANALYZE');
   const ids = await db.query<{ id: string }>(`SELECT id FROM fhir_bench.resources WHERE type = 'Patient' ORDER BY rid LIMIT 2000`);
   const patientIds = ids.rows.map((r) => r.id);
   const random = seededRandom(7);
@@ -120,6 +133,7 @@ async function main(): Promise<void> {
   await engine.settle();
   await db.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+  await stopPostgres?.();
 }
 
 async function measure(

@@ -16,6 +16,7 @@ for (const driver of testDrivers) {
       const storage = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
       const location = 'dir' in storage ? { dataDir: storage.dir } : { url: storage.url };
       const server = spawn(process.execPath, [child, JSON.stringify(location)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = once(server, 'exit'); // registered now: the exit may come before we wait for it
       try {
         const [line] = (await once(server.stdout!, 'data')) as [Buffer];
         const base = line.toString().trim();
@@ -46,7 +47,7 @@ for (const driver of testDrivers) {
         server.kill('SIGKILL');
         stop = true;
         await Promise.all(writers);
-        await once(server, 'exit').catch(() => undefined);
+        await exited;
 
         const db = await openDatabase(location);
         try {

@@ -70,14 +70,15 @@ function combineDateBounds(filters: Filter[]): Filter[] {
   return out;
 }
 
-export function filterCondition(ctx: BuildContext, filter: Filter, alias: string, type: string | undefined): string {
+/** `type` is the searched type, or the candidate types of a chain's target (any of them). */
+export function filterCondition(ctx: BuildContext, filter: Filter, alias: string, type: string | string[] | undefined): string {
   switch (filter.kind) {
     case 'param':
       return paramCondition(ctx, filter, alias, type);
     case 'chain': {
       const t = nextAlias(ctx, 'c');
       const ref = nextAlias(ctx, 'x');
-      const inner = filterCondition(ctx, filter.inner, t, undefined);
+      const inner = filterCondition(ctx, filter.inner, t, filter.targetTypes.length === 1 ? filter.targetTypes[0] : filter.targetTypes);
       return `${alias}.rid IN (SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
         JOIN ${ctx.schema}.resources ${t} ON ${t}.type = ${ref}.target_type AND ${t}.id = ${ref}.target_id
         WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)}
@@ -96,7 +97,8 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
   }
 }
 
-function typeCondition(ctx: BuildContext, alias: string, type: string | undefined): string {
+function typeCondition(ctx: BuildContext, alias: string, type: string | string[] | undefined): string {
+  if (Array.isArray(type)) return `${alias}.type = ANY(${ctx.params.add(type)}::text[]) AND`;
   return type ? `${alias}.type = ${ctx.params.add(type)} AND` : '';
 }
 
@@ -105,7 +107,7 @@ const TABLES: Record<string, string> = {
   number: 'idx_number', quantity: 'idx_quantity', uri: 'idx_uri',
 };
 
-function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | undefined): string {
+function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | string[] | undefined): string {
   const { param, modifier } = filter;
   const code = param.code!;
   if (param.type === 'composite') return compositeCondition(ctx, filter, alias, type);
@@ -139,7 +141,7 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
 }
 
 /** A composite value `a$b` matches when its components match rows of the same element (same rid and grp). */
-function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | undefined): string {
+function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | string[] | undefined): string {
   const components = compositeComponents(filter.param)!;
   const ors = filter.values.map((value) => {
     const parts = splitComponents(value);

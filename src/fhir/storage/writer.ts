@@ -38,65 +38,39 @@ export async function lockCurrent(tx: Queryable, schema: string, type: string, i
   return row ? { ...row, rid: Number(row.rid), version: Number(row.version) } : undefined;
 }
 
+/**
+ * The whole write in one statement (one round trip): the resource row (insert or update), its
+ * history row, and the replacement of its index rows. Data-modifying CTEs all see the snapshot
+ * from before the statement, so deleting old index rows and inserting new ones do not interfere.
+ */
 export async function writeVersion(tx: Queryable, schema: string, write: VersionToWrite, baseUrl?: string): Promise<void> {
   const content = write.resource ? JSON.stringify(write.resource) : null;
   const deleted = write.resource === null;
-  let rid: number;
-  if (write.current) {
-    rid = write.current.rid;
-    await tx.query(
-      `UPDATE ${schema}.resources SET version = $2, last_updated = $3, deleted = $4, content = $5::jsonb WHERE rid = $1`,
-      [rid, write.version, write.lastUpdated, deleted, content],
-    );
-  } else {
-    const inserted = await tx.query<{ rid: number }>(
-      `INSERT INTO ${schema}.resources (type, id, version, last_updated, deleted, content)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (type, id) DO NOTHING RETURNING rid`,
-      [write.type, write.id, write.version, write.lastUpdated, deleted, content],
-    );
-    if (!inserted.rows[0]) {
-      throw new FhirError(409, 'FHIR_CONFLICT', `${write.type}/${write.id} was created by a concurrent request; retry`);
-    }
-    rid = Number(inserted.rows[0].rid);
-  }
   const rows = write.resource ? buildIndexRows(write.resource, baseUrl) : emptyRows();
-  await replaceIndexRows(tx, schema, rid, write, content, rows);
-}
-
-function emptyRows(): IndexRows {
-  return { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
-}
-
-const column = <T>(rows: unknown[][], index: number): T[] => rows.map((row) => (row[index] ?? null) as T);
-
-/** History row, deletion of the old index rows and insertion of the new ones, in one statement. */
-async function replaceIndexRows(
-  tx: Queryable,
-  schema: string,
-  rid: number,
-  write: VersionToWrite,
-  content: string | null,
-  rows: IndexRows,
-): Promise<void> {
-  const params: unknown[] = [rid, write.type, write.id, write.version, write.lastUpdated, write.resource === null, write.method, content];
+  const params: unknown[] = [write.type, write.id, write.version, write.lastUpdated, deleted, content, write.method];
   const p = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
-  const parts: string[] = [
-    `h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb))`,
-  ];
+  const parts: string[] = [];
   if (write.current) {
+    const rid = p(write.current.rid);
+    parts.push(`r AS (UPDATE ${schema}.resources SET version = $3, last_updated = $4, deleted = $5, content = $6::jsonb
+                      WHERE rid = ${rid} RETURNING rid)`);
     for (const table of ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']) {
-      parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = $1)`);
+      parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = ${rid})`);
     }
+  } else {
+    parts.push(`r AS (INSERT INTO ${schema}.resources (type, id, version, last_updated, deleted, content)
+                      VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (type, id) DO NOTHING RETURNING rid)`);
   }
+  parts.push(`h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
+                    SELECT r.rid, $1, $2, $3, $4, $5, $7, $6::jsonb FROM r)`);
   const insert = (table: string, columns: string[], types: string[], data: unknown[][]): void => {
     if (!data.length) return;
     const arrays = columns.map((_, i) => `${p(column(data, i))}::${types[i]}[]`).join(', ');
     parts.push(
-      `i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${arrays}))`,
+      `i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')}) SELECT r.rid, $1, u.* FROM r, unnest(${arrays}) AS u)`,
     );
   };
   insert('idx_token', ['param', 'system', 'code', 'grp'], ['text', 'text', 'text', 'int'], rows.token);
@@ -106,5 +80,14 @@ async function replaceIndexRows(
   insert('idx_number', ['param', 'low', 'high', 'grp'], ['text', 'numeric', 'numeric', 'int'], rows.number);
   insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit', 'grp'], ['text', 'numeric', 'text', 'text', 'text', 'int'], rows.quantity);
   insert('idx_uri', ['param', 'value', 'grp'], ['text', 'text', 'int'], rows.uri);
-  await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
+  const result = await tx.query<{ rid: number }>(`WITH ${parts.join(',\n')} SELECT rid FROM r`, params);
+  if (!result.rows[0]) {
+    throw new FhirError(409, 'FHIR_CONFLICT', `${write.type}/${write.id} was created by a concurrent request; retry`);
+  }
 }
+
+function emptyRows(): IndexRows {
+  return { token: [], string: [], date: [], reference: [], number: [], quantity: [], uri: [] };
+}
+
+const column = <T>(rows: unknown[][], index: number): T[] => rows.map((row) => (row[index] ?? null) as T);
