@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import type { FhirRequest, FhirResponse } from './interaction.js';
+import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
 import { asFhirError, badRequest, FhirError } from './outcome.js';
 import type { FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
@@ -20,6 +20,8 @@ const REASONS: Record<number, string> = {
 
 interface PlannedEntry {
   index: number;
+  /** A POST whose server id the transaction chose up front. */
+  assignedId?: string;
   method: FhirRequest['method'];
   request: FhirRequest;
   fullUrl?: string;
@@ -163,9 +165,26 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
       results[item.index] = { response: { status: '200 OK', location: `${ctx.repo.baseUrl}/${existing.resourceType}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"` }, resource: existing };
       continue;
     }
-    await run(item);
+    if (item.assignedId) await runCreate(ctx, item, results);
+    else await run(item);
   }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+}
+
+/** A transaction POST with its pre-assigned id: created directly, no lookup of a row that cannot exist. */
+async function runCreate(ctx: Omit<RouteContext, 'params'>, item: PlannedEntry, results: BundleEntry[]): Promise<void> {
+  try {
+    const type = item.request.path;
+    const result = await ctx.repo.create(item.request.body, type, { id: item.assignedId });
+    const wanted = preferences(item.request.headers).return;
+    results[item.index] = responseEntry({
+      status: 201,
+      resource: wanted === 'minimal' ? undefined : result.resource,
+      headers: versionHeaders(result.resource, ctx.repo.baseUrl, true),
+    });
+  } catch (error) {
+    throw failedEntry(item, error);
+  }
 }
 
 function failedEntry(item: PlannedEntry, error: unknown): FhirError {
@@ -190,7 +209,7 @@ async function assignIdentity(repo: FhirRepository, item: PlannedEntry, referenc
     }
     id ??= randomUUID();
     if (item.fullUrl) references.set(item.fullUrl, `${type}/${id}`);
-    item.request = { ...item.request, method: 'PUT', path: `${type}/${id}`, body: { ...(item.request.body as object), id }, headers: { ...item.request.headers, 'if-none-exist': undefined } };
+    item.assignedId = id;
   } else if (item.method === 'PUT' && item.fullUrl && resource) {
     const segments = item.request.path.split('/');
     if (segments.length === 2 && ID_PATTERN.test(segments[1]!)) references.set(item.fullUrl, item.request.path);

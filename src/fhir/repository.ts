@@ -85,7 +85,11 @@ export class FhirRepository {
     return resource;
   }
 
-  async create(body: unknown, type?: string, options: ConditionalOptions & { ifNoneExist?: string } = {}): Promise<WriteResult> {
+  /**
+   * Creates a resource with a server id; `options.id` is a server id chosen earlier (a transaction
+   * assigns ids before writing so entries can reference each other), never a client's.
+   */
+  async create(body: unknown, type?: string, options: ConditionalOptions & { ifNoneExist?: string; id?: string } = {}): Promise<WriteResult> {
     if (type) assertResourceType(type);
     const resource = assertResourceBody(body, type);
     return this.transaction(async (repo) => {
@@ -94,7 +98,7 @@ export class FhirRepository {
         const existing = await repo.matchConditional(resource.resourceType, query, options.strict, 'If-None-Exist');
         if (existing.length === 1) return { resource: existing[0]!, created: false };
       }
-      const id = randomUUID();
+      const id = options.id ?? randomUUID();
       return repo.writeNew(resource.resourceType, id, { ...resource, id }, undefined, 'create');
     });
   }
