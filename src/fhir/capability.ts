@@ -27,7 +27,7 @@ export function buildCapabilityStatement(
       readHistory: true,
       updateCreate: true,
       conditionalCreate: true,
-      conditionalRead: 'not-supported',
+      conditionalRead: 'full-support',
       conditionalUpdate: true,
       conditionalDelete: 'single',
       referencePolicy: ['literal', 'logical', 'local'],

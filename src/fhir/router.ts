@@ -137,7 +137,15 @@ async function search(ctx: RouteContext, type: string | undefined): Promise<Fhir
 
 async function read(ctx: RouteContext): Promise<FhirResponse> {
   const resource = await ctx.repo.read(ctx.params.type!, ctx.params.id!);
-  return { status: 200, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, false) };
+  const headers = versionHeaders(resource, ctx.repo.baseUrl, false);
+  // Conditional read: the client's copy is current.
+  const ifNoneMatch = ctx.request.headers['if-none-match'];
+  const ifModifiedSince = ctx.request.headers['if-modified-since'];
+  const sameVersion = ifNoneMatch !== undefined && ifNoneMatch.replace(/^W\//, '') === headers.etag?.replace(/^W\//, '');
+  const since = ifModifiedSince ? Date.parse(ifModifiedSince) : Number.NaN;
+  const notModifiedSince = !Number.isNaN(since) && Math.floor(Date.parse(resource.meta!.lastUpdated!) / 1000) * 1000 <= since;
+  if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers };
+  return { status: 200, resource, headers };
 }
 
 async function vread(ctx: RouteContext): Promise<FhirResponse> {

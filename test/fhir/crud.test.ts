@@ -31,6 +31,11 @@ for (const driver of testDrivers) {
       assert.equal(read.body.name[0].family, 'Create');
       assert.equal(read.headers.get('etag'), 'W/"1"');
       assert.equal(read.headers.get('last-modified'), new Date(created.body.meta.lastUpdated).toUTCString());
+      const unchanged = await s.request('GET', `Patient/${id}`, { headers: { 'if-none-match': 'W/"1"' } });
+      assert.equal(unchanged.status, 304);
+      assert.equal((await s.request('GET', `Patient/${id}`, { headers: { 'if-none-match': 'W/"0"' } })).status, 200);
+      const since = await s.request('GET', `Patient/${id}`, { headers: { 'if-modified-since': read.headers.get('last-modified')! } });
+      assert.equal(since.status, 304);
     });
 
     test('update creates a new version; vread returns each version; If-Match stale gives 412', async () => {

@@ -58,7 +58,7 @@ function fromFastifyError(error: unknown): FhirError {
 async function send(reply: FastifyReply, response: FhirResponse, head: boolean): Promise<void> {
   reply.code(response.status);
   for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
-  if (response.resource === undefined || response.status === 204) {
+  if (response.resource === undefined || response.status === 204 || response.status === 304) {
     await reply.send();
     return;
   }
