@@ -218,6 +218,17 @@ for (const driver of testDrivers) {
       assert.ok(!JSON.stringify(exported.body).includes('meta-secret-1'));
     });
 
+    test('contact groups: CRUD by id or name', async () => {
+      const created = await iol.call('POST', '/groups', { group: 'on-call', users: [{ user: 'a@example.org', method: 'email' }] });
+      assert.equal(created.status, 201);
+      assert.equal((await iol.call('POST', '/groups', { group: 'on-call' })).status, 400);
+      assert.equal((await iol.call('GET', '/groups/on-call')).body._id, created.body._id);
+      const put = await iol.call('PUT', `/groups/${created.body._id}`, { users: [] });
+      assert.deepEqual(put.body.users, []);
+      assert.equal((await iol.call('DELETE', `/groups/${created.body._id}`)).status, 200);
+      assert.equal((await iol.call('GET', `/groups/${created.body._id}`)).status, 404);
+    });
+
     test('heartbeat, about and the admin-change audit trail', async () => {
       const hb = await fetch(`${iol.api}/heartbeat`);
       assert.equal(hb.status, 200);

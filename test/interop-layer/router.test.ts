@@ -300,6 +300,32 @@ for (const driver of testDrivers) {
       assert.equal(parent.wasRerun, true);
     });
 
+    test('bulk rerun by filters; a paused task waits until queued; a cancelled one never runs', async () => {
+      const filters = { channelID: channels.missing };
+      const before = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify(filters))}`)).body.length;
+      assert.ok(before >= 1);
+      const bulk = await iol.call('POST', '/bulkrerun', { filters, batchSize: 2, pauseQueue: true });
+      assert.equal(bulk.status, 201);
+      assert.equal(bulk.body.status, 'Paused');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await iol.call('GET', `/tasks/${bulk.body._id}`)).body.remainingTransactions, before, 'paused: nothing ran');
+      assert.equal((await iol.call('PUT', `/tasks/${bulk.body._id}`, { status: 'Queued' })).status, 200);
+      const done = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${bulk.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the bulk rerun');
+      assert.equal(done.remainingTransactions, 0);
+      assert.ok(done.transactions.every((t: { tstatus: string; rerunStatus: string }) => t.tstatus === 'Completed' && t.rerunStatus === 'Completed'));
+      const cancelled = await iol.call('POST', '/tasks', { tids: [done.transactions[0].tid], paused: true });
+      assert.equal((await iol.call('PUT', `/tasks/${cancelled.body._id}`, { status: 'Cancelled' })).status, 200);
+      assert.equal((await iol.call('PUT', `/tasks/${cancelled.body._id}`, { status: 'Queued' })).status, 400);
+      assert.equal((await iol.call('GET', '/tasks')).body.length >= 2, true);
+      assert.equal((await iol.call('DELETE', `/tasks/${cancelled.body._id}`)).status, 200);
+      assert.equal((await iol.call('POST', '/tasks', { tids: ['ffffffffffffffffffffffff'] })).status, 400);
+      const representation = (await iol.call('GET', `/transactions?filterRepresentation=bulkrerun&filterLimit=1`)).body[0];
+      assert.deepEqual(Object.keys(representation).sort(), ['_id', 'canRerun', 'channelID', 'childIDs', 'status']);
+    });
+
     test('metrics: JSON totals from the log and Prometheus text from the router', async () => {
       const start = new Date(Date.now() - 3_600_000).toISOString();
       const end = new Date(Date.now() + 60_000).toISOString();
