@@ -154,6 +154,8 @@ for (const driver of testDrivers) {
       assert.deepEqual(rev.body.entry.filter((e: Json) => e.search.mode === 'include').map((e: Json) => e.resource.id).sort(), named('o1', 'o2'));
       const typed = await s.request('GET', `Patient?_id=${ids.ann}&_include=Patient:general-practitioner:Practitioner`);
       assert.equal(typed.body.entry.length, 2);
+      const star = await s.request('GET', `Patient?_id=${ids.ann}&_include=Patient:*`);
+      assert.deepEqual(star.body.entry.filter((e: Json) => e.search.mode === 'include').map((e: Json) => e.resource.id).sort(), named('org', 'gp'));
     });
 
     test('_sort on several keys, _count paging with next/previous links, _total', async () => {

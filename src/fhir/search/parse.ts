@@ -204,12 +204,19 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
       if (targetType !== undefined && !isResourceType(targetType)) {
         throw badRequest(`${name} names an unknown target type "${targetType}"`, 'FHIR_BAD_SEARCH');
       }
+      const list = name === '_include' ? request.include : request.revinclude;
+      if (code === '*') {
+        // Type:* follows every reference parameter of the type.
+        for (const param of Object.values(searchParametersOf(sourceType))) {
+          if (param.type === 'reference') list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
+        }
+        return;
+      }
       const param = lookupParam(sourceType, code);
       if (!param || param.type !== 'reference') {
         throw badRequest(`${name}: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
       }
-      const spec: IncludeSpec = { sourceType, param, targetType, iterate: modifier === 'iterate' };
-      (name === '_include' ? request.include : request.revinclude).push(spec);
+      list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
       return;
     }
     default:
