@@ -88,6 +88,10 @@ function matchRoute(method: FhirRequest['method'], segments: string[]): { route:
 
 /** Runs one interaction and applies the Prefer: return preference. */
 export async function dispatch(ctx: Omit<RouteContext, 'params'>): Promise<FhirResponse> {
+  // PostgreSQL text cannot hold NUL: refuse it at the edge rather than fail in a query.
+  if (ctx.request.path.includes('\u0000') || ctx.request.query.some(([k, v]) => k.includes('\u0000') || v.includes('\u0000'))) {
+    throw new FhirError(400, 'FHIR_BAD_REQUEST', 'the URL contains a NUL character');
+  }
   const segments = ctx.request.path.split('/').filter((s) => s.length > 0);
   const matched = matchRoute(ctx.request.method, segments);
   if (!matched) throw new FhirError(404, 'FHIR_NOT_FOUND', `no FHIR interaction at /${segments.join('/').slice(0, 200)}`);

@@ -69,6 +69,8 @@ for (const driver of testDrivers) {
       assert.equal(lenient.status, 200);
       assert.ok(!lenient.body.link[0].url.includes('unknown-param'));
       assertOutcome(await s.request('GET', 'Patient?_has:Observation:nope:code=1'), 400);
+      assertOutcome(await s.request('GET', 'Patient?name=a%00b'), 400);
+      assertOutcome(await s.request('GET', 'Observation?value-quantity=1e400'), 400);
       assertOutcome(await s.request('GET', 'Patient?general-practitioner.nothing=1'), 400);
     });
 

@@ -40,6 +40,7 @@ export function parseNumberRange(text: string): { value: number; low: number; hi
     throw badRequest(`"${text}" is not a number`, 'FHIR_BAD_SEARCH');
   }
   const value = Number(text);
+  if (!Number.isFinite(value) || Math.abs(value) > 1e300) throw badRequest(`"${text.slice(0, 40)}" is out of range`, 'FHIR_BAD_SEARCH');
   const mantissa = text.split(/[eE]/)[0]!;
   const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
   const exponent = /[eE]/.test(text) ? Number(text.split(/[eE]/)[1]) : 0;
