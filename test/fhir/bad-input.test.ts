@@ -46,6 +46,7 @@ for (const driver of testDrivers) {
       const deep = '{"resourceType":"Patient","extension":' + '['.repeat(5000) + ']'.repeat(5000) + '}';
       assertOutcome(await s.request('POST', 'Patient', { raw: deep }), 400);
       assertOutcome(await s.request('POST', 'Patient', { raw: '{"resourceType":"Patient","gender":"ma\\u0000le"}' }), 400);
+      assertOutcome(await s.request('POST', 'Patient', { raw: '{"resourceType":"Patient","name":[{"family":"\\ud800x"}]}' }), 400);
     });
 
     test('content negotiation: 406 for formats we do not speak, 415 for bodies we cannot read', async () => {

@@ -130,6 +130,9 @@ export function checkJsonShape(value: unknown, maxDepth: number): void {
     const [node, depth] = stack.pop()!;
     if (typeof node === 'string') {
       if (node.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+      if (!(node as string & { isWellFormed(): boolean }).isWellFormed()) {
+        throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)');
+      }
       continue;
     }
     if (!node || typeof node !== 'object') continue;
@@ -137,7 +140,7 @@ export function checkJsonShape(value: unknown, maxDepth: number): void {
     if (Array.isArray(node)) for (const child of node) stack.push([child, depth + 1]);
     else {
       for (const [key, child] of Object.entries(node)) {
-        if (key.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+        if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
         stack.push([child, depth + 1]);
       }
     }
