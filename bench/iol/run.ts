@@ -14,6 +14,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
+import { fhirLikeBody } from './fhir-like-body.js';
 
 interface AutocannonResult {
   requests: { average: number };
@@ -84,8 +85,9 @@ http {
 
 async function load(url: string, body: Buffer, headers: Record<string, string> = {}, duration = seconds): Promise<AutocannonResult> {
   // A short warm-up (JIT, connection pools), then the measured run.
-  await autocannon({ url, method: 'POST', body, headers, connections, duration: 1 });
-  return autocannon({ url, method: 'POST', body, headers, connections, duration });
+  const withType = { 'content-type': 'application/fhir+json', ...headers };
+  await autocannon({ url, method: 'POST', body, headers: withType, connections, duration: 1 });
+  return autocannon({ url, method: 'POST', body, headers: withType, connections, duration });
 }
 
 function rssOf(pid: number): number {
@@ -107,12 +109,12 @@ try {
     const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort) });
     const nginx = await startNginx(upstreamPort);
     const minimal = await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort) });
-    const body = Buffer.alloc(size, 'b');
+    const body = fhirLikeBody(size);
     const direct = await load(`http://127.0.0.1:${upstreamPort}/bench`, body);
     const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
     const viaMinimal = await load(`http://127.0.0.1:${minimal.info.port}/bench`, body);
     const viaIol = await load(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
-    console.log(`\n${label} request and response bodies, ${connections} connections, ${seconds} s each`);
+    console.log(`\n${label} FHIR-like JSON request and response bodies, ${connections} connections, ${seconds} s each`);
     console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
     console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);

@@ -1,12 +1,13 @@
 /** Bench upstream: answers every request with a fixed body of BODY_BYTES bytes after reading the request. */
 import http from 'node:http';
+import { fhirLikeBody } from './fhir-like-body.js';
 
 const size = Number(process.env.BODY_BYTES ?? 1024);
-const body = Buffer.alloc(size, 'a');
+const body = fhirLikeBody(size);
 const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
   req.on('data', () => undefined);
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+    res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': String(body.length) });
     res.end(body);
   });
 });

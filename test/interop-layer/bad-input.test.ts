@@ -17,7 +17,7 @@ for (const driver of testDrivers) {
     let flakyFailures = 0;
     before(async () => {
       up = await startUpstream();
-      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_ROUTER_MAX_INFLIGHT_BYTES: '1500' });
+      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_ROUTER_MAX_INFLIGHT_BYTES: '20000' });
       up.handle('/hold', (_req, res) => {
         setTimeout(() => {
           res.writeHead(200);
@@ -124,14 +124,34 @@ for (const driver of testDrivers) {
 
     test('past the in-flight body budget new requests get 503 instead of exhausting memory', async () => {
       const auth = { authorization: basic('pos', 'pos-password-1') };
-      const first = fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'a'.repeat(1000) });
+      const first = fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'a'.repeat(12000) });
       await new Promise((r) => setTimeout(r, 100));
-      const second = await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'b'.repeat(1000) });
+      const second = await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'b'.repeat(12000) });
       assert.equal(second.status, 503);
       assert.equal(second.headers.get('retry-after'), '1');
       assert.equal((await first).status, 200);
       // Released once the first is done.
-      assert.equal((await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'c'.repeat(1000) })).status, 200);
+      assert.equal((await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'c'.repeat(12000) })).status, 200);
+    });
+
+    test('big bodies are stored compressed beside the document and read back whole', async () => {
+      const big = JSON.stringify({ resourceType: 'Bundle', entry: Array.from({ length: 200 }, (_, i) => ({ resource: { resourceType: 'Observation', id: `obs-${i}`, status: 'final' } })) });
+      assert.ok(big.length > 4096);
+      const res = await fetch(`${iol.router}/seen`, { method: 'POST', headers: { authorization: basic('pos', 'pos-password-1'), 'content-type': 'application/json' }, body: big });
+      assert.equal(res.status, 200);
+      const id = String(up.seen.at(-1)!.headers['x-openhim-transactionid']);
+      const logged = await eventually(async () => {
+        const t = (await iol.call('GET', `/transactions/${id}`)).body;
+        return t?.status === 'Successful' ? t : undefined;
+      }, 'the transaction');
+      assert.equal(logged.request.body, big);
+      assert.equal(logged.response.body, JSON.stringify({ ok: true, path: '/seen' }));
+      const row = (await iol.t.db.query<{ compressed: number; inline: boolean }>(
+        `SELECT length(bodies) AS compressed, (doc->'request') ? 'body' AS inline FROM iol.transactions WHERE id = $1`, [id])).rows[0]!;
+      assert.equal(row.inline, false);
+      assert.ok(Number(row.compressed) < big.length / 4, `compressed to ${row.compressed} bytes`);
+      const simple = (await iol.call('GET', `/transactions?filterRepresentation=simpledetails&filterLimit=5`)).body;
+      assert.ok(simple.every((t: { request: { body?: string } }) => t.request.body === undefined));
     });
 
     test('curl reaches the upstream through the router', async () => {

@@ -70,4 +70,13 @@ export const iolMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'transaction bodies compressed beside the document',
+    sql: `
+      ALTER TABLE iol.transactions ADD COLUMN bodies bytea;
+      -- Already gzip-compressed by the router: no second compression by TOAST.
+      ALTER TABLE iol.transactions ALTER COLUMN bodies SET STORAGE EXTERNAL;
+    `,
+  },
 ];

@@ -172,7 +172,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
     const user = requireAdmin(request);
     const input = parseBody(bulkSchema, request.body, 'bulk rerun');
     const filters = parseFilters(input.filters as string | Record<string, unknown>);
-    const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 });
+    const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
     const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
     if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
     const task = await createTask(tids, input.batchSize, input.pauseQueue, user.email);

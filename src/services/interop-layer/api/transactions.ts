@@ -145,7 +145,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
       const allowed = new Set(view.map((c) => c._id));
       q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
     }
-    const txs = await deps.transactions.find({ ...q, limit, offset: page * limit });
+    const txs = await deps.transactions.find({ ...q, limit, offset: page * limit }, rep === 'full');
     return txs.map((tx) => represent(tx, rep === 'full' && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
   }
 

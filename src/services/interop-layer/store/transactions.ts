@@ -3,10 +3,61 @@
  * path (see WriteBehind); requests still running after `processingSnapshotMs` are written as
  * Processing so that a crash leaves a trace, which start-up marks Failed.
  */
+import { gzip as gzipCb, gunzip as gunzipCb, constants as zlibConstants } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { Database } from '../../../db/database.js';
 import type { Logger } from '../../../common/logger.js';
 import type { Transaction } from '../models.js';
 import { WriteBehind } from './write-behind.js';
+
+const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
+
+/**
+ * Request and response bodies at least this long are stored gzip-compressed in the `bodies`
+ * column (compressed in libuv's thread pool, off the router's thread) rather than inside the
+ * jsonb document: the database then parses and writes a fraction of the bytes. Shorter ones
+ * stay in the document, where a thread-pool round trip would cost more than it saves.
+ */
+export const COMPRESS_BODIES_FROM = 2048;
+
+/** A transaction as written: the document without its big bodies, and those bodies gzipped. */
+interface TransactionRow {
+  tx: Transaction;
+  bodies: Buffer | null;
+}
+
+interface StoredBodies {
+  request?: string;
+  response?: string;
+}
+
+async function toRow(tx: Transaction): Promise<TransactionRow> {
+  const requestBody = tx.request.body;
+  const responseBody = tx.response?.body;
+  const size = (requestBody?.length ?? 0) + (responseBody?.length ?? 0);
+  if (size < COMPRESS_BODIES_FROM) return { tx, bodies: null };
+  const stored: StoredBodies = {};
+  if (requestBody !== undefined) stored.request = requestBody;
+  if (responseBody !== undefined) stored.response = responseBody;
+  const { body: _q, ...request } = tx.request;
+  const doc: Transaction = { ...tx, request };
+  if (tx.response) {
+    const { body: _s, ...response } = tx.response;
+    doc.response = response;
+  }
+  return { tx: doc, bodies: await gzip(JSON.stringify(stored), { level: zlibConstants.Z_BEST_SPEED }) };
+}
+
+/** Puts compressed bodies back into the document. */
+async function withBodies(doc: Transaction, bodies: Buffer | Uint8Array | null | undefined): Promise<Transaction> {
+  if (!bodies || bodies.length === 0) return doc;
+  const stored = JSON.parse((await gunzip(Buffer.from(bodies))).toString('utf8')) as StoredBodies;
+  const tx = { ...doc, request: { ...doc.request } };
+  if (stored.request !== undefined) tx.request.body = stored.request;
+  if (stored.response !== undefined && tx.response) tx.response = { ...tx.response, body: stored.response };
+  return tx;
+}
 
 export interface TransactionQuery {
   channelIDs?: string[] | undefined;
@@ -23,13 +74,15 @@ export interface TransactionQuery {
 }
 
 export class TransactionLog {
-  private readonly writer: WriteBehind<Transaction>;
+  private readonly writer: WriteBehind<TransactionRow>;
+  /** Finished transactions whose bodies are being compressed (flush waits for them). */
+  private readonly preparing = new Set<Promise<void>>();
   private readonly inFlight = new Map<string, { tx: Transaction; since: number; snapshotted: boolean }>();
   private snapshotTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Database,
-    logger: Logger,
+    private readonly logger: Logger,
     flushIntervalMs: number,
     private readonly processingSnapshotMs = 1000,
   ) {
@@ -43,11 +96,20 @@ export class TransactionLog {
     this.inFlight.set(tx._id, { tx, since: Date.now(), snapshotted: false });
   }
 
-  /** The request ended: queue its one write. */
+  /** The request ended: queue its one write (after compressing big bodies off-thread). */
   finish(tx: Transaction): void {
     this.inFlight.delete(tx._id);
     // The exchange is done with it: no copy needed, nothing mutates it after this.
-    this.writer.enqueue(tx._id, tx);
+    const size = (tx.request.body?.length ?? 0) + (tx.response?.body?.length ?? 0);
+    if (size < COMPRESS_BODIES_FROM) {
+      this.writer.enqueue(tx._id, { tx, bodies: null });
+      return;
+    }
+    const preparing: Promise<void> = toRow(tx)
+      .then((row) => this.writer.enqueue(tx._id, row))
+      .catch((error: unknown) => this.logger.error({ err: error, transaction: tx._id }, 'could not compress transaction bodies'))
+      .finally(() => this.preparing.delete(preparing));
+    this.preparing.add(preparing);
   }
 
   private snapshotLongRunning(): void {
@@ -55,29 +117,31 @@ export class TransactionLog {
     for (const entry of this.inFlight.values()) {
       if (!entry.snapshotted && entry.since <= limit) {
         entry.snapshotted = true;
-        this.writer.enqueue(entry.tx._id, { ...entry.tx, status: 'Processing' as const });
+        this.writer.enqueue(entry.tx._id, { tx: { ...entry.tx, status: 'Processing' as const }, bodies: null });
       }
     }
   }
 
   /** Written now (admin API changes), after anything queued for the same transaction. */
   async save(tx: Transaction): Promise<void> {
-    await this.writer.flush();
-    await this.upsert([tx]);
+    await this.flush();
+    await this.upsert([await toRow(tx)]);
   }
 
-  flush(): Promise<void> {
-    return this.writer.flush();
+  async flush(): Promise<void> {
+    while (this.preparing.size > 0) await Promise.all([...this.preparing]);
+    await this.writer.flush();
   }
 
   async stop(): Promise<void> {
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     this.snapshotTimer = undefined;
+    while (this.preparing.size > 0) await Promise.all([...this.preparing]);
     await this.writer.stop();
   }
 
-  private async upsert(items: Transaction[]): Promise<void> {
-    const rows = items.map((tx) => ({
+  private async upsert(items: TransactionRow[]): Promise<void> {
+    const rows = items.map(({ tx, bodies }) => ({
       id: tx._id,
       channel_id: tx.channelID ?? null,
       client_id: tx.clientID ?? null,
@@ -87,14 +151,16 @@ export class TransactionLog {
       response_status: tx.response?.status ?? null,
       parent_id: tx.parentID ?? null,
       doc: tx,
+      bodies: bodies ? bodies.toString('base64') : null,
     }));
     await this.db.query(
-      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, doc)
-       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.doc
+      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, doc, bodies)
+       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.doc,
+              decode(x.bodies, 'base64')
          FROM jsonb_to_recordset($1::jsonb) AS x(id text, channel_id text, client_id text, status text, request_ts timestamptz,
-              request_path text, response_status integer, parent_id text, doc jsonb)
+              request_path text, response_status integer, parent_id text, doc jsonb, bodies text)
        ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, client_id = EXCLUDED.client_id, status = EXCLUDED.status,
-              response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, doc = EXCLUDED.doc`,
+              response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, doc = EXCLUDED.doc, bodies = EXCLUDED.bodies`,
       [JSON.stringify(rows)],
     );
   }
@@ -112,13 +178,14 @@ export class TransactionLog {
   }
 
   async byId(id: string): Promise<Transaction | undefined> {
-    await this.writer.flush();
-    const r = await this.db.query<{ doc: Transaction }>('SELECT doc FROM iol.transactions WHERE id = $1', [id]);
-    return r.rows[0]?.doc;
+    await this.flush();
+    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>('SELECT doc, bodies FROM iol.transactions WHERE id = $1', [id]);
+    const row = r.rows[0];
+    return row ? withBodies(row.doc, row.bodies) : undefined;
   }
 
   async delete(id: string): Promise<boolean> {
-    await this.writer.flush();
+    await this.flush();
     return (await this.db.query('DELETE FROM iol.transactions WHERE id = $1', [id])).rowCount > 0;
   }
 
@@ -146,20 +213,21 @@ export class TransactionLog {
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
-  /** Newest first. */
-  async find(q: TransactionQuery): Promise<Transaction[]> {
-    await this.writer.flush();
+  /** Newest first; `withBodyText` false leaves compressed bodies out (representations without bodies). */
+  async find(q: TransactionQuery, withBodyText = true): Promise<Transaction[]> {
+    await this.flush();
     const { sql, params } = this.where(q);
     params.push(q.limit, q.offset);
-    const r = await this.db.query<{ doc: Transaction }>(
-      `SELECT doc FROM iol.transactions ${sql} ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>(
+      `SELECT doc, ${withBodyText ? 'bodies' : 'NULL::bytea AS bodies'} FROM iol.transactions ${sql}
+        ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
       params,
     );
-    return r.rows.map((x) => x.doc);
+    return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
   }
 
   async count(q: Omit<TransactionQuery, 'limit' | 'offset'>): Promise<number> {
-    await this.writer.flush();
+    await this.flush();
     const { sql, params } = this.where(q);
     const r = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.transactions ${sql}`, params);
     return Number(r.rows[0]?.n ?? 0);
@@ -174,7 +242,7 @@ export class TransactionLog {
     for (const channel of channels) {
       if (!channel.maxBodyAgeDays) continue;
       const r = await this.db.query(
-        `UPDATE iol.transactions SET bodies_culled = true,
+        `UPDATE iol.transactions SET bodies_culled = true, bodies = NULL,
                 doc = (doc #- '{request,body}' #- '{response,body}')
                   || jsonb_build_object('canRerun', false,
                        'routes', COALESCE((SELECT jsonb_agg(r #- '{request,body}' #- '{response,body}') FROM jsonb_array_elements(doc->'routes') r), '[]'::jsonb),
