@@ -3,7 +3,8 @@
  * operation plug-ins services add. A service creates one engine per schema, migrates it, and
  * mounts it on its HTTP app with registerFhirRoutes (src/fhir/http/fastify.ts).
  */
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { indexSearchParameter } from '@medplum/core';
+import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
 import type { Database } from '../db/database.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
@@ -13,6 +14,7 @@ import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import { fhirMigrations } from './storage/migrations.js';
 import { StatisticsKeeper } from './storage/statistics.js';
+import { reindexType } from './storage/writer.js';
 import { validateAgainstDefinitions } from './validation.js';
 
 export interface FhirEngineOptions {
@@ -72,6 +74,24 @@ export class FhirEngine {
 
   addSearchExtension(extension: SearchExtension): void {
     this.operations.addSearchExtension(extension);
+  }
+
+  /**
+   * Adds a custom SearchParameter (FHIRPath expression, one of the supported types) for its base
+   * types. The R4 definitions are shared by every engine in the process, so the parameter is
+   * known to all of them; resources stored before are indexed by reindex(type).
+   */
+  addSearchParameter(parameter: SearchParameter): void {
+    loadDefinitions();
+    if (!parameter.code || !parameter.expression || !parameter.base?.length || !parameter.type) {
+      throw new Error('a custom SearchParameter needs code, base, type and expression');
+    }
+    indexSearchParameter(parameter);
+  }
+
+  /** Rebuilds the search index rows of every stored resource of a type. */
+  async reindex(type: string): Promise<number> {
+    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base));
   }
 
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */

@@ -66,6 +66,16 @@ export async function writeVersion(tx: Queryable, schema: string, write: Version
   }
   parts.push(`h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
                     SELECT r.rid, $1, $2, $3, $4, $5, $7, $6::jsonb FROM r)`);
+  parts.push(...indexInserts(schema, rows, p));
+  const result = await tx.query<{ rid: number }>(`WITH ${parts.join(',\n')} SELECT rid FROM r`, params);
+  if (!result.rows[0]) {
+    throw new FhirError(409, 'FHIR_CONFLICT', `${write.type}/${write.id} was created by a concurrent request; retry`);
+  }
+}
+
+/** CTE parts inserting index rows for the row `r` (rid) of type $1. */
+function indexInserts(schema: string, rows: IndexRows, p: (value: unknown) => string): string[] {
+  const parts: string[] = [];
   const insert = (table: string, columns: string[], types: string[], data: unknown[][]): void => {
     if (!data.length) return;
     const arrays = columns.map((_, i) => `${p(column(data, i))}::${types[i]}[]`).join(', ');
@@ -80,9 +90,37 @@ export async function writeVersion(tx: Queryable, schema: string, write: Version
   insert('idx_number', ['param', 'low', 'high', 'grp'], ['text', 'numeric', 'numeric', 'int'], rows.number);
   insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit', 'grp'], ['text', 'numeric', 'text', 'text', 'text', 'int'], rows.quantity);
   insert('idx_uri', ['param', 'value', 'grp'], ['text', 'text', 'int'], rows.uri);
-  const result = await tx.query<{ rid: number }>(`WITH ${parts.join(',\n')} SELECT rid FROM r`, params);
-  if (!result.rows[0]) {
-    throw new FhirError(409, 'FHIR_CONFLICT', `${write.type}/${write.id} was created by a concurrent request; retry`);
+  return parts;
+}
+
+const INDEX_TABLE_NAMES = ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri'];
+
+/**
+ * Rebuilds the index rows of stored resources of one type (after a search parameter was added),
+ * a batch at a time, without new versions. Returns how many resources were reindexed.
+ */
+export async function reindexType(tx: Queryable, schema: string, type: string, baseUrl: string | undefined, batch = 500): Promise<number> {
+  let after = 0;
+  let count = 0;
+  for (;;) {
+    const page = await tx.query<{ rid: number; content: Resource }>(
+      `SELECT rid, content FROM ${schema}.resources WHERE type = $1 AND NOT deleted AND rid > $2 ORDER BY rid LIMIT $3`,
+      [type, after, batch],
+    );
+    for (const row of page.rows) {
+      const params: unknown[] = [type, Number(row.rid)];
+      const p = (value: unknown): string => {
+        params.push(value);
+        return `$${params.length}`;
+      };
+      const parts = ['r AS (SELECT $2::bigint AS rid)'];
+      for (const table of INDEX_TABLE_NAMES) parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = $2)`);
+      parts.push(...indexInserts(schema, buildIndexRows(row.content, baseUrl), p));
+      await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
+      after = Number(row.rid);
+      count++;
+    }
+    if (page.rows.length < batch) return count;
   }
 }
 
