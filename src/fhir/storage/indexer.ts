@@ -33,6 +33,7 @@ const emptyRows = (): IndexRows => ({ token: [], string: [], date: [], reference
 export const componentParam = (code: string, index: number): string => `${code}$${index}`;
 
 const TEXT_SYSTEM = '\u0000text';
+const TOKEN_TYPES = new Set(['Identifier', 'CodeableConcept', 'Coding', 'ContactPoint']);
 
 /** Lower case without diacritics: how string parameters match by default. */
 export function foldText(value: string): string {
@@ -105,6 +106,8 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
   const code = param.code!;
   switch (param.type) {
     case 'token':
+      // Only coded values: an expression can yield other complex types (a Range under value.as(...)).
+      values = values.filter((v) => typeof v.value !== 'object' || TOKEN_TYPES.has(v.type));
       for (const token of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
         if (token.system === TEXT_SYSTEM) addString(rows, `${code}:text`, token.value ?? '', true);
         else rows.token.push([code, token.system ?? null, token.value ?? null]);
