@@ -17,7 +17,7 @@ for (const driver of testDrivers) {
     let flakyFailures = 0;
     before(async () => {
       up = await startUpstream();
-      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_ROUTER_MAX_INFLIGHT_BYTES: '20000' });
+      iol = await startIol(driver, { OPENHIM_ROUTER_REQUEST_TIMEOUT_MS: '400', OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_ROUTER_MAX_INFLIGHT_BYTES: '60000' });
       up.handle('/hold', (_req, res) => {
         setTimeout(() => {
           res.writeHead(200);
@@ -124,19 +124,19 @@ for (const driver of testDrivers) {
 
     test('past the in-flight body budget new requests get 503 instead of exhausting memory', async () => {
       const auth = { authorization: basic('pos', 'pos-password-1') };
-      const first = fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'a'.repeat(12000) });
+      const first = fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'a'.repeat(40000) });
       await new Promise((r) => setTimeout(r, 100));
-      const second = await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'b'.repeat(12000) });
+      const second = await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'b'.repeat(40000) });
       assert.equal(second.status, 503);
       assert.equal(second.headers.get('retry-after'), '1');
       assert.equal((await first).status, 200);
       // Released once the first is done.
-      assert.equal((await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'c'.repeat(12000) })).status, 200);
+      assert.equal((await fetch(`${iol.router}/hold`, { method: 'POST', headers: auth, body: 'c'.repeat(40000) })).status, 200);
     });
 
     test('big bodies are stored compressed beside the document and read back whole', async () => {
-      const big = JSON.stringify({ resourceType: 'Bundle', entry: Array.from({ length: 200 }, (_, i) => ({ resource: { resourceType: 'Observation', id: `obs-${i}`, status: 'final' } })) });
-      assert.ok(big.length > 4096);
+      const big = JSON.stringify({ resourceType: 'Bundle', entry: Array.from({ length: 400 }, (_, i) => ({ resource: { resourceType: 'Observation', id: `obs-${i}`, status: 'final' } })) });
+      assert.ok(big.length > 8192);
       const res = await fetch(`${iol.router}/seen`, { method: 'POST', headers: { authorization: basic('pos', 'pos-password-1'), 'content-type': 'application/json' }, body: big });
       assert.equal(res.status, 200);
       const id = String(up.seen.at(-1)!.headers['x-openhim-transactionid']);

@@ -14,13 +14,13 @@ const gzip = promisify(gzipCb);
 const gunzip = promisify(gunzipCb);
 
 /**
- * Request and response bodies at least this long are stored gzip-compressed in the `bodies`
- * column (compressed in libuv's thread pool, off the router's thread) rather than inside the
- * jsonb document: the database then parses and writes a fraction of the bytes. Shorter ones
- * stay in the document, where a thread-pool round trip would cost more than it saves (and
- * the database work they cause is small).
+ * Request and response bodies of this many characters or more (together) are stored
+ * gzip-compressed in the `bodies` column (compressed in libuv's thread pool, off the router's
+ * thread) rather than inside the jsonb document: the database then parses and writes a fraction
+ * of the bytes (100 KB FHIR JSON bodies: 2x the throughput). Shorter ones stay in the document:
+ * measured with 1 KB bodies, the thread-pool round trip cost more than it saved (-35%).
  */
-export const COMPRESS_BODIES_FROM = 2048;
+export const COMPRESS_BODIES_FROM = 8192;
 
 /** A transaction as written: the document without its big bodies, and those bodies gzipped. */
 interface TransactionRow {
