@@ -280,9 +280,10 @@ const min = (a: Date | undefined, b: Date): Date => (a && a < b ? a : b);
 
 function numberCondition(ctx: BuildContext, prefix: string, text: string, lowCol: string, highCol: string): string {
   const n = parseNumberRange(text);
-  const v = (): string => `${ctx.params.add(n.value)}::numeric`;
-  const lo = (): string => `${ctx.params.add(n.low)}::numeric`;
-  const hi = (): string => `${ctx.params.add(n.high)}::numeric`;
+  // Exact decimal arithmetic in SQL: JS doubles lose the precision of values like 1e18 or 66.89999999999999.
+  const v = (): string => `${ctx.params.add(n.text)}::numeric`;
+  const lo = (): string => `(${ctx.params.add(n.text)}::numeric - ${ctx.params.add(n.half)}::numeric)`;
+  const hi = (): string => `(${ctx.params.add(n.text)}::numeric + ${ctx.params.add(n.half)}::numeric)`;
   switch (prefix) {
     case 'eq': return `(${lowCol} >= ${lo()} AND ${highCol} < ${hi()})`;
     case 'ne': return `NOT (${lowCol} >= ${lo()} AND ${highCol} < ${hi()})`;
@@ -319,9 +320,10 @@ function referenceCondition(ctx: BuildContext, modifier: string | undefined, i: 
     return `(${i}.target_id = ${p(local.targetId)} AND ${i}.target_type = ${p(local.targetType)})`;
   }
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
+    // A bare id: the id of a target, or a reference stored as that very text (e.g. a relative canonical).
     return modifier
       ? `(${i}.target_id = ${p(value)} AND ${i}.target_type = ${p(modifier)})`
-      : `${i}.target_id = ${p(value)}`;
+      : `(${i}.target_id = ${p(value)} OR ${i}.reference = ${p(value)})`;
   }
   // absolute or canonical: match exactly, or any version of a canonical without one
   return `(${i}.reference = ${p(value)} OR ${i}.reference LIKE ${p(`${likeEscape(value)}|%`)})`;

@@ -35,7 +35,7 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
 }
 
 /** A number search value and the half-open range its precision implies (100 → [99.5, 100.5)). */
-export function parseNumberRange(text: string): { value: number; low: number; high: number } {
+export function parseNumberRange(text: string): { value: number; low: number; high: number; text: string; half: string } {
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
     throw badRequest(`"${text}" is not a number`, 'FHIR_BAD_SEARCH');
   }
@@ -45,5 +45,5 @@ export function parseNumberRange(text: string): { value: number; low: number; hi
   const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
   const exponent = /[eE]/.test(text) ? Number(text.split(/[eE]/)[1]) : 0;
   const half = 0.5 * 10 ** (exponent - decimals);
-  return { value, low: value - half, high: value + half };
+  return { value, low: value - half, high: value + half, text, half: `5e${exponent - decimals - 1}` };
 }
