@@ -338,8 +338,14 @@ for (const driver of testDrivers) {
       const series = await iol.call('GET', `/metrics/timeseries/hour?startDate=${start}&endDate=${end}`);
       assert.ok(series.body.length >= 1 && series.body[0]._id.timestamp);
       assert.equal((await iol.call('GET', '/metrics')).status, 400, 'startDate and endDate are required');
-      const prom = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text' });
-      assert.match(String(prom.body), /iol_transactions_total\{channel="fhir",status="Successful"\} \d+/);
+      const open = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' });
+      assert.match(open.headers.get('content-type') ?? '', /application\/openmetrics-text/);
+      assert.match(String(open.body), /iol_transactions_total\{channel="fhir",status="Successful"\} \d+/);
+      assert.match(String(open.body), /# EOF/);
+      const text = await iol.call('GET', '/metrics?format=prometheus');
+      assert.match(text.headers.get('content-type') ?? '', /text\/plain; version=0.0.4/);
+      assert.match(String(text.body), /iol_transaction_duration_seconds_bucket/);
+      assert.equal((await iol.call('GET', '/keystore/cert')).status, 501);
     });
 
     test('restart: Processing transactions are marked Failed; old bodies are culled by maxBodyAgeDays', async () => {

@@ -59,6 +59,7 @@ export class AdminAuthenticator {
     const row = await this.deps.users.byEmail(email);
     if (!row || !(await this.checkPassword(row, password))) return undefined;
     const sessionId = randomBytes(32).toString('base64url');
+    this.pruneSessions();
     this.sessions.set(sessionId, { email: row.doc.email, expires: Date.now() + this.deps.config.sessionTtlMs });
     return { user: row.doc, sessionId };
   }
@@ -126,6 +127,12 @@ export class AdminAuthenticator {
     if (this.usedTokens.has(token)) throw unauthenticated('this token was already used (replayed request)');
     this.usedTokens.set(token, time + 2 * TOKEN_WINDOW_MS);
     return row.doc;
+  }
+
+  private pruneSessions(): void {
+    if (this.sessions.size < 100) return;
+    const now = Date.now();
+    for (const [id, session] of this.sessions) if (session.expires < now) this.sessions.delete(id);
   }
 
   private pruneTokens(): void {

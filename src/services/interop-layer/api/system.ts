@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { IolError, badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { requireAdmin } from './auth.js';
@@ -45,6 +45,13 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     serverTimezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     product: 'Instant OpenHIE interop-layer (OpenHIM-compatible)',
   }));
+
+  // OpenHIM's keystore and certificate authority: not implemented; say so rather than 404.
+  const notYet = async () => {
+    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'the keystore API is not implemented; the router certificate is <stateDir>/certs/iol-router.{key,crt}');
+  };
+  app.all('/keystore/*', notYet);
+  app.post('/certificates', notYet);
 
   app.get('/logs', async (request) => {
     requireAdmin(request);
@@ -107,7 +114,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
   app.get<{ Querystring: MetricsQuery & { format?: string } }>('/metrics', async (request, reply) => {
     requireAdmin(request);
     const accept = request.headers.accept ?? '';
-    if (accept.includes('application/openmetrics-text') || request.query.format === 'prometheus') {
+    if (accept.includes('application/openmetrics-text')) {
+      reply.header('content-type', deps.metrics.openMetrics.contentType);
+      return deps.metrics.openMetrics.metrics();
+    }
+    if (request.query.format === 'prometheus' || (!request.query.startDate && accept.startsWith('text/plain'))) {
       reply.header('content-type', deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();
     }
