@@ -36,7 +36,7 @@ for (const driver of testDrivers) {
       });
       await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
       for (const [name, extra] of [
-        ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'] }],
+        ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'], txRerunAcl: ['viewers'] }],
         ['hold', { urlPattern: '^/hold$' }],
         ['hidden', { urlPattern: '^/hidden$' }],
         ['flaky', { urlPattern: '^/flaky$', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 2 }],
@@ -96,6 +96,13 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 404);
       assert.equal((await iol.call('GET', '/channels', undefined, auth)).body.length, 1);
       assert.equal((await iol.call('DELETE', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 403);
+      // txRerunAcl: the viewer may rerun transactions of 'seen', not of 'hidden'.
+      assert.equal((await iol.call('POST', '/tasks', { tids: [hidden[0]._id] }, auth)).status, 403);
+      const task = await iol.call('POST', '/tasks', { tids: [list[0]._id] }, auth);
+      assert.equal(task.status, 201);
+      assert.equal(task.body.user, 'viewer@example.org');
+      assert.deepEqual((await iol.call('GET', '/tasks', undefined, auth)).body.map((t: { _id: string }) => t._id), [task.body._id]);
+      assert.equal((await iol.call('POST', '/bulkrerun', { filters: {} }, auth)).status, 403);
     });
 
     test('auto-retry reruns a failed transaction after the period, up to the maximum', async () => {

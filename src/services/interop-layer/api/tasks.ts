@@ -9,7 +9,9 @@ import type { IolDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
-import { requireAdmin } from './auth.js';
+import { isAdmin, requireAdmin, userOf } from './auth.js';
+import type { User } from '../models.js';
+import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import { parseFilters } from './transactions.js';
 
@@ -128,11 +130,24 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.addHook('onReady', async () => runner.kick());
   app.addHook('onClose', async () => runner.stop());
 
-  async function createTask(tids: string[], batchSize: number, paused: boolean, user: string): Promise<Task> {
+  /** Non-admins may rerun transactions of channels whose txRerunAcl names one of their groups. */
+  async function rerunnableChannels(user: User): Promise<Set<string> | undefined> {
+    if (isAdmin(user)) return undefined;
+    const channels = await deps.channels.list(true);
+    return new Set(channels.filter((c) => c.txRerunAcl.some((g) => user.groups.includes(g))).map((c) => c._id));
+  }
+
+  function visibleTask(user: User, task: Task): boolean {
+    return isAdmin(user) || task.user === user.email;
+  }
+
+  async function createTask(tids: string[], batchSize: number, paused: boolean, user: User): Promise<Task> {
+    const allowed = await rerunnableChannels(user);
     const transactions: TaskTransaction[] = [];
     for (const tid of tids) {
       const tx = await deps.transactions.byId(tid);
       if (!tx) throw badRequest(`transaction ${tid} does not exist`);
+      if (allowed && !allowed.has(tx.channelID ?? '')) throw forbidden(`user ${user.email} may not rerun transactions of this channel (txRerunAcl)`);
       if (!tx.canRerun) throw badRequest(`transaction ${tid} cannot be rerun (its body was not stored in full)`);
       transactions.push({ tid, tstatus: 'Queued' });
     }
@@ -143,7 +158,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
       totalTransactions: transactions.length,
       remainingTransactions: transactions.length,
       batchSize,
-      user,
+      user: user.email,
       created: new Date().toISOString(),
     };
     await runner.save(task);
@@ -152,17 +167,17 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
   }
 
   app.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', async (request) => {
-    requireAdmin(request);
+    const user = userOf(request);
     const limit = Math.min(Math.max(Number(request.query.filterLimit ?? 100) || 100, 1), 1000);
     const page = Math.max(Number(request.query.filterPage ?? 0) || 0, 0);
     const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, page * limit]);
-    return r.rows.map((x) => x.doc);
+    return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
   });
 
   app.post('/tasks', async (request, reply) => {
-    const user = requireAdmin(request);
+    const user = userOf(request);
     const input = parseBody(createSchema, request.body, 'task');
-    const task = await createTask(input.tids, input.batchSize, input.paused, user.email);
+    const task = await createTask(input.tids, input.batchSize, input.paused, user);
     auditChange(deps, request, 'C', `Task/${task._id}`);
     reply.code(201);
     return task;
@@ -175,23 +190,23 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
     const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
     const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
     if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
-    const task = await createTask(tids, input.batchSize, input.pauseQueue, user.email);
+    const task = await createTask(tids, input.batchSize, input.pauseQueue, user);
     auditChange(deps, request, 'C', `Task/${task._id}`);
     reply.code(201);
     return task;
   });
 
   app.get<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
-    requireAdmin(request);
+    const user = userOf(request);
     const task = await runner.load(request.params.taskId);
-    if (!task) throw notFound(`task ${request.params.taskId}`);
+    if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
     return task;
   });
 
   app.put<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
-    requireAdmin(request);
+    const user = userOf(request);
     const task = await runner.load(request.params.taskId);
-    if (!task) throw notFound(`task ${request.params.taskId}`);
+    if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
     const { status } = parseBody(updateSchema, request.body, 'task update');
     if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
     const next = { ...task, status };
