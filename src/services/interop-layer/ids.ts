@@ -13,7 +13,3 @@ export function newObjectId(now = Date.now()): string {
   counter = (counter + 1) % 0x1000000;
   return Math.floor(now / 1000).toString(16).padStart(8, '0') + processPart + counter.toString(16).padStart(6, '0');
 }
-
-export function isObjectId(value: string): boolean {
-  return /^[0-9a-f]{24}$/.test(value);
-}

@@ -58,7 +58,8 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   const headers = forwardableHeaders(request.headers, route.forwardAuthHeader ? [] : ['authorization']);
   headers['x-openhim-transactionid'] = transaction!._id;
   if (client) headers['x-openhim-clientid'] = client.clientID;
-  headers['x-forwarded-for'] = request.clientIP;
+  const forwardedFor = request.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = forwardedFor ? `${String(forwardedFor)}, ${request.clientIP}` : request.clientIP;
   if (route.username) {
     headers.authorization = `Basic ${Buffer.from(`${route.username}:${route.password ?? ''}`).toString('base64')}`;
   }
