@@ -218,6 +218,30 @@ for (const driver of testDrivers) {
       assert.ok(!JSON.stringify(exported.body).includes('meta-secret-1'));
     });
 
+    test('a mediator default channel is fully checked when installed, not at registration', async () => {
+      const registration = {
+        urn: 'urn:mediator:lenient',
+        version: '1.0.0',
+        name: 'Lenient',
+        endpoints: [{ name: 'e', host: '127.0.0.1', port: 1, primary: true }],
+        defaultChannelConfig: [
+          { name: 'good default', urlPattern: '^/good$', routes: [{ name: 'a', host: 'h', port: 1, primary: true }] },
+          { name: 'two primaries', urlPattern: '^/two$', routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] },
+        ],
+      };
+      assert.equal((await iol.call('POST', '/mediators', registration)).status, 201);
+      const bad = await iol.call('POST', '/mediators/urn:mediator:lenient/channels', []);
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /exactly one/);
+      assert.ok(!(await iol.call('GET', '/channels')).body.some((c: { name: string }) => c.name === 'good default'), 'all or nothing');
+      assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['good default'])).status, 201);
+      assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['nope'])).status, 400);
+      assert.equal((await iol.call('DELETE', '/mediators/urn:mediator:lenient')).status, 200);
+      assert.equal((await iol.call('GET', '/mediators/urn:mediator:lenient')).status, 404);
+      assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/heartbeat', { uptime: 1 })).status, 404);
+      assert.equal((await iol.call('POST', '/mediators', { ...registration, version: 'one' })).status, 400);
+    });
+
     test('contact groups: CRUD by id or name', async () => {
       const created = await iol.call('POST', '/groups', { group: 'on-call', users: [{ user: 'a@example.org', method: 'email' }] });
       assert.equal(created.status, 201);

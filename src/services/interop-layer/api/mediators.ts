@@ -37,7 +37,9 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
   app.post('/mediators', async (request, reply) => {
     requireAdmin(request);
     const input = parseBody(mediatorSchema, request.body, 'mediator registration');
-    const defaultChannels = input.defaultChannelConfig.map((c) => validateChannel(c));
+    // Default channels are checked for shape here and fully (one primary route, valid patterns)
+    // when installed, as OpenHIM does: a registration is not refused for a channel it may never install.
+    const defaultChannels = input.defaultChannelConfig;
     if (input.config) validateConfig(input.configDefs, input.config);
     const existing = await deps.mediators.byUrn(input.urn);
     reply.code(201);
@@ -105,6 +107,7 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
     const missing = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));
     if (missing.length) throw badRequest(`mediator ${m.urn} has no default channel named ${missing.join(', ')}`);
     const installed: string[] = [];
+    for (const channel of wanted) validateChannel(channel); // all or nothing: check every one first
     for (const channel of wanted) {
       // Idempotent: a channel of that name already there is left as it is.
       if (await deps.channels.byName(channel.name)) continue;

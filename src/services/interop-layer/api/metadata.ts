@@ -84,7 +84,7 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
             ...existing,
             ...input,
             config,
-            defaultChannelConfig: input.defaultChannelConfig.map((c) => validateChannel(c)),
+            defaultChannelConfig: input.defaultChannelConfig,
             _id: existing?._id ?? newObjectId(),
           });
           return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
