@@ -125,3 +125,27 @@ for (const driver of testDrivers) {
     });
   });
 }
+
+describe('openhim-mediator-utils 0.4.0 against the admin API over HTTPS (self-signed, trustSelfSigned)', () => {
+  let iol: Iol;
+  let up: Upstream;
+  before(async () => {
+    up = await startUpstream();
+    iol = await startIol(testDrivers[0]!, { OPENHIM_API_TLS: 'true' });
+  });
+  after(async () => {
+    await iol?.stop();
+    await up?.close();
+  });
+
+  test('registers and fetches config over https', async () => {
+    assert.match(iol.api, /^https:/);
+    const [, utils] = clients[0]!;
+    const urn = 'urn:mediator:over-tls';
+    const options: Options = { apiURL: iol.api, username: iol.rootEmail, password: iol.rootPassword, urn, trustSelfSigned: true };
+    await promisify((cb) => utils.registerMediator(options, registration(urn, '1.0.0', up.port), cb));
+    const config = await promisify<Record<string, unknown>>((cb) => utils.fetchConfig(options, cb));
+    assert.equal(config?.mode, 'fast');
+    await assert.rejects(promisify((cb) => utils.fetchConfig({ ...options, trustSelfSigned: false }, cb)), /self[- ]signed|certificate/i);
+  });
+});

@@ -6,6 +6,8 @@ export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 export interface IolConfig {
   apiHost: string;
   apiPort: number;
+  /** Serve the admin API over HTTPS with the interop layer's certificate. */
+  apiTls: boolean;
   routerHost: string;
   routerHttpPort: number;
   /** 0 disables the HTTPS router. */
@@ -56,6 +58,7 @@ export function readIolConfig(settings: Settings): IolConfig {
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
+    apiTls: settings.bool('OPENHIM_API_TLS', false),
     routerHost: settings.get('OPENHIM_ROUTER_HOST') || '127.0.0.1',
     routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),
     routerHttpsPort: settings.int('OPENHIM_ROUTER_HTTPS_PORT', 5000),

@@ -80,7 +80,8 @@ export const interopLayerService: ServiceDefinition = {
     if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
     await deps.routing.reload();
     deps.routing.startRefreshing(config.cacheRefreshMs);
-    const certificate = config.routerHttpsPort > 0 ? await ensureRouterCertificate(ctx.stateDir, config.routerHost) : undefined;
+    const certificate =
+      config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost) : undefined;
 
     const applyRetention = async () => {
       try {
@@ -107,7 +108,7 @@ export const interopLayerService: ServiceDefinition = {
     }, config.autoRetryIntervalMs);
     autoRetryTimer.unref();
 
-    const api = buildApiApp(deps);
+    const api = buildApiApp(deps, config.apiTls ? certificate : undefined);
     const listeners: RouterListener[] = [];
     const stopAll = async () => {
       clearInterval(retentionTimer);
@@ -120,10 +121,10 @@ export const interopLayerService: ServiceDefinition = {
       await deps.upstream.close();
     };
     try {
-      const apiUrl = await listenOn(api, config.apiHost, config.apiPort);
+      const apiUrl = await listenOn(api, config.apiHost, config.apiPort, config.apiTls ? 'https' : 'http');
       const budget = new BodyBudget(config.routerMaxInflightBytes);
       listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort, budget));
-      if (certificate) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
+      if (certificate && config.routerHttpsPort > 0) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
       logger.info({ endpoints }, 'interop layer listening');
