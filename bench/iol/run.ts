@@ -90,6 +90,22 @@ async function load(url: string, body: Buffer, headers: Record<string, string> =
   return autocannon({ url, method: 'POST', body, headers: withType, connections, duration });
 }
 
+/** Sequential requests on one keep-alive connection: p50/p99 in microseconds (autocannon rounds to ms). */
+async function sequentialLatency(url: string, body: Buffer, headers: Record<string, string> = {}, count = 2000): Promise<{ p50: number; p99: number }> {
+  const { Agent, request } = await import('undici');
+  const agent = new Agent({ connections: 1 });
+  const times: number[] = [];
+  for (let i = 0; i < count + 200; i++) {
+    const start = process.hrtime.bigint();
+    const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/fhir+json', ...headers }, dispatcher: agent });
+    await res.body.arrayBuffer();
+    if (i >= 200) times.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  await agent.close();
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.floor(times.length * 0.99)]! };
+}
+
 function rssOf(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -123,6 +139,12 @@ try {
     console.log(`  IOL / minimal Node proxy throughput: ${(viaIol.requests.average / viaMinimal.requests.average).toFixed(2)}`);
     console.log(`  IOL / direct throughput: ${(viaIol.requests.average / direct.requests.average).toFixed(2)}`);
     console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
+    const seqDirect = await sequentialLatency(`http://127.0.0.1:${upstreamPort}/bench`, body);
+    const seqNginx = nginx ? await sequentialLatency(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
+    const seqIol = await sequentialLatency(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
+    const us = (v: { p50: number; p99: number }) => `p50 ${v.p50.toFixed(0)} µs, p99 ${v.p99.toFixed(0)} µs`;
+    console.log(`  one connection, sequential: direct ${us(seqDirect)}${seqNginx ? `; nginx ${us(seqNginx)}` : ''}; IOL ${us(seqIol)}`);
+    console.log(`  added p50 at one connection: ${(seqIol.p50 - seqDirect.p50).toFixed(0)} µs vs direct${seqNginx ? `, ${(seqIol.p50 - seqNginx.p50).toFixed(0)} µs vs nginx` : ''}`);
     const soak = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
     if (soak > 0 && size === 1024) {
       const samples: number[] = [];
