@@ -63,6 +63,8 @@ export async function authenticateClient(exchange: Exchange, deps: RouterDeps): 
   } else {
     exchange.authFailure = `authentication scheme "${scheme}" is not accepted here`;
   }
+  // Credentials in the header that worked win over an unknown certificate offered before.
+  if (exchange.client) exchange.authFailure = undefined;
   if (exchange.authFailure) {
     deps.metrics.authFailures.inc({ surface: 'router' });
     deps.audits.record({
