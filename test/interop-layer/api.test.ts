@@ -270,6 +270,13 @@ for (const driver of testDrivers) {
       assert.equal(mode, 0o600);
       const second = await ensureRouterCertificate(iol.stateDir, 'localhost');
       assert.equal(first.fingerprint, second.fingerprint);
+      const { X509Certificate } = await import('node:crypto');
+      const { mkdtemp } = await import('node:fs/promises');
+      const other = await ensureRouterCertificate(await mkdtemp(join(iol.stateDir, 'other-')), '0.0.0.0', ['iol.example.org', '10.1.2.3']);
+      const san = new X509Certificate(other.cert).subjectAltName ?? '';
+      assert.match(san, /DNS:localhost/);
+      assert.match(san, /DNS:iol\.example\.org/);
+      assert.match(san, /IP Address:10\.1\.2\.3/);
     });
   });
 }

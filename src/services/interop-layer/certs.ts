@@ -14,7 +14,7 @@ export interface RouterCertificate {
  * The router's TLS certificate: made once, on first start, in <stateDir>/certs (key 0600), and
  * reused after. A real deployment replaces the two files with its own.
  */
-export async function ensureRouterCertificate(stateDir: string, hostName: string): Promise<RouterCertificate> {
+export async function ensureRouterCertificate(stateDir: string, hostName: string, extraHostNames: readonly string[] = []): Promise<RouterCertificate> {
   const dir = join(stateDir, 'certs');
   const keyPath = join(dir, 'iol-router.key');
   const certPath = join(dir, 'iol-router.crt');
@@ -32,8 +32,10 @@ export async function ensureRouterCertificate(stateDir: string, hostName: string
     { type: 7, ip: '127.0.0.1' },
     { type: 7, ip: '::1' },
   ];
-  if (hostName && hostName !== 'localhost' && !/^[\d.:]+$/.test(hostName) && hostName !== '0.0.0.0') {
-    altNames.push({ type: 2, value: hostName });
+  for (const name of [hostName, ...extraHostNames]) {
+    if (!name || name === 'localhost' || name === '0.0.0.0' || name === '::') continue;
+    if (/^[\d.]+$/.test(name) || name.includes(':')) altNames.push({ type: 7, ip: name });
+    else altNames.push({ type: 2, value: name });
   }
   const pems = await selfsigned.generate([{ name: 'commonName', value: 'instant-openhie-iol' }], {
     keyType: 'ec',

@@ -6,6 +6,8 @@ export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 export interface IolConfig {
   apiHost: string;
   apiPort: number;
+  /** Extra DNS names or IPs for the generated certificate (e.g. a container service name). */
+  certHostNames: string[];
   /** Serve the admin API over HTTPS with the interop layer's certificate. */
   apiTls: boolean;
   routerHost: string;
@@ -59,6 +61,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
     apiTls: settings.bool('OPENHIM_API_TLS', false),
+    certHostNames: (settings.get('OPENHIM_CERT_HOSTNAMES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     routerHost: settings.get('OPENHIM_ROUTER_HOST') || '127.0.0.1',
     routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),
     routerHttpsPort: settings.int('OPENHIM_ROUTER_HTTPS_PORT', 5000),

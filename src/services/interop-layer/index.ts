@@ -81,7 +81,7 @@ export const interopLayerService: ServiceDefinition = {
     await deps.routing.reload();
     deps.routing.startRefreshing(config.cacheRefreshMs);
     const certificate =
-      config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost) : undefined;
+      config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
 
     const applyRetention = async () => {
       try {
