@@ -18,7 +18,17 @@ const arg = (name: string): string | undefined => {
   const at = argv.indexOf(name);
   return at >= 0 ? argv[at + 1] : undefined;
 };
-const url = arg('--database-url');
+let url = arg('--database-url');
+// --postgres: a throwaway server from the Debian binaries (as bench.ts).
+let stopPostgres: (() => Promise<void>) | undefined;
+if (!url && argv.includes('--postgres')) {
+  const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
+  const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
+  const server = await startThrowawayPostgres();
+  if (!server) throw new Error('no PostgreSQL server binaries found');
+  url = server.url;
+  stopPostgres = () => server.stop();
+}
 const resources = Number(arg('--resources') ?? 20_000);
 const keep = argv.includes('--keep');
 const dir = url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-explain-'));
@@ -66,3 +76,4 @@ for (const [type, query] of searches) {
 }
 await db.close();
 if (dir && !keep) await rm(dir, { recursive: true, force: true });
+await stopPostgres?.();
