@@ -13,7 +13,7 @@ import { interopLayerService } from '../../src/services/interop-layer/index.js';
 
 const upstreamPort = Number(process.env.UPSTREAM_PORT);
 const dir = await mkdtemp(join(tmpdir(), 'iol-bench-'));
-const db = await openDatabase(process.env.INSTANT_BENCH_DATABASE_URL ? { url: process.env.INSTANT_BENCH_DATABASE_URL } : { dataDir: join(dir, 'pgdata') });
+const db = await openDatabase(process.env.INSTANT_BENCH_DATABASE_URL ? { url: process.env.INSTANT_BENCH_DATABASE_URL } : { dataDir: join(dir, 'pgdata'), thread: process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker' });
 const rootPassword = randomBytes(12).toString('base64url');
 const running = await interopLayerService.start({
   name: 'interop-layer',

@@ -1,14 +1,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase } from '../../src/db/open.js';
-import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
+import { openTestDatabase, testDrivers, type TestDatabase, type TestDriver } from '../support/databases.js';
 
 const migrations = [
   { version: 1, name: 'create items', sql: 'CREATE TABLE demo.items (id serial PRIMARY KEY, body jsonb NOT NULL)' },
   { version: 2, name: 'add label', sql: 'ALTER TABLE demo.items ADD COLUMN label text' },
 ];
 
-for (const driver of testDrivers) {
+// The storage layer runs on the embedded driver on both threads, and on PostgreSQL.
+const drivers: TestDriver[] = [...testDrivers, 'pglite-worker'];
+for (const driver of drivers) {
   describe(`database on ${driver}`, () => {
     let t: TestDatabase;
     before(async () => {
@@ -100,4 +102,29 @@ test('an unreachable PostgreSQL URL fails with a message that hides the password
     assert.doesNotMatch(error.message, /secretpw/);
     return true;
   });
+});
+
+test('the worker-thread driver keeps statements of concurrent transactions apart', async () => {
+  const t = await openTestDatabase('pglite-worker');
+  try {
+    await t.db.exec('CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)');
+    // Ten transactions that read then write: serialised, none loses an increment.
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        t.db.transaction(async (tx) => {
+          const { rows } = await tx.query<{ n: number }>('SELECT n FROM counter');
+          await tx.query('UPDATE counter SET n = $1', [rows[0]!.n + 1]);
+        }),
+      ),
+    );
+    const { rows } = await t.db.query<{ n: number }>('SELECT n FROM counter');
+    assert.equal(rows[0]!.n, 10);
+    await assert.rejects(t.db.query('SELECT * FROM no_such_table'), (error: Error & { code?: string }) => error.code === '42P01');
+    const bytes = await t.db.query<{ b: Uint8Array }>('SELECT $1::bytea AS b', [Buffer.from([1, 2, 3])]);
+    assert.deepEqual([...bytes.rows[0]!.b], [1, 2, 3]);
+    const dates = await t.db.query<{ d: Date }>(`SELECT '2020-01-02T03:04:05Z'::timestamptz AS d`);
+    assert.ok(dates.rows[0]!.d instanceof Date);
+  } finally {
+    await t.dispose();
+  }
 });

@@ -10,11 +10,13 @@ import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 
+export type TestDriver = 'pglite' | 'pglite-worker' | 'postgres';
+
 export interface TestDatabase {
-  driver: 'pglite' | 'postgres';
+  driver: TestDriver;
   db: Database;
   /** What openDatabase needs to open the same database again (e.g. after a restart). */
-  location: { dataDir: string } | { url: string };
+  location: { dataDir: string; thread?: 'worker' | 'main' } | { url: string };
   dispose(): Promise<void>;
 }
 
@@ -46,11 +48,12 @@ export async function freshPostgresUrl(): Promise<{ url: string; dispose(): Prom
   };
 }
 
-export async function openTestDatabase(driver: 'pglite' | 'postgres'): Promise<TestDatabase> {
-  if (driver === 'pglite') {
+export async function openTestDatabase(driver: TestDriver): Promise<TestDatabase> {
+  if (driver === 'pglite' || driver === 'pglite-worker') {
     const { dir, dispose } = await freshPgliteDir();
-    const db = await openDatabase({ dataDir: dir });
-    return { driver, db, location: { dataDir: dir }, async dispose(this: TestDatabase) { await this.db.close(); await dispose(); } };
+    const location = { dataDir: dir, thread: driver === 'pglite-worker' ? ('worker' as const) : ('main' as const) };
+    const db = await openDatabase(location);
+    return { driver, db, location, async dispose(this: TestDatabase) { await this.db.close(); await dispose(); } };
   }
   const { url, dispose } = await freshPostgresUrl();
   const db = await openDatabase({ url });

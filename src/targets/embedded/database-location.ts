@@ -22,7 +22,9 @@ export function rememberDatabaseUrl(store: StateStore, url: string | undefined):
 export async function openInstanceDatabase(store: StateStore, url: string | undefined): Promise<Database> {
   if (url) return openDatabase({ url });
   try {
-    return await openDatabase({ dataDir: store.pgdataDir });
+    // PGlite on a worker thread unless INSTANT_PGLITE_THREAD=main (one thread, for debugging).
+    const thread = process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker';
+    return await openDatabase({ dataDir: store.pgdataDir, thread });
   } catch (error) {
     throw new InstantError('INSTANT_DATABASE_OPEN', `cannot open the embedded database in ${store.pgdataDir}: ${(error as Error).message}`, 'is another instant process using this state directory? Run `instant status`', { cause: error });
   }
