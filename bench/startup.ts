@@ -59,7 +59,8 @@ function pgliteBaseline(dir: string): number {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const cold: number[] = [];
 const warm: number[] = [];
-const rss: number[] = [];
+const coldRss: number[] = [];
+const warmRss: number[] = [];
 const baseCold: number[] = [];
 const baseWarm: number[] = [];
 
@@ -68,10 +69,10 @@ for (let run = 0; run < runs; run++) {
   const ports = await portArgs();
   try {
     cold.push(timeCommand(cwd, ['init', ...packages, '-d', ...ports]));
-    rss.push(rssMb(cwd));
+    coldRss.push(rssMb(cwd));
     timeCommand(cwd, ['down']);
     warm.push(timeCommand(cwd, ['up', ...packages, '-d', ...ports]));
-    rss.push(rssMb(cwd));
+    warmRss.push(rssMb(cwd));
     timeCommand(cwd, ['down']);
   } finally {
     spawnSync(process.execPath, [bin, 'destroy', '--yes'], { cwd });
@@ -88,5 +89,6 @@ const row = (name: string, ms: number, base: number) => `${name.padEnd(34)} ${(m
 console.log(`bench/startup: stack ${packages.join(' ')} on the embedded database, ${runs} runs, medians (${spawnSync('nproc').stdout.toString().trim()} cores)`);
 console.log(row('cold init to ready (CLI wall)', median(cold), median(baseCold)));
 console.log(row('warm up to ready (CLI wall)', median(warm), median(baseWarm)));
-console.log(`${'resident memory when ready'.padEnd(34)} ${median(rss).toFixed(0).padStart(6)} MB (max ${Math.max(...rss).toFixed(0)} MB)`);
+console.log(`${'resident memory when ready, init'.padEnd(34)} ${median(coldRss).toFixed(0).padStart(6)} MB (max ${Math.max(...coldRss).toFixed(0)} MB)`);
+console.log(`${'resident memory when ready, up'.padEnd(34)} ${median(warmRss).toFixed(0).padStart(6)} MB (max ${Math.max(...warmRss).toFixed(0)} MB)`);
 console.log('baseline: a bare Node process opening an empty PGlite database (cold: creating it; warm: reopening it)');

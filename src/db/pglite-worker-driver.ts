@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
@@ -27,6 +29,16 @@ export class PgliteWorkerDatabase implements Database {
   }
 
   static async open(dataDir?: string): Promise<PgliteWorkerDatabase> {
+    const fresh = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
+    const database = new PgliteWorkerDatabase(await PgliteWorkerDatabase.startWorker(dataDir));
+    if (!fresh) return database;
+    // Creating a cluster (initdb) grows the WebAssembly memory to several hundred MB, which a
+    // wasm instance never gives back; a new thread over the created files starts small again.
+    await database.close();
+    return new PgliteWorkerDatabase(await PgliteWorkerDatabase.startWorker(dataDir));
+  }
+
+  private static async startWorker(dataDir: string | undefined): Promise<Worker> {
     const worker = new Worker(new URL('./pglite-worker-thread.js', import.meta.url), { workerData: { dataDir } });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: { ready?: boolean; error?: { message: string } }) => {
@@ -38,7 +50,7 @@ export class PgliteWorkerDatabase implements Database {
       worker.on('message', onMessage);
       worker.once('error', reject);
     });
-    return new PgliteWorkerDatabase(worker);
+    return worker;
   }
 
   private failAll(error: Error): void {
