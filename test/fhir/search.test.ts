@@ -86,6 +86,18 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ofSearch(`Patient?_id=${ids.bob},${ids.cy}`), named('bob', 'cy'));
     });
 
+    test('token :in and :not-in a core value set, and _list', async () => {
+      assert.deepEqual(await ofSearch('Patient?gender:in=http://hl7.org/fhir/ValueSet/administrative-gender'), named('ann', 'bob'));
+      assert.deepEqual(await ofSearch('Patient?gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender'), named('cy'));
+      assert.deepEqual(await ofSearch('Observation?category:in=http://hl7.org/fhir/ValueSet/observation-category'), named('o1', 'o2', 'o3'));
+      assert.equal((await s.request('GET', 'Patient?gender:in=http://example.org/nope')).status, 400);
+      const list = await s.request('POST', 'List', {
+        body: { resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Patient/${ids.bob}` } }, { item: { reference: `Observation/${ids.o1}` } }] },
+      });
+      assert.deepEqual(await ofSearch(`Patient?_list=${list.body.id}`), named('bob'));
+      assert.deepEqual(await ofSearch(`Observation?_list=${list.body.id}`), named('o1'));
+    });
+
     test('uri: _profile, and :missing', async () => {
       assert.deepEqual(await ofSearch('Patient?_profile=http://example.org/p'), named('ann'));
       assert.deepEqual(await ofSearch('Patient?gender:missing=true'), named('cy'));

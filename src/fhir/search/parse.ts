@@ -230,6 +230,11 @@ export function parseFilter(type: string | undefined, key: string, value: string
   const dot = key.indexOf('.');
   if (dot > 0) return parseChain(type, key.slice(0, dot), key.slice(dot + 1), value);
   const [code, modifier] = splitOnce(key, ':');
+  if (code === '_list') {
+    // Members of a List: resources its entries reference. Handled by the SQL builder.
+    if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
+    return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [value] };
+  }
   const param = lookupParam(type, code);
   if (!param) throw unknownParameter(type, code);
   const unsupportedComposite = param.type === 'composite' && !compositeComponents(param);
@@ -248,7 +253,7 @@ export function parseFilter(type: string | undefined, key: string, value: string
 }
 
 const MODIFIERS: Record<string, string[]> = {
-  token: ['missing', 'not', 'text', 'of-type', 'exact'],
+  token: ['missing', 'not', 'text', 'of-type', 'in', 'not-in'],
   string: ['missing', 'exact', 'contains'],
   date: ['missing'],
   number: ['missing'],

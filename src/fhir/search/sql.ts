@@ -5,6 +5,7 @@
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../outcome.js';
+import { expandValueSet } from '../bindings.js';
 import { compositeComponents } from '../definitions.js';
 import { componentParam, foldText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
@@ -111,6 +112,14 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   const { param, modifier } = filter;
   const code = param.code!;
   if (param.type === 'composite') return compositeCondition(ctx, filter, alias, type);
+  if (code === '_list') {
+    const x = nextAlias(ctx, 'x');
+    const l = nextAlias(ctx, 'l');
+    return `${alias}.id IN (SELECT ${x}.target_id FROM ${ctx.schema}.idx_reference ${x}
+      JOIN ${ctx.schema}.resources ${l} ON ${l}.rid = ${x}.rid
+      WHERE ${l}.type = 'List' AND ${l}.id = ${ctx.params.add(filter.values[0])} AND NOT ${l}.deleted
+        AND ${x}.param = 'item' AND ${x}.target_type = ${alias}.type)`;
+  }
   if (code === '_id') return columnIdCondition(ctx, filter, alias);
   if (code === '_lastUpdated') return lastUpdatedCondition(ctx, filter, alias);
   let table = TABLES[param.type!]!;
@@ -136,7 +145,7 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
   const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
   const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
-  if (modifier === 'not') return `${alias}.rid NOT IN (${matches})`;
+  if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
   return `${alias}.rid IN (${matches})`;
 }
 
@@ -210,6 +219,15 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
 
 function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {
   const p = (v: unknown): string => ctx.params.add(v);
+  if (modifier === 'in' || modifier === 'not-in') {
+    // Membership of a core R4 value set, expanded from the shipped definitions.
+    const expansion = expandValueSet(value);
+    if (!expansion) throw badRequest(`value set ${value.slice(0, 200)} is unknown or cannot be expanded here`, 'FHIR_BAD_SEARCH');
+    const pairs = [...expansion.codes].map((c) => c.split('|') as [string, string]);
+    // Elements of type code (Patient.gender) are indexed without a system: match them on the code.
+    return `((${i}.system, ${i}.code) IN (SELECT * FROM unnest(${p(pairs.map((x) => x[0]))}::text[], ${p(pairs.map((x) => x[1]))}::text[]))
+      OR (${i}.system IS NULL AND ${i}.code = ANY(${p([...expansion.bareCodes])}::text[])))`;
+  }
   if (modifier === 'of-type') {
     const parts = value.split('|');
     if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
