@@ -108,6 +108,8 @@ for (const driver of testDrivers) {
       assert.equal(seen.headers.authorization, undefined);
       assert.equal(seen.headers['x-custom'], 'kept');
       assert.equal(seen.headers.host, `127.0.0.1:${up.port}`);
+      assert.equal(seen.headers['x-forwarded-host'], new URL(iol.router).host, 'upstreams can build links through the router');
+      assert.equal(seen.headers['x-forwarded-proto'], 'http');
       const logged = await eventually(async () => {
         const t = await tx(String(seen.headers['x-openhim-transactionid']));
         return t?.status && t.status !== 'Processing' ? t : undefined;

@@ -20,6 +20,8 @@ export interface RouterRequest {
   clientIP: string;
   host: string;
   port: number;
+  /** Arrived over the HTTPS listener. */
+  secure?: boolean;
   /** SHA-1 fingerprint of the client certificate presented over TLS, if any. */
   peerFingerprint?: string | undefined;
 }

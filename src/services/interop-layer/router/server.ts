@@ -136,6 +136,7 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
       clientIP: req.socket.remoteAddress ?? '',
       host: String(req.headers.host ?? '').split(':')[0] ?? '',
       port: local.port,
+      secure: tlsListener,
       peerFingerprint,
     };
     const exchange: Exchange = { request, startedAt };

@@ -60,6 +60,9 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   if (client) headers['x-openhim-clientid'] = client.clientID;
   const forwardedFor = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = forwardedFor ? `${String(forwardedFor)}, ${request.clientIP}` : request.clientIP;
+  // So upstreams (the FHIR servers) build links the client can follow: through the router.
+  if (request.headers.host) headers['x-forwarded-host'] ??= String(request.headers.host);
+  headers['x-forwarded-proto'] ??= request.secure ? 'https' : 'http';
   if (route.username) {
     headers.authorization = `Basic ${Buffer.from(`${route.username}:${route.password ?? ''}`).toString('base64')}`;
   }
