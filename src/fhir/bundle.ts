@@ -151,6 +151,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
       throw failedEntry(item, error);
     }
   }
+  const pending: PlannedEntry[] = [];
   for (const item of ordered) {
     if (item.method === 'DELETE') continue;
     if (item.request.body && (item.method === 'POST' || item.method === 'PUT')) {
@@ -165,26 +166,42 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
       results[item.index] = { response: { status: '200 OK', location: `${ctx.repo.baseUrl}/${existing.resourceType}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"` }, resource: existing };
       continue;
     }
-    if (item.assignedId) await runCreate(ctx, item, results);
-    else await run(item);
+    if (item.assignedId) {
+      pending.push(item);
+      continue;
+    }
+    await flushCreates(ctx, pending, results);
+    await run(item);
   }
+  await flushCreates(ctx, pending, results);
   return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
 }
 
-/** A transaction POST with its pre-assigned id: created directly, no lookup of a row that cannot exist. */
-async function runCreate(ctx: Omit<RouteContext, 'params'>, item: PlannedEntry, results: BundleEntry[]): Promise<void> {
+/** The transaction's POSTs (ids assigned up front), validated one by one and written in one statement. */
+async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedEntry[], results: BundleEntry[]): Promise<void> {
+  if (!pending.length) return;
+  const items = pending.splice(0);
+  const prepared = items.map((item) => {
+    try {
+      return ctx.repo.prepareCreate(item.request.path, item.assignedId!, item.request.body);
+    } catch (error) {
+      throw failedEntry(item, error);
+    }
+  });
   try {
-    const type = item.request.path;
-    const result = await ctx.repo.create(item.request.body, type, { id: item.assignedId });
+    await ctx.repo.insertPrepared(prepared);
+  } catch (error) {
+    throw failedEntry(items[0]!, error);
+  }
+  items.forEach((item, n) => {
+    const resource = prepared[n]!;
     const wanted = preferences(item.request.headers).return;
     results[item.index] = responseEntry({
       status: 201,
-      resource: wanted === 'minimal' ? undefined : result.resource,
-      headers: versionHeaders(result.resource, ctx.repo.baseUrl, true),
+      resource: wanted === 'minimal' ? undefined : resource,
+      headers: versionHeaders(resource, ctx.repo.baseUrl, true),
     });
-  } catch (error) {
-    throw failedEntry(item, error);
-  }
+  });
 }
 
 function failedEntry(item: PlannedEntry, error: unknown): FhirError {

@@ -13,7 +13,7 @@ import { findMatches, runSearch } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
-import { lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
 
 export interface RepositoryOptions {
@@ -227,6 +227,20 @@ export class FhirRepository {
       throw new FhirError(412, 'FHIR_MULTIPLE_MATCHES', `the conditions of the ${what} match more than one ${type}`);
     }
     return found.resources;
+  }
+
+  /** A new resource as it will be stored (server id given), validated; nothing is written yet. */
+  prepareCreate(type: string, id: string, body: unknown): Resource {
+    assertResourceType(type);
+    const resource = assertResourceBody(body, type);
+    const stored = stamp({ ...resource, id } as Resource, id, 1);
+    validateAgainstDefinitions(stored);
+    return stored;
+  }
+
+  /** Writes resources from prepareCreate in one statement (transaction bundles). */
+  async insertPrepared(resources: Resource[]): Promise<void> {
+    await this.transaction((repo) => insertNewResources(repo.q, repo.schema, resources, repo.baseUrl));
   }
 
   private async writeNew(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<WriteResult> {

@@ -132,6 +132,27 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Patient/${created.body.id}`)).body.gender, 'male');
     });
 
+    test('transaction creates keep every character of their content and index', async () => {
+      const family = 'O\'Brien "quoted" \\ back, {brace} [x] NULL ü 😀';
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { resource: { resourceType: 'Patient', name: [{ family, given: ['a,b'] }] }, request: { method: 'POST', url: 'Patient' } },
+            { resource: { resourceType: 'Patient', name: [{ family: 'NULL' }] }, request: { method: 'POST', url: 'Patient' } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const read = await s.request('GET', `Patient/${reply.body.entry[0].resource.id}`);
+      assert.equal(read.body.name[0].family, family);
+      assert.deepEqual(read.body.name[0].given, ['a,b']);
+      // Search values escape backslash and comma with a backslash.
+      const escaped = family.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+      const found = await s.request('GET', `Patient?family:exact=${encodeURIComponent(escaped)}`);
+      assert.equal(found.body.entry.length, 1);
+      assert.equal((await s.request('GET', 'Patient?family:exact=NULL')).body.entry.length, 1);
+    });
+
     test('a bundle that is not batch or transaction is rejected', async () => {
       const reply = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'collection' } });
       assert.equal(reply.status, 400);
