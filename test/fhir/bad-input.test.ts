@@ -100,6 +100,15 @@ for (const driver of testDrivers) {
       assert.equal(history.body.total, 2);
     });
 
+    test('concurrent update-as-create of one new id: one creates, none fails with a 500', async () => {
+      const replies = await Promise.all([1, 2, 3, 4].map((n) =>
+        s.request('PUT', 'Patient/race-new-id', { body: { resourceType: 'Patient', id: 'race-new-id', name: [{ family: `New${n}` }] } })));
+      const statuses = replies.map((r) => r.status);
+      assert.ok(statuses.every((status) => status === 200 || status === 201 || status === 409), statuses.join());
+      assert.equal(statuses.filter((status) => status === 201).length, 1);
+      for (const reply of replies.filter((r) => r.status === 409)) assert.equal(reply.body.resourceType, 'OperationOutcome');
+    });
+
     test('concurrent conditional creates create one resource', async () => {
       const body = { resourceType: 'Patient', identifier: [{ system: 'urn:race', value: 'one' }] };
       const replies = await Promise.all([1, 2, 3].map(() =>
