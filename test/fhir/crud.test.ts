@@ -31,6 +31,10 @@ for (const driver of testDrivers) {
       assert.equal(read.body.name[0].family, 'Create');
       assert.equal(read.headers.get('etag'), 'W/"1"');
       assert.equal(read.headers.get('last-modified'), new Date(created.body.meta.lastUpdated).toUTCString());
+      const head = await s.request('HEAD', `Patient/${id}`);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('etag'), 'W/"1"');
+      assert.equal(head.body, undefined);
       const unchanged = await s.request('GET', `Patient/${id}`, { headers: { 'if-none-match': 'W/"1"' } });
       assert.equal(unchanged.status, 304);
       assert.equal((await s.request('GET', `Patient/${id}`, { headers: { 'if-none-match': 'W/"0"' } })).status, 200);
