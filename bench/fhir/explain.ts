@@ -52,7 +52,7 @@ if (count < resources) {
       if (count % 50_000 < RESOURCES_PER_PATIENT) console.error(`# ${count} resources, ${(count / ((Date.now() - started) / 1000)).toFixed(0)}/s`);
     }
   };
-  await Promise.all(Array.from({ length: db.kind === 'pglite' ? 1 : 3 }, load));
+  await Promise.all(Array.from({ length: db.kind === "pglite" ? 1 : 2 }, load));
 }
 await db.exec(`ANALYZE ${schema}.resources; ANALYZE ${schema}.idx_token; ANALYZE ${schema}.idx_string; ANALYZE ${schema}.idx_date; ANALYZE ${schema}.idx_reference`);
 const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.resources`)).rows[0]!.n;
