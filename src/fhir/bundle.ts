@@ -48,7 +48,8 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   if (!method || !METHODS.includes(method) || typeof url !== 'string' || !url) {
     throw badRequest(`entry ${index} needs request.method (GET, HEAD, POST, PUT, PATCH, DELETE) and request.url`, 'FHIR_INVALID_RESOURCE');
   }
-  let relative = url.startsWith(ctx.repo.baseUrl) ? url.slice(ctx.repo.baseUrl.length) : url;
+  const base = [ctx.repo.baseUrl, ctx.repo.canonicalBaseUrl].find((b) => url.startsWith(b));
+  let relative = base ? url.slice(base.length) : url;
   relative = relative.replace(/^\/+/, '');
   if (/^[a-z]+:/.test(relative)) throw badRequest(`entry ${index}: request.url ${url} is not on this server`, 'FHIR_INVALID_RESOURCE');
   const [path, queryText] = splitOnce(relative, '?');

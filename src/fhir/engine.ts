@@ -63,9 +63,12 @@ export class FhirEngine {
     await this.statistics.settle();
   }
 
-  /** A repository for direct (non-HTTP) use by the service that owns the engine. */
-  repository(): FhirRepository {
-    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.base });
+  /**
+   * A repository for direct (non-HTTP) use by the service that owns the engine. `linkBaseUrl` is
+   * the base a client reached the engine by (through a proxy), used in fullUrl, Location and links.
+   */
+  repository(linkBaseUrl?: string): FhirRepository {
+    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base });
   }
 
   registerOperation(operation: FhirOperation): void {
@@ -95,9 +98,9 @@ export class FhirEngine {
   }
 
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
-  async handle(request: FhirRequest): Promise<FhirResponse> {
+  async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
     try {
-      const response = await dispatch({ repo: this.repository(), operations: this.operations, request, software: this.software });
+      const response = await dispatch({ repo: this.repository(options.baseUrl), operations: this.operations, request, software: this.software });
       if (request.method !== 'GET' && request.method !== 'HEAD' && response.status < 300) {
         const entries = response.resource?.resourceType === 'Bundle' ? ((response.resource as { entry?: unknown[] }).entry?.length ?? 0) : 1;
         this.statistics.noteWrites(entries);

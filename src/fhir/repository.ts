@@ -9,7 +9,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
 import { FhirError, notFound } from './outcome.js';
-import { findMatches, runSearch } from './search/execute.js';
+import { findMatches, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
@@ -19,8 +19,13 @@ import { assertId, assertResourceBody, assertResourceType, validateAgainstDefini
 export interface RepositoryOptions {
   db: Database;
   schema: string;
-  /** The FHIR base URL clients use, e.g. http://127.0.0.1:3447/fhir (for fullUrl and references). */
+  /** The FHIR base URL clients use, e.g. http://127.0.0.1:3447/fhir (for fullUrl and links). */
   baseUrl: string;
+  /**
+   * The engine's own base URL, under which absolute references are indexed as local; defaults to
+   * baseUrl. They differ when a request came through a proxy (X-Forwarded-Host).
+   */
+  canonicalBaseUrl?: string;
 }
 
 export interface WriteResult {
@@ -39,6 +44,7 @@ type Query = Array<[string, string]>;
 export class FhirRepository {
   readonly schema: string;
   readonly baseUrl: string;
+  readonly canonicalBaseUrl: string;
   private readonly db: Database;
   private readonly tx?: Queryable;
 
@@ -46,6 +52,7 @@ export class FhirRepository {
     this.db = options.db;
     this.schema = options.schema;
     this.baseUrl = options.baseUrl;
+    this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
     this.tx = tx;
   }
 
@@ -56,7 +63,7 @@ export class FhirRepository {
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl }, tx)));
+    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl, canonicalBaseUrl: this.canonicalBaseUrl }, tx)));
   }
 
   async read(type: string, id: string): Promise<Resource> {
@@ -166,7 +173,7 @@ export class FhirRepository {
       if (!current || current.deleted) return;
       await writeVersion(repo.q, repo.schema, {
         type, id, version: current.version + 1, lastUpdated: new Date().toISOString(), method: 'delete', resource: null, current,
-      }, repo.baseUrl);
+      }, repo.localBaseUrls());
     });
   }
 
@@ -196,12 +203,21 @@ export class FhirRepository {
 
   /** A searchset Bundle for a parsed request; selfPath is the path its links use (e.g. `Patient`). */
   async searchBundle(request: SearchRequest, selfPath: string): Promise<Bundle> {
-    return runSearch({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request, selfPath);
+    return runSearch(this.searchContext(), request, selfPath);
   }
 
   /** Runs an already parsed search request (operation plug-ins build their own). */
   async searchResources(request: SearchRequest): Promise<Resource[]> {
-    return (await findMatches({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request)).resources;
+    return (await findMatches(this.searchContext(), request)).resources;
+  }
+
+  private searchContext(): SearchContext {
+    return { db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls() };
+  }
+
+  /** Absolute references under these bases point into this store (the engine's base and the client's). */
+  private localBaseUrls(): string[] {
+    return this.baseUrl === this.canonicalBaseUrl ? [this.baseUrl] : [this.canonicalBaseUrl, this.baseUrl];
   }
 
   /** Resources in a compartment (e.g. all that reference one Patient), for $everything-style operations. */
@@ -222,7 +238,7 @@ export class FhirRepository {
     request.offset = 0;
     const key = `${this.schema}|${type}|${query.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
     await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
-    const found = await findMatches({ db: this.q, schema: this.schema, baseUrl: this.baseUrl }, request);
+    const found = await findMatches(this.searchContext(), request);
     if (found.resources.length > 1) {
       throw new FhirError(412, 'FHIR_MULTIPLE_MATCHES', `the conditions of the ${what} match more than one ${type}`);
     }
@@ -240,14 +256,14 @@ export class FhirRepository {
 
   /** Writes resources from prepareCreate in one statement (transaction bundles). */
   async insertPrepared(resources: Resource[]): Promise<void> {
-    await this.transaction((repo) => insertNewResources(repo.q, repo.schema, resources, repo.baseUrl));
+    await this.transaction((repo) => insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls()));
   }
 
   private async writeNew(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<WriteResult> {
     const version = (current?.version ?? 0) + 1;
     const stored = stamp(resource, id, version);
     validateAgainstDefinitions(stored);
-    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.baseUrl);
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls());
     return { resource: stored, created: true };
   }
 
@@ -255,7 +271,7 @@ export class FhirRepository {
     const version = current.version + 1;
     const stored = stamp(resource, id, version);
     validateAgainstDefinitions(stored);
-    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.baseUrl);
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls());
     return { resource: stored, created: false };
   }
 }

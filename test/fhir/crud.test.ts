@@ -146,6 +146,25 @@ for (const driver of testDrivers) {
       assert.equal(system.body.entry.length, 3);
     });
 
+    test('through a proxy (X-Forwarded-Host/Proto) links point back through the proxy', async () => {
+      const headers = { 'x-forwarded-host': 'router.example.org:5001', 'x-forwarded-proto': 'https' };
+      const created = await s.request('POST', 'Patient', { body: patient('Proxied'), headers });
+      assert.equal(created.headers.get('location'), `https://router.example.org:5001/fhir/Patient/${created.body.id}/_history/1`);
+      const search = await s.request('GET', 'Patient?family=Proxied', { headers });
+      assert.match(search.body.link[0].url, /^https:\/\/router\.example\.org:5001\/fhir\/Patient\?/);
+      assert.equal(search.body.entry[0].fullUrl, `https://router.example.org:5001/fhir/Patient/${created.body.id}`);
+      // A reference written with the proxy's absolute URL is still a local reference.
+      const obs = await s.request('POST', 'Observation', {
+        headers,
+        body: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `https://router.example.org:5001/fhir/Patient/${created.body.id}` } },
+      });
+      assert.equal(obs.status, 201);
+      const bySubject = await s.request('GET', `Observation?subject=Patient/${created.body.id}`);
+      assert.equal(bySubject.body.entry.length, 1);
+      const bad = await s.request('GET', 'Patient?family=Proxied', { headers: { 'x-forwarded-host': 'evil"><script>' } });
+      assert.ok(bad.body.link[0].url.startsWith(s.base), 'an unusable forwarded host is ignored');
+    });
+
     test('Prefer return=minimal and return=OperationOutcome', async () => {
       const minimal = await s.request('POST', 'Patient', { body: patient('Minimal'), headers: { prefer: 'return=minimal' } });
       assert.equal(minimal.status, 201);

@@ -82,10 +82,21 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
       headers,
       body: parseBody(request, maxDepth),
     };
-    return await engine.handle(fhirRequest);
+    return await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
   } catch (error) {
     return errorResponse(error);
   }
+}
+
+/**
+ * The base URL a client used when the request came through a proxy (the interop layer sends
+ * X-Forwarded-Host and X-Forwarded-Proto), so links point back through the proxy.
+ */
+function forwardedBase(engine: FhirEngine, headers: Record<string, string | undefined>): string | undefined {
+  const host = headers['x-forwarded-host']?.split(',')[0]?.trim();
+  if (!host || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return undefined;
+  const proto = headers['x-forwarded-proto']?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
+  return `${proto}://${host}${new URL(engine.baseUrl).pathname.replace(/\/+$/, '')}`;
 }
 
 /** 406 unless the client accepts FHIR JSON (by Accept header or _format). */

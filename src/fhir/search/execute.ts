@@ -9,7 +9,10 @@ import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
 export interface SearchContext {
   db: Queryable;
   schema: string;
+  /** Base for fullUrl and links. */
   baseUrl: string;
+  /** Bases under which absolute references are local (the engine's own and the request's). */
+  localBaseUrls?: string[];
 }
 
 export interface SearchResult {
@@ -21,7 +24,7 @@ export interface SearchResult {
 }
 
 function buildContext(ctx: SearchContext): BuildContext {
-  return { schema: ctx.schema, params: new SqlParams(), baseUrl: ctx.baseUrl, aliasCounter: { n: 0 } };
+  return { schema: ctx.schema, params: new SqlParams(), baseUrl: ctx.localBaseUrls ?? [ctx.baseUrl], aliasCounter: { n: 0 } };
 }
 
 /** Matching resources of one page (no includes, no shaping): also used by conditional operations. */

@@ -22,7 +22,8 @@ export class SqlParams {
 export interface BuildContext {
   schema: string;
   params: SqlParams;
-  baseUrl?: string;
+  /** Bases under which absolute references are local. */
+  baseUrl?: string | string[];
   aliasCounter: { n: number };
 }
 

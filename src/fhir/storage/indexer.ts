@@ -45,12 +45,12 @@ const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:
 /** Splits a reference into its target when it points into this server (relative, or under baseUrl). */
 export function parseReference(
   reference: string,
-  baseUrl: string | undefined,
+  baseUrl: string | string[] | undefined,
 ): { targetType: string; targetId: string; local: string } | undefined {
   const match = LOCAL_REFERENCE.exec(reference);
   if (!match) return undefined;
   const [, prefix, targetType, targetId] = match;
-  if (prefix !== undefined && prefix !== baseUrl) return undefined;
+  if (prefix !== undefined && !(Array.isArray(baseUrl) ? baseUrl.includes(prefix) : prefix === baseUrl)) return undefined;
   return { targetType: targetType!, targetId: targetId!, local: `${targetType}/${targetId}` };
 }
 
@@ -61,7 +61,7 @@ export function isIndexed(param: SearchParameter): boolean {
   return param.type !== 'special';
 }
 
-export function buildIndexRows(resource: Resource, baseUrl?: string): IndexRows {
+export function buildIndexRows(resource: Resource, baseUrl?: string | string[]): IndexRows {
   const rows = emptyRows();
   const params = searchParametersOf(resource.resourceType);
   const root = [toTypedValue(resource)];
@@ -83,7 +83,7 @@ export function buildIndexRows(resource: Resource, baseUrl?: string): IndexRows 
 }
 
 /** Each element the composite's expression selects becomes a group of component rows. */
-function addCompositeRows(rows: IndexRows, param: SearchParameter, items: TypedValue[], resource: TypedValue, baseUrl: string | undefined): void {
+function addCompositeRows(rows: IndexRows, param: SearchParameter, items: TypedValue[], resource: TypedValue, baseUrl: string | string[] | undefined): void {
   const components = compositeComponents(param)!;
   items.forEach((item, grp) => {
     components.forEach((component, index) => {
@@ -102,7 +102,7 @@ function addCompositeRows(rows: IndexRows, param: SearchParameter, items: TypedV
   });
 }
 
-function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], baseUrl: string | undefined): void {
+function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], baseUrl: string | string[] | undefined): void {
   const code = param.code!;
   switch (param.type) {
     case 'token':
@@ -184,7 +184,7 @@ function addOfType(rows: IndexRows, code: string, identifier: Identifier | undef
   }
 }
 
-function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl: string | undefined): void {
+function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl: string | string[] | undefined): void {
   if (typeof value.value === 'string') {
     // canonical and uri typed references: relative ones (or under our base) also point at a resource
     const target = parseReference(value.value, baseUrl);

@@ -43,7 +43,7 @@ export async function lockCurrent(tx: Queryable, schema: string, type: string, i
  * history row, and the replacement of its index rows. Data-modifying CTEs all see the snapshot
  * from before the statement, so deleting old index rows and inserting new ones do not interfere.
  */
-export async function writeVersion(tx: Queryable, schema: string, write: VersionToWrite, baseUrl?: string): Promise<void> {
+export async function writeVersion(tx: Queryable, schema: string, write: VersionToWrite, baseUrl?: string | string[]): Promise<void> {
   const content = write.resource ? JSON.stringify(write.resource) : null;
   const deleted = write.resource === null;
   const rows = write.resource ? buildIndexRows(write.resource, baseUrl) : emptyRows();
@@ -77,7 +77,7 @@ export async function writeVersion(tx: Queryable, schema: string, write: Version
  * Inserts many new resources (version 1) in one statement: the transaction bundle path, where
  * one statement per entry would spend most of its time planning. Fails with 409 if any id exists.
  */
-export async function insertNewResources(tx: Queryable, schema: string, resources: Resource[], baseUrl?: string): Promise<void> {
+export async function insertNewResources(tx: Queryable, schema: string, resources: Resource[], baseUrl?: string | string[]): Promise<void> {
   if (!resources.length) return;
   const params: unknown[] = [
     resources.map((r) => r.resourceType),
