@@ -4,6 +4,7 @@ import type { Queryable } from '../../db/database.js';
 import { readMany } from '../storage/reader.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
 import { applyElements, applySummary } from './shape.js';
+import { firstSortedPage, snapshotPage } from './sorted-paging.js';
 import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
 
 export interface SearchContext {
@@ -21,6 +22,8 @@ export interface SearchResult {
   total?: number;
   hasMore: boolean;
   hasPrevious?: boolean;
+  /** Set on pages of a sorted search read from a result-set snapshot: its links carry it. */
+  snapshot?: string;
 }
 
 function buildContext(ctx: SearchContext): BuildContext {
@@ -67,8 +70,23 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   };
 }
 
+/**
+ * The page a searchset Bundle shows: sorted searches page over a result-set snapshot (it is
+ * written here, not in findMatches, so conditional operations never write one).
+ */
+async function findPage(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
+  if (request.snapshot) return snapshotPage(ctx, request, request.snapshot);
+  const firstSorted = request.sort.length > 0 && request.offset === 0 && request.count > 0 && request.summary !== 'count';
+  if (firstSorted) {
+    const page = await firstSortedPage(ctx, request, buildContext(ctx));
+    if (page) return page;
+  }
+  // Results beyond the snapshot cap, and _offset links a client builds itself, page by offset.
+  return findMatches(ctx, request);
+}
+
 export async function runSearch(ctx: SearchContext, request: SearchRequest, selfPath: string): Promise<Bundle> {
-  const result = await findMatches(ctx, request);
+  const result = await findPage(ctx, request);
   const entries: BundleEntry[] = result.resources.map((resource) => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
     resource: shape(resource, request),
@@ -96,22 +114,29 @@ function shape(resource: Resource, request: SearchRequest): Resource {
 }
 
 function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, result: SearchResult): BundleLink[] {
-  const url = (position: { offset?: number; cursor?: string }): string => {
+  const url = (position: { offset?: number; cursor?: string; snapshot?: string }): string => {
     const query = new URLSearchParams();
-    for (const [key, value] of request.applied) if (key !== '_offset' && key !== '_count' && key !== '_cursor') query.append(key, value);
+    // The other parameters stay, so _include, _revinclude, _elements and _summary apply to every page.
+    const paging = new Set(['_offset', '_count', '_cursor', '_snapshot']);
+    for (const [key, value] of request.applied) if (!paging.has(key)) query.append(key, value);
     query.set('_count', String(request.count));
+    if (position.snapshot) query.set('_snapshot', position.snapshot);
     if (position.offset) query.set('_offset', String(position.offset));
     if (position.cursor) query.set('_cursor', position.cursor);
     return `${baseUrl}/${selfPath}?${query.toString()}`;
   };
-  const keyset = request.sort.length === 0;
+  const keyset = request.sort.length === 0 && !request.snapshot;
   const self = request.cursor
     ? url({ cursor: request.cursor.after !== undefined ? `a${request.cursor.after}` : `b${request.cursor.before}` })
-    : url({ offset: request.offset });
+    : url({ offset: request.offset, snapshot: request.snapshot });
   const links: BundleLink[] = [{ relation: 'self', url: self }];
   const first = result.rids[0];
   const last = result.rids[result.rids.length - 1];
-  if (keyset) {
+  if (result.snapshot) {
+    const snapshot = result.snapshot;
+    if (result.hasMore) links.push({ relation: 'next', url: url({ snapshot, offset: request.offset + request.count }) });
+    if (request.offset > 0) links.push({ relation: 'previous', url: url({ snapshot, offset: Math.max(0, request.offset - request.count) }) });
+  } else if (keyset) {
     if (result.hasMore && last !== undefined) links.push({ relation: 'next', url: url({ cursor: `a${last}` }) });
     if (result.hasPrevious && first !== undefined) links.push({ relation: 'previous', url: url({ cursor: `b${first}` }) });
   } else {

@@ -62,6 +62,8 @@ export interface SearchRequest {
   offset: number;
   /** Keyset position for the default order: rows after (or before) this rid. */
   cursor?: { after?: number; before?: number };
+  /** Id of the result-set snapshot a sorted search's later pages read (search/snapshot.ts). */
+  snapshot?: string;
   total: 'none' | 'estimate' | 'accurate' | undefined;
   summary?: 'true' | 'text' | 'data' | 'count' | 'false';
   elements?: string[];
@@ -78,7 +80,7 @@ export const MAX_COUNT = 1000;
 
 /** Parameters that control the result rather than select it. */
 const RESULT_PARAMETERS = new Set([
-  '_count', '_offset', '_cursor', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
+  '_count', '_offset', '_cursor', '_snapshot', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
 ]);
 
 export interface ParseOptions {
@@ -164,6 +166,12 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
       request.cursor = m[1] === 'a' ? { after: Number(m[2]) } : { before: Number(m[2]) };
       return;
     }
+    case '_snapshot':
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) {
+        throw badRequest(`_snapshot "${value.slice(0, 40)}" is not one this server issued`, 'FHIR_BAD_SEARCH');
+      }
+      request.snapshot = value;
+      return;
     case '_total':
       if (value !== 'none' && value !== 'estimate' && value !== 'accurate') {
         throw badRequest(`_total must be none, estimate or accurate, got "${value}"`, 'FHIR_BAD_SEARCH');

@@ -112,6 +112,22 @@ export function fhirMigrations(schema: string): Migration[] {
       sql: ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']
         .map((table) => `ALTER TABLE ${s}.${table} ADD COLUMN grp integer;`).join('\n'),
     },
+    {
+      version: 4,
+      name: 'fhir result-set snapshots for sorted paging',
+      // The ordered rids of a sorted search's result, so its next/previous pages neither skip nor
+      // repeat resources when data changes between pages (search/snapshot.ts).
+      sql: `
+        CREATE TABLE ${s}.search_snapshots (
+          id text PRIMARY KEY,
+          created_at timestamptz NOT NULL,
+          resource_type text NOT NULL,
+          rids bigint[] NOT NULL,
+          total integer NOT NULL
+        );
+        CREATE INDEX search_snapshots_created ON ${s}.search_snapshots (created_at);
+      `,
+    },
   ];
 }
 

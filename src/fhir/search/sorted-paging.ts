@@ -1,0 +1,71 @@
+/**
+ * Pages of sorted searches over a result-set snapshot (search/snapshot.ts): the first page stores
+ * the ordered rids, later pages (`_snapshot=<id>&_offset=N`) load a slice of them in that order.
+ * Resources deleted since the first page are left out; updated ones show their current version.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import type { SearchContext, SearchResult } from './execute.js';
+import type { SearchRequest } from './parse.js';
+import { SNAPSHOT_MAX_IDS, createSnapshot, readSnapshotSlice } from './snapshot.js';
+import { orderBy, whereClause, type BuildContext } from './sql.js';
+
+/**
+ * The first page of a sorted search, snapshotting the result when it spans several pages;
+ * undefined when the result is larger than a snapshot holds (the caller pages by _offset then).
+ */
+export async function firstSortedPage(ctx: SearchContext, request: SearchRequest, b: BuildContext): Promise<SearchResult | undefined> {
+  const where = whereClause(b, request, 'r');
+  const order = orderBy(b, request.sort, 'r');
+  const limit = b.params.add(SNAPSHOT_MAX_IDS + 1);
+  const ordered = await ctx.db.query<{ rid: number | string }>(
+    `SELECT r.rid FROM ${ctx.schema}.resources r WHERE ${where} ORDER BY ${order} LIMIT ${limit}`,
+    b.params.values,
+  );
+  if (ordered.rows.length > SNAPSHOT_MAX_IDS) return undefined;
+  const rids = ordered.rows.map((row) => Number(row.rid));
+  const more = rids.length > request.count;
+  // A single page needs no snapshot: there are no links to follow.
+  const snapshot = more ? await createSnapshot(ctx.db, ctx.schema, snapshotType(request), rids) : undefined;
+  const rows = await loadInOrder(ctx.db, ctx.schema, rids.slice(0, request.count));
+  return {
+    resources: rows.map((r) => r.content),
+    rids: rows.map((r) => r.rid),
+    total: request.total === 'none' ? undefined : rids.length,
+    hasMore: more,
+    hasPrevious: false,
+    snapshot,
+  };
+}
+
+/** A later page of a sorted search: the slice [offset, offset + count) of its snapshot. */
+export async function snapshotPage(ctx: SearchContext, request: SearchRequest, snapshot: string): Promise<SearchResult> {
+  const count = request.summary === 'count' ? 0 : request.count;
+  const slice = await readSnapshotSlice(ctx.db, ctx.schema, snapshot, snapshotType(request), request.offset, count);
+  const rows = count ? await loadInOrder(ctx.db, ctx.schema, slice.rids) : [];
+  return {
+    resources: rows.map((r) => r.content),
+    rids: rows.map((r) => r.rid),
+    // The total of the snapshot, so it agrees with the pages a client walks through.
+    total: request.total === 'none' ? undefined : slice.total,
+    hasMore: count > 0 && request.offset + count < slice.total,
+    hasPrevious: request.offset > 0,
+    snapshot,
+  };
+}
+
+/** A snapshot answers only the search type it was made for (system-level searches use ''). */
+function snapshotType(request: SearchRequest): string {
+  return request.type ?? '';
+}
+
+async function loadInOrder(db: Queryable, schema: string, rids: number[]): Promise<Array<{ rid: number; content: Resource }>> {
+  if (!rids.length) return [];
+  const found = await db.query<{ rid: number | string; content: Resource }>(
+    `SELECT r.rid, r.content FROM ${schema}.resources r
+     JOIN unnest($1::bigint[]) WITH ORDINALITY AS u(rid, pos) ON r.rid = u.rid
+     WHERE NOT r.deleted ORDER BY u.pos`,
+    [rids],
+  );
+  return found.rows.map((row) => ({ rid: Number(row.rid), content: row.content }));
+}
