@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     stopPostgres = () => server.stop();
   }
   const dir = options.url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-bench-'));
-  const db = await openDatabase(options.url ? { url: options.url } : { dataDir: dir! });
+  // PGlite on its worker thread, as the embedded target runs it (INSTANT_PGLITE_THREAD=main: in-line).
+  const db = await openDatabase(options.url ? { url: options.url } : { dataDir: dir!, thread: process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker' });
   const engine = new FhirEngine({ db, schema: 'fhir_bench' });
   await db.dropSchema('fhir_bench');
   await engine.migrate();
