@@ -55,7 +55,7 @@ export function validateAgainstDefinitions(resource: Resource): OperationOutcome
     }
     issues = error.outcome.issue ?? [];
   }
-  issues = issues.filter((issue) => !isLenientBase64(resource, issue));
+  issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
   issues = [...issues, ...checkRequiredBindings(resource)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
@@ -63,6 +63,18 @@ export function validateAgainstDefinitions(resource: Resource): OperationOutcome
     throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${where.join('; ')}`, errors);
   }
   return issues;
+}
+
+/**
+ * @medplum/core reports a reference to a type the element does not allow (an Observation.subject
+ * pointing at a Medication) as a warning; R4 makes the target types part of the definition, so
+ * the engine refuses such a resource.
+ */
+function referenceTargetIsError(issue: OperationOutcomeIssue): OperationOutcomeIssue {
+  if (issue.severity !== 'warning') return issue;
+  // Only a relative Type/id names its type for sure; urn:uuid, absolute and other forms stay warnings.
+  const got = /^Invalid reference: got "([^"]*)"/.exec(issue.details?.text ?? '')?.[1];
+  return got && isResourceType(got) ? { ...issue, severity: 'error' } : issue;
 }
 
 /** R4's base64Binary allows whitespace between groups (as in the official examples); @medplum/core does not. */

@@ -29,6 +29,17 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 42 } }), 400);
     });
 
+    test('a reference to a type the element does not allow is refused, naming the element', async () => {
+      const observation = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
+      const refused = await s.request('POST', 'Observation', { body: { ...observation, subject: { reference: 'Medication/1' } } });
+      assertOutcome(refused, 400);
+      assert.match(JSON.stringify(refused.body), /Observation\.subject/);
+      const allowed = await s.request('POST', 'Observation', { body: { ...observation, subject: { reference: 'Patient/1' } } });
+      assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
+      const elsewhere = await s.request('POST', 'Observation', { body: { ...observation, subject: { reference: 'https://other.example/fhir/Patient/9' } } });
+      assert.equal(elsewhere.status, 201, 'absolute references to other servers are not second-guessed');
+    });
+
     test('invalid ids and unknown types', async () => {
       assertOutcome(await s.request('GET', `Patient/${'x'.repeat(65)}`), 400);
       assertOutcome(await s.request('GET', 'Patient/bad%20id'), 400);
