@@ -9,7 +9,8 @@ import { parseBody } from '../validation.js';
 import { requireAdmin } from './auth.js';
 import { auditChange } from './common.js';
 
-async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Promise<ClientSecrets> {
+/** Hashes what a client input carries (password, console hash, custom token) over the stored secrets. */
+export async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Promise<ClientSecrets> {
   const secrets: ClientSecrets = { ...previous };
   if (input.password) {
     secrets.passwordAlgorithm = 'scrypt';
@@ -24,7 +25,8 @@ async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Pr
   return secrets;
 }
 
-function toClient(input: ClientInput, id: string, secrets: ClientSecrets): Client {
+/** The stored client document: the input without its secrets. */
+export function toClient(input: ClientInput, id: string, secrets: ClientSecrets): Client {
   const { password: _p, passwordHash: _h, passwordSalt: _s, customTokenID: _t, _id: _i, passwordAlgorithm: _a, ...doc } = input;
   return { ...doc, _id: id, ...(secrets.passwordAlgorithm ? { passwordAlgorithm: secrets.passwordAlgorithm } : {}) };
 }

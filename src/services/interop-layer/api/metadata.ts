@@ -8,11 +8,11 @@ import type { IolDeps } from '../deps.js';
 import { IolError, badRequest } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, mediatorSchema, userSchema } from '../models.js';
-import { hashPassword, sha256hex } from '../passwords.js';
 import { parseBody, validateChannel } from '../validation.js';
 import { requireAdmin } from './auth.js';
 import { auditChange } from './common.js';
 import { publicMediator } from './mediators.js';
+import { secretsFrom, toClient } from './clients.js';
 import { userSecrets } from './users.js';
 import { z } from 'zod';
 
@@ -64,12 +64,8 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
           record = input.clientID;
           const existing = await deps.clients.find(input.clientID);
           if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
-          const secrets = { ...(existing?.secrets ?? {}) };
-          if (input.password) Object.assign(secrets, { passwordAlgorithm: 'scrypt', passwordHash: await hashPassword(input.password), passwordSalt: undefined });
-          else if (input.passwordHash) Object.assign(secrets, { passwordAlgorithm: input.passwordAlgorithm ?? 'sha512', passwordHash: input.passwordHash, passwordSalt: input.passwordSalt ?? '' });
-          if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);
-          const { password: _p, passwordHash: _h, passwordSalt: _s, customTokenID: _t, _id: _i, passwordAlgorithm: _a, ...doc } = input;
-          const client = { ...existing?.doc, ...doc, _id: existing?.doc._id ?? newObjectId(), ...(secrets.passwordAlgorithm ? { passwordAlgorithm: secrets.passwordAlgorithm } : {}) };
+          const secrets = await secretsFrom(input, existing?.secrets);
+          const client = { ...existing?.doc, ...toClient(input, existing?.doc._id ?? newObjectId(), secrets) };
           if (existing) await deps.clients.update({ doc: client, secrets });
           else await deps.clients.insert({ doc: client, secrets });
           return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
