@@ -161,6 +161,7 @@ function printReady(deployment: Deployment, endpoints: Record<string, Record<str
   if (generatedSecrets.length) {
     out.write(`\nGenerated secrets (stored in ${deployment.store.secretsFile}, mode 0600): ${generatedSecrets.join(', ')}\n`);
     out.write('  Read one with `instant config --get NAME`, all with `instant config --show-secrets`.\n');
+    out.write('  (`instant` is `npx instant` inside this project, or run `npm link` once to have it everywhere.)\n');
   }
   const vars = settingValues(deployment.settingsWith(deployment.store.readSecrets()));
   const usage = deployment.plan.ordered.flatMap((pkg) => {

@@ -72,3 +72,29 @@ profiles:
     await runInstant(['destroy', '--yes'], { cwd });
   }
 });
+
+test('logs -f follows new lines of one service as they are written', async () => {
+  const cwd = tempProject();
+  const port = await freePort();
+  const init = await runInstant(['init', 'notes', '-d', '-c', fixturePackages, '-e', `NOTES_PORT=${port}`], { cwd });
+  assert.equal(init.code, 0, init.stderr);
+  const follower = spawn(process.execPath, [instantBin, 'logs', 'notes', '-f'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let followed = '';
+  follower.stdout.on('data', (d: Buffer) => (followed += d.toString()));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!followed.includes('notes listening')) {
+      assert.ok(Date.now() < deadline, `no history shown: ${followed}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await runInstant(['down'], { cwd })).code, 0);
+    while (!/notes\s+\| stopped/.test(followed)) {
+      assert.ok(Date.now() < deadline, `the stop was not followed: ${followed}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.doesNotMatch(followed, /instant\s+\| stopping/, 'only the named service is followed');
+  } finally {
+    follower.kill('SIGTERM');
+    await runInstant(['destroy', '--yes'], { cwd });
+  }
+});
