@@ -112,13 +112,7 @@ export async function insertNewResources(tx: Queryable, schema: string, resource
     parts.push(`i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')})
       SELECT k.rid, k.type, ${columns.map((c) => `u.${c}`).join(', ')} FROM unnest(${arrays}) AS u(n, ${columns.join(', ')}) JOIN k ON k.n = u.n)`);
   };
-  insert('idx_token', ['param', 'system', 'code', 'grp'], ['text', 'text', 'text', 'int'], all.token);
-  insert('idx_string', ['param', 'value', 'folded', 'grp'], ['text', 'text', 'text', 'int'], all.string);
-  insert('idx_date', ['param', 'low', 'high', 'grp'], ['text', 'timestamptz', 'timestamptz', 'int'], all.date);
-  insert('idx_reference', ['param', 'target_type', 'target_id', 'reference', 'grp'], ['text', 'text', 'text', 'text', 'int'], all.reference);
-  insert('idx_number', ['param', 'low', 'high', 'grp'], ['text', 'numeric', 'numeric', 'int'], all.number);
-  insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit', 'grp'], ['text', 'numeric', 'text', 'text', 'text', 'int'], all.quantity);
-  insert('idx_uri', ['param', 'value', 'grp'], ['text', 'text', 'int'], all.uri);
+  for (const [key, { table, columns, types }] of INDEX_TABLES) insert(table, columns, types, all[key]);
   const result = await tx.query<{ n: number }>(`WITH ${parts.join(',\n')} SELECT count(*)::int AS n FROM r`, params);
   if (Number(result.rows[0]?.n) !== resources.length) {
     throw new FhirError(409, 'FHIR_CONFLICT', 'a resource of this transaction was created by a concurrent request; retry');
@@ -135,17 +129,22 @@ function indexInserts(schema: string, rows: IndexRows, p: (value: unknown) => st
       `i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')}) SELECT r.rid, $1, u.* FROM r, unnest(${arrays}) AS u)`,
     );
   };
-  insert('idx_token', ['param', 'system', 'code', 'grp'], ['text', 'text', 'text', 'int'], rows.token);
-  insert('idx_string', ['param', 'value', 'folded', 'grp'], ['text', 'text', 'text', 'int'], rows.string);
-  insert('idx_date', ['param', 'low', 'high', 'grp'], ['text', 'timestamptz', 'timestamptz', 'int'], rows.date);
-  insert('idx_reference', ['param', 'target_type', 'target_id', 'reference', 'grp'], ['text', 'text', 'text', 'text', 'int'], rows.reference);
-  insert('idx_number', ['param', 'low', 'high', 'grp'], ['text', 'numeric', 'numeric', 'int'], rows.number);
-  insert('idx_quantity', ['param', 'value', 'system', 'code', 'unit', 'grp'], ['text', 'numeric', 'text', 'text', 'text', 'int'], rows.quantity);
-  insert('idx_uri', ['param', 'value', 'grp'], ['text', 'text', 'int'], rows.uri);
+  for (const [key, { table, columns, types }] of INDEX_TABLES) insert(table, columns, types, rows[key]);
   return parts;
 }
 
-const INDEX_TABLE_NAMES = ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri'];
+/** Each kind of index row: its table, the columns after (rid, type), and their SQL types. */
+const INDEX_TABLES: ReadonlyArray<[keyof IndexRows, { table: string; columns: string[]; types: string[] }]> = [
+  ['token', { table: 'idx_token', columns: ['param', 'system', 'code', 'grp'], types: ['text', 'text', 'text', 'int'] }],
+  ['string', { table: 'idx_string', columns: ['param', 'value', 'folded', 'grp'], types: ['text', 'text', 'text', 'int'] }],
+  ['date', { table: 'idx_date', columns: ['param', 'low', 'high', 'grp'], types: ['text', 'timestamptz', 'timestamptz', 'int'] }],
+  ['reference', { table: 'idx_reference', columns: ['param', 'target_type', 'target_id', 'reference', 'grp'], types: ['text', 'text', 'text', 'text', 'int'] }],
+  ['number', { table: 'idx_number', columns: ['param', 'low', 'high', 'grp'], types: ['text', 'numeric', 'numeric', 'int'] }],
+  ['quantity', { table: 'idx_quantity', columns: ['param', 'value', 'system', 'code', 'unit', 'grp'], types: ['text', 'numeric', 'text', 'text', 'text', 'int'] }],
+  ['uri', { table: 'idx_uri', columns: ['param', 'value', 'grp'], types: ['text', 'text', 'int'] }],
+];
+
+const INDEX_TABLE_NAMES = INDEX_TABLES.map(([, { table }]) => table);
 
 /**
  * Rebuilds the index rows of stored resources of one type (after a search parameter was added),

@@ -48,33 +48,36 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
   async function importOne(key: Key, item: unknown, dryRun: boolean): Promise<ImportResult> {
     const model = key.replace(/s$/, '');
     let record = '?';
+    // What a dry run would do with an item, and what the import did: by whether it existed.
+    const planned = (existing: unknown): ImportResult => ({ model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' });
+    const applied = (existing: unknown): ImportResult => ({ model, record, status: existing ? 'Updated' : 'Inserted', message: '' });
     try {
       switch (key) {
         case 'Channels': {
           const input = validateChannel(item);
           record = input.name;
           const existing = await deps.channels.byName(input.name);
-          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (dryRun) return planned(existing);
           if (existing) await deps.channels.update(validateChannel(item, existing));
           else await deps.channels.insert(input);
-          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+          return applied(existing);
         }
         case 'Clients': {
           const input = parseBody(clientSchema, item, 'client');
           record = input.clientID;
           const existing = await deps.clients.find(input.clientID);
-          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (dryRun) return planned(existing);
           const secrets = await secretsFrom(input, existing?.secrets);
           const client = { ...existing?.doc, ...toClient(input, existing?.doc._id ?? newObjectId(), secrets) };
           if (existing) await deps.clients.update({ doc: client, secrets });
           else await deps.clients.insert({ doc: client, secrets });
-          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+          return applied(existing);
         }
         case 'Mediators': {
           const input = parseBody(mediatorSchema, item, 'mediator');
           record = input.urn;
           const existing = await deps.mediators.byUrn(input.urn);
-          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (dryRun) return planned(existing);
           const config = { ...(input.config ?? {}), ...(existing?.config ?? {}) };
           await deps.mediators.upsert({
             ...existing,
@@ -83,27 +86,27 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
             defaultChannelConfig: input.defaultChannelConfig,
             _id: existing?._id ?? newObjectId(),
           });
-          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+          return applied(existing);
         }
         case 'Users': {
           const input = parseBody(userSchema, item, 'user');
           record = input.email;
           const existing = await deps.users.byEmail(input.email);
-          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (dryRun) return planned(existing);
           const secrets = await userSecrets(deps, input);
           const { password: _p, passwordHash: _h, passwordSalt: _s, passwordAlgorithm: _a, _id: _i, ...doc } = input;
           const user = { ...doc, _id: existing?.doc._id ?? newObjectId() };
           if (existing) await deps.users.update(user, secrets);
           else await deps.users.insert(user, secrets ?? { scryptHash: null, legacySalt: null, legacyHash: null });
-          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+          return applied(existing);
         }
         case 'ContactGroups': {
           const input = parseBody(groupSchema, item, 'contact group');
           record = input.group;
           const existing = await deps.contactGroups.find(input.group);
-          if (dryRun) return { model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' };
+          if (dryRun) return planned(existing);
           await deps.contactGroups.upsert({ _id: existing?._id ?? newObjectId(), ...input });
-          return { model, record, status: existing ? 'Updated' : 'Inserted', message: '' };
+          return applied(existing);
         }
       }
     } catch (error) {
