@@ -1,0 +1,115 @@
+import { InstantError } from './errors.js';
+
+/**
+ * Every limit that protects the exchange from a hostile or careless caller, declared once:
+ * its setting, default, unit and what it bounds. Services read them with readLimits(settings);
+ * docs/security.md lists them (a test checks that it names every setting here).
+ *
+ * Add a limit here, not as a literal in a service: the next person looks for it in one place.
+ */
+
+export type LimitUnit = 'bytes' | 'ms' | 'count';
+
+export interface LimitDefinition {
+  /** The setting (environment variable) that overrides the default. */
+  setting: string;
+  default: number;
+  unit: LimitUnit;
+  /** Smallest value accepted (a setting below it is an error, not a silent clamp). */
+  min: number;
+  /** What the limit bounds and what a caller gets past it. */
+  bounds: string;
+}
+
+function limit(setting: string, defaultValue: number, unit: LimitUnit, bounds: string, min = unit === 'count' ? 1 : 0): LimitDefinition {
+  return { setting, default: defaultValue, unit, min, bounds };
+}
+
+const KB = 1024;
+const MB = 1024 * KB;
+
+export const LIMITS = {
+  // ── HTTP, on every port (admin API, router, FHIR services) ───────────────────────────────
+  httpHeadersTimeoutMs: limit('INSTANT_HTTP_HEADERS_TIMEOUT_MS', 10_000, 'ms',
+    'time a client has to send the request line and headers; then 408 and the connection closes', 100),
+  httpRequestTimeoutMs: limit('INSTANT_HTTP_REQUEST_TIMEOUT_MS', 60_000, 'ms',
+    'time a client has to send the whole request (headers and body); then 408', 100),
+  httpKeepAliveTimeoutMs: limit('INSTANT_HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 'ms',
+    'an idle keep-alive connection is closed after this'),
+  httpMaxConnections: limit('INSTANT_HTTP_MAX_CONNECTIONS', 1_000, 'count',
+    'open connections per port; past it the oldest idle or still-arriving connection is closed to make room, and a new one is refused only when every connection has a request in progress'),
+  httpMaxHeaderBytes: limit('INSTANT_HTTP_MAX_HEADER_BYTES', 16 * KB, 'bytes',
+    'request line and headers; past it 431', 1 * KB),
+
+  // ── Database (both drivers) ─────────────────────────────────────────────────────────────
+  dbStatementTimeoutMs: limit('INSTANT_DB_STATEMENT_TIMEOUT_MS', 10_000, 'ms',
+    'one statement of a request (not migrations); PostgreSQL cancels it, the embedded PGlite thread is restarted; the request gets an OperationOutcome "too-costly"', 100),
+
+  // ── FHIR services (shared health record and every registry on the FHIR engine) ───────────
+  fhirMaxJsonDepth: limit('FHIR_MAX_JSON_DEPTH', 100, 'count', 'nesting of a JSON body; deeper is 400'),
+  fhirInflightBodyBytes: limit('FHIR_MAX_INFLIGHT_BODY_BYTES', 64 * MB, 'bytes',
+    'request bodies being parsed and processed at once per FHIR service; past it 503 with Retry-After', 1 * MB),
+  fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch; more is 400'),
+  fhirPatchMaxResultBytes: limit('FHIR_PATCH_MAX_RESULT_BYTES', 4 * MB, 'bytes',
+    'size of a resource as a JSON Patch leaves it (checked while the patch is applied); past it 422', 1 * KB),
+  fhirBundleMaxEntries: limit('FHIR_BUNDLE_MAX_ENTRIES', 10_000, 'count', 'entries in a batch or transaction bundle; more is 413'),
+  fhirBundleMaxResultResources: limit('FHIR_BUNDLE_MAX_RESULT_RESOURCES', 10_000, 'count',
+    'resources all the search entries of one batch may return together; past it the remaining searches fail with "too-costly"'),
+  fhirSearchMaxCount: limit('FHIR_SEARCH_MAX_COUNT', 1_000, 'count', '_count of one page; larger values are lowered to it'),
+  fhirSearchMaxChainDepth: limit('FHIR_SEARCH_MAX_CHAIN_DEPTH', 3, 'count',
+    'nesting of chained parameters and _has in one search parameter; deeper is 400'),
+  fhirSearchMaxParameters: limit('FHIR_SEARCH_MAX_PARAMETERS', 64, 'count', 'search parameters in one search (filters, _include, _sort...); more is 400'),
+  fhirSearchMaxValues: limit('FHIR_SEARCH_MAX_VALUES', 100, 'count', 'comma-separated (OR) values of one search parameter; more is 400'),
+
+  // ── Interoperability layer ──────────────────────────────────────────────────────────────
+  routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
+  routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',
+    'request and response bodies the router holds at once, counted only for authenticated requests; past it 503 with Retry-After', 1 * MB),
+  routerRequestTimeoutMs: limit('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000, 'ms', 'time a router client has to send its whole request; then 408', 100),
+  maxStoredBodyBytes: limit('OPENHIM_MAX_STORED_BODY_BYTES', 1 * MB, 'bytes', 'each body stored in the transaction log; longer ones are cut and marked truncated', 0),
+  apiBodyBytes: limit('OPENHIM_API_BODY_LIMIT_BYTES', 16 * MB, 'bytes', 'a request body on the admin API; past it 413', 1 * KB),
+  apiMaxFilterLimit: limit('OPENHIM_API_MAX_FILTER_LIMIT', 1_000, 'count', 'filterLimit of one page of transactions, audits or tasks; larger values are lowered to it'),
+  loginMaxFailures: limit('OPENHIM_LOGIN_MAX_FAILURES', 10, 'count',
+    'failed logins for one user (or from one address) within OPENHIM_LOGIN_WINDOW_MS; then 429 until the window passes'),
+  loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
+} as const satisfies Record<string, LimitDefinition>;
+
+export type LimitName = keyof typeof LIMITS;
+export type Limits = { readonly [K in LimitName]: number };
+
+/** Anything that can read an integer setting (the platform's Settings, or process.env). */
+export interface IntegerSettings {
+  int(name: string, fallback?: number): number;
+}
+
+/** Every limit, from settings where given, else the default; a value below its minimum is an error. */
+export function readLimits(settings: IntegerSettings): Limits {
+  const out: Record<string, number> = {};
+  for (const [name, definition] of Object.entries(LIMITS) as Array<[LimitName, LimitDefinition]>) {
+    const value = settings.int(definition.setting, definition.default);
+    if (value < definition.min) {
+      throw new InstantError('INSTANT_SETTING_INVALID', `setting ${definition.setting}=${value} is below its minimum ${definition.min} (${definition.unit})`,
+        `raise it, or unset it for the default ${definition.default}`);
+    }
+    out[name] = value;
+  }
+  return out as Limits;
+}
+
+/** The defaults alone (tests, and code that runs before settings are resolved). */
+export const DEFAULT_LIMITS: Limits = Object.fromEntries(
+  Object.entries(LIMITS).map(([name, definition]) => [name, definition.default]),
+) as Limits;
+
+/** Limits from the process environment (for code that starts before a deployment's settings). */
+export function limitsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Limits {
+  return readLimits({
+    int(name, fallback) {
+      const raw = env[name];
+      if (raw === undefined || raw === '') return fallback ?? 0;
+      const value = Number(raw);
+      if (!Number.isInteger(value)) throw new InstantError('INSTANT_SETTING_INVALID', `setting ${name}="${raw}" is not a whole number`);
+      return value;
+    },
+  });
+}
