@@ -149,6 +149,8 @@ for (const driver of testDrivers) {
         ['timeout too big', { timeout: 3_600_001 }, /timeout/],
         ['wrong type', { priority: 'high' }, /priority/],
         ['bad method', { methods: ['FETCH'] }, /methods/],
+        ['priority 0 (OpenHIM: 1 is the highest)', { priority: 0 }, /Channel priority cannot be below 1/],
+        ['methods on a tcp channel', { type: 'tcp', methods: ['GET'] }, /Channel method can't be defined if channel type is not http/],
         ['bad pathTransform', { routes: [{ name: 'a', host: 'h', port: 1, primary: true, pathTransform: 'x/y' }] }, /pathTransform/],
       ];
       for (const [label, change, message] of cases) {
@@ -166,6 +168,12 @@ for (const driver of testDrivers) {
       assert.equal(put.body.priority, 3);
       assert.equal(put.body.urlPattern, '^/fine/.*$');
       assert.equal((await iol.call('PUT', `/channels/${ok.body._id}`, { routes: [] , urlPattern: '(' })).status, 400);
+      // As OpenHIM: changing the type away from http without naming methods drops them.
+      const methodsChannel = await iol.call('POST', '/channels', channel('typed', { methods: ['GET'] }));
+      const retyped = await iol.call('PUT', `/channels/${methodsChannel.body._id}`, { type: 'tcp' });
+      assert.equal(retyped.status, 200);
+      assert.deepEqual(retyped.body.methods, []);
+      assert.equal((await iol.call('PUT', `/channels/${methodsChannel.body._id}`, { methods: ['GET'] })).status, 400);
       assert.equal((await iol.call('GET', `/channels/${ok.body._id}`)).body.priority, 3);
       assert.equal((await iol.call('DELETE', `/channels/${ok.body._id}`)).status, 200);
       assert.equal((await iol.call('GET', `/channels/${ok.body._id}`)).status, 404);

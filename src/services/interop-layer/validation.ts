@@ -35,10 +35,16 @@ function checkRegex(value: string | undefined, field: string): void {
 
 /** A channel from a request body (a full document, or existing + changes on PUT). */
 export function validateChannel(body: unknown, existing?: Channel): Channel {
-  const merged = existing ? { ...existing, ...(body as object) } : body;
+  const changes = (body && typeof body === 'object' ? body : {}) as Partial<Channel>;
+  const merged = existing ? { ...existing, ...changes } : body;
+  // As OpenHIM: a type changed away from http without methods given drops the old methods.
+  if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
   const parsed = parseBody(channelSchema, merged, 'channel');
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
+  // OpenHIM's own rules and messages (src/api/channels.js): priority 1 is the highest.
+  if (parsed.priority !== undefined && parsed.priority < 1) throw badRequest('Channel priority cannot be below 1 (= Highest priority)');
+  if (parsed.methods.length > 0 && parsed.type !== 'http') throw badRequest("Channel method can't be defined if channel type is not http");
   if (new Set(parsed.methods).size !== parsed.methods.length) {
     throw badRequest(`channel "${parsed.name}" lists a method twice: ${parsed.methods.join(', ')}`);
   }
