@@ -103,6 +103,10 @@ Then('the response JSON at {string} is {string}', function (this: HarnessWorld, 
   assert.equal(String(this.at(path)), this.fill(expected));
 });
 
+Then('the response JSON at {string} matches {string}', function (this: HarnessWorld, path: string, pattern: string) {
+  assert.match(String(this.at(path)), new RegExp(this.fill(pattern)));
+});
+
 Then('the response JSON at {string} is at least {int}', function (this: HarnessWorld, path: string, minimum: number) {
   const value = Number(this.at(path));
   assert.ok(value >= minimum, `expected ${path} ≥ ${minimum}, got ${String(this.at(path))}`);
