@@ -19,6 +19,8 @@ export interface XmlElement {
   type: string;
   repeats: boolean;
   kind: ElementKind;
+  /** Position among its siblings in the definition: XML writes elements in this order. */
+  order: number;
   /** Children of a complex element (resolved on first use: types refer to each other). */
   readonly content: XmlType | undefined;
 }
@@ -85,7 +87,7 @@ function typeAt(sd: StructureDefinition, path: string): XmlType {
       continue;
     }
     for (const [jsonName, code] of expandChoices(name, element)) {
-      const xmlElement = describe(sd, element, jsonName, code);
+      const xmlElement = describe(sd, element, jsonName, code, type.elements.length);
       type.elements.push(xmlElement);
       type.byName.set(jsonName, xmlElement);
     }
@@ -107,17 +109,18 @@ function typeCode(type: NonNullable<ElementDefinition['type']>[number]): string 
   return type.extension?.find((e) => e.url === FHIR_TYPE_EXTENSION)?.valueUrl ?? 'string';
 }
 
-function describe(sd: StructureDefinition, element: ElementDefinition, name: string, code: string): XmlElement {
+function describe(sd: StructureDefinition, element: ElementDefinition, name: string, code: string, order: number): XmlElement {
   const repeats = element.max !== '1';
   const path = element.path!;
-  if (code === 'xhtml') return { name, type: code, repeats, kind: 'xhtml', content: undefined };
-  if (code === 'Resource' || isXmlResourceType(code)) return { name, type: code, repeats, kind: 'resource', content: undefined };
-  if (isPrimitiveType(code)) return { name, type: code, repeats, kind: 'primitive', content: undefined };
+  if (code === 'xhtml') return { name, type: code, repeats, order, kind: 'xhtml', content: undefined };
+  if (code === 'Resource' || isXmlResourceType(code)) return { name, type: code, repeats, order, kind: 'resource', content: undefined };
+  if (isPrimitiveType(code)) return { name, type: code, repeats, order, kind: 'primitive', content: undefined };
   let content: XmlType | undefined;
   return {
     name,
     type: code,
     repeats,
+    order,
     kind: 'complex',
     get content() {
       content ??= contentOf(sd, element, path, code);

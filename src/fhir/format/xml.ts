@@ -36,10 +36,16 @@ function writeResource(out: string[], resource: Json, root: boolean): void {
 }
 
 function writeChildren(out: string[], shape: XmlType, value: Json, path: string): void {
-  for (const element of shape.elements) {
+  // Walk the keys the object has (few), in the order the definition gives (many elements).
+  const present: XmlElement[] = [];
+  for (const key of Object.keys(value)) {
+    const element = shape.byName.get(key.charCodeAt(0) === 95 /* _ */ ? key.slice(1) : key);
+    if (element && !present.includes(element)) present.push(element);
+  }
+  present.sort((a, b) => a.order - b.order);
+  for (const element of present) {
     const item = value[element.name];
     const extras = value[`_${element.name}`];
-    if (item === undefined && extras === undefined) continue;
     if (element.repeats) {
       const items = Array.isArray(item) ? item : item === undefined ? [] : [item];
       const metas = Array.isArray(extras) ? extras : [];
