@@ -87,7 +87,6 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
             ...existing,
             ...withStoredMediatorPasswords(input, existing),
             config,
-            defaultChannelConfig: input.defaultChannelConfig,
             _id: existing?._id ?? newObjectId(),
           });
           return applied(existing);
