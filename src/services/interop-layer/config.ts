@@ -1,4 +1,4 @@
-import { readLimits } from '../../common/limits.js';
+import { LIMITS, readLimits } from '../../common/limits.js';
 import type { Settings } from '../service.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
@@ -56,13 +56,17 @@ export interface IolConfig {
   autoRetryIntervalMs: number;
 }
 
+const LOGIN_LIMIT_SETTINGS = new Set([LIMITS.loginMaxFailures.setting, LIMITS.loginWindowMs.setting]);
+
 export function readIolConfig(settings: Settings): IolConfig {
   const authTypes = (settings.get('OPENHIM_ROUTER_AUTH_TYPES') ?? 'basic,token,jwt,mutual-tls')
     .split(',')
     .map((s) => s.trim())
     .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
   const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
-  const limits = readLimits(settings);
+  // The login limits only (the other limits keep their own settings here until they are wired):
+  // readLimits checks each value against its minimum.
+  const limits = readLimits({ int: (name, fallback) => (LOGIN_LIMIT_SETTINGS.has(name) ? settings.int(name, fallback) : (fallback ?? 0)) });
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),

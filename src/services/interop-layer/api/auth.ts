@@ -38,10 +38,16 @@ export function requireAdmin(request: FastifyRequest): User {
   return user;
 }
 
-/** 429: too many failed logins; the API's error handler adds Retry-After. */
-export class LoginThrottledError extends IolError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'IOL_TOO_MANY_LOGIN_FAILURES', `too many failed logins for this user or from this address: try again in ${retryAfterSeconds} s`,
+/** A 429: the API's error handler adds Retry-After. */
+export class RetryLaterError extends IolError {
+  constructor(readonly retryAfterSeconds: number, code: string, message: string, hint: string) {
+    super(429, code, message, hint);
+  }
+}
+
+export class LoginThrottledError extends RetryLaterError {
+  constructor(retryAfterSeconds: number) {
+    super(retryAfterSeconds, 'IOL_TOO_MANY_LOGIN_FAILURES', `too many failed logins for this user or from this address: try again in ${retryAfterSeconds} s`,
       'wait, then use the right password; a success clears the count');
   }
 }
@@ -184,7 +190,7 @@ export class AdminAuthenticator {
     this.pruneTokens();
     if (this.usedTokens.has(replayKey)) throw unauthenticated('this token was already used (replayed request)');
     if (this.usedTokens.size >= MAX_USED_TOKENS) {
-      throw new IolError(429, 'IOL_TOO_MANY_TOKENS', 'too many token-authenticated requests at once', 'retry in a few seconds');
+      throw new RetryLaterError(1, 'IOL_TOO_MANY_TOKENS', 'too many token-authenticated requests at once', 'retry in a second');
     }
     // Remembered until its auth-ts can no longer be accepted.
     this.usedTokens.set(replayKey, time + TOKEN_WINDOW_MS + 1000);
