@@ -1,3 +1,4 @@
+import { LIMITS, readLimits } from '../../common/limits.js';
 import type { Settings } from '../service.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
@@ -25,6 +26,8 @@ export interface IolConfig {
     algorithms?: string[];
     audience?: string;
     issuer?: string;
+    /** Refuse tokens without `exp` (OPENHIM_JWT_REQUIRE_EXP, default true). */
+    requireExp: boolean;
   };
   /** Largest request or response body the router accepts, in bytes. */
   routerMaxBodyBytes: number;
@@ -45,11 +48,15 @@ export interface IolConfig {
   /** Reload channels and clients from the database this often (other instances' changes). */
   cacheRefreshMs: number;
   sessionTtlMs: number;
+  /** Admin login throttling (limits loginMaxFailures and loginWindowMs). */
+  login: { maxFailures: number; windowMs: number };
   /** A client must send its whole request (headers and body) within this time, else 408. */
   routerRequestTimeoutMs: number;
   /** How often failed transactions are checked for auto-retry. */
   autoRetryIntervalMs: number;
 }
+
+const LOGIN_LIMIT_SETTINGS = new Set([LIMITS.loginMaxFailures.setting, LIMITS.loginWindowMs.setting]);
 
 export function readIolConfig(settings: Settings): IolConfig {
   const authTypes = (settings.get('OPENHIM_ROUTER_AUTH_TYPES') ?? 'basic,token,jwt,mutual-tls')
@@ -57,6 +64,9 @@ export function readIolConfig(settings: Settings): IolConfig {
     .map((s) => s.trim())
     .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
   const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
+  // The login limits only (the other limits keep their own settings here until they are wired):
+  // readLimits checks each value against its minimum.
+  const limits = readLimits({ int: (name, fallback) => (LOGIN_LIMIT_SETTINGS.has(name) ? settings.int(name, fallback) : (fallback ?? 0)) });
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
@@ -75,6 +85,7 @@ export function readIolConfig(settings: Settings): IolConfig {
       algorithms: algorithms ? algorithms.split(',').map((s) => s.trim()) : undefined,
       audience: settings.get('OPENHIM_JWT_AUDIENCE') || undefined,
       issuer: settings.get('OPENHIM_JWT_ISSUER') || undefined,
+      requireExp: settings.bool('OPENHIM_JWT_REQUIRE_EXP', true),
     },
     routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
     routerMaxInflightBytes: settings.int('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * 1024 * 1024),
@@ -86,6 +97,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),
     cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
+    login: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowMs },
     routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
   };

@@ -32,6 +32,18 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(key, expected);
 }
 
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Spends what a real password check costs, for a user or client that does not exist, so that
+ * the answer time does not tell an attacker which names are known. Always false.
+ */
+export async function verifyAgainstDummy(password: string): Promise<false> {
+  dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+  await verifyPassword(password, await dummyHash);
+  return false;
+}
+
 export function sha512hex(text: string): string {
   return createHash('sha512').update(text).digest('hex');
 }

@@ -4,7 +4,7 @@ import { createHttpApp } from '../../../common/http-app.js';
 import { isInstantError } from '../../../common/errors.js';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
-import { AdminAuthenticator, registerAuthRoutes } from './auth.js';
+import { AdminAuthenticator, RetryLaterError, registerAuthRoutes } from './auth.js';
 import { registerChannelRoutes } from './channels.js';
 import { registerClientRoutes } from './clients.js';
 import { registerMediatorRoutes } from './mediators.js';
@@ -32,6 +32,7 @@ export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }):
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof IolError) {
       if (error.status === 401) reply.header('www-authenticate', 'Basic realm="OpenHIM API"');
+      if (error instanceof RetryLaterError) reply.header('retry-after', String(error.retryAfterSeconds));
       return reply.code(error.status).send({ error: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
     }
     if (isInstantError(error)) return reply.code(400).send({ error: error.code, message: error.message });

@@ -1,7 +1,7 @@
 /**
  * Admin API authentication, in OpenHIM's order: session cookie (POST /authenticate/local),
  * the legacy token headers (after GET /authenticate/:username), then Basic. Failures are 401
- * and an audit record.
+ * and an audit record; too many failures for a user or from an address are 429 (login-throttle.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -9,11 +9,17 @@ import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import type { User } from '../models.js';
-import { safeEqual, sha512hex, verifyPassword } from '../passwords.js';
+import { safeEqual, sha256hex, sha512hex, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
+import { LoginThrottle } from './login-throttle.js';
 
 export const SESSION_COOKIE = 'iol.session';
 const TOKEN_WINDOW_MS = 10_000;
+/** Token headers remembered at most (each for about 20 s): past it new ones wait (429), never evict. */
+const MAX_USED_TOKENS = 100_000;
+/** Sessions held at most; past it expired ones go, then the least recently created. */
+const MAX_SESSIONS = 10_000;
+const TOKEN_PATTERN = /^[0-9a-f]{128}$/i;
 
 const requestUsers = new WeakMap<FastifyRequest, User>();
 
@@ -32,18 +38,43 @@ export function requireAdmin(request: FastifyRequest): User {
   return user;
 }
 
+/** A 429: the API's error handler adds Retry-After. */
+export class RetryLaterError extends IolError {
+  constructor(readonly retryAfterSeconds: number, code: string, message: string, hint: string) {
+    super(429, code, message, hint);
+  }
+}
+
+export class LoginThrottledError extends RetryLaterError {
+  constructor(retryAfterSeconds: number) {
+    super(retryAfterSeconds, 'IOL_TOO_MANY_LOGIN_FAILURES', `too many failed logins for this user or from this address: try again in ${retryAfterSeconds} s`,
+      'wait, then use the right password; a success clears the count');
+  }
+}
+
 interface Session {
   email: string;
   expires: number;
+  /** The user's stored secrets when the session began: a password change ends the session. */
+  stamp: string;
+}
+
+/** Changes whenever a user's password (any of its hashes) changes. */
+function credentialStamp(row: UserRow): string {
+  return sha256hex(`${row.scryptHash ?? ''}\0${row.legacySalt ?? ''}\0${row.legacyHash ?? ''}`);
 }
 
 export class AdminAuthenticator {
   private readonly sessions = new Map<string, Session>();
+  /** Token headers already used, by user and lower-cased token, with when they may be forgotten. */
   private readonly usedTokens = new Map<string, number>();
+  private readonly throttle: LoginThrottle;
   /** Salts for unknown users are derived, so GET /authenticate/:user does not reveal who exists. */
   private readonly fakeSaltKey = randomBytes(32);
 
-  constructor(private readonly deps: IolDeps) {}
+  constructor(private readonly deps: IolDeps) {
+    this.throttle = new LoginThrottle(deps.config.login.maxFailures, deps.config.login.windowMs);
+  }
 
   private async checkPassword(row: UserRow, password: string): Promise<boolean> {
     const email = row.doc.email.toLowerCase();
@@ -55,12 +86,34 @@ export class AdminAuthenticator {
     return ok;
   }
 
-  async login(email: string, password: string): Promise<{ user: User; sessionId: string } | undefined> {
+  /**
+   * A user's password check under login throttling: the user, or 401 (wrong user or password:
+   * an unknown user costs the same scrypt as a known one) or 429 (throttled).
+   */
+  private async verifyLogin(email: string, password: string, address: string): Promise<UserRow> {
+    const keys = throttleKeys(email, address);
+    this.refuseIfThrottled(keys);
     const row = await this.deps.users.byEmail(email);
-    if (!row || !(await this.checkPassword(row, password))) return undefined;
+    const ok = row ? await this.checkPassword(row, password) : await verifyAgainstDummy(password);
+    if (!row || !ok) {
+      this.throttle.fail(keys);
+      throw unauthenticated('wrong user or password');
+    }
+    this.throttle.succeed(keys);
+    return row;
+  }
+
+  private refuseIfThrottled(keys: readonly string[]): void {
+    const wait = this.throttle.retryAfterMs(keys);
+    if (wait > 0) throw new LoginThrottledError(Math.ceil(wait / 1000));
+  }
+
+  /** POST /authenticate/local: a new session, or 401 / 429. */
+  async login(email: string, password: string, address: string): Promise<{ user: User; sessionId: string }> {
+    const row = await this.verifyLogin(email, password, address);
     const sessionId = randomBytes(32).toString('base64url');
     this.pruneSessions();
-    this.sessions.set(sessionId, { email: row.doc.email, expires: Date.now() + this.deps.config.sessionTtlMs });
+    this.sessions.set(sessionId, { email: row.doc.email, expires: Date.now() + this.deps.config.sessionTtlMs, stamp: credentialStamp(row) });
     return { user: row.doc, sessionId };
   }
 
@@ -85,7 +138,8 @@ export class AdminAuthenticator {
       const session = this.sessions.get(sessionId);
       if (session && session.expires > Date.now()) {
         const row = await this.deps.users.byEmail(session.email);
-        if (row) {
+        // The user still exists and has the password the session was opened with.
+        if (row && safeEqual(credentialStamp(row), session.stamp)) {
           session.expires = Date.now() + this.deps.config.sessionTtlMs;
           return row.doc;
         }
@@ -99,11 +153,9 @@ export class AdminAuthenticator {
       const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon < 0) throw unauthenticated('malformed Basic credentials');
-      const row = await this.deps.users.byEmail(decoded.slice(0, colon));
-      if (!row || !(await this.checkPassword(row, decoded.slice(colon + 1)))) throw unauthenticated('wrong user or password');
-      return row.doc;
+      return (await this.verifyLogin(decoded.slice(0, colon), decoded.slice(colon + 1), request.ip)).doc;
     }
-    if (sessionId) throw unauthenticated('the session has expired: log in again');
+    if (sessionId) throw unauthenticated('the session has ended (it expired, or the password changed): log in again');
     return undefined;
   }
 
@@ -115,17 +167,33 @@ export class AdminAuthenticator {
     const salt = header(h['auth-salt']);
     const token = header(h['auth-token']);
     if (!username || !ts || !salt || !token) throw unauthenticated('auth-username, auth-ts, auth-salt and auth-token are all required');
+    // One spelling per token: hex in lower case (a token in capitals is the same token).
+    if (!TOKEN_PATTERN.test(token)) throw unauthenticated('auth-token must be 128 hex digits (sha512)');
+    const normalisedToken = token.toLowerCase();
     const time = Date.parse(ts);
     if (Number.isNaN(time) || Math.abs(Date.now() - time) > TOKEN_WINDOW_MS) {
       throw unauthenticated('auth-ts is not within 10 seconds of the server time (check the clock)');
     }
+    const keys = throttleKeys(username, request.ip);
+    this.refuseIfThrottled(keys);
     const row = await this.deps.users.byEmail(username);
-    if (!row?.legacyHash || !row.legacySalt || !safeEqual(salt, row.legacySalt)) throw unauthenticated('wrong user or token');
-    const expected = sha512hex(row.legacyHash + salt + ts);
-    if (!safeEqual(expected, token.toLowerCase())) throw unauthenticated('wrong user or token');
+    // The same work for an unknown user as for a known one.
+    const expected = sha512hex((row?.legacyHash ?? this.fakeSaltKey.toString('hex')) + salt + ts);
+    const saltMatches = Boolean(row?.legacySalt) && safeEqual(salt.toLowerCase(), row!.legacySalt!.toLowerCase());
+    const tokenMatches = safeEqual(expected, normalisedToken);
+    if (!row?.legacyHash || !saltMatches || !tokenMatches) {
+      this.throttle.fail(keys);
+      throw unauthenticated('wrong user or token');
+    }
+    this.throttle.succeed(keys);
+    const replayKey = `${row.doc._id}:${normalisedToken}`;
     this.pruneTokens();
-    if (this.usedTokens.has(token)) throw unauthenticated('this token was already used (replayed request)');
-    this.usedTokens.set(token, time + 2 * TOKEN_WINDOW_MS);
+    if (this.usedTokens.has(replayKey)) throw unauthenticated('this token was already used (replayed request)');
+    if (this.usedTokens.size >= MAX_USED_TOKENS) {
+      throw new RetryLaterError(1, 'IOL_TOO_MANY_TOKENS', 'too many token-authenticated requests at once', 'retry in a second');
+    }
+    // Remembered until its auth-ts can no longer be accepted.
+    this.usedTokens.set(replayKey, time + TOKEN_WINDOW_MS + 1000);
     return row.doc;
   }
 
@@ -133,12 +201,23 @@ export class AdminAuthenticator {
     if (this.sessions.size < 100) return;
     const now = Date.now();
     for (const [id, session] of this.sessions) if (session.expires < now) this.sessions.delete(id);
+    while (this.sessions.size >= MAX_SESSIONS) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest === undefined) break;
+      this.sessions.delete(oldest);
+    }
   }
 
+  /** Forgets used tokens from the oldest on, up to the first still live (amortised O(1) per request). */
   private pruneTokens(): void {
-    if (this.usedTokens.size < 1000) return;
     const now = Date.now();
-    for (const [token, expires] of this.usedTokens) if (expires < now) this.usedTokens.delete(token);
+    for (const [token, expires] of this.usedTokens) {
+      if (expires >= now) break;
+      this.usedTokens.delete(token);
+    }
+    if (this.usedTokens.size >= MAX_USED_TOKENS) {
+      for (const [token, expires] of this.usedTokens) if (expires < now) this.usedTokens.delete(token);
+    }
   }
 
   /** Registers the hook that authenticates every route but the open ones. */
@@ -159,6 +238,7 @@ export class AdminAuthenticator {
           who: authSubject(request),
           address: request.ip,
           entity: `${request.method} ${path}`,
+          ...(error instanceof LoginThrottledError ? { detail: { throttled: 'true' } } : {}),
         });
         throw error;
       }
@@ -174,17 +254,33 @@ export class AdminAuthenticator {
   }
 }
 
+/** Failed logins are counted per user and per client address. */
+function throttleKeys(email: string, address: string): string[] {
+  return [`user:${email.toLowerCase()}`, `address:${address}`];
+}
+
 const loginSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
 
 export function registerAuthRoutes(app: FastifyInstance, auth: AdminAuthenticator, deps: IolDeps): void {
   app.post('/authenticate/local', async (request, reply) => {
     const parsed = loginSchema.safeParse(request.body);
     if (!parsed.success) throw new IolError(400, 'IOL_BAD_REQUEST', 'send {"username", "password"}');
-    const result = await auth.login(parsed.data.username, parsed.data.password);
-    if (!result) {
+    let result: Awaited<ReturnType<AdminAuthenticator['login']>>;
+    try {
+      result = await auth.login(parsed.data.username, parsed.data.password, request.ip);
+    } catch (error) {
       deps.metrics.authFailures.inc({ surface: 'api' });
-      deps.audits.record({ kind: 'auth-failure', action: 'E', success: false, description: 'wrong user or password', who: parsed.data.username, address: request.ip, entity: 'POST /authenticate/local' });
-      throw unauthenticated('wrong user or password');
+      deps.audits.record({
+        kind: 'auth-failure',
+        action: 'E',
+        success: false,
+        description: (error as Error).message,
+        who: parsed.data.username,
+        address: request.ip,
+        entity: 'POST /authenticate/local',
+        ...(error instanceof LoginThrottledError ? { detail: { throttled: 'true' } } : {}),
+      });
+      throw error;
     }
     deps.audits.record({ kind: 'login', action: 'E', success: true, who: result.user.email, address: request.ip, entity: 'POST /authenticate/local' });
     const secure = request.protocol === 'https' ? '; Secure' : '';

@@ -5,6 +5,7 @@ import type { Channel, User } from '../models.js';
 import { validateChannel } from '../validation.js';
 import { isAdmin, requireAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import { publicChannel, withStoredRoutePasswords } from './secrets.js';
 
 /** Channels a non-admin may see: those whose transaction view ACLs name one of their groups. */
 export function visibleTo(user: User, channel: Channel): boolean {
@@ -14,7 +15,7 @@ export function visibleTo(user: User, channel: Channel): boolean {
 
 /** Creates a channel, or answers 409 when the name is taken. Shared with mediator channel install. */
 export async function createChannel(deps: IolDeps, body: unknown): Promise<Channel> {
-  const channel = validateChannel(body);
+  const channel = withStoredRoutePasswords(validateChannel(body), undefined);
   if (await deps.channels.byName(channel.name)) throw conflict(`a channel named "${channel.name}" already exists`);
   await deps.channels.insert(channel);
   await deps.routing.reload();
@@ -24,7 +25,7 @@ export async function createChannel(deps: IolDeps, body: unknown): Promise<Chann
 export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get('/channels', async (request) => {
     const user = userOf(request);
-    return (await deps.channels.list()).filter((c) => visibleTo(user, c));
+    return (await deps.channels.list()).filter((c) => visibleTo(user, c)).map((c) => publicChannel(c, isAdmin(user)));
   });
 
   app.post('/channels', async (request, reply) => {
@@ -32,28 +33,28 @@ export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void
     const channel = await createChannel(deps, request.body);
     auditChange(deps, request, 'C', `Channel/${channel._id}`);
     reply.code(201);
-    return channel;
+    return publicChannel(channel, true);
   });
 
   app.get<{ Params: { id: string } }>('/channels/:id', async (request) => {
     const user = userOf(request);
     const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
     if (!channel || !visibleTo(user, channel)) throw notFound(`channel ${request.params.id}`);
-    return channel;
+    return publicChannel(channel, isAdmin(user));
   });
 
   app.put<{ Params: { id: string } }>('/channels/:id', async (request) => {
     requireAdmin(request);
     const existing = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
     if (!existing) throw notFound(`channel ${request.params.id}`);
-    const channel = validateChannel(request.body, existing);
+    const channel = withStoredRoutePasswords(validateChannel(request.body, existing), existing);
     if (channel.name !== existing.name && (await deps.channels.byName(channel.name))) {
       throw conflict(`a channel named "${channel.name}" already exists`);
     }
     await deps.channels.update(channel);
     await deps.routing.reload();
     auditChange(deps, request, 'U', `Channel/${channel._id}`);
-    return channel;
+    return publicChannel(channel, true);
   });
 
   app.delete<{ Params: { id: string } }>('/channels/:id', async (request) => {

@@ -13,12 +13,14 @@ import { maskConfig, parseBody, semverGreater, unmaskConfig, validateChannel, va
 import { requireAdmin } from './auth.js';
 import { createChannel } from './channels.js';
 import { auditChange } from './common.js';
+import { maskMediatorRoutes, withStoredMediatorPasswords } from './secrets.js';
 
 const heartbeatSchema = z.object({ uptime: z.number().nonnegative(), config: z.boolean().optional() });
 
+/** What GET and exports show: password config values and route passwords masked. */
 export function publicMediator(m: Mediator): Mediator {
   const masked = maskConfig(m.configDefs, m.config);
-  return { ...m, ...(masked ? { config: masked } : {}) };
+  return { ...maskMediatorRoutes(m), ...(masked ? { config: masked } : {}) };
 }
 
 export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
@@ -49,10 +51,10 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
     // Keep the config values set so far for parameters the new version still defines.
     const params = new Set(input.configDefs.map((d) => d.param));
     const kept = Object.fromEntries(Object.entries(existing?.config ?? {}).filter(([k]) => params.has(k)));
-    const config = existing ? { ...(input.config ?? {}), ...kept } : input.config;
+    const given = input.config && unmaskConfig(input.configDefs, input.config, existing?.config);
+    const config = existing ? { ...(given ?? {}), ...kept } : given;
     const mediator: Mediator = {
-      ...input,
-      defaultChannelConfig: defaultChannels,
+      ...withStoredMediatorPasswords({ ...input, defaultChannelConfig: defaultChannels }, existing),
       _id: existing?._id ?? newObjectId(),
       ...(config ? { config } : {}),
       ...(existing?._lastHeartbeat ? { _lastHeartbeat: existing._lastHeartbeat, _uptime: existing._uptime } : {}),

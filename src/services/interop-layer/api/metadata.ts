@@ -2,16 +2,19 @@
  * Metadata export and import (OpenHIM's /metadata): channels by name, clients by clientID,
  * mediators by urn, users by email, contact groups by group. Import upserts, so running it
  * twice changes nothing the second time; /metadata/validate reports what import would do.
+ * Exports carry no secret: route and mediator passwords are masked (and a mask imported keeps the
+ * stored value), clients and users have no hashes, salts or tokens in their documents.
  */
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
 import { IolError, badRequest } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, mediatorSchema, userSchema } from '../models.js';
-import { parseBody, validateChannel } from '../validation.js';
+import { parseBody, unmaskConfig, validateChannel } from '../validation.js';
 import { requireAdmin } from './auth.js';
 import { auditChange } from './common.js';
 import { publicMediator } from './mediators.js';
+import { publicChannel, withStoredMediatorPasswords, withStoredRoutePasswords } from './secrets.js';
 import { secretsFrom, toClient } from './clients.js';
 import { userSecrets } from './users.js';
 import { z } from 'zod';
@@ -36,7 +39,7 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
     requireAdmin(request);
     return [
       {
-        Channels: await deps.channels.list(),
+        Channels: (await deps.channels.list()).map((c) => publicChannel(c, true)),
         Clients: await deps.clients.list(),
         Mediators: (await deps.mediators.list()).map(publicMediator),
         Users: await deps.users.list(),
@@ -58,8 +61,9 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
           record = input.name;
           const existing = await deps.channels.byName(input.name);
           if (dryRun) return planned(existing);
-          if (existing) await deps.channels.update(validateChannel(item, existing));
-          else await deps.channels.insert(input);
+          // An export carries masked route passwords: importing it keeps the stored ones.
+          if (existing) await deps.channels.update(withStoredRoutePasswords(validateChannel(item, existing), existing));
+          else await deps.channels.insert(withStoredRoutePasswords(input, undefined));
           return applied(existing);
         }
         case 'Clients': {
@@ -78,12 +82,11 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
           record = input.urn;
           const existing = await deps.mediators.byUrn(input.urn);
           if (dryRun) return planned(existing);
-          const config = { ...(input.config ?? {}), ...(existing?.config ?? {}) };
+          const config = { ...unmaskConfig(input.configDefs, input.config ?? {}, undefined), ...(existing?.config ?? {}) };
           await deps.mediators.upsert({
             ...existing,
-            ...input,
+            ...withStoredMediatorPasswords(input, existing),
             config,
-            defaultChannelConfig: input.defaultChannelConfig,
             _id: existing?._id ?? newObjectId(),
           });
           return applied(existing);
