@@ -98,7 +98,28 @@ for (const driver of testDrivers) {
       // Unknown users get a salt too, so the endpoint does not reveal who exists.
       const unknown = await fetch(`${iol.api}/authenticate/nobody@example.org`);
       assert.equal(unknown.status, 200);
-      assert.equal((await fetch(`${iol.api}/authentication/types`)).status, 200);
+      // OpenHIM's shape: admins only, the router's enabled client authentication types.
+      assert.equal((await fetch(`${iol.api}/authentication/types`)).status, 401);
+      const types = await iol.call('GET', '/authentication/types');
+      assert.equal(types.status, 200);
+      assert.deepEqual(types.body, ['mutual-tls-auth', 'basic-auth', 'custom-token-auth', 'jwt-auth']);
+    });
+
+    test('token headers are stateless as in OpenHIM: the salt fetched once, then any auth-salt and a fresh auth-ts per request', async () => {
+      const { salt } = (await (await fetch(`${iol.api}/authenticate/${iol.rootEmail}`)).json()) as { salt: string };
+      const passhash = sha512(salt + iol.rootPassword);
+      const headers = (requestSalt: string) => {
+        const ts = new Date().toISOString();
+        return { 'auth-username': iol.rootEmail, 'auth-ts': ts, 'auth-salt': requestSalt, 'auth-token': sha512(passhash + requestSalt + ts) };
+      };
+      // No GET /authenticate between requests, and a random per-request salt, as OpenHIM's docs describe.
+      for (let i = 0; i < 3; i++) {
+        const sent = headers(randomBytes(16).toString('hex'));
+        assert.equal((await fetch(`${iol.api}/me`, { headers: sent })).status, 200);
+        assert.equal((await fetch(`${iol.api}/me`, { headers: sent })).status, 401, 'a header set is used once');
+      }
+      // openhim-mediator-utils sends the user's own salt as auth-salt: that works too.
+      assert.equal((await fetch(`${iol.api}/me`, { headers: headers(salt) })).status, 200);
     });
 
     test('users: admin creates a non-admin, who may read only itself and is refused admin routes', async () => {

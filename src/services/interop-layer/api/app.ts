@@ -19,7 +19,6 @@ const OPEN_ROUTES: Array<[method: string, pattern: RegExp]> = [
   ['GET', /^\/health$/],
   ['POST', /^\/authenticate\/local$/],
   ['GET', /^\/authenticate\/[^/]+$/],
-  ['GET', /^\/authentication\/types$/],
   ['GET', /^\/heartbeat$/],
 ];
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import type { User } from '../models.js';
+import type { RouterAuthType } from '../config.js';
 import { safeEqual, sha256hex, sha512hex, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -178,10 +179,11 @@ export class AdminAuthenticator {
     this.refuseIfThrottled(keys);
     const row = await this.deps.users.byEmail(username);
     // The same work for an unknown user as for a known one.
+    // As OpenHIM (src/protocols/token.js): token = sha512(passwordHash + auth-salt + auth-ts), with
+    // any auth-salt the client chooses; nothing ties it to an earlier GET /authenticate.
     const expected = sha512hex((row?.legacyHash ?? this.fakeSaltKey.toString('hex')) + salt + ts);
-    const saltMatches = Boolean(row?.legacySalt) && safeEqual(salt.toLowerCase(), row!.legacySalt!.toLowerCase());
     const tokenMatches = safeEqual(expected, normalisedToken);
-    if (!row?.legacyHash || !saltMatches || !tokenMatches) {
+    if (!row?.legacyHash || !tokenMatches) {
       this.throttle.fail(keys);
       throw unauthenticated('wrong user or token');
     }
@@ -290,7 +292,12 @@ export function registerAuthRoutes(app: FastifyInstance, auth: AdminAuthenticato
 
   app.get<{ Params: { username: string } }>('/authenticate/:username', async (request) => auth.saltFor(request.params.username));
 
-  app.get('/authentication/types', async () => ({ types: ['local', 'token', 'basic'] }));
+  // As OpenHIM (src/api/authentication.js): admins only; the router's enabled client
+  // authentication types, in OpenHIM's order and names.
+  app.get('/authentication/types', async (request) => {
+    requireAdmin(request);
+    return ROUTER_AUTH_TYPE_NAMES.filter(([type]) => deps.config.routerAuthTypes.has(type)).map(([, name]) => name);
+  });
 
   app.get('/me', async (request) => ({ user: userOf(request) }));
 
@@ -300,6 +307,13 @@ export function registerAuthRoutes(app: FastifyInstance, auth: AdminAuthenticato
     return { result: 'logged out' };
   });
 }
+
+const ROUTER_AUTH_TYPE_NAMES: ReadonlyArray<[RouterAuthType, string]> = [
+  ['mutual-tls', 'mutual-tls-auth'],
+  ['basic', 'basic-auth'],
+  ['token', 'custom-token-auth'],
+  ['jwt', 'jwt-auth'],
+];
 
 function unauthenticated(message: string): IolError {
   return new IolError(401, 'IOL_UNAUTHENTICATED', message, 'check the user name and password');
