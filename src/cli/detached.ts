@@ -144,8 +144,11 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     });
     child.on('disconnect', () => {
       if (settled || exited || failure) return;
-      // Closing the channel without a word: only an exit explains it; wait for one, bounded.
-      endChild(new InstantError('INSTANT_START_FAILED', `the background process (pid ${child.pid}) stopped talking before it was ready${logTail()}`, `see \`instant logs\` (${store.logFile})`));
+      // The channel closes just before an exit, which then says why; a child that stays has a bounded wait.
+      killTimer = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(new InstantError('INSTANT_START_FAILED', `the background process (pid ${child.pid}) stopped talking before it was ready, and was killed${logTail()}`, `see \`instant logs\` (${store.logFile})`));
+      }, EXIT_GRACE_MS);
     });
   });
 }

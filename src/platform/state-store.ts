@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InstantError, onStorage, storageFailure } from '../common/errors.js';
 
 /**
@@ -55,10 +55,18 @@ export class StateStore {
   }
 
   ensure(): void {
-    onStorage(this.dir, () => {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      mkdirSync(this.logsDir, { recursive: true });
-    });
+    try {
+      onStorage(this.dir, () => {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        mkdirSync(this.logsDir, { recursive: true });
+      });
+    } catch (error) {
+      // A recursive mkdir on a read-only mount says ENOENT: ask the nearest existing folder why.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      let existing = dirname(this.dir);
+      while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+      throw storageProblem(existing) ?? error;
+    }
   }
 
   readState(): InstanceState | undefined {
@@ -202,7 +210,7 @@ export function storageProblem(dir: string): InstantError | undefined {
     if (free < MIN_FREE_BYTES) throw Object.assign(new Error(`only ${Math.floor(free / 1024)} KB free, the embedded database needs more`), { code: 'ENOSPC' });
   } catch (error) {
     rmSync(probe, { force: true });
-    return storageFailure(error, dir);
+    return storageFailure(Object.assign(error as Error, { path: dir }), dir);
   }
   return undefined;
 }
