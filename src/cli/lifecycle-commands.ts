@@ -24,6 +24,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
   const live = deployment.store.liveRuntime();
   if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
+  deployment.store.readSecrets(); // damaged: say so here, before a process is forked or a database opened
   if (flags.detach) return startDetached(command, deployment);
 
   const progress = lineProgress();

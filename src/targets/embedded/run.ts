@@ -146,6 +146,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   }
   const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
   const databaseKind = checkDatabase(store, databaseUrl);
+  store.readSecrets(); // a damaged secrets file stops the start before anything is opened
 
   const recentLines = new RecentLogLines();
   // Opened synchronously, so an unwritable log is a start-up error rather than a later crash.
