@@ -7,12 +7,26 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InstantError, storageFailure } from '../../src/common/errors.js';
+import { PgliteDatabase } from '../../src/db/pglite-driver.js';
 import { fatalReason } from '../../src/targets/embedded/fatal.js';
 import { fixturePackages, freePort, repoRoot, runInstant, tempProject } from '../support/cli.js';
+
+// One embedded database cluster, created once and copied into each scenario (initdb is slow).
+const template = join(tempProject('instant-startup-template-'), 'pgdata');
+before(async () => {
+  await (await PgliteDatabase.open(template)).close();
+});
+
+/** A project folder whose state directory holds a copy of the template database. */
+function projectWithDatabase(): string {
+  const cwd = tempProject('instant-startup-');
+  cpSync(template, join(cwd, '.instant', 'pgdata'), { recursive: true });
+  return cwd;
+}
 
 /** Processes (other than this one) whose working directory is inside dir: a started instant. */
 function processesIn(dir: string): number[] {
@@ -65,15 +79,21 @@ function packageWithService(dir: string, id: string, startBody: string): string 
   return pkgDir;
 }
 
+function createTestPackages(packages: string): void {
+  packageWithService(packages, 'exits-early', "ctx.logger.error('giving up now'); await new Promise((r) => setTimeout(r, 300)); process.exit(3);");
+  packageWithService(packages, 'throws-later', "setTimeout(() => { throw new Error('boom from a timer'); }, 10); await new Promise((r) => setTimeout(r, 60_000));");
+}
+
 describe('a damaged embedded database', () => {
-  const cwd = tempProject('instant-startup-');
-  let port = 0;
+  let cwd = '';
   before(async () => {
-    port = await freePort();
-    const init = await runInstant(['init', 'notes', '-d', '-c', fixturePackages, '-e', `NOTES_PORT=${port}`], { cwd });
-    assert.equal(init.code, 0, init.stdout + init.stderr);
-    assert.equal((await runInstant(['down'], { cwd })).code, 0);
-    writeFileSync(join(cwd, '.instant', 'pgdata', 'global', 'pg_control'), Buffer.alloc(8192, 0x5a));
+    cwd = projectWithDatabase();
+    const stateDir = join(cwd, '.instant');
+    const port = await freePort();
+    // notes initialised earlier (as `init notes` records it), then the database damaged.
+    writeFileSync(join(stateDir, 'state.json'), JSON.stringify({ version: 1, packages: { notes: { version: '1.0.0', initializedAt: new Date().toISOString(), dir: join(fixturePackages, 'notes') } }, database: { kind: 'pglite' }, settings: { envFiles: [], assignments: [`NOTES_PORT=${port}`] } }));
+    writeFileSync(join(stateDir, 'secrets.json'), JSON.stringify({ NOTES_API_KEY: 'k'.repeat(32) }), { mode: 0o600 });
+    writeFileSync(join(stateDir, 'pgdata', 'global', 'pg_control'), Buffer.alloc(8192, 0x5a));
   });
   after(() => killAll(processesIn(cwd)));
 
@@ -102,10 +122,13 @@ describe('a damaged embedded database', () => {
 });
 
 describe('a detached child that dies or crashes during start-up', () => {
-  const cwd = tempProject('instant-startup-');
-  const packages = join(cwd, 'packages');
-  packageWithService(packages, 'exits-early', "ctx.logger.error('giving up now'); await new Promise((r) => setTimeout(r, 300)); process.exit(3);");
-  packageWithService(packages, 'throws-later', "setTimeout(() => { throw new Error('boom from a timer'); }, 10); await new Promise((r) => setTimeout(r, 60_000));");
+  let cwd = '';
+  let packages = '';
+  before(() => {
+    cwd = projectWithDatabase();
+    packages = join(cwd, 'packages');
+    createTestPackages(packages);
+  });
   after(() => killAll(processesIn(cwd)));
 
   test('exits without a word: the CLI says so, with the last log lines, and does not hang', async () => {
@@ -122,6 +145,7 @@ describe('a detached child that dies or crashes during start-up', () => {
     assert.equal(init.code, 1, init.stdout + init.stderr);
     assert.match(init.stderr, /boom from a timer/);
     assert.match(init.stderr, /INSTANT_FATAL/);
+    assert.doesNotMatch(init.stderr, /exited \(code/, 'the child reported the reason itself before exiting');
     assert.deepEqual(await noProcessLeftIn(cwd), []);
     const log = readFileSync(join(cwd, '.instant', 'logs', 'instant.log'), 'utf8');
     assert.match(log, /"level":60.*"code":"INSTANT_FATAL".*boom from a timer/, 'the reason is written to the log before the exit');

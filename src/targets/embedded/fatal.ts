@@ -8,7 +8,7 @@ export interface FatalGuardOptions {
   /** The JSON-lines log file: the reason is appended to it synchronously, before the exit. */
   logFile: string;
   /** Also told the reason (the detached child tells its parent, while it still listens). */
-  report?: (failure: InstantError) => void;
+  report?: (failure: InstantError) => void | Promise<void>;
   /** Milliseconds the orderly stop may take before the process exits anyway. */
   stopTimeoutMs?: number;
 }
@@ -52,13 +52,12 @@ export function guardStackProcess(options: FatalGuardOptions): FatalGuard {
       // nothing more can be written there; stderr below is the last place
     }
     process.stderr.write(`instant: ${failure.describe()}\n  (${failure.code}: see docs/errors.md)\n`);
-    try {
-      options.report?.(failure);
-    } catch {
-      // the parent has gone
-    }
     const timer = setTimeout(() => process.exit(1), options.stopTimeoutMs ?? 5_000);
-    void (stop ?? (() => Promise.resolve()))()
+    // Report first (an IPC message is sent asynchronously), then stop, then exit.
+    void Promise.resolve()
+      .then(() => options.report?.(failure))
+      .catch(() => undefined) // the parent has gone
+      .then(() => stop?.())
       .catch(() => undefined)
       .finally(() => {
         clearTimeout(timer);

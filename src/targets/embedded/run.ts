@@ -27,7 +27,7 @@ export interface RunOptions {
   prettyLogs?: NodeJS.WritableStream;
   healthTimeoutMs?: number;
   /** Told the reason when the process must stop on a fatal error (the detached child's parent). */
-  reportFatal?: (failure: InstantError) => void;
+  reportFatal?: (failure: InstantError) => void | Promise<void>;
 }
 
 export interface DeployResult {
