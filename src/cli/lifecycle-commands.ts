@@ -1,34 +1,21 @@
-import { spawn } from 'node:child_process';
-import { openSync, readFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
 import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { planPackages } from '../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
-import { interpolate } from '../platform/interpolate.js';
-import type { Progress } from '../platform/progress.js';
-import { settingValues } from '../platform/settings-resolver.js';
 import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
 import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
 import { destroyPackageData, runEmbedded, type DeployResult } from '../targets/embedded/run.js';
 import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
+import { DAEMON_ENV, runAsDaemon, startDetached } from './detached.js';
 import { lineProgress } from './output.js';
+import { printReady } from './ready.js';
 
 export interface StartFlags {
   detach?: boolean;
   databaseUrl?: string;
 }
-
-type DaemonMessage =
-  | { type: 'step'; packageId: string; message: string }
-  | { type: 'done'; packageId: string; message: string; elapsedMs: number }
-  | { type: 'info'; message: string }
-  | { type: 'ready'; endpoints: Record<string, Record<string, string>>; generatedSecrets: string[] }
-  | { type: 'failed'; message: string };
-
-const DAEMON_ENV = 'INSTANT_DAEMON';
 
 /** init and up: in the foreground until Ctrl-C, or detached (-d) until `instant down`. */
 export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
@@ -37,6 +24,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
   const live = deployment.store.liveRuntime();
   if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
+  deployment.store.readSecrets(); // damaged: say so here, before a process is forked or a database opened
   if (flags.detach) return startDetached(command, deployment);
 
   const progress = lineProgress();
@@ -81,97 +69,6 @@ async function addToRunning(command: 'init' | 'up', options: DeploymentOptions, 
   if (!result.started.length && !result.reconfigured.length) progress.info('Everything asked for was already running.');
   printReady(deployment, result.endpoints, result.generatedSecrets, Date.now() - t0);
   return true;
-}
-
-/** The detached child: runs the stack, reports progress to the parent over IPC, then carries on alone. */
-async function runAsDaemon(command: 'init' | 'up', deployment: Deployment, databaseUrl: string | undefined): Promise<void> {
-  // After ready the parent has gone: later progress (stopping) only reaches the log.
-  const send = (message: DaemonMessage) => {
-    if (process.connected) process.send?.(message);
-  };
-  const progress: Progress = {
-    packageStep: (packageId, message) => send({ type: 'step', packageId, message }),
-    packageDone: (packageId, message, elapsedMs) => send({ type: 'done', packageId, message, elapsedMs }),
-    info: (message) => send({ type: 'info', message }),
-  };
-  try {
-    const instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress });
-    process.on('SIGTERM', () => void instance.stop());
-    process.on('SIGINT', () => void instance.stop());
-    send({ type: 'ready', endpoints: instance.endpoints, generatedSecrets: instance.generatedSecrets });
-    process.disconnect?.();
-    await instance.stopped;
-  } catch (error) {
-    const message = error instanceof InstantError ? error.describe() : (error as Error).message;
-    send({ type: 'failed', message });
-    process.exitCode = 1;
-  }
-}
-
-function startDetached(command: 'init' | 'up', deployment: Deployment): Promise<void> {
-  const { store } = deployment;
-  store.ensure();
-  const live = store.liveRuntime();
-  if (live) {
-    throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first');
-  }
-  const progress = lineProgress();
-  progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} detached (embedded, state in ${store.dir})`);
-  const output = openSync(store.logFile, 'a');
-  const bin = fileURLToPath(new URL('../../../bin/instant.js', import.meta.url));
-  const args = process.argv.slice(2).filter((arg) => arg !== '-d' && arg !== '--detach');
-  const child = spawn(process.execPath, [bin, ...args], {
-    detached: true,
-    stdio: ['ignore', output, output, 'ipc'],
-    env: { ...process.env, [DAEMON_ENV]: '1' },
-  });
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    child.on('message', (message: DaemonMessage) => {
-      if (message.type === 'step') progress.packageStep(message.packageId, message.message);
-      else if (message.type === 'done') progress.packageDone(message.packageId, message.message, message.elapsedMs);
-      else if (message.type === 'info') progress.info(message.message);
-      else if (message.type === 'ready') {
-        settled = true;
-        printReady(deployment, message.endpoints, message.generatedSecrets, Date.now() - t0);
-        process.stdout.write(`Running in the background (pid ${child.pid}). Stop it with \`instant down\`; logs: \`instant logs -f\`.\n`);
-        child.disconnect();
-        child.unref();
-        resolve();
-      } else if (message.type === 'failed') {
-        settled = true;
-        reject(new InstantError('INSTANT_START_FAILED', message.message));
-      }
-    });
-    child.on('exit', (code) => {
-      if (settled) return;
-      const tail = existsSync(store.logFile) ? readFileSync(store.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-      reject(new InstantError('INSTANT_START_FAILED', `the background process exited (code ${code}) before it was ready:\n${tail}`, `see ${store.logFile}`));
-    });
-  });
-}
-
-function printReady(deployment: Deployment, endpoints: Record<string, Record<string, string>>, generatedSecrets: string[], elapsedMs: number): void {
-  const out = process.stdout;
-  out.write(`\nReady in ${(elapsedMs / 1000).toFixed(1)} s.\n`);
-  for (const [service, urls] of Object.entries(endpoints)) {
-    for (const [name, url] of Object.entries(urls)) out.write(`  ${service} ${name}: ${url}\n`);
-  }
-  if (generatedSecrets.length) {
-    out.write(`\nGenerated secrets (stored in ${deployment.store.secretsFile}, mode 0600): ${generatedSecrets.join(', ')}\n`);
-    out.write('  Read one with `instant config --get NAME`, all with `instant config --show-secrets`.\n');
-    out.write('  (`instant` is `npx instant` inside this project, or run `npm link` once to have it everywhere.)\n');
-  }
-  const vars = settingValues(deployment.settingsWith(deployment.store.readSecrets()));
-  const usage = deployment.plan.ordered.flatMap((pkg) => {
-    try {
-      return interpolate(pkg.usage, vars, pkg.id);
-    } catch {
-      return [];
-    }
-  });
-  if (usage.length) out.write(`\n${usage.join('\n')}\n`);
 }
 
 /** down: stops the running instance's packages (dependents first); data is kept. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isInstantError } from '../common/errors.js';
+import { isInstantError, storageFailure } from '../common/errors.js';
 import type { DeploymentOptions } from '../platform/deployment.js';
 import { scaffoldPackage } from '../platform/scaffold.js';
 import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
@@ -137,10 +137,15 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (isInstantError(error)) {
-    process.stderr.write(`instant: ${error.describe()}\n  (${error.code}: see docs/errors.md)\n`);
+  // A file-system failure anywhere (full disk, read-only mount, permissions) is an operator's
+  // error with a code and a hint, not a stack trace.
+  const failure = isInstantError(error) ? error : storageFailure(error, (error as { path?: string }).path ?? 'the state directory');
+  if (failure) {
+    process.stderr.write(`instant: ${failure.describe()}\n  (${failure.code}: see docs/errors.md)\n`);
   } else {
     process.stderr.write(`instant: ${(error as Error).stack ?? String(error)}\n`);
   }
-  process.exitCode = 1;
+  // Exit now: what failed may have left a handle open (a database thread that never started)
+  // and a failed command must return, not hang. stderr is synchronous for files, pipes and TTYs.
+  process.exit(1);
 }

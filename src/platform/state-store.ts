@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { InstantError } from '../common/errors.js';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InstantError, onStorage, storageFailure } from '../common/errors.js';
 
 /**
  * The state directory of one Instant instance (default ./.instant):
@@ -55,12 +55,24 @@ export class StateStore {
   }
 
   ensure(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.logsDir, { recursive: true });
+    try {
+      onStorage(this.dir, () => {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        mkdirSync(this.logsDir, { recursive: true });
+      });
+    } catch (error) {
+      // A recursive mkdir on a read-only mount says ENOENT: ask the nearest existing folder why.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      let existing = dirname(this.dir);
+      while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+      throw storageProblem(existing) ?? error;
+    }
   }
 
   readState(): InstanceState | undefined {
-    return this.readJson<InstanceState>('state.json');
+    const state = this.readJson<InstanceState>('state.json');
+    if (state !== undefined && !isStateShape(state)) throw this.corrupt('state.json', 'it is not an object with "packages" and "database"');
+    return state;
   }
 
   writeState(state: InstanceState): void {
@@ -68,8 +80,13 @@ export class StateStore {
     this.writeJson('state.json', state, 0o600);
   }
 
+  /** Never repaired or replaced here: a corrupt secrets file stops the command (see corrupt()). */
   readSecrets(): Record<string, string> {
-    return this.readJson<Record<string, string>>('secrets.json') ?? {};
+    const secrets = this.readJson<Record<string, string>>('secrets.json');
+    if (secrets === undefined) return {};
+    const wrong = isPlainObject(secrets) ? Object.entries(secrets).find(([, value]) => typeof value !== 'string') : ['', undefined];
+    if (wrong) throw this.corrupt('secrets.json', wrong[0] ? `the value of ${wrong[0]} is not a string` : 'it is not an object of "NAME": "value" pairs');
+    return secrets;
   }
 
   writeSecrets(secrets: Record<string, string>): void {
@@ -77,7 +94,9 @@ export class StateStore {
   }
 
   readRuntime(): RuntimeInfo | undefined {
-    return this.readJson<RuntimeInfo>('runtime.json');
+    const runtime = this.readJson<RuntimeInfo>('runtime.json');
+    if (runtime !== undefined && !(isPlainObject(runtime) && Number.isInteger(runtime.pid))) throw this.corrupt('runtime.json', 'it does not name a process id');
+    return runtime;
   }
 
   writeRuntime(runtime: RuntimeInfo): void {
@@ -85,7 +104,7 @@ export class StateStore {
   }
 
   clearRuntime(): void {
-    rmSync(join(this.dir, 'runtime.json'), { force: true });
+    onStorage(this.dir, () => rmSync(join(this.dir, 'runtime.json'), { force: true }));
   }
 
   /** The running process, if runtime.json names one that is still alive. */
@@ -99,28 +118,101 @@ export class StateStore {
 
   /** Deletes everything: data, secrets, logs. */
   removeAll(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    onStorage(this.dir, () => rmSync(this.dir, { recursive: true, force: true }));
   }
 
-  private readJson<T>(name: string): T | undefined {
+  /** A JSON file of the state directory; undefined when absent. */
+  readJson<T>(name: string): T | undefined {
     const file = join(this.dir, name);
-    if (!existsSync(file)) return undefined;
+    const text = onStorage(file, () => (existsSync(file) ? readFileSync(file, 'utf8') : undefined));
+    if (text === undefined) return undefined;
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as T;
+      return JSON.parse(text) as T;
     } catch (error) {
-      throw new InstantError('INSTANT_STATE_CORRUPT', `cannot read ${file}: ${(error as Error).message}`, `remove it, or run \`instant destroy\` to start over`);
+      throw this.corrupt(name, jsonSyntaxError(text, error as Error));
     }
   }
 
-  /** Written to a temporary file and renamed, so a crash never leaves half a file. */
-  private writeJson(name: string, value: unknown, mode = 0o644): void {
+  /** Written to a temporary file and renamed, so a crash (or a full disk) never leaves half a file. */
+  writeJson(name: string, value: unknown, mode = 0o644): void {
     this.ensure();
     const file = join(this.dir, name);
     const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`, { mode });
-    chmodSync(temp, mode);
-    renameSync(temp, file);
+    onStorage(file, () => {
+      try {
+        writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`, { mode });
+        chmodSync(temp, mode);
+        renameSync(temp, file);
+      } catch (error) {
+        rmSync(temp, { force: true });
+        throw error;
+      }
+    });
   }
+
+  /** What to do about a damaged state file depends on what it holds: never lose the secrets. */
+  private corrupt(name: string, reason: string): InstantError {
+    const file = join(this.dir, name);
+    const hints: Record<string, string> = {
+      'secrets.json':
+        'do NOT delete it: it holds the generated secrets (the root and admin passwords among them) and the data was set up with them. ' +
+        'Repair it by hand (a JSON object of "NAME": "value" pairs, one per secret; the position above shows where it breaks) or restore it from a backup. ' +
+        'instant never rewrites it while it is damaged, and `instant config --get` cannot read it until it is repaired',
+      'state.json':
+        'repair it by hand (JSON: {"version": 1, "packages": {...}, "database": {"kind": "pglite"}}) or restore it from a backup; ' +
+        'the data in pgdata/ and secrets.json are not affected. Do not run `instant destroy`: it deletes the data',
+      'runtime.json':
+        'it only records the running process: if no instant process runs from this directory (`ps`), delete runtime.json and run the command again',
+      'database.json':
+        'it holds the PostgreSQL URL given at init: repair it ({"url": "postgres://..."}) or pass --database-url again',
+    };
+    return new InstantError(name === 'secrets.json' ? 'INSTANT_SECRETS_CORRUPT' : 'INSTANT_STATE_CORRUPT', `${file} is damaged: ${reason}`, hints[name] ?? 'repair it by hand or restore it from a backup');
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStateShape(value: unknown): value is InstanceState {
+  return isPlainObject(value) && isPlainObject(value.packages) && isPlainObject(value.database) && typeof value.database.kind === 'string';
+}
+
+/**
+ * The parse error with its line and column, without the snippet of the file V8 may quote
+ * (the file can hold secrets, and the message ends up in terminals and CI logs).
+ */
+export function jsonSyntaxError(text: string, error: Error): string {
+  if (!text.trim()) return 'the file is empty';
+  const reason = error.message.replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
+  const match = /at position (\d+)/.exec(reason);
+  const position = match ? Number(match[1]) : /Unexpected end/.test(reason) ? text.length : undefined;
+  if (position === undefined) return reason;
+  const before = text.slice(0, position).split('\n');
+  return `${reason.replace(/ in JSON at position \d+/, '')} at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
+/** Below this much free space the embedded database cannot start or grow (initdb alone writes ~40 MB). */
+const MIN_FREE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Why the state directory cannot take writes, if it cannot: asked after an unexplained failure
+ * (PGlite reports a full disk as a bare "failed to start"). Tries a small write, then checks the
+ * free space; undefined when the directory looks fine.
+ */
+export function storageProblem(dir: string): InstantError | undefined {
+  const probe = join(dir, `.write-probe.${process.pid}`);
+  try {
+    writeFileSync(probe, 'x'.repeat(4096));
+    rmSync(probe, { force: true });
+    const { bavail, bsize } = statfsSync(dir);
+    const free = bavail * bsize;
+    if (free < MIN_FREE_BYTES) throw Object.assign(new Error(`only ${Math.floor(free / 1024)} KB free, the embedded database needs more`), { code: 'ENOSPC' });
+  } catch (error) {
+    rmSync(probe, { force: true });
+    return storageFailure(Object.assign(error as Error, { path: dir }), dir);
+  }
+  return undefined;
 }
 
 export function isAlive(pid: number): boolean {

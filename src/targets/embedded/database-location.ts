@@ -1,22 +1,19 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { InstantError } from '../../common/errors.js';
+import { InstantError, storageFailure } from '../../common/errors.js';
 import { openDatabase, type Database } from '../../db/open.js';
-import type { StateStore } from '../../platform/state-store.js';
+import { storageProblem, type StateStore } from '../../platform/state-store.js';
 
 const FILE = 'database.json';
 
 /** The database URL of an instance on a PostgreSQL server: given at init, kept (0600) for up. */
 export function rememberDatabaseUrl(store: StateStore, url: string | undefined): string | undefined {
-  const file = join(store.dir, FILE);
   if (url) {
-    store.ensure();
-    writeFileSync(file, JSON.stringify({ url }), { mode: 0o600 });
-    chmodSync(file, 0o600);
+    store.writeJson(FILE, { url }, 0o600);
     return url;
   }
-  if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url;
-  return undefined;
+  const remembered = store.readJson<{ url?: unknown }>(FILE);
+  if (remembered === undefined) return undefined;
+  if (typeof remembered?.url !== 'string') throw new InstantError('INSTANT_STATE_CORRUPT', `${store.dir}/${FILE} does not hold a database URL`, 'repair it ({"url": "postgres://..."}) or pass --database-url again');
+  return remembered.url;
 }
 
 export async function openInstanceDatabase(store: StateStore, url: string | undefined): Promise<Database> {
@@ -26,6 +23,16 @@ export async function openInstanceDatabase(store: StateStore, url: string | unde
     const thread = process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker';
     return await openDatabase({ dataDir: store.pgdataDir, thread });
   } catch (error) {
-    throw new InstantError('INSTANT_DATABASE_OPEN', `cannot open the embedded database in ${store.pgdataDir}: ${(error as Error).message}`, 'is another instant process using this state directory? Run `instant status`', { cause: error });
+    // No other instant process holds it (runEmbedded checked): a full or read-only disk, or damaged files.
+    throw (
+      storageFailure(error, store.pgdataDir) ??
+      storageProblem(store.dir) ??
+      new InstantError(
+        'INSTANT_DATABASE_OPEN',
+        `cannot open the embedded database in ${store.pgdataDir}: ${(error as Error).message}`,
+        `its files may be damaged (a copy or restore cut short, a disk that filled up, files edited by hand): see \`instant logs\`; restore ${store.pgdataDir} from a backup. \`instant destroy\` starts over but deletes the data`,
+        { cause: error },
+      )
+    );
   }
 }

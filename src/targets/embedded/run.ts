@@ -1,6 +1,6 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { InstantError } from '../../common/errors.js';
+import { InstantError, onStorage, storageFailure } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
 import { planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
@@ -12,9 +12,10 @@ import { RecentLogLines } from '../../platform/recent-log-lines.js';
 import { ensureSecrets } from '../../platform/secrets.js';
 import { SettingsMap } from '../../platform/settings.js';
 import type { InstanceState, StateStore } from '../../platform/state-store.js';
-import { startControlServer } from './control.js';
+import { startControlServer, type ControlHandlers } from './control.js';
 import { openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
+import { guardStackProcess } from './fatal.js';
 
 export interface RunOptions {
   deployment: Deployment;
@@ -25,6 +26,8 @@ export interface RunOptions {
   /** Human-readable log lines here (foreground mode). */
   prettyLogs?: NodeJS.WritableStream;
   healthTimeoutMs?: number;
+  /** Told the reason when the process must stop on a fatal error (the detached child's parent). */
+  reportFatal?: (failure: InstantError) => void | Promise<void>;
 }
 
 export interface DeployResult {
@@ -143,18 +146,29 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   }
   const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
   const databaseKind = checkDatabase(store, databaseUrl);
+  store.readSecrets(); // a damaged secrets file stops the start before anything is opened
 
   const recentLines = new RecentLogLines();
-  const logFile = createWriteStream(store.logFile, { flags: 'a' });
+  // Opened synchronously, so an unwritable log is a start-up error rather than a later crash.
+  const logFile = createWriteStream(store.logFile, { fd: onStorage(store.logFile, () => openSync(store.logFile, 'a')) });
   const logger = createLogger({ file: logFile, extra: [recentLines], ...(options.prettyLogs ? { pretty: options.prettyLogs } : {}) });
   const instanceLogger = logger.child({ service: 'instant' });
+  const guard = guardStackProcess({ stateDir: store.dir, logFile: store.logFile, ...(options.reportFatal ? { report: options.reportFatal } : {}) });
+  logFile.on('error', (error) => guard.fail(error));
+  // A start that fails is logged, and the error goes back to the caller: no process-level exit.
+  const startFailed = async (error: unknown): Promise<never> => {
+    const reason = storageFailure(error, store.dir) ?? error;
+    instanceLogger.error({ err: reason, code: (reason as InstantError).code }, 'start failed');
+    guard.uninstall();
+    await new Promise((resolve) => logFile.end(resolve));
+    throw reason;
+  };
 
   let db: Database;
   try {
     db = await openInstanceDatabase(store, databaseUrl);
   } catch (error) {
-    logFile.end();
-    throw error;
+    return startFailed(error);
   }
   const stack = new EmbeddedStack({ db, logger, recentLines, stateDir: store.dir, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
   // Every package this process has seen, for planning stops of packages added later.
@@ -164,10 +178,8 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   try {
     first = await deployPlan(stack, deployment, options.command, progress, databaseKind);
   } catch (error) {
-    instanceLogger.error({ err: error }, 'start failed');
     await db.close().catch(() => undefined);
-    await new Promise((resolve) => logFile.end(resolve));
-    throw error;
+    return startFailed(error);
   }
 
   let resolveStopped!: () => void;
@@ -196,6 +208,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
       await db.close().catch(() => undefined);
       instanceLogger.info('stopped');
       await new Promise((resolve) => logFile.end(resolve));
+      guard.uninstall();
       resolveStopped();
     })();
     return shuttingDown;
@@ -209,7 +222,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
     return next;
   };
 
-  control = await startControlServer(store.controlSocket, {
+  const controlHandlers: ControlHandlers = {
     status: async () => ({ pid: process.pid, packages: stack.runningPackages(), endpoints: stack.endpoints() }),
     start: (request: StartRequest) =>
       serialised(async () => {
@@ -234,7 +247,16 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         else writeRuntime();
         return { stopped: toStop.ordered.map((p) => p.id), remaining: stack.runningPackages() };
       }),
-  });
+  };
+  try {
+    control = await startControlServer(store.controlSocket, controlHandlers);
+  } catch (error) {
+    const reason = storageFailure(error, store.dir) ?? error;
+    instanceLogger.error({ err: reason }, `start failed: cannot listen on ${store.controlSocket}`);
+    await shutdown();
+    throw reason;
+  }
+  guard.onStop(shutdown);
   writeRuntime();
   instanceLogger.info({ packages: first.started }, 'ready');
   return { ...first, stopped, stop: shutdown };
