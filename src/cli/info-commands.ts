@@ -1,3 +1,4 @@
+import { trustCertificates } from '../common/trust.js';
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InstantError } from '../common/errors.js';
@@ -34,6 +35,7 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
   const store = storeFor(options);
   const state = store.readState();
   const runtime = store.liveRuntime();
+  trustCertificates(runtime?.trustedCertificates);
   const health: Record<string, string> = {};
   for (const [service, urls] of Object.entries(runtime?.endpoints ?? {})) {
     const first = Object.values(urls)[0];
@@ -46,7 +48,7 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
     }
   }
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ stateDir: store.dir, initialised: state?.packages ?? {}, running: runtime ?? null, health }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ stateDir: store.dir, initialised: state?.packages ?? {}, running: runtime ? { ...runtime, trustedCertificates: undefined } : null, health }, null, 2)}\n`);
     return;
   }
   if (!state) {

@@ -1,3 +1,4 @@
+import { trustCertificates } from '../common/trust.js';
 import { InstantError } from '../common/errors.js';
 import { loadDeployment, type DeploymentOptions } from '../platform/deployment.js';
 import { endpointVars, runFeatures } from '../platform/harness/run-features.js';
@@ -7,6 +8,7 @@ import { settingValues } from '../platform/settings-resolver.js';
 export async function testCommand(options: DeploymentOptions & { baseUrl?: string }): Promise<void> {
   const deployment = loadDeployment(options);
   const runtime = deployment.store.liveRuntime();
+  trustCertificates(runtime?.trustedCertificates);
   if (!runtime && !options.baseUrl) {
     throw new InstantError('INSTANT_NOT_RUNNING', `nothing is running from ${deployment.store.dir}`, 'start the stack with `instant init -d <package>`, or test a remote stack with --base-url URL');
   }

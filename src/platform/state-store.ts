@@ -33,6 +33,8 @@ export interface RuntimeInfo {
   /** service name → endpoint name → URL */
   endpoints: Record<string, Record<string, string>>;
   controlSocket: string;
+  /** Certificates (PEM, public) of the instance's own HTTPS endpoints, for the CLI's clients. */
+  trustedCertificates?: string[];
 }
 
 export class StateStore {

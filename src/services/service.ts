@@ -34,6 +34,8 @@ export interface RunningService {
   endpoints: Record<string, string>;
   /** Answers 200 once the service is ready: the platform polls it over HTTP. */
   healthUrl: string;
+  /** Certificates (PEM) the service generated for its HTTPS endpoints: the platform's clients trust them. */
+  trustedCertificates?: string[];
   /** Stops accepting work, finishes or flushes what is in flight, and releases ports. */
   stop(): Promise<void>;
 }

@@ -69,3 +69,24 @@ test('down then up keeps the data; init again leaves one channel and one client'
   const stillThere = await fetch(`${router}/fhir/Patient/${id}`, { headers: auth });
   assert.equal(stillThere.status, 200, 're-init keeps data and the client still authenticates');
 });
+
+test('core with the admin API over HTTPS (OPENHIM_API_TLS, OpenHIM\'s default) becomes ready, reports healthy and passes its features', async () => {
+  const tlsCwd = tempProject('instant-core-tls-');
+  const tlsPorts = [
+    `OPENHIM_API_PORT=${await freePort()}`,
+    `OPENHIM_ROUTER_HTTP_PORT=${await freePort()}`,
+    `OPENHIM_ROUTER_HTTPS_PORT=${await freePort()}`,
+    `FHIR_DATASTORE_PORT=${await freePort()}`,
+  ].flatMap((assignment) => ['-e', assignment]);
+  try {
+    const init = await runInstant(['init', 'core', '-d', '-e', 'OPENHIM_API_TLS=true', ...tlsPorts], { cwd: tlsCwd, timeoutMs: 90_000 });
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    assert.match(init.stdout, /https:\/\/127\.0\.0\.1:\d+/);
+    const status = JSON.parse((await runInstant(['status', '--json'], { cwd: tlsCwd })).stdout) as { health: Record<string, string> };
+    assert.equal(status.health['interop-layer'], 'healthy');
+    const features = await runInstant(['test', 'core'], { cwd: tlsCwd });
+    assert.equal(features.code, 0, features.stdout + features.stderr);
+  } finally {
+    await runInstant(['destroy', '--yes'], { cwd: tlsCwd });
+  }
+});

@@ -128,7 +128,10 @@ export const interopLayerService: ServiceDefinition = {
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
       logger.info({ endpoints }, 'interop layer listening');
-      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll };
+      // The generated certificate is self-signed: the platform's own clients (readiness, importers,
+      // status, the test harness) trust it, as openhim-mediator-utils' trustSelfSigned does.
+      const trustedCertificates = certificate && (config.apiTls || listeners[1]) ? [certificate.cert] : undefined;
+      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll, ...(trustedCertificates ? { trustedCertificates } : {}) };
     } catch (error) {
       await stopAll();
       throw error;

@@ -1,4 +1,5 @@
 import { InstantError, errorMessage } from '../../common/errors.js';
+import { trustCertificates } from '../../common/trust.js';
 import type { Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
 import type { RunningService, ServiceDefinition } from '../../services/service.js';
@@ -73,6 +74,7 @@ export class EmbeddedStack {
         throw this.serviceFailure(entry.name, pkg, errorMessage(error), error);
       }
       this.services.set(entry.name, { packageId: pkg.id, definition, running });
+      trustCertificates(running.trustedCertificates);
       options.progress?.step(pkg, `waiting for ${entry.name} to be healthy`);
       try {
         await waitHealthy(running.healthUrl, { timeoutMs: this.options.healthTimeoutMs ?? 60_000 });

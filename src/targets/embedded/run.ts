@@ -1,5 +1,6 @@
 import { createWriteStream, openSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { trustedCertificates } from '../../common/trust.js';
 import { InstantError, onStorage, storageFailure } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
@@ -195,6 +196,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
       packages: stack.runningPackages(),
       endpoints: stack.endpoints(),
       controlSocket: store.controlSocket,
+      trustedCertificates: trustedCertificates(),
     });
 
   const shutdown = (): Promise<void> => {
