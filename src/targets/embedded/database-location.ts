@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InstantError } from '../../common/errors.js';
+import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
 import type { StateStore } from '../../platform/state-store.js';
 
@@ -20,11 +21,13 @@ export function rememberDatabaseUrl(store: StateStore, url: string | undefined):
 }
 
 export async function openInstanceDatabase(store: StateStore, url: string | undefined): Promise<Database> {
-  if (url) return openDatabase({ url });
+  // The database opens before the deployment's settings are resolved: its budget comes from the environment.
+  const options = { statementTimeoutMs: limitsFromEnvironment().dbStatementTimeoutMs };
+  if (url) return openDatabase({ url }, options);
   try {
     // PGlite on a worker thread unless INSTANT_PGLITE_THREAD=main (one thread, for debugging).
     const thread = process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker';
-    return await openDatabase({ dataDir: store.pgdataDir, thread });
+    return await openDatabase({ dataDir: store.pgdataDir, thread }, options);
   } catch (error) {
     throw new InstantError('INSTANT_DATABASE_OPEN', `cannot open the embedded database in ${store.pgdataDir}: ${(error as Error).message}`, 'is another instant process using this state directory? Run `instant status`', { cause: error });
   }
