@@ -108,6 +108,8 @@ export class PgliteWorkerDatabase implements Database {
 
   private startWatchdog(): void {
     if (this.budgetMs <= 0) return;
+    this.lastBeat = Atomics.load(this.heartbeat, 0);
+    this.lastProgressAt = Date.now();
     this.watchdog = setInterval(() => this.checkProgress(), this.tickMs);
     this.watchdog.unref();
   }
@@ -180,6 +182,8 @@ export class PgliteWorkerDatabase implements Database {
       return new Promise<T>((resolve, reject) => {
         const tx = kind === 'begin' ? id : fields.tx;
         const maintenance = kind === 'close' || (fields.maintenance ?? (tx !== undefined && this.transactions.get(tx)?.maintenance === true));
+        // The budget of a call to an idle thread starts now, not at the last tick the watchdog saw.
+        if (this.sent.size === 0) this.lastProgressAt = Date.now();
         this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance });
         this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
       });
