@@ -56,10 +56,12 @@ export const LIMITS = {
   fhirBundleMaxResultResources: limit('FHIR_BUNDLE_MAX_RESULT_RESOURCES', 10_000, 'count',
     'resources all the search entries of one batch may return together; past it the remaining searches fail with "too-costly"'),
   fhirSearchMaxCount: limit('FHIR_SEARCH_MAX_COUNT', 1_000, 'count', '_count of one page; larger values are lowered to it'),
-  fhirSearchMaxChainDepth: limit('FHIR_SEARCH_MAX_CHAIN_DEPTH', 3, 'count',
-    'nesting of chained parameters and _has in one search parameter; deeper is 400'),
-  fhirSearchMaxParameters: limit('FHIR_SEARCH_MAX_PARAMETERS', 64, 'count', 'search parameters in one search (filters, _include, _sort...); more is 400'),
-  fhirSearchMaxValues: limit('FHIR_SEARCH_MAX_VALUES', 100, 'count', 'comma-separated (OR) values of one search parameter; more is 400'),
+  fhirSearchMaxChainDepth: limit('FHIR_SEARCH_MAX_CHAIN_DEPTH', 2, 'count',
+    'chain and _has links in one search parameter (subject:Patient.organization.name is 2, each nested _has one more); deeper is 400'),
+  fhirSearchMaxParameters: limit('FHIR_SEARCH_MAX_PARAMETERS', 64, 'count',
+    'search parameters in one search (filters, _include, _sort...), and reference parameters _include/_revinclude follow (Type:* counts each); more is 400'),
+  fhirSearchMaxValues: limit('FHIR_SEARCH_MAX_VALUES', 100, 'count', 'comma-separated (OR) values of one search parameter, and items of _sort, _elements and _type; more is 400'),
+  fhirSearchMaxQueryBytes: limit('FHIR_SEARCH_MAX_QUERY_BYTES', 16 * KB, 'bytes', 'a search\'s parameters (URL query or POST _search form) together; longer is 400', 1 * KB),
 
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),

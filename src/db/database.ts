@@ -24,10 +24,33 @@ export interface Migration {
 
 export type DriverKind = 'pglite' | 'postgres';
 
+export interface TransactionOptions {
+  /**
+   * Maintenance work (migrations, reindexing) is exempt from the per-statement time budget
+   * (INSTANT_DB_STATEMENT_TIMEOUT_MS): it is the operator's, not a client's, and must finish.
+   */
+  maintenance?: boolean;
+}
+
+/** How a database is opened (both drivers). */
+export interface DatabaseOptions {
+  /**
+   * The longest one statement of a request may run, in ms (0 or undefined: no limit). PostgreSQL
+   * cancels it (statement_timeout); the PGlite worker thread is restarted. The in-line PGlite
+   * driver cannot interrupt a statement and ignores it.
+   */
+  statementTimeoutMs?: number;
+}
+
+/** SQLSTATE of a statement cancelled for running past its budget (PostgreSQL's query_canceled). */
+export const STATEMENT_TIMEOUT_CODE = '57014';
+/** SQLSTATE of a call failed because the embedded database is restarting (cannot_connect_now): retry it. */
+export const DATABASE_RESTARTING_CODE = '57P03';
+
 export interface Database extends Queryable {
   readonly kind: DriverKind;
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Applies the schema's pending migrations, serialised against concurrent migrators. */
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport>;
   /** Drops a schema and forgets its migrations (used by `instant destroy`). */

@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import type { Database, DatabaseOptions } from './database.js';
 import { PgliteDatabase } from './pglite-driver.js';
 import { PgliteWorkerDatabase } from './pglite-worker-driver.js';
 import { PostgresDatabase } from './postgres-driver.js';
@@ -10,12 +10,14 @@ import { PostgresDatabase } from './postgres-driver.js';
  */
 export type DatabaseLocation = { url: string } | { dataDir: string; thread?: 'worker' | 'main' } | { memory: true };
 
-export async function openDatabase(location: DatabaseLocation): Promise<Database> {
-  if ('url' in location) return PostgresDatabase.open(location.url);
+export async function openDatabase(location: DatabaseLocation, options: DatabaseOptions = {}): Promise<Database> {
+  if ('url' in location) return PostgresDatabase.open(location.url, options);
   if ('dataDir' in location) {
-    return location.thread === 'worker' ? PgliteWorkerDatabase.open(location.dataDir) : PgliteDatabase.open(location.dataDir);
+    // The in-line driver runs statements on this thread: nothing can interrupt one, so it has no budget.
+    return location.thread === 'worker' ? PgliteWorkerDatabase.open(location.dataDir, options) : PgliteDatabase.open(location.dataDir);
   }
   return PgliteDatabase.open();
 }
 
-export type { Database, Queryable, Migration, QueryResult } from './database.js';
+export type { Database, DatabaseOptions, Queryable, Migration, QueryResult, TransactionOptions } from './database.js';
+export { DATABASE_RESTARTING_CODE, STATEMENT_TIMEOUT_CODE } from './database.js';

@@ -18,6 +18,11 @@ function wrap(target: PGlite | Transaction): Queryable {
 /**
  * Embedded PostgreSQL compiled to WebAssembly. One connection per process: PGlite queues
  * queries itself, and a transaction holds the connection until it ends.
+ *
+ * No statement budget: PGlite ignores statement_timeout (WebAssembly has no timers or signals) and
+ * a statement runs on this very thread, so nothing can interrupt it. Deployments use the worker
+ * driver (pglite-worker-driver.ts), which enforces the budget; this one is for debugging
+ * (INSTANT_PGLITE_THREAD=main) and tests.
  */
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;

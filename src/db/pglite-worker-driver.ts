@@ -1,45 +1,84 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
+import {
+  DATABASE_RESTARTING_CODE, STATEMENT_TIMEOUT_CODE,
+  type Database, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions,
+} from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 
 type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> };
 
+interface SentCall {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** The transaction the call runs in (begin: its own id). */
+  tx?: number;
+  /** Exempt from the statement budget (migrations, close). */
+  maintenance: boolean;
+}
+
+function databaseError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 /**
  * The embedded database on its own thread (see pglite-worker-thread.ts): same SQL, same single
  * connection semantics as PgliteDatabase, but query execution no longer blocks HTTP handling.
+ *
+ * Statement budget: PGlite ignores statement_timeout, so a watchdog here does its work. The thread
+ * ticks a shared counter while its event loop runs; a statement executes synchronously in
+ * WebAssembly, so a counter that stands still for longer than the budget while calls are out means
+ * one statement has run past it. The thread is then terminated (the only way to stop WebAssembly),
+ * the statement's call fails with 57014 (PostgreSQL's query_canceled), the other calls out fail
+ * with 57P03 (retry), and a fresh thread opens the same data directory: PostgreSQL's crash recovery
+ * replays the WAL, so every committed transaction survives. Calls made meanwhile wait for it.
  */
 export class PgliteWorkerDatabase implements Database {
   readonly kind = 'pglite' as const;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  private readonly sent = new Map<number, SentCall>();
+  /** Open transactions of the current thread: begin id -> exempt from the budget. */
+  private readonly transactions = new Map<number, { maintenance: boolean }>();
   private closed = false;
+  private worker!: Worker;
+  /** Bumped at each restart: transactions of an earlier thread are gone. */
+  private generation = 0;
+  /** Set while a fresh thread starts; calls wait for it. */
+  private starting: Promise<void> | undefined;
+  private readonly heartbeat = new Int32Array(new SharedArrayBuffer(4));
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastBeat = 0;
+  private lastProgressAt = Date.now();
+  /** Restarts after a statement ran past its budget (for logs and tests). */
+  restarts = 0;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (message: Reply) => {
-      const waiter = this.pending.get(message.id);
-      if (!waiter) return;
-      this.pending.delete(message.id);
-      if (message.error) waiter.reject(Object.assign(new Error(message.error.message), message.error));
-      else waiter.resolve(message.result);
-    });
-    worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', (code) => this.failAll(new Error(`the database thread exited (code ${code})`)));
-  }
+  private constructor(private readonly dataDir: string | undefined, private readonly budgetMs: number) {}
 
-  static async open(dataDir?: string): Promise<PgliteWorkerDatabase> {
+  static async open(dataDir?: string, options: DatabaseOptions = {}): Promise<PgliteWorkerDatabase> {
     const fresh = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
-    const database = new PgliteWorkerDatabase(await PgliteWorkerDatabase.startWorker(dataDir));
-    if (!fresh) return database;
-    // Creating a cluster (initdb) grows the WebAssembly memory to several hundred MB, which a
-    // wasm instance never gives back; a new thread over the created files starts small again.
-    await database.close();
-    return new PgliteWorkerDatabase(await PgliteWorkerDatabase.startWorker(dataDir));
+    if (fresh) {
+      // Creating a cluster (initdb) grows the WebAssembly memory to several hundred MB, which a
+      // wasm instance never gives back; a new thread over the created files starts small again.
+      const creator = new PgliteWorkerDatabase(dataDir, 0);
+      await creator.startThread();
+      await creator.close();
+    }
+    const database = new PgliteWorkerDatabase(dataDir, options.statementTimeoutMs ?? 0);
+    await database.startThread();
+    database.startWatchdog();
+    return database;
   }
 
-  private static async startWorker(dataDir: string | undefined): Promise<Worker> {
-    const worker = new Worker(new URL('./pglite-worker-thread.js', import.meta.url), { workerData: { dataDir } });
+  /** How often the thread ticks and the watchdog looks: a fraction of the budget, at most 100 ms. */
+  private get tickMs(): number {
+    return Math.max(5, Math.min(100, Math.floor(this.budgetMs / 5)));
+  }
+
+  private async startThread(): Promise<void> {
+    const worker = new Worker(new URL('./pglite-worker-thread.js', import.meta.url), {
+      workerData: { dataDir: this.dataDir, heartbeat: this.heartbeat, tickMs: this.budgetMs > 0 ? this.tickMs : 0 },
+    });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: { ready?: boolean; error?: { message: string } }) => {
         if (message.ready === undefined) return;
@@ -50,27 +89,112 @@ export class PgliteWorkerDatabase implements Database {
       worker.on('message', onMessage);
       worker.once('error', reject);
     });
-    return worker;
-  }
-
-  private failAll(error: Error): void {
-    for (const waiter of this.pending.values()) waiter.reject(error);
-    this.pending.clear();
-  }
-
-  private call<T>(kind: string, fields: Record<string, unknown> = {}): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('the database is closed'));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ id, kind, ...fields });
+    worker.on('message', (message: Reply) => {
+      if (worker !== this.worker) return;
+      const call = this.sent.get(message.id);
+      if (!call) return;
+      this.sent.delete(message.id);
+      if (message.error) call.reject(Object.assign(new Error(message.error.message), message.error));
+      else call.resolve(message.result);
     });
+    worker.on('error', (error) => {
+      if (worker === this.worker) this.failSent(error);
+    });
+    worker.on('exit', (code) => {
+      if (worker === this.worker) this.failSent(new Error(`the database thread exited (code ${code})`));
+    });
+    this.worker = worker;
   }
 
-  private queryable(tx?: number): Queryable {
+  private startWatchdog(): void {
+    if (this.budgetMs <= 0) return;
+    this.lastBeat = Atomics.load(this.heartbeat, 0);
+    this.lastProgressAt = Date.now();
+    this.watchdog = setInterval(() => this.checkProgress(), this.tickMs);
+    this.watchdog.unref();
+  }
+
+  private checkProgress(): void {
+    const beat = Atomics.load(this.heartbeat, 0);
+    const now = Date.now();
+    if (beat !== this.lastBeat || this.starting || !this.hasBudgetedWork()) {
+      this.lastBeat = beat;
+      this.lastProgressAt = now;
+      return;
+    }
+    if (now - this.lastProgressAt > this.budgetMs) this.restartAfterTimeout();
+  }
+
+  /** Calls are out and none of them (nor the open transactions) is maintenance. */
+  private hasBudgetedWork(): boolean {
+    if (this.sent.size === 0) return false;
+    for (const call of this.sent.values()) if (call.maintenance) return false;
+    for (const tx of this.transactions.values()) if (tx.maintenance) return false;
+    return true;
+  }
+
+  /**
+   * The call PGlite is executing: a call of the open transaction if there is one (it holds the
+   * connection), else the oldest call outside transactions (PGlite runs them in order).
+   */
+  private runningCall(): number | undefined {
+    for (const [id, call] of this.sent) if (call.tx !== undefined && call.tx !== id && this.transactions.has(call.tx)) return id;
+    for (const [id, call] of this.sent) if (call.tx === undefined || call.tx === id) return id;
+    return undefined;
+  }
+
+  private restartAfterTimeout(): void {
+    const running = this.runningCall();
+    const old = this.worker;
+    this.generation++;
+    this.restarts++;
+    const calls = [...this.sent.entries()];
+    this.sent.clear();
+    this.transactions.clear();
+    for (const [id, call] of calls) {
+      call.reject(id === running
+        ? databaseError(STATEMENT_TIMEOUT_CODE, `canceling statement due to statement timeout: it ran longer than ${this.budgetMs} ms ` +
+            '(INSTANT_DB_STATEMENT_TIMEOUT_MS); narrow the request')
+        : databaseError(DATABASE_RESTARTING_CODE, 'the embedded database is restarting after a statement ran past its time budget; retry the request'));
+    }
+    this.starting = (async () => {
+      await old.terminate().catch(() => undefined);
+      await this.startThread();
+    })().finally(() => {
+      this.starting = undefined;
+      this.lastProgressAt = Date.now();
+    });
+    this.starting.catch(() => undefined); // callers waiting on it see the failure
+  }
+
+  private failSent(error: Error): void {
+    for (const call of this.sent.values()) call.reject(error);
+    this.sent.clear();
+    this.transactions.clear();
+  }
+
+  private call<T>(id: number, kind: string, fields: { tx?: number; generation?: number; maintenance?: boolean; sql?: string; params?: unknown[] } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
+    const send = (): Promise<T> => {
+      if (fields.generation !== undefined && fields.generation !== this.generation) {
+        return Promise.reject(databaseError(DATABASE_RESTARTING_CODE, 'the transaction was lost when the embedded database restarted; retry the request'));
+      }
+      return new Promise<T>((resolve, reject) => {
+        const tx = kind === 'begin' ? id : fields.tx;
+        const maintenance = kind === 'close' || (fields.maintenance ?? (tx !== undefined && this.transactions.get(tx)?.maintenance === true));
+        // The budget of a call to an idle thread starts now, not at the last tick the watchdog saw.
+        if (this.sent.size === 0) this.lastProgressAt = Date.now();
+        this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance });
+        this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
+      });
+    };
+    return this.starting ? this.starting.then(send) : send();
+  }
+
+  private queryable(tx?: number, generation?: number): Queryable {
     return {
-      query: <Row>(sql: string, params: unknown[] = []) => this.call<QueryResult<Row>>('query', { sql, params, tx }),
-      exec: (sql: string) => this.call<void>('exec', { sql, tx }),
+      query: <Row>(sql: string, params: unknown[] = []) => this.call<QueryResult<Row>>(this.nextId++, 'query', { sql, params, tx, generation }),
+      exec: (sql: string) => this.call<void>(this.nextId++, 'exec', { sql, tx, generation }),
     };
   }
 
@@ -82,32 +206,42 @@ export class PgliteWorkerDatabase implements Database {
     return this.queryable().exec(sql);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     // The begin request's id names the transaction on the worker.
-    const txId = this.nextId;
-    await this.call<void>('begin');
+    const txId = this.nextId++;
+    const maintenance = options.maintenance ?? false;
+    await this.call<void>(txId, 'begin', { maintenance });
+    const generation = this.generation;
+    this.transactions.set(txId, { maintenance });
     let result: T;
     try {
-      result = await fn(this.queryable(txId));
+      result = await fn(this.queryable(txId, generation));
     } catch (error) {
-      await this.call<void>('rollback', { tx: txId }).catch(() => undefined);
+      await this.call<void>(this.nextId++, 'rollback', { tx: txId, generation }).catch(() => undefined);
+      this.transactions.delete(txId);
       throw error;
     }
-    await this.call<void>('commit', { tx: txId });
+    try {
+      await this.call<void>(this.nextId++, 'commit', { tx: txId, generation });
+    } finally {
+      this.transactions.delete(txId);
+    }
     return result;
   }
 
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport> {
-    return this.transaction((tx) => applyMigrations(tx, schema, migrations));
+    return this.transaction((tx) => applyMigrations(tx, schema, migrations), { maintenance: true });
   }
 
   dropSchema(schema: string): Promise<void> {
-    return this.transaction((tx) => forgetSchema(tx, schema));
+    return this.transaction((tx) => forgetSchema(tx, schema), { maintenance: true });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.call<void>('close');
+    if (this.watchdog) clearInterval(this.watchdog);
+    await this.starting?.catch(() => undefined);
+    await this.call<void>(this.nextId++, 'close');
     this.closed = true;
     await this.worker.terminate().catch(() => undefined);
   }

@@ -20,7 +20,7 @@ interface Request {
 }
 
 const port = parentPort!;
-const dataDir = (workerData as { dataDir?: string }).dataDir;
+const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbeat?: Int32Array; tickMs?: number };
 if (dataDir) mkdirSync(dataDir, { recursive: true });
 const pg = new PGlite(dataDir);
 
@@ -105,6 +105,11 @@ async function handle(request: Request): Promise<void> {
 
 port.on('message', (request: Request) => void handle(request));
 pg.waitReady.then(
-  () => port.postMessage({ ready: true }),
+  () => {
+    // The statement budget's watchdog (pglite-worker-driver.ts): this tick stops while a statement
+    // holds the thread in WebAssembly, which is how the driver sees it run past its budget.
+    if (heartbeat && tickMs) setInterval(() => Atomics.add(heartbeat, 0, 1), tickMs).unref();
+    port.postMessage({ ready: true });
+  },
   (error: unknown) => port.postMessage({ ready: false, error: { message: (error as Error).message } }),
 );

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
+import type { Database, DatabaseOptions, Migration, MigrationReport, Queryable, QueryResult, TransactionOptions } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 
 // Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
@@ -29,8 +29,13 @@ export class PostgresDatabase implements Database {
     this.direct = wrap(pool);
   }
 
-  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresDatabase> {
-    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+  static async open(url: string, options: DatabaseOptions & { maxConnections?: number } = {}): Promise<PostgresDatabase> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      // Set on every connection at start-up: the server cancels a statement past it (57014).
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    });
     // An idle client that errors (server restart) must not crash the process.
     pool.on('error', () => undefined);
     try {
@@ -55,10 +60,11 @@ export class PostgresDatabase implements Database {
     return this.direct.exec(sql);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      if (options.maintenance) await client.query('SET LOCAL statement_timeout = 0');
       const result = await fn(wrap(client));
       await client.query('COMMIT');
       return result;
@@ -74,14 +80,14 @@ export class PostgresDatabase implements Database {
     return this.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       return applyMigrations(tx, schema, migrations);
-    });
+    }, { maintenance: true });
   }
 
   dropSchema(schema: string): Promise<void> {
     return this.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       await forgetSchema(tx, schema);
-    });
+    }, { maintenance: true });
   }
 
   async close(): Promise<void> {

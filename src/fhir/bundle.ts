@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
-import { asFhirError, badRequest, FhirError } from './outcome.js';
+import { LIMITS } from '../common/limits.js';
+import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
+import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import type { FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
@@ -15,7 +17,8 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 const REASONS: Record<number, string> = {
   200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
-  409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
+  409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 413: 'Content Too Large', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 interface PlannedEntry {
@@ -35,11 +38,61 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
   }
   const entries = bundle.entry ?? [];
   if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be an array', 'FHIR_INVALID_RESOURCE');
+  const maxEntries = ctx.repo.limits.fhirBundleMaxEntries;
+  if (entries.length > maxEntries) {
+    throw tooCostly(`the bundle has ${entries.length} entries; this server takes at most ${maxEntries} ` +
+      `(setting ${LIMITS.fhirBundleMaxEntries.setting}): split it`, 413);
+  }
+  const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
-    return ctx.repo.transaction((repo) => runTransaction({ ...ctx, repo }, planned));
+    return ctx.repo.transaction((repo) => runTransaction({ ...ctx, repo }, planned, budget));
   }
-  return runBatch(ctx, entries);
+  return runBatch(ctx, entries, budget);
+}
+
+/**
+ * The resources a bundle's reads (searches, reads, operations) may return together: each entry is
+ * bounded by _count, but thousands of them are not. Past the budget the remaining reads fail with
+ * "too-costly" (a batch) or the whole transaction does, so a response never grows without bound.
+ */
+class ReadBudget {
+  private returned = 0;
+  /** Set when an entry ran past the database statement budget: the rest would too, one budget each. */
+  private timedOut = false;
+  constructor(private readonly max: number) {}
+
+  static reads(request: FhirRequest): boolean {
+    return request.method === 'GET' || request.method === 'HEAD' || request.path.endsWith('_search') || request.path.includes('$');
+  }
+
+  /** Throws when the budget is spent, before the read runs. */
+  reserve(request: FhirRequest): void {
+    if (!ReadBudget.reads(request)) return;
+    if (this.timedOut) throw tooCostly('an earlier entry of this bundle ran past the database statement budget; its remaining reads are not run: split the bundle');
+    if (this.returned < this.max) return;
+    throw tooCostly(`the bundle's reads already returned ${this.returned} resources, the most one bundle may ` +
+      `(setting ${LIMITS.fhirBundleMaxResultResources.setting}): split the bundle or lower _count`);
+  }
+
+  spend(request: FhirRequest, response: FhirResponse): void {
+    if (!ReadBudget.reads(request) || !response.resource) return;
+    const entries = response.resource.resourceType === 'Bundle' ? (response.resource as Bundle).entry?.length ?? 0 : 1;
+    this.returned += entries;
+  }
+
+  /** Runs one read or write entry within the budget. */
+  async run(request: FhirRequest, dispatched: () => Promise<FhirResponse>): Promise<FhirResponse> {
+    this.reserve(request);
+    try {
+      const response = await dispatched();
+      this.spend(request, response);
+      return response;
+    } catch (error) {
+      if ((error as { code?: unknown })?.code === STATEMENT_TIMEOUT_CODE) this.timedOut = true;
+      throw error;
+    }
+  }
 }
 
 function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index: number): PlannedEntry {
@@ -53,6 +106,10 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   relative = relative.replace(/^\/+/, '');
   if (/^[a-z]+:/.test(relative)) throw badRequest(`entry ${index}: request.url ${url} is not on this server`, 'FHIR_INVALID_RESOURCE');
   const [path, queryText] = splitOnce(relative, '?');
+  // A bundle inside a bundle would multiply the entry and result limits: one level only.
+  if (method === 'POST' && path.replace(/\/+$/, '') === '') {
+    throw badRequest(`entry ${index}: a batch or transaction cannot contain another one; send it on its own`, 'FHIR_INVALID_RESOURCE');
+  }
   const headers: Record<string, string | undefined> = { prefer: ctx.request.headers.prefer };
   if (entry.request?.ifMatch) headers['if-match'] = entry.request.ifMatch;
   if (entry.request?.ifNoneExist) headers['if-none-exist'] = entry.request.ifNoneExist;
@@ -99,7 +156,7 @@ function responseEntry(response: FhirResponse): BundleEntry {
   return entry;
 }
 
-async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[]): Promise<Bundle> {
+async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[], budget: ReadBudget): Promise<Bundle> {
   const results: BundleEntry[] = new Array(entries.length);
   const planned: Array<PlannedEntry | { index: number; error: FhirError }> = entries.map((entry, index) => {
     try {
@@ -115,7 +172,7 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
       continue;
     }
     try {
-      results[item.index] = responseEntry(await dispatch({ ...ctx, request: item.request }));
+      results[item.index] = responseEntry(await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       results[item.index] = errorEntry(asFhirError(error));
     }
@@ -131,12 +188,12 @@ function errorEntry(error: FhirError): BundleEntry {
   return { response: { status: `${error.status} ${REASONS[error.status] ?? ''}`.trim(), outcome: error.toOutcome() } };
 }
 
-async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: PlannedEntry[]): Promise<Bundle> {
+async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: PlannedEntry[], budget: ReadBudget): Promise<Bundle> {
   const results: BundleEntry[] = new Array(planned.length);
   const ordered = [...planned].sort((a, b) => ORDER[a.method]! - ORDER[b.method]! || a.index - b.index);
   const run = async (item: PlannedEntry): Promise<void> => {
     try {
-      results[item.index] = responseEntry(await dispatch({ ...ctx, request: item.request }));
+      results[item.index] = responseEntry(await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       throw failedEntry(item, error);
     }

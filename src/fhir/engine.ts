@@ -5,11 +5,12 @@
  */
 import { indexSearchParameter } from '@medplum/core';
 import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { limitsFromEnvironment, type Limits } from '../common/limits.js';
 import type { Database } from '../db/database.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
-import { asFhirError, FhirError } from './outcome.js';
+import { asFhirError, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import { fhirMigrations } from './storage/migrations.js';
@@ -24,6 +25,8 @@ export interface FhirEngineOptions {
   /** Base URL clients use; set it again with setBaseUrl once the server knows its port. */
   baseUrl?: string;
   software?: { name: string; version: string };
+  /** Search and bundle limits (src/common/limits.ts); defaults to the process environment's. */
+  limits?: Limits;
 }
 
 export class FhirEngine {
@@ -33,6 +36,7 @@ export class FhirEngine {
   private base: string;
   private readonly software: { name: string; version: string };
   private readonly statistics: StatisticsKeeper;
+  private readonly limits: Limits;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;
@@ -40,6 +44,7 @@ export class FhirEngine {
     this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
     this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
     this.statistics = new StatisticsKeeper(this.db, this.schema);
+    this.limits = options.limits ?? limitsFromEnvironment();
     this.registerOperation(validateOperation);
   }
 
@@ -68,7 +73,7 @@ export class FhirEngine {
    * the base a client reached the engine by (through a proxy), used in fullUrl, Location and links.
    */
   repository(linkBaseUrl?: string): FhirRepository {
-    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base });
+    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits });
   }
 
   registerOperation(operation: FhirOperation): void {
@@ -94,7 +99,7 @@ export class FhirEngine {
 
   /** Rebuilds the search index rows of every stored resource of a type. */
   async reindex(type: string): Promise<number> {
-    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base));
+    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base), { maintenance: true });
   }
 
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
@@ -115,7 +120,8 @@ export class FhirEngine {
 /** The one place an error becomes an HTTP response. */
 export function errorResponse(error: unknown): FhirResponse & { resource: OperationOutcome; error: FhirError; cause: unknown } {
   const fhirError = asFhirError(error);
-  return { status: fhirError.status, resource: fhirError.toOutcome(), error: fhirError, cause: error };
+  const headers = fhirError.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : undefined;
+  return { status: fhirError.status, resource: fhirError.toOutcome(), error: fhirError, cause: error, ...(headers ? { headers } : {}) };
 }
 
 const validateOperation: FhirOperation = {

@@ -22,6 +22,8 @@ export type FhirErrorCode =
   | 'FHIR_NOT_ACCEPTABLE'
   | 'FHIR_UNSUPPORTED_MEDIA_TYPE'
   | 'FHIR_BODY_TOO_LARGE'
+  | 'FHIR_TOO_COSTLY'
+  | 'FHIR_UNAVAILABLE'
   | 'FHIR_NOT_SUPPORTED'
   | 'FHIR_BAD_REQUEST'
   | 'FHIR_INTERNAL';
@@ -42,6 +44,8 @@ const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_NOT_ACCEPTABLE: 'not-supported',
   FHIR_UNSUPPORTED_MEDIA_TYPE: 'not-supported',
   FHIR_BODY_TOO_LARGE: 'too-costly',
+  FHIR_TOO_COSTLY: 'too-costly',
+  FHIR_UNAVAILABLE: 'transient',
   FHIR_NOT_SUPPORTED: 'not-supported',
   FHIR_BAD_REQUEST: 'invalid',
   FHIR_INTERNAL: 'exception',
@@ -74,6 +78,15 @@ export const badRequest = (message: string, code: FhirErrorCode = 'FHIR_BAD_REQU
   new FhirError(400, code, message);
 export const notFound = (message: string): FhirError => new FhirError(404, 'FHIR_NOT_FOUND', message);
 
+/**
+ * A request past one of the limits that bound its cost (search depth, parameters, bundle entries,
+ * the statement time budget): the client's to narrow, so a 4xx (400, or 413 for a bundle's size).
+ */
+export const tooCostly = (message: string, status = 400): FhirError => new FhirError(status, 'FHIR_TOO_COSTLY', message);
+
+/** Seconds a client waits before retrying a request the restarting embedded database failed. */
+export const RETRY_AFTER_SECONDS = 5;
+
 export function informational(text: string): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',
@@ -88,6 +101,16 @@ export function asFhirError(error: unknown): FhirError {
   // Serialisation failures and deadlocks between concurrent writers are the client's to retry.
   if (pgCode === '40001' || pgCode === '40P01') {
     return new FhirError(409, 'FHIR_CONFLICT', 'a concurrent write conflicted with this one; retry it');
+  }
+  // A statement cut at its time budget (PostgreSQL's statement_timeout, or the PGlite watchdog):
+  // the server refuses to finish it, and the client must narrow it, so a 4xx, not a 5xx to retry.
+  if (pgCode === '57014') {
+    return tooCostly('the request ran longer than the database statement budget (INSTANT_DB_STATEMENT_TIMEOUT_MS) and was cancelled; ' +
+      'narrow it: fewer or more selective search parameters, less chaining or _has, a smaller _count');
+  }
+  // Innocent calls failed while the embedded database restarted after another request's timeout.
+  if (pgCode === '57P03' || pgCode === '57P01') {
+    return new FhirError(503, 'FHIR_UNAVAILABLE', `the database is restarting; retry in ${RETRY_AFTER_SECONDS} seconds`);
   }
   if (pgCode === '23505') {
     return new FhirError(409, 'FHIR_CONFLICT', 'a concurrent write created the same resource; retry it');

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
 import { FhirError, notFound } from './outcome.js';
@@ -26,6 +27,8 @@ export interface RepositoryOptions {
    * baseUrl. They differ when a request came through a proxy (X-Forwarded-Host).
    */
   canonicalBaseUrl?: string;
+  /** What one search or bundle may ask for (src/common/limits.ts); defaults to the documented defaults. */
+  limits?: Limits;
 }
 
 export interface WriteResult {
@@ -45,6 +48,7 @@ export class FhirRepository {
   readonly schema: string;
   readonly baseUrl: string;
   readonly canonicalBaseUrl: string;
+  readonly limits: Limits;
   private readonly db: Database;
   private readonly tx?: Queryable;
 
@@ -53,6 +57,7 @@ export class FhirRepository {
     this.schema = options.schema;
     this.baseUrl = options.baseUrl;
     this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
   }
 
@@ -63,7 +68,7 @@ export class FhirRepository {
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl, canonicalBaseUrl: this.canonicalBaseUrl }, tx)));
+    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl, canonicalBaseUrl: this.canonicalBaseUrl, limits: this.limits }, tx)));
   }
 
   async read(type: string, id: string): Promise<Resource> {
@@ -194,7 +199,7 @@ export class FhirRepository {
 
   parseSearch(type: string | undefined, query: Query, strict: boolean): SearchRequest {
     if (type) assertResourceType(type);
-    return parseSearch(type, query, { strict });
+    return parseSearch(type, query, { strict, limits: this.limits });
   }
 
   async search(type: string | undefined, query: Query, options: { strict?: boolean } = {}): Promise<Bundle> {
@@ -212,7 +217,7 @@ export class FhirRepository {
   }
 
   private searchContext(): SearchContext {
-    return { db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls() };
+    return { db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls(), maxIncluded: this.limits.fhirSearchMaxCount };
   }
 
   /** Absolute references under these bases point into this store (the engine's base and the client's). */
@@ -233,7 +238,7 @@ export class FhirRepository {
    */
   async matchConditional(type: string, query: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
     if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters`);
-    const request = parseSearch(type, query, { strict: strict ?? true });
+    const request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits });
     request.count = 2;
     request.offset = 0;
     const key = `${this.schema}|${type}|${query.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;

@@ -10,7 +10,7 @@ import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from
 import { queryToParameters, type OperationLevel, type OperationRegistry } from './operations/registry.js';
 import { FhirError, badRequest, informational } from './outcome.js';
 import type { FhirRepository } from './repository.js';
-import { DEFAULT_COUNT, MAX_COUNT } from './search/parse.js';
+import { DEFAULT_COUNT } from './search/parse.js';
 import { parseDateRange } from './search/values.js';
 
 export interface RouteContext {
@@ -199,7 +199,7 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const countText = query.get('_count');
   if (countText !== undefined) {
     if (!/^\d{1,9}$/.test(countText)) throw badRequest('_count must be a non-negative integer', 'FHIR_BAD_SEARCH');
-    count = Math.min(Number(countText), MAX_COUNT);
+    count = Math.min(Number(countText), ctx.repo.limits.fhirSearchMaxCount);
   }
   const offsetText = query.get('_offset') ?? '0';
   if (!/^\d{1,9}$/.test(offsetText)) throw badRequest('_offset must be a non-negative integer', 'FHIR_BAD_SEARCH');

@@ -1,5 +1,6 @@
 /** Runs a parsed search: one query for the page, one for the total when asked, then includes. */
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
 import { readMany } from '../storage/reader.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
@@ -14,6 +15,8 @@ export interface SearchContext {
   baseUrl: string;
   /** Bases under which absolute references are local (the engine's own and the request's). */
   localBaseUrls?: string[];
+  /** Resources one _revinclude may add per round (FHIR_SEARCH_MAX_COUNT). */
+  maxIncluded?: number;
 }
 
 export interface SearchResult {
@@ -195,8 +198,8 @@ async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets:
     `SELECT r.content FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
        JOIN unnest($3::text[], $4::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
-       WHERE x.type = $1 AND x.param = $2) LIMIT 1000`,
-    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!)],
+       WHERE x.type = $1 AND x.param = $2) LIMIT $5`,
+    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!), ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount],
   );
   return rows.rows.map((r) => r.content);
 }

@@ -4,7 +4,8 @@
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { compositeComponents, isResourceType, searchParametersOf } from '../definitions.js';
-import { FhirError, badRequest } from '../outcome.js';
+import { DEFAULT_LIMITS, LIMITS, type Limits } from '../../common/limits.js';
+import { FhirError, badRequest, tooCostly } from '../outcome.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
@@ -76,7 +77,10 @@ export interface SearchRequest {
 }
 
 export const DEFAULT_COUNT = 20;
-export const MAX_COUNT = 1000;
+
+/** The limits that bound what one search may ask for (src/common/limits.ts). */
+export type SearchLimits = Pick<Limits,
+  'fhirSearchMaxCount' | 'fhirSearchMaxChainDepth' | 'fhirSearchMaxParameters' | 'fhirSearchMaxValues' | 'fhirSearchMaxQueryBytes'>;
 
 /** Parameters that control the result rather than select it. */
 const RESULT_PARAMETERS = new Set([
@@ -85,6 +89,20 @@ const RESULT_PARAMETERS = new Set([
 
 export interface ParseOptions {
   strict: boolean;
+  /** Defaults to the documented defaults. */
+  limits?: SearchLimits;
+}
+
+/** A 400 naming the limit a search went past and the setting that raises it. */
+function pastLimit(what: string, name: keyof SearchLimits, limits: SearchLimits): FhirError {
+  return tooCostly(`${what}; this server allows at most ${limits[name]} (setting ${LIMITS[name].setting}): narrow the search`);
+}
+
+/** Splits a comma list (no escapes: _sort, _elements, _type), refusing more items than the limit. */
+function boundedList(name: string, value: string, limits: SearchLimits): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length > limits.fhirSearchMaxValues) throw pastLimit(`${name} lists ${items.length} items`, 'fhirSearchMaxValues', limits);
+  return items;
 }
 
 /** Splits a parameter value on commas that are not escaped with a backslash. */
@@ -122,6 +140,8 @@ function unknownParameter(type: string | undefined, code: string): FhirError {
 }
 
 export function parseSearch(type: string | undefined, query: Array<[string, string]>, options: ParseOptions): SearchRequest {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  checkQuerySize(query, limits);
   const request: SearchRequest = {
     type, filters: [], sort: [], count: DEFAULT_COUNT, offset: 0, total: undefined, include: [], revinclude: [], ignored: [], applied: [],
   };
@@ -130,9 +150,9 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
     const [name, modifier] = splitOnce(key, ':');
     try {
       if (RESULT_PARAMETERS.has(name)) {
-        applyResultParameter(request, name, modifier, value);
+        applyResultParameter(request, name, modifier, value, limits);
       } else {
-        const filter = parseFilter(type, key, value);
+        const filter = parseFilter(type, key, value, limits);
         if (filter) request.filters.push(filter);
       }
       if (name !== '_format' && name !== '_pretty') request.applied.push([key, value]);
@@ -147,15 +167,25 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
   return request;
 }
 
+/** The whole query, before any of it is parsed: its length and its number of parameters. */
+function checkQuerySize(query: Array<[string, string]>, limits: SearchLimits): void {
+  let bytes = 0;
+  for (const [key, value] of query) bytes += key.length + value.length + 2;
+  if (bytes > limits.fhirSearchMaxQueryBytes) throw pastLimit(`the search query is ${bytes} characters long`, 'fhirSearchMaxQueryBytes', limits);
+  if (query.length > limits.fhirSearchMaxParameters) {
+    throw pastLimit(`the search has ${query.length} parameters`, 'fhirSearchMaxParameters', limits);
+  }
+}
+
 function splitOnce(text: string, separator: string): [string, string | undefined] {
   const at = text.indexOf(separator);
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-function applyResultParameter(request: SearchRequest, name: string, modifier: string | undefined, value: string): void {
+function applyResultParameter(request: SearchRequest, name: string, modifier: string | undefined, value: string, limits: SearchLimits): void {
   switch (name) {
     case '_count':
-      request.count = Math.min(parseInteger('_count', value, 0), MAX_COUNT);
+      request.count = Math.min(parseInteger('_count', value, 0), limits.fhirSearchMaxCount);
       return;
     case '_offset':
       request.offset = parseInteger('_offset', value, 0);
@@ -185,14 +215,14 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
       request.summary = value as SearchRequest['summary'];
       return;
     case '_elements':
-      request.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+      request.elements = boundedList('_elements', value, limits);
       return;
     case '_type':
-      request.types = value.split(',').map((t) => t.trim());
+      request.types = boundedList('_type', value, limits);
       for (const t of request.types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, 'FHIR_BAD_SEARCH');
       return;
     case '_sort':
-      for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const part of boundedList('_sort', value, limits)) {
         const descending = part.startsWith('-');
         const code = descending ? part.slice(1) : part;
         const param = lookupParam(request.type, code);
@@ -213,18 +243,23 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
         throw badRequest(`${name} names an unknown target type "${targetType}"`, 'FHIR_BAD_SEARCH');
       }
       const list = name === '_include' ? request.include : request.revinclude;
+      let params: SearchParameter[];
       if (code === '*') {
         // Type:* follows every reference parameter of the type.
-        for (const param of Object.values(searchParametersOf(sourceType))) {
-          if (param.type === 'reference') list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
+        params = Object.values(searchParametersOf(sourceType)).filter((param) => param.type === 'reference');
+      } else {
+        const param = lookupParam(sourceType, code);
+        if (!param || param.type !== 'reference') {
+          throw badRequest(`${name}: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
         }
-        return;
+        params = [param];
       }
-      const param = lookupParam(sourceType, code);
-      if (!param || param.type !== 'reference') {
-        throw badRequest(`${name}: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
+      for (const param of params) list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
+      // Each include is one more query per round: Type:* counts every parameter it expands to.
+      const includes = request.include.length + request.revinclude.length;
+      if (includes > limits.fhirSearchMaxParameters) {
+        throw pastLimit(`_include and _revinclude follow ${includes} reference parameters`, 'fhirSearchMaxParameters', limits);
       }
-      list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
       return;
     }
     default:
@@ -232,11 +267,19 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
   }
 }
 
-/** One search parameter (possibly chained or _has) as a Filter. */
-export function parseFilter(type: string | undefined, key: string, value: string): Filter | undefined {
-  if (key.startsWith('_has:')) return parseHas(type, key, value);
+/**
+ * One search parameter (possibly chained or _has) as a Filter. `depth` counts the chain and _has
+ * links above this one: each is one more join, so their nesting is bounded.
+ */
+export function parseFilter(type: string | undefined, key: string, value: string, limits: SearchLimits = DEFAULT_LIMITS, depth = 0): Filter | undefined {
+  const link = key.startsWith('_has:') || key.indexOf('.') > 0;
+  if (link && depth + 1 > limits.fhirSearchMaxChainDepth) {
+    throw pastLimit(`search parameter "${key.slice(0, 200)}" nests chains and _has more than ${limits.fhirSearchMaxChainDepth} deep`,
+      'fhirSearchMaxChainDepth', limits);
+  }
+  if (key.startsWith('_has:')) return parseHas(type, key, value, limits, depth + 1);
   const dot = key.indexOf('.');
-  if (dot > 0) return parseChain(type, key.slice(0, dot), key.slice(dot + 1), value);
+  if (dot > 0) return parseChain(type, key.slice(0, dot), key.slice(dot + 1), value, limits, depth + 1);
   const [code, modifier] = splitOnce(key, ':');
   if (code === '_list') {
     // Members of a List: resources its entries reference. Handled by the SQL builder.
@@ -254,6 +297,9 @@ export function parseFilter(type: string | undefined, key: string, value: string
   }
   checkModifier(param, modifier);
   const values = splitValues(value);
+  if (values.length > limits.fhirSearchMaxValues) {
+    throw pastLimit(`search parameter "${code}" has ${values.length} values`, 'fhirSearchMaxValues', limits);
+  }
   if (modifier === 'missing' && value !== 'true' && value !== 'false') {
     throw badRequest(`${code}:missing must be true or false`, 'FHIR_BAD_SEARCH');
   }
@@ -277,7 +323,7 @@ function checkModifier(param: SearchParameter, modifier: string | undefined): vo
   throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
 }
 
-function parseChain(type: string | undefined, head: string, rest: string, value: string): Filter {
+function parseChain(type: string | undefined, head: string, rest: string, value: string, limits: SearchLimits, depth: number): Filter {
   const [code, typeModifier] = splitOnce(head, ':');
   const param = lookupParam(type, code);
   if (!param) throw unknownParameter(type, code);
@@ -291,11 +337,11 @@ function parseChain(type: string | undefined, head: string, rest: string, value:
   }
   // The inner filter is parsed against the first target; parameters shared by several targets
   // (e.g. name on Patient and Practitioner) have the same code, which is what the SQL matches on.
-  const inner = parseFilter(targetTypes[0], rest, value)!;
+  const inner = parseFilter(targetTypes[0], rest, value, limits, depth)!;
   return { kind: 'chain', param, targetTypes, inner };
 }
 
-function parseHas(type: string | undefined, key: string, value: string): Filter {
+function parseHas(type: string | undefined, key: string, value: string, limits: SearchLimits, depth: number): Filter {
   // _has:SourceType:referenceParam:rest
   const parts = key.split(':');
   if (parts.length < 4 || !type) {
@@ -305,6 +351,6 @@ function parseHas(type: string | undefined, key: string, value: string): Filter 
   if (!isResourceType(sourceType)) throw badRequest(`_has names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
   const param = lookupParam(sourceType, code);
   if (!param || param.type !== 'reference') throw badRequest(`_has: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
-  const inner = parseFilter(sourceType, parts.slice(3).join(':'), value)!;
+  const inner = parseFilter(sourceType, parts.slice(3).join(':'), value, limits, depth)!;
   return { kind: 'has', sourceType, param, inner };
 }

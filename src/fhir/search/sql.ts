@@ -88,20 +88,24 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
           AND NOT ${t}.deleted AND ${inner})`;
     }
     case 'has': {
+      // Uncorrelated on purpose: a subquery that names the outer row (target_type = alias.type)
+      // cannot become a semi-join, so PostgreSQL re-ran it for every candidate row and nested
+      // _has multiplied (minutes on a few thousand patients). Matching (type, id) pairs lets the
+      // planner build the set of referenced resources once, innermost first.
       const source = nextAlias(ctx, 'h');
       const ref = nextAlias(ctx, 'x');
       const inner = filterCondition(ctx, filter.inner, source, filter.sourceType);
-      return `${alias}.id IN (SELECT ${ref}.target_id FROM ${ctx.schema}.idx_reference ${ref}
+      return `(${alias}.type, ${alias}.id) IN (SELECT ${ref}.target_type, ${ref}.target_id FROM ${ctx.schema}.idx_reference ${ref}
         JOIN ${ctx.schema}.resources ${source} ON ${source}.rid = ${ref}.rid
         WHERE ${ref}.type = ${ctx.params.add(filter.sourceType)} AND ${ref}.param = ${ctx.params.add(filter.param.code)}
-          AND ${ref}.target_type = ${alias}.type AND NOT ${source}.deleted AND ${inner})`;
+          AND ${typeCondition(ctx, ref, type, 'target_type')} NOT ${source}.deleted AND ${inner})`;
     }
   }
 }
 
-function typeCondition(ctx: BuildContext, alias: string, type: string | string[] | undefined): string {
-  if (Array.isArray(type)) return `${alias}.type = ANY(${ctx.params.add(type)}::text[]) AND`;
-  return type ? `${alias}.type = ${ctx.params.add(type)} AND` : '';
+function typeCondition(ctx: BuildContext, alias: string, type: string | string[] | undefined, column = 'type'): string {
+  if (Array.isArray(type)) return `${alias}.${column} = ANY(${ctx.params.add(type)}::text[]) AND`;
+  return type ? `${alias}.${column} = ${ctx.params.add(type)} AND` : '';
 }
 
 const TABLES: Record<string, string> = {
@@ -116,10 +120,10 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   if (code === '_list') {
     const x = nextAlias(ctx, 'x');
     const l = nextAlias(ctx, 'l');
-    return `${alias}.id IN (SELECT ${x}.target_id FROM ${ctx.schema}.idx_reference ${x}
+    return `(${alias}.type, ${alias}.id) IN (SELECT ${x}.target_type, ${x}.target_id FROM ${ctx.schema}.idx_reference ${x}
       JOIN ${ctx.schema}.resources ${l} ON ${l}.rid = ${x}.rid
       WHERE ${l}.type = 'List' AND ${l}.id = ${ctx.params.add(filter.values[0])} AND NOT ${l}.deleted
-        AND ${x}.param = 'item' AND ${x}.target_type = ${alias}.type)`;
+        AND ${typeCondition(ctx, x, type, 'target_type')} ${x}.param = 'item')`;
   }
   if (code === '_id') return columnIdCondition(ctx, filter, alias);
   if (code === '_lastUpdated') return lastUpdatedCondition(ctx, filter, alias);

@@ -4,17 +4,50 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Patient, Resource } from '@medplum/fhirtypes';
-import { patientCompartmentDefinition } from '../../fhir/definitions.js';
+import { isResourceType, patientCompartmentDefinition } from '../../fhir/definitions.js';
 import { parameterValue, type FhirOperation, type OperationContext } from '../../fhir/operations/registry.js';
-import { FhirError } from '../../fhir/outcome.js';
+import { FhirError, badRequest } from '../../fhir/outcome.js';
+import { parseDateRange } from '../../fhir/search/values.js';
 
 const EVERYTHING_LIMIT = 10_000;
 
-async function patientAndCompartment(context: OperationContext, types?: string[], since?: string): Promise<{ patient: Patient; members: Resource[] }> {
+/** $everything's parameters, checked before any query: a bad one is a 400 naming it. */
+interface EverythingParameters {
+  types?: string[];
+  since?: string;
+  count: number;
+}
+
+function everythingParameters(context: OperationContext): EverythingParameters {
+  const typeText = parameterValue(context.parameters, '_type');
+  const sinceText = parameterValue(context.parameters, '_since');
+  const countText = parameterValue(context.parameters, '_count');
+  let types: string[] | undefined;
+  if (typeText !== undefined) {
+    types = typeText.split(',').map((t) => t.trim()).filter(Boolean);
+    const maxTypes = context.repo.limits.fhirSearchMaxValues;
+    if (types.length > maxTypes) throw badRequest(`$everything _type lists ${types.length} types; at most ${maxTypes}`);
+    const unknown = types.find((t) => !isResourceType(t));
+    if (unknown !== undefined) throw badRequest(`$everything _type names an unknown resource type "${unknown.slice(0, 100)}"`);
+  }
+  let since: string | undefined;
+  if (sinceText !== undefined) {
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(sinceText)) throw badRequest(`$everything _since must be an instant (e.g. 2024-01-31T00:00:00Z), got "${sinceText.slice(0, 100)}"`);
+    since = parseDateRange(sinceText).low.toISOString();
+  }
+  let count = EVERYTHING_LIMIT;
+  if (countText !== undefined) {
+    if (!/^\d{1,9}$/.test(countText) || Number(countText) < 1) throw badRequest(`$everything _count must be a positive integer, got "${countText.slice(0, 100)}"`);
+    count = Math.min(Number(countText), EVERYTHING_LIMIT);
+  }
+  return { types, since, count };
+}
+
+async function patientAndCompartment(context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT): Promise<{ patient: Patient; members: Resource[] }> {
   if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
   const patient = (await context.repo.read('Patient', context.id)) as Patient;
   const members = await context.repo.compartment({
-    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit: EVERYTHING_LIMIT,
+    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit,
   });
   return { patient, members: members.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id)) };
 }
@@ -26,10 +59,8 @@ export const patientEverything: FhirOperation = {
   affectsState: false,
   definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
   async run(context) {
-    const typeText = parameterValue(context.parameters, '_type');
-    const since = parameterValue(context.parameters, '_since');
-    const types = typeText ? typeText.split(',').map((t) => t.trim()) : undefined;
-    const { patient, members } = await patientAndCompartment(context, types, since ? new Date(since).toISOString() : undefined);
+    const { types, since, count } = everythingParameters(context);
+    const { patient, members } = await patientAndCompartment(context, types, since, count);
     const entry = (resource: Resource): BundleEntry => ({
       fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
     });

@@ -1,4 +1,5 @@
 import { InstantError, storageFailure } from '../../common/errors.js';
+import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
 import { storageProblem, type StateStore } from '../../platform/state-store.js';
 
@@ -17,11 +18,13 @@ export function rememberDatabaseUrl(store: StateStore, url: string | undefined):
 }
 
 export async function openInstanceDatabase(store: StateStore, url: string | undefined): Promise<Database> {
-  if (url) return openDatabase({ url });
+  // The database opens before the deployment's settings are resolved: its budget comes from the environment.
+  const options = { statementTimeoutMs: limitsFromEnvironment().dbStatementTimeoutMs };
+  if (url) return openDatabase({ url }, options);
   try {
     // PGlite on a worker thread unless INSTANT_PGLITE_THREAD=main (one thread, for debugging).
     const thread = process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker';
-    return await openDatabase({ dataDir: store.pgdataDir, thread });
+    return await openDatabase({ dataDir: store.pgdataDir, thread }, options);
   } catch (error) {
     // No other instant process holds it (runEmbedded checked): a full or read-only disk, or damaged files.
     throw (
