@@ -23,9 +23,9 @@ interface ListQuery {
 }
 
 function stripBodies(tx: Transaction): Transaction {
-  const strip = <T extends { body?: string } | undefined>(part: T): T => {
+  const strip = <T extends { body?: string; bodyBase64?: string } | undefined>(part: T): T => {
     if (!part) return part;
-    const { body: _b, ...rest } = part;
+    const { body: _b, bodyBase64: _e, ...rest } = part;
     return rest as T;
   };
   return {
