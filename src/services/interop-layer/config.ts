@@ -1,4 +1,5 @@
 import type { Settings } from '../service.js';
+import { readLimits, type Limits } from '../../common/limits.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 
@@ -49,6 +50,8 @@ export interface IolConfig {
   routerRequestTimeoutMs: number;
   /** How often failed transactions are checked for auto-retry. */
   autoRetryIntervalMs: number;
+  /** Every limit of src/common/limits.ts, from settings. */
+  limits: Limits;
 }
 
 export function readIolConfig(settings: Settings): IolConfig {
@@ -88,5 +91,6 @@ export function readIolConfig(settings: Settings): IolConfig {
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
     routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
+    limits: readLimits(settings),
   };
 }

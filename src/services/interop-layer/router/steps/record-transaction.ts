@@ -21,5 +21,6 @@ export function recordTransaction(exchange: Exchange, deps: RouterDeps): void {
   });
   const channel = exchange.channel!.channel;
   const seconds = Number(process.hrtime.bigint() - exchange.startedAt) / 1e9;
-  deps.metrics.observe(channel.name, tx.status, seconds);
+  const failed = deps.metrics.observe(channel.name, tx.status, seconds);
+  if (failed) deps.logger.warn({ err: { message: failed.message }, transaction: tx._id }, 'could not count the transaction in the metrics');
 }
