@@ -67,7 +67,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     async (request) => {
       requireAdmin(request);
       const q = request.query;
-      const { limit, offset } = parsePaging(q, deps.config.limits.apiMaxFilterLimit);
+      const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
       return deps.audits.find({
         kind: oneOf(q.kind, 'kind', AUDIT_KINDS),
         outcome: oneOf(q.outcome, 'outcome', ['0', '4', '8', '12'] as const),

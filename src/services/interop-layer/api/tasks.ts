@@ -221,7 +221,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', async (request) => {
     const user = userOf(request);
-    const { limit, offset } = parsePaging(request.query, deps.config.limits.apiMaxFilterLimit);
+    const { limit, offset } = parsePaging(request.query, deps.config.apiMaxFilterLimit);
     const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, offset]);
     return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
   });

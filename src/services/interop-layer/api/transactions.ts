@@ -165,7 +165,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
   async function list(request: FastifyRequest<{ Querystring: ListQuery }>, extra: Partial<TransactionQuery> = {}) {
     const user = userOf(request);
     const qs = request.query;
-    const { limit, offset } = parsePaging(qs, deps.config.limits.apiMaxFilterLimit);
+    const { limit, offset } = parsePaging(qs, deps.config.apiMaxFilterLimit);
     const rep = oneOf(qs.filterRepresentation, 'filterRepresentation', REPRESENTATIONS) ?? 'full';
     const q = { ...parseFilters(qs.filters), ...extra };
     if (qs.channelID !== undefined) {
