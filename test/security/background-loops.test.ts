@@ -2,7 +2,8 @@
  * Every background loop of the interop layer carries on past one bad row (issue 7): the task
  * runner past a malformed task and a task whose transaction is gone, auto-retry past a row it
  * cannot read, the routing-table refresh past a malformed client, the write-behind past a
- * database that is briefly down; and none of them leaves an unhandled rejection. Both drivers.
+ * database that is briefly down, the FHIR statistics keeper past a failed ANALYZE; and none of
+ * them leaves an unhandled rejection. Both drivers.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
 import { WriteBehind } from '../../src/services/interop-layer/store/write-behind.js';
 import { createLogger } from '../../src/common/logger.js';
+import { StatisticsKeeper } from '../../src/fhir/storage/statistics.js';
+import type { Database } from '../../src/db/database.js';
 
 const unhandled: unknown[] = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
@@ -144,6 +147,32 @@ describe('write-behind: a database that is down, then back', () => {
     assert.deepEqual(written.sort(), ['a', 'b', 'c']);
     assert.deepEqual(refused, ['bad']);
     await writer.stop();
+    assert.deepEqual(unhandled, []);
+  });
+});
+
+describe('FHIR statistics keeper', () => {
+  test('a failed ANALYZE is reported, never unhandled, and none starts after settle', async () => {
+    let analyses = 0;
+    const failing = {
+      kind: 'pglite' as const,
+      async exec() {
+        analyses++;
+        throw Object.assign(new Error('could not ANALYZE'), { code: '58030' });
+      },
+      async query() {
+        throw new Error('not reached');
+      },
+    } as unknown as Database;
+    const errors: Error[] = [];
+    const keeper = new StatisticsKeeper(failing, 'fhir', (error) => errors.push(error));
+    keeper.noteWrites(1_000);
+    await keeper.settle();
+    assert.equal(analyses, 1);
+    assert.match(errors[0]!.message, /could not ANALYZE/);
+    keeper.noteWrites(1_000_000);
+    await keeper.settle();
+    assert.equal(analyses, 1, 'no ANALYZE after settle (shutdown)');
     assert.deepEqual(unhandled, []);
   });
 });
