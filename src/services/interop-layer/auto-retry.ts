@@ -3,33 +3,48 @@
  * channel's autoRetryPeriodMinutes has passed, up to autoRetryMaxAttempts reruns in a chain.
  * The failed transaction is flagged `autoRetry` when it is logged (setFinalStatus); this job
  * picks flagged ones up, reruns them and clears the flag.
+ *
+ * One bad row never stops the job: only rows whose channel retries now are selected (rows of
+ * other channels cannot fill the window), and a row that cannot be read or rerun has its flag
+ * cleared and is logged, so the next run does not pick it again.
  */
 import type { RouterDeps } from './router/exchange.js';
 import { rerunTransaction } from './router/rerun.js';
 
+/** Clears the flag in place (the document may be too malformed to read and save whole). */
+async function clearFlag(deps: RouterDeps, id: string): Promise<void> {
+  await deps.db.query(`UPDATE iol.transactions SET doc = doc || '{"autoRetry": false}'::jsonb WHERE id = $1 AND jsonb_typeof(doc) = 'object'`, [id]);
+}
+
 export async function runAutoRetries(deps: RouterDeps, limit = 100): Promise<number> {
   await deps.transactions.flush();
-  const candidates = await deps.db.query<{ id: string; channel_id: string; age_minutes: number }>(
-    `SELECT id, channel_id, EXTRACT(EPOCH FROM (now() - request_ts)) / 60 AS age_minutes
-       FROM iol.transactions
-      WHERE status = 'Failed' AND doc @> '{"autoRetry": true}'::jsonb
-      ORDER BY request_ts LIMIT $1`,
-    [limit],
+  const periods: Record<string, number> = {};
+  for (const { channel } of deps.routing.enabledChannels()) {
+    if (channel.autoRetryEnabled) periods[channel._id] = Math.max(0, Math.floor(Number(channel.autoRetryPeriodMinutes) || 0));
+  }
+  if (Object.keys(periods).length === 0) return 0;
+  const candidates = await deps.db.query<{ id: string }>(
+    `SELECT t.id FROM iol.transactions t
+       JOIN jsonb_each_text($1::jsonb) AS p(channel_id, minutes) ON p.channel_id = t.channel_id
+      WHERE t.status = 'Failed' AND t.doc @> '{"autoRetry": true}'::jsonb
+        AND t.request_ts <= now() - make_interval(mins => p.minutes::int)
+      ORDER BY t.request_ts LIMIT $2`,
+    [JSON.stringify(periods), limit],
   );
   let retried = 0;
   for (const row of candidates.rows) {
-    const channel = deps.routing.enabledChannels().find((c) => c.channel._id === row.channel_id)?.channel;
-    if (!channel?.autoRetryEnabled) continue;
-    if (Number(row.age_minutes) < channel.autoRetryPeriodMinutes) continue;
-    const original = await deps.transactions.byId(row.id);
-    if (!original) continue;
-    // Clear the flag first, so a crash mid-rerun does not retry twice.
-    await deps.transactions.save({ ...original, autoRetry: false });
     try {
-      await rerunTransaction(deps, row.id, { autoRetryAttempt: (original.autoRetryAttempt ?? 0) + 1 });
+      const original = await deps.transactions.byId(row.id);
+      if (!original) continue;
+      // Clear the flag first, so a crash mid-rerun does not retry twice.
+      await deps.transactions.save({ ...original, autoRetry: false });
+      await rerunTransaction(deps, row.id, { autoRetryAttempt: (Number(original.autoRetryAttempt) || 0) + 1 });
       retried++;
     } catch (error) {
-      deps.logger.warn({ err: error, transaction: row.id }, 'auto-retry failed');
+      deps.logger.warn({ err: { message: (error as Error)?.message }, transaction: row.id }, 'auto-retry of this transaction failed; it will not be retried again');
+      await clearFlag(deps, row.id).catch((clearError: unknown) =>
+        deps.logger.warn({ err: { message: (clearError as Error)?.message }, transaction: row.id }, 'could not clear the auto-retry flag'),
+      );
     }
   }
   return retried;

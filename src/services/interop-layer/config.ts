@@ -1,5 +1,18 @@
 import { LIMITS, readLimits } from '../../common/limits.js';
 import type { Settings } from '../service.js';
+import { InstantError } from '../../common/errors.js';
+import { LIMITS, type LimitName } from '../../common/limits.js';
+
+/** One limit of src/common/limits.ts from settings (a value below its minimum is an error, as in readLimits). */
+function readLimit(settings: Settings, name: LimitName): number {
+  const definition = LIMITS[name];
+  const value = settings.int(definition.setting, definition.default);
+  if (value < definition.min) {
+    throw new InstantError('INSTANT_SETTING_INVALID', `setting ${definition.setting}=${value} is below its minimum ${definition.min} (${definition.unit})`,
+      `raise it, or unset it for the default ${definition.default}`);
+  }
+  return value;
+}
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 
@@ -54,6 +67,8 @@ export interface IolConfig {
   routerRequestTimeoutMs: number;
   /** How often failed transactions are checked for auto-retry. */
   autoRetryIntervalMs: number;
+  /** filterLimit of the admin API's lists is lowered to this (OPENHIM_API_MAX_FILTER_LIMIT). */
+  apiMaxFilterLimit: number;
 }
 
 const LOGIN_LIMIT_SETTINGS = new Set([LIMITS.loginMaxFailures.setting, LIMITS.loginWindowMs.setting]);
@@ -100,5 +115,6 @@ export function readIolConfig(settings: Settings): IolConfig {
     login: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowMs },
     routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
+    apiMaxFilterLimit: readLimit(settings, 'apiMaxFilterLimit'),
   };
 }

@@ -31,8 +31,19 @@ export class RouterMetrics {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
   }
 
-  observe(channelName: string, status: string, seconds: number): void {
-    this.transactions.inc({ channel: channelName, status });
-    this.duration.observe({ channel: channelName }, seconds);
+  /**
+   * Counts a finished transaction. Never throws (metrics must not fail the log or a rerun):
+   * returns the error instead, for the caller to log.
+   */
+  observe(channelName: string, status: string, seconds: number): Error | undefined {
+    try {
+      // Labels on objects without a prototype: nothing inherited can become a label.
+      const labels = Object.assign(Object.create(null) as Record<string, string>, { channel: String(channelName), status: String(status) });
+      this.transactions.inc(labels);
+      this.duration.observe(Object.assign(Object.create(null) as Record<string, string>, { channel: String(channelName) }), Number.isFinite(seconds) ? seconds : 0);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
   }
 }

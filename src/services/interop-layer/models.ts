@@ -200,6 +200,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   querystring: string;
   body?: string;
+  /** Our extension: the exact bytes of a body that is not valid UTF-8 (`body` is its UTF-8 decoding). */
+  bodyBase64?: string;
   method: string;
   timestamp: string;
   /** Our extension: the stored body was cut at the size cap. */
@@ -210,6 +212,8 @@ export interface RecordedResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body?: string;
+  /** Our extension: the exact bytes of a body that is not valid UTF-8 (`body` is its UTF-8 decoding). */
+  bodyBase64?: string;
   timestamp: string;
   bodyTruncated?: boolean;
 }

@@ -39,16 +39,17 @@ export class RoutingTable {
     if (version !== this.version) return;
     const compiled: CompiledChannel[] = [];
     for (const channel of channels) {
-      if (channel.status !== 'enabled' || channel.type !== 'http') continue;
+      if (!channel || channel.status !== 'enabled' || channel.type !== 'http') continue;
       try {
+        if (!Array.isArray(channel.routes)) throw new Error('routes is not a list');
         compiled.push({
           channel,
           urlPattern: new RegExp(channel.urlPattern),
           contentRegex: channel.matchContentRegex ? new RegExp(channel.matchContentRegex) : undefined,
-          methods: new Set(channel.methods),
+          methods: new Set(Array.isArray(channel.methods) ? channel.methods : []),
         });
       } catch (error) {
-        this.logger.warn({ err: error, channel: channel.name }, 'channel has an invalid pattern: skipped');
+        this.logger.warn({ err: { message: (error as Error).message }, channel: String(channel.name) }, 'channel is malformed (pattern, routes or methods): skipped by the router');
       }
     }
     // Lower priority wins; channels without one come after, in name order (stable).
@@ -57,10 +58,15 @@ export class RoutingTable {
     const byTokenHash = new Map<string, ClientEntry>();
     const byFingerprint = new Map<string, ClientEntry>();
     for (const { doc, secrets } of clients) {
+      // One malformed client row is skipped, not a reason to keep a stale table for everyone.
+      if (!doc || typeof doc.clientID !== 'string' || !secrets || typeof secrets !== 'object') {
+        this.logger.warn({ client: typeof doc?.clientID === 'string' ? doc.clientID : undefined }, 'client row is malformed: skipped by the router');
+        continue;
+      }
       const entry = { client: doc, secrets };
       byClientId.set(doc.clientID, entry);
-      if (secrets.customTokenHash) byTokenHash.set(secrets.customTokenHash, entry);
-      if (doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
+      if (typeof secrets.customTokenHash === 'string' && secrets.customTokenHash) byTokenHash.set(secrets.customTokenHash, entry);
+      if (typeof doc.certFingerprint === 'string' && doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
     }
     this.channels = compiled;
     this.byClientId = byClientId;
@@ -68,16 +74,34 @@ export class RoutingTable {
     this.byFingerprint = byFingerprint;
   }
 
+  /** Reloads every `intervalMs`, one reload at a time; a failed reload keeps the last table and is logged. */
   startRefreshing(intervalMs: number): void {
     if (intervalMs <= 0) return;
+    let refreshing = false;
+    let failures = 0;
     this.timer = setInterval(() => {
-      this.reload().catch((error: unknown) => this.logger.warn({ err: error }, 'routing table refresh failed'));
+      if (refreshing) return;
+      refreshing = true;
+      this.reload()
+        .then(() => {
+          if (failures > 0) this.logger.info({ failures }, 'routing table refresh works again');
+          failures = 0;
+        })
+        .catch((error: unknown) => {
+          // The first failure and every tenth: a database that is down should not flood the log.
+          if (failures++ % 10 === 0) this.logger.warn({ err: { message: (error as Error)?.message }, failures }, 'routing table refresh failed; the router keeps its last table');
+        })
+        .finally(() => {
+          refreshing = false;
+        });
     }, intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.version++; // a reload still running is discarded
   }
 
   enabledChannels(): readonly CompiledChannel[] {

@@ -7,6 +7,10 @@ import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { requireAdmin } from './auth.js';
 import { auditChange } from './common.js';
+import { checkStorable, oneOf, parsePaging, parseTimestamp } from './query-filters.js';
+import type { AuditKind } from '../store/audits.js';
+
+const AUDIT_KINDS: readonly AuditKind[] = ['login', 'auth-failure', 'admin-change', 'routed-request'];
 
 const VERSION = '8.5.0-instant';
 const HEARTBEAT_WINDOW_MS = 60_000;
@@ -63,9 +67,15 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     async (request) => {
       requireAdmin(request);
       const q = request.query;
-      const limit = Math.min(Math.max(Number(q.filterLimit ?? 100) || 100, 1), 10_000);
-      const page = Math.max(Number(q.filterPage ?? 0) || 0, 0);
-      return deps.audits.find({ kind: q.kind, outcome: q.outcome, from: q.from, to: q.to, limit, offset: page * limit });
+      const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
+      return deps.audits.find({
+        kind: oneOf(q.kind, 'kind', AUDIT_KINDS),
+        outcome: oneOf(q.outcome, 'outcome', ['0', '4', '8', '12'] as const),
+        from: parseTimestamp(q.from, 'from'),
+        to: parseTimestamp(q.to, 'to'),
+        limit,
+        offset,
+      });
     },
   );
 
@@ -89,11 +99,12 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
   // Metrics from the transaction log (JSON) or the router's counters (Prometheus text).
   type MetricsQuery = { startDate?: string; endDate?: string };
   async function metrics(q: MetricsQuery, groups: Array<[expr: string, alias: string]>, channelID?: string): Promise<unknown[]> {
-    if (!q.startDate || !q.endDate || Number.isNaN(Date.parse(q.startDate)) || Number.isNaN(Date.parse(q.endDate))) {
-      throw badRequest('startDate and endDate are required ISO dates');
-    }
+    const startDate = parseTimestamp(q.startDate, 'startDate');
+    const endDate = parseTimestamp(q.endDate, 'endDate');
+    if (!startDate || !endDate) throw badRequest('startDate and endDate are required ISO dates');
+    checkStorable(channelID, 'channelID');
     await deps.transactions.flush();
-    const params: unknown[] = [q.startDate, q.endDate];
+    const params: unknown[] = [startDate, endDate];
     let where = 'request_ts >= $1::timestamptz AND request_ts <= $2::timestamptz';
     if (channelID) {
       params.push(channelID);

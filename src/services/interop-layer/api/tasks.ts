@@ -14,6 +14,8 @@ import type { User } from '../models.js';
 import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import { parseFilters } from './transactions.js';
+import { checkStorable, parsePaging } from './query-filters.js';
+import { storableJson } from '../store/storable.js';
 
 type TaskStatus = 'Queued' | 'Processing' | 'Paused' | 'Cancelled' | 'Completed';
 
@@ -26,6 +28,8 @@ interface TaskTransaction {
 }
 
 export interface Task {
+  /** Why the runner cancelled a task it could not read. */
+  error?: string;
   _id: string;
   status: TaskStatus;
   transactions: TaskTransaction[];
@@ -45,8 +49,27 @@ const bulkSchema = z.object({
 });
 const updateSchema = z.object({ status: z.enum(['Queued', 'Paused', 'Cancelled']) });
 
+/** After the runner's loop fails (database down), it tries again this much later. */
+const RUNNER_RETRY_MS = 5_000;
+
+/** A stored task in the shape the runner needs, or an error saying what is wrong with it. */
+function checkedTask(doc: unknown): Task {
+  const task = doc as Task | null;
+  if (!task || typeof task !== 'object' || Array.isArray(task)) throw new Error('the task document is not an object');
+  if (!Array.isArray(task.transactions) || !task.transactions.every((t) => t && typeof t === 'object')) throw new Error('the task has no list of transactions');
+  const batchSize = Number(task.batchSize);
+  task.batchSize = Number.isInteger(batchSize) && batchSize >= 1 ? Math.min(batchSize, 1000) : 1;
+  return task;
+}
+
+/**
+ * Works queued tasks, one loop per process. One bad task (a malformed document) is cancelled
+ * with the reason and the loop goes on; a transaction that is gone or cannot be rerun fails
+ * alone in its task; a database failure ends the loop, which is tried again a little later.
+ */
 class TaskRunner {
   private running: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly deps: IolDeps) {}
@@ -60,15 +83,22 @@ class TaskRunner {
     await this.deps.db.query(
       `INSERT INTO iol.tasks (id, status, doc) VALUES ($1, $2, $3::jsonb)
        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, doc = EXCLUDED.doc`,
-      [task._id, task.status, JSON.stringify(task)],
+      [task._id, task.status, storableJson(task)],
     );
   }
 
-  /** Works queued tasks until none is left (one loop per process). */
   kick(): void {
     if (this.running || this.stopped) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.running = this.work()
-      .catch((error: unknown) => this.deps.logger.error({ err: error }, 'rerun task runner failed'))
+      .catch((error: unknown) => {
+        this.deps.logger.error({ err: { message: (error as Error)?.message } }, 'rerun task runner failed; trying again shortly');
+        if (!this.stopped) {
+          this.retryTimer = setTimeout(() => this.kick(), RUNNER_RETRY_MS);
+          this.retryTimer.unref();
+        }
+      })
       .finally(() => {
         this.running = undefined;
       });
@@ -82,45 +112,68 @@ class TaskRunner {
       const next = await this.deps.db.query<{ id: string }>(`SELECT id FROM iol.tasks WHERE status IN ('Queued', 'Processing') ORDER BY created, id LIMIT 1`);
       const id = next.rows[0]?.id;
       if (!id) return;
-      let task = (await this.load(id))!;
-      task.status = 'Processing';
-      await this.save(task);
-      for (;;) {
-        const batch = task.transactions.filter((t) => t.tstatus === 'Queued').slice(0, task.batchSize);
-        if (batch.length === 0) break;
-        await Promise.all(
-          batch.map(async (t) => {
-            try {
-              t.rerunID = await rerun(t.tid);
-              const child = await this.deps.transactions.byId(t.rerunID);
-              t.rerunStatus = child?.status;
-              t.tstatus = 'Completed';
-            } catch (error) {
-              t.tstatus = 'Failed';
-              t.error = (error as Error).message;
-            }
-          }),
-        );
-        task.remainingTransactions = task.transactions.filter((t) => t.tstatus === 'Queued').length;
-        // Pause or cancel set through the API since the last batch wins over our copy.
-        const stored = await this.load(task._id);
-        if (stored && (stored.status === 'Paused' || stored.status === 'Cancelled')) {
-          task.status = stored.status;
-          await this.save(task);
-          break;
-        }
-        await this.save(task);
-        if (this.stopped) return;
+      let task: Task;
+      try {
+        task = checkedTask(await this.load(id));
+      } catch (error) {
+        await this.cancelMalformed(id, error);
+        continue;
       }
-      if (task.status === 'Processing') {
-        task = { ...task, status: 'Completed', completedDate: new Date().toISOString() };
-        await this.save(task);
-      }
+      await this.runTask(task, rerun);
     }
+  }
+
+  private async runTask(task: Task, rerun: (id: string) => Promise<string>): Promise<void> {
+    task.status = 'Processing';
+    await this.save(task);
+    for (;;) {
+      const batch = task.transactions.filter((t) => t.tstatus === 'Queued').slice(0, task.batchSize);
+      if (batch.length === 0) break;
+      await Promise.all(
+        batch.map(async (t) => {
+          try {
+            if (typeof t.tid !== 'string') throw new Error('the task lists a transaction without an id');
+            t.rerunID = await rerun(t.tid);
+            const child = await this.deps.transactions.byId(t.rerunID);
+            t.rerunStatus = child?.status;
+            t.tstatus = 'Completed';
+          } catch (error) {
+            t.tstatus = 'Failed';
+            t.error = error instanceof Error ? error.message : String(error);
+          }
+        }),
+      );
+      task.remainingTransactions = task.transactions.filter((t) => t.tstatus === 'Queued').length;
+      // Pause or cancel set through the API since the last batch wins over our copy.
+      const stored = await this.load(task._id);
+      if (stored && (stored.status === 'Paused' || stored.status === 'Cancelled')) {
+        task.status = stored.status;
+        await this.save(task);
+        return;
+      }
+      await this.save(task);
+      if (this.stopped) return;
+    }
+    await this.save({ ...task, status: 'Completed', completedDate: new Date().toISOString() });
+  }
+
+  /** A task the runner cannot read is cancelled in place, with the reason, so the queue moves on. */
+  private async cancelMalformed(id: string, error: unknown): Promise<void> {
+    const reason = `this task could not be run: ${(error as Error)?.message ?? String(error)}`;
+    this.deps.logger.warn({ task: id, reason }, 'rerun task is malformed: cancelled');
+    await this.deps.db.query(
+      `UPDATE iol.tasks SET status = 'Cancelled',
+              doc = (CASE WHEN jsonb_typeof(doc) = 'object' THEN doc ELSE '{}'::jsonb END)
+                    || jsonb_build_object('_id', id, 'status', 'Cancelled', 'error', $2::text)
+        WHERE id = $1`,
+      [id, reason],
+    );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     await this.running;
   }
 }
@@ -168,15 +221,15 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', async (request) => {
     const user = userOf(request);
-    const limit = Math.min(Math.max(Number(request.query.filterLimit ?? 100) || 100, 1), 1000);
-    const page = Math.max(Number(request.query.filterPage ?? 0) || 0, 0);
-    const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, page * limit]);
+    const { limit, offset } = parsePaging(request.query, deps.config.apiMaxFilterLimit);
+    const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, offset]);
     return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
   });
 
   app.post('/tasks', async (request, reply) => {
     const user = userOf(request);
     const input = parseBody(createSchema, request.body, 'task');
+    checkStorable(input.tids, 'tids');
     const task = await createTask(input.tids, input.batchSize, input.paused, user);
     auditChange(deps, request, 'C', `Task/${task._id}`);
     reply.code(201);
@@ -198,6 +251,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
     const user = userOf(request);
+    checkStorable(request.params.taskId, 'taskId');
     const task = await runner.load(request.params.taskId);
     if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
     return task;
@@ -205,6 +259,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.put<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
     const user = userOf(request);
+    checkStorable(request.params.taskId, 'taskId');
     const task = await runner.load(request.params.taskId);
     if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
     const { status } = parseBody(updateSchema, request.body, 'task update');
@@ -218,6 +273,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
     requireAdmin(request);
+    checkStorable(request.params.taskId, 'taskId');
     const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);
     if (r.rowCount === 0) throw notFound(`task ${request.params.taskId}`);
     auditChange(deps, request, 'D', `Task/${request.params.taskId}`);

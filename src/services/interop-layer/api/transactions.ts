@@ -11,8 +11,11 @@ import type { TransactionQuery } from '../store/transactions.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, requireAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import { checkStorable, isRegexRefusal, oneOf, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
+import { mayHoldUnstorable } from '../store/storable.js';
 
-type Representation = 'full' | 'simpledetails' | 'simple' | 'bulkrerun';
+const REPRESENTATIONS = ['full', 'simpledetails', 'simple', 'bulkrerun'] as const;
+type Representation = (typeof REPRESENTATIONS)[number];
 
 interface ListQuery {
   filterLimit?: string;
@@ -23,9 +26,9 @@ interface ListQuery {
 }
 
 function stripBodies(tx: Transaction): Transaction {
-  const strip = <T extends { body?: string } | undefined>(part: T): T => {
+  const strip = <T extends { body?: string; bodyBase64?: string } | undefined>(part: T): T => {
     if (!part) return part;
-    const { body: _b, ...rest } = part;
+    const { body: _b, bodyBase64: _e, ...rest } = part;
     return rest as T;
   };
   return {
@@ -61,64 +64,92 @@ function asJson(value: unknown): unknown {
   }
 }
 
-/** OpenHIM's `filters` JSON → our query. Unknown keys are refused so a typo does not list everything. */
+/** A string, a list of strings, or `{$in: [...]}` (as OpenHIM's UI and Mongo queries send them). */
+function stringList(value: unknown, name: string): string[] {
+  const v = asJson(value);
+  const list = Array.isArray(v) ? v : v && typeof v === 'object' ? (v as Record<string, unknown>).$in : [v];
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).some((k) => k !== '$in')) throw badRequest(`filter ${name} accepts a value, a list or {"$in": [...]}`);
+  if (!Array.isArray(list) || list.length === 0 || list.length > 1000 || !list.every((x) => typeof x === 'string' || typeof x === 'number')) {
+    throw badRequest(`filter ${name} must be a string, a list of 1 to 1000 strings, or {"$in": [...]} of them`);
+  }
+  return list.map(String);
+}
+
+/** OpenHIM's `filters` JSON → our query, every filter checked. Unknown keys are refused so a typo does not list everything. */
 export function parseFilters(raw: string | undefined | Record<string, unknown>): Omit<TransactionQuery, 'limit' | 'offset'> {
   if (!raw) return {};
-  let filters: Record<string, unknown>;
+  let filters: unknown;
   try {
-    filters = typeof raw === 'string' ? (JSON.parse(raw) as Record<string, unknown>) : raw;
+    filters = typeof raw === 'string' ? JSON.parse(raw) : raw;
   } catch {
     throw badRequest('filters is not valid JSON');
   }
-  if (!filters || typeof filters !== 'object') throw badRequest('filters must be a JSON object');
+  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
+  checkStorable(filters, 'filters');
   const q: Omit<TransactionQuery, 'limit' | 'offset'> = {};
   for (const [key, value] of Object.entries(filters)) {
     switch (key) {
       case 'channelID':
-        q.channelIDs = Array.isArray(value) ? value.map(String) : [String(value)];
+        q.channelIDs = stringList(value, 'channelID');
         break;
       case 'clientID':
-        q.clientID = String(value);
+        if (typeof value !== 'string') throw badRequest('filter clientID must be a string');
+        q.clientID = value;
         break;
       case 'status': {
-        const v = asJson(value) as unknown;
-        const list = Array.isArray(v) ? v : v && typeof v === 'object' && '$in' in v ? (v as { $in: unknown[] }).$in : [v];
-        q.status = list.map(String);
+        q.status = stringList(value, 'status');
+        const unknown = q.status.find((s) => !(TRANSACTION_STATUSES as readonly string[]).includes(s));
+        if (unknown !== undefined) throw badRequest(`filter status "${unknown.slice(0, 40)}" is not a transaction status`, `use ${TRANSACTION_STATUSES.join(', ')}`);
         break;
       }
       case 'request.timestamp': {
-        const v = asJson(value) as { $gte?: string; $lte?: string; $gt?: string; $lt?: string } | string;
-        if (typeof v === 'object' && v) {
-          q.from = v.$gte ?? v.$gt;
-          q.to = v.$lte ?? v.$lt;
-        }
+        const v = asJson(value);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter request.timestamp must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}');
+        for (const op of Object.keys(v)) if (!['$gte', '$lte', '$gt', '$lt'].includes(op)) throw badRequest(`filter request.timestamp: unknown operator "${op.slice(0, 20)}"`, 'use $gte, $gt, $lte or $lt');
+        const range = v as Record<string, unknown>;
+        q.from = parseTimestamp(range.$gte ?? range.$gt, 'filter request.timestamp $gte');
+        q.to = parseTimestamp(range.$lte ?? range.$lt, 'filter request.timestamp $lte');
         break;
       }
       case 'request.path':
-        q.path = String(value);
+        q.path = parseFilterRegex(value, 'filter request.path');
         break;
-      case 'response.status':
-        q.responseStatus = String(value);
+      case 'response.status': {
+        const status = String(value);
+        if (!/^(?:[1-5]xx|[1-5]\d\d)$/i.test(status)) throw badRequest(`filter response.status must be like 2xx or 404, not "${status.slice(0, 40)}"`);
+        q.responseStatus = status;
         break;
-      case 'properties':
-        q.properties = asJson(value) as Record<string, unknown>;
+      }
+      case 'properties': {
+        const v = asJson(value);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter properties must be an object of property values');
+        q.properties = { ...(q.properties ?? {}), ...(v as Record<string, unknown>) };
         break;
+      }
       default:
-        if (key.startsWith('properties.')) {
+        if (key.startsWith('properties.') && key.length > 'properties.'.length) {
           q.properties = { ...(q.properties ?? {}), [key.slice('properties.'.length)]: value };
           break;
         }
-        throw badRequest(`unknown transaction filter "${key}"`, 'use channelID, clientID, status, request.timestamp, request.path, response.status or properties');
-    }
-  }
-  if (q.path) {
-    try {
-      new RegExp(q.path);
-    } catch {
-      throw badRequest('request.path filter is not a valid regular expression');
+        throw badRequest(`unknown transaction filter "${key.slice(0, 60)}"`, 'use channelID, clientID, status, request.timestamp, request.path, response.status or properties');
     }
   }
   return q;
+}
+
+/** Runs a query from user filters: PostgreSQL refusing the path regex is the caller's 400. */
+async function withFilterErrors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isRegexRefusal(error)) throw badRequest(`filter request.path is not a regular expression the database accepts: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+/** Ids from the URL: one that no query can take (NUL, lone surrogate) names nothing. */
+function checkId(id: string, what: string): void {
+  if (id.length > 200 || mayHoldUnstorable(JSON.stringify(id))) throw notFound(`${what} ${JSON.stringify(id.slice(0, 40))}`);
 }
 
 export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): void {
@@ -134,35 +165,39 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
   async function list(request: FastifyRequest<{ Querystring: ListQuery }>, extra: Partial<TransactionQuery> = {}) {
     const user = userOf(request);
     const qs = request.query;
-    const limit = Math.min(Math.max(Number(qs.filterLimit ?? 100) || 100, 1), 10_000);
-    const page = Math.max(Number(qs.filterPage ?? 0) || 0, 0);
-    const rep = (qs.filterRepresentation ?? 'full') as Representation;
-    if (!['full', 'simpledetails', 'simple', 'bulkrerun'].includes(rep)) throw badRequest(`unknown filterRepresentation "${rep}"`);
+    const { limit, offset } = parsePaging(qs, deps.config.apiMaxFilterLimit);
+    const rep = oneOf(qs.filterRepresentation, 'filterRepresentation', REPRESENTATIONS) ?? 'full';
     const q = { ...parseFilters(qs.filters), ...extra };
-    if (qs.channelID) q.channelIDs = [qs.channelID];
+    if (qs.channelID !== undefined) {
+      checkStorable(qs.channelID, 'channelID');
+      q.channelIDs = [String(qs.channelID)];
+    }
     const { view, full } = await access(user);
     if (view) {
       const allowed = new Set(view.map((c) => c._id));
       q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
     }
-    const txs = await deps.transactions.find({ ...q, limit, offset: page * limit }, rep === 'full');
+    const txs = await withFilterErrors(() => deps.transactions.find({ ...q, limit, offset }, rep === 'full'));
     return txs.map((tx) => represent(tx, rep === 'full' && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
   }
 
   app.get<{ Querystring: ListQuery }>('/transactions', (request) => list(request));
 
   app.get<{ Querystring: ListQuery; Params: { clientId: string } }>('/transactions/clients/:clientId', async (request) => {
+    checkStorable(request.params.clientId, 'clientId');
     const client = await deps.clients.find(request.params.clientId);
     return list(request, { clientID: client?.doc.clientID ?? request.params.clientId });
   });
 
   app.get<{ Querystring: ListQuery & { filters?: string } }>('/transactions/count', async (request) => {
     requireAdmin(request);
-    return { count: await deps.transactions.count(parseFilters(request.query.filters)) };
+    const filters = parseFilters(request.query.filters);
+    return { count: await withFilterErrors(() => deps.transactions.count(filters)) };
   });
 
   app.get<{ Params: { id: string } }>('/transactions/:id', async (request) => {
     const user = userOf(request);
+    checkId(request.params.id, 'transaction');
     const tx = await deps.transactions.byId(request.params.id);
     if (!tx) throw notFound(`transaction ${request.params.id}`);
     const { view, full } = await access(user);
@@ -173,7 +208,8 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
   const updateSchema = z
     .object({
       status: z.enum(TRANSACTION_STATUSES).optional(),
-      response: z.record(z.unknown()).optional(),
+      // A status is what an integer column and an HTTP client take: the row must stay storable.
+      response: z.object({ status: z.number().int().min(100).max(999).optional() }).passthrough().optional(),
       routes: z.array(z.record(z.unknown())).optional(),
       orchestrations: z.array(z.record(z.unknown())).optional(),
       properties: z.record(z.unknown()).optional(),
@@ -184,6 +220,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
 
   app.put<{ Params: { id: string } }>('/transactions/:id', async (request) => {
     requireAdmin(request);
+    checkId(request.params.id, 'transaction');
     const tx = await deps.transactions.byId(request.params.id);
     if (!tx) throw notFound(`transaction ${request.params.id}`);
     const update = parseBody(updateSchema, request.body, 'transaction update');
@@ -207,6 +244,7 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
 
   app.delete<{ Params: { id: string } }>('/transactions/:id', async (request) => {
     requireAdmin(request);
+    checkId(request.params.id, 'transaction');
     if (!(await deps.transactions.delete(request.params.id))) throw notFound(`transaction ${request.params.id}`);
     auditChange(deps, request, 'D', `Transaction/${request.params.id}`);
     return { result: `transaction ${request.params.id} deleted` };

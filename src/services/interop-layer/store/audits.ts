@@ -5,7 +5,8 @@
 import type { Database } from '../../../db/database.js';
 import type { Logger } from '../../../common/logger.js';
 import { newObjectId } from '../ids.js';
-import { WriteBehind } from './write-behind.js';
+import { storableJson } from './storable.js';
+import { describeError, WriteBehind } from './write-behind.js';
 
 export type AuditKind = 'login' | 'auth-failure' | 'admin-change' | 'routed-request';
 /** FHIR AuditEvent.action: C create, R read, U update, D delete, E execute. */
@@ -82,11 +83,31 @@ export interface AuditQuery {
   offset: number;
 }
 
+/** What is kept of an event the database refused: who, when and what kind, and why the rest is missing. */
+function refusedAudit(event: AuditEvent, error: unknown): AuditEvent {
+  const { code } = describeError(error);
+  return {
+    resourceType: 'AuditEvent',
+    id: String(event.id),
+    type: event.type,
+    ...(event.subtype ? { subtype: event.subtype } : {}),
+    action: event.action,
+    recorded: Number.isNaN(Date.parse(event.recorded)) ? new Date().toISOString() : event.recorded,
+    outcome: event.outcome,
+    outcomeDesc: `this audit event could not be stored as recorded (database error ${code ?? 'unknown'}); its details were dropped`,
+    agent: [{ who: { display: 'unknown' }, requestor: true }],
+    source: event.source,
+  };
+}
+
 export class AuditLog {
   private readonly writer: WriteBehind<AuditEvent>;
 
   constructor(private readonly db: Database, logger: Logger, flushIntervalMs: number) {
-    this.writer = new WriteBehind('audits', (items) => this.insert(items), logger, Math.max(flushIntervalMs, 50));
+    this.writer = new WriteBehind('audits', (items) => this.insert(items), logger, {
+      intervalMs: flushIntervalMs,
+      onRefused: (event, error) => this.insert([refusedAudit(event, error)]),
+    });
   }
 
   record(input: AuditInput): AuditEvent {
@@ -132,7 +153,7 @@ export class AuditLog {
        SELECT x.id, x.recorded, x.action, x.outcome, x.doc
          FROM jsonb_to_recordset($1::jsonb) AS x(id text, recorded timestamptz, action text, outcome text, doc jsonb)
        ON CONFLICT (id) DO NOTHING`,
-      [JSON.stringify(rows)],
+      [storableJson(rows)],
     );
   }
 

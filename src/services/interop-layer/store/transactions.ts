@@ -7,8 +7,10 @@ import { gzip as gzipCb, gunzip as gunzipCb, constants as zlibConstants } from '
 import { promisify } from 'node:util';
 import type { Database } from '../../../db/database.js';
 import type { Logger } from '../../../common/logger.js';
-import type { Transaction } from '../models.js';
-import { WriteBehind } from './write-behind.js';
+import { isUtf8 } from 'node:buffer';
+import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
+import { storableJson } from './storable.js';
+import { describeError, WriteBehind } from './write-behind.js';
 
 const gzip = promisify(gzipCb);
 const gunzip = promisify(gunzipCb);
@@ -19,51 +21,86 @@ const gunzip = promisify(gunzipCb);
  * thread) rather than inside the jsonb document: the database then parses and writes a fraction
  * of the bytes (100 KB FHIR JSON bodies: 2x the throughput). Shorter ones stay in the document:
  * measured with 1 KB bodies, the thread-pool round trip cost more than it saved (-35%).
+ * Bodies the document cannot hold exactly (bytes that are not UTF-8, or text with NUL) go to the
+ * `bodies` column whatever their size: the log keeps any bytes a client sends.
  */
 export const COMPRESS_BODIES_FROM = 8192;
 
-/** A transaction as written: the document without its big bodies, and those bodies gzipped. */
+/** The exact bytes of the bodies the router stored (the document's text may decode them lossily). */
+export interface BodyBytes {
+  request?: Buffer | undefined;
+  response?: Buffer | undefined;
+}
+
+/** A transaction as written: the document without the bodies it cannot hold, and those bodies gzipped. */
 interface TransactionRow {
   tx: Transaction;
   bodies: Buffer | null;
 }
 
+type StoredPart = { body?: string; bodyBase64?: string } | undefined;
+
+/** The bytes of a stored body: as the router read them, else from the document. */
+function bytesOf(part: StoredPart, raw: Buffer | undefined): Buffer | undefined {
+  if (!part || part.body === undefined) return undefined;
+  if (raw) return raw;
+  if (part.bodyBase64 !== undefined) return Buffer.from(part.bodyBase64, 'base64');
+  return Buffer.from(part.body, 'utf8');
+}
+
+/** Whether a body can stay in the jsonb document exactly: UTF-8 text without NUL. */
+function fitsDocument(part: StoredPart, raw: Buffer | undefined): boolean {
+  if (!part || part.body === undefined) return true;
+  if (part.bodyBase64 !== undefined || part.body.includes('\u0000')) return false;
+  return !raw || isUtf8(raw);
+}
+
+function bodiesGoToColumn(tx: Transaction, raw: BodyBytes | undefined): boolean {
+  const size = (tx.request.body?.length ?? 0) + (tx.response?.body?.length ?? 0);
+  return size >= COMPRESS_BODIES_FROM || !fitsDocument(tx.request, raw?.request) || !fitsDocument(tx.response, raw?.response);
+}
+
 /**
  * Stored bodies are framed, not JSON (escaping 100 KB of JSON text costs more than gzip):
  * 1 flag byte (bit 0 request, bit 1 response), the request's byte length (4 bytes), then the
- * request's and the response's UTF-8 bytes.
+ * request's and the response's bytes.
  */
-function frameBodies(request: string | undefined, response: string | undefined): Buffer {
-  const req = request !== undefined ? Buffer.from(request, 'utf8') : Buffer.alloc(0);
-  const res = response !== undefined ? Buffer.from(response, 'utf8') : Buffer.alloc(0);
+function frameBodies(request: Buffer | undefined, response: Buffer | undefined): Buffer {
   const head = Buffer.alloc(5);
   head.writeUInt8((request !== undefined ? 1 : 0) | (response !== undefined ? 2 : 0), 0);
-  head.writeUInt32BE(req.length, 1);
-  return Buffer.concat([head, req, res]);
+  head.writeUInt32BE(request?.length ?? 0, 1);
+  return Buffer.concat([head, request ?? Buffer.alloc(0), response ?? Buffer.alloc(0)]);
 }
 
-function unframeBodies(framed: Buffer): { request?: string; response?: string } {
+function unframeBodies(framed: Buffer): { request?: Buffer; response?: Buffer } {
   const flags = framed.readUInt8(0);
   const requestLength = framed.readUInt32BE(1);
-  const out: { request?: string; response?: string } = {};
-  if (flags & 1) out.request = framed.toString('utf8', 5, 5 + requestLength);
-  if (flags & 2) out.response = framed.toString('utf8', 5 + requestLength);
+  const out: { request?: Buffer; response?: Buffer } = {};
+  if (flags & 1) out.request = framed.subarray(5, 5 + requestLength);
+  if (flags & 2) out.response = framed.subarray(5 + requestLength);
   return out;
 }
 
-async function toRow(tx: Transaction): Promise<TransactionRow> {
-  const requestBody = tx.request.body;
-  const responseBody = tx.response?.body;
-  const size = (requestBody?.length ?? 0) + (responseBody?.length ?? 0);
-  if (size < COMPRESS_BODIES_FROM) return { tx, bodies: null };
-  const { body: _q, ...request } = tx.request;
-  const doc: Transaction = { ...tx, request };
-  if (tx.response) {
-    const { body: _s, ...response } = tx.response;
-    doc.response = response;
-  }
+/** A body as the API shows it (as OpenHIM: UTF-8 text), with the exact bytes when that text is lossy. */
+function shownBody(bytes: Buffer): { body: string; bodyBase64?: string } {
+  const body = bytes.toString('utf8');
+  return isUtf8(bytes) ? { body } : { body, bodyBase64: bytes.toString('base64') };
+}
+
+function withoutBody<T extends StoredPart>(part: T): T {
+  if (!part) return part;
+  const { body: _b, bodyBase64: _e, ...rest } = part;
+  return rest as T;
+}
+
+async function toRow(tx: Transaction, raw?: BodyBytes): Promise<TransactionRow> {
+  if (!bodiesGoToColumn(tx, raw)) return { tx, bodies: null };
+  const requestBytes = bytesOf(tx.request, raw?.request);
+  const responseBytes = bytesOf(tx.response, raw?.response);
+  const doc: Transaction = { ...tx, request: withoutBody(tx.request) };
+  if (tx.response) doc.response = withoutBody(tx.response);
   // One big output chunk: fewer round trips between the thread pool and the router's thread.
-  return { tx: doc, bodies: await gzip(frameBodies(requestBody, responseBody), { level: zlibConstants.Z_BEST_SPEED, chunkSize: 256 * 1024 }) };
+  return { tx: doc, bodies: await gzip(frameBodies(requestBytes, responseBytes), { level: zlibConstants.Z_BEST_SPEED, chunkSize: 256 * 1024 }) };
 }
 
 /** Puts compressed bodies back into the document. */
@@ -71,9 +108,44 @@ async function withBodies(doc: Transaction, bodies: Buffer | Uint8Array | null |
   if (!bodies || bodies.length === 0) return doc;
   const stored = unframeBodies(await gunzip(Buffer.from(bodies.buffer, bodies.byteOffset, bodies.byteLength)));
   const tx = { ...doc, request: { ...doc.request } };
-  if (stored.request !== undefined) tx.request.body = stored.request;
-  if (stored.response !== undefined && tx.response) tx.response = { ...tx.response, body: stored.response };
+  if (stored.request !== undefined) Object.assign(tx.request, shownBody(stored.request));
+  if (stored.response !== undefined && tx.response) tx.response = { ...tx.response, ...shownBody(stored.response) };
   return tx;
+}
+
+/**
+ * What is kept of a transaction the database refused even after its strings were made
+ * storable (e.g. a status no integer column takes): where and when, and why the rest is missing.
+ */
+function refusedRow(tx: Transaction, error: unknown): TransactionRow {
+  const { code } = describeError(error);
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const timestamp = text(tx.request?.timestamp);
+  const responseStatus = Number(tx.response?.status);
+  const minimal: Transaction = {
+    _id: String(tx._id),
+    ...(text(tx.channelID) ? { channelID: tx.channelID } : {}),
+    ...(text(tx.clientID) ? { clientID: tx.clientID } : {}),
+    ...(text(tx.clientIP) ? { clientIP: tx.clientIP } : {}),
+    ...(text(tx.parentID) ? { parentID: tx.parentID } : {}),
+    childIDs: [],
+    request: {
+      path: text(tx.request?.path) ?? '',
+      method: text(tx.request?.method) ?? '',
+      querystring: '',
+      headers: {},
+      timestamp: timestamp && !Number.isNaN(Date.parse(timestamp)) ? timestamp : new Date().toISOString(),
+    },
+    ...(Number.isInteger(responseStatus) && responseStatus >= 100 && responseStatus <= 999
+      ? { response: { status: responseStatus, headers: {}, timestamp: new Date().toISOString() } }
+      : {}),
+    routes: [],
+    orchestrations: [],
+    canRerun: false,
+    status: (TRANSACTION_STATUSES as readonly string[]).includes(tx.status) ? tx.status : 'Failed',
+    error: { message: `this transaction could not be stored as received (database error ${code ?? 'unknown'}); its bodies, headers and details were dropped` },
+  };
+  return { tx: minimal, bodies: null };
 }
 
 export interface TransactionQuery {
@@ -103,7 +175,10 @@ export class TransactionLog {
     flushIntervalMs: number,
     private readonly processingSnapshotMs = 1000,
   ) {
-    this.writer = new WriteBehind('transactions', (items) => this.upsert(items), logger, flushIntervalMs);
+    this.writer = new WriteBehind('transactions', (items) => this.upsert(items), logger, {
+      intervalMs: flushIntervalMs,
+      onRefused: (row, error) => this.upsert([refusedRow(row.tx, error)]),
+    });
     this.snapshotTimer = setInterval(() => this.snapshotLongRunning(), Math.max(100, processingSnapshotMs / 2));
     this.snapshotTimer.unref();
   }
@@ -113,18 +188,24 @@ export class TransactionLog {
     this.inFlight.set(tx._id, { tx, since: Date.now(), snapshotted: false });
   }
 
-  /** The request ended: queue its one write (after compressing big bodies off-thread). */
-  finish(tx: Transaction): void {
+  /**
+   * The request ended: queue its one write (after compressing big or binary bodies off-thread).
+   * `raw` are the exact bytes of the stored bodies, when the router has them.
+   */
+  finish(tx: Transaction, raw?: BodyBytes): void {
     this.inFlight.delete(tx._id);
     // The exchange is done with it: no copy needed, nothing mutates it after this.
-    const size = (tx.request.body?.length ?? 0) + (tx.response?.body?.length ?? 0);
-    if (size < COMPRESS_BODIES_FROM) {
+    if (!bodiesGoToColumn(tx, raw)) {
       this.writer.enqueue(tx._id, { tx, bodies: null });
       return;
     }
-    const preparing: Promise<void> = toRow(tx)
+    const preparing: Promise<void> = toRow(tx, raw)
       .then((row) => this.writer.enqueue(tx._id, row))
-      .catch((error: unknown) => this.logger.error({ err: error, transaction: tx._id }, 'could not compress transaction bodies'))
+      .catch((error: unknown) => {
+        // Still log the transaction, without its bodies, rather than lose it.
+        this.logger.error({ err: describeError(error), transaction: tx._id }, 'could not compress transaction bodies; stored without them');
+        this.writer.enqueue(tx._id, { tx: { ...tx, request: withoutBody(tx.request), response: withoutBody(tx.response), canRerun: false }, bodies: null });
+      })
       .finally(() => this.preparing.delete(preparing));
     this.preparing.add(preparing);
   }
@@ -170,6 +251,7 @@ export class TransactionLog {
       doc: tx,
       bodies: bodies ? bodies.toString('base64') : null,
     }));
+    // Strings jsonb cannot hold (NUL, lone surrogates) are replaced; bodies kept their bytes above.
     await this.db.query(
       `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, doc, bodies)
        SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.doc,
@@ -178,7 +260,7 @@ export class TransactionLog {
               request_path text, response_status integer, parent_id text, doc jsonb, bodies text)
        ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, client_id = EXCLUDED.client_id, status = EXCLUDED.status,
               response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, doc = EXCLUDED.doc, bodies = EXCLUDED.bodies`,
-      [JSON.stringify(rows)],
+      [storableJson(rows)],
     );
   }
 

@@ -1,0 +1,84 @@
+/**
+ * Query parameters of the admin API's lists (transactions, audits, tasks, metrics), checked at
+ * the edge: a bad value is a 400 naming the parameter, never a database error (500).
+ */
+import { badRequest } from '../errors.js';
+import { mayHoldUnstorable } from '../store/storable.js';
+
+/** Deepest page a list serves (filterPage); deeper paging is a 400 (narrow the filters instead). */
+export const MAX_FILTER_PAGE = 100_000;
+/** Longest regular expression accepted in a filter. */
+export const MAX_FILTER_REGEX_LENGTH = 200;
+
+/** Strings with NUL or lone surrogates reach no query (PostgreSQL text refuses them). */
+export function checkStorable(value: unknown, name: string): void {
+  if (value === undefined) return;
+  if (mayHoldUnstorable(JSON.stringify(value))) throw badRequest(`${name} contains a NUL character or a lone surrogate`);
+}
+
+function wholeNumber(raw: unknown, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = String(raw);
+  if (!/^\d{1,9}$/.test(text)) throw badRequest(`${name} must be a whole number from ${min} to ${max}, not "${text.slice(0, 40)}"`);
+  const value = Number(text);
+  if (value < min || value > max) throw badRequest(`${name} must be a whole number from ${min} to ${max}, not ${value}`);
+  return value;
+}
+
+/**
+ * filterLimit (1 to any size, lowered to `maxLimit`: OPENHIM_API_MAX_FILTER_LIMIT) and
+ * filterPage (0 to MAX_FILTER_PAGE), as limit and offset.
+ */
+export function parsePaging(query: { filterLimit?: unknown; filterPage?: unknown }, maxLimit: number, defaultLimit = 100): { limit: number; offset: number } {
+  const limit = Math.min(wholeNumber(query.filterLimit, 'filterLimit', 1, 999_999_999) ?? defaultLimit, maxLimit);
+  const page = wholeNumber(query.filterPage, 'filterPage', 0, MAX_FILTER_PAGE) ?? 0;
+  return { limit, offset: page * limit };
+}
+
+/** An instant PostgreSQL takes (ISO 8601 dates and date-times, years 1 to 9999), as ISO text. */
+export function parseTimestamp(raw: unknown, name: string): string | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
+  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i.test(text);
+  const time = iso ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(time) || text.startsWith('0000')) {
+    throw badRequest(`${name} must be an ISO 8601 date or date-time (e.g. 2026-01-31T12:00:00Z), not "${text.slice(0, 40)}"`);
+  }
+  return new Date(time).toISOString();
+}
+
+/** A value from a closed list, or a 400 naming the allowed values. */
+export function oneOf<T extends string>(raw: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !(allowed as readonly string[]).includes(raw)) {
+    throw badRequest(`${name} must be one of ${allowed.join(', ')}, not "${String(raw).slice(0, 40)}"`);
+  }
+  return raw as T;
+}
+
+/**
+ * A regular expression for PostgreSQL's `~` operator, from a user. Accepted: up to
+ * MAX_FILTER_REGEX_LENGTH characters, valid in JavaScript, without back-references, look-around
+ * or named groups (PostgreSQL differs there, and back-references are what makes a regex
+ * engine exponential). The statement timeout bounds whatever is left.
+ */
+export function parseFilterRegex(raw: unknown, name: string): string | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw !== 'string') throw badRequest(`${name} must be a regular expression as a string`);
+  if (raw.length > MAX_FILTER_REGEX_LENGTH) throw badRequest(`${name} is longer than ${MAX_FILTER_REGEX_LENGTH} characters`);
+  checkStorable(raw, name);
+  if (/\\[1-9k]|\(\?<?[=!]|\(\?</.test(raw)) {
+    throw badRequest(`${name} may not use back-references, look-around or named groups`, 'use plain groups, classes and quantifiers');
+  }
+  try {
+    new RegExp(raw);
+  } catch (error) {
+    throw badRequest(`${name} is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return raw;
+}
+
+/** PostgreSQL refused a user's regular expression (too complex, or a syntax it lacks): a 400. */
+export function isRegexRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '2201B';
+}
