@@ -1,4 +1,5 @@
 import type { Settings } from '../service.js';
+import { readLimits, type Limits } from '../../common/limits.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 
@@ -49,6 +50,14 @@ export interface IolConfig {
   routerRequestTimeoutMs: number;
   /** How often failed transactions are checked for auto-retry. */
   autoRetryIntervalMs: number;
+  /**
+   * host[:port] clients use to reach the router. When set, upstreams get it as X-Forwarded-Host
+   * whatever Host a client sends; unset, the Host a client sent is used when it is a plain
+   * host[:port], else the listener's own address.
+   */
+  routerPublicHost?: string | undefined;
+  /** Every limit (src/common/limits.ts): HTTP timeouts and connection caps of each port, bodies. */
+  limits: Limits;
 }
 
 export function readIolConfig(settings: Settings): IolConfig {
@@ -57,6 +66,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     .map((s) => s.trim())
     .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
   const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
+  const limits = readLimits(settings);
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
@@ -76,9 +86,9 @@ export function readIolConfig(settings: Settings): IolConfig {
       audience: settings.get('OPENHIM_JWT_AUDIENCE') || undefined,
       issuer: settings.get('OPENHIM_JWT_ISSUER') || undefined,
     },
-    routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
-    routerMaxInflightBytes: settings.int('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * 1024 * 1024),
-    maxStoredBodyBytes: settings.int('OPENHIM_MAX_STORED_BODY_BYTES', 1024 * 1024),
+    routerMaxBodyBytes: limits.routerMaxBodyBytes,
+    routerMaxInflightBytes: limits.routerMaxInflightBytes,
+    maxStoredBodyBytes: limits.maxStoredBodyBytes,
     defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),
     flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 50),
     maxTransactions: settings.int('OPENHIM_MAX_TRANSACTIONS', 0),
@@ -86,7 +96,9 @@ export function readIolConfig(settings: Settings): IolConfig {
     legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),
     cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
-    routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
+    routerRequestTimeoutMs: limits.routerRequestTimeoutMs,
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
+    routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
+    limits,
   };
 }
