@@ -87,8 +87,8 @@ export function loggableOrchestrations(orchestrations: readonly Orchestration[])
   return orchestrations.map((o) => {
     if (!o || typeof o !== 'object') return o;
     const copy: Orchestration = { ...o };
-    if (o.request && typeof o.request === 'object') copy.request = { ...o.request, headers: loggableHeaders(o.request.headers) };
-    if (o.response && typeof o.response === 'object') copy.response = { ...o.response, headers: loggableHeaders(o.response.headers) };
+    if (o.request && typeof o.request === 'object' && o.request.headers) copy.request = { ...o.request, headers: loggableHeaders(o.request.headers) };
+    if (o.response && typeof o.response === 'object' && o.response.headers) copy.response = { ...o.response, headers: loggableHeaders(o.response.headers) };
     return copy;
   });
 }
