@@ -1,23 +1,33 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { RequestListener } from 'node:http';
 import type { Logger } from './logger.js';
+import { createGuardedServer, type HttpLimits } from './connection-guard.js';
+import { DEFAULT_LIMITS } from './limits.js';
 
 export interface HttpAppOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   bodyLimit?: number;
   https?: Record<string, unknown>;
+  /** Timeouts, header size and connection cap of the port (readLimits(settings)); defaults otherwise. */
+  limits?: HttpLimits;
+  /** Names the port in log lines (e.g. `interop-layer api`). */
+  name?: string;
 }
 
 /**
  * A Fastify app with the platform's conventions: our pino logger (no per-request log lines on
- * the hot path), and GET /health for the platform's readiness checks.
+ * the hot path), GET /health for the platform's readiness checks, and the connection guard
+ * every port has (src/common/connection-guard.ts).
  */
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
+  const limits = options.limits ?? DEFAULT_LIMITS;
   const app = Fastify({
     loggerInstance: options.logger,
     disableRequestLogging: true,
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
-    ...(options.https ? { https: options.https } : {}),
+    serverFactory: (handler: RequestListener) =>
+      createGuardedServer(handler, { limits, name: options.name ?? 'http', logger: options.logger, tls: options.https }),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.get('/health', async () => ({ status: 'ok' }));
   return app;

@@ -66,7 +66,7 @@ export const LIMITS = {
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
   routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',
-    'request and response bodies the router holds at once, counted only for authenticated requests; past it 503 with Retry-After', 1 * MB),
+    'request and response bodies the router holds at once, counted only once a request is authenticated (or, anonymous on a public channel, as its bytes arrive); past it 503 with Retry-After', 16 * KB),
   routerRequestTimeoutMs: limit('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000, 'ms', 'time a router client has to send its whole request; then 408', 100),
   maxStoredBodyBytes: limit('OPENHIM_MAX_STORED_BODY_BYTES', 1 * MB, 'bytes', 'each body stored in the transaction log; longer ones are cut and marked truncated', 0),
   apiBodyBytes: limit('OPENHIM_API_BODY_LIMIT_BYTES', 16 * MB, 'bytes', 'a request body on the admin API; past it 413', 1 * KB),

@@ -1,18 +1,5 @@
-import { LIMITS, readLimits } from '../../common/limits.js';
 import type { Settings } from '../service.js';
-import { InstantError } from '../../common/errors.js';
-import { LIMITS, type LimitName } from '../../common/limits.js';
-
-/** One limit of src/common/limits.ts from settings (a value below its minimum is an error, as in readLimits). */
-function readLimit(settings: Settings, name: LimitName): number {
-  const definition = LIMITS[name];
-  const value = settings.int(definition.setting, definition.default);
-  if (value < definition.min) {
-    throw new InstantError('INSTANT_SETTING_INVALID', `setting ${definition.setting}=${value} is below its minimum ${definition.min} (${definition.unit})`,
-      `raise it, or unset it for the default ${definition.default}`);
-  }
-  return value;
-}
+import { readLimits, type Limits } from '../../common/limits.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 
@@ -69,9 +56,15 @@ export interface IolConfig {
   autoRetryIntervalMs: number;
   /** filterLimit of the admin API's lists is lowered to this (OPENHIM_API_MAX_FILTER_LIMIT). */
   apiMaxFilterLimit: number;
+  /**
+   * host[:port] clients use to reach the router. When set, upstreams get it as X-Forwarded-Host
+   * whatever Host a client sends; unset, the Host a client sent is used when it is a plain
+   * host[:port], else the listener's own address.
+   */
+  routerPublicHost?: string | undefined;
+  /** Every limit (src/common/limits.ts): HTTP timeouts and connection caps of each port, bodies. */
+  limits: Limits;
 }
-
-const LOGIN_LIMIT_SETTINGS = new Set([LIMITS.loginMaxFailures.setting, LIMITS.loginWindowMs.setting]);
 
 export function readIolConfig(settings: Settings): IolConfig {
   const authTypes = (settings.get('OPENHIM_ROUTER_AUTH_TYPES') ?? 'basic,token,jwt,mutual-tls')
@@ -79,9 +72,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     .map((s) => s.trim())
     .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
   const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
-  // The login limits only (the other limits keep their own settings here until they are wired):
-  // readLimits checks each value against its minimum.
-  const limits = readLimits({ int: (name, fallback) => (LOGIN_LIMIT_SETTINGS.has(name) ? settings.int(name, fallback) : (fallback ?? 0)) });
+  const limits = readLimits(settings);
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
@@ -102,9 +93,9 @@ export function readIolConfig(settings: Settings): IolConfig {
       issuer: settings.get('OPENHIM_JWT_ISSUER') || undefined,
       requireExp: settings.bool('OPENHIM_JWT_REQUIRE_EXP', true),
     },
-    routerMaxBodyBytes: settings.int('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * 1024 * 1024),
-    routerMaxInflightBytes: settings.int('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * 1024 * 1024),
-    maxStoredBodyBytes: settings.int('OPENHIM_MAX_STORED_BODY_BYTES', 1024 * 1024),
+    routerMaxBodyBytes: limits.routerMaxBodyBytes,
+    routerMaxInflightBytes: limits.routerMaxInflightBytes,
+    maxStoredBodyBytes: limits.maxStoredBodyBytes,
     defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),
     flushIntervalMs: settings.int('OPENHIM_TX_FLUSH_MS', 50),
     maxTransactions: settings.int('OPENHIM_MAX_TRANSACTIONS', 0),
@@ -113,8 +104,10 @@ export function readIolConfig(settings: Settings): IolConfig {
     cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
     login: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowMs },
-    routerRequestTimeoutMs: settings.int('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000),
+    routerRequestTimeoutMs: limits.routerRequestTimeoutMs,
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
-    apiMaxFilterLimit: readLimit(settings, 'apiMaxFilterLimit'),
+    apiMaxFilterLimit: limits.apiMaxFilterLimit,
+    routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
+    limits,
   };
 }

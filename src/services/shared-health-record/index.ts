@@ -6,6 +6,7 @@
  * FHIR_DATASTORE_BODY_LIMIT_BYTES (16777216). The FHIR base URL is http://host:port/fhir.
  */
 import { createHttpApp, listenOn } from '../../common/http-app.js';
+import { readLimits } from '../../common/limits.js';
 import { FhirEngine } from '../../fhir/engine.js';
 import { registerFhirRoutes } from '../../fhir/http/fastify.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
@@ -36,7 +37,7 @@ export const sharedHealthRecordService: ServiceDefinition = {
     const port = context.settings.int('FHIR_DATASTORE_PORT', 3447);
     const bodyLimit = context.settings.int('FHIR_DATASTORE_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
     const engine = await createSharedHealthRecordEngine(context);
-    const app = createHttpApp({ logger: context.logger, bodyLimit });
+    const app = createHttpApp({ logger: context.logger, bodyLimit, limits: readLimits(context.settings), name: 'shared-health-record' });
     await registerFhirRoutes(app, engine, { prefix: '/fhir' });
     const url = await listenOn(app, host, port);
     engine.setBaseUrl(`${url}/fhir`);

@@ -1,3 +1,4 @@
+import type { Orchestration } from '../models.js';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** Headers that describe one connection, never copied between client and upstream. */
@@ -13,7 +14,15 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
   'content-length',
   'host',
+  // Answered by the router itself (100 Continue); undici refuses to send it upstream.
+  'expect',
 ]);
+
+/**
+ * Set only by the router (from the connection it accepted), never passed on from a client:
+ * a client's own values would let it choose the links upstreams build, or the address they log.
+ */
+export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip'] as const;
 
 export function forwardableHeaders(headers: IncomingHttpHeaders, drop: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -39,11 +48,49 @@ export function statusMatches(pattern: string, status: number): boolean {
   return pattern.split(',').some((p) => p.trim().length === 3 && [...p.trim()].every((ch, i) => ch === '*' || ch === code[i]));
 }
 
-/** Headers as stored in the log: credentials masked (a rerun re-authenticates nothing). */
-export function loggableHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
-  const out = { ...headers };
-  for (const name of ['authorization', 'proxy-authorization', 'cookie', 'auth-token']) if (out[name] !== undefined) out[name] = '***';
+/** What a credential is replaced with in the log. */
+export const MASK = '***';
+
+/** Name parts that mark a header as carrying a credential: exact parts, and parts containing these. */
+const CREDENTIAL_PARTS = new Set(['auth', 'authorization', 'key', 'apikey', 'signature', 'credential', 'credentials', 'jwt', 'sid']);
+const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', 'cookie', 'session'];
+
+/**
+ * Whether a header may carry a credential, case-insensitively: Authorization, Proxy-Authorization,
+ * Cookie, Set-Cookie, X-Api-Key, Api-Key, OpenHIM's auth-* token headers, anything with token,
+ * secret, password or session in its name. Generous on purpose: a masked harmless header costs
+ * nothing, a stored key is a leak.
+ */
+export function isCredentialHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  if (CREDENTIAL_FRAGMENTS.some((fragment) => lower.includes(fragment))) return true;
+  return lower.split(/[-_.]/).some((part) => CREDENTIAL_PARTS.has(part));
+}
+
+export function isMasked(value: unknown): boolean {
+  return value === MASK;
+}
+
+/** Headers as stored in the log: credentials masked (a rerun replays no credential). */
+export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefined): Record<string, V | typeof MASK> {
+  const out: Record<string, V | typeof MASK> = {};
+  if (!headers || typeof headers !== 'object') return out;
+  for (const [name, value] of Object.entries(headers)) {
+    Object.defineProperty(out, name, { value: value !== undefined && isCredentialHeader(name) ? MASK : value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
+}
+
+/** A mediator's orchestrations as stored: their request and response headers masked too. */
+export function loggableOrchestrations(orchestrations: readonly Orchestration[]): Orchestration[] {
+  if (!Array.isArray(orchestrations)) return [];
+  return orchestrations.map((o) => {
+    if (!o || typeof o !== 'object') return o;
+    const copy: Orchestration = { ...o };
+    if (o.request && typeof o.request === 'object' && o.request.headers) copy.request = { ...o.request, headers: loggableHeaders(o.request.headers) };
+    if (o.response && typeof o.response === 'object' && o.response.headers) copy.response = { ...o.response, headers: loggableHeaders(o.response.headers) };
+    return copy;
+  });
 }
 
 /** Headers a mediator asked for, without those that describe the connection, as strings. */

@@ -20,6 +20,8 @@ export interface RouterRequest {
   clientIP: string;
   host: string;
   port: number;
+  /** The address of the listener the request arrived on. */
+  listenerAddress?: string | undefined;
   /** Arrived over the HTTPS listener. */
   secure?: boolean;
   /** SHA-1 fingerprint of the client certificate presented over TLS, if any. */

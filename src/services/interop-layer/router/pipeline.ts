@@ -1,31 +1,46 @@
 /**
- * The router as a visible list of steps (after OpenHIM's koaMiddleware, typed). `request`
- * steps run until one halts; the answer then goes back; `after` steps finish the log off the
- * client's path. Variants are built by swapping steps, e.g. rerun skips authentication.
+ * The router as a visible list of steps (after OpenHIM's koaMiddleware, typed). `headers` steps
+ * run on the request line and headers alone, before the body is read (so a caller refused there
+ * never sends, nor holds memory for, a body); `request` steps run on the whole request until one
+ * halts; the answer then goes back; `after` steps finish the log off the client's path. Variants
+ * are built by swapping steps, e.g. rerun skips authentication.
  */
 import type { Exchange, RouterDeps, RouterStep } from './exchange.js';
 import { authenticateClient } from './steps/authenticate-client.js';
 import { authoriseClient } from './steps/authorise-client.js';
 import { matchChannel } from './steps/match-channel.js';
+import { normalisePath } from './steps/normalise-path.js';
 import { recordTransaction } from './steps/record-transaction.js';
+import { refuseUnauthenticated } from './steps/refuse-unauthenticated.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
 
 export interface Pipeline {
+  headers: readonly RouterStep[];
   request: readonly RouterStep[];
   after: readonly RouterStep[];
 }
 
 export const routerPipeline: Pipeline = {
-  request: [authenticateClient, matchChannel, authoriseClient, routeToUpstreams],
+  headers: [normalisePath, authenticateClient, refuseUnauthenticated],
+  request: [matchChannel, authoriseClient, routeToUpstreams],
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
 
-export async function runRequestSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
-  for (const step of pipeline.request) {
+async function runSteps(steps: readonly RouterStep[], exchange: Exchange, deps: RouterDeps): Promise<void> {
+  for (const step of steps) {
     await step(exchange, deps);
     if (exchange.halted) return;
   }
+}
+
+/** Steps that need only the request line and headers; the body is empty while they run. */
+export function runHeaderSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
+  return runSteps(pipeline.headers, exchange, deps);
+}
+
+export function runRequestSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
+  return runSteps(pipeline.request, exchange, deps);
 }
 
 export async function runAfterSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {

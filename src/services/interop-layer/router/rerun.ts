@@ -1,6 +1,9 @@
 /**
  * Rerun: replays a stored transaction's request through the router steps that route and log,
- * skipping authentication (the original was authorised), and links parent and child.
+ * skipping authentication (the original was authorised), and links parent and child. The
+ * stored path is normalised as a live request's is, and must still match the channel (a
+ * transaction logged before paths were normalised cannot slip past it); credentials masked
+ * in the log are not replayed.
  */
 import type { Exchange, RouterDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
@@ -8,9 +11,12 @@ import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstrea
 import { setFinalStatus } from './steps/set-final-status.js';
 import { recordTransaction } from './steps/record-transaction.js';
 import { newObjectId } from '../ids.js';
+import { isMasked } from './bodies.js';
+import { normaliseRequestPath } from './request-path.js';
 import type { Transaction } from '../models.js';
 
 const rerunPipeline: Pipeline = {
+  headers: [],
   request: [routeToUpstreams],
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
@@ -22,7 +28,10 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string, 
   const channel = deps.routing.enabledChannels().find((c) => c.channel._id === original.channelID);
   if (!channel) throw new Error(`the channel of transaction ${transactionId} is missing or disabled`);
   const client = original.clientID ? deps.routing.client(original.clientID)?.client : undefined;
-  const headers = { ...original.request.headers };
+  const path = normaliseRequestPath(original.request.path);
+  if (!path.ok) throw new Error(`transaction ${transactionId} cannot be rerun: ${path.reason}`);
+  if (!channel.urlPattern.test(path.path)) throw new Error(`transaction ${transactionId} cannot be rerun: its path ${path.path} does not match its channel`);
+  const headers = Object.fromEntries(Object.entries(original.request.headers ?? {}).filter(([, value]) => !isMasked(value)));
   const child: Transaction = {
     ...original,
     _id: newObjectId(),
@@ -44,7 +53,7 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string, 
     startedAt: process.hrtime.bigint(),
     request: {
       method: original.request.method,
-      path: original.request.path,
+      path: path.path,
       querystring: original.request.querystring,
       headers,
       // The exact bytes: a body that is not UTF-8 is replayed from bodyBase64, not its decoding.

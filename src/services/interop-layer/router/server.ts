@@ -1,13 +1,16 @@
 /**
- * The router's listeners (HTTP, and HTTPS with optional client certificates). They read the
- * request body up to the cap, run the pipeline, write the answer, then finish the log.
+ * The router's listeners (HTTP, and HTTPS with optional client certificates), guarded like
+ * every port (src/common/connection-guard.ts). They run the header steps, read the request
+ * body up to the cap, run the request steps, write the answer, then finish the log.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exchange.js';
-import { routerPipeline, runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
+import { routerPipeline, runAfterSteps, runHeaderSteps, runRequestSteps, type Pipeline } from './pipeline.js';
+import { createGuardedServer, type HttpLimits } from '../../../common/connection-guard.js';
 
 class BodyTooLarge extends Error {}
 class OverBudget extends Error {}
@@ -35,18 +38,37 @@ export class BodyBudget {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, reserved: { bytes: number }): Promise<Buffer> {
+interface BodyReading {
+  limit: number;
+  budget: BodyBudget;
+  /** What this request holds of the budget; released when the request ends. */
+  reserved: { bytes: number };
+  /**
+   * Reserve the declared Content-Length up front (an authenticated caller: refused with 503 at
+   * once rather than after sending). An anonymous caller on a public channel is counted as its
+   * bytes arrive, so a declared length alone takes nothing from anyone.
+   */
+  reserveDeclared: boolean;
+  /** Called once the body is welcome (to answer 100 Continue), before it is awaited. */
+  onAccepted?: (() => void) | undefined;
+}
+
+function readBody(req: IncomingMessage, reading: BodyReading): Promise<Buffer> {
+  const { limit, budget, reserved } = reading;
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       reject(new BodyTooLarge());
       return;
     }
-    if (!budget.tryReserve(declared)) {
-      reject(new OverBudget());
-      return;
+    if (reading.reserveDeclared) {
+      if (!budget.tryReserve(declared)) {
+        reject(new OverBudget());
+        return;
+      }
+      reserved.bytes = declared;
     }
-    reserved.bytes = declared;
+    reading.onAccepted?.();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -93,11 +115,44 @@ function plain(status: number, message: string): RouterResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(message) };
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** The request as the steps see it, body not yet read. */
+function routerRequestOf(req: IncomingMessage, tlsListener: boolean): RouterRequest {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  let peerFingerprint: string | undefined;
+  if (tlsListener) {
+    const cert = (req.socket as TLSSocket).getPeerCertificate?.();
+    if (cert && cert.fingerprint) peerFingerprint = cert.fingerprint;
+  }
+  const local = req.socket.address() as AddressInfo;
+  return {
+    method: (req.method ?? 'GET').toUpperCase(),
+    path: q >= 0 ? url.slice(0, q) : url,
+    querystring: q >= 0 ? url.slice(q + 1) : '',
+    headers: req.headers,
+    body: EMPTY_BODY,
+    clientIP: req.socket.remoteAddress ?? '',
+    host: String(req.headers.host ?? '').split(':')[0] ?? '',
+    port: local.port,
+    listenerAddress: local.address,
+    secure: tlsListener,
+    peerFingerprint,
+  };
+}
+
+/**
+ * The listeners' request handler: header steps (path, authentication) on the request line and
+ * headers alone; then the body, read up to the cap and counted against the budget; then the
+ * request steps, the answer, and the after steps. `expectsContinue`: the client waits for
+ * 100 Continue before it sends the body, which it gets only once the header steps let it in.
+ */
 export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, budget: BodyBudget, pipeline: Pipeline = routerPipeline) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> => {
     const reserved = { bytes: 0 };
     try {
-      await handle(req, res, reserved);
+      await handle(req, res, reserved, expectsContinue);
     } catch (error) {
       deps.logger.error({ err: error }, 'router request failed');
       if (!res.headersSent) send(res, plain(500, 'the interop layer failed on this request; see its log'), true);
@@ -107,11 +162,25 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     }
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, reserved: { bytes: number }): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, reserved: { bytes: number }, expectsContinue: boolean): Promise<void> {
     const startedAt = process.hrtime.bigint();
-    let body: Buffer;
+    const request = routerRequestOf(req, tlsListener);
+    const exchange: Exchange = { request, startedAt };
+    await runHeaderSteps(pipeline, exchange, deps);
+    if (exchange.halted) {
+      // Refused on its headers: the body is neither read nor counted, and a connection still
+      // carrying one is closed after the answer rather than drained.
+      send(res, exchange.response ?? plain(500, 'no response'), !req.complete);
+      return;
+    }
     try {
-      body = await readBody(req, deps.config.routerMaxBodyBytes, budget, reserved);
+      request.body = await readBody(req, {
+        limit: deps.config.routerMaxBodyBytes,
+        budget,
+        reserved,
+        reserveDeclared: Boolean(exchange.client),
+        onAccepted: expectsContinue ? () => res.writeContinue() : undefined,
+      });
     } catch (error) {
       if (error instanceof BodyTooLarge) send(res, plain(413, `the request body is larger than ${deps.config.routerMaxBodyBytes} bytes`), true);
       else if (error instanceof OverBudget) {
@@ -119,27 +188,6 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
       } else res.destroy();
       return;
     }
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    let peerFingerprint: string | undefined;
-    if (tlsListener) {
-      const cert = (req.socket as TLSSocket).getPeerCertificate?.();
-      if (cert && cert.fingerprint) peerFingerprint = cert.fingerprint;
-    }
-    const local = req.socket.address() as AddressInfo;
-    const request: RouterRequest = {
-      method: (req.method ?? 'GET').toUpperCase(),
-      path: q >= 0 ? url.slice(0, q) : url,
-      querystring: q >= 0 ? url.slice(q + 1) : '',
-      headers: req.headers,
-      body,
-      clientIP: req.socket.remoteAddress ?? '',
-      host: String(req.headers.host ?? '').split(':')[0] ?? '',
-      port: local.port,
-      secure: tlsListener,
-      peerFingerprint,
-    };
-    const exchange: Exchange = { request, startedAt };
     try {
       await runRequestSteps(pipeline, exchange, deps);
     } catch (error) {
@@ -164,15 +212,13 @@ export interface RouterListener {
   close(): Promise<void>;
 }
 
-/** Slow clients (slow headers or bodies) get 408 once the request timeout passes. */
-function serverTimeouts(deps: RouterDeps): http.ServerOptions {
-  const requestTimeout = deps.config.routerRequestTimeoutMs;
-  return {
-    requestTimeout,
-    headersTimeout: requestTimeout,
-    keepAliveTimeout: 5_000,
-    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 2))),
-  };
+/**
+ * The port's HTTP limits: the shared ones (src/common/limits.ts), with the router's own
+ * request timeout (OPENHIM_ROUTER_REQUEST_TIMEOUT_MS) for the whole request.
+ */
+function routerHttpLimits(deps: RouterDeps): HttpLimits {
+  const { limits } = deps.config;
+  return { ...limits, httpRequestTimeoutMs: limits.routerRequestTimeoutMs };
 }
 
 async function listen(server: http.Server | https.Server, host: string, port: number, scheme: string): Promise<RouterListener> {
@@ -196,18 +242,23 @@ async function listen(server: http.Server | https.Server, host: string, port: nu
   };
 }
 
+function createRouterServer(deps: RouterDeps, name: string, budget: BodyBudget, tls?: { key: string; cert: string }): http.Server {
+  const handler = createRequestHandler(deps, Boolean(tls), budget);
+  return createGuardedServer((req, res) => void handler(req, res), {
+    limits: routerHttpLimits(deps),
+    name,
+    logger: deps.logger,
+    onCheckContinue: (req, res) => void handler(req, res, true),
+    // Client certificates are asked for but not required: the fingerprint identifies the
+    // client, and requests without one fall back to header authentication.
+    tls: tls ? { key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false } : undefined,
+  });
+}
+
 export function listenHttp(deps: RouterDeps, host: string, port: number, budget: BodyBudget): Promise<RouterListener> {
-  const handler = createRequestHandler(deps, false, budget);
-  return listen(http.createServer(serverTimeouts(deps), (req, res) => void handler(req, res)), host, port, 'http');
+  return listen(createRouterServer(deps, 'interop-layer router http', budget), host, port, 'http');
 }
 
 export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }, budget: BodyBudget): Promise<RouterListener> {
-  const handler = createRequestHandler(deps, true, budget);
-  // Client certificates are asked for but not required: the fingerprint identifies the client,
-  // and requests without one fall back to header authentication.
-  const server = https.createServer(
-    { ...serverTimeouts(deps), key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false },
-    (req, res) => void handler(req, res),
-  );
-  return listen(server, host, port, 'https');
+  return listen(createRouterServer(deps, 'interop-layer router https', budget, tls), host, port, 'https');
 }

@@ -3,7 +3,7 @@
  * and failures classified (timeout, unreachable, reset, too large) so the caller gets the right
  * 5xx and the transaction the reason.
  */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface UpstreamRequest {
@@ -49,11 +49,13 @@ export class UpstreamClient {
     const origin = `${req.secured ? 'https' : 'http'}://${req.host.includes(':') ? `[${req.host}]` : req.host}:${req.port}`;
     let res;
     try {
-      res = await request(origin + req.path, {
+      // origin and path apart: a URL parser would resolve dot segments the channel check never saw.
+      res = await this.agent.request({
+        origin,
+        path: req.path,
         method: req.method as 'GET',
         headers: req.headers,
         body: req.body && req.body.length > 0 ? req.body : null,
-        dispatcher: this.agent,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });

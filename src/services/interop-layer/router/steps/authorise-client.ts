@@ -8,9 +8,24 @@ import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.
 import { newObjectId } from '../../ids.js';
 import { loggableHeaders } from '../bodies.js';
 
-function ipMatches(list: readonly string[], ip: string): boolean {
+export function ipMatches(list: readonly string[], ip: string): boolean {
   const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   return list.some((entry) => entry === ip || entry === bare);
+}
+
+/** A 401 with WWW-Authenticate, audited as an auth failure on `entity`. */
+export function refuseAccess(exchange: Exchange, deps: RouterDeps, reason: string, entity: string): void {
+  const { client, request } = exchange;
+  deps.audits.record({
+    kind: 'auth-failure',
+    action: 'E',
+    success: false,
+    description: reason,
+    ...(client ? { who: client.clientID } : {}),
+    address: request.clientIP,
+    entity,
+  });
+  halt(exchange, textResponse(401, `Unauthorized: ${reason}`, { 'www-authenticate': 'Basic realm="OpenHIM"' }));
 }
 
 export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
@@ -26,16 +41,7 @@ export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
     const reason = !client
       ? exchange.authFailure ?? 'this channel needs credentials'
       : `client ${client.clientID} may not use channel ${channel.name}`;
-    deps.audits.record({
-      kind: 'auth-failure',
-      action: 'E',
-      success: false,
-      description: reason,
-      ...(client ? { who: client.clientID } : {}),
-      address: request.clientIP,
-      entity: `Channel/${channel._id}`,
-    });
-    halt(exchange, textResponse(401, `Unauthorized: ${reason}`, { 'www-authenticate': 'Basic realm="OpenHIM"' }));
+    refuseAccess(exchange, deps, reason, `Channel/${channel._id}`);
     return;
   }
   exchange.transaction = {

@@ -1,19 +1,29 @@
 /**
  * Which channel takes the request: enabled channels by priority; urlPattern tested against the
- * path unanchored, as OpenHIM does (write ^...$ to anchor); methods (empty = any); content type
- * and content regex when set. First match wins; none is a 404.
+ * normalised path (normalisePath) unanchored, as OpenHIM does (write ^...$ to anchor); methods
+ * (empty = any); content type and content regex when set. First match wins; none is a 404.
  */
-import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
+import { halt, textResponse, type Exchange, type RouterDeps, type RouterRequest } from '../exchange.js';
+import type { CompiledChannel } from '../../routing-table.js';
+
+export function requestContentType(request: RouterRequest): string {
+  return String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Whether the channel could take the request judging by what arrives before the body. */
+export function channelAcceptsHeaders(candidate: CompiledChannel, request: RouterRequest, contentType: string): boolean {
+  if (!candidate.urlPattern.test(request.path)) return false;
+  if (candidate.methods.size > 0 && !candidate.methods.has(request.method)) return false;
+  const types = candidate.channel.matchContentTypes;
+  return types.length === 0 || types.some((t) => t.toLowerCase() === contentType);
+}
 
 export function matchChannel(exchange: Exchange, deps: RouterDeps): void {
   const { request } = exchange;
-  const contentType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const contentType = requestContentType(request);
   let bodyText: string | undefined;
   for (const candidate of deps.routing.enabledChannels()) {
-    if (!candidate.urlPattern.test(request.path)) continue;
-    if (candidate.methods.size > 0 && !candidate.methods.has(request.method)) continue;
-    const types = candidate.channel.matchContentTypes;
-    if (types.length > 0 && !types.some((t) => t.toLowerCase() === contentType)) continue;
+    if (!channelAcceptsHeaders(candidate, request, contentType)) continue;
     if (candidate.contentRegex) {
       bodyText ??= request.body.toString('utf8');
       if (!candidate.contentRegex.test(bodyText)) continue;

@@ -9,7 +9,9 @@
 import type { Exchange, RouterDeps } from '../exchange.js';
 import type { Orchestration, RecordedRequest, Route, RouteRecord, TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
-import { forwardableHeaders, loggableHeaders, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
+import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
+import { normaliseRequestPath } from '../request-path.js';
+import type { RouterRequest } from '../exchange.js';
 import { UpstreamFailure, type UpstreamResponse } from '../upstream.js';
 
 interface MediatorResponse {
@@ -32,12 +34,36 @@ interface RouteOutcome {
 const secondaryWork = new WeakMap<Exchange, Promise<RouteOutcome[]>>();
 const primaryOutcomes = new WeakMap<Exchange, RouteOutcome>();
 
+/**
+ * The upstream path, built from the normalised request path; a route's path or pathTransform
+ * result is normalised again, so a transform cannot produce a path the upstream reads as
+ * another (a `..` made of the client's text, say).
+ */
 function upstreamPath(route: Route, path: string, querystring: string): string {
   let target = path;
   if (route.path) target = route.path;
   else if (route.pathTransform) target = compilePathTransform(route.pathTransform)(path);
-  if (querystring && !target.includes('?')) target += `?${querystring}`;
+  const q = target.indexOf('?');
+  const normalised = normaliseRequestPath(q >= 0 ? target.slice(0, q) : target);
+  if (!normalised.ok) throw new UpstreamFailure('error', `the route ${route.name} made an upstream path that is refused: ${normalised.reason}`);
+  target = normalised.path + (q >= 0 ? target.slice(q) : '');
+  if (querystring && q < 0) target += `?${querystring}`;
   return target;
+}
+
+/** host[:port] as in a Host header: a name or IPv4 address, or [IPv6], and an optional port. */
+const AUTHORITY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
+/**
+ * X-Forwarded-Host for upstreams (the FHIR servers build links from it): the configured public
+ * host; else the Host the client addressed when it is a plain host[:port]; else the listener.
+ */
+function forwardedHost(request: RouterRequest, publicHost: string | undefined): string {
+  if (publicHost) return publicHost;
+  const host = String(request.headers.host ?? '');
+  if (AUTHORITY.test(host)) return host;
+  const listener = request.listenerAddress ?? '127.0.0.1';
+  return `${listener.includes(':') ? `[${listener}]` : listener}:${request.port}`;
 }
 
 function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
@@ -54,15 +80,22 @@ function parseMediator(response: UpstreamResponse): MediatorResponse | undefined
 async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Promise<RouteOutcome> {
   const { request, transaction, client } = exchange;
   const channel = exchange.channel!.channel;
-  const path = upstreamPath(route, request.path, request.querystring);
-  const headers = forwardableHeaders(request.headers, route.forwardAuthHeader ? [] : ['authorization']);
+  let path: string;
+  try {
+    path = upstreamPath(route, request.path, request.querystring);
+  } catch (error) {
+    const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure('error', (error as Error).message);
+    const recorded: RecordedRequest = { host: route.host, port: route.port, path: request.path, headers: {}, querystring: request.querystring, method: request.method, timestamp: new Date().toISOString() };
+    return { route, request: recorded, failure };
+  }
+  const headers = forwardableHeaders(request.headers, [...FORWARDING_HEADERS, ...(route.forwardAuthHeader ? [] : ['authorization'])]);
   headers['x-openhim-transactionid'] = transaction!._id;
   if (client) headers['x-openhim-clientid'] = client.clientID;
-  const forwardedFor = request.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = forwardedFor ? `${String(forwardedFor)}, ${request.clientIP}` : request.clientIP;
-  // So upstreams (the FHIR servers) build links the client can follow: through the router.
-  if (request.headers.host) headers['x-forwarded-host'] ??= String(request.headers.host);
-  headers['x-forwarded-proto'] ??= request.secure ? 'https' : 'http';
+  // Set by the router alone, from the connection it accepted. X-Forwarded-For is replaced, not
+  // appended to: the router is the edge, and a client-sent chain is whatever the client wants.
+  headers['x-forwarded-for'] = request.clientIP;
+  headers['x-forwarded-host'] = forwardedHost(request, deps.config.routerPublicHost);
+  headers['x-forwarded-proto'] = request.secure ? 'https' : 'http';
   if (route.username) {
     headers.authorization = `Basic ${Buffer.from(`${route.username}:${route.password ?? ''}`).toString('base64')}`;
   }
@@ -133,7 +166,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
       headers: mediatorHeaders(m.response?.headers),
       body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
     };
-    if (m.orchestrations) tx.orchestrations = m.orchestrations;
+    if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations);
     if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
     if (m.error) tx.error = m.error;
     if (m.status) exchange.mediatorStatus = m.status;
@@ -157,11 +190,11 @@ export async function awaitSecondaryRoutes(exchange: Exchange, deps: RouterDeps)
       const m = outcome.mediator;
       record.response = {
         status: m?.response?.status ?? outcome.response.status,
-        headers: m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers),
+        headers: loggableHeaders(m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers)),
         timestamp: outcome.response.timestamp,
         ...storedBody(m?.response?.body !== undefined ? String(m.response.body) : outcome.response.body, channel.responseBody, cap),
       };
-      if (m?.orchestrations) record.orchestrations = m.orchestrations;
+      if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations);
       if (m?.properties) record.properties = m.properties;
       if (m?.error) record.error = m.error;
     }

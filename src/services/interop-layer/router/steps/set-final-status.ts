@@ -5,7 +5,7 @@
  * channel); anything else is Completed.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
-import { storedBody } from '../bodies.js';
+import { loggableHeaders, storedBody } from '../bodies.js';
 import { primaryOutcomeOf } from './route-to-upstreams.js';
 
 export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
@@ -20,7 +20,7 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   if (response) {
     tx.response = {
       status: response.status,
-      headers: { ...response.headers },
+      headers: loggableHeaders(response.headers),
       timestamp: new Date().toISOString(),
       ...storedBody(response.body, channel.responseBody, cap),
     };

@@ -1,0 +1,159 @@
+/**
+ * One guard for every HTTP port (admin API, router, FHIR services): header, request and
+ * keep-alive timeouts, a header size cap, and a cap on open connections per port.
+ *
+ * At the cap a new connection makes room rather than being refused: the oldest connection
+ * that holds no request being processed is closed (idle keep-alive, headers still arriving,
+ * or a body still arriving: `req.complete` false). Only when every open connection has a
+ * complete request in progress is the new one refused. So slow or idle connections can never
+ * lock out a client that sends its request promptly, and file descriptors stay bounded.
+ */
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Limits } from './limits.js';
+import type { Logger } from './logger.js';
+
+export type HttpLimits = Pick<Limits, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpMaxConnections' | 'httpMaxHeaderBytes'>;
+
+export interface GuardedServerOptions {
+  limits: HttpLimits;
+  /** Names the port in log lines, e.g. `router http`. */
+  name: string;
+  logger?: Logger | undefined;
+  /** TLS options: an HTTPS server. */
+  tls?: https.ServerOptions | undefined;
+  /**
+   * Requests with `Expect: 100-continue` go here instead of `listener`, which then decides
+   * whether to answer 100 Continue (res.writeContinue). Unset: Node answers 100 at once.
+   */
+  onCheckContinue?: RequestListener | undefined;
+}
+
+interface TrackedConnection {
+  socket: Socket;
+  /** Requests on this connection whose response has not finished. */
+  active: Set<IncomingMessage>;
+}
+
+/** How often refusals are logged at most (one line per burst, not one per connection). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** Keeps open connections in arrival order and picks the one to close when the port is full. */
+export class ConnectionGuard {
+  /** Insertion order is arrival order: the first evictable entry is the oldest. */
+  private readonly open = new Map<Socket, TrackedConnection>();
+  /** The same entries by peer address: a TLS request's socket wraps the raw one we track. */
+  private readonly byPeer = new Map<string, TrackedConnection>();
+  private refusedSinceLog = 0;
+  private evictedSinceLog = 0;
+  private lastLog = 0;
+
+  constructor(private readonly maxConnections: number, private readonly name: string, private readonly logger?: Logger) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** A new connection: admitted (making room if needed) or destroyed. */
+  admit(socket: Socket): void {
+    const peer = peerKey(socket);
+    if (!peer) return; // already gone
+    if (this.open.size >= this.maxConnections) {
+      const victim = this.oldestEvictable();
+      if (!victim) {
+        socket.destroy();
+        this.refusedSinceLog++;
+        this.logPressure();
+        return;
+      }
+      this.forget(victim);
+      victim.socket.destroy();
+      this.evictedSinceLog++;
+      this.logPressure();
+    }
+    const entry: TrackedConnection = { socket, active: new Set() };
+    this.open.set(socket, entry);
+    this.byPeer.set(peer, entry);
+    socket.once('close', () => {
+      if (this.open.get(socket) === entry) this.forget(entry);
+    });
+  }
+
+  /** A request arrived (its headers are complete); it counts as in progress until answered. */
+  track(req: IncomingMessage, res: ServerResponse): void {
+    const peer = peerKey(req.socket);
+    const entry = peer ? this.byPeer.get(peer) : undefined;
+    if (!entry) return;
+    entry.active.add(req);
+    res.once('close', () => entry.active.delete(req));
+  }
+
+  private oldestEvictable(): TrackedConnection | undefined {
+    for (const entry of this.open.values()) {
+      if (entry.active.size === 0) return entry;
+      for (const req of entry.active) if (!req.complete) return entry;
+    }
+    return undefined;
+  }
+
+  private forget(entry: TrackedConnection): void {
+    this.open.delete(entry.socket);
+    const peer = peerKey(entry.socket);
+    if (peer && this.byPeer.get(peer) === entry) this.byPeer.delete(peer);
+  }
+
+  private logPressure(): void {
+    const now = Date.now();
+    if (!this.logger || now - this.lastLog < REFUSAL_LOG_INTERVAL_MS) return;
+    this.lastLog = now;
+    this.logger.warn(
+      { port: this.name, open: this.open.size, maxConnections: this.maxConnections, evicted: this.evictedSinceLog, refused: this.refusedSinceLog },
+      'connection cap reached: closed idle or slow connections, and refused new ones when every connection was busy (INSTANT_HTTP_MAX_CONNECTIONS)',
+    );
+    this.evictedSinceLog = 0;
+    this.refusedSinceLog = 0;
+  }
+}
+
+function peerKey(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort } = socket;
+  return remoteAddress && remotePort ? `${remoteAddress}|${remotePort}` : undefined;
+}
+
+/** Node's server options for the limits: timeouts checked often enough to matter. */
+export function httpServerOptions(limits: HttpLimits): http.ServerOptions {
+  const requestTimeout = limits.httpRequestTimeoutMs;
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(limits.httpHeadersTimeoutMs, requestTimeout);
+  return {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+    maxHeaderSize: limits.httpMaxHeaderBytes,
+    // Node checks the two timeouts on this interval (default 30 s, far coarser than they are).
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 2))),
+  };
+}
+
+/** An HTTP or HTTPS server with the limits applied and its connections guarded. */
+export function createGuardedServer(listener: RequestListener, options: GuardedServerOptions): http.Server {
+  const guard = new ConnectionGuard(options.limits.httpMaxConnections, options.name, options.logger);
+  const serverOptions = httpServerOptions(options.limits);
+  const tracked: RequestListener = (req, res) => {
+    guard.track(req, res);
+    listener(req, res);
+  };
+  const server: http.Server = options.tls
+    ? https.createServer({ ...serverOptions, handshakeTimeout: serverOptions.headersTimeout, ...options.tls }, tracked)
+    : http.createServer(serverOptions, tracked);
+  server.on('connection', (socket: Socket) => guard.admit(socket));
+  const onCheckContinue = options.onCheckContinue;
+  if (onCheckContinue) {
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      guard.track(req, res);
+      onCheckContinue(req, res);
+    });
+  }
+  return server;
+}

@@ -1,0 +1,13 @@
+/**
+ * The path is read once, here, before anything looks at it: channel matching, authorisation,
+ * the log and the upstream request all see the same normalised path (see request-path.ts).
+ * A path that could be read two ways is a 400.
+ */
+import { halt, textResponse, type Exchange } from '../exchange.js';
+import { normaliseRequestPath } from '../request-path.js';
+
+export function normalisePath(exchange: Exchange): void {
+  const result = normaliseRequestPath(exchange.request.path);
+  if (result.ok) exchange.request.path = result.path;
+  else halt(exchange, textResponse(400, `Bad request path: ${result.reason}`));
+}
