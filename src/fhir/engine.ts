@@ -5,6 +5,7 @@
  */
 import { indexSearchParameter } from '@medplum/core';
 import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database } from '../db/database.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
@@ -24,12 +25,15 @@ export interface FhirEngineOptions {
   /** Base URL clients use; set it again with setBaseUrl once the server knows its port. */
   baseUrl?: string;
   software?: { name: string; version: string };
+  /** The service's limits (readLimits(settings)); the defaults of src/common/limits.ts when omitted. */
+  limits?: Limits;
 }
 
 export class FhirEngine {
   readonly db: Database;
   readonly schema: string;
   readonly operations = new OperationRegistry();
+  readonly limits: Limits;
   private base: string;
   private readonly software: { name: string; version: string };
   private readonly statistics: StatisticsKeeper;
@@ -39,6 +43,7 @@ export class FhirEngine {
     this.schema = options.schema;
     this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
     this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
+    this.limits = options.limits ?? DEFAULT_LIMITS;
     this.statistics = new StatisticsKeeper(this.db, this.schema);
     this.registerOperation(validateOperation);
   }
@@ -68,7 +73,7 @@ export class FhirEngine {
    * the base a client reached the engine by (through a proxy), used in fullUrl, Location and links.
    */
   repository(linkBaseUrl?: string): FhirRepository {
-    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base });
+    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, patchLimits: this.limits });
   }
 
   registerOperation(operation: FhirOperation): void {

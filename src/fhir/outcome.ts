@@ -24,6 +24,7 @@ export type FhirErrorCode =
   | 'FHIR_BODY_TOO_LARGE'
   | 'FHIR_NOT_SUPPORTED'
   | 'FHIR_BAD_REQUEST'
+  | 'FHIR_BUSY'
   | 'FHIR_INTERNAL';
 
 const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
@@ -44,6 +45,7 @@ const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_BODY_TOO_LARGE: 'too-costly',
   FHIR_NOT_SUPPORTED: 'not-supported',
   FHIR_BAD_REQUEST: 'invalid',
+  FHIR_BUSY: 'transient',
   FHIR_INTERNAL: 'exception',
 };
 

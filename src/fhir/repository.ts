@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../db/database.js';
-import { applyJsonPatch } from './json-patch.js';
+import { applyJsonPatch, type PatchLimits } from './json-patch.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
@@ -26,6 +26,8 @@ export interface RepositoryOptions {
    * baseUrl. They differ when a request came through a proxy (X-Forwarded-Host).
    */
   canonicalBaseUrl?: string;
+  /** Bounds of a JSON Patch (operations, result size); the defaults of src/common/limits.ts when omitted. */
+  patchLimits?: PatchLimits;
 }
 
 export interface WriteResult {
@@ -45,10 +47,12 @@ export class FhirRepository {
   readonly schema: string;
   readonly baseUrl: string;
   readonly canonicalBaseUrl: string;
+  private readonly options: RepositoryOptions;
   private readonly db: Database;
   private readonly tx?: Queryable;
 
   constructor(options: RepositoryOptions, tx?: Queryable) {
+    this.options = options;
     this.db = options.db;
     this.schema = options.schema;
     this.baseUrl = options.baseUrl;
@@ -63,7 +67,7 @@ export class FhirRepository {
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl, canonicalBaseUrl: this.canonicalBaseUrl }, tx)));
+    return this.db.transaction((tx) => fn(new FhirRepository(this.options, tx)));
   }
 
   async read(type: string, id: string): Promise<Resource> {
@@ -157,7 +161,7 @@ export class FhirRepository {
       checkIfMatch(options.ifMatch, current, type, id);
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
-      const patched = applyJsonPatch(current.content!, operations);
+      const patched = applyJsonPatch(current.content!, operations, repo.options.patchLimits);
       const resource = assertResourceBody(patched, type);
       if (resource.id !== id) throw badPatch('the patch must not change the id');
       return repo.writeNext(type, id, resource, current, 'patch');
