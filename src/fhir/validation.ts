@@ -68,6 +68,14 @@ export function assertId(id: string): void {
   }
 }
 
+/** 400 naming the element when a resource has a member named like an Object.prototype member. */
+function assertNoReservedKeys(resource: object, resourceType: string): void {
+  const reserved = findReservedKey(resource, resourceType);
+  if (reserved) {
+    throw badRequest(`${reserved.slice(0, 200)}: "${reserved.slice(reserved.lastIndexOf('.') + 1)}" is not a FHIR element`, 'FHIR_INVALID_RESOURCE');
+  }
+}
+
 /** Checks that a request body is a resource of the expected type (when one is expected). */
 export function assertResourceBody(body: unknown, expectedType?: string): Resource {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -81,10 +89,7 @@ export function assertResourceBody(body: unknown, expectedType?: string): Resour
   if (expectedType && resourceType !== expectedType) {
     throw badRequest(`the resource is a ${resourceType} but the URL is for ${expectedType}`, 'FHIR_INVALID_RESOURCE');
   }
-  const reserved = findReservedKey(body, resourceType);
-  if (reserved) {
-    throw badRequest(`${reserved.slice(0, 200)}: "${reserved.slice(reserved.lastIndexOf('.') + 1)}" is not a FHIR element`, 'FHIR_INVALID_RESOURCE');
-  }
+  assertNoReservedKeys(body, resourceType);
   const id = (body as { id?: unknown }).id;
   if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) {
     throw new FhirError(400, 'FHIR_INVALID_ID', 'the resource id is not valid: use 1-64 letters, digits, "-" and "."');
@@ -95,6 +100,8 @@ export function assertResourceBody(body: unknown, expectedType?: string): Resour
 /** Validates against the base R4 StructureDefinition; throws a 400 listing every error. */
 export function validateAgainstDefinitions(resource: Resource): OperationOutcomeIssue[] {
   loadDefinitions();
+  // @medplum/core looks element names up on plain objects: `constructor` passes it unchecked.
+  assertNoReservedKeys(resource, resource.resourceType);
   let issues: OperationOutcomeIssue[];
   try {
     issues = validateResource(resource);
