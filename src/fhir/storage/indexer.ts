@@ -13,6 +13,7 @@ import {
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
+import { createHash } from 'node:crypto';
 import type { Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, compositeComponents, parameterExpression, searchParametersOf } from '../definitions.js';
 
@@ -35,12 +36,51 @@ export const componentParam = (code: string, index: number): string => `${code}$
 const TEXT_SYSTEM = '\u0000text';
 const TOKEN_TYPES = new Set(['Identifier', 'CodeableConcept', 'Coding', 'ContactPoint']);
 
+/**
+ * Index values are bounded so every index row fits a B-tree entry (PostgreSQL refuses entries over
+ * ~2.7 KB: a 3,000-letter name was a 500). Longer values are indexed by a key made of their first
+ * characters and a SHA-256 of the whole value, so equality (token codes and systems, uri,
+ * reference, string :exact) still matches exactly; the folded text of string parameters (prefix and
+ * :contains matching) is cut to its first INDEXED_TEXT_CHARS characters. The search side applies
+ * the same functions to the values it compares. Lengths count code points, as PostgreSQL's
+ * length() and left() do (migration 5 rewrites older rows with the same SQL).
+ */
+export const INDEXED_TEXT_CHARS = 256;
+const KEY_PREFIX_CHARS = INDEXED_TEXT_CHARS - 72;
+const KEY_HASH_MARK = '#sha256:';
+
+/** The first `count` code points of a value, or undefined when it has no more than that. */
+function codePointPrefix(value: string, count: number): string | undefined {
+  if (value.length <= count) return undefined;
+  let units = 0;
+  for (let points = 0; points < count; points++) {
+    if (units >= value.length) return undefined;
+    units += (value.codePointAt(units) ?? 0) > 0xffff ? 2 : 1;
+  }
+  return units < value.length ? value.slice(0, units) : undefined;
+}
+
+/** The value as stored in an equality-matched index column: itself, or a prefix and hash when long. */
+export function indexKey(value: string): string;
+export function indexKey(value: string | null): string | null;
+export function indexKey(value: string | null): string | null {
+  if (value === null || value.length <= INDEXED_TEXT_CHARS) return value;
+  if (codePointPrefix(value, INDEXED_TEXT_CHARS) === undefined) return value;
+  const prefix = codePointPrefix(value, KEY_PREFIX_CHARS)!;
+  return `${prefix}${KEY_HASH_MARK}${createHash('sha256').update(value, 'utf8').digest('hex')}`;
+}
+
+/** Folded text as stored for prefix and :contains matching: its first INDEXED_TEXT_CHARS code points. */
+export function indexedText(folded: string): string {
+  return codePointPrefix(folded, INDEXED_TEXT_CHARS) ?? folded;
+}
+
 /** Lower case without diacritics: how string parameters match by default. */
 export function foldText(value: string): string {
   return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
-const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 /** Splits a reference into its target when it points into this server (relative, or under baseUrl). */
 export function parseReference(
@@ -110,7 +150,7 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       values = values.filter((v) => typeof v.value !== 'object' || TOKEN_TYPES.has(v.type));
       for (const token of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
         if (token.system === TEXT_SYSTEM) addString(rows, `${code}:text`, token.value ?? '', true);
-        else rows.token.push([code, token.system ?? null, token.value ?? null]);
+        else rows.token.push([code, indexKey(token.system ?? null), indexKey(token.value ?? null)]);
       }
       for (const value of values) {
         if (value.type === 'Identifier') addOfType(rows, code, value.value as Identifier);
@@ -146,7 +186,7 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       }
       break;
     case 'uri':
-      for (const uri of convertToSearchableUris(values)) rows.uri.push([code, uri]);
+      for (const uri of convertToSearchableUris(values)) rows.uri.push([code, indexKey(uri)]);
       break;
     case 'reference':
       for (const value of values) addReference(rows, code, value, baseUrl);
@@ -158,10 +198,12 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
 
 function addString(rows: IndexRows, param: string, text: string, splitWords: boolean): void {
   if (!text) return;
-  rows.string.push([param, text, foldText(text)]);
+  // Only the start of a long text is folded: the index keeps INDEXED_TEXT_CHARS of it (NFD at most quadruples a character).
+  const start = text.length > 4 * INDEXED_TEXT_CHARS + 16 ? text.slice(0, 4 * INDEXED_TEXT_CHARS + 16) : text;
+  rows.string.push([param, indexKey(text), indexedText(foldText(start))]);
   if (splitWords) {
     for (const word of text.split(/[\s,]+/)) {
-      if (word && word !== text) rows.string.push([param, null, foldText(word)]);
+      if (word && word !== text) rows.string.push([param, null, indexedText(foldText(word))]);
     }
   }
 }
@@ -180,7 +222,7 @@ function namePartsOf(value: Record<string, unknown>): string[] {
 function addOfType(rows: IndexRows, code: string, identifier: Identifier | undefined): void {
   if (!identifier?.value) return;
   for (const coding of identifier.type?.coding ?? []) {
-    if (coding.code) rows.token.push([`${code}:of-type`, coding.system ?? null, `${coding.code}|${identifier.value}`]);
+    if (coding.code) rows.token.push([`${code}:of-type`, indexKey(coding.system ?? null), indexKey(`${coding.code}|${identifier.value}`)]);
   }
 }
 
@@ -189,17 +231,17 @@ function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl:
     // canonical and uri typed references: relative ones (or under our base) also point at a resource
     const target = parseReference(value.value, baseUrl);
     if (target) rows.reference.push([code, target.targetType, target.targetId, target.local]);
-    else rows.reference.push([code, null, null, value.value]);
+    else rows.reference.push([code, null, null, indexKey(value.value)]);
     return;
   }
   const ref = value.value as Reference | undefined;
   if (ref?.identifier) {
-    rows.token.push([`${code}:identifier`, ref.identifier.system ?? null, ref.identifier.value ?? null]);
+    rows.token.push([`${code}:identifier`, indexKey(ref.identifier.system ?? null), indexKey(ref.identifier.value ?? null)]);
   }
   if (typeof ref?.reference !== 'string' || ref.reference.startsWith('#')) return;
   const local = parseReference(ref.reference, baseUrl);
   if (local) rows.reference.push([code, local.targetType, local.targetId, local.local]);
-  else rows.reference.push([code, null, null, ref.reference]);
+  else rows.reference.push([code, null, null, indexKey(ref.reference)]);
 }
 
 function dedupe(rows: IndexRows): IndexRows {
