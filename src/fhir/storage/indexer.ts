@@ -7,14 +7,13 @@ import {
   convertToSearchableNumbers,
   convertToSearchableQuantities,
   convertToSearchableStrings,
-  convertToSearchableTokens,
   convertToSearchableUris,
   evalFhirPathTyped,
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
 import { createHash } from 'node:crypto';
-import type { Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { CodeableConcept, Coding, ContactPoint, Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, compositeComponents, parameterExpression, searchParametersOf } from '../definitions.js';
 
 /** Index rows by table; the optional last column (grp) groups the components of one composite element. */
@@ -148,7 +147,7 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
     case 'token':
       // Only coded values: an expression can yield other complex types (a Range under value.as(...)).
       values = values.filter((v) => typeof v.value !== 'object' || TOKEN_TYPES.has(v.type));
-      for (const token of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+      for (const token of searchableTokens(values)) {
         if (token.system === TEXT_SYSTEM) addString(rows, `${code}:text`, token.value ?? '', true);
         else rows.token.push([code, indexKey(token.system ?? null), indexKey(token.value ?? null)]);
       }
@@ -196,16 +195,61 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
   }
 }
 
+type Token = { system?: string; value?: string };
+
+/**
+ * The tokens of coded values, as @medplum/core's convertToSearchableTokens builds them (display
+ * and text under TEXT_SYSTEM), without its duplicate check, which is quadratic: 20,000 identifiers
+ * took seconds, 120,000 minutes. dedupe() removes duplicates afterwards.
+ */
+function searchableTokens(values: TypedValue[]): Token[] {
+  const out: Token[] = [];
+  const add = (system: string | undefined, value: string | undefined): void => {
+    if (system || value) out.push({ system, value });
+  };
+  const coding = (c: Coding | undefined): void => {
+    if (!c) return;
+    if (c.display) add(TEXT_SYSTEM, c.display);
+    add(c.system, c.code);
+  };
+  for (const { type, value } of values) {
+    if (type === 'Identifier') {
+      const identifier = value as Identifier | undefined;
+      if (identifier?.type?.text) add(TEXT_SYSTEM, identifier.type.text);
+      add(identifier?.system, identifier?.value);
+    } else if (type === 'CodeableConcept') {
+      const concept = value as CodeableConcept | undefined;
+      if (concept?.text) add(TEXT_SYSTEM, concept.text);
+      for (const c of concept?.coding ?? []) coding(c);
+    } else if (type === 'Coding') coding(value as Coding | undefined);
+    else if (type === 'ContactPoint') {
+      const point = value as ContactPoint | undefined;
+      if (point) add(point.system, point.value?.toLocaleLowerCase());
+    } else add(undefined, (value as { toString(): string } | undefined)?.toString());
+  }
+  return out;
+}
+
 function addString(rows: IndexRows, param: string, text: string, splitWords: boolean): void {
   if (!text) return;
-  // Only the start of a long text is folded: the index keeps INDEXED_TEXT_CHARS of it (NFD at most quadruples a character).
-  const start = text.length > 4 * INDEXED_TEXT_CHARS + 16 ? text.slice(0, 4 * INDEXED_TEXT_CHARS + 16) : text;
-  rows.string.push([param, indexKey(text), indexedText(foldText(start))]);
+  rows.string.push([param, indexKey(text), indexedFold(text)]);
   if (splitWords) {
-    for (const word of text.split(/[\s,]+/)) {
+    // Words come from the indexed start of the text only: a long text is not a million rows.
+    const start = indexedText(text);
+    for (const word of start.split(/[\s,]+/)) {
       if (word && word !== text) rows.string.push([param, null, indexedText(foldText(word))]);
     }
   }
+}
+
+/** indexedText(foldText(text)), folding only as much of a long text as the index keeps. */
+function indexedFold(text: string): string {
+  for (let units = 4 * INDEXED_TEXT_CHARS; units < text.length; units *= 4) {
+    const folded = foldText(text.slice(0, units));
+    // More than INDEXED_TEXT_CHARS folded characters: the cut (and a mark it split) lies past what is kept.
+    if (codePointPrefix(folded, INDEXED_TEXT_CHARS + 1) !== undefined) return indexedText(folded);
+  }
+  return indexedText(foldText(text));
 }
 
 /** The individual parts of a HumanName or Address, so `family=...` style matching works on each. */
