@@ -126,16 +126,21 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
         `JSON Patch operation ${index} (at "${shown(path)}") would make the resource larger than ${maxBytes} bytes (FHIR_PATCH_MAX_RESULT_BYTES); nothing was changed`);
     }
   };
-  /** The size a member adds: its value, plus its key and separators in an object. */
-  const memberSize = (parent: Container, key: string, value: unknown): number =>
-    jsonSize(value, maxBytes) + (Array.isArray(parent) ? 1 : key.length + 4);
+  /**
+   * The size a member adds: its value, plus its key and separators in an object. A value being
+   * added is sized up to the budget only; one already in the document (removed, replaced) fully,
+   * so that removing it can never subtract Infinity.
+   */
+  const memberSize = (parent: Container, key: string, value: unknown, budget = maxBytes): number =>
+    jsonSize(value, budget) + (Array.isArray(parent) ? 1 : key.length + 4);
+  const present = Number.MAX_SAFE_INTEGER;
 
   const add = (pointer: string, value: unknown, index: number): void => {
     const tokens = parsePointer(pointer);
     if (!tokens.length) throw badRequest('JSON Patch cannot replace the whole resource');
     const { parent, key } = resolveParent(doc, tokens, pointer);
     const added = memberSize(parent, key, value);
-    const replaced = !Array.isArray(parent) && Object.hasOwn(parent, key) ? memberSize(parent, key, parent[key]) : 0;
+    const replaced = !Array.isArray(parent) && Object.hasOwn(parent, key) ? memberSize(parent, key, parent[key], present) : 0;
     grow(added - replaced, index, pointer);
     const stored = value === undefined ? value : structuredClone(value);
     if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, pointer, true), 0, stored);
@@ -148,12 +153,12 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
     const { parent, key } = resolveParent(doc, tokens, pointer);
     if (Array.isArray(parent)) {
       const at = arrayIndex(parent, key, pointer, false);
-      grow(-memberSize(parent, key, parent[at]), index, pointer);
+      grow(-memberSize(parent, key, parent[at], present), index, pointer);
       return parent.splice(at, 1)[0];
     }
     if (!Object.hasOwn(parent, key)) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
     const value = parent[key];
-    grow(-memberSize(parent, key, value), index, pointer);
+    grow(-memberSize(parent, key, value, present), index, pointer);
     delete parent[key];
     return value;
   };
