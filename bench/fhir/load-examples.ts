@@ -14,7 +14,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { openDatabase } from '../../src/db/open.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { FhirError } from '../../src/fhir/outcome.js';
-import { buildIndexRows } from '../../src/fhir/storage/indexer.js';
+import { INDEXED_TEXT_CHARS, buildIndexRows } from '../../src/fhir/storage/indexer.js';
 
 interface Options { url?: string; limit?: number; out?: string; misses?: string }
 
@@ -85,7 +85,8 @@ export function searchesFor(resource: Resource, baseUrl: string): Array<Array<[s
     if (code === null) out.push([id, [param, `${escapeValue(system ?? '')}|`]]);
     else if (!code.includes('|')) out.push([id, [param, system ? `${escapeValue(system)}|${escapeValue(code)}` : `|${escapeValue(code)}`]]);
   }
-  for (const [param, value, folded] of rows.string) out.push([id, [param, escapeValue(value ?? folded)]]);
+  // A long value is indexed as a key (prefix + hash): search by the folded start instead.
+  for (const [param, value, folded] of rows.string) out.push([id, [param, escapeValue(value !== null && value.length < INDEXED_TEXT_CHARS ? value : folded)]]);
   for (const [param, low, high] of rows.date) {
     const q: Array<[string, string]> = [id];
     if (low !== '-infinity') q.push([param, `ge${new Date(low).toISOString()}`]);

@@ -51,7 +51,7 @@ export const LIMITS = {
     'request bodies being parsed and processed at once per FHIR service; past it 503 with Retry-After', 1 * MB),
   fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch; more is 400'),
   fhirPatchMaxResultBytes: limit('FHIR_PATCH_MAX_RESULT_BYTES', 4 * MB, 'bytes',
-    'size of a resource as a JSON Patch leaves it (checked while the patch is applied); past it 422', 1 * KB),
+    'size of a resource as a JSON Patch leaves it (checked while the patch is applied; a resource already larger may be patched but not grown); past it 422', 1 * KB),
   fhirBundleMaxEntries: limit('FHIR_BUNDLE_MAX_ENTRIES', 10_000, 'count', 'entries in a batch or transaction bundle; more is 413'),
   fhirBundleMaxResultResources: limit('FHIR_BUNDLE_MAX_RESULT_RESOURCES', 10_000, 'count',
     'resources all the search entries of one batch may return together; past it the remaining searches fail with "too-costly"'),

@@ -123,7 +123,7 @@ function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: 
 }
 
 function elementFor(schema: InternalTypeSchema, key: string): { element: InternalTypeSchema['elements'][string]; type: string } | undefined {
-  const direct = schema.elements[key];
+  const direct = Object.hasOwn(schema.elements, key) ? schema.elements[key] : undefined;
   if (direct) return direct.type.length === 1 ? { element: direct, type: direct.type[0]!.code } : undefined;
   for (const [name, element] of Object.entries(schema.elements)) {
     if (!name.endsWith('[x]')) continue;

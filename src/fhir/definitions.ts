@@ -56,14 +56,30 @@ export function isResourceType(name: string): boolean {
   return resourceTypes!.has(name);
 }
 
-/** The search parameters of a resource type by code, including the Resource-level ones. */
+const ownCopies = new WeakMap<object, Record<string, SearchParameter>>();
+
+/**
+ * The search parameters of a resource type by code, including the Resource-level ones, as an
+ * object without a prototype: callers look codes from the query up in it, and `constructor` or
+ * `__proto__` must find nothing.
+ */
 export function searchParametersOf(resourceType: string): Record<string, SearchParameter> {
   loadDefinitions();
-  return (getSearchParameters(resourceType) ?? {}) as Record<string, SearchParameter>;
+  const known = resourceType === 'Resource' || resourceType === 'DomainResource' || isResourceType(resourceType);
+  const params = known ? (getSearchParameters(resourceType) as Record<string, SearchParameter> | undefined) : undefined;
+  if (!params) return Object.create(null) as Record<string, SearchParameter>;
+  let copy = ownCopies.get(params);
+  // A custom parameter added later (engine.addSearchParameter) lands in the same table: copy again.
+  if (!copy || Object.keys(copy).length !== Object.keys(params).length) {
+    copy = Object.assign(Object.create(null) as Record<string, SearchParameter>, params);
+    ownCopies.set(params, copy);
+  }
+  return copy;
 }
 
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
-  return searchParametersOf(resourceType)[code];
+  const params = searchParametersOf(resourceType);
+  return Object.hasOwn(params, code) ? params[code] : undefined;
 }
 
 /** A search parameter by its canonical URL (composite components name theirs that way). */

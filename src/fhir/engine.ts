@@ -33,10 +33,10 @@ export class FhirEngine {
   readonly db: Database;
   readonly schema: string;
   readonly operations = new OperationRegistry();
+  readonly limits: Limits;
   private base: string;
   private readonly software: { name: string; version: string };
   private readonly statistics: StatisticsKeeper;
-  private readonly limits: Limits;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;

@@ -1,4 +1,14 @@
-/** RFC 6902 JSON Patch, applied to a copy of a resource. */
+/**
+ * RFC 6902 JSON Patch, applied to a copy of a resource, within limits: the number of operations,
+ * and the size of the document as the patch leaves it, tracked while the patch is applied (a copy
+ * of an array into itself doubles the document: 40 of them would exhaust memory), so a patch
+ * stops at the first operation that would take the document past its budget.
+ *
+ * Pointers are resolved through own properties only, and the tokens `__proto__`, `constructor`
+ * and `prototype` are refused: no FHIR element has those names, and on a plain object they reach
+ * Object.prototype.
+ */
+import { DEFAULT_LIMITS } from '../common/limits.js';
 import { FhirError, badRequest } from './outcome.js';
 
 export interface PatchOperation {
@@ -8,31 +18,55 @@ export interface PatchOperation {
   from?: string;
 }
 
+export interface PatchLimits {
+  /** Operations in one patch (FHIR_PATCH_MAX_OPERATIONS). */
+  fhirPatchMaxOperations: number;
+  /** Size of the patched document as JSON, in bytes (FHIR_PATCH_MAX_RESULT_BYTES). */
+  fhirPatchMaxResultBytes: number;
+}
+
 type Container = Record<string, unknown> | unknown[];
+
+const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw badRequest(`JSON Patch path "${pointer}" must start with "/"`);
-  return pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (!pointer.startsWith('/')) throw badRequest(`JSON Patch path "${shown(pointer)}" must start with "/"`);
+  const tokens = pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const forbidden = tokens.find((t) => FORBIDDEN_TOKENS.has(t));
+  if (forbidden !== undefined) throw badRequest(`JSON Patch path "${shown(pointer)}" names "${forbidden}", which is not a FHIR element`);
+  return tokens;
+}
+
+function shown(pointer: string): string {
+  return pointer.length > 120 ? `${pointer.slice(0, 120)}...` : pointer;
+}
+
+function isContainer(node: unknown): node is Container {
+  return typeof node === 'object' && node !== null;
+}
+
+/** The child of a container at one pointer token, or undefined; never an inherited property. */
+function childOf(node: Container, token: string): unknown {
+  if (Array.isArray(node)) return /^(0|[1-9]\d*)$/.test(token) ? node[Number(token)] : undefined;
+  return Object.hasOwn(node, token) ? node[token] : undefined;
 }
 
 function resolveParent(doc: unknown, tokens: string[], pointer: string): { parent: Container; key: string } {
   let node = doc;
   for (const token of tokens.slice(0, -1)) {
-    if (Array.isArray(node)) node = node[Number(token)];
-    else if (node && typeof node === 'object') node = (node as Record<string, unknown>)[token];
-    else node = undefined;
-    if (node === undefined) throw badRequest(`JSON Patch path "${pointer}" does not exist`);
+    node = isContainer(node) ? childOf(node, token) : undefined;
+    if (node === undefined) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
   }
-  if (!node || typeof node !== 'object') throw badRequest(`JSON Patch path "${pointer}" does not exist`);
-  return { parent: node as Container, key: tokens[tokens.length - 1]! };
+  if (!isContainer(node)) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
+  return { parent: node, key: tokens[tokens.length - 1]! };
 }
 
 function arrayIndex(array: unknown[], key: string, pointer: string, allowEnd: boolean): number {
   if (key === '-' && allowEnd) return array.length;
-  if (!/^\d+$/.test(key)) throw badRequest(`JSON Patch path "${pointer}" has an invalid array index`);
+  if (!/^(0|[1-9]\d*)$/.test(key)) throw badRequest(`JSON Patch path "${shown(pointer)}" has an invalid array index`);
   const index = Number(key);
-  if (index > array.length || (!allowEnd && index === array.length)) throw badRequest(`JSON Patch path "${pointer}" is out of range`);
+  if (index > array.length || (!allowEnd && index === array.length)) throw badRequest(`JSON Patch path "${shown(pointer)}" is out of range`);
   return index;
 }
 
@@ -40,67 +74,141 @@ function getValue(doc: unknown, pointer: string): unknown {
   const tokens = parsePointer(pointer);
   if (!tokens.length) return doc;
   const { parent, key } = resolveParent(doc, tokens, pointer);
-  const value = Array.isArray(parent) ? parent[arrayIndex(parent, key, pointer, false)] : parent[key];
-  if (value === undefined) throw badRequest(`JSON Patch path "${pointer}" does not exist`);
+  const value = childOf(parent, key);
+  if (value === undefined) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
   return value;
 }
 
-function addValue(doc: unknown, pointer: string, value: unknown): void {
-  const tokens = parsePointer(pointer);
-  if (!tokens.length) throw badRequest('JSON Patch cannot replace the whole resource');
-  const { parent, key } = resolveParent(doc, tokens, pointer);
-  if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, pointer, true), 0, value);
-  else parent[key] = value;
-}
-
-function removeValue(doc: unknown, pointer: string): void {
-  const tokens = parsePointer(pointer);
-  if (!tokens.length) throw badRequest('JSON Patch cannot remove the whole resource');
-  const { parent, key } = resolveParent(doc, tokens, pointer);
-  if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, pointer, false), 1);
-  else {
-    if (!(key in parent)) throw badRequest(`JSON Patch path "${pointer}" does not exist`);
-    delete parent[key];
+/**
+ * The size of a value as JSON (close enough: string escapes are not counted), or Infinity as soon
+ * as it passes budget, so sizing never walks more than the budget allows.
+ */
+export function jsonSize(value: unknown, budget: number): number {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const node = stack.pop();
+    if (typeof node === 'string') size += node.length + 2;
+    else if (typeof node === 'number' || typeof node === 'boolean') size += String(node).length;
+    else if (node === null || node === undefined) size += 4;
+    else if (Array.isArray(node)) {
+      size += 2 + Math.max(0, node.length - 1);
+      for (const child of node) stack.push(child);
+    } else if (typeof node === 'object') {
+      const keys = Object.keys(node);
+      size += 2 + Math.max(0, keys.length - 1);
+      for (const key of keys) {
+        size += key.length + 3;
+        stack.push((node as Record<string, unknown>)[key]);
+      }
+    }
+    if (size > budget) return Infinity;
   }
+  return size;
 }
 
-export function applyJsonPatch<T>(document: T, operations: unknown): T {
+/** Applies a patch to a copy of a document; 400 for a malformed patch, 422 past the size limit or a failed test. */
+export function applyJsonPatch<T>(document: T, operations: unknown, limits: PatchLimits = DEFAULT_LIMITS): T {
   if (!Array.isArray(operations)) throw badRequest('a JSON Patch body must be an array of operations');
+  if (operations.length > limits.fhirPatchMaxOperations) {
+    throw badRequest(`a JSON Patch may have at most ${limits.fhirPatchMaxOperations} operations; this one has ${operations.length} (FHIR_PATCH_MAX_OPERATIONS)`);
+  }
+  let size = jsonSize(document, Number.MAX_SAFE_INTEGER);
+  // A resource stored larger than the limit (under the body limit) may still be patched, not grown.
+  const maxBytes = Math.max(limits.fhirPatchMaxResultBytes, size);
   const doc = structuredClone(document);
-  for (const raw of operations) {
+
+  /** Adds (or subtracts) the size of a value to the running size; refuses past the limit. */
+  const grow = (delta: number, index: number, path: string): void => {
+    size += delta;
+    if (size > maxBytes) {
+      throw new FhirError(422, 'FHIR_BODY_TOO_LARGE',
+        `JSON Patch operation ${index} (at "${shown(path)}") would make the resource larger than ${maxBytes} bytes (FHIR_PATCH_MAX_RESULT_BYTES); nothing was changed`);
+    }
+  };
+  /**
+   * The size a member adds: its value, plus its key and separators in an object. A value being
+   * added is sized up to the budget only; one already in the document (removed, replaced) fully,
+   * so that removing it can never subtract Infinity.
+   */
+  const memberSize = (parent: Container, key: string, value: unknown, budget = maxBytes): number =>
+    jsonSize(value, budget) + (Array.isArray(parent) ? 1 : key.length + 4);
+  const present = Number.MAX_SAFE_INTEGER;
+
+  const add = (pointer: string, value: unknown, index: number): void => {
+    const tokens = parsePointer(pointer);
+    if (!tokens.length) throw badRequest('JSON Patch cannot replace the whole resource');
+    const { parent, key } = resolveParent(doc, tokens, pointer);
+    const added = memberSize(parent, key, value);
+    const replaced = !Array.isArray(parent) && Object.hasOwn(parent, key) ? memberSize(parent, key, parent[key], present) : 0;
+    grow(added - replaced, index, pointer);
+    const stored = value === undefined ? value : structuredClone(value);
+    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, pointer, true), 0, stored);
+    else Object.defineProperty(parent, key, { value: stored, writable: true, enumerable: true, configurable: true });
+  };
+
+  const remove = (pointer: string, index: number): unknown => {
+    const tokens = parsePointer(pointer);
+    if (!tokens.length) throw badRequest('JSON Patch cannot remove the whole resource');
+    const { parent, key } = resolveParent(doc, tokens, pointer);
+    if (Array.isArray(parent)) {
+      const at = arrayIndex(parent, key, pointer, false);
+      grow(-memberSize(parent, key, parent[at], present), index, pointer);
+      return parent.splice(at, 1)[0];
+    }
+    if (!Object.hasOwn(parent, key)) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
+    const value = parent[key];
+    grow(-memberSize(parent, key, value, present), index, pointer);
+    delete parent[key];
+    return value;
+  };
+
+  operations.forEach((raw: unknown, index) => {
     const op = raw as PatchOperation;
-    if (!op || typeof op !== 'object' || typeof op.path !== 'string') throw badRequest('each JSON Patch operation needs op and path');
+    if (!op || typeof op !== 'object' || typeof op.path !== 'string') throw badRequest(`JSON Patch operation ${index} needs op and path`);
+    const needsValue = op.op === 'add' || op.op === 'replace' || op.op === 'test';
+    if (needsValue && !Object.hasOwn(op, 'value')) throw badRequest(`JSON Patch operation ${index} (${op.op}) needs a value`);
     switch (op.op) {
       case 'add':
-        addValue(doc, op.path, structuredClone(op.value));
+        add(op.path, op.value, index);
         break;
       case 'remove':
-        removeValue(doc, op.path);
+        remove(op.path, index);
         break;
       case 'replace':
-        removeValue(doc, op.path);
-        addValue(doc, op.path, structuredClone(op.value));
+        remove(op.path, index);
+        add(op.path, op.value, index);
         break;
       case 'move': {
-        if (typeof op.from !== 'string') throw badRequest('JSON Patch move needs from');
-        const value = getValue(doc, op.from);
-        removeValue(doc, op.from);
-        addValue(doc, op.path, value);
+        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (move) needs from`);
+        if (op.path.startsWith(`${op.from}/`)) throw badRequest(`JSON Patch operation ${index} cannot move "${shown(op.from)}" into itself`);
+        getValue(doc, op.from);
+        add(op.path, remove(op.from, index), index);
         break;
       }
       case 'copy': {
-        if (typeof op.from !== 'string') throw badRequest('JSON Patch copy needs from');
-        addValue(doc, op.path, structuredClone(getValue(doc, op.from)));
+        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (copy) needs from`);
+        add(op.path, getValue(doc, op.from), index);
         break;
       }
       case 'test':
-        if (JSON.stringify(getValue(doc, op.path)) !== JSON.stringify(op.value)) {
-          throw new FhirError(422, 'FHIR_BAD_REQUEST', `JSON Patch test failed at "${op.path}"`);
+        if (!jsonEqual(getValue(doc, op.path), op.value)) {
+          throw new FhirError(422, 'FHIR_BAD_REQUEST', `JSON Patch test failed at "${shown(op.path)}"`);
         }
         break;
       default:
-        throw badRequest(`unknown JSON Patch op "${String((op as { op?: unknown }).op)}"`);
+        throw badRequest(`unknown JSON Patch op "${String((op as { op?: unknown }).op).slice(0, 40)}" in operation ${index}`);
     }
-  }
+  });
   return doc;
+}
+
+/** Equality as RFC 6902 defines it for test: same JSON value, object members in any order. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!isContainer(a) || !isContainer(b) || Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((item, i) => jsonEqual(item, (b as unknown[])[i]));
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
 }

@@ -26,6 +26,7 @@ export type FhirErrorCode =
   | 'FHIR_UNAVAILABLE'
   | 'FHIR_NOT_SUPPORTED'
   | 'FHIR_BAD_REQUEST'
+  | 'FHIR_BUSY'
   | 'FHIR_INTERNAL';
 
 const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
@@ -48,6 +49,7 @@ const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_UNAVAILABLE: 'transient',
   FHIR_NOT_SUPPORTED: 'not-supported',
   FHIR_BAD_REQUEST: 'invalid',
+  FHIR_BUSY: 'transient',
   FHIR_INTERNAL: 'exception',
 };
 

@@ -27,7 +27,7 @@ export interface RepositoryOptions {
    * baseUrl. They differ when a request came through a proxy (X-Forwarded-Host).
    */
   canonicalBaseUrl?: string;
-  /** What one search or bundle may ask for (src/common/limits.ts); defaults to the documented defaults. */
+  /** Every limit of the service (src/common/limits.ts: search, bundle, JSON Patch); the documented defaults when omitted. */
   limits?: Limits;
 }
 
@@ -49,10 +49,12 @@ export class FhirRepository {
   readonly baseUrl: string;
   readonly canonicalBaseUrl: string;
   readonly limits: Limits;
+  private readonly options: RepositoryOptions;
   private readonly db: Database;
   private readonly tx?: Queryable;
 
   constructor(options: RepositoryOptions, tx?: Queryable) {
+    this.options = options;
     this.db = options.db;
     this.schema = options.schema;
     this.baseUrl = options.baseUrl;
@@ -68,7 +70,7 @@ export class FhirRepository {
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new FhirRepository({ db: this.db, schema: this.schema, baseUrl: this.baseUrl, canonicalBaseUrl: this.canonicalBaseUrl, limits: this.limits }, tx)));
+    return this.db.transaction((tx) => fn(new FhirRepository(this.options, tx)));
   }
 
   async read(type: string, id: string): Promise<Resource> {
@@ -162,7 +164,7 @@ export class FhirRepository {
       checkIfMatch(options.ifMatch, current, type, id);
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
-      const patched = applyJsonPatch(current.content!, operations);
+      const patched = applyJsonPatch(current.content!, operations, repo.limits);
       const resource = assertResourceBody(patched, type);
       if (resource.id !== id) throw badPatch('the patch must not change the id');
       return repo.writeNext(type, id, resource, current, 'patch');

@@ -11,6 +11,51 @@ import { FhirError, badRequest } from './outcome.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/**
+ * Member names that reach Object.prototype when used as a key on a plain object (`__proto__`,
+ * `constructor`, `toString`...) and `prototype`. No FHIR element has one of these names, so a body
+ * that uses one is refused before any code walks it.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** A member path for messages, as FHIR names elements: `Patient.name[0].family`. */
+export function elementPath(parent: string, key: string | number): string {
+  return typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`;
+}
+
+interface Visit {
+  node: unknown;
+  parent?: Visit;
+  key?: string | number;
+}
+
+/** The path of a visited node, built only when a message needs it. */
+function pathOf(visit: Visit, root: string): string {
+  const keys: Array<string | number> = [];
+  for (let v: Visit | undefined = visit; v?.key !== undefined; v = v.parent) keys.push(v.key);
+  return keys.reverse().reduce<string>((path, key) => elementPath(path, key), root);
+}
+
+/** The path of the first member named like an Object.prototype member, or undefined. */
+export function findReservedKey(value: unknown, root: string): string | undefined {
+  const stack: Visit[] = [{ node: value }];
+  while (stack.length) {
+    const visit = stack.pop()!;
+    const node = visit.node;
+    if (!node || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      node.forEach((child, index) => stack.push({ node: child, parent: visit, key: index }));
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      if (RESERVED_KEYS.has(key)) return pathOf({ node: undefined, parent: visit, key }, root);
+      const child = (node as Record<string, unknown>)[key];
+      if (child && typeof child === 'object') stack.push({ node: child, parent: visit, key });
+    }
+  }
+  return undefined;
+}
+
 export function assertResourceType(type: string): void {
   if (!isResourceType(type)) {
     throw new FhirError(404, 'FHIR_UNKNOWN_TYPE', `"${type.slice(0, 64)}" is not a FHIR R4 resource type`);
@@ -20,6 +65,14 @@ export function assertResourceType(type: string): void {
 export function assertId(id: string): void {
   if (!ID_PATTERN.test(id)) {
     throw new FhirError(400, 'FHIR_INVALID_ID', `"${id.slice(0, 80)}" is not a valid id: use 1-64 letters, digits, "-" and "."`);
+  }
+}
+
+/** 400 naming the element when a resource has a member named like an Object.prototype member. */
+function assertNoReservedKeys(resource: object, resourceType: string): void {
+  const reserved = findReservedKey(resource, resourceType);
+  if (reserved) {
+    throw badRequest(`${reserved.slice(0, 200)}: "${reserved.slice(reserved.lastIndexOf('.') + 1)}" is not a FHIR element`, 'FHIR_INVALID_RESOURCE');
   }
 }
 
@@ -36,6 +89,7 @@ export function assertResourceBody(body: unknown, expectedType?: string): Resour
   if (expectedType && resourceType !== expectedType) {
     throw badRequest(`the resource is a ${resourceType} but the URL is for ${expectedType}`, 'FHIR_INVALID_RESOURCE');
   }
+  assertNoReservedKeys(body, resourceType);
   const id = (body as { id?: unknown }).id;
   if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) {
     throw new FhirError(400, 'FHIR_INVALID_ID', 'the resource id is not valid: use 1-64 letters, digits, "-" and "."');
@@ -46,6 +100,8 @@ export function assertResourceBody(body: unknown, expectedType?: string): Resour
 /** Validates against the base R4 StructureDefinition; throws a 400 listing every error. */
 export function validateAgainstDefinitions(resource: Resource): OperationOutcomeIssue[] {
   loadDefinitions();
+  // @medplum/core looks element names up on plain objects: `constructor` passes it unchecked.
+  assertNoReservedKeys(resource, resource.resourceType);
   let issues: OperationOutcomeIssue[];
   try {
     issues = validateResource(resource);

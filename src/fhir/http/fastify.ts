@@ -2,16 +2,23 @@
  * Mounts a FHIR engine on a Fastify app under a prefix (default /fhir), as an encapsulated
  * plug-in with its own body parsing (FHIR JSON, JSON Patch, form-encoded _search), content
  * negotiation and error handler, so every failure is an OperationOutcome and none is a 500.
+ * Bodies are bounded twice: each by the app's bodyLimit (413 before it is read), and all bodies
+ * held at once by the service's in-flight budget (503 with Retry-After).
  */
+import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { FhirError } from '../outcome.js';
+import { RESERVED_KEYS, findReservedKey } from '../validation.js';
+import { BodyBudget } from './body-budget.js';
 
 export interface FhirRoutesOptions {
   prefix?: string;
-  /** Deepest JSON nesting accepted in a body. */
+  /** Deepest JSON nesting accepted in a body; default the engine's FHIR_MAX_JSON_DEPTH. */
   maxDepth?: number;
+  /** Request body bytes held at once by this service; default the engine's FHIR_MAX_INFLIGHT_BODY_BYTES. */
+  maxInflightBodyBytes?: number;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -21,13 +28,20 @@ const FORMATS = new Set(['json', ...JSON_TYPES]);
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngine, options: FhirRoutesOptions = {}): Promise<void> {
-  const maxDepth = options.maxDepth ?? 100;
+  const maxDepth = options.maxDepth ?? engine.limits.fhirMaxJsonDepth;
+  const budget = new BodyBudget(options.maxInflightBodyBytes ?? engine.limits.fhirInflightBodyBytes);
+  const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
   await app.register(async (instance) => {
     instance.removeAllContentTypeParsers();
     instance.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    instance.addHook('preParsing', async (request, reply, payload) => reserveBody(budget, bodyLimit, request, reply, payload));
     instance.setErrorHandler(async (error, request, reply) => {
       const fhirError = fromFastifyError(error);
-      if (fhirError.status >= 500) request.log.error({ err: error }, 'FHIR request failed');
+      if (fhirError.status >= 500 && fhirError.status !== 503) request.log.error({ err: error }, 'FHIR request failed');
+      if (fhirError.status === 503) {
+        request.log.warn({ heldBytes: budget.heldBytes, maxBytes: budget.maxBytes }, 'FHIR request refused: in-flight body budget full');
+        reply.header('retry-after', '1');
+      }
       await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD');
     });
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -38,6 +52,43 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
     instance.route({ method: [...METHODS], url: '/', handler });
     instance.route({ method: [...METHODS], url: '/*', handler });
   }, { prefix: options.prefix ?? '/fhir' });
+}
+
+/**
+ * Takes a request body's bytes from the service's budget before the body is read: its declared
+ * Content-Length, or each chunk as it arrives when it has none. They return to the budget when the
+ * response is sent or the connection closes, whichever comes first.
+ */
+function reserveBody(budget: BodyBudget, bodyLimit: number, request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream): NodeJS.ReadableStream {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  const chunked = request.headers['transfer-encoding'] !== undefined;
+  if (!(declared > 0) && !chunked) return payload;
+  if (declared > bodyLimit) throw bodyTooLarge(bodyLimit);
+  let held = 0;
+  reply.raw.once('close', () => budget.release(held));
+  if (declared > 0) {
+    if (!budget.tryReserve(declared)) throw serviceBusy(budget);
+    held = declared;
+    return payload;
+  }
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!budget.tryReserve(chunk.length)) return callback(serviceBusy(budget));
+      held += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  payload.on('error', (error) => counter.destroy(error as Error));
+  return payload.pipe(counter);
+}
+
+function bodyTooLarge(bodyLimit: number): FhirError {
+  return new FhirError(413, 'FHIR_BODY_TOO_LARGE', `the request body is larger than this server accepts (${bodyLimit} bytes)`);
+}
+
+function serviceBusy(budget: BodyBudget): FhirError {
+  return new FhirError(503, 'FHIR_BUSY',
+    `this FHIR service is holding ${budget.maxBytes} bytes of request bodies (FHIR_MAX_INFLIGHT_BODY_BYTES); retry shortly`);
 }
 
 function fromFastifyError(error: unknown): FhirError {
@@ -134,7 +185,16 @@ function parseBody(request: FastifyRequest, maxDepth: number): unknown {
   return parsed;
 }
 
-/** Rejects nesting deeper than maxDepth and NUL characters (PostgreSQL jsonb cannot store them). */
+function reservedKey(body: unknown): FhirError {
+  const type = (body as { resourceType?: unknown })?.resourceType;
+  const path = findReservedKey(body, typeof type === 'string' ? type.slice(0, 64) : 'body') ?? 'body';
+  return new FhirError(400, 'FHIR_INVALID_JSON', `${path.slice(0, 200)}: "${path.slice(path.lastIndexOf('.') + 1)}" is not a FHIR element name`);
+}
+
+/**
+ * Rejects nesting deeper than maxDepth, NUL characters (PostgreSQL jsonb cannot store them) and
+ * members named like Object.prototype's (`__proto__`, `constructor`...: never FHIR elements).
+ */
 export function checkJsonShape(value: unknown, maxDepth: number): void {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length) {
@@ -152,6 +212,7 @@ export function checkJsonShape(value: unknown, maxDepth: number): void {
     else {
       for (const [key, child] of Object.entries(node)) {
         if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+        if (RESERVED_KEYS.has(key)) throw reservedKey(value);
         stack.push([child, depth + 1]);
       }
     }

@@ -7,7 +7,7 @@ import type { SearchParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../outcome.js';
 import { expandValueSet } from '../bindings.js';
 import { compositeComponents } from '../definitions.js';
-import { componentParam, foldText, parseReference } from '../storage/indexer.js';
+import { componentParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
 import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
 
@@ -200,13 +200,14 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
     case 'token':
       return tokenCondition(ctx, modifier, i, value);
     case 'string':
-      if (modifier === 'exact') return `${i}.value = ${p(value)}`;
-      if (modifier === 'contains') return `${i}.folded LIKE ${p(`%${likeEscape(foldText(value))}%`)}`;
-      return `${i}.folded LIKE ${p(`${likeEscape(foldText(value))}%`)}`;
+      // Long values are indexed as a key (exact) and a cut folded text (prefix, contains): storage/indexer.ts.
+      if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
+      if (modifier === 'contains') return `${i}.folded LIKE ${p(`%${likeEscape(indexedText(foldText(value)))}%`)}`;
+      return `${i}.folded LIKE ${p(`${likeEscape(indexedText(foldText(value)))}%`)}`;
     case 'uri':
       if (modifier === 'below') return `${i}.value LIKE ${p(`${likeEscape(value)}%`)}`;
       if (modifier === 'above') return `${p(value)} LIKE (replace(replace(replace(${i}.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
-      return `${i}.value = ${p(value)}`;
+      return `${i}.value = ${p(indexKey(value))}`;
     case 'date':
       return dateCondition(ctx, `${i}.low`, `${i}.high`, value);
     case 'number': {
@@ -237,12 +238,12 @@ function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: stri
     const parts = value.split('|');
     if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
     const [system, code, v] = parts as [string, string, string];
-    return `(${i}.code = ${p(`${code}|${v}`)}${system ? ` AND ${i}.system = ${p(system)}` : ''})`;
+    return `(${i}.code = ${p(indexKey(`${code}|${v}`))}${system ? ` AND ${i}.system = ${p(indexKey(system))}` : ''})`;
   }
   const bar = value.indexOf('|');
-  if (bar < 0) return `${i}.code = ${p(value)}`;
-  const system = value.slice(0, bar);
-  const code = value.slice(bar + 1);
+  if (bar < 0) return `${i}.code = ${p(indexKey(value))}`;
+  const system = indexKey(value.slice(0, bar));
+  const code = indexKey(value.slice(bar + 1));
   if (!system && !code) throw badRequest('a token search value needs a system or a code', 'FHIR_BAD_SEARCH');
   if (!system) return `(${i}.code = ${p(code)} AND ${i}.system IS NULL)`;
   if (!code) return `${i}.system = ${p(system)}`;
@@ -349,7 +350,7 @@ function referenceCondition(ctx: BuildContext, modifier: string | undefined, i: 
       : `(${i}.target_id = ${p(value)} OR ${i}.reference = ${p(value)})`;
   }
   // absolute or canonical: match exactly, or any version of a canonical without one
-  return `(${i}.reference = ${p(value)} OR ${i}.reference LIKE ${p(`${likeEscape(value)}|%`)})`;
+  return `(${i}.reference = ${p(indexKey(value))} OR ${i}.reference LIKE ${p(`${likeEscape(value)}|%`)})`;
 }
 
 /** ORDER BY expressions for _sort keys, always ending in rid so pages are stable. */

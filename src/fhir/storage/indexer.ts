@@ -7,13 +7,13 @@ import {
   convertToSearchableNumbers,
   convertToSearchableQuantities,
   convertToSearchableStrings,
-  convertToSearchableTokens,
   convertToSearchableUris,
   evalFhirPathTyped,
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
-import type { Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { createHash } from 'node:crypto';
+import type { CodeableConcept, Coding, ContactPoint, Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, compositeComponents, parameterExpression, searchParametersOf } from '../definitions.js';
 
 /** Index rows by table; the optional last column (grp) groups the components of one composite element. */
@@ -35,12 +35,51 @@ export const componentParam = (code: string, index: number): string => `${code}$
 const TEXT_SYSTEM = '\u0000text';
 const TOKEN_TYPES = new Set(['Identifier', 'CodeableConcept', 'Coding', 'ContactPoint']);
 
+/**
+ * Index values are bounded so every index row fits a B-tree entry (PostgreSQL refuses entries over
+ * ~2.7 KB: a 3,000-letter name was a 500). Longer values are indexed by a key made of their first
+ * characters and a SHA-256 of the whole value, so equality (token codes and systems, uri,
+ * reference, string :exact) still matches exactly; the folded text of string parameters (prefix and
+ * :contains matching) is cut to its first INDEXED_TEXT_CHARS characters. The search side applies
+ * the same functions to the values it compares. Lengths count code points, as PostgreSQL's
+ * length() and left() do (migration 5 rewrites older rows with the same SQL).
+ */
+export const INDEXED_TEXT_CHARS = 256;
+const KEY_PREFIX_CHARS = INDEXED_TEXT_CHARS - 72;
+const KEY_HASH_MARK = '#sha256:';
+
+/** The first `count` code points of a value, or undefined when it has no more than that. */
+function codePointPrefix(value: string, count: number): string | undefined {
+  if (value.length <= count) return undefined;
+  let units = 0;
+  for (let points = 0; points < count; points++) {
+    if (units >= value.length) return undefined;
+    units += (value.codePointAt(units) ?? 0) > 0xffff ? 2 : 1;
+  }
+  return units < value.length ? value.slice(0, units) : undefined;
+}
+
+/** The value as stored in an equality-matched index column: itself, or a prefix and hash when long. */
+export function indexKey(value: string): string;
+export function indexKey(value: string | null): string | null;
+export function indexKey(value: string | null): string | null {
+  if (value === null || value.length <= INDEXED_TEXT_CHARS) return value;
+  if (codePointPrefix(value, INDEXED_TEXT_CHARS) === undefined) return value;
+  const prefix = codePointPrefix(value, KEY_PREFIX_CHARS)!;
+  return `${prefix}${KEY_HASH_MARK}${createHash('sha256').update(value, 'utf8').digest('hex')}`;
+}
+
+/** Folded text as stored for prefix and :contains matching: its first INDEXED_TEXT_CHARS code points. */
+export function indexedText(folded: string): string {
+  return codePointPrefix(folded, INDEXED_TEXT_CHARS) ?? folded;
+}
+
 /** Lower case without diacritics: how string parameters match by default. */
 export function foldText(value: string): string {
   return value.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
-const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const LOCAL_REFERENCE = /^(?:(.*)\/)?([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 /** Splits a reference into its target when it points into this server (relative, or under baseUrl). */
 export function parseReference(
@@ -108,9 +147,9 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
     case 'token':
       // Only coded values: an expression can yield other complex types (a Range under value.as(...)).
       values = values.filter((v) => typeof v.value !== 'object' || TOKEN_TYPES.has(v.type));
-      for (const token of convertToSearchableTokens(values, { textSearchSystem: TEXT_SYSTEM })) {
+      for (const token of searchableTokens(values)) {
         if (token.system === TEXT_SYSTEM) addString(rows, `${code}:text`, token.value ?? '', true);
-        else rows.token.push([code, token.system ?? null, token.value ?? null]);
+        else rows.token.push([code, indexKey(token.system ?? null), indexKey(token.value ?? null)]);
       }
       for (const value of values) {
         if (value.type === 'Identifier') addOfType(rows, code, value.value as Identifier);
@@ -146,7 +185,7 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       }
       break;
     case 'uri':
-      for (const uri of convertToSearchableUris(values)) rows.uri.push([code, uri]);
+      for (const uri of convertToSearchableUris(values)) rows.uri.push([code, indexKey(uri)]);
       break;
     case 'reference':
       for (const value of values) addReference(rows, code, value, baseUrl);
@@ -156,14 +195,61 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
   }
 }
 
+type Token = { system?: string; value?: string };
+
+/**
+ * The tokens of coded values, as @medplum/core's convertToSearchableTokens builds them (display
+ * and text under TEXT_SYSTEM), without its duplicate check, which is quadratic: 20,000 identifiers
+ * took seconds, 120,000 minutes. dedupe() removes duplicates afterwards.
+ */
+function searchableTokens(values: TypedValue[]): Token[] {
+  const out: Token[] = [];
+  const add = (system: string | undefined, value: string | undefined): void => {
+    if (system || value) out.push({ system, value });
+  };
+  const coding = (c: Coding | undefined): void => {
+    if (!c) return;
+    if (c.display) add(TEXT_SYSTEM, c.display);
+    add(c.system, c.code);
+  };
+  for (const { type, value } of values) {
+    if (type === 'Identifier') {
+      const identifier = value as Identifier | undefined;
+      if (identifier?.type?.text) add(TEXT_SYSTEM, identifier.type.text);
+      add(identifier?.system, identifier?.value);
+    } else if (type === 'CodeableConcept') {
+      const concept = value as CodeableConcept | undefined;
+      if (concept?.text) add(TEXT_SYSTEM, concept.text);
+      for (const c of concept?.coding ?? []) coding(c);
+    } else if (type === 'Coding') coding(value as Coding | undefined);
+    else if (type === 'ContactPoint') {
+      const point = value as ContactPoint | undefined;
+      if (point) add(point.system, point.value?.toLocaleLowerCase());
+    } else add(undefined, (value as { toString(): string } | undefined)?.toString());
+  }
+  return out;
+}
+
 function addString(rows: IndexRows, param: string, text: string, splitWords: boolean): void {
   if (!text) return;
-  rows.string.push([param, text, foldText(text)]);
+  rows.string.push([param, indexKey(text), indexedFold(text)]);
   if (splitWords) {
-    for (const word of text.split(/[\s,]+/)) {
-      if (word && word !== text) rows.string.push([param, null, foldText(word)]);
+    // Words come from the indexed start of the text only: a long text is not a million rows.
+    const start = indexedText(text);
+    for (const word of start.split(/[\s,]+/)) {
+      if (word && word !== text) rows.string.push([param, null, indexedText(foldText(word))]);
     }
   }
+}
+
+/** indexedText(foldText(text)), folding only as much of a long text as the index keeps. */
+function indexedFold(text: string): string {
+  for (let units = 4 * INDEXED_TEXT_CHARS; units < text.length; units *= 4) {
+    const folded = foldText(text.slice(0, units));
+    // More than INDEXED_TEXT_CHARS folded characters: the cut (and a mark it split) lies past what is kept.
+    if (codePointPrefix(folded, INDEXED_TEXT_CHARS + 1) !== undefined) return indexedText(folded);
+  }
+  return indexedText(foldText(text));
 }
 
 /** The individual parts of a HumanName or Address, so `family=...` style matching works on each. */
@@ -180,7 +266,7 @@ function namePartsOf(value: Record<string, unknown>): string[] {
 function addOfType(rows: IndexRows, code: string, identifier: Identifier | undefined): void {
   if (!identifier?.value) return;
   for (const coding of identifier.type?.coding ?? []) {
-    if (coding.code) rows.token.push([`${code}:of-type`, coding.system ?? null, `${coding.code}|${identifier.value}`]);
+    if (coding.code) rows.token.push([`${code}:of-type`, indexKey(coding.system ?? null), indexKey(`${coding.code}|${identifier.value}`)]);
   }
 }
 
@@ -189,17 +275,17 @@ function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl:
     // canonical and uri typed references: relative ones (or under our base) also point at a resource
     const target = parseReference(value.value, baseUrl);
     if (target) rows.reference.push([code, target.targetType, target.targetId, target.local]);
-    else rows.reference.push([code, null, null, value.value]);
+    else rows.reference.push([code, null, null, indexKey(value.value)]);
     return;
   }
   const ref = value.value as Reference | undefined;
   if (ref?.identifier) {
-    rows.token.push([`${code}:identifier`, ref.identifier.system ?? null, ref.identifier.value ?? null]);
+    rows.token.push([`${code}:identifier`, indexKey(ref.identifier.system ?? null), indexKey(ref.identifier.value ?? null)]);
   }
   if (typeof ref?.reference !== 'string' || ref.reference.startsWith('#')) return;
   const local = parseReference(ref.reference, baseUrl);
   if (local) rows.reference.push([code, local.targetType, local.targetId, local.local]);
-  else rows.reference.push([code, null, null, ref.reference]);
+  else rows.reference.push([code, null, null, indexKey(ref.reference)]);
 }
 
 function dedupe(rows: IndexRows): IndexRows {

@@ -9,6 +9,14 @@
  *            only the resources it returns.
  */
 import { assertSchemaName, type Migration } from '../../db/database.js';
+import { INDEXED_TEXT_CHARS } from './indexer.js';
+
+/** SQL for indexer.ts's indexKey(column): the value, or its first characters and SHA-256 when long. */
+export function indexKeySql(column: string): string {
+  return `CASE WHEN length(${column}) > ${INDEXED_TEXT_CHARS}
+    THEN left(${column}, ${INDEXED_TEXT_CHARS - 72}) || '#sha256:' || encode(sha256(convert_to(${column}, 'UTF8')), 'hex')
+    ELSE ${column} END`;
+}
 
 export function fhirMigrations(schema: string): Migration[] {
   assertSchemaName(schema);
@@ -126,6 +134,20 @@ export function fhirMigrations(schema: string): Migration[] {
           total integer NOT NULL
         );
         CREATE INDEX search_snapshots_created ON ${s}.search_snapshots (created_at);
+      `,
+    },
+    {
+      version: 5,
+      name: 'fhir index values bounded',
+      // Index values are bounded so they fit a B-tree entry (storage/indexer.ts, indexKey and
+      // indexedText); rows written before were stored whole when they compressed well enough.
+      sql: `
+        UPDATE ${s}.idx_token SET code = ${indexKeySql('code')}, system = ${indexKeySql('system')}
+          WHERE length(code) > ${INDEXED_TEXT_CHARS} OR length(system) > ${INDEXED_TEXT_CHARS};
+        UPDATE ${s}.idx_string SET value = ${indexKeySql('value')}, folded = left(folded, ${INDEXED_TEXT_CHARS})
+          WHERE length(value) > ${INDEXED_TEXT_CHARS} OR length(folded) > ${INDEXED_TEXT_CHARS};
+        UPDATE ${s}.idx_uri SET value = ${indexKeySql('value')} WHERE length(value) > ${INDEXED_TEXT_CHARS};
+        UPDATE ${s}.idx_reference SET reference = ${indexKeySql('reference')} WHERE length(reference) > ${INDEXED_TEXT_CHARS};
       `,
     },
   ];

@@ -3,10 +3,11 @@
  * Patient/$everything and the IPS Patient/$summary.
  *
  * Settings: FHIR_DATASTORE_HOST (127.0.0.1), FHIR_DATASTORE_PORT (3447; 0 picks a free port),
- * FHIR_DATASTORE_BODY_LIMIT_BYTES (16777216). The FHIR base URL is http://host:port/fhir.
+ * FHIR_DATASTORE_BODY_LIMIT_BYTES (16777216), and the FHIR limits of src/common/limits.ts
+ * (FHIR_MAX_INFLIGHT_BODY_BYTES, FHIR_PATCH_MAX_OPERATIONS...). The FHIR base URL is http://host:port/fhir.
  */
 import { createHttpApp, listenOn } from '../../common/http-app.js';
-import { readLimits } from '../../common/limits.js';
+import { readLimits, type Limits } from '../../common/limits.js';
 import { FhirEngine } from '../../fhir/engine.js';
 import { registerFhirRoutes } from '../../fhir/http/fastify.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
@@ -15,11 +16,12 @@ import { patientEverything, patientSummary } from './patient-operations.js';
 export const SHR_SCHEMA = 'shr';
 
 /** The SHR's engine on a database, migrated and with its operations registered. */
-export async function createSharedHealthRecordEngine(context: Pick<ServiceContext, 'db'>, baseUrl?: string): Promise<FhirEngine> {
+export async function createSharedHealthRecordEngine(context: Pick<ServiceContext, 'db'>, baseUrl?: string, limits?: Limits): Promise<FhirEngine> {
   const engine = new FhirEngine({
     db: context.db,
     schema: SHR_SCHEMA,
     baseUrl,
+    limits,
     software: { name: 'Instant OpenHIE shared health record', version: '0.1.0' },
   });
   await engine.migrate();
@@ -36,8 +38,9 @@ export const sharedHealthRecordService: ServiceDefinition = {
     const host = context.settings.get('FHIR_DATASTORE_HOST') || '127.0.0.1';
     const port = context.settings.int('FHIR_DATASTORE_PORT', 3447);
     const bodyLimit = context.settings.int('FHIR_DATASTORE_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
-    const engine = await createSharedHealthRecordEngine(context);
-    const app = createHttpApp({ logger: context.logger, bodyLimit, limits: readLimits(context.settings), name: 'shared-health-record' });
+    const limits = readLimits(context.settings);
+    const engine = await createSharedHealthRecordEngine(context, undefined, limits);
+    const app = createHttpApp({ logger: context.logger, bodyLimit, limits, name: 'shared-health-record' });
     await registerFhirRoutes(app, engine, { prefix: '/fhir' });
     const url = await listenOn(app, host, port);
     engine.setBaseUrl(`${url}/fhir`);
