@@ -24,7 +24,7 @@ const OPEN_ROUTES: Array<[method: string, pattern: RegExp]> = [
 
 /** `tls` serves the API over HTTPS (OPENHIM_API_TLS), as OpenHIM does by default. */
 export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }): FastifyInstance {
-  const app = createHttpApp({ logger: deps.logger, bodyLimit: 20 * 1024 * 1024, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
+  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
   const auth = new AdminAuthenticator(deps);
   auth.install(app, (path, method) => OPEN_ROUTES.some(([m, p]) => (m === method || (m === 'GET' && method === 'HEAD')) && p.test(path)));
 
