@@ -7,6 +7,7 @@ import { indexSearchParameter } from '@medplum/core';
 import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { limitsFromEnvironment, type Limits } from '../common/limits.js';
 import type { Database } from '../db/database.js';
+import type { Logger } from '../common/logger.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
@@ -27,6 +28,8 @@ export interface FhirEngineOptions {
   software?: { name: string; version: string };
   /** Search and bundle limits (src/common/limits.ts); defaults to the process environment's. */
   limits?: Limits;
+  /** Where background maintenance reports failures (a failed ANALYZE); silent when omitted. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 export class FhirEngine {
@@ -43,7 +46,8 @@ export class FhirEngine {
     this.schema = options.schema;
     this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
     this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
-    this.statistics = new StatisticsKeeper(this.db, this.schema);
+    const logger = options.logger;
+    this.statistics = new StatisticsKeeper(this.db, this.schema, (error) => logger?.warn({ err: error, schema: this.schema }, 'FHIR statistics refresh (ANALYZE) failed; searches keep the previous plans'));
     this.limits = options.limits ?? limitsFromEnvironment();
     this.registerOperation(validateOperation);
   }

@@ -16,12 +16,13 @@ import { patientEverything, patientSummary } from './patient-operations.js';
 export const SHR_SCHEMA = 'shr';
 
 /** The SHR's engine on a database, migrated and with its operations registered. */
-export async function createSharedHealthRecordEngine(context: Pick<ServiceContext, 'db'>, baseUrl?: string, limits?: Limits): Promise<FhirEngine> {
+export async function createSharedHealthRecordEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, baseUrl?: string, limits?: Limits): Promise<FhirEngine> {
   const engine = new FhirEngine({
     db: context.db,
     schema: SHR_SCHEMA,
     baseUrl,
     limits,
+    ...(context.logger ? { logger: context.logger } : {}),
     software: { name: 'Instant OpenHIE shared health record', version: '0.1.0' },
   });
   await engine.migrate();
