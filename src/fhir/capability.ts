@@ -46,7 +46,7 @@ export function buildCapabilityStatement(
     software,
     implementation: { description: software.name, url: baseUrl },
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json'],
+    format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     patchFormat: ['application/json-patch+json'],
     rest: [{
       mode: 'server',

@@ -8,6 +8,7 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 /** Stable codes: each names one kind of failure the engine reports. */
 export type FhirErrorCode =
   | 'FHIR_INVALID_JSON'
+  | 'FHIR_INVALID_XML'
   | 'FHIR_INVALID_RESOURCE'
   | 'FHIR_INVALID_ID'
   | 'FHIR_UNKNOWN_TYPE'
@@ -31,6 +32,7 @@ export type FhirErrorCode =
 
 const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_INVALID_JSON: 'structure',
+  FHIR_INVALID_XML: 'structure',
   FHIR_INVALID_RESOURCE: 'invalid',
   FHIR_INVALID_ID: 'value',
   FHIR_UNKNOWN_TYPE: 'not-supported',

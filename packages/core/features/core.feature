@@ -99,3 +99,10 @@ Feature: Core: a point-of-service system reaches the shared health record throug
     When I send a GET request to "${BASE_URL}/fhir/Patient/${BUNDLE_PATIENT_ID}/$everything"
     Then the response status is 200
     And the response JSON at "total" is at least 2
+
+  Scenario: FHIR XML goes through the router too
+    Given the request header "accept" is "application/fhir+xml"
+    When I send a GET request to "${BASE_URL}/fhir/metadata"
+    Then the response status is 200
+    And the response header "content-type" matches "application/fhir\+xml"
+    And the response body contains "<CapabilityStatement xmlns=\"http://hl7.org/fhir\">"

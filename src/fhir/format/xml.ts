@@ -14,7 +14,7 @@ const XHTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
 type Json = Record<string, unknown>;
 
 function invalidXml(message: string): FhirError {
-  return new FhirError(400, 'FHIR_BAD_REQUEST', message);
+  return new FhirError(400, 'FHIR_INVALID_XML', message);
 }
 
 // ── JSON → XML ──────────────────────────────────────────────────────────────────────────

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { FhirError } from '../outcome.js';
+import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
 import { BodyBudget } from './body-budget.js';
 
@@ -22,9 +23,19 @@ export interface FhirRoutesOptions {
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const FHIR_XML = 'application/fhir+xml; charset=utf-8';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
-const ACCEPTABLE = new Set([...JSON_TYPES, '*/*', 'application/*']);
-const FORMATS = new Set(['json', ...JSON_TYPES]);
+const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
+
+/** The representation of an answer (FHIR http.html#mime-type: `_format` overrides Accept). */
+export type WireFormat = 'json' | 'xml';
+
+/** Media types (and `_format` shorthands) this server answers in, by format. */
+const FORMAT_OF = new Map<string, WireFormat>([
+  ...JSON_TYPES.map((t) => [t, 'json'] as [string, WireFormat]),
+  ...XML_TYPES.map((t) => [t, 'xml'] as [string, WireFormat]),
+  ['json', 'json'], ['xml', 'xml'], ['*/*', 'json'], ['application/*', 'json'], ['text/*', 'xml'],
+]);
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngine, options: FhirRoutesOptions = {}): Promise<void> {
@@ -42,12 +53,12 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
         request.log.warn({ heldBytes: budget.heldBytes, maxBytes: budget.maxBytes }, 'FHIR request refused: in-flight body budget full');
         reply.header('retry-after', '1');
       }
-      await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD');
+      await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD', formatOrJson(request));
     });
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const response = await handleHttp(engine, request, maxDepth);
+      const { response, format } = await handleHttp(engine, request, maxDepth);
       if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
-      await send(reply, response, request.method === 'HEAD');
+      await send(reply, response, request.method === 'HEAD', format);
     };
     instance.route({ method: [...METHODS], url: '/', handler });
     instance.route({ method: [...METHODS], url: '/*', handler });
@@ -98,7 +109,7 @@ function fromFastifyError(error: unknown): FhirError {
     return new FhirError(413, 'FHIR_BODY_TOO_LARGE', 'the request body is larger than this server accepts');
   }
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.statusCode === 415) {
-    return new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', 'send application/fhir+json');
+    return new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', 'send application/fhir+json or application/fhir+xml');
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new FhirError(400, 'FHIR_BAD_REQUEST', e.message ?? 'bad request');
@@ -106,23 +117,42 @@ function fromFastifyError(error: unknown): FhirError {
   return errorResponse(error).error;
 }
 
-async function send(reply: FastifyReply, response: FhirResponse, head: boolean): Promise<void> {
+async function send(reply: FastifyReply, response: FhirResponse, head: boolean, format: WireFormat): Promise<void> {
   reply.code(response.status);
   for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
   if (response.resource === undefined || response.status === 204 || response.status === 304) {
     await reply.send();
     return;
   }
+  if (format === 'xml') {
+    reply.header('content-type', FHIR_XML);
+    await reply.send(head ? undefined : resourceToXml(response.resource as unknown as Record<string, unknown>));
+    return;
+  }
   reply.header('content-type', FHIR_JSON);
   await reply.send(head ? undefined : JSON.stringify(response.resource));
 }
 
-async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number): Promise<FhirResponse> {
+function queryOf(request: FastifyRequest): Array<[string, string]> {
+  const url = request.raw.url ?? '/';
+  const queryAt = url.indexOf('?');
+  return [...new URLSearchParams(queryAt >= 0 ? url.slice(queryAt + 1) : '')] as Array<[string, string]>;
+}
+
+/** The format an error is answered in: the client's when it can be told, else JSON. */
+function formatOrJson(request: FastifyRequest): WireFormat {
   try {
-    const url = request.raw.url ?? '/';
-    const queryAt = url.indexOf('?');
-    const query = [...new URLSearchParams(queryAt >= 0 ? url.slice(queryAt + 1) : '')] as Array<[string, string]>;
-    negotiate(request.headers.accept, query);
+    return negotiate(request.headers.accept, queryOf(request), request.headers['content-type']);
+  } catch {
+    return 'json';
+  }
+}
+
+async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number): Promise<{ response: FhirResponse; format: WireFormat }> {
+  let format: WireFormat = 'json';
+  try {
+    const query = queryOf(request);
+    format = negotiate(request.headers.accept, query, request.headers['content-type']);
     const wildcard = (request.params as Record<string, string | undefined>)['*'] ?? '';
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -133,9 +163,9 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
       headers,
       body: parseBody(request, maxDepth),
     };
-    return await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
+    return { response: await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) }), format };
   } catch (error) {
-    return errorResponse(error);
+    return { response: errorResponse(error), format };
   }
 }
 
@@ -150,20 +180,32 @@ function forwardedBase(engine: FhirEngine, headers: Record<string, string | unde
   return `${proto}://${host}${new URL(engine.baseUrl).pathname.replace(/\/+$/, '')}`;
 }
 
-/** 406 unless the client accepts FHIR JSON (by Accept header or _format). */
-function negotiate(accept: string | undefined, query: Array<[string, string]>): void {
+/**
+ * The format to answer in: `_format` if given, else the Accept type with the highest q that this
+ * server speaks (JSON for `*\/*`), else 406. Without either, the format of the body sent, else JSON.
+ */
+function negotiate(accept: string | undefined, query: Array<[string, string]>, contentType: string | undefined): WireFormat {
   const format = query.find(([key]) => key === '_format')?.[1];
   if (format !== undefined) {
-    if (!FORMATS.has(format.split(';')[0]!.trim())) {
-      throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks application/fhir+json`);
-    }
-    return;
+    const chosen = FORMAT_OF.get(format.split(';')[0]!.trim().toLowerCase());
+    if (!chosen) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks json (application/fhir+json) and xml (application/fhir+xml)`);
+    return chosen;
   }
-  if (!accept) return;
-  const types = accept.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase());
-  if (!types.some((t) => ACCEPTABLE.has(t))) {
-    throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json`);
+  if (!accept || !accept.trim()) return FORMAT_OF.get((contentType ?? '').split(';')[0]!.trim().toLowerCase()) === 'xml' ? 'xml' : 'json';
+  const bodyFormat = FORMAT_OF.get((contentType ?? '').split(';')[0]!.trim().toLowerCase()) === 'xml' ? 'xml' : 'json';
+  let best: { format: WireFormat; q: number } | undefined;
+  for (const part of accept.split(',').slice(0, 32)) {
+    const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    // A wildcard leaves the choice to the server: the format the client wrote in.
+    const chosen = type === '*/*' || type === 'application/*' ? bodyFormat : FORMAT_OF.get(type ?? '');
+    if (!chosen) continue;
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!(q > 0)) continue;
+    if (!best || q > best.q) best = { format: chosen, q };
   }
+  if (!best) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json and application/fhir+xml`);
+  return best.format;
 }
 
 function parseBody(request: FastifyRequest, maxDepth: number): unknown {
@@ -171,9 +213,14 @@ function parseBody(request: FastifyRequest, maxDepth: number): unknown {
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)];
+  if (XML_TYPES.includes(contentType)) {
+    const parsed = xmlToResource(raw, { maxDepth });
+    checkJsonShape(parsed, maxDepth);
+    return parsed;
+  }
   if (!JSON_TYPES.includes(contentType) && contentType !== 'application/json-patch+json') {
     throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
-      `content type "${contentType.slice(0, 60)}" is not supported; send application/fhir+json (or application/json-patch+json for PATCH)`);
+      `content type "${contentType.slice(0, 60)}" is not supported; send application/fhir+json or application/fhir+xml (or application/json-patch+json for PATCH)`);
   }
   let parsed: unknown;
   try {
