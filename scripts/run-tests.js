@@ -30,7 +30,7 @@ if (!process.env.INSTANT_TEST_DATABASE_URL) {
 
 let files = findTests('dist/test');
 if (filter.length) files = files.filter((f) => filter.some((part) => f.includes(part)));
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], {
   stdio: 'inherit',
   env: process.env,
 });
