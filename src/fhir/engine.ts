@@ -14,6 +14,7 @@ import { OperationRegistry, type FhirOperation, type SearchExtension } from './o
 import { asFhirError, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
+import type { WriteInterceptor } from './write-interceptors.js';
 import { fhirMigrations } from './storage/migrations.js';
 import { StatisticsKeeper } from './storage/statistics.js';
 import { reindexType } from './storage/writer.js';
@@ -36,6 +37,7 @@ export class FhirEngine {
   readonly db: Database;
   readonly schema: string;
   readonly operations = new OperationRegistry();
+  private readonly interceptors: WriteInterceptor[] = [];
   readonly limits: Limits;
   private base: string;
   private readonly software: { name: string; version: string };
@@ -77,7 +79,15 @@ export class FhirEngine {
    * the base a client reached the engine by (through a proxy), used in fullUrl, Location and links.
    */
   repository(linkBaseUrl?: string): FhirRepository {
-    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits });
+    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits, interceptors: this.interceptors });
+  }
+
+  /**
+   * Adds code that runs around every create, update, patch and delete of this engine, inside the
+   * write's transaction (write-interceptors.ts): the seam registries build their rules on.
+   */
+  addWriteInterceptor(interceptor: WriteInterceptor): void {
+    this.interceptors.push(interceptor);
   }
 
   registerOperation(operation: FhirOperation): void {

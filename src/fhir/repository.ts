@@ -9,6 +9,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
+import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
@@ -29,6 +30,8 @@ export interface RepositoryOptions {
   canonicalBaseUrl?: string;
   /** Every limit of the service (src/common/limits.ts: search, bundle, JSON Patch); the documented defaults when omitted. */
   limits?: Limits;
+  /** Code run around every write, inside its transaction (write-interceptors.ts). */
+  interceptors?: readonly WriteInterceptor[];
 }
 
 export interface WriteResult {
@@ -61,6 +64,10 @@ export class FhirRepository {
     this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
+  }
+
+  private get interceptors(): readonly WriteInterceptor[] {
+    return this.options.interceptors ?? [];
   }
 
   private get q(): Queryable {
@@ -178,9 +185,12 @@ export class FhirRepository {
     await this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       if (!current || current.deleted) return;
+      const event = { action: 'delete' as const, type, id, previous: current.content ?? undefined, repo };
+      await runBeforeWrite(repo.interceptors, event);
       await writeVersion(repo.q, repo.schema, {
         type, id, version: current.version + 1, lastUpdated: new Date().toISOString(), method: 'delete', resource: null, current,
       }, repo.localBaseUrls());
+      await runAfterWrite(repo.interceptors, event);
     });
   }
 
@@ -261,25 +271,60 @@ export class FhirRepository {
     return stored;
   }
 
-  /** Writes resources from prepareCreate in one statement (transaction bundles). */
+  /**
+   * Writes resources from prepareCreate in one statement (transaction bundles). With write
+   * interceptors, each resource passes their `before` hooks first (and is validated again when
+   * one changed it), and their `after` hooks once all are written.
+   */
   async insertPrepared(resources: Resource[]): Promise<void> {
-    await this.transaction((repo) => insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls()));
+    await this.transaction(async (repo) => {
+      const events = [];
+      if (repo.interceptors.length) {
+        for (let n = 0; n < resources.length; n++) {
+          const original = resources[n]!;
+          const event = { action: 'create' as const, type: original.resourceType, id: original.id!, resource: original, repo };
+          const changed = await runBeforeWrite(repo.interceptors, event);
+          if (changed && changed !== original) {
+            resources[n] = stamp(assertResourceBody(changed, original.resourceType), original.id!, 1);
+            validateAgainstDefinitions(resources[n]!);
+          }
+          events.push(event);
+        }
+      }
+      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls());
+      for (let n = 0; n < events.length; n++) await runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] });
+    });
   }
 
   private async writeNew(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<WriteResult> {
-    const version = (current?.version ?? 0) + 1;
-    const stored = stamp(resource, id, version);
-    validateAgainstDefinitions(stored);
-    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls());
+    const stored = await this.writeVersionOf(type, id, resource, current, method);
     return { resource: stored, created: true };
   }
 
   private async writeNext(type: string, id: string, resource: Resource, current: CurrentRow, method: WriteMethod): Promise<WriteResult> {
-    const version = current.version + 1;
-    const stored = stamp(resource, id, version);
+    const stored = await this.writeVersionOf(type, id, resource, current, method);
+    return { resource: stored, created: false };
+  }
+
+  /** One new version: interceptors before, stamp, validate, write, interceptors after. */
+  private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<Resource> {
+    const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
+    const action = method === 'delete' ? 'delete' : method === 'patch' ? 'patch' : previous ? 'update' : 'create';
+    const event = { action, type, id, resource, previous, repo: this } as const;
+    let content = resource;
+    if (this.interceptors.length) {
+      const changed = await runBeforeWrite(this.interceptors, event);
+      if (changed && changed !== resource) {
+        content = assertResourceBody(changed, type);
+        if (content.id !== id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
+      }
+    }
+    const version = (current?.version ?? 0) + 1;
+    const stored = stamp(content, id, version);
     validateAgainstDefinitions(stored);
     await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls());
-    return { resource: stored, created: false };
+    if (this.interceptors.length) await runAfterWrite(this.interceptors, { ...event, resource: content, stored });
+    return stored;
   }
 }
 

@@ -1,0 +1,54 @@
+/**
+ * The seam registries hang their rules on: code that runs around every write of an engine,
+ * inside the write's database transaction (a client registry links golden records, a facility
+ * registry checks hierarchies, an insurance service adjudicates). A `before` hook may return a
+ * changed resource or throw a FhirError to refuse the write; an `after` hook sees what was
+ * stored, and may write more through the repository it is given — all of it commits or rolls
+ * back with the write.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { FhirRepository } from './repository.js';
+
+export type WriteAction = 'create' | 'update' | 'patch' | 'delete';
+
+export interface WriteEvent {
+  action: WriteAction;
+  type: string;
+  id: string;
+  /** The resource about to be stored (undefined for a delete). */
+  resource?: Resource;
+  /** The current version, when there is one (update, patch, delete). */
+  previous?: Resource;
+  /** A repository bound to the write's transaction. */
+  repo: FhirRepository;
+}
+
+export interface WriteInterceptor {
+  /** Names the interceptor in logs and errors. */
+  name: string;
+  /** Resource types it watches; all when omitted. */
+  types?: readonly string[];
+  before?(event: WriteEvent): Promise<Resource | void> | Resource | void;
+  after?(event: WriteEvent & { stored?: Resource }): Promise<void> | void;
+}
+
+function watches(interceptor: WriteInterceptor, type: string): boolean {
+  return !interceptor.types || interceptor.types.includes(type);
+}
+
+/** Runs the `before` hooks in order; each sees the resource as the previous one left it. */
+export async function runBeforeWrite(interceptors: readonly WriteInterceptor[], event: WriteEvent): Promise<Resource | undefined> {
+  let resource = event.resource;
+  for (const interceptor of interceptors) {
+    if (!interceptor.before || !watches(interceptor, event.type)) continue;
+    const changed = await interceptor.before({ ...event, resource });
+    if (changed) resource = changed;
+  }
+  return resource;
+}
+
+export async function runAfterWrite(interceptors: readonly WriteInterceptor[], event: WriteEvent & { stored?: Resource }): Promise<void> {
+  for (const interceptor of interceptors) {
+    if (interceptor.after && watches(interceptor, event.type)) await interceptor.after(event);
+  }
+}
