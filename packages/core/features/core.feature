@@ -33,6 +33,10 @@ Feature: Core: a point-of-service system reaches the shared health record throug
     And the response body contains "/fhir/Patient"
     And the response body contains "${CORE_TEST_CLIENT_ID}"
 
+  Scenario: An authenticated client gets 404 where no channel matches
+    When I send a GET request to "${BASE_URL}/no-such-channel"
+    Then the response status is 404
+
   Scenario: A client with a wrong password is refused
     Given I use basic auth as "${CORE_TEST_CLIENT_ID}" with password "not-the-password"
     When I send a GET request to "${BASE_URL}/fhir/Patient"

@@ -13,7 +13,7 @@ Feature: Interoperability layer: the OpenHIM-compatible admin API
     When I send a GET request to "${INTEROP_LAYER_API_URL}/channels"
     Then the response status is 401
 
-  Scenario: The router answers 404 when no channel matches
+  Scenario: The router refuses an anonymous request no public channel takes, without saying which channels exist
     Given I use no authentication
     When I send a GET request to "${INTEROP_LAYER_ROUTER_URL}/no-such-channel"
-    Then the response status is 404
+    Then the response status is 401
