@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import type { Logger } from './logger.js';
 import { createGuardedServer, type HttpLimits } from './connection-guard.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { jsonNestingExceeds } from './json-depth.js';
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -13,6 +14,8 @@ export interface HttpAppOptions {
   limits?: HttpLimits;
   /** Names the port in log lines (e.g. `interop-layer api`). */
   name?: string;
+  /** Deepest JSON nesting accepted in a body (default 64). */
+  maxJsonDepth?: number;
 }
 
 /**
@@ -29,8 +32,27 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     serverFactory: (handler: RequestListener) =>
       createGuardedServer(handler, { limits, name: options.name ?? 'http', logger: options.logger, tls: options.https }),
   } as FastifyServerOptions) as unknown as FastifyInstance;
+  guardJsonDepth(app, options.maxJsonDepth ?? 64);
   app.get('/health', async () => ({ status: 'ok' }));
   return app;
+}
+
+/**
+ * JSON bodies are scanned for their nesting before Fastify's own parser (which keeps refusing
+ * `__proto__` and `constructor.prototype`) runs, so deep nesting costs a linear scan, not a parse.
+ * A plug-in with its own parsers (the FHIR routes) does the same check itself.
+ */
+function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (jsonNestingExceeds(text, maxDepth) !== undefined) {
+      done(Object.assign(new Error(`the JSON body is nested deeper than ${maxDepth} levels`), { statusCode: 400, code: 'INSTANT_JSON_TOO_DEEP' }), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
 }
 
 /** Listens and returns the base URL actually bound (port 0 picks a free port). */

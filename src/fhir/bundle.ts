@@ -43,7 +43,7 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
     throw tooCostly(`the bundle has ${entries.length} entries; this server takes at most ${maxEntries} ` +
       `(setting ${LIMITS.fhirBundleMaxEntries.setting}): split it`, 413);
   }
-  const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources);
+  const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
     return ctx.repo.transaction((repo) => runTransaction({ ...ctx, repo }, planned, budget));
@@ -58,9 +58,13 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
  */
 class ReadBudget {
   private returned = 0;
+  private bytes = 0;
   /** Set when an entry ran past the database statement budget: the rest would too, one budget each. */
   private timedOut = false;
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxBytes: number,
+  ) {}
 
   static reads(request: FhirRequest): boolean {
     return request.method === 'GET' || request.method === 'HEAD' || request.path.endsWith('_search') || request.path.includes('$');
@@ -70,6 +74,10 @@ class ReadBudget {
   reserve(request: FhirRequest): void {
     if (!ReadBudget.reads(request)) return;
     if (this.timedOut) throw tooCostly('an earlier entry of this bundle ran past the database statement budget; its remaining reads are not run: split the bundle');
+    if (this.bytes >= this.maxBytes) {
+      throw tooCostly(`the bundle's reads already returned ${this.bytes} bytes, the most one bundle may ` +
+        `(setting ${LIMITS.fhirBundleMaxResultBytes.setting}): split the bundle or lower _count`);
+    }
     if (this.returned < this.max) return;
     throw tooCostly(`the bundle's reads already returned ${this.returned} resources, the most one bundle may ` +
       `(setting ${LIMITS.fhirBundleMaxResultResources.setting}): split the bundle or lower _count`);
@@ -79,6 +87,18 @@ class ReadBudget {
     if (!ReadBudget.reads(request) || !response.resource) return;
     const entries = response.resource.resourceType === 'Bundle' ? (response.resource as Bundle).entry?.length ?? 0 : 1;
     this.returned += entries;
+    // Counted in resources and in bytes: a few huge resources weigh as much as many small ones.
+    let size: number;
+    try {
+      size = JSON.stringify(response.resource).length;
+    } catch {
+      size = Number.POSITIVE_INFINITY; // past the largest string V8 builds
+    }
+    this.bytes += size;
+    if (this.bytes > this.maxBytes) {
+      throw tooCostly(`the bundle's reads returned more than ${this.maxBytes} bytes, the most one bundle may ` +
+        `(setting ${LIMITS.fhirBundleMaxResultBytes.setting}): split the bundle or lower _count`);
+    }
   }
 
   /** Runs one read or write entry within the budget. */

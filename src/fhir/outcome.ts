@@ -119,5 +119,13 @@ export function asFhirError(error: unknown): FhirError {
   if (pgCode === '23505') {
     return new FhirError(409, 'FHIR_CONFLICT', 'a concurrent write created the same resource; retry it');
   }
+  // Data PostgreSQL cannot take (class 22: an inverted range, a value out of range): the input's fault.
+  if (typeof pgCode === 'string' && pgCode.startsWith('22')) {
+    const message = (error as { message?: unknown }).message;
+    const detail = /range lower bound must be less than or equal to range upper bound/.test(String(message))
+      ? 'a period or range ends before it starts (FHIR invariant per-1: start SHALL be before end)'
+      : `a value is out of the range the server can store or search (${String(message).slice(0, 120)})`;
+    return new FhirError(400, 'FHIR_INVALID_RESOURCE', detail);
+  }
   return new FhirError(500, 'FHIR_INTERNAL', 'internal error while processing the request');
 }

@@ -53,6 +53,19 @@ for (const driver of testDrivers) {
       assert.ok(JSON.stringify(reply.resource).length < 2_000_000);
     });
 
+    test('the reads of a batch are bounded in bytes too: a few large results weigh like many small ones', async () => {
+      const bytesBound = new FhirEngine({ db: database.db, schema: 'bundle_limits', limits: { ...DEFAULT_LIMITS, fhirBundleMaxResultBytes: 20_000 } });
+      const reply = await bytesBound.handle(post(searches(50)));
+      assert.equal(reply.status, 200);
+      const entries = (reply.resource as Bundle).entry!;
+      const served = entries.filter((e) => e.response?.status.startsWith('200'));
+      assert.ok(served.length >= 1 && served.length < 10, `${served.length} searches served`);
+      const issue = (entries[49]!.response!.outcome as OperationOutcome).issue[0]!;
+      assert.equal(issue.code, 'too-costly');
+      assert.match(issue.diagnostics!, /FHIR_BUNDLE_MAX_RESULT_BYTES/);
+      assert.ok(JSON.stringify(reply.resource).length < 100_000);
+    });
+
     test('a transaction whose reads pass the budget fails as a whole', async () => {
       const reply = await engine.handle(post(searches(5, 'transaction')));
       assert.equal(reply.status, 400);

@@ -32,7 +32,12 @@ for (const driver of testDrivers) {
 
     const refused: Array<[string, RegExp]> = [
       [`/transactions?${f({ 'request.path': '(' })}`, /request\.path/],
-      [`/transactions?${f({ 'request.path': '(a)\\1' })}`, /request\.path.*back-references/],
+      [`/transactions?${f({ 'request.path': '(a)\\1' })}`, /request\.path.*groups/],
+      // The attacker review's state blow-up: seconds of database time from one GET.
+      [`/transactions?${f({ 'request.path': '(.*.*){1,255}(.*){1,255}x' })}`, /request\.path.*counted repetition/],
+      [`/transactions?${f({ 'request.path': 'a|b' })}`, /request\.path.*alternation/],
+      [`/transactions?${f({ 'request.path': '^/(a+)+b$' })}`, /request\.path.*groups/],
+      [`/transactions?${f({ 'request.path': '^/(one|two)$' })}`, /request\.path.*groups/],
       [`/transactions?${f({ 'request.path': '(?<=a)b' })}`, /request\.path/],
       [`/transactions?${f({ 'request.path': '[[:nope:]]' })}`, /request\.path/],
       [`/transactions?${f({ 'request.path': 'a'.repeat(201) })}`, /request\.path/],
@@ -95,10 +100,8 @@ for (const driver of testDrivers) {
       const ok = [
         `/transactions?${f({ status: { $in: ['Successful', 'Failed'] } })}`,
         `/transactions?${f({ status: ['Successful'] })}`,
+        `/transactions?${f({ 'request.path': '^/one[0-9]*$', 'response.status': '2xx' })}`,
         `/transactions?${f({ 'request.timestamp': JSON.stringify({ $gte: '2020-01-01', $lte: '2100-01-01T00:00:00Z' }) })}`,
-        `/transactions?${f({ 'request.path': '^/(one|two)$', 'response.status': '2xx' })}`,
-        `/transactions?${f({ 'request.path': '^/(a+)+b$' })}`,
-        `/transactions?${f({ 'request.path': '^/(a|aa)*$' })}`,
         '/transactions?filterLimit=100000&filterPage=1',
         '/audits?from=2020-01-01&to=2100-01-01&kind=routed-request&filterLimit=100000',
         '/tasks?filterLimit=100000',
@@ -108,7 +111,7 @@ for (const driver of testDrivers) {
         const res = await iol.call('GET', path);
         assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
       }
-      const two = await iol.call('GET', `/transactions?${f({ 'request.path': '^/(one|two)$' })}`);
+      const two = await iol.call('GET', `/transactions?${f({ 'request.path': '^/[ot][nw][eo]$' })}`);
       assert.equal(two.body.length, 2);
       const capped = await iol.call('GET', '/transactions?filterLimit=100000');
       assert.equal(capped.body.length, 3, 'filterLimit is lowered to OPENHIM_API_MAX_FILTER_LIMIT');

@@ -13,6 +13,7 @@ import { FhirError } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
 import { BodyBudget } from './body-budget.js';
+import { jsonNestingExceeds } from '../../common/json-depth.js';
 
 export interface FhirRoutesOptions {
   prefix?: string;
@@ -222,6 +223,7 @@ function parseBody(request: FastifyRequest, maxDepth: number): unknown {
     throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
       `content type "${contentType.slice(0, 60)}" is not supported; send application/fhir+json or application/fhir+xml (or application/json-patch+json for PATCH)`);
   }
+  if (jsonNestingExceeds(raw, maxDepth) !== undefined) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

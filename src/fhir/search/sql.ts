@@ -293,7 +293,9 @@ function dateOverlap(ctx: BuildContext, values: string[], i: string): string {
     else if (prefix === 'lt') upper = min(upper, range.low);
     else return '';
   }
-  if (!lower || !upper) return '';
+  // No single interval (gt2020&lt2010 still matches a period spanning both): the per-value
+  // conditions decide alone; an inverted range would be an error in PostgreSQL.
+  if (!lower || !upper || lower > upper) return '';
   const lo = ctx.params.add(lower.toISOString());
   const hi = ctx.params.add(upper.toISOString());
   return ` AND tstzrange(${i}.low, ${i}.high, '[]') && tstzrange(${lo}::timestamptz, ${hi}::timestamptz, '[]')`;

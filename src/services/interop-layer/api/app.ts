@@ -39,6 +39,15 @@ export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }):
     if ((error as { code?: unknown }).code === '23505') {
       return reply.code(409).send({ error: 'IOL_CONFLICT', message: 'another item with the same name, clientID or email exists' });
     }
+    // The database's statement budget cut this request: the query is the caller's to narrow.
+    if ((error as { code?: unknown }).code === '57014') {
+      return reply.code(400).send({ error: 'IOL_TOO_COSTLY', message: 'the query ran past the database statement budget (INSTANT_DB_STATEMENT_TIMEOUT_MS); narrow the filters' });
+    }
+    // The embedded database restarted under this request (another one ran past its budget).
+    if ((error as { code?: unknown }).code === '57P03') {
+      reply.header('retry-after', '5');
+      return reply.code(503).send({ error: 'IOL_UNAVAILABLE', message: 'the database is restarting; retry shortly' });
+    }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: error.code ?? 'IOL_BAD_REQUEST', message: error.message });
     }

@@ -261,10 +261,11 @@ function throttleKeys(email: string, address: string): string[] {
   return [`user:${email.toLowerCase()}`, `address:${address}`];
 }
 
-const loginSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
+const loginSchema = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) });
 
 export function registerAuthRoutes(app: FastifyInstance, auth: AdminAuthenticator, deps: IolDeps): void {
-  app.post('/authenticate/local', async (request, reply) => {
+  // Open to anyone: a login is a few hundred bytes, so a large body is refused before it is read.
+  app.post('/authenticate/local', { bodyLimit: 16 * 1024 }, async (request, reply) => {
     const parsed = loginSchema.safeParse(request.body);
     if (!parsed.success) throw new IolError(400, 'IOL_BAD_REQUEST', 'send {"username", "password"}');
     let result: Awaited<ReturnType<AdminAuthenticator['login']>>;

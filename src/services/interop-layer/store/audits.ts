@@ -110,7 +110,8 @@ export class AuditLog {
     });
   }
 
-  record(input: AuditInput): AuditEvent {
+  record(raw: AuditInput): AuditEvent {
+    const input = clipAuditInput(raw);
     const event: AuditEvent = {
       resourceType: 'AuditEvent',
       id: newObjectId(),
@@ -207,4 +208,26 @@ export class AuditLog {
   stop(): Promise<void> {
     return this.writer.stop();
   }
+}
+
+/** Longest text an audit keeps of anything a caller chose (a user name, a path, a reason). */
+const AUDIT_TEXT_CHARS = 256;
+
+function clip(text: string | undefined): string | undefined {
+  return text === undefined || text.length <= AUDIT_TEXT_CHARS ? text : `${text.slice(0, AUDIT_TEXT_CHARS)}…`;
+}
+
+/**
+ * Audits record what callers sent, including unauthenticated ones: every caller-chosen string is
+ * cut, so a 16 MB user name cannot become a 32 MB audit row.
+ */
+function clipAuditInput(input: AuditInput): AuditInput {
+  return {
+    ...input,
+    who: clip(input.who),
+    description: clip(input.description),
+    entity: clip(input.entity),
+    address: clip(input.address),
+    ...(input.detail ? { detail: Object.fromEntries(Object.entries(input.detail).slice(0, 20).map(([k, v]) => [clip(k)!, clip(v)!])) } : {}),
+  };
 }
