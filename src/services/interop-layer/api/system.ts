@@ -28,6 +28,25 @@ const METRIC_COLUMNS = `
 
 const TIMESERIES = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
 
+/**
+ * A bucket start as OpenHIM's `_id` parts (moment, en locale), in UTC: `day` is the day of the
+ * week (0 = Sunday), `month` counts from 0, `week` is the Sunday-first week of the year whose
+ * week 1 holds 1 January.
+ */
+export function calendarParts(date: Date): { minute: number; hour: number; day: number; week: number; month: number; year: number } {
+  const year = date.getUTCFullYear();
+  const dayMs = 86_400_000;
+  const midnight = Date.UTC(year, date.getUTCMonth(), date.getUTCDate());
+  const saturday = new Date(midnight + (6 - date.getUTCDay()) * dayMs);
+  let week: number;
+  if (saturday.getUTCFullYear() > year) week = 1; // this week holds next 1 January
+  else {
+    const jan1 = Date.UTC(year, 0, 1);
+    week = Math.floor(((midnight - jan1) / dayMs + new Date(jan1).getUTCDay()) / 7) + 1;
+  }
+  return { minute: date.getUTCMinutes(), hour: date.getUTCHours(), day: date.getUTCDay(), week, month: date.getUTCMonth(), year };
+}
+
 const groupSchema = z.object({
   group: z.string().min(1),
   users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
@@ -158,10 +177,12 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     const groups: Array<[string, string]> = [[bucket, 'key']];
     if (byChannel) groups.push(['channel_id', 'channel']);
     const rows = (await metrics(q, groups, channelID)) as Array<Record<string, unknown>>;
-    return rows.map(({ key, channel, ...m }) => ({
-      _id: { timestamp: key instanceof Date ? key.toISOString() : key, ...(byChannel ? { channelID: channel } : {}) },
-      ...m,
-    }));
+    // OpenHIM's item (src/api/metrics.js convertMetric): the counts, the bucket's start as
+    // `timestamp`, and `_id` with the channel and the bucket's calendar parts.
+    return rows.map(({ key, channel, ...m }) => {
+      const start = key instanceof Date ? key : new Date(String(key));
+      return { ...m, timestamp: start.toISOString(), _id: { ...(byChannel ? { channelID: channel } : {}), ...calendarParts(start) } };
+    });
   }
 
   // Contact groups (alerting recipients).

@@ -189,8 +189,10 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
 
     app.get<{ Querystring: ListQuery; Params: { clientId: string } }>('/transactions/clients/:clientId', { config }, async (request) => {
       checkStorable(request.params.clientId, 'clientId');
+      // As OpenHIM: transactions name the client by _id; its clientID also finds it, and rows
+      // logged before clientID held the _id.
       const client = await deps.clients.find(request.params.clientId);
-      return list(request, { clientID: client?.doc.clientID ?? request.params.clientId });
+      return list(request, { clientID: client ? [client.doc._id, client.doc.clientID] : request.params.clientId });
     });
 
     app.get<{ Params: { id: string } }>('/transactions/:id', { config }, async (request) => {
