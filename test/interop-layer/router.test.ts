@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
+import { calendarParts } from '../../src/services/interop-layer/api/system.js';
 import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
 
@@ -115,7 +116,9 @@ for (const driver of testDrivers) {
         return t?.status && t.status !== 'Processing' ? t : undefined;
       }, 'the transaction');
       assert.equal(logged.status, 'Successful');
-      assert.equal(logged.clientID, 'emr');
+      // As OpenHIM: the client's _id, as channelID is the channel's.
+      const emrClient = (await iol.call('GET', '/clients/emr')).body;
+      assert.equal(logged.clientID, emrClient._id);
       assert.equal(logged.channelID, channels.fhir);
       assert.equal(logged.request.path, '/fhir/Patient');
       assert.equal(logged.request.querystring, 'name=x');
@@ -127,7 +130,8 @@ for (const driver of testDrivers) {
       const event = audits.find((a: { entity: Array<{ what: { reference: string } }> }) => a.entity[0]!.what.reference === `Transaction/${logged._id}`);
       assert.ok(event, 'an AuditEvent for the routed request');
       assert.equal(event.resourceType, 'AuditEvent');
-      assert.equal(event.agent[0].who.identifier.value, 'emr');
+      assert.equal(event.agent[0].who.identifier.value, emrClient._id);
+      assert.equal(event.agent[0].who.display, 'emr', 'the audit shows the clientID people know');
       assert.equal(event.outcome, '0');
       const all = (await iol.call('GET', '/audits?filterLimit=500')).body;
       assert.ok(all.some((a: { subtype: Array<{ code: string }> }) => a.subtype[0]!.code === 'routed-request'));
@@ -279,8 +283,13 @@ for (const driver of testDrivers) {
       const since = encodeURIComponent(JSON.stringify({ 'request.timestamp': JSON.stringify({ $gte: new Date(Date.now() - 3_600_000).toISOString(), $lte: new Date().toISOString() }) }));
       assert.ok((await iol.call('GET', `/transactions?filters=${since}`)).body.length > 5);
       assert.equal((await iol.call('GET', `/transactions?filters=${encodeURIComponent('{"bogus":1}')}`)).status, 400);
-      const byClient = (await iol.call('GET', '/transactions/clients/other')).body;
-      assert.ok(byClient.length >= 1 && byClient.every((t: { clientID: string }) => t.clientID === 'other'));
+      const otherId = (await iol.call('GET', '/clients/other')).body._id;
+      for (const ref of ['other', otherId]) {
+        const byClient = (await iol.call('GET', `/transactions/clients/${ref}`)).body;
+        assert.ok(byClient.length >= 1 && byClient.every((t: { clientID: string }) => t.clientID === otherId), `by ${ref}`);
+      }
+      const filtered = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ clientID: otherId }))}`)).body;
+      assert.ok(filtered.length >= 1 && filtered.every((t: { clientID: string }) => t.clientID === otherId), 'OpenHIM consoles filter by the _id');
 
       const original = await (async () => {
         await fetch(`${iol.router}/fhir/rerun-me`, { method: 'POST', headers: { authorization: emr }, body: 'again' });
@@ -338,7 +347,25 @@ for (const driver of testDrivers) {
       const perChannel = await iol.call('GET', `/metrics/channels/${channels.fhir}?startDate=${start}&endDate=${end}`);
       assert.equal(perChannel.body[0]._id.channelID, channels.fhir);
       const series = await iol.call('GET', `/metrics/timeseries/hour?startDate=${start}&endDate=${end}`);
-      assert.ok(series.body.length >= 1 && series.body[0]._id.timestamp);
+      assert.ok(series.body.length >= 1);
+      // OpenHIM's item (src/api/metrics.js convertMetric): counts, the bucket start, calendar parts.
+      const OPENHIM_METRIC_FIELDS = ['total', 'avgResp', 'minResp', 'maxResp', 'failed', 'successful', 'processing', 'completed', 'completedWErrors', 'timestamp', '_id'];
+      let counted = 0;
+      for (const item of series.body) {
+        assert.deepEqual(Object.keys(item).sort(), [...OPENHIM_METRIC_FIELDS].sort());
+        const bucket = new Date(item.timestamp);
+        assert.equal(bucket.getUTCMinutes() + bucket.getUTCSeconds() + bucket.getUTCMilliseconds(), 0, 'an hour bucket starts on the hour');
+        assert.deepEqual(Object.keys(item._id).sort(), ['day', 'hour', 'minute', 'month', 'week', 'year']);
+        assert.deepEqual([item._id.year, item._id.month, item._id.day, item._id.hour], [bucket.getUTCFullYear(), bucket.getUTCMonth(), bucket.getUTCDay(), bucket.getUTCHours()]);
+        assert.ok(item.total >= item.failed + item.successful && item.avgResp >= item.minResp && item.maxResp >= item.avgResp);
+        counted += item.total;
+      }
+      assert.ok(counted >= json.body[0].total, 'the buckets hold every transaction of the total (asked for later)');
+      const byChannel = (await iol.call('GET', `/metrics/timeseries/minute/channels/${channels.fhir}?startDate=${start}&endDate=${end}`)).body;
+      assert.ok(byChannel.length >= 1 && byChannel.every((i: { _id: { channelID: string }; timestamp: string }) => i._id.channelID === channels.fhir && i.timestamp.endsWith(':00.000Z')));
+      // Calendar parts as moment gives them (en locale): Sunday-first weeks, week 1 holds 1 January.
+      assert.deepEqual(calendarParts(new Date('2026-12-29T13:45:00Z')), { minute: 45, hour: 13, day: 2, week: 1, month: 11, year: 2026 });
+      assert.deepEqual(calendarParts(new Date('2026-03-15T00:00:00Z')), { minute: 0, hour: 0, day: 0, week: 12, month: 2, year: 2026 });
       assert.equal((await iol.call('GET', '/metrics')).status, 400, 'startDate and endDate are required');
       const open = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' });
       assert.match(open.headers.get('content-type') ?? '', /application\/openmetrics-text/);

@@ -22,6 +22,7 @@ export interface ClientEntry {
 export class RoutingTable {
   private channels: CompiledChannel[] = [];
   private byClientId = new Map<string, ClientEntry>();
+  private byId = new Map<string, ClientEntry>();
   private byTokenHash = new Map<string, ClientEntry>();
   private byFingerprint = new Map<string, ClientEntry>();
   private timer: NodeJS.Timeout | undefined;
@@ -55,6 +56,7 @@ export class RoutingTable {
     // Lower priority wins; channels without one come after, in name order (stable).
     compiled.sort((a, b) => (a.channel.priority ?? Number.MAX_SAFE_INTEGER) - (b.channel.priority ?? Number.MAX_SAFE_INTEGER));
     const byClientId = new Map<string, ClientEntry>();
+    const byId = new Map<string, ClientEntry>();
     const byTokenHash = new Map<string, ClientEntry>();
     const byFingerprint = new Map<string, ClientEntry>();
     for (const { doc, secrets } of clients) {
@@ -65,11 +67,13 @@ export class RoutingTable {
       }
       const entry = { client: doc, secrets };
       byClientId.set(doc.clientID, entry);
+      if (typeof doc._id === 'string') byId.set(doc._id, entry);
       if (typeof secrets.customTokenHash === 'string' && secrets.customTokenHash) byTokenHash.set(secrets.customTokenHash, entry);
       if (typeof doc.certFingerprint === 'string' && doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
     }
     this.channels = compiled;
     this.byClientId = byClientId;
+    this.byId = byId;
     this.byTokenHash = byTokenHash;
     this.byFingerprint = byFingerprint;
   }
@@ -110,6 +114,11 @@ export class RoutingTable {
 
   client(clientID: string): ClientEntry | undefined {
     return this.byClientId.get(clientID);
+  }
+
+  /** A client by its `_id`, as transactions name it (OpenHIM's clientID field). */
+  clientById(id: string): ClientEntry | undefined {
+    return this.byId.get(id);
   }
 
   clientByTokenHash(hash: string): ClientEntry | undefined {

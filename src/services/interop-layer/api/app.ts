@@ -4,29 +4,36 @@ import { createHttpApp } from '../../../common/http-app.js';
 import { isInstantError } from '../../../common/errors.js';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
-import { AdminAuthenticator, RetryLaterError, registerAuthRoutes } from './auth.js';
-import { registerChannelRoutes } from './channels.js';
-import { registerClientRoutes } from './clients.js';
-import { registerMediatorRoutes } from './mediators.js';
-import { registerMetadataRoutes } from './metadata.js';
-import { registerRoleRoutes } from './roles.js';
-import { registerSystemRoutes } from './system.js';
-import { registerTaskRoutes } from './tasks.js';
-import { registerTransactionRoutes } from './transactions.js';
-import { registerUserRoutes } from './users.js';
+import { AdminAuthenticator, RetryLaterError, authRoutes } from './auth.js';
+import { channelRoutes } from './channels.js';
+import { clientRoutes } from './clients.js';
+import { mediatorRoutes } from './mediators.js';
+import { metadataRoutes } from './metadata.js';
+import { roleRoutes } from './roles.js';
+import { accessOf, enforceScopes, registerScope, type ApiAccess, type DeclaredRoute, type ScopedRoutes } from './scopes.js';
+import { systemRoutes } from './system.js';
+import { taskRoutes } from './tasks.js';
+import { transactionRoutes } from './transactions.js';
+import { userRoutes } from './users.js';
 
-const OPEN_ROUTES: Array<[method: string, pattern: RegExp]> = [
-  ['GET', /^\/health$/],
-  ['POST', /^\/authenticate\/local$/],
-  ['GET', /^\/authenticate\/[^/]+$/],
-  ['GET', /^\/heartbeat$/],
-];
+const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
+
+/** The admin API app and its permission table (every route with its scope, filled by ready()). */
+export interface ApiApp {
+  app: FastifyInstance;
+  routes: readonly DeclaredRoute[];
+}
 
 /** `tls` serves the API over HTTPS (OPENHIM_API_TLS), as OpenHIM does by default. */
 export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }): FastifyInstance {
+  return buildScopedApiApp(deps, tls).app;
+}
+
+export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: string }): ApiApp {
   const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
+  const routes = enforceScopes(app);
   const auth = new AdminAuthenticator(deps);
-  auth.install(app, (path, method) => OPEN_ROUTES.some(([m, p]) => (m === method || (m === 'GET' && method === 'HEAD')) && p.test(path)));
+  auth.install(app, (request) => accessOf(request.routeOptions.config, request.routeOptions.url) === 'open');
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof IolError) {
@@ -58,15 +65,18 @@ export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }):
     reply.code(404).send({ error: 'IOL_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  registerAuthRoutes(app, auth, deps);
-  registerUserRoutes(app, deps);
-  registerClientRoutes(app, deps);
-  registerRoleRoutes(app, deps);
-  registerChannelRoutes(app, deps);
-  registerMediatorRoutes(app, deps);
-  registerTransactionRoutes(app, deps);
-  registerTaskRoutes(app, deps);
-  registerSystemRoutes(app, deps);
-  registerMetadataRoutes(app, deps);
-  return app;
+  const modules: ScopedRoutes[] = [
+    authRoutes(auth, deps),
+    userRoutes(deps),
+    clientRoutes(deps),
+    roleRoutes(deps),
+    channelRoutes(deps),
+    mediatorRoutes(deps),
+    transactionRoutes(deps),
+    taskRoutes(app, deps),
+    systemRoutes(deps),
+    metadataRoutes(deps),
+  ];
+  for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
+  return { app, routes };
 }

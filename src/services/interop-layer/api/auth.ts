@@ -13,6 +13,7 @@ import type { RouterAuthType } from '../config.js';
 import { safeEqual, sha256hex, sha512hex, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
 import { LoginThrottle } from './login-throttle.js';
+import type { ScopedRoutes } from './scopes.js';
 
 export const SESSION_COOKIE = 'iol.session';
 const TOKEN_WINDOW_MS = 10_000;
@@ -32,12 +33,6 @@ export function userOf(request: FastifyRequest): User {
 }
 
 export const isAdmin = (user: User): boolean => user.groups.includes('admin');
-
-export function requireAdmin(request: FastifyRequest): User {
-  const user = userOf(request);
-  if (!isAdmin(user)) throw new IolError(403, 'IOL_FORBIDDEN', `user ${user.email} is not in the admin group`, 'ask an admin');
-  return user;
-}
 
 /** A 429: the API's error handler adds Retry-After. */
 export class RetryLaterError extends IolError {
@@ -222,15 +217,15 @@ export class AdminAuthenticator {
     }
   }
 
-  /** Registers the hook that authenticates every route but the open ones. */
-  install(app: FastifyInstance, openRoutes: (url: string, method: string) => boolean): void {
+  /** Registers the hook that authenticates every route but the open ones (api/scopes.ts). */
+  install(app: FastifyInstance, isOpen: (request: FastifyRequest) => boolean): void {
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0] ?? '';
       let user: User | undefined;
       try {
         user = await this.authenticate(request);
       } catch (error) {
-        if (openRoutes(path, request.method)) return;
+        if (isOpen(request)) return;
         this.deps.metrics.authFailures.inc({ surface: 'api' });
         this.deps.audits.record({
           kind: 'auth-failure',
@@ -248,7 +243,7 @@ export class AdminAuthenticator {
         requestUsers.set(request, user);
         return;
       }
-      if (openRoutes(path, request.method)) return;
+      if (isOpen(request)) return;
       this.deps.metrics.authFailures.inc({ surface: 'api' });
       this.deps.audits.record({ kind: 'auth-failure', action: 'E', success: false, description: 'no credentials', address: request.ip, entity: `${request.method} ${path}` });
       throw unauthenticated('authenticate with a session, the token headers or Basic');
@@ -263,50 +258,58 @@ function throttleKeys(email: string, address: string): string[] {
 
 const loginSchema = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) });
 
-export function registerAuthRoutes(app: FastifyInstance, auth: AdminAuthenticator, deps: IolDeps): void {
-  // Open to anyone: a login is a few hundred bytes, so a large body is refused before it is read.
-  app.post('/authenticate/local', { bodyLimit: 16 * 1024 }, async (request, reply) => {
-    const parsed = loginSchema.safeParse(request.body);
-    if (!parsed.success) throw new IolError(400, 'IOL_BAD_REQUEST', 'send {"username", "password"}');
-    let result: Awaited<ReturnType<AdminAuthenticator['login']>>;
-    try {
-      result = await auth.login(parsed.data.username, parsed.data.password, request.ip);
-    } catch (error) {
-      deps.metrics.authFailures.inc({ surface: 'api' });
-      deps.audits.record({
-        kind: 'auth-failure',
-        action: 'E',
-        success: false,
-        description: (error as Error).message,
-        who: parsed.data.username,
-        address: request.ip,
-        entity: 'POST /authenticate/local',
-        ...(error instanceof LoginThrottledError ? { detail: { throttled: 'true' } } : {}),
+/** Login and the salt (open), the caller's own session (any user), the router's auth types (admins). */
+export function authRoutes(auth: AdminAuthenticator, deps: IolDeps): ScopedRoutes {
+  return {
+    open(app) {
+      // Open to anyone: a login is a few hundred bytes, so a large body is refused before it is read.
+      app.post('/authenticate/local', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+        const parsed = loginSchema.safeParse(request.body);
+        if (!parsed.success) throw new IolError(400, 'IOL_BAD_REQUEST', 'send {"username", "password"}');
+        let result: Awaited<ReturnType<AdminAuthenticator['login']>>;
+        try {
+          result = await auth.login(parsed.data.username, parsed.data.password, request.ip);
+        } catch (error) {
+          deps.metrics.authFailures.inc({ surface: 'api' });
+          deps.audits.record({
+            kind: 'auth-failure',
+            action: 'E',
+            success: false,
+            description: (error as Error).message,
+            who: parsed.data.username,
+            address: request.ip,
+            entity: 'POST /authenticate/local',
+            ...(error instanceof LoginThrottledError ? { detail: { throttled: 'true' } } : {}),
+          });
+          throw error;
+        }
+        deps.audits.record({ kind: 'login', action: 'E', success: true, who: result.user.email, address: request.ip, entity: 'POST /authenticate/local' });
+        const secure = request.protocol === 'https' ? '; Secure' : '';
+        reply.header('set-cookie', `${SESSION_COOKIE}=${result.sessionId}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+        return { result: 'User authenticated successfully', user: result.user };
       });
-      throw error;
-    }
-    deps.audits.record({ kind: 'login', action: 'E', success: true, who: result.user.email, address: request.ip, entity: 'POST /authenticate/local' });
-    const secure = request.protocol === 'https' ? '; Secure' : '';
-    reply.header('set-cookie', `${SESSION_COOKIE}=${result.sessionId}; Path=/; HttpOnly; SameSite=Strict${secure}`);
-    return { result: 'User authenticated successfully', user: result.user };
-  });
 
-  app.get<{ Params: { username: string } }>('/authenticate/:username', async (request) => auth.saltFor(request.params.username));
+      app.get<{ Params: { username: string } }>('/authenticate/:username', async (request) => auth.saltFor(request.params.username));
+    },
 
-  // As OpenHIM (src/api/authentication.js): admins only; the router's enabled client
-  // authentication types, in OpenHIM's order and names.
-  app.get('/authentication/types', async (request) => {
-    requireAdmin(request);
-    return ROUTER_AUTH_TYPE_NAMES.filter(([type]) => deps.config.routerAuthTypes.has(type)).map(([, name]) => name);
-  });
+    user(app) {
+      app.get('/me', { config: { userCheck: 'self' } }, async (request) => ({ user: userOf(request) }));
 
-  app.get('/me', async (request) => ({ user: userOf(request) }));
+      app.get('/logout', { config: { userCheck: 'self' } }, async (request, reply) => {
+        auth.logout(readCookie(request.headers.cookie, SESSION_COOKIE));
+        reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+        return { result: 'logged out' };
+      });
+    },
 
-  app.get('/logout', async (request, reply) => {
-    auth.logout(readCookie(request.headers.cookie, SESSION_COOKIE));
-    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
-    return { result: 'logged out' };
-  });
+    admin(app) {
+      // As OpenHIM (src/api/authentication.js): admins only; the router's enabled client
+      // authentication types, in OpenHIM's order and names.
+      app.get('/authentication/types', async () =>
+        ROUTER_AUTH_TYPE_NAMES.filter(([type]) => deps.config.routerAuthTypes.has(type)).map(([, name]) => name),
+      );
+    },
+  };
 }
 
 const ROUTER_AUTH_TYPE_NAMES: ReadonlyArray<[RouterAuthType, string]> = [

@@ -3,8 +3,9 @@ import type { IolDeps } from '../deps.js';
 import { conflict, IolError, notFound } from '../errors.js';
 import type { Channel, User } from '../models.js';
 import { validateChannel } from '../validation.js';
-import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import type { ScopedRoutes } from './scopes.js';
 import { publicChannel, withStoredRoutePasswords } from './secrets.js';
 
 /** Channels a non-admin may see: those whose transaction view ACLs name one of their groups. */
@@ -22,29 +23,34 @@ export async function createChannel(deps: IolDeps, body: unknown): Promise<Chann
   return channel;
 }
 
-export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/channels', async (request) => {
+/** Any user lists and reads the channels their groups may view; admins change them. */
+export function channelRoutes(deps: IolDeps): ScopedRoutes {
+  return { user: (scope) => registerChannelReads(scope, deps), admin: (scope) => registerChannelChanges(scope, deps) };
+}
+
+function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/channels', { config: { userCheck: 'txViewAcl' } }, async (request) => {
     const user = userOf(request);
     return (await deps.channels.list()).filter((c) => visibleTo(user, c)).map((c) => publicChannel(c, isAdmin(user)));
   });
 
+  app.get<{ Params: { id: string } }>('/channels/:id', { config: { userCheck: 'txViewAcl' } }, async (request) => {
+    const user = userOf(request);
+    const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
+    if (!channel || !visibleTo(user, channel)) throw notFound(`channel ${request.params.id}`);
+    return publicChannel(channel, isAdmin(user));
+  });
+}
+
+function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
   app.post('/channels', async (request, reply) => {
-    requireAdmin(request);
     const channel = await createChannel(deps, request.body);
     auditChange(deps, request, 'C', `Channel/${channel._id}`);
     reply.code(201);
     return publicChannel(channel, true);
   });
 
-  app.get<{ Params: { id: string } }>('/channels/:id', async (request) => {
-    const user = userOf(request);
-    const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
-    if (!channel || !visibleTo(user, channel)) throw notFound(`channel ${request.params.id}`);
-    return publicChannel(channel, isAdmin(user));
-  });
-
   app.put<{ Params: { id: string } }>('/channels/:id', async (request) => {
-    requireAdmin(request);
     const existing = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
     if (!existing) throw notFound(`channel ${request.params.id}`);
     const channel = withStoredRoutePasswords(validateChannel(request.body, existing), existing);
@@ -58,7 +64,6 @@ export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void
   });
 
   app.delete<{ Params: { id: string } }>('/channels/:id', async (request) => {
-    requireAdmin(request);
     const existing = await deps.channels.byId(request.params.id);
     if (!existing) throw notFound(`channel ${request.params.id}`);
     // Transactions keep pointing at their channel: one with transactions is marked deleted, not removed.
@@ -71,7 +76,6 @@ export function registerChannelRoutes(app: FastifyInstance, deps: IolDeps): void
   });
 
   app.post<{ Params: { id: string } }>('/channels/:id/trigger', async (request) => {
-    requireAdmin(request);
     const existing = await deps.channels.byId(request.params.id);
     if (!existing) throw notFound(`channel ${request.params.id}`);
     throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'polling channels are not supported yet: trigger is unavailable');

@@ -6,7 +6,7 @@ import { clientSchema, type Client, type ClientInput, type ClientSecrets } from 
 import { hashPassword, sha256hex } from '../passwords.js';
 import type { ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
-import { requireAdmin } from './auth.js';
+import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
 
 /** Hashes what a client input carries (password, console hash, custom token) over the stored secrets. */
@@ -36,14 +36,17 @@ export function publicClient(row: ClientRow): Client & { customTokenSet: boolean
   return { ...row.doc, customTokenSet: Boolean(row.secrets.customTokenHash) };
 }
 
-export function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/clients', async (request) => {
-    requireAdmin(request);
+/** Clients: admins only. */
+export function clientRoutes(deps: IolDeps): ScopedRoutes {
+  return { admin: (scope) => registerClientRoutes(scope, deps) };
+}
+
+function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/clients', async () => {
     return (await deps.clients.listWithSecrets()).map(publicClient);
   });
 
   app.post('/clients', async (request, reply) => {
-    requireAdmin(request);
     const input = parseBody(clientSchema, request.body, 'client');
     if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
     const secrets = await secretsFrom(input);
@@ -56,14 +59,12 @@ export function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void 
   });
 
   app.get<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
-    requireAdmin(request);
     const row = await deps.clients.find(request.params.clientId);
     if (!row) throw notFound(`client ${request.params.clientId}`);
     return publicClient(row);
   });
 
   app.put<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
-    requireAdmin(request);
     const row = await deps.clients.find(request.params.clientId);
     if (!row) throw notFound(`client ${request.params.clientId}`);
     const body = (request.body ?? {}) as Record<string, unknown>;
@@ -82,7 +83,6 @@ export function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void 
   });
 
   app.delete<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
-    requireAdmin(request);
     const row = await deps.clients.find(request.params.clientId);
     if (!row || !(await deps.clients.delete(row.doc._id))) throw notFound(`client ${request.params.clientId}`);
     deps.verified.clear();

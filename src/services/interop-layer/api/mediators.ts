@@ -10,7 +10,7 @@ import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { mediatorSchema, type Mediator } from '../models.js';
 import { maskConfig, parseBody, semverGreater, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
-import { requireAdmin } from './auth.js';
+import type { ScopedRoutes } from './scopes.js';
 import { createChannel } from './channels.js';
 import { auditChange } from './common.js';
 import { maskMediatorRoutes, withStoredMediatorPasswords } from './secrets.js';
@@ -23,21 +23,23 @@ export function publicMediator(m: Mediator): Mediator {
   return { ...maskMediatorRoutes(m), ...(masked ? { config: masked } : {}) };
 }
 
-export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/mediators', async (request) => {
-    requireAdmin(request);
+/** Mediators: admins only (mediators authenticate as an admin user, as in OpenHIM). */
+export function mediatorRoutes(deps: IolDeps): ScopedRoutes {
+  return { admin: (scope) => registerMediatorRoutes(scope, deps) };
+}
+
+function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/mediators', async () => {
     return (await deps.mediators.list()).map(publicMediator);
   });
 
   app.get<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
-    requireAdmin(request);
     const m = await deps.mediators.byUrn(request.params.urn);
     if (!m) throw notFound(`mediator ${request.params.urn}`);
     return publicMediator(m);
   });
 
   app.post('/mediators', async (request, reply) => {
-    requireAdmin(request);
     const input = parseBody(mediatorSchema, request.body, 'mediator registration');
     // Default channels are checked for shape here and fully (one primary route, valid patterns)
     // when installed, as OpenHIM does: a registration is not refused for a channel it may never install.
@@ -66,14 +68,12 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
   });
 
   app.delete<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
-    requireAdmin(request);
     if (!(await deps.mediators.delete(request.params.urn))) throw notFound(`mediator ${request.params.urn}`);
     auditChange(deps, request, 'D', `Mediator/${request.params.urn}`);
     return { result: `mediator ${request.params.urn} deleted` };
   });
 
   app.post<{ Params: { urn: string } }>('/mediators/:urn/heartbeat', async (request, reply) => {
-    requireAdmin(request);
     const beat = parseBody(heartbeatSchema, request.body, 'heartbeat');
     const m = await deps.mediators.byUrn(request.params.urn);
     if (!m) throw notFound(`mediator ${request.params.urn}`);
@@ -87,7 +87,6 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
   });
 
   app.put<{ Params: { urn: string } }>('/mediators/:urn/config', async (request) => {
-    requireAdmin(request);
     const m = await deps.mediators.byUrn(request.params.urn);
     if (!m) throw notFound(`mediator ${request.params.urn}`);
     const body = request.body;
@@ -100,7 +99,6 @@ export function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): voi
   });
 
   app.post<{ Params: { urn: string } }>('/mediators/:urn/channels', async (request, reply) => {
-    requireAdmin(request);
     const m = await deps.mediators.byUrn(request.params.urn);
     if (!m) throw notFound(`mediator ${request.params.urn}`);
     const names = request.body ?? [];

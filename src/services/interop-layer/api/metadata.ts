@@ -11,7 +11,7 @@ import { IolError, badRequest } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, mediatorSchema, userSchema } from '../models.js';
 import { parseBody, unmaskConfig, validateChannel } from '../validation.js';
-import { requireAdmin } from './auth.js';
+import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
 import { publicMediator } from './mediators.js';
 import { publicChannel, withStoredMediatorPasswords, withStoredRoutePasswords } from './secrets.js';
@@ -34,9 +34,13 @@ const groupSchema = z.object({
   users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
 });
 
-export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/metadata', async (request) => {
-    requireAdmin(request);
+/** Metadata export and import: admins only. */
+export function metadataRoutes(deps: IolDeps): ScopedRoutes {
+  return { admin: (scope) => registerMetadataRoutes(scope, deps) };
+}
+
+function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/metadata', async () => {
     return [
       {
         Channels: (await deps.channels.list()).map((c) => publicChannel(c, true)),
@@ -132,7 +136,6 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
   }
 
   app.post('/metadata', async (request, reply) => {
-    requireAdmin(request);
     const results = await importAll(request.body, false);
     await deps.routing.reload();
     deps.verified.clear();
@@ -142,7 +145,6 @@ export function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): voi
   });
 
   app.post('/metadata/validate', async (request, reply) => {
-    requireAdmin(request);
     reply.code(201);
     return importAll(request.body, true);
   });

@@ -9,7 +9,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import type { Channel } from '../models.js';
 import { ChannelStore, ClientStore, type ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
-import { requireAdmin } from './auth.js';
+import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
 
 const refList = z.array(z.object({ _id: z.string().optional(), name: z.string().optional(), clientID: z.string().optional() })).default([]);
@@ -72,21 +72,23 @@ async function applyMembership(
   await deps.routing.reload();
 }
 
-export function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/roles', async (request) => {
-    requireAdmin(request);
+/** Roles: admins only. */
+export function roleRoutes(deps: IolDeps): ScopedRoutes {
+  return { admin: (scope) => registerRoleRoutes(scope, deps) };
+}
+
+function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/roles', async () => {
     return [...(await allRoles(deps)).roles.values()].sort((a, b) => a.name.localeCompare(b.name));
   });
 
   app.get<{ Params: { name: string } }>('/roles/:name', async (request) => {
-    requireAdmin(request);
     const role = (await allRoles(deps)).roles.get(request.params.name);
     if (!role) throw notFound(`role ${request.params.name}`);
     return role;
   });
 
   app.post('/roles', async (request, reply) => {
-    requireAdmin(request);
     const input = parseBody(roleSchema, request.body, 'role');
     if (!input.name) throw badRequest('a role needs a name');
     if (input.channels.length + input.clients.length === 0) throw badRequest('a role needs at least one channel or client');
@@ -98,7 +100,6 @@ export function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.put<{ Params: { name: string } }>('/roles/:name', async (request) => {
-    requireAdmin(request);
     const body = (request.body ?? {}) as Record<string, unknown>;
     const input = parseBody(roleSchema, body, 'role');
     const { roles } = await allRoles(deps);
@@ -111,7 +112,6 @@ export function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.delete<{ Params: { name: string } }>('/roles/:name', async (request) => {
-    requireAdmin(request);
     if (!(await allRoles(deps)).roles.has(request.params.name)) throw notFound(`role ${request.params.name}`);
     await applyMembership(deps, request.params.name, request.params.name, [], []);
     auditChange(deps, request, 'D', `Role/${request.params.name}`);

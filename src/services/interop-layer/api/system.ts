@@ -5,8 +5,8 @@ import type { IolDeps } from '../deps.js';
 import { IolError, badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
-import { requireAdmin } from './auth.js';
 import { auditChange } from './common.js';
+import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, oneOf, parsePaging, parseTimestamp } from './query-filters.js';
 import type { AuditKind } from '../store/audits.js';
 
@@ -28,12 +28,36 @@ const METRIC_COLUMNS = `
 
 const TIMESERIES = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
 
+/**
+ * A bucket start as OpenHIM's `_id` parts (moment, en locale), in UTC: `day` is the day of the
+ * week (0 = Sunday), `month` counts from 0, `week` is the Sunday-first week of the year whose
+ * week 1 holds 1 January.
+ */
+export function calendarParts(date: Date): { minute: number; hour: number; day: number; week: number; month: number; year: number } {
+  const year = date.getUTCFullYear();
+  const dayMs = 86_400_000;
+  const midnight = Date.UTC(year, date.getUTCMonth(), date.getUTCDate());
+  const saturday = new Date(midnight + (6 - date.getUTCDay()) * dayMs);
+  let week: number;
+  if (saturday.getUTCFullYear() > year) week = 1; // this week holds next 1 January
+  else {
+    const jan1 = Date.UTC(year, 0, 1);
+    week = Math.floor(((midnight - jan1) / dayMs + new Date(jan1).getUTCDay()) / 7) + 1;
+  }
+  return { minute: date.getUTCMinutes(), hour: date.getUTCHours(), day: date.getUTCDay(), week, month: date.getUTCMonth(), year };
+}
+
 const groupSchema = z.object({
   group: z.string().min(1),
   users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
 });
 
-export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void {
+/** The heartbeat (open, as OpenHIM's), `/about` (any user) and the rest: audits, metrics, contact groups (admins). */
+export function systemRoutes(deps: IolDeps): ScopedRoutes {
+  return { open: (scope) => registerHeartbeat(scope, deps), user: registerAbout, admin: (scope) => registerSystemAdminRoutes(scope, deps) };
+}
+
+function registerHeartbeat(app: FastifyInstance, deps: IolDeps): void {
   app.get('/heartbeat', async () => {
     const now = Date.now();
     const mediators: Record<string, number | null> = {};
@@ -44,28 +68,29 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     return { master: process.uptime(), mediators, now };
   });
 
-  app.get('/about', async () => ({
+}
+
+function registerAbout(app: FastifyInstance): void {
+  app.get('/about', { config: { userCheck: 'none' } }, async () => ({
     currentCoreVersion: VERSION,
     serverTimezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     product: 'Instant OpenHIE interop-layer (OpenHIM-compatible)',
   }));
+}
 
-  // OpenHIM's keystore and certificate authority: not implemented; say so rather than 404.
+function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
+  // OpenHIM's keystore (admins only there too) and certificate authority: not implemented; say so rather than 404.
   const notYet = async () => {
     throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'the keystore API is not implemented; the router certificate is <stateDir>/certs/iol-router.{key,crt}');
   };
-  app.all('/keystore/*', notYet);
+  app.route({ method: ['GET', 'POST', 'DELETE'], url: '/keystore/*', handler: notYet });
   app.post('/certificates', notYet);
 
-  app.get('/logs', async (request) => {
-    requireAdmin(request);
-    return [];
-  });
+  app.get('/logs', async () => []);
 
   app.get<{ Querystring: { filterLimit?: string; filterPage?: string; kind?: string; outcome?: string; from?: string; to?: string } }>(
     '/audits',
     async (request) => {
-      requireAdmin(request);
       const q = request.query;
       const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
       return deps.audits.find({
@@ -80,7 +105,6 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
   );
 
   app.post('/audits', async (request, reply) => {
-    requireAdmin(request);
     const body = parseBody(
       z.object({ action: z.enum(['C', 'R', 'U', 'D', 'E']).default('E'), outcome: z.enum(['0', '4', '8', '12']).default('0'), outcomeDesc: z.string().optional(), entity: z.string().optional() }),
       request.body,
@@ -123,7 +147,6 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
   }
 
   app.get<{ Querystring: MetricsQuery & { format?: string } }>('/metrics', async (request, reply) => {
-    requireAdmin(request);
     const accept = request.headers.accept ?? '';
     if (accept.includes('application/openmetrics-text')) {
       reply.header('content-type', deps.metrics.openMetrics.contentType);
@@ -137,17 +160,14 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
   });
 
   app.get<{ Querystring: MetricsQuery; Params: { channelID?: string } }>('/metrics/channels/:channelID?', async (request) => {
-    requireAdmin(request);
     const rows = (await metrics(request.query, [['channel_id', 'key']], request.params.channelID)) as Array<Record<string, unknown>>;
     return rows.map(({ key, ...m }) => ({ _id: { channelID: key }, ...m }));
   });
 
   app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type', async (request) => {
-    requireAdmin(request);
     return timeseries(request.params.type, request.query);
   });
   app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type/channels/:channelID?', async (request) => {
-    requireAdmin(request);
     return timeseries(request.params.type, request.query, true, request.params.channelID);
   });
 
@@ -157,19 +177,19 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     const groups: Array<[string, string]> = [[bucket, 'key']];
     if (byChannel) groups.push(['channel_id', 'channel']);
     const rows = (await metrics(q, groups, channelID)) as Array<Record<string, unknown>>;
-    return rows.map(({ key, channel, ...m }) => ({
-      _id: { timestamp: key instanceof Date ? key.toISOString() : key, ...(byChannel ? { channelID: channel } : {}) },
-      ...m,
-    }));
+    // OpenHIM's item (src/api/metrics.js convertMetric): the counts, the bucket's start as
+    // `timestamp`, and `_id` with the channel and the bucket's calendar parts.
+    return rows.map(({ key, channel, ...m }) => {
+      const start = key instanceof Date ? key : new Date(String(key));
+      return { ...m, timestamp: start.toISOString(), _id: { ...(byChannel ? { channelID: channel } : {}), ...calendarParts(start) } };
+    });
   }
 
   // Contact groups (alerting recipients).
-  app.get('/groups', async (request) => {
-    requireAdmin(request);
+  app.get('/groups', async () => {
     return deps.contactGroups.list();
   });
   app.post('/groups', async (request, reply) => {
-    requireAdmin(request);
     const input = parseBody(groupSchema, request.body, 'contact group');
     if (await deps.contactGroups.find(input.group)) throw badRequest(`contact group ${input.group} already exists`);
     const group = { _id: newObjectId(), ...input };
@@ -179,13 +199,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     return group;
   });
   app.get<{ Params: { id: string } }>('/groups/:id', async (request) => {
-    requireAdmin(request);
     const group = await deps.contactGroups.find(request.params.id);
     if (!group) throw notFound(`contact group ${request.params.id}`);
     return group;
   });
   app.put<{ Params: { id: string } }>('/groups/:id', async (request) => {
-    requireAdmin(request);
     const existing = await deps.contactGroups.find(request.params.id);
     if (!existing) throw notFound(`contact group ${request.params.id}`);
     const input = parseBody(groupSchema, { ...existing, ...(request.body as object) }, 'contact group');
@@ -195,7 +213,6 @@ export function registerSystemRoutes(app: FastifyInstance, deps: IolDeps): void 
     return group;
   });
   app.delete<{ Params: { id: string } }>('/groups/:id', async (request) => {
-    requireAdmin(request);
     const existing = await deps.contactGroups.find(request.params.id);
     if (!existing || !(await deps.contactGroups.delete(existing._id))) throw notFound(`contact group ${request.params.id}`);
     auditChange(deps, request, 'D', `ContactGroup/${existing._id}`);

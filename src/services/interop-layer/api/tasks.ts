@@ -9,10 +9,11 @@ import type { IolDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
-import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { isAdmin, userOf } from './auth.js';
 import type { User } from '../models.js';
 import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
+import type { ScopedRoutes } from './scopes.js';
 import { parseFilters } from './transactions.js';
 import { checkStorable, parsePaging } from './query-filters.js';
 import { storableJson } from '../store/storable.js';
@@ -178,7 +179,11 @@ class TaskRunner {
   }
 }
 
-export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
+/**
+ * Any user creates rerun tasks for channels whose txRerunAcl names one of their groups and sees
+ * and pauses their own; admins bulk-rerun by filter and delete. `app` runs the task runner.
+ */
+export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
   const runner = new TaskRunner(deps);
   app.addHook('onReady', async () => runner.kick());
   app.addHook('onClose', async () => runner.stop());
@@ -219,64 +224,68 @@ export function registerTaskRoutes(app: FastifyInstance, deps: IolDeps): void {
     return task;
   }
 
-  app.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', async (request) => {
-    const user = userOf(request);
-    const { limit, offset } = parsePaging(request.query, deps.config.apiMaxFilterLimit);
-    const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, offset]);
-    return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
-  });
+  return {
+    user(scope) {
+      scope.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', { config: { userCheck: 'own-task' } }, async (request) => {
+        const user = userOf(request);
+        const { limit, offset } = parsePaging(request.query, deps.config.apiMaxFilterLimit);
+        const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, offset]);
+        return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
+      });
 
-  app.post('/tasks', async (request, reply) => {
-    const user = userOf(request);
-    const input = parseBody(createSchema, request.body, 'task');
-    checkStorable(input.tids, 'tids');
-    const task = await createTask(input.tids, input.batchSize, input.paused, user);
-    auditChange(deps, request, 'C', `Task/${task._id}`);
-    reply.code(201);
-    return task;
-  });
+      scope.post('/tasks', { config: { userCheck: 'txRerunAcl' } }, async (request, reply) => {
+        const user = userOf(request);
+        const input = parseBody(createSchema, request.body, 'task');
+        checkStorable(input.tids, 'tids');
+        const task = await createTask(input.tids, input.batchSize, input.paused, user);
+        auditChange(deps, request, 'C', `Task/${task._id}`);
+        reply.code(201);
+        return task;
+      });
 
-  app.post('/bulkrerun', async (request, reply) => {
-    const user = requireAdmin(request);
-    const input = parseBody(bulkSchema, request.body, 'bulk rerun');
-    const filters = parseFilters(input.filters as string | Record<string, unknown>);
-    const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
-    const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
-    if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
-    const task = await createTask(tids, input.batchSize, input.pauseQueue, user);
-    auditChange(deps, request, 'C', `Task/${task._id}`);
-    reply.code(201);
-    return task;
-  });
+      scope.get<{ Params: { taskId: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
+        const user = userOf(request);
+        checkStorable(request.params.taskId, 'taskId');
+        const task = await runner.load(request.params.taskId);
+        if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
+        return task;
+      });
 
-  app.get<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
-    const user = userOf(request);
-    checkStorable(request.params.taskId, 'taskId');
-    const task = await runner.load(request.params.taskId);
-    if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
-    return task;
-  });
+      scope.put<{ Params: { taskId: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
+        const user = userOf(request);
+        checkStorable(request.params.taskId, 'taskId');
+        const task = await runner.load(request.params.taskId);
+        if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
+        const { status } = parseBody(updateSchema, request.body, 'task update');
+        if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
+        const next = { ...task, status };
+        await runner.save(next);
+        if (status === 'Queued') runner.kick();
+        auditChange(deps, request, 'U', `Task/${task._id}`);
+        return next;
+      });
+    },
+    admin(scope) {
+      scope.post('/bulkrerun', async (request, reply) => {
+        const user = userOf(request);
+        const input = parseBody(bulkSchema, request.body, 'bulk rerun');
+        const filters = parseFilters(input.filters as string | Record<string, unknown>);
+        const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
+        const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
+        if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
+        const task = await createTask(tids, input.batchSize, input.pauseQueue, user);
+        auditChange(deps, request, 'C', `Task/${task._id}`);
+        reply.code(201);
+        return task;
+      });
 
-  app.put<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
-    const user = userOf(request);
-    checkStorable(request.params.taskId, 'taskId');
-    const task = await runner.load(request.params.taskId);
-    if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
-    const { status } = parseBody(updateSchema, request.body, 'task update');
-    if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
-    const next = { ...task, status };
-    await runner.save(next);
-    if (status === 'Queued') runner.kick();
-    auditChange(deps, request, 'U', `Task/${task._id}`);
-    return next;
-  });
-
-  app.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
-    requireAdmin(request);
-    checkStorable(request.params.taskId, 'taskId');
-    const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);
-    if (r.rowCount === 0) throw notFound(`task ${request.params.taskId}`);
-    auditChange(deps, request, 'D', `Task/${request.params.taskId}`);
-    return { result: 'task deleted' };
-  });
+      scope.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
+        checkStorable(request.params.taskId, 'taskId');
+        const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);
+        if (r.rowCount === 0) throw notFound(`task ${request.params.taskId}`);
+        auditChange(deps, request, 'D', `Task/${request.params.taskId}`);
+        return { result: 'task deleted' };
+      });
+    },
+  };
 }

@@ -9,8 +9,9 @@ import { badRequest, notFound } from '../errors.js';
 import { TRANSACTION_STATUSES, type Channel, type Transaction, type User } from '../models.js';
 import type { TransactionQuery } from '../store/transactions.js';
 import { parseBody } from '../validation.js';
-import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, isRegexRefusal, oneOf, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 
@@ -152,7 +153,8 @@ function checkId(id: string, what: string): void {
   if (id.length > 200 || mayHoldUnstorable(JSON.stringify(id))) throw notFound(`${what} ${JSON.stringify(id.slice(0, 40))}`);
 }
 
-export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): void {
+/** Any user reads the transactions of the channels their groups may view; admins count, change and delete. */
+export function transactionRoutes(deps: IolDeps): ScopedRoutes {
   /** The channels a user may read, and those whose bodies they may read (undefined = all). */
   async function access(user: User): Promise<{ view?: Channel[]; full?: Set<string> }> {
     if (isAdmin(user)) return {};
@@ -181,73 +183,78 @@ export function registerTransactionRoutes(app: FastifyInstance, deps: IolDeps): 
     return txs.map((tx) => represent(tx, rep === 'full' && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
   }
 
-  app.get<{ Querystring: ListQuery }>('/transactions', (request) => list(request));
+  function registerTransactionReads(app: FastifyInstance): void {
+    const config = { userCheck: 'txViewAcl' } as const;
+    app.get<{ Querystring: ListQuery }>('/transactions', { config }, (request) => list(request));
 
-  app.get<{ Querystring: ListQuery; Params: { clientId: string } }>('/transactions/clients/:clientId', async (request) => {
-    checkStorable(request.params.clientId, 'clientId');
-    const client = await deps.clients.find(request.params.clientId);
-    return list(request, { clientID: client?.doc.clientID ?? request.params.clientId });
-  });
+    app.get<{ Querystring: ListQuery; Params: { clientId: string } }>('/transactions/clients/:clientId', { config }, async (request) => {
+      checkStorable(request.params.clientId, 'clientId');
+      // As OpenHIM: transactions name the client by _id; its clientID also finds it, and rows
+      // logged before clientID held the _id.
+      const client = await deps.clients.find(request.params.clientId);
+      return list(request, { clientID: client ? [client.doc._id, client.doc.clientID] : request.params.clientId });
+    });
 
-  app.get<{ Querystring: ListQuery & { filters?: string } }>('/transactions/count', async (request) => {
-    requireAdmin(request);
-    const filters = parseFilters(request.query.filters);
-    return { count: await withFilterErrors(() => deps.transactions.count(filters)) };
-  });
+    app.get<{ Params: { id: string } }>('/transactions/:id', { config }, async (request) => {
+      const user = userOf(request);
+      checkId(request.params.id, 'transaction');
+      const tx = await deps.transactions.byId(request.params.id);
+      if (!tx) throw notFound(`transaction ${request.params.id}`);
+      const { view, full } = await access(user);
+      if (view && !view.some((c) => c._id === tx.channelID)) throw notFound(`transaction ${request.params.id}`);
+      return full && !full.has(tx.channelID ?? '') ? stripBodies(tx) : tx;
+    });
+  }
 
-  app.get<{ Params: { id: string } }>('/transactions/:id', async (request) => {
-    const user = userOf(request);
-    checkId(request.params.id, 'transaction');
-    const tx = await deps.transactions.byId(request.params.id);
-    if (!tx) throw notFound(`transaction ${request.params.id}`);
-    const { view, full } = await access(user);
-    if (view && !view.some((c) => c._id === tx.channelID)) throw notFound(`transaction ${request.params.id}`);
-    return full && !full.has(tx.channelID ?? '') ? stripBodies(tx) : tx;
-  });
+  function registerTransactionChanges(app: FastifyInstance): void {
+    app.get<{ Querystring: ListQuery & { filters?: string } }>('/transactions/count', async (request) => {
+      const filters = parseFilters(request.query.filters);
+      return { count: await withFilterErrors(() => deps.transactions.count(filters)) };
+    });
 
-  const updateSchema = z
-    .object({
-      status: z.enum(TRANSACTION_STATUSES).optional(),
-      // A status is what an integer column and an HTTP client take: the row must stay storable.
-      response: z.object({ status: z.number().int().min(100).max(999).optional() }).passthrough().optional(),
-      routes: z.array(z.record(z.unknown())).optional(),
-      orchestrations: z.array(z.record(z.unknown())).optional(),
-      properties: z.record(z.unknown()).optional(),
-      error: z.object({ message: z.string(), stack: z.string().optional() }).optional(),
-      $push: z.object({ routes: z.union([z.record(z.unknown()), z.array(z.record(z.unknown()))]).optional() }).optional(),
-    })
-    .strict();
+    const updateSchema = z
+      .object({
+        status: z.enum(TRANSACTION_STATUSES).optional(),
+        // A status is what an integer column and an HTTP client take: the row must stay storable.
+        response: z.object({ status: z.number().int().min(100).max(999).optional() }).passthrough().optional(),
+        routes: z.array(z.record(z.unknown())).optional(),
+        orchestrations: z.array(z.record(z.unknown())).optional(),
+        properties: z.record(z.unknown()).optional(),
+        error: z.object({ message: z.string(), stack: z.string().optional() }).optional(),
+        $push: z.object({ routes: z.union([z.record(z.unknown()), z.array(z.record(z.unknown()))]).optional() }).optional(),
+      })
+      .strict();
 
-  app.put<{ Params: { id: string } }>('/transactions/:id', async (request) => {
-    requireAdmin(request);
-    checkId(request.params.id, 'transaction');
-    const tx = await deps.transactions.byId(request.params.id);
-    if (!tx) throw notFound(`transaction ${request.params.id}`);
-    const update = parseBody(updateSchema, request.body, 'transaction update');
-    const pushed = update.$push?.routes;
-    const next: Transaction = {
-      ...tx,
-      ...(update.status ? { status: update.status } : {}),
-      ...(update.response ? { response: update.response as unknown as Transaction['response'] } : {}),
-      ...(update.orchestrations ? { orchestrations: update.orchestrations as unknown as Transaction['orchestrations'] } : {}),
-      ...(update.properties ? { properties: { ...(tx.properties ?? {}), ...update.properties } } : {}),
-      ...(update.error ? { error: update.error } : {}),
-      routes: [
-        ...((update.routes as unknown as Transaction['routes']) ?? tx.routes),
-        ...((pushed ? (Array.isArray(pushed) ? pushed : [pushed]) : []) as unknown as Transaction['routes']),
-      ],
-    };
-    await deps.transactions.save(next);
-    auditChange(deps, request, 'U', `Transaction/${tx._id}`);
-    return next;
-  });
+    app.put<{ Params: { id: string } }>('/transactions/:id', async (request) => {
+      checkId(request.params.id, 'transaction');
+      const tx = await deps.transactions.byId(request.params.id);
+      if (!tx) throw notFound(`transaction ${request.params.id}`);
+      const update = parseBody(updateSchema, request.body, 'transaction update');
+      const pushed = update.$push?.routes;
+      const next: Transaction = {
+        ...tx,
+        ...(update.status ? { status: update.status } : {}),
+        ...(update.response ? { response: update.response as unknown as Transaction['response'] } : {}),
+        ...(update.orchestrations ? { orchestrations: update.orchestrations as unknown as Transaction['orchestrations'] } : {}),
+        ...(update.properties ? { properties: { ...(tx.properties ?? {}), ...update.properties } } : {}),
+        ...(update.error ? { error: update.error } : {}),
+        routes: [
+          ...((update.routes as unknown as Transaction['routes']) ?? tx.routes),
+          ...((pushed ? (Array.isArray(pushed) ? pushed : [pushed]) : []) as unknown as Transaction['routes']),
+        ],
+      };
+      await deps.transactions.save(next);
+      auditChange(deps, request, 'U', `Transaction/${tx._id}`);
+      return next;
+    });
 
-  app.delete<{ Params: { id: string } }>('/transactions/:id', async (request) => {
-    requireAdmin(request);
-    checkId(request.params.id, 'transaction');
-    if (!(await deps.transactions.delete(request.params.id))) throw notFound(`transaction ${request.params.id}`);
-    auditChange(deps, request, 'D', `Transaction/${request.params.id}`);
-    return { result: `transaction ${request.params.id} deleted` };
-  });
+    app.delete<{ Params: { id: string } }>('/transactions/:id', async (request) => {
+      checkId(request.params.id, 'transaction');
+      if (!(await deps.transactions.delete(request.params.id))) throw notFound(`transaction ${request.params.id}`);
+      auditChange(deps, request, 'D', `Transaction/${request.params.id}`);
+      return { result: `transaction ${request.params.id} deleted` };
+    });
+  }
 
+  return { user: registerTransactionReads, admin: registerTransactionChanges };
 }

@@ -6,8 +6,9 @@ import { userSchema, type User, type UserInput } from '../models.js';
 import { hashPassword, legacyUserHash, randomSalt } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
 import { parseBody } from '../validation.js';
-import { isAdmin, requireAdmin, userOf } from './auth.js';
+import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import type { ScopedRoutes } from './scopes.js';
 
 /** The stored secrets for a user's new password (scrypt, plus the legacy hash when that scheme is on). */
 export async function userSecrets(deps: IolDeps, input: Pick<UserInput, 'password' | 'passwordHash' | 'passwordSalt' | 'passwordAlgorithm'>): Promise<Omit<UserRow, 'doc'> | undefined> {
@@ -30,25 +31,13 @@ function toUser(input: UserInput, id: string): User {
   return { ...doc, _id: id };
 }
 
-export function registerUserRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/users', async (request) => {
-    requireAdmin(request);
-    return deps.users.list();
-  });
+/** Any user reads and changes their own user (not its groups or email); admins manage every user. */
+export function userRoutes(deps: IolDeps): ScopedRoutes {
+  return { user: (scope) => registerOwnUserRoutes(scope, deps), admin: (scope) => registerUserAdminRoutes(scope, deps) };
+}
 
-  app.post('/users', async (request, reply) => {
-    requireAdmin(request);
-    const input = parseBody(userSchema, request.body, 'user');
-    if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
-    const secrets = (await userSecrets(deps, input)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
-    const user = toUser(input, newObjectId());
-    await deps.users.insert(user, secrets);
-    auditChange(deps, request, 'C', `User/${user._id}`);
-    reply.code(201);
-    return user;
-  });
-
-  app.get<{ Params: { email: string } }>('/users/:email', async (request) => {
+function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get<{ Params: { email: string } }>('/users/:email', { config: { userCheck: 'own-user' } }, async (request) => {
     const me = userOf(request);
     if (!isAdmin(me) && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
     const row = await deps.users.byEmail(request.params.email);
@@ -56,7 +45,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     return row.doc;
   });
 
-  app.put<{ Params: { email: string } }>('/users/:email', async (request) => {
+  app.put<{ Params: { email: string } }>('/users/:email', { config: { userCheck: 'own-user' } }, async (request) => {
     const me = userOf(request);
     const admin = isAdmin(me);
     if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
@@ -75,9 +64,23 @@ export function registerUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     auditChange(deps, request, 'U', `User/${user._id}`);
     return user;
   });
+}
+
+function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
+  app.get('/users', async () => deps.users.list());
+
+  app.post('/users', async (request, reply) => {
+    const input = parseBody(userSchema, request.body, 'user');
+    if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
+    const secrets = (await userSecrets(deps, input)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
+    const user = toUser(input, newObjectId());
+    await deps.users.insert(user, secrets);
+    auditChange(deps, request, 'C', `User/${user._id}`);
+    reply.code(201);
+    return user;
+  });
 
   app.delete<{ Params: { email: string } }>('/users/:email', async (request) => {
-    requireAdmin(request);
     if (!(await deps.users.delete(request.params.email))) throw notFound(`user ${request.params.email}`);
     deps.verified.clear();
     auditChange(deps, request, 'D', `User/${request.params.email}`);

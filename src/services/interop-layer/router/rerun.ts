@@ -27,7 +27,8 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string, 
   if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);
   const channel = deps.routing.enabledChannels().find((c) => c.channel._id === original.channelID);
   if (!channel) throw new Error(`the channel of transaction ${transactionId} is missing or disabled`);
-  const client = original.clientID ? deps.routing.client(original.clientID)?.client : undefined;
+  // clientID is the client's _id; transactions logged before that held its clientID.
+  const client = original.clientID ? (deps.routing.clientById(original.clientID) ?? deps.routing.client(original.clientID))?.client : undefined;
   const path = normaliseRequestPath(original.request.path);
   if (!path.ok) throw new Error(`transaction ${transactionId} cannot be rerun: ${path.reason}`);
   if (!channel.urlPattern.test(path.path)) throw new Error(`transaction ${transactionId} cannot be rerun: its path ${path.path} does not match its channel`);

@@ -49,7 +49,8 @@ const ROUTED_AUDIT_SQL = `jsonb_build_object(
   'outcomeDesc', status,
   'agent', jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
      'who', CASE WHEN client_id IS NULL THEN jsonb_build_object('display', 'anonymous')
-                 ELSE jsonb_build_object('identifier', jsonb_build_object('value', client_id), 'display', client_id) END,
+                 ELSE jsonb_build_object('identifier', jsonb_build_object('value', client_id),
+                   'display', COALESCE((SELECT c.client_id FROM iol.clients c WHERE c.id = iol.transactions.client_id), client_id)) END,
      'requestor', true,
      'network', CASE WHEN doc->>'clientIP' IS NULL THEN NULL ELSE jsonb_build_object('address', doc->>'clientIP', 'type', '2') END))),
   'source', jsonb_build_object('observer', jsonb_build_object('display', 'instant-openhie interop-layer'),

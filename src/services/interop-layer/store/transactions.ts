@@ -150,7 +150,8 @@ function refusedRow(tx: Transaction, error: unknown): TransactionRow {
 
 export interface TransactionQuery {
   channelIDs?: string[] | undefined;
-  clientID?: string | undefined;
+  /** A client's _id, or any of several ids (the _id and the clientID of older rows). */
+  clientID?: string | string[] | undefined;
   status?: string[] | undefined;
   from?: string | undefined;
   to?: string | undefined;
@@ -296,7 +297,7 @@ export class TransactionLog {
       clauses.push(clause(`$${params.length}`));
     };
     if (q.channelIDs) add((p) => `channel_id = ANY(${p}::text[])`, q.channelIDs);
-    if (q.clientID) add((p) => `client_id = ${p}`, q.clientID);
+    if (q.clientID) add((p) => `client_id = ANY(${p}::text[])`, [q.clientID].flat());
     if (q.status) add((p) => `status = ANY(${p}::text[])`, q.status);
     if (q.from) add((p) => `request_ts >= ${p}::timestamptz`, q.from);
     if (q.to) add((p) => `request_ts <= ${p}::timestamptz`, q.to);

@@ -46,7 +46,8 @@ export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
   }
   exchange.transaction = {
     _id: newObjectId(),
-    ...(client ? { clientID: client.clientID } : {}),
+    // As OpenHIM (middleware/messageStore.js): the client's _id, as channelID is the channel's.
+    ...(client ? { clientID: client._id } : {}),
     clientIP: request.clientIP,
     channelID: channel._id,
     childIDs: [],
