@@ -38,10 +38,12 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
   trustCertificates(runtime?.trustedCertificates);
   const health: Record<string, string> = {};
   for (const [service, urls] of Object.entries(runtime?.endpoints ?? {})) {
-    const first = Object.values(urls)[0];
-    if (!first) continue;
+    // The URL the service declared for readiness; older runtimes: its api endpoint, else its first.
+    const base = urls.api ?? Object.values(urls)[0];
+    const healthUrl = runtime?.healthUrls?.[service] ?? (base ? `${base}/health` : undefined);
+    if (!healthUrl) continue;
     try {
-      const response = await fetch(`${first}/health`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(healthUrl, { signal: AbortSignal.timeout(2000) });
       health[service] = response.ok ? 'healthy' : `unhealthy (HTTP ${response.status})`;
     } catch (error) {
       health[service] = `unreachable (${(error as Error).message})`;

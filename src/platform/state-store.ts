@@ -32,6 +32,8 @@ export interface RuntimeInfo {
   packages: string[];
   /** service name → endpoint name → URL */
   endpoints: Record<string, Record<string, string>>;
+  /** service name → its readiness URL */
+  healthUrls?: Record<string, string>;
   controlSocket: string;
   /** Certificates (PEM, public) of the instance's own HTTPS endpoints, for the CLI's clients. */
   trustedCertificates?: string[];

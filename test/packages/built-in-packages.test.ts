@@ -84,6 +84,7 @@ test('core with the admin API over HTTPS (OPENHIM_API_TLS, OpenHIM\'s default) b
     assert.match(init.stdout, /https:\/\/127\.0\.0\.1:\d+/);
     const status = JSON.parse((await runInstant(['status', '--json'], { cwd: tlsCwd })).stdout) as { health: Record<string, string> };
     assert.equal(status.health['interop-layer'], 'healthy');
+    assert.equal(status.health['shared-health-record'], 'healthy', 'polled at its declared readiness URL, not <fhir base>/health');
     const features = await runInstant(['test', 'core'], { cwd: tlsCwd });
     assert.equal(features.code, 0, features.stdout + features.stderr);
   } finally {

@@ -40,6 +40,11 @@ export class EmbeddedStack {
     return Object.fromEntries([...this.services].map(([name, s]) => [name, s.running.endpoints]));
   }
 
+  /** Each running service's readiness URL (what `instant status` polls). */
+  healthUrls(): Record<string, string> {
+    return Object.fromEntries([...this.services].map(([name, s]) => [name, s.running.healthUrl]));
+  }
+
   runningPackages(): string[] {
     return [...this.packages];
   }

@@ -195,6 +195,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
       detached: options.detached,
       packages: stack.runningPackages(),
       endpoints: stack.endpoints(),
+      healthUrls: stack.healthUrls(),
       controlSocket: store.controlSocket,
       trustedCertificates: trustedCertificates(),
     });

@@ -26,8 +26,10 @@ export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-
 
 export function forwardableHeaders(headers: IncomingHttpHeaders, drop: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  // Headers the sender named in Connection are hop-by-hop too (RFC 9110 section 7.6.1).
+  const named = String(headers.connection ?? '').toLowerCase().split(',').map((n) => n.trim()).filter(Boolean);
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name) || named.includes(name)) continue;
     out[name] = value;
   }
   return out;
