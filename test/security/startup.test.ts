@@ -226,4 +226,26 @@ describe('storage failures are recognised', () => {
     assert.equal(line.code, 'INSTANT_DISK_FULL');
     assert.match(line.msg, /is full/);
   });
+
+  test('any other unhandled rejection (a bug in one custom service) is logged and the exchange keeps running', async () => {
+    const dir = tempProject('instant-startup-');
+    const logFile = join(dir, 'instant.log');
+    const fatalModule = pathToFileURL(join(repoRoot, 'dist', 'src', 'targets', 'embedded', 'fatal.js')).href;
+    const script = `
+      import { guardStackProcess } from ${JSON.stringify(fatalModule)};
+      guardStackProcess({ stateDir: ${JSON.stringify(dir)}, logFile: ${JSON.stringify(logFile)} });
+      Promise.reject(new TypeError('fetch failed'));
+      setTimeout(() => { process.stdout.write('still running'); process.exit(0); }, 300);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0);
+    assert.equal(stdout, 'still running');
+    const line = JSON.parse(readFileSync(logFile, 'utf8').trim()) as { level: number; msg: string; err: { message: string } };
+    assert.equal(line.level, 50);
+    assert.equal(line.err.message, 'fetch failed');
+    assert.match(line.msg, /services keep running/);
+  });
 });

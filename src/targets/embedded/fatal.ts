@@ -32,8 +32,9 @@ export function fatalReason(error: unknown, stateDir: string): InstantError {
 
 /**
  * The stack process (foreground CLI or detached child) never dies silently: an uncaught
- * exception, an unhandled rejection or a log file that cannot be written (a full disk) is
- * written to the log with its INSTANT_ code, then the process stops its services and exits 1.
+ * exception, a storage failure or a log file that cannot be written (a full disk) is written to
+ * the log with its INSTANT_ code, then the process stops its services and exits 1. Any other
+ * unhandled rejection is logged and the exchange keeps running.
  */
 export function guardStackProcess(options: FatalGuardOptions): FatalGuard {
   let stop: (() => Promise<void>) | undefined;
@@ -66,14 +67,26 @@ export function guardStackProcess(options: FatalGuardOptions): FatalGuard {
   };
 
   const onError = (error: unknown) => fail(error);
+  // A promise nobody awaited failed (a custom service's stray fetch, say): logged, and the rest of
+  // the exchange keeps running. Storage failures still stop the process, as they would everywhere.
+  const onRejection = (error: unknown) => {
+    const failure = fatalReason(error, options.stateDir);
+    if (failure.code !== 'INSTANT_FATAL') return fail(error);
+    const line = JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, hostname: hostname(), service: 'instant', err: { message: (error as Error)?.message ?? String(error), stack: (error as Error)?.stack }, msg: 'unhandled promise rejection (a bug in the code that started it; the services keep running)' });
+    try {
+      appendFileSync(options.logFile, `${line}\n`);
+    } catch {
+      fail(error);
+    }
+  };
   process.on('uncaughtException', onError);
-  process.on('unhandledRejection', onError);
+  process.on('unhandledRejection', onRejection);
   return {
     onStop: (value) => (stop = value),
     fail,
     uninstall: () => {
       process.off('uncaughtException', onError);
-      process.off('unhandledRejection', onError);
+      process.off('unhandledRejection', onRejection);
     },
   };
 }
