@@ -150,6 +150,13 @@ export function fhirMigrations(schema: string): Migration[] {
         UPDATE ${s}.idx_reference SET reference = ${indexKeySql('reference')} WHERE length(reference) > ${INDEXED_TEXT_CHARS};
       `,
     },
+    {
+      version: 6,
+      name: 'fhir resources of a type in rid order',
+      // Searches in the default order walk a type's live resources by rid and probe their filters
+      // per row when matches are dense (search/first-page.ts), stopping at the page.
+      sql: `CREATE INDEX resources_type_rid ON ${s}.resources (type, rid) WHERE NOT deleted;`,
+    },
   ];
 }
 
