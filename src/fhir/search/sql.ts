@@ -1,7 +1,8 @@
 /**
  * Builds the SQL of a search: each filter becomes `alias.rid IN (SELECT rid FROM idx_... WHERE
  * type = .. AND param = .. AND value condition)`, which PostgreSQL runs as a semi-join starting
- * from the index rows, so the cost follows the number of matches.
+ * from the index rows, so the cost follows the number of matches. First pages in rid order whose
+ * matches are dense walk the type instead and probe these matches per row (first-page.ts).
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../outcome.js';
