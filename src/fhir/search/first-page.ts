@@ -21,10 +21,14 @@ import type { SearchContext } from './execute.js';
 import type { SearchRequest } from './parse.js';
 import { SqlParams, indexMatches, whereClause, type BuildContext } from './sql.js';
 
-/** A filter with at least this many matching index rows counts as dense (the walk pays off). */
-export const DENSE_MATCHES = 500;
+/**
+ * A filter with at least this many matching index rows counts as dense (the walk pays off).
+ * Small on purpose: the index plan fetches every match's resource row to sort them (at 470
+ * matches already slower than a walk), while a walk that finds too few costs WALK_ROWS probes.
+ */
+export const DENSE_MATCHES = 100;
 /** Resources one walk probes at most before handing over to the index plan. */
-export const WALK_ROWS = 2_000;
+export const WALK_ROWS = 1_000;
 
 export interface RidPage {
   rows: Array<{ rid: number; content: Resource }>;
