@@ -2,7 +2,7 @@
  * EXPLAIN ANALYZE of the engine's search SQL on a database loaded with the synthetic population:
  * shows that searches start from the index rows they match, not from the whole table.
  *
- *   node dist/bench/fhir/explain.js [--database-url URL] [--resources 1000000]
+ *   node dist/bench/fhir/explain.js [--database-url URL] [--resources 1000000] [--schema fhir_growth]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/db/open.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { parseSearch } from '../../src/fhir/search/parse.js';
+import { ridOrderedStatements } from '../../src/fhir/search/first-page.js';
 import { SqlParams, orderBy, whereClause } from '../../src/fhir/search/sql.js';
 import { RESOURCES_PER_PATIENT, generatePopulation } from './synthetic.js';
 
@@ -33,13 +34,14 @@ const resources = Number(arg('--resources') ?? 20_000);
 const keep = argv.includes('--keep');
 const dir = url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-explain-'));
 const db = await openDatabase(url ? { url } : { dataDir: dir! });
-const schema = 'fhir_explain';
+// --schema: explain on a store another run left (e.g. growth.js's fhir_growth) without loading.
+const schema = arg('--schema') ?? 'fhir_explain';
 const engine = new FhirEngine({ db, schema });
 const existing = await db.query<{ n: number }>(
   `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'resources'`, [schema]);
 let count = 0;
 if (existing.rows[0]!.n > 0) count = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.resources`)).rows[0]!.n);
-if (count < resources) {
+if (count < resources && !arg('--schema')) {
   await db.dropSchema(schema);
   await engine.migrate();
   const started = Date.now();
@@ -64,15 +66,32 @@ const searches: Array<[string, Array<[string, string]>]> = [
   ['Encounter', [['date', 'ge2023-03-01T00:00:00Z'], ['date', 'lt2023-03-01T06:00:00Z'], ['_count', '20']]],
   ['Observation', [['subject.identifier', 'urn:instant:bench:mrn|MRN-42-100'], ['_count', '20']]],
   ['Patient', [['identifier', 'urn:instant:bench:mrn|MRN-42-100']]],
+  // growth.js's two searches: 10% of their type match
+  ['Patient', [['family', 'k'], ['_count', '10']]],
+  ['Observation', [['code', 'http://loinc.org|8867-4'], ['date', 'ge2023-01-01'], ['date', 'lt2023-10-19'], ['_count', '10']]],
 ];
 for (const [type, query] of searches) {
   const request = parseSearch(type, query, { strict: true });
   const ctx = { schema, params: new SqlParams(), baseUrl: engine.baseUrl, aliasCounter: { n: 0 } };
+  // The statements the engine runs: for a rid-ordered first page (search/first-page.ts) the
+  // counts and the plan they choose, else the general query.
+  const firstPage = ridOrderedStatements(ctx, request, request.count + 1, undefined);
+  const explain = async (title: string, sql: string, params: unknown[]): Promise<void> => {
+    const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS OFF) ${sql}`, params);
+    console.log(`## ${title}\n\n\`\`\`\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\`\n`);
+  };
+  const title = `${type}?${new URLSearchParams(query).toString()}`;
+  if (firstPage) {
+    const dense = (await db.query<{ dense: boolean }>(firstPage.decision.sql, firstPage.decision.params)).rows[0]!.dense;
+    await explain(`${title}: the counts (dense: ${dense})`, firstPage.decision.sql, firstPage.decision.params);
+    const chosen = dense ? firstPage.walk : firstPage.index;
+    await explain(`${title}: ${dense ? 'walk in rid order' : 'from the index matches'}`, chosen.sql, chosen.params);
+    continue;
+  }
   const where = whereClause(ctx, request, 'r');
   const order = orderBy(ctx, request.sort, 'r');
   const sql = `SELECT r.rid, r.content FROM ${schema}.resources r WHERE ${where} ORDER BY ${order} LIMIT ${request.count + 1}`;
-  const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS OFF) ${sql}`, ctx.params.values);
-  console.log(`## ${type}?${new URLSearchParams(query).toString()}\n\n\`\`\`\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\`\n`);
+  await explain(title, sql, ctx.params.values);
 }
 await db.close();
 if (dir && !keep) await rm(dir, { recursive: true, force: true });

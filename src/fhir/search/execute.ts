@@ -5,6 +5,7 @@ import type { Queryable } from '../../db/database.js';
 import { readMany } from '../storage/reader.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
 import { applyElements, applySummary } from './shape.js';
+import { ridOrderedPage } from './first-page.js';
 import { firstSortedPage, snapshotPage } from './sorted-paging.js';
 import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
 
@@ -55,7 +56,9 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   const order = backwards ? 'r.rid DESC' : orderBy(b, request.sort, 'r');
   const limit = b.params.add(request.count + 1);
   const offset = keyset ? '0' : b.params.add(request.offset);
-  const page = await ctx.db.query<{ rid: number; content: Resource }>(
+  // Pages in rid order stop at the page where they can (first-page.ts); others read all matches.
+  const ridOrdered = backwards ? undefined : await ridOrderedPage(ctx, request, buildContext(ctx), request.count + 1, request.cursor?.after);
+  const page = ridOrdered ?? await ctx.db.query<{ rid: number; content: Resource }>(
     `SELECT r.rid, r.content FROM ${ctx.schema}.resources r WHERE ${filter} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     b.params.values,
   );

@@ -1,7 +1,8 @@
 /**
  * Builds the SQL of a search: each filter becomes `alias.rid IN (SELECT rid FROM idx_... WHERE
  * type = .. AND param = .. AND value condition)`, which PostgreSQL runs as a semi-join starting
- * from the index rows, so the cost follows the number of matches.
+ * from the index rows, so the cost follows the number of matches. First pages in rid order whose
+ * matches are dense walk the type instead and probe these matches per row (first-page.ts).
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../outcome.js';
@@ -152,6 +153,50 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
   if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
   return `${alias}.rid IN (${matches})`;
+}
+
+/** The index rows one filter matches: `SELECT .. FROM ${from} WHERE ${where}`, `alias` naming the index table. */
+export interface IndexMatch {
+  from: string;
+  alias: string;
+  where: string;
+}
+
+/**
+ * The filters of a search as index matches, when every one is a plain positive match on one
+ * index table (string, token, date, reference, number, quantity, uri; no :missing, :not or
+ * :not-in, no chain, _has or composite); undefined otherwise. first-page.ts probes these per row.
+ */
+export function indexMatches(ctx: BuildContext, request: SearchRequest): IndexMatch[] | undefined {
+  const out: IndexMatch[] = [];
+  for (const filter of combineDateBounds(request.filters)) {
+    if (filter.kind !== 'param' || !TABLES[filter.param.type!]) return undefined;
+    const { param, modifier } = filter;
+    if (param.code === '_id' || param.code === '_lastUpdated' || param.code === '_list' || modifier === 'missing' || modifier === 'not' || modifier === 'not-in') return undefined;
+    let table = TABLES[param.type!]!;
+    let paramName = param.code!;
+    if (modifier === 'text' && param.type === 'token') {
+      table = 'idx_string';
+      paramName = `${param.code}:text`;
+    } else if (modifier === 'of-type') paramName = `${param.code}:of-type`;
+    else if (modifier === 'identifier') {
+      table = 'idx_token';
+      paramName = `${param.code}:identifier`;
+    }
+    const i = nextAlias(ctx, 'i');
+    const head = `${typeCondition(ctx, i, request.type)} ${i}.param = ${ctx.params.add(paramName)}`;
+    let where: string;
+    if (filter.allOf) {
+      const ands = filter.allOf.map((value) => dateCondition(ctx, `${i}.low`, `${i}.high`, value));
+      where = `${head}${dateOverlap(ctx, filter.allOf, i)} AND ${ands.join(' AND ')}`;
+    } else {
+      const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
+      const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
+      where = `${head}${overlap} AND (${ors.join(' OR ')})`;
+    }
+    out.push({ from: `${ctx.schema}.${table} ${i}`, alias: i, where });
+  }
+  return out;
 }
 
 /** A composite value `a$b` matches when its components match rows of the same element (same rid and grp). */

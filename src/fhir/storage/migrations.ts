@@ -150,6 +150,22 @@ export function fhirMigrations(schema: string): Migration[] {
         UPDATE ${s}.idx_reference SET reference = ${indexKeySql('reference')} WHERE length(reference) > ${INDEXED_TEXT_CHARS};
       `,
     },
+    {
+      version: 6,
+      name: 'fhir resources of a type in rid order',
+      // Searches in the default order walk a type's live resources by rid and probe their filters
+      // per row when matches are dense (search/first-page.ts), stopping at the page.
+      sql: `CREATE INDEX resources_type_rid ON ${s}.resources (type, rid) WHERE NOT deleted;`,
+    },
+    {
+      version: 7,
+      name: 'fhir index rows found by resource and parameter',
+      // A walk probes one parameter of one resource: on (rid) alone it read every index row of the
+      // resource (15 string rows of a patient) from the heap. (rid, param) also serves the writer's
+      // deletes by rid, so it replaces the (rid) index instead of adding to the cost of writes.
+      sql: ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']
+        .map((table) => `CREATE INDEX ${table}_rid_param ON ${s}.${table} (rid, param); DROP INDEX ${s}.${table}_rid;`).join('\n'),
+    },
   ];
 }
 
