@@ -28,10 +28,13 @@ Feature: Core: a point-of-service system reaches the shared health record throug
     When I send a GET request to "${BASE_URL}/fhir/Patient?_count=1"
     Then the response status is 200
     Given I use basic auth as "${OPENHIM_ROOT_EMAIL}" with password "${OPENHIM_ROOT_PASSWORD}"
+    When I send a GET request to "${INTEROP_LAYER_API_URL}/clients/${CORE_TEST_CLIENT_ID}"
+    Then the response status is 200
+    And I remember the response JSON at "_id" as "CLIENT_OBJECT_ID"
     When I send a GET request to "${INTEROP_LAYER_API_URL}/transactions?filterLimit=10"
     Then the response status is 200
     And the response body contains "/fhir/Patient"
-    And the response body contains "${CORE_TEST_CLIENT_ID}"
+    And the response body contains "${CLIENT_OBJECT_ID}"
 
   Scenario: An authenticated client gets 404 where no channel matches
     When I send a GET request to "${BASE_URL}/no-such-channel"
