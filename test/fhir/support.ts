@@ -1,6 +1,7 @@
 /** A FHIR engine served over real HTTP on a fresh database of one driver. */
 import { createHttpApp, listenOn } from '../../src/common/http-app.js';
 import { createLogger } from '../../src/common/logger.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/common/limits.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
 import { openTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -10,7 +11,7 @@ export interface FhirTestServer {
   engine: FhirEngine;
   database: TestDatabase;
   /** fetch relative to the FHIR base, JSON in and out. */
-  request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<FhirReply>;
+  request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; raw?: string | Buffer }): Promise<FhirReply>;
   close(): Promise<void>;
 }
 
@@ -21,9 +22,12 @@ export interface FhirReply {
   body: any;
 }
 
-export async function startFhirServer(driver: 'pglite' | 'postgres', options: { bodyLimit?: number; schema?: string } = {}): Promise<FhirTestServer> {
+export async function startFhirServer(
+  driver: 'pglite' | 'postgres',
+  options: { bodyLimit?: number; schema?: string; limits?: Partial<Limits> } = {},
+): Promise<FhirTestServer> {
   const database = await openTestDatabase(driver);
-  const engine = new FhirEngine({ db: database.db, schema: options.schema ?? 'fhir_test' });
+  const engine = new FhirEngine({ db: database.db, schema: options.schema ?? 'fhir_test', ...(options.limits ? { limits: { ...DEFAULT_LIMITS, ...options.limits } } : {}) });
   await engine.migrate();
   const app = createHttpApp({ logger: createLogger(process.env.FHIR_TEST_LOG ? { pretty: process.stderr } : {}), bodyLimit: options.bodyLimit });
   await registerFhirRoutes(app, engine);
