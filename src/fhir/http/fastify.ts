@@ -12,7 +12,7 @@ import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { FhirError } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
-import { BodyBudget } from './body-budget.js';
+import { BodyBudget } from '../../common/body-budget.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
 
 export interface FhirRoutesOptions {

@@ -16,7 +16,8 @@ import { hashPassword, legacyUserHash, randomSalt, VerificationCache } from './p
 import { RoutingTable } from './routing-table.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
-import { BodyBudget, listenHttp, listenHttps, type RouterListener } from './router/server.js';
+import { BodyBudget } from '../../common/body-budget.js';
+import { listenHttp, listenHttps, type RouterListener } from './router/server.js';
 import { UpstreamClient } from './router/upstream.js';
 import type { RouterDeps } from './router/exchange.js';
 import { AuditLog } from './store/audits.js';

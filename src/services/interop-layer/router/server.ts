@@ -11,32 +11,14 @@ import type { AddressInfo } from 'node:net';
 import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exchange.js';
 import { routerPipeline, runAfterSteps, runHeaderSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { createGuardedServer, type HttpLimits } from '../../../common/connection-guard.js';
+import { BodyBudget } from '../../../common/body-budget.js';
 
 class BodyTooLarge extends Error {}
 class OverBudget extends Error {}
+
 /** One instance: creating an Error (and its stack) per request is measurable on the hot path. */
 const CLIENT_GONE = new Error('the client closed the request before its end');
 
-/**
- * Bounds the memory the router spends on bodies: every request and upstream response body is
- * counted while its exchange lives; a request that would pass the budget is refused with 503
- * rather than risking the process (bodies are buffered, not streamed).
- */
-export class BodyBudget {
-  private used = 0;
-  constructor(private readonly limit: number) {}
-  tryReserve(bytes: number): boolean {
-    if (bytes > 0 && this.used + bytes > this.limit) return false;
-    this.used += bytes;
-    return true;
-  }
-  release(bytes: number): void {
-    this.used = Math.max(0, this.used - bytes);
-  }
-  get inUse(): number {
-    return this.used;
-  }
-}
 
 interface BodyReading {
   limit: number;

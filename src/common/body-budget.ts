@@ -1,8 +1,8 @@
 /**
- * The bytes of request bodies a FHIR service holds at once (FHIR_MAX_INFLIGHT_BODY_BYTES). A
- * request reserves its declared Content-Length before its body is read (or, without one, each
- * chunk as it arrives) and releases it when its response is sent or its connection closes, so
- * many large bodies at once get 503 instead of exhausting memory.
+ * The bytes of bodies a service holds at once (a FHIR service's FHIR_MAX_INFLIGHT_BODY_BYTES,
+ * the router's OPENHIM_ROUTER_MAX_INFLIGHT_BYTES). A request reserves its bytes before they are
+ * read and releases them when its exchange ends, so many large bodies at once get 503 instead of
+ * exhausting memory (bodies are buffered, not streamed).
  */
 export class BodyBudget {
   private held = 0;
