@@ -5,7 +5,7 @@ import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream, addPosChannels } from './support.js';
 
 const run = promisify(execFile);
 
@@ -35,16 +35,12 @@ for (const driver of testDrivers) {
         res.end('done');
       });
       await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
-      for (const [name, extra] of [
+      Object.assign(ids, await addPosChannels(iol, up.port, [
         ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'], txRerunAcl: ['viewers'] }],
         ['hold', { urlPattern: '^/hold$' }],
         ['hidden', { urlPattern: '^/hidden$' }],
         ['flaky', { urlPattern: '^/flaky$', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 2 }],
-      ] as const) {
-        const res = await iol.call('POST', '/channels', { name, allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }], ...extra });
-        assert.equal(res.status, 201);
-        ids[name] = res.body._id;
-      }
+      ]));
     });
     after(async () => {
       await iol?.stop();

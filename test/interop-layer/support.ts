@@ -151,3 +151,17 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * Creates channels allowing the role `pos`, each with one primary route to the upstream's port;
+ * returns their `_id`s by name.
+ */
+export async function addPosChannels(iol: Iol, upstreamPort: number, channels: ReadonlyArray<readonly [string, Record<string, unknown>]>): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const [name, extra] of channels) {
+    const res = await iol.call('POST', '/channels', { name, allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: upstreamPort, primary: true }], ...extra });
+    if (res.status !== 201) throw new Error(`channel ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    ids[name] = res.body._id;
+  }
+  return ids;
+}

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream, addPosChannels } from '../interop-layer/support.js';
 import { WriteBehind } from '../../src/services/interop-layer/store/write-behind.js';
 import { createLogger } from '../../src/common/logger.js';
 import { StatisticsKeeper } from '../../src/fhir/storage/statistics.js';
@@ -38,14 +38,10 @@ for (const driver of testDrivers) {
       });
       iol = await startIol(driver, { OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_CACHE_REFRESH_MS: '100' });
       await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
-      for (const [name, extra] of [
+      Object.assign(ids, await addPosChannels(iol, up.port, [
         ['plain', { urlPattern: '^/plain' }],
         ['flaky', { urlPattern: '^/flaky', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 1 }],
-      ] as const) {
-        const res = await iol.call('POST', '/channels', { name, allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }], ...extra });
-        assert.equal(res.status, 201);
-        ids[name] = res.body._id;
-      }
+      ]));
     });
     after(async () => {
       await iol?.stop();
