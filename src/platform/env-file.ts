@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import dotenv from 'dotenv';
 import { InstantError } from '../common/errors.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -14,8 +15,10 @@ export function parseAssignment(text: string, origin: string): [string, string] 
 }
 
 /**
- * Reads a .env file: NAME=value lines, `export ` prefixes, # comments, blank lines, and
- * single- or double-quoted values (double quotes understand \n, \" and \\).
+ * Reads a .env file with dotenv's syntax (what Docker Compose and most tools read): NAME=value
+ * lines, `export ` prefixes, # comments, single, double or backtick quotes, multi-line quoted
+ * values, `\n` in double quotes. Stricter than dotenv where a typo would silently drop a setting:
+ * a line that is no assignment, or a name that is no variable name, is refused with its line.
  */
 export function readEnvFile(path: string): Record<string, string> {
   let text: string;
@@ -24,21 +27,30 @@ export function readEnvFile(path: string): Record<string, string> {
   } catch (error) {
     throw new InstantError('INSTANT_ENV_FILE_UNREADABLE', `cannot read env file ${path}: ${(error as Error).message}`, 'check the --env-file path');
   }
-  const values: Record<string, string> = {};
-  text.split(/\r?\n/).forEach((rawLine, index) => {
-    const line = rawLine.trim();
-    if (!line || line.startsWith('#')) return;
-    const [name, rawValue] = parseAssignment(line.replace(/^export\s+/, ''), `${path}:${index + 1}`);
-    values[name] = unquote(rawValue.trim());
-  });
-  return values;
+  const values = dotenv.parse(text);
+  checkLines(text, path);
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(values)) {
+    if (!NAME.test(name)) throw new InstantError('INSTANT_SETTING_SYNTAX', `${path}: "${name}" is not a variable name`, 'names are letters, digits and _, not starting with a digit');
+    out[name] = value;
+  }
+  return out;
 }
 
-function unquote(value: string): string {
-  if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) return value.slice(1, -1);
-  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-    return value.slice(1, -1).replace(/\\(["\\n])/g, (_m, c: string) => (c === 'n' ? '\n' : c));
-  }
-  const comment = value.search(/\s#/);
-  return comment >= 0 ? value.slice(0, comment).trimEnd() : value;
+/** Every line outside a quoted multi-line value must be blank, a comment or an assignment. */
+function checkLines(text: string, path: string): void {
+  let openQuote: string | undefined;
+  text.split(/\r?\n/).forEach((rawLine, index) => {
+    const line = rawLine.trim();
+    if (openQuote) {
+      if (line.endsWith(openQuote)) openQuote = undefined;
+      return;
+    }
+    if (!line || line.startsWith('#')) return;
+    const assignment = /^(?:export\s+)?([^=\s]+)\s*=\s*(.*)$/.exec(line);
+    if (!assignment) parseAssignment(line, `${path}:${index + 1}`); // throws, naming the line
+    const value = assignment![2]!;
+    const quote = value[0];
+    if ((quote === '"' || quote === "'" || quote === '`') && (value.length === 1 || !value.slice(1).includes(quote))) openQuote = quote;
+  });
 }

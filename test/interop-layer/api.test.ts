@@ -271,6 +271,19 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('POST', '/mediators', { ...registration, version: 'one' })).status, 400);
     });
 
+    test('a mediator release replaces its pre-release (semver order, as OpenHIM compares)', async () => {
+      const registration = (version: string, name: string) => ({
+        urn: 'urn:mediator:semver', version, name, endpoints: [{ name: 'e', host: '127.0.0.1', port: 1, primary: true }],
+      });
+      assert.equal((await iol.call('POST', '/mediators', registration('1.0.0-beta.1', 'beta'))).status, 201);
+      await iol.call('POST', '/mediators', registration('1.0.0', 'release'));
+      assert.equal((await iol.call('GET', '/mediators/urn:mediator:semver')).body.version, '1.0.0', '1.0.0 is greater than 1.0.0-beta.1');
+      await iol.call('POST', '/mediators', registration('1.0.0-rc.1', 'older'));
+      assert.equal((await iol.call('GET', '/mediators/urn:mediator:semver')).body.name, 'release', 'a pre-release of the same version is older');
+      assert.equal((await iol.call('POST', '/mediators', registration('1.0', 'short'))).status, 400);
+      assert.equal((await iol.call('DELETE', '/mediators/urn:mediator:semver')).status, 200);
+    });
+
     test('contact groups: CRUD by id or name', async () => {
       const created = await iol.call('POST', '/groups', { group: 'on-call', users: [{ user: 'a@example.org', method: 'email' }] });
       assert.equal(created.status, 201);

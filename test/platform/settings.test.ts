@@ -52,8 +52,8 @@ test('precedence: -e > --env-file > profile > secrets > package defaults', () =>
 });
 
 test('env files understand comments, export, quotes and escapes; bad lines are named', () => {
-  const file = write('full.env', '# comment\n\nexport X=1\nY="two words \\"quoted\\"\\nline"\nZ=\'single # kept\'\nW=value # trailing comment\nEMPTY=\n');
-  assert.deepEqual(readEnvFile(file), { X: '1', Y: 'two words "quoted"\nline', Z: 'single # kept', W: 'value', EMPTY: '' });
+  const file = write('full.env', '# comment\n\nexport X=1\nY="two words\\nline"\nZ=\'single # kept\'\nW=value # trailing comment\nEMPTY=\nM="first\nsecond"\n');
+  assert.deepEqual({ ...readEnvFile(file) }, { X: '1', Y: 'two words\nline', Z: 'single # kept', W: 'value', EMPTY: '', M: 'first\nsecond' });
   const bad = write('bad.env', 'GOOD=1\nnot an assignment\n');
   assert.throws(() => readEnvFile(bad), /bad\.env:2: "not an assignment" is not of the form NAME=value/);
   assert.throws(() => resolveSettings({ packages: [pkg], assignments: ['1X=2'] }), /-e: "1X=2" is not of the form/);

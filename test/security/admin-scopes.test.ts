@@ -18,7 +18,8 @@ import { createHttpApp } from '../../src/common/http-app.js';
 import { basic, startIol, type Iol } from '../interop-layer/support.js';
 
 /** Routes anyone may call (HEAD follows GET). */
-const DOCUMENTED_OPEN = ['GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat'];
+// OPTIONS * is the CORS preflight (api/cors.ts): it answers with headers only.
+const DOCUMENTED_OPEN = ['GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat', 'OPTIONS *'];
 
 /** Routes any authenticated user may call, with the check each handler makes. */
 const DOCUMENTED_USER: Record<string, string> = {

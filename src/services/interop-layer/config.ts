@@ -1,3 +1,4 @@
+import { parseCorsOrigins, type CorsPolicy } from './api/cors.js';
 import type { Settings } from '../service.js';
 import { readLimits, type Limits } from '../../common/limits.js';
 
@@ -62,6 +63,8 @@ export interface IolConfig {
    * host[:port], else the listener's own address.
    */
   routerPublicHost?: string | undefined;
+  /** Origins the admin API answers (OPENHIM_API_CORS_ORIGINS; api/cors.ts). */
+  apiCors: CorsPolicy;
   /** Every limit (src/common/limits.ts): HTTP timeouts and connection caps of each port, bodies. */
   limits: Limits;
 }
@@ -77,6 +80,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
     apiTls: settings.bool('OPENHIM_API_TLS', false),
+    apiCors: parseCorsOrigins(settings.get('OPENHIM_API_CORS_ORIGINS')),
     certHostNames: (settings.get('OPENHIM_CERT_HOSTNAMES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     routerHost: settings.get('OPENHIM_ROUTER_HOST') || '127.0.0.1',
     routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),

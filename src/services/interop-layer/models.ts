@@ -2,6 +2,7 @@
  * OpenHIM models with their real field names, validated once at the edge (zod) and trusted
  * inside. Unknown fields are dropped, known fields of the wrong type are a 400.
  */
+import semver from 'semver';
 import { z } from 'zod';
 
 const portSchema = z.coerce.number().int().min(1).max(65535);
@@ -166,7 +167,7 @@ const configDefSchema: z.ZodType<ConfigDef> = z.lazy(() =>
 
 export const mediatorSchema = z.object({
   urn: z.string().min(1),
-  version: z.string().regex(/^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/, 'version must be semver, e.g. 1.0.0'),
+  version: z.string().refine((v) => semver.valid(v) !== null, 'version must be semver, e.g. 1.0.0'),
   name: z.string().min(1),
   description: z.string().optional(),
   endpoints: z.array(routeSchema).min(1),

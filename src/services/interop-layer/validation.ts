@@ -136,12 +136,3 @@ export function unmaskConfig(defs: readonly ConfigDef[], incoming: Record<string
   return out;
 }
 
-/** Compares dotted semver strings (pre-release tags ignored). */
-export function semverGreater(a: string, b: string): boolean {
-  const pa = a.split(/[-+]/)[0]!.split('.').map(Number);
-  const pb = b.split(/[-+]/)[0]!.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
-  }
-  return false;
-}

@@ -6,6 +6,7 @@ import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import { AdminAuthenticator, RetryLaterError, authRoutes } from './auth.js';
 import { channelRoutes } from './channels.js';
+import { installCors } from './cors.js';
 import { clientRoutes } from './clients.js';
 import { mediatorRoutes } from './mediators.js';
 import { metadataRoutes } from './metadata.js';
@@ -32,6 +33,7 @@ export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }):
 export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: string }): ApiApp {
   const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
   const routes = enforceScopes(app);
+  void installCors(app, deps.config.apiCors);
   const auth = new AdminAuthenticator(deps);
   auth.install(app, (request) => accessOf(request.routeOptions.config, request.routeOptions.url) === 'open');
 

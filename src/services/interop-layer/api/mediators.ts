@@ -3,13 +3,14 @@
  * the config values set so far), heartbeat with config delivery, config updates checked against
  * configDefs, and installing a mediator's default channels.
  */
+import semver from 'semver';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { mediatorSchema, type Mediator } from '../models.js';
-import { maskConfig, parseBody, semverGreater, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
+import { maskConfig, parseBody, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { createChannel } from './channels.js';
 import { auditChange } from './common.js';
@@ -47,7 +48,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (input.config) validateConfig(input.configDefs, input.config);
     const existing = await deps.mediators.byUrn(input.urn);
     reply.code(201);
-    if (existing && !semverGreater(input.version, existing.version)) {
+    if (existing && !semver.gt(input.version, existing.version)) {
       return { result: `mediator ${input.urn} ${existing.version} is already registered; send a greater version to update it` };
     }
     // Keep the config values set so far for parameters the new version still defines.

@@ -65,7 +65,7 @@ const PLATFORM_OPEN_ROUTES = new Set(['/health']);
 export function enforceScopes(app: FastifyInstance): DeclaredRoute[] {
   const table: DeclaredRoute[] = [...PLATFORM_OPEN_ROUTES].flatMap((url) => ['GET', 'HEAD'].map((method) => ({ method, url, access: 'open' as const })));
   app.addHook('onRoute', function declareRoute(this: FastifyInstance, route: RouteOptions) {
-    const access = this.apiAccess;
+    const access = this.apiAccess ?? (isCorsPreflight(route) ? 'open' : undefined);
     const where = `${String(route.method)} ${route.url}`;
     if (!access) throw new Error(`admin API route ${where} is outside every permission scope: register it in the open, user or admin scope (api/scopes.ts)`);
     const userCheck = route.config?.userCheck;
@@ -74,6 +74,11 @@ export function enforceScopes(app: FastifyInstance): DeclaredRoute[] {
     for (const method of [route.method].flat()) table.push({ method, url: route.url, access, ...(userCheck ? { userCheck } : {}) });
   });
   return table;
+}
+
+/** The CORS plugin's preflight route (api/cors.ts): it answers OPTIONS only, with no data. */
+function isCorsPreflight(route: RouteOptions): boolean {
+  return route.url === '*' && [route.method].flat().every((method) => method === 'OPTIONS');
 }
 
 /** The access of the route a request matched: unknown routes (404s) need credentials. */
