@@ -1,3 +1,4 @@
+import { assertEmbeddable } from '../targets/embedded/embeddable.js';
 import { createInterface } from 'node:readline/promises';
 import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -20,6 +21,7 @@ export interface StartFlags {
 /** init and up: in the foreground until Ctrl-C, or detached (-d) until `instant down`. */
 export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
   const deployment = loadDeployment(options);
+  assertEmbeddable(deployment.plan.ordered);
   const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
   const live = deployment.store.liveRuntime();

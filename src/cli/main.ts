@@ -1,3 +1,4 @@
+import { translateUpstreamArgv } from './upstream-compat.js';
 import { Command, Option } from 'commander';
 import { isInstantError, storageFailure } from '../common/errors.js';
 import type { DeploymentOptions } from '../platform/deployment.js';
@@ -135,7 +136,9 @@ program
   });
 
 try {
-  await program.parseAsync(process.argv);
+  const upstream = translateUpstreamArgv(process.argv);
+  if (upstream.note) process.stderr.write(`instant: ${upstream.note}\n`);
+  await program.parseAsync(upstream.argv);
 } catch (error) {
   // A file-system failure anywhere (full disk, read-only mount, permissions) is an operator's
   // error with a code and a hint, not a stack trace.

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { InstantError } from '../common/errors.js';
@@ -46,7 +46,15 @@ export interface InstantPackage {
   /** The package folder. */
   dir: string;
   builtIn: boolean;
+  /**
+   * An upstream (Docker) deployment file in the folder (swarm.sh, docker-compose.yml), when the
+   * package declares no services of ours: it runs containers, which only a container target can.
+   */
+  containerDeployment?: string;
 }
+
+/** Files by which upstream packages start their containers, in the order reported. */
+const CONTAINER_DEPLOYMENT_FILES = ['swarm.sh', 'docker-compose.yml', 'docker-compose.yaml'];
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validateMetadata = ajv.compile(JSON.parse(readFileSync(packageMetadataSchemaPath, 'utf8')));
@@ -121,7 +129,14 @@ export function parsePackageMetadata(raw: unknown, dir: string, builtIn: boolean
     usage: meta.usage,
     dir,
     builtIn,
+    ...containerDeploymentOf(dir, meta.services.length),
   };
+}
+
+function containerDeploymentOf(dir: string, serviceCount: number): { containerDeployment?: string } {
+  if (serviceCount > 0) return {};
+  const file = CONTAINER_DEPLOYMENT_FILES.find((name) => existsSync(join(dir, name)));
+  return file ? { containerDeployment: file } : {};
 }
 
 export function readPackageMetadata(dir: string, builtIn: boolean): InstantPackage {

@@ -6,6 +6,9 @@ import { InstantError } from '../common/errors.js';
 import { parseAssignment } from './env-file.js';
 
 export const PROJECT_CONFIG_FILE = 'instant.config.yaml';
+/** Upstream's name for the same file: read when there is no instant.config.yaml and it is one. */
+export const UPSTREAM_CONFIG_FILE = 'config.yaml';
+const UPSTREAM_KEYS = ['projectName', 'image', 'logPath', 'packages', 'customPackages', 'profiles'];
 
 const envVarsSchema = z.union([
   z.array(z.string()),
@@ -27,6 +30,8 @@ const projectSchema = z
   .object({
     projectName: z.string().min(1).optional(),
     image: z.string().optional(),
+    /** Upstream's log folder for its containers: accepted, our logs live in the state directory. */
+    logPath: z.string().optional(),
     packages: z.array(z.string()).default([]),
     customPackages: z.array(z.union([z.string(), z.object({ id: z.string().optional(), path: z.string() })])).default([]),
     profiles: z.array(profileSchema).default([]),
@@ -52,10 +57,13 @@ export interface ProjectConfig {
   profiles: Profile[];
 }
 
-/** Upstream's config.yaml, named instant.config.yaml: found in the working folder or given. */
-export function loadProjectConfig(path?: string, cwd = process.cwd()): ProjectConfig | undefined {
-  const file = path ? resolve(cwd, path) : join(cwd, PROJECT_CONFIG_FILE);
-  if (!existsSync(file)) {
+/**
+ * The project config (upstream's config.yaml): the given file, else instant.config.yaml in the
+ * working folder, else an upstream config.yaml there. `warn` hears what is accepted but unused.
+ */
+export function loadProjectConfig(path?: string, cwd = process.cwd(), warn: (message: string) => void = (m) => process.stderr.write(`instant: ${m}\n`)): ProjectConfig | undefined {
+  const file = path ? resolve(cwd, path) : [PROJECT_CONFIG_FILE, UPSTREAM_CONFIG_FILE].map((name) => join(cwd, name)).find(existsSync);
+  if (!file || !existsSync(file)) {
     if (path) throw new InstantError('INSTANT_CONFIG_MISSING', `project config ${file} does not exist`, 'check the --config path');
     return undefined;
   }
@@ -63,15 +71,29 @@ export function loadProjectConfig(path?: string, cwd = process.cwd()): ProjectCo
   try {
     raw = parseYaml(readFileSync(file, 'utf8'));
   } catch (error) {
+    if (!path && file.endsWith(`/${UPSTREAM_CONFIG_FILE}`)) return undefined; // some other tool's config.yaml
     throw new InstantError('INSTANT_CONFIG_INVALID', `${file} is not valid YAML: ${(error as Error).message}`);
   }
+  // A config.yaml found by name only is ours to read if it looks like upstream's.
+  if (!path && file.endsWith(`/${UPSTREAM_CONFIG_FILE}`) && !(isObject(raw) && UPSTREAM_KEYS.some((key) => key in raw))) return undefined;
   const parsed = projectSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const reasons = parsed.error.issues.map((issue) => `field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
-    throw new InstantError('INSTANT_CONFIG_INVALID', `invalid project config ${file}:\n    ${reasons.join('\n    ')}`, 'see docs/cli.md#project-config');
+    throw new InstantError('INSTANT_CONFIG_INVALID', `invalid project config ${file}:\n    ${reasons.join('\n    ')}`, `the fields are ${UPSTREAM_KEYS.join(', ')}; see docs/cli.md#project-config`);
   }
   const base = dirname(file);
   const config = parsed.data;
+  if (config.logPath !== undefined) warn(`${file}: logPath is not used here; every service logs to the state directory (read them with \`instant logs\`)`);
+  config.customPackages.forEach((entry, index) => {
+    const location = typeof entry === 'string' ? entry : entry.path;
+    if (/^(?:[a-z+]+:\/\/|git@)/i.test(location)) {
+      throw new InstantError(
+        'INSTANT_CONFIG_INVALID',
+        `invalid project config ${file}: customPackages[${index}] "${location}" is a remote repository; packages are read from folders here`,
+        `clone it (git clone ${location}) and give the folder's path instead`,
+      );
+    }
+  });
   const names = new Set<string>();
   const profiles = config.profiles.map((p) => {
     if (names.has(p.name)) throw new InstantError('INSTANT_CONFIG_INVALID', `invalid project config ${file}: profile "${p.name}" is defined twice`);
@@ -101,4 +123,8 @@ export function findProfile(config: ProjectConfig | undefined, name: string): Pr
     );
   }
   return profile;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
