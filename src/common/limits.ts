@@ -74,7 +74,11 @@ export const LIMITS = {
   apiBodyBytes: limit('OPENHIM_API_BODY_LIMIT_BYTES', 16 * MB, 'bytes', 'a request body on the admin API; past it 413', 1 * KB),
   apiMaxFilterLimit: limit('OPENHIM_API_MAX_FILTER_LIMIT', 1_000, 'count', 'filterLimit of one page of transactions, audits or tasks; larger values are lowered to it'),
   loginMaxFailures: limit('OPENHIM_LOGIN_MAX_FAILURES', 10, 'count',
-    'failed logins for one user (or from one address) within OPENHIM_LOGIN_WINDOW_MS; then 429 until the window passes'),
+    'failed logins for one user from one address within OPENHIM_LOGIN_WINDOW_MS; then 429 for that user from that address until the window passes'),
+  loginMaxFailuresPerAddress: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_ADDRESS', 100, 'count',
+    'failed logins for any users from one address (an IPv6 /64 counts as one) within the window (password spraying); then 429 for every login from it'),
+  loginMaxFailuresPerUser: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_USER', 100, 'count',
+    'failed logins for one user from all addresses within the window (distributed guessing); then 429 for that user, except from addresses it logged in from in the last 30 days'),
   loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
 } as const satisfies Record<string, LimitDefinition>;
 
