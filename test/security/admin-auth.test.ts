@@ -118,6 +118,37 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('POST', '/users', { ...user, firstname: 'C', surname: 'L' })).status, 201);
     });
 
+    test('the salt of GET /authenticate/:username does not show who exists: the same before, during and after a user, across password changes and restarts', async () => {
+      const saltOf = async (name: string) => {
+        const res = await fetch(`${iol.api}/authenticate/${encodeURIComponent(name)}`);
+        assert.equal(res.status, 200, 'every name gets a salt (OpenHIM answers 404 for unknown names)');
+        const body = (await res.json()) as { salt: string; ts: string };
+        assert.ok(!Number.isNaN(Date.parse(body.ts)));
+        return body.salt;
+      };
+      const name = 'pharmacist@example.org';
+      const before = await saltOf(name);
+      assert.match(before, /^[0-9a-f]{32}$/);
+      assert.equal(await saltOf(name), before, 'stable for an unknown name');
+      assert.equal(await saltOf(name.toUpperCase()), before, 'names are compared without case');
+      assert.notEqual(await saltOf('someone-else@example.org'), before);
+
+      assert.equal((await iol.call('POST', '/users', { email: name, firstname: 'P', surname: 'H', groups: ['viewers'], password: 'pharm-password-1' })).status, 201);
+      assert.equal(await saltOf(name), before, 'creating the user does not change the salt');
+      assert.equal(await me(iol, await tokenHeaders(iol, name, 'pharm-password-1')), 200, 'token auth works with it');
+
+      assert.equal((await iol.call('PUT', `/users/${name}`, { password: 'pharm-password-2' })).status, 200);
+      assert.equal(await saltOf(name), before, 'a password change does not change the salt');
+      assert.equal(await me(iol, await tokenHeaders(iol, name, 'pharm-password-2')), 200, 'token auth works after the change');
+      assert.equal(await me(iol, await tokenHeaders(iol, name, 'pharm-password-1')), 401, 'the old password does not');
+
+      await iol.restart();
+      assert.equal(await saltOf(name), before, 'the key lives in the database, not the process');
+      assert.equal(await saltOf('nobody-at-all@example.org'), await saltOf('nobody-at-all@example.org'));
+      assert.equal((await iol.call('DELETE', `/users/${name}`)).status, 200);
+      assert.equal(await saltOf(name), before, 'deleting the user does not change it either');
+    });
+
     test('17: unknown users cost as much time as known ones (admin API Basic and session login)', oneDriver, async () => {
       const basicTimes = await compare(
         () => fetch(`${iol.api}/me`, { headers: { authorization: basic(iol.rootEmail, 'wrong-password') } }),

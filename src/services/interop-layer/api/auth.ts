@@ -3,14 +3,14 @@
  * the legacy token headers (after GET /authenticate/:username), then Basic. Failures are 401
  * and an audit record; too many failures are 429 (login-throttle.ts says which counters apply).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import type { User } from '../models.js';
 import type { RouterAuthType } from '../config.js';
-import { safeEqual, sha256hex, sha512hex, verifyAgainstDummy, verifyPassword } from '../passwords.js';
+import { safeEqual, sha256hex, sha512hex, tokenSalt, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
 import { LoginGuard } from './login-throttle.js';
 import type { ScopedRoutes } from './scopes.js';
@@ -65,8 +65,8 @@ export class AdminAuthenticator {
   /** Token headers already used, by user and lower-cased token, with when they may be forgotten. */
   private readonly usedTokens = new Map<string, number>();
   private readonly throttle: LoginGuard;
-  /** Salts for unknown users are derived, so GET /authenticate/:user does not reveal who exists. */
-  private readonly fakeSaltKey = randomBytes(32);
+  /** Stands in for an unknown user's hash, so its token check costs what a known user's does. */
+  private readonly dummyTokenHash = randomBytes(64).toString('hex');
 
   constructor(private readonly deps: IolDeps) {
     this.throttle = new LoginGuard(deps.config.login);
@@ -116,13 +116,14 @@ export class AdminAuthenticator {
     if (sessionId) this.sessions.delete(sessionId);
   }
 
-  /** OpenHIM's GET /authenticate/:username: the user's salt and the server time. */
+  /**
+   * OpenHIM's GET /authenticate/:username: the user's salt and the server time. OpenHIM answers
+   * 404 for an unknown name; here every name gets a salt, derived from the name (tokenSalt) for
+   * known and unknown names alike, so the answer does not show who exists.
+   */
   async saltFor(email: string): Promise<{ salt: string; ts: string }> {
     const row = await this.deps.users.byEmail(email);
-    const salt =
-      row?.legacySalt && this.deps.config.legacyTokenAuth
-        ? row.legacySalt
-        : createHmac('sha256', this.fakeSaltKey).update(email.toLowerCase()).digest('hex').slice(0, 32);
+    const salt = row?.legacySalt && this.deps.config.legacyTokenAuth ? row.legacySalt : tokenSalt(this.deps.tokenSaltKey, email);
     return { salt, ts: new Date().toISOString() };
   }
 
@@ -174,7 +175,7 @@ export class AdminAuthenticator {
     // The same work for an unknown user as for a known one.
     // As OpenHIM (src/protocols/token.js): token = sha512(passwordHash + auth-salt + auth-ts), with
     // any auth-salt the client chooses; nothing ties it to an earlier GET /authenticate.
-    const expected = sha512hex((row?.legacyHash ?? this.fakeSaltKey.toString('hex')) + salt + ts);
+    const expected = sha512hex((row?.legacyHash ?? this.dummyTokenHash) + salt + ts);
     const tokenMatches = safeEqual(expected, normalisedToken);
     if (!row?.legacyHash || !tokenMatches) {
       this.throttle.failed(username, request.ip);
