@@ -39,7 +39,8 @@ export const LIMITS = {
   httpMaxConnections: limit('INSTANT_HTTP_MAX_CONNECTIONS', 1_000, 'count',
     'open connections per port; past it the oldest idle or still-arriving connection is closed to make room, and a new one is refused only when every connection has a request in progress'),
   httpMaxHeaderBytes: limit('INSTANT_HTTP_MAX_HEADER_BYTES', 16 * KB, 'bytes',
-    'request line and headers; past it 431', 1 * KB),
+    'request line and headers, counted as written without optional whitespace (each header as `name: value` CRLF); past it 431, before the body is read', 1 * KB),
+  httpMaxHeaderCount: limit('INSTANT_HTTP_MAX_HEADER_COUNT', 500, 'count', 'header lines in one request; more is 431 (none is dropped silently)', 10),
 
   // ── Database (both drivers) ─────────────────────────────────────────────────────────────
   dbStatementTimeoutMs: limit('INSTANT_DB_STATEMENT_TIMEOUT_MS', 10_000, 'ms',
