@@ -229,7 +229,7 @@ describe('18: login throttling', () => {
     assert.equal((await loginFrom(iol, '127.0.0.12', nurse.email, nurse.password)).status, 200);
 
     const audits = await eventually(async () => {
-      const found = await iol.call('GET', '/audits?kind=auth-failure&filterLimit=100');
+      const found = await iol.call('GET', '/audit-events?kind=auth-failure&filterLimit=100');
       const hits = (found.body as Array<{ outcomeDesc?: string; entity?: Array<{ detail?: Array<{ type: string }> }> }>).filter((a) =>
         a.entity?.[0]?.detail?.some((d) => d.type === 'throttled'),
       );
