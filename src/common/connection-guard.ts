@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Limits } from './limits.js';
 import type { Logger } from './logger.js';
 
-export type HttpLimits = Pick<Limits, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpMaxConnections' | 'httpMaxHeaderBytes'>;
+export type HttpLimits = Pick<Limits, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpMaxConnections' | 'httpMaxHeaderBytes' | 'httpMaxHeaderCount'>;
 
 export interface GuardedServerOptions {
   limits: HttpLimits;
@@ -130,10 +130,39 @@ export function httpServerOptions(limits: HttpLimits): http.ServerOptions {
     headersTimeout,
     requestTimeout,
     keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+    // Node's own check (names and values only) stops a huge head early; requestHeadBytes is exact.
     maxHeaderSize: limits.httpMaxHeaderBytes,
     // Node checks the two timeouts on this interval (default 30 s, far coarser than they are).
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 2))),
   };
+}
+
+/**
+ * The size of a request's line and headers as written without optional whitespace: `METHOD
+ * target HTTP/1.1` CRLF, `name: value` CRLF for each header, CRLF. Node's `maxHeaderSize` counts
+ * only names and values (not the `: `, line ends or the request line), so many short headers
+ * used to pass a 16 KiB cap with over 20 KB; this is the count the cap is held to.
+ */
+export function requestHeadBytes(req: IncomingMessage): number {
+  let bytes = Buffer.byteLength(req.method ?? '') + 1 + Buffer.byteLength(req.url ?? '') + 1 + `HTTP/${req.httpVersion}`.length + 2;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) bytes += Buffer.byteLength(raw[i]!) + 2 + Buffer.byteLength(raw[i + 1]!) + 2;
+  return bytes + 2;
+}
+
+/** Why a request's head is refused (431), if it is. */
+function headProblem(req: IncomingMessage, limits: HttpLimits): string | undefined {
+  // Node keeps at least maxHeadersCount (= the cap + 1) headers, so more than the cap shows here.
+  if (req.rawHeaders.length / 2 > limits.httpMaxHeaderCount) return `more than ${limits.httpMaxHeaderCount} headers (INSTANT_HTTP_MAX_HEADER_COUNT)`;
+  if (requestHeadBytes(req) > limits.httpMaxHeaderBytes) return `request line and headers over ${limits.httpMaxHeaderBytes} bytes (INSTANT_HTTP_MAX_HEADER_BYTES)`;
+  return undefined;
+}
+
+/** 431 and close, for a request whose head is over a cap (its body is never read). */
+function refuseHead(res: ServerResponse, problem: string): void {
+  res.shouldKeepAlive = false;
+  res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(problem);
 }
 
 /** An HTTP or HTTPS server with the limits applied and its connections guarded. */
@@ -142,16 +171,22 @@ export function createGuardedServer(listener: RequestListener, options: GuardedS
   const serverOptions = httpServerOptions(options.limits);
   const tracked: RequestListener = (req, res) => {
     guard.track(req, res);
+    const problem = headProblem(req, options.limits);
+    if (problem) return refuseHead(res, problem);
     listener(req, res);
   };
   const server: http.Server = options.tls
     ? https.createServer({ ...serverOptions, handshakeTimeout: serverOptions.headersTimeout, ...options.tls }, tracked)
     : http.createServer(serverOptions, tracked);
+  // Node silently drops headers past maxHeadersCount; one more than the cap makes an excess visible.
+  server.maxHeadersCount = options.limits.httpMaxHeaderCount + 1;
   server.on('connection', (socket: Socket) => guard.admit(socket));
   const onCheckContinue = options.onCheckContinue;
   if (onCheckContinue) {
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       guard.track(req, res);
+      const problem = headProblem(req, options.limits);
+      if (problem) return refuseHead(res, problem);
       onCheckContinue(req, res);
     });
   }

@@ -39,7 +39,8 @@ export const LIMITS = {
   httpMaxConnections: limit('INSTANT_HTTP_MAX_CONNECTIONS', 1_000, 'count',
     'open connections per port; past it the oldest idle or still-arriving connection is closed to make room, and a new one is refused only when every connection has a request in progress'),
   httpMaxHeaderBytes: limit('INSTANT_HTTP_MAX_HEADER_BYTES', 16 * KB, 'bytes',
-    'request line and headers; past it 431', 1 * KB),
+    'request line and headers, counted as written without optional whitespace (each header as `name: value` CRLF); past it 431, before the body is read', 1 * KB),
+  httpMaxHeaderCount: limit('INSTANT_HTTP_MAX_HEADER_COUNT', 500, 'count', 'header lines in one request; more is 431 (none is dropped silently)', 10),
 
   // ── Database (both drivers) ─────────────────────────────────────────────────────────────
   dbStatementTimeoutMs: limit('INSTANT_DB_STATEMENT_TIMEOUT_MS', 10_000, 'ms',
@@ -74,7 +75,11 @@ export const LIMITS = {
   apiBodyBytes: limit('OPENHIM_API_BODY_LIMIT_BYTES', 16 * MB, 'bytes', 'a request body on the admin API; past it 413', 1 * KB),
   apiMaxFilterLimit: limit('OPENHIM_API_MAX_FILTER_LIMIT', 1_000, 'count', 'filterLimit of one page of transactions, audits or tasks; larger values are lowered to it'),
   loginMaxFailures: limit('OPENHIM_LOGIN_MAX_FAILURES', 10, 'count',
-    'failed logins for one user (or from one address) within OPENHIM_LOGIN_WINDOW_MS; then 429 until the window passes'),
+    'failed logins for one user from one address within OPENHIM_LOGIN_WINDOW_MS; then 429 for that user from that address until the window passes'),
+  loginMaxFailuresPerAddress: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_ADDRESS', 100, 'count',
+    'failed logins for any users from one address (an IPv6 /64 counts as one) within the window (password spraying); then 429 for every login from it'),
+  loginMaxFailuresPerUser: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_USER', 100, 'count',
+    'failed logins for one user from all addresses within the window (distributed guessing); then 429 for that user, except from addresses it logged in from in the last 30 days'),
   loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
 } as const satisfies Record<string, LimitDefinition>;
 

@@ -49,7 +49,7 @@ for (const driver of testDrivers) {
       assert.equal(res.status, 401);
       const wrong = await fetch(`${iol.api}/channels`, { headers: { authorization: basic(iol.rootEmail, 'not-the-password') } });
       assert.equal(wrong.status, 401);
-      const audits = await iol.call('GET', '/audits?kind=auth-failure');
+      const audits = await iol.call('GET', '/audit-events?kind=auth-failure');
       assert.equal(audits.status, 200);
       assert.ok(audits.body.length >= 2);
       assert.equal(audits.body[0].resourceType, 'AuditEvent');
@@ -301,7 +301,7 @@ for (const driver of testDrivers) {
       const body = (await hb.json()) as { master: number; mediators: object; now: number };
       assert.equal(typeof body.master, 'number');
       assert.equal((await iol.call('GET', '/about')).status, 200);
-      const changes = await iol.call('GET', '/audits?kind=admin-change');
+      const changes = await iol.call('GET', '/audit-events?kind=admin-change');
       assert.ok(changes.body.some((a: { entity?: Array<{ what: { reference?: string } }> }) => a.entity?.[0]?.what.reference?.startsWith('Channel/')));
     });
 

@@ -126,14 +126,14 @@ for (const driver of testDrivers) {
       assert.equal(logged.response.status, 200);
       assert.match(logged.response.body, /"ok":true/);
       // The routed request is audited (read from the transaction log as an AuditEvent).
-      const audits = (await iol.call('GET', '/audits?kind=routed-request&filterLimit=50')).body;
+      const audits = (await iol.call('GET', '/audit-events?kind=routed-request&filterLimit=50')).body;
       const event = audits.find((a: { entity: Array<{ what: { reference: string } }> }) => a.entity[0]!.what.reference === `Transaction/${logged._id}`);
       assert.ok(event, 'an AuditEvent for the routed request');
       assert.equal(event.resourceType, 'AuditEvent');
       assert.equal(event.agent[0].who.identifier.value, emrClient._id);
       assert.equal(event.agent[0].who.display, 'emr', 'the audit shows the clientID people know');
       assert.equal(event.outcome, '0');
-      const all = (await iol.call('GET', '/audits?filterLimit=500')).body;
+      const all = (await iol.call('GET', '/audit-events?filterLimit=500')).body;
       assert.ok(all.some((a: { subtype: Array<{ code: string }> }) => a.subtype[0]!.code === 'routed-request'));
       assert.ok(all.some((a: { subtype: Array<{ code: string }> }) => a.subtype[0]!.code === 'admin-change'));
       const times = all.map((a: { recorded: string }) => Date.parse(a.recorded));
@@ -152,7 +152,7 @@ for (const driver of testDrivers) {
       assert.equal((await fetch(`${iol.router}/nothing/here`, { headers: { authorization: emr } })).status, 404);
       assert.equal((await fetch(`${iol.router}/fhir/Patient`, { method: 'DELETE', headers: { authorization: emr } })).status, 404, 'method not in methods');
       assert.equal((await fetch(`${iol.router}/open`)).status, 200, 'public channel');
-      const failures = await iol.call('GET', '/audits?kind=auth-failure');
+      const failures = await iol.call('GET', '/audit-events?kind=auth-failure');
       assert.ok(failures.body.some((a: { outcomeDesc?: string }) => a.outcomeDesc === 'wrong clientID or password'));
     });
 

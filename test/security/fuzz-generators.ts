@@ -244,12 +244,13 @@ export function bundle(rng: Random, patientId: string): string {
   return JSON.stringify({ resourceType: 'Bundle', type, entry: rng.chance(0.05) ? { x: 1 } : entries });
 }
 
-/** A query string for the admin API's list endpoints (/transactions, /audits, /tasks). */
+/** A query string for the admin API's list endpoints (/transactions, /audits, /audit-events, /tasks). */
 export function adminQuery(rng: Random): string {
   const query = new URLSearchParams();
   const filters: Record<string, unknown> = {};
   for (let n = rng.int(4); n > 0; n--) {
-    const key = rng.pick(['status', 'channelID', 'clientID', 'request.timestamp', 'request.path', 'response.status', '$where', '$in', '__proto__', 'constructor', 'properties.x', 'childIDs']);
+    const key = rng.pick(['status', 'channelID', 'clientID', 'request.timestamp', 'request.path', 'response.status', '$where', '$in', '__proto__', 'constructor', 'properties.x', 'childIDs',
+      'eventIdentification.eventOutcomeIndicator', 'eventIdentification.eventDateTime', 'eventIdentification.eventID.code', 'activeParticipant.userID']);
     filters[key] = rng.pick([
       'Successful', 'Failed', '[', '(a+)+$', { $gte: '2024-01-01', $lte: 'garbage' }, { $in: 'x' }, { $in: [1, 2] }, { $regex: '(' }, { $where: 'sleep(1)' }, 12, null, '5**', 'x'.repeat(5000), '\u0000',
     ]);

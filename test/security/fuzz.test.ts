@@ -103,7 +103,7 @@ function nextProbe(rng: Random): Probe {
   }
   if (roll < 0.78) return { kind: 'bundle', method: 'POST', url: `${base}/`, headers: json, body: bundle(rng, patientId), fhir: true };
   if (roll < 0.9) {
-    const path = rng.pick(['/transactions', '/audits', '/tasks', '/metrics', '/metrics/timeseries/day', '/channels', '/clients', '/users', '/events/0']);
+    const path = rng.pick(['/transactions', '/audits', '/audit-events', '/audits-filter-options', '/tasks', '/metrics', '/metrics/timeseries/day', '/channels', '/clients', '/users', '/events/0']);
     return { kind: 'admin', method: 'GET', url: `${api}${path}?${adminQuery(rng)}`, headers: { authorization: rootAuth }, fhir: false };
   }
   const special = rng.pick([

@@ -31,7 +31,7 @@ for (const driver of testDrivers) {
       assert.equal(huge.status, 413);
       const long = await fetch(`${iol.api}/me`, { headers: { authorization: `Basic ${Buffer.from(`${'v'.repeat(8000)}:wrong`).toString('base64')}` } });
       assert.equal(long.status, 401);
-      const audits = await iol.call('GET', '/audits?filterLimit=20');
+      const audits = await iol.call('GET', '/audit-events?filterLimit=20');
       assert.equal(audits.status, 200);
       const longest = Math.max(...JSON.stringify(audits.body).match(/"[^"]*"/g)!.map((s: string) => s.length));
       assert.ok(longest < 400, `an audit string of ${longest} characters`);

@@ -68,11 +68,11 @@ for (const driver of testDrivers) {
       ['/transactions?channelID=%00', /channelID/],
       [`/transactions/count?${f({ 'request.timestamp': { $lte: 'soon' } })}`, /request\.timestamp/],
       [`/transactions/clients/%00`, /clientId/],
-      ['/audits?from=garbage', /from/],
-      ['/audits?to=2026-13-45', /to/],
-      ['/audits?kind=everything', /kind/],
-      ['/audits?outcome=%00', /outcome/],
-      ['/audits?filterPage=1e308', /filterPage/],
+      ['/audit-events?from=garbage', /from/],
+      ['/audit-events?to=2026-13-45', /to/],
+      ['/audit-events?kind=everything', /kind/],
+      ['/audit-events?outcome=%00', /outcome/],
+      ['/audit-events?filterPage=1e308', /filterPage/],
       ['/tasks?filterPage=-1', /filterPage/],
       ['/tasks?filterLimit=1.5', /filterLimit/],
       ['/metrics?startDate=garbage&endDate=2026-01-01', /startDate/],
@@ -103,7 +103,7 @@ for (const driver of testDrivers) {
         `/transactions?${f({ 'request.path': '^/one[0-9]*$', 'response.status': '2xx' })}`,
         `/transactions?${f({ 'request.timestamp': JSON.stringify({ $gte: '2020-01-01', $lte: '2100-01-01T00:00:00Z' }) })}`,
         '/transactions?filterLimit=100000&filterPage=1',
-        '/audits?from=2020-01-01&to=2100-01-01&kind=routed-request&filterLimit=100000',
+        '/audit-events?from=2020-01-01&to=2100-01-01&kind=routed-request&filterLimit=100000',
         '/tasks?filterLimit=100000',
         '/metrics?startDate=2020-01-01&endDate=2100-01-01',
       ];
@@ -115,7 +115,7 @@ for (const driver of testDrivers) {
       assert.equal(two.body.length, 2);
       const capped = await iol.call('GET', '/transactions?filterLimit=100000');
       assert.equal(capped.body.length, 3, 'filterLimit is lowered to OPENHIM_API_MAX_FILTER_LIMIT');
-      const audits = await iol.call('GET', '/audits?filterLimit=100000&kind=routed-request');
+      const audits = await iol.call('GET', '/audit-events?filterLimit=100000&kind=routed-request');
       assert.equal(audits.body.length, 3);
     });
   });

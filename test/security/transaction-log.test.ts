@@ -149,7 +149,7 @@ for (const driver of testDrivers) {
       assert.ok(bad, 'the refused transaction is recorded as a minimal row');
       assert.match(bad!.error.message, /could not be stored as received/);
       assert.equal(bad!.canRerun, false);
-      const audits = await iol.call('GET', '/audits?filterLimit=5');
+      const audits = await iol.call('GET', '/audit-events?filterLimit=5');
       assert.equal(audits.status, 200);
     });
 
@@ -159,11 +159,11 @@ for (const driver of testDrivers) {
       const wrong = await fetch(`${iol.api}/channels`, { headers: { authorization: basic(iol.rootEmail, 'wrong-password') } });
       assert.equal(wrong.status, 401);
       await eventually(async () => {
-        const res = await iol.call('GET', '/audits?filterLimit=50&kind=auth-failure');
+        const res = await iol.call('GET', '/audit-events?filterLimit=50&kind=auth-failure');
         assert.equal(res.status, 200);
         return (res.body as unknown[]).length > 0;
       }, 'the authentication failure audited after the odd audit');
-      const all = await iol.call('GET', '/audits?filterLimit=50&kind=admin-change');
+      const all = await iol.call('GET', '/audit-events?filterLimit=50&kind=admin-change');
       assert.ok((all.body as Array<{ outcomeDesc?: string }>).some((e) => e.outcomeDesc?.startsWith('odd')), 'the odd audit is stored (made storable)');
     });
 

@@ -49,8 +49,8 @@ export interface IolConfig {
   /** Reload channels and clients from the database this often (other instances' changes). */
   cacheRefreshMs: number;
   sessionTtlMs: number;
-  /** Admin login throttling (limits loginMaxFailures and loginWindowMs). */
-  login: { maxFailures: number; windowMs: number };
+  /** Admin login throttling (limits loginMaxFailures*, loginWindowMs; api/login-throttle.ts). */
+  login: { maxFailures: number; maxFailuresPerAddress: number; maxFailuresPerUser: number; windowMs: number };
   /** A client must send its whole request (headers and body) within this time, else 408. */
   routerRequestTimeoutMs: number;
   /** How often failed transactions are checked for auto-retry. */
@@ -107,7 +107,12 @@ export function readIolConfig(settings: Settings): IolConfig {
     legacyTokenAuth: settings.bool('OPENHIM_LEGACY_TOKEN_AUTH', true),
     cacheRefreshMs: settings.int('OPENHIM_CACHE_REFRESH_MS', 5000),
     sessionTtlMs: settings.int('OPENHIM_SESSION_TTL_MS', 2 * 60 * 60_000),
-    login: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowMs },
+    login: {
+      maxFailures: limits.loginMaxFailures,
+      maxFailuresPerAddress: limits.loginMaxFailuresPerAddress,
+      maxFailuresPerUser: limits.loginMaxFailuresPerUser,
+      windowMs: limits.loginWindowMs,
+    },
     routerRequestTimeoutMs: limits.routerRequestTimeoutMs,
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
     apiMaxFilterLimit: limits.apiMaxFilterLimit,

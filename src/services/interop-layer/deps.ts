@@ -26,6 +26,8 @@ export interface IolDeps {
   /** Successful password checks, so repeated Basic auth does not pay scrypt each time. */
   verified: VerificationCache;
   startedAt: Date;
+  /** Server key the users' token salts are derived from (passwords.ts tokenSalt). */
+  tokenSaltKey: Buffer;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string) => Promise<string>;
 }

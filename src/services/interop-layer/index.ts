@@ -12,7 +12,7 @@ import type { IolDeps } from './deps.js';
 import { newObjectId } from './ids.js';
 import { RouterMetrics } from './metrics.js';
 import { iolMigrations } from './migrations.js';
-import { hashPassword, legacyUserHash, randomSalt, VerificationCache } from './passwords.js';
+import { hashPassword, legacyUserHash, tokenSalt, VerificationCache } from './passwords.js';
 import { RoutingTable } from './routing-table.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
@@ -24,6 +24,7 @@ import { AuditLog } from './store/audits.js';
 import { ChannelStore, ClientStore, ContactGroupStore, MediatorStore } from './store/entities.js';
 import { TransactionLog } from './store/transactions.js';
 import { UserStore } from './store/users.js';
+import { serverKey } from './store/server-keys.js';
 
 export type { IolConfig } from './config.js';
 
@@ -32,7 +33,7 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 /** Creates the root user on first start; an existing root keeps the password it has now. */
 async function ensureRootUser(deps: IolDeps, config: IolConfig): Promise<boolean> {
   if (await deps.users.byEmail(config.rootEmail)) return false;
-  const salt = randomSalt();
+  const salt = tokenSalt(deps.tokenSaltKey, config.rootEmail);
   await deps.users.insert(
     { _id: newObjectId(), email: config.rootEmail, firstname: 'Super', surname: 'User', groups: ['admin'] },
     {
@@ -70,6 +71,7 @@ export const interopLayerService: ServiceDefinition = {
       metrics: new RouterMetrics(),
       verified: new VerificationCache(),
       startedAt: new Date(),
+      tokenSaltKey: await serverKey(db, 'token-salt'),
       upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),
       jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
     };

@@ -79,4 +79,14 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.transactions ALTER COLUMN bodies SET STORAGE EXTERNAL;
     `,
   },
+  {
+    version: 3,
+    name: 'server keys shared by every instance (the token-salt key)',
+    sql: `
+      CREATE TABLE iol.server_keys (
+        name text PRIMARY KEY,
+        key bytea NOT NULL
+      );
+    `,
+  },
 ];

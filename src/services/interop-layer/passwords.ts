@@ -2,7 +2,7 @@
  * Password hashing: scrypt for what we store, constant-time comparison everywhere, and the
  * OpenHIM legacy sha512 scheme only where a client needs it (token headers, console users).
  */
-import { createHash, hash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 64 };
 
@@ -63,8 +63,13 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ba, bb);
 }
 
-export function randomSalt(): string {
-  return randomBytes(16).toString('hex');
+/**
+ * The salt of a user's legacy (token) hash: derived from the name under a server key, so the
+ * salt GET /authenticate/:username gives for a name is the same before the user exists, while it
+ * exists and after each password change (a salt that changed would show the user exists).
+ */
+export function tokenSalt(key: Buffer, email: string): string {
+  return createHmac('sha256', key).update(email.toLowerCase()).digest('hex').slice(0, 32);
 }
 
 /** OpenHIM's stored user hash for the token scheme: sha512hex(salt + password). */

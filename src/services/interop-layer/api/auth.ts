@@ -1,18 +1,18 @@
 /**
  * Admin API authentication, in OpenHIM's order: session cookie (POST /authenticate/local),
  * the legacy token headers (after GET /authenticate/:username), then Basic. Failures are 401
- * and an audit record; too many failures for a user or from an address are 429 (login-throttle.ts).
+ * and an audit record; too many failures are 429 (login-throttle.ts says which counters apply).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import type { User } from '../models.js';
 import type { RouterAuthType } from '../config.js';
-import { safeEqual, sha256hex, sha512hex, verifyAgainstDummy, verifyPassword } from '../passwords.js';
+import { safeEqual, sha256hex, sha512hex, tokenSalt, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginGuard } from './login-throttle.js';
 import type { ScopedRoutes } from './scopes.js';
 
 export const SESSION_COOKIE = 'iol.session';
@@ -43,7 +43,7 @@ export class RetryLaterError extends IolError {
 
 export class LoginThrottledError extends RetryLaterError {
   constructor(retryAfterSeconds: number) {
-    super(retryAfterSeconds, 'IOL_TOO_MANY_LOGIN_FAILURES', `too many failed logins for this user or from this address: try again in ${retryAfterSeconds} s`,
+    super(retryAfterSeconds, 'IOL_TOO_MANY_LOGIN_FAILURES', `too many failed logins: try again in ${retryAfterSeconds} s`,
       'wait, then use the right password; a success clears the count');
   }
 }
@@ -64,12 +64,12 @@ export class AdminAuthenticator {
   private readonly sessions = new Map<string, Session>();
   /** Token headers already used, by user and lower-cased token, with when they may be forgotten. */
   private readonly usedTokens = new Map<string, number>();
-  private readonly throttle: LoginThrottle;
-  /** Salts for unknown users are derived, so GET /authenticate/:user does not reveal who exists. */
-  private readonly fakeSaltKey = randomBytes(32);
+  private readonly throttle: LoginGuard;
+  /** Stands in for an unknown user's hash, so its token check costs what a known user's does. */
+  private readonly dummyTokenHash = randomBytes(64).toString('hex');
 
   constructor(private readonly deps: IolDeps) {
-    this.throttle = new LoginThrottle(deps.config.login.maxFailures, deps.config.login.windowMs);
+    this.throttle = new LoginGuard(deps.config.login);
   }
 
   private async checkPassword(row: UserRow, password: string): Promise<boolean> {
@@ -87,20 +87,19 @@ export class AdminAuthenticator {
    * an unknown user costs the same scrypt as a known one) or 429 (throttled).
    */
   private async verifyLogin(email: string, password: string, address: string): Promise<UserRow> {
-    const keys = throttleKeys(email, address);
-    this.refuseIfThrottled(keys);
+    this.refuseIfThrottled(email, address);
     const row = await this.deps.users.byEmail(email);
     const ok = row ? await this.checkPassword(row, password) : await verifyAgainstDummy(password);
     if (!row || !ok) {
-      this.throttle.fail(keys);
+      this.throttle.failed(email, address);
       throw unauthenticated('wrong user or password');
     }
-    this.throttle.succeed(keys);
+    this.throttle.succeeded(email, address);
     return row;
   }
 
-  private refuseIfThrottled(keys: readonly string[]): void {
-    const wait = this.throttle.retryAfterMs(keys);
+  private refuseIfThrottled(email: string, address: string): void {
+    const wait = this.throttle.retryAfterMs(email, address);
     if (wait > 0) throw new LoginThrottledError(Math.ceil(wait / 1000));
   }
 
@@ -117,13 +116,14 @@ export class AdminAuthenticator {
     if (sessionId) this.sessions.delete(sessionId);
   }
 
-  /** OpenHIM's GET /authenticate/:username: the user's salt and the server time. */
+  /**
+   * OpenHIM's GET /authenticate/:username: the user's salt and the server time. OpenHIM answers
+   * 404 for an unknown name; here every name gets a salt, derived from the name (tokenSalt) for
+   * known and unknown names alike, so the answer does not show who exists.
+   */
   async saltFor(email: string): Promise<{ salt: string; ts: string }> {
     const row = await this.deps.users.byEmail(email);
-    const salt =
-      row?.legacySalt && this.deps.config.legacyTokenAuth
-        ? row.legacySalt
-        : createHmac('sha256', this.fakeSaltKey).update(email.toLowerCase()).digest('hex').slice(0, 32);
+    const salt = row?.legacySalt && this.deps.config.legacyTokenAuth ? row.legacySalt : tokenSalt(this.deps.tokenSaltKey, email);
     return { salt, ts: new Date().toISOString() };
   }
 
@@ -170,19 +170,18 @@ export class AdminAuthenticator {
     if (Number.isNaN(time) || Math.abs(Date.now() - time) > TOKEN_WINDOW_MS) {
       throw unauthenticated('auth-ts is not within 10 seconds of the server time (check the clock)');
     }
-    const keys = throttleKeys(username, request.ip);
-    this.refuseIfThrottled(keys);
+    this.refuseIfThrottled(username, request.ip);
     const row = await this.deps.users.byEmail(username);
     // The same work for an unknown user as for a known one.
     // As OpenHIM (src/protocols/token.js): token = sha512(passwordHash + auth-salt + auth-ts), with
     // any auth-salt the client chooses; nothing ties it to an earlier GET /authenticate.
-    const expected = sha512hex((row?.legacyHash ?? this.fakeSaltKey.toString('hex')) + salt + ts);
+    const expected = sha512hex((row?.legacyHash ?? this.dummyTokenHash) + salt + ts);
     const tokenMatches = safeEqual(expected, normalisedToken);
     if (!row?.legacyHash || !tokenMatches) {
-      this.throttle.fail(keys);
+      this.throttle.failed(username, request.ip);
       throw unauthenticated('wrong user or token');
     }
-    this.throttle.succeed(keys);
+    this.throttle.succeeded(username, request.ip);
     const replayKey = `${row.doc._id}:${normalisedToken}`;
     this.pruneTokens();
     if (this.usedTokens.has(replayKey)) throw unauthenticated('this token was already used (replayed request)');
@@ -249,11 +248,6 @@ export class AdminAuthenticator {
       throw unauthenticated('authenticate with a session, the token headers or Basic');
     });
   }
-}
-
-/** Failed logins are counted per user and per client address. */
-function throttleKeys(email: string, address: string): string[] {
-  return [`user:${email.toLowerCase()}`, `address:${address}`];
 }
 
 const loginSchema = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) });

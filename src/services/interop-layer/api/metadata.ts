@@ -100,7 +100,7 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
           record = input.email;
           const existing = await deps.users.byEmail(input.email);
           if (dryRun) return planned(existing);
-          const secrets = await userSecrets(deps, input);
+          const secrets = await userSecrets(deps, input, input.email);
           const { password: _p, passwordHash: _h, passwordSalt: _s, passwordAlgorithm: _a, _id: _i, ...doc } = input;
           const user = { ...doc, _id: existing?.doc._id ?? newObjectId() };
           if (existing) await deps.users.update(user, secrets);

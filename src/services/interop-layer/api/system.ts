@@ -9,6 +9,7 @@ import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, oneOf, parsePaging, parseTimestamp } from './query-filters.js';
 import type { AuditKind } from '../store/audits.js';
+import { openhimFilterOptions, parseOpenhimFilters, toOpenhimAudit } from './openhim-audits.js';
 
 const AUDIT_KINDS: readonly AuditKind[] = ['login', 'auth-failure', 'admin-change', 'routed-request'];
 
@@ -88,8 +89,9 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get('/logs', async () => []);
 
+  // Our own view: FHIR AuditEvents, routed requests included (built from the transaction log).
   app.get<{ Querystring: { filterLimit?: string; filterPage?: string; kind?: string; outcome?: string; from?: string; to?: string } }>(
-    '/audits',
+    '/audit-events',
     async (request) => {
       const q = request.query;
       const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
@@ -103,6 +105,26 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
       });
     },
   );
+
+  // OpenHIM's view, for OpenHIM consoles: its ATNA records, newest first (api/openhim-audits.ts).
+  app.get<{ Querystring: Record<string, string | undefined> }>('/audits', async (request) => {
+    const q = request.query;
+    const ours = ['kind', 'outcome', 'from', 'to'].find((name) => q[name] !== undefined);
+    if (ours) throw badRequest(`GET /audits takes OpenHIM's filters; ${ours} belongs to GET /audit-events (FHIR AuditEvents)`, `call GET /audit-events?${ours}=...`);
+    const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
+    const representation = oneOf(q.filterRepresentation, 'filterRepresentation', ['simple', 'simpledetails', 'full'] as const);
+    const events = await deps.audits.find({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset });
+    return events.map((event) => toOpenhimAudit(event, representation === 'full' || representation === 'simpledetails'));
+  });
+
+  app.get<{ Params: { id: string } }>('/audits/:id', async (request) => {
+    checkStorable(request.params.id, 'id');
+    const event = await deps.audits.byId(request.params.id);
+    if (!event) throw notFound(`audit ${request.params.id}`);
+    return toOpenhimAudit(event, true);
+  });
+
+  app.get('/audits-filter-options', async () => openhimFilterOptions(await deps.audits.storedKinds()));
 
   app.post('/audits', async (request, reply) => {
     const body = parseBody(

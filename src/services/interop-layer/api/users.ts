@@ -3,17 +3,25 @@ import type { IolDeps } from '../deps.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { userSchema, type User, type UserInput } from '../models.js';
-import { hashPassword, legacyUserHash, randomSalt } from '../passwords.js';
+import { hashPassword, legacyUserHash, tokenSalt } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 
-/** The stored secrets for a user's new password (scrypt, plus the legacy hash when that scheme is on). */
-export async function userSecrets(deps: IolDeps, input: Pick<UserInput, 'password' | 'passwordHash' | 'passwordSalt' | 'passwordAlgorithm'>): Promise<Omit<UserRow, 'doc'> | undefined> {
+/**
+ * The stored secrets for a user's new password (scrypt, plus the legacy hash when that scheme is
+ * on, salted with the user's derived token salt). A hash and salt the client computed (OpenHIM's
+ * console does) are kept as given.
+ */
+export async function userSecrets(
+  deps: IolDeps,
+  input: Pick<UserInput, 'password' | 'passwordHash' | 'passwordSalt' | 'passwordAlgorithm'>,
+  email: string,
+): Promise<Omit<UserRow, 'doc'> | undefined> {
   if (input.password) {
-    const salt = randomSalt();
+    const salt = tokenSalt(deps.tokenSaltKey, email);
     return {
       scryptHash: await hashPassword(input.password),
       legacySalt: deps.config.legacyTokenAuth ? salt : null,
@@ -58,7 +66,7 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
       if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     }
     const user = toUser(input, row.doc._id);
-    const secrets = await userSecrets(deps, request.body as UserInput);
+    const secrets = await userSecrets(deps, request.body as UserInput, user.email);
     await deps.users.update(user, secrets);
     if (secrets) deps.verified.clear();
     auditChange(deps, request, 'U', `User/${user._id}`);
@@ -72,7 +80,7 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/users', async (request, reply) => {
     const input = parseBody(userSchema, request.body, 'user');
     if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
-    const secrets = (await userSecrets(deps, input)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
+    const secrets = (await userSecrets(deps, input, input.email)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
     const user = toUser(input, newObjectId());
     await deps.users.insert(user, secrets);
     auditChange(deps, request, 'C', `User/${user._id}`);

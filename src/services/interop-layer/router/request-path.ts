@@ -9,7 +9,8 @@
  * - Refused (400): escapes that are not two hex digits; an encoded slash (`%2F`) or a backslash,
  *   raw or encoded (`%5C`), since upstreams disagree whether they separate segments; encoded
  *   control characters (`%00`-`%1F`, `%7F`); a dot segment with parameters (`..;x`, which Java
- *   servers resolve); a fragment (`#`); a request target that is not a path (`*`, absolute form).
+ *   servers resolve); a fragment (`#`, in the path or the query: refusedQuery); a request target
+ *   that is not a path (`*`, absolute form).
  */
 
 export type NormalisedPath = { ok: true; path: string } | { ok: false; reason: string };
@@ -46,6 +47,15 @@ function decodeSegment(segment: string): { value: string } | { reason: string } 
 
 function isDotSegment(segment: string): boolean {
   return segment === '.' || segment === '..';
+}
+
+/**
+ * Why a request target's query cannot be forwarded, if it cannot. A `#` is not allowed anywhere
+ * in a request target (RFC 9112 3.2: `origin-form = absolute-path [ "?" query ]`; a client never
+ * sends a fragment); upstreams would disagree whether what follows it is part of the query.
+ */
+export function refusedQuery(query: string): string | undefined {
+  return query.includes('#') ? 'a request target may not carry a fragment (#)' : undefined;
 }
 
 /** The path part of a request target (without the query string), normalised or refused. */

@@ -63,6 +63,9 @@ const ROUTED_AUDIT_SQL = `jsonb_build_object(
         jsonb_build_object('type', 'path', 'valueString', request_path),
         jsonb_build_object('type', 'status', 'valueString', status)))))`;
 
+/** A stored event's outcome as OpenHIM records it: a failed login is a serious failure (8) there. */
+const OPENHIM_OUTCOME_SQL = `(CASE WHEN doc->'subtype'->0->>'code' = 'auth-failure' AND outcome <> '0' THEN '8' ELSE outcome END)`;
+
 export interface AuditInput {
   kind: AuditKind;
   action: AuditAction;
@@ -77,7 +80,16 @@ export interface AuditInput {
 
 export interface AuditQuery {
   kind?: string | undefined;
+  /** Any of these kinds (OpenHIM's eventID / eventTypeCode filters). */
+  kinds?: readonly string[] | undefined;
   outcome?: string | undefined;
+  /** Outcome as OpenHIM records it (a failed login is 8 there, 4 in the AuditEvent). */
+  openhimOutcome?: string | undefined;
+  action?: string | undefined;
+  /** The requesting agent's identifier (a user's email). */
+  who?: string | undefined;
+  /** Only stored events, not those built from routed requests (OpenHIM's /audits has none). */
+  storedOnly?: boolean | undefined;
   from?: string | undefined;
   to?: string | undefined;
   limit: number;
@@ -173,6 +185,10 @@ export class AuditLog {
     const stored: string[] = [];
     const routed: string[] = [];
     if (q.kind) stored.push(`doc @> ${p(JSON.stringify({ subtype: [{ code: q.kind }] }))}::jsonb`);
+    if (q.kinds) stored.push(`doc->'subtype'->0->>'code' = ANY(${p(q.kinds)}::text[])`);
+    if (q.openhimOutcome) stored.push(`${OPENHIM_OUTCOME_SQL} = ${p(q.openhimOutcome)}`);
+    if (q.action) stored.push(`action = ${p(q.action)}`);
+    if (q.who) stored.push(`doc @> ${p(JSON.stringify({ agent: [{ who: { identifier: { value: q.who } } }] }))}::jsonb`);
     if (q.outcome) {
       const ref = p(q.outcome);
       stored.push(`outcome = ${ref}`);
@@ -188,7 +204,7 @@ export class AuditLog {
       stored.push(`recorded <= ${ref}::timestamptz`);
       routed.push(`request_ts <= ${ref}::timestamptz`);
     }
-    const includeRouted = !q.kind || q.kind === 'routed-request';
+    const includeRouted = !q.storedOnly && (!q.kind || q.kind === 'routed-request') && !q.kinds && !q.action && !q.who && !q.openhimOutcome;
     const where = (clauses: string[]) => (clauses.length ? `WHERE ${clauses.join(' AND ')}` : '');
     const limit = p(q.limit);
     const offset = p(q.offset);
@@ -200,6 +216,20 @@ export class AuditLog {
       params,
     );
     return r.rows.map((x) => x.doc);
+  }
+
+  /** One stored event (not a routed request's), or undefined. */
+  async byId(id: string): Promise<AuditEvent | undefined> {
+    await this.writer.flush();
+    const r = await this.db.query<{ doc: AuditEvent }>('SELECT doc FROM iol.audits WHERE id = $1', [id]);
+    return r.rows[0]?.doc;
+  }
+
+  /** The kinds of the stored events (OpenHIM's filter options are made from them). */
+  async storedKinds(): Promise<string[]> {
+    await this.writer.flush();
+    const r = await this.db.query<{ kind: string }>(`SELECT DISTINCT doc->'subtype'->0->>'code' AS kind FROM iol.audits WHERE doc->'subtype'->0->>'code' IS NOT NULL ORDER BY 1`);
+    return r.rows.map((x) => x.kind);
   }
 
   flush(): Promise<void> {

@@ -4,10 +4,12 @@
  * A path that could be read two ways is a 400.
  */
 import { halt, textResponse, type Exchange } from '../exchange.js';
-import { normaliseRequestPath } from '../request-path.js';
+import { normaliseRequestPath, refusedQuery } from '../request-path.js';
 
 export function normalisePath(exchange: Exchange): void {
   const result = normaliseRequestPath(exchange.request.path);
-  if (result.ok) exchange.request.path = result.path;
-  else halt(exchange, textResponse(400, `Bad request path: ${result.reason}`));
+  const queryProblem = refusedQuery(exchange.request.querystring);
+  if (!result.ok) halt(exchange, textResponse(400, `Bad request path: ${result.reason}`));
+  else if (queryProblem) halt(exchange, textResponse(400, `Bad request target: ${queryProblem}`));
+  else exchange.request.path = result.path;
 }

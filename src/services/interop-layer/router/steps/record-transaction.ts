@@ -1,7 +1,7 @@
 /**
  * Logs the finished transaction (one queued write, see TransactionLog) and counts it in the
  * metrics. Runs after the answer has gone back. The routed request's AuditEvent is this same
- * record, read through GET /audits (see AuditLog.find), so auditing costs no second write.
+ * record, read through GET /audit-events (see AuditLog.find), so auditing costs no second write.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
 

@@ -1,0 +1,176 @@
+/**
+ * OpenHIM's view of the audit log (GET /audits, /audits/:id, /audits-filter-options): the ATNA
+ * (RFC 3881 / DICOM) record OpenHIM stores from atna-audit's messages, built from our stored
+ * AuditEvents. OpenHIM v8.5: src/model/audits.js (the shape), src/api/audits.js (filters,
+ * paging, projection), atna-audit's userLoginAudit (what a login records).
+ */
+import { hostname } from 'node:os';
+import { badRequest } from '../errors.js';
+import type { AuditEvent, AuditQuery } from '../store/audits.js';
+import { checkStorable, parseTimestamp } from './query-filters.js';
+
+/** OpenHIM's default `auditing.auditEvents.auditSourceID`. */
+export const AUDIT_SOURCE_ID = 'openhim';
+
+interface Code {
+  code: string;
+  displayName: string;
+  codeSystemName: string;
+}
+
+export interface OpenhimAudit {
+  _id: string;
+  eventIdentification: {
+    eventDateTime: string;
+    eventOutcomeIndicator: string;
+    eventActionCode: string;
+    eventID: Code;
+    eventTypeCode: Code;
+  };
+  activeParticipant?: Array<{
+    userID: string;
+    alternativeUserID: string;
+    userIsRequestor: string;
+    networkAccessPointID?: string;
+    networkAccessPointTypeCode?: string;
+    roleIDCode?: Code;
+  }>;
+  auditSourceIdentification: { auditSourceID: string };
+  participantObjectIdentification?: Array<{ participantObjectID: string; participantObjectTypeCode: string; participantObjectDetail?: { type: string; value: string } }>;
+}
+
+const USER_AUTHENTICATED: Code = { code: '110114', displayName: 'UserAuthenticated', codeSystemName: 'DCM' };
+const LOGIN: Code = { code: '110122', displayName: 'Login', codeSystemName: 'DCM' };
+const APPLICATION: Code = { code: '110150', displayName: 'Application', codeSystemName: 'DCM' };
+const OWN_CODES = 'urn:instant-openhie:iol:audit';
+
+/** eventID and eventTypeCode of each kind: logins as atna-audit's userLoginAudit, the rest ours. */
+const EVENT_CODES: Record<string, { eventID: Code; eventTypeCode: Code }> = {
+  login: { eventID: USER_AUTHENTICATED, eventTypeCode: LOGIN },
+  'auth-failure': { eventID: USER_AUTHENTICATED, eventTypeCode: LOGIN },
+  'admin-change': {
+    eventID: { code: 'rest', displayName: 'RESTful Operation', codeSystemName: 'audit-event-type' },
+    eventTypeCode: { code: 'admin-change', displayName: 'Admin change', codeSystemName: OWN_CODES },
+  },
+};
+
+const kindOf = (event: AuditEvent): string => event.subtype?.[0]?.code ?? 'admin-change';
+
+/** OpenHIM's record of one of our stored AuditEvents; `full` adds what OpenHIM's list leaves out. */
+export function toOpenhimAudit(event: AuditEvent, full: boolean): OpenhimAudit {
+  const kind = kindOf(event);
+  const codes = EVENT_CODES[kind] ?? { eventID: { code: event.type.code, displayName: event.type.display, codeSystemName: event.type.system }, eventTypeCode: { code: kind, displayName: kind, codeSystemName: OWN_CODES } };
+  const audit: OpenhimAudit = {
+    _id: event.id,
+    eventIdentification: {
+      eventDateTime: event.recorded,
+      // atna-audit records a failed login as a serious failure (8).
+      eventOutcomeIndicator: kind === 'auth-failure' && event.outcome !== '0' ? '8' : event.outcome,
+      eventActionCode: event.action,
+      ...codes,
+    },
+    auditSourceIdentification: { auditSourceID: AUDIT_SOURCE_ID },
+  };
+  // OpenHIM's list (no filterRepresentation) leaves these out; its details view has them.
+  if (!full) return audit;
+  const agent = event.agent[0];
+  const address = agent?.network?.address;
+  audit.activeParticipant = [
+    { userID: AUDIT_SOURCE_ID, alternativeUserID: '', userIsRequestor: 'false', networkAccessPointID: hostname(), networkAccessPointTypeCode: '1', roleIDCode: APPLICATION },
+    {
+      // As OpenHIM names a caller it could not authenticate.
+      userID: agent?.who.identifier?.value ?? `Unknown with ip ${address ?? 'unknown'}`,
+      alternativeUserID: '',
+      userIsRequestor: 'true',
+      ...(address ? { networkAccessPointID: address, networkAccessPointTypeCode: '2' } : {}),
+    },
+  ];
+  audit.participantObjectIdentification = (event.entity ?? []).map((entity) => ({
+    participantObjectID: entity.what.reference ?? entity.what.display ?? '',
+    participantObjectTypeCode: '2',
+    ...(event.outcomeDesc ? { participantObjectDetail: { type: 'description', value: event.outcomeDesc } } : {}),
+  }));
+  return audit;
+}
+
+/** OpenHIM's filter keys we answer, and the AuditQuery each becomes. */
+const FILTERS: Record<string, (value: unknown, q: AuditQuery) => void> = {
+  'eventIdentification.eventOutcomeIndicator': (value, q) => {
+    q.openhimOutcome = oneOfCodes(value, 'eventIdentification.eventOutcomeIndicator', ['0', '4', '8', '12']);
+  },
+  'eventIdentification.eventActionCode': (value, q) => {
+    q.action = oneOfCodes(value, 'eventIdentification.eventActionCode', ['C', 'R', 'U', 'D', 'E']);
+  },
+  'eventIdentification.eventDateTime': (value, q) => {
+    // OpenHIM sends it as JSON text: {"$gte": ..., "$lte": ...}.
+    const range = typeof value === 'string' ? parseJson(value, 'eventIdentification.eventDateTime') : value;
+    if (!range || typeof range !== 'object') throw badRequest('eventIdentification.eventDateTime must be {"$gte": date, "$lte": date}');
+    for (const [op, bound] of Object.entries(range)) {
+      if (op === '$gte' || op === '$gt') q.from = parseTimestamp(bound, `eventIdentification.eventDateTime.${op}`);
+      else if (op === '$lte' || op === '$lt') q.to = parseTimestamp(bound, `eventIdentification.eventDateTime.${op}`);
+      else throw badRequest(`eventIdentification.eventDateTime supports $gte, $gt, $lte and $lt, not ${op.slice(0, 20)}`);
+    }
+  },
+  'eventIdentification.eventID.code': (value, q) => {
+    q.kinds = kindsWith(value, (codes) => codes.eventID.code);
+  },
+  'eventIdentification.eventTypeCode.code': (value, q) => {
+    q.kinds = kindsWith(value, (codes) => codes.eventTypeCode.code);
+  },
+  'activeParticipant.userID': (value, q) => {
+    if (typeof value !== 'string' || value.length > 256) throw badRequest('activeParticipant.userID must be a user name (a string)');
+    q.who = value;
+  },
+  'auditSourceIdentification.auditSourceID': (value, q) => {
+    if (value !== AUDIT_SOURCE_ID) q.kinds = [];
+  },
+};
+
+/** GET /audits' `filters` (JSON text, as OpenHIM's console sends it) as an AuditQuery's filters. */
+export function parseOpenhimFilters(raw: unknown): Partial<AuditQuery> {
+  const q: AuditQuery = { limit: 0, offset: 0 };
+  if (raw === undefined || raw === '') return {};
+  const filters = typeof raw === 'string' ? parseJson(raw, 'filters') : undefined;
+  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
+  checkStorable(filters, 'filters');
+  for (const [key, value] of Object.entries(filters)) {
+    if (!Object.hasOwn(FILTERS, key)) {
+      throw badRequest(`the audit filter ${key.slice(0, 80)} is not supported`, `use ${Object.keys(FILTERS).join(', ')}`);
+    }
+    FILTERS[key]!(value, q);
+  }
+  const { limit: _l, offset: _o, ...rest } = q;
+  return rest;
+}
+
+/** OpenHIM's /audits-filter-options (its auditMeta document), from the kinds stored. */
+export function openhimFilterOptions(kinds: readonly string[]): Record<string, unknown> {
+  const codes = kinds.map((kind) => EVENT_CODES[kind]).filter((c): c is { eventID: Code; eventTypeCode: Code } => c !== undefined);
+  const unique = (list: Code[]) => [...new Map(list.map((c) => [c.code, c])).values()];
+  return {
+    eventType: unique(codes.map((c) => c.eventTypeCode)),
+    eventID: unique(codes.map((c) => c.eventID)),
+    activeParticipantRoleID: kinds.length ? [APPLICATION] : [],
+    participantObjectIDTypeCode: [],
+    auditSourceID: [AUDIT_SOURCE_ID],
+  };
+}
+
+function kindsWith(value: unknown, code: (codes: { eventID: Code; eventTypeCode: Code }) => string): string[] {
+  if (typeof value !== 'string') throw badRequest('an audit code filter must be a string');
+  return Object.entries(EVENT_CODES).filter(([, codes]) => code(codes) === value).map(([kind]) => kind);
+}
+
+function oneOfCodes(value: unknown, name: string, allowed: readonly string[]): string {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !allowed.includes(text)) throw badRequest(`${name} must be one of ${allowed.join(', ')}`);
+  return text;
+}
+
+function parseJson(text: string, name: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest(`${name} is not valid JSON`);
+  }
+}
