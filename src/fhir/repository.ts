@@ -220,7 +220,7 @@ export class FhirRepository {
 
   /** A searchset Bundle for a parsed request; selfPath is the path its links use (e.g. `Patient`). */
   async searchBundle(request: SearchRequest, selfPath: string): Promise<Bundle> {
-    return runSearch(this.searchContext(), request, selfPath);
+    return runSearch({ ...this.searchContext(), maxPageBytes: this.limits.fhirSearchMaxPageBytes }, request, selfPath);
   }
 
   /** Runs an already parsed search request (operation plug-ins build their own). */

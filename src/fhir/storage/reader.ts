@@ -58,18 +58,6 @@ export async function readVersion(
   return result.rows[0] ? toVersion(result.rows[0]) : undefined;
 }
 
-/** Current resources by reference, for _include and reference resolution. */
-export async function readMany(q: Queryable, schema: string, refs: Array<{ type: string; id: string }>): Promise<Resource[]> {
-  if (!refs.length) return [];
-  const result = await q.query<{ content: Resource }>(
-    `SELECT r.content FROM ${schema}.resources r
-     JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
-     WHERE NOT r.deleted`,
-    [refs.map((r) => r.type), refs.map((r) => r.id)],
-  );
-  return result.rows.map((row) => row.content);
-}
-
 export interface HistoryQuery {
   type?: string;
   id?: string;
