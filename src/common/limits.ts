@@ -45,6 +45,8 @@ export const LIMITS = {
   // ── Database (both drivers) ─────────────────────────────────────────────────────────────
   dbStatementTimeoutMs: limit('INSTANT_DB_STATEMENT_TIMEOUT_MS', 10_000, 'ms',
     'one statement of a request (not migrations); PostgreSQL cancels it, the embedded PGlite thread is restarted; the request gets an OperationOutcome "too-costly"', 100),
+  dbTransactionTimeoutMs: limit('INSTANT_DB_TRANSACTION_TIMEOUT_MS', 30_000, 'ms',
+    'one database transaction of a request, start to commit (a transaction bundle, a conditional write; not migrations): past it the transaction is rolled back as a whole (a statement still running is cancelled, the embedded PGlite thread restarted) and the request gets an OperationOutcome "too-costly"', 100),
 
   // ── FHIR services (shared health record and every registry on the FHIR engine) ───────────
   fhirMaxJsonDepth: limit('FHIR_MAX_JSON_DEPTH', 100, 'count', 'nesting of a JSON body; deeper is 400'),
@@ -58,6 +60,8 @@ export const LIMITS = {
     'resources all the search entries of one batch may return together; past it the remaining searches fail with "too-costly"'),
   fhirBundleMaxResultBytes: limit('FHIR_BUNDLE_MAX_RESULT_BYTES', 32 * MB, 'bytes',
     'JSON the reads of one bundle may return together (below the router\'s OPENHIM_ROUTER_MAX_BODY_BYTES, so a batch answer always passes it); past it the remaining reads of a batch fail with "too-costly" and a transaction fails as a whole', 1 * KB),
+  fhirSearchMaxPageBytes: limit('FHIR_SEARCH_MAX_PAGE_BYTES', 32 * MB, 'bytes',
+    'resources (as stored JSON) one page of a search, history or $everything returns; the page is cut short before the resource that would pass it and its next link continues from there (a single larger resource is still returned alone); _include/_revinclude resources past it are left out with a warning', 1 * KB),
   fhirSearchMaxCount: limit('FHIR_SEARCH_MAX_COUNT', 1_000, 'count', '_count of one page; larger values are lowered to it'),
   fhirSearchMaxChainDepth: limit('FHIR_SEARCH_MAX_CHAIN_DEPTH', 2, 'count',
     'chain and _has links in one search parameter (subject:Patient.organization.name is 2, each nested _has one more); deeper is 400'),

@@ -26,8 +26,9 @@ export type DriverKind = 'pglite' | 'postgres';
 
 export interface TransactionOptions {
   /**
-   * Maintenance work (migrations, reindexing) is exempt from the per-statement time budget
-   * (INSTANT_DB_STATEMENT_TIMEOUT_MS): it is the operator's, not a client's, and must finish.
+   * Maintenance work (migrations, reindexing) is exempt from the statement and transaction time
+   * budgets (INSTANT_DB_STATEMENT_TIMEOUT_MS, INSTANT_DB_TRANSACTION_TIMEOUT_MS): it is the
+   * operator's, not a client's, and must finish.
    */
   maintenance?: boolean;
 }
@@ -40,6 +41,12 @@ export interface DatabaseOptions {
    * driver cannot interrupt a statement and ignores it.
    */
   statementTimeoutMs?: number;
+  /**
+   * The longest one transaction of a request may last, begin to commit, in ms (0 or undefined: no
+   * limit; transaction-budget.ts). Past it the transaction is rolled back as a whole. Not for
+   * maintenance transactions, and the in-line PGlite driver ignores it.
+   */
+  transactionTimeoutMs?: number;
 }
 
 /** SQLSTATE of a statement cancelled for running past its budget (PostgreSQL's query_canceled). */

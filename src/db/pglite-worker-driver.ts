@@ -6,6 +6,7 @@ import {
   type Database, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions,
 } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
+import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 
 type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> };
 
@@ -16,10 +17,21 @@ interface SentCall {
   tx?: number;
   /** Exempt from the statement budget (migrations, close). */
   maintenance: boolean;
+  kind: string;
 }
 
 function databaseError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+/** An open transaction of the current thread. */
+interface OpenTransaction {
+  /** Exempt from both budgets (migrations, reindexing). */
+  maintenance: boolean;
+  /** INSTANT_DB_TRANSACTION_TIMEOUT_MS from when it began; undefined when exempt or unset. */
+  deadline?: TransactionDeadline;
+  /** Rolled back by the watchdog at its deadline while idle: its later calls fail. */
+  expired?: boolean;
 }
 
 /**
@@ -33,13 +45,18 @@ function databaseError(code: string, message: string): Error {
  * the statement's call fails with 57014 (PostgreSQL's query_canceled), the other calls out fail
  * with 57P03 (retry), and a fresh thread opens the same data directory: PostgreSQL's crash recovery
  * replays the WAL, so every committed transaction survives. Calls made meanwhile wait for it.
+ *
+ * Transaction budget: an open transaction holds PGlite's only connection, so each request's
+ * transaction has a deadline (transaction-budget.ts). Past it, no call of it is sent; one still
+ * executing is cut by restarting the thread, as above; one idle (its caller busy elsewhere) is
+ * rolled back by the watchdog at once, so the database serves others again.
  */
 export class PgliteWorkerDatabase implements Database {
   readonly kind = 'pglite' as const;
   private nextId = 1;
   private readonly sent = new Map<number, SentCall>();
-  /** Open transactions of the current thread: begin id -> exempt from the budget. */
-  private readonly transactions = new Map<number, { maintenance: boolean }>();
+  /** Open transactions of the current thread, by begin id. */
+  private readonly transactions = new Map<number, OpenTransaction>();
   private closed = false;
   private worker!: Worker;
   /** Bumped at each restart: transactions of an earlier thread are gone. */
@@ -53,7 +70,11 @@ export class PgliteWorkerDatabase implements Database {
   /** Restarts after a statement ran past its budget (for logs and tests). */
   restarts = 0;
 
-  private constructor(private readonly dataDir: string | undefined, private readonly budgetMs: number) {}
+  private constructor(
+    private readonly dataDir: string | undefined,
+    private readonly budgetMs: number,
+    private readonly transactionBudgetMs = 0,
+  ) {}
 
   static async open(dataDir?: string, options: DatabaseOptions = {}): Promise<PgliteWorkerDatabase> {
     const fresh = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
@@ -64,20 +85,26 @@ export class PgliteWorkerDatabase implements Database {
       await creator.startThread();
       await creator.close();
     }
-    const database = new PgliteWorkerDatabase(dataDir, options.statementTimeoutMs ?? 0);
+    const database = new PgliteWorkerDatabase(dataDir, options.statementTimeoutMs ?? 0, options.transactionTimeoutMs ?? 0);
     await database.startThread();
     database.startWatchdog();
     return database;
   }
 
-  /** How often the thread ticks and the watchdog looks: a fraction of the budget, at most 100 ms. */
+  /** Some budget is set, so the thread ticks and the watchdog looks. */
+  private get watched(): boolean {
+    return this.budgetMs > 0 || this.transactionBudgetMs > 0;
+  }
+
+  /** How often the thread ticks and the watchdog looks: a fraction of the tighter budget, at most 100 ms. */
   private get tickMs(): number {
-    return Math.max(5, Math.min(100, Math.floor(this.budgetMs / 5)));
+    const budgets = [this.budgetMs, this.transactionBudgetMs].filter((b) => b > 0);
+    return Math.max(5, Math.min(100, Math.floor(Math.min(...budgets) / 5)));
   }
 
   private async startThread(): Promise<void> {
     const worker = new Worker(new URL('./pglite-worker-thread.js', import.meta.url), {
-      workerData: { dataDir: this.dataDir, heartbeat: this.heartbeat, tickMs: this.budgetMs > 0 ? this.tickMs : 0 },
+      workerData: { dataDir: this.dataDir, heartbeat: this.heartbeat, tickMs: this.watched ? this.tickMs : 0 },
     });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: { ready?: boolean; error?: { message: string } }) => {
@@ -107,7 +134,7 @@ export class PgliteWorkerDatabase implements Database {
   }
 
   private startWatchdog(): void {
-    if (this.budgetMs <= 0) return;
+    if (!this.watched) return;
     this.lastBeat = Atomics.load(this.heartbeat, 0);
     this.lastProgressAt = Date.now();
     this.watchdog = setInterval(() => this.checkProgress(), this.tickMs);
@@ -115,6 +142,7 @@ export class PgliteWorkerDatabase implements Database {
   }
 
   private checkProgress(): void {
+    if (!this.starting) this.rollBackIdleExpired();
     const beat = Atomics.load(this.heartbeat, 0);
     const now = Date.now();
     if (beat !== this.lastBeat || this.starting || !this.hasBudgetedWork()) {
@@ -122,7 +150,30 @@ export class PgliteWorkerDatabase implements Database {
       this.lastProgressAt = now;
       return;
     }
-    if (now - this.lastProgressAt > this.budgetMs) this.restartAfterTimeout();
+    // The thread has not ticked since the last look: one statement is executing.
+    if (this.budgetMs > 0 && now - this.lastProgressAt > this.budgetMs) {
+      this.restartAfterTimeout('statement');
+      return;
+    }
+    // A statement of a transaction past its deadline (never its commit: cutting that would leave
+    // the caller unsure whether it was stored).
+    const running = this.runningCall();
+    const call = running === undefined ? undefined : this.sent.get(running)!;
+    const tx = call?.tx === undefined || (call.kind !== 'query' && call.kind !== 'exec') ? undefined : this.transactions.get(call.tx);
+    if (tx?.deadline?.passed()) this.restartAfterTimeout('transaction', tx.deadline.budgetMs);
+  }
+
+  /**
+   * Transactions past their deadline with no call out (their caller is doing something else while
+   * holding the connection): rolled back now, so the database serves others again.
+   */
+  private rollBackIdleExpired(): void {
+    for (const [txId, tx] of this.transactions) {
+      if (tx.expired || !tx.deadline?.passed()) continue;
+      if ([...this.sent.values()].some((call) => call.tx === txId)) continue;
+      tx.expired = true;
+      this.call<void>(this.nextId++, 'rollback', { tx: txId, generation: this.generation }).catch(() => undefined);
+    }
   }
 
   /** Calls are out and none of them (nor the open transactions) is maintenance. */
@@ -143,7 +194,7 @@ export class PgliteWorkerDatabase implements Database {
     return undefined;
   }
 
-  private restartAfterTimeout(): void {
+  private restartAfterTimeout(budget: 'statement' | 'transaction', transactionBudgetMs = 0): void {
     const running = this.runningCall();
     const old = this.worker;
     this.generation++;
@@ -152,9 +203,12 @@ export class PgliteWorkerDatabase implements Database {
     this.sent.clear();
     this.transactions.clear();
     for (const [id, call] of calls) {
+      const cut = budget === 'transaction'
+        ? transactionTimeoutError(transactionBudgetMs)
+        : databaseError(STATEMENT_TIMEOUT_CODE, `canceling statement due to statement timeout: it ran longer than ${this.budgetMs} ms ` +
+            '(INSTANT_DB_STATEMENT_TIMEOUT_MS); narrow the request');
       call.reject(id === running
-        ? databaseError(STATEMENT_TIMEOUT_CODE, `canceling statement due to statement timeout: it ran longer than ${this.budgetMs} ms ` +
-            '(INSTANT_DB_STATEMENT_TIMEOUT_MS); narrow the request')
+        ? cut
         : databaseError(DATABASE_RESTARTING_CODE, 'the embedded database is restarting after a statement ran past its time budget; retry the request'));
     }
     this.starting = (async () => {
@@ -176,6 +230,9 @@ export class PgliteWorkerDatabase implements Database {
   private call<T>(id: number, kind: string, fields: { tx?: number; generation?: number; maintenance?: boolean; sql?: string; params?: unknown[] } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the database is closed'));
     const send = (): Promise<T> => {
+      // A transaction past its deadline runs nothing more (its caller then rolls it back).
+      const open = fields.tx !== undefined && (kind === 'query' || kind === 'exec') ? this.transactions.get(fields.tx) : undefined;
+      if (open?.deadline && (open.expired || open.deadline.passed())) return Promise.reject(transactionTimeoutError(open.deadline.budgetMs));
       if (fields.generation !== undefined && fields.generation !== this.generation) {
         return Promise.reject(databaseError(DATABASE_RESTARTING_CODE, 'the transaction was lost when the embedded database restarted; retry the request'));
       }
@@ -184,7 +241,7 @@ export class PgliteWorkerDatabase implements Database {
         const maintenance = kind === 'close' || (fields.maintenance ?? (tx !== undefined && this.transactions.get(tx)?.maintenance === true));
         // The budget of a call to an idle thread starts now, not at the last tick the watchdog saw.
         if (this.sent.size === 0) this.lastProgressAt = Date.now();
-        this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance });
+        this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance, kind });
         this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
       });
     };
@@ -212,10 +269,13 @@ export class PgliteWorkerDatabase implements Database {
     const maintenance = options.maintenance ?? false;
     await this.call<void>(txId, 'begin', { maintenance });
     const generation = this.generation;
-    this.transactions.set(txId, { maintenance });
+    const deadline = !maintenance && this.transactionBudgetMs > 0 ? new TransactionDeadline(this.transactionBudgetMs) : undefined;
+    this.transactions.set(txId, { maintenance, deadline });
     let result: T;
     try {
       result = await fn(this.queryable(txId, generation));
+      // Past its deadline, even finished work is rolled back: the budget is the whole transaction's.
+      deadline?.check();
     } catch (error) {
       await this.call<void>(this.nextId++, 'rollback', { tx: txId, generation }).catch(() => undefined);
       this.transactions.delete(txId);

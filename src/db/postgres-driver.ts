@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Database, DatabaseOptions, Migration, MigrationReport, Queryable, QueryResult, TransactionOptions } from './database.js';
+import { STATEMENT_TIMEOUT_CODE, type Database, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions } from './database.js';
+import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 
 // Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
@@ -18,6 +19,33 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+/**
+ * A transaction's connection that keeps to its deadline: no statement starts after it, and once
+ * less time is left than the statement budget, each statement's statement_timeout is what is left
+ * (the server cancels it there). Before that, the statement budget alone is the tighter bound, so
+ * ordinary statements cost no extra round trip.
+ */
+function withinDeadline(client: pg.PoolClient, deadline: TransactionDeadline, statementMs: number): Queryable {
+  const inner = wrap(client);
+  const bounded = async <T>(run: () => Promise<T>): Promise<T> => {
+    deadline.check();
+    const remaining = Math.ceil(deadline.remainingMs());
+    const tail = statementMs <= 0 || remaining < statementMs;
+    if (tail) await client.query(`SET LOCAL statement_timeout = ${Math.max(1, remaining)}`);
+    try {
+      return await run();
+    } catch (error) {
+      // Cancelled by the remaining time we set, not by the statement budget: the transaction's.
+      if (tail && (error as { code?: unknown }).code === STATEMENT_TIMEOUT_CODE) throw transactionTimeoutError(deadline.budgetMs);
+      throw error;
+    }
+  };
+  return {
+    query: (sql, params) => bounded(() => inner.query(sql, params)),
+    exec: (sql) => bounded(() => inner.exec(sql)),
+  };
+}
+
 /** Arbitrary constant: one advisory lock serialises migrators across processes. */
 const MIGRATION_LOCK_KEY = 7_345_001;
 
@@ -25,7 +53,7 @@ export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   private readonly direct: Queryable;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(private readonly pool: pg.Pool, private readonly budgets: { statementMs: number; transactionMs: number }) {
     this.direct = wrap(pool);
   }
 
@@ -49,7 +77,7 @@ export class PostgresDatabase implements Database {
         { cause: error },
       );
     }
-    return new PostgresDatabase(pool);
+    return new PostgresDatabase(pool, { statementMs: options.statementTimeoutMs ?? 0, transactionMs: options.transactionTimeoutMs ?? 0 });
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
@@ -65,7 +93,9 @@ export class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       if (options.maintenance) await client.query('SET LOCAL statement_timeout = 0');
-      const result = await fn(wrap(client));
+      const deadline = !options.maintenance && this.budgets.transactionMs > 0 ? new TransactionDeadline(this.budgets.transactionMs) : undefined;
+      const result = await fn(deadline ? withinDeadline(client, deadline, this.budgets.statementMs) : wrap(client));
+      deadline?.check();
       await client.query('COMMIT');
       return result;
     } catch (error) {

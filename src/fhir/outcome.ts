@@ -4,6 +4,7 @@
  * with toErrorResponse, so a client always gets an OperationOutcome with a stable code.
  */
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { TRANSACTION_TIMEOUT_SETTING, isTransactionTimeout } from '../db/transaction-budget.js';
 
 /** Stable codes: each names one kind of failure the engine reports. */
 export type FhirErrorCode =
@@ -108,6 +109,10 @@ export function asFhirError(error: unknown): FhirError {
   }
   // A statement cut at its time budget (PostgreSQL's statement_timeout, or the PGlite watchdog):
   // the server refuses to finish it, and the client must narrow it, so a 4xx, not a 5xx to retry.
+  if (isTransactionTimeout(error)) {
+    return tooCostly(`the request's database transaction ran longer than its budget (${TRANSACTION_TIMEOUT_SETTING}) and was rolled back as a whole: ` +
+      'nothing of it was stored; split it (fewer entries per transaction bundle)');
+  }
   if (pgCode === '57014') {
     return tooCostly('the request ran longer than the database statement budget (INSTANT_DB_STATEMENT_TIMEOUT_MS) and was cancelled; ' +
       'narrow it: fewer or more selective search parameters, less chaining or _has, a smaller _count');

@@ -13,7 +13,7 @@ import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-in
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
-import { readCompartment, type CompartmentQuery } from './storage/compartment.js';
+import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
 import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
@@ -206,7 +206,7 @@ export class FhirRepository {
   async history(query: HistoryQuery): Promise<{ versions: StoredVersion[]; total: number }> {
     if (query.type) assertResourceType(query.type);
     if (query.id) assertId(query.id);
-    return readHistory(this.q, this.schema, query);
+    return readHistory(this.q, this.schema, { maxBytes: this.limits.fhirSearchMaxPageBytes, ...query });
   }
 
   parseSearch(type: string | undefined, query: Query, strict: boolean): SearchRequest {
@@ -220,7 +220,7 @@ export class FhirRepository {
 
   /** A searchset Bundle for a parsed request; selfPath is the path its links use (e.g. `Patient`). */
   async searchBundle(request: SearchRequest, selfPath: string): Promise<Bundle> {
-    return runSearch(this.searchContext(), request, selfPath);
+    return runSearch({ ...this.searchContext(), maxPageBytes: this.limits.fhirSearchMaxPageBytes }, request, selfPath);
   }
 
   /** Runs an already parsed search request (operation plug-ins build their own). */
@@ -238,10 +238,10 @@ export class FhirRepository {
   }
 
   /** Resources in a compartment (e.g. all that reference one Patient), for $everything-style operations. */
-  async compartment(query: CompartmentQuery): Promise<Resource[]> {
+  async compartment(query: CompartmentQuery): Promise<CompartmentMembers> {
     assertResourceType(query.ownerType);
     assertId(query.ownerId);
-    return readCompartment(this.q, this.schema, query);
+    return readCompartment(this.q, this.schema, { maxBytes: this.limits.fhirSearchMaxPageBytes, ...query });
   }
 
   /**

@@ -236,7 +236,9 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     return `${base}/${path}${text ? `?${text}` : ''}`;
   };
   const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: [{ relation: 'self', url: link(offset) }], entry: entries };
-  if (offset + count < total) bundle.link!.push({ relation: 'next', url: link(offset + count) });
+  // A page cut at FHIR_SEARCH_MAX_PAGE_BYTES holds fewer than _count versions: the next one starts after them.
+  const next = offset + Math.min(count, versions.length || count);
+  if (next < total) bundle.link!.push({ relation: 'next', url: link(next) });
   if (offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
   return { status: 200, resource: bundle };
 }

@@ -1,11 +1,11 @@
 /** Runs a parsed search: one query for the page, one for the total when asked, then includes. */
-import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
-import { DEFAULT_LIMITS } from '../../common/limits.js';
+import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
-import { readMany } from '../storage/reader.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
 import { applyElements, applySummary } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
+import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
 import { firstSortedPage, snapshotPage } from './sorted-paging.js';
 import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
 
@@ -18,6 +18,11 @@ export interface SearchContext {
   localBaseUrls?: string[];
   /** Resources one _revinclude may add per round (FHIR_SEARCH_MAX_COUNT). */
   maxIncluded?: number;
+  /**
+   * Bytes of stored JSON one page may return (FHIR_SEARCH_MAX_PAGE_BYTES), its matches and
+   * includes together; unset for conditional operations, which must see every match they count.
+   */
+  maxPageBytes?: number;
 }
 
 export interface SearchResult {
@@ -28,13 +33,23 @@ export interface SearchResult {
   hasPrevious?: boolean;
   /** Set on pages of a sorted search read from a result-set snapshot: its links carry it. */
   snapshot?: string;
+  /**
+   * Positions of the result this page covers (offset and snapshot paging continue after them):
+   * `_count`, or fewer when the page was cut at its byte budget.
+   */
+  advanced: number;
+  /** Stored bytes of the page's resources (what is left of the budget goes to includes). */
+  bytes: number;
 }
 
 function buildContext(ctx: SearchContext): BuildContext {
   return { schema: ctx.schema, params: new SqlParams(), baseUrl: ctx.localBaseUrls ?? [ctx.baseUrl], aliasCounter: { n: 0 } };
 }
 
-/** Matching resources of one page (no includes, no shaping): also used by conditional operations. */
+/**
+ * Matching resources of one page (no includes, no shaping): also used by conditional operations.
+ * With ctx.maxPageBytes the page may end before `_count` (page-bytes.ts); `advanced` says how far.
+ */
 export async function findMatches(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
   const b = buildContext(ctx);
   const where = whereClause(b, request, 'r');
@@ -46,7 +61,7 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
     total = Number(counted.rows[0]?.n ?? 0);
   }
   if (request.summary === 'count' || request.count === 0) {
-    return { resources: [], rids: [], total, hasMore: false };
+    return { resources: [], rids: [], total, hasMore: false, advanced: 0, bytes: 0 };
   }
   // Without _sort, pages are keyset pages on rid: they stay correct while rows are added or deleted.
   const keyset = request.sort.length === 0 && request.cursor !== undefined;
@@ -58,22 +73,36 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   const offset = keyset ? '0' : b.params.add(request.offset);
   // Pages in rid order stop at the page where they can (first-page.ts); others read all matches.
   const ridOrdered = backwards ? undefined : await ridOrderedPage(ctx, request, buildContext(ctx), request.count + 1, request.cursor?.after);
-  const page = ridOrdered ?? await ctx.db.query<{ rid: number; content: Resource }>(
-    `SELECT r.rid, r.content FROM ${ctx.schema}.resources r WHERE ${filter} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+  const page = ridOrdered?.rows ?? (await ctx.db.query<{ rid: number; used: number; fits: boolean; content: Resource | null }>(
+    boundedPageSql({
+      pageSql: `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE ${filter} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      keyColumns: ['rid'],
+      contentOf: `(SELECT c.content FROM ${ctx.schema}.resources c WHERE c.rid = b.rid)`,
+      budget: b.params.add(pageBudget(ctx)),
+    }),
     b.params.values,
-  );
-  const more = page.rows.length > request.count;
-  let rows = more ? page.rows.slice(0, request.count) : page.rows;
+  )).rows;
+  const bounded = splitAtBudget(page);
+  const more = bounded.read > request.count;
+  const cut = bounded.firstLeftOut !== undefined;
+  let rows = bounded.rows.slice(0, request.count);
   if (backwards) rows = rows.reverse();
   // The total is free when the whole result fits on the first page.
-  if (total === undefined && request.total !== 'none' && request.offset === 0 && !keyset && !more) total = rows.length;
+  if (total === undefined && request.total !== 'none' && request.offset === 0 && !keyset && !more && !cut) total = rows.length;
   return {
-    resources: rows.map((r) => r.content),
+    resources: rows.map((r) => r.content!),
     rids: rows.map((r) => Number(r.rid)),
     total,
-    hasMore: backwards ? true : more,
-    hasPrevious: backwards ? more : keyset || request.offset > 0,
+    hasMore: backwards ? true : more || cut,
+    hasPrevious: backwards ? more || cut : keyset || request.offset > 0,
+    advanced: rows.length,
+    bytes: bounded.bytes,
   };
+}
+
+/** The byte budget of one page: unbounded when the caller set none (conditional operations count every match). */
+function pageBudget(ctx: SearchContext): number {
+  return ctx.maxPageBytes ?? Number.MAX_SAFE_INTEGER;
 }
 
 /**
@@ -98,7 +127,8 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
     resource: shape(resource, request),
     search: { mode: 'match' },
   }));
-  const included = await collectIncludes(ctx, request, result.resources);
+  const budget = new IncludeBudget(ctx.maxPageBytes === undefined ? Number.MAX_SAFE_INTEGER : ctx.maxPageBytes - result.bytes);
+  const included = await collectIncludes(ctx, request, result.resources, budget);
   for (const resource of included) {
     entries.push({
       fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
@@ -109,6 +139,7 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
+  if (budget.cut) entries.push(includesCutOutcome(ctx.maxPageBytes!));
   bundle.entry = entries;
   return bundle;
 }
@@ -140,13 +171,13 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
   const last = result.rids[result.rids.length - 1];
   if (result.snapshot) {
     const snapshot = result.snapshot;
-    if (result.hasMore) links.push({ relation: 'next', url: url({ snapshot, offset: request.offset + request.count }) });
+    if (result.hasMore) links.push({ relation: 'next', url: url({ snapshot, offset: request.offset + result.advanced }) });
     if (request.offset > 0) links.push({ relation: 'previous', url: url({ snapshot, offset: Math.max(0, request.offset - request.count) }) });
   } else if (keyset) {
     if (result.hasMore && last !== undefined) links.push({ relation: 'next', url: url({ cursor: `a${last}` }) });
     if (result.hasPrevious && first !== undefined) links.push({ relation: 'previous', url: url({ cursor: `b${first}` }) });
   } else {
-    if (result.hasMore) links.push({ relation: 'next', url: url({ offset: request.offset + request.count }) });
+    if (result.hasMore) links.push({ relation: 'next', url: url({ offset: request.offset + result.advanced }) });
     if (request.offset > 0) links.push({ relation: 'previous', url: url({ offset: Math.max(0, request.offset - request.count) }) });
   }
   return links;
@@ -154,21 +185,47 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
 
 const MAX_INCLUDE_ROUNDS = 4;
 
+/** What is left of the page's byte budget for _include and _revinclude, spent query by query. */
+class IncludeBudget {
+  cut = false;
+  constructor(private remaining: number) {}
+
+  get left(): number {
+    return Math.max(0, this.remaining);
+  }
+
+  spend(bounded: BoundedRows<unknown>): void {
+    this.remaining -= bounded.bytes;
+    if (bounded.firstLeftOut !== undefined) this.cut = true;
+  }
+}
+
+/** Includes cannot be paged: when they pass the budget the client is told, not left guessing. */
+function includesCutOutcome(maxBytes: number): BundleEntry {
+  const text = `some _include/_revinclude resources were left out: the page reached ${maxBytes} bytes ` +
+    `(setting ${LIMITS.fhirSearchMaxPageBytes.setting}); use a smaller _count, or search for them directly`;
+  const outcome: OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'warning', code: 'too-costly', details: { text }, diagnostics: text }],
+  };
+  return { resource: outcome, search: { mode: 'outcome' } };
+}
+
 /** _include and _revinclude (with :iterate, a few rounds deep), without duplicates of matches. */
-async function collectIncludes(ctx: SearchContext, request: SearchRequest, matches: Resource[]): Promise<Resource[]> {
+async function collectIncludes(ctx: SearchContext, request: SearchRequest, matches: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   if ((!request.include.length && !request.revinclude.length) || !matches.length) return [];
   const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
   const out: Resource[] = [];
   let frontier = matches;
-  for (let round = 0; round < MAX_INCLUDE_ROUNDS && frontier.length; round++) {
+  for (let round = 0; round < MAX_INCLUDE_ROUNDS && frontier.length && !budget.cut; round++) {
     const found: Resource[] = [];
     for (const spec of request.include) {
-      if (round > 0 && !spec.iterate) continue;
-      found.push(...(await includeTargets(ctx, spec, frontier)));
+      if ((round > 0 && !spec.iterate) || budget.cut) continue;
+      found.push(...(await includeTargets(ctx, spec, frontier, budget)));
     }
     for (const spec of request.revinclude) {
-      if (round > 0 && !spec.iterate) continue;
-      found.push(...(await revincludeSources(ctx, spec, frontier)));
+      if ((round > 0 && !spec.iterate) || budget.cut) continue;
+      found.push(...(await revincludeSources(ctx, spec, frontier, budget)));
     }
     frontier = [];
     for (const resource of found) {
@@ -182,27 +239,43 @@ async function collectIncludes(ctx: SearchContext, request: SearchRequest, match
   return out;
 }
 
-async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[]): Promise<Resource[]> {
-  const ids = from.filter((r) => r.resourceType === spec.sourceType).map((r) => r.id!);
-  if (!ids.length) return [];
-  const refs = await ctx.db.query<{ target_type: string; target_id: string }>(
-    `SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
-     JOIN ${ctx.schema}.resources r ON r.rid = x.rid
-     WHERE r.type = $1 AND r.id = ANY($2::text[]) AND x.param = $3 AND x.target_id IS NOT NULL
-       AND ($4::text IS NULL OR x.target_type = $4)`,
-    [spec.sourceType, ids, spec.param.code, spec.targetType ?? null],
+/** Resources of an include query (selecting rid and content_bytes) within what is left of the budget. */
+async function readIncluded(ctx: SearchContext, pageSql: string, params: unknown[], budget: IncludeBudget): Promise<Resource[]> {
+  const found = await ctx.db.query<{ rid: number; used: number; fits: boolean; content: Resource | null }>(
+    boundedPageSql({
+      pageSql,
+      keyColumns: ['rid'],
+      contentOf: `(SELECT c.content FROM ${ctx.schema}.resources c WHERE c.rid = b.rid)`,
+      budget: `$${params.length + 1}`,
+      firstAlways: false,
+    }),
+    [...params, budget.left],
   );
-  return readMany(ctx.db, ctx.schema, refs.rows.map((r) => ({ type: r.target_type, id: r.target_id })));
+  const bounded = splitAtBudget(found.rows);
+  budget.spend(bounded);
+  return bounded.rows.map((row) => row.content!);
 }
 
-async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[]): Promise<Resource[]> {
+async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[], budget: IncludeBudget): Promise<Resource[]> {
+  const ids = from.filter((r) => r.resourceType === spec.sourceType).map((r) => r.id!);
+  if (!ids.length) return [];
+  return readIncluded(ctx,
+    `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r
+     JOIN (SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
+           JOIN ${ctx.schema}.resources s ON s.rid = x.rid
+           WHERE s.type = $1 AND s.id = ANY($2::text[]) AND x.param = $3 AND x.target_id IS NOT NULL
+             AND ($4::text IS NULL OR x.target_type = $4)) k ON r.type = k.target_type AND r.id = k.target_id
+     WHERE NOT r.deleted ORDER BY r.rid`,
+    [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
+}
+
+async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   if (!targets.length) return [];
-  const rows = await ctx.db.query<{ content: Resource }>(
-    `SELECT r.content FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
+  return readIncluded(ctx,
+    `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
        JOIN unnest($3::text[], $4::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
-       WHERE x.type = $1 AND x.param = $2) LIMIT $5`,
+       WHERE x.type = $1 AND x.param = $2) ORDER BY r.rid LIMIT $5`,
     [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!), ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount],
-  );
-  return rows.rows.map((r) => r.content);
+    budget);
 }

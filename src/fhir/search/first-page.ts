@@ -19,6 +19,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchContext } from './execute.js';
 import type { SearchRequest } from './parse.js';
+import { boundedPageSql } from './page-bytes.js';
 import { SqlParams, indexMatches, whereClause, type BuildContext } from './sql.js';
 
 /**
@@ -31,7 +32,8 @@ export const DENSE_MATCHES = 100;
 export const WALK_ROWS = 1_000;
 
 export interface RidPage {
-  rows: Array<{ rid: number; content: Resource }>;
+  /** Rows in rid order; past FHIR_SEARCH_MAX_PAGE_BYTES, `fits` is false and content null (page-bytes.ts). */
+  rows: Array<{ rid: number; used: number; fits: boolean; content: Resource | null }>;
   /** Which plan produced the rows (for EXPLAIN and tests). */
   plan: 'index' | 'walk';
 }
@@ -44,11 +46,15 @@ interface Statement { sql: string; params: unknown[] }
  * milliseconds, more than running the chosen one. Exported for bench/fhir/explain.ts.
  */
 export function ridOrderedStatements(
-  b: BuildContext, request: SearchRequest, limit: number, after: number | undefined,
+  b: BuildContext, request: SearchRequest, limit: number, after: number | undefined, maxBytes = Number.MAX_SAFE_INTEGER,
 ): { decision: Statement; walk: Statement; index: Statement } | undefined {
   if (!request.type || request.sort.length || request.offset) return undefined;
   const fresh = (): BuildContext => ({ ...b, params: new SqlParams(), aliasCounter: { n: 0 } });
   const s = b.schema;
+  const bounded = (params: SqlParams, pageSql: string): string => boundedPageSql({
+    pageSql, keyColumns: ['rid'], budget: params.add(maxBytes),
+    contentOf: `(SELECT c.content FROM ${s}.resources c WHERE c.rid = b.rid)`,
+  });
 
   const d = fresh();
   const counted = indexMatches(d, request);
@@ -63,16 +69,17 @@ export function ridOrderedStatements(
   const probes = indexMatches(w, request)!
     .map((m) => `EXISTS (SELECT 1 FROM ${m.from} WHERE ${m.alias}.rid = w.rid AND ${m.where} OFFSET 0)`);
   const walkCursor = after !== undefined ? ` AND v.rid > ${w.params.add(after)}` : '';
-  const walk = `SELECT w.rid, (SELECT c.content FROM ${s}.resources c WHERE c.rid = w.rid) AS content
+  const walk = bounded(w.params, `SELECT w.rid, (SELECT c.content_bytes FROM ${s}.resources c WHERE c.rid = w.rid) AS content_bytes
     FROM (SELECT v.rid FROM ${s}.resources v WHERE v.type = ${w.params.add(request.type)} AND NOT v.deleted${walkCursor}
           ORDER BY v.rid LIMIT ${w.params.add(WALK_ROWS)}) w
-    WHERE ${probes.join(' AND ')} ORDER BY w.rid LIMIT ${w.params.add(limit)}`;
+    WHERE ${probes.join(' AND ')} ORDER BY w.rid LIMIT ${w.params.add(limit)}`);
 
   // Index plan: the general query (PostgreSQL starts from the most selective filter).
   const i = fresh();
   const where = whereClause(i, request, 'r');
   const indexCursor = after !== undefined ? ` AND r.rid > ${i.params.add(after)}` : '';
-  const index = `SELECT r.rid, r.content FROM ${s}.resources r WHERE ${where}${indexCursor} ORDER BY r.rid LIMIT ${i.params.add(limit)}`;
+  const index = bounded(i.params,
+    `SELECT r.rid, r.content_bytes FROM ${s}.resources r WHERE ${where}${indexCursor} ORDER BY r.rid LIMIT ${i.params.add(limit)}`);
 
   return {
     decision: { sql: decision, params: d.params.values },
@@ -88,11 +95,11 @@ export function ridOrderedStatements(
 export async function ridOrderedPage(
   ctx: SearchContext, request: SearchRequest, b: BuildContext, limit: number, after: number | undefined,
 ): Promise<RidPage | undefined> {
-  const statements = ridOrderedStatements(b, request, limit, after);
+  const statements = ridOrderedStatements(b, request, limit, after, ctx.maxPageBytes);
   if (!statements) return undefined;
-  type Row = { rid: number | string; content: Resource };
+  type Row = { rid: number | string; used: number | string; fits: boolean; content: Resource | null };
   const run = async (statement: Statement): Promise<RidPage['rows']> =>
-    (await ctx.db.query<Row>(statement.sql, statement.params)).rows.map((row) => ({ rid: Number(row.rid), content: row.content }));
+    (await ctx.db.query<Row>(statement.sql, statement.params)).rows.map((row) => ({ rid: Number(row.rid), used: Number(row.used), fits: row.fits, content: row.content }));
   const decided = await ctx.db.query<{ dense: boolean }>(statements.decision.sql, statements.decision.params);
   if (decided.rows[0]?.dense) {
     const rows = await run(statements.walk);

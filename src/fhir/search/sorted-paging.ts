@@ -4,9 +4,9 @@
  * Resources deleted since the first page are left out; updated ones show their current version.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import type { Queryable } from '../../db/database.js';
 import type { SearchContext, SearchResult } from './execute.js';
 import type { SearchRequest } from './parse.js';
+import { boundedPageSql, splitAtBudget } from './page-bytes.js';
 import { SNAPSHOT_MAX_IDS, createSnapshot, readSnapshotSlice } from './snapshot.js';
 import { orderBy, whereClause, type BuildContext } from './sql.js';
 
@@ -24,17 +24,19 @@ export async function firstSortedPage(ctx: SearchContext, request: SearchRequest
   );
   if (ordered.rows.length > SNAPSHOT_MAX_IDS) return undefined;
   const rids = ordered.rows.map((row) => Number(row.rid));
-  const more = rids.length > request.count;
+  const page = await loadInOrder(ctx, rids.slice(0, request.count));
+  const more = rids.length > page.advanced;
   // A single page needs no snapshot: there are no links to follow.
   const snapshot = more ? await createSnapshot(ctx.db, ctx.schema, snapshotType(request), rids) : undefined;
-  const rows = await loadInOrder(ctx.db, ctx.schema, rids.slice(0, request.count));
   return {
-    resources: rows.map((r) => r.content),
-    rids: rows.map((r) => r.rid),
+    resources: page.rows.map((r) => r.content),
+    rids: page.rows.map((r) => r.rid),
     total: request.total === 'none' ? undefined : rids.length,
     hasMore: more,
     hasPrevious: false,
     snapshot,
+    advanced: page.advanced,
+    bytes: page.bytes,
   };
 }
 
@@ -42,15 +44,17 @@ export async function firstSortedPage(ctx: SearchContext, request: SearchRequest
 export async function snapshotPage(ctx: SearchContext, request: SearchRequest, snapshot: string): Promise<SearchResult> {
   const count = request.summary === 'count' ? 0 : request.count;
   const slice = await readSnapshotSlice(ctx.db, ctx.schema, snapshot, snapshotType(request), request.offset, count);
-  const rows = count ? await loadInOrder(ctx.db, ctx.schema, slice.rids) : [];
+  const page = count ? await loadInOrder(ctx, slice.rids) : { rows: [], advanced: 0, bytes: 0 };
   return {
-    resources: rows.map((r) => r.content),
-    rids: rows.map((r) => r.rid),
+    resources: page.rows.map((r) => r.content),
+    rids: page.rows.map((r) => r.rid),
     // The total of the snapshot, so it agrees with the pages a client walks through.
     total: request.total === 'none' ? undefined : slice.total,
-    hasMore: count > 0 && request.offset + count < slice.total,
+    hasMore: count > 0 && request.offset + page.advanced < slice.total,
     hasPrevious: request.offset > 0,
     snapshot,
+    advanced: page.advanced,
+    bytes: page.bytes,
   };
 }
 
@@ -59,13 +63,24 @@ function snapshotType(request: SearchRequest): string {
   return request.type ?? '';
 }
 
-async function loadInOrder(db: Queryable, schema: string, rids: number[]): Promise<Array<{ rid: number; content: Resource }>> {
-  if (!rids.length) return [];
-  const found = await db.query<{ rid: number | string; content: Resource }>(
-    `SELECT r.rid, r.content FROM ${schema}.resources r
-     JOIN unnest($1::bigint[]) WITH ORDINALITY AS u(rid, pos) ON r.rid = u.rid
-     WHERE NOT r.deleted ORDER BY u.pos`,
-    [rids],
+/**
+ * The resources of `rids` in that order, deleted ones left out, up to the page's byte budget:
+ * `advanced` is how many of `rids` the page covers (all, or up to the first one left out).
+ */
+async function loadInOrder(ctx: SearchContext, rids: number[]): Promise<{ rows: Array<{ rid: number; content: Resource }>; advanced: number; bytes: number }> {
+  if (!rids.length) return { rows: [], advanced: 0, bytes: 0 };
+  const found = await ctx.db.query<{ rid: number | string; used: number | string; fits: boolean; content: Resource | null }>(
+    boundedPageSql({
+      pageSql: `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r
+        JOIN unnest($1::bigint[]) WITH ORDINALITY AS u(rid, pos) ON r.rid = u.rid
+        WHERE NOT r.deleted ORDER BY u.pos`,
+      keyColumns: ['rid'],
+      contentOf: `(SELECT c.content FROM ${ctx.schema}.resources c WHERE c.rid = b.rid)`,
+      budget: '$2',
+    }),
+    [rids, ctx.maxPageBytes ?? Number.MAX_SAFE_INTEGER],
   );
-  return found.rows.map((row) => ({ rid: Number(row.rid), content: row.content }));
+  const bounded = splitAtBudget(found.rows.map((row) => ({ ...row, rid: Number(row.rid) })));
+  const rows = bounded.rows.map((row) => ({ rid: row.rid, content: row.content! }));
+  return { rows, advanced: bounded.firstLeftOut ? rids.indexOf(bounded.firstLeftOut.rid) : rids.length, bytes: bounded.bytes };
 }

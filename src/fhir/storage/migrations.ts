@@ -166,6 +166,14 @@ export function fhirMigrations(schema: string): Migration[] {
       sql: ['idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_number', 'idx_quantity', 'idx_uri']
         .map((table) => `CREATE INDEX ${table}_rid_param ON ${s}.${table} (rid, param); DROP INDEX ${s}.${table}_rid;`).join('\n'),
     },
+    {
+      version: 8,
+      name: 'fhir resource sizes',
+      // A page stops at FHIR_SEARCH_MAX_PAGE_BYTES (search/page-bytes.ts) by summing sizes before it
+      // reads any content; kept by PostgreSQL itself, so no writer can forget it.
+      sql: ['resources', 'history']
+        .map((table) => `ALTER TABLE ${s}.${table} ADD COLUMN content_bytes integer GENERATED ALWAYS AS (octet_length(content::text)) STORED;`).join('\n'),
+    },
   ];
 }
 

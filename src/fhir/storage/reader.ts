@@ -1,6 +1,7 @@
 /** Reads current versions, past versions and history pages. */
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
+import { boundedPageSql, splitAtBudget } from '../search/page-bytes.js';
 
 export interface StoredVersion {
   type: string;
@@ -58,18 +59,6 @@ export async function readVersion(
   return result.rows[0] ? toVersion(result.rows[0]) : undefined;
 }
 
-/** Current resources by reference, for _include and reference resolution. */
-export async function readMany(q: Queryable, schema: string, refs: Array<{ type: string; id: string }>): Promise<Resource[]> {
-  if (!refs.length) return [];
-  const result = await q.query<{ content: Resource }>(
-    `SELECT r.content FROM ${schema}.resources r
-     JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
-     WHERE NOT r.deleted`,
-    [refs.map((r) => r.type), refs.map((r) => r.id)],
-  );
-  return result.rows.map((row) => row.content);
-}
-
 export interface HistoryQuery {
   type?: string;
   id?: string;
@@ -77,9 +66,14 @@ export interface HistoryQuery {
   at?: string;
   count: number;
   offset: number;
+  /** Stored bytes of versions one page may return (FHIR_SEARCH_MAX_PAGE_BYTES); the first is returned whatever its size. */
+  maxBytes?: number;
 }
 
-/** One page of history, newest first, plus the total number of versions that match. */
+/**
+ * One page of history, newest first, plus the total number of versions that match. The page ends
+ * early at query.maxBytes (search/page-bytes.ts): the versions returned are the page's length.
+ */
 export async function readHistory(
   q: Queryable,
   schema: string,
@@ -103,10 +97,15 @@ export async function readHistory(
   }
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.history h ${filter}`, params);
-  const rows = await q.query<VersionRow>(
-    `SELECT type, id, version, last_updated, deleted, method, content FROM ${schema}.history h ${filter}
-     ORDER BY last_updated DESC, version DESC LIMIT ${p(query.count)} OFFSET ${p(query.offset)}`,
+  const rows = await q.query<VersionRow & { used: number; fits: boolean }>(
+    boundedPageSql({
+      pageSql: `SELECT type, id, version, last_updated, deleted, method, content_bytes FROM ${schema}.history h ${filter}
+        ORDER BY last_updated DESC, version DESC LIMIT ${p(query.count)} OFFSET ${p(query.offset)}`,
+      keyColumns: ['type', 'id', 'version', 'last_updated', 'deleted', 'method'],
+      contentOf: `(SELECT c.content FROM ${schema}.history c WHERE c.type = b.type AND c.id = b.id AND c.version = b.version)`,
+      budget: p(query.maxBytes ?? Number.MAX_SAFE_INTEGER),
+    }),
     params,
   );
-  return { versions: rows.rows.map(toVersion), total: Number(total.rows[0]?.n ?? 0) };
+  return { versions: splitAtBudget(rows.rows).rows.map(toVersion), total: Number(total.rows[0]?.n ?? 0) };
 }

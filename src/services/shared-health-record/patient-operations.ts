@@ -3,10 +3,11 @@
  * the IPS $summary (a document Bundle with a Composition of the IPS sections).
  */
 import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Composition, CompositionSection, Patient, Resource } from '@medplum/fhirtypes';
+import { LIMITS } from '../../common/limits.js';
+import type { Bundle, BundleEntry, Composition, CompositionSection, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
 import { isResourceType, patientCompartmentDefinition } from '../../fhir/definitions.js';
 import { parameterValue, type FhirOperation, type OperationContext } from '../../fhir/operations/registry.js';
-import { FhirError, badRequest } from '../../fhir/outcome.js';
+import { FhirError, badRequest, tooCostly } from '../../fhir/outcome.js';
 import { parseDateRange } from '../../fhir/search/values.js';
 
 const EVERYTHING_LIMIT = 10_000;
@@ -43,14 +44,22 @@ function everythingParameters(context: OperationContext): EverythingParameters {
   return { types, since, count };
 }
 
-async function patientAndCompartment(context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT): Promise<{ patient: Patient; members: Resource[] }> {
+/** The patient and its compartment; `complete` is false when members passed FHIR_SEARCH_MAX_PAGE_BYTES. */
+async function patientAndCompartment(
+  context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT,
+): Promise<{ patient: Patient; members: Resource[]; complete: boolean }> {
   if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
   const patient = (await context.repo.read('Patient', context.id)) as Patient;
-  const members = await context.repo.compartment({
+  const found = await context.repo.compartment({
     ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit,
   });
-  return { patient, members: members.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id)) };
+  const members = found.resources.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id));
+  return { patient, members, complete: found.complete };
 }
+
+const tooLarge = (operation: string): string =>
+  `the patient's records passed ${LIMITS.fhirSearchMaxPageBytes.setting} bytes, the most one answer may hold; ` +
+  `${operation}: narrow it with _type or _since`;
 
 export const patientEverything: FhirOperation = {
   name: 'everything',
@@ -60,19 +69,25 @@ export const patientEverything: FhirOperation = {
   definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
   async run(context) {
     const { types, since, count } = everythingParameters(context);
-    const { patient, members } = await patientAndCompartment(context, types, since, count);
+    const { patient, members, complete } = await patientAndCompartment(context, types, since, count);
     const entry = (resource: Resource): BundleEntry => ({
       fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
     });
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
-      total: members.length + 1,
       entry: [entry(patient), ...members.map(entry)],
     };
+    if (complete) bundle.total = members.length + 1;
+    // No paging here: the client is told what was left out rather than left guessing.
+    else bundle.entry!.push({ resource: warning(tooLarge('some were left out')), search: { mode: 'outcome' } });
     return bundle;
   },
 };
+
+function warning(text: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'too-costly', details: { text }, diagnostics: text }] };
+}
 
 const LOINC = 'http://loinc.org';
 
@@ -116,7 +131,9 @@ export const patientSummary: FhirOperation = {
   definitionUrl: 'http://hl7.org/fhir/uv/ips/OperationDefinition/summary',
   async run(context) {
     const types = [...new Set(IPS_SECTIONS.flatMap((s) => s.types))];
-    const { patient, members } = await patientAndCompartment(context, types);
+    const { patient, members, complete } = await patientAndCompartment(context, types);
+    // A summary missing records would mislead a clinician: refuse it instead.
+    if (!complete) throw tooCostly(tooLarge('no summary was made'));
     const used = new Set<string>();
     const sections: CompositionSection[] = IPS_SECTIONS.map((section) => {
       const chosen = members.filter((m) => section.types.includes(m.resourceType) && (!section.filter || section.filter(m)) &&

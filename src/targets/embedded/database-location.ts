@@ -19,7 +19,8 @@ export function rememberDatabaseUrl(store: StateStore, url: string | undefined):
 
 export async function openInstanceDatabase(store: StateStore, url: string | undefined): Promise<Database> {
   // The database opens before the deployment's settings are resolved: its budget comes from the environment.
-  const options = { statementTimeoutMs: limitsFromEnvironment().dbStatementTimeoutMs };
+  const limits = limitsFromEnvironment();
+  const options = { statementTimeoutMs: limits.dbStatementTimeoutMs, transactionTimeoutMs: limits.dbTransactionTimeoutMs };
   if (url) return openDatabase({ url }, options);
   try {
     // PGlite on a worker thread unless INSTANT_PGLITE_THREAD=main (one thread, for debugging).

@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { createHttpApp } from '../../../common/http-app.js';
 import { isInstantError } from '../../../common/errors.js';
+import { isTransactionTimeout } from '../../../db/transaction-budget.js';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
 import { AdminAuthenticator, RetryLaterError, authRoutes } from './auth.js';
@@ -49,6 +50,9 @@ export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: stri
       return reply.code(409).send({ error: 'IOL_CONFLICT', message: 'another item with the same name, clientID or email exists' });
     }
     // The database's statement budget cut this request: the query is the caller's to narrow.
+    if (isTransactionTimeout(error)) {
+      return reply.code(400).send({ error: 'IOL_TOO_COSTLY', message: error.message });
+    }
     if ((error as { code?: unknown }).code === '57014') {
       return reply.code(400).send({ error: 'IOL_TOO_COSTLY', message: 'the query ran past the database statement budget (INSTANT_DB_STATEMENT_TIMEOUT_MS); narrow the filters' });
     }
