@@ -94,6 +94,15 @@ export const COLUMN_PARAMETERS = new Set(['_id', '_lastUpdated']);
 /** Parameters in the definitions that have no expression to index (or need a server feature we lack). */
 export const UNINDEXED_PARAMETERS = new Set(['_content', '_query', '_text', '_compartment', '_list', '_filter']);
 
+/**
+ * `Resource.meta.source` as `Patient.meta.source`: @medplum/core's FHIRPath does not match a
+ * Patient against the type name Resource (the official parameters come rewritten per type, a
+ * custom parameter based on Resource does not).
+ */
+function concreteExpression(resourceType: string, expression: string): string {
+  return expression.replace(/(^|\|\s*)(?:Resource|DomainResource)\./g, `$1${resourceType}.`);
+}
+
 // Keyed by the parameter object, not its code: two engines may give one code different expressions.
 const expressionCache = new WeakMap<SearchParameter, Map<string, FhirPathAtom | null>>();
 
@@ -103,7 +112,7 @@ export function parameterExpression(resourceType: string, param: SearchParameter
   if (!byType) expressionCache.set(param, (byType = new Map()));
   let atom = byType.get(resourceType);
   if (atom === undefined) {
-    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, param.expression) ?? null) : null;
+    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, concreteExpression(resourceType, param.expression)) ?? null) : null;
     byType.set(resourceType, atom);
   }
   return atom ?? undefined;

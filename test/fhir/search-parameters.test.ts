@@ -9,6 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { searchParameter } from '../../src/fhir/definitions.js';
 import { FhirError } from '../../src/fhir/outcome.js';
+import { BASE_SEARCH_PARAMETERS, SearchParameterRegistry } from '../../src/fhir/search-parameters.js';
+import { buildIndexRows } from '../../src/fhir/storage/indexer.js';
 import { testDrivers } from '../support/databases.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
 
@@ -21,6 +23,27 @@ const strict = { prefer: 'handling=strict' };
 
 const custom = (code: string, type: SearchParameter['type'], expression: string, url: string): SearchParameter => ({
   resourceType: 'SearchParameter', status: 'active', name: code, code, base: ['Patient'], type, url, description: code, expression,
+});
+
+describe('SearchParameterRegistry (pure)', () => {
+  test('layers an engine\'s parameters over the shared R4 ones without touching them', () => {
+    const registry = new SearchParameterRegistry();
+    // R4 allows Resource as a base (the official _id does); @medplum/fhirtypes lists concrete types only.
+    const everywhere: SearchParameter = { ...custom('source-system', 'uri', 'Resource.meta.source', 'urn:test:source-system'), base: ['Resource'] as unknown as SearchParameter['base'] };
+    registry.add(everywhere);
+    assert.equal(registry.get('Observation', 'source-system'), everywhere, 'a Resource-based parameter applies to every type');
+    assert.equal(registry.get('Resource', 'source-system'), everywhere, 'and to system-level searches');
+    assert.equal(registry.byUrl('urn:test:source-system'), everywhere);
+    assert.equal(registry.get('Patient', 'family'), BASE_SEARCH_PARAMETERS.get('Patient', 'family'), 'R4 parameters are the shared objects');
+    assert.equal(BASE_SEARCH_PARAMETERS.get('Observation', 'source-system'), undefined);
+    assert.equal(registry.get('Patient', 'constructor'), undefined);
+    assert.equal(registry.get('Patient', '__proto__'), undefined);
+    assert.throws(() => BASE_SEARCH_PARAMETERS.add(everywhere), /cannot be extended/);
+    // Index rows follow the registry they are built with.
+    const resource = { resourceType: 'Patient' as const, meta: { source: 'urn:feed' } };
+    assert.deepEqual(buildIndexRows(resource, undefined, registry).uri.filter((row) => row[0] === 'source-system'), [['source-system', 'urn:feed']]);
+    assert.deepEqual(buildIndexRows(resource).uri.filter((row) => row[0] === 'source-system'), []);
+  });
 });
 
 for (const driver of testDrivers) {
