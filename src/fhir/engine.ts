@@ -3,7 +3,6 @@
  * operation plug-ins services add. A service creates one engine per schema, migrates it, and
  * mounts it on its HTTP app with registerFhirRoutes (src/fhir/http/fastify.ts).
  */
-import { indexSearchParameter } from '@medplum/core';
 import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { limitsFromEnvironment, type Limits } from '../common/limits.js';
 import type { Database } from '../db/database.js';
@@ -18,6 +17,9 @@ import type { WriteInterceptor } from './write-interceptors.js';
 import { fhirMigrations } from './storage/migrations.js';
 import { StatisticsKeeper } from './storage/statistics.js';
 import { reindexType } from './storage/writer.js';
+import { SearchParameterRegistry } from './search-parameters.js';
+import { CORE_TERMINOLOGY } from './terminology/core-provider.js';
+import type { TerminologyProvider } from './terminology/provider.js';
 import { validateAgainstDefinitions } from './validation.js';
 
 export interface FhirEngineOptions {
@@ -31,6 +33,11 @@ export interface FhirEngineOptions {
   limits?: Limits;
   /** Where background maintenance reports failures (a failed ANALYZE); silent when omitted. */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * Answers the token modifiers :in, :not-in, :above and :below (terminology/provider.ts).
+   * Defaults to the core R4 value sets and code systems; the terminology service plugs in its own.
+   */
+  terminology?: TerminologyProvider;
 }
 
 export class FhirEngine {
@@ -38,6 +45,9 @@ export class FhirEngine {
   readonly schema: string;
   readonly operations = new OperationRegistry();
   private readonly interceptors: WriteInterceptor[] = [];
+  /** This engine's search parameters: the official R4 ones and its own custom ones. */
+  readonly searchParameters = new SearchParameterRegistry();
+  readonly terminology: TerminologyProvider;
   readonly limits: Limits;
   private base: string;
   private readonly software: { name: string; version: string };
@@ -51,6 +61,7 @@ export class FhirEngine {
     const logger = options.logger;
     this.statistics = new StatisticsKeeper(this.db, this.schema, (error) => logger?.warn({ err: error, schema: this.schema }, 'FHIR statistics refresh (ANALYZE) failed; searches keep the previous plans'));
     this.limits = options.limits ?? limitsFromEnvironment();
+    this.terminology = options.terminology ?? CORE_TERMINOLOGY;
     this.registerOperation(validateOperation);
   }
 
@@ -79,7 +90,10 @@ export class FhirEngine {
    * the base a client reached the engine by (through a proxy), used in fullUrl, Location and links.
    */
   repository(linkBaseUrl?: string): FhirRepository {
-    return new FhirRepository({ db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits, interceptors: this.interceptors });
+    return new FhirRepository({
+      db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits, interceptors: this.interceptors,
+      definitions: this.searchParameters, terminology: this.terminology,
+    });
   }
 
   /**
@@ -100,20 +114,17 @@ export class FhirEngine {
 
   /**
    * Adds a custom SearchParameter (FHIRPath expression, one of the supported types) for its base
-   * types. The R4 definitions are shared by every engine in the process, so the parameter is
-   * known to all of them; resources stored before are indexed by reindex(type).
+   * types, to this engine only: other engines in the process do not know it. New writes are
+   * indexed by it at once; resources stored before are indexed by reindex(type). Throws a 400
+   * FhirError when the parameter is incomplete, unsupported or redefines an R4 one.
    */
   addSearchParameter(parameter: SearchParameter): void {
-    loadDefinitions();
-    if (!parameter.code || !parameter.expression || !parameter.base?.length || !parameter.type) {
-      throw new Error('a custom SearchParameter needs code, base, type and expression');
-    }
-    indexSearchParameter(parameter);
+    this.searchParameters.add(parameter);
   }
 
-  /** Rebuilds the search index rows of every stored resource of a type. */
+  /** Rebuilds the search index rows of every stored resource of a type, under this engine's parameters. */
   async reindex(type: string): Promise<number> {
-    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base), { maintenance: true });
+    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base, this.searchParameters), { maintenance: true });
   }
 
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */

@@ -21,6 +21,7 @@ export type FhirErrorCode =
   | 'FHIR_MULTIPLE_MATCHES'
   | 'FHIR_BAD_SEARCH'
   | 'FHIR_UNKNOWN_PARAMETER'
+  | 'FHIR_UNKNOWN_TERMINOLOGY'
   | 'FHIR_NOT_ACCEPTABLE'
   | 'FHIR_UNSUPPORTED_MEDIA_TYPE'
   | 'FHIR_BODY_TOO_LARGE'
@@ -45,6 +46,7 @@ const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_MULTIPLE_MATCHES: 'multiple-matches',
   FHIR_BAD_SEARCH: 'invalid',
   FHIR_UNKNOWN_PARAMETER: 'not-supported',
+  FHIR_UNKNOWN_TERMINOLOGY: 'not-found',
   FHIR_NOT_ACCEPTABLE: 'not-supported',
   FHIR_UNSUPPORTED_MEDIA_TYPE: 'not-supported',
   FHIR_BODY_TOO_LARGE: 'too-costly',

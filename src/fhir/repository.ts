@@ -16,6 +16,8 @@ import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
 import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
+import type { TerminologyProvider } from './terminology/provider.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
 
 export interface RepositoryOptions {
@@ -32,6 +34,10 @@ export interface RepositoryOptions {
   limits?: Limits;
   /** Code run around every write, inside its transaction (write-interceptors.ts). */
   interceptors?: readonly WriteInterceptor[];
+  /** The engine's search parameters (official R4 and its own); the official ones when omitted. */
+  definitions?: SearchParameterRegistry;
+  /** Answers :in, :not-in, :above and :below on tokens; the core R4 terminology when omitted. */
+  terminology?: TerminologyProvider;
 }
 
 export interface WriteResult {
@@ -68,6 +74,11 @@ export class FhirRepository {
 
   private get interceptors(): readonly WriteInterceptor[] {
     return this.options.interceptors ?? [];
+  }
+
+  /** The search parameters this repository indexes and searches by. */
+  get definitions(): SearchParameterRegistry {
+    return this.options.definitions ?? BASE_SEARCH_PARAMETERS;
   }
 
   private get q(): Queryable {
@@ -189,7 +200,7 @@ export class FhirRepository {
       await runBeforeWrite(repo.interceptors, event);
       await writeVersion(repo.q, repo.schema, {
         type, id, version: current.version + 1, lastUpdated: new Date().toISOString(), method: 'delete', resource: null, current,
-      }, repo.localBaseUrls());
+      }, repo.localBaseUrls(), repo.definitions);
       await runAfterWrite(repo.interceptors, event);
     });
   }
@@ -211,7 +222,7 @@ export class FhirRepository {
 
   parseSearch(type: string | undefined, query: Query, strict: boolean): SearchRequest {
     if (type) assertResourceType(type);
-    return parseSearch(type, query, { strict, limits: this.limits });
+    return parseSearch(type, query, { strict, limits: this.limits, definitions: this.definitions });
   }
 
   async search(type: string | undefined, query: Query, options: { strict?: boolean } = {}): Promise<Bundle> {
@@ -229,7 +240,10 @@ export class FhirRepository {
   }
 
   private searchContext(): SearchContext {
-    return { db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls(), maxIncluded: this.limits.fhirSearchMaxCount };
+    return {
+      db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls(), maxIncluded: this.limits.fhirSearchMaxCount,
+      terminology: this.options.terminology, maxTerminologyCodes: this.limits.fhirSearchMaxTerminologyCodes,
+    };
   }
 
   /** Absolute references under these bases point into this store (the engine's base and the client's). */
@@ -250,7 +264,7 @@ export class FhirRepository {
    */
   async matchConditional(type: string, query: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
     if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters`);
-    const request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits });
+    const request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits, definitions: this.definitions });
     request.count = 2;
     request.offset = 0;
     const key = `${this.schema}|${type}|${query.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
@@ -291,7 +305,7 @@ export class FhirRepository {
           events.push(event);
         }
       }
-      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls());
+      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions);
       for (let n = 0; n < events.length; n++) await runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] });
     });
   }
@@ -322,7 +336,7 @@ export class FhirRepository {
     const version = (current?.version ?? 0) + 1;
     const stored = stamp(content, id, version);
     validateAgainstDefinitions(stored);
-    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls());
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls(), this.definitions);
     if (this.interceptors.length) await runAfterWrite(this.interceptors, { ...event, resource: content, stored });
     return stored;
   }

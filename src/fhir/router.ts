@@ -34,7 +34,7 @@ function route(method: FhirRequest['method'], path: string, handler: Handler): v
   ROUTES.push({ method, pattern: path ? path.split('/') : [], handler });
 }
 
-route('GET', 'metadata', async (ctx) => ({ status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software) }));
+route('GET', 'metadata', async (ctx) => ({ status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software, ctx.repo.definitions) }));
 route('POST', '', async (ctx) => ({ status: 200, resource: await processBundle(ctx, ctx.request.body) }));
 route('GET', '', (ctx) => search(ctx, undefined));
 route('GET', '_search', (ctx) => search(ctx, undefined));

@@ -4,6 +4,7 @@ import { createLogger } from '../../src/common/logger.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/common/limits.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
+import type { TerminologyProvider } from '../../src/fhir/terminology/provider.js';
 import { openTestDatabase, type TestDatabase } from '../support/databases.js';
 
 export interface FhirTestServer {
@@ -24,10 +25,13 @@ export interface FhirReply {
 
 export async function startFhirServer(
   driver: 'pglite' | 'postgres',
-  options: { bodyLimit?: number; schema?: string; limits?: Partial<Limits> } = {},
+  options: { bodyLimit?: number; schema?: string; limits?: Partial<Limits>; terminology?: TerminologyProvider } = {},
 ): Promise<FhirTestServer> {
   const database = await openTestDatabase(driver);
-  const engine = new FhirEngine({ db: database.db, schema: options.schema ?? 'fhir_test', ...(options.limits ? { limits: { ...DEFAULT_LIMITS, ...options.limits } } : {}) });
+  const engine = new FhirEngine({
+    db: database.db, schema: options.schema ?? 'fhir_test', terminology: options.terminology,
+    ...(options.limits ? { limits: { ...DEFAULT_LIMITS, ...options.limits } } : {}),
+  });
   await engine.migrate();
   const app = createHttpApp({ logger: createLogger(process.env.FHIR_TEST_LOG ? { pretty: process.stderr } : {}), bodyLimit: options.bodyLimit });
   await registerFhirRoutes(app, engine);

@@ -8,6 +8,9 @@ import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
 import { firstSortedPage, snapshotPage } from './sorted-paging.js';
 import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
+import { resolveTerminology } from './terminology.js';
+import { CORE_TERMINOLOGY } from '../terminology/core-provider.js';
+import type { TerminologyProvider } from '../terminology/provider.js';
 
 export interface SearchContext {
   db: Queryable;
@@ -23,6 +26,15 @@ export interface SearchContext {
    * includes together; unset for conditional operations, which must see every match they count.
    */
   maxPageBytes?: number;
+  /** Answers :in, :not-in, :above and :below on tokens; the core R4 terminology when omitted. */
+  terminology?: TerminologyProvider;
+  /** Codes those modifiers may expand to in one search (FHIR_SEARCH_MAX_TERMINOLOGY_CODES). */
+  maxTerminologyCodes?: number;
+}
+
+/** The codes of terminology modifiers, looked up before any SQL is built (sql.ts reads them). */
+async function prepare(ctx: SearchContext, request: SearchRequest): Promise<void> {
+  await resolveTerminology(request, ctx.terminology ?? CORE_TERMINOLOGY, ctx.maxTerminologyCodes ?? DEFAULT_LIMITS.fhirSearchMaxTerminologyCodes);
 }
 
 export interface SearchResult {
@@ -51,6 +63,7 @@ function buildContext(ctx: SearchContext): BuildContext {
  * With ctx.maxPageBytes the page may end before `_count` (page-bytes.ts); `advanced` says how far.
  */
 export async function findMatches(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
+  await prepare(ctx, request);
   const b = buildContext(ctx);
   const where = whereClause(b, request, 'r');
   const whereParams = [...b.params.values];
@@ -111,6 +124,7 @@ function pageBudget(ctx: SearchContext): number {
  */
 async function findPage(ctx: SearchContext, request: SearchRequest): Promise<SearchResult> {
   if (request.snapshot) return snapshotPage(ctx, request, request.snapshot);
+  await prepare(ctx, request);
   const firstSorted = request.sort.length > 0 && request.offset === 0 && request.count > 0 && request.summary !== 'count';
   if (firstSorted) {
     const page = await firstSortedPage(ctx, request, buildContext(ctx));

@@ -1,9 +1,12 @@
 /**
  * Parses FHIR search query parameters into a SearchRequest the SQL builder trusts. All syntax
  * errors are reported here as 400s; unknown parameters follow Prefer: handling=strict|lenient.
+ * Parameters are looked up in the engine's SearchParameterRegistry (official R4 plus its own).
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
-import { compositeComponents, isResourceType, searchParametersOf } from '../definitions.js';
+import { isResourceType } from '../definitions.js';
+import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRegistry } from '../search-parameters.js';
+import type { CodeSet } from '../terminology/provider.js';
 import { DEFAULT_LIMITS, LIMITS, type Limits } from '../../common/limits.js';
 import { FhirError, badRequest, tooCostly } from '../outcome.js';
 
@@ -18,6 +21,13 @@ export interface ParamFilter {
   values: string[];
   /** Set by the SQL builder: date values that must all hold on one index row (geX&ltY). */
   allOf?: string[];
+  /** A composite's component parameters, resolved at parse time from the engine's registry. */
+  components?: CompositeComponent[];
+  /**
+   * The codes each value stands for under :in, :not-in, :above and :below on a token, parallel
+   * to `values`: set before the SQL is built by search/terminology.ts (the lookup is async).
+   */
+  codes?: CodeSet[];
 }
 
 export interface ChainFilter {
@@ -91,6 +101,14 @@ export interface ParseOptions {
   strict: boolean;
   /** Defaults to the documented defaults. */
   limits?: SearchLimits;
+  /** The engine's search parameters; the official R4 ones only when omitted. */
+  definitions?: SearchParameterRegistry;
+}
+
+/** What parsing one parameter needs besides its text. */
+interface ParseContext {
+  limits: SearchLimits;
+  definitions: SearchParameterRegistry;
 }
 
 /** A 400 naming the limit a search went past and the setting that raises it. */
@@ -129,8 +147,8 @@ function parseInteger(name: string, value: string, min: number): number {
   return Number(value);
 }
 
-function lookupParam(type: string | undefined, code: string): SearchParameter | undefined {
-  return searchParametersOf(type ?? 'Resource')[code];
+function lookupParam(ctx: ParseContext, type: string | undefined, code: string): SearchParameter | undefined {
+  return ctx.definitions.get(type ?? 'Resource', code);
 }
 
 function unknownParameter(type: string | undefined, code: string): FhirError {
@@ -141,6 +159,7 @@ function unknownParameter(type: string | undefined, code: string): FhirError {
 
 export function parseSearch(type: string | undefined, query: Array<[string, string]>, options: ParseOptions): SearchRequest {
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const ctx: ParseContext = { limits, definitions: options.definitions ?? BASE_SEARCH_PARAMETERS };
   checkQuerySize(query, limits);
   const request: SearchRequest = {
     type, filters: [], sort: [], count: DEFAULT_COUNT, offset: 0, total: undefined, include: [], revinclude: [], ignored: [], applied: [],
@@ -150,9 +169,9 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
     const [name, modifier] = splitOnce(key, ':');
     try {
       if (RESULT_PARAMETERS.has(name)) {
-        applyResultParameter(request, name, modifier, value, limits);
+        applyResultParameter(ctx, request, name, modifier, value);
       } else {
-        const filter = parseFilter(type, key, value, limits);
+        const filter = parseFilter(ctx, type, key, value);
         if (filter) request.filters.push(filter);
       }
       if (name !== '_format' && name !== '_pretty') request.applied.push([key, value]);
@@ -182,7 +201,8 @@ function splitOnce(text: string, separator: string): [string, string | undefined
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-function applyResultParameter(request: SearchRequest, name: string, modifier: string | undefined, value: string, limits: SearchLimits): void {
+function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: string, modifier: string | undefined, value: string): void {
+  const limits = ctx.limits;
   switch (name) {
     case '_count':
       request.count = Math.min(parseInteger('_count', value, 0), limits.fhirSearchMaxCount);
@@ -225,7 +245,7 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
       for (const part of boundedList('_sort', value, limits)) {
         const descending = part.startsWith('-');
         const code = descending ? part.slice(1) : part;
-        const param = lookupParam(request.type, code);
+        const param = lookupParam(ctx, request.type, code);
         if (!param) throw unknownParameter(request.type, code);
         request.sort.push({ code, param, descending });
       }
@@ -246,9 +266,9 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
       let params: SearchParameter[];
       if (code === '*') {
         // Type:* follows every reference parameter of the type.
-        params = Object.values(searchParametersOf(sourceType)).filter((param) => param.type === 'reference');
+        params = Object.values(ctx.definitions.forType(sourceType)).filter((param) => param.type === 'reference');
       } else {
-        const param = lookupParam(sourceType, code);
+        const param = lookupParam(ctx, sourceType, code);
         if (!param || param.type !== 'reference') {
           throw badRequest(`${name}: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
         }
@@ -271,24 +291,26 @@ function applyResultParameter(request: SearchRequest, name: string, modifier: st
  * One search parameter (possibly chained or _has) as a Filter. `depth` counts the chain and _has
  * links above this one: each is one more join, so their nesting is bounded.
  */
-export function parseFilter(type: string | undefined, key: string, value: string, limits: SearchLimits = DEFAULT_LIMITS, depth = 0): Filter | undefined {
+function parseFilter(ctx: ParseContext, type: string | undefined, key: string, value: string, depth = 0): Filter | undefined {
+  const limits = ctx.limits;
   const link = key.startsWith('_has:') || key.indexOf('.') > 0;
   if (link && depth + 1 > limits.fhirSearchMaxChainDepth) {
     throw pastLimit(`search parameter "${key.slice(0, 200)}" nests chains and _has more than ${limits.fhirSearchMaxChainDepth} deep`,
       'fhirSearchMaxChainDepth', limits);
   }
-  if (key.startsWith('_has:')) return parseHas(type, key, value, limits, depth + 1);
+  if (key.startsWith('_has:')) return parseHas(ctx, type, key, value, depth + 1);
   const dot = key.indexOf('.');
-  if (dot > 0) return parseChain(type, key.slice(0, dot), key.slice(dot + 1), value, limits, depth + 1);
+  if (dot > 0) return parseChain(ctx, type, key.slice(0, dot), key.slice(dot + 1), value, depth + 1);
   const [code, modifier] = splitOnce(key, ':');
   if (code === '_list') {
     // Members of a List: resources its entries reference. Handled by the SQL builder.
     if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
     return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [value] };
   }
-  const param = lookupParam(type, code);
+  const param = lookupParam(ctx, type, code);
   if (!param) throw unknownParameter(type, code);
-  const unsupportedComposite = param.type === 'composite' && !compositeComponents(param);
+  const components = param.type === 'composite' ? ctx.definitions.compositeComponents(param) : undefined;
+  const unsupportedComposite = param.type === 'composite' && !components;
   if (unsupportedComposite || param.type === 'special' || code === '_content' || code === '_text' || code === '_query' || code === '_list' || code === '_filter') {
     throw new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `search parameter "${code}" (${param.type}) is not supported yet`);
   }
@@ -303,11 +325,11 @@ export function parseFilter(type: string | undefined, key: string, value: string
   if (modifier === 'missing' && value !== 'true' && value !== 'false') {
     throw badRequest(`${code}:missing must be true or false`, 'FHIR_BAD_SEARCH');
   }
-  return { kind: 'param', param, modifier, values };
+  return { kind: 'param', param, modifier, values, ...(components ? { components } : {}) };
 }
 
 const MODIFIERS: Record<string, string[]> = {
-  token: ['missing', 'not', 'text', 'of-type', 'in', 'not-in'],
+  token: ['missing', 'not', 'text', 'of-type', 'in', 'not-in', 'above', 'below'],
   string: ['missing', 'exact', 'contains'],
   date: ['missing'],
   number: ['missing'],
@@ -323,25 +345,25 @@ function checkModifier(param: SearchParameter, modifier: string | undefined): vo
   throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
 }
 
-function parseChain(type: string | undefined, head: string, rest: string, value: string, limits: SearchLimits, depth: number): Filter {
+function parseChain(ctx: ParseContext, type: string | undefined, head: string, rest: string, value: string, depth: number): Filter {
   const [code, typeModifier] = splitOnce(head, ':');
-  const param = lookupParam(type, code);
+  const param = lookupParam(ctx, type, code);
   if (!param) throw unknownParameter(type, code);
   if (param.type !== 'reference') throw badRequest(`cannot chain through "${code}": it is not a reference parameter`, 'FHIR_BAD_SEARCH');
   const candidates = typeModifier ? [typeModifier] : (param.target ?? []);
   if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type "${typeModifier}" in chain`, 'FHIR_BAD_SEARCH');
   const innerCode = splitOnce(splitOnce(rest, '.')[0], ':')[0];
-  const targetTypes = candidates.filter((t) => isResourceType(t) && lookupParam(t, innerCode));
+  const targetTypes = candidates.filter((t) => isResourceType(t) && lookupParam(ctx, t, innerCode));
   if (!targetTypes.length) {
     throw badRequest(`chained parameter "${head}.${rest}": no target type of ${code} has a parameter "${innerCode}"`, 'FHIR_BAD_SEARCH');
   }
   // The inner filter is parsed against the first target; parameters shared by several targets
   // (e.g. name on Patient and Practitioner) have the same code, which is what the SQL matches on.
-  const inner = parseFilter(targetTypes[0], rest, value, limits, depth)!;
+  const inner = parseFilter(ctx, targetTypes[0], rest, value, depth)!;
   return { kind: 'chain', param, targetTypes, inner };
 }
 
-function parseHas(type: string | undefined, key: string, value: string, limits: SearchLimits, depth: number): Filter {
+function parseHas(ctx: ParseContext, type: string | undefined, key: string, value: string, depth: number): Filter {
   // _has:SourceType:referenceParam:rest
   const parts = key.split(':');
   if (parts.length < 4 || !type) {
@@ -349,8 +371,8 @@ function parseHas(type: string | undefined, key: string, value: string, limits: 
   }
   const [, sourceType, code] = parts as [string, string, string];
   if (!isResourceType(sourceType)) throw badRequest(`_has names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
-  const param = lookupParam(sourceType, code);
+  const param = lookupParam(ctx, sourceType, code);
   if (!param || param.type !== 'reference') throw badRequest(`_has: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
-  const inner = parseFilter(sourceType, parts.slice(3).join(':'), value, limits, depth)!;
+  const inner = parseFilter(ctx, sourceType, parts.slice(3).join(':'), value, depth)!;
   return { kind: 'has', sourceType, param, inner };
 }

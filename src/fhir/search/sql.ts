@@ -5,11 +5,11 @@
  * matches are dense walk the type instead and probe these matches per row (first-page.ts).
  */
 import type { SearchParameter } from '@medplum/fhirtypes';
-import { badRequest } from '../outcome.js';
-import { expandValueSet } from '../bindings.js';
-import { compositeComponents } from '../definitions.js';
+import { FhirError, badRequest } from '../outcome.js';
+import type { CodeSet } from '../terminology/provider.js';
 import { componentParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
+import { needsTerminology } from './terminology.js';
 import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
 
 export class SqlParams {
@@ -148,7 +148,7 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
     const overlap = dateOverlap(ctx, filter.allOf, i);
     return `${alias}.rid IN (${base}${overlap} AND ${ands.join(' AND ')})`;
   }
-  const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
+  const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, codesOf(filter, n)));
   const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
   const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
   if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
@@ -190,7 +190,7 @@ export function indexMatches(ctx: BuildContext, request: SearchRequest): IndexMa
       const ands = filter.allOf.map((value) => dateCondition(ctx, `${i}.low`, `${i}.high`, value));
       where = `${head}${dateOverlap(ctx, filter.allOf, i)} AND ${ands.join(' AND ')}`;
     } else {
-      const ors = filter.values.map((value) => valueCondition(ctx, param, modifier, i, value));
+      const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, codesOf(filter, n)));
       const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
       where = `${head}${overlap} AND (${ors.join(' OR ')})`;
     }
@@ -201,7 +201,7 @@ export function indexMatches(ctx: BuildContext, request: SearchRequest): IndexMa
 
 /** A composite value `a$b` matches when its components match rows of the same element (same rid and grp). */
 function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | string[] | undefined): string {
-  const components = compositeComponents(filter.param)!;
+  const components = filter.components!;
   const ors = filter.values.map((value) => {
     const parts = splitComponents(value);
     if (parts.length !== components.length) {
@@ -239,11 +239,19 @@ function lastUpdatedCondition(ctx: BuildContext, filter: ParamFilter, alias: str
   return `(${ors.join(' OR ')})`;
 }
 
-function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string): string {
+/** The codes search/terminology.ts resolved for the n-th value (it runs before any SQL is built). */
+function codesOf(filter: ParamFilter, n: number): CodeSet | undefined {
+  if (!needsTerminology(filter)) return undefined;
+  const codes = filter.codes?.[n];
+  if (!codes) throw new FhirError(500, 'FHIR_INTERNAL', `${filter.param.code}:${filter.modifier} reached SQL without its terminology lookup`);
+  return codes;
+}
+
+function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string, codes?: CodeSet): string {
   const p = (v: unknown): string => ctx.params.add(v);
   switch (modifier === 'text' ? 'string' : modifier === 'identifier' ? 'token' : param.type) {
     case 'token':
-      return tokenCondition(ctx, modifier, i, value);
+      return codes ? codeSetCondition(ctx, i, codes) : tokenCondition(ctx, modifier, i, value);
     case 'string':
       // Long values are indexed as a key (exact) and a cut folded text (prefix, contains): storage/indexer.ts.
       if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
@@ -268,17 +276,23 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
   }
 }
 
+/**
+ * Token rows holding one of a terminology's concepts (`:in`, `:not-in`, `:above`, `:below`): the
+ * (system, code) pairs as two arrays, so the statement's size stays bounded by the code limit.
+ */
+function codeSetCondition(ctx: BuildContext, i: string, codes: CodeSet): string {
+  if (!codes.length) return 'false';
+  const p = (v: unknown): string => ctx.params.add(v);
+  const systems = codes.map((c) => indexKey(c.system));
+  const values = codes.map((c) => indexKey(c.code));
+  // Elements of type code (Patient.gender, Observation.status) are indexed without a system: the
+  // binding fixes their system, so they match on the code alone.
+  return `((${i}.system, ${i}.code) IN (SELECT * FROM unnest(${p(systems)}::text[], ${p(values)}::text[]))
+      OR (${i}.system IS NULL AND ${i}.code = ANY(${p([...new Set(values)])}::text[])))`;
+}
+
 function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {
   const p = (v: unknown): string => ctx.params.add(v);
-  if (modifier === 'in' || modifier === 'not-in') {
-    // Membership of a core R4 value set, expanded from the shipped definitions.
-    const expansion = expandValueSet(value);
-    if (!expansion) throw badRequest(`value set ${value.slice(0, 200)} is unknown or cannot be expanded here`, 'FHIR_BAD_SEARCH');
-    const pairs = [...expansion.codes].map((c) => c.split('|') as [string, string]);
-    // Elements of type code (Patient.gender) are indexed without a system: match them on the code.
-    return `((${i}.system, ${i}.code) IN (SELECT * FROM unnest(${p(pairs.map((x) => x[0]))}::text[], ${p(pairs.map((x) => x[1]))}::text[]))
-      OR (${i}.system IS NULL AND ${i}.code = ANY(${p([...expansion.bareCodes])}::text[])))`;
-  }
   if (modifier === 'of-type') {
     const parts = value.split('|');
     if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');

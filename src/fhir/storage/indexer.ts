@@ -1,6 +1,7 @@
 /**
- * Turns a resource into search index rows by evaluating the FHIRPath expression of each official
- * R4 SearchParameter of its type (with @medplum/core), at write time. Pure: no database here.
+ * Turns a resource into search index rows by evaluating the FHIRPath expression of each
+ * SearchParameter of its type the engine knows (official R4 and the engine's custom ones, from its
+ * SearchParameterRegistry), with @medplum/core, at write time. Pure: no database here.
  */
 import {
   convertToSearchableDates,
@@ -14,7 +15,8 @@ import {
 } from '@medplum/core';
 import { createHash } from 'node:crypto';
 import type { CodeableConcept, Coding, ContactPoint, Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
-import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, compositeComponents, parameterExpression, searchParametersOf } from '../definitions.js';
+import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, parameterExpression } from '../definitions.js';
+import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRegistry } from '../search-parameters.js';
 
 /** Index rows by table; the optional last column (grp) groups the components of one composite element. */
 export interface IndexRows {
@@ -94,18 +96,19 @@ export function parseReference(
 }
 
 /** Whether a search parameter gets index rows (column parameters and composites do not). */
-export function isIndexed(param: SearchParameter): boolean {
+export function isIndexed(param: SearchParameter, definitions: SearchParameterRegistry = BASE_SEARCH_PARAMETERS): boolean {
   if (COLUMN_PARAMETERS.has(param.code ?? '') || UNINDEXED_PARAMETERS.has(param.code ?? '') || !param.expression) return false;
-  if (param.type === 'composite') return compositeComponents(param) !== undefined;
+  if (param.type === 'composite') return definitions.compositeComponents(param) !== undefined;
   return param.type !== 'special';
 }
 
-export function buildIndexRows(resource: Resource, baseUrl?: string | string[]): IndexRows {
+/** The index rows of a resource under the parameters of `definitions` (the engine's registry). */
+export function buildIndexRows(resource: Resource, baseUrl?: string | string[], definitions: SearchParameterRegistry = BASE_SEARCH_PARAMETERS): IndexRows {
   const rows = emptyRows();
-  const params = searchParametersOf(resource.resourceType);
+  const params = definitions.forType(resource.resourceType);
   const root = [toTypedValue(resource)];
   for (const param of Object.values(params)) {
-    if (!isIndexed(param)) continue;
+    if (!isIndexed(param, definitions)) continue;
     const expression = parameterExpression(resource.resourceType, param);
     if (!expression) continue;
     let values: TypedValue[];
@@ -115,15 +118,16 @@ export function buildIndexRows(resource: Resource, baseUrl?: string | string[]):
       continue; // an expression the evaluator cannot run on this resource indexes nothing
     }
     if (!values.length) continue;
-    if (param.type === 'composite') addCompositeRows(rows, param, values, root[0]!, baseUrl);
+    if (param.type === 'composite') addCompositeRows(rows, definitions.compositeComponents(param)!, param, values, root[0]!, baseUrl);
     else addRows(rows, param, values, baseUrl);
   }
   return dedupe(rows);
 }
 
 /** Each element the composite's expression selects becomes a group of component rows. */
-function addCompositeRows(rows: IndexRows, param: SearchParameter, items: TypedValue[], resource: TypedValue, baseUrl: string | string[] | undefined): void {
-  const components = compositeComponents(param)!;
+function addCompositeRows(
+  rows: IndexRows, components: CompositeComponent[], param: SearchParameter, items: TypedValue[], resource: TypedValue, baseUrl: string | string[] | undefined,
+): void {
   items.forEach((item, grp) => {
     components.forEach((component, index) => {
       let values: TypedValue[];

@@ -5,6 +5,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import { FhirError } from '../outcome.js';
+import type { SearchParameterRegistry } from '../search-parameters.js';
 import { buildIndexRows, type IndexRows } from './indexer.js';
 
 export interface CurrentRow {
@@ -43,10 +44,12 @@ export async function lockCurrent(tx: Queryable, schema: string, type: string, i
  * history row, and the replacement of its index rows. Data-modifying CTEs all see the snapshot
  * from before the statement, so deleting old index rows and inserting new ones do not interfere.
  */
-export async function writeVersion(tx: Queryable, schema: string, write: VersionToWrite, baseUrl?: string | string[]): Promise<void> {
+export async function writeVersion(
+  tx: Queryable, schema: string, write: VersionToWrite, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
+): Promise<void> {
   const content = write.resource ? JSON.stringify(write.resource) : null;
   const deleted = write.resource === null;
-  const rows = write.resource ? buildIndexRows(write.resource, baseUrl) : emptyRows();
+  const rows = write.resource ? buildIndexRows(write.resource, baseUrl, definitions) : emptyRows();
   const params: unknown[] = [write.type, write.id, write.version, write.lastUpdated, deleted, content, write.method];
   const p = (value: unknown): string => {
     params.push(value);
@@ -77,7 +80,9 @@ export async function writeVersion(tx: Queryable, schema: string, write: Version
  * Inserts many new resources (version 1) in one statement: the transaction bundle path, where
  * one statement per entry would spend most of its time planning. Fails with 409 if any id exists.
  */
-export async function insertNewResources(tx: Queryable, schema: string, resources: Resource[], baseUrl?: string | string[]): Promise<void> {
+export async function insertNewResources(
+  tx: Queryable, schema: string, resources: Resource[], baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
+): Promise<void> {
   if (!resources.length) return;
   const params: unknown[] = [
     resources.map((r) => r.resourceType),
@@ -101,7 +106,7 @@ export async function insertNewResources(tx: Queryable, schema: string, resource
   // All index rows of all resources, each tagged with the number of its resource.
   const all = emptyRows();
   resources.forEach((resource, n) => {
-    const rows = buildIndexRows(resource, baseUrl);
+    const rows = buildIndexRows(resource, baseUrl, definitions);
     for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
       for (const row of rows[key]) (all[key] as unknown[][]).push([n, ...row]);
     }
@@ -147,10 +152,13 @@ const INDEX_TABLES: ReadonlyArray<[keyof IndexRows, { table: string; columns: st
 const INDEX_TABLE_NAMES = INDEX_TABLES.map(([, { table }]) => table);
 
 /**
- * Rebuilds the index rows of stored resources of one type (after a search parameter was added),
+ * Rebuilds the index rows of stored resources of one type under the engine's parameters (after a
+ * custom search parameter was added),
  * a batch at a time, without new versions. Returns how many resources were reindexed.
  */
-export async function reindexType(tx: Queryable, schema: string, type: string, baseUrl: string | undefined, batch = 500): Promise<number> {
+export async function reindexType(
+  tx: Queryable, schema: string, type: string, baseUrl: string | undefined, definitions: SearchParameterRegistry, batch = 500,
+): Promise<number> {
   let after = 0;
   let count = 0;
   for (;;) {
@@ -166,7 +174,7 @@ export async function reindexType(tx: Queryable, schema: string, type: string, b
       };
       const parts = ['r AS (SELECT $2::bigint AS rid)'];
       for (const table of INDEX_TABLE_NAMES) parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = $2)`);
-      parts.push(...indexInserts(schema, buildIndexRows(row.content, baseUrl), p));
+      parts.push(...indexInserts(schema, buildIndexRows(row.content, baseUrl, definitions), p));
       await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
       after = Number(row.rid);
       count++;
