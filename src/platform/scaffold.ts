@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InstantError } from '../common/errors.js';
+import { projectRoot } from './paths.js';
 
 /**
  * `instant package new <id> [--template]`: a working custom package copied from
@@ -16,7 +16,7 @@ export const PACKAGE_TEMPLATES = {
 
 export type PackageTemplate = keyof typeof PACKAGE_TEMPLATES;
 
-const templatesDir = fileURLToPath(new URL('../../../templates/packages/', import.meta.url));
+const templatesDir = join(projectRoot, 'templates', 'packages');
 
 function isTemplate(name: string): name is PackageTemplate {
   return Object.hasOwn(PACKAGE_TEMPLATES, name);
