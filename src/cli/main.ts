@@ -2,7 +2,7 @@ import { translateUpstreamArgv } from './upstream-compat.js';
 import { Command, Option } from 'commander';
 import { isInstantError, storageFailure } from '../common/errors.js';
 import type { DeploymentOptions } from '../platform/deployment.js';
-import { scaffoldPackage } from '../platform/scaffold.js';
+import { PACKAGE_TEMPLATES, scaffoldPackage } from '../platform/scaffold.js';
 import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
 import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
 import { testCommand } from './test-command.js';
@@ -126,13 +126,14 @@ program
   .command('package')
   .description('work with packages')
   .command('new')
-  .description('scaffold a working custom package with a service and a feature file')
+  .description('scaffold a working custom package from a template, with features that prove it')
   .argument('<id>', 'package id, kebab-case')
   .option('--dir <dir>', 'parent folder', '.')
-  .option('--port <port>', 'port of its service', '4100')
-  .action((id: string, flags: { dir: string; port: string }) => {
-    const dir = scaffoldPackage(id, flags.dir, { port: Number(flags.port) });
-    process.stdout.write(`Created ${dir}\nDeploy it: instant init ${id} -c ${flags.dir} -d\nTest it:   instant test ${id} -c ${flags.dir}\n`);
+  .option('--port <port>', 'port of its service (service and mediator templates)', '4100')
+  .option('-t, --template <template>', `what to start from: ${Object.entries(PACKAGE_TEMPLATES).map(([name, what]) => `${name} (${what})`).join('; ')}`, 'service')
+  .action((id: string, flags: { dir: string; port: string; template: string }) => {
+    const dir = scaffoldPackage(id, flags.dir, { port: Number(flags.port), template: flags.template });
+    process.stdout.write(`Created ${dir} (template ${flags.template})\nDeploy it: instant init ${id} -c ${flags.dir} -d\nTest it:   instant test ${id} -c ${flags.dir}\n`);
   });
 
 try {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, runInstant, tempProject } from '../support/cli.js';
 
@@ -54,4 +54,36 @@ test('instant test with nothing running says how to start', async () => {
   const result = await runInstant(['test', 'idle', '-c', '.'], { cwd });
   assert.equal(result.code, 1);
   assert.match(result.stderr, /nothing is running .*\n.*instant init -d/);
+});
+
+test("a package outside the checkout keeps its own step files: '@cucumber/cucumber' and the mediator SDK resolve to the CLI's copies", async () => {
+  const cwd = tempProject();
+  const port = await freePort();
+  const created = await runInstant(['package', 'new', 'own-steps', '--port', String(port)], { cwd });
+  assert.equal(created.code, 0, created.stderr);
+  const features = join(cwd, 'own-steps', 'features');
+  mkdirSync(join(features, 'steps'));
+  writeFileSync(
+    join(features, 'steps', 'own.mjs'),
+    `import assert from 'node:assert/strict';
+import { Then } from '@cucumber/cucumber';
+import { MEDIATOR_CONTENT_TYPE } from '@instant-openhie/mediator-sdk';
+
+Then('the package can count {int} notes', async function (count) {
+  const response = await fetch(this.fill('\${OWN_STEPS_HTTP_URL}/notes'));
+  assert.equal((await response.json()).total, count);
+  assert.equal(MEDIATOR_CONTENT_TYPE, 'application/json+openhim');
+});
+`,
+  );
+  writeFileSync(join(features, 'own-steps.feature'), 'Feature: own steps\n  Scenario: a step of the package itself\n    Then the package can count 0 notes\n');
+  const init = await runInstant(['init', 'own-steps', '-c', '.', '-d'], { cwd });
+  assert.equal(init.code, 0, init.stderr);
+  try {
+    const result = await runInstant(['test', 'own-steps'], { cwd });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /1 scenario \(1 passed\)/);
+  } finally {
+    await runInstant(['destroy', '--yes'], { cwd });
+  }
 });

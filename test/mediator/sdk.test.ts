@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testDrivers } from '../support/databases.js';
-import { MediatorApiError, MediatorClient, MediatorResponseBuilder } from '../../src/mediator/index.js';
+import { MediatorApiError, MediatorClient, MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
 
 for (const driver of testDrivers) {

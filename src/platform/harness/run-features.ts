@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfiguration, runCucumber } from '@cucumber/cucumber/api';
 import type { InstantPackage } from '../package-metadata.js';
+import { shareCliModulesWithPackages } from '../package-imports.js';
 
 export interface FeatureRunOptions {
   packages: InstantPackage[];
@@ -22,7 +23,8 @@ function filesUnder(dir: string, suffixes: string[]): string[] {
 /**
  * Runs the packages' Gherkin features with @cucumber/cucumber against a running stack. Steps:
  * the generic HTTP steps (steps.ts) and any step files (.mjs/.js) a package keeps under
- * features/steps/.
+ * features/steps/. Step files import '@cucumber/cucumber' (and the mediator SDK) by name from
+ * wherever the package lives: they resolve to the CLI's copies.
  */
 export async function runFeatures(options: FeatureRunOptions): Promise<{ success: boolean; features: number }> {
   const features = options.packages.flatMap((pkg) => filesUnder(pkg.featuresDir, ['.feature']));
@@ -31,6 +33,7 @@ export async function runFeatures(options: FeatureRunOptions): Promise<{ success
     fileURLToPath(new URL('./steps.js', import.meta.url)),
     ...options.packages.flatMap((pkg) => filesUnder(join(pkg.featuresDir, 'steps'), ['.mjs', '.js'])),
   ];
+  shareCliModulesWithPackages();
   const { runConfiguration } = await loadConfiguration({
     provided: {
       paths: features,

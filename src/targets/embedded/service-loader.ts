@@ -3,11 +3,14 @@ import { InstantError } from '../../common/errors.js';
 import { isBuiltInService, loadService, builtInServiceNames } from '../../services/catalogue.js';
 import type { ServiceDefinition } from '../../services/service.js';
 import type { InstantPackage, ServiceEntry } from '../../platform/package-metadata.js';
+import { shareCliModulesWithPackages } from '../../platform/package-imports.js';
 
 /** A built-in service by name, or a custom package's own module exporting a ServiceDefinition. */
 export async function resolveServiceDefinition(pkg: InstantPackage, entry: ServiceEntry): Promise<ServiceDefinition> {
   if (entry.module) {
     let loaded: Record<string, unknown>;
+    // A package outside the checkout imports the mediator SDK by name without its own install.
+    shareCliModulesWithPackages();
     try {
       loaded = (await import(pathToFileURL(entry.module).href)) as Record<string, unknown>;
     } catch (error) {

@@ -1,0 +1,28 @@
+/** The package templates: every file of every template comes out filled in, with valid metadata. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readPackageMetadata } from '../../src/platform/package-metadata.js';
+import { PACKAGE_TEMPLATES, scaffoldPackage } from '../../src/platform/scaffold.js';
+import { tempProject } from '../support/cli.js';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => (statSync(join(dir, entry)).isDirectory() ? filesUnder(join(dir, entry)) : [join(dir, entry)]));
+}
+
+for (const template of Object.keys(PACKAGE_TEMPLATES)) {
+  test(`template ${template}: no token left, metadata valid, names derived from the id`, () => {
+    const parent = tempProject('instant-scaffold-');
+    const dir = scaffoldPackage('district-lab', parent, { template, port: 4999 });
+    for (const file of filesUnder(dir)) {
+      assert.doesNotMatch(file.slice(dir.length), /__[A-Z_]+__/, `file name ${file}`);
+      assert.doesNotMatch(readFileSync(file, 'utf8'), /__[A-Z_]+__/, `contents of ${file}`);
+    }
+    const pkg = readPackageMetadata(dir, false);
+    assert.equal(pkg.id, 'district-lab');
+    assert.equal(pkg.name, 'District Lab');
+    assert.ok(filesUnder(join(dir, 'features')).some((f) => f.endsWith('district-lab.feature')));
+    if (template !== 'use-case') assert.equal(JSON.parse(readFileSync(join(dir, 'package-metadata.json'), 'utf8')).environmentVariables.DISTRICT_LAB_PORT, '4999');
+  });
+}
