@@ -74,10 +74,14 @@ for (const driver of testDrivers) {
       assert.deepEqual(body.user.groups, ['admin']);
       const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
       assert.match(res.headers.get('set-cookie')!, /HttpOnly/);
-      const me = await fetch(`${iol.api}/me`, { headers: { cookie } });
+      assert.match(res.headers.get('set-cookie')!, /SameSite=Strict/);
+      assert.doesNotMatch(res.headers.get('set-cookie')!, /Secure/, 'plain HTTP: a Secure cookie would never come back');
+      const me = await fetch(`${iol.api}/me`, { headers: { cookie: `theme=dark; ${cookie}; other=x` } });
       assert.equal(me.status, 200);
       assert.equal(((await me.json()) as { user: { email: string } }).user.email, iol.rootEmail);
-      assert.equal((await fetch(`${iol.api}/logout`, { headers: { cookie } })).status, 200);
+      const logout = await fetch(`${iol.api}/logout`, { headers: { cookie } });
+      assert.equal(logout.status, 200);
+      assert.match(logout.headers.get('set-cookie')!, /^iol\.session=;.*Max-Age=0/, 'the browser drops the cookie');
       assert.equal((await fetch(`${iol.api}/me`, { headers: { cookie } })).status, 401);
     });
 

@@ -1,4 +1,5 @@
 /** The admin API: Fastify from createHttpApp, OpenHIM's routes, errors turned into HTTP here. */
+import cookie from '@fastify/cookie';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { createHttpApp } from '../../../common/http-app.js';
 import { isInstantError } from '../../../common/errors.js';
@@ -35,6 +36,8 @@ export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: stri
   const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
   const routes = enforceScopes(app);
   void installCors(app, deps.config.apiCors);
+  // The session check (auth.ts) runs before this hook and parses the cookie header itself.
+  void app.register(cookie, { hook: 'preHandler' });
   const auth = new AdminAuthenticator(deps);
   auth.install(app, (request) => accessOf(request.routeOptions.config, request.routeOptions.url) === 'open');
 

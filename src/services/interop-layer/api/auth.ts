@@ -3,6 +3,7 @@
  * the legacy token headers (after GET /authenticate/:username), then Basic. Failures are 401
  * and an audit record; too many failures are 429 (login-throttle.ts says which counters apply).
  */
+import type { CookieSerializeOptions } from '@fastify/cookie';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -129,7 +130,7 @@ export class AdminAuthenticator {
 
   /** The user a request authenticates as, or undefined when it carries no credentials. Throws on bad ones. */
   async authenticate(request: FastifyRequest): Promise<User | undefined> {
-    const sessionId = readCookie(request.headers.cookie, SESSION_COOKIE);
+    const sessionId = sessionCookieOf(request);
     if (sessionId) {
       const session = this.sessions.get(sessionId);
       if (session && session.expires > Date.now()) {
@@ -278,8 +279,7 @@ export function authRoutes(auth: AdminAuthenticator, deps: IolDeps): ScopedRoute
           throw error;
         }
         deps.audits.record({ kind: 'login', action: 'E', success: true, who: result.user.email, address: request.ip, entity: 'POST /authenticate/local' });
-        const secure = request.protocol === 'https' ? '; Secure' : '';
-        reply.header('set-cookie', `${SESSION_COOKIE}=${result.sessionId}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+        reply.setCookie(SESSION_COOKIE, result.sessionId, sessionCookieOptions(request, deps));
         return { result: 'User authenticated successfully', user: result.user };
       });
 
@@ -290,8 +290,8 @@ export function authRoutes(auth: AdminAuthenticator, deps: IolDeps): ScopedRoute
       app.get('/me', { config: { userCheck: 'self' } }, async (request) => ({ user: userOf(request) }));
 
       app.get('/logout', { config: { userCheck: 'self' } }, async (request, reply) => {
-        auth.logout(readCookie(request.headers.cookie, SESSION_COOKIE));
-        reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+        auth.logout(sessionCookieOf(request));
+        reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(request, deps));
         return { result: 'logged out' };
       });
     },
@@ -332,11 +332,19 @@ function authSubject(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function readCookie(cookieHeader: string | undefined, name: string): string | undefined {
-  if (!cookieHeader) return undefined;
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+/** The session id the request's cookie names (parsed by @fastify/cookie, registered in app.ts). */
+function sessionCookieOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  return header ? request.server.parseCookie(header)[SESSION_COOKIE] : undefined;
+}
+
+/**
+ * The session cookie: HttpOnly, same-site only, Secure over HTTPS. A console on another site,
+ * listed in OPENHIM_API_CORS_ORIGINS, needs the cookie sent cross-site: SameSite=None, which
+ * browsers accept only with Secure, so only over HTTPS.
+ */
+function sessionCookieOptions(request: FastifyRequest, deps: IolDeps): CookieSerializeOptions {
+  const https = request.protocol === 'https';
+  const crossSite = https && deps.config.apiCors.credentialed.size > 0;
+  return { path: '/', httpOnly: true, secure: https, sameSite: crossSite ? 'none' : 'strict' };
 }
