@@ -75,7 +75,9 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
   const only = options.only ?? profile?.only ?? false;
   const plan = requested.length ? planPackages(all, requested, { only }) : { ordered: [], dependsOn: new Map<string, string[]>() };
   // Settings given at init apply again later; what is given now comes after, so it wins.
-  const envFiles = [...(remembered?.envFiles ?? []), ...(options.envFiles ?? []).map((f) => resolve(cwd, f))];
+  const givenEnvFiles = (options.envFiles ?? []).map((f) => resolve(cwd, f));
+  checkEnvFilesExist(givenEnvFiles, options.envFiles ?? [], cwd);
+  const envFiles = [...(remembered?.envFiles ?? []), ...givenEnvFiles];
   const assignments = lastPerName([...(remembered?.assignments ?? []), ...(options.assignments ?? [])]);
   return {
     store,
@@ -94,6 +96,15 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
       return resolved;
     },
   };
+}
+
+/** A missing --env-file stops the command at once, before anything is started or forked. */
+function checkEnvFilesExist(files: string[], given: string[], cwd: string): void {
+  files.forEach((file, index) => {
+    if (existsSync(file)) return;
+    const relative = given[index] !== file ? ` (${given[index]}, from ${cwd})` : '';
+    throw new InstantError('INSTANT_ENV_FILE_MISSING', `--env-file ${file}${relative} does not exist`, 'check the path (relative paths start from the current folder), create the file, or leave out --env-file');
+  });
 }
 
 /** Keeps the last NAME=value of each name, in order, so remembered settings do not pile up. */
