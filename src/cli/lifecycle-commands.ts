@@ -5,7 +5,7 @@ import { planPackages } from '../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
 import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
-import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
+import { checkDatabaseUrl, chooseDatabaseUrl, openInstanceDatabase } from '../targets/embedded/database-location.js';
 import { destroyPackageData, runEmbedded, type DeployResult } from '../targets/embedded/run.js';
 import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
 import { DAEMON_ENV, runAsDaemon, startDetached } from './detached.js';
@@ -20,7 +20,8 @@ export interface StartFlags {
 /** init and up: in the foreground until Ctrl-C, or detached (-d) until `instant down`. */
 export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
   const deployment = loadDeployment(options);
-  const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
+  const given = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
+  const databaseUrl = given ? checkDatabaseUrl(given) : undefined;
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
   const live = deployment.store.liveRuntime();
   if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
@@ -104,7 +105,7 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
   const result = live ? await stopRunning(deployment, live, { packages: ids, destroy: true }) : undefined;
   if (live && result?.remaining.length === 0) await waitForExit(live.pid);
   if (!result && ids.length) {
-    const databaseUrl = rememberDatabaseUrl(store, flags.databaseUrl);
+    const databaseUrl = chooseDatabaseUrl(store, flags.databaseUrl);
     if (databaseUrl || !everything) {
       const db = await openInstanceDatabase(store, databaseUrl);
       try {

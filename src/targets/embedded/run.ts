@@ -14,7 +14,7 @@ import { ensureSecrets } from '../../platform/secrets.js';
 import { SettingsMap } from '../../platform/settings.js';
 import type { InstanceState, StateStore } from '../../platform/state-store.js';
 import { startControlServer, type ControlHandlers } from './control.js';
-import { openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
+import { chooseDatabaseUrl, openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
 import { guardStackProcess } from './fatal.js';
 
@@ -56,7 +56,11 @@ function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pgl
   const kind = databaseUrl ? 'postgres' : 'pglite';
   const previous = store.readState();
   if (previous && Object.keys(previous.packages).length && previous.database.kind !== kind) {
-    throw new InstantError('INSTANT_DATABASE_MISMATCH', `this instance keeps its data in ${previous.database.kind}, not ${kind}`, 'run `instant destroy` first to move it');
+    const hint =
+      previous.database.kind === 'pglite'
+        ? 'leave out --database-url (and unset INSTANT_DATABASE_URL): this instance uses its embedded database, and the URL was not remembered. To move it to PostgreSQL, `instant destroy` (deletes its data), then init with --database-url'
+        : 'pass --database-url with the URL of the PostgreSQL server it was initialised on';
+    throw new InstantError('INSTANT_DATABASE_MISMATCH', `the instance in ${store.dir} keeps its data in ${previous.database.kind === 'pglite' ? 'its embedded database (PGlite)' : 'PostgreSQL'}, not ${kind === 'pglite' ? 'the embedded database' : 'the PostgreSQL server given'}`, hint);
   }
   return kind;
 }
@@ -145,7 +149,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   if (live) {
     throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first, or use another --state-dir');
   }
-  const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
+  const databaseUrl = chooseDatabaseUrl(store, options.databaseUrl);
   const databaseKind = checkDatabase(store, databaseUrl);
   store.readSecrets(); // a damaged secrets file stops the start before anything is opened
 
@@ -168,6 +172,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   let db: Database;
   try {
     db = await openInstanceDatabase(store, databaseUrl);
+    rememberDatabaseUrl(store, databaseUrl);
   } catch (error) {
     return startFailed(error);
   }
@@ -232,7 +237,9 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         if (shuttingDown) throw new InstantError('INSTANT_STOPPING', 'the instance is stopping', 'wait for it to stop, then run the command again');
         const added = loadDeployment(request.options);
         if (added.store.dir !== store.dir) throw new InstantError('INSTANT_STATE_MISMATCH', `the running instance uses ${store.dir}, not ${added.store.dir}`);
-        checkDatabase(store, rememberDatabaseUrl(store, request.databaseUrl));
+        const asked = chooseDatabaseUrl(store, request.databaseUrl);
+        checkDatabase(store, asked);
+        if (request.databaseUrl && asked !== databaseUrl) throw new InstantError('INSTANT_DATABASE_MISMATCH', 'the running instance uses another database than the --database-url given', 'leave out --database-url to add packages to the running instance');
         for (const [id, pkg] of added.all) known.set(id, pkg);
         const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind);
         writeRuntime();
