@@ -4,7 +4,7 @@ import { trustedCertificates } from '../../common/trust.js';
 import { InstantError, onStorage, storageFailure } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
-import { planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
+import { dependentsAmong, planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../../platform/deployment.js';
 import type { InstantPackage } from '../../platform/package-metadata.js';
 import { settingValues } from '../../platform/settings-resolver.js';
@@ -27,6 +27,8 @@ export interface RunOptions {
   /** Human-readable log lines here (foreground mode). */
   prettyLogs?: NodeJS.WritableStream;
   healthTimeoutMs?: number;
+  /** Aborted (Ctrl-C) while starting: what had started is stopped and the start fails with its reason. */
+  signal?: AbortSignal;
   /** Told the reason when the process must stop on a fatal error (the detached child's parent). */
   reportFatal?: (failure: InstantError) => void | Promise<void>;
 }
@@ -70,7 +72,7 @@ function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pgl
  * first; at init runs importers and records the packages as initialised. On failure, stops what
  * this call started and throws.
  */
-async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command: 'init' | 'up', progress: Progress, databaseKind: 'pglite' | 'postgres'): Promise<DeployResult> {
+async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command: 'init' | 'up', progress: Progress, databaseKind: 'pglite' | 'postgres', signal?: AbortSignal): Promise<DeployResult> {
   const { store, plan } = deployment;
   const previous = store.readState();
   if (command === 'up') {
@@ -96,8 +98,9 @@ async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command:
           }
           return;
         }
+        signal?.throwIfAborted();
         const t0 = Date.now();
-        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) }, ...(signal ? { signal } : {}) });
         started.push(pkg.id);
         progress.packageDone(pkg.id, command === 'init' ? 'deployed' : 'started', Date.now() - t0);
       },
@@ -171,6 +174,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
 
   let db: Database;
   try {
+    options.signal?.throwIfAborted();
     db = await openInstanceDatabase(store, databaseUrl);
     rememberDatabaseUrl(store, databaseUrl);
   } catch (error) {
@@ -182,7 +186,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
 
   let first: DeployResult;
   try {
-    first = await deployPlan(stack, deployment, options.command, progress, databaseKind);
+    first = await deployPlan(stack, deployment, options.command, progress, databaseKind, options.signal);
   } catch (error) {
     await db.close().catch(() => undefined);
     return startFailed(error);
@@ -248,14 +252,18 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
     stop: ({ packages, destroy }) =>
       serialised(async () => {
         const running = stack.runningPackages();
-        const ids = packages?.length ? packages.filter((id) => running.includes(id)) : running;
-        const toStop = planPackages(known, ids, { only: true });
-        const schemas = destroy ? (await Promise.all(toStop.ordered.map((pkg) => stack.schemasOf(pkg)))).flat() : [];
+        const named = packages?.length ? packages.filter((id) => running.includes(id)) : running;
+        // A running dependent cannot work without what it depends on: it stops too (its data is kept).
+        const dependents = dependentsAmong(known, named, running);
+        const toStop = planPackages(known, [...named, ...dependents], { only: true });
+        // Destroy deletes the data of the packages named, running or not; never of the dependents.
+        const destroyed = destroy ? (packages?.length ? packages : running).map((id) => known.get(id)).filter((pkg) => pkg !== undefined) : [];
+        const schemas = (await Promise.all(destroyed.map((pkg) => stack.schemasOf(pkg)))).flat();
         await stopPackages(stack, toStop, deployment.concurrency, progress);
-        if (destroy) await destroyPackageData(db, store, toStop.ordered.map((p) => p.id), schemas, logger);
+        if (destroy) await destroyPackageData(db, store, destroyed.map((p) => p.id), schemas, logger);
         if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
         else writeRuntime();
-        return { stopped: toStop.ordered.map((p) => p.id), remaining: stack.runningPackages() };
+        return { stopped: toStop.ordered.map((p) => p.id), dependents, remaining: stack.runningPackages() };
       }),
   };
   try {
