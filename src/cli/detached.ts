@@ -14,6 +14,7 @@ import { fatalReason } from '../targets/embedded/fatal.js';
 import { runEmbedded } from '../targets/embedded/run.js';
 import { lineProgress } from './output.js';
 import { printReady } from './ready.js';
+import { CurrentStep, INTERRUPTED } from './interrupt.js';
 
 type DaemonMessage =
   | { type: 'started'; pid: number }
@@ -47,14 +48,26 @@ export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment
     info: (message) => void send({ type: 'info', message }),
   };
   await send({ type: 'started', pid: process.pid });
+  // Until ready, a stop request (the parent's Ctrl-C) or a parent that went away aborts the start:
+  // a background stack nobody waits for must not go on starting and hold the ports.
+  const starting = new AbortController();
+  const abortStart = (why: string) => () => starting.abort(new InstantError(INTERRUPTED, `the background start was ${why}`, 'what had started was stopped, and nothing new is recorded as initialised; run the command again to start'));
+  const onStopRequest = abortStart('interrupted');
+  const onParentGone = abortStart('abandoned (the command that started it ended)');
+  process.on('SIGTERM', onStopRequest);
+  process.on('SIGINT', onStopRequest);
+  process.on('disconnect', onParentGone);
   let instance;
   try {
-    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress, reportFatal: sendFailure });
+    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress, reportFatal: sendFailure, signal: starting.signal });
   } catch (error) {
     await sendFailure(fatalReason(error, deployment.store.dir));
     // Exit now: a half-opened database thread or a timer must not keep an orphan alive.
     process.exit(1);
   }
+  process.off('SIGTERM', onStopRequest);
+  process.off('SIGINT', onStopRequest);
+  process.off('disconnect', onParentGone);
   process.on('SIGTERM', () => void instance.stop());
   process.on('SIGINT', () => void instance.stop());
   await send({ type: 'ready', endpoints: instance.endpoints, generatedSecrets: instance.generatedSecrets });
@@ -86,8 +99,23 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
   const t0 = Date.now();
   const logTail = () => recentLogLines(store.logFile, logStart);
 
+  const current = new CurrentStep();
   return new Promise((resolve, reject) => {
     let settled = false;
+    // Ctrl-C here: the background start is told to stop (it stops what had started and reports);
+    // a second Ctrl-C kills it. Either way no stack is left behind holding the ports.
+    let interrupts = 0;
+    const onInterrupt = () => {
+      interrupts++;
+      if (interrupts > 1) {
+        child.kill('SIGKILL');
+        process.exit(130);
+      }
+      process.stderr.write(`\nInterrupted while ${current.get()}: stopping the background start (pid ${child.pid})… (Ctrl-C again to force)\n`);
+      child.kill('SIGTERM');
+    };
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
     let exited = false;
     /** Why the start failed, once known: reported by the child, or seen by the parent. */
     let failure: InstantError | undefined;
@@ -95,6 +123,8 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     const finish = (error?: InstantError) => {
       if (settled) return;
       settled = true;
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
       clearTimeout(firstReportTimer);
       clearTimeout(killTimer);
       if (child.connected) child.disconnect();
@@ -119,7 +149,10 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     child.on('message', (message: DaemonMessage) => {
       if (settled || failure) return;
       if (message.type === 'started') clearTimeout(firstReportTimer);
-      else if (message.type === 'step') progress.packageStep(message.packageId, message.message);
+      else if (message.type === 'step') {
+        current.set(message.packageId, message.message);
+        progress.packageStep(message.packageId, message.message);
+      }
       else if (message.type === 'done') progress.packageDone(message.packageId, message.message, message.elapsedMs);
       else if (message.type === 'info') progress.info(message.message);
       else if (message.type === 'ready') {
@@ -135,6 +168,7 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     child.on('exit', (code, signal) => {
       exited = true;
       if (failure) return finish(failure);
+      if (interrupts) return finish(new InstantError(INTERRUPTED, `the background start (pid ${child.pid}) was interrupted before it could report`, 'run the command again to start'));
       finish(
         new InstantError(
           'INSTANT_START_FAILED',

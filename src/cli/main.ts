@@ -5,6 +5,10 @@ import { scaffoldPackage } from '../platform/scaffold.js';
 import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
 import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
 import { testCommand } from './test-command.js';
+import { INTERRUPTED } from './interrupt.js';
+import { quietOnClosedOutput, stackRunning } from './output.js';
+
+quietOnClosedOutput(stackRunning);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -147,5 +151,6 @@ try {
   }
   // Exit now: what failed may have left a handle open (a database thread that never started)
   // and a failed command must return, not hang. stderr is synchronous for files, pipes and TTYs.
-  process.exit(1);
+  // 130, as a shell reports a Ctrl-C: the start was interrupted, and the message says what was stopped.
+  process.exit(failure?.code === INTERRUPTED ? 130 : 1);
 }
