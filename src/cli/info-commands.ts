@@ -146,7 +146,7 @@ export async function logsCommand(service: string | undefined, options: { stateD
   // A name that never logged and is not running is a typo, not a quiet service.
   if (service && !seen.has(service)) {
     const known = [...seen].sort();
-    throw new InstantError('INSTANT_SERVICE_UNKNOWN', `no service named "${service}" in this instance's logs (${store.logFile})`, `known services: ${known.join(', ') || '(none yet)'}; \`instant logs\` shows all of them`);
+    throw new InstantError('INSTANT_LOGS_SERVICE_UNKNOWN', `no service named "${service}" in this instance's logs (${store.logFile})`, `known services: ${known.join(', ') || '(none yet)'}; \`instant logs\` shows all of them`);
   }
   if (recent.length) process.stdout.write(`${recent.join('\n')}\n`);
   if (!options.follow) return;
