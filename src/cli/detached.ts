@@ -34,7 +34,7 @@ const EXIT_GRACE_MS = 10_000;
 const LOG_TAIL_LINES = 15;
 
 /** The detached child: runs the stack, reports to the parent over IPC, then carries on alone. */
-export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment, databaseUrl: string | undefined): Promise<void> {
+export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment, databaseUrl: string | undefined, watch: boolean): Promise<void> {
   // After ready the parent has gone: later progress (stopping) only reaches the log.
   const send = (message: DaemonMessage): Promise<void> =>
     new Promise((resolve) => {
@@ -59,7 +59,7 @@ export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment
   process.on('disconnect', onParentGone);
   let instance;
   try {
-    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress, reportFatal: sendFailure, signal: starting.signal });
+    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress, reportFatal: sendFailure, signal: starting.signal, watch });
   } catch (error) {
     await sendFailure(fatalReason(error, deployment.store.dir));
     // Exit now: a half-opened database thread or a timer must not keep an orphan alive.

@@ -17,6 +17,7 @@ import { warnMisspelledSettings } from './setting-warnings.js';
 
 export interface StartFlags {
   detach?: boolean;
+  watch?: boolean;
   databaseUrl?: string;
 }
 
@@ -26,7 +27,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   if (process.env[DAEMON_ENV] !== '1') warnMisspelledSettings(deployment, options, warnOnStderr);
   const given = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
   const databaseUrl = given ? checkDatabaseUrl(given) : undefined;
-  if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
+  if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl, flags.watch ?? false);
   const live = deployment.store.liveRuntime();
   if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
   deployment.store.readSecrets(); // damaged: say so here, before a process is forked or a database opened
@@ -41,7 +42,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   markStackRunning();
   let instance: RunningInstance;
   try {
-    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout, signal: interrupt.signal });
+    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout, signal: interrupt.signal, watch: flags.watch ?? false });
   } finally {
     interrupt.dispose();
   }

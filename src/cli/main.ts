@@ -63,10 +63,11 @@ for (const command of ['init', 'up'] as const) {
   withPackageFlags(program.command(command))
     .description(command === 'init' ? 'deploy and configure packages the first time (runs importers)' : 'start initialised packages again (no re-import)')
     .option('-d, --detach', 'run in the background; stop with `instant down`')
+    .option('-w, --watch', "reload a custom package's service when its files change (development)")
     .addOption(new Option('-t, --target <target>', 'where to run').choices(['embedded']).default('embedded'))
     .option('--database-url <url>', 'use this PostgreSQL server instead of the embedded database (or INSTANT_DATABASE_URL)')
-    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; databaseUrl?: string }) => {
-      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; watch?: boolean; databaseUrl?: string }) => {
+      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.watch ? { watch: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
     });
 }
 

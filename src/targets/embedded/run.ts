@@ -1,12 +1,13 @@
 import { createWriteStream, openSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { trustedCertificates } from '../../common/trust.js';
-import { InstantError, onStorage, storageFailure } from '../../common/errors.js';
+import { InstantError, errorMessage, onStorage, storageFailure } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
 import { dependentsAmong, planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../../platform/deployment.js';
-import type { InstantPackage } from '../../platform/package-metadata.js';
+import { readPackageMetadata, type InstantPackage } from '../../platform/package-metadata.js';
+import { PackageWatcher } from './watch.js';
 import { settingValues } from '../../platform/settings-resolver.js';
 import { silentProgress, type Progress } from '../../platform/progress.js';
 import { RecentLogLines } from '../../platform/recent-log-lines.js';
@@ -27,6 +28,8 @@ export interface RunOptions {
   /** Human-readable log lines here (foreground mode). */
   prettyLogs?: NodeJS.WritableStream;
   healthTimeoutMs?: number;
+  /** Reload a custom package's service when its files change (`instant up --watch`). */
+  watch?: boolean;
   /** Aborted (Ctrl-C) while starting: what had started is stopped and the start fails with its reason. */
   signal?: AbortSignal;
   /** Told the reason when the process must stop on a fatal error (the detached child's parent). */
@@ -72,7 +75,15 @@ function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pgl
  * first; at init runs importers and records the packages as initialised. On failure, stops what
  * this call started and throws.
  */
-async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command: 'init' | 'up', progress: Progress, databaseKind: 'pglite' | 'postgres', signal?: AbortSignal): Promise<DeployResult> {
+async function deployPlan(
+  stack: EmbeddedStack,
+  deployment: Deployment,
+  command: 'init' | 'up',
+  progress: Progress,
+  databaseKind: 'pglite' | 'postgres',
+  options: { signal?: AbortSignal; onStarted?: (pkg: InstantPackage, settings: SettingsMap) => void } = {},
+): Promise<DeployResult> {
+  const { signal } = options;
   const { store, plan } = deployment;
   const previous = store.readState();
   if (command === 'up') {
@@ -102,6 +113,7 @@ async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command:
         const t0 = Date.now();
         await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) }, ...(signal ? { signal } : {}) });
         started.push(pkg.id);
+        options.onStarted?.(pkg, settings);
         progress.packageDone(pkg.id, command === 'init' ? 'deployed' : 'started', Date.now() - t0);
       },
       { concurrency: deployment.concurrency },
@@ -184,10 +196,21 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   // Every package this process has seen, for planning stops of packages added later.
   const known = new Map<string, InstantPackage>(deployment.all);
 
+  // --watch: each started package's settings, to start it again with the same ones.
+  const startedWith = new Map<string, SettingsMap>();
+  // Changes seen before the stack is up are left to the start itself (it reads the files as they are).
+  let reload: (packageId: string, file: string) => Promise<unknown> = async () => undefined;
+  const watcher = options.watch ? new PackageWatcher((id, file) => void reload(id, file)) : undefined;
+  const onStarted = (pkg: InstantPackage, settings: SettingsMap) => {
+    startedWith.set(pkg.id, settings);
+    watcher?.watch(pkg);
+  };
+
   let first: DeployResult;
   try {
-    first = await deployPlan(stack, deployment, options.command, progress, databaseKind, options.signal);
+    first = await deployPlan(stack, deployment, options.command, progress, databaseKind, { ...(options.signal ? { signal: options.signal } : {}), onStarted });
   } catch (error) {
+    watcher?.close();
     await db.close().catch(() => undefined);
     return startFailed(error);
   }
@@ -212,6 +235,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       instanceLogger.info('stopping');
+      watcher?.close();
       await stopPackages(stack, planPackages(known, stack.runningPackages(), { only: true }), deployment.concurrency, progress).catch((error: unknown) =>
         instanceLogger.error({ err: error }, 'stop failed'),
       );
@@ -234,6 +258,34 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
     return next;
   };
 
+  /**
+   * --watch: a changed package is stopped and started again from its files (metadata and service
+   * module re-read), without touching the rest. A reload that fails is reported and leaves the
+   * package stopped; the next save tries again.
+   */
+  reload = (packageId: string, file: string) =>
+    serialised(async () => {
+      const before = known.get(packageId);
+      const settings = startedWith.get(packageId);
+      if (shuttingDown || !before || !settings) return;
+      const t0 = Date.now();
+      const log = logger.child({ service: packageId });
+      progress.info(`${file} of ${packageId} changed: reloading ${packageId}…`);
+      try {
+        const fresh = readPackageMetadata(before.dir, false);
+        if (stack.runningPackages().includes(packageId)) await stack.stopPackage(before);
+        known.set(packageId, fresh);
+        await stack.startPackage(fresh, { settings, runImporters: false, progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+        log.info(`reloaded after ${file} changed`);
+        progress.info(`Reloaded ${packageId} in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
+      } catch (error) {
+        const failure = error instanceof InstantError ? error : new InstantError('INSTANT_RELOAD_FAILED', errorMessage(error));
+        log.error({ err: error, code: failure.code }, `reload failed: ${failure.message}`);
+        progress.info(`Reload of ${packageId} failed (it is stopped until the next save): ${failure.describe()}`);
+      }
+      writeRuntime();
+    });
+
   const controlHandlers: ControlHandlers = {
     status: async () => ({ pid: process.pid, packages: stack.runningPackages(), endpoints: stack.endpoints() }),
     start: (request: StartRequest) =>
@@ -245,7 +297,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         checkDatabase(store, asked);
         if (request.databaseUrl && asked !== databaseUrl) throw new InstantError('INSTANT_DATABASE_MISMATCH', 'the running instance uses another database than the --database-url given', 'leave out --database-url to add packages to the running instance');
         for (const [id, pkg] of added.all) known.set(id, pkg);
-        const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind);
+        const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind, { onStarted });
         writeRuntime();
         return result;
       }),
@@ -260,6 +312,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         const destroyed = destroy ? (packages?.length ? packages : running).map((id) => known.get(id)).filter((pkg) => pkg !== undefined) : [];
         const schemas = (await Promise.all(destroyed.map((pkg) => stack.schemasOf(pkg)))).flat();
         await stopPackages(stack, toStop, deployment.concurrency, progress);
+        for (const pkg of toStop.ordered) watcher?.unwatch(pkg.id);
         if (destroy) await destroyPackageData(db, store, destroyed.map((p) => p.id), schemas, logger);
         if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
         else writeRuntime();
