@@ -12,12 +12,13 @@ import type { Deployment } from '../platform/deployment.js';
 import type { Progress } from '../platform/progress.js';
 import { fatalReason } from '../targets/embedded/fatal.js';
 import { runEmbedded } from '../targets/embedded/run.js';
-import { lineProgress } from './output.js';
+import { progressView } from './progress-view.js';
 import { printReady } from './ready.js';
 import { CurrentStep, INTERRUPTED } from './interrupt.js';
 
 type DaemonMessage =
   | { type: 'started'; pid: number }
+  | { type: 'instance-step'; message: string }
   | { type: 'step'; packageId: string; message: string }
   | { type: 'done'; packageId: string; message: string; elapsedMs: number }
   | { type: 'info'; message: string }
@@ -43,6 +44,7 @@ export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment
     });
   const sendFailure = (failure: InstantError) => send({ type: 'failed', code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) });
   const progress: Progress = {
+    step: (message) => void send({ type: 'instance-step', message }),
     packageStep: (packageId, message) => void send({ type: 'step', packageId, message }),
     packageDone: (packageId, message, elapsedMs) => void send({ type: 'done', packageId, message, elapsedMs }),
     info: (message) => void send({ type: 'info', message }),
@@ -83,8 +85,9 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
   if (live) {
     throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first');
   }
-  const progress = lineProgress();
-  progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} detached (embedded, state in ${store.dir})`);
+  process.stdout.write(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} detached (embedded, state in ${store.dir})\n`);
+  // Nothing else writes to the terminal meanwhile (the services log to the log file): spinners there.
+  const progress = progressView(deployment.plan.ordered.map((p) => p.id));
   const output = onStorage(store.logFile, () => openSync(store.logFile, 'a'));
   const logStart = statSync(store.logFile).size;
   const bin = fileURLToPath(new URL('../../../bin/instant.js', import.meta.url));
@@ -98,8 +101,10 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
   }
   const t0 = Date.now();
   const logTail = () => recentLogLines(store.logFile, logStart);
+  progress.step(`starting the background process (pid ${child.pid})`);
 
   const current = new CurrentStep();
+  current.setInstance(`starting the background process (pid ${child.pid})`);
   return new Promise((resolve, reject) => {
     let settled = false;
     // Ctrl-C here: the background start is told to stop (it stops what had started and reports);
@@ -120,7 +125,7 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     /** Why the start failed, once known: reported by the child, or seen by the parent. */
     let failure: InstantError | undefined;
     let killTimer: NodeJS.Timeout | undefined;
-    const finish = (error?: InstantError) => {
+    const finish = (error?: InstantError, then?: () => void) => {
       if (settled) return;
       settled = true;
       process.off('SIGINT', onInterrupt);
@@ -129,8 +134,12 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
       clearTimeout(killTimer);
       if (child.connected) child.disconnect();
       child.unref();
-      if (error) reject(error);
-      else resolve();
+      // The progress display ends before anything else is printed.
+      void progress.close().then(() => {
+        if (error) return reject(error);
+        then?.();
+        resolve();
+      });
     };
     // A child that has failed or fallen silent gets a grace period to exit, then is killed.
     const endChild = (error: InstantError) => {
@@ -149,16 +158,20 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
     child.on('message', (message: DaemonMessage) => {
       if (settled || failure) return;
       if (message.type === 'started') clearTimeout(firstReportTimer);
-      else if (message.type === 'step') {
+      else if (message.type === 'instance-step') {
+        current.setInstance(message.message);
+        progress.step(message.message);
+      } else if (message.type === 'step') {
         current.set(message.packageId, message.message);
         progress.packageStep(message.packageId, message.message);
       }
       else if (message.type === 'done') progress.packageDone(message.packageId, message.message, message.elapsedMs);
       else if (message.type === 'info') progress.info(message.message);
       else if (message.type === 'ready') {
-        printReady(deployment, message.endpoints, message.generatedSecrets, Date.now() - t0);
-        process.stdout.write(`Running in the background (pid ${child.pid}). Stop it with \`instant down\`; logs: \`instant logs -f\`.\n`);
-        finish();
+        finish(undefined, () => {
+          printReady(deployment, message.endpoints, message.generatedSecrets, Date.now() - t0);
+          process.stdout.write(`Running in the background (pid ${child.pid}). Stop it with \`instant down\`; logs: \`instant logs -f\`.\n`);
+        });
       } else if (message.type === 'failed') {
         // The child exits by itself after reporting; the parent waits for it, so none is left behind.
         endChild(new InstantError(message.code, message.message, message.hint));

@@ -28,9 +28,12 @@ export function abortOnInterrupt(doing: () => string, onFirst?: (reason: Instant
 
 /** What a start is doing, from its progress: named in an interruption's message. */
 export class CurrentStep {
-  private step = 'opening the database';
+  private step = 'starting';
   set(packageId: string, message: string): void {
     this.step = `${packageId}: ${message}`;
+  }
+  setInstance(message: string): void {
+    this.step = message;
   }
   get(): string {
     return this.step;

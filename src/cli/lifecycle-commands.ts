@@ -35,7 +35,11 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
 
   const shown = lineProgress();
   const current = new CurrentStep();
-  const progress: Progress = { ...shown, packageStep: (id, message) => (current.set(id, message), shown.packageStep(id, message)) };
+  const progress: Progress = {
+    ...shown,
+    step: (message) => (current.setInstance(message), shown.step(message)),
+    packageStep: (id, message) => (current.set(id, message), shown.packageStep(id, message)),
+  };
   progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (embedded, state in ${deployment.store.dir})`);
   const t0 = Date.now();
   const interrupt = abortOnInterrupt(() => current.get());

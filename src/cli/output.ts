@@ -3,6 +3,9 @@ import type { Progress } from '../platform/progress.js';
 /** Progress as plain lines: readable in a terminal, in CI logs and in a detached parent. */
 export function lineProgress(out: NodeJS.WritableStream = process.stdout): Progress {
   return {
+    step(message) {
+      out.write(`  … ${message}\n`);
+    },
     packageStep(packageId, message) {
       out.write(`  … ${packageId}: ${message}\n`);
     },

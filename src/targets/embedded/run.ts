@@ -1,4 +1,5 @@
-import { createWriteStream, openSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync } from 'node:fs';
+import { redactUrl } from '../../db/postgres-driver.js';
 import type { Server } from 'node:http';
 import { trustedCertificates } from '../../common/trust.js';
 import { InstantError, errorMessage, onStorage, storageFailure } from '../../common/errors.js';
@@ -187,6 +188,11 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   let db: Database;
   try {
     options.signal?.throwIfAborted();
+    progress.step(
+      databaseUrl
+        ? `connecting to PostgreSQL at ${redactUrl(databaseUrl)}`
+        : `opening the embedded database in ${store.pgdataDir}${existsSync(store.pgdataDir) ? '' : ' (creating it: the first start takes a few seconds)'}`,
+    );
     db = await openInstanceDatabase(store, databaseUrl);
     rememberDatabaseUrl(store, databaseUrl);
   } catch (error) {
