@@ -91,10 +91,10 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
   const output = onStorage(store.logFile, () => openSync(store.logFile, 'a'));
   const logStart = statSync(store.logFile).size;
   const bin = fileURLToPath(new URL('../../../bin/instant.js', import.meta.url));
-  // `--`: our --env-file is the CLI's flag, not node's (see bin/instant.js).
   const args = process.argv.slice(2).filter((arg) => arg !== '-d' && arg !== '--detach');
   let child: ChildProcess;
   try {
+    // `--`: our --env-file is the CLI's flag, not node's (see bin/instant.js).
     child = spawn(process.execPath, ['--', bin, ...args], { detached: true, stdio: ['ignore', output, output, 'ipc'], env: { ...process.env, [DAEMON_ENV]: '1' } });
   } finally {
     closeSync(output); // the child has its own copy
