@@ -83,7 +83,9 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
     }
   }
   if (requested.length === 0 && !options.allowEmpty && !leftOut) {
-    throw new InstantError('INSTANT_NO_PACKAGES', 'no packages given', 'name packages (e.g. `instant init core`), use a profile, or list packages in instant.config.yaml');
+    // Outside any instance, say so: the packages would have come from the instance's state.
+    const where = store.location.how === 'new' ? ` (and no instance found: looked for ${store.whereLooked()})` : '';
+    throw new InstantError('INSTANT_NO_PACKAGES', `no packages given${where}`, 'name packages (e.g. `instant init core`), use a profile, or list packages in instant.config.yaml; or run the command in (or below) the folder of an instance');
   }
   const only = options.only ?? profile?.only ?? false;
   const plan = requested.length && !options.planless ? planPackages(all, requested, { only }) : { ordered: [], dependsOn: new Map<string, string[]>() };

@@ -34,6 +34,9 @@ test('commands find the instance from a sub-folder; outside any instance they sa
     const lost = await runInstant(['status'], { cwd: elsewhere });
     assert.equal(lost.code, 0);
     assert.match(lost.stdout, new RegExp(`No instance found: looked for a \\.instant folder in ${elsewhere} or any folder above it`));
+    const up = await runInstant(['up'], { cwd: elsewhere });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /no packages given \(and no instance found: looked for a \.instant folder in /);
     const named = await runInstant(['status', '--json'], { cwd: elsewhere, env: { INSTANT_STATE_DIR: join(cwd, '.instant') } });
     assert.equal((JSON.parse(named.stdout) as { stateDir: string }).stateDir, join(cwd, '.instant'));
 
