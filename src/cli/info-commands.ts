@@ -3,29 +3,35 @@ import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InstantError } from '../common/errors.js';
 import { formatLogLine } from '../common/logger.js';
-import { loadDeployment, type DeploymentOptions } from '../platform/deployment.js';
-import { discoverPackages } from '../platform/discovery.js';
+import { discoverForInstance, loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
+import { LIMITS } from '../common/limits.js';
+import { knownSettingNames, likelyTypo } from '../platform/setting-names.js';
+import { warnMisspelledSettings } from './setting-warnings.js';
 import { loadProjectConfig } from '../platform/project-config.js';
-import { StateStore } from '../platform/state-store.js';
-import { table } from './output.js';
-import { resolve } from 'node:path';
-import { defaultStateDir } from '../platform/deployment.js';
+import type { StateStore } from '../platform/state-store.js';
+import { table, warnOnStderr } from './output.js';
+import { stateStoreFor } from '../platform/deployment.js';
 
 function storeFor(options: { stateDir?: string }): StateStore {
-  return new StateStore(options.stateDir ? resolve(options.stateDir) : defaultStateDir());
+  return stateStoreFor(process.cwd(), options.stateDir);
 }
 
 /** list: every package with its type, dependencies and state in this instance. */
 export function listCommand(options: { stateDir?: string; customPaths?: string[]; configFile?: string }): void {
-  const config = loadProjectConfig(options.configFile);
-  const all = discoverPackages({ customPaths: [...(config?.customPackages ?? []), ...(options.customPaths ?? [])] });
   const store = storeFor(options);
+  const config = loadProjectConfig(options.configFile);
+  // Custom packages deployed with -c are remembered in the state: listed without repeating -c.
+  const all = discoverForInstance(store, config, { customPaths: options.customPaths ?? [], warn: warnOnStderr }, process.cwd());
   const initialised = store.readState()?.packages ?? {};
   const running = new Set(store.liveRuntime()?.packages ?? []);
   const rows = [['ID', 'TYPE', 'VERSION', 'DEPENDENCIES', 'STATE', 'SOURCE']];
   for (const pkg of [...all.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     const state = running.has(pkg.id) ? 'running' : initialised[pkg.id] ? 'stopped' : '-';
     rows.push([pkg.id, pkg.type, pkg.version, pkg.dependencies.join(', ') || '-', state, pkg.builtIn ? 'built-in' : pkg.dir]);
+  }
+  // Remembered but not readable now (folder moved, metadata broken): still part of the instance.
+  for (const id of [...new Set([...running, ...Object.keys(initialised)])].filter((id) => !all.has(id)).sort()) {
+    rows.push([id, '?', initialised[id]?.version ?? '?', '?', running.has(id) ? 'running' : 'stopped', `${initialised[id]?.dir ?? '?'} (unreadable)`]);
   }
   process.stdout.write(`${table(rows)}\n`);
 }
@@ -54,7 +60,7 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
     return;
   }
   if (!state) {
-    process.stdout.write(`No instance in ${store.dir}. Deploy one with \`instant init <package>\`.\n`);
+    process.stdout.write(`No instance found: looked for ${store.whereLooked()}.\nDeploy one here with \`instant init <package>\`, or run the command in (or below) the folder of an instance.\n`);
     return;
   }
   process.stdout.write(`Instance in ${store.dir} (database: ${state.database.kind})\n`);
@@ -69,13 +75,18 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
   process.stdout.write(`${table(rows)}\n`);
 }
 
-/** config: the resolved settings with where each comes from; secrets masked unless asked. */
+/** config: the resolved settings with where each comes from, then the limits; secrets masked unless asked. */
 export function configCommand(options: DeploymentOptions & { showSecrets?: boolean; get?: string; json?: boolean }): void {
-  const deployment = loadDeployment(options);
+  const deployment = loadDeployment({ ...options, warn: warnOnStderr });
+  warnMisspelledSettings(deployment, options, warnOnStderr);
   const resolved = deployment.settingsWith(deployment.store.readSecrets());
+  // Limits apply whether or not a package sets them: shown with their default when unset.
+  for (const limit of Object.values(LIMITS)) {
+    if (!resolved.has(limit.setting)) resolved.set(limit.setting, { value: String(limit.default), source: 'default', origin: `limit, ${limit.unit}`, secret: false });
+  }
   if (options.get) {
     const setting = resolved.get(options.get);
-    if (!setting) throw new InstantError('INSTANT_SETTING_MISSING', `setting ${options.get} is not set for ${deployment.plan.ordered.map((p) => p.id).join(', ')}`, 'secrets exist after `instant init`');
+    if (!setting) throw new InstantError('INSTANT_SETTING_MISSING', `setting ${options.get} is not set for ${deployment.plan.ordered.map((p) => p.id).join(', ') || 'this instance'}`, getHint(options.get, deployment));
     process.stdout.write(`${setting.value}\n`);
     return;
   }
@@ -87,10 +98,22 @@ export function configCommand(options: DeploymentOptions & { showSecrets?: boole
   process.stdout.write(`${table([['NAME', 'VALUE', 'SOURCE'], ...shown.map((s) => [s.name, s.value, `${s.source} (${s.origin})`])])}\n`);
 }
 
+/** What to do about `config --get NAME` that has no value: depends on why. */
+function getHint(name: string, deployment: Deployment): string {
+  const secretOf = [...deployment.all.values()].find((pkg) => pkg.secrets.some((s) => s.name === name));
+  if (secretOf) return `${name} is a secret of ${secretOf.id}: it is generated by \`instant init ${secretOf.id}\``;
+  const meant = likelyTypo(name, knownSettingNames([...deployment.all.values()]));
+  if (meant) return `did you mean ${meant}?`;
+  return 'no package of this instance declares it; `instant config` lists every setting (name packages, or -c DIR for custom ones)';
+}
+
 /** logs: the services' log lines, one service or all; -f keeps following. */
 export async function logsCommand(service: string | undefined, options: { stateDir?: string; follow?: boolean; lines?: number; json?: boolean }): Promise<void> {
   const store = storeFor(options);
-  if (!existsSync(store.logFile)) throw new InstantError('INSTANT_NO_LOGS', `no logs in ${store.logsDir}`, 'deploy something first with `instant init`');
+  if (!existsSync(store.logFile)) {
+    const where = store.location.how === 'new' ? `no instance found (looked for ${store.whereLooked()})` : `no logs in ${store.logsDir}`;
+    throw new InstantError('INSTANT_NO_LOGS', where, 'deploy something first with `instant init`, or run the command in (or below) the folder of an instance');
+  }
   const keep = options.lines ?? 200;
   const show = (line: string): string | undefined => {
     if (!line) return undefined;
@@ -104,12 +127,26 @@ export async function logsCommand(service: string | undefined, options: { stateD
     return options.json ? line : formatLogLine(line);
   };
   const recent: string[] = [];
+  const seen = new Set<string>(Object.keys(store.liveRuntime()?.endpoints ?? {}));
   const reader = createInterface({ input: createReadStream(store.logFile) });
   for await (const line of reader) {
+    if (service) {
+      try {
+        const name = (JSON.parse(line) as { service?: string }).service;
+        if (name) seen.add(name);
+      } catch {
+        // not a JSON line: shown only when all services are
+      }
+    }
     const text = show(line);
     if (text === undefined) continue;
     recent.push(text);
     if (recent.length > keep) recent.shift();
+  }
+  // A name that never logged and is not running is a typo, not a quiet service.
+  if (service && !seen.has(service)) {
+    const known = [...seen].sort();
+    throw new InstantError('INSTANT_LOGS_SERVICE_UNKNOWN', `no service named "${service}" in this instance's logs (${store.logFile})`, `known services: ${known.join(', ') || '(none yet)'}; \`instant logs\` shows all of them`);
   }
   if (recent.length) process.stdout.write(`${recent.join('\n')}\n`);
   if (!options.follow) return;

@@ -2,19 +2,23 @@ import { assertEmbeddable } from '../targets/embedded/embeddable.js';
 import { createInterface } from 'node:readline/promises';
 import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
-import { planPackages } from '../platform/dependency-graph.js';
+import { dependentsAmong, planPackages } from '../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
 import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
-import { openInstanceDatabase, rememberDatabaseUrl } from '../targets/embedded/database-location.js';
-import { destroyPackageData, runEmbedded, type DeployResult } from '../targets/embedded/run.js';
+import { checkDatabaseUrl, chooseDatabaseUrl, openInstanceDatabase } from '../targets/embedded/database-location.js';
+import { destroyPackageData, runEmbedded, type DeployResult, type RunningInstance } from '../targets/embedded/run.js';
+import type { Progress } from '../platform/progress.js';
+import { abortOnInterrupt, CurrentStep } from './interrupt.js';
 import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
 import { DAEMON_ENV, runAsDaemon, startDetached } from './detached.js';
-import { lineProgress } from './output.js';
+import { lineProgress, markStackRunning, warnOnStderr } from './output.js';
 import { printReady } from './ready.js';
+import { warnMisspelledSettings } from './setting-warnings.js';
 
 export interface StartFlags {
   detach?: boolean;
+  watch?: boolean;
   databaseUrl?: string;
 }
 
@@ -22,17 +26,32 @@ export interface StartFlags {
 export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
   const deployment = loadDeployment(options);
   assertEmbeddable(deployment.plan.ordered);
-  const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
-  if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl);
+  if (process.env[DAEMON_ENV] !== '1') warnMisspelledSettings(deployment, options, warnOnStderr);
+  const given = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
+  const databaseUrl = given ? checkDatabaseUrl(given) : undefined;
+  if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl, flags.watch ?? false);
   const live = deployment.store.liveRuntime();
   if (live && (await addToRunning(command, { ...options, cwd: options.cwd ?? process.cwd() }, databaseUrl, deployment, live))) return;
   deployment.store.readSecrets(); // damaged: say so here, before a process is forked or a database opened
   if (flags.detach) return startDetached(command, deployment);
 
-  const progress = lineProgress();
+  const shown = lineProgress();
+  const current = new CurrentStep();
+  const progress: Progress = {
+    ...shown,
+    step: (message) => (current.setInstance(message), shown.step(message)),
+    packageStep: (id, message) => (current.set(id, message), shown.packageStep(id, message)),
+  };
   progress.info(`${command === 'init' ? 'Deploying' : 'Starting'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (embedded, state in ${deployment.store.dir})`);
   const t0 = Date.now();
-  const instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout });
+  const interrupt = abortOnInterrupt(() => current.get());
+  markStackRunning();
+  let instance: RunningInstance;
+  try {
+    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout, signal: interrupt.signal, watch: flags.watch ?? false });
+  } finally {
+    interrupt.dispose();
+  }
   printReady(deployment, instance.endpoints, instance.generatedSecrets, Date.now() - t0);
   process.stdout.write('Press Ctrl-C to stop (data is kept; `instant destroy` deletes it).\n');
   let interrupts = 0;
@@ -73,46 +92,57 @@ async function addToRunning(command: 'init' | 'up', options: DeploymentOptions, 
   return true;
 }
 
-/** down: stops the running instance's packages (dependents first); data is kept. */
+/** down: stops the running instance's packages (dependents first, running dependents too); data is kept. */
 export async function downCommand(options: DeploymentOptions): Promise<void> {
-  const deployment = loadDeploymentForRunning(options);
+  const { deployment, ids } = loadDeploymentForRunning(options);
   const live = deployment.store.liveRuntime();
   if (!live) {
-    process.stdout.write(`Nothing is running from ${deployment.store.dir}.\n`);
+    const where = deployment.store.location.how === 'new' ? `no instance found (looked for ${deployment.store.whereLooked()})` : `from ${deployment.store.dir}`;
+    process.stdout.write(`Nothing is running ${where}.\n`);
     return;
   }
-  const ids = options.packages.length ? deployment.plan.ordered.map((p) => p.id) : [];
-  const result = await stopRunning(deployment, live, { packages: ids });
+  const result = await stopRunning(deployment, live, { packages: options.packages.length ? ids : [] });
   if (!result) {
     process.stdout.write(`Nothing is running from ${deployment.store.dir} (the process recorded there had gone).\n`);
     return;
   }
   if (result.remaining.length === 0) await waitForExit(live.pid);
+  if (result.dependents?.length) process.stdout.write(`Also stopped ${result.dependents.join(', ')}: ${result.dependents.length > 1 ? 'they depend' : 'it depends'} on what was asked to stop.\n`);
   process.stdout.write(`Stopped ${result.stopped.join(', ') || 'nothing'}${result.remaining.length ? `; still running: ${result.remaining.join(', ')}` : ''}. Data is kept; \`instant up\` starts again.\n`);
 }
 
 /** destroy: stops and deletes the data of the packages (all of them by default). */
 export async function destroyCommand(options: DeploymentOptions, flags: { yes?: boolean; databaseUrl?: string }): Promise<void> {
-  const deployment = loadDeploymentForRunning(options);
+  const { deployment, ids } = loadDeploymentForRunning(options);
   const { store } = deployment;
   const state = store.readState();
   const initialised = Object.keys(state?.packages ?? {});
-  const ids = options.packages.length ? deployment.plan.ordered.map((p) => p.id) : initialised;
   const everything = initialised.every((id) => ids.includes(id));
-  if (!flags.yes) await confirm(`Delete all data of ${ids.join(', ') || 'this instance'}${everything ? ` and the state directory ${store.dir}` : ''}?`);
+  const live = store.liveRuntime();
+  // Running dependents stop with what they need; their data is kept. Say so before anything is deleted.
+  const dependents = live ? dependentsAmong(deployment.all, ids, live.packages) : [];
+  const dependentsNote = dependents.length ? `${dependents.join(', ')} ${dependents.length > 1 ? 'depend' : 'depends'} on ${ids.join(', ')} and will be stopped (their data is kept)` : '';
+  if (!flags.yes) await confirm(`Delete all data of ${ids.join(', ') || 'this instance'}${everything ? ` and the state directory ${store.dir}` : ''}?${dependentsNote ? ` ${dependentsNote}.` : ''}`);
+  else if (dependentsNote) warnOnStderr(dependentsNote);
 
   // A running instance holds the database: it drops the schemas itself.
-  const live = store.liveRuntime();
   const result = live ? await stopRunning(deployment, live, { packages: ids, destroy: true }) : undefined;
   if (live && result?.remaining.length === 0) await waitForExit(live.pid);
   if (!result && ids.length) {
-    const databaseUrl = rememberDatabaseUrl(store, flags.databaseUrl);
+    const databaseUrl = chooseDatabaseUrl(store, flags.databaseUrl);
     if (databaseUrl || !everything) {
       const db = await openInstanceDatabase(store, databaseUrl);
       try {
-        const known = ids.map((id) => deployment.all.get(id)).filter((p) => p !== undefined);
         const schemas: string[] = [];
-        for (const pkg of known) for (const entry of pkg.services) schemas.push(...(await resolveServiceDefinition(pkg, entry)).schemas);
+        for (const id of ids) {
+          const pkg = deployment.all.get(id);
+          // Broken or moved: its service modules cannot be read, so its schemas are not known here.
+          if (!pkg) {
+            warnOnStderr(`the data of ${id} cannot be found without its package folder: only its record is removed (give the folder with -c DIR to drop its schemas)`);
+            continue;
+          }
+          for (const entry of pkg.services) schemas.push(...(await resolveServiceDefinition(pkg, entry)).schemas);
+        }
         await destroyPackageData(db, store, ids, schemas, createLogger());
       } finally {
         await db.close();
@@ -120,16 +150,18 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
     }
   }
   if (everything) store.removeAll();
-  process.stdout.write(`Destroyed ${ids.join(', ') || 'nothing'}${everything ? ` and removed ${store.dir}` : ''}.\n`);
+  process.stdout.write(`${result?.dependents?.length ? `Stopped ${result.dependents.join(', ')} (data kept).\n` : ''}Destroyed ${ids.join(', ') || 'nothing'}${everything ? ` and removed ${store.dir}` : ''}.\n`);
 }
 
 /**
  * Asks the running instance to stop packages. A process recorded in runtime.json that no longer
  * answers (killed, crashed) is forgotten, and undefined is returned.
  */
-async function stopRunning(deployment: Deployment, live: RuntimeInfo, body: { packages: string[]; destroy?: boolean }): Promise<{ stopped: string[]; remaining: string[] } | undefined> {
+type StopResult = { stopped: string[]; remaining: string[]; dependents?: string[] };
+
+async function stopRunning(deployment: Deployment, live: RuntimeInfo, body: { packages: string[]; destroy?: boolean }): Promise<StopResult | undefined> {
   try {
-    return await callControl<{ stopped: string[]; remaining: string[] }>(live.controlSocket, 'POST', '/stop', body);
+    return await callControl<StopResult>(live.controlSocket, 'POST', '/stop', body);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ECONNREFUSED' && code !== 'ENOENT') throw error;
@@ -138,14 +170,22 @@ async function stopRunning(deployment: Deployment, live: RuntimeInfo, body: { pa
   }
 }
 
-/** down and destroy may name no packages: then they act on what is running or initialised. */
-function loadDeploymentForRunning(options: DeploymentOptions): Deployment {
-  if (options.packages.length) return loadDeployment(options);
-  const probe = loadDeployment({ ...options, allowEmpty: true });
+/**
+ * down and destroy act on what the instance remembers (running or initialised), so a package
+ * whose folder moved or whose metadata broke can still be stopped or destroyed; with no names,
+ * on all of it. Named packages bring their dependencies unless --only, as everywhere.
+ */
+function loadDeploymentForRunning(options: DeploymentOptions): { deployment: Deployment; ids: string[] } {
+  const probe = loadDeployment({ ...options, packages: [], allowEmpty: true, warn: warnOnStderr, planless: true });
   const running = probe.store.liveRuntime()?.packages ?? [];
-  const initialised = Object.keys(probe.store.readState()?.packages ?? {});
-  const ids = [...new Set([...running, ...initialised])].filter((id) => probe.all.has(id));
-  return { ...probe, plan: planPackages(probe.all, ids, { only: true }) };
+  const remembered = [...new Set([...running, ...Object.keys(probe.store.readState()?.packages ?? {})])];
+  if (!options.packages.length) return { deployment: probe, ids: remembered };
+  const unknown = options.packages.filter((id) => !probe.all.has(id) && !remembered.includes(id));
+  if (unknown.length) planPackages(probe.all, unknown); // throws: unknown package, with the known ones
+  const plannable = options.packages.filter((id) => probe.all.has(id));
+  const plan = planPackages(probe.all, plannable, { only: options.only ?? false });
+  const ids = [...new Set([...plan.ordered.map((p) => p.id), ...options.packages])];
+  return { deployment: { ...probe, plan }, ids };
 }
 
 async function waitForExit(pid: number, timeoutMs = 60_000): Promise<void> {

@@ -6,6 +6,10 @@ import { PACKAGE_TEMPLATES, scaffoldPackage } from '../platform/scaffold.js';
 import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
 import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
 import { testCommand } from './test-command.js';
+import { INTERRUPTED } from './interrupt.js';
+import { quietOnClosedOutput, stackRunning } from './output.js';
+
+quietOnClosedOutput(stackRunning);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -60,10 +64,11 @@ for (const command of ['init', 'up'] as const) {
   withPackageFlags(program.command(command))
     .description(command === 'init' ? 'deploy and configure packages the first time (runs importers)' : 'start initialised packages again (no re-import)')
     .option('-d, --detach', 'run in the background; stop with `instant down`')
+    .option('-w, --watch', "reload a custom package's service when its files change (development)")
     .addOption(new Option('-t, --target <target>', 'where to run').choices(['embedded']).default('embedded'))
     .option('--database-url <url>', 'use this PostgreSQL server instead of the embedded database (or INSTANT_DATABASE_URL)')
-    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; databaseUrl?: string }) => {
-      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; watch?: boolean; databaseUrl?: string }) => {
+      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.watch ? { watch: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
     });
 }
 
@@ -151,5 +156,6 @@ try {
   }
   // Exit now: what failed may have left a handle open (a database thread that never started)
   // and a failed command must return, not hang. stderr is synchronous for files, pipes and TTYs.
-  process.exit(1);
+  // 130, as a shell reports a Ctrl-C: the start was interrupted, and the message says what was stopped.
+  process.exit(failure?.code === INTERRUPTED ? 130 : 1);
 }

@@ -135,3 +135,24 @@ export async function runInDependencyOrder(
   });
   if (failure !== undefined) throw failure;
 }
+
+/**
+ * The packages among `candidates` that depend, directly or through others, on any of `ids`
+ * (and are not themselves in `ids`): what must stop when `ids` stop, since a dependent cannot
+ * work without them. Unknown ids in either list are ignored.
+ */
+export function dependentsAmong(all: Map<string, InstantPackage>, ids: string[], candidates: string[]): string[] {
+  const gone = new Set(ids);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const id of candidates) {
+      if (gone.has(id)) continue;
+      if (all.get(id)?.dependencies.some((dep) => gone.has(dep))) {
+        gone.add(id);
+        grew = true;
+      }
+    }
+  }
+  return candidates.filter((id) => gone.has(id) && !ids.includes(id));
+}

@@ -18,6 +18,11 @@ export interface DiscoveryOptions {
   customPaths?: string[];
   /** Where the built-in packages live (tests point elsewhere). */
   builtInDir?: string;
+  /**
+   * Told about a custom package whose metadata cannot be read or is invalid, instead of the
+   * error being thrown: down, destroy, config, list and status still work on the other packages.
+   */
+  onBroken?: (problem: InstantError, dir: string) => void;
 }
 
 /** Finds every built-in and custom package; a duplicate id is an error naming both folders. */
@@ -45,7 +50,17 @@ export function discoverPackages(options: DiscoveryOptions = {}): Map<string, In
     if (dirs.length === 0) {
       throw new InstantError('INSTANT_CUSTOM_PATH_EMPTY', `no ${METADATA_FILE} in ${dir} or its sub-folders`, 'point -c at a package folder or a folder of packages');
     }
-    for (const packageDir of dirs) add(readPackageMetadata(packageDir, false));
+    for (const packageDir of dirs) {
+      let pkg: InstantPackage;
+      try {
+        pkg = readPackageMetadata(packageDir, false);
+      } catch (error) {
+        if (!options.onBroken || !(error instanceof InstantError)) throw error;
+        options.onBroken(error, packageDir);
+        continue;
+      }
+      add(pkg);
+    }
   }
   return found;
 }

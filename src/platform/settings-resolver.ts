@@ -2,7 +2,7 @@ import { readEnvFile, parseAssignment } from './env-file.js';
 import type { InstantPackage } from './package-metadata.js';
 import type { Profile } from './project-config.js';
 
-export type SettingSource = 'package' | 'secret' | 'profile' | 'env-file' | 'cli';
+export type SettingSource = 'default' | 'package' | 'secret' | 'profile' | 'env-file' | 'cli';
 
 export interface ResolvedSetting {
   value: string;

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InstantError, onStorage, storageFailure } from '../common/errors.js';
+import { describeSearch, type StateLocation } from './state-location.js';
 
 /**
  * The state directory of one Instant instance (default ./.instant):
@@ -40,7 +41,20 @@ export interface RuntimeInfo {
 }
 
 export class StateStore {
-  constructor(readonly dir: string) {}
+  /** How the directory was found (walking up from the current folder, a flag, the environment). */
+  readonly location: StateLocation;
+
+  constructor(
+    readonly dir: string,
+    location?: StateLocation,
+  ) {
+    this.location = location ?? { dir, how: 'flag', from: dir };
+  }
+
+  /** Where this command looked for an instance, for the message of one that found none. */
+  whereLooked(): string {
+    return describeSearch(this.location);
+  }
 
   get pgdataDir(): string {
     return join(this.dir, 'pgdata');

@@ -121,7 +121,9 @@ describe('failures', () => {
     const result = await runInstant(['init', 'notes', '-c', fixturePackages, '-e', `NOTES_PORT=${port}`], { cwd });
     blocker.close();
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /service notes \(package notes\) failed to start: listen EADDRINUSE/);
+    assert.match(result.stderr, new RegExp(`service notes \\(package notes\\) failed to start: port ${port} on 127\\.0\\.0\\.1 \\(set by NOTES_PORT\\) is already in use \\(listen EADDRINUSE`));
+    assert.match(result.stderr, /→ another program, or another instance, listens there .*-e NOTES_PORT=<free port>/);
+    assert.match(result.stderr, /INSTANT_PORT_IN_USE/);
   });
 
   test('up before init, unknown packages and unknown profiles are clear errors', async () => {

@@ -18,7 +18,8 @@ export interface CliResult {
 
 export function runInstant(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [instantBin, ...args], {
+    // `--` as the bin's shebang has it: node leaves the CLI's own --env-file alone.
+    const child = spawn(process.execPath, ['--', instantBin, ...args], {
       cwd: options.cwd,
       env: { ...process.env, INSTANT_LOG_LEVEL: 'info', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

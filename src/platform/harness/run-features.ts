@@ -8,6 +8,8 @@ import { shareCliModulesWithPackages } from '../package-imports.js';
 export interface FeatureRunOptions {
   packages: InstantPackage[];
   vars: Record<string, string>;
+  /** A remote stack: scenarios needing an unset ${NAME} are skipped (see steps.ts). */
+  skipUnset?: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
@@ -26,8 +28,13 @@ function filesUnder(dir: string, suffixes: string[]): string[] {
  * features/steps/. Step files import '@cucumber/cucumber' (and the mediator SDK) by name from
  * wherever the package lives: they resolve to the CLI's copies.
  */
+/** The packages' .feature files. */
+export function featureFiles(packages: InstantPackage[]): string[] {
+  return packages.flatMap((pkg) => filesUnder(pkg.featuresDir, ['.feature']));
+}
+
 export async function runFeatures(options: FeatureRunOptions): Promise<{ success: boolean; features: number }> {
-  const features = options.packages.flatMap((pkg) => filesUnder(pkg.featuresDir, ['.feature']));
+  const features = featureFiles(options.packages);
   if (features.length === 0) return { success: true, features: 0 };
   const stepFiles = [
     fileURLToPath(new URL('./steps.js', import.meta.url)),
@@ -39,7 +46,7 @@ export async function runFeatures(options: FeatureRunOptions): Promise<{ success
       paths: features,
       import: stepFiles,
       format: ['progress'],
-      worldParameters: { vars: options.vars },
+      worldParameters: { vars: options.vars, skipUnset: options.skipUnset ?? false },
       strict: true,
     },
   });

@@ -4,12 +4,16 @@
  * ${BASE_URL}) and values remembered by earlier steps.
  */
 import assert from 'node:assert/strict';
-import { Given, Then, When, World, setDefaultTimeout, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
+import { Before, Given, Then, When, World, setDefaultTimeout, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 
 setDefaultTimeout(60_000);
 
+const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
 interface HarnessParameters {
   vars: Record<string, string>;
+  /** Testing a remote stack: a scenario needing a ${NAME} nobody gave (an endpoint URL) is skipped, not failed. */
+  skipUnset?: boolean;
 }
 
 export class HarnessWorld extends World<HarnessParameters> {
@@ -59,6 +63,17 @@ export class HarnessWorld extends World<HarnessParameters> {
 }
 
 setWorldConstructor(HarnessWorld);
+
+// A remote stack does not tell its endpoints: scenarios that need one not given are skipped.
+Before(function (this: HarnessWorld, { pickle }) {
+  if (!this.parameters.skipUnset) return undefined;
+  const texts = pickle.steps.flatMap((step) => [step.text, step.argument?.docString?.content ?? '']);
+  const remembered = new Set(texts.flatMap((text) => [...text.matchAll(/ as "([A-Za-z_][A-Za-z0-9_]*)"$/g)].map((m) => m[1]!)));
+  const unset = [...new Set(texts.flatMap((text) => [...text.matchAll(PLACEHOLDER)].map((m) => m[1]!)))].filter((name) => this.vars[name] === undefined && !remembered.has(name));
+  if (!unset.length) return undefined;
+  this.log(`skipped: needs ${unset.map((n) => `\${${n}}`).join(', ')} (give with -e NAME=value)`);
+  return 'skipped';
+});
 
 Given('the stack is running', async function (this: HarnessWorld) {
   const bases = Object.entries(this.vars).filter(([name]) => name.endsWith('_URL') && name !== 'BASE_URL');

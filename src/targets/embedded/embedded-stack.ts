@@ -20,6 +20,14 @@ interface StartedService {
   running: RunningService;
 }
 
+interface StartOptions {
+  settings: SettingsMap;
+  runImporters: boolean;
+  progress?: PackageProgress;
+  /** Aborted (Ctrl-C during init): the start stops at the next step, and the package is stopped. */
+  signal?: AbortSignal;
+}
+
 export interface EmbeddedStackOptions {
   db: Database;
   logger: Logger;
@@ -50,7 +58,7 @@ export class EmbeddedStack {
   }
 
   /** Starts the package's services, waits until each is healthy, and at init runs its importers. */
-  async startPackage(pkg: InstantPackage, options: { settings: SettingsMap; runImporters: boolean; progress?: PackageProgress }): Promise<void> {
+  async startPackage(pkg: InstantPackage, options: StartOptions): Promise<void> {
     this.packages.add(pkg.id);
     try {
       await this.startServicesAndImport(pkg, options);
@@ -61,8 +69,9 @@ export class EmbeddedStack {
     }
   }
 
-  private async startServicesAndImport(pkg: InstantPackage, options: { settings: SettingsMap; runImporters: boolean; progress?: PackageProgress }): Promise<void> {
+  private async startServicesAndImport(pkg: InstantPackage, options: StartOptions): Promise<void> {
     for (const entry of pkg.services) {
+      options.signal?.throwIfAborted();
       const owner = this.services.get(entry.name);
       if (owner) {
         if (owner.packageId !== pkg.id) throw new InstantError('INSTANT_SERVICE_CONFLICT', `service ${entry.name} is run by both ${owner.packageId} and ${pkg.id}`);
@@ -76,18 +85,20 @@ export class EmbeddedStack {
         running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir });
       } catch (error) {
         logger.error({ err: error }, 'failed to start');
-        throw this.serviceFailure(entry.name, pkg, errorMessage(error), error);
+        throw portInUse(entry.name, pkg, error, options.settings) ?? this.serviceFailure(entry.name, pkg, errorMessage(error), error);
       }
       this.services.set(entry.name, { packageId: pkg.id, definition, running });
       trustCertificates(running.trustedCertificates);
       options.progress?.step(pkg, `waiting for ${entry.name} to be healthy`);
       try {
-        await waitHealthy(running.healthUrl, { timeoutMs: this.options.healthTimeoutMs ?? 60_000 });
+        await waitHealthy(running.healthUrl, { timeoutMs: this.options.healthTimeoutMs ?? 60_000, ...(options.signal ? { signal: options.signal } : {}) });
       } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
         throw this.serviceFailure(entry.name, pkg, errorMessage(error), error);
       }
       logger.info({ endpoints: running.endpoints }, `ready at ${Object.values(running.endpoints).join(', ')}`);
     }
+    options.signal?.throwIfAborted();
     if (options.runImporters) await this.runImporters(pkg, options);
   }
 
@@ -139,4 +150,25 @@ export class EmbeddedStack {
       { cause },
     );
   }
+}
+
+/**
+ * A port clash names the setting that chose the port and how to change it, not only the address
+ * (the user knows OPENHIM_ROUTER_HTTP_PORT, not which service listens on 5001).
+ */
+function portInUse(service: string, pkg: InstantPackage, error: unknown, settings: SettingsMap): InstantError | undefined {
+  let cause = error as (NodeJS.ErrnoException & { port?: number; address?: string }) | undefined;
+  for (let depth = 0; cause && cause.code !== 'EADDRINUSE' && depth < 5; depth++) cause = cause.cause as typeof cause;
+  if (!cause || cause.code !== 'EADDRINUSE') return undefined;
+  const port = cause.port ?? Number(/:(\d+)$/.exec(cause.message)?.[1]);
+  const address = `${cause.address ?? '127.0.0.1'}:${port}`;
+  const names = Object.entries(settings.entries()).filter(([name, value]) => /PORT/.test(name) && value === String(port)).map(([name]) => name);
+  const setting = names.length ? ` (set by ${names.join(' or ')})` : '';
+  const change = names.length ? `give it another with \`-e ${names[0]}=<free port>\` on init or up, or in an --env-file` : 'give the service another port in its settings (`instant config` lists them)';
+  return new InstantError(
+    'INSTANT_PORT_IN_USE',
+    `service ${service} (package ${pkg.id}) failed to start: port ${port} on ${address.replace(/:\d+$/, '')}${setting} is already in use (${cause.message})`,
+    `another program, or another instance, listens there (\`lsof -i :${port}\` shows which): stop it, or ${change}`,
+    { cause: error },
+  );
 }

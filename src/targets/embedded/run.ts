@@ -1,12 +1,14 @@
-import { createWriteStream, openSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync } from 'node:fs';
+import { redactUrl } from '../../db/postgres-driver.js';
 import type { Server } from 'node:http';
 import { trustedCertificates } from '../../common/trust.js';
-import { InstantError, onStorage, storageFailure } from '../../common/errors.js';
+import { InstantError, errorMessage, onStorage, storageFailure } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
-import { planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
+import { dependentsAmong, planPackages, runInDependencyOrder, type PackagePlan } from '../../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../../platform/deployment.js';
-import type { InstantPackage } from '../../platform/package-metadata.js';
+import { readPackageMetadata, type InstantPackage } from '../../platform/package-metadata.js';
+import { PackageWatcher } from './watch.js';
 import { settingValues } from '../../platform/settings-resolver.js';
 import { silentProgress, type Progress } from '../../platform/progress.js';
 import { RecentLogLines } from '../../platform/recent-log-lines.js';
@@ -14,7 +16,7 @@ import { ensureSecrets } from '../../platform/secrets.js';
 import { SettingsMap } from '../../platform/settings.js';
 import type { InstanceState, StateStore } from '../../platform/state-store.js';
 import { startControlServer, type ControlHandlers } from './control.js';
-import { openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
+import { chooseDatabaseUrl, openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
 import { guardStackProcess } from './fatal.js';
 
@@ -27,6 +29,10 @@ export interface RunOptions {
   /** Human-readable log lines here (foreground mode). */
   prettyLogs?: NodeJS.WritableStream;
   healthTimeoutMs?: number;
+  /** Reload a custom package's service when its files change (`instant up --watch`). */
+  watch?: boolean;
+  /** Aborted (Ctrl-C) while starting: what had started is stopped and the start fails with its reason. */
+  signal?: AbortSignal;
   /** Told the reason when the process must stop on a fatal error (the detached child's parent). */
   reportFatal?: (failure: InstantError) => void | Promise<void>;
 }
@@ -56,7 +62,11 @@ function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pgl
   const kind = databaseUrl ? 'postgres' : 'pglite';
   const previous = store.readState();
   if (previous && Object.keys(previous.packages).length && previous.database.kind !== kind) {
-    throw new InstantError('INSTANT_DATABASE_MISMATCH', `this instance keeps its data in ${previous.database.kind}, not ${kind}`, 'run `instant destroy` first to move it');
+    const hint =
+      previous.database.kind === 'pglite'
+        ? 'leave out --database-url (and unset INSTANT_DATABASE_URL): this instance uses its embedded database, and the URL was not remembered. To move it to PostgreSQL, `instant destroy` (deletes its data), then init with --database-url'
+        : 'pass --database-url with the URL of the PostgreSQL server it was initialised on';
+    throw new InstantError('INSTANT_DATABASE_MISMATCH', `the instance in ${store.dir} keeps its data in ${previous.database.kind === 'pglite' ? 'its embedded database (PGlite)' : 'PostgreSQL'}, not ${kind === 'pglite' ? 'the embedded database' : 'the PostgreSQL server given'}`, hint);
   }
   return kind;
 }
@@ -66,7 +76,15 @@ function checkDatabase(store: StateStore, databaseUrl: string | undefined): 'pgl
  * first; at init runs importers and records the packages as initialised. On failure, stops what
  * this call started and throws.
  */
-async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command: 'init' | 'up', progress: Progress, databaseKind: 'pglite' | 'postgres'): Promise<DeployResult> {
+async function deployPlan(
+  stack: EmbeddedStack,
+  deployment: Deployment,
+  command: 'init' | 'up',
+  progress: Progress,
+  databaseKind: 'pglite' | 'postgres',
+  options: { signal?: AbortSignal; onStarted?: (pkg: InstantPackage, settings: SettingsMap) => void } = {},
+): Promise<DeployResult> {
+  const { signal } = options;
   const { store, plan } = deployment;
   const previous = store.readState();
   if (command === 'up') {
@@ -92,9 +110,11 @@ async function deployPlan(stack: EmbeddedStack, deployment: Deployment, command:
           }
           return;
         }
+        signal?.throwIfAborted();
         const t0 = Date.now();
-        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) }, ...(signal ? { signal } : {}) });
         started.push(pkg.id);
+        options.onStarted?.(pkg, settings);
         progress.packageDone(pkg.id, command === 'init' ? 'deployed' : 'started', Date.now() - t0);
       },
       { concurrency: deployment.concurrency },
@@ -145,7 +165,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   if (live) {
     throw new InstantError('INSTANT_ALREADY_RUNNING', `an instance is already running from ${store.dir} (pid ${live.pid}) with ${live.packages.join(', ')}`, 'run `instant down` first, or use another --state-dir');
   }
-  const databaseUrl = rememberDatabaseUrl(store, options.databaseUrl);
+  const databaseUrl = chooseDatabaseUrl(store, options.databaseUrl);
   const databaseKind = checkDatabase(store, databaseUrl);
   store.readSecrets(); // a damaged secrets file stops the start before anything is opened
 
@@ -167,7 +187,14 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
 
   let db: Database;
   try {
+    options.signal?.throwIfAborted();
+    progress.step(
+      databaseUrl
+        ? `connecting to PostgreSQL at ${redactUrl(databaseUrl)}`
+        : `opening the embedded database in ${store.pgdataDir}${existsSync(store.pgdataDir) ? '' : ' (creating it: the first start takes a few seconds)'}`,
+    );
     db = await openInstanceDatabase(store, databaseUrl);
+    rememberDatabaseUrl(store, databaseUrl);
   } catch (error) {
     return startFailed(error);
   }
@@ -175,10 +202,21 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   // Every package this process has seen, for planning stops of packages added later.
   const known = new Map<string, InstantPackage>(deployment.all);
 
+  // --watch: each started package's settings, to start it again with the same ones.
+  const startedWith = new Map<string, SettingsMap>();
+  // Changes seen before the stack is up are left to the start itself (it reads the files as they are).
+  let reload: (packageId: string, file: string) => Promise<unknown> = async () => undefined;
+  const watcher = options.watch ? new PackageWatcher((id, file) => void reload(id, file)) : undefined;
+  const onStarted = (pkg: InstantPackage, settings: SettingsMap) => {
+    startedWith.set(pkg.id, settings);
+    watcher?.watch(pkg);
+  };
+
   let first: DeployResult;
   try {
-    first = await deployPlan(stack, deployment, options.command, progress, databaseKind);
+    first = await deployPlan(stack, deployment, options.command, progress, databaseKind, { ...(options.signal ? { signal: options.signal } : {}), onStarted });
   } catch (error) {
+    watcher?.close();
     await db.close().catch(() => undefined);
     return startFailed(error);
   }
@@ -203,6 +241,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
       instanceLogger.info('stopping');
+      watcher?.close();
       await stopPackages(stack, planPackages(known, stack.runningPackages(), { only: true }), deployment.concurrency, progress).catch((error: unknown) =>
         instanceLogger.error({ err: error }, 'stop failed'),
       );
@@ -225,6 +264,34 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
     return next;
   };
 
+  /**
+   * --watch: a changed package is stopped and started again from its files (metadata and service
+   * module re-read), without touching the rest. A reload that fails is reported and leaves the
+   * package stopped; the next save tries again.
+   */
+  reload = (packageId: string, file: string) =>
+    serialised(async () => {
+      const before = known.get(packageId);
+      const settings = startedWith.get(packageId);
+      if (shuttingDown || !before || !settings) return;
+      const t0 = Date.now();
+      const log = logger.child({ service: packageId });
+      progress.info(`${file} of ${packageId} changed: reloading ${packageId}…`);
+      try {
+        const fresh = readPackageMetadata(before.dir, false);
+        if (stack.runningPackages().includes(packageId)) await stack.stopPackage(before);
+        known.set(packageId, fresh);
+        await stack.startPackage(fresh, { settings, runImporters: false, progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+        log.info(`reloaded after ${file} changed`);
+        progress.info(`Reloaded ${packageId} in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
+      } catch (error) {
+        const failure = error instanceof InstantError ? error : new InstantError('INSTANT_RELOAD_FAILED', errorMessage(error));
+        log.error({ err: error, code: failure.code }, `reload failed: ${failure.message}`);
+        progress.info(`Reload of ${packageId} failed (it is stopped until the next save): ${failure.describe()}`);
+      }
+      writeRuntime();
+    });
+
   const controlHandlers: ControlHandlers = {
     status: async () => ({ pid: process.pid, packages: stack.runningPackages(), endpoints: stack.endpoints() }),
     start: (request: StartRequest) =>
@@ -232,23 +299,30 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         if (shuttingDown) throw new InstantError('INSTANT_STOPPING', 'the instance is stopping', 'wait for it to stop, then run the command again');
         const added = loadDeployment(request.options);
         if (added.store.dir !== store.dir) throw new InstantError('INSTANT_STATE_MISMATCH', `the running instance uses ${store.dir}, not ${added.store.dir}`);
-        checkDatabase(store, rememberDatabaseUrl(store, request.databaseUrl));
+        const asked = chooseDatabaseUrl(store, request.databaseUrl);
+        checkDatabase(store, asked);
+        if (request.databaseUrl && asked !== databaseUrl) throw new InstantError('INSTANT_DATABASE_MISMATCH', 'the running instance uses another database than the --database-url given', 'leave out --database-url to add packages to the running instance');
         for (const [id, pkg] of added.all) known.set(id, pkg);
-        const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind);
+        const result = await deployPlan(stack, added, request.command, silentProgress, databaseKind, { onStarted });
         writeRuntime();
         return result;
       }),
     stop: ({ packages, destroy }) =>
       serialised(async () => {
         const running = stack.runningPackages();
-        const ids = packages?.length ? packages.filter((id) => running.includes(id)) : running;
-        const toStop = planPackages(known, ids, { only: true });
-        const schemas = destroy ? (await Promise.all(toStop.ordered.map((pkg) => stack.schemasOf(pkg)))).flat() : [];
+        const named = packages?.length ? packages.filter((id) => running.includes(id)) : running;
+        // A running dependent cannot work without what it depends on: it stops too (its data is kept).
+        const dependents = dependentsAmong(known, named, running);
+        const toStop = planPackages(known, [...named, ...dependents], { only: true });
+        // Destroy deletes the data of the packages named, running or not; never of the dependents.
+        const destroyed = destroy ? (packages?.length ? packages : running).map((id) => known.get(id)).filter((pkg) => pkg !== undefined) : [];
+        const schemas = (await Promise.all(destroyed.map((pkg) => stack.schemasOf(pkg)))).flat();
         await stopPackages(stack, toStop, deployment.concurrency, progress);
-        if (destroy) await destroyPackageData(db, store, toStop.ordered.map((p) => p.id), schemas, logger);
+        for (const pkg of toStop.ordered) watcher?.unwatch(pkg.id);
+        if (destroy) await destroyPackageData(db, store, destroyed.map((p) => p.id), schemas, logger);
         if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
         else writeRuntime();
-        return { stopped: toStop.ordered.map((p) => p.id), remaining: stack.runningPackages() };
+        return { stopped: toStop.ordered.map((p) => p.id), dependents, remaining: stack.runningPackages() };
       }),
   };
   try {

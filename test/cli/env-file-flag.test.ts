@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fixturePackages, instantBin, runInstant, tempProject } from '../support/cli.js';
+
+// Issue 9 item 4: Node 20 took `--env-file` after the script name as its own option and exited 9
+// ("node: /nope.env: not found") before the CLI could explain.
+test('a missing --env-file is the CLI\'s own error, run through the bin as a user would', () => {
+  const cwd = tempProject();
+  const missing = join(cwd, 'nope.env');
+  // The bin itself (its shebang), not `node bin/instant.js`: that is what `instant` runs.
+  const result = spawnSync(instantBin, ['config', 'notes', '-c', fixturePackages, '--env-file', missing], { cwd, encoding: 'utf8' });
+  assert.equal(result.status, 1, result.stderr);
+  assert.doesNotMatch(result.stderr, /^node:/m);
+  assert.match(result.stderr, new RegExp(`--env-file ${missing} does not exist`));
+  assert.match(result.stderr, /INSTANT_ENV_FILE_MISSING/);
+  assert.match(result.stderr, /leave out --env-file/);
+});
+
+test('a relative --env-file that is missing names the folder it was looked for from; init -d says so before forking', async () => {
+  const cwd = tempProject();
+  const result = await runInstant(['init', 'notes', '-d', '-c', fixturePackages, '--env-file=local.env'], { cwd });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /--env-file .*local\.env \(local\.env, from .*\) does not exist/);
+  assert.doesNotMatch(result.stdout, /detached/, 'nothing was started');
+});
