@@ -72,6 +72,10 @@ export const LIMITS = {
   fhirSearchMaxTerminologyCodes: limit('FHIR_SEARCH_MAX_TERMINOLOGY_CODES', 10_000, 'count',
     'codes the :in, :not-in, :above and :below values of one search expand to together (value set members, subsumed or subsuming codes); more is 400 too-costly'),
 
+  // ── Client registry ─────────────────────────────────────────────────────────────────────
+  crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 200, 'count',
+    'records sharing a blocking key that one registration or $match compares (the rest are not compared), so a common name cannot make a registration scan the registry'),
+
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
   routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',

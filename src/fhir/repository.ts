@@ -85,6 +85,14 @@ export class FhirRepository {
     return this.tx ?? this.db;
   }
 
+  /**
+   * The connection this repository runs on (the write's transaction inside a write interceptor),
+   * for a service's own tables in its schema, so they commit or roll back with the FHIR write.
+   */
+  get sql(): Queryable {
+    return this.q;
+  }
+
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);

@@ -6,6 +6,7 @@ import type { ServiceDefinition } from './service.js';
 
 const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
+  'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
 };
 

@@ -1,0 +1,104 @@
+/**
+ * The client registry (OpenHIE Client Registry / MPI): the FHIR engine on schema `cr` with golden
+ * records (write interceptors that match and link every source Patient), identifier domains
+ * (NamingSystem), PIXm `$ihe-pix`, PDQm search, `Patient/$match`, and a review queue.
+ *
+ * Settings: CLIENT_REGISTRY_HOST (127.0.0.1), CLIENT_REGISTRY_PORT (3448; 0 picks a free port),
+ * CLIENT_REGISTRY_BODY_LIMIT_BYTES (16777216), CLIENT_REGISTRY_RULES_FILE (the matching rules;
+ * the default rules when unset), CLIENT_REGISTRY_STRICT_DOMAINS (false: unknown identifier domains
+ * are refused once any domain is registered; true: always), CLIENT_REGISTRY_MAX_CANDIDATES and the
+ * FHIR limits of src/common/limits.ts. The FHIR base URL is http://host:port/clientregistry/fhir.
+ */
+import { readFile } from 'node:fs/promises';
+import { createHttpApp, listenOn } from '../../common/http-app.js';
+import { InstantError } from '../../common/errors.js';
+import { readLimits, type Limits } from '../../common/limits.js';
+import { FhirEngine } from '../../fhir/engine.js';
+import { registerFhirRoutes } from '../../fhir/http/fastify.js';
+import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
+import { identifierDomainInterceptor } from './identifier-domains.js';
+import { GoldenRecordLinker } from './linker.js';
+import { matchOperation } from './match-operation.js';
+import { createMatcher, parseMatchRules, type MatchRules } from './matching/index.js';
+import { registryMigrations } from './migrations.js';
+import { MOTHERS_MAIDEN_NAME } from './pdqm.js';
+import { pixmOperation } from './pixm.js';
+import { registryOperations } from './registry-operations.js';
+import { RegistryStore } from './store.js';
+
+export const CR_SCHEMA = 'cr';
+export const CR_FHIR_PREFIX = '/clientregistry/fhir';
+
+export interface ClientRegistryOptions {
+  rules?: MatchRules;
+  /** Refuse identifiers of unregistered domains even while no domain is registered. */
+  strictDomains?: boolean;
+  limits?: Limits;
+  baseUrl?: string;
+  schema?: string;
+}
+
+/** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
+export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<FhirEngine> {
+  const schema = options.schema ?? CR_SCHEMA;
+  const engine = new FhirEngine({
+    db: context.db,
+    schema,
+    baseUrl: options.baseUrl,
+    limits: options.limits,
+    ...(context.logger ? { logger: context.logger } : {}),
+    software: { name: 'Instant OpenHIE client registry', version: '0.1.0' },
+  });
+  engine.addSearchParameter(MOTHERS_MAIDEN_NAME);
+  await engine.migrate();
+  await context.db.migrate(schema, registryMigrations(schema));
+  const strict = options.strictDomains ?? false;
+  const store = new RegistryStore(schema);
+  const linker = new GoldenRecordLinker(store, createMatcher(options.rules), engine.limits.crMaxCandidates);
+  // Domains first: the linker matches on the identifiers as they will be stored (domain URLs).
+  engine.addWriteInterceptor(identifierDomainInterceptor(strict));
+  engine.addWriteInterceptor(linker.interceptor());
+  engine.registerOperation(pixmOperation(store, strict));
+  engine.registerOperation(matchOperation(linker, strict));
+  for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);
+  return engine;
+}
+
+async function readRules(file: string | undefined): Promise<MatchRules | undefined> {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InstantError('CR_RULES_INVALID', `cannot read the matching rules file ${file}: ${(error as Error).message}`, 'set CLIENT_REGISTRY_RULES_FILE to a readable rules file, or unset it for the default rules');
+  }
+  return parseMatchRules(text, file);
+}
+
+export const clientRegistryService: ServiceDefinition = {
+  name: 'client-registry',
+  description: 'Client registry (MPI): golden records, identifier domains, PIXm $ihe-pix, PDQm, Patient/$match and a review queue',
+  schemas: [CR_SCHEMA],
+  async start(context: ServiceContext): Promise<RunningService> {
+    const host = context.settings.get('CLIENT_REGISTRY_HOST') || '127.0.0.1';
+    const port = context.settings.int('CLIENT_REGISTRY_PORT', 3448);
+    const bodyLimit = context.settings.int('CLIENT_REGISTRY_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
+    const limits = readLimits(context.settings);
+    const rules = await readRules(context.settings.get('CLIENT_REGISTRY_RULES_FILE') || undefined);
+    const strictDomains = context.settings.bool('CLIENT_REGISTRY_STRICT_DOMAINS', false);
+    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits });
+    const app = createHttpApp({ logger: context.logger, bodyLimit, limits, name: 'client-registry' });
+    await registerFhirRoutes(app, engine, { prefix: CR_FHIR_PREFIX });
+    const url = await listenOn(app, host, port);
+    engine.setBaseUrl(`${url}${CR_FHIR_PREFIX}`);
+    context.logger.info({ url: `${url}${CR_FHIR_PREFIX}` }, 'client registry listening');
+    return {
+      endpoints: { fhir: `${url}${CR_FHIR_PREFIX}`, api: url },
+      healthUrl: `${url}/health`,
+      async stop() {
+        await app.close();
+        await engine.settle();
+      },
+    };
+  },
+};

@@ -1,0 +1,155 @@
+/**
+ * Links each source Patient to one golden record, inside the Patient's write transaction:
+ * blocking keys → candidates sharing a key → matcher → auto-link (certain), or a new golden
+ * record plus a review item (probable), or a new golden record. Every decision is recorded with
+ * its score and each field's contribution. Relinking (review accept, manual link/unlink) goes
+ * through the same repository, so golden records keep their history.
+ */
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import { FhirError } from '../../fhir/outcome.js';
+import type { FhirRepository } from '../../fhir/repository.js';
+import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
+import { isGolden, newGoldenRecord, withGoldenLink, withoutSource, withSource } from './golden-record.js';
+import type { Matcher, MatchResult } from './matching/index.js';
+import type { LinkHow, RegistryStore } from './store.js';
+
+export interface ScoredCandidate {
+  patient: Patient;
+  goldenId: string | undefined;
+  result: MatchResult;
+}
+
+export class GoldenRecordLinker {
+  constructor(
+    private readonly store: RegistryStore,
+    readonly matcher: Matcher,
+    private readonly maxCandidates: number,
+  ) {}
+
+  interceptor(): WriteInterceptor {
+    return {
+      name: 'client registry: golden records',
+      types: ['Patient'],
+      before: async ({ action, id, resource, previous, repo }) => {
+        if (action === 'delete') {
+          if (!isGolden(previous as Patient | undefined)) await this.detach(repo, id);
+          else if ((await this.store.sourcesOf(repo.sql, id)).length) {
+            throw new FhirError(409, 'FHIR_CONFLICT', `golden record Patient/${id} still has source records; unlink them (or delete them) first`);
+          }
+          return;
+        }
+        const patient = resource as Patient;
+        if (isGolden(patient)) return;
+        await this.store.replaceBlockingKeys(repo.sql, id, this.matcher.blockingKeys(patient));
+        const goldenId = (await this.store.goldenOf(repo.sql, id)) ?? (await this.linkNewSource(repo, id, patient));
+        return withGoldenLink(patient, goldenId) as Resource;
+      },
+    };
+  }
+
+  /** Candidates sharing a blocking key with the patient, scored, best first (sources only). */
+  async scoreCandidates(repo: FhirRepository, patient: Patient, excludeId?: string): Promise<ScoredCandidate[]> {
+    const ids = await this.store.candidates(repo.sql, this.matcher.blockingKeys(patient), excludeId, this.maxCandidates);
+    const goldens = await this.store.goldensOf(repo.sql, ids);
+    const scored: ScoredCandidate[] = [];
+    for (const candidateId of ids) {
+      const candidate = await readPatient(repo, candidateId);
+      if (!candidate || isGolden(candidate)) continue; // written later in the same bundle, or gone
+      scored.push({ patient: candidate, goldenId: goldens.get(candidateId), result: this.matcher.compare(patient, candidate) });
+    }
+    return scored.sort((a, b) => b.result.score - a.result.score);
+  }
+
+  private async linkNewSource(repo: FhirRepository, id: string, patient: Patient): Promise<string> {
+    const best = (await this.scoreCandidates(repo, patient, id))[0];
+    const decision = {
+      source_id: id, candidate_id: best?.patient.id ?? null, score: best?.result.score ?? null,
+      grade: best?.result.grade ?? null, fields: best?.result.fields ?? [],
+    };
+    if (best?.result.grade === 'certain' && best.goldenId) {
+      await this.attach(repo, id, best.goldenId, 'auto');
+      await this.store.recordDecision(repo.sql, { ...decision, golden_id: best.goldenId, outcome: 'auto-linked' });
+      return best.goldenId;
+    }
+    const goldenId = await this.createGolden(repo, id, patient);
+    const probable = best?.result.grade === 'probable' && best.goldenId;
+    const decisionId = await this.store.recordDecision(repo.sql, { ...decision, golden_id: goldenId, outcome: probable ? 'new-golden-review' : 'new-golden' });
+    if (probable) {
+      await this.store.openReview(repo.sql, { source_id: id, candidate_id: best.patient.id!, golden_id: best.goldenId!, decision_id: decisionId, score: best.result.score });
+    }
+    return goldenId;
+  }
+
+  private async createGolden(repo: FhirRepository, sourceId: string, source: Patient): Promise<string> {
+    const created = await repo.create(newGoldenRecord(sourceId, source), 'Patient');
+    await this.store.setLink(repo.sql, sourceId, created.resource.id!, 'new');
+    return created.resource.id!;
+  }
+
+  private async attach(repo: FhirRepository, sourceId: string, goldenId: string, how: LinkHow): Promise<void> {
+    const golden = await this.readGolden(repo, goldenId);
+    await this.store.setLink(repo.sql, sourceId, goldenId, how);
+    const linked = withSource(golden, sourceId);
+    if (linked !== golden) await repo.update('Patient', goldenId, linked);
+  }
+
+  /** Removes a source from its golden record; a golden record left without sources is deleted. */
+  private async detach(repo: FhirRepository, sourceId: string): Promise<void> {
+    const goldenId = await this.store.goldenOf(repo.sql, sourceId);
+    await this.store.forgetSource(repo.sql, sourceId);
+    if (goldenId) await this.dropSourceFromGolden(repo, goldenId, sourceId);
+  }
+
+  private async dropSourceFromGolden(repo: FhirRepository, goldenId: string, sourceId: string): Promise<void> {
+    const golden = await readPatient(repo, goldenId);
+    if (!golden) return;
+    const remaining = withoutSource(golden, sourceId);
+    if (remaining.link?.length) await repo.update('Patient', goldenId, remaining);
+    else await repo.delete('Patient', goldenId);
+  }
+
+  /** Moves a source to another golden record (review accept, manual link). */
+  async relink(repo: FhirRepository, sourceId: string, goldenId: string, how: LinkHow): Promise<void> {
+    const source = await this.readSource(repo, sourceId);
+    const previous = await this.store.goldenOf(repo.sql, sourceId);
+    if (previous === goldenId) return;
+    await this.attach(repo, sourceId, goldenId, how);
+    if (previous) await this.dropSourceFromGolden(repo, previous, sourceId);
+    await repo.update('Patient', sourceId, source); // the interceptor sets its refer link to the new golden record
+  }
+
+  /** Gives a source a golden record of its own (manual unlink). */
+  async unlink(repo: FhirRepository, sourceId: string): Promise<string> {
+    const source = await this.readSource(repo, sourceId);
+    const previous = await this.store.goldenOf(repo.sql, sourceId);
+    if (previous && (await this.store.sourcesOf(repo.sql, previous)).length === 1) return previous; // already alone
+    const goldenId = await this.createGolden(repo, sourceId, source);
+    if (previous) await this.dropSourceFromGolden(repo, previous, sourceId);
+    await repo.update('Patient', sourceId, source);
+    return goldenId;
+  }
+
+  async readSource(repo: FhirRepository, id: string): Promise<Patient> {
+    const patient = await readPatient(repo, id);
+    if (!patient) throw new FhirError(404, 'FHIR_NOT_FOUND', `Patient/${id} does not exist`);
+    if (isGolden(patient)) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${id} is a golden record, not a source record`);
+    return patient;
+  }
+
+  async readGolden(repo: FhirRepository, id: string): Promise<Patient> {
+    const patient = await readPatient(repo, id);
+    if (!patient) throw new FhirError(404, 'FHIR_NOT_FOUND', `golden record Patient/${id} does not exist`);
+    if (!isGolden(patient)) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${id} is a source record, not a golden record`);
+    return patient;
+  }
+}
+
+/** The patient, or undefined when it does not exist (yet) or was deleted. */
+export async function readPatient(repo: FhirRepository, id: string): Promise<Patient | undefined> {
+  try {
+    return (await repo.read('Patient', id)) as Patient;
+  } catch (error) {
+    if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }
+}

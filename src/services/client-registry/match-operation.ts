@@ -1,0 +1,65 @@
+/**
+ * `Patient/$match` (ITI-119 Patient Demographics Match): scores the given Patient against the
+ * records sharing a blocking key and answers one entry per person (the best-scoring source record
+ * of each golden record), best first, with `search.score` (0..1) and the match-grade extension.
+ */
+import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
+import type { FhirOperation } from '../../fhir/operations/registry.js';
+import { badRequest } from '../../fhir/outcome.js';
+import { loadIdentifierDomains } from './identifier-domains.js';
+import type { GoldenRecordLinker, ScoredCandidate } from './linker.js';
+
+export const MATCH_GRADE_URL = 'http://hl7.org/fhir/StructureDefinition/match-grade';
+const DEFAULT_COUNT = 10;
+
+function booleanParameter(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw badRequest(`$match ${name} must be true or false`);
+}
+
+export function matchOperation(linker: GoldenRecordLinker, strictDomains: boolean): FhirOperation {
+  return {
+    name: 'match',
+    levels: ['type'],
+    resourceTypes: ['Patient'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-match',
+    async run({ repo, parameters, baseUrl }) {
+      const param = (name: string) => parameters.parameter?.find((p) => p.name === name);
+      const input = param('resource')?.resource as Patient | undefined;
+      if (!input || input.resourceType !== 'Patient') throw badRequest('$match needs a "resource" parameter holding a Patient');
+      const onlyCertain = booleanParameter(param('onlyCertainMatches')?.valueBoolean ?? param('onlyCertainMatches')?.valueString, 'onlyCertainMatches');
+      const countValue = param('count')?.valueInteger ?? param('count')?.valueString;
+      let count = DEFAULT_COUNT;
+      if (countValue !== undefined) {
+        if (!/^\d{1,4}$/.test(String(countValue)) || Number(countValue) < 1) throw badRequest('$match count must be a positive integer');
+        count = Math.min(Number(countValue), repo.limits.fhirSearchMaxCount);
+      }
+      const domains = await loadIdentifierDomains(repo, strictDomains);
+      // A query, not a registration: identifiers in unknown domains simply match nothing.
+      const identifier = input.identifier?.map((i) => (i.system && domains.canonical(i.system) ? { ...i, system: domains.canonical(i.system) } : i));
+      const patient: Patient = { ...input, ...(identifier ? { identifier } : {}) };
+      const bestPerPerson = new Map<string, ScoredCandidate>();
+      for (const candidate of await linker.scoreCandidates(repo, patient)) {
+        const person = candidate.goldenId ?? candidate.patient.id!;
+        if (!bestPerPerson.has(person)) bestPerPerson.set(person, candidate); // candidates come best first
+      }
+      const matches = [...bestPerPerson.values()]
+        .filter((c) => c.result.grade !== 'certainly-not' && (!onlyCertain || c.result.grade === 'certain'))
+        .slice(0, count);
+      const entry: BundleEntry[] = matches.map((c) => ({
+        fullUrl: `${baseUrl}/Patient/${c.patient.id}`,
+        resource: c.patient,
+        search: {
+          mode: 'match',
+          score: Math.round(c.result.normalizedScore * 10000) / 10000,
+          extension: [{ url: MATCH_GRADE_URL, valueCode: c.result.grade }],
+        },
+      }));
+      const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
+      return bundle;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The registry's own tables, in the engine's schema beside the FHIR tables (so they commit with
+ * the FHIR write that changed them). Versions start at 1001 to stay clear of the engine's
+ * migrations, which share the schema's migration record.
+ *
+ * blocking      blocking keys of each source Patient (indexed by key: candidates of a registration)
+ * source_link   each source Patient's golden record, and how it got there
+ * decision      every match decision: best candidate, score, grade, each field's contribution
+ * review        probable matches waiting for a person (open, accepted, rejected)
+ */
+import type { Migration } from '../../db/database.js';
+
+export function registryMigrations(schema: string): Migration[] {
+  return [
+    {
+      version: 1001,
+      name: 'client registry: blocking keys, golden links, decisions, review queue',
+      sql: `
+        CREATE TABLE ${schema}.blocking (
+          key text NOT NULL,
+          patient_id text NOT NULL,
+          PRIMARY KEY (patient_id, key)
+        );
+        CREATE INDEX blocking_key ON ${schema}.blocking (key);
+        CREATE TABLE ${schema}.source_link (
+          source_id text PRIMARY KEY,
+          golden_id text NOT NULL,
+          how text NOT NULL,
+          linked_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX source_link_golden ON ${schema}.source_link (golden_id);
+        CREATE TABLE ${schema}.decision (
+          id bigserial PRIMARY KEY,
+          source_id text NOT NULL,
+          candidate_id text,
+          golden_id text,
+          score double precision,
+          grade text,
+          outcome text NOT NULL,
+          fields jsonb NOT NULL DEFAULT '[]',
+          decided_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX decision_source ON ${schema}.decision (source_id);
+        CREATE TABLE ${schema}.review (
+          id bigserial PRIMARY KEY,
+          source_id text NOT NULL,
+          candidate_id text NOT NULL,
+          golden_id text NOT NULL,
+          decision_id bigint NOT NULL,
+          score double precision NOT NULL,
+          status text NOT NULL DEFAULT 'open',
+          created_at timestamptz NOT NULL DEFAULT now(),
+          resolved_at timestamptz
+        );
+        CREATE INDEX review_open ON ${schema}.review (status, id);
+      `,
+    },
+  ];
+}

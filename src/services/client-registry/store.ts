@@ -1,0 +1,132 @@
+/**
+ * SQL on the registry's own tables (migrations.ts). Every function takes the Queryable of the
+ * FHIR write it belongs to (repo.sql), so links, keys and decisions commit with the Patient.
+ */
+import type { Queryable } from '../../db/database.js';
+import type { FieldContribution, MatchGrade } from './matching/index.js';
+
+export type LinkHow = 'auto' | 'new' | 'review-accepted' | 'review-rejected' | 'manual';
+
+export interface DecisionRow {
+  id: string;
+  source_id: string;
+  candidate_id: string | null;
+  golden_id: string | null;
+  score: number | null;
+  grade: MatchGrade | null;
+  outcome: string;
+  fields: FieldContribution[];
+  decided_at: string;
+}
+
+export interface ReviewRow {
+  id: string;
+  source_id: string;
+  candidate_id: string;
+  golden_id: string;
+  decision_id: string;
+  score: number;
+  status: 'open' | 'accepted' | 'rejected';
+  created_at: string;
+  resolved_at: string | null;
+}
+
+export class RegistryStore {
+  constructor(private readonly schema: string) {}
+
+  async replaceBlockingKeys(q: Queryable, patientId: string, keys: readonly string[]): Promise<void> {
+    await q.query(`DELETE FROM ${this.schema}.blocking WHERE patient_id = $1`, [patientId]);
+    const unique = [...new Set(keys)];
+    if (unique.length) {
+      await q.query(`INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k`, [patientId, unique]);
+    }
+  }
+
+  /** Source patients sharing at least one key (never `excludeId`), at most `limit`. */
+  async candidates(q: Queryable, keys: readonly string[], excludeId: string | undefined, limit: number): Promise<string[]> {
+    if (!keys.length) return [];
+    const result = await q.query<{ patient_id: string }>(
+      `SELECT DISTINCT patient_id FROM ${this.schema}.blocking WHERE key = ANY($1::text[]) AND patient_id <> $2 ORDER BY patient_id LIMIT $3`,
+      [[...new Set(keys)], excludeId ?? '', limit],
+    );
+    return result.rows.map((r) => r.patient_id);
+  }
+
+  async goldenOf(q: Queryable, sourceId: string): Promise<string | undefined> {
+    const result = await q.query<{ golden_id: string }>(`SELECT golden_id FROM ${this.schema}.source_link WHERE source_id = $1`, [sourceId]);
+    return result.rows[0]?.golden_id;
+  }
+
+  async goldensOf(q: Queryable, sourceIds: readonly string[]): Promise<Map<string, string>> {
+    if (!sourceIds.length) return new Map();
+    const result = await q.query<{ source_id: string; golden_id: string }>(
+      `SELECT source_id, golden_id FROM ${this.schema}.source_link WHERE source_id = ANY($1::text[])`, [[...sourceIds]]);
+    return new Map(result.rows.map((r) => [r.source_id, r.golden_id]));
+  }
+
+  async sourcesOf(q: Queryable, goldenId: string): Promise<string[]> {
+    const result = await q.query<{ source_id: string }>(`SELECT source_id FROM ${this.schema}.source_link WHERE golden_id = $1 ORDER BY source_id`, [goldenId]);
+    return result.rows.map((r) => r.source_id);
+  }
+
+  async setLink(q: Queryable, sourceId: string, goldenId: string, how: LinkHow): Promise<void> {
+    await q.query(
+      `INSERT INTO ${this.schema}.source_link (source_id, golden_id, how) VALUES ($1, $2, $3)
+       ON CONFLICT (source_id) DO UPDATE SET golden_id = EXCLUDED.golden_id, how = EXCLUDED.how, linked_at = now()`,
+      [sourceId, goldenId, how],
+    );
+  }
+
+  async forgetSource(q: Queryable, sourceId: string): Promise<void> {
+    await q.query(`DELETE FROM ${this.schema}.blocking WHERE patient_id = $1`, [sourceId]);
+    await q.query(`DELETE FROM ${this.schema}.source_link WHERE source_id = $1`, [sourceId]);
+  }
+
+  async recordDecision(q: Queryable, decision: Omit<DecisionRow, 'id' | 'decided_at'>): Promise<string> {
+    const result = await q.query<{ id: string }>(
+      `INSERT INTO ${this.schema}.decision (source_id, candidate_id, golden_id, score, grade, outcome, fields)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id::text AS id`,
+      [decision.source_id, decision.candidate_id, decision.golden_id, decision.score, decision.grade, decision.outcome, JSON.stringify(decision.fields)],
+    );
+    return result.rows[0]!.id;
+  }
+
+  async decisionsOf(q: Queryable, sourceId: string): Promise<DecisionRow[]> {
+    const result = await q.query<DecisionRow>(
+      `SELECT id::text AS id, source_id, candidate_id, golden_id, score, grade, outcome, fields, decided_at::text AS decided_at
+       FROM ${this.schema}.decision WHERE source_id = $1 ORDER BY id`, [sourceId]);
+    return result.rows.map((r) => ({ ...r, fields: typeof r.fields === 'string' ? JSON.parse(r.fields) : r.fields }));
+  }
+
+  async openReview(q: Queryable, item: Pick<ReviewRow, 'source_id' | 'candidate_id' | 'golden_id' | 'decision_id' | 'score'>): Promise<string> {
+    const result = await q.query<{ id: string }>(
+      `INSERT INTO ${this.schema}.review (source_id, candidate_id, golden_id, decision_id, score) VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
+      [item.source_id, item.candidate_id, item.golden_id, item.decision_id, item.score],
+    );
+    return result.rows[0]!.id;
+  }
+
+  async reviews(q: Queryable, status: ReviewRow['status'] | undefined, limit: number): Promise<ReviewRow[]> {
+    const result = await q.query<ReviewRow>(
+      `SELECT id::text AS id, source_id, candidate_id, golden_id, decision_id::text AS decision_id, score, status, created_at::text AS created_at, resolved_at::text AS resolved_at
+       FROM ${this.schema}.review WHERE ($1::text IS NULL OR status = $1) ORDER BY id LIMIT $2`, [status ?? null, limit]);
+    return result.rows;
+  }
+
+  /** The review item, locked for its resolution. */
+  async lockReview(q: Queryable, id: string): Promise<ReviewRow | undefined> {
+    const result = await q.query<ReviewRow>(
+      `SELECT id::text AS id, source_id, candidate_id, golden_id, decision_id::text AS decision_id, score, status, created_at::text AS created_at, resolved_at::text AS resolved_at
+       FROM ${this.schema}.review WHERE id = $1 FOR UPDATE`, [id]);
+    return result.rows[0];
+  }
+
+  async resolveReview(q: Queryable, id: string, status: 'accepted' | 'rejected'): Promise<void> {
+    await q.query(`UPDATE ${this.schema}.review SET status = $2, resolved_at = now() WHERE id = $1`, [id, status]);
+  }
+
+  /** Open review items of a source (closed when it is linked by hand). */
+  async closeOpenReviewsOf(q: Queryable, sourceId: string, status: 'accepted' | 'rejected'): Promise<void> {
+    await q.query(`UPDATE ${this.schema}.review SET status = $2, resolved_at = now() WHERE source_id = $1 AND status = 'open'`, [sourceId, status]);
+  }
+}

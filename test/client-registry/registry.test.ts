@@ -1,0 +1,214 @@
+/**
+ * The client registry on both drivers: golden records, the review queue, identifier domains,
+ * PIXm, PDQm, $match, manual link/unlink, and bad input answered with 4xx OperationOutcomes.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { CLINIC_A, CLINIC_B, NATIONAL_ID, NATIONAL_ID_OID, goldenOf, namingSystem, patient, startRegistry, type RegistryUnderTest } from './support.js';
+
+const GOLDEN = 'http://instant-openhie.org/fhir/cr-record-type|golden';
+const MAIDEN = 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const parts = (parameter: any): Record<string, any> => Object.fromEntries(parameter.part.map((p: any) => [p.name, p.valueString ?? p.valueCode ?? p.valueDecimal ?? p.valueReference?.reference]));
+
+for (const driver of testDrivers) {
+  describe(`client registry on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let first: { id: string; golden: string };
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      for (const [name, url, oid] of [['NationalId', NATIONAL_ID, NATIONAL_ID_OID], ['ClinicA', CLINIC_A], ['ClinicB', CLINIC_B]] as const) {
+        const created = await cr.request('POST', 'NamingSystem', namingSystem(name, url, oid));
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+      }
+    });
+    after(async () => {
+      await cr.close();
+    });
+
+    test('a first registration gets a golden record; a duplicate from another clinic links to the same one', async () => {
+      const a = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, 'A-001'], [`urn:oid:${NATIONAL_ID_OID}`, 'NID-42']], family: 'Moyo', given: 'Tendai', birthDate: '1990-04-12',
+        extension: [{ url: MAIDEN, valueString: 'Chirwa' }] }));
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      assert.ok(a.body.identifier.some((i: { system: string }) => i.system === NATIONAL_ID), 'an OID system is stored as the domain URL');
+      const golden = goldenOf(a.body);
+      assert.ok(golden, 'the source record refers to its golden record');
+      first = { id: a.body.id, golden: golden! };
+      const goldenRecord = await cr.request('GET', `Patient/${golden}`);
+      assert.equal(goldenRecord.status, 200);
+      assert.ok(goldenRecord.body.meta.tag.some((t: { code: string }) => t.code === 'golden'));
+      assert.deepEqual(goldenRecord.body.link, [{ other: { reference: `Patient/${a.body.id}` }, type: 'seealso' }]);
+
+      const b = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_B, 'B-777'], [NATIONAL_ID, 'NID-42']], family: 'Moyo', given: 'Tendai', birthDate: '1990-04-12' }));
+      assert.equal(b.status, 201, JSON.stringify(b.body));
+      assert.equal(goldenOf(b.body), golden, 'the duplicate is linked to the same golden record');
+      const after = await cr.request('GET', `Patient/${golden}`);
+      assert.deepEqual(after.body.link.map((l: { other: { reference: string } }) => l.other.reference).sort(), [`Patient/${a.body.id}`, `Patient/${b.body.id}`].sort());
+      assert.equal(after.body.meta.versionId, '2', 'the golden record keeps its history');
+
+      const explained = await cr.request('GET', `Patient/${b.body.id}/$cr-explain`);
+      assert.equal(explained.status, 200);
+      const decision = explained.body.parameter.find((p: { name: string }) => p.name === 'decision');
+      assert.equal(parts(decision).outcome, 'auto-linked');
+      assert.equal(parts(decision).candidate, `Patient/${a.body.id}`);
+      assert.equal(typeof parts(decision).score, 'number');
+      assert.ok(decision.part.filter((p: { name: string }) => p.name === 'field').length >= 1, 'each field contribution is shown');
+
+      const goldens = await cr.request('GET', `Patient?_tag=${encodeURIComponent(GOLDEN)}&family=moyo`);
+      assert.equal(goldens.body.entry.length, 1, 'one person, one golden record');
+    });
+
+    test('a probable match lands in review; accepting links it, rejecting keeps its own golden record', async () => {
+      const c = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_B, 'B-900']], family: 'Moyo', given: 'Tendayi', birthDate: '1990-04-12' }));
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+      const ownGolden = goldenOf(c.body)!;
+      assert.notEqual(ownGolden, first.golden, 'a probable match is not linked automatically');
+      const queue = await cr.request('GET', 'Patient/$cr-review');
+      assert.equal(queue.status, 200);
+      const item = queue.body.parameter.map(parts).find((p: Record<string, string>) => p.source === `Patient/${c.body.id}`);
+      assert.ok(item, 'the probable match is in the review queue');
+      assert.equal(item.golden, `Patient/${first.golden}`);
+      assert.equal(item.status, 'open');
+
+      const accepted = await cr.request('POST', 'Patient/$cr-review-accept', { resourceType: 'Parameters', parameter: [{ name: 'item', valueString: item.id }] });
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const source = await cr.request('GET', `Patient/${c.body.id}`);
+      assert.equal(goldenOf(source.body), first.golden, 'accepting links the source to the candidate\'s golden record');
+      assert.equal((await cr.request('GET', `Patient/${ownGolden}`)).status, 410, 'the golden record left without sources is deleted');
+      const again = await cr.request('POST', 'Patient/$cr-review-accept', { resourceType: 'Parameters', parameter: [{ name: 'item', valueString: item.id }] });
+      assert.equal(again.status, 409);
+      assert.equal((await cr.request('GET', 'Patient/$cr-review?status=accepted')).body.parameter.length, 1);
+
+      const d = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, 'A-555']], family: 'Moyo', given: 'Tinashe', birthDate: '1990-04-12' }));
+      const dGolden = goldenOf(d.body)!;
+      const open = (await cr.request('GET', 'Patient/$cr-review')).body.parameter.map(parts).find((p: Record<string, string>) => p.source === `Patient/${d.body.id}`);
+      assert.ok(open);
+      const rejected = await cr.request('POST', `Patient/$cr-review-reject?item=${open.id}`);
+      assert.equal(rejected.status, 200, JSON.stringify(rejected.body));
+      assert.equal(goldenOf((await cr.request('GET', `Patient/${d.body.id}`)).body), dGolden, 'rejecting keeps the source\'s own golden record');
+      const outcomes = (await cr.request('GET', `Patient/${d.body.id}/$cr-explain`)).body.parameter.filter((p: { name: string }) => p.name === 'decision').map((p: unknown) => parts(p).outcome);
+      assert.deepEqual(outcomes, ['new-golden-review', 'review-rejected']);
+
+      // Manual link and unlink, and a golden record with sources cannot be deleted.
+      const linked = await cr.request('POST', `Patient/${d.body.id}/$cr-link`, { resourceType: 'Parameters', parameter: [{ name: 'golden', valueReference: { reference: `Patient/${first.golden}` } }] });
+      assert.equal(linked.status, 200, JSON.stringify(linked.body));
+      assert.equal(goldenOf((await cr.request('GET', `Patient/${d.body.id}`)).body), first.golden);
+      assert.equal((await cr.request('DELETE', `Patient/${first.golden}`)).status, 409);
+      const unlinked = await cr.request('POST', `Patient/${d.body.id}/$cr-unlink`);
+      assert.equal(unlinked.status, 200, JSON.stringify(unlinked.body));
+      const alone = goldenOf((await cr.request('GET', `Patient/${d.body.id}`)).body);
+      assert.ok(alone && alone !== first.golden);
+      assert.deepEqual((await cr.request('GET', `Patient/${alone}`)).body.link, [{ other: { reference: `Patient/${d.body.id}` }, type: 'seealso' }]);
+    });
+
+    test('PIXm $ihe-pix answers every identifier of the person, and the profile\'s error codes', async () => {
+      const all = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${CLINIC_A}|A-001`)}`);
+      assert.equal(all.status, 200, JSON.stringify(all.body));
+      assert.equal(all.body.resourceType, 'Parameters');
+      const identifiers = all.body.parameter.filter((p: { name: string }) => p.name === 'targetIdentifier').map((p: { valueIdentifier: { system: string; value: string } }) => `${p.valueIdentifier.system}|${p.valueIdentifier.value}`);
+      assert.ok(identifiers.includes(`${CLINIC_B}|B-777`) && identifiers.includes(`${NATIONAL_ID}|NID-42`), identifiers.join());
+      assert.ok(!identifiers.includes(`${CLINIC_A}|A-001`), 'the source identifier itself is not repeated');
+      const targetId = all.body.parameter.find((p: { name: string }) => p.name === 'targetId');
+      assert.match(targetId.valueReference.reference, new RegExp(`/Patient/${first.golden}$`));
+
+      const byOid = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`urn:oid:${NATIONAL_ID_OID}|NID-42`)}&targetSystem=${encodeURIComponent(CLINIC_B)}`);
+      assert.equal(byOid.status, 200, JSON.stringify(byOid.body));
+      // B-900 is the probable match accepted from review: the same person now.
+      assert.deepEqual(byOid.body.parameter.sort((x: { valueIdentifier: { value: string } }, y: { valueIdentifier: { value: string } }) => x.valueIdentifier.value.localeCompare(y.valueIdentifier.value)), [
+        { name: 'targetIdentifier', valueIdentifier: { system: CLINIC_B, value: 'B-777' } },
+        { name: 'targetIdentifier', valueIdentifier: { system: CLINIC_B, value: 'B-900' } },
+      ]);
+
+      const unknownDomain = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent('http://nowhere.example.org|1')}`);
+      assert.equal(unknownDomain.status, 400);
+      assert.equal(unknownDomain.body.issue[0].diagnostics, 'sourceIdentifier Assigning Authority not found');
+      const unknownPatient = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${CLINIC_A}|NOPE`)}`);
+      assert.equal(unknownPatient.status, 404);
+      assert.equal(unknownPatient.body.issue[0].code, 'not-found');
+      const unknownTarget = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${CLINIC_A}|A-001`)}&targetSystem=${encodeURIComponent('http://nowhere.example.org')}`);
+      assert.equal(unknownTarget.status, 403);
+      assert.equal(unknownTarget.body.issue[0].diagnostics, 'targetSystem not found');
+      for (const bad of ['', '?sourceIdentifier=no-bar', `?sourceIdentifier=${encodeURIComponent('|x')}`]) {
+        const reply = await cr.request('GET', `Patient/$ihe-pix${bad}`);
+        assert.equal(reply.status, 400, bad);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+    });
+
+    test('PDQm: mothersMaidenName, birthdate=ap and given:exact', async () => {
+      const maiden = await cr.request('GET', 'Patient?mothersMaidenName=chirwa');
+      assert.equal(maiden.status, 200, JSON.stringify(maiden.body));
+      assert.deepEqual(maiden.body.entry.map((e: { resource: { id: string } }) => e.resource.id), [first.id]);
+      const approx = await cr.request('GET', `Patient?birthdate=ap1990-04-15&family=moyo&_tag:not=${encodeURIComponent(GOLDEN)}`);
+      assert.equal(approx.status, 200, JSON.stringify(approx.body));
+      assert.ok(approx.body.entry.length >= 2, 'an approximate birth date finds the sources');
+      assert.ok(approx.body.entry.every((e: { resource: { meta: { tag?: unknown[] } } }) => !e.resource.meta.tag), '_tag:not leaves the golden records out');
+      const exact = await cr.request('GET', 'Patient?given:exact=Tendai');
+      assert.ok(exact.body.entry.length >= 1);
+      assert.equal((await cr.request('GET', 'Patient?given:exact=tendai')).body.entry?.length ?? 0, 0, ':exact is case-sensitive');
+    });
+
+    test('$match answers scored entries with the match grade', async () => {
+      const query = { resourceType: 'Parameters', parameter: [
+        { name: 'resource', resource: patient({ ids: [[NATIONAL_ID, 'NID-42']], family: 'Moyo', given: 'Tendai', birthDate: '1990-04-12' }) },
+        { name: 'count', valueInteger: 5 },
+      ] };
+      const matched = await cr.request('POST', 'Patient/$match', query);
+      assert.equal(matched.status, 200, JSON.stringify(matched.body));
+      assert.equal(matched.body.type, 'searchset');
+      const top = matched.body.entry[0];
+      assert.equal(top.search.mode, 'match');
+      assert.ok(top.search.score > 0 && top.search.score <= 1);
+      assert.deepEqual(top.search.extension, [{ url: 'http://hl7.org/fhir/StructureDefinition/match-grade', valueCode: 'certain' }]);
+      assert.equal(goldenOf(top.resource), first.golden);
+      const people = new Set(matched.body.entry.map((e: { resource: unknown }) => goldenOf(e.resource as never)));
+      assert.equal(people.size, matched.body.entry.length, 'one entry per person');
+      const certainOnly = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, { name: 'onlyCertainMatches', valueBoolean: true }] });
+      assert.ok(certainOnly.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
+      assert.equal((await cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [] })).status, 400);
+      assert.equal((await cr.request('POST', 'Patient/$match', { ...query, parameter: [query.parameter[0], { name: 'count', valueString: 'many' }] })).status, 400);
+    });
+
+    test('identifier domains: an unknown domain or a missing system is refused with 422 naming it, nothing stored', async () => {
+      const unknown = await cr.request('POST', 'Patient', patient({ ids: [['http://rogue.example.org/ids', 'R-1']], family: 'Phiri', given: 'Grace', birthDate: '2001-01-01' }));
+      assert.equal(unknown.status, 422);
+      assert.equal(unknown.body.resourceType, 'OperationOutcome');
+      assert.match(unknown.body.issue[0].diagnostics, /unknown identifier domain "http:\/\/rogue\.example\.org\/ids"/);
+      const noSystem = await cr.request('POST', 'Patient', { resourceType: 'Patient', identifier: [{ value: 'X-1' }], name: [{ family: 'Phiri' }] });
+      assert.equal(noSystem.status, 422);
+      assert.match(noSystem.body.issue[0].diagnostics, /no system/);
+      assert.equal((await cr.request('GET', 'Patient?family=phiri')).body.entry?.length ?? 0, 0, 'nothing half-written');
+      const bundle = await cr.request('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [
+        { resource: patient({ ids: [[CLINIC_A, 'A-T1']], family: 'Tembo', given: 'Ada', birthDate: '1970-02-02' }), request: { method: 'POST', url: 'Patient' } },
+        { resource: patient({ ids: [['http://rogue.example.org/ids', 'R-2']], family: 'Tembo', given: 'Ada', birthDate: '1970-02-02' }), request: { method: 'POST', url: 'Patient' } },
+      ] });
+      assert.equal(bundle.status, 422, JSON.stringify(bundle.body));
+      assert.equal((await cr.request('GET', 'Patient?family=tembo')).body.entry?.length ?? 0, 0, 'a refused transaction leaves no source and no golden record');
+    });
+
+    test('bad input to the registry operations is a 4xx OperationOutcome, never a 500', async () => {
+      const cases: Array<[string, string, unknown?]> = [
+        ['POST', 'Patient/$cr-review-accept', { resourceType: 'Parameters', parameter: [{ name: 'item', valueString: 'abc' }] }],
+        ['POST', 'Patient/$cr-review-accept', { resourceType: 'Parameters', parameter: [{ name: 'item', valueString: '999999' }] }],
+        ['POST', 'Patient/$cr-review-reject'],
+        ['GET', 'Patient/$cr-review?status=sideways'],
+        ['GET', 'Patient/$cr-review?_count=-1'],
+        ['POST', `Patient/${first.id}/$cr-link`, { resourceType: 'Parameters', parameter: [{ name: 'golden', valueString: first.id }] }],
+        ['POST', `Patient/${first.id}/$cr-link`],
+        ['POST', `Patient/${first.golden}/$cr-unlink`],
+        ['POST', 'Patient/no-such-patient/$cr-unlink'],
+        ['GET', `Patient/${first.golden}/$cr-explain`],
+        ['GET', 'Patient/$cr-review-accept'],
+        ['POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } } }] }],
+      ];
+      for (const [method, path, body] of cases) {
+        const reply = await cr.request(method, path, body);
+        assert.ok(reply.status >= 400 && reply.status < 500, `${method} ${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
+        assert.equal(reply.body.resourceType, 'OperationOutcome', `${method} ${path}`);
+      }
+    });
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * The client registry through the interoperability layer, as the package configures it: a channel
+ * for /clientregistry/fhir, a client with the registry's role; registration, PIXm, $match and the
+ * review queue go through the router with their status codes intact.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { testDrivers } from '../support/databases.js';
+import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { goldenOf, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
+
+const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
+
+for (const driver of testDrivers) {
+  describe(`client registry through the router on ${driver}`, () => {
+    let iol: Iol;
+    let cr: RegistryUnderTest;
+    let auth: Record<string, string>;
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      iol = await startIol(driver);
+      const channel = { ...importer.Channels[0], routes: [{ ...importer.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(cr.base).port) }] };
+      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
+      const client = { ...importer.Clients[0], clientID: 'cr-client', password: 'cr-client-secret-1' };
+      assert.equal((await iol.call('POST', '/clients', client)).status, 201);
+      auth = { authorization: basic('cr-client', 'cr-client-secret-1') };
+    });
+    after(async () => {
+      await iol.stop();
+      await cr.close();
+    });
+
+    test('registrations, PIXm and $match through the router; links point back through it', async () => {
+      const base = `${iol.router}/clientregistry/fhir`;
+      const a = await requestJson(`${base}/Patient`, 'POST', patient({ ids: [['urn:test:clinic-a', 'R-1']], family: 'Nkhata', given: 'Chisomo', birthDate: '1979-03-03' }), auth);
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      const b = await requestJson(`${base}/Patient`, 'POST', patient({ ids: [['urn:test:clinic-b', 'R-2']], family: 'Nkhata', given: 'Chisomo', birthDate: '1979-03-03' }), auth);
+      assert.equal(b.status, 201);
+      assert.equal(goldenOf(b.body), goldenOf(a.body), 'the duplicate links to the same golden record');
+
+      const pix = await requestJson(`${base}/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent('urn:test:clinic-a|R-1')}`, 'GET', undefined, auth);
+      assert.equal(pix.status, 200, JSON.stringify(pix.body));
+      assert.ok(pix.body.parameter.some((p: { valueIdentifier?: { value: string } }) => p.valueIdentifier?.value === 'R-2'));
+      const targetId = pix.body.parameter.find((p: { name: string }) => p.name === 'targetId').valueReference.reference as string;
+      assert.ok(targetId.startsWith(`${iol.router}/clientregistry/fhir/Patient/`), `targetId ${targetId} points through the router`);
+      const missing = await requestJson(`${base}/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent('urn:test:clinic-a|NOBODY')}`, 'GET', undefined, auth);
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.resourceType, 'OperationOutcome');
+
+      const matched = await requestJson(`${base}/Patient/$match`, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: patient({ ids: [], family: 'Nkhata', given: 'Chisomo', birthDate: '1979-03-03' }) }] }, auth);
+      assert.equal(matched.status, 200);
+      assert.equal(matched.body.entry.length, 1);
+      assert.equal(matched.body.entry[0].search.extension[0].valueCode, 'certain');
+      assert.equal((await requestJson(`${base}/Patient/$cr-review`, 'GET', undefined, auth)).status, 200);
+
+      const bad = await requestJson(`${base}/Patient`, 'POST', { resourceType: 'Patient', identifier: [{ value: 'no-system' }] }, auth);
+      assert.equal(bad.status, 422, 'the registry\'s 4xx comes through the router');
+      assert.equal((await requestJson(`${base}/Patient`, 'GET')).status, 401, 'the router authenticates before the registry sees anything');
+    });
+  });
+}
