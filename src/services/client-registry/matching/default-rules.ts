@@ -8,7 +8,7 @@ import { validateMatchRules, type MatchRules, type MatchRulesInput } from './rul
 export const DEFAULT_MATCH_RULES_INPUT: MatchRulesInput = {
   description: 'Default Patient matching: Fellegi-Sunter on names, birth date, gender, identifiers, address and telecom',
   fields: [
-    { name: 'given', path: 'Patient.name.given', comparator: 'jaro-winkler', threshold: 0.8, m: 0.9, u: 0.01 },
+    { name: 'given', path: 'Patient.name.given', comparator: 'jaro-winkler', threshold: 0.8, m: 0.9, u: 0.01, swapWith: 'family' },
     { name: 'family', path: 'Patient.name.family', comparator: 'jaro-winkler', threshold: 0.8, m: 0.9, u: 0.01 },
     { name: 'birthDate', path: 'Patient.birthDate', comparator: 'date', threshold: 0.75, m: 0.95, u: 0.01, transpositionSimilarity: 0.9 },
     { name: 'gender', path: 'Patient.gender', comparator: 'exact', m: 0.98, u: 0.5 },
@@ -24,9 +24,12 @@ export const DEFAULT_MATCH_RULES_INPUT: MatchRulesInput = {
   thresholds: { autoMatch: 20, review: 10, possible: 4 },
   blocking: [
     { name: 'family-soundex-birthyear', keys: [{ path: 'Patient.name.family', transform: 'soundex' }, { path: 'Patient.birthDate', transform: 'year' }] },
-    { name: 'given-initial-family-prefix-postcode', keys: [{ path: 'Patient.name.given', transform: 'initial' }, { path: 'Patient.name.family', transform: 'prefix', length: 2 }, { path: 'Patient.address.postalCode', transform: 'value' }] },
-    { name: 'given-soundex-birthdate', keys: [{ path: 'Patient.name.given', transform: 'soundex' }, { path: 'Patient.birthDate', transform: 'value' }] },
-    { name: 'identifier', keys: [{ path: 'Patient.identifier', transform: 'value', normalise: ['collapse-spaces'] }] },
+    { name: 'birthdate-postcode', keys: [{ path: 'Patient.birthDate' }, { path: 'Patient.address.postalCode' }] },
+    // Either name, so given and family entered the other way round still meet.
+    { name: 'name-soundex-postcode', keys: [{ path: 'Patient.name.given | Patient.name.family', transform: 'soundex' }, { path: 'Patient.address.postalCode' }] },
+    { name: 'given-soundex-birthdate', keys: [{ path: 'Patient.name.given', transform: 'soundex' }, { path: 'Patient.birthDate' }] },
+    { name: 'identifier', keys: [{ path: 'Patient.identifier', normalise: ['collapse-spaces'] }] },
+    { name: 'phone', keys: [{ path: "Patient.telecom.where(system = 'phone').value", normalise: ['digits-only'] }] },
   ],
 };
 

@@ -39,6 +39,8 @@ const fieldSchema = z.object({
   toleranceDays: z.number().int().min(0).max(3660).default(0),
   transpositionSimilarity: z.number().min(0).max(1).default(0.9),
   dateTypos: z.boolean().default(true),
+  /** Another field whose values may be entered in this one's place (given and family swapped): the crossed comparison counts when it scores higher. */
+  swapWith: z.string().min(1).optional(),
 }).strict().refine((field) => field.m > field.u, { message: 'm must be greater than u (agreement must be likelier for the same person)', path: ['m'] });
 
 const identifierSystems = z.array(z.string().min(1)).min(1);
@@ -77,6 +79,12 @@ const rulesSchema = z.object({
   rules.fields.forEach((field, index) => {
     if (seen.has(field.name)) context.addIssue({ code: z.ZodIssueCode.custom, message: `field name "${field.name}" is used twice`, path: ['fields', index, 'name'] });
     seen.add(field.name);
+  });
+  rules.fields.forEach((field, index) => {
+    if (field.swapWith === undefined) return;
+    if (field.swapWith === field.name || !rules.fields.some((other) => other.name === field.swapWith)) {
+      context.addIssue({ code: z.ZodIssueCode.custom, message: `swapWith must name another field (no field "${field.swapWith}")`, path: ['fields', index, 'swapWith'] });
+    }
   });
   const passes = new Set<string>();
   rules.blocking.forEach((pass, index) => {

@@ -18,6 +18,8 @@ export interface FieldContribution {
   a?: string;
   b?: string;
   missing?: boolean;
+  /** Compared with the values of the field named in swapWith (given and family swapped). */
+  swappedWith?: string;
 }
 
 export interface MatchResult {
