@@ -5,13 +5,14 @@
  *
  *   node dist/bench/client-registry/febrl.js [--rules FILE] [--em] [--sets dataset1,dataset2,dataset4]
  *
- * --rules: a rules file (JSON or YAML); default bench/client-registry/febrl-rules.yaml.
+ * --rules: a rules file (JSON or YAML), or `default` for DEFAULT_MATCH_RULES; default
+ *   bench/client-registry/febrl-rules.yaml.
  * --em: also score with m/u estimated by EM on each set's candidate pairs (thresholds unchanged).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { createMatcher, estimateMU, parseMatchRules, type MatchRules } from '../../src/services/client-registry/matching/index.js';
+import { createMatcher, DEFAULT_MATCH_RULES, estimateMU, parseMatchRules, type MatchRules } from '../../src/services/client-registry/matching/index.js';
 import { febrlDirectory, readFebrl, type FebrlRecord } from './febrl-data.js';
 import { bestQuality, candidatePairs, quality, truePairCount, type Quality, type ScoredPair } from './linkage.js';
 
@@ -66,7 +67,7 @@ function report(label: string, rules: MatchRules, scored: ScoredPair[], truePair
 }
 
 const options = parseArgs(process.argv.slice(2));
-const rules = parseMatchRules(readFileSync(options.rulesFile, 'utf8'), options.rulesFile);
+const rules = options.rulesFile === 'default' ? DEFAULT_MATCH_RULES : parseMatchRules(readFileSync(options.rulesFile, 'utf8'), options.rulesFile);
 console.log(`# FEBRL matching bench: rules ${options.rulesFile.replace(repoRoot, '')}, thresholds autoMatch ${rules.thresholds.autoMatch}, review ${rules.thresholds.review}, possible ${rules.thresholds.possible}`);
 console.log(`# blocking passes: ${rules.blocking.map((pass) => pass.name).join(', ')}`);
 for (const name of options.sets) {

@@ -5,7 +5,7 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { compileExtractor, type ValueExtractor } from './extract.js';
-import { DEFAULT_NORMALISE } from './normalise.js';
+import { DEFAULT_NORMALISE, type NormaliseStep } from './normalise.js';
 import { doubleMetaphone, soundex } from './phonetic.js';
 import type { BlockingPass, BlockingTransform } from './rules.js';
 
@@ -38,8 +38,11 @@ export function compileBlocking(passes: readonly BlockingPass[]): BlockingKeyMak
   };
 }
 
-function defaultNormalise(transform: BlockingTransform) {
-  return transform === 'year' ? [] : [...DEFAULT_NORMALISE];
+/** Whole values keep their punctuation (dates, codes); names cut or coded lose it. */
+function defaultNormalise(transform: BlockingTransform): NormaliseStep[] {
+  if (transform === 'year') return [];
+  if (transform === 'value') return ['lowercase', 'strip-diacritics', 'collapse-spaces'];
+  return [...DEFAULT_NORMALISE];
 }
 
 function transformValues(extract: ValueExtractor, patient: Patient, transform: BlockingTransform, length: number): string[] {
@@ -53,8 +56,9 @@ function transformValues(extract: ValueExtractor, patient: Patient, transform: B
 function transformValue(value: string, transform: BlockingTransform, length: number): string[] {
   switch (transform) {
     case 'value': return [value];
-    case 'soundex': return value.split(' ').map(soundex);
-    case 'double-metaphone': return value.split(' ').flatMap((word) => doubleMetaphone(word));
+    // The whole value, spaces ignored: "van der berg" is one key, not a "van" block of thousands.
+    case 'soundex': return [soundex(value)];
+    case 'double-metaphone': return doubleMetaphone(value);
     case 'year': return /^\d{4}/.test(value) ? [value.slice(0, 4)] : [];
     case 'initial': return [value.slice(0, 1)];
     case 'prefix': return [value.slice(0, length)];
