@@ -122,6 +122,14 @@ describe('matcher: blocking keys', () => {
     assert.deepEqual(matcher.blockingKeys({ resourceType: 'Patient' }), []);
   });
 
+  test('a very long value gives a short hashed key, the same for the same value', () => {
+    const matcher = createMatcher();
+    const long: Patient = { resourceType: 'Patient', identifier: [{ system: 'urn:x', value: 'x'.repeat(10_000) }] };
+    const [key] = matcher.blockingKeys(long);
+    assert.match(key, /^identifier:sha256:[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(matcher.blockingKeys(structuredClone(long)), [key]);
+  });
+
   test('typos that keep the sound keep the key', () => {
     const matcher = createMatcher(rules);
     assert.deepEqual(matcher.blockingKeys(patient('a', 'Smith')), matcher.blockingKeys(patient('b', 'Smyth')));

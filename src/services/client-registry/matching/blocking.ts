@@ -3,6 +3,7 @@
  * compared only with patients sharing a key. Several passes (e.g. phonetic family name + birth
  * year, given initial + family prefix + postcode, identifier) so one typo does not hide a match.
  */
+import { createHash } from 'node:crypto';
 import type { Patient } from '@medplum/fhirtypes';
 import { compileExtractor, type ValueExtractor } from './extract.js';
 import { DEFAULT_NORMALISE, type NormaliseStep } from './normalise.js';
@@ -11,6 +12,8 @@ import type { BlockingPass, BlockingTransform } from './rules.js';
 
 /** Keys per pass are the combinations of the parts' values, capped so a patient with many names stays cheap. */
 const MAX_KEYS_PER_PASS = 16;
+/** Longer keys are stored as a hash: an index row has a size limit, and a 10 kB identifier must not break a registration. */
+const MAX_KEY_LENGTH = 200;
 
 export interface BlockingKeyMaker { (patient: Patient): string[] }
 
@@ -32,7 +35,7 @@ export function compileBlocking(passes: readonly BlockingPass[]): BlockingKeyMak
         combinations = combinations.flatMap((prefix) => values.map((value) => (prefix ? `${prefix}|${value}` : value))).slice(0, MAX_KEYS_PER_PASS);
         if (!combinations.length) break;
       }
-      for (const combination of combinations) keys.add(`${pass.name}:${combination}`);
+      for (const combination of combinations) keys.add(boundedKey(`${pass.name}:${combination}`, pass.name));
     }
     return [...keys];
   };
@@ -43,6 +46,11 @@ function defaultNormalise(transform: BlockingTransform): NormaliseStep[] {
   if (transform === 'year') return [];
   if (transform === 'value') return ['lowercase', 'strip-diacritics', 'collapse-spaces'];
   return [...DEFAULT_NORMALISE];
+}
+
+function boundedKey(key: string, passName: string): string {
+  if (key.length <= MAX_KEY_LENGTH) return key;
+  return `${passName}:sha256:${createHash('sha256').update(key).digest('base64url')}`;
 }
 
 function transformValues(extract: ValueExtractor, patient: Patient, transform: BlockingTransform, length: number): string[] {
