@@ -95,7 +95,10 @@ export const clientRegistryService: ServiceDefinition = {
     const url = await listenOn(app, host, port);
     engine.setBaseUrl(`${url}${CR_FHIR_PREFIX}`);
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
-      { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger });
+      { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {
+      await app.close(); // the HTTP port is released when the MLLP port cannot be had
+      throw error;
+    });
     context.logger.info({ url: `${url}${CR_FHIR_PREFIX}`, mllp: mllp.url }, 'client registry listening');
     return {
       endpoints: { fhir: `${url}${CR_FHIR_PREFIX}`, api: url, mllp: mllp.url },
