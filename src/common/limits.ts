@@ -75,6 +75,14 @@ export const LIMITS = {
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 200, 'count',
     'records sharing a blocking key that one registration or $match compares (the rest are not compared), so a common name cannot make a registration scan the registry'),
+  mllpMaxMessageBytes: limit('CLIENT_REGISTRY_MLLP_MAX_MESSAGE_BYTES', 1 * MB, 'bytes',
+    'one HL7v2 message inside its MLLP frame; past it the connection is closed (nothing of the message is processed)', 1 * KB),
+  mllpMaxConnections: limit('CLIENT_REGISTRY_MLLP_MAX_CONNECTIONS', 100, 'count',
+    'open MLLP connections; past it the oldest connection not processing a message is closed to make room, and a new one is refused only when every connection is busy'),
+  mllpIdleTimeoutMs: limit('CLIENT_REGISTRY_MLLP_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
+    'time an MLLP connection has to complete its next message (after connecting or after the last answer); then it is closed, so idle and trickling connections do not hold a slot', 100),
+  mllpMaxQueryResults: limit('CLIENT_REGISTRY_MLLP_MAX_QUERY_RESULTS', 100, 'count',
+    'patients one QBP^Q22 (PDQ) answer returns; RCP-2 may ask for fewer, never more'),
 
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),

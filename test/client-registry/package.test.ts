@@ -15,6 +15,7 @@ test('client-registry deploys with the interoperability layer and passes its fea
     OPENHIM_ROUTER_HTTP_PORT: await freePort(),
     OPENHIM_ROUTER_HTTPS_PORT: await freePort(),
     CLIENT_REGISTRY_PORT: await freePort(),
+    CLIENT_REGISTRY_MLLP_PORT: await freePort(),
   };
   const portArgs = Object.entries(ports).flatMap(([name, port]) => ['-e', `${name}=${port}`]);
   const init = await runInstant(['init', 'client-registry', '-d', ...portArgs], { cwd });

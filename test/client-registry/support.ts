@@ -44,7 +44,7 @@ export async function startRegistry(driver: 'pglite' | 'postgres', settings: Rec
   const stateDir = await mkdtemp(join(tmpdir(), 'instant-cr-'));
   const running = await clientRegistryService.start({
     name: 'client-registry', db: database.db, logger: createLogger(), stateDir,
-    settings: new SettingsMap({ CLIENT_REGISTRY_PORT: '0', ...settings }),
+    settings: new SettingsMap({ CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0', ...settings }),
   });
   const base = running.endpoints.fhir!;
   return {

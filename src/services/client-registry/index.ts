@@ -8,6 +8,8 @@
  * the default rules when unset), CLIENT_REGISTRY_STRICT_DOMAINS (false: unknown identifier domains
  * are refused once any domain is registered; true: always), CLIENT_REGISTRY_MAX_CANDIDATES and the
  * FHIR limits of src/common/limits.ts. The FHIR base URL is http://host:port/clientregistry/fhir.
+ * CLIENT_REGISTRY_MLLP_PORT (2576; 0 picks a free port) is the HL7v2 MLLP listener (hl7v2/), on
+ * the same host, bounded by the CLIENT_REGISTRY_MLLP_* limits.
  */
 import { readFile } from 'node:fs/promises';
 import { createHttpApp, listenOn } from '../../common/http-app.js';
@@ -16,6 +18,7 @@ import { readLimits, type Limits } from '../../common/limits.js';
 import { FhirEngine } from '../../fhir/engine.js';
 import { registerFhirRoutes } from '../../fhir/http/fastify.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
+import { startHl7Listener } from './hl7v2/index.js';
 import { identifierDomainInterceptor } from './identifier-domains.js';
 import { GoldenRecordLinker } from './linker.js';
 import { matchOperation } from './match-operation.js';
@@ -91,11 +94,17 @@ export const clientRegistryService: ServiceDefinition = {
     await registerFhirRoutes(app, engine, { prefix: CR_FHIR_PREFIX });
     const url = await listenOn(app, host, port);
     engine.setBaseUrl(`${url}${CR_FHIR_PREFIX}`);
-    context.logger.info({ url: `${url}${CR_FHIR_PREFIX}` }, 'client registry listening');
+    const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
+      { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {
+      await app.close(); // the HTTP port is released when the MLLP port cannot be had
+      throw error;
+    });
+    context.logger.info({ url: `${url}${CR_FHIR_PREFIX}`, mllp: mllp.url }, 'client registry listening');
     return {
-      endpoints: { fhir: `${url}${CR_FHIR_PREFIX}`, api: url },
+      endpoints: { fhir: `${url}${CR_FHIR_PREFIX}`, api: url, mllp: mllp.url },
       healthUrl: `${url}/health`,
       async stop() {
+        await mllp.close();
         await app.close();
         await engine.settle();
       },

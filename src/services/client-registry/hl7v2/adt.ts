@@ -1,0 +1,78 @@
+/**
+ * ADT feeds (IHE PIX/PDQ patient identity feed, ITI-8 / ITI-30 style) as FHIR writes:
+ * A01/A04/A05/A08 register or update the source record that carries one of PID-3's identifiers
+ * (create when none does: an A08 for a patient the registry has not seen registers it);
+ * A40 merges the MRG-1 patient into the PID-3 patient. Every write goes through the engine, so
+ * identifier domains, matching and golden records apply exactly as for a FHIR client.
+ */
+import type { Hl7Message } from '@medplum/core';
+import type { Patient, PatientLink } from '@medplum/fhirtypes';
+import { isGolden } from '../golden-record.js';
+import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
+import type { AuthorityDirectory } from './authorities.js';
+import { pidIdentifiers, patientFromPid } from './pid.js';
+import type { RegistryCalls } from './fhir-calls.js';
+
+const GOLDEN_TAG = 'http://instant-openhie.org/fhir/cr-record-type|golden';
+
+export const REGISTER_EVENTS = new Set(['A01', 'A04', 'A05', 'A08']);
+
+function requireSegment(message: Hl7Message, name: string) {
+  const segment = message.getSegment(name);
+  if (!segment) throw new Hl7MessageError('AE', HL7_ERROR.segmentSequence, `the message has no ${name} segment`, name);
+  return segment;
+}
+
+/** The source record holding one of the identifiers (domain URLs), if any. */
+async function findSource(calls: RegistryCalls, identifiers: readonly { system?: string; value?: string }[]): Promise<Patient | undefined> {
+  for (const identifier of identifiers) {
+    const found = await calls.search<Patient>('Patient', [['identifier', `${identifier.system}|${identifier.value}`], ['_tag:not', GOLDEN_TAG], ['_count', '2']]);
+    const source = found.find((p) => !isGolden(p));
+    if (source) return source;
+  }
+  return undefined;
+}
+
+/** A01/A04/A05/A08: create or update the source record; answers its id. */
+export async function registerPatient(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<string> {
+  const pid = requireSegment(message, 'PID');
+  const incoming = patientFromPid(pid, authorities);
+  if (!incoming.identifier?.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (patient identifier list) is required: the registry keys source records by it', 'PID^1^3');
+  const existing = await findSource(calls, incoming.identifier);
+  if (!existing) return (await calls.call<Patient>('POST', 'Patient', [], incoming, 'PID')).id!;
+  // The message is the sender's current view of the patient: its elements replace the stored ones;
+  // identifiers from other messages (other domains) and the registry's links stay.
+  const seen = new Set(incoming.identifier.map((i) => `${i.system}|${i.value}`));
+  const kept = (existing.identifier ?? []).filter((i) => !seen.has(`${i.system}|${i.value}`));
+  const updated: Patient = { ...existing, ...incoming, identifier: [...incoming.identifier, ...kept], link: existing.link };
+  if (!updated.link) delete updated.link;
+  await calls.call<Patient>('PUT', `Patient/${existing.id}`, [], updated, 'PID');
+  return existing.id!;
+}
+
+/**
+ * A40: the MRG-1 patient (prior) is merged into the PID-3 patient (survivor): the prior source
+ * record joins the survivor's golden record ($cr-link), is marked inactive and gets a
+ * `replaced-by` link to the survivor. Both must be known (else AE 204).
+ */
+export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<void> {
+  const pid = requireSegment(message, 'PID');
+  const mrg = requireSegment(message, 'MRG');
+  const survivorIds = pidIdentifiers(pid, authorities);
+  const priorIds = pidIdentifiers(mrg, authorities, 'MRG', 1);
+  if (!survivorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (the surviving patient) is required', 'PID^1^3');
+  if (!priorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'MRG-1 (the prior patient identifier list) is required', 'MRG^1^1');
+  const survivor = await findSource(calls, survivorIds);
+  if (!survivor) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the surviving patient (PID-3) is not registered', 'PID^1^3');
+  const prior = await findSource(calls, priorIds);
+  if (!prior) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the prior patient (MRG-1) is not registered', 'MRG^1^1');
+  if (prior.id === survivor.id) return;
+  const golden = survivor.link?.find((l) => l.type === 'refer')?.other?.reference;
+  if (golden) {
+    await calls.call('POST', `Patient/${prior.id}/$cr-link`, [], { resourceType: 'Parameters', parameter: [{ name: 'golden', valueReference: { reference: golden } }] }, 'MRG');
+  }
+  const current = await calls.call<Patient>('GET', `Patient/${prior.id}`);
+  const replacedBy: PatientLink = { other: { reference: `Patient/${survivor.id}` }, type: 'replaced-by' };
+  const links = (current.link ?? []).filter((l) => l.type !== 'replaced-by');
+  await calls.call('PUT', `Patient/${prior.id}`, [], { ...current, active: false, link: [...links, replacedBy] }, 'MRG');
+}

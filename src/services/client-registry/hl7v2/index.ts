@@ -1,0 +1,82 @@
+/**
+ * HL7v2 over MLLP for the client registry: the listener (listener.ts, mllp.ts) hands each
+ * message to answerMessage, which parses it with @medplum/core's Hl7Message, routes it by
+ * MSH-9 and answers an ACK or an RSP. Nothing a sender writes makes it throw: an unparseable
+ * message is answered AR, a refused one AE, with an ERR segment saying why.
+ */
+import { Hl7Message } from '@medplum/core';
+import type { FhirEngine } from '../../../fhir/engine.js';
+import type { Logger } from '../../../common/logger.js';
+import { buildAck, HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
+import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
+import { AuthorityDirectory } from './authorities.js';
+import { value } from './encoding.js';
+import { RegistryCalls } from './fhir-calls.js';
+import { startMllpListener, type MllpLimits, type MllpListener } from './listener.js';
+import { pdqQuery, pixQuery, queryError } from './queries.js';
+
+export interface Hl7Options {
+  strictDomains: boolean;
+  maxQueryResults: number;
+  logger?: Pick<Logger, 'warn' | 'error'> | undefined;
+}
+
+function parse(text: string): Hl7Message | undefined {
+  // MLLP carries CR-separated segments; some senders use CRLF or LF.
+  const normalised = text.replace(/^\uFEFF/, '').replace(/\r\n|\n/g, '\r').replace(/\r+$/, '');
+  if (!/^MSH[^A-Za-z0-9\r]/.test(normalised) || normalised.length < 8) return undefined;
+  try {
+    return Hl7Message.parse(normalised);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The answer (ACK or RSP) to one HL7v2 message, as text. */
+export async function answerMessage(text: string, engine: FhirEngine, options: Hl7Options): Promise<string> {
+  const message = parse(text);
+  if (!message) {
+    return buildAck(undefined, 'AR', new Hl7MessageError('AR', HL7_ERROR.segmentSequence, 'not an HL7v2 message: it must start with an MSH segment (MSH|^~\\&|...)', 'MSH^1')).toString();
+  }
+  const type = value(message.header, 9, 1).toUpperCase();
+  const event = value(message.header, 9, 2).toUpperCase();
+  try {
+    const calls = new RegistryCalls(engine);
+    if (type === 'ADT') {
+      if (REGISTER_EVENTS.has(event)) {
+        await registerPatient(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        return buildAck(message, 'AA').toString();
+      }
+      if (event === 'A40') {
+        await mergePatients(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        return buildAck(message, 'AA').toString();
+      }
+      throw new Hl7MessageError('AR', HL7_ERROR.unsupportedEvent, `ADT^${event.slice(0, 10)} is not supported: the registry takes A01, A04, A05, A08 and A40`, 'MSH^1^9^1^2');
+    }
+    if (type === 'QBP' && (event === 'Q22' || event === 'Q23')) {
+      try {
+        const authorities = await AuthorityDirectory.load(calls, options.strictDomains);
+        const answer = event === 'Q23' ? await pixQuery(message, calls, authorities) : await pdqQuery(message, calls, authorities, options.maxQueryResults);
+        return answer.toString();
+      } catch (error) {
+        if (error instanceof Hl7MessageError) return queryError(message, event === 'Q23' ? 'K23' : 'K22', error).toString();
+        throw error;
+      }
+    }
+    if (type === 'QBP') throw new Hl7MessageError('AR', HL7_ERROR.unsupportedEvent, `QBP^${event.slice(0, 10)} is not supported: the registry answers Q22 (PDQ) and Q23 (PIX)`, 'MSH^1^9^1^2');
+    throw new Hl7MessageError('AR', HL7_ERROR.unsupportedMessageType, `message type "${type.slice(0, 10)}" is not supported: the registry takes ADT and QBP`, 'MSH^1^9^1^1');
+  } catch (error) {
+    if (error instanceof Hl7MessageError) return buildAck(message, error.ack, error).toString();
+    options.logger?.error({ err: error }, 'HL7v2 message failed');
+    return buildAck(message, 'AR', new Hl7MessageError('AR', HL7_ERROR.internalError, 'the client registry could not process the message; send it again later')).toString();
+  }
+}
+
+/** Starts the MLLP listener answering with the registry's engine. */
+export function startHl7Listener(engine: FhirEngine, listen: { host: string; port: number; limits: MllpLimits }, options: Hl7Options): Promise<MllpListener> {
+  return startMllpListener({
+    ...listen,
+    logger: options.logger,
+    answer: (text) => answerMessage(text, engine, options),
+  });
+}

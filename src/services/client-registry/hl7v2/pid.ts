@@ -1,0 +1,123 @@
+/**
+ * PID segment ↔ FHIR Patient, the mapping of docs/client-registry.md ("HL7v2 over MLLP"):
+ * PID-3 identifiers (assigning authority → domain URL), PID-5 names, PID-6 mother's maiden name
+ * (the patient-mothersMaidenName extension), PID-7 birth date, PID-8 gender, PID-11 addresses,
+ * PID-13/14 home/work phones and e-mail, PID-29/30 death.
+ */
+import type { Hl7Segment } from '@medplum/core';
+import type { Address, ContactPoint, HumanName, Identifier, Patient } from '@medplum/fhirtypes';
+import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
+import type { AuthorityDirectory } from './authorities.js';
+import { buildSegment, components, part, repeated, repetitions, value } from './encoding.js';
+
+export const MOTHERS_MAIDEN_NAME_URL = 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName';
+
+const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', M: 'maiden', N: 'nickname', A: 'usual', S: 'anonymous' };
+const NAME_TYPE: Record<string, string> = { official: 'L', usual: 'D', maiden: 'M', nickname: 'N', anonymous: 'S' };
+const GENDER: Record<string, Patient['gender']> = { M: 'male', F: 'female', O: 'other', A: 'other', U: 'unknown', N: 'unknown' };
+const SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O', unknown: 'U' };
+const ADDRESS_USE: Record<string, Address['use']> = { H: 'home', B: 'work', O: 'work', C: 'temp', M: 'home', P: 'home' };
+const ADDRESS_TYPE: Record<string, string> = { home: 'H', work: 'B', temp: 'C' };
+
+/** PID-3's identifiers with their domain URLs; an unknown authority is an AE naming its repetition. */
+export function pidIdentifiers(pid: Hl7Segment, authorities: AuthorityDirectory, segmentName = 'PID', field = 3): Identifier[] {
+  return repetitions(pid, field).map((cx, n) => {
+    const identifierValue = part(cx, 1, pid.context);
+    const authority = { namespace: part(cx, 4, pid.context, 1), universalId: part(cx, 4, pid.context, 2), universalIdType: part(cx, 4, pid.context, 3) };
+    const location = `${segmentName}^1^${field}^${n + 1}`;
+    if (!identifierValue) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, `${segmentName}-${field} repetition ${n + 1} has no ID (CX-1)`, `${location}^1`);
+    const system = authorities.systemOf(authority);
+    if (!system) {
+      const named = [authority.namespace, authority.universalId].filter(Boolean).join('&') || '(none)';
+      throw new Hl7MessageError('AE', HL7_ERROR.unknownKey,
+        `unknown assigning authority "${named.slice(0, 200)}" in ${segmentName}-${field} repetition ${n + 1}; register the domain as a NamingSystem (kind identifier, uniqueId oid/uri/other) first`, `${location}^4`);
+    }
+    const type = part(cx, 5, pid.context);
+    return { ...(type ? { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: type }] } } : {}), system, value: identifierValue };
+  });
+}
+
+function birthDate(ts: string): string | undefined {
+  const match = /^(\d{4})(\d{2})?(\d{2})?/.exec(ts);
+  if (!match) return undefined;
+  return [match[1], match[2], match[3]].filter(Boolean).join('-');
+}
+
+function names(pid: Hl7Segment): HumanName[] {
+  return repetitions(pid, 5).flatMap((xpn) => {
+    const family = part(xpn, 1, pid.context, 1);
+    const given = [part(xpn, 2, pid.context), part(xpn, 3, pid.context)].filter(Boolean);
+    if (!family && !given.length) return [];
+    const use = NAME_USE[part(xpn, 7, pid.context)];
+    const suffix = part(xpn, 4, pid.context);
+    const prefix = part(xpn, 5, pid.context);
+    return [{ ...(use ? { use } : {}), ...(family ? { family } : {}), ...(given.length ? { given } : {}), ...(prefix ? { prefix: [prefix] } : {}), ...(suffix ? { suffix: [suffix] } : {}) }];
+  });
+}
+
+function addresses(pid: Hl7Segment): Address[] {
+  return repetitions(pid, 11).flatMap((xad) => {
+    const line = [part(xad, 1, pid.context, 1), part(xad, 2, pid.context)].filter(Boolean);
+    const [city, state, postalCode, country] = [3, 4, 5, 6].map((c) => part(xad, c, pid.context));
+    if (!line.length && !city && !state && !postalCode && !country) return [];
+    const use = ADDRESS_USE[part(xad, 7, pid.context)];
+    return [{ ...(use ? { use } : {}), ...(line.length ? { line } : {}), ...(city ? { city } : {}), ...(state ? { state } : {}), ...(postalCode ? { postalCode } : {}), ...(country ? { country } : {}) }];
+  });
+}
+
+function phones(pid: Hl7Segment, field: number, use: ContactPoint['use']): ContactPoint[] {
+  return repetitions(pid, field).flatMap((xtn): ContactPoint[] => {
+    const equipment = part(xtn, 3, pid.context);
+    const email = part(xtn, 4, pid.context);
+    if (equipment === 'Internet' || (email && !part(xtn, 1, pid.context))) return email ? [{ system: 'email', value: email, use }] : [];
+    // v2.5 splits the number (XTN-6 area code, XTN-7 local number); older senders put it in XTN-1.
+    const number = part(xtn, 1, pid.context) || [part(xtn, 5, pid.context), part(xtn, 6, pid.context), part(xtn, 7, pid.context)].filter(Boolean).join(' ');
+    if (!number) return [];
+    return [{ system: 'phone', value: number, use: equipment === 'CP' ? 'mobile' : use }];
+  });
+}
+
+/** The Patient a PID describes; only the elements the PID carries are set. */
+export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory): Patient {
+  const patient: Patient = { resourceType: 'Patient' };
+  const identifier = pidIdentifiers(pid, authorities);
+  if (identifier.length) patient.identifier = identifier;
+  const name = names(pid);
+  if (name.length) patient.name = name;
+  const maiden = value(pid, 6, 1, 1);
+  if (maiden) patient.extension = [{ url: MOTHERS_MAIDEN_NAME_URL, valueString: maiden }];
+  const born = value(pid, 7);
+  if (born) {
+    const date = birthDate(born);
+    if (!date) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-7 "${born.slice(0, 40)}" is not an HL7 date (YYYY[MM[DD]])`, 'PID^1^7');
+    patient.birthDate = date;
+  }
+  const sex = value(pid, 8);
+  if (sex) {
+    const gender = GENDER[sex.toUpperCase()];
+    if (!gender) throw new Hl7MessageError('AE', HL7_ERROR.tableValueNotFound, `PID-8 "${sex.slice(0, 20)}" is not an administrative sex (HL7 table 0001: M, F, O, U, A, N)`, 'PID^1^8');
+    patient.gender = gender;
+  }
+  const address = addresses(pid);
+  if (address.length) patient.address = address;
+  const telecom = [...phones(pid, 13, 'home'), ...phones(pid, 14, 'work')];
+  if (telecom.length) patient.telecom = telecom;
+  const died = birthDate(value(pid, 29));
+  if (died) patient.deceasedDateTime = died;
+  else if (value(pid, 30).toUpperCase() === 'Y') patient.deceasedBoolean = true;
+  return patient;
+}
+
+/** A PID for an answer: the given identifiers (already filtered to the asked domains) and the patient's demographics. */
+export function pidFromPatient(setId: number, patient: Patient, identifiers: readonly Identifier[], authorities: AuthorityDirectory): Hl7Segment {
+  const cx = identifiers.map((i) => components(i.value, '', '', authorities.authorityOf(i.system!), i.type?.coding?.[0]?.code));
+  const xpn = (patient.name ?? []).map((n) => components(n.family, n.given?.[0], n.given?.slice(1).join(' ') || undefined, n.suffix?.[0], n.prefix?.[0], '', n.use ? NAME_TYPE[n.use] : undefined));
+  const maiden = patient.extension?.find((e) => e.url === MOTHERS_MAIDEN_NAME_URL)?.valueString;
+  const xad = (patient.address ?? []).map((a) => components(a.line?.[0], a.line?.slice(1).join(' ') || undefined, a.city, a.state, a.postalCode, a.country, a.use ? ADDRESS_TYPE[a.use] : undefined));
+  const contact = (patient.telecom ?? []).filter((t) => t.value && t.use !== 'work');
+  const xtn = contact.map((t) => (t.system === 'email' ? components('', 'NET', 'Internet', t.value) : components(t.value, 'PRN', t.use === 'mobile' ? 'CP' : 'PH')));
+  return buildSegment('PID', [
+    String(setId), '', repeated(cx), '', repeated(xpn), maiden ? components(maiden) : '',
+    patient.birthDate?.replace(/-/g, ''), patient.gender ? SEX[patient.gender] : '', '', '', repeated(xad), '', repeated(xtn),
+  ]);
+}

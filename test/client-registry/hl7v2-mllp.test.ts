@@ -1,0 +1,36 @@
+/** The MLLP decoder and HL7 escaping, as pure code (no socket). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Hl7Message } from '@medplum/core';
+import { frameMessage, MllpDecoder } from '../../src/services/client-registry/hl7v2/mllp.js';
+import { DEFAULT_CONTEXT, escapeValue, unescapeValue, value } from '../../src/services/client-registry/hl7v2/encoding.js';
+
+const messages = (events: ReturnType<MllpDecoder['push']>) => events.map((e) => (e.kind === 'message' ? e.payload.toString() : `!${e.problem}`));
+
+test('frames split anywhere, several per chunk, whitespace between them', () => {
+  const decoder = new MllpDecoder(100);
+  const bytes = Buffer.concat([frameMessage('MSH|one'), Buffer.from('\r\n'), frameMessage('MSH|two')]);
+  const seen: string[] = [];
+  for (let i = 0; i < bytes.length; i += 3) seen.push(...messages(decoder.push(bytes.subarray(i, i + 3))));
+  assert.deepEqual(seen, ['MSH|one', 'MSH|two']);
+  assert.equal(decoder.partial, false);
+});
+
+test('bytes outside a frame, FS without CR, a VT inside a frame and an oversized frame are problems; the decoder stops', () => {
+  assert.deepEqual(messages(new MllpDecoder(100).push(Buffer.from('MSH|x'))), ['!unframed']);
+  assert.deepEqual(messages(new MllpDecoder(100).push(Buffer.from('\x0bMSH\x1cX'))), ['!unframed']);
+  assert.deepEqual(messages(new MllpDecoder(100).push(Buffer.from('\x0bMSH\x0bMSH\x1c\r'))), ['!unframed']);
+  const small = new MllpDecoder(10);
+  assert.deepEqual(messages(small.push(Buffer.from('\x0b123456'))), []);
+  assert.equal(small.partial, true);
+  assert.deepEqual(messages(small.push(Buffer.from('7890X\x1c\r'))), ['!too-large']);
+  assert.deepEqual(messages(small.push(frameMessage('ok'))), [], 'a broken stream yields nothing more');
+});
+
+test('escape sequences round-trip and are decoded when reading', () => {
+  const text = 'Smith|Jones^Jr & Co~\\x';
+  assert.equal(unescapeValue(escapeValue(text), DEFAULT_CONTEXT), text);
+  const message = Hl7Message.parse('MSH|^~\\&|A\rPID|1||||O\\S\\Brien^Ann');
+  assert.equal(value(message.getSegment('PID'), 5, 1), 'O^Brien');
+  assert.equal(value(message.getSegment('PID'), 9, 3), '', 'an absent field reads as empty');
+});

@@ -1,0 +1,222 @@
+/**
+ * HL7v2 over MLLP on both drivers: real framed messages over TCP. ADT registrations link
+ * duplicates to one golden record exactly as FHIR writes do, A08 updates, A40 merges, Q23 (PIX)
+ * and Q22 (PDQ) answer RSPs, and garbage, oversized or unframed input never crashes the listener.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { testDrivers } from '../support/databases.js';
+import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
+import { CLINIC_A, CLINIC_B, NATIONAL_ID, NATIONAL_ID_OID, goldenOf, namingSystem, startRegistry, type RegistryUnderTest } from './support.js';
+
+const CLINIC_A_OID = '2.16.999.1.10';
+const MAX_MESSAGE = 4096;
+
+function clinicSystem(name: string, url: string, oid?: string, namespace?: string): Record<string, unknown> {
+  const system = namingSystem(name, url, oid) as { uniqueId: unknown[] };
+  if (namespace) system.uniqueId.push({ type: 'other', value: namespace });
+  return system;
+}
+
+for (const driver of testDrivers) {
+  describe(`client registry HL7v2 over MLLP on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let client: MllpClient;
+
+    before(async () => {
+      cr = await startRegistry(driver, { CLIENT_REGISTRY_MLLP_MAX_MESSAGE_BYTES: String(MAX_MESSAGE) });
+      for (const system of [clinicSystem('NationalId', NATIONAL_ID, NATIONAL_ID_OID), clinicSystem('ClinicA', CLINIC_A, CLINIC_A_OID, 'CLINIC_A'), clinicSystem('ClinicB', CLINIC_B, undefined, 'CLINIC_B')]) {
+        const created = await cr.request('POST', 'NamingSystem', system);
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+      }
+      assert.match(cr.running.endpoints.mllp!, /^mllp:\/\/127\.0\.0\.1:\d+$/);
+      client = await MllpClient.connect(cr.running.endpoints.mllp!);
+    });
+    after(async () => {
+      client?.close();
+      await cr.close();
+    });
+
+    test('A04 registers; a duplicate A04 from another clinic links to the same golden record; ACK AA echoes MSH-10', async () => {
+      const first = hl7('ADT^A04^ADT_A01', 'EVN|A04|20240101120000',
+        `PID|1||A-100^^^CLINIC_A&${CLINIC_A_OID}&ISO^MR~NID-9^^^&${NATIONAL_ID_OID}&ISO^NI||Banda^Chikondi^M||19850317|F|||12 Lake Rd^^Zomba^^P01^MW^H||^PRN^PH^^^^0999123456|||||||||||||||N`,
+        'PV1|1|O');
+      const ack = ackOf(await client.send(first.text));
+      assert.deepEqual([ack.code, ack.controlId], ['AA', first.controlId], ack.errorText);
+
+      const found = await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|A-100`)}`);
+      assert.equal(found.body.entry.length, 1);
+      const a = found.body.entry[0].resource;
+      assert.deepEqual(a.name, [{ family: 'Banda', given: ['Chikondi', 'M'] }]);
+      assert.equal(a.birthDate, '1985-03-17');
+      assert.equal(a.gender, 'female');
+      assert.deepEqual(a.address, [{ use: 'home', line: ['12 Lake Rd'], city: 'Zomba', postalCode: 'P01', country: 'MW' }]);
+      assert.deepEqual(a.telecom, [{ system: 'phone', value: '0999123456', use: 'home' }]);
+      assert.ok(a.identifier.some((i: { system: string; value: string }) => i.system === NATIONAL_ID && i.value === 'NID-9'), 'an OID authority is stored as the domain URL');
+
+      const duplicate = hl7('ADT^A04^ADT_A01', 'PID|1||B-200^^^CLINIC_B^MR||Banda^Chikondi||19850317|F');
+      assert.equal(ackOf(await client.send(duplicate.text)).code, 'AA');
+      const b = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_B}|B-200`)}`)).body.entry[0].resource;
+      assert.ok(goldenOf(a));
+      assert.equal(goldenOf(b), goldenOf(a), 'the duplicate is linked to the same golden record');
+      const pix = await cr.request('GET', `Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${CLINIC_B}|B-200`)}`);
+      const ids = pix.body.parameter.filter((p: { name: string }) => p.name === 'targetIdentifier').map((p: { valueIdentifier: { value: string } }) => p.valueIdentifier.value).sort();
+      assert.deepEqual(ids, ['A-100', 'NID-9']);
+    });
+
+    test('A08 updates the source record it names; the record keeps its golden record', async () => {
+      const before = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|A-100`)}`)).body.entry[0].resource;
+      const update = hl7('ADT^A08^ADT_A01', `PID|1||A-100^^^&${CLINIC_A_OID}&ISO||Banda^Chikondi^M||19850317|F|||7 Hill St^^Blantyre^^P02^MW^H|||||||||||||||||`);
+      assert.equal(ackOf(await client.send(update.text)).code, 'AA');
+      const afterUpdate = (await cr.request('GET', `Patient/${before.id}`)).body;
+      assert.equal(afterUpdate.meta.versionId, String(Number(before.meta.versionId) + 1));
+      assert.equal(afterUpdate.address[0].city, 'Blantyre');
+      assert.ok(afterUpdate.identifier.some((i: { value: string }) => i.value === 'NID-9'), 'identifiers the update does not repeat are kept');
+      assert.equal(goldenOf(afterUpdate), goldenOf(before));
+      const all = await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|A-100`)}`);
+      assert.equal(all.body.entry.length, 1, 'an update, not a second registration');
+    });
+
+    test('Q23 (PIX) returns the person\'s identifiers in other domains; NF, unknown identifier and unknown domains', async () => {
+      const query = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-1|B-200^^^CLINIC_B', 'RCP|I');
+      const answer = await client.send(query.text);
+      assert.equal(answer.header.getField(9).toString(), 'RSP^K23^RSP_K23');
+      assert.deepEqual([ackOf(answer).code, ackOf(answer).controlId], ['AA', query.controlId]);
+      assert.deepEqual(answer.getSegment('QAK')!.getField(1).toString(), 'Q-1');
+      assert.equal(answer.getSegment('QAK')!.getField(2).toString(), 'OK');
+      const pid = answer.getSegment('PID')!;
+      const identifiers = pid.getField(3).components.map((cx) => `${cx[0]}|${cx[3]}`).sort();
+      assert.deepEqual(identifiers, [`A-100|ClinicA&${CLINIC_A_OID}&ISO`.replace('ClinicA', 'CLINIC_A'), `NID-9|NationalId&${NATIONAL_ID_OID}&ISO`]);
+
+      const onlyNational = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-2|A-100^^^CLINIC_A|^^^&2.16.999.1.1&ISO', 'RCP|I').text);
+      assert.deepEqual(onlyNational.getSegment('PID')!.getField(3).components.map((cx) => cx[0]), ['NID-9']);
+
+      const none = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-3|NID-9^^^&2.16.999.1.1&ISO|^^^&2.16.999.1.1&ISO', 'RCP|I').text);
+      assert.equal(ackOf(none).code, 'AA');
+      assert.equal(none.getSegment('QAK')!.getField(2).toString(), 'NF', 'known person, nothing in the asked domain');
+      assert.equal(none.getSegment('PID'), undefined);
+
+      const unknownId = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-4|NOPE^^^CLINIC_B', 'RCP|I').text);
+      assert.equal(ackOf(unknownId).code, 'AE');
+      assert.equal(ackOf(unknownId).error, '204');
+      assert.equal(unknownId.getSegment('ERR')!.getField(2).toString(), 'QPD^1^3^1^1');
+      assert.equal(unknownId.getSegment('QAK')!.getField(2).toString(), 'AE');
+
+      const unknownDomain = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-5|B-200^^^ROGUE', 'RCP|I').text);
+      assert.deepEqual([ackOf(unknownDomain).code, ackOf(unknownDomain).error], ['AE', '204']);
+      assert.equal(unknownDomain.getSegment('ERR')!.getField(2).toString(), 'QPD^1^3^1^4');
+      const unknownTarget = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-6|B-200^^^CLINIC_B|^^^CLINIC_A~^^^ROGUE', 'RCP|I').text);
+      assert.deepEqual([ackOf(unknownTarget).code, ackOf(unknownTarget).error], ['AE', '204']);
+      assert.equal(unknownTarget.getSegment('ERR')!.getField(2).toString(), 'QPD^1^4^2^4');
+    });
+
+    test('Q22 (PDQ) finds people by name and birth date, one PID per person', async () => {
+      const query = hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-1|@PID.5.1.1^BANDA~@PID.7^19850317', 'RCP|I|10^RD');
+      const answer = await client.send(query.text);
+      assert.equal(answer.header.getField(9).toString(), 'RSP^K22^RSP_K21');
+      assert.equal(ackOf(answer).code, 'AA');
+      assert.equal(answer.getSegment('QAK')!.getField(2).toString(), 'OK');
+      const pids = answer.getAllSegments('PID');
+      assert.equal(pids.length, 1, 'two source records of one person are one PID');
+      assert.equal(pids[0]!.getField(5).getComponent(1), 'Banda');
+      assert.equal(pids[0]!.getField(7).toString(), '19850317');
+      const ids = pids[0]!.getField(3).components.map((cx) => cx[0]).sort();
+      assert.deepEqual(ids, ['A-100', 'B-200', 'NID-9']);
+
+      const inDomain = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-2|@PID.5.1^Banda|||||^^^CLINIC_B', 'RCP|I').text);
+      assert.deepEqual(inDomain.getSegment('PID')!.getField(3).components.map((cx) => cx[0]), ['B-200']);
+      const nobody = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-3|@PID.5.1^Nobody', 'RCP|I').text);
+      assert.deepEqual([ackOf(nobody).code, nobody.getSegment('QAK')!.getField(2).toString()], ['AA', 'NF']);
+      const badField = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-4|@PID.99^x', 'RCP|I').text);
+      assert.equal(ackOf(badField).code, 'AE');
+      const badDomain = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-5|@PID.5.1^Banda|||||^^^ROGUE', 'RCP|I').text);
+      assert.deepEqual([ackOf(badDomain).code, ackOf(badDomain).error], ['AE', '204']);
+      assert.equal(badDomain.getSegment('ERR')!.getField(2).toString(), 'QPD^1^8^1^4');
+    });
+
+    test('A40 merges the MRG-1 patient into the PID-3 patient', async () => {
+      const extra = hl7('ADT^A04^ADT_A01', 'PID|1||A-300^^^CLINIC_A||Phiri^Grace||19700101|F');
+      assert.equal(ackOf(await client.send(extra.text)).code, 'AA');
+      const merge = hl7('ADT^A40^ADT_A39', 'EVN|A40|20240101120000', 'PID|1||B-200^^^CLINIC_B||Banda^Chikondi', 'MRG|A-300^^^CLINIC_A');
+      const ack = ackOf(await client.send(merge.text));
+      assert.equal(ack.code, 'AA', ack.errorText);
+      const prior = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|A-300`)}`)).body.entry[0].resource;
+      const survivor = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_B}|B-200`)}`)).body.entry[0].resource;
+      assert.equal(prior.active, false);
+      assert.ok(prior.link.some((l: { type: string; other: { reference: string } }) => l.type === 'replaced-by' && l.other.reference === `Patient/${survivor.id}`));
+      assert.equal(goldenOf(prior), goldenOf(survivor), 'the prior record joins the survivor\'s golden record');
+      const unknown = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|GHOST^^^CLINIC_A').text));
+      assert.deepEqual([unknown.code, unknown.error], ['AE', '204']);
+    });
+
+    test('refusals: unknown authority, missing PID-3, bad sex, unsupported types and events, garbage in a frame', async () => {
+      const cases: Array<[string, string, string]> = [
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-1^^^ROGUE||Doe^Jane||19900101|F').text, 'AE', '204'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||||Doe^Jane||19900101|F').text, 'AE', '101'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-2^^^CLINIC_A||Doe^Jane||19900101|Q').text, 'AE', '103'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-3^^^CLINIC_A||Doe^Jane||notadate|F').text, 'AE', '102'],
+        [hl7('ADT^A04^ADT_A01', 'EVN|A04').text, 'AE', '100'],
+        [hl7('ADT^A99^ADT_A01', 'PID|1||X-4^^^CLINIC_A').text, 'AR', '201'],
+        [hl7('ORU^R01^ORU_R01', 'OBX|1').text, 'AR', '200'],
+        [hl7('QBP^Q99^QBP_Q21', 'QPD|x|y').text, 'AR', '201'],
+        ['this is not HL7 at all', 'AR', '100'],
+        ['MSH', 'AR', '100'],
+      ];
+      for (const [text, code, error] of cases) {
+        const answer = ackOf(await client.send(text));
+        assert.deepEqual([answer.code, answer.error], [code, error], `${text.slice(0, 60)}: ${answer.errorText}`);
+      }
+      assert.equal((await cr.request('GET', 'Patient?family=doe')).body.entry?.length ?? 0, 0, 'nothing of a refused message is stored');
+    });
+
+    test('unframed and oversized input closes that connection only; the listener keeps answering', async () => {
+      const unframed = await MllpClient.connect(cr.running.endpoints.mllp!);
+      unframed.socket.write('MSH|^~\\&|no frame at all\r');
+      await unframed.closed;
+
+      const oversized = await MllpClient.connect(cr.running.endpoints.mllp!);
+      oversized.socket.write(`\x0b${hl7('ADT^A04^ADT_A01', `PID|1||Z-1^^^CLINIC_A||${'x'.repeat(MAX_MESSAGE)}`).text}\x1c\r`);
+      await oversized.closed;
+
+      const badEnd = await MllpClient.connect(cr.running.endpoints.mllp!);
+      badEnd.socket.write('\x0bMSH|^~\\&|A\x1cX');
+      await badEnd.closed;
+
+      // Two messages in one write, and one message split across writes, are each answered in order.
+      const first = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-7|B-200^^^CLINIC_B', 'RCP|I');
+      const second = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-8|A-100^^^CLINIC_A', 'RCP|I');
+      const both = [client.sendRaw(''), client.sendRaw(`\x0b${first.text}\x1c\r\x0b${second.text}\x1c\r`)];
+      const answers = await Promise.all(both);
+      assert.match(answers[0]!, new RegExp(`MSA\\|AA\\|${first.controlId}`));
+      assert.match(answers[1]!, new RegExp(`MSA\\|AA\\|${second.controlId}`));
+      const split = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-9|B-200^^^CLINIC_B', 'RCP|I');
+      const pending = client.sendRaw(`\x0b${split.text.slice(0, 20)}`);
+      client.socket.write(`${split.text.slice(20)}\x1c\r`);
+      assert.match(await pending, new RegExp(`MSA\\|AA\\|${split.controlId}`));
+    });
+
+    test('the connection cap makes room by closing an idle connection; the idle deadline closes silent ones', async () => {
+      const small = await startRegistry(driver, { CLIENT_REGISTRY_MLLP_MAX_CONNECTIONS: '2', CLIENT_REGISTRY_MLLP_IDLE_TIMEOUT_MS: '2000' });
+      try {
+        const url = small.running.endpoints.mllp!;
+        const silent = await MllpClient.connect(url);
+        await silent.closed; // closed by the idle deadline, with no message sent
+        const one = await MllpClient.connect(url);
+        const two = await MllpClient.connect(url);
+        const three = await MllpClient.connect(url);
+        await one.closed; // the oldest idle connection made room
+        const answer = ackOf(await three.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-1|A-1^^^http://x.example.org', 'RCP|I').text));
+        assert.equal(answer.code, 'AE', 'the newest connection is served');
+        two.close();
+        three.close();
+        // The listener still accepts connections after all this.
+        const again = await MllpClient.connect(url);
+        again.close();
+        assert.ok(net.isIP('127.0.0.1'));
+      } finally {
+        await small.close();
+      }
+    });
+  });
+}
