@@ -76,6 +76,10 @@ export const LIMITS = {
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 200, 'count',
     'records sharing a blocking key that one registration or $match compares (the rest are not compared), so a common name cannot make a registration scan the registry'),
 
+  // ── Patient-registration mediator ────────────────────────────────────────────────────────
+  registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',
+    'a registration or visit body sent to the patient-registration mediator; past it 413', 1 * KB),
+
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
   routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',
