@@ -1,12 +1,17 @@
 // This package's own steps. '@cucumber/cucumber' is provided by `instant test`; `this` is the
 // harness world (this.fill, this.vars, this.response).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { Given, Then } from '@cucumber/cucumber';
 
-// Registrations are conditional on the clinic's identifier: a fresh one per run keeps `instant test` repeatable.
-Given('a fresh identifier suffix {string}', function (name) {
-  this.vars[name] = randomUUID().slice(0, 8);
+// Registrations are conditional on the clinic's identifier, and people registered by an earlier
+// run must not match this run's: a fresh identifier, birth date and phone per scenario keep
+// `instant test` repeatable against the same stack.
+Given('a fresh identifier suffix {string} and birth date {string}', function (suffix, birthDate) {
+  this.vars[suffix] = randomUUID().slice(0, 8);
+  const day = new Date(Date.UTC(1940, 0, 1) + randomInt(0, 65 * 365) * 86_400_000);
+  this.vars[birthDate] = day.toISOString().slice(0, 10);
+  this.vars.PHONE = String(randomInt(10_000_000, 99_999_999));
 });
 
 // The interop layer writes its transaction log in batches: look a few times.
