@@ -84,6 +84,10 @@ export const LIMITS = {
   mllpMaxQueryResults: limit('CLIENT_REGISTRY_MLLP_MAX_QUERY_RESULTS', 100, 'count',
     'patients one QBP^Q22 (PDQ) answer returns; RCP-2 may ask for fewer, never more'),
 
+  // ── Patient-registration mediator ────────────────────────────────────────────────────────
+  registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',
+    'a registration or visit body sent to the patient-registration mediator; past it 413', 1 * KB),
+
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
   routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',

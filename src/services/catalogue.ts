@@ -7,6 +7,7 @@ import type { ServiceDefinition } from './service.js';
 const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
   'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
+  'patient-registration': async () => (await import('./patient-registration/index.js')).patientRegistrationService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
 };
 

@@ -1,0 +1,133 @@
+/**
+ * The patient-registration mediator (package `patient-registration`): built with the mediator SDK,
+ * it registers `urn:mediator:patient-registration` with the interop layer, installs its channel
+ * (`^/registration/(Patient|visit)$`, role `patient-registration`), heartbeats (taking config
+ * changes from the console) and orchestrates, through the router:
+ *
+ *   POST /registration/Patient   register in the client registry, answer the enterprise identity
+ *   POST /registration/visit     resolve the patient (PIXm), write the visit to the shared health record
+ *
+ * Every answer is application/json+openhim: the clinic gets the inner response, the transaction
+ * log keeps the orchestrations. Settings: PATIENT_REGISTRATION_HOST (127.0.0.1),
+ * PATIENT_REGISTRATION_PORT (3449; 0 picks a free one), PATIENT_REGISTRATION_HEARTBEAT_MS (10000),
+ * PATIENT_REGISTRATION_BODY_LIMIT_BYTES (src/common/limits.ts), CLIENT_REGISTRY_HOST/PORT,
+ * FHIR_DATASTORE_HOST/PORT, and the interop layer's OPENHIM_API_* and root credentials.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { MediatorClient, MediatorResponseBuilder, type MediatorRoute } from '@instant-openhie/mediator-sdk';
+import { createHttpApp } from '../../common/http-app.js';
+import { jsonNestingExceeds } from '../../common/json-depth.js';
+import { readLimits } from '../../common/limits.js';
+import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
+import { CONFIG_DEFS, DEFAULT_ENTERPRISE_ID_SYSTEM, type RegistrationConfig } from './config.js';
+import { operationOutcome } from './fhir-calls.js';
+import { registerPatient, type Answer } from './registration.js';
+import { recordVisit } from './visit.js';
+
+export const PATIENT_REGISTRATION_URN = 'urn:mediator:patient-registration';
+export const PATIENT_REGISTRATION_CHANNEL = 'Patient registration';
+const MAX_JSON_DEPTH = 64;
+
+function defaultConfig(settings: Settings): RegistrationConfig {
+  return {
+    clientRegistryBaseUrl: `http://${settings.get('CLIENT_REGISTRY_HOST') || '127.0.0.1'}:${settings.int('CLIENT_REGISTRY_PORT', 3448)}/clientregistry/fhir`,
+    sharedHealthRecordBaseUrl: `http://${settings.get('FHIR_DATASTORE_HOST') || '127.0.0.1'}:${settings.int('FHIR_DATASTORE_PORT', 3447)}/fhir`,
+    enterpriseIdSystem: DEFAULT_ENTERPRISE_ID_SYSTEM,
+  };
+}
+
+/** Sends a handler's answer wrapped for the interop layer; a failure the handler did not expect is a 502 with the error recorded. */
+async function answerWithOrchestrations(reply: FastifyReply, handle: (builder: MediatorResponseBuilder) => Promise<Answer>, logger: ServiceContext['logger']): Promise<void> {
+  const builder = new MediatorResponseBuilder(PATIENT_REGISTRATION_URN);
+  let answer: Answer;
+  try {
+    answer = await handle(builder);
+  } catch (error) {
+    logger.warn({ err: error }, 'patient registration: an upstream call failed');
+    builder.fail(error as Error);
+    answer = { status: 502, body: operationOutcome('exception', `an upstream service did not answer: ${(error as Error).message}`) };
+  }
+  const http = builder.toHttp({ status: answer.status, headers: { 'content-type': 'application/fhir+json' }, body: answer.body });
+  await reply.status(http.status).headers(http.headers).send(http.body);
+}
+
+function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig, logger: ServiceContext['logger']): void {
+  // Clinics send FHIR JSON; parse it like JSON, with the same nesting guard.
+  app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (jsonNestingExceeds(text, MAX_JSON_DEPTH) !== undefined) return done(Object.assign(new Error('the JSON body is nested too deep'), { statusCode: 400 }), undefined);
+    try {
+      done(null, text ? JSON.parse(text) : undefined);
+    } catch {
+      done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  app.setErrorHandler(async (error: { statusCode?: number; message: string }, _request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) logger.error({ err: error }, 'patient registration: request failed');
+    await reply.status(status).type('application/fhir+json').send(operationOutcome(status === 413 ? 'too-costly' : status === 500 ? 'exception' : 'invalid', status === 500 ? 'internal error' : error.message));
+  });
+  app.post('/registration/Patient', (request, reply) => answerWithOrchestrations(reply, (builder) => registerPatient(request.body, current(), builder), logger));
+  app.post('/registration/visit', (request, reply) => answerWithOrchestrations(reply, (builder) => recordVisit(request.body, current(), builder), logger));
+}
+
+export const patientRegistrationService: ServiceDefinition = {
+  name: 'patient-registration',
+  description: 'Patient-registration mediator: registers patients in the client registry and writes their visits to the shared health record',
+  schemas: [],
+  async start(context: ServiceContext): Promise<RunningService> {
+    const { settings, logger } = context;
+    const limits = readLimits(settings);
+    const host = settings.get('PATIENT_REGISTRATION_HOST') || '127.0.0.1';
+    let config = defaultConfig(settings);
+    const app = createHttpApp({ logger, bodyLimit: limits.registrationBodyBytes, limits, name: 'patient-registration', maxJsonDepth: MAX_JSON_DEPTH });
+    registerRoutes(app, () => config, logger);
+    await app.listen({ host, port: settings.int('PATIENT_REGISTRATION_PORT', 3449) });
+    const port = (app.server.address() as AddressInfo).port;
+    const url = `http://${host}:${port}`;
+
+    const client = new MediatorClient<RegistrationConfig>({
+      apiURL: `${settings.bool('OPENHIM_API_TLS', false) ? 'https' : 'http'}://${settings.require('OPENHIM_API_HOST')}:${settings.require('OPENHIM_API_PORT')}`,
+      username: settings.require('OPENHIM_ROOT_EMAIL'),
+      password: settings.require('OPENHIM_ROOT_PASSWORD'),
+      urn: PATIENT_REGISTRATION_URN,
+      trustSelfSigned: true,
+    });
+    const route: MediatorRoute = { name: 'Patient registration mediator', host, port, primary: true };
+    try {
+      await client.register({
+        urn: PATIENT_REGISTRATION_URN,
+        version: '0.1.0', // a re-registration changes the mediator only with a greater version
+        name: 'Patient registration',
+        description: 'Registers patients in the client registry (enterprise identity) and writes their visits to the shared health record',
+        endpoints: [route],
+        defaultChannelConfig: [{
+          name: PATIENT_REGISTRATION_CHANNEL, urlPattern: '^/registration/(Patient|visit)$', methods: ['POST'], authType: 'private',
+          allow: ['patient-registration'], routes: [route], requestBody: true, responseBody: true,
+        }],
+        configDefs: CONFIG_DEFS,
+        config,
+      });
+      await client.installChannels(); // idempotent: an existing channel (the package's importer's) is left as it is
+      config = { ...config, ...(await client.fetchConfig()) };
+    } catch (error) {
+      await client.close();
+      await app.close();
+      throw error;
+    }
+    client
+      .on('config', (next) => (config = { ...config, ...next }))
+      .on('error', (error) => logger.warn({ err: error }, 'patient registration: heartbeat failed'))
+      .startHeartbeat(settings.int('PATIENT_REGISTRATION_HEARTBEAT_MS', 10_000));
+
+    return {
+      endpoints: { http: url },
+      healthUrl: `${url}/health`,
+      async stop() {
+        await client.close();
+        await app.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * POST /registration/visit: a clinic sends a visit, a transaction Bundle (Encounter, Observations,
+ * ...) that refers to its patient by the clinic's identifier. The mediator resolves each local
+ * patient to the enterprise identity with PIXm ($ihe-pix in the client registry), reads the
+ * golden record, and writes the visit to the shared health record in one transaction together with
+ * `PUT Patient/<enterprise id>` (the golden record's demographics and the enterprise identifier),
+ * so the record's Encounters and Observations all point at one Patient per person.
+ */
+import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
+import type { RegistrationConfig } from './config.js';
+import { callFhir, operationOutcome, upstreamFailure } from './fhir-calls.js';
+import { identifierKey, localPatientsOf, VisitReferenceError, withEnterpriseReferences, type LocalIdentifier } from './local-patient-references.js';
+import type { Answer } from './registration.js';
+
+type Entry = { fullUrl?: string; resource?: { resourceType?: string; [key: string]: unknown }; request?: { method?: string; url?: string } };
+type Bundle = { resourceType?: string; type?: string; entry?: Entry[] };
+
+/** The demographics of the golden record kept in the shared health record's Patient. */
+const DEMOGRAPHICS = ['name', 'gender', 'birthDate', 'address', 'telecom', 'deceasedBoolean', 'deceasedDateTime'] as const;
+
+function checkVisit(body: unknown): string | undefined {
+  const bundle = body as Bundle;
+  if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.type !== 'transaction') return 'send the visit as a FHIR Bundle of type "transaction"';
+  if (!Array.isArray(bundle.entry) || !bundle.entry.length) return 'the visit bundle has no entries';
+  if (bundle.entry.some((e) => !e?.resource || typeof e.resource !== 'object')) return 'every entry of the visit needs a resource';
+  if (bundle.entry.some((e) => e.resource!.resourceType === 'Patient')) return 'a visit carries no Patient: register patients at /registration/Patient and refer to them by the clinic\'s identifier';
+  return undefined;
+}
+
+/** The enterprise id of a local patient, from PIXm; undefined when the registry does not know the identifier. */
+async function resolveEnterpriseId(builder: MediatorResponseBuilder, config: RegistrationConfig, local: LocalIdentifier): Promise<string | Answer> {
+  const query = `sourceIdentifier=${encodeURIComponent(identifierKey(local))}`;
+  const pix = await callFhir(builder, 'resolve enterprise identity (PIXm)', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/$ihe-pix?${query}` });
+  if (pix.status === 404 || pix.status === 400) {
+    return { status: 422, body: operationOutcome('not-found', `the patient ${identifierKey(local)} is not registered: register it at /registration/Patient first`) };
+  }
+  if (pix.status !== 200) return upstreamFailure('the client registry', pix);
+  const target = (pix.json?.parameter ?? []).find((p: { name: string }) => p.name === 'targetId')?.valueReference?.reference as string | undefined;
+  const id = target?.replace(/^.*Patient\//, '');
+  return id ? id : { status: 502, body: operationOutcome('exception', `the client registry gave ${identifierKey(local)} no enterprise identity`) };
+}
+
+/** The Patient the shared health record keeps for one person: the golden record's demographics under the enterprise id. */
+function sharedRecordPatient(enterpriseId: string, golden: Record<string, unknown>, config: RegistrationConfig): Record<string, unknown> {
+  const demographics = Object.fromEntries(DEMOGRAPHICS.filter((k) => golden[k] !== undefined).map((k) => [k, golden[k]]));
+  return { resourceType: 'Patient', id: enterpriseId, identifier: [{ use: 'official', system: config.enterpriseIdSystem, value: enterpriseId }], ...demographics };
+}
+
+export async function recordVisit(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder): Promise<Answer> {
+  const problem = checkVisit(body);
+  if (problem) return { status: 400, body: operationOutcome('invalid', problem) };
+  const visit = body as Bundle & { entry: Entry[] };
+  let locals: LocalIdentifier[];
+  try {
+    locals = localPatientsOf(visit.entry.map((e) => e.resource));
+  } catch (error) {
+    if (error instanceof VisitReferenceError) return { status: 422, body: operationOutcome('invalid', error.message) };
+    throw error;
+  }
+  if (!locals.length) return { status: 422, body: operationOutcome('required', 'the visit refers to no patient: use subject { "reference": "Patient?identifier=system|value" }') };
+
+  const enterpriseIds = new Map<string, string>();
+  const patients: Entry[] = [];
+  for (const local of locals) {
+    const resolved = await resolveEnterpriseId(builder, config, local);
+    if (typeof resolved !== 'string') return resolved;
+    enterpriseIds.set(identifierKey(local), resolved);
+    if (patients.some((p) => p.resource!.id === resolved)) continue;
+    const golden = await callFhir(builder, 'read golden record', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/${resolved}` });
+    if (golden.status !== 200) return upstreamFailure('the client registry', golden);
+    patients.push({ resource: sharedRecordPatient(resolved, golden.json, config), request: { method: 'PUT', url: `Patient/${resolved}` } });
+  }
+
+  const entries = visit.entry.map((e) => ({ ...e, resource: withEnterpriseReferences(e.resource, enterpriseIds) }));
+  const written = await callFhir(builder, 'write visit to shared health record', config.sharedHealthRecordBaseUrl, {
+    method: 'POST', path: '', body: { resourceType: 'Bundle', type: 'transaction', entry: [...patients, ...entries] },
+  });
+  builder.property('enterpriseIds', [...new Set(enterpriseIds.values())].join(','));
+  if (written.status !== 200) return upstreamFailure('the shared health record', written);
+  return { status: 200, body: written.json };
+}

@@ -1,0 +1,35 @@
+/**
+ * The patient-registration package deployed with the real CLI (embedded): core, the client
+ * registry and the mediator, its demo population imported, proved by its own features through
+ * the router (`instant test patient-registration`).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, runInstant, tempProject } from '../support/cli.js';
+
+const cwd = tempProject('instant-pr-');
+
+after(async () => {
+  await runInstant(['destroy', '--yes'], { cwd });
+});
+
+test('patient-registration deploys with core and the client registry and passes its features', async () => {
+  const ports = {
+    OPENHIM_API_PORT: await freePort(),
+    OPENHIM_ROUTER_HTTP_PORT: await freePort(),
+    OPENHIM_ROUTER_HTTPS_PORT: await freePort(),
+    FHIR_DATASTORE_PORT: await freePort(),
+    CLIENT_REGISTRY_PORT: await freePort(),
+    PATIENT_REGISTRATION_PORT: await freePort(),
+  };
+  const portArgs = Object.entries(ports).flatMap(([name, port]) => ['-e', `${name}=${port}`]);
+  const init = await runInstant(['init', 'patient-registration', '-d', ...portArgs], { cwd });
+  assert.equal(init.code, 0, init.stdout + init.stderr);
+  assert.match(init.stdout + init.stderr, /demo-population|500/, 'the demo population is imported');
+  const features = await runInstant(['test', 'patient-registration'], { cwd });
+  assert.equal(features.code, 0, features.stdout + features.stderr);
+  assert.match(features.stdout, /scenarios \(\d+ passed\)/);
+  // A second run against the same stack passes too (fresh identifiers per run).
+  const again = await runInstant(['test', 'patient-registration'], { cwd });
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+});
