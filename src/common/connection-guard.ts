@@ -150,19 +150,29 @@ export function requestHeadBytes(req: IncomingMessage): number {
   return bytes + 2;
 }
 
-/** Why a request's head is refused (431), if it is. */
-function headProblem(req: IncomingMessage, limits: HttpLimits): string | undefined {
+interface HeadProblem { status: 400 | 431; message: string }
+
+/** Why a request's head is refused, if it is: 431 past a cap, 400 for a head RFC 9112 forbids. */
+function headProblem(req: IncomingMessage, limits: HttpLimits): HeadProblem | undefined {
   // Node keeps at least maxHeadersCount (= the cap + 1) headers, so more than the cap shows here.
-  if (req.rawHeaders.length / 2 > limits.httpMaxHeaderCount) return `more than ${limits.httpMaxHeaderCount} headers (INSTANT_HTTP_MAX_HEADER_COUNT)`;
-  if (requestHeadBytes(req) > limits.httpMaxHeaderBytes) return `request line and headers over ${limits.httpMaxHeaderBytes} bytes (INSTANT_HTTP_MAX_HEADER_BYTES)`;
+  if (req.rawHeaders.length / 2 > limits.httpMaxHeaderCount) return { status: 431, message: `more than ${limits.httpMaxHeaderCount} headers (INSTANT_HTTP_MAX_HEADER_COUNT)` };
+  if (requestHeadBytes(req) > limits.httpMaxHeaderBytes) return { status: 431, message: `request line and headers over ${limits.httpMaxHeaderBytes} bytes (INSTANT_HTTP_MAX_HEADER_BYTES)` };
+  // RFC 9112 3.2: more than one Host is a 400 (Node would keep the first and drop the rest).
+  if (countHeader(req.rawHeaders, 'host') > 1) return { status: 400, message: 'more than one Host header' };
   return undefined;
 }
 
-/** 431 and close, for a request whose head is over a cap (its body is never read). */
-function refuseHead(res: ServerResponse, problem: string): void {
+function countHeader(raw: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
+/** 431 (or 400) and close, for a request whose head is refused (its body is never read). */
+function refuseHead(res: ServerResponse, problem: HeadProblem): void {
   res.shouldKeepAlive = false;
-  res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-  res.end(problem);
+  res.writeHead(problem.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(problem.message);
 }
 
 /** An HTTP or HTTPS server with the limits applied and its connections guarded. */

@@ -39,8 +39,8 @@ export const LIMITS = {
   httpMaxConnections: limit('INSTANT_HTTP_MAX_CONNECTIONS', 1_000, 'count',
     'open connections per port; past it the oldest idle or still-arriving connection is closed to make room, and a new one is refused only when every connection has a request in progress'),
   httpMaxHeaderBytes: limit('INSTANT_HTTP_MAX_HEADER_BYTES', 16 * KB, 'bytes',
-    'request line and headers, counted as written without optional whitespace (each header as `name: value` CRLF); past it 431, before the body is read', 1 * KB),
-  httpMaxHeaderCount: limit('INSTANT_HTTP_MAX_HEADER_COUNT', 500, 'count', 'header lines in one request; more is 431 (none is dropped silently)', 10),
+    'request line and headers, counted as written without optional whitespace (each header as `name: value` CRLF); past it 431, before the body is read', 4 * KB),
+  httpMaxHeaderCount: limit('INSTANT_HTTP_MAX_HEADER_COUNT', 500, 'count', 'header lines in one request; more is 431 (none is dropped silently)', 20),
 
   // ── Database (both drivers) ─────────────────────────────────────────────────────────────
   dbStatementTimeoutMs: limit('INSTANT_DB_STATEMENT_TIMEOUT_MS', 10_000, 'ms',
@@ -50,7 +50,7 @@ export const LIMITS = {
 
   // ── FHIR services (shared health record and every registry on the FHIR engine) ───────────
   fhirMaxJsonDepth: limit('FHIR_MAX_JSON_DEPTH', 100, 'count', 'nesting of a JSON body; deeper is 400'),
-  fhirInflightBodyBytes: limit('FHIR_MAX_INFLIGHT_BODY_BYTES', 64 * MB, 'bytes',
+  fhirInflightBodyBytes: limit('FHIR_MAX_INFLIGHT_BODY_BYTES', 32 * MB, 'bytes',
     'request bodies being parsed and processed at once per FHIR service; past it 503 with Retry-After', 1 * MB),
   fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch; more is 400'),
   fhirPatchMaxResultBytes: limit('FHIR_PATCH_MAX_RESULT_BYTES', 4 * MB, 'bytes',
@@ -90,7 +90,7 @@ export const LIMITS = {
 
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
-  routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 256 * MB, 'bytes',
+  routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 128 * MB, 'bytes',
     'request and response bodies the router holds at once, counted only once a request is authenticated (or, anonymous on a public channel, as its bytes arrive); past it 503 with Retry-After', 16 * KB),
   routerRequestTimeoutMs: limit('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000, 'ms', 'time a router client has to send its whole request; then 408', 100),
   maxStoredBodyBytes: limit('OPENHIM_MAX_STORED_BODY_BYTES', 1 * MB, 'bytes', 'each body stored in the transaction log; longer ones are cut and marked truncated', 0),

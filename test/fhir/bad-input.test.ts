@@ -29,6 +29,17 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 42 } }), 400);
     });
 
+    test('bytes that are not UTF-8: 415 for a type the server does not take, 400 for a FHIR body; never a length mismatch', async () => {
+      const bytes = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, ...Buffer.from('tail')]);
+      const pdf = await s.request('POST', 'Binary', { raw: bytes, headers: { 'content-type': 'application/pdf' } });
+      assertOutcome(pdf, 415);
+      const fhir = await s.request('POST', 'Patient', { raw: bytes, headers: { 'content-type': 'application/fhir+json' } });
+      assertOutcome(fhir, 400);
+      assert.match(JSON.stringify(fhir.body), /UTF-8/);
+      const bom = await s.request('POST', 'Patient', { raw: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"resourceType":"Patient"}')]), headers: { 'content-type': 'application/fhir+json' } });
+      assert.equal(bom.status, 201, 'a UTF-8 byte order mark is not an error');
+    });
+
     test('a reference to a type the element does not allow is refused, naming the element', async () => {
       const observation = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
       const refused = await s.request('POST', 'Observation', { body: { ...observation, subject: { reference: 'Medication/1' } } });

@@ -129,11 +129,18 @@ for (const driver of testDrivers) {
         [`filters=${encodeURIComponent(JSON.stringify({ 'eventIdentification.eventDateTime': '{"$gte":"garbage"}' }))}`, /eventDateTime/],
         ['filterRepresentation=everything', /filterRepresentation/],
         ['kind=auth-failure', /audit-events/],
+        ['patient=x', /does not take the parameter .{0,2}patient/],
+        ['date=2020-01-01', /does not take the parameter .{0,2}date/],
       ] as const) {
         const res = await iol.call('GET', `/audits?${query}`);
         assert.equal(res.status, 400, query);
         assert.match(JSON.stringify(res.body), message, query);
       }
+      for (const query of ['filters=%7B%7D', '_count=1', 'patient=x']) {
+        const ignored = await iol.call('GET', `/audit-events?${query}`);
+        assert.equal(ignored.status, 400, `/audit-events?${query}: a filter it would ignore is refused`);
+      }
+      assert.equal((await iol.call('GET', '/audits?_=1700000000')).status, 200, "a browser's cache-buster passes");
       const fhir = await iol.call('GET', '/audit-events?kind=auth-failure');
       assert.equal(fhir.status, 200);
       assert.equal(fhir.body[0].resourceType, 'AuditEvent');

@@ -9,8 +9,12 @@ import { testDrivers } from '../support/databases.js';
 import { startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
 import { httpText, rawRequest } from './router-support.js';
 import { refusedQuery } from '../../src/services/interop-layer/router/request-path.js';
+import { ROUTER_HEADER_ALLOWANCE } from '../../src/services/interop-layer/router/server.js';
 
 const CAP = 16 * 1024;
+/** The router keeps room below the shared cap for the headers it adds upstream. */
+const ROUTER_CAP = CAP - ROUTER_HEADER_ALLOWANCE.bytes;
+const ROUTER_COUNT = 500 - ROUTER_HEADER_ALLOWANCE.count;
 
 /** A GET whose line and headers (as written, CRLFs included) are exactly `total` bytes, in `count` headers. */
 function requestOfSize(target: string, total: number, count = 200): string {
@@ -45,15 +49,15 @@ describe(`router request targets and heads on ${testDrivers[0]}`, () => {
     await up?.close();
   });
 
-  test('the header caps are exact: a head of INSTANT_HTTP_MAX_HEADER_BYTES passes, one byte or one header more is 431 and never reaches the upstream', async () => {
+  test('the router\'s header caps are exact (the shared caps less the room for what it adds): at the cap passes, one byte or one header more is 431 and never reaches the upstream', async () => {
     assert.equal((await rawRequest(iol.router, httpText('GET', '/open/small', { host: 'x', connection: 'close' }))).status, 200);
 
-    const atCap = requestOfSize('/open/at-cap', CAP);
-    assert.equal(atCap.indexOf('\r\n\r\n') + 4, CAP, 'the test request is exactly at the cap');
+    const atCap = requestOfSize('/open/at-cap', ROUTER_CAP);
+    assert.equal(atCap.indexOf('\r\n\r\n') + 4, ROUTER_CAP, 'the test request is exactly at the cap');
     assert.equal((await rawRequest(iol.router, atCap)).status, 200);
 
-    const over = requestOfSize('/open/over-cap', CAP + 1);
-    assert.equal(over.indexOf('\r\n\r\n') + 4, CAP + 1);
+    const over = requestOfSize('/open/over-cap', ROUTER_CAP + 1);
+    assert.equal(over.indexOf('\r\n\r\n') + 4, ROUTER_CAP + 1);
     const refused = await rawRequest(iol.router, over);
     assert.equal(refused.status, 431);
 
@@ -63,8 +67,8 @@ describe(`router request targets and heads on ${testDrivers[0]}`, () => {
 
     // Headers past the count cap are refused, not silently dropped as Node does past maxHeadersCount.
     const manyHeaders = (n: number) => httpText('GET', '/open/count', Object.fromEntries([['host', 'x'], ['connection', 'close'], ...Array.from({ length: n - 2 }, (_, i) => [`h${i}`, 'v'])]));
-    assert.equal((await rawRequest(iol.router, manyHeaders(500))).status, 200);
-    assert.equal((await rawRequest(iol.router, manyHeaders(501))).status, 431);
+    assert.equal((await rawRequest(iol.router, manyHeaders(ROUTER_COUNT))).status, 200);
+    assert.equal((await rawRequest(iol.router, manyHeaders(ROUTER_COUNT + 1))).status, 431);
     assert.equal((await rawRequest(iol.router, manyHeaders(1100))).status, 431);
     const seen = up.seen.map((s) => s.url);
     assert.ok(seen.includes('/open/at-cap'));
@@ -76,6 +80,14 @@ describe(`router request targets and heads on ${testDrivers[0]}`, () => {
     const over = requestOfSize('/heartbeat', CAP + 1);
     assert.equal((await rawRequest(iol.api, over)).status, 431);
     assert.equal((await rawRequest(iol.api, requestOfSize('/heartbeat', CAP))).status, 200);
+  });
+
+  test('two Host headers are a 400 (RFC 9112), never the first one silently used', async () => {
+    const before = up.seen.length;
+    const twice = await rawRequest(iol.router, `GET /open/two-hosts HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
+    assert.equal(twice.status, 400);
+    assert.equal(up.seen.length, before, 'nothing reached the upstream');
+    assert.equal((await rawRequest(iol.api, `GET /heartbeat HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: close\r\n\r\n`)).status, 400, 'every port');
   });
 
   test('a fragment (#) in the request target is refused with 400, in the path or the query, and not forwarded', async () => {

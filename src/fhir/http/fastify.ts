@@ -38,6 +38,7 @@ const FORMAT_OF = new Map<string, WireFormat>([
   ['json', 'json'], ['xml', 'xml'], ['*/*', 'json'], ['application/*', 'json'], ['text/*', 'xml'],
 ]);
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngine, options: FhirRoutesOptions = {}): Promise<void> {
   const maxDepth = options.maxDepth ?? engine.limits.fhirMaxJsonDepth;
@@ -45,7 +46,19 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
   await app.register(async (instance) => {
     instance.removeAllContentTypeParsers();
-    instance.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    // Bytes first, then strict UTF-8: a body of another type is the engine's 415 (it names the
+    // types it takes), a FHIR body that is not UTF-8 a 400; never a Content-Length mismatch.
+    instance.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      try {
+        done(null, STRICT_UTF8.decode(body as Buffer));
+      } catch {
+        const type = String(request.headers['content-type'] ?? '');
+        const textual = /json|xml/i.test(type);
+        done(textual
+          ? new FhirError(400, 'FHIR_BAD_REQUEST', 'the request body is not valid UTF-8')
+          : new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', `${type || 'this content type'} is not taken here: send application/fhir+json or application/fhir+xml`), undefined);
+      }
+    });
     instance.addHook('preParsing', async (request, reply, payload) => reserveBody(budget, bodyLimit, request, reply, payload));
     instance.setErrorHandler(async (error, request, reply) => {
       const fhirError = fromFastifyError(error);

@@ -16,6 +16,15 @@ export function checkStorable(value: unknown, name: string): void {
   if (mayHoldUnstorable(JSON.stringify(value))) throw badRequest(`${name} contains a NUL character or a lone surrogate`);
 }
 
+/**
+ * Refuses parameters a list does not take (a filter that would be silently ignored returns
+ * everything, which a caller reads as "these are the matches"). `_` (a browser cache-buster) passes.
+ */
+export function refuseUnknownParameters(query: Record<string, unknown>, known: readonly string[], where: string): void {
+  const unknown = Object.keys(query).find((name) => name !== '_' && !known.includes(name));
+  if (unknown !== undefined) throw badRequest(`${where} does not take the parameter "${unknown.slice(0, 60)}"`, `it takes ${known.join(', ')}`);
+}
+
 function wholeNumber(raw: unknown, name: string, min: number, max: number): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const text = String(raw);

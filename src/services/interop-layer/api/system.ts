@@ -7,7 +7,7 @@ import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { checkStorable, oneOf, parsePaging, parseTimestamp } from './query-filters.js';
+import { checkStorable, oneOf, parsePaging, parseTimestamp, refuseUnknownParameters } from './query-filters.js';
 import type { AuditKind } from '../store/audits.js';
 import { openhimFilterOptions, parseOpenhimFilters, toOpenhimAudit } from './openhim-audits.js';
 
@@ -94,6 +94,7 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     '/audit-events',
     async (request) => {
       const q = request.query;
+      refuseUnknownParameters(q, ['filterLimit', 'filterPage', 'kind', 'outcome', 'from', 'to'], 'GET /audit-events');
       const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
       return deps.audits.find({
         kind: oneOf(q.kind, 'kind', AUDIT_KINDS),
@@ -111,6 +112,7 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     const q = request.query;
     const ours = ['kind', 'outcome', 'from', 'to'].find((name) => q[name] !== undefined);
     if (ours) throw badRequest(`GET /audits takes OpenHIM's filters; ${ours} belongs to GET /audit-events (FHIR AuditEvents)`, `call GET /audit-events?${ours}=...`);
+    refuseUnknownParameters(q, ['filterLimit', 'filterPage', 'filters', 'filterRepresentation'], 'GET /audits');
     const { limit, offset } = parsePaging(q, deps.config.apiMaxFilterLimit);
     const representation = oneOf(q.filterRepresentation, 'filterRepresentation', ['simple', 'simpledetails', 'full'] as const);
     const events = await deps.audits.find({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset });

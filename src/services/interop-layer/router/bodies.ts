@@ -54,19 +54,42 @@ export function statusMatches(pattern: string, status: number): boolean {
 export const MASK = '***';
 
 /** Name parts that mark a header as carrying a credential: exact parts, and parts containing these. */
-const CREDENTIAL_PARTS = new Set(['auth', 'authorization', 'key', 'apikey', 'signature', 'credential', 'credentials', 'jwt', 'sid']);
-const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', 'cookie', 'session'];
+const CREDENTIAL_PARTS = new Set(['auth', 'authorization', 'key', 'apikey', 'signature', 'credential', 'credentials', 'jwt', 'sid', 'pass', 'pwd', 'otp', 'pin', 'dpop', 'cert']);
+const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', 'api_key', 'cookie', 'session', 'authoriz', 'authoris', 'certificate', 'passphrase'];
 
 /**
- * Whether a header may carry a credential, case-insensitively: Authorization, Proxy-Authorization,
- * Cookie, Set-Cookie, X-Api-Key, Api-Key, OpenHIM's auth-* token headers, anything with token,
- * secret, password or session in its name. Generous on purpose: a masked harmless header costs
- * nothing, a stored key is a leak.
+ * Whether a header (or query parameter) may carry a credential, case-insensitively:
+ * Authorization (and Authorisation), Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, Api-Key,
+ * OpenHIM's auth-* token headers, DPoP, client certificates forwarded by a proxy, anything with
+ * token, secret, password or session in its name, and parts like pass, pwd, otp, pin. Generous on
+ * purpose: a masked harmless header costs nothing, a stored key is a leak.
  */
 export function isCredentialHeader(name: string): boolean {
   const lower = name.toLowerCase();
   if (CREDENTIAL_FRAGMENTS.some((fragment) => lower.includes(fragment))) return true;
   return lower.split(/[-_.]/).some((part) => CREDENTIAL_PARTS.has(part));
+}
+
+/**
+ * A query string as stored in the log: the values of credential-named parameters masked
+ * (`access_token`, RFC 6750's query form, `api_key`, `password`...), the rest kept byte for byte.
+ */
+export function loggableQuery(querystring: string): string {
+  if (!querystring) return querystring;
+  return querystring
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      let name: string;
+      try {
+        name = decodeURIComponent(pair.slice(0, eq).replace(/\+/g, ' '));
+      } catch {
+        name = pair.slice(0, eq);
+      }
+      return isCredentialHeader(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+    })
+    .join('&');
 }
 
 export function isMasked(value: unknown): boolean {
@@ -89,7 +112,12 @@ export function loggableOrchestrations(orchestrations: readonly Orchestration[])
   return orchestrations.map((o) => {
     if (!o || typeof o !== 'object') return o;
     const copy: Orchestration = { ...o };
-    if (o.request && typeof o.request === 'object' && o.request.headers) copy.request = { ...o.request, headers: loggableHeaders(o.request.headers) };
+    if (o.request && typeof o.request === 'object') {
+      const request = { ...o.request };
+      if (o.request.headers) request.headers = loggableHeaders(o.request.headers);
+      if (typeof o.request.querystring === 'string') request.querystring = loggableQuery(o.request.querystring);
+      copy.request = request;
+    }
     if (o.response && typeof o.response === 'object' && o.response.headers) copy.response = { ...o.response, headers: loggableHeaders(o.response.headers) };
     return copy;
   });

@@ -11,7 +11,7 @@ import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstrea
 import { setFinalStatus } from './steps/set-final-status.js';
 import { recordTransaction } from './steps/record-transaction.js';
 import { newObjectId } from '../ids.js';
-import { isMasked } from './bodies.js';
+import { MASK, isMasked } from './bodies.js';
 import { normaliseRequestPath } from './request-path.js';
 import type { Transaction } from '../models.js';
 
@@ -55,7 +55,7 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string, 
     request: {
       method: original.request.method,
       path: path.path,
-      querystring: original.request.querystring,
+      querystring: withoutMaskedParameters(original.request.querystring),
       headers,
       // The exact bytes: a body that is not UTF-8 is replayed from bodyBase64, not its decoding.
       body: original.request.bodyBase64 !== undefined ? Buffer.from(original.request.bodyBase64, 'base64') : Buffer.from(original.request.body, 'utf8'),
@@ -74,4 +74,10 @@ export async function rerunTransaction(deps: RouterDeps, transactionId: string, 
   await deps.transactions.save({ ...latest, childIDs: [...latest.childIDs, child._id], wasRerun: true });
   await deps.transactions.flush();
   return child._id;
+}
+
+/** A stored query string without the credential parameters masked in it: a rerun sends no `***`. */
+function withoutMaskedParameters(querystring: string | undefined): string {
+  if (!querystring) return '';
+  return querystring.split('&').filter((pair) => !pair.endsWith(`=${MASK}`)).join('&');
 }

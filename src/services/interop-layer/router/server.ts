@@ -195,12 +195,26 @@ export interface RouterListener {
 }
 
 /**
+ * Room kept below the shared header caps for what the router adds upstream (X-Forwarded-*,
+ * X-OpenHIM-TransactionID/ClientID, a route's Authorization): a request the router accepts then
+ * fits the caps of the services behind it, so an oversized head is the router's 431, not an
+ * upstream's answer logged as a completed transaction.
+ */
+export const ROUTER_HEADER_ALLOWANCE = { bytes: 1024, count: 8 };
+
+/**
  * The port's HTTP limits: the shared ones (src/common/limits.ts), with the router's own
- * request timeout (OPENHIM_ROUTER_REQUEST_TIMEOUT_MS) for the whole request.
+ * request timeout (OPENHIM_ROUTER_REQUEST_TIMEOUT_MS) for the whole request, and the header caps
+ * lowered by ROUTER_HEADER_ALLOWANCE.
  */
 function routerHttpLimits(deps: RouterDeps): HttpLimits {
   const { limits } = deps.config;
-  return { ...limits, httpRequestTimeoutMs: limits.routerRequestTimeoutMs };
+  return {
+    ...limits,
+    httpRequestTimeoutMs: limits.routerRequestTimeoutMs,
+    httpMaxHeaderBytes: limits.httpMaxHeaderBytes - ROUTER_HEADER_ALLOWANCE.bytes,
+    httpMaxHeaderCount: limits.httpMaxHeaderCount - ROUTER_HEADER_ALLOWANCE.count,
+  };
 }
 
 async function listen(server: http.Server | https.Server, host: string, port: number, scheme: string): Promise<RouterListener> {

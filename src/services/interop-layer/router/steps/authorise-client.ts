@@ -6,7 +6,7 @@
  */
 import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
 import { newObjectId } from '../../ids.js';
-import { loggableHeaders } from '../bodies.js';
+import { loggableHeaders, loggableQuery } from '../bodies.js';
 
 export function ipMatches(list: readonly string[], ip: string): boolean {
   const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -56,7 +56,7 @@ export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
       port: request.port,
       path: request.path,
       headers: loggableHeaders(request.headers),
-      querystring: request.querystring,
+      querystring: loggableQuery(request.querystring),
       method: request.method,
       timestamp: new Date().toISOString(),
     },

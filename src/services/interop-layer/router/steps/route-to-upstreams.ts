@@ -9,7 +9,7 @@
 import type { Exchange, RouterDeps } from '../exchange.js';
 import type { Orchestration, RecordedRequest, Route, RouteRecord, TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
-import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
+import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
 import { normaliseRequestPath } from '../request-path.js';
 import type { RouterRequest } from '../exchange.js';
 import { UpstreamFailure, type UpstreamResponse } from '../upstream.js';
@@ -85,7 +85,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
     path = upstreamPath(route, request.path, request.querystring);
   } catch (error) {
     const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure('error', (error as Error).message);
-    const recorded: RecordedRequest = { host: route.host, port: route.port, path: request.path, headers: {}, querystring: request.querystring, method: request.method, timestamp: new Date().toISOString() };
+    const recorded: RecordedRequest = { host: route.host, port: route.port, path: request.path, headers: {}, querystring: loggableQuery(request.querystring), method: request.method, timestamp: new Date().toISOString() };
     return { route, request: recorded, failure };
   }
   const headers = forwardableHeaders(request.headers, [...FORWARDING_HEADERS, ...(route.forwardAuthHeader ? [] : ['authorization'])]);
@@ -104,7 +104,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
     port: route.port,
     path: path.split('?')[0]!,
     headers: loggableHeaders(headers),
-    querystring: path.includes('?') ? path.slice(path.indexOf('?') + 1) : '',
+    querystring: loggableQuery(path.includes('?') ? path.slice(path.indexOf('?') + 1) : ''),
     method: request.method,
     timestamp: new Date().toISOString(),
     ...storedBody(request.body, channel.requestBody && !route.primary, deps.config.maxStoredBodyBytes),
