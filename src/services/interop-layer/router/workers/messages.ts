@@ -31,6 +31,8 @@ export interface WorkerReport {
 }
 
 export type WorkerMessage =
+  /** Its listener is in place (a message sent before would be lost): send the init now. */
+  | { type: 'ready' }
   | { type: 'listening'; http: string; https?: string | undefined }
   | { type: 'failed'; message: string }
   | WorkerReport

@@ -80,7 +80,8 @@ export class RouterWorkerPool {
     this.workers.set(worker.id, state);
     return new Promise((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
-        if (message.type === 'listening') resolve({ http: message.http, https: message.https });
+        if (message.type === 'ready') this.send(worker, this.initMessage());
+        else if (message.type === 'listening') resolve({ http: message.http, https: message.https });
         else if (message.type === 'failed') reject(new Error(`a router worker could not start: ${message.message}`));
         else this.onMessage(state, message);
       });
@@ -88,15 +89,18 @@ export class RouterWorkerPool {
         reject(new Error(`a router worker exited before listening (${signal ?? code})`));
         this.onExit(state, code, signal);
       });
-      this.send(worker, {
-        type: 'init',
-        settings: this.settings,
-        logLevel: this.deps.logger.level,
-        certificate: this.options.certificate,
-        share: this.options.count,
-        snapshot: this.snapshot,
-      });
     });
+  }
+
+  private initMessage(): PrimaryMessage {
+    return {
+      type: 'init',
+      settings: this.settings,
+      logLevel: this.deps.logger.level,
+      certificate: this.options.certificate,
+      share: this.options.count,
+      snapshot: this.snapshot,
+    };
   }
 
   private send(worker: Worker, message: PrimaryMessage): void {

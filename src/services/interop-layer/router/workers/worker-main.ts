@@ -76,7 +76,7 @@ function stop(): Promise<void> {
     // Disconnect once the last messages are out of the pipe (closing earlier could cut them).
     await new Promise<void>((resolve) => tell({ type: 'stopped' }, resolve));
     if (process.connected) process.disconnect();
-    setTimeout(() => process.exit(0), 1000).unref();
+    process.exit(0);
   })();
   return stopping;
 }
@@ -102,5 +102,6 @@ process.on('disconnect', () => {
   if (!stopping) process.exit(0);
 });
 process.on('SIGTERM', () => void stop());
+tell({ type: 'ready' });
 // Ctrl-C reaches the whole process group: the service's process decides, and stops the workers.
 process.on('SIGINT', () => undefined);
