@@ -48,7 +48,7 @@ if (profileFile) {
   await new Promise<void>((resolve) => session!.post('Profiler.enable', () => session!.post('Profiler.start', () => resolve())));
 }
 process.stdout.write(`${JSON.stringify({ router: running.endpoints.router, api: running.endpoints.api, authorization: `Basic ${Buffer.from(`bench:${clientPassword}`).toString('base64')}`, adminAuthorization: auth })}\n`);
-process.on('SIGTERM', () => {
+process.once('SIGTERM', () => {
   void (async () => {
     if (session && profileFile) {
       const { writeFile } = await import('node:fs/promises');
