@@ -10,6 +10,8 @@ import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { testDrivers } from '../support/databases.js';
+import { readIolConfig } from '../../src/services/interop-layer/config.js';
+import { SettingsMap } from '../../src/platform/settings.js';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
 
 const JWT_SECRET = 'test-only-secret-0123456789abcdef0123456789';
@@ -54,6 +56,13 @@ function request(url: string, path: string, headers: Record<string, string> = {}
     req.end(body);
   });
 }
+
+test('OPENHIM_ROUTER_WORKERS: 1 by default, a clear start error out of range', () => {
+  const config = (workers?: string) => readIolConfig(new SettingsMap({ OPENHIM_ROOT_PASSWORD: 'x', ...(workers !== undefined ? { OPENHIM_ROUTER_WORKERS: workers } : {}) }));
+  assert.equal(config().routerWorkers, 1);
+  assert.equal(config('4').routerWorkers, 4);
+  for (const bad of ['0', '-1', '65', 'two', '1.5']) assert.throws(() => config(bad), { code: 'INSTANT_SETTING_INVALID' }, bad);
+});
 
 for (const driver of testDrivers) {
   describe(`interop-layer router in 2 worker processes on ${driver}`, () => {
