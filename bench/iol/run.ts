@@ -4,6 +4,8 @@
  * one run; printed as ratios. Each server is a child process; autocannon runs here.
  *
  *   npm run build && node dist/bench/iol/run.js            (BENCH_SECONDS=10 BENCH_CONNECTIONS=32)
+ *   BENCH_WORKERS=1,2 (default): each proxy at each worker count (IOL OPENHIM_ROUTER_WORKERS,
+ *   the minimal Node proxy in a node:cluster, nginx worker_processes); BENCH_SIZES=1024,102400
  *   BENCH_SOAK_SECONDS=300 node dist/bench/iol/run.js      (adds a memory soak through the IOL)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,14 +42,14 @@ function startChild(script: string, env: Record<string, string>): Promise<{ chil
   });
 }
 
-async function startNginx(upstreamPort: number): Promise<{ port: number; stop(): Promise<void> } | undefined> {
+async function startNginx(upstreamPort: number, workers: number): Promise<{ port: number; stop(): Promise<void> } | undefined> {
   const binary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
   if (!binary) return undefined;
   const prefix = await mkdtemp(join(tmpdir(), 'iol-bench-nginx-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
   await writeFile(
     join(prefix, 'nginx.conf'),
-    `worker_processes 1;
+    `worker_processes ${workers};
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 1024; }
@@ -117,14 +119,19 @@ function rssOf(pid: number): number {
 
 const fmt = (r: AutocannonResult) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}`;
 
+const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '1024,102400').split(',').map(Number);
+const summary: string[] = [];
+
 try {
-  for (const size of [1024, 100 * 1024]) {
-    const label = size === 1024 ? '1 KB' : '100 KB';
+  for (const size of sizes)
+  for (const workers of workerCounts) {
+    const label = `${size >= 1024 ? `${Math.round(size / 1024)} KB` : `${size} B`}, ${workers} worker${workers > 1 ? 's' : ''}`;
     const up = await startChild('upstream.js', { BODY_BYTES: String(size) });
     const upstreamPort = Number(up.info.port);
-    const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort) });
-    const nginx = await startNginx(upstreamPort);
-    const minimal = await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort) });
+    const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) });
+    const nginx = await startNginx(upstreamPort, workers);
+    const minimal = await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) });
     const body = fhirLikeBody(size);
     const direct = await load(`http://127.0.0.1:${upstreamPort}/bench`, body);
     const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
@@ -138,15 +145,20 @@ try {
     if (viaNginx) console.log(`  IOL / nginx throughput: ${(viaIol.requests.average / viaNginx.requests.average).toFixed(2)}`);
     console.log(`  IOL / minimal Node proxy throughput: ${(viaIol.requests.average / viaMinimal.requests.average).toFixed(2)}`);
     console.log(`  IOL / direct throughput: ${(viaIol.requests.average / direct.requests.average).toFixed(2)}`);
+    const ratio = (a: AutocannonResult, b: AutocannonResult | undefined) => (b ? (a.requests.average / b.requests.average).toFixed(2) : 'n/a');
+    summary.push(`| ${label} | ${nginx ? viaNginx!.requests.average.toFixed(0) : 'n/a'} | ${viaMinimal.requests.average.toFixed(0)} | ${viaIol.requests.average.toFixed(0)} | ${ratio(viaIol, viaNginx)} | ${ratio(viaIol, viaMinimal)} |`);
     console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
+    // Latency at one connection does not change with the worker count: measured once.
+    if (workers === workerCounts[0]) {
     const seqDirect = await sequentialLatency(`http://127.0.0.1:${upstreamPort}/bench`, body);
     const seqNginx = nginx ? await sequentialLatency(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
     const seqIol = await sequentialLatency(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
     const us = (v: { p50: number; p99: number }) => `p50 ${v.p50.toFixed(0)} µs, p99 ${v.p99.toFixed(0)} µs`;
     console.log(`  one connection, sequential: direct ${us(seqDirect)}${seqNginx ? `; nginx ${us(seqNginx)}` : ''}; IOL ${us(seqIol)}`);
     console.log(`  added p50 at one connection: ${(seqIol.p50 - seqDirect.p50).toFixed(0)} µs vs direct${seqNginx ? `, ${(seqIol.p50 - seqNginx.p50).toFixed(0)} µs vs nginx` : ''}`);
+    }
     const soak = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-    if (soak > 0 && size === 1024) {
+    if (soak > 0 && size === 1024 && workers === workerCounts[0]) {
       const samples: number[] = [];
       const timer = setInterval(() => samples.push(rssOf(iol.child.pid!)), 10_000);
       await autocannon({ url: `${iol.info.router}/bench`, method: 'POST', body, headers: { authorization: String(iol.info.authorization) }, connections, duration: soak });
@@ -159,6 +171,8 @@ try {
     up.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));
   }
+  console.log('\n| body, workers | nginx req/s | minimal Node proxy | IOL | IOL / nginx | IOL / Node proxy |\n|---|---|---|---|---|---|');
+  for (const line of summary) console.log(line);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }

@@ -1,6 +1,7 @@
 /**
  * Bench IOL: the interop-layer service on an embedded PGlite (or INSTANT_BENCH_DATABASE_URL), with
  * a client and a channel to the upstream whose port is given; bodies stored (the default).
+ * WORKERS=N sets OPENHIM_ROUTER_WORKERS (the router in N worker processes).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ const running = await interopLayerService.start({
     OPENHIM_ROUTER_HTTPS_PORT: '0',
     OPENHIM_ROOT_PASSWORD: rootPassword,
     OPENHIM_MAX_STORED_BODY_BYTES: String(1024 * 1024),
+    OPENHIM_ROUTER_WORKERS: process.env.WORKERS ?? '1',
   }),
 });
 const auth = `Basic ${Buffer.from(`root@openhim.org:${rootPassword}`).toString('base64')}`;
@@ -46,7 +48,7 @@ if (profileFile) {
   await new Promise<void>((resolve) => session!.post('Profiler.enable', () => session!.post('Profiler.start', () => resolve())));
 }
 process.stdout.write(`${JSON.stringify({ router: running.endpoints.router, api: running.endpoints.api, authorization: `Basic ${Buffer.from(`bench:${clientPassword}`).toString('base64')}`, adminAuthorization: auth })}\n`);
-process.on('SIGTERM', () => {
+process.once('SIGTERM', () => {
   void (async () => {
     if (session && profileFile) {
       const { writeFile } = await import('node:fs/promises');

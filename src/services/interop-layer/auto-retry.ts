@@ -8,15 +8,15 @@
  * other channels cannot fill the window), and a row that cannot be read or rerun has its flag
  * cleared and is logged, so the next run does not pick it again.
  */
-import type { RouterDeps } from './router/exchange.js';
+import type { ServiceDeps } from './router/exchange.js';
 import { rerunTransaction } from './router/rerun.js';
 
 /** Clears the flag in place (the document may be too malformed to read and save whole). */
-async function clearFlag(deps: RouterDeps, id: string): Promise<void> {
+async function clearFlag(deps: ServiceDeps, id: string): Promise<void> {
   await deps.db.query(`UPDATE iol.transactions SET doc = doc || '{"autoRetry": false}'::jsonb WHERE id = $1 AND jsonb_typeof(doc) = 'object'`, [id]);
 }
 
-export async function runAutoRetries(deps: RouterDeps, limit = 100): Promise<number> {
+export async function runAutoRetries(deps: ServiceDeps, limit = 100): Promise<number> {
   await deps.transactions.flush();
   const periods: Record<string, number> = {};
   for (const { channel } of deps.routing.enabledChannels()) {

@@ -1,6 +1,7 @@
 import { parseCorsOrigins, type CorsPolicy } from './api/cors.js';
 import type { Settings } from '../service.js';
 import { readLimits, type Limits } from '../../common/limits.js';
+import { InstantError } from '../../common/errors.js';
 
 export type RouterAuthType = 'basic' | 'token' | 'jwt' | 'mutual-tls';
 
@@ -16,6 +17,12 @@ export interface IolConfig {
   routerHttpPort: number;
   /** 0 disables the HTTPS router. */
   routerHttpsPort: number;
+  /**
+   * Router processes sharing the router's ports (OPENHIM_ROUTER_WORKERS, default 1): 1 runs the
+   * router in the service's own process; N > 1 runs it in N worker processes (router/workers/),
+   * one core each, while the service keeps the admin API and the one transaction-log writer.
+   */
+  routerWorkers: number;
   rootEmail: string;
   rootPassword: string;
   /** Router client authentication types switched on. */
@@ -69,6 +76,8 @@ export interface IolConfig {
   limits: Limits;
 }
 
+const MAX_ROUTER_WORKERS = 64;
+
 export function readIolConfig(settings: Settings): IolConfig {
   const authTypes = (settings.get('OPENHIM_ROUTER_AUTH_TYPES') ?? 'basic,token,jwt,mutual-tls')
     .split(',')
@@ -76,6 +85,10 @@ export function readIolConfig(settings: Settings): IolConfig {
     .filter((s): s is RouterAuthType => ['basic', 'token', 'jwt', 'mutual-tls'].includes(s));
   const algorithms = settings.get('OPENHIM_JWT_ALGORITHMS');
   const limits = readLimits(settings);
+  const routerWorkers = settings.int('OPENHIM_ROUTER_WORKERS', 1);
+  if (routerWorkers < 1 || routerWorkers > MAX_ROUTER_WORKERS) {
+    throw new InstantError('INSTANT_SETTING_INVALID', `setting OPENHIM_ROUTER_WORKERS="${routerWorkers}" is out of range`, `use 1 to ${MAX_ROUTER_WORKERS} (about one per core)`);
+  }
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
     apiPort: settings.int('OPENHIM_API_PORT', 8080),
@@ -85,6 +98,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     routerHost: settings.get('OPENHIM_ROUTER_HOST') || '127.0.0.1',
     routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),
     routerHttpsPort: settings.int('OPENHIM_ROUTER_HTTPS_PORT', 5000),
+    routerWorkers,
     rootEmail: settings.get('OPENHIM_ROOT_EMAIL') || 'root@openhim.org',
     rootPassword: settings.require('OPENHIM_ROOT_PASSWORD'),
     routerAuthTypes: new Set(authTypes),

@@ -19,7 +19,8 @@ import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
 import { listenHttp, listenHttps, type RouterListener } from './router/server.js';
 import { UpstreamClient } from './router/upstream.js';
-import type { RouterDeps } from './router/exchange.js';
+import { RouterWorkerPool } from './router/workers/pool.js';
+import type { ServiceDeps } from './router/exchange.js';
 import { AuditLog } from './store/audits.js';
 import { ChannelStore, ClientStore, ContactGroupStore, MediatorStore } from './store/entities.js';
 import { TransactionLog } from './store/transactions.js';
@@ -56,7 +57,7 @@ export const interopLayerService: ServiceDefinition = {
     await db.migrate('iol', iolMigrations);
     const channels = new ChannelStore(db);
     const clients = new ClientStore(db);
-    const deps: RouterDeps = {
+    const deps: ServiceDeps = {
       config,
       db,
       logger,
@@ -67,7 +68,7 @@ export const interopLayerService: ServiceDefinition = {
       contactGroups: new ContactGroupStore(db),
       transactions: new TransactionLog(db, logger, config.flushIntervalMs),
       audits: new AuditLog(db, logger, config.flushIntervalMs),
-      routing: new RoutingTable(channels, clients, logger),
+      routing: new RoutingTable({ channels, clients }, logger),
       metrics: new RouterMetrics(),
       verified: new VerificationCache(),
       startedAt: new Date(),
@@ -125,9 +126,17 @@ export const interopLayerService: ServiceDefinition = {
     };
     try {
       const apiUrl = await listenOn(api, config.apiHost, config.apiPort, config.apiTls ? 'https' : 'http');
-      const budget = new BodyBudget(config.routerMaxInflightBytes);
-      listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort, budget));
-      if (certificate && config.routerHttpsPort > 0) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
+      if (config.routerWorkers > 1) {
+        // Several cores: the router runs in worker processes sharing its ports (router/workers/).
+        const pool = new RouterWorkerPool(deps, { count: config.routerWorkers, settings: ctx.settings.entries(), certificate });
+        const urls = await pool.start();
+        listeners.push({ url: urls.http, close: () => pool.stop() });
+        if (urls.https) listeners.push({ url: urls.https, close: async () => undefined });
+      } else {
+        const budget = new BodyBudget(config.routerMaxInflightBytes);
+        listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort, budget));
+        if (certificate && config.routerHttpsPort > 0) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
+      }
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
       logger.info({ endpoints }, 'interop layer listening');

@@ -31,6 +31,11 @@ export class RouterMetrics {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
   }
 
+  /** Counts a request refused for failed authentication. */
+  countAuthFailure(surface: 'api' | 'router', count = 1): void {
+    this.authFailures.inc({ surface }, count);
+  }
+
   /**
    * Counts a finished transaction. Never throws (metrics must not fail the log or a rerun):
    * returns the error instead, for the caller to log.

@@ -1,7 +1,8 @@
 /**
  * The router's view of channels and clients, held in memory so that the request path reads no
  * table. Reloaded after every admin change in this process and every `cacheRefreshMs` for
- * changes made through another instance.
+ * changes made through another instance. Router worker processes hold the same table, built
+ * from the snapshots the service sends them (`onChange`, `apply`): they read no table either.
  */
 import type { Logger } from '../../common/logger.js';
 import type { Channel, Client, ClientSecrets } from './models.js';
@@ -19,6 +20,12 @@ export interface ClientEntry {
   secrets: ClientSecrets;
 }
 
+/** The rows a table is built from: what a router worker process receives after each change. */
+export interface RoutingSnapshot {
+  channels: Channel[];
+  clients: Array<{ doc: Client; secrets: ClientSecrets }>;
+}
+
 export class RoutingTable {
   private channels: CompiledChannel[] = [];
   private byClientId = new Map<string, ClientEntry>();
@@ -27,17 +34,31 @@ export class RoutingTable {
   private byFingerprint = new Map<string, ClientEntry>();
   private timer: NodeJS.Timeout | undefined;
   private version = 0;
+  private readonly listeners: Array<(snapshot: RoutingSnapshot) => void> = [];
 
+  /** Without stores (a router worker), the table changes only through `apply`. */
   constructor(
-    private readonly channelStore: ChannelStore,
-    private readonly clientStore: ClientStore,
+    private readonly stores: { channels: ChannelStore; clients: ClientStore } | undefined,
     private readonly logger: Logger,
   ) {}
 
   async reload(): Promise<void> {
+    if (!this.stores) return;
     const version = ++this.version;
-    const [channels, clients] = await Promise.all([this.channelStore.list(), this.clientStore.listWithSecrets()]);
+    const [channels, clients] = await Promise.all([this.stores.channels.list(), this.stores.clients.listWithSecrets()]);
     if (version !== this.version) return;
+    const snapshot: RoutingSnapshot = { channels, clients };
+    this.apply(snapshot);
+    for (const listener of this.listeners) listener(snapshot);
+  }
+
+  /** Called with the rows of every reload (the router workers' copy). */
+  onChange(listener: (snapshot: RoutingSnapshot) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Builds the table from rows; a malformed row is skipped and logged, never fatal. */
+  apply({ channels, clients }: RoutingSnapshot): void {
     const compiled: CompiledChannel[] = [];
     for (const channel of channels) {
       if (!channel || channel.status !== 'enabled' || channel.type !== 'http') continue;

@@ -24,16 +24,23 @@ export const HOP_BY_HOP = new Set([
  */
 export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip'] as const;
 
-export function forwardableHeaders(headers: IncomingHttpHeaders, drop: readonly string[] = []): Record<string, string | string[]> {
+export function forwardableHeaders(headers: IncomingHttpHeaders, drop: ReadonlySet<string> | readonly string[] = NOTHING): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  const dropped = drop instanceof Set ? drop : new Set(drop as readonly string[]);
   // Headers the sender named in Connection are hop-by-hop too (RFC 9110 section 7.6.1).
-  const named = String(headers.connection ?? '').toLowerCase().split(',').map((n) => n.trim()).filter(Boolean);
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name) || named.includes(name)) continue;
-    out[name] = value;
+  const connection = headers.connection as string | string[] | undefined;
+  const named = connection === undefined ? [] : String(connection).toLowerCase().split(',').map((n) => n.trim()).filter(Boolean);
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name) || named.includes(name)) continue;
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
   }
   return out;
 }
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** A body as stored in the log: text, cut at the cap and marked when cut. */
 export function storedBody(body: Buffer | string | undefined, store: boolean, cap: number): { body?: string; bodyTruncated?: boolean } {
@@ -57,6 +64,10 @@ export const MASK = '***';
 const CREDENTIAL_PARTS = new Set(['auth', 'authorization', 'key', 'apikey', 'signature', 'credential', 'credentials', 'jwt', 'sid', 'pass', 'pwd', 'otp', 'pin', 'dpop', 'cert']);
 const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', 'api_key', 'cookie', 'session', 'authoriz', 'authoris', 'certificate', 'passphrase'];
 
+/** isCredentialHeader's answers by header name: the same few names arrive on every request. */
+const credentialNames = new Map<string, boolean>();
+const CREDENTIAL_MEMO_MAX = 1000;
+
 /**
  * Whether a header (or query parameter) may carry a credential, case-insensitively:
  * Authorization (and Authorisation), Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, Api-Key,
@@ -65,9 +76,15 @@ const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', '
  * purpose: a masked harmless header costs nothing, a stored key is a leak.
  */
 export function isCredentialHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  if (CREDENTIAL_FRAGMENTS.some((fragment) => lower.includes(fragment))) return true;
-  return lower.split(/[-_.]/).some((part) => CREDENTIAL_PARTS.has(part));
+  let known = credentialNames.get(name);
+  if (known === undefined) {
+    const lower = name.toLowerCase();
+    known = CREDENTIAL_FRAGMENTS.some((fragment) => lower.includes(fragment)) || lower.split(/[-_.]/).some((part) => CREDENTIAL_PARTS.has(part));
+    // Header names are the client's: the memo is bounded, and starts again when full.
+    if (credentialNames.size >= CREDENTIAL_MEMO_MAX) credentialNames.clear();
+    credentialNames.set(name, known);
+  }
+  return known;
 }
 
 /**
@@ -92,6 +109,7 @@ export function loggableQuery(querystring: string): string {
     .join('&');
 }
 
+
 export function isMasked(value: unknown): boolean {
   return value === MASK;
 }
@@ -100,8 +118,13 @@ export function isMasked(value: unknown): boolean {
 export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefined): Record<string, V | typeof MASK> {
   const out: Record<string, V | typeof MASK> = {};
   if (!headers || typeof headers !== 'object') return out;
-  for (const [name, value] of Object.entries(headers)) {
-    Object.defineProperty(out, name, { value: value !== undefined && isCredentialHeader(name) ? MASK : value, enumerable: true, writable: true, configurable: true });
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const value = headers[name];
+    const shown = value !== undefined && isCredentialHeader(name) ? MASK : value;
+    // A header named __proto__ must stay a header, not become the object's prototype.
+    if (name === '__proto__') Object.defineProperty(out, name, { value: shown, enumerable: true, writable: true, configurable: true });
+    else out[name] = shown as V | typeof MASK;
   }
   return out;
 }

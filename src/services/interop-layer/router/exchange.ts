@@ -7,6 +7,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Client, Transaction, TransactionStatus } from '../models.js';
 import type { CompiledChannel } from '../routing-table.js';
 import type { IolDeps } from '../deps.js';
+import type { IolConfig } from '../config.js';
+import type { Logger } from '../../../common/logger.js';
+import type { RoutingTable } from '../routing-table.js';
+import type { VerificationCache } from '../passwords.js';
+import type { TransactionLog } from '../store/transactions.js';
+import type { AuditInput } from '../store/audits.js';
+import type { RouterMetrics } from '../metrics.js';
 import type { UpstreamClient } from './upstream.js';
 import type { JwtVerifier } from './jwt.js';
 
@@ -52,10 +59,24 @@ export interface Exchange {
   halted?: boolean;
 }
 
-export interface RouterDeps extends IolDeps {
+/**
+ * What the router's steps use, and no more: the service gives its own objects; a router worker
+ * process (router/workers/) gives stand-ins that pass the log, audits and counts to the service.
+ */
+export interface RouterDeps {
+  config: IolConfig;
+  logger: Logger;
+  routing: RoutingTable;
+  verified: VerificationCache;
+  transactions: Pick<TransactionLog, 'begin' | 'finish'>;
+  audits: { record(input: AuditInput): unknown };
+  metrics: Pick<RouterMetrics, 'countAuthFailure' | 'observe'>;
   upstream: UpstreamClient;
   jwt?: JwtVerifier | undefined;
 }
+
+/** The service's own deps: the admin API's, and the router's for rerun and auto-retry. */
+export type ServiceDeps = IolDeps & RouterDeps;
 
 /** A step of the pipeline: may add to the exchange, or set `response` and `halted` to stop. */
 export type RouterStep = (exchange: Exchange, deps: RouterDeps) => Promise<void> | void;

@@ -5,7 +5,7 @@
  * transaction logged before paths were normalised cannot slip past it); credentials masked
  * in the log are not replayed.
  */
-import type { Exchange, RouterDeps } from './exchange.js';
+import type { Exchange, ServiceDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
@@ -21,7 +21,7 @@ const rerunPipeline: Pipeline = {
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
 
-export async function rerunTransaction(deps: RouterDeps, transactionId: string, options: { autoRetryAttempt?: number } = {}): Promise<string> {
+export async function rerunTransaction(deps: ServiceDeps, transactionId: string, options: { autoRetryAttempt?: number } = {}): Promise<string> {
   const original = await deps.transactions.byId(transactionId);
   if (!original) throw new Error(`transaction ${transactionId} does not exist`);
   if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);

@@ -33,7 +33,7 @@ export interface BodyBytes {
 }
 
 /** A transaction as written: the document without the bodies it cannot hold, and those bodies gzipped. */
-interface TransactionRow {
+export interface TransactionRow {
   tx: Transaction;
   bodies: Buffer | null;
 }
@@ -148,6 +148,23 @@ function refusedRow(tx: Transaction, error: unknown): TransactionRow {
   return { tx: minimal, bodies: null };
 }
 
+/**
+ * The row a finished transaction is written as: at once when its bodies stay in the document,
+ * else a promise (bodies compressed in libuv's thread pool). Never rejects: bodies that cannot
+ * be compressed are dropped, and the transaction is still logged.
+ */
+export function prepareRow(tx: Transaction, raw: BodyBytes | undefined, logger: Logger): TransactionRow | Promise<TransactionRow> {
+  // The exchange is done with it: no copy needed, nothing mutates it after this.
+  if (!bodiesGoToColumn(tx, raw)) return { tx, bodies: null };
+  return toRow(tx, raw).catch((error: unknown) => {
+    logger.error({ err: describeError(error), transaction: tx._id }, 'could not compress transaction bodies; stored without them');
+    return { tx: { ...tx, request: withoutBody(tx.request), response: withoutBody(tx.response), canRerun: false }, bodies: null };
+  });
+}
+
+/** A request still running after this long is written as Processing (a crash then leaves a trace). */
+export const PROCESSING_SNAPSHOT_MS = 1000;
+
 export interface TransactionQuery {
   channelIDs?: string[] | undefined;
   /** A client's _id, or any of several ids (the _id and the clientID of older rows). */
@@ -174,7 +191,7 @@ export class TransactionLog {
     private readonly db: Database,
     private readonly logger: Logger,
     flushIntervalMs: number,
-    private readonly processingSnapshotMs = 1000,
+    private readonly processingSnapshotMs = PROCESSING_SNAPSHOT_MS,
   ) {
     this.writer = new WriteBehind('transactions', (items) => this.upsert(items), logger, {
       intervalMs: flushIntervalMs,
@@ -195,20 +212,18 @@ export class TransactionLog {
    */
   finish(tx: Transaction, raw?: BodyBytes): void {
     this.inFlight.delete(tx._id);
-    // The exchange is done with it: no copy needed, nothing mutates it after this.
-    if (!bodiesGoToColumn(tx, raw)) {
-      this.writer.enqueue(tx._id, { tx, bodies: null });
+    const row = prepareRow(tx, raw, this.logger);
+    if (!(row instanceof Promise)) {
+      this.writer.enqueue(tx._id, row);
       return;
     }
-    const preparing: Promise<void> = toRow(tx, raw)
-      .then((row) => this.writer.enqueue(tx._id, row))
-      .catch((error: unknown) => {
-        // Still log the transaction, without its bodies, rather than lose it.
-        this.logger.error({ err: describeError(error), transaction: tx._id }, 'could not compress transaction bodies; stored without them');
-        this.writer.enqueue(tx._id, { tx: { ...tx, request: withoutBody(tx.request), response: withoutBody(tx.response), canRerun: false }, bodies: null });
-      })
-      .finally(() => this.preparing.delete(preparing));
+    const preparing: Promise<void> = row.then((r) => this.writer.enqueue(tx._id, r)).finally(() => this.preparing.delete(preparing));
     this.preparing.add(preparing);
+  }
+
+  /** A row prepared elsewhere (a router worker process): queued as the router's own are. */
+  enqueueRow(row: TransactionRow): void {
+    this.writer.enqueue(row.tx._id, row);
   }
 
   private snapshotLongRunning(): void {

@@ -69,7 +69,7 @@ export async function authenticateClient(exchange: Exchange, deps: RouterDeps): 
   // Credentials in the header that worked win over an unknown certificate offered before.
   if (exchange.client) exchange.authFailure = undefined;
   if (exchange.authFailure) {
-    deps.metrics.authFailures.inc({ surface: 'router' });
+    deps.metrics.countAuthFailure('router');
     deps.audits.record({
       kind: 'auth-failure',
       action: 'E',

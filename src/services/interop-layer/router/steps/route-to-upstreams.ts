@@ -31,6 +31,10 @@ interface RouteOutcome {
   failure?: UpstreamFailure;
 }
 
+/** Client headers never sent upstream: the forwarding ones, and Authorization unless the route forwards it. */
+const DROP_FORWARDING: ReadonlySet<string> = new Set(FORWARDING_HEADERS);
+const DROP_FORWARDING_AND_AUTH: ReadonlySet<string> = new Set([...FORWARDING_HEADERS, 'authorization']);
+
 const secondaryWork = new WeakMap<Exchange, Promise<RouteOutcome[]>>();
 const primaryOutcomes = new WeakMap<Exchange, RouteOutcome>();
 
@@ -88,7 +92,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
     const recorded: RecordedRequest = { host: route.host, port: route.port, path: request.path, headers: {}, querystring: loggableQuery(request.querystring), method: request.method, timestamp: new Date().toISOString() };
     return { route, request: recorded, failure };
   }
-  const headers = forwardableHeaders(request.headers, [...FORWARDING_HEADERS, ...(route.forwardAuthHeader ? [] : ['authorization'])]);
+  const headers = forwardableHeaders(request.headers, route.forwardAuthHeader ? DROP_FORWARDING : DROP_FORWARDING_AND_AUTH);
   headers['x-openhim-transactionid'] = transaction!._id;
   if (client) headers['x-openhim-clientid'] = client.clientID;
   // Set by the router alone, from the connection it accepted. X-Forwarded-For is replaced, not
