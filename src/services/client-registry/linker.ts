@@ -18,9 +18,18 @@ import type { LinkHow, RegistryStore } from './store.js';
 /** What the matcher reads: a change to any of these re-runs matching on update. */
 const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
 
+/** JSON with sorted keys: stored resources come back from jsonb with their keys reordered. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
 function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
   if (!before) return false;
-  return DEMOGRAPHICS.some((key) => JSON.stringify(before[key] ?? null) !== JSON.stringify(after[key] ?? null));
+  return DEMOGRAPHICS.some((key) => canonicalJson(before[key]) !== canonicalJson(after[key]));
 }
 
 /** Links a person chose by hand: re-matching proposes a review instead of moving them. */
