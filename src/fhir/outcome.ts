@@ -17,6 +17,7 @@ export type FhirErrorCode =
   | 'FHIR_GONE'
   | 'FHIR_VERSION_CONFLICT'
   | 'FHIR_CONFLICT'
+  | 'FHIR_FORBIDDEN'
   | 'FHIR_PRECONDITION_FAILED'
   | 'FHIR_MULTIPLE_MATCHES'
   | 'FHIR_BAD_SEARCH'
@@ -42,6 +43,7 @@ const ISSUE_CODES: Record<FhirErrorCode, OperationOutcomeIssue['code']> = {
   FHIR_GONE: 'deleted',
   FHIR_VERSION_CONFLICT: 'conflict',
   FHIR_CONFLICT: 'conflict',
+  FHIR_FORBIDDEN: 'forbidden',
   FHIR_PRECONDITION_FAILED: 'conflict',
   FHIR_MULTIPLE_MATCHES: 'multiple-matches',
   FHIR_BAD_SEARCH: 'invalid',

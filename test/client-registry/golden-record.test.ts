@@ -24,7 +24,7 @@ test('a source keeps its other links and gets exactly one refer link', () => {
 
 test('an OID names the same domain as its URL; unknown domains and missing systems are 422', () => {
   const names = new Map([['http://x.org/nid', 'http://x.org/nid'], ['urn:oid:1.2.3', 'http://x.org/nid']]);
-  const domains: IdentifierDomains = { open: false, canonical: (s) => names.get(s) ?? (s === '1.2.3' ? 'http://x.org/nid' : undefined) };
+  const domains: IdentifierDomains = { open: false, canonical: (s) => names.get(s) ?? (s === '1.2.3' ? 'http://x.org/nid' : undefined), owner: () => undefined };
   assert.deepEqual(canonicalIdentifiers([{ system: 'urn:oid:1.2.3', value: 'a' }], domains), [{ system: 'http://x.org/nid', value: 'a' }]);
   assert.throws(() => canonicalIdentifiers([{ system: 'urn:nope', value: 'a' }], domains), (e: unknown) => e instanceof FhirError && e.status === 422 && /urn:nope/.test(e.message));
   assert.throws(() => canonicalIdentifiers([{ value: 'a' }], domains), (e: unknown) => e instanceof FhirError && e.status === 422);

@@ -3,12 +3,43 @@
  * `identifier`. A domain's URL and its OID (`urn:oid:...`) name the same domain; the registry
  * stores and answers with the URL. Once any domain is registered (or with
  * CLIENT_REGISTRY_STRICT_DOMAINS), a Patient identifier in an unknown domain is refused.
+ *
+ * A domain can be protected: owned by one client (the NamingSystem's extension DOMAIN_OWNER_URL,
+ * or the setting CLIENT_REGISTRY_PROTECTED_DOMAINS, which wins). Only that client, as the router
+ * vouched for it (request-context.ts), may assign new identifiers in the domain; another client's
+ * (or an anonymous caller's) are refused 403, or with CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE=downgrade
+ * kept as `use: secondary`.
  */
 import type { Identifier, NamingSystem, Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { isGolden } from './golden-record.js';
+import { currentSender, isRegistryWrite } from './request-context.js';
+
+export const DOMAIN_OWNER_URL = 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner';
+
+export interface DomainProtection {
+  /** Domain (URL or OID, as the operator wrote it) → the clientID that owns it, from the setting. */
+  owners: ReadonlyMap<string, string>;
+  mode: 'refuse' | 'downgrade';
+}
+
+export const NO_PROTECTION: DomainProtection = { owners: new Map(), mode: 'refuse' };
+
+/** CLIENT_REGISTRY_PROTECTED_DOMAINS: `domain=clientID` pairs, comma-separated. */
+export function parseProtectedDomains(text: string | undefined): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const pair of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0 || at === pair.length - 1) throw new Error(`CLIENT_REGISTRY_PROTECTED_DOMAINS: "${pair}" is not domain=clientID`);
+    owners.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+  }
+  return owners;
+}
+
+const ownerOf = (system: NamingSystem): string | undefined =>
+  system.extension?.find((e) => e.url === DOMAIN_OWNER_URL)?.valueString;
 
 /** The most domains read per check; a registry has tens, not thousands. */
 const MAX_DOMAINS = 1000;
@@ -18,6 +49,8 @@ export interface IdentifierDomains {
   readonly open: boolean;
   /** The domain's URL for a system given as URL or OID, undefined when unknown. */
   canonical(system: string): string | undefined;
+  /** The clientID that owns a domain (by its URL), when it is protected. */
+  owner(url: string): string | undefined;
 }
 
 function oidKey(value: string): string {
@@ -25,9 +58,10 @@ function oidKey(value: string): string {
 }
 
 /** Reads the registered domains in the caller's transaction (so a NamingSystem and a Patient in one bundle agree). */
-export async function loadIdentifierDomains(repo: FhirRepository, strict: boolean): Promise<IdentifierDomains> {
+export async function loadIdentifierDomains(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
   const bundle = await repo.search('NamingSystem', [['kind', 'identifier'], ['_count', String(MAX_DOMAINS)]]);
   const bySystem = new Map<string, string>();
+  const owners = new Map<string, string>();
   for (const entry of bundle.entry ?? []) {
     const system = entry.resource as NamingSystem;
     if (system.status === 'retired') continue;
@@ -36,15 +70,17 @@ export async function loadIdentifierDomains(repo: FhirRepository, strict: boolea
     const url = uris[0]?.value ?? oids[0];
     if (!url) continue;
     for (const name of [...uris.map((u) => u.value!), ...oids]) bySystem.set(name, url);
+    const owner = ownerOf(system);
+    if (owner) owners.set(url, owner);
   }
   const open = bySystem.size === 0 && !strict;
-  return {
-    open,
-    canonical(system) {
-      if (open) return system;
-      return bySystem.get(system) ?? (/^[0-2](\.\d+)+$/.test(system) ? bySystem.get(oidKey(system)) : undefined);
-    },
+  const canonical = (system: string): string | undefined => {
+    if (open) return system;
+    return bySystem.get(system) ?? (/^[0-2](\.\d+)+$/.test(system) ? bySystem.get(oidKey(system)) : undefined);
   };
+  // The operator's setting wins over a NamingSystem's extension.
+  for (const [domain, client] of protection.owners) owners.set(canonical(domain) ?? domain, client);
+  return { open, canonical, owner: (url) => owners.get(url) };
 }
 
 /** The identifiers with their systems as domain URLs; a 422 naming the first unknown domain or missing system. */
@@ -64,16 +100,58 @@ export function canonicalIdentifiers(identifiers: readonly Identifier[] | undefi
   });
 }
 
-/** Refuses source Patients whose identifiers lack a system or name an unknown domain; stores domain URLs. */
-export function identifierDomainInterceptor(strict: boolean): WriteInterceptor {
+/**
+ * New identifiers in protected domains from a client that does not own them: refused (403) or,
+ * in downgrade mode, kept as `use: secondary`. Identifiers the record already had pass (a clinic
+ * updating a patient resends the national id it did not assign).
+ */
+function guardProtectedDomains(identifiers: Identifier[], previous: Patient | undefined, domains: IdentifierDomains, mode: DomainProtection['mode']): Identifier[] {
+  if (isRegistryWrite()) return identifiers;
+  const had = new Set((previous?.identifier ?? []).map((i) => `${i.system}|${i.value}`));
+  const sender = currentSender();
+  return identifiers.map((identifier) => {
+    const owner = domains.owner(identifier.system!);
+    if (!owner || owner === sender || had.has(`${identifier.system}|${identifier.value}`)) return identifier;
+    if (mode === 'downgrade') return { ...identifier, use: 'secondary' };
+    throw new FhirError(403, 'FHIR_FORBIDDEN',
+      `identifier domain ${identifier.system!.slice(0, 200)} is protected: only its assigning authority's client (${owner}) may assign its identifiers; this request came from ${sender ? `client ${sender}` : 'an anonymous caller (not vouched for by the router)'}`);
+  });
+}
+
+/** Refuses source Patients whose identifiers lack a system or name an unknown domain; stores domain URLs; guards protected domains. */
+export function identifierDomainInterceptor(strict: boolean, protection: DomainProtection = NO_PROTECTION): WriteInterceptor {
   return {
     name: 'client registry: identifier domains',
     types: ['Patient'],
-    async before({ resource, repo }) {
+    async before({ resource, previous, repo }) {
       const patient = resource as Patient | undefined;
       if (!patient || isGolden(patient) || !patient.identifier?.length) return;
-      const domains = await loadIdentifierDomains(repo, strict);
-      return { ...patient, identifier: canonicalIdentifiers(patient.identifier, domains) } as Resource;
+      const domains = await loadIdentifierDomains(repo, strict, protection);
+      const identifier = guardProtectedDomains(canonicalIdentifiers(patient.identifier, domains)!, previous as Patient | undefined, domains, protection.mode);
+      return { ...patient, identifier } as Resource;
+    },
+  };
+}
+
+/**
+ * Who may say who owns a domain: a NamingSystem with an owner may be changed or deleted only by
+ * that owner, and a client may name only itself as a new owner (the setting is the operator's way).
+ */
+export function domainOwnershipInterceptor(): WriteInterceptor {
+  return {
+    name: 'client registry: domain owners',
+    types: ['NamingSystem'],
+    before({ resource, previous }) {
+      if (isRegistryWrite()) return;
+      const sender = currentSender();
+      const before = previous ? ownerOf(previous as NamingSystem) : undefined;
+      const after = resource ? ownerOf(resource as NamingSystem) : undefined;
+      if (before && before !== sender) {
+        throw new FhirError(403, 'FHIR_FORBIDDEN', `this identifier domain is owned by client ${before}: only that client may change or delete its NamingSystem`);
+      }
+      if (after && after !== before && after !== sender) {
+        throw new FhirError(403, 'FHIR_FORBIDDEN', `a client may name only itself as an identifier domain's owner (${DOMAIN_OWNER_URL}); set CLIENT_REGISTRY_PROTECTED_DOMAINS for others`);
+      }
     },
   };
 }

@@ -15,12 +15,18 @@ import { readFile } from 'node:fs/promises';
 import { createHttpApp, listenOn } from '../../common/http-app.js';
 import { InstantError } from '../../common/errors.js';
 import { readLimits, type Limits } from '../../common/limits.js';
-import { FhirEngine } from '../../fhir/engine.js';
+import type { FhirEngine } from '../../fhir/engine.js';
 import { registerFhirRoutes } from '../../fhir/http/fastify.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { startHl7Listener } from './hl7v2/index.js';
-import { identifierDomainInterceptor } from './identifier-domains.js';
+import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
+import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection } from './identifier-domains.js';
 import { GoldenRecordLinker } from './linker.js';
+import { PatientMerger } from './merge.js';
+import { mergeOperations } from './merge-operations.js';
+import { PmirFeed } from './pmir.js';
+import { ClientRegistryEngine, senderVerificationHook } from './registry-engine.js';
+import { registryOwnershipInterceptor } from './registry-ownership.js';
 import { matchOperation } from './match-operation.js';
 import { createMatcher, parseMatchRules, type MatchRules } from './matching/index.js';
 import { registryMigrations } from './migrations.js';
@@ -39,12 +45,14 @@ export interface ClientRegistryOptions {
   limits?: Limits;
   baseUrl?: string;
   schema?: string;
+  /** Protected identifier domains (CLIENT_REGISTRY_PROTECTED_DOMAINS, _MODE). */
+  protection?: DomainProtection;
 }
 
 /** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
 export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<FhirEngine> {
   const schema = options.schema ?? CR_SCHEMA;
-  const engine = new FhirEngine({
+  const engine = new ClientRegistryEngine({
     db: context.db,
     schema,
     baseUrl: options.baseUrl,
@@ -58,9 +66,15 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   const strict = options.strictDomains ?? false;
   const store = new RegistryStore(schema);
   const linker = new GoldenRecordLinker(store, createMatcher(options.rules), engine.limits.crMaxCandidates);
-  // Domains first: the linker matches on the identifiers as they will be stored (domain URLs).
-  engine.addWriteInterceptor(identifierDomainInterceptor(strict));
+  const merger = new PatientMerger(store, linker);
+  // What only the registry writes is refused first; then domains: the linker matches on the
+  // identifiers as they will be stored (domain URLs).
+  engine.addWriteInterceptor(registryOwnershipInterceptor());
+  engine.addWriteInterceptor(domainOwnershipInterceptor());
+  engine.addWriteInterceptor(identifierDomainInterceptor(strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
+  engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo));
+  for (const operation of mergeOperations(merger)) engine.registerOperation(operation);
   engine.registerOperation(pixmOperation(store, strict));
   engine.registerOperation(matchOperation(linker, strict));
   for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);
@@ -89,8 +103,13 @@ export const clientRegistryService: ServiceDefinition = {
     const limits = readLimits(context.settings);
     const rules = await readRules(context.settings.get('CLIENT_REGISTRY_RULES_FILE') || undefined);
     const strictDomains = context.settings.bool('CLIENT_REGISTRY_STRICT_DOMAINS', false);
-    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits });
+    const protection: DomainProtection = {
+      owners: parseProtectedDomains(context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAINS')),
+      mode: context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE') === 'downgrade' ? 'downgrade' : 'refuse',
+    };
+    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
     const app = createHttpApp({ logger: context.logger, bodyLimit, limits, name: 'client-registry' });
+    app.addHook('onRequest', senderVerificationHook(context.settings.get(SENDER_IDENTITY_SETTING) || undefined));
     await registerFhirRoutes(app, engine, { prefix: CR_FHIR_PREFIX });
     const url = await listenOn(app, host, port);
     engine.setBaseUrl(`${url}${CR_FHIR_PREFIX}`);

@@ -11,7 +11,29 @@ import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { isGolden, newGoldenRecord, withGoldenLink, withoutSource, withSource } from './golden-record.js';
 import type { Matcher, MatchResult } from './matching/index.js';
+import { replacedBy } from './registry-ownership.js';
+import { asRegistry, isRegistryWrite } from './request-context.js';
 import type { LinkHow, RegistryStore } from './store.js';
+
+/** What the matcher reads: a change to any of these re-runs matching on update. */
+const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
+
+/** JSON with sorted keys: stored resources come back from jsonb with their keys reordered. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
+  if (!before) return false;
+  return DEMOGRAPHICS.some((key) => canonicalJson(before[key]) !== canonicalJson(after[key]));
+}
+
+/** Links a person chose by hand: re-matching proposes a review instead of moving them. */
+const HUMAN_LINKS = new Set(['manual', 'review-accepted', 'merged']);
 
 export interface ScoredCandidate {
   patient: Patient;
@@ -39,9 +61,14 @@ export class GoldenRecordLinker {
           return;
         }
         const patient = resource as Patient;
-        if (isGolden(patient)) return;
-        await this.store.replaceBlockingKeys(repo.sql, id, this.matcher.blockingKeys(patient));
-        const goldenId = (await this.store.goldenOf(repo.sql, id)) ?? (await this.linkNewSource(repo, id, patient));
+        if (isGolden(patient)) return; // only the registry's own writes get here with the tag (registry-ownership.ts)
+        // A merged record is no candidate for anyone: it has no blocking keys until it is unmerged.
+        await this.store.replaceBlockingKeys(repo.sql, id, replacedBy(patient) ? [] : this.matcher.blockingKeys(patient));
+        const current = await this.store.linkOf(repo.sql, id);
+        let goldenId: string;
+        if (!current) goldenId = await this.linkNewSource(repo, id, patient);
+        else if (!isRegistryWrite() && demographicsChanged(previous as Patient | undefined, patient)) goldenId = await this.rematch(repo, id, patient, current);
+        else goldenId = current.golden_id;
         return withGoldenLink(patient, goldenId) as Resource;
       },
     };
@@ -80,8 +107,42 @@ export class GoldenRecordLinker {
     return goldenId;
   }
 
-  private async createGolden(repo: FhirRepository, sourceId: string, source: Patient): Promise<string> {
-    const created = await repo.create(newGoldenRecord(sourceId, source), 'Patient');
+  /**
+   * Matching again after a source's demographics changed: a certain match in another golden record
+   * moves the source there (its old golden record, if left empty, is deleted); a probable one, or
+   * a certain one against a link a person made, opens a review item. Every outcome is a decision.
+   */
+  private async rematch(repo: FhirRepository, id: string, patient: Patient, current: { golden_id: string; how: string }): Promise<string> {
+    const best = (await this.scoreCandidates(repo, patient, id))[0];
+    const decision = {
+      source_id: id, candidate_id: best?.patient.id ?? null, score: best?.result.score ?? null,
+      grade: best?.result.grade ?? null, fields: best?.result.fields ?? [],
+    };
+    const elsewhere = best?.goldenId && best.goldenId !== current.golden_id ? best.goldenId : undefined;
+    const grade = best?.result.grade;
+    if (elsewhere && grade === 'certain' && !HUMAN_LINKS.has(current.how)) {
+      await this.moveSource(repo, id, current.golden_id, elsewhere, 'rematched');
+      await this.store.closeOpenReviewsOf(repo.sql, id, 'rejected');
+      await this.store.recordDecision(repo.sql, { ...decision, golden_id: elsewhere, outcome: 'rematch-relinked' });
+      return elsewhere;
+    }
+    if (elsewhere && (grade === 'certain' || grade === 'probable')) {
+      const decisionId = await this.store.recordDecision(repo.sql, { ...decision, golden_id: current.golden_id, outcome: 'rematch-review' });
+      await this.store.openReview(repo.sql, { source_id: id, candidate_id: best!.patient.id!, golden_id: elsewhere, decision_id: decisionId, score: best!.result.score });
+      return current.golden_id;
+    }
+    await this.store.recordDecision(repo.sql, { ...decision, golden_id: current.golden_id, outcome: 'rematch-kept' });
+    return current.golden_id;
+  }
+
+  /** Moves a source's golden link (not the source itself) from one golden record to another. */
+  async moveSource(repo: FhirRepository, sourceId: string, from: string | undefined, to: string, how: LinkHow): Promise<void> {
+    await this.attach(repo, sourceId, to, how);
+    if (from && from !== to) await this.dropSourceFromGolden(repo, from, sourceId);
+  }
+
+  async createGolden(repo: FhirRepository, sourceId: string, source: Patient): Promise<string> {
+    const created = await asRegistry(() => repo.create(newGoldenRecord(sourceId, source), 'Patient'));
     await this.store.setLink(repo.sql, sourceId, created.resource.id!, 'new');
     return created.resource.id!;
   }
@@ -90,7 +151,7 @@ export class GoldenRecordLinker {
     const golden = await this.readGolden(repo, goldenId);
     await this.store.setLink(repo.sql, sourceId, goldenId, how);
     const linked = withSource(golden, sourceId);
-    if (linked !== golden) await repo.update('Patient', goldenId, linked);
+    if (linked !== golden) await asRegistry(() => repo.update('Patient', goldenId, linked));
   }
 
   /** Removes a source from its golden record; a golden record left without sources is deleted. */
@@ -104,8 +165,8 @@ export class GoldenRecordLinker {
     const golden = await readPatient(repo, goldenId);
     if (!golden) return;
     const remaining = withoutSource(golden, sourceId);
-    if (remaining.link?.length) await repo.update('Patient', goldenId, remaining);
-    else await repo.delete('Patient', goldenId);
+    if (remaining.link?.length) await asRegistry(() => repo.update('Patient', goldenId, remaining));
+    else await asRegistry(() => repo.delete('Patient', goldenId));
   }
 
   /** Moves a source to another golden record (review accept, manual link). */
@@ -115,7 +176,7 @@ export class GoldenRecordLinker {
     if (previous === goldenId) return;
     await this.attach(repo, sourceId, goldenId, how);
     if (previous) await this.dropSourceFromGolden(repo, previous, sourceId);
-    await repo.update('Patient', sourceId, source); // the interceptor sets its refer link to the new golden record
+    await asRegistry(() => repo.update('Patient', sourceId, source)); // the interceptor sets its refer link to the new golden record
   }
 
   /** Gives a source a golden record of its own (manual unlink). */
@@ -125,7 +186,7 @@ export class GoldenRecordLinker {
     if (previous && (await this.store.sourcesOf(repo.sql, previous)).length === 1) return previous; // already alone
     const goldenId = await this.createGolden(repo, sourceId, source);
     if (previous) await this.dropSourceFromGolden(repo, previous, sourceId);
-    await repo.update('Patient', sourceId, source);
+    await asRegistry(() => repo.update('Patient', sourceId, source));
     return goldenId;
   }
 

@@ -7,6 +7,7 @@
  * source_link   each source Patient's golden record, and how it got there
  * decision      every match decision: best candidate, score, grade, each field's contribution
  * review        probable matches waiting for a person (open, accepted, rejected)
+ * merge         each merge of a source record into another (what unmerge restores)
  */
 import type { Migration } from '../../db/database.js';
 
@@ -53,6 +54,22 @@ export function registryMigrations(schema: string): Migration[] {
           resolved_at timestamptz
         );
         CREATE INDEX review_open ON ${schema}.review (status, id);
+      `,
+    },
+    {
+      version: 1002,
+      name: 'client registry: merges (what unmerge restores)',
+      sql: `
+        CREATE TABLE ${schema}.merge (
+          id bigserial PRIMARY KEY,
+          source_id text NOT NULL,
+          target_id text NOT NULL,
+          previous_golden_id text,
+          previous_active boolean,
+          merged_at timestamptz NOT NULL DEFAULT now(),
+          unmerged_at timestamptz
+        );
+        CREATE INDEX merge_source ON ${schema}.merge (source_id, id);
       `,
     },
   ];

@@ -5,7 +5,7 @@
 import type { Queryable } from '../../db/database.js';
 import type { FieldContribution, MatchGrade } from './matching/index.js';
 
-export type LinkHow = 'auto' | 'new' | 'review-accepted' | 'review-rejected' | 'manual';
+export type LinkHow = 'auto' | 'new' | 'review-accepted' | 'review-rejected' | 'manual' | 'rematched' | 'merged' | 'unmerged';
 
 export interface DecisionRow {
   id: string;
@@ -55,6 +55,11 @@ export class RegistryStore {
   async goldenOf(q: Queryable, sourceId: string): Promise<string | undefined> {
     const result = await q.query<{ golden_id: string }>(`SELECT golden_id FROM ${this.schema}.source_link WHERE source_id = $1`, [sourceId]);
     return result.rows[0]?.golden_id;
+  }
+
+  async linkOf(q: Queryable, sourceId: string): Promise<{ golden_id: string; how: LinkHow } | undefined> {
+    const result = await q.query<{ golden_id: string; how: LinkHow }>(`SELECT golden_id, how FROM ${this.schema}.source_link WHERE source_id = $1`, [sourceId]);
+    return result.rows[0];
   }
 
   async goldensOf(q: Queryable, sourceIds: readonly string[]): Promise<Map<string, string>> {
@@ -129,4 +134,34 @@ export class RegistryStore {
   async closeOpenReviewsOf(q: Queryable, sourceId: string, status: 'accepted' | 'rejected'): Promise<void> {
     await q.query(`UPDATE ${this.schema}.review SET status = $2, resolved_at = now() WHERE source_id = $1 AND status = 'open'`, [sourceId, status]);
   }
+
+  async recordMerge(q: Queryable, merge: Omit<MergeRow, 'id' | 'merged_at' | 'unmerged_at'>): Promise<string> {
+    const result = await q.query<{ id: string }>(
+      `INSERT INTO ${this.schema}.merge (source_id, target_id, previous_golden_id, previous_active) VALUES ($1, $2, $3, $4) RETURNING id::text AS id`,
+      [merge.source_id, merge.target_id, merge.previous_golden_id, merge.previous_active],
+    );
+    return result.rows[0]!.id;
+  }
+
+  /** The source's merge still in force, locked for its unmerge. */
+  async lockCurrentMerge(q: Queryable, sourceId: string): Promise<MergeRow | undefined> {
+    const result = await q.query<MergeRow>(
+      `SELECT id::text AS id, source_id, target_id, previous_golden_id, previous_active, merged_at::text AS merged_at, unmerged_at::text AS unmerged_at
+       FROM ${this.schema}.merge WHERE source_id = $1 AND unmerged_at IS NULL ORDER BY id DESC LIMIT 1 FOR UPDATE`, [sourceId]);
+    return result.rows[0];
+  }
+
+  async closeMerge(q: Queryable, id: string): Promise<void> {
+    await q.query(`UPDATE ${this.schema}.merge SET unmerged_at = now() WHERE id = $1`, [id]);
+  }
+}
+
+export interface MergeRow {
+  id: string;
+  source_id: string;
+  target_id: string;
+  previous_golden_id: string | null;
+  previous_active: boolean | null;
+  merged_at: string;
+  unmerged_at: string | null;
 }

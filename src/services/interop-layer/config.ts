@@ -70,6 +70,11 @@ export interface IolConfig {
    * host[:port], else the listener's own address.
    */
   routerPublicHost?: string | undefined;
+  /**
+   * Key of the HMAC with which the router vouches for the client it authenticated to upstreams
+   * (OPENHIM_SENDER_IDENTITY_SECRET; src/common/sender-identity.ts); unset: no assertion is sent.
+   */
+  senderIdentitySecret?: string | undefined;
   /** Origins the admin API answers (OPENHIM_API_CORS_ORIGINS; api/cors.ts). */
   apiCors: CorsPolicy;
   /** Every limit (src/common/limits.ts): HTTP timeouts and connection caps of each port, bodies. */
@@ -99,6 +104,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     routerHttpPort: settings.int('OPENHIM_ROUTER_HTTP_PORT', 5001),
     routerHttpsPort: settings.int('OPENHIM_ROUTER_HTTPS_PORT', 5000),
     routerWorkers,
+    senderIdentitySecret: settings.get('OPENHIM_SENDER_IDENTITY_SECRET') || undefined,
     rootEmail: settings.get('OPENHIM_ROOT_EMAIL') || 'root@openhim.org',
     rootPassword: settings.require('OPENHIM_ROOT_PASSWORD'),
     routerAuthTypes: new Set(authTypes),

@@ -8,6 +8,7 @@
 import type { Exchange, RouterDeps, RouterStep } from './exchange.js';
 import { authenticateClient } from './steps/authenticate-client.js';
 import { authoriseClient } from './steps/authorise-client.js';
+import { dropSenderHeaders } from './steps/drop-sender-headers.js';
 import { matchChannel } from './steps/match-channel.js';
 import { normalisePath } from './steps/normalise-path.js';
 import { recordTransaction } from './steps/record-transaction.js';
@@ -22,7 +23,7 @@ export interface Pipeline {
 }
 
 export const routerPipeline: Pipeline = {
-  headers: [normalisePath, authenticateClient, refuseUnauthenticated],
+  headers: [normalisePath, dropSenderHeaders, authenticateClient, refuseUnauthenticated],
   request: [matchChannel, authoriseClient, routeToUpstreams],
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };

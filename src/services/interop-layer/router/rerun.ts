@@ -5,6 +5,7 @@
  * transaction logged before paths were normalised cannot slip past it); credentials masked
  * in the log are not replayed.
  */
+import { dropSenderHeaders } from './steps/drop-sender-headers.js';
 import type { Exchange, ServiceDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
@@ -16,7 +17,7 @@ import { normaliseRequestPath } from './request-path.js';
 import type { Transaction } from '../models.js';
 
 const rerunPipeline: Pipeline = {
-  headers: [],
+  headers: [dropSenderHeaders],
   request: [routeToUpstreams],
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };

@@ -9,6 +9,7 @@
 import type { Exchange, RouterDeps } from '../exchange.js';
 import type { Orchestration, RecordedRequest, Route, RouteRecord, TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
+import { senderIdentityHeaders } from '../../../../common/sender-identity.js';
 import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
 import { normaliseRequestPath } from '../request-path.js';
 import type { RouterRequest } from '../exchange.js';
@@ -95,6 +96,10 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   const headers = forwardableHeaders(request.headers, route.forwardAuthHeader ? DROP_FORWARDING : DROP_FORWARDING_AND_AUTH);
   headers['x-openhim-transactionid'] = transaction!._id;
   if (client) headers['x-openhim-clientid'] = client.clientID;
+  // Signed, so an upstream can trust the clientID from the router alone (sender-identity.ts).
+  if (client && deps.config.senderIdentitySecret) {
+    Object.assign(headers, senderIdentityHeaders(deps.config.senderIdentitySecret, client.clientID, request.method, path.split('?')[0]!));
+  }
   // Set by the router alone, from the connection it accepted. X-Forwarded-For is replaced, not
   // appended to: the router is the edge, and a client-sent chain is whatever the client wants.
   headers['x-forwarded-for'] = request.clientIP;

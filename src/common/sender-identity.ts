@@ -1,0 +1,49 @@
+/**
+ * How the router tells a service which client it authenticated, so that the service can trust it
+ * from the router alone: the router sends the clientID with a timestamp and an HMAC-SHA256 over
+ * (clientID, method, path, timestamp) keyed with a secret only the router and the service hold
+ * (setting OPENHIM_SENDER_IDENTITY_SECRET, generated at init). A client cannot forge it without
+ * the secret, and a captured one is good for SENDER_IDENTITY_MAX_SKEW_MS on that path only.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const SENDER_IDENTITY_SETTING = 'OPENHIM_SENDER_IDENTITY_SECRET';
+export const SENDER_CLIENT_HEADER = 'x-openhim-clientid';
+export const SENDER_TIMESTAMP_HEADER = 'x-instant-sender-timestamp';
+export const SENDER_SIGNATURE_HEADER = 'x-instant-sender-signature';
+/** Headers only the router may set: a client's copies are dropped before routing. */
+export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER] as const;
+/** How old (or how far ahead, clocks differ) an assertion may be. */
+export const SENDER_IDENTITY_MAX_SKEW_MS = 5 * 60_000;
+
+function signature(secret: string, clientID: string, method: string, path: string, timestamp: string): Buffer {
+  return createHmac('sha256', secret).update([clientID, method.toUpperCase(), path, timestamp].join('\n')).digest();
+}
+
+/** The headers vouching for clientID on this request; `path` is the request target path as sent (no query). */
+export function senderIdentityHeaders(secret: string, clientID: string, method: string, path: string, now = Date.now()): Record<string, string> {
+  const timestamp = String(now);
+  return {
+    [SENDER_CLIENT_HEADER]: clientID,
+    [SENDER_TIMESTAMP_HEADER]: timestamp,
+    [SENDER_SIGNATURE_HEADER]: signature(secret, clientID, method, path, timestamp).toString('base64url'),
+  };
+}
+
+export type SenderCheck = { ok: true; clientID: string } | { ok: false; reason: string } | { ok: 'absent' };
+
+/** Checks a request's assertion: absent (no signature), valid, or why it is refused. */
+export function verifySenderIdentity(secret: string | undefined, headers: Record<string, string | string[] | undefined>, method: string, path: string, now = Date.now()): SenderCheck {
+  const one = (name: string) => { const v = headers[name]; return Array.isArray(v) ? undefined : v; };
+  const clientID = one(SENDER_CLIENT_HEADER);
+  const timestamp = one(SENDER_TIMESTAMP_HEADER);
+  const given = one(SENDER_SIGNATURE_HEADER);
+  if (given === undefined && timestamp === undefined) return { ok: 'absent' };
+  if (!secret) return { ok: false, reason: `a sender identity was sent but this service has no ${SENDER_IDENTITY_SETTING}` };
+  if (!clientID || !timestamp || !given || !/^\d{1,15}$/.test(timestamp)) return { ok: false, reason: 'incomplete sender identity headers' };
+  if (Math.abs(now - Number(timestamp)) > SENDER_IDENTITY_MAX_SKEW_MS) return { ok: false, reason: 'the sender identity has expired' };
+  const expected = signature(secret, clientID, method, path, timestamp);
+  const actual = Buffer.from(given, 'base64url');
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'the sender identity signature does not match' };
+  return { ok: true, clientID };
+}

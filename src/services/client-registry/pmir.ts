@@ -1,0 +1,150 @@
+/**
+ * PMIR ITI-93 Mobile Patient Identity Feed: `POST [base]` with a Bundle of type `message` whose
+ * MessageHeader (event `urn:ihe:iti:pmir:2019:patient-feed`) focuses a Bundle of type `history`
+ * of Patient (and RelatedPerson, for a newborn's mother) entries: POST creates, PUT updates, DELETE
+ * deletes, and a PUT of a Patient with `active=false` and a `replaced-by` link merges it into the
+ * linked record. The whole feed is one database transaction: applied entirely or not at all.
+ * The answer is a message Bundle whose MessageHeader.response says `ok`, `fatal-error` (the
+ * feed is wrong: do not resend it unchanged) or `transient-error` (try again), with an
+ * OperationOutcome naming the problem.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, MessageHeader, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import { processBundle } from '../../fhir/bundle.js';
+import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
+import type { OperationRegistry } from '../../fhir/operations/registry.js';
+import { FhirError, badRequest } from '../../fhir/outcome.js';
+import type { FhirRepository } from '../../fhir/repository.js';
+import { errorResponse } from '../../fhir/engine.js';
+import { referencedId } from './golden-record.js';
+import type { PatientMerger } from './merge.js';
+
+export const PMIR_FEED_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed';
+export const PMIR_FEED_RESPONSE_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed-response';
+const FEED_TYPES = new Set(['Patient', 'RelatedPerson']);
+
+export function isMessageBundle(request: FhirRequest): boolean {
+  const body = request.body as { resourceType?: unknown; type?: unknown } | undefined;
+  return request.method === 'POST' && request.path.replace(/\/+$/, '') === '' && body?.resourceType === 'Bundle' && body.type === 'message';
+}
+
+interface FeedEntry {
+  index: number;
+  method: 'POST' | 'PUT' | 'DELETE';
+  type: string;
+  id?: string;
+  fullUrl?: string;
+  resource?: Resource;
+}
+
+interface Feed {
+  header: MessageHeader;
+  entries: FeedEntry[];
+}
+
+const invalid = (text: string) => new FhirError(400, 'FHIR_INVALID_RESOURCE', `PMIR feed: ${text}`);
+
+/** The MessageHeader of a message bundle, when there is one (to answer even a wrong feed as a message). */
+function headerOf(message: Bundle): MessageHeader | undefined {
+  const first = Array.isArray(message.entry) ? message.entry[0]?.resource : undefined;
+  return first?.resourceType === 'MessageHeader' ? (first as MessageHeader) : undefined;
+}
+
+function readFeed(message: Bundle, maxEntries: number): Feed {
+  const header = headerOf(message);
+  if (!header) throw invalid('the first entry of a message Bundle must be its MessageHeader');
+  if (header.eventUri !== PMIR_FEED_EVENT) throw invalid(`MessageHeader.eventUri must be ${PMIR_FEED_EVENT}, not "${String(header.eventUri ?? header.eventCoding?.code ?? '').slice(0, 200)}"`);
+  const focus = header.focus?.[0]?.reference;
+  const history = (message.entry ?? []).find((e) => focus && e.fullUrl === focus)?.resource as Bundle | undefined;
+  if (!history || history.resourceType !== 'Bundle' || history.type !== 'history') throw invalid('MessageHeader.focus must reference (by fullUrl) an entry holding a Bundle of type history');
+  const entries = history.entry ?? [];
+  if (!Array.isArray(entries) || !entries.length) throw invalid('the history Bundle has no entries');
+  if (entries.length > maxEntries) throw new FhirError(413, 'FHIR_TOO_COSTLY', `PMIR feed: ${entries.length} entries; at most ${maxEntries} in one feed (FHIR_BUNDLE_MAX_ENTRIES)`);
+  return { header, entries: entries.map((entry, index) => readEntry(entry, index)) };
+}
+
+function readEntry(entry: BundleEntry, index: number): FeedEntry {
+  const method = entry?.request?.method;
+  if (method !== 'POST' && method !== 'PUT' && method !== 'DELETE') throw invalid(`history entry ${index}: request.method must be POST, PUT or DELETE`);
+  const [type, id] = String(entry.request?.url ?? '').replace(/^.*?\b(Patient|RelatedPerson)\//, '$1/').split(/[/?]/);
+  const resourceType = entry.resource?.resourceType ?? type;
+  if (!resourceType || !FEED_TYPES.has(resourceType)) throw invalid(`history entry ${index}: a PMIR feed carries Patient and RelatedPerson resources only`);
+  if (method !== 'POST' && !(id && /^[A-Za-z0-9\-.]{1,64}$/.test(id))) throw invalid(`history entry ${index}: ${method} needs request.url ${resourceType}/<id>`);
+  if (method !== 'DELETE' && entry.resource?.resourceType !== resourceType) throw invalid(`history entry ${index}: ${method} needs the ${resourceType} resource`);
+  return { index, method, type: resourceType, ...(method !== 'POST' ? { id } : {}), ...(entry.fullUrl ? { fullUrl: entry.fullUrl } : {}), ...(entry.resource ? { resource: entry.resource } : {}) };
+}
+
+/** A PUT of a Patient that marks it merged (PMIR's merge): inactive, replaced-by another record. */
+function mergeTarget(entry: FeedEntry): string | undefined {
+  if (entry.method !== 'PUT' || entry.type !== 'Patient') return undefined;
+  const link = (entry.resource as Patient).link?.find((l) => l.type === 'replaced-by');
+  return link?.other?.reference;
+}
+
+function responseMessage(request: MessageHeader | undefined, baseUrl: string, code: 'ok' | 'fatal-error' | 'transient-error', focus: Resource): Bundle {
+  const focusUrl = `urn:uuid:${randomUUID()}`;
+  const header: MessageHeader = {
+    resourceType: 'MessageHeader',
+    id: randomUUID(),
+    eventUri: PMIR_FEED_RESPONSE_EVENT,
+    source: { endpoint: baseUrl },
+    response: { identifier: request?.id ?? 'unknown', code, ...(focus.resourceType === 'OperationOutcome' ? { details: { reference: focusUrl } } : {}) },
+    ...(focus.resourceType === 'Bundle' ? { focus: [{ reference: focusUrl }] } : {}),
+  };
+  return {
+    resourceType: 'Bundle', id: randomUUID(), type: 'message', timestamp: new Date().toISOString(),
+    entry: [{ fullUrl: `urn:uuid:${header.id}`, resource: header }, { fullUrl: focusUrl, resource: focus }],
+  };
+}
+
+export class PmirFeed {
+  constructor(private readonly merger: PatientMerger, private readonly operations: OperationRegistry, private readonly software: { name: string; version: string }) {}
+
+  /** Answers a message Bundle; never throws (a wrong feed is a fatal-error message with its 4xx). */
+  async handle(repo: FhirRepository, request: FhirRequest): Promise<FhirResponse> {
+    const message = request.body as Bundle;
+    try {
+      const feed = readFeed(message, repo.limits.fhirBundleMaxEntries);
+      const results = await repo.transaction((tx) => this.apply(tx, request, feed));
+      return { status: 200, resource: responseMessage(feed.header, repo.baseUrl, 'ok', results) };
+    } catch (error) {
+      const failure = errorResponse(error);
+      const code = failure.status >= 500 ? 'transient-error' : 'fatal-error';
+      return { status: failure.status, resource: responseMessage(headerOf(message), repo.baseUrl, code, failure.resource as OperationOutcome), ...(failure.headers ? { headers: failure.headers } : {}) };
+    }
+  }
+
+  private async apply(repo: FhirRepository, request: FhirRequest, feed: Feed): Promise<Bundle> {
+    const merges = feed.entries.filter((e) => mergeTarget(e));
+    const writes = feed.entries.filter((e) => !mergeTarget(e));
+    // Creates, updates and deletes as one transaction bundle: it resolves the references between
+    // entries (a newborn's RelatedPerson pointing at the newborn) by fullUrl.
+    const transaction: Bundle = {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: writes.map((e) => ({
+        ...(e.fullUrl ? { fullUrl: e.fullUrl } : {}),
+        ...(e.resource && e.method !== 'DELETE' ? { resource: e.resource } : {}),
+        request: { method: e.method, url: e.method === 'POST' ? e.type : `${e.type}/${e.id}` },
+      })),
+    };
+    const written = writes.length
+      ? await processBundle({ repo, operations: this.operations, request: { ...request, headers: { prefer: request.headers.prefer } }, software: this.software }, transaction)
+      : { resourceType: 'Bundle', type: 'transaction-response', entry: [] } as Bundle;
+    const idsByFullUrl = new Map<string, string>();
+    writes.forEach((e, n) => {
+      const location = written.entry?.[n]?.response?.location;
+      const id = location ? /^(?:.*\/)?Patient\/([^/]+)/.exec(location)?.[1] : undefined;
+      if (e.fullUrl && id) idsByFullUrl.set(e.fullUrl, id);
+    });
+    const results: BundleEntry[] = [];
+    writes.forEach((e, n) => { results[e.index] = written.entry?.[n] ?? {}; });
+    for (const entry of merges) {
+      const reference = mergeTarget(entry)!;
+      const target = idsByFullUrl.get(reference) ?? referencedId({ type: 'replaced-by', other: { reference: reference.replace(/^.*\/(Patient\/[^/]+)$/, '$1') } });
+      if (!target) throw badRequest(`history entry ${entry.index}: the replaced-by link must reference Patient/<id> or an entry of this feed`, 'FHIR_INVALID_RESOURCE');
+      await this.merger.merge(repo, entry.id!, target, 'PMIR ITI-93');
+      results[entry.index] = { response: { status: '200 OK', location: `Patient/${entry.id}` } };
+    }
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+  }
+}

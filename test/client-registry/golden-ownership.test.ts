@@ -1,0 +1,78 @@
+/**
+ * Security (found in review): a client could send a Patient already carrying the `golden` tag; the
+ * registry then skipped matching and stored it as a person of its own, beside the real golden
+ * record. Golden records, the golden tag and merge links are now the registry's alone: a client's
+ * write that touches them is refused, on both drivers, and nothing of it is stored.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { goldenOf, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
+
+const GOLDEN_TAG = { system: 'http://instant-openhie.org/fhir/cr-record-type', code: 'golden' };
+
+for (const driver of testDrivers) {
+  describe(`client registry: golden records are the registry's alone, on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let source: { id: string; golden: string };
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      const created = await cr.request('POST', 'Patient', patient({ ids: [], family: 'Banda', given: 'Mphatso', birthDate: '1985-07-01' }));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      source = { id: created.body.id, golden: goldenOf(created.body)! };
+    });
+    after(async () => {
+      await cr.close();
+    });
+
+    test('a Patient sent with the golden tag is refused 403, and no record skips matching', async () => {
+      const forged = { ...patient({ ids: [], family: 'Banda', given: 'Mphatso', birthDate: '1985-07-01' }), meta: { tag: [GOLDEN_TAG] } };
+      const reply = await cr.request('POST', 'Patient', forged);
+      assert.equal(reply.status, 403, JSON.stringify(reply.body));
+      assert.equal(reply.body.resourceType, 'OperationOutcome');
+      assert.equal(reply.body.issue[0].code, 'forbidden');
+      assert.match(reply.body.issue[0].diagnostics, /golden/);
+      const all = await cr.request('GET', 'Patient?family=banda');
+      assert.equal(all.body.entry.length, 2, 'only the source and its golden record');
+
+      const put = await cr.request('PUT', 'Patient/forged-golden', { ...forged, id: 'forged-golden' });
+      assert.equal(put.status, 403, 'nor as an update-as-create');
+      const bundle = await cr.request('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [
+        { resource: patient({ ids: [], family: 'Gondwe', given: 'Ada', birthDate: '1999-09-09' }), request: { method: 'POST', url: 'Patient' } },
+        { resource: { ...forged, name: [{ family: 'Gondwe' }] }, request: { method: 'POST', url: 'Patient' } },
+      ] });
+      assert.equal(bundle.status, 403, JSON.stringify(bundle.body));
+      assert.equal((await cr.request('GET', 'Patient?family=gondwe')).body.entry?.length ?? 0, 0, 'nothing of the transaction is kept');
+    });
+
+    test('a client may not change, tag or delete a golden record, nor tag its own source as golden', async () => {
+      const golden = (await cr.request('GET', `Patient/${source.golden}`)).body;
+      const changed = await cr.request('PUT', `Patient/${source.golden}`, { ...golden, name: [{ family: 'Other' }] });
+      assert.equal(changed.status, 403, JSON.stringify(changed.body));
+      const untagged = await cr.request('PUT', `Patient/${source.golden}`, { ...golden, meta: {} });
+      assert.equal(untagged.status, 403, 'turning a golden record into a source is refused too');
+      assert.equal((await cr.request('DELETE', `Patient/${source.golden}`)).status, 403);
+
+      const own = (await cr.request('GET', `Patient/${source.id}`)).body;
+      const tagged = await cr.request('PUT', `Patient/${source.id}`, { ...own, meta: { tag: [GOLDEN_TAG] } });
+      assert.equal(tagged.status, 403, JSON.stringify(tagged.body));
+      const patched = await requestJson(`${cr.base}/Patient/${source.id}`, 'PATCH', [{ op: 'add', path: '/meta/tag', value: [GOLDEN_TAG] }], { 'content-type': 'application/json-patch+json' });
+      assert.equal(patched.status, 403, JSON.stringify(patched.body));
+      const after = (await cr.request('GET', `Patient/${source.golden}`)).body;
+      assert.equal(after.meta.versionId, golden.meta.versionId, 'the golden record is unchanged');
+      assert.equal(after.name[0].family, 'Banda');
+    });
+
+    test('merge links are set by a merge only: a client adding replaced-by is refused 422', async () => {
+      const own = (await cr.request('GET', `Patient/${source.id}`)).body;
+      const other = await cr.request('POST', 'Patient', patient({ ids: [], family: 'Zulu', given: 'Thandi', birthDate: '1970-01-01' }));
+      const reply = await cr.request('PUT', `Patient/${source.id}`, { ...own, link: [{ other: { reference: `Patient/${other.body.id}` }, type: 'replaced-by' }] });
+      assert.equal(reply.status, 422, JSON.stringify(reply.body));
+      assert.match(reply.body.issue[0].diagnostics, /\$merge/);
+      const plain = await cr.request('PUT', `Patient/${source.id}`, { ...own, telecom: [{ system: 'phone', value: '+265 1 000' }] });
+      assert.equal(plain.status, 200, 'an ordinary update still works');
+      assert.equal(goldenOf(plain.body), source.golden);
+    });
+  });
+}

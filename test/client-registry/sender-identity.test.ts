@@ -1,0 +1,125 @@
+/**
+ * Protected identifier domains and the sender's identity, on both drivers: only the domain's
+ * owning client may assign its identifiers; the registry knows the client from the router's signed
+ * assertion alone (a client's own X-OpenHIM-ClientID is worth nothing, a forged signature is 401),
+ * directly and through the router.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { senderIdentityHeaders, verifySenderIdentity } from '../../src/common/sender-identity.js';
+import { testDrivers } from '../support/databases.js';
+import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
+
+const SECRET = 'test-sender-identity-secret-0123456789';
+const NID = 'http://moh.example.org/nid';
+const OWNER_EXTENSION = 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner';
+const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
+
+test('a sender assertion verifies only with the secret, for its method and path, while fresh', () => {
+  const now = Date.now();
+  const headers = senderIdentityHeaders(SECRET, 'moh-client', 'POST', '/clientregistry/fhir/Patient', now);
+  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/Patient', now), { ok: true, clientID: 'moh-client' });
+  assert.equal(verifySenderIdentity('another-secret', headers, 'POST', '/clientregistry/fhir/Patient', now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'PUT', '/clientregistry/fhir/Patient', now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/NamingSystem', now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-openhim-clientid': 'other' }, 'POST', '/clientregistry/fhir/Patient', now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/Patient', now + 10 * 60_000).ok, false, 'stale');
+  assert.equal(verifySenderIdentity(SECRET, { 'x-openhim-clientid': 'moh-client' }, 'POST', '/x', now).ok, 'absent', 'an unsigned clientID is no identity');
+});
+
+for (const driver of testDrivers) {
+  describe(`client registry: protected domains and the sender's identity on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let downgrading: RegistryUnderTest;
+    const post = (registry: RegistryUnderTest, path: string, body: unknown, client?: string, extra: Record<string, string> = {}) =>
+      requestJson(`${registry.base}/${path}`, 'POST', body, { ...(client ? senderIdentityHeaders(SECRET, client, 'POST', new URL(`${registry.base}/${path}`).pathname) : {}), ...extra });
+
+    before(async () => {
+      cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_PROTECTED_DOMAINS: `${NID}=moh-client` });
+      downgrading = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_PROTECTED_DOMAINS: `${NID}=moh-client`, CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE: 'downgrade' });
+    });
+    after(async () => {
+      await cr.close();
+      await downgrading.close();
+    });
+
+    test('only the owning client, vouched for by the router, assigns identifiers in a protected domain', async () => {
+      const person = patient({ ids: [[NID, 'NID-1']], family: 'Sakala', given: 'Mary', birthDate: '1988-08-08' });
+      const anonymous = await post(cr, 'Patient', person);
+      assert.equal(anonymous.status, 403, JSON.stringify(anonymous.body));
+      assert.match(anonymous.body.issue[0].diagnostics, /protected.*moh-client.*anonymous/);
+      const claimed = await post(cr, 'Patient', person, undefined, { 'x-openhim-clientid': 'moh-client' });
+      assert.equal(claimed.status, 403, 'a clientID header without the router\'s signature is no identity');
+      const forged = await post(cr, 'Patient', person, undefined, { 'x-openhim-clientid': 'moh-client', 'x-instant-sender-timestamp': String(Date.now()), 'x-instant-sender-signature': 'AAAA' });
+      assert.equal(forged.status, 401, JSON.stringify(forged.body));
+      assert.equal(forged.body.resourceType, 'OperationOutcome');
+      const other = await post(cr, 'Patient', person, 'clinic-client');
+      assert.equal(other.status, 403);
+      assert.match(other.body.issue[0].diagnostics, /client clinic-client/);
+      const owner = await post(cr, 'Patient', person, 'moh-client');
+      assert.equal(owner.status, 201, JSON.stringify(owner.body));
+
+      // Another client may resend the identifier the record already has, and add its own.
+      const resent = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', { ...owner.body, identifier: [...owner.body.identifier, { system: 'urn:test:clinic', value: 'C-9' }] },
+        senderIdentityHeaders(SECRET, 'clinic-client', 'PUT', new URL(`${cr.base}/Patient/${owner.body.id}`).pathname));
+      assert.equal(resent.status, 200, JSON.stringify(resent.body));
+      assert.equal((await cr.request('GET', 'Patient?family=sakala&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'nothing of the refused writes was kept');
+    });
+
+    test('downgrade mode keeps another client\'s identifier as secondary', async () => {
+      const reply = await post(downgrading, 'Patient', patient({ ids: [[NID, 'NID-2']], family: 'Tembo', given: 'Luka', birthDate: '1977-07-07' }), 'clinic-client');
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      assert.equal(reply.body.identifier[0].use, 'secondary');
+      const owned = await post(downgrading, 'Patient', patient({ ids: [[NID, 'NID-3']], family: 'Tembo', given: 'Rose', birthDate: '1979-09-09' }), 'moh-client');
+      assert.equal(owned.body.identifier[0].use, undefined);
+    });
+
+    test('a NamingSystem names its owner: only that client may claim or change it', async () => {
+      const system = {
+        resourceType: 'NamingSystem', name: 'ClinicMrn', status: 'active', kind: 'identifier', date: '2024-01-01',
+        uniqueId: [{ type: 'uri', value: 'http://clinic.example.org/mrn', preferred: true }], extension: [{ url: OWNER_EXTENSION, valueString: 'clinic-client' }],
+      };
+      assert.equal((await post(cr, 'NamingSystem', system, 'someone-else')).status, 403, 'a client names only itself as owner');
+      const created = await post(cr, 'NamingSystem', system, 'clinic-client');
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const path = `NamingSystem/${created.body.id}`;
+      const changed = await requestJson(`${cr.base}/${path}`, 'PUT', { ...created.body, extension: [{ url: OWNER_EXTENSION, valueString: 'someone-else' }] },
+        senderIdentityHeaders(SECRET, 'someone-else', 'PUT', new URL(`${cr.base}/${path}`).pathname));
+      assert.equal(changed.status, 403);
+      assert.equal((await cr.request('DELETE', path)).status, 403, 'nor delete it anonymously');
+      const refused = await post(cr, 'Patient', patient({ ids: [['http://clinic.example.org/mrn', 'M-1']], family: 'Phiri', given: 'Ben', birthDate: '1966-06-06' }), 'moh-client');
+      assert.equal(refused.status, 403, 'the NamingSystem\'s owner protects its domain');
+    });
+  });
+
+  describe(`client registry: the router vouches for the client, on ${driver}`, () => {
+    let iol: Iol;
+    let cr: RegistryUnderTest;
+
+    before(async () => {
+      cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_PROTECTED_DOMAINS: `${NID}=moh-client` });
+      iol = await startIol(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+      const channel = { ...importer.Channels[0], routes: [{ ...importer.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(cr.base).port) }] };
+      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
+      for (const clientID of ['moh-client', 'clinic-client']) {
+        assert.equal((await iol.call('POST', '/clients', { ...importer.Clients[0], clientID, name: clientID, password: `${clientID}-password-1` })).status, 201);
+      }
+    });
+    after(async () => {
+      await iol.stop();
+      await cr.close();
+    });
+
+    test('the authenticated client is the sender; a client-sent X-OpenHIM-ClientID changes nothing', async () => {
+      const base = `${iol.router}/clientregistry/fhir`;
+      const person = patient({ ids: [[NID, 'NID-7']], family: 'Ngoma', given: 'Alice', birthDate: '1993-03-03' });
+      const other = await requestJson(`${base}/Patient`, 'POST', person, { authorization: basic('clinic-client', 'clinic-client-password-1'), 'x-openhim-clientid': 'moh-client' });
+      assert.equal(other.status, 403, JSON.stringify(other.body));
+      assert.match(other.body.issue[0].diagnostics, /client clinic-client/);
+      const owner = await requestJson(`${base}/Patient`, 'POST', person, { authorization: basic('moh-client', 'moh-client-password-1') });
+      assert.equal(owner.status, 201, JSON.stringify(owner.body));
+    });
+  });
+}
