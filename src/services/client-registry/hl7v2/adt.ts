@@ -6,7 +6,7 @@
  * identifier domains, matching and golden records apply exactly as for a FHIR client.
  */
 import type { Hl7Message } from '@medplum/core';
-import type { Patient, PatientLink } from '@medplum/fhirtypes';
+import type { Patient } from '@medplum/fhirtypes';
 import { isGolden } from '../golden-record.js';
 import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
@@ -67,12 +67,13 @@ export async function mergePatients(message: Hl7Message, calls: RegistryCalls, a
   const prior = await findSource(calls, priorIds);
   if (!prior) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the prior patient (MRG-1) is not registered', 'MRG^1^1');
   if (prior.id === survivor.id) return;
-  const golden = survivor.link?.find((l) => l.type === 'refer')?.other?.reference;
-  if (golden) {
-    await calls.call('POST', `Patient/${prior.id}/$cr-link`, [], { resourceType: 'Parameters', parameter: [{ name: 'golden', valueReference: { reference: golden } }] }, 'MRG');
-  }
-  const current = await calls.call<Patient>('GET', `Patient/${prior.id}`);
-  const replacedBy: PatientLink = { other: { reference: `Patient/${survivor.id}` }, type: 'replaced-by' };
-  const links = (current.link ?? []).filter((l) => l.type !== 'replaced-by');
-  await calls.call('PUT', `Patient/${prior.id}`, [], { ...current, active: false, link: [...links, replacedBy] }, 'MRG');
+  // The registry's own merge (Patient/$merge): one transaction, replaced-by/replaces links, the
+  // golden links moved, audited as a decision, undoable with $cr-unmerge.
+  await calls.call('POST', 'Patient/$merge', [], {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'source-patient', valueReference: { reference: `Patient/${prior.id}` } },
+      { name: 'target-patient', valueReference: { reference: `Patient/${survivor.id}` } },
+    ],
+  }, 'MRG');
 }
