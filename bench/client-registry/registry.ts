@@ -18,14 +18,11 @@
  *   CR_BENCH_RECORDS=100000 node dist/bench/client-registry/registry.js [--postgres | --database-url URL]
  *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { createHttpApp, listenOn } from '../../src/common/http-app.js';
 import { createLogger } from '../../src/common/logger.js';
 import type { Database } from '../../src/db/database.js';
-import { openDatabase } from '../../src/db/open.js';
+import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
 import { newGoldenRecord, withGoldenLink } from '../../src/services/client-registry/golden-record.js';
@@ -50,28 +47,6 @@ const SAMPLE = 5_000; // pre-loaded people kept in memory for duplicates and $ma
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-async function openBenchDatabase(): Promise<{ db: Database; close(): Promise<void> }> {
-  let url = arg('--database-url');
-  let stopPostgres: (() => Promise<void>) | undefined;
-  if (!url && argv.includes('--postgres')) {
-    const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
-    const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
-    const server = await startThrowawayPostgres();
-    if (!server) throw new Error('no PostgreSQL server binaries found');
-    url = server.url;
-    stopPostgres = () => server.stop();
-  }
-  const dir = url ? undefined : await mkdtemp(join(tmpdir(), 'cr-bench-'));
-  const db = await openDatabase(url ? { url } : { dataDir: dir!, thread: process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker' });
-  return {
-    db,
-    async close() {
-      await db.close();
-      if (dir) await rm(dir, { recursive: true, force: true });
-      await stopPostgres?.();
-    },
-  };
-}
 
 /** Writes `people` as source + golden records and their blocking keys and links, in bundles. */
 async function preload(db: Database, matcher: Matcher, generator: PopulationGenerator, sample: Patient[]): Promise<void> {
@@ -113,7 +88,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; ms: n
   return { status: response.status, ms: performance.now() - started, json };
 }
 
-const { db, close } = await openBenchDatabase();
+const { db, close } = await openBenchDatabase(argv, 'cr-bench-');
 console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match`);
 await db.dropSchema(SCHEMA);
 const engine = await createClientRegistryEngine({ db }, { schema: SCHEMA });

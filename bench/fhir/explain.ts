@@ -4,10 +4,7 @@
  *
  *   node dist/bench/fhir/explain.js [--database-url URL] [--resources 1000000] [--schema fhir_growth]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/db/open.js';
+import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { parseSearch } from '../../src/fhir/search/parse.js';
 import { ridOrderedStatements } from '../../src/fhir/search/first-page.js';
@@ -19,21 +16,10 @@ const arg = (name: string): string | undefined => {
   const at = argv.indexOf(name);
   return at >= 0 ? argv[at + 1] : undefined;
 };
-let url = arg('--database-url');
-// --postgres: a throwaway server from the Debian binaries (as bench.ts).
-let stopPostgres: (() => Promise<void>) | undefined;
-if (!url && argv.includes('--postgres')) {
-  const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
-  const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
-  const server = await startThrowawayPostgres();
-  if (!server) throw new Error('no PostgreSQL server binaries found');
-  url = server.url;
-  stopPostgres = () => server.stop();
-}
 const resources = Number(arg('--resources') ?? 20_000);
 const keep = argv.includes('--keep');
-const dir = url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-explain-'));
-const db = await openDatabase(url ? { url } : { dataDir: dir! });
+const bench = await openBenchDatabase(argv, 'fhir-explain-');
+const { db } = bench;
 // --schema: explain on a store another run left (e.g. growth.js's fhir_growth) without loading.
 const schema = arg('--schema') ?? 'fhir_explain';
 const engine = new FhirEngine({ db, schema });
@@ -93,6 +79,4 @@ for (const [type, query] of searches) {
   const sql = `SELECT r.rid, r.content FROM ${schema}.resources r WHERE ${where} ORDER BY ${order} LIMIT ${request.count + 1}`;
   await explain(title, sql, ctx.params.values);
 }
-await db.close();
-if (dir && !keep) await rm(dir, { recursive: true, force: true });
-await stopPostgres?.();
+await bench.close({ keepData: keep });

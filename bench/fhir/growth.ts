@@ -15,10 +15,7 @@
  *   node dist/bench/fhir/growth.js [--postgres | --database-url URL] [--sizes 10000,100000,1000000] [--base 10000] [--runs 40]
  *     [--schema fhir_growth] [--reuse]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/db/open.js';
+import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { parseSearch } from '../../src/fhir/search/parse.js';
 import { SqlParams, whereClause } from '../../src/fhir/search/sql.js';
@@ -31,18 +28,8 @@ const arg = (name: string): string | undefined => {
 };
 const sizes = (arg('--sizes') ?? '10000,100000,1000000').split(',').map(Number);
 const runs = Number(arg('--runs') ?? 40);
-let url = arg('--database-url');
-let stopPostgres: (() => Promise<void>) | undefined;
-if (!url && argv.includes('--postgres')) {
-  const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
-  const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
-  const server = await startThrowawayPostgres();
-  if (!server) throw new Error('no PostgreSQL server binaries found');
-  url = server.url;
-  stopPostgres = () => server.stop();
-}
-const dir = url ? undefined : await mkdtemp(join(tmpdir(), 'fhir-growth-'));
-const db = await openDatabase(url ? { url } : { dataDir: dir!, thread: process.env.INSTANT_PGLITE_THREAD === 'main' ? 'main' : 'worker' });
+const bench = await openBenchDatabase(argv, 'fhir-growth-');
+const { db } = bench;
 const schema = arg('--schema') ?? 'fhir_growth';
 const engine = new FhirEngine({ db, schema });
 // --reuse: measure the store an earlier run left in --schema at its size, loading nothing.
@@ -125,9 +112,7 @@ for (const figure of figures) {
   }
 }
 await engine.settle();
-await db.close();
-if (dir) await rm(dir, { recursive: true, force: true });
-await stopPostgres?.();
+await bench.close();
 
 /**
  * Copies the engine-loaded base (resources and their index rows, not history) until the store

@@ -5,6 +5,7 @@ import { InstantError } from '../common/errors.js';
 import { formatLogLine } from '../common/logger.js';
 import { discoverForInstance, loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
 import { LIMITS } from '../common/limits.js';
+import { SERVICE_SETTINGS } from '../services/settings-catalogue.js';
 import { knownSettingNames, likelyTypo } from '../platform/setting-names.js';
 import { warnMisspelledSettings } from './setting-warnings.js';
 import { loadProjectConfig } from '../platform/project-config.js';
@@ -83,6 +84,13 @@ export function configCommand(options: DeploymentOptions & { showSecrets?: boole
   // Limits apply whether or not a package sets them: shown with their default when unset.
   for (const limit of Object.values(LIMITS)) {
     if (!resolved.has(limit.setting)) resolved.set(limit.setting, { value: String(limit.default), source: 'default', origin: `limit, ${limit.unit}`, secret: false });
+  }
+  // And what the planned packages' services read with a default of their own (services/settings-catalogue.ts).
+  for (const service of new Set(deployment.plan.ordered.flatMap((pkg) => pkg.services.map((s) => s.name)))) {
+    for (const setting of SERVICE_SETTINGS[service] ?? []) {
+      if (resolved.has(setting.name) || (options.get && !setting.default)) continue; // --get prints values only
+      resolved.set(setting.name, { value: setting.default || '(unset)', source: 'default', origin: `service ${service}`, secret: false });
+    }
   }
   if (options.get) {
     const setting = resolved.get(options.get);

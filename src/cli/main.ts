@@ -17,6 +17,7 @@ interface CommonFlags {
   profile?: string;
   env?: string[];
   envFile?: string[];
+  settingsFile?: string[];
   only?: boolean;
   dev?: boolean;
   concurrency?: string;
@@ -31,7 +32,7 @@ function deploymentOptions(ids: string[], flags: CommonFlags): DeploymentOptions
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.config ? { configFile: flags.config } : {}),
     customPaths: flags.customPath ?? [],
-    envFiles: flags.envFile ?? [],
+    envFiles: [...(flags.envFile ?? []), ...(flags.settingsFile ?? [])],
     assignments: flags.env ?? [],
     ...(flags.only !== undefined ? { only: flags.only } : {}),
     ...(flags.dev !== undefined ? { dev: flags.dev } : {}),
@@ -47,6 +48,9 @@ function withPackageFlags(command: Command): Command {
     .option('-p, --profile <name>', 'a profile of instant.config.yaml')
     .option('-e, --env <NAME=value>', 'set a setting (repeatable; wins over everything)', collect)
     .option('--env-file <file>', 'read settings from a .env file (repeatable; later files win)', collect)
+    // Node 20 takes --env-file anywhere in its own command line (nodejs/node#54232): through npx,
+    // npx's node would, so the same flag has a name Node does not know.
+    .option('--settings-file <file>', 'the same as --env-file; use it through npx on Node 20', collect)
     .option('--only', 'the named packages only, without their dependencies')
     .option('--dev', 'development mode (INSTANT_DEV=true)')
     .option('--concurrency <n>', 'independent packages handled at once', '5')
@@ -134,10 +138,10 @@ program
   .description('scaffold a working custom package from a template, with features that prove it')
   .argument('<id>', 'package id, kebab-case')
   .option('--dir <dir>', 'parent folder', '.')
-  .option('--port <port>', 'port of its service (service and mediator templates)', '4100')
+  .option('--port <port>', 'port of its service (service and mediator templates; default from the id, 4100-4999)')
   .option('-t, --template <template>', `what to start from: ${Object.entries(PACKAGE_TEMPLATES).map(([name, what]) => `${name} (${what})`).join('; ')}`, 'service')
-  .action((id: string, flags: { dir: string; port: string; template: string }) => {
-    const dir = scaffoldPackage(id, flags.dir, { port: Number(flags.port), template: flags.template });
+  .action((id: string, flags: { dir: string; port?: string; template: string }) => {
+    const dir = scaffoldPackage(id, flags.dir, { ...(flags.port ? { port: Number(flags.port) } : {}), template: flags.template });
     process.stdout.write(`Created ${dir} (template ${flags.template})\nDeploy it: instant init ${id} -c ${flags.dir} -d\nTest it:   instant test ${id} -c ${flags.dir}\n`);
   });
 

@@ -3,7 +3,7 @@ import { parseAssignment, readEnvFile } from '../platform/env-file.js';
 import { knownSettingNames, likelyTypo } from '../platform/setting-names.js';
 
 /**
- * A misspelled setting (`-e OPENHIM_ROUTR_PORT=1`) would be silently ignored: each name given to
+ * A misspelled setting (`-e OPENHIM_ROUTER_HTTP_PROT=1`) would be silently ignored: each name given to
  * this command (-e, --env-file) that is close to a known one is reported with that name.
  */
 export function warnMisspelledSettings(deployment: Deployment, options: DeploymentOptions, warn: (message: string) => void): void {

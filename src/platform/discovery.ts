@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InstantError } from '../common/errors.js';
 import { METADATA_FILE, readPackageMetadata, type InstantPackage } from './package-metadata.js';
@@ -41,6 +41,8 @@ export function discoverPackages(options: DiscoveryOptions = {}): Map<string, In
   };
   const builtInDir = options.builtInDir ?? builtInPackagesDir;
   if (existsSync(builtInDir)) for (const dir of packageDirsUnder(builtInDir)) add(readPackageMetadata(dir, true));
+  // The same folder given twice (a config's customPackages and -c, or a folder and its parent) is one package.
+  const seenDirs = new Set<string>();
   for (const customPath of options.customPaths ?? []) {
     const dir = resolve(customPath);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -51,6 +53,9 @@ export function discoverPackages(options: DiscoveryOptions = {}): Map<string, In
       throw new InstantError('INSTANT_CUSTOM_PATH_EMPTY', `no ${METADATA_FILE} in ${dir} or its sub-folders`, 'point -c at a package folder or a folder of packages');
     }
     for (const packageDir of dirs) {
+      const real = realpathSync(packageDir);
+      if (seenDirs.has(real)) continue;
+      seenDirs.add(real);
       let pkg: InstantPackage;
       try {
         pkg = readPackageMetadata(packageDir, false);

@@ -42,7 +42,7 @@ export function scaffoldPackage(id: string, parentDir: string, options: { port?:
     __NAME__: id.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' '),
     __ENV__: id.replace(/-/g, '_').toUpperCase(),
     __SCHEMA__: id.replace(/-/g, '_'),
-    __PORT__: String(options.port ?? 4100),
+    __PORT__: String(options.port ?? defaultPortFor(id)),
     __CUSTOM_PATH__: resolve(parentDir) === process.cwd() ? '.' : parentDir,
   };
   const fill = (text: string) => Object.entries(tokens).reduce((out, [token, value]) => out.split(token).join(value), text);
@@ -53,4 +53,14 @@ export function scaffoldPackage(id: string, parentDir: string, options: { port?:
     writeFileSync(target, fill(readFileSync(join(source, file), 'utf8')));
   }
   return dir;
+}
+
+/**
+ * A package's default port, from its id (4100-4999): two new packages, say a service and a
+ * mediator made from two templates, do not both take the same port by default.
+ */
+export function defaultPortFor(id: string): number {
+  let hash = 0;
+  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return 4100 + (hash % 900);
 }

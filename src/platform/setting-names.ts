@@ -1,3 +1,4 @@
+import { serviceSettingNames } from '../services/settings-catalogue.js';
 import { LIMITS } from '../common/limits.js';
 import type { InstantPackage } from './package-metadata.js';
 
@@ -10,6 +11,7 @@ export function knownSettingNames(packages: InstantPackage[]): Set<string> {
     ...packages.flatMap((pkg) => [...Object.keys(pkg.environmentVariables), ...pkg.secrets.map((s) => s.name)]),
     ...Object.values(LIMITS).map((limit) => limit.setting),
     ...PLATFORM_SETTINGS,
+    ...serviceSettingNames(),
   ]);
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePackages, freePort, runInstant, tempProject } from '../support/cli.js';
 
@@ -16,6 +16,14 @@ function editablePackages(root: string): { dir: string; service: string } {
 function setGreeting(service: string, code: string): void {
   const text = readFileSync(service, 'utf8');
   writeFileSync(service, text.replace(/reply\(200, \{ greeting: [^}]*\}\)/, code));
+}
+
+/** How vim, JetBrains IDEs and `sed -i` save: a new file renamed over the old one. */
+function setGreetingByRename(service: string, code: string): void {
+  const text = readFileSync(service, 'utf8');
+  const temporary = `${service}.swp-${Date.now()}`;
+  writeFileSync(temporary, text.replace(/reply\(200, \{ greeting: [^}]*\}\)/, code));
+  renameSync(temporary, service);
 }
 
 async function greeting(port: number): Promise<string | undefined> {
@@ -82,6 +90,14 @@ test('up --watch reloads a changed package service without restarting the rest, 
     const logs = await runInstant(['logs', 'notes'], { cwd });
     assert.match(logs.stdout, /reload failed: .*syntax error/);
 
+    setGreeting(service, "reply(200, { greeting: 'recovered' })");
+    await waitFor('recovered');
+
+    // Saves by rename, again and again: each one reloads (Node 20's recursive watch lost the file after the first).
+    setGreetingByRename(service, "reply(200, { greeting: 'renamed-1' })");
+    await waitFor('renamed-1');
+    setGreetingByRename(service, "reply(200, { greeting: 'renamed-2' })");
+    await waitFor('renamed-2');
     setGreeting(service, "reply(200, { greeting: 'recovered' })");
     await waitFor('recovered');
     const status = JSON.parse((await runInstant(['status', '--json'], { cwd })).stdout) as { running: { pid: number; packages: string[] } };

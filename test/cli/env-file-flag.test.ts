@@ -25,3 +25,14 @@ test('a relative --env-file that is missing names the folder it was looked for f
   assert.match(result.stderr, /--env-file .*local\.env \(local\.env, from .*\) does not exist/);
   assert.doesNotMatch(result.stdout, /detached/, 'nothing was started');
 });
+
+test('through npx, --settings-file (the same flag) reaches the CLI where Node 20 would take --env-file', () => {
+  const cwd = tempProject();
+  const missing = join(cwd, 'nope.env');
+  const result = spawnSync('npx', ['--no-install', 'instant', 'config', 'notes', '-c', fixturePackages, '--settings-file', missing], {
+    cwd: join(instantBin, '..', '..'), encoding: 'utf8', env: { ...process.env, INSTANT_STATE_DIR: join(cwd, '.instant') },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  assert.doesNotMatch(result.stderr, /^node:/m);
+  assert.match(result.stderr, /INSTANT_ENV_FILE_MISSING/);
+});

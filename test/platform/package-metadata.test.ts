@@ -64,7 +64,11 @@ test('custom paths find a package folder or a folder of packages; duplicate ids 
   const empty = mkdtempSync(join(tmpdir(), 'builtin-'));
   assert.deepEqual([...discoverPackages({ builtInDir: empty, customPaths: [root] }).keys()].sort(), ['alpha', 'beta']);
   assert.deepEqual([...discoverPackages({ builtInDir: empty, customPaths: [join(root, 'alpha')] }).keys()], ['alpha']);
-  assert.throws(() => discoverPackages({ builtInDir: empty, customPaths: [root, join(root, 'alpha')] }), /package id "alpha" is defined twice/);
+  assert.deepEqual([...discoverPackages({ builtInDir: empty, customPaths: [root, join(root, 'alpha'), `${root}/./alpha/`] }).keys()].sort(), ['alpha', 'beta'],
+    'one folder given several ways (a config and -c) is one package');
+  const other = mkdtempSync(join(tmpdir(), 'custom-'));
+  writeFileSync(join(other, 'package-metadata.json'), JSON.stringify({ ...valid, id: 'alpha' }));
+  assert.throws(() => discoverPackages({ builtInDir: empty, customPaths: [root, other] }), /package id "alpha" is defined twice/);
   assert.throws(() => discoverPackages({ builtInDir: empty, customPaths: [join(root, 'missing')] }), /is not a folder/);
   assert.throws(() => discoverPackages({ builtInDir: empty, customPaths: [empty] }), /no package-metadata\.json/);
 });

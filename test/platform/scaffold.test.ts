@@ -26,3 +26,11 @@ for (const template of Object.keys(PACKAGE_TEMPLATES)) {
     if (template !== 'use-case') assert.equal(JSON.parse(readFileSync(join(dir, 'package-metadata.json'), 'utf8')).environmentVariables.DISTRICT_LAB_PORT, '4999');
   });
 }
+
+test('new packages get a default port from their id, so two new packages do not clash', async () => {
+  const { defaultPortFor } = await import('../../src/platform/scaffold.js');
+  const ports = ['my-workflow', 'lab-lookup', 'patient-lookup', 'my-mediator'].map(defaultPortFor);
+  assert.equal(new Set(ports).size, ports.length, `distinct: ${ports.join(', ')}`);
+  for (const port of ports) assert.ok(port >= 4100 && port < 5000, String(port));
+  assert.equal(defaultPortFor('my-workflow'), defaultPortFor('my-workflow'), 'the same id, the same port');
+});

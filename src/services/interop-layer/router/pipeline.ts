@@ -8,6 +8,7 @@
 import type { Exchange, RouterDeps, RouterStep } from './exchange.js';
 import { authenticateClient } from './steps/authenticate-client.js';
 import { authoriseClient } from './steps/authorise-client.js';
+import { recordClientCost, refuseOverQuota } from './steps/client-quota.js';
 import { dropSenderHeaders } from './steps/drop-sender-headers.js';
 import { matchChannel } from './steps/match-channel.js';
 import { normalisePath } from './steps/normalise-path.js';
@@ -23,9 +24,9 @@ export interface Pipeline {
 }
 
 export const routerPipeline: Pipeline = {
-  headers: [normalisePath, dropSenderHeaders, authenticateClient, refuseUnauthenticated],
+  headers: [normalisePath, dropSenderHeaders, authenticateClient, refuseUnauthenticated, refuseOverQuota],
   request: [matchChannel, authoriseClient, routeToUpstreams],
-  after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
+  after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
 };
 
 async function runSteps(steps: readonly RouterStep[], exchange: Exchange, deps: RouterDeps): Promise<void> {
