@@ -27,7 +27,8 @@ export function listCommand(options: { stateDir?: string; customPaths?: string[]
   const running = new Set(store.liveRuntime()?.packages ?? []);
   const rows = [['ID', 'TYPE', 'VERSION', 'DEPENDENCIES', 'STATE', 'SOURCE']];
   for (const pkg of [...all.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-    const state = running.has(pkg.id) ? 'running' : initialised[pkg.id] ? 'stopped' : '-';
+    // An upstream Docker-only package cannot run on the embedded target: said here, not only at init.
+    const state = running.has(pkg.id) ? 'running' : initialised[pkg.id] ? 'stopped' : pkg.containerDeployment ? 'needs containers' : '-';
     rows.push([pkg.id, pkg.type, pkg.version, pkg.dependencies.join(', ') || '-', state, pkg.builtIn ? 'built-in' : pkg.dir]);
   }
   // Remembered but not readable now (folder moved, metadata broken): still part of the instance.

@@ -51,6 +51,8 @@ test('an upstream package that starts Docker containers is refused on the embedd
   assert.match(result.stderr, /swarm\.sh/);
   const status = JSON.parse((await runInstant(['status', '--json'], { cwd })).stdout) as { running: unknown };
   assert.equal(status.running, null, 'nothing was started');
+  const list = await runInstant(['list', '-c', join(cwd, 'pkgs')], { cwd });
+  assert.match(list.stdout, /fhir-datastore-hapi-fhir .*needs containers/, 'list says it too');
 });
 
 const upstreamCwd = tempProject();
