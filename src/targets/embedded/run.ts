@@ -286,7 +286,8 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         progress.info(`Reloaded ${packageId} in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
       } catch (error) {
         const failure = error instanceof InstantError ? error : new InstantError('INSTANT_RELOAD_FAILED', errorMessage(error));
-        log.error({ err: error, code: failure.code }, `reload failed: ${failure.message}`);
+        // An InstantError's message is the whole story (file, line): its err would only repeat it.
+        log.error({ ...(error instanceof InstantError ? {} : { err: error }), code: failure.code }, `reload failed: ${failure.message}`);
         progress.info(`Reload of ${packageId} failed (it is stopped until the next save): ${failure.describe()}`);
       }
       writeRuntime();
