@@ -64,7 +64,7 @@ export const MASK = '***';
 const CREDENTIAL_PARTS = new Set(['auth', 'authorization', 'key', 'apikey', 'signature', 'credential', 'credentials', 'jwt', 'sid', 'pass', 'pwd', 'otp', 'pin', 'dpop', 'cert']);
 const CREDENTIAL_FRAGMENTS = ['token', 'secret', 'passw', 'apikey', 'api-key', 'api_key', 'cookie', 'session', 'authoriz', 'authoris', 'certificate', 'passphrase'];
 
-/** isCredentialHeader's answers by header name: the same few names arrive on every request. */
+/** isCredentialName's answers by header name: the same few names arrive on every request. */
 const credentialNames = new Map<string, boolean>();
 const CREDENTIAL_MEMO_MAX = 1000;
 
@@ -75,7 +75,7 @@ const CREDENTIAL_MEMO_MAX = 1000;
  * token, secret, password or session in its name, and parts like pass, pwd, otp, pin. Generous on
  * purpose: a masked harmless header costs nothing, a stored key is a leak.
  */
-export function isCredentialHeader(name: string): boolean {
+export function isCredentialName(name: string): boolean {
   let known = credentialNames.get(name);
   if (known === undefined) {
     const lower = name.toLowerCase();
@@ -104,11 +104,17 @@ export function loggableQuery(querystring: string): string {
       } catch {
         name = pair.slice(0, eq);
       }
-      return isCredentialHeader(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
+      return isCredentialName(name) ? `${pair.slice(0, eq)}=${MASK}` : pair;
     })
     .join('&');
 }
 
+
+/** A stored query string without the credential parameters masked in it: a rerun sends no `***`. */
+export function withoutMaskedParameters(querystring: string | undefined): string {
+  if (!querystring) return '';
+  return querystring.split('&').filter((pair) => !pair.endsWith(`=${MASK}`)).join('&');
+}
 
 export function isMasked(value: unknown): boolean {
   return value === MASK;
@@ -121,7 +127,7 @@ export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefi
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue;
     const value = headers[name];
-    const shown = value !== undefined && isCredentialHeader(name) ? MASK : value;
+    const shown = value !== undefined && isCredentialName(name) ? MASK : value;
     // A header named __proto__ must stay a header, not become the object's prototype.
     if (name === '__proto__') Object.defineProperty(out, name, { value: shown, enumerable: true, writable: true, configurable: true });
     else out[name] = shown as V | typeof MASK;

@@ -12,7 +12,7 @@ import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstrea
 import { setFinalStatus } from './steps/set-final-status.js';
 import { recordTransaction } from './steps/record-transaction.js';
 import { newObjectId } from '../ids.js';
-import { MASK, isMasked } from './bodies.js';
+import { isMasked, withoutMaskedParameters } from './bodies.js';
 import { normaliseRequestPath } from './request-path.js';
 import type { Transaction } from '../models.js';
 
@@ -75,10 +75,4 @@ export async function rerunTransaction(deps: ServiceDeps, transactionId: string,
   await deps.transactions.save({ ...latest, childIDs: [...latest.childIDs, child._id], wasRerun: true });
   await deps.transactions.flush();
   return child._id;
-}
-
-/** A stored query string without the credential parameters masked in it: a rerun sends no `***`. */
-function withoutMaskedParameters(querystring: string | undefined): string {
-  if (!querystring) return '';
-  return querystring.split('&').filter((pair) => !pair.endsWith(`=${MASK}`)).join('&');
 }
