@@ -12,11 +12,10 @@
  * the same host, bounded by the CLIENT_REGISTRY_MLLP_* limits.
  */
 import { readFile } from 'node:fs/promises';
-import { createHttpApp, listenOn } from '../../common/http-app.js';
 import { InstantError } from '../../common/errors.js';
 import { readLimits, type Limits } from '../../common/limits.js';
 import type { FhirEngine } from '../../fhir/engine.js';
-import { registerFhirRoutes } from '../../fhir/http/fastify.js';
+import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { startHl7Listener } from './hl7v2/index.js';
 import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
@@ -97,9 +96,6 @@ export const clientRegistryService: ServiceDefinition = {
   description: 'Client registry (MPI): golden records, identifier domains, PIXm $ihe-pix, PDQm, Patient/$match and a review queue',
   schemas: [CR_SCHEMA],
   async start(context: ServiceContext): Promise<RunningService> {
-    const host = context.settings.get('CLIENT_REGISTRY_HOST') || '127.0.0.1';
-    const port = context.settings.int('CLIENT_REGISTRY_PORT', 3448);
-    const bodyLimit = context.settings.int('CLIENT_REGISTRY_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
     const limits = readLimits(context.settings);
     const rules = await readRules(context.settings.get('CLIENT_REGISTRY_RULES_FILE') || undefined);
     const strictDomains = context.settings.bool('CLIENT_REGISTRY_STRICT_DOMAINS', false);
@@ -108,19 +104,18 @@ export const clientRegistryService: ServiceDefinition = {
       mode: context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE') === 'downgrade' ? 'downgrade' : 'refuse',
     };
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
-    const app = createHttpApp({ logger: context.logger, bodyLimit, limits, name: 'client-registry' });
-    app.addHook('onRequest', senderVerificationHook(context.settings.get(SENDER_IDENTITY_SETTING) || undefined));
-    await registerFhirRoutes(app, engine, { prefix: CR_FHIR_PREFIX });
-    const url = await listenOn(app, host, port);
-    engine.setBaseUrl(`${url}${CR_FHIR_PREFIX}`);
+    const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
+      settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
+      configure: (server) => server.addHook('onRequest', senderVerificationHook(context.settings.get(SENDER_IDENTITY_SETTING) || undefined)),
+    });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
       { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {
       await app.close(); // the HTTP port is released when the MLLP port cannot be had
       throw error;
     });
-    context.logger.info({ url: `${url}${CR_FHIR_PREFIX}`, mllp: mllp.url }, 'client registry listening');
+    context.logger.info({ url: fhirUrl, mllp: mllp.url }, 'client registry listening');
     return {
-      endpoints: { fhir: `${url}${CR_FHIR_PREFIX}`, api: url, mllp: mllp.url },
+      endpoints: { fhir: fhirUrl, api: url, mllp: mllp.url },
       healthUrl: `${url}/health`,
       async stop() {
         await mllp.close();

@@ -6,10 +6,9 @@
  * FHIR_DATASTORE_BODY_LIMIT_BYTES (16777216), and the FHIR limits of src/common/limits.ts
  * (FHIR_MAX_INFLIGHT_BODY_BYTES, FHIR_PATCH_MAX_OPERATIONS...). The FHIR base URL is http://host:port/fhir.
  */
-import { createHttpApp, listenOn } from '../../common/http-app.js';
 import { readLimits, type Limits } from '../../common/limits.js';
 import { FhirEngine } from '../../fhir/engine.js';
-import { registerFhirRoutes } from '../../fhir/http/fastify.js';
+import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { patientEverything, patientSummary } from './patient-operations.js';
 
@@ -36,18 +35,12 @@ export const sharedHealthRecordService: ServiceDefinition = {
   description: 'Shared health record: FHIR R4 datastore with Patient/$everything and IPS Patient/$summary',
   schemas: [SHR_SCHEMA],
   async start(context: ServiceContext): Promise<RunningService> {
-    const host = context.settings.get('FHIR_DATASTORE_HOST') || '127.0.0.1';
-    const port = context.settings.int('FHIR_DATASTORE_PORT', 3447);
-    const bodyLimit = context.settings.int('FHIR_DATASTORE_BODY_LIMIT_BYTES', 16 * 1024 * 1024);
     const limits = readLimits(context.settings);
     const engine = await createSharedHealthRecordEngine(context, undefined, limits);
-    const app = createHttpApp({ logger: context.logger, bodyLimit, limits, name: 'shared-health-record' });
-    await registerFhirRoutes(app, engine, { prefix: '/fhir' });
-    const url = await listenOn(app, host, port);
-    engine.setBaseUrl(`${url}/fhir`);
-    context.logger.info({ url: `${url}/fhir` }, 'shared health record listening');
+    const { app, url, fhirUrl } = await listenFhir(context, engine, { settingPrefix: 'FHIR_DATASTORE', defaultPort: 3447, fhirPrefix: '/fhir', name: 'shared-health-record', limits });
+    context.logger.info({ url: fhirUrl }, 'shared health record listening');
     return {
-      endpoints: { fhir: `${url}/fhir`, api: url },
+      endpoints: { fhir: fhirUrl, api: url },
       healthUrl: `${url}/health`,
       async stop() {
         await app.close();
