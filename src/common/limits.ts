@@ -107,6 +107,13 @@ export const LIMITS = {
   loginMaxFailuresPerUser: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_USER', 100, 'count',
     'failed logins for one user from all addresses within the window (distributed guessing); then 429 for that user, except from addresses it logged in from in the last 30 days'),
   loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
+  // ── the web console (src/services/console) ──────────────────────────────────────────────
+  consoleSessionIdleMs: limit('CONSOLE_SESSION_TTL_MS', 2 * 60 * 60_000, 'ms',
+    'idle lifetime of a console session; then the console asks the user to log in again', 60_000),
+  consoleMaxSessions: limit('CONSOLE_MAX_SESSIONS', 10_000, 'count',
+    'console sessions held at once; past it expired ones go first, then the oldest'),
+  consoleProxyBodyBytes: limit('CONSOLE_PROXY_BODY_BYTES', 16 * MB, 'bytes',
+    'a request body the console passes to the admin API; past it 413', 1 * KB),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -9,6 +9,7 @@ const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
   'patient-registration': async () => (await import('./patient-registration/index.js')).patientRegistrationService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
+  console: async () => (await import('./console/index.js')).consoleService,
 };
 
 export function builtInServiceNames(): string[] {

@@ -71,6 +71,15 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'PATIENT_REGISTRATION_HOST', default: '127.0.0.1' },
     { name: 'PATIENT_REGISTRATION_PORT', default: '3449' },
   ],
+  console: [
+    { name: 'CONSOLE_API_URL', default: '' },
+    { name: 'CONSOLE_HOST', default: '127.0.0.1' },
+    { name: 'CONSOLE_PORT', default: '9000' },
+    { name: 'CONSOLE_STATIC_DIR', default: '' },
+    { name: 'OPENHIM_API_HOST', default: '127.0.0.1' },
+    { name: 'OPENHIM_API_PORT', default: '8080' },
+    { name: 'OPENHIM_API_TLS', default: 'false' },
+  ],
 };
 
 export function serviceSettingNames(): string[] {

@@ -1,0 +1,121 @@
+/**
+ * The live architecture view: clients, the router, mediators and the services behind them, with
+ * each new transaction drawn along its path, coloured by status; every edge and flow links to
+ * its transaction. Polls the admin API every 2 s.
+ */
+import { useMemo, useRef } from 'preact/hooks';
+import { api, query } from '../api';
+import type { Channel, Client, Mediator, Transaction } from '../models';
+import { buildFlowGraph, type FlowNode } from '../flow-graph';
+import { heartbeatState } from './mediators';
+import { href } from '../router';
+import { ErrorNote, PageTitle, StatusBadge, formatTime, useInterval, useLoad } from '../ui';
+
+const WIDTH = 1000;
+const NODE_W = 190;
+const NODE_H = 46;
+const ROW_GAP = 70;
+const COLUMN_X = [20, 270, 530, 790];
+const COLUMN_TITLES = ['Clients', 'Interoperability layer', 'Mediators and upstreams', 'Services called'];
+
+export function statusColour(status: string): string {
+  if (status === 'Successful' || status === 'Completed') return 'var(--good)';
+  if (status === 'Failed') return 'var(--bad)';
+  if (status === 'Completed with error(s)') return 'var(--warn)';
+  return 'var(--busy)';
+}
+
+function layout(nodes: FlowNode[]): { positions: Map<string, { x: number; y: number }>; height: number } {
+  const positions = new Map<string, { x: number; y: number }>();
+  const perColumn = [0, 0, 0, 0];
+  const rows = Math.max(1, ...[0, 1, 2, 3].map((c) => nodes.filter((n) => n.column === c).length));
+  const height = 60 + rows * ROW_GAP;
+  for (const column of [0, 1, 2, 3]) {
+    const inColumn = nodes.filter((n) => n.column === column);
+    const top = 50 + ((rows - inColumn.length) * ROW_GAP) / 2;
+    for (const node of inColumn) positions.set(node.id, { x: COLUMN_X[column]!, y: top + perColumn[column]++ * ROW_GAP });
+  }
+  return { positions, height };
+}
+
+export function ArchitecturePage() {
+  const transactions = useLoad(() => api.get<Transaction[]>(`/transactions${query({ filterLimit: 25, filterRepresentation: 'simpledetails' })}`), []);
+  const channels = useLoad(() => api.get<Channel[]>('/channels'), []);
+  const clients = useLoad(() => api.get<Client[]>('/clients').catch(() => [] as Client[]), []);
+  const mediators = useLoad(() => api.get<Mediator[]>('/mediators').catch(() => [] as Mediator[]), []);
+  useInterval(() => transactions.reload(), 2_000);
+  useInterval(() => { channels.reload(); mediators.reload(); clients.reload(); }, 15_000);
+  const graph = useMemo(
+    () => buildFlowGraph(transactions.data ?? [], channels.data ?? [], clients.data ?? [], mediators.data ?? []),
+    [transactions.data, channels.data, clients.data, mediators.data],
+  );
+  // Transactions already drawn: only new ones get a moving dot.
+  const seen = useRef<Set<string> | undefined>(undefined);
+  const fresh = new Set<string>();
+  if (transactions.data) {
+    if (seen.current) for (const t of transactions.data) if (!seen.current.has(t._id)) fresh.add(t._id);
+    seen.current = new Set([...(seen.current ?? []), ...transactions.data.map((t) => t._id)]);
+  }
+  const { positions, height } = layout(graph.nodes);
+  const centre = (id: string, side: 'in' | 'out') => {
+    const p = positions.get(id) ?? { x: 0, y: 0 };
+    return { x: side === 'out' ? p.x + NODE_W : p.x, y: p.y + NODE_H / 2 };
+  };
+  const edgePath = (from: string, to: string) => {
+    const a = centre(from, 'out');
+    const b = centre(to, 'in');
+    const mid = (a.x + b.x) / 2;
+    return `M${a.x},${a.y} C${mid},${a.y} ${mid},${b.y} ${b.x},${b.y}`;
+  };
+  const mediatorState = new Map((mediators.data ?? []).map((m) => [`mediator:${m.urn}`, heartbeatState(m)]));
+  return (
+    <section>
+      <PageTitle>Architecture</PageTitle>
+      <p>The exchange as it runs: each request's path from its client through the router to the mediators and services, newest in colour by status. Select an arrow to open its latest transaction.</p>
+      <ErrorNote error={transactions.error ?? channels.error} />
+      <div class="diagram-wrap">
+        <svg class="diagram" viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-label="Architecture diagram">
+          {COLUMN_TITLES.map((title, i) => <text key={title} class="column-title" x={COLUMN_X[i]! + NODE_W / 2} y={24} text-anchor="middle">{title}</text>)}
+          {graph.edges.map((e) => (
+            <a key={e.id} href={href(`/transactions/${e.transactionId}`)} class="edge" data-edge={e.id} data-status={e.status}
+              aria-label={`${graph.nodes.find((n) => n.id === e.from)?.label} to ${graph.nodes.find((n) => n.id === e.to)?.label}: ${e.count} transaction(s), latest ${e.status}`}>
+              <path id={`edge-${e.id}`} d={edgePath(e.from, e.to)} stroke={statusColour(e.status)} />
+            </a>
+          ))}
+          {graph.flows.filter((f) => fresh.has(f.transaction._id)).flatMap((f) =>
+            f.path.slice(1).map((to, i) => {
+              const from = i >= 2 ? f.path[2]! : f.path[i]!;
+              return (
+                <circle key={`${f.transaction._id}-${i}`} r={7} class="packet" fill={statusColour(f.transaction.status)}>
+                  <animateMotion dur="1.2s" begin={`${Math.min(i, 2) * 0.6}s`} fill="freeze" {...({ path: edgePath(from, to) } as Record<string, string>)} />
+                </circle>
+              );
+            }),
+          )}
+          {graph.nodes.map((n) => {
+            const p = positions.get(n.id)!;
+            return (
+              <g key={n.id} class={`node ${n.kind}`} data-node={n.id} transform={`translate(${p.x},${p.y})`}>
+                <rect width={NODE_W} height={NODE_H} rx={8} />
+                <text x={NODE_W / 2} y={NODE_H / 2 + 5} text-anchor="middle">{n.label.length > 28 ? `${n.label.slice(0, 27)}…` : n.label}</text>
+                {mediatorState.has(n.id) && <circle cx={NODE_W - 10} cy={10} r={5} class={`beat ${mediatorState.get(n.id)}`}><title>heartbeat {mediatorState.get(n.id)}</title></circle>}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
+      <h2>Recent flows</h2>
+      <ol class="flows" aria-live="polite">
+        {graph.flows.slice(0, 10).map((f) => (
+          <li key={f.transaction._id} data-flow={f.transaction._id}>
+            <a href={href(`/transactions/${f.transaction._id}`)}>{formatTime(f.transaction.request.timestamp)}</a>{' '}
+            <code>{f.transaction.request.method} {f.transaction.request.path}</code>{' '}
+            <span class="path">{f.path.map((id) => graph.nodes.find((n) => n.id === id)?.label ?? id).join(' → ')}</span>{' '}
+            <StatusBadge status={f.transaction.status} />
+          </li>
+        ))}
+        {!graph.flows.length && <li>No transactions yet: send a request through the router.</li>}
+      </ol>
+    </section>
+  );
+}

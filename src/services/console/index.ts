@@ -1,0 +1,54 @@
+/**
+ * The web console (package `console`): a single-page app served on its own port (CONSOLE_PORT,
+ * 9000 as OpenHIM's console) that talks only to the OpenHIM admin API, through this server's
+ * /api proxy on the same origin. Settings: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (9000),
+ * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
+ * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
+ * and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readLimits } from '../../common/limits.js';
+import { trustCertificates } from '../../common/trust.js';
+import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
+import { buildConsoleApp } from './app.js';
+import { loadStaticFiles } from './static-files.js';
+
+/** dist/src/services/console/ → dist/console-app/ (where `vite build` writes the app). */
+const BUILT_APP_DIR = fileURLToPath(new URL('../../../console-app/', import.meta.url));
+
+function adminApiUrl(settings: Settings): string {
+  const configured = settings.get('CONSOLE_API_URL');
+  if (configured) return configured;
+  const scheme = settings.bool('OPENHIM_API_TLS', false) ? 'https' : 'http';
+  return `${scheme}://${settings.get('OPENHIM_API_HOST') || '127.0.0.1'}:${settings.int('OPENHIM_API_PORT', 8080)}`;
+}
+
+export const consoleService: ServiceDefinition = {
+  name: 'console',
+  description: 'The web console: OpenHIM console parity over the admin API, plus a live view of the exchange',
+  schemas: [],
+  async start(context: ServiceContext): Promise<RunningService> {
+    const { settings, logger, stateDir } = context;
+    // The interop layer's generated certificate, when its admin API speaks HTTPS from another process.
+    const certificate = join(stateDir, 'certs', 'iol-router.crt');
+    if (existsSync(certificate)) trustCertificates([readFileSync(certificate, 'utf8')]);
+    const staticDir = settings.get('CONSOLE_STATIC_DIR') || BUILT_APP_DIR;
+    const files = loadStaticFiles(staticDir);
+    if (files.size === 0) logger.warn({ staticDir }, 'console: the app is not built (npm run build); the console answers 503');
+    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files });
+    const host = settings.get('CONSOLE_HOST') || '127.0.0.1';
+    await app.listen({ host, port: settings.int('CONSOLE_PORT', 9000) });
+    const port = (app.server.address() as AddressInfo).port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return {
+      endpoints: { console: url },
+      healthUrl: `${url}/health`,
+      async stop() {
+        await app.close();
+      },
+    };
+  },
+};

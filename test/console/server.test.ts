@@ -1,0 +1,118 @@
+/**
+ * The console server's protections, over HTTP without a browser: the security headers and CSP,
+ * the session cookie's flags, CSRF refusals (missing token, wrong token, another origin, a
+ * login posted from another site), the admin API's own cookie never reaching the browser, and
+ * logout ending the session.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startConsoleStack, type ConsoleStack } from './support.js';
+
+let stack: ConsoleStack;
+before(async () => {
+  stack = await startConsoleStack('pglite');
+});
+after(async () => {
+  await stack?.stop();
+});
+
+async function login(extraHeaders: Record<string, string> = {}): Promise<{ status: number; cookie?: string; setCookie: string[]; body: any }> {
+  const res = await fetch(`${stack.url}/console/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...extraHeaders },
+    body: JSON.stringify({ username: stack.iol.rootEmail, password: stack.iol.rootPassword }),
+  });
+  const setCookie = res.headers.getSetCookie();
+  const cookie = setCookie.find((c) => c.startsWith('console.session='))?.split(';')[0];
+  return { status: res.status, cookie, setCookie, body: await res.json() };
+}
+
+test('the app is served with a strict CSP, no inline script, and the other security headers', async () => {
+  const res = await fetch(`${stack.url}/`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(res.status, 200);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  const html = await res.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'every script is a file');
+  const script = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+  assert.ok(script, 'the page loads its script from /assets');
+  const asset = await fetch(stack.url + script);
+  assert.equal(asset.status, 200);
+  assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
+  assert.equal((await fetch(`${stack.url}/../../package.json`)).status, 404);
+});
+
+test('login sets an HttpOnly SameSite=Strict session cookie (not Secure over HTTP) and keeps the admin API cookie to itself', async () => {
+  const res = await login();
+  assert.equal(res.status, 200);
+  assert.ok(res.body.csrfToken, 'the page gets a CSRF token');
+  assert.equal(res.body.user.email, stack.iol.rootEmail);
+  const line = res.setCookie.find((c) => c.startsWith('console.session='))!;
+  assert.match(line, /HttpOnly/i);
+  assert.match(line, /SameSite=Strict/i);
+  assert.doesNotMatch(line, /Secure/i);
+  assert.ok(!res.setCookie.some((c) => c.startsWith('iol.session')), 'the admin API session stays on the server');
+  const channels = await fetch(`${stack.url}/api/channels`, { headers: { cookie: res.cookie! } });
+  assert.equal(channels.status, 200);
+  assert.equal(channels.headers.get('set-cookie'), null);
+});
+
+test('a wrong password is the admin API\'s 401 and makes no session', async () => {
+  const res = await fetch(`${stack.url}/console/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: stack.iol.rootEmail, password: 'wrong' }),
+  });
+  assert.equal(res.status, 401);
+  assert.deepEqual(res.headers.getSetCookie(), []);
+});
+
+test('CSRF: a state-changing call without the token, with a wrong one, or from another origin is refused; with the token it passes', async () => {
+  const { cookie, body } = await login();
+  const channel = { name: 'csrf-probe', urlPattern: '^/csrf$', routes: [{ name: 'r', host: '127.0.0.1', port: 1, primary: true }] };
+  const post = (headers: Record<string, string>) =>
+    fetch(`${stack.url}/api/channels`, { method: 'POST', headers: { cookie: cookie!, 'content-type': 'application/json', ...headers }, body: JSON.stringify(channel) });
+  assert.equal((await post({})).status, 403, 'no token');
+  assert.equal((await post({ 'x-csrf-token': 'forged' })).status, 403, 'wrong token');
+  assert.equal((await post({ 'x-csrf-token': body.csrfToken, origin: 'http://localhost:9999' })).status, 403, 'another origin (another port of the same site)');
+  assert.equal((await post({ 'x-csrf-token': body.csrfToken, 'sec-fetch-site': 'same-site' })).status, 403, 'another origin of the same site');
+  const names = (await stack.iol.call('GET', '/channels')).body.map((c: { name: string }) => c.name);
+  assert.ok(!names.includes('csrf-probe'), 'nothing was created by the refused calls');
+  const ok = await post({ 'x-csrf-token': body.csrfToken, origin: stack.url, 'sec-fetch-site': 'same-origin' });
+  assert.equal(ok.status, 201);
+});
+
+test('a login posted from another site is refused (login CSRF)', async () => {
+  const res = await login({ origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' });
+  assert.equal(res.status, 403);
+  assert.equal(res.cookie, undefined);
+});
+
+test('the admin API answers the console\'s validation errors as they are', async () => {
+  const { cookie, body } = await login();
+  const res = await fetch(`${stack.url}/api/channels`, {
+    method: 'POST',
+    headers: { cookie: cookie!, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
+    body: JSON.stringify({ name: 'bad', urlPattern: '([', routes: [] }),
+  });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { message: string }).message, /urlPattern|regular expression/i);
+});
+
+test('without a session /api is 401; /api/logout and /api/authenticate are not passed on', async () => {
+  assert.equal((await fetch(`${stack.url}/api/channels`)).status, 401);
+  const { cookie } = await login();
+  assert.equal((await fetch(`${stack.url}/api/logout`, { headers: { cookie: cookie! } })).status, 404);
+  assert.equal((await fetch(`${stack.url}/api/authenticate/local`, { method: 'POST', headers: { cookie: cookie! } })).status, 404);
+});
+
+test('logout needs the CSRF token and ends the session here and on the admin API', async () => {
+  const { cookie, body } = await login();
+  assert.equal((await fetch(`${stack.url}/console/session`, { method: 'DELETE', headers: { cookie: cookie! } })).status, 403);
+  const out = await fetch(`${stack.url}/console/session`, { method: 'DELETE', headers: { cookie: cookie!, 'x-csrf-token': body.csrfToken } });
+  assert.equal(out.status, 204);
+  assert.equal((await fetch(`${stack.url}/api/channels`, { headers: { cookie: cookie! } })).status, 401);
+  assert.equal((await fetch(`${stack.url}/console/session`, { headers: { cookie: cookie! } })).status, 401);
+});
