@@ -86,8 +86,10 @@ export function ArchitecturePage() {
             f.path.slice(1).map((to, i) => {
               const from = i >= 2 ? f.path[2]! : f.path[i]!;
               return (
-                <circle key={`${f.transaction._id}-${i}`} r={7} class="packet" fill={statusColour(f.transaction.status)}>
-                  <animateMotion dur="1.2s" begin={`${Math.min(i, 2) * 0.6}s`} fill="freeze" {...({ path: edgePath(from, to) } as Record<string, string>)} />
+                // Hidden until its hop begins, then left at the hop's end as an arrival mark.
+                <circle key={`${f.transaction._id}-${i}`} r={7} class="packet" fill={statusColour(f.transaction.status)} visibility="hidden">
+                  <set attributeName="visibility" to="visible" begin={`${Math.min(i, 2) * 0.6}s`} fill="freeze" />
+                  <animateMotion dur="0.6s" begin={`${Math.min(i, 2) * 0.6}s`} fill="freeze" {...({ path: edgePath(from, to) } as Record<string, string>)} />
                 </circle>
               );
             }),

@@ -6,6 +6,19 @@ import { TimeChart } from '../chart';
 import { ErrorNote, PageTitle, useInterval, useLoad } from '../ui';
 
 const WINDOW_MS = 60 * 60_000;
+const MINUTE_MS = 60_000;
+const EMPTY: Metric = { total: 0, failed: 0, successful: 0, processing: 0, completed: 0, completedWErrors: 0 };
+
+/** One row per minute of the window (the API returns only minutes that had traffic), so the axis spans the hour. */
+export function minuteBuckets(rows: Metric[], now: number): Metric[] {
+  const byMinute = new Map(rows.map((r) => [Math.floor(Date.parse(r.timestamp ?? '') / MINUTE_MS), r]));
+  const last = Math.floor(now / MINUTE_MS);
+  const out: Metric[] = [];
+  for (let minute = last - WINDOW_MS / MINUTE_MS + 1; minute <= last; minute++) {
+    out.push(byMinute.get(minute) ?? { ...EMPTY, timestamp: new Date(minute * MINUTE_MS).toISOString() });
+  }
+  return out;
+}
 
 export function DashboardPage() {
   const [now, setNow] = useState(Date.now());
@@ -15,7 +28,7 @@ export function DashboardPage() {
   const series = useLoad(() => api.get<Metric[]>(`/metrics/timeseries/minute${range}`), [range]);
   const sum = totals.data?.[0];
   const charts = useMemo(() => {
-    const rows = series.data ?? [];
+    const rows = minuteBuckets(series.data ?? [], now);
     const times = rows.map((r) => Date.parse(r.timestamp ?? '') / 1000);
     return {
       times,
@@ -30,7 +43,7 @@ export function DashboardPage() {
         { label: 'Slowest', colour: '#8250df', values: rows.map((r) => (r.maxResp == null ? null : Number(r.maxResp))) },
       ],
     };
-  }, [series.data]);
+  }, [series.data, now]);
   return (
     <section aria-labelledby="dash-title">
       <div id="dash-title"><PageTitle>Dashboard</PageTitle></div>

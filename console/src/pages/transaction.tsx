@@ -1,9 +1,9 @@
 /** One transaction: request, response, routes and orchestrations with bodies pretty-printed; rerun it. */
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
-import type { HttpPart, Orchestration, Task, Transaction, TransactionRoute } from '../models';
+import type { Channel, Client, HttpPart, Orchestration, Task, Transaction, TransactionRoute } from '../models';
 import { href } from '../router';
-import { ErrorNote, Notice, PageTitle, StatusBadge, formatTime, prettyBody, useLoad } from '../ui';
+import { ErrorNote, Notice, PageTitle, StatusBadge, formatTime, prettyBody, useInterval, useLoad } from '../ui';
 
 function Part({ title, part }: { title: string; part?: HttpPart }) {
   if (!part) return null;
@@ -57,15 +57,22 @@ function RouteView({ route }: { route: TransactionRoute }) {
 
 export function TransactionPage({ id }: { id: string }) {
   const tx = useLoad(() => api.get<Transaction>(`/transactions/${encodeURIComponent(id)}`), [id]);
+  const channel = useLoad(() => (tx.data?.channelID ? api.get<Channel>(`/channels/${tx.data.channelID}`) : Promise.resolve(undefined)), [tx.data?.channelID]);
+  // Non-admin users may not read clients: the id is shown then.
+  const client = useLoad(() => (tx.data?.clientID ? api.get<Client>(`/clients/${tx.data.clientID}`).catch(() => undefined) : Promise.resolve(undefined)), [tx.data?.clientID]);
   const [message, setMessage] = useState<string>();
   const [error, setError] = useState<string>();
+  // After a rerun, look again every second until its child transaction shows (or a minute passes).
+  const [waitingSince, setWaitingSince] = useState<{ at: number; children: number }>();
+  const children = tx.data?.childIDs?.length ?? 0;
+  const waiting = !!waitingSince && children <= waitingSince.children && Date.now() - waitingSince.at < 60_000;
+  useInterval(() => tx.reload(), 1_000, waiting);
   const rerun = async () => {
     setError(undefined);
     try {
       const task = await api.post<Task>('/tasks', { tids: [id], batchSize: 1, paused: false });
       setMessage(`Rerun queued as task ${task._id}.`);
-      // The rerun's child transaction appears once the task has run: look again shortly.
-      setTimeout(() => tx.reload(), 1_500);
+      setWaitingSince({ at: Date.now(), children });
     } catch (e) {
       setError(errorText(e));
     }
@@ -81,8 +88,8 @@ export function TransactionPage({ id }: { id: string }) {
         <div><dt>Status</dt><dd><StatusBadge status={t.status} /></dd></div>
         <div><dt>Request</dt><dd><code>{t.request.method} {t.request.path}</code></dd></div>
         <div><dt>Time</dt><dd>{formatTime(t.request.timestamp)}</dd></div>
-        <div><dt>Channel</dt><dd>{t.channelID ? <a href={href(`/channels/${t.channelID}`)}>{t.channelID}</a> : '–'}</dd></div>
-        <div><dt>Client</dt><dd>{t.clientID ? <a href={href(`/clients/${t.clientID}`)}>{t.clientID}</a> : '–'}</dd></div>
+        <div><dt>Channel</dt><dd>{t.channelID ? <a href={href(`/channels/${t.channelID}`)}>{channel.data?.name ?? t.channelID}</a> : '–'}</dd></div>
+        <div><dt>Client</dt><dd>{t.clientID ? <a href={href(`/clients/${t.clientID}`)}>{client.data?.clientID ?? t.clientID}</a> : '–'}</dd></div>
         {t.parentID && <div><dt>Rerun of</dt><dd><a href={href(`/transactions/${t.parentID}`)}>{t.parentID}</a></dd></div>}
       </dl>
       {t.error?.message && <p class="note error">{t.error.message}</p>}

@@ -1,0 +1,216 @@
+/**
+ * End to end: Debian's chromium, driven by playwright-core, uses the console as a person would.
+ * Log in, create a client and a channel (after seeing the API's validation error), send a request
+ * through the router, find it in the transaction list, open it, rerun it and see the rerun (and
+ * its task), edit a mediator's config, and see the request's path in the architecture view; on
+ * a tablet-sized window the navigation folds and every control has a label.
+ * Runs on PGlite and, when a server is available, on PostgreSQL.
+ * CONSOLE_SCREENSHOTS=1 writes the screenshots docs/console.md shows into docs/console/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually } from '../interop-layer/support.js';
+import { MEDIATOR_URN, startConsoleStack, type ConsoleStack } from './support.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The flags Chromium needs on a machine without a network or a GPU (and as root).
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+const TIMEOUT = 60_000;
+
+let browser: Browser | undefined;
+before(async () => {
+  if (!existsSync(CHROMIUM)) return;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function screenshot(page: Page, name: string, take: boolean): Promise<void> {
+  if (!take || process.env.CONSOLE_SCREENSHOTS !== '1') return;
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` });
+}
+
+for (const driver of testDrivers) {
+  describe(`console end to end (${driver})`, { skip: existsSync(CHROMIUM) ? false : `no chromium at ${CHROMIUM} (.ci/run installs it)` }, () => {
+    let stack: ConsoleStack;
+    let page: Page;
+    const shots = driver === 'pglite';
+    before(async () => {
+      stack = await startConsoleStack(driver);
+      const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+      context.setDefaultTimeout(TIMEOUT);
+      page = await context.newPage();
+      page.on('pageerror', (error) => assert.fail(`the page threw: ${error.message}`));
+    });
+    after(async () => {
+      await page?.context().close();
+      await stack?.stop();
+    });
+
+    test('log in', async () => {
+      await page.goto(stack.url);
+      await page.getByLabel('Email').fill(stack.iol.rootEmail);
+      await page.getByLabel('Password').fill('not the password');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('alert').waitFor();
+      await page.getByLabel('Password').fill(stack.iol.rootPassword);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), true);
+    });
+
+    test('create a client', async () => {
+      await page.getByRole('link', { name: 'Clients' }).click();
+      await page.getByRole('link', { name: 'Add a client' }).click();
+      await page.getByLabel('Client ID').fill('e2e-clinic');
+      await page.getByLabel('Name', { exact: true }).fill('E2E clinic');
+      await page.getByLabel('Roles').fill('e2e-role');
+      await page.getByLabel('Password').fill('e2e-clinic-secret');
+      await screenshot(page, 'client-edit', shots);
+      await page.getByRole('button', { name: 'Create client' }).click();
+      await page.getByRole('cell', { name: 'e2e-clinic' }).waitFor();
+    });
+
+    test('create a channel: the API\'s validation error shows, then it saves', async () => {
+      await page.getByRole('link', { name: 'Channels' }).click();
+      await page.getByRole('link', { name: 'Add a channel' }).click();
+      await page.getByLabel('Name', { exact: true }).fill('E2E channel');
+      await page.getByLabel('URL pattern').fill('^/e2e/(');
+      await page.getByLabel('Allowed clients and roles').fill('e2e-role');
+      await page.getByLabel('Route name').fill('E2E mediator');
+      await page.getByLabel('Host').fill('127.0.0.1');
+      await page.getByLabel('Port').fill(String(stack.mediatorPort));
+      await page.getByLabel('Test a path against this pattern').fill('/e2e/hello');
+      assert.match(await page.getByTestId('pattern-test').innerText(), /not a valid regular expression/);
+      await page.getByRole('button', { name: 'Create channel' }).click();
+      const error = await page.getByRole('alert').innerText();
+      assert.match(error, /urlPattern|regular expression/i);
+      await page.getByLabel('URL pattern').fill('^/e2e/.*$');
+      assert.match(await page.getByTestId('pattern-test').innerText(), /matches this path/);
+      await screenshot(page, 'channel-edit', shots);
+      await page.getByRole('button', { name: 'Create channel' }).click();
+      await page.getByRole('heading', { name: 'Channel E2E channel' }).waitFor();
+      await page.getByRole('link', { name: 'All channels' }).click();
+      await page.getByRole('heading', { name: 'Channels', exact: true }).waitFor();
+      await page.getByLabel('Path', { exact: true }).fill('/e2e/hello');
+      await page.getByTestId('url-match').getByRole('link', { name: 'E2E channel' }).waitFor();
+      await screenshot(page, 'channels', shots);
+    });
+
+    let txId = '';
+    test('a request through the router shows in the transaction list and opens with its bodies', async () => {
+      const res = await fetch(`${stack.iol.router}/e2e/hello?x=1`, { headers: { authorization: basic('e2e-clinic', 'e2e-clinic-secret') } });
+      assert.equal(res.status, 200);
+      await res.text();
+      await page.getByRole('link', { name: 'Transactions' }).click();
+      await page.getByLabel('Live tail (every 2 s)').check();
+      const row = page.locator('tr', { hasText: '/e2e/hello' }).first();
+      await row.waitFor();
+      txId = (await row.getAttribute('data-tx'))!;
+      await page.getByLabel('Channel').selectOption({ label: 'E2E channel' });
+      await page.getByLabel('Status').selectOption('Successful');
+      await row.waitFor();
+      await screenshot(page, 'transactions', shots);
+      await row.getByRole('link').first().click();
+      await page.getByRole('heading', { name: 'Transaction' }).waitFor();
+      const response = await page.getByLabel('Response body', { exact: true }).innerText();
+      assert.match(response, /\n {2}"resourceType": "Bundle"/, 'the body is pretty-printed');
+      await page.getByText('Orchestration 1: Shared health record').click();
+      await screenshot(page, 'transaction', shots);
+    });
+
+    test('rerun it and see the rerun and its task', async () => {
+      await page.getByRole('button', { name: 'Rerun', exact: true }).click();
+      await page.getByRole('status').filter({ hasText: 'Rerun queued' }).waitFor();
+      const rerun = page.locator('[data-rerun]').first();
+      await rerun.waitFor();
+      const childId = await rerun.getAttribute('data-rerun');
+      assert.ok(childId && childId !== txId);
+      await rerun.click();
+      await page.getByText('Rerun of').waitFor();
+      await page.getByRole('link', { name: 'Tasks' }).click();
+      await page.locator(`[data-task] [data-rerun="${childId}"]`).waitFor();
+      await screenshot(page, 'tasks', shots);
+    });
+
+    test('edit a mediator\'s config', async () => {
+      await page.getByRole('link', { name: 'Mediators' }).click();
+      await page.getByRole('link', { name: 'E2E mediator' }).click();
+      await page.getByLabel('Upstream URL').fill('http://127.0.0.1:3447/fhir/R4');
+      await page.getByLabel('Retries').fill('3');
+      await page.getByLabel('Mode').selectOption('lenient');
+      await page.getByLabel('Verbose logging').check();
+      await screenshot(page, 'mediator', shots);
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await page.getByRole('status').filter({ hasText: 'Configuration saved' }).waitFor();
+      const stored = await stack.iol.call('GET', `/mediators/${MEDIATOR_URN}`);
+      assert.deepEqual(stored.body.config, { upstreamUrl: 'http://127.0.0.1:3447/fhir/R4', retries: 3, mode: 'lenient', verbose: true });
+    });
+
+    test('the architecture view shows the request\'s path', async () => {
+      await page.getByRole('link', { name: 'Architecture' }).click();
+      const flow = page.locator(`[data-flow="${txId}"]`);
+      await flow.waitFor();
+      assert.match(await flow.innerText(), /e2e-clinic → Interop layer \(router\) → E2E mediator → Shared health record/);
+      const clients = await stack.iol.call('GET', '/clients');
+      const clientId = clients.body.find((c: { clientID: string }) => c.clientID === 'e2e-clinic')._id;
+      const edge = page.locator(`[data-edge="client:${clientId}>router"]`);
+      assert.equal(await edge.getAttribute('data-status'), 'Successful');
+      // (a level edge has no height, which playwright calls hidden: attached is what counts)
+      await page.locator('[data-edge="router>mediator:urn:mediator:console-e2e"]').waitFor({ state: 'attached' });
+      // A new request is drawn as it arrives, without reloading the page.
+      const failing = await fetch(`${stack.iol.router}/e2e/again`, { headers: { authorization: basic('e2e-clinic', 'e2e-clinic-secret') } });
+      await failing.text();
+      await page.locator('[data-flow]', { hasText: '/e2e/again' }).waitFor();
+      await screenshot(page, 'architecture', shots);
+      // Click-through by keyboard: an arrow is a link to its latest transaction.
+      await edge.focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Transaction' }).waitFor();
+    });
+
+    test('the dashboard charts the traffic', async () => {
+      await page.getByRole('link', { name: 'Dashboard' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      const total = page.locator('[data-metric="total"]');
+      await eventually(async () => Number(await total.innerText()) >= 3, `the dashboard counts the transactions (shows ${await total.innerText()})`, 200);
+      await page.locator('.uplot').first().waitFor();
+      await screenshot(page, 'dashboard', shots);
+    });
+
+    test('on a tablet the navigation folds behind Menu, and every control has a label', async () => {
+      await page.setViewportSize({ width: 820, height: 1180 });
+      assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
+      await page.getByRole('button', { name: 'Menu' }).click();
+      await page.getByRole('link', { name: 'Roles' }).click();
+      await page.getByRole('heading', { name: 'Roles' }).waitFor();
+      await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).waitFor();
+      assert.equal(await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).isChecked(), true);
+      await screenshot(page, 'roles-tablet', shots);
+      for (const path of ['#/transactions', '#/channels/new', '#/clients/new', '#/users', '#/roles']) {
+        await page.goto(`${stack.url}/${path}`);
+        await page.locator('main h1').waitFor();
+        const unlabelled = await page.$$eval('input, select, textarea', (elements) =>
+          elements
+            .filter((el) => (el as unknown as { labels?: { length: number } }).labels?.length === 0 && !el.getAttribute('aria-label'))
+            .map((el) => el.outerHTML.slice(0, 80)));
+        assert.deepEqual(unlabelled, [], `every control on ${path} has a label`);
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
+    });
+
+    test('log out', async () => {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByRole('button', { name: 'Log in' }).waitFor();
+      const status = await page.evaluate(async () => (await fetch('/api/channels')).status);
+      assert.equal(status, 401);
+    });
+  });
+}
