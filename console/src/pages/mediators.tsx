@@ -1,5 +1,5 @@
 /** Mediators: heartbeat state, config forms generated from configDefs, default channels to install. */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import type { ConfigDef, Mediator } from '../models';
 import { href } from '../router';
@@ -73,25 +73,36 @@ function JsonInput({ label, hint, value, onChange }: { label: string; hint?: str
   );
 }
 
+/** The form owns its values from its first render (seeded from the stored config), so nothing resets what a user types. */
+function ConfigForm({ mediator, onSaved, onError }: { mediator: Mediator; onSaved: (message: string) => void; onError: (error?: string) => void }) {
+  const [config, setConfig] = useState<Record<string, unknown>>({ ...(mediator.config ?? {}) });
+  const save = async (event: Event) => {
+    event.preventDefault();
+    onError(undefined);
+    try {
+      await api.put(`/mediators/${encodeURIComponent(mediator.urn)}/config`, config);
+      onSaved('Configuration saved: the mediator takes it at its next heartbeat.');
+    } catch (e) {
+      onError(errorText(e));
+    }
+  };
+  return (
+    <form onSubmit={save} aria-label="Mediator configuration">
+      {(mediator.configDefs ?? []).map((def) => (
+        <ConfigInput key={def.param} def={def} value={config[def.param]} onChange={(v) => setConfig({ ...config, [def.param]: v })} />
+      ))}
+      <button type="submit" class="primary">Save configuration</button>
+    </form>
+  );
+}
+
 export function MediatorPage({ urn }: { urn: string }) {
   const loaded = useLoad(() => api.get<Mediator>(`/mediators/${encodeURIComponent(urn)}`), [urn]);
-  const [config, setConfig] = useState<Record<string, unknown>>({});
   const [error, setError] = useState<string>();
   const [message, setMessage] = useState<string>();
-  useEffect(() => setConfig({ ...(loaded.data?.config ?? {}) }), [loaded.data]);
   if (loaded.error) return <ErrorNote error={loaded.error} />;
   const m = loaded.data;
   if (!m) return <p role="status">Loading…</p>;
-  const save = async (event: Event) => {
-    event.preventDefault();
-    setError(undefined);
-    try {
-      await api.put(`/mediators/${encodeURIComponent(urn)}/config`, config);
-      setMessage('Configuration saved: the mediator takes it at its next heartbeat.');
-    } catch (e) {
-      setError(errorText(e));
-    }
-  };
   const install = async () => {
     setError(undefined);
     try {
@@ -113,14 +124,7 @@ export function MediatorPage({ urn }: { urn: string }) {
       </dl>
       {m.description && <p>{m.description}</p>}
       <h2>Configuration</h2>
-      {(m.configDefs ?? []).length === 0 ? <p>This mediator has no configuration.</p> : (
-        <form onSubmit={save} aria-label="Mediator configuration">
-          {(m.configDefs ?? []).map((def) => (
-            <ConfigInput key={def.param} def={def} value={config[def.param]} onChange={(v) => setConfig({ ...config, [def.param]: v })} />
-          ))}
-          <button type="submit" class="primary">Save configuration</button>
-        </form>
-      )}
+      {(m.configDefs ?? []).length === 0 ? <p>This mediator has no configuration.</p> : <ConfigForm key={m.urn} mediator={m} onSaved={setMessage} onError={setError} />}
       <h2>Default channels</h2>
       <p>{(m.defaultChannelConfig ?? []).map((c) => c.name).join(', ') || 'None.'}</p>
       {!!m.defaultChannelConfig?.length && <button type="button" onClick={install}>Install default channels</button>}
