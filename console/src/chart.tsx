@@ -7,6 +7,8 @@ export interface Series {
   label: string;
   colour: string;
   values: Array<number | null>;
+  /** Draw every value as a dot too (sparse series: a lone minute has no line). */
+  points?: boolean;
 }
 
 export function TimeChart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit: string }) {
@@ -18,7 +20,7 @@ export function TimeChart({ title, times, series, unit }: { title: string; times
     const plot = new uPlot({
       width: width(),
       height: 220,
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, value: (_u: uPlot, v: number | null) => (v == null ? '–' : `${Math.round(v)} ${unit}`) }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, ...(s.points ? { points: { show: true, size: 6, fill: s.colour } } : {}), value: (_u: uPlot, v: number | null) => (v == null ? '–' : `${Math.round(v)} ${unit}`) }))],
       axes: [{}, { label: unit }],
     }, [times, ...series.map((s) => s.values)], element);
     const observer = new ResizeObserver(() => plot.setSize({ width: width(), height: 220 }));

@@ -76,6 +76,8 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CONSOLE_HOST', default: '127.0.0.1' },
     { name: 'CONSOLE_PORT', default: '9000' },
     { name: 'CONSOLE_STATIC_DIR', default: '' },
+    { name: 'CONSOLE_TLS_CERT_FILE', default: '' },
+    { name: 'CONSOLE_TLS_KEY_FILE', default: '' },
     { name: 'OPENHIM_API_HOST', default: '127.0.0.1' },
     { name: 'OPENHIM_API_PORT', default: '8080' },
     { name: 'OPENHIM_API_TLS', default: 'false' },

@@ -5,7 +5,14 @@
  * logout ending the session.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import selfsigned from 'selfsigned';
+import { Agent } from 'undici';
+import { createLogger } from '../../src/common/logger.js';
+import { SettingsMap } from '../../src/platform/settings.js';
+import { consoleService } from '../../src/services/console/index.js';
 import { startConsoleStack, type ConsoleStack } from './support.js';
 
 let stack: ConsoleStack;
@@ -115,4 +122,36 @@ test('logout needs the CSRF token and ends the session here and on the admin API
   assert.equal(out.status, 204);
   assert.equal((await fetch(`${stack.url}/api/channels`, { headers: { cookie: cookie! } })).status, 401);
   assert.equal((await fetch(`${stack.url}/console/session`, { headers: { cookie: cookie! } })).status, 401);
+});
+
+test('over HTTPS the session cookie is Secure, with the __Host- prefix', async () => {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'console-test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as never);
+  const cert = join(stack.iol.stateDir, 'console.crt');
+  const key = join(stack.iol.stateDir, 'console.key');
+  await writeFile(cert, pems.cert);
+  await writeFile(key, pems.private, { mode: 0o600 });
+  const running = await consoleService.start({
+    name: 'console', db: stack.iol.t.db, logger: createLogger(), stateDir: stack.iol.stateDir,
+    settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: stack.iol.api, CONSOLE_TLS_CERT_FILE: cert, CONSOLE_TLS_KEY_FILE: key }),
+  });
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    const url = running.endpoints.console!;
+    assert.match(url, /^https:/);
+    const res = await fetch(`${url}/console/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: stack.iol.rootEmail, password: stack.iol.rootPassword }),
+      dispatcher,
+    } as RequestInit);
+    assert.equal(res.status, 200);
+    const line = res.headers.getSetCookie().find((c) => c.startsWith('__Host-console.session='));
+    assert.ok(line, 'the cookie has the __Host- prefix');
+    assert.match(line, /;\s*Secure/i);
+    assert.match(line, /HttpOnly/i);
+    assert.match(line, /SameSite=Strict/i);
+    assert.match(line, /Path=\//);
+  } finally {
+    await dispatcher.close();
+    await running.stop();
+  }
 });

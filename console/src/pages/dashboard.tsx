@@ -39,8 +39,8 @@ export function DashboardPage() {
         { label: 'Processing', colour: '#0969da', values: rows.map((r) => Number(r.processing)) },
       ],
       response: [
-        { label: 'Average', colour: '#0969da', values: rows.map((r) => (r.avgResp == null ? null : Number(r.avgResp))) },
-        { label: 'Slowest', colour: '#8250df', values: rows.map((r) => (r.maxResp == null ? null : Number(r.maxResp))) },
+        { label: 'Average', colour: '#0969da', points: true, values: rows.map((r) => (r.avgResp == null ? null : Number(r.avgResp))) },
+        { label: 'Slowest', colour: '#8250df', points: true, values: rows.map((r) => (r.maxResp == null ? null : Number(r.maxResp))) },
       ],
     };
   }, [series.data, now]);

@@ -4,12 +4,14 @@
  * /api proxy on the same origin. Settings: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (9000),
  * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
  * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
- * and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
+ * CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
+ * Secure), and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InstantError } from '../../common/errors.js';
 import { readLimits } from '../../common/limits.js';
 import { trustCertificates } from '../../common/trust.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
@@ -26,6 +28,15 @@ function adminApiUrl(settings: Settings): string {
   return `${scheme}://${settings.get('OPENHIM_API_HOST') || '127.0.0.1'}:${settings.int('OPENHIM_API_PORT', 8080)}`;
 }
 
+/** HTTPS when both PEM files are given; one without the other is a start error, not a silent HTTP. */
+function tlsOptions(settings: Settings): { cert: Buffer; key: Buffer } | undefined {
+  const cert = settings.get('CONSOLE_TLS_CERT_FILE');
+  const key = settings.get('CONSOLE_TLS_KEY_FILE');
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new InstantError('INSTANT_SETTING_INVALID', 'set both CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE to serve the console over HTTPS', 'or neither, for HTTP');
+  return { cert: readFileSync(cert), key: readFileSync(key) };
+}
+
 export const consoleService: ServiceDefinition = {
   name: 'console',
   description: 'The web console: OpenHIM console parity over the admin API, plus a live view of the exchange',
@@ -38,11 +49,12 @@ export const consoleService: ServiceDefinition = {
     const staticDir = settings.get('CONSOLE_STATIC_DIR') || BUILT_APP_DIR;
     const files = loadStaticFiles(staticDir);
     if (files.size === 0) logger.warn({ staticDir }, 'console: the app is not built (npm run build); the console answers 503');
-    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files });
+    const tls = tlsOptions(settings);
+    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls });
     const host = settings.get('CONSOLE_HOST') || '127.0.0.1';
     await app.listen({ host, port: settings.int('CONSOLE_PORT', 9000) });
     const port = (app.server.address() as AddressInfo).port;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     return {
       endpoints: { console: url },
       healthUrl: `${url}/health`,
