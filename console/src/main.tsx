@@ -14,6 +14,7 @@ import { MediatorsPage, MediatorPage } from './pages/mediators';
 import { TasksPage } from './pages/tasks';
 import { UsersPage, RolesPage, AuditsPage } from './pages/admin';
 import { ArchitecturePage } from './pages/architecture';
+import { ClientRegistryPage, GoldenRecordPage, PatientPage, PatientsPage } from './pages/registries';
 import './styles.css';
 
 interface Session {
@@ -47,12 +48,27 @@ function pageFor(path: string) {
     case 'roles': return <RolesPage />;
     case 'users': return <UsersPage />;
     case 'audits': return <AuditsPage />;
+    case 'patients': return id ? <PatientPage id={id} /> : <PatientsPage />;
+    case 'client-registry': return id ? <GoldenRecordPage id={id} /> : <ClientRegistryPage />;
     default: return <p>No page here. <a href={href('/')}>Go to the dashboard</a>.</p>;
   }
 }
 
+/** The registry browsers appear when the console can reach them and the user may use them. */
+function useRegistryNav(): Array<[string, string]> {
+  const [links, setLinks] = useState<Array<[string, string]>>([]);
+  useEffect(() => {
+    request<{ shr: boolean; cr: boolean }>('GET', '/console/registries').then(
+      (r) => setLinks([...(r.shr ? [['/patients', 'Patients'] as [string, string]] : []), ...(r.cr ? [['/client-registry', 'Client registry'] as [string, string]] : [])]),
+      () => setLinks([]),
+    );
+  }, []);
+  return links;
+}
+
 function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
   const path = useHashPath();
+  const registryNav = useRegistryNav();
   const main = useRef<HTMLElement>(null);
   const [menuOpen, setMenuOpen] = useState(false);
   // A new page moves focus to its content, as a page load would, for keyboard and screen-reader users.
@@ -73,7 +89,7 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       <div class="layout">
         <nav id="main-nav" class={menuOpen ? 'open' : ''} aria-label="Main">
           <ul>
-            {NAV.map(([to, label]) => (
+            {[...NAV, ...registryNav].map(([to, label]) => (
               <li key={to}><a href={href(to)} aria-current={section === to ? 'page' : undefined}>{label}</a></li>
             ))}
           </ul>

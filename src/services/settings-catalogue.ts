@@ -73,6 +73,12 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
   ],
   console: [
     { name: 'CONSOLE_API_URL', default: '' },
+    { name: 'CONSOLE_CLIENT_REGISTRY_URL', default: '' },
+    { name: 'CONSOLE_SHR_URL', default: '' },
+    { name: 'CLIENT_REGISTRY_HOST', default: '127.0.0.1' },
+    { name: 'CLIENT_REGISTRY_PORT', default: '' },
+    { name: 'FHIR_DATASTORE_HOST', default: '127.0.0.1' },
+    { name: 'FHIR_DATASTORE_PORT', default: '' },
     { name: 'CONSOLE_HOST', default: '127.0.0.1' },
     { name: 'CONSOLE_PORT', default: '9000' },
     { name: 'CONSOLE_STATIC_DIR', default: '' },

@@ -8,6 +8,7 @@ import { createHttpApp } from '../../common/http-app.js';
 import type { Logger } from '../../common/logger.js';
 import type { Limits } from '../../common/limits.js';
 import { AdminApi, applySetCookies, registerAdminApiProxy, sendAnswer } from './admin-api-proxy.js';
+import { registerRegistryProxy, type RegistryBases } from './registry-proxy.js';
 import { crossOriginReason, csrfTokenMatches, isStateChanging } from './request-guard.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { ConsoleSessions, type ConsoleSession } from './sessions.js';
@@ -20,6 +21,8 @@ export interface ConsoleAppOptions {
   limits: Limits;
   adminApiUrl: string;
   files: Map<string, StaticFile>;
+  /** FHIR bases of the registries the browsers may read (absent: that browser is off). */
+  registries?: RegistryBases;
   https?: Record<string, unknown>;
 }
 
@@ -116,6 +119,8 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     refuseStateChange,
     onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
   }, limits.consoleProxyBodyBytes);
+
+  registerRegistryProxy(app, options.registries ?? {}, api, { sessionOf, refuseStateChange }, limits.consoleProxyBodyBytes);
 
   app.get('/*', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';

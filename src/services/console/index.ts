@@ -4,7 +4,8 @@
  * /api proxy on the same origin. Settings: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (9000),
  * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
  * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
- * CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
+ * CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; derived from
+ * FHIR_DATASTORE_* and CLIENT_REGISTRY_* when those packages run), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
  * Secure), and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,10 +17,24 @@ import { readLimits } from '../../common/limits.js';
 import { trustCertificates } from '../../common/trust.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
 import { buildConsoleApp } from './app.js';
+import type { RegistryBases } from './registry-proxy.js';
 import { loadStaticFiles } from './static-files.js';
 
 /** dist/src/services/console/ → dist/console-app/ (where `vite build` writes the app). */
 const BUILT_APP_DIR = fileURLToPath(new URL('../../../console-app/', import.meta.url));
+
+/**
+ * The registries' FHIR bases: CONSOLE_SHR_URL / CONSOLE_CLIENT_REGISTRY_URL, else derived from the
+ * registry's own port setting when its package is in the deployment; otherwise that browser is off.
+ */
+function registryBases(settings: Settings): RegistryBases {
+  const derived = (host: string, port: string, path: string) =>
+    settings.get(port) ? `http://${settings.get(host) || '127.0.0.1'}:${settings.get(port)}${path}` : undefined;
+  return {
+    shr: settings.get('CONSOLE_SHR_URL') || derived('FHIR_DATASTORE_HOST', 'FHIR_DATASTORE_PORT', '/fhir'),
+    cr: settings.get('CONSOLE_CLIENT_REGISTRY_URL') || derived('CLIENT_REGISTRY_HOST', 'CLIENT_REGISTRY_PORT', '/clientregistry/fhir'),
+  };
+}
 
 function adminApiUrl(settings: Settings): string {
   const configured = settings.get('CONSOLE_API_URL');
@@ -50,7 +65,7 @@ export const consoleService: ServiceDefinition = {
     const files = loadStaticFiles(staticDir);
     if (files.size === 0) logger.warn({ staticDir }, 'console: the app is not built (npm run build); the console answers 503');
     const tls = tlsOptions(settings);
-    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls });
+    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls, registries: registryBases(settings) });
     const host = settings.get('CONSOLE_HOST') || '127.0.0.1';
     await app.listen({ host, port: settings.int('CONSOLE_PORT', 9000) });
     const port = (app.server.address() as AddressInfo).port;
