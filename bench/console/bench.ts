@@ -123,7 +123,7 @@ const consoleRunning = await consoleService.start({
   name: 'console', db, logger: createLogger(), stateDir: dir,
   settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: api }),
 });
-const consoleUrl = consoleRunning.endpoints.console!;
+const consoleUrl = consoleRunning.endpoints.web!;
 const login = await fetch(`${consoleUrl}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root@openhim.org', password: rootPassword }) });
 const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
 

@@ -47,7 +47,7 @@ describe('console registry browsers', { skip: existsSync(CHROMIUM) ? false : `no
       name: 'console', db: iol.t.db, logger, stateDir: iol.stateDir,
       settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api, CONSOLE_SHR_URL: shr.endpoints.fhir!, CONSOLE_CLIENT_REGISTRY_URL: cr.endpoints.fhir! }),
     });
-    url = consoleRunning.endpoints.console!;
+    url = consoleRunning.endpoints.web!;
     // The shared health record: a patient with an observation and a condition.
     const created = await requestJson(`${shr.endpoints.fhir}/Patient`, 'POST', { resourceType: 'Patient', name: [{ family: 'Okafor', given: ['Amara'] }], gender: 'female', birthDate: '1984-02-29', identifier: [{ system: 'http://clinic.example.org/mrn', value: 'MRN-1' }] });
     assert.equal(created.status, 201);

@@ -136,7 +136,7 @@ test('over HTTPS the session cookie is Secure, with the __Host- prefix', async (
   });
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   try {
-    const url = running.endpoints.console!;
+    const url = running.endpoints.web!;
     assert.match(url, /^https:/);
     const res = await fetch(`${url}/console/session`, {
       method: 'POST', headers: { 'content-type': 'application/json' },

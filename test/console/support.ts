@@ -80,7 +80,7 @@ export async function startConsoleStack(driver: 'pglite' | 'postgres'): Promise<
   return {
     iol,
     console: running,
-    url: running.endpoints.console!,
+    url: running.endpoints.web!,
     mediatorPort: mediator.port,
     async stop() {
       await running.stop();

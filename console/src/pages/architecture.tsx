@@ -56,6 +56,8 @@ export function ArchitecturePage() {
     if (seen.current) for (const t of transactions.data) if (!seen.current.has(t._id)) fresh.add(t._id);
     seen.current = new Set([...(seen.current ?? []), ...transactions.data.map((t) => t._id)]);
   }
+  // Drawn once everything it is built from has arrived, so a mediator never shows first as a plain upstream.
+  const ready = !!(transactions.data && channels.data && clients.data && mediators.data);
   const { positions, height } = layout(graph.nodes);
   const centre = (id: string, side: 'in' | 'out') => {
     const p = positions.get(id) ?? { x: 0, y: 0 };
@@ -73,6 +75,7 @@ export function ArchitecturePage() {
       <PageTitle>Architecture</PageTitle>
       <p>The exchange as it runs: each request's path from its client through the router to the mediators and services, newest in colour by status. Select an arrow to open its latest transaction.</p>
       <ErrorNote error={transactions.error ?? channels.error} />
+      {!ready ? <p role="status">Loading…</p> : <>
       <div class="diagram-wrap">
         <svg class="diagram" viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-label="Architecture diagram">
           {COLUMN_TITLES.map((title, i) => <text key={title} class="column-title" x={COLUMN_X[i]! + NODE_W / 2} y={24} text-anchor="middle">{title}</text>)}
@@ -118,6 +121,7 @@ export function ArchitecturePage() {
         ))}
         {!graph.flows.length && <li>No transactions yet: send a request through the router.</li>}
       </ol>
+      </>}
     </section>
   );
 }

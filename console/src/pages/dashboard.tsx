@@ -50,7 +50,7 @@ export function DashboardPage() {
       <p>The last hour of transactions, refreshed every 10 seconds.</p>
       <ErrorNote error={totals.error ?? series.error} />
       <dl class="tiles">
-        <div><dt>Transactions</dt><dd data-metric="total">{Number(sum?.total ?? 0)}</dd></div>
+        <div><dt>Transactions</dt><dd data-metric="total">{totals.data ? Number(sum?.total ?? 0) : '…'}</dd></div>
         <div><dt>Successful</dt><dd>{Number(sum?.successful ?? 0) + Number(sum?.completed ?? 0)}</dd></div>
         <div><dt>Failed</dt><dd>{Number(sum?.failed ?? 0)}</dd></div>
         <div><dt>Average response</dt><dd>{sum?.avgResp == null ? '–' : `${Math.round(Number(sum.avgResp))} ms`}</dd></div>

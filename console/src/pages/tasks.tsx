@@ -38,8 +38,8 @@ export function TasksPage() {
                   <ul class="plain">
                     {(t.transactions ?? []).map((x) => (
                       <li key={x.tid}>
-                        <a href={href(`/transactions/${x.tid}`)}>original</a>
-                        {x.rerunID && <> → <a href={href(`/transactions/${x.rerunID}`)} data-rerun={x.rerunID}>rerun</a> <StatusBadge status={x.rerunStatus} /></>}
+                        <a href={href(`/transactions/${x.tid}`)} aria-label={`original transaction ${x.tid}`}>original</a>
+                        {x.rerunID && <> → <a href={href(`/transactions/${x.rerunID}`)} data-rerun={x.rerunID} aria-label={`rerun transaction ${x.rerunID}`}>rerun</a> <StatusBadge status={x.rerunStatus} /></>}
                         {x.error && <span class="note error"> {x.error}</span>}
                       </li>
                     ))}

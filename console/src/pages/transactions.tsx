@@ -64,6 +64,18 @@ export function TransactionsPage() {
       setError(errorText(e));
     }
   };
+  // Every transaction the filters match (not only this page), rerun as one task, paused first when asked.
+  const rerunAllMatching = async () => {
+    setError(undefined);
+    const filters_ = filtersJson(filters);
+    if (!confirm(filters_ ? 'Rerun every transaction these filters match?' : 'No filter is set: rerun every transaction that can be rerun?')) return;
+    try {
+      const task = await api.post<Task>('/bulkrerun', { filters: filters_ ?? '{}', batchSize: 10, pauseQueue: false });
+      setMessage(`Rerun task ${task._id} queued for ${task.totalTransactions ?? 'the'} matching transaction(s).`);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
   return (
     <section>
       <PageTitle>Transactions</PageTitle>
@@ -82,6 +94,7 @@ export function TransactionsPage() {
       <Notice message={message} />
       <div class="actions">
         <button type="button" disabled={selected.size === 0} onClick={rerun}>Rerun selected ({selected.size})</button>
+        <button type="button" onClick={rerunAllMatching}>Rerun all matching</button>
         <a href={href('/tasks')}>Rerun tasks</a>
       </div>
       <div class="table-wrap">

@@ -71,7 +71,7 @@ export const consoleService: ServiceDefinition = {
     const port = (app.server.address() as AddressInfo).port;
     const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     return {
-      endpoints: { console: url },
+      endpoints: { web: url },
       healthUrl: `${url}/health`,
       async stop() {
         await app.close();
