@@ -3,7 +3,7 @@
  * router, the upstream its channel routed to (a mediator when a registered mediator listens
  * there) and the services the mediator called (its orchestrations). Pure: the view draws it.
  */
-import type { Channel, Client, Mediator, Transaction } from './models';
+import type { Channel, Client, Mediator, Transaction } from './models.js';
 
 export type NodeKind = 'client' | 'router' | 'mediator' | 'service';
 

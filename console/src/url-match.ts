@@ -3,7 +3,7 @@
  * enabled channels by priority (lower first, none last), urlPattern tested unanchored, methods
  * (none = every method). The first match wins.
  */
-import type { Channel } from './models';
+import type { Channel } from './models.js';
 
 export function patternMatches(pattern: string, path: string): boolean | 'invalid' {
   try {

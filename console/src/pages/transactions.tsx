@@ -3,30 +3,10 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, errorText, query } from '../api';
 import { TRANSACTION_STATUSES, type Channel, type Client, type Task, type Transaction } from '../models';
 import { href } from '../router';
+import { filtersJson, type Filters } from '../transaction-filters.js';
 import { Check, ErrorNote, Field, Notice, PageTitle, Pager, Select, StatusBadge, formatTime, useInterval, useLoad } from '../ui';
 
 const PAGE_SIZE = 20;
-
-interface Filters {
-  channelID: string;
-  status: string;
-  clientID: string;
-  from: string;
-  to: string;
-}
-
-/** The filters as OpenHIM's `filters` JSON: the admin API pages and filters on the server. */
-export function filtersJson(f: Filters): string | undefined {
-  const out: Record<string, unknown> = {};
-  if (f.channelID) out.channelID = f.channelID;
-  if (f.status) out.status = f.status;
-  if (f.clientID) out.clientID = f.clientID;
-  const range: Record<string, string> = {};
-  if (f.from) range.$gte = new Date(f.from).toISOString();
-  if (f.to) range.$lte = new Date(f.to).toISOString();
-  if (Object.keys(range).length) out['request.timestamp'] = range;
-  return Object.keys(out).length ? JSON.stringify(out) : undefined;
-}
 
 export function TransactionsPage() {
   const [filters, setFilters] = useState<Filters>({ channelID: '', status: '', clientID: '', from: '', to: '' });

@@ -1,0 +1,95 @@
+/**
+ * The console's pure pieces, without a browser or a server: the architecture graph, the URL
+ * tester's matching rule, the transaction filters, the session store and the cookie jar.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildFlowGraph } from '../../console/src/flow-graph.js';
+import type { Channel, Client, Mediator, Transaction } from '../../console/src/models.js';
+import { filtersJson } from '../../console/src/transaction-filters.js';
+import { firstMatchingChannel, patternMatches } from '../../console/src/url-match.js';
+import { applySetCookies } from '../../src/services/console/admin-api-proxy.js';
+import { ConsoleSessions } from '../../src/services/console/sessions.js';
+
+const route = (port: number) => ({ name: `r${port}`, host: '127.0.0.1', port, primary: true });
+
+test('the flow graph: client → router → mediator (by its endpoint) → the services it called; edges keep the newest status', () => {
+  const channels: Channel[] = [
+    { _id: 'c1', name: 'registration', urlPattern: '^/reg', routes: [route(3449)] },
+    { _id: 'c2', name: 'fhir', urlPattern: '^/fhir', routes: [route(3447)] },
+  ];
+  const clients: Client[] = [{ _id: 'k1', clientID: 'clinic', name: 'Clinic', roles: [] }];
+  const mediators: Mediator[] = [{ urn: 'urn:m', name: 'Registration mediator', version: '1', endpoints: [route(3449)] }];
+  const tx = (id: string, channelID: string, status: Transaction['status'], orchestrations: Transaction['orchestrations'] = []): Transaction =>
+    ({ _id: id, channelID, clientID: 'k1', status, request: { path: '/x', method: 'POST' }, orchestrations });
+  // Newest first, as GET /transactions answers.
+  const graph = buildFlowGraph([
+    tx('t3', 'c1', 'Failed', [{ name: 'register', request: { host: '127.0.0.1', port: 3448 } }]),
+    tx('t2', 'c2', 'Successful'),
+    tx('t1', 'c1', 'Successful', [{ name: 'register', request: { host: '127.0.0.1', port: 3448 } }, { name: 'visit', request: { host: '127.0.0.1', port: 3447 } }]),
+  ], channels, clients, mediators);
+  assert.deepEqual(graph.flows.map((f) => f.transaction._id), ['t3', 't2', 't1']);
+  assert.deepEqual(graph.flows[2]!.path, ['client:k1', 'router', 'mediator:urn:m', 'service:127.0.0.1:3448', 'service:127.0.0.1:3447']);
+  assert.deepEqual(graph.flows[1]!.path, ['client:k1', 'router', 'upstream:127.0.0.1:3447']);
+  const edge = (id: string) => graph.edges.find((e) => e.id === id);
+  assert.deepEqual([edge('client:k1>router')?.count, edge('client:k1>router')?.status, edge('client:k1>router')?.transactionId], [3, 'Failed', 't3']);
+  assert.equal(edge('router>mediator:urn:m')?.status, 'Failed', 'the newest transaction colours the edge');
+  assert.ok(edge('mediator:urn:m>service:127.0.0.1:3447'), 'orchestrations hang off the mediator, not off each other');
+  assert.equal(edge('service:127.0.0.1:3448>service:127.0.0.1:3447'), undefined);
+  assert.equal(graph.nodes.find((n) => n.id === 'client:k1')?.label, 'clinic');
+});
+
+test('the URL tester follows the router: enabled channels by priority, unanchored patterns, methods', () => {
+  const channels: Channel[] = [
+    { _id: 'a', name: 'any fhir', urlPattern: '/fhir', priority: 5 },
+    { _id: 'b', name: 'patients', urlPattern: '^/fhir/Patient', priority: 1, methods: ['POST'] },
+    { _id: 'c', name: 'disabled', urlPattern: '.*', priority: 0, status: 'disabled' },
+  ];
+  assert.equal(firstMatchingChannel(channels, '/fhir/Patient', 'POST')?.name, 'patients');
+  assert.equal(firstMatchingChannel(channels, '/fhir/Patient', 'GET')?.name, 'any fhir');
+  assert.equal(firstMatchingChannel(channels, '/api/fhir/x', 'GET')?.name, 'any fhir', 'unanchored, as OpenHIM');
+  assert.equal(firstMatchingChannel(channels, '/other', 'GET'), undefined);
+  assert.equal(patternMatches('^/e2e/(', '/e2e/x'), 'invalid');
+});
+
+test('the transaction filters become OpenHIM\'s filters JSON, dates as ISO bounds', () => {
+  assert.equal(filtersJson({ channelID: '', status: '', clientID: '', from: '', to: '' }), undefined);
+  const json = JSON.parse(filtersJson({ channelID: 'c1', status: 'Failed', clientID: 'k1', from: '2026-12-01T10:00', to: '' })!);
+  assert.equal(json.channelID, 'c1');
+  assert.equal(json.status, 'Failed');
+  assert.equal(json.clientID, 'k1');
+  assert.equal(json['request.timestamp'].$gte, new Date('2026-12-01T10:00').toISOString());
+  assert.equal(json['request.timestamp'].$lte, undefined);
+});
+
+test('sessions expire when idle, are touched by use, and past the cap the oldest go', () => {
+  let now = 1_000;
+  const sessions = new ConsoleSessions(100, 2, () => now);
+  const a = sessions.create(new Map(), { email: 'a' });
+  assert.notEqual(a.session.csrfToken, a.id, 'the CSRF token is not the session id');
+  now += 90;
+  assert.ok(sessions.touch(a.id), 'used within the idle time');
+  now += 90;
+  assert.ok(sessions.touch(a.id), 'touching restarted its idle time');
+  now += 101;
+  assert.equal(sessions.touch(a.id), undefined, 'idle too long');
+  const b = sessions.create(new Map(), {});
+  const c = sessions.create(new Map(), {});
+  const d = sessions.create(new Map(), {});
+  assert.equal(sessions.size, 2);
+  assert.equal(sessions.touch(b.id), undefined, 'the oldest made room');
+  assert.ok(sessions.touch(c.id) && sessions.touch(d.id));
+  assert.equal(sessions.touch('made-up'), undefined);
+  assert.ok(sessions.end(c.id));
+  assert.equal(sessions.touch(c.id), undefined);
+});
+
+test('the admin API\'s cookies are kept, replaced and dropped as Set-Cookie says', () => {
+  const jar = new Map<string, string>();
+  applySetCookies(jar, ['iol.session=abc; Path=/; HttpOnly; SameSite=Strict', 'koa.sess=x; path=/']);
+  assert.deepEqual([...jar], [['iol.session', 'abc'], ['koa.sess', 'x']]);
+  applySetCookies(jar, ['iol.session=def; Path=/', 'koa.sess=; Max-Age=0']);
+  assert.deepEqual([...jar], [['iol.session', 'def']]);
+  applySetCookies(jar, ['iol.session=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT']);
+  assert.equal(jar.size, 0);
+});
