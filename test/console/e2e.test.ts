@@ -34,6 +34,7 @@ after(async () => {
 async function screenshot(page: Page, name: string, take: boolean): Promise<void> {
   if (!take || process.env.CONSOLE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.evaluate('window.scrollTo(0, 0)'); // the page from its top, as a person arrives at it
   await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` });
 }
 

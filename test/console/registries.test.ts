@@ -26,6 +26,7 @@ const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/console/', import.me
 async function screenshot(page: Page, name: string): Promise<void> {
   if (process.env.CONSOLE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.evaluate('window.scrollTo(0, 0)'); // the page from its top, as a person arrives at it
   await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` });
 }
 
