@@ -22,6 +22,9 @@ interface Session {
   csrfToken: string;
 }
 
+/** Pages only admins can use (the admin API answers everyone else 403): hidden from other users. */
+const ADMIN_ONLY = new Set(['/clients', '/mediators', '/roles', '/users', '/audits']);
+
 const NAV: Array<[string, string]> = [
   ['/', 'Dashboard'],
   ['/architecture', 'Architecture'],
@@ -69,6 +72,7 @@ function useRegistryNav(): Array<[string, string]> {
 function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
   const path = useHashPath();
   const registryNav = useRegistryNav();
+  const isAdmin = !!session.user.groups?.includes('admin');
   const main = useRef<HTMLElement>(null);
   const [menuOpen, setMenuOpen] = useState(false);
   // A new page moves focus to its content, as a page load would, for keyboard and screen-reader users.
@@ -89,7 +93,7 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
       <div class="layout">
         <nav id="main-nav" class={menuOpen ? 'open' : ''} aria-label="Main">
           <ul>
-            {[...NAV, ...registryNav].map(([to, label]) => (
+            {[...NAV.filter(([to]) => isAdmin || !ADMIN_ONLY.has(to)), ...registryNav].map(([to, label]) => (
               <li key={to}><a href={href(to)} aria-current={section === to ? 'page' : undefined}>{label}</a></li>
             ))}
           </ul>

@@ -72,6 +72,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'PATIENT_REGISTRATION_PORT', default: '3449' },
   ],
   console: [
+    { name: 'CONSOLE_API_CA_FILE', default: '' },
     { name: 'CONSOLE_API_URL', default: '' },
     { name: 'CONSOLE_CLIENT_REGISTRY_URL', default: '' },
     { name: 'CONSOLE_SHR_URL', default: '' },

@@ -4,7 +4,7 @@
  * /api proxy on the same origin. Settings: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (9000),
  * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
  * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
- * CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; derived from
+ * CONSOLE_API_CA_FILE (PEM certificate to trust for the admin API), CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; derived from
  * FHIR_DATASTORE_* and CLIENT_REGISTRY_* when those packages run), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
  * Secure), and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
  */
@@ -61,6 +61,9 @@ export const consoleService: ServiceDefinition = {
     // The interop layer's generated certificate, when its admin API speaks HTTPS from another process.
     const certificate = join(stateDir, 'certs', 'iol-router.crt');
     if (existsSync(certificate)) trustCertificates([readFileSync(certificate, 'utf8')]);
+    // A real OpenHIM core's self-signed certificate (OpenHIM serves its API over HTTPS by default).
+    const apiCa = settings.get('CONSOLE_API_CA_FILE');
+    if (apiCa) trustCertificates([readFileSync(apiCa, 'utf8')]);
     const staticDir = settings.get('CONSOLE_STATIC_DIR') || BUILT_APP_DIR;
     const files = loadStaticFiles(staticDir);
     if (files.size === 0) logger.warn({ staticDir }, 'console: the app is not built (npm run build); the console answers 503');
