@@ -29,13 +29,14 @@ export interface CopySummary {
 async function* tableRows(tx: Queryable, schema: string, name: string): AsyncGenerator<unknown[]> {
   let after = '(0,0)';
   for (;;) {
-    const page = await tx.query<{ ctid: string; row: unknown }>(
-      `SELECT ctid::text AS ctid, to_jsonb(t) AS row FROM ${q(schema)}.${q(name)} t WHERE ctid > $1::tid ORDER BY ctid LIMIT ${PAGE_ROWS}`,
+    // Ordered by t.ctid itself: an output column named ctid (text) would sort "(0,10)" before "(0,9)".
+    const page = await tx.query<{ position: string; row: unknown }>(
+      `SELECT t.ctid::text AS position, to_jsonb(t) AS row FROM ${q(schema)}.${q(name)} t WHERE t.ctid > $1::tid ORDER BY t.ctid LIMIT ${PAGE_ROWS}`,
       [after],
     );
     if (page.rows.length === 0) return;
     yield page.rows.map((r) => r.row);
-    after = page.rows[page.rows.length - 1]!.ctid;
+    after = page.rows[page.rows.length - 1]!.position;
   }
 }
 
