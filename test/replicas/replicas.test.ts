@@ -20,6 +20,8 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
   let iolB: Replica;
   let shr1: Replica;
   let shr2: Replica;
+  let cr1: Replica;
+  let cr2: Replica;
   let upstream: Upstream;
   const rootPassword = randomBytes(12).toString('base64url');
   const root = { authorization: basic('root@openhim.org', rootPassword), 'content-type': 'application/json' };
@@ -38,16 +40,19 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     database = await freshPostgresUrl();
     upstream = await startUpstream();
     // Started together: migrations, the root user and the server keys must not race.
-    [iolA, iolB, shr1, shr2] = await Promise.all([
+    const crSettings = { CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0' };
+    [iolA, iolB, shr1, shr2, cr1, cr2] = await Promise.all([
       startReplica('interop-layer', database.url, iolSettings),
       startReplica('interop-layer', database.url, iolSettings),
       startReplica('shared-health-record', database.url, { FHIR_DATASTORE_PORT: '0' }),
       startReplica('shared-health-record', database.url, { FHIR_DATASTORE_PORT: '0' }),
+      startReplica('client-registry', database.url, crSettings),
+      startReplica('client-registry', database.url, crSettings),
     ]);
   });
 
   after(async () => {
-    await Promise.allSettled([iolA, iolB, shr1, shr2].filter(Boolean).map((r) => r.kill('SIGKILL')));
+    await Promise.allSettled([iolA, iolB, shr1, shr2, cr1, cr2].filter(Boolean).map((r) => r.kill('SIGKILL')));
     await upstream?.close();
     await database?.dispose();
   });
@@ -93,6 +98,24 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     }
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
     assert.deepEqual(statuses.slice(10), [429, 429], 'the eleventh attempt is throttled, whichever replica gets it');
+  });
+
+  test('one person registered at the same moment through two client-registry replicas gets one golden record', async () => {
+    const register = (replica: Replica, n: number) =>
+      fetch(`${replica.endpoints.fhir}/Patient`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({
+          resourceType: 'Patient',
+          identifier: [{ system: 'http://example.org/national-id', value: 'NID-4711' }, { system: `http://example.org/clinic-${n}`, value: `local-${n}` }],
+          name: [{ family: 'Concurrent', given: ['Jane'] }], gender: 'female', birthDate: '1985-03-04',
+        }),
+      });
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, n) => register(n % 2 ? cr2 : cr1, n)));
+    const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as { link?: Array<{ type: string; other: { reference: string } }> } })));
+    assert.deepEqual(bodies.map((b) => b.status), Array(8).fill(201));
+    const goldens = new Set(bodies.map((b) => b.body.link?.find((l) => l.type === 'refer')?.other.reference));
+    assert.equal(goldens.size, 1, `one golden record for the person, got ${[...goldens].join(', ')}`);
   });
 
   test('kill -9 under load: every acknowledged FHIR create is readable, and no transaction stays in Processing', async (t) => {

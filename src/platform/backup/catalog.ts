@@ -52,15 +52,16 @@ export async function readDefinitions(db: Queryable): Promise<SchemaDefinitions>
     throw new Error(`the logical backup cannot copy ${unsupported.rows.map((r) => r.what).join(', ')}: use pg_dump (put it on PATH)`);
   }
 
-  const sequences = await db.query<{ schema: string; name: string; type: string; start: number; inc: number; min: number; max: number; cycle: boolean }>(
-    `SELECT schemaname AS schema, sequencename AS name, data_type::text AS type, start_value AS start, increment_by AS inc,
-            min_value AS min, max_value AS max, cycle
+  // bigint values as text: the drivers return JavaScript numbers, which cannot hold 2^63 - 1.
+  const sequences = await db.query<{ schema: string; name: string; type: string; start: string; inc: string; min: string; max: string; cycle: boolean }>(
+    `SELECT schemaname AS schema, sequencename AS name, data_type::text AS type, start_value::text AS start, increment_by::text AS inc,
+            min_value::text AS min, max_value::text AS max, cycle
        FROM pg_sequences WHERE schemaname = ANY($1::text[]) ORDER BY 1, 2`,
     [schemas],
   );
   for (const s of sequences.rows) {
     preData.push(`CREATE SEQUENCE ${q(s.schema)}.${q(s.name)} AS ${s.type} INCREMENT BY ${s.inc} MINVALUE ${s.min} MAXVALUE ${s.max} START WITH ${s.start}${s.cycle ? ' CYCLE' : ''}`);
-    const position = await db.query<{ last_value: number; is_called: boolean }>(`SELECT last_value, is_called FROM ${q(s.schema)}.${q(s.name)}`);
+    const position = await db.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text AS last_value, is_called FROM ${q(s.schema)}.${q(s.name)}`);
     const p = position.rows[0]!;
     postData.push(`SELECT setval('${q(s.schema)}.${q(s.name)}', ${p.last_value}, ${p.is_called})`);
   }
