@@ -1,6 +1,6 @@
 /**
  * bench/scale: FHIR reads and creates (shared health record) and router throughput (interop
- * layer to a fixed upstream) with 1 and then 2 replicas of each on one PostgreSQL, and the
+ * layer to a fixed upstream) with 1 and 2 replicas of each on one PostgreSQL, and the
  * ratio. Each replica is its own process (test/support/serve-service.ts, as a container runs
  * `instant serve`); the load is split evenly over the replicas, as a Service would spread it.
  * CPU per request is the CPU time of the replicas and of PostgreSQL (from /proc) divided by the
@@ -8,7 +8,8 @@
  *
  *   npm run bench:scale                 (a throwaway PostgreSQL; BENCH_SECONDS=10 BENCH_CONNECTIONS=16)
  *   node dist/bench/scale/run.js --database-url postgres://...   (an empty database to use)
- *   BENCH_REPLICAS=1,2 (default)
+ *   BENCH_REPLICAS=1,2 (default), BENCH_WARMUP_SECONDS=3 (unmeasured, before each measurement),
+ *   BENCH_ROUNDS=3: the configurations are measured in turn, round after round; the median round is reported
  */
 import { createRequire } from 'node:module';
 import http from 'node:http';
@@ -29,6 +30,8 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const replicaCounts = (process.env.BENCH_REPLICAS ?? '1,2').split(',').map(Number);
 const TICKS_PER_SECOND = 100;
@@ -73,8 +76,10 @@ interface Measured {
   postgresCpuMsPerRequest: number;
 }
 
-/** Runs the load split over the replicas' URLs at once; sums their rates. */
+/** Runs the load split over the replicas' URLs at once (after an unmeasured warm-up); sums their rates. */
 async function measure(urls: string[], request: (i: number) => Record<string, unknown>, pids: number[], postmaster: number | undefined): Promise<Measured> {
+  // Warm-up: JIT, connection pools and the database's plans, on every replica alike.
+  await Promise.all(urls.map((url, i) => autocannon({ url, connections: Math.max(1, Math.round(connections / urls.length)), duration: warmupSeconds, ...request(i) })));
   const cpuBefore = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const pgBefore = postgresCpuMs(postmaster);
   const results = await Promise.all(
@@ -91,6 +96,12 @@ async function measure(urls: string[], request: (i: number) => Record<string, un
     serviceCpuMsPerRequest: served ? cpu / served : NaN,
     postgresCpuMsPerRequest: served ? pgCpu / served : NaN,
   };
+}
+
+/** The round with the median rate (its latencies and CPU with it). */
+function median(list: Measured[]): Measured {
+  const sorted = [...list].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -147,44 +158,72 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamPort = (upstream.address() as AddressInfo).port;
 
-  const report: Record<string, Record<number, Measured>> = { 'FHIR read': {}, 'FHIR create': {}, 'router': {} };
-  for (const count of replicaCounts) {
-    const database = await freshDatabase(adminUrl);
-    const password = randomBytes(12).toString('base64url');
-    const replicas: Replica[] = [];
-    try {
+  const report: Record<string, Record<number, Measured>> = {};
+  interface Deployment {
+    count: number;
+    shrs: Replica[];
+    iols: Replica[];
+    ids: string[];
+    drop(): Promise<void>;
+  }
+  // Every configuration is deployed first, then the rounds alternate between them: on a machine
+  // whose load drifts, each configuration sees the same conditions (the idle one costs nothing).
+  const deployments: Deployment[] = [];
+  const auth = { authorization: 'Basic ' + Buffer.from('bench:bench-password').toString('base64') };
+  try {
+    for (const count of replicaCounts) {
+      const database = await freshDatabase(adminUrl);
+      const password = randomBytes(12).toString('base64url');
       const iolSettings = { OPENHIM_API_PORT: '0', OPENHIM_ROUTER_HTTP_PORT: '0', OPENHIM_ROUTER_HTTPS_PORT: '0', OPENHIM_ROOT_PASSWORD: password };
       const shrs = await Promise.all(Array.from({ length: count }, () => startReplica('shared-health-record', database.url, { FHIR_DATASTORE_PORT: '0' })));
       const iols = await Promise.all(Array.from({ length: count }, () => startReplica('interop-layer', database.url, iolSettings)));
-      replicas.push(...shrs, ...iols);
+      const deployment: Deployment = {
+        count, shrs, iols, ids: [],
+        async drop() {
+          await Promise.allSettled([...shrs, ...iols].map((r) => r.kill('SIGTERM')));
+          await database.drop();
+        },
+      };
+      deployments.push(deployment);
       const root = { authorization: `Basic ${Buffer.from(`root@openhim.org:${password}`).toString('base64')}`, 'content-type': 'application/json' };
       await fetch(`${iols[0]!.endpoints.api}/clients`, { method: 'POST', headers: root, body: JSON.stringify({ clientID: 'bench', name: 'Bench', roles: ['bench'], password: 'bench-password' }) });
       await fetch(`${iols[0]!.endpoints.api}/channels`, { method: 'POST', headers: root, body: JSON.stringify({ name: 'up', urlPattern: '^/up', allow: ['bench'], routes: [{ name: 'u', host: '127.0.0.1', port: upstreamPort, primary: true }] }) });
-
-      const ids: string[] = [];
       for (let i = 0; i < 200; i++) {
         const res = await fetch(`${shrs[i % count]!.endpoints.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Scale${i}` }] }) });
-        ids.push(((await res.json()) as { id: string }).id);
+        deployment.ids.push(((await res.json()) as { id: string }).id);
       }
-      const shrPids = shrs.map((r) => r.process.pid!);
-      const iolPids = iols.map((r) => r.process.pid!);
-      const fhirUrls = shrs.map((r) => r.endpoints.fhir!);
-      process.stderr.write(`${count} replica(s): FHIR read\n`);
-      report['FHIR read']![count] = await measure(fhirUrls, () => ({ requests: ids.map((id) => ({ method: 'GET', path: `/fhir/Patient/${id}` })) }), shrPids, postmaster);
-      process.stderr.write(`${count} replica(s): FHIR create\n`);
-      report['FHIR create']![count] = await measure(fhirUrls, () => ({
-        requests: [{ method: 'POST', path: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Created', given: ['Bench'] }], gender: 'female' }) }],
-      }), shrPids, postmaster);
-      process.stderr.write(`${count} replica(s): router\n`);
-      // The first request of each router pays the client's scrypt once, before the measurement.
-      for (const r of iols) await (await fetch(`${r.endpoints.router}/up/warm`, { headers: { authorization: 'Basic ' + Buffer.from('bench:bench-password').toString('base64') } })).arrayBuffer();
-      report.router![count] = await measure(iols.map((r) => `${r.endpoints.router}/up/x`), () => ({
-        headers: { authorization: 'Basic ' + Buffer.from('bench:bench-password').toString('base64') },
-      }), iolPids, postmaster);
-    } finally {
-      await Promise.allSettled(replicas.map((r) => r.kill('SIGTERM')));
-      await database.drop();
+      // The first request of each router pays the client's scrypt once, before any measurement.
+      for (const r of iols) await (await fetch(`${r.endpoints.router}/up/warm`, { headers: auth })).arrayBuffer();
     }
+
+    const workloads: Array<{ name: string; run(d: Deployment): Promise<Measured> }> = [
+      {
+        name: 'FHIR read',
+        run: (d) => measure(d.shrs.map((r) => r.endpoints.fhir!), () => ({ requests: d.ids.map((id) => ({ method: 'GET', path: `/fhir/Patient/${id}` })) }), d.shrs.map((r) => r.process.pid!), postmaster),
+      },
+      {
+        name: 'FHIR create',
+        run: (d) => measure(d.shrs.map((r) => r.endpoints.fhir!), () => ({
+          requests: [{ method: 'POST', path: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Created', given: ['Bench'] }], gender: 'female' }) }],
+        }), d.shrs.map((r) => r.process.pid!), postmaster),
+      },
+      {
+        name: 'router',
+        run: (d) => measure(d.iols.map((r) => `${r.endpoints.router}/up/x`), () => ({ headers: auth }), d.iols.map((r) => r.process.pid!), postmaster),
+      },
+    ];
+    for (const workload of workloads) {
+      const runs: Record<number, Measured[]> = {};
+      for (let round = 0; round < rounds; round++) {
+        for (const d of deployments) {
+          process.stderr.write(`${workload.name}, ${d.count} replica(s), round ${round + 1}/${rounds}\n`);
+          (runs[d.count] ??= []).push(await workload.run(d));
+        }
+      }
+      report[workload.name] = Object.fromEntries(Object.entries(runs).map(([count, list]) => [count, median(list)]));
+    }
+  } finally {
+    for (const d of deployments) await d.drop();
   }
   upstream.close();
   await stopServer?.();
@@ -203,7 +242,7 @@ async function main(): Promise<void> {
     return one && last ? `${name}: ${(last.rps / one.rps).toFixed(2)}x` : `${name}: n/a`;
   });
   process.stdout.write(`${rows.join('\n')}\n\nthroughput ratio ${replicaCounts.join(' → ')} replicas: ${ratios.join(', ')}\n`);
-  process.stdout.write(`${JSON.stringify({ seconds, connections, report })}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, connections, rounds, report })}\n`);
 }
 
 main().catch((error: unknown) => {
