@@ -28,6 +28,7 @@ import { UserStore } from './store/users.js';
 import { serverKey } from './store/server-keys.js';
 import { ReplicaMembership } from './replicas/membership.js';
 import { followChanges } from './replicas/change-feed.js';
+import type { Subscription } from '../../db/database.js';
 import { takeLease } from './replicas/leases.js';
 import { pruneExpired, reapDeadReplicas } from './replicas/reaper.js';
 
@@ -102,10 +103,23 @@ export const interopLayerService: ServiceDefinition = {
       if (reaped.failedTransactions > 0) logger.warn({ count: reaped.failedTransactions }, 'transactions left in Processing by a stopped replica were marked Failed');
       if (reaped.requeuedTasks > 0) logger.warn({ count: reaped.requeuedTasks }, 'rerun tasks of a stopped replica were queued again');
     };
-    await reap();
-    if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
-    const changes = await followChanges(db, { reloadRouting: () => deps.routing.reload(), forgetVerifications: () => deps.verified.clear() }, logger);
-    await deps.routing.reload();
+    let changes: Subscription | undefined;
+    let certificate: Awaited<ReturnType<typeof ensureRouterCertificate>> | undefined;
+    try {
+      await reap();
+      if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
+      changes = await followChanges(db, { reloadRouting: () => deps.routing.reload(), forgetVerifications: () => deps.verified.clear() }, logger);
+      await deps.routing.reload();
+      certificate =
+        config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
+    } catch (error) {
+      // A start that fails leaves no listening connection or heartbeat behind.
+      await changes?.close();
+      await membership.leave();
+      await deps.transactions.stop();
+      await deps.audits.stop();
+      throw error;
+    }
     deps.routing.startRefreshing(config.cacheRefreshMs);
     // Housekeeping once per heartbeat across replicas (whoever takes the lease): reap, prune.
     let housekeeping = false;
@@ -124,8 +138,6 @@ export const interopLayerService: ServiceDefinition = {
         });
     }, config.replicaHeartbeatMs);
     housekeepingTimer.unref();
-    const certificate =
-      config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
 
     // Once per interval across replicas: whoever takes the lease applies it.
     const applyRetention = async () => {
