@@ -1,12 +1,15 @@
 /**
  * Replicas on one PostgreSQL (issue 12): two interop-layer and two shared-health-record
  * processes share a database. What one replica's API changes, the other's router and
- * authenticator use; a replica killed with SIGKILL under load loses no acknowledged FHIR write
- * and leaves no transaction in Processing once the reaper has declared it dead.
+ * authenticator use (also after the notification connections dropped); rerun tasks and
+ * auto-retries run once; two client-registry replicas give one person one golden record; a
+ * replica killed with SIGKILL under load loses no acknowledged FHIR write and leaves no
+ * transaction in Processing once the reaper has declared it dead.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
 import { startReplica, type Replica } from '../support/replicas.js';
 import { basic, eventually, startUpstream, type Upstream } from '../interop-layer/support.js';
@@ -34,6 +37,7 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     OPENHIM_CACHE_REFRESH_MS: '0',
     OPENHIM_REPLICA_HEARTBEAT_MS: String(HEARTBEAT_MS),
     OPENHIM_REPLICA_DEAD_AFTER_MS: String(DEAD_AFTER_MS),
+    OPENHIM_AUTO_RETRY_INTERVAL_MS: '300',
   };
 
   before(async () => {
@@ -98,6 +102,69 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     }
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
     assert.deepEqual(statuses.slice(10), [429, 429], 'the eleventh attempt is throttled, whichever replica gets it');
+  });
+
+  /** Runs SQL on the replicas' database (what an operator or another tool would do). */
+  const sql = async (text: string) => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      return await client.query(text);
+    } finally {
+      await client.end();
+    }
+  };
+
+  test('after the change-notification connections drop, a replica reloads and follows changes again', async () => {
+    const dropped = await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN iol_changes' AND pid <> pg_backend_pid()`);
+    assert.equal(dropped.rowCount, 2, 'both replicas were listening');
+    assert.equal((await api(iolA, 'POST', '/channels', {
+      name: 'after-drop', urlPattern: '^/after-drop', allow: ['pos'], routes: [{ name: 'up', host: '127.0.0.1', port: upstream.port, primary: true }],
+    })).status, 201);
+    const auth = { authorization: basic('pos', 'pos-password-2') };
+    await eventually(async () => (await fetch(`${iolB.endpoints.router}/after-drop/1`, { headers: auth })).status === 200, 'replica B routes the channel created while it reconnected', 200);
+  });
+
+  test('a rerun task and the auto-retries run once across replicas', async () => {
+    const auth = { authorization: basic('pos', 'pos-password-2') };
+    for (let i = 0; i < 4; i++) assert.equal((await fetch(`${iolA.endpoints.router}/echo/rerun-${i}`, { headers: auth })).status, 200);
+    upstream.handle('/failing', (_req, res) => res.writeHead(500).end('down'));
+    assert.equal((await api(iolB, 'POST', '/channels', {
+      name: 'failing', urlPattern: '^/failing', allow: ['pos'], autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 1,
+      routes: [{ name: 'up', host: '127.0.0.1', port: upstream.port, primary: true }],
+    })).status, 201);
+    await eventually(async () => (await fetch(`${iolA.endpoints.router}/failing/0`, { headers: auth })).status === 500, 'replica A routes the failing channel');
+    for (let i = 1; i < 4; i++) await fetch(`${iolB.endpoints.router}/failing/${i}`, { headers: auth });
+
+    type Tx = { _id: string; parentID?: string; request: { path: string }; status: string; autoRetry?: boolean };
+    const listAll = async () => (await (await api(iolA, 'GET', '/transactions?filterLimit=1000')).json()) as Tx[];
+    const originals = await eventually(async () => {
+      const all = (await listAll()).filter((t) => t.request.path.startsWith('/echo/rerun-') && !t.parentID);
+      return all.length === 4 ? all : undefined;
+    }, 'the transactions to rerun are logged');
+    const task = await api(iolA, 'POST', '/tasks', { tids: originals.map((t) => t._id), batchSize: 2 });
+    assert.equal(task.status, 201);
+    // The failed transactions become due for auto-retry (their channel waits a minute).
+    await eventually(async () => (await listAll()).filter((t) => t.request.path.startsWith('/failing/') && t.autoRetry).length === 4, 'the failed transactions are flagged');
+    await sql(`UPDATE iol.transactions SET request_ts = request_ts - interval '2 minutes' WHERE request_path LIKE '/failing/%'`);
+
+    const children = await eventually(async () => {
+      const all = await listAll();
+      const reruns = all.filter((t) => t.parentID && originals.some((o) => o._id === t.parentID));
+      const retries = all.filter((t) => t.parentID && t.request.path.startsWith('/failing/'));
+      return reruns.length >= 4 && retries.length >= 4 ? { reruns, retries } : undefined;
+    }, 'the reruns and the auto-retries', 200);
+    // Give a second replica the time to (wrongly) run them again.
+    await new Promise((r) => setTimeout(r, 1500));
+    const all = await listAll();
+    const perParent = (paths: string) => {
+      const counts = new Map<string, number>();
+      for (const t of all) if (t.parentID && t.request.path.startsWith(paths)) counts.set(t.parentID, (counts.get(t.parentID) ?? 0) + 1);
+      return [...counts.values()];
+    };
+    assert.deepEqual(perParent('/echo/rerun-'), [1, 1, 1, 1], 'each transaction of the task rerun once');
+    assert.deepEqual(perParent('/failing/'), [1, 1, 1, 1], 'each failed transaction auto-retried once');
+    assert.ok(children.reruns.length === 4);
   });
 
   test('one person registered at the same moment through two client-registry replicas gets one golden record', async () => {
