@@ -19,7 +19,7 @@ import type { ScopedRoutes } from './scopes.js';
 
 export const SESSION_COOKIE = 'iol.session';
 const TOKEN_WINDOW_MS = 10_000;
-/** A session's expiry is slid forward (one write) only once this much of its time has passed. */
+/** A session's expiry is slid forward (one write) only once this much (or a tenth of its lifetime) has passed. */
 const SESSION_SLIDE_MS = 60_000;
 const TOKEN_PATTERN = /^[0-9a-f]{128}$/i;
 
@@ -132,7 +132,7 @@ export class AdminAuthenticator {
         // The user still exists and has the password the session was opened with.
         if (row && safeEqual(credentialStamp(row), session.stamp)) {
           const ttl = this.deps.config.sessionTtlMs;
-          if (session.remainingMs < ttl - SESSION_SLIDE_MS) await this.sessions.extend(sessionId, ttl);
+          if (session.remainingMs < ttl - Math.min(SESSION_SLIDE_MS, ttl / 10)) await this.sessions.extend(sessionId, ttl);
           return row.doc;
         }
         await this.sessions.close(sessionId);
