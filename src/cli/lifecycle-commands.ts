@@ -196,7 +196,7 @@ async function waitForExit(pid: number, timeoutMs = 60_000): Promise<void> {
   }
 }
 
-async function confirm(question: string): Promise<void> {
+export async function confirm(question: string): Promise<void> {
   if (!process.stdin.isTTY) {
     throw new InstantError('INSTANT_CONFIRMATION_NEEDED', `${question} (no terminal to ask)`, 'pass --yes to confirm');
   }

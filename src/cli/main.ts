@@ -6,6 +6,7 @@ import { PACKAGE_TEMPLATES, scaffoldPackage } from '../platform/scaffold.js';
 import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
 import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
 import { testCommand } from './test-command.js';
+import { backupCommand, restoreCommand } from './backup-commands.js';
 import { INTERRUPTED } from './interrupt.js';
 import { quietOnClosedOutput, stackRunning } from './output.js';
 
@@ -87,6 +88,24 @@ withPackageFlags(program.command('destroy'))
   .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) =>
     destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) }),
   );
+
+program
+  .command('backup')
+  .description("copy the instance's whole database to one file (progress on stderr; prints the file)")
+  .argument('[file]', 'where to write (default ./instant-backup-<time>.<kind>)')
+  .option('--format <format>', 'auto (native where possible), native (embedded archive or pg_dump) or logical (either driver)', 'auto')
+  .option('--database-url <url>', 'the PostgreSQL server, if the instance does not remember it')
+  .option('--state-dir <dir>', 'state directory')
+  .action(async (file: string | undefined, flags: { format?: string; databaseUrl?: string; stateDir?: string }) => backupCommand(file, flags));
+
+program
+  .command('restore')
+  .description("replace the instance's data with a backup (the instance must be stopped)")
+  .argument('<file>', 'a file made by instant backup')
+  .option('-y, --yes', 'do not ask for confirmation')
+  .option('--database-url <url>', 'the PostgreSQL server, if the instance does not remember it')
+  .option('--state-dir <dir>', 'state directory')
+  .action(async (file: string, flags: { yes?: boolean; databaseUrl?: string; stateDir?: string }) => restoreCommand(file, flags));
 
 program
   .command('status')

@@ -54,8 +54,24 @@ export const STATEMENT_TIMEOUT_CODE = '57014';
 /** SQLSTATE of a call failed because the embedded database is restarting (cannot_connect_now): retry it. */
 export const DATABASE_RESTARTING_CODE = '57P03';
 
+/** What listen() calls: each notification's payload, and after a lost connection came back. */
+export interface NotificationHandlers {
+  onNotify(payload: string): void;
+  /** Notifications sent while the connection was down are lost: reload everything cached. */
+  onReconnect(): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
 export interface Database extends Queryable {
   readonly kind: DriverKind;
+  /**
+   * LISTENs on a channel on a connection of its own, reconnecting when it drops. Only where
+   * several processes share the database (PostgreSQL); PGlite has one process and no listen.
+   */
+  listen?(channel: string, handlers: NotificationHandlers): Promise<Subscription>;
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Applies the schema's pending migrations, serialised against concurrent migrators. */

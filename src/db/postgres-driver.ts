@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { STATEMENT_TIMEOUT_CODE, type Database, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions } from './database.js';
+import { STATEMENT_TIMEOUT_CODE, type Database, type NotificationHandlers, type Subscription, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions } from './database.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
+import { listenWithReconnect } from './postgres-listen.js';
 
 // Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -53,7 +54,11 @@ export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   private readonly direct: Queryable;
 
-  private constructor(private readonly pool: pg.Pool, private readonly budgets: { statementMs: number; transactionMs: number }) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly budgets: { statementMs: number; transactionMs: number },
+    private readonly url: string,
+  ) {
     this.direct = wrap(pool);
   }
 
@@ -77,7 +82,7 @@ export class PostgresDatabase implements Database {
         { cause: error },
       );
     }
-    return new PostgresDatabase(pool, { statementMs: options.statementTimeoutMs ?? 0, transactionMs: options.transactionTimeoutMs ?? 0 });
+    return new PostgresDatabase(pool, { statementMs: options.statementTimeoutMs ?? 0, transactionMs: options.transactionTimeoutMs ?? 0 }, url);
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
@@ -104,6 +109,10 @@ export class PostgresDatabase implements Database {
     } finally {
       client.release();
     }
+  }
+
+  listen(channel: string, handlers: NotificationHandlers): Promise<Subscription> {
+    return listenWithReconnect(this.url, channel, handlers);
   }
 
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport> {

@@ -41,6 +41,8 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_SESSION_TTL_MS', default: '7200000' },
     { name: 'OPENHIM_TX_FLUSH_MS', default: '50' },
     { name: 'OPENHIM_UPSTREAM_TLS_VERIFY', default: 'true' },
+    { name: 'OPENHIM_REPLICA_HEARTBEAT_MS', default: '5000' },
+    { name: 'OPENHIM_REPLICA_DEAD_AFTER_MS', default: '30000' },
   ],
   'shared-health-record': [
     { name: 'FHIR_DATASTORE_BODY_LIMIT_BYTES', default: '16777216' },

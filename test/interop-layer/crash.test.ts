@@ -1,7 +1,8 @@
 /**
  * The durability guarantee under kill -9: transactions that finished more than a flush interval
  * before the kill are in the log; one still running for over a second is there as Processing and
- * becomes Failed at the next start.
+ * becomes Failed at the next start (embedded), or once its replica is declared dead (PostgreSQL,
+ * where other replicas may be running: OPENHIM_REPLICA_DEAD_AFTER_MS).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +35,10 @@ for (const driver of testDrivers) {
       cleanups.push(() => place.dispose());
       const location = 'dir' in place ? { dataDir: place.dir } : { url: place.url };
       const rootPassword = randomBytes(12).toString('base64url');
-      const settings = { OPENHIM_API_PORT: '0', OPENHIM_ROUTER_HTTP_PORT: '0', OPENHIM_ROUTER_HTTPS_PORT: '0', OPENHIM_ROOT_PASSWORD: rootPassword };
+      const settings = {
+        OPENHIM_API_PORT: '0', OPENHIM_ROUTER_HTTP_PORT: '0', OPENHIM_ROUTER_HTTPS_PORT: '0', OPENHIM_ROOT_PASSWORD: rootPassword,
+        OPENHIM_REPLICA_HEARTBEAT_MS: '200', OPENHIM_REPLICA_DEAD_AFTER_MS: '1000',
+      };
       const child: ChildProcess = spawn(process.execPath, [join(here, 'fixtures', 'iol-process.js')], {
         env: { ...process.env, IOL_TEST_CONFIG: JSON.stringify({ location, settings }) },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -66,11 +70,13 @@ for (const driver of testDrivers) {
         await running.stop();
         await db.close();
       });
-      const list = (await (await fetch(`${running.endpoints.api}/transactions?filterLimit=100`, { headers: root })).json()) as Array<{
-        status: string;
-        request: { path: string; body?: string };
-        error?: { message: string };
-      }>;
+      type Listed = { status: string; request: { path: string; body?: string }; error?: { message: string } };
+      const listAll = async () => (await (await fetch(`${running.endpoints.api}/transactions?filterLimit=100`, { headers: root })).json()) as Listed[];
+      // Embedded: at once; PostgreSQL: once the dead replica's heartbeat is older than 1 s.
+      const list = (await eventually(async () => {
+        const all = await listAll();
+        return all.some((t) => t.request.path === '/hang' && t.status !== 'Processing') ? all : undefined;
+      }, 'the reaper marks the orphaned transaction'))!;
       const done = list.filter((t) => t.request.path.startsWith('/done/'));
       assert.equal(done.length, 20, 'every acknowledged, finished transaction is in the log');
       assert.ok(done.every((t) => t.status === 'Successful'));

@@ -14,6 +14,7 @@ import type { Matcher, MatchResult } from './matching/index.js';
 import { replacedBy } from './registry-ownership.js';
 import { asRegistry, isRegistryWrite } from './request-context.js';
 import type { LinkHow, RegistryStore } from './store.js';
+import { lockBlockingKeys } from './blocking-locks.js';
 
 /** What the matcher reads: a change to any of these re-runs matching on update. */
 const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
@@ -63,7 +64,9 @@ export class GoldenRecordLinker {
         const patient = resource as Patient;
         if (isGolden(patient)) return; // only the registry's own writes get here with the tag (registry-ownership.ts)
         // A merged record is no candidate for anyone: it has no blocking keys until it is unmerged.
-        await this.store.replaceBlockingKeys(repo.sql, id, replacedBy(patient) ? [] : this.matcher.blockingKeys(patient));
+        const keys = replacedBy(patient) ? [] : this.matcher.blockingKeys(patient);
+        await lockBlockingKeys(repo.sql, keys);
+        await this.store.replaceBlockingKeys(repo.sql, id, keys);
         const current = await this.store.linkOf(repo.sql, id);
         let goldenId: string;
         if (!current) goldenId = await this.linkNewSource(repo, id, patient);

@@ -4,6 +4,10 @@
  * The failed transaction is flagged `autoRetry` when it is logged (setFinalStatus); this job
  * picks flagged ones up, reruns them and clears the flag.
  *
+ * Replicas: each candidate is claimed by clearing its flag in the statement that selects it
+ * (FOR UPDATE SKIP LOCKED), so two replicas running the job at once never rerun one transaction
+ * twice.
+ *
  * One bad row never stops the job: only rows whose channel retries now are selected (rows of
  * other channels cannot fill the window), and a row that cannot be read or rerun has its flag
  * cleared and is logged, so the next run does not pick it again.
@@ -23,21 +27,26 @@ export async function runAutoRetries(deps: ServiceDeps, limit = 100): Promise<nu
     if (channel.autoRetryEnabled) periods[channel._id] = Math.max(0, Math.floor(Number(channel.autoRetryPeriodMinutes) || 0));
   }
   if (Object.keys(periods).length === 0) return 0;
-  const candidates = await deps.db.query<{ id: string }>(
-    `SELECT t.id FROM iol.transactions t
-       JOIN jsonb_each_text($1::jsonb) AS p(channel_id, minutes) ON p.channel_id = t.channel_id
-      WHERE t.status = 'Failed' AND t.doc @> '{"autoRetry": true}'::jsonb
-        AND t.request_ts <= now() - make_interval(mins => p.minutes::int)
-      ORDER BY t.request_ts LIMIT $2`,
+  // The flag is cleared first, so a crash mid-rerun does not retry twice.
+  const candidates = await deps.db.query<{ id: string; request_ts: string | Date }>(
+    `UPDATE iol.transactions SET doc = doc || '{"autoRetry": false}'::jsonb
+      WHERE id IN (
+        SELECT t.id FROM iol.transactions t
+          JOIN jsonb_each_text($1::jsonb) AS p(channel_id, minutes) ON p.channel_id = t.channel_id
+         WHERE t.status = 'Failed' AND t.doc @> '{"autoRetry": true}'::jsonb
+           AND t.request_ts <= now() - make_interval(mins => p.minutes::int)
+         ORDER BY t.request_ts LIMIT $2
+         FOR UPDATE OF t SKIP LOCKED)
+      RETURNING id, request_ts`,
     [JSON.stringify(periods), limit],
   );
   let retried = 0;
-  for (const row of candidates.rows) {
+  // RETURNING has no order: oldest first, as selected.
+  const claimed = candidates.rows.sort((a, b) => new Date(a.request_ts).getTime() - new Date(b.request_ts).getTime());
+  for (const row of claimed) {
     try {
       const original = await deps.transactions.byId(row.id);
       if (!original) continue;
-      // Clear the flag first, so a crash mid-rerun does not retry twice.
-      await deps.transactions.save({ ...original, autoRetry: false });
       await rerunTransaction(deps, row.id, { autoRetryAttempt: (Number(original.autoRetryAttempt) || 0) + 1 });
       retried++;
     } catch (error) {

@@ -79,6 +79,9 @@ export interface IolConfig {
   apiCors: CorsPolicy;
   /** Every limit (src/common/limits.ts): HTTP timeouts and connection caps of each port, bodies. */
   limits: Limits;
+  /** Replicas (replicas/): how often this one says it is alive, and when silence means it is dead. */
+  replicaHeartbeatMs: number;
+  replicaDeadAfterMs: number;
 }
 
 const MAX_ROUTER_WORKERS = 64;
@@ -93,6 +96,12 @@ export function readIolConfig(settings: Settings): IolConfig {
   const routerWorkers = settings.int('OPENHIM_ROUTER_WORKERS', 1);
   if (routerWorkers < 1 || routerWorkers > MAX_ROUTER_WORKERS) {
     throw new InstantError('INSTANT_SETTING_INVALID', `setting OPENHIM_ROUTER_WORKERS="${routerWorkers}" is out of range`, `use 1 to ${MAX_ROUTER_WORKERS} (about one per core)`);
+  }
+  const replicaHeartbeatMs = settings.int('OPENHIM_REPLICA_HEARTBEAT_MS', 5_000);
+  const replicaDeadAfterMs = settings.int('OPENHIM_REPLICA_DEAD_AFTER_MS', 30_000);
+  if (replicaHeartbeatMs < 100 || replicaDeadAfterMs < 2 * replicaHeartbeatMs) {
+    throw new InstantError('INSTANT_SETTING_INVALID', `OPENHIM_REPLICA_HEARTBEAT_MS=${replicaHeartbeatMs} and OPENHIM_REPLICA_DEAD_AFTER_MS=${replicaDeadAfterMs} do not fit`,
+      'the heartbeat is at least 100 ms and a replica is declared dead after at least two missed heartbeats');
   }
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
@@ -138,5 +147,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     apiMaxFilterLimit: limits.apiMaxFilterLimit,
     routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
     limits,
+    replicaHeartbeatMs,
+    replicaDeadAfterMs,
   };
 }

@@ -28,6 +28,8 @@ export interface IolDeps {
   startedAt: Date;
   /** Server key the users' token salts are derived from (passwords.ts tokenSalt). */
   tokenSaltKey: Buffer;
+  /** This replica's id (replicas/membership.ts): what it claims and logs is marked with it. */
+  replicaId?: string;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string) => Promise<string>;
 }

@@ -26,6 +26,11 @@ import { ChannelStore, ClientStore, ContactGroupStore, MediatorStore } from './s
 import { TransactionLog } from './store/transactions.js';
 import { UserStore } from './store/users.js';
 import { serverKey } from './store/server-keys.js';
+import { ReplicaMembership } from './replicas/membership.js';
+import { followChanges } from './replicas/change-feed.js';
+import type { Subscription } from '../../db/database.js';
+import { takeLease } from './replicas/leases.js';
+import { pruneExpired, reapDeadReplicas } from './replicas/reaper.js';
 
 export type { IolConfig } from './config.js';
 
@@ -35,6 +40,17 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 async function ensureRootUser(deps: IolDeps, config: IolConfig): Promise<boolean> {
   if (await deps.users.byEmail(config.rootEmail)) return false;
   const salt = tokenSalt(deps.tokenSaltKey, config.rootEmail);
+  try {
+    await insertRootUser(deps, config, salt);
+  } catch (error) {
+    // Another replica starting at the same moment created it first.
+    if ((error as { code?: unknown }).code === '23505') return false;
+    throw error;
+  }
+  return true;
+}
+
+async function insertRootUser(deps: IolDeps, config: IolConfig, salt: string): Promise<void> {
   await deps.users.insert(
     { _id: newObjectId(), email: config.rootEmail, firstname: 'Super', surname: 'User', groups: ['admin'] },
     {
@@ -43,7 +59,6 @@ async function ensureRootUser(deps: IolDeps, config: IolConfig): Promise<boolean
       legacyHash: config.legacyTokenAuth ? legacyUserHash(salt, config.rootPassword) : null,
     },
   );
-  return true;
 }
 
 export const interopLayerService: ServiceDefinition = {
@@ -57,6 +72,9 @@ export const interopLayerService: ServiceDefinition = {
     await db.migrate('iol', iolMigrations);
     const channels = new ChannelStore(db);
     const clients = new ClientStore(db);
+    // Several replicas may share the database (replicas/): this one's row, beaten every heartbeat.
+    const membership = new ReplicaMembership(db, logger);
+    await membership.join(config.replicaHeartbeatMs);
     const deps: ServiceDeps = {
       config,
       db,
@@ -66,7 +84,7 @@ export const interopLayerService: ServiceDefinition = {
       channels,
       mediators: new MediatorStore(db),
       contactGroups: new ContactGroupStore(db),
-      transactions: new TransactionLog(db, logger, config.flushIntervalMs),
+      transactions: new TransactionLog(db, logger, config.flushIntervalMs, undefined, membership.id),
       audits: new AuditLog(db, logger, config.flushIntervalMs),
       routing: new RoutingTable({ channels, clients }, logger),
       metrics: new RouterMetrics(),
@@ -75,20 +93,56 @@ export const interopLayerService: ServiceDefinition = {
       tokenSaltKey: await serverKey(db, 'token-salt'),
       upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),
       jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
+      replicaId: membership.id,
     };
     deps.rerun = (id) => rerunTransaction(deps, id);
 
-    const recovered = await deps.transactions.recoverProcessing();
-    if (recovered > 0) logger.warn({ count: recovered }, 'transactions left in Processing by a stop were marked Failed');
-    await db.query(`UPDATE iol.tasks SET status = 'Queued', doc = jsonb_set(doc, '{status}', '"Queued"') WHERE status = 'Processing'`);
-    if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
-    await deps.routing.reload();
+    // What dead replicas (or, embedded, the last run) left in Processing: Failed, and their tasks requeued.
+    const reap = async () => {
+      const reaped = await reapDeadReplicas(db, membership.id, config.replicaDeadAfterMs);
+      if (reaped.failedTransactions > 0) logger.warn({ count: reaped.failedTransactions }, 'transactions left in Processing by a stopped replica were marked Failed');
+      if (reaped.requeuedTasks > 0) logger.warn({ count: reaped.requeuedTasks }, 'rerun tasks of a stopped replica were queued again');
+    };
+    let changes: Subscription | undefined;
+    let certificate: Awaited<ReturnType<typeof ensureRouterCertificate>> | undefined;
+    try {
+      await reap();
+      if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
+      changes = await followChanges(db, { reloadRouting: () => deps.routing.reload(), forgetVerifications: () => deps.verified.clear() }, logger);
+      await deps.routing.reload();
+      certificate =
+        config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
+    } catch (error) {
+      // A start that fails leaves no listening connection or heartbeat behind.
+      await changes?.close();
+      await membership.leave();
+      await deps.transactions.stop();
+      await deps.audits.stop();
+      throw error;
+    }
     deps.routing.startRefreshing(config.cacheRefreshMs);
-    const certificate =
-      config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
+    // Housekeeping once per heartbeat across replicas (whoever takes the lease): reap, prune.
+    let housekeeping = false;
+    const housekeepingTimer = setInterval(() => {
+      if (housekeeping) return;
+      housekeeping = true;
+      takeLease(db, 'housekeeping', membership.id, config.replicaHeartbeatMs)
+        .then(async (mine) => {
+          if (!mine) return;
+          await reap();
+          await pruneExpired(db);
+        })
+        .catch((error: unknown) => logger.warn({ err: { message: (error as Error)?.message } }, 'replica housekeeping failed'))
+        .finally(() => {
+          housekeeping = false;
+        });
+    }, config.replicaHeartbeatMs);
+    housekeepingTimer.unref();
 
+    // Once per interval across replicas: whoever takes the lease applies it.
     const applyRetention = async () => {
       try {
+        if (!(await takeLease(db, 'retention', membership.id, RETENTION_INTERVAL_MS - 60_000))) return;
         await deps.transactions.flush();
         const result = await deps.transactions.applyRetention(await channels.list(true), config.maxTransactions);
         if (result.culled || result.deleted) logger.info(result, 'transaction log retention applied');
@@ -117,12 +171,16 @@ export const interopLayerService: ServiceDefinition = {
     const stopAll = async () => {
       clearInterval(retentionTimer);
       clearInterval(autoRetryTimer);
-      while (retrying) await new Promise((resolve) => setTimeout(resolve, 20));
+      clearInterval(housekeepingTimer);
+      while (retrying || housekeeping) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
+      await changes?.close();
       await Promise.allSettled([api.close(), ...listeners.map((l) => l.close())]);
       await deps.transactions.stop();
       await deps.audits.stop();
       await deps.upstream.close();
+      // Last: what it logged is flushed, so nothing of it is left for the reaper.
+      await membership.leave();
     };
     try {
       const apiUrl = await listenOn(api, config.apiHost, config.apiPort, config.apiTls ? 'https' : 'http');

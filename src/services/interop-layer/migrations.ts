@@ -89,4 +89,68 @@ export const iolMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'replicas: heartbeats, leases, sessions, login throttles and used tokens in the database; change notifications',
+    sql: `
+      -- Each running instance (replica) of the service, with its last heartbeat (replicas/membership.ts).
+      CREATE TABLE iol.replicas (
+        id text PRIMARY KEY,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- A background job runs once per period across replicas: whoever takes the lease (replicas/leases.ts).
+      CREATE TABLE iol.leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      -- The replica that logged a transaction: its Processing rows are orphans once it is dead.
+      ALTER TABLE iol.transactions ADD COLUMN replica_id text;
+      CREATE INDEX transactions_processing ON iol.transactions (replica_id) WHERE status = 'Processing';
+      -- The replica working a rerun task; a dead replica's task goes back to the queue.
+      ALTER TABLE iol.tasks ADD COLUMN claimed_by text;
+      -- Admin sessions, by the sha256 of the cookie value (a dump does not hand out live sessions).
+      CREATE TABLE iol.sessions (
+        id_hash text PRIMARY KEY,
+        email text NOT NULL,
+        stamp text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX sessions_expires ON iol.sessions (expires_at);
+      -- Token headers already used (replay check), until their auth-ts can no longer be accepted.
+      CREATE TABLE iol.used_tokens (
+        key text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX used_tokens_expires ON iol.used_tokens (expires_at);
+      -- Login throttling counters (api/login-throttle.ts) and the addresses users logged in from.
+      CREATE TABLE iol.login_failures (
+        key text PRIMARY KEY,
+        failures integer NOT NULL,
+        window_ends timestamptz NOT NULL
+      );
+      CREATE TABLE iol.known_addresses (
+        pair text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      );
+      -- Every committed change to what the routers and authenticators cache is announced on
+      -- channel iol_changes (payload: the table), whoever made it: the API of any replica, an
+      -- importer, a restore (replicas/change-feed.ts).
+      CREATE FUNCTION iol.announce_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM pg_notify('iol_changes', TG_TABLE_NAME);
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER channels_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.channels
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+      CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.clients
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+      CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.users
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+    `,
+  },
 ];

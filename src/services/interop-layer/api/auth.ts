@@ -13,15 +13,14 @@ import type { User } from '../models.js';
 import type { RouterAuthType } from '../config.js';
 import { safeEqual, sha256hex, sha512hex, tokenSalt, verifyAgainstDummy, verifyPassword } from '../passwords.js';
 import type { UserRow } from '../store/users.js';
-import { LoginGuard } from './login-throttle.js';
+import { DatabaseThrottleStore, LoginGuard } from './login-throttle.js';
+import { SessionStore } from '../store/sessions.js';
 import type { ScopedRoutes } from './scopes.js';
 
 export const SESSION_COOKIE = 'iol.session';
 const TOKEN_WINDOW_MS = 10_000;
-/** Token headers remembered at most (each for about 20 s): past it new ones wait (429), never evict. */
-const MAX_USED_TOKENS = 100_000;
-/** Sessions held at most; past it expired ones go, then the least recently created. */
-const MAX_SESSIONS = 10_000;
+/** A session's expiry is slid forward (one write) only once this much (or a tenth of its lifetime) has passed. */
+const SESSION_SLIDE_MS = 60_000;
 const TOKEN_PATTERN = /^[0-9a-f]{128}$/i;
 
 const requestUsers = new WeakMap<FastifyRequest, User>();
@@ -49,28 +48,24 @@ export class LoginThrottledError extends RetryLaterError {
   }
 }
 
-interface Session {
-  email: string;
-  expires: number;
-  /** The user's stored secrets when the session began: a password change ends the session. */
-  stamp: string;
-}
-
 /** Changes whenever a user's password (any of its hashes) changes. */
 function credentialStamp(row: UserRow): string {
   return sha256hex(`${row.scryptHash ?? ''}\0${row.legacySalt ?? ''}\0${row.legacyHash ?? ''}`);
 }
 
+/**
+ * Sessions, used token headers and login counters are in the database (store/sessions.ts,
+ * DatabaseThrottleStore), shared by every replica of the API.
+ */
 export class AdminAuthenticator {
-  private readonly sessions = new Map<string, Session>();
-  /** Token headers already used, by user and lower-cased token, with when they may be forgotten. */
-  private readonly usedTokens = new Map<string, number>();
+  private readonly sessions: SessionStore;
   private readonly throttle: LoginGuard;
   /** Stands in for an unknown user's hash, so its token check costs what a known user's does. */
   private readonly dummyTokenHash = randomBytes(64).toString('hex');
 
   constructor(private readonly deps: IolDeps) {
-    this.throttle = new LoginGuard(deps.config.login);
+    this.sessions = new SessionStore(deps.db);
+    this.throttle = new LoginGuard(deps.config.login, new DatabaseThrottleStore(deps.db, deps.config.login.windowMs));
   }
 
   private async checkPassword(row: UserRow, password: string): Promise<boolean> {
@@ -88,19 +83,19 @@ export class AdminAuthenticator {
    * an unknown user costs the same scrypt as a known one) or 429 (throttled).
    */
   private async verifyLogin(email: string, password: string, address: string): Promise<UserRow> {
-    this.refuseIfThrottled(email, address);
+    await this.refuseIfThrottled(email, address);
     const row = await this.deps.users.byEmail(email);
     const ok = row ? await this.checkPassword(row, password) : await verifyAgainstDummy(password);
     if (!row || !ok) {
-      this.throttle.failed(email, address);
+      await this.throttle.failed(email, address);
       throw unauthenticated('wrong user or password');
     }
-    this.throttle.succeeded(email, address);
+    await this.throttle.succeeded(email, address);
     return row;
   }
 
-  private refuseIfThrottled(email: string, address: string): void {
-    const wait = this.throttle.retryAfterMs(email, address);
+  private async refuseIfThrottled(email: string, address: string): Promise<void> {
+    const wait = await this.throttle.retryAfterMs(email, address);
     if (wait > 0) throw new LoginThrottledError(Math.ceil(wait / 1000));
   }
 
@@ -108,13 +103,12 @@ export class AdminAuthenticator {
   async login(email: string, password: string, address: string): Promise<{ user: User; sessionId: string }> {
     const row = await this.verifyLogin(email, password, address);
     const sessionId = randomBytes(32).toString('base64url');
-    this.pruneSessions();
-    this.sessions.set(sessionId, { email: row.doc.email, expires: Date.now() + this.deps.config.sessionTtlMs, stamp: credentialStamp(row) });
+    await this.sessions.open(sessionId, row.doc.email, credentialStamp(row), this.deps.config.sessionTtlMs);
     return { user: row.doc, sessionId };
   }
 
-  logout(sessionId: string | undefined): void {
-    if (sessionId) this.sessions.delete(sessionId);
+  async logout(sessionId: string | undefined): Promise<void> {
+    if (sessionId) await this.sessions.close(sessionId);
   }
 
   /**
@@ -132,16 +126,17 @@ export class AdminAuthenticator {
   async authenticate(request: FastifyRequest): Promise<User | undefined> {
     const sessionId = sessionCookieOf(request);
     if (sessionId) {
-      const session = this.sessions.get(sessionId);
-      if (session && session.expires > Date.now()) {
+      const session = await this.sessions.find(sessionId);
+      if (session) {
         const row = await this.deps.users.byEmail(session.email);
         // The user still exists and has the password the session was opened with.
         if (row && safeEqual(credentialStamp(row), session.stamp)) {
-          session.expires = Date.now() + this.deps.config.sessionTtlMs;
+          const ttl = this.deps.config.sessionTtlMs;
+          if (session.remainingMs < ttl - Math.min(SESSION_SLIDE_MS, ttl / 10)) await this.sessions.extend(sessionId, ttl);
           return row.doc;
         }
+        await this.sessions.close(sessionId);
       }
-      if (session) this.sessions.delete(sessionId);
     }
     const h = request.headers;
     if (h['auth-username'] || h['auth-token']) return this.tokenUser(request);
@@ -171,7 +166,7 @@ export class AdminAuthenticator {
     if (Number.isNaN(time) || Math.abs(Date.now() - time) > TOKEN_WINDOW_MS) {
       throw unauthenticated('auth-ts is not within 10 seconds of the server time (check the clock)');
     }
-    this.refuseIfThrottled(username, request.ip);
+    await this.refuseIfThrottled(username, request.ip);
     const row = await this.deps.users.byEmail(username);
     // The same work for an unknown user as for a known one.
     // As OpenHIM (src/protocols/token.js): token = sha512(passwordHash + auth-salt + auth-ts), with
@@ -179,42 +174,14 @@ export class AdminAuthenticator {
     const expected = sha512hex((row?.legacyHash ?? this.dummyTokenHash) + salt + ts);
     const tokenMatches = safeEqual(expected, normalisedToken);
     if (!row?.legacyHash || !tokenMatches) {
-      this.throttle.failed(username, request.ip);
+      await this.throttle.failed(username, request.ip);
       throw unauthenticated('wrong user or token');
     }
-    this.throttle.succeeded(username, request.ip);
-    const replayKey = `${row.doc._id}:${normalisedToken}`;
-    this.pruneTokens();
-    if (this.usedTokens.has(replayKey)) throw unauthenticated('this token was already used (replayed request)');
-    if (this.usedTokens.size >= MAX_USED_TOKENS) {
-      throw new RetryLaterError(1, 'IOL_TOO_MANY_TOKENS', 'too many token-authenticated requests at once', 'retry in a second');
-    }
-    // Remembered until its auth-ts can no longer be accepted.
-    this.usedTokens.set(replayKey, time + TOKEN_WINDOW_MS + 1000);
+    await this.throttle.succeeded(username, request.ip);
+    // Remembered (by every replica) until its auth-ts can no longer be accepted.
+    const fresh = await this.sessions.useToken(`${row.doc._id}:${normalisedToken}`, time + TOKEN_WINDOW_MS + 1000);
+    if (!fresh) throw unauthenticated('this token was already used (replayed request)');
     return row.doc;
-  }
-
-  private pruneSessions(): void {
-    if (this.sessions.size < 100) return;
-    const now = Date.now();
-    for (const [id, session] of this.sessions) if (session.expires < now) this.sessions.delete(id);
-    while (this.sessions.size >= MAX_SESSIONS) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-    }
-  }
-
-  /** Forgets used tokens from the oldest on, up to the first still live (amortised O(1) per request). */
-  private pruneTokens(): void {
-    const now = Date.now();
-    for (const [token, expires] of this.usedTokens) {
-      if (expires >= now) break;
-      this.usedTokens.delete(token);
-    }
-    if (this.usedTokens.size >= MAX_USED_TOKENS) {
-      for (const [token, expires] of this.usedTokens) if (expires < now) this.usedTokens.delete(token);
-    }
   }
 
   /** Registers the hook that authenticates every route but the open ones (api/scopes.ts). */
@@ -290,7 +257,7 @@ export function authRoutes(auth: AdminAuthenticator, deps: IolDeps): ScopedRoute
       app.get('/me', { config: { userCheck: 'self' } }, async (request) => ({ user: userOf(request) }));
 
       app.get('/logout', { config: { userCheck: 'self' } }, async (request, reply) => {
-        auth.logout(sessionCookieOf(request));
+        await auth.logout(sessionCookieOf(request));
         reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(request, deps));
         return { result: 'logged out' };
       });

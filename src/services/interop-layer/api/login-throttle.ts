@@ -11,9 +11,12 @@
  * - the user across addresses, at that higher threshold, but checked only for addresses the user
  *   has not logged in from before: distributed guessing cannot lock the user out where they
  *   normally log in (OWASP's "device" idea, with the address as the device).
- * Per process: with several API instances each counts its own failures.
+ * The counters live in a ThrottleStore: in memory (MemoryThrottleStore, one process) or in the
+ * database (DatabaseThrottleStore), so that replicas of the API count failures together.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import type { Queryable } from '../../../db/database.js';
+import { sha256hex } from '../passwords.js';
 
 interface Counter {
   failures: number;
@@ -92,48 +95,133 @@ export interface LoginGuardSettings {
 /** How long an address where a user logged in stays exempt from that user's cross-address counter. */
 const KNOWN_ADDRESS_MS = 30 * 24 * 3600_000;
 
-/** The login throttling policy: which counters an attempt by (user, address) counts against. */
-export class LoginGuard {
+/** Where the guard keeps its counters and the addresses users logged in from. */
+export interface ThrottleStore {
+  /** Milliseconds until the first of `keys` that is throttled may try again; 0 when none is. */
+  retryAfterMs(keys: readonly ThrottleKey[]): Promise<number>;
+  fail(keys: readonly string[]): Promise<void>;
+  clear(keys: readonly string[]): Promise<void>;
+  isKnown(pair: string): Promise<boolean>;
+  remember(pair: string, forMs: number): Promise<void>;
+}
+
+/** The counters of one process. */
+export class MemoryThrottleStore implements ThrottleStore {
   private readonly throttle: LoginThrottle;
   /** `user\0address` pairs that logged in successfully, with when they are forgotten. */
   private readonly knownAddresses = new Map<string, number>();
 
-  constructor(private readonly settings: LoginGuardSettings, private readonly now: () => number = Date.now) {
-    this.throttle = new LoginThrottle(settings.windowMs, now);
+  constructor(windowMs: number, private readonly now: () => number = Date.now) {
+    this.throttle = new LoginThrottle(windowMs, now);
+  }
+
+  async retryAfterMs(keys: readonly ThrottleKey[]): Promise<number> {
+    return this.throttle.retryAfterMs(keys);
+  }
+
+  async fail(keys: readonly string[]): Promise<void> {
+    this.throttle.fail(keys);
+  }
+
+  async clear(keys: readonly string[]): Promise<void> {
+    this.throttle.clear(keys);
+  }
+
+  async isKnown(pair: string): Promise<boolean> {
+    const expires = this.knownAddresses.get(pair);
+    return expires !== undefined && expires > this.now();
+  }
+
+  async remember(pair: string, forMs: number): Promise<void> {
+    const now = this.now();
+    this.knownAddresses.delete(pair);
+    makeRoom(this.knownAddresses, now, (expires) => expires);
+    this.knownAddresses.set(pair, now + forMs);
+  }
+}
+
+/**
+ * The counters in the database (iol.login_failures, iol.known_addresses), shared by every
+ * replica of the API; expired rows are pruned by the replicas' housekeeping (replicas/reaper.ts).
+ * The database's clock decides windows, so the replicas' clocks need not agree. Keys are stored
+ * as their sha256: bounded in size, free of NUL, and no user names or addresses in the table.
+ */
+export class DatabaseThrottleStore implements ThrottleStore {
+  constructor(private readonly db: Queryable, private readonly windowMs: number) {}
+
+  async retryAfterMs(keys: readonly ThrottleKey[]): Promise<number> {
+    const r = await this.db.query<{ wait_ms: number | null }>(
+      `SELECT max(GREATEST(0, extract(epoch FROM (f.window_ends - now())) * 1000))::bigint AS wait_ms
+         FROM iol.login_failures f JOIN jsonb_to_recordset($1::jsonb) AS k(key text, max_failures int) ON k.key = f.key
+        WHERE f.window_ends > now() AND f.failures >= k.max_failures`,
+      [JSON.stringify(keys.map((k) => ({ key: sha256hex(k.key), max_failures: k.maxFailures })))],
+    );
+    return Number(r.rows[0]?.wait_ms ?? 0);
+  }
+
+  async fail(keys: readonly string[]): Promise<void> {
+    await this.db.query(
+      `INSERT INTO iol.login_failures (key, failures, window_ends)
+       SELECT k, 1, now() + make_interval(secs => $2::double precision / 1000) FROM unnest($1::text[]) AS k
+       ON CONFLICT (key) DO UPDATE SET
+         failures = CASE WHEN iol.login_failures.window_ends > now() THEN iol.login_failures.failures + 1 ELSE 1 END,
+         window_ends = CASE WHEN iol.login_failures.window_ends > now() THEN iol.login_failures.window_ends ELSE EXCLUDED.window_ends END`,
+      [keys.map(sha256hex), this.windowMs],
+    );
+  }
+
+  async clear(keys: readonly string[]): Promise<void> {
+    await this.db.query('DELETE FROM iol.login_failures WHERE key = ANY($1::text[])', [keys.map(sha256hex)]);
+  }
+
+  async isKnown(pair: string): Promise<boolean> {
+    const r = await this.db.query('SELECT 1 FROM iol.known_addresses WHERE pair = $1 AND expires_at > now()', [sha256hex(pair)]);
+    return r.rows.length > 0;
+  }
+
+  /** Writes only when the remembered time would move by more than a day: a login is not a write each time. */
+  async remember(pair: string, forMs: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO iol.known_addresses (pair, expires_at) VALUES ($1, now() + make_interval(secs => $2::double precision / 1000))
+       ON CONFLICT (pair) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         WHERE iol.known_addresses.expires_at < EXCLUDED.expires_at - interval '1 day'`,
+      [sha256hex(pair), forMs],
+    );
+  }
+}
+
+/** The login throttling policy: which counters an attempt by (user, address) counts against. */
+export class LoginGuard {
+  private readonly store: ThrottleStore;
+
+  constructor(private readonly settings: LoginGuardSettings, storeOrClock: ThrottleStore | (() => number) = Date.now) {
+    this.store = typeof storeOrClock === 'function' ? new MemoryThrottleStore(settings.windowMs, storeOrClock) : storeOrClock;
   }
 
   /** Milliseconds this (user, address) must wait before trying; 0 when it may try now. */
-  retryAfterMs(user: string, address: string): number {
+  async retryAfterMs(user: string, address: string): Promise<number> {
     const k = keysOf(user, address);
     const keys: ThrottleKey[] = [
       { key: k.pair, maxFailures: this.settings.maxFailures },
       { key: k.address, maxFailures: this.settings.maxFailuresPerAddress },
     ];
-    if (!this.isKnown(k.pair)) keys.push({ key: k.user, maxFailures: this.settings.maxFailuresPerUser });
-    return this.throttle.retryAfterMs(keys);
+    if (!(await this.store.isKnown(k.pair))) keys.push({ key: k.user, maxFailures: this.settings.maxFailuresPerUser });
+    return this.store.retryAfterMs(keys);
   }
 
-  failed(user: string, address: string): void {
+  async failed(user: string, address: string): Promise<void> {
     const k = keysOf(user, address);
-    this.throttle.fail([k.pair, k.address, k.user]);
+    await this.store.fail([k.pair, k.address, k.user]);
   }
 
   /**
    * Clears only the pair's counter: the address and user counters keep counting what others
    * (a sprayer behind the same NAT, a distributed guesser) did; this address is now known.
    */
-  succeeded(user: string, address: string): void {
+  async succeeded(user: string, address: string): Promise<void> {
     const k = keysOf(user, address);
-    this.throttle.clear([k.pair]);
-    const now = this.now();
-    this.knownAddresses.delete(k.pair);
-    makeRoom(this.knownAddresses, now, (expires) => expires);
-    this.knownAddresses.set(k.pair, now + KNOWN_ADDRESS_MS);
-  }
-
-  private isKnown(pairKey: string): boolean {
-    const expires = this.knownAddresses.get(pairKey);
-    return expires !== undefined && expires > this.now();
+    await this.store.clear([k.pair]);
+    await this.store.remember(k.pair, KNOWN_ADDRESS_MS);
   }
 }
 

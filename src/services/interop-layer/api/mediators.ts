@@ -76,12 +76,12 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.post<{ Params: { urn: string } }>('/mediators/:urn/heartbeat', async (request, reply) => {
     const beat = parseBody(heartbeatSchema, request.body, 'heartbeat');
-    const m = await deps.mediators.byUrn(request.params.urn);
-    if (!m) throw notFound(`mediator ${request.params.urn}`);
-    const previous = m._lastHeartbeat;
-    const now = new Date().toISOString();
+    // Only the heartbeat fields change, in one statement: a heartbeat on one replica never
+    // overwrites a config saved meanwhile through another.
+    const beaten = await deps.mediators.recordHeartbeat(request.params.urn, beat.uptime, new Date().toISOString());
+    if (!beaten) throw notFound(`mediator ${request.params.urn}`);
+    const { mediator: m, previous } = beaten;
     const changed = Boolean(m._configModifiedTS && (!previous || m._configModifiedTS > previous));
-    await deps.mediators.upsert({ ...m, _uptime: beat.uptime, _lastHeartbeat: now });
     if (beat.config === true || changed) return m.config ?? {};
     reply.code(200);
     return '';

@@ -1,7 +1,9 @@
 /**
  * Rerun tasks: a list of transaction ids rerun in batches (POST /tasks, POST /bulkrerun), which
  * can be paused, resumed and cancelled. Reruns go through the router's rerun pipeline and link
- * parent and child transactions. One runner per process works the queue in order.
+ * parent and child transactions. A runner per replica works the queue in order; each task is
+ * claimed by one replica (FOR UPDATE SKIP LOCKED), and a dead replica's task goes back to the
+ * queue (replicas/reaper.ts), where it continues with the transactions not yet rerun.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -105,22 +107,43 @@ class TaskRunner {
       });
   }
 
+  /** The next task this replica may work: its own, or a free one it now claims. */
+  private async claimNext(): Promise<string | undefined> {
+    const me = this.deps.replicaId ?? 'single';
+    const next = await this.deps.db.query<{ id: string }>(
+      `UPDATE iol.tasks SET claimed_by = $1 WHERE id = (
+         SELECT id FROM iol.tasks WHERE status IN ('Queued', 'Processing') AND (claimed_by IS NULL OR claimed_by = $1)
+          ORDER BY created, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [me],
+    );
+    return next.rows[0]?.id;
+  }
+
+  /** A task that stopped running here (done, paused, cancelled) may be claimed by any replica again. */
+  private async release(id: string): Promise<void> {
+    await this.deps.db.query('UPDATE iol.tasks SET claimed_by = NULL WHERE id = $1', [id]);
+  }
+
   private async work(): Promise<void> {
     const rerun = this.deps.rerun;
     if (!rerun) return;
     for (;;) {
       if (this.stopped) return;
-      const next = await this.deps.db.query<{ id: string }>(`SELECT id FROM iol.tasks WHERE status IN ('Queued', 'Processing') ORDER BY created, id LIMIT 1`);
-      const id = next.rows[0]?.id;
+      const id = await this.claimNext();
       if (!id) return;
       let task: Task;
       try {
         task = checkedTask(await this.load(id));
       } catch (error) {
         await this.cancelMalformed(id, error);
+        await this.release(id);
         continue;
       }
       await this.runTask(task, rerun);
+      // Stopped mid-task: the claim stays, and the reaper frees it once this replica has left.
+      if (this.stopped) return;
+      await this.release(id);
     }
   }
 
@@ -185,8 +208,17 @@ class TaskRunner {
  */
 export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
   const runner = new TaskRunner(deps);
-  app.addHook('onReady', async () => runner.kick());
-  app.addHook('onClose', async () => runner.stop());
+  // Tasks queued through another replica, or freed by the reaper, are picked up on the next poll.
+  let poll: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    runner.kick();
+    poll = setInterval(() => runner.kick(), deps.config.replicaHeartbeatMs);
+    poll.unref();
+  });
+  app.addHook('onClose', async () => {
+    if (poll) clearInterval(poll);
+    await runner.stop();
+  });
 
   /** Non-admins may rerun transactions of channels whose txRerunAcl names one of their groups. */
   async function rerunnableChannels(user: User): Promise<Set<string> | undefined> {

@@ -102,6 +102,19 @@ export class MediatorStore {
     return r.rows[0]?.doc;
   }
 
+  /** Sets _uptime and _lastHeartbeat alone; the mediator as it is now and its heartbeat before this one. */
+  async recordHeartbeat(urn: string, uptime: number, at: string): Promise<{ mediator: Mediator; previous: string | undefined } | undefined> {
+    const r = await this.db.query<{ doc: Mediator; previous: string | null }>(
+      `UPDATE iol.mediators m SET doc = m.doc || jsonb_build_object('_uptime', $2::double precision, '_lastHeartbeat', $3::text), updated_at = now()
+         FROM (SELECT urn, doc->>'_lastHeartbeat' AS previous FROM iol.mediators WHERE urn = $1 FOR UPDATE) p
+        WHERE m.urn = p.urn
+        RETURNING m.doc, p.previous`,
+      [urn, uptime, at],
+    );
+    const row = r.rows[0];
+    return row ? { mediator: row.doc, previous: row.previous ?? undefined } : undefined;
+  }
+
   async upsert(mediator: Mediator): Promise<void> {
     await this.db.query(
       `INSERT INTO iol.mediators (urn, doc) VALUES ($1, $2::jsonb)

@@ -1,7 +1,8 @@
 /**
  * The transaction log. One upsert per finished request, batched with others off the request
  * path (see WriteBehind); requests still running after `processingSnapshotMs` are written as
- * Processing so that a crash leaves a trace, which start-up marks Failed.
+ * Processing so that a crash leaves a trace, which the reaper marks Failed once the replica that
+ * wrote it is dead (replicas/reaper.ts).
  */
 import { gzip as gzipCb, gunzip as gunzipCb, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -192,6 +193,8 @@ export class TransactionLog {
     private readonly logger: Logger,
     flushIntervalMs: number,
     private readonly processingSnapshotMs = PROCESSING_SNAPSHOT_MS,
+    /** The replica whose rows these are (replicas/membership.ts): its dead replica's Processing rows are reaped. */
+    private readonly replicaId: string | null = null,
   ) {
     this.writer = new WriteBehind('transactions', (items) => this.upsert(items), logger, {
       intervalMs: flushIntervalMs,
@@ -264,32 +267,22 @@ export class TransactionLog {
       request_path: tx.request.path,
       response_status: tx.response?.status ?? null,
       parent_id: tx.parentID ?? null,
+      replica_id: this.replicaId,
       doc: tx,
       bodies: bodies ? bodies.toString('base64') : null,
     }));
     // Strings jsonb cannot hold (NUL, lone surrogates) are replaced; bodies kept their bytes above.
     await this.db.query(
-      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, doc, bodies)
-       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.doc,
+      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, replica_id, doc, bodies)
+       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.replica_id, x.doc,
               decode(x.bodies, 'base64')
          FROM jsonb_to_recordset($1::jsonb) AS x(id text, channel_id text, client_id text, status text, request_ts timestamptz,
-              request_path text, response_status integer, parent_id text, doc jsonb, bodies text)
+              request_path text, response_status integer, parent_id text, replica_id text, doc jsonb, bodies text)
        ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, client_id = EXCLUDED.client_id, status = EXCLUDED.status,
-              response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, doc = EXCLUDED.doc, bodies = EXCLUDED.bodies`,
+              response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, replica_id = EXCLUDED.replica_id,
+              doc = EXCLUDED.doc, bodies = EXCLUDED.bodies`,
       [storableJson(rows)],
     );
-  }
-
-  /** Start-up: what a crash left in Processing is Failed (nothing else can finish it). */
-  async recoverProcessing(): Promise<number> {
-    const error = JSON.stringify({ message: 'the interop layer stopped while this transaction was processing' });
-    const r = await this.db.query(
-      `UPDATE iol.transactions SET status = 'Failed',
-              doc = doc || jsonb_build_object('status', 'Failed', 'error', $1::jsonb)
-        WHERE status = 'Processing'`,
-      [error],
-    );
-    return r.rowCount;
   }
 
   async byId(id: string): Promise<Transaction | undefined> {
