@@ -1,0 +1,86 @@
+/**
+ * Reads of the concept tables: a code system version by url, a concept by code, its
+ * designations, properties, parents and children, and subsumption (one probe of the closure).
+ */
+import type { Queryable } from '../../db/database.js';
+
+export interface StoredCodeSystem {
+  csid: number;
+  url: string;
+  version: string;
+  resourceId: string;
+  name?: string;
+  caseSensitive: boolean;
+  conceptCount: number;
+}
+
+export interface StoredConcept {
+  csid: number;
+  ord: number;
+  code: string;
+  display?: string;
+  definition?: string;
+  active: boolean;
+}
+
+interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number }
+interface ConceptRow { csid: string; ord: number; code: string; display: string | null; definition: string | null; active: boolean }
+
+const toSystem = (r: SystemRow): StoredCodeSystem => ({
+  csid: Number(r.csid), url: r.url, version: r.version, resourceId: r.resource_id, name: r.name ?? undefined,
+  caseSensitive: r.case_sensitive, conceptCount: r.concept_count,
+});
+const toConcept = (r: ConceptRow): StoredConcept => ({
+  csid: Number(r.csid), ord: r.ord, code: r.code, display: r.display ?? undefined, definition: r.definition ?? undefined, active: r.active,
+});
+
+export class ConceptStore {
+  constructor(readonly schema: string) {}
+
+  /** The code system version named, or the latest loaded when no version is given. */
+  async findSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
+    const rows = version
+      ? await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 AND version = $2`, [url, version])
+      : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 1`, [url]);
+    return rows.rows[0] ? toSystem(rows.rows[0]) : undefined;
+  }
+
+  async systemsOfResource(q: Queryable, resourceId: string): Promise<StoredCodeSystem[]> {
+    const rows = await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE resource_id = $1 ORDER BY csid`, [resourceId]);
+    return rows.rows.map(toSystem);
+  }
+
+  async concept(q: Queryable, system: StoredCodeSystem, code: string): Promise<StoredConcept | undefined> {
+    const rows = system.caseSensitive
+      ? await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND code = $2`, [system.csid, code])
+      : await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND lower(code) = lower($2) LIMIT 1`, [system.csid, code]);
+    return rows.rows[0] ? toConcept(rows.rows[0]) : undefined;
+  }
+
+  async designations(q: Queryable, concept: StoredConcept): Promise<Array<{ language?: string; useSystem?: string; useCode?: string; value: string }>> {
+    const rows = await q.query<{ language: string | null; use_system: string | null; use_code: string | null; value: string }>(
+      `SELECT language, use_system, use_code, value FROM ${this.schema}.designation WHERE csid = $1 AND ord = $2`, [concept.csid, concept.ord]);
+    return rows.rows.map((r) => ({ language: r.language ?? undefined, useSystem: r.use_system ?? undefined, useCode: r.use_code ?? undefined, value: r.value }));
+  }
+
+  async properties(q: Queryable, concept: StoredConcept): Promise<Array<{ code: string; type: string; value: string }>> {
+    const rows = await q.query<{ code: string; type: string; value: string }>(
+      `SELECT code, type, value FROM ${this.schema}.property WHERE csid = $1 AND ord = $2`, [concept.csid, concept.ord]);
+    return rows.rows;
+  }
+
+  /** Direct parents or children of a concept, by code and display. */
+  async neighbours(q: Queryable, concept: StoredConcept, direction: 'parent' | 'child'): Promise<Array<{ code: string; display?: string }>> {
+    const [from, to] = direction === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
+    const rows = await q.query<{ code: string; display: string | null }>(
+      `SELECT c.code, c.display FROM ${this.schema}.parent p JOIN ${this.schema}.concept c ON c.csid = p.csid AND c.ord = p.${to}
+       WHERE p.csid = $1 AND p.${from} = $2 ORDER BY c.ord LIMIT 1000`, [concept.csid, concept.ord]);
+    return rows.rows.map((r) => ({ code: r.code, display: r.display ?? undefined }));
+  }
+
+  /** Whether `ancestor` subsumes `descendant` (or is it): one primary-key probe of the closure. */
+  async subsumes(q: Queryable, csid: number, ancestor: number, descendant: number): Promise<boolean> {
+    const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant]);
+    return rows.rowCount > 0;
+  }
+}

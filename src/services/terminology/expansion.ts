@@ -1,0 +1,140 @@
+/**
+ * Running a compiled compose (compose.ts): a page of an expansion with its total, optionally
+ * narrowed by a text filter ranked like Snowstorm's (exact display, then displays starting with
+ * the text, then displays with a word starting with each word of the text, then displays merely
+ * containing it), and membership of one code.
+ *
+ * The text filter reads the word table (C collation: `word >= 'hea' AND word < 'hea' || U+10FFFF`
+ * is a range scan of its primary key), so it needs no pg_trgm and runs the same on PGlite. Plain
+ * substring matches (`tach` in `tachycardia` is a word prefix, `cardia` is not) need a scan of the
+ * displays: they are only looked for when the value set draws on at most CONTAINS_SCAN_MAX_CONCEPTS.
+ */
+import type { Queryable } from '../../db/database.js';
+import type { CompiledCompose, ListedConcept } from './compose.js';
+import { normaliseText, wordsOf } from './concepts.js';
+
+const CONTAINS_SCAN_MAX_CONCEPTS = 50_000;
+const MAX_FILTER_WORDS = 8;
+
+export interface ExpansionRow {
+  csid: number;
+  ord: number;
+  system: string;
+  version: string;
+  code: string;
+  display?: string;
+  active: boolean;
+}
+
+export interface ExpansionPage {
+  total: number;
+  rows: ExpansionRow[];
+}
+
+export interface PageRequest {
+  filter?: string;
+  activeOnly: boolean;
+  offset: number;
+  count: number;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+interface TextMatch {
+  where: string;
+  rank: string;
+}
+
+/** The text filter as a condition and a rank (0 best) on `c`, adding its values to params. */
+function textMatch(compiled: CompiledCompose, params: unknown[], schema: string, filter: string): TextMatch | undefined {
+  const q = normaliseText(filter).trim();
+  if (!q) return undefined;
+  const p = (v: unknown): string => (params.push(v), `$${params.length}`);
+  const words = wordsOf(q).slice(0, MAX_FILTER_WORDS);
+  const csids = p(compiled.systems.map((s) => s.csid));
+  const wordConditions = words.map((w) =>
+    `(c.csid, c.ord) IN (SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)})`);
+  const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
+  const qp = p(q);
+  const contains = scope <= CONTAINS_SCAN_MAX_CONCEPTS ? `strpos(c.norm, ${qp}) > 0` : undefined;
+  const byWords = wordConditions.length ? wordConditions.join(' AND ') : undefined;
+  const where = [byWords, contains].filter(Boolean).map((x) => `(${x})`).join(' OR ') || 'false';
+  const wordRank = words.length ? words.map((w) => `c.norm ~ ${p(`(^|[^[:alnum:]])${escapeRegex(w)}`)}`).join(' AND ') : 'false';
+  const rank = `CASE WHEN c.norm = ${qp} THEN 0 WHEN strpos(c.norm, ${qp}) = 1 THEN 1 WHEN ${wordRank} THEN 2 ELSE 3 END`;
+  return { where: `(${where})`, rank };
+}
+
+/** Rank of a listed concept for the same text filter (undefined: no match). */
+function listedRank(concept: ListedConcept, filter: string): number | undefined {
+  const q = normaliseText(filter).trim();
+  const norm = normaliseText(concept.display ?? concept.code);
+  if (norm === q) return 0;
+  if (norm.startsWith(q)) return 1;
+  const words = wordsOf(norm);
+  if (wordsOf(q).every((w) => words.some((x) => x.startsWith(w)))) return 2;
+  return norm.includes(q) ? 3 : undefined;
+}
+
+interface Row { csid: string; ord: number; url: string; version: string; code: string; display: string | null; active: boolean; total?: string }
+
+/** One page of the expansion, listed concepts first, then the stored ones. */
+export async function expandPage(q: Queryable, schema: string, compiled: CompiledCompose, request: PageRequest): Promise<ExpansionPage & { listed: ListedConcept[] }> {
+  let listed = compiled.listed;
+  if (request.filter) {
+    listed = listed.map((c) => ({ c, rank: listedRank(c, request.filter!) })).filter((x) => x.rank !== undefined)
+      .sort((a, b) => a.rank! - b.rank!).map((x) => x.c);
+  }
+  const listedPage = listed.slice(request.offset, request.offset + request.count);
+  const offset = Math.max(0, request.offset - listed.length);
+  const count = request.count - listedPage.length;
+
+  const params = [...compiled.params];
+  const conditions = [compiled.where];
+  if (request.activeOnly) conditions.push('c.active');
+  let order = 'c.csid, c.ord';
+  if (request.filter) {
+    const text = textMatch(compiled, params, schema, request.filter);
+    if (text) {
+      conditions.push(text.where);
+      order = `${text.rank}, length(c.display), c.norm, c.csid, c.ord`;
+    }
+  }
+  const where = conditions.join(' AND ');
+  let rows: Row[] = [];
+  let total: number | undefined;
+  if (count > 0) {
+    const page = await q.query<Row>(
+      `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active, count(*) OVER () AS total
+       FROM ${schema}.concept c JOIN ${schema}.code_system s ON s.csid = c.csid
+       WHERE ${where} ORDER BY ${order} LIMIT ${Math.floor(count)} OFFSET ${Math.floor(offset)}`, params);
+    rows = page.rows;
+    if (rows.length) total = Number(rows[0]!.total);
+  }
+  if (total === undefined) {
+    const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`, params);
+    total = Number(counted.rows[0]!.n);
+  }
+  return {
+    total: total + listed.length,
+    listed: listedPage,
+    rows: rows.map((r) => ({ csid: Number(r.csid), ord: r.ord, system: r.url, version: r.version, code: r.code, display: r.display ?? undefined, active: r.active })),
+  };
+}
+
+/** Whether system|code is a member (a stored concept matching the compose, or a listed one). */
+export async function findMember(q: Queryable, schema: string, compiled: CompiledCompose, system: string, code: string, version?: string): Promise<ExpansionRow | ListedConcept | undefined> {
+  const listed = compiled.listed.find((c) => c.system === system && c.code === code && (!version || !c.version || c.version === version));
+  if (listed) return listed;
+  const candidates = compiled.systems.filter((s) => s.url === system && (!version || s.version === version));
+  if (!candidates.length) return undefined;
+  const params = [...compiled.params];
+  const csids = `$${params.push(candidates.map((s) => s.csid))}`;
+  const codeParam = `$${params.push(code)}`;
+  const found = await q.query<Row>(
+    `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active FROM ${schema}.concept c JOIN ${schema}.code_system s ON s.csid = c.csid
+     WHERE c.csid = ANY(${csids}::bigint[]) AND c.code = ${codeParam} AND ${compiled.where} LIMIT 1`, params);
+  const r = found.rows[0];
+  return r ? { csid: Number(r.csid), ord: r.ord, system: r.url, version: r.version, code: r.code, display: r.display ?? undefined, active: r.active } : undefined;
+}
