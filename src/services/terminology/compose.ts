@@ -119,12 +119,13 @@ class Compiler {
     const { property, op, value } = filter as { property?: string; op?: string; value?: string };
     if (!property || !op || value === undefined) throw badParameter('a compose filter needs property, op and value');
     const s = this.schema;
-    const csid = this.p(system.csid);
+    // Pushed where used: every numbered parameter must appear in the statement.
+    const csid = (): string => this.p(system.csid);
     const closure = async (column: 'ancestor' | 'descendant', code: string, extra = ''): Promise<string> => {
       const ord = await this.ordOf(system, code);
       if (ord === undefined) return 'false';
       const other = column === 'ancestor' ? 'descendant' : 'ancestor';
-      return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid} AND ${column} = ${this.p(ord)}${extra})`;
+      return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${this.p(ord)}${extra})`;
     };
     const hierarchy = property === 'concept' || property === 'code';
     switch (op) {
@@ -152,7 +153,7 @@ class Compiler {
         const pattern = this.p(`^(?:${value})$`);
         if (property === 'code') return `c.code ~ ${pattern}`;
         if (property === 'display') return `c.display ~ ${pattern}`;
-        return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid} AND code = ${this.p(property)} AND value ~ ${pattern})`;
+        return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value ~ ${pattern})`;
       }
       case '=':
       case 'in':
@@ -164,10 +165,10 @@ class Compiler {
       case 'exists': {
         if (value !== 'true' && value !== 'false') throw badParameter(`an exists filter takes true or false, not "${value.slice(0, 40)}"`);
         let condition: string;
-        if (property === 'parent') condition = `c.ord IN (SELECT child FROM ${s}.parent WHERE csid = ${csid})`;
-        else if (property === 'child') condition = `c.ord IN (SELECT parent FROM ${s}.parent WHERE csid = ${csid})`;
+        if (property === 'parent') condition = `c.ord IN (SELECT child FROM ${s}.parent WHERE csid = ${csid()})`;
+        else if (property === 'child') condition = `c.ord IN (SELECT parent FROM ${s}.parent WHERE csid = ${csid()})`;
         else if (property === 'display' || property === 'definition') condition = `c.${property} IS NOT NULL`;
-        else condition = `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid} AND code = ${this.p(property)})`;
+        else condition = `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)})`;
         return value === 'true' ? condition : `NOT (${condition})`;
       }
       default:
@@ -176,7 +177,7 @@ class Compiler {
     throw badParameter(`filter operator ${op} applies to the property "concept" (the hierarchy), not "${property.slice(0, 60)}"`);
   }
 
-  private async valueMatch(system: StoredCodeSystem, csid: string, property: string, values: string[]): Promise<string> {
+  private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {
     const s = this.schema;
     if (property === 'code') return `c.code = ANY(${this.p(values)}::text[])`;
     if (property === 'display') return `c.display = ANY(${this.p(values)}::text[])`;
@@ -187,9 +188,9 @@ class Compiler {
         if (ord !== undefined) ords.push(ord);
       }
       const [mine, theirs] = property === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
-      return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid} AND ${theirs} = ANY(${this.p(ords)}::int[]))`;
+      return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid()} AND ${theirs} = ANY(${this.p(ords)}::int[]))`;
     }
-    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid} AND code = ${this.p(property)} AND value = ANY(${this.p(values)}::text[]))`;
+    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value = ANY(${this.p(values)}::text[]))`;
   }
 }
 

@@ -81,6 +81,6 @@ export class ConceptStore {
   /** Whether `ancestor` subsumes `descendant` (or is it): one primary-key probe of the closure. */
   async subsumes(q: Queryable, csid: number, ancestor: number, descendant: number): Promise<boolean> {
     const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant]);
-    return rows.rowCount > 0;
+    return rows.rows.length > 0;
   }
 }

@@ -48,7 +48,7 @@ export async function claimCodeSystem(q: Queryable, schema: string, header: Code
   const row = existing.rows[0];
   if (row && row.resource_id !== header.resourceId) {
     const owner = await q.query(`SELECT 1 FROM ${schema}.resources WHERE type = 'CodeSystem' AND id = $1 AND NOT deleted`, [row.resource_id]);
-    if (owner.rowCount) {
+    if (owner.rows.length) {
       throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `CodeSystem ${header.url}${version ? `|${version}` : ''} already exists as CodeSystem/${row.resource_id}; ` +
         'update that resource, or give this one another version');
     }

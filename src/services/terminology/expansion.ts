@@ -45,6 +45,8 @@ function escapeRegex(text: string): string {
 interface TextMatch {
   where: string;
   rank: string;
+  /** Params the condition uses (the rank's come after them: a count leaves them out). */
+  whereParams: number;
 }
 
 /** The text filter as a condition and a rank (0 best) on `c`, adding its values to params. */
@@ -53,17 +55,20 @@ function textMatch(compiled: CompiledCompose, params: unknown[], schema: string,
   if (!q) return undefined;
   const p = (v: unknown): string => (params.push(v), `$${params.length}`);
   const words = wordsOf(q).slice(0, MAX_FILTER_WORDS);
-  const csids = p(compiled.systems.map((s) => s.csid));
-  const wordConditions = words.map((w) =>
-    `(c.csid, c.ord) IN (SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)})`);
+  const parts: string[] = [];
+  if (words.length && compiled.systems.length) {
+    const csids = p(compiled.systems.map((s) => s.csid));
+    parts.push(words.map((w) =>
+      `(c.csid, c.ord) IN (SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)})`).join(' AND '));
+  }
   const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
+  if (scope <= CONTAINS_SCAN_MAX_CONCEPTS) parts.push(`strpos(c.norm, ${p(q)}) > 0`);
+  const where = parts.length ? parts.map((x) => `(${x})`).join(' OR ') : 'false';
+  const whereParams = params.length;
   const qp = p(q);
-  const contains = scope <= CONTAINS_SCAN_MAX_CONCEPTS ? `strpos(c.norm, ${qp}) > 0` : undefined;
-  const byWords = wordConditions.length ? wordConditions.join(' AND ') : undefined;
-  const where = [byWords, contains].filter(Boolean).map((x) => `(${x})`).join(' OR ') || 'false';
   const wordRank = words.length ? words.map((w) => `c.norm ~ ${p(`(^|[^[:alnum:]])${escapeRegex(w)}`)}`).join(' AND ') : 'false';
   const rank = `CASE WHEN c.norm = ${qp} THEN 0 WHEN strpos(c.norm, ${qp}) = 1 THEN 1 WHEN ${wordRank} THEN 2 ELSE 3 END`;
-  return { where: `(${where})`, rank };
+  return { where: `(${where})`, rank, whereParams };
 }
 
 /** Rank of a listed concept for the same text filter (undefined: no match). */
@@ -94,11 +99,13 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   const conditions = [compiled.where];
   if (request.activeOnly) conditions.push('c.active');
   let order = 'c.csid, c.ord';
+  let whereParams = params.length;
   if (request.filter) {
     const text = textMatch(compiled, params, schema, request.filter);
     if (text) {
       conditions.push(text.where);
       order = `${text.rank}, length(c.display), c.norm, c.csid, c.ord`;
+      whereParams = text.whereParams;
     }
   }
   const where = conditions.join(' AND ');
@@ -113,7 +120,7 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
     if (rows.length) total = Number(rows[0]!.total);
   }
   if (total === undefined) {
-    const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`, params);
+    const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`, params.slice(0, whereParams));
     total = Number(counted.rows[0]!.n);
   }
   return {

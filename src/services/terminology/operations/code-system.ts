@@ -129,11 +129,19 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       const input = new OperationInput(parameters, 'validate-code', CS_VALIDATE_PARAMETERS);
       if (input.has('codeSystem')) throw badParameter('$validate-code with an inline codeSystem is not supported: store the CodeSystem first, then name it by url or id');
       const codings = codingsToCheck(input, ['url', 'system']);
-      const system = await codeSystemOf(repo, store, { id, url: input.string('url') ?? input.string('system') ?? codings.find((c) => c.system)?.system, version: input.string('version'), operation: 'validate-code' });
+      const named = input.string('url') ?? input.string('system');
+      const version = input.string('version');
+      // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
+      const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';
       for (const coding of codings) {
-        if (coding.system && coding.system !== system.url) {
-          lastFailure = `the coding's system ${coding.system.slice(0, 200)} is not the code system ${system.url}`;
+        if (fixed && coding.system && coding.system !== fixed.url) {
+          lastFailure = `the coding's system ${coding.system.slice(0, 200)} is not the code system ${fixed.url}`;
+          continue;
+        }
+        const system = fixed ?? (coding.system ? await store.findSystem(repo.sql, coding.system, coding.version ?? version) : undefined);
+        if (!system) {
+          lastFailure = coding.system ? `code system ${coding.system.slice(0, 200)} is not known to this terminology service` : `code "${coding.code!.slice(0, 100)}" has no system`;
           continue;
         }
         const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
