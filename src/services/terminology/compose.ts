@@ -121,11 +121,13 @@ class Compiler {
     const s = this.schema;
     // Pushed where used: every numbered parameter must appear in the statement.
     const csid = (): string => this.p(system.csid);
+    // The code's number is looked up inside the statement (no round trip); an unknown code matches nothing.
+    const ordOf = (code: string): string => system.caseSensitive
+      ? `(SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND code = ${this.p(code)})`
+      : `(SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND lower(code) = lower(${this.p(code)}) LIMIT 1)`;
     const closure = async (column: 'ancestor' | 'descendant', code: string, extra = ''): Promise<string> => {
-      const ord = await this.ordOf(system, code);
-      if (ord === undefined) return 'false';
       const other = column === 'ancestor' ? 'descendant' : 'ancestor';
-      return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${this.p(ord)}${extra})`;
+      return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${ordOf(code)}${extra})`;
     };
     const hierarchy = property === 'concept' || property === 'code';
     switch (op) {
@@ -135,11 +137,9 @@ class Compiler {
       case 'descendent-of':
         if (!hierarchy) break;
         return closure('ancestor', value, ' AND depth > 0');
-      case 'is-not-a': {
+      case 'is-not-a':
         if (!hierarchy) break;
-        const inside = await closure('ancestor', value);
-        return inside === 'false' ? 'true' : `NOT (${inside})`;
-      }
+        return `c.ord NOT IN (SELECT descendant FROM ${s}.closure WHERE csid = ${csid()} AND ancestor = ${ordOf(value)})`;
       case 'generalizes':
         if (!hierarchy) break;
         return closure('descendant', value);

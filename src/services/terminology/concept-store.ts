@@ -23,6 +23,15 @@ export interface StoredConcept {
   active: boolean;
 }
 
+export interface Designation { language?: string; useSystem?: string; useCode?: string; value: string }
+export interface Neighbour { code: string; display?: string }
+export interface ConceptDetails extends StoredConcept {
+  designations: Designation[];
+  properties: Array<{ code: string; type: string; value: string }>;
+  parents: Neighbour[];
+  children: Neighbour[];
+}
+
 interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number }
 interface ConceptRow { csid: string; ord: number; code: string; display: string | null; definition: string | null; active: boolean }
 
@@ -34,11 +43,36 @@ const toConcept = (r: ConceptRow): StoredConcept => ({
   csid: Number(r.csid), ord: r.ord, code: r.code, display: r.display ?? undefined, definition: r.definition ?? undefined, active: r.active,
 });
 
+/**
+ * Code systems by url are asked on every operation and change only on CodeSystem writes and
+ * imports: they are kept in memory, dropped at once on this process's writes (forget) and after
+ * SYSTEM_CACHE_MS otherwise (another process sharing a PostgreSQL database may have written).
+ */
+const SYSTEM_CACHE_MS = 5_000;
+
 export class ConceptStore {
+  private readonly systems = new Map<string, { at: number; system: StoredCodeSystem }>();
+
   constructor(readonly schema: string) {}
+
+  /** Drops the cached code systems (a CodeSystem write or import changed them). */
+  forget(): void {
+    this.systems.clear();
+  }
 
   /** The code system version named, or the latest loaded when no version is given. */
   async findSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
+    const key = `${url}|${version ?? ''}`;
+    const cached = this.systems.get(key);
+    if (cached && Date.now() - cached.at < SYSTEM_CACHE_MS) return cached.system;
+    const system = await this.readSystem(q, url, version);
+    if (this.systems.size > 10_000) this.systems.clear();
+    // Only found ones: a code system created a moment later must be found at once.
+    if (system) this.systems.set(key, { at: Date.now(), system });
+    return system;
+  }
+
+  private async readSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const rows = version
       ? await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 AND version = $2`, [url, version])
       : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 1`, [url]);
@@ -55,6 +89,23 @@ export class ConceptStore {
       ? await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND code = $2`, [system.csid, code])
       : await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND lower(code) = lower($2) LIMIT 1`, [system.csid, code]);
     return rows.rows[0] ? toConcept(rows.rows[0]) : undefined;
+  }
+
+  /** A concept with everything $lookup reports, in one statement. */
+  async conceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
+    const s = this.schema;
+    const match = system.caseSensitive ? 'c.code = $2' : 'lower(c.code) = lower($2)';
+    const rows = await q.query<ConceptRow & { designations: Designation[] | null; properties: Array<{ code: string; type: string; value: string }> | null; parents: Neighbour[] | null; children: Neighbour[] | null }>(
+      `SELECT c.csid, c.ord, c.code, c.display, c.definition, c.active,
+        (SELECT json_agg(json_build_object('language', d.language, 'useSystem', d.use_system, 'useCode', d.use_code, 'value', d.value)) FROM ${s}.designation d WHERE d.csid = c.csid AND d.ord = c.ord) AS designations,
+        (SELECT json_agg(json_build_object('code', p.code, 'type', p.type, 'value', p.value)) FROM ${s}.property p WHERE p.csid = c.csid AND p.ord = c.ord) AS properties,
+        (SELECT json_agg(json_build_object('code', x.code, 'display', x.display) ORDER BY x.ord) FROM ${s}.parent l JOIN ${s}.concept x ON x.csid = l.csid AND x.ord = l.parent WHERE l.csid = c.csid AND l.child = c.ord) AS parents,
+        (SELECT json_agg(json_build_object('code', y.code, 'display', y.display) ORDER BY y.ord) FROM (SELECT z.code, z.display, z.ord FROM ${s}.parent l JOIN ${s}.concept z ON z.csid = l.csid AND z.ord = l.child WHERE l.csid = c.csid AND l.parent = c.ord ORDER BY z.ord LIMIT 1000) y) AS children
+       FROM ${s}.concept c WHERE c.csid = $1 AND ${match} LIMIT 1`, [system.csid, code]);
+    const r = rows.rows[0];
+    if (!r) return undefined;
+    const clean = <T extends object>(list: T[] | null): T[] => (list ?? []).map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== null)) as T);
+    return { ...toConcept(r), designations: clean(r.designations), properties: r.properties ?? [], parents: clean(r.parents), children: clean(r.children) };
   }
 
   async designations(q: Queryable, concept: StoredConcept): Promise<Array<{ language?: string; useSystem?: string; useCode?: string; value: string }>> {

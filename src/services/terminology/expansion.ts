@@ -62,11 +62,13 @@ function textMatch(compiled: CompiledCompose, params: unknown[], schema: string,
       `(c.csid, c.ord) IN (SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)})`).join(' AND '));
   }
   const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
-  if (scope <= CONTAINS_SCAN_MAX_CONCEPTS) parts.push(`strpos(c.norm, ${p(q)}) > 0`);
+  const containsToo = scope <= CONTAINS_SCAN_MAX_CONCEPTS;
+  if (containsToo) parts.push(`strpos(c.norm, ${p(q)}) > 0`);
   const where = parts.length ? parts.map((x) => `(${x})`).join(' OR ') : 'false';
   const whereParams = params.length;
   const qp = p(q);
-  const wordRank = words.length ? words.map((w) => `c.norm ~ ${p(`(^|[^[:alnum:]])${escapeRegex(w)}`)}`).join(' AND ') : 'false';
+  // Without the substring scan every match came from the word index: a word-prefix match already.
+  const wordRank = !containsToo ? 'true' : words.length ? words.map((w) => `c.norm ~ ${p(`(^|[^[:alnum:]])${escapeRegex(w)}`)}`).join(' AND ') : 'false';
   const rank = `CASE WHEN c.norm = ${qp} THEN 0 WHEN strpos(c.norm, ${qp}) = 1 THEN 1 WHEN ${wordRank} THEN 2 ELSE 3 END`;
   return { where: `(${where})`, rank, whereParams };
 }

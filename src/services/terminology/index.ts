@@ -60,7 +60,7 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   const store = new ConceptStore(schema);
   const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema)];
   for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
-  const loader = new ContentLoader(engine, interceptors, logger);
+  const loader = new ContentLoader(engine, interceptors, store, logger);
   engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));
   engine.registerOperation(lookupOperation(store));
   engine.registerOperation(codeSystemValidateOperation(store));

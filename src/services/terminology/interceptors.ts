@@ -24,6 +24,7 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
     types: ['CodeSystem'],
     async after({ action, id, stored, repo }) {
       const q = repo.sql;
+      store.forget();
       if (action === 'delete' || !stored) {
         await dropCodeSystemsOf(q, store.schema, id);
         return;

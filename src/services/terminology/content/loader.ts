@@ -12,6 +12,7 @@ import type { FhirEngine } from '../../../fhir/engine.js';
 import { badRequest } from '../../../fhir/outcome.js';
 import { FhirRepository } from '../../../fhir/repository.js';
 import type { WriteInterceptor } from '../../../fhir/write-interceptors.js';
+import type { ConceptStore } from '../concept-store.js';
 import { writeCodeSystem } from '../concept-writer.js';
 import { conceptsOfCodeSystem, type ConceptRecord } from '../concepts.js';
 import { headerOf } from '../interceptors.js';
@@ -33,15 +34,20 @@ export class ContentLoader {
   constructor(
     private readonly engine: FhirEngine,
     private readonly interceptors: readonly WriteInterceptor[],
+    private readonly store: ConceptStore,
     private readonly logger?: Pick<Logger, 'info'>,
   ) {}
 
   /** A repository bound to one maintenance transaction (exempt from request budgets: imports are the operator's). */
   private async inMaintenance<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
-    return this.engine.db.transaction((tx) => fn(new FhirRepository({
-      db: this.engine.db, schema: this.engine.schema, baseUrl: this.engine.baseUrl, limits: this.engine.limits,
-      interceptors: this.interceptors, definitions: this.engine.searchParameters, terminology: this.engine.terminology,
-    }, tx)), { maintenance: true });
+    try {
+      return await this.engine.db.transaction((tx) => fn(new FhirRepository({
+        db: this.engine.db, schema: this.engine.schema, baseUrl: this.engine.baseUrl, limits: this.engine.limits,
+        interceptors: this.interceptors, definitions: this.engine.searchParameters, terminology: this.engine.terminology,
+      }, tx)), { maintenance: true });
+    } finally {
+      this.store.forget(); // what readers cached meanwhile may predate the commit
+    }
   }
 
   /** The id to store a resource under: the stored one of the same url and version, else its own, else a new one. */
@@ -97,7 +103,7 @@ export class ContentLoader {
   /** Loads a code system's concepts in bulk and stores its CodeSystem resource (content not-present). */
   async importCodeSystem(header: CodeSystem, concepts: readonly ConceptRecord[], origin: string): Promise<number> {
     if (!header.url) throw badRequest(`${origin}: a code system needs a url`);
-    return this.inMaintenance(async (repo) => {
+    const count = await this.inMaintenance(async (repo) => {
       const id = await this.idFor(repo, header);
       const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
       delete resource.concept;
@@ -106,6 +112,11 @@ export class ContentLoader {
       await repo.update('CodeSystem', id, resource);
       return concepts.length;
     });
+    // A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics
+    // (PGlite has no autovacuum to notice).
+    const s = this.engine.schema;
+    await this.engine.db.exec(`ANALYZE ${s}.concept, ${s}.closure, ${s}.word, ${s}.parent, ${s}.property, ${s}.designation, ${s}.code_system`);
+    return count;
   }
 
   /** Stores prepared resources as they are (no per-resource validation: the core definitions are valid), in batches. */

@@ -51,11 +51,11 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
       const { code, system: url, version } = codedInput(input, 'coding');
       if (!code) throw badParameter('$lookup needs "code" (with "system") or "coding"');
       const system = await codeSystemOf(repo, store, { id, url, version, operation: 'lookup' });
-      const concept = await store.concept(repo.sql, system, code);
+      const concept = await store.conceptDetails(repo.sql, system, code);
       if (!concept) throw unknownTerminology(`code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}`);
       const wanted = new Set(input.strings('property'));
       const want = (name: string): boolean => wanted.size === 0 || wanted.has(name) || wanted.has('*');
-      const designations = await store.designations(repo.sql, concept);
+      const designations = concept.designations;
       const displayLanguage = input.string('displayLanguage');
       const out: ParametersParameter[] = [
         { name: 'name', valueString: system.name ?? system.url },
@@ -76,9 +76,9 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
         if (want(code)) out.push({ name: 'property', part: [{ name: 'code', valueCode: code }, { ...value, name: 'value' }, ...(description ? [{ name: 'description', valueString: description }] : [])] });
       };
       property('inactive', { name: 'value', valueBoolean: !concept.active });
-      for (const p of await store.properties(repo.sql, concept)) property(p.code, typedValue(p.type, p.value));
-      for (const parent of await store.neighbours(repo.sql, concept, 'parent')) property('parent', { name: 'value', valueCode: parent.code }, parent.display);
-      for (const child of await store.neighbours(repo.sql, concept, 'child')) property('child', { name: 'value', valueCode: child.code }, child.display);
+      for (const p of concept.properties) property(p.code, typedValue(p.type, p.value));
+      for (const parent of concept.parents) property('parent', { name: 'value', valueCode: parent.code }, parent.display);
+      for (const child of concept.children) property('child', { name: 'value', valueCode: child.code }, child.display);
       return { resourceType: 'Parameters', parameter: out } as Parameters;
     },
   };

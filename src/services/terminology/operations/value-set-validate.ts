@@ -49,6 +49,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
             failures.push(`${coding.system}#${coding.code} is inactive, and activeOnly was asked`);
             continue;
           }
+          if (coding.display === undefined) return validationResult(true, undefined, member.display);
           const system = (await store.findSystem(repo.sql, member.system, member.version))!;
           const checked = await checkConcept(repo, store, system, member.code, coding.display);
           if (!checked.result) {
