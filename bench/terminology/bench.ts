@@ -147,6 +147,7 @@ async function main(): Promise<void> {
 
   const wholeVs = encodeURIComponent(`${SYSTEM}?fhir_vs`);
   const latencies: number[] = [];
+  const slowest: Array<{ ms: number; text: string; total: number }> = [];
   let hits = 0;
   for (let i = 0; i < filters; i++) {
     const word = (): string => { const w = pick(data.words); return w.slice(0, Math.min(w.length, 3 + Math.floor(random() * 4))); };
@@ -154,12 +155,18 @@ async function main(): Promise<void> {
     const t = performance.now();
     const response = await fetch(`${base}/ValueSet/$expand?url=${wholeVs}&filter=${encodeURIComponent(text)}&count=20`);
     const body = (await response.json()) as { expansion?: { total?: number } };
-    latencies.push(performance.now() - t);
+    const ms = performance.now() - t;
+    latencies.push(ms);
     if (response.status !== 200) throw new Error(`$expand filter ${text}: ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
     hits += body.expansion?.total ? 1 : 0;
+    slowest.push({ ms, text, total: body.expansion?.total ?? 0 });
   }
   latencies.sort((a, b) => a - b);
-  console.log(`ValueSet/$expand filter + count=20: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms (${filters} filters, ${hits} with matches)`);
+  const totals = slowest.map((x) => x.total).sort((a, b) => a - b);
+  console.log(`ValueSet/$expand filter + count=20: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms (${filters} filters, ${hits} with matches; ` +
+    `matches per filter p50 ${percentile(totals, 50)}, p95 ${percentile(totals, 95)})`);
+  slowest.sort((a, b) => b.ms - a.ms);
+  console.log(`  slowest: ${slowest.slice(0, 3).map((x) => `"${x.text}" ${x.ms.toFixed(0)} ms (${x.total} matches)`).join(', ')}`);
 
   const pageLatencies: number[] = [];
   let received = 0;

@@ -228,6 +228,32 @@ for (const driver of testDrivers) {
       await fails(400, `ConceptMap/$translate?code=x&system=y&reverse=sideways`);
     });
 
+    test('versions and the remaining parameters: valueSetVersion, systemVersion, activeOnly on validate-code, conceptMapVersion, source, unmapped provided and other-map', async () => {
+      const v2 = { ...valueSets[1], version: '2', compose: { include: [{ system: FINDINGS, concept: [{ code: 'asthma' }] }] } };
+      assert.equal((await tx.post('ValueSet', v2)).status, 201);
+      const heart = q('http://example.org/vs/heart');
+      assert.deepEqual(codes(await ok(`ValueSet/$expand?url=${heart}&valueSetVersion=2`)), ['asthma']);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${heart}&valueSetVersion=2&system=${q(FINDINGS)}&code=asthma`), 'result'), true);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${heart}&valueSetVersion=2&system=${q(FINDINGS)}&code=asthma&systemVersion=1`), 'result'), true);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${heart}&valueSetVersion=2&system=${q(FINDINGS)}&code=asthma&systemVersion=7`), 'result'), false);
+      await fails(404, `ValueSet/$expand?url=${heart}&valueSetVersion=3`);
+      const all = q('http://example.org/vs/all');
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${all}&system=${q(FINDINGS)}&code=copd`), 'result'), true);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${all}&system=${q(FINDINGS)}&code=copd&activeOnly=true`), 'result'), false);
+
+      const provided = { resourceType: 'ConceptMap', url: 'http://example.org/cm/provided', version: '1', status: 'active', sourceUri: 'http://example.org/vs/other-source',
+        group: [{ source: 'urn:test:cs/same', target: 'urn:test:cs/same-target', element: [{ code: 'k', target: [{ code: 'K', equivalence: 'equal' }] }], unmapped: { mode: 'provided' } }] };
+      const chained = { resourceType: 'ConceptMap', url: 'http://example.org/cm/chained', version: '1', status: 'active',
+        group: [{ source: 'urn:test:cs/same', target: 'urn:test:cs/same-target', element: [{ code: 'z', target: [{ code: 'Z', equivalence: 'equal' }] }], unmapped: { mode: 'other-map', url: 'http://example.org/cm/provided' } }] };
+      for (const map of [provided, chained]) assert.equal((await tx.post('ConceptMap', map)).status, 201);
+      const matches = (body: Json): string[] => params(body, 'match').map((m: Json) => `${part(m, 'equivalence')}:${part(m, 'concept')?.code}`);
+      assert.deepEqual(matches(await ok(`ConceptMap/$translate?url=${q(provided.url)}&conceptMapVersion=1&system=urn:test:cs/same&code=unlisted`)), ['equal:unlisted']);
+      assert.deepEqual(matches(await ok(`ConceptMap/$translate?url=${q(chained.url)}&system=urn:test:cs/same&code=k`)), ['equal:K'], 'other-map follows the named map');
+      await fails(404, `ConceptMap/$translate?url=${q(provided.url)}&conceptMapVersion=9&system=urn:test:cs/same&code=k`);
+      assert.deepEqual(matches(await ok(`ConceptMap/$translate?system=urn:test:cs/same&code=k&source=${q('http://example.org/vs/other-source')}`)), ['equal:K']);
+      assert.equal(param(await ok(`ConceptMap/$translate?system=urn:test:cs/same&code=k&source=${q('http://example.org/vs/nothing')}`), 'result'), false);
+    });
+
     test('concepts follow CodeSystem writes: update replaces, a second url|version is refused, delete drops', async () => {
       const small = { resourceType: 'CodeSystem', url: 'http://example.org/cs/small', status: 'active', content: 'complete', concept: [{ code: 'a', display: 'A', concept: [{ code: 'b', display: 'B' }] }] };
       const created = await tx.post('CodeSystem', small);
