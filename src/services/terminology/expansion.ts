@@ -58,8 +58,10 @@ function textMatch(compiled: CompiledCompose, params: unknown[], schema: string,
   const parts: string[] = [];
   if (words.length && compiled.systems.length) {
     const csids = p(compiled.systems.map((s) => s.csid));
-    parts.push(words.map((w) =>
-      `(c.csid, c.ord) IN (SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)})`).join(' AND '));
+    // One set operation over index range scans: with several words, separate semi-joins made the
+    // planner probe one word's large range per row of another's.
+    const ranges = words.map((w) => `SELECT csid, ord FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}`);
+    parts.push(`(c.csid, c.ord) IN (${ranges.join(' INTERSECT ')})`);
   }
   const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
   const containsToo = scope <= CONTAINS_SCAN_MAX_CONCEPTS;
@@ -113,13 +115,28 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   const where = conditions.join(' AND ');
   let rows: Row[] = [];
   let total: number | undefined;
-  if (count > 0) {
+  if (count > 0 && request.filter) {
+    // A text search's matches are few enough to rank and count in one statement.
     const page = await q.query<Row>(
       `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active, count(*) OVER () AS total
        FROM ${schema}.concept c JOIN ${schema}.code_system s ON s.csid = c.csid
        WHERE ${where} ORDER BY ${order} LIMIT ${Math.floor(count)} OFFSET ${Math.floor(offset)}`, params);
     rows = page.rows;
     if (rows.length) total = Number(rows[0]!.total);
+  } else if (count > 0) {
+    // Pages of a large expansion (a 50,000-concept branch): the page's keys first, in primary-key
+    // order, so skipping `offset` members walks an index rather than sorting every member each
+    // time; then the page's details; the total is counted apart.
+    const keys = await q.query<{ csid: string; ord: number }>(
+      `SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${where} ORDER BY c.csid, c.ord LIMIT ${Math.floor(count)} OFFSET ${Math.floor(offset)}`, params);
+    if (keys.rows.length) {
+      const page = await q.query<Row>(
+        `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active
+         FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS k(csid, ord, n)
+         JOIN ${schema}.concept c ON c.csid = k.csid AND c.ord = k.ord JOIN ${schema}.code_system s ON s.csid = c.csid ORDER BY k.n`,
+        [keys.rows.map((k) => k.csid), keys.rows.map((k) => k.ord)]);
+      rows = page.rows;
+    }
   }
   if (total === undefined) {
     const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`, params.slice(0, whereParams));

@@ -112,10 +112,11 @@ export class ContentLoader {
       await repo.update('CodeSystem', id, resource);
       return concepts.length;
     });
-    // A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics
-    // (PGlite has no autovacuum to notice).
+    // A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics,
+    // and index-only scans (paging a large expansion, counting it) need the visibility map that
+    // VACUUM sets (PGlite has no autovacuum to do either).
     const s = this.engine.schema;
-    await this.engine.db.exec(`ANALYZE ${s}.concept, ${s}.closure, ${s}.word, ${s}.parent, ${s}.property, ${s}.designation, ${s}.code_system`);
+    for (const table of ['concept', 'closure', 'word', 'parent', 'property', 'designation', 'code_system']) await this.engine.db.exec(`VACUUM ANALYZE ${s}.${table}`);
     return count;
   }
 
