@@ -3,6 +3,7 @@
  * designations, properties, parents and children, and subsumption (one probe of the closure).
  */
 import type { Queryable } from '../../db/database.js';
+import { ExpansionTotals } from './expansion.js';
 
 export interface StoredCodeSystem {
   csid: number;
@@ -53,11 +54,15 @@ const SYSTEM_CACHE_MS = 5_000;
 export class ConceptStore {
   private readonly systems = new Map<string, { at: number; system: StoredCodeSystem }>();
 
+  /** Totals of recent expansions (expansion.ts), dropped with the code systems. */
+  readonly totals = new ExpansionTotals();
+
   constructor(readonly schema: string) {}
 
-  /** Drops the cached code systems (a CodeSystem write or import changed them). */
+  /** Drops the cached code systems and totals (a CodeSystem write or import changed them). */
   forget(): void {
     this.systems.clear();
+    this.totals.clear();
   }
 
   /** The code system version named, or the latest loaded when no version is given. */

@@ -31,6 +31,31 @@ export interface ExpansionPage {
   rows: ExpansionRow[];
 }
 
+/**
+ * Totals of recent expansions, by their statement: a client paging through a 50,000-concept
+ * branch gets the total counted once, not once per page. Dropped on this process's CodeSystem
+ * writes (ConceptStore.forget) and after TOTAL_CACHE_MS (writes by other processes).
+ */
+const TOTAL_CACHE_MS = 60_000;
+
+export class ExpansionTotals {
+  private readonly totals = new Map<string, { at: number; total: number }>();
+
+  get(key: string): number | undefined {
+    const hit = this.totals.get(key);
+    return hit && Date.now() - hit.at < TOTAL_CACHE_MS ? hit.total : undefined;
+  }
+
+  set(key: string, total: number): void {
+    if (this.totals.size >= 1_000) this.totals.clear();
+    this.totals.set(key, { at: Date.now(), total });
+  }
+
+  clear(): void {
+    this.totals.clear();
+  }
+}
+
 export interface PageRequest {
   filter?: string;
   activeOnly: boolean;
@@ -89,7 +114,7 @@ function listedRank(concept: ListedConcept, filter: string): number | undefined 
 interface Row { csid: string; ord: number; url: string; version: string; code: string; display: string | null; active: boolean; total?: string }
 
 /** One page of the expansion, listed concepts first, then the stored ones. */
-export async function expandPage(q: Queryable, schema: string, compiled: CompiledCompose, request: PageRequest): Promise<ExpansionPage & { listed: ListedConcept[] }> {
+export async function expandPage(q: Queryable, schema: string, compiled: CompiledCompose, request: PageRequest, totals?: ExpansionTotals): Promise<ExpansionPage & { listed: ListedConcept[] }> {
   let listed = compiled.listed;
   if (request.filter) {
     listed = listed.map((c) => ({ c, rank: listedRank(c, request.filter!) })).filter((x) => x.rank !== undefined)
@@ -139,8 +164,14 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
     }
   }
   if (total === undefined) {
-    const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`, params.slice(0, whereParams));
-    total = Number(counted.rows[0]!.n);
+    const countSql = `SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`;
+    const countParams = params.slice(0, whereParams);
+    const key = `${countSql}\u0000${JSON.stringify(countParams)}`;
+    total = totals?.get(key);
+    if (total === undefined) {
+      total = Number((await q.query<{ n: string }>(countSql, countParams)).rows[0]!.n);
+      totals?.set(key, total);
+    }
   }
   return {
     total: total + listed.length,

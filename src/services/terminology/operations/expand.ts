@@ -80,7 +80,7 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       const displayLanguage = input.string('displayLanguage');
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
       const compiled = await compileValueSet(repo, settings.store, valueSet);
-      const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, offset, count });
+      const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, offset, count }, settings.store.totals);
       if (asked === undefined && page.total > settings.maxExpansion) {
         throw tooCostly(`the expansion has ${page.total} members, more than TERMINOLOGY_MAX_EXPANSION (${settings.maxExpansion}) in one answer: ` +
           'page through it with count and offset, or narrow it with filter');
