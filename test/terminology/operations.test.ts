@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TEXT_SEARCH } from '../../src/services/terminology/expansion.js';
 import { testDrivers } from '../support/databases.js';
 import { codes, FINDINGS, findings, LOCAL, localToFindings, P, param, params, part, startTerminology, valueSets, type Json, type TerminologyUnderTest } from './support.js';
 
@@ -172,6 +173,29 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ranked('acute fail'), ['acf'], 'every word of the filter starts a word');
       assert.deepEqual(await ranked('HEART'), ['heart'], 'case-insensitive');
       assert.deepEqual(await ranked('zzz'), []);
+    });
+
+    test('$expand text filter on whole code systems too large to scan: ranked and counted from the word index alone', async () => {
+      const saved = TEXT_SEARCH.containsScanMaxConcepts;
+      TEXT_SEARCH.containsScanMaxConcepts = 5; // the findings system (12 concepts) now counts as large
+      try {
+        const search = async (filter: string, extra = ''): Promise<Json> => ok(`ValueSet/$expand?url=${q('http://example.org/vs/all')}&count=8&filter=${q(filter)}${extra}`);
+        const card = await search('card');
+        assert.deepEqual(codes(card), ['arrest', 'acf'], 'word prefixes only: no substring matches inside words');
+        assert.equal(card.expansion.total, 2);
+        assert.deepEqual(codes(await search('cardiac arrest')), ['arrest']);
+        assert.deepEqual(codes(await search('disease')), ['lung', 'heart', 'copd'], 'displays starting with the word first, then shorter displays first');
+        assert.deepEqual(codes(await search('DISORDER')), ['disorder']);
+        const second = await search('disease', '&offset=1');
+        assert.deepEqual(codes(second), ['heart', 'copd']);
+        assert.equal(second.expansion.total, 3);
+        const past = await search('disease', '&offset=5');
+        assert.equal(past.expansion.total, 3);
+        assert.equal(past.expansion.contains, undefined);
+        assert.deepEqual(codes(await search('chronic', '&activeOnly=true')), [], 'activeOnly takes the general path');
+      } finally {
+        TEXT_SEARCH.containsScanMaxConcepts = saved;
+      }
     });
 
     test('$expand errors: unknown value set 404, unknown code system 404, self-import 400, bad parameters 400', async () => {

@@ -32,6 +32,8 @@ export interface CompiledCompose {
   listed: ListedConcept[];
   /** The code systems (held here) the compose draws on. */
   systems: StoredCodeSystem[];
+  /** Whole code systems and nothing else (no listed concepts, filters, imports or excludes). */
+  wholeSystems: boolean;
 }
 
 const key = (c: { system: string; code: string }): string => `${c.system}\u0000${c.code}`;
@@ -39,6 +41,7 @@ const key = (c: { system: string; code: string }): string => `${c.system}\u0000$
 class Compiler {
   readonly params: unknown[] = [];
   readonly systems = new Map<number, StoredCodeSystem>();
+  wholeSystems = true;
 
   constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
 
@@ -61,6 +64,7 @@ class Compiler {
       if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose nor an expansion to expand`);
       return this.listedOnly(listed);
     }
+    if (compose.exclude?.length) this.wholeSystems = false;
     const includes = await Promise.all(compose.include.map((inc) => this.include(inc, trail)));
     const excludes = await Promise.all((compose.exclude ?? []).map((exc) => this.include(exc, trail)));
     const excluded = new Set(excludes.flatMap((e) => e.listed).map(key));
@@ -77,6 +81,7 @@ class Compiler {
 
   private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
     const conditions: string[] = [];
+    if (inc.concept?.length || inc.filter?.length || inc.valueSet?.length || !inc.system) this.wholeSystems = false;
     let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
     let sqlOnly = false;
     if (inc.system) {
@@ -209,7 +214,7 @@ export async function compileValueSet(repo: FhirRepository, store: ConceptStore,
   const compiler = new Compiler(repo, store);
   const canonical = valueSet.url ? `${valueSet.url}${valueSet.version ? `|${valueSet.version}` : ''}` : `ValueSet/${valueSet.id ?? 'inline'}`;
   const { where, listed } = await compiler.valueSet(valueSet, [canonical]);
-  return { where, params: compiler.params, listed, systems: [...compiler.systems.values()] };
+  return { where, params: compiler.params, listed, systems: [...compiler.systems.values()], wholeSystems: compiler.wholeSystems && !listed.length };
 }
 
 /** `http://sct?fhir_vs`, `...?fhir_vs=isa/123`: the implicit value sets of a code system (FHIR terminologies). */

@@ -97,11 +97,11 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
   const conceptRows = new Columns(6);
   const designationRows = new Columns(5);
   const propertyRows = new Columns(4);
-  const wordRows = new Columns(2);
+  const wordRows = new Columns(4);
   const conceptSql = `INSERT INTO ${schema}.concept (csid, ord, code, display, norm, definition, active) SELECT $1, * FROM $ROWS`;
   const designationSql = `INSERT INTO ${schema}.designation (csid, ord, language, use_system, use_code, value) SELECT $1, * FROM $ROWS`;
   const propertySql = `INSERT INTO ${schema}.property (csid, ord, code, type, value) SELECT $1, * FROM $ROWS`;
-  const wordSql = `INSERT INTO ${schema}.word (csid, word, ord) SELECT $1, * FROM $ROWS ON CONFLICT DO NOTHING`;
+  const wordSql = `INSERT INTO ${schema}.word (csid, word, ord, pos, len) SELECT $1, * FROM $ROWS ON CONFLICT DO NOTHING`;
   for (let n = 0; n < unique.length; n++) {
     const c = unique[n]!;
     const ord = n + 1;
@@ -109,17 +109,17 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
     conceptRows.push(ord, c.code, c.display ?? null, norm, c.definition ?? null, c.active);
     for (const d of c.designations) designationRows.push(ord, d.language ?? null, d.useSystem ?? null, d.useCode ?? null, d.value);
     for (const p of c.properties) propertyRows.push(ord, p.code, p.type, p.value);
-    if (norm) for (const w of wordsOf(norm)) wordRows.push(w.slice(0, 200), ord);
+    if (norm) wordsOf(norm).forEach((w, i) => wordRows.push(w.slice(0, 200), ord, Math.min(i, 1), Math.min(norm.length, 32_767)));
     if (conceptRows.length >= BATCH) await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
     if (designationRows.length >= BATCH) await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
     if (propertyRows.length >= BATCH) await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
-    if (wordRows.length >= BATCH) await flush(wordSql, wordRows, ['text', 'int']);
+    if (wordRows.length >= BATCH) await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
     if (progress && ord % 50_000 === 0) progress('concepts', ord, unique.length);
   }
   await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
   await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
   await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
-  await flush(wordSql, wordRows, ['text', 'int']);
+  await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
 
   const parentRows = new Columns(2);
   const parentSql = `INSERT INTO ${schema}.parent (csid, child, parent) SELECT $1, * FROM $ROWS ON CONFLICT DO NOTHING`;

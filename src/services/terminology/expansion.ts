@@ -7,13 +7,14 @@
  * The text filter reads the word table (C collation: `word >= 'hea' AND word < 'hea' || U+10FFFF`
  * is a range scan of its primary key), so it needs no pg_trgm and runs the same on PGlite. Plain
  * substring matches (`tach` in `tachycardia` is a word prefix, `cardia` is not) need a scan of the
- * displays: they are only looked for when the value set draws on at most CONTAINS_SCAN_MAX_CONCEPTS.
+ * displays: they are only looked for when the value set draws on at most TEXT_SEARCH.containsScanMaxConcepts (50,000).
  */
 import type { Queryable } from '../../db/database.js';
 import type { CompiledCompose, ListedConcept } from './compose.js';
 import { normaliseText, wordsOf } from './concepts.js';
 
-const CONTAINS_SCAN_MAX_CONCEPTS = 50_000;
+/** Exported for the tests, which shrink it to reach the large-system path on a small one. */
+export const TEXT_SEARCH = { containsScanMaxConcepts: 50_000 };
 const MAX_FILTER_WORDS = 8;
 
 export interface ExpansionRow {
@@ -89,7 +90,7 @@ function textMatch(compiled: CompiledCompose, params: unknown[], schema: string,
     parts.push(`(c.csid, c.ord) IN (${ranges.join(' INTERSECT ')})`);
   }
   const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
-  const containsToo = scope <= CONTAINS_SCAN_MAX_CONCEPTS;
+  const containsToo = scope <= TEXT_SEARCH.containsScanMaxConcepts;
   if (containsToo) parts.push(`strpos(c.norm, ${p(q)}) > 0`);
   const where = parts.length ? parts.map((x) => `(${x})`).join(' OR ') : 'false';
   const whereParams = params.length;
@@ -109,6 +110,43 @@ function listedRank(concept: ListedConcept, filter: string): number | undefined 
   const words = wordsOf(norm);
   if (wordsOf(q).every((w) => words.some((x) => x.startsWith(w)))) return 2;
   return norm.includes(q) ? 3 : undefined;
+}
+
+/**
+ * A text search of whole code systems too large for the substring scan: matches, rank, order and
+ * total all come from the word table (each word's position and its display's length), and only
+ * the page's concepts are read. Rank: 0 the display is as long as the text and starts with its
+ * first word (exact, in practice), 1 it starts with it, 2 any word does; then shorter displays.
+ */
+async function wholeSystemSearch(q: Queryable, schema: string, compiled: CompiledCompose, filter: string, offset: number, count: number): Promise<{ keys: Array<{ csid: string; ord: number }>; total: number } | undefined> {
+  const text = normaliseText(filter).trim();
+  const words = wordsOf(text).slice(0, MAX_FILTER_WORDS);
+  if (!words.length) return undefined;
+  const params: unknown[] = [compiled.systems.map((s) => s.csid)];
+  const p = (v: unknown): string => (params.push(v), `$${params.length}`);
+  const range = (w: string): string => `word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}`;
+  const first = range(words[0]!);
+  const others = words.slice(1).map((w) => `SELECT csid, ord FROM ${schema}.word WHERE csid = ANY($1::bigint[]) AND ${range(w)}`);
+  const candidates = `SELECT csid, ord, min(pos) AS pos, min(len) AS len FROM ${schema}.word
+    WHERE csid = ANY($1::bigint[]) AND ${first}${others.length ? ` AND (csid, ord) IN (${others.join(' INTERSECT ')})` : ''} GROUP BY csid, ord`;
+  const page = await q.query<{ csid: string; ord: number; total: string }>(
+    `SELECT csid, ord, count(*) OVER () AS total FROM (
+       SELECT csid, ord, len, CASE WHEN pos = 0 AND len = ${p(text.length)} THEN 0 WHEN pos = 0 THEN 1 ELSE 2 END AS rank FROM (${candidates}) x
+     ) y ORDER BY rank, len, csid, ord LIMIT ${Math.floor(count)} OFFSET ${Math.floor(offset)}`, params);
+  if (page.rows.length) return { keys: page.rows, total: Number(page.rows[0]!.total) };
+  const counted = await q.query<{ n: string }>(`SELECT count(*) AS n FROM (${candidates}) x`, params.slice(0, params.length - 1));
+  return { keys: [], total: Number(counted.rows[0]!.n) };
+}
+
+/** The page's concepts, in the order of their keys. */
+async function rowsByKeys(q: Queryable, schema: string, keys: Array<{ csid: string; ord: number }>): Promise<Row[]> {
+  if (!keys.length) return [];
+  const page = await q.query<Row>(
+    `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active
+     FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS k(csid, ord, n)
+     JOIN ${schema}.concept c ON c.csid = k.csid AND c.ord = k.ord JOIN ${schema}.code_system s ON s.csid = c.csid ORDER BY k.n`,
+    [keys.map((k) => k.csid), keys.map((k) => k.ord)]);
+  return page.rows;
 }
 
 interface Row { csid: string; ord: number; url: string; version: string; code: string; display: string | null; active: boolean; total?: string }
@@ -140,7 +178,13 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   const where = conditions.join(' AND ');
   let rows: Row[] = [];
   let total: number | undefined;
-  if (count > 0 && request.filter) {
+  const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
+  const fast = request.filter && compiled.wholeSystems && !request.activeOnly && scope > TEXT_SEARCH.containsScanMaxConcepts && count > 0
+    ? await wholeSystemSearch(q, schema, compiled, request.filter, offset, count) : undefined;
+  if (fast) {
+    rows = await rowsByKeys(q, schema, fast.keys);
+    total = fast.total;
+  } else if (count > 0 && request.filter) {
     // A text search's matches are few enough to rank and count in one statement.
     const page = await q.query<Row>(
       `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active, count(*) OVER () AS total
@@ -154,14 +198,7 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
     // time; then the page's details; the total is counted apart.
     const keys = await q.query<{ csid: string; ord: number }>(
       `SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${where} ORDER BY c.csid, c.ord LIMIT ${Math.floor(count)} OFFSET ${Math.floor(offset)}`, params);
-    if (keys.rows.length) {
-      const page = await q.query<Row>(
-        `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active
-         FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS k(csid, ord, n)
-         JOIN ${schema}.concept c ON c.csid = k.csid AND c.ord = k.ord JOIN ${schema}.code_system s ON s.csid = c.csid ORDER BY k.n`,
-        [keys.rows.map((k) => k.csid), keys.rows.map((k) => k.ord)]);
-      rows = page.rows;
-    }
+    rows = await rowsByKeys(q, schema, keys.rows);
   }
   if (total === undefined) {
     const countSql = `SELECT count(*) AS n FROM ${schema}.concept c WHERE ${where}`;

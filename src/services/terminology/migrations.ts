@@ -12,7 +12,9 @@
  * closure       every (ancestor, descendant) pair with its distance, the concept itself at 0: is-a,
  *               descendent-of and $subsumes are one index probe, never a walk
  * word          each word of each display (C collation, so a prefix is a range scan of the index):
- *               the text filter of $expand without pg_trgm, which PGlite lacks
+ *               the text filter of $expand without pg_trgm, which PGlite lacks; with the word's
+ *               position (0: the display starts with it) and the display's length, so a search of
+ *               whole code systems ranks and counts its matches without reading the concepts
  * map_element   one row per source -> target mapping of each ConceptMap, for $translate both ways
  * content_load  bundles of content loaded at init (the core R4 definitions), so a restart skips them
  */
@@ -86,6 +88,8 @@ export function terminologyMigrations(schema: string): Migration[] {
           csid bigint NOT NULL,
           word text COLLATE "C" NOT NULL,
           ord integer NOT NULL,
+          pos smallint NOT NULL,
+          len smallint NOT NULL,
           PRIMARY KEY (csid, word, ord)
         );
         CREATE TABLE ${schema}.map_element (
