@@ -124,11 +124,12 @@ async function wholeSystemSearch(q: Queryable, schema: string, compiled: Compile
   if (!words.length) return undefined;
   const params: unknown[] = [compiled.systems.map((s) => s.csid)];
   const p = (v: unknown): string => (params.push(v), `$${params.length}`);
-  const range = (w: string): string => `word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}`;
-  const first = range(words[0]!);
-  const others = words.slice(1).map((w) => `SELECT csid, ord FROM ${schema}.word WHERE csid = ANY($1::bigint[]) AND ${range(w)}`);
-  const candidates = `SELECT csid, ord, min(pos) AS pos, min(len) AS len FROM ${schema}.word
-    WHERE csid = ANY($1::bigint[]) AND ${first}${others.length ? ` AND (csid, ord) IN (${others.join(' INTERSECT ')})` : ''} GROUP BY csid, ord`;
+  // One index range scan per word, appended and grouped: a concept matches when every word does.
+  // (A semi-join per extra word let the planner probe one large range per row of another.)
+  const ranges = words.map((w, k) =>
+    `SELECT csid, ord, pos, len, ${k} AS k FROM ${schema}.word WHERE csid = ANY($1::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}`);
+  const candidates = `SELECT csid, ord, min(pos) FILTER (WHERE k = 0) AS pos, min(len) AS len FROM (${ranges.join(' UNION ALL ')}) w
+    GROUP BY csid, ord${words.length > 1 ? ` HAVING count(DISTINCT k) = ${words.length}` : ''}`;
   const page = await q.query<{ csid: string; ord: number; total: string }>(
     `SELECT csid, ord, count(*) OVER () AS total FROM (
        SELECT csid, ord, len, CASE WHEN pos = 0 AND len = ${p(text.length)} THEN 0 WHEN pos = 0 THEN 1 ELSE 2 END AS rank FROM (${candidates}) x
