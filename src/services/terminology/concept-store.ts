@@ -119,21 +119,6 @@ export class ConceptStore {
     return rows.rows.map((r) => ({ language: r.language ?? undefined, useSystem: r.use_system ?? undefined, useCode: r.use_code ?? undefined, value: r.value }));
   }
 
-  async properties(q: Queryable, concept: StoredConcept): Promise<Array<{ code: string; type: string; value: string }>> {
-    const rows = await q.query<{ code: string; type: string; value: string }>(
-      `SELECT code, type, value FROM ${this.schema}.property WHERE csid = $1 AND ord = $2`, [concept.csid, concept.ord]);
-    return rows.rows;
-  }
-
-  /** Direct parents or children of a concept, by code and display. */
-  async neighbours(q: Queryable, concept: StoredConcept, direction: 'parent' | 'child'): Promise<Array<{ code: string; display?: string }>> {
-    const [from, to] = direction === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
-    const rows = await q.query<{ code: string; display: string | null }>(
-      `SELECT c.code, c.display FROM ${this.schema}.parent p JOIN ${this.schema}.concept c ON c.csid = p.csid AND c.ord = p.${to}
-       WHERE p.csid = $1 AND p.${from} = $2 ORDER BY c.ord LIMIT 1000`, [concept.csid, concept.ord]);
-    return rows.rows.map((r) => ({ code: r.code, display: r.display ?? undefined }));
-  }
-
   /** Whether `ancestor` subsumes `descendant` (or is it): one primary-key probe of the closure. */
   async subsumes(q: Queryable, csid: number, ancestor: number, descendant: number): Promise<boolean> {
     const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant]);
