@@ -96,22 +96,31 @@ export class ConceptStore {
     return rows.rows[0] ? toConcept(rows.rows[0]) : undefined;
   }
 
-  /** A concept with everything $lookup reports, in one statement. */
+  /**
+   * A concept with everything $lookup reports: the concept, then its designations, properties,
+   * parents and children in one UNION ALL of simple index scans (planning one statement with four
+   * correlated aggregates cost several times its execution).
+   */
   async conceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
+    const concept = await this.concept(q, system, code);
+    if (!concept) return undefined;
     const s = this.schema;
-    const match = system.caseSensitive ? 'c.code = $2' : 'lower(c.code) = lower($2)';
-    const rows = await q.query<ConceptRow & { designations: string | null; properties: string | null; parents: string | null; children: string | null }>(
-      `SELECT c.csid, c.ord, c.code, c.display, c.definition, c.active,
-        (SELECT json_agg(json_build_object('language', d.language, 'useSystem', d.use_system, 'useCode', d.use_code, 'value', d.value)) FROM ${s}.designation d WHERE d.csid = c.csid AND d.ord = c.ord)::text AS designations,
-        (SELECT json_agg(json_build_object('code', p.code, 'type', p.type, 'value', p.value)) FROM ${s}.property p WHERE p.csid = c.csid AND p.ord = c.ord)::text AS properties,
-        (SELECT json_agg(json_build_object('code', x.code, 'display', x.display) ORDER BY x.ord) FROM ${s}.parent l JOIN ${s}.concept x ON x.csid = l.csid AND x.ord = l.parent WHERE l.csid = c.csid AND l.child = c.ord)::text AS parents,
-        (SELECT json_agg(json_build_object('code', y.code, 'display', y.display) ORDER BY y.ord) FROM (SELECT z.code, z.display, z.ord FROM ${s}.parent l JOIN ${s}.concept z ON z.csid = l.csid AND z.ord = l.child WHERE l.csid = c.csid AND l.parent = c.ord ORDER BY z.ord LIMIT 1000) y)::text AS children
-       FROM ${s}.concept c WHERE c.csid = $1 AND ${match} LIMIT 1`, [system.csid, code]);
-    const r = rows.rows[0];
-    if (!r) return undefined;
-    // json columns come back as text: the drivers' own json parsing cost more than the statement.
-    const clean = <T extends object>(text: string | null): T[] => (text ? (JSON.parse(text) as T[]) : []).map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== null)) as T);
-    return { ...toConcept(r), designations: clean(r.designations), properties: r.properties ? JSON.parse(r.properties) as ConceptDetails['properties'] : [], parents: clean(r.parents), children: clean(r.children) };
+    const rows = await q.query<{ k: string; a: string | null; b: string | null; c: string | null; v: string | null }>(
+      `SELECT 'd' AS k, language AS a, use_system AS b, use_code AS c, value AS v, 0 AS o FROM ${s}.designation WHERE csid = $1 AND ord = $2
+       UNION ALL SELECT 'p', code, type, NULL, value, 0 FROM ${s}.property WHERE csid = $1 AND ord = $2
+       UNION ALL SELECT 'u', x.code, x.display, NULL, NULL, x.ord FROM ${s}.parent l JOIN ${s}.concept x ON x.csid = l.csid AND x.ord = l.parent WHERE l.csid = $1 AND l.child = $2
+       UNION ALL (SELECT 'c', z.code, z.display, NULL, NULL, z.ord FROM ${s}.parent l JOIN ${s}.concept z ON z.csid = l.csid AND z.ord = l.child
+                  WHERE l.csid = $1 AND l.parent = $2 ORDER BY z.ord LIMIT 1000)
+       ORDER BY 1, 6`, [concept.csid, concept.ord]);
+    const details: ConceptDetails = { ...concept, designations: [], properties: [], parents: [], children: [] };
+    const neighbour = (r: { a: string | null; b: string | null }): Neighbour => ({ code: r.a!, ...(r.b !== null ? { display: r.b } : {}) });
+    for (const r of rows.rows) {
+      if (r.k === 'd') details.designations.push({ ...(r.a !== null ? { language: r.a } : {}), ...(r.b !== null ? { useSystem: r.b } : {}), ...(r.c !== null ? { useCode: r.c } : {}), value: r.v! });
+      else if (r.k === 'p') details.properties.push({ code: r.a!, type: r.b!, value: r.v! });
+      else if (r.k === 'u') details.parents.push(neighbour(r));
+      else details.children.push(neighbour(r));
+    }
+    return details;
   }
 
   async designations(q: Queryable, concept: StoredConcept): Promise<Array<{ language?: string; useSystem?: string; useCode?: string; value: string }>> {
