@@ -84,6 +84,10 @@ export const LIMITS = {
   mllpMaxQueryResults: limit('CLIENT_REGISTRY_MLLP_MAX_QUERY_RESULTS', 100, 'count',
     'patients one QBP^Q22 (PDQ) answer returns; RCP-2 may ask for fewer, never more'),
 
+  // ── Terminology service ─────────────────────────────────────────────────────────────────
+  terminologyMaxExpansion: limit('TERMINOLOGY_MAX_EXPANSION', 10_000, 'count',
+    'members one ValueSet/$expand answer returns: a larger count is lowered to it, and an expansion without count that has more members is 400 too-costly (page with count and offset)'),
+
   // ── Patient-registration mediator ────────────────────────────────────────────────────────
   registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',
     'a registration or visit body sent to the patient-registration mediator; past it 413', 1 * KB),

@@ -8,6 +8,7 @@ const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
   'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
   'patient-registration': async () => (await import('./patient-registration/index.js')).patientRegistrationService,
+  terminology: async () => (await import('./terminology/index.js')).terminologyService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
   console: async () => (await import('./console/index.js')).consoleService,
 };

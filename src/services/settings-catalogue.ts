@@ -91,6 +91,13 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_API_PORT', default: '8080' },
     { name: 'OPENHIM_API_TLS', default: 'false' },
   ],
+  terminology: [
+    { name: 'TERMINOLOGY_BODY_LIMIT_BYTES', default: '16777216' },
+    { name: 'TERMINOLOGY_HOST', default: '127.0.0.1' },
+    { name: 'TERMINOLOGY_IMPORT_FILES', default: '' },
+    { name: 'TERMINOLOGY_LOAD_CORE', default: 'true' },
+    { name: 'TERMINOLOGY_PORT', default: '3451' },
+  ],
 };
 
 export function serviceSettingNames(): string[] {

@@ -8,6 +8,7 @@
  */
 import { readLimits, type Limits } from '../../common/limits.js';
 import { FhirEngine } from '../../fhir/engine.js';
+import { PROCESS_TERMINOLOGY } from '../../fhir/terminology/process-provider.js';
 import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { patientEverything, patientSummary } from './patient-operations.js';
@@ -21,6 +22,8 @@ export async function createSharedHealthRecordEngine(context: Pick<ServiceContex
     schema: SHR_SCHEMA,
     baseUrl,
     limits,
+    // :in/:not-in/:above/:below ask the terminology service when it runs in this process, else the core R4 terminology.
+    terminology: PROCESS_TERMINOLOGY,
     ...(context.logger ? { logger: context.logger } : {}),
     software: { name: 'Instant OpenHIE shared health record', version: '0.1.0' },
   });

@@ -1,0 +1,38 @@
+/**
+ * The terminology of this process: engines that take PROCESS_TERMINOLOGY (the shared health
+ * record) ask the terminology service when one runs in the process and registered itself, and
+ * the core R4 terminology otherwise, or when the service does not know a value set or code
+ * system. Services never import each other; both meet here, in the engine they share.
+ */
+import { CORE_TERMINOLOGY } from './core-provider.js';
+import type { CodeSet, TerminologyProvider, TerminologyQueryOptions } from './provider.js';
+
+let registered: TerminologyProvider | undefined;
+
+/** Makes a provider the process's terminology; the returned function withdraws it (on stop). */
+export function registerProcessTerminology(provider: TerminologyProvider): () => void {
+  registered = provider;
+  return () => {
+    if (registered === provider) registered = undefined;
+  };
+}
+
+/** The provider registered now, if any. */
+export function processTerminologyProvider(): TerminologyProvider | undefined {
+  return registered;
+}
+
+async function ask(question: (p: TerminologyProvider) => Promise<CodeSet | undefined>): Promise<CodeSet | undefined> {
+  const service = registered;
+  if (service) {
+    const answer = await question(service);
+    if (answer !== undefined) return answer;
+  }
+  return question(CORE_TERMINOLOGY);
+}
+
+export const PROCESS_TERMINOLOGY: TerminologyProvider = {
+  expand: (url: string, options: TerminologyQueryOptions) => ask((p) => p.expand(url, options)),
+  descendants: (system: string, code: string, options: TerminologyQueryOptions) => ask((p) => p.descendants(system, code, options)),
+  ancestors: (system: string, code: string, options: TerminologyQueryOptions) => ask((p) => p.ancestors(system, code, options)),
+};

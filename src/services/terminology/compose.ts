@@ -1,0 +1,227 @@
+/**
+ * A ValueSet's compose turned into one SQL condition on a concept row `c` of the concept table
+ * (include: system, listed concepts, filters and imported value sets, AND-ed; includes OR-ed;
+ * excludes AND NOT), so an expansion, a membership check and a page of a text search are each
+ * one statement the planner can drive from the most selective index (the closure for is-a, the
+ * word index for a text filter). Concepts listed from code systems this service does not hold
+ * cannot be in that table: they travel beside it as `listed` concepts.
+ */
+import type { ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
+import type { FhirRepository } from '../../fhir/repository.js';
+import { FhirError } from '../../fhir/outcome.js';
+import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
+import { badParameter, splitCanonical } from './parameters.js';
+import { findByUrl, unknownTerminology } from './resolve.js';
+
+/** Value sets importing value sets: deeper than this is refused (and cycles are caught). */
+const MAX_NESTING = 10;
+const MAX_REGEX_CHARS = 500;
+
+export interface ListedConcept {
+  system: string;
+  version?: string;
+  code: string;
+  display?: string;
+}
+
+export interface CompiledCompose {
+  /** SQL condition on `c` (the concept table). */
+  where: string;
+  params: unknown[];
+  /** Concepts of code systems not held here, listed by the compose. */
+  listed: ListedConcept[];
+  /** The code systems (held here) the compose draws on. */
+  systems: StoredCodeSystem[];
+  /** Whole code systems and nothing else (no listed concepts, filters, imports or excludes). */
+  wholeSystems: boolean;
+}
+
+const key = (c: { system: string; code: string }): string => `${c.system}\u0000${c.code}`;
+
+class Compiler {
+  readonly params: unknown[] = [];
+  readonly systems = new Map<number, StoredCodeSystem>();
+  wholeSystems = true;
+
+  constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
+
+  p(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  get schema(): string {
+    return this.store.schema;
+  }
+
+  async valueSet(valueSet: ValueSet, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
+    if (trail.length > MAX_NESTING) throw badParameter(`value sets import each other more than ${MAX_NESTING} deep: ${trail.slice(0, 4).join(' -> ')} ...`);
+    const compose = valueSet.compose;
+    if (!compose?.include?.length) {
+      // A value set stored with its expansion only: its listed concepts are the members.
+      const listed = (valueSet.expansion?.contains ?? []).filter((c) => c.system && c.code)
+        .map((c) => ({ system: c.system!, version: c.version, code: c.code!, display: c.display }));
+      if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose nor an expansion to expand`);
+      return this.listedOnly(listed);
+    }
+    if (compose.exclude?.length) this.wholeSystems = false;
+    const includes = await Promise.all(compose.include.map((inc) => this.include(inc, trail)));
+    const excludes = await Promise.all((compose.exclude ?? []).map((exc) => this.include(exc, trail)));
+    const excluded = new Set(excludes.flatMap((e) => e.listed).map(key));
+    const listed = dedupe(includes.flatMap((i) => i.listed)).filter((c) => !excluded.has(key(c)));
+    let where = `(${includes.map((i) => i.where).join(' OR ')})`;
+    if (excludes.length) where = `(${where} AND NOT (${excludes.map((e) => e.where).join(' OR ')}))`;
+    // Listed concepts of systems held here are matched in SQL by the include; keep only the others.
+    return { where, listed };
+  }
+
+  private listedOnly(listed: ListedConcept[]): { where: string; listed: ListedConcept[] } {
+    return { where: 'false', listed };
+  }
+
+  private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
+    const conditions: string[] = [];
+    if (inc.concept?.length || inc.filter?.length || inc.valueSet?.length || !inc.system) this.wholeSystems = false;
+    let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
+    let sqlOnly = false;
+    if (inc.system) {
+      const system = await this.store.findSystem(this.repo.sql, inc.system, inc.version);
+      if (!system) {
+        if (inc.concept?.length && !inc.filter?.length) {
+          listed = inc.concept.filter((c) => c.code).map((c) => ({ system: inc.system!, version: inc.version, code: c.code, display: c.display }));
+          conditions.push('false');
+        } else {
+          throw unknownTerminology(`the value set draws on code system ${inc.system.slice(0, 200)}${inc.version ? `|${inc.version}` : ''}, which this terminology service does not hold`);
+        }
+      } else {
+        sqlOnly = true;
+        this.systems.set(system.csid, system);
+        conditions.push(`c.csid = ${this.p(system.csid)}`);
+        if (inc.concept?.length) conditions.push(`c.code = ANY(${this.p(inc.concept.map((c) => c.code))}::text[])`);
+        for (const filter of inc.filter ?? []) conditions.push(await this.filter(system, filter));
+      }
+    } else if (inc.concept?.length || inc.filter?.length) {
+      throw badParameter('a compose include lists concepts or filters without a system');
+    }
+    for (const canonical of inc.valueSet ?? []) {
+      if (trail.includes(canonical)) throw badParameter(`value set ${canonical.slice(0, 200)} imports itself (through ${trail.join(' -> ').slice(0, 300)})`);
+      const { url, version } = splitCanonical(canonical);
+      const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
+      if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
+      const compiled = await this.valueSet(nested, [...trail, canonical]);
+      conditions.push(compiled.where);
+      listed = listed === undefined ? compiled.listed : intersect(listed, compiled.listed);
+    }
+    if (!conditions.length) throw badParameter('a compose include names neither a system nor a value set');
+    return { where: `(${conditions.join(' AND ')})`, listed: sqlOnly ? [] : listed ?? [] };
+  }
+
+  private async ordOf(system: StoredCodeSystem, code: string): Promise<number | undefined> {
+    return (await this.store.concept(this.repo.sql, system, code))?.ord;
+  }
+
+  private async filter(system: StoredCodeSystem, filter: ValueSetComposeIncludeFilter): Promise<string> {
+    const { property, op, value } = filter as { property?: string; op?: string; value?: string };
+    if (!property || !op || value === undefined) throw badParameter('a compose filter needs property, op and value');
+    const s = this.schema;
+    // Pushed where used: every numbered parameter must appear in the statement.
+    const csid = (): string => this.p(system.csid);
+    // The code's number is looked up inside the statement (no round trip); an unknown code matches nothing.
+    const ordOf = (code: string): string => system.caseSensitive
+      ? `(SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND code = ${this.p(code)})`
+      : `(SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND lower(code) = lower(${this.p(code)}) LIMIT 1)`;
+    const closure = async (column: 'ancestor' | 'descendant', code: string, extra = ''): Promise<string> => {
+      const other = column === 'ancestor' ? 'descendant' : 'ancestor';
+      return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${ordOf(code)}${extra})`;
+    };
+    const hierarchy = property === 'concept' || property === 'code';
+    switch (op) {
+      case 'is-a':
+        if (!hierarchy) break;
+        return closure('ancestor', value);
+      case 'descendent-of':
+        if (!hierarchy) break;
+        return closure('ancestor', value, ' AND depth > 0');
+      case 'is-not-a':
+        if (!hierarchy) break;
+        return `c.ord NOT IN (SELECT descendant FROM ${s}.closure WHERE csid = ${csid()} AND ancestor = ${ordOf(value)})`;
+      case 'generalizes':
+        if (!hierarchy) break;
+        return closure('descendant', value);
+      case 'regex': {
+        if (value.length > MAX_REGEX_CHARS) throw badParameter(`a regex filter is longer than ${MAX_REGEX_CHARS} characters`);
+        try {
+          new RegExp(value, 'u');
+        } catch {
+          throw badParameter(`the regex filter "${value.slice(0, 80)}" is not a valid regular expression`);
+        }
+        const pattern = this.p(`^(?:${value})$`);
+        if (property === 'code') return `c.code ~ ${pattern}`;
+        if (property === 'display') return `c.display ~ ${pattern}`;
+        return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value ~ ${pattern})`;
+      }
+      case '=':
+      case 'in':
+      case 'not-in': {
+        const values = op === '=' ? [value] : value.split(',').map((v) => v.trim()).filter(Boolean);
+        const condition = await this.valueMatch(system, csid, property, values);
+        return op === 'not-in' ? `NOT (${condition})` : condition;
+      }
+      case 'exists': {
+        if (value !== 'true' && value !== 'false') throw badParameter(`an exists filter takes true or false, not "${value.slice(0, 40)}"`);
+        let condition: string;
+        if (property === 'parent') condition = `c.ord IN (SELECT child FROM ${s}.parent WHERE csid = ${csid()})`;
+        else if (property === 'child') condition = `c.ord IN (SELECT parent FROM ${s}.parent WHERE csid = ${csid()})`;
+        else if (property === 'display' || property === 'definition') condition = `c.${property} IS NOT NULL`;
+        else condition = `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)})`;
+        return value === 'true' ? condition : `NOT (${condition})`;
+      }
+      default:
+        throw badParameter(`filter operator "${op.slice(0, 40)}" is not supported (is-a, descendent-of, is-not-a, generalizes, regex, =, in, not-in, exists)`);
+    }
+    throw badParameter(`filter operator ${op} applies to the property "concept" (the hierarchy), not "${property.slice(0, 60)}"`);
+  }
+
+  private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {
+    const s = this.schema;
+    if (property === 'code') return `c.code = ANY(${this.p(values)}::text[])`;
+    if (property === 'display') return `c.display = ANY(${this.p(values)}::text[])`;
+    if (property === 'parent' || property === 'child') {
+      const ords: number[] = [];
+      for (const v of values) {
+        const ord = await this.ordOf(system, v);
+        if (ord !== undefined) ords.push(ord);
+      }
+      const [mine, theirs] = property === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
+      return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid()} AND ${theirs} = ANY(${this.p(ords)}::int[]))`;
+    }
+    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value = ANY(${this.p(values)}::text[]))`;
+  }
+}
+
+function dedupe(concepts: ListedConcept[]): ListedConcept[] {
+  const seen = new Set<string>();
+  return concepts.filter((c) => (seen.has(key(c)) ? false : (seen.add(key(c)), true)));
+}
+
+function intersect(a: ListedConcept[], b: ListedConcept[]): ListedConcept[] {
+  const keys = new Set(b.map(key));
+  return a.filter((c) => keys.has(key(c)));
+}
+
+/** The compose of a value set (and those it imports) as one SQL condition plus listed concepts. */
+export async function compileValueSet(repo: FhirRepository, store: ConceptStore, valueSet: ValueSet): Promise<CompiledCompose> {
+  const compiler = new Compiler(repo, store);
+  const canonical = valueSet.url ? `${valueSet.url}${valueSet.version ? `|${valueSet.version}` : ''}` : `ValueSet/${valueSet.id ?? 'inline'}`;
+  const { where, listed } = await compiler.valueSet(valueSet, [canonical]);
+  return { where, params: compiler.params, listed, systems: [...compiler.systems.values()], wholeSystems: compiler.wholeSystems && !listed.length };
+}
+
+/** `http://sct?fhir_vs`, `...?fhir_vs=isa/123`: the implicit value sets of a code system (FHIR terminologies). */
+export function implicitValueSet(url: string): ValueSet | undefined {
+  const match = /^([^?]+)\?fhir_vs(?:=isa\/(.+))?$/.exec(url);
+  if (!match) return undefined;
+  const include: ValueSetComposeInclude = { system: match[1]! };
+  if (match[2]) include.filter = [{ property: 'concept', op: 'is-a', value: decodeURIComponent(match[2]) }];
+  return { resourceType: 'ValueSet', url, status: 'active', compose: { include: [include] } };
+}

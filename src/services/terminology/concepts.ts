@@ -1,0 +1,156 @@
+/**
+ * Concepts as the service indexes them, taken from a CodeSystem resource (nested `concept`, the
+ * `parent`/`child` properties) or from an importer, and what is derived from them before they are
+ * stored: each concept's number within its system, its ancestors (the transitive closure, worked
+ * out here once so that is-a is a lookup afterwards) and the words of its display.
+ */
+import type { CodeSystem, CodeSystemConcept, CodeSystemConceptProperty } from '@medplum/fhirtypes';
+
+export interface Designation {
+  language?: string;
+  useSystem?: string;
+  useCode?: string;
+  value: string;
+}
+
+export interface ConceptProperty {
+  code: string;
+  /** The value[x] type: code, Coding, string, integer, boolean, dateTime, decimal. */
+  type: string;
+  value: string;
+}
+
+export interface ConceptRecord {
+  code: string;
+  display?: string;
+  definition?: string;
+  active: boolean;
+  designations: Designation[];
+  properties: ConceptProperty[];
+  /** Codes of the direct parents (is-a). */
+  parents: string[];
+}
+
+/** Properties that state hierarchy rather than describe the concept (FHIR concept-properties). */
+const PARENT_PROPERTIES = new Set(['parent', 'subsumedBy']);
+const CHILD_PROPERTY = 'child';
+
+/** Lower case without accents: how displays and text filters are compared. */
+export function normaliseText(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+}
+
+/** The distinct words of a normalised text (letters and digits; everything else separates). */
+export function wordsOf(norm: string): string[] {
+  return [...new Set(norm.split(/[^\p{L}\p{N}]+/u).filter(Boolean))];
+}
+
+function propertyValue(property: CodeSystemConceptProperty): ConceptProperty | undefined {
+  const p = property as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(p)) {
+    if (!key.startsWith('value') || value === undefined || value === null) continue;
+    const type = key.slice(5);
+    if (type === 'Coding') {
+      const coding = value as { system?: string; code?: string };
+      if (!coding.code) return undefined;
+      return { code: property.code, type: 'Coding', value: coding.code };
+    }
+    return { code: property.code, type: type.charAt(0).toLowerCase() + type.slice(1), value: String(value) };
+  }
+  return undefined;
+}
+
+/** Whether a concept's properties mark it inactive (FHIR: `inactive` true, or `status` retired/inactive). */
+export function isActive(properties: readonly ConceptProperty[]): boolean {
+  for (const p of properties) {
+    if (p.code === 'inactive' && p.value === 'true') return false;
+    if (p.code === 'status' && (p.value === 'retired' || p.value === 'inactive')) return false;
+  }
+  return true;
+}
+
+/** Every concept of a CodeSystem resource, nested ones included, with their parents. */
+export function conceptsOfCodeSystem(system: CodeSystem): ConceptRecord[] {
+  const byCode = new Map<string, ConceptRecord>();
+  const childLinks: Array<[string, string]> = [];
+  const walk = (concepts: CodeSystemConcept[] | undefined, parent: string | undefined): void => {
+    for (const concept of concepts ?? []) {
+      if (!concept.code) continue;
+      let record = byCode.get(concept.code);
+      if (!record) {
+        const properties = (concept.property ?? []).map(propertyValue).filter((p): p is ConceptProperty => !!p);
+        record = {
+          code: concept.code,
+          display: concept.display,
+          definition: concept.definition,
+          active: isActive(properties),
+          designations: (concept.designation ?? []).filter((d) => d.value).map((d) => ({
+            language: d.language, useSystem: d.use?.system, useCode: d.use?.code, value: d.value!,
+          })),
+          properties: properties.filter((p) => !PARENT_PROPERTIES.has(p.code) && p.code !== CHILD_PROPERTY),
+          parents: properties.filter((p) => PARENT_PROPERTIES.has(p.code)).map((p) => p.value),
+        };
+        for (const p of properties) if (p.code === CHILD_PROPERTY) childLinks.push([concept.code, p.value]);
+        byCode.set(concept.code, record);
+      }
+      if (parent && !record.parents.includes(parent)) record.parents.push(parent);
+      walk(concept.concept, concept.code);
+    }
+  };
+  walk(system.concept, undefined);
+  for (const [parent, child] of childLinks) {
+    const record = byCode.get(child);
+    if (record && !record.parents.includes(parent)) record.parents.push(parent);
+  }
+  return [...byCode.values()];
+}
+
+/**
+ * Each concept's ancestors (by index into `concepts`, as pairs [ancestor, distance, ...]), from the
+ * parent links. A link that would close a cycle is ignored, so a bad code system cannot loop.
+ */
+export function ancestorsOf(concepts: readonly ConceptRecord[]): { parents: Int32Array[]; ancestors: Int32Array[] } {
+  const index = new Map<string, number>();
+  concepts.forEach((c, n) => index.set(c.code, n));
+  const parents = concepts.map((c) => Int32Array.from(c.parents.map((p) => index.get(p)).filter((n): n is number => n !== undefined)));
+  // Flat pairs, not Maps: 500k concepts ten levels deep are millions of links.
+  const ancestors: Array<Int32Array | undefined> = new Array(concepts.length);
+  const visiting = new Uint8Array(concepts.length);
+  const resolve = (start: number): void => {
+    // Iterative depth-first walk (hierarchies can be deep; recursion could overflow the stack).
+    const stack: Array<{ n: number; next: number }> = [{ n: start, next: 0 }];
+    visiting[start] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const ps = parents[top.n]!;
+      if (top.next < ps.length) {
+        const p = ps[top.next++]!;
+        if (ancestors[p] || visiting[p]) continue;
+        visiting[p] = 1;
+        stack.push({ n: p, next: 0 });
+        continue;
+      }
+      const own = new Map<number, number>();
+      for (const p of ps) {
+        if (!ancestors[p]) continue; // a back edge of a cycle
+        own.set(p, 1);
+        const pairs = ancestors[p]!;
+        for (let i = 0; i < pairs.length; i += 2) {
+          const a = pairs[i]!;
+          const d = pairs[i + 1]! + 1;
+          const prev = own.get(a);
+          if (prev === undefined || prev > d) own.set(a, d);
+        }
+      }
+      own.delete(top.n);
+      const flat = new Int32Array(own.size * 2);
+      let i = 0;
+      for (const [a, d] of own) { flat[i++] = a; flat[i++] = d; }
+      ancestors[top.n] = flat;
+      visiting[top.n] = 0;
+      stack.pop();
+    }
+  };
+  for (let n = 0; n < concepts.length; n++) if (!ancestors[n]) resolve(n);
+  return { parents, ancestors: ancestors as Int32Array[] };
+}

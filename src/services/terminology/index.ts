@@ -1,0 +1,101 @@
+/**
+ * The terminology service (OpenHIE Terminology Service, IHE SVCM): the FHIR engine on schema
+ * `tx` holding CodeSystem, ValueSet, ConceptMap and NamingSystem resources, their concepts indexed
+ * in its own tables (concepts, designations, properties, the is-a closure, display words), and
+ * the operations $expand, $lookup, $validate-code, $subsumes, $translate and $import.
+ *
+ * Settings: TERMINOLOGY_HOST (127.0.0.1), TERMINOLOGY_PORT (3451; 0 picks a free port),
+ * TERMINOLOGY_BODY_LIMIT_BYTES (16777216), TERMINOLOGY_LOAD_CORE (true: load the core R4 content
+ * at start), TERMINOLOGY_IMPORT_FILES (files to import at start: FHIR JSON, NPM package .tgz, CSV
+ * code lists), TERMINOLOGY_MAX_EXPANSION and the FHIR limits of src/common/limits.ts. The FHIR base
+ * URL is http://host:port/terminology/fhir.
+ */
+import { readLimits, type Limits } from '../../common/limits.js';
+import type { Logger } from '../../common/logger.js';
+import { FhirEngine } from '../../fhir/engine.js';
+import { registerProcessTerminology } from '../../fhir/terminology/process-provider.js';
+import { listenFhir } from '../fhir-listener.js';
+import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
+import { ConceptStore } from './concept-store.js';
+import { loadCoreContent } from './content/core.js';
+import { importFiles } from './content/files.js';
+import { ContentLoader } from './content/loader.js';
+import { codeSystemInterceptor, conceptMapInterceptor } from './interceptors.js';
+import { terminologyMigrations } from './migrations.js';
+import { codeSystemValidateOperation, lookupOperation, subsumesOperation } from './operations/code-system.js';
+import { expandOperation } from './operations/expand.js';
+import { importOperation } from './operations/import.js';
+import { translateOperation } from './operations/translate.js';
+import { valueSetValidateOperation } from './operations/value-set-validate.js';
+import { TerminologyServiceProvider } from './provider.js';
+
+export const TX_SCHEMA = 'tx';
+export const TX_FHIR_PREFIX = '/terminology/fhir';
+
+export interface TerminologyOptions {
+  limits?: Limits;
+  baseUrl?: string;
+  schema?: string;
+  logger?: Logger;
+}
+
+export interface TerminologyEngine {
+  engine: FhirEngine;
+  store: ConceptStore;
+  loader: ContentLoader;
+  provider: TerminologyServiceProvider;
+}
+
+/** The service's engine on a database: migrated, with its interceptors and operations. */
+export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: TerminologyOptions = {}): Promise<TerminologyEngine> {
+  const schema = options.schema ?? TX_SCHEMA;
+  const logger = options.logger ?? context.logger;
+  const engine = new FhirEngine({
+    db: context.db, schema, baseUrl: options.baseUrl, limits: options.limits,
+    ...(logger ? { logger } : {}),
+    software: { name: 'Instant OpenHIE terminology service', version: '0.1.0' },
+  });
+  await engine.migrate();
+  await context.db.migrate(schema, terminologyMigrations(schema));
+  const store = new ConceptStore(schema);
+  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema)];
+  for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
+  const loader = new ContentLoader(engine, interceptors, store, logger);
+  engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));
+  engine.registerOperation(lookupOperation(store));
+  engine.registerOperation(codeSystemValidateOperation(store));
+  engine.registerOperation(valueSetValidateOperation(store));
+  engine.registerOperation(subsumesOperation(store));
+  engine.registerOperation(translateOperation());
+  engine.registerOperation(importOperation(loader));
+  return { engine, store, loader, provider: new TerminologyServiceProvider(engine, store) };
+}
+
+export const terminologyService: ServiceDefinition = {
+  name: 'terminology',
+  description: 'Terminology service (IHE SVCM): code systems, value sets, concept maps; $expand, $lookup, $validate-code, $subsumes, $translate',
+  schemas: [TX_SCHEMA],
+  async start(context: ServiceContext): Promise<RunningService> {
+    const limits = readLimits(context.settings);
+    const tx = await createTerminologyEngine(context, { limits });
+    if (context.settings.bool('TERMINOLOGY_LOAD_CORE', true)) {
+      const core = await loadCoreContent(context.db, TX_SCHEMA, tx.loader, context.logger);
+      if (!core.skipped) context.logger.info({ resources: core.resources, concepts: core.concepts }, 'terminology: core R4 content loaded');
+    }
+    const files = (context.settings.get('TERMINOLOGY_IMPORT_FILES') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+    if (files.length) await importFiles(tx.loader, files);
+    const { app, url, fhirUrl } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 3451, fhirPrefix: TX_FHIR_PREFIX, name: 'terminology', limits });
+    // Other engines of this process (the shared health record) now ask this service for :in/:below.
+    const withdraw = registerProcessTerminology(tx.provider);
+    context.logger.info({ url: fhirUrl }, 'terminology service listening');
+    return {
+      endpoints: { fhir: fhirUrl, api: url },
+      healthUrl: `${url}/health`,
+      async stop() {
+        withdraw();
+        await app.close();
+        await tx.engine.settle();
+      },
+    };
+  },
+};

@@ -1,0 +1,76 @@
+/**
+ * What keeps the concept and map tables in step with the FHIR resources, inside each write's
+ * transaction: a CodeSystem's concepts are indexed when it is created or updated (replaced whole)
+ * and dropped when it is deleted; a ConceptMap's elements likewise. A CodeSystem stored with
+ * content `not-present` keeps the concepts an importer loaded for its url and version.
+ */
+import type { CodeSystem, ConceptMap } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
+import type { ConceptStore } from './concept-store.js';
+import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
+import { conceptsOfCodeSystem } from './concepts.js';
+
+export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHeader {
+  return {
+    url: system.url!, version: system.version, resourceId, name: system.name ?? system.title,
+    hierarchyMeaning: system.hierarchyMeaning, caseSensitive: system.caseSensitive ?? true,
+  };
+}
+
+export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
+  return {
+    name: 'terminology: index CodeSystem concepts',
+    types: ['CodeSystem'],
+    async after({ action, id, stored, repo }) {
+      const q = repo.sql;
+      store.forget();
+      if (action === 'delete' || !stored) {
+        await dropCodeSystemsOf(q, store.schema, id);
+        return;
+      }
+      const system = stored as CodeSystem;
+      const version = system.version ?? '';
+      for (const old of await store.systemsOfResource(q, id)) {
+        if (old.url !== system.url || old.version !== version) await dropCodeSystemsOf(q, store.schema, id);
+      }
+      if (!system.url) return;
+      const header = headerOf(system, id);
+      if (system.content === 'not-present') await claimCodeSystem(q, store.schema, header);
+      else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system));
+    },
+  };
+}
+
+/** Replaces the map_element rows of one ConceptMap (the index $translate finds maps by). */
+export async function indexConceptMap(q: Queryable, schema: string, id: string, map: ConceptMap | undefined): Promise<void> {
+  await q.query(`DELETE FROM ${schema}.map_element WHERE map_id = $1`, [id]);
+  if (!map) return;
+  const cols: unknown[][] = Array.from({ length: 9 }, () => []);
+  for (const group of map.group ?? []) {
+    for (const element of group.element ?? []) {
+      if (!element.code) continue;
+      const targets = element.target?.length ? element.target : [{ equivalence: 'unmatched' as const }];
+      for (const target of targets) {
+        [group.source ?? null, group.sourceVersion ?? null, element.code, element.display ?? null, group.target ?? null, group.targetVersion ?? null,
+          (target as { code?: string }).code ?? null, (target as { display?: string }).display ?? null, target.equivalence ?? 'equivalent']
+          .forEach((v, i) => cols[i]!.push(v));
+      }
+    }
+  }
+  if (!cols[0]!.length) return;
+  await q.query(
+    `INSERT INTO ${schema}.map_element (map_id, map_url, map_version, source_system, source_version, source_code, source_display, target_system, target_version, target_code, target_display, equivalence)
+     SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])`,
+    [id, map.url ?? null, map.version ?? null, ...cols]);
+}
+
+export function conceptMapInterceptor(schema: string): WriteInterceptor {
+  return {
+    name: 'terminology: index ConceptMap elements',
+    types: ['ConceptMap'],
+    async after({ action, id, stored, repo }) {
+      await indexConceptMap(repo.sql, schema, id, action === 'delete' ? undefined : (stored as ConceptMap | undefined));
+    },
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * CodeSystem/$lookup, CodeSystem/$validate-code and CodeSystem/$subsumes (type level with a
+ * system url, or instance level by id; GET and POST): answered from the concept tables, the
+ * closure making subsumption one probe.
+ */
+import type { Coding, Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import type { FhirOperation } from '../../../fhir/operations/registry.js';
+import type { FhirRepository } from '../../../fhir/repository.js';
+import type { ConceptStore, StoredCodeSystem, StoredConcept } from '../concept-store.js';
+import { badParameter, OperationInput } from '../parameters.js';
+import { unknownTerminology } from '../resolve.js';
+import { displayIn } from './expand.js';
+
+/** The code system version an operation names: the instance's, or system/url (+ version). */
+export async function codeSystemOf(repo: FhirRepository, store: ConceptStore, options: { id?: string; url?: string; version?: string; operation: string }): Promise<StoredCodeSystem> {
+  if (options.id) {
+    await repo.read('CodeSystem', options.id); // 404/410 as for a read
+    const systems = await store.systemsOfResource(repo.sql, options.id);
+    const chosen = systems.find((s) => !options.version || s.version === options.version) ?? systems[0];
+    if (!chosen) throw unknownTerminology(`CodeSystem/${options.id} has no url, so it holds no concepts to answer $${options.operation}`);
+    return chosen;
+  }
+  if (!options.url) throw badParameter(`$${options.operation} needs the code system: "system" (or "url"), a Coding, or call CodeSystem/{id}/$${options.operation}`);
+  const system = await store.findSystem(repo.sql, options.url, options.version);
+  if (!system) throw unknownTerminology(`code system ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);
+  return system;
+}
+
+/** code + system (+ version), or a Coding in `codingName`. */
+function codedInput(input: OperationInput, codingName: string, codeName = 'code', systemNames = ['system']): { code?: string; system?: string; version?: string; display?: string } {
+  const coding: Coding | undefined = input.coding(codingName);
+  const code = input.string(codeName);
+  if (coding && code !== undefined) throw badParameter(`$${input.operationName}: give "${codeName}" or "${codingName}", not both`);
+  if (coding) return { code: coding.code, system: coding.system, version: coding.version, display: coding.display };
+  let system: string | undefined;
+  for (const name of systemNames) system ??= input.string(name);
+  return { code, system, version: input.string('version'), display: input.string('display') };
+}
+
+const LOOKUP_PARAMETERS = ['code', 'system', 'version', 'coding', 'date', 'displayLanguage', 'property'];
+
+export function lookupOperation(store: ConceptStore): FhirOperation {
+  return {
+    name: 'lookup',
+    levels: ['type', 'instance'],
+    resourceTypes: ['CodeSystem'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup',
+    async run({ repo, id, parameters }) {
+      const input = new OperationInput(parameters, 'lookup', LOOKUP_PARAMETERS);
+      const { code, system: url, version } = codedInput(input, 'coding');
+      if (!code) throw badParameter('$lookup needs "code" (with "system") or "coding"');
+      const system = await codeSystemOf(repo, store, { id, url, version, operation: 'lookup' });
+      const concept = await store.conceptDetails(repo.sql, system, code);
+      if (!concept) throw unknownTerminology(`code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}`);
+      const wanted = new Set(input.strings('property'));
+      const want = (name: string): boolean => wanted.size === 0 || wanted.has(name) || wanted.has('*');
+      const designations = concept.designations;
+      const displayLanguage = input.string('displayLanguage');
+      const out: ParametersParameter[] = [
+        { name: 'name', valueString: system.name ?? system.url },
+        ...(system.version ? [{ name: 'version', valueString: system.version }] : []),
+        { name: 'display', valueString: displayIn(displayLanguage, designations) ?? concept.display ?? concept.code },
+      ];
+      if (concept.definition && want('definition')) out.push({ name: 'definition', valueString: concept.definition });
+      if (want('designation')) {
+        for (const d of designations) {
+          out.push({ name: 'designation', part: [
+            ...(d.language ? [{ name: 'language', valueCode: d.language }] : []),
+            ...(d.useCode ? [{ name: 'use', valueCoding: { ...(d.useSystem ? { system: d.useSystem } : {}), code: d.useCode } }] : []),
+            { name: 'value', valueString: d.value },
+          ] });
+        }
+      }
+      const property = (code: string, value: ParametersParameter, description?: string): void => {
+        if (want(code)) out.push({ name: 'property', part: [{ name: 'code', valueCode: code }, { ...value, name: 'value' }, ...(description ? [{ name: 'description', valueString: description }] : [])] });
+      };
+      property('inactive', { name: 'value', valueBoolean: !concept.active });
+      for (const p of concept.properties) property(p.code, typedValue(p.type, p.value));
+      for (const parent of concept.parents) property('parent', { name: 'value', valueCode: parent.code }, parent.display);
+      for (const child of concept.children) property('child', { name: 'value', valueCode: child.code }, child.display);
+      return { resourceType: 'Parameters', parameter: out } as Parameters;
+    },
+  };
+}
+
+function typedValue(type: string, value: string): ParametersParameter {
+  switch (type) {
+    case 'boolean': return { name: 'value', valueBoolean: value === 'true' };
+    case 'integer': return { name: 'value', valueInteger: Number(value) };
+    case 'decimal': return { name: 'value', valueDecimal: Number(value) };
+    case 'string': return { name: 'value', valueString: value };
+    case 'dateTime': return { name: 'value', valueDateTime: value };
+    case 'Coding': return { name: 'value', valueCoding: { code: value } };
+    default: return { name: 'value', valueCode: value };
+  }
+}
+
+/** Whether a display is one the concept has (its display or a designation), ignoring case and spacing. */
+export async function displayMatches(repo: FhirRepository, store: ConceptStore, concept: StoredConcept, display: string): Promise<boolean> {
+  const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
+  const wanted = norm(display);
+  if (concept.display && norm(concept.display) === wanted) return true;
+  return (await store.designations(repo.sql, concept)).some((d) => norm(d.value) === wanted);
+}
+
+export function validationResult(result: boolean, message?: string, display?: string, extra: ParametersParameter[] = []): Parameters {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'result', valueBoolean: result },
+      ...(message ? [{ name: 'message', valueString: message }] : []),
+      ...(display ? [{ name: 'display', valueString: display }] : []),
+      ...extra,
+    ],
+  };
+}
+
+const CS_VALIDATE_PARAMETERS = ['url', 'codeSystem', 'code', 'version', 'display', 'coding', 'codeableConcept', 'date', 'abstract', 'displayLanguage', 'system'];
+
+export function codeSystemValidateOperation(store: ConceptStore): FhirOperation {
+  return {
+    name: 'validate-code',
+    levels: ['type', 'instance'],
+    resourceTypes: ['CodeSystem'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code',
+    async run({ repo, id, parameters }) {
+      const input = new OperationInput(parameters, 'validate-code', CS_VALIDATE_PARAMETERS);
+      if (input.has('codeSystem')) throw badParameter('$validate-code with an inline codeSystem is not supported: store the CodeSystem first, then name it by url or id');
+      const codings = codingsToCheck(input, ['url', 'system']);
+      const named = input.string('url') ?? input.string('system');
+      const version = input.string('version');
+      // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
+      const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
+      let lastFailure = '';
+      for (const coding of codings) {
+        if (fixed && coding.system && coding.system !== fixed.url) {
+          lastFailure = `the coding's system ${coding.system.slice(0, 200)} is not the code system ${fixed.url}`;
+          continue;
+        }
+        const system = fixed ?? (coding.system ? await store.findSystem(repo.sql, coding.system, coding.version ?? version) : undefined);
+        if (!system) {
+          lastFailure = coding.system ? `code system ${coding.system.slice(0, 200)} is not known to this terminology service` : `code "${coding.code!.slice(0, 100)}" has no system`;
+          continue;
+        }
+        const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
+        if (checked.result) return validationResult(true, undefined, checked.display);
+        lastFailure = checked.message!;
+      }
+      return validationResult(false, lastFailure);
+    },
+  };
+}
+
+/** The codings a $validate-code call asks about: code (+system/url, display), a coding, or a codeableConcept's codings. */
+export function codingsToCheck(input: OperationInput, systemNames: string[]): Coding[] {
+  const concept = input.codeableConcept('codeableConcept');
+  const coding = input.coding('coding');
+  const code = input.string('code');
+  const given = [concept, coding, code].filter((x) => x !== undefined).length;
+  if (given === 0) throw badParameter(`$${input.operationName} needs "code", "coding" or "codeableConcept"`);
+  if (given > 1) throw badParameter(`$${input.operationName}: give one of "code", "coding" or "codeableConcept"`);
+  if (concept) {
+    const codings = (concept.coding ?? []).filter((c) => c.code);
+    if (!codings.length) throw badParameter(`$${input.operationName}: the codeableConcept has no coding with a code`);
+    return codings;
+  }
+  if (coding) {
+    if (!coding.code) throw badParameter(`$${input.operationName}: the coding has no code`);
+    return [coding];
+  }
+  let system: string | undefined;
+  for (const name of systemNames) system ??= input.string(name);
+  return [{ code, system, display: input.string('display') }];
+}
+
+export async function checkConcept(repo: FhirRepository, store: ConceptStore, system: StoredCodeSystem, code: string, display: string | undefined): Promise<{ result: boolean; message?: string; display?: string; concept?: StoredConcept }> {
+  const concept = await store.concept(repo.sql, system, code);
+  if (!concept) return { result: false, message: `code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}` };
+  if (display !== undefined && !(await displayMatches(repo, store, concept, display))) {
+    return { result: false, concept, display: concept.display, message: `display "${display.slice(0, 100)}" is not a display of ${system.url}#${concept.code} (it is "${concept.display ?? concept.code}")` };
+  }
+  return { result: true, concept, display: concept.display };
+}
+
+const SUBSUMES_PARAMETERS = ['codeA', 'codeB', 'system', 'version', 'codingA', 'codingB'];
+
+export function subsumesOperation(store: ConceptStore): FhirOperation {
+  return {
+    name: 'subsumes',
+    levels: ['type', 'instance'],
+    resourceTypes: ['CodeSystem'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes',
+    async run({ repo, id, parameters }) {
+      const input = new OperationInput(parameters, 'subsumes', SUBSUMES_PARAMETERS);
+      const a = codedInput(input, 'codingA', 'codeA');
+      const b = codedInput(input, 'codingB', 'codeB');
+      if (!a.code || !b.code) throw badParameter('$subsumes needs codeA and codeB (with system), or codingA and codingB');
+      const url = input.string('system') ?? a.system ?? b.system;
+      for (const s of [a.system, b.system]) {
+        if (s && url && s !== url) throw badParameter(`$subsumes compares codes of one code system; got ${s.slice(0, 200)} and ${url.slice(0, 200)}`);
+      }
+      const system = await codeSystemOf(repo, store, { id, url, version: input.string('version') ?? a.version ?? b.version, operation: 'subsumes' });
+      const conceptA = await store.concept(repo.sql, system, a.code);
+      const conceptB = await store.concept(repo.sql, system, b.code);
+      for (const [name, code, concept] of [['A', a.code, conceptA], ['B', b.code, conceptB]] as const) {
+        if (!concept) throw unknownTerminology(`code${name} "${code.slice(0, 100)}" is not in code system ${system.url}`);
+      }
+      let outcome: string;
+      if (conceptA!.ord === conceptB!.ord) outcome = 'equivalent';
+      else if (await store.subsumes(repo.sql, system.csid, conceptA!.ord, conceptB!.ord)) outcome = 'subsumes';
+      else if (await store.subsumes(repo.sql, system.csid, conceptB!.ord, conceptA!.ord)) outcome = 'subsumed-by';
+      else outcome = 'not-subsumed';
+      return { resourceType: 'Parameters', parameter: [{ name: 'outcome', valueCode: outcome }] } as Parameters;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * ValueSet/$expand (type level with url or an inline valueSet, instance level by id; GET and
+ * POST): the members of a value set, a page at a time (count, offset, total), narrowed by a
+ * ranked text filter, activeOnly, with designations and a display language.
+ */
+import type { ValueSet, ValueSetExpansionContains, ValueSetExpansionParameter } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../../../db/database.js';
+import type { FhirOperation } from '../../../fhir/operations/registry.js';
+import { tooCostly } from '../../../fhir/outcome.js';
+import type { FhirRepository } from '../../../fhir/repository.js';
+import { compileValueSet, implicitValueSet } from '../compose.js';
+import type { ConceptStore } from '../concept-store.js';
+import { expandPage, type ExpansionRow } from '../expansion.js';
+import { badParameter, OperationInput } from '../parameters.js';
+import { resolveTarget } from '../resolve.js';
+
+const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
+  'includeDesignations', 'designation', 'includeDefinition', 'activeOnly', 'excludeNested', 'excludeNotForUI', 'excludePostCoordinated',
+  'displayLanguage', 'exclude-system', 'system-version', 'check-system-version', 'force-system-version', 'limitedExpansion'];
+
+export interface ExpandSettings {
+  store: ConceptStore;
+  /** Most members one expansion returns (TERMINOLOGY_MAX_EXPANSION). */
+  maxExpansion: number;
+}
+
+/** The value set an operation names: instance id, inline `valueSet`, or `url` (+ version), implicit ones included. */
+export async function valueSetOf(repo: FhirRepository, input: OperationInput, id: string | undefined, urlParameter = 'url'): Promise<ValueSet> {
+  const url = input.string(urlParameter);
+  const implicit = url && !id ? implicitValueSet(url) : undefined;
+  if (implicit) return implicit;
+  const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', {
+    id, url, version: input.string('valueSetVersion'), inline: input.resource<ValueSet>('valueSet', 'ValueSet'), what: 'value set',
+  });
+  if (!valueSet) throw badParameter(`name the value set: call ValueSet/{id}/$${input.operationName}, or give "${urlParameter}" or "valueSet"`);
+  return valueSet;
+}
+
+type Designations = Map<string, Array<{ language?: string; useSystem?: string; useCode?: string; value: string }>>;
+
+async function designationsOf(q: Queryable, schema: string, rows: ExpansionRow[]): Promise<Designations> {
+  const out: Designations = new Map();
+  if (!rows.length) return out;
+  const found = await q.query<{ csid: string; ord: number; language: string | null; use_system: string | null; use_code: string | null; value: string }>(
+    `SELECT d.csid, d.ord, d.language, d.use_system, d.use_code, d.value FROM ${schema}.designation d
+     JOIN unnest($1::bigint[], $2::int[]) AS k(csid, ord) ON d.csid = k.csid AND d.ord = k.ord`, [rows.map((r) => r.csid), rows.map((r) => r.ord)]);
+  for (const d of found.rows) {
+    const key = `${d.csid}:${d.ord}`;
+    const list = out.get(key) ?? [];
+    list.push({ language: d.language ?? undefined, useSystem: d.use_system ?? undefined, useCode: d.use_code ?? undefined, value: d.value });
+    out.set(key, list);
+  }
+  return out;
+}
+
+/** A designation in the language asked for (`pt` matches `pt-BR`), if the concept has one. */
+export function displayIn(language: string | undefined, designations: Array<{ language?: string; value: string }> | undefined): string | undefined {
+  if (!language || !designations) return undefined;
+  const wanted = language.toLowerCase();
+  return (designations.find((d) => d.language?.toLowerCase() === wanted) ??
+    designations.find((d) => d.language?.toLowerCase().split('-')[0] === wanted.split('-')[0]))?.value;
+}
+
+export function expandOperation(settings: ExpandSettings): FhirOperation {
+  return {
+    name: 'expand',
+    levels: ['type', 'instance'],
+    resourceTypes: ['ValueSet'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
+    async run({ repo, id, parameters }) {
+      const input = new OperationInput(parameters, 'expand', EXPAND_PARAMETERS);
+      const valueSet = await valueSetOf(repo, input, id);
+      const filter = input.string('filter');
+      const offset = input.integer('offset', 0) ?? 0;
+      const asked = input.integer('count', 0);
+      const activeOnly = input.boolean('activeOnly', false);
+      const includeDesignations = input.boolean('includeDesignations', false);
+      const displayLanguage = input.string('displayLanguage');
+      const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
+      const compiled = await compileValueSet(repo, settings.store, valueSet);
+      const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, offset, count }, settings.store.totals);
+      if (asked === undefined && page.total > settings.maxExpansion) {
+        throw tooCostly(`the expansion has ${page.total} members, more than TERMINOLOGY_MAX_EXPANSION (${settings.maxExpansion}) in one answer: ` +
+          'page through it with count and offset, or narrow it with filter');
+      }
+      const designations = includeDesignations || displayLanguage ? await designationsOf(repo.sql, settings.store.schema, page.rows) : new Map() as Designations;
+      const contains: ValueSetExpansionContains[] = [
+        ...page.listed.map((c) => ({ system: c.system, ...(c.version ? { version: c.version } : {}), code: c.code, ...(c.display ? { display: c.display } : {}) })),
+        ...page.rows.map((r) => {
+          const own = designations.get(`${r.csid}:${r.ord}`);
+          const display = displayIn(displayLanguage, own) ?? r.display;
+          const entry: ValueSetExpansionContains = { system: r.system, ...(r.version ? { version: r.version } : {}), code: r.code, ...(display ? { display } : {}) };
+          if (!r.active) entry.inactive = true;
+          if (includeDesignations && own?.length) {
+            entry.designation = own.map((d) => ({
+              ...(d.language ? { language: d.language } : {}),
+              ...(d.useCode ? { use: { ...(d.useSystem ? { system: d.useSystem } : {}), code: d.useCode } } : {}),
+              value: d.value,
+            }));
+          }
+          return entry;
+        }),
+      ];
+      const echo: ValueSetExpansionParameter[] = [];
+      if (filter !== undefined) echo.push({ name: 'filter', valueString: filter });
+      if (asked !== undefined) echo.push({ name: 'count', valueInteger: asked });
+      echo.push({ name: 'offset', valueInteger: offset });
+      if (activeOnly) echo.push({ name: 'activeOnly', valueBoolean: true });
+      if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
+      if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage });
+      for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
+      const { compose: _compose, expansion: _expansion, text: _text, ...header } = valueSet;
+      void _compose; void _expansion; void _text;
+      return {
+        ...header,
+        expansion: {
+          identifier: `urn:uuid:${randomUUID()}`,
+          timestamp: new Date().toISOString(),
+          total: page.total,
+          offset,
+          parameter: echo,
+          ...(contains.length ? { contains } : {}),
+        },
+      } as ValueSet;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * ValueSet/$validate-code (type level with url or an inline valueSet, instance level by id):
+ * whether a code (code + system, a Coding, any Coding of a CodeableConcept) is in the value set,
+ * and whether a display given with it is one of the concept's. One statement per coding: the
+ * compose's condition with the code pinned.
+ */
+import type { FhirOperation } from '../../../fhir/operations/registry.js';
+import { compileValueSet } from '../compose.js';
+import type { ConceptStore } from '../concept-store.js';
+import { findMember } from '../expansion.js';
+import { OperationInput } from '../parameters.js';
+import { checkConcept, codingsToCheck, validationResult } from './code-system.js';
+import { valueSetOf } from './expand.js';
+
+const VS_VALIDATE_PARAMETERS = ['url', 'context', 'valueSet', 'valueSetVersion', 'code', 'system', 'systemVersion', 'display', 'coding',
+  'codeableConcept', 'date', 'abstract', 'displayLanguage', 'activeOnly'];
+
+export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
+  return {
+    name: 'validate-code',
+    levels: ['type', 'instance'],
+    resourceTypes: ['ValueSet'],
+    affectsState: false,
+    definitionUrl: 'http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code',
+    async run({ repo, id, parameters }) {
+      const input = new OperationInput(parameters, 'validate-code', VS_VALIDATE_PARAMETERS);
+      const codings = codingsToCheck(input, ['system']);
+      const systemVersion = input.string('systemVersion');
+      const activeOnly = input.boolean('activeOnly', false);
+      const valueSet = await valueSetOf(repo, input, id);
+      const compiled = await compileValueSet(repo, store, valueSet);
+      const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
+      const failures: string[] = [];
+      for (const coding of codings) {
+        if (!coding.system) {
+          failures.push(`code "${coding.code!.slice(0, 100)}" has no system; give "system" with "code"`);
+          continue;
+        }
+        const member = await findMember(repo.sql, store.schema, compiled, coding.system, coding.code!, coding.version ?? systemVersion);
+        if (!member) {
+          const known = await store.findSystem(repo.sql, coding.system);
+          failures.push(known || compiled.listed.some((c) => c.system === coding.system)
+            ? `${coding.system.slice(0, 200)}#${coding.code!.slice(0, 100)} is not in value set ${name}`
+            : `code system ${coding.system.slice(0, 200)} is not known to this terminology service, and ${coding.code!.slice(0, 100)} is not listed in value set ${name}`);
+          continue;
+        }
+        if ('csid' in member) {
+          if (activeOnly && !member.active) {
+            failures.push(`${coding.system}#${coding.code} is inactive, and activeOnly was asked`);
+            continue;
+          }
+          if (coding.display === undefined) return validationResult(true, undefined, member.display);
+          const system = (await store.findSystem(repo.sql, member.system, member.version))!;
+          const checked = await checkConcept(repo, store, system, member.code, coding.display);
+          if (!checked.result) {
+            failures.push(checked.message!);
+            continue;
+          }
+          return validationResult(true, undefined, checked.display);
+        }
+        if (coding.display !== undefined && member.display && member.display.trim().toLowerCase() !== coding.display.trim().toLowerCase()) {
+          failures.push(`display "${coding.display.slice(0, 100)}" is not the display of ${coding.system}#${coding.code} in value set ${name} ("${member.display}")`);
+          continue;
+        }
+        return validationResult(true, undefined, member.display);
+      }
+      return validationResult(false, failures.join('; '));
+    },
+  };
+}

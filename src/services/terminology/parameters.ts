@@ -1,0 +1,108 @@
+/**
+ * Reading an operation's input Parameters the same way for GET (every value arrives as a string)
+ * and POST (typed value[x]), with a 400 OperationOutcome naming the parameter for anything
+ * malformed: the only place the terminology operations look at raw input.
+ */
+import type { CodeableConcept, Coding, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
+import { FhirError } from '../../fhir/outcome.js';
+
+export const badParameter = (message: string): FhirError => new FhirError(400, 'FHIR_BAD_REQUEST', message);
+
+/** Longest single value we read (a code, a URL, a filter); longer is refused rather than searched. */
+const MAX_VALUE_CHARS = 4096;
+
+export class OperationInput {
+  private readonly params: ParametersParameter[];
+  readonly operationName: string;
+
+  constructor(parameters: Parameters, private readonly operation: string, allowed: readonly string[]) {
+    this.operationName = operation;
+    this.params = parameters.parameter ?? [];
+    for (const p of this.params) {
+      if (!allowed.includes(p.name) && !p.name.startsWith('_')) {
+        throw badParameter(`$${operation} has no parameter "${String(p.name).slice(0, 60)}"; it takes ${allowed.join(', ')}`);
+      }
+    }
+  }
+
+  private all(name: string): ParametersParameter[] {
+    return this.params.filter((p) => p.name === name);
+  }
+
+  private one(name: string): ParametersParameter | undefined {
+    const found = this.all(name);
+    if (found.length > 1) throw badParameter(`$${this.operation}: parameter "${name}" is given ${found.length} times; give it once`);
+    return found[0];
+  }
+
+  has(name: string): boolean {
+    return this.all(name).length > 0;
+  }
+
+  string(name: string): string | undefined {
+    const p = this.one(name);
+    if (!p) return undefined;
+    for (const [key, value] of Object.entries(p)) {
+      if (!key.startsWith('value')) continue;
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+        throw badParameter(`$${this.operation}: parameter "${name}" must be a simple value, not ${key}`);
+      }
+      const text = String(value);
+      if (text.length > MAX_VALUE_CHARS) throw badParameter(`$${this.operation}: parameter "${name}" is longer than ${MAX_VALUE_CHARS} characters`);
+      return text;
+    }
+    throw badParameter(`$${this.operation}: parameter "${name}" has no value`);
+  }
+
+  /** Every occurrence of a repeating simple parameter (e.g. `property`), commas splitting too. */
+  strings(name: string): string[] {
+    return this.all(name).flatMap((p) => {
+      const value = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
+      if (typeof value !== 'string') throw badParameter(`$${this.operation}: parameter "${name}" must be a code`);
+      return value.split(',').map((s) => s.trim()).filter(Boolean);
+    });
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const text = this.string(name);
+    if (text === undefined) return fallback;
+    if (text !== 'true' && text !== 'false') throw badParameter(`$${this.operation}: parameter "${name}" must be true or false, not "${text.slice(0, 40)}"`);
+    return text === 'true';
+  }
+
+  integer(name: string, min: number): number | undefined {
+    const text = this.string(name);
+    if (text === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(text) || Number(text) < min) throw badParameter(`$${this.operation}: parameter "${name}" must be a whole number of at least ${min}, not "${text.slice(0, 40)}"`);
+    return Number(text);
+  }
+
+  coding(name: string): Coding | undefined {
+    const p = this.one(name);
+    if (!p) return undefined;
+    if (!p.valueCoding || typeof p.valueCoding !== 'object') throw badParameter(`$${this.operation}: parameter "${name}" must be a Coding (valueCoding); use POST with Parameters`);
+    return p.valueCoding;
+  }
+
+  codeableConcept(name: string): CodeableConcept | undefined {
+    const p = this.one(name);
+    if (!p) return undefined;
+    if (!p.valueCodeableConcept || typeof p.valueCodeableConcept !== 'object') {
+      throw badParameter(`$${this.operation}: parameter "${name}" must be a CodeableConcept (valueCodeableConcept); use POST with Parameters`);
+    }
+    return p.valueCodeableConcept;
+  }
+
+  resource<T extends Resource>(name: string, type: string): T | undefined {
+    const p = this.one(name);
+    if (!p) return undefined;
+    if (!p.resource || p.resource.resourceType !== type) throw badParameter(`$${this.operation}: parameter "${name}" must be a ${type} resource`);
+    return p.resource as T;
+  }
+}
+
+/** `url|version` split; the version part is optional. */
+export function splitCanonical(canonical: string): { url: string; version?: string } {
+  const bar = canonical.indexOf('|');
+  return bar < 0 ? { url: canonical } : { url: canonical.slice(0, bar), version: canonical.slice(bar + 1) || undefined };
+}

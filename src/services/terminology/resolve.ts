@@ -1,0 +1,28 @@
+/**
+ * Finding the terminology resource an operation works on: by id (instance level), by canonical
+ * url (+ version) among the stored resources, or given inline in a POST. Errors say which.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { FhirRepository } from '../../fhir/repository.js';
+import { FhirError } from '../../fhir/outcome.js';
+
+export const unknownTerminology = (message: string): FhirError => new FhirError(404, 'FHIR_UNKNOWN_TERMINOLOGY', message);
+
+/** The resource of a type with this canonical url (and version), the latest updated when several. */
+export async function findByUrl<T extends Resource>(repo: FhirRepository, type: string, url: string, version?: string): Promise<T | undefined> {
+  const query: Array<[string, string]> = [['url', url]];
+  if (version) query.push(['version', version]);
+  query.push(['_sort', '-_lastUpdated'], ['_count', '1']);
+  const found = await repo.searchResources(repo.parseSearch(type, query, false));
+  return found[0] as T | undefined;
+}
+
+/** The resource an operation names: the instance, a url(+version), or an inline resource. */
+export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string, options: { id?: string; url?: string; version?: string; inline?: T; what: string }): Promise<T | undefined> {
+  if (options.id) return (await repo.read(type, options.id)) as T;
+  if (options.inline) return options.inline;
+  if (!options.url) return undefined;
+  const found = await findByUrl<T>(repo, type, options.url, options.version);
+  if (!found) throw unknownTerminology(`${options.what} ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);
+  return found;
+}
