@@ -7,7 +7,7 @@ import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { loadDeployment, type DeploymentOptions } from '../platform/deployment.js';
 import { recordInitialised } from '../platform/instance-record.js';
-import type { StateStore } from '../platform/state-store.js';
+import type { StateStore, TargetRecord } from '../platform/state-store.js';
 import { importPackages } from '../targets/containers/import-job.js';
 import { serveService } from '../targets/containers/serve.js';
 import { containerTarget, type ContainerTargetOptions } from '../targets/containers/target.js';
@@ -24,7 +24,11 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
   const progress = lineProgress();
   const t0 = Date.now();
   progress.info(`${flags.renderOnly ? 'Rendering' : 'Deploying'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (${target}, state in ${deployment.store.dir})`);
-  const outcome = await containerTarget(target, flags).deploy({ deployment, command, progress, ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+  const remember = (record: TargetRecord) => {
+    const state = deployment.store.readState() ?? { version: 1 as const, packages: {}, database: { kind: 'postgres' as const } };
+    deployment.store.writeState({ ...state, target: record });
+  };
+  const outcome = await containerTarget(target, { ...flags, beforeEngine: remember }).deploy({ deployment, command, progress, ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
   if (!outcome.deployer) {
     process.stdout.write(`Wrote the ${target} files to ${outcome.artefactsDir} (secrets in ${outcome.artefactsDir}/secrets, kept out of git by its .gitignore).\n`);
     return;
@@ -76,7 +80,14 @@ export async function containerLogs(store: StateStore, service: string | undefin
 
 /** `instant serve <service>`: runs until SIGTERM (the container stopping), then stops cleanly. */
 export async function serveCommand(service: string): Promise<void> {
+  // As PID 1 of a container, a signal without a handler is ignored: until the service runs
+  // (waiting for PostgreSQL, migrating), a stop request ends the process at once.
+  const exitNow = () => process.exit(143);
+  process.once('SIGTERM', exitNow);
+  process.once('SIGINT', exitNow);
   const served = await serveService(service);
+  process.off('SIGTERM', exitNow);
+  process.off('SIGINT', exitNow);
   await new Promise<void>((resolve) => {
     const stop = () => void served.stop().then(resolve);
     process.once('SIGTERM', stop);
@@ -87,6 +98,7 @@ export async function serveCommand(service: string): Promise<void> {
 
 /** `instant import <packages...>`: the import job; exits non-zero on failure so the engine retries it. */
 export async function importCommand(ids: string[]): Promise<void> {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(143));
   const logger = createLogger({ extra: [process.stdout] }).child({ service: 'instant-import' });
   await importPackages(ids, logger);
   logger.info('import done');

@@ -206,6 +206,8 @@ function podmanKubeDeployer(): Deployer {
       writeFileSync(payload, podmanSecretPayload(secrets), { mode: 0o600 });
       await podman(['secret', 'rm', secretName(context)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['secret', 'create', secretName(context), payload], { timeoutMs: QUICK_TIMEOUT_MS });
+      const volume = claimName({ project: context.project } as ContainerPlan);
+      if ((await podman(['volume', 'exists', volume], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).code !== 0) await podman(['volume', 'create', volume], { timeoutMs: QUICK_TIMEOUT_MS });
       await podman(['kube', 'down', file(context)], { allowFailure: true });
       await podman(['kube', 'play', '--network', context.project, file(context)]);
     },

@@ -2,9 +2,10 @@
  * `podman kube play` as a Kubernetes deployer, for machines without a cluster (tests, a single
  * server). Podman 4 plays Deployments, Pods, ConfigMaps and PersistentVolumeClaims but not
  * StatefulSets, Jobs or Services, and reads secrets from its own store; so the manifests are
- * adapted: PostgreSQL becomes a Deployment on a claim, the import Job a Pod, components are
+ * adapted: PostgreSQL becomes a Deployment on a claim (a podman volume the deployer creates), the import Job a Pod, components are
  * reached by their pod's name (<name>-pod-0, which podman's network resolves), secrets come from
- * a podman secret as environment values, and published ports get a host port.
+ * a podman secret as environment values, only published ports are declared (with a host port),
+ * and probes are left out.
  */
 import type { ContainerPlan } from './plan.js';
 import { IMPORT_JOB } from './plan.js';
@@ -30,7 +31,7 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
     if (object.kind === 'StatefulSet') {
       const template = object.spec.template;
       template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan) } }];
-      out.push({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: claimName(plan) }, spec: object.spec.volumeClaimTemplates[0].spec });
+      // The claim is a podman volume made before the play: a claim in the file fails once it exists (up after down).
       out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: object.metadata, spec: { replicas: 1, selector: object.spec.selector, template } });
       continue;
     }
@@ -43,15 +44,23 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
   for (const object of out) {
     const spec = object.kind === 'Pod' ? object.spec : object.spec?.template?.spec;
     if (!spec) continue;
-    spec.volumes = (spec.volumes ?? []).filter((v: KubeObject) => v.name !== 'secrets');
+    // Podman makes an emptyDir a named volume shared by every pod: each container keeps its own /tmp instead.
+    spec.volumes = (spec.volumes ?? []).filter((v: KubeObject) => v.name !== 'secrets' && v.name !== 'tmp');
     for (const container of spec.containers) {
-      container.volumeMounts = (container.volumeMounts ?? []).filter((m: KubeObject) => m.name !== 'secrets');
+      container.volumeMounts = (container.volumeMounts ?? []).filter((m: KubeObject) => m.name !== 'secrets' && m.name !== 'tmp');
+      if (container.securityContext) container.securityContext.readOnlyRootFilesystem = false;
       // Podman 4.3 cannot mount a secret as a volume in kube play: the value comes as the variable itself.
       container.env = (container.env ?? []).map((env: KubeObject) =>
         env.name.endsWith('_FILE') && String(env.value).startsWith('/run/secrets/') ? { name: env.name.slice(0, -5), valueFrom: { secretKeyRef: { name: secretName, key: String(env.value).slice('/run/secrets/'.length) } } } : env,
       );
+      // Podman publishes every containerPort on the host: only the entry points keep theirs.
       const hostPorts = published.get(object.metadata.name);
-      for (const port of container.ports ?? []) if (hostPorts?.has(port.containerPort)) port.hostPort = port.containerPort;
+      container.ports = (container.ports ?? []).filter((port: KubeObject) => hostPorts?.has(port.containerPort)).map((port: KubeObject) => ({ ...port, hostPort: port.containerPort }));
+      // Podman turns probes into systemd timers, which a machine without systemd lacks; and the
+      // ops port they name is not published. The import waits for readiness itself.
+      delete container.startupProbe;
+      delete container.livenessProbe;
+      delete container.readinessProbe;
     }
   }
   return out;

@@ -22,6 +22,11 @@ export interface ContainerTargetOptions {
   postgresImage?: string;
   /** docker-compose, podman-compose, docker-stack, kubectl or podman-kube (default: the one installed). */
   deployer?: string;
+  /**
+   * Told where the instance goes just before the engine runs, so the platform records it and a
+   * deploy that fails half-way can still be destroyed.
+   */
+  beforeEngine?: (record: TargetRecord) => void;
 }
 
 export interface ContainerDeployOutcome extends DeployOutcome {
@@ -62,6 +67,8 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
       if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
       const context = { dir, manifest, project: plan.project };
+      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : plan.hostEndpoints;
+      options.beforeEngine?.({ name, artefactsDir: dir, deployer: chosen.name, project: plan.project, endpoints });
       progress.step(`deploying with ${chosen.name}`);
       request.signal?.throwIfAborted();
       await chosen.up(context, plan);
@@ -69,7 +76,6 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
         progress.step('waiting for the services and the import');
         await chosen.waitForImport(context);
       }
-      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : plan.hostEndpoints;
       return { endpoints, generatedSecrets: generated, artefactsDir: dir, deployer: chosen.name, plan };
     },
 
