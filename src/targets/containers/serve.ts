@@ -5,6 +5,7 @@
  * container engines collect them; /livez, /readyz and /metrics are on the ops port.
  */
 import { InstantError, errorMessage } from '../../common/errors.js';
+import { enableAccessLog } from '../../common/http-app.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
@@ -29,6 +30,7 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
   if (!isBuiltInService(name)) {
     throw new InstantError('INSTANT_SERVICE_UNKNOWN', `no built-in service "${name}"`, `instant serve runs one of: ${builtInServiceNames().join(', ')}`);
   }
+  enableAccessLog();
   const values = settingsFromEnvironment(env);
   const settings = new SettingsMap(values);
   const log = logger.child({ service: name });
