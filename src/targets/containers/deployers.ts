@@ -111,6 +111,8 @@ function composeDeployer(name: DeployerName, program: string, prefix: string[]):
     },
     async destroy(context) {
       await compose(context, ['down', '-v']);
+      // podman-compose leaves the project's network behind.
+      if (engine === 'podman') await runEngine('podman', ['network', 'rm', '-f', `${context.project}_default`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },
     async logs(context, service, options) {
       return (await compose(context, ['logs', '--tail', String(options.lines), ...(service ? [service] : [])], QUICK_TIMEOUT_MS)).stdout;

@@ -22,11 +22,11 @@ export interface EngineResult {
 
 export function runEngine(program: string, args: string[], options: EngineRun): Promise<EngineResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(program, args, { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const timer = setTimeout(() => {
       // The whole group: podman-compose and kubectl start children of their own.
       try {
@@ -49,7 +49,11 @@ export function runEngine(program: string, args: string[], options: EngineRun): 
       }
       resolve(result);
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      // A program that exits before reading its input closes the pipe: its exit code tells what happened.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
   });
 }
 
