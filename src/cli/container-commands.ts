@@ -21,6 +21,11 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
   if (!flags.renderOnly && recorded && recorded.name !== target) {
     throw new InstantError('INSTANT_TARGET_MISMATCH', `the instance in ${deployment.store.dir} is deployed on ${recorded.name}, not ${target}`, `\`instant destroy\` it first, or use another --state-dir`);
   }
+  if (command === 'up' && !flags.renderOnly) {
+    const initialised = deployment.store.readState()?.packages ?? {};
+    const missing = deployment.plan.ordered.filter((pkg) => !initialised[pkg.id]).map((pkg) => pkg.id);
+    if (missing.length) throw new InstantError('INSTANT_NOT_INITIALISED', `not initialised yet: ${missing.join(', ')}`, `run \`instant init -t ${target} ${missing.join(' ')}\` first`);
+  }
   const progress = lineProgress();
   const t0 = Date.now();
   progress.info(`${flags.renderOnly ? 'Rendering' : 'Deploying'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (${target}, state in ${deployment.store.dir})`);

@@ -21,7 +21,10 @@ import { containerTarget } from '../../src/targets/containers/target.js';
 import { renderForPodman } from '../../src/targets/containers/podman-kube.js';
 import { planContainers } from '../../src/targets/containers/plan.js';
 import type { ContainerTargetName } from '../../src/targets/target.js';
-import { runInstant, tempProject } from '../support/cli.js';
+import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
+import { renderManifest } from '../../src/targets/containers/artefacts.js';
+
+const renderManifestText = (plan: Parameters<typeof renderManifest>[1]) => renderManifest('compose', plan);
 
 const schemaFile = fileURLToPath(new URL('../../../test/containers/fixtures/compose-spec.schema.json', import.meta.url));
 // Its $schema names draft-07 without the trailing '#' Ajv registers it under: the same draft.
@@ -190,4 +193,27 @@ test('instant init -t kubernetes --render-only DIR writes the files and deploys 
   const embedded = await runInstant(['init', 'core', '--render-only', 'x'], { cwd: dir });
   assert.equal(embedded.code, 1);
   assert.match(embedded.stderr, /--render-only writes the files of a container target/);
+});
+
+test('a package running its own image is a component with the shared settings; a custom service module is refused', async () => {
+  const dir = tempProject('instant-render-image-');
+  const pkgDir = join(dir, 'hapi');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(pkgDir);
+  writeFileSync(
+    join(pkgDir, 'package-metadata.json'),
+    JSON.stringify({ id: 'hapi', name: 'HAPI FHIR', description: 'an upstream image', type: 'infrastructure', version: '1.0.0', dependencies: [], environmentVariables: { HAPI_MODE: 'r4' }, services: [{ name: 'hapi-fhir', image: 'hapiproject/hapi:v7.4.0' }] }),
+  );
+  const deployment = loadDeployment({ packages: ['hapi'], cwd: dir, stateDir: join(dir, '.instant'), customPaths: [pkgDir] });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32) });
+  const hapi = plan.components.find((c) => c.name === 'hapi-fhir')!;
+  assert.equal(hapi.image, 'hapiproject/hapi:v7.4.0');
+  assert.equal(hapi.command, undefined, 'its own entry point');
+  assert.equal(plan.sharedEnv.HAPI_MODE, 'r4');
+  const compose = parse(renderManifestText(plan)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors));
+  assert.equal(compose.services['hapi-fhir'].healthcheck, undefined, 'probes are ours only');
+
+  const notes = loadDeployment({ packages: ['notes'], cwd: dir, stateDir: join(dir, '.instant2'), customPaths: [fixturePackages] });
+  assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
 });
