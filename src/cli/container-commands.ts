@@ -5,14 +5,14 @@
  */
 import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
-import { loadDeployment, type DeploymentOptions } from '../platform/deployment.js';
+import { loadDeployment, stateStoreFor, type DeploymentOptions } from '../platform/deployment.js';
 import { recordInitialised } from '../platform/instance-record.js';
 import type { StateStore, TargetRecord } from '../platform/state-store.js';
 import { importPackages } from '../targets/containers/import-job.js';
 import { serveService } from '../targets/containers/serve.js';
 import { containerTarget, type ContainerTargetOptions } from '../targets/containers/target.js';
 import type { ContainerTargetName } from '../targets/target.js';
-import { lineProgress, table } from './output.js';
+import { lineProgress, table, warnOnStderr } from './output.js';
 import { printReady } from './ready.js';
 
 export async function containerStartCommand(command: 'init' | 'up', target: ContainerTargetName, options: DeploymentOptions, flags: ContainerTargetOptions & { databaseUrl?: string }): Promise<void> {
@@ -45,9 +45,10 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
 
 /** down/destroy/status/logs of an instance on a container target; false when it is embedded. */
 export async function containerStop(options: DeploymentOptions, destroy: boolean, confirmed = false): Promise<boolean> {
-  const deployment = loadDeployment({ ...options, packages: [], allowEmpty: true, planless: true });
-  const record = deployment.store.readState()?.target;
-  if (!record) return false;
+  // The state alone says whether the instance is on a container target: the embedded path loads the packages itself.
+  if (!recordedTarget(stateStoreFor(options.cwd ?? process.cwd(), options.stateDir))) return false;
+  const deployment = loadDeployment({ ...options, packages: [], allowEmpty: true, planless: true, warn: warnOnStderr });
+  const record = deployment.store.readState()!.target!;
   if (destroy && !confirmed) {
     throw new InstantError('INSTANT_CONFIRMATION_NEEDED', `this deletes the ${record.name} project ${record.project}, its database volume and ${deployment.store.dir}`, 'pass --yes to confirm');
   }
@@ -63,8 +64,17 @@ export async function containerStop(options: DeploymentOptions, destroy: boolean
   return true;
 }
 
+/** The container target the state records; none when unreadable (the embedded path reports that itself). */
+function recordedTarget(store: StateStore): TargetRecord | undefined {
+  try {
+    return store.readState()?.target;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function containerStatus(store: StateStore, json: boolean): Promise<boolean> {
-  const record = store.readState()?.target;
+  const record = recordedTarget(store);
   if (!record) return false;
   const status = await containerTarget(record.name).status(store);
   if (json) {
@@ -77,7 +87,7 @@ export async function containerStatus(store: StateStore, json: boolean): Promise
 }
 
 export async function containerLogs(store: StateStore, service: string | undefined, options: { lines: number; follow?: boolean }): Promise<boolean> {
-  const record = store.readState()?.target;
+  const record = recordedTarget(store);
   if (!record) return false;
   await containerTarget(record.name).logs(store, service, { ...options, out: process.stdout });
   return true;

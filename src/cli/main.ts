@@ -65,6 +65,15 @@ function withPackageFlags(command: Command): Command {
     .option('--state-dir <dir>', 'state directory (default ./.instant or INSTANT_STATE_DIR)');
 }
 
+/** The target an instance was initialised on; none (embedded) when its state cannot be read: the embedded path reports why. */
+function rememberedTarget(stateDir: string | undefined): string | undefined {
+  try {
+    return stateStoreFor(process.cwd(), stateDir).readState()?.target?.name;
+  } catch {
+    return undefined;
+  }
+}
+
 const program = new Command('instant')
   .description('Instant OpenHIE: a whole OpenHIE health information exchange, from laptop to Kubernetes')
   .version('0.1.0')
@@ -82,7 +91,7 @@ for (const command of ['init', 'up'] as const) {
     .option('--postgres-image <ref>', `container targets: the PostgreSQL image (default ${DEFAULT_POSTGRES_IMAGE})`)
     .option('--deployer <name>', `container targets: ${DEPLOYERS.join(', ')} (default: the one installed)`)
     .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; watch?: boolean; databaseUrl?: string; target?: string; renderOnly?: string; image?: string; postgresImage?: string; deployer?: string }) => {
-      const target = flags.target ?? (flags.renderOnly ? undefined : stateStoreFor(process.cwd(), flags.stateDir).readState()?.target?.name) ?? 'embedded';
+      const target = flags.target ?? (flags.renderOnly ? undefined : rememberedTarget(flags.stateDir)) ?? 'embedded';
       if (isContainerTarget(target)) {
         const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
         return containerStartCommand(command, target, deploymentOptions(ids, flags), { ...(flags.renderOnly ? { renderOnly: flags.renderOnly } : {}), ...(flags.image ? { image: flags.image } : {}), ...(flags.postgresImage ? { postgresImage: flags.postgresImage } : {}), ...(flags.deployer ? { deployer: flags.deployer } : {}), ...(databaseUrl ? { databaseUrl } : {}) });
