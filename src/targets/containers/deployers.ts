@@ -208,7 +208,7 @@ function podmanKubeDeployer(): Deployer {
       writeFileSync(payload, podmanSecretPayload(secrets), { mode: 0o600 });
       await podman(['secret', 'rm', secretName(context)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['secret', 'create', secretName(context), payload], { timeoutMs: QUICK_TIMEOUT_MS });
-      const volume = claimName({ project: context.project } as ContainerPlan);
+      const volume = claimName(context.project);
       if ((await podman(['volume', 'exists', volume], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).code !== 0) await podman(['volume', 'create', volume], { timeoutMs: QUICK_TIMEOUT_MS });
       await podman(['kube', 'down', file(context)], { allowFailure: true });
       await podman(['kube', 'play', '--network', context.project, file(context)]);
@@ -219,8 +219,7 @@ function podmanKubeDeployer(): Deployer {
     },
     async destroy(context) {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
-      const plan = { project: context.project } as ContainerPlan;
-      await podman(['volume', 'rm', '-f', claimName(plan)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
+      await podman(['volume', 'rm', '-f', claimName(context.project)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['secret', 'rm', secretName(context)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['network', 'rm', '-f', context.project], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },

@@ -18,8 +18,8 @@ export function podmanPodAddress(component: string): string {
   return component === IMPORT_JOB ? component : `${component}-pod-0`;
 }
 
-export function claimName(plan: ContainerPlan): string {
-  return `${plan.project}-pgdata`;
+export function claimName(project: string): string {
+  return `${project}-pgdata`;
 }
 
 export function renderForPodman(plan: ContainerPlan): KubeObject[] {
@@ -30,7 +30,7 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
     if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget') continue;
     if (object.kind === 'StatefulSet') {
       const template = object.spec.template;
-      template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan) } }];
+      template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan.project) } }];
       // The claim is a podman volume made before the play: a claim in the file fails once it exists (up after down).
       out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: object.metadata, spec: { replicas: 1, selector: object.spec.selector, template } });
       continue;

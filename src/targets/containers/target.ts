@@ -11,7 +11,7 @@ import { generateSecret, ensureSecrets } from '../../platform/secrets.js';
 import type { StateStore, TargetRecord } from '../../platform/state-store.js';
 import type { ContainerTargetName, DeployOutcome, DeployRequest, LogOptions, StopOutcome, Target, TargetStatus } from '../target.js';
 import { writeArtefacts } from './artefacts.js';
-import { chooseDeployer, deployer as deployerNamed, deployersFor, type Deployer, type DeployerName } from './deployers.js';
+import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
 import { planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
 
@@ -130,4 +130,3 @@ function contextOf(record: TargetRecord) {
   return { dir: record.artefactsDir, manifest: join(record.artefactsDir, record.name === 'compose' ? 'compose.yaml' : record.name === 'swarm' ? 'stack.yaml' : 'kubernetes.yaml'), project: record.project };
 }
 
-export type { Deployer };
