@@ -29,6 +29,16 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
   const progress = lineProgress();
   const t0 = Date.now();
   progress.info(`${flags.renderOnly ? 'Rendering' : 'Deploying'} ${deployment.plan.ordered.map((p) => p.id).join(', ')} (${target}, state in ${deployment.store.dir})`);
+  // up (and init again) renders what init was given, unless told otherwise now.
+  if (recorded && !flags.renderOnly) {
+    flags = {
+      ...flags,
+      ...(flags.image ?? recorded.image ? { image: flags.image ?? recorded.image } : {}),
+      ...(flags.postgresImage ?? recorded.postgresImage ? { postgresImage: flags.postgresImage ?? recorded.postgresImage } : {}),
+      deployer: flags.deployer ?? recorded.deployer,
+      ...(recorded.externalDatabase ? { externalDatabase: true } : {}),
+    };
+  }
   const remember = (record: TargetRecord) => {
     const state = deployment.store.readState() ?? { version: 1 as const, packages: {}, database: { kind: 'postgres' as const } };
     deployment.store.writeState({ ...state, target: record });
@@ -38,7 +48,7 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
     process.stdout.write(`Wrote the ${target} files to ${outcome.artefactsDir} (secrets in ${outcome.artefactsDir}/secrets, kept out of git by its .gitignore).\n`);
     return;
   }
-  recordInitialised(deployment, 'postgres', { name: target, artefactsDir: outcome.artefactsDir, deployer: outcome.deployer, project: outcome.plan.project, endpoints: outcome.endpoints });
+  recordInitialised(deployment, 'postgres', deployment.store.readState()?.target);
   printReady(deployment, outcome.endpoints, outcome.generatedSecrets, Date.now() - t0);
   process.stdout.write(`Running on ${target} (${outcome.deployer}, project ${outcome.plan.project}). \`instant status\`, \`instant logs\`, \`instant down\`, \`instant destroy\` act on it.\n`);
 }

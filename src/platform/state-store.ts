@@ -32,6 +32,10 @@ export interface TargetRecord {
   project: string;
   /** Entry points reachable from this machine (service → endpoint → URL). */
   endpoints: Record<string, Record<string, string>>;
+  /** What init was given, for `up` to render the same: the images, and whether PostgreSQL is external. */
+  image?: string;
+  postgresImage?: string;
+  externalDatabase?: boolean;
 }
 
 export interface RememberedSettings {

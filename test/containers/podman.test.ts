@@ -1,7 +1,8 @@
 /**
  * The container targets end to end on podman: the image is built (on a local Debian base, as no
  * registry is reachable), core is deployed through podman-compose and through `podman kube play`,
- * the core package's features run against each, then each is destroyed and leaves nothing behind.
+ * the core package's features run against each (on Compose, down and up keep the data), then each
+ * is destroyed and leaves nothing behind.
  * Skipped where podman, podman-compose or mmdebstrap is missing; every podman call has a time limit.
  */
 import { strict as assert } from 'node:assert';
@@ -20,6 +21,23 @@ before(async () => {
   if (!skip) images = await buildTestImages();
 });
 
+/** GETs a URL until it answers 200 (the services start again after up), with a bound. */
+async function waitForAnswer(url: string, authorization: string): Promise<unknown> {
+  const deadline = Date.now() + 180_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { headers: { authorization }, signal: AbortSignal.timeout(5000) });
+      if (response.ok) return response.json();
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`${url} did not answer 200 within 180 s (${last})`);
+}
+
 async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'podman-compose' | 'podman-kube'): Promise<void> {
   const dir = tempProject(`instant-${deployer}-`);
   const project = dir.split('/').at(-1)!.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
@@ -36,6 +54,15 @@ async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'po
     assert.match(features.stdout, /(\d+) scenarios \(\1 passed\)/);
     const logs = await runInstant(['logs', 'interop-layer', '-n', '50'], { cwd: dir, timeoutMs: 120_000 });
     assert.match(logs.stdout, /"msg":"request"/, 'the services log requests as JSON lines with their ids');
+    if (target === 'compose') {
+      // down keeps the database volume: after up, what the features stored is still there.
+      assert.equal((await runInstant(['down'], { cwd: dir, timeoutMs: 300_000 })).code, 0);
+      const up = await runInstant(['up'], { cwd: dir, timeoutMs: 600_000 });
+      assert.equal(up.code, 0, `up failed:\n${up.stdout}\n${up.stderr}`);
+      const password = (await runInstant(['config', '--get', 'CORE_TEST_CLIENT_PASSWORD'], { cwd: dir })).stdout.trim();
+      const search = await waitForAnswer(`http://127.0.0.1:${router}/fhir/Patient?identifier=urn:instant:test:national-id|CORE-FEATURE-001`, `Basic ${Buffer.from(`core-test-client:${password}`).toString('base64')}`);
+      assert.ok((search as { total: number }).total >= 1, 'the patient created before down is found after up');
+    }
   } finally {
     const destroy = await runInstant(['destroy', '-y'], { cwd: dir, timeoutMs: 600_000 });
     assert.equal(destroy.code, 0, `destroy failed:\n${destroy.stdout}\n${destroy.stderr}`);

@@ -102,6 +102,8 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   const secrets: Record<string, string> = {};
   const sharedEnv: Record<string, string> = {};
   for (const [name, setting] of options.settings) {
+    // The database's own secrets are set below, whatever the settings hold.
+    if (name === DATABASE_URL_SECRET || name === POSTGRES_PASSWORD_SECRET) continue;
     if (setting.secret) secrets[name] = setting.value;
     else sharedEnv[name] = setting.value;
   }

@@ -12,10 +12,12 @@ import type { StateStore, TargetRecord } from '../../platform/state-store.js';
 import type { ContainerTargetName, DeployOutcome, DeployRequest, LogOptions, StopOutcome, Target, TargetStatus } from '../target.js';
 import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
-import { planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
+import { DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
 
 export interface ContainerTargetOptions {
+  /** The instance's PostgreSQL is an external server whose URL init kept with the secrets. */
+  externalDatabase?: boolean;
   /** Write the files there and deploy nothing. */
   renderOnly?: string;
   image?: string;
@@ -44,7 +46,16 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       const { store } = deployment;
       store.ensure();
       const { secrets, generated } = ensureSecrets(store, deployment.plan.ordered, request.command === 'init');
-      if (!secrets[POSTGRES_PASSWORD_SECRET] && !request.databaseUrl) {
+      // An external server's URL is kept with the instance's secrets (0600), so `up` finds it again.
+      if (request.databaseUrl && secrets[DATABASE_URL_SECRET] !== request.databaseUrl) {
+        secrets[DATABASE_URL_SECRET] = request.databaseUrl;
+        store.writeSecrets(secrets);
+      }
+      const databaseUrl = request.databaseUrl ?? (options.externalDatabase ? secrets[DATABASE_URL_SECRET] : undefined);
+      if (options.externalDatabase && !databaseUrl) {
+        throw new InstantError('INSTANT_DATABASE_URL_MISSING', `the instance uses an external PostgreSQL whose URL is not in ${store.secretsFile}`, 'pass --database-url again');
+      }
+      if (!secrets[POSTGRES_PASSWORD_SECRET] && !databaseUrl) {
         secrets[POSTGRES_PASSWORD_SECRET] = generateSecret(32);
         store.writeSecrets(secrets);
         generated.push(POSTGRES_PASSWORD_SECRET);
@@ -59,7 +70,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
         postgresPassword: secrets[POSTGRES_PASSWORD_SECRET] ?? '',
         ...(options.image ? { image: options.image } : {}),
         ...(options.postgresImage ? { postgresImage: options.postgresImage } : {}),
-        ...(request.databaseUrl ? { databaseUrl: request.databaseUrl } : {}),
+        ...(databaseUrl ? { databaseUrl } : {}),
         ...(chosen?.name === 'podman-kube' ? { address: podmanPodAddress } : {}),
       });
       const dir = options.renderOnly ?? join(store.dir, name);
@@ -68,7 +79,15 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
       const context = { dir, manifest, project: plan.project };
       const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : plan.hostEndpoints;
-      options.beforeEngine?.({ name, artefactsDir: dir, deployer: chosen.name, project: plan.project, endpoints });
+      options.beforeEngine?.({
+        name,
+        artefactsDir: dir,
+        deployer: chosen.name,
+        project: plan.project,
+        endpoints,
+        image: plan.image,
+        ...(plan.database.kind === 'internal' ? { postgresImage: plan.database.image } : { externalDatabase: true }),
+      });
       progress.step(`deploying with ${chosen.name}`);
       request.signal?.throwIfAborted();
       await chosen.up(context, plan);
