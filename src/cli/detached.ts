@@ -11,7 +11,7 @@ import { formatLogLine } from '../common/logger.js';
 import type { Deployment } from '../platform/deployment.js';
 import type { Progress } from '../platform/progress.js';
 import { fatalReason } from '../targets/embedded/fatal.js';
-import { runEmbedded } from '../targets/embedded/run.js';
+import { embeddedTarget } from '../targets/embedded/target.js';
 import { progressView } from './progress-view.js';
 import { printReady } from './ready.js';
 import { CurrentStep, INTERRUPTED } from './interrupt.js';
@@ -61,7 +61,7 @@ export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment
   process.on('disconnect', onParentGone);
   let instance;
   try {
-    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: true, progress, reportFatal: sendFailure, signal: starting.signal, watch });
+    instance = await embeddedTarget({ detached: true, reportFatal: sendFailure, watch }).deploy({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), progress, signal: starting.signal });
   } catch (error) {
     await sendFailure(fatalReason(error, deployment.store.dir));
     // Exit now: a half-opened database thread or a timer must not keep an orphan alive.

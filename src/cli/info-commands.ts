@@ -1,8 +1,4 @@
-import { trustCertificates } from '../common/trust.js';
-import { createReadStream, existsSync, statSync, watch } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { InstantError } from '../common/errors.js';
-import { formatLogLine } from '../common/logger.js';
 import { discoverForInstance, loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
 import { LIMITS } from '../common/limits.js';
 import { SERVICE_SETTINGS } from '../services/settings-catalogue.js';
@@ -12,6 +8,7 @@ import { loadProjectConfig } from '../platform/project-config.js';
 import type { StateStore } from '../platform/state-store.js';
 import { table, warnOnStderr } from './output.js';
 import { stateStoreFor } from '../platform/deployment.js';
+import { embeddedTarget } from '../targets/embedded/target.js';
 
 function storeFor(options: { stateDir?: string }): StateStore {
   return stateStoreFor(process.cwd(), options.stateDir);
@@ -42,21 +39,9 @@ export function listCommand(options: { stateDir?: string; customPaths?: string[]
 export async function statusCommand(options: { stateDir?: string; json?: boolean }): Promise<void> {
   const store = storeFor(options);
   const state = store.readState();
-  const runtime = store.liveRuntime();
-  trustCertificates(runtime?.trustedCertificates);
-  const health: Record<string, string> = {};
-  for (const [service, urls] of Object.entries(runtime?.endpoints ?? {})) {
-    // The URL the service declared for readiness; older runtimes: its api endpoint, else its first.
-    const base = urls.api ?? Object.values(urls)[0];
-    const healthUrl = runtime?.healthUrls?.[service] ?? (base ? `${base}/health` : undefined);
-    if (!healthUrl) continue;
-    try {
-      const response = await fetch(healthUrl, { signal: AbortSignal.timeout(2000) });
-      health[service] = response.ok ? 'healthy' : `unhealthy (HTTP ${response.status})`;
-    } catch (error) {
-      health[service] = `unreachable (${(error as Error).message})`;
-    }
-  }
+  const status = await embeddedTarget().status(store);
+  const runtime = status.running ? store.liveRuntime() : undefined;
+  const health = Object.fromEntries(status.services.map((s) => [s.name, s.health]));
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ stateDir: store.dir, initialised: state?.packages ?? {}, running: runtime ? { ...runtime, trustedCertificates: undefined } : null, health }, null, 2)}\n`);
     return;
@@ -67,13 +52,13 @@ export async function statusCommand(options: { stateDir?: string; json?: boolean
   }
   process.stdout.write(`Instance in ${store.dir} (database: ${state.database.kind})\n`);
   process.stdout.write(`Initialised: ${Object.keys(state.packages).join(', ') || 'nothing'}\n`);
-  if (!runtime) {
+  if (!status.running) {
     process.stdout.write('Not running. Start it with `instant up`.\n');
     return;
   }
-  process.stdout.write(`Running: pid ${runtime.pid}${runtime.detached ? ' (detached)' : ''} since ${runtime.startedAt}\n`);
+  process.stdout.write(`Running: ${status.where}\n`);
   const rows = [['SERVICE', 'HEALTH', 'ENDPOINTS']];
-  for (const [service, urls] of Object.entries(runtime.endpoints)) rows.push([service, health[service] ?? '-', Object.entries(urls).map(([n, u]) => `${n} ${u}`).join(', ')]);
+  for (const service of status.services) rows.push([service.name, service.health, Object.entries(service.endpoints).map(([n, u]) => `${n} ${u}`).join(', ')]);
   process.stdout.write(`${table(rows)}\n`);
 }
 
@@ -118,63 +103,5 @@ function getHint(name: string, deployment: Deployment): string {
 
 /** logs: the services' log lines, one service or all; -f keeps following. */
 export async function logsCommand(service: string | undefined, options: { stateDir?: string; follow?: boolean; lines?: number; json?: boolean }): Promise<void> {
-  const store = storeFor(options);
-  if (!existsSync(store.logFile)) {
-    const where = store.location.how === 'new' ? `no instance found (looked for ${store.whereLooked()})` : `no logs in ${store.logsDir}`;
-    throw new InstantError('INSTANT_NO_LOGS', where, 'deploy something first with `instant init`, or run the command in (or below) the folder of an instance');
-  }
-  const keep = options.lines ?? 200;
-  const show = (line: string): string | undefined => {
-    if (!line) return undefined;
-    if (service) {
-      try {
-        if ((JSON.parse(line) as { service?: string }).service !== service) return undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    return options.json ? line : formatLogLine(line);
-  };
-  const recent: string[] = [];
-  const seen = new Set<string>(Object.keys(store.liveRuntime()?.endpoints ?? {}));
-  const reader = createInterface({ input: createReadStream(store.logFile) });
-  for await (const line of reader) {
-    if (service) {
-      try {
-        const name = (JSON.parse(line) as { service?: string }).service;
-        if (name) seen.add(name);
-      } catch {
-        // not a JSON line: shown only when all services are
-      }
-    }
-    const text = show(line);
-    if (text === undefined) continue;
-    recent.push(text);
-    if (recent.length > keep) recent.shift();
-  }
-  // A name that never logged and is not running is a typo, not a quiet service.
-  if (service && !seen.has(service)) {
-    const known = [...seen].sort();
-    throw new InstantError('INSTANT_LOGS_SERVICE_UNKNOWN', `no service named "${service}" in this instance's logs (${store.logFile})`, `known services: ${known.join(', ') || '(none yet)'}; \`instant logs\` shows all of them`);
-  }
-  if (recent.length) process.stdout.write(`${recent.join('\n')}\n`);
-  if (!options.follow) return;
-  let offset = statSync(store.logFile).size;
-  let partial = '';
-  await new Promise<void>(() => {
-    watch(store.logFile, () => {
-      const size = statSync(store.logFile).size;
-      if (size <= offset) return;
-      const stream = createReadStream(store.logFile, { start: offset, end: size - 1 });
-      offset = size;
-      stream.on('data', (chunk) => {
-        const lines = (partial + chunk.toString()).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          const text = show(line);
-          if (text !== undefined) process.stdout.write(`${text}\n`);
-        }
-      });
-    });
-  });
+  await embeddedTarget().logs(storeFor(options), service, { lines: options.lines ?? 200, ...(options.follow ? { follow: true } : {}), ...(options.json ? { json: true } : {}), out: process.stdout });
 }

@@ -1,16 +1,15 @@
 import { assertEmbeddable } from '../targets/embedded/embeddable.js';
 import { createInterface } from 'node:readline/promises';
 import { InstantError } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
 import { dependentsAmong, planPackages } from '../platform/dependency-graph.js';
 import { loadDeployment, type Deployment, type DeploymentOptions } from '../platform/deployment.js';
-import { isAlive, type RuntimeInfo } from '../platform/state-store.js';
+import type { RuntimeInfo } from '../platform/state-store.js';
 import { callControl } from '../targets/embedded/control.js';
-import { checkDatabaseUrl, chooseDatabaseUrl, openInstanceDatabase } from '../targets/embedded/database-location.js';
-import { destroyPackageData, runEmbedded, type DeployResult, type RunningInstance } from '../targets/embedded/run.js';
+import { checkDatabaseUrl } from '../targets/embedded/database-location.js';
+import type { DeployResult, RunningInstance } from '../targets/embedded/run.js';
+import { embeddedTarget } from '../targets/embedded/target.js';
 import type { Progress } from '../platform/progress.js';
 import { abortOnInterrupt, CurrentStep } from './interrupt.js';
-import { resolveServiceDefinition } from '../targets/embedded/service-loader.js';
 import { DAEMON_ENV, runAsDaemon, startDetached } from './detached.js';
 import { lineProgress, markStackRunning, warnOnStderr } from './output.js';
 import { printReady } from './ready.js';
@@ -48,7 +47,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   markStackRunning();
   let instance: RunningInstance;
   try {
-    instance = await runEmbedded({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), detached: false, progress, prettyLogs: process.stdout, signal: interrupt.signal, watch: flags.watch ?? false });
+    instance = await embeddedTarget({ detached: false, prettyLogs: process.stdout, watch: flags.watch ?? false }).deploy({ deployment, command, ...(databaseUrl ? { databaseUrl } : {}), progress, signal: interrupt.signal });
   } finally {
     interrupt.dispose();
   }
@@ -101,12 +100,11 @@ export async function downCommand(options: DeploymentOptions): Promise<void> {
     process.stdout.write(`Nothing is running ${where}.\n`);
     return;
   }
-  const result = await stopRunning(deployment, live, { packages: options.packages.length ? ids : [] });
+  const result = await embeddedTarget().stop(deployment, options.packages.length ? ids : []);
   if (!result) {
     process.stdout.write(`Nothing is running from ${deployment.store.dir} (the process recorded there had gone).\n`);
     return;
   }
-  if (result.remaining.length === 0) await waitForExit(live.pid);
   if (result.dependents?.length) process.stdout.write(`Also stopped ${result.dependents.join(', ')}: ${result.dependents.length > 1 ? 'they depend' : 'it depends'} on what was asked to stop.\n`);
   process.stdout.write(`Stopped ${result.stopped.join(', ') || 'nothing'}${result.remaining.length ? `; still running: ${result.remaining.join(', ')}` : ''}. Data is kept; \`instant up\` starts again.\n`);
 }
@@ -125,49 +123,9 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
   if (!flags.yes) await confirm(`Delete all data of ${ids.join(', ') || 'this instance'}${everything ? ` and the state directory ${store.dir}` : ''}?${dependentsNote ? ` ${dependentsNote}.` : ''}`);
   else if (dependentsNote) warnOnStderr(dependentsNote);
 
-  // A running instance holds the database: it drops the schemas itself.
-  const result = live ? await stopRunning(deployment, live, { packages: ids, destroy: true }) : undefined;
-  if (live && result?.remaining.length === 0) await waitForExit(live.pid);
-  if (!result && ids.length) {
-    const databaseUrl = chooseDatabaseUrl(store, flags.databaseUrl);
-    if (databaseUrl || !everything) {
-      const db = await openInstanceDatabase(store, databaseUrl);
-      try {
-        const schemas: string[] = [];
-        for (const id of ids) {
-          const pkg = deployment.all.get(id);
-          // Broken or moved: its service modules cannot be read, so its schemas are not known here.
-          if (!pkg) {
-            warnOnStderr(`the data of ${id} cannot be found without its package folder: only its record is removed (give the folder with -c DIR to drop its schemas)`);
-            continue;
-          }
-          for (const entry of pkg.services) schemas.push(...(await resolveServiceDefinition(pkg, entry)).schemas);
-        }
-        await destroyPackageData(db, store, ids, schemas, createLogger());
-      } finally {
-        await db.close();
-      }
-    }
-  }
+  const result = await embeddedTarget().destroy(deployment, ids, { ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}), warn: warnOnStderr });
   if (everything) store.removeAll();
   process.stdout.write(`${result?.dependents?.length ? `Stopped ${result.dependents.join(', ')} (data kept).\n` : ''}Destroyed ${ids.join(', ') || 'nothing'}${everything ? ` and removed ${store.dir}` : ''}.\n`);
-}
-
-/**
- * Asks the running instance to stop packages. A process recorded in runtime.json that no longer
- * answers (killed, crashed) is forgotten, and undefined is returned.
- */
-type StopResult = { stopped: string[]; remaining: string[]; dependents?: string[] };
-
-async function stopRunning(deployment: Deployment, live: RuntimeInfo, body: { packages: string[]; destroy?: boolean }): Promise<StopResult | undefined> {
-  try {
-    return await callControl<StopResult>(live.controlSocket, 'POST', '/stop', body);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ECONNREFUSED' && code !== 'ENOENT') throw error;
-    deployment.store.clearRuntime();
-    return undefined;
-  }
 }
 
 /**
@@ -186,14 +144,6 @@ function loadDeploymentForRunning(options: DeploymentOptions): { deployment: Dep
   const plan = planPackages(probe.all, plannable, { only: options.only ?? false });
   const ids = [...new Set([...plan.ordered.map((p) => p.id), ...options.packages])];
   return { deployment: { ...probe, plan }, ids };
-}
-
-async function waitForExit(pid: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) throw new InstantError('INSTANT_STOP_TIMEOUT', `process ${pid} did not exit within ${timeoutMs / 1000} s`, `kill it with \`kill ${pid}\``);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 export async function confirm(question: string): Promise<void> {

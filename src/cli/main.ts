@@ -7,6 +7,13 @@ import { configCommand, listCommand, logsCommand, statusCommand } from './info-c
 import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
 import { testCommand } from './test-command.js';
 import { backupCommand, restoreCommand } from './backup-commands.js';
+
+import { containerLogs, containerStartCommand, containerStatus, containerStop, importCommand, serveCommand } from './container-commands.js';
+import { InstantError } from '../common/errors.js';
+import { stateStoreFor } from '../platform/deployment.js';
+import { isContainerTarget, TARGET_NAMES } from '../targets/target.js';
+import { DEFAULT_IMAGE, DEFAULT_POSTGRES_IMAGE } from '../targets/containers/plan.js';
+import { DEPLOYERS } from '../targets/containers/deployers.js';
 import { INTERRUPTED } from './interrupt.js';
 import { quietOnClosedOutput, stackRunning } from './output.js';
 
@@ -60,6 +67,15 @@ function withPackageFlags(command: Command): Command {
     .option('--state-dir <dir>', 'state directory (default ./.instant or INSTANT_STATE_DIR)');
 }
 
+/** The target an instance was initialised on; none (embedded) when its state cannot be read: the embedded path reports why. */
+function rememberedTarget(stateDir: string | undefined): string | undefined {
+  try {
+    return stateStoreFor(process.cwd(), stateDir).readState()?.target?.name;
+  } catch {
+    return undefined;
+  }
+}
+
 const program = new Command('instant')
   .description('Instant OpenHIE: a whole OpenHIE health information exchange, from laptop to Kubernetes')
   .version('0.1.0')
@@ -70,24 +86,37 @@ for (const command of ['init', 'up'] as const) {
     .description(command === 'init' ? 'deploy and configure packages the first time (runs importers)' : 'start initialised packages again (no re-import)')
     .option('-d, --detach', 'run in the background; stop with `instant down`')
     .option('-w, --watch', "reload a custom package's service when its files change (development)")
-    .addOption(new Option('-t, --target <target>', 'where to run').choices(['embedded']).default('embedded'))
-    .option('--database-url <url>', 'use this PostgreSQL server instead of the embedded database (or INSTANT_DATABASE_URL)')
-    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; watch?: boolean; databaseUrl?: string }) => {
+    .addOption(new Option('-t, --target <target>', 'where to run (default: embedded, or where the instance was initialised)').choices([...TARGET_NAMES]))
+    .option('--database-url <url>', 'use this PostgreSQL server instead of the embedded database (or INSTANT_DATABASE_URL); on a container target, instead of a PostgreSQL container')
+    .option('--render-only <dir>', 'container targets: write the files to DIR and deploy nothing (review, GitOps)')
+    .option('--image <ref>', `container targets: the image of the services (default ${DEFAULT_IMAGE}, built from the Containerfile)`)
+    .option('--postgres-image <ref>', `container targets: the PostgreSQL image (default ${DEFAULT_POSTGRES_IMAGE})`)
+    .option('--deployer <name>', `container targets: ${DEPLOYERS.join(', ')} (default: the one installed)`)
+    .action(async (ids: string[], flags: CommonFlags & { detach?: boolean; watch?: boolean; databaseUrl?: string; target?: string; renderOnly?: string; image?: string; postgresImage?: string; deployer?: string }) => {
+      const target = flags.target ?? (flags.renderOnly ? undefined : rememberedTarget(flags.stateDir)) ?? 'embedded';
+      if (isContainerTarget(target)) {
+        const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
+        return containerStartCommand(command, target, deploymentOptions(ids, flags), { ...(flags.renderOnly ? { renderOnly: flags.renderOnly } : {}), ...(flags.image ? { image: flags.image } : {}), ...(flags.postgresImage ? { postgresImage: flags.postgresImage } : {}), ...(flags.deployer ? { deployer: flags.deployer } : {}), ...(databaseUrl ? { databaseUrl } : {}) });
+      }
+      if (flags.renderOnly) throw new InstantError('INSTANT_TARGET_UNSUPPORTED', '--render-only writes the files of a container target', 'add -t compose, -t swarm or -t kubernetes');
       await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.watch ? { watch: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
     });
 }
 
 withPackageFlags(program.command('down'))
   .description('stop packages (dependents first); data is kept')
-  .action(async (ids: string[], flags: CommonFlags) => downCommand(deploymentOptions(ids, flags)));
+  .action(async (ids: string[], flags: CommonFlags) => {
+    if (!(await containerStop(deploymentOptions(ids, flags), false))) await downCommand(deploymentOptions(ids, flags));
+  });
 
 withPackageFlags(program.command('destroy'))
   .description('stop packages and delete their data')
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--database-url <url>', 'the PostgreSQL server the instance uses, if it is not remembered')
-  .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) =>
-    destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) }),
-  );
+  .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) => {
+    if (await containerStop(deploymentOptions(ids, flags), true, flags.yes ?? false)) return;
+    await destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+  });
 
 program
   .command('backup')
@@ -112,7 +141,9 @@ program
   .description('what is initialised and running, and the health of each service')
   .option('--state-dir <dir>', 'state directory')
   .option('--json', 'machine-readable output')
-  .action(async (flags: { stateDir?: string; json?: boolean }) => statusCommand(flags));
+  .action(async (flags: { stateDir?: string; json?: boolean }) => {
+    if (!(await containerStatus(stateStoreFor(process.cwd(), flags.stateDir), flags.json ?? false))) await statusCommand(flags);
+  });
 
 program
   .command('logs')
@@ -122,9 +153,21 @@ program
   .option('-n, --lines <n>', 'how many recent lines', '200')
   .option('--json', 'raw JSON lines')
   .option('--state-dir <dir>', 'state directory')
-  .action(async (service: string | undefined, flags: { follow?: boolean; lines: string; json?: boolean; stateDir?: string }) =>
-    logsCommand(service, { ...flags, lines: Number(flags.lines) }),
-  );
+  .action(async (service: string | undefined, flags: { follow?: boolean; lines: string; json?: boolean; stateDir?: string }) => {
+    if (!(await containerLogs(stateStoreFor(process.cwd(), flags.stateDir), service, { lines: Number(flags.lines), ...(flags.follow ? { follow: true } : {}) }))) await logsCommand(service, { ...flags, lines: Number(flags.lines) });
+  });
+
+program
+  .command('serve')
+  .description("run one built-in service in this process: a container's entry point (settings from the environment, secrets from NAME_FILE files, data in PostgreSQL)")
+  .argument('<service>', 'the service, e.g. interop-layer')
+  .action(async (service: string) => serveCommand(service));
+
+program
+  .command('import')
+  .description("apply the packages' importers to running services (the import job of the container targets)")
+  .argument('<packages...>', 'package ids')
+  .action(async (ids: string[]) => importCommand(ids));
 
 program
   .command('list')

@@ -10,7 +10,9 @@ export async function testCommand(options: DeploymentOptions & { baseUrl?: strin
   const deployment = loadDeployment(options);
   const remote = options.baseUrl !== undefined;
   // A remote stack is tested with what is known of it: the URL, and settings given here.
-  const runtime = remote ? undefined : deployment.store.liveRuntime();
+  // A container target: the entry points it published, as recorded at init.
+  const containers = remote ? undefined : deployment.store.readState()?.target;
+  const runtime = remote ? undefined : containers ? { endpoints: containers.endpoints, trustedCertificates: undefined } : deployment.store.liveRuntime();
   trustCertificates(runtime?.trustedCertificates);
   if (!runtime && !remote) {
     throw new InstantError('INSTANT_NOT_RUNNING', `nothing is running from ${deployment.store.dir}`, 'start the stack with `instant init -d <package>`, or test a remote stack with --base-url URL');

@@ -4,6 +4,25 @@ import type { Logger } from './logger.js';
 import { createGuardedServer, type HttpLimits } from './connection-guard.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { jsonNestingExceeds } from './json-depth.js';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * In a container (`instant serve`) every request gets one JSON log line with its id, method,
+ * path, status and time: there, stdout is the log the engine collects. The embedded target keeps
+ * the hot path free of per-request lines.
+ */
+let accessLog = false;
+export function enableAccessLog(): void {
+  accessLog = true;
+}
+
+/** A caller's X-Request-Id is kept when it looks like one (so a trace crosses services); else a new one. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -28,11 +47,20 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
     disableRequestLogging: true,
+    genReqId: requestIdOf,
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     serverFactory: (handler: RequestListener) =>
       createGuardedServer(handler, { limits, name: options.name ?? 'http', logger: options.logger, tls: options.https }),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   guardJsonDepth(app, options.maxJsonDepth ?? 64);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  if (accessLog) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    });
+  }
   app.get('/health', async () => ({ status: 'ok' }));
   return app;
 }

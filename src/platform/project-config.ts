@@ -15,6 +15,9 @@ const envVarsSchema = z.union([
   z.record(z.union([z.string(), z.number(), z.boolean()])),
 ]);
 
+const quantitySchema = z.object({ cpu: z.string().regex(/^\d+(\.\d+)?m?$/).optional(), memory: z.string().regex(/^\d+(Ki|Mi|Gi|Ti|k|M|G|T)?$/).optional() }).strict();
+const resourceSchema = z.object({ requests: quantitySchema.default({}), limits: quantitySchema.default({}) }).strict();
+
 const profileSchema = z
   .object({
     name: z.string().min(1),
@@ -23,6 +26,10 @@ const profileSchema = z
     envVars: envVarsSchema.default([]),
     dev: z.boolean().default(false),
     only: z.boolean().default(false),
+    /** Container targets: replicas of each service (the router and FHIR services scale on PostgreSQL). */
+    replicas: z.record(z.number().int().min(0).max(100)).default({}),
+    /** Container targets: requests and limits of each service (Kubernetes quantities: cpu 250m, memory 512Mi). */
+    resources: z.record(resourceSchema).default({}),
   })
   .strict();
 
@@ -46,6 +53,15 @@ export interface Profile {
   envVars: Record<string, string>;
   dev: boolean;
   only: boolean;
+  /** Container targets: replicas by service name. */
+  replicas?: Record<string, number>;
+  /** Container targets: requests and limits by service name (or `postgres`). */
+  resources?: Record<string, ResourceSpec>;
+}
+
+export interface ResourceSpec {
+  requests: { cpu?: string; memory?: string };
+  limits: { cpu?: string; memory?: string };
 }
 
 export interface ProjectConfig {
@@ -101,7 +117,7 @@ export function loadProjectConfig(path?: string, cwd = process.cwd(), warn: (mes
     const envVars = Array.isArray(p.envVars)
       ? Object.fromEntries(p.envVars.map((a) => parseAssignment(a, `${file} profile ${p.name}`)))
       : Object.fromEntries(Object.entries(p.envVars).map(([k, v]) => [k, String(v)]));
-    return { name: p.name, packages: p.packages, envFiles: p.envFiles.map((f) => resolve(base, f)), envVars, dev: p.dev, only: p.only };
+    return { name: p.name, packages: p.packages, envFiles: p.envFiles.map((f) => resolve(base, f)), envVars, dev: p.dev, only: p.only, replicas: p.replicas, resources: p.resources };
   });
   return {
     file,

@@ -18,6 +18,24 @@ export interface InstanceState {
   database: { kind: 'pglite' } | { kind: 'postgres' };
   /** Settings given at init (profile, env files, -e), applied again by later commands. */
   settings?: RememberedSettings;
+  /** Deployed on a container target (absent: the embedded target). */
+  target?: TargetRecord;
+}
+
+/** Where a container target put the instance, for down, destroy, status, logs and test. */
+export interface TargetRecord {
+  name: 'compose' | 'swarm' | 'kubernetes';
+  /** The folder of the rendered files (compose.yaml, kubernetes.yaml, secrets/). */
+  artefactsDir: string;
+  /** The program that deployed them: docker-compose, podman-compose, docker-stack, kubectl, podman-kube. */
+  deployer: string;
+  project: string;
+  /** Entry points reachable from this machine (service → endpoint → URL). */
+  endpoints: Record<string, Record<string, string>>;
+  /** What init was given, for `up` to render the same: the images, and whether PostgreSQL is external. */
+  image?: string;
+  postgresImage?: string;
+  externalDatabase?: boolean;
 }
 
 export interface RememberedSettings {

@@ -38,6 +38,8 @@ export interface RunningService {
   trustedCertificates?: string[];
   /** Stops accepting work, finishes or flushes what is in flight, and releases ports. */
   stop(): Promise<void>;
+  /** The service's own Prometheus metrics, served on the container's /metrics (instant serve). */
+  metrics?: { contentType: string; metrics(): Promise<string> };
 }
 
 export interface ServiceDefinition {

@@ -201,7 +201,7 @@ export const interopLayerService: ServiceDefinition = {
       // The generated certificate is self-signed: the platform's own clients (readiness, importers,
       // status, the test harness) trust it, as openhim-mediator-utils' trustSelfSigned does.
       const trustedCertificates = certificate && (config.apiTls || listeners[1]) ? [certificate.cert] : undefined;
-      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll, ...(trustedCertificates ? { trustedCertificates } : {}) };
+      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll, metrics: deps.metrics.registry, ...(trustedCertificates ? { trustedCertificates } : {}) };
     } catch (error) {
       await stopAll();
       throw error;

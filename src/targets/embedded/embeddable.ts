@@ -13,6 +13,6 @@ export function assertEmbeddable(packages: readonly InstantPackage[]): void {
   throw new InstantError(
     'INSTANT_PACKAGE_NEEDS_CONTAINERS',
     `the embedded target cannot run ${names}: it starts Docker containers and declares no services this process can run`,
-    'it needs a container target (compose, swarm or kubernetes), which this version does not have yet; to run it here, declare its services in package-metadata.json ("services": [{ "name": ..., "module": ... }], docs/package-format.md)',
+    'declare its containers as services with an image ("services": [{ "name": ..., "image": ... }]) and deploy it with -t compose, swarm or kubernetes (docs/production.md); or, to run it here, declare services this process runs ("module": ..., docs/package-format.md)',
   );
 }

@@ -14,7 +14,8 @@ import { silentProgress, type Progress } from '../../platform/progress.js';
 import { RecentLogLines } from '../../platform/recent-log-lines.js';
 import { ensureSecrets } from '../../platform/secrets.js';
 import { SettingsMap } from '../../platform/settings.js';
-import type { InstanceState, StateStore } from '../../platform/state-store.js';
+import type { StateStore } from '../../platform/state-store.js';
+import { recordInitialised } from '../../platform/instance-record.js';
 import { startControlServer, type ControlHandlers } from './control.js';
 import { chooseDatabaseUrl, openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
@@ -123,23 +124,7 @@ async function deployPlan(
     await stopPackages(stack, planPackages(deployment.all, started, { only: true }), deployment.concurrency, silentProgress).catch(() => undefined);
     throw error;
   }
-  if (command === 'init') {
-    const state: InstanceState = previous ?? { version: 1, packages: {}, database: { kind: databaseKind } };
-    state.database = { kind: databaseKind };
-    state.settings = {
-      ...(deployment.profile ? { profile: deployment.profile.name } : {}),
-      envFiles: [...new Set(deployment.envFiles)],
-      assignments: deployment.assignments,
-    };
-    for (const pkg of plan.ordered) {
-      state.packages[pkg.id] = {
-        version: pkg.version,
-        initializedAt: state.packages[pkg.id]?.initializedAt ?? new Date().toISOString(),
-        ...(pkg.builtIn ? {} : { dir: pkg.dir }),
-      };
-    }
-    store.writeState(state);
-  }
+  if (command === 'init') recordInitialised(deployment, databaseKind);
   return { started, reconfigured, endpoints: stack.endpoints(), generatedSecrets: generated };
 }
 

@@ -1,0 +1,93 @@
+/**
+ * The Compose file (compose target) or stack file (swarm target) of a container plan. Secrets are
+ * Docker secrets read from files beside it (secrets/NAME, written 0600 by the target), so the file
+ * itself holds no secret and can be reviewed or committed.
+ */
+import { DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
+import { composeCpus, composeMemory } from './quantities.js';
+import type { ResourceSpec } from '../../platform/project-config.js';
+
+export type ComposeFlavour = 'compose' | 'swarm';
+type ComposeService = Record<string, unknown>;
+
+/** The image's own probe: GET /readyz on the ops port, with Node (the image has no curl). */
+export function readinessCommand(opsPort: number): string[] {
+  return ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${opsPort}/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+}
+
+export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Record<string, unknown> {
+  const services: Record<string, ComposeService> = {};
+  const usedSecrets = new Set<string>();
+  const secretFiles = (names: string[]) => {
+    names.forEach((name) => usedSecrets.add(name));
+    return Object.fromEntries(names.map((name) => [`${name}_FILE`, `${SECRETS_DIR}/${name}`]));
+  };
+  const internal = plan.database.kind === 'internal' ? plan.database : undefined;
+  if (internal) {
+    services[DATABASE_SERVICE] = databaseService(internal, flavour);
+    usedSecrets.add(POSTGRES_PASSWORD_SECRET);
+  }
+  for (const component of plan.components) {
+    services[component.name] = {
+      image: component.image,
+      ...(component.command ? { command: component.command } : {}),
+      environment: { ...plan.sharedEnv, ...component.env, ...secretFiles(component.secrets) },
+      secrets: component.secrets,
+      ...(component.ports.some((p) => p.published) ? { ports: publishedPorts(component, flavour) } : {}),
+      ...(component.opsPort ? { healthcheck: { test: readinessCommand(component.opsPort), interval: '10s', timeout: '5s', retries: 30, start_period: '30s' } } : {}),
+      ...(internal && flavour === 'compose' ? { depends_on: { [DATABASE_SERVICE]: { condition: 'service_healthy' } } } : {}),
+      ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
+      deploy: deploySection(component.replicas, component.resources, flavour, 'any'),
+    };
+  }
+  if (plan.importJob) {
+    services[IMPORT_JOB] = {
+      image: plan.image,
+      command: plan.importJob.command,
+      environment: { ...plan.sharedEnv, ...plan.importJob.env, ...secretFiles(plan.importJob.secrets) },
+      secrets: plan.importJob.secrets,
+      ...(flavour === 'compose' ? { restart: 'on-failure', depends_on: plan.components.map((c) => c.name) } : {}),
+      deploy: deploySection(1, { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } }, flavour, 'on-failure'),
+    };
+  }
+  return {
+    // The stack loader of `docker stack deploy` still wants a 3.x version; `docker compose` ignores it.
+    ...(flavour === 'swarm' ? { version: '3.8' } : { name: plan.project }),
+    services,
+    secrets: Object.fromEntries([...usedSecrets].sort().map((name) => [name, { file: `./secrets/${name}` }])),
+    ...(internal ? { volumes: { pgdata: {} } } : {}),
+  };
+}
+
+function databaseService(database: DatabaseComponent, flavour: ComposeFlavour): ComposeService {
+  return {
+    image: database.image,
+    environment: {
+      POSTGRES_USER: database.user,
+      POSTGRES_DB: database.name,
+      POSTGRES_PASSWORD_FILE: `${SECRETS_DIR}/${POSTGRES_PASSWORD_SECRET}`,
+      PGDATA: '/var/lib/postgresql/data/pgdata',
+    },
+    secrets: [POSTGRES_PASSWORD_SECRET],
+    volumes: ['pgdata:/var/lib/postgresql/data'],
+    healthcheck: { test: ['CMD-SHELL', `pg_isready -U ${database.user} -d ${database.name} -h 127.0.0.1`], interval: '5s', timeout: '5s', retries: 30 },
+    ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
+    deploy: deploySection(1, database.resources, flavour, 'any'),
+  };
+}
+
+/** Compose publishes on loopback only (a laptop); a swarm publishes through its ingress. */
+function publishedPorts(component: ContainerComponent, flavour: ComposeFlavour): unknown[] {
+  return component.ports
+    .filter((p) => p.published)
+    .map((p) => (flavour === 'swarm' ? { target: p.port, published: p.port, protocol: 'tcp', mode: 'ingress' } : `127.0.0.1:${p.port}:${p.port}`));
+}
+
+function deploySection(replicas: number, resources: ResourceSpec, flavour: ComposeFlavour, restart: 'any' | 'on-failure'): Record<string, unknown> {
+  const quantities = (q: ResourceSpec['limits']) => ({ ...(q.cpu ? { cpus: composeCpus(q.cpu) } : {}), ...(q.memory ? { memory: composeMemory(q.memory) } : {}) });
+  return {
+    replicas,
+    resources: { limits: quantities(resources.limits), reservations: quantities(resources.requests) },
+    ...(flavour === 'swarm' ? { restart_policy: { condition: restart } } : {}),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * A container's settings come from its environment, as the twelve-factor convention has it, and
+ * its secrets from files: NAME_FILE=/run/secrets/NAME (Docker and Kubernetes secrets are mounted
+ * as files) gives NAME the file's content. A value set directly wins over a _FILE one, so an
+ * operator can override one secret without unmounting it.
+ */
+import { readFileSync } from 'node:fs';
+import { InstantError } from '../../common/errors.js';
+
+/** The settings of an environment, secrets read from their files. */
+export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) values[name] = value;
+  for (const [fileName, path] of Object.entries(env)) {
+    if (!fileName.endsWith('_FILE') || !path) continue;
+    const name = fileName.slice(0, -'_FILE'.length);
+    if (env[name] !== undefined && env[name] !== '') continue;
+    values[name] = readSecretFile(fileName, path);
+    delete values[fileName];
+  }
+  return values;
+}
+
+function readSecretFile(setting: string, path: string): string {
+  try {
+    // Secrets written by editors or `echo` end with a newline that is not part of the value.
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new InstantError('INSTANT_SECRET_FILE', `${setting} names ${path}, which cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'mount the secret at that path (Docker/Kubernetes secret), or set the value directly');
+  }
+}
+
+/**
+ * The PostgreSQL URL of a container: INSTANT_DATABASE_URL (or its _FILE), else built from
+ * INSTANT_DATABASE_HOST, _PORT, _USER, _PASSWORD(_FILE) and _NAME.
+ */
+export function databaseUrlFromSettings(settings: Record<string, string>): string {
+  if (settings.INSTANT_DATABASE_URL) return settings.INSTANT_DATABASE_URL;
+  const host = settings.INSTANT_DATABASE_HOST;
+  if (!host) {
+    throw new InstantError('INSTANT_DATABASE_URL_MISSING', 'a service in a container needs PostgreSQL: INSTANT_DATABASE_URL (or INSTANT_DATABASE_URL_FILE) is not set, nor INSTANT_DATABASE_HOST', 'set INSTANT_DATABASE_URL_FILE to a mounted secret holding postgres://USER:PASSWORD@HOST:5432/DATABASE');
+  }
+  const user = encodeURIComponent(settings.INSTANT_DATABASE_USER ?? 'instant');
+  const password = settings.INSTANT_DATABASE_PASSWORD ? `:${encodeURIComponent(settings.INSTANT_DATABASE_PASSWORD)}` : '';
+  return `postgres://${user}${password}@${host}:${settings.INSTANT_DATABASE_PORT ?? '5432'}/${encodeURIComponent(settings.INSTANT_DATABASE_NAME ?? 'instant')}`;
+}

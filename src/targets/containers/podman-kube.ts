@@ -1,0 +1,72 @@
+/**
+ * `podman kube play` as a Kubernetes deployer, for machines without a cluster (tests, a single
+ * server). Podman 4 plays Deployments, Pods, ConfigMaps and PersistentVolumeClaims but not
+ * StatefulSets, Jobs or Services, and reads secrets from its own store; so the manifests are
+ * adapted: PostgreSQL becomes a Deployment on a claim (a podman volume the deployer creates), the import Job a Pod, components are
+ * reached by their pod's name (<name>-pod-0, which podman's network resolves), secrets come from
+ * a podman secret as environment values, only published ports are declared (with a host port),
+ * and probes are left out.
+ */
+import type { ContainerPlan } from './plan.js';
+import { IMPORT_JOB } from './plan.js';
+import { kubernetesNames, renderKubernetes } from './kubernetes.js';
+
+type KubeObject = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The name a component's pod answers to on podman's network. */
+export function podmanPodAddress(component: string): string {
+  return component === IMPORT_JOB ? component : `${component}-pod-0`;
+}
+
+export function claimName(project: string): string {
+  return `${project}-pgdata`;
+}
+
+export function renderForPodman(plan: ContainerPlan): KubeObject[] {
+  const secretName = kubernetesNames(plan).secret;
+  const published = new Map(plan.components.map((c) => [c.name, new Set(c.ports.filter((p) => p.published).map((p) => p.port))]));
+  const out: KubeObject[] = [];
+  for (const object of renderKubernetes(plan) as KubeObject[]) {
+    if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget') continue;
+    if (object.kind === 'StatefulSet') {
+      const template = object.spec.template;
+      template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan.project) } }];
+      // The claim is a podman volume made before the play: a claim in the file fails once it exists (up after down).
+      out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: object.metadata, spec: { replicas: 1, selector: object.spec.selector, template } });
+      continue;
+    }
+    if (object.kind === 'Job') {
+      out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: IMPORT_JOB, labels: object.metadata.labels }, spec: object.spec.template.spec });
+      continue;
+    }
+    out.push(object);
+  }
+  for (const object of out) {
+    const spec = object.kind === 'Pod' ? object.spec : object.spec?.template?.spec;
+    if (!spec) continue;
+    // Podman makes an emptyDir a named volume shared by every pod: each container keeps its own /tmp instead.
+    spec.volumes = (spec.volumes ?? []).filter((v: KubeObject) => v.name !== 'secrets' && v.name !== 'tmp');
+    for (const container of spec.containers) {
+      container.volumeMounts = (container.volumeMounts ?? []).filter((m: KubeObject) => m.name !== 'secrets' && m.name !== 'tmp');
+      if (container.securityContext) container.securityContext.readOnlyRootFilesystem = false;
+      // Podman 4.3 cannot mount a secret as a volume in kube play: the value comes as the variable itself.
+      container.env = (container.env ?? []).map((env: KubeObject) =>
+        env.name.endsWith('_FILE') && String(env.value).startsWith('/run/secrets/') ? { name: env.name.slice(0, -5), valueFrom: { secretKeyRef: { name: secretName, key: String(env.value).slice('/run/secrets/'.length) } } } : env,
+      );
+      // Podman publishes every containerPort on the host: only the entry points keep theirs.
+      const hostPorts = published.get(object.metadata.name);
+      container.ports = (container.ports ?? []).filter((port: KubeObject) => hostPorts?.has(port.containerPort)).map((port: KubeObject) => ({ ...port, hostPort: port.containerPort }));
+      // Podman turns probes into systemd timers, which a machine without systemd lacks; and the
+      // ops port they name is not published. The import waits for readiness itself.
+      delete container.startupProbe;
+      delete container.livenessProbe;
+      delete container.readinessProbe;
+    }
+  }
+  return out;
+}
+
+/** Podman's secret format for kube play: a JSON object of base64 values. */
+export function podmanSecretPayload(secrets: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(secrets).map(([name, value]) => [name, Buffer.from(value).toString('base64')])));
+}

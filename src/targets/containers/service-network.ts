@@ -1,0 +1,64 @@
+/**
+ * How each built-in service sits on a container network: the settings that name its address
+ * (it listens on 0.0.0.0 in its own container and is reached by its DNS name from the others),
+ * its ports and the endpoints it reports. One table, read by every container renderer.
+ */
+export interface ServicePort {
+  /** A DNS-label name (Kubernetes port names: at most 15 characters). */
+  name: string;
+  setting: string;
+  default: number;
+}
+
+export interface ServiceEndpoint {
+  port: string;
+  path: string;
+  scheme: 'http' | 'https' | 'mllp';
+}
+
+export interface ServiceNetwork {
+  hostSettings: string[];
+  ports: ServicePort[];
+  /** What the service reports as its endpoints (RunningService.endpoints), by name. */
+  endpoints: Record<string, ServiceEndpoint>;
+  /** Its own health URL: the import job waits for it. */
+  health: { port: string; path: string };
+}
+
+export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
+  'interop-layer': {
+    hostSettings: ['OPENHIM_API_HOST', 'OPENHIM_ROUTER_HOST'],
+    ports: [
+      { name: 'api', setting: 'OPENHIM_API_PORT', default: 8080 },
+      { name: 'router', setting: 'OPENHIM_ROUTER_HTTP_PORT', default: 5001 },
+      { name: 'router-https', setting: 'OPENHIM_ROUTER_HTTPS_PORT', default: 5000 },
+    ],
+    endpoints: {
+      api: { port: 'api', path: '', scheme: 'http' },
+      router: { port: 'router', path: '', scheme: 'http' },
+      routerHttps: { port: 'router-https', path: '', scheme: 'https' },
+    },
+    health: { port: 'api', path: '/health' },
+  },
+  'shared-health-record': {
+    hostSettings: ['FHIR_DATASTORE_HOST'],
+    ports: [{ name: 'api', setting: 'FHIR_DATASTORE_PORT', default: 3447 }],
+    endpoints: { fhir: { port: 'api', path: '/fhir', scheme: 'http' }, api: { port: 'api', path: '', scheme: 'http' } },
+    health: { port: 'api', path: '/health' },
+  },
+  'client-registry': {
+    hostSettings: ['CLIENT_REGISTRY_HOST'],
+    ports: [
+      { name: 'api', setting: 'CLIENT_REGISTRY_PORT', default: 3448 },
+      { name: 'mllp', setting: 'CLIENT_REGISTRY_MLLP_PORT', default: 2576 },
+    ],
+    endpoints: { fhir: { port: 'api', path: '/clientregistry/fhir', scheme: 'http' }, api: { port: 'api', path: '', scheme: 'http' }, mllp: { port: 'mllp', path: '', scheme: 'mllp' } },
+    health: { port: 'api', path: '/health' },
+  },
+  'patient-registration': {
+    hostSettings: ['PATIENT_REGISTRATION_HOST'],
+    ports: [{ name: 'http', setting: 'PATIENT_REGISTRATION_PORT', default: 3449 }],
+    endpoints: { http: { port: 'http', path: '', scheme: 'http' } },
+    health: { port: 'http', path: '/health' },
+  },
+};

@@ -1,0 +1,219 @@
+/**
+ * The container targets' files: valid against their schemas (compose-spec JSON schema for Compose
+ * and Swarm; the Kubernetes OpenAPI schemas through kubernetes-models), with every secret in
+ * secrets/ and none in a manifest, replicas and resources from the profile, and the services
+ * wired to each other and to PostgreSQL by name.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Ajv } from 'ajv';
+import { parse, parseAllDocuments } from 'yaml';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-models/v1';
+import { loadDeployment } from '../../src/platform/deployment.js';
+import { silentProgress } from '../../src/platform/progress.js';
+import { containerTarget } from '../../src/targets/containers/target.js';
+import { renderForPodman } from '../../src/targets/containers/podman-kube.js';
+import { planContainers } from '../../src/targets/containers/plan.js';
+import type { ContainerTargetName } from '../../src/targets/target.js';
+import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
+import { renderManifest } from '../../src/targets/containers/artefacts.js';
+
+const renderManifestText = (plan: Parameters<typeof renderManifest>[1]) => renderManifest('compose', plan);
+
+const schemaFile = fileURLToPath(new URL('../../../test/containers/fixtures/compose-spec.schema.json', import.meta.url));
+// Its $schema names draft-07 without the trailing '#' Ajv registers it under: the same draft.
+const validateCompose = new Ajv({ strict: false, allErrors: true }).compile({ ...(JSON.parse(readFileSync(schemaFile, 'utf8')) as object), $schema: 'http://json-schema.org/draft-07/schema#' });
+
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'apps/v1/Deployment': Deployment as never,
+  'apps/v1/StatefulSet': StatefulSet as never,
+  'batch/v1/Job': Job as never,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
+  'v1/ConfigMap': ConfigMap as never,
+  'v1/Service': Service as never,
+  'v1/Pod': Pod as never,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim as never,
+};
+
+function validateKubernetes(text: string): Array<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const docs = parseAllDocuments(text).map((doc) => doc.toJS() as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const doc of docs) {
+    const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+    assert.ok(Model, `a model for ${doc.apiVersion} ${doc.kind}`);
+    new Model(doc as never).validate();
+  }
+  return docs;
+}
+
+async function render(target: ContainerTargetName, packages: string[], extra: { databaseUrl?: string; config?: string; profile?: string } = {}) {
+  const dir = tempProject('instant-render-');
+  if (extra.config) writeFileSync(join(dir, 'instant.config.yaml'), extra.config);
+  const deployment = loadDeployment({ packages, cwd: dir, stateDir: join(dir, '.instant'), ...(extra.profile ? { profile: extra.profile } : {}) });
+  const out = join(dir, 'out');
+  const outcome = await containerTarget(target, { renderOnly: out }).deploy({ deployment, command: 'init', progress: silentProgress, ...(extra.databaseUrl ? { databaseUrl: extra.databaseUrl } : {}) });
+  const secrets = deployment.store.readSecrets();
+  return { dir, out, outcome, secrets, deployment };
+}
+
+/** No generated secret, nor the database URL holding one, appears in any file but secrets/. */
+function assertNoSecretsIn(text: string, secrets: Record<string, string>, where: string): void {
+  for (const [name, value] of Object.entries(secrets)) {
+    assert.ok(value.length >= 16, `${name} is a generated secret`);
+    assert.ok(!text.includes(value), `${where} holds the value of ${name}`);
+  }
+}
+
+test('compose: the core stack validates against the compose-spec schema, secrets only in secrets/', async () => {
+  const { out, secrets, outcome } = await render('compose', ['core']);
+  const text = readFileSync(join(out, 'compose.yaml'), 'utf8');
+  const compose = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors, null, 2));
+  assertNoSecretsIn(text, secrets, 'compose.yaml');
+  assert.deepEqual(Object.keys(compose.services).sort(), ['instant-import', 'interop-layer', 'postgres', 'shared-health-record']);
+  const iol = compose.services['interop-layer'];
+  assert.deepEqual(iol.command, ['serve', 'interop-layer']);
+  assert.equal(iol.environment.OPENHIM_API_HOST, '0.0.0.0', 'a service listens on all addresses in its own container');
+  assert.equal(compose.services['shared-health-record'].environment.OPENHIM_API_HOST, 'interop-layer', 'and is reached by name from the others');
+  assert.equal(iol.environment.OPENHIM_ROOT_PASSWORD_FILE, '/run/secrets/OPENHIM_ROOT_PASSWORD');
+  assert.equal(iol.environment.OPENHIM_ROOT_PASSWORD, undefined);
+  assert.ok(iol.secrets.includes('INSTANT_DATABASE_URL'));
+  assert.ok(!iol.secrets.includes('INSTANT_POSTGRES_PASSWORD'), 'the database password goes to the database only');
+  assert.deepEqual(iol.ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001'], 'the admin API and the router are published, on loopback');
+  assert.ok(iol.healthcheck.test.join(' ').includes('/readyz'));
+  assert.deepEqual(compose.services.postgres.volumes, ['pgdata:/var/lib/postgresql/data']);
+  assert.equal(compose.secrets.OPENHIM_ROOT_PASSWORD.file, './secrets/OPENHIM_ROOT_PASSWORD');
+  // The secret files: one a secret, in a folder only its owner enters, and kept out of git.
+  assert.equal(statSync(join(out, 'secrets')).mode & 0o777, 0o700);
+  assert.deepEqual(readdirSync(join(out, 'secrets')).sort(), Object.keys(compose.secrets).sort());
+  assert.equal(readFileSync(join(out, 'secrets', 'OPENHIM_ROOT_PASSWORD'), 'utf8'), secrets.OPENHIM_ROOT_PASSWORD);
+  assert.match(readFileSync(join(out, '.gitignore'), 'utf8'), /^secrets\/$/m);
+  assert.equal(outcome.deployer, undefined, 'render-only deploys nothing');
+  // The import job is told where the services are, by name.
+  const endpoints = JSON.parse(compose.services['instant-import'].environment.INSTANT_ENDPOINTS);
+  assert.equal(endpoints['interop-layer'].api, 'http://interop-layer:8080');
+  assert.equal(endpoints['shared-health-record'].fhir, 'http://shared-health-record:3447/fhir');
+});
+
+test('swarm: a stack file with replicas and resources from the profile, valid against the schema', async () => {
+  const config = [
+    'profiles:',
+    '  - name: prod',
+    '    packages: [core]',
+    '    replicas: { interop-layer: 2, shared-health-record: 3 }',
+    '    resources:',
+    '      shared-health-record: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: "2", memory: 2Gi } }',
+  ].join('\n');
+  const { out, secrets } = await render('swarm', [], { config, profile: 'prod' });
+  const text = readFileSync(join(out, 'stack.yaml'), 'utf8');
+  const stack = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
+  assertNoSecretsIn(text, secrets, 'stack.yaml');
+  assert.equal(stack.version, '3.8');
+  assert.equal(stack.services['interop-layer'].deploy.replicas, 2);
+  const shr = stack.services['shared-health-record'].deploy;
+  assert.equal(shr.replicas, 3);
+  assert.deepEqual(shr.resources, { limits: { cpus: '2', memory: '2g' }, reservations: { cpus: '0.5', memory: '1g' } });
+  assert.deepEqual(stack.services['instant-import'].deploy.restart_policy, { condition: 'on-failure' });
+  assert.equal(stack.services['interop-layer'].depends_on, undefined, 'swarm ignores depends_on: the services wait for PostgreSQL themselves');
+});
+
+test('kubernetes: every object validates, probes and resources on each service, secrets only referenced', async () => {
+  const config = 'profiles:\n  - name: prod\n    packages: [client-registry, core]\n    replicas: { interop-layer: 2 }\n';
+  const { out, secrets, deployment } = await render('kubernetes', [], { config, profile: 'prod' });
+  const text = readFileSync(join(out, 'kubernetes.yaml'), 'utf8');
+  assertNoSecretsIn(text, secrets, 'kubernetes.yaml');
+  assert.doesNotMatch(text, /^kind: Secret$/m, 'the Secret is created by kubectl from secrets/, not kept in a manifest');
+  const docs = validateKubernetes(text);
+  const byKind = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name).sort();
+  assert.deepEqual(byKind('Deployment'), ['client-registry', 'interop-layer', 'shared-health-record']);
+  assert.deepEqual(byKind('Service'), ['client-registry', 'interop-layer', 'postgres', 'shared-health-record']);
+  assert.deepEqual(byKind('StatefulSet'), ['postgres']);
+  assert.deepEqual(byKind('Job'), ['instant-import']);
+  assert.deepEqual(byKind('PodDisruptionBudget'), ['interop-layer'], 'where a service has several replicas');
+  for (const d of docs.filter((doc) => doc.kind === 'Deployment')) {
+    const pod = d.spec.template.spec;
+    const container = pod.containers[0];
+    assert.equal(container.readinessProbe.httpGet.path, '/readyz', d.metadata.name);
+    assert.equal(container.livenessProbe.httpGet.path, '/livez', d.metadata.name);
+    assert.ok(container.resources.requests.cpu && container.resources.limits.memory, d.metadata.name);
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'secrets').secret.secretName, `${deployment.config ? '' : ''}${docs[0]!.metadata.labels['app.kubernetes.io/part-of']}-secrets`);
+    assert.ok(container.env.some((e: { name: string; value: string }) => e.name === 'INSTANT_DATABASE_URL_FILE' && e.value === '/run/secrets/INSTANT_DATABASE_URL'));
+  }
+  assert.equal(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'interop-layer')!.spec.replicas, 2);
+  const postgres = docs.find((d) => d.kind === 'StatefulSet')!;
+  assert.equal(postgres.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '10Gi');
+  const settings = docs.find((d) => d.kind === 'ConfigMap')!;
+  assert.equal(settings.data.CLIENT_REGISTRY_HOST, 'client-registry');
+});
+
+test('kubernetes for podman kube play: only kinds podman plays, secrets from its store, entry points on host ports', async () => {
+  const { deployment, secrets } = await render('kubernetes', ['core']);
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: (name) => `${name}-pod-0` });
+  const docs = renderForPodman(plan);
+  assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'Pod']);
+  const text = docs.map((d) => JSON.stringify(d)).join('\n');
+  assertNoSecretsIn(text, secrets, 'the podman manifests');
+  const iol = docs.find((d) => d.metadata.name === 'interop-layer')!.spec.template.spec.containers[0];
+  assert.deepEqual(iol.ports.map((p: { hostPort: number }) => p.hostPort), [8080, 5001]);
+  assert.deepEqual(iol.env.find((e: { name: string }) => e.name === 'OPENHIM_ROOT_PASSWORD').valueFrom.secretKeyRef.key, 'OPENHIM_ROOT_PASSWORD');
+  const pg = docs.find((d) => d.metadata.name === 'postgres')!.spec.template.spec;
+  assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_POSTGRES_PASSWORD');
+  assert.ok(pg.volumes.some((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim));
+});
+
+test('an external PostgreSQL: no database container, its URL only as a secret', async () => {
+  const url = 'postgres://exchange:s3cret-Passw0rd-for-test@db.example.org:5432/exchange';
+  const { out } = await render('compose', ['core'], { databaseUrl: url });
+  const text = readFileSync(join(out, 'compose.yaml'), 'utf8');
+  assert.ok(!text.includes('s3cret-Passw0rd-for-test'));
+  const compose = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(compose.services.postgres, undefined);
+  assert.equal(compose.volumes, undefined);
+  assert.equal(readFileSync(join(out, 'secrets', 'INSTANT_DATABASE_URL'), 'utf8'), url);
+});
+
+test('instant init -t kubernetes --render-only DIR writes the files and deploys nothing; an unknown replicas name is refused', async () => {
+  const dir = tempProject('instant-render-cli-');
+  const result = await runInstant(['init', 'core', '-t', 'kubernetes', '--render-only', 'k8s', '--image', 'registry.example.org/instant:1'], { cwd: dir });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /Wrote the kubernetes files to .*k8s/);
+  const docs = validateKubernetes(readFileSync(join(dir, 'k8s', 'kubernetes.yaml'), 'utf8'));
+  assert.equal(docs.find((d) => d.metadata.name === 'interop-layer')!.spec.template.spec.containers[0].image, 'registry.example.org/instant:1');
+  writeFileSync(join(dir, 'instant.config.yaml'), 'profiles:\n  - name: p\n    packages: [core]\n    replicas: { interop-layr: 2 }\n');
+  const typo = await runInstant(['init', '-p', 'p', '-t', 'compose', '--render-only', 'c'], { cwd: dir });
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /replicas of interop-layr, which the packages do not run/);
+  const embedded = await runInstant(['init', 'core', '--render-only', 'x'], { cwd: dir });
+  assert.equal(embedded.code, 1);
+  assert.match(embedded.stderr, /--render-only writes the files of a container target/);
+});
+
+test('a package running its own image is a component with the shared settings; a custom service module is refused', async () => {
+  const dir = tempProject('instant-render-image-');
+  const pkgDir = join(dir, 'hapi');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(pkgDir);
+  writeFileSync(
+    join(pkgDir, 'package-metadata.json'),
+    JSON.stringify({ id: 'hapi', name: 'HAPI FHIR', description: 'an upstream image', type: 'infrastructure', version: '1.0.0', dependencies: [], environmentVariables: { HAPI_MODE: 'r4' }, services: [{ name: 'hapi-fhir', image: 'hapiproject/hapi:v7.4.0' }] }),
+  );
+  const deployment = loadDeployment({ packages: ['hapi'], cwd: dir, stateDir: join(dir, '.instant'), customPaths: [pkgDir] });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32) });
+  const hapi = plan.components.find((c) => c.name === 'hapi-fhir')!;
+  assert.equal(hapi.image, 'hapiproject/hapi:v7.4.0');
+  assert.equal(hapi.command, undefined, 'its own entry point');
+  assert.equal(plan.sharedEnv.HAPI_MODE, 'r4');
+  const compose = parse(renderManifestText(plan)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors));
+  assert.equal(compose.services['hapi-fhir'].healthcheck, undefined, 'probes are ours only');
+
+  const notes = loadDeployment({ packages: ['notes'], cwd: dir, stateDir: join(dir, '.instant2'), customPaths: [fixturePackages] });
+  assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
+});
