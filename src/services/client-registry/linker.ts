@@ -62,12 +62,15 @@ export class GoldenRecordLinker {
         }
         const patient = resource as Patient;
         if (isGolden(patient)) return; // only the registry's own writes get here with the tag (registry-ownership.ts)
+        // A create has no link yet (a deleted record's link went with it); skip the read.
+        const current = action === 'create' ? undefined : await this.store.linkOf(repo.sql, id);
+        const rematching = !!current && !isRegistryWrite() && demographicsChanged(previous as Patient | undefined, patient);
         // A merged record is no candidate for anyone: it has no blocking keys until it is unmerged.
-        await this.store.replaceBlockingKeys(repo.sql, id, replacedBy(patient) ? [] : this.matcher.blockingKeys(patient));
-        const current = await this.store.linkOf(repo.sql, id);
+        // Matching runs under its keys' locks (store.replaceBlockingKeys).
+        await this.store.replaceBlockingKeys(repo.sql, id, replacedBy(patient) ? [] : this.matcher.blockingKeys(patient), !current || rematching);
         let goldenId: string;
         if (!current) goldenId = await this.linkNewSource(repo, id, patient);
-        else if (!isRegistryWrite() && demographicsChanged(previous as Patient | undefined, patient)) goldenId = await this.rematch(repo, id, patient, current);
+        else if (rematching) goldenId = await this.rematch(repo, id, patient, current);
         else goldenId = current.golden_id;
         return withGoldenLink(patient, goldenId) as Resource;
       },
@@ -76,13 +79,11 @@ export class GoldenRecordLinker {
 
   /** Candidates sharing a blocking key with the patient, scored, best first (sources only). */
   async scoreCandidates(repo: FhirRepository, patient: Patient, excludeId?: string): Promise<ScoredCandidate[]> {
-    const ids = await this.store.candidates(repo.sql, this.matcher.blockingKeys(patient), excludeId, this.maxCandidates);
-    const goldens = await this.store.goldensOf(repo.sql, ids);
+    const candidates = await this.store.candidates(repo.sql, this.matcher.blockingKeys(patient), excludeId, this.maxCandidates);
     const scored: ScoredCandidate[] = [];
-    for (const candidateId of ids) {
-      const candidate = await readPatient(repo, candidateId);
-      if (!candidate || isGolden(candidate)) continue; // written later in the same bundle, or gone
-      scored.push({ patient: candidate, goldenId: goldens.get(candidateId), result: this.matcher.compare(patient, candidate) });
+    for (const candidate of candidates) {
+      if (isGolden(candidate.patient)) continue;
+      scored.push({ patient: candidate.patient, goldenId: candidate.goldenId, result: this.matcher.compare(patient, candidate.patient) });
     }
     return scored.sort((a, b) => b.result.score - a.result.score);
   }
