@@ -9,7 +9,7 @@ import type { Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
-import { isGolden, newGoldenRecord, withGoldenLink, withoutSource, withSource } from './golden-record.js';
+import { canonicalJson, holdsDemographicsOf, isGolden, newGoldenRecord, primarySourceOf, withDemographicsOf, withGoldenLink, withoutSource, withSource } from './golden-record.js';
 import type { Matcher, MatchResult } from './matching/index.js';
 import { replacedBy } from './registry-ownership.js';
 import { asRegistry, isRegistryWrite } from './request-context.js';
@@ -17,15 +17,6 @@ import type { LinkHow, RegistryStore } from './store.js';
 
 /** What the matcher reads: a change to any of these re-runs matching on update. */
 const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
-
-/** JSON with sorted keys: stored resources come back from jsonb with their keys reordered. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
   if (!before) return false;
@@ -72,6 +63,7 @@ export class GoldenRecordLinker {
         if (!current) goldenId = await this.linkNewSource(repo, id, patient);
         else if (rematching) goldenId = await this.rematch(repo, id, patient, current);
         else goldenId = current.golden_id;
+        if (current && goldenId === current.golden_id && demographicsChanged(previous as Patient | undefined, patient)) await this.refreshGolden(repo, goldenId, id, patient);
         return withGoldenLink(patient, goldenId) as Resource;
       },
     };
@@ -162,12 +154,29 @@ export class GoldenRecordLinker {
     if (goldenId) await this.dropSourceFromGolden(repo, goldenId, sourceId);
   }
 
+  /**
+   * Removes a source from its golden record; a golden record left without sources is deleted. When
+   * the source was the primary one, the next source's demographics take its place.
+   */
   private async dropSourceFromGolden(repo: FhirRepository, goldenId: string, sourceId: string): Promise<void> {
     const golden = await readPatient(repo, goldenId);
     if (!golden) return;
-    const remaining = withoutSource(golden, sourceId);
-    if (remaining.link?.length) await asRegistry(() => repo.update('Patient', goldenId, remaining));
-    else await asRegistry(() => repo.delete('Patient', goldenId));
+    let remaining = withoutSource(golden, sourceId);
+    if (!remaining.link?.length) {
+      await asRegistry(() => repo.delete('Patient', goldenId));
+      return;
+    }
+    const nextPrimary = primarySourceOf(golden) === sourceId ? primarySourceOf(remaining) : undefined;
+    const successor = nextPrimary ? await readPatient(repo, nextPrimary) : undefined;
+    if (successor) remaining = withDemographicsOf(remaining, successor);
+    await asRegistry(() => repo.update('Patient', goldenId, remaining));
+  }
+
+  /** A primary source's new demographics become its golden record's (a new version in its history). */
+  private async refreshGolden(repo: FhirRepository, goldenId: string, sourceId: string, source: Patient): Promise<void> {
+    const golden = await readPatient(repo, goldenId);
+    if (!golden || primarySourceOf(golden) !== sourceId || holdsDemographicsOf(golden, source)) return;
+    await asRegistry(() => repo.update('Patient', goldenId, withDemographicsOf(golden, source)));
   }
 
   /** Moves a source to another golden record (review accept, manual link). */
