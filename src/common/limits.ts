@@ -107,6 +107,12 @@ export const LIMITS = {
   loginMaxFailuresPerUser: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_USER', 100, 'count',
     'failed logins for one user from all addresses within the window (distributed guessing); then 429 for that user, except from addresses it logged in from in the last 30 days'),
   loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
+  routerTcpMaxMessageBytes: limit('OPENHIM_ROUTER_TCP_MAX_MESSAGE_BYTES', 1 * MB, 'bytes',
+    'one message on a tcp channel (MLLP frame content), and its upstream\'s answer; past it the connection is closed (nothing of the message is routed)', 1 * KB),
+  routerTcpMaxConnections: limit('OPENHIM_ROUTER_TCP_MAX_CONNECTIONS', 100, 'count',
+    'open connections on each tcp channel\'s port; past it the oldest connection not processing a message is closed to make room', 1),
+  routerTcpIdleTimeoutMs: limit('OPENHIM_ROUTER_TCP_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
+    'time a tcp channel connection has to complete its next message (after connecting or after the last answer); then it is closed', 100),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;

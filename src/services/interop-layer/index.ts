@@ -14,6 +14,7 @@ import { RouterMetrics } from './metrics.js';
 import { iolMigrations } from './migrations.js';
 import { hashPassword, legacyUserHash, tokenSalt, VerificationCache } from './passwords.js';
 import { RoutingTable } from './routing-table.js';
+import { TcpChannels } from './router/tcp-channels.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -84,6 +85,10 @@ export const interopLayerService: ServiceDefinition = {
     if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
     await deps.routing.reload();
     deps.routing.startRefreshing(config.cacheRefreshMs);
+    // tcp channels listen in this process (not in router workers), following every channel change.
+    const tcpChannels = new TcpChannels(deps, logger);
+    deps.routing.onChange(() => void tcpChannels.sync(deps.routing.enabledTcpChannels()));
+    await tcpChannels.sync(deps.routing.enabledTcpChannels());
     const certificate =
       config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
 
@@ -119,7 +124,7 @@ export const interopLayerService: ServiceDefinition = {
       clearInterval(autoRetryTimer);
       while (retrying) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
-      await Promise.allSettled([api.close(), ...listeners.map((l) => l.close())]);
+      await Promise.allSettled([api.close(), tcpChannels.close(), ...listeners.map((l) => l.close())]);
       await deps.transactions.stop();
       await deps.audits.stop();
       await deps.upstream.close();
