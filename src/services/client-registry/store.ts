@@ -68,22 +68,25 @@ export class RegistryStore {
 
   /**
    * The source patients sharing at least one key (never `excludeId`), at most `limit`, with their
-   * stored resource and golden record, in one round trip. When more share a key than `limit`, the
-   * ones sharing the most keys are kept: a cheap pre-score (a duplicate with one typo still shares
-   * most of its keys; a stranger in a common surname's block shares one).
-   * Reads the engine's current-resource table (storage/reader.ts) in the registry's own schema.
+   * stored resource and golden record, in one round trip. When more share a key than `limit`, a
+   * cheap pre-score keeps the likeliest: those sharing the most keys (a duplicate with a typo or
+   * two still shares several; a stranger in a common surname's block shares one), then those
+   * whose shared keys are rarest (a phone or birth date and postcode says more than a surname and
+   * birth year). Reads the engine's current-resource table (storage/reader.ts) in the registry's own schema.
    */
   async candidates(q: Queryable, keys: readonly string[], excludeId: string | undefined, limit: number): Promise<CandidateRow[]> {
     if (!keys.length) return [];
     const result = await q.query<{ id: string; golden_id: string | null; content: Patient }>(
-      `WITH shared AS (
-         SELECT patient_id, count(*) AS keys_shared FROM ${this.schema}.blocking
-         WHERE key = ANY($1::text[]) AND patient_id <> $2
-         GROUP BY patient_id ORDER BY keys_shared DESC, patient_id LIMIT $3)
+      `WITH hits AS (
+         SELECT patient_id, count(*) OVER (PARTITION BY key) AS block FROM ${this.schema}.blocking
+         WHERE key = ANY($1::text[]) AND patient_id <> $2),
+       shared AS (
+         SELECT patient_id, count(*) AS keys_shared, sum(1.0 / block) AS rarity FROM hits
+         GROUP BY patient_id ORDER BY keys_shared DESC, rarity DESC, patient_id LIMIT $3)
        SELECT s.patient_id AS id, l.golden_id, r.content FROM shared s
        JOIN ${this.schema}.resources r ON r.type = 'Patient' AND r.id = s.patient_id AND NOT r.deleted
        LEFT JOIN ${this.schema}.source_link l ON l.source_id = s.patient_id
-       ORDER BY s.keys_shared DESC, s.patient_id`,
+       ORDER BY s.keys_shared DESC, s.rarity DESC, s.patient_id`,
       [[...new Set(keys)], excludeId ?? '', limit],
     );
     return result.rows.map((r) => ({ id: r.id, goldenId: r.golden_id ?? undefined, patient: typeof r.content === 'string' ? JSON.parse(r.content) : r.content }));
