@@ -19,13 +19,14 @@
  * (a pre-loaded person with a typo), one at a time.
  *
  * Also printed (load-independent): statements and transactions per registration (counted on the
- * registry's database connection), DB round-trip time per registration, and on PostgreSQL the rows
+ * registry's database connection), this process's CPU time per registration, DB round-trip time
+ * per registration (load-dependent), and on PostgreSQL the rows
  * read and buffer pages touched per registration (pg_stat); then a blocking profile: how many
  * blocking rows and distinct candidates the registrations' keys reach, the largest blocks, and
  * EXPLAIN (ANALYZE, BUFFERS) of one candidate read.
  *
  *   CR_BENCH_RECORDS=100000 node dist/bench/client-registry/registry.js [--postgres | --database-url URL]
- *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1] [--reuse]
+ *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1] [--reuse] [--max-candidates 200]
  *
  * --reuse: when schema cr_bench already holds the N pre-loaded people of the same seed (a copy of
  * a database a previous run loaded, e.g. `CREATE DATABASE run TEMPLATE loaded`), the pre-load only
@@ -60,6 +61,7 @@ const clients = Number(arg('--clients') ?? 8);
 const registrations = Number(arg('--registrations') ?? 2_000);
 const matches = Number(arg('--matches') ?? 300);
 const seed = Number(arg('--seed') ?? 1);
+const maxCandidates = Number(arg('--max-candidates') ?? DEFAULT_LIMITS.crMaxCandidates); // CLIENT_REGISTRY_MAX_CANDIDATES
 const SCHEMA = 'cr_bench';
 const PERSONS_PER_BATCH = 2_000;
 const SAMPLE = 5_000; // pre-loaded people kept in memory for duplicates and $match queries
@@ -225,11 +227,11 @@ async function printBlockingProfile(db: Database, matcher: Matcher, people: Pati
 }
 
 const { db, close } = await openBenchDatabase(argv, 'cr-bench-');
-console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match`);
+console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match, at most ${maxCandidates} candidates`);
 const reused = argv.includes('--reuse') && (await preloadedPeople(db)) === records;
 if (!reused) await db.dropSchema(SCHEMA);
 const counted = countStatements(db);
-const engine = await createClientRegistryEngine({ db: counted.db }, { schema: SCHEMA });
+const engine = await createClientRegistryEngine({ db: counted.db }, { schema: SCHEMA, limits: { ...DEFAULT_LIMITS, crMaxCandidates: maxCandidates } });
 const matcher = createMatcher();
 const generator = new PopulationGenerator(seed);
 const sample: Sampled[] = [];
@@ -258,6 +260,7 @@ const outcomes = new Map<string, number>();
 let next = 0;
 const statsBefore = await readTableStats(db);
 counted.reset();
+const cpuBefore = process.cpuUsage();
 started = performance.now();
 await Promise.all(Array.from({ length: clients }, async () => {
   while (next < toRegister.length) {
@@ -269,6 +272,7 @@ await Promise.all(Array.from({ length: clients }, async () => {
 }));
 const registerSeconds = (performance.now() - started) / 1000;
 const work = { ...counted.counts };
+const cpu = process.cpuUsage(cpuBefore);
 const statsAfter = await readTableStats(db);
 const decided = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::int AS n FROM ${SCHEMA}.decision GROUP BY outcome`);
 for (const row of decided.rows) outcomes.set(row.outcome, row.n);
@@ -276,7 +280,8 @@ latencies.sort((a, b) => a - b);
 const rate = registrations / registerSeconds;
 console.log(`# registrations: ${rate.toFixed(0)}/s with ${clients} clients; latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
 const per = (n: number): string => (n / registrations).toFixed(1);
-console.log(`# per registration: ${per(work.statements)} statements in ${per(work.transactions)} transactions (plus BEGIN/COMMIT each), DB round trips ${per(work.ms)} ms` +
+console.log(`# per registration: ${per(work.statements)} statements in ${per(work.transactions)} transactions (plus BEGIN/COMMIT each), DB round trips ${per(work.ms)} ms, ` +
+  `registry CPU ${per((cpu.user + cpu.system) / 1000)} ms (this process: HTTP, FHIR engine, matching; the bench's clients too)` +
   (statsAfter && statsBefore ? `; rows read ${per(statsAfter.rows - statsBefore.rows)}, buffer pages touched ${per(statsAfter.pages - statsBefore.pages)} (pg_stat)` : ''));
 await printBlockingProfile(db, matcher, toRegister.slice(0, 200));
 
