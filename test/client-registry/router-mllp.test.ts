@@ -94,7 +94,7 @@ for (const driver of testDrivers) {
     });
 
     test('a tcp channel without a tcpPort is refused (400)', async () => {
-      const { tcpPort: _omitted, ...withoutPort } = { ...mllpChannel, name: 'MLLP without port' };
+      const { tcpPort: _omitted, ...withoutPort } = { ...mllpChannel, name: 'MLLP without port', tcpHost: '127.0.0.1', routes: [{ ...mllpChannel.routes[0], host: '127.0.0.1', port: 2576 }] };
       const refused = await iol.call('POST', '/channels', withoutPort);
       assert.equal(refused.status, 400);
       assert.match(JSON.stringify(refused.body), /tcpPort/);
