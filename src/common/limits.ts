@@ -73,8 +73,8 @@ export const LIMITS = {
     'codes the :in, :not-in, :above and :below values of one search expand to together (value set members, subsumed or subsuming codes); more is 400 too-costly'),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
-  crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 200, 'count',
-    'records sharing a blocking key that one registration or $match compares (the rest are not compared), so a common name cannot make a registration scan the registry'),
+  crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',
+    'records sharing a blocking key that one registration or $match compares, those sharing the most and the rarest keys first (the rest are not compared), so a common name cannot make a registration scan the registry'),
   mllpMaxMessageBytes: limit('CLIENT_REGISTRY_MLLP_MAX_MESSAGE_BYTES', 1 * MB, 'bytes',
     'one HL7v2 message inside its MLLP frame; past it the connection is closed (nothing of the message is processed)', 1 * KB),
   mllpMaxConnections: limit('CLIENT_REGISTRY_MLLP_MAX_CONNECTIONS', 100, 'count',
