@@ -8,6 +8,13 @@ import type { FieldContribution, MatchGrade } from './matching/index.js';
 
 /** Advisory-lock class of blocking keys (the two-key form: apart from other users' one-key locks). */
 const BLOCKING_LOCK_CLASS = 0x4352; // "CR"
+/**
+ * Keys are locked by hash bucket: a transaction holds at most this many advisory locks, however
+ * many patients a bundle registers (PostgreSQL's shared lock table is max_locks_per_transaction x
+ * max_connections entries, 6,400 by default: a 1,000-patient bundle's 7,000 key locks would not fit).
+ * Two unrelated registrations share a bucket now and then: they only wait for each other.
+ */
+const BLOCKING_LOCK_BUCKETS = 1024;
 
 export interface CandidateRow {
   id: string;
@@ -46,7 +53,7 @@ export class RegistryStore {
 
   /**
    * Stores the patient's blocking keys (stale ones deleted), in one statement. With `lock`, it
-   * first takes a transaction lock on each key (in key-hash order, so two registrations never wait
+   * first takes a transaction lock on each key's bucket (in bucket order, so two registrations never wait
    * on each other crosswise): a concurrent registration sharing a key waits until this write
    * commits, and its candidate read (a later statement, so a fresh snapshot) then sees this
    * patient and its golden record. Without it, two registrations of the same new person could
@@ -56,7 +63,7 @@ export class RegistryStore {
     const unique = [...new Set(keys)];
     const locked = lock
       ? `, locked AS (SELECT count(pg_advisory_xact_lock(${BLOCKING_LOCK_CLASS}, h)) AS n
-           FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS hashes)`
+           FROM (SELECT DISTINCT hashtext(k) & ${BLOCKING_LOCK_BUCKETS - 1} AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS hashes)`
       : '';
     await q.query(
       `WITH gone AS (DELETE FROM ${this.schema}.blocking WHERE patient_id = $1 AND key <> ALL($2::text[]))${locked}
