@@ -93,13 +93,6 @@ for (const driver of testDrivers) {
       assert.ok(full.some((tx) => /QBP\^Q22/.test(tx.request.body)));
     });
 
-    test('a tcp channel without a tcpPort is refused (400)', async () => {
-      const { tcpPort: _omitted, ...withoutPort } = { ...mllpChannel, name: 'MLLP without port', tcpHost: '127.0.0.1', routes: [{ ...mllpChannel.routes[0], host: '127.0.0.1', port: 2576 }] };
-      const refused = await iol.call('POST', '/channels', withoutPort);
-      assert.equal(refused.status, 400);
-      assert.match(JSON.stringify(refused.body), /tcpPort/);
-    });
-
     test('an upstream that is down: the connection is closed, the transaction Failed with its error', async () => {
       const tcpPort = await freePort();
       const deadPort = await freePort();

@@ -53,8 +53,6 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   if (parsed.type === 'http' && enabled.length > 0 && primaries !== 1) {
     throw badRequest(`channel "${parsed.name}" has ${primaries} enabled primary routes; exactly one is required`);
   }
-  // A tcp channel listens on its own port (router/tcp-channels.ts): without one it could take nothing.
-  if ((parsed.type === 'tcp' || parsed.type === 'tls') && !parsed.tcpPort) throw badRequest(`${parsed.type} channel "${parsed.name}" needs a tcpPort to listen on`);
   const names = new Set<string>();
   for (const route of parsed.routes) {
     if (names.has(route.name)) throw badRequest(`channel "${parsed.name}" has two routes named "${route.name}"`);

@@ -24,6 +24,8 @@ interface Running {
 export class TcpChannels {
   private readonly running = new Map<string, Running>();
   private syncing: Promise<void> = Promise.resolve();
+  /** Channels already warned about (the table is reloaded every few seconds: warn once). */
+  private readonly warned = new Set<string>();
 
   constructor(private readonly deps: RouterDeps, private readonly logger: Logger) {}
 
@@ -48,7 +50,10 @@ export class TcpChannels {
     for (const compiled of channels) {
       const { channel } = compiled;
       if (channel.type === 'tcp' && channel.tcpPort) wanted.set(channel._id, compiled);
-      else if (channel.type === 'tls') this.logger.warn({ channel: channel.name }, 'tls channels are not supported yet: channel not started');
+      else if (!this.warned.has(channel._id)) {
+        this.warned.add(channel._id);
+        this.logger.warn({ channel: channel.name }, channel.type === 'tls' ? 'tls channels are not supported yet: channel not started' : 'tcp channel has no tcpPort: not started');
+      }
     }
     for (const [id, running] of this.running) {
       const next = wanted.get(id);
