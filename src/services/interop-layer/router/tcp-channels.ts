@@ -87,8 +87,11 @@ export class TcpChannels {
         answer: (message, remote) => this.routeMessage(running.channel, message, remote.address),
       });
     } catch (error) {
-      // Another channel or program holds the port: logged, tried again at the next change.
-      this.logger.error({ err: error, channel: compiled.channel.name, address: running.address }, 'tcp channel could not listen');
+      // Another channel or program holds the port: tried again at every reload, logged once.
+      if (!this.warned.has(`${id}@${running.address}`)) {
+        this.warned.add(`${id}@${running.address}`);
+        this.logger.error({ err: error, channel: compiled.channel.name, address: running.address }, 'tcp channel could not listen (tried again at every routing table reload)');
+      }
       return;
     }
     this.running.set(id, running);
