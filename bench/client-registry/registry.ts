@@ -18,13 +18,27 @@
  * people, with typos) POSTed by `--clients` concurrent clients; then `--matches` `$match` queries
  * (a pre-loaded person with a typo), one at a time.
  *
+ * Also printed (load-independent): statements and transactions per registration (counted on the
+ * registry's database connection), this process's CPU time per registration, DB round-trip time
+ * per registration (load-dependent), and on PostgreSQL the rows
+ * read and buffer pages touched per registration (pg_stat); then a blocking profile: how many
+ * blocking rows and distinct candidates the registrations' keys reach, the largest blocks, and
+ * EXPLAIN (ANALYZE, BUFFERS) of one candidate read.
+ *
  *   CR_BENCH_RECORDS=100000 node dist/bench/client-registry/registry.js [--postgres | --database-url URL]
- *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1]
+ *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1] [--reuse] [--max-candidates 200]
+ *
+ * --reuse: when schema cr_bench already holds the N pre-loaded people of the same seed (a copy of
+ * a database a previous run loaded, e.g. `CREATE DATABASE run TEMPLATE loaded`), the pre-load only
+ * regenerates them in memory (the same sample) instead of writing them: a 1M run without 10 min of
+ * loading. Give it a fresh copy each run: registrations of an earlier run would be in the way.
+ * --preload-only: stop after the pre-load (to make such a database).
  */
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { createHttpApp, listenOn } from '../../src/common/http-app.js';
 import { createLogger } from '../../src/common/logger.js';
-import type { Database } from '../../src/db/database.js';
+import { DEFAULT_LIMITS } from '../../src/common/limits.js';
+import type { Database, Queryable } from '../../src/db/database.js';
 import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
@@ -32,6 +46,7 @@ import { newGoldenRecord, withGoldenLink } from '../../src/services/client-regis
 import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
 import { createMatcher, type Matcher } from '../../src/services/client-registry/matching/index.js';
 import { MOTHERS_MAIDEN_NAME } from '../../src/services/client-registry/pdqm.js';
+import { RegistryStore } from '../../src/services/client-registry/store.js';
 import { PopulationGenerator, kestriaClinicSystem } from './registry-population.js';
 
 interface Sampled { patient: Patient; index: number }
@@ -46,6 +61,7 @@ const clients = Number(arg('--clients') ?? 8);
 const registrations = Number(arg('--registrations') ?? 2_000);
 const matches = Number(arg('--matches') ?? 300);
 const seed = Number(arg('--seed') ?? 1);
+const maxCandidates = Number(arg('--max-candidates') ?? DEFAULT_LIMITS.crMaxCandidates); // CLIENT_REGISTRY_MAX_CANDIDATES
 const SCHEMA = 'cr_bench';
 const PERSONS_PER_BATCH = 2_000;
 const SAMPLE = 5_000; // pre-loaded people kept in memory for duplicates and $match queries
@@ -62,7 +78,7 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
  * Batches of PERSONS_PER_BATCH, two loaders at a time on PostgreSQL (one builds rows while the
  * other's insert runs).
  */
-async function preload(db: Database, matcher: Matcher, generator: PopulationGenerator, sample: Sampled[]): Promise<void> {
+async function preload(db: Database, matcher: Matcher, generator: PopulationGenerator, sample: Sampled[], write: boolean): Promise<void> {
   const bulk = new FhirEngine({ db, schema: SCHEMA }); // no interceptors: links and keys are written below
   bulk.addSearchParameter(MOTHERS_MAIDEN_NAME);
   const repo = bulk.repository();
@@ -80,6 +96,9 @@ async function preload(db: Database, matcher: Matcher, generator: PopulationGene
         const person = generator.person(i);
         const sourceId = `s-${i}`;
         const goldenId = `g-${i}`;
+        if (sample.length < SAMPLE) sample.push({ patient: person, index: i });
+        else if (generator.chance(SAMPLE / (i + 1))) sample[generator.int(SAMPLE)] = { patient: person, index: i };
+        if (!write) continue;
         resources.push({ ...withGoldenLink({ ...person, id: sourceId }, goldenId), meta });
         const golden = newGoldenRecord(sourceId, person);
         resources.push({ ...golden, id: goldenId, meta: { ...golden.meta, ...meta } });
@@ -89,9 +108,8 @@ async function preload(db: Database, matcher: Matcher, generator: PopulationGene
         }
         links.sources.push(sourceId);
         links.goldens.push(goldenId);
-        if (sample.length < SAMPLE) sample.push({ patient: person, index: i });
-        else if (generator.chance(SAMPLE / (i + 1))) sample[generator.int(SAMPLE)] = { patient: person, index: i };
       }
+      if (!write) continue;
       await repo.insertPrepared(resources);
       await db.query(`INSERT INTO ${SCHEMA}.blocking (key, patient_id) SELECT * FROM unnest($1::text[], $2::text[])`, [keyRows.keys, keyRows.ids]);
       await db.query(`INSERT INTO ${SCHEMA}.source_link (source_id, golden_id, how) SELECT s, g, 'new' FROM unnest($1::text[], $2::text[]) AS t(s, g)`, [links.sources, links.goldens]);
@@ -100,7 +118,7 @@ async function preload(db: Database, matcher: Matcher, generator: PopulationGene
       if (Math.floor(done / 50_000) > Math.floor(before / 50_000)) console.log(`#   ${done} people loaded`);
     }
   };
-  await Promise.all(Array.from({ length: db.kind === 'pglite' ? 1 : 2 }, loader));
+  await Promise.all(Array.from({ length: db.kind === 'pglite' || !write ? 1 : 2 }, loader));
   await bulk.settle();
 }
 
@@ -128,18 +146,106 @@ async function post(url: string, body: unknown): Promise<{ status: number; ms: n
   return { status: response.status, ms: performance.now() - started, json };
 }
 
+/** How many pre-loaded people schema cr_bench holds (0 when it does not exist). */
+async function preloadedPeople(db: Database): Promise<number> {
+  try {
+    const result = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${SCHEMA}.source_link WHERE source_id LIKE 's-%'`);
+    return result.rows[0]!.n;
+  } catch {
+    return 0;
+  }
+}
+
+/** The database with every statement and transaction the registry runs counted and timed. */
+function countStatements(db: Database): { db: Database; counts: { statements: number; transactions: number; ms: number }; reset(): void } {
+  const counts = { statements: 0, transactions: 0, ms: 0 };
+  const timed = (target: Queryable) => async (sql: string, params?: unknown[]) => {
+    counts.statements++;
+    const at = performance.now();
+    try {
+      return await target.query(sql, params);
+    } finally {
+      counts.ms += performance.now() - at;
+    }
+  };
+  const wrap = <T extends Queryable>(target: T, extra: Record<string | symbol, unknown> = {}): T => new Proxy(target, {
+    get(object, property) {
+      if (property === 'query') return timed(object);
+      if (property in extra) return extra[property];
+      const value = Reflect.get(object, property, object);
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+  const transaction: Database['transaction'] = (fn, options) => {
+    counts.transactions++;
+    return db.transaction((tx) => fn(wrap(tx)), options);
+  };
+  return { db: wrap(db, { transaction }), counts, reset: () => Object.assign(counts, { statements: 0, transactions: 0, ms: 0 }) };
+}
+
+/** Rows read and buffer pages touched in the bench schema so far (PostgreSQL's statistics). */
+async function readTableStats(db: Database): Promise<{ rows: number; pages: number } | undefined> {
+  if (db.kind !== 'postgres') return undefined;
+  await new Promise((resolve) => setTimeout(resolve, 2_000)); // backends flush their statistics within a second of going idle
+  const rows = await db.query<{ n: string }>(`SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)), 0)::text AS n FROM pg_stat_user_tables WHERE schemaname = $1`, [SCHEMA]);
+  const pages = await db.query<{ n: string }>(`SELECT coalesce(sum(heap_blks_hit + heap_blks_read + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0)), 0)::text AS n FROM pg_statio_user_tables WHERE schemaname = $1`, [SCHEMA]);
+  return { rows: Number(rows.rows[0]!.n), pages: Number(pages.rows[0]!.n) };
+}
+
+/**
+ * Where a registration's candidates come from: blocking rows and distinct candidates its keys
+ * reach (before the cap), the largest blocks, and one candidate read explained (PostgreSQL).
+ */
+async function printBlockingProfile(db: Database, matcher: Matcher, people: Patient[]): Promise<void> {
+  const reached: Array<{ rows: number; candidates: number }> = [];
+  for (const person of people) {
+    const keys = [...new Set(matcher.blockingKeys(person))];
+    const result = await db.query<{ rows: number; candidates: number }>(
+      `SELECT count(*)::int AS rows, count(DISTINCT patient_id)::int AS candidates FROM ${SCHEMA}.blocking WHERE key = ANY($1::text[])`, [keys]);
+    reached.push(result.rows[0]!);
+  }
+  const sortedBy = (pick: (r: { rows: number; candidates: number }) => number): number[] => reached.map(pick).sort((a, b) => a - b);
+  const rows = sortedBy((r) => r.rows);
+  const candidates = sortedBy((r) => r.candidates);
+  console.log(`# blocking: per registration (${people.length}) blocking rows p50 ${percentile(rows, 50)} / p95 ${percentile(rows, 95)} / max ${rows.at(-1)}; ` +
+    `distinct candidates p50 ${percentile(candidates, 50)} / p95 ${percentile(candidates, 95)} / max ${candidates.at(-1)}`);
+  const largest = await db.query<{ pass: string; n: number }>(
+    `SELECT split_part(key, ':', 1) AS pass, max(n)::int AS n FROM (SELECT key, count(*) AS n FROM ${SCHEMA}.blocking GROUP BY key) k GROUP BY 1 ORDER BY 2 DESC`);
+  console.log(`# blocking: largest block per pass ${largest.rows.map((r) => `${r.pass} ${r.n}`).join(', ')}`);
+  if (db.kind !== 'postgres') return;
+  const plan: string[] = [];
+  const explaining: Queryable = {
+    async query<Row>(sql: string, params?: unknown[]) {
+      const result = await db.query<Record<string, string>>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+      plan.push(...result.rows.map((r) => r['QUERY PLAN']!));
+      return { rows: [] as Row[], rowCount: 0 };
+    },
+    exec: (sql) => db.exec(sql),
+  };
+  await new RegistryStore(SCHEMA).candidates(explaining, matcher.blockingKeys(people[0]!), undefined, DEFAULT_LIMITS.crMaxCandidates);
+  console.log(`# candidate read, explained:\n${plan.map((line) => `#   ${line}`).join('\n')}`);
+}
+
 const { db, close } = await openBenchDatabase(argv, 'cr-bench-');
-console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match`);
-await db.dropSchema(SCHEMA);
-const engine = await createClientRegistryEngine({ db }, { schema: SCHEMA });
+console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match, at most ${maxCandidates} candidates`);
+const reused = argv.includes('--reuse') && (await preloadedPeople(db)) === records;
+if (!reused) await db.dropSchema(SCHEMA);
+const counted = countStatements(db);
+const engine = await createClientRegistryEngine({ db: counted.db }, { schema: SCHEMA, limits: { ...DEFAULT_LIMITS, crMaxCandidates: maxCandidates } });
 const matcher = createMatcher();
 const generator = new PopulationGenerator(seed);
 const sample: Sampled[] = [];
 let started = Date.now();
-await preload(db, matcher, generator, sample);
-await db.exec('ANALYZE');
+await preload(db, matcher, generator, sample, !reused);
+if (reused) console.log(`# --reuse: schema ${SCHEMA} already holds the ${records} people; regenerated in memory, not written`);
+else await db.exec('ANALYZE');
 const loadSeconds = (Date.now() - started) / 1000;
 console.log(`# pre-loaded ${records} people (${2 * records} resources) in ${loadSeconds.toFixed(1)} s (${(records / loadSeconds).toFixed(0)} people/s)`);
+if (argv.includes('--preload-only')) {
+  await engine.settle();
+  await close();
+  process.exit(0);
+}
 
 const app = createHttpApp({ logger: createLogger({ level: 'warn' }), name: 'cr-bench' });
 await registerFhirRoutes(app, engine, { prefix: '/clientregistry/fhir' });
@@ -152,6 +258,9 @@ const toRegister: Patient[] = Array.from({ length: registrations }, (_, n) =>
 const latencies: number[] = [];
 const outcomes = new Map<string, number>();
 let next = 0;
+const statsBefore = await readTableStats(db);
+counted.reset();
+const cpuBefore = process.cpuUsage();
 started = performance.now();
 await Promise.all(Array.from({ length: clients }, async () => {
   while (next < toRegister.length) {
@@ -162,11 +271,19 @@ await Promise.all(Array.from({ length: clients }, async () => {
   }
 }));
 const registerSeconds = (performance.now() - started) / 1000;
+const work = { ...counted.counts };
+const cpu = process.cpuUsage(cpuBefore);
+const statsAfter = await readTableStats(db);
 const decided = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::int AS n FROM ${SCHEMA}.decision GROUP BY outcome`);
 for (const row of decided.rows) outcomes.set(row.outcome, row.n);
 latencies.sort((a, b) => a - b);
 const rate = registrations / registerSeconds;
 console.log(`# registrations: ${rate.toFixed(0)}/s with ${clients} clients; latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
+const per = (n: number): string => (n / registrations).toFixed(1);
+console.log(`# per registration: ${per(work.statements)} statements in ${per(work.transactions)} transactions (plus BEGIN/COMMIT each), DB round trips ${per(work.ms)} ms, ` +
+  `registry CPU ${per((cpu.user + cpu.system) / 1000)} ms (this process: HTTP, FHIR engine, matching; the bench's clients too)` +
+  (statsAfter && statsBefore ? `; rows read ${per(statsAfter.rows - statsBefore.rows)}, buffer pages touched ${per(statsAfter.pages - statsBefore.pages)} (pg_stat)` : ''));
+await printBlockingProfile(db, matcher, toRegister.slice(0, 200));
 
 // $match: a pre-loaded person with a typo in the family name, one query at a time.
 const matchLatencies: number[] = [];

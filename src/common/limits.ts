@@ -73,8 +73,8 @@ export const LIMITS = {
     'codes the :in, :not-in, :above and :below values of one search expand to together (value set members, subsumed or subsuming codes); more is 400 too-costly'),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
-  crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 200, 'count',
-    'records sharing a blocking key that one registration or $match compares (the rest are not compared), so a common name cannot make a registration scan the registry'),
+  crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',
+    'records sharing a blocking key that one registration or $match compares, those sharing the most and the rarest keys first (the rest are not compared), so a common name cannot make a registration scan the registry'),
   mllpMaxMessageBytes: limit('CLIENT_REGISTRY_MLLP_MAX_MESSAGE_BYTES', 1 * MB, 'bytes',
     'one HL7v2 message inside its MLLP frame; past it the connection is closed (nothing of the message is processed)', 1 * KB),
   mllpMaxConnections: limit('CLIENT_REGISTRY_MLLP_MAX_CONNECTIONS', 100, 'count',
@@ -118,6 +118,12 @@ export const LIMITS = {
     'console sessions held at once; past it expired ones go first, then the oldest'),
   consoleProxyBodyBytes: limit('CONSOLE_PROXY_BODY_BYTES', 16 * MB, 'bytes',
     'a request body the console passes to the admin API; past it 413', 1 * KB),
+  routerTcpMaxMessageBytes: limit('OPENHIM_ROUTER_TCP_MAX_MESSAGE_BYTES', 1 * MB, 'bytes',
+    'one message on a tcp channel (MLLP frame content), and its upstream\'s answer; past it the connection is closed (nothing of the message is routed)', 1 * KB),
+  routerTcpMaxConnections: limit('OPENHIM_ROUTER_TCP_MAX_CONNECTIONS', 100, 'count',
+    'open connections on each tcp channel\'s port; past it the oldest connection not processing a message is closed to make room', 1),
+  routerTcpIdleTimeoutMs: limit('OPENHIM_ROUTER_TCP_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
+    'time a tcp channel connection has to complete its next message (after connecting or after the last answer); then it is closed', 100),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;

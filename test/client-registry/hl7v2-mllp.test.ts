@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hl7Message } from '@medplum/core';
-import { frameMessage, MllpDecoder } from '../../src/services/client-registry/hl7v2/mllp.js';
+import { frameMessage, MllpDecoder } from '../../src/common/mllp/framing.js';
 import { DEFAULT_CONTEXT, escapeValue, unescapeValue, value } from '../../src/services/client-registry/hl7v2/encoding.js';
 
 const messages = (events: ReturnType<MllpDecoder['push']>) => events.map((e) => (e.kind === 'message' ? e.payload.toString() : `!${e.problem}`));

@@ -49,6 +49,13 @@ for (const driver of testDrivers) {
       assert.equal(reply.body.type, 'message');
       assert.equal(header(reply.body).resourceType, 'MessageHeader');
       assert.deepEqual(header(reply.body).response, { identifier: message.id, code: 'ok' });
+      // IHE PMIR 1.5 IHE.PMIR.MessageHeader.Response: the response event, a source endpoint, no destination.
+      assert.equal(header(reply.body).eventUri, 'urn:ihe:iti:pmir:2019:patient-feed-response');
+      assert.deepEqual(header(reply.body).meta.profile, ['https://profiles.ihe.net/ITI/PMIR/StructureDefinition/IHE.PMIR.MessageHeader.Response']);
+      assert.equal(header(reply.body).definition, 'https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response');
+      assert.ok(header(reply.body).source.endpoint);
+      assert.equal(header(reply.body).destination, undefined);
+      assert.equal(focus(reply.body).type, 'transaction-response');
       const location = focus(reply.body).entry[0].response.location as string;
       created = /Patient\/([^/]+)/.exec(location)![1]!;
       const stored = await cr.request('GET', `Patient/${created}`);

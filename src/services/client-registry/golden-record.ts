@@ -1,7 +1,8 @@
 /**
- * What a golden record is: a Patient tagged `golden` that holds the person's demographics (taken
- * from the first source record) and a `seealso` link to each source record; each source record
- * carries one `refer` link to its golden record (OpenCR's convention).
+ * What a golden record is: a Patient tagged `golden` that holds the person's demographics and a
+ * `seealso` link to each source record; each source record carries one `refer` link to its golden
+ * record (OpenCR's convention). The demographics are those of its primary source, the first
+ * `seealso` link: the source it was created for, then, when that one leaves, the next.
  */
 import type { Coding, Patient, PatientLink } from '@medplum/fhirtypes';
 
@@ -12,13 +13,42 @@ export function isGolden(patient: Patient | undefined): boolean {
   return !!patient?.meta?.tag?.some((t) => t.system === RECORD_TYPE_SYSTEM && t.code === 'golden');
 }
 
+/** JSON with sorted keys: stored resources come back from jsonb with their keys reordered. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** What a golden record copies from its primary source (no identifiers: those stay on the sources). */
+const GOLDEN_DEMOGRAPHICS = ['name', 'gender', 'birthDate', 'address', 'telecom'] as const;
+
 /** A new golden record for a source: its demographics, no identifiers (those stay on the sources). */
 export function newGoldenRecord(sourceId: string, source: Patient): Patient {
-  const golden: Patient = { resourceType: 'Patient', meta: { tag: [GOLDEN_TAG] }, link: [{ other: { reference: `Patient/${sourceId}` }, type: 'seealso' }] };
-  for (const key of ['name', 'gender', 'birthDate', 'address', 'telecom'] as const) {
-    if (source[key] !== undefined) (golden as unknown as Record<string, unknown>)[key] = source[key];
+  return withDemographicsOf({ resourceType: 'Patient', meta: { tag: [GOLDEN_TAG] }, link: [{ other: { reference: `Patient/${sourceId}` }, type: 'seealso' }] }, source);
+}
+
+/** The golden record with the source's demographics in place of its own (absent ones removed). */
+export function withDemographicsOf(golden: Patient, source: Patient): Patient {
+  const refreshed = { ...golden } as unknown as Record<string, unknown>;
+  for (const key of GOLDEN_DEMOGRAPHICS) {
+    if (source[key] !== undefined) refreshed[key] = source[key];
+    else delete refreshed[key];
   }
-  return golden;
+  return refreshed as unknown as Patient;
+}
+
+/** true when the golden record already holds the source's demographics. */
+export function holdsDemographicsOf(golden: Patient, source: Patient): boolean {
+  return GOLDEN_DEMOGRAPHICS.every((key) => canonicalJson(golden[key]) === canonicalJson(source[key]));
+}
+
+/** The source whose demographics the golden record holds: its first `seealso` link. */
+export function primarySourceOf(golden: Patient): string | undefined {
+  const first = (golden.link ?? []).find((l) => l.type === 'seealso');
+  return first ? referencedId(first) : undefined;
 }
 
 export const referencedId = (link: PatientLink): string | undefined => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(link.other?.reference ?? '')?.[1];

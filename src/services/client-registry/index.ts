@@ -73,7 +73,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(identifierDomainInterceptor(strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo));
-  for (const operation of mergeOperations(merger)) engine.registerOperation(operation);
+  for (const operation of mergeOperations(merger, strict)) engine.registerOperation(operation);
   engine.registerOperation(pixmOperation(store, strict));
   engine.registerOperation(matchOperation(linker, strict));
   for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);

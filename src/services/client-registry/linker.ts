@@ -9,24 +9,14 @@ import type { Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
-import { isGolden, newGoldenRecord, withGoldenLink, withoutSource, withSource } from './golden-record.js';
+import { canonicalJson, holdsDemographicsOf, isGolden, newGoldenRecord, primarySourceOf, withDemographicsOf, withGoldenLink, withoutSource, withSource } from './golden-record.js';
 import type { Matcher, MatchResult } from './matching/index.js';
 import { replacedBy } from './registry-ownership.js';
 import { asRegistry, isRegistryWrite } from './request-context.js';
 import type { LinkHow, RegistryStore } from './store.js';
-import { lockBlockingKeys } from './blocking-locks.js';
 
 /** What the matcher reads: a change to any of these re-runs matching on update. */
 const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
-
-/** JSON with sorted keys: stored resources come back from jsonb with their keys reordered. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
 
 function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
   if (!before) return false;
@@ -63,15 +53,17 @@ export class GoldenRecordLinker {
         }
         const patient = resource as Patient;
         if (isGolden(patient)) return; // only the registry's own writes get here with the tag (registry-ownership.ts)
+        // A create has no link yet (a deleted record's link went with it); skip the read.
+        const current = action === 'create' ? undefined : await this.store.linkOf(repo.sql, id);
+        const rematching = !!current && !isRegistryWrite() && demographicsChanged(previous as Patient | undefined, patient);
         // A merged record is no candidate for anyone: it has no blocking keys until it is unmerged.
-        const keys = replacedBy(patient) ? [] : this.matcher.blockingKeys(patient);
-        await lockBlockingKeys(repo.sql, keys);
-        await this.store.replaceBlockingKeys(repo.sql, id, keys);
-        const current = await this.store.linkOf(repo.sql, id);
+        // Matching runs under its keys' locks (store.replaceBlockingKeys).
+        await this.store.replaceBlockingKeys(repo.sql, id, replacedBy(patient) ? [] : this.matcher.blockingKeys(patient), !current || rematching);
         let goldenId: string;
         if (!current) goldenId = await this.linkNewSource(repo, id, patient);
-        else if (!isRegistryWrite() && demographicsChanged(previous as Patient | undefined, patient)) goldenId = await this.rematch(repo, id, patient, current);
+        else if (rematching) goldenId = await this.rematch(repo, id, patient, current);
         else goldenId = current.golden_id;
+        if (current && goldenId === current.golden_id && demographicsChanged(previous as Patient | undefined, patient)) await this.refreshGolden(repo, goldenId, id, patient);
         return withGoldenLink(patient, goldenId) as Resource;
       },
     };
@@ -79,13 +71,11 @@ export class GoldenRecordLinker {
 
   /** Candidates sharing a blocking key with the patient, scored, best first (sources only). */
   async scoreCandidates(repo: FhirRepository, patient: Patient, excludeId?: string): Promise<ScoredCandidate[]> {
-    const ids = await this.store.candidates(repo.sql, this.matcher.blockingKeys(patient), excludeId, this.maxCandidates);
-    const goldens = await this.store.goldensOf(repo.sql, ids);
+    const candidates = await this.store.candidates(repo.sql, this.matcher.blockingKeys(patient), excludeId, this.maxCandidates);
     const scored: ScoredCandidate[] = [];
-    for (const candidateId of ids) {
-      const candidate = await readPatient(repo, candidateId);
-      if (!candidate || isGolden(candidate)) continue; // written later in the same bundle, or gone
-      scored.push({ patient: candidate, goldenId: goldens.get(candidateId), result: this.matcher.compare(patient, candidate) });
+    for (const candidate of candidates) {
+      if (isGolden(candidate.patient)) continue;
+      scored.push({ patient: candidate.patient, goldenId: candidate.goldenId, result: this.matcher.compare(patient, candidate.patient) });
     }
     return scored.sort((a, b) => b.result.score - a.result.score);
   }
@@ -164,12 +154,29 @@ export class GoldenRecordLinker {
     if (goldenId) await this.dropSourceFromGolden(repo, goldenId, sourceId);
   }
 
+  /**
+   * Removes a source from its golden record; a golden record left without sources is deleted. When
+   * the source was the primary one, the next source's demographics take its place.
+   */
   private async dropSourceFromGolden(repo: FhirRepository, goldenId: string, sourceId: string): Promise<void> {
     const golden = await readPatient(repo, goldenId);
     if (!golden) return;
-    const remaining = withoutSource(golden, sourceId);
-    if (remaining.link?.length) await asRegistry(() => repo.update('Patient', goldenId, remaining));
-    else await asRegistry(() => repo.delete('Patient', goldenId));
+    let remaining = withoutSource(golden, sourceId);
+    if (!remaining.link?.length) {
+      await asRegistry(() => repo.delete('Patient', goldenId));
+      return;
+    }
+    const nextPrimary = primarySourceOf(golden) === sourceId ? primarySourceOf(remaining) : undefined;
+    const successor = nextPrimary ? await readPatient(repo, nextPrimary) : undefined;
+    if (successor) remaining = withDemographicsOf(remaining, successor);
+    await asRegistry(() => repo.update('Patient', goldenId, remaining));
+  }
+
+  /** A primary source's new demographics become its golden record's (a new version in its history). */
+  private async refreshGolden(repo: FhirRepository, goldenId: string, sourceId: string, source: Patient): Promise<void> {
+    const golden = await readPatient(repo, goldenId);
+    if (!golden || primarySourceOf(golden) !== sourceId || holdsDemographicsOf(golden, source)) return;
+    await asRegistry(() => repo.update('Patient', goldenId, withDemographicsOf(golden, source)));
   }
 
   /** Moves a source to another golden record (review accept, manual link). */

@@ -1,34 +1,82 @@
 /**
- *   POST Patient/$merge        (source-patient, target-patient: Reference)  merge the duplicate into the survivor
- *   POST Patient/$cr-unmerge   (source-patient: Reference)                  undo the duplicate's merge
- * Parameter names follow FHIR's Patient/$merge; both answer the records as they now stand.
+ *   POST Patient/$merge        merge the duplicate (source) into the survivor (target)
+ *   POST Patient/$cr-unmerge   (source-patient: Reference)  undo the duplicate's merge
+ * $merge takes FHIR R5's parameters: each side as `source-patient` / `target-patient` (a Reference
+ * to a source record), or `source-patient-identifier` / `target-patient-identifier` (Identifiers
+ * the record must all carry; they must name exactly one source record), or both (they must agree).
+ * Both answer the records as they now stand.
  */
-import type { Parameters } from '@medplum/fhirtypes';
+import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation, OperationContext } from '../../fhir/operations/registry.js';
 import { parameterValue } from '../../fhir/operations/registry.js';
-import { badRequest } from '../../fhir/outcome.js';
+import { FhirError, badRequest } from '../../fhir/outcome.js';
+import type { FhirRepository } from '../../fhir/repository.js';
+import { GOLDEN_TAG } from './golden-record.js';
+import { loadIdentifierDomains } from './identifier-domains.js';
 import type { PatientMerger } from './merge.js';
 
-function patientParameter(context: OperationContext, name: string): string {
+/** More identifiers than a person has in practice: a guard on the search one side makes. */
+const MAX_IDENTIFIERS = 20;
+
+function referencedPatient(context: OperationContext, name: string): string | undefined {
   const value = context.parameters.parameter?.find((p) => p.name === name)?.valueReference?.reference ?? parameterValue(context.parameters, name);
-  const id = value ? /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value)?.[1] : undefined;
+  if (value === undefined) return undefined;
+  const id = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value)?.[1];
   if (!id) throw badRequest(`give "${name}" as a Reference to a source record (Patient/<id>)`);
   return id;
 }
 
-export function mergeOperations(merger: PatientMerger): FhirOperation[] {
+function identifiersOf(context: OperationContext, name: string): Identifier[] {
+  const given = (context.parameters.parameter ?? []).filter((p) => p.name === name);
+  if (given.length > MAX_IDENTIFIERS) throw badRequest(`at most ${MAX_IDENTIFIERS} "${name}" parameters`);
+  return given.map((p, n) => {
+    const identifier = p.valueIdentifier;
+    if (!identifier?.system || !identifier.value) throw badRequest(`"${name}" ${n + 1} must be an Identifier with system and value`);
+    return identifier;
+  });
+}
+
+/**
+ * The source record one side of a merge names. Identifiers are looked up in their domains (an OID
+ * names the domain's URL) among source records; R5 says the server SHALL reject identifiers that
+ * do not resolve to a single record: 422, with how many they found.
+ */
+async function resolveSide(context: OperationContext, repo: FhirRepository, side: 'source' | 'target', strictDomains: boolean): Promise<string> {
+  const referenced = referencedPatient(context, `${side}-patient`);
+  const identifiers = identifiersOf(context, `${side}-patient-identifier`);
+  if (!identifiers.length) {
+    if (!referenced) throw badRequest(`give the ${side} record as "${side}-patient" (a Reference) or "${side}-patient-identifier" (Identifiers)`);
+    return referenced;
+  }
+  const domains = await loadIdentifierDomains(repo, strictDomains);
+  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${domains.canonical(identifier.system!) ?? identifier.system}|${identifier.value}`]);
+  const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
+  const ids = (found.entry ?? []).map((e) => (e.resource as Patient).id!);
+  const named = identifiers.map((i) => `${i.system}|${i.value}`).join(', ');
+  if (referenced) {
+    if (ids.includes(referenced)) return referenced;
+    throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `${side}-patient Patient/${referenced} does not carry every ${side}-patient-identifier (${named.slice(0, 300)})`);
+  }
+  if (ids.length !== 1) {
+    throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `${side}-patient-identifier (${named.slice(0, 300)}) must name exactly one source record; it names ${ids.length ? 'several' : 'none'}`);
+  }
+  return ids[0]!;
+}
+
+export function mergeOperations(merger: PatientMerger, strictDomains: boolean): FhirOperation[] {
   return [
     {
       name: 'merge', levels: ['type'], resourceTypes: ['Patient'], affectsState: true,
       definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-merge',
       async run(context) {
-        const source = patientParameter(context, 'source-patient');
-        const target = patientParameter(context, 'target-patient');
         return context.repo.transaction(async (repo) => {
+          const source = await resolveSide(context, repo, 'source', strictDomains);
+          const target = await resolveSide(context, repo, 'target', strictDomains);
           const golden = await merger.merge(repo, source, target, '$merge');
           return {
             resourceType: 'Parameters',
             parameter: [
+              { name: 'input', resource: context.parameters },
               { name: 'outcome', resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `Patient/${source} merged into Patient/${target}` }] } },
               { name: 'result', resource: await repo.read('Patient', target) },
               { name: 'golden', valueReference: { reference: `Patient/${golden}` } },
@@ -40,7 +88,8 @@ export function mergeOperations(merger: PatientMerger): FhirOperation[] {
     {
       name: 'cr-unmerge', levels: ['type'], resourceTypes: ['Patient'], affectsState: true,
       async run(context) {
-        const source = patientParameter(context, 'source-patient');
+        const source = referencedPatient(context, 'source-patient');
+        if (!source) throw badRequest('give "source-patient" as a Reference to a source record (Patient/<id>)');
         return context.repo.transaction(async (repo) => {
           const golden = await merger.unmerge(repo, source);
           return {

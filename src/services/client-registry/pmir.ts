@@ -22,6 +22,9 @@ import type { PatientMerger } from './merge.js';
 export const PMIR_FEED_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed';
 export const PMIR_FEED_RESPONSE_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed-response';
 const FEED_TYPES = new Set(['Patient', 'RelatedPerson']);
+/** The PMIR 1.5 response profile and message definition, which the answer's MessageHeader declares. */
+const RESPONSE_HEADER_PROFILE = 'https://profiles.ihe.net/ITI/PMIR/StructureDefinition/IHE.PMIR.MessageHeader.Response';
+const RESPONSE_DEFINITION = 'https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response';
 
 export function isMessageBundle(request: FhirRequest): boolean {
   const body = request.body as { resourceType?: unknown; type?: unknown } | undefined;
@@ -86,7 +89,9 @@ function responseMessage(request: MessageHeader | undefined, baseUrl: string, co
   const header: MessageHeader = {
     resourceType: 'MessageHeader',
     id: randomUUID(),
+    meta: { profile: [RESPONSE_HEADER_PROFILE] },
     eventUri: PMIR_FEED_RESPONSE_EVENT,
+    definition: RESPONSE_DEFINITION,
     source: { endpoint: baseUrl },
     response: { identifier: request?.id ?? 'unknown', code, ...(focus.resourceType === 'OperationOutcome' ? { details: { reference: focusUrl } } : {}) },
     ...(focus.resourceType === 'Bundle' ? { focus: [{ reference: focusUrl }] } : {}),

@@ -3,7 +3,24 @@
  * FHIR write it belongs to (repo.sql), so links, keys and decisions commit with the Patient.
  */
 import type { Queryable } from '../../db/database.js';
+import type { Patient } from '@medplum/fhirtypes';
 import type { FieldContribution, MatchGrade } from './matching/index.js';
+
+/** Advisory-lock class of blocking keys (the two-key form: apart from other users' one-key locks). */
+const BLOCKING_LOCK_CLASS = 0x4352; // "CR"
+/**
+ * Keys are locked by hash bucket: a transaction holds at most this many advisory locks, however
+ * many patients a bundle registers (PostgreSQL's shared lock table is max_locks_per_transaction x
+ * max_connections entries, 6,400 by default: a 1,000-patient bundle's 7,000 key locks would not fit).
+ * Two unrelated registrations share a bucket now and then: they only wait for each other.
+ */
+const BLOCKING_LOCK_BUCKETS = 1024;
+
+export interface CandidateRow {
+  id: string;
+  goldenId: string | undefined;
+  patient: Patient;
+}
 
 export type LinkHow = 'auto' | 'new' | 'review-accepted' | 'review-rejected' | 'manual' | 'rematched' | 'merged' | 'unmerged';
 
@@ -34,22 +51,52 @@ export interface ReviewRow {
 export class RegistryStore {
   constructor(private readonly schema: string) {}
 
-  async replaceBlockingKeys(q: Queryable, patientId: string, keys: readonly string[]): Promise<void> {
-    await q.query(`DELETE FROM ${this.schema}.blocking WHERE patient_id = $1`, [patientId]);
+  /**
+   * Stores the patient's blocking keys (stale ones deleted), in one statement. With `lock`, it
+   * first takes a transaction lock on each key's bucket (in bucket order, so two registrations never wait
+   * on each other crosswise): a concurrent registration sharing a key waits until this write
+   * commits, and its candidate read (a later statement, so a fresh snapshot) then sees this
+   * patient and its golden record. Without it, two registrations of the same new person could
+   * each find no candidate and each create a golden record.
+   */
+  async replaceBlockingKeys(q: Queryable, patientId: string, keys: readonly string[], lock: boolean): Promise<void> {
     const unique = [...new Set(keys)];
-    if (unique.length) {
-      await q.query(`INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k`, [patientId, unique]);
-    }
+    const locked = lock
+      ? `, locked AS (SELECT count(pg_advisory_xact_lock(${BLOCKING_LOCK_CLASS}, h)) AS n
+           FROM (SELECT DISTINCT hashtext(k) & ${BLOCKING_LOCK_BUCKETS - 1} AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS hashes)`
+      : '';
+    await q.query(
+      `WITH gone AS (DELETE FROM ${this.schema}.blocking WHERE patient_id = $1 AND key <> ALL($2::text[]))${locked}
+       INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${lock ? ', locked' : ''}
+       ON CONFLICT DO NOTHING`,
+      [patientId, unique],
+    );
   }
 
-  /** Source patients sharing at least one key (never `excludeId`), at most `limit`. */
-  async candidates(q: Queryable, keys: readonly string[], excludeId: string | undefined, limit: number): Promise<string[]> {
+  /**
+   * The source patients sharing at least one key (never `excludeId`), at most `limit`, with their
+   * stored resource and golden record, in one round trip. When more share a key than `limit`, a
+   * cheap pre-score keeps the likeliest: those sharing the most keys (a duplicate with a typo or
+   * two still shares several; a stranger in a common surname's block shares one), then those
+   * whose shared keys are rarest (a phone or birth date and postcode says more than a surname and
+   * birth year). Reads the engine's current-resource table (storage/reader.ts) in the registry's own schema.
+   */
+  async candidates(q: Queryable, keys: readonly string[], excludeId: string | undefined, limit: number): Promise<CandidateRow[]> {
     if (!keys.length) return [];
-    const result = await q.query<{ patient_id: string }>(
-      `SELECT DISTINCT patient_id FROM ${this.schema}.blocking WHERE key = ANY($1::text[]) AND patient_id <> $2 ORDER BY patient_id LIMIT $3`,
+    const result = await q.query<{ id: string; golden_id: string | null; content: Patient }>(
+      `WITH hits AS (
+         SELECT patient_id, count(*) OVER (PARTITION BY key) AS block FROM ${this.schema}.blocking
+         WHERE key = ANY($1::text[]) AND patient_id <> $2),
+       shared AS (
+         SELECT patient_id, count(*) AS keys_shared, sum(1.0 / block) AS rarity FROM hits
+         GROUP BY patient_id ORDER BY keys_shared DESC, rarity DESC, patient_id LIMIT $3)
+       SELECT s.patient_id AS id, l.golden_id, r.content FROM shared s
+       JOIN ${this.schema}.resources r ON r.type = 'Patient' AND r.id = s.patient_id AND NOT r.deleted
+       LEFT JOIN ${this.schema}.source_link l ON l.source_id = s.patient_id
+       ORDER BY s.keys_shared DESC, s.rarity DESC, s.patient_id`,
       [[...new Set(keys)], excludeId ?? '', limit],
     );
-    return result.rows.map((r) => r.patient_id);
+    return result.rows.map((r) => ({ id: r.id, goldenId: r.golden_id ?? undefined, patient: typeof r.content === 'string' ? JSON.parse(r.content) : r.content }));
   }
 
   async goldenOf(q: Queryable, sourceId: string): Promise<string | undefined> {
@@ -60,13 +107,6 @@ export class RegistryStore {
   async linkOf(q: Queryable, sourceId: string): Promise<{ golden_id: string; how: LinkHow } | undefined> {
     const result = await q.query<{ golden_id: string; how: LinkHow }>(`SELECT golden_id, how FROM ${this.schema}.source_link WHERE source_id = $1`, [sourceId]);
     return result.rows[0];
-  }
-
-  async goldensOf(q: Queryable, sourceIds: readonly string[]): Promise<Map<string, string>> {
-    if (!sourceIds.length) return new Map();
-    const result = await q.query<{ source_id: string; golden_id: string }>(
-      `SELECT source_id, golden_id FROM ${this.schema}.source_link WHERE source_id = ANY($1::text[])`, [[...sourceIds]]);
-    return new Map(result.rows.map((r) => [r.source_id, r.golden_id]));
   }
 
   async sourcesOf(q: Queryable, goldenId: string): Promise<string[]> {

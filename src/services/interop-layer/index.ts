@@ -14,6 +14,7 @@ import { RouterMetrics } from './metrics.js';
 import { iolMigrations } from './migrations.js';
 import { hashPassword, legacyUserHash, tokenSalt, VerificationCache } from './passwords.js';
 import { RoutingTable } from './routing-table.js';
+import { TcpChannels } from './router/tcp-channels.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -138,6 +139,10 @@ export const interopLayerService: ServiceDefinition = {
         });
     }, config.replicaHeartbeatMs);
     housekeepingTimer.unref();
+    // tcp channels listen in this process (not in router workers), following every channel change.
+    const tcpChannels = new TcpChannels(deps, logger);
+    deps.routing.onChange(() => void tcpChannels.sync(deps.routing.enabledTcpChannels()));
+    await tcpChannels.sync(deps.routing.enabledTcpChannels());
 
     // Once per interval across replicas: whoever takes the lease applies it.
     const applyRetention = async () => {
@@ -175,7 +180,7 @@ export const interopLayerService: ServiceDefinition = {
       while (retrying || housekeeping) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await changes?.close();
-      await Promise.allSettled([api.close(), ...listeners.map((l) => l.close())]);
+      await Promise.allSettled([api.close(), tcpChannels.close(), ...listeners.map((l) => l.close())]);
       await deps.transactions.stop();
       await deps.audits.stop();
       await deps.upstream.close();

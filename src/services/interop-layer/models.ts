@@ -34,6 +34,9 @@ export const channelSchema = z.object({
   description: z.string().optional(),
   urlPattern: z.string().min(1),
   type: z.enum(['http', 'tcp', 'tls', 'polling']).default('http'),
+  /** A `tcp` channel's own listener (OpenHIM's fields): the router accepts MLLP-framed messages there. */
+  tcpHost: z.string().min(1).optional(),
+  tcpPort: portSchema.optional(),
   methods: z.array(z.enum(METHODS)).default([]),
   priority: z.number().int().min(0).optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),

@@ -28,6 +28,7 @@ export interface RoutingSnapshot {
 
 export class RoutingTable {
   private channels: CompiledChannel[] = [];
+  private tcp: CompiledChannel[] = [];
   private byClientId = new Map<string, ClientEntry>();
   private byId = new Map<string, ClientEntry>();
   private byTokenHash = new Map<string, ClientEntry>();
@@ -60,8 +61,14 @@ export class RoutingTable {
   /** Builds the table from rows; a malformed row is skipped and logged, never fatal. */
   apply({ channels, clients }: RoutingSnapshot): void {
     const compiled: CompiledChannel[] = [];
+    const tcp: CompiledChannel[] = [];
     for (const channel of channels) {
-      if (!channel || channel.status !== 'enabled' || channel.type !== 'http') continue;
+      if (!channel || channel.status !== 'enabled') continue;
+      if (channel.type === 'tcp' || channel.type === 'tls') {
+        if (Array.isArray(channel.routes)) tcp.push({ channel, urlPattern: /^$/, methods: new Set() });
+        continue;
+      }
+      if (channel.type !== 'http') continue;
       try {
         if (!Array.isArray(channel.routes)) throw new Error('routes is not a list');
         compiled.push({
@@ -93,6 +100,7 @@ export class RoutingTable {
       if (typeof doc.certFingerprint === 'string' && doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
     }
     this.channels = compiled;
+    this.tcp = tcp;
     this.byClientId = byClientId;
     this.byId = byId;
     this.byTokenHash = byTokenHash;
@@ -131,6 +139,11 @@ export class RoutingTable {
 
   enabledChannels(): readonly CompiledChannel[] {
     return this.channels;
+  }
+
+  /** Enabled tcp and tls channels: they take messages on their own ports (router/tcp-channels.ts), never HTTP requests. */
+  enabledTcpChannels(): readonly CompiledChannel[] {
+    return this.tcp;
   }
 
   client(clientID: string): ClientEntry | undefined {

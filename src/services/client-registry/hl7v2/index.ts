@@ -12,7 +12,8 @@ import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
 import { AuthorityDirectory } from './authorities.js';
 import { value } from './encoding.js';
 import { RegistryCalls } from './fhir-calls.js';
-import { startMllpListener, type MllpLimits, type MllpListener } from './listener.js';
+import type { Limits } from '../../../common/limits.js';
+import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import { pdqQuery, pixQuery, queryError } from './queries.js';
 
 export interface Hl7Options {
@@ -73,9 +74,12 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
 }
 
 /** Starts the MLLP listener answering with the registry's engine. */
-export function startHl7Listener(engine: FhirEngine, listen: { host: string; port: number; limits: MllpLimits }, options: Hl7Options): Promise<MllpListener> {
+export function startHl7Listener(engine: FhirEngine, listen: { host: string; port: number; limits: Limits }, options: Hl7Options): Promise<MllpListener> {
+  const { limits } = listen;
   return startMllpListener({
-    ...listen,
+    host: listen.host,
+    port: listen.port,
+    limits: { maxMessageBytes: limits.mllpMaxMessageBytes, maxConnections: limits.mllpMaxConnections, idleTimeoutMs: limits.mllpIdleTimeoutMs, settings: 'CLIENT_REGISTRY_MLLP_*' },
     logger: options.logger,
     answer: (text) => answerMessage(text, engine, options),
   });

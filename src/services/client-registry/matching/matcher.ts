@@ -27,6 +27,7 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES): Matcher 
   // Patients are compared with many candidates: extract their values once. Keyed by the object,
   // so a changed patient must be a new object (resources are not mutated in place here).
   const cache = new WeakMap<Patient, Features>();
+  const keyCache = new WeakMap<Patient, string[]>(); // a registration asks twice: to store its keys, to find candidates
 
   function features(patient: Patient): Features {
     let found = cache.get(patient);
@@ -39,7 +40,14 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES): Matcher 
 
   return {
     rules,
-    blockingKeys: (patient) => makeKeys(patient),
+    blockingKeys(patient) {
+      let keys = keyCache.get(patient);
+      if (!keys) {
+        keys = makeKeys(patient);
+        keyCache.set(patient, keys);
+      }
+      return [...keys];
+    },
     compare(a, b) {
       const x = features(a);
       const y = features(b);

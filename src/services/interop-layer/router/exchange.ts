@@ -53,6 +53,8 @@ export interface Exchange {
   transaction?: Transaction | undefined;
   /** Status a mediator asked for (application/json+openhim). */
   mediatorStatus?: TransactionStatus | undefined;
+  /** How the primary route answered: its status, or that it failed (no answer). */
+  primaryOutcome?: { status?: number | undefined; failed: boolean } | undefined;
   /** Set by any step: the answer, which also ends the request steps. */
   response?: RouterResponse | undefined;
   /** Set by a step that ends the request early (no route ran). */

@@ -16,6 +16,7 @@ import { recordTransaction } from './steps/record-transaction.js';
 import { refuseUnauthenticated } from './steps/refuse-unauthenticated.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
+import { acceptTcpSender, routeToMllp } from './steps/route-to-mllp.js';
 
 export interface Pipeline {
   headers: readonly RouterStep[];
@@ -27,6 +28,13 @@ export const routerPipeline: Pipeline = {
   headers: [normalisePath, dropSenderHeaders, authenticateClient, refuseUnauthenticated, refuseOverQuota],
   request: [matchChannel, authoriseClient, routeToUpstreams],
   after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
+};
+
+/** A tcp channel's message (tcp-channels.ts): no HTTP head, no client; the log as for HTTP. */
+export const tcpPipeline: Pipeline = {
+  headers: [],
+  request: [acceptTcpSender, routeToMllp],
+  after: [setFinalStatus, recordTransaction],
 };
 
 async function runSteps(steps: readonly RouterStep[], exchange: Exchange, deps: RouterDeps): Promise<void> {

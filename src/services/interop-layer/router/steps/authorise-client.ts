@@ -44,6 +44,13 @@ export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
     refuseAccess(exchange, deps, reason, `Channel/${channel._id}`);
     return;
   }
+  beginTransaction(exchange, deps);
+}
+
+/** The exchange's transaction, begun in the log (Processing): an authorised request, or a tcp channel's message. */
+export function beginTransaction(exchange: Exchange, deps: RouterDeps): void {
+  const channel = exchange.channel!.channel;
+  const { client, request } = exchange;
   exchange.transaction = {
     _id: newObjectId(),
     // As OpenHIM (middleware/messageStore.js): the client's _id, as channelID is the channel's.

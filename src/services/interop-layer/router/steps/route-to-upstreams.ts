@@ -37,7 +37,6 @@ const DROP_FORWARDING: ReadonlySet<string> = new Set(FORWARDING_HEADERS);
 const DROP_FORWARDING_AND_AUTH: ReadonlySet<string> = new Set([...FORWARDING_HEADERS, 'authorization']);
 
 const secondaryWork = new WeakMap<Exchange, Promise<RouteOutcome[]>>();
-const primaryOutcomes = new WeakMap<Exchange, RouteOutcome>();
 
 /**
  * The upstream path, built from the normalised request path; a route's path or pathTransform
@@ -152,8 +151,8 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   }
   const parallel = routes.filter((r) => !r.primary && !r.waitPrimaryResponse).map((r) => callRoute(exchange, deps, r));
   const outcome = await callRoute(exchange, deps, primary);
-  primaryOutcomes.set(exchange, outcome);
   const primaryStatus = outcome.mediator?.response?.status ?? outcome.response?.status;
+  exchange.primaryOutcome = { status: primaryStatus, failed: Boolean(outcome.failure) };
   const afterPrimary = routes
     .filter((r) => !r.primary && r.waitPrimaryResponse)
     .filter((r) => primaryStatus !== undefined && statusMatches(r.statusCodesCheck ?? '2**', primaryStatus))
@@ -211,8 +210,6 @@ export async function awaitSecondaryRoutes(exchange: Exchange, deps: RouterDeps)
   }
 }
 
-export function primaryOutcomeOf(exchange: Exchange): { status?: number; failed: boolean } | undefined {
-  const o = primaryOutcomes.get(exchange);
-  if (!o) return undefined;
-  return { status: o.mediator?.response?.status ?? o.response?.status, failed: Boolean(o.failure) };
+export function primaryOutcomeOf(exchange: Exchange): { status?: number | undefined; failed: boolean } | undefined {
+  return exchange.primaryOutcome;
 }

@@ -1,24 +1,29 @@
 /**
- * The MLLP listener: a TCP server that reads framed HL7v2 messages and writes one framed answer
+ * An MLLP listener (the client registry's HL7v2 port, the router's MLLP channels): a TCP server that reads framed HL7v2 messages and writes one framed answer
  * per message, in order. Bounded like the HTTP ports (src/common/connection-guard.ts): a message
  * size cap, a connection cap that first makes room by closing the oldest connection not
  * processing a message, and a deadline to complete each message. A framing problem closes the
  * connection; everything else is answered by `answer`, which must not throw.
  */
 import net, { type Socket } from 'node:net';
-import type { Limits } from '../../../common/limits.js';
-import type { Logger } from '../../../common/logger.js';
-import { frameMessage, MllpDecoder } from './mllp.js';
+import type { Logger } from '../logger.js';
+import { frameMessage, MllpDecoder } from './framing.js';
 
-export type MllpLimits = Pick<Limits, 'mllpMaxMessageBytes' | 'mllpMaxConnections' | 'mllpIdleTimeoutMs'>;
+/** A listener's bounds; `settings` names the settings they come from, for the log. */
+export interface MllpLimits {
+  maxMessageBytes: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  settings: string;
+}
 
 export interface MllpListenerOptions {
   host: string;
   port: number;
   limits: MllpLimits;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
-  /** The answer to one message (an ACK or a query response). */
-  answer(message: string): Promise<string>;
+  /** The answer to one message (an ACK or a query response); undefined: none, the connection is closed. */
+  answer(message: string, remote: { address: string; port: number }): Promise<string | undefined>;
 }
 
 export interface MllpListener {
@@ -38,11 +43,11 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const open = new Map<Socket, Connection>();
 
   const admit = (socket: Socket): Connection | undefined => {
-    if (open.size >= limits.mllpMaxConnections) {
+    if (open.size >= limits.maxConnections) {
       const victim = [...open.values()].find((c) => !c.busy);
       if (!victim) {
         socket.destroy();
-        options.logger?.warn({ maxConnections: limits.mllpMaxConnections }, 'MLLP connection refused: every connection is processing a message (CLIENT_REGISTRY_MLLP_MAX_CONNECTIONS)');
+        options.logger?.warn({ maxConnections: limits.maxConnections }, `MLLP connection refused: every connection is processing a message (${limits.settings})`);
         return undefined;
       }
       open.delete(victim.socket);
@@ -58,12 +63,12 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     socket.on('error', () => socket.destroy()); // a reset peer is not our failure
     const connection = admit(socket);
     if (!connection) return;
-    const decoder = new MllpDecoder(limits.mllpMaxMessageBytes);
+    const decoder = new MllpDecoder(limits.maxMessageBytes);
     const waiting: Buffer[] = [];
     let deadline: NodeJS.Timeout | undefined;
     const armDeadline = () => {
       clearTimeout(deadline);
-      deadline = setTimeout(() => socket.destroy(), limits.mllpIdleTimeoutMs);
+      deadline = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
       deadline.unref();
     };
     socket.once('close', () => clearTimeout(deadline));
@@ -74,8 +79,9 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       connection.busy = true;
       socket.pause(); // one message at a time per connection: the sender waits for each answer
       while (waiting.length && !socket.destroyed) {
-        const reply = await options.answer(waiting.shift()!.toString('utf8'));
-        if (!socket.destroyed) socket.write(frameMessage(reply));
+        const reply = await options.answer(waiting.shift()!.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
+        if (reply === undefined) socket.destroy();
+        else if (!socket.destroyed) socket.write(frameMessage(reply));
       }
       connection.busy = false;
       armDeadline();

@@ -1,0 +1,119 @@
+/**
+ * tcp channels (OpenHIM's channel `type: 'tcp'` with `tcpHost`/`tcpPort`): each enabled one gets a
+ * listener of its own, which takes MLLP-framed HL7v2 messages and passes each through the
+ * tcpPipeline (pipeline.ts) to the channel's primary `mllp` route; the upstream's framed answer goes
+ * back to the sender, and the message is a transaction in the log like an HTTP request. Listeners
+ * follow the routing table: started, moved or stopped after every change of the channels.
+ * Bounded per port by OPENHIM_ROUTER_TCP_* (message size, connections, idle time). A message the
+ * router cannot route (no route, upstream down, sender not whitelisted) gets no answer: the
+ * connection is closed, so the sender sends it again later, as MLLP senders do.
+ */
+import type { Logger } from '../../../common/logger.js';
+import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
+import type { CompiledChannel } from '../routing-table.js';
+import type { Exchange, RouterDeps } from './exchange.js';
+import { runAfterSteps, runRequestSteps, tcpPipeline } from './pipeline.js';
+import { HL7V2_CONTENT_TYPE } from './steps/route-to-mllp.js';
+
+interface Running {
+  address: string;
+  listener: MllpListener;
+  channel: CompiledChannel;
+}
+
+export class TcpChannels {
+  private readonly running = new Map<string, Running>();
+  private syncing: Promise<void> = Promise.resolve();
+  /** Channels already warned about (the table is reloaded every few seconds: warn once). */
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly deps: RouterDeps, private readonly logger: Logger) {}
+
+  /** The URL each channel's listener took, by channel id (for status and tests). */
+  urls(): Record<string, string> {
+    return Object.fromEntries([...this.running].map(([id, r]) => [id, r.listener.url]));
+  }
+
+  /** Listeners for exactly the enabled tcp channels given (one at a time: changes arrive in bursts). */
+  sync(channels: readonly CompiledChannel[]): Promise<void> {
+    this.syncing = this.syncing.then(() => this.apply(channels)).catch((error: unknown) => this.logger.error({ err: error }, 'tcp channels: could not apply the channel list'));
+    return this.syncing;
+  }
+
+  async close(): Promise<void> {
+    await this.syncing;
+    await this.apply([]);
+  }
+
+  private async apply(channels: readonly CompiledChannel[]): Promise<void> {
+    const wanted = new Map<string, CompiledChannel>();
+    for (const compiled of channels) {
+      const { channel } = compiled;
+      if (channel.type === 'tcp' && channel.tcpPort) wanted.set(channel._id, compiled);
+      else if (!this.warned.has(channel._id)) {
+        this.warned.add(channel._id);
+        this.logger.warn({ channel: channel.name }, channel.type === 'tls' ? 'tls channels are not supported yet: channel not started' : 'tcp channel has no tcpPort: not started');
+      }
+    }
+    for (const [id, running] of this.running) {
+      const next = wanted.get(id);
+      if (next && this.addressOf(next) === running.address) {
+        running.channel = next; // routes, timeout or whitelist may have changed; the port did not
+        continue;
+      }
+      this.running.delete(id);
+      await running.listener.close();
+      this.logger.info({ channel: running.channel.channel.name, address: running.address }, 'tcp channel stopped');
+    }
+    for (const [id, compiled] of wanted) {
+      if (this.running.has(id)) continue;
+      await this.start(id, compiled);
+    }
+  }
+
+  private addressOf(compiled: CompiledChannel): string {
+    return `${compiled.channel.tcpHost ?? this.deps.config.routerHost}:${compiled.channel.tcpPort}`;
+  }
+
+  private async start(id: string, compiled: CompiledChannel): Promise<void> {
+    const { limits } = this.deps.config;
+    const running: Running = { address: this.addressOf(compiled), channel: compiled, listener: undefined as unknown as MllpListener };
+    try {
+      running.listener = await startMllpListener({
+        host: compiled.channel.tcpHost ?? this.deps.config.routerHost,
+        port: compiled.channel.tcpPort!,
+        limits: { maxMessageBytes: limits.routerTcpMaxMessageBytes, maxConnections: limits.routerTcpMaxConnections, idleTimeoutMs: limits.routerTcpIdleTimeoutMs, settings: 'OPENHIM_ROUTER_TCP_*' },
+        logger: this.logger,
+        answer: (message, remote) => this.routeMessage(running.channel, message, remote.address),
+      });
+    } catch (error) {
+      // Another channel or program holds the port: tried again at every reload, logged once.
+      if (!this.warned.has(`${id}@${running.address}`)) {
+        this.warned.add(`${id}@${running.address}`);
+        this.logger.error({ err: error, channel: compiled.channel.name, address: running.address }, 'tcp channel could not listen (tried again at every routing table reload)');
+      }
+      return;
+    }
+    this.running.set(id, running);
+    this.logger.info({ channel: compiled.channel.name, url: running.listener.url }, 'tcp channel listening');
+  }
+
+  private async routeMessage(channel: CompiledChannel, message: string, clientIP: string): Promise<string | undefined> {
+    const exchange: Exchange = {
+      request: {
+        method: 'POST', path: '/', querystring: '', headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: Buffer.from(message, 'utf8'),
+        clientIP, host: channel.channel.tcpHost ?? this.deps.config.routerHost, port: channel.channel.tcpPort!,
+      },
+      startedAt: process.hrtime.bigint(),
+      channel,
+    };
+    try {
+      await runRequestSteps(tcpPipeline, exchange, this.deps);
+      await runAfterSteps(tcpPipeline, exchange, this.deps);
+    } catch (error) {
+      this.logger.error({ err: error, channel: channel.channel.name }, 'tcp channel message failed');
+      return undefined;
+    }
+    return exchange.primaryOutcome && !exchange.primaryOutcome.failed ? exchange.response!.body.toString('utf8') : undefined;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * HL7v2 over MLLP through the interoperability layer (both drivers): the package's tcp channel
+ * listens on its own port and passes each framed message to the registry's MLLP port; ADT^A01
+ * and QBP^Q22 are answered through it, and each message is a transaction in the log. An upstream
+ * that is down gets the sender's connection closed and a Failed transaction.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { testDrivers } from '../support/databases.js';
+import { startIol, type Iol } from '../interop-layer/support.js';
+import { startRegistry, type RegistryUnderTest } from './support.js';
+import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
+
+const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
+const mllpChannel = importer.Channels.find((c: { type: string }) => c.type === 'tcp');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The channel's listener starts after the channel is saved (the routing table's change): wait for it. */
+async function connectWhenListening(url: string): Promise<MllpClient> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await MllpClient.connect(url);
+    } catch (error) {
+      if (attempt > 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+for (const driver of testDrivers) {
+  describe(`client registry HL7v2 through the router's tcp channel on ${driver}`, () => {
+    let iol: Iol;
+    let cr: RegistryUnderTest;
+    let channelId: string;
+    let channelUrl: string;
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      iol = await startIol(driver);
+      const tcpPort = await freePort();
+      const channel = { ...mllpChannel, tcpHost: '127.0.0.1', tcpPort, routes: [{ ...mllpChannel.routes[0], host: '127.0.0.1', port: Number(new URL(cr.running.endpoints.mllp!.replace(/^mllp:/, 'http:')).port) }] };
+      const created = await iol.call('POST', '/channels', channel);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const listed = await iol.call('GET', '/channels');
+      channelId = listed.body.find((c: { name: string }) => c.name === mllpChannel.name)._id;
+      channelUrl = `mllp://127.0.0.1:${tcpPort}`;
+    });
+    after(async () => {
+      await iol.stop();
+      await cr.close();
+    });
+
+    test('ADT^A01 and QBP^Q22 are answered through the channel and logged as transactions', async () => {
+      const client = await connectWhenListening(channelUrl);
+      try {
+        const admit = hl7('ADT^A01^ADT_A01', 'EVN|A01|20240101120000', 'PID|1||R-77^^^&2.16.999.7&ISO^MR||Gondwe^Limbani||19910214|M');
+        const ack = ackOf(await client.send(admit.text));
+        assert.equal(ack.code, 'AA', ack.errorText);
+        assert.equal(ack.controlId, admit.controlId);
+        const query = hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|Q-77|@PID.5.1.1^GONDWE~@PID.7^19910214', 'RCP|I|10^RD');
+        const answer = await client.send(query.text);
+        assert.equal(ackOf(answer).code, 'AA');
+        assert.equal(answer.getSegment('QAK')?.getField(2)?.toString(), 'OK');
+        assert.equal(answer.getAllSegments('PID').length, 1, 'one person found');
+        assert.match(answer.getSegment('PID')!.toString(), /R-77/);
+      } finally {
+        client.close();
+      }
+      let logged: Array<{ status: string; request: { body?: string }; response?: { status: number; body?: string }; channelID: string }> = [];
+      for (let attempt = 0; attempt < 100 && logged.length < 2; attempt++) {
+        const listed = await iol.call('GET', `/transactions?filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: channelId }))}`);
+        logged = listed.body;
+        if (logged.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(logged.length, 2, 'each message is a transaction');
+      const full = await Promise.all(logged.map(async (t) => (await iol.call('GET', `/transactions/${(t as unknown as { _id: string })._id}`)).body));
+      for (const tx of full) {
+        assert.equal(tx.status, 'Successful');
+        assert.equal(tx.channelID, channelId);
+        assert.equal(tx.response.status, 200);
+        assert.match(tx.response.body, /MSA\|AA/);
+      }
+      assert.ok(full.some((tx) => /ADT\^A01/.test(tx.request.body)), 'the A01 is stored as sent');
+      assert.ok(full.some((tx) => /QBP\^Q22/.test(tx.request.body)));
+    });
+
+    test('an upstream that is down: the connection is closed, the transaction Failed with its error', async () => {
+      const tcpPort = await freePort();
+      const deadPort = await freePort();
+      const channel = { ...mllpChannel, name: 'MLLP to nowhere', tcpHost: '127.0.0.1', tcpPort, routes: [{ ...mllpChannel.routes[0], host: '127.0.0.1', port: deadPort }] };
+      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
+      const id = (await iol.call('GET', '/channels')).body.find((c: { name: string }) => c.name === 'MLLP to nowhere')._id;
+      const client = await connectWhenListening(`mllp://127.0.0.1:${tcpPort}`);
+      client.socket.write(`\x0b${hl7('ADT^A01^ADT_A01', 'PID|1||R-78^^^&2.16.999.7&ISO||Doe^Jo||19900101|F').text}\x1c\r`);
+      await client.closed;
+      let tx: { status?: string; error?: { message: string } } = {};
+      for (let attempt = 0; attempt < 100 && !tx.status; attempt++) {
+        const listed = await iol.call('GET', `/transactions?filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: id }))}`);
+        if (listed.body.length) tx = (await iol.call('GET', `/transactions/${listed.body[0]._id}`)).body;
+        if (tx.status === 'Processing') tx = {};
+        if (!tx.status) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(tx.status, 'Failed');
+      assert.match(tx.error!.message, /MLLP upstream/);
+    });
+  });
+}
