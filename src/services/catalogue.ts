@@ -8,6 +8,7 @@ const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'shared-health-record': async () => (await import('./shared-health-record/index.js')).sharedHealthRecordService,
   'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
   'patient-registration': async () => (await import('./patient-registration/index.js')).patientRegistrationService,
+  'care-services': async () => (await import('./care-services/index.js')).careServicesService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
 };
 
