@@ -63,8 +63,13 @@ function consumerRoutes(app: FastifyInstance, consumer: () => UpdateConsumer | u
   app.post(`${CS_PREFIX}/consumer/run`, async (_request, reply) => {
     const running = consumer();
     if (!running) return reply.code(404).send(off);
-    const report = await running.runOnce();
-    return { report, status: await running.status() };
+    try {
+      const report = await running.runOnce();
+      return { report, status: await running.status() };
+    } catch (error) {
+      // The source failed (unreachable, refused, not FHIR): the caller learns why; the status keeps it.
+      return reply.code(502).send({ error: 'CS_CONSUMER_SOURCE_FAILED', message: error instanceof Error ? error.message : String(error), status: await running.status() });
+    }
   });
 }
 

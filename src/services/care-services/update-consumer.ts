@@ -126,7 +126,10 @@ export class UpdateConsumer {
 
   /** One run (or the run in progress): pull everything changed since the cursor and apply it. */
   runOnce(): Promise<RunReport> {
-    this.current ??= this.run().finally(() => {
+    this.current ??= this.run().catch((error: unknown) => {
+      this.noteFailure(`run failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    }).finally(() => {
       this.current = undefined;
     });
     return this.current;
@@ -200,12 +203,14 @@ export class UpdateConsumer {
       for (const change of pending) {
         if (this.stopped) return refused;
         try {
-          const outcome = await this.apply(repo, change);
+          // The change and its count commit together, so the counts stay exact across a kill -9.
+          const outcome = await repo.transaction(async (tx) => {
+            const done = await this.apply(tx, change);
+            if (done !== 'unchanged') await tx.sql.query(`UPDATE ${this.table} SET applied = applied + 1, ${done} = ${done} + 1 WHERE source = $1`, [this.options.source]);
+            return done;
+          });
           if (outcome === 'unchanged') report.unchanged++;
-          else {
-            report.applied++;
-            await this.db.query(`UPDATE ${this.table} SET applied = applied + 1, ${outcome} = ${outcome} + 1 WHERE source = $1`, [this.options.source]);
-          }
+          else report.applied++;
         } catch (error) {
           if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
           else {
@@ -248,6 +253,17 @@ export class UpdateConsumer {
     void this.db.query(`UPDATE ${this.table} SET last_error = $2 WHERE source = $1`, [this.options.source, message.slice(0, 2000)]).catch(() => undefined);
   }
 
+  /** GET with the source's headers; a busy source (429, 503) is asked again after its Retry-After. */
+  private async fetchPatiently(url: string): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal: AbortSignal.timeout(60_000) });
+      if ((response.status !== 429 && response.status !== 503) || attempt >= MAX_BUSY_RETRIES || this.stopped) return response;
+      await response.arrayBuffer();
+      const seconds = Math.min(60, Math.max(1, Number(response.headers.get('retry-after')) || 1));
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
+
   /** Every version of `type` changed since `since`, following the source's paging links. */
   private async readChanges(type: string, since: string | undefined): Promise<Change[]> {
     const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
@@ -256,7 +272,7 @@ export class UpdateConsumer {
     const out: Change[] = [];
     for (let pages = 0; url; pages++) {
       if (pages > 100_000) throw new Error(`the source's history of ${type} did not end after 100,000 pages`);
-      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal: AbortSignal.timeout(60_000) });
+      const response = await this.fetchPatiently(url);
       const text = await response.text();
       if (!response.ok) throw new Error(`source ${url} answered ${response.status}: ${text.slice(0, 300)}`);
       const bundle = JSON.parse(text) as Bundle;
@@ -269,6 +285,9 @@ export class UpdateConsumer {
     return out;
   }
 }
+
+/** Seconds to wait on a 429 or 503 from the source (its Retry-After, bounded), at most three times. */
+const MAX_BUSY_RETRIES = 3;
 
 /** A history entry as a change: its resource (or a delete), version and time. */
 function toChange(type: string, entry: BundleEntry): Change | undefined {
