@@ -8,11 +8,11 @@
  * refers to has not arrived yet (a facility before its Organization, a district before its
  * region) is retried after the others; what still fails is counted and reported in the status.
  *
- * Resumable: the cursor (the source's lastUpdated up to which everything is applied) is saved in
- * `consumer_state` after each chunk and never passes a change still waiting to be retried. Each
- * mirrored resource carries its source version in `meta.source`, so a change applied twice (after
- * a kill -9 between a write and the cursor, or in the look-back window that covers writes the
- * source committed late) is skipped, not written again.
+ * Resumable: each chunk of changes commits in one transaction with the counts and the cursor (the
+ * source's lastUpdated up to which everything is applied) in `consumer_state`; the cursor never
+ * passes a change still waiting to be retried. Each mirrored resource carries its source version
+ * in `meta.source`, so a change read again (in the look-back window that covers writes the source
+ * committed late) is skipped, not written again.
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Logger } from '../../common/logger.js';
@@ -168,15 +168,12 @@ export class UpdateConsumer {
     const ordered = newestPerResource(changes).sort((a, b) => a.lastUpdated.localeCompare(b.lastUpdated) || this.types.indexOf(a.type) - this.types.indexOf(b.type));
     const report: RunReport = { read: changes.length, applied: 0, unchanged: 0, failed: 0, ms: 0 };
     const repo = this.engine.repository();
-    const chunkSize = this.options.chunkSize ?? 200;
+    const chunkSize = this.options.chunkSize ?? 100;
     let waiting: Array<{ change: Change; error: FhirError }> = [];
     for (let start = 0; start < ordered.length && !this.stopped; start += chunkSize) {
       const chunk = ordered.slice(start, start + chunkSize);
-      waiting = await this.applyAll(repo, [...waiting.map((w) => w.change), ...chunk], report);
-      // The cursor never passes a change still waiting: a restart reads it again.
       const last = chunk[chunk.length - 1]!.lastUpdated;
-      const oldestWaiting = waiting.map((w) => w.change.lastUpdated).sort()[0];
-      await this.saveCursor(oldestWaiting && oldestWaiting < last ? oldestWaiting : last);
+      waiting = await this.applyChunk(repo, [...waiting.map((w) => w.change), ...chunk], report, last);
     }
     if (waiting.length && !this.stopped) {
       // Still refused with everything of the run applied: the source itself is inconsistent.
@@ -193,37 +190,47 @@ export class UpdateConsumer {
   }
 
   /**
-   * Applies the changes, retrying those refused with a 422 (a reference not there yet) while
-   * others succeed. Returns what is still refused; other errors are failures at once.
+   * Applies a chunk of changes in one transaction, each in a savepoint (a refused change leaves
+   * nothing), retrying those refused with a 422 (a reference not there yet) while others succeed,
+   * and saves the counts and the cursor in the same transaction: after a kill -9 the database
+   * holds whole chunks, with the cursor and counts that describe them. Returns what is still
+   * refused; the cursor stops before the oldest of those. Other errors are failures at once.
    */
-  private async applyAll(repo: FhirRepository, changes: Change[], report: RunReport): Promise<Array<{ change: Change; error: FhirError }>> {
-    let pending = changes;
-    for (;;) {
-      const refused: Array<{ change: Change; error: FhirError }> = [];
-      for (const change of pending) {
-        if (this.stopped) return refused;
-        try {
-          // The change and its count commit together, so the counts stay exact across a kill -9.
-          const outcome = await repo.transaction(async (tx) => {
-            const done = await this.apply(tx, change);
-            if (done !== 'unchanged') await tx.sql.query(`UPDATE ${this.table} SET applied = applied + 1, ${done} = ${done} + 1 WHERE source = $1`, [this.options.source]);
-            return done;
-          });
-          if (outcome === 'unchanged') report.unchanged++;
-          else report.applied++;
-        } catch (error) {
-          if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
-          else {
-            const message = error instanceof Error ? error.message : String(error);
-            this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${message}`);
-            report.failed++;
-            await this.db.query(`UPDATE ${this.table} SET failed = failed + 1 WHERE source = $1`, [this.options.source]);
+  private async applyChunk(repo: FhirRepository, changes: Change[], report: RunReport, last: string): Promise<Array<{ change: Change; error: FhirError }>> {
+    return repo.transaction(async (tx) => {
+      const counts = { applied: 0, created: 0, updated: 0, deleted: 0, failed: 0, unchanged: 0 };
+      let pending = changes;
+      let refused: Array<{ change: Change; error: FhirError }> = [];
+      for (;;) {
+        refused = [];
+        for (const change of pending) {
+          await tx.sql.query('SAVEPOINT consumer_change');
+          try {
+            const outcome = await this.apply(tx, change);
+            await tx.sql.query('RELEASE SAVEPOINT consumer_change');
+            counts[outcome]++;
+            if (outcome !== 'unchanged') counts.applied++;
+          } catch (error) {
+            await tx.sql.query('ROLLBACK TO SAVEPOINT consumer_change');
+            if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
+            else {
+              this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error instanceof Error ? error.message : String(error)}`);
+              counts.failed++;
+            }
           }
         }
+        if (!refused.length || refused.length === pending.length || this.stopped) break;
+        pending = refused.map((r) => r.change);
       }
-      if (!refused.length || refused.length === pending.length) return refused;
-      pending = refused.map((r) => r.change);
-    }
+      const oldestWaiting = refused.map((r) => r.change.lastUpdated).sort()[0];
+      await tx.sql.query(`UPDATE ${this.table} SET applied = applied + $2, created = created + $3, updated = updated + $4, deleted = deleted + $5,
+          failed = failed + $6, cursor = $7, updated_at = now() WHERE source = $1`,
+        [this.options.source, counts.applied, counts.created, counts.updated, counts.deleted, counts.failed, oldestWaiting && oldestWaiting < last ? oldestWaiting : last]);
+      report.applied += counts.applied;
+      report.unchanged += counts.unchanged;
+      report.failed += counts.failed;
+      return refused;
+    });
   }
 
   private async apply(repo: FhirRepository, change: Change): Promise<'created' | 'updated' | 'deleted' | 'unchanged'> {
