@@ -92,6 +92,12 @@ export const LIMITS = {
   registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',
     'a registration or visit body sent to the patient-registration mediator; past it 413', 1 * KB),
 
+  // ── Care services (facility and health worker registries, mCSD) ────────────────────────
+  careNearMaxKm: limit('CARE_SERVICES_NEAR_MAX_KM', 1_000, 'count',
+    'distance (km) of one Location `near` search; farther is 400, so one search cannot rank every location of the registry by distance'),
+  careHierarchyMaxDepth: limit('CARE_SERVICES_HIERARCHY_MAX_DEPTH', 32, 'count',
+    'levels of a Location or Organization `partOf` chain: a write that would make it deeper is 422, and `:below`/`:above` walks stop there'),
+
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),
   routerMaxInflightBytes: limit('OPENHIM_ROUTER_MAX_INFLIGHT_BYTES', 128 * MB, 'bytes',

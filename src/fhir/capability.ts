@@ -16,8 +16,10 @@ export function buildCapabilityStatement(
   const ops = operations.all();
   const resources: CapabilityStatementRestResource[] = allResourceTypes().map((type) => {
     // The engine's own parameters with the official ones: each engine states what it can search.
+    // Special parameters (Location near) are listed when the engine has a special search for them.
+    const special = new Set(definitions.specialSearchesOf(type).filter((s) => s.modifiers.includes(undefined)).map((s) => s.code));
     const params = Object.values(definitions.forType(type)).filter(
-      (p) => p.code === '_id' || p.code === '_lastUpdated' || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
+      (p) => p.code === '_id' || p.code === '_lastUpdated' || special.has(p.code!) || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
     );
     const typeOps = ops.filter((op) => (op.levels.includes('type') || op.levels.includes('instance')) &&
       (!op.resourceTypes || op.resourceTypes.includes(type)));

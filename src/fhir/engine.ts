@@ -17,7 +17,7 @@ import type { WriteInterceptor } from './write-interceptors.js';
 import { fhirMigrations } from './storage/migrations.js';
 import { StatisticsKeeper } from './storage/statistics.js';
 import { reindexType } from './storage/writer.js';
-import { SearchParameterRegistry } from './search-parameters.js';
+import { SearchParameterRegistry, type SpecialSearch } from './search-parameters.js';
 import { CORE_TERMINOLOGY } from './terminology/core-provider.js';
 import type { TerminologyProvider } from './terminology/provider.js';
 import { validateAgainstDefinitions } from './validation.js';
@@ -120,6 +120,14 @@ export class FhirEngine {
    */
   addSearchParameter(parameter: SearchParameter): void {
     this.searchParameters.add(parameter);
+  }
+
+  /**
+   * Adds a special search to this engine: a parameter or modifier whose SQL the service supplies
+   * (search-parameters.ts), such as Location `near` or `partof:below`.
+   */
+  addSpecialSearch(search: SpecialSearch): void {
+    this.searchParameters.addSpecialSearch(search);
   }
 
   /** Rebuilds the search index rows of every stored resource of a type, under this engine's parameters. */

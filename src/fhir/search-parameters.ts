@@ -8,11 +8,26 @@
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { isResourceType, loadDefinitions, parameterExpression, searchParameterByUrl, searchParametersOf } from './definitions.js';
 import { badRequest } from './outcome.js';
+import type { CustomFilter } from './search/parse.js';
 
 /** Parameter types the engine can index and search (special ones need code of their own). */
 const CUSTOM_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
 /** Bases that put a parameter on every resource type. */
 const EVERY_TYPE = new Set(['Resource', 'DomainResource']);
+
+/**
+ * A parameter (or a modifier of one) whose matching the service writes itself: Location `near`
+ * (type special in R4), hierarchy walks such as `partof:below`. Parsing hands it the OR-ed values
+ * (already split on unescaped commas, bounded by FHIR_SEARCH_MAX_VALUES); it throws a 400
+ * FhirError for a bad value and returns the filter the SQL builder runs.
+ */
+export interface SpecialSearch {
+  resourceTypes: readonly string[];
+  code: string;
+  /** The modifiers it answers; `undefined` in the list stands for the bare parameter. */
+  modifiers: ReadonlyArray<string | undefined>;
+  parse(values: string[], modifier: string | undefined): CustomFilter;
+}
 
 export interface CompositeComponent {
   param: SearchParameter;
@@ -26,8 +41,31 @@ export class SearchParameterRegistry {
   /** Base and custom merged per type; dropped when a parameter is added. */
   private readonly merged = new Map<string, Readonly<Record<string, SearchParameter>>>();
 
+  /** Special searches by `type|code`. */
+  private readonly special = new Map<string, SpecialSearch[]>();
+
   /** @param frozen a registry that refuses custom parameters (the base-only one). */
   constructor(private readonly frozen = false) {}
+
+  /** Adds a special search (a parameter or modifier answered by the service's own SQL). */
+  addSpecialSearch(search: SpecialSearch): void {
+    if (this.frozen) throw new Error('the base R4 search parameters are shared by every engine and cannot be extended; add special searches to an engine');
+    for (const type of search.resourceTypes) {
+      const key = `${type}|${search.code}`;
+      this.special.set(key, [...(this.special.get(key) ?? []), search]);
+    }
+  }
+
+  /** The special search answering `code:modifier` on a type, if the engine has one. */
+  specialSearch(resourceType: string, code: string, modifier: string | undefined): SpecialSearch | undefined {
+    if (!this.special.size) return undefined;
+    return this.special.get(`${resourceType}|${code}`)?.find((search) => search.modifiers.includes(modifier));
+  }
+
+  /** Codes (with modifiers) of the special searches a type answers, for the CapabilityStatement. */
+  specialSearchesOf(resourceType: string): SpecialSearch[] {
+    return [...this.special.entries()].filter(([key]) => key.startsWith(`${resourceType}|`)).flatMap(([, list]) => list);
+  }
 
   /**
    * Adds (or replaces, by code) a custom parameter for its base types. It needs a code, base

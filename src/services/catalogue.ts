@@ -9,6 +9,7 @@ const loaders: Record<string, () => Promise<ServiceDefinition>> = {
   'client-registry': async () => (await import('./client-registry/index.js')).clientRegistryService,
   'patient-registration': async () => (await import('./patient-registration/index.js')).patientRegistrationService,
   terminology: async () => (await import('./terminology/index.js')).terminologyService,
+  'care-services': async () => (await import('./care-services/index.js')).careServicesService,
   'interop-layer': async () => (await import('./interop-layer/index.js')).interopLayerService,
   console: async () => (await import('./console/index.js')).consoleService,
 };

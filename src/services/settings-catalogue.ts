@@ -98,6 +98,15 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'TERMINOLOGY_LOAD_CORE', default: 'true' },
     { name: 'TERMINOLOGY_PORT', default: '3451' },
   ],
+  'care-services': [
+    { name: 'CARE_SERVICES_BODY_LIMIT_BYTES', default: '16777216' },
+    { name: 'CARE_SERVICES_CONSUMER_INTERVAL_MS', default: '60000' },
+    { name: 'CARE_SERVICES_CONSUMER_SOURCE_AUTHORIZATION', default: '' },
+    { name: 'CARE_SERVICES_CONSUMER_SOURCE_URL', default: '' },
+    { name: 'CARE_SERVICES_CONSUMER_TYPES', default: '' },
+    { name: 'CARE_SERVICES_HOST', default: '127.0.0.1' },
+    { name: 'CARE_SERVICES_PORT', default: '3455' },
+  ],
 };
 
 export function serviceSettingNames(): string[] {

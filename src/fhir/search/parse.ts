@@ -9,6 +9,7 @@ import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRe
 import type { CodeSet } from '../terminology/provider.js';
 import { DEFAULT_LIMITS, LIMITS, type Limits } from '../../common/limits.js';
 import { FhirError, badRequest, tooCostly } from '../outcome.js';
+import type { BuildContext } from './sql.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
@@ -48,7 +49,21 @@ export interface HasFilter {
   inner: Filter;
 }
 
-export type Filter = ParamFilter | ChainFilter | HasFilter;
+/**
+ * A filter whose SQL a service supplies (SpecialSearch in search-parameters.ts): Location `near`,
+ * hierarchy walks such as `partof:below`. It may also order the result (by distance).
+ */
+export interface CustomFilter {
+  kind: 'custom';
+  /** The parameter as the client wrote it (for messages). */
+  code: string;
+  /** A condition on the searched row `alias` (a row of the engine's `resources` table). */
+  condition(ctx: BuildContext, alias: string): string;
+  /** When set and the search has no `_sort`, results are ordered by this expression, ascending. */
+  order?(ctx: BuildContext, alias: string): string;
+}
+
+export type Filter = ParamFilter | ChainFilter | HasFilter | CustomFilter;
 
 export interface IncludeSpec {
   sourceType: string;
@@ -61,6 +76,8 @@ export interface SortKey {
   code: string;
   param?: SearchParameter;
   descending: boolean;
+  /** A service's own sort expression (a CustomFilter's order), instead of an index lookup. */
+  expression?(ctx: BuildContext, alias: string): string;
 }
 
 export interface SearchRequest {
@@ -182,6 +199,11 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
       }
       throw error;
     }
+  }
+  // A special parameter that ranks its matches (near: by distance) orders an unsorted search.
+  if (!request.sort.length) {
+    const ranked = request.filters.find((filter): filter is CustomFilter => filter.kind === 'custom' && filter.order !== undefined);
+    if (ranked) request.sort.push({ code: ranked.code, descending: false, expression: ranked.order!.bind(ranked) });
   }
   return request;
 }
@@ -306,6 +328,14 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     // Members of a List: resources its entries reference. Handled by the SQL builder.
     if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
     return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [value] };
+  }
+  const special = type ? ctx.definitions.specialSearch(type, code, modifier) : undefined;
+  if (special) {
+    const values = splitValues(value);
+    if (values.length > limits.fhirSearchMaxValues) {
+      throw pastLimit(`search parameter "${code}" has ${values.length} values`, 'fhirSearchMaxValues', limits);
+    }
+    return special.parse(values, modifier);
   }
   const param = lookupParam(ctx, type, code);
   if (!param) throw unknownParameter(type, code);

@@ -78,6 +78,8 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
   switch (filter.kind) {
     case 'param':
       return paramCondition(ctx, filter, alias, type);
+    case 'custom':
+      return `(${filter.condition(ctx, alias)})`;
     case 'chain': {
       const t = nextAlias(ctx, 'c');
       const ref = nextAlias(ctx, 'x');
@@ -422,6 +424,7 @@ export function orderBy(ctx: BuildContext, sort: SortKey[], alias: string): stri
 }
 
 function sortExpression(ctx: BuildContext, key: SortKey, alias: string): string {
+  if (key.expression) return key.expression(ctx, alias);
   if (key.code === '_id') return `${alias}.id`;
   if (key.code === '_lastUpdated') return `${alias}.last_updated`;
   const param = key.param!;

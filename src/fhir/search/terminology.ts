@@ -21,7 +21,7 @@ export function needsTerminology(filter: ParamFilter): boolean {
 function* paramFilters(filters: Filter[]): Generator<ParamFilter> {
   for (const filter of filters) {
     if (filter.kind === 'param') yield filter;
-    else yield* paramFilters([filter.inner]);
+    else if (filter.kind !== 'custom') yield* paramFilters([filter.inner]);
   }
 }
 

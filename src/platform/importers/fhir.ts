@@ -35,18 +35,26 @@ export const importFhirResources: Importer = async (content, context, origin) =>
     }
     return { ...entry, request: { ...entry.request, method, url: entry.request?.url ?? r?.resourceType ?? '' } };
   });
-  const bundle = { resourceType: 'Bundle', type: 'transaction', entry: idempotent };
-  const response = await fetch(fhirBase(context), {
-    method: 'POST',
-    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
-    body: JSON.stringify(bundle),
-  });
-  const reply = (await readJsonResponse(response, `FHIR transaction from ${origin}`)) as { entry?: Array<{ response?: { status?: string } }> };
+  // Large imports go as several transactions (each within FHIR_BUNDLE_MAX_ENTRIES), in order, so
+  // what an entry refers to is sent before it; each is all or nothing, and a re-run puts the same.
   let created = 0;
   let updated = 0;
-  for (const entry of reply?.entry ?? []) {
-    if (entry.response?.status?.startsWith('201')) created++;
-    else updated++;
+  for (let start = 0; start < idempotent.length || start === 0; start += IMPORT_CHUNK_ENTRIES) {
+    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: idempotent.slice(start, start + IMPORT_CHUNK_ENTRIES) };
+    const response = await fetch(fhirBase(context), {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      body: JSON.stringify(bundle),
+    });
+    const reply = (await readJsonResponse(response, `FHIR transaction from ${origin}`)) as { entry?: Array<{ response?: { status?: string } }> };
+    for (const entry of reply?.entry ?? []) {
+      if (entry.response?.status?.startsWith('201')) created++;
+      else updated++;
+    }
+    if (idempotent.length > IMPORT_CHUNK_ENTRIES) context.progress?.(`${Math.min(start + IMPORT_CHUNK_ENTRIES, idempotent.length)}/${idempotent.length} resources`);
   }
   return { created, updated, unchanged: 0 };
 };
+
+/** Entries per transaction of a large import (below the default FHIR_BUNDLE_MAX_ENTRIES). */
+export const IMPORT_CHUNK_ENTRIES = 500;

@@ -8,6 +8,8 @@ export interface ImportContext {
   logger: Logger;
   /** The service that receives the import, when the package names one. */
   service?: string;
+  /** Reports how far a long import is (e.g. "3000/15000 resources"). */
+  progress?(message: string): void;
 }
 
 export interface ImportResult {

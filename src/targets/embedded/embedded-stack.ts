@@ -108,7 +108,9 @@ export class EmbeddedStack {
       options.progress?.step(pkg, `importing ${importer.file.slice(pkg.dir.length + 1)}`);
       const logger = this.options.logger.child({ service: pkg.id });
       try {
-        const result = await runImporter(importer, { vars: options.settings.entries(), endpoints: this.endpoints(), logger });
+        const file = importer.file.slice(pkg.dir.length + 1);
+        const progress = (message: string): void => options.progress?.step(pkg, `importing ${file}: ${message}`);
+        const result = await runImporter(importer, { vars: options.settings.entries(), endpoints: this.endpoints(), logger, progress });
         logger.info(result, `imported ${importer.file.slice(pkg.dir.length + 1)}`);
       } catch (error) {
         if (error instanceof InstantError) throw error;

@@ -1,0 +1,321 @@
+/**
+ * The mCSD Update Consumer: mirrors another mCSD source (a national facility registry, another
+ * instance of this service) by pulling its changes with ITI-91 (`[type]/_history?_since=`).
+ *
+ * A run reads every version changed since the cursor, type by type (paged, following `next`),
+ * keeps the newest version of each resource, and applies them oldest first through this engine,
+ * so the mCSD rules (mcsd-rules.ts) hold for mirrored data too. A change refused because what it
+ * refers to has not arrived yet (a facility before its Organization, a district before its
+ * region) is retried after the others; what still fails is counted and reported in the status.
+ *
+ * Resumable: each chunk of changes commits in one transaction with the counts and the cursor (the
+ * source's lastUpdated up to which everything is applied) in `consumer_state`; the cursor never
+ * passes a change still waiting to be retried. Each mirrored resource carries its source version
+ * in `meta.source`, so a change read again (in the look-back window that covers writes the source
+ * committed late) is skipped, not written again.
+ */
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Logger } from '../../common/logger.js';
+import type { Queryable } from '../../db/database.js';
+import type { FhirEngine } from '../../fhir/engine.js';
+import { FhirError } from '../../fhir/outcome.js';
+import type { FhirRepository } from '../../fhir/repository.js';
+
+/** The mCSD directory types, those others refer to first. */
+export const MCSD_RESOURCE_TYPES = ['Organization', 'Endpoint', 'Location', 'Practitioner', 'HealthcareService', 'PractitionerRole', 'OrganizationAffiliation'];
+
+export interface UpdateConsumerOptions {
+  /** FHIR base of the source, e.g. http://registry.example.org/care-services/fhir. */
+  source: string;
+  types?: string[];
+  /** Time between runs. */
+  intervalMs?: number;
+  /** `_count` of each history page. */
+  pageSize?: number;
+  /** Changes applied between cursor saves. */
+  chunkSize?: number;
+  /** How far before the cursor each run looks again, for writes the source committed late. */
+  lookbackMs?: number;
+  /** Headers for the source (e.g. authorization when it sits behind the interop layer). */
+  headers?: Record<string, string>;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+}
+
+export interface ConsumerStatus {
+  source: string;
+  running: boolean;
+  cursor: string | null;
+  applied: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  failed: number;
+  lastError: string | null;
+  lastRunAt: string | null;
+  /** The last run: what it read and what it did. */
+  lastRun?: RunReport;
+  /** The most recent failures (newest last). */
+  recentErrors: string[];
+}
+
+export interface RunReport {
+  read: number;
+  applied: number;
+  unchanged: number;
+  failed: number;
+  ms: number;
+}
+
+interface Change {
+  type: string;
+  id: string;
+  version: string;
+  lastUpdated: string;
+  deleted: boolean;
+  resource?: Resource;
+}
+
+interface StateRow {
+  cursor: string | null;
+  applied: string;
+  created: string;
+  updated: string;
+  deleted: string;
+  failed: string;
+  last_error: string | null;
+  last_run_at: Date | string | null;
+}
+
+const MAX_RECENT_ERRORS = 20;
+
+export class UpdateConsumer {
+  private readonly types: string[];
+  private timer?: NodeJS.Timeout;
+  private current?: Promise<RunReport>;
+  private stopped = false;
+  private lastRun?: RunReport;
+  private readonly recentErrors: string[] = [];
+
+  constructor(private readonly engine: FhirEngine, private readonly options: UpdateConsumerOptions) {
+    this.types = options.types ?? MCSD_RESOURCE_TYPES;
+  }
+
+  private get db(): Queryable {
+    return this.engine.db;
+  }
+
+  private get table(): string {
+    return `${this.engine.schema}.consumer_state`;
+  }
+
+  /** Runs now and then every intervalMs, one run at a time. */
+  start(): void {
+    const loop = async (): Promise<void> => {
+      if (this.stopped) return;
+      await this.runOnce().catch((error: unknown) => this.options.logger?.warn({ err: error, source: this.options.source }, 'mCSD update consumer run failed'));
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.options.intervalMs ?? 60_000);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current?.catch(() => undefined);
+  }
+
+  /** One run (or the run in progress): pull everything changed since the cursor and apply it. */
+  runOnce(): Promise<RunReport> {
+    this.current ??= this.run().catch((error: unknown) => {
+      this.noteFailure(`run failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    }).finally(() => {
+      this.current = undefined;
+    });
+    return this.current;
+  }
+
+  async status(): Promise<ConsumerStatus> {
+    const row = await this.state();
+    return {
+      source: this.options.source,
+      running: this.current !== undefined,
+      cursor: row?.cursor ?? null,
+      applied: Number(row?.applied ?? 0),
+      created: Number(row?.created ?? 0),
+      updated: Number(row?.updated ?? 0),
+      deleted: Number(row?.deleted ?? 0),
+      failed: Number(row?.failed ?? 0),
+      lastError: row?.last_error ?? null,
+      lastRunAt: row?.last_run_at ? new Date(row.last_run_at).toISOString() : null,
+      ...(this.lastRun ? { lastRun: this.lastRun } : {}),
+      recentErrors: [...this.recentErrors],
+    };
+  }
+
+  private async state(): Promise<StateRow | undefined> {
+    const found = await this.db.query<StateRow>(`SELECT cursor, applied, created, updated, deleted, failed, last_error, last_run_at FROM ${this.table} WHERE source = $1`, [this.options.source]);
+    return found.rows[0];
+  }
+
+  private async run(): Promise<RunReport> {
+    const started = Date.now();
+    await this.db.query(`INSERT INTO ${this.table} (source) VALUES ($1) ON CONFLICT (source) DO NOTHING`, [this.options.source]);
+    const cursor = (await this.state())?.cursor ?? undefined;
+    const since = cursor ? new Date(Date.parse(cursor) - (this.options.lookbackMs ?? 5_000)).toISOString() : undefined;
+    const changes: Change[] = [];
+    for (const type of this.types) changes.push(...(await this.readChanges(type, since)));
+    const ordered = newestPerResource(changes).sort((a, b) => a.lastUpdated.localeCompare(b.lastUpdated) || this.types.indexOf(a.type) - this.types.indexOf(b.type));
+    const report: RunReport = { read: changes.length, applied: 0, unchanged: 0, failed: 0, ms: 0 };
+    const repo = this.engine.repository();
+    const chunkSize = this.options.chunkSize ?? 100;
+    let waiting: Array<{ change: Change; error: FhirError }> = [];
+    for (let start = 0; start < ordered.length && !this.stopped; start += chunkSize) {
+      const chunk = ordered.slice(start, start + chunkSize);
+      const last = chunk[chunk.length - 1]!.lastUpdated;
+      waiting = await this.applyChunk(repo, [...waiting.map((w) => w.change), ...chunk], report, last);
+    }
+    if (waiting.length && !this.stopped) {
+      // Still refused with everything of the run applied: the source itself is inconsistent.
+      for (const { change, error } of waiting) this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error.message}`);
+      report.failed += waiting.length;
+      await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, waiting.length]);
+      await this.saveCursor(ordered[ordered.length - 1]!.lastUpdated);
+    }
+    report.ms = Date.now() - started;
+    this.lastRun = report;
+    await this.db.query(`UPDATE ${this.table} SET last_run_at = now() WHERE source = $1`, [this.options.source]);
+    if (report.applied || report.failed) this.options.logger?.info({ source: this.options.source, ...report }, 'mCSD update consumer run');
+    return report;
+  }
+
+  /**
+   * Applies a chunk of changes in one transaction, each in a savepoint (a refused change leaves
+   * nothing), retrying those refused with a 422 (a reference not there yet) while others succeed,
+   * and saves the counts and the cursor in the same transaction: after a kill -9 the database
+   * holds whole chunks, with the cursor and counts that describe them. Returns what is still
+   * refused; the cursor stops before the oldest of those. Other errors are failures at once.
+   */
+  private async applyChunk(repo: FhirRepository, changes: Change[], report: RunReport, last: string): Promise<Array<{ change: Change; error: FhirError }>> {
+    return repo.transaction(async (tx) => {
+      const counts = { applied: 0, created: 0, updated: 0, deleted: 0, failed: 0, unchanged: 0 };
+      let pending = changes;
+      let refused: Array<{ change: Change; error: FhirError }> = [];
+      for (;;) {
+        refused = [];
+        for (const change of pending) {
+          await tx.sql.query('SAVEPOINT consumer_change');
+          try {
+            const outcome = await this.apply(tx, change);
+            await tx.sql.query('RELEASE SAVEPOINT consumer_change');
+            counts[outcome]++;
+            if (outcome !== 'unchanged') counts.applied++;
+          } catch (error) {
+            await tx.sql.query('ROLLBACK TO SAVEPOINT consumer_change');
+            if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
+            else {
+              this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error instanceof Error ? error.message : String(error)}`);
+              counts.failed++;
+            }
+          }
+        }
+        if (!refused.length || refused.length === pending.length || this.stopped) break;
+        pending = refused.map((r) => r.change);
+      }
+      const oldestWaiting = refused.map((r) => r.change.lastUpdated).sort()[0];
+      await tx.sql.query(`UPDATE ${this.table} SET applied = applied + $2, created = created + $3, updated = updated + $4, deleted = deleted + $5,
+          failed = failed + $6, cursor = $7, updated_at = now() WHERE source = $1`,
+        [this.options.source, counts.applied, counts.created, counts.updated, counts.deleted, counts.failed, oldestWaiting && oldestWaiting < last ? oldestWaiting : last]);
+      report.applied += counts.applied;
+      report.unchanged += counts.unchanged;
+      report.failed += counts.failed;
+      return refused;
+    });
+  }
+
+  private async apply(repo: FhirRepository, change: Change): Promise<'created' | 'updated' | 'deleted' | 'unchanged'> {
+    const local = await repo.read(change.type, change.id).catch((error: unknown) => {
+      if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
+      throw error;
+    });
+    if (change.deleted) {
+      if (!local) return 'unchanged';
+      await repo.delete(change.type, change.id);
+      return 'deleted';
+    }
+    const source = `${this.options.source}/${change.type}/${change.id}/_history/${change.version}`;
+    if (local?.meta?.source === source) return 'unchanged';
+    const { versionId: _v, lastUpdated: _l, ...meta } = change.resource!.meta ?? {};
+    const result = await repo.update(change.type, change.id, { ...change.resource, meta: { ...meta, source } });
+    return result.created ? 'created' : 'updated';
+  }
+
+  private async saveCursor(cursor: string): Promise<void> {
+    await this.db.query(`UPDATE ${this.table} SET cursor = $2, updated_at = now() WHERE source = $1`, [this.options.source, cursor]);
+  }
+
+  private noteFailure(message: string): void {
+    this.recentErrors.push(message);
+    if (this.recentErrors.length > MAX_RECENT_ERRORS) this.recentErrors.shift();
+    void this.db.query(`UPDATE ${this.table} SET last_error = $2 WHERE source = $1`, [this.options.source, message.slice(0, 2000)]).catch(() => undefined);
+  }
+
+  /** GET with the source's headers; a busy source (429, 503) is asked again after its Retry-After. */
+  private async fetchPatiently(url: string): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal: AbortSignal.timeout(60_000) });
+      if ((response.status !== 429 && response.status !== 503) || attempt >= MAX_BUSY_RETRIES || this.stopped) return response;
+      await response.arrayBuffer();
+      const seconds = Math.min(60, Math.max(1, Number(response.headers.get('retry-after')) || 1));
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
+
+  /** Every version of `type` changed since `since`, following the source's paging links. */
+  private async readChanges(type: string, since: string | undefined): Promise<Change[]> {
+    const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
+    if (since) query.set('_since', since);
+    let url: string | undefined = `${this.options.source}/${type}/_history?${query}`;
+    const out: Change[] = [];
+    for (let pages = 0; url; pages++) {
+      if (pages > 100_000) throw new Error(`the source's history of ${type} did not end after 100,000 pages`);
+      const response = await this.fetchPatiently(url);
+      const text = await response.text();
+      if (!response.ok) throw new Error(`source ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+      const bundle = JSON.parse(text) as Bundle;
+      for (const entry of bundle.entry ?? []) {
+        const change = toChange(type, entry);
+        if (change) out.push(change);
+      }
+      url = bundle.link?.find((link) => link.relation === 'next')?.url;
+    }
+    return out;
+  }
+}
+
+/** Seconds to wait on a 429 or 503 from the source (its Retry-After, bounded), at most three times. */
+const MAX_BUSY_RETRIES = 3;
+
+/** A history entry as a change: its resource (or a delete), version and time. */
+function toChange(type: string, entry: BundleEntry): Change | undefined {
+  const deleted = entry.request?.method === 'DELETE';
+  const resource = entry.resource;
+  const id = resource?.id ?? /\/([^/]+)$/.exec(entry.request?.url ?? entry.fullUrl ?? '')?.[1];
+  const version = resource?.meta?.versionId ?? /^W\/"(.*)"$/.exec(entry.response?.etag ?? '')?.[1];
+  const lastUpdated = resource?.meta?.lastUpdated ?? entry.response?.lastModified;
+  if (!id || !version || !lastUpdated || (!deleted && !resource)) return undefined;
+  return { type, id, version, lastUpdated: new Date(lastUpdated).toISOString(), deleted, ...(resource ? { resource } : {}) };
+}
+
+/** History lists every version: only the newest of each resource needs applying. */
+function newestPerResource(changes: Change[]): Change[] {
+  const newest = new Map<string, Change>();
+  for (const change of changes) {
+    const key = `${change.type}/${change.id}`;
+    const seen = newest.get(key);
+    if (!seen || seen.lastUpdated < change.lastUpdated || (seen.lastUpdated === change.lastUpdated && Number(seen.version) < Number(change.version))) {
+      newest.set(key, change);
+    }
+  }
+  return [...newest.values()];
+}
