@@ -60,6 +60,14 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Applies the schema's pending migrations, serialised against concurrent migrators. */
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport>;
+  /**
+   * Bulk load: runs `COPY <table> (<columns>) FROM '/dev/blob' (FORMAT binary)` over `data`
+   * (src/db/copy-binary.ts), one statement committed on its own; resolves to the rows loaded.
+   * Embedded PGlite only (undefined on PostgreSQL): its text parameters cost more to encode than
+   * the rows cost to insert, and COPY's data arrives as bytes. The buffer may be transferred to
+   * the database's thread: do not use it after the call.
+   */
+  copyFrom?(sql: string, data: Uint8Array): Promise<number>;
   /** Drops a schema and forgets its migrations (used by `instant destroy`). */
   dropSchema(schema: string): Promise<void>;
   close(): Promise<void>;

@@ -48,6 +48,11 @@ export class PgliteDatabase implements Database {
     return this.direct.exec(sql);
   }
 
+  async copyFrom(sql: string, data: Uint8Array): Promise<number> {
+    const result = await this.pg.query(sql, [], { blob: new Blob([data]) });
+    return result.affectedRows ?? 0;
+  }
+
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.pg.transaction((tx) => fn(wrap(tx)));
   }
