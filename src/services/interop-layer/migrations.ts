@@ -95,7 +95,7 @@ export const iolMigrations: readonly Migration[] = [
     sql: `
       -- A row over ~2 KB used to be compressed by TOAST (pglz); in the embedded database, where
       -- PostgreSQL runs as WebAssembly, that was a large part of each logged request's cost.
-      -- Rows now stay whole up to a page; bodies over 8 KB arrive gzipped from the router.
+      -- Rows now stay whole up to a page; bodies over 8 KB arrive compressed from the router.
       ALTER TABLE iol.transactions SET (toast_tuple_target = 8160);
     `,
   },
