@@ -15,6 +15,10 @@ export interface CpuSample {
   totalMs: number;
   /** Of that, the main thread of the root process (the event loop serving requests), from schedstat (ns resolution). */
   mainThreadMs: number;
+  /** The root process's busiest other thread (in the IOL on one worker: PGlite's thread). */
+  busiestOtherThreadMs: number;
+  /** Each thread of the root process but its main one, by id (for busiestOtherThreadMs between two samples). */
+  threads: Map<number, number>;
 }
 
 /** Fields after the command name of a /proc stat line (the name may hold spaces and parentheses). */
@@ -64,9 +68,19 @@ function threadRuntimeMs(pid: number, tid: number): number {
 export function cpuOf(pid: number): CpuSample {
   let ticks = processTicks(pid);
   for (const child of descendants(pid)) ticks += processTicks(child);
-  return { totalMs: (ticks * 1000) / TICKS_PER_SECOND, mainThreadMs: threadRuntimeMs(pid, pid) };
+  const threads = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) if (Number(tid) !== pid) threads.set(Number(tid), threadRuntimeMs(pid, Number(tid)));
+  } catch {
+    /* gone */
+  }
+  return { totalMs: (ticks * 1000) / TICKS_PER_SECOND, mainThreadMs: threadRuntimeMs(pid, pid), busiestOtherThreadMs: 0, threads };
 }
 
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuSample {
-  return { totalMs: after.totalMs - before.totalMs, mainThreadMs: after.mainThreadMs - before.mainThreadMs };
+  let busiest = 0;
+  for (const [tid, ms] of after.threads) {
+    busiest = Math.max(busiest, ms - (before.threads.get(tid) ?? 0));
+  }
+  return { totalMs: after.totalMs - before.totalMs, mainThreadMs: after.mainThreadMs - before.mainThreadMs, busiestOtherThreadMs: busiest, threads: new Map() };
 }

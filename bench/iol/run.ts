@@ -27,6 +27,8 @@ import { cpuBetween, cpuOf, type CpuSample } from './cpu.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
+  start: Date | string;
+  finish: Date | string;
   latency: { p50: number; p99: number; average: number };
   errors: number;
   non2xx: number;
@@ -101,6 +103,8 @@ interface Measured extends AutocannonResult {
   cpuUsPerRequest: number;
   /** Of that, the root process's main thread (meaningful for the IOL at one worker). */
   mainThreadUsPerRequest: number;
+  /** And its busiest other thread (the IOL's PGlite thread). */
+  otherThreadUsPerRequest: number;
 }
 
 /** Waits until the target's CPU stands still (the IOL's log drains after the last answer), at most 3 s. */
@@ -126,7 +130,10 @@ async function load(url: string, body: Buffer, pid: number, headers: Record<stri
   const result = await autocannon({ url, method: 'POST', body, headers: withType, connections, ...(timed ? { duration: seconds } : { amount }) });
   const used = cpuBetween(before, await settledCpu(pid));
   const served = Math.max(1, result.requests.total);
-  return { ...result, cpuUsPerRequest: (used.totalMs * 1000) / served, mainThreadUsPerRequest: (used.mainThreadMs * 1000) / served };
+  // autocannon's average is over whole seconds: for a fixed count, requests over the run's time.
+  const elapsed = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;
+  if (!timed && elapsed > 0) result.requests.average = served / elapsed;
+  return { ...result, cpuUsPerRequest: (used.totalMs * 1000) / served, mainThreadUsPerRequest: (used.mainThreadMs * 1000) / served, otherThreadUsPerRequest: (used.busiestOtherThreadMs * 1000) / served };
 }
 
 /** Sequential requests on one keep-alive connection: p50/p99 in microseconds (autocannon rounds to ms). */
@@ -186,11 +193,11 @@ try {
     if (direct) console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
     if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
-    if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request` : ''})`);
+    if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)}` : ''})`);
     if (viaIol && viaNginx) console.log(`  IOL / nginx: throughput ${ratioOf(viaIol.requests.average, viaNginx.requests.average)}, CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaIol.cpuUsPerRequest)} (nginx's CPU / IOL's)`);
     if (viaIol && viaMinimal) console.log(`  IOL / minimal Node proxy: throughput ${ratioOf(viaIol.requests.average, viaMinimal.requests.average)}, CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaIol.cpuUsPerRequest)}`);
     summary.push(`| ${label} | ${viaNginx?.requests.average.toFixed(0) ?? 'n/a'} | ${viaMinimal?.requests.average.toFixed(0) ?? 'n/a'} | ${viaIol?.requests.average.toFixed(0) ?? 'n/a'} | ${ratioOf(viaIol?.requests.average, viaNginx?.requests.average)} | ${ratioOf(viaIol?.requests.average, viaMinimal?.requests.average)} |`);
-    cpuSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'}${workers === 1 && viaIol ? ` (router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)})` : ''} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
+    cpuSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'}${workers === 1 && viaIol ? ` (router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)}, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)})` : ''} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
     if (viaIol && direct) console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
     // Latency at one connection does not change with the worker count: measured once.
     if (sequential && iol && workers === workerCounts[0]) {
