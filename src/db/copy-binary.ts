@@ -5,6 +5,17 @@
  * parameters cost more to encode than the rows cost to insert (Database.copyFrom).
  */
 
+/**
+ * COPY data made by CopyBinaryWriter: its memory is its own (never a slice of Buffer's shared
+ * pool), so a driver may move it to another thread instead of copying it.
+ */
+export interface CopyData {
+  readonly bytes: Uint8Array;
+  /** Only CopyBinaryWriter makes one (a type-level brand, no value at run time). */
+  readonly [madeByWriter]: true;
+}
+declare const madeByWriter: unique symbol;
+
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** PostgreSQL's timestamp epoch, 2000-01-01, in Unix milliseconds. */
 const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -84,12 +95,12 @@ export class CopyBinaryWriter {
     return this;
   }
 
-  /** The COPY data, trailer included; its memory is its own (transferable). */
-  finish(): Buffer {
+  /** The COPY data, trailer included. */
+  finish(): CopyData {
     this.room(2);
     this.buf.writeInt16BE(-1, this.at);
     this.at += 2;
-    return this.buf.subarray(0, this.at);
+    return { bytes: this.buf.subarray(0, this.at) } as unknown as CopyData;
   }
 
   private int32(value: number): void {

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
+import type { CopyData } from './copy-binary.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -48,8 +49,8 @@ export class PgliteDatabase implements Database {
     return this.direct.exec(sql);
   }
 
-  async copyFrom(sql: string, data: Uint8Array): Promise<number> {
-    const result = await this.pg.query(sql, [], { blob: new Blob([data]) });
+  async copyFrom(sql: string, data: CopyData): Promise<number> {
+    const result = await this.pg.query(sql, [], { blob: new Blob([data.bytes]) });
     return result.affectedRows ?? 0;
   }
 

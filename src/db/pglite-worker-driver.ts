@@ -7,6 +7,7 @@ import {
 } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
+import type { CopyData } from './copy-binary.js';
 
 type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> };
 
@@ -242,7 +243,7 @@ export class PgliteWorkerDatabase implements Database {
         // The budget of a call to an idle thread starts now, not at the last tick the watchdog saw.
         if (this.sent.size === 0) this.lastProgressAt = Date.now();
         this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance, kind });
-        // COPY data moves to the thread rather than being copied (the caller is done with it).
+        // COPY data (CopyData: memory of its own) moves to the thread rather than being copied.
         if (fields.data) this.worker.postMessage({ id, kind, sql: fields.sql, data: fields.data, tx: fields.tx }, [fields.data.buffer as ArrayBuffer]);
         else this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
       });
@@ -265,8 +266,8 @@ export class PgliteWorkerDatabase implements Database {
     return this.queryable().exec(sql);
   }
 
-  copyFrom(sql: string, data: Uint8Array): Promise<number> {
-    return this.call<number>(this.nextId++, 'copy', { sql, data });
+  copyFrom(sql: string, data: CopyData): Promise<number> {
+    return this.call<number>(this.nextId++, 'copy', { sql, data: data.bytes });
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -5,7 +5,7 @@
  * the database's thread. COPY's binary format carries the columns as bytes: the document as its
  * JSON text, the bodies' frame as is.
  */
-import { CopyBinaryWriter } from '../../../db/copy-binary.js';
+import { CopyBinaryWriter, type CopyData } from '../../../db/copy-binary.js';
 import type { Transaction } from '../models.js';
 import { mayHoldUnstorable, storable, storableString } from './storable.js';
 import type { TransactionRow } from './transactions.js';
@@ -31,7 +31,7 @@ function documentJson(tx: Transaction): string {
  * status that is no integer) throws a RangeError, which the write-behind treats as the
  * database refusing that row: it is isolated and stored in its minimal form.
  */
-export function copyRows(rows: readonly TransactionRow[]): Buffer {
+export function copyRows(rows: readonly TransactionRow[]): CopyData {
   const out = new CopyBinaryWriter(rows.length * 2048 + rows.reduce((n, r) => n + (r.bodies?.length ?? 0), 0));
   for (const { tx, bodies } of rows) {
     const status = tx.response?.status;
