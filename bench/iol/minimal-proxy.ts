@@ -47,5 +47,6 @@ const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
 server.listen(0, '127.0.0.1', () => {
   if (!cluster.isWorker) process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// A cluster worker just exits: its primary may be gone already (closing would write to its pipe).
+process.on('SIGTERM', () => (cluster.isWorker ? process.exit(0) : server.close(() => process.exit(0))));
 }

@@ -7,6 +7,12 @@
  *   BENCH_WORKERS=1,2 (default): each proxy at each worker count (IOL OPENHIM_ROUTER_WORKERS,
  *   the minimal Node proxy in a node:cluster, nginx worker_processes); BENCH_SIZES=1024,102400
  *   BENCH_SOAK_SECONDS=300 node dist/bench/iol/run.js      (adds a memory soak through the IOL)
+ *
+ * Each target serves the same number of requests (BENCH_REQUESTS; default 40,000 at bodies up
+ * to 8 KB, 5,000 above; BENCH_SECONDS=N runs for a time instead), and besides req/s the run
+ * reports the CPU each target's processes spent per request (cpu.ts): the figure to compare on
+ * a shared machine, where req/s follow the neighbours' load. BENCH_TARGETS=node,iol runs only
+ * those (of direct, nginx, node, iol); BENCH_SEQUENTIAL=0 skips the one-connection latency.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -17,9 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
 import { fhirLikeBody } from './fhir-like-body.js';
+import { cpuBetween, cpuOf, type CpuSample } from './cpu.js';
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
+  start: Date | string;
+  finish: Date | string;
   latency: { p50: number; p99: number; average: number };
   errors: number;
   non2xx: number;
@@ -29,6 +38,9 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const fixedRequests = process.env.BENCH_REQUESTS ? Number(process.env.BENCH_REQUESTS) : undefined;
+const timed = process.env.BENCH_SECONDS !== undefined && fixedRequests === undefined;
+const targets = new Set((process.env.BENCH_TARGETS ?? 'direct,nginx,node,iol').split(','));
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const children: ChildProcess[] = [];
 
@@ -42,7 +54,7 @@ function startChild(script: string, env: Record<string, string>): Promise<{ chil
   });
 }
 
-async function startNginx(upstreamPort: number, workers: number): Promise<{ port: number; stop(): Promise<void> } | undefined> {
+async function startNginx(upstreamPort: number, workers: number): Promise<{ port: number; pid: number; stop(): Promise<void> } | undefined> {
   const binary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
   if (!binary) return undefined;
   const prefix = await mkdtemp(join(tmpdir(), 'iol-bench-nginx-'));
@@ -77,6 +89,7 @@ http {
   await new Promise((r) => setTimeout(r, 500));
   return {
     port,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 200));
@@ -85,11 +98,42 @@ http {
   };
 }
 
-async function load(url: string, body: Buffer, headers: Record<string, string> = {}, duration = seconds): Promise<AutocannonResult> {
+interface Measured extends AutocannonResult {
+  /** CPU of the target's processes per request served, microseconds. */
+  cpuUsPerRequest: number;
+  /** Of that, the root process's main thread (meaningful for the IOL at one worker). */
+  mainThreadUsPerRequest: number;
+  /** And its busiest other thread (the IOL's PGlite thread). */
+  otherThreadUsPerRequest: number;
+}
+
+/** Waits until the target's CPU stands still (the IOL's log drains after the last answer), at most 3 s. */
+async function settledCpu(pid: number): Promise<CpuSample> {
+  await new Promise((r) => setTimeout(r, 300));
+  let last = cpuOf(pid);
+  for (let waited = 0; waited < 3000; waited += 200) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = cpuOf(pid);
+    const still = now.totalMs - last.totalMs <= 10;
+    last = now;
+    if (still) break;
+  }
+  return last;
+}
+
+async function load(url: string, body: Buffer, pid: number, headers: Record<string, string> = {}): Promise<Measured> {
   // A short warm-up (JIT, connection pools), then the measured run.
   const withType = { 'content-type': 'application/fhir+json', ...headers };
   await autocannon({ url, method: 'POST', body, headers: withType, connections, duration: 1 });
-  return autocannon({ url, method: 'POST', body, headers: withType, connections, duration });
+  const before = await settledCpu(pid);
+  const amount = fixedRequests ?? (body.length <= 8192 ? 40_000 : 5_000);
+  const result = await autocannon({ url, method: 'POST', body, headers: withType, connections, ...(timed ? { duration: seconds } : { amount }) });
+  const used = cpuBetween(before, await settledCpu(pid));
+  const served = Math.max(1, result.requests.total);
+  // autocannon's average is over whole seconds: for a fixed count, requests over the run's time.
+  const elapsed = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;
+  if (!timed && elapsed > 0) result.requests.average = served / elapsed;
+  return { ...result, cpuUsPerRequest: (used.totalMs * 1000) / served, mainThreadUsPerRequest: (used.mainThreadMs * 1000) / served, otherThreadUsPerRequest: (used.busiestOtherThreadMs * 1000) / served };
 }
 
 /** Sequential requests on one keep-alive connection: p50/p99 in microseconds (autocannon rounds to ms). */
@@ -117,11 +161,16 @@ function rssOf(pid: number): number {
   }
 }
 
-const fmt = (r: AutocannonResult) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}`;
+const fmt = (r: Measured) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}  CPU ${r.cpuUsPerRequest.toFixed(0).padStart(4)} µs/request`;
 
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const sizes = (process.env.BENCH_SIZES ?? '1024,102400').split(',').map(Number);
+const sequential = process.env.BENCH_SEQUENTIAL !== '0';
 const summary: string[] = [];
+const cpuSummary: string[] = [];
+
+/** a / b of two measured figures, or n/a when one is missing. */
+const ratioOf = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : 'n/a');
 
 try {
   for (const size of sizes)
@@ -129,27 +178,29 @@ try {
     const label = `${size >= 1024 ? `${Math.round(size / 1024)} KB` : `${size} B`}, ${workers} worker${workers > 1 ? 's' : ''}`;
     const up = await startChild('upstream.js', { BODY_BYTES: String(size) });
     const upstreamPort = Number(up.info.port);
-    const iol = await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) });
-    const nginx = await startNginx(upstreamPort, workers);
-    const minimal = await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) });
+    const upstreamPid = up.child.pid!;
+    const iol = targets.has('iol') ? await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
+    const nginx = targets.has('nginx') ? await startNginx(upstreamPort, workers) : undefined;
+    const minimal = targets.has('node') ? await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
     const body = fhirLikeBody(size);
-    const direct = await load(`http://127.0.0.1:${upstreamPort}/bench`, body);
-    const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
-    const viaMinimal = await load(`http://127.0.0.1:${minimal.info.port}/bench`, body);
-    const viaIol = await load(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
-    console.log(`\n${label} FHIR-like JSON request and response bodies, ${connections} connections, ${seconds} s each`);
-    console.log(`  direct   ${fmt(direct)}`);
+    const direct = targets.has('direct') ? await load(`http://127.0.0.1:${upstreamPort}/bench`, body, upstreamPid) : undefined;
+    const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body, nginx.pid) : undefined;
+    const viaMinimal = minimal ? await load(`http://127.0.0.1:${minimal.info.port}/bench`, body, minimal.child.pid!) : undefined;
+    const viaIol = iol ? await load(`${iol.info.router}/bench`, body, iol.child.pid!, { authorization: String(iol.info.authorization) }) : undefined;
+    const requests = timed ? `${seconds} s each` : `${viaIol?.requests.total ?? viaMinimal?.requests.total ?? ''} requests each`;
+    console.log(`\n${label} FHIR-like JSON request and response bodies, ${connections} connections, ${requests}`);
+    console.log('  (CPU: the target\'s processes and threads per request, the upstream\'s not counted)');
+    if (direct) console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
-    console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
-    console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol.child.pid!).toFixed(0)} MB)`);
-    if (viaNginx) console.log(`  IOL / nginx throughput: ${(viaIol.requests.average / viaNginx.requests.average).toFixed(2)}`);
-    console.log(`  IOL / minimal Node proxy throughput: ${(viaIol.requests.average / viaMinimal.requests.average).toFixed(2)}`);
-    console.log(`  IOL / direct throughput: ${(viaIol.requests.average / direct.requests.average).toFixed(2)}`);
-    const ratio = (a: AutocannonResult, b: AutocannonResult | undefined) => (b ? (a.requests.average / b.requests.average).toFixed(2) : 'n/a');
-    summary.push(`| ${label} | ${nginx ? viaNginx!.requests.average.toFixed(0) : 'n/a'} | ${viaMinimal.requests.average.toFixed(0)} | ${viaIol.requests.average.toFixed(0)} | ${ratio(viaIol, viaNginx)} | ${ratio(viaIol, viaMinimal)} |`);
-    console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
+    if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
+    if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)}` : ''})`);
+    if (viaIol && viaNginx) console.log(`  IOL / nginx: throughput ${ratioOf(viaIol.requests.average, viaNginx.requests.average)}, CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaIol.cpuUsPerRequest)} (nginx's CPU / IOL's)`);
+    if (viaIol && viaMinimal) console.log(`  IOL / minimal Node proxy: throughput ${ratioOf(viaIol.requests.average, viaMinimal.requests.average)}, CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaIol.cpuUsPerRequest)}`);
+    summary.push(`| ${label} | ${viaNginx?.requests.average.toFixed(0) ?? 'n/a'} | ${viaMinimal?.requests.average.toFixed(0) ?? 'n/a'} | ${viaIol?.requests.average.toFixed(0) ?? 'n/a'} | ${ratioOf(viaIol?.requests.average, viaNginx?.requests.average)} | ${ratioOf(viaIol?.requests.average, viaMinimal?.requests.average)} |`);
+    cpuSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'}${workers === 1 && viaIol ? ` (router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)}, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)})` : ''} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
+    if (viaIol && direct) console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
     // Latency at one connection does not change with the worker count: measured once.
-    if (workers === workerCounts[0]) {
+    if (sequential && iol && workers === workerCounts[0]) {
     const seqDirect = await sequentialLatency(`http://127.0.0.1:${upstreamPort}/bench`, body);
     const seqNginx = nginx ? await sequentialLatency(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
     const seqIol = await sequentialLatency(`${iol.info.router}/bench`, body, { authorization: String(iol.info.authorization) });
@@ -158,7 +209,7 @@ try {
     console.log(`  added p50 at one connection: ${(seqIol.p50 - seqDirect.p50).toFixed(0)} µs vs direct${seqNginx ? `, ${(seqIol.p50 - seqNginx.p50).toFixed(0)} µs vs nginx` : ''}`);
     }
     const soak = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-    if (soak > 0 && size === 1024 && workers === workerCounts[0]) {
+    if (iol && soak > 0 && size === 1024 && workers === workerCounts[0]) {
       const samples: number[] = [];
       const timer = setInterval(() => samples.push(rssOf(iol.child.pid!)), 10_000);
       await autocannon({ url: `${iol.info.router}/bench`, method: 'POST', body, headers: { authorization: String(iol.info.authorization) }, connections, duration: soak });
@@ -166,13 +217,16 @@ try {
       console.log(`  soak ${soak} s: RSS MB every 10 s: ${samples.map((s) => s.toFixed(0)).join(' ')}`);
     }
     await nginx?.stop();
-    iol.child.kill('SIGTERM');
-    minimal.child.kill('SIGTERM');
+    iol?.child.kill('SIGTERM');
+    minimal?.child.kill('SIGTERM');
     up.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));
   }
   console.log('\n| body, workers | nginx req/s | minimal Node proxy | IOL | IOL / nginx | IOL / Node proxy |\n|---|---|---|---|---|---|');
   for (const line of summary) console.log(line);
+  console.log('\nCPU per request (µs of the target\'s processes; ratios: the other\'s CPU / the IOL\'s, comparable to the throughput ratios)');
+  console.log('| body, workers | nginx | minimal Node proxy | IOL | IOL / nginx | IOL / Node proxy |\n|---|---|---|---|---|---|');
+  for (const line of cpuSummary) console.log(line);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }

@@ -1,7 +1,8 @@
 /**
  * Bench IOL: the interop-layer service on an embedded PGlite (or INSTANT_BENCH_DATABASE_URL), with
  * a client and a channel to the upstream whose port is given; bodies stored (the default).
- * WORKERS=N sets OPENHIM_ROUTER_WORKERS (the router in N worker processes).
+ * WORKERS=N sets OPENHIM_ROUTER_WORKERS (the router in N worker processes); IOL_BENCH_STORE_BODIES=0
+ * makes the channel store no bodies.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,9 @@ const running = await interopLayerService.start({
     OPENHIM_ROOT_PASSWORD: rootPassword,
     OPENHIM_MAX_STORED_BODY_BYTES: String(1024 * 1024),
     OPENHIM_ROUTER_WORKERS: process.env.WORKERS ?? '1',
+    // On a loaded machine the bench's one client sees requests over 1 s and would be slowed
+    // down with 429s by its slow-time budget; the bench measures a well-behaved client.
+    OPENHIM_ROUTER_SLOW_REQUEST_MS: '600000',
   }),
 });
 const auth = `Basic ${Buffer.from(`root@openhim.org:${rootPassword}`).toString('base64')}`;
@@ -37,7 +41,9 @@ const post = async (path: string, body: unknown) => {
 };
 const clientPassword = randomBytes(12).toString('base64url');
 await post('/clients', { clientID: 'bench', name: 'Bench', roles: ['bench'], password: clientPassword });
-await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench'], routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
+// IOL_BENCH_STORE_BODIES=0: the channel stores no bodies (the log keeps the rest), to show what storing them costs.
+const storeBodies = process.env.IOL_BENCH_STORE_BODIES !== '0';
+await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench'], requestBody: storeBodies, responseBody: storeBodies, routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
 // IOL_BENCH_PROFILE=<file>: CPU profile of the serving period only (start-up excluded).
 const profileFile = process.env.IOL_BENCH_PROFILE;
 let session: import('node:inspector').Session | undefined;

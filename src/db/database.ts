@@ -2,6 +2,7 @@
  * One database interface for every service, with two drivers: PGlite (embedded, in-process)
  * and PostgreSQL (`pg`, from a URL). SQL is the PostgreSQL dialect on both.
  */
+import type { CopyData } from './copy-binary.js';
 
 export interface QueryResult<Row> {
   rows: Row[];
@@ -76,6 +77,14 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Applies the schema's pending migrations, serialised against concurrent migrators. */
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport>;
+  /**
+   * Bulk load: runs `COPY <table> (<columns>) FROM '/dev/blob' (FORMAT binary)` over `data`
+   * (src/db/copy-binary.ts), one statement committed on its own; resolves to the rows loaded.
+   * Embedded PGlite only (undefined on PostgreSQL): its text parameters cost more to encode than
+   * the rows cost to insert, and COPY's data arrives as bytes. The data may be moved to the
+   * database's thread: do not use it after the call.
+   */
+  copyFrom?(sql: string, data: CopyData): Promise<number>;
   /** Drops a schema and forgets its migrations (used by `instant destroy`). */
   dropSchema(schema: string): Promise<void>;
   close(): Promise<void>;

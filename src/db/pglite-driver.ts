@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
+import type { CopyData } from './copy-binary.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -46,6 +47,11 @@ export class PgliteDatabase implements Database {
 
   exec(sql: string): Promise<void> {
     return this.direct.exec(sql);
+  }
+
+  async copyFrom(sql: string, data: CopyData): Promise<number> {
+    const result = await this.pg.query(sql, [], { blob: new Blob([data.bytes]) });
+    return result.affectedRows ?? 0;
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import {
 } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
+import type { CopyData } from './copy-binary.js';
 
 type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> };
 
@@ -227,7 +228,7 @@ export class PgliteWorkerDatabase implements Database {
     this.transactions.clear();
   }
 
-  private call<T>(id: number, kind: string, fields: { tx?: number; generation?: number; maintenance?: boolean; sql?: string; params?: unknown[] } = {}): Promise<T> {
+  private call<T>(id: number, kind: string, fields: { tx?: number; generation?: number; maintenance?: boolean; sql?: string; params?: unknown[]; data?: Uint8Array } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the database is closed'));
     const send = (): Promise<T> => {
       // A transaction past its deadline runs nothing more (its caller then rolls it back).
@@ -242,7 +243,9 @@ export class PgliteWorkerDatabase implements Database {
         // The budget of a call to an idle thread starts now, not at the last tick the watchdog saw.
         if (this.sent.size === 0) this.lastProgressAt = Date.now();
         this.sent.set(id, { resolve: resolve as (value: unknown) => void, reject, tx, maintenance, kind });
-        this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
+        // COPY data (CopyData: memory of its own) moves to the thread rather than being copied.
+        if (fields.data) this.worker.postMessage({ id, kind, sql: fields.sql, data: fields.data, tx: fields.tx }, [fields.data.buffer as ArrayBuffer]);
+        else this.worker.postMessage({ id, kind, sql: fields.sql, params: fields.params, tx: fields.tx });
       });
     };
     return this.starting ? this.starting.then(send) : send();
@@ -261,6 +264,10 @@ export class PgliteWorkerDatabase implements Database {
 
   exec(sql: string): Promise<void> {
     return this.queryable().exec(sql);
+  }
+
+  copyFrom(sql: string, data: CopyData): Promise<number> {
+    return this.call<number>(this.nextId++, 'copy', { sql, data: data.bytes });
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -13,9 +13,11 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 
 interface Request {
   id: number;
-  kind: 'query' | 'exec' | 'begin' | 'commit' | 'rollback' | 'close';
+  kind: 'query' | 'exec' | 'copy' | 'begin' | 'commit' | 'rollback' | 'close';
   sql?: string;
   params?: unknown[];
+  /** COPY data (kind 'copy'), read by the statement from /dev/blob. */
+  data?: Uint8Array;
   tx?: number;
 }
 
@@ -57,6 +59,10 @@ async function handle(request: Request): Promise<void> {
       case 'exec':
         await target.exec(request.sql!);
         return reply(id, null);
+      case 'copy': {
+        const result = await target.query(request.sql!, [], { blob: new Blob([request.data!]) });
+        return reply(id, result.affectedRows ?? 0);
+      }
       case 'begin': {
         let decide!: (commit: boolean) => void;
         const decided = new Promise<boolean>((resolve) => (decide = resolve));

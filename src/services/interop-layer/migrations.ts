@@ -153,4 +153,14 @@ export const iolMigrations: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
     `,
   },
+  {
+    version: 5,
+    name: 'transaction rows under a page stay whole and uncompressed',
+    sql: `
+      -- A row over ~2 KB used to be compressed by TOAST (pglz); in the embedded database, where
+      -- PostgreSQL runs as WebAssembly, that was a large part of each logged request's cost.
+      -- Rows now stay whole up to a page; bodies over 8 KB arrive compressed from the router.
+      ALTER TABLE iol.transactions SET (toast_tuple_target = 8160);
+    `,
+  },
 ];

@@ -51,6 +51,21 @@ export function storedBody(body: Buffer | string | undefined, store: boolean, ca
   return { body: buf.subarray(0, cap).toString('utf8'), bodyTruncated: true };
 }
 
+/**
+ * The bytes of a routed body as the log stores them: cut at the cap, or none when the channel
+ * stores no body. The log keeps them as bytes (TransactionLog.finish): decoding them to text
+ * here would only make garbage (two 100 KB strings per request at 100 KB bodies).
+ */
+export function storedBodyBytes(body: Buffer | undefined, store: boolean, cap: number): Buffer | undefined {
+  if (!store || body === undefined) return undefined;
+  return body.length <= cap ? body : body.subarray(0, cap);
+}
+
+/** Whether storedBodyBytes cuts this body. */
+export function bodyIsCut(body: Buffer | undefined, store: boolean, cap: number): boolean {
+  return store && body !== undefined && body.length > cap;
+}
+
 /** Status pattern like `2**` or `200,201` (OpenHIM's statusCodesCheck). */
 export function statusMatches(pattern: string, status: number): boolean {
   const code = String(status);

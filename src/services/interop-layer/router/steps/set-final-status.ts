@@ -5,7 +5,7 @@
  * channel); anything else is Completed.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
-import { loggableHeaders, storedBody } from '../bodies.js';
+import { bodyIsCut, loggableHeaders } from '../bodies.js';
 import { primaryOutcomeOf } from './route-to-upstreams.js';
 
 export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
@@ -14,15 +14,16 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   const channel = exchange.channel!.channel;
   const cap = deps.config.maxStoredBodyBytes;
   const response = exchange.response;
-  const request = storedBody(exchange.request.body, channel.requestBody, cap);
-  Object.assign(tx.request, request);
-  if (request.bodyTruncated || !channel.requestBody) tx.canRerun = false;
+  // The bodies themselves go to the log as bytes (recordTransaction): only whether they are cut here.
+  const requestCut = bodyIsCut(exchange.request.body, channel.requestBody, cap);
+  if (requestCut) tx.request.bodyTruncated = true;
+  if (requestCut || !channel.requestBody) tx.canRerun = false;
   if (response) {
     tx.response = {
       status: response.status,
       headers: loggableHeaders(response.headers),
       timestamp: new Date().toISOString(),
-      ...storedBody(response.body, channel.responseBody, cap),
+      ...(bodyIsCut(response.body, channel.responseBody, cap) ? { bodyTruncated: true } : {}),
     };
   }
   const primary = primaryOutcomeOf(exchange);

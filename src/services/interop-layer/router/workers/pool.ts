@@ -133,7 +133,7 @@ export class RouterWorkerPool {
       const bodies = row.bodies ? Buffer.from(row.bodies.buffer, row.bodies.byteOffset, row.bodies.byteLength) : null;
       if (row.tx.status === 'Processing') state.processing.set(row.tx._id, row.tx);
       else state.processing.delete(row.tx._id);
-      transactions.enqueueRow({ tx: row.tx, bodies });
+      transactions.enqueueRow({ tx: row.tx, bodies, mayExist: row.mayExist });
     }
     for (const [channel, status, seconds] of report.observations) {
       const failed = metrics.observe(channel, status, seconds);
@@ -157,7 +157,7 @@ export class RouterWorkerPool {
     this.workers.delete(state.worker.id);
     // What the worker was doing cannot finish: its Processing rows become Failed now, not at the next start.
     for (const tx of state.processing.values()) {
-      this.deps.transactions.enqueueRow({ tx: { ...tx, status: 'Failed', error: { message: 'the router worker process handling this transaction stopped' } }, bodies: null });
+      this.deps.transactions.enqueueRow({ tx: { ...tx, status: 'Failed', error: { message: 'the router worker process handling this transaction stopped' } }, bodies: null, mayExist: true });
     }
     if (this.stopping || state.stopped) return;
     this.logger.error({ worker: state.worker.id, code, signal }, 'a router worker process died; starting another');

@@ -34,13 +34,15 @@ export class WorkerReporter {
   }
 
   finish(tx: Transaction, raw?: BodyBytes): void {
+    // Reported as Processing before: the service upserts it rather than bulk-loading it.
+    const mayExist = this.inFlight.get(tx._id)?.snapshotted;
     this.inFlight.delete(tx._id);
     const row = prepareRow(tx, raw, this.logger);
     if (!(row instanceof Promise)) {
-      this.add(row);
+      this.add(mayExist ? { ...row, mayExist } : row);
       return;
     }
-    const preparing: Promise<void> = row.then((r) => this.add(r)).finally(() => this.preparing.delete(preparing));
+    const preparing: Promise<void> = row.then((r) => this.add(mayExist ? { ...r, mayExist } : r)).finally(() => this.preparing.delete(preparing));
     this.preparing.add(preparing);
   }
 

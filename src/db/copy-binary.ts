@@ -1,0 +1,124 @@
+/**
+ * Rows in PostgreSQL's binary COPY format (https://www.postgresql.org/docs/current/sql-copy.html,
+ * "Binary Format"), written straight into one buffer: no escaping, no parameter encoding, and
+ * bodies copied in as bytes. Used to bulk-load the embedded database, where a statement's text
+ * parameters cost more to encode than the rows cost to insert (Database.copyFrom).
+ */
+
+/**
+ * COPY data made by CopyBinaryWriter: its memory is its own (never a slice of Buffer's shared
+ * pool), so a driver may move it to another thread instead of copying it.
+ */
+export interface CopyData {
+  readonly bytes: Uint8Array;
+  /** Only CopyBinaryWriter makes one (a type-level brand, no value at run time). */
+  readonly [madeByWriter]: true;
+}
+declare const madeByWriter: unique symbol;
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** PostgreSQL's timestamp epoch, 2000-01-01, in Unix milliseconds. */
+const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+/** jsonb's binary input: a version byte, then the JSON text. */
+const JSONB_VERSION = 1;
+
+export class CopyBinaryWriter {
+  private buf: Buffer;
+  private at = 0;
+
+  constructor(expectedBytes = 64 * 1024) {
+    // Not from Buffer's shared pool: the result owns its memory, so it can be transferred to a thread.
+    this.buf = Buffer.allocUnsafeSlow(Math.max(64, expectedBytes));
+    this.raw(SIGNATURE);
+    this.int32(0); // flags
+    this.int32(0); // header extension length
+  }
+
+  /** Starts a row of `fields` columns, written next in the COPY statement's column order. */
+  row(fields: number): this {
+    this.room(2);
+    this.buf.writeInt16BE(fields, this.at);
+    this.at += 2;
+    return this;
+  }
+
+  null(): this {
+    this.int32(-1);
+    return this;
+  }
+
+  /** text (or varchar); null for SQL NULL. */
+  text(value: string | null | undefined): this {
+    if (value === null || value === undefined) return this.null();
+    const bytes = Buffer.byteLength(value, 'utf8');
+    this.int32(bytes);
+    this.room(bytes);
+    this.at += this.buf.write(value, this.at, 'utf8');
+    return this;
+  }
+
+  /** int4; anything but an integer in range is refused (a RangeError, as the database would refuse it). */
+  int4(value: number | null | undefined): this {
+    if (value === null || value === undefined) return this.null();
+    if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) throw new RangeError(`${String(value)} is not a 32-bit integer`);
+    this.int32(4);
+    this.int32(value);
+    return this;
+  }
+
+  /** timestamptz from Unix milliseconds. */
+  timestamptz(unixMs: number): this {
+    if (!Number.isFinite(unixMs)) throw new RangeError('not a valid timestamp');
+    this.int32(8);
+    this.room(8);
+    this.buf.writeBigInt64BE(BigInt(Math.round(unixMs - POSTGRES_EPOCH_MS)) * 1000n, this.at);
+    this.at += 8;
+    return this;
+  }
+
+  /** jsonb from JSON text (the caller's JSON.stringify). */
+  jsonb(json: string): this {
+    const bytes = Buffer.byteLength(json, 'utf8');
+    this.int32(bytes + 1);
+    this.room(bytes + 1);
+    this.buf[this.at++] = JSONB_VERSION;
+    this.at += this.buf.write(json, this.at, 'utf8');
+    return this;
+  }
+
+  bytea(value: Uint8Array | null | undefined): this {
+    if (value === null || value === undefined) return this.null();
+    this.int32(value.length);
+    this.raw(value);
+    return this;
+  }
+
+  /** The COPY data, trailer included. */
+  finish(): CopyData {
+    this.room(2);
+    this.buf.writeInt16BE(-1, this.at);
+    this.at += 2;
+    return { bytes: this.buf.subarray(0, this.at) } as unknown as CopyData;
+  }
+
+  private int32(value: number): void {
+    this.room(4);
+    this.buf.writeInt32BE(value, this.at);
+    this.at += 4;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+}
