@@ -9,6 +9,9 @@ import type { Channel, Client, Mediator, Transaction } from '../../console/src/m
 import { filtersJson } from '../../console/src/transaction-filters.js';
 import { firstMatchingChannel, patternMatches } from '../../console/src/url-match.js';
 import { applySetCookies } from '../../src/services/console/admin-api-proxy.js';
+import { refusedApiPath } from '../../src/services/console/admin-api-proxy.js';
+import { ConsoleLoginThrottle } from '../../src/services/console/login-throttle.js';
+import { registryUrl } from '../../src/services/console/registry-path.js';
 import { ConsoleSessions } from '../../src/services/console/sessions.js';
 
 const route = (port: number) => ({ name: `r${port}`, host: '127.0.0.1', port, primary: true });
@@ -65,7 +68,7 @@ test('the transaction filters become OpenHIM\'s filters JSON, dates as ISO bound
 test('sessions expire when idle, are touched by use, and past the cap the oldest go', () => {
   let now = 1_000;
   const sessions = new ConsoleSessions(100, 2, () => now);
-  const a = sessions.create(new Map(), { email: 'a' });
+  const a = sessions.create(new Map(), { email: 'a' }, 'a');
   assert.notEqual(a.session.csrfToken, a.id, 'the CSRF token is not the session id');
   now += 90;
   assert.ok(sessions.touch(a.id), 'used within the idle time');
@@ -73,9 +76,9 @@ test('sessions expire when idle, are touched by use, and past the cap the oldest
   assert.ok(sessions.touch(a.id), 'touching restarted its idle time');
   now += 101;
   assert.equal(sessions.touch(a.id), undefined, 'idle too long');
-  const b = sessions.create(new Map(), {});
-  const c = sessions.create(new Map(), {});
-  const d = sessions.create(new Map(), {});
+  const b = sessions.create(new Map(), {}, 'b');
+  const c = sessions.create(new Map(), {}, 'c');
+  const d = sessions.create(new Map(), {}, 'd');
   assert.equal(sessions.size, 2);
   assert.equal(sessions.touch(b.id), undefined, 'the oldest made room');
   assert.ok(sessions.touch(c.id) && sessions.touch(d.id));
@@ -92,4 +95,47 @@ test('the admin API\'s cookies are kept, replaced and dropped as Set-Cookie says
   assert.deepEqual([...jar], [['iol.session', 'def']]);
   applySetCookies(jar, ['iol.session=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT']);
   assert.equal(jar.size, 0);
+});
+
+test('per user, past the cap that user\'s own oldest session goes and is handed back to be logged out; background use does not extend', () => {
+  let now = 0;
+  const sessions = new ConsoleSessions(100, 100, () => now, 2);
+  const other = sessions.create(new Map(), {}, 'other@example.org');
+  const first = sessions.create(new Map(), {}, 'Flood@example.org');
+  assert.deepEqual(sessions.create(new Map(), {}, 'flood@example.org').dropped, []);
+  const third = sessions.create(new Map(), {}, 'flood@example.org');
+  assert.deepEqual(third.dropped, [first.session]);
+  assert.equal(sessions.touch(first.id), undefined);
+  assert.ok(sessions.touch(other.id));
+  now = 60;
+  assert.ok(sessions.touch(other.id, false), 'polling sees the session');
+  now = 101;
+  assert.equal(sessions.touch(other.id), undefined, 'but did not extend its idle time');
+});
+
+test('the console\'s login throttle: per user and address, per address; a success clears the user\'s count', () => {
+  let now = 0;
+  const throttle = new ConsoleLoginThrottle({ maxFailures: 2, maxFailuresPerAddress: 3, windowMs: 1_000 }, () => now);
+  throttle.failed('u', '10.0.0.1');
+  assert.equal(throttle.retryAfterMs('u', '10.0.0.1'), 0);
+  throttle.failed('U', '10.0.0.1');
+  assert.equal(throttle.retryAfterMs('u', '10.0.0.1'), 1_000);
+  assert.equal(throttle.retryAfterMs('u', '10.0.0.2'), 0, 'the user from elsewhere is not throttled');
+  assert.equal(throttle.retryAfterMs('v', '10.0.0.1'), 0);
+  throttle.failed('w', '10.0.0.1');
+  assert.ok(throttle.retryAfterMs('v', '10.0.0.1') > 0, 'spraying from one address');
+  now = 1_000;
+  assert.equal(throttle.retryAfterMs('u', '10.0.0.1'), 0, 'the window passed');
+});
+
+test('/api paths are checked decoded and normalised; registry paths stay under the FHIR base', () => {
+  for (const p of ['/logout', '/%6cogout', '/%4C%4FGOUT?x', '//logout', '/authenticate/local', '/%61uthenticate/x']) assert.equal(refusedApiPath(p)?.status, 404, p);
+  for (const p of ['/channels/../logout', '/channels/%2e%2e/logout', '/%2E/channels', '/%zz']) assert.equal(refusedApiPath(p)?.status, 400, p);
+  assert.equal(refusedApiPath('/channels?logout=1'), undefined);
+  assert.equal(refusedApiPath('/logouts'), undefined);
+  const base = 'http://127.0.0.1:1/fhir';
+  assert.deepEqual(registryUrl(base, 'Patient/p1/$everything', '_count=5'), { url: `${base}/Patient/p1/$everything?_count=5` });
+  assert.ok('refused' in registryUrl(base, '../health', ''));
+  assert.ok('refused' in registryUrl(base, 'Patient/./x', ''));
+  assert.deepEqual(registryUrl(base, 'Patient/a/b?c#d', ''), { url: `${base}/Patient/a/b%3Fc%23d` });
 });

@@ -19,7 +19,25 @@ export interface AdminApiAnswer {
 }
 
 /** Paths of the admin API the console does not pass: sessions are made and ended by /console/session. */
-const CONSOLE_OWNED_PATH = /^\/(?:authenticate(?:\/|$)|logout(?:\/|$|\?))/i;
+const CONSOLE_OWNED_PATH = /^\/(?:authenticate|logout)(?:\/|$)/i;
+
+/**
+ * Why an /api path may not be passed on, or undefined. Checked on the path as the admin API will
+ * see it: percent-decoded (`%6cogout` is logout), with repeated slashes folded, and with no `.` or
+ * `..` segment (which fetch would resolve, `/channels/../logout` being logout).
+ */
+export function refusedApiPath(pathAndQuery: string): { status: 400 | 404; message: string } | undefined {
+  const rawPath = pathAndQuery.split('?')[0] ?? '';
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return { status: 400, message: 'the path is not valid percent-encoding' };
+  }
+  if (path.split(/[\/\\]/).some((segment) => segment === '.' || segment === '..')) return { status: 400, message: 'an /api path may not have . or .. segments' };
+  if (CONSOLE_OWNED_PATH.test(path.replace(/\/{2,}/g, '/'))) return { status: 404, message: 'log in and out with /console/session' };
+  return undefined;
+}
 
 export class AdminApi {
   constructor(private readonly baseUrl: string) {}
@@ -71,6 +89,8 @@ export interface ProxyHooks {
   sessionOf(request: FastifyRequest): ConsoleSession | undefined;
   /** Why a state-changing call is refused (CSRF), or undefined. */
   refuseStateChange(request: FastifyRequest, session: ConsoleSession): string | undefined;
+  /** Why any call is refused as not from a console page (cross-site or same-site), or undefined. */
+  refuseCrossSite(request: FastifyRequest): string | undefined;
   /** The admin API no longer knows the session: the console forgets it too. */
   onUpstreamSessionLost(request: FastifyRequest): void;
 }
@@ -82,11 +102,15 @@ export function registerAdminApiProxy(app: FastifyInstance, api: AdminApi, hooks
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
     scope.all('/api/*', async (request, reply) => {
       const pathAndQuery = request.url.slice('/api'.length);
-      if (CONSOLE_OWNED_PATH.test(pathAndQuery)) {
-        return reply.status(404).send({ error: 'CONSOLE_NOT_PROXIED', message: 'log in and out with /console/session' });
+      const refusedPath = refusedApiPath(pathAndQuery);
+      if (refusedPath) {
+        return reply.status(refusedPath.status).send({ error: refusedPath.status === 404 ? 'CONSOLE_NOT_PROXIED' : 'CONSOLE_BAD_PATH', message: refusedPath.message });
       }
       const session = hooks.sessionOf(request);
       if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
+      // Reads too: a page of another site (or another port of this one) gets nothing.
+      const crossSite = hooks.refuseCrossSite(request);
+      if (crossSite) return reply.status(403).send({ error: 'CONSOLE_CSRF', message: crossSite });
       const refusal = hooks.refuseStateChange(request, session);
       if (refusal) return reply.status(403).send({ error: 'CONSOLE_CSRF', message: refusal });
       const body = Buffer.isBuffer(request.body) ? request.body : undefined;

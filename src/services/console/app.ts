@@ -8,6 +8,7 @@ import { createHttpApp } from '../../common/http-app.js';
 import type { Logger } from '../../common/logger.js';
 import type { Limits } from '../../common/limits.js';
 import { AdminApi, applySetCookies, registerAdminApiProxy, sendAnswer } from './admin-api-proxy.js';
+import { ConsoleLoginThrottle } from './login-throttle.js';
 import { registerRegistryProxy, type RegistryBases } from './registry-proxy.js';
 import { crossOriginReason, csrfTokenMatches, isStateChanging } from './request-guard.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -15,6 +16,10 @@ import { ConsoleSessions, type ConsoleSession } from './sessions.js';
 import type { StaticFile } from './static-files.js';
 
 export const CONSOLE_SESSION_COOKIE = 'console.session';
+/** Set by the app on background polling: such calls do not restart the session's idle time. */
+export const BACKGROUND_HEADER = 'x-console-background';
+/** Over HTTPS: browsers keep to HTTPS for this host for a year (not includeSubDomains: other services may share the name). */
+const HSTS = 'max-age=31536000';
 
 export interface ConsoleAppOptions {
   logger: Logger;
@@ -42,13 +47,23 @@ function sessionView(session: ConsoleSession) {
 export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
   const { limits, files } = options;
   const app = createHttpApp({ logger: options.logger, limits, name: 'console', bodyLimit: 64 * 1024, https: options.https });
-  const sessions = new ConsoleSessions(limits.consoleSessionIdleMs, limits.consoleMaxSessions);
+  const sessions = new ConsoleSessions(limits.consoleSessionIdleMs, limits.consoleMaxSessions, Date.now, limits.consoleMaxSessionsPerUser);
+  const loginThrottle = new ConsoleLoginThrottle({
+    maxFailures: limits.consoleLoginMaxFailures,
+    maxFailuresPerAddress: limits.consoleLoginMaxFailuresPerAddress,
+    windowMs: limits.consoleLoginWindowMs,
+  });
   const api = new AdminApi(options.adminApiUrl.replace(/\/+$/, ''));
   void app.register(cookie);
 
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (request.protocol === 'https') reply.header('strict-transport-security', HSTS);
     return payload;
+  });
+  // A request line in absolute form (GET http://host/path) is a bad request, not a failed admin API call.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/')) return reply.status(400).send({ error: 'CONSOLE_BAD_REQUEST', message: 'the request target must be a path' });
   });
   app.setErrorHandler(async (error: { statusCode?: number; message: string }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 502;
@@ -57,7 +72,11 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
   });
 
   const sessionId = (request: FastifyRequest): string | undefined => request.cookies[cookieName(request)];
-  const sessionOf = (request: FastifyRequest) => sessions.touch(sessionId(request));
+  const sessionOf = (request: FastifyRequest) => sessions.touch(sessionId(request), request.headers[BACKGROUND_HEADER] !== '1');
+  /** Ends sessions dropped to make room on the admin API too (their cookies would otherwise live on there). */
+  const logOutUpstream = (dropped: readonly ConsoleSession[]) => {
+    for (const session of dropped) void api.call('GET', '/logout', { cookies: session.upstreamCookies }).catch(() => undefined);
+  };
   const refuseStateChange = (request: FastifyRequest, session: ConsoleSession): string | undefined => {
     if (!isStateChanging(request.method)) return undefined;
     const crossOrigin = crossOriginReason(request);
@@ -83,11 +102,19 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     if (typeof body?.username !== 'string' || typeof body.password !== 'string' || !body.username || !body.password) {
       return reply.status(400).send({ error: 'CONSOLE_BAD_REQUEST', message: 'give username and password' });
     }
+    // Throttled here by the browser's address: the admin API sees every console login from one address.
+    const wait = loginThrottle.retryAfterMs(body.username, request.ip);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      return reply.status(429).header('retry-after', String(seconds)).send({ error: 'CONSOLE_TOO_MANY_LOGIN_FAILURES', message: `too many failed logins: try again in ${seconds} s` });
+    }
     const answer = await api.call('POST', '/authenticate/local', {
       body: Buffer.from(JSON.stringify({ username: body.username, password: body.password })),
       contentType: 'application/json',
     });
+    if (answer.status === 401) loginThrottle.failed(body.username, request.ip);
     if (answer.status !== 200) return sendAnswer(reply, { ...answer, setCookies: [] });
+    loginThrottle.succeeded(body.username, request.ip);
     const jar = new Map<string, string>();
     applySetCookies(jar, answer.setCookies);
     let user: unknown;
@@ -97,7 +124,9 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
       user = undefined;
     }
     endSession(request, reply); // a login replaces any session this browser had
-    const { id, session } = sessions.create(jar, user ?? { email: body.username });
+    const owner = typeof (user as { email?: unknown } | undefined)?.email === 'string' ? (user as { email: string }).email : body.username;
+    const { id, session, dropped } = sessions.create(jar, user ?? { email: body.username }, owner);
+    logOutUpstream(dropped);
     reply.setCookie(cookieName(request), id, cookieOptions(request));
     reply.header('cache-control', 'no-store');
     return sessionView(session);
@@ -117,10 +146,16 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
   registerAdminApiProxy(app, api, {
     sessionOf,
     refuseStateChange,
+    refuseCrossSite: crossOriginReason,
     onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
   }, limits.consoleProxyBodyBytes);
 
-  registerRegistryProxy(app, options.registries ?? {}, api, { sessionOf, refuseStateChange }, limits.consoleProxyBodyBytes);
+  registerRegistryProxy(app, options.registries ?? {}, api, {
+    sessionOf,
+    refuseStateChange,
+    refuseCrossSite: crossOriginReason,
+    onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
+  }, limits.consoleProxyBodyBytes);
 
   app.get('/*', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';

@@ -3,82 +3,120 @@
  * shared health record and the client registry (their FHIR bases) for console users in the
  * `admin` group. Those ports have no authentication of their own (docs/security.md: internal,
  * meant to be reached through the router), so the console opens only reads (GET) and, on the
- * client registry, the two review-queue decisions; each call is recorded through the admin API
- * (`POST /audits`, as the user), so who looked at which patient is in the audit log.
+ * client registry, the two review-queue decisions; every other method is 405.
+ *
+ * Each call: the user is checked again through the admin API (user-check.ts: a user removed from
+ * `admin` or deleted loses the browsers within seconds, and a lost admin-API session ends the
+ * console's), then recorded through the admin API (`POST /audits`, as the user), and only once
+ * that record is written is the registry asked (fail closed: no audit, no read).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApi } from './admin-api-proxy.js';
+import { registryUrl } from './registry-path.js';
 import type { ConsoleSession } from './sessions.js';
+import { currentUser, isAdminUser } from './user-check.js';
 
 export interface RegistryBases {
   shr?: string;
   cr?: string;
 }
 
-const DECISIONS = /^\/Patient\/\$cr-review-(?:accept|reject)$/;
+const DECISIONS = /^Patient\/\$cr-review-(?:accept|reject)$/;
+const REGISTRY_NAMES: Record<string, string> = { shr: 'shared-health-record', cr: 'client-registry' };
 
 export interface RegistryHooks {
   sessionOf(request: FastifyRequest): ConsoleSession | undefined;
   refuseStateChange(request: FastifyRequest, session: ConsoleSession): string | undefined;
+  /** Why a request did not come from a console page (cross-site), or undefined. */
+  refuseCrossSite(request: FastifyRequest): string | undefined;
+  /** The admin API no longer knows the session: the console forgets it too. */
+  onUpstreamSessionLost(request: FastifyRequest): void;
 }
 
-function isAdminUser(user: unknown): boolean {
-  const groups = (user as { groups?: unknown } | undefined)?.groups;
-  return Array.isArray(groups) && groups.includes('admin');
+/** The session's user as the admin API sees them now, or the reply already sent. */
+async function checkedUser(api: AdminApi, hooks: RegistryHooks, request: FastifyRequest, reply: FastifyReply, session: ConsoleSession): Promise<{ user: unknown } | undefined> {
+  const check = await currentUser(api, session);
+  if (check.kind === 'current') return { user: check.user };
+  if (check.kind === 'session-lost') {
+    hooks.onUpstreamSessionLost(request);
+    await reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'the admin API ended the session: log in again' });
+  } else {
+    await reply.status(503).send({ error: 'CONSOLE_USER_CHECK_FAILED', message: 'the admin API could not confirm the user: try again' });
+  }
+  return undefined;
 }
 
 export function registerRegistryProxy(app: FastifyInstance, bases: RegistryBases, api: AdminApi, hooks: RegistryHooks, bodyLimit: number): void {
   app.get('/console/registries', async (request, reply) => {
     const session = hooks.sessionOf(request);
     if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
-    return { shr: !!bases.shr && isAdminUser(session.user), cr: !!bases.cr && isAdminUser(session.user) };
+    const checked = await checkedUser(api, hooks, request, reply, session);
+    if (!checked) return reply;
+    const admin = isAdminUser(checked.user);
+    return { shr: !!bases.shr && admin, cr: !!bases.cr && admin };
   });
 
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
-    scope.route({
-      method: ['GET', 'POST'],
-      url: '/registry/:registry/*',
-      handler: async (request, reply) => {
-        const { registry } = request.params as { registry: string };
-        const base = registry === 'shr' ? bases.shr : registry === 'cr' ? bases.cr : undefined;
-        if (!base) return reply.status(404).send({ error: 'CONSOLE_NO_REGISTRY', message: `no registry "${registry.slice(0, 40)}" is configured` });
-        const session = hooks.sessionOf(request);
-        if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
-        if (!isAdminUser(session.user)) return reply.status(403).send({ error: 'CONSOLE_FORBIDDEN', message: 'the registry browsers are for admins' });
-        const pathAndQuery = request.url.slice(`/registry/${registry}`.length);
-        const path = pathAndQuery.split('?')[0] ?? '';
-        if (request.method === 'POST') {
-          if (registry !== 'cr' || !DECISIONS.test(path)) return reply.status(405).send({ error: 'CONSOLE_READ_ONLY', message: 'the registry browsers only read, and decide review items' });
-          const refusal = hooks.refuseStateChange(request, session);
-          if (refusal) return reply.status(403).send({ error: 'CONSOLE_CSRF', message: refusal });
-        }
-        const response = await fetch(base + pathAndQuery, {
-          method: request.method,
-          headers: { accept: 'application/fhir+json', ...(request.method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}) },
-          ...(request.method === 'POST' && Buffer.isBuffer(request.body) ? { body: request.body } : {}),
-          redirect: 'manual',
-        });
-        const body = Buffer.from(await response.arrayBuffer());
-        // Recorded as the user; a failure to record is logged, never shown (the read already happened).
-        void api.call('POST', '/audits', {
-          body: Buffer.from(JSON.stringify({
-            action: request.method === 'GET' ? 'R' : 'U',
-            outcome: response.ok ? '0' : '8',
-            outcomeDesc: `console ${request.method} ${registry === 'shr' ? 'shared-health-record' : 'client-registry'} ${path.slice(0, 200)}`,
-            entity: path.slice(1, 200),
-          })),
-          contentType: 'application/json',
-          cookies: session.upstreamCookies,
-        }).then((answer) => {
-          if (answer.status >= 300) request.log.warn({ status: answer.status }, 'console: the admin API did not record a registry audit');
-        }, (error: unknown) => request.log.warn({ err: error }, 'console: the admin API did not record a registry audit'));
-        reply.status(response.status).header('cache-control', 'no-store');
-        const type = response.headers.get('content-type');
-        if (type) reply.header('content-type', type);
-        return reply.send(body);
-      },
+    scope.all('/registry/:registry/*', async (request, reply) => {
+      // Route parameters arrive decoded: /registry/%73hr is the shared health record, and its path
+      // is rebuilt from the decoded segments (registry-path.ts), never sliced from the raw URL.
+      const { registry, '*': wildcard } = request.params as { registry: string; '*': string };
+      const base = registry === 'shr' ? bases.shr : registry === 'cr' ? bases.cr : undefined;
+      if (!base) return reply.status(404).send({ error: 'CONSOLE_NO_REGISTRY', message: `no registry "${registry.slice(0, 40)}" is configured` });
+      if (request.method !== 'GET' && request.method !== 'POST') {
+        return reply.status(405).header('allow', 'GET, POST').send({ error: 'CONSOLE_READ_ONLY', message: 'the registry browsers only read, and decide review items' });
+      }
+      const session = hooks.sessionOf(request);
+      if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
+      const crossSite = hooks.refuseCrossSite(request);
+      if (crossSite) return reply.status(403).send({ error: 'CONSOLE_CSRF', message: crossSite });
+      const path = wildcard.replace(/^\/+/, '');
+      if (request.method === 'POST') {
+        if (registry !== 'cr' || !DECISIONS.test(path)) return reply.status(405).header('allow', 'GET').send({ error: 'CONSOLE_READ_ONLY', message: 'the registry browsers only read, and decide review items' });
+        const refusal = hooks.refuseStateChange(request, session);
+        if (refusal) return reply.status(403).send({ error: 'CONSOLE_CSRF', message: refusal });
+      }
+      const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+      const target = registryUrl(base.replace(/\/+$/, ''), path, rawQuery);
+      if ('refused' in target) return reply.status(400).send({ error: 'CONSOLE_BAD_REGISTRY_PATH', message: target.refused });
+      const checked = await checkedUser(api, hooks, request, reply, session);
+      if (!checked) return reply;
+      if (!isAdminUser(checked.user)) return reply.status(403).send({ error: 'CONSOLE_FORBIDDEN', message: 'the registry browsers are for admins' });
+      // Recorded as the user before the read: a read the audit log cannot show is not served.
+      const audit = await api.call('POST', '/audits', {
+        body: Buffer.from(JSON.stringify({
+          action: request.method === 'GET' ? 'R' : 'U',
+          outcome: '0',
+          outcomeDesc: `console ${request.method} ${REGISTRY_NAMES[registry]} /${path.slice(0, 200)}`,
+          entity: path.slice(0, 200),
+        })),
+        contentType: 'application/json',
+        cookies: session.upstreamCookies,
+      }).catch((error: unknown) => {
+        request.log.warn({ err: error }, 'console: the admin API did not answer a registry audit');
+        return undefined;
+      });
+      if (audit?.status === 401) {
+        hooks.onUpstreamSessionLost(request);
+        return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'the admin API ended the session: log in again' });
+      }
+      if (!audit || audit.status >= 300) {
+        if (audit) request.log.warn({ status: audit.status }, 'console: the admin API did not record a registry audit');
+        return reply.status(503).send({ error: 'CONSOLE_AUDIT_FAILED', message: 'the read could not be recorded in the audit log, so it was not made: try again' });
+      }
+      const response = await fetch(target.url, {
+        method: request.method,
+        headers: { accept: 'application/fhir+json', ...(request.method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}) },
+        ...(request.method === 'POST' && Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+        redirect: 'manual',
+      });
+      const body = Buffer.from(await response.arrayBuffer());
+      reply.status(response.status).header('cache-control', 'no-store');
+      const type = response.headers.get('content-type');
+      if (type) reply.header('content-type', type);
+      return reply.send(body);
     });
   });
 }

@@ -13,25 +13,42 @@ export interface ConsoleSession {
   readonly upstreamCookies: Map<string, string>;
   /** The user as the admin API described it at login (no secrets: the API never returns them). */
   user: unknown;
+  /** Who owns the session (the login name), for the per-user cap. */
+  readonly owner: string;
+  /** When the admin API last confirmed the user (registry-proxy.ts re-checks after a few seconds). */
+  userCheckedAt: number;
   expiresAt: number;
 }
 
 export class ConsoleSessions {
   private readonly sessions = new Map<string, ConsoleSession>();
 
-  constructor(private readonly idleMs: number, private readonly maxSessions: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly idleMs: number,
+    private readonly maxSessions: number,
+    private readonly now: () => number = Date.now,
+    private readonly maxPerUser: number = Number.POSITIVE_INFINITY,
+  ) {}
 
-  /** A new session and the id to put in the cookie. */
-  create(upstreamCookies: Map<string, string>, user: unknown): { id: string; session: ConsoleSession } {
-    this.makeRoom();
+  /**
+   * A new session and the id to put in the cookie, and the sessions dropped to make room (the
+   * caller logs them out on the admin API). Past the per-user cap that user's own oldest session
+   * goes, so one user's logins cannot push out everyone else's.
+   */
+  create(upstreamCookies: Map<string, string>, user: unknown, owner: string): { id: string; session: ConsoleSession; dropped: ConsoleSession[] } {
+    const dropped = [...this.makeRoomFor(owner.toLowerCase()), ...this.makeRoom()];
     const id = randomBytes(32).toString('base64url');
-    const session: ConsoleSession = { csrfToken: randomBytes(32).toString('base64url'), upstreamCookies, user, expiresAt: this.now() + this.idleMs };
+    const now = this.now();
+    const session: ConsoleSession = { csrfToken: randomBytes(32).toString('base64url'), upstreamCookies, user, owner: owner.toLowerCase(), userCheckedAt: now, expiresAt: now + this.idleMs };
     this.sessions.set(id, session);
-    return { id, session };
+    return { id, session, dropped };
   }
 
-  /** The live session of an id (its idle time starts again), or undefined. */
-  touch(id: string | undefined): ConsoleSession | undefined {
+  /**
+   * The live session of an id, or undefined. Its idle time starts again unless `extend` is false
+   * (background polling must not keep an unattended console logged in).
+   */
+  touch(id: string | undefined, extend = true): ConsoleSession | undefined {
     if (!id) return undefined;
     const session = this.sessions.get(id);
     if (!session) return undefined;
@@ -39,7 +56,7 @@ export class ConsoleSessions {
       this.sessions.delete(id);
       return undefined;
     }
-    session.expiresAt = this.now() + this.idleMs;
+    if (extend) session.expiresAt = this.now() + this.idleMs;
     return session;
   }
 
@@ -54,14 +71,31 @@ export class ConsoleSessions {
     return this.sessions.size;
   }
 
-  /** Past the cap, expired sessions go first, then the oldest (Map keeps insertion order). */
-  private makeRoom(): void {
-    if (this.sessions.size < this.maxSessions) return;
-    const now = this.now();
-    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id);
-    for (const id of this.sessions.keys()) {
-      if (this.sessions.size < this.maxSessions) break;
+  /** Past the per-user cap, that user's oldest sessions go (Map keeps insertion order). */
+  private makeRoomFor(owner: string): ConsoleSession[] {
+    const own = [...this.sessions].filter(([, session]) => session.owner === owner);
+    const dropped: ConsoleSession[] = [];
+    for (const [id, session] of own.slice(0, Math.max(0, own.length - this.maxPerUser + 1))) {
       this.sessions.delete(id);
+      dropped.push(session);
     }
+    return dropped;
+  }
+
+  /** Past the cap, expired sessions go first, then the oldest. */
+  private makeRoom(): ConsoleSession[] {
+    if (this.sessions.size < this.maxSessions) return [];
+    const now = this.now();
+    const dropped: ConsoleSession[] = [];
+    const drop = (id: string, session: ConsoleSession) => {
+      this.sessions.delete(id);
+      dropped.push(session);
+    };
+    for (const [id, session] of this.sessions) if (session.expiresAt <= now) drop(id, session);
+    for (const [id, session] of this.sessions) {
+      if (this.sessions.size < this.maxSessions) break;
+      drop(id, session);
+    }
+    return dropped;
   }
 }
