@@ -11,6 +11,18 @@ export class ApiError extends Error {
 }
 
 let csrfToken = '';
+
+/**
+ * A call made while nobody has touched the page for a while is background polling: it is marked
+ * (X-Console-Background) so it does not keep an unattended console's session alive.
+ */
+const BACKGROUND_AFTER_MS = 60_000;
+let lastInputAt = Date.now();
+if (typeof window !== 'undefined') {
+  for (const event of ['pointerdown', 'keydown', 'wheel', 'touchstart']) {
+    window.addEventListener(event, () => { lastInputAt = Date.now(); }, { capture: true, passive: true });
+  }
+}
 let onUnauthenticated: () => void = () => undefined;
 
 export function setCsrfToken(token: string): void {
@@ -35,6 +47,7 @@ export async function request<T>(method: string, url: string, body?: unknown): P
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrfToken;
+  if (Date.now() - lastInputAt > BACKGROUND_AFTER_MS) headers['x-console-background'] = '1';
   const response = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 401 && url.startsWith('/api/')) onUnauthenticated();
   if (!response.ok) throw await readError(response);

@@ -152,3 +152,8 @@ test('a stranger\'s failed logins are throttled by the console and do not lock t
   const ok = await fetch(`${iol.api}/authenticate/local`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'target@example.org', password: 'a-long-password-1' }) });
   assert.equal(ok.status, 200, 'not locked out at the admin API');
 });
+
+test('a request target in absolute form is 400, not 502', async () => {
+  const res = await get('http://example.org/api/channels', '');
+  assert.equal(res.status, 400);
+});

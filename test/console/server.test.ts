@@ -43,6 +43,7 @@ test('the app is served with a strict CSP, no inline script, and the other secur
   assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
   assert.match(csp, /frame-ancestors 'none'/);
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(res.headers.get('strict-transport-security'), null, 'no HSTS over plain HTTP');
   const html = await res.text();
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'every script is a file');
   const script = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
@@ -150,6 +151,7 @@ test('over HTTPS the session cookie is Secure, with the __Host- prefix', async (
     assert.match(line, /HttpOnly/i);
     assert.match(line, /SameSite=Strict/i);
     assert.match(line, /Path=\//);
+    assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/, 'HSTS over HTTPS');
   } finally {
     await dispatcher.close();
     await running.stop();

@@ -6,7 +6,7 @@ import { ErrorNote, Field, Notice, PageTitle, Pager, formatTime, splitList, useL
 
 export function UsersPage() {
   const users = useLoad(() => api.get<User[]>('/users'), []);
-  const [draft, setDraft] = useState({ email: '', firstname: '', surname: '', groups: 'admin', password: '' });
+  const [draft, setDraft] = useState({ email: '', firstname: '', surname: '', groups: 'users', password: '' });
   const [error, setError] = useState<string>();
   const [message, setMessage] = useState<string>();
   const value = (e: Event) => (e.target as HTMLInputElement).value;
@@ -16,7 +16,7 @@ export function UsersPage() {
     try {
       await api.post('/users', { ...draft, groups: splitList(draft.groups) });
       setMessage(`User ${draft.email} created.`);
-      setDraft({ email: '', firstname: '', surname: '', groups: 'admin', password: '' });
+      setDraft({ email: '', firstname: '', surname: '', groups: 'users', password: '' });
       users.reload();
     } catch (e) {
       setError(errorText(e));
@@ -60,7 +60,7 @@ export function UsersPage() {
           <Field label="Surname" value={draft.surname} onInput={(e) => setDraft({ ...draft, surname: value(e) })} />
         </div>
         <div class="row">
-          <Field label="Groups" value={draft.groups} onInput={(e) => setDraft({ ...draft, groups: value(e) })} hint="comma-separated; admin may do everything" />
+          <Field label="Groups" value={draft.groups} onInput={(e) => setDraft({ ...draft, groups: value(e) })} hint="comma-separated; add admin only for those who may do everything" />
           <Field label="Password" type="password" autocomplete="new-password" required value={draft.password} onInput={(e) => setDraft({ ...draft, password: value(e) })} />
         </div>
         <button type="submit" class="primary">Create user</button>
