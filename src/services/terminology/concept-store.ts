@@ -2,7 +2,7 @@
  * Reads of the concept tables: a code system version by url, a concept by code, its
  * designations, properties, parents and children, and subsumption (one probe of the closure).
  */
-import type { Queryable } from '../../db/database.js';
+import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ExpansionTotals } from './expansion.js';
 
 export interface StoredCodeSystem {
@@ -46,13 +46,20 @@ const toConcept = (r: ConceptRow): StoredConcept => ({
 
 /**
  * Code systems by url are asked on every operation and change only on CodeSystem writes and
- * imports: they are kept in memory, dropped at once on this process's writes (forget) and after
- * SYSTEM_CACHE_MS otherwise (another process sharing a PostgreSQL database may have written).
+ * imports: they are kept in memory and dropped at once on this process's writes (forget). On
+ * PostgreSQL with followChanges, every CodeSystem write also announces itself when it commits
+ * (NOTIFY), so every process drops them then and keeps them until; otherwise (PGlite, one process)
+ * they are also dropped after SYSTEM_CACHE_MS, for what a reader cached while a write was open.
  */
 const SYSTEM_CACHE_MS = 5_000;
 
+/** The channel a schema's CodeSystem writes are announced on. */
+export const codeSystemChannel = (schema: string): string => `${schema}_code_systems`;
+
 export class ConceptStore {
   private readonly systems = new Map<string, { at: number; system: StoredCodeSystem }>();
+  /** Told of every committed CodeSystem write (followChanges), so cached systems need no expiry. */
+  private announced = false;
 
   /** Totals of recent expansions (expansion.ts), dropped with the code systems. */
   readonly totals = new ExpansionTotals();
@@ -65,11 +72,31 @@ export class ConceptStore {
     this.totals.clear();
   }
 
+  /**
+   * Drops the cached code systems whenever any process commits a CodeSystem write (the
+   * interceptor's NOTIFY) or the notifications were interrupted. PostgreSQL only (Database.listen).
+   */
+  async followChanges(db: Database): Promise<Subscription | undefined> {
+    if (!db.listen) return undefined;
+    const subscription = await db.listen(codeSystemChannel(this.schema), {
+      onNotify: () => this.forget(),
+      onReconnect: () => this.forget(),
+    });
+    this.announced = true;
+    return {
+      close: async () => {
+        this.announced = false;
+        this.forget();
+        await subscription.close();
+      },
+    };
+  }
+
   /** The code system version named, or the latest loaded when no version is given. */
   async findSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const key = `${url}|${version ?? ''}`;
     const cached = this.systems.get(key);
-    if (cached && Date.now() - cached.at < SYSTEM_CACHE_MS) return cached.system;
+    if (cached && (this.announced || Date.now() - cached.at < SYSTEM_CACHE_MS)) return cached.system;
     const system = await this.readSystem(q, url, version);
     if (this.systems.size > 10_000) this.systems.clear();
     // Only found ones: a code system created a moment later must be found at once.
