@@ -4,7 +4,9 @@
  * concept's parent drawn at random from the level above), displays of 2-4 words from a
  * 3,000-word invented vocabulary, a designation and a property on every tenth concept.
  *
- * Measured, against the service's FHIR API over HTTP (no router), the database as given:
+ * Measured, against the service's FHIR API over HTTP (no router), the database as given; the
+ * throughput phases send their load from a separate process (load-client.ts) and report this
+ * (server) process's CPU per call, the figure to compare on a shared machine:
  * - import: the bulk loader (concepts, closure, words; what CSV and large FHIR imports use), concepts/s;
  * - CodeSystem/$lookup and CodeSystem/$validate-code of random codes, `--clients` concurrent, per second;
  * - ValueSet/$validate-code against the implicit value set of an is-a branch, per second;
