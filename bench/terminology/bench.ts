@@ -4,7 +4,9 @@
  * concept's parent drawn at random from the level above), displays of 2-4 words from a
  * 3,000-word invented vocabulary, a designation and a property on every tenth concept.
  *
- * Measured, against the service's FHIR API over HTTP (no router), the database as given:
+ * Measured, against the service's FHIR API over HTTP (no router), the database as given; the
+ * throughput phases send their load from a separate process (load-client.ts) and report this
+ * (server) process's CPU per call, the figure to compare on a shared machine:
  * - import: the bulk loader (concepts, closure, words; what CSV and large FHIR imports use), concepts/s;
  * - CodeSystem/$lookup and CodeSystem/$validate-code of random codes, `--clients` concurrent, per second;
  * - ValueSet/$validate-code against the implicit value set of an is-a branch, per second;
@@ -13,8 +15,10 @@
  * - the is-a expansion of the level-2 branch closest to 50,000 concepts, streamed in pages of
  *   1,000 (count/offset): pages, time, p95 page, concepts/s.
  *
- *   node dist/bench/terminology/bench.js [--postgres | --database-url URL] [--concepts N] [--clients 16] [--calls 5000] [--filters 300] [--seed 1]
+ *   node dist/bench/terminology/bench.js [--postgres | --database-url URL [--reuse]] [--concepts N] [--clients 16] [--calls 5000] [--filters 300] [--seed 1]
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/common/logger.js';
 import { listenFhir } from '../../src/services/fhir-listener.js';
 import { SettingsMap } from '../../src/platform/settings.js';
@@ -106,20 +110,26 @@ function branchNear(data: Synthetic, target: number): { code: string; size: numb
   return { code: `C${best}`, size: size[best]! };
 }
 
+/** Server CPU time (user + system) of this process over a phase, in ms. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
+/** `total` calls from a separate client process, `clients` at a time: rate, and this (server) process's CPU per call. */
 async function throughput(label: string, total: number, makePath: () => string, base: string): Promise<void> {
-  let next = 0;
-  let failures = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < total) {
-      next++;
-      const response = await fetch(`${base}/${makePath()}`);
-      await response.arrayBuffer();
-      if (response.status !== 200) failures++;
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  console.log(`${label}: ${Math.round(total / seconds)}/s (${total} calls, ${clients} clients, ${failures} not 200)`);
+  const paths = Array.from({ length: total }, makePath);
+  const client = fork(fileURLToPath(new URL('./load-client.js', import.meta.url)));
+  const cpu = process.cpuUsage();
+  client.send({ base, paths, clients });
+  const result = await new Promise<{ seconds: number; failures: number }>((resolve, reject) => {
+    client.once('message', (m) => resolve(m as { seconds: number; failures: number }));
+    client.once('error', reject);
+  });
+  const serverCpu = cpuMs(cpu);
+  client.kill();
+  console.log(`${label}: ${Math.round(total / result.seconds)}/s (${total} calls, ${clients} clients, ${result.failures} not 200; ` +
+    `server CPU ${((serverCpu * 1000) / total).toFixed(0)} µs/call)`);
 }
 
 async function main(): Promise<void> {
@@ -129,10 +139,14 @@ async function main(): Promise<void> {
   const tx = await createTerminologyEngine({ db: bench.db }, { limits: DEFAULT_LIMITS });
   const data = synthesise(conceptCount);
   let started = performance.now();
-  await tx.loader.importCodeSystem({ resourceType: 'CodeSystem', url: SYSTEM, version: '1', name: 'Synthetic', status: 'active', content: 'complete', hierarchyMeaning: 'is-a' }, data.concepts, 'bench');
+  // --reuse: a database that already holds the synthetic system (same --concepts and --seed) skips the import.
+  const loaded = argv.includes('--reuse') && (await bench.db.query('SELECT 1 FROM tx.code_system WHERE url = $1', [SYSTEM])).rows.length > 0;
+  if (!loaded) await tx.loader.importCodeSystem({ resourceType: 'CodeSystem', url: SYSTEM, version: '1', name: 'Synthetic', status: 'active', content: 'complete', hierarchyMeaning: 'is-a' }, data.concepts, 'bench');
   const importSeconds = (performance.now() - started) / 1000;
-  const closureRows = (await bench.db.query<{ n: string }>('SELECT count(*) AS n FROM tx.closure')).rows[0]!.n;
-  console.log(`import: ${conceptCount} concepts (${closureRows} closure rows) in ${importSeconds.toFixed(1)} s = ${Math.round(conceptCount / importSeconds)} concepts/s`);
+  if (!loaded) {
+    const closureRows = (await bench.db.query<{ n: string }>('SELECT count(*) AS n FROM tx.closure')).rows[0]!.n;
+    console.log(`import: ${conceptCount} concepts (${closureRows} closure rows) in ${importSeconds.toFixed(1)} s = ${Math.round(conceptCount / importSeconds)} concepts/s`);
+  }
 
   const context = { db: bench.db, logger, settings: new SettingsMap({ TERMINOLOGY_PORT: '0' }), name: 'terminology', stateDir: '/tmp' };
   const { app, fhirUrl: base } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 0, fhirPrefix: '/terminology/fhir', name: 'terminology', limits: DEFAULT_LIMITS });
@@ -149,6 +163,8 @@ async function main(): Promise<void> {
   const latencies: number[] = [];
   const slowest: Array<{ ms: number; text: string; total: number }> = [];
   let hits = 0;
+  // One request at a time from this process: its CPU includes the client's fetch (small beside the server's).
+  const filterCpu = process.cpuUsage();
   for (let i = 0; i < filters; i++) {
     const word = (): string => { const w = pick(data.words); return w.slice(0, Math.min(w.length, 3 + Math.floor(random() * 4))); };
     const text = i % 3 === 2 ? `${word()} ${word()}` : word();
@@ -164,7 +180,8 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const totals = slowest.map((x) => x.total).sort((a, b) => a - b);
   console.log(`ValueSet/$expand filter + count=20: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms (${filters} filters, ${hits} with matches; ` +
-    `matches per filter p50 ${percentile(totals, 50)}, p95 ${percentile(totals, 95)})`);
+    `matches per filter p50 ${percentile(totals, 50)}, p95 ${percentile(totals, 95)}; ` +
+    `process CPU ${((cpuMs(filterCpu) * 1000) / filters).toFixed(0)} µs/call)`);
   slowest.sort((a, b) => b.ms - a.ms);
   console.log(`  slowest: ${slowest.slice(0, 3).map((x) => `"${x.text}" ${x.ms.toFixed(0)} ms (${x.total} matches)`).join(', ')}`);
 

@@ -9,9 +9,18 @@ export interface QueryResult<Row> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * The text is fixed (values only as parameters) and run often: the PostgreSQL driver prepares
+   * it once per connection as a named statement, so later runs skip parsing and, once PostgreSQL
+   * settles on a generic plan, planning. PGlite ignores it (its query() has no named statements).
+   */
+  prepare?: boolean;
+}
+
 /** Anything that runs parameterised SQL: the database itself or an open transaction. */
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<Row>>;
   /** Runs several statements without parameters (DDL, migrations). */
   exec(sql: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { STATEMENT_TIMEOUT_CODE, type Database, type NotificationHandlers, type Subscription, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryResult, type TransactionOptions } from './database.js';
+import { STATEMENT_TIMEOUT_CODE, type Database, type NotificationHandlers, type Subscription, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryOptions, type QueryResult, type TransactionOptions } from './database.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { listenWithReconnect } from './postgres-listen.js';
@@ -8,10 +8,28 @@ import { listenWithReconnect } from './postgres-listen.js';
 pg.types.setTypeParser(20, (value) => Number(value));
 pg.types.setTypeParser(1700, (value) => Number(value));
 
+/**
+ * Names of the prepared statements, by text. pg prepares a named statement on each connection the
+ * first time it runs there; texts are fixed (QueryOptions.prepare), so the map stays small, and it
+ * is capped anyway: past the cap a text runs unnamed.
+ */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED_TEXTS = 1_000;
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (!name && statementNames.size < MAX_PREPARED_TEXTS) {
+    name = `instant_${statementNames.size + 1}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
-    async query<Row>(sql: string, params: unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await client.query(sql, params as unknown[]);
+    async query<Row>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<QueryResult<Row>> {
+      const name = options?.prepare ? statementName(sql) : undefined;
+      const result = name ? await client.query({ name, text: sql, values: params as unknown[] }) : await client.query(sql, params as unknown[]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(sql: string): Promise<void> {
@@ -42,7 +60,7 @@ function withinDeadline(client: pg.PoolClient, deadline: TransactionDeadline, st
     }
   };
   return {
-    query: (sql, params) => bounded(() => inner.query(sql, params)),
+    query: (sql, params, options) => bounded(() => inner.query(sql, params, options)),
     exec: (sql) => bounded(() => inner.exec(sql)),
   };
 }
@@ -85,8 +103,8 @@ export class PostgresDatabase implements Database {
     return new PostgresDatabase(pool, { statementMs: options.statementTimeoutMs ?? 0, transactionMs: options.transactionTimeoutMs ?? 0 }, url);
   }
 
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
-    return this.direct.query<Row>(sql, params);
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<Row>> {
+    return this.direct.query<Row>(sql, params, options);
   }
 
   exec(sql: string): Promise<void> {

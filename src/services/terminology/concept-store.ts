@@ -2,7 +2,7 @@
  * Reads of the concept tables: a code system version by url, a concept by code, its
  * designations, properties, parents and children, and subsumption (one probe of the closure).
  */
-import type { Queryable } from '../../db/database.js';
+import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ExpansionTotals } from './expansion.js';
 
 export interface StoredCodeSystem {
@@ -46,13 +46,20 @@ const toConcept = (r: ConceptRow): StoredConcept => ({
 
 /**
  * Code systems by url are asked on every operation and change only on CodeSystem writes and
- * imports: they are kept in memory, dropped at once on this process's writes (forget) and after
- * SYSTEM_CACHE_MS otherwise (another process sharing a PostgreSQL database may have written).
+ * imports: they are kept in memory and dropped at once on this process's writes (forget). On
+ * PostgreSQL with followChanges, every CodeSystem write also announces itself when it commits
+ * (NOTIFY), so every process drops them then and keeps them until; otherwise (PGlite, one process)
+ * they are also dropped after SYSTEM_CACHE_MS, for what a reader cached while a write was open.
  */
 const SYSTEM_CACHE_MS = 5_000;
 
+/** The channel a schema's CodeSystem writes are announced on. */
+export const codeSystemChannel = (schema: string): string => `${schema}_code_systems`;
+
 export class ConceptStore {
   private readonly systems = new Map<string, { at: number; system: StoredCodeSystem }>();
+  /** Told of every committed CodeSystem write (followChanges), so cached systems need no expiry. */
+  private announced = false;
 
   /** Totals of recent expansions (expansion.ts), dropped with the code systems. */
   readonly totals = new ExpansionTotals();
@@ -65,11 +72,31 @@ export class ConceptStore {
     this.totals.clear();
   }
 
+  /**
+   * Drops the cached code systems whenever any process commits a CodeSystem write (the
+   * interceptor's NOTIFY) or the notifications were interrupted. PostgreSQL only (Database.listen).
+   */
+  async followChanges(db: Database): Promise<Subscription | undefined> {
+    if (!db.listen) return undefined;
+    const subscription = await db.listen(codeSystemChannel(this.schema), {
+      onNotify: () => this.forget(),
+      onReconnect: () => this.forget(),
+    });
+    this.announced = true;
+    return {
+      close: async () => {
+        this.announced = false;
+        this.forget();
+        await subscription.close();
+      },
+    };
+  }
+
   /** The code system version named, or the latest loaded when no version is given. */
   async findSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const key = `${url}|${version ?? ''}`;
     const cached = this.systems.get(key);
-    if (cached && Date.now() - cached.at < SYSTEM_CACHE_MS) return cached.system;
+    if (cached && (this.announced || Date.now() - cached.at < SYSTEM_CACHE_MS)) return cached.system;
     const system = await this.readSystem(q, url, version);
     if (this.systems.size > 10_000) this.systems.clear();
     // Only found ones: a code system created a moment later must be found at once.
@@ -79,8 +106,8 @@ export class ConceptStore {
 
   private async readSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const rows = version
-      ? await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 AND version = $2`, [url, version])
-      : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 1`, [url]);
+      ? await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 AND version = $2`, [url, version], { prepare: true })
+      : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 1`, [url], { prepare: true });
     return rows.rows[0] ? toSystem(rows.rows[0]) : undefined;
   }
 
@@ -89,49 +116,62 @@ export class ConceptStore {
     return rows.rows.map(toSystem);
   }
 
-  async concept(q: Queryable, system: StoredCodeSystem, code: string): Promise<StoredConcept | undefined> {
-    const rows = system.caseSensitive
-      ? await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND code = $2`, [system.csid, code])
-      : await q.query<ConceptRow>(`SELECT csid, ord, code, display, definition, active FROM ${this.schema}.concept WHERE csid = $1 AND lower(code) = lower($2) LIMIT 1`, [system.csid, code]);
-    return rows.rows[0] ? toConcept(rows.rows[0]) : undefined;
+  /** The concept row by code: exact, or ignoring case for a case-insensitive system (the first by ord). */
+  private conceptWhere(system: StoredCodeSystem): string {
+    return system.caseSensitive ? 'c.csid = $1 AND c.code = $2' : 'c.csid = $1 AND lower(c.code) = lower($2) ORDER BY c.ord LIMIT 1';
   }
 
   /**
-   * A concept with everything $lookup reports: the concept, then its designations, properties,
-   * parents and children in one UNION ALL of simple index scans (planning one statement with four
-   * correlated aggregates cost several times its execution).
+   * A concept by code, with its designations' values when a display is to be checked: one
+   * prepared statement either way ($validate-code).
    */
-  async conceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
-    const concept = await this.concept(q, system, code);
-    if (!concept) return undefined;
+  async concept(q: Queryable, system: StoredCodeSystem, code: string, options: { designations?: boolean } = {}): Promise<(StoredConcept & { designationValues?: string[] }) | undefined> {
     const s = this.schema;
-    const rows = await q.query<{ k: string; a: string | null; b: string | null; c: string | null; v: string | null }>(
-      `SELECT 'd' AS k, language AS a, use_system AS b, use_code AS c, value AS v, 0 AS o FROM ${s}.designation WHERE csid = $1 AND ord = $2
-       UNION ALL SELECT 'p', code, type, NULL, value, 0 FROM ${s}.property WHERE csid = $1 AND ord = $2
-       UNION ALL SELECT 'u', x.code, x.display, NULL, NULL, x.ord FROM ${s}.parent l JOIN ${s}.concept x ON x.csid = l.csid AND x.ord = l.parent WHERE l.csid = $1 AND l.child = $2
-       UNION ALL (SELECT 'c', z.code, z.display, NULL, NULL, z.ord FROM ${s}.parent l JOIN ${s}.concept z ON z.csid = l.csid AND z.ord = l.child
-                  WHERE l.csid = $1 AND l.parent = $2 ORDER BY z.ord LIMIT 1000)
-       ORDER BY 1, 6`, [concept.csid, concept.ord]);
-    const details: ConceptDetails = { ...concept, designations: [], properties: [], parents: [], children: [] };
-    const neighbour = (r: { a: string | null; b: string | null }): Neighbour => ({ code: r.a!, ...(r.b !== null ? { display: r.b } : {}) });
-    for (const r of rows.rows) {
-      if (r.k === 'd') details.designations.push({ ...(r.a !== null ? { language: r.a } : {}), ...(r.b !== null ? { useSystem: r.b } : {}), ...(r.c !== null ? { useCode: r.c } : {}), value: r.v! });
-      else if (r.k === 'p') details.properties.push({ code: r.a!, type: r.b!, value: r.v! });
-      else if (r.k === 'u') details.parents.push(neighbour(r));
-      else details.children.push(neighbour(r));
-    }
-    return details;
+    const values = options.designations
+      ? `, (SELECT json_agg(d.value)::text FROM ${s}.designation d WHERE d.csid = c.csid AND d.ord = c.ord) AS dv` : '';
+    const rows = await q.query<ConceptRow & { dv?: string | null }>(
+      `SELECT c.csid, c.ord, c.code, c.display, c.definition, c.active${values} FROM ${s}.concept c WHERE ${this.conceptWhere(system)}`,
+      [system.csid, code], { prepare: true });
+    const row = rows.rows[0];
+    if (!row) return undefined;
+    return options.designations ? { ...toConcept(row), designationValues: row.dv ? (JSON.parse(row.dv) as string[]) : [] } : toConcept(row);
   }
 
-  async designations(q: Queryable, concept: StoredConcept): Promise<Array<{ language?: string; useSystem?: string; useCode?: string; value: string }>> {
-    const rows = await q.query<{ language: string | null; use_system: string | null; use_code: string | null; value: string }>(
-      `SELECT language, use_system, use_code, value FROM ${this.schema}.designation WHERE csid = $1 AND ord = $2`, [concept.csid, concept.ord]);
-    return rows.rows.map((r) => ({ language: r.language ?? undefined, useSystem: r.use_system ?? undefined, useCode: r.use_code ?? undefined, value: r.value }));
+  /**
+   * A concept with everything $lookup reports, in one prepared statement: the concept row with its
+   * designations, properties, parents and children aggregated as JSON text (parsed once here).
+   * Prepared, the four correlated aggregates are planned once per connection, not per call.
+   */
+  async conceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
+    const s = this.schema;
+    const rows = await q.query<ConceptRow & { ds: string | null; ps: string | null; up: string | null; down: string | null }>(
+      `SELECT c.csid, c.ord, c.code, c.display, c.definition, c.active,
+        (SELECT json_agg(json_build_array(d.language, d.use_system, d.use_code, d.value))::text FROM ${s}.designation d WHERE d.csid = c.csid AND d.ord = c.ord) AS ds,
+        (SELECT json_agg(json_build_array(p.code, p.type, p.value))::text FROM ${s}.property p WHERE p.csid = c.csid AND p.ord = c.ord) AS ps,
+        (SELECT json_agg(json_build_array(x.code, x.display) ORDER BY x.ord)::text FROM ${s}.parent l JOIN ${s}.concept x ON x.csid = l.csid AND x.ord = l.parent
+          WHERE l.csid = c.csid AND l.child = c.ord) AS up,
+        (SELECT json_agg(json_build_array(z.code, z.display) ORDER BY z.ord)::text FROM (SELECT y.code, y.display, y.ord FROM ${s}.parent l JOIN ${s}.concept y ON y.csid = l.csid AND y.ord = l.child
+          WHERE l.csid = c.csid AND l.parent = c.ord ORDER BY y.ord LIMIT 1000) z) AS down
+       FROM ${s}.concept c WHERE ${this.conceptWhere(system)}`, [system.csid, code], { prepare: true });
+    const row = rows.rows[0];
+    if (!row) return undefined;
+    type Cell = string | null;
+    const list = <T>(text: string | null, map: (cells: Cell[]) => T): T[] => (text ? (JSON.parse(text) as Cell[][]).map(map) : []);
+    const neighbour = ([code, display]: Cell[]): Neighbour => ({ code: code!, ...(display !== null && display !== undefined ? { display } : {}) });
+    return {
+      ...toConcept(row),
+      designations: list(row.ds, ([language, useSystem, useCode, value]) => ({
+        ...(language !== null ? { language: language! } : {}), ...(useSystem !== null ? { useSystem: useSystem! } : {}), ...(useCode !== null ? { useCode: useCode! } : {}), value: value!,
+      })),
+      properties: list(row.ps, ([code, type, value]) => ({ code: code!, type: type!, value: value! })),
+      parents: list(row.up, neighbour),
+      children: list(row.down, neighbour),
+    };
   }
 
   /** Whether `ancestor` subsumes `descendant` (or is it): one primary-key probe of the closure. */
   async subsumes(q: Queryable, csid: number, ancestor: number, descendant: number): Promise<boolean> {
-    const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant]);
+    const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant], { prepare: true });
     return rows.rows.length > 0;
   }
 }

@@ -146,7 +146,7 @@ async function rowsByKeys(q: Queryable, schema: string, keys: Array<{ csid: stri
     `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active
      FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS k(csid, ord, n)
      JOIN ${schema}.concept c ON c.csid = k.csid AND c.ord = k.ord JOIN ${schema}.code_system s ON s.csid = c.csid ORDER BY k.n`,
-    [keys.map((k) => k.csid), keys.map((k) => k.ord)]);
+    [keys.map((k) => k.csid), keys.map((k) => k.ord)], { prepare: true });
   return page.rows;
 }
 

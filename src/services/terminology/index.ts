@@ -85,6 +85,8 @@ export const terminologyService: ServiceDefinition = {
     const files = (context.settings.get('TERMINOLOGY_IMPORT_FILES') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
     if (files.length) await importFiles(tx.loader, files);
     const { app, url, fhirUrl } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 3451, fhirPrefix: TX_FHIR_PREFIX, name: 'terminology', limits });
+    // Other processes on the same PostgreSQL database write code systems too: drop cached ones when they do.
+    const changes = await tx.store.followChanges(context.db);
     // Other engines of this process (the shared health record) now ask this service for :in/:below.
     const withdraw = registerProcessTerminology(tx.provider);
     context.logger.info({ url: fhirUrl }, 'terminology service listening');
@@ -95,6 +97,7 @@ export const terminologyService: ServiceDefinition = {
         withdraw();
         await app.close();
         await tx.engine.settle();
+        await changes?.close();
       },
     };
   },

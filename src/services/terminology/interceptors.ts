@@ -7,7 +7,7 @@
 import type { CodeSystem, ConceptMap } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
-import type { ConceptStore } from './concept-store.js';
+import { codeSystemChannel, type ConceptStore } from './concept-store.js';
 import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
 import { conceptsOfCodeSystem } from './concepts.js';
 
@@ -25,6 +25,8 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
     async after({ action, id, stored, repo }) {
       const q = repo.sql;
       store.forget();
+      // Delivered when this transaction commits, to every process following changes (ConceptStore.followChanges).
+      await q.query('SELECT pg_notify($1, $2)', [codeSystemChannel(store.schema), id]);
       if (action === 'delete' || !stored) {
         await dropCodeSystemsOf(q, store.schema, id);
         return;

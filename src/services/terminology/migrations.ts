@@ -15,6 +15,8 @@
  *               the text filter of $expand without pg_trgm, which PGlite lacks; with the word's
  *               position (0: the display starts with it) and the display's length, so a search of
  *               whole code systems ranks and counts its matches without reading the concepts
+ *               (1002: position and length ride in the primary key's leaf entries, so that search is
+ *               an index-only scan rather than one heap page read per matching word)
  * map_element   one row per source -> target mapping of each ConceptMap, for $translate both ways
  * content_load  bundles of content loaded at init (the core R4 definitions), so a restart skips them
  */
@@ -117,6 +119,14 @@ export function terminologyMigrations(schema: string): Migration[] {
           concepts integer NOT NULL,
           loaded_at timestamptz NOT NULL DEFAULT now()
         );
+      `,
+    },
+    {
+      version: 1002,
+      name: 'terminology: word position and length in the word index (index-only text search)',
+      sql: `
+        ALTER TABLE ${schema}.word DROP CONSTRAINT word_pkey,
+          ADD CONSTRAINT word_pkey PRIMARY KEY (csid, word, ord) INCLUDE (pos, len);
       `,
     },
   ];

@@ -97,11 +97,11 @@ function typedValue(type: string, value: string): ParametersParameter {
 }
 
 /** Whether a display is one the concept has (its display or a designation), ignoring case and spacing. */
-export async function displayMatches(repo: FhirRepository, store: ConceptStore, concept: StoredConcept, display: string): Promise<boolean> {
+function displayMatches(concept: StoredConcept, designationValues: readonly string[], display: string): boolean {
   const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
   const wanted = norm(display);
   if (concept.display && norm(concept.display) === wanted) return true;
-  return (await store.designations(repo.sql, concept)).some((d) => norm(d.value) === wanted);
+  return designationValues.some((value) => norm(value) === wanted);
 }
 
 export function validationResult(result: boolean, message?: string, display?: string, extra: ParametersParameter[] = []): Parameters {
@@ -175,10 +175,12 @@ export function codingsToCheck(input: OperationInput, systemNames: string[]): Co
   return [{ code, system, display: input.string('display') }];
 }
 
+/** One statement: the concept, with its designations' values when a display is to be checked. */
 export async function checkConcept(repo: FhirRepository, store: ConceptStore, system: StoredCodeSystem, code: string, display: string | undefined): Promise<{ result: boolean; message?: string; display?: string; concept?: StoredConcept }> {
-  const concept = await store.concept(repo.sql, system, code);
-  if (!concept) return { result: false, message: `code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}` };
-  if (display !== undefined && !(await displayMatches(repo, store, concept, display))) {
+  const found = await store.concept(repo.sql, system, code, { designations: display !== undefined });
+  if (!found) return { result: false, message: `code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}` };
+  const { designationValues, ...concept } = found;
+  if (display !== undefined && !displayMatches(concept, designationValues ?? [], display)) {
     return { result: false, concept, display: concept.display, message: `display "${display.slice(0, 100)}" is not a display of ${system.url}#${concept.code} (it is "${concept.display ?? concept.code}")` };
   }
   return { result: true, concept, display: concept.display };

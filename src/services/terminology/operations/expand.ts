@@ -44,7 +44,7 @@ async function designationsOf(q: Queryable, schema: string, rows: ExpansionRow[]
   if (!rows.length) return out;
   const found = await q.query<{ csid: string; ord: number; language: string | null; use_system: string | null; use_code: string | null; value: string }>(
     `SELECT d.csid, d.ord, d.language, d.use_system, d.use_code, d.value FROM ${schema}.designation d
-     JOIN unnest($1::bigint[], $2::int[]) AS k(csid, ord) ON d.csid = k.csid AND d.ord = k.ord`, [rows.map((r) => r.csid), rows.map((r) => r.ord)]);
+     JOIN unnest($1::bigint[], $2::int[]) AS k(csid, ord) ON d.csid = k.csid AND d.ord = k.ord`, [rows.map((r) => r.csid), rows.map((r) => r.ord)], { prepare: true });
   for (const d of found.rows) {
     const key = `${d.csid}:${d.ord}`;
     const list = out.get(key) ?? [];
