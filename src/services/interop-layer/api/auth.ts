@@ -69,12 +69,13 @@ export class AdminAuthenticator {
   }
 
   private async checkPassword(row: UserRow, password: string): Promise<boolean> {
-    const email = row.doc.email.toLowerCase();
-    if (this.deps.verified.has(`user:${email}`, password)) return true;
+    // The stored hash is part of the key: an old password's verification never answers after a change.
+    const subject = `user:${row.doc.email.toLowerCase()}\0${row.scryptHash ?? row.legacyHash ?? ''}`;
+    if (this.deps.verified.has(subject, password)) return true;
     let ok = false;
     if (row.scryptHash) ok = await verifyPassword(password, row.scryptHash);
     else if (row.legacySalt && row.legacyHash) ok = safeEqual(sha512hex(row.legacySalt + password), row.legacyHash);
-    if (ok) this.deps.verified.remember(`user:${email}`, password);
+    if (ok) this.deps.verified.remember(subject, password);
     return ok;
   }
 

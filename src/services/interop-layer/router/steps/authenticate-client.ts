@@ -11,7 +11,9 @@ import type { ClientEntry } from '../../routing-table.js';
 async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, password: string): Promise<boolean> {
   const { passwordAlgorithm, passwordHash, passwordSalt } = entry.secrets;
   if (!passwordHash) return verifyAgainstDummy(password);
-  const subject = `client:${entry.client.clientID}`;
+  // The stored hash is part of the key: a verification of the old password can never answer for
+  // a client whose password changed, whenever the change reaches this replica's cache.
+  const subject = `client:${entry.client.clientID}\0${passwordHash}`;
   if (deps.verified.has(subject, password)) return true;
   let ok: boolean;
   if (passwordAlgorithm === 'scrypt') ok = await verifyPassword(password, passwordHash);
