@@ -11,6 +11,26 @@ import { BACKUP_EXTENSIONS, backupDatabase, chooseBackupKind, restoreDatabase, t
 import type { StateStore } from '../platform/state-store.js';
 import { chooseDatabaseUrl } from '../targets/embedded/database-location.js';
 import { confirm } from './lifecycle-commands.js';
+import { generateSecret } from '../platform/secrets.js';
+
+const BACKUP_KEY = 'INSTANT_BACKUP_KEY';
+
+/**
+ * The key that signs logical backups and checks them on restore: INSTANT_BACKUP_KEY from the
+ * environment (to move data between instances, give both the same key), else the instance's
+ * generated secret of that name, made at the first backup of an instance that has a state folder.
+ */
+function backupKey(store: StateStore, create: boolean): string | undefined {
+  const fromEnv = process.env[BACKUP_KEY];
+  if (fromEnv) return fromEnv;
+  if (!existsSync(store.dir)) return undefined;
+  const secrets = store.readSecrets();
+  if (secrets[BACKUP_KEY]) return secrets[BACKUP_KEY];
+  if (!create) return undefined;
+  const key = generateSecret(32);
+  store.writeSecrets({ ...secrets, [BACKUP_KEY]: key });
+  return key;
+}
 
 interface BackupFlags {
   stateDir?: string;
@@ -51,7 +71,7 @@ export async function backupCommand(file: string | undefined, flags: BackupFlags
   if (chosen.note) process.stderr.write(`${chosen.note}\n`);
   process.stderr.write(`Backing up ${'url' in location ? 'the PostgreSQL database' : 'the embedded database'} (${chosen.kind}) to ${target}\n`);
   try {
-    await backupDatabase(location, target, chosen.kind, progress);
+    await backupDatabase(location, target, chosen.kind, progress, chosen.kind === 'logical' ? backupKey(store, true) : undefined);
   } catch (error) {
     throw failed('backup', error);
   }
@@ -68,7 +88,7 @@ export async function restoreCommand(file: string, flags: BackupFlags & { yes?: 
   if (!flags.yes) await confirm(`Replace the data of ${where} with ${source}?`);
   process.stderr.write(`Restoring ${source} into ${where}\n`);
   try {
-    const kind = await restoreDatabase(location, source, progress);
+    const kind = await restoreDatabase(location, source, progress, backupKey(store, false));
     process.stdout.write(`Restored ${kind} backup ${source}. \`instant up\` starts the instance on it.\n`);
   } catch (error) {
     throw new InstantError('INSTANT_RESTORE_FAILED', `restore failed: ${(error as Error).message}`, 'the data is as it was before the restore (it runs in one transaction, or unpacks beside the old data)', { cause: error });

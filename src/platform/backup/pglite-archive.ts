@@ -18,7 +18,7 @@ export async function dumpPgliteDir(dataDir: string, file: string, report: Progr
     report('archiving the data directory');
     const archive = await pg.dumpDataDir('gzip');
     const bytes = Buffer.from(await archive.arrayBuffer());
-    await writeFile(file, bytes, { mode: 0o600 });
+    await writeFile(file, bytes, { mode: 0o600, flag: 'wx' }); // new file only: never through a symlink
     return bytes.length;
   } finally {
     await pg.close();
