@@ -18,7 +18,7 @@ import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-model
 import { loadDeployment } from '../../src/platform/deployment.js';
 import { silentProgress } from '../../src/platform/progress.js';
 import { containerTarget } from '../../src/targets/containers/target.js';
-import { renderForPodman } from '../../src/targets/containers/podman-kube.js';
+import { podmanPodAddress, renderForPodman } from '../../src/targets/containers/podman-kube.js';
 import { planContainers } from '../../src/targets/containers/plan.js';
 import type { ContainerTargetName } from '../../src/targets/target.js';
 import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
@@ -155,15 +155,18 @@ test('kubernetes: every object validates, probes and resources on each service, 
 
 test('kubernetes for podman kube play: only kinds podman plays, secrets from its store, entry points on host ports', async () => {
   const { deployment, secrets } = await render('kubernetes', ['core']);
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: (name) => `${name}-pod-0` });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: podmanPodAddress });
   const docs = renderForPodman(plan);
+  // Pod names are global on a podman host: each carries the project's name, and so do the addresses.
+  assert.ok(docs.filter((d) => d.kind !== 'ConfigMap').every((d) => d.metadata.name.startsWith(`${plan.project}-`)), 'pods are named per project');
+  assert.equal(plan.sharedEnv.OPENHIM_API_HOST, `${plan.project}-interop-layer-pod-0`);
   assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'Pod']);
   const text = docs.map((d) => JSON.stringify(d)).join('\n');
   assertNoSecretsIn(text, secrets, 'the podman manifests');
-  const iol = docs.find((d) => d.metadata.name === 'interop-layer')!.spec.template.spec.containers[0];
+  const iol = docs.find((d) => d.metadata.name === `${plan.project}-interop-layer`)!.spec.template.spec.containers[0];
   assert.deepEqual(iol.ports.map((p: { hostPort: number }) => p.hostPort), [8080, 5001]);
   assert.deepEqual(iol.env.find((e: { name: string }) => e.name === 'OPENHIM_ROOT_PASSWORD').valueFrom.secretKeyRef.key, 'OPENHIM_ROOT_PASSWORD');
-  const pg = docs.find((d) => d.metadata.name === 'postgres')!.spec.template.spec;
+  const pg = docs.find((d) => d.metadata.name === `${plan.project}-postgres`)!.spec.template.spec;
   assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_POSTGRES_PASSWORD');
   assert.ok(pg.volumes.some((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim));
 });

@@ -9,7 +9,7 @@ import { InstantError } from '../../common/errors.js';
 import type { ContainerTargetName } from '../target.js';
 import { hasProgram, runEngine } from './engine-command.js';
 import { IMPORT_JOB, type ContainerPlan } from './plan.js';
-import { claimName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
+import { claimName, podmanPodName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
 
 export const DEPLOYERS = ['docker-compose', 'podman-compose', 'docker-stack', 'kubectl', 'podman-kube'] as const;
 export type DeployerName = (typeof DEPLOYERS)[number];
@@ -213,7 +213,7 @@ function podmanKubeDeployer(): Deployer {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
       await podman(['kube', 'play', '--network', context.project, file(context)]);
     },
-    waitForImport: () => waitForExitZero('podman', async () => `${IMPORT_JOB}-${IMPORT_JOB}`, IMPORT_TIMEOUT_MS),
+    waitForImport: (context) => waitForExitZero('podman', async () => `${podmanPodName(context.project, IMPORT_JOB)}-${IMPORT_JOB}`, IMPORT_TIMEOUT_MS),
     async down(context) {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
     },
@@ -224,14 +224,16 @@ function podmanKubeDeployer(): Deployer {
       await podman(['network', 'rm', '-f', context.project], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },
     async logs(context, service, options) {
-      const { stdout } = await podman(['ps', '-a', '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS });
-      const names = stdout.split('\n').filter((n) => n && !n.endsWith('-infra') && (!service || n.startsWith(`${service}-pod`) || n.startsWith(`${service}-${service}`)));
+      // Only this project's containers: its pods' names start with the project's (podman-kube.ts).
+      const { stdout } = await podman(['ps', '-a', '--filter', `name=^${context.project}-`, '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS });
+      const prefix = service ? `${podmanPodName(context.project, service)}-` : `${context.project}-`;
+      const names = stdout.split('\n').filter((n) => n && !n.endsWith('-infra') && n.startsWith(prefix));
       let text = '';
       for (const name of names) text += (await podman(['logs', '--tail', String(options.lines), name], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
       return text;
     },
-    async ps() {
-      return (await podman(['pod', 'ps'], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
+    async ps(context) {
+      return (await podman(['pod', 'ps', '--filter', `name=^${context.project}-`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
     },
   };
 }

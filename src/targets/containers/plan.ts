@@ -80,7 +80,7 @@ export interface PlanOptions {
   /** An external PostgreSQL server instead of a database container. */
   databaseUrl?: string;
   /** The name others use to reach a component (its Service name by default). */
-  address?: (component: string) => string;
+  address?: (component: string, project: string) => string;
   /** The generated database password (kept with the instance's secrets). */
   postgresPassword: string;
 }
@@ -91,7 +91,8 @@ const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
-  const address = options.address ?? ((name: string) => name);
+  const project = projectName(deployment);
+  const address = (name: string): string => (options.address ? options.address(name, project) : name);
   const profile = deployment.profile;
   const services = deployment.plan.ordered.flatMap((pkg) => pkg.services.map((entry) => ({ pkg, entry })));
   const serviceNames = new Set(services.map((s) => s.entry.name));
@@ -163,7 +164,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     : undefined;
 
   return {
-    project: projectName(deployment),
+    project,
     packages: deployment.plan.ordered.map((pkg) => pkg.id),
     image,
     sharedEnv: sortKeys(sharedEnv),
