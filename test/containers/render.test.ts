@@ -100,6 +100,19 @@ test('compose: the core stack validates against the compose-spec schema, secrets
   assert.equal(endpoints['shared-health-record'].fhir, 'http://shared-health-record:3447/fhir');
 });
 
+test('compose with replicas: no host port for a replicated service (they would clash); a probe podman-compose quotes right', async () => {
+  const config = 'profiles:\n  - name: prod\n    packages: [core]\n    replicas: { interop-layer: 2 }\n';
+  const { out } = await render('compose', [], { config, profile: 'prod' });
+  const compose = parse(readFileSync(join(out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors, null, 2));
+  const iol = compose.services['interop-layer'];
+  assert.equal(iol.deploy.replicas, 2);
+  assert.equal(iol.ports, undefined, 'two replicas cannot both bind 127.0.0.1:8080');
+  // One shell string: podman-compose 1.0 breaks a CMD list whose items hold quotes or brackets.
+  assert.equal(iol.healthcheck.test[0], 'CMD-SHELL');
+  assert.equal(iol.healthcheck.test.length, 2);
+});
+
 test('swarm: a stack file with replicas and resources from the profile, valid against the schema', async () => {
   const config = [
     'profiles:',

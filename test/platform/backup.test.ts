@@ -152,7 +152,7 @@ for (const driver of testDrivers) {
       const { writeFile, readFile } = await import('node:fs/promises');
       const junk = join(work, 'junk');
       await writeFile(junk, 'not a backup');
-      await assert.rejects(restoreDatabase(location, junk, () => undefined), /not a backup made by instant backup/);
+      await assert.rejects(restoreDatabase(location, junk, () => undefined, KEY), /not a backup made by instant backup/);
       const file = join(work, 'cut');
       await backupDatabase(location, file, 'logical', () => undefined, KEY);
       const whole = await readFile(file);
@@ -160,7 +160,7 @@ for (const driver of testDrivers) {
       const text = gunzipSync(whole).toString('utf8');
       await writeFile(file, gzipSync(Buffer.from(text.slice(0, Math.floor(text.length * 0.6)))));
       const before = await checksums(location);
-      await assert.rejects(restoreDatabase(location, file, () => undefined), /cut short|Unexpected|JSON/);
+      await assert.rejects(restoreDatabase(location, file, () => undefined, KEY), /cut short|Unexpected|JSON/);
       assert.deepEqual(await checksums(location), before);
     });
   });
