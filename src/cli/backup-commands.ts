@@ -4,11 +4,11 @@
  * output stays the file's name.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InstantError } from '../common/errors.js';
 import { stateStoreFor } from '../platform/deployment.js';
 import { BACKUP_EXTENSIONS, backupDatabase, chooseBackupKind, restoreDatabase, type BackupFormat, type DatabaseLocationForBackup } from '../platform/backup/index.js';
-import type { StateStore } from '../platform/state-store.js';
+import type { StateStore, TargetRecord } from '../platform/state-store.js';
 import { chooseDatabaseUrl } from '../targets/embedded/database-location.js';
 import { confirm } from './lifecycle-commands.js';
 import { generateSecret } from '../platform/secrets.js';
@@ -37,10 +37,28 @@ interface BackupFlags {
   databaseUrl?: string;
 }
 
-function locate(flags: BackupFlags): { store: StateStore; location: DatabaseLocationForBackup } {
+function locate(flags: BackupFlags, command: 'backup' | 'restore'): { store: StateStore; location: DatabaseLocationForBackup } {
   const store = stateStoreFor(process.cwd(), flags.stateDir);
   const url = chooseDatabaseUrl(store, flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL);
+  if (!url) {
+    const target = existsSync(store.dir) ? store.readState()?.target : undefined;
+    if (target) throw containerDatabaseError(target, command);
+  }
   return { store, location: url ? { url } : { dataDir: store.pgdataDir } };
+}
+
+/** A container target keeps PostgreSQL in its own container: this machine needs a way in. */
+function containerDatabaseError(target: TargetRecord, command: 'backup' | 'restore'): InstantError {
+  const reach: Record<TargetRecord['name'], string> = {
+    compose: `publish it for the time of the ${command} (or run pg_dump inside it: \`${target.deployer === 'podman-compose' ? 'podman-compose' : 'docker compose'} -p ${target.project} exec postgres pg_dump -U instant -Fc instant > instant.pgdump\`)`,
+    swarm: `run pg_dump inside its container (\`docker exec $(docker ps -q -f name=${target.project}_postgres) pg_dump -U instant -Fc instant > instant.pgdump\`) or publish its port`,
+    kubernetes: target.deployer === 'podman-kube' ? `run pg_dump in its pod (\`podman exec ${target.project}-postgres-pod-0-postgres pg_dump -U instant -Fc instant > instant.pgdump\`)` : `forward its port: \`kubectl port-forward service/postgres 5432:5432\``,
+  };
+  return new InstantError(
+    'INSTANT_BACKUP_NEEDS_DATABASE_URL',
+    `the instance runs on the ${target.name} target (${target.deployer}, project ${target.project}) with its PostgreSQL in a container, which this machine does not reach by itself`,
+    `give --database-url postgres://instant:PASSWORD@HOST:PORT/instant once the database is reachable: ${reach[target.name]}; PASSWORD is INSTANT_POSTGRES_PASSWORD in ${join(target.artefactsDir, 'secrets')}. See "Backups" in docs/production.md`,
+  );
 }
 
 const progress = (line: string): void => {
@@ -54,7 +72,7 @@ function failed(what: string, error: unknown): InstantError {
 export async function backupCommand(file: string | undefined, flags: BackupFlags & { format?: string }): Promise<void> {
   const format = (flags.format ?? 'auto') as BackupFormat;
   if (!['auto', 'native', 'logical'].includes(format)) throw new InstantError('INSTANT_BACKUP_FORMAT', `--format ${format} is not one of auto, native, logical`);
-  const { store, location } = locate(flags);
+  const { store, location } = locate(flags, 'backup');
   if ('dataDir' in location) {
     if (!existsSync(location.dataDir)) throw new InstantError('INSTANT_NO_INSTANCE', `no embedded database in ${location.dataDir}`, `looked for an instance in ${store.whereLooked()}; give --state-dir or --database-url`);
     // The embedded database is one process's: the running instance holds it.
@@ -81,7 +99,7 @@ export async function backupCommand(file: string | undefined, flags: BackupFlags
 export async function restoreCommand(file: string, flags: BackupFlags & { yes?: boolean }): Promise<void> {
   const source = resolve(file);
   if (!existsSync(source)) throw new InstantError('INSTANT_BACKUP_MISSING', `${source} does not exist`);
-  const { store, location } = locate(flags);
+  const { store, location } = locate(flags, 'restore');
   // A restore replaces the data under the services' feet: they must be stopped (every replica).
   if (store.liveRuntime()) throw new InstantError('INSTANT_INSTANCE_RUNNING', `the instance in ${store.dir} is running`, 'stop it with `instant down` (and every replica on a server), restore, then `instant up`');
   const where = 'url' in location ? 'the PostgreSQL database' : `the embedded database in ${location.dataDir}`;
