@@ -105,3 +105,30 @@ for (const driver of testDrivers) {
     });
   });
 }
+
+describe('restore of a damaged or bombed embedded archive', () => {
+  test('a gzip bomb and a truncated archive stop cleanly, leave no pgdata.restoring and keep the data', async () => {
+    const { loadPgliteDir } = await import('../../src/platform/backup/pglite-archive.js');
+    const { existsSync, mkdirSync, writeFileSync: write } = await import('node:fs');
+    const work = await mkdtemp(join(tmpdir(), 'instant-archive-attack-'));
+    try {
+      const dataDir = join(work, 'pgdata');
+      mkdirSync(dataDir);
+      write(join(dataDir, 'PG_VERSION'), '17\n');
+      const bomb = join(work, 'bomb.tar.gz');
+      await writeFile(bomb, gzipSync(Buffer.alloc(8 * 1024 * 1024)));
+      await assert.rejects(loadPgliteDir(dataDir, bomb, () => undefined, 1024 * 1024), /INSTANT_RESTORE_MAX_ARCHIVE_BYTES/);
+      const cut = join(work, 'cut.tar.gz');
+      const whole = gzipSync(Buffer.from('x'.repeat(100_000) + Math.random()));
+      await writeFile(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+      await assert.rejects(loadPgliteDir(dataDir, cut, () => undefined), /damaged or cut short/);
+      const junk = join(work, 'junk.tar.gz');
+      await writeFile(junk, gzipSync(Buffer.from('not a tar at all')));
+      await assert.rejects(loadPgliteDir(dataDir, junk, () => undefined), /does not open as an embedded database/);
+      assert.ok(!existsSync(`${dataDir}.restoring`), 'the half-unpacked directory is removed');
+      assert.equal(await readFile(join(dataDir, 'PG_VERSION'), 'utf8'), '17\n', 'the data directory is untouched');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
