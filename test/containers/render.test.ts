@@ -145,8 +145,11 @@ test('kubernetes: every object validates, probes and resources on each service, 
   const docs = validateKubernetes(text);
   const byKind = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name).sort();
   assert.deepEqual(byKind('Deployment'), ['client-registry', 'interop-layer', 'shared-health-record']);
-  assert.deepEqual(byKind('Service'), ['client-registry', 'interop-layer', 'postgres', 'shared-health-record']);
+  assert.deepEqual(byKind('Service'), ['client-registry', 'interop-layer', 'postgres', 'postgres-headless', 'shared-health-record']);
   assert.deepEqual(byKind('StatefulSet'), ['postgres']);
+  const statefulSet = docs.find((d) => d.kind === 'StatefulSet')!;
+  const governing = docs.find((d) => d.kind === 'Service' && d.metadata.name === statefulSet.spec.serviceName)!;
+  assert.equal(governing.spec.clusterIP, 'None', 'a StatefulSet\'s serviceName is a headless Service');
   assert.deepEqual(byKind('Job'), ['instant-import']);
   assert.deepEqual(byKind('PodDisruptionBudget'), ['interop-layer'], 'where a service has several replicas');
   for (const d of docs.filter((doc) => doc.kind === 'Deployment')) {
