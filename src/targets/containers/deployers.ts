@@ -115,12 +115,31 @@ function composeDeployer(name: DeployerName, program: string, prefix: string[]):
       if (engine === 'podman') await runEngine('podman', ['network', 'rm', '-f', `${context.project}_default`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },
     async logs(context, service, options) {
+      if (name === 'podman-compose') return podmanProjectLogs(context.project, service, options.lines);
       return (await compose(context, ['logs', '--tail', String(options.lines), ...(service ? [service] : [])], QUICK_TIMEOUT_MS)).stdout;
     },
     async ps(context) {
+      // podman-compose prints its own commands and "exit code" lines on stdout: ask podman itself.
+      if (name === 'podman-compose') return (await runEngine('podman', ['ps', '-a', '--filter', `label=${PODMAN_COMPOSE_PROJECT}=${context.project}`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
       return (await compose(context, ['ps'], QUICK_TIMEOUT_MS, true)).stdout;
     },
   };
+}
+
+/** The label podman-compose puts on a project's containers. */
+const PODMAN_COMPOSE_PROJECT = 'io.podman.compose.project';
+
+/** A podman-compose project's logs from podman itself: only the containers' output, none of podman-compose's chatter. */
+async function podmanProjectLogs(project: string, service: string | undefined, lines: number): Promise<string> {
+  const filters = ['--filter', `label=${PODMAN_COMPOSE_PROJECT}=${project}`, ...(service ? ['--filter', `label=io.podman.compose.service=${service}`] : [])];
+  const { stdout } = await runEngine('podman', ['ps', '-a', ...filters, '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
+  let text = '';
+  for (const container of stdout.split('\n').filter(Boolean)) {
+    const r = await runEngine('podman', ['logs', '--tail', String(lines), container], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
+    // The container's stderr comes back on podman's stderr: both are the container's output.
+    text += `${r.stdout}${r.stderr}`.split('\n').filter(Boolean).map((line) => `${container} | ${line}\n`).join('');
+  }
+  return text;
 }
 
 function stackDeployer(): Deployer {
