@@ -16,6 +16,7 @@
  * migrations made them) or that do not exist there yet: another application's schema is spared.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createHmac, timingSafeEqual, type Hmac } from 'node:crypto';
 import { createGunzip, createGzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
@@ -78,9 +79,11 @@ export async function writeLogicalBackup(db: Database, file: string, report: Pro
   };
   const summary = { tables: 0, rows: 0 };
   let failure: unknown;
+  let opened = false;
   out.on('error', (error) => (failure ??= error));
   try {
     await once(out, 'open');
+    opened = true;
     // One snapshot for the whole copy: a running instance may go on writing.
     await db.transaction(async (tx) => {
       if (db.kind === 'postgres') await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -103,11 +106,20 @@ export async function writeLogicalBackup(db: Database, file: string, report: Pro
       const mac = running.digest('hex');
       gzip.write(`${JSON.stringify({ end: summary, mac })}\n`);
     }, { maintenance: true });
+  } catch (error) {
+    failure ??= error;
   } finally {
     gzip.end();
     if (!failure) await once(out, 'close').catch(() => undefined);
   }
-  if (failure) throw failure;
+  if (failure) {
+    // A half-written backup is no backup; a file that was there before (EEXIST) is not ours to remove.
+    if (opened) {
+      out.destroy();
+      await rm(file, { force: true });
+    }
+    throw failure;
+  }
   return summary;
 }
 
