@@ -15,20 +15,23 @@ import { generateSecret } from '../platform/secrets.js';
 
 const BACKUP_KEY = 'INSTANT_BACKUP_KEY';
 
+const BACKUP_KEY_FILE = 'backup-key.json';
+
 /**
  * The key that signs logical backups and checks them on restore: INSTANT_BACKUP_KEY from the
- * environment (to move data between instances, give both the same key), else the instance's
- * generated secret of that name, made at the first backup of an instance that has a state folder.
+ * environment (to move data between instances, give both the same key), else the instance's own,
+ * made at its first logical backup and kept in the state directory (backup-key.json, 0600). Not
+ * in secrets.json: those become the services' settings, and no service needs this key.
  */
 function backupKey(store: StateStore, create: boolean): string | undefined {
   const fromEnv = process.env[BACKUP_KEY];
   if (fromEnv) return fromEnv;
   if (!existsSync(store.dir)) return undefined;
-  const secrets = store.readSecrets();
-  if (secrets[BACKUP_KEY]) return secrets[BACKUP_KEY];
+  const kept = store.readJson<{ key?: unknown }>(BACKUP_KEY_FILE);
+  if (typeof kept?.key === 'string') return kept.key;
   if (!create) return undefined;
-  const key = generateSecret(32);
-  store.writeSecrets({ ...secrets, [BACKUP_KEY]: key });
+  const key = generateSecret(43);
+  store.writeJson(BACKUP_KEY_FILE, { key }, 0o600);
   return key;
 }
 
