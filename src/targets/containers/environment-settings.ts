@@ -5,12 +5,14 @@
  * operator can override one secret without unmounting it.
  *
  * Only declared secrets are read from files: the names in INSTANT_SECRET_NAMES (rendered by the
- * targets), else the secrets the packages declare, and the database's. Any other variable that
+ * targets), else the secrets the packages declare and the services' secret settings, and the database's. Any other variable that
  * happens to end in _FILE (a tool's own, an injected one) is left as it is, never read.
  */
 import { readFileSync } from 'node:fs';
 import { InstantError } from '../../common/errors.js';
 import { discoverPackages } from '../../platform/discovery.js';
+import { looksSecret } from '../../platform/settings-resolver.js';
+import { serviceSettingNames } from '../../services/settings-catalogue.js';
 
 export const SECRET_NAMES_SETTING = 'INSTANT_SECRET_NAMES';
 /** Secrets of the database connection, which no package declares. */
@@ -18,7 +20,10 @@ const DATABASE_SECRETS = ['INSTANT_DATABASE_URL', 'INSTANT_DATABASE_PASSWORD'];
 
 function declaredSecrets(env: NodeJS.ProcessEnv): Set<string> {
   const listed = env[SECRET_NAMES_SETTING];
-  const names = listed !== undefined ? listed.split(',').map((n) => n.trim()).filter(Boolean) : [...discoverPackages().values()].flatMap((pkg) => pkg.secrets.map((s) => s.name));
+  // Without the rendered list (a hand-written deployment): the packages' secrets and the services' own secret settings.
+  const names = listed !== undefined
+    ? listed.split(',').map((n) => n.trim()).filter(Boolean)
+    : [...[...discoverPackages().values()].flatMap((pkg) => pkg.secrets.map((s) => s.name)), ...serviceSettingNames().filter(looksSecret)];
   return new Set([...names, ...DATABASE_SECRETS]);
 }
 
