@@ -131,7 +131,7 @@ const PODMAN_COMPOSE_PROJECT = 'io.podman.compose.project';
 
 /** A podman-compose project's logs from podman itself: only the containers' output, none of podman-compose's chatter. */
 async function podmanProjectLogs(project: string, service: string | undefined, lines: number): Promise<string> {
-  const filters = ['--filter', `label=${PODMAN_COMPOSE_PROJECT}=${project}`, ...(service ? ['--filter', `label=io.podman.compose.service=${service}`] : [])];
+  const filters = ['--filter', `label=${PODMAN_COMPOSE_PROJECT}=${project}`, ...(service ? ['--filter', `label=com.docker.compose.service=${service}`] : [])];
   const { stdout } = await runEngine('podman', ['ps', '-a', ...filters, '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
   let text = '';
   for (const container of stdout.split('\n').filter(Boolean)) {
