@@ -137,6 +137,8 @@ export const LIMITS = {
     'open connections on each tcp channel\'s port; past it the oldest connection not processing a message is closed to make room', 1),
   routerTcpIdleTimeoutMs: limit('OPENHIM_ROUTER_TCP_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
     'time a tcp channel connection has to complete its next message (after connecting or after the last answer); then it is closed', 100),
+  restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
+    'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;

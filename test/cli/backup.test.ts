@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePackages, freePort, runInstant, tempProject } from '../support/cli.js';
 import { freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
@@ -67,4 +67,19 @@ test('PostgreSQL: a backup runs beside the running instance; restore needs it st
     await runInstant(['down'], { cwd });
     await database.dispose();
   }
+});
+
+test('a container target instance: backup and restore say how to reach its database (--database-url)', async () => {
+  const cwd = tempProject();
+  mkdirSync(join(cwd, '.instant'));
+  const target = { name: 'kubernetes', artefactsDir: join(cwd, '.instant', 'kubernetes'), deployer: 'kubectl', project: 'demo', endpoints: {} };
+  writeFileSync(join(cwd, '.instant', 'state.json'), JSON.stringify({ version: 1, packages: {}, database: { kind: 'postgres' }, target }));
+  const backup = await runInstant(['backup'], { cwd });
+  assert.equal(backup.code, 1);
+  assert.match(backup.stderr, /INSTANT_BACKUP_NEEDS_DATABASE_URL/);
+  assert.match(backup.stderr, /--database-url/);
+  assert.match(backup.stderr, /kubectl port-forward/);
+  writeFileSync(join(cwd, 'x.pgdump'), 'PGDMP');
+  const restore = await runInstant(['restore', 'x.pgdump', '--yes'], { cwd });
+  assert.match(restore.stderr, /INSTANT_BACKUP_NEEDS_DATABASE_URL/);
 });

@@ -18,7 +18,7 @@ import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-model
 import { loadDeployment } from '../../src/platform/deployment.js';
 import { silentProgress } from '../../src/platform/progress.js';
 import { containerTarget } from '../../src/targets/containers/target.js';
-import { renderForPodman } from '../../src/targets/containers/podman-kube.js';
+import { podmanPodAddress, renderForPodman } from '../../src/targets/containers/podman-kube.js';
 import { planContainers } from '../../src/targets/containers/plan.js';
 import type { ContainerTargetName } from '../../src/targets/target.js';
 import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
@@ -100,6 +100,19 @@ test('compose: the core stack validates against the compose-spec schema, secrets
   assert.equal(endpoints['shared-health-record'].fhir, 'http://shared-health-record:3447/fhir');
 });
 
+test('compose with replicas: no host port for a replicated service (they would clash); a probe podman-compose quotes right', async () => {
+  const config = 'profiles:\n  - name: prod\n    packages: [core]\n    replicas: { interop-layer: 2 }\n';
+  const { out } = await render('compose', [], { config, profile: 'prod' });
+  const compose = parse(readFileSync(join(out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors, null, 2));
+  const iol = compose.services['interop-layer'];
+  assert.equal(iol.deploy.replicas, 2);
+  assert.equal(iol.ports, undefined, 'two replicas cannot both bind 127.0.0.1:8080');
+  // One shell string: podman-compose 1.0 breaks a CMD list whose items hold quotes or brackets.
+  assert.equal(iol.healthcheck.test[0], 'CMD-SHELL');
+  assert.equal(iol.healthcheck.test.length, 2);
+});
+
 test('swarm: a stack file with replicas and resources from the profile, valid against the schema', async () => {
   const config = [
     'profiles:',
@@ -132,8 +145,11 @@ test('kubernetes: every object validates, probes and resources on each service, 
   const docs = validateKubernetes(text);
   const byKind = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name).sort();
   assert.deepEqual(byKind('Deployment'), ['client-registry', 'interop-layer', 'shared-health-record']);
-  assert.deepEqual(byKind('Service'), ['client-registry', 'interop-layer', 'postgres', 'shared-health-record']);
+  assert.deepEqual(byKind('Service'), ['client-registry', 'interop-layer', 'postgres', 'postgres-headless', 'shared-health-record']);
   assert.deepEqual(byKind('StatefulSet'), ['postgres']);
+  const statefulSet = docs.find((d) => d.kind === 'StatefulSet')!;
+  const governing = docs.find((d) => d.kind === 'Service' && d.metadata.name === statefulSet.spec.serviceName)!;
+  assert.equal(governing.spec.clusterIP, 'None', 'a StatefulSet\'s serviceName is a headless Service');
   assert.deepEqual(byKind('Job'), ['instant-import']);
   assert.deepEqual(byKind('PodDisruptionBudget'), ['interop-layer'], 'where a service has several replicas');
   for (const d of docs.filter((doc) => doc.kind === 'Deployment')) {
@@ -155,15 +171,18 @@ test('kubernetes: every object validates, probes and resources on each service, 
 
 test('kubernetes for podman kube play: only kinds podman plays, secrets from its store, entry points on host ports', async () => {
   const { deployment, secrets } = await render('kubernetes', ['core']);
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: (name) => `${name}-pod-0` });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: podmanPodAddress });
   const docs = renderForPodman(plan);
+  // Pod names are global on a podman host: each carries the project's name, and so do the addresses.
+  assert.ok(docs.filter((d) => d.kind !== 'ConfigMap').every((d) => d.metadata.name.startsWith(`${plan.project}-`)), 'pods are named per project');
+  assert.equal(plan.sharedEnv.OPENHIM_API_HOST, `${plan.project}-interop-layer-pod-0`);
   assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['ConfigMap', 'Deployment', 'Pod']);
   const text = docs.map((d) => JSON.stringify(d)).join('\n');
   assertNoSecretsIn(text, secrets, 'the podman manifests');
-  const iol = docs.find((d) => d.metadata.name === 'interop-layer')!.spec.template.spec.containers[0];
+  const iol = docs.find((d) => d.metadata.name === `${plan.project}-interop-layer`)!.spec.template.spec.containers[0];
   assert.deepEqual(iol.ports.map((p: { hostPort: number }) => p.hostPort), [8080, 5001]);
   assert.deepEqual(iol.env.find((e: { name: string }) => e.name === 'OPENHIM_ROOT_PASSWORD').valueFrom.secretKeyRef.key, 'OPENHIM_ROOT_PASSWORD');
-  const pg = docs.find((d) => d.metadata.name === 'postgres')!.spec.template.spec;
+  const pg = docs.find((d) => d.metadata.name === `${plan.project}-postgres`)!.spec.template.spec;
   assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_POSTGRES_PASSWORD');
   assert.ok(pg.volumes.some((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim));
 });

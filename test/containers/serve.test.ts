@@ -23,7 +23,13 @@ test('settings from the environment: NAME_FILE gives NAME the file content, a di
   assert.equal(values.OPENHIM_ROOT_PASSWORD_FILE, undefined);
   assert.equal(values.TOKEN, 'direct');
   assert.equal(values.PLAIN, 'x');
-  assert.throws(() => settingsFromEnvironment({ X_FILE: join(dir, 'missing') }), (error: Error & { code?: string }) => error.code === 'INSTANT_SECRET_FILE' && /X_FILE names .*missing/.test(error.message));
+  assert.throws(() => settingsFromEnvironment({ X_FILE: join(dir, 'missing'), INSTANT_SECRET_NAMES: 'X' }), (error: Error & { code?: string }) => error.code === 'INSTANT_SECRET_FILE' && /X_FILE names .*missing/.test(error.message));
+  // Only declared secrets are read from files: another *_FILE variable stays a plain value.
+  const undeclared = settingsFromEnvironment({ SSH_KEY_FILE: join(dir, 'pw'), OPENHIM_ROOT_PASSWORD_FILE: join(dir, 'pw'), INSTANT_SECRET_NAMES: 'OPENHIM_ROOT_PASSWORD' });
+  assert.equal(undeclared.SSH_KEY, undefined, 'an undeclared NAME_FILE is never read');
+  assert.equal(undeclared.SSH_KEY_FILE, join(dir, 'pw'));
+  assert.equal(undeclared.OPENHIM_ROOT_PASSWORD, 'from-the-file');
+  assert.equal(settingsFromEnvironment({ SSH_KEY_FILE: join(dir, 'pw') }).SSH_KEY, undefined, 'without the list: the packages\' declared secrets only');
   assert.equal(databaseUrlFromSettings({ INSTANT_DATABASE_HOST: 'db', INSTANT_DATABASE_PASSWORD: 'p@ss', INSTANT_DATABASE_NAME: 'hie' }), 'postgres://instant:p%40ss@db:5432/hie');
   assert.throws(() => databaseUrlFromSettings({}), (error: Error & { code?: string }) => error.code === 'INSTANT_DATABASE_URL_MISSING');
 });

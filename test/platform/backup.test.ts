@@ -21,6 +21,8 @@ import { freshPgliteDir, freshPostgresUrl, postgresAdminUrl, testDrivers } from 
 import { tableChecksums } from '../support/table-checksums.js';
 import { basic } from '../interop-layer/support.js';
 
+const KEY = 'backup-test-key-0123456789';
+
 type Location = DatabaseLocationForBackup;
 
 const open = (location: Location): Promise<Database> =>
@@ -102,12 +104,12 @@ for (const driver of testDrivers) {
         assert.equal(kind, expected);
         const file = join(work, `backup-${expected}`);
         const lines: string[] = [];
-        await backupDatabase(location, file, kind, (line) => lines.push(line));
+        await backupDatabase(location, file, kind, (line) => lines.push(line), KEY);
         assert.ok(lines.length > 0, 'progress was reported');
         assert.equal(await sniffBackup(file), expected);
         await mutate(location);
         assert.notDeepEqual(await checksums(location), original);
-        await restoreDatabase(location, file, () => undefined);
+        await restoreDatabase(location, file, () => undefined, KEY);
         assert.deepEqual(await checksums(location), original);
       });
     }
@@ -137,11 +139,11 @@ for (const driver of testDrivers) {
     if (driver === 'pglite' && postgresAdminUrl) {
       test('a logical backup of an embedded instance restores onto a PostgreSQL server', async () => {
         const file = join(work, 'to-server');
-        await backupDatabase(location, file, 'logical', () => undefined);
+        await backupDatabase(location, file, 'logical', () => undefined, KEY);
         const before = await checksums(location);
         const server = await freshPostgresUrl();
         cleanups.push(() => server.dispose());
-        await restoreDatabase({ url: server.url }, file, () => undefined);
+        await restoreDatabase({ url: server.url }, file, () => undefined, KEY);
         assert.deepEqual(await checksums({ url: server.url }), before);
       });
     }
@@ -150,15 +152,15 @@ for (const driver of testDrivers) {
       const { writeFile, readFile } = await import('node:fs/promises');
       const junk = join(work, 'junk');
       await writeFile(junk, 'not a backup');
-      await assert.rejects(restoreDatabase(location, junk, () => undefined), /not a backup made by instant backup/);
+      await assert.rejects(restoreDatabase(location, junk, () => undefined, KEY), /not a backup made by instant backup/);
       const file = join(work, 'cut');
-      await backupDatabase(location, file, 'logical', () => undefined);
+      await backupDatabase(location, file, 'logical', () => undefined, KEY);
       const whole = await readFile(file);
       const { gunzipSync, gzipSync } = await import('node:zlib');
       const text = gunzipSync(whole).toString('utf8');
       await writeFile(file, gzipSync(Buffer.from(text.slice(0, Math.floor(text.length * 0.6)))));
       const before = await checksums(location);
-      await assert.rejects(restoreDatabase(location, file, () => undefined), /cut short|Unexpected|JSON/);
+      await assert.rejects(restoreDatabase(location, file, () => undefined, KEY), /cut short|Unexpected|JSON/);
       assert.deepEqual(await checksums(location), before);
     });
   });

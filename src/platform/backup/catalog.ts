@@ -6,6 +6,7 @@
  * PostgreSQL object: an unsupported one (a view, a type) is refused, never silently left out.
  */
 import type { Queryable } from '../../db/database.js';
+import { MIGRATIONS_SCHEMA } from '../../db/migrate.js';
 
 /** Schemas that belong to PostgreSQL, not to the instance. */
 const SYSTEM_SCHEMA = `(nspname IN ('pg_catalog', 'information_schema') OR nspname LIKE 'pg\\_%')`;
@@ -27,10 +28,17 @@ export interface SchemaDefinitions {
 
 const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
+/**
+ * The schemas the instance owns: those its migrations made (instant_meta.migrations) and
+ * instant_meta itself. Anything else on the server (another application's schema, public) is
+ * neither backed up nor ever dropped by a restore.
+ */
 export async function instanceSchemas(db: Queryable): Promise<string[]> {
+  const meta = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = '${MIGRATIONS_SCHEMA}' AND tablename = 'migrations'`);
+  if (!Number(meta.rows[0]!.n)) return [];
   const r = await db.query<{ nspname: string }>(
-    `SELECT nspname FROM pg_namespace n WHERE NOT ${SYSTEM_SCHEMA}
-       AND (nspname <> 'public' OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid))
+    `SELECT nspname FROM pg_namespace n WHERE NOT ${SYSTEM_SCHEMA} AND nspname <> 'public'
+       AND (nspname = '${MIGRATIONS_SCHEMA}' OR nspname IN (SELECT schema_name FROM ${MIGRATIONS_SCHEMA}.migrations))
      ORDER BY nspname`,
   );
   return r.rows.map((row) => row.nspname);

@@ -59,7 +59,8 @@ export async function chooseBackupKind(location: DatabaseLocationForBackup, form
   return { kind: 'logical', note: `${unusable}: made a logical backup instead` };
 }
 
-export async function backupDatabase(location: DatabaseLocationForBackup, file: string, kind: BackupKind, report: ProgressReporter): Promise<void> {
+/** backupKey signs a logical backup (logical.ts); the other kinds do not carry SQL of ours to run. */
+export async function backupDatabase(location: DatabaseLocationForBackup, file: string, kind: BackupKind, report: ProgressReporter, backupKey?: string): Promise<void> {
   if (kind === 'pglite-archive') {
     if (!('dataDir' in location)) throw new Error('an embedded archive is made of an embedded database only');
     await dumpPgliteDir(location.dataDir, file, report);
@@ -67,7 +68,7 @@ export async function backupDatabase(location: DatabaseLocationForBackup, file: 
     if (!('url' in location)) throw new Error('pg_dump backs up a PostgreSQL server only');
     await pgDump(location.url, file, report);
   } else {
-    await withDatabase(location, (db) => writeLogicalBackup(db, file, report));
+    await withDatabase(location, (db) => writeLogicalBackup(db, file, report, backupKey));
   }
 }
 
@@ -95,7 +96,7 @@ export async function sniffBackup(file: string): Promise<BackupKind> {
   throw new Error(`${file} is not a backup made by instant backup (an embedded archive, a pg_dump archive or a logical backup)`);
 }
 
-export async function restoreDatabase(location: DatabaseLocationForBackup, file: string, report: ProgressReporter): Promise<BackupKind> {
+export async function restoreDatabase(location: DatabaseLocationForBackup, file: string, report: ProgressReporter, backupKey?: string): Promise<BackupKind> {
   const kind = await sniffBackup(file);
   if (kind === 'pglite-archive') {
     if (!('dataDir' in location)) throw new Error('this is an embedded database archive: restore it onto an embedded instance, or make a logical backup (instant backup --format logical) to move the data to a server');
@@ -104,7 +105,7 @@ export async function restoreDatabase(location: DatabaseLocationForBackup, file:
     if (!('url' in location)) throw new Error('this is a pg_dump archive: restore it onto a PostgreSQL server (--database-url), or make a logical backup to move it to an embedded instance');
     await pgRestore(location.url, file, report);
   } else {
-    await withDatabase(location, (db) => restoreLogicalBackup(db, file, report));
+    await withDatabase(location, (db) => restoreLogicalBackup(db, file, report, backupKey));
   }
   return kind;
 }

@@ -4,22 +4,24 @@
  * Their --verbose lines are the progress.
  */
 import { spawn } from 'node:child_process';
+import { open, rm } from 'node:fs/promises';
+import { NEW_PRIVATE_FILE } from './logical.js';
 import { createInterface } from 'node:readline';
 import type { ProgressReporter } from './logical.js';
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, report?: ProgressReporter): Promise<{ code: number; stderr: string; stdout: string }> {
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, report?: ProgressReporter, stdoutFd?: number): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, { env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
     } catch {
       resolve({ code: -1, stderr: `${command} could not be started`, stdout: '' });
       return;
     }
     let stderr = '';
     let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    createInterface({ input: child.stderr }).on('line', (line) => {
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    createInterface({ input: child.stderr! }).on('line', (line) => {
       stderr = `${stderr}${line}\n`.slice(-20_000);
       // "pg_dump: dumping contents of table "iol.users"" → the progress line.
       const shown = line.replace(/^pg_(dump|restore): /, '');
@@ -50,7 +52,16 @@ export async function pgDumpMajor(): Promise<number | undefined> {
 
 export async function pgDump(url: string, file: string, report: ProgressReporter): Promise<void> {
   const { dbname, env } = connection(url);
-  const r = await run('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', '--verbose', `--file=${file}`, `--dbname=${dbname}`], env, report);
+  // The file is ours, made new and owner-only before pg_dump writes (it would follow a symlink and
+  // make it world-readable under the usual umask): pg_dump writes to its stdout, our descriptor.
+  const handle = await open(file, NEW_PRIVATE_FILE.flags, NEW_PRIVATE_FILE.mode);
+  let r;
+  try {
+    r = await run('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', '--verbose', `--dbname=${dbname}`], env, report, handle.fd);
+  } finally {
+    await handle.close();
+  }
+  if (r.code !== 0) await rm(file, { force: true });
   if (r.code !== 0) throw new Error(`pg_dump failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
 }
 

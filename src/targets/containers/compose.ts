@@ -10,9 +10,23 @@ import type { ResourceSpec } from '../../platform/project-config.js';
 export type ComposeFlavour = 'compose' | 'swarm';
 type ComposeService = Record<string, unknown>;
 
-/** The image's own probe: GET /readyz on the ops port, with Node (the image has no curl). */
+/**
+ * The image's own probe: GET /readyz on the ops port, with Node (the image has no curl). One
+ * shell string (CMD-SHELL): podman-compose 1.0 re-quotes a CMD list into a `/bin/sh -c` line and
+ * breaks any item holding quotes or brackets, while it quotes a CMD-SHELL string correctly; Docker
+ * runs both alike.
+ */
 export function readinessCommand(opsPort: number): string[] {
-  return ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${opsPort}/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+  return ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${opsPort}/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"`];
+}
+
+/**
+ * Compose maps a host port to one container: a second replica of the same service could not bind
+ * it. So a service with replicas publishes no host port on the compose target (reach it through a
+ * proxy of your own, or use swarm/kubernetes, whose ingress/Service spreads requests).
+ */
+export function publishesOnHost(component: Pick<ContainerComponent, 'replicas'>, flavour: ComposeFlavour): boolean {
+  return flavour === 'swarm' || component.replicas <= 1;
 }
 
 export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Record<string, unknown> {
@@ -33,7 +47,7 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
       ...(component.command ? { command: component.command } : {}),
       environment: { ...plan.sharedEnv, ...component.env, ...secretFiles(component.secrets) },
       secrets: component.secrets,
-      ...(component.ports.some((p) => p.published) ? { ports: publishedPorts(component, flavour) } : {}),
+      ...(component.ports.some((p) => p.published) && publishesOnHost(component, flavour) ? { ports: publishedPorts(component, flavour) } : {}),
       ...(component.opsPort ? { healthcheck: { test: readinessCommand(component.opsPort), interval: '10s', timeout: '5s', retries: 30, start_period: '30s' } } : {}),
       ...(internal && flavour === 'compose' ? { depends_on: { [DATABASE_SERVICE]: { condition: 'service_healthy' } } } : {}),
       ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),

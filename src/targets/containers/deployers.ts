@@ -9,7 +9,7 @@ import { InstantError } from '../../common/errors.js';
 import type { ContainerTargetName } from '../target.js';
 import { hasProgram, runEngine } from './engine-command.js';
 import { IMPORT_JOB, type ContainerPlan } from './plan.js';
-import { claimName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
+import { claimName, podmanPodName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
 
 export const DEPLOYERS = ['docker-compose', 'podman-compose', 'docker-stack', 'kubectl', 'podman-kube'] as const;
 export type DeployerName = (typeof DEPLOYERS)[number];
@@ -115,12 +115,31 @@ function composeDeployer(name: DeployerName, program: string, prefix: string[]):
       if (engine === 'podman') await runEngine('podman', ['network', 'rm', '-f', `${context.project}_default`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },
     async logs(context, service, options) {
+      if (name === 'podman-compose') return podmanProjectLogs(context.project, service, options.lines);
       return (await compose(context, ['logs', '--tail', String(options.lines), ...(service ? [service] : [])], QUICK_TIMEOUT_MS)).stdout;
     },
     async ps(context) {
+      // podman-compose prints its own commands and "exit code" lines on stdout: ask podman itself.
+      if (name === 'podman-compose') return (await runEngine('podman', ['ps', '-a', '--filter', `label=${PODMAN_COMPOSE_PROJECT}=${context.project}`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
       return (await compose(context, ['ps'], QUICK_TIMEOUT_MS, true)).stdout;
     },
   };
+}
+
+/** The label podman-compose puts on a project's containers. */
+const PODMAN_COMPOSE_PROJECT = 'io.podman.compose.project';
+
+/** A podman-compose project's logs from podman itself: only the containers' output, none of podman-compose's chatter. */
+async function podmanProjectLogs(project: string, service: string | undefined, lines: number): Promise<string> {
+  const filters = ['--filter', `label=${PODMAN_COMPOSE_PROJECT}=${project}`, ...(service ? ['--filter', `label=com.docker.compose.service=${service}`] : [])];
+  const { stdout } = await runEngine('podman', ['ps', '-a', ...filters, '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
+  let text = '';
+  for (const container of stdout.split('\n').filter(Boolean)) {
+    const r = await runEngine('podman', ['logs', '--tail', String(lines), container], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
+    // The container's stderr comes back on podman's stderr: both are the container's output.
+    text += `${r.stdout}${r.stderr}`.split('\n').filter(Boolean).map((line) => `${container} | ${line}\n`).join('');
+  }
+  return text;
 }
 
 function stackDeployer(): Deployer {
@@ -213,7 +232,7 @@ function podmanKubeDeployer(): Deployer {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
       await podman(['kube', 'play', '--network', context.project, file(context)]);
     },
-    waitForImport: () => waitForExitZero('podman', async () => `${IMPORT_JOB}-${IMPORT_JOB}`, IMPORT_TIMEOUT_MS),
+    waitForImport: (context) => waitForExitZero('podman', async () => `${podmanPodName(context.project, IMPORT_JOB)}-${IMPORT_JOB}`, IMPORT_TIMEOUT_MS),
     async down(context) {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
     },
@@ -224,14 +243,16 @@ function podmanKubeDeployer(): Deployer {
       await podman(['network', 'rm', '-f', context.project], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
     },
     async logs(context, service, options) {
-      const { stdout } = await podman(['ps', '-a', '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS });
-      const names = stdout.split('\n').filter((n) => n && !n.endsWith('-infra') && (!service || n.startsWith(`${service}-pod`) || n.startsWith(`${service}-${service}`)));
+      // Only this project's containers: its pods' names start with the project's (podman-kube.ts).
+      const { stdout } = await podman(['ps', '-a', '--filter', `name=^${context.project}-`, '--format', '{{.Names}}'], { timeoutMs: QUICK_TIMEOUT_MS });
+      const prefix = service ? `${podmanPodName(context.project, service)}-` : `${context.project}-`;
+      const names = stdout.split('\n').filter((n) => n && !n.endsWith('-infra') && n.startsWith(prefix));
       let text = '';
       for (const name of names) text += (await podman(['logs', '--tail', String(options.lines), name], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
       return text;
     },
-    async ps() {
-      return (await podman(['pod', 'ps'], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
+    async ps(context) {
+      return (await podman(['pod', 'ps', '--filter', `name=^${context.project}-`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
     },
   };
 }

@@ -116,7 +116,8 @@ function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesN
   const statefulSet = new StatefulSet({
     metadata: { name: DATABASE_SERVICE, labels: labels(plan, DATABASE_SERVICE) },
     spec: {
-      serviceName: DATABASE_SERVICE,
+      // A StatefulSet's governing Service is headless (stable pod DNS); clients use the ClusterIP one.
+      serviceName: `${DATABASE_SERVICE}-headless`,
       replicas: 1,
       selector: { matchLabels: selector(plan, DATABASE_SERVICE) },
       template: {
@@ -146,7 +147,8 @@ function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesN
     },
   });
   const svc = new Service({ metadata: { name: DATABASE_SERVICE, labels: labels(plan, DATABASE_SERVICE) }, spec: { type: 'ClusterIP', selector: selector(plan, DATABASE_SERVICE), ports: [{ name: 'postgres', port: db.port, targetPort: 'postgres' }] } });
-  return [statefulSet, svc];
+  const headless = new Service({ metadata: { name: `${DATABASE_SERVICE}-headless`, labels: labels(plan, DATABASE_SERVICE) }, spec: { clusterIP: 'None', selector: selector(plan, DATABASE_SERVICE), ports: [{ name: 'postgres', port: db.port, targetPort: 'postgres' }] } });
+  return [statefulSet, svc, headless];
 }
 
 function importJob(plan: ContainerPlan, names: KubernetesNames): Job {

@@ -52,6 +52,14 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     }
   };
 
+  // The reason goes to the log, not to whoever asks: the ops port needs no credentials, and error
+  // text can name hosts, users and internals. Logged when it changes, not at every probe.
+  let lastReason: string | undefined;
+  const noteReason = (reason: string | undefined) => {
+    if (reason && reason !== lastReason) options.logger.warn({ reason }, 'not ready');
+    lastReason = reason;
+  };
+
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
@@ -63,7 +71,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     if (path === '/readyz') {
       void checkReady().then((reason) => {
         ready.set(reason ? 0 : 1);
-        send(reason ? 503 : 200, reason ? `not ready: ${reason}\n` : 'ready\n');
+        noteReason(reason);
+        send(reason ? 503 : 200, reason ? 'not ready\n' : 'ready\n');
       });
       return;
     }

@@ -4,6 +4,7 @@
  * container with a volume, or an external server), and a one-shot import job. The Compose,
  * Swarm and Kubernetes renderers turn this into their files; nothing here writes or runs.
  */
+import { SECRET_NAMES_SETTING } from './environment-settings.js';
 import { InstantError } from '../../common/errors.js';
 import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
@@ -80,7 +81,7 @@ export interface PlanOptions {
   /** An external PostgreSQL server instead of a database container. */
   databaseUrl?: string;
   /** The name others use to reach a component (its Service name by default). */
-  address?: (component: string) => string;
+  address?: (component: string, project: string) => string;
   /** The generated database password (kept with the instance's secrets). */
   postgresPassword: string;
 }
@@ -91,7 +92,8 @@ const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
-  const address = options.address ?? ((name: string) => name);
+  const project = projectName(deployment);
+  const address = (name: string): string => (options.address ? options.address(name, project) : name);
   const profile = deployment.profile;
   const services = deployment.plan.ordered.flatMap((pkg) => pkg.services.map((entry) => ({ pkg, entry })));
   const serviceNames = new Set(services.map((s) => s.entry.name));
@@ -123,6 +125,8 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     secrets[DATABASE_URL_SECRET] = `postgres://${database.user}:${encodeURIComponent(options.postgresPassword)}@${address(DATABASE_SERVICE)}:${database.port}/${database.name}`;
   }
   const serviceSecrets = Object.keys(secrets).filter((name) => name !== POSTGRES_PASSWORD_SECRET).sort();
+  // Names only: a container reads NAME_FILE for these alone (environment-settings.ts).
+  sharedEnv[SECRET_NAMES_SETTING] = serviceSecrets.join(',');
 
   const components: ContainerComponent[] = services.map(({ pkg, entry }) => {
     const replicas = profile?.replicas?.[entry.name] ?? 1;
@@ -133,7 +137,8 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: serviceSecrets, ports: [], replicas, resources };
     if (!isBuiltInService(entry.name)) throw new InstantError('INSTANT_SERVICE_UNKNOWN', `package ${pkg.id} runs unknown service "${entry.name}"`);
     const network = SERVICE_NETWORK[entry.name] as ServiceNetwork;
-    const env = Object.fromEntries(network.hostSettings.map((setting) => [setting, '0.0.0.0']));
+    // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
+    const env = { ...Object.fromEntries(network.hostSettings.map((setting) => [setting, '0.0.0.0'])), INSTANT_OPS_HOST: '0.0.0.0' };
     const ports = network.ports
       .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`) }))
       .filter((port) => port.port > 0);
@@ -163,7 +168,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     : undefined;
 
   return {
-    project: projectName(deployment),
+    project,
     packages: deployment.plan.ordered.map((pkg) => pkg.id),
     image,
     sharedEnv: sortKeys(sharedEnv),

@@ -3,9 +3,10 @@
  * server). Podman 4 plays Deployments, Pods, ConfigMaps and PersistentVolumeClaims but not
  * StatefulSets, Jobs or Services, and reads secrets from its own store; so the manifests are
  * adapted: PostgreSQL becomes a Deployment on a claim (a podman volume the deployer creates), the import Job a Pod, components are
- * reached by their pod's name (<name>-pod-0, which podman's network resolves), secrets come from
- * a podman secret as environment values, only published ports are declared (with a host port),
- * and probes are left out.
+ * reached by their pod's name (<project>-<name>-pod-0, which podman's network resolves; pods are
+ * named per project, so two instances on one host do not clash), secrets come from a podman secret
+ * as environment values (visible to `podman inspect`: a test and single-server deployer, see
+ * docs/production.md), only published ports are declared (with a host port), and probes are left out.
  */
 import type { ContainerPlan } from './plan.js';
 import { IMPORT_JOB } from './plan.js';
@@ -14,8 +15,13 @@ import { kubernetesNames, renderKubernetes } from './kubernetes.js';
 type KubeObject = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The name a component's pod answers to on podman's network. */
-export function podmanPodAddress(component: string): string {
-  return component === IMPORT_JOB ? component : `${component}-pod-0`;
+export function podmanPodAddress(component: string, project: string): string {
+  return component === IMPORT_JOB ? podmanPodName(project, component) : `${podmanPodName(project, component)}-pod-0`;
+}
+
+/** Deployments and pods carry the project's name: pod names are global on a podman host. */
+export function podmanPodName(project: string, component: string): string {
+  return `${project}-${component}`;
 }
 
 export function claimName(project: string): string {
@@ -32,13 +38,14 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
       const template = object.spec.template;
       template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan.project) } }];
       // The claim is a podman volume made before the play: a claim in the file fails once it exists (up after down).
-      out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: object.metadata, spec: { replicas: 1, selector: object.spec.selector, template } });
+      out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { ...object.metadata, name: podmanPodName(plan.project, object.metadata.name) }, spec: { replicas: 1, selector: object.spec.selector, template } });
       continue;
     }
     if (object.kind === 'Job') {
-      out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: IMPORT_JOB, labels: object.metadata.labels }, spec: object.spec.template.spec });
+      out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podmanPodName(plan.project, IMPORT_JOB), labels: object.metadata.labels }, spec: object.spec.template.spec });
       continue;
     }
+    if (object.kind === 'Deployment') object.metadata = { ...object.metadata, name: podmanPodName(plan.project, object.metadata.name) };
     out.push(object);
   }
   for (const object of out) {
@@ -54,7 +61,7 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
         env.name.endsWith('_FILE') && String(env.value).startsWith('/run/secrets/') ? { name: env.name.slice(0, -5), valueFrom: { secretKeyRef: { name: secretName, key: String(env.value).slice('/run/secrets/'.length) } } } : env,
       );
       // Podman publishes every containerPort on the host: only the entry points keep theirs.
-      const hostPorts = published.get(object.metadata.name);
+      const hostPorts = published.get(object.metadata.labels?.['app.kubernetes.io/name'] ?? object.metadata.name);
       container.ports = (container.ports ?? []).filter((port: KubeObject) => hostPorts?.has(port.containerPort)).map((port: KubeObject) => ({ ...port, hostPort: port.containerPort }));
       // Podman turns probes into systemd timers, which a machine without systemd lacks; and the
       // ops port they name is not published. The import waits for readiness itself.

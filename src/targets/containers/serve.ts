@@ -15,6 +15,7 @@ import type { RunningService } from '../../services/service.js';
 import { SettingsMap } from '../../platform/settings.js';
 import { databaseUrlFromSettings, settingsFromEnvironment } from './environment-settings.js';
 import { DEFAULT_OPS_PORT, startOpsServer, type OpsServer } from './ops-server.js';
+import { SERVICE_NETWORK } from './service-network.js';
 
 /** PostgreSQL may still be starting beside us (compose starts both at once): wait this long for it. */
 const DATABASE_WAIT_MS = 120_000;
@@ -36,7 +37,8 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
   const log = logger.child({ service: name });
   const databaseUrl = databaseUrlFromSettings(values);
   const db = await openWhenReachable(databaseUrl, log);
-  const ops = await startOpsServer({ service: name, host: values.INSTANT_OPS_HOST || '0.0.0.0', port: settings.int('INSTANT_OPS_PORT', DEFAULT_OPS_PORT), db, logger: log });
+  // On a host the ops port listens where the service does (loopback unless told); containers render 0.0.0.0.
+  const ops = await startOpsServer({ service: name, host: values.INSTANT_OPS_HOST || serviceHost(name, values), port: settings.int('INSTANT_OPS_PORT', DEFAULT_OPS_PORT), db, logger: log });
   let running: RunningService;
   try {
     const definition = await loadService(name);
@@ -62,6 +64,11 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
         log.info('stopped');
       })()),
   };
+}
+
+function serviceHost(name: string, values: Record<string, string>): string {
+  const setting = SERVICE_NETWORK[name]?.hostSettings[0];
+  return (setting && values[setting]) || '127.0.0.1';
 }
 
 async function openWhenReachable(url: string, log: Logger): Promise<Database> {

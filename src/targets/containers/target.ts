@@ -14,6 +14,7 @@ import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
 import { DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
+import { publishesOnHost } from './compose.js';
 
 export interface ContainerTargetOptions {
   /** The instance's PostgreSQL is an external server whose URL init kept with the secrets. */
@@ -78,7 +79,13 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
       if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
       const context = { dir, manifest, project: plan.project };
-      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : plan.hostEndpoints;
+      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : { ...plan.hostEndpoints };
+      if (name === 'compose') {
+        for (const component of plan.components.filter((c) => !publishesOnHost(c, 'compose') && endpoints[c.name])) {
+          delete endpoints[component.name];
+          progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
+        }
+      }
       options.beforeEngine?.({
         name,
         artefactsDir: dir,
