@@ -43,11 +43,30 @@ export class RoutingTable {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Reads the rows and applies them. Only the newest reload applies (an older one may have read
+   * the tables before a change); one that is overtaken waits for the newest, so a caller that
+   * changed a row (the admin API) returns only once the table holds its change.
+   */
   async reload(): Promise<void> {
     if (!this.stores) return;
     const version = ++this.version;
-    const [channels, clients] = await Promise.all([this.stores.channels.list(), this.stores.clients.listWithSecrets()]);
-    if (version !== this.version) return;
+    const run = this.load(version);
+    this.newestReload = { version, run };
+    await run;
+  }
+
+  private newestReload: { version: number; run: Promise<void> } | undefined;
+
+  private async load(version: number): Promise<void> {
+    const stores = this.stores!;
+    const [channels, clients] = await Promise.all([stores.channels.list(), stores.clients.listWithSecrets()]);
+    if (version !== this.version) {
+      // Overtaken by a newer reload (not by stop()): wait for it.
+      const newest = this.newestReload;
+      if (newest && newest.version > version) await newest.run;
+      return;
+    }
     const snapshot: RoutingSnapshot = { channels, clients };
     this.apply(snapshot);
     for (const listener of this.listeners) listener(snapshot);
