@@ -255,7 +255,7 @@ export class FhirRepository {
   }
 
   /** Absolute references under these bases point into this store (the engine's base and the client's). */
-  private localBaseUrls(): string[] {
+  localBaseUrls(): string[] {
     return this.baseUrl === this.canonicalBaseUrl ? [this.baseUrl] : [this.canonicalBaseUrl, this.baseUrl];
   }
 
