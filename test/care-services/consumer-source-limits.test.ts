@@ -92,6 +92,33 @@ for (const driver of testDrivers) {
       assert.deepEqual(calls, [], 'nothing was sent to another server');
     });
 
+    test('a lastUpdated in the future or no time at all is a failure and does not move the cursor', async () => {
+      answer.current = () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: [
+        version('p-future', '2999-01-01T00:00:00Z'), version('p-no-time', 'yesterday'), version('p-fine', '2024-01-03T00:00:00Z')] } });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/trust`, types: ['Practitioner'] });
+      const report = await consumer.runOnce();
+      assert.equal(report.failed, 2, JSON.stringify(report));
+      assert.equal(report.applied, 1);
+      const status = await consumer.status();
+      assert.equal(status.typeCursors.Practitioner, '2024-01-03T00:00:00.000Z', 'the cursor stops at the newest valid entry');
+      assert.match(status.recentErrors.join(' '), /p-future .*not a past instant/);
+      await assert.rejects(engine.repository().read('Practitioner', 'p-future'));
+    });
+
+    test('a resource written here by someone else is a conflict, not overwritten or deleted by the source', async () => {
+      await engine.repository().update('Practitioner', 'local-only', { resourceType: 'Practitioner', id: 'local-only', name: [{ family: 'Local' }] });
+      await engine.repository().update('Practitioner', 'local-two', { resourceType: 'Practitioner', id: 'local-two', name: [{ family: 'Local' }] });
+      const gone = { request: { method: 'DELETE', url: 'Practitioner/local-two' }, response: { status: '204', etag: 'W/"2"', lastModified: '2024-01-05T00:00:00Z' } };
+      answer.current = () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: [version('local-only', '2024-01-04T00:00:00Z'), gone] } });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/conflicts`, types: ['Practitioner'] });
+      const report = await consumer.runOnce();
+      assert.equal(report.failed, 2, JSON.stringify(report));
+      assert.equal(report.applied, 0);
+      assert.equal(((await engine.repository().read('Practitioner', 'local-only')) as { name: Array<{ family: string }> }).name[0]!.family, 'Local');
+      await engine.repository().read('Practitioner', 'local-two');
+      assert.match((await consumer.status()).recentErrors.join(' '), /conflict: Practitioner\/local-only/);
+    });
+
     test('stop() cuts a Retry-After wait short', async () => {
       let asked!: () => void;
       const busy = new Promise<void>((resolve) => { asked = resolve; });

@@ -208,8 +208,13 @@ export class UpdateConsumer {
     const taken = new Map<string, string>();
     let waiting: Array<{ change: Change; error: FhirError }> = [];
     let newest: string | undefined;
-    for await (const page of this.readPages(type, since)) {
-      report.read += page.length;
+    for await (const { changes: page, refused } of this.readPages(type, since)) {
+      report.read += page.length + refused.length;
+      if (refused.length) {
+        for (const message of refused) this.noteFailure(message);
+        report.failed += refused.length;
+        await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, refused.length]);
+      }
       const fresh: Change[] = [];
       for (const change of page) {
         const seen = taken.get(change.id);
@@ -288,6 +293,11 @@ export class UpdateConsumer {
       if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
       throw error;
     });
+    // Only what this source put here is the source's to change: a resource written here by
+    // someone else (or mirrored from another source) is a conflict, counted as a failure.
+    if (local && !local.meta?.source?.startsWith(`${this.options.source}/`)) {
+      throw new Error(`conflict: ${change.type}/${change.id} here did not come from this source; left as it is`);
+    }
     if (change.deleted) {
       if (!local) return 'unchanged';
       await repo.delete(change.type, change.id);
@@ -327,7 +337,7 @@ export class UpdateConsumer {
   }
 
   /** The changes of `type` since `since`, one page at a time, following the source's paging links. */
-  private async *readPages(type: string, since: string | undefined): AsyncGenerator<Change[]> {
+  private async *readPages(type: string, since: string | undefined): AsyncGenerator<{ changes: Change[]; refused: string[] }> {
     const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
     if (since) query.set('_since', since);
     let url: string | undefined = `${this.options.source}/${type}/_history?${query}`;
@@ -343,11 +353,17 @@ export class UpdateConsumer {
       const maxEntries = this.options.maxPageEntries ?? DEFAULT_LIMITS.careConsumerMaxPageEntries;
       if (entries.length > maxEntries) throw new Error(`a source page of ${type} has ${entries.length} entries, more than ${maxEntries} (CARE_SERVICES_CONSUMER_MAX_PAGE_ENTRIES)`);
       const changes: Change[] = [];
+      const refused: string[] = [];
+      const latest = Date.now() + MAX_CLOCK_SKEW_MS;
       for (const entry of entries) {
         const change = toChange(type, entry);
-        if (change) changes.push(change);
+        if (!change) continue;
+        // A time that is no time, or in the future, would move the cursor past changes still to come.
+        const time = Date.parse(change.lastUpdated);
+        if (Number.isNaN(time) || time > latest) refused.push(`${type}/${change.id} (source version ${change.version}): lastUpdated "${change.lastUpdated.slice(0, 40)}" is not a past instant; not applied`);
+        else changes.push({ ...change, lastUpdated: new Date(time).toISOString() });
       }
-      yield changes;
+      yield { changes, refused };
       url = bundle.link?.find((link) => link.relation === 'next')?.url;
       if (url !== undefined && !this.isOnSource(url)) {
         throw new Error(`the source's next link for ${type}/_history leaves the source (another origin or path): not followed`);
@@ -393,6 +409,8 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
 /** A 429 or 503 from the source is asked again at most three times, after its Retry-After (at most a minute). */
 const MAX_BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_SECONDS = 60;
+/** How far ahead of this clock a source's lastUpdated may be (clocks differ a little). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** Changes held for a retry while what they refer to has not arrived; past it the oldest fail. */
 const MAX_WAITING = 10_000;
 
@@ -404,5 +422,5 @@ function toChange(type: string, entry: BundleEntry): Change | undefined {
   const version = resource?.meta?.versionId ?? /^W\/"(.*)"$/.exec(entry.response?.etag ?? '')?.[1];
   const lastUpdated = resource?.meta?.lastUpdated ?? entry.response?.lastModified;
   if (!id || !version || !lastUpdated || (!deleted && !resource)) return undefined;
-  return { type, id, version, lastUpdated: new Date(lastUpdated).toISOString(), deleted, ...(resource ? { resource } : {}) };
+  return { type, id, version, lastUpdated: String(lastUpdated), deleted, ...(resource ? { resource } : {}) };
 }
