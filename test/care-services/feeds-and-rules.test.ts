@@ -116,6 +116,17 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('a refused transaction names the entry at fault among creates written together', async () => {
+      const post = (resource: Record<string, unknown>) => ({ resource, request: { method: 'POST', url: resource.resourceType } });
+      const reply = await cs.send('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [
+        post({ ...facility('x'), id: undefined, name: 'Blame 0' }),
+        post({ ...facility('x'), id: undefined, name: 'Blame 1' }),
+        post({ ...facility('x'), id: undefined, name: 'Blame 2', managingOrganization: { reference: 'Organization/nope' } }),
+      ] });
+      assert.equal(reply.status, 422, JSON.stringify(reply.body));
+      assert.match(JSON.stringify(reply.body), /transaction failed at entry 2 /);
+    });
+
     test('ITI-130: a transaction feed creates, updates and deletes; a refused entry keeps nothing of it', async () => {
       const feed = {
         resourceType: 'Bundle', type: 'transaction', entry: [
