@@ -96,7 +96,11 @@ export const LIMITS = {
   careNearMaxKm: limit('CARE_SERVICES_NEAR_MAX_KM', 1_000, 'count',
     'distance (km) of one Location `near` search; farther is 400, so one search cannot rank every location of the registry by distance'),
   careHierarchyMaxDepth: limit('CARE_SERVICES_HIERARCHY_MAX_DEPTH', 32, 'count',
-    'levels of a Location or Organization `partOf` chain: a write that would make it deeper is 422, and `:below`/`:above` walks stop there'),
+    'levels of a Location or Organization `partOf` chain: a write that would make it deeper is 422 (the levels above the written resource plus those of its subtree, so joining two chains counts both), and `:below`/`:above` walks stop there'),
+  careConsumerMaxPageBytes: limit('CARE_SERVICES_CONSUMER_MAX_PAGE_BYTES', 32 * MB, 'bytes',
+    'one `_history` page the mCSD update consumer reads from its source; past it the run stops with an error (nothing of that page is applied)', 1 * KB),
+  careConsumerMaxPageEntries: limit('CARE_SERVICES_CONSUMER_MAX_PAGE_ENTRIES', 5_000, 'count',
+    'entries of one `_history` page the mCSD update consumer reads; more is an error for the run, so a source cannot hand it an unbounded page'),
 
   // ── Interoperability layer ──────────────────────────────────────────────────────────────
   routerMaxBodyBytes: limit('OPENHIM_ROUTER_MAX_BODY_BYTES', 50 * MB, 'bytes', 'a request or upstream response body through the router; past it 413 (502 for a response)'),

@@ -9,7 +9,7 @@ import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from
 import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
-import type { FhirRepository } from './repository.js';
+import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
 
@@ -269,7 +269,7 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
   try {
     await ctx.repo.insertPrepared(prepared);
   } catch (error) {
-    throw failedEntry(items[0]!, error);
+    throw failedEntry(items[preparedIndexOf(error) ?? 0]!, error);
   }
   items.forEach((item, n) => {
     const resource = prepared[n]!;

@@ -255,7 +255,7 @@ export class FhirRepository {
   }
 
   /** Absolute references under these bases point into this store (the engine's base and the client's). */
-  private localBaseUrls(): string[] {
+  localBaseUrls(): string[] {
     return this.baseUrl === this.canonicalBaseUrl ? [this.baseUrl] : [this.canonicalBaseUrl, this.baseUrl];
   }
 
@@ -298,14 +298,15 @@ export class FhirRepository {
    * interceptors, each resource passes their `before` hooks first (and is validated again when
    * one changed it), and their `after` hooks once all are written.
    */
+  /** Writes prepared creates in one statement; a refusal names the resource at fault (preparedIndexOf). */
   async insertPrepared(resources: Resource[]): Promise<void> {
     await this.transaction(async (repo) => {
-      const events = [];
+      const events: Array<{ action: 'create'; type: string; id: string; resource: Resource; repo: FhirRepository }> = [];
       if (repo.interceptors.length) {
         for (let n = 0; n < resources.length; n++) {
           const original = resources[n]!;
           const event = { action: 'create' as const, type: original.resourceType, id: original.id!, resource: original, repo };
-          const changed = await runBeforeWrite(repo.interceptors, event);
+          const changed = await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
           if (changed && changed !== original) {
             resources[n] = stamp(assertResourceBody(changed, original.resourceType), original.id!, 1);
             validateAgainstDefinitions(resources[n]!);
@@ -314,7 +315,7 @@ export class FhirRepository {
         }
       }
       await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions);
-      for (let n = 0; n < events.length; n++) await runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] });
+      for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] }));
     });
   }
 
@@ -368,5 +369,21 @@ function checkIfMatch(ifMatch: string | undefined, current: CurrentRow | undefin
   if (!current || current.deleted || String(current.version) !== wanted) {
     throw new FhirError(412, 'FHIR_PRECONDITION_FAILED',
       `If-Match ${ifMatch} does not match the current version of ${type}/${id}` + (current && !current.deleted ? ` (${current.version})` : ''));
+  }
+}
+
+/** Which of insertPrepared's resources an error is about, so a transaction names the right entry. */
+const preparedIndex = new WeakMap<object, number>();
+
+export function preparedIndexOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? preparedIndex.get(error) : undefined;
+}
+
+async function blameResource<T>(index: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) preparedIndex.set(error, index);
+    throw error;
   }
 }

@@ -208,6 +208,11 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     const value = query.get(name);
     return value === undefined ? undefined : parseDateRange(value).low.toISOString();
   };
+  // _since is a FHIR instant: a time without a timezone would be read in the server's zone.
+  const sinceText = query.get('_since');
+  if (sinceText !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText)) {
+    throw badRequest('_since must be an instant with a timezone, e.g. 2024-01-01T00:00:00Z', 'FHIR_BAD_SEARCH');
+  }
   const since = instant('_since');
   const at = query.get('_at') === undefined ? undefined : parseDateRange(query.get('_at')!).high.toISOString();
   if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
-import { CENTRE, kestriaDirectory, kind, startThroughRouter, type RoutedCareServices } from './support.js';
+import { CENTRE, kestriaDirectory, kind, requestJson, startThroughRouter, type RoutedCareServices } from './support.js';
 
 const facility = (id: string, extra: Record<string, unknown> = {}) => ({
   resourceType: 'Location', id, status: 'active', name: `Facility ${id}`, type: kind('facility'),
@@ -67,6 +67,64 @@ for (const driver of testDrivers) {
       const orphan = await cs.send('PUT', 'Location/orphan', { resourceType: 'Location', id: 'orphan', name: 'Orphan', partOf: { reference: 'Location/nowhere' } });
       assert.equal(orphan.status, 422);
       assert.equal((await cs.get('Location/loc-region-n')).body.partOf.reference, 'Location/loc-country', 'the refused update left the region as it was');
+    });
+
+    test('references on the service\'s own direct base are checked like relative ones', async () => {
+      // The indexer treats them as local (hierarchy walks follow them), so the rules must too.
+      const direct = cs.cs.direct;
+      const region = (await cs.get('Location/loc-region-n')).body;
+      const cycle = await cs.send('PUT', 'Location/loc-region-n', { ...region, partOf: { reference: `${direct}/Location/loc-district-a` } });
+      assert.equal(cycle.status, 422, JSON.stringify(cycle.body));
+      assert.match(issueText(cycle.body), /cycle/);
+      const district = (await cs.get('Location/loc-district-a')).body;
+      const underFacility = await cs.send('PUT', 'Location/loc-district-a', { ...district, partOf: { reference: `${direct}/Location/loc-fac-2` } });
+      assert.equal(underFacility.status, 422, JSON.stringify(underFacility.body));
+      const missingParent = await cs.send('PUT', 'Location/direct-orphan', facility('direct-orphan', { partOf: { reference: `${direct}/Location/nope` } }));
+      assert.equal(missingParent.status, 422, JSON.stringify(missingParent.body));
+      const missingOrg = await cs.send('PUT', 'Location/direct-ghost', facility('direct-ghost', { managingOrganization: { reference: `${direct}/Organization/nope` } }));
+      assert.equal(missingOrg.status, 422, JSON.stringify(missingOrg.body));
+      const fine = await cs.send('PUT', 'Location/direct-ok', facility('direct-ok', { partOf: { reference: `${direct}/Location/loc-district-a` } }));
+      assert.equal(fine.status, 201, JSON.stringify(fine.body));
+    });
+
+    test('joining two chains deeper than CARE_SERVICES_HIERARCHY_MAX_DEPTH together is 422', async () => {
+      // Two chains of 17 jurisdictions (the default limit is 32): each is fine, one under the other is not.
+      const chain = (prefix: string) => Array.from({ length: 17 }, (_, n) => {
+        const resource = { resourceType: 'Location', id: `${prefix}-${n}`, status: 'active', name: `${prefix} ${n}`, type: kind('jurisdiction'),
+          ...(n ? { partOf: { reference: `Location/${prefix}-${n - 1}` } } : {}) };
+        return { resource, request: { method: 'PUT', url: `Location/${prefix}-${n}` } };
+      });
+      const loaded = await cs.send('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [...chain('deep-a'), ...chain('deep-b')] });
+      assert.equal(loaded.status, 200, JSON.stringify(loaded.body).slice(0, 500));
+      const top = (await cs.get('Location/deep-b-0')).body;
+      const joined = await cs.send('PUT', 'Location/deep-b-0', { ...top, partOf: { reference: 'Location/deep-a-16' } });
+      assert.equal(joined.status, 422, JSON.stringify(joined.body));
+      assert.match(issueText(joined.body), /more than 32 levels/);
+      const shallow = await cs.send('PUT', 'Location/deep-b-0', { ...top, partOf: { reference: 'Location/deep-a-10' } });
+      assert.equal(shallow.status, 200, `11 + 17 levels fit: ${JSON.stringify(shallow.body)}`);
+    });
+
+    test('two writes at once cannot make a cycle (A under B and B under A)', async () => {
+      const url = (id: string) => `${cs.cs.direct}/Location/${id}`;
+      for (let round = 0; round < 6; round++) {
+        const [a, b] = [`race-a-${round}`, `race-b-${round}`];
+        const node = (id: string, parent: string) => ({ resourceType: 'Location', id, status: 'active', name: id, type: kind('jurisdiction'), partOf: { reference: `Location/${parent}` } });
+        assert.equal((await requestJson(url(a), 'PUT', node(a, 'loc-country'))).status, 201);
+        assert.equal((await requestJson(url(b), 'PUT', node(b, 'loc-country'))).status, 201);
+        const [first, second] = await Promise.all([requestJson(url(a), 'PUT', node(a, b)), requestJson(url(b), 'PUT', node(b, a))]);
+        assert.ok(!(first.status === 200 && second.status === 200), `round ${round}: both writes were kept, a cycle: ${first.status} ${second.status}`);
+      }
+    });
+
+    test('a refused transaction names the entry at fault among creates written together', async () => {
+      const post = (resource: Record<string, unknown>) => ({ resource, request: { method: 'POST', url: resource.resourceType } });
+      const reply = await cs.send('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [
+        post({ ...facility('x'), id: undefined, name: 'Blame 0' }),
+        post({ ...facility('x'), id: undefined, name: 'Blame 1' }),
+        post({ ...facility('x'), id: undefined, name: 'Blame 2', managingOrganization: { reference: 'Organization/nope' } }),
+      ] });
+      assert.equal(reply.status, 422, JSON.stringify(reply.body));
+      assert.match(JSON.stringify(reply.body), /transaction failed at entry 2 /);
     });
 
     test('ITI-130: a transaction feed creates, updates and deletes; a refused entry keeps nothing of it', async () => {

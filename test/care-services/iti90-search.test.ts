@@ -177,12 +177,21 @@ for (const driver of testDrivers) {
         'Location?near=-13|33|0|km', 'Location?near=-13|33|10|parsec', 'Location?near=-13|33|5000|km', 'Location?near=-13|33|10|km|x',
         'Location?near=1|2|3|km,4|5|6|km', 'Location?near=1e400|2|3|km', 'Location?near=NaN|2|3|km', 'Location?near=||10|km',
         'Location?partof:below=Organization/org-moh', 'Location?partof:below=http://x/y/z',
+        'Location?near:missing=true', 'Location?near:below=-13|33|10|km', 'Location?near:exact=-13|33|10|km',
+        'Location/_history?_since=2024-01-01T00:00:00', 'Location/_history?_since=2024-01-01',
       ];
       for (const search of bad) {
         const reply = await cs.get(search);
         assert.equal(reply.status, 400, `${search}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
         assert.equal(reply.body.resourceType, 'OperationOutcome', search);
       }
+    });
+
+    test('_summary=count answers a total and no entry (FHIR JSON has no empty arrays)', async () => {
+      const reply = await cs.get('Location?_summary=count');
+      assert.equal(reply.status, 200);
+      assert.ok(reply.body.total > 0);
+      assert.equal('entry' in reply.body, false, JSON.stringify(reply.body));
     });
 
     test('the CapabilityStatement lists near on Location', async () => {

@@ -71,6 +71,12 @@ export async function startThroughRouter(driver: 'pglite' | 'postgres', settings
   assert.equal((await iol.call('POST', '/clients', client)).status, 201);
   const auth = { authorization: basic('cs-client', 'cs-client-secret-1') };
   const base = `${iol.router}/care-services/fhir`;
+  // The router learns of a new client from the database (on PostgreSQL by a notification that may
+  // arrive after the API's 201): wait until it knows this one.
+  for (let tries = 0; (await requestJson(`${base}/metadata`, 'GET', undefined, auth)).status === 401; tries++) {
+    assert.ok(tries < 200, 'the router knows the new client');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return {
     cs, iol, base, auth,
     get: (path) => requestJson(`${base}/${path}`, 'GET', undefined, auth),

@@ -154,7 +154,8 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
   if (budget.cut) entries.push(includesCutOutcome(ctx.maxPageBytes!));
-  bundle.entry = entries;
+  // FHIR JSON has no empty arrays: a count-only answer (_summary=count) has no entry at all.
+  if (entries.length || request.summary !== 'count') bundle.entry = entries;
   return bundle;
 }
 

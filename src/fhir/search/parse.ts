@@ -337,6 +337,11 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     }
     return special.parse(values, modifier);
   }
+  if (type && modifier !== undefined && ctx.definitions.specialSearch(type, code, undefined)) {
+    // A parameter a special search answers (Location near) takes only the modifiers it names: a
+    // lenient search would otherwise drop near:missing=true and answer every Location.
+    throw badRequest(`search parameter "${code}" takes no modifier :${modifier.slice(0, 40)}`, 'FHIR_BAD_SEARCH');
+  }
   const param = lookupParam(ctx, type, code);
   if (!param) throw unknownParameter(type, code);
   const components = param.type === 'composite' ? ctx.definitions.compositeComponents(param) : undefined;

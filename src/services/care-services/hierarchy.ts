@@ -3,9 +3,9 @@
  * Organization trees (their `partOf`), as FHIR R5 defines them for hierarchical references and
  * mCSD uses them for jurisdictions:
  *
- *   Location?partof:below=Location/district-7      every location under the district, any depth
- *   HealthcareService?location:below=Location/r-2  services at any location in region r-2
- *   Organization?partof:above=Organization/dept-3  organisations whose parent is dept-3 or above it
+ *   Location?partof:below=Location/loc-district-01        every location under the district, any depth
+ *   HealthcareService?location:below=Location/loc-region-2 services at any location in region 2
+ *   Organization?partof:above=Organization/org-district-01 organisations whose parent is the district's office or above it
  *
  * `param:below=X` matches what `param` refers to X or to anything under X; `:above` to X or
  * anything above it. The walk is one recursive query over the engine's reference index

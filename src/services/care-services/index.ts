@@ -11,7 +11,8 @@
  * CARE_SERVICES_CONSUMER_SOURCE_AUTHORIZATION (an Authorization header for the source),
  * CARE_SERVICES_CONSUMER_INTERVAL_MS (60000), CARE_SERVICES_CONSUMER_TYPES (the mCSD types).
  * The FHIR base is http://host:port/care-services/fhir; the consumer's status is
- * GET /care-services/consumer and POST /care-services/consumer/run runs it now.
+ * GET /care-services/consumer and POST /care-services/consumer/run starts a run (202). Through the
+ * router those are on their own channel for the `care-services-admin` role, not the FHIR one.
  */
 import type { FastifyInstance } from 'fastify';
 import { readLimits, type Limits } from '../../common/limits.js';
@@ -63,13 +64,10 @@ function consumerRoutes(app: FastifyInstance, consumer: () => UpdateConsumer | u
   app.post(`${CS_PREFIX}/consumer/run`, async (_request, reply) => {
     const running = consumer();
     if (!running) return reply.code(404).send(off);
-    try {
-      const report = await running.runOnce();
-      return { report, status: await running.status() };
-    } catch (error) {
-      // The source failed (unreachable, refused, not FHIR): the caller learns why; the status keeps it.
-      return reply.code(502).send({ error: 'CS_CONSUMER_SOURCE_FAILED', message: error instanceof Error ? error.message : String(error), status: await running.status() });
-    }
+    // A run may take minutes: it goes on in the background (joining one in progress); the
+    // status tells how it went (a failed run is in lastError and recentErrors).
+    void running.runOnce().catch(() => undefined);
+    return reply.code(202).send({ accepted: true, status: await running.status() });
   });
 }
 
@@ -94,6 +92,8 @@ export const careServicesService: ServiceDefinition = {
         types: types ? types.split(',').map((t) => t.trim()).filter(Boolean) : MCSD_RESOURCE_TYPES,
         intervalMs: context.settings.int('CARE_SERVICES_CONSUMER_INTERVAL_MS', 60_000),
         ...(authorization ? { headers: { authorization } } : {}),
+        maxPageBytes: limits.careConsumerMaxPageBytes,
+        maxPageEntries: limits.careConsumerMaxPageEntries,
         logger: context.logger,
       });
       consumer.start();

@@ -15,6 +15,7 @@
 import type { Location, Organization, Reference, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
+import { parseReference } from '../../fhir/storage/indexer.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 
 export const MCSD_TYPES_SYSTEM = 'https://profiles.ihe.net/ITI/mCSD/CodeSystem/IHE.mCSD.Organization.Location.Types';
@@ -47,13 +48,19 @@ function checkPosition(location: Location): void {
   }
 }
 
-/** The id a local reference to `type` names; undefined for references to other servers. */
-function localId(reference: Reference | undefined, type: string, base: string): string | undefined {
+/**
+ * The reference as the engine's indexer reads it (parseReference with the repository's local
+ * bases: relative, or absolute on the client's or the service's own base), so every reference a
+ * hierarchy walk would follow is checked; references to other servers are neither indexed nor
+ * checked. A local reference to another type is refused: mCSD trees never cross types.
+ */
+function localId(repo: FhirRepository, reference: Reference | undefined, type: string, expression: string): string | undefined {
   const text = reference?.reference;
   if (!text) return undefined;
-  const relative = text.startsWith(`${base}/`) ? text.slice(base.length + 1) : text;
-  const match = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/.*)?$/.exec(relative);
-  return match && match[1] === type ? match[2] : undefined;
+  const local = parseReference(text, repo.localBaseUrls());
+  if (!local) return undefined;
+  if (local.targetType !== type) throw unprocessable(`${expression} must refer to a ${type}, not ${local.local}`, expression);
+  return local.targetId;
 }
 
 async function readLive(repo: FhirRepository, type: string, id: string): Promise<Resource | undefined> {
@@ -71,33 +78,71 @@ async function checkManagingOrganization(repo: FhirRepository, location: Locatio
   if (!reference) {
     throw unprocessable('a facility Location (mCSD FacilityLocation) must name its Organization in managingOrganization', 'Location.managingOrganization');
   }
-  const id = localId(location.managingOrganization, 'Organization', repo.baseUrl);
+  const id = localId(repo, location.managingOrganization, 'Organization', 'Location.managingOrganization');
   if (id && !(await readLive(repo, 'Organization', id))) {
     throw unprocessable(`Location.managingOrganization refers to Organization/${id}, which does not exist`, 'Location.managingOrganization');
   }
 }
 
-/** Walks up partOf from the stored resource: the parent exists, kinds nest, no cycle, bounded depth. */
+/** Nodes above `parentId` along partOf (the parent is depth 1), as far as maxDepth + 1; the walk stops at `selfId` (a cycle). */
+async function ancestors(repo: FhirRepository, type: string, parentId: string, selfId: string, maxDepth: number): Promise<Array<{ id: string; depth: number }>> {
+  const s = repo.schema;
+  const found = await repo.sql.query<{ id: string; depth: number }>(`WITH RECURSIVE up(id, depth) AS (
+      SELECT $2::text, 1
+      UNION
+      SELECT p.target_id, u.depth + 1 FROM up u
+        JOIN ${s}.resources c ON c.type = $1 AND c.id = u.id AND NOT c.deleted
+        JOIN ${s}.idx_reference p ON p.rid = c.rid AND p.param = 'partof' AND p.target_type = $1
+      WHERE u.depth <= $4::int AND u.id <> $3
+    ) SELECT u.id, u.depth FROM up u
+      WHERE EXISTS (SELECT 1 FROM ${s}.resources r WHERE r.type = $1 AND r.id = u.id AND NOT r.deleted)`, [type, parentId, selfId, maxDepth]);
+  return found.rows.map((row) => ({ id: row.id, depth: Number(row.depth) }));
+}
+
+/** Levels of the subtree under `id` (0 for a leaf), as far as maxDepth + 1. */
+async function depthBelow(repo: FhirRepository, type: string, id: string, maxDepth: number): Promise<number> {
+  const s = repo.schema;
+  const found = await repo.sql.query<{ depth: number | null }>(`WITH RECURSIVE down(id, depth) AS (
+      SELECT $2::text, 0
+      UNION
+      SELECT c.id, d.depth + 1 FROM down d
+        JOIN ${s}.idx_reference p ON p.type = $1 AND p.param = 'partof' AND p.target_type = $1 AND p.target_id = d.id
+        JOIN ${s}.resources c ON c.rid = p.rid AND NOT c.deleted
+      WHERE d.depth <= $3::int
+    ) SELECT max(depth) AS depth FROM down`, [type, id, maxDepth]);
+  return Number(found.rows[0]?.depth ?? 0);
+}
+
+/**
+ * The stored resource's place in its tree: the parent exists, kinds nest, no cycle, and the
+ * levels above it plus the levels of its subtree stay within maxDepth (joining two chains must
+ * not make a deeper one). One read and two recursive queries, whatever the depth. Hierarchy
+ * writes are serialised (a transaction-scoped advisory lock), so two writes at once (A under B,
+ * B under A) cannot each miss the other's half of a cycle: the second sees the first committed.
+ */
 async function checkPartOf(repo: FhirRepository, resource: Tree, maxDepth: number): Promise<void> {
   const type = resource.resourceType;
   const expression = `${type}.partOf`;
-  let parentId = localId(resource.partOf, type, repo.baseUrl);
+  const parentId = localId(repo, resource.partOf, type, expression);
   if (!parentId) return;
-  const seen = new Set([resource.id]);
-  const first = await readLive(repo, type, parentId) as Tree | undefined;
-  if (!first) throw unprocessable(`${type}.partOf refers to ${type}/${parentId}, which does not exist`, expression);
-  if (mcsdKind(resource) === 'jurisdiction' && mcsdKind(first) !== 'jurisdiction') {
+  await repo.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [HIERARCHY_LOCK]);
+  const parent = await readLive(repo, type, parentId) as Tree | undefined;
+  if (!parent) throw unprocessable(`${type}.partOf refers to ${type}/${parentId}, which does not exist`, expression);
+  if (mcsdKind(resource) === 'jurisdiction' && mcsdKind(parent) !== 'jurisdiction') {
     throw unprocessable(`a jurisdiction ${type} can only be part of a jurisdiction; ${type}/${parentId} is not one`, expression);
   }
-  let current: Tree | undefined = first;
-  for (let depth = 1; current; depth++) {
-    if (seen.has(parentId!)) throw unprocessable(`${type}.partOf would make a cycle: ${type}/${parentId} is already below ${type}/${resource.id}`, expression);
-    if (depth > maxDepth) throw unprocessable(`${type}.partOf chain is deeper than ${maxDepth} levels (setting CARE_SERVICES_HIERARCHY_MAX_DEPTH)`, expression);
-    seen.add(parentId!);
-    parentId = localId(current.partOf, type, repo.baseUrl);
-    current = parentId ? (await readLive(repo, type, parentId)) as Tree | undefined : undefined;
+  const above = await ancestors(repo, type, parentId, resource.id!, maxDepth);
+  if (above.some((node) => node.id === resource.id)) {
+    throw unprocessable(`${type}.partOf would make a cycle: ${type}/${parentId} is ${type}/${resource.id} itself or below it`, expression);
+  }
+  const levels = Math.max(...above.map((node) => node.depth)) + await depthBelow(repo, type, resource.id!, maxDepth);
+  if (levels > maxDepth) {
+    throw unprocessable(`${type}.partOf would make a chain of more than ${maxDepth} levels (the levels above ${type}/${resource.id} and those below it; setting CARE_SERVICES_HIERARCHY_MAX_DEPTH)`, expression);
   }
 }
+
+/** One lock for every hierarchy write of the service's schema (writes that set partOf are rare next to reads). */
+const HIERARCHY_LOCK = 'care-services: partOf writes';
 
 export function mcsdRulesInterceptor(maxDepth: number): WriteInterceptor {
   return {

@@ -34,5 +34,10 @@ export function careServicesMigrations(schema: string): Migration[] {
         );
       `,
     },
+    {
+      version: 1002,
+      name: 'care services: update consumer cursor per type',
+      sql: `ALTER TABLE ${schema}.consumer_state ADD COLUMN type_cursors jsonb NOT NULL DEFAULT '{}'::jsonb;`,
+    },
   ];
 }

@@ -18,6 +18,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Logger } from '../../common/logger.js';
 import type { Queryable } from '../../db/database.js';
 import type { FhirEngine } from '../../fhir/engine.js';
+import { DEFAULT_LIMITS } from '../../common/limits.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 
@@ -38,6 +39,9 @@ export interface UpdateConsumerOptions {
   lookbackMs?: number;
   /** Headers for the source (e.g. authorization when it sits behind the interop layer). */
   headers?: Record<string, string>;
+  /** CARE_SERVICES_CONSUMER_MAX_PAGE_BYTES and _ENTRIES: bounds of one source page. */
+  maxPageBytes?: number;
+  maxPageEntries?: number;
   logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -45,6 +49,8 @@ export interface ConsumerStatus {
   source: string;
   running: boolean;
   cursor: string | null;
+  /** Per type, the source's lastUpdated up to which that type is applied (saved as each type ends). */
+  typeCursors: Record<string, string>;
   applied: number;
   created: number;
   updated: number;
@@ -84,6 +90,7 @@ interface StateRow {
   failed: string;
   last_error: string | null;
   last_run_at: Date | string | null;
+  type_cursors: Record<string, string> | null;
 }
 
 const MAX_RECENT_ERRORS = 20;
@@ -95,6 +102,8 @@ export class UpdateConsumer {
   private stopped = false;
   private lastRun?: RunReport;
   private readonly recentErrors: string[] = [];
+  /** Aborted by stop(): cuts a fetch or a Retry-After wait short. */
+  private readonly aborted = new AbortController();
 
   constructor(private readonly engine: FhirEngine, private readonly options: UpdateConsumerOptions) {
     this.types = options.types ?? MCSD_RESOURCE_TYPES;
@@ -120,6 +129,7 @@ export class UpdateConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.aborted.abort();
     if (this.timer) clearTimeout(this.timer);
     await this.current?.catch(() => undefined);
   }
@@ -141,6 +151,7 @@ export class UpdateConsumer {
       source: this.options.source,
       running: this.current !== undefined,
       cursor: row?.cursor ?? null,
+      typeCursors: row?.type_cursors ?? {},
       applied: Number(row?.applied ?? 0),
       created: Number(row?.created ?? 0),
       updated: Number(row?.updated ?? 0),
@@ -154,34 +165,29 @@ export class UpdateConsumer {
   }
 
   private async state(): Promise<StateRow | undefined> {
-    const found = await this.db.query<StateRow>(`SELECT cursor, applied, created, updated, deleted, failed, last_error, last_run_at FROM ${this.table} WHERE source = $1`, [this.options.source]);
+    const found = await this.db.query<StateRow>(`SELECT cursor, type_cursors, applied, created, updated, deleted, failed, last_error, last_run_at FROM ${this.table} WHERE source = $1`, [this.options.source]);
     return found.rows[0];
   }
 
   private async run(): Promise<RunReport> {
     const started = Date.now();
     await this.db.query(`INSERT INTO ${this.table} (source) VALUES ($1) ON CONFLICT (source) DO NOTHING`, [this.options.source]);
-    const cursor = (await this.state())?.cursor ?? undefined;
-    const since = cursor ? new Date(Date.parse(cursor) - (this.options.lookbackMs ?? 5_000)).toISOString() : undefined;
-    const changes: Change[] = [];
-    for (const type of this.types) changes.push(...(await this.readChanges(type, since)));
-    const ordered = newestPerResource(changes).sort((a, b) => a.lastUpdated.localeCompare(b.lastUpdated) || this.types.indexOf(a.type) - this.types.indexOf(b.type));
-    const report: RunReport = { read: changes.length, applied: 0, unchanged: 0, failed: 0, ms: 0 };
-    const repo = this.engine.repository();
-    const chunkSize = this.options.chunkSize ?? 100;
-    let waiting: Array<{ change: Change; error: FhirError }> = [];
-    for (let start = 0; start < ordered.length && !this.stopped; start += chunkSize) {
-      const chunk = ordered.slice(start, start + chunkSize);
-      const last = chunk[chunk.length - 1]!.lastUpdated;
-      waiting = await this.applyChunk(repo, [...waiting.map((w) => w.change), ...chunk], report, last);
+    const state = await this.state();
+    const typeCursors: Record<string, string> = { ...(state?.type_cursors ?? {}) };
+    const report: RunReport = { read: 0, applied: 0, unchanged: 0, failed: 0, ms: 0 };
+    for (const type of this.types) {
+      if (this.stopped) break;
+      const cursor = typeCursors[type] ?? state?.cursor ?? undefined;
+      const since = cursor ? new Date(Date.parse(cursor) - (this.options.lookbackMs ?? 5_000)).toISOString() : undefined;
+      const newest = await this.consumeType(type, since, report);
+      if (this.stopped) break;
+      if (newest && (!cursor || newest > cursor)) typeCursors[type] = newest;
+      else if (cursor) typeCursors[type] = cursor;
+      await this.db.query(`UPDATE ${this.table} SET type_cursors = $2::jsonb, updated_at = now() WHERE source = $1`, [this.options.source, JSON.stringify(typeCursors)]);
     }
-    if (waiting.length && !this.stopped) {
-      // Still refused with everything of the run applied: the source itself is inconsistent.
-      for (const { change, error } of waiting) this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error.message}`);
-      report.failed += waiting.length;
-      await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, waiting.length]);
-      await this.saveCursor(ordered[ordered.length - 1]!.lastUpdated);
-    }
+    // The run's cursor: every type is applied up to it (the oldest of the types' cursors).
+    const all = this.types.map((type) => typeCursors[type]);
+    if (!this.stopped && all.every(Boolean)) await this.saveCursor(all.sort()[0]!);
     report.ms = Date.now() - started;
     this.lastRun = report;
     await this.db.query(`UPDATE ${this.table} SET last_run_at = now() WHERE source = $1`, [this.options.source]);
@@ -190,13 +196,63 @@ export class UpdateConsumer {
   }
 
   /**
+   * Reads the changes of one type page by page and applies each page before asking for the next,
+   * so a run holds one page (plus the few changes waiting for what they refer to), however large
+   * the source. Sources page newest first (ours does): `taken` remembers, per resource, the newest
+   * change seen this run (ids only), so an older version on a later page is not applied over it.
+   * Returns the newest lastUpdated read: the type is applied up to there.
+   */
+  private async consumeType(type: string, since: string | undefined, report: RunReport): Promise<string | undefined> {
+    const repo = this.engine.repository();
+    const chunkSize = this.options.chunkSize ?? 100;
+    const taken = new Map<string, string>();
+    let waiting: Array<{ change: Change; error: FhirError }> = [];
+    let newest: string | undefined;
+    for await (const { changes: page, refused } of this.readPages(type, since)) {
+      report.read += page.length + refused.length;
+      if (refused.length) {
+        for (const message of refused) this.noteFailure(message);
+        report.failed += refused.length;
+        await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, refused.length]);
+      }
+      const fresh: Change[] = [];
+      for (const change of page) {
+        const seen = taken.get(change.id);
+        if (seen !== undefined && seen >= change.lastUpdated) continue;
+        taken.set(change.id, change.lastUpdated);
+        fresh.push(change);
+        if (!newest || change.lastUpdated > newest) newest = change.lastUpdated;
+      }
+      // Oldest first within the page: a parent written before its children arrives first.
+      fresh.sort((a, b) => a.lastUpdated.localeCompare(b.lastUpdated));
+      for (let start = 0; start < fresh.length && !this.stopped; start += chunkSize) {
+        waiting = await this.applyChunk(repo, [...waiting.map((w) => w.change), ...fresh.slice(start, start + chunkSize)], report);
+        if (waiting.length > MAX_WAITING) {
+          // A source whose changes keep referring to what never arrives: fail the oldest, hold no more.
+          await this.countFailures(waiting.splice(0, waiting.length - MAX_WAITING), report);
+        }
+      }
+      if (this.stopped) return undefined;
+    }
+    // Still refused with everything of the type applied: the source itself is inconsistent.
+    if (waiting.length) await this.countFailures(waiting, report);
+    return newest;
+  }
+
+  private async countFailures(failures: Array<{ change: Change; error: FhirError }>, report: RunReport): Promise<void> {
+    for (const { change, error } of failures) this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error.message}`);
+    report.failed += failures.length;
+    await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, failures.length]);
+  }
+
+  /**
    * Applies a chunk of changes in one transaction, each in a savepoint (a refused change leaves
    * nothing), retrying those refused with a 422 (a reference not there yet) while others succeed,
-   * and saves the counts and the cursor in the same transaction: after a kill -9 the database
-   * holds whole chunks, with the cursor and counts that describe them. Returns what is still
-   * refused; the cursor stops before the oldest of those. Other errors are failures at once.
+   * and saves the counts in the same transaction: after a kill -9 the database holds whole
+   * chunks, with the counts that describe them (a change read again is skipped by its
+   * meta.source). Returns what is still refused. Other errors are failures at once.
    */
-  private async applyChunk(repo: FhirRepository, changes: Change[], report: RunReport, last: string): Promise<Array<{ change: Change; error: FhirError }>> {
+  private async applyChunk(repo: FhirRepository, changes: Change[], report: RunReport): Promise<Array<{ change: Change; error: FhirError }>> {
     return repo.transaction(async (tx) => {
       const counts = { applied: 0, created: 0, updated: 0, deleted: 0, failed: 0, unchanged: 0 };
       let pending = changes;
@@ -222,10 +278,9 @@ export class UpdateConsumer {
         if (!refused.length || refused.length === pending.length || this.stopped) break;
         pending = refused.map((r) => r.change);
       }
-      const oldestWaiting = refused.map((r) => r.change.lastUpdated).sort()[0];
       await tx.sql.query(`UPDATE ${this.table} SET applied = applied + $2, created = created + $3, updated = updated + $4, deleted = deleted + $5,
-          failed = failed + $6, cursor = $7, updated_at = now() WHERE source = $1`,
-        [this.options.source, counts.applied, counts.created, counts.updated, counts.deleted, counts.failed, oldestWaiting && oldestWaiting < last ? oldestWaiting : last]);
+          failed = failed + $6, updated_at = now() WHERE source = $1`,
+        [this.options.source, counts.applied, counts.created, counts.updated, counts.deleted, counts.failed]);
       report.applied += counts.applied;
       report.unchanged += counts.unchanged;
       report.failed += counts.failed;
@@ -238,6 +293,11 @@ export class UpdateConsumer {
       if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
       throw error;
     });
+    // Only what this source put here is the source's to change: a resource written here by
+    // someone else (or mirrored from another source) is a conflict, counted as a failure.
+    if (local && !local.meta?.source?.startsWith(`${this.options.source}/`)) {
+      throw new Error(`conflict: ${change.type}/${change.id} here did not come from this source; left as it is`);
+    }
     if (change.deleted) {
       if (!local) return 'unchanged';
       await repo.delete(change.type, change.id);
@@ -263,38 +323,96 @@ export class UpdateConsumer {
   /** GET with the source's headers; a busy source (429, 503) is asked again after its Retry-After. */
   private async fetchPatiently(url: string): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal: AbortSignal.timeout(60_000) });
+      const signal = AbortSignal.any([this.aborted.signal, AbortSignal.timeout(60_000)]);
+      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal });
       if ((response.status !== 429 && response.status !== 503) || attempt >= MAX_BUSY_RETRIES || this.stopped) return response;
       await response.arrayBuffer();
-      const seconds = Math.min(60, Math.max(1, Number(response.headers.get('retry-after')) || 1));
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      const seconds = Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Number(response.headers.get('retry-after')) || 1));
+      // stop() cuts the wait short.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, seconds * 1000);
+        this.aborted.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
     }
   }
 
-  /** Every version of `type` changed since `since`, following the source's paging links. */
-  private async readChanges(type: string, since: string | undefined): Promise<Change[]> {
+  /** The changes of `type` since `since`, one page at a time, following the source's paging links. */
+  private async *readPages(type: string, since: string | undefined): AsyncGenerator<{ changes: Change[]; refused: string[] }> {
     const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
     if (since) query.set('_since', since);
     let url: string | undefined = `${this.options.source}/${type}/_history?${query}`;
-    const out: Change[] = [];
-    for (let pages = 0; url; pages++) {
+    for (let pages = 0; url && !this.stopped; pages++) {
       if (pages > 100_000) throw new Error(`the source's history of ${type} did not end after 100,000 pages`);
       const response = await this.fetchPatiently(url);
-      const text = await response.text();
-      if (!response.ok) throw new Error(`source ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+      if (this.stopped) return;
+      const text = await readCapped(response, this.options.maxPageBytes ?? DEFAULT_LIMITS.careConsumerMaxPageBytes);
+      // The status is for operators and is served over HTTP: the source's own words stay out of it.
+      if (!response.ok) throw new Error(`the source answered ${response.status} for ${type}/_history`);
       const bundle = JSON.parse(text) as Bundle;
-      for (const entry of bundle.entry ?? []) {
+      const entries = bundle.entry ?? [];
+      const maxEntries = this.options.maxPageEntries ?? DEFAULT_LIMITS.careConsumerMaxPageEntries;
+      if (entries.length > maxEntries) throw new Error(`a source page of ${type} has ${entries.length} entries, more than ${maxEntries} (CARE_SERVICES_CONSUMER_MAX_PAGE_ENTRIES)`);
+      const changes: Change[] = [];
+      const refused: string[] = [];
+      const latest = Date.now() + MAX_CLOCK_SKEW_MS;
+      for (const entry of entries) {
         const change = toChange(type, entry);
-        if (change) out.push(change);
+        if (!change) continue;
+        // A time that is no time, or in the future, would move the cursor past changes still to come.
+        const time = Date.parse(change.lastUpdated);
+        if (Number.isNaN(time) || time > latest) refused.push(`${type}/${change.id} (source version ${change.version}): lastUpdated "${change.lastUpdated.slice(0, 40)}" is not a past instant; not applied`);
+        else changes.push({ ...change, lastUpdated: new Date(time).toISOString() });
       }
+      yield { changes, refused };
       url = bundle.link?.find((link) => link.relation === 'next')?.url;
+      if (url !== undefined && !this.isOnSource(url)) {
+        throw new Error(`the source's next link for ${type}/_history leaves the source (another origin or path): not followed`);
+      }
     }
-    return out;
+  }
+
+  /**
+   * Whether a link is on the configured source (same scheme, host and port, under its base path):
+   * only those are followed, so a source cannot send the consumer, with the source's
+   * Authorization header, to another server or to other paths of the same one.
+   */
+  private isOnSource(link: string): boolean {
+    let target: URL;
+    try {
+      target = new URL(link);
+    } catch {
+      return false;
+    }
+    const source = new URL(this.options.source);
+    const basePath = source.pathname.replace(/\/+$/, '');
+    return target.origin === source.origin && target.pathname.startsWith(`${basePath}/`) && !target.pathname.split('/').includes('..');
   }
 }
 
-/** Seconds to wait on a 429 or 503 from the source (its Retry-After, bounded), at most three times. */
+/** The body as text, refused (without reading further) past maxBytes. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (response.body) {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        await response.body.cancel().catch(() => undefined);
+        throw new Error(`a source page is larger than ${maxBytes} bytes (CARE_SERVICES_CONSUMER_MAX_PAGE_BYTES)`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A 429 or 503 from the source is asked again at most three times, after its Retry-After (at most a minute). */
 const MAX_BUSY_RETRIES = 3;
+const MAX_RETRY_AFTER_SECONDS = 60;
+/** How far ahead of this clock a source's lastUpdated may be (clocks differ a little). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** Changes held for a retry while what they refer to has not arrived; past it the oldest fail. */
+const MAX_WAITING = 10_000;
 
 /** A history entry as a change: its resource (or a delete), version and time. */
 function toChange(type: string, entry: BundleEntry): Change | undefined {
@@ -304,18 +422,5 @@ function toChange(type: string, entry: BundleEntry): Change | undefined {
   const version = resource?.meta?.versionId ?? /^W\/"(.*)"$/.exec(entry.response?.etag ?? '')?.[1];
   const lastUpdated = resource?.meta?.lastUpdated ?? entry.response?.lastModified;
   if (!id || !version || !lastUpdated || (!deleted && !resource)) return undefined;
-  return { type, id, version, lastUpdated: new Date(lastUpdated).toISOString(), deleted, ...(resource ? { resource } : {}) };
-}
-
-/** History lists every version: only the newest of each resource needs applying. */
-function newestPerResource(changes: Change[]): Change[] {
-  const newest = new Map<string, Change>();
-  for (const change of changes) {
-    const key = `${change.type}/${change.id}`;
-    const seen = newest.get(key);
-    if (!seen || seen.lastUpdated < change.lastUpdated || (seen.lastUpdated === change.lastUpdated && Number(seen.version) < Number(change.version))) {
-      newest.set(key, change);
-    }
-  }
-  return [...newest.values()];
+  return { type, id, version, lastUpdated: String(lastUpdated), deleted, ...(resource ? { resource } : {}) };
 }
