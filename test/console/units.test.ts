@@ -13,6 +13,7 @@ import { refusedApiPath } from '../../src/services/console/admin-api-proxy.js';
 import { ConsoleLoginThrottle } from '../../src/services/console/login-throttle.js';
 import { registryUrl } from '../../src/services/console/registry-path.js';
 import { ConsoleSessions } from '../../src/services/console/sessions.js';
+import { AVAILABILITY_CACHE_MS, RegistryAvailability } from '../../src/services/console/registry-availability.js';
 
 const route = (port: number) => ({ name: `r${port}`, host: '127.0.0.1', port, primary: true });
 
@@ -138,4 +139,21 @@ test('/api paths are checked decoded and normalised; registry paths stay under t
   assert.ok('refused' in registryUrl(base, '../health', ''));
   assert.ok('refused' in registryUrl(base, 'Patient/./x', ''));
   assert.deepEqual(registryUrl(base, 'Patient/a/b?c#d', ''), { url: `${base}/Patient/a/b%3Fc%23d` });
+});
+
+test('registry availability: one probe per registry reused for a few seconds, then asked again; an unset base is never probed', async () => {
+  let now = 0;
+  let up = false;
+  const probed: string[] = [];
+  const availability = new RegistryAvailability({ shr: 'http://shr/fhir' }, () => now, async (base) => {
+    probed.push(base);
+    return up;
+  });
+  assert.deepEqual(await availability.upNow(), { shr: false, cr: false });
+  up = true;
+  now = AVAILABILITY_CACHE_MS - 1;
+  assert.equal(await availability.baseIfUp('shr'), undefined, 'within the cache the old answer stands');
+  now = AVAILABILITY_CACHE_MS;
+  assert.equal(await availability.baseIfUp('shr'), 'http://shr/fhir', 'after it the registry is asked again');
+  assert.deepEqual(probed, ['http://shr/fhir', 'http://shr/fhir']);
 });
