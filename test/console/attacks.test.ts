@@ -201,3 +201,19 @@ test('registry availability is re-checked while the console runs: a stopped regi
   await registriesBecome(root.cookie, { shr: true, cr: true });
   assert.equal((await get('/registry/shr/Patient', root.cookie)).status, 200);
 });
+
+test('/console/components: the running registries for the architecture view, with addresses for admins only', async () => {
+  assert.equal((await get('/console/components', '')).status, 401);
+  const root = await asRoot();
+  await registriesBecome(root.cookie, { shr: true, cr: true });
+  const port = String((fhir.address() as AddressInfo).port);
+  assert.deepEqual(await (await get('/console/components', root.cookie)).json(), {
+    registries: [{ id: 'shr', name: 'shared-health-record', host: '127.0.0.1', port }, { id: 'cr', name: 'client-registry', host: '127.0.0.1', port }],
+  });
+  const email = 'viewer-components@example.org';
+  assert.equal((await iol.call('POST', '/users', { email, firstname: 'V', surname: 'C', groups: ['viewers'], password: 'a-long-password-1' })).status, 201);
+  const viewer = await login(email, 'a-long-password-1');
+  assert.deepEqual(await (await get('/console/components', viewer.cookie)).json(), {
+    registries: [{ id: 'shr', name: 'shared-health-record' }, { id: 'cr', name: 'client-registry' }],
+  });
+});

@@ -157,3 +157,37 @@ test('registry availability: one probe per registry reused for a few seconds, th
   assert.equal(await availability.baseIfUp('shr'), 'http://shr/fhir', 'after it the registry is asked again');
   assert.deepEqual(probed, ['http://shr/fhir', 'http://shr/fhir']);
 });
+
+test('the flow graph shows the running components before any traffic, greyed; traffic makes them active', () => {
+  const channels: Channel[] = [
+    { _id: 'c1', name: 'registration', urlPattern: '^/reg', routes: [route(3449)] },
+    { _id: 'c2', name: 'fhir', urlPattern: '^/fhir', routes: [route(3447)] },
+    { _id: 'c3', name: 'off', urlPattern: '^/off', routes: [route(3999)], status: 'disabled' },
+  ];
+  const mediators: Mediator[] = [
+    { urn: 'urn:m', name: 'Registration mediator', version: '1', endpoints: [route(3449)] },
+    { urn: 'urn:idle', name: 'Idle mediator', version: '1', endpoints: [] },
+  ];
+  const registries = [
+    { id: 'shr', name: 'shared-health-record', host: '127.0.0.1', port: '3447' },
+    { id: 'cr', name: 'client-registry', host: '127.0.0.1', port: '3448' },
+  ];
+  const fresh = buildFlowGraph([], channels, [], mediators, registries);
+  const node = (graph: typeof fresh, id: string) => graph.nodes.find((n) => n.id === id);
+  assert.deepEqual(fresh.nodes.map((n) => n.id).sort(), ['mediator:urn:idle', 'mediator:urn:m', 'router', 'service:127.0.0.1:3448', 'upstream:127.0.0.1:3447'].sort());
+  assert.ok(fresh.nodes.filter((n) => n.id !== 'router').every((n) => n.idle), 'everything but the router is idle on a fresh stack');
+  assert.equal(node(fresh, 'upstream:127.0.0.1:3447')?.label, 'Shared health record (127.0.0.1:3447)', 'a channel routing straight to a registry is that registry');
+  assert.deepEqual(fresh.links.map((l) => l.id).sort(), ['router>mediator:urn:m', 'router>upstream:127.0.0.1:3447'], 'enabled channels only');
+  assert.equal(fresh.edges.length, 0);
+  // One transaction through the mediator to the client registry: those become active, the rest stay idle.
+  const busy = buildFlowGraph([
+    { _id: 't1', channelID: 'c1', status: 'Successful', request: { path: '/reg', method: 'POST' }, orchestrations: [{ name: 'register', request: { host: '127.0.0.1', port: 3448 } }] },
+  ], channels, [], mediators, registries);
+  assert.equal(node(busy, 'mediator:urn:m')?.idle, false);
+  assert.equal(node(busy, 'service:127.0.0.1:3448')?.idle, false);
+  assert.equal(node(busy, 'service:127.0.0.1:3448')?.label, 'register (127.0.0.1:3448)', 'the traffic label stands');
+  assert.equal(node(busy, 'mediator:urn:idle')?.idle, true);
+  assert.deepEqual(busy.links.map((l) => l.id), ['router>upstream:127.0.0.1:3447'], 'a link with traffic is an edge, not a configured link');
+  // Without addresses (a non-admin), a registry is its own node by name.
+  assert.ok(buildFlowGraph([], [], [], [], [{ id: 'cr', name: 'client-registry' }]).nodes.some((n) => n.id === 'registry:cr' && n.label === 'Client registry' && n.idle));
+});

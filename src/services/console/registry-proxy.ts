@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApi } from './admin-api-proxy.js';
-import type { RegistryAvailability } from './registry-availability.js';
+import { REGISTRY_IDS, type RegistryAvailability } from './registry-availability.js';
 import { registryUrl } from './registry-path.js';
 import type { ConsoleSession } from './sessions.js';
 import { currentUser, isAdminUser } from './user-check.js';
@@ -55,6 +55,27 @@ export function registerRegistryProxy(app: FastifyInstance, registries: Registry
     if (!checked) return reply;
     if (!isAdminUser(checked.user)) return { shr: false, cr: false };
     return registries.upNow();
+  });
+
+  /**
+   * The registries running now, for the architecture view (any logged-in user): their names, and
+   * for admins their addresses too (so the diagram joins them to the orchestrations that call
+   * them; the registries' ports are internal, docs/security.md).
+   */
+  app.get('/console/components', async (request, reply) => {
+    const session = hooks.sessionOf(request);
+    if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
+    const checked = await checkedUser(api, hooks, request, reply, session);
+    if (!checked) return reply;
+    const admin = isAdminUser(checked.user);
+    const running = await Promise.all(REGISTRY_IDS.map(async (id) => ({ id, base: await registries.baseIfUp(id) })));
+    reply.header('cache-control', 'no-store');
+    return {
+      registries: running.filter((r) => r.base).map(({ id, base }) => {
+        const url = new URL(base!);
+        return { id, name: REGISTRY_NAMES[id], ...(admin ? { host: url.hostname, port: url.port || (url.protocol === 'https:' ? '443' : '80') } : {}) };
+      }),
+    };
   });
 
   void app.register(async (scope) => {
