@@ -57,21 +57,24 @@ function pageFor(path: string) {
   }
 }
 
-/** The registry browsers appear when the console can reach them and the user may use them. */
-function useRegistryNav(): Array<[string, string]> {
+/**
+ * The registry browsers appear when the console can reach them and the user may use them; asked
+ * again on every navigation, so a registry started later shows up without a reload.
+ */
+function useRegistryNav(path: string): Array<[string, string]> {
   const [links, setLinks] = useState<Array<[string, string]>>([]);
   useEffect(() => {
     request<{ shr: boolean; cr: boolean }>('GET', '/console/registries').then(
       (r) => setLinks([...(r.shr ? [['/patients', 'Patients'] as [string, string]] : []), ...(r.cr ? [['/client-registry', 'Client registry'] as [string, string]] : [])]),
       () => setLinks([]),
     );
-  }, []);
+  }, [path]);
   return links;
 }
 
 function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
   const path = useHashPath();
-  const registryNav = useRegistryNav();
+  const registryNav = useRegistryNav(path);
   const isAdmin = !!session.user.groups?.includes('admin');
   const main = useRef<HTMLElement>(null);
   const [menuOpen, setMenuOpen] = useState(false);

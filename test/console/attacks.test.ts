@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/common/logger.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import { consoleService } from '../../src/services/console/index.js';
+import { PROBE_USER_AGENT } from '../../src/services/console/registry-availability.js';
 import type { RunningService } from '../../src/services/service.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
 
@@ -20,10 +21,17 @@ let running: RunningService;
 let url: string;
 let fhir: http.Server;
 const fhirPaths: string[] = [];
+let fhirUp = true;
 
 before(async () => {
   iol = await startIol('pglite');
   fhir = http.createServer((req, res) => {
+    // The console's availability probes: a CapabilityStatement while "up", not recorded as reads.
+    if (req.headers['user-agent'] === PROBE_USER_AGENT) {
+      res.writeHead(fhirUp ? 200 : 503, { 'content-type': 'application/fhir+json' });
+      res.end(JSON.stringify(fhirUp ? { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1' } : { resourceType: 'OperationOutcome' }));
+      return;
+    }
     fhirPaths.push(req.url ?? '');
     res.writeHead(200, { 'content-type': 'application/fhir+json' });
     res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0 }));
@@ -164,4 +172,48 @@ test('a stranger\'s failed logins are throttled by the console and do not lock t
 test('a request target in absolute form is 400, not 502', async () => {
   const res = await get('http://example.org/api/channels', '');
   assert.equal(res.status, 400);
+});
+
+/** Polls (no timing asserted) until the console's answer for the registries is `expected`. */
+async function registriesBecome(cookie: string, expected: { shr: boolean; cr: boolean }): Promise<void> {
+  for (let attempt = 0; attempt < 120; attempt++) {
+    const seen = await (await get('/console/registries', cookie)).json();
+    if (JSON.stringify(seen) === JSON.stringify(expected)) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert.fail(`the registries never became ${JSON.stringify(expected)}`);
+}
+
+test('registry availability is re-checked while the console runs: a stopped registry is dropped, a started one picked up', async () => {
+  const root = await asRoot();
+  await registriesBecome(root.cookie, { shr: true, cr: true });
+  fhirUp = false;
+  try {
+    await registriesBecome(root.cookie, { shr: false, cr: false });
+    const before = fhirPaths.length;
+    const res = await get('/registry/shr/Patient', root.cookie);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: string }).error, 'CONSOLE_NO_REGISTRY');
+    assert.equal(fhirPaths.length, before, 'a registry that is down is not read');
+  } finally {
+    fhirUp = true;
+  }
+  await registriesBecome(root.cookie, { shr: true, cr: true });
+  assert.equal((await get('/registry/shr/Patient', root.cookie)).status, 200);
+});
+
+test('/console/components: the running registries for the architecture view, with addresses for admins only', async () => {
+  assert.equal((await get('/console/components', '')).status, 401);
+  const root = await asRoot();
+  await registriesBecome(root.cookie, { shr: true, cr: true });
+  const port = String((fhir.address() as AddressInfo).port);
+  assert.deepEqual(await (await get('/console/components', root.cookie)).json(), {
+    registries: [{ id: 'shr', name: 'shared-health-record', host: '127.0.0.1', port }, { id: 'cr', name: 'client-registry', host: '127.0.0.1', port }],
+  });
+  const email = 'viewer-components@example.org';
+  assert.equal((await iol.call('POST', '/users', { email, firstname: 'V', surname: 'C', groups: ['viewers'], password: 'a-long-password-1' })).status, 201);
+  const viewer = await login(email, 'a-long-password-1');
+  assert.deepEqual(await (await get('/console/components', viewer.cookie)).json(), {
+    registries: [{ id: 'shr', name: 'shared-health-record' }, { id: 'cr', name: 'client-registry' }],
+  });
 });

@@ -72,6 +72,27 @@ for (const driver of testDrivers) {
       assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), true);
     });
 
+    test('before any traffic the architecture view shows the running parts greyed', async () => {
+      await page.getByRole('link', { name: 'Architecture' }).click();
+      await page.locator('[data-node="mediator:urn:mediator:console-e2e"][data-idle="1"]').waitFor({ state: 'attached' });
+    });
+
+    test('edit a user: the API\'s validation error (a too-short password) shows, then names and groups save', async () => {
+      assert.equal((await stack.iol.call('POST', '/users', { email: 'e2e-user@example.org', firstname: 'Old', surname: 'Name', groups: ['users'], password: 'a-long-password-1' })).status, 201);
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('button', { name: 'Edit e2e-user@example.org' }).click();
+      await page.getByLabel('First name').first().fill('New');
+      await page.getByLabel('Groups').first().fill('users, viewers');
+      await page.getByLabel('New password').fill('short');
+      await page.getByRole('button', { name: 'Save user' }).click();
+      await page.getByRole('alert').waitFor();
+      await page.getByLabel('New password').fill('');
+      await page.getByRole('button', { name: 'Save user' }).click();
+      await page.getByRole('status').filter({ hasText: 'User e2e-user@example.org saved' }).waitFor();
+      const stored = await stack.iol.call('GET', '/users/e2e-user@example.org');
+      assert.deepEqual([stored.body.firstname, stored.body.groups], ['New', ['users', 'viewers']]);
+    });
+
     test('create a client', async () => {
       await page.getByRole('link', { name: 'Clients' }).click();
       await page.getByRole('link', { name: 'Add a client' }).click();
@@ -181,6 +202,7 @@ for (const driver of testDrivers) {
       assert.equal(await edge.getAttribute('data-status'), 'Successful');
       // (a level edge has no height, which playwright calls hidden: attached is what counts)
       await page.locator('[data-edge="router>mediator:urn:mediator:console-e2e"]').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('[data-node="mediator:urn:mediator:console-e2e"]').getAttribute('data-idle'), null, 'traffic makes it active');
       // A new request is drawn as it arrives, without reloading the page.
       const failing = await fetch(`${stack.iol.router}/e2e/again`, { headers: { authorization: basic('e2e-clinic', 'e2e-clinic-secret') } });
       await failing.text();

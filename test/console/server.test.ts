@@ -109,6 +109,26 @@ test('the admin API answers the console\'s validation errors as they are', async
   assert.match(((await res.json()) as { message: string }).message, /urlPattern|regular expression/i);
 });
 
+test('a user is edited through PUT /api/users/:email: names, groups, a new password; the API\'s validation errors come back', async () => {
+  const { cookie, body } = await login();
+  const email = 'edited@example.org';
+  assert.equal((await stack.iol.call('POST', '/users', { email, firstname: 'Old', surname: 'Name', groups: ['users'], password: 'first-password-1' })).status, 201);
+  const put = (change: unknown) => fetch(`${stack.url}/api/users/${encodeURIComponent(email)}`, {
+    method: 'PUT',
+    headers: { cookie: cookie!, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
+    body: JSON.stringify(change),
+  });
+  const bad = await put({ groups: 'admin' });
+  assert.equal(bad.status, 400, 'groups must be a list');
+  assert.ok(((await bad.json()) as { message: string }).message, 'the validation error has a message to show');
+  assert.equal((await put({ firstname: 'New', surname: 'Person', groups: ['users', 'viewers'], password: 'second-password-2' })).status, 200);
+  const stored = (await stack.iol.call('GET', `/users/${email}`)).body as { firstname: string; surname: string; groups: string[] };
+  assert.deepEqual([stored.firstname, stored.surname, stored.groups], ['New', 'Person', ['users', 'viewers']]);
+  const relogin = (password: string) => fetch(`${stack.url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password }) });
+  assert.equal((await relogin('first-password-1')).status, 401, 'the old password no longer works');
+  assert.equal((await relogin('second-password-2')).status, 200, 'the reset password works');
+});
+
 test('without a session /api is 401; /api/logout and /api/authenticate are not passed on', async () => {
   assert.equal((await fetch(`${stack.url}/api/channels`)).status, 401);
   const { cookie } = await login();

@@ -13,6 +13,7 @@ import { refusedApiPath } from '../../src/services/console/admin-api-proxy.js';
 import { ConsoleLoginThrottle } from '../../src/services/console/login-throttle.js';
 import { registryUrl } from '../../src/services/console/registry-path.js';
 import { ConsoleSessions } from '../../src/services/console/sessions.js';
+import { AVAILABILITY_CACHE_MS, RegistryAvailability } from '../../src/services/console/registry-availability.js';
 
 const route = (port: number) => ({ name: `r${port}`, host: '127.0.0.1', port, primary: true });
 
@@ -138,4 +139,55 @@ test('/api paths are checked decoded and normalised; registry paths stay under t
   assert.ok('refused' in registryUrl(base, '../health', ''));
   assert.ok('refused' in registryUrl(base, 'Patient/./x', ''));
   assert.deepEqual(registryUrl(base, 'Patient/a/b?c#d', ''), { url: `${base}/Patient/a/b%3Fc%23d` });
+});
+
+test('registry availability: one probe per registry reused for a few seconds, then asked again; an unset base is never probed', async () => {
+  let now = 0;
+  let up = false;
+  const probed: string[] = [];
+  const availability = new RegistryAvailability({ shr: 'http://shr/fhir' }, () => now, async (base) => {
+    probed.push(base);
+    return up;
+  });
+  assert.deepEqual(await availability.upNow(), { shr: false, cr: false });
+  up = true;
+  now = AVAILABILITY_CACHE_MS - 1;
+  assert.equal(await availability.baseIfUp('shr'), undefined, 'within the cache the old answer stands');
+  now = AVAILABILITY_CACHE_MS;
+  assert.equal(await availability.baseIfUp('shr'), 'http://shr/fhir', 'after it the registry is asked again');
+  assert.deepEqual(probed, ['http://shr/fhir', 'http://shr/fhir']);
+});
+
+test('the flow graph shows the running components before any traffic, greyed; traffic makes them active', () => {
+  const channels: Channel[] = [
+    { _id: 'c1', name: 'registration', urlPattern: '^/reg', routes: [route(3449)] },
+    { _id: 'c2', name: 'fhir', urlPattern: '^/fhir', routes: [route(3447)] },
+    { _id: 'c3', name: 'off', urlPattern: '^/off', routes: [route(3999)], status: 'disabled' },
+  ];
+  const mediators: Mediator[] = [
+    { urn: 'urn:m', name: 'Registration mediator', version: '1', endpoints: [route(3449)] },
+    { urn: 'urn:idle', name: 'Idle mediator', version: '1', endpoints: [] },
+  ];
+  const registries = [
+    { id: 'shr', name: 'shared-health-record', host: '127.0.0.1', port: '3447' },
+    { id: 'cr', name: 'client-registry', host: '127.0.0.1', port: '3448' },
+  ];
+  const fresh = buildFlowGraph([], channels, [], mediators, registries);
+  const node = (graph: typeof fresh, id: string) => graph.nodes.find((n) => n.id === id);
+  assert.deepEqual(fresh.nodes.map((n) => n.id).sort(), ['mediator:urn:idle', 'mediator:urn:m', 'router', 'service:127.0.0.1:3448', 'upstream:127.0.0.1:3447'].sort());
+  assert.ok(fresh.nodes.filter((n) => n.id !== 'router').every((n) => n.idle), 'everything but the router is idle on a fresh stack');
+  assert.equal(node(fresh, 'upstream:127.0.0.1:3447')?.label, 'Shared health record (127.0.0.1:3447)', 'a channel routing straight to a registry is that registry');
+  assert.deepEqual(fresh.links.map((l) => l.id).sort(), ['router>mediator:urn:m', 'router>upstream:127.0.0.1:3447'], 'enabled channels only');
+  assert.equal(fresh.edges.length, 0);
+  // One transaction through the mediator to the client registry: those become active, the rest stay idle.
+  const busy = buildFlowGraph([
+    { _id: 't1', channelID: 'c1', status: 'Successful', request: { path: '/reg', method: 'POST' }, orchestrations: [{ name: 'register', request: { host: '127.0.0.1', port: 3448 } }] },
+  ], channels, [], mediators, registries);
+  assert.equal(node(busy, 'mediator:urn:m')?.idle, false);
+  assert.equal(node(busy, 'service:127.0.0.1:3448')?.idle, false);
+  assert.equal(node(busy, 'service:127.0.0.1:3448')?.label, 'register (127.0.0.1:3448)', 'the traffic label stands');
+  assert.equal(node(busy, 'mediator:urn:idle')?.idle, true);
+  assert.deepEqual(busy.links.map((l) => l.id), ['router>upstream:127.0.0.1:3447'], 'a link with traffic is an edge, not a configured link');
+  // Without addresses (a non-admin), a registry is its own node by name.
+  assert.ok(buildFlowGraph([], [], [], [], [{ id: 'cr', name: 'client-registry' }]).nodes.some((n) => n.id === 'registry:cr' && n.label === 'Client registry' && n.idle));
 });

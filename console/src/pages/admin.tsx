@@ -22,6 +22,26 @@ export function UsersPage() {
       setError(errorText(e));
     }
   };
+  const [editing, setEditing] = useState<{ email: string; firstname: string; surname: string; groups: string; password: string }>();
+  const startEdit = (user: User) => {
+    setError(undefined);
+    setEditing({ email: user.email, firstname: user.firstname ?? '', surname: user.surname ?? '', groups: (user.groups ?? []).join(', '), password: '' });
+  };
+  /** PUT /users/:email as OpenHIM's console does; a blank password keeps the current one. */
+  const saveEdit = async (event: Event) => {
+    event.preventDefault();
+    if (!editing) return;
+    setError(undefined);
+    const { email, password, groups, ...names } = editing;
+    try {
+      await api.put(`/users/${encodeURIComponent(email)}`, { ...names, groups: splitList(groups), ...(password ? { password } : {}) });
+      setMessage(`User ${email} saved${password ? ', with the new password' : ''}.`);
+      setEditing(undefined);
+      users.reload();
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
   const remove = async (user: User) => {
     if (!confirm(`Delete user ${user.email}?`)) return;
     try {
@@ -46,12 +66,30 @@ export function UsersPage() {
                 <td>{u.email}</td>
                 <td>{[u.firstname, u.surname].filter(Boolean).join(' ')}</td>
                 <td>{(u.groups ?? []).join(', ')}</td>
-                <td><button type="button" onClick={() => remove(u)} aria-label={`Delete ${u.email}`}>Delete</button></td>
+                <td>
+                  <button type="button" onClick={() => startEdit(u)} aria-label={`Edit ${u.email}`}>Edit</button>{' '}
+                  <button type="button" onClick={() => remove(u)} aria-label={`Delete ${u.email}`}>Delete</button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      {editing && (
+        <form onSubmit={saveEdit} class="panel" aria-labelledby="edit-user">
+          <h2 id="edit-user">Edit {editing.email}</h2>
+          <div class="row">
+            <Field label="First name" value={editing.firstname} onInput={(e) => setEditing({ ...editing, firstname: value(e) })} />
+            <Field label="Surname" value={editing.surname} onInput={(e) => setEditing({ ...editing, surname: value(e) })} />
+          </div>
+          <div class="row">
+            <Field label="Groups" value={editing.groups} onInput={(e) => setEditing({ ...editing, groups: value(e) })} hint="comma-separated" />
+            <Field label="New password" type="password" autocomplete="new-password" value={editing.password} onInput={(e) => setEditing({ ...editing, password: value(e) })} hint="leave blank to keep the current password" />
+          </div>
+          <button type="submit" class="primary">Save user</button>{' '}
+          <button type="button" onClick={() => setEditing(undefined)}>Cancel</button>
+        </form>
+      )}
       <form onSubmit={create} class="panel" aria-labelledby="new-user">
         <h2 id="new-user">Add a user</h2>
         <div class="row">

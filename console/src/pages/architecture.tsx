@@ -1,12 +1,13 @@
 /**
  * The live architecture view: clients, the router, mediators and the services behind them, with
  * each new transaction drawn along its path, coloured by status; every edge and flow links to
- * its transaction. Polls the admin API every 2 s.
+ * its transaction. The running components (mediators, enabled channels' upstreams, registries)
+ * are drawn greyed while idle, so a fresh stack shows its parts. Polls the admin API every 2 s.
  */
 import { useMemo, useRef } from 'preact/hooks';
-import { api, query } from '../api';
+import { api, query, request } from '../api';
 import type { Channel, Client, Mediator, Transaction } from '../models';
-import { buildFlowGraph, type FlowNode } from '../flow-graph';
+import { buildFlowGraph, type FlowNode, type RunningRegistry } from '../flow-graph';
 import { heartbeatState } from './mediators';
 import { href } from '../router';
 import { ErrorNote, PageTitle, StatusBadge, formatTime, useInterval, useLoad } from '../ui';
@@ -44,10 +45,12 @@ export function ArchitecturePage() {
   const clients = useLoad(() => api.get<Client[]>('/clients').catch(() => [] as Client[]), []);
   const mediators = useLoad(() => api.get<Mediator[]>('/mediators').catch(() => [] as Mediator[]), []);
   useInterval(() => transactions.reload(), 2_000);
-  useInterval(() => { channels.reload(); mediators.reload(); clients.reload(); }, 15_000);
+  // The console server's own view of the registries (absent against an older console server: none).
+  const registries = useLoad(() => request<{ registries: RunningRegistry[] }>('GET', '/console/components').then((c) => c.registries, () => [] as RunningRegistry[]), []);
+  useInterval(() => { channels.reload(); mediators.reload(); clients.reload(); registries.reload(); }, 15_000);
   const graph = useMemo(
-    () => buildFlowGraph(transactions.data ?? [], channels.data ?? [], clients.data ?? [], mediators.data ?? []),
-    [transactions.data, channels.data, clients.data, mediators.data],
+    () => buildFlowGraph(transactions.data ?? [], channels.data ?? [], clients.data ?? [], mediators.data ?? [], registries.data ?? []),
+    [transactions.data, channels.data, clients.data, mediators.data, registries.data],
   );
   // Transactions already drawn: only new ones get a moving dot.
   const seen = useRef<Set<string> | undefined>(undefined);
@@ -57,7 +60,7 @@ export function ArchitecturePage() {
     seen.current = new Set([...(seen.current ?? []), ...transactions.data.map((t) => t._id)]);
   }
   // Drawn once everything it is built from has arrived, so a mediator never shows first as a plain upstream.
-  const ready = !!(transactions.data && channels.data && clients.data && mediators.data);
+  const ready = !!(transactions.data && channels.data && clients.data && mediators.data && registries.data);
   const { positions, height } = layout(graph.nodes);
   const centre = (id: string, side: 'in' | 'out') => {
     const p = positions.get(id) ?? { x: 0, y: 0 };
@@ -73,12 +76,13 @@ export function ArchitecturePage() {
   return (
     <section>
       <PageTitle>Architecture</PageTitle>
-      <p>The exchange as it runs: each request's path from its client through the router to the mediators and services, newest in colour by status. Select an arrow to open its latest transaction.</p>
+      <p>The exchange as it runs: each request's path from its client through the router to the mediators and services, newest in colour by status. Select an arrow to open its latest transaction. Running components that no recent transaction reached are greyed, with dashed lines for the routes channels configure.</p>
       <ErrorNote error={transactions.error ?? channels.error} />
       {!ready ? <p role="status">Loading…</p> : <>
       <div class="diagram-wrap">
         <svg class="diagram" viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-label="Architecture diagram">
           {COLUMN_TITLES.map((title, i) => <text key={title} class="column-title" x={COLUMN_X[i]! + NODE_W / 2} y={24} text-anchor="middle">{title}</text>)}
+          {graph.links.map((l) => <path key={l.id} class="link idle" data-link={l.id} d={edgePath(l.from, l.to)} />)}
           {graph.edges.map((e) => (
             <a key={e.id} href={href(`/transactions/${e.transactionId}`)} class="edge" data-edge={e.id} data-status={e.status}
               aria-label={`${graph.nodes.find((n) => n.id === e.from)?.label} to ${graph.nodes.find((n) => n.id === e.to)?.label}: ${e.count} transaction(s), latest ${e.status}`}>
@@ -100,7 +104,8 @@ export function ArchitecturePage() {
           {graph.nodes.map((n) => {
             const p = positions.get(n.id)!;
             return (
-              <g key={n.id} class={`node ${n.kind}`} data-node={n.id} transform={`translate(${p.x},${p.y})`}>
+              <g key={n.id} class={`node ${n.kind}${n.idle ? ' idle' : ''}`} data-node={n.id} data-idle={n.idle ? '1' : undefined} transform={`translate(${p.x},${p.y})`}>
+                <title>{n.idle ? `${n.label}: running, no recent traffic` : n.label}</title>
                 <rect width={NODE_W} height={NODE_H} rx={8} />
                 <text x={NODE_W / 2} y={NODE_H / 2 + 5} text-anchor="middle">{n.label.length > 28 ? `${n.label.slice(0, 27)}…` : n.label}</text>
                 {mediatorState.has(n.id) && <circle cx={NODE_W - 10} cy={10} r={5} class={`beat ${mediatorState.get(n.id)}`}><title>heartbeat {mediatorState.get(n.id)}</title></circle>}

@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Limits } from '../../common/limits.js';
 import { AdminApi, applySetCookies, registerAdminApiProxy, sendAnswer } from './admin-api-proxy.js';
 import { ConsoleLoginThrottle } from './login-throttle.js';
+import { RegistryAvailability } from './registry-availability.js';
 import { registerRegistryProxy, type RegistryBases } from './registry-proxy.js';
 import { crossOriginReason, csrfTokenMatches, isStateChanging } from './request-guard.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -26,7 +27,7 @@ export interface ConsoleAppOptions {
   limits: Limits;
   adminApiUrl: string;
   files: Map<string, StaticFile>;
-  /** FHIR bases of the registries the browsers may read (absent: that browser is off). */
+  /** FHIR bases where the registries would be; each browser is on while its registry answers (registry-availability.ts). */
   registries?: RegistryBases;
   https?: Record<string, unknown>;
 }
@@ -54,6 +55,7 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     windowMs: limits.consoleLoginWindowMs,
   });
   const api = new AdminApi(options.adminApiUrl.replace(/\/+$/, ''));
+  const registries = new RegistryAvailability(options.registries ?? {});
   void app.register(cookie);
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -150,7 +152,7 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
   }, limits.consoleProxyBodyBytes);
 
-  registerRegistryProxy(app, options.registries ?? {}, api, {
+  registerRegistryProxy(app, registries, api, {
     sessionOf,
     refuseStateChange,
     refuseCrossSite: crossOriginReason,

@@ -4,8 +4,8 @@
  * /api proxy on the same origin. Settings: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (9000),
  * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
  * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
- * CONSOLE_API_CA_FILE (PEM certificate to trust for the admin API), CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; derived from
- * FHIR_DATASTORE_* and CLIENT_REGISTRY_* when those packages run), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
+ * CONSOLE_API_CA_FILE (PEM certificate to trust for the admin API), CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; default: derived from
+ * FHIR_DATASTORE_* and CLIENT_REGISTRY_* or those packages' default ports, probed while running; "off" disables), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
  * Secure), and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,15 +24,20 @@ import { loadStaticFiles } from './static-files.js';
 const BUILT_APP_DIR = fileURLToPath(new URL('../../../console-app/', import.meta.url));
 
 /**
- * The registries' FHIR bases: CONSOLE_SHR_URL / CONSOLE_CLIENT_REGISTRY_URL, else derived from the
- * registry's own port setting when its package is in the deployment; otherwise that browser is off.
+ * Where the registries' FHIR bases would be: CONSOLE_SHR_URL / CONSOLE_CLIENT_REGISTRY_URL ("off":
+ * that browser stays off), else the registry's own host and port settings, else its package's
+ * default port, so a registry package started after the console is found there. Whether each is
+ * up is probed while the console runs (registry-availability.ts).
  */
 function registryBases(settings: Settings): RegistryBases {
-  const derived = (host: string, port: string, path: string) =>
-    settings.get(port) ? `http://${settings.get(host) || '127.0.0.1'}:${settings.get(port)}${path}` : undefined;
+  const base = (configured: string, host: string, port: string, defaultPort: number, path: string) => {
+    const url = settings.get(configured);
+    if (url === 'off') return undefined;
+    return url || `http://${settings.get(host) || '127.0.0.1'}:${settings.get(port) || defaultPort}${path}`;
+  };
   return {
-    shr: settings.get('CONSOLE_SHR_URL') || derived('FHIR_DATASTORE_HOST', 'FHIR_DATASTORE_PORT', '/fhir'),
-    cr: settings.get('CONSOLE_CLIENT_REGISTRY_URL') || derived('CLIENT_REGISTRY_HOST', 'CLIENT_REGISTRY_PORT', '/clientregistry/fhir'),
+    shr: base('CONSOLE_SHR_URL', 'FHIR_DATASTORE_HOST', 'FHIR_DATASTORE_PORT', 3447, '/fhir'),
+    cr: base('CONSOLE_CLIENT_REGISTRY_URL', 'CLIENT_REGISTRY_HOST', 'CLIENT_REGISTRY_PORT', 3448, '/clientregistry/fhir'),
   };
 }
 

@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApi } from './admin-api-proxy.js';
+import { REGISTRY_IDS, type RegistryAvailability } from './registry-availability.js';
 import { registryUrl } from './registry-path.js';
 import type { ConsoleSession } from './sessions.js';
 import { currentUser, isAdminUser } from './user-check.js';
@@ -46,14 +47,35 @@ async function checkedUser(api: AdminApi, hooks: RegistryHooks, request: Fastify
   return undefined;
 }
 
-export function registerRegistryProxy(app: FastifyInstance, bases: RegistryBases, api: AdminApi, hooks: RegistryHooks, bodyLimit: number): void {
+export function registerRegistryProxy(app: FastifyInstance, registries: RegistryAvailability, api: AdminApi, hooks: RegistryHooks, bodyLimit: number): void {
   app.get('/console/registries', async (request, reply) => {
     const session = hooks.sessionOf(request);
     if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
     const checked = await checkedUser(api, hooks, request, reply, session);
     if (!checked) return reply;
+    if (!isAdminUser(checked.user)) return { shr: false, cr: false };
+    return registries.upNow();
+  });
+
+  /**
+   * The registries running now, for the architecture view (any logged-in user): their names, and
+   * for admins their addresses too (so the diagram joins them to the orchestrations that call
+   * them; the registries' ports are internal, docs/security.md).
+   */
+  app.get('/console/components', async (request, reply) => {
+    const session = hooks.sessionOf(request);
+    if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
+    const checked = await checkedUser(api, hooks, request, reply, session);
+    if (!checked) return reply;
     const admin = isAdminUser(checked.user);
-    return { shr: !!bases.shr && admin, cr: !!bases.cr && admin };
+    const running = await Promise.all(REGISTRY_IDS.map(async (id) => ({ id, base: await registries.baseIfUp(id) })));
+    reply.header('cache-control', 'no-store');
+    return {
+      registries: running.filter((r) => r.base).map(({ id, base }) => {
+        const url = new URL(base!);
+        return { id, name: REGISTRY_NAMES[id], ...(admin ? { host: url.hostname, port: url.port || (url.protocol === 'https:' ? '443' : '80') } : {}) };
+      }),
+    };
   });
 
   void app.register(async (scope) => {
@@ -63,8 +85,8 @@ export function registerRegistryProxy(app: FastifyInstance, bases: RegistryBases
       // Route parameters arrive decoded: /registry/%73hr is the shared health record, and its path
       // is rebuilt from the decoded segments (registry-path.ts), never sliced from the raw URL.
       const { registry, '*': wildcard } = request.params as { registry: string; '*': string };
-      const base = registry === 'shr' ? bases.shr : registry === 'cr' ? bases.cr : undefined;
-      if (!base) return reply.status(404).send({ error: 'CONSOLE_NO_REGISTRY', message: `no registry "${registry.slice(0, 40)}" is configured` });
+      const base = registry === 'shr' || registry === 'cr' ? await registries.baseIfUp(registry) : undefined;
+      if (!base) return reply.status(404).send({ error: 'CONSOLE_NO_REGISTRY', message: `no registry "${registry.slice(0, 40)}" is running` });
       if (request.method !== 'GET' && request.method !== 'POST') {
         return reply.status(405).header('allow', 'GET, POST').send({ error: 'CONSOLE_READ_ONLY', message: 'the registry browsers only read, and decide review items' });
       }
