@@ -38,6 +38,11 @@ export class ContentLoader {
     private readonly logger?: Pick<Logger, 'info'>,
   ) {}
 
+  /** TERMINOLOGY_MAX_PACKAGE_BYTES of this deployment. */
+  get maxPackageBytes(): number {
+    return this.engine.limits.terminologyMaxPackageBytes;
+  }
+
   /** A repository bound to one maintenance transaction (exempt from request budgets: imports are the operator's). */
   private async inMaintenance<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     try {

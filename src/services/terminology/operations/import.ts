@@ -29,7 +29,7 @@ export function importOperation(loader: ContentLoader): FhirOperation {
       if (resources.length) reports.push(await loader.importResources(resources as Resource[], '$import'));
       for (const p of params.filter((x) => x.name === 'package')) {
         if (!p.valueBase64Binary) throw badParameter('$import: "package" is a FHIR NPM package .tgz as valueBase64Binary');
-        reports.push(await loader.importResources(resourcesOfNpmPackage(Buffer.from(p.valueBase64Binary, 'base64'), TERMINOLOGY_TYPES, '$import package'), '$import package'));
+        reports.push(await loader.importResources(await resourcesOfNpmPackage(Buffer.from(p.valueBase64Binary, 'base64'), TERMINOLOGY_TYPES, '$import package', loader.maxPackageBytes), '$import package'));
       }
       const csv = value('csv');
       if (csv !== undefined) {
