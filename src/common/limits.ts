@@ -87,6 +87,8 @@ export const LIMITS = {
   // ── Terminology service ─────────────────────────────────────────────────────────────────
   terminologyMaxExpansion: limit('TERMINOLOGY_MAX_EXPANSION', 10_000, 'count',
     'members one ValueSet/$expand answer returns: a larger count is lowered to it, and an expansion without count that has more members is 400 too-costly (page with count and offset)'),
+  terminologyMaxComposeWork: limit('TERMINOLOGY_MAX_COMPOSE_WORK', 10_000, 'count',
+    'work of compiling one value set with those it imports: each include, filter and imported value set counts 1 (an imported one again each time it is reused), listed concepts 1 per 100; past it 400 too-costly', 100),
   terminologyMaxPackageBytes: limit('TERMINOLOGY_MAX_PACKAGE_BYTES', 64 * MB, 'bytes',
     'a FHIR NPM package (.tgz) unpacked, for $import and TERMINOLOGY_IMPORT_FILES; past it 400 (a gzip bomb stops there)', 1 * MB),
 

@@ -8,7 +8,7 @@
  */
 import type { ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
-import { FhirError } from '../../fhir/outcome.js';
+import { FhirError, tooCostly } from '../../fhir/outcome.js';
 import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
 import { badParameter, splitCanonical } from './parameters.js';
 import { findByUrl, unknownTerminology } from './resolve.js';
@@ -38,12 +38,27 @@ export interface CompiledCompose {
 
 const key = (c: { system: string; code: string }): string => `${c.system}\u0000${c.code}`;
 
+interface Compiled {
+  where: string;
+  listed: ListedConcept[];
+}
+
 class Compiler {
   readonly params: unknown[] = [];
   readonly systems = new Map<number, StoredCodeSystem>();
   wholeSystems = true;
+  /** Imported value sets compiled in this request, with the work each cost (reuse costs it again: its SQL is repeated). */
+  private readonly compiled = new Map<string, Compiled & { work: number }>();
+  private work = 0;
 
   constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
+
+  /** Counts work against TERMINOLOGY_MAX_COMPOSE_WORK, so value sets importing each other widely cannot cost exponential time. */
+  private charge(units: number): void {
+    this.work += units;
+    const max = this.store.limits.terminologyMaxComposeWork;
+    if (this.work > max) throw tooCostly(`the value set and those it imports are too large to compile (over ${max} includes, filters and imports; TERMINOLOGY_MAX_COMPOSE_WORK)`);
+  }
 
   p(value: unknown): string {
     this.params.push(value);
@@ -65,8 +80,11 @@ class Compiler {
       return this.listedOnly(listed);
     }
     if (compose.exclude?.length) this.wholeSystems = false;
-    const includes = await Promise.all(compose.include.map((inc) => this.include(inc, trail)));
-    const excludes = await Promise.all((compose.exclude ?? []).map((exc) => this.include(exc, trail)));
+    // One after the other: imported value sets are compiled once and their work counted in order.
+    const includes: Compiled[] = [];
+    for (const inc of compose.include) includes.push(await this.include(inc, trail));
+    const excludes: Compiled[] = [];
+    for (const exc of compose.exclude ?? []) excludes.push(await this.include(exc, trail));
     const excluded = new Set(excludes.flatMap((e) => e.listed).map(key));
     const listed = dedupe(includes.flatMap((i) => i.listed)).filter((c) => !excluded.has(key(c)));
     let where = `(${includes.map((i) => i.where).join(' OR ')})`;
@@ -75,11 +93,29 @@ class Compiler {
     return { where, listed };
   }
 
+  /** An imported value set, compiled once per request (a cycle through it was already refused then). */
+  private async imported(canonical: string, trail: string[]): Promise<Compiled> {
+    const known = this.compiled.get(canonical);
+    if (known) {
+      this.charge(known.work);
+      return known;
+    }
+    this.charge(1);
+    const before = this.work;
+    const { url, version } = splitCanonical(canonical);
+    const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
+    if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
+    const compiled = await this.valueSet(nested, [...trail, canonical]);
+    this.compiled.set(canonical, { ...compiled, work: this.work - before + 1 });
+    return compiled;
+  }
+
   private listedOnly(listed: ListedConcept[]): { where: string; listed: ListedConcept[] } {
     return { where: 'false', listed };
   }
 
   private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
+    this.charge(1 + (inc.filter?.length ?? 0) + Math.ceil((inc.concept?.length ?? 0) / 100));
     const conditions: string[] = [];
     if (inc.concept?.length || inc.filter?.length || inc.valueSet?.length || !inc.system) this.wholeSystems = false;
     let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
@@ -105,10 +141,7 @@ class Compiler {
     }
     for (const canonical of inc.valueSet ?? []) {
       if (trail.includes(canonical)) throw badParameter(`value set ${canonical.slice(0, 200)} imports itself (through ${trail.join(' -> ').slice(0, 300)})`);
-      const { url, version } = splitCanonical(canonical);
-      const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
-      if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
-      const compiled = await this.valueSet(nested, [...trail, canonical]);
+      const compiled = await this.imported(canonical, trail);
       conditions.push(compiled.where);
       listed = listed === undefined ? compiled.listed : intersect(listed, compiled.listed);
     }
