@@ -36,5 +36,15 @@ for (const driver of testDrivers) {
       const narrow = await expectStatus(200, 'GET', `ValueSet/$expand?url=${encodeURIComponent(url(levels - 2, 0))}&count=5`);
       assert.ok(codes(narrow).length > 0);
     });
+
+    const inline = (include: Json) => P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [include] } } });
+
+    test('catastrophic regex filters are refused before they reach the database; a plain one works', async () => {
+      for (const value of ['(a+)+$', '(a|aa)*b', '(.*a){12}', '(x)\\1', 'a{1,1000}', 'a'.repeat(300)]) {
+        await expectStatus(400, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [{ property: 'display', op: 'regex', value }] }));
+      }
+      const ok = await expectStatus(200, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [{ property: 'code', op: 'regex', value: '(ta|br)[a-z]+' }] }));
+      assert.deepEqual(codes(ok).sort(), ['brady', 'tachy']);
+    });
   });
 }

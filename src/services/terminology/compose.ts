@@ -12,10 +12,10 @@ import { FhirError, tooCostly } from '../../fhir/outcome.js';
 import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
 import { badParameter, splitCanonical } from './parameters.js';
 import { findByUrl, unknownTerminology } from './resolve.js';
+import { assertSafeRegex } from './regex-guard.js';
 
 /** Value sets importing value sets: deeper than this is refused (and cycles are caught). */
 const MAX_NESTING = 10;
-const MAX_REGEX_CHARS = 500;
 
 export interface ListedConcept {
   system: string;
@@ -182,7 +182,7 @@ class Compiler {
         if (!hierarchy) break;
         return closure('descendant', value);
       case 'regex': {
-        if (value.length > MAX_REGEX_CHARS) throw badParameter(`a regex filter is longer than ${MAX_REGEX_CHARS} characters`);
+        assertSafeRegex(value);
         try {
           new RegExp(value, 'u');
         } catch {
