@@ -46,5 +46,29 @@ for (const driver of testDrivers) {
       const ok = await expectStatus(200, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [{ property: 'code', op: 'regex', value: '(ta|br)[a-z]+' }] }));
       assert.deepEqual(codes(ok).sort(), ['brady', 'tachy']);
     });
+
+    const codeSystem = (url: string, concept: Json[]) => ({ resourceType: 'CodeSystem', url, status: 'active', content: 'complete', concept });
+    const withParent = (code: string, parent: string) => ({ code, property: [{ code: 'parent', valueCode: parent }] });
+
+    test('cyclic hierarchies are 422 at write and at import, never stored', async () => {
+      await expectStatus(422, 'POST', 'CodeSystem', codeSystem('urn:test:cycle3', [withParent('A', 'C'), withParent('B', 'A'), withParent('C', 'B')]));
+      await expectStatus(422, 'POST', 'CodeSystem', codeSystem('urn:test:self', [withParent('A', 'A')]));
+      await expectStatus(422, 'POST', '$import', P({ name: 'csv', valueString: 'code,display,parent\nx,X,z\ny,Y,x\nz,Z,y\n' }, { name: 'url', valueUri: 'urn:test:csv-cycle' }));
+      const search = await expectStatus(200, 'GET', 'CodeSystem?url=urn:test:cycle3');
+      assert.equal(search.total ?? search.entry?.length ?? 0, 0);
+    });
+
+    test('a parent chain deeper than TERMINOLOGY_MAX_HIERARCHY_DEPTH is 422 (n²/2 closure rows); 60 levels load', async () => {
+      const chain = (n: number) => Array.from({ length: n }, (_, i) => (i ? withParent(`c${i}`, `c${i - 1}`) : { code: 'c0' }));
+      await expectStatus(422, 'POST', 'CodeSystem', codeSystem('urn:test:deep', chain(200)));
+      await expectStatus(422, 'POST', '$import', P({ name: 'csv', valueString: 'code,parent\n' + chain(200).map((c: Json) => `${c.code},${c.property?.[0].valueCode ?? ''}`).join('\n') }, { name: 'url', valueUri: 'urn:test:deep-csv' }));
+      await expectStatus(201, 'POST', 'CodeSystem', codeSystem('urn:test:deep60', chain(60)));
+    });
+
+    test('a CodeSystem too large for a plain write is 413 pointing to $import', async () => {
+      const concept = Array.from({ length: 10_001 }, (_, i) => ({ code: `k${i}` }));
+      const body = await expectStatus(413, 'PUT', 'CodeSystem/huge', { ...codeSystem('urn:test:huge', concept), id: 'huge' });
+      assert.match(JSON.stringify(body), /\$import/);
+    });
   });
 }
