@@ -70,5 +70,36 @@ for (const driver of testDrivers) {
       const body = await expectStatus(413, 'PUT', 'CodeSystem/huge', { ...codeSystem('urn:test:huge', concept), id: 'huge' });
       assert.match(JSON.stringify(body), /\$import/);
     });
+
+    test('malformed Parameters and inline resources are 400 OperationOutcomes, not 500', async () => {
+      const cases: Array<[string, Json]> = [
+        ['CodeSystem/$lookup', { resourceType: 'Parameters', parameter: 'x' }],
+        ['CodeSystem/$lookup', { resourceType: 'Parameters', parameter: [null] }],
+        ['CodeSystem/$lookup', { resourceType: 'Parameters', parameter: [{ name: 5 }] }],
+        ['CodeSystem/$lookup', P({ name: 'coding', valueCoding: { system: FINDINGS, code: { x: 1 } } })],
+        ['CodeSystem/$validate-code', P({ name: 'codeableConcept', valueCodeableConcept: { coding: 'tachy' } })],
+        ['CodeSystem/$validate-code', P({ name: 'codeableConcept', valueCodeableConcept: { coding: [null] } })],
+        ['ValueSet/$validate-code', P({ name: 'coding', valueCoding: { system: [FINDINGS], code: 'tachy' } }, { name: 'url', valueUri: 'x' })],
+        ['ValueSet/$expand', inline({ valueSet: 'http://example.org/vs/x' })],
+        ['ValueSet/$expand', inline({ valueSet: [{ a: 1 }] })],
+        ['ValueSet/$expand', inline({ system: FINDINGS, concept: 'tachy' })],
+        ['ValueSet/$expand', inline({ system: FINDINGS, filter: { property: 'concept' } })],
+        ['ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', compose: { include: {} } } })],
+        ['ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', compose: 'x' } })],
+        ['ConceptMap/$translate', P({ name: 'conceptMap', resource: { resourceType: 'ConceptMap', group: { element: [] } } }, { name: 'code', valueCode: 'a' }, { name: 'system', valueUri: 'urn:x' })],
+        ['ConceptMap/$translate', P({ name: 'conceptMap', resource: { resourceType: 'ConceptMap', group: [{ element: [{ code: 'a', target: 'b' }] }] } }, { name: 'code', valueCode: 'a' }, { name: 'system', valueUri: 'urn:x' })],
+        ['$import', { resourceType: 'Parameters', parameter: {} }],
+        ['$import', P({ name: 'resource', resource: 'x' })],
+        ['$import', P({ name: 'package', valueBase64Binary: 7 })],
+        ['$import', P({ name: 'csv', valueString: ['a'] }, { name: 'url', valueUri: 'urn:x' })],
+        ['$import', P({ name: 'resource', resource: { resourceType: 'Bundle', type: 'collection', entry: {} } })],
+        ['$import', P({ name: 'resource', resource: { resourceType: 'CodeSystem', url: 'urn:test:bad', status: 'active', content: 'complete', concept: { code: 'a' } } })],
+      ];
+      for (const [path, body] of cases) {
+        const reply = await tx.post(path, body);
+        assert.ok(reply.status >= 400 && reply.status < 500, `${path} ${JSON.stringify(body).slice(0, 200)}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+    });
   });
 }

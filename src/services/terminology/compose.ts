@@ -13,6 +13,7 @@ import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
 import { badParameter, splitCanonical } from './parameters.js';
 import { findByUrl, unknownTerminology } from './resolve.js';
 import { assertSafeRegex } from './regex-guard.js';
+import { assertValueSetShape } from './shapes.js';
 
 /** Value sets importing value sets: deeper than this is refused (and cycles are caught). */
 const MAX_NESTING = 10;
@@ -71,6 +72,7 @@ class Compiler {
 
   async valueSet(valueSet: ValueSet, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
     if (trail.length > MAX_NESTING) throw badParameter(`value sets import each other more than ${MAX_NESTING} deep: ${trail.slice(0, 4).join(' -> ')} ...`);
+    assertValueSetShape(valueSet, `ValueSet ${String(valueSet.url ?? valueSet.id ?? 'inline').slice(0, 200)}`);
     const compose = valueSet.compose;
     if (!compose?.include?.length) {
       // A value set stored with its expansion only: its listed concepts are the members.

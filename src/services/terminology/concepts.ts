@@ -76,7 +76,14 @@ export function conceptsOfCodeSystem(system: CodeSystem): ConceptRecord[] {
   const byCode = new Map<string, ConceptRecord>();
   const childLinks: Array<[string, string]> = [];
   const walk = (concepts: CodeSystemConcept[] | undefined, parent: string | undefined): void => {
+    if (concepts !== undefined && !Array.isArray(concepts)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'CodeSystem.concept must be an array');
     for (const concept of concepts ?? []) {
+      if (typeof concept !== 'object' || concept === null || (concept.code !== undefined && typeof concept.code !== 'string')) {
+        throw new FhirError(400, 'FHIR_BAD_REQUEST', 'each CodeSystem concept is an object whose code is a string');
+      }
+      if (!Array.isArray(concept.property ?? []) || !Array.isArray(concept.designation ?? [])) {
+        throw new FhirError(400, 'FHIR_BAD_REQUEST', `concept ${concept.code?.slice(0, 60)}: property and designation must be arrays`);
+      }
       if (!concept.code) continue;
       let record = byCode.get(concept.code);
       if (!record) {

@@ -76,7 +76,13 @@ export class ContentLoader {
   async importResources(resources: Resource[], origin: string): Promise<ImportReport> {
     const started = Date.now();
     const report: ImportReport = { resources: 0, concepts: 0, skipped: 0, ms: 0 };
-    const flat = resources.flatMap((r) => (r.resourceType === 'Bundle' ? ((r as { entry?: Array<{ resource?: Resource }> }).entry ?? []).map((e) => e.resource!).filter(Boolean) : [r]));
+    const flat = resources.flatMap((r) => {
+      if (r.resourceType !== 'Bundle') return [r];
+      const entries: unknown = (r as { entry?: unknown }).entry ?? [];
+      if (!Array.isArray(entries)) throw badRequest(`${origin}: Bundle.entry must be an array`);
+      return entries.map((e) => (e as { resource?: Resource } | null)?.resource)
+        .filter((x): x is Resource => typeof x === 'object' && x !== null && typeof x.resourceType === 'string');
+    });
     for (const resource of flat) {
       if (!TERMINOLOGY_TYPES.includes(resource.resourceType)) {
         report.skipped++;
