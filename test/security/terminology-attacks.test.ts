@@ -101,5 +101,18 @@ for (const driver of testDrivers) {
         assert.equal(reply.body.resourceType, 'OperationOutcome');
       }
     });
+
+    test('concept filters other than the hierarchy work on the code; unknown properties are 400', async () => {
+      const expand = async (filter: Json) => codes(await expectStatus(200, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [filter] }))).sort();
+      assert.deepEqual(await expand({ property: 'concept', op: 'in', value: 'tachy,brady' }), ['brady', 'tachy']);
+      assert.deepEqual(await expand({ property: 'concept', op: '=', value: 'mi' }), ['mi']);
+      assert.deepEqual(await expand({ property: 'concept', op: 'regex', value: 'a.*a' }), ['asthma']);
+      const notIn = await expand({ property: 'concept', op: 'not-in', value: 'tachy,brady' });
+      assert.ok(notIn.includes('mi') && !notIn.includes('tachy'));
+      assert.deepEqual(await expand({ property: 'severity', op: '=', value: 'low' }), ['brady']);
+      for (const filter of [{ property: 'colour', op: '=', value: 'red' }, { property: 'nosuch', op: 'regex', value: 'x' }, { property: 'nosuch', op: 'exists', value: 'true' }]) {
+        await expectStatus(400, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [filter] }));
+      }
+    });
   });
 }

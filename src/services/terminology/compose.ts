@@ -37,6 +37,9 @@ export interface CompiledCompose {
   wholeSystems: boolean;
 }
 
+/** Filter properties every code system has: the concept's own fields and the FHIR concept-properties. */
+const BUILT_IN_PROPERTIES = new Set(['code', 'display', 'definition', 'parent', 'child', 'inactive', 'status', 'deprecated', 'notSelectable', 'deprecationDate', 'retirementDate']);
+
 const key = (c: { system: string; code: string }): string => `${c.system}\u0000${c.code}`;
 
 interface Compiled {
@@ -170,6 +173,11 @@ class Compiler {
       return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${ordOf(code)}${extra})`;
     };
     const hierarchy = property === 'concept' || property === 'code';
+    // Outside the hierarchy operators, `concept` means the code itself (FHIR filter property "concept").
+    if (!['is-a', 'descendent-of', 'is-not-a', 'generalizes'].includes(op)) {
+      if (property === 'concept') return this.filter(system, { ...filter, property: 'code' });
+      await this.assertKnownProperty(system, property);
+    }
     switch (op) {
       case 'is-a':
         if (!hierarchy) break;
@@ -215,6 +223,13 @@ class Compiler {
         throw badParameter(`filter operator "${op.slice(0, 40)}" is not supported (is-a, descendent-of, is-not-a, generalizes, regex, =, in, not-in, exists)`);
     }
     throw badParameter(`filter operator ${op} applies to the property "concept" (the hierarchy), not "${property.slice(0, 60)}"`);
+  }
+
+  /** A filter on a property no concept of the system has (and FHIR does not define) is a mistake, not an empty set. */
+  private async assertKnownProperty(system: StoredCodeSystem, property: string): Promise<void> {
+    if (BUILT_IN_PROPERTIES.has(property)) return;
+    const used = await this.repo.sql.query(`SELECT 1 FROM ${this.schema}.property WHERE csid = $1 AND code = $2 LIMIT 1`, [system.csid, property]);
+    if (!used.rows.length) throw badParameter(`code system ${system.url.slice(0, 200)} has no property "${property.slice(0, 60)}" to filter on`);
   }
 
   private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {
