@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TEXT_SEARCH } from '../../src/services/terminology/expansion.js';
 import { testDrivers } from '../support/databases.js';
 import { codes, FINDINGS, findings, P, startTerminology, type Json, type TerminologyUnderTest } from '../terminology/support.js';
 
@@ -112,6 +113,21 @@ for (const driver of testDrivers) {
       assert.deepEqual(await expand({ property: 'severity', op: '=', value: 'low' }), ['brady']);
       for (const filter of [{ property: 'colour', op: '=', value: 'red' }, { property: 'nosuch', op: 'regex', value: 'x' }, { property: 'nosuch', op: 'exists', value: 'true' }]) {
         await expectStatus(400, 'POST', 'ValueSet/$expand', inline({ system: FINDINGS, filter: [filter] }));
+      }
+    });
+
+    test('a text filter on an is-a branch of a large system is answered from the word index, narrowed to the branch', async () => {
+      const saved = TEXT_SEARCH.containsScanMaxConcepts;
+      TEXT_SEARCH.containsScanMaxConcepts = 0; // the path of systems too large for a substring scan
+      try {
+        const url = encodeURIComponent(`${FINDINGS}?fhir_vs=isa/heart`);
+        const page = await expectStatus(200, 'GET', `ValueSet/$expand?url=${url}&filter=card&count=10`);
+        assert.deepEqual(codes(page).sort(), ['acf', 'arrest']);
+        assert.equal(page.expansion.total, 2);
+        const lung = await expectStatus(200, 'GET', `ValueSet/$expand?url=${encodeURIComponent(`${FINDINGS}?fhir_vs=isa/lung`)}&filter=c&count=10&activeOnly=true`);
+        assert.deepEqual(codes(lung), []); // copd (retired) is the only c-word in the branch
+      } finally {
+        TEXT_SEARCH.containsScanMaxConcepts = saved;
       }
     });
   });
