@@ -130,5 +130,21 @@ for (const driver of testDrivers) {
         TEXT_SEARCH.containsScanMaxConcepts = saved;
       }
     });
+
+    test('R4 details: $translate code without system 400, url|version canonicals, the right display with a wrong one', async () => {
+      await expectStatus(400, 'GET', 'ConceptMap/$translate?code=a');
+      const lookup = await expectStatus(200, 'GET', `CodeSystem/$lookup?system=${encodeURIComponent(`${FINDINGS}|1`)}&code=tachy`);
+      assert.equal(lookup.parameter.find((p: Json) => p.name === 'display')?.valueString, 'Tachycardia');
+      await expectStatus(404, 'GET', `CodeSystem/$lookup?system=${encodeURIComponent(`${FINDINGS}|9`)}&code=tachy`);
+      await expectStatus(400, 'GET', `CodeSystem/$lookup?system=${encodeURIComponent(`${FINDINGS}|1`)}&version=2&code=tachy`);
+      await expectStatus(201, 'POST', 'ValueSet', { resourceType: 'ValueSet', url: 'http://example.org/vs/versioned', version: '3', status: 'active', compose: { include: [{ system: FINDINGS }] } });
+      await expectStatus(200, 'GET', `ValueSet/$expand?url=${encodeURIComponent('http://example.org/vs/versioned|3')}&count=2`);
+      for (const path of [`CodeSystem/$validate-code?url=${encodeURIComponent(FINDINGS)}&code=tachy&display=Wrong`,
+        `ValueSet/$validate-code?url=${encodeURIComponent('http://example.org/vs/versioned')}&system=${encodeURIComponent(FINDINGS)}&code=tachy&display=Wrong`]) {
+        const reply = await expectStatus(200, 'GET', path);
+        assert.equal(reply.parameter.find((p: Json) => p.name === 'result')?.valueBoolean, false);
+        assert.equal(reply.parameter.find((p: Json) => p.name === 'display')?.valueString, 'Tachycardia', path);
+      }
+    });
   });
 }
