@@ -6,7 +6,7 @@
  * word index for a text filter). Concepts listed from code systems this service does not hold
  * cannot be in that table: they travel beside it as `listed` concepts.
  */
-import type { ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
+import type { CodeSystem, ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError, tooCostly } from '../../fhir/outcome.js';
 import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
@@ -229,7 +229,10 @@ class Compiler {
   private async assertKnownProperty(system: StoredCodeSystem, property: string): Promise<void> {
     if (BUILT_IN_PROPERTIES.has(property)) return;
     const used = await this.repo.sql.query(`SELECT 1 FROM ${this.schema}.property WHERE csid = $1 AND code = $2 LIMIT 1`, [system.csid, property]);
-    if (!used.rows.length) throw badParameter(`code system ${system.url.slice(0, 200)} has no property "${property.slice(0, 60)}" to filter on`);
+    if (used.rows.length) return;
+    // Declared by the CodeSystem but on no concept (yet): a valid filter that matches nothing.
+    const resource = await this.repo.read('CodeSystem', system.resourceId).catch(() => undefined) as CodeSystem | undefined;
+    if (!(resource?.property ?? []).some((p) => p?.code === property)) throw badParameter(`code system ${system.url.slice(0, 200)} has no property "${property.slice(0, 60)}" to filter on`);
   }
 
   private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {

@@ -124,12 +124,13 @@ async function wordIndexSearch(q: Queryable, schema: string, compiled: CompiledC
   const text = normaliseText(filter).trim();
   const words = wordsOf(text).slice(0, MAX_FILTER_WORDS);
   if (!words.length) return undefined;
-  const params: unknown[] = [...compiled.params];
-  const p = (v: unknown): string => (params.push(v), `$${params.length}`);
-  const csids = p(compiled.systems.map((s) => s.csid));
   // A branch (is-a), other filters or activeOnly: the word matches are narrowed by the compose, a
   // semi-join on the closure's index, rather than the compose's members scanned for the words.
   const narrowed = !compiled.wholeSystems || request.activeOnly;
+  // Every numbered parameter must appear in the statement: the compose's only when it is used.
+  const params: unknown[] = narrowed ? [...compiled.params] : [];
+  const p = (v: unknown): string => (params.push(v), `$${params.length}`);
+  const csids = p(compiled.systems.map((s) => s.csid));
   const restriction = narrowed
     ? ` AND (csid, ord) IN (SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${compiled.where}${request.activeOnly ? ' AND c.active' : ''})` : '';
   // One index range scan per word, appended and grouped: a concept matches when every word does.
