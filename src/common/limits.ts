@@ -87,6 +87,16 @@ export const LIMITS = {
   // ── Terminology service ─────────────────────────────────────────────────────────────────
   terminologyMaxExpansion: limit('TERMINOLOGY_MAX_EXPANSION', 10_000, 'count',
     'members one ValueSet/$expand answer returns: a larger count is lowered to it, and an expansion without count that has more members is 400 too-costly (page with count and offset)'),
+  terminologyMaxComposeWork: limit('TERMINOLOGY_MAX_COMPOSE_WORK', 10_000, 'count',
+    'work of compiling one value set with those it imports: each include, filter and imported value set counts 1 (an imported one again each time it is reused), listed concepts 1 per 100; past it 400 too-costly', 100),
+  terminologyMaxHierarchyDepth: limit('TERMINOLOGY_MAX_HIERARCHY_DEPTH', 64, 'count',
+    'levels of a code system\'s is-a hierarchy (a parent chain); deeper is 422 at write or import', 2),
+  terminologyMaxClosureRows: limit('TERMINOLOGY_MAX_CLOSURE_ROWS', 20_000_000, 'count',
+    'transitive-closure rows of one code system (each concept with each of its ancestors); more is 422 at write or import', 1_000),
+  terminologyMaxWriteConcepts: limit('TERMINOLOGY_MAX_WRITE_CONCEPTS', 10_000, 'count',
+    'concepts of a CodeSystem created or updated by a plain FHIR write; more is 413 pointing to $import, which loads in bulk', 5_000),
+  terminologyMaxPackageBytes: limit('TERMINOLOGY_MAX_PACKAGE_BYTES', 64 * MB, 'bytes',
+    'a FHIR NPM package (.tgz) unpacked, for $import and TERMINOLOGY_IMPORT_FILES; past it 400 (a gzip bomb stops there)', 1 * MB),
 
   // ── Patient-registration mediator ────────────────────────────────────────────────────────
   registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',

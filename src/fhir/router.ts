@@ -258,8 +258,11 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   let parameters: Parameters;
   const body = ctx.request.body as Resource | undefined;
   if (ctx.request.method === 'POST' && body && !Array.isArray(body)) {
-    if (body.resourceType === 'Parameters') parameters = body as Parameters;
-    else parameters = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: body }] };
+    if (body.resourceType === 'Parameters') {
+      const given: unknown = (body as Parameters).parameter;
+      if (given !== undefined && !Array.isArray(given)) throw badRequest(`$${op}: Parameters.parameter must be an array`);
+      parameters = body as Parameters;
+    } else parameters = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: body }] };
     parameters = { ...parameters, parameter: [...(parameters.parameter ?? []), ...queryToParameters(ctx.request.query).parameter!] };
   } else parameters = queryToParameters(ctx.request.query);
   const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, parameters, baseUrl: ctx.repo.baseUrl });

@@ -53,7 +53,9 @@ for (const driver of testDrivers) {
       for (const vs of coreResources().resources.filter((r) => r.resourceType === 'ValueSet')) {
         const reply = await get(`ValueSet/$expand?url=${q((vs as { url: string }).url)}&count=5`);
         statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-        assert.ok(reply.status === 200 || reply.status === 404, `${(vs as { url: string }).url}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
+        // example-filter filters its code system on a property ("acme-plasma") the system does not have: 400.
+        const invalid = (vs as { url: string }).url === 'http://hl7.org/fhir/ValueSet/example-filter' && reply.status === 400;
+        assert.ok(reply.status === 200 || reply.status === 404 || invalid, `${(vs as { url: string }).url}: ${reply.status} ${JSON.stringify(reply.body).slice(0, 300)}`);
       }
       assert.ok(statuses[200]! > 600, JSON.stringify(statuses));
     });

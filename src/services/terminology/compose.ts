@@ -6,16 +6,17 @@
  * word index for a text filter). Concepts listed from code systems this service does not hold
  * cannot be in that table: they travel beside it as `listed` concepts.
  */
-import type { ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
+import type { CodeSystem, ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
-import { FhirError } from '../../fhir/outcome.js';
+import { FhirError, tooCostly } from '../../fhir/outcome.js';
 import type { ConceptStore, StoredCodeSystem } from './concept-store.js';
 import { badParameter, splitCanonical } from './parameters.js';
 import { findByUrl, unknownTerminology } from './resolve.js';
+import { assertSafeRegex } from './regex-guard.js';
+import { assertValueSetShape } from './shapes.js';
 
 /** Value sets importing value sets: deeper than this is refused (and cycles are caught). */
 const MAX_NESTING = 10;
-const MAX_REGEX_CHARS = 500;
 
 export interface ListedConcept {
   system: string;
@@ -36,14 +37,32 @@ export interface CompiledCompose {
   wholeSystems: boolean;
 }
 
+/** Filter properties every code system has: the concept's own fields and the FHIR concept-properties. */
+const BUILT_IN_PROPERTIES = new Set(['code', 'display', 'definition', 'parent', 'child', 'inactive', 'status', 'deprecated', 'notSelectable', 'deprecationDate', 'retirementDate']);
+
 const key = (c: { system: string; code: string }): string => `${c.system}\u0000${c.code}`;
+
+interface Compiled {
+  where: string;
+  listed: ListedConcept[];
+}
 
 class Compiler {
   readonly params: unknown[] = [];
   readonly systems = new Map<number, StoredCodeSystem>();
   wholeSystems = true;
+  /** Imported value sets compiled in this request, with the work each cost (reuse costs it again: its SQL is repeated). */
+  private readonly compiled = new Map<string, Compiled & { work: number }>();
+  private work = 0;
 
   constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
+
+  /** Counts work against TERMINOLOGY_MAX_COMPOSE_WORK, so value sets importing each other widely cannot cost exponential time. */
+  private charge(units: number): void {
+    this.work += units;
+    const max = this.store.limits.terminologyMaxComposeWork;
+    if (this.work > max) throw tooCostly(`the value set and those it imports are too large to compile (over ${max} includes, filters and imports; TERMINOLOGY_MAX_COMPOSE_WORK)`);
+  }
 
   p(value: unknown): string {
     this.params.push(value);
@@ -56,6 +75,7 @@ class Compiler {
 
   async valueSet(valueSet: ValueSet, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
     if (trail.length > MAX_NESTING) throw badParameter(`value sets import each other more than ${MAX_NESTING} deep: ${trail.slice(0, 4).join(' -> ')} ...`);
+    assertValueSetShape(valueSet, `ValueSet ${String(valueSet.url ?? valueSet.id ?? 'inline').slice(0, 200)}`);
     const compose = valueSet.compose;
     if (!compose?.include?.length) {
       // A value set stored with its expansion only: its listed concepts are the members.
@@ -65,8 +85,11 @@ class Compiler {
       return this.listedOnly(listed);
     }
     if (compose.exclude?.length) this.wholeSystems = false;
-    const includes = await Promise.all(compose.include.map((inc) => this.include(inc, trail)));
-    const excludes = await Promise.all((compose.exclude ?? []).map((exc) => this.include(exc, trail)));
+    // One after the other: imported value sets are compiled once and their work counted in order.
+    const includes: Compiled[] = [];
+    for (const inc of compose.include) includes.push(await this.include(inc, trail));
+    const excludes: Compiled[] = [];
+    for (const exc of compose.exclude ?? []) excludes.push(await this.include(exc, trail));
     const excluded = new Set(excludes.flatMap((e) => e.listed).map(key));
     const listed = dedupe(includes.flatMap((i) => i.listed)).filter((c) => !excluded.has(key(c)));
     let where = `(${includes.map((i) => i.where).join(' OR ')})`;
@@ -75,11 +98,29 @@ class Compiler {
     return { where, listed };
   }
 
+  /** An imported value set, compiled once per request (a cycle through it was already refused then). */
+  private async imported(canonical: string, trail: string[]): Promise<Compiled> {
+    const known = this.compiled.get(canonical);
+    if (known) {
+      this.charge(known.work);
+      return known;
+    }
+    this.charge(1);
+    const before = this.work;
+    const { url, version } = splitCanonical(canonical);
+    const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
+    if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
+    const compiled = await this.valueSet(nested, [...trail, canonical]);
+    this.compiled.set(canonical, { ...compiled, work: this.work - before + 1 });
+    return compiled;
+  }
+
   private listedOnly(listed: ListedConcept[]): { where: string; listed: ListedConcept[] } {
     return { where: 'false', listed };
   }
 
   private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
+    this.charge(1 + (inc.filter?.length ?? 0) + Math.ceil((inc.concept?.length ?? 0) / 100));
     const conditions: string[] = [];
     if (inc.concept?.length || inc.filter?.length || inc.valueSet?.length || !inc.system) this.wholeSystems = false;
     let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
@@ -105,10 +146,7 @@ class Compiler {
     }
     for (const canonical of inc.valueSet ?? []) {
       if (trail.includes(canonical)) throw badParameter(`value set ${canonical.slice(0, 200)} imports itself (through ${trail.join(' -> ').slice(0, 300)})`);
-      const { url, version } = splitCanonical(canonical);
-      const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
-      if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
-      const compiled = await this.valueSet(nested, [...trail, canonical]);
+      const compiled = await this.imported(canonical, trail);
       conditions.push(compiled.where);
       listed = listed === undefined ? compiled.listed : intersect(listed, compiled.listed);
     }
@@ -135,6 +173,11 @@ class Compiler {
       return `c.ord IN (SELECT ${other} FROM ${s}.closure WHERE csid = ${csid()} AND ${column} = ${ordOf(code)}${extra})`;
     };
     const hierarchy = property === 'concept' || property === 'code';
+    // Outside the hierarchy operators, `concept` means the code itself (FHIR filter property "concept").
+    if (!['is-a', 'descendent-of', 'is-not-a', 'generalizes'].includes(op)) {
+      if (property === 'concept') return this.filter(system, { ...filter, property: 'code' });
+      await this.assertKnownProperty(system, property);
+    }
     switch (op) {
       case 'is-a':
         if (!hierarchy) break;
@@ -149,7 +192,7 @@ class Compiler {
         if (!hierarchy) break;
         return closure('descendant', value);
       case 'regex': {
-        if (value.length > MAX_REGEX_CHARS) throw badParameter(`a regex filter is longer than ${MAX_REGEX_CHARS} characters`);
+        assertSafeRegex(value);
         try {
           new RegExp(value, 'u');
         } catch {
@@ -180,6 +223,16 @@ class Compiler {
         throw badParameter(`filter operator "${op.slice(0, 40)}" is not supported (is-a, descendent-of, is-not-a, generalizes, regex, =, in, not-in, exists)`);
     }
     throw badParameter(`filter operator ${op} applies to the property "concept" (the hierarchy), not "${property.slice(0, 60)}"`);
+  }
+
+  /** A filter on a property no concept of the system has (and FHIR does not define) is a mistake, not an empty set. */
+  private async assertKnownProperty(system: StoredCodeSystem, property: string): Promise<void> {
+    if (BUILT_IN_PROPERTIES.has(property)) return;
+    const used = await this.repo.sql.query(`SELECT 1 FROM ${this.schema}.property WHERE csid = $1 AND code = $2 LIMIT 1`, [system.csid, property]);
+    if (used.rows.length) return;
+    // Declared by the CodeSystem but on no concept (yet): a valid filter that matches nothing.
+    const resource = await this.repo.read('CodeSystem', system.resourceId).catch(() => undefined) as CodeSystem | undefined;
+    if (!(resource?.property ?? []).some((p) => p?.code === property)) throw badParameter(`code system ${system.url.slice(0, 200)} has no property "${property.slice(0, 60)}" to filter on`);
   }
 
   private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {

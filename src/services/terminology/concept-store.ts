@@ -2,6 +2,7 @@
  * Reads of the concept tables: a code system version by url, a concept by code, its
  * designations, properties, parents and children, and subsumption (one probe of the closure).
  */
+import { DEFAULT_LIMITS, type Limits } from '../../common/limits.js';
 import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ExpansionTotals } from './expansion.js';
 
@@ -64,7 +65,7 @@ export class ConceptStore {
   /** Totals of recent expansions (expansion.ts), dropped with the code systems. */
   readonly totals = new ExpansionTotals();
 
-  constructor(readonly schema: string) {}
+  constructor(readonly schema: string, readonly limits: Limits = DEFAULT_LIMITS) {}
 
   /** Drops the cached code systems and totals (a CodeSystem write or import changed them). */
   forget(): void {

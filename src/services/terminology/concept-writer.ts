@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../../db/database.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { ancestorsOf, normaliseText, wordsOf, type ConceptRecord } from './concepts.js';
+import { ancestorsOf, normaliseText, wordsOf, type ConceptRecord, type HierarchyBounds } from './concepts.js';
 
 const BATCH = 20_000;
 
@@ -80,13 +80,15 @@ export async function dropCodeSystemsOf(q: Queryable, schema: string, resourceId
 }
 
 /** Replaces the concepts of a code system version; returns its csid. */
-export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[], progress?: WriteProgress): Promise<number> {
-  const csid = await claimCodeSystem(q, schema, header);
-  await clearConcepts(q, schema, csid);
+export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
+  bounds: HierarchyBounds, progress?: WriteProgress): Promise<number> {
   const seen = new Set<string>();
   const unique = concepts.filter((c) => (seen.has(c.code) ? false : (seen.add(c.code), true)));
   const isA = !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a';
-  const { parents, ancestors } = ancestorsOf(unique);
+  // Before anything is written: a cyclic, too deep or too large hierarchy is refused (422).
+  const { parents, ancestors } = ancestorsOf(unique, bounds);
+  const csid = await claimCodeSystem(q, schema, header);
+  await clearConcepts(q, schema, csid);
 
   const flush = async (sql: string, rows: Columns, types: string[]): Promise<void> => {
     if (!rows.length) return;

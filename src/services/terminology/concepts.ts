@@ -5,6 +5,8 @@
  * out here once so that is-a is a lookup afterwards) and the words of its display.
  */
 import type { CodeSystem, CodeSystemConcept, CodeSystemConceptProperty } from '@medplum/fhirtypes';
+import type { Limits } from '../../common/limits.js';
+import { FhirError } from '../../fhir/outcome.js';
 
 export interface Designation {
   language?: string;
@@ -74,7 +76,14 @@ export function conceptsOfCodeSystem(system: CodeSystem): ConceptRecord[] {
   const byCode = new Map<string, ConceptRecord>();
   const childLinks: Array<[string, string]> = [];
   const walk = (concepts: CodeSystemConcept[] | undefined, parent: string | undefined): void => {
+    if (concepts !== undefined && !Array.isArray(concepts)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'CodeSystem.concept must be an array');
     for (const concept of concepts ?? []) {
+      if (typeof concept !== 'object' || concept === null || (concept.code !== undefined && typeof concept.code !== 'string')) {
+        throw new FhirError(400, 'FHIR_BAD_REQUEST', 'each CodeSystem concept is an object whose code is a string');
+      }
+      if (!Array.isArray(concept.property ?? []) || !Array.isArray(concept.designation ?? [])) {
+        throw new FhirError(400, 'FHIR_BAD_REQUEST', `concept ${concept.code?.slice(0, 60)}: property and designation must be arrays`);
+      }
       if (!concept.code) continue;
       let record = byCode.get(concept.code);
       if (!record) {
@@ -105,35 +114,70 @@ export function conceptsOfCodeSystem(system: CodeSystem): ConceptRecord[] {
   return [...byCode.values()];
 }
 
+export interface HierarchyBounds {
+  /** Levels of a parent chain (TERMINOLOGY_MAX_HIERARCHY_DEPTH). */
+  maxDepth: number;
+  /** Ancestor links of all concepts together, i.e. closure rows (TERMINOLOGY_MAX_CLOSURE_ROWS). */
+  maxClosureRows: number;
+}
+
+/** The hierarchy bounds of a deployment's limits. */
+export const hierarchyBounds = (limits: Pick<Limits, 'terminologyMaxHierarchyDepth' | 'terminologyMaxClosureRows'>): HierarchyBounds =>
+  ({ maxDepth: limits.terminologyMaxHierarchyDepth, maxClosureRows: limits.terminologyMaxClosureRows });
+
+/** Concepts of a CodeSystem resource, nested ones included, counted without building records. */
+export function countConcepts(system: CodeSystem): number {
+  let count = 0;
+  const pending: Array<CodeSystemConcept[] | undefined> = [system.concept];
+  while (pending.length) {
+    const list = pending.pop();
+    if (!Array.isArray(list)) continue;
+    count += list.length;
+    for (const c of list) pending.push(c?.concept);
+  }
+  return count;
+}
+
+const unprocessable = (message: string): FhirError => new FhirError(422, 'FHIR_BAD_REQUEST', message);
+
 /**
  * Each concept's ancestors (by index into `concepts`, as pairs [ancestor, distance, ...]), from the
- * parent links. A link that would close a cycle is ignored, so a bad code system cannot loop.
+ * parent links. A cycle (a concept its own ancestor) is refused with a 422, as are chains deeper
+ * than maxDepth and closures past maxClosureRows: a chain of n concepts has n²/2 closure rows.
  */
-export function ancestorsOf(concepts: readonly ConceptRecord[]): { parents: Int32Array[]; ancestors: Int32Array[] } {
+export function ancestorsOf(concepts: readonly ConceptRecord[], bounds: HierarchyBounds): { parents: Int32Array[]; ancestors: Int32Array[] } {
   const index = new Map<string, number>();
   concepts.forEach((c, n) => index.set(c.code, n));
   const parents = concepts.map((c) => Int32Array.from(c.parents.map((p) => index.get(p)).filter((n): n is number => n !== undefined)));
   // Flat pairs, not Maps: 500k concepts ten levels deep are millions of links.
   const ancestors: Array<Int32Array | undefined> = new Array(concepts.length);
-  const visiting = new Uint8Array(concepts.length);
+  const depth = new Int32Array(concepts.length);
+  const onPath = new Uint8Array(concepts.length);
+  let closureRows = 0;
   const resolve = (start: number): void => {
     // Iterative depth-first walk (hierarchies can be deep; recursion could overflow the stack).
     const stack: Array<{ n: number; next: number }> = [{ n: start, next: 0 }];
-    visiting[start] = 1;
+    onPath[start] = 1;
     while (stack.length) {
       const top = stack[stack.length - 1]!;
       const ps = parents[top.n]!;
       if (top.next < ps.length) {
         const p = ps[top.next++]!;
-        if (ancestors[p] || visiting[p]) continue;
-        visiting[p] = 1;
+        if (ancestors[p]) continue;
+        if (onPath[p]) {
+          const cycle = stack.slice(stack.findIndex((e) => e.n === p)).map((e) => concepts[e.n]!.code);
+          throw unprocessable(`the hierarchy has a cycle: ${[...cycle, concepts[p]!.code].slice(0, 8).join(' -> ').slice(0, 300)} (a concept cannot be its own ancestor)`);
+        }
+        if (stack.length > bounds.maxDepth) throw unprocessable(`the hierarchy is deeper than ${bounds.maxDepth} levels at ${concepts[p]!.code.slice(0, 60)} (TERMINOLOGY_MAX_HIERARCHY_DEPTH)`);
+        onPath[p] = 1;
         stack.push({ n: p, next: 0 });
         continue;
       }
       const own = new Map<number, number>();
+      let level = 0;
       for (const p of ps) {
-        if (!ancestors[p]) continue; // a back edge of a cycle
         own.set(p, 1);
+        level = Math.max(level, depth[p]! + 1);
         const pairs = ancestors[p]!;
         for (let i = 0; i < pairs.length; i += 2) {
           const a = pairs[i]!;
@@ -142,12 +186,15 @@ export function ancestorsOf(concepts: readonly ConceptRecord[]): { parents: Int3
           if (prev === undefined || prev > d) own.set(a, d);
         }
       }
-      own.delete(top.n);
+      if (level > bounds.maxDepth) throw unprocessable(`the hierarchy is deeper than ${bounds.maxDepth} levels at ${concepts[top.n]!.code.slice(0, 60)} (TERMINOLOGY_MAX_HIERARCHY_DEPTH)`);
+      closureRows += own.size + 1;
+      if (closureRows > bounds.maxClosureRows) throw unprocessable(`the hierarchy needs more than ${bounds.maxClosureRows} closure rows (TERMINOLOGY_MAX_CLOSURE_ROWS): it is too deep or too tangled`);
+      depth[top.n] = level;
       const flat = new Int32Array(own.size * 2);
       let i = 0;
       for (const [a, d] of own) { flat[i++] = a; flat[i++] = d; }
       ancestors[top.n] = flat;
-      visiting[top.n] = 0;
+      onPath[top.n] = 0;
       stack.pop();
     }
   };

@@ -113,21 +113,30 @@ function listedRank(concept: ListedConcept, filter: string): number | undefined 
 }
 
 /**
- * A text search of whole code systems too large for the substring scan: matches, rank, order and
+ * A text search of code systems too large for the substring scan (whole, or a branch or other
+ * compose the word matches are narrowed by): matches, rank, order and
  * total all come from the word table (each word's position and its display's length), and only
  * the page's concepts are read. Rank: 0 the display is as long as the text and starts with its
  * first word (exact, in practice), 1 it starts with it, 2 any word does; then shorter displays.
  */
-async function wholeSystemSearch(q: Queryable, schema: string, compiled: CompiledCompose, filter: string, offset: number, count: number): Promise<{ keys: Array<{ csid: string; ord: number }>; total: number } | undefined> {
+async function wordIndexSearch(q: Queryable, schema: string, compiled: CompiledCompose, request: PageRequest, offset: number, count: number): Promise<{ keys: Array<{ csid: string; ord: number }>; total: number } | undefined> {
+  const filter = request.filter!;
   const text = normaliseText(filter).trim();
   const words = wordsOf(text).slice(0, MAX_FILTER_WORDS);
   if (!words.length) return undefined;
-  const params: unknown[] = [compiled.systems.map((s) => s.csid)];
+  // A branch (is-a), other filters or activeOnly: the word matches are narrowed by the compose, a
+  // semi-join on the closure's index, rather than the compose's members scanned for the words.
+  const narrowed = !compiled.wholeSystems || request.activeOnly;
+  // Every numbered parameter must appear in the statement: the compose's only when it is used.
+  const params: unknown[] = narrowed ? [...compiled.params] : [];
   const p = (v: unknown): string => (params.push(v), `$${params.length}`);
+  const csids = p(compiled.systems.map((s) => s.csid));
+  const restriction = narrowed
+    ? ` AND (csid, ord) IN (SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${compiled.where}${request.activeOnly ? ' AND c.active' : ''})` : '';
   // One index range scan per word, appended and grouped: a concept matches when every word does.
   // (A semi-join per extra word let the planner probe one large range per row of another.)
   const ranges = words.map((w, k) =>
-    `SELECT csid, ord, pos, len, ${k} AS k FROM ${schema}.word WHERE csid = ANY($1::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}`);
+    `SELECT csid, ord, pos, len, ${k} AS k FROM ${schema}.word WHERE csid = ANY(${csids}::bigint[]) AND word >= ${p(w)} AND word < ${p(`${w}\u{10FFFF}`)}${restriction}`);
   const candidates = `SELECT csid, ord, min(pos) FILTER (WHERE k = 0) AS pos, min(len) AS len FROM (${ranges.join(' UNION ALL ')}) w
     GROUP BY csid, ord${words.length > 1 ? ` HAVING count(DISTINCT k) = ${words.length}` : ''}`;
   const page = await q.query<{ csid: string; ord: number; total: string }>(
@@ -180,8 +189,9 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   let rows: Row[] = [];
   let total: number | undefined;
   const scope = compiled.systems.reduce((n, s) => n + s.conceptCount, 0);
-  const fast = request.filter && compiled.wholeSystems && !request.activeOnly && scope > TEXT_SEARCH.containsScanMaxConcepts && count > 0
-    ? await wholeSystemSearch(q, schema, compiled, request.filter, offset, count) : undefined;
+  // Too large for the substring scan: the word index drives, whole systems or a branch alike.
+  const fast = request.filter && compiled.systems.length && scope > TEXT_SEARCH.containsScanMaxConcepts && count > 0
+    ? await wordIndexSearch(q, schema, compiled, request, offset, count) : undefined;
   if (fast) {
     rows = await rowsByKeys(q, schema, fast.keys);
     total = fast.total;

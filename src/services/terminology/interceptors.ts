@@ -9,7 +9,8 @@ import type { Queryable } from '../../db/database.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { codeSystemChannel, type ConceptStore } from './concept-store.js';
 import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
-import { conceptsOfCodeSystem } from './concepts.js';
+import { FhirError } from '../../fhir/outcome.js';
+import { conceptsOfCodeSystem, countConcepts, hierarchyBounds } from './concepts.js';
 
 export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHeader {
   return {
@@ -22,6 +23,14 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
   return {
     name: 'terminology: index CodeSystem concepts',
     types: ['CodeSystem'],
+    before({ resource }) {
+      // Refused before any indexing: a plain write holds one transaction; $import loads in bulk.
+      const max = store.limits.terminologyMaxWriteConcepts;
+      const count = resource ? countConcepts(resource as CodeSystem) : 0;
+      if (count > max) {
+        throw new FhirError(413, 'FHIR_TOO_COSTLY', `a CodeSystem written as a FHIR resource holds at most ${max} concepts (TERMINOLOGY_MAX_WRITE_CONCEPTS), this one ${count}: load it with POST $import (parameter "resource"), which indexes in bulk`);
+      }
+    },
     async after({ action, id, stored, repo }) {
       const q = repo.sql;
       store.forget();
@@ -39,7 +48,7 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
       if (!system.url) return;
       const header = headerOf(system, id);
       if (system.content === 'not-present') await claimCodeSystem(q, store.schema, header);
-      else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system));
+      else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system), hierarchyBounds(store.limits));
     },
   };
 }

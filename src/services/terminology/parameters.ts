@@ -5,6 +5,7 @@
  */
 import type { CodeableConcept, Coding, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
+import { assertCodeableConceptShape, assertCodingShape, assertConceptMapShape, assertValueSetShape } from './shapes.js';
 
 export const badParameter = (message: string): FhirError => new FhirError(400, 'FHIR_BAD_REQUEST', message);
 
@@ -17,7 +18,11 @@ export class OperationInput {
 
   constructor(parameters: Parameters, private readonly operation: string, allowed: readonly string[]) {
     this.operationName = operation;
-    this.params = parameters.parameter ?? [];
+    const list: unknown = (parameters as { parameter?: unknown }).parameter ?? [];
+    if (!Array.isArray(list) || list.some((p) => typeof p !== 'object' || p === null || typeof (p as { name?: unknown }).name !== 'string')) {
+      throw badParameter(`$${operation}: "parameter" must be an array of parameters, each with a name`);
+    }
+    this.params = list as ParametersParameter[];
     for (const p of this.params) {
       if (!allowed.includes(p.name) && !p.name.startsWith('_')) {
         throw badParameter(`$${operation} has no parameter "${String(p.name).slice(0, 60)}"; it takes ${allowed.join(', ')}`);
@@ -81,6 +86,7 @@ export class OperationInput {
     const p = this.one(name);
     if (!p) return undefined;
     if (!p.valueCoding || typeof p.valueCoding !== 'object') throw badParameter(`$${this.operation}: parameter "${name}" must be a Coding (valueCoding); use POST with Parameters`);
+    assertCodingShape(p.valueCoding, `$${this.operation}: parameter "${name}"`);
     return p.valueCoding;
   }
 
@@ -90,6 +96,7 @@ export class OperationInput {
     if (!p.valueCodeableConcept || typeof p.valueCodeableConcept !== 'object') {
       throw badParameter(`$${this.operation}: parameter "${name}" must be a CodeableConcept (valueCodeableConcept); use POST with Parameters`);
     }
+    assertCodeableConceptShape(p.valueCodeableConcept, `$${this.operation}: parameter "${name}"`);
     return p.valueCodeableConcept;
   }
 
@@ -97,6 +104,8 @@ export class OperationInput {
     const p = this.one(name);
     if (!p) return undefined;
     if (!p.resource || p.resource.resourceType !== type) throw badParameter(`$${this.operation}: parameter "${name}" must be a ${type} resource`);
+    if (type === 'ValueSet') assertValueSetShape(p.resource, `$${this.operation}: parameter "${name}"`);
+    if (type === 'ConceptMap') assertConceptMapShape(p.resource, `$${this.operation}: parameter "${name}"`);
     return p.resource as T;
   }
 }
@@ -105,4 +114,14 @@ export class OperationInput {
 export function splitCanonical(canonical: string): { url: string; version?: string } {
   const bar = canonical.indexOf('|');
   return bar < 0 ? { url: canonical } : { url: canonical.slice(0, bar), version: canonical.slice(bar + 1) || undefined };
+}
+
+/** A url parameter that may carry its version as `url|version` (FHIR canonical form); a separate version must agree. */
+export function canonicalTarget(url: string | undefined, version: string | undefined, operation: string): { url?: string; version?: string } {
+  if (!url || !url.includes('|')) return { url, version };
+  const split = splitCanonical(url);
+  if (version && split.version && version !== split.version) {
+    throw badParameter(`$${operation}: the url names version ${split.version.slice(0, 40)} and the version parameter ${version.slice(0, 40)}`);
+  }
+  return { url: split.url, version: version ?? split.version };
 }

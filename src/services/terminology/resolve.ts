@@ -5,6 +5,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError } from '../../fhir/outcome.js';
+import { canonicalTarget } from './parameters.js';
 
 export const unknownTerminology = (message: string): FhirError => new FhirError(404, 'FHIR_UNKNOWN_TERMINOLOGY', message);
 
@@ -21,6 +22,8 @@ export async function findByUrl<T extends Resource>(repo: FhirRepository, type: 
 export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string, options: { id?: string; url?: string; version?: string; inline?: T; what: string }): Promise<T | undefined> {
   if (options.id) return (await repo.read(type, options.id)) as T;
   if (options.inline) return options.inline;
+  if (!options.url) return undefined;
+  ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.what));
   if (!options.url) return undefined;
   const found = await findByUrl<T>(repo, type, options.url, options.version);
   if (!found) throw unknownTerminology(`${options.what} ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);

@@ -27,7 +27,7 @@ export async function importFile(loader: ContentLoader, file: string): Promise<I
       const count = await loader.importCodeSystem(csvCodeSystemHeader(file), concepts, file);
       return { resources: 1, concepts: count, skipped: 0, ms: Date.now() - started };
     }
-    if (/\.(tgz|tar\.gz)$/i.test(file)) return await loader.importResources(resourcesOfNpmPackage(readFileSync(file), TERMINOLOGY_TYPES, file), file);
+    if (/\.(tgz|tar\.gz)$/i.test(file)) return await loader.importResources(await resourcesOfNpmPackage(readFileSync(file), TERMINOLOGY_TYPES, file, loader.maxPackageBytes), file);
     return await loader.importResources([JSON.parse(readFileSync(file, 'utf8')) as Resource], file);
   } catch (error) {
     throw new InstantError('TERMINOLOGY_IMPORT_FAILED', `cannot import ${file}: ${(error as Error).message}`,

@@ -14,7 +14,7 @@ import { FhirRepository } from '../../../fhir/repository.js';
 import type { WriteInterceptor } from '../../../fhir/write-interceptors.js';
 import type { ConceptStore } from '../concept-store.js';
 import { writeCodeSystem } from '../concept-writer.js';
-import { conceptsOfCodeSystem, type ConceptRecord } from '../concepts.js';
+import { conceptsOfCodeSystem, hierarchyBounds, type ConceptRecord } from '../concepts.js';
 import { headerOf } from '../interceptors.js';
 import { findByUrl } from '../resolve.js';
 
@@ -37,6 +37,11 @@ export class ContentLoader {
     private readonly store: ConceptStore,
     private readonly logger?: Pick<Logger, 'info'>,
   ) {}
+
+  /** TERMINOLOGY_MAX_PACKAGE_BYTES of this deployment. */
+  get maxPackageBytes(): number {
+    return this.engine.limits.terminologyMaxPackageBytes;
+  }
 
   /** A repository bound to one maintenance transaction (exempt from request budgets: imports are the operator's). */
   private async inMaintenance<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
@@ -71,7 +76,13 @@ export class ContentLoader {
   async importResources(resources: Resource[], origin: string): Promise<ImportReport> {
     const started = Date.now();
     const report: ImportReport = { resources: 0, concepts: 0, skipped: 0, ms: 0 };
-    const flat = resources.flatMap((r) => (r.resourceType === 'Bundle' ? ((r as { entry?: Array<{ resource?: Resource }> }).entry ?? []).map((e) => e.resource!).filter(Boolean) : [r]));
+    const flat = resources.flatMap((r) => {
+      if (r.resourceType !== 'Bundle') return [r];
+      const entries: unknown = (r as { entry?: unknown }).entry ?? [];
+      if (!Array.isArray(entries)) throw badRequest(`${origin}: Bundle.entry must be an array`);
+      return entries.map((e) => (e as { resource?: Resource } | null)?.resource)
+        .filter((x): x is Resource => typeof x === 'object' && x !== null && typeof x.resourceType === 'string');
+    });
     for (const resource of flat) {
       if (!TERMINOLOGY_TYPES.includes(resource.resourceType)) {
         report.skipped++;
@@ -107,7 +118,7 @@ export class ContentLoader {
       const id = await this.idFor(repo, header);
       const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
       delete resource.concept;
-      await writeCodeSystem(repo.sql, this.engine.schema, headerOf(resource, id), concepts, (stage, done, total) =>
+      await writeCodeSystem(repo.sql, this.engine.schema, headerOf(resource, id), concepts, hierarchyBounds(this.engine.limits), (stage, done, total) =>
         this.logger?.info({ origin, url: header.url, stage, done, total }, 'terminology import'));
       await repo.update('CodeSystem', id, resource);
       return concepts.length;

@@ -1,13 +1,17 @@
 /**
  * FHIR NPM packages (`.tgz`, as packages2.fhir.org serves them): the JSON resources under
  * `package/`, read with a small tar reader (ustar headers, 512-byte blocks). The unpacked size is
- * bounded so a hostile archive cannot exhaust memory.
+ * bounded (TERMINOLOGY_MAX_PACKAGE_BYTES) and unpacked off the event loop, so a gzip bomb neither
+ * exhausts memory nor stalls the server; a header whose size is not a plain octal number within
+ * the archive is refused, so the reader always advances.
  */
-import { gunzipSync } from 'node:zlib';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { Resource } from '@medplum/fhirtypes';
+import { DEFAULT_LIMITS } from '../../../common/limits.js';
 import { badRequest } from '../../../fhir/outcome.js';
 
-const MAX_UNPACKED_BYTES = 512 * 1024 * 1024;
+const gunzipAsync = promisify(gunzip);
 
 function text(block: Buffer, start: number, length: number): string {
   const raw = block.subarray(start, start + length);
@@ -15,25 +19,36 @@ function text(block: Buffer, start: number, length: number): string {
   return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
 }
 
+/** The entry size of a ustar header: octal digits only (padded with spaces/NULs), within what is left. */
+function entrySize(header: Buffer, remaining: number, origin: string): number {
+  const field = text(header, 124, 12).trim();
+  if (field === '') return 0;
+  if (!/^[0-7]{1,11}$/.test(field)) throw badRequest(`${origin}: a tar header has the size "${field.slice(0, 12)}", not an octal number`);
+  const size = parseInt(field, 8);
+  if (size > remaining) throw badRequest(`${origin}: a tar entry of ${size} bytes runs past the end of the archive`);
+  return size;
+}
+
 /** The terminology resources of an NPM package archive. */
-export function resourcesOfNpmPackage(archive: Buffer, types: readonly string[], origin: string): Resource[] {
+export async function resourcesOfNpmPackage(archive: Buffer, types: readonly string[], origin: string,
+  maxUnpackedBytes = DEFAULT_LIMITS.terminologyMaxPackageBytes): Promise<Resource[]> {
   let tar: Buffer;
   try {
-    tar = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED_BYTES });
+    tar = await gunzipAsync(archive, { maxOutputLength: maxUnpackedBytes });
   } catch (error) {
-    throw badRequest(`${origin}: not a gzip archive within ${MAX_UNPACKED_BYTES} bytes unpacked (${(error as Error).message.slice(0, 100)})`);
+    throw badRequest(`${origin}: not a gzip archive within ${maxUnpackedBytes} bytes unpacked (TERMINOLOGY_MAX_PACKAGE_BYTES; ${(error as Error).message.slice(0, 100)})`);
   }
   const resources: Resource[] = [];
   for (let offset = 0; offset + 512 <= tar.length;) {
     const header = tar.subarray(offset, offset + 512);
     const name = text(header, 0, 100);
     if (!name) break; // the end-of-archive blocks
-    const size = parseInt(text(header, 124, 12).trim() || '0', 8);
+    const size = entrySize(header, tar.length - offset - 512, origin);
     const prefix = text(header, 345, 155);
     const path = prefix ? `${prefix}/${name}` : name;
     const type = String.fromCharCode(header[156] ?? 48);
     const body = tar.subarray(offset + 512, offset + 512 + size);
-    offset += 512 + Math.ceil(size / 512) * 512;
+    offset += 512 + Math.ceil(size / 512) * 512; // size >= 0: always moves on
     if ((type !== '0' && type !== '\0') || !/^package\/[^/]+\.json$/.test(path) || path.endsWith('package.json') || path.endsWith('.index.json')) continue;
     let resource: Resource;
     try {

@@ -7,7 +7,7 @@ import type { Coding, Parameters, ParametersParameter } from '@medplum/fhirtypes
 import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import type { FhirRepository } from '../../../fhir/repository.js';
 import type { ConceptStore, StoredCodeSystem, StoredConcept } from '../concept-store.js';
-import { badParameter, OperationInput } from '../parameters.js';
+import { badParameter, canonicalTarget, OperationInput } from '../parameters.js';
 import { unknownTerminology } from '../resolve.js';
 import { displayIn } from './expand.js';
 
@@ -20,6 +20,7 @@ export async function codeSystemOf(repo: FhirRepository, store: ConceptStore, op
     if (!chosen) throw unknownTerminology(`CodeSystem/${options.id} has no url, so it holds no concepts to answer $${options.operation}`);
     return chosen;
   }
+  ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.operation));
   if (!options.url) throw badParameter(`$${options.operation} needs the code system: "system" (or "url"), a Coding, or call CodeSystem/{id}/$${options.operation}`);
   const system = await store.findSystem(repo.sql, options.url, options.version);
   if (!system) throw unknownTerminology(`code system ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);
@@ -134,6 +135,7 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
       const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';
+      let correctDisplay: string | undefined; // returned with a wrong display (the spec's "display")
       for (const coding of codings) {
         if (fixed && coding.system && coding.system !== fixed.url) {
           lastFailure = `the coding's system ${coding.system.slice(0, 200)} is not the code system ${fixed.url}`;
@@ -147,8 +149,9 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
         const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
         if (checked.result) return validationResult(true, undefined, checked.display);
         lastFailure = checked.message!;
+        correctDisplay ??= checked.display;
       }
-      return validationResult(false, lastFailure);
+      return validationResult(false, lastFailure, correctDisplay);
     },
   };
 }

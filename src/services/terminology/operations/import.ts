@@ -17,19 +17,27 @@ export function importOperation(loader: ContentLoader): FhirOperation {
     levels: ['system'],
     affectsState: true,
     async run({ parameters }) {
-      const params = parameters.parameter ?? [];
+      const params = (parameters as { parameter?: unknown }).parameter ?? [];
+      if (!Array.isArray(params) || params.some((p) => typeof p !== 'object' || p === null || typeof (p as { name?: unknown }).name !== 'string')) {
+        throw badParameter('$import: "parameter" must be an array of parameters, each with a name');
+      }
       const allowed = ['resource', 'package', 'csv', 'url', 'name', 'version', 'title'];
       const unknown = params.find((p) => !allowed.includes(p.name));
       if (unknown) throw badParameter(`$import has no parameter "${String(unknown.name).slice(0, 60)}"; it takes ${allowed.join(', ')}`);
-      const value = (name: string): string | undefined => params.find((p) => p.name === name)?.valueString ?? params.find((p) => p.name === name)?.valueUri;
+      const value = (name: string): string | undefined => {
+        const p = params.find((x) => x.name === name);
+        const v: unknown = p?.valueString ?? p?.valueUri;
+        if (v !== undefined && typeof v !== 'string') throw badParameter(`$import: parameter "${name}" must be a string`);
+        return v;
+      };
       const started = Date.now();
       const reports: ImportReport[] = [];
       const resources = params.filter((p) => p.name === 'resource').map((p) => p.resource as Resource | undefined);
-      if (resources.some((r) => !r)) throw badParameter('$import: each "resource" parameter carries a resource');
+      if (resources.some((r) => typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.resourceType !== 'string')) throw badParameter('$import: each "resource" parameter carries a resource');
       if (resources.length) reports.push(await loader.importResources(resources as Resource[], '$import'));
       for (const p of params.filter((x) => x.name === 'package')) {
-        if (!p.valueBase64Binary) throw badParameter('$import: "package" is a FHIR NPM package .tgz as valueBase64Binary');
-        reports.push(await loader.importResources(resourcesOfNpmPackage(Buffer.from(p.valueBase64Binary, 'base64'), TERMINOLOGY_TYPES, '$import package'), '$import package'));
+        if (!p.valueBase64Binary || typeof p.valueBase64Binary !== 'string') throw badParameter('$import: "package" is a FHIR NPM package .tgz as valueBase64Binary');
+        reports.push(await loader.importResources(await resourcesOfNpmPackage(Buffer.from(p.valueBase64Binary, 'base64'), TERMINOLOGY_TYPES, '$import package', loader.maxPackageBytes), '$import package'));
       }
       const csv = value('csv');
       if (csv !== undefined) {

@@ -104,6 +104,8 @@ export function translateOperation(): FhirOperation {
       const input = new OperationInput(parameters, 'translate', TRANSLATE_PARAMETERS);
       if (input.has('dependency')) throw badParameter('$translate: "dependency" is not supported (maps with dependsOn are matched on the code alone)');
       const reverse = input.boolean('reverse', false);
+      // R4: "if a code is provided, a system must be provided".
+      if (input.has('code') && !input.string('system')) throw badParameter('$translate: a "code" needs its "system"');
       const codings = codingsToCheck(input, ['system']);
       const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', {
         id, url: input.string('url'), version: input.string('conceptMapVersion'), inline: input.resource<ConceptMap>('conceptMap', 'ConceptMap'), what: 'concept map',

@@ -31,6 +31,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const compiled = await compileValueSet(repo, store, valueSet);
       const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
       const failures: string[] = [];
+      let correctDisplay: string | undefined;
       for (const coding of codings) {
         if (!coding.system) {
           failures.push(`code "${coding.code!.slice(0, 100)}" has no system; give "system" with "code"`);
@@ -54,17 +55,19 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
           const checked = await checkConcept(repo, store, system, member.code, coding.display);
           if (!checked.result) {
             failures.push(checked.message!);
+            correctDisplay ??= checked.display; // the spec: display carries the right one when the given is wrong
             continue;
           }
           return validationResult(true, undefined, checked.display);
         }
         if (coding.display !== undefined && member.display && member.display.trim().toLowerCase() !== coding.display.trim().toLowerCase()) {
           failures.push(`display "${coding.display.slice(0, 100)}" is not the display of ${coding.system}#${coding.code} in value set ${name} ("${member.display}")`);
+          correctDisplay ??= member.display;
           continue;
         }
         return validationResult(true, undefined, member.display);
       }
-      return validationResult(false, failures.join('; '));
+      return validationResult(false, failures.join('; '), correctDisplay);
     },
   };
 }
