@@ -23,6 +23,7 @@ import { careServicesService, createCareServicesEngine } from '../../src/service
 import { MCSD_TYPES_SYSTEM } from '../../src/services/care-services/mcsd-rules.js';
 import { UpdateConsumer } from '../../src/services/care-services/update-consumer.js';
 import { openBenchDatabase } from '../support/bench-database.js';
+import { seededRandom } from '../fhir/synthetic.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -39,17 +40,7 @@ const BATCH = 1_000;
 /** The country: latitude -5..-15, longitude 30..40 (about 1,100 km a side). */
 const BOX = { lat: -15, lon: 30, size: 10 };
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const next = random(90);
+const next = seededRandom(90);
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const kind = (code: string) => [{ coding: [{ system: MCSD_TYPES_SYSTEM, code }] }];
 
