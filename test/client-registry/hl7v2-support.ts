@@ -37,8 +37,20 @@ export class MllpClient {
     return Hl7Message.parse(await this.sendRaw(`${VT}${message}${FS_CR}`));
   }
 
+  /** The next framed answer; refused when the connection closes or nothing comes within 30 s (a test fails, never hangs). */
   sendRaw(bytes: string | Buffer): Promise<string> {
-    const reply = new Promise<string>((resolve) => this.waiters.push(resolve));
+    const reply = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no MLLP answer within 30 s')), 30_000);
+      const waiter = (message: string) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+      this.waiters.push(waiter);
+      void this.closed.then(() => {
+        clearTimeout(timer);
+        if (this.waiters.includes(waiter)) reject(new Error('the connection closed before an answer'));
+      });
+    });
     this.socket.write(bytes);
     return reply;
   }

@@ -16,12 +16,24 @@ import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
 const mllpChannel = importer.Channels.find((c: { type: string }) => c.type === 'tcp');
 
+/**
+ * A free port below the kernel's ephemeral range (32768-60999 by default): the channel's port is
+ * only bound by the router after the channel is saved, and a port from the ephemeral range can
+ * be taken meanwhile by any other test's outgoing connection or port-0 listener (the client then
+ * talked to that process and waited for an answer that never came).
+ */
 async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
 }
 
 /** The channel's listener starts after the channel is saved (the routing table's change): wait for it. */
