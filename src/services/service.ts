@@ -27,6 +27,32 @@ export interface ServiceContext {
   logger: Logger;
   /** The instance's state directory (data, secrets, certificates, logs). */
   stateDir: string;
+  /**
+   * What the deployment runs now (the embedded stack changes as packages start and stop, so it
+   * is asked, not copied). Absent where nobody told the service (a hand-started process).
+   */
+  composition?: () => DeploymentComposition;
+}
+
+/** A package of the deployment, as the console's architecture view names it. */
+export interface DeployedPackage {
+  id: string;
+  name: string;
+  version: string;
+  /** The services it runs (none for a package that only configures). */
+  services: string[];
+}
+
+/**
+ * The deployment's composition: its packages and where each service is reached by the others
+ * (service -> endpoint name -> base URL, e.g. { fhir: 'http://shared-health-record:3447/fhir' }).
+ * Names, versions and URLs only: never a setting's value, so it holds no secret.
+ */
+export interface DeploymentComposition {
+  /** embedded, compose, swarm or kubernetes. */
+  target: string;
+  packages: DeployedPackage[];
+  endpoints: Record<string, Record<string, string>>;
 }
 
 export interface RunningService {

@@ -8,6 +8,8 @@ import { createHttpApp } from '../../common/http-app.js';
 import type { Logger } from '../../common/logger.js';
 import type { Limits } from '../../common/limits.js';
 import { AdminApi, applySetCookies, registerAdminApiProxy, sendAnswer } from './admin-api-proxy.js';
+import type { DeploymentComposition } from '../service.js';
+import { registerDeploymentEndpoint } from './deployment-endpoint.js';
 import { ConsoleLoginThrottle } from './login-throttle.js';
 import { RegistryAvailability } from './registry-availability.js';
 import { registerRegistryProxy, type RegistryBases } from './registry-proxy.js';
@@ -27,8 +29,10 @@ export interface ConsoleAppOptions {
   limits: Limits;
   adminApiUrl: string;
   files: Map<string, StaticFile>;
-  /** FHIR bases where the registries would be; each browser is on while its registry answers (registry-availability.ts). */
-  registries?: RegistryBases;
+  /** FHIR bases where the registries would be (asked on each check); each is on while it answers (registry-availability.ts). */
+  registries?: RegistryBases | (() => RegistryBases);
+  /** What the deployment runs (GET /console/deployment); absent: the console was told nothing. */
+  composition?: () => DeploymentComposition | undefined;
   https?: Record<string, unknown>;
 }
 
@@ -152,12 +156,14 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
   }, limits.consoleProxyBodyBytes);
 
-  registerRegistryProxy(app, registries, api, {
+  const registryHooks = {
     sessionOf,
     refuseStateChange,
     refuseCrossSite: crossOriginReason,
-    onUpstreamSessionLost: (request) => sessions.end(sessionId(request)),
-  }, limits.consoleProxyBodyBytes);
+    onUpstreamSessionLost: (request: FastifyRequest) => sessions.end(sessionId(request)),
+  };
+  registerRegistryProxy(app, registries, api, registryHooks, limits.consoleProxyBodyBytes);
+  registerDeploymentEndpoint(app, api, registryHooks, options.composition ?? (() => undefined));
 
   app.get('/*', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';

@@ -5,7 +5,7 @@
  * CONSOLE_API_URL (default: the interop layer's admin API from OPENHIM_API_HOST/PORT/TLS; set it
  * to use a real OpenHIM core), CONSOLE_STATIC_DIR (default: the built app in dist/console-app),
  * CONSOLE_API_CA_FILE (PEM certificate to trust for the admin API), CONSOLE_SHR_URL and CONSOLE_CLIENT_REGISTRY_URL (the registry browsers; default: derived from
- * FHIR_DATASTORE_* and CLIENT_REGISTRY_* or those packages' default ports, probed while running; "off" disables), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
+ * the deployment's composition, else FHIR_DATASTORE_* and CLIENT_REGISTRY_* or those packages' default ports, probed while running; "off" disables), CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE (PEM files: serve HTTPS; the session cookie is then
  * Secure), and the limits CONSOLE_* of src/common/limits.ts. See docs/console.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,29 +17,11 @@ import { readLimits } from '../../common/limits.js';
 import { trustCertificates } from '../../common/trust.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
 import { buildConsoleApp } from './app.js';
-import type { RegistryBases } from './registry-proxy.js';
+import { registryBases } from './registry-bases.js';
 import { loadStaticFiles } from './static-files.js';
 
 /** dist/src/services/console/ → dist/console-app/ (where `vite build` writes the app). */
 const BUILT_APP_DIR = fileURLToPath(new URL('../../../console-app/', import.meta.url));
-
-/**
- * Where the registries' FHIR bases would be: CONSOLE_SHR_URL / CONSOLE_CLIENT_REGISTRY_URL ("off":
- * that browser stays off), else the registry's own host and port settings, else its package's
- * default port, so a registry package started after the console is found there. Whether each is
- * up is probed while the console runs (registry-availability.ts).
- */
-function registryBases(settings: Settings): RegistryBases {
-  const base = (configured: string, host: string, port: string, defaultPort: number, path: string) => {
-    const url = settings.get(configured);
-    if (url === 'off') return undefined;
-    return url || `http://${settings.get(host) || '127.0.0.1'}:${settings.get(port) || defaultPort}${path}`;
-  };
-  return {
-    shr: base('CONSOLE_SHR_URL', 'FHIR_DATASTORE_HOST', 'FHIR_DATASTORE_PORT', 3447, '/fhir'),
-    cr: base('CONSOLE_CLIENT_REGISTRY_URL', 'CLIENT_REGISTRY_HOST', 'CLIENT_REGISTRY_PORT', 3448, '/clientregistry/fhir'),
-  };
-}
 
 function adminApiUrl(settings: Settings): string {
   const configured = settings.get('CONSOLE_API_URL');
@@ -73,7 +55,9 @@ export const consoleService: ServiceDefinition = {
     const files = loadStaticFiles(staticDir);
     if (files.size === 0) logger.warn({ staticDir }, 'console: the app is not built (npm run build); the console answers 503');
     const tls = tlsOptions(settings);
-    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls, registries: registryBases(settings) });
+    const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls,
+      // The deployment's composition (the platform's, when it gave one) names the packages and places the registries.
+      registries: registryBases(settings, context.composition), ...(context.composition ? { composition: context.composition } : {}) });
     const host = settings.get('CONSOLE_HOST') || '127.0.0.1';
     await app.listen({ host, port: settings.int('CONSOLE_PORT', 9000) });
     const port = (app.server.address() as AddressInfo).port;

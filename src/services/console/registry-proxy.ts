@@ -12,18 +12,16 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApi } from './admin-api-proxy.js';
-import { REGISTRY_IDS, type RegistryAvailability } from './registry-availability.js';
+import { COMPONENT_IDS, type RegistryAvailability } from './registry-availability.js';
+import { REGISTRY_SERVICE } from './registry-bases.js';
 import { registryUrl } from './registry-path.js';
 import type { ConsoleSession } from './sessions.js';
 import { currentUser, isAdminUser } from './user-check.js';
 
-export interface RegistryBases {
-  shr?: string;
-  cr?: string;
-}
+export type { RegistryBases } from './registry-bases.js';
 
 const DECISIONS = /^Patient\/\$cr-review-(?:accept|reject)$/;
-const REGISTRY_NAMES: Record<string, string> = { shr: 'shared-health-record', cr: 'client-registry' };
+const REGISTRY_NAMES: Record<string, string> = REGISTRY_SERVICE;
 
 export interface RegistryHooks {
   sessionOf(request: FastifyRequest): ConsoleSession | undefined;
@@ -35,7 +33,7 @@ export interface RegistryHooks {
 }
 
 /** The session's user as the admin API sees them now, or the reply already sent. */
-async function checkedUser(api: AdminApi, hooks: RegistryHooks, request: FastifyRequest, reply: FastifyReply, session: ConsoleSession): Promise<{ user: unknown } | undefined> {
+export async function checkedUser(api: AdminApi, hooks: RegistryHooks, request: FastifyRequest, reply: FastifyReply, session: ConsoleSession): Promise<{ user: unknown } | undefined> {
   const check = await currentUser(api, session);
   if (check.kind === 'current') return { user: check.user };
   if (check.kind === 'session-lost') {
@@ -68,7 +66,7 @@ export function registerRegistryProxy(app: FastifyInstance, registries: Registry
     const checked = await checkedUser(api, hooks, request, reply, session);
     if (!checked) return reply;
     const admin = isAdminUser(checked.user);
-    const running = await Promise.all(REGISTRY_IDS.map(async (id) => ({ id, base: await registries.baseIfUp(id) })));
+    const running = await Promise.all(COMPONENT_IDS.map(async (id) => ({ id, base: await registries.baseIfUp(id) })));
     reply.header('cache-control', 'no-store');
     return {
       registries: running.filter((r) => r.base).map(({ id, base }) => {

@@ -5,6 +5,7 @@
  * Swarm and Kubernetes renderers turn this into their files; nothing here writes or runs.
  */
 import { SECRET_NAMES_SETTING } from './environment-settings.js';
+import { COMPOSITION_SETTING, renderComposition } from './composition-env.js';
 import { InstantError } from '../../common/errors.js';
 import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
@@ -84,12 +85,14 @@ export interface PlanOptions {
   address?: (component: string, project: string) => string;
   /** The generated database password (kept with the instance's secrets). */
   postgresPassword: string;
+  /** compose, swarm or kubernetes: named in the composition the console shows. */
+  target?: string;
 }
 
 const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } };
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
-const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router']);
+const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
   const project = projectName(deployment);
@@ -162,6 +165,8 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     const health = portOf(network.health.port);
     if (health) healthUrls[component.name] = `http://${address(component.name)}:${health.port}${network.health.path}`;
   }
+  // What runs where, for the console's architecture view (composition-env.ts): names and URLs, no secret.
+  sharedEnv[COMPOSITION_SETTING] = renderComposition(options.target ?? 'containers', deployment, endpoints);
   const importing = deployment.plan.ordered.filter((pkg) => pkg.importers.length);
   const importJob = importing.length
     ? { command: ['import', ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: serviceSecrets }

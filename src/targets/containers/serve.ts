@@ -14,6 +14,7 @@ import { builtInServiceNames, isBuiltInService, loadService } from '../../servic
 import type { RunningService } from '../../services/service.js';
 import { SettingsMap } from '../../platform/settings.js';
 import { databaseUrlFromSettings, settingsFromEnvironment } from './environment-settings.js';
+import { compositionFromSettings } from './composition-env.js';
 import { DEFAULT_OPS_PORT, startOpsServer, type OpsServer } from './ops-server.js';
 import { SERVICE_NETWORK } from './service-network.js';
 
@@ -42,7 +43,9 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
   let running: RunningService;
   try {
     const definition = await loadService(name);
-    running = await definition.start({ name, db, settings, logger: log, stateDir: values.INSTANT_STATE_DIR || '/tmp/instant' });
+    // What the renderers wrote about the deployment (composition-env.ts), when they did.
+    const composition = compositionFromSettings(values);
+    running = await definition.start({ name, db, settings, logger: log, stateDir: values.INSTANT_STATE_DIR || '/tmp/instant', ...(composition ? { composition: () => composition } : {}) });
   } catch (error) {
     log.error({ err: error }, 'failed to start');
     await ops.close();

@@ -61,4 +61,22 @@ export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
     endpoints: { http: { port: 'http', path: '', scheme: 'http' } },
     health: { port: 'http', path: '/health' },
   },
+  terminology: {
+    hostSettings: ['TERMINOLOGY_HOST'],
+    ports: [{ name: 'api', setting: 'TERMINOLOGY_PORT', default: 3451 }],
+    endpoints: { fhir: { port: 'api', path: '/terminology/fhir', scheme: 'http' }, api: { port: 'api', path: '', scheme: 'http' } },
+    health: { port: 'api', path: '/health' },
+  },
+  'care-services': {
+    hostSettings: ['CARE_SERVICES_HOST'],
+    ports: [{ name: 'api', setting: 'CARE_SERVICES_PORT', default: 3455 }],
+    endpoints: { fhir: { port: 'api', path: '/care-services/fhir', scheme: 'http' }, api: { port: 'api', path: '', scheme: 'http' } },
+    health: { port: 'api', path: '/health' },
+  },
+  console: {
+    hostSettings: ['CONSOLE_HOST'],
+    ports: [{ name: 'web', setting: 'CONSOLE_PORT', default: 9000 }],
+    endpoints: { web: { port: 'web', path: '', scheme: 'http' } },
+    health: { port: 'web', path: '/health' },
+  },
 };

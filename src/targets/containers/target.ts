@@ -69,6 +69,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       const plan = planContainers(deployment, {
         settings,
         postgresPassword: secrets[POSTGRES_PASSWORD_SECRET] ?? '',
+        target: name,
         ...(options.image ? { image: options.image } : {}),
         ...(options.postgresImage ? { postgresImage: options.postgresImage } : {}),
         ...(databaseUrl ? { databaseUrl } : {}),

@@ -2,7 +2,7 @@ import { InstantError, errorMessage } from '../../common/errors.js';
 import { trustCertificates } from '../../common/trust.js';
 import type { Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
-import type { RunningService, ServiceDefinition } from '../../services/service.js';
+import type { DeploymentComposition, RunningService, ServiceDefinition } from '../../services/service.js';
 import { runImporter } from '../../platform/importers/index.js';
 import type { InstantPackage } from '../../platform/package-metadata.js';
 import type { RecentLogLines } from '../../platform/recent-log-lines.js';
@@ -40,7 +40,7 @@ export interface EmbeddedStackOptions {
 export class EmbeddedStack {
   private readonly services = new Map<string, StartedService>();
   /** Packages started, in start order; a package may run no service (configuration only). */
-  private readonly packages = new Set<string>();
+  private readonly packages = new Map<string, InstantPackage>();
 
   constructor(private readonly options: EmbeddedStackOptions) {}
 
@@ -54,12 +54,21 @@ export class EmbeddedStack {
   }
 
   runningPackages(): string[] {
-    return [...this.packages];
+    return [...this.packages.keys()];
+  }
+
+  /** The packages running now and where their services listen: what the console draws. */
+  composition(): DeploymentComposition {
+    return {
+      target: 'embedded',
+      packages: [...this.packages.values()].map((pkg) => ({ id: pkg.id, name: pkg.name, version: pkg.version, services: pkg.services.map((s) => s.name) })),
+      endpoints: this.endpoints(),
+    };
   }
 
   /** Starts the package's services, waits until each is healthy, and at init runs its importers. */
   async startPackage(pkg: InstantPackage, options: StartOptions): Promise<void> {
-    this.packages.add(pkg.id);
+    this.packages.set(pkg.id, pkg);
     try {
       await this.startServicesAndImport(pkg, options);
     } catch (error) {
@@ -82,7 +91,7 @@ export class EmbeddedStack {
       const logger = this.options.logger.child({ service: entry.name });
       let running: RunningService;
       try {
-        running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir });
+        running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir, composition: () => this.composition() });
       } catch (error) {
         logger.error({ err: error }, 'failed to start');
         throw portInUse(entry.name, pkg, error, options.settings) ?? this.serviceFailure(entry.name, pkg, errorMessage(error), error);
