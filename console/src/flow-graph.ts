@@ -4,7 +4,9 @@
  * there) and the services the mediator called (its orchestrations). The running components are
  * there before any traffic: every registered mediator, every enabled channel's upstream (joined
  * to the router by a configured link) and the registries the console finds running; those no
- * recent transaction touched are marked idle. Pure: the view draws it.
+ * recent transaction touched are marked idle. When the console server knows the deployment
+ * (GET /console/deployment), its services are drawn too, each in its package's group, placed by
+ * address so the traffic to a service lands on it. Pure: the view draws it.
  */
 import type { Channel, Client, Mediator, Transaction } from './models.js';
 
@@ -17,6 +19,18 @@ export interface FlowNode {
   column: number;
   /** Running (configured, registered or found) but on no recent transaction's path. */
   idle: boolean;
+  /** The deployed package this node belongs to (its id), when the deployment is known. */
+  group?: string;
+  /** The deployed service the node is. */
+  service?: string;
+}
+
+/** The console server's view of the deployment (GET /console/deployment); endpoints for admins only. */
+export interface DeploymentView {
+  known: boolean;
+  target?: string;
+  packages: Array<{ id: string; name: string; version: string; services: string[] }>;
+  services: Array<{ name: string; package: string; endpoints?: Record<string, string> }>;
 }
 
 /** A registry the console server found running (GET /console/components); address for admins only. */
@@ -56,9 +70,20 @@ export interface FlowGraph {
   /** Configured but idle connections, drawn greyed. */
   links: ConfiguredLink[];
   flows: Flow[];
+  /** The deployed packages, in deployment order (empty when the console was told nothing). */
+  packages: DeploymentView['packages'];
 }
 
-const REGISTRY_LABELS: Record<string, string> = { 'shared-health-record': 'Shared health record', 'client-registry': 'Client registry' };
+const REGISTRY_LABELS: Record<string, string> = {
+  'shared-health-record': 'Shared health record',
+  'client-registry': 'Client registry',
+  terminology: 'Terminology service',
+  'care-services': 'Care services',
+  'patient-registration': 'Patient registration',
+  console: 'Web console',
+};
+const INTEROP_LAYER = 'interop-layer';
+const CONSOLE = 'console';
 
 const ROUTER = 'router';
 const COLUMN: Record<NodeKind, number> = { client: 0, router: 1, mediator: 2, service: 3 };
@@ -67,7 +92,26 @@ function hostKey(host: unknown, port: unknown): string {
   return `${String(host ?? '').toLowerCase()}:${String(port ?? '')}`;
 }
 
-export function buildFlowGraph(transactions: Transaction[], channels: Channel[], clients: Client[], mediators: Mediator[], registries: RunningRegistry[] = []): FlowGraph {
+/** host:port of each http(s) endpoint of a deployed service, once each. */
+function endpointKeys(endpoints: Record<string, string> | undefined): Array<{ key: string; host: string; port: string }> {
+  const keys = new Map<string, { key: string; host: string; port: string }>();
+  for (const value of Object.values(endpoints ?? {})) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const key = hostKey(host, port);
+    if (!keys.has(key)) keys.set(key, { key, host, port });
+  }
+  return [...keys.values()];
+}
+
+export function buildFlowGraph(transactions: Transaction[], channels: Channel[], clients: Client[], mediators: Mediator[], registries: RunningRegistry[] = [], deployment?: DeploymentView): FlowGraph {
   const nodes = new Map<string, FlowNode>();
   const edges = new Map<string, FlowEdge>();
   const addNode = (id: string, label: string, kind: NodeKind) => {
@@ -128,8 +172,45 @@ export function buildFlowGraph(transactions: Transaction[], channels: Channel[],
     const id = `${ROUTER}>${to}`;
     if (!edges.has(id)) links.set(id, { id, from: ROUTER, to });
   }
+  // The deployed services, in their packages: the router is the interop layer's; the others are
+  // placed by address (a mediator or channel upstream listening there is that service).
+  const deployedServices = new Set<string>();
+  for (const service of deployment?.known ? deployment.services : []) {
+    deployedServices.add(service.name);
+    const label = REGISTRY_LABELS[service.name] ?? service.name;
+    const claim = (id: string, relabel?: string) => {
+      const node = nodes.get(id)!;
+      node.group = service.package;
+      node.service = service.name;
+      if (relabel) node.label = relabel;
+    };
+    if (service.name === INTEROP_LAYER) {
+      claim(ROUTER);
+      continue;
+    }
+    if (service.name === CONSOLE) {
+      nodes.set(`deployed:${CONSOLE}`, { id: `deployed:${CONSOLE}`, label, kind: 'service', column: COLUMN.router, idle: false });
+      claim(`deployed:${CONSOLE}`);
+      continue;
+    }
+    const keys = endpointKeys(service.endpoints);
+    if (!keys.length) {
+      addNode(`deployed:${service.name}`, label, 'service');
+      claim(`deployed:${service.name}`);
+      continue;
+    }
+    for (const { key, host, port } of keys) {
+      const mediator = mediatorAt.get(key);
+      if (mediator) claim(addNode(`mediator:${mediator.urn}`, mediator.name, 'mediator'));
+      else if (nodes.has(`upstream:${key}`)) claim(`upstream:${key}`, `${label} (${host}:${port})`);
+      else if (nodes.has(`service:${key}`)) claim(`service:${key}`);
+      else claim(addNode(`service:${key}`, `${label} (${host}:${port})`, 'service'));
+    }
+  }
   for (const registry of registries) {
     const label = REGISTRY_LABELS[registry.name] ?? registry.name;
+    // Already drawn as a deployed service (by name, for those who see no addresses).
+    if (!registry.host && deployedServices.has(registry.name)) continue;
     if (registry.host && registry.port) {
       const key = hostKey(registry.host, registry.port);
       // A channel may route straight to the registry: then that upstream node is the registry.
@@ -141,5 +222,5 @@ export function buildFlowGraph(transactions: Transaction[], channels: Channel[],
     }
   }
   for (const node of nodes.values()) node.idle = node.id !== ROUTER && !touched.has(node.id);
-  return { nodes: [...nodes.values()], edges: [...edges.values()], links: [...links.values()], flows: flows.reverse() };
+  return { nodes: [...nodes.values()], edges: [...edges.values()], links: [...links.values()], flows: flows.reverse(), packages: deployment?.known ? deployment.packages : [] };
 }

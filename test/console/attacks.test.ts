@@ -40,7 +40,7 @@ before(async () => {
   const fhirBase = `http://127.0.0.1:${(fhir.address() as AddressInfo).port}/fhir`;
   running = await consoleService.start({
     name: 'console', db: iol.t.db, logger: createLogger(), stateDir: iol.stateDir,
-    settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api, CONSOLE_SHR_URL: fhirBase, CONSOLE_CLIENT_REGISTRY_URL: fhirBase, CONSOLE_MAX_SESSIONS_PER_USER: '3' }),
+    settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api, CONSOLE_SHR_URL: fhirBase, CONSOLE_CLIENT_REGISTRY_URL: fhirBase, CONSOLE_MAX_SESSIONS_PER_USER: '3', TERMINOLOGY_PORT: '1', CARE_SERVICES_PORT: '1' }),
   });
   url = running.endpoints.web!;
 });

@@ -2,12 +2,13 @@
  * The live architecture view: clients, the router, mediators and the services behind them, with
  * each new transaction drawn along its path, coloured by status; every edge and flow links to
  * its transaction. The running components (mediators, enabled channels' upstreams, registries)
- * are drawn greyed while idle, so a fresh stack shows its parts. Polls the admin API every 2 s.
+ * are drawn greyed while idle, so a fresh stack shows its parts. The deployed packages (the
+ * console server's GET /console/deployment) frame their services. Polls the admin API every 2 s.
  */
 import { useMemo, useRef } from 'preact/hooks';
 import { api, query, request } from '../api';
 import type { Channel, Client, Mediator, Transaction } from '../models';
-import { buildFlowGraph, type FlowNode, type RunningRegistry } from '../flow-graph';
+import { buildFlowGraph, type DeploymentView, type FlowNode, type RunningRegistry } from '../flow-graph';
 import { heartbeatState } from './mediators';
 import { href } from '../router';
 import { ErrorNote, PageTitle, StatusBadge, formatTime, useInterval, useLoad } from '../ui';
@@ -15,7 +16,9 @@ import { ErrorNote, PageTitle, StatusBadge, formatTime, useInterval, useLoad } f
 const WIDTH = 1000;
 const NODE_W = 190;
 const NODE_H = 46;
-const ROW_GAP = 70;
+const ROW_GAP = 84;
+/** Room above the first row for the column titles and a package's name. */
+const TOP = 72;
 const COLUMN_X = [20, 270, 530, 790];
 const COLUMN_TITLES = ['Clients', 'Interoperability layer', 'Mediators and upstreams', 'Services called'];
 
@@ -26,17 +29,38 @@ export function statusColour(status: string): string {
   return 'var(--busy)';
 }
 
-function layout(nodes: FlowNode[]): { positions: Map<string, { x: number; y: number }>; height: number } {
+interface PackageBox {
+  key: string;
+  packageId: string;
+  label: string;
+  x: number;
+  y: number;
+  height: number;
+}
+
+/** Nodes by column, a package's nodes next to each other (in deployment order), then a frame per package and column. */
+function layout(nodes: FlowNode[], packageOrder: string[]): { positions: Map<string, { x: number; y: number }>; height: number; boxes: PackageBox[] } {
   const positions = new Map<string, { x: number; y: number }>();
-  const perColumn = [0, 0, 0, 0];
   const rows = Math.max(1, ...[0, 1, 2, 3].map((c) => nodes.filter((n) => n.column === c).length));
-  const height = 60 + rows * ROW_GAP;
+  const height = TOP + 10 + rows * ROW_GAP;
+  const rank = (n: FlowNode) => (n.group ? packageOrder.indexOf(n.group) : packageOrder.length);
+  const boxes: PackageBox[] = [];
   for (const column of [0, 1, 2, 3]) {
-    const inColumn = nodes.filter((n) => n.column === column);
-    const top = 50 + ((rows - inColumn.length) * ROW_GAP) / 2;
-    for (const node of inColumn) positions.set(node.id, { x: COLUMN_X[column]!, y: top + perColumn[column]++ * ROW_GAP });
+    // Stable sort: within a package (and among the ungrouped) the graph's own order stands.
+    const inColumn = nodes.filter((n) => n.column === column).map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((e) => e.n);
+    const top = TOP + ((rows - inColumn.length) * ROW_GAP) / 2;
+    inColumn.forEach((node, i) => positions.set(node.id, { x: COLUMN_X[column]!, y: top + i * ROW_GAP }));
+    for (const group of new Set(inColumn.map((n) => n.group).filter((g): g is string => !!g))) {
+      const ys = inColumn.filter((n) => n.group === group).map((n) => positions.get(n.id)!.y);
+      const y = Math.min(...ys) - 22;
+      boxes.push({ key: `${column}:${group}`, packageId: group, label: group, x: COLUMN_X[column]! - 8, y, height: Math.max(...ys) + NODE_H + 8 - y });
+    }
   }
-  return { positions, height };
+  return { positions, height, boxes };
+}
+
+function clip(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
 export function ArchitecturePage() {
@@ -47,10 +71,12 @@ export function ArchitecturePage() {
   useInterval(() => transactions.reload(), 2_000);
   // The console server's own view of the registries (absent against an older console server: none).
   const registries = useLoad(() => request<{ registries: RunningRegistry[] }>('GET', '/console/components').then((c) => c.registries, () => [] as RunningRegistry[]), []);
-  useInterval(() => { channels.reload(); mediators.reload(); clients.reload(); registries.reload(); }, 15_000);
+  // What the deployment runs, by package (absent against an older console server: not known).
+  const deployment = useLoad(() => request<DeploymentView>('GET', '/console/deployment').catch(() => ({ known: false, packages: [], services: [] }) as DeploymentView), []);
+  useInterval(() => { channels.reload(); mediators.reload(); clients.reload(); registries.reload(); deployment.reload(); }, 15_000);
   const graph = useMemo(
-    () => buildFlowGraph(transactions.data ?? [], channels.data ?? [], clients.data ?? [], mediators.data ?? [], registries.data ?? []),
-    [transactions.data, channels.data, clients.data, mediators.data, registries.data],
+    () => buildFlowGraph(transactions.data ?? [], channels.data ?? [], clients.data ?? [], mediators.data ?? [], registries.data ?? [], deployment.data),
+    [transactions.data, channels.data, clients.data, mediators.data, registries.data, deployment.data],
   );
   // Transactions already drawn: only new ones get a moving dot.
   const seen = useRef<Set<string> | undefined>(undefined);
@@ -60,8 +86,9 @@ export function ArchitecturePage() {
     seen.current = new Set([...(seen.current ?? []), ...transactions.data.map((t) => t._id)]);
   }
   // Drawn once everything it is built from has arrived, so a mediator never shows first as a plain upstream.
-  const ready = !!(transactions.data && channels.data && clients.data && mediators.data && registries.data);
-  const { positions, height } = layout(graph.nodes);
+  const ready = !!(transactions.data && channels.data && clients.data && mediators.data && registries.data && deployment.data);
+  const packageName = new Map(graph.packages.map((p) => [p.id, p.name]));
+  const { positions, height, boxes } = layout(graph.nodes, graph.packages.map((p) => p.id));
   const centre = (id: string, side: 'in' | 'out') => {
     const p = positions.get(id) ?? { x: 0, y: 0 };
     return { x: side === 'out' ? p.x + NODE_W : p.x, y: p.y + NODE_H / 2 };
@@ -82,6 +109,12 @@ export function ArchitecturePage() {
       <div class="diagram-wrap">
         <svg class="diagram" viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-label="Architecture diagram">
           {COLUMN_TITLES.map((title, i) => <text key={title} class="column-title" x={COLUMN_X[i]! + NODE_W / 2} y={24} text-anchor="middle">{title}</text>)}
+          {boxes.map((b) => (
+            <g key={b.key} class="package" data-package={b.packageId}>
+              <rect x={b.x} y={b.y} width={NODE_W + 16} height={b.height} rx={10} />
+              <text x={b.x + 8} y={b.y + 14}>{clip(packageName.get(b.packageId) ?? b.label, 30)}</text>
+            </g>
+          ))}
           {graph.links.map((l) => <path key={l.id} class="link idle" data-link={l.id} d={edgePath(l.from, l.to)} />)}
           {graph.edges.map((e) => (
             <a key={e.id} href={href(`/transactions/${e.transactionId}`)} class="edge" data-edge={e.id} data-status={e.status}
@@ -104,7 +137,7 @@ export function ArchitecturePage() {
           {graph.nodes.map((n) => {
             const p = positions.get(n.id)!;
             return (
-              <g key={n.id} class={`node ${n.kind}${n.idle ? ' idle' : ''}`} data-node={n.id} data-idle={n.idle ? '1' : undefined} transform={`translate(${p.x},${p.y})`}>
+              <g key={n.id} class={`node ${n.kind}${n.idle ? ' idle' : ''}`} data-node={n.id} data-idle={n.idle ? '1' : undefined} data-service={n.service} data-package={n.group} transform={`translate(${p.x},${p.y})`}>
                 <title>{n.idle ? `${n.label}: running, no recent traffic` : n.label}</title>
                 <rect width={NODE_W} height={NODE_H} rx={8} />
                 <text x={NODE_W / 2} y={NODE_H / 2 + 5} text-anchor="middle">{n.label.length > 28 ? `${n.label.slice(0, 27)}…` : n.label}</text>
@@ -114,6 +147,16 @@ export function ArchitecturePage() {
           })}
         </svg>
       </div>
+      {graph.packages.length > 0 && <>
+        <h2>Deployed packages</h2>
+        <ul class="deployed-packages">
+          {graph.packages.map((p) => (
+            <li key={p.id} data-package={p.id}>
+              <strong>{p.name}</strong> <code>{p.id}</code> {p.version}: {p.services.length ? p.services.join(', ') : 'configuration only'}
+            </li>
+          ))}
+        </ul>
+      </>}
       <h2>Recent flows</h2>
       <ol class="flows" aria-live="polite">
         {graph.flows.slice(0, 10).map((f) => (
