@@ -2,7 +2,8 @@
  * End to end: Debian's chromium, driven by playwright-core, uses the console as a person would.
  * Log in, create a client and a channel (after seeing the API's validation error), send a request
  * through the router, find it in the transaction list, open it, rerun it and see the rerun (and
- * its task), edit a mediator's config, and see the request's path in the architecture view; on
+ * its task), edit a mediator's config, and see the request's path in the architecture view (the
+ * deployed packages framing their services, the traffic landing on them); on
  * a tablet-sized window the navigation folds and every control has a label.
  * Runs on PGlite and, when a server is available, on PostgreSQL.
  * CONSOLE_SCREENSHOTS=1 writes the screenshots docs/console.md shows into docs/console/.
@@ -45,7 +46,7 @@ for (const driver of testDrivers) {
     const cspViolations: string[] = [];
     const shots = driver === 'pglite';
     before(async () => {
-      stack = await startConsoleStack(driver);
+      stack = await startConsoleStack(driver, { withComposition: true });
       const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
       context.setDefaultTimeout(TIMEOUT);
       page = await context.newPage();
@@ -72,9 +73,24 @@ for (const driver of testDrivers) {
       assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), true);
     });
 
-    test('before any traffic the architecture view shows the running parts greyed', async () => {
+    test('before any traffic the architecture view shows the deployed packages and services, greyed', async () => {
       await page.getByRole('link', { name: 'Architecture' }).click();
       await page.locator('[data-node="mediator:urn:mediator:console-e2e"][data-idle="1"]').waitFor({ state: 'attached' });
+      // Each deployed package frames its services: the router is the interop layer's, the mediator
+      // stand-in is its package's service, the shared health record sits at its deployed address.
+      const frame = (id: string) => page.locator(`svg g.package[data-package="${id}"]`);
+      for (const [id, name] of [['interoperability-layer', 'Interoperability Layer'], ['fhir-datastore', 'FHIR Datastore'], ['e2e-mediator', 'E2E mediator package'], ['console', 'Web console']]) {
+        assert.equal(await frame(id!).locator('text').textContent(), name, `the diagram names package ${id}`);
+      }
+      assert.equal(await page.locator('[data-node="router"]').getAttribute('data-package'), 'interoperability-layer');
+      assert.equal(await page.locator('[data-node="mediator:urn:mediator:console-e2e"]').getAttribute('data-package'), 'e2e-mediator');
+      const shr = page.locator('[data-service="shared-health-record"]');
+      assert.equal(await shr.getAttribute('data-package'), 'fhir-datastore');
+      assert.equal(await shr.getAttribute('data-node'), 'service:127.0.0.1:3447');
+      assert.match(await shr.textContent() ?? '', /Shared health record/);
+      assert.equal(await page.locator('[data-service="console"]').getAttribute('data-package'), 'console');
+      // And as text, for those who do not see the diagram.
+      assert.match(await page.locator('.deployed-packages li[data-package="fhir-datastore"]').innerText(), /FHIR Datastore fhir-datastore 0\.1\.0: shared-health-record/);
     });
 
     test('edit a user: the API\'s validation error (a too-short password) shows, then names and groups save', async () => {
@@ -203,6 +219,10 @@ for (const driver of testDrivers) {
       // (a level edge has no height, which playwright calls hidden: attached is what counts)
       await page.locator('[data-edge="router>mediator:urn:mediator:console-e2e"]').waitFor({ state: 'attached' });
       assert.equal(await page.locator('[data-node="mediator:urn:mediator:console-e2e"]').getAttribute('data-idle'), null, 'traffic makes it active');
+      // The orchestration lands on the deployed shared health record, in its package.
+      await page.locator('[data-edge="mediator:urn:mediator:console-e2e>service:127.0.0.1:3447"]').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('[data-node="service:127.0.0.1:3447"]').getAttribute('data-idle'), null);
+      assert.equal(await page.locator('[data-node="service:127.0.0.1:3447"]').getAttribute('data-package'), 'fhir-datastore');
       // A new request is drawn as it arrives, without reloading the page.
       const failing = await fetch(`${stack.iol.router}/e2e/again`, { headers: { authorization: basic('e2e-clinic', 'e2e-clinic-secret') } });
       await failing.text();

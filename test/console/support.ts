@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../src/common/logger.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import { consoleService } from '../../src/services/console/index.js';
-import type { RunningService } from '../../src/services/service.js';
+import type { DeploymentComposition, RunningService } from '../../src/services/service.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
 
 export const MEDIATOR_URN = 'urn:mediator:console-e2e';
@@ -51,7 +51,30 @@ async function startMediatorStandIn(): Promise<{ port: number; close(): Promise<
   };
 }
 
-export async function startConsoleStack(driver: 'pglite' | 'postgres'): Promise<ConsoleStack> {
+/**
+ * The composition an embedded stack of these parts would give the console: the interoperability
+ * layer, the console, a mediator package (the stand-in) and the FHIR datastore at the address the
+ * stand-in's orchestration calls, so traffic lands on the deployed shared health record.
+ */
+function e2eComposition(iol: Iol, mediatorPort: number, consoleUrl: () => string | undefined): () => DeploymentComposition {
+  return () => ({
+    target: 'embedded',
+    packages: [
+      { id: 'interoperability-layer', name: 'Interoperability Layer', version: '0.1.0', services: ['interop-layer'] },
+      { id: 'fhir-datastore', name: 'FHIR Datastore', version: '0.1.0', services: ['shared-health-record'] },
+      { id: 'e2e-mediator', name: 'E2E mediator package', version: '1.0.0', services: ['e2e-mediator'] },
+      { id: 'console', name: 'Web console', version: '0.1.0', services: ['console'] },
+    ],
+    endpoints: {
+      'interop-layer': { api: iol.api, router: iol.router },
+      'shared-health-record': { fhir: 'http://127.0.0.1:3447/fhir', api: 'http://127.0.0.1:3447' },
+      'e2e-mediator': { http: `http://127.0.0.1:${mediatorPort}` },
+      ...(consoleUrl() ? { console: { web: consoleUrl()! } } : {}),
+    },
+  });
+}
+
+export async function startConsoleStack(driver: 'pglite' | 'postgres', options: { withComposition?: boolean } = {}): Promise<ConsoleStack> {
   const iol = await startIol(driver);
   const mediator = await startMediatorStandIn();
   const registered = await iol.call('POST', '/mediators', {
@@ -70,13 +93,16 @@ export async function startConsoleStack(driver: 'pglite' | 'postgres'): Promise<
   });
   if (registered.status !== 201) throw new Error(`mediator registration: ${registered.status}`);
   await iol.call('POST', `/mediators/${MEDIATOR_URN}/heartbeat`, { uptime: 42 });
+  let consoleUrl: string | undefined;
   const running = await consoleService.start({
     name: 'console',
     db: iol.t.db,
     settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api }),
     logger: createLogger(),
     stateDir: iol.stateDir,
+    ...(options.withComposition ? { composition: e2eComposition(iol, mediator.port, () => consoleUrl) } : {}),
   });
+  consoleUrl = running.endpoints.web;
   return {
     iol,
     console: running,
