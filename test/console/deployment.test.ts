@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { buildFlowGraph, type DeploymentView } from '../../console/src/flow-graph.js';
+import type { Channel, Mediator, Transaction } from '../../console/src/models.js';
 import { createLogger } from '../../src/common/logger.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import { deploymentAnswer } from '../../src/services/console/deployment-endpoint.js';
@@ -161,4 +163,51 @@ test('the deployment answer: empty when nothing was told; only URLs, without use
   assert.deepEqual(deploymentAnswer(undefined, true), { known: false, packages: [], services: [] });
   const answer = deploymentAnswer({ target: 'embedded', packages: [{ id: 'p', name: 'P', version: '1', services: ['s'] }], endpoints: { s: { a: 'http://u:p@h:1', b: 'not a url', c: 'http://h:2/fhir' } } }, true);
   assert.deepEqual(answer.services, [{ name: 's', package: 'p', endpoints: { c: 'http://h:2/fhir' } }]);
+});
+
+test('the flow graph frames the deployed services in their packages, placed by address, and traffic lands on them', () => {
+  const deployment: DeploymentView = {
+    known: true,
+    target: 'embedded',
+    packages: [
+      { id: 'interoperability-layer', name: 'Interoperability Layer', version: '0.1.0', services: ['interop-layer'] },
+      { id: 'fhir-datastore', name: 'FHIR Datastore', version: '0.1.0', services: ['shared-health-record'] },
+      { id: 'patient-registration', name: 'Patient registration', version: '0.1.0', services: ['patient-registration'] },
+      { id: 'terminology', name: 'Terminology Service', version: '0.1.0', services: ['terminology'] },
+      { id: 'console', name: 'Web console', version: '0.1.0', services: ['console'] },
+      { id: 'core', name: 'Core', version: '0.1.0', services: [] },
+    ],
+    services: [
+      { name: 'interop-layer', package: 'interoperability-layer', endpoints: { api: 'http://127.0.0.1:8080', router: 'http://127.0.0.1:5001' } },
+      { name: 'shared-health-record', package: 'fhir-datastore', endpoints: { fhir: 'http://127.0.0.1:3447/fhir', api: 'http://127.0.0.1:3447' } },
+      { name: 'patient-registration', package: 'patient-registration', endpoints: { http: 'http://127.0.0.1:3449' } },
+      { name: 'terminology', package: 'terminology', endpoints: { fhir: 'http://127.0.0.1:3451/terminology/fhir', mllp: 'mllp://127.0.0.1:2576' } },
+      { name: 'console', package: 'console', endpoints: { web: 'http://127.0.0.1:9000' } },
+    ],
+  };
+  const route = (port: number) => ({ name: `r${port}`, host: '127.0.0.1', port, primary: true });
+  const channels: Channel[] = [{ _id: 'c1', name: 'registration', urlPattern: '^/reg', routes: [route(3449)] }, { _id: 'c2', name: 'fhir', urlPattern: '^/fhir', routes: [route(3447)] }];
+  const mediators: Mediator[] = [{ urn: 'urn:reg', name: 'Registration mediator', version: '1', endpoints: [route(3449)] }];
+  const fresh = buildFlowGraph([], channels, [], mediators, [], deployment);
+  const node = (graph: typeof fresh, id: string) => graph.nodes.find((n) => n.id === id);
+  assert.deepEqual(fresh.packages.map((p) => p.id), deployment.packages.map((p) => p.id));
+  assert.equal(node(fresh, 'router')?.group, 'interoperability-layer');
+  assert.equal(node(fresh, 'mediator:urn:reg')?.group, 'patient-registration', 'a mediator listening where a package\'s service does is that service');
+  assert.equal(node(fresh, 'upstream:127.0.0.1:3447')?.group, 'fhir-datastore', 'a channel upstream at a deployed service is that service');
+  assert.equal(node(fresh, 'upstream:127.0.0.1:3447')?.label, 'Shared health record (127.0.0.1:3447)');
+  assert.deepEqual([node(fresh, 'service:127.0.0.1:3451')?.label, node(fresh, 'service:127.0.0.1:3451')?.group], ['Terminology service (127.0.0.1:3451)', 'terminology']);
+  assert.ok(!fresh.nodes.some((n) => n.id.includes('2576')), 'only http(s) endpoints are placed');
+  assert.deepEqual([node(fresh, 'deployed:console')?.column, node(fresh, 'deployed:console')?.group], [1, 'console'], 'the console beside the router');
+  // An orchestration to the terminology service's port lands on its node.
+  const tx: Transaction = { _id: 't1', channelID: 'c1', status: 'Successful', request: { path: '/reg', method: 'POST' }, orchestrations: [{ name: 'validate code', request: { host: '127.0.0.1', port: 3451 } }] };
+  const busy = buildFlowGraph([tx], channels, [], mediators, [], deployment);
+  assert.deepEqual(busy.flows[0]!.path, ['client:anonymous', 'router', 'mediator:urn:reg', 'service:127.0.0.1:3451']);
+  assert.deepEqual([node(busy, 'service:127.0.0.1:3451')?.idle, node(busy, 'service:127.0.0.1:3451')?.group], [false, 'terminology']);
+  // Without addresses (a non-admin): services by name, and a registry found running is not drawn twice.
+  const named: DeploymentView = { ...deployment, services: deployment.services.map(({ name, package: pkg }) => ({ name, package: pkg })) };
+  const plain = buildFlowGraph([], [], [], [], [{ id: 'shr', name: 'shared-health-record' }], named);
+  assert.equal(node(plain, 'deployed:shared-health-record')?.group, 'fhir-datastore');
+  assert.equal(node(plain, 'registry:shr'), undefined);
+  // Told nothing: no frames.
+  assert.deepEqual(buildFlowGraph([], [], [], [], [], { known: false, packages: [], services: [] }).packages, []);
 });
