@@ -11,6 +11,9 @@ mkdir -p "$dir/dist" "$dir/docs" "$dir/sdk/mediator"
 cp "$root/package.json" "$root/package-lock.json" "$dir/"
 cp -r "$root/bin" "$root/packages" "$dir/"
 cp -r "$root/dist/src" "$dir/dist/src"
+# The console's built app (npm run build); an empty folder without it (the console then answers 503 "not built").
+mkdir -p "$dir/dist/console-app"
+if [ -d "$root/dist/console-app" ]; then cp -r "$root/dist/console-app/." "$dir/dist/console-app/"; fi
 cp "$root/docs/package-metadata.schema.json" "$dir/docs/"
 cp -r "$root/sdk/mediator/package.json" "$root/sdk/mediator/dist" "$dir/sdk/mediator/"
 (cd "$dir" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline >/dev/null)
