@@ -13,7 +13,7 @@
 const ENTRY_OVERHEAD_BYTES = 96;
 
 export class ConceptCache<V> {
-  private readonly entries = new Map<string, { value: V; bytes: number }>();
+  private readonly entries = new Map<string, { value: V; bytes: number; at: number }>();
   private heldBytes = 0;
   /** Bumped by clear(): a read that began before a clear must not store what it read. */
   private clears = 0;
@@ -40,9 +40,10 @@ export class ConceptCache<V> {
     return this.clears;
   }
 
-  get(key: string): V | undefined {
+  /** The value, unless absent or stored more than maxAgeMs ago. */
+  get(key: string, maxAgeMs = Infinity): V | undefined {
     const entry = this.entries.get(key);
-    if (!entry) {
+    if (!entry || (maxAgeMs !== Infinity && Date.now() - entry.at > maxAgeMs)) {
       this.misses++;
       return undefined;
     }
@@ -62,7 +63,7 @@ export class ConceptCache<V> {
       this.entries.delete(key);
       this.heldBytes -= previous.bytes;
     }
-    this.entries.set(key, { value: deepFreeze(value), bytes });
+    this.entries.set(key, { value: deepFreeze(value), bytes, at: Date.now() });
     this.heldBytes += bytes;
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && this.heldBytes <= this.maxBytes) break;

@@ -136,11 +136,21 @@ export class ConceptStore {
     this.forget();
     const token = payload.split(' ', 1)[0]!;
     this.openWrites.delete(token);
+    for (const resolve of this.waiting.splice(0)) resolve(payload);
+  }
+
+  private readonly waiting: Array<(payload: string) => void> = [];
+
+  /** Resolves with the next committed CodeSystem write announced to this store (followChanges): for tests and tools. */
+  nextAnnouncement(): Promise<string> {
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** The cached value of a key, or undefined when the cache is not to be used now. */
   private cached<V extends CachedConcept | ConceptDetails>(q: Queryable, key: string): V | undefined {
-    return this.conceptCacheUsable(q) ? (this.concepts.get(key) as V | undefined) : undefined;
+    if (!this.conceptCacheUsable(q)) return undefined;
+    // PGlite: writes of this store are seen at once; those of another store on the same database (a second engine) after SYSTEM_CACHE_MS.
+    return this.concepts.get(key, this.announced ? Infinity : SYSTEM_CACHE_MS) as V | undefined;
   }
 
   /**
