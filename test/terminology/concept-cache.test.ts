@@ -207,6 +207,19 @@ describe('two service instances on one PostgreSQL database', { skip: !testDriver
     await database?.dispose();
   });
 
+  test('a write made before the engine follows changes does not keep its cache off', async () => {
+    const late = await createTerminologyEngine({ db: database.db });
+    late.store.writeOpened(); // as the core content loaded at start: written before listening, never heard back
+    const subscription = await late.store.followChanges(database.db);
+    try {
+      for (let i = 0; i < 2; i++) assert.equal(displayOf(await lookup(late, 'mi')), 'Myocardial infarction');
+      assert.equal(late.store.concepts.hits, 1);
+    } finally {
+      await subscription?.close();
+      await late.engine.settle();
+    }
+  });
+
   test('a display changed through one is what the other answers once the write is announced, never the cached one', async () => {
     assert.equal(displayOf(await lookup(second, 'mi')), 'Myocardial infarction');
     const hits = second.store.concepts.hits;

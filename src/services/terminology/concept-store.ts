@@ -115,7 +115,8 @@ export class ConceptStore {
   writeOpened(): string {
     const token = `${process.pid}.${++this.writeCount}`;
     this.forget();
-    if (this.sharedDatabase) this.openWrites.set(token, Date.now() + OPEN_WRITE_MS);
+    // Only while following: before that the cache is not used on PostgreSQL, and the announcement could not come back.
+    if (this.sharedDatabase && this.announced) this.openWrites.set(token, Date.now() + OPEN_WRITE_MS);
     return token;
   }
 
@@ -164,6 +165,7 @@ export class ConceptStore {
       onReconnect: () => this.forget(),
     });
     this.announced = true;
+    this.forget(); // what was read before listening may predate a write announced before
     return {
       close: async () => {
         this.announced = false;
