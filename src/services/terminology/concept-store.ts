@@ -65,6 +65,9 @@ export const codeSystemChannel = (schema: string): string => `${schema}_code_sys
  */
 const OPEN_WRITE_MS = 60_000;
 
+/** Age at which a cached concept is read again when no announcements are heard (PGlite). */
+const UNANNOUNCED_CONCEPT_MS = 60_000;
+
 type CachedConcept = StoredConcept & { designationValues?: string[] };
 
 export interface ConceptStoreOptions {
@@ -150,8 +153,9 @@ export class ConceptStore {
   /** The cached value of a key, or undefined when the cache is not to be used now. */
   private cached<V extends CachedConcept | ConceptDetails>(q: Queryable, key: string): V | undefined {
     if (!this.conceptCacheUsable(q)) return undefined;
-    // PGlite: writes of this store are seen at once; those of another store on the same database (a second engine) after SYSTEM_CACHE_MS.
-    return this.concepts.get(key, this.announced ? Infinity : SYSTEM_CACHE_MS) as V | undefined;
+    // PGlite: writes of this store are seen at once; those of another store on the same database (a
+    // second engine in this process, which the service never makes) once the entry is UNANNOUNCED_CONCEPT_MS old.
+    return this.concepts.get(key, this.announced ? Infinity : UNANNOUNCED_CONCEPT_MS) as V | undefined;
   }
 
   /**
