@@ -196,7 +196,9 @@ async function main(): Promise<void> {
   const hotCode = (): string => pick(hot);
   const sys = encodeURIComponent(SYSTEM);
   const branchVs = encodeURIComponent(`${SYSTEM}?fhir_vs=isa/${branch.code}`);
-  console.log(`# per call: CPU of the service (this process) and of PostgreSQL's backends; "on 2 idle cores" = min(1 s / service, 2 s / (service + PostgreSQL)), the load client elsewhere`);
+  console.log(bench.kind === 'postgres'
+    ? `# per call: CPU of the service (this process) and of PostgreSQL's backends; "on 2 idle cores" = min(1 s / service, 2 s / (service + PostgreSQL)), the load client elsewhere`
+    : '# per call: CPU of the service, PGlite\'s thread included (this process)');
   const phases: Phase[] = [
     { label: 'CodeSystem/$lookup, any code', total: calls, makePath: () => `CodeSystem/$lookup?system=${sys}&code=${code()}` },
     { label: 'CodeSystem/$validate-code, any code', total: calls, makePath: () => `CodeSystem/$validate-code?url=${sys}&code=${code()}` },
