@@ -5,17 +5,20 @@
  * 3,000-word invented vocabulary, a designation and a property on every tenth concept.
  *
  * Measured, against the service's FHIR API over HTTP (no router), the database as given; the
- * throughput phases send their load from a separate process (load-client.ts) and report this
- * (server) process's CPU per call, the figure to compare on a shared machine:
+ * throughput phases send their load from a separate process (load-client.ts), after a warm-up of
+ * the same calls, and report this (server) process's CPU per call, PostgreSQL's backends' CPU per
+ * call (from /proc, when the server is local), and what both make of two idle cores:
  * - import: the bulk loader (concepts, closure, words; what CSV and large FHIR imports use), concepts/s;
- * - CodeSystem/$lookup and CodeSystem/$validate-code of random codes, `--clients` concurrent, per second;
+ * - CodeSystem/$lookup and CodeSystem/$validate-code, `--clients` concurrent, per second: of codes
+ *   drawn from all 500,000 (most miss the concept cache: every call reads the database), then of
+ *   `--hot` codes (a deployment's everyday codes: answered from the concept cache);
  * - ValueSet/$validate-code against the implicit value set of an is-a branch, per second;
  * - ValueSet/$expand of the whole system with a text filter (a word prefix of 3-6 letters, or two
  *   word prefixes) and count=20, one at a time: p50/p95;
  * - the is-a expansion of the level-2 branch closest to 50,000 concepts, streamed in pages of
  *   1,000 (count/offset): pages, time, p95 page, concepts/s.
  *
- *   node dist/bench/terminology/bench.js [--postgres | --database-url URL [--reuse]] [--concepts N] [--clients 16] [--calls 5000] [--filters 300] [--seed 1]
+ *   node dist/bench/terminology/bench.js [--postgres | --database-url URL [--reuse]] [--concepts N] [--clients 16] [--calls 20000] [--hot 10000] [--filters 300] [--seed 1]
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,9 @@ import { DEFAULT_LIMITS } from '../../src/common/limits.js';
 import type { ConceptRecord } from '../../src/services/terminology/concepts.js';
 import { createTerminologyEngine } from '../../src/services/terminology/index.js';
 import { openBenchDatabase } from '../support/bench-database.js';
+import { sampleBackends } from '../support/postgres-cpu.js';
+import type { Database } from '../../src/db/database.js';
+import type { ConceptStore } from '../../src/services/terminology/concept-store.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -34,7 +40,8 @@ const arg = (name: string): string | undefined => {
 };
 const conceptCount = Number(arg('--concepts') ?? process.env.TX_BENCH_CONCEPTS ?? 500_000);
 const clients = Number(arg('--clients') ?? 16);
-const calls = Number(arg('--calls') ?? 5_000);
+const calls = Number(arg('--calls') ?? 20_000);
+const hotCodes = Number(arg('--hot') ?? 10_000);
 const filters = Number(arg('--filters') ?? 300);
 let state = Number(arg('--seed') ?? 1) >>> 0 || 1;
 const SYSTEM = 'http://example.org/bench/cs/synthetic';
@@ -116,20 +123,46 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-/** `total` calls from a separate client process, `clients` at a time: rate, and this (server) process's CPU per call. */
-async function throughput(label: string, total: number, makePath: () => string, base: string): Promise<void> {
-  const paths = Array.from({ length: total }, makePath);
-  const client = fork(fileURLToPath(new URL('./load-client.js', import.meta.url)));
+interface Phase { label: string; total: number; makePath: () => string; warmUp?: string[] }
+
+/**
+ * `total` calls from a separate client process, `clients` at a time, after a warm-up of the same
+ * kind (JIT, pool connections, prepared statements; the hot codes each once, as a day's traffic
+ * leaves the cache): the rate
+ * on this machine, and the CPU per call of this (server) process and of PostgreSQL's backends.
+ * Capacity: one Node thread serves at most 1 s / (its CPU per call); two idle cores shared by
+ * the service and PostgreSQL at most 2 s / (both per call); the load client elsewhere.
+ */
+async function throughput(phase: Phase, base: string, db: Database, store: ConceptStore): Promise<void> {
+  await drive(phase.warmUp ?? Array.from({ length: Math.min(phase.total, 5_000) }, phase.makePath), base);
+  const paths = Array.from({ length: phase.total }, phase.makePath);
+  const backends = await sampleBackends(db);
+  const cache = { hits: store.concepts.hits, misses: store.concepts.misses };
   const cpu = process.cpuUsage();
-  client.send({ base, paths, clients });
-  const result = await new Promise<{ seconds: number; failures: number }>((resolve, reject) => {
-    client.once('message', (m) => resolve(m as { seconds: number; failures: number }));
-    client.once('error', reject);
-  });
-  const serverCpu = cpuMs(cpu);
-  client.kill();
-  console.log(`${label}: ${Math.round(total / result.seconds)}/s (${total} calls, ${clients} clients, ${result.failures} not 200; ` +
-    `server CPU ${((serverCpu * 1000) / total).toFixed(0)} µs/call)`);
+  const result = await drive(paths, base);
+  const nodeUs = (cpuMs(cpu) * 1000) / phase.total;
+  const pgMs = backends.elapsedMs();
+  const pgUs = pgMs === undefined ? undefined : (pgMs * 1000) / phase.total;
+  const hits = store.concepts.hits - cache.hits;
+  const looked = hits + store.concepts.misses - cache.misses;
+  const capacity = pgUs === undefined ? undefined : Math.round(Math.min(1e6 / nodeUs, 2e6 / (nodeUs + pgUs)));
+  console.log(`${phase.label}: ${Math.round(phase.total / result.seconds)}/s here (${phase.total} calls, ${clients} clients, ${result.failures} not 200); ` +
+    `per call: service ${nodeUs.toFixed(0)} µs, PostgreSQL ${pgUs === undefined ? 'n/a' : `${pgUs.toFixed(0)} µs`}, load client ${((result.clientCpuMs * 1000) / phase.total).toFixed(0)} µs; ` +
+    `concept cache hits ${looked ? Math.round((100 * hits) / looked) : 0}%` +
+    (capacity === undefined ? '' : `; => ${capacity}/s on 2 idle cores`));
+}
+
+async function drive(paths: string[], base: string): Promise<{ seconds: number; failures: number; clientCpuMs: number }> {
+  const client = fork(fileURLToPath(new URL('./load-client.js', import.meta.url)));
+  try {
+    client.send({ base, paths, clients });
+    return await new Promise((resolve, reject) => {
+      client.once('message', (m) => resolve(m as { seconds: number; failures: number; clientCpuMs: number }));
+      client.once('error', reject);
+    });
+  } finally {
+    client.kill();
+  }
 }
 
 async function main(): Promise<void> {
@@ -148,16 +181,36 @@ async function main(): Promise<void> {
     console.log(`import: ${conceptCount} concepts (${closureRows} closure rows) in ${importSeconds.toFixed(1)} s = ${Math.round(conceptCount / importSeconds)} concepts/s`);
   }
 
+  // What the phases need of the synthetic data; the 500,000 records themselves are let go, so
+  // that the server process's CPU per call does not carry the collection of a heap the service would not have.
+  const branch = branchNear(data, 50_000);
+  const words = data.words;
+  data.concepts.length = 0;
+  // As the service does on PostgreSQL: hear of CodeSystem writes of any process (and so keep the concept cache in use).
+  const changes = await tx.store.followChanges(bench.db);
+
   const context = { db: bench.db, logger, settings: new SettingsMap({ TERMINOLOGY_PORT: '0' }), name: 'terminology', stateDir: '/tmp' };
   const { app, fhirUrl: base } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 0, fhirPrefix: '/terminology/fhir', name: 'terminology', limits: DEFAULT_LIMITS });
   const code = (): string => `C${Math.floor(random() * conceptCount)}`;
+  const hot = Array.from({ length: Math.min(hotCodes, conceptCount) }, code);
+  const hotCode = (): string => pick(hot);
   const sys = encodeURIComponent(SYSTEM);
-  const branch = branchNear(data, 50_000);
-
-  await throughput('CodeSystem/$lookup', calls, () => `CodeSystem/$lookup?system=${sys}&code=${code()}`, base);
-  await throughput('CodeSystem/$validate-code', calls, () => `CodeSystem/$validate-code?url=${sys}&code=${code()}`, base);
   const branchVs = encodeURIComponent(`${SYSTEM}?fhir_vs=isa/${branch.code}`);
-  await throughput('ValueSet/$validate-code (is-a branch)', calls, () => `ValueSet/$validate-code?url=${branchVs}&system=${sys}&code=${code()}`, base);
+  console.log(bench.kind === 'postgres'
+    ? `# per call: CPU of the service (this process) and of PostgreSQL's backends; "on 2 idle cores" = min(1 s / service, 2 s / (service + PostgreSQL)), the load client elsewhere`
+    : '# per call: CPU of the service, PGlite\'s thread included (this process)');
+  const phases: Phase[] = [
+    { label: 'CodeSystem/$lookup, any code', total: calls, makePath: () => `CodeSystem/$lookup?system=${sys}&code=${code()}` },
+    { label: 'CodeSystem/$validate-code, any code', total: calls, makePath: () => `CodeSystem/$validate-code?url=${sys}&code=${code()}` },
+    { label: 'ValueSet/$validate-code (is-a branch), any code', total: calls, makePath: () => `ValueSet/$validate-code?url=${branchVs}&system=${sys}&code=${code()}` },
+    { label: `CodeSystem/$lookup, ${hot.length} hot codes`, total: calls, makePath: () => `CodeSystem/$lookup?system=${sys}&code=${hotCode()}`,
+      warmUp: hot.map((c) => `CodeSystem/$lookup?system=${sys}&code=${c}`) },
+    { label: `CodeSystem/$validate-code, ${hot.length} hot codes`, total: calls, makePath: () => `CodeSystem/$validate-code?url=${sys}&code=${hotCode()}`,
+      warmUp: hot.map((c) => `CodeSystem/$validate-code?url=${sys}&code=${c}`) },
+    { label: `ValueSet/$validate-code (is-a branch), ${hot.length} hot codes`, total: calls, makePath: () => `ValueSet/$validate-code?url=${branchVs}&system=${sys}&code=${hotCode()}`,
+      warmUp: hot.map((c) => `ValueSet/$validate-code?url=${branchVs}&system=${sys}&code=${c}`) },
+  ];
+  for (const phase of phases) await throughput(phase, base, bench.db, tx.store);
 
   const wholeVs = encodeURIComponent(`${SYSTEM}?fhir_vs`);
   const latencies: number[] = [];
@@ -166,7 +219,7 @@ async function main(): Promise<void> {
   // One request at a time from this process: its CPU includes the client's fetch (small beside the server's).
   const filterCpu = process.cpuUsage();
   for (let i = 0; i < filters; i++) {
-    const word = (): string => { const w = pick(data.words); return w.slice(0, Math.min(w.length, 3 + Math.floor(random() * 4))); };
+    const word = (): string => { const w = pick(words); return w.slice(0, Math.min(w.length, 3 + Math.floor(random() * 4))); };
     const text = i % 3 === 2 ? `${word()} ${word()}` : word();
     const t = performance.now();
     const response = await fetch(`${base}/ValueSet/$expand?url=${wholeVs}&filter=${encodeURIComponent(text)}&count=20`);
@@ -204,6 +257,7 @@ async function main(): Promise<void> {
   if (received !== branch.size) throw new Error(`the branch streamed ${received} concepts, expected ${branch.size}`);
 
   await app.close();
+  await changes?.close();
   await tx.engine.settle();
   await bench.close();
 }

@@ -97,6 +97,10 @@ export const LIMITS = {
     'concepts of a CodeSystem created or updated by a plain FHIR write; more is 413 pointing to $import, which loads in bulk', 5_000),
   terminologyMaxPackageBytes: limit('TERMINOLOGY_MAX_PACKAGE_BYTES', 64 * MB, 'bytes',
     'a FHIR NPM package (.tgz) unpacked, for $import and TERMINOLOGY_IMPORT_FILES; past it 400 (a gzip bomb stops there)', 1 * MB),
+  terminologyConceptCacheEntries: limit('TERMINOLOGY_CONCEPT_CACHE_ENTRIES', 100_000, 'count',
+    'concepts the terminology service keeps in memory for $lookup and $validate-code (least recently used dropped first; 0 turns the cache off)', 0),
+  terminologyConceptCacheBytes: limit('TERMINOLOGY_CONCEPT_CACHE_BYTES', 64 * MB, 'bytes',
+    'memory those cached concepts may hold together (estimated; least recently used dropped first; 0 turns the cache off)', 0),
 
   // ── Patient-registration mediator ────────────────────────────────────────────────────────
   registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_LIMITS, type Limits } from '../../common/limits.js';
 import type { Database, Queryable, Subscription } from '../../db/database.js';
+import { ConceptCache } from './concept-cache.js';
 import { ExpansionTotals } from './expansion.js';
 
 export interface StoredCodeSystem {
@@ -57,20 +58,104 @@ const SYSTEM_CACHE_MS = 5_000;
 /** The channel a schema's CodeSystem writes are announced on. */
 export const codeSystemChannel = (schema: string): string => `${schema}_code_systems`;
 
+/**
+ * How long a CodeSystem write of this process keeps the concept cache out of use when its
+ * announcement never comes back (it rolled back, or it committed while the listening connection
+ * was down; a reconnection clears the cache anyway).
+ */
+const OPEN_WRITE_MS = 60_000;
+
+/** Age at which a cached concept is read again when no announcements are heard (PGlite). */
+const UNANNOUNCED_CONCEPT_MS = 60_000;
+
+type CachedConcept = StoredConcept & { designationValues?: string[] };
+
+export interface ConceptStoreOptions {
+  /**
+   * The database the service reads: only reads made on it (never inside a transaction, which may
+   * see its own uncommitted writes) use the concept cache; without it there is no cache. On
+   * PostgreSQL (other connections and processes write too: it has `listen`) the cache is used only
+   * while followChanges() tells this store of every committed write; on PGlite (one process, and
+   * a write's transaction holds the only connection) always.
+   */
+  db?: Database;
+}
+
 export class ConceptStore {
   private readonly systems = new Map<string, { at: number; system: StoredCodeSystem }>();
   /** Told of every committed CodeSystem write (followChanges), so cached systems need no expiry. */
   private announced = false;
+  /** Hot concepts of $lookup and $validate-code (concept-cache.ts), by code system version and code. */
+  readonly concepts: ConceptCache<CachedConcept | ConceptDetails>;
+  /** CodeSystem writes of this process not yet heard back from PostgreSQL (token: give-up time). */
+  private readonly openWrites = new Map<string, number>();
+  private writeCount = 0;
+  private readonly db?: Database;
+  private readonly sharedDatabase: boolean;
 
   /** Totals of recent expansions (expansion.ts), dropped with the code systems. */
   readonly totals = new ExpansionTotals();
 
-  constructor(readonly schema: string, readonly limits: Limits = DEFAULT_LIMITS) {}
+  constructor(readonly schema: string, readonly limits: Limits = DEFAULT_LIMITS, options: ConceptStoreOptions = {}) {
+    this.concepts = new ConceptCache(limits.terminologyConceptCacheEntries, limits.terminologyConceptCacheBytes);
+    this.db = options.db;
+    this.sharedDatabase = typeof options.db?.listen === 'function';
+  }
 
-  /** Drops the cached code systems and totals (a CodeSystem write or import changed them). */
+  /** Drops the cached code systems, concepts and totals (a CodeSystem write or import changed them). */
   forget(): void {
     this.systems.clear();
+    this.concepts.clear();
     this.totals.clear();
+  }
+
+  /**
+   * A CodeSystem write of this process is under way (called inside its transaction): the cache is
+   * cleared and left alone until the write's announcement (the token, in its NOTIFY) comes back
+   * after the commit, so no reader can cache, or be answered from, a concept the write replaces,
+   * even one read on another connection before the commit. Returns the token for the NOTIFY.
+   */
+  writeOpened(): string {
+    const token = `${process.pid}.${++this.writeCount}`;
+    this.forget();
+    // Only while following: before that the cache is not used on PostgreSQL, and the announcement could not come back.
+    if (this.sharedDatabase && this.announced) this.openWrites.set(token, Date.now() + OPEN_WRITE_MS);
+    return token;
+  }
+
+  /** Whether $lookup and $validate-code may read and fill the concept cache now, reading on q. */
+  private conceptCacheUsable(q: Queryable): boolean {
+    if (!this.concepts.enabled || q !== this.db) return false;
+    if (!this.sharedDatabase) return true;
+    if (!this.announced) return false;
+    if (this.openWrites.size === 0) return true;
+    const now = Date.now();
+    for (const [token, until] of this.openWrites) if (until <= now) this.openWrites.delete(token);
+    if (this.openWrites.size === 0) this.forget(); // given up on: clear what was read meanwhile
+    return this.openWrites.size === 0;
+  }
+
+  /** A committed write announced (by any process); its payload starts with this process's token when it was ours. */
+  private announcedWrite(payload: string): void {
+    this.forget();
+    const token = payload.split(' ', 1)[0]!;
+    this.openWrites.delete(token);
+    for (const resolve of this.waiting.splice(0)) resolve(payload);
+  }
+
+  private readonly waiting: Array<(payload: string) => void> = [];
+
+  /** Resolves with the next committed CodeSystem write announced to this store (followChanges): for tests and tools. */
+  nextAnnouncement(): Promise<string> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** The cached value of a key, or undefined when the cache is not to be used now. */
+  private cached<V extends CachedConcept | ConceptDetails>(q: Queryable, key: string): V | undefined {
+    if (!this.conceptCacheUsable(q)) return undefined;
+    // PGlite: writes of this store are seen at once; those of another store on the same database (a
+    // second engine in this process, which the service never makes) once the entry is UNANNOUNCED_CONCEPT_MS old.
+    return this.concepts.get(key, this.announced ? Infinity : UNANNOUNCED_CONCEPT_MS) as V | undefined;
   }
 
   /**
@@ -80,10 +165,11 @@ export class ConceptStore {
   async followChanges(db: Database): Promise<Subscription | undefined> {
     if (!db.listen) return undefined;
     const subscription = await db.listen(codeSystemChannel(this.schema), {
-      onNotify: () => this.forget(),
+      onNotify: (payload) => this.announcedWrite(payload),
       onReconnect: () => this.forget(),
     });
     this.announced = true;
+    this.forget(); // what was read before listening may predate a write announced before
     return {
       close: async () => {
         this.announced = false;
@@ -126,7 +212,17 @@ export class ConceptStore {
    * A concept by code, with its designations' values when a display is to be checked: one
    * prepared statement either way ($validate-code).
    */
-  async concept(q: Queryable, system: StoredCodeSystem, code: string, options: { designations?: boolean } = {}): Promise<(StoredConcept & { designationValues?: string[] }) | undefined> {
+  async concept(q: Queryable, system: StoredCodeSystem, code: string, options: { designations?: boolean } = {}): Promise<CachedConcept | undefined> {
+    const key = `${options.designations ? 'd' : 'c'}${system.csid} ${code}`;
+    const hit = this.cached<CachedConcept>(q, key);
+    if (hit) return hit;
+    const generation = this.concepts.generation;
+    const found = await this.readConcept(q, system, code, options);
+    if (found && this.conceptCacheUsable(q)) this.concepts.set(key, found, generation);
+    return found;
+  }
+
+  private async readConcept(q: Queryable, system: StoredCodeSystem, code: string, options: { designations?: boolean }): Promise<CachedConcept | undefined> {
     const s = this.schema;
     const values = options.designations
       ? `, (SELECT json_agg(d.value)::text FROM ${s}.designation d WHERE d.csid = c.csid AND d.ord = c.ord) AS dv` : '';
@@ -144,6 +240,16 @@ export class ConceptStore {
    * Prepared, the four correlated aggregates are planned once per connection, not per call.
    */
   async conceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
+    const key = `l${system.csid} ${code}`;
+    const hit = this.cached<ConceptDetails>(q, key);
+    if (hit) return hit;
+    const generation = this.concepts.generation;
+    const found = await this.readConceptDetails(q, system, code);
+    if (found && this.conceptCacheUsable(q)) this.concepts.set(key, found, generation);
+    return found;
+  }
+
+  private async readConceptDetails(q: Queryable, system: StoredCodeSystem, code: string): Promise<ConceptDetails | undefined> {
     const s = this.schema;
     const rows = await q.query<ConceptRow & { ds: string | null; ps: string | null; up: string | null; down: string | null }>(
       `SELECT c.csid, c.ord, c.code, c.display, c.definition, c.active,

@@ -228,6 +228,13 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   };
 }
 
+/**
+ * Value set conditions up to this long make findMember a prepared statement (planned once per
+ * connection); longer ones (an inline value set of hundreds of includes) are planned per call, so
+ * that no caller can make every connection hold large plans.
+ */
+const PREPARED_CONDITION_CHARS = 2_000;
+
 /** Whether system|code is a member (a stored concept matching the compose, or a listed one). */
 export async function findMember(q: Queryable, schema: string, compiled: CompiledCompose, system: string, code: string, version?: string): Promise<ExpansionRow | ListedConcept | undefined> {
   const listed = compiled.listed.find((c) => c.system === system && c.code === code && (!version || !c.version || c.version === version));
@@ -235,11 +242,12 @@ export async function findMember(q: Queryable, schema: string, compiled: Compile
   const candidates = compiled.systems.filter((s) => s.url === system && (!version || s.version === version));
   if (!candidates.length) return undefined;
   const params = [...compiled.params];
-  const csids = `$${params.push(candidates.map((s) => s.csid))}`;
+  // One system (the usual case) as a plain equality: with ANY(array) PostgreSQL keeps planning the prepared statement afresh.
+  const csids = candidates.length === 1 ? `= $${params.push(candidates[0]!.csid)}::bigint` : `= ANY($${params.push(candidates.map((s) => s.csid))}::bigint[])`;
   const codeParam = `$${params.push(code)}`;
   const found = await q.query<Row>(
     `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active FROM ${schema}.concept c JOIN ${schema}.code_system s ON s.csid = c.csid
-     WHERE c.csid = ANY(${csids}::bigint[]) AND c.code = ${codeParam} AND ${compiled.where} LIMIT 1`, params);
+     WHERE c.csid ${csids} AND c.code = ${codeParam} AND ${compiled.where} LIMIT 1`, params, { prepare: compiled.where.length <= PREPARED_CONDITION_CHARS });
   const r = found.rows[0];
   return r ? { csid: Number(r.csid), ord: r.ord, system: r.url, version: r.version, code: r.code, display: r.display ?? undefined, active: r.active } : undefined;
 }

@@ -33,9 +33,10 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
     },
     async after({ action, id, stored, repo }) {
       const q = repo.sql;
-      store.forget();
-      // Delivered when this transaction commits, to every process following changes (ConceptStore.followChanges).
-      await q.query('SELECT pg_notify($1, $2)', [codeSystemChannel(store.schema), id]);
+      const token = store.writeOpened();
+      // Delivered when this transaction commits, to every process following changes (ConceptStore.followChanges);
+      // the token tells this process that its own write is now committed.
+      await q.query('SELECT pg_notify($1, $2)', [codeSystemChannel(store.schema), `${token} ${id}`]);
       if (action === 'delete' || !stored) {
         await dropCodeSystemsOf(q, store.schema, id);
         return;
