@@ -34,7 +34,7 @@
  * loading. Give it a fresh copy each run: registrations of an earlier run would be in the way.
  * --preload-only: stop after the pre-load (to make such a database).
  */
-import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { createHttpApp, listenOn } from '../../src/common/http-app.js';
 import { createLogger } from '../../src/common/logger.js';
 import { DEFAULT_LIMITS } from '../../src/common/limits.js';
@@ -42,11 +42,11 @@ import type { Database, Queryable } from '../../src/db/database.js';
 import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
-import { newGoldenRecord, withGoldenLink } from '../../src/services/client-registry/golden-record.js';
 import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
 import { createMatcher, type Matcher } from '../../src/services/client-registry/matching/index.js';
 import { MOTHERS_MAIDEN_NAME } from '../../src/services/client-registry/pdqm.js';
 import { RegistryStore } from '../../src/services/client-registry/store.js';
+import { bulkLoad } from './bulk-load.js';
 import { PopulationGenerator, kestriaClinicSystem } from './registry-population.js';
 
 interface Sampled { patient: Patient; index: number }
@@ -63,63 +63,36 @@ const matches = Number(arg('--matches') ?? 300);
 const seed = Number(arg('--seed') ?? 1);
 const maxCandidates = Number(arg('--max-candidates') ?? DEFAULT_LIMITS.crMaxCandidates); // CLIENT_REGISTRY_MAX_CANDIDATES
 const SCHEMA = 'cr_bench';
-const PERSONS_PER_BATCH = 2_000;
 const SAMPLE = 5_000; // pre-loaded people kept in memory for duplicates and $match queries
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 
 /**
- * Writes the pre-loaded people: each a source record (its `refer` link set) and its golden record,
- * stamped as the engine stamps a create (versionId 1, lastUpdated) and inserted by the engine's own
- * multi-row writer (repository.insertPrepared: resource, history and index rows, as a transaction
- * bundle writes them, without the bundle's per-entry work), the blocking keys computed by the
- * service's matcher into cr.blocking and the links into cr.source_link, as the linker writes them.
- * Batches of PERSONS_PER_BATCH, two loaders at a time on PostgreSQL (one builds rows while the
- * other's insert runs).
+ * The pre-loaded people, in order (each also offered to the in-memory sample): written in bulk
+ * (bulk-load.ts: the rows the engine and the linker write, by COPY, indexes built after), or with
+ * `write` false only regenerated (--reuse).
  */
-async function preload(db: Database, matcher: Matcher, generator: PopulationGenerator, sample: Sampled[], write: boolean): Promise<void> {
-  const bulk = new FhirEngine({ db, schema: SCHEMA }); // no interceptors: links and keys are written below
-  bulk.addSearchParameter(MOTHERS_MAIDEN_NAME);
-  const repo = bulk.repository();
-  let nextStart = 0;
-  let done = 0;
-  const loader = async (): Promise<void> => {
-    while (nextStart < records) {
-      const start = nextStart;
-      nextStart += PERSONS_PER_BATCH;
-      const resources: Resource[] = [];
-      const keyRows: { keys: string[]; ids: string[] } = { keys: [], ids: [] };
-      const links: { sources: string[]; goldens: string[] } = { sources: [], goldens: [] };
-      const meta = { versionId: '1', lastUpdated: new Date().toISOString() };
-      for (let i = start; i < Math.min(records, start + PERSONS_PER_BATCH); i++) {
-        const person = generator.person(i);
-        const sourceId = `s-${i}`;
-        const goldenId = `g-${i}`;
-        if (sample.length < SAMPLE) sample.push({ patient: person, index: i });
-        else if (generator.chance(SAMPLE / (i + 1))) sample[generator.int(SAMPLE)] = { patient: person, index: i };
-        if (!write) continue;
-        resources.push({ ...withGoldenLink({ ...person, id: sourceId }, goldenId), meta });
-        const golden = newGoldenRecord(sourceId, person);
-        resources.push({ ...golden, id: goldenId, meta: { ...golden.meta, ...meta } });
-        for (const key of new Set(matcher.blockingKeys(person))) {
-          keyRows.keys.push(key);
-          keyRows.ids.push(sourceId);
-        }
-        links.sources.push(sourceId);
-        links.goldens.push(goldenId);
-      }
-      if (!write) continue;
-      await repo.insertPrepared(resources);
-      await db.query(`INSERT INTO ${SCHEMA}.blocking (key, patient_id) SELECT * FROM unnest($1::text[], $2::text[])`, [keyRows.keys, keyRows.ids]);
-      await db.query(`INSERT INTO ${SCHEMA}.source_link (source_id, golden_id, how) SELECT s, g, 'new' FROM unnest($1::text[], $2::text[]) AS t(s, g)`, [links.sources, links.goldens]);
-      const before = done;
-      done += links.sources.length;
-      if (Math.floor(done / 50_000) > Math.floor(before / 50_000)) console.log(`#   ${done} people loaded`);
-    }
+async function preload(db: Database, url: string | undefined, matcher: Matcher, generator: PopulationGenerator, sample: Sampled[], write: boolean): Promise<string> {
+  const person = (i: number): Patient => {
+    const patient = generator.person(i);
+    if (sample.length < SAMPLE) sample.push({ patient, index: i });
+    else if (generator.chance(SAMPLE / (i + 1))) sample[generator.int(SAMPLE)] = { patient, index: i };
+    return patient;
   };
-  await Promise.all(Array.from({ length: db.kind === 'pglite' || !write ? 1 : 2 }, loader));
-  await bulk.settle();
+  if (!write) {
+    for (let i = 0; i < records; i++) person(i);
+    return '';
+  }
+  const bulk = new FhirEngine({ db, schema: SCHEMA }); // its search parameters index the rows
+  bulk.addSearchParameter(MOTHERS_MAIDEN_NAME);
+  const took = await bulkLoad({
+    db, url, schema: SCHEMA, repo: bulk.repository(), matcher, people: records, person,
+    progress: (loaded) => {
+      if (loaded % 100_000 === 0) console.log(`#   ${loaded} people loaded`);
+    },
+  });
+  return `rows ${took.loadSeconds.toFixed(1)} s, indexes ${took.indexSeconds.toFixed(1)} s, vacuum analyze ${took.vacuumSeconds.toFixed(1)} s`;
 }
 
 /**
@@ -226,7 +199,7 @@ async function printBlockingProfile(db: Database, matcher: Matcher, people: Pati
   console.log(`# candidate read, explained:\n${plan.map((line) => `#   ${line}`).join('\n')}`);
 }
 
-const { db, close } = await openBenchDatabase(argv, 'cr-bench-');
+const { db, url, close } = await openBenchDatabase(argv, 'cr-bench-');
 console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded, ${registrations} registrations by ${clients} clients, ${matches} $match, at most ${maxCandidates} candidates`);
 const reused = argv.includes('--reuse') && (await preloadedPeople(db)) === records;
 if (!reused) await db.dropSchema(SCHEMA);
@@ -236,11 +209,10 @@ const matcher = createMatcher();
 const generator = new PopulationGenerator(seed);
 const sample: Sampled[] = [];
 let started = Date.now();
-await preload(db, matcher, generator, sample, !reused);
+const loadParts = await preload(db, url, matcher, generator, sample, !reused);
 if (reused) console.log(`# --reuse: schema ${SCHEMA} already holds the ${records} people; regenerated in memory, not written`);
-else await db.exec('ANALYZE');
 const loadSeconds = (Date.now() - started) / 1000;
-console.log(`# pre-loaded ${records} people (${2 * records} resources) in ${loadSeconds.toFixed(1)} s (${(records / loadSeconds).toFixed(0)} people/s)`);
+console.log(`# pre-loaded ${records} people (${2 * records} resources) in ${loadSeconds.toFixed(1)} s (${(records / loadSeconds).toFixed(0)} people/s)${loadParts ? `: ${loadParts}` : ''}`);
 if (argv.includes('--preload-only')) {
   await engine.settle();
   await close();

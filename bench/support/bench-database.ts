@@ -13,6 +13,8 @@ export interface BenchDatabase {
   db: Database;
   /** 'postgres' or 'pglite', for the report. */
   kind: 'postgres' | 'pglite';
+  /** PostgreSQL's URL (undefined on PGlite). */
+  url: string | undefined;
   /** Closes the database; `keepData` leaves a PGlite directory in place. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -34,6 +36,7 @@ export async function openBenchDatabase(argv: readonly string[], prefix: string)
   return {
     db,
     kind: url ? 'postgres' : 'pglite',
+    url,
     async close(options = {}) {
       await db.close();
       if (dir && !options.keepData) await rm(dir, { recursive: true, force: true });
