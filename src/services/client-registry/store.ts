@@ -6,15 +6,25 @@ import type { Queryable } from '../../db/database.js';
 import type { Patient } from '@medplum/fhirtypes';
 import type { FieldContribution, MatchGrade } from './matching/index.js';
 
-/** Advisory-lock class of blocking keys (the two-key form: apart from other users' one-key locks). */
-const BLOCKING_LOCK_CLASS = 0x4352; // "CR"
 /**
- * Keys are locked by hash bucket: a transaction holds at most this many advisory locks, however
- * many patients a bundle registers (PostgreSQL's shared lock table is max_locks_per_transaction x
- * max_connections entries, 6,400 by default: a 1,000-patient bundle's 7,000 key locks would not fit).
- * Two unrelated registrations share a bucket now and then: they only wait for each other.
+ * Blocking keys are locked by hash bucket, at two grains (advisory locks, the two-key form: apart
+ * from other users' one-key locks):
+ * - fine: KEY_BUCKETS buckets, so two unrelated registrations in flight nearly never share one
+ *   (with 1,024 buckets, one registration in three waited for an unrelated one under 8 clients);
+ *   a fine lock is taken with a shared lock on its coarse bucket;
+ * - coarse: COARSE_BUCKETS buckets, taken exclusively by a transaction that already holds
+ *   MAX_FINE_LOCKS fine locks (a bundle registering many patients), so a transaction holds at most
+ *   MAX_FINE_LOCKS + COARSE_BUCKETS locks however many patients it registers (PostgreSQL's shared lock table
+ *   is max_locks_per_transaction x max_connections entries, 6,400 by default: a 1,000-patient
+ *   bundle's 7,000 key locks would not fit).
+ * Two transactions sharing a key always conflict: both fine (same fine bucket), fine and coarse
+ * (shared and exclusive on the same coarse bucket), or both coarse.
  */
-const BLOCKING_LOCK_BUCKETS = 1024;
+const COARSE_LOCK_CLASS = 0x4352; // "CR"
+const FINE_LOCK_CLASS = 0x4353;
+const COARSE_BUCKETS = 1024;
+const KEY_BUCKETS = 1 << 20;
+const MAX_FINE_LOCKS = 256;
 
 export interface CandidateRow {
   id: string;
@@ -49,6 +59,9 @@ export interface ReviewRow {
 }
 
 export class RegistryStore {
+  /** Fine key locks each transaction (its connection) holds so far. */
+  private readonly fineLocks = new WeakMap<Queryable, number>();
+
   constructor(private readonly schema: string) {}
 
   /**
@@ -61,13 +74,22 @@ export class RegistryStore {
    */
   async replaceBlockingKeys(q: Queryable, patientId: string, keys: readonly string[], lock: boolean): Promise<void> {
     const unique = [...new Set(keys)];
-    const locked = lock
-      ? `, locked AS (SELECT count(pg_advisory_xact_lock(${BLOCKING_LOCK_CLASS}, h)) AS n
-           FROM (SELECT DISTINCT hashtext(k) & ${BLOCKING_LOCK_BUCKETS - 1} AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS hashes)`
-      : '';
+    let locked = '';
+    if (lock && unique.length) {
+      const fineSoFar = this.fineLocks.get(q) ?? 0;
+      const fine = fineSoFar + unique.length <= MAX_FINE_LOCKS;
+      if (fine) this.fineLocks.set(q, fineSoFar + unique.length);
+      // One ordered list (coarse buckets, then fine ones), so two registrations never wait on each other crosswise.
+      locked = fine
+        ? `, locked AS (SELECT count(CASE WHEN l.cls = ${COARSE_LOCK_CLASS} THEN pg_advisory_xact_lock_shared(l.cls, l.b) ELSE pg_advisory_xact_lock(l.cls, l.b) END) AS n
+             FROM (SELECT DISTINCT ${COARSE_LOCK_CLASS} AS cls, hashtext(k) & ${COARSE_BUCKETS - 1} AS b FROM unnest($2::text[]) AS k
+                   UNION SELECT ${FINE_LOCK_CLASS}, hashtext(k) & ${KEY_BUCKETS - 1} FROM unnest($2::text[]) AS k ORDER BY 1, 2) AS l)`
+        : `, locked AS (SELECT count(pg_advisory_xact_lock(${COARSE_LOCK_CLASS}, b)) AS n
+             FROM (SELECT DISTINCT hashtext(k) & ${COARSE_BUCKETS - 1} AS b FROM unnest($2::text[]) AS k ORDER BY 1) AS l)`;
+    }
     await q.query(
       `WITH gone AS (DELETE FROM ${this.schema}.blocking WHERE patient_id = $1 AND key <> ALL($2::text[]))${locked}
-       INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${lock ? ', locked' : ''}
+       INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${locked ? ', locked' : ''}
        ON CONFLICT DO NOTHING`,
       [patientId, unique],
     );
