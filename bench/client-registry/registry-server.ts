@@ -26,6 +26,8 @@ export interface Counters {
   dbMs: number;
   /** This process's CPU time (user + system), ms. */
   cpuMs: number;
+  /** The system (kernel) part of it, ms. */
+  sysMs: number;
 }
 
 /** The database with every statement and transaction run through it counted and timed. */
@@ -57,7 +59,7 @@ export function countStatements(db: Database): { db: Database; read(): Counters;
     db: wrap(db, { transaction }),
     read: () => {
       const cpu = process.cpuUsage(cpuAtReset);
-      return { ...counts, cpuMs: (cpu.user + cpu.system) / 1000 };
+      return { ...counts, cpuMs: (cpu.user + cpu.system) / 1000, sysMs: cpu.system / 1000 };
     },
     reset: () => {
       Object.assign(counts, { statements: 0, transactions: 0, dbMs: 0 });

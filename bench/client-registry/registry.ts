@@ -36,11 +36,13 @@
  */
 import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS } from '../../src/common/limits.js';
 import type { Database, Queryable } from '../../src/db/database.js';
+import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
 import { serveRegistry, type Counters } from './registry-server.js';
 import { openBenchDatabase } from '../support/bench-database.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
@@ -114,11 +116,23 @@ async function checkPreload(base: string, generator: PopulationGenerator, sample
   return linked;
 }
 
+/** The bench's clients: plain node:http on kept-alive connections (fetch cost the load generator twice the CPU). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
 async function post(url: string, body: unknown): Promise<{ status: number; ms: number; json: unknown }> {
   const started = performance.now();
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(body) });
-  const json = await response.json();
-  return { status: response.status, ms: performance.now() - started, json };
+  const payload = Buffer.from(JSON.stringify(body));
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/fhir+json', 'content-length': payload.length } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+  return { status, ms: performance.now() - started, json: text ? JSON.parse(text) : undefined };
 }
 
 /** How many pre-loaded people schema cr_bench holds (0 when it does not exist). */
@@ -269,7 +283,10 @@ console.log(`# client registry bench on ${db.kind}: ${records} people pre-loaded
 const reused = argv.includes('--reuse') && (await preloadedPeople(db)) === records;
 if (!reused) await db.dropSchema(SCHEMA);
 if (replicas > 1 && !url) throw new Error('--replicas needs PostgreSQL (--postgres or --database-url): PGlite is one process');
-const main = await serveRegistry(db, maxCandidates);
+// On PostgreSQL every registry is a process of its own (registry-server.ts), so the CPU they use
+// is the registry's alone and this process is only the load generator; PGlite is one process.
+const inProcess = url ? undefined : await serveRegistry(db, maxCandidates);
+if (url) await (await createClientRegistryEngine({ db }, { schema: SCHEMA })).settle(); // the schema, migrated
 const matcher = createMatcher();
 const generator = new PopulationGenerator(seed);
 const sample: Sampled[] = [];
@@ -281,15 +298,15 @@ const loadSeconds = (Date.now() - started) / 1000;
 const loadCpuSeconds = ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(loadCpu));
 console.log(`# pre-loaded ${records} people (${2 * records} resources) in ${loadSeconds.toFixed(1)} s (${(records / loadSeconds).toFixed(0)} people/s; node CPU ${loadCpuSeconds.toFixed(0)} s)${loadParts ? `: ${loadParts}` : ''}`);
 if (argv.includes('--preload-only')) {
-  await main.close();
+  await inProcess?.close();
   await close();
   process.exit(0);
 }
 
-const children = await Promise.all(Array.from({ length: replicas - 1 }, () => startReplica(url!, maxCandidates)));
-const bases = [main.base, ...children.map((c) => c.base)];
-const base = main.base;
-if (replicas > 1) console.log(`# ${replicas} registry processes on the database; clients spread over them`);
+const children = url ? await Promise.all(Array.from({ length: replicas }, () => startReplica(url, maxCandidates))) : [];
+const bases = inProcess ? [inProcess.base] : children.map((c) => c.base);
+const base = bases[0]!;
+console.log(`# ${inProcess ? 'the registry runs in the bench process' : `${replicas} registry process(es) on the database, the clients spread over them`}`);
 
 // Registrations: 90% new people, 10% pre-loaded people registered again at another clinic with errors.
 const toRegister: Patient[] = Array.from({ length: registrations }, (_, n) =>
@@ -300,7 +317,8 @@ let next = 0;
 const statsBefore = await readTableStats(db);
 await resetStatementTimes(db);
 const postgresCpuBefore = await postgresCpuMs(db);
-main.counters.reset();
+inProcess?.counters.reset();
+const benchCpuBefore = process.cpuUsage();
 await Promise.all(children.map((c) => c.reset()));
 const loadBefore = os.loadavg()[0]!;
 started = performance.now();
@@ -315,8 +333,9 @@ await Promise.all(Array.from({ length: clients }, async (_, client) => {
 }));
 const registerSeconds = (performance.now() - started) / 1000;
 const loadAfter = os.loadavg()[0]!;
-const work = [main.counters.read(), ...(await Promise.all(children.map((c) => c.read())))]
-  .reduce((a, b) => ({ statements: a.statements + b.statements, transactions: a.transactions + b.transactions, dbMs: a.dbMs + b.dbMs, cpuMs: a.cpuMs + b.cpuMs }));
+const benchCpu = ((c) => (c.user + c.system) / 1000)(process.cpuUsage(benchCpuBefore));
+const work = [...(inProcess ? [inProcess.counters.read()] : []), ...(await Promise.all(children.map((c) => c.read())))]
+  .reduce((a, b) => ({ statements: a.statements + b.statements, transactions: a.transactions + b.transactions, dbMs: a.dbMs + b.dbMs, cpuMs: a.cpuMs + b.cpuMs, sysMs: a.sysMs + b.sysMs }));
 const postgresCpu = postgresCpuBefore === undefined ? undefined : (await postgresCpuMs(db))! - postgresCpuBefore;
 const statsAfter = await readTableStats(db);
 const decided = await db.query<{ outcome: string; n: number }>(`SELECT outcome, count(*)::int AS n FROM ${SCHEMA}.decision GROUP BY outcome`);
@@ -326,7 +345,7 @@ const rate = registrations / registerSeconds;
 console.log(`# registrations: ${rate.toFixed(0)}/s with ${clients} clients on ${replicas} registry process(es); latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`);
 const per = (n: number): string => (n / registrations).toFixed(1);
 console.log(`# per registration: ${per(work.statements)} statements in ${per(work.transactions)} transactions (plus BEGIN/COMMIT each), DB round trips ${per(work.dbMs)} ms, ` +
-  `node CPU ${per(work.cpuMs)} ms (the registry processes: HTTP, FHIR engine, matching; and the bench's clients)` +
+  `registry CPU ${per(work.cpuMs)} ms (${per(work.sysMs)} of it in the kernel; HTTP, FHIR engine, matching${inProcess ? '; in this process, so the clients\' too' : `; the clients' ${per(benchCpu)} ms apart`})` +
   (postgresCpu !== undefined ? `, PostgreSQL CPU ${per(postgresCpu)} ms (its processes)` : '') +
   (statsAfter && statsBefore ? `; rows read ${per(statsAfter.rows - statsBefore.rows)}, buffer pages touched ${per(statsAfter.pages - statsBefore.pages)} (pg_stat)` : ''));
 if (statsAfter && statsBefore) console.log(`# pages touched per registration by relation: ${pagesByRelation(statsBefore.byRelation, statsAfter.byRelation, registrations)}`);
@@ -357,10 +376,10 @@ console.log('|---|---:|---:|---:|---:|---:|---:|');
 console.log(`| ${db.kind} | ${records} | ${(records / loadSeconds).toFixed(0)} | ${clients} | ${rate.toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 95).toFixed(1)} | ${percentile(matchLatencies, 50).toFixed(1)} / ${percentile(matchLatencies, 95).toFixed(1)} |`);
 
 console.log(`SUMMARY cr-bench ${db.kind} records=${records} replicas=${replicas} clients=${clients} registrations/s=${rate.toFixed(0)} registration-p95=${percentile(latencies, 95).toFixed(1)}ms ` +
-  `match-p95=${percentile(matchLatencies, 95).toFixed(1)}ms node-cpu/registration=${per(work.cpuMs)}ms` +
+  `match-p95=${percentile(matchLatencies, 95).toFixed(1)}ms registry-cpu/registration=${per(work.cpuMs)}ms` +
   (postgresCpu !== undefined ? ` postgres-cpu/registration=${per(postgresCpu)}ms` : '') +
   ` preload-check=${checked}/${CHECKS} load-average=${loadBefore.toFixed(1)}..${loadAfter.toFixed(1)} (${os.cpus().length} cores)`);
 
 await Promise.all(children.map((c) => c.stop()));
-await main.close();
+await inProcess?.close();
 await close();

@@ -58,6 +58,7 @@ export interface ReviewRow {
   resolved_at: string | null;
 }
 
+/** The statements a registration runs are prepared (QueryOptions.prepare): planned once per connection. */
 export class RegistryStore {
   /** Fine key locks each transaction (its connection) holds so far. */
   private readonly fineLocks = new WeakMap<Queryable, number>();
@@ -91,7 +92,7 @@ export class RegistryStore {
       `WITH gone AS (DELETE FROM ${this.schema}.blocking WHERE patient_id = $1 AND key <> ALL($2::text[]))${locked}
        INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${locked ? ', locked' : ''}
        ON CONFLICT DO NOTHING`,
-      [patientId, unique],
+      [patientId, unique], { prepare: true },
     );
   }
 
@@ -116,7 +117,7 @@ export class RegistryStore {
        JOIN ${this.schema}.resources r ON r.type = 'Patient' AND r.id = s.patient_id AND NOT r.deleted
        LEFT JOIN ${this.schema}.source_link l ON l.source_id = s.patient_id
        ORDER BY s.keys_shared DESC, s.rarity DESC, s.patient_id`,
-      [[...new Set(keys)], excludeId ?? '', limit],
+      [[...new Set(keys)], excludeId ?? '', limit], { prepare: true },
     );
     return result.rows.map((r) => ({ id: r.id, goldenId: r.golden_id ?? undefined, patient: typeof r.content === 'string' ? JSON.parse(r.content) : r.content }));
   }
@@ -140,7 +141,7 @@ export class RegistryStore {
     await q.query(
       `INSERT INTO ${this.schema}.source_link (source_id, golden_id, how) VALUES ($1, $2, $3)
        ON CONFLICT (source_id) DO UPDATE SET golden_id = EXCLUDED.golden_id, how = EXCLUDED.how, linked_at = now()`,
-      [sourceId, goldenId, how],
+      [sourceId, goldenId, how], { prepare: true },
     );
   }
 
@@ -153,7 +154,7 @@ export class RegistryStore {
     const result = await q.query<{ id: string }>(
       `INSERT INTO ${this.schema}.decision (source_id, candidate_id, golden_id, score, grade, outcome, fields)
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id::text AS id`,
-      [decision.source_id, decision.candidate_id, decision.golden_id, decision.score, decision.grade, decision.outcome, JSON.stringify(decision.fields)],
+      [decision.source_id, decision.candidate_id, decision.golden_id, decision.score, decision.grade, decision.outcome, JSON.stringify(decision.fields)], { prepare: true },
     );
     return result.rows[0]!.id;
   }
