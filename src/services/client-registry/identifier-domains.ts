@@ -133,6 +133,11 @@ export class IdentifierDomainCache {
   /** ttlMs: how long the table is kept when not told of changes (followChanges). */
   constructor(readonly schema: string, private readonly ttlMs = DOMAIN_CACHE_MS) {}
 
+  /** How many times the table was dropped (a test waits for a notification with it). */
+  get changes(): number {
+    return this.generation;
+  }
+
   forget(): void {
     this.generation++;
     this.cached = undefined;
