@@ -4,34 +4,36 @@
  * registry already holding CR_BENCH_RECORDS people (default 10,000) of the synthetic Kestria
  * population (registry-population.ts).
  *
- * Pre-load (not measured): each person becomes a source record and its golden record, written
- * by the FHIR engine's own multi-row writer (the rows and search indexes a transaction bundle
- * writes, in batches of 2,000 people, without per-entry bundle work), with the blocking keys
- * computed by the same matcher the service uses and inserted in bulk into the same table
- * (cr.blocking) the linker fills, and the source→golden links into cr.source_link; then ANALYZE.
- * Pre-loaded people are all distinct (no planted duplicates): matching them would be the same
- * work as the measured registrations, only slower to load. Printed after the measurements: how
- * many of 20 clean duplicates of pre-loaded people linked to that person's golden record (the
- * pre-load is what the service would have written).
+ * Pre-load (not measured; bulk-load.ts): each person becomes a source record and its golden
+ * record, as the rows the service would have written (resource, history and search-index rows
+ * from the FHIR engine's own row builder, blocking keys from the service's matcher, the
+ * source→golden link), loaded by binary COPY with the schema's indexes and keys dropped and built
+ * again after the load, then VACUUM ANALYZE. Pre-loaded people are all distinct (no planted
+ * duplicates). Printed after the measurements: how many of 20 clean duplicates of pre-loaded
+ * people linked to that person's golden record (the pre-load is what the service reads).
  *
  * Measured: `--registrations` registrations (90% new people, 10% planted duplicates of pre-loaded
  * people, with typos) POSTed by `--clients` concurrent clients; then `--matches` `$match` queries
- * (a pre-loaded person with a typo), one at a time.
+ * (a pre-loaded person with a typo), one at a time. On PostgreSQL the registry runs as
+ * `--replicas` processes of its own (registry-server.ts; default 1) on the database, the clients
+ * spread over them, so this process is only the load generator; on PGlite it runs in this process.
  *
- * Also printed (load-independent): statements and transactions per registration (counted on the
- * registry's database connection), this process's CPU time per registration, DB round-trip time
- * per registration (load-dependent), and on PostgreSQL the rows
- * read and buffer pages touched per registration (pg_stat); then a blocking profile: how many
- * blocking rows and distinct candidates the registrations' keys reach, the largest blocks, and
- * EXPLAIN (ANALYZE, BUFFERS) of one candidate read.
+ * Also printed (load-independent): statements and transactions per registration, the registry
+ * processes' CPU time per registration (and the clients' apart), PostgreSQL's CPU time per
+ * registration (its processes' /proc times, when the server is on this machine), rows read and
+ * buffer pages touched per registration, in all and by table and index (pg_stat), the statements
+ * by time (pg_stat_statements, when loaded: the throwaway server loads it); then a blocking
+ * profile. Last, one SUMMARY line with the figures and the load average.
  *
  *   CR_BENCH_RECORDS=100000 node dist/bench/client-registry/registry.js [--postgres | --database-url URL]
- *     [--records N] [--clients 8] [--registrations 2000] [--matches 300] [--seed 1] [--reuse] [--max-candidates 200]
+ *     [--records N] [--clients 8] [--replicas 1] [--registrations 2000] [--matches 300] [--seed 1] [--reuse] [--max-candidates 32]
  *
+ * --postgres starts a throwaway PostgreSQL (PostgreSQL's defaults but shared_buffers 1GB,
+ * max_wal_size 4GB, pg_stat_statements; fsync off as in the tests).
  * --reuse: when schema cr_bench already holds the N pre-loaded people of the same seed (a copy of
  * a database a previous run loaded, e.g. `CREATE DATABASE run TEMPLATE loaded`), the pre-load only
- * regenerates them in memory (the same sample) instead of writing them: a 1M run without 10 min of
- * loading. Give it a fresh copy each run: registrations of an earlier run would be in the way.
+ * regenerates them in memory (the same sample) instead of writing them. Give it a fresh copy each
+ * run: registrations of an earlier run would be in the way.
  * --preload-only: stop after the pre-load (to make such a database).
  */
 import type { Bundle, Patient } from '@medplum/fhirtypes';
