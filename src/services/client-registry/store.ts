@@ -77,9 +77,11 @@ export class RegistryStore {
     const unique = [...new Set(keys)];
     let locked = '';
     if (lock && unique.length) {
-      const fineSoFar = this.fineLocks.get(q) ?? 0;
+      // Counted per transaction; outside one (the database itself) the locks end with the statement.
+      const inTransaction = !('transaction' in q);
+      const fineSoFar = inTransaction ? (this.fineLocks.get(q) ?? 0) : 0;
       const fine = fineSoFar + unique.length <= MAX_FINE_LOCKS;
-      if (fine) this.fineLocks.set(q, fineSoFar + unique.length);
+      if (fine && inTransaction) this.fineLocks.set(q, fineSoFar + unique.length);
       // One ordered list (coarse buckets, then fine ones), so two registrations never wait on each other crosswise.
       locked = fine
         ? `, locked AS (SELECT count(CASE WHEN l.cls = ${COARSE_LOCK_CLASS} THEN pg_advisory_xact_lock_shared(l.cls, l.b) ELSE pg_advisory_xact_lock(l.cls, l.b) END) AS n
