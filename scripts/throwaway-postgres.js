@@ -29,7 +29,8 @@ function freePort() {
   });
 }
 
-export async function startThrowawayPostgres() {
+/** settings: extra server settings (name → value), e.g. { shared_buffers: '1GB' } for a benchmark. */
+export async function startThrowawayPostgres(options = {}) {
   const bin = findBinDir();
   if (!bin) return undefined;
   const asRoot = process.getuid?.() === 0;
@@ -40,7 +41,8 @@ export async function startThrowawayPostgres() {
   const data = join(dir, 'data');
   runSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
-  const server = run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200',
+    ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   server.stderr.on('data', (d) => (log += d));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -13,18 +13,21 @@ export interface BenchDatabase {
   db: Database;
   /** 'postgres' or 'pglite', for the report. */
   kind: 'postgres' | 'pglite';
+  /** PostgreSQL's URL (undefined on PGlite). */
+  url: string | undefined;
   /** Closes the database; `keepData` leaves a PGlite directory in place. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function openBenchDatabase(argv: readonly string[], prefix: string): Promise<BenchDatabase> {
+/** serverSettings: settings of the throwaway server (`--postgres`), e.g. { shared_buffers: '1GB' }. */
+export async function openBenchDatabase(argv: readonly string[], prefix: string, serverSettings: Record<string, string> = {}): Promise<BenchDatabase> {
   const at = argv.indexOf('--database-url');
   let url = at >= 0 ? argv[at + 1] : undefined;
   let stopPostgres: (() => Promise<void>) | undefined;
   if (!url && argv.includes('--postgres')) {
     const script = new URL('../../../scripts/throwaway-postgres.js', import.meta.url).href;
-    const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(): Promise<{ url: string; stop(): Promise<void> } | undefined> };
-    const server = await startThrowawayPostgres();
+    const { startThrowawayPostgres } = (await import(script)) as { startThrowawayPostgres(options: { settings: Record<string, string> }): Promise<{ url: string; stop(): Promise<void> } | undefined> };
+    const server = await startThrowawayPostgres({ settings: serverSettings });
     if (!server) throw new Error('no PostgreSQL server binaries found (apt-get install postgresql)');
     url = server.url;
     stopPostgres = () => server.stop();
@@ -34,6 +37,7 @@ export async function openBenchDatabase(argv: readonly string[], prefix: string)
   return {
     db,
     kind: url ? 'postgres' : 'pglite',
+    url,
     async close(options = {}) {
       await db.close();
       if (dir && !options.keepData) await rm(dir, { recursive: true, force: true });

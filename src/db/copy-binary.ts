@@ -68,6 +68,25 @@ export class CopyBinaryWriter {
     return this;
   }
 
+  /** int8 (bigint) from a safe integer. */
+  int8(value: number | null | undefined): this {
+    if (value === null || value === undefined) return this.null();
+    if (!Number.isSafeInteger(value)) throw new RangeError(`${String(value)} is not a safe integer`);
+    this.int32(8);
+    this.room(8);
+    this.buf.writeBigInt64BE(BigInt(value), this.at);
+    this.at += 8;
+    return this;
+  }
+
+  bool(value: boolean | null | undefined): this {
+    if (value === null || value === undefined) return this.null();
+    this.int32(1);
+    this.room(1);
+    this.buf[this.at++] = value ? 1 : 0;
+    return this;
+  }
+
   /** timestamptz from Unix milliseconds. */
   timestamptz(unixMs: number): this {
     if (!Number.isFinite(unixMs)) throw new RangeError('not a valid timestamp');

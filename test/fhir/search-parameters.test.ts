@@ -25,6 +25,17 @@ const custom = (code: string, type: SearchParameter['type'], expression: string,
   resourceType: 'SearchParameter', status: 'active', name: code, code, base: ['Patient'], type, url, description: code, expression,
 });
 
+describe('string index rows (pure)', () => {
+  test('a word an element already holds gets no row of its own; other words do', () => {
+    const rows = buildIndexRows({ resourceType: 'Patient', name: [{ family: 'Moyo', given: ['Tariro'] }], address: [{ line: ['14 Baobab Road'], city: 'Ketu' }] });
+    const folded = (param: string) => rows.string.filter(([p]) => p === param).map(([, value, f]) => `${value === null ? 'word' : 'element'}:${f}`).sort();
+    // "moyo" and "tariro" are the family and given elements' rows; the name's own text keeps its row.
+    assert.deepEqual(folded('name'), ['element:moyo', 'element:tariro', 'element:tariro moyo']);
+    // "ketu" is the city's row; the line's words are found through word rows.
+    assert.ok(folded('address').includes('word:baobab') && folded('address').includes('element:ketu') && !folded('address').includes('word:ketu'));
+  });
+});
+
 describe('SearchParameterRegistry (pure)', () => {
   test('layers an engine\'s parameters over the shared R4 ones without touching them', () => {
     const registry = new SearchParameterRegistry();

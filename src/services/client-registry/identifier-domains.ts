@@ -11,6 +11,7 @@
  * kept as `use: secondary`.
  */
 import type { Identifier, NamingSystem, Patient, Resource } from '@medplum/fhirtypes';
+import type { Database, Subscription } from '../../db/database.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
@@ -41,6 +42,9 @@ export function parseProtectedDomains(text: string | undefined): Map<string, str
 const ownerOf = (system: NamingSystem): string | undefined =>
   system.extension?.find((e) => e.url === DOMAIN_OWNER_URL)?.valueString;
 
+/** The registered domains of a request (the engine's settings applied; from its cache). */
+export type DomainsReader = (repo: FhirRepository) => Promise<IdentifierDomains>;
+
 /** The most domains read per check; a registry has tens, not thousands. */
 const MAX_DOMAINS = 1000;
 
@@ -57,8 +61,16 @@ function oidKey(value: string): string {
   return value.startsWith('urn:oid:') ? value : `urn:oid:${value}`;
 }
 
-/** Reads the registered domains in the caller's transaction (so a NamingSystem and a Patient in one bundle agree). */
-export async function loadIdentifierDomains(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
+/** The registered domains as their NamingSystems say (before the settings apply). */
+interface DomainTable {
+  /** Each name of a domain (URL, OID as urn:oid:) → the domain's URL. */
+  bySystem: ReadonlyMap<string, string>;
+  /** Domain URL → owning clientID, from the NamingSystem's extension. */
+  owners: ReadonlyMap<string, string>;
+}
+
+/** Reads the registered domains in the caller's transaction. */
+async function readDomainTable(repo: FhirRepository): Promise<DomainTable> {
   const bundle = await repo.search('NamingSystem', [['kind', 'identifier'], ['_count', String(MAX_DOMAINS)]]);
   const bySystem = new Map<string, string>();
   const owners = new Map<string, string>();
@@ -73,6 +85,12 @@ export async function loadIdentifierDomains(repo: FhirRepository, strict: boolea
     const owner = ownerOf(system);
     if (owner) owners.set(url, owner);
   }
+  return { bySystem, owners };
+}
+
+function domainsOf(table: DomainTable, strict: boolean, protection: DomainProtection): IdentifierDomains {
+  const { bySystem } = table;
+  const owners = new Map(table.owners);
   const open = bySystem.size === 0 && !strict;
   const canonical = (system: string): string | undefined => {
     if (open) return system;
@@ -81,6 +99,103 @@ export async function loadIdentifierDomains(repo: FhirRepository, strict: boolea
   // The operator's setting wins over a NamingSystem's extension.
   for (const [domain, client] of protection.owners) owners.set(canonical(domain) ?? domain, client);
   return { open, canonical, owner: (url) => owners.get(url) };
+}
+
+/** Reads the registered domains in the caller's transaction (a NamingSystem it wrote earlier counts), uncached. */
+export async function loadIdentifierDomains(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
+  return domainsOf(await readDomainTable(repo), strict, protection);
+}
+
+/**
+ * Domains are read on every registration and change only on NamingSystem writes: they are kept in
+ * memory (one table of at most MAX_DOMAINS domains) and dropped at once on this process's
+ * NamingSystem writes. On PostgreSQL with followChanges, every NamingSystem write also announces
+ * itself when it commits (NOTIFY), so every process drops them then and keeps them until;
+ * otherwise (PGlite, one process) they are also dropped after DOMAIN_CACHE_MS. A transaction that
+ * wrote a NamingSystem reads its own domains (uncommitted, so never cached).
+ */
+const DOMAIN_CACHE_MS = 5_000;
+
+/** The channel a schema's NamingSystem writes are announced on. */
+export const namingSystemChannel = (schema: string): string => `${schema}_naming_systems`;
+
+export class IdentifierDomainCache {
+  private cached?: { at: number; table: DomainTable };
+  /** Bumped by every forget: a read that began before one is not kept (it may predate the write). */
+  private generation = 0;
+  /** Told of every committed NamingSystem write (followChanges), so the table needs no expiry. */
+  private announced = false;
+  /** Transactions (their connection) that wrote a NamingSystem: they read their own writes. */
+  private readonly writers = new WeakSet<object>();
+  /** Reads of the NamingSystems so far (tests compare hits and misses). */
+  reads = 0;
+
+  /** ttlMs: how long the table is kept when not told of changes (followChanges). */
+  constructor(readonly schema: string, private readonly ttlMs = DOMAIN_CACHE_MS) {}
+
+  /** How many times the table was dropped (a test waits for a notification with it). */
+  get changes(): number {
+    return this.generation;
+  }
+
+  forget(): void {
+    this.generation++;
+    this.cached = undefined;
+  }
+
+  /** The registered domains under the given settings, from memory when nothing changed. */
+  async load(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
+    return domainsOf(await this.table(repo), strict, protection);
+  }
+
+  private async table(repo: FhirRepository): Promise<DomainTable> {
+    if (this.writers.has(repo.sql)) return this.read(repo);
+    const cached = this.cached;
+    if (cached && (this.announced || Date.now() - cached.at < this.ttlMs)) return cached.table;
+    const generation = this.generation;
+    const table = await this.read(repo);
+    if (generation === this.generation) this.cached = { at: Date.now(), table };
+    return table;
+  }
+
+  private async read(repo: FhirRepository): Promise<DomainTable> {
+    this.reads++;
+    return readDomainTable(repo);
+  }
+
+  /** Drops the table on this process's NamingSystem writes and announces them to the others at commit. */
+  interceptor(): WriteInterceptor {
+    return {
+      name: 'client registry: identifier domain cache',
+      types: ['NamingSystem'],
+      after: async ({ repo }) => {
+        this.writers.add(repo.sql);
+        this.forget();
+        // Delivered when this transaction commits, to every process following changes (followChanges).
+        await repo.sql.query('SELECT pg_notify($1, $2)', [namingSystemChannel(this.schema), 'NamingSystem']);
+      },
+    };
+  }
+
+  /**
+   * Drops the table whenever any process commits a NamingSystem write (the interceptor's NOTIFY) or
+   * the notifications were interrupted. PostgreSQL only (Database.listen).
+   */
+  async followChanges(db: Database): Promise<Subscription | undefined> {
+    if (!db.listen) return undefined;
+    const subscription = await db.listen(namingSystemChannel(this.schema), {
+      onNotify: () => this.forget(),
+      onReconnect: () => this.forget(),
+    });
+    this.announced = true;
+    return {
+      close: async () => {
+        this.announced = false;
+        this.forget();
+        await subscription.close();
+      },
+    };
+  }
 }
 
 /** The identifiers with their systems as domain URLs; a 422 naming the first unknown domain or missing system. */
@@ -119,14 +234,14 @@ function guardProtectedDomains(identifiers: Identifier[], previous: Patient | un
 }
 
 /** Refuses source Patients whose identifiers lack a system or name an unknown domain; stores domain URLs; guards protected domains. */
-export function identifierDomainInterceptor(strict: boolean, protection: DomainProtection = NO_PROTECTION): WriteInterceptor {
+export function identifierDomainInterceptor(cache: IdentifierDomainCache, strict: boolean, protection: DomainProtection = NO_PROTECTION): WriteInterceptor {
   return {
     name: 'client registry: identifier domains',
     types: ['Patient'],
     async before({ resource, previous, repo }) {
       const patient = resource as Patient | undefined;
       if (!patient || isGolden(patient) || !patient.identifier?.length) return;
-      const domains = await loadIdentifierDomains(repo, strict, protection);
+      const domains = await cache.load(repo, strict, protection);
       const identifier = guardProtectedDomains(canonicalIdentifiers(patient.identifier, domains)!, previous as Patient | undefined, domains, protection.mode);
       return { ...patient, identifier } as Resource;
     },

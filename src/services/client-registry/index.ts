@@ -14,12 +14,11 @@
 import { readFile } from 'node:fs/promises';
 import { InstantError } from '../../common/errors.js';
 import { readLimits, type Limits } from '../../common/limits.js';
-import type { FhirEngine } from '../../fhir/engine.js';
 import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { startHl7Listener } from './hl7v2/index.js';
 import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
-import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection } from './identifier-domains.js';
+import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection, type DomainsReader } from './identifier-domains.js';
 import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
@@ -49,7 +48,7 @@ export interface ClientRegistryOptions {
 }
 
 /** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
-export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<FhirEngine> {
+export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<ClientRegistryEngine> {
   const schema = options.schema ?? CR_SCHEMA;
   const engine = new ClientRegistryEngine({
     db: context.db,
@@ -66,16 +65,19 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   const store = new RegistryStore(schema);
   const linker = new GoldenRecordLinker(store, createMatcher(options.rules), engine.limits.crMaxCandidates);
   const merger = new PatientMerger(store, linker);
+  const domainCache = engine.identifierDomains;
+  const readDomains: DomainsReader = (repo) => domainCache.load(repo, strict);
   // What only the registry writes is refused first; then domains: the linker matches on the
   // identifiers as they will be stored (domain URLs).
   engine.addWriteInterceptor(registryOwnershipInterceptor());
   engine.addWriteInterceptor(domainOwnershipInterceptor());
-  engine.addWriteInterceptor(identifierDomainInterceptor(strict, options.protection));
+  engine.addWriteInterceptor(domainCache.interceptor());
+  engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo));
-  for (const operation of mergeOperations(merger, strict)) engine.registerOperation(operation);
-  engine.registerOperation(pixmOperation(store, strict));
-  engine.registerOperation(matchOperation(linker, strict));
+  for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
+  engine.registerOperation(pixmOperation(store, readDomains));
+  engine.registerOperation(matchOperation(linker, readDomains));
   for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);
   return engine;
 }
@@ -104,6 +106,8 @@ export const clientRegistryService: ServiceDefinition = {
       mode: context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE') === 'downgrade' ? 'downgrade' : 'refuse',
     };
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
+    // Other processes on the same PostgreSQL database register domains too: drop the cached ones when they do.
+    const domainChanges = await engine.identifierDomains.followChanges(context.db);
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
       configure: (server) => server.addHook('onRequest', senderVerificationHook(context.settings.get(SENDER_IDENTITY_SETTING) || undefined)),
@@ -121,6 +125,7 @@ export const clientRegistryService: ServiceDefinition = {
         await mllp.close();
         await app.close();
         await engine.settle();
+        await domainChanges?.close();
       },
     };
   },

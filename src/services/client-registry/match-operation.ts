@@ -6,7 +6,7 @@
 import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
-import { loadIdentifierDomains } from './identifier-domains.js';
+import type { DomainsReader } from './identifier-domains.js';
 import type { GoldenRecordLinker, ScoredCandidate } from './linker.js';
 
 export const MATCH_GRADE_URL = 'http://hl7.org/fhir/StructureDefinition/match-grade';
@@ -19,7 +19,7 @@ function booleanParameter(value: unknown, name: string): boolean {
   throw badRequest(`$match ${name} must be true or false`);
 }
 
-export function matchOperation(linker: GoldenRecordLinker, strictDomains: boolean): FhirOperation {
+export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader): FhirOperation {
   return {
     name: 'match',
     levels: ['type'],
@@ -37,7 +37,7 @@ export function matchOperation(linker: GoldenRecordLinker, strictDomains: boolea
         if (!/^\d{1,4}$/.test(String(countValue)) || Number(countValue) < 1) throw badRequest('$match count must be a positive integer');
         count = Math.min(Number(countValue), repo.limits.fhirSearchMaxCount);
       }
-      const domains = await loadIdentifierDomains(repo, strictDomains);
+      const domains = await readDomains(repo);
       // A query, not a registration: identifiers in unknown domains simply match nothing.
       const identifier = input.identifier?.map((i) => (i.system && domains.canonical(i.system) ? { ...i, system: domains.canonical(i.system) } : i));
       const patient: Patient = { ...input, ...(identifier ? { identifier } : {}) };

@@ -12,7 +12,7 @@ import { parameterValue } from '../../fhir/operations/registry.js';
 import { FhirError, badRequest } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { GOLDEN_TAG } from './golden-record.js';
-import { loadIdentifierDomains } from './identifier-domains.js';
+import type { DomainsReader } from './identifier-domains.js';
 import type { PatientMerger } from './merge.js';
 
 /** More identifiers than a person has in practice: a guard on the search one side makes. */
@@ -41,14 +41,14 @@ function identifiersOf(context: OperationContext, name: string): Identifier[] {
  * names the domain's URL) among source records; R5 says the server SHALL reject identifiers that
  * do not resolve to a single record: 422, with how many they found.
  */
-async function resolveSide(context: OperationContext, repo: FhirRepository, side: 'source' | 'target', strictDomains: boolean): Promise<string> {
+async function resolveSide(context: OperationContext, repo: FhirRepository, side: 'source' | 'target', readDomains: DomainsReader): Promise<string> {
   const referenced = referencedPatient(context, `${side}-patient`);
   const identifiers = identifiersOf(context, `${side}-patient-identifier`);
   if (!identifiers.length) {
     if (!referenced) throw badRequest(`give the ${side} record as "${side}-patient" (a Reference) or "${side}-patient-identifier" (Identifiers)`);
     return referenced;
   }
-  const domains = await loadIdentifierDomains(repo, strictDomains);
+  const domains = await readDomains(repo);
   const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${domains.canonical(identifier.system!) ?? identifier.system}|${identifier.value}`]);
   const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
   const ids = (found.entry ?? []).map((e) => (e.resource as Patient).id!);
@@ -63,15 +63,15 @@ async function resolveSide(context: OperationContext, repo: FhirRepository, side
   return ids[0]!;
 }
 
-export function mergeOperations(merger: PatientMerger, strictDomains: boolean): FhirOperation[] {
+export function mergeOperations(merger: PatientMerger, readDomains: DomainsReader): FhirOperation[] {
   return [
     {
       name: 'merge', levels: ['type'], resourceTypes: ['Patient'], affectsState: true,
       definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-merge',
       async run(context) {
         return context.repo.transaction(async (repo) => {
-          const source = await resolveSide(context, repo, 'source', strictDomains);
-          const target = await resolveSide(context, repo, 'target', strictDomains);
+          const source = await resolveSide(context, repo, 'source', readDomains);
+          const target = await resolveSide(context, repo, 'target', readDomains);
           const golden = await merger.merge(repo, source, target, '$merge');
           return {
             resourceType: 'Parameters',

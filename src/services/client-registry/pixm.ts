@@ -9,7 +9,7 @@ import type { FhirResponse } from '../../fhir/interaction.js';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
 import { isGolden } from './golden-record.js';
-import { loadIdentifierDomains } from './identifier-domains.js';
+import type { DomainsReader } from './identifier-domains.js';
 import { readPatient } from './linker.js';
 import type { RegistryStore } from './store.js';
 
@@ -29,7 +29,7 @@ function values(parameters: Parameters, name: string): string[] {
   });
 }
 
-export function pixmOperation(store: RegistryStore, strictDomains: boolean): FhirOperation {
+export function pixmOperation(store: RegistryStore, readDomains: DomainsReader): FhirOperation {
   return {
     name: 'ihe-pix',
     levels: ['type'],
@@ -43,7 +43,7 @@ export function pixmOperation(store: RegistryStore, strictDomains: boolean): Fhi
       const system = bar > 0 ? sources[0]!.slice(0, bar) : '';
       const value = bar > 0 ? sources[0]!.slice(bar + 1) : '';
       if (!system || !value) throw badRequest('sourceIdentifier must give both the assigning authority and the value: system|value');
-      const domains = await loadIdentifierDomains(repo, strictDomains);
+      const domains = await readDomains(repo);
       const sourceSystem = domains.canonical(system);
       if (!sourceSystem) return pixError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found');
       const targetSystems: string[] = [];

@@ -9,6 +9,7 @@ import { verifySenderIdentity } from '../../common/sender-identity.js';
 import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
 import { FhirError } from '../../fhir/outcome.js';
+import { IdentifierDomainCache } from './identifier-domains.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
 import { asSender } from './request-context.js';
 
@@ -18,10 +19,13 @@ export const VERIFIED_SENDER_HEADER = 'x-instant-verified-sender';
 export class ClientRegistryEngine extends FhirEngine {
   private pmir?: PmirFeed;
   readonly softwareInfo: { name: string; version: string };
+  /** The registered identifier domains, cached (identifier-domains.ts). */
+  readonly identifierDomains: IdentifierDomainCache;
 
   constructor(options: FhirEngineOptions & { software: { name: string; version: string } }) {
     super(options);
     this.softwareInfo = options.software;
+    this.identifierDomains = new IdentifierDomainCache(options.schema);
   }
 
   usePmirFeed(feed: PmirFeed): void {

@@ -6,15 +6,25 @@ import type { Queryable } from '../../db/database.js';
 import type { Patient } from '@medplum/fhirtypes';
 import type { FieldContribution, MatchGrade } from './matching/index.js';
 
-/** Advisory-lock class of blocking keys (the two-key form: apart from other users' one-key locks). */
-const BLOCKING_LOCK_CLASS = 0x4352; // "CR"
 /**
- * Keys are locked by hash bucket: a transaction holds at most this many advisory locks, however
- * many patients a bundle registers (PostgreSQL's shared lock table is max_locks_per_transaction x
- * max_connections entries, 6,400 by default: a 1,000-patient bundle's 7,000 key locks would not fit).
- * Two unrelated registrations share a bucket now and then: they only wait for each other.
+ * Blocking keys are locked by hash bucket, at two grains (advisory locks, the two-key form: apart
+ * from other users' one-key locks):
+ * - fine: KEY_BUCKETS buckets, so two unrelated registrations in flight nearly never share one
+ *   (with 1,024 buckets, one registration in three waited for an unrelated one under 8 clients);
+ *   a fine lock is taken with a shared lock on its coarse bucket;
+ * - coarse: COARSE_BUCKETS buckets, taken exclusively by a transaction that already holds
+ *   MAX_FINE_LOCKS fine locks (a bundle registering many patients), so a transaction holds at most
+ *   MAX_FINE_LOCKS + COARSE_BUCKETS locks however many patients it registers (PostgreSQL's shared lock table
+ *   is max_locks_per_transaction x max_connections entries, 6,400 by default: a 1,000-patient
+ *   bundle's 7,000 key locks would not fit).
+ * Two transactions sharing a key always conflict: both fine (same fine bucket), fine and coarse
+ * (shared and exclusive on the same coarse bucket), or both coarse.
  */
-const BLOCKING_LOCK_BUCKETS = 1024;
+const COARSE_LOCK_CLASS = 0x4352; // "CR"
+const FINE_LOCK_CLASS = 0x4353;
+const COARSE_BUCKETS = 1024;
+const KEY_BUCKETS = 1 << 20;
+const MAX_FINE_LOCKS = 256;
 
 export interface CandidateRow {
   id: string;
@@ -48,7 +58,11 @@ export interface ReviewRow {
   resolved_at: string | null;
 }
 
+/** The statements a registration runs are prepared (QueryOptions.prepare): planned once per connection. */
 export class RegistryStore {
+  /** Fine key locks each transaction (its connection) holds so far. */
+  private readonly fineLocks = new WeakMap<Queryable, number>();
+
   constructor(private readonly schema: string) {}
 
   /**
@@ -61,15 +75,26 @@ export class RegistryStore {
    */
   async replaceBlockingKeys(q: Queryable, patientId: string, keys: readonly string[], lock: boolean): Promise<void> {
     const unique = [...new Set(keys)];
-    const locked = lock
-      ? `, locked AS (SELECT count(pg_advisory_xact_lock(${BLOCKING_LOCK_CLASS}, h)) AS n
-           FROM (SELECT DISTINCT hashtext(k) & ${BLOCKING_LOCK_BUCKETS - 1} AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS hashes)`
-      : '';
+    let locked = '';
+    if (lock && unique.length) {
+      // Counted per transaction; outside one (the database itself) the locks end with the statement.
+      const inTransaction = !('transaction' in q);
+      const fineSoFar = inTransaction ? (this.fineLocks.get(q) ?? 0) : 0;
+      const fine = fineSoFar + unique.length <= MAX_FINE_LOCKS;
+      if (fine && inTransaction) this.fineLocks.set(q, fineSoFar + unique.length);
+      // One ordered list (coarse buckets, then fine ones), so two registrations never wait on each other crosswise.
+      locked = fine
+        ? `, locked AS (SELECT count(CASE WHEN l.cls = ${COARSE_LOCK_CLASS} THEN pg_advisory_xact_lock_shared(l.cls, l.b) ELSE pg_advisory_xact_lock(l.cls, l.b) END) AS n
+             FROM (SELECT DISTINCT ${COARSE_LOCK_CLASS} AS cls, hashtext(k) & ${COARSE_BUCKETS - 1} AS b FROM unnest($2::text[]) AS k
+                   UNION SELECT ${FINE_LOCK_CLASS}, hashtext(k) & ${KEY_BUCKETS - 1} FROM unnest($2::text[]) AS k ORDER BY 1, 2) AS l)`
+        : `, locked AS (SELECT count(pg_advisory_xact_lock(${COARSE_LOCK_CLASS}, b)) AS n
+             FROM (SELECT DISTINCT hashtext(k) & ${COARSE_BUCKETS - 1} AS b FROM unnest($2::text[]) AS k ORDER BY 1) AS l)`;
+    }
     await q.query(
       `WITH gone AS (DELETE FROM ${this.schema}.blocking WHERE patient_id = $1 AND key <> ALL($2::text[]))${locked}
-       INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${lock ? ', locked' : ''}
+       INSERT INTO ${this.schema}.blocking (key, patient_id) SELECT k, $1 FROM unnest($2::text[]) AS k${locked ? ', locked' : ''}
        ON CONFLICT DO NOTHING`,
-      [patientId, unique],
+      [patientId, unique], { prepare: true },
     );
   }
 
@@ -94,7 +119,7 @@ export class RegistryStore {
        JOIN ${this.schema}.resources r ON r.type = 'Patient' AND r.id = s.patient_id AND NOT r.deleted
        LEFT JOIN ${this.schema}.source_link l ON l.source_id = s.patient_id
        ORDER BY s.keys_shared DESC, s.rarity DESC, s.patient_id`,
-      [[...new Set(keys)], excludeId ?? '', limit],
+      [[...new Set(keys)], excludeId ?? '', limit], { prepare: true },
     );
     return result.rows.map((r) => ({ id: r.id, goldenId: r.golden_id ?? undefined, patient: typeof r.content === 'string' ? JSON.parse(r.content) : r.content }));
   }
@@ -118,7 +143,7 @@ export class RegistryStore {
     await q.query(
       `INSERT INTO ${this.schema}.source_link (source_id, golden_id, how) VALUES ($1, $2, $3)
        ON CONFLICT (source_id) DO UPDATE SET golden_id = EXCLUDED.golden_id, how = EXCLUDED.how, linked_at = now()`,
-      [sourceId, goldenId, how],
+      [sourceId, goldenId, how], { prepare: true },
     );
   }
 
@@ -131,7 +156,7 @@ export class RegistryStore {
     const result = await q.query<{ id: string }>(
       `INSERT INTO ${this.schema}.decision (source_id, candidate_id, golden_id, score, grade, outcome, fields)
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id::text AS id`,
-      [decision.source_id, decision.candidate_id, decision.golden_id, decision.score, decision.grade, decision.outcome, JSON.stringify(decision.fields)],
+      [decision.source_id, decision.candidate_id, decision.golden_id, decision.score, decision.grade, decision.outcome, JSON.stringify(decision.fields)], { prepare: true },
     );
     return result.rows[0]!.id;
   }
