@@ -3,11 +3,15 @@
  * Docker secrets read from files beside it (secrets/NAME, written 0600 by the target), so the file
  * itself holds no secret and can be reviewed or committed.
  */
-import { DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
+import { APP_PASSWORD_SECRET, DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
 import { composeCpus, composeMemory } from './quantities.js';
+import { POSTGRES_INIT_DIR, POSTGRES_INIT_FILE } from './postgres-init.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
 
 export type ComposeFlavour = 'compose' | 'swarm';
+/** Where the init script is written beside compose.yaml / stack.yaml. */
+export const POSTGRES_INIT_PATH = `postgres-init/${POSTGRES_INIT_FILE}`;
+const POSTGRES_INIT_CONFIG = 'instant-postgres-init';
 type ComposeService = Record<string, unknown>;
 
 /**
@@ -39,7 +43,7 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
   const internal = plan.database.kind === 'internal' ? plan.database : undefined;
   if (internal) {
     services[DATABASE_SERVICE] = databaseService(internal, flavour);
-    usedSecrets.add(POSTGRES_PASSWORD_SECRET);
+    plan.databaseSecrets.forEach((name) => usedSecrets.add(name));
   }
   for (const component of plan.components) {
     services[component.name] = {
@@ -70,6 +74,8 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
     services,
     secrets: Object.fromEntries([...usedSecrets].sort().map((name) => [name, { file: `./secrets/${name}` }])),
     ...(internal ? { volumes: { pgdata: {} } } : {}),
+    // A swarm reads the init script as a config (a bind mount would need the file on every node).
+    ...(internal && flavour === 'swarm' ? { configs: { [POSTGRES_INIT_CONFIG]: { file: `./${POSTGRES_INIT_PATH}` } } } : {}),
   };
 }
 
@@ -77,13 +83,17 @@ function databaseService(database: DatabaseComponent, flavour: ComposeFlavour): 
   return {
     image: database.image,
     environment: {
-      POSTGRES_USER: database.user,
+      POSTGRES_USER: database.superuser,
       POSTGRES_DB: database.name,
       POSTGRES_PASSWORD_FILE: `${SECRETS_DIR}/${POSTGRES_PASSWORD_SECRET}`,
+      INSTANT_DATABASE_USER: database.user,
+      INSTANT_DATABASE_PASSWORD_FILE: `${SECRETS_DIR}/${APP_PASSWORD_SECRET}`,
       PGDATA: '/var/lib/postgresql/data/pgdata',
     },
-    secrets: [POSTGRES_PASSWORD_SECRET],
-    volumes: ['pgdata:/var/lib/postgresql/data'],
+    secrets: [POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET],
+    // The init script creating the application role (postgres-init.ts), written beside the file.
+    volumes: ['pgdata:/var/lib/postgresql/data', ...(flavour === 'compose' ? [`./${POSTGRES_INIT_PATH}:${POSTGRES_INIT_DIR}/${POSTGRES_INIT_FILE}:ro`] : [])],
+    ...(flavour === 'swarm' ? { configs: [{ source: POSTGRES_INIT_CONFIG, target: `${POSTGRES_INIT_DIR}/${POSTGRES_INIT_FILE}`, mode: 0o444 }] } : {}),
     healthcheck: { test: ['CMD-SHELL', `pg_isready -U ${database.user} -d ${database.name} -h 127.0.0.1`], interval: '5s', timeout: '5s', retries: 30 },
     ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
     deploy: deploySection(1, database.resources, flavour, 'any'),

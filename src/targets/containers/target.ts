@@ -12,7 +12,7 @@ import type { StateStore, TargetRecord } from '../../platform/state-store.js';
 import type { ContainerTargetName, DeployOutcome, DeployRequest, LogOptions, StopOutcome, Target, TargetStatus } from '../target.js';
 import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
-import { DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
+import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
 import { publishesOnHost } from './compose.js';
 
@@ -56,10 +56,12 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       if (options.externalDatabase && !databaseUrl) {
         throw new InstantError('INSTANT_DATABASE_URL_MISSING', `the instance uses an external PostgreSQL whose URL is not in ${store.secretsFile}`, 'pass --database-url again');
       }
-      if (!secrets[POSTGRES_PASSWORD_SECRET] && !databaseUrl) {
-        secrets[POSTGRES_PASSWORD_SECRET] = generateSecret(32);
+      // The database container's superuser, and the application role the services connect as.
+      for (const secret of [POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET]) {
+        if (secrets[secret] || databaseUrl) continue;
+        secrets[secret] = generateSecret(32);
         store.writeSecrets(secrets);
-        generated.push(POSTGRES_PASSWORD_SECRET);
+        generated.push(secret);
       }
       const chosen = options.renderOnly ? undefined : await chooseDeployer(name, options.deployer);
       if (!options.renderOnly && !chosen) {
@@ -69,6 +71,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       const plan = planContainers(deployment, {
         settings,
         postgresPassword: secrets[POSTGRES_PASSWORD_SECRET] ?? '',
+        appPassword: secrets[APP_PASSWORD_SECRET] ?? '',
         ...(options.image ? { image: options.image } : {}),
         ...(options.postgresImage ? { postgresImage: options.postgresImage } : {}),
         ...(databaseUrl ? { databaseUrl } : {}),
