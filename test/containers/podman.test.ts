@@ -50,8 +50,8 @@ async function assertServicesUseApplicationRole(project: string): Promise<void> 
     "select rolname || ':' || rolsuper || ':' || rolcreatedb || ':' || rolcreaterole from pg_roles where rolname = 'instant'",
     "select 'owner:' || datdba::regrole from pg_database where datname = 'instant'",
     "select 'clients:' || coalesce(string_agg(distinct usename, ','), '') from pg_stat_activity where datname = 'instant' and backend_type = 'client backend' and pid <> pg_backend_pid()",
-  ].join('; ');
-  const answer = await runEngine('podman', ['exec', postgres!, 'psql', '-U', 'postgres', '-d', 'instant', '-tAc', sql], { timeoutMs: 60_000 });
+  ].flatMap((query) => ['-c', query]);
+  const answer = await runEngine('podman', ['exec', postgres!, 'psql', '-U', 'postgres', '-d', 'instant', '-tA', ...sql], { timeoutMs: 60_000 });
   assert.deepEqual(answer.stdout.trim().split('\n'), ['instant:false:false:false', 'owner:instant', 'clients:instant']);
 }
 
