@@ -23,6 +23,7 @@ import { planContainers } from '../../src/targets/containers/plan.js';
 import type { ContainerTargetName } from '../../src/targets/target.js';
 import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
 import { renderManifest } from '../../src/targets/containers/artefacts.js';
+import { composeHostEndpoints } from '../../src/targets/containers/compose.js';
 
 const renderManifestText = (plan: Parameters<typeof renderManifest>[1]) => renderManifest('compose', plan);
 
@@ -143,7 +144,7 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
     '    resources:',
     '      shared-health-record: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: "2", memory: 2Gi } }',
   ].join('\n');
-  const { out, secrets } = await render('swarm', [], { config, profile: 'prod' });
+  const { out, secrets, deployment } = await render('swarm', [], { config, profile: 'prod' });
   const text = readFileSync(join(out, 'stack.yaml'), 'utf8');
   const stack = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
@@ -154,6 +155,14 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
   assert.equal(shr.replicas, 3);
   assert.deepEqual(shr.resources, { limits: { cpus: '2', memory: '2g' }, reservations: { cpus: '0.5', memory: '1g' } });
   assert.deepEqual(stack.services['instant-import'].deploy.restart_policy, { condition: 'on-failure' });
+  // The admin API is not published through the routing mesh (every node's addresses): an opt-in override, host mode.
+  assert.deepEqual(stack.services['interop-layer'].ports, [{ target: 5001, published: 5001, protocol: 'tcp', mode: 'ingress' }], 'the router only');
+  const override = parse(readFileSync(join(out, 'stack.admin-api.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(override.services, { 'interop-layer': { ports: [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }] } });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'swarm')['interop-layer']!), ['router'], 'instant does not point at an unpublished admin API');
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'compose')['interop-layer']!).sort(), ['api', 'router']);
   // The init script reaches every node as a swarm config (a bind mount would need it on each).
   assert.equal(stack.configs['instant-postgres-init'].file, './postgres-init/10-instant-app-role.sh');
   assert.deepEqual(stack.services.postgres.configs, [{ source: 'instant-postgres-init', target: '/docker-entrypoint-initdb.d/10-instant-app-role.sh', mode: 0o444 }]);

@@ -35,6 +35,8 @@ export interface ContainerPort {
   port: number;
   /** Published on the host (Compose) or exposed outside the cluster: the entry points. */
   published: boolean;
+  /** An administration port (the admin API): Swarm publishes it only on request (compose.ts). */
+  admin?: boolean;
 }
 
 export interface ContainerComponent {
@@ -104,6 +106,7 @@ const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256M
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router']);
+const ADMIN_PORTS = new Set(['interop-layer/api']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
   const project = projectName(deployment);
@@ -157,7 +160,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
     const env = { ...Object.fromEntries(network.hostSettings.map((setting) => [setting, '0.0.0.0'])), INSTANT_OPS_HOST: '0.0.0.0' };
     const ports = network.ports
-      .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`) }))
+      .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`), ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}) }))
       .filter((port) => port.port > 0);
     return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
   });

@@ -14,7 +14,7 @@ import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
 import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
-import { publishesOnHost } from './compose.js';
+import { composeHostEndpoints, publishesOnHost } from './compose.js';
 
 export interface ContainerTargetOptions {
   /** The instance's PostgreSQL is an external server whose URL init kept with the secrets. */
@@ -82,13 +82,14 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
       if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
       const context = { dir, manifest, project: plan.project };
-      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : { ...plan.hostEndpoints };
+      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : name === 'swarm' ? composeHostEndpoints(plan, 'swarm') : { ...plan.hostEndpoints };
       if (name === 'compose') {
         for (const component of plan.components.filter((c) => !publishesOnHost(c, 'compose') && endpoints[c.name])) {
           delete endpoints[component.name];
           progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
         }
       }
+      if (name === 'swarm') progress.step('the admin API is not published on a swarm (its ingress would bind every node): see stack.admin-api.yaml and docs/production.md to publish it');
       options.beforeEngine?.({
         name,
         artefactsDir: dir,
