@@ -25,7 +25,11 @@ export interface KubernetesNames {
 }
 
 export function kubernetesNames(plan: ContainerPlan): KubernetesNames {
-  return { secret: `${plan.project}-secrets`, settings: `${plan.project}-settings`, postgresInit: `${plan.project}-postgres-init` };
+  return { secret: `${plan.project}-secrets`, settings: `${plan.project}-settings`, postgresInit: postgresInitName(plan.project) };
+}
+
+export function postgresInitName(project: string): string {
+  return `${project}-postgres-init`;
 }
 
 export function renderKubernetes(plan: ContainerPlan): Array<Record<string, unknown>> {
