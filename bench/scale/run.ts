@@ -249,12 +249,18 @@ async function main(): Promise<void> {
   upstream.close();
   await stopServer?.();
 
-  const rows = ['| workload | replicas | req/s | p50 ms | p99 ms | errors | service CPU ms/req | PostgreSQL CPU ms/req |', '|---|---|---|---|---|---|---|---|'];
+  // With a limit: how much of their CPU share the loaded replicas used. Near 100%, the limit is
+  // what bounds the rate; well below, something else is (the machine, PostgreSQL, the load generator).
+  const shareUsed = (m: Measured, count: number) => (cpus ? ` ${((100 * m.serviceCpuMsPerRequest * m.rps) / 1000 / (count * cpus)).toFixed(0)}% |` : '');
+  const rows = [
+    `| workload | replicas | req/s | p50 ms | p99 ms | errors | service CPU ms/req | PostgreSQL CPU ms/req |${cpus ? ' share used |' : ''}`,
+    `|---|---|---|---|---|---|---|---|${cpus ? '---|' : ''}`,
+  ];
   for (const [name, byCount] of Object.entries(report)) {
     for (const count of replicaCounts) {
       const m = byCount[count];
       if (!m) continue;
-      rows.push(`| ${name} | ${count} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.errors} | ${m.serviceCpuMsPerRequest.toFixed(2)} | ${m.postgresCpuMsPerRequest.toFixed(2)} |`);
+      rows.push(`| ${name} | ${count} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.errors} | ${m.serviceCpuMsPerRequest.toFixed(2)} | ${m.postgresCpuMsPerRequest.toFixed(2)} |${shareUsed(m, count)}`);
     }
   }
   const ratios = Object.entries(report).map(([name, byCount]) => {
