@@ -10,6 +10,9 @@
  *   node dist/bench/scale/run.js --database-url postgres://...   (an empty database to use)
  *   BENCH_REPLICAS=1,2 (default), BENCH_WARMUP_SECONDS=3 (unmeasured, before each measurement),
  *   BENCH_ROUNDS=3: the configurations are measured in turn, round after round; the median round is reported
+ *   --replica-cpus 0.5 (or BENCH_REPLICA_CPUS): each replica limited to that CPU share, as a pod's
+ *   CPU limit does (cgroup quota, cpu-limit.ts; root); PostgreSQL and the load generator unlimited.
+ *   Without it, the replicas share the machine unlimited.
  */
 import { createRequire } from 'node:module';
 import http from 'node:http';
@@ -18,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startReplica, type Replica } from '../../test/support/replicas.js';
+import { cpuLimiter, type CpuLimiter } from './cpu-limit.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -136,7 +140,21 @@ async function postmasterPid(url: string): Promise<number | undefined> {
   }
 }
 
+function replicaCpus(): number | undefined {
+  const at = process.argv.indexOf('--replica-cpus');
+  const given = at >= 0 ? process.argv[at + 1] : process.env.BENCH_REPLICA_CPUS;
+  return given ? Number(given) : undefined;
+}
+
 async function main(): Promise<void> {
+  const cpus = replicaCpus();
+  let limiter: CpuLimiter | undefined;
+  if (cpus !== undefined) {
+    const made = cpuLimiter(cpus);
+    if ('unusable' in made) throw new Error(made.unusable);
+    limiter = made;
+    process.stderr.write(`each replica limited to ${cpus} CPU: ${limiter.how}\n`);
+  }
   const at = process.argv.indexOf('--database-url');
   let adminUrl = at >= 0 ? process.argv[at + 1] : undefined;
   let stopServer: (() => Promise<void>) | undefined;
@@ -177,6 +195,8 @@ async function main(): Promise<void> {
       const iolSettings = { OPENHIM_API_PORT: '0', OPENHIM_ROUTER_HTTP_PORT: '0', OPENHIM_ROUTER_HTTPS_PORT: '0', OPENHIM_ROOT_PASSWORD: password };
       const shrs = await Promise.all(Array.from({ length: count }, () => startReplica('shared-health-record', database.url, { FHIR_DATASTORE_PORT: '0' })));
       const iols = await Promise.all(Array.from({ length: count }, () => startReplica('interop-layer', database.url, iolSettings)));
+      // Limited once started (the start, migrations included, is not measured).
+      for (const replica of [...shrs, ...iols]) limiter?.limit(replica.process.pid!);
       const deployment: Deployment = {
         count, shrs, iols, ids: [],
         async drop() {
@@ -224,16 +244,23 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const d of deployments) await d.drop();
+    limiter?.release();
   }
   upstream.close();
   await stopServer?.();
 
-  const rows = ['| workload | replicas | req/s | p50 ms | p99 ms | errors | service CPU ms/req | PostgreSQL CPU ms/req |', '|---|---|---|---|---|---|---|---|'];
+  // With a limit: how much of their CPU share the loaded replicas used. Near 100%, the limit is
+  // what bounds the rate; well below, something else is (the machine, PostgreSQL, the load generator).
+  const shareUsed = (m: Measured, count: number) => (cpus ? ` ${((100 * m.serviceCpuMsPerRequest * m.rps) / 1000 / (count * cpus)).toFixed(0)}% |` : '');
+  const rows = [
+    `| workload | replicas | req/s | p50 ms | p99 ms | errors | service CPU ms/req | PostgreSQL CPU ms/req |${cpus ? ' share used |' : ''}`,
+    `|---|---|---|---|---|---|---|---|${cpus ? '---|' : ''}`,
+  ];
   for (const [name, byCount] of Object.entries(report)) {
     for (const count of replicaCounts) {
       const m = byCount[count];
       if (!m) continue;
-      rows.push(`| ${name} | ${count} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.errors} | ${m.serviceCpuMsPerRequest.toFixed(2)} | ${m.postgresCpuMsPerRequest.toFixed(2)} |`);
+      rows.push(`| ${name} | ${count} | ${m.rps.toFixed(0)} | ${m.p50} | ${m.p99} | ${m.errors} | ${m.serviceCpuMsPerRequest.toFixed(2)} | ${m.postgresCpuMsPerRequest.toFixed(2)} |${shareUsed(m, count)}`);
     }
   }
   const ratios = Object.entries(report).map(([name, byCount]) => {
@@ -241,8 +268,9 @@ async function main(): Promise<void> {
     const last = byCount[replicaCounts[replicaCounts.length - 1]!];
     return one && last ? `${name}: ${(last.rps / one.rps).toFixed(2)}x` : `${name}: n/a`;
   });
-  process.stdout.write(`${rows.join('\n')}\n\nthroughput ratio ${replicaCounts.join(' → ')} replicas: ${ratios.join(', ')}\n`);
-  process.stdout.write(`${JSON.stringify({ seconds, connections, rounds, report })}\n`);
+  const mode = limiter ? `each replica limited to ${cpus} CPU (${limiter.how})` : 'replicas unlimited (they share the machine)';
+  process.stdout.write(`${mode}\n${rows.join('\n')}\n\nthroughput ratio ${replicaCounts.join(' → ')} replicas: ${ratios.join(', ')}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, connections, rounds, replicaCpus: cpus ?? null, limit: limiter?.how ?? null, report })}\n`);
 }
 
 main().catch((error: unknown) => {

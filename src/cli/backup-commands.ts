@@ -60,7 +60,7 @@ function containerDatabaseError(target: TargetRecord, command: 'backup' | 'resto
   return new InstantError(
     'INSTANT_BACKUP_NEEDS_DATABASE_URL',
     `the instance runs on the ${target.name} target (${target.deployer}, project ${target.project}) with its PostgreSQL in a container, which this machine does not reach by itself`,
-    `give --database-url postgres://instant:PASSWORD@HOST:PORT/instant once the database is reachable: ${reach[target.name]}; PASSWORD is INSTANT_POSTGRES_PASSWORD in ${join(target.artefactsDir, 'secrets')}. See "Backups" in docs/production.md`,
+    `give --database-url postgres://instant:PASSWORD@HOST:PORT/instant once the database is reachable: ${reach[target.name]}; PASSWORD is INSTANT_DATABASE_PASSWORD (the application role's) in ${join(target.artefactsDir, 'secrets')}. See "Backups" in docs/production.md`,
   );
 }
 

@@ -16,6 +16,10 @@ let accessLog = false;
 export function enableAccessLog(): void {
   accessLog = true;
 }
+/** For listeners that are not Fastify apps (the router), and its worker processes. */
+export function accessLogEnabled(): boolean {
+  return accessLog;
+}
 
 /** A caller's X-Request-Id is kept when it looks like one (so a trace crosses services); else a new one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -58,6 +58,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE', default: 'refuse' },
     { name: 'CLIENT_REGISTRY_RULES_FILE', default: '' },
     { name: 'CLIENT_REGISTRY_STRICT_DOMAINS', default: 'false' },
+    { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
   ],
   'patient-registration': [
     { name: 'CLIENT_REGISTRY_HOST', default: '127.0.0.1' },

@@ -38,6 +38,23 @@ async function waitForAnswer(url: string, authorization: string): Promise<unknow
   throw new Error(`${url} did not answer 200 within 180 s (${last})`);
 }
 
+/**
+ * The services connect as `instant`, which owns the database and is no superuser; the
+ * superuser (`postgres`) is the database container's alone. Asked inside the database container.
+ */
+async function assertServicesUseApplicationRole(project: string): Promise<void> {
+  const names = (await runEngine('podman', ['ps', '--format', '{{.Names}}'], { timeoutMs: 60_000 })).stdout.split('\n');
+  const postgres = names.find((name) => name.startsWith(project) && /postgres/.test(name) && !name.endsWith('-infra'));
+  assert.ok(postgres, `a postgres container of ${project} among ${names.join(', ')}`);
+  const sql = [
+    "select rolname || ':' || rolsuper || ':' || rolcreatedb || ':' || rolcreaterole from pg_roles where rolname = 'instant'",
+    "select 'owner:' || datdba::regrole from pg_database where datname = 'instant'",
+    "select 'clients:' || coalesce(string_agg(distinct usename, ','), '') from pg_stat_activity where datname = 'instant' and backend_type = 'client backend' and pid <> pg_backend_pid()",
+  ].flatMap((query) => ['-c', query]);
+  const answer = await runEngine('podman', ['exec', postgres!, 'psql', '-U', 'postgres', '-d', 'instant', '-tA', ...sql], { timeoutMs: 60_000 });
+  assert.deepEqual(answer.stdout.trim().split('\n'), ['instant:false:false:false', 'owner:instant', 'clients:instant']);
+}
+
 async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'podman-compose' | 'podman-kube'): Promise<void> {
   const dir = tempProject(`instant-${deployer}-`);
   const project = dir.split('/').at(-1)!.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
@@ -47,6 +64,7 @@ async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'po
     const init = await runInstant(['init', 'core', '-t', target, '--deployer', deployer, '--image', images.instant, '--postgres-image', images.postgres, ...ports], { cwd: dir, timeoutMs: 900_000 });
     assert.equal(init.code, 0, `init failed:\n${init.stdout}\n${init.stderr}`);
     assert.match(init.stdout, new RegExp(`interop-layer router: http://127.0.0.1:${router}`));
+    await assertServicesUseApplicationRole(project);
     const status = await runInstant(['status'], { cwd: dir, timeoutMs: 120_000 });
     assert.match(status.stdout, /interop-layer\s+healthy/);
     const features = await runInstant(['test', 'core'], { cwd: dir, timeoutMs: 300_000 });

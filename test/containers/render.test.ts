@@ -23,6 +23,7 @@ import { planContainers } from '../../src/targets/containers/plan.js';
 import type { ContainerTargetName } from '../../src/targets/target.js';
 import { fixturePackages, runInstant, tempProject } from '../support/cli.js';
 import { renderManifest } from '../../src/targets/containers/artefacts.js';
+import { composeHostEndpoints } from '../../src/targets/containers/compose.js';
 
 const renderManifestText = (plan: Parameters<typeof renderManifest>[1]) => renderManifest('compose', plan);
 
@@ -69,6 +70,17 @@ function assertNoSecretsIn(text: string, secrets: Record<string, string>, where:
   }
 }
 
+/** The database container: a superuser of its own, and an init script making the services' role, which is none. */
+function assertApplicationRole(env: Record<string, string>, script: string, secrets: Record<string, string>): void {
+  assert.equal(env.POSTGRES_USER, 'postgres', 'the superuser is not the services\' role');
+  assert.equal(env.INSTANT_DATABASE_USER, 'instant');
+  assert.equal(env.INSTANT_DATABASE_PASSWORD_FILE, '/run/secrets/INSTANT_DATABASE_PASSWORD');
+  assert.match(script, /CREATE ROLE :"app_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS/);
+  assert.match(script, /ALTER DATABASE :"app_db" OWNER TO :"app_user";/);
+  assert.ok(!script.includes(secrets.INSTANT_DATABASE_PASSWORD!), 'the script reads the password, never holds it');
+  assert.notEqual(secrets.INSTANT_DATABASE_PASSWORD, secrets.INSTANT_POSTGRES_PASSWORD);
+}
+
 test('compose: the core stack validates against the compose-spec schema, secrets only in secrets/', async () => {
   const { out, secrets, outcome } = await render('compose', ['core']);
   const text = readFileSync(join(out, 'compose.yaml'), 'utf8');
@@ -82,11 +94,21 @@ test('compose: the core stack validates against the compose-spec schema, secrets
   assert.equal(compose.services['shared-health-record'].environment.OPENHIM_API_HOST, 'interop-layer', 'and is reached by name from the others');
   assert.equal(iol.environment.OPENHIM_ROOT_PASSWORD_FILE, '/run/secrets/OPENHIM_ROOT_PASSWORD');
   assert.equal(iol.environment.OPENHIM_ROOT_PASSWORD, undefined);
-  assert.ok(iol.secrets.includes('INSTANT_DATABASE_URL'));
-  assert.ok(!iol.secrets.includes('INSTANT_POSTGRES_PASSWORD'), 'the database password goes to the database only');
+  // Least privilege: each service mounts the secrets it reads, the database its own.
+  assert.deepEqual(iol.secrets, ['INSTANT_DATABASE_URL', 'OPENHIM_ROOT_PASSWORD', 'OPENHIM_SENDER_IDENTITY_SECRET']);
+  assert.deepEqual(compose.services['shared-health-record'].secrets, ['INSTANT_DATABASE_URL']);
+  assert.deepEqual(compose.services.postgres.secrets, ['INSTANT_POSTGRES_PASSWORD', 'INSTANT_DATABASE_PASSWORD']);
+  assert.deepEqual(compose.services['instant-import'].secrets, ['CORE_TEST_CLIENT_PASSWORD', 'OPENHIM_ROOT_PASSWORD', 'OPENHIM_SENDER_IDENTITY_SECRET'], 'the import job talks HTTP: no database secret');
+  for (const [name, service] of Object.entries(compose.services) as Array<[string, { environment: Record<string, string>; secrets: string[] }]>) {
+    if (name === 'postgres') continue; // the image's own POSTGRES_PASSWORD_FILE
+    const files = Object.keys(service.environment).filter((name) => name.endsWith('_FILE')).map((name) => name.slice(0, -5)).sort();
+    assert.deepEqual(files, [...service.secrets].sort(), 'a NAME_FILE for each mounted secret, and no other');
+  }
   assert.deepEqual(iol.ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001'], 'the admin API and the router are published, on loopback');
   assert.ok(iol.healthcheck.test.join(' ').includes('/readyz'));
-  assert.deepEqual(compose.services.postgres.volumes, ['pgdata:/var/lib/postgresql/data']);
+  assert.deepEqual(compose.services.postgres.volumes, ['pgdata:/var/lib/postgresql/data', './postgres-init/10-instant-app-role.sh:/docker-entrypoint-initdb.d/10-instant-app-role.sh:ro']);
+  assertApplicationRole(compose.services.postgres.environment, readFileSync(join(out, 'postgres-init', '10-instant-app-role.sh'), 'utf8'), secrets);
+  assert.match(readFileSync(join(out, 'secrets', 'INSTANT_DATABASE_URL'), 'utf8'), new RegExp(`^postgres://instant:${secrets.INSTANT_DATABASE_PASSWORD}@postgres:5432/instant$`), 'the services connect as the application role');
   assert.equal(compose.secrets.OPENHIM_ROOT_PASSWORD.file, './secrets/OPENHIM_ROOT_PASSWORD');
   // The secret files: one a secret, in a folder only its owner enters, and kept out of git.
   assert.equal(statSync(join(out, 'secrets')).mode & 0o777, 0o700);
@@ -122,7 +144,7 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
     '    resources:',
     '      shared-health-record: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: "2", memory: 2Gi } }',
   ].join('\n');
-  const { out, secrets } = await render('swarm', [], { config, profile: 'prod' });
+  const { out, secrets, deployment } = await render('swarm', [], { config, profile: 'prod' });
   const text = readFileSync(join(out, 'stack.yaml'), 'utf8');
   const stack = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
@@ -133,6 +155,17 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
   assert.equal(shr.replicas, 3);
   assert.deepEqual(shr.resources, { limits: { cpus: '2', memory: '2g' }, reservations: { cpus: '0.5', memory: '1g' } });
   assert.deepEqual(stack.services['instant-import'].deploy.restart_policy, { condition: 'on-failure' });
+  // The admin API is not published through the routing mesh (every node's addresses): an opt-in override, host mode.
+  assert.deepEqual(stack.services['interop-layer'].ports, [{ target: 5001, published: 5001, protocol: 'tcp', mode: 'ingress' }], 'the router only');
+  const override = parse(readFileSync(join(out, 'stack.admin-api.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(override.services, { 'interop-layer': { ports: [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }] } });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'swarm')['interop-layer']!), ['router'], 'instant does not point at an unpublished admin API');
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'compose')['interop-layer']!).sort(), ['api', 'router']);
+  // The init script reaches every node as a swarm config (a bind mount would need it on each).
+  assert.equal(stack.configs['instant-postgres-init'].file, './postgres-init/10-instant-app-role.sh');
+  assert.deepEqual(stack.services.postgres.configs, [{ source: 'instant-postgres-init', target: '/docker-entrypoint-initdb.d/10-instant-app-role.sh', mode: 0o444 }]);
   assert.equal(stack.services['interop-layer'].depends_on, undefined, 'swarm ignores depends_on: the services wait for PostgreSQL themselves');
 });
 
@@ -162,7 +195,24 @@ test('kubernetes: every object validates, probes and resources on each service, 
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'secrets').secret.secretName, `${deployment.config ? '' : ''}${docs[0]!.metadata.labels['app.kubernetes.io/part-of']}-secrets`);
     assert.ok(container.env.some((e: { name: string; value: string }) => e.name === 'INSTANT_DATABASE_URL_FILE' && e.value === '/run/secrets/INSTANT_DATABASE_URL'));
   }
-  assert.equal(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'interop-layer')!.spec.replicas, 2);
+  // Least privilege: each pod projects only the keys of the Secret its service reads.
+  const mounted = (d: Record<string, any>) => d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'secrets').secret.items.map((i: { key: string }) => i.key); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const byName = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name)!;
+  assert.deepEqual(mounted(byName('Deployment', 'interop-layer')), ['INSTANT_DATABASE_URL', 'OPENHIM_ROOT_PASSWORD', 'OPENHIM_SENDER_IDENTITY_SECRET']);
+  assert.deepEqual(mounted(byName('Deployment', 'client-registry')), ['INSTANT_DATABASE_URL', 'OPENHIM_SENDER_IDENTITY_SECRET'], 'it checks the router\'s signed client id');
+  assert.deepEqual(mounted(byName('Deployment', 'shared-health-record')), ['INSTANT_DATABASE_URL']);
+  assert.deepEqual(mounted(byName('StatefulSet', 'postgres')), ['INSTANT_POSTGRES_PASSWORD', 'INSTANT_DATABASE_PASSWORD']);
+  assert.ok(!mounted(byName('Job', 'instant-import')).some((key: string) => key.startsWith('INSTANT_')), 'no database secret in the import job');
+  for (const d of docs.filter((doc) => ['Deployment', 'Job'].includes(doc.kind))) {
+    const env = d.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name.endsWith('_FILE')).map((e: { name: string }) => e.name.slice(0, -5));
+    assert.deepEqual(env.sort(), [...mounted(d)].sort(), `${d.metadata.name}: a NAME_FILE for each mounted key, no other`);
+  }
+  // The services' database role: made by the init script of the ConfigMap, not a superuser.
+  const pgContainer = byName('StatefulSet', 'postgres').spec.template.spec.containers[0];
+  const init = byName('ConfigMap', `${docs[0]!.metadata.labels['app.kubernetes.io/part-of']}-postgres-init`);
+  assertApplicationRole(Object.fromEntries(pgContainer.env.map((e: { name: string; value: string }) => [e.name, e.value])), init.data['10-instant-app-role.sh'], secrets);
+  assert.ok(pgContainer.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/docker-entrypoint-initdb.d'));
+  assert.equal(byName('Deployment', 'interop-layer').spec.replicas, 2);
   const postgres = docs.find((d) => d.kind === 'StatefulSet')!;
   assert.equal(postgres.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '10Gi');
   const settings = docs.find((d) => d.kind === 'ConfigMap')!;
@@ -171,7 +221,7 @@ test('kubernetes: every object validates, probes and resources on each service, 
 
 test('kubernetes for podman kube play: only kinds podman plays, secrets from its store, entry points on host ports', async () => {
   const { deployment, secrets } = await render('kubernetes', ['core']);
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, address: podmanPodAddress });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
   const docs = renderForPodman(plan);
   // Pod names are global on a podman host: each carries the project's name, and so do the addresses.
   assert.ok(docs.filter((d) => d.kind !== 'ConfigMap').every((d) => d.metadata.name.startsWith(`${plan.project}-`)), 'pods are named per project');
@@ -184,6 +234,10 @@ test('kubernetes for podman kube play: only kinds podman plays, secrets from its
   assert.deepEqual(iol.env.find((e: { name: string }) => e.name === 'OPENHIM_ROOT_PASSWORD').valueFrom.secretKeyRef.key, 'OPENHIM_ROOT_PASSWORD');
   const pg = docs.find((d) => d.metadata.name === `${plan.project}-postgres`)!.spec.template.spec;
   assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_POSTGRES_PASSWORD');
+  assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'INSTANT_DATABASE_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_DATABASE_PASSWORD');
+  assert.ok(pg.volumes.some((v: { configMap?: { name: string } }) => v.configMap?.name === `${plan.project}-postgres-init`), 'the init script as a ConfigMap volume');
+  const shr = docs.find((d) => d.metadata.name === `${plan.project}-shared-health-record`)!.spec.template.spec.containers[0];
+  assert.deepEqual(shr.env.filter((e: { valueFrom?: unknown }) => e.valueFrom).map((e: { name: string }) => e.name), ['INSTANT_DATABASE_URL'], 'only its own secrets, as on a cluster');
   assert.ok(pg.volumes.some((v: { persistentVolumeClaim?: unknown }) => v.persistentVolumeClaim));
 });
 
@@ -224,7 +278,7 @@ test('a package running its own image is a component with the shared settings; a
     JSON.stringify({ id: 'hapi', name: 'HAPI FHIR', description: 'an upstream image', type: 'infrastructure', version: '1.0.0', dependencies: [], environmentVariables: { HAPI_MODE: 'r4' }, services: [{ name: 'hapi-fhir', image: 'hapiproject/hapi:v7.4.0' }] }),
   );
   const deployment = loadDeployment({ packages: ['hapi'], cwd: dir, stateDir: join(dir, '.instant'), customPaths: [pkgDir] });
-  const plan = planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32) });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
   const hapi = plan.components.find((c) => c.name === 'hapi-fhir')!;
   assert.equal(hapi.image, 'hapiproject/hapi:v7.4.0');
   assert.equal(hapi.command, undefined, 'its own entry point');
@@ -234,5 +288,5 @@ test('a package running its own image is a component with the shared settings; a
   assert.equal(compose.services['hapi-fhir'].healthcheck, undefined, 'probes are ours only');
 
   const notes = loadDeployment({ packages: ['notes'], cwd: dir, stateDir: join(dir, '.instant2'), customPaths: [fixturePackages] });
-  assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
+  assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
 });

@@ -8,7 +8,8 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ContainerTargetName } from '../target.js';
-import { renderCompose } from './compose.js';
+import { POSTGRES_INIT_PATH, renderCompose, renderSwarmAdminOverride, SWARM_ADMIN_OVERRIDE_FILE } from './compose.js';
+import { POSTGRES_INIT_SCRIPT } from './postgres-init.js';
 import { renderKubernetes } from './kubernetes.js';
 import type { ContainerPlan } from './plan.js';
 
@@ -44,6 +45,16 @@ export function writeArtefacts(dir: string, target: ContainerTargetName, plan: C
   const manifest = join(dir, MANIFEST_FILES[target]);
   writeFileSync(manifest, renderManifest(target, plan));
   for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
+  const adminOverride = target === 'swarm' ? renderSwarmAdminOverride(plan) : undefined;
+  if (adminOverride) {
+    const header = '# Opt-in: publishes the admin API on the nodes running it (host mode, not the routing mesh).\n# docker stack deploy -c stack.yaml -c stack.admin-api.yaml <project>; see docs/production.md.\n';
+    writeFileSync(join(dir, SWARM_ADMIN_OVERRIDE_FILE), header + stringify(adminOverride, { lineWidth: 0 }));
+  }
+  // Compose and Swarm mount the database's init script from beside their file (Kubernetes: a ConfigMap).
+  if (plan.database.kind === 'internal' && target !== 'kubernetes') {
+    mkdirSync(join(dir, 'postgres-init'), { recursive: true });
+    writeFileSync(join(dir, POSTGRES_INIT_PATH), POSTGRES_INIT_SCRIPT, { mode: 0o644 });
+  }
   writeFileSync(join(dir, '.gitignore'), 'secrets/\n');
   writeSecretFiles(dir, plan.secrets);
   return manifest;

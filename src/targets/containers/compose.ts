@@ -3,11 +3,16 @@
  * Docker secrets read from files beside it (secrets/NAME, written 0600 by the target), so the file
  * itself holds no secret and can be reviewed or committed.
  */
-import { DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
+import { APP_PASSWORD_SECRET, DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
 import { composeCpus, composeMemory } from './quantities.js';
+import { POSTGRES_INIT_DIR, POSTGRES_INIT_FILE } from './postgres-init.js';
+import { SERVICE_NETWORK } from './service-network.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
 
 export type ComposeFlavour = 'compose' | 'swarm';
+/** Where the init script is written beside compose.yaml / stack.yaml. */
+export const POSTGRES_INIT_PATH = `postgres-init/${POSTGRES_INIT_FILE}`;
+const POSTGRES_INIT_CONFIG = 'instant-postgres-init';
 type ComposeService = Record<string, unknown>;
 
 /**
@@ -39,7 +44,7 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
   const internal = plan.database.kind === 'internal' ? plan.database : undefined;
   if (internal) {
     services[DATABASE_SERVICE] = databaseService(internal, flavour);
-    usedSecrets.add(POSTGRES_PASSWORD_SECRET);
+    plan.databaseSecrets.forEach((name) => usedSecrets.add(name));
   }
   for (const component of plan.components) {
     services[component.name] = {
@@ -47,7 +52,7 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
       ...(component.command ? { command: component.command } : {}),
       environment: { ...plan.sharedEnv, ...component.env, ...secretFiles(component.secrets) },
       secrets: component.secrets,
-      ...(component.ports.some((p) => p.published) && publishesOnHost(component, flavour) ? { ports: publishedPorts(component, flavour) } : {}),
+      ...(hasPublishedPorts(component, flavour) && publishesOnHost(component, flavour) ? { ports: publishedPorts(component, flavour) } : {}),
       ...(component.opsPort ? { healthcheck: { test: readinessCommand(component.opsPort), interval: '10s', timeout: '5s', retries: 30, start_period: '30s' } } : {}),
       ...(internal && flavour === 'compose' ? { depends_on: { [DATABASE_SERVICE]: { condition: 'service_healthy' } } } : {}),
       ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
@@ -70,6 +75,8 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
     services,
     secrets: Object.fromEntries([...usedSecrets].sort().map((name) => [name, { file: `./secrets/${name}` }])),
     ...(internal ? { volumes: { pgdata: {} } } : {}),
+    // A swarm reads the init script as a config (a bind mount would need the file on every node).
+    ...(internal && flavour === 'swarm' ? { configs: { [POSTGRES_INIT_CONFIG]: { file: `./${POSTGRES_INIT_PATH}` } } } : {}),
   };
 }
 
@@ -77,24 +84,63 @@ function databaseService(database: DatabaseComponent, flavour: ComposeFlavour): 
   return {
     image: database.image,
     environment: {
-      POSTGRES_USER: database.user,
+      POSTGRES_USER: database.superuser,
       POSTGRES_DB: database.name,
       POSTGRES_PASSWORD_FILE: `${SECRETS_DIR}/${POSTGRES_PASSWORD_SECRET}`,
+      INSTANT_DATABASE_USER: database.user,
+      INSTANT_DATABASE_PASSWORD_FILE: `${SECRETS_DIR}/${APP_PASSWORD_SECRET}`,
       PGDATA: '/var/lib/postgresql/data/pgdata',
     },
-    secrets: [POSTGRES_PASSWORD_SECRET],
-    volumes: ['pgdata:/var/lib/postgresql/data'],
+    secrets: [POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET],
+    // The init script creating the application role (postgres-init.ts), written beside the file.
+    volumes: ['pgdata:/var/lib/postgresql/data', ...(flavour === 'compose' ? [`./${POSTGRES_INIT_PATH}:${POSTGRES_INIT_DIR}/${POSTGRES_INIT_FILE}:ro`] : [])],
+    ...(flavour === 'swarm' ? { configs: [{ source: POSTGRES_INIT_CONFIG, target: `${POSTGRES_INIT_DIR}/${POSTGRES_INIT_FILE}`, mode: 0o444 }] } : {}),
     healthcheck: { test: ['CMD-SHELL', `pg_isready -U ${database.user} -d ${database.name} -h 127.0.0.1`], interval: '5s', timeout: '5s', retries: 30 },
     ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
     deploy: deploySection(1, database.resources, flavour, 'any'),
   };
 }
 
-/** Compose publishes on loopback only (a laptop); a swarm publishes through its ingress. */
+/**
+ * Compose publishes on loopback only (a laptop); a swarm publishes through its ingress, which
+ * binds every node's addresses and cannot be limited to loopback: so the admin API is left out of
+ * the stack, and published only through the opt-in override below.
+ */
 function publishedPorts(component: ContainerComponent, flavour: ComposeFlavour): unknown[] {
   return component.ports
-    .filter((p) => p.published)
+    .filter((p) => p.published && !(flavour === 'swarm' && p.admin))
     .map((p) => (flavour === 'swarm' ? { target: p.port, published: p.port, protocol: 'tcp', mode: 'ingress' } : `127.0.0.1:${p.port}:${p.port}`));
+}
+
+function hasPublishedPorts(component: ContainerComponent, flavour: ComposeFlavour): boolean {
+  return publishedPorts(component, flavour).length > 0;
+}
+
+/** The opt-in override publishing the admin API on a swarm: `docker stack deploy -c stack.yaml -c <this>`. */
+export const SWARM_ADMIN_OVERRIDE_FILE = 'stack.admin-api.yaml';
+
+/**
+ * Host mode publishes the admin API only on the nodes running its task, not through the routing
+ * mesh on every node; undefined when no component has an admin port.
+ */
+export function renderSwarmAdminOverride(plan: ContainerPlan): Record<string, unknown> | undefined {
+  const services = Object.fromEntries(
+    plan.components
+      .map((c) => [c.name, c.ports.filter((p) => p.published && p.admin)] as const)
+      .filter(([, ports]) => ports.length)
+      .map(([name, ports]) => [name, { ports: ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) }]),
+  );
+  return Object.keys(services).length ? { version: '3.8', services } : undefined;
+}
+
+/** The entry points a host reaches on this flavour: on a swarm, not the unpublished admin API. */
+export function composeHostEndpoints(plan: ContainerPlan, flavour: ComposeFlavour): ContainerPlan['hostEndpoints'] {
+  const endpointPort = (service: string, endpoint: string) => SERVICE_NETWORK[service]?.endpoints[endpoint]?.port;
+  if (flavour === 'compose') return { ...plan.hostEndpoints };
+  const adminPorts = new Set(plan.components.flatMap((c) => c.ports.filter((p) => p.admin).map((p) => `${c.name}/${p.name}`)));
+  return Object.fromEntries(
+    Object.entries(plan.hostEndpoints).map(([service, urls]) => [service, Object.fromEntries(Object.entries(urls).filter(([endpoint]) => !adminPorts.has(`${service}/${endpointPort(service, endpoint)}`)))]),
+  );
 }
 
 function deploySection(replicas: number, resources: ResourceSpec, flavour: ComposeFlavour, restart: 'any' | 'on-failure'): Record<string, unknown> {

@@ -9,7 +9,7 @@ import { InstantError } from '../../common/errors.js';
 import type { ContainerTargetName } from '../target.js';
 import { hasProgram, runEngine } from './engine-command.js';
 import { IMPORT_JOB, type ContainerPlan } from './plan.js';
-import { claimName, podmanPodName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
+import { claimName, configMapVolumes, podmanPodName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
 
 export const DEPLOYERS = ['docker-compose', 'podman-compose', 'docker-stack', 'kubectl', 'podman-kube'] as const;
 export type DeployerName = (typeof DEPLOYERS)[number];
@@ -230,14 +230,17 @@ function podmanKubeDeployer(): Deployer {
       const volume = claimName(context.project);
       if ((await podman(['volume', 'exists', volume], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).code !== 0) await podman(['volume', 'create', volume], { timeoutMs: QUICK_TIMEOUT_MS });
       await podman(['kube', 'down', file(context)], { allowFailure: true });
+      await removeConfigMapVolumes(context.project);
       await podman(['kube', 'play', '--network', context.project, file(context)]);
     },
     waitForImport: (context) => waitForExitZero('podman', async () => `${podmanPodName(context.project, IMPORT_JOB)}-${IMPORT_JOB}`, IMPORT_TIMEOUT_MS),
     async down(context) {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
+      await removeConfigMapVolumes(context.project);
     },
     async destroy(context) {
       await podman(['kube', 'down', file(context)], { allowFailure: true });
+      await removeConfigMapVolumes(context.project);
       await podman(['volume', 'rm', '-f', claimName(context.project)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['secret', 'rm', secretName(context)], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
       await podman(['network', 'rm', '-f', context.project], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
@@ -255,4 +258,8 @@ function podmanKubeDeployer(): Deployer {
       return (await podman(['pod', 'ps', '--filter', `name=^${context.project}-`], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true })).stdout;
     },
   };
+}
+
+async function removeConfigMapVolumes(project: string): Promise<void> {
+  for (const volume of configMapVolumes(project)) await runEngine('podman', ['volume', 'rm', '-f', volume], { timeoutMs: QUICK_TIMEOUT_MS, allowFailure: true });
 }

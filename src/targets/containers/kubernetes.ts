@@ -11,7 +11,8 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, type IContainer, type IEnvVar, type IPodSpec, type IProbe } from 'kubernetes-models/v1';
 import type { ResourceSpec } from '../../platform/project-config.js';
-import { DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
+import { POSTGRES_INIT_DIR, POSTGRES_INIT_FILE, POSTGRES_INIT_SCRIPT } from './postgres-init.js';
+import { APP_PASSWORD_SECRET, DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
 
 /** The image's user (Containerfile): the pods run as it, never as root. */
 export const IMAGE_USER_ID = 10001;
@@ -19,10 +20,16 @@ export const IMAGE_USER_ID = 10001;
 export interface KubernetesNames {
   secret: string;
   settings: string;
+  /** The ConfigMap holding the database's init script (postgres-init.ts). */
+  postgresInit: string;
 }
 
 export function kubernetesNames(plan: ContainerPlan): KubernetesNames {
-  return { secret: `${plan.project}-secrets`, settings: `${plan.project}-settings` };
+  return { secret: `${plan.project}-secrets`, settings: `${plan.project}-settings`, postgresInit: postgresInitName(plan.project) };
+}
+
+export function postgresInitName(project: string): string {
+  return `${project}-postgres-init`;
 }
 
 export function renderKubernetes(plan: ContainerPlan): Array<Record<string, unknown>> {
@@ -111,7 +118,7 @@ function service(plan: ContainerPlan, component: ContainerComponent): Service {
   return new Service({ metadata: { name: component.name, labels: labels(plan, component.name) }, spec: { type: 'ClusterIP', selector: selector(plan, component.name), ports } });
 }
 
-function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesNames): Array<StatefulSet | Service> {
+function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesNames): Array<ConfigMap | StatefulSet | Service> {
   const ready: IProbe = { exec: { command: ['pg_isready', '-U', db.user, '-d', db.name, '-h', '127.0.0.1'] }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 6 };
   const statefulSet = new StatefulSet({
     metadata: { name: DATABASE_SERVICE, labels: labels(plan, DATABASE_SERVICE) },
@@ -128,19 +135,29 @@ function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesN
               name: DATABASE_SERVICE,
               image: db.image,
               env: [
-                { name: 'POSTGRES_USER', value: db.user },
+                { name: 'POSTGRES_USER', value: db.superuser },
                 { name: 'POSTGRES_DB', value: db.name },
                 { name: 'POSTGRES_PASSWORD_FILE', value: `${SECRETS_DIR}/${POSTGRES_PASSWORD_SECRET}` },
+                { name: 'INSTANT_DATABASE_USER', value: db.user },
+                { name: 'INSTANT_DATABASE_PASSWORD_FILE', value: `${SECRETS_DIR}/${APP_PASSWORD_SECRET}` },
                 { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
               ],
               ports: [{ name: 'postgres', containerPort: db.port }],
-              volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }, { name: 'secrets', mountPath: SECRETS_DIR, readOnly: true }],
+              volumeMounts: [
+                { name: 'data', mountPath: '/var/lib/postgresql/data' },
+                { name: 'secrets', mountPath: SECRETS_DIR, readOnly: true },
+                { name: 'init', mountPath: POSTGRES_INIT_DIR, readOnly: true },
+              ],
               readinessProbe: ready,
               livenessProbe: { ...ready, failureThreshold: 12 },
               resources: resources(db.resources),
             },
           ],
-          volumes: [{ name: 'secrets', secret: { secretName: names.secret, items: [{ key: POSTGRES_PASSWORD_SECRET, path: POSTGRES_PASSWORD_SECRET }] } }],
+          // Its own two secrets only: the superuser's, and the application role's (for the init script).
+          volumes: [
+            { name: 'secrets', secret: { secretName: names.secret, items: plan.databaseSecrets.map((key) => ({ key, path: key })) } },
+            { name: 'init', configMap: { name: names.postgresInit } },
+          ],
         },
       },
       volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: db.storage } } } }],
@@ -148,7 +165,8 @@ function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesN
   });
   const svc = new Service({ metadata: { name: DATABASE_SERVICE, labels: labels(plan, DATABASE_SERVICE) }, spec: { type: 'ClusterIP', selector: selector(plan, DATABASE_SERVICE), ports: [{ name: 'postgres', port: db.port, targetPort: 'postgres' }] } });
   const headless = new Service({ metadata: { name: `${DATABASE_SERVICE}-headless`, labels: labels(plan, DATABASE_SERVICE) }, spec: { clusterIP: 'None', selector: selector(plan, DATABASE_SERVICE), ports: [{ name: 'postgres', port: db.port, targetPort: 'postgres' }] } });
-  return [statefulSet, svc, headless];
+  const init = new ConfigMap({ metadata: { name: names.postgresInit, labels: labels(plan, DATABASE_SERVICE) }, data: { [POSTGRES_INIT_FILE]: POSTGRES_INIT_SCRIPT } });
+  return [init, statefulSet, svc, headless];
 }
 
 function importJob(plan: ContainerPlan, names: KubernetesNames): Job {

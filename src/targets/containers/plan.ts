@@ -11,6 +11,7 @@ import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
 import { isBuiltInService } from '../../services/catalogue.js';
+import { SERVICE_SETTINGS } from '../../services/settings-catalogue.js';
 import { SERVICE_NETWORK, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
 
@@ -22,13 +23,21 @@ export const IMPORT_JOB = 'instant-import';
 export const SECRETS_DIR = '/run/secrets';
 /** The generated secrets of the database itself (the packages' secrets come from their metadata). */
 export const POSTGRES_PASSWORD_SECRET = 'INSTANT_POSTGRES_PASSWORD';
+/** The password of the application role (not a superuser) the services connect as. */
+export const APP_PASSWORD_SECRET = 'INSTANT_DATABASE_PASSWORD';
 export const DATABASE_URL_SECRET = 'INSTANT_DATABASE_URL';
+/** The database container's superuser, for PostgreSQL itself and its init script only. */
+export const DATABASE_SUPERUSER = 'postgres';
+/** The secrets of the database container alone: never given to a service. */
+export const DATABASE_ONLY_SECRETS = [POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET];
 
 export interface ContainerPort {
   name: string;
   port: number;
   /** Published on the host (Compose) or exposed outside the cluster: the entry points. */
   published: boolean;
+  /** An administration port (the admin API): Swarm publishes it only on request (compose.ts). */
+  admin?: boolean;
 }
 
 export interface ContainerComponent {
@@ -51,7 +60,10 @@ export interface DatabaseComponent {
   kind: 'internal';
   image: string;
   port: number;
+  /** The application role: owns the database and its schemas; NOSUPERUSER, NOCREATEDB, NOCREATEROLE. */
   user: string;
+  /** The superuser the image creates (POSTGRES_USER); its password only the database container gets. */
+  superuser: string;
   name: string;
   /** Size of its volume (Kubernetes PersistentVolumeClaim). */
   storage: string;
@@ -68,6 +80,8 @@ export interface ContainerPlan {
   components: ContainerComponent[];
   database: DatabaseComponent | { kind: 'external' };
   importJob?: { command: string[]; env: Record<string, string>; secrets: string[] };
+  /** The secrets the database container reads (its superuser's and the application role's). */
+  databaseSecrets: string[];
   /** Secret values by name: written only to secret stores, never into a manifest. */
   secrets: Record<string, string>;
   /** Where the host reaches the entry points (service → endpoint → URL), for `instant test`. */
@@ -83,16 +97,19 @@ export interface PlanOptions {
   databaseUrl?: string;
   /** The name others use to reach a component (its Service name by default). */
   address?: (component: string, project: string) => string;
-  /** The generated database password (kept with the instance's secrets). */
+  /** The generated password of the database container's superuser (kept with the instance's secrets). */
   postgresPassword: string;
   /** compose, swarm or kubernetes: named in the composition the console shows. */
   target?: string;
+  /** The generated password of the application role the services connect as. */
+  appPassword: string;
 }
 
 const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } };
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
+const ADMIN_PORTS = new Set(['interop-layer/api']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
   const project = projectName(deployment);
@@ -108,7 +125,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   const sharedEnv: Record<string, string> = {};
   for (const [name, setting] of options.settings) {
     // The database's own secrets are set below, whatever the settings hold.
-    if (name === DATABASE_URL_SECRET || name === POSTGRES_PASSWORD_SECRET) continue;
+    if (name === DATABASE_URL_SECRET || DATABASE_ONLY_SECRETS.includes(name)) continue;
     if (setting.secret) secrets[name] = setting.value;
     else sharedEnv[name] = setting.value;
   }
@@ -123,13 +140,16 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     database = { kind: 'external' };
     secrets[DATABASE_URL_SECRET] = options.databaseUrl;
   } else {
-    database = { kind: 'internal', image: options.postgresImage ?? DEFAULT_POSTGRES_IMAGE, port: 5432, user: 'instant', name: 'instant', storage: '10Gi', resources: profile?.resources?.[DATABASE_SERVICE] ?? DATABASE_RESOURCES };
+    database = { kind: 'internal', image: options.postgresImage ?? DEFAULT_POSTGRES_IMAGE, port: 5432, user: 'instant', superuser: DATABASE_SUPERUSER, name: 'instant', storage: '10Gi', resources: profile?.resources?.[DATABASE_SERVICE] ?? DATABASE_RESOURCES };
     secrets[POSTGRES_PASSWORD_SECRET] = options.postgresPassword;
-    secrets[DATABASE_URL_SECRET] = `postgres://${database.user}:${encodeURIComponent(options.postgresPassword)}@${address(DATABASE_SERVICE)}:${database.port}/${database.name}`;
+    secrets[APP_PASSWORD_SECRET] = options.appPassword;
+    // The services connect as the application role, never as the superuser.
+    secrets[DATABASE_URL_SECRET] = `postgres://${database.user}:${encodeURIComponent(options.appPassword)}@${address(DATABASE_SERVICE)}:${database.port}/${database.name}`;
   }
-  const serviceSecrets = Object.keys(secrets).filter((name) => name !== POSTGRES_PASSWORD_SECRET).sort();
+  const serviceSecrets = Object.keys(secrets).filter((name) => !DATABASE_ONLY_SECRETS.includes(name)).sort();
   // Names only: a container reads NAME_FILE for these alone (environment-settings.ts).
   sharedEnv[SECRET_NAMES_SETTING] = serviceSecrets.join(',');
+  const secretsOf = secretsByComponent(serviceSecrets);
 
   const components: ContainerComponent[] = services.map(({ pkg, entry }) => {
     const replicas = profile?.replicas?.[entry.name] ?? 1;
@@ -137,15 +157,15 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     if (entry.module) {
       throw new InstantError('INSTANT_TARGET_UNSUPPORTED', `package ${pkg.id}: service ${entry.name} is a module of a custom package; the container targets run built-in services and images`, 'give the service an image (services[].image in package-metadata.json) built from the project image with your module, or deploy it on the embedded target');
     }
-    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: serviceSecrets, ports: [], replicas, resources };
+    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: secretsOf.image(pkg.secrets.map((s) => s.name)), ports: [], replicas, resources };
     if (!isBuiltInService(entry.name)) throw new InstantError('INSTANT_SERVICE_UNKNOWN', `package ${pkg.id} runs unknown service "${entry.name}"`);
     const network = SERVICE_NETWORK[entry.name] as ServiceNetwork;
     // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
     const env = { ...Object.fromEntries(network.hostSettings.map((setting) => [setting, '0.0.0.0'])), INSTANT_OPS_HOST: '0.0.0.0' };
     const ports = network.ports
-      .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`) }))
+      .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`), ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}) }))
       .filter((port) => port.port > 0);
-    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: serviceSecrets, ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
+    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
   });
 
   const hostEndpoints: ContainerPlan['hostEndpoints'] = {};
@@ -169,7 +189,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   sharedEnv[COMPOSITION_SETTING] = renderComposition(options.target ?? 'containers', deployment, endpoints);
   const importing = deployment.plan.ordered.filter((pkg) => pkg.importers.length);
   const importJob = importing.length
-    ? { command: ['import', ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: serviceSecrets }
+    ? { command: ['import', ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: secretsOf.importJob() }
     : undefined;
 
   return {
@@ -180,8 +200,27 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     components,
     database,
     ...(importJob ? { importJob } : {}),
+    databaseSecrets: database.kind === 'internal' ? [...DATABASE_ONLY_SECRETS] : [],
     secrets,
     hostEndpoints,
+  };
+}
+
+/**
+ * Least privilege: each container mounts only the secrets it reads, so a compromised service
+ * cannot read the others' passwords.
+ * - a built-in service: the secret settings it reads (settings-catalogue.ts) and the database URL;
+ * - a package's own image: the secrets its package declares;
+ * - the import job: every secret but the database's (importers fill ${NAME} from any setting,
+ *   and talk to the services over HTTP, never to PostgreSQL).
+ */
+function secretsByComponent(available: string[]) {
+  const has = new Set(available);
+  const pick = (names: Iterable<string>) => [...new Set([...names].filter((name) => has.has(name)))].sort();
+  return {
+    service: (service: string) => pick([DATABASE_URL_SECRET, ...(SERVICE_SETTINGS[service] ?? []).map((s) => s.name)]),
+    image: (declared: string[]) => pick(declared),
+    importJob: () => pick(available.filter((name) => name !== DATABASE_URL_SECRET)),
   };
 }
 

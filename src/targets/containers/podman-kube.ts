@@ -10,7 +10,7 @@
  */
 import type { ContainerPlan } from './plan.js';
 import { IMPORT_JOB } from './plan.js';
-import { kubernetesNames, renderKubernetes } from './kubernetes.js';
+import { kubernetesNames, postgresInitName, renderKubernetes } from './kubernetes.js';
 
 type KubeObject = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -26,6 +26,14 @@ export function podmanPodName(project: string, component: string): string {
 
 export function claimName(project: string): string {
   return `${project}-pgdata`;
+}
+
+/**
+ * Podman copies a ConfigMap volume (the database's init script) into a named volume at play; it
+ * is removed before each play (fresh content) and at down and destroy (nothing left behind).
+ */
+export function configMapVolumes(project: string): string[] {
+  return [postgresInitName(project)];
 }
 
 export function renderForPodman(plan: ContainerPlan): KubeObject[] {

@@ -12,9 +12,9 @@ import type { StateStore, TargetRecord } from '../../platform/state-store.js';
 import type { ContainerTargetName, DeployOutcome, DeployRequest, LogOptions, StopOutcome, Target, TargetStatus } from '../target.js';
 import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
-import { DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
+import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
-import { publishesOnHost } from './compose.js';
+import { composeHostEndpoints, publishesOnHost } from './compose.js';
 
 export interface ContainerTargetOptions {
   /** The instance's PostgreSQL is an external server whose URL init kept with the secrets. */
@@ -56,10 +56,12 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       if (options.externalDatabase && !databaseUrl) {
         throw new InstantError('INSTANT_DATABASE_URL_MISSING', `the instance uses an external PostgreSQL whose URL is not in ${store.secretsFile}`, 'pass --database-url again');
       }
-      if (!secrets[POSTGRES_PASSWORD_SECRET] && !databaseUrl) {
-        secrets[POSTGRES_PASSWORD_SECRET] = generateSecret(32);
+      // The database container's superuser, and the application role the services connect as.
+      for (const secret of [POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET]) {
+        if (secrets[secret] || databaseUrl) continue;
+        secrets[secret] = generateSecret(32);
         store.writeSecrets(secrets);
-        generated.push(POSTGRES_PASSWORD_SECRET);
+        generated.push(secret);
       }
       const chosen = options.renderOnly ? undefined : await chooseDeployer(name, options.deployer);
       if (!options.renderOnly && !chosen) {
@@ -70,6 +72,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
         settings,
         postgresPassword: secrets[POSTGRES_PASSWORD_SECRET] ?? '',
         target: name,
+        appPassword: secrets[APP_PASSWORD_SECRET] ?? '',
         ...(options.image ? { image: options.image } : {}),
         ...(options.postgresImage ? { postgresImage: options.postgresImage } : {}),
         ...(databaseUrl ? { databaseUrl } : {}),
@@ -80,13 +83,14 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
       if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
       const context = { dir, manifest, project: plan.project };
-      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : { ...plan.hostEndpoints };
+      const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : name === 'swarm' ? composeHostEndpoints(plan, 'swarm') : { ...plan.hostEndpoints };
       if (name === 'compose') {
         for (const component of plan.components.filter((c) => !publishesOnHost(c, 'compose') && endpoints[c.name])) {
           delete endpoints[component.name];
           progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
         }
       }
+      if (name === 'swarm') progress.step('the admin API is not published on a swarm (its ingress would bind every node): see stack.admin-api.yaml and docs/production.md to publish it');
       options.beforeEngine?.({
         name,
         artefactsDir: dir,

@@ -17,6 +17,8 @@ export const CACHE_DIR = process.env.INSTANT_TEST_CACHE ?? '/var/tmp/instant-tes
 const FIXTURES = join(repoRoot, 'test', 'containers', 'fixtures');
 const DEBIAN_PACKAGES = 'postgresql-15,ca-certificates';
 const MINUTE = 60_000;
+/** Repository prefix of the test images: another prefix keeps two checkouts' test runs apart. */
+const IMAGES = process.env.INSTANT_TEST_IMAGE_PREFIX ?? 'localhost/';
 
 export interface TestImages {
   instant: string;
@@ -40,10 +42,14 @@ async function imageExists(tag: string): Promise<boolean> {
   return (await runEngine('podman', ['image', 'exists', tag], { timeoutMs: 30_000, allowFailure: true })).code === 0;
 }
 
-/** Keeps the given tag of a repository and removes its older ones (the cache does not grow run after run). */
+/**
+ * Keeps the given tag of a repository and removes its older ones (the cache does not grow run
+ * after run). Never forced: an image a container still runs (another checkout's test run on the
+ * same podman) is left alone, where `rmi -f` would remove that run's containers with it.
+ */
 async function dropOlderTags(repository: string, keep: string): Promise<void> {
   const { stdout } = await runEngine('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', repository], { timeoutMs: 30_000, allowFailure: true });
-  for (const tag of stdout.split('\n').filter((t) => t && t !== keep)) await runEngine('podman', ['rmi', '-f', tag], { timeoutMs: 60_000, allowFailure: true });
+  for (const tag of stdout.split('\n').filter((t) => t && t !== keep)) await runEngine('podman', ['rmi', tag], { timeoutMs: 60_000, allowFailure: true });
 }
 
 async function baseImage(): Promise<string> {
@@ -64,22 +70,22 @@ async function baseImage(): Promise<string> {
 
 async function postgresImage(base: string): Promise<string> {
   const key = hashOf([base, ...['Containerfile.postgres', 'postgres-entrypoint.sh'].map((f) => readFileSync(join(FIXTURES, f)))]);
-  const tag = `localhost/instant-test-postgres:${key}`;
+  const tag = `${IMAGES}instant-test-postgres:${key}`;
   if (await imageExists(tag)) return tag;
   await runEngine('podman', ['build', '--format', 'docker', '--build-arg', `BASE_IMAGE=${base}`, '-t', tag, '-f', join(FIXTURES, 'Containerfile.postgres'), FIXTURES], { timeoutMs: 10 * MINUTE });
-  await dropOlderTags('localhost/instant-test-postgres', tag);
+  await dropOlderTags(`${IMAGES}instant-test-postgres`, tag);
   return tag;
 }
 
 async function instantImage(base: string): Promise<string> {
   const inputs = [join(repoRoot, 'Containerfile'), join(repoRoot, 'package-lock.json'), ...filesUnder(join(repoRoot, 'dist', 'src')), ...filesUnder(join(repoRoot, 'packages'))];
   const key = hashOf([base, ...inputs.flatMap((file) => [file.slice(repoRoot.length), readFileSync(file)])]);
-  const tag = `localhost/instant-openhie-test:${key}`;
+  const tag = `${IMAGES}instant-openhie-test:${key}`;
   if (await imageExists(tag)) return tag;
   const context = join(CACHE_DIR, 'image-context');
   await runEngine(join(repoRoot, 'scripts', 'image-context.sh'), [context], { timeoutMs: 10 * MINUTE });
   await runEngine('podman', ['build', '--format', 'docker', '--build-arg', `BASE_IMAGE=${base}`, '-t', tag, '-f', join(repoRoot, 'Containerfile'), context], { timeoutMs: 15 * MINUTE });
-  await dropOlderTags('localhost/instant-openhie-test', tag);
+  await dropOlderTags(`${IMAGES}instant-openhie-test`, tag);
   return tag;
 }
 

@@ -12,6 +12,8 @@ import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exch
 import { routerPipeline, runAfterSteps, runHeaderSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { createGuardedServer, type HttpLimits } from '../../../common/connection-guard.js';
 import { BodyBudget } from '../../../common/body-budget.js';
+import { accessLogEnabled, requestIdOf } from '../../../common/http-app.js';
+import { logRoutedRequest, timeResponse } from './access-log.js';
 
 class BodyTooLarge extends Error {}
 class OverBudget extends Error {}
@@ -133,21 +135,31 @@ function routerRequestOf(req: IncomingMessage, tlsListener: boolean): RouterRequ
 export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, budget: BodyBudget, pipeline: Pipeline = routerPipeline) {
   return async (req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> => {
     const reserved = { bytes: 0 };
+    const seen: { exchange?: Exchange } = {};
+    // One id per request, the caller's when well-formed: echoed, and sent on upstream so the
+    // services behind the router log the same id.
+    const requestId = requestIdOf(req);
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    const logged = accessLogEnabled();
+    if (logged) timeResponse(res);
     try {
-      await handle(req, res, reserved, expectsContinue);
+      await handle(req, res, reserved, expectsContinue, seen);
     } catch (error) {
-      deps.logger.error({ err: error }, 'router request failed');
+      deps.logger.error({ err: error, reqId: requestId }, 'router request failed');
       if (!res.headersSent) send(res, plain(500, 'the interop layer failed on this request; see its log'), true);
       else res.destroy();
     } finally {
       budget.release(reserved.bytes);
+      if (logged) logRoutedRequest(deps.logger, requestId, req, res, seen.exchange);
     }
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, reserved: { bytes: number }, expectsContinue: boolean): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, reserved: { bytes: number }, expectsContinue: boolean, seen: { exchange?: Exchange }): Promise<void> {
     const startedAt = process.hrtime.bigint();
     const request = routerRequestOf(req, tlsListener);
     const exchange: Exchange = { request, startedAt };
+    seen.exchange = exchange;
     await runHeaderSteps(pipeline, exchange, deps);
     if (exchange.halted) {
       // Refused on its headers: the body is neither read nor counted, and a connection still
@@ -196,11 +208,11 @@ export interface RouterListener {
 
 /**
  * Room kept below the shared header caps for what the router adds upstream (X-Forwarded-*,
- * X-OpenHIM-TransactionID/ClientID, a route's Authorization): a request the router accepts then
+ * X-OpenHIM-TransactionID/ClientID, a route's Authorization, X-Request-Id): a request the router accepts then
  * fits the caps of the services behind it, so an oversized head is the router's 431, not an
  * upstream's answer logged as a completed transaction.
  */
-export const ROUTER_HEADER_ALLOWANCE = { bytes: 1024, count: 8 };
+export const ROUTER_HEADER_ALLOWANCE = { bytes: 1024, count: 9 };
 
 /**
  * The port's HTTP limits: the shared ones (src/common/limits.ts), with the router's own

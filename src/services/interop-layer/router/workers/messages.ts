@@ -12,6 +12,8 @@ export interface WorkerInit {
   /** The service's settings (secrets included), read by the worker as the service reads them. */
   settings: Record<string, string>;
   logLevel: string;
+  /** Log a line per request (containers: `instant serve`), as the service does. */
+  accessLog?: boolean;
   certificate?: { key: string; cert: string } | undefined;
   /** The worker's share of the router's body budget and connection cap (the totals stay the service's limits). */
   share: number;

@@ -9,6 +9,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../../../common/logger.js';
+import { accessLogEnabled } from '../../../../common/http-app.js';
 import type { RoutingSnapshot } from '../../routing-table.js';
 import type { Transaction } from '../../models.js';
 import type { ServiceDeps } from '../exchange.js';
@@ -97,6 +98,7 @@ export class RouterWorkerPool {
       type: 'init',
       settings: this.settings,
       logLevel: this.deps.logger.level,
+      accessLog: accessLogEnabled(),
       certificate: this.options.certificate,
       share: this.options.count,
       snapshot: this.snapshot,

@@ -8,6 +8,7 @@
 import cluster from 'node:cluster';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../../common/logger.js';
+import { enableAccessLog } from '../../../../common/http-app.js';
 import { BodyBudget } from '../../../../common/body-budget.js';
 import { SettingsMap } from '../../../../platform/settings.js';
 import { readIolConfig } from '../../config.js';
@@ -41,6 +42,7 @@ let stopping: Promise<void> | undefined;
 async function start(init: WorkerInit): Promise<void> {
   const config = readIolConfig(new SettingsMap(init.settings));
   const logger = createLogger({ level: init.logLevel, extra: [logLines] });
+  if (init.accessLog) enableAccessLog();
   // This worker's share of the port's limits: the totals over all workers stay the configured ones.
   config.limits = { ...config.limits, httpMaxConnections: Math.max(1, Math.ceil(config.limits.httpMaxConnections / init.share)) };
   const routing = new RoutingTable(undefined, logger);

@@ -1,0 +1,40 @@
+/**
+ * The router's access log line in containers (`instant serve`, as the Fastify services'
+ * `"msg":"request"` lines): one JSON line per routed request with its id, method, path, status,
+ * duration, channel and client. Never the query string (it can carry tokens), a header value
+ * (Authorization, cookies) or a body: what the line holds is chosen here field by field.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../../common/logger.js';
+import type { Exchange } from './exchange.js';
+
+const FINISHED_AT = Symbol('finishedAt');
+type Timed = ServerResponse & { [FINISHED_AT]?: bigint };
+
+/** Notes when the answer was handed to the socket: the duration ends there, not after the log's own work. */
+export function timeResponse(res: ServerResponse): void {
+  res.once('finish', () => {
+    (res as Timed)[FINISHED_AT] = process.hrtime.bigint();
+  });
+}
+
+export function logRoutedRequest(logger: Logger, requestId: string, req: IncomingMessage, res: ServerResponse, exchange: Exchange | undefined): void {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const end = (res as Timed)[FINISHED_AT] ?? process.hrtime.bigint();
+  const ms = exchange ? Number(end - exchange.startedAt) / 1e6 : undefined;
+  logger.info(
+    {
+      reqId: requestId,
+      method: req.method,
+      path: exchange?.request.path ?? (query >= 0 ? url.slice(0, query) : url),
+      // A request cut off before an answer (the client went away) has none to report.
+      status: res.headersSent ? res.statusCode : undefined,
+      ...(ms !== undefined ? { ms: Math.round(ms * 10) / 10 } : {}),
+      ...(exchange?.channel ? { channel: exchange.channel.channel.name } : {}),
+      ...(exchange?.client ? { clientID: exchange.client.clientID } : {}),
+      ...(exchange?.transaction ? { transactionId: exchange.transaction._id } : {}),
+    },
+    'request',
+  );
+}
