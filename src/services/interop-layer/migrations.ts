@@ -163,4 +163,31 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.transactions SET (toast_tuple_target = 8160);
     `,
   },
+  {
+    version: 6,
+    name: 'keystore: the server certificate and key, and the trusted certificates (OpenHIM /keystore)',
+    sql: `
+      -- One row: the certificate and key the router's HTTPS (and the API's) serve (keystore/).
+      -- The key is kept here only, in the instance's own schema; no endpoint or log returns it.
+      CREATE TABLE iol.keystore (
+        id integer PRIMARY KEY CHECK (id = 1),
+        cert jsonb NOT NULL,
+        key text NOT NULL,
+        passphrase text,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Trusted certificates: what mutual TLS client authentication trusts (OpenHIM keystore.ca).
+      CREATE TABLE iol.keystore_ca (
+        id text PRIMARY KEY,
+        fingerprint text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every replica serves the new certificate as soon as it changes (replicas/change-feed.ts).
+      CREATE TRIGGER keystore_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.keystore
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+      CREATE TRIGGER keystore_ca_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.keystore_ca
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+    `,
+  },
 ];

@@ -6,19 +6,21 @@
 import type { RoutingSnapshot } from '../../routing-table.js';
 import type { TransactionRow } from '../../store/transactions.js';
 import type { AuditInput } from '../../store/audits.js';
+import type { TlsIdentity } from '../../keystore/store.js';
 
 export interface WorkerInit {
   type: 'init';
   /** The service's settings (secrets included), read by the worker as the service reads them. */
   settings: Record<string, string>;
   logLevel: string;
-  certificate?: { key: string; cert: string } | undefined;
+  /** The keystore's certificate, key and trusted list, for the HTTPS listener. */
+  certificate?: TlsIdentity | undefined;
   /** The worker's share of the router's body budget and connection cap (the totals stay the service's limits). */
   share: number;
   snapshot: RoutingSnapshot;
 }
 
-export type PrimaryMessage = WorkerInit | { type: 'routing'; snapshot: RoutingSnapshot } | { type: 'stop' };
+export type PrimaryMessage = WorkerInit | { type: 'routing'; snapshot: RoutingSnapshot } | { type: 'tls'; tls: TlsIdentity } | { type: 'stop' };
 
 /** What a worker's requests produced since its last report: sent once per turn of its event loop. */
 export interface WorkerReport {

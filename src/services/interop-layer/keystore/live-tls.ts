@@ -1,0 +1,95 @@
+/**
+ * The TLS identity the listeners serve, kept in step with the keystore: loaded at start, and
+ * again after every change (this replica's API, or another replica's through the change feed).
+ * A pair whose key does not match its certificate (OpenHIM lets the two be replaced one at a
+ * time) is not applied: the listeners keep the last good pair until the other half arrives.
+ * Listeners apply a new identity with tls.Server#setSecureContext, so it reaches new connections
+ * without a restart; connections already open keep theirs.
+ */
+import { rootCertificates, type SecureContextOptions } from 'node:tls';
+import type { Logger } from '../../../common/logger.js';
+import { keyMatchesCertificate } from './certificates.js';
+import type { KeystoreStore, TlsIdentity } from './store.js';
+
+/** The secure-context options of a TLS listener for an identity (no key in any log). */
+export function secureContextOptions(identity: TlsIdentity, withTrustedList: boolean): SecureContextOptions {
+  const options: SecureContextOptions = { key: identity.key, cert: identity.cert };
+  if (identity.passphrase) options.passphrase = identity.passphrase;
+  // As OpenHIM (tlsAuthentication.getTrustedClientCerts): the public roots and the trusted list.
+  if (withTrustedList) options.ca = [...rootCertificates, ...identity.ca];
+  return options;
+}
+
+export class LiveTls {
+  private identity: TlsIdentity | undefined;
+  private readonly listeners = new Set<(identity: TlsIdentity) => void>();
+  private loading: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly store: KeystoreStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The identity being served (undefined before the keystore exists). */
+  current(): TlsIdentity | undefined {
+    return this.identity;
+  }
+
+  /** Called with each new identity applied. */
+  onChange(listener: (identity: TlsIdentity) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reads the keystore and applies it when it changed and its pair matches; bursts coalesce. */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = this.loadOnce().finally(() => {
+      this.loading = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.reload();
+      }
+    });
+    return this.loading;
+  }
+
+  private async loadOnce(): Promise<void> {
+    const next = await this.store.identity();
+    if (!next || sameIdentity(next, this.identity)) return;
+    if (!keyMatchesCertificate(next.key, next.passphrase, next.cert)) {
+      if (!this.identity || next.cert !== this.identity.cert || next.key !== this.identity.key) {
+        this.logger.warn('the keystore key does not match its certificate (or its passphrase is wrong): the router keeps serving the previous pair; see GET /keystore/validity');
+      }
+      // The trusted list still applies with the pair in use.
+      if (this.identity && !sameList(next.ca, this.identity.ca)) this.apply({ ...this.identity, ca: next.ca });
+      return;
+    }
+    this.apply(next);
+  }
+
+  private apply(identity: TlsIdentity): void {
+    const first = !this.identity;
+    this.identity = identity;
+    if (!first) this.logger.info({ trusted: identity.ca.length }, 'keystore changed: new TLS connections use the new certificate and trusted list');
+    for (const listener of this.listeners) {
+      try {
+        listener(identity);
+      } catch (error) {
+        this.logger.warn({ err: { message: (error as Error).message } }, 'a listener could not take the new TLS identity');
+      }
+    }
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((pem, i) => pem === b[i]);
+}
+
+function sameIdentity(a: TlsIdentity, b: TlsIdentity | undefined): boolean {
+  return Boolean(b) && a.cert === b!.cert && a.key === b!.key && a.passphrase === b!.passphrase && sameList(a.ca, b!.ca);
+}

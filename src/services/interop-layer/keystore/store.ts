@@ -1,0 +1,108 @@
+/**
+ * The keystore in the database (migration 6): one row with the server certificate, its private
+ * key and the key's passphrase, and the trusted certificates. The key and passphrase leave this
+ * module only as a TLS identity for the listeners (`identity()`), never in an API answer.
+ */
+import type { Queryable } from '../../../db/database.js';
+import type { CertificateInfo } from './certificates.js';
+
+/** A trusted certificate as `/keystore/ca` lists it (OpenHIM's subdocument, with its `_id`). */
+export type TrustedCertificate = CertificateInfo & { _id: string };
+
+/** What a TLS server needs: the keystore's certificate (chain), key, passphrase and trusted list. */
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+  passphrase?: string | undefined;
+  /** PEMs of the trusted certificates (mutual TLS). */
+  ca: string[];
+}
+
+interface KeystoreRow {
+  cert: CertificateInfo;
+  key: string;
+  passphrase: string | null;
+}
+
+export class KeystoreStore {
+  constructor(private readonly db: Queryable) {}
+
+  /** Makes the keystore from the given pair unless one exists (first start; another replica may win). */
+  async seed(cert: CertificateInfo, key: string): Promise<boolean> {
+    const r = await this.db.query('INSERT INTO iol.keystore (id, cert, key) VALUES (1, $1::jsonb, $2) ON CONFLICT (id) DO NOTHING', [JSON.stringify(cert), key]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  private async row(): Promise<KeystoreRow | undefined> {
+    const r = await this.db.query<KeystoreRow>('SELECT cert, key, passphrase FROM iol.keystore WHERE id = 1');
+    return r.rows[0];
+  }
+
+  async exists(): Promise<boolean> {
+    return Boolean(await this.row());
+  }
+
+  async certificate(): Promise<CertificateInfo | undefined> {
+    return (await this.row())?.cert;
+  }
+
+  /** The key material, for the validity check and the listeners only. */
+  async secrets(): Promise<{ cert: string; key: string; passphrase: string | null } | undefined> {
+    const row = await this.row();
+    return row ? { cert: row.cert.data, key: row.key, passphrase: row.passphrase } : undefined;
+  }
+
+  async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<void> {
+    await this.db.query(
+      `UPDATE iol.keystore SET cert = $1::jsonb, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1`,
+      [JSON.stringify(cert), passphrase ?? null],
+    );
+  }
+
+  async setKey(key: string, passphrase?: string): Promise<void> {
+    await this.db.query('UPDATE iol.keystore SET key = $1, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1', [key, passphrase ?? null]);
+  }
+
+  async setPassphrase(passphrase: string | null): Promise<void> {
+    await this.db.query('UPDATE iol.keystore SET passphrase = $1, updated_at = now() WHERE id = 1', [passphrase]);
+  }
+
+  async trusted(): Promise<TrustedCertificate[]> {
+    const r = await this.db.query<{ id: string; doc: CertificateInfo }>('SELECT id, doc FROM iol.keystore_ca ORDER BY added_at, id');
+    return r.rows.map((row) => ({ _id: row.id, ...row.doc }));
+  }
+
+  async trustedById(id: string): Promise<TrustedCertificate | undefined> {
+    const r = await this.db.query<{ id: string; doc: CertificateInfo }>('SELECT id, doc FROM iol.keystore_ca WHERE id = $1', [id]);
+    const row = r.rows[0];
+    return row ? { _id: row.id, ...row.doc } : undefined;
+  }
+
+  async trustedCount(): Promise<number> {
+    const r = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM iol.keystore_ca');
+    return r.rows[0]!.n;
+  }
+
+  /** Adds the certificates not yet trusted (same fingerprint: kept once); returns those added. */
+  async addTrusted(certs: TrustedCertificate[]): Promise<TrustedCertificate[]> {
+    const added: TrustedCertificate[] = [];
+    for (const { _id, ...doc } of certs) {
+      const r = await this.db.query('INSERT INTO iol.keystore_ca (id, fingerprint, doc) VALUES ($1, $2, $3::jsonb) ON CONFLICT (fingerprint) DO NOTHING', [_id, doc.fingerprint, JSON.stringify(doc)]);
+      if ((r.rowCount ?? 0) > 0) added.push({ _id, ...doc });
+    }
+    return added;
+  }
+
+  async removeTrusted(id: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM iol.keystore_ca WHERE id = $1', [id]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  /** The listeners' identity, or undefined before the keystore exists. */
+  async identity(): Promise<TlsIdentity | undefined> {
+    const row = await this.row();
+    if (!row) return undefined;
+    const ca = await this.db.query<{ doc: CertificateInfo }>('SELECT doc FROM iol.keystore_ca ORDER BY added_at, id');
+    return { cert: row.cert.data, key: row.key, passphrase: row.passphrase ?? undefined, ca: ca.rows.map((r) => r.doc.data) };
+  }
+}
