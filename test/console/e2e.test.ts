@@ -142,6 +142,20 @@ for (const driver of testDrivers) {
       await page.setViewportSize({ width: 1280, height: 1500 });
       await screenshot(page, 'certificates', shots);
       await page.setViewportSize({ width: 1280, height: 800 });
+      // A certificate client is picked from the trusted list, as in OpenHIM's console.
+      await page.getByRole('link', { name: 'Clients' }).click();
+      await page.getByRole('link', { name: 'Add a client' }).click();
+      await page.getByLabel('Client ID').fill('e2e-lab');
+      await page.getByLabel('Name', { exact: true }).fill('E2E lab');
+      await page.getByLabel('Roles').fill('e2e-lab-role');
+      await page.getByLabel('Type').selectOption('certificate');
+      await page.getByLabel('Trusted certificate').selectOption(clientFingerprint);
+      assert.equal(await page.getByLabel('Certificate fingerprint (SHA-1)').inputValue(), clientFingerprint);
+      await page.getByRole('button', { name: 'Create client' }).click();
+      await page.getByRole('cell', { name: 'e2e-lab', exact: true }).waitFor();
+      const lab = ((await stack.iol.call('GET', '/clients')).body as Array<{ clientID: string; certFingerprint?: string }>).find((c) => c.clientID === 'e2e-lab');
+      assert.equal(lab?.certFingerprint, clientFingerprint);
+      await page.getByRole('link', { name: 'Certificates' }).click();
       page.once('dialog', (dialog) => void dialog.accept());
       await page.getByRole('button', { name: 'Remove e2e-lab-system' }).click();
       await page.locator(`[data-trusted="${clientFingerprint}"]`).waitFor({ state: 'detached' });

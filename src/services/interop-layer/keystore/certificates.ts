@@ -54,7 +54,7 @@ export function parseCertificates(text: unknown, what: string): X509Certificate[
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) throw badRequest(`${what} holds no PEM certificate`, 'send one or more "-----BEGIN CERTIFICATE-----" blocks');
   // Anything beside the blocks (a key pasted along, a truncated block) is a mistake worth saying.
-  const rest = blocks.reduce((left, block) => left.replace(block, ''), text).trim();
+  const rest = text.replace(PEM_CERTIFICATE, '').trim();
   if (rest) throw badRequest(`${what} holds text that is not a PEM certificate`, 'send only "-----BEGIN CERTIFICATE-----" blocks (a private key goes to POST /keystore/key)');
   return blocks.map((block, i) => {
     try {
