@@ -179,6 +179,27 @@ for (const driver of testDrivers) {
       assert.match(entities, /Keystore\/key/);
     });
 
+    test('a restart between a new certificate and its key serves the last matching pair; a keystore broken in the database stops the start with a clear error', async () => {
+      const served = (await call('GET', '/keystore/cert')).body.fingerprint as string;
+      const pair = await makeServerCert('restart.example.org');
+      assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
+      await iol.restart();
+      assert.equal(await servedFingerprint(iol.running.endpoints.routerHttps!), served);
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: false });
+      assert.equal((await call('POST', '/keystore/key', { key: pair.private })).status, 201);
+      assert.equal(await servedFingerprint(iol.running.endpoints.routerHttps!), new X509Certificate(pair.cert).fingerprint);
+      // A hand edit (or a restore) that leaves a served pair that does not match.
+      const other = await makeServerCert('other.example.org');
+      await iol.t.db.query('UPDATE iol.keystore SET served_key = $1', [other.private]);
+      await iol.running.stop();
+      const start = () => interopLayerService.start({ name: 'interop-layer', db: iol.t.db, settings: new SettingsMap(iol.settings), logger: createLogger(), stateDir: iol.stateDir });
+      await assert.rejects(start(), (error: Error & { code?: string }) => error.code === 'IOL_KEYSTORE_INVALID');
+      await iol.t.db.query('UPDATE iol.keystore SET served_key = key');
+      iol.running = await start();
+      iol.api = iol.running.endpoints.api!;
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
+    });
+
     test('an encrypted key with its passphrase; a wrong passphrase leaves the key invalid and the router on the last good pair', async () => {
       const url = iol.running.endpoints.routerHttps!;
       const pair = await makeServerCert('encrypted.example.org', 'correct horse');

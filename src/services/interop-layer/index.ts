@@ -4,6 +4,7 @@
  */
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { listenOn } from '../../common/http-app.js';
+import { InstantError } from '../../common/errors.js';
 import { buildApiApp } from './api/app.js';
 import { runAutoRetries } from './auto-retry.js';
 import { readIolConfig, type IolConfig } from './config.js';
@@ -110,6 +111,13 @@ export const interopLayerService: ServiceDefinition = {
       if (reaped.requeuedTasks > 0) logger.warn({ count: reaped.requeuedTasks }, 'rerun tasks of a stopped replica were queued again');
     };
     let changes: Subscription | undefined;
+    // A start that fails leaves no listening connection or heartbeat behind.
+    const stopEarly = async () => {
+      await changes?.close();
+      await membership.leave();
+      await deps.transactions.stop();
+      await deps.audits.stop();
+    };
     try {
       await reap();
       if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
@@ -122,19 +130,19 @@ export const interopLayerService: ServiceDefinition = {
       // The listeners serve the keystore (made from the generated certificate on first start).
       if (await seedKeystore(keystore, ctx.stateDir, config)) logger.info('keystore created from the generated router certificate');
       await deps.tls.reload();
+      if ((config.routerHttpsPort > 0 || config.apiTls) && !deps.tls.current()) {
+        throw new InstantError('IOL_KEYSTORE_INVALID', 'the keystore\'s certificate and key do not match, so HTTPS cannot start',
+          'set OPENHIM_ROUTER_HTTPS_PORT=0 and OPENHIM_API_TLS=false, start, and replace them with POST /keystore/cert and /keystore/key');
+      }
     } catch (error) {
-      // A start that fails leaves no listening connection or heartbeat behind.
-      await changes?.close();
-      await membership.leave();
-      await deps.transactions.stop();
-      await deps.audits.stop();
+      await stopEarly();
       throw error;
     }
+    const certificate = config.routerHttpsPort > 0 || config.apiTls ? deps.tls.current() : undefined;
     deps.routing.startRefreshing(config.cacheRefreshMs);
     // The safety net beside the change feed, as for the routing table.
     const tlsTimer = config.cacheRefreshMs > 0 ? setInterval(() => void deps.tls.reload().catch(() => undefined), config.cacheRefreshMs) : undefined;
     tlsTimer?.unref();
-    const certificate = config.routerHttpsPort > 0 || config.apiTls ? deps.tls.current() : undefined;
     // Housekeeping once per heartbeat across replicas (whoever takes the lease): reap, prune.
     let housekeeping = false;
     const housekeepingTimer = setInterval(() => {

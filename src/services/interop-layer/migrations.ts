@@ -169,11 +169,17 @@ export const iolMigrations: readonly Migration[] = [
     sql: `
       -- One row: the certificate and key the router's HTTPS (and the API's) serve (keystore/).
       -- The key is kept here only, in the instance's own schema; no endpoint or log returns it.
+      -- cert/key/passphrase are what the API was given (replaced one at a time, as in OpenHIM);
+      -- served_* the last of those that matched, which the listeners serve, so a restart between
+      -- a new certificate and its key still serves the old pair.
       CREATE TABLE iol.keystore (
         id integer PRIMARY KEY CHECK (id = 1),
         cert jsonb NOT NULL,
         key text NOT NULL,
         passphrase text,
+        served_cert text NOT NULL,
+        served_key text NOT NULL,
+        served_passphrase text,
         updated_at timestamptz NOT NULL DEFAULT now()
       );
       -- Trusted certificates: what mutual TLS client authentication trusts (OpenHIM keystore.ca).

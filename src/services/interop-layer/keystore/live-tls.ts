@@ -1,8 +1,8 @@
 /**
  * The TLS identity the listeners serve, kept in step with the keystore: loaded at start, and
  * again after every change (this replica's API, or another replica's through the change feed).
- * A pair whose key does not match its certificate (OpenHIM lets the two be replaced one at a
- * time) is not applied: the listeners keep the last good pair until the other half arrives.
+ * The keystore hands out only a pair whose key matched its certificate (store.ts); a pair that
+ * does not match anyway (a restore, a hand edit) is not applied: the listeners keep theirs.
  * Listeners apply a new identity with tls.Server#setSecureContext, so it reaches new connections
  * without a restart; connections already open keep theirs.
  */
@@ -25,6 +25,8 @@ export class LiveTls {
   private readonly listeners = new Set<(identity: TlsIdentity) => void>();
   private loading: Promise<void> | undefined;
   private again = false;
+  /** The refused pair last logged (the periodic reload would log it every few seconds). */
+  private refused: string | undefined;
 
   constructor(
     private readonly store: KeystoreStore,
@@ -62,10 +64,9 @@ export class LiveTls {
     const next = await this.store.identity();
     if (!next || sameIdentity(next, this.identity)) return;
     if (!keyMatchesCertificate(next.key, next.passphrase, next.cert)) {
-      if (!this.identity || next.cert !== this.identity.cert || next.key !== this.identity.key) {
-        this.logger.warn('the keystore key does not match its certificate (or its passphrase is wrong): the router keeps serving the previous pair; see GET /keystore/validity');
-      }
+      if (this.refused !== next.cert + next.key) this.logger.error('the keystore\'s served certificate and key do not match: the listeners keep what they serve; replace them with POST /keystore/cert and /keystore/key');
       // The trusted list still applies with the pair in use.
+      this.refused = next.cert + next.key;
       if (this.identity && !sameList(next.ca, this.identity.ca)) this.apply({ ...this.identity, ca: next.ca });
       return;
     }

@@ -2,9 +2,11 @@
  * The keystore in the database (migration 6): one row with the server certificate, its private
  * key and the key's passphrase, and the trusted certificates. The key and passphrase leave this
  * module only as a TLS identity for the listeners (`identity()`), never in an API answer.
+ * The row also keeps the pair being served: the last given pair whose key matched, promoted
+ * after each change, so a certificate waiting for its key never reaches a listener.
  */
 import type { Queryable } from '../../../db/database.js';
-import type { CertificateInfo } from './certificates.js';
+import { keyMatchesCertificate, type CertificateInfo } from './certificates.js';
 
 /** A trusted certificate as `/keystore/ca` lists it (OpenHIM's subdocument, with its `_id`). */
 export type TrustedCertificate = CertificateInfo & { _id: string };
@@ -29,7 +31,10 @@ export class KeystoreStore {
 
   /** Makes the keystore from the given pair unless one exists (first start; another replica may win). */
   async seed(cert: CertificateInfo, key: string): Promise<boolean> {
-    const r = await this.db.query('INSERT INTO iol.keystore (id, cert, key) VALUES (1, $1::jsonb, $2) ON CONFLICT (id) DO NOTHING', [JSON.stringify(cert), key]);
+    const r = await this.db.query(
+      'INSERT INTO iol.keystore (id, cert, key, served_cert, served_key) VALUES (1, $1::jsonb, $2, $3, $2) ON CONFLICT (id) DO NOTHING',
+      [JSON.stringify(cert), key, cert.data],
+    );
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -52,19 +57,38 @@ export class KeystoreStore {
     return row ? { cert: row.cert.data, key: row.key, passphrase: row.passphrase } : undefined;
   }
 
-  async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<void> {
+  /** Each setter returns whether the pair now given matches (and is served from now on). */
+  async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<boolean> {
     await this.db.query(
       `UPDATE iol.keystore SET cert = $1::jsonb, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1`,
       [JSON.stringify(cert), passphrase ?? null],
     );
+    return this.promoteIfMatching();
   }
 
-  async setKey(key: string, passphrase?: string): Promise<void> {
+  async setKey(key: string, passphrase?: string): Promise<boolean> {
     await this.db.query('UPDATE iol.keystore SET key = $1, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1', [key, passphrase ?? null]);
+    return this.promoteIfMatching();
   }
 
-  async setPassphrase(passphrase: string | null): Promise<void> {
+  async setPassphrase(passphrase: string | null): Promise<boolean> {
     await this.db.query('UPDATE iol.keystore SET passphrase = $1, updated_at = now() WHERE id = 1', [passphrase]);
+    return this.promoteIfMatching();
+  }
+
+  /**
+   * Serves the given pair when it matches. Two admins racing: each promotes the row as it read
+   * it, guarded by that content, so a pair replaced meanwhile is not promoted by a stale check.
+   */
+  private async promoteIfMatching(): Promise<boolean> {
+    const row = await this.row();
+    if (!row || !keyMatchesCertificate(row.key, row.passphrase, row.cert.data)) return false;
+    await this.db.query(
+      `UPDATE iol.keystore SET served_cert = cert->>'data', served_key = key, served_passphrase = passphrase
+        WHERE id = 1 AND cert->>'data' = $1 AND key = $2 AND passphrase IS NOT DISTINCT FROM $3`,
+      [row.cert.data, row.key, row.passphrase],
+    );
+    return true;
   }
 
   async trusted(): Promise<TrustedCertificate[]> {
@@ -98,11 +122,14 @@ export class KeystoreStore {
     return (r.rowCount ?? 0) > 0;
   }
 
-  /** The listeners' identity, or undefined before the keystore exists. */
+  /** The listeners' identity (the served pair and the trusted list), or undefined before the keystore exists. */
   async identity(): Promise<TlsIdentity | undefined> {
-    const row = await this.row();
+    const r = await this.db.query<{ served_cert: string; served_key: string; served_passphrase: string | null }>(
+      'SELECT served_cert, served_key, served_passphrase FROM iol.keystore WHERE id = 1',
+    );
+    const row = r.rows[0];
     if (!row) return undefined;
     const ca = await this.db.query<{ doc: CertificateInfo }>('SELECT doc FROM iol.keystore_ca ORDER BY added_at, id');
-    return { cert: row.cert.data, key: row.key, passphrase: row.passphrase ?? undefined, ca: ca.rows.map((r) => r.doc.data) };
+    return { cert: row.served_cert, key: row.served_key, passphrase: row.served_passphrase ?? undefined, ca: ca.rows.map((c) => c.doc.data) };
   }
 }
