@@ -160,8 +160,8 @@ export const interopLayerService: ServiceDefinition = {
         });
     }, config.replicaHeartbeatMs);
     housekeepingTimer.unref();
-    // tcp channels listen in this process (not in router workers), following every channel change.
-    const tcpChannels = new TcpChannels(deps, logger);
+    // tcp and tls channels listen in this process (not in router workers), following every channel change.
+    const tcpChannels = new TcpChannels(deps, logger, deps.tls);
     deps.routing.onChange(() => void tcpChannels.sync(deps.routing.enabledTcpChannels()));
     await tcpChannels.sync(deps.routing.enabledTcpChannels());
 
