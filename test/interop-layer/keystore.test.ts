@@ -287,15 +287,27 @@ describe('keystore across router workers and replicas', () => {
   let second: RunningService | undefined;
   before(async () => {
     const driver = testDrivers.includes('postgres') ? 'postgres' : 'pglite';
-    iol = await startIol(driver, { OPENHIM_ROUTER_HTTPS_PORT: String(await freePort()), OPENHIM_ROUTER_WORKERS: '2' });
+    // The admin API over HTTPS too (OpenHIM's default): it serves the keystore's certificate as well.
+    iol = await startIol(driver, { OPENHIM_ROUTER_HTTPS_PORT: String(await freePort()), OPENHIM_ROUTER_WORKERS: '2', OPENHIM_API_TLS: 'true' });
   });
   after(async () => {
     await second?.stop();
     await iol?.stop();
   });
 
-  test('a replaced certificate reaches every router worker; on PostgreSQL another replica serves it too, and a new replica starts with it', async () => {
+  test('a replaced certificate reaches every router worker and the HTTPS admin API; on PostgreSQL another replica serves it too', async () => {
     const url = iol.running.endpoints.routerHttps!;
+    assert.match(iol.api, /^https:/);
+    // The generated certificate is self-signed: this client trusts whatever the API serves.
+    const post = (path: string, body: unknown) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.request(`${iol.api}${path}`, { method: 'POST', rejectUnauthorized: false, agent: false, headers: { authorization: iol.rootAuth, 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
     if (iol.t.db.listen) {
       second = await interopLayerService.start({
         name: 'interop-layer',
@@ -309,8 +321,9 @@ describe('keystore across router workers and replicas', () => {
     }
     const pair = await makeServerCert('rotated.example.org');
     const fingerprint = new X509Certificate(pair.cert).fingerprint;
-    assert.equal((await iol.call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
-    assert.equal((await iol.call('POST', '/keystore/key', { key: pair.private })).status, 201);
+    assert.equal(await post('/keystore/cert', { cert: pair.cert }), 201);
+    assert.equal(await post('/keystore/key', { key: pair.private }), 201);
+    assert.equal(await servedFingerprint(iol.api), fingerprint);
     // Connections are handed to the workers in turn: several new ones reach both.
     await eventually(async () => {
       const seen = await Promise.all(Array.from({ length: 6 }, () => servedFingerprint(url)));
