@@ -51,11 +51,12 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     const body = parseBody(z.object({ cert: pemField, passphrase: passphraseField }), request.body, 'certificate');
     checkSize(body.cert, 'cert');
     const [leaf] = parseCertificates(body.cert, 'cert');
-    const pem = `${body.cert.trim()}\n`;
-    await keystore.setCertificate(certificateInfo(leaf!, pem), body.passphrase);
+    // The info is the leaf's; the data is the whole chain given, which the listeners serve.
+    const info = certificateInfo(leaf!, `${body.cert.trim()}\n`);
+    await keystore.setCertificate(info, body.passphrase);
     await applied(request, `Keystore/cert/${leaf!.fingerprint}`, 'U');
     reply.code(201);
-    return { ...certificateInfo(leaf!, pem), watchFSForCert: false };
+    return { ...info, watchFSForCert: false };
   });
 
   app.post('/keystore/key', small, async (request, reply) => {
