@@ -24,7 +24,7 @@ export class LiveTls {
   private identity: TlsIdentity | undefined;
   private readonly listeners = new Set<(identity: TlsIdentity) => void>();
   private loading: Promise<void> | undefined;
-  private again = false;
+  private queued: Promise<void> | undefined;
   /** The refused pair last logged (the periodic reload would log it every few seconds). */
   private refused: string | undefined;
 
@@ -44,20 +44,26 @@ export class LiveTls {
     return () => this.listeners.delete(listener);
   }
 
-  /** Reads the keystore and applies it when it changed and its pair matches; bursts coalesce. */
+  /**
+   * Reads the keystore and applies it when it changed and its pair matches. A call while a read
+   * runs gets one more read after it (that read may have begun before the caller's change was
+   * committed), shared by every caller meanwhile: bursts coalesce, and no caller returns before
+   * a read that began after its call.
+   */
   reload(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
+    if (!this.loading) {
+      this.loading = this.loadOnce().finally(() => {
+        this.loading = undefined;
+      });
       return this.loading;
     }
-    this.loading = this.loadOnce().finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload();
-      }
-    });
-    return this.loading;
+    this.queued ??= this.loading
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.reload();
+      });
+    return this.queued;
   }
 
   private async loadOnce(): Promise<void> {
