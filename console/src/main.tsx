@@ -14,6 +14,7 @@ import { MediatorsPage, MediatorPage } from './pages/mediators';
 import { TasksPage } from './pages/tasks';
 import { UsersPage, RolesPage, AuditsPage } from './pages/admin';
 import { ArchitecturePage } from './pages/architecture';
+import { CertificatesPage } from './pages/certificates';
 import { ClientRegistryPage, GoldenRecordPage, PatientPage, PatientsPage } from './pages/registries';
 import './styles.css';
 
@@ -23,7 +24,7 @@ interface Session {
 }
 
 /** Pages only admins can use (the admin API answers everyone else 403): hidden from other users. */
-const ADMIN_ONLY = new Set(['/clients', '/mediators', '/roles', '/users', '/audits']);
+const ADMIN_ONLY = new Set(['/clients', '/mediators', '/roles', '/users', '/audits', '/certificates']);
 
 const NAV: Array<[string, string]> = [
   ['/', 'Dashboard'],
@@ -36,6 +37,7 @@ const NAV: Array<[string, string]> = [
   ['/roles', 'Roles'],
   ['/users', 'Users'],
   ['/audits', 'Audits'],
+  ['/certificates', 'Certificates'],
 ];
 
 function pageFor(path: string) {
@@ -51,6 +53,7 @@ function pageFor(path: string) {
     case 'roles': return <RolesPage />;
     case 'users': return <UsersPage />;
     case 'audits': return <AuditsPage />;
+    case 'certificates': return <CertificatesPage />;
     case 'patients': return id ? <PatientPage id={id} /> : <PatientsPage />;
     case 'client-registry': return id ? <GoldenRecordPage id={id} /> : <ClientRegistryPage />;
     default: return <p>No page here. <a href={href('/')}>Go to the dashboard</a>.</p>;

@@ -162,3 +162,18 @@ export interface Metric {
   completedWErrors: number;
   timestamp?: string;
 }
+
+/** A certificate as OpenHIM's keystore API shows it (`/keystore/cert`, each of `/keystore/ca`). */
+export interface CertificateInfo {
+  _id?: string;
+  commonName?: string;
+  country?: string;
+  state?: string;
+  locality?: string;
+  organization?: string;
+  organizationUnit?: string;
+  emailAddress?: string;
+  validity: { start: string; end: string };
+  data: string;
+  fingerprint: string;
+}

@@ -155,6 +155,10 @@ export const LIMITS = {
     'open connections on each tcp channel\'s port; past it the oldest connection not processing a message is closed to make room', 1),
   routerTcpIdleTimeoutMs: limit('OPENHIM_ROUTER_TCP_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
     'time a tcp channel connection has to complete its next message (after connecting or after the last answer); then it is closed', 100),
+  keystorePemBytes: limit('OPENHIM_KEYSTORE_MAX_PEM_BYTES', 64 * KB, 'bytes',
+    'one PEM posted to the keystore API (a server certificate, a key, or a chain of trusted certificates); past it 400, and a body over twice it 413 before it is read', 1 * KB),
+  keystoreMaxTrusted: limit('OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS', 500, 'count',
+    'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
 } as const satisfies Record<string, LimitDefinition>;

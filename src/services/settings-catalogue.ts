@@ -43,6 +43,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_UPSTREAM_TLS_VERIFY', default: 'true' },
     { name: 'OPENHIM_REPLICA_HEARTBEAT_MS', default: '5000' },
     { name: 'OPENHIM_REPLICA_DEAD_AFTER_MS', default: '30000' },
+    { name: 'OPENHIM_TLS_CLIENT_TRUST', default: 'keystore' },
   ],
   'shared-health-record': [
     { name: 'FHIR_DATASTORE_BODY_LIMIT_BYTES', default: '16777216' },

@@ -1,6 +1,7 @@
 /**
  * End to end: Debian's chromium, driven by playwright-core, uses the console as a person would.
- * Log in, create a client and a channel (after seeing the API's validation error), send a request
+ * Log in, create a client, replace the server certificate and trust a client certificate, create a
+ * channel (after seeing the API's validation error), send a request
  * through the router, find it in the transaction list, open it, rerun it and see the rerun (and
  * its task), edit a mediator's config, and see the request's path in the architecture view (the
  * deployed packages framing their services, the traffic landing on them); on
@@ -12,6 +13,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { X509Certificate } from 'node:crypto';
+import selfsigned from 'selfsigned';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { testDrivers } from '../support/databases.js';
 import { basic } from '../interop-layer/support.js';
@@ -119,6 +122,60 @@ for (const driver of testDrivers) {
       await screenshot(page, 'client-edit', shots);
       await page.getByRole('button', { name: 'Create client' }).click();
       await page.getByRole('cell', { name: 'e2e-clinic' }).waitFor();
+    });
+
+    test('certificates: the server certificate and its key, replaced (a bad PEM refused), and a trusted certificate added and removed', async () => {
+      await page.getByRole('link', { name: 'Certificates' }).click();
+      await page.getByRole('heading', { name: 'Certificates', exact: true }).waitFor();
+      const before = (await stack.iol.call('GET', '/keystore/cert')).body.fingerprint as string;
+      assert.equal(await page.getByTestId('server-fingerprint').innerText(), before);
+      await page.getByTestId('key-match').getByText('matches the certificate').waitFor();
+      // Not a certificate: the API's 400 shows, nothing changes.
+      await page.getByLabel('Server certificate (PEM)').fill('hello');
+      await page.getByRole('button', { name: 'Replace certificate' }).click();
+      assert.match(await page.getByRole('alert').first().innerText(), /PEM certificate/);
+      const pair = await selfsigned.generate([{ name: 'commonName', value: 'router.e2e.example.org' }, { name: 'organizationName', value: 'E2E' }], { keyType: 'ec', algorithm: 'sha256' });
+      const fingerprint = new X509Certificate(pair.cert).fingerprint;
+      await page.getByLabel('Server certificate (PEM)').fill(pair.cert);
+      await page.getByRole('button', { name: 'Replace certificate' }).click();
+      await page.getByRole('status').filter({ hasText: 'Server certificate replaced' }).waitFor();
+      await page.getByTestId('key-match').getByText('does not match the certificate').waitFor();
+      await page.getByLabel('Private key (PEM)').fill(pair.private);
+      await page.getByRole('button', { name: 'Replace key' }).click();
+      await page.getByRole('status').filter({ hasText: 'Private key replaced' }).waitFor();
+      await page.getByTestId('key-match').getByText('matches the certificate').waitFor();
+      await page.getByTestId('server-fingerprint').getByText(fingerprint).waitFor();
+      assert.deepEqual((await stack.iol.call('GET', '/keystore/validity')).body, { valid: true });
+      // The key is write-only: gone from the form, nowhere in the page.
+      assert.equal(await page.getByLabel('Private key (PEM)').inputValue(), '');
+      assert.equal((await page.content()).includes(pair.private.split('\n')[1]!), false);
+      const client = await selfsigned.generate([{ name: 'commonName', value: 'e2e-lab-system' }], { keyType: 'ec', algorithm: 'sha256' });
+      const clientFingerprint = new X509Certificate(client.cert).fingerprint;
+      await page.getByLabel('Trusted certificates (PEM)').fill(client.cert);
+      await page.getByRole('button', { name: 'Add trusted certificate' }).click();
+      await page.locator(`[data-trusted="${clientFingerprint}"]`).waitFor();
+      // The whole page: the server certificate, the forms and the trusted list.
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      await screenshot(page, 'certificates', shots);
+      await page.setViewportSize({ width: 1280, height: 800 });
+      // A certificate client is picked from the trusted list, as in OpenHIM's console.
+      await page.getByRole('link', { name: 'Clients' }).click();
+      await page.getByRole('link', { name: 'Add a client' }).click();
+      await page.getByLabel('Client ID').fill('e2e-lab');
+      await page.getByLabel('Name', { exact: true }).fill('E2E lab');
+      await page.getByLabel('Roles').fill('e2e-lab-role');
+      await page.getByLabel('Type').selectOption('certificate');
+      await page.getByLabel('Trusted certificate').selectOption(clientFingerprint);
+      assert.equal(await page.getByLabel('Certificate fingerprint (SHA-1)').inputValue(), clientFingerprint);
+      await page.getByRole('button', { name: 'Create client' }).click();
+      await page.getByRole('cell', { name: 'e2e-lab', exact: true }).waitFor();
+      const lab = ((await stack.iol.call('GET', '/clients')).body as Array<{ clientID: string; certFingerprint?: string }>).find((c) => c.clientID === 'e2e-lab');
+      assert.equal(lab?.certFingerprint, clientFingerprint);
+      await page.getByRole('link', { name: 'Certificates' }).click();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Remove e2e-lab-system' }).click();
+      await page.locator(`[data-trusted="${clientFingerprint}"]`).waitFor({ state: 'detached' });
+      assert.deepEqual((await stack.iol.call('GET', '/keystore/ca')).body, []);
     });
 
     test('create a channel: the API\'s validation error shows, then it saves', async () => {
@@ -252,7 +309,7 @@ for (const driver of testDrivers) {
       await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).waitFor();
       assert.equal(await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).isChecked(), true);
       await screenshot(page, 'roles-tablet', shots);
-      for (const path of ['#/transactions', '#/channels/new', '#/clients/new', '#/users', '#/roles']) {
+      for (const path of ['#/transactions', '#/channels/new', '#/clients/new', '#/users', '#/roles', '#/certificates']) {
         await page.goto(`${stack.url}/${path}`);
         await page.locator('main h1').waitFor();
         const unlabelled = await page.$$eval('input, select, textarea', (elements) =>

@@ -45,6 +45,8 @@ describe('router over HTTPS with mutual TLS', () => {
     clientPems = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], { keyType: 'ec', algorithm: 'sha256' });
     const fingerprint = new X509Certificate(clientPems.cert).fingerprint;
     assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab'], certFingerprint: fingerprint })).status, 201);
+    // As in OpenHIM, the certificate is trusted through the keystore (a self-signed one: itself).
+    assert.equal((await iol.call('POST', '/keystore/ca/cert', { cert: clientPems.cert })).status, 201);
     assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
   });
   after(async () => {
@@ -58,7 +60,7 @@ describe('router over HTTPS with mutual TLS', () => {
     const ok = await httpsGet(url, { key: clientPems.private, cert: clientPems.cert });
     assert.equal(ok.status, 200);
     assert.equal(up.seen.at(-1)!.headers['x-openhim-clientid'], 'lab');
-    // The server presents the certificate made in the state directory.
+    // The server presents the certificate made in the state directory (it seeded the keystore).
     const served = new X509Certificate(await readFile(join(iol.stateDir, 'certs', 'iol-router.crt')));
     assert.equal(ok.certFingerprint, served.fingerprint);
     assert.equal((await httpsGet(url, {})).status, 401);

@@ -1,7 +1,7 @@
 /** Clients: who may call the router, and how they authenticate (Basic, custom token, JWT, certificate). */
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText } from '../api';
-import type { Client } from '../models';
+import type { CertificateInfo, Client } from '../models';
 import { href, navigate } from '../router';
 import { ErrorNote, Field, Notice, PageTitle, Select, splitList, useLoad } from '../ui';
 
@@ -58,6 +58,8 @@ export function ClientEditPage({ id }: { id: string }) {
     if (loaded.data?.certFingerprint) setKind('certificate');
     else if (loaded.data?.customTokenSet) setKind('token');
   }, [loaded.data]);
+  // As OpenHIM's console: a certificate client is picked from the keystore's trusted certificates.
+  const trusted = useLoad(() => (kind === 'certificate' ? api.get<CertificateInfo[]>('/keystore/ca') : Promise.resolve([])), [kind]);
   if (loaded.error) return <ErrorNote error={loaded.error} />;
   if (!client) return <p role="status">Loading…</p>;
   const value = (e: Event) => (e.target as HTMLInputElement).value;
@@ -109,7 +111,11 @@ export function ClientEditPage({ id }: { id: string }) {
           {kind === 'basic' && <Field label="Password" type="password" autocomplete="new-password" value={secret} onInput={(e) => setSecret(value(e))} hint={isNew ? 'required for Basic' : client.passwordAlgorithm ? 'a password is set; type a new one to replace it' : 'no password set'} />}
           {kind === 'token' && <Field label="Custom token" type="password" autocomplete="off" value={secret} onInput={(e) => setSecret(value(e))} hint={client.customTokenSet ? 'a token is set; type a new one to replace it' : 'sent as Authorization: Custom <token>'} />}
           {kind === 'jwt' && <p class="hint">The router checks the token against the interop layer's JWT settings; nothing is stored on the client.</p>}
-          {kind === 'certificate' && <Field label="Certificate fingerprint (SHA-1)" value={client.certFingerprint ?? ''} onInput={(e) => set({ certFingerprint: value(e) })} hint="AA:BB:...; the router's HTTPS port asks for the certificate" />}
+          {kind === 'certificate' && !!trusted.data?.length && (
+            <Select label="Trusted certificate" value={client.certFingerprint ?? ''} onChange={(e) => set({ certFingerprint: (e.target as HTMLSelectElement).value })}
+              options={[['', 'choose one, or type a fingerprint below'], ...trusted.data.map((c): [string, string] => [c.fingerprint, `${c.commonName ?? 'no common name'} (${c.fingerprint.slice(0, 11)}…)`])]} />
+          )}
+          {kind === 'certificate' && <Field label="Certificate fingerprint (SHA-1)" value={client.certFingerprint ?? ''} onInput={(e) => set({ certFingerprint: value(e) })} hint="AA:BB:...; the router's HTTPS port asks for the certificate, which the keystore must trust (Certificates)" />}
         </fieldset>
         <ErrorNote error={error} />
         <Notice message={saved} />

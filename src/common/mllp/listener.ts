@@ -6,6 +6,7 @@
  * connection; everything else is answered by `answer`, which must not throw.
  */
 import net, { type Socket } from 'node:net';
+import tls, { type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
 import { frameMessage, MllpDecoder } from './framing.js';
 
@@ -22,6 +23,11 @@ export interface MllpListenerOptions {
   port: number;
   limits: MllpLimits;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
+  /**
+   * Listen with TLS (OpenHIM's `tls` channels): the certificate, key and trusted list; client
+   * certificates are asked for, not required. The handshake must end within the idle time.
+   */
+  tls?: SecureContextOptions | undefined;
   /** The answer to one message (an ACK or a query response); undefined: none, the connection is closed. */
   answer(message: string, remote: { address: string; port: number }): Promise<string | undefined>;
 }
@@ -30,6 +36,8 @@ export interface MllpListener {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** TLS listeners: new connections get this certificate and trusted list from now on. */
+  setSecureContext?(options: SecureContextOptions): void;
 }
 
 interface Connection {
@@ -106,7 +114,11 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     });
   };
 
-  const server = net.createServer(serve);
+  const server = options.tls
+    ? tls.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.idleTimeoutMs }, serve)
+    : net.createServer(serve);
+  // A failed handshake (a plain-TCP sender, a bad certificate) ends that connection only.
+  server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -118,8 +130,9 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const port = typeof address === 'object' && address ? address.port : options.port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   return {
-    url: `mllp://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    url: `${options.tls ? 'mllps' : 'mllp'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
     port,
+    ...(options.tls ? { setSecureContext: (context: SecureContextOptions) => (server as tls.Server).setSecureContext(context) } : {}),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const connection of open.values()) connection.socket.destroy();

@@ -11,8 +11,9 @@ export interface RouterCertificate {
 }
 
 /**
- * The router's TLS certificate: made once, on first start, in <stateDir>/certs (key 0600), and
- * reused after. A real deployment replaces the two files with its own.
+ * The router's generated TLS certificate: made once, on first start, in <stateDir>/certs (key
+ * 0600), and reused after. It seeds the keystore (keystore/seed.ts), which is what the listeners
+ * serve from then on: replace the certificate through the keystore API, not these files.
  */
 export async function ensureRouterCertificate(stateDir: string, hostName: string, extraHostNames: readonly string[] = []): Promise<RouterCertificate> {
   const dir = join(stateDir, 'certs');
@@ -25,6 +26,15 @@ export async function ensureRouterCertificate(stateDir: string, hostName: string
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pems = await generateRouterCertificate(hostName, extraHostNames);
+  await writeFile(keyPath, pems.key, { mode: 0o600 });
+  await chmod(keyPath, 0o600);
+  await writeFile(certPath, pems.cert, { mode: 0o644 });
+  return pems;
+}
+
+/** A new self-signed certificate for the router (two years, the host's names), in memory. */
+export async function generateRouterCertificate(hostName: string, extraHostNames: readonly string[] = []): Promise<RouterCertificate> {
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 2);
   const altNames: Array<{ type: 2; value: string } | { type: 7; ip: string }> = [
@@ -49,8 +59,5 @@ export async function ensureRouterCertificate(stateDir: string, hostName: string
       { name: 'subjectAltName', altNames },
     ],
   });
-  await writeFile(keyPath, pems.private, { mode: 0o600 });
-  await chmod(keyPath, 0o600);
-  await writeFile(certPath, pems.cert, { mode: 0o644 });
   return { key: pems.private, cert: pems.cert, fingerprint: new X509Certificate(pems.cert).fingerprint };
 }

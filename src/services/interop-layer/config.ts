@@ -82,6 +82,13 @@ export interface IolConfig {
   /** Replicas (replicas/): how often this one says it is alive, and when silence means it is dead. */
   replicaHeartbeatMs: number;
   replicaDeadAfterMs: number;
+  /**
+   * What a mutual-TLS client certificate must be besides matching a client's certFingerprint:
+   * `keystore` (OpenHIM) signed by, or itself, a certificate of the keystore's trusted list
+   * (`/keystore/ca`) or a public root; `pinned` the fingerprint alone (the handshake proves the
+   * client holds the key), as before the keystore existed.
+   */
+  tlsClientTrust: 'keystore' | 'pinned';
 }
 
 const MAX_ROUTER_WORKERS = 64;
@@ -102,6 +109,10 @@ export function readIolConfig(settings: Settings): IolConfig {
   if (replicaHeartbeatMs < 100 || replicaDeadAfterMs < 2 * replicaHeartbeatMs) {
     throw new InstantError('INSTANT_SETTING_INVALID', `OPENHIM_REPLICA_HEARTBEAT_MS=${replicaHeartbeatMs} and OPENHIM_REPLICA_DEAD_AFTER_MS=${replicaDeadAfterMs} do not fit`,
       'the heartbeat is at least 100 ms and a replica is declared dead after at least two missed heartbeats');
+  }
+  const tlsClientTrust = settings.get('OPENHIM_TLS_CLIENT_TRUST') || 'keystore';
+  if (tlsClientTrust !== 'keystore' && tlsClientTrust !== 'pinned') {
+    throw new InstantError('INSTANT_SETTING_INVALID', `setting OPENHIM_TLS_CLIENT_TRUST="${tlsClientTrust}" is not known`, 'use keystore (OpenHIM: the trusted list) or pinned (the fingerprint alone)');
   }
   return {
     apiHost: settings.get('OPENHIM_API_HOST') || '127.0.0.1',
@@ -149,5 +160,6 @@ export function readIolConfig(settings: Settings): IolConfig {
     limits,
     replicaHeartbeatMs,
     replicaDeadAfterMs,
+    tlsClientTrust,
   };
 }

@@ -8,6 +8,8 @@ import type { TransactionLog } from './store/transactions.js';
 import type { UserStore } from './store/users.js';
 import type { RoutingTable } from './routing-table.js';
 import type { RouterMetrics } from './metrics.js';
+import type { KeystoreStore } from './keystore/store.js';
+import type { LiveTls } from './keystore/live-tls.js';
 
 /** Everything the admin API and the router share, built once at start (no global state). */
 export interface IolDeps {
@@ -30,6 +32,10 @@ export interface IolDeps {
   tokenSaltKey: Buffer;
   /** This replica's id (replicas/membership.ts): what it claims and logs is marked with it. */
   replicaId?: string;
+  /** The server certificate, key and trusted certificates (OpenHIM's keystore). */
+  keystore: KeystoreStore;
+  /** What the TLS listeners serve now, following the keystore. */
+  tls: LiveTls;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string) => Promise<string>;
 }

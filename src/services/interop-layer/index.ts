@@ -4,9 +4,9 @@
  */
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { listenOn } from '../../common/http-app.js';
+import { InstantError } from '../../common/errors.js';
 import { buildApiApp } from './api/app.js';
 import { runAutoRetries } from './auto-retry.js';
-import { ensureRouterCertificate } from './certs.js';
 import { readIolConfig, type IolConfig } from './config.js';
 import type { IolDeps } from './deps.js';
 import { newObjectId } from './ids.js';
@@ -14,6 +14,9 @@ import { RouterMetrics } from './metrics.js';
 import { iolMigrations } from './migrations.js';
 import { hashPassword, legacyUserHash, tokenSalt, VerificationCache } from './passwords.js';
 import { RoutingTable } from './routing-table.js';
+import { KeystoreStore } from './keystore/store.js';
+import { LiveTls } from './keystore/live-tls.js';
+import { seedKeystore } from './keystore/seed.js';
 import { TcpChannels } from './router/tcp-channels.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
@@ -75,6 +78,7 @@ export const interopLayerService: ServiceDefinition = {
     const clients = new ClientStore(db);
     // Several replicas may share the database (replicas/): this one's row, beaten every heartbeat.
     const membership = new ReplicaMembership(db, logger);
+    const keystore = new KeystoreStore(db);
     await membership.join(config.replicaHeartbeatMs);
     const deps: ServiceDeps = {
       config,
@@ -95,6 +99,8 @@ export const interopLayerService: ServiceDefinition = {
       upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),
       jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
       replicaId: membership.id,
+      keystore,
+      tls: new LiveTls(keystore, logger),
     };
     deps.rerun = (id) => rerunTransaction(deps, id);
 
@@ -105,23 +111,38 @@ export const interopLayerService: ServiceDefinition = {
       if (reaped.requeuedTasks > 0) logger.warn({ count: reaped.requeuedTasks }, 'rerun tasks of a stopped replica were queued again');
     };
     let changes: Subscription | undefined;
-    let certificate: Awaited<ReturnType<typeof ensureRouterCertificate>> | undefined;
-    try {
-      await reap();
-      if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
-      changes = await followChanges(db, { reloadRouting: () => deps.routing.reload(), forgetVerifications: () => deps.verified.clear() }, logger);
-      await deps.routing.reload();
-      certificate =
-        config.routerHttpsPort > 0 || config.apiTls ? await ensureRouterCertificate(ctx.stateDir, config.routerHost, config.certHostNames) : undefined;
-    } catch (error) {
-      // A start that fails leaves no listening connection or heartbeat behind.
+    // A start that fails leaves no listening connection or heartbeat behind.
+    const stopEarly = async () => {
       await changes?.close();
       await membership.leave();
       await deps.transactions.stop();
       await deps.audits.stop();
+    };
+    try {
+      await reap();
+      if (await ensureRootUser(deps, config)) logger.info({ user: config.rootEmail }, 'created the root user of the interop layer');
+      changes = await followChanges(
+        db,
+        { reloadRouting: () => deps.routing.reload(), forgetVerifications: () => deps.verified.clear(), reloadTls: () => deps.tls.reload() },
+        logger,
+      );
+      await deps.routing.reload();
+      // The listeners serve the keystore (made from the generated certificate on first start).
+      if (await seedKeystore(keystore, ctx.stateDir, config)) logger.info('keystore created from the generated router certificate');
+      await deps.tls.reload();
+      if ((config.routerHttpsPort > 0 || config.apiTls) && !deps.tls.current()) {
+        throw new InstantError('IOL_KEYSTORE_INVALID', 'the keystore\'s certificate and key do not match, so HTTPS cannot start',
+          'set OPENHIM_ROUTER_HTTPS_PORT=0 and OPENHIM_API_TLS=false, start, and replace them with POST /keystore/cert and /keystore/key');
+      }
+    } catch (error) {
+      await stopEarly();
       throw error;
     }
+    const certificate = config.routerHttpsPort > 0 || config.apiTls ? deps.tls.current() : undefined;
     deps.routing.startRefreshing(config.cacheRefreshMs);
+    // The safety net beside the change feed, as for the routing table.
+    const tlsTimer = config.cacheRefreshMs > 0 ? setInterval(() => void deps.tls.reload().catch(() => undefined), config.cacheRefreshMs) : undefined;
+    tlsTimer?.unref();
     // Housekeeping once per heartbeat across replicas (whoever takes the lease): reap, prune.
     let housekeeping = false;
     const housekeepingTimer = setInterval(() => {
@@ -139,8 +160,8 @@ export const interopLayerService: ServiceDefinition = {
         });
     }, config.replicaHeartbeatMs);
     housekeepingTimer.unref();
-    // tcp channels listen in this process (not in router workers), following every channel change.
-    const tcpChannels = new TcpChannels(deps, logger);
+    // tcp and tls channels listen in this process (not in router workers), following every channel change.
+    const tcpChannels = new TcpChannels(deps, logger, deps.tls);
     deps.routing.onChange(() => void tcpChannels.sync(deps.routing.enabledTcpChannels()));
     await tcpChannels.sync(deps.routing.enabledTcpChannels());
 
@@ -177,6 +198,7 @@ export const interopLayerService: ServiceDefinition = {
       clearInterval(retentionTimer);
       clearInterval(autoRetryTimer);
       clearInterval(housekeepingTimer);
+      clearInterval(tlsTimer);
       while (retrying || housekeeping) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await changes?.close();
@@ -198,7 +220,11 @@ export const interopLayerService: ServiceDefinition = {
       } else {
         const budget = new BodyBudget(config.routerMaxInflightBytes);
         listeners.push(await listenHttp(deps, config.routerHost, config.routerHttpPort, budget));
-        if (certificate && config.routerHttpsPort > 0) listeners.push(await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget));
+        if (certificate && config.routerHttpsPort > 0) {
+          const https = await listenHttps(deps, config.routerHost, config.routerHttpsPort, certificate, budget);
+          deps.tls.onChange((identity) => https.setTls?.(identity));
+          listeners.push(https);
+        }
       }
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;

@@ -163,4 +163,37 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.transactions SET (toast_tuple_target = 8160);
     `,
   },
+  {
+    version: 6,
+    name: 'keystore: the server certificate and key, and the trusted certificates (OpenHIM /keystore)',
+    sql: `
+      -- One row: the certificate and key the router's HTTPS (and the API's) serve (keystore/).
+      -- The key is kept here only, in the instance's own schema; no endpoint or log returns it.
+      -- cert/key/passphrase are what the API was given (replaced one at a time, as in OpenHIM);
+      -- served_* the last of those that matched, which the listeners serve, so a restart between
+      -- a new certificate and its key still serves the old pair.
+      CREATE TABLE iol.keystore (
+        id integer PRIMARY KEY CHECK (id = 1),
+        cert jsonb NOT NULL,
+        key text NOT NULL,
+        passphrase text,
+        served_cert text NOT NULL,
+        served_key text NOT NULL,
+        served_passphrase text,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Trusted certificates: what mutual TLS client authentication trusts (OpenHIM keystore.ca).
+      CREATE TABLE iol.keystore_ca (
+        id text PRIMARY KEY,
+        fingerprint text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every replica serves the new certificate as soon as it changes (replicas/change-feed.ts).
+      CREATE TRIGGER keystore_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.keystore
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+      CREATE TRIGGER keystore_ca_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iol.keystore_ca
+        FOR EACH STATEMENT EXECUTE FUNCTION iol.announce_change();
+    `,
+  },
 ];

@@ -14,6 +14,9 @@ import { mediatorRoutes } from './mediators.js';
 import { metadataRoutes } from './metadata.js';
 import { roleRoutes } from './roles.js';
 import { accessOf, enforceScopes, registerScope, type ApiAccess, type DeclaredRoute, type ScopedRoutes } from './scopes.js';
+import { keystoreRoutes } from './keystore.js';
+import type { TlsIdentity } from '../keystore/store.js';
+import { secureContextOptions } from '../keystore/live-tls.js';
 import { systemRoutes } from './system.js';
 import { taskRoutes } from './tasks.js';
 import { transactionRoutes } from './transactions.js';
@@ -28,12 +31,14 @@ export interface ApiApp {
 }
 
 /** `tls` serves the API over HTTPS (OPENHIM_API_TLS), as OpenHIM does by default. */
-export function buildApiApp(deps: IolDeps, tls?: { key: string; cert: string }): FastifyInstance {
+export function buildApiApp(deps: IolDeps, tls?: TlsIdentity): FastifyInstance {
   return buildScopedApiApp(deps, tls).app;
 }
 
-export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: string }): ApiApp {
-  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}) });
+export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
+  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { ...secureContextOptions(tls, false) } } : {}) });
+  // Over HTTPS the API serves the keystore's certificate too (as OpenHIM), replaced without a restart.
+  if (tls) deps.tls.onChange((identity) => (app.server as unknown as import('node:https').Server).setSecureContext(secureContextOptions(identity, false)));
   const routes = enforceScopes(app);
   void installCors(app, deps.config.apiCors);
   // The session check (auth.ts) runs before this hook and parses the cookie header itself.
@@ -84,6 +89,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: { key: string; cert: stri
     transactionRoutes(deps),
     taskRoutes(app, deps),
     systemRoutes(deps),
+    keystoreRoutes(deps),
     metadataRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));

@@ -80,11 +80,11 @@ function registerAbout(app: FastifyInstance): void {
 }
 
 function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
-  // OpenHIM's keystore (admins only there too) and certificate authority: not implemented; say so rather than 404.
+  // OpenHIM's certificate authority (generating certificates): not implemented; say so rather than 404.
+  // The keystore itself is api/keystore.ts.
   const notYet = async () => {
-    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'the keystore API is not implemented; the router certificate is <stateDir>/certs/iol-router.{key,crt}');
+    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'generating certificates (POST /certificates) is not implemented', 'make the certificate elsewhere and add it with POST /keystore/ca/cert or POST /keystore/cert');
   };
-  app.route({ method: ['GET', 'POST', 'DELETE'], url: '/keystore/*', handler: notYet });
   app.post('/certificates', notYet);
 
   app.get('/logs', async () => []);

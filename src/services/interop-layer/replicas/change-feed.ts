@@ -1,7 +1,8 @@
 /**
  * Keeps this replica's caches in step with changes made through any replica: triggers announce
- * every committed change to channels, clients and users on channel `iol_changes` (migration 4);
- * this reloads the routing table and forgets cached password checks. When the listening
+ * every committed change to channels, clients, users (migration 4) and the keystore (migration 6)
+ * on channel `iol_changes`; this reloads the routing table, forgets cached password checks, and
+ * gives the TLS listeners the keystore's new certificate. When the listening
  * connection comes back after a drop, everything is reloaded (announcements in between are lost).
  * The periodic refresh (OPENHIM_CACHE_REFRESH_MS) stays as the safety net.
  */
@@ -13,6 +14,8 @@ export interface CachedState {
   reloadRouting(): Promise<void>;
   /** Forgets remembered successful password checks (a password may have changed). */
   forgetVerifications(): void;
+  /** Reloads the keystore the TLS listeners serve (certificate, key, trusted list). */
+  reloadTls?(): Promise<void>;
 }
 
 export const CHANGES_CHANNEL = 'iol_changes';
@@ -45,15 +48,22 @@ export async function followChanges(db: Database, state: CachedState, logger: Lo
   const reloadRouting = coalesced(state.reloadRouting, (error) =>
     logger.warn({ err: { message: (error as Error)?.message } }, 'routing table reload after a change notification failed; the periodic refresh will retry'),
   );
+  const reloadTls = (): void => {
+    state.reloadTls?.().catch((error: unknown) =>
+      logger.warn({ err: { message: (error as Error)?.message } }, 'keystore reload after a change notification failed; the periodic refresh will retry'),
+    );
+  };
   return db.listen(CHANGES_CHANNEL, {
     onNotify(table) {
       if (table === 'users' || table === 'clients') state.forgetVerifications();
       if (table === 'channels' || table === 'clients') reloadRouting();
+      if (table === 'keystore' || table === 'keystore_ca') reloadTls();
     },
     onReconnect() {
       logger.info('change notifications are back: reloading the routing table');
       state.forgetVerifications();
       reloadRouting();
+      reloadTls();
     },
   });
 }

@@ -33,6 +33,8 @@ export interface RouterRequest {
   secure?: boolean;
   /** SHA-1 fingerprint of the client certificate presented over TLS, if any. */
   peerFingerprint?: string | undefined;
+  /** The peer certificate chains to the keystore's trusted list or a public root (socket.authorized). */
+  peerTrusted?: boolean | undefined;
 }
 
 export interface RouterResponse {

@@ -14,6 +14,8 @@ import { createGuardedServer, type HttpLimits } from '../../../common/connection
 import { BodyBudget } from '../../../common/body-budget.js';
 import { accessLogEnabled, requestIdOf } from '../../../common/http-app.js';
 import { logRoutedRequest, timeResponse } from './access-log.js';
+import type { TlsIdentity } from '../keystore/store.js';
+import { secureContextOptions } from '../keystore/live-tls.js';
 
 class BodyTooLarge extends Error {}
 class OverBudget extends Error {}
@@ -106,9 +108,15 @@ function routerRequestOf(req: IncomingMessage, tlsListener: boolean): RouterRequ
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   let peerFingerprint: string | undefined;
+  let peerTrusted = false;
   if (tlsListener) {
-    const cert = (req.socket as TLSSocket).getPeerCertificate?.();
-    if (cert && cert.fingerprint) peerFingerprint = cert.fingerprint;
+    const socket = req.socket as TLSSocket;
+    const cert = socket.getPeerCertificate?.();
+    if (cert && cert.fingerprint) {
+      peerFingerprint = cert.fingerprint;
+      // Its chain verified against the keystore's trusted list and the public roots.
+      peerTrusted = socket.authorized === true;
+    }
   }
   const local = req.socket.address() as AddressInfo;
   return {
@@ -123,6 +131,7 @@ function routerRequestOf(req: IncomingMessage, tlsListener: boolean): RouterRequ
     listenerAddress: local.address,
     secure: tlsListener,
     peerFingerprint,
+    peerTrusted,
   };
 }
 
@@ -204,6 +213,8 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
 export interface RouterListener {
   url: string;
   close(): Promise<void>;
+  /** HTTPS: serve this certificate, key and trusted list to new connections from now on. */
+  setTls?(identity: TlsIdentity): void;
 }
 
 /**
@@ -250,7 +261,7 @@ async function listen(server: http.Server | https.Server, host: string, port: nu
   };
 }
 
-function createRouterServer(deps: RouterDeps, name: string, budget: BodyBudget, tls?: { key: string; cert: string }): http.Server {
+function createRouterServer(deps: RouterDeps, name: string, budget: BodyBudget, tls?: TlsIdentity): http.Server {
   const handler = createRequestHandler(deps, Boolean(tls), budget);
   return createGuardedServer((req, res) => void handler(req, res), {
     limits: routerHttpLimits(deps),
@@ -259,7 +270,8 @@ function createRouterServer(deps: RouterDeps, name: string, budget: BodyBudget, 
     onCheckContinue: (req, res) => void handler(req, res, true),
     // Client certificates are asked for but not required: the fingerprint identifies the
     // client, and requests without one fall back to header authentication.
-    tls: tls ? { key: tls.key, cert: tls.cert, requestCert: true, rejectUnauthorized: false } : undefined,
+    // The trusted list decides `authorized` (authenticate-client.ts), not whether the handshake succeeds.
+    tls: tls ? { ...secureContextOptions(tls, true), requestCert: true, rejectUnauthorized: false } : undefined,
   });
 }
 
@@ -267,6 +279,8 @@ export function listenHttp(deps: RouterDeps, host: string, port: number, budget:
   return listen(createRouterServer(deps, 'interop-layer router http', budget), host, port, 'http');
 }
 
-export function listenHttps(deps: RouterDeps, host: string, port: number, tls: { key: string; cert: string }, budget: BodyBudget): Promise<RouterListener> {
-  return listen(createRouterServer(deps, 'interop-layer router https', budget, tls), host, port, 'https');
+export async function listenHttps(deps: RouterDeps, host: string, port: number, tls: TlsIdentity, budget: BodyBudget): Promise<RouterListener> {
+  const server = createRouterServer(deps, 'interop-layer router https', budget, tls) as unknown as https.Server;
+  const listener = await listen(server, host, port, 'https');
+  return { ...listener, setTls: (identity) => server.setSecureContext(secureContextOptions(identity, true)) };
 }

@@ -7,6 +7,8 @@
  * Bounded per port by OPENHIM_ROUTER_TCP_* (message size, connections, idle time). A message the
  * router cannot route (no route, upstream down, sender not whitelisted) gets no answer: the
  * connection is closed, so the sender sends it again later, as MLLP senders do.
+ * `tls` channels are the same over TLS with the keystore's certificate (as OpenHIM's tcpAdapter),
+ * which a keystore change replaces for new connections without restarting the listener.
  */
 import type { Logger } from '../../../common/logger.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
@@ -14,6 +16,7 @@ import type { CompiledChannel } from '../routing-table.js';
 import type { Exchange, RouterDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, tcpPipeline } from './pipeline.js';
 import { HL7V2_CONTENT_TYPE } from './steps/route-to-mllp.js';
+import { secureContextOptions, type LiveTls } from '../keystore/live-tls.js';
 
 interface Running {
   address: string;
@@ -27,7 +30,11 @@ export class TcpChannels {
   /** Channels already warned about (the table is reloaded every few seconds: warn once). */
   private readonly warned = new Set<string>();
 
-  constructor(private readonly deps: RouterDeps, private readonly logger: Logger) {}
+  constructor(private readonly deps: RouterDeps, private readonly logger: Logger, private readonly tls?: LiveTls) {
+    tls?.onChange((identity) => {
+      for (const { listener } of this.running.values()) listener.setSecureContext?.(secureContextOptions(identity, true));
+    });
+  }
 
   /** The URL each channel's listener took, by channel id (for status and tests). */
   urls(): Record<string, string> {
@@ -49,10 +56,11 @@ export class TcpChannels {
     const wanted = new Map<string, CompiledChannel>();
     for (const compiled of channels) {
       const { channel } = compiled;
-      if (channel.type === 'tcp' && channel.tcpPort) wanted.set(channel._id, compiled);
+      const servable = channel.type === 'tcp' || (channel.type === 'tls' && this.tls?.current());
+      if (servable && channel.tcpPort) wanted.set(channel._id, compiled);
       else if (!this.warned.has(channel._id)) {
         this.warned.add(channel._id);
-        this.logger.warn({ channel: channel.name }, channel.type === 'tls' ? 'tls channels are not supported yet: channel not started' : 'tcp channel has no tcpPort: not started');
+        this.logger.warn({ channel: channel.name }, channel.tcpPort ? 'tls channel: the keystore has no certificate to serve; channel not started' : `${channel.type} channel has no tcpPort: not started`);
       }
     }
     for (const [id, running] of this.running) {
@@ -72,7 +80,8 @@ export class TcpChannels {
   }
 
   private addressOf(compiled: CompiledChannel): string {
-    return `${compiled.channel.tcpHost ?? this.deps.config.routerHost}:${compiled.channel.tcpPort}`;
+    // The type is part of it: a channel switched between tcp and tls gets a new listener.
+    return `${compiled.channel.type}:${compiled.channel.tcpHost ?? this.deps.config.routerHost}:${compiled.channel.tcpPort}`;
   }
 
   private async start(id: string, compiled: CompiledChannel): Promise<void> {
@@ -84,6 +93,7 @@ export class TcpChannels {
         port: compiled.channel.tcpPort!,
         limits: { maxMessageBytes: limits.routerTcpMaxMessageBytes, maxConnections: limits.routerTcpMaxConnections, idleTimeoutMs: limits.routerTcpIdleTimeoutMs, settings: 'OPENHIM_ROUTER_TCP_*' },
         logger: this.logger,
+        tls: compiled.channel.type === 'tls' && this.tls?.current() ? secureContextOptions(this.tls.current()!, true) : undefined,
         answer: (message, remote) => this.routeMessage(running.channel, message, remote.address),
       });
     } catch (error) {

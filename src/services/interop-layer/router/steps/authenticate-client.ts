@@ -31,12 +31,14 @@ export async function authenticateClient(exchange: Exchange, deps: RouterDeps): 
   const types = deps.config.routerAuthTypes;
   const { request } = exchange;
   if (types.has('mutual-tls') && request.peerFingerprint) {
-    const entry = deps.routing.clientByFingerprint(request.peerFingerprint);
+    // OpenHIM: the certificate must be trusted (keystore /keystore/ca) and name a client by its fingerprint.
+    const trusted = request.peerTrusted || deps.config.tlsClientTrust === 'pinned';
+    const entry = trusted ? deps.routing.clientByFingerprint(request.peerFingerprint) : undefined;
     if (entry) {
       exchange.client = entry.client;
       return;
     }
-    exchange.authFailure = 'the client certificate belongs to no client';
+    exchange.authFailure = trusted ? 'the client certificate belongs to no client' : 'the client certificate is not trusted: add it (or its issuer) to the keystore (POST /keystore/ca/cert)';
   }
   const authorization = request.headers.authorization;
   if (!authorization) return;

@@ -6,6 +6,7 @@
 import type { RoutingSnapshot } from '../../routing-table.js';
 import type { TransactionRow } from '../../store/transactions.js';
 import type { AuditInput } from '../../store/audits.js';
+import type { TlsIdentity } from '../../keystore/store.js';
 
 export interface WorkerInit {
   type: 'init';
@@ -14,13 +15,14 @@ export interface WorkerInit {
   logLevel: string;
   /** Log a line per request (containers: `instant serve`), as the service does. */
   accessLog?: boolean;
-  certificate?: { key: string; cert: string } | undefined;
+  /** The keystore's certificate, key and trusted list, for the HTTPS listener. */
+  certificate?: TlsIdentity | undefined;
   /** The worker's share of the router's body budget and connection cap (the totals stay the service's limits). */
   share: number;
   snapshot: RoutingSnapshot;
 }
 
-export type PrimaryMessage = WorkerInit | { type: 'routing'; snapshot: RoutingSnapshot } | { type: 'stop' };
+export type PrimaryMessage = WorkerInit | { type: 'routing'; snapshot: RoutingSnapshot } | { type: 'tls'; tls: TlsIdentity } | { type: 'stop' };
 
 /** What a worker's requests produced since its last report: sent once per turn of its event loop. */
 export interface WorkerReport {

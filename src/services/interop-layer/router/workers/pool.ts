@@ -14,6 +14,7 @@ import type { RoutingSnapshot } from '../../routing-table.js';
 import type { Transaction } from '../../models.js';
 import type { ServiceDeps } from '../exchange.js';
 import type { PrimaryMessage, WorkerMessage, WorkerReport } from './messages.js';
+import type { TlsIdentity } from '../../keystore/store.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 /** A worker that does not stop in this time is killed. */
@@ -24,7 +25,7 @@ const RESTART_MAX_MS = 30_000;
 export interface RouterPoolOptions {
   count: number;
   settings: Record<string, string>;
-  certificate?: { key: string; cert: string } | undefined;
+  certificate?: TlsIdentity | undefined;
 }
 
 interface WorkerState {
@@ -53,6 +54,13 @@ export class RouterWorkerPool {
   /** Forks the workers, waits until each listens; returns the router's URLs. */
   async start(): Promise<{ http: string; https?: string | undefined }> {
     this.deps.routing.onChange((snapshot) => this.broadcast(snapshot));
+    // A new keystore identity: every worker (and a worker forked later) serves it.
+    if (this.options.certificate) {
+      this.deps.tls.onChange((tls) => {
+        this.options.certificate = tls;
+        for (const { worker } of this.workers.values()) this.send(worker, { type: 'tls', tls });
+      });
+    }
     await this.deps.routing.reload();
     cluster.setupPrimary({
       exec: WORKER_ENTRY,

@@ -94,6 +94,9 @@ process.on('message', (message: PrimaryMessage) => {
     running.deps.routing.apply(message.snapshot);
     // A changed client may have a new password: forget the passwords checked so far.
     running.deps.verified.clear();
+  } else if (message.type === 'tls') {
+    // The keystore changed: new connections to this worker's HTTPS port get the new certificate.
+    for (const listener of running?.listeners ?? []) listener.setTls?.(message.tls);
   } else if (message.type === 'stop') {
     void stop();
   }

@@ -1,0 +1,117 @@
+/**
+ * OpenHIM's keystore API (openhim-core-js src/api/keystore.js), admins only: the server
+ * certificate and key the router's HTTPS serves, and the trusted certificates mutual TLS
+ * accepts. Same routes and shapes; where OpenHIM answers 500 (an unknown id) or keeps half of a
+ * bad chain, this answers 404 or 400 and keeps nothing. The key and passphrase are write-only.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { IolDeps } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { newObjectId } from '../ids.js';
+import { parseBody } from '../validation.js';
+import { auditChange } from './common.js';
+import { checkStorable } from './query-filters.js';
+import type { ScopedRoutes } from './scopes.js';
+import { certificateInfo, checkPrivateKeyPem, isEncryptedKey, keyMatchesCertificate, parseCertificates, readPrivateKey } from '../keystore/certificates.js';
+import type { TrustedCertificate } from '../keystore/store.js';
+
+export function keystoreRoutes(deps: IolDeps): ScopedRoutes {
+  return { admin: (scope) => registerKeystoreRoutes(scope, deps) };
+}
+
+const pemField = z.string().min(1);
+const passphraseField = z.string().max(1024).optional();
+
+function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
+  const { keystore } = deps;
+  const maxPem = deps.config.limits.keystorePemBytes;
+
+  /** Refuses a PEM over the keystore's size limit before any parsing. */
+  const checkSize = (text: string, what: string) => {
+    if (Buffer.byteLength(text) > maxPem) throw badRequest(`${what} is larger than ${maxPem} bytes (OPENHIM_KEYSTORE_MAX_PEM_BYTES)`);
+  };
+  /** After a change: this replica applies it now; others follow through the change feed. */
+  const applied = async (request: FastifyRequest, entity: string, action: 'C' | 'U' | 'D') => {
+    auditChange(deps, request, action, entity);
+    await deps.tls.reload();
+  };
+
+  app.get('/keystore/cert', async () => {
+    const cert = await keystore.certificate();
+    if (!cert) throw notFound('the keystore');
+    // OpenHIM adds its certificateManagement.watchFSForCert; here the keystore is the only source.
+    return { ...cert, watchFSForCert: false };
+  });
+
+  // A body well past the PEM limit is refused (413) before it is read or parsed.
+  const small = { bodyLimit: 2 * maxPem + 4096 };
+
+  app.post('/keystore/cert', small, async (request, reply) => {
+    const body = parseBody(z.object({ cert: pemField, passphrase: passphraseField }), request.body, 'certificate');
+    checkSize(body.cert, 'cert');
+    const [leaf] = parseCertificates(body.cert, 'cert');
+    // The info is the leaf's; the data is the whole chain given, which the listeners serve.
+    const info = certificateInfo(leaf!, `${body.cert.trim()}\n`);
+    await keystore.setCertificate(info, body.passphrase);
+    await applied(request, `Keystore/cert/${leaf!.fingerprint}`, 'U');
+    reply.code(201);
+    return { ...info, watchFSForCert: false };
+  });
+
+  app.post('/keystore/key', small, async (request, reply) => {
+    const body = parseBody(z.object({ key: pemField, passphrase: passphraseField }), request.body, 'key');
+    checkSize(body.key, 'key');
+    const key = checkPrivateKeyPem(body.key);
+    // An encrypted key may wait for its passphrase (POST /keystore/passphrase); a plain one must read.
+    if (!isEncryptedKey(key) && !readPrivateKey(key)) throw badRequest('key: the PEM private key could not be read');
+    await keystore.setKey(key, body.passphrase);
+    await applied(request, 'Keystore/key', 'U');
+    reply.code(201);
+    return { result: 'server key set' };
+  });
+
+  app.post('/keystore/passphrase', small, async (request, reply) => {
+    const body = parseBody(z.object({ passphrase: z.string().max(1024).nullable() }), request.body, 'passphrase');
+    await keystore.setPassphrase(body.passphrase || null);
+    await applied(request, 'Keystore/passphrase', 'U');
+    reply.code(201);
+    return { result: 'passphrase set' };
+  });
+
+  app.get('/keystore/validity', async () => {
+    const secrets = await keystore.secrets();
+    if (!secrets) throw notFound('the keystore');
+    return { valid: keyMatchesCertificate(secrets.key, secrets.passphrase, secrets.cert) };
+  });
+
+  app.get('/keystore/ca', async () => keystore.trusted());
+
+  app.get<{ Params: { certId: string } }>('/keystore/ca/:certId', async (request) => {
+    checkStorable(request.params.certId, 'certId');
+    const cert = await keystore.trustedById(request.params.certId);
+    if (!cert) throw notFound(`trusted certificate ${request.params.certId}`);
+    return cert;
+  });
+
+  app.post('/keystore/ca/cert', small, async (request, reply) => {
+    const body = parseBody(z.object({ cert: pemField }), request.body, 'trusted certificate');
+    checkSize(body.cert, 'cert');
+    // A chain is several certificates, each trusted (OpenHIM splits it the same way).
+    const certs: TrustedCertificate[] = parseCertificates(body.cert, 'cert').map((c) => ({ _id: newObjectId(), ...certificateInfo(c) }));
+    const max = deps.config.limits.keystoreMaxTrusted;
+    if ((await keystore.trustedCount()) + certs.length > max) throw badRequest(`the keystore trusts at most ${max} certificates (OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS)`, 'remove some first');
+    const added = await keystore.addTrusted(certs);
+    for (const cert of added) auditChange(deps, request, 'C', `Keystore/ca/${cert._id}`);
+    await deps.tls.reload();
+    reply.code(201);
+    return added;
+  });
+
+  app.delete<{ Params: { certId: string } }>('/keystore/ca/:certId', async (request) => {
+    checkStorable(request.params.certId, 'certId');
+    if (!(await keystore.removeTrusted(request.params.certId))) throw notFound(`trusted certificate ${request.params.certId}`);
+    await applied(request, `Keystore/ca/${request.params.certId}`, 'D');
+    return { result: 'trusted certificate removed' };
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Attacks on the keystore API and on the mutual TLS it feeds: bodies past the limits, many tiny
+ * PEM blocks, a trusted list past its cap, a key that does not match, and client certificates
+ * that must not authenticate (expired, or naming a trusted CA as issuer without its signature).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import selfsigned from 'selfsigned';
+import { testDrivers } from '../support/databases.js';
+import { startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function httpsGet(url: string, options: https.RequestOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { rejectUnauthorized: false, agent: false, ...options }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const ec = { keyType: 'ec', algorithm: 'sha256' } as const;
+const caExtensions = [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }] as Array<{ name: 'basicConstraints'; cA: boolean } | { name: 'keyUsage'; keyCertSign: boolean; cRLSign: boolean; digitalSignature: boolean }>;
+
+describe('keystore attacks', () => {
+  let iol: Iol;
+  let up: Upstream;
+  before(async () => {
+    up = await startUpstream();
+    iol = await startIol(testDrivers[0]!, { OPENHIM_ROUTER_HTTPS_PORT: String(await freePort()), OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS: '3' });
+    assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
+  });
+  after(async () => {
+    await iol?.stop();
+    await up?.close();
+  });
+
+  test('a 20 MB body is refused before it is read (413), and the API still answers', async () => {
+    const r = await fetch(`${iol.api}/keystore/ca/cert`, {
+      method: 'POST',
+      headers: { authorization: iol.rootAuth, 'content-type': 'application/json' },
+      body: JSON.stringify({ cert: 'A'.repeat(20 * 1024 * 1024) }),
+    });
+    assert.equal(r.status, 413);
+    assert.equal((await iol.call('GET', '/keystore/cert')).status, 200);
+  });
+
+  test('thousands of tiny PEM blocks, a non-string, an array, a nested object: 400, nothing stored', async () => {
+    const tiny = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'.repeat(1100);
+    for (const cert of [tiny, ['x'], { data: 'x' }, null, 12, '-----BEGIN CERTIFICATE-----\n'.repeat(2000)]) {
+      const r = await iol.call('POST', '/keystore/ca/cert', { cert });
+      assert.equal(r.status, 400, JSON.stringify(cert).slice(0, 60));
+    }
+    assert.equal((await iol.call('POST', '/keystore/ca/cert', JSON.parse('{"cert": "x", "__proto__": {"admin": true}}'))).status, 400);
+    assert.deepEqual((await iol.call('GET', '/keystore/ca')).body, []);
+  });
+
+  test('the trusted list stops at OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS, and a chain past it adds nothing', async () => {
+    const certs = await Promise.all([1, 2, 3, 4].map((i) => selfsigned.generate([{ name: 'commonName', value: `t${i}` }], ec)));
+    assert.equal((await iol.call('POST', '/keystore/ca/cert', { cert: `${certs[0]!.cert}${certs[1]!.cert}` })).status, 201);
+    const r = await iol.call('POST', '/keystore/ca/cert', { cert: `${certs[2]!.cert}${certs[3]!.cert}` });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /at most 3/);
+    assert.equal((await iol.call('GET', '/keystore/ca')).body.length, 2);
+    for (const item of (await iol.call('GET', '/keystore/ca')).body as Array<{ _id: string }>) assert.equal((await iol.call('DELETE', `/keystore/ca/${item._id}`)).status, 200);
+  });
+
+  test('a key that does not match is stored but never served; ids that are not ids are 4xx, not 500', async () => {
+    const served = (await iol.call('GET', '/keystore/cert')).body.fingerprint;
+    const stranger = await selfsigned.generate([{ name: 'commonName', value: 'stranger' }], ec);
+    assert.equal((await iol.call('POST', '/keystore/key', { key: stranger.private })).status, 201);
+    assert.deepEqual((await iol.call('GET', '/keystore/validity')).body, { valid: false });
+    const socket = await new Promise<string>((resolve, reject) => {
+      const req = https.request(`${iol.running.endpoints.routerHttps}/lab`, { rejectUnauthorized: false, agent: false }, (res) => {
+        resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint);
+        res.resume();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(socket, served);
+    for (const id of ['..%2F..', "x' OR '1'='1", 'a'.repeat(300), '%00']) {
+      // 404, or 400 for a NUL the database cannot hold: never a 500.
+      for (const method of ['GET', 'DELETE']) assert.ok([400, 404].includes((await iol.call(method, `/keystore/ca/${id}`)).status), `${method} ${id}`);
+    }
+  });
+
+  test('client certificates that must not authenticate: expired, or naming a trusted CA as issuer without its signature', async () => {
+    const url = `${iol.running.endpoints.routerHttps}/lab`;
+    const ca = await selfsigned.generate([{ name: 'commonName', value: 'Lab CA' }], { ...ec, extensions: caExtensions });
+    assert.equal((await iol.call('POST', '/keystore/ca/cert', { cert: ca.cert })).status, 201);
+    // The same issuer name, another key: a forger's "Lab CA".
+    const forger = await selfsigned.generate([{ name: 'commonName', value: 'Lab CA' }], { ...ec, extensions: caExtensions });
+    const forged = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], { ...ec, ca: { key: forger.private, cert: forger.cert } });
+    const expired = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], {
+      ...ec,
+      ca: { key: ca.private, cert: ca.cert },
+      notBeforeDate: new Date(Date.now() - 3 * 86_400_000),
+      notAfterDate: new Date(Date.now() - 86_400_000),
+    });
+    const good = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], { ...ec, ca: { key: ca.private, cert: ca.cert } });
+    for (const [i, pems] of [forged, expired, good].entries()) {
+      assert.equal((await iol.call('POST', '/clients', { clientID: `lab${i}`, name: 'Lab', roles: ['lab'], certFingerprint: new X509Certificate(pems.cert).fingerprint })).status, 201);
+    }
+    assert.equal(await httpsGet(url, { key: forged.private, cert: forged.cert }), 401, 'forged issuer');
+    assert.equal(await httpsGet(url, { key: expired.private, cert: expired.cert }), 401, 'expired');
+    assert.equal(await httpsGet(url, { key: good.private, cert: good.cert }), 200);
+  });
+});
