@@ -1,0 +1,70 @@
+/**
+ * The terminology's answers for one request's binding checks: before a write opens its database
+ * transaction, the repository asks the provider whether each bound coding of the resource is in
+ * its value set (`prefetch`), and the synchronous validation (bindings.ts) then reads the answers
+ * here. Asking outside the transaction matters: a remote provider is not waited on while rows are
+ * locked, and an in-process terminology service on the embedded database (one connection, which
+ * a transaction holds) can answer at all.
+ *
+ * One object per repository, so per request: a bundle asks each (value set, coding) once.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import { boundElements, verdictKey, type CodingVerdicts } from '../bindings.js';
+import { FhirError } from '../outcome.js';
+import type { Concept, TerminologyProvider } from './provider.js';
+
+/** Questions asked at once; a slow terminology costs about one timeout, not one per coding. */
+const PARALLEL_QUESTIONS = 8;
+
+export class BindingVerdicts {
+  private readonly answers = new Map<string, boolean | undefined>();
+
+  constructor(private readonly provider: TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>>) {}
+
+  /** The provider's verdicts gathered so far (bindings.ts reads them). */
+  get verdicts(): CodingVerdicts {
+    return this.answers;
+  }
+
+  /**
+   * Asks the provider about every bound coding of a resource not asked yet; throws 503 when it
+   * cannot answer. Whether anything was asked (the resource then needs validating again).
+   */
+  async prefetch(resource: Resource): Promise<boolean> {
+    const questions = new Map<string, { valueSet: string; coding: Concept }>();
+    for (const element of boundElements(resource)) {
+      for (const coding of element.codings) {
+        const key = verdictKey(element.valueSet, coding);
+        if (!this.answers.has(key)) questions.set(key, { valueSet: element.valueSet, coding });
+      }
+    }
+    const pending = [...questions];
+    let failed: unknown;
+    const worker = async (): Promise<void> => {
+      // After one failure no new question starts: the write fails anyway.
+      for (let next = pending.shift(); next && failed === undefined; next = pending.shift()) {
+        const [key, { valueSet, coding }] = next;
+        try {
+          this.answers.set(key, await this.provider.validateCode(valueSet, coding));
+        } catch (error) {
+          failed ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_QUESTIONS, pending.length) }, worker));
+    if (failed !== undefined) throw unavailable(failed);
+    return questions.size > 0;
+  }
+}
+
+/** A provider's own FhirErrors pass (its 503 says which service); anything else is the provider failing. */
+function unavailable(error: unknown): FhirError {
+  if (error instanceof FhirError) return error;
+  return new FhirError(503, 'FHIR_UNAVAILABLE', 'the terminology service failed to answer whether a code is in its bound value set; ' +
+    'the write was not stored: retry later');
+}
+
+/** The provider when it validates codes (else bindings are judged by the core value sets alone). */
+export function codeValidatingProvider(provider: TerminologyProvider | undefined): (TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>>) | undefined {
+  return provider?.validateCode ? provider as TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>> : undefined;
+}
