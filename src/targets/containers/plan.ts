@@ -10,7 +10,7 @@ import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
 import { isBuiltInService } from '../../services/catalogue.js';
-import { SERVICE_NETWORK, type ServiceNetwork } from './service-network.js';
+import { SERVICE_NETWORK, SERVICE_PEERS, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
 
 export const DEFAULT_IMAGE = 'instant-openhie:0.1.0';
@@ -161,6 +161,12 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     }
     const health = portOf(network.health.port);
     if (health) healthUrls[component.name] = `http://${address(component.name)}:${health.port}${network.health.path}`;
+  }
+  for (const peer of SERVICE_PEERS) {
+    // Built-in services only (they have a command): a package's own image reads its own settings.
+    const consumer = components.find((c) => c.name === peer.consumer && c.command);
+    const url = endpoints[peer.provider]?.[peer.endpoint];
+    if (consumer && url && sharedEnv[peer.setting] === undefined) consumer.env[peer.setting] = url;
   }
   const importing = deployment.plan.ordered.filter((pkg) => pkg.importers.length);
   const importJob = importing.length
