@@ -32,8 +32,8 @@ async function fakeTerminology(): Promise<{ server: Server; base: string; set(b:
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
     calls.push(url);
-    req.resume();
     behaviour(req, res, url);
+    if (req.listenerCount('data') === 0) req.resume();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -125,7 +125,14 @@ for (const driver of testDrivers) {
     });
 
     test('verdicts it gives are used: result false refuses, true accepts, an unknown value set (404) falls back to the core ones', async () => {
-      fake.set((_req, res, url) => json(res, 200, { resourceType: 'Parameters', parameter: [{ name: 'result', valueBoolean: url.searchParams.get('code') === 'good' }] }));
+      fake.set((req, res) => {
+        let text = '';
+        req.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+        req.on('end', () => {
+          const code = (JSON.parse(text) as Json).parameter.find((p: Json) => p.name === 'code').valueCode;
+          json(res, 200, { resourceType: 'Parameters', parameter: [{ name: 'result', valueBoolean: code === 'good' }] });
+        });
+      });
       assert.equal((await post(conditionWith('good'))).status, 201);
       const refused = await post(conditionWith('bad'));
       assert.equal(refused.status, 400);

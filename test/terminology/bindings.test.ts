@@ -58,6 +58,9 @@ function bindingTests(shrOf: () => FhirEngine): void {
     assertRefused(await write(shr, 'POST', 'Condition', condition(LOCAL_STATUS, 'unsure')), 'unsure');
     // The service's value set is the one that counts: the core code is not in the operator's version.
     assertRefused(await write(shr, 'POST', 'Condition', condition(CORE_STATUS, 'active')), 'active');
+    // A code too long for a query string is still judged, not let through unasked.
+    const long = `x${'y'.repeat(50_000)}`;
+    assert.equal((await write(shr, 'POST', 'Condition', condition(LOCAL_STATUS, long))).status, 400);
   });
 
   test('updates, patches and transaction bundles are judged the same way', async () => {

@@ -1,7 +1,8 @@
 /**
  * A terminology service in another process, asked over HTTP (undici) with the FHIR terminology
  * operations any server of them speaks (this project's, Ontoserver, Snowstorm, HAPI):
- * - binding checks: `ValueSet/$validate-code?url=&system=&code=`;
+ * - binding checks: `ValueSet/$validate-code` with url, system and code (POSTed: a code of any
+ *   length fits, where a query string would be refused for its length and leave the code unjudged);
  * - `:in`/`:not-in`: `ValueSet/$expand?url=` read in pages (`count`/`offset`), stopping once the
  *   engine's bound is passed; a `total` above it is refused from the first page;
  * - `:below`: the is-a closure as the implicit value set `system?fhir_vs=isa/code`;
@@ -20,6 +21,8 @@ import type { CodeSet, Concept, TerminologyProvider, TerminologyQueryOptions } f
 
 /** Members read per $expand page. */
 const EXPAND_PAGE = 1_000;
+/** Questions with longer keys (a client's kilobyte-long code) are asked each time, not kept. */
+const MAX_CACHED_KEY = 2_048;
 
 export interface HttpTerminologyOptions {
   /** The terminology service's FHIR base, e.g. http://terminology:3451/terminology/fhir. */
@@ -61,7 +64,10 @@ export class HttpTerminologyProvider implements TerminologyProvider {
 
   async validateCode(valueSetUrl: string, coding: Concept): Promise<boolean | undefined> {
     return this.cached(`validate ${valueSetUrl} ${coding.system} ${coding.code}`, 1, async () => {
-      const answer = await this.call('GET', 'ValueSet/$validate-code', new URLSearchParams({ url: valueSetUrl, system: coding.system, code: coding.code }));
+      const answer = await this.call('POST', 'ValueSet/$validate-code', undefined, {
+        resourceType: 'Parameters',
+        parameter: [{ name: 'url', valueUri: valueSetUrl }, { name: 'system', valueUri: coding.system }, { name: 'code', valueCode: coding.code }],
+      });
       // 404: a value set (or code system) it does not know; other 4xx: one it cannot evaluate. Both are for the core terminology.
       if (answer.status >= 400) return undefined;
       const result = parameter(answer.body, 'result');
@@ -118,7 +124,7 @@ export class HttpTerminologyProvider implements TerminologyProvider {
     const hit = this.cache.get(key);
     if (hit) return hit.value as T;
     const value = await ask();
-    this.cache.set(key, value, weight);
+    if (key.length <= MAX_CACHED_KEY) this.cache.set(key, value, weight);
     return value;
   }
 
@@ -126,7 +132,7 @@ export class HttpTerminologyProvider implements TerminologyProvider {
     const hit = this.cache.get(key);
     if (hit) return hit.value as CodeSet | undefined;
     const value = await ask();
-    this.cache.set(key, value, 1 + (value?.length ?? 0));
+    if (key.length <= MAX_CACHED_KEY) this.cache.set(key, value, 1 + (value?.length ?? 0));
     return value;
   }
 
