@@ -17,7 +17,7 @@ import { readCompartment, type CompartmentMembers, type CompartmentQuery } from 
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
 import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
-import { BindingVerdicts, codeValidatingProvider } from './terminology/binding-verdicts.js';
+import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
 
@@ -76,8 +76,8 @@ export class FhirRepository {
     this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
-    const provider = codeValidatingProvider(options.terminology);
-    this.bindingVerdicts = bindingVerdicts ?? (provider ? new BindingVerdicts(provider) : undefined);
+    const validateCode = bindingVerdicts ? undefined : codeValidationOf(options.terminology);
+    this.bindingVerdicts = bindingVerdicts ?? (validateCode ? new BindingVerdicts(validateCode) : undefined);
   }
 
   private get interceptors(): readonly WriteInterceptor[] {

@@ -19,7 +19,7 @@ const PARALLEL_QUESTIONS = 8;
 export class BindingVerdicts {
   private readonly answers = new Map<string, boolean | undefined>();
 
-  constructor(private readonly provider: TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>>) {}
+  constructor(private readonly validateCode: CodeValidation) {}
 
   /** The provider's verdicts gathered so far (bindings.ts reads them). */
   get verdicts(): CodingVerdicts {
@@ -45,7 +45,7 @@ export class BindingVerdicts {
       for (let next = pending.shift(); next && failed === undefined; next = pending.shift()) {
         const [key, { valueSet, coding }] = next;
         try {
-          this.answers.set(key, await this.provider.validateCode(valueSet, coding));
+          this.answers.set(key, await this.validateCode(valueSet, coding));
         } catch (error) {
           failed ??= error;
         }
@@ -64,7 +64,13 @@ function unavailable(error: unknown): FhirError {
     'the write was not stored: retry later');
 }
 
-/** The provider when it validates codes (else bindings are judged by the core value sets alone). */
-export function codeValidatingProvider(provider: TerminologyProvider | undefined): (TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>>) | undefined {
-  return provider?.validateCode ? provider as TerminologyProvider & Required<Pick<TerminologyProvider, 'validateCode'>> : undefined;
+export type CodeValidation = (valueSetUrl: string, coding: Concept) => Promise<boolean | undefined>;
+
+/**
+ * The provider's validateCode as it is now (read once per repository, so per request), or
+ * undefined when it has none: bindings are then judged by the core value sets alone.
+ */
+export function codeValidationOf(provider: TerminologyProvider | undefined): CodeValidation | undefined {
+  const validate = provider?.validateCode;
+  return validate ? validate.bind(provider) : undefined;
 }

@@ -25,8 +25,8 @@ export function processTerminologyProvider(): TerminologyProvider | undefined {
 
 /**
  * A provider that asks `current()` first (when there is one) and the core R4 terminology for what
- * it does not know. validateCode answers undefined then: the binding check asks the core value
- * sets itself (bindings.ts).
+ * it does not know. validateCode is the current provider's (its undefined answers: the binding
+ * check asks the core value sets itself, bindings.ts), absent when there is none.
  */
 export function fallingBackToCore(current: () => TerminologyProvider | undefined): TerminologyProvider {
   const ask = async (question: (p: TerminologyProvider) => Promise<CodeSet | undefined>): Promise<CodeSet | undefined> => {
@@ -41,7 +41,12 @@ export function fallingBackToCore(current: () => TerminologyProvider | undefined
     expand: (url: string, options: TerminologyQueryOptions) => ask((p) => p.expand(url, options)),
     descendants: (system: string, code: string, options: TerminologyQueryOptions) => ask((p) => p.descendants(system, code, options)),
     ancestors: (system: string, code: string, options: TerminologyQueryOptions) => ask((p) => p.ancestors(system, code, options)),
-    validateCode: async (url: string, coding: Concept) => current()?.validateCode?.(url, coding),
+    // Read per request (a repository is made per request): without a current provider that
+    // validates codes there is nothing to ask, and writes skip the asking altogether.
+    get validateCode() {
+      const provider = current();
+      return provider?.validateCode ? (url: string, coding: Concept) => provider.validateCode!(url, coding) : undefined;
+    },
   };
 }
 
