@@ -53,12 +53,22 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
 }
 
 /**
- * The terminology's answers about the bound codings of a transaction's resources, asked before
- * its database transaction opens (repository.prefetchBindings); the entry at fault is named.
+ * The terminology's answers about the bound codings of a transaction's resources (POST and PUT
+ * bodies, PATCHes applied to the current versions), asked before its database transaction opens
+ * (repository.prefetchBindings); the entry at fault is named.
  */
 async function prefetchBindings(repo: FhirRepository, planned: PlannedEntry[]): Promise<void> {
   for (const item of planned) {
     const body = item.request.body;
+    const target = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(item.request.path);
+    if (item.method === 'PATCH' && target) {
+      try {
+        await repo.prefetchPatchedBindings(target[1]!, target[2]!, body);
+      } catch (error) {
+        throw failedEntry(item, error);
+      }
+      continue;
+    }
     if ((item.method !== 'POST' && item.method !== 'PUT') || !body || typeof body !== 'object' || Array.isArray(body)) continue;
     if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') continue;
     try {

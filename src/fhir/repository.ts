@@ -224,7 +224,7 @@ export class FhirRepository {
    * codings are asked before rows are locked. Only a warm-up: the transaction patches the locked
    * version again, and reports any error itself.
    */
-  private async prefetchPatchedBindings(type: string, id: string, operations: unknown): Promise<void> {
+  async prefetchPatchedBindings(type: string, id: string, operations: unknown): Promise<void> {
     if (!this.bindingVerdicts || this.tx) return;
     let patched: Resource;
     try {

@@ -80,6 +80,12 @@ function bindingTests(shrOf: () => FhirEngine): void {
     assertRefused(refused, 'unsure');
     assert.match(JSON.stringify(refused.body), /entry 1/);
     assert.equal((await write(shr, 'POST', '', bundle('flaring'))).status, 200);
+    const patchEntry = (code: string) => ({ resourceType: 'Bundle', type: 'transaction', entry: [{
+      resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify([{ op: 'replace', path: '/clinicalStatus/coding/0/code', value: code }])).toString('base64') },
+      request: { method: 'PATCH', url: `Condition/${id}` },
+    }] });
+    assertRefused(await write(shr, 'POST', '', patchEntry('unsure')), 'unsure');
+    assert.equal((await write(shr, 'POST', '', patchEntry('flaring'))).status, 200);
   });
 
   test('$validate reports the refused binding; an extensible binding outside its value set is a warning only', async () => {
