@@ -121,6 +121,24 @@ for (const driver of testDrivers) {
 
     bindingTests(() => shr);
 
+    test('a coding only a write interceptor sets is judged inside the transaction: never stored unchecked, never a hang', async () => {
+      const limits = { ...DEFAULT_LIMITS, fhirTerminologyTimeoutMs: 300 };
+      const engine = await createSharedHealthRecordEngine({ db: tx.database.db }, undefined, limits);
+      let code = 'flaring';
+      engine.addWriteInterceptor({ name: 'test-recode', before: ({ resource }) => resource && ({ ...resource, clinicalStatus: { coding: [{ system: LOCAL_STATUS, code }] } }) as typeof resource });
+      try {
+        // On PostgreSQL the service answers from another connection; on the embedded database it
+        // waits for the write's own transaction, and the deadline ends that with a 503.
+        const good = await write(engine, 'POST', 'Condition', condition(LOCAL_STATUS, 'current'));
+        assert.ok(good.status === 201 || good.status === 503, JSON.stringify(good.body));
+        code = 'unsure';
+        const bad = await write(engine, 'POST', 'Condition', condition(LOCAL_STATUS, 'current'));
+        assert.ok(bad.status === 400 || bad.status === 503, JSON.stringify(bad.body));
+      } finally {
+        await engine.settle();
+      }
+    });
+
     test('once the service stops, the core value sets judge again', async () => {
       await tx.running.stop();
       stopped = true;

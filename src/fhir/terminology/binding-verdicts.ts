@@ -19,7 +19,12 @@ const PARALLEL_QUESTIONS = 8;
 export class BindingVerdicts {
   private readonly answers = new Map<string, boolean | undefined>();
 
-  constructor(private readonly validateCode: CodeValidation) {}
+  /**
+   * `deadlineMs` bounds each question whatever the provider: an in-process terminology asked
+   * inside a write's transaction on the embedded database (one connection, which the transaction
+   * holds) cannot answer before the transaction ends; a 503 then ends the wait.
+   */
+  constructor(private readonly validateCode: CodeValidation, private readonly deadlineMs: number) {}
 
   /** The provider's verdicts gathered so far (bindings.ts reads them). */
   get verdicts(): CodingVerdicts {
@@ -45,7 +50,7 @@ export class BindingVerdicts {
       for (let next = pending.shift(); next && failed === undefined; next = pending.shift()) {
         const [key, { valueSet, coding }] = next;
         try {
-          this.answers.set(key, await this.validateCode(valueSet, coding));
+          this.answers.set(key, await withDeadline(this.validateCode(valueSet, coding), this.deadlineMs));
         } catch (error) {
           failed ??= error;
         }
@@ -54,6 +59,20 @@ export class BindingVerdicts {
     await Promise.all(Array.from({ length: Math.min(PARALLEL_QUESTIONS, pending.length) }, worker));
     if (failed !== undefined) throw unavailable(failed);
     return questions.size > 0;
+  }
+}
+
+async function withDeadline<T>(answer: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FhirError(503, 'FHIR_UNAVAILABLE',
+      `the terminology service is unavailable (no answer within ${ms} ms, FHIR_TERMINOLOGY_TIMEOUT_MS); nothing was stored: retry later`)), ms);
+  });
+  answer.catch(() => undefined); // a late failure after the deadline has no one to tell
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
