@@ -290,7 +290,7 @@ export class FhirRepository {
   private searchContext(): SearchContext {
     return {
       db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls(), maxIncluded: this.limits.fhirSearchMaxCount,
-      terminology: this.options.terminology, maxTerminologyCodes: this.limits.fhirSearchMaxTerminologyCodes,
+      terminology: this.options.terminology, maxTerminologyCodes: this.limits.fhirSearchMaxTerminologyCodes, terminologyTimeoutMs: this.limits.fhirTerminologyTimeoutMs,
     };
   }
 

@@ -121,7 +121,7 @@ for (const driver of testDrivers) {
 
     bindingTests(() => shr);
 
-    test('a coding only a write interceptor sets is judged inside the transaction: never stored unchecked, never a hang', async () => {
+    test('a coding only a write interceptor sets, and :in in a transaction bundle, are asked inside the transaction: never stored unchecked, never a hang', async () => {
       const limits = { ...DEFAULT_LIMITS, fhirTerminologyTimeoutMs: 300 };
       const engine = await createSharedHealthRecordEngine({ db: tx.database.db }, undefined, limits);
       let code = 'flaring';
@@ -134,6 +134,9 @@ for (const driver of testDrivers) {
         code = 'unsure';
         const bad = await write(engine, 'POST', 'Condition', condition(LOCAL_STATUS, 'current'));
         assert.ok(bad.status === 400 || bad.status === 503, JSON.stringify(bad.body));
+        // A search inside a transaction bundle asks the terminology inside its transaction too.
+        const searched = await write(engine, 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: `Condition?clinical-status:in=${CLINICAL_VS}` } }] });
+        assert.ok(searched.status === 200 || searched.status === 503, JSON.stringify(searched.body));
       } finally {
         await engine.settle();
       }

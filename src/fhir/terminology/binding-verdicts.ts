@@ -11,6 +11,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { boundElements, verdictKey, type CodingVerdicts } from '../bindings.js';
 import { FhirError } from '../outcome.js';
+import { withDeadline } from './deadline.js';
 import type { Concept, TerminologyProvider } from './provider.js';
 
 /** Questions asked at once; a slow terminology costs about one timeout, not one per coding. */
@@ -59,20 +60,6 @@ export class BindingVerdicts {
     await Promise.all(Array.from({ length: Math.min(PARALLEL_QUESTIONS, pending.length) }, worker));
     if (failed !== undefined) throw unavailable(failed);
     return questions.size > 0;
-  }
-}
-
-async function withDeadline<T>(answer: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FhirError(503, 'FHIR_UNAVAILABLE',
-      `the terminology service is unavailable (no answer within ${ms} ms, FHIR_TERMINOLOGY_TIMEOUT_MS); nothing was stored: retry later`)), ms);
-  });
-  answer.catch(() => undefined); // a late failure after the deadline has no one to tell
-  try {
-    return await Promise.race([answer, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
