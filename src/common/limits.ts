@@ -71,6 +71,14 @@ export const LIMITS = {
   fhirSearchMaxQueryBytes: limit('FHIR_SEARCH_MAX_QUERY_BYTES', 16 * KB, 'bytes', 'a search\'s parameters (URL query or POST _search form) together; longer is 400', 1 * KB),
   fhirSearchMaxTerminologyCodes: limit('FHIR_SEARCH_MAX_TERMINOLOGY_CODES', 10_000, 'count',
     'codes the :in, :not-in, :above and :below values of one search expand to together (value set members, subsumed or subsuming codes); more is 400 too-costly'),
+  fhirTerminologyTimeoutMs: limit('FHIR_TERMINOLOGY_TIMEOUT_MS', 5_000, 'ms',
+    'one call of a FHIR service to a terminology service over HTTP (FHIR_DATASTORE_TERMINOLOGY_URL: connecting, headers and body), and each question a write asks any terminology (in process too); past it the write or search that needed the answer gets 503 "the terminology service is unavailable"', 100),
+  fhirTerminologyMaxResponseBytes: limit('FHIR_TERMINOLOGY_MAX_RESPONSE_BYTES', 8 * MB, 'bytes',
+    'one answer of a terminology service over HTTP; past it the answer is dropped unread and the request that needed it gets 503', 1 * KB),
+  fhirTerminologyCacheSize: limit('FHIR_TERMINOLOGY_CACHE_SIZE', 100_000, 'count',
+    'answers of a terminology service over HTTP a FHIR service keeps, each weighing 1 plus the codes it holds (an expansion of 5,000 codes weighs 5,001); past it the least recently used go'),
+  fhirTerminologyCacheTtlMs: limit('FHIR_TERMINOLOGY_CACHE_TTL_MS', 60_000, 'ms',
+    'how long an answer of a terminology service over HTTP is kept (a value set changed there is seen after at most this); 0 keeps none', 0),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',

@@ -1,16 +1,42 @@
 /**
- * Required bindings: a coded element bound `required` to a core R4 value set must hold a code of
- * that value set. @medplum/core's validator checks structure and invariants but not bindings, so
- * the engine expands the core value sets (terminology/core-provider.ts) itself.
- * Value sets that cannot be expanded from what is shipped (filters, external code systems) are
- * not checked.
+ * Bindings: a coded element bound `required` to a value set must hold a code of it; one bound
+ * `extensible` should (R4: a code from the set must be used if one fits; no machine can tell
+ * "fits", so a code outside it is a warning, as FHIR validators report it). @medplum/core's
+ * validator checks structure and invariants but not bindings, so the engine checks them here.
+ *
+ * Elements of type `code` (no system) are bound to core R4 value sets only, and are checked
+ * against them (terminology/core-provider.ts). Coding and CodeableConcept elements are checked
+ * against the answers of the engine's terminology provider when it has one that validates codes
+ * (binding-verdicts.ts asks it before the write's transaction), else against the core value sets.
+ * Value sets nobody can expand (filters, external code systems) are not checked.
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { expandCoreValueSet } from './terminology/core-provider.js';
+import type { Concept } from './terminology/provider.js';
 
 const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'contained', 'extension', 'modifierExtension']);
 const PRIMITIVE = /^[a-z]/;
+
+/** A coded element with a required or extensible binding, as found in a resource. */
+export interface BoundElement {
+  path: string;
+  type: 'code' | 'Coding' | 'CodeableConcept';
+  strength: 'required' | 'extensible';
+  /** The bound value set's canonical, without `|version`. */
+  valueSet: string;
+  /** The element's bare code (type `code`). */
+  code?: string;
+  /** The element's codings that have both system and code (Coding, CodeableConcept). */
+  codings: Concept[];
+}
+
+/** What a terminology answered about codings, by valueSetKey: true/false, or undefined (unknown value set). */
+export type CodingVerdicts = ReadonlyMap<string, boolean | undefined>;
+
+export function verdictKey(valueSet: string, coding: Concept): string {
+  return `${valueSet}\u0000${coding.system}\u0000${coding.code}`;
+}
 
 function schemaOf(type: string): InternalTypeSchema | undefined {
   try {
@@ -20,29 +46,72 @@ function schemaOf(type: string): InternalTypeSchema | undefined {
   }
 }
 
-/** The issues of codes outside their required value sets, with element paths. */
-export function checkRequiredBindings(resource: Resource): OperationOutcomeIssue[] {
-  const issues: OperationOutcomeIssue[] = [];
+/** Every coded element of the resource bound required or extensible, with its path. */
+export function boundElements(resource: Resource): BoundElement[] {
+  const found: BoundElement[] = [];
   const schema = schemaOf(resource.resourceType);
-  if (schema) walk(resource as unknown as Record<string, unknown>, schema, resource.resourceType, issues, 0);
+  if (schema) walk(resource as unknown as Record<string, unknown>, schema, resource.resourceType, found, 0);
+  return found;
+}
+
+/**
+ * The issues of codes outside their bound value sets, with element paths: errors for required
+ * bindings, warnings for extensible ones. `verdicts` holds the engine provider's answers for
+ * Coding/CodeableConcept elements; a pair it does not hold is judged by the core value sets.
+ */
+export function checkRequiredBindings(resource: Resource, verdicts?: CodingVerdicts): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
+  for (const element of boundElements(resource)) {
+    const issue = judge(element, verdicts);
+    if (issue) issues.push(issue);
+  }
   return issues;
 }
 
-function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: string, issues: OperationOutcomeIssue[], depth: number): void {
+/** One coding's membership: the provider's verdict when it gave one, else the core value set's (undefined: cannot tell). */
+function isMember(valueSet: string, coding: Concept, verdicts: CodingVerdicts | undefined): boolean | undefined {
+  const verdict = verdicts?.get(verdictKey(valueSet, coding));
+  if (verdict !== undefined) return verdict;
+  const core = expandCoreValueSet(valueSet);
+  return core ? core.codes.has(`${coding.system}|${coding.code}`) : undefined;
+}
+
+function judge(element: BoundElement, verdicts: CodingVerdicts | undefined): OperationOutcomeIssue | undefined {
+  let shown: string | undefined;
+  if (element.type === 'code') {
+    const core = expandCoreValueSet(element.valueSet);
+    if (core && element.code !== undefined && !core.bareCodes.has(element.code)) shown = `code "${element.code}"`;
+  } else if (element.codings.length) {
+    const answers = element.codings.map((c) => isMember(element.valueSet, c, verdicts));
+    // Any coding in the set satisfies the binding; none known either way means it cannot be judged.
+    if (!answers.includes(true) && answers.includes(false)) shown = element.codings.map((c) => `${c.system}|${c.code}`).join(', ');
+  }
+  if (shown === undefined) return undefined;
+  const required = element.strength === 'required';
+  return {
+    severity: required ? 'error' : 'warning', code: 'code-invalid',
+    details: { text: `${shown} is not in the ${required ? 'required' : 'extensible'} value set ${element.valueSet}` }, expression: [element.path],
+  };
+}
+
+function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: string, found: BoundElement[], depth: number): void {
   if (depth > 40) return;
   for (const [key, child] of Object.entries(value)) {
     if (SKIPPED.has(key) || key.startsWith('_') || child === undefined || child === null) continue;
-    const found = elementFor(schema, key);
-    if (!found) continue;
-    const { element, type } = found;
+    const match = elementFor(schema, key);
+    if (!match) continue;
+    const { element, type } = match;
     const items = Array.isArray(child) ? child : [child];
     items.forEach((item, index) => {
       const itemPath = `${path}.${key}${Array.isArray(child) ? `[${index}]` : ''}`;
       const binding = element.binding;
-      if (binding?.strength === 'required' && binding.valueSet) checkCoded(item, type, binding.valueSet, itemPath, issues);
+      if ((binding?.strength === 'required' || binding?.strength === 'extensible') && binding.valueSet) {
+        const bound = boundElement(item, type, binding.strength, binding.valueSet.split('|')[0]!, itemPath);
+        if (bound) found.push(bound);
+      }
       if (!PRIMITIVE.test(type) && item && typeof item === 'object' && type !== 'Resource' && type !== 'Extension') {
         const inner = schemaOf(type);
-        if (inner) walk(item as Record<string, unknown>, inner, itemPath, issues, depth + 1);
+        if (inner) walk(item as Record<string, unknown>, inner, itemPath, found, depth + 1);
       }
     });
   }
@@ -62,25 +131,26 @@ function elementFor(schema: InternalTypeSchema, key: string): { element: Interna
   return undefined;
 }
 
-function checkCoded(value: unknown, type: string, valueSetUrl: string, path: string, issues: OperationOutcomeIssue[]): void {
-  const expansion = expandCoreValueSet(valueSetUrl);
-  if (!expansion) return;
-  const vs = valueSetUrl.split('|')[0];
-  const fail = (shown: string): void => {
-    issues.push({
-      severity: 'error', code: 'code-invalid',
-      details: { text: `${shown} is not in the required value set ${vs}` }, expression: [path],
-    });
-  };
+function isCoding(value: unknown): value is Concept {
+  const coding = value as { system?: unknown; code?: unknown } | null;
+  return typeof coding?.system === 'string' && typeof coding.code === 'string' && coding.system !== '' && coding.code !== '';
+}
+
+function boundElement(value: unknown, type: string, strength: BoundElement['strength'], valueSet: string, path: string): BoundElement | undefined {
+  const base = { path, strength, valueSet };
   if (type === 'code' && typeof value === 'string') {
-    if (!expansion.bareCodes.has(value)) fail(`code "${value}"`);
-  } else if (type === 'Coding') {
-    const coding = value as { system?: string; code?: string };
-    if (coding.code && coding.system && !expansion.codes.has(`${coding.system}|${coding.code}`)) fail(`${coding.system}|${coding.code}`);
-  } else if (type === 'CodeableConcept') {
-    const codings = ((value as { coding?: Array<{ system?: string; code?: string }> }).coding ?? []).filter((c) => c.code && c.system);
-    if (codings.length && !codings.some((c) => expansion.codes.has(`${c.system}|${c.code}`))) {
-      fail(codings.map((c) => `${c.system}|${c.code}`).join(', '));
-    }
+    // Extensible bindings of bare codes do not occur in R4; a warning there would only be noise.
+    return strength === 'required' ? { ...base, type: 'code', code: value, codings: [] } : undefined;
   }
+  // Runs on bodies not validated yet (before the write's transaction): anything may be anywhere.
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  if (type === 'Coding') {
+    return isCoding(value) ? { ...base, type: 'Coding', codings: [{ system: value.system, code: value.code }] } : undefined;
+  }
+  if (type === 'CodeableConcept') {
+    const list = (value as { coding?: unknown }).coding;
+    const codings = (Array.isArray(list) ? list : []).filter(isCoding).map((c) => ({ system: c.system, code: c.code }));
+    return codings.length ? { ...base, type: 'CodeableConcept', codings } : undefined;
+  }
+  return undefined;
 }

@@ -46,9 +46,37 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
   const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
+    await prefetchBindings(ctx.repo, planned);
     return ctx.repo.transaction((repo) => runTransaction({ ...ctx, repo }, planned, budget));
   }
   return runBatch(ctx, entries, budget);
+}
+
+/**
+ * The terminology's answers about the bound codings of a transaction's resources (POST and PUT
+ * bodies, PATCHes applied to the current versions), asked before its database transaction opens
+ * (repository.prefetchBindings); the entry at fault is named.
+ */
+async function prefetchBindings(repo: FhirRepository, planned: PlannedEntry[]): Promise<void> {
+  for (const item of planned) {
+    const body = item.request.body;
+    const target = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(item.request.path);
+    if (item.method === 'PATCH' && target) {
+      try {
+        await repo.prefetchPatchedBindings(target[1]!, target[2]!, body);
+      } catch (error) {
+        throw failedEntry(item, error);
+      }
+      continue;
+    }
+    if ((item.method !== 'POST' && item.method !== 'PUT') || !body || typeof body !== 'object' || Array.isArray(body)) continue;
+    if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') continue;
+    try {
+      await repo.prefetchBindings(body as Resource);
+    } catch (error) {
+      throw failedEntry(item, error);
+    }
+  }
 }
 
 /**

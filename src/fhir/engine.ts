@@ -20,7 +20,6 @@ import { reindexType } from './storage/writer.js';
 import { SearchParameterRegistry, type SpecialSearch } from './search-parameters.js';
 import { CORE_TERMINOLOGY } from './terminology/core-provider.js';
 import type { TerminologyProvider } from './terminology/provider.js';
-import { validateAgainstDefinitions } from './validation.js';
 
 export interface FhirEngineOptions {
   db: Database;
@@ -34,8 +33,9 @@ export interface FhirEngineOptions {
   /** Where background maintenance reports failures (a failed ANALYZE); silent when omitted. */
   logger?: Pick<Logger, 'warn'>;
   /**
-   * Answers the token modifiers :in, :not-in, :above and :below (terminology/provider.ts).
-   * Defaults to the core R4 value sets and code systems; the terminology service plugs in its own.
+   * Answers the token modifiers :in, :not-in, :above and :below (terminology/provider.ts), and,
+   * when it validates codes, judges the bound codings of writes (bindings.ts). Defaults to the
+   * core R4 value sets and code systems; a terminology service plugs in its own (in process or HTTP).
    */
   terminology?: TerminologyProvider;
 }
@@ -167,8 +167,7 @@ const validateOperation: FhirOperation = {
     if (!resource && id) resource = await repo.read(resourceType!, id);
     if (!resource) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate needs a resource (the body, or a "resource" parameter)');
     try {
-      repo.validate(resource, resourceType);
-      const warnings = validateAgainstDefinitions(resource);
+      const warnings = await repo.validate(resource, resourceType);
       return {
         resourceType: 'OperationOutcome',
         issue: [{ severity: 'information', code: 'informational', diagnostics: 'the resource is valid' }, ...warnings],

@@ -5,7 +5,7 @@
  * repository was opened inside one (transaction bundles).
  */
 import { randomUUID } from 'node:crypto';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
@@ -17,6 +17,7 @@ import { readCompartment, type CompartmentMembers, type CompartmentQuery } from 
 import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
 import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
+import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
 
@@ -36,7 +37,10 @@ export interface RepositoryOptions {
   interceptors?: readonly WriteInterceptor[];
   /** The engine's search parameters (official R4 and its own); the official ones when omitted. */
   definitions?: SearchParameterRegistry;
-  /** Answers :in, :not-in, :above and :below on tokens; the core R4 terminology when omitted. */
+  /**
+   * Answers :in, :not-in, :above and :below on tokens, and (when it validates codes) the bound
+   * codings of writes; the core R4 terminology when omitted.
+   */
   terminology?: TerminologyProvider;
 }
 
@@ -61,8 +65,10 @@ export class FhirRepository {
   private readonly options: RepositoryOptions;
   private readonly db: Database;
   private readonly tx?: Queryable;
+  /** The terminology's answers about bound codings, asked before a write's transaction (this request's). */
+  private readonly bindingVerdicts?: BindingVerdicts;
 
-  constructor(options: RepositoryOptions, tx?: Queryable) {
+  constructor(options: RepositoryOptions, tx?: Queryable, bindingVerdicts?: BindingVerdicts) {
     this.options = options;
     this.db = options.db;
     this.schema = options.schema;
@@ -70,6 +76,8 @@ export class FhirRepository {
     this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
+    const validateCode = bindingVerdicts ? undefined : codeValidationOf(options.terminology);
+    this.bindingVerdicts = bindingVerdicts ?? (validateCode ? new BindingVerdicts(validateCode, this.limits.fhirTerminologyTimeoutMs) : undefined);
   }
 
   private get interceptors(): readonly WriteInterceptor[] {
@@ -96,7 +104,7 @@ export class FhirRepository {
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new FhirRepository(this.options, tx)));
+    return this.db.transaction((tx) => fn(new FhirRepository(this.options, tx, this.bindingVerdicts)));
   }
 
   async read(type: string, id: string): Promise<Resource> {
@@ -118,11 +126,21 @@ export class FhirRepository {
     return version.resource!;
   }
 
-  /** Validates a resource as the engine would store it (for $validate), without storing it. */
-  validate(body: unknown, type?: string): Resource {
+  /** Validates a resource as the engine would store it (for $validate), without storing it; the warnings. */
+  async validate(body: unknown, type?: string): Promise<OperationOutcomeIssue[]> {
     const resource = assertResourceBody(body, type);
-    validateAgainstDefinitions(resource);
-    return resource;
+    await this.prefetchBindings(resource);
+    return validateAgainstDefinitions(resource, this.bindingVerdicts?.verdicts);
+  }
+
+  /**
+   * Asks the engine's terminology about the resource's bound codings, before any transaction
+   * opens (binding-verdicts.ts); a no-op without a code-validating terminology or when asked
+   * already. Throws 503 when the terminology cannot answer. Returns whether anything was asked.
+   */
+  async prefetchBindings(resource: Resource): Promise<boolean> {
+    if (!this.bindingVerdicts) return false;
+    return this.bindingVerdicts.prefetch(resource);
   }
 
   /**
@@ -132,6 +150,7 @@ export class FhirRepository {
   async create(body: unknown, type?: string, options: ConditionalOptions & { ifNoneExist?: string; id?: string } = {}): Promise<WriteResult> {
     if (type) assertResourceType(type);
     const resource = assertResourceBody(body, type);
+    await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       if (options.ifNoneExist !== undefined) {
         const query = [...new URLSearchParams(options.ifNoneExist)] as Query;
@@ -152,6 +171,7 @@ export class FhirRepository {
         ? `the resource id "${resource.id}" does not match the URL id "${id}"`
         : 'the resource in an update must have an id equal to the URL id');
     }
+    await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       checkIfMatch(options.ifMatch, current, type, id);
@@ -163,6 +183,7 @@ export class FhirRepository {
   async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions = {}): Promise<WriteResult> {
     assertResourceType(type);
     const resource = assertResourceBody(body, type);
+    await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       const matches = await repo.matchConditional(type, query, options.strict, 'conditional update');
       if (matches.length === 0) {
@@ -185,6 +206,7 @@ export class FhirRepository {
   async patch(type: string, id: string, operations: unknown, options: { ifMatch?: string } = {}): Promise<WriteResult> {
     assertResourceType(type);
     assertId(id);
+    await this.prefetchPatchedBindings(type, id, operations);
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       checkIfMatch(options.ifMatch, current, type, id);
@@ -195,6 +217,24 @@ export class FhirRepository {
       if (resource.id !== id) throw badPatch('the patch must not change the id');
       return repo.writeNext(type, id, resource, current, 'patch');
     });
+  }
+
+  /**
+   * The patch applied to the current version read ahead, outside the transaction, so its bound
+   * codings are asked before rows are locked. Only a warm-up: the transaction patches the locked
+   * version again, and reports any error itself.
+   */
+  async prefetchPatchedBindings(type: string, id: string, operations: unknown): Promise<void> {
+    if (!this.bindingVerdicts || this.tx) return;
+    let patched: Resource;
+    try {
+      const current = await readCurrent(this.q, this.schema, type, id);
+      if (!current?.resource) return;
+      patched = assertResourceBody(applyJsonPatch(current.resource, operations, this.limits), type);
+    } catch {
+      return;
+    }
+    await this.prefetchBindings(patched);
   }
 
   /** Deletes a resource; deleting what does not exist or is already deleted is a no-op. */
@@ -250,7 +290,7 @@ export class FhirRepository {
   private searchContext(): SearchContext {
     return {
       db: this.q, schema: this.schema, baseUrl: this.baseUrl, localBaseUrls: this.localBaseUrls(), maxIncluded: this.limits.fhirSearchMaxCount,
-      terminology: this.options.terminology, maxTerminologyCodes: this.limits.fhirSearchMaxTerminologyCodes,
+      terminology: this.options.terminology, maxTerminologyCodes: this.limits.fhirSearchMaxTerminologyCodes, terminologyTimeoutMs: this.limits.fhirTerminologyTimeoutMs,
     };
   }
 
@@ -289,7 +329,7 @@ export class FhirRepository {
     assertResourceType(type);
     const resource = assertResourceBody(body, type);
     const stored = stamp({ ...resource, id } as Resource, id, 1);
-    validateAgainstDefinitions(stored);
+    validateAgainstDefinitions(stored, this.bindingVerdicts?.verdicts);
     return stored;
   }
 
@@ -302,6 +342,10 @@ export class FhirRepository {
   async insertPrepared(resources: Resource[]): Promise<void> {
     await this.transaction(async (repo) => {
       const events: Array<{ action: 'create'; type: string; id: string; resource: Resource; repo: FhirRepository }> = [];
+      // Codings prepareCreate found unanswered (not asked before the transaction) are asked now.
+      for (let n = 0; n < resources.length; n++) {
+        if (await blameResource(n, () => repo.prefetchBindings(resources[n]!))) validateOrBlame(n, resources[n]!, repo.bindingVerdicts);
+      }
       if (repo.interceptors.length) {
         for (let n = 0; n < resources.length; n++) {
           const original = resources[n]!;
@@ -309,7 +353,8 @@ export class FhirRepository {
           const changed = await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
           if (changed && changed !== original) {
             resources[n] = stamp(assertResourceBody(changed, original.resourceType), original.id!, 1);
-            validateAgainstDefinitions(resources[n]!);
+            await blameResource(n, () => repo.prefetchBindings(resources[n]!));
+            validateAgainstDefinitions(resources[n]!, repo.bindingVerdicts?.verdicts);
           }
           events.push(event);
         }
@@ -344,7 +389,9 @@ export class FhirRepository {
     }
     const version = (current?.version ?? 0) + 1;
     const stored = stamp(content, id, version);
-    validateAgainstDefinitions(stored);
+    // Asked before the transaction unless an interceptor or a concurrent write changed the codings.
+    await this.prefetchBindings(stored);
+    validateAgainstDefinitions(stored, this.bindingVerdicts?.verdicts);
     await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls(), this.definitions);
     if (this.interceptors.length) await runAfterWrite(this.interceptors, { ...event, resource: content, stored });
     return stored;
@@ -377,6 +424,15 @@ const preparedIndex = new WeakMap<object, number>();
 
 export function preparedIndexOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null ? preparedIndex.get(error) : undefined;
+}
+
+function validateOrBlame(index: number, resource: Resource, verdicts: BindingVerdicts | undefined): void {
+  try {
+    validateAgainstDefinitions(resource, verdicts?.verdicts);
+  } catch (error) {
+    if (typeof error === 'object' && error !== null) preparedIndex.set(error, index);
+    throw error;
+  }
 }
 
 async function blameResource<T>(index: number, fn: () => Promise<T>): Promise<T> {

@@ -1,11 +1,12 @@
 /**
  * Validation of every resource the engine stores: shape checks the engine needs (type, id), then
- * the R4 StructureDefinitions through @medplum/core (cardinality, data types, required bindings
- * of core value sets, constraints). Each problem is an issue naming the element path.
+ * the R4 StructureDefinitions through @medplum/core (cardinality, data types, constraints), then
+ * the bindings (bindings.ts: required ones refuse, extensible ones warn). Each problem is an issue
+ * naming the element path.
  */
 import { OperationOutcomeError, evalFhirPath, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { checkRequiredBindings } from './bindings.js';
+import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { FhirError, badRequest } from './outcome.js';
 
@@ -97,8 +98,12 @@ export function assertResourceBody(body: unknown, expectedType?: string): Resour
   return body as Resource;
 }
 
-/** Validates against the base R4 StructureDefinition; throws a 400 listing every error. */
-export function validateAgainstDefinitions(resource: Resource): OperationOutcomeIssue[] {
+/**
+ * Validates against the base R4 StructureDefinition; throws a 400 listing every error. `verdicts`
+ * are the engine terminology's answers about the resource's bound codings (binding-verdicts.ts);
+ * without them the core value sets judge.
+ */
+export function validateAgainstDefinitions(resource: Resource, verdicts?: CodingVerdicts): OperationOutcomeIssue[] {
   loadDefinitions();
   // @medplum/core looks element names up on plain objects: `constructor` passes it unchecked.
   assertNoReservedKeys(resource, resource.resourceType);
@@ -112,7 +117,7 @@ export function validateAgainstDefinitions(resource: Resource): OperationOutcome
     issues = error.outcome.issue ?? [];
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
-  issues = [...issues, ...checkRequiredBindings(resource)];
+  issues = [...issues, ...checkRequiredBindings(resource, verdicts)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
     const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);

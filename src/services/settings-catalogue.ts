@@ -49,6 +49,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'FHIR_DATASTORE_BODY_LIMIT_BYTES', default: '16777216' },
     { name: 'FHIR_DATASTORE_HOST', default: '127.0.0.1' },
     { name: 'FHIR_DATASTORE_PORT', default: '3447' },
+    { name: 'FHIR_DATASTORE_TERMINOLOGY_URL', default: '' },
   ],
   'client-registry': [
     { name: 'CLIENT_REGISTRY_BODY_LIMIT_BYTES', default: '16777216' },

@@ -290,3 +290,22 @@ test('a package running its own image is a component with the shared settings; a
   const notes = loadDeployment({ packages: ['notes'], cwd: dir, stateDir: join(dir, '.instant2'), customPaths: [fixturePackages] });
   assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
 });
+
+test('compose and kubernetes: with the terminology service deployed, the shared health record asks it over HTTP by name', async () => {
+  const { out } = await render('compose', ['fhir-datastore', 'terminology']);
+  const compose = parse(readFileSync(join(out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors, null, 2));
+  assert.equal(compose.services['shared-health-record'].environment.FHIR_DATASTORE_TERMINOLOGY_URL, 'http://terminology:3451/terminology/fhir');
+  assert.equal(compose.services.terminology.environment.TERMINOLOGY_HOST, '0.0.0.0');
+  assert.equal(compose.services['interop-layer'].environment.FHIR_DATASTORE_TERMINOLOGY_URL, undefined, 'only the consumer gets it');
+
+  const k8s = await render('kubernetes', ['fhir-datastore', 'terminology']);
+  const docs = validateKubernetes(readFileSync(join(k8s.out, 'kubernetes.yaml'), 'utf8'));
+  const shr = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'shared-health-record')!;
+  assert.ok(shr.spec.template.spec.containers[0].env.some((e: { name: string; value: string }) => e.name === 'FHIR_DATASTORE_TERMINOLOGY_URL' && e.value === 'http://terminology:3451/terminology/fhir'));
+  assert.ok(docs.some((d) => d.kind === 'Service' && d.metadata.name === 'terminology'));
+
+  const alone = await render('compose', ['fhir-datastore']);
+  const without = parse(readFileSync(join(alone.out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(without.services['shared-health-record'].environment.FHIR_DATASTORE_TERMINOLOGY_URL, undefined, 'no terminology service: the core terminology');
+});

@@ -30,11 +30,13 @@ export interface SearchContext {
   terminology?: TerminologyProvider;
   /** Codes those modifiers may expand to in one search (FHIR_SEARCH_MAX_TERMINOLOGY_CODES). */
   maxTerminologyCodes?: number;
+  /** Deadline of each terminology answer (FHIR_TERMINOLOGY_TIMEOUT_MS); past it the search is a 503. */
+  terminologyTimeoutMs?: number;
 }
 
 /** The codes of terminology modifiers, looked up before any SQL is built (sql.ts reads them). */
 async function prepare(ctx: SearchContext, request: SearchRequest): Promise<void> {
-  await resolveTerminology(request, ctx.terminology ?? CORE_TERMINOLOGY, ctx.maxTerminologyCodes ?? DEFAULT_LIMITS.fhirSearchMaxTerminologyCodes);
+  await resolveTerminology(request, ctx.terminology ?? CORE_TERMINOLOGY, ctx.maxTerminologyCodes ?? DEFAULT_LIMITS.fhirSearchMaxTerminologyCodes, ctx.terminologyTimeoutMs);
 }
 
 export interface SearchResult {

@@ -8,6 +8,7 @@
  */
 import { LIMITS } from '../../common/limits.js';
 import { FhirError, badRequest, tooCostly } from '../outcome.js';
+import { withDeadline } from '../terminology/deadline.js';
 import type { CodeSet, TerminologyProvider } from '../terminology/provider.js';
 import type { Filter, ParamFilter, SearchRequest } from './parse.js';
 
@@ -26,7 +27,7 @@ function* paramFilters(filters: Filter[]): Generator<ParamFilter> {
 }
 
 /** Fills `codes` on every filter of the request that needs them (a no-op when already done). */
-export async function resolveTerminology(request: SearchRequest, provider: TerminologyProvider, maxCodes: number): Promise<void> {
+export async function resolveTerminology(request: SearchRequest, provider: TerminologyProvider, maxCodes: number, deadlineMs = LIMITS.fhirTerminologyTimeoutMs.default): Promise<void> {
   let used = 0;
   for (const filter of paramFilters(request.filters)) {
     if (!needsTerminology(filter)) continue;
@@ -36,7 +37,7 @@ export async function resolveTerminology(request: SearchRequest, provider: Termi
     }
     const codes: CodeSet[] = [];
     for (const value of filter.values) {
-      const set = await lookUp(provider, filter, value, maxCodes - used);
+      const set = await lookUp(provider, filter, value, maxCodes - used, deadlineMs);
       used += set.length;
       if (used > maxCodes) {
         throw tooCostly(`${filter.param.code}:${filter.modifier} expands to more than ${maxCodes} codes in this search; ` +
@@ -48,12 +49,12 @@ export async function resolveTerminology(request: SearchRequest, provider: Termi
   }
 }
 
-async function lookUp(provider: TerminologyProvider, filter: ParamFilter, value: string, limit: number): Promise<CodeSet> {
+async function lookUp(provider: TerminologyProvider, filter: ParamFilter, value: string, limit: number, deadlineMs: number): Promise<CodeSet> {
   const what = `${filter.param.code}:${filter.modifier}`;
   const options = { limit: Math.max(limit, 0) };
   if (filter.modifier === 'in' || filter.modifier === 'not-in') {
     if (!value) throw badRequest(`${what} needs the canonical URL of a value set`, 'FHIR_BAD_SEARCH');
-    const set = await ask(() => provider.expand(value, options));
+    const set = await ask(() => provider.expand(value, options), deadlineMs);
     if (!set) throw new FhirError(400, 'FHIR_UNKNOWN_TERMINOLOGY', `${what}: value set ${value.slice(0, 200)} is unknown to this server's terminology`);
     return set;
   }
@@ -61,15 +62,15 @@ async function lookUp(provider: TerminologyProvider, filter: ParamFilter, value:
   const system = bar < 0 ? '' : value.slice(0, bar);
   const code = bar < 0 ? value : value.slice(bar + 1);
   if (!system || !code) throw badRequest(`${what} needs system|code (subsumption is defined within one code system), got "${value.slice(0, 200)}"`, 'FHIR_BAD_SEARCH');
-  const set = await ask(() => filter.modifier === 'below' ? provider.descendants(system, code, options) : provider.ancestors(system, code, options));
+  const set = await ask(() => filter.modifier === 'below' ? provider.descendants(system, code, options) : provider.ancestors(system, code, options), deadlineMs);
   if (!set) throw new FhirError(400, 'FHIR_UNKNOWN_TERMINOLOGY', `${what}: code ${code.slice(0, 100)} of ${system.slice(0, 200)} is unknown to this server's terminology`);
   return set;
 }
 
 /** A provider's own FhirErrors pass; anything else is the provider failing, not the client. */
-async function ask(query: () => Promise<CodeSet | undefined>): Promise<CodeSet | undefined> {
+async function ask(query: () => Promise<CodeSet | undefined>, deadlineMs: number): Promise<CodeSet | undefined> {
   try {
-    return await query();
+    return await withDeadline(query(), deadlineMs);
   } catch (error) {
     if (error instanceof FhirError) throw error;
     throw new FhirError(503, 'FHIR_UNAVAILABLE', 'the terminology provider failed to answer; retry later');

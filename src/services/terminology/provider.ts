@@ -1,16 +1,16 @@
 /**
  * The terminology service as the FHIR engine's TerminologyProvider (src/fhir/terminology): what
- * `:in`, `:not-in`, `:above` and `:below` on another engine's tokens ask, answered from this
- * service's tables in process. Unknown value sets and codes are `undefined` (the engine then asks
+ * `:in`, `:not-in`, `:above` and `:below` on another engine's tokens, and the binding checks of
+ * its writes (`validateCode`), ask, answered from this service's tables in process. Unknown value sets and codes are `undefined` (the engine then asks
  * the core terminology, and says "unknown" if that does not know them either).
  */
 import type { ValueSet } from '@medplum/fhirtypes';
 import type { FhirEngine } from '../../fhir/engine.js';
 import { FhirError } from '../../fhir/outcome.js';
-import type { CodeSet, TerminologyProvider, TerminologyQueryOptions } from '../../fhir/terminology/provider.js';
+import type { CodeSet, Concept, TerminologyProvider, TerminologyQueryOptions } from '../../fhir/terminology/provider.js';
 import { compileValueSet, implicitValueSet } from './compose.js';
 import type { ConceptStore } from './concept-store.js';
-import { expandPage } from './expansion.js';
+import { expandPage, findMember } from './expansion.js';
 import { splitCanonical } from './parameters.js';
 import { findByUrl } from './resolve.js';
 
@@ -29,6 +29,21 @@ export class TerminologyServiceProvider implements TerminologyProvider {
     } catch (error) {
       // The other engine's client asked a search: a value set we cannot expand is its 400.
       if (error instanceof FhirError && error.status < 500) throw new FhirError(400, 'FHIR_UNKNOWN_TERMINOLOGY', `value set ${valueSetUrl.slice(0, 200)}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  async validateCode(valueSetUrl: string, coding: Concept): Promise<boolean | undefined> {
+    const repo = this.engine.repository();
+    const { url, version } = splitCanonical(valueSetUrl);
+    const valueSet = implicitValueSet(valueSetUrl) ?? (await findByUrl<ValueSet>(repo, 'ValueSet', url, version));
+    if (!valueSet) return undefined;
+    try {
+      const compiled = await compileValueSet(repo, this.store, valueSet);
+      return (await findMember(repo.sql, this.store.schema, compiled, coding.system, coding.code)) !== undefined;
+    } catch (error) {
+      // A value set this service cannot evaluate (a filter on a code system it lacks) is one it does not know.
+      if (error instanceof FhirError && error.status < 500) return undefined;
       throw error;
     }
   }

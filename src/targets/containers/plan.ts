@@ -12,7 +12,7 @@ import type { ResolvedSetting } from '../../platform/settings-resolver.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
 import { isBuiltInService } from '../../services/catalogue.js';
 import { SERVICE_SETTINGS } from '../../services/settings-catalogue.js';
-import { SERVICE_NETWORK, type ServiceNetwork } from './service-network.js';
+import { SERVICE_NETWORK, SERVICE_PEERS, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
 
 export const DEFAULT_IMAGE = 'instant-openhie:0.1.0';
@@ -187,6 +187,12 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   }
   // What runs where, for the console's architecture view (composition-env.ts): names and URLs, no secret.
   sharedEnv[COMPOSITION_SETTING] = renderComposition(options.target ?? 'containers', deployment, endpoints);
+  for (const peer of SERVICE_PEERS) {
+    // Built-in services only (they have a command): a package's own image reads its own settings.
+    const consumer = components.find((c) => c.name === peer.consumer && c.command);
+    const url = endpoints[peer.provider]?.[peer.endpoint];
+    if (consumer && url && sharedEnv[peer.setting] === undefined) consumer.env[peer.setting] = url;
+  }
   const importing = deployment.plan.ordered.filter((pkg) => pkg.importers.length);
   const importJob = importing.length
     ? { command: ['import', ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: secretsOf.importJob() }

@@ -80,3 +80,21 @@ export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
     health: { port: 'web', path: '/health' },
   },
 };
+
+/**
+ * Settings that point one built-in service at another's endpoint. The container renderers set
+ * each on the consumer's container when both services are deployed (one service per container:
+ * they cannot meet in one process), unless the operator set it.
+ */
+export interface ServicePeer {
+  setting: string;
+  consumer: string;
+  provider: string;
+  /** The provider's endpoint (ServiceNetwork.endpoints) the setting holds. */
+  endpoint: string;
+}
+
+export const SERVICE_PEERS: readonly ServicePeer[] = [
+  // The shared health record's :in/:below and binding checks ask the terminology service over HTTP.
+  { setting: 'FHIR_DATASTORE_TERMINOLOGY_URL', consumer: 'shared-health-record', provider: 'terminology', endpoint: 'fhir' },
+];

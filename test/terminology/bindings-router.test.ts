@@ -1,0 +1,85 @@
+/**
+ * Through the interoperability layer, as a client writes: the shared health record service set
+ * up with FHIR_DATASTORE_TERMINOLOGY_URL judges bound codings by the terminology service over
+ * HTTP (400 naming element, code and value set), answers :in from it, and says 503 "the
+ * terminology service is unavailable" once that service is gone, with the status intact through
+ * the router.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../src/common/logger.js';
+import { SettingsMap } from '../../src/platform/settings.js';
+import type { RunningService } from '../../src/services/service.js';
+import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
+import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
+import { requestJson, startTerminology, type TerminologyUnderTest } from './support.js';
+
+const core = JSON.parse(readFileSync(new URL('../../../packages/core/importer/openhim-config.json', import.meta.url), 'utf8'));
+const LOCAL_STATUS = 'http://example.org/cs/local-clinical-status';
+const CLINICAL_VS = 'http://hl7.org/fhir/ValueSet/condition-clinical';
+const condition = (code: string) => ({ resourceType: 'Condition', subject: { reference: 'Patient/p1' }, clinicalStatus: { coding: [{ system: LOCAL_STATUS, code }] } });
+
+for (const driver of testDrivers) {
+  describe(`shared health record bindings through the router, terminology over HTTP, on ${driver}`, () => {
+    let tx: TerminologyUnderTest;
+    let txStopped = false;
+    let shrDatabase: TestDatabase;
+    let shr: RunningService;
+    let iol: Iol;
+    let base: string;
+    let auth: Record<string, string>;
+
+    before(async () => {
+      tx = await startTerminology(driver);
+      assert.equal((await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: LOCAL_STATUS, status: 'active', content: 'complete', concept: [{ code: 'current' }, { code: 'unsure' }] })).status, 201);
+      assert.equal((await tx.post('ValueSet', { resourceType: 'ValueSet', url: CLINICAL_VS, status: 'active', compose: { include: [{ system: LOCAL_STATUS, concept: [{ code: 'current' }] }] } })).status, 201);
+      shrDatabase = await openTestDatabase(driver);
+      shr = await sharedHealthRecordService.start({
+        name: 'shared-health-record', db: shrDatabase.db, logger: createLogger(), stateDir: await mkdtemp(join(tmpdir(), 'instant-shr-')),
+        settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0', FHIR_DATASTORE_TERMINOLOGY_URL: tx.base, FHIR_TERMINOLOGY_TIMEOUT_MS: '1000', FHIR_TERMINOLOGY_CACHE_TTL_MS: '0' }),
+      });
+      iol = await startIol(driver);
+      const channel = { ...core.Channels[0], routes: [{ ...core.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(shr.endpoints.fhir!).port) }] };
+      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { ...core.Clients[0], clientID: 'shr-client', password: 'shr-client-secret-1' })).status, 201);
+      auth = { authorization: basic('shr-client', 'shr-client-secret-1') };
+      base = `${iol.router}/fhir`;
+    });
+    after(async () => {
+      await iol.stop();
+      await shr.stop();
+      await shrDatabase.dispose();
+      if (!txStopped) await tx.close();
+    });
+
+    test('a right code is stored, a wrong one refused naming element, code and value set; :in asks the service', async () => {
+      const right = await requestJson(`${base}/Condition`, 'POST', condition('current'), auth);
+      assert.equal(right.status, 201, JSON.stringify(right.body));
+      const wrong = await requestJson(`${base}/Condition`, 'POST', condition('unsure'), auth);
+      assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+      assert.equal(wrong.body.resourceType, 'OperationOutcome');
+      const text = JSON.stringify(wrong.body);
+      assert.ok(text.includes('Condition.clinicalStatus') && text.includes(`${LOCAL_STATUS}|unsure`) && text.includes(CLINICAL_VS), text);
+      const found = await requestJson(`${base}/Condition?clinical-status:in=${encodeURIComponent(CLINICAL_VS)}`, 'GET', undefined, auth);
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.equal(found.body.entry.length, 1);
+    });
+
+    test('with the terminology service gone, writes and :in searches get 503 saying so; nothing is stored', async () => {
+      await tx.close();
+      txStopped = true;
+      const write = await requestJson(`${base}/Condition`, 'POST', condition('current'), auth);
+      assert.equal(write.status, 503, JSON.stringify(write.body));
+      assert.match(JSON.stringify(write.body), /terminology service is unavailable/);
+      const found = await requestJson(`${base}/Condition?clinical-status:in=${encodeURIComponent(CLINICAL_VS)}`, 'GET', undefined, auth);
+      assert.equal(found.status, 503, JSON.stringify(found.body));
+      const all = await requestJson(`${base}/Condition?_summary=count`, 'GET', undefined, auth);
+      assert.equal(all.body.total, 1);
+    });
+  });
+}
