@@ -60,10 +60,13 @@ function pgliteTemplate(): Promise<string> {
   return template;
 }
 
-/** A new PGlite data directory holding an initialised, empty cluster (a copy of the template). */
-export async function freshPgliteDataDir(): Promise<{ dir: string; dispose(): Promise<void> }> {
+/**
+ * A new folder holding an initialised, empty PGlite cluster (a copy of the template): in the folder
+ * itself, or in its sub-folder `cluster` (for tests that need room beside the data directory).
+ */
+export async function freshPgliteDataDir(cluster = ''): Promise<{ dir: string; dispose(): Promise<void> }> {
   const fresh = await freshPgliteDir();
-  await cp(await pgliteTemplate(), fresh.dir, { recursive: true });
+  await cp(await pgliteTemplate(), join(fresh.dir, cluster), { recursive: true });
   return fresh;
 }
 

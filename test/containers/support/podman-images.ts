@@ -40,9 +40,13 @@ async function imageExists(tag: string): Promise<boolean> {
   return (await runEngine('podman', ['image', 'exists', tag], { timeoutMs: 30_000, allowFailure: true })).code === 0;
 }
 
-/** Keeps the given tag of a repository and removes its older ones (the cache does not grow run after run). */
+/**
+ * Removes a repository's tags made more than two hours ago, but the given one: the cache does not
+ * grow run after run, and a run from another checkout on the same machine (its own tag) does not
+ * lose its image in the middle of a deploy.
+ */
 async function dropOlderTags(repository: string, keep: string): Promise<void> {
-  const { stdout } = await runEngine('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', repository], { timeoutMs: 30_000, allowFailure: true });
+  const { stdout } = await runEngine('podman', ['images', '--filter', `reference=${repository}`, '--filter', 'until=2h', '--format', '{{.Repository}}:{{.Tag}}'], { timeoutMs: 30_000, allowFailure: true });
   for (const tag of stdout.split('\n').filter((t) => t && t !== keep)) await runEngine('podman', ['rmi', '-f', tag], { timeoutMs: 60_000, allowFailure: true });
 }
 
