@@ -1,10 +1,21 @@
 #!/usr/bin/env node
 // Runs the whole test suite from dist/: starts a throwaway PostgreSQL on loopback for the
 // server-driver tests (unless INSTANT_TEST_DATABASE_URL is given), then node's test runner.
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+//   node scripts/run-tests.js [path-substring ...] [--record-durations]
+// Files start longest first, by scripts/test-durations.json (a file not listed there, e.g. a new
+// one, before all others): two at a time, a long file started last would run alone at the end.
+// `node --test` sorts the files it is given by name, so the runner is driven through run().
+// --record-durations writes this run's per-file times into that list.
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { run } from 'node:test';
+import { spec, tap } from 'node:test/reporters';
 import { startThrowawayPostgres } from './throwaway-postgres.js';
+
+const TEST_ROOT = 'dist/test';
+const DURATIONS = new URL('./test-durations.json', import.meta.url);
+const CONCURRENCY = Number(process.env.INSTANT_TEST_CONCURRENCY ?? 2);
 
 function findTests(dir) {
   const found = [];
@@ -16,7 +27,17 @@ function findTests(dir) {
   return found.sort();
 }
 
-const filter = process.argv.slice(2);
+const keyOf = (file) => relative(TEST_ROOT, relative(process.cwd(), file));
+const recorded = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, 'utf8')) : {};
+
+function longestFirst(files) {
+  const seconds = (file) => recorded[keyOf(file)] ?? Infinity;
+  return [...files].sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b));
+}
+
+const args = process.argv.slice(2);
+const record = args.includes('--record-durations');
+const filter = args.filter((arg) => arg !== '--record-durations');
 let postgres;
 if (!process.env.INSTANT_TEST_DATABASE_URL) {
   postgres = await startThrowawayPostgres();
@@ -28,12 +49,27 @@ if (!process.env.INSTANT_TEST_DATABASE_URL) {
   }
 }
 
-let files = findTests('dist/test');
+let files = findTests(TEST_ROOT);
 if (filter.length) files = files.filter((f) => filter.some((part) => f.includes(part)));
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...files], {
-  stdio: 'inherit',
-  env: process.env,
+const stream = run({ files: longestFirst(files), concurrency: CONCURRENCY, timeout: 600_000 });
+let failed = false;
+const measured = {};
+stream.on('test:fail', (data) => {
+  if (!data.todo) failed = true;
 });
-const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+stream.on('test:complete', (data) => {
+  // The runner's own entry for a whole file: named after the file.
+  if (data.file && resolve(data.name) === data.file) measured[keyOf(data.file)] = Math.round(data.details.duration_ms / 100) / 10;
+});
+// node --test's default reporter: spec on a terminal, tap otherwise.
+const report = stream.compose(process.stdout.isTTY ? new spec() : tap);
+report.pipe(process.stdout);
+await finished(report);
 if (postgres) await postgres.stop();
-process.exit(code);
+if (record) {
+  const present = new Set(findTests(TEST_ROOT).map(keyOf));
+  const merged = Object.entries({ ...recorded, ...measured }).filter(([key]) => present.has(key)).sort(([a], [b]) => a.localeCompare(b));
+  writeFileSync(DURATIONS, `${JSON.stringify(Object.fromEntries(merged), null, 2)}\n`);
+  console.log(`# per-file durations written to scripts/test-durations.json`);
+}
+process.exit(failed ? 1 : 0);

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/open.js';
-import { freshPgliteDir, freshPostgresUrl, testDrivers, type TestDatabase } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, testDrivers, type TestDatabase } from '../support/databases.js';
 import { kestriaDirectory, matchIds, requestJson, startCareServices, startThroughRouter, type CareServicesUnderTest, type RoutedCareServices } from './support.js';
 
 const child = fileURLToPath(new URL('./consumer-child.js', import.meta.url));
@@ -135,7 +135,7 @@ for (const driver of testDrivers) {
     test('killed with SIGKILL in the middle of a run, the consumer resumes from its cursor and writes nothing twice', async () => {
       // Loaded directly: bulk loads through the router would spend the test client's slow-time budget.
       for (let from = 100; from < 700; from += 200) assert.equal((await requestJson(source.cs.direct, 'POST', practitioners(from, 200))).status, 200);
-      const storage = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const storage = driver === 'pglite' ? await freshPgliteDataDir() : await freshPostgresUrl();
       // PGlite on its worker thread, as the embedded target runs it.
       const location = 'dir' in storage ? { dataDir: storage.dir, thread: 'worker' as const } : { url: storage.url };
       const settings = {

@@ -33,7 +33,7 @@ async function waitForAnswer(url: string, authorization: string): Promise<unknow
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`${url} did not answer 200 within 180 s (${last})`);
 }

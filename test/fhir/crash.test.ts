@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { openDatabase } from '../../src/db/open.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
-import { freshPgliteDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
 
 const child = fileURLToPath(new URL('./crash-server.js', import.meta.url));
 
 for (const driver of testDrivers) {
   describe(`FHIR durability under kill -9 (${driver})`, () => {
     test('acknowledged creates and updates survive a kill -9 in the middle of a write load', async () => {
-      const storage = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const storage = driver === 'pglite' ? await freshPgliteDataDir() : await freshPostgresUrl();
       const location = 'dir' in storage ? { dataDir: storage.dir } : { url: storage.url };
       const server = spawn(process.execPath, [child, JSON.stringify(location)], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = once(server, 'exit'); // registered now: the exit may come before we wait for it

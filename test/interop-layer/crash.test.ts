@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { freshPgliteDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
 import { basic, eventually, startUpstream } from './support.js';
 import { openDatabase } from '../../src/db/open.js';
 import { interopLayerService } from '../../src/services/interop-layer/index.js';
@@ -31,7 +31,7 @@ for (const driver of testDrivers) {
       const up = await startUpstream();
       cleanups.push(() => up.close());
       up.handle('/hang', () => undefined); // never answers
-      const place = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const place = driver === 'pglite' ? await freshPgliteDataDir() : await freshPostgresUrl();
       cleanups.push(() => place.dispose());
       const location = 'dir' in place ? { dataDir: place.dir } : { url: place.url };
       const rootPassword = randomBytes(12).toString('base64url');

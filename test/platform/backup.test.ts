@@ -17,7 +17,7 @@ import { interopLayerService } from '../../src/services/interop-layer/index.js';
 import { createSharedHealthRecordEngine } from '../../src/services/shared-health-record/index.js';
 import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
 import { backupDatabase, chooseBackupKind, restoreDatabase, sniffBackup, type BackupKind, type DatabaseLocationForBackup } from '../../src/platform/backup/index.js';
-import { freshPgliteDir, freshPostgresUrl, postgresAdminUrl, testDrivers } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, postgresAdminUrl, testDrivers } from '../support/databases.js';
 import { tableChecksums } from '../support/table-checksums.js';
 import { basic } from '../interop-layer/support.js';
 
@@ -83,7 +83,7 @@ for (const driver of testDrivers) {
     before(async () => {
       work = await mkdtemp(join(tmpdir(), 'instant-backup-test-'));
       cleanups.push(() => rm(work, { recursive: true, force: true }));
-      const place = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const place = driver === 'pglite' ? await freshPgliteDataDir('pgdata') : await freshPostgresUrl();
       cleanups.push(() => place.dispose());
       location = 'dir' in place ? { dataDir: join(place.dir, 'pgdata') } : { url: place.url };
       await seed(location, work);

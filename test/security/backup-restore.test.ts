@@ -12,7 +12,7 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { openDatabase, type Database } from '../../src/db/open.js';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { backupDatabase, restoreDatabase, type DatabaseLocationForBackup } from '../../src/platform/backup/index.js';
-import { freshPgliteDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
 
 const KEY = 'test-backup-key-0123456789abcdef';
 
@@ -36,7 +36,7 @@ for (const driver of testDrivers) {
     before(async () => {
       work = await mkdtemp(join(tmpdir(), 'instant-backup-attack-'));
       cleanups.push(() => rm(work, { recursive: true, force: true }));
-      const place = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const place = driver === 'pglite' ? await freshPgliteDataDir('pgdata') : await freshPostgresUrl();
       cleanups.push(() => place.dispose());
       location = 'dir' in place ? { dataDir: join(place.dir, 'pgdata') } : { url: place.url };
       await withDb(location, async (db) => {

@@ -10,7 +10,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
-import { freshPgliteDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
 
 const SCHEMA = 'slow_fhir';
 
@@ -45,7 +45,7 @@ async function open(driver: 'pglite-worker' | 'postgres'): Promise<{ db: Databas
     const { url, dispose } = await freshPostgresUrl();
     return { db: await openDatabase({ url }, options), dispose };
   }
-  const { dir, dispose } = await freshPgliteDir();
+  const { dir, dispose } = await freshPgliteDataDir();
   return { db: await openDatabase({ dataDir: dir, thread: 'worker' }, options), dispose };
 }
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { DATABASE_RESTARTING_CODE, STATEMENT_TIMEOUT_CODE, type Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import type { PgliteWorkerDatabase } from '../../src/db/pglite-worker-driver.js';
-import { freshPgliteDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
 
 /** Small enough to keep the test quick, large enough for ordinary statements on a loaded machine. */
 const BUDGET_MS = 1_500;
@@ -30,7 +30,7 @@ async function withDatabase(driver: 'pglite-worker' | 'postgres', fn: (db: Datab
     }
     return;
   }
-  const { dir, dispose } = await freshPgliteDir();
+  const { dir, dispose } = await freshPgliteDataDir();
   const db = await openDatabase({ dataDir: dir, thread: 'worker' }, { statementTimeoutMs: budgetMs });
   try {
     await fn(db);

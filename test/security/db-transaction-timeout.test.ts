@@ -14,7 +14,7 @@ import { openDatabase } from '../../src/db/open.js';
 import type { PgliteWorkerDatabase } from '../../src/db/pglite-worker-driver.js';
 import { isTransactionTimeout } from '../../src/db/transaction-budget.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
-import { freshPgliteDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
 
 /** Runs far past any budget on either driver (never allowed to finish). */
 const ENDLESS = 'SELECT count(*) FROM generate_series(1, 10000000000)';
@@ -22,7 +22,7 @@ const ENDLESS = 'SELECT count(*) FROM generate_series(1, 10000000000)';
 async function withDatabase(driver: 'pglite-worker' | 'postgres', options: DatabaseOptions, fn: (db: Database) => Promise<void>): Promise<void> {
   const { db, dispose } = driver === 'postgres'
     ? await freshPostgresUrl().then(async ({ url, dispose }) => ({ db: await openDatabase({ url }, options), dispose }))
-    : await freshPgliteDir().then(async ({ dir, dispose }) => ({ db: await openDatabase({ dataDir: dir, thread: 'worker' }, options), dispose }));
+    : await freshPgliteDataDir().then(async ({ dir, dispose }) => ({ db: await openDatabase({ dataDir: dir, thread: 'worker' }, options), dispose }));
   try {
     await fn(db);
   } finally {

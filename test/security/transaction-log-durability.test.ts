@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import http from 'node:http';
-import { freshPgliteDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
+import { freshPgliteDataDir, freshPostgresUrl, testDrivers } from '../support/databases.js';
 import { basic, startUpstream } from '../interop-layer/support.js';
 import { openDatabase } from '../../src/db/open.js';
 
@@ -30,7 +30,7 @@ for (const driver of testDrivers) {
     test('transactions acknowledged before the last flush interval and one batch write are in the log', async () => {
       const up = await startUpstream();
       cleanups.push(() => up.close());
-      const place = driver === 'pglite' ? await freshPgliteDir() : await freshPostgresUrl();
+      const place = driver === 'pglite' ? await freshPgliteDataDir() : await freshPostgresUrl();
       cleanups.push(() => place.dispose());
       const location = 'dir' in place ? { dataDir: place.dir } : { url: place.url };
       const rootPassword = randomBytes(12).toString('base64url');

@@ -43,12 +43,13 @@ async function imageExists(tag: string): Promise<boolean> {
 }
 
 /**
- * Keeps the given tag of a repository and removes its older ones (the cache does not grow run
- * after run). Never forced: an image a container still runs (another checkout's test run on the
- * same podman) is left alone, where `rmi -f` would remove that run's containers with it.
+ * Removes a repository's tags made more than two hours ago, but the given one (the cache does not
+ * grow run after run). Never forced, and only old tags: an image a container still runs (another
+ * checkout's test run on the same podman) is left alone, where `rmi -f` would remove that run's
+ * containers with it.
  */
 async function dropOlderTags(repository: string, keep: string): Promise<void> {
-  const { stdout } = await runEngine('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}', repository], { timeoutMs: 30_000, allowFailure: true });
+  const { stdout } = await runEngine('podman', ['images', '--filter', `reference=${repository}`, '--filter', 'until=2h', '--format', '{{.Repository}}:{{.Tag}}'], { timeoutMs: 30_000, allowFailure: true });
   for (const tag of stdout.split('\n').filter((t) => t && t !== keep)) await runEngine('podman', ['rmi', tag], { timeoutMs: 60_000, allowFailure: true });
 }
 
