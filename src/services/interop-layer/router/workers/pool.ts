@@ -89,7 +89,9 @@ export class RouterWorkerPool {
     this.workers.set(worker.id, state);
     return new Promise((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
-        if (message.type === 'ready') this.send(worker, this.initMessage());
+        // A worker still loading when stop() asked misses that message (its listener was not
+        // there yet): tell it to stop when it says it is ready, not to start.
+        if (message.type === 'ready') this.send(worker, this.stopping ? { type: 'stop' } : this.initMessage());
         else if (message.type === 'listening') resolve({ http: message.http, https: message.https });
         else if (message.type === 'failed') reject(new Error(`a router worker could not start: ${message.message}`));
         else this.onMessage(state, message);
@@ -179,7 +181,9 @@ export class RouterWorkerPool {
         .then(() => {
           this.restartDelay = RESTART_MIN_MS;
         })
-        .catch((error: unknown) => this.logger.error({ err: { message: (error as Error).message } }, 'a replacement router worker did not start'));
+        .catch((error: unknown) => {
+          if (!this.stopping) this.logger.error({ err: { message: (error as Error).message } }, 'a replacement router worker did not start');
+        });
     }, delay).unref();
   }
 
