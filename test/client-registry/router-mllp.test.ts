@@ -12,29 +12,10 @@ import { testDrivers } from '../support/databases.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
 import { startRegistry, type RegistryUnderTest } from './support.js';
 import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
+import { freePort } from '../support/cli.js';
 
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
 const mllpChannel = importer.Channels.find((c: { type: string }) => c.type === 'tcp');
-
-/**
- * A free port below the kernel's ephemeral range (32768-60999 by default): the channel's port is
- * only bound by the router after the channel is saved, and a port from the ephemeral range can
- * be taken meanwhile by any other test's outgoing connection or port-0 listener (the client then
- * talked to that process and waited for an answer that never came).
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const server = net.createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!bound) continue;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-}
 
 /** The channel's listener starts after the channel is saved (the routing table's change): wait for it. */
 async function connectWhenListening(url: string): Promise<MllpClient> {

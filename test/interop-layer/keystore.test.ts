@@ -7,7 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import selfsigned from 'selfsigned';
@@ -17,14 +16,7 @@ import { interopLayerService } from '../../src/services/interop-layer/index.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import { createLogger } from '../../src/common/logger.js';
 import type { RunningService } from '../../src/services/service.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../support/cli.js';
 
 /** The fingerprint of the certificate a new TLS connection to `url` is served. */
 function servedFingerprint(url: string): Promise<string> {

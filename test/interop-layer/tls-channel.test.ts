@@ -14,21 +14,7 @@ import { testDrivers } from '../support/databases.js';
 import { startIol, type Iol } from './support.js';
 import { startMllpListener, type MllpListener } from '../../src/common/mllp/listener.js';
 import { MllpDecoder, frameMessage } from '../../src/common/mllp/framing.js';
-
-/** A free port below the ephemeral range (the channel's listener binds it only after the save). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const server = net.createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!bound) continue;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-}
+import { freePort } from '../support/cli.js';
 
 /** Sends one framed message over TLS; resolves with the answer and the certificate served. */
 async function sendOverTls(port: number, message: string): Promise<{ answer: string; fingerprint: string }> {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,14 +11,7 @@ import selfsigned from 'selfsigned';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { testDrivers } from '../support/databases.js';
 import { startIol, startUpstream, type Iol, type Upstream } from './support.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../support/cli.js';
 
 function httpsGet(url: string, options: https.RequestOptions): Promise<{ status: number; body: string; certFingerprint?: string }> {
   return new Promise((resolve, reject) => {

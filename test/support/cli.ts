@@ -49,17 +49,25 @@ export function tempProject(prefix = 'instant-cli-'): string {
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A port nothing listens on, from below the kernel's ephemeral range (32768-60999 by default).
+ * A port the kernel handed out for `listen(0)` is from that range, and between this check and the
+ * service binding it any outgoing connection on the machine (another test file, a build) can take
+ * it as its local port: the service then fails with EADDRINUSE. Below the range only listeners
+ * compete, and a port is not handed out twice by one test process.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    if (await portIsFree(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found between 20000 and 32000');
 }
+const handedOut = new Set<number>();
 
 /** True when nothing listens on the port any more. */
 export async function portIsFree(port: number): Promise<boolean> {
