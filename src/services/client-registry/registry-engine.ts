@@ -1,10 +1,12 @@
 /**
  * The registry's FHIR engine: every request runs with its sender known to the rules inside its
  * writes (request-context.ts), and a message Bundle posted to the base is a PMIR feed (pmir.ts).
- * The sender is the client the router vouched for: `senderVerificationHook` checks the router's
+ * The sender is the client the router vouched for: `addSenderVerification` checks the router's
  * signed assertion on the raw request and passes on only a verified clientID.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash, type Hash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { verifySenderIdentity } from '../../common/sender-identity.js';
 import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
@@ -40,16 +42,38 @@ export class ClientRegistryEngine extends FhirEngine {
   }
 }
 
-/** Fastify onRequest hook: verifies the router's sender assertion; a forged or stale one is a 401. */
-export function senderVerificationHook(secret: string | undefined) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+const BODY_HASH = Symbol('sender identity: body digest');
+type HashedRequest = FastifyRequest & { [BODY_HASH]?: Hash };
+
+/**
+ * The router's sender assertion, checked on the request as received: its target (path and query)
+ * and the SHA-256 of its body bytes, hashed as they stream in (the signature covers both, so a
+ * captured one cannot vouch for another body or query). A forged, stale or mismatched one is a 401.
+ */
+export function addSenderVerification(server: FastifyInstance, secret: string | undefined): void {
+  server.addHook('onRequest', async (request) => {
     delete request.headers[VERIFIED_SENDER_HEADER];
-    const path = (request.raw.url ?? '').split('?')[0]!;
-    const check = verifySenderIdentity(secret, request.headers, request.method, path);
+  });
+  server.addHook('preParsing', async (request, _reply, payload) => {
+    const hash = createHash('sha256');
+    (request as HashedRequest)[BODY_HASH] = hash;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    payload.on('error', (error) => hashing.destroy(error as Error));
+    return payload.pipe(hashing);
+  });
+  // After the body is read (or, with no body, not read: the digest of no bytes).
+  server.addHook('preHandler', async (request, reply) => {
+    const digest = ((request as HashedRequest)[BODY_HASH] ?? createHash('sha256')).digest('base64url');
+    const check = verifySenderIdentity(secret, request.headers, request.method, request.raw.url ?? '', digest);
     if (check.ok === true) request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
     else if (check.ok === false) {
       const outcome = new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${check.reason}`).toOutcome();
       await reply.code(401).header('content-type', 'application/fhir+json').send(outcome);
     }
-  };
+  });
 }
