@@ -144,6 +144,12 @@ for (const driver of testDrivers) {
       assert.match(other.body.issue[0].diagnostics, /client clinic-client/);
       const owner = await requestJson(`${base}/Patient`, 'POST', person, { authorization: basic('moh-client', 'moh-client-password-1') });
       assert.equal(owner.status, 201, JSON.stringify(owner.body));
+      // The router signs the target with its query and the body as it sends them: the registry agrees.
+      const queried = await requestJson(`${base}/Patient?_format=json`, 'POST', patient({ ids: [[NID, 'NID-8']], family: 'Ngoma', given: 'Bella', birthDate: '1994-04-04' }),
+        { authorization: basic('moh-client', 'moh-client-password-1') });
+      assert.equal(queried.status, 201, JSON.stringify(queried.body));
+      const read = await requestJson(`${base}/Patient/${owner.body.id}?_format=json`, 'GET', undefined, { authorization: basic('moh-client', 'moh-client-password-1') });
+      assert.equal(read.status, 200, 'a GET (no body) verifies too');
     });
   });
 }
