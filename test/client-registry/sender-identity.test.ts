@@ -23,7 +23,7 @@ test('a sender assertion verifies only with the secret, for its method, target a
   const body = Buffer.from('{"resourceType":"Patient"}');
   const headers = senderIdentityHeaders(SECRET, 'moh-client', 'POST', target, body, now);
   const digest = bodyDigest(body);
-  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now), { ok: true, clientID: 'moh-client' });
+  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now), { ok: true, clientID: 'moh-client', signature: headers['x-instant-sender-signature'], expiresAtMs: now + 5 * 60_000 });
   assert.equal(verifySenderIdentity('another-secret', headers, 'POST', target, digest, now).ok, false);
   assert.equal(verifySenderIdentity(SECRET, headers, 'PUT', target, digest, now).ok, false);
   assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/NamingSystem?_format=json', digest, now).ok, false);
@@ -32,6 +32,10 @@ test('a sender assertion verifies only with the secret, for its method, target a
   assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-openhim-clientid': 'other' }, 'POST', target, digest, now).ok, false);
   assert.equal(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now + 10 * 60_000).ok, false, 'stale');
   assert.equal(verifySenderIdentity(SECRET, { 'x-openhim-clientid': 'moh-client' }, 'POST', '/x', digest, now).ok, 'absent', 'an unsigned clientID is no identity');
+  assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-instant-sender-nonce': 'another-nonce-0123456789' }, 'POST', target, digest, now).ok, false, 'another nonce');
+  const { 'x-instant-sender-nonce': _nonce, ...withoutNonce } = headers;
+  assert.equal(verifySenderIdentity(SECRET, withoutNonce, 'POST', target, digest, now).ok, false, 'no nonce');
+  assert.notEqual(senderIdentityHeaders(SECRET, 'moh-client', 'POST', target, body, now)['x-instant-sender-signature'], headers['x-instant-sender-signature'], 'the same request in the same millisecond is signed anew');
 });
 
 /** The router's headers for a request as it will be sent (target with query, body bytes). */
@@ -79,7 +83,7 @@ for (const driver of testDrivers) {
       assert.equal((await cr.request('GET', 'Patient?family=sakala&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'nothing of the refused writes was kept');
     });
 
-    test('a captured assertion does not vouch for another body or another query (401, nothing stored)', async () => {
+    test('a captured assertion vouches for its own write once, never for another body or query (401, nothing stored)', async () => {
       const signed = patient({ ids: [[NID, 'NID-R1']], family: 'Replay', given: 'Signed', birthDate: '1991-01-01' });
       const other = patient({ ids: [[NID, 'NID-R2']], family: 'Replay', given: 'Other', birthDate: '1992-02-02' });
       const captured = vouch('moh-client', 'POST', `${cr.base}/Patient`, signed);
@@ -90,6 +94,12 @@ for (const driver of testDrivers) {
       assert.equal(queried.status, 401, 'another query string');
       assert.equal((await cr.request('GET', 'Patient?family=replay')).body.entry?.length ?? 0, 0, 'nothing stored');
       assert.equal((await requestJson(`${cr.base}/Patient`, 'POST', signed, captured)).status, 201, 'the request it was made for passes');
+      const replayed = await requestJson(`${cr.base}/Patient`, 'POST', signed, captured);
+      assert.equal(replayed.status, 401, 'once');
+      assert.match(replayed.body.issue[0].diagnostics, /already used/);
+      assert.equal((await cr.request('GET', 'Patient?family=replay&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'one record, not two');
+      const read = vouch('moh-client', 'GET', `${cr.base}/Patient?family=replay`);
+      for (let n = 0; n < 2; n++) assert.equal((await requestJson(`${cr.base}/Patient?family=replay`, 'GET', undefined, read)).status, 200, 'a read is not recorded');
     });
 
     test('downgrade mode keeps another client\'s identifier as secondary', async () => {

@@ -24,6 +24,7 @@ import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
 import { PmirFeed } from './pmir.js';
 import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
+import { UsedSenderSignatures } from './used-sender-signatures.js';
 import { registryOwnershipInterceptor } from './registry-ownership.js';
 import { matchOperation } from './match-operation.js';
 import { createMatcher, parseMatchRules, type MatchRules } from './matching/index.js';
@@ -108,7 +109,7 @@ export const clientRegistryService: ServiceDefinition = {
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
-      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined),
+      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema)),
     });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
       { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {

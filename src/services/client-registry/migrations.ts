@@ -10,6 +10,7 @@
  * merge         each merge of a source record into another (what unmerge restores)
  * domains_version  one row, bumped by trigger in the transaction of every NamingSystem write: a
  *               registration compares it with its cached identifier domains (identifier-domains.ts)
+ * used_sender_signatures  the router's sender assertions already accepted for a write (replays refused)
  */
 import type { Migration } from '../../db/database.js';
 
@@ -97,6 +98,17 @@ export function registryMigrations(schema: string): Migration[] {
           FOR EACH ROW WHEN (OLD.type = 'NamingSystem') EXECUTE FUNCTION ${schema}.bump_domains_version();
         CREATE TRIGGER resources_truncated AFTER TRUNCATE ON ${schema}.resources
           FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.bump_domains_version();
+      `,
+    },
+    {
+      version: 1004,
+      name: 'client registry: sender assertions already used for a write',
+      sql: `
+        CREATE TABLE ${schema}.used_sender_signatures (
+          key text PRIMARY KEY,
+          expires_at timestamptz NOT NULL
+        );
+        CREATE INDEX used_sender_signatures_expires ON ${schema}.used_sender_signatures (expires_at);
       `,
     },
   ];
