@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { createHttpApp, listenOn } from '../../src/common/http-app.js';
 import { DEFAULT_LIMITS } from '../../src/common/limits.js';
 import { createLogger } from '../../src/common/logger.js';
-import type { Database, Queryable, Subscription } from '../../src/db/database.js';
+import type { Database, Queryable } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
 import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
@@ -76,11 +76,10 @@ export interface BenchRegistry {
   close(): Promise<void>;
 }
 
-/** The registry on `db` (schema cr_bench), listening on a free loopback port, following other processes' domain writes. */
+/** The registry on `db` (schema cr_bench), listening on a free loopback port (the domains version tells it of other processes' domain writes). */
 export async function serveRegistry(db: Database, maxCandidates: number, routes?: (app: ReturnType<typeof createHttpApp>) => void): Promise<BenchRegistry> {
   const counters = countStatements(db);
   const engine = await createClientRegistryEngine({ db: counters.db }, { schema: BENCH_SCHEMA, limits: { ...DEFAULT_LIMITS, crMaxCandidates: maxCandidates } });
-  const following: Subscription | undefined = await engine.identifierDomains.followChanges(db);
   const app = createHttpApp({ logger: createLogger({ level: 'warn' }), name: 'cr-bench' });
   await registerFhirRoutes(app, engine, { prefix: '/clientregistry/fhir' });
   routes?.(app);
@@ -93,7 +92,6 @@ export async function serveRegistry(db: Database, maxCandidates: number, routes?
     async close() {
       await app.close();
       await engine.settle();
-      await following?.close();
     },
   };
 }

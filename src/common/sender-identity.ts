@@ -1,49 +1,71 @@
 /**
  * How the router tells a service which client it authenticated, so that the service can trust it
- * from the router alone: the router sends the clientID with a timestamp and an HMAC-SHA256 over
- * (clientID, method, path, timestamp) keyed with a secret only the router and the service hold
- * (setting OPENHIM_SENDER_IDENTITY_SECRET, generated at init). A client cannot forge it without
- * the secret, and a captured one is good for SENDER_IDENTITY_MAX_SKEW_MS on that path only.
+ * from the router alone: the router sends the clientID with a timestamp, a random nonce and an
+ * HMAC-SHA256 over (clientID, method, request target (path and query, as sent), SHA-256 of the
+ * body, timestamp, nonce)
+ * keyed with a secret only the router and the service hold (setting
+ * OPENHIM_SENDER_IDENTITY_SECRET, generated at init). The service recomputes the body's digest
+ * from the bytes it received. A client cannot forge it without the secret, and a captured one is
+ * good for SENDER_IDENTITY_MAX_SKEW_MS for that same request only (same target, same body); a
+ * service that records the signatures it accepted (the client registry, for writes) refuses even
+ * that replay. The nonce makes two identical requests in one millisecond two signatures.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SENDER_IDENTITY_SETTING = 'OPENHIM_SENDER_IDENTITY_SECRET';
 export const SENDER_CLIENT_HEADER = 'x-openhim-clientid';
 export const SENDER_TIMESTAMP_HEADER = 'x-instant-sender-timestamp';
 export const SENDER_SIGNATURE_HEADER = 'x-instant-sender-signature';
+export const SENDER_NONCE_HEADER = 'x-instant-sender-nonce';
 /** Headers only the router may set: a client's copies are dropped before routing. */
-export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER] as const;
+export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER, SENDER_NONCE_HEADER] as const;
+const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 /** How old (or how far ahead, clocks differ) an assertion may be. */
 export const SENDER_IDENTITY_MAX_SKEW_MS = 5 * 60_000;
 
-function signature(secret: string, clientID: string, method: string, path: string, timestamp: string): Buffer {
-  return createHmac('sha256', secret).update([clientID, method.toUpperCase(), path, timestamp].join('\n')).digest();
+/** SHA-256 of a request body (no body: of no bytes), as signed. */
+export function bodyDigest(body?: Uint8Array): string {
+  return createHash('sha256').update(body ?? new Uint8Array()).digest('base64url');
 }
 
-/** The headers vouching for clientID on this request; `path` is the request target path as sent (no query). */
-export function senderIdentityHeaders(secret: string, clientID: string, method: string, path: string, now = Date.now()): Record<string, string> {
+function signature(secret: string, clientID: string, method: string, target: string, digest: string, timestamp: string, nonce: string): Buffer {
+  return createHmac('sha256', secret).update([clientID, method.toUpperCase(), target, digest, timestamp, nonce].join('\n')).digest();
+}
+
+/**
+ * The headers vouching for clientID on this request: `target` is the request target as sent (path
+ * and query), `body` the bytes sent (undefined: none).
+ */
+export function senderIdentityHeaders(secret: string, clientID: string, method: string, target: string, body?: Uint8Array, now = Date.now()): Record<string, string> {
   const timestamp = String(now);
+  const nonce = randomBytes(16).toString('base64url');
   return {
     [SENDER_CLIENT_HEADER]: clientID,
     [SENDER_TIMESTAMP_HEADER]: timestamp,
-    [SENDER_SIGNATURE_HEADER]: signature(secret, clientID, method, path, timestamp).toString('base64url'),
+    [SENDER_NONCE_HEADER]: nonce,
+    [SENDER_SIGNATURE_HEADER]: signature(secret, clientID, method, target, bodyDigest(body), timestamp, nonce).toString('base64url'),
   };
 }
 
-export type SenderCheck = { ok: true; clientID: string } | { ok: false; reason: string } | { ok: 'absent' };
+/** A valid assertion carries its signature and when it expires: what a replay check records. */
+export type SenderCheck = { ok: true; clientID: string; signature: string; expiresAtMs: number } | { ok: false; reason: string } | { ok: 'absent' };
 
-/** Checks a request's assertion: absent (no signature), valid, or why it is refused. */
-export function verifySenderIdentity(secret: string | undefined, headers: Record<string, string | string[] | undefined>, method: string, path: string, now = Date.now()): SenderCheck {
+/**
+ * Checks a request's assertion: absent (no signature), valid, or why it is refused. `target` is the
+ * request target as received (path and query), `digest` bodyDigest() of the body bytes received.
+ */
+export function verifySenderIdentity(secret: string | undefined, headers: Record<string, string | string[] | undefined>, method: string, target: string, digest: string, now = Date.now()): SenderCheck {
   const one = (name: string) => { const v = headers[name]; return Array.isArray(v) ? undefined : v; };
   const clientID = one(SENDER_CLIENT_HEADER);
   const timestamp = one(SENDER_TIMESTAMP_HEADER);
   const given = one(SENDER_SIGNATURE_HEADER);
+  const nonce = one(SENDER_NONCE_HEADER);
   if (given === undefined && timestamp === undefined) return { ok: 'absent' };
   if (!secret) return { ok: false, reason: `a sender identity was sent but this service has no ${SENDER_IDENTITY_SETTING}` };
-  if (!clientID || !timestamp || !given || !/^\d{1,15}$/.test(timestamp)) return { ok: false, reason: 'incomplete sender identity headers' };
+  if (!clientID || !timestamp || !given || !nonce || !/^\d{1,15}$/.test(timestamp) || !NONCE.test(nonce)) return { ok: false, reason: 'incomplete sender identity headers' };
   if (Math.abs(now - Number(timestamp)) > SENDER_IDENTITY_MAX_SKEW_MS) return { ok: false, reason: 'the sender identity has expired' };
-  const expected = signature(secret, clientID, method, path, timestamp);
+  const expected = signature(secret, clientID, method, target, digest, timestamp, nonce);
   const actual = Buffer.from(given, 'base64url');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'the sender identity signature does not match' };
-  return { ok: true, clientID };
+  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'the sender identity signature does not match this request (client, method, target, body or timestamp)' };
+  return { ok: true, clientID, signature: given, expiresAtMs: Number(timestamp) + SENDER_IDENTITY_MAX_SKEW_MS };
 }

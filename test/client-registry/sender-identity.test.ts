@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { senderIdentityHeaders, verifySenderIdentity } from '../../src/common/sender-identity.js';
+import { bodyDigest, senderIdentityHeaders, verifySenderIdentity } from '../../src/common/sender-identity.js';
 import { testDrivers } from '../support/databases.js';
 import { basic, startIol, type Iol } from '../interop-layer/support.js';
 import { patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
@@ -17,24 +17,39 @@ const NID = 'http://moh.example.org/nid';
 const OWNER_EXTENSION = 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner';
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
 
-test('a sender assertion verifies only with the secret, for its method and path, while fresh', () => {
+test('a sender assertion verifies only with the secret, for its method, target and body, while fresh', () => {
   const now = Date.now();
-  const headers = senderIdentityHeaders(SECRET, 'moh-client', 'POST', '/clientregistry/fhir/Patient', now);
-  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/Patient', now), { ok: true, clientID: 'moh-client' });
-  assert.equal(verifySenderIdentity('another-secret', headers, 'POST', '/clientregistry/fhir/Patient', now).ok, false);
-  assert.equal(verifySenderIdentity(SECRET, headers, 'PUT', '/clientregistry/fhir/Patient', now).ok, false);
-  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/NamingSystem', now).ok, false);
-  assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-openhim-clientid': 'other' }, 'POST', '/clientregistry/fhir/Patient', now).ok, false);
-  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/Patient', now + 10 * 60_000).ok, false, 'stale');
-  assert.equal(verifySenderIdentity(SECRET, { 'x-openhim-clientid': 'moh-client' }, 'POST', '/x', now).ok, 'absent', 'an unsigned clientID is no identity');
+  const target = '/clientregistry/fhir/Patient?_format=json';
+  const body = Buffer.from('{"resourceType":"Patient"}');
+  const headers = senderIdentityHeaders(SECRET, 'moh-client', 'POST', target, body, now);
+  const digest = bodyDigest(body);
+  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now), { ok: true, clientID: 'moh-client', signature: headers['x-instant-sender-signature'], expiresAtMs: now + 5 * 60_000 });
+  assert.equal(verifySenderIdentity('another-secret', headers, 'POST', target, digest, now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'PUT', target, digest, now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/NamingSystem?_format=json', digest, now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/Patient', digest, now).ok, false, 'another query');
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', target, bodyDigest(Buffer.from('{"resourceType":"Patient","id":"x"}')), now).ok, false, 'another body');
+  assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-openhim-clientid': 'other' }, 'POST', target, digest, now).ok, false);
+  assert.equal(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now + 10 * 60_000).ok, false, 'stale');
+  assert.equal(verifySenderIdentity(SECRET, { 'x-openhim-clientid': 'moh-client' }, 'POST', '/x', digest, now).ok, 'absent', 'an unsigned clientID is no identity');
+  assert.equal(verifySenderIdentity(SECRET, { ...headers, 'x-instant-sender-nonce': 'another-nonce-0123456789' }, 'POST', target, digest, now).ok, false, 'another nonce');
+  const { 'x-instant-sender-nonce': _nonce, ...withoutNonce } = headers;
+  assert.equal(verifySenderIdentity(SECRET, withoutNonce, 'POST', target, digest, now).ok, false, 'no nonce');
+  assert.notEqual(senderIdentityHeaders(SECRET, 'moh-client', 'POST', target, body, now)['x-instant-sender-signature'], headers['x-instant-sender-signature'], 'the same request in the same millisecond is signed anew');
 });
+
+/** The router's headers for a request as it will be sent (target with query, body bytes). */
+const vouch = (client: string, method: string, url: string, body?: unknown) => {
+  const u = new URL(url);
+  return senderIdentityHeaders(SECRET, client, method, u.pathname + u.search, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+};
 
 for (const driver of testDrivers) {
   describe(`client registry: protected domains and the sender's identity on ${driver}`, () => {
     let cr: RegistryUnderTest;
     let downgrading: RegistryUnderTest;
     const post = (registry: RegistryUnderTest, path: string, body: unknown, client?: string, extra: Record<string, string> = {}) =>
-      requestJson(`${registry.base}/${path}`, 'POST', body, { ...(client ? senderIdentityHeaders(SECRET, client, 'POST', new URL(`${registry.base}/${path}`).pathname) : {}), ...extra });
+      requestJson(`${registry.base}/${path}`, 'POST', body, { ...(client ? vouch(client, 'POST', `${registry.base}/${path}`, body) : {}), ...extra });
 
     before(async () => {
       cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_PROTECTED_DOMAINS: `${NID}=moh-client` });
@@ -62,10 +77,29 @@ for (const driver of testDrivers) {
       assert.equal(owner.status, 201, JSON.stringify(owner.body));
 
       // Another client may resend the identifier the record already has, and add its own.
-      const resent = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', { ...owner.body, identifier: [...owner.body.identifier, { system: 'urn:test:clinic', value: 'C-9' }] },
-        senderIdentityHeaders(SECRET, 'clinic-client', 'PUT', new URL(`${cr.base}/Patient/${owner.body.id}`).pathname));
+      const update = { ...owner.body, identifier: [...owner.body.identifier, { system: 'urn:test:clinic', value: 'C-9' }] };
+      const resent = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', update, vouch('clinic-client', 'PUT', `${cr.base}/Patient/${owner.body.id}`, update));
       assert.equal(resent.status, 200, JSON.stringify(resent.body));
       assert.equal((await cr.request('GET', 'Patient?family=sakala&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'nothing of the refused writes was kept');
+    });
+
+    test('a captured assertion vouches for its own write once, never for another body or query (401, nothing stored)', async () => {
+      const signed = patient({ ids: [[NID, 'NID-R1']], family: 'Replay', given: 'Signed', birthDate: '1991-01-01' });
+      const other = patient({ ids: [[NID, 'NID-R2']], family: 'Replay', given: 'Other', birthDate: '1992-02-02' });
+      const captured = vouch('moh-client', 'POST', `${cr.base}/Patient`, signed);
+      const swapped = await requestJson(`${cr.base}/Patient`, 'POST', other, captured);
+      assert.equal(swapped.status, 401, JSON.stringify(swapped.body));
+      assert.match(swapped.body.issue[0].diagnostics, /does not match/);
+      const queried = await requestJson(`${cr.base}/Patient?_format=json`, 'POST', signed, captured);
+      assert.equal(queried.status, 401, 'another query string');
+      assert.equal((await cr.request('GET', 'Patient?family=replay')).body.entry?.length ?? 0, 0, 'nothing stored');
+      assert.equal((await requestJson(`${cr.base}/Patient`, 'POST', signed, captured)).status, 201, 'the request it was made for passes');
+      const replayed = await requestJson(`${cr.base}/Patient`, 'POST', signed, captured);
+      assert.equal(replayed.status, 401, 'once');
+      assert.match(replayed.body.issue[0].diagnostics, /already used/);
+      assert.equal((await cr.request('GET', 'Patient?family=replay&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'one record, not two');
+      const read = vouch('moh-client', 'GET', `${cr.base}/Patient?family=replay`);
+      for (let n = 0; n < 2; n++) assert.equal((await requestJson(`${cr.base}/Patient?family=replay`, 'GET', undefined, read)).status, 200, 'a read is not recorded');
     });
 
     test('downgrade mode keeps another client\'s identifier as secondary', async () => {
@@ -85,8 +119,8 @@ for (const driver of testDrivers) {
       const created = await post(cr, 'NamingSystem', system, 'clinic-client');
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const path = `NamingSystem/${created.body.id}`;
-      const changed = await requestJson(`${cr.base}/${path}`, 'PUT', { ...created.body, extension: [{ url: OWNER_EXTENSION, valueString: 'someone-else' }] },
-        senderIdentityHeaders(SECRET, 'someone-else', 'PUT', new URL(`${cr.base}/${path}`).pathname));
+      const claim = { ...created.body, extension: [{ url: OWNER_EXTENSION, valueString: 'someone-else' }] };
+      const changed = await requestJson(`${cr.base}/${path}`, 'PUT', claim, vouch('someone-else', 'PUT', `${cr.base}/${path}`, claim));
       assert.equal(changed.status, 403);
       assert.equal((await cr.request('DELETE', path)).status, 403, 'nor delete it anonymously');
       const refused = await post(cr, 'Patient', patient({ ids: [['http://clinic.example.org/mrn', 'M-1']], family: 'Phiri', given: 'Ben', birthDate: '1966-06-06' }), 'moh-client');
@@ -120,6 +154,12 @@ for (const driver of testDrivers) {
       assert.match(other.body.issue[0].diagnostics, /client clinic-client/);
       const owner = await requestJson(`${base}/Patient`, 'POST', person, { authorization: basic('moh-client', 'moh-client-password-1') });
       assert.equal(owner.status, 201, JSON.stringify(owner.body));
+      // The router signs the target with its query and the body as it sends them: the registry agrees.
+      const queried = await requestJson(`${base}/Patient?_format=json`, 'POST', patient({ ids: [[NID, 'NID-8']], family: 'Ngoma', given: 'Bella', birthDate: '1994-04-04' }),
+        { authorization: basic('moh-client', 'moh-client-password-1') });
+      assert.equal(queried.status, 201, JSON.stringify(queried.body));
+      const read = await requestJson(`${base}/Patient/${owner.body.id}?_format=json`, 'GET', undefined, { authorization: basic('moh-client', 'moh-client-password-1') });
+      assert.equal(read.status, 200, 'a GET (no body) verifies too');
     });
   });
 }

@@ -12,9 +12,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { freshPostgresUrl, postgresAdminUrl } from '../support/databases.js';
 import { startReplica, type Replica } from '../support/replicas.js';
+import { senderIdentityHeaders } from '../../src/common/sender-identity.js';
 import { basic, eventually, startUpstream, type Upstream } from '../interop-layer/support.js';
 
 const HEARTBEAT_MS = 300;
+const SENDER_SECRET = 'replicas-sender-identity-secret-0123456789';
 const DEAD_AFTER_MS = 1500;
 
 describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreSQL server for the tests' }, () => {
@@ -44,7 +46,7 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     database = await freshPostgresUrl();
     upstream = await startUpstream();
     // Started together: migrations, the root user and the server keys must not race.
-    const crSettings = { CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0' };
+    const crSettings = { CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0', OPENHIM_SENDER_IDENTITY_SECRET: SENDER_SECRET };
     [iolA, iolB, shr1, shr2, cr1, cr2] = await Promise.all([
       startReplica('interop-layer', database.url, iolSettings),
       startReplica('interop-layer', database.url, iolSettings),
@@ -183,6 +185,40 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     assert.deepEqual(bodies.map((b) => b.status), Array(8).fill(201));
     const goldens = new Set(bodies.map((b) => b.body.link?.find((l) => l.type === 'refer')?.other.reference));
     assert.equal(goldens.size, 1, `one golden record for the person, got ${[...goldens].join(', ')}`);
+  });
+
+  // After the test above: it registers in open mode (no domain yet).
+  test('a domain protected through one client-registry replica is protected on the other once the write is acknowledged', async () => {
+    const fhir = { 'content-type': 'application/fhir+json' };
+    const owner = (method: string, url: string, body: unknown) => {
+      const u = new URL(url);
+      return { ...fhir, ...senderIdentityHeaders(SENDER_SECRET, 'owner-client', method, u.pathname + u.search, Buffer.from(JSON.stringify(body))) };
+    };
+    const post = (base: string, body: unknown) => fetch(`${base}/Patient`, { method: 'POST', headers: fhir, body: JSON.stringify(body) });
+    const b1 = cr1.endpoints.fhir!;
+    const b2 = cr2.endpoints.fhir!;
+    const stale: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const domain = `http://replicas.example.org/domain-${i}`;
+      const system = { resourceType: 'NamingSystem', name: `Replica${i}`, status: 'active', kind: 'identifier', date: '2026-01-01', uniqueId: [{ type: 'uri', value: domain, preferred: true }] };
+      const created = await fetch(`${b1}/NamingSystem`, { method: 'POST', headers: owner('POST', `${b1}/NamingSystem`, system), body: JSON.stringify(system) });
+      assert.equal(created.status, 201);
+      const id = ((await created.json()) as { id: string }).id;
+      const person = (value: string, n: number) => ({ resourceType: 'Patient', identifier: [{ use: 'official', system: domain, value }], name: [{ family: `Guard${i}x${n}`, given: [`G${i}y${n}`] }], gender: 'male', birthDate: `19${50 + i}-0${n}-1${n}` });
+      // Both replicas cache the new, open domain (on 2 right after its creation on 1 was acknowledged).
+      for (const [n, base] of [[1, b1], [2, b2]] as const) {
+        const warm = await post(base, person(`warm-${n}`, n));
+        await warm.arrayBuffer();
+        if (warm.status !== 201) stale.push(`${domain} created on replica 1, registration on replica ${n}: ${warm.status}`);
+      }
+      const protectedSystem = { ...system, id, extension: [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: 'owner-client' }] };
+      const put = await fetch(`${b1}/NamingSystem/${id}`, { method: 'PUT', headers: owner('PUT', `${b1}/NamingSystem/${id}`, protectedSystem), body: JSON.stringify(protectedSystem) });
+      assert.equal(put.status, 200, await put.text());
+      const after = await post(b2, person('after', 3));
+      await after.arrayBuffer();
+      if (after.status !== 403) stale.push(`${domain} protected on replica 1, anonymous registration on replica 2: ${after.status}`);
+    }
+    assert.deepEqual(stale, [], 'answers from domains older than an acknowledged NamingSystem write');
   });
 
   test('kill -9 under load: every acknowledged FHIR create is readable, and no transaction stays in Processing', async (t) => {

@@ -11,7 +11,6 @@
  * kept as `use: secondary`.
  */
 import type { Identifier, NamingSystem, Patient, Resource } from '@medplum/fhirtypes';
-import type { Database, Subscription } from '../../db/database.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
@@ -107,55 +106,47 @@ export async function loadIdentifierDomains(repo: FhirRepository, strict: boolea
 }
 
 /**
- * Domains are read on every registration and change only on NamingSystem writes: they are kept in
- * memory (one table of at most MAX_DOMAINS domains) and dropped at once on this process's
- * NamingSystem writes. On PostgreSQL with followChanges, every NamingSystem write also announces
- * itself when it commits (NOTIFY), so every process drops them then and keeps them until;
- * otherwise (PGlite, one process) they are also dropped after DOMAIN_CACHE_MS. A transaction that
- * wrote a NamingSystem reads its own domains (uncommitted, so never cached).
+ * Domains are needed on every registration and change only on NamingSystem writes: they are kept
+ * in memory (one table of at most MAX_DOMAINS domains) with the schema's domains version they were
+ * read at. Every NamingSystem write bumps that version in its own transaction (a trigger,
+ * migrations.ts), and each registration reads it first (one row by primary key) in its own
+ * transaction: a NamingSystem write acknowledged by any process on the database is seen by the
+ * next registration on every other (read committed), with no wait for a notification. A
+ * transaction that wrote a NamingSystem reads its own domains (uncommitted, so never cached).
  */
-const DOMAIN_CACHE_MS = 5_000;
-
-/** The channel a schema's NamingSystem writes are announced on. */
-export const namingSystemChannel = (schema: string): string => `${schema}_naming_systems`;
-
 export class IdentifierDomainCache {
-  private cached?: { at: number; table: DomainTable };
-  /** Bumped by every forget: a read that began before one is not kept (it may predate the write). */
-  private generation = 0;
-  /** Told of every committed NamingSystem write (followChanges), so the table needs no expiry. */
-  private announced = false;
+  private cached?: { version: string; table: DomainTable };
   /** Transactions (their connection) that wrote a NamingSystem: they read their own writes. */
   private readonly writers = new WeakSet<object>();
   /** Reads of the NamingSystems so far (tests compare hits and misses). */
   reads = 0;
 
-  /** ttlMs: how long the table is kept when not told of changes (followChanges). */
-  constructor(readonly schema: string, private readonly ttlMs = DOMAIN_CACHE_MS) {}
-
-  /** How many times the table was dropped (a test waits for a notification with it). */
-  get changes(): number {
-    return this.generation;
-  }
+  constructor(readonly schema: string) {}
 
   forget(): void {
-    this.generation++;
     this.cached = undefined;
   }
 
-  /** The registered domains under the given settings, from memory when nothing changed. */
+  /** The registered domains under the given settings, from memory when the domains version did not move. */
   async load(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
     return domainsOf(await this.table(repo), strict, protection);
   }
 
   private async table(repo: FhirRepository): Promise<DomainTable> {
     if (this.writers.has(repo.sql)) return this.read(repo);
+    // The version first: a NamingSystem committed between the two reads makes the table newer than
+    // its version (read again next time), never older.
+    const version = await this.version(repo);
     const cached = this.cached;
-    if (cached && (this.announced || Date.now() - cached.at < this.ttlMs)) return cached.table;
-    const generation = this.generation;
+    if (cached?.version === version) return cached.table;
     const table = await this.read(repo);
-    if (generation === this.generation) this.cached = { at: Date.now(), table };
+    this.cached = { version, table };
     return table;
+  }
+
+  private async version(repo: FhirRepository): Promise<string> {
+    const { rows } = await repo.sql.query<{ version: string }>(`SELECT version::text AS version FROM ${this.schema}.domains_version`);
+    return rows[0]?.version ?? '';
   }
 
   private async read(repo: FhirRepository): Promise<DomainTable> {
@@ -163,36 +154,13 @@ export class IdentifierDomainCache {
     return readDomainTable(repo);
   }
 
-  /** Drops the table on this process's NamingSystem writes and announces them to the others at commit. */
+  /** Marks a transaction that wrote a NamingSystem: it reads its own (uncommitted) domains, uncached. */
   interceptor(): WriteInterceptor {
     return {
       name: 'client registry: identifier domain cache',
       types: ['NamingSystem'],
-      after: async ({ repo }) => {
+      after: ({ repo }) => {
         this.writers.add(repo.sql);
-        this.forget();
-        // Delivered when this transaction commits, to every process following changes (followChanges).
-        await repo.sql.query('SELECT pg_notify($1, $2)', [namingSystemChannel(this.schema), 'NamingSystem']);
-      },
-    };
-  }
-
-  /**
-   * Drops the table whenever any process commits a NamingSystem write (the interceptor's NOTIFY) or
-   * the notifications were interrupted. PostgreSQL only (Database.listen).
-   */
-  async followChanges(db: Database): Promise<Subscription | undefined> {
-    if (!db.listen) return undefined;
-    const subscription = await db.listen(namingSystemChannel(this.schema), {
-      onNotify: () => this.forget(),
-      onReconnect: () => this.forget(),
-    });
-    this.announced = true;
-    return {
-      close: async () => {
-        this.announced = false;
-        this.forget();
-        await subscription.close();
       },
     };
   }

@@ -23,7 +23,8 @@ import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
 import { PmirFeed } from './pmir.js';
-import { ClientRegistryEngine, senderVerificationHook } from './registry-engine.js';
+import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
+import { UsedSenderSignatures } from './used-sender-signatures.js';
 import { registryOwnershipInterceptor } from './registry-ownership.js';
 import { matchOperation } from './match-operation.js';
 import { createMatcher, parseMatchRules, type MatchRules } from './matching/index.js';
@@ -106,11 +107,9 @@ export const clientRegistryService: ServiceDefinition = {
       mode: context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE') === 'downgrade' ? 'downgrade' : 'refuse',
     };
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
-    // Other processes on the same PostgreSQL database register domains too: drop the cached ones when they do.
-    const domainChanges = await engine.identifierDomains.followChanges(context.db);
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
-      configure: (server) => server.addHook('onRequest', senderVerificationHook(context.settings.get(SENDER_IDENTITY_SETTING) || undefined)),
+      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema)),
     });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
       { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {
@@ -125,7 +124,6 @@ export const clientRegistryService: ServiceDefinition = {
         await mllp.close();
         await app.close();
         await engine.settle();
-        await domainChanges?.close();
       },
     };
   },

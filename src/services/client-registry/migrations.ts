@@ -8,6 +8,9 @@
  * decision      every match decision: best candidate, score, grade, each field's contribution
  * review        probable matches waiting for a person (open, accepted, rejected)
  * merge         each merge of a source record into another (what unmerge restores)
+ * domains_version  one row, bumped by trigger in the transaction of every NamingSystem write: a
+ *               registration compares it with its cached identifier domains (identifier-domains.ts)
+ * used_sender_signatures  the router's sender assertions already accepted for a write (replays refused)
  */
 import type { Migration } from '../../db/database.js';
 
@@ -70,6 +73,42 @@ export function registryMigrations(schema: string): Migration[] {
           unmerged_at timestamptz
         );
         CREATE INDEX merge_source ON ${schema}.merge (source_id, id);
+      `,
+    },
+    {
+      version: 1003,
+      name: 'client registry: identifier domains version (bumped with every NamingSystem write)',
+      // A trigger, not the writer: every write of a NamingSystem row (API, PMIR, restore) bumps it.
+      // The WHEN clauses keep Patient writes from calling the function at all.
+      sql: `
+        CREATE TABLE ${schema}.domains_version (
+          single boolean PRIMARY KEY DEFAULT true CHECK (single),
+          version bigint NOT NULL
+        );
+        INSERT INTO ${schema}.domains_version (version) VALUES (1);
+        CREATE FUNCTION ${schema}.bump_domains_version() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+          UPDATE ${schema}.domains_version SET version = version + 1;
+          RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER naming_system_written AFTER INSERT OR UPDATE ON ${schema}.resources
+          FOR EACH ROW WHEN (NEW.type = 'NamingSystem') EXECUTE FUNCTION ${schema}.bump_domains_version();
+        CREATE TRIGGER naming_system_deleted AFTER DELETE ON ${schema}.resources
+          FOR EACH ROW WHEN (OLD.type = 'NamingSystem') EXECUTE FUNCTION ${schema}.bump_domains_version();
+        CREATE TRIGGER resources_truncated AFTER TRUNCATE ON ${schema}.resources
+          FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.bump_domains_version();
+      `,
+    },
+    {
+      version: 1004,
+      name: 'client registry: sender assertions already used for a write',
+      sql: `
+        CREATE TABLE ${schema}.used_sender_signatures (
+          key text PRIMARY KEY,
+          expires_at timestamptz NOT NULL
+        );
+        CREATE INDEX used_sender_signatures_expires ON ${schema}.used_sender_signatures (expires_at);
       `,
     },
   ];

@@ -1,10 +1,12 @@
 /**
  * The registry's FHIR engine: every request runs with its sender known to the rules inside its
  * writes (request-context.ts), and a message Bundle posted to the base is a PMIR feed (pmir.ts).
- * The sender is the client the router vouched for: `senderVerificationHook` checks the router's
+ * The sender is the client the router vouched for: `addSenderVerification` checks the router's
  * signed assertion on the raw request and passes on only a verified clientID.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash, type Hash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { verifySenderIdentity } from '../../common/sender-identity.js';
 import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
@@ -12,6 +14,7 @@ import { FhirError } from '../../fhir/outcome.js';
 import { IdentifierDomainCache } from './identifier-domains.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
 import { asSender } from './request-context.js';
+import type { UsedSenderSignatures } from './used-sender-signatures.js';
 
 /** Set by senderVerificationHook alone (a client's copy is removed first): the verified clientID. */
 export const VERIFIED_SENDER_HEADER = 'x-instant-verified-sender';
@@ -40,16 +43,44 @@ export class ClientRegistryEngine extends FhirEngine {
   }
 }
 
-/** Fastify onRequest hook: verifies the router's sender assertion; a forged or stale one is a 401. */
-export function senderVerificationHook(secret: string | undefined) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+const READS = new Set(['GET', 'HEAD']);
+const BODY_HASH = Symbol('sender identity: body digest');
+type HashedRequest = FastifyRequest & { [BODY_HASH]?: Hash };
+
+/**
+ * The router's sender assertion, checked on the request as received: its target (path and query)
+ * and the SHA-256 of its body bytes, hashed as they stream in (the signature covers both, so a
+ * captured one cannot vouch for another body or query). A forged, stale or mismatched one is a 401,
+ * and so is one already used for a write (`used`): a write is vouched for once. Reads are not
+ * recorded (a replayed read tells the attacker what the captured answer did; recording it would
+ * be a database write per search).
+ */
+export function addSenderVerification(server: FastifyInstance, secret: string | undefined, used?: UsedSenderSignatures): void {
+  server.addHook('onRequest', async (request) => {
     delete request.headers[VERIFIED_SENDER_HEADER];
-    const path = (request.raw.url ?? '').split('?')[0]!;
-    const check = verifySenderIdentity(secret, request.headers, request.method, path);
-    if (check.ok === true) request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
-    else if (check.ok === false) {
-      const outcome = new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${check.reason}`).toOutcome();
+  });
+  server.addHook('preParsing', async (request, _reply, payload) => {
+    const hash = createHash('sha256');
+    (request as HashedRequest)[BODY_HASH] = hash;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    payload.on('error', (error) => hashing.destroy(error as Error));
+    return payload.pipe(hashing);
+  });
+  // After the body is read (or, with no body, not read: the digest of no bytes).
+  server.addHook('preHandler', async (request, reply) => {
+    const digest = ((request as HashedRequest)[BODY_HASH] ?? createHash('sha256')).digest('base64url');
+    const check = verifySenderIdentity(secret, request.headers, request.method, request.raw.url ?? '', digest);
+    const refusal = check.ok === false ? check.reason
+      : check.ok === true && used && !READS.has(request.method) && !(await used.use(check.signature, check.expiresAtMs)) ? 'this sender identity was already used (a replayed request)'
+        : undefined;
+    if (refusal !== undefined) {
+      const outcome = new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${refusal}`).toOutcome();
       await reply.code(401).header('content-type', 'application/fhir+json').send(outcome);
-    }
-  };
+    } else if (check.ok === true) request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
+  });
 }

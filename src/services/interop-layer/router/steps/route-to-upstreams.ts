@@ -96,8 +96,9 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   headers['x-openhim-transactionid'] = transaction!._id;
   if (client) headers['x-openhim-clientid'] = client.clientID;
   // Signed, so an upstream can trust the clientID from the router alone (sender-identity.ts).
+  const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body;
   if (client && deps.config.senderIdentitySecret) {
-    Object.assign(headers, senderIdentityHeaders(deps.config.senderIdentitySecret, client.clientID, request.method, path.split('?')[0]!));
+    Object.assign(headers, senderIdentityHeaders(deps.config.senderIdentitySecret, client.clientID, request.method, path, body));
   }
   // Set by the router alone, from the connection it accepted. X-Forwarded-For is replaced, not
   // appended to: the router is the edge, and a client-sent chain is whatever the client wants.
@@ -125,7 +126,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
       path,
       method: request.method,
       headers,
-      body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
+      body,
       timeoutMs: channel.timeout ?? deps.config.defaultTimeoutMs,
     });
     const mediator = parseMediator(response);
