@@ -14,6 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-models/v1';
 import { loadDeployment } from '../../src/platform/deployment.js';
 import { silentProgress } from '../../src/platform/progress.js';
@@ -36,6 +37,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/StatefulSet': StatefulSet as never,
   'batch/v1/Job': Job as never,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
   'v1/ConfigMap': ConfigMap as never,
   'v1/Service': Service as never,
   'v1/Pod': Pod as never,

@@ -41,7 +41,8 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
   const published = new Map(plan.components.map((c) => [c.name, new Set(c.ports.filter((p) => p.published).map((p) => p.port))]));
   const out: KubeObject[] = [];
   for (const object of renderKubernetes(plan) as KubeObject[]) {
-    if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget') continue;
+    // Podman plays neither Services, disruption budgets nor NetworkPolicies (its pods share one network).
+    if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget' || object.kind === 'NetworkPolicy') continue;
     if (object.kind === 'StatefulSet') {
       const template = object.spec.template;
       template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan.project) } }];
