@@ -311,3 +311,22 @@ test('compose and kubernetes: with the terminology service deployed, the shared 
   const without = parse(readFileSync(join(alone.out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(without.services['shared-health-record'].environment.FHIR_DATASTORE_TERMINOLOGY_URL, undefined, 'no terminology service: the core terminology');
 });
+
+test('swarm: the console is not published through the routing mesh either: an opt-in override of its own, host mode', async () => {
+  const { out, secrets, deployment } = await render('swarm', ['core', 'console']);
+  const stack = parse(readFileSync(join(out, 'stack.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
+  assert.equal(stack.services.console.ports, undefined, 'no plain-HTTP console on every node\'s addresses');
+  const overrides = readdirSync(out).filter((name) => /^stack\..+\.yaml$/.test(name)).sort();
+  assert.deepEqual(overrides, ['stack.admin-api.yaml', 'stack.console.yaml'], 'one opt-in each: publishing the console does not publish the admin API');
+  const text = readFileSync(join(out, 'stack.console.yaml'), 'utf8');
+  assert.match(text, /docker stack deploy -c stack.yaml -c stack.console.yaml/);
+  const override = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(override.services, { console: { ports: [{ target: 9000, published: 9000, protocol: 'tcp', mode: 'host' }] } });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  assert.equal(composeHostEndpoints(plan, 'swarm').console, undefined, 'instant does not point at an unpublished console');
+  assert.ok(composeHostEndpoints(plan, 'compose').console?.web, 'compose still publishes it on loopback');
+  const compose = parse(renderManifestText(plan)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(compose.services.console.ports, ['127.0.0.1:9000:9000']);
+});
