@@ -1,7 +1,7 @@
 /**
  * `podman kube play` as a Kubernetes deployer, for machines without a cluster (tests, a single
  * server). Podman 4 plays Deployments, Pods, ConfigMaps and PersistentVolumeClaims but not
- * StatefulSets, Jobs or Services, and reads secrets from its own store; so the manifests are
+ * StatefulSets, Jobs, Services or NetworkPolicies, and reads secrets from its own store; so the manifests are
  * adapted: PostgreSQL becomes a Deployment on a claim (a podman volume the deployer creates), the import Job a Pod, components are
  * reached by their pod's name (<project>-<name>-pod-0, which podman's network resolves; pods are
  * named per project, so two instances on one host do not clash), secrets come from a podman secret
