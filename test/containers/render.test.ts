@@ -14,6 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-models/v1';
 import { loadDeployment } from '../../src/platform/deployment.js';
 import { silentProgress } from '../../src/platform/progress.js';
@@ -36,6 +37,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/StatefulSet': StatefulSet as never,
   'batch/v1/Job': Job as never,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
   'v1/ConfigMap': ConfigMap as never,
   'v1/Service': Service as never,
   'v1/Pod': Pod as never,
@@ -308,4 +310,23 @@ test('compose and kubernetes: with the terminology service deployed, the shared 
   const alone = await render('compose', ['fhir-datastore']);
   const without = parse(readFileSync(join(alone.out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(without.services['shared-health-record'].environment.FHIR_DATASTORE_TERMINOLOGY_URL, undefined, 'no terminology service: the core terminology');
+});
+
+test('swarm: the console is not published through the routing mesh either: an opt-in override of its own, host mode', async () => {
+  const { out, secrets, deployment } = await render('swarm', ['core', 'console']);
+  const stack = parse(readFileSync(join(out, 'stack.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
+  assert.equal(stack.services.console.ports, undefined, 'no plain-HTTP console on every node\'s addresses');
+  const overrides = readdirSync(out).filter((name) => /^stack\..+\.yaml$/.test(name)).sort();
+  assert.deepEqual(overrides, ['stack.admin-api.yaml', 'stack.console.yaml'], 'one opt-in each: publishing the console does not publish the admin API');
+  const text = readFileSync(join(out, 'stack.console.yaml'), 'utf8');
+  assert.match(text, /docker stack deploy -c stack.yaml -c stack.console.yaml/);
+  const override = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(override.services, { console: { ports: [{ target: 9000, published: 9000, protocol: 'tcp', mode: 'host' }] } });
+  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  assert.equal(composeHostEndpoints(plan, 'swarm').console, undefined, 'instant does not point at an unpublished console');
+  assert.ok(composeHostEndpoints(plan, 'compose').console?.web, 'compose still publishes it on loopback');
+  const compose = parse(renderManifestText(plan)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(compose.services.console.ports, ['127.0.0.1:9000:9000']);
 });

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ContainerTargetName } from '../target.js';
-import { POSTGRES_INIT_PATH, renderCompose, renderSwarmAdminOverride, SWARM_ADMIN_OVERRIDE_FILE } from './compose.js';
+import { POSTGRES_INIT_PATH, renderCompose, renderSwarmOptIns } from './compose.js';
 import { POSTGRES_INIT_SCRIPT } from './postgres-init.js';
 import { renderKubernetes } from './kubernetes.js';
 import type { ContainerPlan } from './plan.js';
@@ -45,10 +45,9 @@ export function writeArtefacts(dir: string, target: ContainerTargetName, plan: C
   const manifest = join(dir, MANIFEST_FILES[target]);
   writeFileSync(manifest, renderManifest(target, plan));
   for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
-  const adminOverride = target === 'swarm' ? renderSwarmAdminOverride(plan) : undefined;
-  if (adminOverride) {
-    const header = '# Opt-in: publishes the admin API on the nodes running it (host mode, not the routing mesh).\n# docker stack deploy -c stack.yaml -c stack.admin-api.yaml <project>; see docs/production.md.\n';
-    writeFileSync(join(dir, SWARM_ADMIN_OVERRIDE_FILE), header + stringify(adminOverride, { lineWidth: 0 }));
+  for (const optIn of target === 'swarm' ? renderSwarmOptIns(plan) : []) {
+    const header = `# Opt-in: publishes ${optIn.what} on the nodes running it (host mode, not the routing mesh).\n# docker stack deploy -c stack.yaml -c ${optIn.file} <project>; see docs/production.md.\n`;
+    writeFileSync(join(dir, optIn.file), header + stringify(optIn.override, { lineWidth: 0 }));
   }
   // Compose and Swarm mount the database's init script from beside their file (Kubernetes: a ConfigMap).
   if (plan.database.kind === 'internal' && target !== 'kubernetes') {

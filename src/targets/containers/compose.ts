@@ -103,8 +103,9 @@ function databaseService(database: DatabaseComponent, flavour: ComposeFlavour): 
 
 /**
  * Compose publishes on loopback only (a laptop); a swarm publishes through its ingress, which
- * binds every node's addresses and cannot be limited to loopback: so the admin API is left out of
- * the stack, and published only through the opt-in override below.
+ * binds every node's addresses and cannot be limited to loopback: so the administration ports
+ * (the admin API, the console) are left out of the stack, and published only through the opt-in
+ * overrides below.
  */
 function publishedPorts(component: ContainerComponent, flavour: ComposeFlavour): unknown[] {
   return component.ports
@@ -116,30 +117,42 @@ function hasPublishedPorts(component: ContainerComponent, flavour: ComposeFlavou
   return publishedPorts(component, flavour).length > 0;
 }
 
-/** The opt-in override publishing the admin API on a swarm: `docker stack deploy -c stack.yaml -c <this>`. */
-export const SWARM_ADMIN_OVERRIDE_FILE = 'stack.admin-api.yaml';
-
 /**
- * Host mode publishes the admin API only on the nodes running its task, not through the routing
- * mesh on every node; undefined when no component has an admin port.
+ * The opt-in overrides of a swarm, one per component with an administration port (the admin
+ * API, the console): `docker stack deploy -c stack.yaml -c <file>`. Host mode publishes the port
+ * only on the nodes running the component's task, not through the routing mesh on every node.
  */
-export function renderSwarmAdminOverride(plan: ContainerPlan): Record<string, unknown> | undefined {
-  const services = Object.fromEntries(
-    plan.components
-      .map((c) => [c.name, c.ports.filter((p) => p.published && p.admin)] as const)
-      .filter(([, ports]) => ports.length)
-      .map(([name, ports]) => [name, { ports: ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) }]),
-  );
-  return Object.keys(services).length ? { version: '3.8', services } : undefined;
+export interface SwarmOptIn {
+  file: string;
+  /** What it publishes, for the file's header and the progress line. */
+  what: string;
+  override: Record<string, unknown>;
 }
 
-/** The entry points a host reaches on this flavour: on a swarm, not the unpublished admin API. */
+const SWARM_OPT_IN_FILES: Readonly<Record<string, { file: string; what: string }>> = {
+  'interop-layer': { file: 'stack.admin-api.yaml', what: 'the admin API' },
+  console: { file: 'stack.console.yaml', what: 'the web console' },
+};
+
+export function renderSwarmOptIns(plan: ContainerPlan): SwarmOptIn[] {
+  return plan.components
+    .map((c) => [c.name, c.ports.filter((p) => p.published && p.admin)] as const)
+    .filter(([, ports]) => ports.length)
+    .map(([name, ports]) => ({
+      ...(SWARM_OPT_IN_FILES[name] ?? { file: `stack.${name}.yaml`, what: name }),
+      override: { version: '3.8', services: { [name]: { ports: ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) } } },
+    }));
+}
+
+/** The entry points a host reaches on this flavour: on a swarm, not the unpublished administration ports. */
 export function composeHostEndpoints(plan: ContainerPlan, flavour: ComposeFlavour): ContainerPlan['hostEndpoints'] {
   const endpointPort = (service: string, endpoint: string) => SERVICE_NETWORK[service]?.endpoints[endpoint]?.port;
   if (flavour === 'compose') return { ...plan.hostEndpoints };
   const adminPorts = new Set(plan.components.flatMap((c) => c.ports.filter((p) => p.admin).map((p) => `${c.name}/${p.name}`)));
   return Object.fromEntries(
-    Object.entries(plan.hostEndpoints).map(([service, urls]) => [service, Object.fromEntries(Object.entries(urls).filter(([endpoint]) => !adminPorts.has(`${service}/${endpointPort(service, endpoint)}`)))]),
+    Object.entries(plan.hostEndpoints)
+      .map(([service, urls]) => [service, Object.fromEntries(Object.entries(urls).filter(([endpoint]) => !adminPorts.has(`${service}/${endpointPort(service, endpoint)}`)))] as const)
+      .filter(([, urls]) => Object.keys(urls).length),
   );
 }
 

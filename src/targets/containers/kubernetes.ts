@@ -2,7 +2,8 @@
  * Kubernetes manifests of a container plan, built with kubernetes-models (each object is checked
  * against the Kubernetes OpenAPI schema when built): a ConfigMap of the shared settings, a
  * Deployment and a Service per component, PostgreSQL as a StatefulSet with a volume claim, the
- * import as a Job, a PodDisruptionBudget where a service runs several replicas. Secrets are only
+ * import as a Job, a PodDisruptionBudget where a service runs several replicas, and the
+ * NetworkPolicies fencing the services' unauthenticated ports (network-policy.ts). Secrets are only
  * referenced (secretName): `instant init -t kubernetes` creates the Secret from the generated
  * values with kubectl, so no manifest holds one.
  */
@@ -11,6 +12,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, type IContainer, type IEnvVar, type IPodSpec, type IProbe } from 'kubernetes-models/v1';
 import type { ResourceSpec } from '../../platform/project-config.js';
+import { renderNetworkPolicies } from './network-policy.js';
 import { POSTGRES_INIT_DIR, POSTGRES_INIT_FILE, POSTGRES_INIT_SCRIPT } from './postgres-init.js';
 import { APP_PASSWORD_SECRET, DATABASE_SERVICE, IMPORT_JOB, POSTGRES_PASSWORD_SECRET, SECRETS_DIR, type ContainerComponent, type ContainerPlan, type DatabaseComponent } from './plan.js';
 
@@ -45,6 +47,7 @@ export function renderKubernetes(plan: ContainerPlan): Array<Record<string, unkn
     }
   }
   if (plan.importJob) objects.push(importJob(plan, names));
+  objects.push(...renderNetworkPolicies(plan, (component) => labels(plan, component)));
   return objects.map((object) => {
     object.validate();
     return JSON.parse(JSON.stringify(object.toJSON())) as Record<string, unknown>;
@@ -74,6 +77,8 @@ function secretVolume(names: KubernetesNames, secrets: string[]): Pick<IPodSpec,
 
 const SECURE_CONTAINER: IContainer['securityContext'] = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
 const SECURE_POD: IPodSpec['securityContext'] = { runAsNonRoot: true, runAsUser: IMAGE_USER_ID, runAsGroup: IMAGE_USER_ID };
+/** No pod of ours talks to the Kubernetes API: no service account token to steal from it. */
+const NO_API_TOKEN: Pick<IPodSpec, 'automountServiceAccountToken'> = { automountServiceAccountToken: false };
 
 function probe(path: string, failureThreshold: number): IProbe {
   return { httpGet: { path, port: 'ops' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold };
@@ -107,7 +112,7 @@ function deployment(plan: ContainerPlan, component: ContainerComponent, names: K
       selector: { matchLabels: selector(plan, component.name) },
       template: {
         metadata: { labels: labels(plan, component.name), annotations: ours ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(component.opsPort) } : {} },
-        spec: { ...(ours ? { securityContext: SECURE_POD } : {}), containers: [container], ...secretVolume(names, component.secrets) },
+        spec: { ...NO_API_TOKEN, ...(ours ? { securityContext: SECURE_POD } : {}), containers: [container], ...secretVolume(names, component.secrets) },
       },
     },
   });
@@ -130,6 +135,7 @@ function database(plan: ContainerPlan, db: DatabaseComponent, names: KubernetesN
       template: {
         metadata: { labels: labels(plan, DATABASE_SERVICE) },
         spec: {
+          ...NO_API_TOKEN,
           containers: [
             {
               name: DATABASE_SERVICE,
@@ -180,6 +186,7 @@ function importJob(plan: ContainerPlan, names: KubernetesNames): Job {
         metadata: { labels: labels(plan, IMPORT_JOB) },
         spec: {
           restartPolicy: 'OnFailure',
+          ...NO_API_TOKEN,
           securityContext: SECURE_POD,
           containers: [
             {

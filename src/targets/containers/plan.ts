@@ -36,7 +36,7 @@ export interface ContainerPort {
   port: number;
   /** Published on the host (Compose) or exposed outside the cluster: the entry points. */
   published: boolean;
-  /** An administration port (the admin API): Swarm publishes it only on request (compose.ts). */
+  /** An administration port (the admin API, the console): Swarm publishes it only on request (compose.ts). */
   admin?: boolean;
 }
 
@@ -109,7 +109,7 @@ const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256M
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
-const ADMIN_PORTS = new Set(['interop-layer/api']);
+const ADMIN_PORTS = new Set(['interop-layer/api', 'console/web']);
 
 export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
   const project = projectName(deployment);

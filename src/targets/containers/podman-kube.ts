@@ -1,7 +1,7 @@
 /**
  * `podman kube play` as a Kubernetes deployer, for machines without a cluster (tests, a single
  * server). Podman 4 plays Deployments, Pods, ConfigMaps and PersistentVolumeClaims but not
- * StatefulSets, Jobs or Services, and reads secrets from its own store; so the manifests are
+ * StatefulSets, Jobs, Services or NetworkPolicies, and reads secrets from its own store; so the manifests are
  * adapted: PostgreSQL becomes a Deployment on a claim (a podman volume the deployer creates), the import Job a Pod, components are
  * reached by their pod's name (<project>-<name>-pod-0, which podman's network resolves; pods are
  * named per project, so two instances on one host do not clash), secrets come from a podman secret
@@ -41,7 +41,8 @@ export function renderForPodman(plan: ContainerPlan): KubeObject[] {
   const published = new Map(plan.components.map((c) => [c.name, new Set(c.ports.filter((p) => p.published).map((p) => p.port))]));
   const out: KubeObject[] = [];
   for (const object of renderKubernetes(plan) as KubeObject[]) {
-    if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget') continue;
+    // Podman plays neither Services, disruption budgets nor NetworkPolicies (its pods share one network).
+    if (object.kind === 'Service' || object.kind === 'PodDisruptionBudget' || object.kind === 'NetworkPolicy') continue;
     if (object.kind === 'StatefulSet') {
       const template = object.spec.template;
       template.spec.volumes = [...(template.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: claimName(plan.project) } }];

@@ -14,7 +14,7 @@ import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
 import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
-import { composeHostEndpoints, publishesOnHost } from './compose.js';
+import { composeHostEndpoints, publishesOnHost, renderSwarmOptIns } from './compose.js';
 
 export interface ContainerTargetOptions {
   /** The instance's PostgreSQL is an external server whose URL init kept with the secrets. */
@@ -90,7 +90,9 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
           progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
         }
       }
-      if (name === 'swarm') progress.step('the admin API is not published on a swarm (its ingress would bind every node): see stack.admin-api.yaml and docs/production.md to publish it');
+      if (name === 'swarm') {
+        for (const optIn of renderSwarmOptIns(plan)) progress.step(`${optIn.what} is not published on a swarm (its ingress would bind every node): see ${optIn.file} and docs/production.md to publish it`);
+      }
       options.beforeEngine?.({
         name,
         artefactsDir: dir,
