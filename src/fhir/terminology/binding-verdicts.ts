@@ -92,9 +92,10 @@ export class BindingVerdicts {
         // The request's whole budget ends a question sooner than its own timeout when less is left.
         const whole = left < this.limits.fhirTerminologyTimeoutMs;
         try {
-          const ms = whole ? left : this.limits.fhirTerminologyTimeoutMs;
-          const setting = whole ? LIMITS.fhirBindingDeadlineMs.setting : LIMITS.fhirTerminologyTimeoutMs.setting;
-          this.answers.set(next.key, await withDeadline(this.validateCode(next.valueSet, next.coding), ms, setting));
+          const answer = this.validateCode(next.valueSet, next.coding);
+          this.answers.set(next.key, await (whole
+            ? withDeadline(answer, left, LIMITS.fhirBindingDeadlineMs.setting, this.limits.fhirBindingDeadlineMs)
+            : withDeadline(answer, this.limits.fhirTerminologyTimeoutMs)));
         } catch (error) {
           failed ??= error;
         }

@@ -6,11 +6,11 @@
  */
 import { FhirError } from '../outcome.js';
 
-/** `setting` names the limit that ended the wait, in the 503's message. */
-export async function withDeadline<T>(answer: Promise<T>, ms: number, setting = 'FHIR_TERMINOLOGY_TIMEOUT_MS'): Promise<T> {
+/** `setting` (worth `settingMs`) names the limit that ended the wait, in the 503's message. */
+export async function withDeadline<T>(answer: Promise<T>, ms: number, setting = 'FHIR_TERMINOLOGY_TIMEOUT_MS', settingMs = ms): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(noAnswerWithin(ms, setting)), ms);
+    timer = setTimeout(() => reject(noAnswerWithin(settingMs, setting)), ms);
   });
   answer.catch(() => undefined); // a failure after the deadline has no one left to tell
   try {
