@@ -98,9 +98,9 @@ function judge(element: BoundElement, verdicts: CodingVerdicts | undefined): Ope
     if (required && !element.codings.length && !element.systemless.length) {
       return bindingIssue('error', `no code provided, and a code is required from the value set ${element.valueSet}`, element.path);
     }
-    if (required && element.systemless.length && !answers.includes(false)) {
-      return bindingIssue('error', `${element.systemless.map((c) => `code "${c}"`).join(', ')} has no system, so it cannot be shown ` +
-        `to be in the required value set ${element.valueSet}: give the code system`, element.path);
+    if (element.systemless.length && !answers.includes(false)) {
+      return bindingIssue(required ? 'error' : 'warning', `${element.systemless.map((c) => `code "${c}"`).join(', ')} has no system, ` +
+        `so it cannot be shown to be in the ${element.strength} value set ${element.valueSet}: give the code system`, element.path);
     }
     // None known either way means it cannot be judged.
     if (answers.includes(false)) shown = [...element.codings.map((c) => `${c.system}|${c.code}`), ...element.systemless].join(', ');
