@@ -79,6 +79,12 @@ export const LIMITS = {
     'answers of a terminology service over HTTP a FHIR service keeps, each weighing 1 plus the codes it holds (an expansion of 5,000 codes weighs 5,001); past it the least recently used go'),
   fhirTerminologyCacheTtlMs: limit('FHIR_TERMINOLOGY_CACHE_TTL_MS', 60_000, 'ms',
     'how long an answer of a terminology service over HTTP is kept (a value set changed there is seen after at most this); 0 keeps none', 0),
+  fhirBindingMaxCodingsPerElement: limit('FHIR_BINDING_MAX_CODINGS_PER_ELEMENT', 32, 'count',
+    'codings of one Coding or CodeableConcept bound required or extensible that a write asks the terminology about; more is 400 too-costly naming the element (nothing is asked)'),
+  fhirBindingMaxQuestions: limit('FHIR_BINDING_MAX_QUESTIONS', 1_000, 'count',
+    'distinct (value set, coding) questions one request asks the terminology to check bindings: a resource, or a whole batch or transaction; more is 400 too-costly (nothing more is asked)'),
+  fhirBindingDeadlineMs: limit('FHIR_BINDING_DEADLINE_MS', 10_000, 'ms',
+    'time one request (a resource, or a whole batch or transaction) may spend waiting for the terminology\'s answers about its bound codings, all questions together; past it 503 "the terminology service is unavailable", nothing stored', 100),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',

@@ -8,14 +8,20 @@
  * against them (terminology/core-provider.ts). Coding and CodeableConcept elements are checked
  * against the answers of the engine's terminology provider when it has one that validates codes
  * (binding-verdicts.ts asks it before the write's transaction), else against the core value sets.
- * Value sets nobody can expand (filters, external code systems) are not checked.
+ * Value sets nobody can expand (filters, external code systems) are not checked, but a required
+ * binding always needs a code with a system: a Coding with no system has no defined meaning and
+ * text alone is no code (R4 "required": the concept SHALL be from the value set), so both are
+ * errors there, as HL7's validator reports them; under an extensible binding text alone is fine.
+ *
+ * Contained resources and the resources of a stored Bundle's entries (any element of type
+ * Resource) are checked like the resource that holds them.
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { expandCoreValueSet } from './terminology/core-provider.js';
 import type { Concept } from './terminology/provider.js';
 
-const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'contained', 'extension', 'modifierExtension']);
+const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'extension', 'modifierExtension']);
 const PRIMITIVE = /^[a-z]/;
 
 /** A coded element with a required or extensible binding, as found in a resource. */
@@ -29,6 +35,10 @@ export interface BoundElement {
   code?: string;
   /** The element's codings that have both system and code (Coding, CodeableConcept). */
   codings: Concept[];
+  /** How many codings the element holds in all (complete or not): what the per-element cap counts. */
+  codingCount: number;
+  /** The codes of its codings that have a code but no system (they cannot be shown to be in any value set). */
+  systemless: string[];
 }
 
 /** What a terminology answered about codings, by valueSetKey: true/false, or undefined (unknown value set). */
@@ -77,21 +87,30 @@ function isMember(valueSet: string, coding: Concept, verdicts: CodingVerdicts | 
 }
 
 function judge(element: BoundElement, verdicts: CodingVerdicts | undefined): OperationOutcomeIssue | undefined {
+  const required = element.strength === 'required';
   let shown: string | undefined;
   if (element.type === 'code') {
     const core = expandCoreValueSet(element.valueSet);
     if (core && element.code !== undefined && !core.bareCodes.has(element.code)) shown = `code "${element.code}"`;
-  } else if (element.codings.length) {
+  } else {
     const answers = element.codings.map((c) => isMember(element.valueSet, c, verdicts));
-    // Any coding in the set satisfies the binding; none known either way means it cannot be judged.
-    if (!answers.includes(true) && answers.includes(false)) shown = element.codings.map((c) => `${c.system}|${c.code}`).join(', ');
+    if (answers.includes(true)) return undefined; // any coding in the set satisfies the binding
+    if (required && !element.codings.length && !element.systemless.length) {
+      return bindingIssue('error', `no code provided, and a code is required from the value set ${element.valueSet}`, element.path);
+    }
+    if (element.systemless.length && !answers.includes(false)) {
+      return bindingIssue(required ? 'error' : 'warning', `${element.systemless.map((c) => `code "${c}"`).join(', ')} has no system, ` +
+        `so it cannot be shown to be in the ${element.strength} value set ${element.valueSet}: give the code system`, element.path);
+    }
+    // None known either way means it cannot be judged.
+    if (answers.includes(false)) shown = [...element.codings.map((c) => `${c.system}|${c.code}`), ...element.systemless].join(', ');
   }
   if (shown === undefined) return undefined;
-  const required = element.strength === 'required';
-  return {
-    severity: required ? 'error' : 'warning', code: 'code-invalid',
-    details: { text: `${shown} is not in the ${required ? 'required' : 'extensible'} value set ${element.valueSet}` }, expression: [element.path],
-  };
+  return bindingIssue(required ? 'error' : 'warning', `${shown} is not in the ${required ? 'required' : 'extensible'} value set ${element.valueSet}`, element.path);
+}
+
+function bindingIssue(severity: 'error' | 'warning', text: string, path: string): OperationOutcomeIssue {
+  return { severity, code: 'code-invalid', details: { text }, expression: [path] };
 }
 
 function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: string, found: BoundElement[], depth: number): void {
@@ -109,12 +128,18 @@ function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: 
         const bound = boundElement(item, type, binding.strength, binding.valueSet.split('|')[0]!, itemPath);
         if (bound) found.push(bound);
       }
-      if (!PRIMITIVE.test(type) && item && typeof item === 'object' && type !== 'Resource' && type !== 'Extension') {
-        const inner = schemaOf(type);
+      if (!PRIMITIVE.test(type) && item && typeof item === 'object' && type !== 'Extension') {
+        // A contained or entry resource is read by its own type's definition.
+        const inner = type === 'Resource' ? resourceSchemaOf(item) : schemaOf(type);
         if (inner) walk(item as Record<string, unknown>, inner, itemPath, found, depth + 1);
       }
     });
   }
+}
+
+function resourceSchemaOf(item: object): InternalTypeSchema | undefined {
+  const resourceType = (item as { resourceType?: unknown }).resourceType;
+  return typeof resourceType === 'string' && /^[A-Z][A-Za-z]{0,63}$/.test(resourceType) ? schemaOf(resourceType) : undefined;
 }
 
 function elementFor(schema: InternalTypeSchema, key: string): { element: InternalTypeSchema['elements'][string]; type: string } | undefined {
@@ -137,20 +162,22 @@ function isCoding(value: unknown): value is Concept {
 }
 
 function boundElement(value: unknown, type: string, strength: BoundElement['strength'], valueSet: string, path: string): BoundElement | undefined {
-  const base = { path, strength, valueSet };
+  const base = { path, strength, valueSet, codingCount: 0, systemless: [] as string[] };
   if (type === 'code' && typeof value === 'string') {
     // Extensible bindings of bare codes do not occur in R4; a warning there would only be noise.
     return strength === 'required' ? { ...base, type: 'code', code: value, codings: [] } : undefined;
   }
   // Runs on bodies not validated yet (before the write's transaction): anything may be anywhere.
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  if (type === 'Coding') {
-    return isCoding(value) ? { ...base, type: 'Coding', codings: [{ system: value.system, code: value.code }] } : undefined;
-  }
-  if (type === 'CodeableConcept') {
-    const list = (value as { coding?: unknown }).coding;
-    const codings = (Array.isArray(list) ? list : []).filter(isCoding).map((c) => ({ system: c.system, code: c.code }));
-    return codings.length ? { ...base, type: 'CodeableConcept', codings } : undefined;
-  }
-  return undefined;
+  if (type !== 'Coding' && type !== 'CodeableConcept') return undefined;
+  const list = type === 'Coding' ? [value] : (value as { coding?: unknown }).coding;
+  const all: unknown[] = Array.isArray(list) ? list : [];
+  const codings = all.filter(isCoding).map((c) => ({ system: c.system, code: c.code }));
+  const systemless = all.filter(hasCodeOnly).map((c) => c.code);
+  return { ...base, type, codings, codingCount: all.length, systemless };
+}
+
+function hasCodeOnly(value: unknown): value is { code: string } {
+  const coding = value as { system?: unknown; code?: unknown } | null;
+  return typeof coding?.code === 'string' && coding.code !== '' && (typeof coding.system !== 'string' || coding.system === '');
 }

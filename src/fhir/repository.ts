@@ -77,7 +77,7 @@ export class FhirRepository {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
     const validateCode = bindingVerdicts ? undefined : codeValidationOf(options.terminology);
-    this.bindingVerdicts = bindingVerdicts ?? (validateCode ? new BindingVerdicts(validateCode, this.limits.fhirTerminologyTimeoutMs) : undefined);
+    this.bindingVerdicts = bindingVerdicts ?? (validateCode ? new BindingVerdicts(validateCode, this.limits) : undefined);
   }
 
   private get interceptors(): readonly WriteInterceptor[] {

@@ -70,6 +70,22 @@ for (const driver of testDrivers) {
       assert.equal(found.body.entry.length, 1);
     });
 
+    test('no bypass: contained and Bundle entry resources are checked, a coding needs a system, text alone is no code, codings are capped', async () => {
+      const refused = async (type: string, body: unknown, where: RegExp, status = 400) => {
+        const reply = await requestJson(`${base}/${type}`, 'POST', body, auth);
+        assert.equal(reply.status, status, JSON.stringify(reply.body).slice(0, 400));
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+        assert.match(JSON.stringify(reply.body), where);
+      };
+      const encounter = { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, contained: [{ id: 'c', ...condition('unsure') }], reasonReference: [{ reference: '#c' }] };
+      await refused('Encounter', encounter, /Encounter\.contained\[0\]\.clinicalStatus/);
+      await refused('Bundle', { resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: 'urn:uuid:2b7f0c1e-1d3a-4c5b-9e8f-0a1b2c3d4e5f', resource: condition('unsure') }] }, /Bundle\.entry\[0\]\.resource\.clinicalStatus/);
+      await refused('Condition', { ...condition('current'), clinicalStatus: { coding: [{ code: 'current' }] } }, /has no system/);
+      await refused('Condition', { ...condition('current'), clinicalStatus: { text: 'current' } }, /a code is required from the value set/);
+      const many = { coding: Array.from({ length: 40 }, (_, i) => ({ system: LOCAL_STATUS, code: `x${i}` })).concat({ system: LOCAL_STATUS, code: 'current' }) };
+      await refused('Condition', { ...condition('current'), clinicalStatus: many }, /FHIR_BINDING_MAX_CODINGS_PER_ELEMENT/);
+    });
+
     test('with the terminology service gone, writes and :in searches get 503 saying so; nothing is stored', async () => {
       await tx.close();
       txStopped = true;

@@ -6,11 +6,11 @@
  */
 import { FhirError } from '../outcome.js';
 
-export async function withDeadline<T>(answer: Promise<T>, ms: number): Promise<T> {
+/** `setting` (worth `settingMs`) names the limit that ended the wait, in the 503's message. */
+export async function withDeadline<T>(answer: Promise<T>, ms: number, setting = 'FHIR_TERMINOLOGY_TIMEOUT_MS', settingMs = ms): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FhirError(503, 'FHIR_UNAVAILABLE',
-      `the terminology service is unavailable (no answer within ${ms} ms, FHIR_TERMINOLOGY_TIMEOUT_MS); nothing was stored or searched: retry later`)), ms);
+    timer = setTimeout(() => reject(noAnswerWithin(settingMs, setting)), ms);
   });
   answer.catch(() => undefined); // a failure after the deadline has no one left to tell
   try {
@@ -18,4 +18,10 @@ export async function withDeadline<T>(answer: Promise<T>, ms: number): Promise<T
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The 503 of a wait for the terminology that a deadline ended. */
+export function noAnswerWithin(ms: number, setting: string): FhirError {
+  return new FhirError(503, 'FHIR_UNAVAILABLE',
+    `the terminology service is unavailable (no answer within ${ms} ms, ${setting}); nothing was stored or searched: retry later`);
 }
