@@ -75,5 +75,11 @@ export interface ServiceDefinition {
   description: string;
   /** Schemas this service owns: `instant destroy` drops them. */
   schemas: readonly string[];
+  /**
+   * false: the service reads no table (it talks to the others over HTTP), so `instant serve` opens
+   * no database for it and its container gets no database secret (least privilege: the URL's
+   * role owns every schema). Its context's db then refuses every call. Default true.
+   */
+  usesDatabase?: boolean;
   start(context: ServiceContext): Promise<RunningService>;
 }

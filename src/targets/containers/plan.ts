@@ -10,7 +10,7 @@ import { InstantError } from '../../common/errors.js';
 import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
-import { isBuiltInService } from '../../services/catalogue.js';
+import { isBuiltInService, loadService } from '../../services/catalogue.js';
 import { SERVICE_SETTINGS } from '../../services/settings-catalogue.js';
 import { SERVICE_NETWORK, SERVICE_PEERS, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
@@ -111,7 +111,7 @@ const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
 const ADMIN_PORTS = new Set(['interop-layer/api']);
 
-export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
+export async function planContainers(deployment: Deployment, options: PlanOptions): Promise<ContainerPlan> {
   const project = projectName(deployment);
   const address = (name: string): string => (options.address ? options.address(name, project) : name);
   const profile = deployment.profile;
@@ -149,7 +149,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   const serviceSecrets = Object.keys(secrets).filter((name) => !DATABASE_ONLY_SECRETS.includes(name)).sort();
   // Names only: a container reads NAME_FILE for these alone (environment-settings.ts).
   sharedEnv[SECRET_NAMES_SETTING] = serviceSecrets.join(',');
-  const secretsOf = secretsByComponent(serviceSecrets);
+  const secretsOf = secretsByComponent(serviceSecrets, await servicesWithoutDatabase(services.map((s) => s.entry.name)));
 
   const components: ContainerComponent[] = services.map(({ pkg, entry }) => {
     const replicas = profile?.replicas?.[entry.name] ?? 1;
@@ -215,19 +215,27 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
 /**
  * Least privilege: each container mounts only the secrets it reads, so a compromised service
  * cannot read the others' passwords.
- * - a built-in service: the secret settings it reads (settings-catalogue.ts) and the database URL;
+ * - a built-in service: the secret settings it reads (settings-catalogue.ts) and the database URL,
+ *   unless it declared it uses no database (ServiceDefinition.usesDatabase, e.g. the console);
  * - a package's own image: the secrets its package declares;
  * - the import job: every secret but the database's (importers fill ${NAME} from any setting,
  *   and talk to the services over HTTP, never to PostgreSQL).
  */
-function secretsByComponent(available: string[]) {
+function secretsByComponent(available: string[], withoutDatabase: ReadonlySet<string>) {
   const has = new Set(available);
   const pick = (names: Iterable<string>) => [...new Set([...names].filter((name) => has.has(name)))].sort();
   return {
-    service: (service: string) => pick([DATABASE_URL_SECRET, ...(SERVICE_SETTINGS[service] ?? []).map((s) => s.name)]),
+    service: (service: string) => pick([...(withoutDatabase.has(service) ? [] : [DATABASE_URL_SECRET]), ...(SERVICE_SETTINGS[service] ?? []).map((s) => s.name)]),
     image: (declared: string[]) => pick(declared),
     importJob: () => pick(available.filter((name) => name !== DATABASE_URL_SECRET)),
   };
+}
+
+/** The built-in services among `names` that declared they use no database. */
+async function servicesWithoutDatabase(names: string[]): Promise<Set<string>> {
+  const builtIn = [...new Set(names)].filter(isBuiltInService);
+  const definitions = await Promise.all(builtIn.map((name) => loadService(name)));
+  return new Set(definitions.filter((definition) => definition.usesDatabase === false).map((definition) => definition.name));
 }
 
 /** A DNS label from the project config's name, else the state directory's folder. */
