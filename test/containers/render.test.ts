@@ -319,6 +319,7 @@ test('the console (usesDatabase: false) gets no database secret on any target; t
     const secretNames = (service: Record<string, any>) => (service.secrets ?? []).map((s: string | { source: string }) => (typeof s === 'string' ? s : s.source)); // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.ok(!secretNames(services.console).includes('INSTANT_DATABASE_URL'), `${target}: console secrets ${secretNames(services.console)}`);
     assert.equal(services.console.environment?.INSTANT_DATABASE_URL_FILE, undefined, `${target}: console environment`);
+    assert.equal(services.console.depends_on?.postgres, undefined, `${target}: the console does not wait for PostgreSQL`);
     assert.ok(secretNames(services['interop-layer']).includes('INSTANT_DATABASE_URL'), `${target}: the interop layer keeps its database`);
   }
   const { out, deployment, secrets } = await render('kubernetes', ['core', 'console']);

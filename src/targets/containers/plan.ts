@@ -49,6 +49,8 @@ export interface ContainerComponent {
   env: Record<string, string>;
   /** Secret names mounted as files under SECRETS_DIR, with NAME_FILE in the environment. */
   secrets: string[];
+  /** Connects to PostgreSQL (false: a built-in service that declared usesDatabase false; a package's own image: its own business). */
+  usesDatabase: boolean;
   ports: ContainerPort[];
   /** The ops port (/livez, /readyz, /metrics): absent for images that are not ours. */
   opsPort?: number;
@@ -149,7 +151,8 @@ export async function planContainers(deployment: Deployment, options: PlanOption
   const serviceSecrets = Object.keys(secrets).filter((name) => !DATABASE_ONLY_SECRETS.includes(name)).sort();
   // Names only: a container reads NAME_FILE for these alone (environment-settings.ts).
   sharedEnv[SECRET_NAMES_SETTING] = serviceSecrets.join(',');
-  const secretsOf = secretsByComponent(serviceSecrets, await servicesWithoutDatabase(services.map((s) => s.entry.name)));
+  const withoutDatabase = await servicesWithoutDatabase(services.map((s) => s.entry.name));
+  const secretsOf = secretsByComponent(serviceSecrets, withoutDatabase);
 
   const components: ContainerComponent[] = services.map(({ pkg, entry }) => {
     const replicas = profile?.replicas?.[entry.name] ?? 1;
@@ -157,7 +160,7 @@ export async function planContainers(deployment: Deployment, options: PlanOption
     if (entry.module) {
       throw new InstantError('INSTANT_TARGET_UNSUPPORTED', `package ${pkg.id}: service ${entry.name} is a module of a custom package; the container targets run built-in services and images`, 'give the service an image (services[].image in package-metadata.json) built from the project image with your module, or deploy it on the embedded target');
     }
-    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: secretsOf.image(pkg.secrets.map((s) => s.name)), ports: [], replicas, resources };
+    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: secretsOf.image(pkg.secrets.map((s) => s.name)), usesDatabase: true, ports: [], replicas, resources };
     if (!isBuiltInService(entry.name)) throw new InstantError('INSTANT_SERVICE_UNKNOWN', `package ${pkg.id} runs unknown service "${entry.name}"`);
     const network = SERVICE_NETWORK[entry.name] as ServiceNetwork;
     // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
@@ -165,7 +168,7 @@ export async function planContainers(deployment: Deployment, options: PlanOption
     const ports = network.ports
       .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`), ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}) }))
       .filter((port) => port.port > 0);
-    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
+    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), usesDatabase: !withoutDatabase.has(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
   });
 
   const hostEndpoints: ContainerPlan['hostEndpoints'] = {};
