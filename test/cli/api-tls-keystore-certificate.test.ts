@@ -32,6 +32,8 @@ test('a CA-signed keystore certificate for another name keeps `instant status` a
     assert.equal(init.code, 0, init.stdout + init.stderr);
     assert.match(init.stdout, new RegExp(`interop-layer api: https://127\\.0\\.0\\.1:${apiPort}`));
     assert.doesNotMatch(init.stdout, /admin API http:/, 'the summary names no scheme the API does not speak');
+    const logs = (await runInstant(['logs', 'interop-layer'], { cwd })).stdout;
+    assert.match(logs, new RegExp(`Server listening at https://127\\.0\\.0\\.1:${apiPort}`), 'the log names the scheme too');
 
     const password = (await runInstant(['config', '--get', 'OPENHIM_ROOT_PASSWORD'], { cwd })).stdout.trim();
     const { chain, key } = ministryCertificate(cwd);
