@@ -216,11 +216,13 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   let control: Server | undefined;
   let shuttingDown: Promise<void> | undefined;
 
+  // Rewritten as packages come and go and certificates change: still the process' start.
+  const startedAt = new Date().toISOString();
   const writeRuntime = () => {
     runtimeWritten = true;
     store.writeRuntime({
       pid: process.pid,
-      startedAt: new Date().toISOString(),
+      startedAt,
       detached: options.detached,
       packages: stack.runningPackages(),
       endpoints: stack.endpoints(),
