@@ -89,7 +89,8 @@ function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
 
 /** Listens and returns the base URL actually bound (port 0 picks a free port). */
 export async function listenOn(app: FastifyInstance, host: string, port: number, scheme = 'http'): Promise<string> {
-  await app.listen({ host, port });
+  // TLS comes from our server factory, which Fastify does not see: its log line would say http.
+  await app.listen({ host, port, listenTextResolver: (address) => `Server listening at ${address.replace(/^https?:/, `${scheme}:`)}` });
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;

@@ -60,8 +60,10 @@ export interface RunningService {
   endpoints: Record<string, string>;
   /** Answers 200 once the service is ready: the platform polls it over HTTP. */
   healthUrl: string;
-  /** Certificates (PEM) the service generated for its HTTPS endpoints: the platform's clients trust them. */
+  /** Certificates (PEM) the service serves on its HTTPS endpoints: the platform's clients trust them. */
   trustedCertificates?: string[];
+  /** Tells the platform each certificate the service serves from now on (a keystore replacement), so its clients keep trusting it. */
+  watchTrustedCertificates?(listener: (pems: string[]) => void): void;
   /** Stops accepting work, finishes or flushes what is in flight, and releases ports. */
   stop(): Promise<void>;
   /** The service's own Prometheus metrics, served on the container's /metrics (instant serve). */
@@ -73,5 +75,11 @@ export interface ServiceDefinition {
   description: string;
   /** Schemas this service owns: `instant destroy` drops them. */
   schemas: readonly string[];
+  /**
+   * false: the service reads no table (it talks to the others over HTTP), so `instant serve` opens
+   * no database for it and its container gets no database secret (least privilege: the URL's
+   * role owns every schema). Its context's db then refuses every call. Default true.
+   */
+  usesDatabase?: boolean;
   start(context: ServiceContext): Promise<RunningService>;
 }

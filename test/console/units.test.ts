@@ -191,3 +191,18 @@ test('the flow graph shows the running components before any traffic, greyed; tr
   // Without addresses (a non-admin), a registry is its own node by name.
   assert.ok(buildFlowGraph([], [], [], [], [{ id: 'cr', name: 'client-registry' }]).nodes.some((n) => n.id === 'registry:cr' && n.label === 'Client registry' && n.idle));
 });
+
+test('wrapLabel: a package name wraps at word boundaries instead of being cut', async () => {
+  const { wrapLabel } = await import('../../console/src/text-wrap.js');
+  assert.deepEqual(wrapLabel('Interoperability Layer (OpenHIM-compatible)', 30, 2), ['Interoperability Layer', '(OpenHIM-compatible)']);
+  assert.deepEqual(wrapLabel('Web console', 30, 2), ['Web console']);
+  assert.deepEqual(wrapLabel('one two three', 5, 2), ['one', 'two…'], 'what still does not fit is clipped');
+  assert.deepEqual(wrapLabel('Supercalifragilisticexpialidocious', 10, 2), ['Supercali…']);
+});
+
+test('subjectOf: a certificate with only a common name shows it as its subject', async () => {
+  const { subjectOf } = await import('../../console/src/certificate-subject.js');
+  assert.equal(subjectOf({ commonName: 'him.ministry.example' }), 'him.ministry.example');
+  assert.equal(subjectOf({ commonName: 'him', organization: 'Ministry of Health', country: 'ZM' }), 'him, Ministry of Health, ZM');
+  assert.equal(subjectOf({}), '–');
+});

@@ -162,7 +162,7 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
   const override = parse(readFileSync(join(out, 'stack.admin-api.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
   assert.deepEqual(override.services, { 'interop-layer': { ports: [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }] } });
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
   assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'swarm')['interop-layer']!), ['router'], 'instant does not point at an unpublished admin API');
   assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'compose')['interop-layer']!).sort(), ['api', 'router']);
   // The init script reaches every node as a swarm config (a bind mount would need it on each).
@@ -223,7 +223,7 @@ test('kubernetes: every object validates, probes and resources on each service, 
 
 test('kubernetes for podman kube play: only kinds podman plays, secrets from its store, entry points on host ports', async () => {
   const { deployment, secrets } = await render('kubernetes', ['core']);
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
   const docs = renderForPodman(plan);
   // Pod names are global on a podman host: each carries the project's name, and so do the addresses.
   assert.ok(docs.filter((d) => d.kind !== 'ConfigMap').every((d) => d.metadata.name.startsWith(`${plan.project}-`)), 'pods are named per project');
@@ -280,7 +280,7 @@ test('a package running its own image is a component with the shared settings; a
     JSON.stringify({ id: 'hapi', name: 'HAPI FHIR', description: 'an upstream image', type: 'infrastructure', version: '1.0.0', dependencies: [], environmentVariables: { HAPI_MODE: 'r4' }, services: [{ name: 'hapi-fhir', image: 'hapiproject/hapi:v7.4.0' }] }),
   );
   const deployment = loadDeployment({ packages: ['hapi'], cwd: dir, stateDir: join(dir, '.instant'), customPaths: [pkgDir] });
-  const plan = planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
   const hapi = plan.components.find((c) => c.name === 'hapi-fhir')!;
   assert.equal(hapi.image, 'hapiproject/hapi:v7.4.0');
   assert.equal(hapi.command, undefined, 'its own entry point');
@@ -290,7 +290,7 @@ test('a package running its own image is a component with the shared settings; a
   assert.equal(compose.services['hapi-fhir'].healthcheck, undefined, 'probes are ours only');
 
   const notes = loadDeployment({ packages: ['notes'], cwd: dir, stateDir: join(dir, '.instant2'), customPaths: [fixturePackages] });
-  assert.throws(() => planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
+  await assert.rejects(planContainers(notes, { settings: notes.settingsWith({}), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) }), (error: Error & { code?: string }) => error.code === 'INSTANT_TARGET_UNSUPPORTED' && /module of a custom package/.test(error.message));
 });
 
 test('compose and kubernetes: with the terminology service deployed, the shared health record asks it over HTTP by name', async () => {
@@ -324,9 +324,31 @@ test('swarm: the console is not published through the routing mesh either: an op
   const override = parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
   assert.deepEqual(override.services, { console: { ports: [{ target: 9000, published: 9000, protocol: 'tcp', mode: 'host' }] } });
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
   assert.equal(composeHostEndpoints(plan, 'swarm').console, undefined, 'instant does not point at an unpublished console');
   assert.ok(composeHostEndpoints(plan, 'compose').console?.web, 'compose still publishes it on loopback');
   const compose = parse(renderManifestText(plan)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.deepEqual(compose.services.console.ports, ['127.0.0.1:9000:9000']);
+});
+
+test('the console (usesDatabase: false) gets no database secret on any target; the interop layer still does', async () => {
+  const mountsDatabase = (text: string) => /INSTANT_DATABASE_URL(?!_MISSING)(?!,|")/.test(text) || text.includes('INSTANT_DATABASE_URL_FILE');
+  for (const target of ['compose', 'swarm'] as const) {
+    const { out } = await render(target, ['core', 'console']);
+    const file = target === 'compose' ? 'compose.yaml' : 'stack.yaml';
+    const services = (parse(readFileSync(join(out, file), 'utf8')) as Record<string, any>).services; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const secretNames = (service: Record<string, any>) => (service.secrets ?? []).map((s: string | { source: string }) => (typeof s === 'string' ? s : s.source)); // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.ok(!secretNames(services.console).includes('INSTANT_DATABASE_URL'), `${target}: console secrets ${secretNames(services.console)}`);
+    assert.equal(services.console.environment?.INSTANT_DATABASE_URL_FILE, undefined, `${target}: console environment`);
+    assert.equal(services.console.depends_on?.postgres, undefined, `${target}: the console does not wait for PostgreSQL`);
+    assert.ok(secretNames(services['interop-layer']).includes('INSTANT_DATABASE_URL'), `${target}: the interop layer keeps its database`);
+  }
+  const { out, deployment, secrets } = await render('kubernetes', ['core', 'console']);
+  const docs = validateKubernetes(readFileSync(join(out, 'kubernetes.yaml'), 'utf8'));
+  const podOf = (name: string) => docs.find((d) => d.kind === 'Deployment' && d.metadata.name === name)!.spec.template.spec;
+  assert.ok(!mountsDatabase(JSON.stringify(podOf('console'))), 'kubernetes: the console pod projects no database secret');
+  assert.ok(JSON.stringify(podOf('interop-layer')).includes('INSTANT_DATABASE_URL'), 'kubernetes: the interop layer does');
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
+  const podman = renderForPodman(plan).find((d) => d.kind === 'Deployment' && d.metadata.name === `${plan.project}-console`)!;
+  assert.ok(!mountsDatabase(JSON.stringify(podman)), 'podman kube: the console pod reads no database secret');
 });

@@ -138,7 +138,9 @@ for (const driver of testDrivers) {
         assert.equal((await call('POST', '/keystore/ca/cert', body)).status, 400);
       }
       // Past twice the PEM limit the body is not even read.
-      assert.equal((await call('POST', '/keystore/cert', { cert: 'A'.repeat(1024 * 1024) })).status, 413);
+      const tooLarge = await call('POST', '/keystore/cert', { cert: 'A'.repeat(1024 * 1024) });
+      assert.equal(tooLarge.status, 413);
+      assert.equal((tooLarge.body as { error: string }).error, 'IOL_BODY_TOO_LARGE', 'our documented code, not Fastify\'s');
       for (const body of [{}, { key: 'hello' }, { key: pair.cert }, { key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }]) {
         assert.equal((await call('POST', '/keystore/key', body)).status, 400, JSON.stringify(body).slice(0, 80));
       }
@@ -205,6 +207,17 @@ for (const driver of testDrivers) {
       assert.equal((await call('POST', '/keystore/passphrase', { passphrase: 'correct horse' })).status, 201);
       assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
       assert.equal(await servedFingerprint(url), fingerprint);
+    });
+
+    test('POST /keystore/cert without a passphrase clears the stored one, as OpenHIM does', async () => {
+      const pair = await makeServerCert('cleared.example.org', 'battery staple');
+      assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
+      assert.equal((await call('POST', '/keystore/key', { key: pair.private, passphrase: 'battery staple' })).status, 201);
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
+      assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: false }, 'the encrypted key no longer decrypts: its passphrase went');
+      assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert, passphrase: 'battery staple' })).status, 201);
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
     });
 
     test('trusted certificates: add a chain, list, read, remove; unknown ids 404', async () => {

@@ -134,6 +134,6 @@ test('kubernetes: only deployed callers are named; a service nobody calls admits
 test('podman kube play gets no NetworkPolicy (it plays none; its pods share one network)', async () => {
   const { deployment } = await renderKubernetes(['core']);
   const secrets = deployment.store.readSecrets();
-  const plan = planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
+  const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: secrets.INSTANT_POSTGRES_PASSWORD!, appPassword: secrets.INSTANT_DATABASE_PASSWORD!, address: podmanPodAddress });
   assert.ok(!renderForPodman(plan).some((d) => d.kind === 'NetworkPolicy'));
 });

@@ -11,12 +11,14 @@ import type { Channel, Client, Mediator, Transaction } from '../models';
 import { buildFlowGraph, type DeploymentView, type FlowNode, type RunningRegistry } from '../flow-graph';
 import { heartbeatState } from './mediators';
 import { href } from '../router';
+import { wrapLabel } from '../text-wrap';
 import { ErrorNote, PageTitle, StatusBadge, formatTime, useInterval, useLoad } from '../ui';
 
 const WIDTH = 1000;
 const NODE_W = 190;
 const NODE_H = 46;
-const ROW_GAP = 84;
+/** Room for two nodes' frames, each with a two-line package name, one above the other. */
+const ROW_GAP = 96;
 /** Room above the first row for the column titles and a package's name. */
 const TOP = 72;
 const COLUMN_X = [20, 270, 530, 790];
@@ -52,15 +54,12 @@ function layout(nodes: FlowNode[], packageOrder: string[]): { positions: Map<str
     inColumn.forEach((node, i) => positions.set(node.id, { x: COLUMN_X[column]!, y: top + i * ROW_GAP }));
     for (const group of new Set(inColumn.map((n) => n.group).filter((g): g is string => !!g))) {
       const ys = inColumn.filter((n) => n.group === group).map((n) => positions.get(n.id)!.y);
-      const y = Math.min(...ys) - 22;
+      // Two lines of the package's name above its first node.
+      const y = Math.min(...ys) - 36;
       boxes.push({ key: `${column}:${group}`, packageId: group, label: group, x: COLUMN_X[column]! - 8, y, height: Math.max(...ys) + NODE_H + 8 - y });
     }
   }
   return { positions, height, boxes };
-}
-
-function clip(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
 export function ArchitecturePage() {
@@ -112,7 +111,12 @@ export function ArchitecturePage() {
           {boxes.map((b) => (
             <g key={b.key} class="package" data-package={b.packageId}>
               <rect x={b.x} y={b.y} width={NODE_W + 16} height={b.height} rx={10} />
-              <text x={b.x + 8} y={b.y + 14}>{clip(packageName.get(b.packageId) ?? b.label, 30)}</text>
+              <text x={b.x + 8} y={b.y + 13}>
+                {wrapLabel(packageName.get(b.packageId) ?? b.label, 30, 2).map((line, i, lines) => (
+                  // The space ends a line so the text reads as one (screen readers, textContent).
+                  <tspan key={i} x={b.x + 8} dy={i ? 13 : 0}>{i < lines.length - 1 ? `${line} ` : line}</tspan>
+                ))}
+              </text>
             </g>
           ))}
           {graph.links.map((l) => <path key={l.id} class="link idle" data-link={l.id} d={edgePath(l.from, l.to)} />)}

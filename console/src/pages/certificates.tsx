@@ -7,6 +7,7 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import type { CertificateInfo } from '../models';
+import { subjectOf } from '../certificate-subject';
 import { ErrorNote, Field, Notice, PageTitle, TextArea, formatTime, useLoad } from '../ui';
 
 const DAY_MS = 86_400_000;
@@ -26,9 +27,6 @@ function ExpiryBadge({ cert }: { cert: CertificateInfo }) {
   return <span class={`badge ${status}`} data-expiry={status}>{text}</span>;
 }
 
-function subjectOf(cert: CertificateInfo): string {
-  return [cert.organizationUnit, cert.organization, cert.locality, cert.state, cert.country].filter(Boolean).join(', ') || '–';
-}
 
 /** A file input that puts the file's text where a PEM is typed. */
 function PemFile({ label, onText, multiple }: { label: string; onText: (text: string) => void; multiple?: boolean }) {
@@ -88,6 +86,9 @@ export function CertificatesPage() {
         setKeyPem('');
         setPassphrase('');
       }
+      // The keystore stores a key that does not (yet) pair with the certificate: say which it is.
+      const now = await api.get<{ valid: boolean }>('/keystore/validity').catch(() => undefined);
+      if (now && !now.valid) return 'Private key stored, but it does not decrypt with the passphrase given or does not match the certificate: the router keeps serving the last pair that matched.';
       return 'Private key replaced.';
     });
   const addTrusted = (event: Event) =>

@@ -43,6 +43,8 @@ export const consoleService: ServiceDefinition = {
   name: 'console',
   description: 'The web console: OpenHIM console parity over the admin API, plus a live view of the exchange',
   schemas: [],
+  // Talks to the admin API only: it can run beside a real OpenHIM core without PostgreSQL.
+  usesDatabase: false,
   async start(context: ServiceContext): Promise<RunningService> {
     const { settings, logger, stateDir } = context;
     // The interop layer's generated certificate, when its admin API speaks HTTPS from another process.

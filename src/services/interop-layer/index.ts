@@ -229,10 +229,14 @@ export const interopLayerService: ServiceDefinition = {
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
       logger.info({ endpoints }, 'interop layer listening');
-      // The generated certificate is self-signed: the platform's own clients (readiness, importers,
-      // status, the test harness) trust it, as openhim-mediator-utils' trustSelfSigned does.
-      const trustedCertificates = certificate && (config.apiTls || listeners[1]) ? [certificate.cert] : undefined;
-      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll, metrics: deps.metrics.registry, ...(trustedCertificates ? { trustedCertificates } : {}) };
+      // The certificate served (generated and self-signed, or the admin's from the keystore): the
+      // platform's own clients (readiness, importers, status, the test harness) trust it, as
+      // openhim-mediator-utils' trustSelfSigned does, and follow each replacement (common/trust.ts).
+      const servesTls = Boolean(certificate && (config.apiTls || listeners[1]));
+      const trust = servesTls
+        ? { trustedCertificates: [certificate!.cert], watchTrustedCertificates: (listener: (pems: string[]) => void) => void deps.tls.onChange((identity) => listener([identity.cert])) }
+        : {};
+      return { endpoints, healthUrl: `${apiUrl}/health`, stop: stopAll, metrics: deps.metrics.registry, ...trust };
     } catch (error) {
       await stopAll();
       throw error;

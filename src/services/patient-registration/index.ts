@@ -76,6 +76,8 @@ export const patientRegistrationService: ServiceDefinition = {
   name: 'patient-registration',
   description: 'Patient-registration mediator: registers patients in the client registry and writes their visits to the shared health record',
   schemas: [],
+  // Calls the registries over HTTP; keeps nothing of its own.
+  usesDatabase: false,
   async start(context: ServiceContext): Promise<RunningService> {
     const { settings, logger } = context;
     const limits = readLimits(settings);

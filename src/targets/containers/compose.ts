@@ -54,7 +54,7 @@ export function renderCompose(plan: ContainerPlan, flavour: ComposeFlavour): Rec
       secrets: component.secrets,
       ...(hasPublishedPorts(component, flavour) && publishesOnHost(component, flavour) ? { ports: publishedPorts(component, flavour) } : {}),
       ...(component.opsPort ? { healthcheck: { test: readinessCommand(component.opsPort), interval: '10s', timeout: '5s', retries: 30, start_period: '30s' } } : {}),
-      ...(internal && flavour === 'compose' ? { depends_on: { [DATABASE_SERVICE]: { condition: 'service_healthy' } } } : {}),
+      ...(internal && flavour === 'compose' && component.usesDatabase ? { depends_on: { [DATABASE_SERVICE]: { condition: 'service_healthy' } } } : {}),
       ...(flavour === 'compose' ? { restart: 'unless-stopped' } : {}),
       deploy: deploySection(component.replicas, component.resources, flavour, 'any'),
     };

@@ -21,7 +21,8 @@ export interface OpsServerOptions {
   service: string;
   host: string;
   port: number;
-  db: Database;
+  /** Absent for a service that uses no database: readiness is then its health URL alone. */
+  db?: Database;
   logger: Logger;
 }
 
@@ -45,7 +46,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     try {
       const response = await fetch(running.healthUrl, { signal });
       if (!response.ok) return `health URL answered ${response.status}`;
-      await options.db.query('SELECT 1');
+      await options.db?.query('SELECT 1');
       return undefined;
     } catch (error) {
       return (error as Error).message;

@@ -10,7 +10,7 @@ import { InstantError } from '../../common/errors.js';
 import type { Deployment } from '../../platform/deployment.js';
 import type { ResolvedSetting } from '../../platform/settings-resolver.js';
 import type { ResourceSpec } from '../../platform/project-config.js';
-import { isBuiltInService } from '../../services/catalogue.js';
+import { isBuiltInService, loadService } from '../../services/catalogue.js';
 import { SERVICE_SETTINGS } from '../../services/settings-catalogue.js';
 import { SERVICE_NETWORK, SERVICE_PEERS, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
@@ -49,6 +49,8 @@ export interface ContainerComponent {
   env: Record<string, string>;
   /** Secret names mounted as files under SECRETS_DIR, with NAME_FILE in the environment. */
   secrets: string[];
+  /** Connects to PostgreSQL (false: a built-in service that declared usesDatabase false; a package's own image: its own business). */
+  usesDatabase: boolean;
   ports: ContainerPort[];
   /** The ops port (/livez, /readyz, /metrics): absent for images that are not ours. */
   opsPort?: number;
@@ -111,7 +113,7 @@ const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512
 const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
 const ADMIN_PORTS = new Set(['interop-layer/api', 'console/web']);
 
-export function planContainers(deployment: Deployment, options: PlanOptions): ContainerPlan {
+export async function planContainers(deployment: Deployment, options: PlanOptions): Promise<ContainerPlan> {
   const project = projectName(deployment);
   const address = (name: string): string => (options.address ? options.address(name, project) : name);
   const profile = deployment.profile;
@@ -149,7 +151,8 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
   const serviceSecrets = Object.keys(secrets).filter((name) => !DATABASE_ONLY_SECRETS.includes(name)).sort();
   // Names only: a container reads NAME_FILE for these alone (environment-settings.ts).
   sharedEnv[SECRET_NAMES_SETTING] = serviceSecrets.join(',');
-  const secretsOf = secretsByComponent(serviceSecrets);
+  const withoutDatabase = await servicesWithoutDatabase(services.map((s) => s.entry.name));
+  const secretsOf = secretsByComponent(serviceSecrets, withoutDatabase);
 
   const components: ContainerComponent[] = services.map(({ pkg, entry }) => {
     const replicas = profile?.replicas?.[entry.name] ?? 1;
@@ -157,7 +160,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     if (entry.module) {
       throw new InstantError('INSTANT_TARGET_UNSUPPORTED', `package ${pkg.id}: service ${entry.name} is a module of a custom package; the container targets run built-in services and images`, 'give the service an image (services[].image in package-metadata.json) built from the project image with your module, or deploy it on the embedded target');
     }
-    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: secretsOf.image(pkg.secrets.map((s) => s.name)), ports: [], replicas, resources };
+    if (entry.image) return { name: entry.name, image: entry.image, env: {}, secrets: secretsOf.image(pkg.secrets.map((s) => s.name)), usesDatabase: true, ports: [], replicas, resources };
     if (!isBuiltInService(entry.name)) throw new InstantError('INSTANT_SERVICE_UNKNOWN', `package ${pkg.id} runs unknown service "${entry.name}"`);
     const network = SERVICE_NETWORK[entry.name] as ServiceNetwork;
     // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
@@ -165,7 +168,7 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
     const ports = network.ports
       .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`), ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}) }))
       .filter((port) => port.port > 0);
-    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
+    return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), usesDatabase: !withoutDatabase.has(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
   });
 
   const hostEndpoints: ContainerPlan['hostEndpoints'] = {};
@@ -215,19 +218,27 @@ export function planContainers(deployment: Deployment, options: PlanOptions): Co
 /**
  * Least privilege: each container mounts only the secrets it reads, so a compromised service
  * cannot read the others' passwords.
- * - a built-in service: the secret settings it reads (settings-catalogue.ts) and the database URL;
+ * - a built-in service: the secret settings it reads (settings-catalogue.ts) and the database URL,
+ *   unless it declared it uses no database (ServiceDefinition.usesDatabase, e.g. the console);
  * - a package's own image: the secrets its package declares;
  * - the import job: every secret but the database's (importers fill ${NAME} from any setting,
  *   and talk to the services over HTTP, never to PostgreSQL).
  */
-function secretsByComponent(available: string[]) {
+function secretsByComponent(available: string[], withoutDatabase: ReadonlySet<string>) {
   const has = new Set(available);
   const pick = (names: Iterable<string>) => [...new Set([...names].filter((name) => has.has(name)))].sort();
   return {
-    service: (service: string) => pick([DATABASE_URL_SECRET, ...(SERVICE_SETTINGS[service] ?? []).map((s) => s.name)]),
+    service: (service: string) => pick([...(withoutDatabase.has(service) ? [] : [DATABASE_URL_SECRET]), ...(SERVICE_SETTINGS[service] ?? []).map((s) => s.name)]),
     image: (declared: string[]) => pick(declared),
     importJob: () => pick(available.filter((name) => name !== DATABASE_URL_SECRET)),
   };
+}
+
+/** The built-in services among `names` that declared they use no database. */
+async function servicesWithoutDatabase(names: string[]): Promise<Set<string>> {
+  const builtIn = [...new Set(names)].filter(isBuiltInService);
+  const definitions = await Promise.all(builtIn.map((name) => loadService(name)));
+  return new Set(definitions.filter((definition) => definition.usesDatabase === false).map((definition) => definition.name));
 }
 
 /** A DNS label from the project config's name, else the state directory's folder. */

@@ -9,6 +9,7 @@ import { enableAccessLog } from '../../common/http-app.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
+import { noDatabase } from '../../db/no-database.js';
 import { redactUrl } from '../../db/postgres-driver.js';
 import { builtInServiceNames, isBuiltInService, loadService } from '../../services/catalogue.js';
 import type { RunningService } from '../../services/service.js';
@@ -36,13 +37,14 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
   const values = settingsFromEnvironment(env);
   const settings = new SettingsMap(values);
   const log = logger.child({ service: name });
-  const databaseUrl = databaseUrlFromSettings(values);
-  const db = await openWhenReachable(databaseUrl, log);
+  const definition = await loadService(name);
+  // A service that reads no table starts without a database (the console beside a real OpenHIM core).
+  const usesDatabase = definition.usesDatabase !== false;
+  const db = usesDatabase ? await openWhenReachable(databaseUrlFromSettings(values), log) : noDatabase(name);
   // On a host the ops port listens where the service does (loopback unless told); containers render 0.0.0.0.
-  const ops = await startOpsServer({ service: name, host: values.INSTANT_OPS_HOST || serviceHost(name, values), port: settings.int('INSTANT_OPS_PORT', DEFAULT_OPS_PORT), db, logger: log });
+  const ops = await startOpsServer({ service: name, host: values.INSTANT_OPS_HOST || serviceHost(name, values), port: settings.int('INSTANT_OPS_PORT', DEFAULT_OPS_PORT), ...(usesDatabase ? { db } : {}), logger: log });
   let running: RunningService;
   try {
-    const definition = await loadService(name);
     // What the renderers wrote about the deployment (composition-env.ts), when they did.
     const composition = compositionFromSettings(values);
     running = await definition.start({ name, db, settings, logger: log, stateDir: values.INSTANT_STATE_DIR || '/tmp/instant', ...(composition ? { composition: () => composition } : {}) });

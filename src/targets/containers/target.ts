@@ -68,7 +68,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
         throw new InstantError('INSTANT_ENGINE_MISSING', `no program to deploy the ${name} target: none of ${deployersFor(name).join(', ')} is installed`, `install one, or write the files with --render-only DIR and deploy them yourself`);
       }
       const settings = deployment.settingsWith(secrets);
-      const plan = planContainers(deployment, {
+      const plan = await planContainers(deployment, {
         settings,
         postgresPassword: secrets[POSTGRES_PASSWORD_SECRET] ?? '',
         target: name,

@@ -34,6 +34,8 @@ export interface EmbeddedStackOptions {
   recentLines: RecentLogLines;
   stateDir: string;
   healthTimeoutMs?: number;
+  /** A running service now serves other certificates (already trusted here): the instance's record should say so. */
+  onTrustChange?: () => void;
 }
 
 /** The services of many packages, running in this process over one database. */
@@ -98,6 +100,10 @@ export class EmbeddedStack {
       }
       this.services.set(entry.name, { packageId: pkg.id, definition, running });
       trustCertificates(running.trustedCertificates);
+      running.watchTrustedCertificates?.((pems) => {
+        trustCertificates(pems);
+        this.options.onTrustChange?.();
+      });
       options.progress?.step(pkg, `waiting for ${entry.name} to be healthy`);
       try {
         await waitHealthy(running.healthUrl, { timeoutMs: this.options.healthTimeoutMs ?? 60_000, ...(options.signal ? { signal: options.signal } : {}) });

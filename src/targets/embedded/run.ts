@@ -183,7 +183,12 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   } catch (error) {
     return startFailed(error);
   }
-  const stack = new EmbeddedStack({ db, logger, recentLines, stateDir: store.dir, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
+  // A keystore replacement: `instant status` and the harness, in other processes, read the served certificates from the runtime record.
+  let runtimeWritten = false;
+  const onTrustChange = () => {
+    if (runtimeWritten && !shuttingDown) writeRuntime();
+  };
+  const stack = new EmbeddedStack({ db, logger, recentLines, stateDir: store.dir, onTrustChange, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
   // Every package this process has seen, for planning stops of packages added later.
   const known = new Map<string, InstantPackage>(deployment.all);
 
@@ -211,10 +216,13 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   let control: Server | undefined;
   let shuttingDown: Promise<void> | undefined;
 
-  const writeRuntime = () =>
+  // Rewritten as packages come and go and certificates change: still the process' start.
+  const startedAt = new Date().toISOString();
+  const writeRuntime = () => {
+    runtimeWritten = true;
     store.writeRuntime({
       pid: process.pid,
-      startedAt: new Date().toISOString(),
+      startedAt,
       detached: options.detached,
       packages: stack.runningPackages(),
       endpoints: stack.endpoints(),
@@ -222,6 +230,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
       controlSocket: store.controlSocket,
       trustedCertificates: trustedCertificates(),
     });
+  };
 
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {

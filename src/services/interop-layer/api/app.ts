@@ -69,8 +69,13 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
       reply.header('retry-after', '5');
       return reply.code(503).send({ error: 'IOL_UNAVAILABLE', message: 'the database is restarting; retry shortly' });
     }
+    // Refused by Fastify before a handler ran: our codes, not Fastify's (FST_ERR_...), as documented.
+    if (error.statusCode === 413) {
+      return reply.code(413).send({ error: 'IOL_BODY_TOO_LARGE', message: `the request body is larger than this route accepts (${request.routeOptions.bodyLimit ?? 'its limit'} bytes)` });
+    }
     if (error.statusCode && error.statusCode < 500) {
-      return reply.code(error.statusCode).send({ error: error.code ?? 'IOL_BAD_REQUEST', message: error.message });
+      const code = !error.code || error.code.startsWith('FST_') ? 'IOL_BAD_REQUEST' : error.code;
+      return reply.code(error.statusCode).send({ error: code, message: error.message });
     }
     deps.logger.error({ err: error, method: request.method, url: request.url.split('?')[0] }, 'admin API error');
     return reply.code(500).send({ error: 'IOL_INTERNAL', message: 'internal error; see the interop layer log' });

@@ -58,9 +58,10 @@ export class KeystoreStore {
   }
 
   /** Each setter returns whether the pair now given matches (and is served from now on). */
+  /** As OpenHIM's setServerCert: the passphrase is the one given, none when none is (it is cleared). */
   async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<boolean> {
     await this.db.query(
-      `UPDATE iol.keystore SET cert = $1::jsonb, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1`,
+      `UPDATE iol.keystore SET cert = $1::jsonb, passphrase = $2, updated_at = now() WHERE id = 1`,
       [JSON.stringify(cert), passphrase ?? null],
     );
     return this.promoteIfMatching();
