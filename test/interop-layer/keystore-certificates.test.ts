@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import selfsigned from 'selfsigned';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { certificateInfo, checkPrivateKeyPem, isEncryptedKey, parseCertificates } from '../../src/services/interop-layer/keystore/certificates.js';
 import { judgePair } from '../../src/services/interop-layer/keystore/pair-check.js';
 import { KeyUnlocker } from '../../src/services/interop-layer/keystore/key-unlocker.js';
@@ -79,4 +80,19 @@ test('a UTF-8 byte-order mark and an EC PARAMETERS block (openssl ecparam -genke
   const key = checkPrivateKeyPem(withParameters);
   assert.doesNotMatch(key, /EC PARAMETERS/);
   assert.equal((await judgePair(new KeyUnlocker(10_000), { cert: fixture('ecparams-p256.crt'), key })).state, 'servable');
+});
+
+test('a slow encrypted key (5,000,000 PBKDF2 iterations) is decrypted on a worker thread, once', async () => {
+  const unlocker = new KeyUnlocker(120_000);
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const first = unlocker.unlock(fixture('slow-key.pem'), 'slow');
+  const unlocked = await first;
+  delay.disable();
+  assert.equal(unlocked.state, 'plain');
+  // Generous: decrypting on the event loop blocked it for the whole derivation (seconds).
+  assert.ok(delay.max < 1e9, `event loop stalled ${Math.round(delay.max / 1e6)} ms`);
+  // Asked again (the validity check, a reload, a trusted-list change): the same outcome, no new decryption.
+  assert.equal(unlocker.unlock(fixture('slow-key.pem'), 'slow'), first);
+  assert.equal((await judgePair(unlocker, { cert: fixture('slow-key.crt'), key: fixture('slow-key.pem'), passphrase: 'slow' })).state, 'servable');
 });

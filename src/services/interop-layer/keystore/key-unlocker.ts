@@ -2,7 +2,8 @@
  * Turns a stored key and passphrase into the plain key the listeners serve, once per key and
  * passphrase: an encrypted key is decrypted on a worker thread within a deadline
  * (OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS), never on the event loop, and the outcome is kept in
- * memory, so the validity check, a trusted-list change or a reload does not decrypt again.
+ * memory, so the validity check, a trusted-list change or a reload does not decrypt again (a key
+ * refused for its time stays refused until a restart: the cure is re-encrypting it anyway).
  * The plain key stays in this process's memory (and the router workers'); it is never stored.
  */
 import { createHash, createPrivateKey } from 'node:crypto';
@@ -48,19 +49,24 @@ export class KeyUnlocker {
     }
     if (!passphrase) return { state: 'locked', reason: 'the key is encrypted and the keystore has no passphrase for it (POST /keystore/passphrase)' };
     const run = this.queue.then(() => decryptOffThread(key, passphrase, this.deadlineMs));
-    this.queue = run.catch(() => undefined);
-    return run;
+    // The next decryption starts when this thread has ended, not at its deadline: a thread past
+    // its deadline still runs until OpenSSL returns, and a burst must not pile them up.
+    this.queue = run.then((r) => r.ended);
+    return run.then((r) => r.outcome);
   }
 }
 
-function decryptOffThread(key: string, passphrase: string, deadlineMs: number): Promise<UnlockedKey> {
-  return new Promise((resolve) => {
-    const worker = new Worker(new URL('./unlock-worker.js', import.meta.url), { workerData: { key, passphrase } });
-    const finish = (outcome: UnlockedKey) => {
+function decryptOffThread(key: string, passphrase: string, deadlineMs: number): { outcome: Promise<UnlockedKey>; ended: Promise<void> } {
+  const worker = new Worker(new URL('./unlock-worker.js', import.meta.url), { workerData: { key, passphrase } });
+  // A thread left running past its deadline never holds the process open at exit.
+  worker.unref();
+  const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const outcome = new Promise<UnlockedKey>((resolve) => {
+    const finish = (result: UnlockedKey) => {
       clearTimeout(timer);
-      // The thread may still be inside OpenSSL; it ends when that returns. Nobody waits for it.
+      // The thread may still be inside OpenSSL; it ends when that returns (the queue waits for it).
       void worker.terminate().catch(() => undefined);
-      resolve(outcome);
+      resolve(result);
     };
     const timer = setTimeout(
       () => finish({ state: 'refused', reason: `the encrypted key took longer than ${deadlineMs} ms to decrypt (OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS): re-encrypt it with fewer PBKDF2 iterations (openssl's default is 2048)` }),
@@ -71,4 +77,5 @@ function decryptOffThread(key: string, passphrase: string, deadlineMs: number): 
     );
     worker.once('error', () => finish({ state: 'refused', reason: 'the key could not be decrypted' }));
   });
+  return { outcome, ended };
 }
