@@ -173,6 +173,8 @@ export const LIMITS = {
     'one PEM posted to the keystore API (a server certificate, a key, or a chain of trusted certificates); past it 400, and a body over twice it 413 before it is read', 1 * KB),
   keystoreMaxTrusted: limit('OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS', 500, 'count',
     'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
+  keystoreKeyDecryptTimeoutMs: limit('OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS', 2_000, 'ms',
+    'decrypting an encrypted keystore key (its PBKDF2 iteration count is the key\'s own), on a worker thread, once per key and passphrase; past it the key is refused with 400', 100),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
 } as const satisfies Record<string, LimitDefinition>;

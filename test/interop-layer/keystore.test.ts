@@ -161,7 +161,7 @@ for (const driver of testDrivers) {
       assert.equal(cert.country, 'ZA');
       assert.equal(cert.organization, 'Jembi');
       // The old key does not match the new certificate: the router keeps the old pair meanwhile.
-      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: false });
+      assert.equal((await call('GET', '/keystore/validity')).body.valid, false);
       assert.equal(await servedFingerprint(url), old);
       assert.equal((await call('POST', '/keystore/key', { key: pair.private })).status, 201);
       assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
@@ -179,7 +179,7 @@ for (const driver of testDrivers) {
       assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
       await iol.restart();
       assert.equal(await servedFingerprint(iol.running.endpoints.routerHttps!), served);
-      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: false });
+      assert.equal((await call('GET', '/keystore/validity')).body.valid, false);
       assert.equal((await call('POST', '/keystore/key', { key: pair.private })).status, 201);
       assert.equal(await servedFingerprint(iol.running.endpoints.routerHttps!), new X509Certificate(pair.cert).fingerprint);
       // A hand edit (or a restore) that leaves a served pair that does not match.
@@ -202,7 +202,7 @@ for (const driver of testDrivers) {
       const served = await servedFingerprint(url);
       assert.equal((await call('POST', '/keystore/cert', { cert: pair.cert })).status, 201);
       assert.equal((await call('POST', '/keystore/key', { key: pair.private, passphrase: 'wrong' })).status, 201);
-      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: false });
+      assert.equal((await call('GET', '/keystore/validity')).body.valid, false);
       assert.equal(await servedFingerprint(url), served);
       assert.equal((await call('POST', '/keystore/passphrase', { passphrase: 'correct horse' })).status, 201);
       assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });

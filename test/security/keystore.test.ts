@@ -73,7 +73,7 @@ describe('keystore attacks', () => {
     const served = (await iol.call('GET', '/keystore/cert')).body.fingerprint;
     const stranger = await selfsigned.generate([{ name: 'commonName', value: 'stranger' }], ec);
     assert.equal((await iol.call('POST', '/keystore/key', { key: stranger.private })).status, 201);
-    assert.deepEqual((await iol.call('GET', '/keystore/validity')).body, { valid: false });
+    assert.equal((await iol.call('GET', '/keystore/validity')).body.valid, false);
     const socket = await new Promise<string>((resolve, reject) => {
       const req = https.request(`${iol.running.endpoints.routerHttps}/lab`, { rejectUnauthorized: false, agent: false }, (res) => {
         resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint);

@@ -47,7 +47,7 @@ function PemFile({ label, onText, multiple }: { label: string; onText: (text: st
 
 export function CertificatesPage() {
   const cert = useLoad(() => api.get<CertificateInfo>('/keystore/cert'), []);
-  const validity = useLoad(() => api.get<{ valid: boolean }>('/keystore/validity'), []);
+  const validity = useLoad(() => api.get<{ valid: boolean; reason?: string }>('/keystore/validity'), []);
   const trusted = useLoad(() => api.get<CertificateInfo[]>('/keystore/ca'), []);
   const [certPem, setCertPem] = useState('');
   const [keyPem, setKeyPem] = useState('');
@@ -131,7 +131,7 @@ export function CertificatesPage() {
         </dl>
       )}
       {validity.data && !validity.data.valid && (
-        <p class="note error" role="alert">The private key does not match the certificate (or its passphrase is wrong): the router keeps serving the last pair that matched. Replace the other half.</p>
+        <p class="note error" role="alert">The certificate and key cannot be served{validity.data.reason ? `: ${validity.data.reason}` : ''}. The router keeps serving the last pair that could be. Replace the other half.</p>
       )}
 
       <div class="parts">
@@ -145,7 +145,7 @@ export function CertificatesPage() {
         <form onSubmit={replaceKey} noValidate aria-labelledby="replace-key" autocomplete="off">
           <h3 id="replace-key">Replace the private key</h3>
           <TextArea label="Private key (PEM)" rows={6} spellcheck={false} autocomplete="off" value={keyPem} onInput={(e) => setKeyPem(value(e))}
-            hint="never shown again: the console and the API only accept it" />
+            hint="RSA of at least 2048 bits, or EC on P-256, P-384 or P-521; never shown again: the console and the API only accept it" />
           <PemFile label="Or upload a key file" onText={setKeyPem} />
           <Field label="Key passphrase" type="password" autocomplete="off" value={passphrase} onInput={(e) => setPassphrase(value(e))} hint="only for an encrypted key" />
           <button type="submit" class="primary" disabled={!keyPem.trim()}>Replace key</button>

@@ -100,7 +100,7 @@ export const interopLayerService: ServiceDefinition = {
       jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
       replicaId: membership.id,
       keystore,
-      tls: new LiveTls(keystore, logger),
+      tls: new LiveTls(keystore, logger, config.limits.keystoreKeyDecryptTimeoutMs),
     };
     deps.rerun = (id) => rerunTransaction(deps, id);
 
@@ -131,7 +131,7 @@ export const interopLayerService: ServiceDefinition = {
       if (await seedKeystore(keystore, ctx.stateDir, config)) logger.info('keystore created from the generated router certificate');
       await deps.tls.reload();
       if ((config.routerHttpsPort > 0 || config.apiTls) && !deps.tls.current()) {
-        throw new InstantError('IOL_KEYSTORE_INVALID', 'the keystore\'s certificate and key do not match, so HTTPS cannot start',
+        throw new InstantError('IOL_KEYSTORE_INVALID', `the keystore's certificate and key cannot be served, so HTTPS cannot start: ${deps.tls.refusedBecause() ?? 'they do not match'}`,
           'set OPENHIM_ROUTER_HTTPS_PORT=0 and OPENHIM_API_TLS=false, start, and replace them with POST /keystore/cert and /keystore/key');
       }
     } catch (error) {

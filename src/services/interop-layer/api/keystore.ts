@@ -13,7 +13,9 @@ import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
 import { checkStorable } from './query-filters.js';
 import type { ScopedRoutes } from './scopes.js';
-import { certificateInfo, checkPrivateKeyPem, isEncryptedKey, keyMatchesCertificate, parseCertificates, readPrivateKey } from '../keystore/certificates.js';
+import { certificateInfo, checkPrivateKeyPem, parseCertificates, withoutBom } from '../keystore/certificates.js';
+import type { KeyPair, PairPart } from '../keystore/pair-check.js';
+import { SERVABLE_KEYS } from '../keystore/key-policy.js';
 import type { TrustedCertificate } from '../keystore/store.js';
 
 export function keystoreRoutes(deps: IolDeps): ScopedRoutes {
@@ -37,6 +39,25 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     await deps.tls.reload();
   };
 
+  /**
+   * Checks the pair a change would give (off the event loop, decrypting at most once), then stores
+   * the change, and serves the pair when it is servable. A fault in what is posted (`posted`: a key
+   * type clients cannot use, a key too slow to decrypt, a pair OpenSSL refuses) is a 400 and
+   * nothing is stored; a fault in the half already stored (from before these checks) is not the
+   * poster's: the change is stored and waits, as a pair that does not match yet.
+   */
+  const storeChecked = async (change: (stored: KeyPair) => KeyPair, posted: readonly PairPart[], store: () => Promise<void>) => {
+    const stored = await keystore.secrets();
+    if (!stored) throw notFound('the keystore');
+    const pair = change(stored);
+    const verdict = await deps.tls.judge(pair);
+    if (verdict.state === 'refused' && (verdict.part === 'pair' || posted.includes(verdict.part))) {
+      throw badRequest(`${verdict.reason}; nothing was stored`, `the listeners serve ${SERVABLE_KEYS}`);
+    }
+    await store();
+    if (verdict.state === 'servable') await keystore.promote(pair);
+  };
+
   app.get('/keystore/cert', async () => {
     const cert = await keystore.certificate();
     if (!cert) throw notFound('the keystore');
@@ -52,8 +73,9 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     checkSize(body.cert, 'cert');
     const [leaf] = parseCertificates(body.cert, 'cert');
     // The info is the leaf's; the data is the whole chain given, which the listeners serve.
-    const info = certificateInfo(leaf!, `${body.cert.trim()}\n`);
-    await keystore.setCertificate(info, body.passphrase);
+    const info = certificateInfo(leaf!, `${withoutBom(body.cert).trim()}\n`);
+    const posted: PairPart[] = body.passphrase ? ['cert', 'key'] : ['cert'];
+    await storeChecked((stored) => ({ ...stored, cert: info.data, passphrase: body.passphrase ?? stored.passphrase }), posted, () => keystore.setCertificate(info, body.passphrase));
     await applied(request, `Keystore/cert/${leaf!.fingerprint}`, 'U');
     reply.code(201);
     return { ...info, watchFSForCert: false };
@@ -64,8 +86,7 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     checkSize(body.key, 'key');
     const key = checkPrivateKeyPem(body.key);
     // An encrypted key may wait for its passphrase (POST /keystore/passphrase); a plain one must read.
-    if (!isEncryptedKey(key) && !readPrivateKey(key)) throw badRequest('key: the PEM private key could not be read');
-    await keystore.setKey(key, body.passphrase);
+    await storeChecked((stored) => ({ ...stored, key, passphrase: body.passphrase ?? stored.passphrase }), ['key'], () => keystore.setKey(key, body.passphrase));
     await applied(request, 'Keystore/key', 'U');
     reply.code(201);
     return { result: 'server key set' };
@@ -73,7 +94,8 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.post('/keystore/passphrase', small, async (request, reply) => {
     const body = parseBody(z.object({ passphrase: z.string().max(1024).nullable() }), request.body, 'passphrase');
-    await keystore.setPassphrase(body.passphrase || null);
+    const passphrase = body.passphrase || null;
+    await storeChecked((stored) => ({ ...stored, passphrase }), ['key'], () => keystore.setPassphrase(passphrase));
     await applied(request, 'Keystore/passphrase', 'U');
     reply.code(201);
     return { result: 'passphrase set' };
@@ -82,7 +104,9 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get('/keystore/validity', async () => {
     const secrets = await keystore.secrets();
     if (!secrets) throw notFound('the keystore');
-    return { valid: keyMatchesCertificate(secrets.key, secrets.passphrase, secrets.cert) };
+    // The decrypted key is remembered: asking again does not decrypt again.
+    const verdict = await deps.tls.judge(secrets);
+    return verdict.state === 'servable' ? { valid: true } : { valid: false, reason: verdict.reason };
   });
 
   app.get('/keystore/ca', async () => keystore.trusted());

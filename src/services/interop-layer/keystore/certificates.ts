@@ -3,8 +3,9 @@
  * info out (the fields of openhim-core-js model/keystore.js), parsed with node:crypto only.
  * Pure functions; every refusal is a 400 with what to send instead.
  */
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { badRequest } from '../errors.js';
+import { SERVABLE_KEYS } from './key-policy.js';
 
 /** A certificate as OpenHIM stores and returns it (`cert`, and each item of `ca`). */
 export interface CertificateInfo {
@@ -23,6 +24,8 @@ export interface CertificateInfo {
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END CERTIFICATE-----/g;
+/** What `openssl ecparam -genkey` writes before the key: the curve, which the key names itself. */
+const PEM_EC_PARAMETERS = /-----BEGIN EC PARAMETERS-----\r?\n[A-Za-z0-9+/=\r\n]+?-----END EC PARAMETERS-----\s*/g;
 const PEM_PRIVATE_KEY = /^-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----\r?\n[\s\S]+?\r?\n-----END \1-----\s*$/;
 
 /** OpenSSL's short subject names to OpenHIM's field names (pem.readCertificateInfo). */
@@ -48,13 +51,19 @@ function subjectFields(subject: string): Partial<CertificateInfo> {
   return fields;
 }
 
+/** Editors on Windows save UTF-8 with a byte-order mark, which is not part of the PEM. */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** The PEM certificate blocks of `text`, in order; 400 when there is none or one does not parse. */
 export function parseCertificates(text: unknown, what: string): X509Certificate[] {
   if (typeof text !== 'string' || !text.trim()) throw badRequest(`${what}: send the PEM text ("-----BEGIN CERTIFICATE-----...")`);
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  const pem = withoutBom(text);
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) throw badRequest(`${what} holds no PEM certificate`, 'send one or more "-----BEGIN CERTIFICATE-----" blocks');
   // Anything beside the blocks (a key pasted along, a truncated block) is a mistake worth saying.
-  const rest = text.replace(PEM_CERTIFICATE, '').trim();
+  const rest = pem.replace(PEM_CERTIFICATE, '').trim();
   if (rest) throw badRequest(`${what} holds text that is not a PEM certificate`, 'send only "-----BEGIN CERTIFICATE-----" blocks (a private key goes to POST /keystore/key)');
   return blocks.map((block, i) => {
     try {
@@ -80,32 +89,14 @@ export function isEncryptedKey(pem: string): boolean {
   return /-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /Proc-Type:\s*4,ENCRYPTED/.test(pem);
 }
 
-/** Checks the shape of a PEM private key (one block, nothing else); 400 otherwise. */
+/**
+ * Checks the shape of a PEM private key (one block, nothing else but an EC PARAMETERS block
+ * before it, which is dropped); 400 otherwise. Which key types are served: key-policy.ts.
+ */
 export function checkPrivateKeyPem(text: unknown): string {
-  if (typeof text !== 'string' || !PEM_PRIVATE_KEY.test(text.trim())) {
-    throw badRequest('key: send one PEM private key ("-----BEGIN PRIVATE KEY-----", RSA or EC, or ENCRYPTED with a passphrase)');
+  const key = typeof text === 'string' ? withoutBom(text).replace(PEM_EC_PARAMETERS, '').trim() : undefined;
+  if (!key || !PEM_PRIVATE_KEY.test(key)) {
+    throw badRequest(`key: send one PEM private key ("-----BEGIN PRIVATE KEY-----", "RSA PRIVATE KEY", "EC PRIVATE KEY", or "ENCRYPTED PRIVATE KEY" with its passphrase): ${SERVABLE_KEYS}`);
   }
-  return `${text.trim()}\n`;
-}
-
-/** The key object, or undefined when it cannot be read (wrong or missing passphrase, not a key). */
-export function readPrivateKey(pem: string, passphrase?: string | null): KeyObject | undefined {
-  try {
-    return createPrivateKey({ key: pem, format: 'pem', ...(passphrase ? { passphrase } : { passphrase: '' }) });
-  } catch {
-    return undefined;
-  }
-}
-
-/** OpenHIM's `/keystore/validity`: the key can be read (with the passphrase) and belongs to the leaf certificate. */
-export function keyMatchesCertificate(keyPem: string, passphrase: string | null | undefined, certPem: string): boolean {
-  if (isEncryptedKey(keyPem) && !passphrase) return false;
-  const key = readPrivateKey(keyPem, passphrase);
-  if (!key) return false;
-  try {
-    const [leaf] = parseCertificates(certPem, 'cert');
-    return leaf!.checkPrivateKey(key);
-  } catch {
-    return false;
-  }
+  return `${key}\n`;
 }

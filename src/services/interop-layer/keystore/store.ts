@@ -2,11 +2,12 @@
  * The keystore in the database (migration 6): one row with the server certificate, its private
  * key and the key's passphrase, and the trusted certificates. The key and passphrase leave this
  * module only as a TLS identity for the listeners (`identity()`), never in an API answer.
- * The row also keeps the pair being served: the last given pair whose key matched, promoted
- * after each change, so a certificate waiting for its key never reaches a listener.
+ * The row also keeps the pair being served: the last given pair found servable (pair-check.ts),
+ * promoted by the API after that check, so a certificate waiting for its key never reaches a listener.
  */
 import type { Queryable } from '../../../db/database.js';
-import { keyMatchesCertificate, type CertificateInfo } from './certificates.js';
+import type { CertificateInfo } from './certificates.js';
+import type { KeyPair } from './pair-check.js';
 
 /** A trusted certificate as `/keystore/ca` lists it (OpenHIM's subdocument, with its `_id`). */
 export type TrustedCertificate = CertificateInfo & { _id: string };
@@ -57,39 +58,34 @@ export class KeystoreStore {
     return row ? { cert: row.cert.data, key: row.key, passphrase: row.passphrase } : undefined;
   }
 
-  /** Each setter returns whether the pair now given matches (and is served from now on). */
+  /** The setters store what is given; `promote` then serves it once the API has found it servable. */
   /** As OpenHIM's setServerCert: the passphrase is the one given, none when none is (it is cleared). */
-  async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<boolean> {
+  async setCertificate(cert: CertificateInfo, passphrase?: string): Promise<void> {
     await this.db.query(
       `UPDATE iol.keystore SET cert = $1::jsonb, passphrase = $2, updated_at = now() WHERE id = 1`,
       [JSON.stringify(cert), passphrase ?? null],
     );
-    return this.promoteIfMatching();
   }
 
-  async setKey(key: string, passphrase?: string): Promise<boolean> {
+  async setKey(key: string, passphrase?: string): Promise<void> {
     await this.db.query('UPDATE iol.keystore SET key = $1, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1', [key, passphrase ?? null]);
-    return this.promoteIfMatching();
   }
 
-  async setPassphrase(passphrase: string | null): Promise<boolean> {
+  async setPassphrase(passphrase: string | null): Promise<void> {
     await this.db.query('UPDATE iol.keystore SET passphrase = $1, updated_at = now() WHERE id = 1', [passphrase]);
-    return this.promoteIfMatching();
   }
 
   /**
-   * Serves the given pair when it matches. Two admins racing: each promotes the row as it read
-   * it, guarded by that content, so a pair replaced meanwhile is not promoted by a stale check.
+   * Serves the given pair (found servable) if it is still the one given. Two admins racing: each
+   * promotes the pair it checked, guarded by that content, so a pair replaced meanwhile is not
+   * promoted by a stale check.
    */
-  private async promoteIfMatching(): Promise<boolean> {
-    const row = await this.row();
-    if (!row || !keyMatchesCertificate(row.key, row.passphrase, row.cert.data)) return false;
+  async promote(pair: KeyPair): Promise<void> {
     await this.db.query(
       `UPDATE iol.keystore SET served_cert = cert->>'data', served_key = key, served_passphrase = passphrase
         WHERE id = 1 AND cert->>'data' = $1 AND key = $2 AND passphrase IS NOT DISTINCT FROM $3`,
-      [row.cert.data, row.key, row.passphrase],
+      [pair.cert, pair.key, pair.passphrase ?? null],
     );
-    return true;
   }
 
   async trusted(): Promise<TrustedCertificate[]> {
