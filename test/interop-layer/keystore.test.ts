@@ -17,6 +17,7 @@ import { SettingsMap } from '../../src/platform/settings.js';
 import { createLogger } from '../../src/common/logger.js';
 import type { RunningService } from '../../src/services/service.js';
 import { freePort } from '../support/cli.js';
+import { httpsGet } from '../support/https-get.js';
 
 /** The fingerprint of the certificate a new TLS connection to `url` is served. */
 function servedFingerprint(url: string): Promise<string> {
@@ -28,17 +29,6 @@ function servedFingerprint(url: string): Promise<string> {
       resolve(fingerprint);
     });
     socket.on('error', reject);
-  });
-}
-
-function httpsGet(url: string, options: https.RequestOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { rejectUnauthorized: false, agent: false, ...options }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 

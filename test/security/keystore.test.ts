@@ -11,17 +11,7 @@ import selfsigned from 'selfsigned';
 import { testDrivers } from '../support/databases.js';
 import { startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
 import { freePort } from '../support/cli.js';
-
-function httpsGet(url: string, options: https.RequestOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { rejectUnauthorized: false, agent: false, ...options }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { httpsGet } from '../support/https-get.js';
 
 const ec = { keyType: 'ec', algorithm: 'sha256' } as const;
 const caExtensions = [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }] as Array<{ name: 'basicConstraints'; cA: boolean } | { name: 'keyUsage'; keyCertSign: boolean; cRLSign: boolean; digitalSignature: boolean }>;

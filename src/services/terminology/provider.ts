@@ -17,10 +17,15 @@ import { findByUrl } from './resolve.js';
 export class TerminologyServiceProvider implements TerminologyProvider {
   constructor(private readonly engine: FhirEngine, private readonly store: ConceptStore) {}
 
+  /** The value set at a canonical URL (or an implicit `?fhir_vs` one), undefined when unknown. */
+  private async valueSetAt(valueSetUrl: string): Promise<ValueSet | undefined> {
+    const { url, version } = splitCanonical(valueSetUrl);
+    return implicitValueSet(valueSetUrl) ?? (await findByUrl<ValueSet>(this.engine.repository(), 'ValueSet', url, version));
+  }
+
   async expand(valueSetUrl: string, options: TerminologyQueryOptions): Promise<CodeSet | undefined> {
     const repo = this.engine.repository();
-    const { url, version } = splitCanonical(valueSetUrl);
-    const valueSet = implicitValueSet(valueSetUrl) ?? (await findByUrl<ValueSet>(repo, 'ValueSet', url, version));
+    const valueSet = await this.valueSetAt(valueSetUrl);
     if (!valueSet) return undefined;
     try {
       const compiled = await compileValueSet(repo, this.store, valueSet);
@@ -35,8 +40,7 @@ export class TerminologyServiceProvider implements TerminologyProvider {
 
   async validateCode(valueSetUrl: string, coding: Concept): Promise<boolean | undefined> {
     const repo = this.engine.repository();
-    const { url, version } = splitCanonical(valueSetUrl);
-    const valueSet = implicitValueSet(valueSetUrl) ?? (await findByUrl<ValueSet>(repo, 'ValueSet', url, version));
+    const valueSet = await this.valueSetAt(valueSetUrl);
     if (!valueSet) return undefined;
     try {
       const compiled = await compileValueSet(repo, this.store, valueSet);
