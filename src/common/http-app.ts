@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS } from './limits.js';
 import { jsonNestingExceeds } from './json-depth.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { loggablePath } from './loggable-path.js';
 
 /**
  * In a container (`instant serve`) every request gets one JSON log line with its id, method,
@@ -62,7 +63,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
   if (accessLog) {
     app.addHook('onResponse', async (request, reply) => {
-      request.log.info({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+      request.log.info({ method: request.method, path: loggablePath(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     });
   }
   app.get('/health', async () => ({ status: 'ok' }));
