@@ -100,11 +100,6 @@ function domainsOf(table: DomainTable, strict: boolean, protection: DomainProtec
   return { open, canonical, owner: (url) => owners.get(url) };
 }
 
-/** Reads the registered domains in the caller's transaction (a NamingSystem it wrote earlier counts), uncached. */
-export async function loadIdentifierDomains(repo: FhirRepository, strict: boolean, protection: DomainProtection = NO_PROTECTION): Promise<IdentifierDomains> {
-  return domainsOf(await readDomainTable(repo), strict, protection);
-}
-
 /**
  * Domains are needed on every registration and change only on NamingSystem writes: they are kept
  * in memory (one table of at most MAX_DOMAINS domains) with the schema's domains version they were
