@@ -76,7 +76,7 @@ async function openCopyTarget(db: Database, schema: string, url: string | undefi
   if (db.copyFrom) {
     return {
       copy: async (table, columns, data) => {
-        await db.copyFrom!(`COPY ${schema}.${table} (${columns.join(', ')}) FROM '/dev/blob' (FORMAT binary)`, data);
+        await db.copyFrom!(`${schema}.${table} (${columns.join(', ')})`, data);
       },
       close: async () => undefined,
     };

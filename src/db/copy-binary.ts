@@ -16,6 +16,46 @@ export interface CopyData {
 }
 declare const madeByWriter: unique symbol;
 
+/**
+ * Buffers for COPY data, reused. A fresh buffer of hundreds of KB per batch (and the database
+ * thread adopting it) is external memory V8 must collect: under router load that was several
+ * old-generation collections a second. A driver that is done with a batch's bytes gives the
+ * memory back (the worker driver gets it back from its thread); a writer takes the smallest free
+ * one that fits. Bounded in count and size, so a burst of big bodies is not kept for ever.
+ */
+class CopyBufferPool {
+  private readonly free: ArrayBuffer[] = [];
+  private static readonly MAX_BUFFERS = 8;
+  private static readonly MAX_BUFFER_BYTES = 8 * 1024 * 1024;
+
+  take(minBytes: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const size = this.free[i]!.byteLength;
+      if (size >= minBytes && (best < 0 || size < this.free[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return Buffer.from(this.free.splice(best, 1)[0]!);
+    // Powers of two, so a returned buffer fits the next batch of about the same size.
+    // Not from Buffer's shared pool: the memory is the writer's own, so it can move to a thread.
+    return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(64 * 1024, minBytes))));
+  }
+
+  /** Free buffers held (for tests). */
+  get available(): number {
+    return this.free.length;
+  }
+
+  /** Memory a driver is done with; detached (transferred) or oversized memory is not kept. */
+  give(memory: ArrayBufferLike): void {
+    if (!(memory instanceof ArrayBuffer) || memory.byteLength === 0 || memory.byteLength > CopyBufferPool.MAX_BUFFER_BYTES) return;
+    if (this.free.includes(memory)) return;
+    if (this.free.length >= CopyBufferPool.MAX_BUFFERS) this.free.shift();
+    this.free.push(memory);
+  }
+}
+
+export const copyBuffers = new CopyBufferPool();
+
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** PostgreSQL's timestamp epoch, 2000-01-01, in Unix milliseconds. */
 const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -29,8 +69,7 @@ export class CopyBinaryWriter {
   private at = 0;
 
   constructor(expectedBytes = 64 * 1024) {
-    // Not from Buffer's shared pool: the result owns its memory, so it can be transferred to a thread.
-    this.buf = Buffer.allocUnsafeSlow(Math.max(64, expectedBytes));
+    this.buf = copyBuffers.take(expectedBytes);
     this.raw(SIGNATURE);
     this.int32(0); // flags
     this.int32(0); // header extension length
@@ -119,6 +158,7 @@ export class CopyBinaryWriter {
     this.room(2);
     this.buf.writeInt16BE(-1, this.at);
     this.at += 2;
+    // A view of the writer's memory (the whole of its ArrayBuffer is the writer's own).
     return { bytes: this.buf.subarray(0, this.at) } as unknown as CopyData;
   }
 
@@ -136,8 +176,9 @@ export class CopyBinaryWriter {
 
   private room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + bytes));
+    const grown = copyBuffers.take(Math.max(this.buf.length * 2, this.at + bytes));
     this.buf.copy(grown, 0, 0, this.at);
+    copyBuffers.give(this.buf.buffer);
     this.buf = grown;
   }
 }

@@ -87,13 +87,14 @@ export interface Database extends Queryable {
   /** Applies the schema's pending migrations, serialised against concurrent migrators. */
   migrate(schema: string, migrations: readonly Migration[]): Promise<MigrationReport>;
   /**
-   * Bulk load: runs `COPY <table> (<columns>) FROM '/dev/blob' (FORMAT binary)` over `data`
-   * (src/db/copy-binary.ts), one statement committed on its own; resolves to the rows loaded.
-   * Embedded PGlite only (undefined on PostgreSQL): its text parameters cost more to encode than
-   * the rows cost to insert, and COPY's data arrives as bytes. The data may be moved to the
-   * database's thread: do not use it after the call.
+   * Bulk load: runs `COPY <into> FROM ... (FORMAT binary)` over `data` (src/db/copy-binary.ts),
+   * `into` being `<schema>.<table> (<columns>)`; one statement committed on its own; resolves to
+   * the rows loaded. Embedded PGlite only (undefined on PostgreSQL): its text parameters cost
+   * more to encode than the rows cost to insert, and COPY's data arrives as bytes. The data's
+   * memory goes to the database's thread and back to the writers' pool: do not use it after
+   * the call.
    */
-  copyFrom?(sql: string, data: CopyData): Promise<number>;
+  copyFrom?(into: string, data: CopyData): Promise<number>;
   /** Drops a schema and forgets its migrations (used by `instant destroy`). */
   dropSchema(schema: string): Promise<void>;
   close(): Promise<void>;

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
-import type { CopyData } from './copy-binary.js';
+import { copyBuffers, type CopyData } from './copy-binary.js';
+import { PgliteCopySource } from './pglite-copy-source.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -28,9 +29,11 @@ function wrap(target: PGlite | Transaction): Queryable {
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   private readonly direct: Queryable;
+  private readonly copySource: PgliteCopySource;
 
   private constructor(private readonly pg: PGlite) {
     this.direct = wrap(pg);
+    this.copySource = PgliteCopySource.of(pg);
   }
 
   /** dataDir undefined keeps everything in memory (tests of pure logic only). */
@@ -49,9 +52,12 @@ export class PgliteDatabase implements Database {
     return this.direct.exec(sql);
   }
 
-  async copyFrom(sql: string, data: CopyData): Promise<number> {
-    const result = await this.pg.query(sql, [], { blob: new Blob([data.bytes]) });
-    return result.affectedRows ?? 0;
+  async copyFrom(into: string, data: CopyData): Promise<number> {
+    try {
+      return await this.copySource.copy(this.pg, into, data.bytes);
+    } finally {
+      copyBuffers.give(data.bytes.buffer);
+    }
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

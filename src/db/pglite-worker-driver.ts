@@ -7,9 +7,10 @@ import {
 } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
-import type { CopyData } from './copy-binary.js';
+import { copyBuffers, type CopyData } from './copy-binary.js';
 
-type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown> };
+/** `memory`: a COPY's data given back (copy-binary.ts's pool), with its reply or alone. */
+type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown>; memory?: ArrayBuffer };
 
 interface SentCall {
   resolve(value: unknown): void;
@@ -118,6 +119,7 @@ export class PgliteWorkerDatabase implements Database {
       worker.once('error', reject);
     });
     worker.on('message', (message: Reply) => {
+      if (message.memory) copyBuffers.give(message.memory);
       if (worker !== this.worker) return;
       const call = this.sent.get(message.id);
       if (!call) return;
@@ -266,8 +268,8 @@ export class PgliteWorkerDatabase implements Database {
     return this.queryable().exec(sql);
   }
 
-  copyFrom(sql: string, data: CopyData): Promise<number> {
-    return this.call<number>(this.nextId++, 'copy', { sql, data: data.bytes });
+  copyFrom(into: string, data: CopyData): Promise<number> {
+    return this.call<number>(this.nextId++, 'copy', { sql: into, data: data.bytes });
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -10,13 +10,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PgliteCopySource } from './pglite-copy-source.js';
 
 interface Request {
   id: number;
   kind: 'query' | 'exec' | 'copy' | 'begin' | 'commit' | 'rollback' | 'close';
   sql?: string;
   params?: unknown[];
-  /** COPY data (kind 'copy'), read by the statement from /dev/blob. */
+  /** COPY data (kind 'copy'; `sql` is then the COPY's `<table> (<columns>)`), given back with the reply. */
   data?: Uint8Array;
   tx?: number;
 }
@@ -25,6 +26,7 @@ const port = parentPort!;
 const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbeat?: Int32Array; tickMs?: number };
 if (dataDir) mkdirSync(dataDir, { recursive: true });
 const pg = new PGlite(dataDir);
+let copySource: PgliteCopySource | undefined;
 
 interface OpenTransaction {
   handle: Transaction;
@@ -36,6 +38,11 @@ const ROLLBACK = Symbol('rollback');
 
 function reply(id: number, result: unknown): void {
   port.postMessage({ id, result });
+}
+
+/** COPY's reply gives its memory back to the driver's pool (copy-binary.ts). */
+function replyCopied(id: number, result: number, memory: ArrayBuffer): void {
+  port.postMessage({ id, result, memory }, [memory]);
 }
 
 function replyError(id: number, error: unknown): void {
@@ -60,8 +67,17 @@ async function handle(request: Request): Promise<void> {
         await target.exec(request.sql!);
         return reply(id, null);
       case 'copy': {
-        const result = await target.query(request.sql!, [], { blob: new Blob([request.data!]) });
-        return reply(id, result.affectedRows ?? 0);
+        const data = request.data!;
+        let rows = 0;
+        try {
+          copySource ??= PgliteCopySource.of(pg);
+          rows = await copySource.copy(target, request.sql!, data);
+        } catch (error) {
+          // The memory goes back with the error too (the error reply carries no transfer).
+          port.postMessage({ memory: data.buffer }, [data.buffer as ArrayBuffer]);
+          throw error;
+        }
+        return replyCopied(id, rows, data.buffer as ArrayBuffer);
       }
       case 'begin': {
         let decide!: (commit: boolean) => void;

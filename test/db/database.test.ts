@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase } from '../../src/db/open.js';
+import { CopyBinaryWriter, copyBuffers } from '../../src/db/copy-binary.js';
 import { openTestDatabase, testDrivers, type TestDatabase, type TestDriver } from '../support/databases.js';
 
 const migrations = [
@@ -128,3 +129,58 @@ test('the worker-thread driver keeps statements of concurrent transactions apart
     await t.dispose();
   }
 });
+
+// Bulk loads on the embedded database (Database.copyFrom): each COPY reads its own data, the
+// memory goes back to the writers' pool, and a refused batch leaves the database usable.
+for (const driver of ['pglite', 'pglite-worker'] as const) {
+  test(`copyFrom on ${driver}: concurrent COPYs read their own rows, memory is reused, a bad batch is refused cleanly`, async () => {
+    const t = await openTestDatabase(driver);
+    try {
+      assert.ok(t.db.copyFrom, 'the embedded drivers bulk-load with COPY');
+      await t.db.exec('CREATE TABLE loaded (batch int NOT NULL, n int NOT NULL, label text, body bytea)');
+      const batch = (id: number, rows: number) => {
+        const out = new CopyBinaryWriter(1024);
+        for (let n = 0; n < rows; n++) out.row(4).int4(id).int4(n).text(`batch ${id} row ${n} ${'x'.repeat(n % 50)}`).bytea(Buffer.alloc(300, id));
+        return out.finish();
+      };
+      // Eight at once, with a transaction writing meanwhile: none reads another's data.
+      const [counts] = await Promise.all([
+        Promise.all(Array.from({ length: 8 }, (_, id) => t.db.copyFrom!('loaded (batch, n, label, body)', batch(id, 100 + id)))),
+        t.db.transaction(async (tx) => {
+          await tx.query(`INSERT INTO loaded (batch, n, label) VALUES (500, 0, 'batch 500 row 0')`);
+          await tx.query(`INSERT INTO loaded (batch, n, label) VALUES (500, 1, 'batch 500 row 1')`);
+        }),
+      ]);
+      assert.deepEqual(counts, Array.from({ length: 8 }, (_, id) => 100 + id));
+      await t.db.query('DELETE FROM loaded WHERE batch = 500');
+      const { rows } = await t.db.query<{ batch: number; rows: number; wrong: number }>(
+        `SELECT batch, count(*)::int AS rows, count(*) FILTER (WHERE label NOT LIKE 'batch ' || batch || ' row ' || n || '%' OR get_byte(body, 0) <> batch)::int AS wrong
+           FROM loaded GROUP BY batch ORDER BY batch`,
+      );
+      assert.deepEqual(rows, Array.from({ length: 8 }, (_, id) => ({ batch: id, rows: 100 + id, wrong: 0 })));
+
+      // The memory of a finished COPY is the next writer's: twenty batches in a row use a few
+      // buffers, not twenty (the worker thread's reply carries the memory back).
+      const memories = new Set<ArrayBufferLike>();
+      for (let i = 0; i < 20; i++) {
+        const data = batch(100 + i, 10);
+        memories.add(data.bytes.buffer);
+        await t.db.copyFrom!('loaded (batch, n, label, body)', data);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.ok(copyBuffers.available >= 1, `batch ${i}: its memory is back in the pool`);
+      }
+      assert.ok(copyBuffers.available <= 8);
+      if (driver === 'pglite') assert.ok(memories.size <= 8, `${memories.size} buffers for 20 batches: the pool's, none fresh`);
+
+      // A batch the table refuses (NULL in a NOT NULL column): PostgreSQL's error, nothing loaded, the next COPY works.
+      const bad = new CopyBinaryWriter(64);
+      bad.row(4).int4(999).null().text('bad').bytea(null);
+      await assert.rejects(t.db.copyFrom!('loaded (batch, n, label, body)', bad.finish()), (error: Error & { code?: string }) => error.code === '23502');
+      assert.equal(await t.db.copyFrom!('loaded (batch, n, label, body)', batch(1000, 3)), 3);
+      const after = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM loaded WHERE batch IN (999, 1000)');
+      assert.equal(after.rows[0]!.n, 3);
+    } finally {
+      await t.dispose();
+    }
+  });
+}

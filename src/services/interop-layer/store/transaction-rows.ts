@@ -10,8 +10,9 @@ import type { Transaction } from '../models.js';
 import { mayHoldUnstorable, storable, storableString } from './storable.js';
 import type { TransactionRow } from './transactions.js';
 
-export const COPY_TRANSACTIONS =
-  "COPY iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, replica_id, doc, bodies) FROM '/dev/blob' (FORMAT binary)";
+/** Database.copyFrom's target: the table and the columns copyRows writes, in order. */
+export const COPY_INTO_TRANSACTIONS =
+  'iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, replica_id, doc, bodies)';
 const COLUMNS = 11;
 
 /** A text column's value: the database refuses NUL and lone surrogates, so they are replaced. */

@@ -11,7 +11,7 @@ import type { Logger } from '../../../common/logger.js';
 import { isUtf8 } from 'node:buffer';
 import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
 import { storableJson } from './storable.js';
-import { COPY_TRANSACTIONS, copyRows } from './transaction-rows.js';
+import { COPY_INTO_TRANSACTIONS, copyRows } from './transaction-rows.js';
 import { describeError, WriteBehind } from './write-behind.js';
 
 const brotliCompress = promisify(brotliCompressCb);
@@ -308,7 +308,7 @@ export class TransactionLog {
     const known = items.filter((row) => row.mayExist);
     if (fresh.length > 0) {
       try {
-        await this.db.copyFrom(COPY_TRANSACTIONS, copyRows(fresh, this.replicaId));
+        await this.db.copyFrom(COPY_INTO_TRANSACTIONS, copyRows(fresh, this.replicaId));
       } catch (error) {
         if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
         known.push(...fresh);
