@@ -12,7 +12,13 @@
  * to 8 KB, 5,000 above; BENCH_SECONDS=N runs for a time instead), and besides req/s the run
  * reports the CPU each target's processes spent per request (cpu.ts): the figure to compare on
  * a shared machine, where req/s follow the neighbours' load. BENCH_TARGETS=node,iol runs only
- * those (of direct, nginx, node, iol); BENCH_SEQUENTIAL=0 skips the one-connection latency.
+ * those (of direct, nginx, node-server, node, node-log, iol); BENCH_SEQUENTIAL=0 skips the
+ * one-connection latency.
+ *
+ * Besides the IOL and its two baselines, two floors show what no Node router can go below:
+ * node-server (node-server.ts: Node's HTTP server answering by itself, no upstream; against
+ * nginx, which proxies) and node-log (logging-proxy.ts: the minimal proxy storing each exchange
+ * through the IOL's own transaction log; one worker only, the log has one writer).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -40,7 +46,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const fixedRequests = process.env.BENCH_REQUESTS ? Number(process.env.BENCH_REQUESTS) : undefined;
 const timed = process.env.BENCH_SECONDS !== undefined && fixedRequests === undefined;
-const targets = new Set((process.env.BENCH_TARGETS ?? 'direct,nginx,node,iol').split(','));
+const targets = new Set((process.env.BENCH_TARGETS ?? 'direct,nginx,node-server,node,node-log,iol').split(','));
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const children: ChildProcess[] = [];
 
@@ -168,6 +174,7 @@ const sizes = (process.env.BENCH_SIZES ?? '1024,102400').split(',').map(Number);
 const sequential = process.env.BENCH_SEQUENTIAL !== '0';
 const summary: string[] = [];
 const cpuSummary: string[] = [];
+const floorSummary: string[] = [];
 
 /** a / b of two measured figures, or n/a when one is missing. */
 const ratioOf = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : 'n/a');
@@ -182,22 +189,32 @@ try {
     const iol = targets.has('iol') ? await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
     const nginx = targets.has('nginx') ? await startNginx(upstreamPort, workers) : undefined;
     const minimal = targets.has('node') ? await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
+    const nodeServer = targets.has('node-server') ? await startChild('node-server.js', { BODY_BYTES: String(size), WORKERS: String(workers) }) : undefined;
+    const loggingProxy = targets.has('node-log') && workers === 1 ? await startChild('logging-proxy.js', { UPSTREAM_PORT: String(upstreamPort) }) : undefined;
     const body = fhirLikeBody(size);
     const direct = targets.has('direct') ? await load(`http://127.0.0.1:${upstreamPort}/bench`, body, upstreamPid) : undefined;
     const viaNginx = nginx ? await load(`http://127.0.0.1:${nginx.port}/bench`, body, nginx.pid) : undefined;
     const viaMinimal = minimal ? await load(`http://127.0.0.1:${minimal.info.port}/bench`, body, minimal.child.pid!) : undefined;
+    const viaNodeServer = nodeServer ? await load(`http://127.0.0.1:${nodeServer.info.port}/bench`, body, nodeServer.child.pid!) : undefined;
+    const viaLogging = loggingProxy ? await load(`http://127.0.0.1:${loggingProxy.info.port}/bench`, body, loggingProxy.child.pid!) : undefined;
     const viaIol = iol ? await load(`${iol.info.router}/bench`, body, iol.child.pid!, { authorization: String(iol.info.authorization) }) : undefined;
     const requests = timed ? `${seconds} s each` : `${viaIol?.requests.total ?? viaMinimal?.requests.total ?? ''} requests each`;
     console.log(`\n${label} FHIR-like JSON request and response bodies, ${connections} connections, ${requests}`);
     console.log('  (CPU: the target\'s processes and threads per request, the upstream\'s not counted)');
     if (direct) console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
+    if (viaNodeServer) console.log(`  node-server ${fmt(viaNodeServer)}   (Node's HTTP server answering by itself: no upstream)`);
     if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
+    if (viaLogging) console.log(`  node-log ${fmt(viaLogging)}   (minimal Node proxy + the IOL's transaction log; router thread ${viaLogging.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaLogging.otherThreadUsPerRequest.toFixed(0)})`);
     if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)}` : ''})`);
     if (viaIol && viaNginx) console.log(`  IOL / nginx: throughput ${ratioOf(viaIol.requests.average, viaNginx.requests.average)}, CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaIol.cpuUsPerRequest)} (nginx's CPU / IOL's)`);
     if (viaIol && viaMinimal) console.log(`  IOL / minimal Node proxy: throughput ${ratioOf(viaIol.requests.average, viaMinimal.requests.average)}, CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaIol.cpuUsPerRequest)}`);
     summary.push(`| ${label} | ${viaNginx?.requests.average.toFixed(0) ?? 'n/a'} | ${viaMinimal?.requests.average.toFixed(0) ?? 'n/a'} | ${viaIol?.requests.average.toFixed(0) ?? 'n/a'} | ${ratioOf(viaIol?.requests.average, viaNginx?.requests.average)} | ${ratioOf(viaIol?.requests.average, viaMinimal?.requests.average)} |`);
     cpuSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'}${workers === 1 && viaIol ? ` (router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)}, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)})` : ''} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
+    if (viaNodeServer && viaNginx) console.log(`  Node's HTTP server alone / nginx proxying: CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaNodeServer.cpuUsPerRequest)} (the most any Node proxy can reach of nginx)`);
+    if (viaLogging && viaMinimal) console.log(`  minimal proxy + log / minimal proxy: CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaLogging.cpuUsPerRequest)}, throughput ${ratioOf(viaLogging.requests.average, viaMinimal.requests.average)} (the most a router that logs can reach of the minimal proxy)`);
+    if (viaLogging && viaIol) console.log(`  IOL / (minimal proxy + log): CPU per request ${ratioOf(viaLogging.cpuUsPerRequest, viaIol.cpuUsPerRequest)}, throughput ${ratioOf(viaIol.requests.average, viaLogging.requests.average)} (the router's own logic)`);
+    floorSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaNodeServer?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaLogging?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaNodeServer?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaLogging?.cpuUsPerRequest)} | ${ratioOf(viaLogging?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
     if (viaIol && direct) console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
     // Latency at one connection does not change with the worker count: measured once.
     if (sequential && iol && workers === workerCounts[0]) {
@@ -219,6 +236,8 @@ try {
     await nginx?.stop();
     iol?.child.kill('SIGTERM');
     minimal?.child.kill('SIGTERM');
+    nodeServer?.child.kill('SIGTERM');
+    loggingProxy?.child.kill('SIGTERM');
     up.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -227,6 +246,9 @@ try {
   console.log('\nCPU per request (µs of the target\'s processes; ratios: the other\'s CPU / the IOL\'s, comparable to the throughput ratios)');
   console.log('| body, workers | nginx | minimal Node proxy | IOL | IOL / nginx | IOL / Node proxy |\n|---|---|---|---|---|---|');
   for (const line of cpuSummary) console.log(line);
+  console.log('\nThe floors (µs of CPU per request): no Node proxy costs less than Node\'s HTTP server alone, no router that logs each transaction less than the minimal proxy + the log');
+  console.log('| body, workers | nginx | Node server alone | minimal Node proxy | proxy + log | IOL | nginx / Node server | proxy / proxy + log | (proxy + log) / IOL |\n|---|---|---|---|---|---|---|---|---|');
+  for (const line of floorSummary) console.log(line);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
 }

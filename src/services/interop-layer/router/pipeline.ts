@@ -37,22 +37,33 @@ export const tcpPipeline: Pipeline = {
   after: [setFinalStatus, recordTransaction],
 };
 
-async function runSteps(steps: readonly RouterStep[], exchange: Exchange, deps: RouterDeps): Promise<void> {
-  for (const step of steps) {
-    await step(exchange, deps);
+/**
+ * Runs the steps in order until one halts. Synchronous steps run without an `await` each: every
+ * await of a non-promise still costs a promise and a microtask turn, and most steps are
+ * synchronous. Returns a promise only once a step has returned one.
+ */
+function runSteps(steps: readonly RouterStep[], exchange: Exchange, deps: RouterDeps, from = 0): void | Promise<void> {
+  for (let i = from; i < steps.length; i++) {
+    const pending = steps[i]!(exchange, deps);
+    if (pending) return pending.then(() => (exchange.halted ? undefined : runSteps(steps, exchange, deps, i + 1)));
     if (exchange.halted) return;
   }
 }
 
 /** Steps that need only the request line and headers; the body is empty while they run. */
-export function runHeaderSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
+export function runHeaderSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   return runSteps(pipeline.headers, exchange, deps);
 }
 
-export function runRequestSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
+export function runRequestSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   return runSteps(pipeline.request, exchange, deps);
 }
 
-export async function runAfterSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps): Promise<void> {
-  for (const step of pipeline.after) await step(exchange, deps);
+/** Every after step, whatever the others did (they finish the log). */
+export function runAfterSteps(pipeline: Pipeline, exchange: Exchange, deps: RouterDeps, from = 0): void | Promise<void> {
+  const steps = pipeline.after;
+  for (let i = from; i < steps.length; i++) {
+    const pending = steps[i]!(exchange, deps);
+    if (pending) return pending.then(() => runAfterSteps(pipeline, exchange, deps, i + 1));
+  }
 }

@@ -169,7 +169,8 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     const request = routerRequestOf(req, tlsListener);
     const exchange: Exchange = { request, startedAt };
     seen.exchange = exchange;
-    await runHeaderSteps(pipeline, exchange, deps);
+    const headerSteps = runHeaderSteps(pipeline, exchange, deps);
+    if (headerSteps) await headerSteps;
     if (exchange.halted) {
       // Refused on its headers: the body is neither read nor counted, and a connection still
       // carrying one is closed after the answer rather than drained.
@@ -192,7 +193,8 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
       return;
     }
     try {
-      await runRequestSteps(pipeline, exchange, deps);
+      const requestSteps = runRequestSteps(pipeline, exchange, deps);
+      if (requestSteps) await requestSteps;
     } catch (error) {
       deps.logger.error({ err: error, path: request.path }, 'router step failed');
       if (exchange.transaction) exchange.transaction.error = { message: (error as Error).message };
@@ -203,7 +205,8 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     if (budget.tryReserve(response.body.length)) reserved.bytes += response.body.length;
     send(res, response);
     try {
-      await runAfterSteps(pipeline, exchange, deps);
+      const afterSteps = runAfterSteps(pipeline, exchange, deps);
+      if (afterSteps) await afterSteps;
     } catch (error) {
       deps.logger.error({ err: error, path: request.path }, 'router could not finish the transaction log');
     }
