@@ -8,12 +8,16 @@ import type { Exchange, RouterDeps } from '../exchange.js';
 import { safeEqual, sha256hex, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
 import type { ClientEntry } from '../../routing-table.js';
 
+/** The verification cache's key: the stored hash is part of it, so a verification of the old password never answers for a changed one. */
+function passwordSubject(entry: ClientEntry): string | undefined {
+  const hash = entry.secrets.passwordHash;
+  return hash ? `client:${entry.client.clientID}\0${hash}` : undefined;
+}
+
 async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, password: string): Promise<boolean> {
   const { passwordAlgorithm, passwordHash, passwordSalt } = entry.secrets;
-  if (!passwordHash) return verifyAgainstDummy(password);
-  // The stored hash is part of the key: a verification of the old password can never answer for
-  // a client whose password changed, whenever the change reaches this replica's cache.
-  const subject = `client:${entry.client.clientID}\0${passwordHash}`;
+  const subject = passwordSubject(entry);
+  if (!passwordHash || !subject) return verifyAgainstDummy(password);
   if (deps.verified.has(subject, password)) return true;
   let ok: boolean;
   if (passwordAlgorithm === 'scrypt') ok = await verifyPassword(password, passwordHash);
@@ -27,7 +31,31 @@ async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, passwor
   return ok;
 }
 
-export async function authenticateClient(exchange: Exchange, deps: RouterDeps): Promise<void> {
+/**
+ * Synchronous when the answer is known at once (no credentials, a certificate, a custom token,
+ * Basic credentials verified minutes ago): a promise per request costs every routed request.
+ * Only a password to verify (scrypt) or a JWT to check returns one.
+ */
+export function authenticateClient(exchange: Exchange, deps: RouterDeps): void | Promise<void> {
+  const { request } = exchange;
+  const authorization = request.headers.authorization;
+  if (authorization && deps.config.routerAuthTypes.has('basic') && !(deps.config.routerAuthTypes.has('mutual-tls') && request.peerFingerprint)) {
+    const space = authorization.indexOf(' ');
+    if (space > 0 && authorization.slice(0, space).toLowerCase() === 'basic') {
+      const decoded = Buffer.from(authorization.slice(space + 1).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const entry = colon > 0 ? deps.routing.client(decoded.slice(0, colon)) : undefined;
+      const subject = entry ? passwordSubject(entry) : undefined;
+      if (entry && subject && deps.verified.has(subject, decoded.slice(colon + 1))) {
+        exchange.client = entry.client;
+        return;
+      }
+    }
+  }
+  return authenticateClientFully(exchange, deps);
+}
+
+async function authenticateClientFully(exchange: Exchange, deps: RouterDeps): Promise<void> {
   const types = deps.config.routerAuthTypes;
   const { request } = exchange;
   if (types.has('mutual-tls') && request.peerFingerprint) {
