@@ -207,20 +207,30 @@ try {
     const nodeServer = targets.has('node-server') ? await startChild('node-server.js', { BODY_BYTES: String(size), WORKERS: String(workers) }) : undefined;
     const loggingProxy = targets.has('node-log') && workers === 1 ? await startChild('logging-proxy.js', { UPSTREAM_PORT: String(upstreamPort) }) : undefined;
     const body = fhirLikeBody(size);
-    // BENCH_ROUNDS rounds (default 2), the targets in turn in each; each target's best round is
-    // kept (least CPU per request, its throughput in that round). One run of one target moves
-    // by 15% on this machine (three IOL runs in a row: 145, 126, 124 µs per request).
+    // BENCH_ROUNDS rounds (default 2), the targets in turn in each, the order reversed every
+    // other round (a target measured right after another runs with more CPU per request: the
+    // IOL measured last was 20% dearer than measured alone); each target's best round is kept
+    // (least CPU per request, its throughput in that round). One run of one target moves by
+    // 15% on this machine (three IOL runs in a row: 145, 126, 124 µs per request).
     const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
     const best = (a: Measured | undefined, b: Measured | undefined) => (!a ? b : !b ? a : b.cpuUsPerRequest < a.cpuUsPerRequest ? b : a);
-    let direct: Measured | undefined, viaNginx: Measured | undefined, viaNodeServer: Measured | undefined, viaMinimal: Measured | undefined, viaLogging: Measured | undefined, viaIol: Measured | undefined;
+    const measured = new Map<string, Measured>();
+    const plan: Array<[string, () => Promise<Measured>]> = [];
+    if (targets.has('direct')) plan.push(['direct', () => load(`http://127.0.0.1:${upstreamPort}/bench`, body, upstreamPid)]);
+    if (nginx) plan.push(['nginx', () => load(`http://127.0.0.1:${nginx.port}/bench`, body, nginx.pid)]);
+    if (nodeServer) plan.push(['node-server', () => load(`http://127.0.0.1:${nodeServer.info.port}/bench`, body, nodeServer.child.pid!)]);
+    if (minimal) plan.push(['node', () => load(`http://127.0.0.1:${minimal.info.port}/bench`, body, minimal.child.pid!)]);
+    if (loggingProxy) plan.push(['node-log', () => load(`http://127.0.0.1:${loggingProxy.info.port}/bench`, body, loggingProxy.child.pid!)]);
+    if (iol) plan.push(['iol', () => load(`${iol.info.router}/bench`, body, iol.child.pid!, { authorization: String(iol.info.authorization) })]);
     for (let round = 0; round < rounds; round++) {
-      if (targets.has('direct')) direct = best(direct, await load(`http://127.0.0.1:${upstreamPort}/bench`, body, upstreamPid));
-      if (nginx) viaNginx = best(viaNginx, await load(`http://127.0.0.1:${nginx.port}/bench`, body, nginx.pid));
-      if (nodeServer) viaNodeServer = best(viaNodeServer, await load(`http://127.0.0.1:${nodeServer.info.port}/bench`, body, nodeServer.child.pid!));
-      if (minimal) viaMinimal = best(viaMinimal, await load(`http://127.0.0.1:${minimal.info.port}/bench`, body, minimal.child.pid!));
-      if (loggingProxy) viaLogging = best(viaLogging, await load(`http://127.0.0.1:${loggingProxy.info.port}/bench`, body, loggingProxy.child.pid!));
-      if (iol) viaIol = best(viaIol, await load(`${iol.info.router}/bench`, body, iol.child.pid!, { authorization: String(iol.info.authorization) }));
+      for (const [name, measure] of round % 2 === 0 ? plan : [...plan].reverse()) measured.set(name, best(measured.get(name), await measure())!);
     }
+    const direct = measured.get('direct');
+    const viaNginx = measured.get('nginx');
+    const viaNodeServer = measured.get('node-server');
+    const viaMinimal = measured.get('node');
+    const viaLogging = measured.get('node-log');
+    const viaIol = measured.get('iol');
     // The upstream hop alone (node-client.ts), with node-server: the least a Node proxy costs.
     let clientHopUs: number | undefined;
     if (nodeServer) {

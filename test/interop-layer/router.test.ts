@@ -140,6 +140,23 @@ for (const driver of testDrivers) {
       assert.deepEqual(times, [...times].sort((a: number, b: number) => b - a), 'newest first');
     });
 
+    test('every answer carries an X-Request-Id, sent upstream too: the caller\'s when well-formed, else a new one', async () => {
+      up.seen.length = 0;
+      const own = await fetch(`${iol.router}/fhir/Patient`, { headers: { authorization: emr, 'x-request-id': 'trace-abc-1' } });
+      assert.equal(own.status, 200);
+      assert.equal(own.headers.get('x-request-id'), 'trace-abc-1');
+      assert.equal(up.seen.at(-1)!.headers['x-request-id'], 'trace-abc-1');
+      const fresh = await fetch(`${iol.router}/fhir/Patient`, { headers: { authorization: emr } });
+      assert.match(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      assert.equal(up.seen.at(-1)!.headers['x-request-id'], fresh.headers.get('x-request-id'));
+      // Refused, failed upstream, no channel: still one id, and only one header.
+      for (const [path, authorization, status] of [['/fhir/Patient', undefined, 401], ['/nothing-here', emr, 404], ['/fail', emr, 500]] as const) {
+        const res = await fetch(`${iol.router}${path}`, { headers: authorization ? { authorization } : {} });
+        assert.equal(res.status, status);
+        assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `${path}: an id`);
+      }
+    });
+
     test('no credentials, wrong password, wrong role: 401 with WWW-Authenticate; no channel: 404', async () => {
       const none = await fetch(`${iol.router}/fhir/Patient`);
       assert.equal(none.status, 401);

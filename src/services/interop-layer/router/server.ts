@@ -81,16 +81,24 @@ function readBody(req: IncomingMessage, reading: BodyReading): Promise<Buffer> {
   });
 }
 
+/**
+ * Each answer's X-Request-Id, added by send: a header set on the response before writeHead makes
+ * Node merge the two a header at a time (validating each again), on every routed request.
+ */
+const requestIds = new WeakMap<ServerResponse, string>();
+
 function send(res: ServerResponse, response: RouterResponse, closeAfter = false): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string | string[]> = { ...response.headers, 'content-length': String(response.body.length) };
+  const requestId = requestIds.get(res);
+  if (requestId) headers['x-request-id'] = requestId;
   if (closeAfter) headers.connection = 'close';
   try {
     res.writeHead(response.status, headers);
   } catch {
     // An upstream or mediator gave a status or header Node refuses: say so rather than crash.
     const message = Buffer.from('the upstream answer could not be relayed (invalid status or header)');
-    res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(message.length) });
+    res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(message.length), ...(requestId ? { 'x-request-id': requestId } : {}) });
     res.end(message);
     return;
   }
@@ -149,7 +157,7 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     // services behind the router log the same id.
     const requestId = requestIdOf(req);
     req.headers['x-request-id'] = requestId;
-    res.setHeader('x-request-id', requestId);
+    requestIds.set(res, requestId);
     const logged = accessLogEnabled();
     if (logged) timeResponse(res);
     try {
