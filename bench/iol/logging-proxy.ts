@@ -10,7 +10,8 @@ import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { forward, readWhole } from './bench-server.js';
 import { openDatabase } from '../../src/db/open.js';
 import { createLogger } from '../../src/common/logger.js';
 import { iolMigrations } from '../../src/services/interop-layer/migrations.js';
@@ -27,39 +28,33 @@ const channelID = newObjectId();
 const upstream = `http://127.0.0.1:${process.env.UPSTREAM_PORT}`;
 const agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
 const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    void (async () => {
-      const requestTimestamp = new Date().toISOString();
-      const { host: _host, connection: _c, 'content-length': _l, ...headers } = req.headers;
-      const requestBody = Buffer.concat(chunks);
-      const up = await request(upstream + (req.url ?? '/'), { method: req.method as 'POST', headers: headers as Record<string, string>, body: requestBody, dispatcher: agent });
-      const body = Buffer.from(await up.body.arrayBuffer());
-      res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/octet-stream'), 'content-length': String(body.length) });
-      res.end(body);
-      // The transaction as OpenHIM stores it, both bodies as bytes (the IOL stores the same).
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      log.finish(
-        {
-          _id: newObjectId(),
-          channelID,
-          clientIP: req.socket.remoteAddress ?? '',
-          childIDs: [],
-          request: { host: '127.0.0.1', port: req.socket.localPort ?? 0, path: q >= 0 ? url.slice(0, q) : url, headers: req.headers as Record<string, string>, querystring: q >= 0 ? url.slice(q + 1) : '', method: req.method ?? 'GET', timestamp: requestTimestamp },
-          response: { status: up.statusCode, headers: up.headers as Record<string, string>, timestamp: new Date().toISOString() },
-          routes: [],
-          orchestrations: [],
-          canRerun: true,
-          status: up.statusCode < 400 ? 'Successful' : 'Failed',
-        },
-        { request: requestBody, response: body },
-      );
-    })().catch(() => {
-      res.writeHead(502);
-      res.end();
-    });
+  void (async () => {
+    const requestTimestamp = new Date().toISOString();
+    const requestBody = await readWhole(req);
+    const answer = await forward(agent, upstream, req, requestBody);
+    res.writeHead(answer.status, { 'content-type': String(answer.headers['content-type'] ?? 'application/octet-stream'), 'content-length': String(answer.body.length) });
+    res.end(answer.body);
+    // The transaction as OpenHIM stores it, both bodies as bytes (the IOL stores the same).
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    log.finish(
+      {
+        _id: newObjectId(),
+        channelID,
+        clientIP: req.socket.remoteAddress ?? '',
+        childIDs: [],
+        request: { host: '127.0.0.1', port: req.socket.localPort ?? 0, path: q >= 0 ? url.slice(0, q) : url, headers: req.headers as Record<string, string>, querystring: q >= 0 ? url.slice(q + 1) : '', method: req.method ?? 'GET', timestamp: requestTimestamp },
+        response: { status: answer.status, headers: answer.headers as Record<string, string>, timestamp: new Date().toISOString() },
+        routes: [],
+        orchestrations: [],
+        canRerun: true,
+        status: answer.status < 400 ? 'Successful' : 'Failed',
+      },
+      { request: requestBody, response: answer.body },
+    );
+  })().catch(() => {
+    res.writeHead(502);
+    res.end();
   });
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
