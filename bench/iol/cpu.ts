@@ -13,6 +13,8 @@ const TICKS_PER_SECOND = 100;
 export interface CpuSample {
   /** User + system CPU of the process tree, milliseconds (10 ms resolution). */
   totalMs: number;
+  /** Of that, in the kernel (system calls: the sockets' reads and writes, and what the kernel does for them). */
+  systemMs: number;
   /** Of that, the main thread of the root process (the event loop serving requests), from schedstat (ns resolution). */
   mainThreadMs: number;
   /** The root process's busiest other thread (in the IOL on one worker: PGlite's thread). */
@@ -31,10 +33,10 @@ function statFields(path: string): string[] | undefined {
   }
 }
 
-/** utime + stime (fields 14 and 15 of proc(5); 11 and 12 after the name), dead threads included. */
-function processTicks(pid: number): number {
+/** utime and stime (fields 14 and 15 of proc(5); 11 and 12 after the name), dead threads included. */
+function processTicks(pid: number): { user: number; system: number } {
   const f = statFields(`/proc/${pid}/stat`);
-  return f ? Number(f[11]) + Number(f[12]) : 0;
+  return f ? { user: Number(f[11]), system: Number(f[12]) } : { user: 0, system: 0 };
 }
 
 function descendants(root: number): number[] {
@@ -66,15 +68,20 @@ function threadRuntimeMs(pid: number, tid: number): number {
 }
 
 export function cpuOf(pid: number): CpuSample {
-  let ticks = processTicks(pid);
-  for (const child of descendants(pid)) ticks += processTicks(child);
+  let user = 0;
+  let system = 0;
+  for (const each of [pid, ...descendants(pid)]) {
+    const ticks = processTicks(each);
+    user += ticks.user;
+    system += ticks.system;
+  }
   const threads = new Map<number, number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) if (Number(tid) !== pid) threads.set(Number(tid), threadRuntimeMs(pid, Number(tid)));
   } catch {
     /* gone */
   }
-  return { totalMs: (ticks * 1000) / TICKS_PER_SECOND, mainThreadMs: threadRuntimeMs(pid, pid), busiestOtherThreadMs: 0, threads };
+  return { totalMs: ((user + system) * 1000) / TICKS_PER_SECOND, systemMs: (system * 1000) / TICKS_PER_SECOND, mainThreadMs: threadRuntimeMs(pid, pid), busiestOtherThreadMs: 0, threads };
 }
 
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuSample {
@@ -82,5 +89,5 @@ export function cpuBetween(before: CpuSample, after: CpuSample): CpuSample {
   for (const [tid, ms] of after.threads) {
     busiest = Math.max(busiest, ms - (before.threads.get(tid) ?? 0));
   }
-  return { totalMs: after.totalMs - before.totalMs, mainThreadMs: after.mainThreadMs - before.mainThreadMs, busiestOtherThreadMs: busiest, threads: new Map() };
+  return { totalMs: after.totalMs - before.totalMs, systemMs: after.systemMs - before.systemMs, mainThreadMs: after.mainThreadMs - before.mainThreadMs, busiestOtherThreadMs: busiest, threads: new Map() };
 }

@@ -124,6 +124,8 @@ interface Measured extends AutocannonResult {
   cpuUsPerRequest: number;
   /** Of that, the root process's main thread (meaningful for the IOL at one worker). */
   mainThreadUsPerRequest: number;
+  /** Of the CPU per request, in the kernel (system calls and what the kernel does for them). */
+  systemUsPerRequest: number;
   /** And its busiest other thread (the IOL's PGlite thread). */
   otherThreadUsPerRequest: number;
 }
@@ -154,7 +156,7 @@ async function load(url: string, body: Buffer, pid: number, headers: Record<stri
   const used = cpuBetween(before, await settledCpu(pid));
   const served = Math.max(1, result.requests.total);
   if (!timed && elapsed > 0) result.requests.average = served / elapsed;
-  return { ...result, cpuUsPerRequest: (used.totalMs * 1000) / served, mainThreadUsPerRequest: (used.mainThreadMs * 1000) / served, otherThreadUsPerRequest: (used.busiestOtherThreadMs * 1000) / served };
+  return { ...result, cpuUsPerRequest: (used.totalMs * 1000) / served, mainThreadUsPerRequest: (used.mainThreadMs * 1000) / served, systemUsPerRequest: (used.systemMs * 1000) / served, otherThreadUsPerRequest: (used.busiestOtherThreadMs * 1000) / served };
 }
 
 /** Sequential requests on one keep-alive connection: p50/p99 in microseconds (autocannon rounds to ms). */
@@ -182,7 +184,7 @@ function rssOf(pid: number): number {
   }
 }
 
-const fmt = (r: Measured) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}  CPU ${r.cpuUsPerRequest.toFixed(0).padStart(4)} µs/request`;
+const fmt = (r: Measured) => `${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  errors ${r.errors + r.non2xx}  CPU ${r.cpuUsPerRequest.toFixed(0).padStart(4)} µs/request (kernel ${r.systemUsPerRequest.toFixed(0)})`;
 
 const workerCounts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const sizes = (process.env.BENCH_SIZES ?? '1024,102400').split(',').map(Number);
@@ -231,35 +233,40 @@ try {
     const viaMinimal = measured.get('node');
     const viaLogging = measured.get('node-log');
     const viaIol = measured.get('iol');
-    // The upstream hop alone (node-client.ts), with node-server: the least a Node proxy costs.
-    let clientHopUs: number | undefined;
+    // The upstream hop alone (node-client.ts) with undici and with node:http's client, with
+    // node-server: the least a Node proxy costs takes the cheaper client.
+    const clientHops = new Map<string, { us: number; kernelUs: number }>();
     if (nodeServer) {
       for (let round = 0; round < rounds; round++) {
-        const hop = await startChild('node-client.js', { UPSTREAM_PORT: String(upstreamPort), BODY_BYTES: String(size), REQUESTS: String(fixedRequests ?? (size <= 8192 ? 40_000 : 5_000)), CONNECTIONS: String(connections) });
-        const us = Number(hop.info.cpuUsPerRequest);
-        clientHopUs = clientHopUs === undefined ? us : Math.min(clientHopUs, us);
+        for (const client of ['undici', 'node']) {
+          const hop = await startChild('node-client.js', { CLIENT: client, UPSTREAM_PORT: String(upstreamPort), BODY_BYTES: String(size), REQUESTS: String(fixedRequests ?? (size <= 8192 ? 40_000 : 5_000)), CONNECTIONS: String(connections) });
+          const us = Number(hop.info.cpuUsPerRequest);
+          if (!clientHops.has(client) || us < clientHops.get(client)!.us) clientHops.set(client, { us, kernelUs: Number(hop.info.systemUsPerRequest) });
+        }
       }
     }
+    const clientHopUs = clientHops.size > 0 ? Math.min(...[...clientHops.values()].map((h) => h.us)) : undefined;
     // Latency at one connection does not change with the worker count: measured once.
     const measureSequential = sequential && iol !== undefined && workers === workerCounts[0];
     const seqNginx = nginx && measureSequential ? await sequentialLatency(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
     const requests = timed ? `${seconds} s each` : `${viaIol?.requests.total ?? viaMinimal?.requests.total ?? ''} requests each`;
-    console.log(`\n${label} FHIR-like JSON request and response bodies, ${connections} connections, ${requests}`);
+    console.log(`\n${label}: FHIR-like JSON request and response bodies, ${connections} connections, ${requests}`);
     console.log('  (CPU: the target\'s processes and threads per request, the upstream\'s not counted)');
     if (direct) console.log(`  direct   ${fmt(direct)}`);
     if (viaNginx) console.log(`  nginx    ${fmt(viaNginx)}`);
     if (viaNodeServer) console.log(`  node-server ${fmt(viaNodeServer)}   (Node's HTTP server answering by itself: no upstream)`);
-    if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log)`);
+    if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log${workers === 1 ? `; its thread ${viaMinimal.mainThreadUsPerRequest.toFixed(0)} µs/request` : ''})`);
     if (viaLogging) console.log(`  node-log ${fmt(viaLogging)}   (minimal Node proxy + the IOL's transaction log; router thread ${viaLogging.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaLogging.otherThreadUsPerRequest.toFixed(0)})`);
     if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)}` : ''})`);
     if (viaIol && viaNginx) console.log(`  IOL / nginx: throughput ${ratioOf(viaIol.requests.average, viaNginx.requests.average)}, CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaIol.cpuUsPerRequest)} (nginx's CPU / IOL's)`);
     if (viaIol && viaMinimal) console.log(`  IOL / minimal Node proxy: throughput ${ratioOf(viaIol.requests.average, viaMinimal.requests.average)}, CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaIol.cpuUsPerRequest)}`);
     summary.push(`| ${label} | ${viaNginx?.requests.average.toFixed(0) ?? 'n/a'} | ${viaMinimal?.requests.average.toFixed(0) ?? 'n/a'} | ${viaIol?.requests.average.toFixed(0) ?? 'n/a'} | ${ratioOf(viaIol?.requests.average, viaNginx?.requests.average)} | ${ratioOf(viaIol?.requests.average, viaMinimal?.requests.average)} |`);
     cpuSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'}${workers === 1 && viaIol ? ` (router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)}, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)})` : ''} | ${ratioOf(viaNginx?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
-    if (clientHopUs !== undefined) console.log(`  node-client ${clientHopUs.toFixed(0).padStart(4)} µs/request of CPU   (undici alone: a Node proxy's upstream hop, no server side)`);
+    for (const [client, hop] of clientHops) console.log(`  node-client ${hop.us.toFixed(0).padStart(4)} µs/request of CPU (kernel ${hop.kernelUs.toFixed(0)})   (${client === 'node' ? "node:http's client" : 'undici'} alone: a Node proxy's upstream hop, no server side)`);
     const nodeFloorUs = viaNodeServer && clientHopUs !== undefined ? viaNodeServer.cpuUsPerRequest + clientHopUs : undefined;
-    if (nodeFloorUs !== undefined && viaNginx) console.log(`  nginx / (Node server alone + upstream hop alone): CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, nodeFloorUs)} (the most any Node proxy can reach of nginx)`);
-    if (viaLogging && viaMinimal) console.log(`  minimal proxy + log / minimal proxy: CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaLogging.cpuUsPerRequest)}, throughput ${ratioOf(viaLogging.requests.average, viaMinimal.requests.average)} (the most a router that logs can reach of the minimal proxy)`);
+    if (nodeFloorUs !== undefined && viaNginx) console.log(`  nginx / (Node server alone + upstream hop alone): CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, nodeFloorUs)} (about the most a Node proxy, made of both, can reach of nginx)`);
+    if (viaLogging && viaMinimal) console.log(`  minimal proxy + log / minimal proxy: CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaLogging.cpuUsPerRequest)}, throughput ${ratioOf(viaLogging.requests.average, viaMinimal.requests.average)} (what the IOL's log alone leaves of the minimal proxy)`);
+    if (workers === 1 && viaLogging && viaMinimal) console.log(`  by the thread that serves the requests (the one a worker is bound by): minimal proxy ${viaMinimal.mainThreadUsPerRequest.toFixed(0)} µs, + log ${viaLogging.mainThreadUsPerRequest.toFixed(0)} (ratio ${ratioOf(viaMinimal.mainThreadUsPerRequest, viaLogging.mainThreadUsPerRequest)})${viaIol ? `, IOL ${viaIol.mainThreadUsPerRequest.toFixed(0)} (ratio ${ratioOf(viaMinimal.mainThreadUsPerRequest, viaIol.mainThreadUsPerRequest)})` : ''}`);
     if (viaLogging && viaIol) console.log(`  IOL / (minimal proxy + log): CPU per request ${ratioOf(viaLogging.cpuUsPerRequest, viaIol.cpuUsPerRequest)}, throughput ${ratioOf(viaIol.requests.average, viaLogging.requests.average)} (the router's own logic)`);
     floorSummary.push(`| ${label} | ${viaNginx?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaNodeServer?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} + ${clientHopUs?.toFixed(0) ?? 'n/a'} | ${viaMinimal?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaLogging?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${viaIol?.cpuUsPerRequest.toFixed(0) ?? 'n/a'} | ${ratioOf(viaNginx?.cpuUsPerRequest, nodeFloorUs)} | ${ratioOf(viaMinimal?.cpuUsPerRequest, viaLogging?.cpuUsPerRequest)} | ${ratioOf(viaLogging?.cpuUsPerRequest, viaIol?.cpuUsPerRequest)} |`);
     if (viaIol && direct) console.log(`  added p50 latency vs direct: ${(viaIol.latency.p50 - direct.latency.p50).toFixed(1)} ms${viaNginx ? `, vs nginx: ${(viaIol.latency.p50 - viaNginx.latency.p50).toFixed(1)} ms` : ''}`);
@@ -288,8 +295,8 @@ try {
   console.log('\nCPU per request (µs of the target\'s processes; ratios: the other\'s CPU / the IOL\'s, comparable to the throughput ratios)');
   console.log('| body, workers | nginx | minimal Node proxy | IOL | IOL / nginx | IOL / Node proxy |\n|---|---|---|---|---|---|');
   for (const line of cpuSummary) console.log(line);
-  console.log('\nThe floors (µs of CPU per request): no Node proxy costs less than its server side alone + its upstream hop alone, no router that logs each transaction less than the minimal proxy + the log');
-  console.log('| body, workers | nginx | Node server alone + upstream hop alone | minimal Node proxy | proxy + log | IOL | nginx / Node floor | proxy / (proxy + log) | (proxy + log) / IOL |\n|---|---|---|---|---|---|---|---|---|');
+  console.log('\nThe floors (µs of CPU per request): a Node proxy costs about its server side alone + its cheaper upstream hop alone; a router logging each transaction as the IOL does, the minimal proxy + the log');
+  console.log('| body, workers | nginx | Node server alone + cheaper client hop alone | minimal Node proxy | proxy + log | IOL | nginx / Node floor | proxy / (proxy + log) | (proxy + log) / IOL |\n|---|---|---|---|---|---|---|---|---|');
   for (const line of floorSummary) console.log(line);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
