@@ -65,6 +65,8 @@ export async function startThrowawayPostgres(options = {}) {
   return {
     url,
     version,
+    /** The postmaster's process id (its backends are its children), e.g. to measure its CPU. */
+    pid: Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     async stop() {
       // runuser does not forward signals: stop the postmaster itself (fast shutdown).
       try {

@@ -14,6 +14,7 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import pg from 'pg';
 import { CopyBinaryWriter, type CopyData } from '../../src/db/copy-binary.js';
+import { CopyIn } from '../../src/db/postgres-copy.js';
 import type { Database } from '../../src/db/database.js';
 import type { FhirRepository } from '../../src/fhir/repository.js';
 import { buildIndexRows } from '../../src/fhir/storage/indexer.js';
@@ -23,49 +24,6 @@ import type { Matcher } from '../../src/services/client-registry/matching/index.
 /** The tables the pre-load writes; their indexes and keys are dropped during the load. */
 const LOADED_TABLES = ['resources', 'history', 'idx_token', 'idx_string', 'idx_date', 'idx_reference', 'idx_uri', 'idx_number', 'idx_quantity', 'blocking', 'source_link'];
 
-/** COPY ... FROM STDIN over one pg connection: a pg "submittable" that sends the data when asked. */
-class CopyIn {
-  readonly done: Promise<number>;
-  private resolve!: (rows: number) => void;
-  private reject!: (error: Error) => void;
-  private rows = 0;
-
-  constructor(private readonly sql: string, private readonly data: Uint8Array) {
-    this.done = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  submit(connection: { query(sql: string): void }): void {
-    connection.query(this.sql);
-  }
-
-  handleCopyInResponse(connection: { sendCopyFromChunk(chunk: Uint8Array): void; endCopyFrom(): void }): void {
-    const CHUNK = 1 << 20;
-    for (let at = 0; at < this.data.length; at += CHUNK) connection.sendCopyFromChunk(this.data.subarray(at, at + CHUNK));
-    connection.endCopyFrom();
-  }
-
-  handleCommandComplete(message: { text: string }): void {
-    this.rows = Number(/COPY (\d+)/.exec(message.text)?.[1] ?? 0);
-  }
-
-  handleReadyForQuery(): void {
-    this.resolve(this.rows);
-  }
-
-  handleError(error: Error): void {
-    this.reject(error);
-  }
-
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyData(): void {}
-}
-
 /** Where COPY data goes: a connection of its own on PostgreSQL, the database's copyFrom on PGlite. */
 interface CopyTarget {
   copy(table: string, columns: readonly string[], data: CopyData): Promise<void>;
@@ -73,7 +31,9 @@ interface CopyTarget {
 }
 
 async function openCopyTarget(db: Database, schema: string, url: string | undefined): Promise<CopyTarget> {
-  if (db.copyFrom) {
+  // PGlite through the driver; PostgreSQL over two connections of its own (the next table's
+  // COPY is sent while the server finishes this one).
+  if (db.kind === 'pglite' && db.copyFrom) {
     return {
       copy: async (table, columns, data) => {
         await db.copyFrom!(`${schema}.${table} (${columns.join(', ')})`, data);

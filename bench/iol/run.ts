@@ -61,7 +61,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const fixedRequests = process.env.BENCH_REQUESTS ? Number(process.env.BENCH_REQUESTS) : undefined;
 const timed = process.env.BENCH_SECONDS !== undefined && fixedRequests === undefined;
-const targets = new Set((process.env.BENCH_TARGETS ?? 'direct,nginx,node-server,node,node-log,iol').split(','));
+const targets = new Set((process.env.BENCH_TARGETS ?? 'direct,nginx,node-server,node,node-log,iol,iol-pg').split(','));
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const children: ChildProcess[] = [];
 
@@ -119,7 +119,29 @@ http {
   };
 }
 
+/**
+ * iol-pg: the IOL with its database on a throwaway PostgreSQL (as on the container targets),
+ * when PostgreSQL's binaries are installed: the IOL process's CPU, and PostgreSQL's beside it.
+ * A database per start (serve-iol.ts creates its client and channel).
+ */
+const postgres = targets.has('iol-pg')
+  ? await (import(join(here, '../../../scripts/throwaway-postgres.js')) as Promise<{ startThrowawayPostgres(options?: unknown): Promise<{ url: string; pid: number; stop(): Promise<void> } | undefined> }>).then((m) => m.startThrowawayPostgres())
+  : undefined;
+if (targets.has('iol-pg') && !postgres) console.log('iol-pg: no PostgreSQL server binaries here; skipped');
+let databases = 0;
+async function freshDatabase(url: string): Promise<string> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const name = `iol_bench_${++databases}`;
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  return url.replace(/\/[^/]*$/, `/${name}`);
+}
+
 interface Measured extends AutocannonResult {
+  /** PostgreSQL's CPU per request (iol-pg only). */
+  databaseUsPerRequest?: number;
   /** CPU of the target's processes per request served, microseconds. */
   cpuUsPerRequest: number;
   /** Of that, the root process's main thread (meaningful for the IOL at one worker). */
@@ -204,6 +226,7 @@ try {
     const upstreamPort = Number(up.info.port);
     const upstreamPid = up.child.pid!;
     const iol = targets.has('iol') ? await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
+    const iolPg = postgres ? await startChild('serve-iol.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers), INSTANT_BENCH_DATABASE_URL: await freshDatabase(postgres.url) }) : undefined;
     const nginx = targets.has('nginx') ? await startNginx(upstreamPort, workers) : undefined;
     const minimal = targets.has('node') ? await startChild('minimal-proxy.js', { UPSTREAM_PORT: String(upstreamPort), WORKERS: String(workers) }) : undefined;
     const nodeServer = targets.has('node-server') ? await startChild('node-server.js', { BODY_BYTES: String(size), WORKERS: String(workers) }) : undefined;
@@ -224,6 +247,14 @@ try {
     if (minimal) plan.push(['node', () => load(`http://127.0.0.1:${minimal.info.port}/bench`, body, minimal.child.pid!)]);
     if (loggingProxy) plan.push(['node-log', () => load(`http://127.0.0.1:${loggingProxy.info.port}/bench`, body, loggingProxy.child.pid!)]);
     if (iol) plan.push(['iol', () => load(`${iol.info.router}/bench`, body, iol.child.pid!, { authorization: String(iol.info.authorization) })]);
+    if (iolPg && postgres) {
+      plan.push(['iol-pg', async () => {
+        const before = cpuOf(postgres.pid);
+        const result = await load(`${iolPg.info.router}/bench`, body, iolPg.child.pid!, { authorization: String(iolPg.info.authorization) });
+        // load() waited for the IOL to settle, so PostgreSQL has the batches by now.
+        return { ...result, databaseUsPerRequest: (cpuBetween(before, cpuOf(postgres.pid)).totalMs * 1000) / Math.max(1, result.requests.total) };
+      }]);
+    }
     for (let round = 0; round < rounds; round++) {
       for (const [name, measure] of round % 2 === 0 ? plan : [...plan].reverse()) measured.set(name, best(measured.get(name), await measure())!);
     }
@@ -233,6 +264,7 @@ try {
     const viaMinimal = measured.get('node');
     const viaLogging = measured.get('node-log');
     const viaIol = measured.get('iol');
+    const viaIolPg = measured.get('iol-pg');
     // The upstream hop alone (node-client.ts) with undici and with node:http's client, with
     // node-server: the least a Node proxy costs takes the cheaper client.
     const clientHops = new Map<string, { us: number; kernelUs: number }>();
@@ -258,6 +290,8 @@ try {
     if (viaMinimal) console.log(`  node     ${fmt(viaMinimal)}   (minimal Node proxy: no auth, no log${workers === 1 ? `; its thread ${viaMinimal.mainThreadUsPerRequest.toFixed(0)} µs/request` : ''})`);
     if (viaLogging) console.log(`  node-log ${fmt(viaLogging)}   (minimal Node proxy + the IOL's transaction log; router thread ${viaLogging.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaLogging.otherThreadUsPerRequest.toFixed(0)})`);
     if (viaIol) console.log(`  IOL      ${fmt(viaIol)}   (RSS ${rssOf(iol!.child.pid!).toFixed(0)} MB${workers === 1 ? `; router thread ${viaIol.mainThreadUsPerRequest.toFixed(0)} µs/request, PGlite thread ${viaIol.otherThreadUsPerRequest.toFixed(0)}` : ''})`);
+    if (viaIolPg) console.log(`  IOL on PG ${fmt(viaIolPg)}   (the IOL process alone${workers === 1 ? `; router thread ${viaIolPg.mainThreadUsPerRequest.toFixed(0)} µs/request` : ''}; PostgreSQL besides: ${viaIolPg.databaseUsPerRequest!.toFixed(0)} µs/request)`);
+    if (viaIolPg && viaMinimal) console.log(`  IOL on PostgreSQL / minimal Node proxy: throughput ${ratioOf(viaIolPg.requests.average, viaMinimal.requests.average)}, CPU per request of the IOL process ${ratioOf(viaMinimal.cpuUsPerRequest, viaIolPg.cpuUsPerRequest)}, with PostgreSQL's ${ratioOf(viaMinimal.cpuUsPerRequest, viaIolPg.cpuUsPerRequest + viaIolPg.databaseUsPerRequest!)}`);
     if (viaIol && viaNginx) console.log(`  IOL / nginx: throughput ${ratioOf(viaIol.requests.average, viaNginx.requests.average)}, CPU per request ${ratioOf(viaNginx.cpuUsPerRequest, viaIol.cpuUsPerRequest)} (nginx's CPU / IOL's)`);
     if (viaIol && viaMinimal) console.log(`  IOL / minimal Node proxy: throughput ${ratioOf(viaIol.requests.average, viaMinimal.requests.average)}, CPU per request ${ratioOf(viaMinimal.cpuUsPerRequest, viaIol.cpuUsPerRequest)}`);
     summary.push(`| ${label} | ${viaNginx?.requests.average.toFixed(0) ?? 'n/a'} | ${viaMinimal?.requests.average.toFixed(0) ?? 'n/a'} | ${viaIol?.requests.average.toFixed(0) ?? 'n/a'} | ${ratioOf(viaIol?.requests.average, viaNginx?.requests.average)} | ${ratioOf(viaIol?.requests.average, viaMinimal?.requests.average)} |`);
@@ -286,7 +320,7 @@ try {
       console.log(`  soak ${soak} s: RSS MB every 10 s: ${samples.map((s) => s.toFixed(0)).join(' ')}`);
     }
     await nginx?.stop();
-    for (const target of [iol, minimal, nodeServer, loggingProxy]) target?.child.kill('SIGTERM');
+    for (const target of [iol, iolPg, minimal, nodeServer, loggingProxy]) target?.child.kill('SIGTERM');
     up.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -300,4 +334,6 @@ try {
   for (const line of floorSummary) console.log(line);
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1000));
+  await postgres?.stop();
 }

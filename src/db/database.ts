@@ -89,10 +89,11 @@ export interface Database extends Queryable {
   /**
    * Bulk load: runs `COPY <into> FROM ... (FORMAT binary)` over `data` (src/db/copy-binary.ts),
    * `into` being `<schema>.<table> (<columns>)`; one statement committed on its own; resolves to
-   * the rows loaded. Embedded PGlite only (undefined on PostgreSQL): its text parameters cost
-   * more to encode than the rows cost to insert, and COPY's data arrives as bytes. The data's
-   * memory goes to the database's thread and back to the writers' pool: do not use it after
-   * the call.
+   * the rows loaded. On PGlite its text parameters cost more to encode than the rows cost to
+   * insert, and COPY's data arrives as bytes; on PostgreSQL a COPY costs the server far less than
+   * parsing the same rows out of one JSON parameter. The data's memory may go to the database's
+   * thread and back to the writers' pool: do not use it after the call. Optional: a driver
+   * without it gets the rows some other way (the transaction log upserts them).
    */
   copyFrom?(into: string, data: CopyData): Promise<number>;
   /** Drops a schema and forgets its migrations (used by `instant destroy`). */

@@ -3,6 +3,8 @@ import { STATEMENT_TIMEOUT_CODE, type Database, type NotificationHandlers, type 
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { listenWithReconnect } from './postgres-listen.js';
+import { copyBuffers, type CopyData } from './copy-binary.js';
+import { CopyIn } from './postgres-copy.js';
 
 // Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -109,6 +111,24 @@ export class PostgresDatabase implements Database {
 
   exec(sql: string): Promise<void> {
     return this.direct.exec(sql);
+  }
+
+  /** Binary COPY from the data, on a pooled connection (its statement timeout applies). */
+  async copyFrom(into: string, data: CopyData): Promise<number> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      const copy = new CopyIn(`COPY ${into} FROM STDIN (FORMAT binary)`, data.bytes);
+      void client.query(copy as never);
+      return await copy.done;
+    } catch (error) {
+      // A connection lost mid-COPY is not given back to the pool.
+      if (!(error as { code?: unknown }).code) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+      copyBuffers.give(data.bytes.buffer);
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {

@@ -130,13 +130,13 @@ test('the worker-thread driver keeps statements of concurrent transactions apart
   }
 });
 
-// Bulk loads on the embedded database (Database.copyFrom): each COPY reads its own data, the
-// memory goes back to the writers' pool, and a refused batch leaves the database usable.
-for (const driver of ['pglite', 'pglite-worker'] as const) {
+// Bulk loads (Database.copyFrom, on every driver): each COPY reads its own data, the memory goes
+// back to the writers' pool, and a refused batch leaves the database usable.
+for (const driver of drivers) {
   test(`copyFrom on ${driver}: concurrent COPYs read their own rows, memory is reused, a bad batch is refused cleanly`, async () => {
     const t = await openTestDatabase(driver);
     try {
-      assert.ok(t.db.copyFrom, 'the embedded drivers bulk-load with COPY');
+      assert.ok(t.db.copyFrom, 'every driver bulk-loads with COPY');
       await t.db.exec('CREATE TABLE loaded (batch int NOT NULL, n int NOT NULL, label text, body bytea)');
       const batch = (id: number, rows: number) => {
         const out = new CopyBinaryWriter(1024);

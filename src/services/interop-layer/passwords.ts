@@ -29,7 +29,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
     p: Number(p),
     maxmem: 64 * 1024 * 1024,
   });
-  return timingSafeEqual(key, expected);
+  // scrypt keys HMAC-SHA256 with the password, and HMAC pads a short key with zero bytes: "pw" and
+  // "pw\0" give the same key. A NUL is never a password's (scrypt still ran: same time).
+  return timingSafeEqual(key, expected) && !password.includes('\0');
 }
 
 let dummyHash: Promise<string> | undefined;

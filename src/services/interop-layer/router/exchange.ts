@@ -61,6 +61,8 @@ export interface Exchange {
   response?: RouterResponse | undefined;
   /** Set by a step that ends the request early (no route ran). */
   halted?: boolean;
+  /** Abandons the primary route's call (set while it runs; the listener calls it when the client goes away). */
+  cancelPrimary?: (() => void) | undefined;
 }
 
 /**

@@ -177,6 +177,10 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     const request = routerRequestOf(req, tlsListener);
     const exchange: Exchange = { request, startedAt };
     seen.exchange = exchange;
+    // A client gone before its answer: its upstream call is abandoned, not left to hold a pooled connection.
+    res.once('close', () => {
+      if (!res.writableFinished) exchange.cancelPrimary?.();
+    });
     const headerSteps = runHeaderSteps(pipeline, exchange, deps);
     if (headerSteps) await headerSteps;
     if (exchange.halted) {

@@ -1,7 +1,10 @@
 /**
- * Upstream calls with undici: one pooled agent, timeouts per channel, bodies read up to a cap,
- * and failures classified (timeout, unreachable, reset, too large) so the caller gets the right
- * 5xx and the transaction the reason.
+ * Upstream calls with undici: one pooled agent, the channel's timeout as a deadline for the whole
+ * answer (waiting for a pooled connection, the headers and the whole body: an upstream that
+ * trickles or never ends its body must not hold a connection of the pool for ever), bodies read
+ * up to a cap, a call abandoned when its caller goes away, and failures classified (timeout,
+ * unreachable, reset, too large, cancelled) so the caller gets the right 5xx and the
+ * transaction the reason.
  */
 import { Agent } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -16,7 +19,10 @@ export interface UpstreamRequest {
   method: string;
   headers: Record<string, string | string[]>;
   body: Buffer | undefined;
+  /** The deadline for the whole answer, from now. */
   timeoutMs: number;
+  /** Given a function that abandons the call (the router calls it when the client goes away). */
+  onCancel?: ((cancel: () => void) => void) | undefined;
 }
 
 export interface UpstreamResponse {
@@ -26,7 +32,7 @@ export interface UpstreamResponse {
   timestamp: string;
 }
 
-export type UpstreamFailureKind = 'timeout' | 'unreachable' | 'reset' | 'too-large' | 'error';
+export type UpstreamFailureKind = 'timeout' | 'unreachable' | 'reset' | 'too-large' | 'cancelled' | 'error';
 
 export class UpstreamFailure extends Error {
   constructor(readonly kind: UpstreamFailureKind, message: string) {
@@ -39,6 +45,10 @@ export class UpstreamFailure extends Error {
   }
 }
 
+/** Why a call was aborted (one object each: an Error made per request costs). */
+const DEADLINE = { reason: 'deadline' };
+const CALLER_GONE = { reason: 'caller gone' };
+
 export class UpstreamClient {
   private readonly agent: Agent;
 
@@ -48,23 +58,37 @@ export class UpstreamClient {
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const origin = `${req.secured ? 'https' : 'http'}://${req.host.includes(':') ? `[${req.host}]` : req.host}:${req.port}`;
-    let res;
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(DEADLINE), req.timeoutMs);
+    req.onCancel?.(() => controller.abort(CALLER_GONE));
     try {
-      // origin and path apart: a URL parser would resolve dot segments the channel check never saw.
-      res = await this.agent.request({
-        origin,
-        path: req.path,
-        method: req.method as 'GET',
-        headers: req.headers,
-        body: req.body && req.body.length > 0 ? req.body : null,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
-    } catch (error) {
-      throw classify(error, origin);
+      let res;
+      try {
+        // origin and path apart: a URL parser would resolve dot segments the channel check never saw.
+        res = await this.agent.request({
+          origin,
+          path: req.path,
+          method: req.method as 'GET',
+          headers: req.headers,
+          body: req.body && req.body.length > 0 ? req.body : null,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        throw classify(error, origin, controller.signal, req.timeoutMs);
+      }
+      if (res.statusCode < 100 || res.statusCode > 599) {
+        // Destroyed unread, undici's body emits an AbortError: heard here, not left uncaught.
+        res.body.on('error', () => undefined);
+        res.body.destroy();
+        throw new UpstreamFailure('error', `the upstream ${origin} answered with status ${res.statusCode}, which HTTP does not have (100-599)`);
+      }
+      const body = await readCapped(res.body, this.maxBodyBytes, origin, controller.signal, req.timeoutMs);
+      return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body, timestamp: new Date().toISOString() };
+    } finally {
+      clearTimeout(deadline);
     }
-    const body = await readCapped(res.body, this.maxBodyBytes, origin);
-    return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body, timestamp: new Date().toISOString() };
   }
 
   close(): Promise<void> {
@@ -76,7 +100,7 @@ export class UpstreamClient {
  * The response body, up to the cap. Events rather than `for await`: the async iterator costs a
  * promise per chunk and an iterator per response, measurable per routed request.
  */
-function readCapped(body: Readable, maxBytes: number, origin: string): Promise<Buffer> {
+function readCapped(body: Readable, maxBytes: number, origin: string, signal: AbortSignal, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -90,23 +114,29 @@ function readCapped(body: Readable, maxBytes: number, origin: string): Promise<B
       chunks.push(chunk);
     });
     body.once('end', () => resolve(Buffer.concat(chunks, size)));
-    body.once('error', (error) => reject(classify(error, origin)));
+    // `on`, not `once`: a body destroyed after an error may emit another, which must not go uncaught.
+    body.on('error', (error) => reject(classify(error, origin, signal, timeoutMs)));
     // Destroyed before its end without an error (the connection went away): not a whole body.
     // (It closes after every end too: only then is the error made, an Error per request costs.)
     body.once('close', () => {
-      if (!body.readableEnded) reject(new UpstreamFailure('reset', `the upstream ${origin} closed the connection before the end of its answer`));
+      if (!body.readableEnded) reject(signal.aborted ? classify(undefined, origin, signal, timeoutMs) : new UpstreamFailure('reset', `the upstream ${origin} closed the connection before the end of its answer`));
     });
   });
 }
 
-function classify(error: unknown, origin: string): UpstreamFailure {
-  const e = error as { code?: string; message?: string; cause?: { code?: string } };
+function classify(error: unknown, origin: string, signal: AbortSignal, timeoutMs: number): UpstreamFailure {
+  if (signal.aborted && signal.reason === DEADLINE) return new UpstreamFailure('timeout', `the upstream ${origin} did not answer in time (its whole answer within ${timeoutMs} ms)`);
+  if (signal.aborted && signal.reason === CALLER_GONE) return new UpstreamFailure('cancelled', `the client went away before the upstream ${origin} answered; the call was abandoned`);
+  const e = (error ?? {}) as { code?: string; message?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new UpstreamFailure('timeout', `the upstream ${origin} did not answer in time`);
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new UpstreamFailure('unreachable', `the upstream ${origin} is unreachable (${code})`);
+  }
+  if (code === 'ERR_ASSERTION' || code === 'HPE_INVALID_STATUS') {
+    return new UpstreamFailure('error', `the upstream ${origin} answered with something that is not valid HTTP (a status line or header undici refuses)`);
   }
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') {
     return new UpstreamFailure('reset', `the upstream ${origin} closed the connection (${code})`);

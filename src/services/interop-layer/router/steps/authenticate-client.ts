@@ -8,6 +8,9 @@ import type { Exchange, RouterDeps } from '../exchange.js';
 import { safeEqual, sha256hex, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
 import type { ClientEntry } from '../../routing-table.js';
 
+/** Basic credentials as RFC 7617 and OpenHIM's basic-auth take them (token68: base64, or base64url). */
+const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
+
 /** The verification cache's key: the stored hash is part of it, so a verification of the old password never answers for a changed one. */
 function passwordSubject(entry: ClientEntry): string | undefined {
   const hash = entry.secrets.passwordHash;
@@ -41,7 +44,7 @@ export function authenticateClient(exchange: Exchange, deps: RouterDeps): void |
   const authorization = request.headers.authorization;
   if (authorization && deps.config.routerAuthTypes.has('basic') && !(deps.config.routerAuthTypes.has('mutual-tls') && request.peerFingerprint)) {
     const space = authorization.indexOf(' ');
-    if (space > 0 && authorization.slice(0, space).toLowerCase() === 'basic') {
+    if (space > 0 && authorization.slice(0, space).toLowerCase() === 'basic' && TOKEN68.test(authorization.slice(space + 1).trim())) {
       const decoded = Buffer.from(authorization.slice(space + 1).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const entry = colon > 0 ? deps.routing.client(decoded.slice(0, colon)) : undefined;
@@ -73,7 +76,9 @@ async function authenticateClientFully(exchange: Exchange, deps: RouterDeps): Pr
   const space = authorization.indexOf(' ');
   const scheme = (space > 0 ? authorization.slice(0, space) : authorization).toLowerCase();
   const credentials = space > 0 ? authorization.slice(space + 1).trim() : '';
-  if (scheme === 'basic' && types.has('basic')) {
+  if (scheme === 'basic' && types.has('basic') && !TOKEN68.test(credentials)) {
+    exchange.authFailure = 'the Basic credentials are not base64';
+  } else if (scheme === 'basic' && types.has('basic')) {
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const entry = colon > 0 ? deps.routing.client(decoded.slice(0, colon)) : undefined;

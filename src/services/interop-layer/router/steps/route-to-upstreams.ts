@@ -133,6 +133,8 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
       headers,
       body,
       timeoutMs: channel.timeout ?? deps.config.defaultTimeoutMs,
+      // The primary's answer is the client's: nobody waits for it once the client is gone.
+      onCancel: route.primary ? (cancel) => (exchange.cancelPrimary = cancel) : undefined,
     });
     const mediator = parseMediator(response);
     return { route, request: recorded, response, ...(mediator ? { mediator } : {}) };
