@@ -281,7 +281,7 @@ try {
     // Latency at one connection does not change with the worker count: measured once.
     const measureSequential = sequential && iol !== undefined && workers === workerCounts[0];
     const seqNginx = nginx && measureSequential ? await sequentialLatency(`http://127.0.0.1:${nginx.port}/bench`, body) : undefined;
-    const requests = timed ? `${seconds} s each` : `${viaIol?.requests.total ?? viaMinimal?.requests.total ?? ''} requests each`;
+    const requests = timed ? `${seconds} s each` : `${viaIol?.requests.total ?? viaIolPg?.requests.total ?? viaMinimal?.requests.total ?? ''} requests each`;
     console.log(`\n${label}: FHIR-like JSON request and response bodies, ${connections} connections, ${requests}`);
     console.log('  (CPU: the target\'s processes and threads per request, the upstream\'s not counted)');
     if (direct) console.log(`  direct   ${fmt(direct)}`);
