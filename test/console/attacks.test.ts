@@ -15,6 +15,7 @@ import { consoleService } from '../../src/services/console/index.js';
 import { PROBE_USER_AGENT } from '../../src/services/console/registry-availability.js';
 import type { RunningService } from '../../src/services/service.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
+import { stopConsoleTest } from './support.js';
 
 let iol: Iol;
 let running: RunningService;
@@ -44,12 +45,7 @@ before(async () => {
   });
   url = running.endpoints.web!;
 });
-after(async () => {
-  await running?.stop();
-  fhir?.closeAllConnections();
-  await new Promise<void>((resolve) => (fhir ? fhir.close(() => resolve()) : resolve()));
-  await iol?.stop();
-});
+after(() => stopConsoleTest(running, fhir, iol));
 
 async function login(username: string, password: string, headers: Record<string, string> = {}): Promise<{ status: number; cookie: string; csrfToken: string }> {
   const res = await fetch(`${url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) });

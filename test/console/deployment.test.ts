@@ -20,6 +20,7 @@ import { RegistryAvailability, PROBE_USER_AGENT } from '../../src/services/conso
 import { registryBases } from '../../src/services/console/registry-bases.js';
 import type { DeploymentComposition, RunningService } from '../../src/services/service.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
+import { stopConsoleTest } from './support.js';
 
 let iol: Iol;
 let running: RunningService;
@@ -70,12 +71,7 @@ before(async () => {
   });
   url = running.endpoints.web!;
 });
-after(async () => {
-  await running?.stop();
-  fhir?.closeAllConnections();
-  await new Promise<void>((resolve) => (fhir ? fhir.close(() => resolve()) : resolve()));
-  await iol?.stop();
-});
+after(() => stopConsoleTest(running, fhir, iol));
 
 async function login(username: string, password: string): Promise<string> {
   const res = await fetch(`${url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });

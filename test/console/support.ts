@@ -115,3 +115,11 @@ export async function startConsoleStack(driver: 'pglite' | 'postgres', options: 
     },
   };
 }
+
+/** Stops what a console test started, in order: the console, its stand-in FHIR server, the interop layer. */
+export async function stopConsoleTest(running: RunningService | undefined, fhir: http.Server | undefined, iol: Iol | undefined): Promise<void> {
+  await running?.stop();
+  fhir?.closeAllConnections();
+  await new Promise<void>((resolve) => (fhir ? fhir.close(() => resolve()) : resolve()));
+  await iol?.stop();
+}

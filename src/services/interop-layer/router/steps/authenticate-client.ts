@@ -11,6 +11,22 @@ import type { ClientEntry } from '../../routing-table.js';
 /** Basic credentials as RFC 7617 and OpenHIM's basic-auth take them (token68: base64, or base64url). */
 const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
 
+/** An Authorization header's scheme (lower-cased) and credentials. */
+function splitAuthorization(authorization: string): { scheme: string; credentials: string } {
+  const space = authorization.indexOf(' ');
+  return space > 0
+    ? { scheme: authorization.slice(0, space).toLowerCase(), credentials: authorization.slice(space + 1).trim() }
+    : { scheme: authorization.toLowerCase(), credentials: '' };
+}
+
+/** Basic credentials decoded; undefined when they are not token68. clientID undefined without a colon. */
+function decodeBasic(credentials: string): { clientID: string | undefined; password: string } | undefined {
+  if (!TOKEN68.test(credentials)) return undefined;
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return { clientID: colon > 0 ? decoded.slice(0, colon) : undefined, password: decoded.slice(colon + 1) };
+}
+
 /** The verification cache's key: the stored hash is part of it, so a verification of the old password never answers for a changed one. */
 function passwordSubject(entry: ClientEntry): string | undefined {
   const hash = entry.secrets.passwordHash;
@@ -43,16 +59,13 @@ export function authenticateClient(exchange: Exchange, deps: RouterDeps): void |
   const { request } = exchange;
   const authorization = request.headers.authorization;
   if (authorization && deps.config.routerAuthTypes.has('basic') && !(deps.config.routerAuthTypes.has('mutual-tls') && request.peerFingerprint)) {
-    const space = authorization.indexOf(' ');
-    if (space > 0 && authorization.slice(0, space).toLowerCase() === 'basic' && TOKEN68.test(authorization.slice(space + 1).trim())) {
-      const decoded = Buffer.from(authorization.slice(space + 1).trim(), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      const entry = colon > 0 ? deps.routing.client(decoded.slice(0, colon)) : undefined;
-      const subject = entry ? passwordSubject(entry) : undefined;
-      if (entry && subject && deps.verified.has(subject, decoded.slice(colon + 1))) {
-        exchange.client = entry.client;
-        return;
-      }
+    const { scheme, credentials } = splitAuthorization(authorization);
+    const basic = scheme === 'basic' ? decodeBasic(credentials) : undefined;
+    const entry = basic?.clientID !== undefined ? deps.routing.client(basic.clientID) : undefined;
+    const subject = entry ? passwordSubject(entry) : undefined;
+    if (entry && subject && deps.verified.has(subject, basic!.password)) {
+      exchange.client = entry.client;
+      return;
     }
   }
   return authenticateClientFully(exchange, deps);
@@ -73,16 +86,13 @@ async function authenticateClientFully(exchange: Exchange, deps: RouterDeps): Pr
   }
   const authorization = request.headers.authorization;
   if (!authorization) return;
-  const space = authorization.indexOf(' ');
-  const scheme = (space > 0 ? authorization.slice(0, space) : authorization).toLowerCase();
-  const credentials = space > 0 ? authorization.slice(space + 1).trim() : '';
-  if (scheme === 'basic' && types.has('basic') && !TOKEN68.test(credentials)) {
+  const { scheme, credentials } = splitAuthorization(authorization);
+  const basic = scheme === 'basic' && types.has('basic') ? decodeBasic(credentials) : undefined;
+  if (scheme === 'basic' && types.has('basic') && !basic) {
     exchange.authFailure = 'the Basic credentials are not base64';
-  } else if (scheme === 'basic' && types.has('basic')) {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const entry = colon > 0 ? deps.routing.client(decoded.slice(0, colon)) : undefined;
-    const password = decoded.slice(colon + 1);
+  } else if (basic) {
+    const entry = basic.clientID !== undefined ? deps.routing.client(basic.clientID) : undefined;
+    const { password } = basic;
     // An unknown clientID costs the same scrypt as a known one: the time does not tell which exist.
     const ok = entry ? await checkClientPassword(deps, entry, password) : await verifyAgainstDummy(password);
     if (entry && ok) exchange.client = entry.client;
