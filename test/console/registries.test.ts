@@ -113,6 +113,8 @@ describe('console registry browsers', { skip: existsSync(CHROMIUM) ? false : `no
     await page.getByRole('link', { name: 'Tendai Moyo' }).first().click();
     await page.getByRole('heading', { name: /Golden record: Tendai Moyo/ }).waitFor();
     await page.getByText('Source records (3)').waitFor();
+    // The heading counts the golden record's links; the rows come with a second request.
+    await page.locator('[data-source]').nth(2).waitFor();
     assert.equal(await page.locator('[data-source]').count(), 3, 'both clinics\' records and the accepted one');
     await screenshot(page, 'golden-record');
   });
