@@ -48,6 +48,11 @@ for (const driver of testDrivers) {
         }, 1500).unref();
       });
       up.handle('/reset', (_req, res) => res.socket?.destroy());
+      up.handle('/fhir/Patient/cached', (req, res) => {
+        // A conditional read answered 304 with the representation's Content-Length (RFC 9110 8.6).
+        if (req.headers['if-none-match'] === 'W/"1"') res.writeHead(304, { etag: 'W/"1"', 'content-length': '27' }).end();
+        else res.writeHead(200, { etag: 'W/"1"', 'content-type': 'application/fhir+json' }).end('{"resourceType":"Patient"}\n');
+      });
       up.handle('/weird-mediator', (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json+openhim' });
         res.end(JSON.stringify({ response: { status: 99, headers: { 'transfer-encoding': 'chunked', 'x-n': 5 }, body: 'odd' } }));
@@ -155,6 +160,19 @@ for (const driver of testDrivers) {
         assert.equal(res.status, status);
         assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, `${path}: an id`);
       }
+    });
+
+    test('a conditional read the upstream answers 304 (with its Content-Length) is a 304 through the router', async () => {
+      const first = await fetch(`${iol.router}/fhir/Patient/cached`, { headers: { authorization: emr } });
+      assert.equal(first.status, 200);
+      await first.text();
+      const again = await fetch(`${iol.router}/fhir/Patient/cached`, { headers: { authorization: emr, 'if-none-match': 'W/"1"' } });
+      assert.equal(again.status, 304);
+      assert.equal(again.headers.get('etag'), 'W/"1"');
+      assert.equal(await again.text(), '');
+      const logged = await lastTx('fhir');
+      assert.equal(logged.response.status, 304);
+      assert.equal(logged.status, 'Completed', 'as OpenHIM: not 2xx, not 5xx');
     });
 
     test('no credentials, wrong password, wrong role: 401 with WWW-Authenticate; no channel: 404', async () => {

@@ -25,6 +25,10 @@ describe('upstream client', () => {
         res.writeHead(200);
         for (let i = 0; i < 10; i++) res.write(Buffer.alloc(16 * 1024, 'b'));
         res.end();
+      } else if (req.url === '/not-modified') {
+        // A 304's Content-Length is the length of the representation it stands for (RFC 9110 8.6), not a body.
+        res.writeHead(304, { 'content-length': '10', etag: '"v1"' });
+        res.end();
       } else if (req.url === '/cut') {
         // Promises 100 KB, sends 10 bytes, then drops the connection.
         res.writeHead(200, { 'content-length': '100000' });
@@ -57,6 +61,16 @@ describe('upstream client', () => {
 
   test('an upstream that drops the connection mid-answer is a reset (502), not a short body', async () => {
     await assert.rejects(send('/cut'), (error: unknown) => error instanceof UpstreamFailure && error.kind === 'reset' && error.httpStatus === 502);
+    assert.equal((await send('/whole')).body.length, 40_000, 'the client still works');
+  });
+
+  test('a 304 with the representation\'s Content-Length is relayed as a 304 with no body, not a 502', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await send('/not-modified');
+      assert.equal(res.status, 304);
+      assert.equal(res.body.length, 0);
+      assert.equal(res.headers.etag, '"v1"');
+    }
     assert.equal((await send('/whole')).body.length, 40_000, 'the client still works');
   });
 });

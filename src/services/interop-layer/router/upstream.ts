@@ -48,6 +48,7 @@ export class UpstreamFailure extends Error {
 /** Why a call was aborted (one object each: an Error made per request costs). */
 const DEADLINE = { reason: 'deadline' };
 const CALLER_GONE = { reason: 'caller gone' };
+const EMPTY = Buffer.alloc(0);
 
 export class UpstreamClient {
   private readonly agent: Agent;
@@ -83,6 +84,13 @@ export class UpstreamClient {
         res.body.on('error', () => undefined);
         res.body.destroy();
         throw new UpstreamFailure('error', `the upstream ${origin} answered with status ${res.statusCode}, which HTTP does not have (100-599)`);
+      }
+      if (res.statusCode === 304 || res.statusCode === 204) {
+        // No body by definition (RFC 9110 15.3.5, 15.4.5). A 304's Content-Length is the length of
+        // the representation it stands for, which undici 7 takes for a body it then misses: not read.
+        res.body.on('error', () => undefined);
+        res.body.resume();
+        return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: EMPTY, timestamp: new Date().toISOString() };
       }
       const body = await readCapped(res.body, this.maxBodyBytes, origin, controller.signal, req.timeoutMs);
       return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body, timestamp: new Date().toISOString() };
