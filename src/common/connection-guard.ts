@@ -11,6 +11,8 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { newRequestId, requestIdOf } from './request-id.js';
 import type { Limits } from './limits.js';
 import type { Logger } from './logger.js';
 
@@ -171,8 +173,33 @@ function countHeader(raw: readonly string[], name: string): number {
 /** 431 (or 400) and close, for a request whose head is refused (its body is never read). */
 function refuseHead(res: ServerResponse, problem: HeadProblem): void {
   res.shouldKeepAlive = false;
-  res.writeHead(problem.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.writeHead(problem.status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close', 'x-request-id': requestIdOf(res.req) });
   res.end(problem.message);
+}
+
+/** Node's answers to bytes its parser refuses, by its error code: [status, reason phrase, what to do]. */
+const PARSER_REFUSALS: Record<string, readonly [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'the request line and headers are larger than this port accepts'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'the chunk extensions are larger than this port accepts'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request did not arrive in time'],
+};
+const NOT_HTTP: readonly [number, string, string] = [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+
+/**
+ * What Node does for a request its parser refuses (a 400, 431, 413 or 408, then the connection
+ * closed), with what every other answer carries: an X-Request-Id and a message saying why.
+ * Nothing is written once an answer on the connection has begun (it would corrupt it).
+ */
+function answerParserRefusal(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+  if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+    const [status, reason, message] = PARSER_REFUSALS[error.code ?? ''] ?? NOT_HTTP;
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message)}\r\n` +
+        `X-Request-Id: ${newRequestId()}\r\nConnection: close\r\n\r\n${message}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** An HTTP or HTTPS server with the limits applied and its connections guarded. */
@@ -191,6 +218,7 @@ export function createGuardedServer(listener: RequestListener, options: GuardedS
   // Node silently drops headers past maxHeadersCount; one more than the cap makes an excess visible.
   server.maxHeadersCount = options.limits.httpMaxHeaderCount + 1;
   server.on('connection', (socket: Socket) => guard.admit(socket));
+  server.on('clientError', answerParserRefusal);
   const onCheckContinue = options.onCheckContinue;
   if (onCheckContinue) {
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

@@ -4,8 +4,7 @@ import type { Logger } from './logger.js';
 import { createGuardedServer, type HttpLimits } from './connection-guard.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { jsonNestingExceeds } from './json-depth.js';
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { requestIdOf } from './request-id.js';
 import { loggablePath } from './loggable-path.js';
 
 /**
@@ -22,12 +21,6 @@ export function accessLogEnabled(): boolean {
   return accessLog;
 }
 
-/** A caller's X-Request-Id is kept when it looks like one (so a trace crosses services); else a new one. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-export function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
 
 export interface HttpAppOptions {
   logger: Logger;

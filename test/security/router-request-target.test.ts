@@ -82,6 +82,22 @@ describe(`router request targets and heads on ${testDrivers[0]}`, () => {
     assert.equal((await rawRequest(iol.api, requestOfSize('/heartbeat', CAP))).status, 200);
   });
 
+  test('bytes Node\'s parser refuses get its 400 or 431 with a message and an X-Request-Id, on every port; our own 431 too', async () => {
+    for (const base of [iol.router, iol.api]) {
+      const garbled = await rawRequest(base, 'GET /open/x HTTP/1.1\r\nHost x\r\n\r\n');
+      assert.equal(garbled.status, 400, base);
+      assert.match(garbled.body, /not valid HTTP/);
+      assert.match(garbled.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, `${base}: an id`);
+      const huge = await rawRequest(base, httpText('GET', '/open/x', { host: 'x', 'x-big': 'b'.repeat(200_000), connection: 'close' }));
+      assert.equal(huge.status, 431, base);
+      assert.match(huge.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, `${base}: an id`);
+      const ours = await rawRequest(base, requestOfSize('/open/over-cap', CAP + 1));
+      assert.equal(ours.status, 431, base);
+      assert.match(ours.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, `${base}: an id on the guard's own refusal`);
+    }
+    assert.equal((await rawRequest(iol.router, httpText('GET', '/open/after', { host: 'x', connection: 'close' }))).status, 200, 'the router still answers');
+  });
+
   test('two Host headers are a 400 (RFC 9112), never the first one silently used', async () => {
     const before = up.seen.length;
     const twice = await rawRequest(iol.router, `GET /open/two-hosts HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);

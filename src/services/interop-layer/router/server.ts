@@ -12,7 +12,8 @@ import type { Exchange, RouterDeps, RouterRequest, RouterResponse } from './exch
 import { routerPipeline, runAfterSteps, runHeaderSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { createGuardedServer, type HttpLimits } from '../../../common/connection-guard.js';
 import { BodyBudget } from '../../../common/body-budget.js';
-import { accessLogEnabled, requestIdOf } from '../../../common/http-app.js';
+import { accessLogEnabled } from '../../../common/http-app.js';
+import { requestIdOf } from '../../../common/request-id.js';
 import { logRoutedRequest, timeResponse } from './access-log.js';
 import type { TlsIdentity } from '../keystore/store.js';
 import { secureContextOptions } from '../keystore/live-tls.js';
