@@ -150,7 +150,7 @@ for (const driver of testDrivers) {
       assert.equal(logged.request.body, big);
       assert.equal(logged.response.body, JSON.stringify({ ok: true, path: '/seen' }));
       const row = (await iol.t.db.query<{ compressed: number; inline: boolean }>(
-        `SELECT length(bodies) AS compressed, (doc->'request') ? 'body' AS inline FROM iol.transactions WHERE id = $1`, [id])).rows[0]!;
+        `SELECT length(bodies) AS compressed, (doc->'request')::jsonb ? 'body' AS inline FROM iol.transactions WHERE id = $1`, [id])).rows[0]!;
       assert.equal(row.inline, false);
       assert.ok(Number(row.compressed) < big.length / 4, `compressed to ${row.compressed} bytes`);
       const simple = (await iol.call('GET', `/transactions?filterRepresentation=simpledetails&filterLimit=5`)).body;

@@ -72,7 +72,7 @@ for (const driver of drivers) {
       assert.equal(readNone?.request.body, undefined);
       assert.equal(readNone?.status, 'Successful');
       const docs = await t.db.query<{ id: string; has_body: boolean; gz: boolean | null }>(
-        `SELECT id, (doc->'request' ? 'body') OR (doc->'response' ? 'body') AS has_body, get_byte(bodies, 0) = 128 AS gz FROM iol.transactions WHERE id = ANY($1::text[])`,
+        `SELECT id, ((doc->'request')::jsonb ? 'body') OR ((doc->'response')::jsonb ? 'body') AS has_body, get_byte(bodies, 0) = 128 AS gz FROM iol.transactions WHERE id = ANY($1::text[])`,
         [[small._id, large._id]],
       );
       const byId = new Map(docs.rows.map((r) => [r.id, r]));

@@ -101,7 +101,7 @@ for (const driver of testDrivers) {
         return t.childIDs?.length ? t : undefined;
       }, 'the good failed transaction retried past the corrupt one');
       assert.equal(parent.autoRetry, false);
-      const corrupt = await iol.t.db.query<{ flagged: boolean }>(`SELECT doc @> '{"autoRetry": true}'::jsonb AS flagged FROM iol.transactions WHERE id = 'corrupt'`);
+      const corrupt = await iol.t.db.query<{ flagged: boolean }>(`SELECT doc::jsonb @> '{"autoRetry": true}'::jsonb AS flagged FROM iol.transactions WHERE id = 'corrupt'`);
       assert.equal(corrupt.rows[0]!.flagged, false, 'the unreadable row is not picked again');
     });
 

@@ -40,8 +40,9 @@ async function* tableRows(tx: Queryable, schema: string, name: string): AsyncGen
   let after = '(0,0)';
   for (;;) {
     // Ordered by t.ctid itself: an output column named ctid (text) would sort "(0,10)" before "(0,9)".
+    // row_to_json, not to_jsonb: a json column's text is kept as written (jsonb would reorder its keys).
     const page = await tx.query<{ position: string; row: unknown }>(
-      `SELECT t.ctid::text AS position, to_jsonb(t) AS row FROM ${q(schema)}.${q(name)} t WHERE t.ctid > $1::tid ORDER BY t.ctid LIMIT ${PAGE_ROWS}`,
+      `SELECT t.ctid::text AS position, row_to_json(t) AS row FROM ${q(schema)}.${q(name)} t WHERE t.ctid > $1::tid ORDER BY t.ctid LIMIT ${PAGE_ROWS}`,
       [after],
     );
     if (page.rows.length === 0) return;
@@ -240,7 +241,7 @@ async function readLines(tx: Queryable, lines: AsyncIterable<string>, summary: C
     } else if (line.rows !== undefined) {
       if (!current) throw new Error('the backup has rows before any table');
       const cols = current.columns.map(q).join(', ');
-      await tx.query(`INSERT INTO ${current.target} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${current.target}, $1::jsonb)`, [JSON.stringify(line.rows)]);
+      await tx.query(`INSERT INTO ${current.target} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${current.target}, $1::json)`, [JSON.stringify(line.rows)]);
       current.count += line.rows.length;
       summary.rows += line.rows.length;
     }

@@ -17,7 +17,7 @@ import { rerunTransaction } from './router/rerun.js';
 
 /** Clears the flag in place (the document may be too malformed to read and save whole). */
 async function clearFlag(deps: ServiceDeps, id: string): Promise<void> {
-  await deps.db.query(`UPDATE iol.transactions SET doc = doc || '{"autoRetry": false}'::jsonb WHERE id = $1 AND jsonb_typeof(doc) = 'object'`, [id]);
+  await deps.db.query(`UPDATE iol.transactions SET doc = doc::jsonb || '{"autoRetry": false}'::jsonb WHERE id = $1 AND json_typeof(doc) = 'object'`, [id]);
 }
 
 export async function runAutoRetries(deps: ServiceDeps, limit = 100): Promise<number> {
@@ -29,11 +29,11 @@ export async function runAutoRetries(deps: ServiceDeps, limit = 100): Promise<nu
   if (Object.keys(periods).length === 0) return 0;
   // The flag is cleared first, so a crash mid-rerun does not retry twice.
   const candidates = await deps.db.query<{ id: string; request_ts: string | Date }>(
-    `UPDATE iol.transactions SET doc = doc || '{"autoRetry": false}'::jsonb
+    `UPDATE iol.transactions SET doc = doc::jsonb || '{"autoRetry": false}'::jsonb
       WHERE id IN (
         SELECT t.id FROM iol.transactions t
           JOIN jsonb_each_text($1::jsonb) AS p(channel_id, minutes) ON p.channel_id = t.channel_id
-         WHERE t.status = 'Failed' AND t.doc @> '{"autoRetry": true}'::jsonb
+         WHERE t.status = 'Failed' AND t.doc->>'autoRetry' = 'true'
            AND t.request_ts <= now() - make_interval(mins => p.minutes::int)
          ORDER BY t.request_ts LIMIT $2
          FOR UPDATE OF t SKIP LOCKED)

@@ -162,7 +162,7 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     const groupBy = groups.map(([expr]) => expr).join(', ');
     const r = await deps.db.query<Record<string, unknown>>(
       `SELECT ${METRIC_COLUMNS}${group} FROM (
-         SELECT *, EXTRACT(EPOCH FROM ((doc->'response'->>'timestamp')::timestamptz - request_ts)) * 1000 AS resp_ms
+         SELECT *, COALESCE(response_ms, EXTRACT(EPOCH FROM ((doc->'response'->>'timestamp')::timestamptz - request_ts)) * 1000) AS resp_ms
            FROM iol.transactions WHERE ${where}) t
        ${groups.length ? `GROUP BY ${groupBy} ORDER BY 10` : ''}`,
       params,

@@ -25,7 +25,7 @@ export async function reapDeadReplicas(db: Database, selfId: string, deadAfterMs
   // Rows of no replica (written before replicas were tracked) are orphans too.
   const failed = await db.query(
     `UPDATE iol.transactions SET status = 'Failed',
-            doc = doc || jsonb_build_object('status', 'Failed', 'error', $1::jsonb)
+            doc = doc::jsonb || jsonb_build_object('status', 'Failed', 'error', $1::jsonb)
       WHERE status = 'Processing'
         AND (replica_id IS NULL OR NOT EXISTS (SELECT 1 FROM iol.replicas r WHERE r.id = replica_id))`,
     [ORPHAN_ERROR],

@@ -12,8 +12,8 @@ import type { TransactionRow } from './transactions.js';
 
 /** Database.copyFrom's target: the table and the columns copyRows writes, in order. */
 export const COPY_INTO_TRANSACTIONS =
-  'iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, replica_id, doc, bodies)';
-const COLUMNS = 11;
+  'iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, response_ms, parent_id, replica_id, doc, bodies)';
+const COLUMNS = 12;
 
 /** A text column's value: the database refuses NUL and lone surrogates, so they are replaced. */
 function textOf(value: unknown): string | null {
@@ -21,7 +21,10 @@ function textOf(value: unknown): string | null {
   return storableString(String(value));
 }
 
-/** The document's JSON, with what jsonb cannot hold replaced (as storableJson does for a batch). */
+/**
+ * The document's JSON, with what the database cannot hold as text replaced (as storableJson does
+ * for a batch): the column is json, but its fields are read as text (->>) and cast to jsonb.
+ */
 function documentJson(tx: Transaction): string {
   const json = JSON.stringify(tx);
   return mayHoldUnstorable(json) ? JSON.stringify(storable(tx)) : json;
@@ -37,19 +40,29 @@ export function copyRows(rows: readonly TransactionRow[], replicaId: string | nu
   const out = new CopyBinaryWriter(rows.length * 2048 + rows.reduce((n, r) => n + (r.bodies?.length ?? 0), 0));
   for (const { tx, bodies } of rows) {
     const status = tx.response?.status;
+    const requestMs = Date.parse(String(tx.request.timestamp));
     out
       .row(COLUMNS)
       .text(textOf(tx._id))
       .text(textOf(tx.channelID))
       .text(textOf(tx.clientID))
       .text(textOf(tx.status))
-      .timestamptz(Date.parse(String(tx.request.timestamp)))
+      .timestamptz(requestMs)
       .text(textOf(tx.request.path) ?? '')
       .int4(status === undefined || status === null ? null : Number(status))
+      .int8(responseMs(tx, requestMs))
       .text(textOf(tx.parentID))
       .text(replicaId)
-      .jsonb(documentJson(tx))
+      .text(documentJson(tx))
       .bytea(bodies);
   }
   return out.finish();
+}
+
+/** Milliseconds from the request to the response (what /metrics averages), when both are dates. */
+export function responseMs(tx: Transaction, requestMs = Date.parse(String(tx.request.timestamp))): number | null {
+  const responded = tx.response?.timestamp;
+  if (responded === undefined || responded === null) return null;
+  const ms = Date.parse(String(responded)) - requestMs;
+  return Number.isSafeInteger(ms) ? ms : null;
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../../../common/logger.js';
 import { isUtf8 } from 'node:buffer';
 import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
 import { storableJson } from './storable.js';
-import { COPY_INTO_TRANSACTIONS, copyRows } from './transaction-rows.js';
+import { COPY_INTO_TRANSACTIONS, copyRows, responseMs } from './transaction-rows.js';
 import { describeError, WriteBehind } from './write-behind.js';
 
 const brotliCompress = promisify(brotliCompressCb);
@@ -326,6 +326,7 @@ export class TransactionLog {
       request_ts: tx.request.timestamp,
       request_path: tx.request.path,
       response_status: tx.response?.status ?? null,
+      response_ms: responseMs(tx),
       parent_id: tx.parentID ?? null,
       replica_id: this.replicaId,
       doc: tx,
@@ -333,13 +334,13 @@ export class TransactionLog {
     }));
     // Strings jsonb cannot hold (NUL, lone surrogates) are replaced; bodies kept their bytes above.
     await this.db.query(
-      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, parent_id, replica_id, doc, bodies)
-       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.parent_id, x.replica_id, x.doc,
+      `INSERT INTO iol.transactions (id, channel_id, client_id, status, request_ts, request_path, response_status, response_ms, parent_id, replica_id, doc, bodies)
+       SELECT x.id, x.channel_id, x.client_id, x.status, x.request_ts, x.request_path, x.response_status, x.response_ms, x.parent_id, x.replica_id, x.doc,
               decode(x.bodies, 'base64')
          FROM jsonb_to_recordset($1::jsonb) AS x(id text, channel_id text, client_id text, status text, request_ts timestamptz,
-              request_path text, response_status integer, parent_id text, replica_id text, doc jsonb, bodies text)
+              request_path text, response_status integer, response_ms bigint, parent_id text, replica_id text, doc json, bodies text)
        ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, client_id = EXCLUDED.client_id, status = EXCLUDED.status,
-              response_status = EXCLUDED.response_status, parent_id = EXCLUDED.parent_id, replica_id = EXCLUDED.replica_id,
+              response_status = EXCLUDED.response_status, response_ms = EXCLUDED.response_ms, parent_id = EXCLUDED.parent_id, replica_id = EXCLUDED.replica_id,
               doc = EXCLUDED.doc, bodies = EXCLUDED.bodies`,
       [storableJson(rows)],
     );
@@ -377,7 +378,7 @@ export class TransactionLog {
         add((p) => `response_status < ${p}::int`, Number(m[1]) * 100 + 100);
       } else add((p) => `response_status = ${p}::int`, Number(q.responseStatus));
     }
-    if (q.properties) add((p) => `doc->'properties' @> ${p}::jsonb`, JSON.stringify(q.properties));
+    if (q.properties) add((p) => `(doc->'properties')::jsonb @> ${p}::jsonb`, JSON.stringify(q.properties));
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
@@ -411,10 +412,10 @@ export class TransactionLog {
       if (!channel.maxBodyAgeDays) continue;
       const r = await this.db.query(
         `UPDATE iol.transactions SET bodies_culled = true, bodies = NULL,
-                doc = (doc #- '{request,body}' #- '{response,body}')
+                doc = (doc::jsonb #- '{request,body}' #- '{response,body}')
                   || jsonb_build_object('canRerun', false,
-                       'routes', COALESCE((SELECT jsonb_agg(r #- '{request,body}' #- '{response,body}') FROM jsonb_array_elements(doc->'routes') r), '[]'::jsonb),
-                       'orchestrations', COALESCE((SELECT jsonb_agg(o #- '{request,body}' #- '{response,body}') FROM jsonb_array_elements(doc->'orchestrations') o), '[]'::jsonb))
+                       'routes', COALESCE((SELECT jsonb_agg(r #- '{request,body}' #- '{response,body}') FROM jsonb_array_elements(doc::jsonb->'routes') r), '[]'::jsonb),
+                       'orchestrations', COALESCE((SELECT jsonb_agg(o #- '{request,body}' #- '{response,body}') FROM jsonb_array_elements(doc::jsonb->'orchestrations') o), '[]'::jsonb))
           WHERE channel_id = $1 AND NOT bodies_culled AND request_ts < now() - make_interval(days => $2::int)`,
         [channel._id, channel.maxBodyAgeDays],
       );
