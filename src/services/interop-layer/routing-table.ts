@@ -5,6 +5,7 @@
  * from the snapshots the service sends them (`onChange`, `apply`): they read no table either.
  */
 import type { Logger } from '../../common/logger.js';
+import { boundedRegExp } from '../../common/bounded-regexp.js';
 import type { Channel, Client, ClientSecrets } from './models.js';
 import type { ChannelStore, ClientStore } from './store/entities.js';
 
@@ -92,8 +93,8 @@ export class RoutingTable {
         if (!Array.isArray(channel.routes)) throw new Error('routes is not a list');
         compiled.push({
           channel,
-          urlPattern: new RegExp(channel.urlPattern),
-          contentRegex: channel.matchContentRegex ? new RegExp(channel.matchContentRegex) : undefined,
+          urlPattern: boundedRegExp(channel.urlPattern),
+          contentRegex: channel.matchContentRegex ? boundedRegExp(channel.matchContentRegex) : undefined,
           methods: new Set(Array.isArray(channel.methods) ? channel.methods : []),
         });
       } catch (error) {

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { badRequest } from './errors.js';
 import { channelSchema, type Channel, type ConfigDef } from './models.js';
 import { newObjectId } from './ids.js';
+import { boundedRegExp, PatternRefused } from '../../common/bounded-regexp.js';
 
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what: string): z.infer<S> {
   const result = schema.safeParse(body ?? {});
@@ -15,22 +16,41 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what
 
 const PATH_TRANSFORM = /^s\/((?:\\.|[^/\\])*)\/((?:\\.|[^/\\])*)\/?(g?)$/;
 
+/** Compiled transforms by their text: the router applies a route's on every request. */
+const compiledTransforms = new Map<string, (path: string) => string>();
+const MAX_COMPILED_TRANSFORMS = 1000;
+
 /** `s/from/to/g` → a function applying it to a path, as OpenHIM's pathTransform does. */
 export function compilePathTransform(transform: string): (path: string) => string {
+  let compiled = compiledTransforms.get(transform);
+  if (!compiled) {
+    compiled = compileTransform(transform);
+    if (compiledTransforms.size >= MAX_COMPILED_TRANSFORMS) compiledTransforms.clear();
+    compiledTransforms.set(transform, compiled);
+  }
+  return compiled;
+}
+
+function compileTransform(transform: string): (path: string) => string {
   const m = PATH_TRANSFORM.exec(transform);
   if (!m) throw badRequest(`pathTransform "${transform}" is not of the form s/from/to or s/from/to/g`);
-  const regex = new RegExp(m[1]!, m[3] ?? '');
+  const regex = checkedRegExp(m[1]!, 'pathTransform', m[3] ?? '');
   const to = m[2]!.replace(/\\\//g, '/');
   return (path) => path.replace(regex, to);
 }
 
-function checkRegex(value: string | undefined, field: string): void {
-  if (value === undefined) return;
+/** A pattern as the router will run it (common/bounded-regexp.ts), or a 400 saying why not. */
+function checkedRegExp(value: string, field: string, flags = ''): RegExp {
   try {
-    new RegExp(value);
+    return boundedRegExp(value, flags);
   } catch (error) {
-    throw badRequest(`${field} "${value}" is not a valid regular expression: ${(error as Error).message}`);
+    if (error instanceof PatternRefused) throw badRequest(`${field} "${value.slice(0, 100)}${value.length > 100 ? '...' : ''}" ${error.message}`);
+    throw error;
   }
+}
+
+function checkRegex(value: string | undefined, field: string): void {
+  if (value !== undefined) checkedRegExp(value, field);
 }
 
 /** A channel from a request body (a full document, or existing + changes on PUT). */

@@ -57,6 +57,13 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     if ((error as { code?: unknown }).code === '23505') {
       return reply.code(409).send({ error: 'IOL_CONFLICT', message: 'another item with the same name, clientID or email exists' });
     }
+    // A value the database cannot hold as text (NUL, or a lone surrogate escaped in JSON): the
+    // caller's input, wherever it reached a query (a path id, a user name, a string in a body).
+    const sqlState = (error as { code?: unknown }).code;
+    if (sqlState === '22021' || sqlState === '22P05' || sqlState === '22P02') {
+      deps.logger.warn({ sqlState, method: request.method, url: request.url.split('?')[0] }, 'admin API: a value the database refused');
+      return reply.code(400).send({ error: 'IOL_BAD_REQUEST', message: `a value in the request cannot be stored (${error.message}); a NUL (U+0000) or a lone UTF-16 surrogate is the usual cause: remove it` });
+    }
     // The database's statement budget cut this request: the query is the caller's to narrow.
     if (isTransactionTimeout(error)) {
       return reply.code(400).send({ error: 'IOL_TOO_COSTLY', message: error.message });

@@ -26,6 +26,8 @@ export class UserStore {
   }
 
   async byEmail(email: string): Promise<UserRow | undefined> {
+    // No stored email holds a NUL (the database refuses one): such a name is simply unknown.
+    if (email.includes('\u0000')) return undefined;
     const r = await this.db.query<RawUser>(
       'SELECT doc, scrypt_hash, legacy_salt, legacy_hash FROM iol.users WHERE lower(email) = lower($1)',
       [email],
