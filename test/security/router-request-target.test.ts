@@ -98,6 +98,15 @@ describe(`router request targets and heads on ${testDrivers[0]}`, () => {
     assert.equal((await rawRequest(iol.router, httpText('GET', '/open/after', { host: 'x', connection: 'close' }))).status, 200, 'the router still answers');
   });
 
+  test('the exchange\'s own session cookies (admin API, console) are not forwarded upstream; other cookies are', async () => {
+    await fetch(`${iol.router}/open/cookies`, { headers: { cookie: 'a=1; iol.session=S1; console.session=S2; __Host-console.session=S3; b=2' } });
+    assert.equal(up.seen.at(-1)!.headers.cookie, 'a=1; b=2');
+    await fetch(`${iol.router}/open/cookies`, { headers: { cookie: 'iol.session=S1' } });
+    assert.equal(up.seen.at(-1)!.headers.cookie, undefined);
+    await fetch(`${iol.router}/open/cookies`, { headers: { cookie: 'theme=dark' } });
+    assert.equal(up.seen.at(-1)!.headers.cookie, 'theme=dark');
+  });
+
   test('two Host headers are a 400 (RFC 9112), never the first one silently used', async () => {
     const before = up.seen.length;
     const twice = await rawRequest(iol.router, `GET /open/two-hosts HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);

@@ -18,7 +18,8 @@ import { SECURITY_HEADERS } from './security-headers.js';
 import { ConsoleSessions, type ConsoleSession } from './sessions.js';
 import type { StaticFile } from './static-files.js';
 
-export const CONSOLE_SESSION_COOKIE = 'console.session';
+export { CONSOLE_SESSION_COOKIE } from '../../common/session-cookies.js';
+import { CONSOLE_SESSION_COOKIE } from '../../common/session-cookies.js';
 /** Set by the app on background polling: such calls do not restart the session's idle time. */
 export const BACKGROUND_HEADER = 'x-console-background';
 /** Over HTTPS: browsers keep to HTTPS for this host for a year (not includeSubDomains: other services may share the name). */

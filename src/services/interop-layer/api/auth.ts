@@ -17,7 +17,8 @@ import { DatabaseThrottleStore, LoginGuard } from './login-throttle.js';
 import { SessionStore } from '../store/sessions.js';
 import type { ScopedRoutes } from './scopes.js';
 
-export const SESSION_COOKIE = 'iol.session';
+import { IOL_SESSION_COOKIE as SESSION_COOKIE } from '../../../common/session-cookies.js';
+export { SESSION_COOKIE };
 const TOKEN_WINDOW_MS = 10_000;
 /** A session's expiry is slid forward (one write) only once this much (or a tenth of its lifetime) has passed. */
 const SESSION_SLIDE_MS = 60_000;

@@ -10,6 +10,7 @@ import { authenticateClient } from './steps/authenticate-client.js';
 import { authoriseClient } from './steps/authorise-client.js';
 import { recordClientCost, refuseOverQuota } from './steps/client-quota.js';
 import { dropSenderHeaders } from './steps/drop-sender-headers.js';
+import { dropOwnSessionCookies } from './steps/drop-own-session-cookies.js';
 import { matchChannel } from './steps/match-channel.js';
 import { normalisePath } from './steps/normalise-path.js';
 import { recordTransaction } from './steps/record-transaction.js';
@@ -25,7 +26,7 @@ export interface Pipeline {
 }
 
 export const routerPipeline: Pipeline = {
-  headers: [normalisePath, dropSenderHeaders, authenticateClient, refuseUnauthenticated, refuseOverQuota],
+  headers: [normalisePath, dropSenderHeaders, dropOwnSessionCookies, authenticateClient, refuseUnauthenticated, refuseOverQuota],
   request: [matchChannel, authoriseClient, routeToUpstreams],
   after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
 };
