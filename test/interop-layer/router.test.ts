@@ -343,6 +343,32 @@ for (const driver of testDrivers) {
       assert.equal(child.request.body, 'again');
       const parent = await tx(original._id);
       assert.deepEqual(parent.childIDs, [childId]);
+
+      // The OpenHIM consoles' filters (openhim-core-js src/api/transactions.js): reruns yes/no,
+      // host, port, method, query string (regex, any case), path (regex, any case).
+      const find = async (f: Record<string, unknown>, extra = '') => {
+        const res = await iol.call('GET', `/transactions?filterLimit=500${extra}&filters=${encodeURIComponent(JSON.stringify(f))}`);
+        assert.equal(res.status, 200, `${JSON.stringify(f)}: ${JSON.stringify(res.body)}`);
+        return res.body as Array<{ _id: string; childIDs?: string[]; request: { method: string; path: string; querystring: string; host: string; port: string | number } }>;
+      };
+      const withReruns = await find({ childIDs: JSON.stringify({ $exists: true, $ne: [] }) });
+      assert.ok(withReruns.some((t) => t._id === original._id) && withReruns.every((t) => (t.childIDs ?? []).length > 0));
+      const withoutReruns = await find({ childIDs: JSON.stringify({ $eq: [] }) });
+      assert.ok(!withoutReruns.some((t) => t._id === original._id) && withoutReruns.length > 0);
+      const posts = await find({ 'request.method': 'POST' });
+      assert.ok(posts.length > 0 && posts.every((t) => t.request.method === 'POST'));
+      const named = await find({ 'request.querystring': 'NAME=x' });
+      assert.ok(named.length > 0 && named.every((t) => /name=x/i.test(t.request.querystring)));
+      const anyCase = await find({ 'request.path': '/FHIR/RERUN' });
+      assert.ok(anyCase.some((t) => t._id === original._id), 'request.path matches in any case, as OpenHIM');
+      const routerUrl = new URL(iol.router);
+      const byHostPort = await find({ 'request.host': original.request.host, 'request.port': String(original.request.port) });
+      assert.ok(byHostPort.some((t) => t._id === original._id), `host ${original.request.host} port ${original.request.port} (router ${routerUrl.host})`);
+      assert.equal((await find({ 'request.port': '1' })).length, 0);
+      const truncated = await iol.call('GET', `/transactions/${original._id}?filterRepresentation=fulltruncate`);
+      assert.equal(truncated.status, 200);
+      assert.equal(truncated.body.request.body, 'again', 'short bodies are whole');
+      assert.equal((await iol.call('GET', '/transactions?filterRepresentation=fulltruncate&filterLimit=2')).status, 200);
       assert.equal(parent.wasRerun, true);
     });
 

@@ -15,7 +15,10 @@ import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, isRegexRefusal, oneOf, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 
-const REPRESENTATIONS = ['full', 'simpledetails', 'simple', 'bulkrerun'] as const;
+const REPRESENTATIONS = ['full', 'fulltruncate', 'simpledetails', 'simple', 'bulkrerun'] as const;
+/** fulltruncate, as OpenHIM's defaults (api.truncateSize, api.truncateAppend): each body cut to this many characters. */
+const TRUNCATE_SIZE = 15_000;
+const TRUNCATE_APPEND = '\n[truncated ...]';
 type Representation = (typeof REPRESENTATIONS)[number];
 
 interface ListQuery {
@@ -41,10 +44,25 @@ function stripBodies(tx: Transaction): Transaction {
   };
 }
 
+/** Every body longer than TRUNCATE_SIZE characters cut there and marked, as OpenHIM's fulltruncate. */
+function truncateBodies(tx: Transaction): Transaction {
+  const cut = <T extends { body?: string } | undefined>(part: T): T =>
+    part && typeof part.body === 'string' && part.body.length > TRUNCATE_SIZE ? { ...part, body: part.body.slice(0, TRUNCATE_SIZE) + TRUNCATE_APPEND } : part;
+  return {
+    ...tx,
+    request: cut(tx.request),
+    response: cut(tx.response),
+    routes: tx.routes.map((r) => ({ ...r, request: cut(r.request), response: cut(r.response) })),
+    orchestrations: tx.orchestrations.map((o) => ({ ...o, request: cut(o.request), response: cut(o.response) })),
+  };
+}
+
 function represent(tx: Transaction, representation: Representation): Partial<Transaction> {
   switch (representation) {
     case 'full':
       return tx;
+    case 'fulltruncate':
+      return truncateBodies(tx);
     case 'simpledetails':
       return stripBodies(tx);
     case 'bulkrerun':
@@ -74,6 +92,33 @@ function stringList(value: unknown, name: string): string[] {
     throw badRequest(`filter ${name} must be a string, a list of 1 to 1000 strings, or {"$in": [...]} of them`);
   }
   return list.map(String);
+}
+
+const TRANSACTION_FILTERS = ['channelID', 'clientID', 'status', 'request.timestamp', 'request.path', 'request.querystring', 'request.host', 'request.port', 'request.method', 'response.status', 'childIDs', 'properties'];
+
+/** A filter matched exactly (host, port, method): a string or a number, up to 200 characters. */
+function exactValue(value: unknown, name: string): string {
+  if ((typeof value !== 'string' && typeof value !== 'number') || String(value).length > 200) throw badRequest(`filter ${name} must be a string of up to 200 characters`);
+  return String(value);
+}
+
+/**
+ * The OpenHIM consoles' "Reruns" filter on childIDs, as Mongo conditions: {"$exists": true,
+ * "$ne": []} (has reruns), {"$eq": []}, {"$size": 0} or {"$exists": false} (has none).
+ */
+function hasChildrenFilter(value: unknown): boolean {
+  const v = asJson(value);
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const c = v as Record<string, unknown>;
+    const empty = (x: unknown) => Array.isArray(x) && x.length === 0;
+    const keys = Object.keys(c);
+    if (keys.every((k) => ['$exists', '$ne', '$eq', '$size'].includes(k))) {
+      if (c.$exists === false || empty(c.$eq) || c.$size === 0) return false;
+      if (c.$exists === true || empty(c.$ne)) return true;
+    }
+  }
+  if (Array.isArray(v) && v.length === 0) return false;
+  throw badRequest('filter childIDs must be {"$exists": true, "$ne": []} (reruns) or {"$eq": []} (none), as the OpenHIM consoles send it');
 }
 
 /** OpenHIM's `filters` JSON → our query, every filter checked. Unknown keys are refused so a typo does not list everything. */
@@ -115,6 +160,21 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
       case 'request.path':
         q.path = parseFilterRegex(value, 'filter request.path');
         break;
+      case 'request.querystring':
+        q.querystring = parseFilterRegex(value, 'filter request.querystring');
+        break;
+      case 'request.host':
+        q.host = exactValue(value, 'request.host');
+        break;
+      case 'request.port':
+        q.port = exactValue(value, 'request.port');
+        break;
+      case 'request.method':
+        q.method = exactValue(value, 'request.method').toUpperCase();
+        break;
+      case 'childIDs':
+        q.hasChildren = hasChildrenFilter(value);
+        break;
       case 'response.status': {
         const status = String(value);
         if (!/^(?:[1-5]xx|[1-5]\d\d)$/i.test(status)) throw badRequest(`filter response.status must be like 2xx or 404, not "${status.slice(0, 40)}"`);
@@ -132,7 +192,7 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
           q.properties = { ...(q.properties ?? {}), [key.slice('properties.'.length)]: value };
           break;
         }
-        throw badRequest(`unknown transaction filter "${key.slice(0, 60)}"`, 'use channelID, clientID, status, request.timestamp, request.path, response.status or properties');
+        throw badRequest(`unknown transaction filter "${key.slice(0, 60)}"`, `use ${TRANSACTION_FILTERS.join(', ')}`);
     }
   }
   return q;
@@ -179,8 +239,9 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       const allowed = new Set(view.map((c) => c._id));
       q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
     }
-    const txs = await withFilterErrors(() => deps.transactions.find({ ...q, limit, offset }, rep === 'full'));
-    return txs.map((tx) => represent(tx, rep === 'full' && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
+    const withBodies = rep === 'full' || rep === 'fulltruncate';
+    const txs = await withFilterErrors(() => deps.transactions.find({ ...q, limit, offset }, withBodies));
+    return txs.map((tx) => represent(tx, withBodies && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
   }
 
   function registerTransactionReads(app: FastifyInstance): void {
@@ -195,14 +256,16 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       return list(request, { clientID: client ? [client.doc._id, client.doc.clientID] : request.params.clientId });
     });
 
-    app.get<{ Params: { id: string } }>('/transactions/:id', { config }, async (request) => {
+    app.get<{ Params: { id: string }; Querystring: { filterRepresentation?: string } }>('/transactions/:id', { config }, async (request) => {
       const user = userOf(request);
       checkId(request.params.id, 'transaction');
+      const rep = oneOf(request.query.filterRepresentation, 'filterRepresentation', REPRESENTATIONS) ?? 'full';
       const tx = await deps.transactions.byId(request.params.id);
       if (!tx) throw notFound(`transaction ${request.params.id}`);
       const { view, full } = await access(user);
       if (view && !view.some((c) => c._id === tx.channelID)) throw notFound(`transaction ${request.params.id}`);
-      return full && !full.has(tx.channelID ?? '') ? stripBodies(tx) : tx;
+      if (full && !full.has(tx.channelID ?? '')) return stripBodies(tx);
+      return rep === 'fulltruncate' ? truncateBodies(tx) : tx;
     });
   }
 

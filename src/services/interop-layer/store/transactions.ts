@@ -212,7 +212,16 @@ export interface TransactionQuery {
   status?: string[] | undefined;
   from?: string | undefined;
   to?: string | undefined;
+  /** A regular expression, matched without regard to case (as OpenHIM). */
   path?: string | undefined;
+  /** A regular expression on the query string, without regard to case (as OpenHIM). */
+  querystring?: string | undefined;
+  /** Exact values of the request's host, port (as text) and method. */
+  host?: string | undefined;
+  port?: string | undefined;
+  method?: string | undefined;
+  /** Rerun or not: whether the transaction has child transactions. */
+  hasChildren?: boolean | undefined;
   /** '2xx', '4xx', or an exact code. */
   responseStatus?: string | undefined;
   properties?: Record<string, unknown> | undefined;
@@ -370,7 +379,15 @@ export class TransactionLog {
     if (q.status) add((p) => `status = ANY(${p}::text[])`, q.status);
     if (q.from) add((p) => `request_ts >= ${p}::timestamptz`, q.from);
     if (q.to) add((p) => `request_ts <= ${p}::timestamptz`, q.to);
-    if (q.path) add((p) => `request_path ~ ${p}`, q.path);
+    if (q.path) add((p) => `request_path ~* ${p}`, q.path);
+    if (q.querystring) add((p) => `(doc->'request'->>'querystring') ~* ${p}`, q.querystring);
+    if (q.host !== undefined) add((p) => `(doc->'request'->>'host') = ${p}`, q.host);
+    if (q.port !== undefined) add((p) => `(doc->'request'->>'port') = ${p}`, q.port);
+    if (q.method !== undefined) add((p) => `(doc->'request'->>'method') = ${p}`, q.method);
+    if (q.hasChildren !== undefined) {
+      const hasChildren = `(CASE WHEN json_typeof(doc->'childIDs') = 'array' THEN json_array_length(doc->'childIDs') > 0 ELSE false END)`;
+      clauses.push(q.hasChildren ? hasChildren : `NOT ${hasChildren}`);
+    }
     if (q.responseStatus) {
       const m = /^([1-5])xx$/i.exec(q.responseStatus);
       if (m) {
