@@ -132,6 +132,8 @@ for (const driver of testDrivers) {
       assert.equal(created.status, 201);
       assert.equal(created.body.passwordHash, undefined);
       assert.equal((await iol.call('POST', '/users', { email: 'viewer@example.org', password })).status, 409);
+      // A look-alike (trailing space) and a name Basic authentication could never send (colon).
+      for (const email of ['viewer@example.org ', 'a:b@example.org']) assert.equal((await iol.call('POST', '/users', { email, password })).status, 400, JSON.stringify(email));
       const auth = { authorization: basic('viewer@example.org', password) };
       assert.equal((await iol.call('GET', '/me', undefined, auth)).status, 200);
       assert.equal((await iol.call('GET', '/users', undefined, auth)).status, 403);
@@ -175,6 +177,12 @@ for (const driver of testDrivers) {
         ['wrong type', { priority: 'high' }, /priority/],
         ['bad method', { methods: ['FETCH'] }, /methods/],
         ['priority 0 (OpenHIM: 1 is the highest)', { priority: 0 }, /Channel priority cannot be below 1/],
+        ['priority -5, the same message', { priority: -5 }, /Channel priority cannot be below 1/],
+        ['a route host with a user part', { routes: [{ name: 'a', host: 'evil.example@127.0.0.1', port: 1, primary: true }] }, /host name or an IP address/],
+        ['a route host with a scheme', { routes: [{ name: 'a', host: 'http://127.0.0.1', port: 1, primary: true }] }, /host name or an IP address/],
+        ['a route host with a path', { routes: [{ name: 'a', host: '127.0.0.1/users?x=', port: 1, primary: true }] }, /host name or an IP address/],
+        ['a bracketed IPv6 route host', { routes: [{ name: 'a', host: '[::1]', port: 1, primary: true }] }, /without brackets/],
+        ['a route path with CRLF', { routes: [{ name: 'a', host: 'h', port: 1, primary: true, path: '/x\r\nX-Injected: 1' }] }, /control characters/],
         ['methods on a tcp channel', { type: 'tcp', methods: ['GET'] }, /Channel method can't be defined if channel type is not http/],
         ['bad pathTransform', { routes: [{ name: 'a', host: 'h', port: 1, primary: true, pathTransform: 'x/y' }] }, /pathTransform/],
       ];

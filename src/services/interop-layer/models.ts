@@ -13,9 +13,15 @@ export const routeSchema = z.object({
   type: z.enum(['http', 'tcp', 'mllp', 'kafka']).default('http'),
   status: z.enum(['enabled', 'disabled']).default('enabled'),
   secured: z.boolean().default(false),
-  host: z.string().min(1),
+  // A host name (letters, digits, - _ .) or an IP address: nothing a URL parser could read
+  // another way (user@host, a scheme, a path, brackets).
+  host: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^(?:[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, 'must be a host name or an IP address (an IPv6 address without brackets), with no scheme, user, port or path'),
   port: portSchema,
-  path: z.string().optional(),
+  path: z.string().regex(/^[^\u0000-\u0020\u007f]*$/, 'must not hold spaces or control characters (CR, LF...)').optional(),
   pathTransform: z.string().optional(),
   primary: z.boolean().default(false),
   username: z.string().optional(),
@@ -38,7 +44,7 @@ export const channelSchema = z.object({
   tcpHost: z.string().min(1).optional(),
   tcpPort: portSchema.optional(),
   methods: z.array(z.enum(METHODS)).default([]),
-  priority: z.number().int().min(0).optional(),
+  priority: z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)').optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
   authType: z.enum(['private', 'public']).default('private'),
   allow: z.array(z.string()).default([]),
@@ -113,7 +119,8 @@ export interface ClientSecrets {
 
 export const userSchema = z.object({
   _id: z.string().optional(),
-  email: z.string().min(3),
+  // No spaces (a look-alike second account) and no colon (Basic authentication could not send it).
+  email: z.string().min(3).max(254).regex(/^[^\s:\u0000-\u001f]+$/, 'must have no spaces, colons or control characters'),
   firstname: z.string().default(''),
   surname: z.string().default(''),
   groups: z.array(z.string()).default([]),

@@ -54,7 +54,8 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   async function importOne(key: Key, item: unknown, dryRun: boolean): Promise<ImportResult> {
     const model = key.replace(/s$/, '');
-    let record = '?';
+    // The item's name as given, so an error names it even when the item is refused.
+    let record = recordName(item);
     // What a dry run would do with an item, and what the import did: by whether it existed.
     const planned = (existing: unknown): ImportResult => ({ model, record, status: existing ? 'Conflict' : 'Valid', message: existing ? 'will update' : '' });
     const applied = (existing: unknown): ImportResult => ({ model, record, status: existing ? 'Updated' : 'Inserted', message: '' });
@@ -148,4 +149,14 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
     reply.code(201);
     return importAll(request.body, true);
   });
+}
+
+/** What names an import item (its name, clientID, urn, email or group), for the result list. */
+function recordName(item: unknown): string {
+  if (!item || typeof item !== 'object') return '?';
+  const fields = item as Record<string, unknown>;
+  for (const key of ['name', 'clientID', 'urn', 'email', 'group']) {
+    if (typeof fields[key] === 'string' && fields[key]) return String(fields[key]).slice(0, 200);
+  }
+  return '?';
 }
