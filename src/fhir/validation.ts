@@ -79,6 +79,10 @@ function assertNoReservedKeys(resource: object, resourceType: string): void {
 
 /** Checks that a request body is a resource of the expected type (when one is expected). */
 export function assertResourceBody(body: unknown, expectedType?: string): Resource {
+  if (body === undefined) {
+    throw badRequest('the request has no body: send the resource as FHIR JSON (application/fhir+json) or FHIR XML (application/fhir+xml)', 'FHIR_INVALID_RESOURCE');
+  }
+  // Only a JSON body can be anything but an object: an XML body is always read into one.
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('the request body must be a FHIR resource (a JSON object)', 'FHIR_INVALID_RESOURCE');
   }

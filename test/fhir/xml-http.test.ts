@@ -108,6 +108,68 @@ for (const driver of testDrivers) {
       assert.equal(JSON.parse(unknown.text).resourceType, 'OperationOutcome');
     });
 
+    test('a resource whose FHIR and XHTML elements carry prefixes is created, and read back as FHIR XML', async () => {
+      const prefixed = '<f:Patient xmlns:f="http://hl7.org/fhir"><f:text><f:status value="generated"/>'
+        + '<xhtml:div xmlns:xhtml="http://www.w3.org/1999/xhtml"><xhtml:p>Prefixed</xhtml:p></xhtml:div></f:text><f:gender value="male"/></f:Patient>';
+      const created = await call('POST', 'Patient', { body: prefixed, contentType: XML });
+      assert.equal(created.status, 201, created.text);
+      assert.match(created.text, /<div xmlns="http:\/\/www.w3.org\/1999\/xhtml"><p>Prefixed<\/p><\/div>/);
+      const schemaHinted = await call('POST', 'Patient', {
+        body: '<Patient xmlns="http://hl7.org/fhir" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir fhir-all.xsd"><gender value="male"/></Patient>',
+        contentType: XML,
+      });
+      assert.equal(schemaHinted.status, 201, schemaHinted.text);
+    });
+
+    // http.html#mime-type: _format takes application/fhir+xml; a client that writes the "+" unescaped
+    // sends a space (application/x-www-form-urlencoded), which FHIR servers read as the "+" meant.
+    test('_format with an unescaped "+" (a space once decoded) is the media type it was meant to be', async () => {
+      for (const [format, type] of [['application/fhir+xml', /xml/], ['application/xml+fhir', /xml/], ['application/fhir+json', /json/]] as const) {
+        const answer = await call('GET', `metadata?_summary=true&_format=${format}`);
+        assert.equal(answer.status, 200, `${format}: ${answer.text.slice(0, 200)}`);
+        assert.match(answer.type, type, format);
+      }
+      assert.equal((await call('GET', 'metadata?_format=application/fhir+pdf')).status, 406);
+    });
+
+    // search.html#paging: the client follows next/previous as given; a link that dropped _format
+    // would switch the format mid-way through the pages.
+    test('paging links of searches and histories keep _format, _pretty, _summary and _elements', async () => {
+      for (let i = 0; i < 3; i++) await call('POST', 'Patient', { body: PATIENT_XML.replace('XML-1', 'XML-PAGE'), contentType: XML });
+      const nextOf = (text: string): string => {
+        const bundle = xmlToResource(text) as { link?: Array<{ relation: string; url: string }> };
+        const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+        assert.ok(next, 'has a next link');
+        return next.slice(s.base.length + 1);
+      };
+      const first = await call('GET', 'Patient?identifier=urn:test:xml|XML-PAGE&_count=1&_format=xml&_pretty=true&_elements=gender');
+      assert.match(first.type, /xml/);
+      const next = nextOf(first.text);
+      assert.match(next, /_format=xml/);
+      assert.match(next, /_pretty=true/);
+      assert.match(next, /_elements=gender/);
+      const second = await call('GET', next);
+      assert.equal(second.status, 200, second.text);
+      assert.match(second.type, /xml/, `next link ${next} answered ${second.type}`);
+      const previous = (xmlToResource(second.text) as { link: Array<{ relation: string; url: string }> }).link.find((l) => l.relation === 'previous')!.url;
+      assert.match(previous, /_format=xml/);
+
+      const history = await call('GET', 'Patient/_history?_count=1&_format=application/fhir+xml&_summary=true');
+      assert.match(history.type, /xml/);
+      const historyNext = nextOf(history.text);
+      assert.match(historyNext, /_summary=true/);
+      assert.match((await call('GET', historyNext)).type, /xml/, `history next link ${historyNext}`);
+    });
+
+    test('an empty XML body is refused with a message that does not ask for JSON', async () => {
+      const empty = await call('POST', 'Patient', { body: '', contentType: XML });
+      assert.equal(empty.status, 400);
+      assert.match(empty.type, /xml/);
+      const outcome = xmlToResource(empty.text) as { issue: Array<{ diagnostics: string }> };
+      assert.doesNotMatch(outcome.issue[0]!.diagnostics, /JSON object/);
+      assert.match(outcome.issue[0]!.diagnostics, /no (resource|body)/i);
+    });
+
     test('the CapabilityStatement lists XML among its formats, and is served in XML', async () => {
       const metadata = await call('GET', 'metadata', { accept: XML });
       assert.equal(metadata.status, 200);

@@ -1,15 +1,20 @@
 /**
  * FHIR XML (http://hl7.org/fhir/R4/xml.html) to and from the JSON the engine works in, driven by
- * the R4 StructureDefinitions (xml-schema.ts). Parsing uses fast-xml-parser; writing is plain
+ * the R4 StructureDefinitions (xml-schema.ts). Parsing uses saxes with namespaces resolved (an
+ * element is its namespace and local name, whatever prefix the document binds); writing is plain
  * string building in the order the definitions give. A DTD is refused (the specification forbids
  * one, and it is how entity-expansion attacks start).
  */
-import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { FhirError } from '../outcome.js';
+import { escapeAttribute, escapeText } from './xml-escape.js';
+import { XHTML_NAMESPACE, XhtmlFragment, xhtmlDivForXml } from './xhtml.js';
 import { isXmlResourceType, xmlTypeOf, type XmlElement, type XmlType } from './xml-schema.js';
 
 export const FHIR_NAMESPACE = 'http://hl7.org/fhir';
-const XHTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
+const XMLNS_NAMESPACE = 'http://www.w3.org/2000/xmlns/';
+/** xsi:schemaLocation (XML Schema Part 1, 2.6.3) is a hint for validators; it is accepted and never fetched. */
+const XSI_NAMESPACE = 'http://www.w3.org/2001/XMLSchema-instance';
 
 type Json = Record<string, unknown>;
 
@@ -96,23 +101,9 @@ function writeElement(out: string[], element: XmlElement, value: unknown, extras
   }
 }
 
-function escapeAttribute(text: string): string {
-  return text.replace(/[&<>"\n\r\t]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\n': '&#10;', '\r': '&#13;', '\t': '&#9;' })[ch]!);
-}
-
-/** The narrative as it is when it is one well-formed div; otherwise its text, escaped, in a div. */
+/** The narrative as an XHTML div when it is one well-formed div; otherwise its text, escaped, in a div. */
 function wellFormedXhtml(div: string): string {
-  try {
-    const normalised = normaliseXhtml(div);
-    if (normalised.startsWith('<div')) return normalised.includes(`xmlns="${XHTML_NAMESPACE}"`) ? div : div.replace(/^<div/, `<div xmlns="${XHTML_NAMESPACE}"`);
-  } catch {
-    // not XML: fall through
-  }
-  return `<div xmlns="${XHTML_NAMESPACE}">${escapeText(div)}</div>`;
-}
-
-function escapeText(text: string): string {
-  return text.replace(/[&<>]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[ch]!);
+  return xhtmlDivForXml(div) ?? `<div xmlns="${XHTML_NAMESPACE}">${escapeText(div)}</div>`;
 }
 
 // ── XML → JSON ──────────────────────────────────────────────────────────────────────────
@@ -138,75 +129,80 @@ interface Frame {
 export function xmlToResource(text: string, options: { maxDepth?: number } = {}): Json {
   if (/<!DOCTYPE/i.test(text)) throw invalidXml('the XML has a DTD (<!DOCTYPE>), which FHIR does not allow');
   const maxDepth = options.maxDepth ?? 100;
-  const parser = new SaxesParser<{ xmlns: false; position: false }>({ xmlns: false, position: false });
+  const parser = new SaxesParser<{ xmlns: true; position: false }>({ xmlns: true, position: false });
   const stack: Frame[] = [];
   let result: Json | undefined;
-  /** Set while inside the narrative: its text so far, and how deep inside it we are. */
-  let xhtml: { text: string; depth: number; frame: Frame; element: XmlElement } | undefined;
+  /** Set while inside the narrative: the div being read, and where it goes. */
+  let xhtml: { fragment: XhtmlFragment; frame: Frame; element: XmlElement } | undefined;
 
   parser.on('opentag', (tag) => {
     if (xhtml) {
-      xhtml.depth++;
-      xhtml.text += openTag(tag);
+      xhtml.fragment.open(tag, parser.position);
       return;
     }
     if (stack.length >= maxDepth) throw invalidXml(`the XML is nested deeper than ${maxDepth} levels`);
     const parent = stack[stack.length - 1];
+    const name = tag.local;
     if (!parent || parent.wrapper) {
       if (parent && parent.target.resourceType) throw invalidXml(`${parent.path} must hold exactly one resource`);
       if (!parent && result) throw invalidXml('the XML must hold exactly one resource element');
-      if (!parent && tag.attributes.xmlns !== FHIR_NAMESPACE) throw invalidXml(`the resource element must be in the FHIR namespace (xmlns="${FHIR_NAMESPACE}")`);
-      const shape = isXmlResourceType(tag.name) ? xmlTypeOf(tag.name) : undefined;
+      if (tag.uri !== FHIR_NAMESPACE) throw invalidXml(`the resource element <${tag.name.slice(0, 60)}> must be in the FHIR namespace (xmlns="${FHIR_NAMESPACE}")`);
+      const shape = isXmlResourceType(name) ? xmlTypeOf(name) : undefined;
       if (!shape) throw invalidXml(`unknown resource type <${tag.name.slice(0, 60)}>`);
-      checkAttributes(tag.attributes, [], tag.name);
-      const target: Json = { resourceType: tag.name };
+      checkAttributes(tag, [], name, true);
+      const target: Json = { resourceType: name };
       if (parent) parent.target = target;
-      stack.push({ path: tag.name, shape, target, repeated: new Set() });
+      stack.push({ path: name, shape, target, repeated: new Set() });
       return;
     }
-    const element = parent.shape?.byName.get(tag.name);
+    const element = parent.shape?.byName.get(name);
     if (!element) throw invalidXml(`unknown element <${tag.name.slice(0, 60)}> in ${parent.path}`);
-    const path = `${parent.path}.${tag.name}`;
+    const path = `${parent.path}.${name}`;
+    if (element.kind === 'xhtml') {
+      if (tag.uri !== XHTML_NAMESPACE) throw invalidXml(`${path} must be in the XHTML namespace (xmlns="${XHTML_NAMESPACE}")`);
+      xhtml = { fragment: new XhtmlFragment(text), frame: parent, element };
+      xhtml.fragment.open(tag, parser.position);
+      return;
+    }
+    if (tag.uri !== FHIR_NAMESPACE) throw invalidXml(`<${tag.name.slice(0, 60)}> in ${parent.path} is not in the FHIR namespace (${FHIR_NAMESPACE}), so it is not a FHIR element`);
     switch (element.kind) {
-      case 'primitive':
-        checkAttributes(tag.attributes, ['id', 'value'], path);
+      case 'primitive': {
+        const { id, value } = checkAttributes(tag, ['id', 'value'], path, false);
         stack.push({
-          path, element, shape: xmlTypeOf('Element'), target: tag.attributes.id !== undefined ? { id: tag.attributes.id } : {}, repeated: new Set(),
-          primitiveValue: tag.attributes.value === undefined ? null : primitiveValue(element.type, tag.attributes.value, path),
+          path, element, shape: xmlTypeOf('Element'), target: id !== undefined ? { id } : {}, repeated: new Set(),
+          primitiveValue: value === undefined ? null : primitiveValue(element.type, value, path),
         });
         return;
+      }
       case 'resource':
-        checkAttributes(tag.attributes, [], path);
+        checkAttributes(tag, [], path, false);
         stack.push({ path, element, target: {}, repeated: new Set(), wrapper: true });
-        return;
-      case 'xhtml':
-        if (tag.attributes.xmlns !== XHTML_NAMESPACE) throw invalidXml(`${path} must be in the XHTML namespace (xmlns="${XHTML_NAMESPACE}")`);
-        xhtml = { text: openTag(tag), depth: 1, frame: parent, element };
         return;
       case 'complex': {
         const shape = element.content!;
-        checkAttributes(tag.attributes, shape.attributes, path);
+        const attributes = checkAttributes(tag, shape.attributes, path, false);
         const target: Json = {};
-        for (const attribute of shape.attributes) if (tag.attributes[attribute] !== undefined) target[attribute] = tag.attributes[attribute];
+        for (const attribute of shape.attributes) if (attributes[attribute] !== undefined) target[attribute] = attributes[attribute];
         stack.push({ path, element, shape, target, repeated: new Set() });
       }
     }
   });
 
   parser.on('text', (text) => {
-    if (xhtml) xhtml.text += escapeText(text);
+    if (xhtml) xhtml.fragment.text(text);
     else if (text.trim() !== '') throw invalidXml(`${stack[stack.length - 1]?.path ?? 'the document'} has text content; FHIR puts values in value attributes`);
   });
   parser.on('cdata', (text) => {
-    if (xhtml) xhtml.text += escapeText(text);
+    if (xhtml) xhtml.fragment.text(text);
     else if (text.trim() !== '') throw invalidXml('CDATA is not allowed outside the narrative');
   });
+  parser.on('comment', (text) => xhtml?.fragment.comment(text));
+  parser.on('processinginstruction', ({ target, body }) => xhtml?.fragment.processingInstruction(target, body));
 
   parser.on('closetag', (tag) => {
     if (xhtml) {
-      xhtml.text += tag.isSelfClosing ? '' : `</${tag.name}>`;
-      if (--xhtml.depth === 0) {
-        put(xhtml.frame.target, xhtml.element, xhtml.text, undefined, xhtml.frame.repeated, `${xhtml.frame.path}.div`);
+      if (xhtml.fragment.close(tag, parser.position)) {
+        put(xhtml.frame.target, xhtml.element, xhtml.fragment.toString(), undefined, xhtml.frame.repeated, `${xhtml.frame.path}.div`);
         xhtml = undefined;
       }
       return;
@@ -264,29 +260,20 @@ function put(target: Json, element: XmlElement, value: unknown, extras: Json | u
   ((target[name] ??= []) as unknown[]).push(value);
 }
 
-function checkAttributes(attributes: Record<string, string>, allowed: string[], path: string): void {
-  for (const name of Object.keys(attributes)) {
-    if (allowed.includes(name) || name === 'xmlns' || name.startsWith('xmlns:')) continue;
-    throw invalidXml(`${path} has an attribute "${name.slice(0, 40)}" that FHIR does not define`);
+/**
+ * The FHIR attributes of an element by name. FHIR's attributes (value, id, url) are unqualified:
+ * `f:value` is another attribute, refused like any FHIR does not define. Namespace declarations
+ * pass, and so does xsi:schemaLocation on a resource.
+ */
+function checkAttributes(tag: SaxesTagNS, allowed: string[], path: string, resource: boolean): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const { name, local, uri, value } of Object.values(tag.attributes)) {
+    if (uri === XMLNS_NAMESPACE) continue;
+    if (resource && uri === XSI_NAMESPACE && local === 'schemaLocation') continue;
+    if (uri !== '' || !allowed.includes(local)) throw invalidXml(`${path} has an attribute "${name.slice(0, 40)}" that FHIR does not define`);
+    values[local] = value;
   }
-}
-
-function openTag(tag: SaxesTagPlain): string {
-  let open = `<${tag.name}`;
-  for (const [name, value] of Object.entries(tag.attributes)) open += ` ${name}="${escapeAttribute(String(value))}"`;
-  return open + (tag.isSelfClosing ? '/>' : '>');
-}
-
-/** A narrative in one canonical form (attributes and text escaped alike); throws if not XML. */
-export function normaliseXhtml(div: string): string {
-  const parser = new SaxesParser<{ xmlns: false; position: false }>({ xmlns: false, position: false });
-  let out = '';
-  parser.on('opentag', (tag) => (out += openTag(tag)));
-  parser.on('text', (text) => (out += escapeText(text)));
-  parser.on('cdata', (text) => (out += escapeText(text)));
-  parser.on('closetag', (tag) => (out += tag.isSelfClosing ? '' : `</${tag.name}>`));
-  parser.write(div).close();
-  return out;
+  return values;
 }
 
 const INTEGER = /^[+-]?\d{1,10}$/;

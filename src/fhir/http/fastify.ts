@@ -173,11 +173,12 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
     const fhirRequest: FhirRequest = {
       method: request.method as FhirRequest['method'],
       path: wildcard,
-      query: query.filter(([key]) => key !== '_format' && key !== '_pretty'),
+      query: query.filter(([key]) => !FORMAT_PARAMETERS.has(key)),
       headers,
       body: parseBody(request, maxDepth),
     };
-    return { response: await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) }), format };
+    const response = await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
+    return { response: withFormatInLinks(response, query), format };
   } catch (error) {
     return { response: errorResponse(error), format };
   }
@@ -201,7 +202,7 @@ function forwardedBase(engine: FhirEngine, headers: Record<string, string | unde
 function negotiate(accept: string | undefined, query: Array<[string, string]>, contentType: string | undefined): WireFormat {
   const format = query.find(([key]) => key === '_format')?.[1];
   if (format !== undefined) {
-    const chosen = FORMAT_OF.get(format.split(';')[0]!.trim().toLowerCase());
+    const chosen = FORMAT_OF.get(formatParameterType(format));
     if (!chosen) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks json (application/fhir+json) and xml (application/fhir+xml)`);
     return chosen;
   }
@@ -220,6 +221,38 @@ function negotiate(accept: string | undefined, query: Array<[string, string]>, c
   }
   if (!best) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json and application/fhir+xml`);
   return best.format;
+}
+
+/**
+ * The media type a `_format` value names. A "+" written unescaped in a URL is decoded as a space
+ * (`?_format=application/fhir+xml` reads "application/fhir xml"); FHIR servers take it as the "+"
+ * the client meant, as HAPI does.
+ */
+function formatParameterType(value: string): string {
+  return value.split(';')[0]!.trim().toLowerCase().replace(/\s+/g, '+');
+}
+
+/** The query parameters the HTTP layer consumes (the engine never sees them): answer format and layout. */
+const FORMAT_PARAMETERS = new Set(['_format', '_pretty']);
+const PAGING_RELATIONS = new Set(['self', 'first', 'previous', 'prev', 'next', 'last']);
+
+/**
+ * The answer with `_format` and `_pretty` added to its paging links, so following `next` keeps the
+ * format the client asked for. The engine builds the links without them (they never reach it).
+ */
+function withFormatInLinks(response: FhirResponse, query: Array<[string, string]>): FhirResponse {
+  const bundle = response.resource;
+  const kept = query.filter(([key]) => FORMAT_PARAMETERS.has(key));
+  if (!kept.length || bundle?.resourceType !== 'Bundle' || !bundle.link?.length) return response;
+  const link = bundle.link.map((l) => {
+    if (!l.url || !PAGING_RELATIONS.has(l.relation ?? '')) return l;
+    const url = l.url;
+    const missing = kept.filter(([key]) => !new URL(url, 'http://base.invalid').searchParams.has(key));
+    if (!missing.length) return l;
+    return { ...l, url: `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(missing).toString()}` };
+  });
+  // A new Bundle, not the engine's: it may be held in a cache.
+  return { ...response, resource: { ...bundle, link } };
 }
 
 function parseBody(request: FastifyRequest, maxDepth: number): unknown {
