@@ -123,6 +123,8 @@ test('hostile or malformed XML is a 400 that says why', () => {
   refused('<Patient xmlns="http://hl7.org/fhir"><__proto__ value="x"/></Patient>', /unknown element/);
   refused('<Patient xmlns="http://hl7.org/fhir"/><Patient xmlns="http://hl7.org/fhir"/>', /exactly one|well-formed/);
   refused(`<Patient xmlns="http://hl7.org/fhir">${'<extension url="x">'.repeat(200)}${'</extension>'.repeat(200)}</Patient>`, /nested deeper/);
+  // Inside the narrative as well (each element's namespace is looked up through the open ones).
+  refused(`<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">${'<b>'.repeat(200)}${'</b>'.repeat(200)}</div></text></Patient>`, /nested deeper/);
   refused('<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div><p>x</p></div></text></Patient>', /XHTML namespace/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });

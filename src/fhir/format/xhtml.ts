@@ -14,21 +14,24 @@ import { escapeAttribute, escapeText } from './xml-escape.js';
 export const XHTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
 const XMLNS_NAMESPACE = 'http://www.w3.org/2000/xmlns/';
 
-type Bindings = Record<string, string>;
-
-/** One narrative div read from SAX events (namespace mode), from its start tag to its end tag. */
+/**
+ * One narrative div read from SAX events (namespace mode), from its start tag to its end tag.
+ * Work per element is constant (no copies of namespace scopes), whatever the declarations.
+ */
 export class XhtmlFragment {
-  private depth = 0;
+  private level = 0;
   private start = -1;
   private end = -1;
   private rewritten = '';
-  /** Still true while the source text alone means the same XHTML as the document it is in. */
+  /**
+   * Still true while the source text alone means the same XHTML as the document it is in: the div
+   * declares its default namespace, and no element or attribute uses a prefix (whose binding may
+   * come from outside the div).
+   */
   private selfContained = true;
   private rootDeclaresDefault = false;
-  /** Namespaces declared inside the fragment (what its text alone resolves), innermost last. */
-  private readonly declared: Bindings[] = [];
-  /** Namespaces declared in the rewritten text, innermost last. */
-  private readonly written: Bindings[] = [];
+  /** The default namespace in the rewritten text at each open element. */
+  private readonly defaults: string[] = [];
 
   /**
    * @param source the text the parser reads.
@@ -37,37 +40,42 @@ export class XhtmlFragment {
    */
   constructor(private readonly source: string, private readonly implicitXhtml = false) {}
 
+  /** How deep inside the div the reader is (1 on the div itself). */
+  get depth(): number {
+    return this.level;
+  }
+
   /** A start tag; `position` is the parser's, just after the tag. */
   open(tag: SaxesTagNS, position: number): void {
-    if (this.depth++ === 0) {
+    if (this.level++ === 0) {
       this.start = this.source.lastIndexOf('<', position - 1); // '<' cannot occur inside a tag
       this.rootDeclaresDefault = tag.ns[''] !== undefined;
+      if (!this.rootDeclaresDefault && !this.implicitXhtml) this.selfContained = false;
     }
-    this.checkSelfContained(tag);
+    if (tag.prefix !== '') this.selfContained = false;
     this.rewritten += this.rewriteStartTag(tag);
   }
 
   /** An end tag (also sent after a self-closing start tag); true when the div itself closed. */
   close(tag: SaxesTagNS, position: number): boolean {
-    this.declared.pop();
-    this.written.pop();
+    this.defaults.pop();
     if (!tag.isSelfClosing) this.rewritten += `</${tag.local}>`;
-    if (--this.depth > 0) return false;
+    if (--this.level > 0) return false;
     this.end = position;
     return true;
   }
 
   // Text, comments and processing instructions count only inside the div (not around it).
   text(text: string): void {
-    if (this.depth > 0) this.rewritten += escapeText(text);
+    if (this.level > 0) this.rewritten += escapeText(text);
   }
 
   comment(text: string): void {
-    if (this.depth > 0) this.rewritten += `<!--${text}-->`;
+    if (this.level > 0) this.rewritten += `<!--${text}-->`;
   }
 
   processingInstruction(target: string, body: string): void {
-    if (this.depth > 0) this.rewritten += `<?${target}${body ? ` ${body}` : ''}?>`;
+    if (this.level > 0) this.rewritten += `<?${target}${body ? ` ${body}` : ''}?>`;
   }
 
   /** The narrative as FHIR JSON holds it. */
@@ -78,38 +86,23 @@ export class XhtmlFragment {
     return this.implicitXhtml && !this.rootDeclaresDefault ? `<div xmlns="${XHTML_NAMESPACE}"${text.slice(4)}` : text;
   }
 
-  private checkSelfContained(tag: SaxesTagNS): void {
-    const own: Bindings = { ...this.declared[this.declared.length - 1], ...tag.ns };
-    if (this.depth === 1 && this.implicitXhtml && own[''] === undefined) own[''] = XHTML_NAMESPACE;
-    this.declared.push(own);
-    if (!this.selfContained) return;
-    // Unprefixed elements only (what JSON readers expect), each in the namespace its text says.
-    if (tag.prefix !== '' || (own[''] ?? '') !== tag.uri) this.selfContained = false;
-    for (const attribute of Object.values(tag.attributes)) {
-      const { prefix, uri } = attribute;
-      if (uri === XMLNS_NAMESPACE || prefix === '' || prefix === 'xml') continue;
-      if (own[prefix] !== uri) this.selfContained = false;
-    }
-  }
-
+  /** The start tag unprefixed, with the default namespace declared where it changes. */
   private rewriteStartTag(tag: SaxesTagNS): string {
-    const scope: Bindings = { ...this.written[this.written.length - 1] };
     let declarations = '';
     let attributes = '';
-    if ((scope[''] ?? '') !== tag.uri) {
-      declarations += ` xmlns="${escapeAttribute(tag.uri)}"`;
-      scope[''] = tag.uri;
-    }
-    for (const attribute of Object.values(tag.attributes)) {
-      const { prefix, local, uri, value } = attribute;
+    if ((this.defaults[this.defaults.length - 1] ?? '') !== tag.uri) declarations += ` xmlns="${escapeAttribute(tag.uri)}"`;
+    this.defaults.push(tag.uri);
+    const declared = new Set<string>();
+    for (const { prefix, local, uri, value } of Object.values(tag.attributes)) {
       if (uri === XMLNS_NAMESPACE) continue; // declarations are written where they are needed
-      if (prefix !== '' && prefix !== 'xml' && scope[prefix] !== uri) {
-        declarations += ` xmlns:${prefix}="${escapeAttribute(uri)}"`;
-        scope[prefix] = uri;
+      if (prefix !== '' && prefix !== 'xml') {
+        // A prefixed attribute (xlink:href) keeps its prefix, declared on its own element.
+        this.selfContained = false;
+        if (!declared.has(prefix)) declarations += ` xmlns:${prefix}="${escapeAttribute(uri)}"`;
+        declared.add(prefix);
       }
       attributes += ` ${prefix ? `${prefix}:${local}` : local}="${escapeAttribute(value)}"`;
     }
-    this.written.push(scope);
     return `<${tag.local}${declarations}${attributes}${tag.isSelfClosing ? '/>' : '>'}`;
   }
 }

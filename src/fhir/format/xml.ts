@@ -136,11 +136,12 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
   let xhtml: { fragment: XhtmlFragment; frame: Frame; element: XmlElement } | undefined;
 
   parser.on('opentag', (tag) => {
+    // The narrative counts too: resolving a namespace walks the open elements (saxes), so depth is work.
+    if (stack.length + (xhtml?.fragment.depth ?? 0) >= maxDepth) throw invalidXml(`the XML is nested deeper than ${maxDepth} levels`);
     if (xhtml) {
       xhtml.fragment.open(tag, parser.position);
       return;
     }
-    if (stack.length >= maxDepth) throw invalidXml(`the XML is nested deeper than ${maxDepth} levels`);
     const parent = stack[stack.length - 1];
     const name = tag.local;
     if (!parent || parent.wrapper) {
