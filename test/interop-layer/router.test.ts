@@ -427,6 +427,16 @@ for (const driver of testDrivers) {
       // Calendar parts as moment gives them (en locale): Sunday-first weeks, week 1 holds 1 January.
       assert.deepEqual(calendarParts(new Date('2026-12-29T13:45:00Z')), { minute: 45, hour: 13, day: 2, week: 1, month: 11, year: 2026 });
       assert.deepEqual(calendarParts(new Date('2026-03-15T00:00:00Z')), { minute: 0, hour: 0, day: 0, week: 12, month: 2, year: 2026 });
+      // A week bucket starts on its Sunday, as its parts say (2026-11-15 was a Sunday, 11-21 a Saturday).
+      for (const [id, at] of [['week-sun', '2026-11-15T10:00:00.000Z'], ['week-sat', '2026-11-21T23:30:00.000Z']] as const) {
+        const doc = { _id: id, status: 'Successful', request: { path: '/week', method: 'GET', timestamp: at, headers: {} }, response: { status: 200, timestamp: at, headers: {} }, routes: [], orchestrations: [] };
+        await iol.t.db.query(`INSERT INTO iol.transactions (id, status, request_ts, request_path, doc) VALUES ($1, 'Successful', $2, '/week', $3::json)`, [id, at, JSON.stringify(doc)]);
+      }
+      const weeks = (await iol.call('GET', '/metrics/timeseries/week?startDate=2026-11-15T00:00:00Z&endDate=2026-11-21T23:59:59Z')).body;
+      assert.equal(weeks.length, 1, JSON.stringify(weeks));
+      assert.equal(weeks[0].timestamp, '2026-11-15T00:00:00.000Z');
+      assert.equal(weeks[0]._id.day, 0);
+      assert.equal(weeks[0].total, 2);
       assert.equal((await iol.call('GET', '/metrics')).status, 400, 'startDate and endDate are required');
       const open = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' });
       assert.match(open.headers.get('content-type') ?? '', /application\/openmetrics-text/);

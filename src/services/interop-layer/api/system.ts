@@ -197,7 +197,12 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   async function timeseries(type: string, q: MetricsQuery, byChannel = false, channelID?: string) {
     if (!TIMESERIES.has(type)) throw badRequest(`timeseries type must be one of ${[...TIMESERIES].join(', ')}`);
-    const bucket = `date_trunc('${type}', request_ts)`;
+    // Weeks start on Sunday, as OpenHIM's (moment's en locale) and as calendarParts numbers them;
+    // PostgreSQL's own weeks start on Monday. In UTC, as the parts are.
+    const bucket =
+      type === 'week'
+        ? `(date_trunc('week', (request_ts AT TIME ZONE 'UTC') + interval '1 day') - interval '1 day') AT TIME ZONE 'UTC'`
+        : `date_trunc('${type}', request_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
     const groups: Array<[string, string]> = [[bucket, 'key']];
     if (byChannel) groups.push(['channel_id', 'channel']);
     const rows = (await metrics(q, groups, channelID)) as Array<Record<string, unknown>>;
