@@ -63,6 +63,13 @@ for (const driver of testDrivers) {
       assert.ok(goldenOf(stored.body), 'the fed record has a golden record');
     });
 
+    test('the feed is also taken at FHIR messaging\'s endpoint, [base]/$process-message', async () => {
+      const message = feed([{ fullUrl: 'urn:uuid:p9', resource: patient({ ids: [['urn:test:pmir-clinic', 'P-9']], family: 'Banda', given: 'Ruth', birthDate: '1990-01-02' }), request: { method: 'POST', url: 'Patient' } }]);
+      const reply = await cr.request('POST', '$process-message', message.bundle);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(header(reply.body).response, { identifier: message.id, code: 'ok' });
+    });
+
     test('update and merge: a PUT updates; a PUT with active=false and replaced-by merges', async () => {
       const other = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:pmir-clinic', 'P-2']], family: 'Lungu', given: 'Ruth', birthDate: '1991-12-12' }));
       const current = (await cr.request('GET', `Patient/${created}`)).body;

@@ -28,7 +28,9 @@ const RESPONSE_DEFINITION = 'https://profiles.ihe.net/ITI/PMIR/MessageDefinition
 
 export function isMessageBundle(request: FhirRequest): boolean {
   const body = request.body as { resourceType?: unknown; type?: unknown } | undefined;
-  return request.method === 'POST' && request.path.replace(/\/+$/, '') === '' && body?.resourceType === 'Bundle' && body.type === 'message';
+  // To the base (PMIR) or to FHIR messaging's own endpoint, [base]/$process-message (R4 messaging.html).
+  const path = request.path.replace(/^\/+|\/+$/g, '');
+  return request.method === 'POST' && (path === '' || path === '$process-message') && body?.resourceType === 'Bundle' && body.type === 'message';
 }
 
 interface FeedEntry {
