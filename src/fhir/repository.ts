@@ -365,7 +365,8 @@ export class FhirRepository {
   }
 
   private async writeNew(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<WriteResult> {
-    const stored = await this.writeVersionOf(type, id, resource, current, method);
+    // _history shows the 201 this write answered, and still the PUT that made it.
+    const stored = await this.writeVersionOf(type, id, resource, current, method === 'update' ? 'update-create' : method);
     return { resource: stored, created: true };
   }
 

@@ -228,7 +228,8 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
       url: v.method === 'create' ? v.type : `${v.type}/${v.id}`,
     },
     response: {
-      status: v.deleted ? '204' : v.method === 'create' ? '201' : '200',
+      // Version 1 is always a create, also when written before 'update-create' was recorded.
+      status: v.deleted ? '204' : v.method === 'create' || v.method === 'update-create' || v.version === 1 ? '201' : '200',
       etag: `W/"${v.version}"`,
       lastModified: v.lastUpdated,
     },

@@ -7,6 +7,7 @@
 import { OperationOutcomeError, evalFhirPath, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
+import { integerRangeIssues } from './integer-range.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { FhirError, badRequest } from './outcome.js';
 
@@ -121,7 +122,7 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
     issues = error.outcome.issue ?? [];
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
-  issues = [...issues, ...checkRequiredBindings(resource, verdicts)];
+  issues = [...issues, ...integerRangeIssues(resource), ...checkRequiredBindings(resource, verdicts)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
     const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);

@@ -15,7 +15,8 @@ export interface CurrentRow {
   content: Resource | null;
 }
 
-export type WriteMethod = 'create' | 'update' | 'patch' | 'delete';
+/** How a version was written; 'update-create' is a PUT that created the resource (201, PUT in _history). */
+export type WriteMethod = 'create' | 'update' | 'update-create' | 'patch' | 'delete';
 
 export interface VersionToWrite {
   type: string;

@@ -1,0 +1,136 @@
+/**
+ * FHIR R4 rules the engine once let pass: resource identities in a transaction (http.html#trules),
+ * unique fullUrls (Bundle invariant bdl-7), unresolvable urn:uuid placeholders, the status of a
+ * create in _history, and the 32-bit range of integer types (datatypes.html#primitive).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const transaction = (entry: Json[]): Json => ({ resourceType: 'Bundle', type: 'transaction', entry });
+const batch = (entry: Json[]): Json => ({ resourceType: 'Bundle', type: 'batch', entry });
+const put = (resource: Json, fullUrl?: string): Json => ({
+  ...(fullUrl ? { fullUrl } : {}), resource, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` },
+});
+const outcomeText = (body: Json): string => body.issue.map((i: Json) => `${i.details?.text ?? ''} ${i.diagnostics ?? ''}`).join(' ');
+
+for (const driver of testDrivers) {
+  describe(`FHIR R4 rules for transactions, history and integers (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver);
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('http.html#trules: two PUTs of one resource in a transaction fail the transaction, naming both entries', async () => {
+      const reply = await s.request('POST', '', {
+        body: transaction([put({ resourceType: 'Patient', id: 'dupput', gender: 'male' }), put({ resourceType: 'Patient', id: 'dupput', gender: 'female' })]),
+      });
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.equal(reply.body.resourceType, 'OperationOutcome');
+      assert.match(outcomeText(reply.body), /entries 0 and 1 .*Patient\/dupput/);
+      assert.equal((await s.request('GET', 'Patient/dupput')).status, 404, 'nothing was saved');
+    });
+
+    test('http.html#trules: identities resolved from conditional update, conditional delete and If-None-Exist overlap too', async () => {
+      const existing = await s.request('PUT', 'Patient/clash1', {
+        body: { resourceType: 'Patient', id: 'clash1', identifier: [{ system: 'urn:clash', value: '1' }] },
+      });
+      assert.equal(existing.status, 201);
+      const conditionalPut = { resource: { resourceType: 'Patient', gender: 'male' }, request: { method: 'PUT', url: 'Patient?identifier=urn:clash|1' } };
+      const plainPut = put({ resourceType: 'Patient', id: 'clash1', gender: 'female' });
+      const reply = await s.request('POST', '', { body: transaction([plainPut, conditionalPut]) });
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.match(outcomeText(reply.body), /entries 0 and 1 .*Patient\/clash1/);
+
+      const conditionalDelete = { request: { method: 'DELETE', url: 'Patient?identifier=urn:clash|1' } };
+      const deleteAndPut = await s.request('POST', '', { body: transaction([conditionalDelete, plainPut]) });
+      assert.equal(deleteAndPut.status, 400, JSON.stringify(deleteAndPut.body));
+
+      const conditionalCreate = { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:clash|1' } };
+      const createAndPut = await s.request('POST', '', { body: transaction([conditionalCreate, plainPut]) });
+      assert.equal(createAndPut.status, 400, JSON.stringify(createAndPut.body));
+      assert.equal((await s.request('GET', 'Patient/clash1')).body.meta.versionId, '1', 'nothing was saved');
+
+      // Reads may name a resource that an entry writes: only steps 1-3 (writes) must not overlap.
+      const readAndPut = await s.request('POST', '', { body: transaction([plainPut, { request: { method: 'GET', url: 'Patient/clash1' } }]) });
+      assert.equal(readAndPut.status, 200, JSON.stringify(readAndPut.body));
+    });
+
+    test('bdl-7: a duplicate fullUrl refuses the bundle, a transaction or a batch; different meta.versionId is allowed', async () => {
+      const u = 'urn:uuid:0b5c3c3e-8f3a-4a59-9d7e-3c1f1b0a9e11';
+      const entries = [
+        { fullUrl: u, resource: { resourceType: 'Patient', gender: 'male' }, request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: u, resource: { resourceType: 'Patient', gender: 'female' }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: u } }, request: { method: 'POST', url: 'Observation' } },
+      ];
+      for (const body of [transaction(entries), batch(entries)]) {
+        const reply = await s.request('POST', '', { body });
+        assert.equal(reply.status, 400, JSON.stringify(reply.body));
+        assert.match(outcomeText(reply.body), /bdl-7.*entries 0 and 1/);
+      }
+      const versioned = (versionId: string): Json => ({
+        fullUrl: `${s.base}/Patient/bdl7`, resource: { resourceType: 'Patient', id: 'bdl7', meta: { versionId } }, request: { method: 'GET', url: 'Patient/bdl7' },
+      });
+      assert.equal((await s.request('POST', '', { body: batch([versioned('1'), versioned('2')]) })).status, 200);
+    });
+
+    test('a urn:uuid reference that names no entry of the transaction fails it; in a batch, a reference to another entry fails that entry', async () => {
+      const dangling = 'urn:uuid:7f000000-0000-4000-8000-00000000dead';
+      const reply = await s.request('POST', '', {
+        body: transaction([{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: dangling } }, request: { method: 'POST', url: 'Observation' } }]),
+      });
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.match(outcomeText(reply.body), new RegExp(`${dangling}.*no entry`));
+
+      // http.html#transaction: batch entries may not depend on each other; the others still run.
+      const patientUrl = 'urn:uuid:7f000000-0000-4000-8000-000000000001';
+      const batchReply = await s.request('POST', '', {
+        body: batch([
+          { fullUrl: patientUrl, resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+          { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: patientUrl } }, request: { method: 'POST', url: 'Observation' } },
+        ]),
+      });
+      assert.equal(batchReply.status, 200, JSON.stringify(batchReply.body));
+      assert.match(batchReply.body.entry[0].response.status, /^201/);
+      assert.match(batchReply.body.entry[1].response.status, /^400/);
+      assert.match(outcomeText(batchReply.body.entry[1].response.outcome), /batch/);
+    });
+
+    test('_history shows 201 for a version created by PUT (update as create), 200 for an update', async () => {
+      assert.equal((await s.request('PUT', 'Patient/putcreate', { body: { resourceType: 'Patient', id: 'putcreate' } })).status, 201);
+      assert.equal((await s.request('PUT', 'Patient/putcreate', { body: { resourceType: 'Patient', id: 'putcreate', active: true } })).status, 200);
+      assert.equal((await s.request('DELETE', 'Patient/putcreate')).status, 204);
+      assert.equal((await s.request('PUT', 'Patient/putcreate', { body: { resourceType: 'Patient', id: 'putcreate' } })).status, 201);
+      const history = await s.request('GET', 'Patient/putcreate/_history');
+      const rows = history.body.entry.map((e: Json) => `${e.request.method} ${e.response.status} ${e.response.etag}`);
+      assert.deepEqual(rows, ['PUT 201 W/"4"', 'DELETE 204 W/"3"', 'PUT 200 W/"2"', 'PUT 201 W/"1"']);
+    });
+
+    test('integer, positiveInt and unsignedInt values outside 32 bits are refused; decimals are not', async () => {
+      const tooBig = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: 2147483648 } });
+      assert.equal(tooBig.status, 400, JSON.stringify(tooBig.body));
+      assert.match(outcomeText(tooBig.body), /2147483648 is outside the range of a FHIR integer/);
+      const tooSmall = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: -2147483649 } });
+      assert.equal(tooSmall.status, 400);
+      const extension = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', extension: [{ url: 'urn:x', valueUnsignedInt: 4294967295 }] } });
+      assert.equal(extension.status, 400);
+      const nested = await s.request('POST', 'Questionnaire', {
+        body: { resourceType: 'Questionnaire', status: 'draft', item: [{ linkId: 'a', type: 'group', item: [{ linkId: 'b', type: 'string', maxLength: 2147483648 }] }] },
+      });
+      assert.equal(nested.status, 400, JSON.stringify(nested.body));
+      assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: 2147483647 } })).status, 201);
+      assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: -2147483648 } })).status, 201);
+      const decimal = await s.request('POST', 'Observation', {
+        body: { resourceType: 'Observation', status: 'final', code: { text: 'big' }, valueQuantity: { value: 3000000000 } },
+      });
+      assert.equal(decimal.status, 201, JSON.stringify(decimal.body));
+    });
+  });
+}
