@@ -9,6 +9,7 @@ import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from
 import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
+import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, unresolvedPlaceholder } from './bundle-rules.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
@@ -43,6 +44,7 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
     throw tooCostly(`the bundle has ${entries.length} entries; this server takes at most ${maxEntries} ` +
       `(setting ${LIMITS.fhirBundleMaxEntries.setting}): split it`, 413);
   }
+  assertUniqueFullUrls(entries);
   const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
@@ -214,9 +216,15 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
     }
   });
   const ordered = [...planned].sort((a, b) => orderOf(a) - orderOf(b) || a.index - b.index);
+  const created = new Set(planned.flatMap((item) => ('error' in item || item.method !== 'POST' || !item.fullUrl ? [] : [item.fullUrl])));
   for (const item of ordered) {
     if ('error' in item) {
       results[item.index] = errorEntry(item.error);
+      continue;
+    }
+    const dependency = batchDependency(item, created);
+    if (dependency) {
+      results[item.index] = errorEntry(dependency);
       continue;
     }
     try {
@@ -246,6 +254,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
       throw failedEntry(item, error);
     }
   };
+  await checkDistinctChanges(ctx.repo, ordered);
   for (const item of ordered.filter((e) => e.method === 'DELETE')) await run(item);
   // Decide the id of every created resource first, so entries can reference each other.
   const references = new Map<string, string>();
@@ -281,6 +290,19 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
   }
   await flushCreates(ctx, pending, results);
   return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+}
+
+/** Fails the transaction when two entries change the same resource (bundle-rules.ts). */
+async function checkDistinctChanges(repo: FhirRepository, ordered: PlannedEntry[]): Promise<void> {
+  const changes: Array<{ entry: PlannedEntry; identity: string }> = [];
+  for (const item of ordered) {
+    try {
+      for (const identity of await changedIdentities(repo, item, item.resource)) changes.push({ entry: item, identity });
+    } catch (error) {
+      throw failedEntry(item, error);
+    }
+  }
+  assertNoOverlap(changes);
 }
 
 /** The transaction's POSTs (ids assigned up front), validated one by one and written in one statement. */
@@ -364,6 +386,7 @@ async function resolveReferences(repo: FhirRepository, value: unknown, reference
 async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>): Promise<string> {
   const mapped = references.get(reference);
   if (mapped) return mapped;
+  if (reference.startsWith('urn:uuid:')) throw unresolvedPlaceholder(reference);
   const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(reference);
   if (!conditional) return reference;
   const [, type, query] = conditional as unknown as [string, string, string];

@@ -38,7 +38,7 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', 'Patient/dupput')).status, 404, 'nothing was saved');
     });
 
-    test('http.html#trules: identities resolved from conditional update, conditional delete and If-None-Exist overlap too', async () => {
+    test('http.html#trules: identities resolved from conditional update and delete overlap too; reads and matched conditional creates do not', async () => {
       const existing = await s.request('PUT', 'Patient/clash1', {
         body: { resourceType: 'Patient', id: 'clash1', identifier: [{ system: 'urn:clash', value: '1' }] },
       });
@@ -53,13 +53,20 @@ for (const driver of testDrivers) {
       const deleteAndPut = await s.request('POST', '', { body: transaction([conditionalDelete, plainPut]) });
       assert.equal(deleteAndPut.status, 400, JSON.stringify(deleteAndPut.body));
 
-      const conditionalCreate = { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:clash|1' } };
-      const createAndPut = await s.request('POST', '', { body: transaction([conditionalCreate, plainPut]) });
-      assert.equal(createAndPut.status, 400, JSON.stringify(createAndPut.body));
+      const patchEntry = {
+        resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify([{ op: 'add', path: '/active', value: true }])).toString('base64') },
+        request: { method: 'PATCH', url: 'Patient/clash1' },
+      };
+      const patchAndPut = await s.request('POST', '', { body: transaction([patchEntry, plainPut]) });
+      assert.equal(patchAndPut.status, 400, JSON.stringify(patchAndPut.body));
       assert.equal((await s.request('GET', 'Patient/clash1')).body.meta.versionId, '1', 'nothing was saved');
 
-      // Reads may name a resource that an entry writes: only steps 1-3 (writes) must not overlap.
-      const readAndPut = await s.request('POST', '', { body: transaction([plainPut, { request: { method: 'GET', url: 'Patient/clash1' } }]) });
+      // Reads may name a resource that an entry writes, and a create whose If-None-Exist matches
+      // changes nothing: only the changes of steps 1-3 must not overlap.
+      const conditionalCreate = { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:clash|1' } };
+      const readAndPut = await s.request('POST', '', {
+        body: transaction([plainPut, { request: { method: 'GET', url: 'Patient/clash1' } }, conditionalCreate]),
+      });
       assert.equal(readAndPut.status, 200, JSON.stringify(readAndPut.body));
     });
 
