@@ -12,35 +12,54 @@ export interface CompartmentQuery {
   since?: string;
   types?: string[];
   limit: number;
+  /** Keyset paging: members after this one in (type, rid) order. */
+  after?: CompartmentPosition;
   /** Stored bytes the members may take together (FHIR_SEARCH_MAX_PAGE_BYTES); past it `complete` is false. */
   maxBytes?: number;
 }
 
+/** A member's place in the compartment's (type, rid) order. */
+export interface CompartmentPosition {
+  type: string;
+  rid: number;
+}
+
 export interface CompartmentMembers {
   resources: Resource[];
-  /** false when members were left out for the byte budget. */
+  /** false when members were left out, past `limit` or the byte budget. */
   complete: boolean;
+  /** Where the next page starts (after this position) when members were left out. */
+  next?: CompartmentPosition;
 }
 
 export async function readCompartment(q: Queryable, schema: string, query: CompartmentQuery): Promise<CompartmentMembers> {
   const members = query.types ? query.members.filter((m) => query.types!.includes(m.type)) : query.members;
   const pairs = members.flatMap((m) => m.params.map((p) => [m.type, p] as const));
   if (!pairs.length) return { resources: [], complete: true };
-  const result = await q.query<{ rid: number; used: number; fits: boolean; content: Resource | null }>(
+  const params: unknown[] = [query.ownerType, query.ownerId, pairs.map((p) => p[0]), pairs.map((p) => p[1]),
+    // One row more than the page tells whether there is a next page.
+    query.limit + 1, query.maxBytes ?? Number.MAX_SAFE_INTEGER];
+  const since = query.since ? `AND r.last_updated >= $${params.push(query.since)}::timestamptz` : '';
+  const after = query.after ? `AND (r.type, r.rid) > ($${params.push(query.after.type)}, $${params.push(query.after.rid)}::bigint)` : '';
+  const result = await q.query<{ rid: number | string; type: string; used: number; fits: boolean; content: Resource | null }>(
     boundedPageSql({
-      pageSql: `SELECT r.rid, r.content_bytes FROM ${schema}.resources r WHERE NOT r.deleted AND r.rid IN (
+      pageSql: `SELECT r.rid, r.type, r.content_bytes FROM ${schema}.resources r WHERE NOT r.deleted AND r.rid IN (
          SELECT x.rid FROM ${schema}.idx_reference x
          JOIN unnest($3::text[], $4::text[]) AS m(type, param) ON x.type = m.type AND x.param = m.param
          WHERE x.target_type = $1 AND x.target_id = $2)
-       ${query.since ? 'AND r.last_updated >= $7::timestamptz' : ''}
+       ${since} ${after}
        ORDER BY r.type, r.rid LIMIT $5`,
-      keyColumns: ['rid'],
+      keyColumns: ['rid', 'type'],
       contentOf: `(SELECT c.content FROM ${schema}.resources c WHERE c.rid = b.rid)`,
       budget: '$6',
     }),
-    [query.ownerType, query.ownerId, pairs.map((p) => p[0]), pairs.map((p) => p[1]), query.limit,
-      query.maxBytes ?? Number.MAX_SAFE_INTEGER, ...(query.since ? [query.since] : [])],
+    params,
   );
   const bounded = splitAtBudget(result.rows);
-  return { resources: bounded.rows.map((row) => row.content!), complete: bounded.firstLeftOut === undefined };
+  const rows = bounded.rows.slice(0, query.limit);
+  const complete = bounded.firstLeftOut === undefined && result.rows.length <= query.limit;
+  const last = rows.at(-1);
+  // A page of no members (limit 0: the patient alone filled the first page) continues from the start.
+  const next = complete ? undefined : last ? { type: last.type, rid: Number(last.rid) } : query.after ?? { type: '', rid: 0 };
+  return { resources: rows.map((row) => row.content!), complete, ...(next ? { next } : {}) };
 }

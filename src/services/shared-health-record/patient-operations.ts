@@ -4,10 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LIMITS } from '../../common/limits.js';
-import type { Bundle, BundleEntry, Composition, CompositionSection, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Composition, CompositionSection, Patient, Resource } from '@medplum/fhirtypes';
 import { isResourceType, patientCompartmentDefinition } from '../../fhir/definitions.js';
 import { parameterValue, type FhirOperation, type OperationContext } from '../../fhir/operations/registry.js';
+import { preferences } from '../../fhir/interaction.js';
 import { FhirError, badRequest, tooCostly } from '../../fhir/outcome.js';
+import type { CompartmentPosition } from '../../fhir/storage/compartment.js';
 import { parseDateRange } from '../../fhir/search/values.js';
 
 const EVERYTHING_LIMIT = 10_000;
@@ -16,13 +18,22 @@ const EVERYTHING_LIMIT = 10_000;
 interface EverythingParameters {
   types?: string[];
   since?: string;
+  /** Page size (R4: "_count: page size"), the patient included on the first page. */
   count: number;
+  /** Where this page starts: a next link's `_cursor`; none on the first page. */
+  after?: CompartmentPosition;
 }
 
+/** The parameters R4 defines for Patient/$everything that this server does not apply. */
+const UNSUPPORTED = new Set(['start', 'end']);
+const KNOWN = new Set(['_type', '_since', '_count', '_cursor']);
+
 function everythingParameters(context: OperationContext): EverythingParameters {
+  checkParameterNames(context);
   const typeText = parameterValue(context.parameters, '_type');
   const sinceText = parameterValue(context.parameters, '_since');
   const countText = parameterValue(context.parameters, '_count');
+  const cursorText = parameterValue(context.parameters, '_cursor');
   let types: string[] | undefined;
   if (typeText !== undefined) {
     types = typeText.split(',').map((t) => t.trim()).filter(Boolean);
@@ -41,25 +52,66 @@ function everythingParameters(context: OperationContext): EverythingParameters {
     if (!/^\d{1,9}$/.test(countText) || Number(countText) < 1) throw badRequest(`$everything _count must be a positive integer, got "${countText.slice(0, 100)}"`);
     count = Math.min(Number(countText), EVERYTHING_LIMIT);
   }
-  return { types, since, count };
+  let after: CompartmentPosition | undefined;
+  if (cursorText !== undefined) {
+    const cursor = /^([A-Za-z]{0,64}):(\d{1,15})$/.exec(cursorText);
+    if (!cursor) throw badRequest(`$everything _cursor "${cursorText.slice(0, 100)}" is not one of this server's next links`);
+    after = { type: cursor[1]!, rid: Number(cursor[2]) };
+  }
+  return { types, since, count, after };
 }
 
-/** The patient and its compartment; `complete` is false when members passed FHIR_SEARCH_MAX_PAGE_BYTES. */
+/**
+ * start/end (a care date range) are refused rather than ignored: ignoring them would answer
+ * records outside the range the client asked for. Other names follow Prefer: handling, as in a
+ * search: a 400 under handling=strict, ignored otherwise.
+ */
+function checkParameterNames(context: OperationContext): void {
+  const names = (context.parameters.parameter ?? []).map((p) => p.name ?? '');
+  const unsupported = names.find((name) => UNSUPPORTED.has(name));
+  if (unsupported !== undefined) {
+    throw badRequest(`$everything parameter "${unsupported}" (a care date range) is not supported by this server: ` +
+      'use _since for records changed since an instant, or a search with date parameters');
+  }
+  const unknown = names.find((name) => !KNOWN.has(name));
+  if (unknown !== undefined && preferences(context.request.headers).handling === 'strict') {
+    throw badRequest(`unknown $everything parameter "${unknown.slice(0, 100)}"; this server takes _type, _since and _count ` +
+      '(send Prefer: handling=lenient to ignore unknown parameters)');
+  }
+}
+
+/** The patient and its compartment; `complete` is false when members were left out (past `limit` or FHIR_SEARCH_MAX_PAGE_BYTES). */
 async function patientAndCompartment(
-  context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT,
-): Promise<{ patient: Patient; members: Resource[]; complete: boolean }> {
+  context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT, after?: CompartmentPosition,
+): Promise<{ patient: Patient; members: Resource[]; complete: boolean; next?: CompartmentPosition }> {
   if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
   const patient = (await context.repo.read('Patient', context.id)) as Patient;
+  // The first page's byte budget (FHIR_SEARCH_MAX_PAGE_BYTES) holds the patient too.
+  let maxBytes = context.repo.limits.fhirSearchMaxPageBytes;
+  if (after === undefined) {
+    maxBytes -= Buffer.byteLength(JSON.stringify(patient));
+    if (maxBytes <= 0) [limit, maxBytes] = [0, 1];
+  }
   const found = await context.repo.compartment({
-    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit,
+    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit, after, maxBytes,
   });
   const members = found.resources.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id));
-  return { patient, members, complete: found.complete };
+  return { patient, members, complete: found.complete, next: found.next };
 }
 
 const tooLarge = (operation: string): string =>
-  `the patient's records passed ${LIMITS.fhirSearchMaxPageBytes.setting} bytes, the most one answer may hold; ` +
+  `the patient's records passed ${EVERYTHING_LIMIT} resources or ${LIMITS.fhirSearchMaxPageBytes.setting} bytes, the most one answer may hold; ` +
   `${operation}: narrow it with _type or _since`;
+
+/** A link to a page of this $everything: the parameters it applies, and where the page starts. */
+function everythingLink(context: OperationContext, parameters: EverythingParameters, after?: CompartmentPosition): string {
+  const query = new URLSearchParams();
+  if (parameters.types) query.set('_type', parameters.types.join(','));
+  if (parameters.since) query.set('_since', parameters.since);
+  query.set('_count', String(parameters.count));
+  if (after) query.set('_cursor', `${after.type}:${after.rid}`);
+  return `${context.baseUrl}/Patient/${context.id}/$everything?${query.toString()}`;
+}
 
 export const patientEverything: FhirOperation = {
   name: 'everything',
@@ -68,26 +120,27 @@ export const patientEverything: FhirOperation = {
   affectsState: false,
   definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
   async run(context) {
-    const { types, since, count } = everythingParameters(context);
-    const { patient, members, complete } = await patientAndCompartment(context, types, since, count);
+    const parameters = everythingParameters(context);
+    const first = parameters.after === undefined;
+    // The first page holds the patient, then its members: _count entries in all on every page.
+    const limit = first ? parameters.count - 1 : parameters.count;
+    const { patient, members, complete, next } = await patientAndCompartment(context, parameters.types, parameters.since, limit, parameters.after);
     const entry = (resource: Resource): BundleEntry => ({
       fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
     });
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
-      entry: [entry(patient), ...members.map(entry)],
+      link: [{ relation: 'self', url: everythingLink(context, parameters, parameters.after) }],
+      entry: [...(first ? [entry(patient)] : []), ...members.map(entry)],
     };
-    if (complete) bundle.total = members.length + 1;
-    // No paging here: the client is told what was left out rather than left guessing.
-    else bundle.entry!.push({ resource: warning(tooLarge('some were left out')), search: { mode: 'outcome' } });
+    // The total is known without counting only when the whole record is on this one page.
+    if (first && complete) bundle.total = members.length + 1;
+    // A page cut at _count or FHIR_SEARCH_MAX_PAGE_BYTES: its next link continues after its last member.
+    if (next) bundle.link!.push({ relation: 'next', url: everythingLink(context, parameters, next) });
     return bundle;
   },
 };
-
-function warning(text: string): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'too-costly', details: { text }, diagnostics: text }] };
-}
 
 const LOINC = 'http://loinc.org';
 

@@ -106,5 +106,53 @@ for (const driver of testDrivers) {
       const validated = await call('POST', 'Bundle/$validate', summary.body);
       assert.ok(!validated.body.issue.some((i: Json) => i.severity === 'error'), JSON.stringify(validated.body));
     });
+
+    test('Patient/$everything pages by _count (R4: page size) with next links that reach every member once', async () => {
+      const patient = await call('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Paged' }] });
+      const subject = { reference: `Patient/${patient.body.id}` };
+      const made = new Set([`Patient/${patient.body.id}`]);
+      for (const body of [
+        { resourceType: 'Observation', status: 'final', code: { text: 'a' }, subject },
+        { resourceType: 'Observation', status: 'final', code: { text: 'b' }, subject },
+        { resourceType: 'Condition', code: { text: 'c' }, subject },
+        { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject },
+      ]) made.add(`${body.resourceType}/${(await call('POST', body.resourceType, body)).body.id}`);
+      for (const count of [1, 2, 3]) {
+        const seen: string[] = [];
+        let url: string | undefined = `${base}/Patient/${patient.body.id}/$everything?_count=${count}`;
+        for (let pages = 0; url !== undefined; pages++) {
+          assert.ok(pages <= made.size, 'paging ends');
+          const page = await call('GET', url.slice(base.length + 1));
+          assert.equal(page.status, 200, JSON.stringify(page.body));
+          assert.ok(page.body.entry.length <= count, `a page holds at most _count=${count} entries`);
+          if (pages === 0) {
+            assert.equal(page.body.entry[0].resource.resourceType, 'Patient', 'the patient opens the first page');
+            assert.equal(page.body.total, undefined, 'no total that counts only one page');
+          }
+          assert.ok(page.body.link.some((l: Json) => l.relation === 'self'));
+          seen.push(...page.body.entry.map((e: Json) => `${e.resource.resourceType}/${e.resource.id}`));
+          url = page.body.link.find((l: Json) => l.relation === 'next')?.url;
+        }
+        assert.deepEqual([...seen].sort(), [...made].sort(), `_count=${count}: every member once`);
+      }
+      const whole = await call('GET', `Patient/${patient.body.id}/$everything`);
+      assert.equal(whole.body.total, made.size);
+      assert.equal(whole.body.link.find((l: Json) => l.relation === 'next'), undefined);
+      assert.equal((await call('GET', `Patient/${patient.body.id}/$everything?_cursor=nonsense`)).status, 400);
+    });
+
+    test('Patient/$everything refuses start/end (care dates are not applied) and unknown parameters under handling=strict', async () => {
+      const patient = await call('POST', 'Patient', { resourceType: 'Patient' });
+      const everything = (query: string, prefer?: string): Promise<Response> =>
+        fetch(`${base}/Patient/${patient.body.id}/$everything?${query}`, { headers: prefer ? { prefer } : {} });
+      for (const query of ['start=2999-01-01', 'end=2000-01-01']) {
+        const refused = await everything(query);
+        assert.equal(refused.status, 400, query);
+        assert.match(JSON.stringify(await refused.json()), /not supported/);
+      }
+      assert.equal((await everything('foo=bar', 'handling=strict')).status, 400);
+      assert.equal((await everything('foo=bar', 'handling=lenient')).status, 200);
+      assert.equal((await everything('foo=bar')).status, 200, 'lenient by default, as searches are');
+    });
   });
 }
