@@ -19,7 +19,8 @@ function hasLargeWholeNumber(value: unknown): boolean {
   while (stack.length) {
     const node = stack.pop();
     if (outOfRange(node)) return true;
-    if (node && typeof node === 'object') stack.push(...(Array.isArray(node) ? node : Object.values(node)));
+    // One push per child: spreading an array of a million values would overflow the call stack.
+    if (node && typeof node === 'object') for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push(child);
   }
   return false;
 }
@@ -29,6 +30,15 @@ export function integerRangeIssues(resource: Resource): OperationOutcomeIssue[] 
   // Decimals may be as large as they like: only a large whole number needs the typed walk.
   if (!hasLargeWholeNumber(resource)) return [];
   const issues: OperationOutcomeIssue[] = [];
+  try {
+    walkIntegers(resource, issues);
+  } catch {
+    // An unknown type inside (a contained "Nope"): the definitions' validation reports that.
+  }
+  return issues;
+}
+
+function walkIntegers(resource: Resource, issues: OperationOutcomeIssue[]): void {
   crawlTypedValue(toTypedValue(resource), {
     visitProperty(_parent, _key, path, values) {
       for (const value of values.flat() as TypedValueWithPath[]) {
@@ -39,5 +49,4 @@ export function integerRangeIssues(resource: Resource): OperationOutcomeIssue[] 
       }
     },
   });
-  return issues;
 }

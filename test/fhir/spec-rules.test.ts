@@ -132,6 +132,8 @@ for (const driver of testDrivers) {
         body: { resourceType: 'Questionnaire', status: 'draft', item: [{ linkId: 'a', type: 'group', item: [{ linkId: 'b', type: 'string', maxLength: 2147483648 }] }] },
       });
       assert.equal(nested.status, 400, JSON.stringify(nested.body));
+      const unknownInside = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Nope', x: 3000000000 }] } });
+      assert.equal(unknownInside.status, 400, 'an unknown type inside is the validation\'s 400, not a 500');
       assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: 2147483647 } })).status, 201);
       assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', multipleBirthInteger: -2147483648 } })).status, 201);
       const decimal = await s.request('POST', 'Observation', {
