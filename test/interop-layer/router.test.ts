@@ -69,7 +69,7 @@ for (const driver of testDrivers) {
           }),
         );
       });
-      await addChannel('fhir', { urlPattern: '^/fhir/.*$', methods: ['GET', 'POST'], routes: [route()] });
+      await addChannel('fhir', { urlPattern: '^/fhir/.*$', methods: ['GET', 'POST', 'HEAD'], routes: [route()] });
       await addChannel('public', { urlPattern: '^/open$', authType: 'public', routes: [route()] });
       await addChannel('mediated', { urlPattern: '^/mediator$', routes: [route()] });
       await addChannel('weird', { urlPattern: '^/weird-mediator$', routes: [route()] });
@@ -162,17 +162,22 @@ for (const driver of testDrivers) {
       }
     });
 
-    test('a conditional read the upstream answers 304 (with its Content-Length) is a 304 through the router', async () => {
+    test('a conditional read the upstream answers 304 (with its Content-Length) is a 304 through the router; HEAD keeps the length', async () => {
       const first = await fetch(`${iol.router}/fhir/Patient/cached`, { headers: { authorization: emr } });
       assert.equal(first.status, 200);
       await first.text();
       const again = await fetch(`${iol.router}/fhir/Patient/cached`, { headers: { authorization: emr, 'if-none-match': 'W/"1"' } });
       assert.equal(again.status, 304);
       assert.equal(again.headers.get('etag'), 'W/"1"');
+      assert.equal(again.headers.get('content-length'), '27', 'the representation\'s length, as the upstream sent it');
       assert.equal(await again.text(), '');
       const logged = await lastTx('fhir');
       assert.equal(logged.response.status, 304);
       assert.equal(logged.status, 'Completed', 'as OpenHIM: not 2xx, not 5xx');
+      const head = await fetch(`${iol.router}/fhir/Patient/cached`, { method: 'HEAD', headers: { authorization: emr } });
+      const direct = await fetch(`http://127.0.0.1:${up.port}/fhir/Patient/cached`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), direct.headers.get('content-length'), 'HEAD: what the upstream says, not 0');
     });
 
     test('no credentials, wrong password, wrong role: 401 with WWW-Authenticate; no channel: 404', async () => {

@@ -41,6 +41,12 @@ export interface RouterResponse {
   status: number;
   headers: Record<string, string | string[]>;
   body: Buffer;
+  /**
+   * For an answer that has no body by definition (to HEAD, or a 304): the upstream's
+   * Content-Length, the length of the representation it stands for (RFC 9110 8.6), relayed as
+   * it came; null when it sent none. Undefined for every other answer (its body's length is sent).
+   */
+  representationLength?: string | null | undefined;
 }
 
 export interface Exchange {

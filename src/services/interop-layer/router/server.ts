@@ -90,7 +90,10 @@ const requestIds = new WeakMap<ServerResponse, string>();
 
 function send(res: ServerResponse, response: RouterResponse, closeAfter = false): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | string[]> = { ...response.headers, 'content-length': String(response.body.length) };
+  const headers: Record<string, string | string[]> = { ...response.headers };
+  // An answer to HEAD or a 304 carries the representation's length, or none; others their body's.
+  if (response.representationLength === undefined) headers['content-length'] = String(response.body.length);
+  else if (response.representationLength !== null) headers['content-length'] = response.representationLength;
   const requestId = requestIds.get(res);
   if (requestId) headers['x-request-id'] = requestId;
   if (closeAfter) headers.connection = 'close';

@@ -187,7 +187,8 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     if (m.error) tx.error = m.error;
     if (m.status) exchange.mediatorStatus = m.status;
   } else {
-    exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body };
+    const bodiless = exchange.request.method === 'HEAD' || upstream.status === 304;
+    exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body, representationLength: bodiless ? (upstream.headers['content-length'] ?? null) : undefined };
   }
   if (channel.isAsynchronousProcess && exchange.response.status >= 200 && exchange.response.status < 300) exchange.response.status = 202;
 }
