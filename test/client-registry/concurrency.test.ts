@@ -68,6 +68,7 @@ for (const driver of testDrivers) {
       const registration = (clinic: number, n: number): Record<string, unknown> => ({
         ...clinicRegistration(clinic, { family: 'Zvobgo', given: 'Tendai', birthDate: `${1940 + n}-03-1${n % 10}`, line: `${n + 1} Jacaranda Street`, phone: `+263 77 600 ${1000 + n}` }),
         address: [{ line: [`${n + 1} Jacaranda Street`], city: 'Ketu', postalCode: `5${String(n).padStart(4, '0')}` }],
+        identifier: [{ system: `http://clinic-${clinic}.example.org/mrn`, value: `MRN-${clinic}-${n}` }], // one person per clinic MRN
       });
       const count = 60;
       const bundle = {

@@ -19,10 +19,12 @@ import type { RunningService, ServiceContext, ServiceDefinition } from '../servi
 import { startHl7Listener } from './hl7v2/index.js';
 import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
 import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection, type DomainsReader } from './identifier-domains.js';
+import { identifierIntegrityInterceptor } from './identifier-integrity.js';
 import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
 import { PmirFeed } from './pmir.js';
+import { PmirMessageLog } from './pmir-messages.js';
 import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
 import { UsedSenderSignatures } from './used-sender-signatures.js';
 import { registryOwnershipInterceptor } from './registry-ownership.js';
@@ -75,7 +77,8 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(domainCache.interceptor());
   engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
-  engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo));
+  engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
+  engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
   engine.registerOperation(pixmOperation(store, readDomains));
   engine.registerOperation(matchOperation(linker, readDomains));

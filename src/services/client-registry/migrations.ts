@@ -11,6 +11,7 @@
  * domains_version  one row, bumped by trigger in the transaction of every NamingSystem write: a
  *               registration compares it with its cached identifier domains (identifier-domains.ts)
  * used_sender_signatures  the router's sender assertions already accepted for a write (replays refused)
+ * pmir_message  PMIR ITI-93 messages applied (MessageHeader.id, body digest, answer): a resend is answered as the first
  */
 import type { Migration } from '../../db/database.js';
 
@@ -109,6 +110,18 @@ export function registryMigrations(schema: string): Migration[] {
           expires_at timestamptz NOT NULL
         );
         CREATE INDEX used_sender_signatures_expires ON ${schema}.used_sender_signatures (expires_at);
+      `,
+    },
+    {
+      version: 1005,
+      name: 'client registry: PMIR messages applied (a resent message is answered as the first)',
+      sql: `
+        CREATE TABLE ${schema}.pmir_message (
+          message_id text PRIMARY KEY,
+          body_digest text NOT NULL,
+          response jsonb,
+          received_at timestamptz NOT NULL DEFAULT now()
+        );
       `,
     },
   ];

@@ -18,6 +18,7 @@ import type { FhirRepository } from '../../fhir/repository.js';
 import { errorResponse } from '../../fhir/engine.js';
 import { referencedId } from './golden-record.js';
 import type { PatientMerger } from './merge.js';
+import { messageDigest, type PmirMessageLog } from './pmir-messages.js';
 
 export const PMIR_FEED_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed';
 export const PMIR_FEED_RESPONSE_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed-response';
@@ -105,20 +106,43 @@ function responseMessage(request: MessageHeader | undefined, baseUrl: string, co
 }
 
 export class PmirFeed {
-  constructor(private readonly merger: PatientMerger, private readonly operations: OperationRegistry, private readonly software: { name: string; version: string }) {}
+  constructor(
+    private readonly merger: PatientMerger,
+    private readonly operations: OperationRegistry,
+    private readonly software: { name: string; version: string },
+    private readonly messages: PmirMessageLog,
+  ) {}
 
   /** Answers a message Bundle; never throws (a wrong feed is a fatal-error message with its 4xx). */
   async handle(repo: FhirRepository, request: FhirRequest): Promise<FhirResponse> {
     const message = request.body as Bundle;
     try {
       const feed = readFeed(message, repo.limits.fhirBundleMaxEntries);
-      const results = await repo.transaction((tx) => this.apply(tx, request, feed));
+      const results = await repo.transaction((tx) => this.applyOnce(tx, request, feed, message));
       return { status: 200, resource: responseMessage(feed.header, repo.baseUrl, 'ok', results) };
     } catch (error) {
       const failure = errorResponse(error);
       const code = failure.status >= 500 ? 'transient-error' : 'fatal-error';
       return { status: failure.status, resource: responseMessage(headerOf(message), repo.baseUrl, code, failure.resource as OperationOutcome), ...(failure.headers ? { headers: failure.headers } : {}) };
     }
+  }
+
+  /**
+   * A message is applied once (pmir-messages.ts): a resend of the same message (same
+   * MessageHeader.id from the same source endpoint, same body) is answered with the first copy's
+   * results and changes nothing; the id on another body is a 409 fatal-error.
+   */
+  private async applyOnce(repo: FhirRepository, request: FhirRequest, feed: Feed, message: Bundle): Promise<Bundle> {
+    const id = typeof feed.header.id === 'string' && feed.header.id ? `${feed.header.source?.endpoint ?? ''}|${feed.header.id}` : undefined;
+    if (!id) return this.apply(repo, request, feed);
+    const claim = await this.messages.claim(repo.sql, id, messageDigest(message));
+    if (claim.kind === 'resent') return claim.results;
+    if (claim.kind === 'other-body') {
+      throw new FhirError(409, 'FHIR_CONFLICT', `PMIR feed: MessageHeader.id ${feed.header.id!.slice(0, 100)} was already used for another message from ${(feed.header.source?.endpoint ?? '(no endpoint)').slice(0, 200)}; a message id names one message`);
+    }
+    const results = await this.apply(repo, request, feed);
+    await this.messages.recordResults(repo.sql, id, results);
+    return results;
   }
 
   private async apply(repo: FhirRepository, request: FhirRequest, feed: Feed): Promise<Bundle> {

@@ -1,0 +1,41 @@
+/**
+ * PMIR ITI-93 messages already applied, by MessageHeader.id: a sender that got no answer (a
+ * timeout, a dropped connection) sends the same message again, and it must not register the
+ * same patients a second time. The row is written in the feed's own transaction, so a message is
+ * recorded exactly when its changes commit; a resend waits for a first copy still in flight (the
+ * primary key) and is then answered with the first copy's result. The same id on another body is
+ * refused: a message id names one message.
+ */
+import { createHash } from 'node:crypto';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import { canonicalJson } from './golden-record.js';
+
+export type MessageClaim = { kind: 'new' } | { kind: 'resent'; results: Bundle } | { kind: 'other-body' };
+
+export function messageDigest(message: unknown): string {
+  return createHash('sha256').update(canonicalJson(message)).digest('base64url');
+}
+
+export class PmirMessageLog {
+  constructor(private readonly schema: string) {}
+
+  /** Claims a message id in the caller's transaction, or tells what the first copy answered. */
+  async claim(q: Queryable, messageId: string, digest: string): Promise<MessageClaim> {
+    const inserted = await q.query(
+      `INSERT INTO ${this.schema}.pmir_message (message_id, body_digest) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+      [messageId, digest],
+    );
+    if (inserted.rows.length) return { kind: 'new' };
+    const { rows } = await q.query<{ body_digest: string; response: Bundle | string | null }>(
+      `SELECT body_digest, response FROM ${this.schema}.pmir_message WHERE message_id = $1`, [messageId]);
+    const row = rows[0]!;
+    if (row.body_digest !== digest) return { kind: 'other-body' };
+    const results = typeof row.response === 'string' ? (JSON.parse(row.response) as Bundle) : row.response;
+    return { kind: 'resent', results: results ?? { resourceType: 'Bundle', type: 'transaction-response', entry: [] } };
+  }
+
+  async recordResults(q: Queryable, messageId: string, results: Bundle): Promise<void> {
+    await q.query(`UPDATE ${this.schema}.pmir_message SET response = $2 WHERE message_id = $1`, [messageId, JSON.stringify(results)]);
+  }
+}
