@@ -80,6 +80,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
+  engine.usePdqmSearch(readDomains);
   engine.registerOperation(pixmOperation(store, readDomains));
   engine.registerOperation(matchOperation(linker, readDomains));
   for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);

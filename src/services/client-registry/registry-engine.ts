@@ -11,7 +11,8 @@ import { verifySenderIdentity } from '../../common/sender-identity.js';
 import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { IdentifierDomainCache } from './identifier-domains.js';
+import { IdentifierDomainCache, type DomainsReader } from './identifier-domains.js';
+import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pdqm-search.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
 import { asSender } from './request-context.js';
 import type { UsedSenderSignatures } from './used-sender-signatures.js';
@@ -35,10 +36,20 @@ export class ClientRegistryEngine extends FhirEngine {
     this.pmir = feed;
   }
 
+  /** PDQm ITI-78 on Patient searches (pdqm-search.ts): domains resolved, a total, identifiers of the asked domains. */
+  usePdqmSearch(readDomains: DomainsReader): void {
+    this.pdqmDomains = readDomains;
+    this.addSearchExtension(pdqmSearchExtension(readDomains));
+  }
+
+  private pdqmDomains?: DomainsReader;
+
   override async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
-    return asSender(request.headers[VERIFIED_SENDER_HEADER], () => {
+    return asSender(request.headers[VERIFIED_SENDER_HEADER], async () => {
       if (this.pmir && isMessageBundle(request)) return this.pmir.handle(this.repository(options.baseUrl), request);
-      return super.handle(request, options);
+      const response = await super.handle(request, options);
+      if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);
+      return response;
     });
   }
 }
