@@ -1,16 +1,25 @@
 /**
- * PIXm ITI-83 `GET [base]/Patient/$ihe-pix?sourceIdentifier=system|value[&targetSystem=...]`:
- * the identifiers of every source record linked to the same golden record. Errors as the
- * profile requires: unknown sourceIdentifier domain 400, unknown identifier 404, unknown
- * targetSystem 403, each an OperationOutcome with the profile's diagnostics.
+ * PIXm ITI-83 `GET [base]/Patient/$ihe-pix?sourceIdentifier=system|value[&targetSystem=...]`
+ * (PIXm 3.x): the Patient Identifiers of the person, business identifiers and the logical ids of
+ * the Patient resources. `sourceIdentifier` is a business identifier (`domain|value`) or a Patient's
+ * logical id on this server (`[base]|Patient/<id>`, 3.83.4.1.2.1); `targetSystem` names domains, or
+ * this server's base for logical ids. The answer has one `targetIdentifier` per business identifier
+ * of the person's source records and one `targetId` per Patient resource of the person (the golden
+ * record first: the enterprise identity; then each source record), the source identifier itself
+ * left out (3.83.4.2.2.1). A retired (merged) record's identifiers answer nothing (200, no
+ * parameter: 3.83.4.2.2.5), and a retired record is not among the person's. Errors as the profile
+ * requires: unknown sourceIdentifier domain 400, unknown identifier 404, unknown targetSystem 403,
+ * each an OperationOutcome with the profile's diagnostics.
  */
 import type { Identifier, OperationOutcome, Parameters, ParametersParameter, Patient } from '@medplum/fhirtypes';
 import type { FhirResponse } from '../../fhir/interaction.js';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
+import type { FhirRepository } from '../../fhir/repository.js';
 import { isGolden } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
 import { readPatient } from './linker.js';
+import { replacedBy } from './registry-ownership.js';
 import type { RegistryStore } from './store.js';
 
 /** At most this many source records answer one identifier (a domain's identifier names one person). */
@@ -21,12 +30,41 @@ function pixError(status: number, code: 'code-invalid' | 'not-found' | 'invalid'
   return { status, resource: outcome };
 }
 
+const notFound = (): FhirResponse => pixError(404, 'not-found', 'sourceIdentifier Patient Identifier not found');
+/** 3.83.4.2.2.5: the patient was merged away (deprecated): 200 with no result. */
+const retired = (): Parameters => ({ resourceType: 'Parameters' });
+
 function values(parameters: Parameters, name: string): string[] {
   return (parameters.parameter ?? []).filter((p) => p.name === name).flatMap((p) => {
     const value = p.valueString ?? p.valueUri ?? p.valueCode ?? p.valueIdentifier?.system;
     if (p.valueIdentifier && name === 'sourceIdentifier') return [`${p.valueIdentifier.system ?? ''}|${p.valueIdentifier.value ?? ''}`];
     return value === undefined ? [] : value.split(',');
   });
+}
+
+/** A targetSystem naming this server's base: the logical ids of its Patient resources are wanted. */
+const LOGICAL_IDS = ' logical ids'; // not a URI: no domain is named so
+
+const withoutSlash = (url: string): string => url.replace(/\/+$/, '');
+
+/** The source records of one person, found by a business identifier or a logical id. */
+type Found = { kind: 'person'; goldenId: string; queried?: string } | { kind: 'retired' } | { kind: 'none' };
+
+async function findByLogicalId(repo: FhirRepository, store: RegistryStore, value: string): Promise<Found> {
+  const id = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value)?.[1];
+  const patient = id ? await readPatient(repo, id) : undefined;
+  if (!patient) return { kind: 'none' };
+  if (isGolden(patient)) return { kind: 'person', goldenId: patient.id!, queried: patient.id! };
+  if (replacedBy(patient)) return { kind: 'retired' };
+  return { kind: 'person', goldenId: (await store.goldenOf(repo.sql, patient.id!)) ?? patient.id!, queried: patient.id! };
+}
+
+async function findByIdentifier(repo: FhirRepository, store: RegistryStore, system: string, value: string): Promise<Found> {
+  const found = await repo.search('Patient', [['identifier', `${system}|${value}`.replace(/[\\,]/g, '\\$&')], ['_count', String(MAX_SOURCES)]]);
+  const holders = (found.entry ?? []).map((e) => e.resource as Patient).filter((p) => !isGolden(p));
+  const live = holders.find((p) => !replacedBy(p));
+  if (!live) return holders.length ? { kind: 'retired' } : { kind: 'none' };
+  return { kind: 'person', goldenId: (await store.goldenOf(repo.sql, live.id!)) ?? live.id! };
 }
 
 export function pixmOperation(store: RegistryStore, readDomains: DomainsReader): FhirOperation {
@@ -43,35 +81,50 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
       const system = bar > 0 ? sources[0]!.slice(0, bar) : '';
       const value = bar > 0 ? sources[0]!.slice(bar + 1) : '';
       if (!system || !value) throw badRequest('sourceIdentifier must give both the assigning authority and the value: system|value');
+      // This server's base names the logical ids of its Patient resources (the client's base or the engine's).
+      const bases = new Set([baseUrl, ...repo.localBaseUrls()].map(withoutSlash));
       const domains = await readDomains(repo);
-      const sourceSystem = domains.canonical(system);
+      const byLogicalId = bases.has(withoutSlash(system));
+      const sourceSystem = byLogicalId ? system : domains.canonical(system);
       if (!sourceSystem) return pixError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found');
       const targetSystems: string[] = [];
       for (const target of values(parameters, 'targetSystem')) {
+        if (bases.has(withoutSlash(target))) {
+          targetSystems.push(LOGICAL_IDS);
+          continue;
+        }
         const url = domains.canonical(target);
         if (!url) return pixError(403, 'code-invalid', 'targetSystem not found');
         targetSystems.push(url);
       }
-      const found = await repo.search('Patient', [['identifier', `${sourceSystem}|${value}`], ['_count', String(MAX_SOURCES)]]);
-      const source = (found.entry ?? []).map((e) => e.resource as Patient).find((p) => !isGolden(p));
-      if (!source) return pixError(404, 'not-found', 'sourceIdentifier Patient Identifier not found');
-      const goldenId = (await store.goldenOf(repo.sql, source.id!)) ?? source.id!;
-      const linked = await store.sourcesOf(repo.sql, goldenId);
-      const seen = new Set<string>([`${sourceSystem}|${value}`]);
-      const identifiers: Identifier[] = [];
-      for (const id of linked.length ? linked : [source.id!]) {
-        const patient = id === source.id ? source : await readPatient(repo, id);
-        for (const identifier of patient?.identifier ?? []) {
+      const wantsIds = !targetSystems.length || targetSystems.includes(LOGICAL_IDS);
+      const found = byLogicalId ? await findByLogicalId(repo, store, value) : await findByIdentifier(repo, store, sourceSystem, value);
+      if (found.kind === 'none') return notFound();
+      if (found.kind === 'retired') return retired();
+      const records: Patient[] = [];
+      for (const id of await store.sourcesOf(repo.sql, found.goldenId)) {
+        const patient = await readPatient(repo, id);
+        if (patient && !replacedBy(patient)) records.push(patient);
+      }
+      const seen = new Set<string>(byLogicalId ? [] : [`${sourceSystem}|${value}`]);
+      const parameter: ParametersParameter[] = [];
+      for (const patient of records) {
+        for (const identifier of patient.identifier ?? []) {
           const key = `${identifier.system}|${identifier.value}`;
           if (seen.has(key) || (targetSystems.length && !targetSystems.includes(identifier.system!))) continue;
           seen.add(key);
-          identifiers.push({ ...(identifier.use ? { use: identifier.use } : {}), system: identifier.system, value: identifier.value });
+          const target: Identifier = { ...(identifier.use ? { use: identifier.use } : {}), system: identifier.system, value: identifier.value };
+          parameter.push({ name: 'targetIdentifier', valueIdentifier: target });
         }
       }
-      const parameter: ParametersParameter[] = identifiers.map((identifier) => ({ name: 'targetIdentifier', valueIdentifier: identifier }));
-      // targetId is the registry's own identity for the person: only when no target domain was asked for.
-      if (!targetSystems.length) parameter.push({ name: 'targetId', valueReference: { reference: `${baseUrl}/Patient/${goldenId}` } });
-      return { resourceType: 'Parameters', parameter } as Parameters;
+      if (wantsIds) {
+        // One targetId per Patient resource of the person: the golden record (the enterprise identity) first.
+        for (const id of [found.goldenId, ...records.map((p) => p.id!)]) {
+          if (id === found.queried) continue;
+          parameter.push({ name: 'targetId', valueReference: { reference: `${baseUrl}/Patient/${id}` } });
+        }
+      }
+      return { resourceType: 'Parameters', ...(parameter.length ? { parameter } : {}) } as Parameters;
     },
   };
 }

@@ -1,0 +1,96 @@
+/**
+ * PIXm 3.x ITI-83 `$ihe-pix` on both drivers, from the profile's text:
+ * - 3.83.4.1.2.1: sourceIdentifier may be "the Logical id of a FHIR Patient Resource"
+ *   (`http://fhir.mydomain.com|Patient/123`, the server's base as the system);
+ * - 3.83.4.1.2.2 / 3.83.4.1.3: Patient Identifiers "include business identifier(s) and the Logical
+ *   id(s) of FHIR Patient Resource(s)": targetSystem may be the server's base (logical ids only);
+ * - 3.83.4.2.2.1: "for each matching Patient Resource, one parameter ... targetId"; the source
+ *   identifier is not repeated;
+ * - 3.83.4.2.2.5: when the Patient is deprecated (merged), 200 with no result, or 404.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { CLINIC_A, CLINIC_B, goldenOf, namingSystem, patient, startRegistry, type RegistryUnderTest } from './support.js';
+
+type Parameter = { name: string; valueIdentifier?: { system: string; value: string }; valueReference?: { reference: string } };
+const q = (value: string) => encodeURIComponent(value);
+
+for (const driver of testDrivers) {
+  describe(`client registry: PIXm ITI-83 on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let atA: { id: string; golden: string };
+    let atB: { id: string };
+    const pix = async (query: string) => cr.request('GET', `Patient/$ihe-pix?${query}`);
+    const identifiers = (body: { parameter?: Parameter[] }) => (body.parameter ?? []).filter((p) => p.name === 'targetIdentifier').map((p) => `${p.valueIdentifier!.system}|${p.valueIdentifier!.value}`).sort();
+    const targetIds = (body: { parameter?: Parameter[] }) => (body.parameter ?? []).filter((p) => p.name === 'targetId').map((p) => p.valueReference!.reference);
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      for (const [name, url] of [['ClinicA', CLINIC_A], ['ClinicB', CLINIC_B]] as const) {
+        assert.equal((await cr.request('POST', 'NamingSystem', namingSystem(name, url))).status, 201);
+      }
+      const a = await cr.request('POST', 'Patient', { ...patient({ ids: [[CLINIC_A, 'RED-994']], family: 'Mohr', given: 'Alice', birthDate: '1958-01-30' }), telecom: [{ system: 'phone', value: '0999555111' }] });
+      const b = await cr.request('POST', 'Patient', { ...patient({ ids: [[CLINIC_B, 'BLUE-994']], family: 'Mohr', given: 'Alice', birthDate: '1958-01-30' }), telecom: [{ system: 'phone', value: '0999555111' }] });
+      assert.equal(a.status, 201);
+      assert.equal(b.status, 201);
+      assert.equal(goldenOf(b.body), goldenOf(a.body), 'one person at two clinics');
+      atA = { id: a.body.id, golden: goldenOf(a.body)! };
+      atB = { id: b.body.id };
+    });
+    after(async () => {
+      await cr.close();
+    });
+
+    test('one targetId per Patient resource of the person (golden record first), every business identifier but the source', async () => {
+      const reply = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}`);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(identifiers(reply.body), [`${CLINIC_B}|BLUE-994`]);
+      const ids = targetIds(reply.body);
+      assert.equal(ids[0], `${cr.base}/Patient/${atA.golden}`, 'the enterprise identity first');
+      assert.deepEqual(ids.slice(1).sort(), [`${cr.base}/Patient/${atA.id}`, `${cr.base}/Patient/${atB.id}`].sort());
+    });
+
+    test('sourceIdentifier=<base>|Patient/<id> (a logical id on this server) is answered; the queried resource is not repeated', async () => {
+      const reply = await pix(`sourceIdentifier=${q(`${cr.base}|Patient/${atA.id}`)}`);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(identifiers(reply.body), [`${CLINIC_A}|RED-994`, `${CLINIC_B}|BLUE-994`]);
+      assert.deepEqual(targetIds(reply.body).sort(), [`${cr.base}/Patient/${atA.golden}`, `${cr.base}/Patient/${atB.id}`].sort());
+      const unknown = await pix(`sourceIdentifier=${q(`${cr.base}|Patient/no-such-patient`)}`);
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.issue[0].diagnostics, 'sourceIdentifier Patient Identifier not found');
+    });
+
+    test('targetSystem=<base> asks for logical ids only; a domain asks for its identifiers only', async () => {
+      const ids = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(cr.base)}`);
+      assert.equal(ids.status, 200, JSON.stringify(ids.body));
+      assert.deepEqual(identifiers(ids.body), []);
+      assert.equal(targetIds(ids.body).length, 3);
+      const blue = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_B)}`);
+      assert.deepEqual(blue.body.parameter, [{ name: 'targetIdentifier', valueIdentifier: { system: CLINIC_B, value: 'BLUE-994' } }]);
+      const both = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_B)}&targetSystem=${q(cr.base)}`);
+      assert.deepEqual(identifiers(both.body), [`${CLINIC_B}|BLUE-994`]);
+      assert.equal(targetIds(both.body).length, 3);
+    });
+
+    test('after a merge the retired record\'s identifier answers 200 with no result, and the survivor no longer lists it', async () => {
+      const duplicate = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, 'RED-OLD']], family: 'Kachingwe', given: 'Peter', birthDate: '1966-06-06', gender: 'male' }));
+      const survivor = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_B, 'BLUE-NEW']], family: 'Kachingwe', given: 'Petro', birthDate: '1966-06-07', gender: 'male' }));
+      const merged = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [
+        { name: 'source-patient', valueReference: { reference: `Patient/${duplicate.body.id}` } },
+        { name: 'target-patient', valueReference: { reference: `Patient/${survivor.body.id}` } },
+      ] });
+      assert.equal(merged.status, 200, JSON.stringify(merged.body));
+      const retired = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-OLD`)}`);
+      assert.equal(retired.status, 200, JSON.stringify(retired.body));
+      assert.equal(retired.body.resourceType, 'Parameters');
+      assert.equal(retired.body.parameter, undefined, 'no result for a deprecated patient');
+      const byId = await pix(`sourceIdentifier=${q(`${cr.base}|Patient/${duplicate.body.id}`)}`);
+      assert.equal(byId.status, 200);
+      assert.equal(byId.body.parameter, undefined);
+      const live = await pix(`sourceIdentifier=${q(`${CLINIC_B}|BLUE-NEW`)}`);
+      assert.deepEqual(identifiers(live.body), []);
+      assert.ok(!targetIds(live.body).some((r) => r.endsWith(`/Patient/${duplicate.body.id}`)), 'the retired record is not one of the person\'s');
+    });
+  });
+}
