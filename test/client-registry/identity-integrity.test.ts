@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { testDrivers } from '../support/databases.js';
-import { CLINIC_A, CLINIC_B, NATIONAL_ID, goldenOf, namingSystem, patient, startRegistry, type RegistryUnderTest } from './support.js';
+import { CLINIC_A, CLINIC_B, NATIONAL_ID, goldenOf, namingSystem, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
 
 function pmirMessage(entries: unknown[], id = randomUUID()): Record<string, unknown> {
   const historyUrl = `urn:uuid:${randomUUID()}`;
@@ -67,6 +67,10 @@ for (const driver of testDrivers) {
       const conditional = await cr.request('PUT', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|A1`)}`,
         { ...patient({ ids: [[CLINIC_A, 'A1']], family: 'Mwale', given: 'Chikondi', birthDate: '1990-02-03' }), telecom: [{ system: 'phone', value: '0999000111' }] });
       assert.equal(conditional.status, 200, JSON.stringify(conditional.body));
+      assert.equal(await holders(CLINIC_A, 'A1'), 1);
+      const conditionalCreate = await requestJson(`${cr.base}/Patient`, 'POST', patient({ ids: [[CLINIC_A, 'A1']], family: 'Someone', given: 'Else', birthDate: '2002-02-02' }),
+        { 'if-none-exist': `identifier=${encodeURIComponent(`${CLINIC_A}|A1`)}` });
+      assert.equal(conditionalCreate.status, 200, 'a conditional create resolves to the record holding the identifier');
       assert.equal(await holders(CLINIC_A, 'A1'), 1);
 
       const atA = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, 'A-77'], [NATIONAL_ID, 'N-77']], family: 'Banda', given: 'Grace', birthDate: '1981-08-08' }));
