@@ -1,5 +1,5 @@
 /** The CapabilityStatement, generated from what the engine supports and the plug-ins registered. */
-import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestResource, TerminologyCapabilities } from '@medplum/fhirtypes';
 import { allResourceTypes } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
 import type { SearchParameterRegistry } from './search-parameters.js';
@@ -59,5 +59,26 @@ export function buildCapabilityStatement(
       interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
       ...(systemOps.length ? { operation: systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
     }],
+  };
+}
+
+/**
+ * `metadata?mode=terminology`: what the server's terminology operations are, from the operations
+ * registered (a terminology service registers $expand, $validate-code, $translate, $lookup; a
+ * server without them says so by leaving them out).
+ */
+export function buildTerminologyCapabilities(baseUrl: string, operations: OperationRegistry, software: { name: string; version: string }): TerminologyCapabilities {
+  const names = new Set(operations.all().map((op) => op.name));
+  return {
+    resourceType: 'TerminologyCapabilities',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software,
+    implementation: { description: software.name, url: baseUrl },
+    ...(names.has('expand') ? { expansion: { hierarchical: false, paging: true } } : {}),
+    ...(names.has('validate-code') ? { validateCode: { translations: false } } : {}),
+    ...(names.has('translate') ? { translation: { needsMap: false } } : {}),
+    ...(names.has('lookup') || names.has('subsumes') ? { codeSearch: 'all' as const } : {}),
   };
 }

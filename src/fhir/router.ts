@@ -5,7 +5,7 @@
  */
 import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
 import { processBundle } from './bundle.js';
-import { buildCapabilityStatement } from './capability.js';
+import { buildCapabilityStatement, buildTerminologyCapabilities } from './capability.js';
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
 import { queryToParameters, type OperationLevel, type OperationRegistry } from './operations/registry.js';
 import { FhirError, badRequest, informational } from './outcome.js';
@@ -34,7 +34,15 @@ function route(method: FhirRequest['method'], path: string, handler: Handler): v
   ROUTES.push({ method, pattern: path ? path.split('/') : [], handler });
 }
 
-route('GET', 'metadata', async (ctx) => ({ status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software, ctx.repo.definitions) }));
+route('GET', 'metadata', async (ctx) => {
+  // R4 http.html#capabilities: mode full (the default) and normative give the CapabilityStatement,
+  // terminology a TerminologyCapabilities.
+  const modes = ctx.request.query.filter(([name]) => name === 'mode').map(([, value]) => value);
+  const mode = modes[0] ?? 'full';
+  if (modes.length > 1 || !['full', 'normative', 'terminology'].includes(mode)) throw badRequest(`metadata mode must be full, normative or terminology, not "${modes.join(',').slice(0, 40)}"`);
+  if (mode === 'terminology') return { status: 200, resource: buildTerminologyCapabilities(ctx.repo.baseUrl, ctx.operations, ctx.software) };
+  return { status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software, ctx.repo.definitions) };
+});
 route('POST', '', async (ctx) => ({ status: 200, resource: await processBundle(ctx, ctx.request.body) }));
 route('GET', '', (ctx) => search(ctx, undefined));
 route('GET', '_search', (ctx) => search(ctx, undefined));

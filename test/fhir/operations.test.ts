@@ -52,6 +52,17 @@ for (const driver of testDrivers) {
       assert.ok(cs.body.rest[0].operation.some((o: { name: string }) => o.name === 'ping'));
     });
 
+    test('metadata modes (R4 http.html#capabilities): full and normative a CapabilityStatement, terminology a TerminologyCapabilities, others 400', async () => {
+      for (const mode of ['full', 'normative']) assert.equal((await s.request('GET', `metadata?mode=${mode}`)).body.resourceType, 'CapabilityStatement', mode);
+      const terminology = await s.request('GET', 'metadata?mode=terminology');
+      assert.equal(terminology.status, 200);
+      assert.equal(terminology.body.resourceType, 'TerminologyCapabilities');
+      assert.equal(terminology.body.expansion, undefined, 'no $expand registered here, none claimed');
+      const bad = await s.request('GET', 'metadata?mode=everything');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.resourceType, 'OperationOutcome');
+    });
+
     test('a custom SearchParameter is searchable after reindexing what was stored before', async () => {
       const birthPlace = 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace';
       const created = await s.request('POST', 'Patient', {
