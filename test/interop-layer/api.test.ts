@@ -124,6 +124,10 @@ for (const driver of testDrivers) {
       }
       // openhim-mediator-utils sends the user's own salt as auth-salt: that works too.
       assert.equal((await fetch(`${iol.api}/me`, { headers: headers(salt) })).status, 200);
+      // Sent to an open route, a token is not looked at, so not used up.
+      const unused = headers(randomBytes(16).toString('hex'));
+      assert.equal((await fetch(`${iol.api}/heartbeat`, { headers: unused })).status, 200);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: unused })).status, 200);
     });
 
     test('users: admin creates a non-admin, who may read only itself and is refused admin routes', async () => {

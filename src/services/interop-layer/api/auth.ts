@@ -189,12 +189,14 @@ export class AdminAuthenticator {
   /** Registers the hook that authenticates every route but the open ones (api/scopes.ts). */
   install(app: FastifyInstance, isOpen: (request: FastifyRequest) => boolean): void {
     app.addHook('onRequest', async (request) => {
+      // Open routes use no user: credentials sent to them are not checked (a token is not used
+      // up, a wrong password not counted), as OpenHIM's public routes.
+      if (isOpen(request)) return;
       const path = request.url.split('?')[0] ?? '';
       let user: User | undefined;
       try {
         user = await this.authenticate(request);
       } catch (error) {
-        if (isOpen(request)) return;
         this.deps.metrics.authFailures.inc({ surface: 'api' });
         this.deps.audits.record({
           kind: 'auth-failure',
@@ -212,7 +214,6 @@ export class AdminAuthenticator {
         requestUsers.set(request, user);
         return;
       }
-      if (isOpen(request)) return;
       this.deps.metrics.authFailures.inc({ surface: 'api' });
       this.deps.audits.record({ kind: 'auth-failure', action: 'E', success: false, description: 'no credentials', address: request.ip, entity: `${request.method} ${path}` });
       throw unauthenticated('authenticate with a session, the token headers or Basic');
