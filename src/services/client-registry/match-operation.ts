@@ -34,7 +34,8 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       const countValue = param('count')?.valueInteger ?? param('count')?.valueString;
       let count = DEFAULT_COUNT;
       if (countValue !== undefined) {
-        if (!/^\d{1,4}$/.test(String(countValue)) || Number(countValue) < 1) throw badRequest('$match count must be a positive integer');
+        // A large count is lowered to the search cap, as _count is; only what is no count is refused.
+        if (!/^\d{1,9}$/.test(String(countValue)) || Number(countValue) < 1) throw badRequest(`$match count must be a positive integer, not "${String(countValue).slice(0, 40)}"`);
         count = Math.min(Number(countValue), repo.limits.fhirSearchMaxCount);
       }
       const domains = await readDomains(repo);
