@@ -1,7 +1,7 @@
 /**
  * Validation of every resource the engine stores: shape checks the engine needs (type, id), then
- * the R4 StructureDefinitions through @medplum/core (cardinality, data types, constraints), then
- * the bindings (bindings.ts: required ones refuse, extensible ones warn). Each problem is an issue
+ * the R4 StructureDefinitions through @medplum/core (cardinality, data types, constraints), the
+ * narratives' XHTML (narrative.ts: txt-1, txt-2), then the bindings (bindings.ts: required ones refuse, extensible ones warn). Each problem is an issue
  * naming the element path.
  */
 import { OperationOutcomeError, evalFhirPath, validateResource } from '@medplum/core';
@@ -9,6 +9,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
 import { integerRangeIssues } from './integer-range.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
+import { narrativeIssues } from './narrative.js';
 import { FhirError, badRequest } from './outcome.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -122,7 +123,8 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
     issues = error.outcome.issue ?? [];
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
-  issues = [...issues, ...integerRangeIssues(resource), ...checkRequiredBindings(resource, verdicts)];
+  // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
+  issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...checkRequiredBindings(resource, verdicts)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
     const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);
