@@ -151,7 +151,8 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   if (!method || !METHODS.includes(method) || typeof url !== 'string' || !url) {
     throw badRequest(`entry ${index} needs request.method (GET, HEAD, POST, PUT, PATCH, DELETE) and request.url`, 'FHIR_INVALID_RESOURCE');
   }
-  const base = [ctx.repo.baseUrl, ctx.repo.canonicalBaseUrl].find((b) => url.startsWith(b));
+  // The entry's own address: under the base the client used, or one this server is configured as.
+  const base = [ctx.repo.baseUrl, ...ctx.repo.localBaseUrls()].find((b) => url.startsWith(b));
   let relative = base ? url.slice(base.length) : url;
   relative = relative.replace(/^\/+/, '');
   if (/^[a-z]+:/.test(relative)) throw badRequest(`entry ${index}: request.url ${url} is not on this server`, 'FHIR_INVALID_RESOURCE');

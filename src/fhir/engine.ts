@@ -27,6 +27,11 @@ export interface FhirEngineOptions {
   schema: string;
   /** Base URL clients use; set it again with setBaseUrl once the server knows its port. */
   baseUrl?: string;
+  /**
+   * Other bases that are this server (a proxy's, the router's, a public name): absolute
+   * references under them are local, as under baseUrl. Configuration only (setLocalBaseUrls).
+   */
+  localBaseUrls?: readonly string[];
   software?: { name: string; version: string };
   /** Search and bundle limits (src/common/limits.ts); defaults to the process environment's. */
   limits?: Limits;
@@ -50,6 +55,7 @@ export class FhirEngine {
   readonly terminology: TerminologyProvider;
   readonly limits: Limits;
   private base: string;
+  private aliases: string[];
   private readonly software: { name: string; version: string };
   private readonly statistics: StatisticsKeeper;
 
@@ -57,6 +63,7 @@ export class FhirEngine {
     this.db = options.db;
     this.schema = options.schema;
     this.base = (options.baseUrl ?? 'http://localhost/fhir').replace(/\/+$/, '');
+    this.aliases = normaliseBases(options.localBaseUrls ?? []);
     this.software = options.software ?? { name: 'Instant OpenHIE FHIR engine', version: '0.1.0' };
     const logger = options.logger;
     this.statistics = new StatisticsKeeper(this.db, this.schema, (error) => logger?.warn({ err: error, schema: this.schema }, 'FHIR statistics refresh (ANALYZE) failed; searches keep the previous plans'));
@@ -71,6 +78,20 @@ export class FhirEngine {
 
   setBaseUrl(url: string): void {
     this.base = url.replace(/\/+$/, '');
+  }
+
+  /**
+   * The bases that are this server, by configuration alone: baseUrl and the aliases given with
+   * setLocalBaseUrls. An absolute reference is local (indexed, searched and in compartments as
+   * `Type/id`) only under one of these; the Host or X-Forwarded-Host of a request never decides it.
+   */
+  get localBaseUrls(): string[] {
+    return [this.base, ...this.aliases.filter((alias) => alias !== this.base)];
+  }
+
+  /** Replaces the configured aliases of baseUrl (settings read by the service at start; fhir-listener.ts). */
+  setLocalBaseUrls(urls: readonly string[]): void {
+    this.aliases = normaliseBases(urls);
   }
 
   /** Loads the R4 definitions and creates or upgrades the engine's tables. */
@@ -91,7 +112,7 @@ export class FhirEngine {
    */
   repository(linkBaseUrl?: string): FhirRepository {
     return new FhirRepository({
-      db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, canonicalBaseUrl: this.base, limits: this.limits, interceptors: this.interceptors,
+      db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, localBaseUrls: this.localBaseUrls, limits: this.limits, interceptors: this.interceptors,
       definitions: this.searchParameters, terminology: this.terminology,
     });
   }
@@ -132,7 +153,7 @@ export class FhirEngine {
 
   /** Rebuilds the search index rows of every stored resource of a type, under this engine's parameters. */
   async reindex(type: string): Promise<number> {
-    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.base, this.searchParameters), { maintenance: true });
+    return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.localBaseUrls, this.searchParameters), { maintenance: true });
   }
 
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
@@ -148,6 +169,11 @@ export class FhirEngine {
       return errorResponse(error);
     }
   }
+}
+
+/** Bases as references spell them: no trailing slash, each once. */
+function normaliseBases(urls: readonly string[]): string[] {
+  return [...new Set(urls.map((url) => url.trim().replace(/\/+$/, '')).filter(Boolean))];
 }
 
 /** The one place an error becomes an HTTP response. */

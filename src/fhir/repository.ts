@@ -24,13 +24,15 @@ import { assertId, assertResourceBody, assertResourceType, validateAgainstDefini
 export interface RepositoryOptions {
   db: Database;
   schema: string;
-  /** The FHIR base URL clients use, e.g. http://127.0.0.1:3447/fhir (for fullUrl and links). */
+  /** The FHIR base URL the client used, e.g. http://127.0.0.1:3447/fhir (for fullUrl, Location and links only). */
   baseUrl: string;
   /**
-   * The engine's own base URL, under which absolute references are indexed as local; defaults to
-   * baseUrl. They differ when a request came through a proxy (X-Forwarded-Host).
+   * The bases that are this server by configuration (FhirEngine.localBaseUrls): an absolute
+   * reference under one of them is stored, indexed and searched as a local one. Never taken from
+   * a request (its Host or X-Forwarded-Host), so a writer cannot make another server's reference
+   * local or this server's foreign. Defaults to [baseUrl] (a repository opened without an engine).
    */
-  canonicalBaseUrl?: string;
+  localBaseUrls?: readonly string[];
   /** Every limit of the service (src/common/limits.ts: search, bundle, JSON Patch); the documented defaults when omitted. */
   limits?: Limits;
   /** Code run around every write, inside its transaction (write-interceptors.ts). */
@@ -60,7 +62,6 @@ type Query = Array<[string, string]>;
 export class FhirRepository {
   readonly schema: string;
   readonly baseUrl: string;
-  readonly canonicalBaseUrl: string;
   readonly limits: Limits;
   private readonly options: RepositoryOptions;
   private readonly db: Database;
@@ -73,7 +74,6 @@ export class FhirRepository {
     this.db = options.db;
     this.schema = options.schema;
     this.baseUrl = options.baseUrl;
-    this.canonicalBaseUrl = options.canonicalBaseUrl ?? options.baseUrl;
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.tx = tx;
     const validateCode = bindingVerdicts ? undefined : codeValidationOf(options.terminology);
@@ -294,9 +294,9 @@ export class FhirRepository {
     };
   }
 
-  /** Absolute references under these bases point into this store (the engine's base and the client's). */
+  /** Absolute references under these bases point into this store: the configured ones, never the client's. */
   localBaseUrls(): string[] {
-    return this.baseUrl === this.canonicalBaseUrl ? [this.baseUrl] : [this.canonicalBaseUrl, this.baseUrl];
+    return [...(this.options.localBaseUrls ?? [this.baseUrl])];
   }
 
   /** Resources in a compartment (e.g. all that reference one Patient), for $everything-style operations. */

@@ -1,13 +1,15 @@
 /**
  * What every FHIR service does to serve its engine: read `<PREFIX>_HOST`, `<PREFIX>_PORT` and
  * `<PREFIX>_BODY_LIMIT_BYTES`, mount the engine's routes under its FHIR prefix on a guarded
- * Fastify app, listen, and tell the engine its base URL.
+ * Fastify app, listen, and tell the engine its base URL and the other bases it is by
+ * configuration (`<PREFIX>_LOCAL_BASE_URLS`, the router's: fhir-local-bases.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { createHttpApp, listenOn } from '../common/http-app.js';
 import type { Limits } from '../common/limits.js';
 import type { FhirEngine } from '../fhir/engine.js';
 import { registerFhirRoutes } from '../fhir/http/fastify.js';
+import { configuredLocalBases, withLoopbackAliases } from './fhir-local-bases.js';
 import type { ServiceContext } from './service.js';
 
 export interface FhirListenerOptions {
@@ -36,11 +38,14 @@ export async function listenFhir(context: ServiceContext, engine: FhirEngine, op
   const host = context.settings.get(`${options.settingPrefix}_HOST`) || '127.0.0.1';
   const port = context.settings.int(`${options.settingPrefix}_PORT`, options.defaultPort);
   const bodyLimit = context.settings.int(`${options.settingPrefix}_BODY_LIMIT_BYTES`, 16 * 1024 * 1024);
+  // Read before listening: a bad setting stops the start with nothing left open.
+  const aliases = configuredLocalBases(context.settings, options);
   const app = createHttpApp({ logger: context.logger, bodyLimit, limits: options.limits, name: options.name });
   options.configure?.(app);
   await registerFhirRoutes(app, engine, { prefix: options.fhirPrefix });
   const url = await listenOn(app, host, port);
   const fhirUrl = `${url}${options.fhirPrefix}`;
   engine.setBaseUrl(fhirUrl);
+  engine.setLocalBaseUrls([...withLoopbackAliases([fhirUrl]), ...aliases]);
   return { app, host, url, fhirUrl };
 }

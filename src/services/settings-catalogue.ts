@@ -50,6 +50,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'FHIR_DATASTORE_HOST', default: '127.0.0.1' },
     { name: 'FHIR_DATASTORE_PORT', default: '3447' },
     { name: 'FHIR_DATASTORE_TERMINOLOGY_URL', default: '' },
+    { name: 'FHIR_DATASTORE_LOCAL_BASE_URLS', default: '' },
   ],
   'client-registry': [
     { name: 'CLIENT_REGISTRY_BODY_LIMIT_BYTES', default: '16777216' },
@@ -61,6 +62,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CLIENT_REGISTRY_RULES_FILE', default: '' },
     { name: 'CLIENT_REGISTRY_STRICT_DOMAINS', default: 'false' },
     { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
+    { name: 'CLIENT_REGISTRY_LOCAL_BASE_URLS', default: '' },
   ],
   'patient-registration': [
     { name: 'CLIENT_REGISTRY_HOST', default: '127.0.0.1' },
@@ -100,6 +102,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'TERMINOLOGY_IMPORT_FILES', default: '' },
     { name: 'TERMINOLOGY_LOAD_CORE', default: 'true' },
     { name: 'TERMINOLOGY_PORT', default: '3451' },
+    { name: 'TERMINOLOGY_LOCAL_BASE_URLS', default: '' },
   ],
   'care-services': [
     { name: 'CARE_SERVICES_BODY_LIMIT_BYTES', default: '16777216' },
@@ -109,6 +112,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CARE_SERVICES_CONSUMER_TYPES', default: '' },
     { name: 'CARE_SERVICES_HOST', default: '127.0.0.1' },
     { name: 'CARE_SERVICES_PORT', default: '3455' },
+    { name: 'CARE_SERVICES_LOCAL_BASE_URLS', default: '' },
   ],
 };
 

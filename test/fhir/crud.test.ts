@@ -153,14 +153,21 @@ for (const driver of testDrivers) {
       const search = await s.request('GET', 'Patient?family=Proxied', { headers });
       assert.match(search.body.link[0].url, /^https:\/\/router\.example\.org:5001\/fhir\/Patient\?/);
       assert.equal(search.body.entry[0].fullUrl, `https://router.example.org:5001/fhir/Patient/${created.body.id}`);
-      // A reference written with the proxy's absolute URL is still a local reference.
-      const obs = await s.request('POST', 'Observation', {
-        headers,
-        body: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `https://router.example.org:5001/fhir/Patient/${created.body.id}` } },
-      });
-      assert.equal(obs.status, 201);
-      const bySubject = await s.request('GET', `Observation?subject=Patient/${created.body.id}`);
-      assert.equal(bySubject.body.entry.length, 1);
+      // Whether the proxy's absolute URL is this server is configuration, never the request's say:
+      // unconfigured, a reference under it stays absolute (found by its text), configured it is local.
+      const proxied = `https://router.example.org:5001/fhir/Patient/${created.body.id}`;
+      const observation = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: proxied } };
+      assert.equal((await s.request('POST', 'Observation', { headers, body: observation })).status, 201);
+      assert.equal((await s.request('GET', `Observation?subject=Patient/${created.body.id}`)).body.total, 0);
+      assert.equal((await s.request('GET', `Observation?subject=${encodeURIComponent(proxied)}`)).body.total, 1);
+      s.engine.setLocalBaseUrls(['https://router.example.org:5001/fhir']);
+      try {
+        assert.equal((await s.request('POST', 'Observation', { body: observation })).status, 201);
+        const bySubject = await s.request('GET', `Observation?subject=Patient/${created.body.id}`);
+        assert.equal(bySubject.body.entry.length, 1, 'the one written once the proxy is configured');
+      } finally {
+        s.engine.setLocalBaseUrls([]);
+      }
       const bad = await s.request('GET', 'Patient?family=Proxied', { headers: { 'x-forwarded-host': 'evil"><script>' } });
       assert.ok(bad.body.link[0].url.startsWith(s.base), 'an unusable forwarded host is ignored');
     });

@@ -158,7 +158,7 @@ const INDEX_TABLE_NAMES = INDEX_TABLES.map(([, { table }]) => table);
  * a batch at a time, without new versions. Returns how many resources were reindexed.
  */
 export async function reindexType(
-  tx: Queryable, schema: string, type: string, baseUrl: string | undefined, definitions: SearchParameterRegistry, batch = 500,
+  tx: Queryable, schema: string, type: string, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry, batch = 500,
 ): Promise<number> {
   let after = 0;
   let count = 0;

@@ -7,7 +7,8 @@
  * terminology service in another process: searches and bound codings of writes ask it over HTTP;
  * unset: the terminology service of this process if one runs, else the core R4 terminology), and
  * the FHIR limits of src/common/limits.ts (FHIR_MAX_INFLIGHT_BODY_BYTES, FHIR_TERMINOLOGY_TIMEOUT_MS...).
- * The FHIR base URL is http://host:port/fhir.
+ * The FHIR base URL is http://host:port/fhir; absolute references are local under it, the router's
+ * bases and FHIR_DATASTORE_LOCAL_BASE_URLS (src/services/fhir-local-bases.ts).
  */
 import { InstantError } from '../../common/errors.js';
 import { readLimits, type Limits } from '../../common/limits.js';

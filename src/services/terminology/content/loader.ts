@@ -47,7 +47,7 @@ export class ContentLoader {
   private async inMaintenance<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     try {
       return await this.engine.db.transaction((tx) => fn(new FhirRepository({
-        db: this.engine.db, schema: this.engine.schema, baseUrl: this.engine.baseUrl, limits: this.engine.limits,
+        db: this.engine.db, schema: this.engine.schema, baseUrl: this.engine.baseUrl, localBaseUrls: this.engine.localBaseUrls, limits: this.engine.limits,
         interceptors: this.interceptors, definitions: this.engine.searchParameters, terminology: this.engine.terminology,
       }, tx)), { maintenance: true });
     } finally {
