@@ -60,11 +60,9 @@ describe('router against hostile upstreams and odd Basic credentials', () => {
 
   test('a body that never ends, or trickles, is a 504 at the channel timeout, logged with the reason', async () => {
     for (const path of ['/forever', '/trickle']) {
-      const started = Date.now();
+      // Without the deadline, /trickle would take 200 s and /forever never end: the 10 s abort would throw.
       const res = await fetch(`${iol.router}${path}`, { headers: { authorization: emr }, signal: AbortSignal.timeout(10_000) });
-      const took = Date.now() - started;
       assert.equal(res.status, 504, path);
-      assert.ok(took < 5_000, `${path}: answered after ${took} ms`);
       assert.match(await res.text(), /did not answer in time \(its whole answer within 1500 ms\)/);
     }
     const logged = await eventually(async () => {
@@ -83,10 +81,10 @@ describe('router against hostile upstreams and odd Basic credentials', () => {
         ),
       ),
     );
-    const started = Date.now();
+    // Were the abandoned calls still holding the pool's 128 connections, this one would wait for
+    // one past the channel's 1.5 s deadline (which counts the wait) and be a 504.
     const res = await fetch(`${iol.router}/echo`, { headers: { authorization: emr }, signal: AbortSignal.timeout(10_000) });
     assert.equal(res.status, 200);
-    assert.ok(Date.now() - started < 1_000, `the next call waited ${Date.now() - started} ms`);
   });
 
   test('an upstream status HTTP does not have is a 502 that says so', async () => {
