@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
-import { asFhirError, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
+import { asFhirError, boundedIssues, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import type { WriteInterceptor } from './write-interceptors.js';
@@ -196,7 +196,7 @@ const validateOperation: FhirOperation = {
       const warnings = await repo.validate(resource, resourceType);
       return {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'information', code: 'informational', diagnostics: 'the resource is valid' }, ...warnings],
+        issue: [{ severity: 'information', code: 'informational', diagnostics: 'the resource is valid' }, ...boundedIssues(warnings)],
       };
     } catch (error) {
       if (error instanceof FhirError && error.status === 400) return error.toOutcome();

@@ -73,14 +73,48 @@ export class FhirError extends Error {
   }
 
   toOutcome(): OperationOutcome {
+    const message = clip(this.message, MAX_MESSAGE_CHARS);
     const main: OperationOutcomeIssue = {
       severity: this.status >= 500 ? 'fatal' : 'error',
       code: ISSUE_CODES[this.code],
-      details: { coding: [{ system: 'urn:instant-openhie:fhir-error', code: this.code }], text: this.message },
-      diagnostics: this.message,
+      details: { coding: [{ system: 'urn:instant-openhie:fhir-error', code: this.code }], text: message },
+      diagnostics: message,
     };
-    return { resourceType: 'OperationOutcome', issue: this.issues.length ? [main, ...this.issues] : [main] };
+    return { resourceType: 'OperationOutcome', issue: [main, ...boundedIssues(this.issues)] };
   }
+}
+
+/**
+ * An answer about a bad body stays small whatever the body: at most MAX_OUTCOME_ISSUES issues (then
+ * one saying how many more there are) and texts of at most MAX_ISSUE_CHARS, so 50,000 unknown
+ * members cannot make a 6 MB OperationOutcome.
+ */
+export const MAX_OUTCOME_ISSUES = 100;
+const MAX_MESSAGE_CHARS = 2_000;
+const MAX_ISSUE_CHARS = 500;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}... (${text.length - max} more characters)` : text;
+}
+
+export function boundedIssues(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const shown = issues.slice(0, MAX_OUTCOME_ISSUES).map(boundedIssue);
+  if (issues.length > MAX_OUTCOME_ISSUES) {
+    const more = issues.length - MAX_OUTCOME_ISSUES;
+    shown.push({
+      severity: 'information', code: 'informational',
+      diagnostics: `${more} more issues are not listed (only the first ${MAX_OUTCOME_ISSUES} are): fix these and validate again to see the rest`,
+    });
+  }
+  return shown;
+}
+
+function boundedIssue(issue: OperationOutcomeIssue): OperationOutcomeIssue {
+  const out: OperationOutcomeIssue = { ...issue };
+  if (out.diagnostics !== undefined) out.diagnostics = clip(out.diagnostics, MAX_ISSUE_CHARS);
+  if (out.details?.text !== undefined) out.details = { ...out.details, text: clip(out.details.text, MAX_ISSUE_CHARS) };
+  if (out.expression) out.expression = out.expression.slice(0, 4).map((e) => clip(e, MAX_ISSUE_CHARS));
+  return out;
 }
 
 export const badRequest = (message: string, code: FhirErrorCode = 'FHIR_BAD_REQUEST'): FhirError =>
@@ -106,6 +140,10 @@ export function informational(text: string): OperationOutcome {
 /** Any thrown value as a FhirError: unknown errors are internal (500) and their text is not leaked. */
 export function asFhirError(error: unknown): FhirError {
   if (error instanceof FhirError) return error;
+  if (isSizeRangeError(error)) {
+    return tooCostly('the request is too large for the server to process (a library ran out of stack or string space on it): ' +
+      'split it into smaller resources, or fewer repetitions of an element', 422);
+  }
   const pgCode = (error as { code?: unknown })?.code;
   // Serialisation failures and deadlocks between concurrent writers are the client's to retry.
   if (pgCode === '40001' || pgCode === '40P01') {
@@ -137,4 +175,13 @@ export function asFhirError(error: unknown): FhirError {
     return new FhirError(400, 'FHIR_INVALID_RESOURCE', detail);
   }
   return new FhirError(500, 'FHIR_INTERNAL', 'internal error while processing the request');
+}
+
+/**
+ * The last line behind FHIR_MAX_RESOURCE_ELEMENTS: a library's deep recursion or a string or array
+ * it builds from the input can still fail with a RangeError on some shape of a large body. That is
+ * the input's size, not a server fault: 422 too-costly, never a 500.
+ */
+function isSizeRangeError(error: unknown): boolean {
+  return error instanceof RangeError && /Maximum call stack size exceeded|Invalid string length|Invalid array length/.test(error.message);
 }

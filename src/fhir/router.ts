@@ -124,10 +124,21 @@ function isStrict(request: FhirRequest): boolean {
   return preferences(request.headers).handling === 'strict';
 }
 
-/** The search's query: URL query, plus form fields of a POST _search. */
+/**
+ * The search's query: URL query, plus the form fields of a POST _search. A POST _search body is a
+ * form (FHIR R4 http.html#search); any other body is 415, never ignored (the search would match
+ * everything) nor read as parameters.
+ */
 function searchQuery(request: FhirRequest): Array<[string, string]> {
   const query = [...request.query];
-  if (request.method === 'POST' && Array.isArray(request.body)) query.push(...(request.body as Array<[string, string]>));
+  if (request.method !== 'POST' || request.body === undefined) return query;
+  const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/x-www-form-urlencoded' || !Array.isArray(request.body)) {
+    throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
+      `a POST _search takes its parameters as a form (application/x-www-form-urlencoded), not ${contentType ? `a ${contentType.slice(0, 60)} body` : 'this body'}: ` +
+      'send them as a form, or in the URL with GET');
+  }
+  for (const pair of request.body as Array<[string, string]>) query.push(pair);
   return query;
 }
 

@@ -9,7 +9,7 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
-import { FhirError } from '../outcome.js';
+import { FhirError, tooCostly } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -21,6 +21,8 @@ export interface FhirRoutesOptions {
   maxDepth?: number;
   /** Request body bytes held at once by this service; default the engine's FHIR_MAX_INFLIGHT_BODY_BYTES. */
   maxInflightBodyBytes?: number;
+  /** Most JSON values one resource of a body may have; default the engine's FHIR_MAX_RESOURCE_ELEMENTS. */
+  maxResourceElements?: number;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -42,6 +44,7 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngine, options: FhirRoutesOptions = {}): Promise<void> {
   const maxDepth = options.maxDepth ?? engine.limits.fhirMaxJsonDepth;
+  const maxElements = options.maxResourceElements ?? engine.limits.fhirMaxResourceElements;
   const budget = new BodyBudget(options.maxInflightBodyBytes ?? engine.limits.fhirInflightBodyBytes);
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
   await app.register(async (instance) => {
@@ -59,7 +62,10 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
           : new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', `${type || 'this content type'} is not taken here: send application/fhir+json or application/fhir+xml`), undefined);
       }
     });
-    instance.addHook('preParsing', async (request, reply, payload) => reserveBody(budget, bodyLimit, request, reply, payload));
+    instance.addHook('preParsing', async (request, reply, payload) => {
+      refuseContentCoding(request);
+      return reserveBody(budget, bodyLimit, request, reply, payload);
+    });
     instance.setErrorHandler(async (error, request, reply) => {
       const fhirError = fromFastifyError(error);
       if (fhirError.status >= 500 && fhirError.status !== 503) request.log.error({ err: error }, 'FHIR request failed');
@@ -70,7 +76,7 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
       await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD', formatOrJson(request));
     });
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const { response, format } = await handleHttp(engine, request, maxDepth);
+      const { response, format } = await handleHttp(engine, request, maxDepth, maxElements);
       if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
       await send(reply, response, request.method === 'HEAD', format);
     };
@@ -105,6 +111,19 @@ function reserveBody(budget: BodyBudget, bodyLimit: number, request: FastifyRequ
   });
   payload.on('error', (error) => counter.destroy(error as Error));
   return payload.pipe(counter);
+}
+
+/**
+ * A compressed body (Content-Encoding: gzip...) is 415, as RFC 9110 §8.4.1 says for a content
+ * coding the server does not take, before it is read: its bytes would otherwise fail as "not UTF-8".
+ */
+function refuseContentCoding(request: FastifyRequest): void {
+  const coding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return;
+  const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Encoding "${coding.slice(0, 40)}" is not taken here: send the request body uncompressed (no Content-Encoding)`);
 }
 
 function bodyTooLarge(bodyLimit: number): FhirError {
@@ -162,7 +181,7 @@ function formatOrJson(request: FastifyRequest): WireFormat {
   }
 }
 
-async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number): Promise<{ response: FhirResponse; format: WireFormat }> {
+async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number, maxElements: number): Promise<{ response: FhirResponse; format: WireFormat }> {
   let format: WireFormat = 'json';
   try {
     const query = queryOf(request);
@@ -175,7 +194,7 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
       path: wildcard,
       query: query.filter(([key]) => !FORMAT_PARAMETERS.has(key)),
       headers,
-      body: parseBody(request, maxDepth),
+      body: parseBody(request, maxDepth, maxElements),
     };
     const response = await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
     return { response: withFormatInLinks(response, query), format };
@@ -255,14 +274,14 @@ function withFormatInLinks(response: FhirResponse, query: Array<[string, string]
   return { ...response, resource: { ...bundle, link } };
 }
 
-function parseBody(request: FastifyRequest, maxDepth: number): unknown {
+function parseBody(request: FastifyRequest, maxDepth: number, maxElements: number): unknown {
   const raw = request.body;
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)];
   if (XML_TYPES.includes(contentType)) {
     const parsed = xmlToResource(raw, { maxDepth });
-    checkJsonShape(parsed, maxDepth);
+    checkJsonShape(parsed, maxDepth, maxElements);
     return parsed;
   }
   if (!JSON_TYPES.includes(contentType) && contentType !== 'application/json-patch+json') {
@@ -276,7 +295,7 @@ function parseBody(request: FastifyRequest, maxDepth: number): unknown {
   } catch (error) {
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
-  checkJsonShape(parsed, maxDepth);
+  checkJsonShape(parsed, maxDepth, maxElements);
   return parsed;
 }
 
@@ -286,14 +305,30 @@ function reservedKey(body: unknown): FhirError {
   return new FhirError(400, 'FHIR_INVALID_JSON', `${path.slice(0, 200)}: "${path.slice(path.lastIndexOf('.') + 1)}" is not a FHIR element name`);
 }
 
+/** The JSON values of one resource of a body, counted against FHIR_MAX_RESOURCE_ELEMENTS. */
+interface ElementCount {
+  count: number;
+  /** Where the resource is, for the message: `the body`, or `Bundle.entry[3].resource`. */
+  where: string;
+}
+
+/** A node's place in a Bundle: its entry list, one entry (whose `resource` is counted on its own), or neither. */
+const enum BundleRole { None, EntryList, Entry }
+
 /**
- * Rejects nesting deeper than maxDepth, NUL characters (PostgreSQL jsonb cannot store them) and
- * members named like Object.prototype's (`__proto__`, `constructor`...: never FHIR elements).
+ * Rejects nesting deeper than maxDepth, a resource of more than maxElements JSON values, NUL
+ * characters (PostgreSQL jsonb cannot store them) and members named like Object.prototype's
+ * (`__proto__`, `constructor`...: never FHIR elements).
+ * The element count bounds the synchronous work one resource costs the process (validation and
+ * indexing grow with it) before any of it starts. A Bundle's entry resources are counted one by
+ * one (each is validated and indexed on its own), contained resources with their container.
  */
-export function checkJsonShape(value: unknown, maxDepth: number): void {
-  const stack: Array<[unknown, number]> = [[value, 1]];
+export function checkJsonShape(value: unknown, maxDepth: number, maxElements = Number.POSITIVE_INFINITY): void {
+  const stack: Array<[node: unknown, depth: number, resource: ElementCount, role: BundleRole, index: number]> =
+    [[value, 1, { count: 0, where: 'the body' }, BundleRole.None, 0]];
   while (stack.length) {
-    const [node, depth] = stack.pop()!;
+    const [node, depth, resource, role, index] = stack.pop()!;
+    if (++resource.count > maxElements) throw tooManyElements(resource.where, maxElements);
     if (typeof node === 'string') {
       if (node.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
       if (!(node as string & { isWellFormed(): boolean }).isWellFormed()) {
@@ -303,13 +338,24 @@ export function checkJsonShape(value: unknown, maxDepth: number): void {
     }
     if (!node || typeof node !== 'object') continue;
     if (depth > maxDepth) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
-    if (Array.isArray(node)) for (const child of node) stack.push([child, depth + 1]);
-    else {
-      for (const [key, child] of Object.entries(node)) {
-        if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
-        if (RESERVED_KEYS.has(key)) throw reservedKey(value);
-        stack.push([child, depth + 1]);
-      }
+    if (Array.isArray(node)) {
+      const childRole = role === BundleRole.EntryList ? BundleRole.Entry : BundleRole.None;
+      for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, resource, childRole, i]);
+      continue;
+    }
+    const isBundle = (node as { resourceType?: unknown }).resourceType === 'Bundle';
+    for (const [key, child] of Object.entries(node)) {
+      if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
+      if (RESERVED_KEYS.has(key)) throw reservedKey(value);
+      if (isBundle && key === 'entry') stack.push([child, depth + 1, resource, BundleRole.EntryList, 0]);
+      else if (role === BundleRole.Entry && key === 'resource') stack.push([child, depth + 1, { count: 0, where: `Bundle.entry[${index}].resource` }, BundleRole.None, 0]);
+      else stack.push([child, depth + 1, resource, BundleRole.None, 0]);
     }
   }
+}
+
+/** 413 too-costly: a resource past FHIR_MAX_RESOURCE_ELEMENTS, refused before it is validated or indexed. */
+function tooManyElements(where: string, maxElements: number): FhirError {
+  return tooCostly(`${where} has more than ${maxElements} elements (JSON values: objects, arrays, strings, numbers), ` +
+    'the most one resource may have here (FHIR_MAX_RESOURCE_ELEMENTS): split it into several resources', 413);
 }

@@ -9,13 +9,13 @@ import {
   convertToSearchableQuantities,
   convertToSearchableStrings,
   convertToSearchableUris,
-  evalFhirPathTyped,
   toTypedValue,
   type TypedValue,
 } from '@medplum/core';
 import { createHash } from 'node:crypto';
 import type { CodeableConcept, Coding, ContactPoint, Identifier, Reference, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { COLUMN_PARAMETERS, UNINDEXED_PARAMETERS, parameterExpression } from '../definitions.js';
+import { evalUnionTyped } from './fhirpath-union.js';
 import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRegistry } from '../search-parameters.js';
 
 /** Index rows by table; the optional last column (grp) groups the components of one composite element. */
@@ -113,7 +113,7 @@ export function buildIndexRows(resource: Resource, baseUrl?: string | string[], 
     if (!expression) continue;
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(expression, root);
+      values = evalUnionTyped(expression, root);
     } catch {
       continue; // an expression the evaluator cannot run on this resource indexes nothing
     }
@@ -132,7 +132,7 @@ function addCompositeRows(
     components.forEach((component, index) => {
       let values: TypedValue[];
       try {
-        values = evalFhirPathTyped(component.expression, [item], { '%resource': resource, resource });
+        values = evalUnionTyped(component.expression, [item], { '%resource': resource, resource });
       } catch {
         return;
       }
@@ -161,11 +161,13 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       break;
     case 'string':
       for (const value of values) {
-        const splitWords = value.type === 'HumanName' || value.type === 'Address';
-        for (const text of convertToSearchableStrings([value])) addString(rows, code, text, splitWords);
         if (value.type === 'HumanName' || value.type === 'Address') {
-          for (const part of namePartsOf(value.value as Record<string, unknown>)) addString(rows, code, part, false);
+          const parts = value.value as Record<string, unknown>;
+          addString(rows, code, value.type === 'HumanName' ? humanNameText(parts) : addressText(parts), true);
+          for (const part of namePartsOf(parts)) addString(rows, code, part, false);
+          continue;
         }
+        for (const text of convertToSearchableStrings([value])) addString(rows, code, text, false);
       }
       break;
     case 'date':
@@ -262,9 +264,38 @@ function namePartsOf(value: Record<string, unknown>): string[] {
   for (const [key, part] of Object.entries(value ?? {})) {
     if (key === 'use' || key === 'period' || key === 'type') continue;
     if (typeof part === 'string') parts.push(part);
-    else if (Array.isArray(part)) parts.push(...part.filter((p): p is string => typeof p === 'string'));
+    else if (Array.isArray(part)) appendStrings(parts, part);
   }
   return parts;
+}
+
+/**
+ * The strings of `from` appended to `to` one by one: never `to.push(...from)`, whose arguments all
+ * go on the stack (@medplum/core's name formatting overflowed it at ~130,000 given names).
+ */
+function appendStrings(to: string[], from: unknown): void {
+  if (!Array.isArray(from)) return;
+  for (const item of from) if (typeof item === 'string') to.push(item);
+}
+
+/** A HumanName as @medplum/core formats it for search (prefix given family suffix, else text). */
+function humanNameText(name: Record<string, unknown>): string {
+  const parts: string[] = [];
+  appendStrings(parts, name.prefix);
+  appendStrings(parts, name.given);
+  if (typeof name.family === 'string' && name.family) parts.push(name.family);
+  appendStrings(parts, name.suffix);
+  if (!parts.length) return typeof name.text === 'string' ? name.text.trim() : '';
+  return parts.join(' ').trim();
+}
+
+/** An Address as @medplum/core formats it for search (lines, then "city, state, postalCode"). */
+function addressText(address: Record<string, unknown>): string {
+  const parts: string[] = [];
+  appendStrings(parts, address.line);
+  const place = [address.city, address.state, address.postalCode].filter((p): p is string => typeof p === 'string' && p !== '');
+  if (place.length) parts.push(place.join(', '));
+  return parts.join(', ').trim();
 }
 
 function addOfType(rows: IndexRows, code: string, identifier: Identifier | undefined): void {
