@@ -62,6 +62,12 @@ for (const driver of testDrivers) {
       const observation = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, component: components } });
       assert.equal(observation.status, 413, diagnostics(observation.body));
       assert.equal((await s.request('GET', 'Observation?_summary=count')).body.total, 0);
+
+      // A large code system is told of the terminology service's bulk path.
+      const codeSystem = { resourceType: 'CodeSystem', status: 'active', content: 'complete', concept: Array(Math.ceil(MAX_ELEMENTS / 3)).fill({ code: 'a', display: 'b' }) };
+      const cs = await s.request('POST', 'CodeSystem', { body: codeSystem });
+      assert.equal(cs.status, 413, diagnostics(cs.body));
+      assert.match(diagnostics(cs.body), /\$import/);
     });
 
     test('in a bundle each entry resource is counted on its own: a transaction or batch with a too large one is 413, nothing stored', async () => {

@@ -310,6 +310,7 @@ interface ElementCount {
   count: number;
   /** Where the resource is, for the message: `the body`, or `Bundle.entry[3].resource`. */
   where: string;
+  resourceType: unknown;
 }
 
 /** A node's place in a Bundle: its entry list, one entry (whose `resource` is counted on its own), or neither. */
@@ -325,10 +326,10 @@ const enum BundleRole { None, EntryList, Entry }
  */
 export function checkJsonShape(value: unknown, maxDepth: number, maxElements = Number.POSITIVE_INFINITY): void {
   const stack: Array<[node: unknown, depth: number, resource: ElementCount, role: BundleRole, index: number]> =
-    [[value, 1, { count: 0, where: 'the body' }, BundleRole.None, 0]];
+    [[value, 1, { count: 0, where: 'the body', resourceType: (value as { resourceType?: unknown } | null)?.resourceType }, BundleRole.None, 0]];
   while (stack.length) {
     const [node, depth, resource, role, index] = stack.pop()!;
-    if (++resource.count > maxElements) throw tooManyElements(resource.where, maxElements);
+    if (++resource.count > maxElements) throw tooManyElements(resource, maxElements);
     if (typeof node === 'string') {
       if (node.includes('\u0000')) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
       if (!(node as string & { isWellFormed(): boolean }).isWellFormed()) {
@@ -348,14 +349,19 @@ export function checkJsonShape(value: unknown, maxDepth: number, maxElements = N
       if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
       if (RESERVED_KEYS.has(key)) throw reservedKey(value);
       if (isBundle && key === 'entry') stack.push([child, depth + 1, resource, BundleRole.EntryList, 0]);
-      else if (role === BundleRole.Entry && key === 'resource') stack.push([child, depth + 1, { count: 0, where: `Bundle.entry[${index}].resource` }, BundleRole.None, 0]);
+      else if (role === BundleRole.Entry && key === 'resource') {
+        const entry = { count: 0, where: `Bundle.entry[${index}].resource`, resourceType: (child as { resourceType?: unknown } | null)?.resourceType };
+        stack.push([child, depth + 1, entry, BundleRole.None, 0]);
+      }
       else stack.push([child, depth + 1, resource, BundleRole.None, 0]);
     }
   }
 }
 
 /** 413 too-costly: a resource past FHIR_MAX_RESOURCE_ELEMENTS, refused before it is validated or indexed. */
-function tooManyElements(where: string, maxElements: number): FhirError {
-  return tooCostly(`${where} has more than ${maxElements} elements (JSON values: objects, arrays, strings, numbers), ` +
-    'the most one resource may have here (FHIR_MAX_RESOURCE_ELEMENTS): split it into several resources', 413);
+function tooManyElements(resource: ElementCount, maxElements: number): FhirError {
+  // A terminology's large code system has a bulk path that is not bound by this.
+  const hint = resource.resourceType === 'CodeSystem' ? ' (a large CodeSystem loads with the terminology service\'s $import)' : '';
+  return tooCostly(`${resource.where} has more than ${maxElements} elements (JSON values: objects, arrays, strings, numbers), ` +
+    `the most one resource may have here (FHIR_MAX_RESOURCE_ELEMENTS): split it into several resources${hint}`, 413);
 }
