@@ -86,7 +86,7 @@ export const LIMITS = {
   fhirBindingDeadlineMs: limit('FHIR_BINDING_DEADLINE_MS', 10_000, 'ms',
     'time one request (a resource, or a whole batch or transaction) may spend waiting for the terminology\'s answers about its bound codings, all questions together; past it 503 "the terminology service is unavailable", nothing stored', 100),
   fhirMaxResourceElements: limit('FHIR_MAX_RESOURCE_ELEMENTS', 50_000, 'count',
-    'JSON values (objects, arrays, strings, numbers) of one resource in a request body, JSON or XML (each Bundle entry\'s resource on its own, contained resources with their container); more is 413 too-costly before it is validated or indexed', 1_000),
+    'JSON values (objects, arrays, strings, numbers) of one resource in a request body, JSON or XML (each Bundle entry\'s resource on its own, contained resources with their container); more is 413 too-costly before it is validated or indexed, and a JSON Patch may not grow a resource past it', 1_000),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',

@@ -9,6 +9,7 @@ import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
+import { assertPatchedElements } from './resource-elements.js';
 import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, runSearch, type SearchContext } from './search/execute.js';
@@ -213,6 +214,7 @@ export class FhirRepository {
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
       const patched = applyJsonPatch(current.content!, operations, repo.limits);
+      assertPatchedElements(current.content, patched, repo.limits.fhirMaxResourceElements);
       const resource = assertResourceBody(patched, type);
       if (resource.id !== id) throw badPatch('the patch must not change the id');
       return repo.writeNext(type, id, resource, current, 'patch');

@@ -85,6 +85,21 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', 'Patient?_summary=count')).body.total, before);
     });
 
+    test('a JSON Patch may not grow a resource past FHIR_MAX_RESOURCE_ELEMENTS', async () => {
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Patched' }] } });
+      assert.equal(created.status, 201, diagnostics(created.body));
+      const patch = (raw: unknown): Promise<{ status: number; body: any }> => // eslint-disable-line @typescript-eslint/no-explicit-any
+        s.request('PATCH', `Patient/${created.body.id}`, { raw: JSON.stringify(raw), headers: { 'content-type': 'application/json-patch+json' } });
+      const part = Math.floor(MAX_ELEMENTS * 0.6);
+      const first = await patch([{ op: 'add', path: '/name/-', value: { given: Array(part).fill('a') } }]);
+      assert.equal(first.status, 200, diagnostics(first.body));
+      const second = await patch([{ op: 'add', path: '/name/-', value: { given: Array(part).fill('b') } }]);
+      assert.equal(second.status, 413, diagnostics(second.body));
+      assert.match(diagnostics(second.body), /FHIR_MAX_RESOURCE_ELEMENTS/);
+      const shrink = await patch([{ op: 'remove', path: '/name/1' }]);
+      assert.equal(shrink.status, 200, diagnostics(shrink.body));
+    });
+
     test('an invalid body gets at most MAX_OUTCOME_ISSUES issues and a bounded text', async () => {
       const unknown: Record<string, unknown> = { resourceType: 'Patient' };
       for (let i = 0; i < 5_000; i++) unknown[`k${i}_${'x'.repeat(40)}`] = 1;
