@@ -352,8 +352,7 @@ export function checkJsonShape(value: unknown, maxDepth: number, maxElements = N
       else if (role === BundleRole.Entry && key === 'resource') {
         const entry = { count: 0, where: `Bundle.entry[${index}].resource`, resourceType: (child as { resourceType?: unknown } | null)?.resourceType };
         stack.push([child, depth + 1, entry, BundleRole.None, 0]);
-      }
-      else stack.push([child, depth + 1, resource, BundleRole.None, 0]);
+      } else stack.push([child, depth + 1, resource, BundleRole.None, 0]);
     }
   }
 }
