@@ -10,6 +10,7 @@ import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, unresolvedPlaceholder } from './bundle-rules.js';
+import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
@@ -310,13 +311,16 @@ async function checkDistinctChanges(repo: FhirRepository, ordered: PlannedEntry[
 async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedEntry[], results: BundleEntry[]): Promise<void> {
   if (!pending.length) return;
   const items = pending.splice(0);
-  const prepared = items.map((item) => {
+  const prepared: Resource[] = [];
+  const turns = new EventLoopTurns();
+  for (const item of items) {
+    await turns.share();
     try {
-      return ctx.repo.prepareCreate(item.request.path, item.assignedId!, item.request.body);
+      prepared.push(ctx.repo.prepareCreate(item.request.path, item.assignedId!, item.request.body));
     } catch (error) {
       throw failedEntry(item, error);
     }
-  });
+  }
   try {
     await ctx.repo.insertPrepared(prepared);
   } catch (error) {

@@ -7,6 +7,7 @@ import type { Queryable } from '../../db/database.js';
 import { FhirError } from '../outcome.js';
 import type { SearchParameterRegistry } from '../search-parameters.js';
 import { buildIndexRows, type IndexRows } from './indexer.js';
+import { EventLoopTurns } from '../event-loop-turns.js';
 
 export interface CurrentRow {
   rid: number;
@@ -106,12 +107,14 @@ export async function insertNewResources(
   ];
   // All index rows of all resources, each tagged with the number of its resource.
   const all = emptyRows();
-  resources.forEach((resource, n) => {
-    const rows = buildIndexRows(resource, baseUrl, definitions);
+  const turns = new EventLoopTurns();
+  for (let n = 0; n < resources.length; n++) {
+    await turns.share();
+    const rows = buildIndexRows(resources[n]!, baseUrl, definitions);
     for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
       for (const row of rows[key]) (all[key] as unknown[][]).push([n, ...row]);
     }
-  });
+  }
   const insert = (table: string, columns: string[], types: string[], data: unknown[][]): void => {
     if (!data.length) return;
     const arrays = ['int', ...types].map((type, i) => `${p(column(data, i))}::${type}[]`).join(', ');
