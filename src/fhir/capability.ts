@@ -45,11 +45,7 @@ export function buildCapabilityStatement(
   const systemOps = ops.filter((op) => op.levels.includes('system'));
   return {
     resourceType: 'CapabilityStatement',
-    status: 'active',
-    date: new Date().toISOString(),
-    kind: 'instance',
-    software,
-    implementation: { description: software.name, url: baseUrl },
+    ...describingThisInstance(baseUrl, software),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     patchFormat: ['application/json-patch+json'],
@@ -71,14 +67,15 @@ export function buildTerminologyCapabilities(baseUrl: string, operations: Operat
   const names = new Set(operations.all().map((op) => op.name));
   return {
     resourceType: 'TerminologyCapabilities',
-    status: 'active',
-    date: new Date().toISOString(),
-    kind: 'instance',
-    software,
-    implementation: { description: software.name, url: baseUrl },
+    ...describingThisInstance(baseUrl, software),
     ...(names.has('expand') ? { expansion: { hierarchical: false, paging: true } } : {}),
     ...(names.has('validate-code') ? { validateCode: { translations: false } } : {}),
     ...(names.has('translate') ? { translation: { needsMap: false } } : {}),
     ...(names.has('lookup') || names.has('subsumes') ? { codeSearch: 'all' as const } : {}),
   };
+}
+
+/** What both capability resources say of the server: an active description of this instance, now. */
+function describingThisInstance(baseUrl: string, software: { name: string; version: string }) {
+  return { status: 'active' as const, date: new Date().toISOString(), kind: 'instance' as const, software, implementation: { description: software.name, url: baseUrl } };
 }
