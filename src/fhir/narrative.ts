@@ -46,8 +46,6 @@ const LINK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'mailto', 't
 const DATA_IMAGE = /^data:image\/(?:png|gif|jpeg|jpg|webp|bmp);base64,/;
 /** CSS that reaches outside the narrative or runs code (old IE expression(), Mozilla bindings). */
 const UNSAFE_STYLE = /expression\s*\(|javascript:|vbscript:|@import|behavior\s*:|-moz-binding|image-set\s*\(/i;
-/** url(...) in a style; only inline images (the official examples' tables use them) stay inside the narrative. */
-const STYLE_URL = /url\s*\(\s*(['"]?)([^)]*?)\1\s*\)/gi;
 
 /** Why a narrative's XHTML breaks txt-1 or txt-2, or undefined when it is fine. */
 export function narrativeProblem(div: string): string | undefined {
@@ -122,10 +120,56 @@ function elementProblem(tag: SaxesTagPlain): string | undefined {
 function isContainedStyle(value: string): boolean {
   // CSS escapes (\75rl) can spell url( or expression( by other letters; comments can split them.
   if (value.includes('\\')) return false;
-  const style = value.replace(/\/\*[\s\S]*?\*\//g, '');
+  const style = withoutComments(value);
   if (UNSAFE_STYLE.test(style)) return false;
-  const withoutUrls = style.replace(STYLE_URL, (_, _quote: string, url: string) => (DATA_IMAGE.test(compactUrl(url)) ? '' : 'url('));
-  return !/url\s*\(/i.test(withoutUrls);
+  return !/url\s*\(/i.test(withoutDataImageUrls(style));
+}
+
+/*
+ * The two scans below are written out rather than as regular expressions: a lazy pattern such as
+ * /url\s*\(([^)]*?)\)/g or /\/\*[\s\S]*?\*\//g retries from every "url(" or "/*" of a style
+ * that never closes them, quadratic in its length (200,000 "/* a" took 24 s), and a narrative's
+ * style attribute is as long as a caller makes it.
+ */
+
+/** CSS comments removed; an unterminated one runs to the end, as browsers read it. */
+function withoutComments(style: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const open = style.indexOf('/*', at);
+    if (open < 0) return out + style.slice(at);
+    out += style.slice(at, open);
+    const close = style.indexOf('*/', open + 2);
+    if (close < 0) return out;
+    at = close + 2;
+  }
+}
+
+/** Each url(...) whose URL is an inline (data:) image removed; any other left as "url(" to be refused. */
+function withoutDataImageUrls(style: string): string {
+  const lower = style.toLowerCase();
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const start = lower.indexOf('url', at);
+    if (start < 0) return out + style.slice(at);
+    let open = start + 3;
+    while (open < style.length && /\s/.test(style[open]!)) open++;
+    const close = style[open] === '(' ? style.indexOf(')', open + 1) : -1;
+    if (close < 0) {
+      // Not a url(...) that closes: kept as it is (an unclosed "url(" is then refused).
+      out += style.slice(at, open);
+      at = open;
+      if (open >= style.length) return out;
+      continue;
+    }
+    const inner = style.slice(open + 1, close).trim();
+    const quoted = inner.length >= 2 && (inner[0] === '"' || inner[0] === "'") && inner.at(-1) === inner[0];
+    const url = quoted ? inner.slice(1, -1) : inner;
+    out += style.slice(at, start) + (DATA_IMAGE.test(compactUrl(url)) ? '' : 'url(');
+    at = close + 1;
+  }
 }
 
 /** A URL as a browser reads its scheme: ASCII whitespace and control characters dropped ("java\tscript:"). */

@@ -36,6 +36,10 @@ test('scripts, event attributes, forms, frames, objects and code in links are re
     [div('<p style="background: url(http://evil.example/track.png)">x</p>'), /style/],
     [div('<p style="width: expression(alert(1))">x</p>'), /style/],
     [div('<p style="background: \\75rl(http://evil.example/)">x</p>'), /style/],
+    [div('<p style="background: url( \'http://evil.example/a.png\' )">x</p>'), /style/],
+    [div('<p style="background: url(data:image/png;base64,AA== ) url(http://evil.example/)">x</p>'), /style/],
+    [div('<p style="background: /* hidden */ u/**/rl(http://evil.example/)">x</p>'), /style/],
+    [div('<p style="background: url(http://evil.example/">x</p>'), /style/],
     [div('<p xmlns="http://www.w3.org/2000/svg">x</p>'), /namespace/],
     [div('<u>underlined</u>'), /<u>/],
     ['not xhtml', /not well-formed/],
@@ -55,6 +59,13 @@ test('scripts, event attributes, forms, frames, objects and code in links are re
     assert.ok(problem, `accepted: ${xhtml}`);
     assert.match(problem, reason, xhtml);
   }
+});
+
+test('a long hostile style is read in one pass (lazy regular expressions made these quadratic: seconds each)', () => {
+  // Each is refused or passed after a scan linear in its length; a quadratic one would take minutes.
+  assert.match(narrativeProblem(div(`<p style="${'url('.repeat(200_000)}">x</p>`)) ?? '', /style/);
+  assert.equal(narrativeProblem(div(`<p style="${'/* a'.repeat(200_000)}">x</p>`)), undefined, 'an unterminated comment hides nothing');
+  assert.equal(narrativeProblem(div(`<p style="${'color: red; '.repeat(50_000)}">x</p>`)), undefined);
 });
 
 test('every narrative of a resource is checked, contained and bundled ones too, each named by its path', () => {
