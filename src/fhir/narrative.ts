@@ -66,6 +66,9 @@ export function narrativeProblem(div: string): string | undefined {
       if (tag.attributes.xmlns !== XHTML_NAMESPACE) refuse(`its <div> is not in the XHTML namespace (xmlns="${XHTML_NAMESPACE}")`);
     }
     depth++;
+    // Deeper nesting than any narrative needs made writing it as XML quadratic (140,000 nested
+    // <b> held one GET for minutes); XML bodies count it against FHIR_MAX_JSON_DEPTH (100) too.
+    if (depth > MAX_NARRATIVE_DEPTH) refuse(`it nests elements deeper than ${MAX_NARRATIVE_DEPTH} levels`);
     const reason = elementProblem(tag);
     if (reason) refuse(reason);
     if (tag.name === 'img') hasContent = true;
@@ -77,7 +80,16 @@ export function narrativeProblem(div: string): string | undefined {
     if (text.trim() !== '') hasContent = true;
   };
   parser.on('text', noteText);
-  parser.on('cdata', noteText);
+  // What XML reads as a comment or text, an HTML parser (the viewers of narratives) may not:
+  // "<!-->" and "<!--->" end a comment at once in HTML, and a CDATA section is a bogus comment
+  // that ends at its first ">", so markup hidden in them would run there.
+  parser.on('comment', (text) => {
+    if (text.startsWith('>') || text.startsWith('->')) refuse('it has a comment that HTML ends at once ("<!-->" or "<!--->"), which would expose what follows to a viewer');
+  });
+  parser.on('cdata', (text) => {
+    noteText(text);
+    if (text.includes('>')) refuse('it has a CDATA section holding ">", where an HTML viewer would end it and read the rest as markup; write the text with entities (&lt; &gt; &amp;)');
+  });
   try {
     parser.write(div).close();
   } catch (error) {
@@ -91,6 +103,9 @@ export function narrativeProblem(div: string): string | undefined {
 }
 
 class NarrativeRefused extends Error {}
+
+/** Element nesting a narrative may have (FHIR_MAX_JSON_DEPTH's default, which XML bodies count it against). */
+const MAX_NARRATIVE_DEPTH = 100;
 
 function elementProblem(tag: SaxesTagPlain): string | undefined {
   const name = tag.name;

@@ -52,6 +52,10 @@ test('scripts, event attributes, forms, frames, objects and code in links are re
     [`<!DOCTYPE div [<!ENTITY x "boom">]>${div('&x;')}`, /DTD/],
     [div('<?php echo 1 ?>x'), /processing instruction/],
     [div(' \n\t '), /txt-2/],
+    [div('x<!--><script>alert(1)</script>-->'), /comment/],
+    [div('x<!---><img src="x" onerror="alert(1)"/>-->'), /comment/],
+    [div('x<![CDATA[><script>alert(1)</script>]]>'), /CDATA/],
+    [div(`${'<b>'.repeat(101)}x${'</b>'.repeat(101)}`), /deeper than 100/],
     [div('<p> </p><br/>'), /txt-2/],
   ];
   for (const [xhtml, reason] of refused) {
