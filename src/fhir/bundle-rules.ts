@@ -20,13 +20,21 @@ export interface RuledEntry {
 const entryIssue = (index: number, text: string) =>
   ({ severity: 'error' as const, code: 'invalid' as const, details: { text }, expression: [`Bundle.entry[${index}]`] });
 
-/** bdl-7: "FullUrl must be unique in a bundle, or else entries with the same fullUrl must have different meta.versionId". */
+/**
+ * bdl-7: "FullUrl must be unique in a bundle, or else entries with the same fullUrl must have
+ * different meta.versionId". The versions exception is for entries that read (as a history
+ * bundle's do); two entries that write under one fullUrl (POST, PUT, PATCH) would leave a
+ * reference to it ambiguous, whatever their versionId. A urn: fullUrl is compared without regard
+ * to case (URN schemes and UUIDs are case-insensitive).
+ */
 export function assertUniqueFullUrls(entries: BundleEntry[]): void {
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
     if (typeof entry?.fullUrl !== 'string') return;
-    const versionId = entry.resource?.meta?.versionId;
-    const key = `${entry.fullUrl}\u0000${typeof versionId === 'string' ? versionId : ''}`;
+    const writes = ['POST', 'PUT', 'PATCH'].includes(String(entry.request?.method ?? '').toUpperCase());
+    const versionId = writes ? undefined : entry.resource?.meta?.versionId;
+    const url = /^urn:/i.test(entry.fullUrl) ? entry.fullUrl.toLowerCase() : entry.fullUrl;
+    const key = `${url}\u0000${typeof versionId === 'string' ? versionId : ''}`;
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, index);
@@ -34,20 +42,16 @@ export function assertUniqueFullUrls(entries: BundleEntry[]): void {
     }
     throw new FhirError(400, 'FHIR_INVALID_RESOURCE',
       `entries ${first} and ${index} have the same fullUrl ${entry.fullUrl.slice(0, 200)} (FHIR R4 Bundle invariant bdl-7: ` +
-      'a fullUrl is unique in a bundle unless meta.versionId differs): give each entry its own fullUrl; nothing was run',
+      'a fullUrl is unique in a bundle; only entries that read may share one with different meta.versionId): give each entry its own fullUrl; nothing was run',
       [entryIssue(first, 'duplicate fullUrl'), entryIssue(index, 'duplicate fullUrl')]);
   });
 }
 
-/**
- * The resources a transaction entry changes (steps 1-3: DELETE, PUT, PATCH; a POST creates a
- * new id nothing else can name), with the identities of conditional deletes and updates
- * resolved now, in the transaction, before any entry runs.
- */
 export async function changedIdentities(repo: FhirRepository, entry: RuledEntry, body: Resource | undefined): Promise<string[]> {
   const { method, request } = entry;
   if (method === 'GET' || method === 'HEAD' || request.path.includes('$') || request.path.endsWith('_search')) return [];
-  const [type, id, ...rest] = request.path.split('/');
+  // Empty segments dropped as the router drops them when the entry runs ("Patient/a/", "Patient//a").
+  const [type, id, ...rest] = request.path.split('/').filter(Boolean);
   if (!type || rest.length) return [];
   // A create makes a new id; one whose If-None-Exist matches changes nothing.
   if (method === 'POST') return [];

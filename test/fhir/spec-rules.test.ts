@@ -86,6 +86,19 @@ for (const driver of testDrivers) {
         fullUrl: `${s.base}/Patient/bdl7`, resource: { resourceType: 'Patient', id: 'bdl7', meta: { versionId } }, request: { method: 'GET', url: 'Patient/bdl7' },
       });
       assert.equal((await s.request('POST', '', { body: batch([versioned('1'), versioned('2')]) })).status, 200);
+      // Writes under one fullUrl are ambiguous whatever their versionId, and urn: is case-insensitive.
+      const creates = [
+        { fullUrl: u, resource: { resourceType: 'Patient', meta: { versionId: '1' } }, request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: u.toUpperCase(), resource: { resourceType: 'Patient', meta: { versionId: '2' } }, request: { method: 'POST', url: 'Patient' } },
+      ];
+      assert.equal((await s.request('POST', '', { body: transaction(creates) })).status, 400);
+    });
+
+    test('an entry URL with empty segments names the same resource: two PUTs of Patient/a and Patient/a/ overlap', async () => {
+      const twice = transaction([put({ resourceType: 'Patient', id: 'slash1', gender: 'male' }), { ...put({ resourceType: 'Patient', id: 'slash1', gender: 'female' }), request: { method: 'PUT', url: 'Patient/slash1/' } }]);
+      const reply = await s.request('POST', '', { body: twice });
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.equal((await s.request('GET', 'Patient/slash1')).status, 404, 'nothing was saved');
     });
 
     test('a urn:uuid reference that names no entry of the transaction fails it; in a batch, a reference to another entry fails that entry', async () => {
