@@ -83,6 +83,12 @@ for (const driver of testDrivers) {
         assert.match(diagnostics(big.body), /Bundle\.entry\[1\]\.resource/);
       }
       assert.equal((await s.request('GET', 'Patient?_summary=count')).body.total, before);
+      // A Bundle stored as a resource, or one inside Parameters, is one resource: its entries count together.
+      const collection = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: manyGiven(half) }, { resource: manyGiven(half) }] };
+      const stored = await s.request('POST', 'Bundle', { body: collection });
+      assert.equal(stored.status, 413, diagnostics(stored.body));
+      const validated = await s.request('POST', 'Bundle/$validate', { body: { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: collection }] } });
+      assert.equal(validated.status, 413, diagnostics(validated.body));
     });
 
     test('a JSON Patch may not grow a resource past FHIR_MAX_RESOURCE_ELEMENTS', async () => {

@@ -321,8 +321,9 @@ const enum BundleRole { None, EntryList, Entry }
  * characters (PostgreSQL jsonb cannot store them) and members named like Object.prototype's
  * (`__proto__`, `constructor`...: never FHIR elements).
  * The element count bounds the synchronous work one resource costs the process (validation and
- * indexing grow with it) before any of it starts. A Bundle's entry resources are counted one by
- * one (each is validated and indexed on its own), contained resources with their container.
+ * indexing grow with it) before any of it starts. A batch or transaction body's entry resources
+ * are counted one by one (each is validated and indexed on its own); any other Bundle with its
+ * entries, and contained resources with their container.
  */
 export function checkJsonShape(value: unknown, maxDepth: number, maxElements = Number.POSITIVE_INFINITY): void {
   const stack: Array<[node: unknown, depth: number, resource: ElementCount, role: BundleRole, index: number]> =
@@ -344,7 +345,11 @@ export function checkJsonShape(value: unknown, maxDepth: number, maxElements = N
       for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, resource, childRole, i]);
       continue;
     }
-    const isBundle = (node as { resourceType?: unknown }).resourceType === 'Bundle';
+    // Only a batch or transaction posted as the body runs its entries one by one (each validated,
+    // indexed and yielding the event loop on its own): any other Bundle (stored as a collection
+    // or document, a message, one inside Parameters) is one resource, its entries counted with it.
+    const bundleType = (node as { type?: unknown }).type;
+    const isBundle = depth === 1 && (node as { resourceType?: unknown }).resourceType === 'Bundle' && (bundleType === 'batch' || bundleType === 'transaction');
     for (const [key, child] of Object.entries(node)) {
       if (key.includes('\u0000') || !(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new FhirError(400, 'FHIR_INVALID_JSON', 'the body contains a NUL character, which FHIR does not allow');
       if (RESERVED_KEYS.has(key)) throw reservedKey(value);
