@@ -91,8 +91,17 @@ export function parseReference(
   const match = LOCAL_REFERENCE.exec(reference);
   if (!match) return undefined;
   const [, prefix, targetType, targetId] = match;
-  if (prefix !== undefined && !(Array.isArray(baseUrl) ? baseUrl.includes(prefix) : prefix === baseUrl)) return undefined;
+  if (prefix !== undefined) {
+    const base = withLowerCaseOrigin(prefix);
+    if (!(Array.isArray(baseUrl) ? baseUrl.some((b) => withLowerCaseOrigin(b) === base) : base === withLowerCaseOrigin(baseUrl ?? ''))) return undefined;
+  }
   return { targetType: targetType!, targetId: targetId!, local: `${targetType}/${targetId}` };
+}
+
+/** A URL with its scheme and host in lower case, as RFC 3986 compares them (the path keeps its case). */
+function withLowerCaseOrigin(url: string): string {
+  const end = url.indexOf('/', url.indexOf('//') + 2);
+  return url.includes('//') ? (end < 0 ? url : url.slice(0, end)).toLowerCase() + (end < 0 ? '' : url.slice(end)) : url;
 }
 
 /** Whether a search parameter gets index rows (column parameters and composites do not). */
