@@ -3,14 +3,15 @@
  * running out of memory aborted the whole process on the first request (admin API, router and
  * FHIR with it), and a pattern with catastrophic backtracking (^/pub/(a+)+$) held the event loop
  * for seconds per request, before authentication on a public channel. Patterns are now bounded
- * (common/bounded-regexp.ts): at most 4,096 characters, no backreferences or lookarounds, and
- * matched by V8's linear-time engine once a match backtracks too much.
+ * (common/bounded-regexp.ts): at most 1,024 characters, no backreferences or lookarounds,
+ * matched by V8's linear-time engine once a match backtracks too much, and a long text (a body)
+ * matched under a deadline.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from '../interop-layer/support.js';
-import { boundedRegExp, PatternRefused } from '../../src/common/bounded-regexp.js';
+import { boundedRegExp, boundedTest, MAX_PATTERN_LENGTH, PatternRefused } from '../../src/common/bounded-regexp.js';
 
 const HUGE_NESTED = `${'(a|'.repeat(10_000)}${')'.repeat(10_000)}`;
 
@@ -24,6 +25,20 @@ test('boundedRegExp: ordinary patterns pass; huge, backreferencing and lookaroun
   // Catastrophic backtracking on the ordinary engine; finished by the linear one.
   assert.equal(boundedRegExp('^/pub/(a+)+$').test(`/pub/${'a'.repeat(5_000)}!`), false);
   assert.equal(boundedRegExp('(x|x)*$').test(`${'x'.repeat(5_000)}!`), true);
+});
+
+test('boundedTest: the linear engine costs per character with the pattern\'s size, so a long text is given up at the deadline', () => {
+  // Optional alternatives: the linear engine keeps every one alive at each character (~70 µs a
+  // character for 190 of them). 190 are refused as too long; 48 fit in the length cap.
+  const group = '(?:a|b|c|d|e|f|g|h)?';
+  assert.throws(() => boundedRegExp(`${group.repeat(190)}z`), (e: unknown) => e instanceof PatternRefused && /longer than/.test(e.message));
+  const heavy = boundedRegExp(`${group.repeat(Math.floor((MAX_PATTERN_LENGTH - 1) / group.length))}z`);
+  let givenUp = 0;
+  // 1 MB of "a": ~15 s on the linear engine were it run to the end.
+  assert.equal(boundedTest(heavy, 'a'.repeat(1_000_000), () => givenUp++), false);
+  assert.equal(givenUp, 1, 'given up at the deadline, and said so');
+  assert.equal(boundedTest(heavy, 'aaz'), true, 'a short text is matched directly');
+  assert.equal(boundedTest(/^\/fhir\/.*$/, `/fhir/${'x'.repeat(10_000)}`), true, 'a long text under an ordinary pattern matches within the deadline');
 });
 
 describe(`channel patterns on ${testDrivers[0]}`, () => {
@@ -42,7 +57,7 @@ describe(`channel patterns on ${testDrivers[0]}`, () => {
 
   test('the admin API refuses patterns that cannot be bounded, with the reason', async () => {
     for (const [field, pattern, reason] of [
-      ['urlPattern', HUGE_NESTED, /longer than 4096/],
+      ['urlPattern', HUGE_NESTED, /longer than 1024/],
       ['urlPattern', '^/x/(?!admin).*$', /lookahead/],
       ['matchContentRegex', '(["a])\\1', /backreference/],
     ] as const) {

@@ -5,6 +5,7 @@
  */
 import { halt, textResponse, type Exchange, type RouterDeps, type RouterRequest } from '../exchange.js';
 import type { CompiledChannel } from '../../routing-table.js';
+import { boundedTest } from '../../../../common/bounded-regexp.js';
 
 export function requestContentType(request: RouterRequest): string {
   return String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -12,7 +13,7 @@ export function requestContentType(request: RouterRequest): string {
 
 /** Whether the channel could take the request judging by what arrives before the body. */
 export function channelAcceptsHeaders(candidate: CompiledChannel, request: RouterRequest, contentType: string): boolean {
-  if (!candidate.urlPattern.test(request.path)) return false;
+  if (!boundedTest(candidate.urlPattern, request.path)) return false;
   if (candidate.methods.size > 0 && !candidate.methods.has(request.method)) return false;
   const types = candidate.channel.matchContentTypes;
   return types.length === 0 || types.some((t) => t.toLowerCase() === contentType);
@@ -26,7 +27,7 @@ export function matchChannel(exchange: Exchange, deps: RouterDeps): void {
     if (!channelAcceptsHeaders(candidate, request, contentType)) continue;
     if (candidate.contentRegex) {
       bodyText ??= request.body.toString('utf8');
-      if (!candidate.contentRegex.test(bodyText)) continue;
+      if (!boundedTest(candidate.contentRegex, bodyText, () => deps.logger.warn({ channel: candidate.channel.name }, 'matchContentRegex given up on a long body (over 250 ms): not matched'))) continue;
     }
     exchange.channel = candidate;
     return;
