@@ -370,6 +370,9 @@ for (const driver of testDrivers) {
       const byHostPort = await find({ 'request.host': original.request.host, 'request.port': String(original.request.port) });
       assert.ok(byHostPort.some((t) => t._id === original._id), `host ${original.request.host} port ${original.request.port} (router ${routerUrl.host})`);
       assert.equal((await find({ 'request.port': '1' })).length, 0);
+      for (const bad of [{ 'request.port': 'abc' }, { 'request.method': 123 }, { childIDs: JSON.stringify({ $exists: 'yes', $ne: [] }) }]) {
+        assert.equal((await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify(bad))}`)).status, 400, JSON.stringify(bad));
+      }
       const truncated = await iol.call('GET', `/transactions/${original._id}?filterRepresentation=fulltruncate`);
       assert.equal(truncated.status, 200);
       assert.equal(truncated.body.request.body, 'again', 'short bodies are whole');

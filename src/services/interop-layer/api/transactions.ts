@@ -112,13 +112,13 @@ function hasChildrenFilter(value: unknown): boolean {
     const c = v as Record<string, unknown>;
     const empty = (x: unknown) => Array.isArray(x) && x.length === 0;
     const keys = Object.keys(c);
-    if (keys.every((k) => ['$exists', '$ne', '$eq', '$size'].includes(k))) {
+    if (keys.every((k) => ['$exists', '$ne', '$eq', '$size'].includes(k)) && (c.$exists === undefined || typeof c.$exists === 'boolean')) {
       if (c.$exists === false || empty(c.$eq) || c.$size === 0) return false;
       if (c.$exists === true || empty(c.$ne)) return true;
     }
   }
   if (Array.isArray(v) && v.length === 0) return false;
-  throw badRequest('filter childIDs must be {"$exists": true, "$ne": []} (reruns) or {"$eq": []} (none), as the OpenHIM consoles send it');
+  throw badRequest('filter childIDs must be {"$exists": true, "$ne": []} (reruns) or {"$eq": []}, {"$size": 0} or {"$exists": false} (none), as the OpenHIM consoles send it');
 }
 
 /** OpenHIM's `filters` JSON → our query, every filter checked. Unknown keys are refused so a typo does not list everything. */
@@ -168,9 +168,11 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         break;
       case 'request.port':
         q.port = exactValue(value, 'request.port');
+        if (!/^\d{1,5}$/.test(q.port)) throw badRequest(`filter request.port must be a port number, not "${q.port.slice(0, 40)}"`);
         break;
       case 'request.method':
         q.method = exactValue(value, 'request.method').toUpperCase();
+        if (!/^[A-Z]{1,20}$/.test(q.method)) throw badRequest(`filter request.method must be an HTTP method such as GET, not "${q.method.slice(0, 40)}"`);
         break;
       case 'childIDs':
         q.hasChildren = hasChildrenFilter(value);
