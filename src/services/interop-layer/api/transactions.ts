@@ -29,32 +29,31 @@ interface ListQuery {
   channelID?: string;
 }
 
+type BodyPart = { body?: string; bodyBase64?: string } | undefined;
+
+/** The transaction with `change` applied to every request and response it holds (its own, its routes', its orchestrations'). */
+function withEachPart(tx: Transaction, change: <T extends BodyPart>(part: T) => T): Transaction {
+  return {
+    ...tx,
+    request: change(tx.request),
+    response: change(tx.response),
+    routes: tx.routes.map((r) => ({ ...r, request: change(r.request), response: change(r.response) })),
+    orchestrations: tx.orchestrations.map((o) => ({ ...o, request: change(o.request), response: change(o.response) })),
+  };
+}
+
 function stripBodies(tx: Transaction): Transaction {
-  const strip = <T extends { body?: string; bodyBase64?: string } | undefined>(part: T): T => {
+  return withEachPart(tx, <T extends BodyPart>(part: T): T => {
     if (!part) return part;
     const { body: _b, bodyBase64: _e, ...rest } = part;
     return rest as T;
-  };
-  return {
-    ...tx,
-    request: strip(tx.request),
-    response: strip(tx.response),
-    routes: tx.routes.map((r) => ({ ...r, request: strip(r.request), response: strip(r.response) })),
-    orchestrations: tx.orchestrations.map((o) => ({ ...o, request: strip(o.request), response: strip(o.response) })),
-  };
+  });
 }
 
 /** Every body longer than TRUNCATE_SIZE characters cut there and marked, as OpenHIM's fulltruncate. */
 function truncateBodies(tx: Transaction): Transaction {
-  const cut = <T extends { body?: string } | undefined>(part: T): T =>
-    part && typeof part.body === 'string' && part.body.length > TRUNCATE_SIZE ? { ...part, body: part.body.slice(0, TRUNCATE_SIZE) + TRUNCATE_APPEND } : part;
-  return {
-    ...tx,
-    request: cut(tx.request),
-    response: cut(tx.response),
-    routes: tx.routes.map((r) => ({ ...r, request: cut(r.request), response: cut(r.response) })),
-    orchestrations: tx.orchestrations.map((o) => ({ ...o, request: cut(o.request), response: cut(o.response) })),
-  };
+  return withEachPart(tx, <T extends BodyPart>(part: T): T =>
+    part && typeof part.body === 'string' && part.body.length > TRUNCATE_SIZE ? { ...part, body: part.body.slice(0, TRUNCATE_SIZE) + TRUNCATE_APPEND } : part);
 }
 
 function represent(tx: Transaction, representation: Representation): Partial<Transaction> {
