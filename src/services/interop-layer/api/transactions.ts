@@ -96,9 +96,11 @@ function stringList(value: unknown, name: string): string[] {
 const TRANSACTION_FILTERS = ['channelID', 'clientID', 'status', 'request.timestamp', 'request.path', 'request.querystring', 'request.host', 'request.port', 'request.method', 'response.status', 'childIDs', 'properties'];
 
 /** A filter matched exactly (host, port, method): a string or a number, up to 200 characters. */
-function exactValue(value: unknown, name: string): string {
+function exactValue(value: unknown, name: string, shape?: { pattern: RegExp; what: string }): string {
   if ((typeof value !== 'string' && typeof value !== 'number') || String(value).length > 200) throw badRequest(`filter ${name} must be a string of up to 200 characters`);
-  return String(value);
+  const text = String(value);
+  if (shape && !shape.pattern.test(text)) throw badRequest(`filter ${name} must be ${shape.what}, not "${text.slice(0, 40)}"`);
+  return text;
 }
 
 /**
@@ -166,12 +168,10 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         q.host = exactValue(value, 'request.host');
         break;
       case 'request.port':
-        q.port = exactValue(value, 'request.port');
-        if (!/^\d{1,5}$/.test(q.port)) throw badRequest(`filter request.port must be a port number, not "${q.port.slice(0, 40)}"`);
+        q.port = exactValue(value, 'request.port', { pattern: /^\d{1,5}$/, what: 'a port number' });
         break;
       case 'request.method':
-        q.method = exactValue(value, 'request.method').toUpperCase();
-        if (!/^[A-Z]{1,20}$/.test(q.method)) throw badRequest(`filter request.method must be an HTTP method such as GET, not "${q.method.slice(0, 40)}"`);
+        q.method = exactValue(value, 'request.method', { pattern: /^[A-Za-z]{1,20}$/, what: 'an HTTP method such as GET' }).toUpperCase();
         break;
       case 'childIDs':
         q.hasChildren = hasChildrenFilter(value);

@@ -85,14 +85,7 @@ export class UpstreamClient {
         res.body.destroy();
         throw new UpstreamFailure('error', `the upstream ${origin} answered with status ${res.statusCode}, which HTTP does not have (100-599)`);
       }
-      if (res.statusCode === 304 || res.statusCode === 204) {
-        // No body by definition (RFC 9110 15.3.5, 15.4.5). A 304's Content-Length is the length of
-        // the representation it stands for, which undici 7 takes for a body it then misses: not read.
-        res.body.on('error', () => undefined);
-        res.body.resume();
-        return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: EMPTY, timestamp: new Date().toISOString() };
-      }
-      const body = await readCapped(res.body, this.maxBodyBytes, origin, controller.signal, req.timeoutMs);
+      const body = res.statusCode === 304 || res.statusCode === 204 ? discardBody(res.body) : await readCapped(res.body, this.maxBodyBytes, origin, controller.signal, req.timeoutMs);
       return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body, timestamp: new Date().toISOString() };
     } finally {
       clearTimeout(deadline);
@@ -102,6 +95,17 @@ export class UpstreamClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/**
+ * An answer with no body by definition (304, 204: RFC 9110 15.3.5, 15.4.5). A 304's Content-Length
+ * is the length of the representation it stands for, which undici 7 takes for a body it then
+ * misses: the stream is drained, its error heard, and nothing read.
+ */
+function discardBody(body: Readable): Buffer {
+  body.on('error', () => undefined);
+  body.resume();
+  return EMPTY;
 }
 
 /**
