@@ -10,6 +10,7 @@ import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, unresolvedPlaceholder } from './bundle-rules.js';
+import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { dispatch, type RouteContext } from './router.js';
@@ -269,11 +270,13 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     }
   }
   const pending: PlannedEntry[] = [];
+  const placeholders = urnPlaceholders(references);
   for (const item of ordered) {
     if (item.method === 'DELETE') continue;
     if (item.request.body && (item.method === 'POST' || item.method === 'PUT')) {
       try {
         item.request.body = await resolveReferences(ctx.repo, item.request.body, references);
+        replacePlaceholderLinks(item.request.body as Record<string, unknown>, placeholders);
       } catch (error) {
         throw failedEntry(item, error);
       }

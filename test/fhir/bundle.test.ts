@@ -44,6 +44,47 @@ for (const driver of testDrivers) {
       assert.equal(search.body.entry.length, 1);
     });
 
+    test('transaction replaces placeholders in uri-typed elements and narrative links, not in strings (http.html#trules)', async () => {
+      const binaryUrl = 'urn:uuid:0b0c6a1e-0000-4000-8000-0000000000b1';
+      const patientUrl = 'urn:uuid:0b0c6a1e-0000-4000-8000-0000000000b2';
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            {
+              fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-0000000000b3',
+              resource: {
+                resourceType: 'DocumentReference', status: 'current',
+                text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${patientUrl}">patient</a> <img src='${binaryUrl}' alt="scan"/></div>` },
+                masterIdentifier: { system: 'urn:ietf:rfc:3986', value: binaryUrl },
+                subject: { reference: patientUrl },
+                content: [{ attachment: { contentType: 'text/plain', url: binaryUrl } }],
+              },
+              request: { method: 'POST', url: 'DocumentReference' },
+            },
+            { fullUrl: binaryUrl, resource: { resourceType: 'Binary', contentType: 'text/plain', data: 'aGk=' }, request: { method: 'POST', url: 'Binary' } },
+            {
+              fullUrl: patientUrl,
+              resource: { resourceType: 'Patient', extension: [{ url: 'http://example.org/source', valueUri: binaryUrl }], contained: [{ resourceType: 'Basic', id: 'c1', code: { text: 'x' }, implicitRules: binaryUrl }] },
+              request: { method: 'POST', url: 'Patient' },
+            },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const [document, binary, patient] = reply.body.entry.map((entry: Json) => entry.resource);
+      const binaryRef = `Binary/${binary.id}`;
+      const patientRef = `Patient/${patient.id}`;
+      assert.equal(document.content[0].attachment.url, binaryRef, 'Attachment.url is a url');
+      assert.equal(document.masterIdentifier.value, binaryUrl, 'Identifier.value is a string: left alone');
+      assert.equal(document.masterIdentifier.system, 'urn:ietf:rfc:3986');
+      assert.match(document.text.div, new RegExp(`<a href="${patientRef}">`));
+      assert.match(document.text.div, new RegExp(`<img src='${binaryRef}'`));
+      assert.equal(patient.extension[0].valueUri, binaryRef, 'a choice element of type uri');
+      assert.equal(patient.contained[0].implicitRules, binaryRef, 'inside a contained resource');
+      const read = await s.request('GET', `DocumentReference/${document.id}`);
+      assert.equal(read.body.content[0].attachment.url, binaryRef);
+    });
+
     test('conditional create and conditional references inside a transaction reuse existing resources', async () => {
       const reply = await s.request('POST', '', {
         body: {

@@ -1,0 +1,97 @@
+/**
+ * R4 http.html#trules: a transaction replaces its placeholders "whether they are found in the
+ * resource ids, resource references, elements of type uri, url, oid, uuid, and <a href="" &
+ * <img src="" in the narrative. Elements of type canonical are not replaced." References are
+ * resolved in bundle.ts; this module does the uri-typed elements and the narrative, which need
+ * the element types (an Identifier.value holding a urn:uuid is a string, and stays as it is).
+ * Only urn:uuid: and urn:oid: placeholders are replaced there: an http fullUrl already names a
+ * real location.
+ */
+import { getDataType, type InternalTypeSchema } from '@medplum/core';
+import { isResourceType } from './definitions.js';
+
+type Json = Record<string, unknown>;
+
+const LINK_TYPES = new Set(['uri', 'url', 'oid', 'uuid']);
+const PRIMITIVE = /^[a-z]/;
+// One quoted attribute value after href= or src=; both alternatives are linear.
+const NARRATIVE_LINK = /(\s(?:href|src)\s*=\s*)(?:"([^"]*)"|'([^']*)')/gi;
+
+/** The transaction's urn: placeholders and what they became (Type/id). */
+export function urnPlaceholders(references: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [fullUrl, target] of references) if (/^urn:(uuid|oid):/i.test(fullUrl)) out.set(fullUrl, target);
+  return out;
+}
+
+/** Replaces placeholders in the resource's uri/url/oid/uuid elements and narrative links, in place. */
+export function replacePlaceholderLinks(resource: Json, placeholders: ReadonlyMap<string, string>): void {
+  if (!placeholders.size || typeof resource.resourceType !== 'string' || !isResourceType(resource.resourceType)) return;
+  if (!mentionsPlaceholder(resource, placeholders)) return;
+  walk(resource, getDataType(resource.resourceType), placeholders);
+}
+
+/** Cheap untyped check first: most resources of a transaction mention no placeholder outside references. */
+function mentionsPlaceholder(resource: Json, placeholders: ReadonlyMap<string, string>): boolean {
+  const stack: unknown[] = [resource];
+  while (stack.length) {
+    const node = stack.pop();
+    if (typeof node === 'string') {
+      if (placeholders.has(node) || (node.startsWith('<') && /urn:(uuid|oid):/i.test(node))) return true;
+    } else if (Array.isArray(node)) {
+      for (const child of node) stack.push(child);
+    } else if (node && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) if (key !== 'reference') stack.push(child);
+    }
+  }
+  return false;
+}
+
+function walk(value: Json, schema: InternalTypeSchema, placeholders: ReadonlyMap<string, string>): void {
+  for (const key of Object.keys(value)) {
+    const type = elementType(schema, key);
+    if (!type) continue;
+    const child = value[key];
+    if (Array.isArray(child)) {
+      for (let i = 0; i < child.length; i++) child[i] = replaced(child[i], type, placeholders);
+    } else {
+      value[key] = replaced(child, type, placeholders);
+    }
+  }
+}
+
+function replaced(value: unknown, type: string, placeholders: ReadonlyMap<string, string>): unknown {
+  if (typeof value === 'string') {
+    if (LINK_TYPES.has(type)) return placeholders.get(value) ?? value;
+    if (type === 'xhtml') return value.replace(NARRATIVE_LINK, (all, head: string, double?: string, single?: string) => {
+      const target = placeholders.get(double ?? single ?? '');
+      if (!target) return all;
+      return double !== undefined ? `${head}"${target}"` : `${head}'${target}'`;
+    });
+    return value;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value) || PRIMITIVE.test(type)) return value;
+  const json = value as Json;
+  if (type === 'Resource') {
+    // A contained resource or a Bundle entry's resource: walked as its own type.
+    if (typeof json.resourceType === 'string' && isResourceType(json.resourceType)) walk(json, getDataType(json.resourceType), placeholders);
+    return value;
+  }
+  walk(json, getDataType(type), placeholders);
+  return value;
+}
+
+/** The type of a property: its element's single type, or for a choice (value[x]) the type its name ends with. */
+function elementType(schema: InternalTypeSchema, key: string): string | undefined {
+  const element = schema.elements[key];
+  if (element) return element.type.length === 1 ? element.type[0]!.code : undefined;
+  for (const [name, choice] of Object.entries(schema.elements)) {
+    if (!name.endsWith('[x]')) continue;
+    const base = name.slice(0, -3);
+    if (!key.startsWith(base)) continue;
+    const suffix = key.slice(base.length);
+    const match = choice.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
+    if (match) return match.code;
+  }
+  return undefined;
+}
