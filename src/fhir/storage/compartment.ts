@@ -10,6 +10,11 @@ export interface CompartmentQuery {
   /** Resource types and the reference parameters that make them members. */
   members: Array<{ type: string; params: string[] }>;
   since?: string;
+  /**
+   * A care date range ($everything's start/end): members whose care date (one of these date
+   * parameters of their type) lies wholly outside it are left out; members without one stay in.
+   */
+  careDates?: { params: Array<{ type: string; param: string }>; low: string; high: string };
   types?: string[];
   limit: number;
   /** Keyset paging: members after this one in (type, rid) order. */
@@ -40,6 +45,7 @@ export async function readCompartment(q: Queryable, schema: string, query: Compa
     // One row more than the page tells whether there is a next page.
     query.limit + 1, query.maxBytes ?? Number.MAX_SAFE_INTEGER];
   const since = query.since ? `AND r.last_updated >= $${params.push(query.since)}::timestamptz` : '';
+  const careDates = query.careDates ? careDateCondition(schema, query.careDates, params) : '';
   const after = query.after ? `AND (r.type, r.rid) > ($${params.push(query.after.type)}, $${params.push(query.after.rid)}::bigint)` : '';
   const result = await q.query<{ rid: number | string; type: string; used: number; fits: boolean; content: Resource | null }>(
     boundedPageSql({
@@ -47,7 +53,7 @@ export async function readCompartment(q: Queryable, schema: string, query: Compa
          SELECT x.rid FROM ${schema}.idx_reference x
          JOIN unnest($3::text[], $4::text[]) AS m(type, param) ON x.type = m.type AND x.param = m.param
          WHERE x.target_type = $1 AND x.target_id = $2)
-       ${since} ${after}
+       ${since} ${careDates} ${after}
        ORDER BY r.type, r.rid LIMIT $5`,
       keyColumns: ['rid', 'type'],
       contentOf: `(SELECT c.content FROM ${schema}.resources c WHERE c.rid = b.rid)`,
@@ -62,4 +68,15 @@ export async function readCompartment(q: Queryable, schema: string, query: Compa
   // A page of no members (limit 0: the patient alone filled the first page) continues from the start.
   const next = complete ? undefined : last ? { type: last.type, rid: Number(last.rid) } : query.after ?? { type: '', rid: 0 };
   return { resources: rows.map((row) => row.content!), complete, ...(next ? { next } : {}) };
+}
+
+/** SQL keeping members with no care date, or one that overlaps [low, high]; pushes its parameters. */
+function careDateCondition(schema: string, careDates: NonNullable<CompartmentQuery['careDates']>, params: unknown[]): string {
+  const types = `$${params.push(careDates.params.map((p) => p.type))}::text[]`;
+  const names = `$${params.push(careDates.params.map((p) => p.param))}::text[]`;
+  const low = `$${params.push(careDates.low)}::timestamptz`;
+  const high = `$${params.push(careDates.high)}::timestamptz`;
+  const dated = `SELECT 1 FROM ${schema}.idx_date d JOIN unnest(${types}, ${names}) AS cd(type, param)
+    ON d.type = cd.type AND d.param = cd.param WHERE d.rid = r.rid`;
+  return `AND (NOT EXISTS (${dated}) OR EXISTS (${dated} AND d.high >= ${low} AND d.low <= ${high}))`;
 }

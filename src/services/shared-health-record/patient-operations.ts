@@ -5,11 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { LIMITS } from '../../common/limits.js';
 import type { Bundle, BundleEntry, Composition, CompositionSection, Patient, Resource } from '@medplum/fhirtypes';
-import { isResourceType, patientCompartmentDefinition } from '../../fhir/definitions.js';
+import { isResourceType, patientCompartmentDefinition, searchParameter } from '../../fhir/definitions.js';
 import { parameterValue, type FhirOperation, type OperationContext } from '../../fhir/operations/registry.js';
 import { preferences } from '../../fhir/interaction.js';
 import { FhirError, badRequest, tooCostly } from '../../fhir/outcome.js';
-import type { CompartmentPosition } from '../../fhir/storage/compartment.js';
+import type { CompartmentPosition, CompartmentQuery } from '../../fhir/storage/compartment.js';
 import { parseDateRange } from '../../fhir/search/values.js';
 
 const EVERYTHING_LIMIT = 10_000;
@@ -18,15 +18,62 @@ const EVERYTHING_LIMIT = 10_000;
 interface EverythingParameters {
   types?: string[];
   since?: string;
+  /** start/end as given (FHIR dates), kept for the paging links, and the range they make. */
+  start?: string;
+  end?: string;
+  careDates?: CareDateRange;
   /** Page size (R4: "_count: page size"), the patient included on the first page. */
   count: number;
   /** Where this page starts: a next link's `_cursor`; none on the first page. */
   after?: CompartmentPosition;
 }
 
-/** The parameters R4 defines for Patient/$everything that this server does not apply. */
-const UNSUPPORTED = new Set(['start', 'end']);
-const KNOWN = new Set(['_type', '_since', '_count', '_cursor']);
+const KNOWN = new Set(['_type', '_since', '_count', '_cursor', 'start', 'end']);
+
+type CareDateRange = NonNullable<CompartmentQuery['careDates']>;
+
+/**
+ * The date search parameters that hold a compartment member's care date: `date` where the type
+ * has one (Observation's effective time, Encounter's period, Procedure's performed time...), and
+ * for the clinical types without it the parameter that says when the care happened.
+ */
+const CARE_DATE_OVERRIDES: Record<string, string[]> = {
+  Condition: ['onset-date', 'recorded-date'],
+  MedicationRequest: ['authoredon'],
+  MedicationStatement: ['effective'],
+  MedicationAdministration: ['effective-time'],
+  MedicationDispense: ['whenhandedover', 'whenprepared'],
+  ServiceRequest: ['authored'],
+  Specimen: ['collected'],
+  ImagingStudy: ['started'],
+  Communication: ['sent'],
+  CommunicationRequest: ['authored'],
+  Claim: ['created'],
+  ExplanationOfBenefit: ['created'],
+};
+
+let careDateParams: CareDateRange['params'] | undefined;
+
+function careDateParameters(): CareDateRange['params'] {
+  careDateParams ??= patientCompartmentDefinition().flatMap(({ type }) =>
+    (CARE_DATE_OVERRIDES[type] ?? ['date'])
+      .filter((param) => searchParameter(type, param)?.type === 'date')
+      .map((param) => ({ type, param })));
+  return careDateParams;
+}
+
+/** start and end are R4 dates (any precision): the range runs from start's first to end's last instant. */
+function careDateRange(start: string | undefined, end: string | undefined): CareDateRange | undefined {
+  if (start === undefined && end === undefined) return undefined;
+  const bound = (name: string, text: string): { low: Date; high: Date } => {
+    if (!/^\d{4}(-\d{2}(-\d{2})?)?$/.test(text)) throw badRequest(`$everything ${name} must be a date (YYYY, YYYY-MM or YYYY-MM-DD), got "${text.slice(0, 100)}"`);
+    return parseDateRange(text);
+  };
+  const low = start === undefined ? '-infinity' : bound('start', start).low.toISOString();
+  const high = end === undefined ? 'infinity' : bound('end', end).high.toISOString();
+  if (start !== undefined && end !== undefined && low > high) throw badRequest(`$everything start (${start}) is after end (${end})`);
+  return { params: careDateParameters(), low, high };
+}
 
 function everythingParameters(context: OperationContext): EverythingParameters {
   checkParameterNames(context);
@@ -34,6 +81,9 @@ function everythingParameters(context: OperationContext): EverythingParameters {
   const sinceText = parameterValue(context.parameters, '_since');
   const countText = parameterValue(context.parameters, '_count');
   const cursorText = parameterValue(context.parameters, '_cursor');
+  const start = parameterValue(context.parameters, 'start');
+  const end = parameterValue(context.parameters, 'end');
+  const careDates = careDateRange(start, end);
   let types: string[] | undefined;
   if (typeText !== undefined) {
     types = typeText.split(',').map((t) => t.trim()).filter(Boolean);
@@ -58,21 +108,12 @@ function everythingParameters(context: OperationContext): EverythingParameters {
     if (!cursor) throw badRequest(`$everything _cursor "${cursorText.slice(0, 100)}" is not one of this server's next links`);
     after = { type: cursor[1]!, rid: Number(cursor[2]) };
   }
-  return { types, since, count, after };
+  return { types, since, start, end, careDates, count, after };
 }
 
-/**
- * start/end (a care date range) are refused rather than ignored: ignoring them would answer
- * records outside the range the client asked for. Other names follow Prefer: handling, as in a
- * search: a 400 under handling=strict, ignored otherwise.
- */
+/** Unknown names follow Prefer: handling, as in a search: a 400 under handling=strict, ignored otherwise. */
 function checkParameterNames(context: OperationContext): void {
   const names = (context.parameters.parameter ?? []).map((p) => p.name ?? '');
-  const unsupported = names.find((name) => UNSUPPORTED.has(name));
-  if (unsupported !== undefined) {
-    throw badRequest(`$everything parameter "${unsupported}" (a care date range) is not supported by this server: ` +
-      'use _since for records changed since an instant, or a search with date parameters');
-  }
   const unknown = names.find((name) => !KNOWN.has(name));
   if (unknown !== undefined && preferences(context.request.headers).handling === 'strict') {
     throw badRequest(`unknown $everything parameter "${unknown.slice(0, 100)}"; this server takes _type, _since and _count ` +
@@ -82,7 +123,7 @@ function checkParameterNames(context: OperationContext): void {
 
 /** The patient and its compartment; `complete` is false when members were left out (past `limit` or FHIR_SEARCH_MAX_PAGE_BYTES). */
 async function patientAndCompartment(
-  context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT, after?: CompartmentPosition,
+  context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT, after?: CompartmentPosition, careDates?: CareDateRange,
 ): Promise<{ patient: Patient; members: Resource[]; complete: boolean; next?: CompartmentPosition }> {
   if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
   const patient = (await context.repo.read('Patient', context.id)) as Patient;
@@ -93,7 +134,7 @@ async function patientAndCompartment(
     if (maxBytes <= 0) [limit, maxBytes] = [0, 1];
   }
   const found = await context.repo.compartment({
-    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, limit, after, maxBytes,
+    ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, careDates, limit, after, maxBytes,
   });
   const members = found.resources.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id));
   return { patient, members, complete: found.complete, next: found.next };
@@ -108,6 +149,8 @@ function everythingLink(context: OperationContext, parameters: EverythingParamet
   const query = new URLSearchParams();
   if (parameters.types) query.set('_type', parameters.types.join(','));
   if (parameters.since) query.set('_since', parameters.since);
+  if (parameters.start) query.set('start', parameters.start);
+  if (parameters.end) query.set('end', parameters.end);
   query.set('_count', String(parameters.count));
   if (after) query.set('_cursor', `${after.type}:${after.rid}`);
   return `${context.baseUrl}/Patient/${context.id}/$everything?${query.toString()}`;
@@ -124,7 +167,8 @@ export const patientEverything: FhirOperation = {
     const first = parameters.after === undefined;
     // The first page holds the patient, then its members: _count entries in all on every page.
     const limit = first ? parameters.count - 1 : parameters.count;
-    const { patient, members, complete, next } = await patientAndCompartment(context, parameters.types, parameters.since, limit, parameters.after);
+    const { patient, members, complete, next } = await patientAndCompartment(
+      context, parameters.types, parameters.since, limit, parameters.after, parameters.careDates);
     const entry = (resource: Resource): BundleEntry => ({
       fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
     });
