@@ -92,16 +92,41 @@ export function parseReference(
   if (!match) return undefined;
   const [, prefix, targetType, targetId] = match;
   if (prefix !== undefined) {
-    const base = withLowerCaseOrigin(prefix);
-    if (!(Array.isArray(baseUrl) ? baseUrl.some((b) => withLowerCaseOrigin(b) === base) : base === withLowerCaseOrigin(baseUrl ?? ''))) return undefined;
+    const base = withCanonicalOrigin(prefix);
+    if (!(Array.isArray(baseUrl) ? baseUrl.some((b) => canonicalBase(b) === base) : base === canonicalBase(baseUrl ?? ''))) return undefined;
   }
   return { targetType: targetType!, targetId: targetId!, local: `${targetType}/${targetId}` };
 }
 
-/** A URL with its scheme and host in lower case, as RFC 3986 compares them (the path keeps its case). */
-function withLowerCaseOrigin(url: string): string {
-  const end = url.indexOf('/', url.indexOf('//') + 2);
-  return url.includes('//') ? (end < 0 ? url : url.slice(0, end)).toLowerCase() + (end < 0 ? '' : url.slice(end)) : url;
+/**
+ * A base URL with its origin in the form WHATWG URL gives it (scheme and host in lower case, IPv4
+ * shorthands such as 127.1 and IPv6 written out in full in their short form, a default port
+ * dropped), the path as written: one address has one spelling whichever way a writer spells it.
+ */
+function withCanonicalOrigin(url: string): string {
+  const start = url.indexOf('//');
+  if (start < 0) return url;
+  const end = url.indexOf('/', start + 2);
+  const origin = end < 0 ? url : url.slice(0, end);
+  const path = end < 0 ? '' : url.slice(end);
+  try {
+    const parsed = new URL(origin);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return `${parsed.protocol}//${parsed.host}${path}`;
+  } catch {
+    // not a URL: compared as written, its origin in lower case
+  }
+  return origin.toLowerCase() + path;
+}
+
+// The configured bases are few and fixed: their canonical form is computed once each.
+const canonicalBases = new Map<string, string>();
+function canonicalBase(base: string): string {
+  let canonical = canonicalBases.get(base);
+  if (canonical === undefined) {
+    canonical = withCanonicalOrigin(base);
+    if (canonicalBases.size < 1000) canonicalBases.set(base, canonical);
+  }
+  return canonical;
 }
 
 /** Whether a search parameter gets index rows (column parameters and composites do not). */
