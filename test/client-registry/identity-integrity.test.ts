@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { testDrivers } from '../support/databases.js';
+import { PmirMessageLog, RETENTION_DAYS } from '../../src/services/client-registry/pmir-messages.js';
 import { CLINIC_A, CLINIC_B, NATIONAL_ID, goldenOf, namingSystem, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
 
 function pmirMessage(entries: unknown[], id = randomUUID()): Record<string, unknown> {
@@ -111,6 +112,16 @@ for (const driver of testDrivers) {
       assert.equal(reused.status, 409, JSON.stringify(reused.body));
       assert.equal(reused.body.entry[0].resource.response.code, 'fatal-error');
       assert.equal(await holders(CLINIC_B, 'C79'), 0);
+    });
+
+    test('PMIR ITI-93: applied message ids are forgotten after the retention period, newer ones kept', async () => {
+      const db = cr.database.db;
+      await db.query(`INSERT INTO cr.pmir_message (message_id, body_digest, received_at) VALUES
+        ('old-1', 'x', now() - make_interval(days => $1 + 1)), ('old-2', 'x', now() - make_interval(days => $1 + 400)),
+        ('recent', 'x', now() - make_interval(days => $1 - 1))`, [RETENTION_DAYS]);
+      assert.equal(await new PmirMessageLog('cr').purge(db), 2);
+      const { rows } = await db.query<{ message_id: string }>(`SELECT message_id FROM cr.pmir_message WHERE message_id IN ('old-1', 'old-2', 'recent')`);
+      assert.deepEqual(rows.map((r) => r.message_id), ['recent']);
     });
   });
 }

@@ -124,5 +124,10 @@ export function registryMigrations(schema: string): Migration[] {
         );
       `,
     },
+    {
+      version: 1006,
+      name: 'client registry: PMIR messages purged by age',
+      sql: `CREATE INDEX pmir_message_received_at ON ${schema}.pmir_message (received_at);`,
+    },
   ];
 }

@@ -4,7 +4,9 @@
  * same patients a second time. The row is written in the feed's own transaction, so a message is
  * recorded exactly when its changes commit; a resend waits for a first copy still in flight (the
  * primary key) and is then answered with the first copy's result. The same id on another body is
- * refused: a message id names one message.
+ * refused: a message id names one message. Rows are kept for RETENTION_DAYS (a sender retries
+ * within minutes, not months), then purged a batch at a time now and then by the process that
+ * claims messages, so the table does not grow with every message ever received.
  */
 import { createHash } from 'node:crypto';
 import type { Bundle } from '@medplum/fhirtypes';
@@ -17,11 +19,20 @@ export function messageDigest(message: unknown): string {
   return createHash('sha256').update(canonicalJson(message)).digest('base64url');
 }
 
+/** How long an applied message's id is remembered. */
+export const RETENTION_DAYS = 30;
+/** Old rows are purged once per this many claims, at most PURGE_BATCH at a time. */
+const PURGE_EVERY = 200;
+const PURGE_BATCH = 1000;
+
 export class PmirMessageLog {
+  private claims = 0;
+
   constructor(private readonly schema: string) {}
 
   /** Claims a message id in the caller's transaction, or tells what the first copy answered. */
   async claim(q: Queryable, messageId: string, digest: string): Promise<MessageClaim> {
+    if (++this.claims % PURGE_EVERY === 0) await this.purge(q);
     const inserted = await q.query(
       `INSERT INTO ${this.schema}.pmir_message (message_id, body_digest) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
       [messageId, digest],
@@ -37,5 +48,16 @@ export class PmirMessageLog {
 
   async recordResults(q: Queryable, messageId: string, results: Bundle): Promise<void> {
     await q.query(`UPDATE ${this.schema}.pmir_message SET response = $2 WHERE message_id = $1`, [messageId, JSON.stringify(results)]);
+  }
+
+  /** Forgets messages received more than RETENTION_DAYS ago (a bounded batch: it runs inside a feed's transaction). */
+  async purge(q: Queryable): Promise<number> {
+    const { rows } = await q.query(
+      `DELETE FROM ${this.schema}.pmir_message WHERE message_id IN (
+         SELECT message_id FROM ${this.schema}.pmir_message WHERE received_at < now() - make_interval(days => $1) LIMIT $2)
+       RETURNING 1`,
+      [RETENTION_DAYS, PURGE_BATCH],
+    );
+    return rows.length;
   }
 }
