@@ -155,7 +155,7 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
-  if (budget.cut) entries.push(includesCutOutcome(ctx.maxPageBytes!));
+  if (budget.incomplete) entries.push(includesLeftOutOutcome(budget, ctx.maxPageBytes, maxIncludedOf(ctx)));
   // FHIR JSON has no empty arrays: a count-only answer (_summary=count) has no entry at all.
   if (entries.length || request.summary !== 'count') bundle.entry = entries;
   return bundle;
@@ -202,13 +202,25 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
 
 const MAX_INCLUDE_ROUNDS = 4;
 
-/** What is left of the page's byte budget for _include and _revinclude, spent query by query. */
+/**
+ * What is left of the page's byte budget for _include and _revinclude, spent query by query, and
+ * why included resources were left out: includes cannot be paged, so the client is told.
+ */
 class IncludeBudget {
+  /** The byte budget ran out: nothing more is read. */
   cut = false;
+  /** More resources referred to the page than one _revinclude reads (FHIR_SEARCH_MAX_COUNT). */
+  capped = false;
+  /** :iterate found resources in its last round, whose own references were not followed. */
+  roundsLeft = false;
   constructor(private remaining: number) {}
 
   get left(): number {
     return Math.max(0, this.remaining);
+  }
+
+  get incomplete(): boolean {
+    return this.cut || this.capped || this.roundsLeft;
   }
 
   spend(bounded: BoundedRows<unknown>): void {
@@ -217,10 +229,14 @@ class IncludeBudget {
   }
 }
 
-/** Includes cannot be paged: when they pass the budget the client is told, not left guessing. */
-function includesCutOutcome(maxBytes: number): BundleEntry {
-  const text = `some _include/_revinclude resources were left out: the page reached ${maxBytes} bytes ` +
-    `(setting ${LIMITS.fhirSearchMaxPageBytes.setting}); use a smaller _count, or search for them directly`;
+/** A warning entry saying which included resources are missing and how to get them. */
+function includesLeftOutOutcome(budget: IncludeBudget, maxBytes: number | undefined, maxIncluded: number): BundleEntry {
+  const reasons: string[] = [];
+  if (budget.cut) reasons.push(`the page reached ${maxBytes} bytes (setting ${LIMITS.fhirSearchMaxPageBytes.setting})`);
+  if (budget.capped) reasons.push(`more than ${maxIncluded} resources refer to this page's matches (setting ${LIMITS.fhirSearchMaxCount.setting})`);
+  if (budget.roundsLeft) reasons.push(`:iterate follows at most ${MAX_INCLUDE_ROUNDS} levels, and the last level found more to follow (not checked further)`);
+  const text = `some _include/_revinclude resources were left out: ${reasons.join('; ')}; ` +
+    'use a smaller _count, or search for them directly (e.g. PractitionerRole?location=Location/x)';
   const outcome: OperationOutcome = {
     resourceType: 'OperationOutcome',
     issue: [{ severity: 'warning', code: 'too-costly', details: { text }, diagnostics: text }],
@@ -234,7 +250,12 @@ async function collectIncludes(ctx: SearchContext, request: SearchRequest, match
   const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
   const out: Resource[] = [];
   let frontier = matches;
-  for (let round = 0; round < MAX_INCLUDE_ROUNDS && frontier.length && !budget.cut; round++) {
+  const iterates = [...request.include, ...request.revinclude].some((spec) => spec.iterate);
+  for (let round = 0; frontier.length && !budget.cut; round++) {
+    if (round === MAX_INCLUDE_ROUNDS) {
+      budget.roundsLeft = iterates;
+      break;
+    }
     const found: Resource[] = [];
     for (const spec of request.include) {
       if ((round > 0 && !spec.iterate) || budget.cut) continue;
@@ -286,13 +307,20 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
     [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
 }
 
+const maxIncludedOf = (ctx: SearchContext): number => ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount;
+
 async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   if (!targets.length) return [];
-  return readIncluded(ctx,
+  const max = maxIncludedOf(ctx);
+  // One row more than the cap tells whether resources were left out.
+  const found = await readIncluded(ctx,
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
        JOIN unnest($3::text[], $4::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
        WHERE x.type = $1 AND x.param = $2) ORDER BY r.rid LIMIT $5`,
-    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!), ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount],
+    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1],
     budget);
+  if (found.length <= max) return found;
+  budget.capped = true;
+  return found.slice(0, max);
 }
