@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
+import { acceptsR4, assertR4Body, FHIR_VERSION } from './fhir-version.js';
 import { FhirError, tooCostly } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
@@ -221,7 +222,7 @@ function forwardedBase(engine: FhirEngine, headers: Record<string, string | unde
 function negotiate(accept: string | undefined, query: Array<[string, string]>, contentType: string | undefined): WireFormat {
   const format = query.find(([key]) => key === '_format')?.[1];
   if (format !== undefined) {
-    const chosen = FORMAT_OF.get(formatParameterType(format));
+    const chosen = acceptsR4(format.split(';').slice(1)) ? FORMAT_OF.get(formatParameterType(format)) : undefined;
     if (!chosen) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks json (application/fhir+json) and xml (application/fhir+xml)`);
     return chosen;
   }
@@ -232,13 +233,13 @@ function negotiate(accept: string | undefined, query: Array<[string, string]>, c
     const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
     // A wildcard leaves the choice to the server: the format the client wrote in.
     const chosen = type === '*/*' || type === 'application/*' ? bodyFormat : FORMAT_OF.get(type ?? '');
-    if (!chosen) continue;
+    if (!chosen || !acceptsR4(params)) continue;
     const qParam = params.find((p) => p.startsWith('q='));
     const q = qParam ? Number(qParam.slice(2)) : 1;
     if (!(q > 0)) continue;
     if (!best || q > best.q) best = { format: chosen, q };
   }
-  if (!best) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json and application/fhir+xml`);
+  if (!best) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `cannot answer in ${accept.slice(0, 80)}; this server speaks application/fhir+json and application/fhir+xml, FHIR R4 (fhirVersion=${FHIR_VERSION})`);
   return best.format;
 }
 
@@ -277,6 +278,7 @@ function withFormatInLinks(response: FhirResponse, query: Array<[string, string]
 function parseBody(request: FastifyRequest, maxDepth: number, maxElements: number): unknown {
   const raw = request.body;
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
+  assertR4Body(request.headers['content-type']);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)];
   if (XML_TYPES.includes(contentType)) {
