@@ -7,12 +7,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { testDrivers } from '../support/databases.js';
+import { decodeHistoryCursor, encodeHistoryCursor } from '../../src/fhir/history-paging.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
 
 interface Entry { resource?: { id: string; meta: { versionId: string } }; response: { etag: string }; fullUrl: string }
 interface Link { relation: string; url: string }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('history cursors round-trip, and ones this server did not issue are 400', () => {
+  const position = { lastUpdated: '2024-05-01T10:00:00.123456Z', type: 'Patient', id: 'a-1', version: 3 };
+  assert.deepEqual(decodeHistoryCursor(encodeHistoryCursor('after', position)), { direction: 'after', position });
+  assert.deepEqual(decodeHistoryCursor(encodeHistoryCursor('before', position)), { direction: 'before', position });
+  const forged = (parts: unknown) => `a${Buffer.from(JSON.stringify(parts)).toString('base64url')}`;
+  for (const bad of ['a123', 'x', forged(['2024-05-01', 'Patient', 'a', 1]), forged([position.lastUpdated, 'Patient', 'a b', 1]),
+    forged([position.lastUpdated, 'Patient', 'a', 0]), forged([position.lastUpdated, "Patient'", 'a', 1])]) {
+    assert.throws(() => decodeHistoryCursor(bad), (e: { status?: number }) => e.status === 400, bad);
+  }
+});
 
 for (const driver of testDrivers) {
   describe(`FHIR history (${driver})`, () => {

@@ -7,12 +7,35 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { testDrivers } from '../support/databases.js';
+import { selectingCriteria } from '../../src/fhir/conditional-criteria.js';
+import { checkIfMatch, checkIfNoneMatch, parseEntityTags } from '../../src/fhir/preconditions.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
 
 const PATCH_JSON = { 'content-type': 'application/json-patch+json' };
 const uniq = (): string => randomUUID().slice(0, 8);
 const withIdentifier = (value: string, extra: Record<string, unknown> = {}) =>
   ({ resourceType: 'Patient', identifier: [{ system: 'urn:precond', value }], ...extra });
+
+describe('entity tags and conditional criteria (pure)', () => {
+  test('If-Match / If-None-Match values: *, a list of weak or strong tags, a bare version', () => {
+    assert.equal(parseEntityTags(' * ', 'If-Match'), '*');
+    assert.deepEqual(parseEntityTags('W/"1", "4",7', 'If-Match'), ['1', '4', '7']);
+    assert.throws(() => parseEntityTags('W/"1" garbage', 'If-Match'), /entity tags/);
+    assert.throws(() => parseEntityTags(',', 'If-Match'), /entity tags/);
+    const current = { version: 4, deleted: false };
+    assert.doesNotThrow(() => checkIfMatch('W/"1", W/"4"', current, 'Patient/x'));
+    assert.throws(() => checkIfMatch('W/"1"', current, 'Patient/x'), (e: { status?: number }) => e.status === 412);
+    assert.throws(() => checkIfMatch('*', { version: 2, deleted: true }, 'Patient/x'), (e: { status?: number }) => e.status === 412);
+    assert.throws(() => checkIfNoneMatch('*', current, 'Patient/x'), (e: { status?: number }) => e.status === 412);
+    assert.doesNotThrow(() => checkIfNoneMatch('*', undefined, 'Patient/x'));
+    assert.doesNotThrow(() => checkIfNoneMatch('W/"3"', current, 'Patient/x'));
+  });
+
+  test('conditional criteria keep the selecting parameters and drop result parameters', () => {
+    assert.deepEqual(selectingCriteria([['identifier', 'a|1'], ['_summary', 'count'], ['_include:iterate', 'Patient:link'], ['_id', 'x'], ['_has:Observation:subject:code', '1'], ['_count', '0']]),
+      [['identifier', 'a|1'], ['_id', 'x'], ['_has:Observation:subject:code', '1']]);
+  });
+});
 
 for (const driver of testDrivers) {
   describe(`FHIR conditional interactions and preconditions (${driver})`, () => {

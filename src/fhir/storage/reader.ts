@@ -126,8 +126,11 @@ export async function readHistory(q: Queryable, schema: string, query: HistoryQu
   const pageWhere = [...where];
   if (query.cursor) {
     const at = query.cursor.position;
+    const time = p(at.lastUpdated);
+    // The plain bound on last_updated lets its index narrow the scan; the row comparison decides.
+    pageWhere.push(`h.last_updated ${backwards ? '>=' : '<='} ${time}::timestamptz`);
     pageWhere.push(`(h.last_updated, h.type, h.id, h.version) ${backwards ? '>' : '<'} ` +
-      `(${p(at.lastUpdated)}::timestamptz, ${p(at.type)}, ${p(at.id)}, ${p(at.version)}::int)`);
+      `(${time}::timestamptz, ${p(at.type)}, ${p(at.id)}, ${p(at.version)}::int)`);
   }
   const direction = backwards ? 'ASC' : 'DESC';
   const rows = await q.query<VersionRow & { position: string; used: number; fits: boolean }>(
