@@ -115,5 +115,22 @@ for (const driver of testDrivers) {
       assert.ok(nextOf(back.body), 'a page read backwards still has its next');
       assert.equal((await s.request('GET', 'Medication/_history?_cursor=a123')).status, 400, 'a cursor this server did not issue');
     });
+
+    test('versions written in the same millisecond (one transaction) are each paged once', async () => {
+      const entry = Array.from({ length: 7 }, () => ({ resource: { resourceType: 'Substance', code: { text: 'x' } }, request: { method: 'POST', url: 'Substance' } }));
+      const tx = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry } });
+      assert.equal(tx.status, 200);
+      const ids = tx.body.entry.map((e: Entry) => e.resource!.id);
+      const seen: string[] = [];
+      let url: string | undefined = 'Substance/_history?_count=2';
+      for (let pages = 0; url !== undefined; pages++) {
+        assert.ok(pages < 10, 'paging ends');
+        const page = await s.request('GET', url);
+        seen.push(...page.body.entry.map((e: Entry) => e.resource!.id));
+        const next = nextOf(page.body);
+        url = next === undefined ? undefined : relative(next);
+      }
+      assert.deepEqual([...seen].sort(), [...ids].sort());
+    });
   });
 }
