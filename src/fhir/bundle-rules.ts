@@ -56,9 +56,8 @@ export async function changedIdentities(repo: FhirRepository, entry: RuledEntry,
   // A create makes a new id; one whose If-None-Exist matches changes nothing.
   if (method === 'POST') return [];
   if (id !== undefined) return ID_PATTERN.test(id) ? [`${type}/${id}`] : [];
-  // Conditional PATCH is not supported (the entry fails with 405 when it runs).
-  if (!request.query.length || method === 'PATCH') return [];
-  const what = method === 'DELETE' ? 'conditional delete' : 'conditional update';
+  if (!request.query.length) return [];
+  const what = method === 'DELETE' ? 'conditional delete' : method === 'PATCH' ? 'conditional patch' : 'conditional update';
   const matches = await repo.matchConditional(type, request.query, true, what);
   if (matches.length) return matches.map((m) => `${type}/${m.id}`);
   // A conditional update that matches nothing creates the resource with the id its body gives.

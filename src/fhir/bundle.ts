@@ -166,6 +166,8 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   const headers: Record<string, string | undefined> = { prefer: ctx.request.headers.prefer };
   if (entry.request?.ifMatch) headers['if-match'] = entry.request.ifMatch;
   if (entry.request?.ifNoneExist) headers['if-none-exist'] = entry.request.ifNoneExist;
+  if (entry.request?.ifNoneMatch) headers['if-none-match'] = entry.request.ifNoneMatch;
+  if (entry.request?.ifModifiedSince) headers['if-modified-since'] = entry.request.ifModifiedSince;
   let body: unknown = entry.resource;
   if (method === 'PATCH') body = patchBody(entry.resource, index);
   return {

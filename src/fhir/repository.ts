@@ -5,17 +5,20 @@
  * repository was opened inside one (transaction bundles).
  */
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyJsonPatch } from './json-patch.js';
+import { selectingCriteria } from './conditional-criteria.js';
+import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
 import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
-import { readCurrent, readHistory, readVersion, type HistoryQuery, type StoredVersion } from './storage/reader.js';
+import { readCurrent, readHistory, readVersion, type HistoryPage, type HistoryQuery } from './storage/reader.js';
 import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
@@ -56,6 +59,12 @@ export interface WriteResult {
 export interface ConditionalOptions {
   /** Prefer: handling=strict makes unknown parameters in conditions an error. */
   strict?: boolean;
+}
+
+/** The HTTP preconditions of a write (preconditions.ts): If-Match, and If-None-Match on a PUT. */
+export interface WritePreconditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
 }
 
 type Query = Array<[string, string]>;
@@ -163,7 +172,7 @@ export class FhirRepository {
     });
   }
 
-  async update(type: string, id: string, body: unknown, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+  async update(type: string, id: string, body: unknown, options: WritePreconditions = {}): Promise<WriteResult> {
     assertResourceType(type);
     assertId(id);
     const resource = assertResourceBody(body, type);
@@ -175,19 +184,22 @@ export class FhirRepository {
     await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
-      checkIfMatch(options.ifMatch, current, type, id);
+      checkIfMatch(options.ifMatch, current, `${type}/${id}`);
+      checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${id}`);
       if (!current || current.deleted) return repo.writeNew(type, id, resource, current, 'update');
       return repo.writeNext(type, id, resource, current, 'update');
     });
   }
 
-  async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions = {}): Promise<WriteResult> {
+  async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions & WritePreconditions = {}): Promise<WriteResult> {
     assertResourceType(type);
     const resource = assertResourceBody(body, type);
     await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       const matches = await repo.matchConditional(type, query, options.strict, 'conditional update');
       if (matches.length === 0) {
+        // Nothing matches: no current version an If-Match could name.
+        checkIfMatch(options.ifMatch, undefined, `the ${type} the conditional update matches`);
         const id = resource.id ?? randomUUID();
         const current = await lockCurrent(repo.q, repo.schema, type, id);
         if (current && !current.deleted) {
@@ -200,24 +212,41 @@ export class FhirRepository {
         throw new FhirError(400, 'FHIR_INVALID_ID', `the resource id "${resource.id}" differs from the matched ${type}/${match.id}`);
       }
       const current = await lockCurrent(repo.q, repo.schema, type, match.id!);
+      checkIfMatch(options.ifMatch, current, `${type}/${match.id}`);
+      checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${match.id}`);
       return repo.writeNext(type, match.id!, { ...resource, id: match.id }, current!, 'update');
     });
   }
 
-  async patch(type: string, id: string, operations: unknown, options: { ifMatch?: string } = {}): Promise<WriteResult> {
+  async patch(type: string, id: string, operations: unknown, options: WritePreconditions = {}): Promise<WriteResult> {
     assertResourceType(type);
     assertId(id);
     await this.prefetchPatchedBindings(type, id, operations);
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
-      checkIfMatch(options.ifMatch, current, type, id);
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
+      checkIfMatch(options.ifMatch, current, `${type}/${id}`);
       const patched = applyJsonPatch(current.content!, operations, repo.limits);
       assertPatchedElements(current.content, patched, repo.limits.fhirMaxResourceElements);
       const resource = assertResourceBody(patched, type);
       if (resource.id !== id) throw badPatch('the patch must not change the id');
+      // A patch that changes nothing (`[]`, a lone `test`) is no new version: the current one, 200.
+      if (sameContent(resource, current.content!)) return { resource: current.content!, created: false };
       return repo.writeNext(type, id, resource, current, 'patch');
+    });
+  }
+
+  /**
+   * PATCH Type?criteria (R4 http.html#patch): no match 404, one match patched (If-Match checked
+   * on it), several 412.
+   */
+  async conditionalPatch(type: string, query: Query, operations: unknown, options: ConditionalOptions & WritePreconditions = {}): Promise<WriteResult> {
+    assertResourceType(type);
+    return this.transaction(async (repo) => {
+      const matches = await repo.matchConditional(type, query, options.strict, 'conditional patch');
+      if (!matches.length) throw notFound(`the conditions of the conditional patch match no ${type}`);
+      return repo.patch(type, matches[0]!.id!, operations, { ifMatch: options.ifMatch });
     });
   }
 
@@ -239,12 +268,16 @@ export class FhirRepository {
     await this.prefetchBindings(patched);
   }
 
-  /** Deletes a resource; deleting what does not exist or is already deleted is a no-op. */
-  async delete(type: string, id: string): Promise<void> {
+  /**
+   * Deletes a resource; deleting what does not exist or is already deleted is a no-op, unless an
+   * If-Match asks for a current version (412, as when it names a stale one).
+   */
+  async delete(type: string, id: string, options: WritePreconditions = {}): Promise<void> {
     assertResourceType(type);
     assertId(id);
     await this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
+      checkIfMatch(options.ifMatch, current, `${type}/${id}`);
       if (!current || current.deleted) return;
       const event = { action: 'delete' as const, type, id, previous: current.content ?? undefined, repo };
       await runBeforeWrite(repo.interceptors, event);
@@ -255,16 +288,17 @@ export class FhirRepository {
     });
   }
 
-  async conditionalDelete(type: string, query: Query, options: ConditionalOptions = {}): Promise<number> {
+  async conditionalDelete(type: string, query: Query, options: ConditionalOptions & WritePreconditions = {}): Promise<number> {
     assertResourceType(type);
     return this.transaction(async (repo) => {
       const matches = await repo.matchConditional(type, query, options.strict, 'conditional delete');
-      for (const match of matches) await repo.delete(type, match.id!);
+      if (!matches.length) checkIfMatch(options.ifMatch, undefined, `the ${type} the conditional delete matches`);
+      for (const match of matches) await repo.delete(type, match.id!, { ifMatch: options.ifMatch });
       return matches.length;
     });
   }
 
-  async history(query: HistoryQuery): Promise<{ versions: StoredVersion[]; total: number }> {
+  async history(query: HistoryQuery): Promise<HistoryPage> {
     if (query.type) assertResourceType(query.type);
     if (query.id) assertId(query.id);
     return readHistory(this.q, this.schema, { maxBytes: this.limits.fhirSearchMaxPageBytes, ...query });
@@ -312,8 +346,9 @@ export class FhirRepository {
    * The resources matching the conditions of a conditional interaction. Serialised per condition
    * with a transaction-scoped advisory lock so two concurrent conditional creates cannot both create.
    */
-  async matchConditional(type: string, query: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
-    if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters`);
+  async matchConditional(type: string, given: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
+    const query = selectingCriteria(given);
+    if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters that select resources`);
     const request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits, definitions: this.definitions });
     request.count = 2;
     request.offset = 0;
@@ -411,15 +446,13 @@ function stamp(resource: Resource, id: string, version: number): Resource {
   return { ...resource, id, meta } as Resource;
 }
 
-/** If-Match: W/"3" (or "3") must name the current version. */
-function checkIfMatch(ifMatch: string | undefined, current: CurrentRow | undefined, type: string, id: string): void {
-  if (ifMatch === undefined) return;
-  const m = /^(?:W\/)?"?([^"]*)"?$/.exec(ifMatch.trim());
-  const wanted = m?.[1] ?? '';
-  if (!current || current.deleted || String(current.version) !== wanted) {
-    throw new FhirError(412, 'FHIR_PRECONDITION_FAILED',
-      `If-Match ${ifMatch} does not match the current version of ${type}/${id}` + (current && !current.deleted ? ` (${current.version})` : ''));
-  }
+/** Whether two versions hold the same resource, apart from the stamp every write renews. */
+function sameContent(a: Resource, b: Resource): boolean {
+  const unstamped = (r: Resource): Resource => {
+    const { versionId: _v, lastUpdated: _l, ...meta } = r.meta ?? {};
+    return { ...r, meta } as Resource;
+  };
+  return isDeepStrictEqual(unstamped(a), unstamped(b));
 }
 
 /** Which of insertPrepared's resources an error is about, so a transaction names the right entry. */

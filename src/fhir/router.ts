@@ -9,6 +9,8 @@ import { buildCapabilityStatement, buildTerminologyCapabilities } from './capabi
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
 import { queryToParameters, type OperationLevel, type OperationRegistry } from './operations/registry.js';
 import { FhirError, badRequest, informational } from './outcome.js';
+import { notModified } from './preconditions.js';
+import { decodeHistoryCursor, historyLinks } from './history-paging.js';
 import type { FhirRepository } from './repository.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseDateRange } from './search/values.js';
@@ -53,6 +55,7 @@ route('POST', ':$op', (ctx) => operation(ctx, 'system'));
 route('GET', ':type', (ctx) => search(ctx, ctx.params.type));
 route('POST', ':type', create);
 route('PUT', ':type', conditionalUpdate);
+route('PATCH', ':type', conditionalPatch);
 route('DELETE', ':type', conditionalDelete);
 route('GET', ':type/_search', (ctx) => search(ctx, ctx.params.type));
 route('POST', ':type/_search', (ctx) => search(ctx, ctx.params.type));
@@ -164,7 +167,7 @@ async function read(ctx: RouteContext): Promise<FhirResponse> {
   // Conditional read: the client's copy is current.
   const ifNoneMatch = ctx.request.headers['if-none-match'];
   const ifModifiedSince = ctx.request.headers['if-modified-since'];
-  const sameVersion = ifNoneMatch !== undefined && ifNoneMatch.replace(/^W\//, '') === headers.etag?.replace(/^W\//, '');
+  const sameVersion = ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId));
   const since = ifModifiedSince ? Date.parse(ifModifiedSince) : Number.NaN;
   const notModifiedSince = !Number.isNaN(since) && Math.floor(Date.parse(resource.meta!.lastUpdated!) / 1000) * 1000 <= since;
   if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers };
@@ -189,12 +192,22 @@ async function create(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function update(ctx: RouteContext): Promise<FhirResponse> {
-  const result = await ctx.repo.update(ctx.params.type!, ctx.params.id!, ctx.request.body, { ifMatch: ctx.request.headers['if-match'] });
+  const result = await ctx.repo.update(ctx.params.type!, ctx.params.id!, ctx.request.body, writePreconditions(ctx.request));
   return written(ctx, result);
 }
 
+/** If-Match and If-None-Match of a write (preconditions.ts). */
+function writePreconditions(request: FhirRequest): { ifMatch?: string; ifNoneMatch?: string } {
+  return { ifMatch: request.headers['if-match'], ifNoneMatch: request.headers['if-none-match'] };
+}
+
 async function conditionalUpdate(ctx: RouteContext): Promise<FhirResponse> {
-  return written(ctx, await ctx.repo.conditionalUpdate(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true }));
+  return written(ctx, await ctx.repo.conditionalUpdate(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ...writePreconditions(ctx.request) }));
+}
+
+async function conditionalPatch(ctx: RouteContext): Promise<FhirResponse> {
+  const result = await ctx.repo.conditionalPatch(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ifMatch: ctx.request.headers['if-match'] });
+  return written(ctx, result);
 }
 
 async function patch(ctx: RouteContext): Promise<FhirResponse> {
@@ -203,12 +216,12 @@ async function patch(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function remove(ctx: RouteContext): Promise<FhirResponse> {
-  await ctx.repo.delete(ctx.params.type!, ctx.params.id!);
+  await ctx.repo.delete(ctx.params.type!, ctx.params.id!, { ifMatch: ctx.request.headers['if-match'] });
   return { status: 204 };
 }
 
 async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
-  await ctx.repo.conditionalDelete(ctx.params.type!, ctx.request.query, { strict: true });
+  await ctx.repo.conditionalDelete(ctx.params.type!, ctx.request.query, { strict: true, ifMatch: ctx.request.headers['if-match'] });
   return { status: 204 };
 }
 
@@ -223,6 +236,8 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const offsetText = query.get('_offset') ?? '0';
   if (!/^\d{1,9}$/.test(offsetText)) throw badRequest('_offset must be a non-negative integer', 'FHIR_BAD_SEARCH');
   const offset = Number(offsetText);
+  const cursorText = query.get('_cursor');
+  const cursor = cursorText === undefined ? undefined : decodeHistoryCursor(cursorText);
   const instant = (name: string): string | undefined => {
     const value = query.get(name);
     return value === undefined ? undefined : parseDateRange(value).low.toISOString();
@@ -233,11 +248,14 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     throw badRequest('_since must be an instant with a timezone, e.g. 2024-01-01T00:00:00Z', 'FHIR_BAD_SEARCH');
   }
   const since = instant('_since');
-  const at = query.get('_at') === undefined ? undefined : parseDateRange(query.get('_at')!).high.toISOString();
+  // _at names a period (a day, a month; an instant is one millisecond): every version current in it.
+  const atRange = query.get('_at') === undefined ? undefined : parseDateRange(query.get('_at')!);
+  const at = atRange && { low: atRange.low.toISOString(), high: atRange.high.toISOString() };
   if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {
     if (!(error instanceof FhirError && error.status === 410)) throw error;
   });
-  const { versions, total } = await ctx.repo.history({ type: ctx.params.type, id: ctx.params.id, since, at, count, offset });
+  const page = await ctx.repo.history({ type: ctx.params.type, id: ctx.params.id, since, at, count, offset, cursor });
+  const { versions, total } = page;
   const base = ctx.repo.baseUrl;
   const entries: BundleEntry[] = versions.map((v) => ({
     fullUrl: `${base}/${v.type}/${v.id}`,
@@ -254,17 +272,9 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     },
   }));
   const path = [ctx.params.type, ctx.params.id, '_history'].filter(Boolean).join('/');
-  const link = (o: number): string => {
-    const q = new URLSearchParams(ctx.request.query.filter(([k]) => k !== '_offset'));
-    if (o > 0) q.set('_offset', String(o));
-    const text = q.toString();
-    return `${base}/${path}${text ? `?${text}` : ''}`;
-  };
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: [{ relation: 'self', url: link(offset) }], entry: entries };
-  // A page cut at FHIR_SEARCH_MAX_PAGE_BYTES holds fewer than _count versions: the next one starts after them.
-  const next = offset + Math.min(count, versions.length || count);
-  if (next < total) bundle.link!.push({ relation: 'next', url: link(next) });
-  if (offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, offset - count)) });
+  // Links continue from the first or last version shown (keyset), also when the page was cut at FHIR_SEARCH_MAX_PAGE_BYTES.
+  const links = historyLinks(`${base}/${path}`, ctx.request.query, { cursor, offset }, page);
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(count === 0 ? {} : { entry: entries }) };
   return { status: 200, resource: bundle };
 }
 

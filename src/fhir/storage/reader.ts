@@ -59,53 +59,100 @@ export async function readVersion(
   return result.rows[0] ? toVersion(result.rows[0]) : undefined;
 }
 
+/**
+ * A place in history's order (newest first: last_updated, then type, id and version, all
+ * descending): pages continue after (older) or before (newer) it, so a write between two pages
+ * neither repeats nor skips a version the way an offset would (it lands at the top, on no page
+ * already read). `lastUpdated` keeps the database's microseconds.
+ */
+export interface HistoryPosition {
+  lastUpdated: string;
+  type: string;
+  id: string;
+  version: number;
+}
+
 export interface HistoryQuery {
   type?: string;
   id?: string;
   since?: string;
-  at?: string;
+  /** `_at`: the period whose current versions are wanted (an instant is a period of one millisecond). */
+  at?: { low: string; high: string };
   count: number;
+  /** Rows to skip (an `_offset` a client built; the server's links use `cursor`). */
   offset: number;
+  /** Keyset paging: versions older (`after`) or newer (`before`) than this place. */
+  cursor?: { direction: 'after' | 'before'; position: HistoryPosition };
   /** Stored bytes of versions one page may return (FHIR_SEARCH_MAX_PAGE_BYTES); the first is returned whatever its size. */
   maxBytes?: number;
+}
+
+export interface HistoryPage {
+  /** Newest first, whatever the direction read. */
+  versions: StoredVersion[];
+  /** The place of each version, for paging links. */
+  positions: HistoryPosition[];
+  /** Every version that matches (the cursor aside). */
+  total: number;
+  /** More versions lie beyond the page in the direction read (older; newer when reading `before`). */
+  more: boolean;
 }
 
 /**
  * One page of history, newest first, plus the total number of versions that match. The page ends
  * early at query.maxBytes (search/page-bytes.ts): the versions returned are the page's length.
  */
-export async function readHistory(
-  q: Queryable,
-  schema: string,
-  query: HistoryQuery,
-): Promise<{ versions: StoredVersion[]; total: number }> {
+export async function readHistory(q: Queryable, schema: string, query: HistoryQuery): Promise<HistoryPage> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
-  if (query.type) where.push(`type = ${p(query.type)}`);
-  if (query.id) where.push(`id = ${p(query.id)}`);
-  if (query.since) where.push(`last_updated >= ${p(query.since)}`);
+  if (query.type) where.push(`h.type = ${p(query.type)}`);
+  if (query.id) where.push(`h.id = ${p(query.id)}`);
+  if (query.since) where.push(`h.last_updated >= ${p(query.since)}`);
   if (query.at) {
-    // _at: the versions that were current at that instant (one per resource).
-    const at = p(query.at);
-    where.push(`last_updated <= ${at}`);
+    // R4 http.html#history: "versions that were current at some point during the time period":
+    // written before the period ends, and not replaced by a later version before it starts.
+    where.push(`h.last_updated <= ${p(query.at.high)}`);
     where.push(`NOT EXISTS (SELECT 1 FROM ${schema}.history later WHERE later.type = h.type AND later.id = h.id
-                AND later.version > h.version AND later.last_updated <= ${at})`);
+                AND later.version > h.version AND later.last_updated <= ${p(query.at.low)})`);
   }
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.history h ${filter}`, params);
-  const rows = await q.query<VersionRow & { used: number; fits: boolean }>(
+  const total = Number((await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.history h ${filter}`, [...params])).rows[0]?.n ?? 0);
+  if (query.count === 0) return { versions: [], positions: [], total, more: false };
+  const backwards = query.cursor?.direction === 'before';
+  const pageWhere = [...where];
+  if (query.cursor) {
+    const at = query.cursor.position;
+    const time = p(at.lastUpdated);
+    // The plain bound on last_updated lets its index narrow the scan; the row comparison decides.
+    pageWhere.push(`h.last_updated ${backwards ? '>=' : '<='} ${time}::timestamptz`);
+    pageWhere.push(`(h.last_updated, h.type, h.id, h.version) ${backwards ? '>' : '<'} ` +
+      `(${time}::timestamptz, ${p(at.type)}, ${p(at.id)}, ${p(at.version)}::int)`);
+  }
+  const direction = backwards ? 'ASC' : 'DESC';
+  const rows = await q.query<VersionRow & { position: string; used: number; fits: boolean }>(
     boundedPageSql({
-      pageSql: `SELECT type, id, version, last_updated, deleted, method, content_bytes FROM ${schema}.history h ${filter}
-        ORDER BY last_updated DESC, version DESC LIMIT ${p(query.count)} OFFSET ${p(query.offset)}`,
-      keyColumns: ['type', 'id', 'version', 'last_updated', 'deleted', 'method'],
+      pageSql: `SELECT h.type, h.id, h.version, h.last_updated, h.deleted, h.method, h.content_bytes,
+          to_char(h.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position
+        FROM ${schema}.history h ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''}
+        ORDER BY h.last_updated ${direction}, h.type ${direction}, h.id ${direction}, h.version ${direction}
+        LIMIT ${p(query.count + 1)} OFFSET ${p(query.cursor ? 0 : query.offset)}`,
+      keyColumns: ['type', 'id', 'version', 'last_updated', 'deleted', 'method', 'position'],
       contentOf: `(SELECT c.content FROM ${schema}.history c WHERE c.type = b.type AND c.id = b.id AND c.version = b.version)`,
       budget: p(query.maxBytes ?? Number.MAX_SAFE_INTEGER),
     }),
     params,
   );
-  return { versions: splitAtBudget(rows.rows).rows.map(toVersion), total: Number(total.rows[0]?.n ?? 0) };
+  const bounded = splitAtBudget(rows.rows);
+  let page = bounded.rows.slice(0, query.count);
+  if (backwards) page = page.reverse();
+  return {
+    versions: page.map(toVersion),
+    positions: page.map((row) => ({ lastUpdated: row.position, type: row.type, id: row.id, version: Number(row.version) })),
+    total,
+    more: bounded.read > query.count || bounded.firstLeftOut !== undefined,
+  };
 }

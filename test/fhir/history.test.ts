@@ -1,0 +1,136 @@
+/**
+ * History (FHIR R4 http.html#history): `_at` "Only include resource versions that were current at
+ * some point during the time period specified in the date time value", at instance, type and
+ * system level; `_count=0` and paging that stays stable while resources are written.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { testDrivers } from '../support/databases.js';
+import { decodeHistoryCursor, encodeHistoryCursor } from '../../src/fhir/history-paging.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+interface Entry { resource?: { id: string; meta: { versionId: string } }; response: { etag: string }; fullUrl: string }
+interface Link { relation: string; url: string }
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('history cursors round-trip, and ones this server did not issue are 400', () => {
+  const position = { lastUpdated: '2024-05-01T10:00:00.123456Z', type: 'Patient', id: 'a-1', version: 3 };
+  assert.deepEqual(decodeHistoryCursor(encodeHistoryCursor('after', position)), { direction: 'after', position });
+  assert.deepEqual(decodeHistoryCursor(encodeHistoryCursor('before', position)), { direction: 'before', position });
+  const forged = (parts: unknown) => `a${Buffer.from(JSON.stringify(parts)).toString('base64url')}`;
+  for (const bad of ['a123', 'x', forged(['2024-05-01', 'Patient', 'a', 1]), forged([position.lastUpdated, 'Patient', 'a b', 1]),
+    forged([position.lastUpdated, 'Patient', 'a', 0]), forged([position.lastUpdated, "Patient'", 'a', 1])]) {
+    assert.throws(() => decodeHistoryCursor(bad), (e: { status?: number }) => e.status === 400, bad);
+  }
+});
+
+for (const driver of testDrivers) {
+  describe(`FHIR history (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver);
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    const versionsOf = (entries: Entry[] | undefined, id: string): string[] =>
+      (entries ?? []).filter((e) => e.fullUrl.endsWith(`/${id}`)).map((e) => e.response.etag).sort();
+    const nextOf = (bundle: { link: Link[] }): string | undefined => bundle.link.find((l) => l.relation === 'next')?.url;
+    const relative = (url: string): string => url.slice(s.base.length + 1);
+
+    test('_at of day precision is a period: every version current during that day, at each level', async () => {
+      const id = `at-${randomUUID().slice(0, 8)}`;
+      await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id } });
+      const second = await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id, manufacturer: 'two' } });
+      const day = second.body.meta.lastUpdated.slice(0, 10);
+      for (const path of [`Device/${id}/_history`, 'Device/_history', '_history']) {
+        const history = await s.request('GET', `${path}?_at=${day}&_count=1000`);
+        assert.equal(history.status, 200);
+        assert.deepEqual(versionsOf(history.body.entry, id), ['W/"1"', 'W/"2"'], `${path}?_at=${day}`);
+      }
+      const dayBefore = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10);
+      const none = await s.request('GET', `Device/${id}/_history?_at=${dayBefore}`);
+      assert.equal(none.body.total, 0, 'nothing was current the day before');
+    });
+
+    test('_at leaves out versions replaced before the period starts, keeps those current in it', async () => {
+      const id = `atp-${randomUUID().slice(0, 8)}`;
+      const one = await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id } });
+      await pause(5);
+      const two = await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id, manufacturer: 'two' } });
+      await pause(5);
+      const three = await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id, manufacturer: 'three' } });
+      const instant = (iso: string, ms: number) => encodeURIComponent(new Date(Date.parse(iso) + ms).toISOString());
+      // An instant with milliseconds names one millisecond: the version current then.
+      const atTwo = await s.request('GET', `Device/${id}/_history?_at=${instant(two.body.meta.lastUpdated, 1)}`);
+      assert.deepEqual(versionsOf(atTwo.body.entry, id), ['W/"2"']);
+      const atOne = await s.request('GET', `Device/${id}/_history?_at=${instant(one.body.meta.lastUpdated, 1)}`);
+      assert.deepEqual(versionsOf(atOne.body.entry, id), ['W/"1"']);
+      const atThree = await s.request('GET', `Device/_history?_at=${instant(three.body.meta.lastUpdated, 0)}&_count=1000`);
+      assert.deepEqual(versionsOf(atThree.body.entry, id), ['W/"3"'], 'version 2 was replaced at that instant');
+    });
+
+    test('_count=0 answers the total, no entries, and no next link (never one equal to self)', async () => {
+      await s.request('POST', 'Patient', { body: { resourceType: 'Patient' } });
+      for (const path of ['Patient/_history?_count=0', '_history?_count=0']) {
+        const history = await s.request('GET', path);
+        assert.equal(history.status, 200);
+        assert.ok(history.body.total >= 1);
+        assert.equal(history.body.entry, undefined);
+        const self = history.body.link.find((l: Link) => l.relation === 'self')?.url;
+        assert.equal(nextOf(history.body), undefined);
+        assert.ok(self?.includes('_count=0'));
+      }
+    });
+
+    test('history pages are stable when resources are written between two pages', async () => {
+      const ids: string[] = [];
+      for (let n = 0; n < 5; n++) {
+        const created = await s.request('POST', 'Medication', { body: { resourceType: 'Medication', status: 'active' } });
+        ids.push(created.body.id);
+      }
+      const first = await s.request('GET', 'Medication/_history?_count=2');
+      assert.equal(first.body.entry.length, 2);
+      const seen: string[] = first.body.entry.map((e: Entry) => e.resource!.id);
+      // A write between pages: with offset paging every later page shifted by one and repeated an entry.
+      await s.request('POST', 'Medication', { body: { resourceType: 'Medication', status: 'inactive' } });
+      let url = nextOf(first.body);
+      let previous: string | undefined;
+      for (let pages = 0; url !== undefined; pages++) {
+        assert.ok(pages < 10, 'paging ends');
+        const page = await s.request('GET', relative(url));
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        seen.push(...page.body.entry.map((e: Entry) => e.resource!.id));
+        previous ??= page.body.link.find((l: Link) => l.relation === 'previous')?.url;
+        url = nextOf(page.body);
+      }
+      assert.deepEqual([...seen].sort(), [...ids].sort(), 'each version of the walk once, none repeated or skipped');
+      // previous from the second page leads back to the first page as it was.
+      assert.ok(previous);
+      const back = await s.request('GET', relative(previous));
+      assert.deepEqual(back.body.entry.map((e: Entry) => e.resource!.id), first.body.entry.map((e: Entry) => e.resource!.id));
+      assert.ok(nextOf(back.body), 'a page read backwards still has its next');
+      assert.equal((await s.request('GET', 'Medication/_history?_cursor=a123')).status, 400, 'a cursor this server did not issue');
+    });
+
+    test('versions written in the same millisecond (one transaction) are each paged once', async () => {
+      const entry = Array.from({ length: 7 }, () => ({ resource: { resourceType: 'Substance', code: { text: 'x' } }, request: { method: 'POST', url: 'Substance' } }));
+      const tx = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry } });
+      assert.equal(tx.status, 200);
+      const ids = tx.body.entry.map((e: Entry) => e.resource!.id);
+      const seen: string[] = [];
+      let url: string | undefined = 'Substance/_history?_count=2';
+      for (let pages = 0; url !== undefined; pages++) {
+        assert.ok(pages < 10, 'paging ends');
+        const page = await s.request('GET', url);
+        seen.push(...page.body.entry.map((e: Entry) => e.resource!.id));
+        const next = nextOf(page.body);
+        url = next === undefined ? undefined : relative(next);
+      }
+      assert.deepEqual([...seen].sort(), [...ids].sort());
+    });
+  });
+}
