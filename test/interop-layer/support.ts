@@ -11,6 +11,14 @@ import type { RunningService } from '../../src/services/service.js';
 import { interopLayerService } from '../../src/services/interop-layer/index.js';
 import { openDatabase } from '../../src/db/open.js';
 import { openTestDatabase, type TestDatabase } from '../support/databases.js';
+import { Agent, fetch as undiciFetch } from 'undici';
+
+/**
+ * A connection per admin call: the test and the service share one event loop, so a synchronous
+ * stretch (a PGlite migration) can let the server's keep-alive timer close a pooled connection
+ * just as the next POST is written on it, which fetch does not retry ("fetch failed").
+ */
+const freshConnections = new Agent({ pipelining: 0 });
 
 export interface Iol {
   t: TestDatabase;
@@ -54,7 +62,8 @@ export async function startIol(driver: 'pglite' | 'postgres', extra: Record<stri
     rootAuth: `Basic ${Buffer.from(`root@openhim.org:${rootPassword}`).toString('base64')}`,
     settings,
     async call(method, path, body, headers = {}) {
-      const res = await fetch(iol.api + path, {
+      const res = await undiciFetch(iol.api + path, {
+        dispatcher: freshConnections,
         method,
         headers: { authorization: iol.rootAuth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
