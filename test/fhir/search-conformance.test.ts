@@ -53,7 +53,10 @@ for (const driver of testDrivers) {
         resourceType: 'Observation', status: 'final', code: { text: 'x' },
         contained: [{ resourceType: 'Patient', id: 'p', gender: 'male' }], subject: { reference: '#p' },
       });
-      await create('nosubject', { resourceType: 'Observation', status: 'final', code: { text: 'y' } });
+      await create('nosubject', {
+        resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '882-1' }] },
+        valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '278149003' }] },
+      });
       await create('annsObs', { resourceType: 'Observation', status: 'final', code: { text: 'z' }, subject: { reference: `Patient/${ids.ann}` } });
     });
     after(async () => {
@@ -88,6 +91,8 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=8480-6$120', STRICT), named('bp'));
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=29463-7$120', STRICT), []);
       assert.deepEqual(await matches('Observation?combo-code=29463-7,8480-6', STRICT), named('weight', 'bp'));
+      assert.deepEqual(await matches('Observation?combo-code-value-concept=http://loinc.org|882-1$http://snomed.info/sct|278149003', STRICT), named('nosubject'));
+      assert.deepEqual(await matches('Observation?combo-code-value-concept=29463-7$278149003', STRICT), []);
     });
 
     test('#count: _count=0 answers the total alone, with no entries and no next link', async () => {
