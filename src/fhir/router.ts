@@ -68,6 +68,8 @@ route('GET', ':type/:id/_history', (ctx) => history(ctx));
 route('GET', ':type/:id/_history/:vid', vread);
 route('GET', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 route('GET', ':type/:id/:member', (ctx) => compartmentSearch(ctx));
+route('GET', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
+route('POST', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
 route('POST', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 
 function matchRoute(method: FhirRequest['method'], segments: string[]): { route: Route; params: Record<string, string> } | undefined {

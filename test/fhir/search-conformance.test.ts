@@ -141,6 +141,11 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches(`Patient/${ids.ann}/Observation`, STRICT), named('annsObs'));
       assert.deepEqual(await matches(`Patient/${ids.bob}/*`, STRICT), named('weight', 'bp'));
       assert.deepEqual(await matches(`Patient/${ids.bob}/*?_type=Observation&status=preliminary`, STRICT), named('bp'));
+      const form = await s.request('POST', `Patient/${ids.bob}/Observation/_search`, {
+        raw: 'status=preliminary', headers: { 'content-type': 'application/x-www-form-urlencoded', ...STRICT },
+      });
+      assert.equal(form.status, 200, JSON.stringify(form.body));
+      assert.deepEqual(form.body.entry.map((e: Json) => e.resource.id), named('bp'));
       const reply = await s.request('GET', `Patient/${ids.bob}/Observation?_count=1`);
       assert.match(reply.body.link.find((l: Json) => l.relation === 'next').url, new RegExp(`/Patient/${ids.bob}/Observation\\?`));
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Organization`)).status, 400);
