@@ -8,11 +8,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
-  getParsedExpressionForResourceType,
+  FhirPathAtom,
+  UnionAtom,
   getSearchParameters,
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
-  type FhirPathAtom,
+  parseFhirPath,
+  type Atom,
 } from '@medplum/core';
 import type { Bundle, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
@@ -112,10 +114,33 @@ export function parameterExpression(resourceType: string, param: SearchParameter
   if (!byType) expressionCache.set(param, (byType = new Map()));
   let atom = byType.get(resourceType);
   if (atom === undefined) {
-    atom = param.expression ? (getParsedExpressionForResourceType(resourceType, concreteExpression(resourceType, param.expression)) ?? null) : null;
+    atom = param.expression ? expressionForType(resourceType, concreteExpression(resourceType, param.expression)) : null;
     byType.set(resourceType, atom);
   }
   return atom ?? undefined;
+}
+
+/**
+ * The branches of a shared expression that apply to one type, as @medplum/core's
+ * getParsedExpressionForResourceType picks them, also keeping a branch that is the type itself:
+ * combo-code-value-quantity is `Observation | Observation.component`, and the Observation (its
+ * code and value) is one of the elements it matches.
+ */
+function expressionForType(resourceType: string, expression: string): FhirPathAtom {
+  const parsed = parseFhirPath(expression);
+  const kept: Atom[] = [];
+  const pending: Atom[] = [parsed.child];
+  while (pending.length) {
+    const atom = pending.pop()!;
+    if (atom instanceof UnionAtom) {
+      pending.push(atom.right, atom.left);
+      continue;
+    }
+    const text = atom.toString();
+    if (text === resourceType || text.includes(`${resourceType}.`)) kept.push(atom);
+  }
+  if (!kept.length || kept.length === 1 && kept[0] === parsed.child) return parsed;
+  return new FhirPathAtom(expression, kept.reduce((left, right) => new UnionAtom(left, right)));
 }
 
 let patientCompartment: Array<{ type: string; params: string[] }> | undefined;

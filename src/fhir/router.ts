@@ -12,6 +12,7 @@ import { FhirError, badRequest, informational } from './outcome.js';
 import { notModified } from './preconditions.js';
 import { decodeHistoryCursor, historyLinks } from './history-paging.js';
 import type { FhirRepository } from './repository.js';
+import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseDateRange } from './search/values.js';
 
@@ -69,6 +70,9 @@ route('DELETE', ':type/:id', remove);
 route('GET', ':type/:id/_history', (ctx) => history(ctx));
 route('GET', ':type/:id/_history/:vid', vread);
 route('GET', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
+route('GET', ':type/:id/:member', (ctx) => compartmentSearch(ctx));
+route('GET', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
+route('POST', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
 route('POST', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 
 function matchRoute(method: FhirRequest['method'], segments: string[]): { route: Route; params: Record<string, string> } | undefined {
@@ -145,15 +149,26 @@ function searchQuery(request: FhirRequest): Array<[string, string]> {
   return query;
 }
 
-async function search(ctx: RouteContext, type: string | undefined): Promise<FhirResponse> {
+/** `GET Patient/123/Observation`: a search within a compartment (search/compartment-search.ts). */
+async function compartmentSearch(ctx: RouteContext): Promise<FhirResponse> {
+  const scope = { ownerType: ctx.params.type!, ownerId: ctx.params.id!, memberType: ctx.params.member! };
+  return search(ctx, compartmentSearchType(scope), scope);
+}
+
+async function search(ctx: RouteContext, type: string | undefined, compartment?: CompartmentScope): Promise<FhirResponse> {
   let request = ctx.repo.parseSearch(type, searchQuery(ctx.request), isStrict(ctx.request));
+  if (compartment) restrictToCompartment(request, compartment);
   for (const extend of ctx.operations.searchExtensions) request = await extend(request, { repo: ctx.repo, request: ctx.request });
-  const bundle = await ctx.repo.searchBundle(request, type ?? '');
-  if (request.ignored.length) {
+  const selfPath = compartment ? `${compartment.ownerType}/${compartment.ownerId}/${compartment.memberType}` : type ?? '';
+  const bundle = await ctx.repo.searchBundle(request, selfPath);
+  const notes: string[] = [];
+  if (request.ignored.length) notes.push(`ignored unknown search parameters: ${request.ignored.join(', ')}`);
+  if (request.ignoredSort.length) notes.push(`ignored unknown sort parameters in _sort: ${request.ignoredSort.join(', ')}`);
+  if (notes.length) {
     bundle.entry = [...(bundle.entry ?? []), {
       resource: {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'warning', code: 'not-supported', diagnostics: `ignored unknown search parameters: ${request.ignored.join(', ')}` }],
+        issue: notes.map((diagnostics) => ({ severity: 'warning' as const, code: 'not-supported' as const, diagnostics })),
       },
       search: { mode: 'outcome' },
     }];

@@ -69,7 +69,8 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
   const b = buildContext(ctx);
   const where = whereClause(b, request, 'r');
   const whereParams = [...b.params.values];
-  const wantsTotal = request.total === 'accurate' || request.total === 'estimate' || request.summary === 'count';
+  // _count=0 asks for the count alone, the same as _summary=count (R4 search.html#count).
+  const wantsTotal = request.total === 'accurate' || request.total === 'estimate' || request.summary === 'count' || request.count === 0;
   let total: number | undefined;
   if (wantsTotal) {
     const counted = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.schema}.resources r WHERE ${where}`, whereParams);
@@ -156,8 +157,8 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
   if (budget.incomplete) entries.push(includesLeftOutOutcome(budget, ctx.maxPageBytes, maxIncludedOf(ctx)));
-  // FHIR JSON has no empty arrays: a count-only answer (_summary=count) has no entry at all.
-  if (entries.length || request.summary !== 'count') bundle.entry = entries;
+  // FHIR JSON has no empty arrays: a count-only answer (_summary=count, _count=0) has no entry at all.
+  if (entries.length || (request.summary !== 'count' && request.count !== 0)) bundle.entry = entries;
   return bundle;
 }
 

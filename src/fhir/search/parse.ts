@@ -29,6 +29,11 @@ export interface ParamFilter {
    * to `values`: set before the SQL is built by search/terminology.ts (the lookup is async).
    */
   codes?: CodeSet[];
+  /**
+   * Token values with no unescaped `|`, parallel to `values`: `identifier=p\\|q` is the code
+   * "p|q" without a system (search.html#escaping), not system "p" and code "q".
+   */
+  codeOnly?: boolean[];
 }
 
 export interface ChainFilter {
@@ -99,6 +104,8 @@ export interface SearchRequest {
   revinclude: IncludeSpec[];
   /** Parameters ignored under lenient handling (reported back to the client). */
   ignored: string[];
+  /** Unknown `_sort` keys ignored under lenient handling (reported back to the client). */
+  ignoredSort: string[];
   /** The canonical query of what was applied, for self and paging links. */
   applied: Array<[string, string]>;
 }
@@ -126,6 +133,9 @@ export interface ParseOptions {
 interface ParseContext {
   limits: SearchLimits;
   definitions: SearchParameterRegistry;
+  /** A system-level search's `_type` list: its parameters are the ones they all define. */
+  types?: string[];
+  strict: boolean;
 }
 
 /** A 400 naming the limit a search went past and the setting that raises it. */
@@ -142,12 +152,17 @@ function boundedList(name: string, value: string, limits: SearchLimits): string[
 
 /** Splits a parameter value on commas that are not escaped with a backslash. */
 export function splitValues(value: string): string[] {
+  return splitEscaped(value).map(unescapeValue);
+}
+
+/** The comma-separated parts of a value, their escapes kept. */
+function splitEscaped(value: string): string[] {
   const out: string[] = [];
   let current = '';
   for (let i = 0; i < value.length; i++) {
     const ch = value[i]!;
     if (ch === '\\' && i + 1 < value.length) {
-      current += value[++i];
+      current += ch + value[++i];
     } else if (ch === ',') {
       out.push(current);
       current = '';
@@ -157,6 +172,15 @@ export function splitValues(value: string): string[] {
   return out;
 }
 
+function unescapeValue(escaped: string): string {
+  return escaped.replace(/\\(.)/gs, '$1');
+}
+
+/** Whether an escaped value has a `|` that is not escaped (a token's system separator). */
+function hasUnescapedBar(escaped: string): boolean {
+  return /(^|[^\\])(\\\\)*\|/.test(escaped);
+}
+
 function parseInteger(name: string, value: string, min: number): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < min) {
     throw badRequest(`${name} must be an integer of at least ${min}, got "${value}"`, 'FHIR_BAD_SEARCH');
@@ -164,23 +188,51 @@ function parseInteger(name: string, value: string, min: number): number {
   return Number(value);
 }
 
+/**
+ * A parameter of the searched type. A system-level search with `_type` takes the parameters that
+ * every listed type defines, with one type (R4 search.html#all: "parameters common to all the
+ * types"); the index rows of each type carry the same code, so one filter matches them all.
+ */
 function lookupParam(ctx: ParseContext, type: string | undefined, code: string): SearchParameter | undefined {
-  return ctx.definitions.get(type ?? 'Resource', code);
+  if (type || !ctx.types?.length) return ctx.definitions.get(type ?? 'Resource', code);
+  let common: SearchParameter | undefined;
+  for (const listed of ctx.types) {
+    const param = ctx.definitions.get(listed, code);
+    if (!param || (common && param.type !== common.type)) return undefined;
+    common ??= param;
+  }
+  return common;
 }
 
-function unknownParameter(type: string | undefined, code: string): FhirError {
+/** Where a search looked for a parameter, for messages. */
+function searchedWhere(ctx: ParseContext, type: string | undefined): string {
+  return type ?? (ctx.types?.length ? `every type of _type (${ctx.types.join(',')})` : 'a system-level search without _type');
+}
+
+function unknownParameter(ctx: ParseContext, type: string | undefined, code: string): FhirError {
   return new FhirError(400, 'FHIR_UNKNOWN_PARAMETER',
-    `unknown search parameter "${code}" for ${type ?? 'a system-level search'}; ` +
+    `unknown search parameter "${code}" for ${searchedWhere(ctx, type)}; ` +
     'send Prefer: handling=lenient to ignore unknown parameters');
+}
+
+/** An unknown `_sort` key: its own message, so the client is not told a search parameter was ignored. */
+function unknownSort(ctx: ParseContext, type: string | undefined, code: string): FhirError {
+  return new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `unknown sort parameter "${code}" in _sort for ${searchedWhere(ctx, type)}: ` +
+    'sort by a search parameter of the type, or send Prefer: handling=lenient to have it ignored');
 }
 
 export function parseSearch(type: string | undefined, query: Array<[string, string]>, options: ParseOptions): SearchRequest {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const ctx: ParseContext = { limits, definitions: options.definitions ?? BASE_SEARCH_PARAMETERS };
+  const ctx: ParseContext = { limits, definitions: options.definitions ?? BASE_SEARCH_PARAMETERS, strict: options.strict };
   checkQuerySize(query, limits);
   const request: SearchRequest = {
-    type, filters: [], sort: [], count: DEFAULT_COUNT, offset: 0, total: undefined, include: [], revinclude: [], ignored: [], applied: [],
+    type, filters: [], sort: [], count: DEFAULT_COUNT, offset: 0, total: undefined, include: [], revinclude: [], ignored: [], ignoredSort: [], applied: [],
   };
+  // _type first, wherever it stands: it decides which parameters a system-level search has.
+  if (!type) {
+    for (const [key, value] of query) if (key.trim() === '_type') applyResultParameter(ctx, request, '_type', undefined, value);
+    ctx.types = request.types;
+  }
   for (const [rawKey, value] of query) {
     const key = rawKey.trim();
     const [name, modifier] = splitOnce(key, ':');
@@ -268,8 +320,9 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
         const descending = part.startsWith('-');
         const code = descending ? part.slice(1) : part;
         const param = lookupParam(ctx, request.type, code);
-        if (!param) throw unknownParameter(request.type, code);
-        request.sort.push({ code, param, descending });
+        if (param) request.sort.push({ code, param, descending });
+        else if (ctx.strict) throw unknownSort(ctx, request.type, code);
+        else request.ignoredSort.push(code);
       }
       return;
     case '_include':
@@ -343,7 +396,7 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     throw badRequest(`search parameter "${code}" takes no modifier :${modifier.slice(0, 40)}`, 'FHIR_BAD_SEARCH');
   }
   const param = lookupParam(ctx, type, code);
-  if (!param) throw unknownParameter(type, code);
+  if (!param) throw unknownParameter(ctx, type, code);
   const components = param.type === 'composite' ? ctx.definitions.compositeComponents(param) : undefined;
   const unsupportedComposite = param.type === 'composite' && !components;
   if (unsupportedComposite || param.type === 'special' || code === '_content' || code === '_text' || code === '_query' || code === '_list' || code === '_filter') {
@@ -353,14 +406,17 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     throw badRequest(`composite parameter "${code}" takes no modifier`, 'FHIR_BAD_SEARCH');
   }
   checkModifier(param, modifier);
-  const values = splitValues(value);
+  const escaped = splitEscaped(value);
+  const values = escaped.map(unescapeValue);
   if (values.length > limits.fhirSearchMaxValues) {
     throw pastLimit(`search parameter "${code}" has ${values.length} values`, 'fhirSearchMaxValues', limits);
   }
   if (modifier === 'missing' && value !== 'true' && value !== 'false') {
     throw badRequest(`${code}:missing must be true or false`, 'FHIR_BAD_SEARCH');
   }
-  return { kind: 'param', param, modifier, values, ...(components ? { components } : {}) };
+  const tokenValues = (param.type === 'token' && (modifier === undefined || modifier === 'not')) || modifier === 'identifier';
+  const codeOnly = tokenValues ? escaped.map((part) => !hasUnescapedBar(part)) : undefined;
+  return { kind: 'param', param, modifier, values, ...(components ? { components } : {}), ...(codeOnly ? { codeOnly } : {}) };
 }
 
 const MODIFIERS: Record<string, string[]> = {
@@ -383,7 +439,7 @@ function checkModifier(param: SearchParameter, modifier: string | undefined): vo
 function parseChain(ctx: ParseContext, type: string | undefined, head: string, rest: string, value: string, depth: number): Filter {
   const [code, typeModifier] = splitOnce(head, ':');
   const param = lookupParam(ctx, type, code);
-  if (!param) throw unknownParameter(type, code);
+  if (!param) throw unknownParameter(ctx, type, code);
   if (param.type !== 'reference') throw badRequest(`cannot chain through "${code}": it is not a reference parameter`, 'FHIR_BAD_SEARCH');
   const candidates = typeModifier ? [typeModifier] : (param.target ?? []);
   if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type "${typeModifier}" in chain`, 'FHIR_BAD_SEARCH');

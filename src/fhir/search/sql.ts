@@ -9,6 +9,7 @@ import { FhirError, badRequest } from '../outcome.js';
 import type { CodeSet } from '../terminology/provider.js';
 import { componentParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
+import { implicitSystems } from './implicit-systems.js';
 import { needsTerminology } from './terminology.js';
 import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
 
@@ -150,7 +151,7 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
     const overlap = dateOverlap(ctx, filter.allOf, i);
     return `${alias}.rid IN (${base}${overlap} AND ${ands.join(' AND ')})`;
   }
-  const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, codesOf(filter, n)));
+  const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, extrasOf(filter, n, type)));
   const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
   const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
   if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
@@ -192,7 +193,7 @@ export function indexMatches(ctx: BuildContext, request: SearchRequest): IndexMa
       const ands = filter.allOf.map((value) => dateCondition(ctx, `${i}.low`, `${i}.high`, value));
       where = `${head}${dateOverlap(ctx, filter.allOf, i)} AND ${ands.join(' AND ')}`;
     } else {
-      const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, codesOf(filter, n)));
+      const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, extrasOf(filter, n, request.type ?? request.types)));
       const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
       where = `${head}${overlap} AND (${ors.join(' OR ')})`;
     }
@@ -217,7 +218,7 @@ function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: strin
     const where = components.map((component, index) => {
       const a = aliases[index]!;
       return `${typeCondition(ctx, a, type)} ${a}.param = ${ctx.params.add(componentParam(filter.param.code!, index))}
-        AND ${valueCondition(ctx, component.param, undefined, a, parts[index]!)}`;
+        AND ${valueCondition(ctx, component.param, undefined, a, parts[index]!, { types: type })}`;
     }).join(' AND ');
     return `${alias}.rid IN (SELECT ${aliases[0]}.rid FROM ${from} WHERE ${where})`;
   });
@@ -249,11 +250,27 @@ function codesOf(filter: ParamFilter, n: number): CodeSet | undefined {
   return codes;
 }
 
-function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string, codes?: CodeSet): string {
+/** What one value's condition needs besides its text. */
+interface ValueExtras {
+  /** The terminology's codes for :in, :not-in, :above, :below. */
+  codes?: CodeSet;
+  /** The searched type(s): their code elements' implicit systems (implicit-systems.ts). */
+  types?: string | string[];
+  /** A token value with no unescaped `|`: all of it is the code, a `|` in it included. */
+  codeOnly?: boolean;
+}
+
+function extrasOf(filter: ParamFilter, n: number, types: string | string[] | undefined): ValueExtras {
+  return { codes: codesOf(filter, n), types, codeOnly: filter.codeOnly?.[n] };
+}
+
+function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string, extras: ValueExtras = {}): string {
   const p = (v: unknown): string => ctx.params.add(v);
   switch (modifier === 'text' ? 'string' : modifier === 'identifier' ? 'token' : param.type) {
     case 'token':
-      return codes ? codeSetCondition(ctx, i, codes) : tokenCondition(ctx, modifier, i, value);
+      if (extras.codes) return codeSetCondition(ctx, i, extras.codes);
+      if (extras.codeOnly) return `${i}.code = ${p(indexKey(value))}`;
+      return tokenCondition(ctx, modifier, i, value, modifier === 'identifier' ? undefined : implicitSystems(param, extras.types));
     case 'string':
       // Long values are indexed as a key (exact) and a cut folded text (prefix, contains): storage/indexer.ts.
       if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
@@ -293,7 +310,8 @@ function codeSetCondition(ctx: BuildContext, i: string, codes: CodeSet): string 
       OR (${i}.system IS NULL AND ${i}.code = ANY(${p([...new Set(values)])}::text[])))`;
 }
 
-function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {
+/** `implicit`: systems rows without one stand for (the binding of a `code` element fixes its system). */
+function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string, implicit?: ReadonlySet<string>): string {
   const p = (v: unknown): string => ctx.params.add(v);
   if (modifier === 'of-type') {
     const parts = value.split('|');
@@ -308,6 +326,7 @@ function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: stri
   if (!system && !code) throw badRequest('a token search value needs a system or a code', 'FHIR_BAD_SEARCH');
   if (!system) return `(${i}.code = ${p(code)} AND ${i}.system IS NULL)`;
   if (!code) return `${i}.system = ${p(system)}`;
+  if (implicit?.has(value.slice(0, bar))) return `(${i}.code = ${p(code)} AND (${i}.system = ${p(system)} OR ${i}.system IS NULL))`;
   return `(${i}.code = ${p(code)} AND ${i}.system = ${p(system)})`;
 }
 

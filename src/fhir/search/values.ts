@@ -18,7 +18,9 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
   const year = Number(y);
   const month = mo ? Number(mo) - 1 : 0;
   const day = d ? Number(d) : 1;
-  if (month > 11 || day > 31 || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
+  // Days past the month's end (2024-02-30) are no date: Date.UTC would roll them into the next month.
+  const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  if (month > 11 || day < 1 || day > daysInMonth || (mo && Number(mo) < 1) || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
     throw badRequest(`"${text}" is not a valid date`, 'FHIR_BAD_SEARCH');
   }
   const offsetMs = zone && zone !== 'Z' ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60000 : 0;

@@ -351,7 +351,12 @@ function addReference(rows: IndexRows, code: string, value: TypedValue, baseUrl:
   if (ref?.identifier) {
     rows.token.push([`${code}:identifier`, indexKey(ref.identifier.system ?? null), indexKey(ref.identifier.value ?? null)]);
   }
-  if (typeof ref?.reference !== 'string' || ref.reference.startsWith('#')) return;
+  if (typeof ref?.reference !== 'string') return;
+  if (ref.reference.startsWith('#')) {
+    // A contained resource: no target to join, but the element is there (`subject:missing=false`).
+    rows.reference.push([code, null, null, indexKey(ref.reference)]);
+    return;
+  }
   const local = parseReference(ref.reference, baseUrl);
   if (local) rows.reference.push([code, local.targetType, local.targetId, local.local]);
   else rows.reference.push([code, null, null, indexKey(ref.reference)]);

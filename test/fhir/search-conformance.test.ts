@@ -1,0 +1,157 @@
+/**
+ * Search behaviours R4 search.html states in words, found missing by a REST conformance review:
+ * implicit systems of code elements (#token), parameters with _type (#all), combo composites on
+ * the Observation itself, _count=0 (#count), escaped bars (#escaping), :missing on contained
+ * references, impossible dates, unknown _sort keys and compartment search (#compartments).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const STRICT = { prefer: 'handling=strict' };
+const GENDER = 'http://hl7.org/fhir/administrative-gender';
+
+for (const driver of testDrivers) {
+  describe(`FHIR search conformance (${driver})`, () => {
+    let s: FhirTestServer;
+    const ids: Record<string, string> = {};
+    const matches = async (query: string, headers?: Record<string, string>): Promise<string[]> => {
+      const reply = await s.request('GET', query, { headers });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      return (reply.body.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id).sort();
+    };
+    const named = (...names: string[]): string[] => names.map((n) => ids[n]!).sort();
+    const outcomeOf = (body: Json): string => JSON.stringify((body.entry ?? []).filter((e: Json) => e.search?.mode === 'outcome'));
+
+    before(async () => {
+      s = await startFhirServer(driver);
+      const create = async (name: string, resource: Json): Promise<void> => {
+        const reply = await s.request('POST', resource.resourceType, { body: resource });
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+        ids[name] = reply.body.id;
+      };
+      await create('ann', { resourceType: 'Patient', gender: 'female', name: [{ family: 'Zedd' }], birthDate: '2024-02-29' });
+      await create('bob', { resourceType: 'Patient', gender: 'male', name: [{ family: 'Moyo' }], identifier: [{ system: 'urn:e', value: 'p|q' }] });
+      await create('pq', { resourceType: 'Patient', identifier: [{ system: 'p', value: 'q' }] });
+      await create('doc', { resourceType: 'Practitioner', gender: 'male', name: [{ family: 'Zedd' }] });
+      await create('org', { resourceType: 'Organization', name: 'Zedd clinic' });
+      await create('weight', {
+        resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${ids.bob}` },
+        code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] },
+        valueQuantity: { value: 80, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+      });
+      await create('bp', {
+        resourceType: 'Observation', status: 'preliminary', performer: [{ reference: `Patient/${ids.bob}` }],
+        code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+        component: [{ code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 120, unit: 'mm[Hg]' } }],
+      });
+      await create('contained', {
+        resourceType: 'Observation', status: 'final', code: { text: 'x' },
+        contained: [{ resourceType: 'Patient', id: 'p', gender: 'male' }], subject: { reference: '#p' },
+      });
+      await create('nosubject', {
+        resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '882-1' }] },
+        valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '278149003' }] },
+      });
+      await create('annsObs', { resourceType: 'Observation', status: 'final', code: { text: 'z' }, subject: { reference: `Patient/${ids.ann}` } });
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('#token: a code element matches the system its required binding implies ("the system is implicit")', async () => {
+      assert.deepEqual(await matches(`Patient?gender=${GENDER}|male`, STRICT), named('bob'));
+      assert.deepEqual(await matches(`Patient?gender:not=${GENDER}|male`, STRICT), named('ann', 'pq'));
+      assert.deepEqual(await matches('Observation?status=http://hl7.org/fhir/observation-status|final', STRICT), named('weight', 'contained', 'nosubject', 'annsObs'));
+      // Another system is not the implicit one: nothing matches.
+      assert.deepEqual(await matches('Patient?gender=http://example.org/gender|male', STRICT), []);
+      assert.deepEqual(await matches('Patient?gender=male', STRICT), named('bob'));
+    });
+
+    test('#all: with _type, parameters every listed type defines apply; others stay unknown', async () => {
+      assert.deepEqual(await matches('?_type=Patient&gender=male', STRICT), named('bob'));
+      assert.deepEqual(await matches('?gender=female&_type=Patient', STRICT), named('ann'));
+      assert.deepEqual(await matches('?_type=Patient,Practitioner&name=zedd', STRICT), named('ann', 'doc'));
+      assert.deepEqual(await matches(`?_type=Patient,Practitioner&gender=${GENDER}|male`, STRICT), named('bob', 'doc'));
+      // Observation has no gender: not a parameter of every listed type.
+      const strict = await s.request('GET', '?_type=Patient,Observation&gender=male', { headers: STRICT });
+      assert.equal(strict.status, 400);
+      assert.match(JSON.stringify(strict.body), /gender.*_type/);
+      const lenient = await s.request('GET', '?_type=Patient,Observation&gender=male');
+      assert.equal(lenient.status, 200);
+      assert.match(outcomeOf(lenient.body), /ignored unknown search parameters: gender/);
+    });
+
+    test('combo-code-value-quantity and -concept match the Observation itself ("Observation | Observation.component")', async () => {
+      assert.deepEqual(await matches('Observation?combo-code-value-quantity=http://loinc.org|29463-7$80', STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?combo-code-value-quantity=8480-6$120', STRICT), named('bp'));
+      assert.deepEqual(await matches('Observation?combo-code-value-quantity=29463-7$120', STRICT), []);
+      assert.deepEqual(await matches('Observation?combo-code=29463-7,8480-6', STRICT), named('weight', 'bp'));
+      assert.deepEqual(await matches('Observation?combo-code-value-concept=http://loinc.org|882-1$http://snomed.info/sct|278149003', STRICT), named('nosubject'));
+      assert.deepEqual(await matches('Observation?combo-code-value-concept=29463-7$278149003', STRICT), []);
+    });
+
+    test('#count: _count=0 answers the total alone, with no entries and no next link', async () => {
+      const reply = await s.request('GET', 'Patient?_count=0', { headers: STRICT });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.total, 3);
+      assert.equal(reply.body.entry, undefined);
+      assert.equal(reply.body.link.find((l: Json) => l.relation === 'next'), undefined);
+      assert.equal((await s.request('GET', 'Observation?status=final&_count=0')).body.total, 4);
+    });
+
+    test('#escaping: an escaped | is part of the code, not a system separator', async () => {
+      assert.deepEqual(await matches(`Patient?identifier=${encodeURIComponent('p\\|q')}`, STRICT), named('bob'));
+      assert.deepEqual(await matches('Patient?identifier=p|q', STRICT), named('pq'));
+      assert.deepEqual(await matches(`Patient?identifier=${encodeURIComponent('urn:e|p\\|q')}`, STRICT), named('bob'));
+    });
+
+    test(':missing: a contained reference (#p) is a value that is present', async () => {
+      assert.deepEqual(await matches('Observation?subject:missing=true', STRICT), named('bp', 'nosubject'));
+      assert.deepEqual(await matches('Observation?subject:missing=false', STRICT), named('weight', 'contained', 'annsObs'));
+    });
+
+    test('an impossible date (2024-02-30) is a 400 like an impossible month; 2024-02-29 is a date', async () => {
+      for (const value of ['2024-02-30', '2023-02-29', '2024-04-31', '2024-13-01', '2024-00-10', '2024-01-00']) {
+        const reply = await s.request('GET', `Patient?birthdate=${value}`);
+        assert.equal(reply.status, 400, value);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.deepEqual(await matches('Patient?birthdate=2024-02-29', STRICT), named('ann'));
+    });
+
+    test('an unknown _sort key is reported as a sort parameter: 400 under strict, a warning otherwise', async () => {
+      const strict = await s.request('GET', 'Patient?_sort=bogus', { headers: STRICT });
+      assert.equal(strict.status, 400);
+      assert.match(JSON.stringify(strict.body), /unknown sort parameter \\?"bogus\\?"/);
+      const lenient = await s.request('GET', 'Patient?_sort=bogus,-birthdate');
+      assert.equal(lenient.status, 200);
+      assert.match(outcomeOf(lenient.body), /ignored unknown sort parameters in _sort: bogus/);
+      assert.doesNotMatch(outcomeOf(lenient.body), /search parameters/);
+      assert.equal(lenient.body.entry[0].resource.id, ids.ann); // -birthdate still applies
+    });
+
+    test('#compartments: Patient/[id]/Observation searches the Observations in the patient compartment', async () => {
+      assert.deepEqual(await matches(`Patient/${ids.bob}/Observation`, STRICT), named('weight', 'bp'));
+      assert.deepEqual(await matches(`Patient/${ids.bob}/Observation?status=final`, STRICT), named('weight'));
+      assert.deepEqual(await matches(`Patient/${ids.ann}/Observation`, STRICT), named('annsObs'));
+      assert.deepEqual(await matches(`Patient/${ids.bob}/*`, STRICT), named('weight', 'bp'));
+      assert.deepEqual(await matches(`Patient/${ids.bob}/*?_type=Observation&status=preliminary`, STRICT), named('bp'));
+      const form = await s.request('POST', `Patient/${ids.bob}/Observation/_search`, {
+        raw: 'status=preliminary', headers: { 'content-type': 'application/x-www-form-urlencoded', ...STRICT },
+      });
+      assert.equal(form.status, 200, JSON.stringify(form.body));
+      assert.deepEqual(form.body.entry.map((e: Json) => e.resource.id), named('bp'));
+      const reply = await s.request('GET', `Patient/${ids.bob}/Observation?_count=1`);
+      assert.match(reply.body.link.find((l: Json) => l.relation === 'next').url, new RegExp(`/Patient/${ids.bob}/Observation\\?`));
+      assert.equal((await s.request('GET', `Patient/${ids.bob}/Organization`)).status, 400);
+      assert.equal((await s.request('GET', `Patient/${ids.bob}/Nonsense`)).status, 400);
+      assert.equal((await s.request('GET', `Encounter/e1/Observation`)).status, 404);
+      assert.equal((await s.request('GET', `Patient/${ids.bob}/Observation?bogus=1`, { headers: STRICT })).status, 400);
+    });
+  });
+}
