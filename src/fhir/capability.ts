@@ -2,6 +2,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, TerminologyCapabilities } from '@medplum/fhirtypes';
 import { allResourceTypes } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
+import { PATCH_FORMATS } from './patch-body.js';
 import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
@@ -85,7 +86,7 @@ export function buildCapabilityStatement(
     ...describingThisInstance(baseUrl, software),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
-    patchFormat: ['application/json-patch+json'],
+    patchFormat: PATCH_FORMATS,
     rest: [{
       mode: 'server',
       resource: resources,
