@@ -87,6 +87,8 @@ export const LIMITS = {
     'time one request (a resource, or a whole batch or transaction) may spend waiting for the terminology\'s answers about its bound codings, all questions together; past it 503 "the terminology service is unavailable", nothing stored', 100),
   fhirMaxResourceElements: limit('FHIR_MAX_RESOURCE_ELEMENTS', 50_000, 'count',
     'JSON values (objects, arrays, strings, numbers) of one resource in a request body, JSON or XML (each Bundle entry\'s resource on its own, contained resources with their container); more is 413 too-costly before it is validated or indexed, and a JSON Patch may not grow a resource past it', 1_000),
+  fhirPathPatchMaxCost: limit('FHIR_FHIRPATH_PATCH_MAX_COST', 1_000_000, 'count',
+    'work of one FHIRPath Patch, counted before it runs as the patched resource\'s JSON values times the steps of all its paths (each step may walk the whole resource); more is 400 too-costly', 1_000),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',

@@ -9,10 +9,15 @@
  * (`Patient.name[0].given[1]`). What a path finds outside the resource (resolve() of a reference)
  * is not in it, so it cannot be changed: R4 forbids patching other resources.
  */
-import { evalFhirPathTyped, getDataType, toTypedValue, type TypedValue } from '@medplum/core';
+import { evalFhirPathTyped, getDataType, parseFhirPath, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
-import { FhirError, badRequest } from './outcome.js';
+import type { Limits } from '../common/limits.js';
+import { FhirError, badRequest, tooCostly } from './outcome.js';
 import { jsonSize, type PatchLimits } from './json-patch.js';
+import { countJsonValues } from './resource-elements.js';
+
+/** JSON Patch's limits, and the work one FHIRPath Patch may cost. */
+export type FhirPathPatchLimits = PatchLimits & Pick<Limits, 'fhirPathPatchMaxCost'>;
 
 type Json = Record<string, unknown>;
 
@@ -40,6 +45,15 @@ interface Operation {
 }
 
 const TYPES = new Set(['add', 'insert', 'delete', 'replace', 'move']);
+/**
+ * Functions a patch path may call: those that select elements, and cheap tests for where().
+ * Left out: resolve() (R4: a patch changes no other resource), regular expressions (matches),
+ * and functions that walk or build more than the path names (descendants, repeat, aggregate...).
+ */
+const PATH_FUNCTIONS = new Set([
+  'where', 'first', 'last', 'tail', 'skip', 'take', 'single', 'ofType', 'extension', 'exists', 'empty', 'not', 'count',
+  'hasValue', 'is', 'as', 'startsWith', 'endsWith', 'contains', 'lower', 'upper', 'length', 'all', 'allTrue', 'anyTrue',
+]);
 /** Longest path taken: a patch path names an element, it is not a program. */
 const MAX_PATH_LENGTH = 1_000;
 const FORBIDDEN_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
@@ -49,8 +63,9 @@ export function isFhirPathPatch(body: unknown): body is Parameters {
 }
 
 /** Applies a FHIRPath Patch to a copy of a resource; 400 for a malformed patch or a path that finds no place, 422 past the size limit. */
-export function applyFhirPathPatch<T extends Resource>(document: T, patch: Parameters, limits: PatchLimits): T {
+export function applyFhirPathPatch<T extends Resource>(document: T, patch: Parameters, limits: FhirPathPatchLimits): T {
   const operations = readOperations(patch, limits);
+  assertAffordable(document, operations, limits);
   const maxBytes = Math.max(limits.fhirPatchMaxResultBytes, jsonSize(document, Number.MAX_SAFE_INTEGER));
   const doc = structuredClone(document) as unknown as Json;
   operations.forEach((operation, index) => {
@@ -61,10 +76,12 @@ export function applyFhirPathPatch<T extends Resource>(document: T, patch: Param
       if (error instanceof FhirError) throw badRequest(`${where}: ${error.message}`);
       throw badRequest(`${where}: ${(error as Error).message.slice(0, 200)}`);
     }
-    if (jsonSize(doc, maxBytes) > maxBytes) {
-      throw new FhirError(422, 'FHIR_BODY_TOO_LARGE', `${where} would make the resource larger than ${maxBytes} bytes (FHIR_PATCH_MAX_RESULT_BYTES); nothing was changed`);
-    }
   });
+  // Sized once, at the end: unlike JSON Patch's copy, every value added comes from the body and is
+  // used once, so the resource grows by at most the body's size while the patch runs.
+  if (jsonSize(doc, maxBytes) > maxBytes) {
+    throw new FhirError(422, 'FHIR_BODY_TOO_LARGE', `the FHIRPath Patch would make the resource larger than ${maxBytes} bytes (FHIR_PATCH_MAX_RESULT_BYTES); nothing was changed`);
+  }
   return doc as unknown as T;
 }
 
@@ -157,6 +174,54 @@ function partsToObject(parts: ParametersParameter[]): Json {
 
 /** The value[x] type of each part of an object built from parts, so `fitted` can name choices (onset + dateTime: onsetDateTime). */
 const PART_TYPES = new WeakMap<Json, Map<string, string>>();
+
+/**
+ * Refuses, before any runs, a patch whose paths could cost more than FHIR_FHIRPATH_PATCH_MAX_COST:
+ * each step of a path may walk the whole resource (a where() over every identifier), and FHIRPath
+ * runs on the event loop. Paths are checked for what they may call on the way.
+ */
+function assertAffordable(document: Resource, operations: Operation[], limits: FhirPathPatchLimits): void {
+  let steps = 0;
+  operations.forEach((operation, i) => {
+    steps += pathSteps(operation.path, i + 1);
+  });
+  const values = countJsonValues(document, Math.ceil(limits.fhirPathPatchMaxCost / Math.max(1, steps)) + 1);
+  if (values * steps > limits.fhirPathPatchMaxCost) {
+    throw tooCostly(`this FHIRPath Patch's ${operations.length} operations (${steps} path steps) over a resource of ${values} or more ` +
+      `JSON values would cost more than this server allows (FHIR_FHIRPATH_PATCH_MAX_COST, ${limits.fhirPathPatchMaxCost}): send fewer operations per PATCH, or a JSON Patch`);
+  }
+}
+
+/** The steps (atoms) of a path; 400 for a path that is not FHIRPath or calls what a patch path may not. */
+function pathSteps(path: string, n: number): number {
+  let root: FhirPathAtom;
+  try {
+    root = parseFhirPath(path);
+  } catch (error) {
+    throw badRequest(`FHIRPath Patch operation ${n}: the path is not FHIRPath this server can evaluate: ${(error as Error).message.slice(0, 120)}`);
+  }
+  let steps = 0;
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (!node || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    if (Object.getPrototypeOf(node) === Object.prototype) continue; // a literal's value, not a step
+    steps++;
+    const { name, args } = node as { name?: unknown; args?: unknown };
+    if (typeof name === 'string' && Array.isArray(args) && !PATH_FUNCTIONS.has(name)) {
+      throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not call ${name.slice(0, 40)}() (it takes navigation, [index], operators and ${[...PATH_FUNCTIONS].join(', ')})`);
+    }
+    if (typeof name === 'string' && name.startsWith('%')) {
+      throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not use ${name.slice(0, 40)}: it is evaluated on the resource patched`);
+    }
+    for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push(child);
+  }
+  return steps;
+}
 
 // ── Applying one operation ────────────────────────────────────────────────────────────────
 

@@ -127,6 +127,20 @@ describe('FHIRPath Patch, the operations (fhirpatch.html)', () => {
     })), DEFAULT_LIMITS), (error: unknown) => error instanceof FhirError && error.status === 400);
   });
 
+  test('paths are bounded: no % variables, no functions beyond selection, and the work of the whole patch (FHIR_FHIRPATH_PATCH_MAX_COST)', () => {
+    rejects(patchOf(operation({ type: 'delete', path: "Patient.identifier.where(%resource.id = 'p1')" })), 400, /may not use %resource/);
+    rejects(patchOf(operation({ type: 'delete', path: "Patient.name.where(family.matches('(a+)+$'))" })), 400, /may not call matches\(\)/);
+    rejects(patchOf(operation({ type: 'delete', path: 'Patient.descendants().first()' })), 400, /may not call descendants\(\)/);
+    const many = Array.from({ length: 2_000 }, (_, i) => ({ system: 'urn:many', value: String(i) }));
+    const large = { ...base, identifier: many };
+    const filters = patchOf(...Array.from({ length: 50 }, (_, i) => operation({ type: 'delete', path: `Patient.identifier.where(value = '${i}')` })));
+    assert.throws(() => applyFhirPathPatch(large, filters, { ...DEFAULT_LIMITS, fhirPathPatchMaxCost: 100_000 }),
+      (error: unknown) => error instanceof FhirError && error.status === 400 && /FHIR_FHIRPATH_PATCH_MAX_COST/.test(error.message));
+    const few = patchOf(...Array.from({ length: 5 }, (_, i) => operation({ type: 'delete', path: `Patient.identifier.where(value = '${i}')` })));
+    assert.equal(applyFhirPathPatch(large, few, DEFAULT_LIMITS).identifier!.length, 1_995, 'the default allows a few');
+    assert.throws(() => applyFhirPathPatch(large, filters, DEFAULT_LIMITS), /FHIR_FHIRPATH_PATCH_MAX_COST/, 'but not 50 filters over 10,000 values');
+  });
+
   test('malformed patches are 400s that say what is wrong; the operation count is bounded like JSON Patch', () => {
     rejects(patchOf({ name: 'op', part: [] }), 400, /"operation"/);
     rejects(patchOf(operation({ type: 'upsert', path: 'Patient' })), 400, /add, insert, delete, replace or move/);
