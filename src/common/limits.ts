@@ -52,7 +52,7 @@ export const LIMITS = {
   fhirMaxJsonDepth: limit('FHIR_MAX_JSON_DEPTH', 100, 'count', 'nesting of a JSON body; deeper is 400'),
   fhirInflightBodyBytes: limit('FHIR_MAX_INFLIGHT_BODY_BYTES', 32 * MB, 'bytes',
     'request bodies being parsed and processed at once per FHIR service; past it 503 with Retry-After', 1 * MB),
-  fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch; more is 400'),
+  fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch or FHIRPath Patch; more is 400'),
   fhirPatchMaxResultBytes: limit('FHIR_PATCH_MAX_RESULT_BYTES', 4 * MB, 'bytes',
     'size of a resource as a JSON Patch leaves it (checked while the patch is applied; a resource already larger may be patched but not grown); past it 422', 1 * KB),
   fhirBundleMaxEntries: limit('FHIR_BUNDLE_MAX_ENTRIES', 1_000, 'count', 'entries in a batch or transaction bundle; more is 413'),
