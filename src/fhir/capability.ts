@@ -11,7 +11,7 @@ const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number
 type SearchParamEntry = NonNullable<CapabilityStatementRestResource['searchParam']>[number];
 
 /** _list (members of a List) is answered by the SQL builder for any type and at system level. */
-const LIST_PARAM: SearchParamEntry = { name: '_list', type: 'special', documentation: 'resources a List (given by id) has as entries' };
+const LIST_PARAM: SearchParamEntry = { name: '_list', type: 'token', documentation: 'the id of a List: resources it has as entries' };
 /** _type narrows a system-level search to some resource types. */
 const TYPE_PARAM: SearchParamEntry = { name: '_type', type: 'token', documentation: 'the resource types a system-level search returns' };
 
