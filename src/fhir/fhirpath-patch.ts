@@ -358,6 +358,7 @@ function splitLastStep(path: string): { parent: string; name: string; index?: nu
   }
   const step = /^([a-z][A-Za-z0-9]*)(?:\[(\d{1,6})\])?$/.exec(path.slice(lastDot + 1).trim());
   if (lastDot < 0 || !step) throw badRequest('a path to a primitive or a list must end in an element name (optionally [index]), e.g. Patient.name[0].given[1]');
+  if (FORBIDDEN_NAMES.has(step[1]!)) throw badRequest(`"${step[1]}" is not an element name`);
   return { parent: path.slice(0, lastDot), name: step[1]!, ...(step[2] !== undefined ? { index: Number(step[2]) } : {}) };
 }
 
@@ -368,7 +369,7 @@ function collection(doc: Json, path: string, create: boolean): { list: unknown[]
   const owner = single(doc, parent);
   if (!owner || !isObject(owner.value)) throw badRequest('the path before the list must find one element');
   const object = owner.value;
-  const value = object[name];
+  const value = Object.hasOwn(object, name) ? object[name] : undefined;
   if (value === undefined && create) return { list: [], owner: object, key: name };
   if (!Array.isArray(value)) throw badRequest(`${name} is not a list here`);
   return { list: value, owner: object, key: name };
