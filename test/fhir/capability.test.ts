@@ -8,8 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import type { FhirEngine } from '../../src/fhir/engine.js';
 import { BASE_SEARCH_PARAMETERS } from '../../src/fhir/search-parameters.js';
-import { testDrivers } from '../support/databases.js';
+import { createCareServicesEngine } from '../../src/services/care-services/index.js';
+import { createClientRegistryEngine } from '../../src/services/client-registry/index.js';
+import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
 
 type ListedParam = NonNullable<CapabilityStatementRestResource['searchParam']>[number];
@@ -125,6 +128,37 @@ for (const driver of testDrivers) {
         headers: { 'content-type': 'application/json-patch+json', 'if-match': 'W/"1"' },
       });
       assert.equal(patched.status, 412);
+    });
+  });
+}
+
+/** The registries' engines add their own parameters and special searches: their statements hold too. */
+for (const driver of testDrivers) {
+  describe(`the registries' CapabilityStatements match behaviour (${driver})`, () => {
+    let database: TestDatabase;
+    const engines: Array<[string, FhirEngine, string[]]> = [];
+    before(async () => {
+      database = await openTestDatabase(driver);
+      engines.push(['care services', await createCareServicesEngine({ db: database.db }, { schema: 'cap_cs' }), ['Location', 'Organization', 'PractitionerRole']]);
+      engines.push(['client registry', await createClientRegistryEngine({ db: database.db }, { schema: 'cap_cr' }), ['Patient']]);
+    });
+    after(async () => {
+      for (const [, engine] of engines) await engine.settle();
+      await database.dispose();
+    });
+
+    test('each listed parameter of the types the registry is about runs in a strict search', async () => {
+      for (const [name, engine, types] of engines) {
+        const statement = (await engine.handle({ method: 'GET', path: 'metadata', query: [], headers: {} })).resource as CapabilityStatement;
+        for (const type of types) {
+          const listed = statement.rest![0]!.resource!.find((r) => r.type === type)!.searchParam ?? [];
+          for (const param of listed) {
+            const query: Array<[string, string]> = [[param.name, sampleValue(param)]];
+            const response = await engine.handle({ method: 'GET', path: type, query, headers: STRICT });
+            assert.equal(response.status, 200, `${name}: ${type}?${param.name}=${query[0]![1]}: ${JSON.stringify(response.resource).slice(0, 300)}`);
+          }
+        }
+      }
     });
   });
 }
