@@ -52,7 +52,7 @@ export const LIMITS = {
   fhirMaxJsonDepth: limit('FHIR_MAX_JSON_DEPTH', 100, 'count', 'nesting of a JSON body; deeper is 400'),
   fhirInflightBodyBytes: limit('FHIR_MAX_INFLIGHT_BODY_BYTES', 32 * MB, 'bytes',
     'request bodies being parsed and processed at once per FHIR service; past it 503 with Retry-After', 1 * MB),
-  fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch; more is 400'),
+  fhirPatchMaxOperations: limit('FHIR_PATCH_MAX_OPERATIONS', 1_000, 'count', 'operations in one JSON Patch or FHIRPath Patch; more is 400'),
   fhirPatchMaxResultBytes: limit('FHIR_PATCH_MAX_RESULT_BYTES', 4 * MB, 'bytes',
     'size of a resource as a JSON Patch leaves it (checked while the patch is applied; a resource already larger may be patched but not grown); past it 422', 1 * KB),
   fhirBundleMaxEntries: limit('FHIR_BUNDLE_MAX_ENTRIES', 1_000, 'count', 'entries in a batch or transaction bundle; more is 413'),
@@ -87,6 +87,8 @@ export const LIMITS = {
     'time one request (a resource, or a whole batch or transaction) may spend waiting for the terminology\'s answers about its bound codings, all questions together; past it 503 "the terminology service is unavailable", nothing stored', 100),
   fhirMaxResourceElements: limit('FHIR_MAX_RESOURCE_ELEMENTS', 50_000, 'count',
     'JSON values (objects, arrays, strings, numbers) of one resource in a request body, JSON or XML (each Bundle entry\'s resource on its own, contained resources with their container); more is 413 too-costly before it is validated or indexed, and a JSON Patch may not grow a resource past it', 1_000),
+  fhirPathPatchMaxCost: limit('FHIR_FHIRPATH_PATCH_MAX_COST', 1_000_000, 'count',
+    'work of one FHIRPath Patch, counted before it runs as the patched resource\'s JSON values times the steps of all its paths (each step may walk the whole resource); more is 400 too-costly', 1_000),
 
   // ── Client registry ─────────────────────────────────────────────────────────────────────
   crMaxCandidates: limit('CLIENT_REGISTRY_MAX_CANDIDATES', 32, 'count',

@@ -184,11 +184,12 @@ function splitOnce(text: string, separator: string): [string, string | undefined
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-/** A PATCH entry carries its JSON Patch in a Binary resource. */
+/** A PATCH entry carries its JSON Patch in a Binary resource, or is a FHIRPath Patch (a Parameters resource). */
 function patchBody(resource: Resource | undefined, index: number): unknown {
+  if (resource?.resourceType === 'Parameters') return resource;
   const binary = resource as Binary | undefined;
   if (binary?.resourceType !== 'Binary' || !binary.data) {
-    throw badRequest(`entry ${index}: a PATCH entry needs a Binary resource holding the JSON Patch`, 'FHIR_INVALID_RESOURCE');
+    throw badRequest(`entry ${index}: a PATCH entry needs a Binary resource holding a JSON Patch, or a Parameters resource (FHIRPath Patch)`, 'FHIR_INVALID_RESOURCE');
   }
   try {
     return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8'));

@@ -2,10 +2,50 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, TerminologyCapabilities } from '@medplum/fhirtypes';
 import { allResourceTypes } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
+import { PATCH_FORMATS } from './patch-body.js';
 import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
 const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
+
+type SearchParamEntry = NonNullable<CapabilityStatementRestResource['searchParam']>[number];
+
+/** _list (members of a List) is answered by the SQL builder for any type and at system level. */
+const LIST_PARAM: SearchParamEntry = { name: '_list', type: 'token', documentation: 'the id of a List: resources it has as entries' };
+/** _type narrows a system-level search to some resource types. */
+const TYPE_PARAM: SearchParamEntry = { name: '_type', type: 'token', documentation: 'the resource types a system-level search returns' };
+
+/** The parameters a search of `type` ('Resource': a system-level search) takes, as the statement lists them. */
+function searchParamsOf(type: string, definitions: SearchParameterRegistry): SearchParamEntry[] {
+  // The engine's own parameters with the official ones: each engine states what it can search.
+  // Special parameters (Location near) are listed when the engine has a special search for them.
+  const special = type === 'Resource' ? new Set<string>() : new Set(definitions.specialSearchesOf(type).filter((s) => s.modifiers.includes(undefined)).map((s) => s.code));
+  const params = Object.values(definitions.forType(type)).filter(
+    (p) => p.code === '_id' || p.code === '_lastUpdated' || special.has(p.code!) || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
+  );
+  return [...params.map((p) => ({ name: p.code!, definition: p.url, type: p.type! })), LIST_PARAM];
+}
+
+/**
+ * The `_revinclude` values a search of each type takes, by target type: every `Source:param` whose
+ * reference parameter may point at it (R4 lists these values; the parser takes no bare `*`).
+ */
+function revIncludesByTarget(types: string[], definitions: SearchParameterRegistry): Map<string, string[]> {
+  const byTarget = new Map<string, string[]>(types.map((t) => [t, []]));
+  for (const source of types) {
+    for (const param of Object.values(definitions.forType(source))) {
+      if (param.type !== 'reference' || !isIndexed(param, definitions)) continue;
+      for (const target of param.target ?? types) byTarget.get(target)?.push(`${source}:${param.code}`);
+    }
+  }
+  return byTarget;
+}
+
+/** `Type:*` and each reference parameter of the type: what `_include` takes. */
+function includesOf(type: string, definitions: SearchParameterRegistry): string[] {
+  const references = Object.values(definitions.forType(type)).filter((p) => p.type === 'reference' && isIndexed(p, definitions));
+  return [`${type}:*`, ...references.map((p) => `${type}:${p.code}`)];
+}
 
 export function buildCapabilityStatement(
   baseUrl: string,
@@ -14,21 +54,19 @@ export function buildCapabilityStatement(
   definitions: SearchParameterRegistry,
 ): CapabilityStatement {
   const ops = operations.all();
-  const resources: CapabilityStatementRestResource[] = allResourceTypes().map((type) => {
-    // The engine's own parameters with the official ones: each engine states what it can search.
-    // Special parameters (Location near) are listed when the engine has a special search for them.
-    const special = new Set(definitions.specialSearchesOf(type).filter((s) => s.modifiers.includes(undefined)).map((s) => s.code));
-    const params = Object.values(definitions.forType(type)).filter(
-      (p) => p.code === '_id' || p.code === '_lastUpdated' || special.has(p.code!) || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
-    );
+  const types = allResourceTypes();
+  const revIncludes = revIncludesByTarget(types, definitions);
+  const resources: CapabilityStatementRestResource[] = types.map((type) => {
     const typeOps = ops.filter((op) => (op.levels.includes('type') || op.levels.includes('instance')) &&
       (!op.resourceTypes || op.resourceTypes.includes(type)));
+    const revInclude = revIncludes.get(type)!;
     return {
       type: type as CapabilityStatementRestResource['type'],
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
       interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']
         .map((code) => ({ code: code as 'read' })),
-      versioning: 'versioned',
+      // If-Match is checked on update and patch: a stale version is 412 (repository checkIfMatch).
+      versioning: 'versioned-update',
       readHistory: true,
       updateCreate: true,
       conditionalCreate: true,
@@ -36,9 +74,9 @@ export function buildCapabilityStatement(
       conditionalUpdate: true,
       conditionalDelete: 'single',
       referencePolicy: ['literal', 'logical', 'local'],
-      searchInclude: [`${type}:*`],
-      searchRevInclude: ['*'],
-      searchParam: params.map((p) => ({ name: p.code!, definition: p.url, type: p.type! })),
+      searchInclude: includesOf(type, definitions),
+      ...(revInclude.length ? { searchRevInclude: revInclude } : {}),
+      searchParam: searchParamsOf(type, definitions),
       ...(typeOps.length ? { operation: typeOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
     };
   });
@@ -48,11 +86,12 @@ export function buildCapabilityStatement(
     ...describingThisInstance(baseUrl, software),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
-    patchFormat: ['application/json-patch+json'],
+    patchFormat: PATCH_FORMATS,
     rest: [{
       mode: 'server',
       resource: resources,
       interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+      searchParam: [...searchParamsOf('Resource', definitions), TYPE_PARAM],
       ...(systemOps.length ? { operation: systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
     }],
   };

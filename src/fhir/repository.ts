@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
-import { applyJsonPatch } from './json-patch.js';
+import { applyPatchBody } from './patch-body.js';
 import { selectingCriteria } from './conditional-criteria.js';
 import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
@@ -227,7 +227,7 @@ export class FhirRepository {
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
       checkIfMatch(options.ifMatch, current, `${type}/${id}`);
-      const patched = applyJsonPatch(current.content!, operations, repo.limits);
+      const patched = applyPatchBody(current.content!, operations, repo.limits);
       assertPatchedElements(current.content, patched, repo.limits.fhirMaxResourceElements);
       const resource = assertResourceBody(patched, type);
       if (resource.id !== id) throw badPatch('the patch must not change the id');
@@ -261,7 +261,7 @@ export class FhirRepository {
     try {
       const current = await readCurrent(this.q, this.schema, type, id);
       if (!current?.resource) return;
-      patched = assertResourceBody(applyJsonPatch(current.resource, operations, this.limits), type);
+      patched = assertResourceBody(applyPatchBody(current.resource, operations, this.limits), type);
     } catch {
       return;
     }

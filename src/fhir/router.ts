@@ -14,6 +14,7 @@ import { decodeHistoryCursor, historyLinks } from './history-paging.js';
 import type { FhirRepository } from './repository.js';
 import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
+import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
 import { parseDateRange } from './search/values.js';
 
 export interface RouteContext {
@@ -26,15 +27,23 @@ export interface RouteContext {
 
 type Handler = (ctx: RouteContext) => Promise<FhirResponse>;
 
+/**
+ * How an interaction takes _summary and _elements (R4 http.html general parameters): `resource`
+ * shapes the one resource answered, `entries` each entry of a history Bundle (and counts for
+ * _summary=count). Searches shape their own pages (search/execute.ts).
+ */
+type Shaping = 'resource' | 'entries';
+
 interface Route {
   method: FhirRequest['method'];
   pattern: string[];
   handler: Handler;
+  shaping?: Shaping;
 }
 
 const ROUTES: Route[] = [];
-function route(method: FhirRequest['method'], path: string, handler: Handler): void {
-  ROUTES.push({ method, pattern: path ? path.split('/') : [], handler });
+function route(method: FhirRequest['method'], path: string, handler: Handler, shaping?: Shaping): void {
+  ROUTES.push({ method, pattern: path ? path.split('/') : [], handler, ...(shaping ? { shaping } : {}) });
 }
 
 route('GET', 'metadata', async (ctx) => {
@@ -45,12 +54,12 @@ route('GET', 'metadata', async (ctx) => {
   if (modes.length > 1 || !['full', 'normative', 'terminology'].includes(mode)) throw badRequest(`metadata mode must be full, normative or terminology, not "${modes.join(',').slice(0, 40)}"`);
   if (mode === 'terminology') return { status: 200, resource: buildTerminologyCapabilities(ctx.repo.baseUrl, ctx.operations, ctx.software) };
   return { status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software, ctx.repo.definitions) };
-});
+}, 'resource');
 route('POST', '', async (ctx) => ({ status: 200, resource: await processBundle(ctx, ctx.request.body) }));
 route('GET', '', (ctx) => search(ctx, undefined));
 route('GET', '_search', (ctx) => search(ctx, undefined));
 route('POST', '_search', (ctx) => search(ctx, undefined));
-route('GET', '_history', (ctx) => history(ctx));
+route('GET', '_history', (ctx) => history(ctx), 'entries');
 route('GET', ':$op', (ctx) => operation(ctx, 'system'));
 route('POST', ':$op', (ctx) => operation(ctx, 'system'));
 route('GET', ':type', (ctx) => search(ctx, ctx.params.type));
@@ -60,15 +69,15 @@ route('PATCH', ':type', conditionalPatch);
 route('DELETE', ':type', conditionalDelete);
 route('GET', ':type/_search', (ctx) => search(ctx, ctx.params.type));
 route('POST', ':type/_search', (ctx) => search(ctx, ctx.params.type));
-route('GET', ':type/_history', (ctx) => history(ctx));
+route('GET', ':type/_history', (ctx) => history(ctx), 'entries');
 route('GET', ':type/:$op', (ctx) => operation(ctx, 'type'));
 route('POST', ':type/:$op', (ctx) => operation(ctx, 'type'));
-route('GET', ':type/:id', read);
+route('GET', ':type/:id', read, 'resource');
 route('PUT', ':type/:id', update);
 route('PATCH', ':type/:id', patch);
 route('DELETE', ':type/:id', remove);
-route('GET', ':type/:id/_history', (ctx) => history(ctx));
-route('GET', ':type/:id/_history/:vid', vread);
+route('GET', ':type/:id/_history', (ctx) => history(ctx), 'entries');
+route('GET', ':type/:id/_history/:vid', vread, 'resource');
 route('GET', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 route('GET', ':type/:id/:member', (ctx) => compartmentSearch(ctx));
 route('GET', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
@@ -110,8 +119,17 @@ export async function dispatch(ctx: Omit<RouteContext, 'params'>): Promise<FhirR
   const segments = ctx.request.path.split('/').filter((s) => s.length > 0);
   const matched = matchRoute(ctx.request.method, segments);
   if (!matched) throw new FhirError(404, 'FHIR_NOT_FOUND', `no FHIR interaction at /${segments.join('/').slice(0, 200)}`);
+  const shaping = matched.route.shaping;
+  // Parsed first: a bad _summary is a 400 whatever the interaction would have answered.
+  const shape = shaping ? parseResultShape(ctx.request.query, { maxElements: ctx.repo.limits.fhirSearchMaxValues, countable: shaping === 'entries' }) : {};
   const response = await matched.route.handler({ ...ctx, params: matched.params });
-  return applyReturnPreference(ctx.request, response);
+  return applyReturnPreference(ctx.request, shaping ? applyResultShape(response, shaping, shape) : response);
+}
+
+function applyResultShape(response: FhirResponse, shaping: Shaping, shape: ResultShape): FhirResponse {
+  if (!response.resource || response.status !== 200) return response;
+  const resource = shaping === 'entries' ? shapeBundleEntries(response.resource as Bundle, shape) : shapeResource(response.resource, shape);
+  return resource === response.resource ? response : { ...response, resource };
 }
 
 function applyReturnPreference(request: FhirRequest, response: FhirResponse): FhirResponse {

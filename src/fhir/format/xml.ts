@@ -24,11 +24,33 @@ function invalidXml(message: string): FhirError {
 
 // ── JSON → XML ──────────────────────────────────────────────────────────────────────────
 
-/** A resource (already valid JSON FHIR) as FHIR XML, with the XML declaration. */
-export function resourceToXml(resource: Json): string {
+/**
+ * A resource (already valid JSON FHIR) as FHIR XML, with the XML declaration; `pretty` puts each
+ * element on its own line, indented by depth (_pretty=true; whitespace between elements means
+ * nothing in FHIR XML).
+ */
+export function resourceToXml(resource: Json, options: { pretty?: boolean } = {}): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   writeResource(out, resource, true);
-  return out.join('');
+  return options.pretty ? indented(out) : out.join('');
+}
+
+/**
+ * The written pieces one a line: each piece is an opening tag, a closing tag, or a whole element
+ * (`<x value=""/>`, a narrative div, the declaration). Attribute values are escaped, so an opening
+ * tag never holds `</`.
+ */
+function indented(pieces: string[]): string {
+  const lines: string[] = [];
+  let depth = 0;
+  for (const piece of pieces) {
+    const closing = piece.startsWith('</');
+    const whole = closing || piece.startsWith('<?') || piece.endsWith('/>') || piece.includes('</');
+    if (closing) depth--;
+    lines.push(`${'  '.repeat(Math.max(0, depth))}${piece}`);
+    if (!whole) depth++;
+  }
+  return lines.join('\n');
 }
 
 function writeResource(out: string[], resource: Json, root: boolean): void {

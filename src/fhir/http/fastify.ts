@@ -74,12 +74,12 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
         request.log.warn({ heldBytes: budget.heldBytes, maxBytes: budget.maxBytes }, 'FHIR request refused: in-flight body budget full');
         reply.header('retry-after', '1');
       }
-      await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD', formatOrJson(request));
+      await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD', formatOrJson(request), wantsPretty(request));
     });
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const { response, format } = await handleHttp(engine, request, maxDepth, maxElements);
       if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
-      await send(reply, response, request.method === 'HEAD', format);
+      await send(reply, response, request.method === 'HEAD', format, wantsPretty(request));
     };
     instance.route({ method: [...METHODS], url: '/', handler });
     instance.route({ method: [...METHODS], url: '/*', handler });
@@ -151,7 +151,12 @@ function fromFastifyError(error: unknown): FhirError {
   return errorResponse(error).error;
 }
 
-async function send(reply: FastifyReply, response: FhirResponse, head: boolean, format: WireFormat): Promise<void> {
+/** `_pretty=true` (R4 http.html#general): the answer indented for people to read, in either format. */
+function wantsPretty(request: FastifyRequest): boolean {
+  return queryOf(request).some(([key, value]) => key === '_pretty' && value === 'true');
+}
+
+async function send(reply: FastifyReply, response: FhirResponse, head: boolean, format: WireFormat, pretty: boolean): Promise<void> {
   reply.code(response.status);
   for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
   if (response.resource === undefined || response.status === 204 || response.status === 304) {
@@ -160,11 +165,11 @@ async function send(reply: FastifyReply, response: FhirResponse, head: boolean, 
   }
   if (format === 'xml') {
     reply.header('content-type', FHIR_XML);
-    await reply.send(head ? undefined : resourceToXml(response.resource as unknown as Record<string, unknown>));
+    await reply.send(head ? undefined : resourceToXml(response.resource as unknown as Record<string, unknown>, { pretty }));
     return;
   }
   reply.header('content-type', FHIR_JSON);
-  await reply.send(head ? undefined : JSON.stringify(response.resource));
+  await reply.send(head ? undefined : JSON.stringify(response.resource, undefined, pretty ? 2 : undefined));
 }
 
 function queryOf(request: FastifyRequest): Array<[string, string]> {

@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from
 import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
-import { applyElements, applySummary } from './shape.js';
+import { shapeResource } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
 import { firstSortedPage, snapshotPage } from './sorted-paging.js';
@@ -163,9 +163,7 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
 }
 
 function shape(resource: Resource, request: SearchRequest): Resource {
-  if (request.elements?.length) return applyElements(resource, request.elements);
-  if (request.summary && request.summary !== 'false' && request.summary !== 'count') return applySummary(resource, request.summary);
-  return resource;
+  return shapeResource(resource, request);
 }
 
 function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, result: SearchResult): BundleLink[] {
