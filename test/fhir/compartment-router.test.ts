@@ -3,7 +3,6 @@
  * interoperability layer's core channel (`^/fhir(/.*)?$`) to the shared health record.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +12,11 @@ import { SettingsMap } from '../../src/platform/settings.js';
 import type { RunningService } from '../../src/services/service.js';
 import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
 import { requestJson } from '../client-registry/support.js';
-import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { routeCoreChannel, startIol, type Iol } from '../interop-layer/support.js';
 import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
-
-const core = JSON.parse(readFileSync(new URL('../../../packages/core/importer/openhim-config.json', import.meta.url), 'utf8'));
 
 for (const driver of testDrivers) {
   describe(`compartment search through the router (${driver})`, () => {
@@ -36,11 +33,7 @@ for (const driver of testDrivers) {
         settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0' }),
       });
       iol = await startIol(driver);
-      const channel = { ...core.Channels[0], routes: [{ ...core.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(shr.endpoints.fhir!).port) }] };
-      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
-      assert.equal((await iol.call('POST', '/clients', { ...core.Clients[0], clientID: 'shr-client', password: 'shr-client-secret-1' })).status, 201);
-      auth = { authorization: basic('shr-client', 'shr-client-secret-1') };
-      base = `${iol.router}/fhir`;
+      ({ base, auth } = await routeCoreChannel(iol, shr.endpoints.fhir!));
     });
     after(async () => {
       await iol.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDrivers } from '../support/databases.js';
-import { startFhirServer, type FhirTestServer } from './support.js';
+import { namedCreator, startFhirServer, type FhirTestServer } from './support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -19,11 +19,7 @@ for (const driver of testDrivers) {
 
     before(async () => {
       s = await startFhirServer(driver);
-      const create = async (name: string, resource: Json): Promise<void> => {
-        const reply = await s.request('POST', resource.resourceType, { body: resource });
-        assert.equal(reply.status, 201, JSON.stringify(reply.body));
-        ids[name] = reply.body.id;
-      };
+      const create = namedCreator(() => s, ids);
       await create('org', { resourceType: 'Organization', name: 'Kenyatta Hospital', identifier: [{ system: 'urn:org', value: 'KH' }] });
       await create('gp', { resourceType: 'Practitioner', name: [{ family: 'Otieno', given: ['Grace'] }] });
       await create('ann', {

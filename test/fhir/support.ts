@@ -66,3 +66,12 @@ export async function startFhirServer(
     },
   };
 }
+
+/** Creates a resource (201 or the test fails) and remembers its server id under a name. */
+export function namedCreator(server: () => FhirTestServer, ids: Record<string, string>): (name: string, resource: Record<string, unknown> & { resourceType: string }) => Promise<void> {
+  return async (name, resource) => {
+    const reply = await server().request('POST', resource.resourceType, { body: resource });
+    if (reply.status !== 201) throw new Error(`${name}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    ids[name] = reply.body.id;
+  };
+}

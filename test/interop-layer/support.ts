@@ -1,4 +1,5 @@
 /** Starts the interop layer on a fresh database with port-0 settings, and a recording upstream. */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,4 +174,20 @@ export async function addPosChannels(iol: Iol, upstreamPort: number, channels: R
     ids[name] = res.body._id;
   }
   return ids;
+}
+
+const coreConfig = JSON.parse(readFileSync(new URL('../../../packages/core/importer/openhim-config.json', import.meta.url), 'utf8'));
+
+/**
+ * The core package's FHIR channel and test client on a test interop layer, the channel's route
+ * pointing at a shared health record's listener: how a client reaches the SHR. Returns the
+ * router's FHIR base and the client's Authorization header.
+ */
+export async function routeCoreChannel(iol: Iol, shrFhirEndpoint: string): Promise<{ base: string; auth: Record<string, string> }> {
+  const channel = { ...coreConfig.Channels[0], routes: [{ ...coreConfig.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(shrFhirEndpoint).port) }] };
+  const created = await iol.call('POST', '/channels', channel);
+  if (created.status !== 201) throw new Error(`core channel not created: ${created.status} ${JSON.stringify(created.body)}`);
+  const client = await iol.call('POST', '/clients', { ...coreConfig.Clients[0], clientID: 'shr-client', password: 'shr-client-secret-1' });
+  if (client.status !== 201) throw new Error(`core client not created: ${client.status} ${JSON.stringify(client.body)}`);
+  return { base: `${iol.router}/fhir`, auth: { authorization: basic('shr-client', 'shr-client-secret-1') } };
 }

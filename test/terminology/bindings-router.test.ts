@@ -15,7 +15,7 @@ import { createLogger } from '../../src/common/logger.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import type { RunningService } from '../../src/services/service.js';
 import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
-import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { routeCoreChannel, startIol, type Iol } from '../interop-layer/support.js';
 import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
 import { requestJson, startTerminology, type TerminologyUnderTest } from './support.js';
 
@@ -44,11 +44,7 @@ for (const driver of testDrivers) {
         settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0', FHIR_DATASTORE_TERMINOLOGY_URL: tx.base, FHIR_TERMINOLOGY_TIMEOUT_MS: '1000', FHIR_TERMINOLOGY_CACHE_TTL_MS: '0' }),
       });
       iol = await startIol(driver);
-      const channel = { ...core.Channels[0], routes: [{ ...core.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(shr.endpoints.fhir!).port) }] };
-      assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
-      assert.equal((await iol.call('POST', '/clients', { ...core.Clients[0], clientID: 'shr-client', password: 'shr-client-secret-1' })).status, 201);
-      auth = { authorization: basic('shr-client', 'shr-client-secret-1') };
-      base = `${iol.router}/fhir`;
+      ({ base, auth } = await routeCoreChannel(iol, shr.endpoints.fhir!));
     });
     after(async () => {
       await iol.stop();
