@@ -47,7 +47,37 @@ function includesOf(type: string, definitions: SearchParameterRegistry): string[
   return [`${type}:*`, ...references.map((p) => `${type}:${p.code}`)];
 }
 
+/**
+ * The last statement built for each registry: building it walks every type's parameters and
+ * reverse includes (~700 KB), tens of ms a call. Rebuilt when the base URL, the software, the
+ * operations or the registry's parameters change.
+ */
+const builtStatements = new WeakMap<SearchParameterRegistry, { key: string; statement: CapabilityStatement }>();
+
 export function buildCapabilityStatement(
+  baseUrl: string,
+  operations: OperationRegistry,
+  software: { name: string; version: string },
+  definitions: SearchParameterRegistry,
+): CapabilityStatement {
+  const key = JSON.stringify([baseUrl, software.name, software.version, operations.all().map((op) => `${op.name}|${op.levels}|${op.resourceTypes ?? ''}`), definitions.generation]);
+  const built = builtStatements.get(definitions);
+  if (built?.key === key) return built.statement;
+  // Frozen: every caller shares it (copying 700 KB would cost what building does).
+  const statement = deepFreeze(buildStatement(baseUrl, operations, software, definitions));
+  builtStatements.set(definitions, { key, statement });
+  return statement;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function buildStatement(
   baseUrl: string,
   operations: OperationRegistry,
   software: { name: string; version: string },

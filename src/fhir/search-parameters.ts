@@ -45,6 +45,9 @@ export class SearchParameterRegistry {
   private readonly special = new Map<string, SpecialSearch[]>();
 
   /** @param frozen a registry that refuses custom parameters (the base-only one). */
+  /** Counts changes: what is derived from the registry (the CapabilityStatement) is rebuilt when it moves. */
+  generation = 0;
+
   constructor(private readonly frozen = false) {}
 
   /** Adds a special search (a parameter or modifier answered by the service's own SQL). */
@@ -54,6 +57,7 @@ export class SearchParameterRegistry {
       const key = `${type}|${search.code}`;
       this.special.set(key, [...(this.special.get(key) ?? []), search]);
     }
+    this.generation++;
   }
 
   /** The special search answering `code:modifier` on a type, if the engine has one. */
@@ -102,6 +106,7 @@ export class SearchParameterRegistry {
     }
     if (parameter.url) this.customByUrl.set(parameter.url, parameter);
     this.merged.clear();
+    this.generation++;
   }
 
   private removeCode(code: string, base: string[]): void {
