@@ -6,6 +6,7 @@
  * word index for a text filter). Concepts listed from code systems this service does not hold
  * cannot be in that table: they travel beside it as `listed` concepts.
  */
+import { createHash } from 'node:crypto';
 import type { CodeSystem, ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError, tooCostly } from '../../fhir/outcome.js';
@@ -294,9 +295,13 @@ class Compiler {
       const [mine, theirs] = property === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
       return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid()} AND ${theirs} IN (${ords}))`;
     }
-    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value = ANY(${this.p(values)}::text[]))`;
+    // The index holds md5(value) (migration 1003): the hashes find the rows, the values confirm them.
+    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND md5(value) = ANY(${this.p(values.map(md5))}::text[]) AND value = ANY(${this.p(values)}::text[]))`;
   }
 }
+
+/** PostgreSQL's md5(text), as the property index holds it. */
+const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 /** The values of an `in`/`not-in` filter (comma-separated). */
 function filterValues(value: string): string[] {

@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../../db/database.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { ancestorsOf, normaliseText, wordsOf, type ConceptRecord, type HierarchyBounds } from './concepts.js';
+import { ancestorsOf, assertConceptsFit, normaliseText, wordsOf, type ConceptBounds, type ConceptRecord } from './concepts.js';
 
 const BATCH = 20_000;
 
@@ -81,11 +81,12 @@ export async function dropCodeSystemsOf(q: Queryable, schema: string, resourceId
 
 /** Replaces the concepts of a code system version; returns its csid. */
 export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
-  bounds: HierarchyBounds, progress?: WriteProgress): Promise<number> {
+  bounds: ConceptBounds, progress?: WriteProgress): Promise<number> {
   const seen = new Set<string>();
   const unique = concepts.filter((c) => (seen.has(c.code) ? false : (seen.add(c.code), true)));
   const isA = !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a';
-  // Before anything is written: a cyclic, too deep or too large hierarchy is refused (422).
+  // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
+  assertConceptsFit(unique, bounds);
   const { parents, ancestors } = ancestorsOf(unique, bounds);
   const csid = await claimCodeSystem(q, schema, header);
   await clearConcepts(q, schema, csid);

@@ -58,7 +58,7 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   await engine.migrate();
   await context.db.migrate(schema, terminologyMigrations(schema));
   const store = new ConceptStore(schema, engine.limits, { db: context.db });
-  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema)];
+  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema, engine.limits)];
   for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
   const loader = new ContentLoader(engine, interceptors, store, logger);
   engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));

@@ -14,7 +14,7 @@ import { FhirRepository } from '../../../fhir/repository.js';
 import type { WriteInterceptor } from '../../../fhir/write-interceptors.js';
 import type { ConceptStore } from '../concept-store.js';
 import { writeCodeSystem } from '../concept-writer.js';
-import { conceptsOfCodeSystem, hierarchyBounds, type ConceptRecord } from '../concepts.js';
+import { conceptsOfCodeSystem, conceptBounds, type ConceptRecord } from '../concepts.js';
 import { headerOf } from '../interceptors.js';
 import { findByUrl } from '../resolve.js';
 
@@ -118,7 +118,7 @@ export class ContentLoader {
       const id = await this.idFor(repo, header);
       const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
       delete resource.concept;
-      await writeCodeSystem(repo.sql, this.engine.schema, headerOf(resource, id), concepts, hierarchyBounds(this.engine.limits), (stage, done, total) =>
+      await writeCodeSystem(repo.sql, this.engine.schema, headerOf(resource, id), concepts, conceptBounds(this.engine.limits), (stage, done, total) =>
         this.logger?.info({ origin, url: header.url, stage, done, total }, 'terminology import'));
       await repo.update('CodeSystem', id, resource);
       return concepts.length;
