@@ -17,6 +17,7 @@ import { registerProcessTerminology } from '../../fhir/terminology/process-provi
 import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { ConceptStore } from './concept-store.js';
+import { dropAbandonedStaging } from './concept-writer.js';
 import { loadCoreContent } from './content/core.js';
 import { importFiles } from './content/files.js';
 import { ContentLoader } from './content/loader.js';
@@ -82,6 +83,10 @@ export const terminologyService: ServiceDefinition = {
       const core = await loadCoreContent(context.db, TX_SCHEMA, tx.loader, context.logger);
       if (!core.skipped) context.logger.info({ resources: core.resources, concepts: core.concepts }, 'terminology: core R4 content loaded');
     }
+    // An import cut short by a stop left staged rows no reader sees: delete them in the background.
+    void dropAbandonedStaging(context.db, TX_SCHEMA)
+      .then((n) => { if (n) context.logger.info({ staged: n }, 'terminology: rows of interrupted imports deleted'); })
+      .catch((error: unknown) => context.logger.warn({ err: { message: (error as Error).message } }, 'terminology: could not delete rows of interrupted imports'));
     const files = (context.settings.get('TERMINOLOGY_IMPORT_FILES') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
     if (files.length) await importFiles(tx.loader, files);
     const { app, url, fhirUrl } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 3451, fhirPrefix: TX_FHIR_PREFIX, name: 'terminology', limits });
