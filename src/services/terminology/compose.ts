@@ -38,6 +38,9 @@ export interface CompiledCompose {
   wholeSystems: boolean;
 }
 
+/** A POSIX character class inside a bracket expression, as PostgreSQL's regular expressions have them. */
+const POSIX_CLASS = /\[:(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]/g;
+
 /** Filter properties every code system has: the concept's own fields and the FHIR concept-properties. */
 const BUILT_IN_PROPERTIES = new Set(['code', 'display', 'definition', 'parent', 'child', 'inactive', 'status', 'deprecated', 'notSelectable', 'deprecationDate', 'retirementDate']);
 
@@ -180,7 +183,10 @@ class Compiler {
         this.chargeCost(system.conceptCount * (1 + filters.reduce((w, f) => w + filterWeight(f), 0)), { system, filters: filters.length });
         this.systems.set(system.csid, system);
         conditions.push(`c.csid = ${this.p(system.csid)}`);
-        if (inc.concept?.length) conditions.push(`c.code = ANY(${this.p(inc.concept.map((c) => c.code))}::text[])`);
+        if (inc.concept?.length) {
+          const listedCodes = this.p(inc.concept.map((c) => c.code));
+          conditions.push(system.caseSensitive ? `c.code = ANY(${listedCodes}::text[])` : `lower(c.code) = ANY(SELECT lower(v) FROM unnest(${listedCodes}::text[]) v)`);
+        }
         for (const filter of inc.filter ?? []) conditions.push(await this.filter(system, filter));
       }
     } else if (inc.concept?.length || inc.filter?.length) {
@@ -232,7 +238,8 @@ class Compiler {
       case 'regex': {
         assertSafeRegex(value);
         try {
-          new RegExp(value, 'u');
+          // JavaScript checks the syntax; it lacks PostgreSQL's POSIX classes ([[:alpha:]]), which stand in as one letter.
+          new RegExp(value.replace(POSIX_CLASS, 'a'), 'u');
         } catch {
           throw badParameter(`the regex filter "${value.slice(0, 80)}" is not a valid regular expression`);
         }

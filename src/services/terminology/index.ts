@@ -21,7 +21,7 @@ import { dropAbandonedStaging } from './concept-writer.js';
 import { loadCoreContent } from './content/core.js';
 import { importFiles } from './content/files.js';
 import { ContentLoader } from './content/loader.js';
-import { codeSystemInterceptor, conceptMapInterceptor } from './interceptors.js';
+import { canonicalUniqueInterceptor, codeSystemInterceptor, conceptMapInterceptor } from './interceptors.js';
 import { terminologyMigrations } from './migrations.js';
 import { codeSystemValidateOperation, lookupOperation, subsumesOperation } from './operations/code-system.js';
 import { expandOperation } from './operations/expand.js';
@@ -59,7 +59,7 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   await engine.migrate();
   await context.db.migrate(schema, terminologyMigrations(schema));
   const store = new ConceptStore(schema, engine.limits, { db: context.db });
-  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema, engine.limits)];
+  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema, engine.limits), canonicalUniqueInterceptor()];
   for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
   const loader = new ContentLoader(engine, interceptors, store, logger);
   engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));

@@ -99,3 +99,27 @@ export function conceptMapInterceptor(schema: string, limits?: Pick<Limits, 'ter
     },
   };
 }
+
+/**
+ * One url|version per ValueSet and per ConceptMap, as for CodeSystem (code_system's unique key):
+ * a second resource with the same url and version is refused with 422, so which one a canonical
+ * names is never a matter of which was written last.
+ */
+export function canonicalUniqueInterceptor(): WriteInterceptor {
+  return {
+    name: 'terminology: one url|version per ValueSet and ConceptMap',
+    types: ['ValueSet', 'ConceptMap'],
+    async before({ type, id, resource, repo }) {
+      const { url, version } = (resource ?? {}) as { url?: unknown; version?: unknown };
+      if (typeof url !== 'string' || !url) return;
+      const query: Array<[string, string]> = [['url', url], ['_count', '100']];
+      if (typeof version === 'string' && version) query.push(['version', version]);
+      const same = (await repo.searchResources(repo.parseSearch(type, query, false)))
+        .filter((r) => r.id !== id && ((r as { version?: string }).version ?? '') === (typeof version === 'string' ? version : ''));
+      if (same.length) {
+        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `${type} ${url.slice(0, 200)}${version ? `|${String(version).slice(0, 40)}` : ''} already exists as ${type}/${same[0]!.id}; ` +
+          'update that resource, or give this one another version');
+      }
+    },
+  };
+}
