@@ -100,11 +100,11 @@ export interface PreparedConcepts {
 }
 
 /** Refuses (422) what cannot be stored (long codes, a cyclic, too deep or too large hierarchy) and works out the closure. */
-export function prepareConcepts(header: Pick<CodeSystemHeader, 'hierarchyMeaning'>, concepts: readonly ConceptRecord[], bounds: ConceptBounds): PreparedConcepts {
+export async function prepareConcepts(header: Pick<CodeSystemHeader, 'hierarchyMeaning'>, concepts: readonly ConceptRecord[], bounds: ConceptBounds): Promise<PreparedConcepts> {
   const seen = new Set<string>();
   const unique = concepts.filter((c) => (seen.has(c.code) ? false : (seen.add(c.code), true)));
   assertConceptsFit(unique, bounds);
-  const { parents, ancestors } = ancestorsOf(unique, bounds);
+  const { parents, ancestors } = await ancestorsOf(unique, bounds);
   return { unique, parents, ancestors, isA: !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a' };
 }
 
@@ -112,7 +112,7 @@ export function prepareConcepts(header: Pick<CodeSystemHeader, 'hierarchyMeaning
 export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
   bounds: ConceptBounds, progress?: WriteProgress): Promise<number> {
   // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
-  const prepared = prepareConcepts(header, concepts, bounds);
+  const prepared = await prepareConcepts(header, concepts, bounds);
   const csid = await claimCodeSystem(q, schema, header);
   await clearConcepts(q, schema, csid);
   await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, csid, prepared, progress);

@@ -122,7 +122,7 @@ export class ContentLoader {
     const { db, schema } = this.engine;
     const log = (stage: string, done: number, total: number): void => this.logger?.info({ origin, url: header.url, stage, done, total }, 'terminology import');
     // 422 for long codes or a bad hierarchy before anything is written.
-    const prepared = prepareConcepts(header, concepts, conceptBounds(this.engine.limits));
+    const prepared = await prepareConcepts(header, concepts, conceptBounds(this.engine.limits));
     const staged = await stageCodeSystem(db, schema, prepared, log);
     log('staged', prepared.unique.length, prepared.unique.length);
     let replaced: number | undefined;
