@@ -118,7 +118,7 @@ export const LIMITS = {
   terminologyConceptCacheBytes: limit('TERMINOLOGY_CONCEPT_CACHE_BYTES', 64 * MB, 'bytes',
     'memory those cached concepts may hold together (estimated; least recently used dropped first; 0 turns the cache off)', 0),
   terminologyMaxComposeCost: limit('TERMINOLOGY_MAX_COMPOSE_COST', 10_000_000, 'count',
-    'estimated cost of running one value set (with those it imports) in the database, before it runs: each include or exclude costs the concepts of its code system times (1 + its filters\' weights: 1 each, a regex 4 plus 5 per atom its counted repetitions copy); past it 400 too-costly naming what to narrow', 10_000),
+    'estimated cost of running one value set (with those it imports) in the database, before it runs: each include or exclude costs the concepts of its code system times (1 + its filters\' weights: 1 each, an `in` list 1 more per 1,000 characters, a regex 4 plus 5 per atom its counted repetitions copy); past it 400 too-costly naming what to narrow', 10_000),
   terminologyMaxIncludeFilters: limit('TERMINOLOGY_MAX_INCLUDE_FILTERS', 32, 'count',
     'filters of one compose include or exclude; more is 400 too-costly', 1),
   terminologyMaxFilterValues: limit('TERMINOLOGY_MAX_FILTER_VALUES', 1_000, 'count',

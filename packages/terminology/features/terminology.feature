@@ -39,4 +39,4 @@ Feature: Terminology service: code systems, value sets and maps, through the int
       { "resourceType": "ValueSet", "id": "feature-consumer-write", "url": "http://example.org/ValueSet/feature-consumer-write", "status": "active",
         "compose": { "include": [ { "system": "http://hl7.org/fhir/administrative-gender" } ] } }
       """
-    Then the response status is 403
+    Then the response status is 401
