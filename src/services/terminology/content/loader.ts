@@ -143,11 +143,26 @@ export class ContentLoader {
       await dropConceptRows(db, schema, replaced);
       log('replaced version deleted', prepared.unique.length, prepared.unique.length);
     }
-    // A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics,
-    // and index-only scans (paging a large expansion, counting it) need the visibility map that
-    // VACUUM sets (PGlite has no autovacuum to do either).
-    for (const table of ['concept', 'closure', 'word', 'parent', 'property', 'designation', 'code_system']) await db.exec(`VACUUM ANALYZE ${schema}.${table}`);
+    await this.refreshStatistics();
     return concepts.length;
+  }
+
+  /**
+   * A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics
+   * (ANALYZE samples: short, and exempt from the budgets in a maintenance transaction), and
+   * index-only scans (paging a large expansion, counting it) need the visibility map that VACUUM
+   * sets (PGlite has no autovacuum). VACUUM cannot run in a transaction, so it stays under the
+   * statement budget: best effort, the import is published already.
+   */
+  private async refreshStatistics(): Promise<void> {
+    const { db, schema } = this.engine;
+    const tables = ['concept', 'closure', 'word', 'parent', 'property', 'designation', 'code_system'].map((t) => `${schema}.${t}`);
+    try {
+      await db.transaction((q) => q.exec(`ANALYZE ${tables.join(', ')}`), { maintenance: true });
+      for (const table of tables) await db.exec(`VACUUM ${table}`);
+    } catch (error) {
+      this.logger?.info({ err: { message: (error as Error).message } }, 'terminology import: statistics not refreshed (the import is complete)');
+    }
   }
 
   /** Stores prepared resources as they are (no per-resource validation: the core definitions are valid), in batches. */
