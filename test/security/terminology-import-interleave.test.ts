@@ -71,6 +71,25 @@ for (const driver of testDrivers) {
       assert.equal(search.body.entry[0].resource.count, 1_000);
     });
 
+    test('a CodeSystem replaced or deleted by a FHIR write: its old rows are unreachable at once and deleted after the commit, in batches', async () => {
+      const concept = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ code: `${prefix}${i}`, display: `${prefix} ${i}` }));
+      const rowsOf = async (): Promise<number> => Number((await tx.database.db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM tx.concept c WHERE c.code LIKE 'rw%' OR c.code LIKE 'rv%'`)).rows[0]!.n);
+      const eventually = async (expected: number): Promise<void> => {
+        for (let i = 0; i < 200 && await rowsOf() !== expected; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(await rowsOf(), expected);
+      };
+      const codeSystem = (concepts: unknown[]) => ({ resourceType: 'CodeSystem', id: 'replaced', url: 'urn:test:import/replaced', status: 'active', content: 'complete', concept: concepts });
+      assert.equal((await tx.request('PUT', 'CodeSystem/replaced', codeSystem(concept('rw', 1_000)))).status, 201);
+      assert.equal((await tx.request('PUT', 'CodeSystem/replaced', codeSystem(concept('rv', 400)))).status, 200);
+      assert.equal((await tx.get('CodeSystem/$lookup?system=urn:test:import/replaced&code=rw1')).status, 404, 'the replaced version is gone at once');
+      assert.equal(param((await tx.get('CodeSystem/$lookup?system=urn:test:import/replaced&code=rv1')).body, 'display'), 'rv 1');
+      await eventually(400);
+      assert.equal((await tx.request('DELETE', 'CodeSystem/replaced')).status < 300, true);
+      assert.equal((await tx.get('CodeSystem/$lookup?system=urn:test:import/replaced&code=rv1')).status, 404);
+      await eventually(0);
+    });
+
     test('a refused import (a cycle) stages nothing', async () => {
       const reply = await tx.post('$import', P({ name: 'csv', valueString: 'code,parent\na,c\nb,a\nc,b\n' }, { name: 'url', valueUri: 'urn:test:import/cycle' }));
       assert.equal(reply.status, 422);

@@ -139,12 +139,19 @@ export class ConceptStore {
   /** A committed write announced (by any process); its payload starts with this process's token when it was ours. */
   private announcedWrite(payload: string): void {
     this.forget();
+    for (const listener of this.commitListeners) listener();
     const token = payload.split(' ', 1)[0]!;
     this.openWrites.delete(token);
     for (const resolve of this.waiting.splice(0)) resolve(payload);
   }
 
   private readonly waiting: Array<(payload: string) => void> = [];
+  private readonly commitListeners: Array<() => void> = [];
+
+  /** Calls `listener` after each committed CodeSystem write announced to this store (followChanges, PostgreSQL). */
+  onCommittedWrite(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
 
   /** Resolves with the next committed CodeSystem write announced to this store (followChanges): for tests and tools. */
   nextAnnouncement(): Promise<string> {

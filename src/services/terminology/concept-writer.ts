@@ -73,19 +73,39 @@ export async function claimCodeSystem(q: Queryable, schema: string, header: Code
   return Number(inserted.rows[0]!.csid);
 }
 
-async function clearConcepts(q: Queryable, schema: string, csid: number): Promise<void> {
-  for (const table of ['concept', 'designation', 'property', 'parent', 'closure', 'word']) {
-    await q.query(`DELETE FROM ${schema}.${table} WHERE csid = $1`, [csid]);
-  }
+/**
+ * Versions replaced or deleted by a write: their code_system row is renamed (no reader asks for
+ * it) inside the write's transaction, and their rows are deleted after the commit in short batches
+ * (dropRetired). Deleting a 200,000-concept system's millions of closure rows inside the request's
+ * transaction would run past the statement limit, which restarts the embedded database.
+ */
+export const RETIRED_URL_PREFIX = 'urn:instant:terminology-retired:';
+
+async function retire(q: Queryable, schema: string, csid: number): Promise<void> {
+  await q.query(`UPDATE ${schema}.code_system SET url = $2, version = '', resource_id = '' WHERE csid = $1`, [csid, `${RETIRED_URL_PREFIX}${csid}`]);
 }
 
-/** Forgets the code systems a CodeSystem resource carried (it was deleted). */
+/** A fresh code_system row for url|version (the one it replaces retired), refusing one owned by another CodeSystem resource. */
+async function replaceCodeSystemRow(q: Queryable, schema: string, header: CodeSystemHeader): Promise<number> {
+  const row = await rowToClaim(q, schema, header);
+  if (row) await retire(q, schema, Number(row.csid));
+  const inserted = await q.query<{ csid: string }>(
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive) VALUES ($1, $2, $3, $4, $5, $6) RETURNING csid`,
+    [header.url, header.version ?? '', header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+  return Number(inserted.rows[0]!.csid);
+}
+
+/** Forgets the code systems a CodeSystem resource carried (it was deleted, or now carries another url|version). */
 export async function dropCodeSystemsOf(q: Queryable, schema: string, resourceId: string): Promise<void> {
   const rows = await q.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE resource_id = $1`, [resourceId]);
-  for (const row of rows.rows) {
-    await clearConcepts(q, schema, Number(row.csid));
-    await q.query(`DELETE FROM ${schema}.code_system WHERE csid = $1`, [row.csid]);
-  }
+  for (const row of rows.rows) await retire(q, schema, Number(row.csid));
+}
+
+/** Deletes the rows of retired versions (committed ones), in short batches; returns how many versions. */
+export async function dropRetired(db: Database, schema: string, stopping: () => boolean = () => false): Promise<number> {
+  const rows = await db.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE url LIKE $1`, [`${RETIRED_URL_PREFIX}%`]);
+  for (const row of rows.rows) await dropConceptRows(db, schema, Number(row.csid), stopping);
+  return rows.rows.length;
 }
 
 /** Runs one bulk statement (an INSERT of up to WRITE_BATCH rows): inside the caller's transaction, or in one of its own. */
@@ -113,8 +133,7 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
   bounds: ConceptBounds, progress?: WriteProgress): Promise<number> {
   // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
   const prepared = await prepareConcepts(header, concepts, bounds);
-  const csid = await claimCodeSystem(q, schema, header);
-  await clearConcepts(q, schema, csid);
+  const csid = await replaceCodeSystemRow(q, schema, header);
   await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, csid, prepared, progress);
   await q.query(`UPDATE ${schema}.code_system SET concept_count = $2 WHERE csid = $1`, [csid, prepared.unique.length]);
   return csid;
@@ -212,16 +231,17 @@ export async function stageCodeSystem(db: Database, schema: string, prepared: Pr
 export async function publishStaged(q: Queryable, schema: string, staged: number, header: CodeSystemHeader): Promise<number | undefined> {
   const version = header.version ?? '';
   const row = await rowToClaim(q, schema, header);
-  if (row) await q.query(`DELETE FROM ${schema}.code_system WHERE csid = $1`, [row.csid]);
+  if (row) await retire(q, schema, Number(row.csid));
   await q.query(`UPDATE ${schema}.code_system SET url = $2, version = $3, resource_id = $4, name = $5, hierarchy_meaning = $6, case_sensitive = $7, loaded_at = now() WHERE csid = $1`,
     [staged, header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
   return row ? Number(row.csid) : undefined;
 }
 
 /** Deletes one csid's rows of every concept table (and its code_system row, if any), WRITE_BATCH rows per transaction. */
-export async function dropConceptRows(db: Database, schema: string, csid: number): Promise<void> {
+export async function dropConceptRows(db: Database, schema: string, csid: number, stopping: () => boolean = () => false): Promise<void> {
   for (const table of ['concept', 'designation', 'property', 'parent', 'closure', 'word']) {
     for (;;) {
+      if (stopping()) return; // the service is stopping: the rest is deleted at the next start
       await new Promise((resolve) => setImmediate(resolve)); // as in stageCodeSystem: let requests in between
       // Every table's first index starts with csid: each batch is an index range, not a scan.
       const deleted = await db.transaction((q) => q.query(

@@ -20,7 +20,12 @@ export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHead
   };
 }
 
-export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
+/** What the CodeSystem interceptor needs besides the store: who deletes the rows of versions it retires. */
+export interface RetiredRows {
+  kick(): void;
+}
+
+export function codeSystemInterceptor(store: ConceptStore, retired?: RetiredRows): WriteInterceptor {
   return {
     name: 'terminology: index CodeSystem concepts',
     types: ['CodeSystem'],
@@ -38,6 +43,8 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
       // Delivered when this transaction commits, to every process following changes (ConceptStore.followChanges);
       // the token tells this process that its own write is now committed.
       await q.query('SELECT pg_notify($1, $2)', [codeSystemChannel(store.schema), `${token} ${id}`]);
+      // Versions this write replaces or drops are retired: their rows go after the commit, in batches.
+      retired?.kick();
       if (action === 'delete' || !stored) {
         await dropCodeSystemsOf(q, store.schema, id);
         return;
