@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { STAGING_URL_PREFIX, WRITE_BATCH } from '../../src/services/terminology/concept-writer.js';
+import { dropAbandonedStaging, STAGING_URL_PREFIX, WRITE_BATCH } from '../../src/services/terminology/concept-writer.js';
 import { testDrivers } from '../support/databases.js';
 import { P, param, startTerminology, type TerminologyUnderTest } from '../terminology/support.js';
 
@@ -88,6 +88,18 @@ for (const driver of testDrivers) {
       assert.equal((await tx.request('DELETE', 'CodeSystem/replaced')).status < 300, true);
       assert.equal((await tx.get('CodeSystem/$lookup?system=urn:test:import/replaced&code=rv1')).status, 404);
       await eventually(0);
+    });
+
+    test('rows an import staged before its process stopped are deleted (at start)', async () => {
+      const db = tx.database.db;
+      const csid = Number((await db.query<{ csid: string }>(`INSERT INTO tx.code_system (url, version, resource_id, loaded_at) VALUES ($1, '', '', now() - interval '2 days') RETURNING csid`,
+        [`${STAGING_URL_PREFIX}abandoned`])).rows[0]!.csid);
+      await db.query(`INSERT INTO tx.concept (csid, ord, code) SELECT $1, g, 'x' || g FROM generate_series(1, 700) g`, [csid]);
+      await db.query(`INSERT INTO tx.closure (csid, ancestor, descendant, depth) SELECT $1, g, g, 0 FROM generate_series(1, 700) g`, [csid]);
+      assert.equal(await dropAbandonedStaging(db, 'tx'), 1);
+      assert.equal(await staged(), 0);
+      const left = await db.query<{ n: string }>(`SELECT (SELECT count(*) FROM tx.concept WHERE csid = $1) + (SELECT count(*) FROM tx.closure WHERE csid = $1) AS n`, [csid]);
+      assert.equal(Number(left.rows[0]!.n), 0);
     });
 
     test('a refused import (a cycle) stages nothing', async () => {

@@ -203,12 +203,21 @@ async function writeConceptRows(run: StatementRunner, schema: string, csid: numb
  */
 export const STAGING_URL_PREFIX = 'urn:instant:terminology-staging:';
 
+/** Staging csids this process is writing or publishing now: never taken for abandoned ones. */
+const stagingInProgress = new Set<number>();
+
+/** The staged csid is published or dropped: no longer in progress. */
+export function stagingEnded(csid: number): void {
+  stagingInProgress.delete(csid);
+}
+
 /** Writes the prepared concepts under a new staging csid, WRITE_BATCH rows per transaction; returns the csid. */
 export async function stageCodeSystem(db: Database, schema: string, prepared: PreparedConcepts, progress?: WriteProgress): Promise<number> {
   const inserted = await db.transaction((q) => q.query<{ csid: string }>(
     `INSERT INTO ${schema}.code_system (url, version, resource_id, concept_count) VALUES ($1, '', '', $2) RETURNING csid`,
     [`${STAGING_URL_PREFIX}${randomUUID()}`, prepared.unique.length]), { maintenance: true });
   const csid = Number(inserted.rows[0]!.csid);
+  stagingInProgress.add(csid);
   try {
     await writeConceptRows(async (sql, params) => {
       // A turn of the event loop first: on the in-line PGlite driver the batches would otherwise
@@ -218,6 +227,7 @@ export async function stageCodeSystem(db: Database, schema: string, prepared: Pr
     }, schema, csid, prepared, progress);
   } catch (error) {
     await dropConceptRows(db, schema, csid).catch(() => undefined);
+    stagingEnded(csid);
     throw error;
   }
   return csid;
@@ -253,13 +263,14 @@ export async function dropConceptRows(db: Database, schema: string, csid: number
 }
 
 /**
- * Staging rows an import left when its process stopped midway, deleted at start: all of them on the
- * embedded database (one process: no import is under way), those over a day old on PostgreSQL
+ * Staging rows an import left when its process stopped midway, deleted at start: on the embedded
+ * database all but this process's own imports under way, on PostgreSQL those over a day old
  * (another process may be importing now).
  */
 export async function dropAbandonedStaging(db: Database, schema: string): Promise<number> {
   const age = db.kind === 'postgres' ? ` AND loaded_at < now() - interval '1 day'` : '';
   const rows = await db.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE url LIKE $1${age}`, [`${STAGING_URL_PREFIX}%`]);
-  for (const row of rows.rows) await dropConceptRows(db, schema, Number(row.csid));
-  return rows.rows.length;
+  const abandoned = rows.rows.map((r) => Number(r.csid)).filter((csid) => !stagingInProgress.has(csid));
+  for (const csid of abandoned) await dropConceptRows(db, schema, csid);
+  return abandoned.length;
 }

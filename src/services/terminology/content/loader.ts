@@ -13,7 +13,7 @@ import { badRequest } from '../../../fhir/outcome.js';
 import { FhirRepository } from '../../../fhir/repository.js';
 import type { WriteInterceptor } from '../../../fhir/write-interceptors.js';
 import type { ConceptStore } from '../concept-store.js';
-import { dropConceptRows, prepareConcepts, publishStaged, stageCodeSystem } from '../concept-writer.js';
+import { dropConceptRows, prepareConcepts, publishStaged, stageCodeSystem, stagingEnded } from '../concept-writer.js';
 import { conceptsOfCodeSystem, conceptBounds, type ConceptRecord } from '../concepts.js';
 import { headerOf } from '../interceptors.js';
 import { findByUrl } from '../resolve.js';
@@ -138,6 +138,8 @@ export class ContentLoader {
     } catch (error) {
       await dropConceptRows(db, schema, staged).catch(() => undefined);
       throw error;
+    } finally {
+      stagingEnded(staged);
     }
     if (replaced !== undefined) {
       await dropConceptRows(db, schema, replaced);
