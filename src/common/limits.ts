@@ -119,6 +119,14 @@ export const LIMITS = {
     'concepts the terminology service keeps in memory for $lookup and $validate-code (least recently used dropped first; 0 turns the cache off)', 0),
   terminologyConceptCacheBytes: limit('TERMINOLOGY_CONCEPT_CACHE_BYTES', 64 * MB, 'bytes',
     'memory those cached concepts may hold together (estimated; least recently used dropped first; 0 turns the cache off)', 0),
+  terminologyMaxComposeCost: limit('TERMINOLOGY_MAX_COMPOSE_COST', 10_000_000, 'count',
+    'estimated cost of running one value set (with those it imports) in the database, before it runs: each include or exclude costs the concepts of its code system times (1 + its filters\' weights: 1 each, an `in` list 1 more per 1,000 characters, a regex 4 plus 5 per atom its counted repetitions copy); past it 400 too-costly naming what to narrow', 10_000),
+  terminologyMaxIncludeFilters: limit('TERMINOLOGY_MAX_INCLUDE_FILTERS', 32, 'count',
+    'filters of one compose include or exclude; more is 400 too-costly', 1),
+  terminologyMaxFilterValues: limit('TERMINOLOGY_MAX_FILTER_VALUES', 1_000, 'count',
+    'comma-separated values of one `in` or `not-in` compose filter; more is 400 too-costly (list the concepts in include.concept instead)', 1),
+  terminologyMaxCodeBytes: limit('TERMINOLOGY_MAX_CODE_BYTES', 1_024, 'bytes',
+    'one concept code or property code (UTF-8) of a code system written or imported; longer is 422 naming the concept (codes are indexed; longer ones would not fit an index entry)', 64),
 
   // ── Patient-registration mediator ────────────────────────────────────────────────────────
   registrationBodyBytes: limit('PATIENT_REGISTRATION_BODY_LIMIT_BYTES', 4 * MB, 'bytes',

@@ -23,3 +23,20 @@ Feature: Terminology service: code systems, value sets and maps, through the int
     When I send a GET request to "${BASE_URL}/terminology/fhir/CodeSystem/$lookup?system=http://example.org/no-such-system&code=x"
     Then the response status is 404
     And the response JSON at "resourceType" is "OperationOutcome"
+
+  Scenario: The test client is a consumer: it reads and runs operations but may not change a value set
+    When I send a POST request to "${BASE_URL}/terminology/fhir/ValueSet/$validate-code" with the FHIR resource:
+      """
+      { "resourceType": "Parameters", "parameter": [
+        { "name": "url", "valueUri": "http://hl7.org/fhir/ValueSet/administrative-gender" },
+        { "name": "system", "valueUri": "http://hl7.org/fhir/administrative-gender" },
+        { "name": "code", "valueCode": "male" } ] }
+      """
+    Then the response status is 200
+    And the response JSON at "parameter.0.valueBoolean" is "true"
+    When I send a PUT request to "${BASE_URL}/terminology/fhir/ValueSet/feature-consumer-write" with the FHIR resource:
+      """
+      { "resourceType": "ValueSet", "id": "feature-consumer-write", "url": "http://example.org/ValueSet/feature-consumer-write", "status": "active",
+        "compose": { "include": [ { "system": "http://hl7.org/fhir/administrative-gender" } ] } }
+      """
+    Then the response status is 401

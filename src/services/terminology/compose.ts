@@ -6,6 +6,7 @@
  * word index for a text filter). Concepts listed from code systems this service does not hold
  * cannot be in that table: they travel beside it as `listed` concepts.
  */
+import { createHash } from 'node:crypto';
 import type { CodeSystem, ValueSet, ValueSetComposeInclude, ValueSetComposeIncludeFilter } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError, tooCostly } from '../../fhir/outcome.js';
@@ -37,6 +38,9 @@ export interface CompiledCompose {
   wholeSystems: boolean;
 }
 
+/** A POSIX character class inside a bracket expression, as PostgreSQL's regular expressions have them. */
+const POSIX_CLASS = /\[:(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]/g;
+
 /** Filter properties every code system has: the concept's own fields and the FHIR concept-properties. */
 const BUILT_IN_PROPERTIES = new Set(['code', 'display', 'definition', 'parent', 'child', 'inactive', 'status', 'deprecated', 'notSelectable', 'deprecationDate', 'retirementDate']);
 
@@ -47,13 +51,29 @@ interface Compiled {
   listed: ListedConcept[];
 }
 
+/** What one compiled value set cost to compile (work) and will cost to run (cost), charged again on reuse. */
+interface Charges {
+  work: number;
+  cost: number;
+}
+
+/** A filter's weight in the cost model: an equality or an index probe 1, a regex more (regex-guard.ts), a value list by its length. */
+function filterWeight(filter: ValueSetComposeIncludeFilter): number {
+  const { op, value } = filter as { op?: unknown; value?: unknown };
+  if (op === 'regex' && typeof value === 'string') return assertSafeRegex(value);
+  if ((op === 'in' || op === 'not-in') && typeof value === 'string') return 1 + Math.floor(value.length / 1_000);
+  return 1;
+}
+
 class Compiler {
   readonly params: unknown[] = [];
   readonly systems = new Map<number, StoredCodeSystem>();
   wholeSystems = true;
-  /** Imported value sets compiled in this request, with the work each cost (reuse costs it again: its SQL is repeated). */
-  private readonly compiled = new Map<string, Compiled & { work: number }>();
+  /** Imported value sets compiled in this request, with what each cost (reuse costs it again: its SQL is repeated). */
+  private readonly compiled = new Map<string, Compiled & Charges>();
   private work = 0;
+  /** Estimated rows times conditions the statement will evaluate (TERMINOLOGY_MAX_COMPOSE_COST). */
+  private cost = 0;
 
   constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
 
@@ -62,6 +82,22 @@ class Compiler {
     this.work += units;
     const max = this.store.limits.terminologyMaxComposeWork;
     if (this.work > max) throw tooCostly(`the value set and those it imports are too large to compile (over ${max} includes, filters and imports; TERMINOLOGY_MAX_COMPOSE_WORK)`);
+  }
+
+  /**
+   * Counts the estimated cost of running the compose against TERMINOLOGY_MAX_COMPOSE_COST, before
+   * any statement runs: includes are OR-ed, so each row of each system drawn on may meet every
+   * include's conditions, and a statement past INSTANT_DB_STATEMENT_TIMEOUT_MS restarts the embedded
+   * database (503 for every service meanwhile).
+   */
+  private chargeCost(units: number, culprit?: { system: StoredCodeSystem; filters: number }): void {
+    this.cost += units;
+    const max = this.store.limits.terminologyMaxComposeCost;
+    if (this.cost <= max) return;
+    const where = culprit
+      ? ` (reached at an include of ${culprit.system.url.slice(0, 200)}, ${culprit.system.conceptCount} concepts, with ${culprit.filters} filter${culprit.filters === 1 ? '' : 's'})` : '';
+    throw tooCostly(`the value set is too costly to run: its includes and filters over large code systems come to more than ${max} (TERMINOLOGY_MAX_COMPOSE_COST)${where}; ` +
+      'narrow it: fewer includes or filters per code system (one include with an "in" filter rather than one include per value), hierarchy filters (is-a) or listed concepts rather than regex filters, or split it into several value sets');
   }
 
   p(value: unknown): string {
@@ -103,15 +139,17 @@ class Compiler {
     const known = this.compiled.get(canonical);
     if (known) {
       this.charge(known.work);
+      this.chargeCost(known.cost);
       return known;
     }
     this.charge(1);
     const before = this.work;
+    const costBefore = this.cost;
     const { url, version } = splitCanonical(canonical);
     const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
     if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
     const compiled = await this.valueSet(nested, [...trail, canonical]);
-    this.compiled.set(canonical, { ...compiled, work: this.work - before + 1 });
+    this.compiled.set(canonical, { ...compiled, work: this.work - before + 1, cost: this.cost - costBefore });
     return compiled;
   }
 
@@ -121,6 +159,10 @@ class Compiler {
 
   private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
     this.charge(1 + (inc.filter?.length ?? 0) + Math.ceil((inc.concept?.length ?? 0) / 100));
+    const maxFilters = this.store.limits.terminologyMaxIncludeFilters;
+    if ((inc.filter?.length ?? 0) > maxFilters) {
+      throw tooCostly(`a compose include has ${inc.filter!.length} filters, more than ${maxFilters} (TERMINOLOGY_MAX_INCLUDE_FILTERS): each is a join; use fewer, or an "in" filter listing the values`);
+    }
     const conditions: string[] = [];
     if (inc.concept?.length || inc.filter?.length || inc.valueSet?.length || !inc.system) this.wholeSystems = false;
     let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
@@ -136,9 +178,15 @@ class Compiler {
         }
       } else {
         sqlOnly = true;
+        const filters = inc.filter ?? [];
+        for (const filter of filters) this.assertFilterValues(filter);
+        this.chargeCost(system.conceptCount * (1 + filters.reduce((w, f) => w + filterWeight(f), 0)), { system, filters: filters.length });
         this.systems.set(system.csid, system);
         conditions.push(`c.csid = ${this.p(system.csid)}`);
-        if (inc.concept?.length) conditions.push(`c.code = ANY(${this.p(inc.concept.map((c) => c.code))}::text[])`);
+        if (inc.concept?.length) {
+          const listedCodes = this.p(inc.concept.map((c) => c.code));
+          conditions.push(system.caseSensitive ? `c.code = ANY(${listedCodes}::text[])` : `lower(c.code) = ANY(SELECT lower(v) FROM unnest(${listedCodes}::text[]) v)`);
+        }
         for (const filter of inc.filter ?? []) conditions.push(await this.filter(system, filter));
       }
     } else if (inc.concept?.length || inc.filter?.length) {
@@ -152,10 +200,6 @@ class Compiler {
     }
     if (!conditions.length) throw badParameter('a compose include names neither a system nor a value set');
     return { where: `(${conditions.join(' AND ')})`, listed: sqlOnly ? [] : listed ?? [] };
-  }
-
-  private async ordOf(system: StoredCodeSystem, code: string): Promise<number | undefined> {
-    return (await this.store.concept(this.repo.sql, system, code))?.ord;
   }
 
   private async filter(system: StoredCodeSystem, filter: ValueSetComposeIncludeFilter): Promise<string> {
@@ -194,7 +238,8 @@ class Compiler {
       case 'regex': {
         assertSafeRegex(value);
         try {
-          new RegExp(value, 'u');
+          // JavaScript checks the syntax; it lacks PostgreSQL's POSIX classes ([[:alpha:]]), which stand in as one letter.
+          new RegExp(value.replace(POSIX_CLASS, 'a'), 'u');
         } catch {
           throw badParameter(`the regex filter "${value.slice(0, 80)}" is not a valid regular expression`);
         }
@@ -206,7 +251,7 @@ class Compiler {
       case '=':
       case 'in':
       case 'not-in': {
-        const values = op === '=' ? [value] : value.split(',').map((v) => v.trim()).filter(Boolean);
+        const values = op === '=' ? [value] : filterValues(value);
         const condition = await this.valueMatch(system, csid, property, values);
         return op === 'not-in' ? `NOT (${condition})` : condition;
       }
@@ -225,6 +270,15 @@ class Compiler {
     throw badParameter(`filter operator ${op} applies to the property "concept" (the hierarchy), not "${property.slice(0, 60)}"`);
   }
 
+  /** Refuses an `in`/`not-in` filter listing more than TERMINOLOGY_MAX_FILTER_VALUES values (before anything runs). */
+  private assertFilterValues(filter: ValueSetComposeIncludeFilter): void {
+    const { op, value } = filter as { op?: unknown; value?: unknown };
+    if ((op !== 'in' && op !== 'not-in') || typeof value !== 'string') return;
+    const count = filterValues(value).length;
+    const max = this.store.limits.terminologyMaxFilterValues;
+    if (count > max) throw tooCostly(`an "${op}" filter lists ${count} values, more than ${max} (TERMINOLOGY_MAX_FILTER_VALUES): list the concepts in include.concept instead, or split the filter`);
+  }
+
   /** A filter on a property no concept of the system has (and FHIR does not define) is a mistake, not an empty set. */
   private async assertKnownProperty(system: StoredCodeSystem, property: string): Promise<void> {
     if (BUILT_IN_PROPERTIES.has(property)) return;
@@ -240,16 +294,25 @@ class Compiler {
     if (property === 'code') return `c.code = ANY(${this.p(values)}::text[])`;
     if (property === 'display') return `c.display = ANY(${this.p(values)}::text[])`;
     if (property === 'parent' || property === 'child') {
-      const ords: number[] = [];
-      for (const v of values) {
-        const ord = await this.ordOf(system, v);
-        if (ord !== undefined) ords.push(ord);
-      }
+      // The codes' numbers are found inside the statement, all at once (not one query per value).
+      const codes = this.p(values);
+      const ords = system.caseSensitive
+        ? `SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND code = ANY(${codes}::text[])`
+        : `SELECT ord FROM ${s}.concept WHERE csid = ${csid()} AND lower(code) = ANY(SELECT lower(v) FROM unnest(${codes}::text[]) v)`;
       const [mine, theirs] = property === 'parent' ? ['child', 'parent'] : ['parent', 'child'];
-      return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid()} AND ${theirs} = ANY(${this.p(ords)}::int[]))`;
+      return `c.ord IN (SELECT ${mine} FROM ${s}.parent WHERE csid = ${csid()} AND ${theirs} IN (${ords}))`;
     }
-    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND value = ANY(${this.p(values)}::text[]))`;
+    // The index holds md5(value) (migration 1003): the hashes find the rows, the values confirm them.
+    return `c.ord IN (SELECT ord FROM ${s}.property WHERE csid = ${csid()} AND code = ${this.p(property)} AND md5(value) = ANY(${this.p(values.map(md5))}::text[]) AND value = ANY(${this.p(values)}::text[]))`;
   }
+}
+
+/** PostgreSQL's md5(text), as the property index holds it. */
+const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
+
+/** The values of an `in`/`not-in` filter (comma-separated). */
+function filterValues(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
 }
 
 function dedupe(concepts: ListedConcept[]): ListedConcept[] {

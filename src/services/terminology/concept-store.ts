@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type Limits } from '../../common/limits.js';
 import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ConceptCache } from './concept-cache.js';
 import { ExpansionTotals } from './expansion.js';
+import { latestVersion } from './versions.js';
 
 export interface StoredCodeSystem {
   csid: number;
@@ -138,12 +139,19 @@ export class ConceptStore {
   /** A committed write announced (by any process); its payload starts with this process's token when it was ours. */
   private announcedWrite(payload: string): void {
     this.forget();
+    for (const listener of this.commitListeners) listener();
     const token = payload.split(' ', 1)[0]!;
     this.openWrites.delete(token);
     for (const resolve of this.waiting.splice(0)) resolve(payload);
   }
 
   private readonly waiting: Array<(payload: string) => void> = [];
+  private readonly commitListeners: Array<() => void> = [];
+
+  /** Calls `listener` after each committed CodeSystem write announced to this store (followChanges, PostgreSQL). */
+  onCommittedWrite(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
 
   /** Resolves with the next committed CodeSystem write announced to this store (followChanges): for tests and tools. */
   nextAnnouncement(): Promise<string> {
@@ -179,7 +187,7 @@ export class ConceptStore {
     };
   }
 
-  /** The code system version named, or the latest loaded when no version is given. */
+  /** The code system version named, or the latest version when none is given. */
   async findSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const key = `${url}|${version ?? ''}`;
     const cached = this.systems.get(key);
@@ -194,8 +202,10 @@ export class ConceptStore {
   private async readSystem(q: Queryable, url: string, version?: string): Promise<StoredCodeSystem | undefined> {
     const rows = version
       ? await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 AND version = $2`, [url, version], { prepare: true })
-      : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 1`, [url], { prepare: true });
-    return rows.rows[0] ? toSystem(rows.rows[0]) : undefined;
+      // The latest version by version order (versions.ts), the one loaded last breaking ties.
+      : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 100`, [url], { prepare: true });
+    const row = version ? rows.rows[0] : latestVersion(rows.rows, (r) => r.version);
+    return row ? toSystem(row) : undefined;
   }
 
   async systemsOfResource(q: Queryable, resourceId: string): Promise<StoredCodeSystem[]> {

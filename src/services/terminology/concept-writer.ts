@@ -1,13 +1,15 @@
 /**
  * Stores one code system version's concepts and what is derived from them (parent links, the
- * transitive closure, the words of displays) in bulk: unnest() statements of BATCH rows, so half a
+ * transitive closure, the words of displays) in bulk: unnest() statements of WRITE_BATCH rows, so half a
  * million concepts are a few hundred statements, not millions. A version is replaced whole.
  */
-import type { Queryable } from '../../db/database.js';
+import { randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../../db/database.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { ancestorsOf, normaliseText, wordsOf, type ConceptRecord, type HierarchyBounds } from './concepts.js';
+import { ancestorsOf, assertConceptsFit, normaliseText, wordsOf, type ConceptBounds, type ConceptRecord } from './concepts.js';
 
-const BATCH = 20_000;
+/** Rows per statement (and, for an import, per transaction). Exported for the tests, which shrink it. */
+export const WRITE_BATCH = { rows: 20_000 };
 
 export interface CodeSystemHeader {
   url: string;
@@ -40,8 +42,8 @@ class Columns {
   }
 }
 
-/** The code_system row for url|version, refusing one owned by another CodeSystem resource. */
-export async function claimCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader): Promise<number> {
+/** The code_system row of url|version, if any; a 422 when another live CodeSystem resource owns it. */
+async function rowToClaim(q: Queryable, schema: string, header: CodeSystemHeader): Promise<{ csid: string; resource_id: string } | undefined> {
   const version = header.version ?? '';
   const existing = await q.query<{ csid: string; resource_id: string }>(
     `SELECT csid, resource_id FROM ${schema}.code_system WHERE url = $1 AND version = $2`, [header.url, version]);
@@ -53,6 +55,13 @@ export async function claimCodeSystem(q: Queryable, schema: string, header: Code
         'update that resource, or give this one another version');
     }
   }
+  return row;
+}
+
+/** The code_system row for url|version, refusing one owned by another CodeSystem resource. */
+export async function claimCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader): Promise<number> {
+  const version = header.version ?? '';
+  const row = await rowToClaim(q, schema, header);
   if (row) {
     await q.query(`UPDATE ${schema}.code_system SET resource_id = $2, name = $3, hierarchy_meaning = $4, case_sensitive = $5, loaded_at = now() WHERE csid = $1`,
       [row.csid, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
@@ -64,36 +73,79 @@ export async function claimCodeSystem(q: Queryable, schema: string, header: Code
   return Number(inserted.rows[0]!.csid);
 }
 
-async function clearConcepts(q: Queryable, schema: string, csid: number): Promise<void> {
-  for (const table of ['concept', 'designation', 'property', 'parent', 'closure', 'word']) {
-    await q.query(`DELETE FROM ${schema}.${table} WHERE csid = $1`, [csid]);
-  }
+/**
+ * Versions replaced or deleted by a write: their code_system row is renamed (no reader asks for
+ * it) inside the write's transaction, and their rows are deleted after the commit in short batches
+ * (dropRetired). Deleting a 200,000-concept system's millions of closure rows inside the request's
+ * transaction would run past the statement limit, which restarts the embedded database.
+ */
+export const RETIRED_URL_PREFIX = 'urn:instant:terminology-retired:';
+
+async function retire(q: Queryable, schema: string, csid: number): Promise<void> {
+  await q.query(`UPDATE ${schema}.code_system SET url = $2, version = '', resource_id = '' WHERE csid = $1`, [csid, `${RETIRED_URL_PREFIX}${csid}`]);
 }
 
-/** Forgets the code systems a CodeSystem resource carried (it was deleted). */
+/** A fresh code_system row for url|version (the one it replaces retired), refusing one owned by another CodeSystem resource. */
+async function replaceCodeSystemRow(q: Queryable, schema: string, header: CodeSystemHeader): Promise<number> {
+  const row = await rowToClaim(q, schema, header);
+  if (row) await retire(q, schema, Number(row.csid));
+  const inserted = await q.query<{ csid: string }>(
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive) VALUES ($1, $2, $3, $4, $5, $6) RETURNING csid`,
+    [header.url, header.version ?? '', header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+  return Number(inserted.rows[0]!.csid);
+}
+
+/** Forgets the code systems a CodeSystem resource carried (it was deleted, or now carries another url|version). */
 export async function dropCodeSystemsOf(q: Queryable, schema: string, resourceId: string): Promise<void> {
   const rows = await q.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE resource_id = $1`, [resourceId]);
-  for (const row of rows.rows) {
-    await clearConcepts(q, schema, Number(row.csid));
-    await q.query(`DELETE FROM ${schema}.code_system WHERE csid = $1`, [row.csid]);
-  }
+  for (const row of rows.rows) await retire(q, schema, Number(row.csid));
 }
 
-/** Replaces the concepts of a code system version; returns its csid. */
-export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
-  bounds: HierarchyBounds, progress?: WriteProgress): Promise<number> {
+/** Deletes the rows of retired versions (committed ones), in short batches; returns how many versions. */
+export async function dropRetired(db: Database, schema: string, stopping: () => boolean = () => false): Promise<number> {
+  const rows = await db.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE url LIKE $1`, [`${RETIRED_URL_PREFIX}%`]);
+  for (const row of rows.rows) await dropConceptRows(db, schema, Number(row.csid), stopping);
+  return rows.rows.length;
+}
+
+/** Runs one bulk statement (an INSERT of up to WRITE_BATCH rows): inside the caller's transaction, or in one of its own. */
+type StatementRunner = (sql: string, params: unknown[]) => Promise<void>;
+
+/** A code system's concepts checked and worked out, before anything is written. */
+export interface PreparedConcepts {
+  unique: ConceptRecord[];
+  parents: Int32Array[];
+  ancestors: Int32Array[];
+  isA: boolean;
+}
+
+/** Refuses (422) what cannot be stored (long codes, a cyclic, too deep or too large hierarchy) and works out the closure. */
+export async function prepareConcepts(header: Pick<CodeSystemHeader, 'hierarchyMeaning'>, concepts: readonly ConceptRecord[], bounds: ConceptBounds): Promise<PreparedConcepts> {
   const seen = new Set<string>();
   const unique = concepts.filter((c) => (seen.has(c.code) ? false : (seen.add(c.code), true)));
-  const isA = !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a';
-  // Before anything is written: a cyclic, too deep or too large hierarchy is refused (422).
-  const { parents, ancestors } = ancestorsOf(unique, bounds);
-  const csid = await claimCodeSystem(q, schema, header);
-  await clearConcepts(q, schema, csid);
+  assertConceptsFit(unique, bounds);
+  const { parents, ancestors } = await ancestorsOf(unique, bounds);
+  return { unique, parents, ancestors, isA: !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a' };
+}
 
+/** Replaces the concepts of a code system version inside the caller's transaction (a FHIR write); returns its csid. */
+export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
+  bounds: ConceptBounds, progress?: WriteProgress): Promise<number> {
+  // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
+  const prepared = await prepareConcepts(header, concepts, bounds);
+  const csid = await replaceCodeSystemRow(q, schema, header);
+  await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, csid, prepared, progress);
+  await q.query(`UPDATE ${schema}.code_system SET concept_count = $2 WHERE csid = $1`, [csid, prepared.unique.length]);
+  return csid;
+}
+
+/** The rows of every concept table for one csid, WRITE_BATCH rows a statement. */
+async function writeConceptRows(run: StatementRunner, schema: string, csid: number, prepared: PreparedConcepts, progress?: WriteProgress): Promise<void> {
+  const { unique, parents, ancestors, isA } = prepared;
   const flush = async (sql: string, rows: Columns, types: string[]): Promise<void> => {
     if (!rows.length) return;
     const casts = types.map((t, i) => `$${i + 2}::${t}[]`).join(', ');
-    await q.query(sql.replace('$ROWS', `unnest(${casts})`), [csid, ...rows.columns]);
+    await run(sql.replace('$ROWS', `unnest(${casts})`), [csid, ...rows.columns]);
     rows.clear();
   };
   const conceptRows = new Columns(6);
@@ -112,10 +164,10 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
     for (const d of c.designations) designationRows.push(ord, d.language ?? null, d.useSystem ?? null, d.useCode ?? null, d.value);
     for (const p of c.properties) propertyRows.push(ord, p.code, p.type, p.value);
     if (norm) wordsOf(norm).forEach((w, i) => wordRows.push(w.slice(0, 200), ord, Math.min(i, 1), Math.min(norm.length, 32_767)));
-    if (conceptRows.length >= BATCH) await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
-    if (designationRows.length >= BATCH) await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
-    if (propertyRows.length >= BATCH) await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
-    if (wordRows.length >= BATCH) await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
+    if (conceptRows.length >= WRITE_BATCH.rows) await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
+    if (designationRows.length >= WRITE_BATCH.rows) await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
+    if (propertyRows.length >= WRITE_BATCH.rows) await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
+    if (wordRows.length >= WRITE_BATCH.rows) await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
     if (progress && ord % 50_000 === 0) progress('concepts', ord, unique.length);
   }
   await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
@@ -134,12 +186,91 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
       const pairs = ancestors[n]!;
       for (let i = 0; i < pairs.length; i += 2) closureRows.push(pairs[i]! + 1, n + 1, pairs[i + 1]!);
     }
-    if (parentRows.length >= BATCH) await flush(parentSql, parentRows, ['int', 'int']);
-    if (closureRows.length >= BATCH) await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
+    if (parentRows.length >= WRITE_BATCH.rows) await flush(parentSql, parentRows, ['int', 'int']);
+    if (closureRows.length >= WRITE_BATCH.rows) await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
     if (progress && (n + 1) % 50_000 === 0) progress('hierarchy', n + 1, unique.length);
   }
   await flush(parentSql, parentRows, ['int', 'int']);
   await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
-  await q.query(`UPDATE ${schema}.code_system SET concept_count = $2 WHERE csid = $1`, [csid, unique.length]);
+}
+
+/**
+ * An imported code system is written beside the live one, never inside one long transaction:
+ * a staging code_system row (a url no reader asks for), its rows in short transactions of WRITE_BATCH
+ * rows each, so other requests interleave on the embedded database's single connection (one
+ * 3.2M-row import held it 31 s); then publishStaged makes it the live version in one short
+ * transaction, and the replaced version's rows are deleted afterwards in short batches.
+ */
+export const STAGING_URL_PREFIX = 'urn:instant:terminology-staging:';
+
+/** Staging csids this process is writing or publishing now: never taken for abandoned ones. */
+const stagingInProgress = new Set<number>();
+
+/** The staged csid is published or dropped: no longer in progress. */
+export function stagingEnded(csid: number): void {
+  stagingInProgress.delete(csid);
+}
+
+/** Writes the prepared concepts under a new staging csid, WRITE_BATCH rows per transaction; returns the csid. */
+export async function stageCodeSystem(db: Database, schema: string, prepared: PreparedConcepts, progress?: WriteProgress): Promise<number> {
+  const inserted = await db.transaction((q) => q.query<{ csid: string }>(
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, concept_count) VALUES ($1, '', '', $2) RETURNING csid`,
+    [`${STAGING_URL_PREFIX}${randomUUID()}`, prepared.unique.length]), { maintenance: true });
+  const csid = Number(inserted.rows[0]!.csid);
+  stagingInProgress.add(csid);
+  try {
+    await writeConceptRows(async (sql, params) => {
+      // A turn of the event loop first: on the in-line PGlite driver the batches would otherwise
+      // follow each other as promise continuations, and no request could reach the database between them.
+      await new Promise((resolve) => setImmediate(resolve));
+      await db.transaction(async (q) => { await q.query(sql, params); }, { maintenance: true });
+    }, schema, csid, prepared, progress);
+  } catch (error) {
+    await dropConceptRows(db, schema, csid).catch(() => undefined);
+    stagingEnded(csid);
+    throw error;
+  }
   return csid;
+}
+
+/**
+ * Inside the publishing transaction: the staged rows become url|version (refused with 422 when
+ * another live CodeSystem resource owns it); returns the csid of the version replaced, whose rows
+ * the caller deletes afterwards with dropConceptRows.
+ */
+export async function publishStaged(q: Queryable, schema: string, staged: number, header: CodeSystemHeader): Promise<number | undefined> {
+  const version = header.version ?? '';
+  const row = await rowToClaim(q, schema, header);
+  if (row) await retire(q, schema, Number(row.csid));
+  await q.query(`UPDATE ${schema}.code_system SET url = $2, version = $3, resource_id = $4, name = $5, hierarchy_meaning = $6, case_sensitive = $7, loaded_at = now() WHERE csid = $1`,
+    [staged, header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+  return row ? Number(row.csid) : undefined;
+}
+
+/** Deletes one csid's rows of every concept table (and its code_system row, if any), WRITE_BATCH rows per transaction. */
+export async function dropConceptRows(db: Database, schema: string, csid: number, stopping: () => boolean = () => false): Promise<void> {
+  for (const table of ['concept', 'designation', 'property', 'parent', 'closure', 'word']) {
+    for (;;) {
+      if (stopping()) return; // the service is stopping: the rest is deleted at the next start
+      await new Promise((resolve) => setImmediate(resolve)); // as in stageCodeSystem: let requests in between
+      // Every table's first index starts with csid: each batch is an index range, not a scan.
+      const deleted = await db.transaction((q) => q.query(
+        `DELETE FROM ${schema}.${table} WHERE ctid IN (SELECT ctid FROM ${schema}.${table} WHERE csid = $1 LIMIT ${WRITE_BATCH.rows})`, [csid]), { maintenance: true });
+      if (deleted.rowCount < WRITE_BATCH.rows) break;
+    }
+  }
+  await db.transaction((q) => q.query(`DELETE FROM ${schema}.code_system WHERE csid = $1`, [csid]), { maintenance: true });
+}
+
+/**
+ * Staging rows an import left when its process stopped midway, deleted at start: on the embedded
+ * database all but this process's own imports under way, on PostgreSQL those over a day old
+ * (another process may be importing now).
+ */
+export async function dropAbandonedStaging(db: Database, schema: string): Promise<number> {
+  const age = db.kind === 'postgres' ? ` AND loaded_at < now() - interval '1 day'` : '';
+  const rows = await db.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE url LIKE $1${age}`, [`${STAGING_URL_PREFIX}%`]);
+  const abandoned = rows.rows.map((r) => Number(r.csid)).filter((csid) => !stagingInProgress.has(csid));
+  for (const csid of abandoned) await dropConceptRows(db, schema, csid);
+  return abandoned.length;
 }

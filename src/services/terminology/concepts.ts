@@ -121,9 +121,34 @@ export interface HierarchyBounds {
   maxClosureRows: number;
 }
 
-/** The hierarchy bounds of a deployment's limits. */
-export const hierarchyBounds = (limits: Pick<Limits, 'terminologyMaxHierarchyDepth' | 'terminologyMaxClosureRows'>): HierarchyBounds =>
-  ({ maxDepth: limits.terminologyMaxHierarchyDepth, maxClosureRows: limits.terminologyMaxClosureRows });
+/** What a code system's concepts must fit before any is written. */
+export interface ConceptBounds extends HierarchyBounds {
+  /** UTF-8 bytes of a concept code or property code (TERMINOLOGY_MAX_CODE_BYTES): codes are index keys. */
+  maxCodeBytes: number;
+}
+
+/** The concept bounds of a deployment's limits. */
+export const conceptBounds = (limits: Pick<Limits, 'terminologyMaxHierarchyDepth' | 'terminologyMaxClosureRows' | 'terminologyMaxCodeBytes'>): ConceptBounds =>
+  ({ maxDepth: limits.terminologyMaxHierarchyDepth, maxClosureRows: limits.terminologyMaxClosureRows, maxCodeBytes: limits.terminologyMaxCodeBytes });
+
+/**
+ * Refuses (422) a concept whose code or a property's code is longer than the index keys they
+ * become can hold (a btree entry is at most 2,704 bytes on PostgreSQL: a 2,800-character code was
+ * a 500). Long displays, definitions, designations and property values are fine: their index
+ * holds a hash or nothing.
+ */
+export function assertConceptsFit(concepts: readonly ConceptRecord[], bounds: Pick<ConceptBounds, 'maxCodeBytes'>): void {
+  const max = bounds.maxCodeBytes;
+  const tooLong = (code: string): boolean => code.length > max / 4 && Buffer.byteLength(code, 'utf8') > max;
+  for (const c of concepts) {
+    if (tooLong(c.code)) {
+      throw unprocessable(`the code "${c.code.slice(0, 60)}..." is longer than ${max} bytes (TERMINOLOGY_MAX_CODE_BYTES): a code is a token; put long text in the display, definition or a designation`);
+    }
+    for (const p of c.properties) {
+      if (tooLong(p.code)) throw unprocessable(`concept ${c.code.slice(0, 60)} has a property code longer than ${max} bytes (TERMINOLOGY_MAX_CODE_BYTES)`);
+    }
+  }
+}
 
 /** Concepts of a CodeSystem resource, nested ones included, counted without building records. */
 export function countConcepts(system: CodeSystem): number {
@@ -138,6 +163,9 @@ export function countConcepts(system: CodeSystem): number {
   return count;
 }
 
+/** Longest stretch of closure work between two turns of the event loop. */
+const YIELD_MS = 20;
+
 const unprocessable = (message: string): FhirError => new FhirError(422, 'FHIR_BAD_REQUEST', message);
 
 /**
@@ -145,7 +173,7 @@ const unprocessable = (message: string): FhirError => new FhirError(422, 'FHIR_B
  * parent links. A cycle (a concept its own ancestor) is refused with a 422, as are chains deeper
  * than maxDepth and closures past maxClosureRows: a chain of n concepts has n²/2 closure rows.
  */
-export function ancestorsOf(concepts: readonly ConceptRecord[], bounds: HierarchyBounds): { parents: Int32Array[]; ancestors: Int32Array[] } {
+export async function ancestorsOf(concepts: readonly ConceptRecord[], bounds: HierarchyBounds): Promise<{ parents: Int32Array[]; ancestors: Int32Array[] }> {
   const index = new Map<string, number>();
   concepts.forEach((c, n) => index.set(c.code, n));
   const parents = concepts.map((c) => Int32Array.from(c.parents.map((p) => index.get(p)).filter((n): n is number => n !== undefined)));
@@ -198,6 +226,15 @@ export function ancestorsOf(concepts: readonly ConceptRecord[], bounds: Hierarch
       stack.pop();
     }
   };
-  for (let n = 0; n < concepts.length; n++) if (!ancestors[n]) resolve(n);
+  // 100,000 concepts in 64-deep chains are seconds of work: the event loop (every service of an
+  // embedded deployment, the router too) gets a turn every YIELD_MS.
+  let turn = Date.now();
+  for (let n = 0; n < concepts.length; n++) {
+    if (!ancestors[n]) resolve(n);
+    if ((n & 255) === 0 && Date.now() - turn > YIELD_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turn = Date.now();
+    }
+  }
   return { parents, ancestors: ancestors as Int32Array[] };
 }

@@ -245,9 +245,14 @@ export async function findMember(q: Queryable, schema: string, compiled: Compile
   // One system (the usual case) as a plain equality: with ANY(array) PostgreSQL keeps planning the prepared statement afresh.
   const csids = candidates.length === 1 ? `= $${params.push(candidates[0]!.csid)}::bigint` : `= ANY($${params.push(candidates.map((s) => s.csid))}::bigint[])`;
   const codeParam = `$${params.push(code)}`;
+  // A code system with caseSensitive false matches the code in any case (as CodeSystem/$validate-code does; the index on lower(code) serves it).
+  const sensitive = candidates.filter((s) => s.caseSensitive).length;
+  const codeMatch = sensitive === candidates.length ? `c.code = ${codeParam}`
+    : sensitive === 0 ? `lower(c.code) = lower(${codeParam})`
+      : `(c.code = ${codeParam} OR (NOT s.case_sensitive AND lower(c.code) = lower(${codeParam})))`;
   const found = await q.query<Row>(
     `SELECT c.csid, c.ord, s.url, s.version, c.code, c.display, c.active FROM ${schema}.concept c JOIN ${schema}.code_system s ON s.csid = c.csid
-     WHERE c.csid ${csids} AND c.code = ${codeParam} AND ${compiled.where} LIMIT 1`, params, { prepare: compiled.where.length <= PREPARED_CONDITION_CHARS });
+     WHERE c.csid ${csids} AND ${codeMatch} AND ${compiled.where} ORDER BY c.code = ${codeParam} DESC, c.ord LIMIT 1`, params, { prepare: compiled.where.length <= PREPARED_CONDITION_CHARS });
   const r = found.rows[0];
   return r ? { csid: Number(r.csid), ord: r.ord, system: r.url, version: r.version, code: r.code, display: r.display ?? undefined, active: r.active } : undefined;
 }

@@ -17,10 +17,11 @@ import { registerProcessTerminology } from '../../fhir/terminology/process-provi
 import { listenFhir } from '../fhir-listener.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { ConceptStore } from './concept-store.js';
+import { RetiredSweeper } from './retired-sweeper.js';
 import { loadCoreContent } from './content/core.js';
 import { importFiles } from './content/files.js';
 import { ContentLoader } from './content/loader.js';
-import { codeSystemInterceptor, conceptMapInterceptor } from './interceptors.js';
+import { canonicalUniqueInterceptor, codeSystemInterceptor, conceptMapInterceptor } from './interceptors.js';
 import { terminologyMigrations } from './migrations.js';
 import { codeSystemValidateOperation, lookupOperation, subsumesOperation } from './operations/code-system.js';
 import { expandOperation } from './operations/expand.js';
@@ -44,6 +45,8 @@ export interface TerminologyEngine {
   store: ConceptStore;
   loader: ContentLoader;
   provider: TerminologyServiceProvider;
+  /** Deletes the rows of replaced or deleted code system versions in the background. */
+  sweeper: RetiredSweeper;
 }
 
 /** The service's engine on a database: migrated, with its interceptors and operations. */
@@ -58,7 +61,11 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   await engine.migrate();
   await context.db.migrate(schema, terminologyMigrations(schema));
   const store = new ConceptStore(schema, engine.limits, { db: context.db });
-  const interceptors = [codeSystemInterceptor(store), conceptMapInterceptor(schema)];
+  const sweeper = new RetiredSweeper(context.db, schema, logger);
+  // PostgreSQL: the rows a write retired are deleted once its commit is announced (a sweep kicked
+  // inside the write's transaction runs before the commit there; on PGlite it waits for it).
+  store.onCommittedWrite(() => sweeper.kick());
+  const interceptors = [codeSystemInterceptor(store, sweeper), conceptMapInterceptor(schema, engine.limits), canonicalUniqueInterceptor()];
   for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
   const loader = new ContentLoader(engine, interceptors, store, logger);
   engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));
@@ -68,7 +75,7 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   engine.registerOperation(subsumesOperation(store));
   engine.registerOperation(translateOperation());
   engine.registerOperation(importOperation(loader));
-  return { engine, store, loader, provider: new TerminologyServiceProvider(engine, store) };
+  return { engine, store, loader, sweeper, provider: new TerminologyServiceProvider(engine, store) };
 }
 
 export const terminologyService: ServiceDefinition = {
@@ -82,6 +89,8 @@ export const terminologyService: ServiceDefinition = {
       const core = await loadCoreContent(context.db, TX_SCHEMA, tx.loader, context.logger);
       if (!core.skipped) context.logger.info({ resources: core.resources, concepts: core.concepts }, 'terminology: core R4 content loaded');
     }
+    // Rows of versions retired and of imports a stop cut short, left by an earlier run: deleted in the background.
+    tx.sweeper.kickWithStaging();
     const files = (context.settings.get('TERMINOLOGY_IMPORT_FILES') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
     if (files.length) await importFiles(tx.loader, files);
     const { app, url, fhirUrl } = await listenFhir(context, tx.engine, { settingPrefix: 'TERMINOLOGY', defaultPort: 3451, fhirPrefix: TX_FHIR_PREFIX, name: 'terminology', limits });
@@ -97,6 +106,7 @@ export const terminologyService: ServiceDefinition = {
         withdraw();
         await app.close();
         await tx.engine.settle();
+        await tx.sweeper.stop();
         await changes?.close();
       },
     };

@@ -5,12 +5,13 @@
  * content `not-present` keeps the concepts an importer loaded for its url and version.
  */
 import type { CodeSystem, ConceptMap } from '@medplum/fhirtypes';
+import type { Limits } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { codeSystemChannel, type ConceptStore } from './concept-store.js';
 import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { conceptsOfCodeSystem, countConcepts, hierarchyBounds } from './concepts.js';
+import { conceptsOfCodeSystem, countConcepts, conceptBounds } from './concepts.js';
 
 export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHeader {
   return {
@@ -19,7 +20,12 @@ export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHead
   };
 }
 
-export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
+/** What the CodeSystem interceptor needs besides the store: who deletes the rows of versions it retires. */
+export interface RetiredRows {
+  kick(): void;
+}
+
+export function codeSystemInterceptor(store: ConceptStore, retired?: RetiredRows): WriteInterceptor {
   return {
     name: 'terminology: index CodeSystem concepts',
     types: ['CodeSystem'],
@@ -37,6 +43,8 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
       // Delivered when this transaction commits, to every process following changes (ConceptStore.followChanges);
       // the token tells this process that its own write is now committed.
       await q.query('SELECT pg_notify($1, $2)', [codeSystemChannel(store.schema), `${token} ${id}`]);
+      // Versions this write replaces or drops are retired: their rows go after the commit, in batches.
+      retired?.kick();
       if (action === 'delete' || !stored) {
         await dropCodeSystemsOf(q, store.schema, id);
         return;
@@ -49,15 +57,16 @@ export function codeSystemInterceptor(store: ConceptStore): WriteInterceptor {
       if (!system.url) return;
       const header = headerOf(system, id);
       if (system.content === 'not-present') await claimCodeSystem(q, store.schema, header);
-      else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system), hierarchyBounds(store.limits));
+      else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system), conceptBounds(store.limits));
     },
   };
 }
 
 /** Replaces the map_element rows of one ConceptMap (the index $translate finds maps by). */
-export async function indexConceptMap(q: Queryable, schema: string, id: string, map: ConceptMap | undefined): Promise<void> {
+export async function indexConceptMap(q: Queryable, schema: string, id: string, map: ConceptMap | undefined, maxCodeBytes = Infinity): Promise<void> {
   await q.query(`DELETE FROM ${schema}.map_element WHERE map_id = $1`, [id]);
   if (!map) return;
+  assertMapCodesFit(map, maxCodeBytes);
   const cols: unknown[][] = Array.from({ length: 9 }, () => []);
   for (const group of map.group ?? []) {
     for (const element of group.element ?? []) {
@@ -77,12 +86,47 @@ export async function indexConceptMap(q: Queryable, schema: string, id: string, 
     [id, map.url ?? null, map.version ?? null, ...cols]);
 }
 
-export function conceptMapInterceptor(schema: string): WriteInterceptor {
+/** Source and target codes are index keys (map_element): longer than TERMINOLOGY_MAX_CODE_BYTES is 422, not a 500. */
+function assertMapCodesFit(map: ConceptMap, maxCodeBytes: number): void {
+  const tooLong = (code: unknown): boolean => typeof code === 'string' && code.length > maxCodeBytes / 4 && Buffer.byteLength(code, 'utf8') > maxCodeBytes;
+  for (const group of map.group ?? []) {
+    for (const element of group.element ?? []) {
+      const code = [element.code, ...(element.target ?? []).map((t) => t.code)].find(tooLong);
+      if (code) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ConceptMap code "${String(code).slice(0, 60)}..." is longer than ${maxCodeBytes} bytes (TERMINOLOGY_MAX_CODE_BYTES)`);
+    }
+  }
+}
+
+export function conceptMapInterceptor(schema: string, limits?: Pick<Limits, 'terminologyMaxCodeBytes'>): WriteInterceptor {
   return {
     name: 'terminology: index ConceptMap elements',
     types: ['ConceptMap'],
     async after({ action, id, stored, repo }) {
-      await indexConceptMap(repo.sql, schema, id, action === 'delete' ? undefined : (stored as ConceptMap | undefined));
+      await indexConceptMap(repo.sql, schema, id, action === 'delete' ? undefined : (stored as ConceptMap | undefined), limits?.terminologyMaxCodeBytes);
+    },
+  };
+}
+
+/**
+ * One url|version per ValueSet and per ConceptMap, as for CodeSystem (code_system's unique key):
+ * a second resource with the same url and version is refused with 422, so which one a canonical
+ * names is never a matter of which was written last.
+ */
+export function canonicalUniqueInterceptor(): WriteInterceptor {
+  return {
+    name: 'terminology: one url|version per ValueSet and ConceptMap',
+    types: ['ValueSet', 'ConceptMap'],
+    async before({ type, id, resource, repo }) {
+      const { url, version } = (resource ?? {}) as { url?: unknown; version?: unknown };
+      if (typeof url !== 'string' || !url) return;
+      const query: Array<[string, string]> = [['url', url], ['_count', '100']];
+      if (typeof version === 'string' && version) query.push(['version', version]);
+      const same = (await repo.searchResources(repo.parseSearch(type, query, false)))
+        .filter((r) => r.id !== id && ((r as { version?: string }).version ?? '') === (typeof version === 'string' ? version : ''));
+      if (same.length) {
+        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `${type} ${url.slice(0, 200)}${version ? `|${String(version).slice(0, 40)}` : ''} already exists as ${type}/${same[0]!.id}; ` +
+          'update that resource, or give this one another version');
+      }
     },
   };
 }

@@ -8,6 +8,7 @@
  *               the display folded to lower case without accents (`norm`) for text filters
  * designation   other displays of a concept (language, use)
  * property      property values of a concept (as text), for $lookup and filters `=`, `in`, `exists`
+ *               (1003: indexed by md5(value), so a 20,000-character value is stored, not a 500)
  * parent        direct is-a links (child ord -> parent ord), for $lookup's parent/child
  * closure       every (ancestor, descendant) pair with its distance, the concept itself at 0: is-a,
  *               descendent-of and $subsumes are one index probe, never a walk
@@ -127,6 +128,14 @@ export function terminologyMigrations(schema: string): Migration[] {
       sql: `
         ALTER TABLE ${schema}.word DROP CONSTRAINT word_pkey,
           ADD CONSTRAINT word_pkey PRIMARY KEY (csid, word, ord) INCLUDE (pos, len);
+      `,
+    },
+    {
+      version: 1003,
+      name: 'terminology: property values indexed by their hash (a long value fits no index entry)',
+      sql: `
+        DROP INDEX ${schema}.property_value;
+        CREATE INDEX property_value_hash ON ${schema}.property (csid, code, md5(value));
       `,
     },
   ];

@@ -6,17 +6,24 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError } from '../../fhir/outcome.js';
 import { canonicalTarget } from './parameters.js';
+import { latestVersion } from './versions.js';
 
 export const unknownTerminology = (message: string): FhirError => new FhirError(404, 'FHIR_UNKNOWN_TERMINOLOGY', message);
 
-/** The resource of a type with this canonical url (and version), the latest updated when several. */
+/**
+ * The resource of a type with this canonical url and version; without a version, the latest
+ * version (versions.ts: by version order, the one updated last only breaking ties).
+ */
 export async function findByUrl<T extends Resource>(repo: FhirRepository, type: string, url: string, version?: string): Promise<T | undefined> {
   const query: Array<[string, string]> = [['url', url]];
   if (version) query.push(['version', version]);
-  query.push(['_sort', '-_lastUpdated'], ['_count', '1']);
+  query.push(['_sort', '-_lastUpdated'], ['_count', version ? '1' : String(MAX_VERSIONS)]);
   const found = await repo.searchResources(repo.parseSearch(type, query, false));
-  return found[0] as T | undefined;
+  return latestVersion(found, (r) => (r as { version?: string }).version) as T | undefined;
 }
+
+/** Versions of one url compared when a call names none (the most recently updated this many). */
+const MAX_VERSIONS = 50;
 
 /** The resource an operation names: the instance, a url(+version), or an inline resource. */
 export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string, options: { id?: string; url?: string; version?: string; inline?: T; what: string }): Promise<T | undefined> {

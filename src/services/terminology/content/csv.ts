@@ -7,29 +7,51 @@
 import { badRequest } from '../../../fhir/outcome.js';
 import { isActive, type ConceptProperty, type ConceptRecord } from '../concepts.js';
 
-/** The rows of a CSV text (RFC 4180). */
+/**
+ * The rows of a CSV text (RFC 4180). Runs of ordinary characters are sliced, not appended one
+ * by one: a 2.5 MB code list took 1.7 s of the event loop character by character.
+ */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
   let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
+  const separator = /[,\r\n]/g;
+  let i = 0;
+  while (i < text.length) {
     const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') { field += '"'; i++; } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') { row.push(field); field = ''; }
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
+    if (ch === '"' && field === '') {
+      // A quoted field: up to the closing quote, "" standing for one quote.
+      let from = i + 1;
+      for (;;) {
+        const quote = text.indexOf('"', from);
+        if (quote < 0) throw badRequest('the CSV ends inside a quoted field');
+        field += text.slice(from, quote);
+        if (text[quote + 1] === '"') {
+          field += '"';
+          from = quote + 2;
+          continue;
+        }
+        i = quote + 1;
+        break;
+      }
+    } else if (ch === ',') {
+      row.push(field);
+      field = '';
+      i++;
+    } else if (ch === '\n' || ch === '\r') {
+      i += ch === '\r' && text[i + 1] === '\n' ? 2 : 1;
       row.push(field);
       field = '';
       if (row.some((f) => f !== '')) rows.push(row);
       row = [];
-    } else field += ch;
+    } else {
+      // Ordinary characters (a quote inside an unquoted field is one of them) up to the next separator.
+      separator.lastIndex = i;
+      const next = separator.exec(text)?.index ?? text.length;
+      field += text.slice(i, next);
+      i = next;
+    }
   }
-  if (quoted) throw badRequest('the CSV ends inside a quoted field');
   row.push(field);
   if (row.some((f) => f !== '')) rows.push(row);
   return rows;

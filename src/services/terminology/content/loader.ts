@@ -1,8 +1,8 @@
 /**
  * Putting terminology content into the service: one resource at a time through the engine (each
  * validated, its concepts indexed by the write interceptor), a large code system in bulk (its
- * concepts straight into the tables in one maintenance transaction, the CodeSystem resource stored
- * with content `not-present`), and the core R4 content in batches. Resources are matched to what
+ * concepts staged beside the live tables in short transactions, then published with the
+ * CodeSystem resource stored with content `not-present`), and the core R4 content in batches. Resources are matched to what
  * is stored by url and version, so loading the same content twice changes nothing new.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,8 +13,8 @@ import { badRequest } from '../../../fhir/outcome.js';
 import { FhirRepository } from '../../../fhir/repository.js';
 import type { WriteInterceptor } from '../../../fhir/write-interceptors.js';
 import type { ConceptStore } from '../concept-store.js';
-import { writeCodeSystem } from '../concept-writer.js';
-import { conceptsOfCodeSystem, hierarchyBounds, type ConceptRecord } from '../concepts.js';
+import { dropConceptRows, prepareConcepts, publishStaged, stageCodeSystem, stagingEnded } from '../concept-writer.js';
+import { conceptsOfCodeSystem, conceptBounds, type ConceptRecord } from '../concepts.js';
 import { headerOf } from '../interceptors.js';
 import { findByUrl } from '../resolve.js';
 
@@ -111,24 +111,60 @@ export class ContentLoader {
     return report;
   }
 
-  /** Loads a code system's concepts in bulk and stores its CodeSystem resource (content not-present). */
+  /**
+   * Loads a code system's concepts in bulk and stores its CodeSystem resource (content
+   * not-present). Never one long transaction (concept-writer.ts, stageCodeSystem): the rows are
+   * staged in short transactions, published in one short one, and the replaced version's rows
+   * deleted after, so the rest of the exchange keeps being answered meanwhile.
+   */
   async importCodeSystem(header: CodeSystem, concepts: readonly ConceptRecord[], origin: string): Promise<number> {
     if (!header.url) throw badRequest(`${origin}: a code system needs a url`);
-    const count = await this.inMaintenance(async (repo) => {
-      const id = await this.idFor(repo, header);
-      const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
-      delete resource.concept;
-      await writeCodeSystem(repo.sql, this.engine.schema, headerOf(resource, id), concepts, hierarchyBounds(this.engine.limits), (stage, done, total) =>
-        this.logger?.info({ origin, url: header.url, stage, done, total }, 'terminology import'));
-      await repo.update('CodeSystem', id, resource);
-      return concepts.length;
-    });
-    // A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics,
-    // and index-only scans (paging a large expansion, counting it) need the visibility map that
-    // VACUUM sets (PGlite has no autovacuum to do either).
-    const s = this.engine.schema;
-    for (const table of ['concept', 'closure', 'word', 'parent', 'property', 'designation', 'code_system']) await this.engine.db.exec(`VACUUM ANALYZE ${s}.${table}`);
-    return count;
+    const { db, schema } = this.engine;
+    const log = (stage: string, done: number, total: number): void => this.logger?.info({ origin, url: header.url, stage, done, total }, 'terminology import');
+    // 422 for long codes or a bad hierarchy before anything is written.
+    const prepared = await prepareConcepts(header, concepts, conceptBounds(this.engine.limits));
+    const staged = await stageCodeSystem(db, schema, prepared, log);
+    log('staged', prepared.unique.length, prepared.unique.length);
+    let replaced: number | undefined;
+    try {
+      replaced = await this.inMaintenance(async (repo) => {
+        const id = await this.idFor(repo, header);
+        const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
+        delete resource.concept;
+        const old = await publishStaged(repo.sql, schema, staged, headerOf(resource, id));
+        await repo.update('CodeSystem', id, resource);
+        return old;
+      });
+    } catch (error) {
+      await dropConceptRows(db, schema, staged).catch(() => undefined);
+      throw error;
+    } finally {
+      stagingEnded(staged);
+    }
+    if (replaced !== undefined) {
+      await dropConceptRows(db, schema, replaced);
+      log('replaced version deleted', prepared.unique.length, prepared.unique.length);
+    }
+    await this.refreshStatistics();
+    return concepts.length;
+  }
+
+  /**
+   * A bulk load changes the tables' sizes by orders of magnitude: plans need fresh statistics
+   * (ANALYZE samples: short, and exempt from the budgets in a maintenance transaction), and
+   * index-only scans (paging a large expansion, counting it) need the visibility map that VACUUM
+   * sets (PGlite has no autovacuum). VACUUM cannot run in a transaction, so it stays under the
+   * statement budget: best effort, the import is published already.
+   */
+  private async refreshStatistics(): Promise<void> {
+    const { db, schema } = this.engine;
+    const tables = ['concept', 'closure', 'word', 'parent', 'property', 'designation', 'code_system'].map((t) => `${schema}.${t}`);
+    try {
+      await db.transaction((q) => q.exec(`ANALYZE ${tables.join(', ')}`), { maintenance: true });
+      for (const table of tables) await db.exec(`VACUUM ${table}`);
+    } catch (error) {
+      this.logger?.info({ err: { message: (error as Error).message } }, 'terminology import: statistics not refreshed (the import is complete)');
+    }
   }
 
   /** Stores prepared resources as they are (no per-resource validation: the core definitions are valid), in batches. */

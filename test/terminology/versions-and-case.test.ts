@@ -1,0 +1,86 @@
+/**
+ * Terminology review ("term", 2026-12-01), items 8, 9 and 11: a call without a version uses the
+ * latest version by version order (not the one written last); a second ValueSet or ConceptMap
+ * with the same url|version is 422 as a CodeSystem is; ValueSet/$validate-code (and so the shared
+ * health record's bindings) honours a code system's caseSensitive false; regex filters take
+ * PostgreSQL's POSIX classes, as documented. Both drivers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { compareVersions } from '../../src/services/terminology/versions.js';
+import { testDrivers } from '../support/databases.js';
+import { codes, P, param, startTerminology, type TerminologyUnderTest } from './support.js';
+
+test('versions compare part by part, numbers as numbers', () => {
+  const sorted = ['1.10.0', '', '1.9.2', '2.0.0', '1.0.0-beta', '1.0.0', '2019-03', '2020-01'].sort(compareVersions);
+  assert.deepEqual(sorted, ['', '1.0.0-beta', '1.0.0', '1.9.2', '1.10.0', '2.0.0', '2019-03', '2020-01']);
+});
+
+for (const driver of testDrivers) {
+  describe(`terminology versions and case on ${driver}`, () => {
+    let tx: TerminologyUnderTest;
+    before(async () => {
+      tx = await startTerminology(driver);
+    });
+    after(async () => tx?.close());
+
+    test('without a version, the latest version of a code system or value set is used, not the one written last', async () => {
+      for (const version of ['2.0.0', '10.0.0', '1.0.0']) {
+        const reply = await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: 'urn:test:ver/cs', version, status: 'active', content: 'complete', concept: [{ code: 'k', display: `K ${version}` }] });
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      }
+      const lookup = await tx.get('CodeSystem/$lookup?system=urn:test:ver/cs&code=k');
+      assert.equal(param(lookup.body, 'version'), '10.0.0');
+      assert.equal(param(lookup.body, 'display'), 'K 10.0.0');
+      for (const version of ['1.10', '1.9']) {
+        const reply = await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'urn:test:ver/vs', version, status: 'active',
+          compose: { include: [{ system: 'urn:test:ver/cs', version: '1.0.0', concept: [{ code: 'k' }] }] }, title: `VS ${version}` });
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      }
+      const expanded = await tx.get('ValueSet/$expand?url=urn:test:ver/vs');
+      assert.equal(expanded.body.version, '1.10');
+    });
+
+    test('a second ValueSet or ConceptMap with the same url|version is 422, as a CodeSystem is; an update of the same one is fine', async () => {
+      const valueSet = { resourceType: 'ValueSet', url: 'urn:test:ver/dup', version: '1', status: 'active', compose: { include: [{ system: 'urn:test:ver/cs' }] } };
+      const first = await tx.post('ValueSet', valueSet);
+      assert.equal(first.status, 201);
+      assert.equal((await tx.post('ValueSet', valueSet)).status, 422);
+      assert.equal((await tx.request('PUT', 'ValueSet/other-dup', { ...valueSet, id: 'other-dup' })).status, 422);
+      assert.equal((await tx.request('PUT', `ValueSet/${first.body.id}`, { ...valueSet, id: first.body.id, title: 'changed' })).status, 200);
+      assert.equal((await tx.post('ValueSet', { ...valueSet, version: '2' })).status, 201);
+      const map = { resourceType: 'ConceptMap', url: 'urn:test:ver/map', status: 'active' };
+      assert.equal((await tx.post('ConceptMap', map)).status, 201);
+      assert.equal((await tx.post('ConceptMap', map)).status, 422);
+      const codeSystem = { resourceType: 'CodeSystem', url: 'urn:test:ver/cs-dup', version: '1', status: 'active', content: 'complete', concept: [{ code: 'a' }] };
+      assert.equal((await tx.post('CodeSystem', codeSystem)).status, 201);
+      assert.equal((await tx.post('CodeSystem', codeSystem)).status, 422);
+    });
+
+    test('ValueSet/$validate-code honours caseSensitive false, as CodeSystem/$validate-code does', async () => {
+      const reply = await tx.request('PUT', 'CodeSystem/ci', { resourceType: 'CodeSystem', id: 'ci', url: 'urn:test:ci', status: 'active', content: 'complete', caseSensitive: false,
+        concept: [{ code: 'AbC', display: 'abc', concept: [{ code: 'Kid', display: 'kid' }] }] });
+      assert.equal(reply.status, 201);
+      const cs = await tx.get('CodeSystem/$validate-code?url=urn:test:ci&code=kid');
+      assert.equal(param(cs.body, 'result'), true);
+      const vs = await tx.get(`ValueSet/$validate-code?url=${encodeURIComponent('urn:test:ci?fhir_vs')}&system=urn:test:ci&code=kid`);
+      assert.equal(param(vs.body, 'result'), true, JSON.stringify(vs.body));
+      const listed = await tx.post('ValueSet/$validate-code', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active',
+        compose: { include: [{ system: 'urn:test:ci', concept: [{ code: 'abc' }] }] } } }, { name: 'system', valueUri: 'urn:test:ci' }, { name: 'code', valueCode: 'ABC' }));
+      assert.equal(param(listed.body, 'result'), true, JSON.stringify(listed.body));
+      const other = await tx.get(`ValueSet/$validate-code?url=${encodeURIComponent('urn:test:ci?fhir_vs')}&system=urn:test:ci&code=nope`);
+      assert.equal(param(other.body, 'result'), false);
+      // A case-sensitive system still tells cases apart.
+      await tx.request('PUT', 'CodeSystem/cs', { resourceType: 'CodeSystem', id: 'cs', url: 'urn:test:cs', status: 'active', content: 'complete', concept: [{ code: 'AbC' }] });
+      const sensitive = await tx.get(`ValueSet/$validate-code?url=${encodeURIComponent('urn:test:cs?fhir_vs')}&system=urn:test:cs&code=abc`);
+      assert.equal(param(sensitive.body, 'result'), false);
+    });
+
+    test('regex filters take POSIX classes ([[:alpha:]]), as documented', async () => {
+      const reply = await tx.post('ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active',
+        compose: { include: [{ system: 'urn:test:ci', filter: [{ property: 'code', op: 'regex', value: '[[:upper:]][[:alpha:]]+' }] }] } } }));
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(codes(reply.body).sort(), ['AbC', 'Kid']);
+    });
+  });
+}
