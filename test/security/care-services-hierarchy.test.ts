@@ -8,11 +8,15 @@
  *   over an InitPlan array runs more than once. (No timings: the plan's shape is the property.)
  * - Locality: a root given as an absolute URL on another server walks nothing, as the plain
  *   reference search with that URL matches nothing.
+ * - Rule bypasses: a versioned FacilityLocation profile is still a facility; hierarchy references
+ *   the engine does not read (`Location/x/`, `location/x`, `Location/x?y`, `Location/x#f`) are
+ *   refused, so a jurisdiction cannot be put under a facility that way.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FhirEngine } from '../../src/fhir/engine.js';
+import { FhirError } from '../../src/fhir/outcome.js';
 import { createCareServicesEngine } from '../../src/services/care-services/index.js';
 import { MCSD_TYPES_SYSTEM } from '../../src/services/care-services/mcsd-rules.js';
 import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
@@ -119,6 +123,36 @@ for (const driver of testDrivers) {
         assert.ok(here > 0);
         assert.equal(await count(type, `${param}:below=${BASE}/${root}`), here, `${type}?${param}:below= on our own base`);
       }
+    });
+    test('versioned profiles and malformed hierarchy references do not get past the mCSD rules', async () => {
+      const repo = engine.repository();
+      const refused = (status: number, pattern: RegExp, expression?: string) => (error: unknown) => {
+        assert.ok(error instanceof FhirError, String(error));
+        assert.equal(error.status, status, error.message);
+        assert.match(error.message, pattern);
+        if (expression) assert.deepEqual(error.issues[0]?.expression, [expression]);
+        return true;
+      };
+      const profile = 'https://profiles.ihe.net/ITI/mCSD/StructureDefinition/IHE.mCSD.FacilityLocation|3.9.0';
+      await assert.rejects(repo.update('Location', 'versioned-facility', { resourceType: 'Location', id: 'versioned-facility', name: 'F', meta: { profile: [profile] } }),
+        refused(422, /must name its Organization in managingOrganization/));
+      await repo.update('Location', 'fac', { resourceType: 'Location', id: 'fac', name: 'Facility', type: [{ coding: [{ system: MCSD_TYPES_SYSTEM, code: 'facility' }] }], managingOrganization: { reference: 'Organization/o1' } });
+      const jurisdiction = (reference: string) => ({ resourceType: 'Location' as const, id: 'sneaky', name: 'Sneaky district', type: [{ coding: [{ system: MCSD_TYPES_SYSTEM, code: 'jurisdiction' }] }], partOf: { reference } });
+      await assert.rejects(repo.update('Location', 'sneaky', jurisdiction('Location/fac')), refused(422, /can only be part of a jurisdiction/));
+      for (const reference of ['Location/fac/', 'location/fac', 'Location/fac?x=1', 'Location/fac#f', `${BASE}/Location/fac/`, 'Location//fac']) {
+        await assert.rejects(repo.update('Location', 'sneaky', jurisdiction(reference)), refused(400, /Location.partOf.reference .* is not a reference this registry can follow/, 'Location.partOf.reference'), reference);
+      }
+      await assert.rejects(repo.update('Organization', 'sneaky', { resourceType: 'Organization', id: 'sneaky', name: 'S', partOf: { reference: 'organization/root' } }),
+        refused(400, /Organization.partOf.reference/, 'Organization.partOf.reference'));
+      await assert.rejects(repo.update('Location', 'sneaky', { resourceType: 'Location', id: 'sneaky', name: 'S', managingOrganization: { reference: 'Organization/o1/' } }),
+        refused(400, /Location.managingOrganization.reference/, 'Location.managingOrganization.reference'));
+      // Well-formed references still pass: relative, versioned, on our own base, on another server.
+      for (const reference of ['Location/lroot', 'Location/lroot/_history/1', `${BASE}/Location/lroot`, 'http://elsewhere.example/fhir/Location/x']) {
+        await repo.update('Location', 'fine', { resourceType: 'Location', id: 'fine', name: 'Fine', partOf: { reference } });
+      }
+      await repo.delete('Location', 'fine');
+      await assert.rejects(repo.update('Location', 'half', { resourceType: 'Location', id: 'half', name: 'Half', position: { latitude: 1 } as never }),
+        refused(422, /Location.position.longitude is missing/));
     });
   });
 }
