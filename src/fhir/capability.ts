@@ -5,12 +5,19 @@ import type { OperationRegistry } from './operations/registry.js';
 import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
+/** The software a CapabilityStatement describes; `instantiates`: canonicals of the capability statements it implements (e.g. IHE profiles'). */
+export interface SoftwareDescription {
+  name: string;
+  version: string;
+  instantiates?: string[];
+}
+
 const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
 
 export function buildCapabilityStatement(
   baseUrl: string,
   operations: OperationRegistry,
-  software: { name: string; version: string },
+  software: SoftwareDescription,
   definitions: SearchParameterRegistry,
 ): CapabilityStatement {
   const ops = operations.all();
@@ -46,6 +53,7 @@ export function buildCapabilityStatement(
   return {
     resourceType: 'CapabilityStatement',
     ...describingThisInstance(baseUrl, software),
+    ...(software.instantiates?.length ? { instantiates: software.instantiates } : {}),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     patchFormat: ['application/json-patch+json'],
@@ -76,6 +84,6 @@ export function buildTerminologyCapabilities(baseUrl: string, operations: Operat
 }
 
 /** What both capability resources say of the server: an active description of this instance, now. */
-function describingThisInstance(baseUrl: string, software: { name: string; version: string }) {
-  return { status: 'active' as const, date: new Date().toISOString(), kind: 'instance' as const, software, implementation: { description: software.name, url: baseUrl } };
+function describingThisInstance(baseUrl: string, { name, version }: SoftwareDescription) {
+  return { status: 'active' as const, date: new Date().toISOString(), kind: 'instance' as const, software: { name, version }, implementation: { description: name, url: baseUrl } };
 }

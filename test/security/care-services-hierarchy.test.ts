@@ -11,13 +11,16 @@
  * - Rule bypasses: a versioned FacilityLocation profile is still a facility; hierarchy references
  *   the engine does not read (`Location/x/`, `location/x`, `Location/x?y`, `Location/x#f`) are
  *   refused, so a jurisdiction cannot be put under a facility that way.
+ * - Also checked here: `near` matches carry their distance (location-distance extension in
+ *   entry.search) and the CapabilityStatement names the mCSD capability statements it instantiates.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { FhirEngine } from '../../src/fhir/engine.js';
 import { FhirError } from '../../src/fhir/outcome.js';
-import { createCareServicesEngine } from '../../src/services/care-services/index.js';
+import { createCareServicesEngine, MCSD_CAPABILITY_STATEMENTS } from '../../src/services/care-services/index.js';
+import { haversineKm, LOCATION_DISTANCE } from '../../src/services/care-services/near.js';
 import { MCSD_TYPES_SYSTEM } from '../../src/services/care-services/mcsd-rules.js';
 import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
 
@@ -153,6 +156,25 @@ for (const driver of testDrivers) {
       await repo.delete('Location', 'fine');
       await assert.rejects(repo.update('Location', 'half', { resourceType: 'Location', id: 'half', name: 'Half', position: { latitude: 1 } as never }),
         refused(422, /Location.position.longitude is missing/));
+    });
+    test('near matches carry their distance; the CapabilityStatement names the mCSD statements it instantiates', async () => {
+      const bundle: Bundle = await engine.repository().search('Location', [['near', '-10|33|3|km'], ['_count', '5']]);
+      assert.ok(bundle.entry!.length >= 2);
+      for (const entry of bundle.entry!) {
+        const position = (entry.resource as { position: { latitude: number; longitude: number } }).position;
+        const distance = entry.search?.extension?.find((e) => e.url === LOCATION_DISTANCE)?.valueDistance;
+        assert.equal(distance?.code, 'km');
+        assert.equal(distance?.system, 'http://unitsofmeasure.org');
+        assert.ok(Math.abs(distance!.value! - haversineKm(-10, 33, position.latitude, position.longitude)) < 0.001);
+      }
+      const values = bundle.entry!.map((e) => e.search!.extension![0]!.valueDistance!.value!);
+      assert.deepEqual(values, [...values].sort((a, b) => a - b), 'nearest first');
+      const plain: Bundle = await engine.repository().search('Location', [['_id', 'l1']]);
+      assert.equal(plain.entry![0]!.search!.extension, undefined);
+      const metadata = await engine.handle({ method: 'GET', path: 'metadata', query: [], headers: {} });
+      const capability = metadata.resource as { instantiates?: string[]; software?: Record<string, unknown> };
+      assert.deepEqual(capability.instantiates, MCSD_CAPABILITY_STATEMENTS);
+      assert.deepEqual(Object.keys(capability.software!).sort(), ['name', 'version']);
     });
   });
 }

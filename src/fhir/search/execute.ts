@@ -1,8 +1,8 @@
 /** Runs a parsed search: one query for the page, one for the total when asked, then includes. */
-import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleEntrySearch, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
-import type { IncludeSpec, SearchRequest } from './parse.js';
+import type { CustomFilter, IncludeSpec, SearchRequest } from './parse.js';
 import { applyElements, applySummary } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
@@ -136,12 +136,19 @@ async function findPage(ctx: SearchContext, request: SearchRequest): Promise<Sea
   return findMatches(ctx, request);
 }
 
+/** A match's entry.search, with what special searches say of it (its distance from a `near` point). */
+function matchSearch(annotating: CustomFilter[], resource: Resource): BundleEntrySearch {
+  const extension = annotating.flatMap((filter) => filter.matchExtensions!(resource) ?? []);
+  return extension.length ? { extension, mode: 'match' } : { mode: 'match' };
+}
+
 export async function runSearch(ctx: SearchContext, request: SearchRequest, selfPath: string): Promise<Bundle> {
   const result = await findPage(ctx, request);
+  const annotating = request.filters.filter((filter): filter is CustomFilter => filter.kind === 'custom' && filter.matchExtensions !== undefined);
   const entries: BundleEntry[] = result.resources.map((resource) => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
     resource: shape(resource, request),
-    search: { mode: 'match' },
+    search: matchSearch(annotating, resource),
   }));
   const budget = new IncludeBudget(ctx.maxPageBytes === undefined ? Number.MAX_SAFE_INTEGER : ctx.maxPageBytes - result.bytes);
   const included = await collectIncludes(ctx, request, result.resources, budget);

@@ -3,7 +3,7 @@
  * errors are reported here as 400s; unknown parameters follow Prefer: handling=strict|lenient.
  * Parameters are looked up in the engine's SearchParameterRegistry (official R4 plus its own).
  */
-import type { SearchParameter } from '@medplum/fhirtypes';
+import type { Extension, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { isResourceType } from '../definitions.js';
 import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRegistry } from '../search-parameters.js';
 import type { CodeSet } from '../terminology/provider.js';
@@ -61,6 +61,8 @@ export interface CustomFilter {
   condition(ctx: BuildContext, alias: string): string;
   /** When set and the search has no `_sort`, results are ordered by this expression, ascending. */
   order?(ctx: BuildContext, alias: string): string;
+  /** Extensions for each match's entry.search (Location near: the location-distance extension). */
+  matchExtensions?(resource: Resource): Extension[] | undefined;
 }
 
 export type Filter = ParamFilter | ChainFilter | HasFilter | CustomFilter;
