@@ -496,7 +496,8 @@ function changeName(change: Change): string {
 function toChange(type: string, entry: BundleEntry): Change | string {
   const deleted = entry.request?.method === 'DELETE';
   const resource = entry.resource;
-  const id = resource?.id ?? /\/([^/?#]+)\/?(?:[?#].*)?$/.exec(entry.request?.url ?? entry.fullUrl ?? '')?.[1];
+  // Without a resource (a DELETE) the id is in request.url or fullUrl: [base/]Type/id[/_history/v].
+  const id = resource?.id ?? idInUrl(type, entry.request?.url) ?? idInUrl(type, entry.fullUrl);
   const version = resource?.meta?.versionId ?? /^(?:W\/)?"(.+)"$/.exec(entry.response?.etag ?? '')?.[1];
   const lastUpdated = resource?.meta?.lastUpdated ?? entry.response?.lastModified;
   if (!id) return `a ${type} history entry names no resource (no resource.id, request.url or fullUrl): not applied`;
@@ -504,6 +505,13 @@ function toChange(type: string, entry: BundleEntry): Change | string {
   if (resource && resource.resourceType !== type) return `${type}/${id}: the entry holds a ${String(resource.resourceType).slice(0, 40)}, not a ${type}: not applied`;
   if (!lastUpdated) return `${type}/${id}: neither meta.lastUpdated nor response.lastModified tells when it changed: not applied`;
   return { type, id, ...(version ? { version } : {}), lastUpdated: String(lastUpdated), deleted, ...(resource ? { resource } : {}) };
+}
+
+function idInUrl(type: string, url: string | undefined): string | undefined {
+  const path = url?.split(/[?#]/)[0]?.replace(/\/+$/, '').split('/') ?? [];
+  const at = path.lastIndexOf(type);
+  const id = at >= 0 ? path[at + 1] : undefined;
+  return id && /^[A-Za-z0-9\-.]{1,64}$/.test(id) ? id : undefined;
 }
 
 /** The parent a change's partOf names, when that parent is among `byKey` (references relative or absolute). */
