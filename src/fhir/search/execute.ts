@@ -2,7 +2,7 @@
 import type { Bundle, BundleEntry, BundleEntrySearch, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
-import type { CustomFilter, IncludeSpec, SearchRequest } from './parse.js';
+import type { CustomFilter, Filter, IncludeSpec, SearchRequest } from './parse.js';
 import { applyElements, applySummary } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
@@ -37,6 +37,17 @@ export interface SearchContext {
 /** The codes of terminology modifiers, looked up before any SQL is built (sql.ts reads them). */
 async function prepare(ctx: SearchContext, request: SearchRequest): Promise<void> {
   await resolveTerminology(request, ctx.terminology ?? CORE_TERMINOLOGY, ctx.maxTerminologyCodes ?? DEFAULT_LIMITS.fhirSearchMaxTerminologyCodes, ctx.terminologyTimeoutMs);
+  for (const filter of customFilters(request.filters)) {
+    await filter.prepare?.(ctx.db, { schema: ctx.schema, baseUrl: ctx.localBaseUrls ?? [ctx.baseUrl] });
+  }
+}
+
+/** The special searches' filters of a request, also inside chains and _has. */
+function* customFilters(filters: Filter[]): Generator<CustomFilter> {
+  for (const filter of filters) {
+    if (filter.kind === 'custom') yield filter;
+    else if (filter.kind !== 'param') yield* customFilters([filter.inner]);
+  }
 }
 
 export interface SearchResult {

@@ -13,7 +13,7 @@
  * CARE_SERVICES_HIERARCHY_MAX_DEPTH.
  */
 import type { CustomFilter } from '../../fhir/search/parse.js';
-import type { BuildContext } from '../../fhir/search/sql.js';
+import { SqlParams, type BuildContext } from '../../fhir/search/sql.js';
 import type { SpecialSearch } from '../../fhir/search-parameters.js';
 import { badRequest } from '../../fhir/outcome.js';
 import { parseReference } from '../../fhir/storage/indexer.js';
@@ -86,31 +86,53 @@ function treeIdsSql(ctx: BuildContext, query: HierarchyQuery, select: string): s
     ) ${select}`;
 }
 
+/** SQL: the rids the walk matches (each once). */
+function matchesSql(ctx: BuildContext, query: HierarchyQuery): string {
+  if (query.direction === 'below' && query.param === 'partof' && query.searchedType === query.tree) {
+    // partof:below on the tree itself: the nodes under the roots are the matches, no second lookup.
+    return treeIdsSql(ctx, query, 'SELECT DISTINCT rid FROM walk WHERE depth > 0');
+  }
+  // Otherwise each node of the walk is looked up in the reference index (OFFSET 0 keeps the
+  // lookup per node: the planner, misjudging the walk's size, hashed the whole index).
+  const x = `hx${++ctx.aliasCounter.n}`;
+  return treeIdsSql(ctx, query, `SELECT DISTINCT ${x}.rid FROM walk, LATERAL (
+      SELECT ${x}.rid FROM ${ctx.schema}.idx_reference ${x}
+      WHERE ${x}.type = ${ctx.params.add(query.searchedType)} AND ${x}.param = ${ctx.params.add(query.param)}
+        AND ${x}.target_id = walk.id AND ${x}.target_type = ${ctx.params.add(query.tree)} OFFSET 0) ${x}`);
+}
+
+/**
+ * The walk runs first, on its own (prepare), and the search binds its matching rids as a
+ * constant array: the planner knows its size, probes it by primary key when it is the only
+ * filter (stopping at the page's end), and by hash next to other filters. Inside the search's
+ * statement the walk's result was misjudged whatever its form: as an IN over the walk the planner
+ * compared every row with every node (seconds at 100k locations); as `rid = ANY(ARRAY(walk))` it
+ * became an index condition on the inner side of a join and was re-sorted at every row (a
+ * chained `near` with a walk took 6-30 s on the demo directory, holding the embedded database);
+ * as a set (`IN (SELECT unnest(ARRAY(walk)))`) PostgreSQL re-read it per row (4.5M comparisons
+ * for 3,000 roles).
+ */
 export function hierarchyFilter(query: HierarchyQuery): CustomFilter {
+  let matches: string[] | undefined;
   return {
     kind: 'custom',
     code: `${query.param}:${query.direction}`,
+    async prepare(db, context) {
+      if (matches) return;
+      const ctx: BuildContext = { schema: context.schema, params: new SqlParams(), baseUrl: context.baseUrl, aliasCounter: { n: 0 } };
+      const found = await db.query<{ rid: string | number }>(matchesSql(ctx, query), ctx.params.values);
+      matches = found.rows.map((row) => String(row.rid));
+    },
     condition(ctx, alias) {
-      // The matching rids, computed once (an InitPlan array) and unnested into a set the planner
-      // joins with (a hash semi-join, or a driver probed by primary key when the walk is the only
-      // filter). Two shapes were slow: an IN over the walk itself (the planner, misjudging the
-      // walk's size, compared every row with every node: seconds at 100k locations), and
-      // `rid = ANY(ARRAY(..))`, which an index scan on the inner side of a join re-sorts at every
-      // row (1-2 ms a row with thousands of matches: a chained `near` with a walk took 6-30 s).
-      const matches = (select: string): string => `${alias}.rid IN (SELECT unnest(ARRAY(${treeIdsSql(ctx, query, select)})))`;
-      if (query.direction === 'below' && query.param === 'partof' && query.searchedType === query.tree) {
-        // partof:below on the tree itself: the nodes under the roots are the matches. One walk
-        // and no second lookup, which also keeps the estimated cost under PostgreSQL's JIT
-        // threshold (its compile time was 0.35 s of a 12 ms search).
-        return matches('SELECT rid FROM walk WHERE depth > 0');
-      }
-      // Otherwise each node of the walk is looked up in the reference index (OFFSET 0 keeps the
-      // lookup per node: the planner, misjudging the walk's size, hashed the whole index).
-      const x = `hx${++ctx.aliasCounter.n}`;
-      return matches(`SELECT ${x}.rid FROM walk, LATERAL (
-          SELECT ${x}.rid FROM ${ctx.schema}.idx_reference ${x}
-          WHERE ${x}.type = ${ctx.params.add(query.searchedType)} AND ${x}.param = ${ctx.params.add(query.param)}
-            AND ${x}.target_id = walk.id AND ${x}.target_type = ${ctx.params.add(query.tree)} OFFSET 0) ${x}`);
+      if (!matches) throw new Error(`${query.param}:${query.direction} was not prepared before its SQL was built`);
+      if (!matches.length) return 'false';
+      const sorted = matches.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const p = (value: unknown, type: string): string => `${ctx.params.add(value)}::${type}`;
+      // The range drives an index scan in rid order (stopping at the page's end) and costs nothing
+      // to re-apply per row; membership is a filter the planner hashes (a constant array of 9 or
+      // more): `+ 0` keeps the array out of index conditions, where it was re-sorted at every row.
+      return `${alias}.rid BETWEEN ${p(String(sorted[0]), 'bigint')} AND ${p(String(sorted.at(-1)), 'bigint')}
+        AND (${alias}.rid + 0) = ANY(${p(sorted.map(String), 'bigint[]')})`;
     },
   };
 }
