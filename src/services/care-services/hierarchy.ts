@@ -102,15 +102,15 @@ function matchesSql(ctx: BuildContext, query: HierarchyQuery): string {
 }
 
 /**
- * The walk runs first, on its own (prepare), and the search binds its matching rids as a
- * constant array: the planner knows its size, probes it by primary key when it is the only
- * filter (stopping at the page's end), and by hash next to other filters. Inside the search's
- * statement the walk's result was misjudged whatever its form: as an IN over the walk the planner
- * compared every row with every node (seconds at 100k locations); as `rid = ANY(ARRAY(walk))` it
- * became an index condition on the inner side of a join and was re-sorted at every row (a
- * chained `near` with a walk took 6-30 s on the demo directory, holding the embedded database);
- * as a set (`IN (SELECT unnest(ARRAY(walk)))`) PostgreSQL re-read it per row (4.5M comparisons
- * for 3,000 roles).
+ * The walk runs first, on its own (prepare), and the search binds its matching rids as
+ * constants: their range, which drives the primary-key index in rid order (stopping at the page's
+ * end) and costs nothing to re-apply per row, and a membership test the planner hashes (`+ 0`
+ * keeps the array out of index conditions). Inside the search's statement the walk's result was
+ * misjudged whatever its form: as an IN over the walk the planner compared every row with every
+ * node (seconds at 100k locations); as `rid = ANY(ARRAY(walk))` it became an index condition on
+ * the inner side of a join and was re-sorted at every row (a chained `near` with a walk took
+ * 6-30 s on the demo directory, holding the embedded database); as a set
+ * (`IN (SELECT unnest(ARRAY(walk)))`) PostgreSQL re-read it per row (4.5M comparisons for 3,000 roles).
  */
 export function hierarchyFilter(query: HierarchyQuery): CustomFilter {
   let matches: string[] | undefined;
@@ -121,18 +121,14 @@ export function hierarchyFilter(query: HierarchyQuery): CustomFilter {
       if (matches) return;
       const ctx: BuildContext = { schema: context.schema, params: new SqlParams(), baseUrl: context.baseUrl, aliasCounter: { n: 0 } };
       const found = await db.query<{ rid: string | number }>(matchesSql(ctx, query), ctx.params.values);
-      matches = found.rows.map((row) => String(row.rid));
+      matches = found.rows.map((row) => BigInt(row.rid)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
     },
     condition(ctx, alias) {
       if (!matches) throw new Error(`${query.param}:${query.direction} was not prepared before its SQL was built`);
       if (!matches.length) return 'false';
-      const sorted = matches.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const p = (value: unknown, type: string): string => `${ctx.params.add(value)}::${type}`;
-      // The range drives an index scan in rid order (stopping at the page's end) and costs nothing
-      // to re-apply per row; membership is a filter the planner hashes (a constant array of 9 or
-      // more): `+ 0` keeps the array out of index conditions, where it was re-sorted at every row.
-      return `${alias}.rid BETWEEN ${p(String(sorted[0]), 'bigint')} AND ${p(String(sorted.at(-1)), 'bigint')}
-        AND (${alias}.rid + 0) = ANY(${p(sorted.map(String), 'bigint[]')})`;
+      return `${alias}.rid BETWEEN ${p(matches[0], 'bigint')} AND ${p(matches.at(-1), 'bigint')}
+        AND (${alias}.rid + 0) = ANY(${p(matches, 'bigint[]')})`;
     },
   };
 }
