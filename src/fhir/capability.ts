@@ -6,6 +6,13 @@ import { PATCH_FORMATS } from './patch-body.js';
 import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
+/** The software a CapabilityStatement describes; `instantiates`: canonicals of the capability statements it implements (e.g. IHE profiles'). */
+export interface SoftwareDescription {
+  name: string;
+  version: string;
+  instantiates?: string[];
+}
+
 const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
 
 type SearchParamEntry = NonNullable<CapabilityStatementRestResource['searchParam']>[number];
@@ -57,10 +64,10 @@ const builtStatements = new WeakMap<SearchParameterRegistry, { key: string; stat
 export function buildCapabilityStatement(
   baseUrl: string,
   operations: OperationRegistry,
-  software: { name: string; version: string },
+  software: SoftwareDescription,
   definitions: SearchParameterRegistry,
 ): CapabilityStatement {
-  const key = JSON.stringify([baseUrl, software.name, software.version, operations.all().map((op) => `${op.name}|${op.levels}|${op.resourceTypes ?? ''}`), definitions.generation]);
+  const key = JSON.stringify([baseUrl, software, operations.all().map((op) => `${op.name}|${op.levels}|${op.resourceTypes ?? ''}`), definitions.generation]);
   const built = builtStatements.get(definitions);
   if (built?.key === key) return built.statement;
   // Frozen: every caller shares it (copying 700 KB would cost what building does).
@@ -80,7 +87,7 @@ function deepFreeze<T>(value: T): T {
 function buildStatement(
   baseUrl: string,
   operations: OperationRegistry,
-  software: { name: string; version: string },
+  software: SoftwareDescription,
   definitions: SearchParameterRegistry,
 ): CapabilityStatement {
   const ops = operations.all();
@@ -114,6 +121,7 @@ function buildStatement(
   return {
     resourceType: 'CapabilityStatement',
     ...describingThisInstance(baseUrl, software),
+    ...(software.instantiates?.length ? { instantiates: software.instantiates } : {}),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     patchFormat: PATCH_FORMATS,
@@ -145,6 +153,6 @@ export function buildTerminologyCapabilities(baseUrl: string, operations: Operat
 }
 
 /** What both capability resources say of the server: an active description of this instance, now. */
-function describingThisInstance(baseUrl: string, software: { name: string; version: string }) {
-  return { status: 'active' as const, date: new Date().toISOString(), kind: 'instance' as const, software, implementation: { description: software.name, url: baseUrl } };
+function describingThisInstance(baseUrl: string, { name, version }: SoftwareDescription) {
+  return { status: 'active' as const, date: new Date().toISOString(), kind: 'instance' as const, software: { name, version }, implementation: { description: name, url: baseUrl } };
 }

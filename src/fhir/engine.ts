@@ -12,6 +12,7 @@ import type { FhirRequest, FhirResponse } from './interaction.js';
 import { versionsOperation } from './operations/versions.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
 import { asFhirError, boundedIssues, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
+import type { SoftwareDescription } from './capability.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import type { WriteInterceptor } from './write-interceptors.js';
@@ -33,7 +34,7 @@ export interface FhirEngineOptions {
    * references under them are local, as under baseUrl. Configuration only (setLocalBaseUrls).
    */
   localBaseUrls?: readonly string[];
-  software?: { name: string; version: string };
+  software?: SoftwareDescription;
   /** Search and bundle limits (src/common/limits.ts); defaults to the process environment's. */
   limits?: Limits;
   /** Where background maintenance reports failures (a failed ANALYZE); silent when omitted. */
@@ -57,7 +58,7 @@ export class FhirEngine {
   readonly limits: Limits;
   private base: string;
   private aliases: string[];
-  private readonly software: { name: string; version: string };
+  private readonly software: SoftwareDescription;
   private readonly statistics: StatisticsKeeper;
 
   constructor(options: FhirEngineOptions) {

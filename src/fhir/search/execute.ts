@@ -1,8 +1,8 @@
 /** Runs a parsed search: one query for the page, one for the total when asked, then includes. */
-import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, BundleEntrySearch, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
-import type { IncludeSpec, SearchRequest } from './parse.js';
+import type { CustomFilter, Filter, IncludeSpec, SearchRequest } from './parse.js';
 import { shapeResource } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
@@ -37,6 +37,17 @@ export interface SearchContext {
 /** The codes of terminology modifiers, looked up before any SQL is built (sql.ts reads them). */
 async function prepare(ctx: SearchContext, request: SearchRequest): Promise<void> {
   await resolveTerminology(request, ctx.terminology ?? CORE_TERMINOLOGY, ctx.maxTerminologyCodes ?? DEFAULT_LIMITS.fhirSearchMaxTerminologyCodes, ctx.terminologyTimeoutMs);
+  for (const filter of customFilters(request.filters)) {
+    await filter.prepare?.(ctx.db, { schema: ctx.schema, baseUrl: ctx.localBaseUrls ?? [ctx.baseUrl] });
+  }
+}
+
+/** The special searches' filters of a request, also inside chains and _has. */
+function* customFilters(filters: Filter[]): Generator<CustomFilter> {
+  for (const filter of filters) {
+    if (filter.kind === 'custom') yield filter;
+    else if (filter.kind !== 'param') yield* customFilters([filter.inner]);
+  }
 }
 
 export interface SearchResult {
@@ -137,12 +148,19 @@ async function findPage(ctx: SearchContext, request: SearchRequest): Promise<Sea
   return findMatches(ctx, request);
 }
 
+/** A match's entry.search, with what special searches say of it (its distance from a `near` point). */
+function matchSearch(annotating: CustomFilter[], resource: Resource): BundleEntrySearch {
+  const extension = annotating.flatMap((filter) => filter.matchExtensions!(resource) ?? []);
+  return extension.length ? { extension, mode: 'match' } : { mode: 'match' };
+}
+
 export async function runSearch(ctx: SearchContext, request: SearchRequest, selfPath: string): Promise<Bundle> {
   const result = await findPage(ctx, request);
+  const annotating = request.filters.filter((filter): filter is CustomFilter => filter.kind === 'custom' && filter.matchExtensions !== undefined);
   const entries: BundleEntry[] = result.resources.map((resource) => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`,
     resource: shape(resource, request),
-    search: { mode: 'match' },
+    search: matchSearch(annotating, resource),
   }));
   const budget = new IncludeBudget(ctx.maxPageBytes === undefined ? Number.MAX_SAFE_INTEGER : ctx.maxPageBytes - result.bytes);
   const included = await collectIncludes(ctx, request, result.resources, budget);

@@ -3,7 +3,8 @@
  * errors are reported here as 400s; unknown parameters follow Prefer: handling=strict|lenient.
  * Parameters are looked up in the engine's SearchParameterRegistry (official R4 plus its own).
  */
-import type { SearchParameter } from '@medplum/fhirtypes';
+import type { Extension, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
 import { isResourceType } from '../definitions.js';
 import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRegistry } from '../search-parameters.js';
 import type { CodeSet } from '../terminology/provider.js';
@@ -66,6 +67,14 @@ export interface CustomFilter {
   condition(ctx: BuildContext, alias: string): string;
   /** When set and the search has no `_sort`, results are ordered by this expression, ascending. */
   order?(ctx: BuildContext, alias: string): string;
+  /** Extensions for each match's entry.search (Location near: the location-distance extension). */
+  matchExtensions?(resource: Resource): Extension[] | undefined;
+  /**
+   * Runs once per search before its SQL is built (as terminology is resolved), e.g. to compute a
+   * set the condition then binds as a constant: the planner sees its size and probes it by hash,
+   * where a subquery's result it misjudged and re-read per row. Idempotent.
+   */
+  prepare?(db: Queryable, context: { schema: string; baseUrl?: string | string[] }): Promise<void>;
 }
 
 export type Filter = ParamFilter | ChainFilter | HasFilter | CustomFilter;

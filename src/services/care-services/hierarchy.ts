@@ -13,9 +13,10 @@
  * CARE_SERVICES_HIERARCHY_MAX_DEPTH.
  */
 import type { CustomFilter } from '../../fhir/search/parse.js';
-import type { BuildContext } from '../../fhir/search/sql.js';
+import { SqlParams, type BuildContext } from '../../fhir/search/sql.js';
 import type { SpecialSearch } from '../../fhir/search-parameters.js';
 import { badRequest } from '../../fhir/outcome.js';
+import { parseReference } from '../../fhir/storage/indexer.js';
 
 /** Reference parameters of each searched type that point into a tree: parameter → tree type. */
 export const TREE_PARAMETERS: Record<string, Record<string, 'Location' | 'Organization'>> = {
@@ -36,13 +37,30 @@ export interface HierarchyQuery {
   maxDepth: number;
 }
 
-/** The ids of the roots: `Type/id`, a bare id, or an absolute URL ending in Type/id. */
-function rootIds(values: string[], tree: string, code: string, modifier: string): string[] {
-  return values.map((value) => {
-    if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) return value;
+/**
+ * The roots as given, refused (400) unless each is a bare id, `Type/id` or an absolute URL ending
+ * in Type/id of the tree's type. Which absolute ones are local is judged when the SQL is built
+ * (localRootIds), against the engine's own bases.
+ */
+function checkRoots(values: string[], tree: string, code: string, modifier: string): string[] {
+  for (const value of values) {
+    if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) continue;
     const local = /^(?:https?:\/\/.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
     if (!local || local[1] !== tree) throw badRequest(`${code}:${modifier} takes a ${tree} (${tree}/id or id), got "${value.slice(0, 80)}"`, 'FHIR_BAD_SEARCH');
-    return local[2]!;
+  }
+  return values;
+}
+
+/**
+ * The ids of the roots in this store: bare ids and `Type/id` as they are; absolute URLs only on
+ * one of the engine's own bases (parseReference, as the indexer and the plain reference search
+ * judge them), so a root on another server walks nothing, as `partof=` with it matches nothing.
+ */
+function localRootIds(values: string[], tree: string, localBases: string | string[] | undefined): string[] {
+  return values.flatMap((value) => {
+    if (!value.includes('/')) return [value];
+    const local = parseReference(value, localBases);
+    return local && local.targetType === tree ? [local.targetId] : [];
   });
 }
 
@@ -50,7 +68,7 @@ function rootIds(values: string[], tree: string, code: string, modifier: string)
 function treeIdsSql(ctx: BuildContext, query: HierarchyQuery, select: string): string {
   const s = ctx.schema;
   const tree = ctx.params.add(query.tree);
-  const roots = ctx.params.add(query.roots);
+  const roots = ctx.params.add(localRootIds(query.roots, query.tree, ctx.baseUrl));
   const depth = ctx.params.add(query.maxDepth);
   const step = query.direction === 'below'
     // children: nodes whose partof points at a node of the walk
@@ -68,27 +86,49 @@ function treeIdsSql(ctx: BuildContext, query: HierarchyQuery, select: string): s
     ) ${select}`;
 }
 
+/** SQL: the rids the walk matches (each once). */
+function matchesSql(ctx: BuildContext, query: HierarchyQuery): string {
+  if (query.direction === 'below' && query.param === 'partof' && query.searchedType === query.tree) {
+    // partof:below on the tree itself: the nodes under the roots are the matches, no second lookup.
+    return treeIdsSql(ctx, query, 'SELECT DISTINCT rid FROM walk WHERE depth > 0');
+  }
+  // Otherwise each node of the walk is looked up in the reference index (OFFSET 0 keeps the
+  // lookup per node: the planner, misjudging the walk's size, hashed the whole index).
+  const x = `hx${++ctx.aliasCounter.n}`;
+  return treeIdsSql(ctx, query, `SELECT DISTINCT ${x}.rid FROM walk, LATERAL (
+      SELECT ${x}.rid FROM ${ctx.schema}.idx_reference ${x}
+      WHERE ${x}.type = ${ctx.params.add(query.searchedType)} AND ${x}.param = ${ctx.params.add(query.param)}
+        AND ${x}.target_id = walk.id AND ${x}.target_type = ${ctx.params.add(query.tree)} OFFSET 0) ${x}`);
+}
+
+/**
+ * The walk runs first, on its own (prepare), and the search binds its matching rids as
+ * constants: their range, which drives the primary-key index in rid order (stopping at the page's
+ * end) and costs nothing to re-apply per row, and a membership test the planner hashes (`+ 0`
+ * keeps the array out of index conditions). Inside the search's statement the walk's result was
+ * misjudged whatever its form: as an IN over the walk the planner compared every row with every
+ * node (seconds at 100k locations); as `rid = ANY(ARRAY(walk))` it became an index condition on
+ * the inner side of a join and was re-sorted at every row (a chained `near` with a walk took
+ * 6-30 s on the demo directory, holding the embedded database); as a set
+ * (`IN (SELECT unnest(ARRAY(walk)))`) PostgreSQL re-read it per row (4.5M comparisons for 3,000 roles).
+ */
 export function hierarchyFilter(query: HierarchyQuery): CustomFilter {
+  let matches: string[] | undefined;
   return {
     kind: 'custom',
     code: `${query.param}:${query.direction}`,
+    async prepare(db, context) {
+      if (matches) return;
+      const ctx: BuildContext = { schema: context.schema, params: new SqlParams(), baseUrl: context.baseUrl, aliasCounter: { n: 0 } };
+      const found = await db.query<{ rid: string | number }>(matchesSql(ctx, query), ctx.params.values);
+      matches = found.rows.map((row) => BigInt(row.rid)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+    },
     condition(ctx, alias) {
-      // The matching rids as one array, computed once (an InitPlan) and probed by primary key.
-      // As an IN subquery the planner compared every row with every node of the walk (seconds at
-      // 100k locations).
-      if (query.direction === 'below' && query.param === 'partof' && query.searchedType === query.tree) {
-        // partof:below on the tree itself: the nodes under the roots are the matches. One walk
-        // and no second lookup, which also keeps the estimated cost under PostgreSQL's JIT
-        // threshold (its compile time was 0.35 s of a 12 ms search).
-        return `${alias}.rid = ANY(ARRAY(${treeIdsSql(ctx, query, 'SELECT rid FROM walk WHERE depth > 0')}))`;
-      }
-      // Otherwise each node of the walk is looked up in the reference index (OFFSET 0 keeps the
-      // lookup per node: the planner, misjudging the walk's size, hashed the whole index).
-      const x = `hx${++ctx.aliasCounter.n}`;
-      return `${alias}.rid = ANY(ARRAY(${treeIdsSql(ctx, query, `SELECT ${x}.rid FROM walk, LATERAL (
-          SELECT ${x}.rid FROM ${ctx.schema}.idx_reference ${x}
-          WHERE ${x}.type = ${ctx.params.add(query.searchedType)} AND ${x}.param = ${ctx.params.add(query.param)}
-            AND ${x}.target_id = walk.id AND ${x}.target_type = ${ctx.params.add(query.tree)} OFFSET 0) ${x}`)}))`;
+      if (!matches) throw new Error(`${query.param}:${query.direction} was not prepared before its SQL was built`);
+      if (!matches.length) return 'false';
+      const p = (value: unknown, type: string): string => `${ctx.params.add(value)}::${type}`;
+      return `${alias}.rid BETWEEN ${p(matches[0], 'bigint')} AND ${p(matches.at(-1), 'bigint')}
+        AND (${alias}.rid + 0) = ANY(${p(matches, 'bigint[]')})`;
     },
   };
 }
@@ -104,7 +144,7 @@ export function hierarchySearches(maxDepth: number): SpecialSearch[] {
         modifiers: ['below', 'above'],
         parse(values, modifier) {
           const direction = modifier as 'below' | 'above';
-          return hierarchyFilter({ searchedType, param, tree, direction, roots: rootIds(values, tree, param, direction), maxDepth });
+          return hierarchyFilter({ searchedType, param, tree, direction, roots: checkRoots(values, tree, param, direction), maxDepth });
         },
       });
     }

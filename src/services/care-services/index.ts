@@ -29,6 +29,13 @@ export const CS_SCHEMA = 'cs';
 export const CS_PREFIX = '/care-services';
 export const CS_FHIR_PREFIX = `${CS_PREFIX}/fhir`;
 
+/** The mCSD (3.9) actors this service is, as the canonicals of their capability statements. */
+export const MCSD_CAPABILITY_STATEMENTS = [
+  'https://profiles.ihe.net/ITI/mCSD/CapabilityStatement/IHE.mCSD.CareServicesSelectiveSupplier',
+  'https://profiles.ihe.net/ITI/mCSD/CapabilityStatement/IHE.mCSD.CareServicesSelectiveSupplier.LocationDistance',
+  'https://profiles.ihe.net/ITI/mCSD/CapabilityStatement/IHE.mCSD.CareServicesUpdateSupplier',
+];
+
 export interface CareServicesOptions {
   limits?: Limits;
   baseUrl?: string;
@@ -44,7 +51,7 @@ export async function createCareServicesEngine(context: Pick<ServiceContext, 'db
     baseUrl: options.baseUrl,
     limits: options.limits,
     ...(context.logger ? { logger: context.logger } : {}),
-    software: { name: 'Instant OpenHIE care services (mCSD)', version: '0.1.0' },
+    software: { name: 'Instant OpenHIE care services (mCSD)', version: '0.1.0', instantiates: MCSD_CAPABILITY_STATEMENTS },
   });
   await engine.migrate();
   await context.db.migrate(schema, careServicesMigrations(schema));

@@ -32,7 +32,8 @@ export function mcsdKind(resource: Tree): 'facility' | 'jurisdiction' | undefine
   for (const kind of ['facility', 'jurisdiction'] as const) {
     if (resource.type?.some((t) => t.coding?.some((c) => c.system === MCSD_TYPES_SYSTEM && c.code === kind))) return kind;
     const profile = `${PROFILE}${kind === 'facility' ? 'Facility' : 'Jurisdiction'}${resource.resourceType}`;
-    if (resource.meta?.profile?.includes(profile)) return kind;
+    // A canonical may name its version (`...FacilityLocation|3.9.0`): the profile is the same.
+    if (resource.meta?.profile?.some((canonical) => canonical.split('|')[0] === profile)) return kind;
   }
   return undefined;
 }
@@ -40,6 +41,11 @@ export function mcsdKind(resource: Tree): 'facility' | 'jurisdiction' | undefine
 function checkPosition(location: Location): void {
   const position = location.position;
   if (!position) return;
+  for (const element of ['latitude', 'longitude'] as const) {
+    if (position[element] === undefined || position[element] === null) {
+      throw unprocessable(`Location.position.${element} is missing (a position needs both latitude and longitude)`, `Location.position.${element}`);
+    }
+  }
   if (!(position.latitude >= -90 && position.latitude <= 90)) {
     throw unprocessable(`Location.position.latitude ${position.latitude} is out of range (-90 to 90)`, 'Location.position.latitude');
   }
@@ -61,6 +67,27 @@ function localId(repo: FhirRepository, reference: Reference | undefined, type: s
   if (!local) return undefined;
   if (local.targetType !== type) throw unprocessable(`${expression} must refer to a ${type}, not ${local.local}`, expression);
   return local.targetId;
+}
+
+/** A reference the rules can judge: relative `Type/id`, or absolute ending in Type/id, optionally with its version. */
+const WELL_FORMED_REFERENCE = /^(?:https?:\/\/[^?#]*\/)?[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * The hierarchy references the rules check (partOf, managingOrganization) must have a shape the
+ * engine reads: `Location/x/`, `location/x`, `Location/x?y` or `Location/x#f` are neither
+ * indexed nor checked, yet a reader may take them for Location/x (a jurisdiction under a
+ * facility). Refused (400, naming the element); contained (`#id`) and `urn:` references stay
+ * outside the rules, as references to other servers do.
+ */
+function checkReferenceShapes(resource: Tree): void {
+  const elements: Array<[string, Reference | undefined]> = [[`${resource.resourceType}.partOf`, resource.partOf]];
+  if (resource.resourceType === 'Location') elements.push(['Location.managingOrganization', resource.managingOrganization]);
+  for (const [expression, reference] of elements) {
+    const text = reference?.reference;
+    if (text === undefined || text.startsWith('#') || text.startsWith('urn:') || WELL_FORMED_REFERENCE.test(text)) continue;
+    const message = `${expression}.reference "${text.slice(0, 80)}" is not a reference this registry can follow: write Type/id (e.g. Location/loc-district-01) or an absolute URL ending in Type/id, without a trailing slash, query or fragment`;
+    throw new FhirError(400, 'FHIR_BAD_REQUEST', message, [{ severity: 'error', code: 'invalid', diagnostics: message, expression: [`${expression}.reference`] }]);
+  }
 }
 
 async function readLive(repo: FhirRepository, type: string, id: string): Promise<Resource | undefined> {
@@ -150,6 +177,7 @@ export function mcsdRulesInterceptor(maxDepth: number): WriteInterceptor {
     types: ['Location', 'Organization'],
     before({ resource }) {
       if (resource?.resourceType === 'Location') checkPosition(resource as Location);
+      if (resource?.resourceType === 'Location' || resource?.resourceType === 'Organization') checkReferenceShapes(resource as Tree);
     },
     async after({ action, stored, repo }) {
       if (action === 'delete' || !stored) return;

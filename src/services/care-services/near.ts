@@ -7,11 +7,14 @@
  * btree and float8 arithmetic: the same on PGlite and PostgreSQL, no PostGIS. Matches are ordered
  * by distance, nearest first, unless the search has its own `_sort`.
  */
+import type { Location } from '@medplum/fhirtypes';
 import type { CustomFilter } from '../../fhir/search/parse.js';
 import type { BuildContext } from '../../fhir/search/sql.js';
 import type { SpecialSearch } from '../../fhir/search-parameters.js';
 import { badRequest } from '../../fhir/outcome.js';
 
+/** The extension on a `near` match's entry.search giving its distance from the point. */
+export const LOCATION_DISTANCE = 'http://hl7.org/fhir/StructureDefinition/location-distance';
 /** Mean Earth radius (IUGG), km. */
 const EARTH_RADIUS_KM = 6371.0088;
 const KM_PER_DEGREE = (Math.PI * EARTH_RADIUS_KM) / 180;
@@ -103,6 +106,13 @@ export function nearFilter(query: NearQuery): CustomFilter {
         AND ${distanceSql(ctx, query, alias)} <= ${p(query.km)}`;
     },
     order: (ctx, alias) => distanceSql(ctx, query, alias),
+    // Each match carries its distance from the point, as FHIR's Location `near` describes.
+    matchExtensions(resource) {
+      const position = (resource as Location).position;
+      if (typeof position?.latitude !== 'number' || typeof position.longitude !== 'number') return undefined;
+      const km = Math.round(haversineKm(query.latitude, query.longitude, position.latitude, position.longitude) * 1000) / 1000;
+      return [{ url: LOCATION_DISTANCE, valueDistance: { value: km, unit: 'km', system: 'http://unitsofmeasure.org', code: 'km' } }];
+    },
   };
 }
 

@@ -42,6 +42,8 @@ export interface UpdateConsumerOptions {
   /** CARE_SERVICES_CONSUMER_MAX_PAGE_BYTES and _ENTRIES: bounds of one source page. */
   maxPageBytes?: number;
   maxPageEntries?: number;
+  /** How long one source page may take, answer and body (default 60 s). */
+  fetchTimeoutMs?: number;
   logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -75,7 +77,8 @@ export interface RunReport {
 interface Change {
   type: string;
   id: string;
-  version: string;
+  /** The source's versionId (optional in R4: a DELETE's etag, a resource's meta.versionId). */
+  version?: string;
   lastUpdated: string;
   deleted: boolean;
   resource?: Resource;
@@ -190,7 +193,9 @@ export class UpdateConsumer {
     if (!this.stopped && all.every(Boolean)) await this.saveCursor(all.sort()[0]!);
     report.ms = Date.now() - started;
     this.lastRun = report;
-    await this.db.query(`UPDATE ${this.table} SET last_run_at = now() WHERE source = $1`, [this.options.source]);
+    // A clean run clears the last error: the status describes the source as it is now.
+    const clean = !report.failed && !this.stopped;
+    await this.db.query(`UPDATE ${this.table} SET last_run_at = now()${clean ? ', last_error = NULL' : ''} WHERE source = $1`, [this.options.source]);
     if (report.applied || report.failed) this.options.logger?.info({ source: this.options.source, ...report }, 'mCSD update consumer run');
     return report;
   }
@@ -223,10 +228,11 @@ export class UpdateConsumer {
         fresh.push(change);
         if (!newest || change.lastUpdated > newest) newest = change.lastUpdated;
       }
-      // Oldest first within the page: a parent written before its children arrives first.
-      fresh.sort((a, b) => a.lastUpdated.localeCompare(b.lastUpdated));
+      // Parents before their children (partOf within the page), then oldest first: one pass
+      // applies a page whatever order the source lists it in.
+      const ordered = parentsFirst(fresh);
       for (let start = 0; start < fresh.length && !this.stopped; start += chunkSize) {
-        waiting = await this.applyChunk(repo, [...waiting.map((w) => w.change), ...fresh.slice(start, start + chunkSize)], report);
+        waiting = await this.applyChunk(repo, parentsFirst([...waiting.map((w) => w.change), ...ordered.slice(start, start + chunkSize)]), report);
         if (waiting.length > MAX_WAITING) {
           // A source whose changes keep referring to what never arrives: fail the oldest, hold no more.
           await this.countFailures(waiting.splice(0, waiting.length - MAX_WAITING), report);
@@ -234,49 +240,55 @@ export class UpdateConsumer {
       }
       if (this.stopped) return undefined;
     }
-    // Still refused with everything of the type applied: the source itself is inconsistent.
+    // What still waits is tried again, a chunk per transaction, while each round applies something
+    // (what one waits for may have come after it); what is left then is the source's inconsistency.
+    for (let progress = true; waiting.length && progress && !this.stopped;) {
+      const before = waiting.length;
+      const retried = parentsFirst(waiting.map((w) => w.change));
+      waiting = [];
+      for (let start = 0; start < retried.length && !this.stopped; start += chunkSize) {
+        waiting.push(...await this.applyChunk(repo, retried.slice(start, start + chunkSize), report));
+      }
+      progress = waiting.length < before;
+    }
     if (waiting.length) await this.countFailures(waiting, report);
     return newest;
   }
 
   private async countFailures(failures: Array<{ change: Change; error: FhirError }>, report: RunReport): Promise<void> {
-    for (const { change, error } of failures) this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error.message}`);
+    for (const { change, error } of failures) this.noteFailure(`${changeName(change)}: ${error.message}`);
     report.failed += failures.length;
     await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, failures.length]);
   }
 
   /**
    * Applies a chunk of changes in one transaction, each in a savepoint (a refused change leaves
-   * nothing), retrying those refused with a 422 (a reference not there yet) while others succeed,
-   * and saves the counts in the same transaction: after a kill -9 the database holds whole
-   * chunks, with the counts that describe them (a change read again is skipped by its
-   * meta.source). Returns what is still refused. Other errors are failures at once.
+   * nothing), in one pass (the chunk comes parents first), and saves the counts in the same
+   * transaction: after a kill -9 the database holds whole chunks, with the counts that describe
+   * them (a change read again is skipped by its meta.source). Returns the changes refused with a
+   * 422 (a reference not there yet), for the caller to try again in a later, short transaction:
+   * retrying inside this one held the hierarchy lock for n²/2 attempts. Other errors are failures at once.
    */
   private async applyChunk(repo: FhirRepository, changes: Change[], report: RunReport): Promise<Array<{ change: Change; error: FhirError }>> {
     return repo.transaction(async (tx) => {
       const counts = { applied: 0, created: 0, updated: 0, deleted: 0, failed: 0, unchanged: 0 };
-      let pending = changes;
-      let refused: Array<{ change: Change; error: FhirError }> = [];
-      for (;;) {
-        refused = [];
-        for (const change of pending) {
-          await tx.sql.query('SAVEPOINT consumer_change');
-          try {
-            const outcome = await this.apply(tx, change);
-            await tx.sql.query('RELEASE SAVEPOINT consumer_change');
-            counts[outcome]++;
-            if (outcome !== 'unchanged') counts.applied++;
-          } catch (error) {
-            await tx.sql.query('ROLLBACK TO SAVEPOINT consumer_change');
-            if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
-            else {
-              this.noteFailure(`${change.type}/${change.id} (source version ${change.version}): ${error instanceof Error ? error.message : String(error)}`);
-              counts.failed++;
-            }
+      const refused: Array<{ change: Change; error: FhirError }> = [];
+      for (const change of changes) {
+        if (this.stopped) break;
+        await tx.sql.query('SAVEPOINT consumer_change');
+        try {
+          const outcome = await this.apply(tx, change);
+          await tx.sql.query('RELEASE SAVEPOINT consumer_change');
+          counts[outcome]++;
+          if (outcome !== 'unchanged') counts.applied++;
+        } catch (error) {
+          await tx.sql.query('ROLLBACK TO SAVEPOINT consumer_change');
+          if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
+          else {
+            this.noteFailure(`${changeName(change)}: ${error instanceof Error ? error.message : String(error)}`);
+            counts.failed++;
           }
         }
-        if (!refused.length || refused.length === pending.length || this.stopped) break;
-        pending = refused.map((r) => r.change);
       }
       await tx.sql.query(`UPDATE ${this.table} SET applied = applied + $2, created = created + $3, updated = updated + $4, deleted = deleted + $5,
           failed = failed + $6, updated_at = now() WHERE source = $1`,
@@ -303,7 +315,8 @@ export class UpdateConsumer {
       await repo.delete(change.type, change.id);
       return 'deleted';
     }
-    const source = `${this.options.source}/${change.type}/${change.id}/_history/${change.version}`;
+    // The source's version, or (none given) its lastUpdated: what tells a change read again.
+    const source = `${this.options.source}/${change.type}/${change.id}/_history/${change.version ?? `lastUpdated-${change.lastUpdated}`}`;
     if (local?.meta?.source === source) return 'unchanged';
     const { versionId: _v, lastUpdated: _l, ...meta } = change.resource!.meta ?? {};
     const result = await repo.update(change.type, change.id, { ...change.resource, meta: { ...meta, source } });
@@ -320,20 +333,59 @@ export class UpdateConsumer {
     void this.db.query(`UPDATE ${this.table} SET last_error = $2 WHERE source = $1`, [this.options.source, message.slice(0, 2000)]).catch(() => undefined);
   }
 
-  /** GET with the source's headers; a busy source (429, 503) is asked again after its Retry-After. */
-  private async fetchPatiently(url: string): Promise<Response> {
+  /**
+   * One page of the source, read whole within fetchTimeoutMs; a busy source (429, 503) is asked
+   * again after its Retry-After.
+   */
+  private async fetchPage(url: string, type: string): Promise<{ status: number; text: string }> {
     for (let attempt = 0; ; attempt++) {
-      const signal = AbortSignal.any([this.aborted.signal, AbortSignal.timeout(60_000)]);
-      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal });
-      if ((response.status !== 429 && response.status !== 503) || attempt >= MAX_BUSY_RETRIES || this.stopped) return response;
-      await response.arrayBuffer();
-      const seconds = Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Number(response.headers.get('retry-after')) || 1));
-      // stop() cuts the wait short.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, seconds * 1000);
-        this.aborted.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-      });
+      const page = await this.fetchOnce(url, type);
+      if ((page.status !== 429 && page.status !== 503) || attempt >= MAX_BUSY_RETRIES || this.stopped) return page;
+      await this.pause(Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Number(page.retryAfter) || 1)) * 1000);
     }
+  }
+
+  /**
+   * GET with the source's headers. The deadline covers the answer and its body (a source that
+   * accepts and never answers, or stalls mid-page, fails the run instead of holding it). It is a
+   * controller with a timer held here: an AbortSignal.timeout inside AbortSignal.any can be
+   * garbage-collected before it fires (nodejs/node#57736), and then nothing ended the wait.
+   * Redirects are not followed: followed, they would carry the source's Authorization header
+   * wherever they point.
+   */
+  private async fetchOnce(url: string, type: string): Promise<{ status: number; retryAfter: string | null; text: string }> {
+    const timeoutMs = this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`the source did not answer ${type}/_history within ${timeoutMs} ms`)), timeoutMs);
+    const onStop = (): void => deadline.abort(new Error('the consumer was stopped'));
+    this.aborted.signal.addEventListener('abort', onStop, { once: true });
+    try {
+      const response = await fetch(url, { headers: { accept: 'application/fhir+json', ...this.options.headers }, signal: deadline.signal, redirect: 'manual' });
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new Error(`the source answered ${type}/_history with a redirect (${response.status}): not followed (it would carry the source's credentials); configure the source's final URL`);
+      }
+      const text = await readCapped(response, this.options.maxPageBytes ?? DEFAULT_LIMITS.careConsumerMaxPageBytes);
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), text };
+    } catch (error) {
+      throw deadline.signal.aborted && deadline.signal.reason instanceof Error ? deadline.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      this.aborted.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** Waits ms, or less when stop() is called. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.aborted.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.aborted.signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** The changes of `type` since `since`, one page at a time, following the source's paging links. */
@@ -341,13 +393,19 @@ export class UpdateConsumer {
     const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
     if (since) query.set('_since', since);
     let url: string | undefined = `${this.options.source}/${type}/_history?${query}`;
+    // A source whose paging never ends (the same page again, or empty pages each with a next
+    // link) would keep the run asking as fast as it answers: both end the run with an error.
+    const read = new Set<string>();
+    let emptyInARow = 0;
     for (let pages = 0; url && !this.stopped; pages++) {
       if (pages > 100_000) throw new Error(`the source's history of ${type} did not end after 100,000 pages`);
-      const response = await this.fetchPatiently(url);
+      if (read.has(url)) throw new Error(`the source's next link for ${type}/_history points at a page already read this run: not followed`);
+      read.add(url);
+      const response = await this.fetchPage(url, type);
       if (this.stopped) return;
-      const text = await readCapped(response, this.options.maxPageBytes ?? DEFAULT_LIMITS.careConsumerMaxPageBytes);
+      const text = response.text;
       // The status is for operators and is served over HTTP: the source's own words stay out of it.
-      if (!response.ok) throw new Error(`the source answered ${response.status} for ${type}/_history`);
+      if (response.status < 200 || response.status > 299) throw new Error(`the source answered ${response.status} for ${type}/_history`);
       const bundle = JSON.parse(text) as Bundle;
       const entries = bundle.entry ?? [];
       const maxEntries = this.options.maxPageEntries ?? DEFAULT_LIMITS.careConsumerMaxPageEntries;
@@ -357,14 +415,21 @@ export class UpdateConsumer {
       const latest = Date.now() + MAX_CLOCK_SKEW_MS;
       for (const entry of entries) {
         const change = toChange(type, entry);
-        if (!change) continue;
+        if (typeof change === 'string') {
+          refused.push(change);
+          continue;
+        }
         // A time that is no time, or in the future, would move the cursor past changes still to come.
         const time = Date.parse(change.lastUpdated);
-        if (Number.isNaN(time) || time > latest) refused.push(`${type}/${change.id} (source version ${change.version}): lastUpdated "${change.lastUpdated.slice(0, 40)}" is not a past instant; not applied`);
+        if (Number.isNaN(time) || time > latest) refused.push(`${changeName(change)}: lastUpdated "${change.lastUpdated.slice(0, 40)}" is not a past instant; not applied`);
         else changes.push({ ...change, lastUpdated: new Date(time).toISOString() });
       }
       yield { changes, refused };
       url = bundle.link?.find((link) => link.relation === 'next')?.url;
+      emptyInARow = entries.length ? 0 : emptyInARow + 1;
+      if (url !== undefined && emptyInARow >= MAX_EMPTY_PAGES_IN_A_ROW) {
+        throw new Error(`the source sent ${emptyInARow} empty pages of ${type}/_history in a row, each with a next link: stopped`);
+      }
       if (url !== undefined && !this.isOnSource(url)) {
         throw new Error(`the source's next link for ${type}/_history leaves the source (another origin or path): not followed`);
       }
@@ -411,16 +476,70 @@ const MAX_BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_SECONDS = 60;
 /** How far ahead of this clock a source's lastUpdated may be (clocks differ a little). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** Empty pages with a next link in a row that end a run (a source paging forever). */
+const MAX_EMPTY_PAGES_IN_A_ROW = 10;
+/** How long one source page may take, answer and body (UpdateConsumerOptions.fetchTimeoutMs). */
+const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 /** Changes held for a retry while what they refer to has not arrived; past it the oldest fail. */
 const MAX_WAITING = 10_000;
 
-/** A history entry as a change: its resource (or a delete), version and time. */
-function toChange(type: string, entry: BundleEntry): Change | undefined {
+/** A change as operators read it in errors. */
+function changeName(change: Change): string {
+  return `${change.type}/${change.id} (source version ${change.version ?? 'not given'})`;
+}
+
+/**
+ * A history entry as a change: its resource (or a delete), version and time; or, when it cannot
+ * be applied, why (counted as a failure: never skipped silently). The version is optional, as R4
+ * makes it (a DELETE's response.etag, a resource's meta.versionId).
+ */
+function toChange(type: string, entry: BundleEntry): Change | string {
   const deleted = entry.request?.method === 'DELETE';
   const resource = entry.resource;
-  const id = resource?.id ?? /\/([^/]+)$/.exec(entry.request?.url ?? entry.fullUrl ?? '')?.[1];
-  const version = resource?.meta?.versionId ?? /^W\/"(.*)"$/.exec(entry.response?.etag ?? '')?.[1];
+  // Without a resource (a DELETE) the id is in request.url or fullUrl: [base/]Type/id[/_history/v].
+  const id = resource?.id ?? idInUrl(type, entry.request?.url) ?? idInUrl(type, entry.fullUrl);
+  const version = resource?.meta?.versionId ?? /^(?:W\/)?"(.+)"$/.exec(entry.response?.etag ?? '')?.[1];
   const lastUpdated = resource?.meta?.lastUpdated ?? entry.response?.lastModified;
-  if (!id || !version || !lastUpdated || (!deleted && !resource)) return undefined;
-  return { type, id, version, lastUpdated: String(lastUpdated), deleted, ...(resource ? { resource } : {}) };
+  if (!id) return `a ${type} history entry names no resource (no resource.id, request.url or fullUrl): not applied`;
+  if (!deleted && !resource) return `${type}/${id}: a history entry with neither a resource nor a DELETE request: not applied`;
+  if (resource && resource.resourceType !== type) return `${type}/${id}: the entry holds a ${String(resource.resourceType).slice(0, 40)}, not a ${type}: not applied`;
+  if (!lastUpdated) return `${type}/${id}: neither meta.lastUpdated nor response.lastModified tells when it changed: not applied`;
+  return { type, id, ...(version ? { version } : {}), lastUpdated: String(lastUpdated), deleted, ...(resource ? { resource } : {}) };
+}
+
+function idInUrl(type: string, url: string | undefined): string | undefined {
+  const path = url?.split(/[?#]/)[0]?.replace(/\/+$/, '').split('/') ?? [];
+  const at = path.lastIndexOf(type);
+  const id = at >= 0 ? path[at + 1] : undefined;
+  return id && /^[A-Za-z0-9\-.]{1,64}$/.test(id) ? id : undefined;
+}
+
+/** The parent a change's partOf names, when that parent is among `byKey` (references relative or absolute). */
+function parentIn(change: Change, byKey: Map<string, Change>): Change | undefined {
+  const reference = (change.resource as { partOf?: { reference?: string } } | undefined)?.partOf?.reference;
+  const target = reference && /(?:^|\/)([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference)?.[1];
+  return target && target.startsWith(`${change.type}/`) ? byKey.get(target) : undefined;
+}
+
+/**
+ * The changes with each partOf parent before its children, then oldest first: the order in
+ * which the mCSD rules accept them in one pass, whatever order the source lists them in. Depths
+ * are found by walking up each chain once (a cycle ends the walk), so the sort is O(n log n).
+ */
+function parentsFirst(changes: Change[]): Change[] {
+  const byKey = new Map(changes.map((change) => [`${change.type}/${change.id}`, change]));
+  const depth = new Map<Change, number>();
+  for (const change of changes) {
+    const chain: Change[] = [];
+    const onChain = new Set<Change>();
+    let node: Change | undefined = change;
+    while (node && !depth.has(node) && !onChain.has(node)) {
+      chain.push(node);
+      onChain.add(node);
+      node = parentIn(node, byKey);
+    }
+    let level = node && depth.has(node) ? depth.get(node)! + 1 : 0;
+    for (let i = chain.length - 1; i >= 0; i--) depth.set(chain[i]!, level++);
+  }
+  return [...changes].sort((a, b) => depth.get(a)! - depth.get(b)! || a.lastUpdated.localeCompare(b.lastUpdated));
 }
