@@ -185,12 +185,35 @@ function assertAffordable(document: Resource, operations: Operation[], limits: F
   operations.forEach((operation, i) => {
     steps += pathSteps(operation.path, i + 1);
   });
-  const values = countJsonValues(document, Math.ceil(limits.fhirPathPatchMaxCost / Math.max(1, steps)) + 1);
+  const values = patchedValuesCost(document, Math.ceil(limits.fhirPathPatchMaxCost / Math.max(1, steps)) + 1);
   if (values * steps > limits.fhirPathPatchMaxCost) {
     throw tooCostly(`this FHIRPath Patch's ${operations.length} operations (${steps} path steps) over a resource of ${values} or more ` +
-      `JSON values would cost more than this server allows (FHIR_FHIRPATH_PATCH_MAX_COST, ${limits.fhirPathPatchMaxCost}): send fewer operations per PATCH, or a JSON Patch`);
+      `JSON values (long strings counted per ${STRING_CHUNK} characters) would cost more than this server allows ` +
+      `(FHIR_FHIRPATH_PATCH_MAX_COST, ${limits.fhirPathPatchMaxCost}): send fewer operations per PATCH, or a JSON Patch`);
   }
 }
+
+/** A string is compared, lowered or searched a character at a time: a long one costs as many values. */
+const STRING_CHUNK = 64;
+
+/** The resource's JSON values, a string counting one per STRING_CHUNK characters; stops past stopAfter. */
+function patchedValuesCost(value: unknown, stopAfter: number): number {
+  let cost = 0;
+  const stack: unknown[] = [value];
+  while (stack.length && cost <= stopAfter) {
+    const node = stack.pop();
+    cost += typeof node === 'string' ? 1 + Math.floor(node.length / STRING_CHUNK) : 1;
+    if (node && typeof node === 'object') for (const child of Object.values(node)) stack.push(child);
+  }
+  return cost;
+}
+
+/**
+ * The most atoms a path's expression may hold, counted as a tree: @medplum/core shares one
+ * sub-expression between both operands of a unary minus, so `------1` is a tree of 2^6 atoms
+ * that evaluation walks in full (900 minus signs held the process for good).
+ */
+const MAX_PATH_ATOMS = 256;
 
 /** The steps (atoms) of a path; 400 for a path that is not FHIRPath or calls what a patch path may not. */
 function pathSteps(path: string, n: number): number {
@@ -200,27 +223,40 @@ function pathSteps(path: string, n: number): number {
   } catch (error) {
     throw badRequest(`FHIRPath Patch operation ${n}: the path is not FHIRPath this server can evaluate: ${(error as Error).message.slice(0, 120)}`);
   }
-  let steps = 0;
-  const stack: unknown[] = [root];
-  while (stack.length) {
-    const node = stack.pop();
-    if (!node || typeof node !== 'object') continue;
-    if (Array.isArray(node)) {
-      stack.push(...node);
-      continue;
+  // Counted over the tree evaluation walks (a shared atom once per use), each distinct atom checked once.
+  const sizes = new Map<object, number>();
+  const treeSize = (node: object): number => {
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    sizes.set(node, 1); // a cycle (none in parsed FHIRPath) counts once
+    checkAtom(node, n);
+    let size = Object.getPrototypeOf(node) === Object.prototype ? 0 : 1; // a literal's value is not a step
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child && typeof child === 'object') size += treeSize(child);
+      if (size > MAX_PATH_ATOMS) break;
     }
-    if (Object.getPrototypeOf(node) === Object.prototype) continue; // a literal's value, not a step
-    steps++;
-    const { name, args } = node as { name?: unknown; args?: unknown };
-    if (typeof name === 'string' && Array.isArray(args) && !PATH_FUNCTIONS.has(name)) {
-      throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not call ${name.slice(0, 40)}() (it takes navigation, [index], operators and ${[...PATH_FUNCTIONS].join(', ')})`);
-    }
-    if (typeof name === 'string' && name.startsWith('%')) {
-      throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not use ${name.slice(0, 40)}: it is evaluated on the resource patched`);
-    }
-    for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push(child);
+    sizes.set(node, size);
+    return size;
+  };
+  const steps = treeSize(root as unknown as object);
+  if (steps > MAX_PATH_ATOMS) {
+    throw badRequest(`FHIRPath Patch operation ${n}: the path is an expression of more than ${MAX_PATH_ATOMS} steps; a patch path names an element`);
   }
   return steps;
+}
+
+/** 400 for an atom a patch path may not hold: a function outside PATH_FUNCTIONS, a %variable, a union. */
+function checkAtom(node: object, n: number): void {
+  if (Array.isArray(node) || Object.getPrototypeOf(node) === Object.prototype) return;
+  const { name, args, operator } = node as { name?: unknown; args?: unknown; operator?: unknown };
+  if (typeof name === 'string' && Array.isArray(args) && !PATH_FUNCTIONS.has(name)) {
+    throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not call ${name.slice(0, 40)}() (it takes navigation, [index], operators and ${[...PATH_FUNCTIONS].join(', ')})`);
+  }
+  if (typeof name === 'string' && name.startsWith('%')) {
+    throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not use ${name.slice(0, 40)}: it is evaluated on the resource patched`);
+  }
+  // A union removes duplicates by comparing every pair (quadratic in the values it joins).
+  if (operator === '|') throw badRequest(`FHIRPath Patch operation ${n}: a patch path may not use the union operator |: name one element (one operation per element)`);
 }
 
 // ── Applying one operation ────────────────────────────────────────────────────────────────

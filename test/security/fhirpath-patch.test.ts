@@ -52,6 +52,34 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('a path whose expression grows exponentially (stacked unary minus) is refused at once', async () => {
+      // @medplum/core shares the operand of a unary minus between both sides: 900 of them held the process for good.
+      const minus = '-'.repeat(900);
+      const refused = await s.request('PATCH', `Patient/${id}`, {
+        body: { resourceType: 'Parameters', parameter: [operation('delete', `Patient.identifier.where(${minus}1 = 1)`)] },
+      });
+      assert.equal(refused.status, 400, diagnostics(refused.body));
+      assert.match(diagnostics(refused.body), /more than 256 steps/);
+      assert.equal((await s.request('GET', `Patient/${id}`)).body.meta.versionId, '1');
+    });
+
+    test('the union operator (quadratic duplicate removal) is refused in patch paths', async () => {
+      const refused = await s.request('PATCH', `Patient/${id}`, {
+        body: { resourceType: 'Parameters', parameter: [operation('delete', "(Patient.identifier | Patient.identifier).where(value = 'nomatch')")] },
+      });
+      assert.equal(refused.status, 400, diagnostics(refused.body));
+      assert.match(diagnostics(refused.body), /union operator/);
+    });
+
+    test('long strings count by their length: 1,000 string functions over a 1 MB name are too costly', async () => {
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'x'.repeat(1_000_000) }] } });
+      assert.equal(created.status, 201, diagnostics(created.body));
+      const parameter = Array.from({ length: 1_000 }, () => operation('delete', "Patient.name.where(family.lower().contains('zz'))"));
+      const refused = await s.request('PATCH', `Patient/${created.body.id}`, { body: { resourceType: 'Parameters', parameter } });
+      assert.equal(refused.status, 400, diagnostics(refused.body));
+      assert.equal(refused.body.issue[0].code, 'too-costly');
+    });
+
     test('a patch within the bound runs', async () => {
       const patched = await s.request('PATCH', `Patient/${id}`, {
         body: { resourceType: 'Parameters', parameter: [operation('delete', "Patient.identifier.where(value = 'v0')")] },
