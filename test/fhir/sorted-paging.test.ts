@@ -88,6 +88,28 @@ for (const driver of testDrivers) {
       assert.ok(!link(one.body, 'self')!.includes('_snapshot'));
     });
 
+    test('a snapshot pages only the search that made it: other filters or a compartment get 410, not its rows', async () => {
+      const owner = await patient('S-owner');
+      const other = await patient('S-other');
+      for (const [subject, status] of [[owner, 'final'], [other, 'final'], [other, 'amended'], [owner, 'amended']]) {
+        const made = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', status, code: { text: 'snap' }, subject: { reference: `Patient/${subject}` } } });
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+      }
+      const first = await s.request('GET', 'Observation?code:text=snap&_sort=status&_count=1');
+      const next = link(first.body, 'next')!;
+      const snapshot = new URL(next).searchParams.get('_snapshot')!;
+      assert.equal((await fetch(next)).status, 200, 'its own next link pages on');
+      for (const query of [
+        `Patient/${owner}/Observation?code:text=snap&_sort=status&_count=100&_snapshot=${snapshot}&_offset=0`,
+        `Observation?code:text=snap&subject=Patient/${owner}&_sort=status&_count=100&_snapshot=${snapshot}&_offset=0`,
+        `Observation?_sort=status&_count=100&_snapshot=${snapshot}&_offset=0`,
+        `Observation?code:text=snap&_sort=-status&_count=100&_snapshot=${snapshot}&_offset=0`,
+      ]) {
+        const reused = await s.request('GET', query);
+        assert.equal(reused.status, 410, `${query}: ${JSON.stringify(reused.body).slice(0, 200)}`);
+      }
+    });
+
     test('unknown, expired and malformed snapshots are 4xx OperationOutcomes', async () => {
       const unknown = await s.request('GET', `Patient?_sort=family&_snapshot=${randomUUID()}&_offset=3`);
       assert.equal(unknown.status, 410);

@@ -7,6 +7,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SearchContext, SearchResult } from './execute.js';
 import type { SearchRequest } from './parse.js';
 import { boundedPageSql, splitAtBudget } from './page-bytes.js';
+import { createHash, randomUUID } from 'node:crypto';
 import { SNAPSHOT_MAX_IDS, createSnapshot, readSnapshotSlice } from './snapshot.js';
 import { orderBy, whereClause, type BuildContext } from './sql.js';
 
@@ -58,9 +59,24 @@ export async function snapshotPage(ctx: SearchContext, request: SearchRequest, s
   };
 }
 
-/** A snapshot answers only the search type it was made for (system-level searches use ''). */
+/**
+ * A snapshot answers only the search it was made for: its type (system-level searches use '')
+ * and a digest of what selects and orders its rows (filters, compartment, _type, _sort). A
+ * snapshot id seen in one search's links must not page another one: `Patient/a/Observation`
+ * with the id of an `Observation?_sort=status` snapshot listed every patient's Observations.
+ */
 function snapshotType(request: SearchRequest): string {
-  return request.type ?? '';
+  return `${request.type ?? ''}|${selectionDigest(request)}`;
+}
+
+function selectionDigest(request: SearchRequest): string {
+  let text: string;
+  try {
+    text = JSON.stringify([request.filters, request.types ?? null, request.sort]);
+  } catch {
+    text = randomUUID(); // a filter that cannot be written down pages by nothing but its first page
+  }
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /**
