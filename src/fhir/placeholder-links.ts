@@ -13,6 +13,12 @@ import { isResourceType } from './definitions.js';
 type Json = Record<string, unknown>;
 
 const LINK_TYPES = new Set(['uri', 'url', 'oid', 'uuid']);
+/**
+ * uri elements that name a namespace or an identity, not a link to a resource: a relative
+ * `Patient/1` there is never a valid system, extension URL or canonical URL, so they are left as
+ * written (the spec's rule aims at links; its own exception is canonicals).
+ */
+const IDENTITY_ELEMENTS = new Set(['Extension.url', 'Identifier.system', 'Coding.system', 'Quantity.system']);
 const PRIMITIVE = /^[a-z]/;
 // One quoted attribute value after href= or src=; both alternatives are linear.
 const NARRATIVE_LINK = /(\s(?:href|src)\s*=\s*)(?:"([^"]*)"|'([^']*)')/gi;
@@ -50,7 +56,7 @@ function mentionsPlaceholder(resource: Json, placeholders: ReadonlyMap<string, s
 function walk(value: Json, schema: InternalTypeSchema, placeholders: ReadonlyMap<string, string>): void {
   for (const key of Object.keys(value)) {
     const type = elementType(schema, key);
-    if (!type) continue;
+    if (!type || isIdentity(schema, key)) continue;
     const child = value[key];
     if (Array.isArray(child)) {
       for (let i = 0; i < child.length; i++) child[i] = replaced(child[i], type, placeholders);
@@ -79,6 +85,11 @@ function replaced(value: unknown, type: string, placeholders: ReadonlyMap<string
   }
   walk(json, getDataType(type), placeholders);
   return value;
+}
+
+/** A namespace or identity element, or a resource's own canonical `url`. */
+function isIdentity(schema: InternalTypeSchema, key: string): boolean {
+  return IDENTITY_ELEMENTS.has(`${schema.name}.${key}`) || (key === 'url' && schema.kind === 'resource');
 }
 
 /** The type of a property: its element's single type, or for a choice (value[x]) the type its name ends with. */

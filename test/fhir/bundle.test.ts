@@ -64,7 +64,10 @@ for (const driver of testDrivers) {
             { fullUrl: binaryUrl, resource: { resourceType: 'Binary', contentType: 'text/plain', data: 'aGk=' }, request: { method: 'POST', url: 'Binary' } },
             {
               fullUrl: patientUrl,
-              resource: { resourceType: 'Patient', extension: [{ url: 'http://example.org/source', valueUri: binaryUrl }], contained: [{ resourceType: 'Basic', id: 'c1', code: { text: 'x' }, implicitRules: binaryUrl }] },
+              resource: {
+                resourceType: 'Patient', extension: [{ url: 'http://example.org/source', valueUri: binaryUrl }, { url: binaryUrl, valueString: 'x' }],
+                identifier: [{ system: binaryUrl, value: '1' }], contained: [{ resourceType: 'Basic', id: 'c1', code: { text: 'x' }, implicitRules: binaryUrl }],
+              },
               request: { method: 'POST', url: 'Patient' },
             },
           ],
@@ -81,6 +84,8 @@ for (const driver of testDrivers) {
       assert.match(document.text.div, new RegExp(`<img src='${binaryRef}'`));
       assert.equal(patient.extension[0].valueUri, binaryRef, 'a choice element of type uri');
       assert.equal(patient.contained[0].implicitRules, binaryRef, 'inside a contained resource');
+      assert.equal(patient.extension[1].url, binaryUrl, 'an extension\'s url is its identity, not a link');
+      assert.equal(patient.identifier[0].system, binaryUrl, 'an identifier system is a namespace, not a link');
       const read = await s.request('GET', `DocumentReference/${document.id}`);
       assert.equal(read.body.content[0].attachment.url, binaryRef);
     });
