@@ -282,7 +282,12 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   }
   const since = instant('_since');
   // _at names a period (a day, a month; an instant is one millisecond): every version current in it.
-  const atRange = query.get('_at') === undefined ? undefined : parseDateRange(query.get('_at')!);
+  // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
+  const atText = query.get('_at');
+  if (atText !== undefined && atText.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(atText)) {
+    throw badRequest('_at with a time must give its timezone, e.g. 2024-01-01T10:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
+  }
+  const atRange = atText === undefined ? undefined : parseDateRange(atText);
   const at = atRange && { low: atRange.low.toISOString(), high: atRange.high.toISOString() };
   if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {
     if (!(error instanceof FhirError && error.status === 410)) throw error;

@@ -54,6 +54,10 @@ for (const driver of testDrivers) {
       const dayBefore = new Date(Date.parse(day) - 86_400_000).toISOString().slice(0, 10);
       const none = await s.request('GET', `Device/${id}/_history?_at=${dayBefore}`);
       assert.equal(none.body.total, 0, 'nothing was current the day before');
+      for (const zoneless of ['2026-12-01T18:40:00', '2026-12-01T18:40']) {
+        const refused = await s.request('GET', `Device/${id}/_history?_at=${zoneless}`);
+        assert.equal(refused.status, 400, `_at=${zoneless}: a time without its timezone`);
+      }
     });
 
     test('_at leaves out versions replaced before the period starts, keeps those current in it', async () => {

@@ -73,6 +73,7 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('?gender=female&_type=Patient', STRICT), named('ann'));
       assert.deepEqual(await matches('?_type=Patient,Practitioner&name=zedd', STRICT), named('ann', 'doc'));
       assert.deepEqual(await matches(`?_type=Patient,Practitioner&gender=${GENDER}|male`, STRICT), named('bob', 'doc'));
+      assert.deepEqual(await matches('?_type=Patient&_type=Practitioner&name=zedd', STRICT), named('ann', 'doc'), '_type given twice: the types of both');
       // Observation has no gender: not a parameter of every listed type.
       const strict = await s.request('GET', '?_type=Patient,Observation&gender=male', { headers: STRICT });
       assert.equal(strict.status, 400);
@@ -145,6 +146,7 @@ for (const driver of testDrivers) {
       const reply = await s.request('GET', `Patient/${ids.bob}/Observation?_count=1`);
       assert.match(reply.body.link.find((l: Json) => l.relation === 'next').url, new RegExp(`/Patient/${ids.bob}/Observation\\?`));
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Organization`)).status, 400);
+      assert.equal((await s.request('GET', `Patient/${ids.bob}/*?_type=Organization`)).status, 400, 'a _type outside the compartment, as the type in the path');
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Nonsense`)).status, 400);
       assert.equal((await s.request('GET', `Encounter/e1/Observation`)).status, 404);
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Observation?bogus=1`, { headers: STRICT })).status, 400);

@@ -46,6 +46,10 @@ export function restrictToCompartment(request: SearchRequest, scope: Compartment
   else {
     // `*` searches every type of the compartment, or those of `_type` that are in it.
     const listed = request.types;
+    const outside = listed?.filter((type) => !members.some((m) => m.type === type)) ?? [];
+    if (outside.length) {
+      throw badRequest(`${outside.slice(0, 5).join(', ')} ${outside.length > 1 ? 'are' : 'is'} not in the ${scope.ownerType} compartment (R4 CompartmentDefinition ${scope.ownerType.toLowerCase()})`, 'FHIR_BAD_SEARCH');
+    }
     if (listed?.length) members = members.filter((m) => listed.includes(m.type));
     request.types = members.map((m) => m.type); // none left: the filter below matches nothing
   }

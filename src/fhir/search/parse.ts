@@ -320,10 +320,14 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
     case '_elements':
       request.elements = boundedList('_elements', value, limits);
       return;
-    case '_type':
-      request.types = boundedList('_type', value, limits);
+    case '_type': {
+      // Given twice (`_type=Patient&_type=Observation`), the types of both: a client means each.
+      const types = [...new Set([...(request.types ?? []), ...boundedList('_type', value, limits)])];
+      if (types.length > limits.fhirSearchMaxValues) throw pastLimit(`_type lists ${types.length} types`, 'fhirSearchMaxValues', limits);
+      request.types = types;
       for (const t of request.types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, 'FHIR_BAD_SEARCH');
       return;
+    }
     case '_sort':
       for (const part of boundedList('_sort', value, limits)) {
         const descending = part.startsWith('-');
