@@ -227,6 +227,7 @@ export class FhirRepository {
       if (!current) throw notFound(`${type}/${id} does not exist`);
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
       checkIfMatch(options.ifMatch, current, `${type}/${id}`);
+      checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${id}`);
       const patched = applyPatchBody(current.content!, operations, repo.limits);
       assertPatchedElements(current.content, patched, repo.limits.fhirMaxResourceElements);
       const resource = assertResourceBody(patched, type);
@@ -246,7 +247,7 @@ export class FhirRepository {
     return this.transaction(async (repo) => {
       const matches = await repo.matchConditional(type, query, options.strict, 'conditional patch');
       if (!matches.length) throw notFound(`the conditions of the conditional patch match no ${type}`);
-      return repo.patch(type, matches[0]!.id!, operations, { ifMatch: options.ifMatch });
+      return repo.patch(type, matches[0]!.id!, operations, { ifMatch: options.ifMatch, ifNoneMatch: options.ifNoneMatch });
     });
   }
 
@@ -278,6 +279,7 @@ export class FhirRepository {
     await this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       checkIfMatch(options.ifMatch, current, `${type}/${id}`);
+      checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${id}`);
       if (!current || current.deleted) return;
       const event = { action: 'delete' as const, type, id, previous: current.content ?? undefined, repo };
       await runBeforeWrite(repo.interceptors, event);
@@ -293,7 +295,8 @@ export class FhirRepository {
     return this.transaction(async (repo) => {
       const matches = await repo.matchConditional(type, query, options.strict, 'conditional delete');
       if (!matches.length) checkIfMatch(options.ifMatch, undefined, `the ${type} the conditional delete matches`);
-      for (const match of matches) await repo.delete(type, match.id!, { ifMatch: options.ifMatch });
+      if (!matches.length && options.ifNoneMatch !== undefined) checkIfNoneMatch(options.ifNoneMatch, undefined, `the ${type} the conditional delete matches`);
+      for (const match of matches) await repo.delete(type, match.id!, { ifMatch: options.ifMatch, ifNoneMatch: options.ifNoneMatch });
       return matches.length;
     });
   }

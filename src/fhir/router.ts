@@ -209,7 +209,11 @@ async function read(ctx: RouteContext): Promise<FhirResponse> {
 
 async function vread(ctx: RouteContext): Promise<FhirResponse> {
   const resource = await ctx.repo.vread(ctx.params.type!, ctx.params.id!, ctx.params.vid!);
-  return { status: 200, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, false) };
+  const headers = versionHeaders(resource, ctx.repo.baseUrl, false);
+  // A version never changes: the client's copy of it (its tag, or *) is current.
+  const ifNoneMatch = ctx.request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId))) return { status: 304, headers };
+  return { status: 200, resource, headers };
 }
 
 function written(ctx: RouteContext, result: { resource: Resource; created: boolean }): FhirResponse {
@@ -239,22 +243,22 @@ async function conditionalUpdate(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function conditionalPatch(ctx: RouteContext): Promise<FhirResponse> {
-  const result = await ctx.repo.conditionalPatch(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ifMatch: ctx.request.headers['if-match'] });
+  const result = await ctx.repo.conditionalPatch(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ...writePreconditions(ctx.request) });
   return written(ctx, result);
 }
 
 async function patch(ctx: RouteContext): Promise<FhirResponse> {
-  const result = await ctx.repo.patch(ctx.params.type!, ctx.params.id!, ctx.request.body, { ifMatch: ctx.request.headers['if-match'] });
+  const result = await ctx.repo.patch(ctx.params.type!, ctx.params.id!, ctx.request.body, writePreconditions(ctx.request));
   return written(ctx, result);
 }
 
 async function remove(ctx: RouteContext): Promise<FhirResponse> {
-  await ctx.repo.delete(ctx.params.type!, ctx.params.id!, { ifMatch: ctx.request.headers['if-match'] });
+  await ctx.repo.delete(ctx.params.type!, ctx.params.id!, writePreconditions(ctx.request));
   return { status: 204 };
 }
 
 async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
-  await ctx.repo.conditionalDelete(ctx.params.type!, ctx.request.query, { strict: true, ifMatch: ctx.request.headers['if-match'] });
+  await ctx.repo.conditionalDelete(ctx.params.type!, ctx.request.query, { strict: true, ...writePreconditions(ctx.request) });
   return { status: 204 };
 }
 

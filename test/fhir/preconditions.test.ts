@@ -182,6 +182,21 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Patient/${id}`, { headers: { 'if-none-match': 'W/"5"' } })).status, 200);
     });
 
+    test('If-None-Match on PATCH and DELETE (RFC 9110 13.1.2: false for an unsafe method is 412); on vread a current copy is 304', async () => {
+      const id = `inm-${uniq()}`;
+      assert.equal((await s.request('PUT', `Patient/${id}`, { body: { resourceType: 'Patient', id } })).status, 201);
+      const jsonPatch = { 'content-type': 'application/json-patch+json' };
+      const patched = await s.request('PATCH', `Patient/${id}`, { raw: JSON.stringify([{ op: 'add', path: '/active', value: true }]), headers: { ...jsonPatch, 'if-none-match': '*' } });
+      assert.equal(patched.status, 412, 'If-None-Match: * on a PATCH of an existing resource');
+      const listed = await s.request('PATCH', `Patient/${id}`, { raw: JSON.stringify([{ op: 'add', path: '/active', value: true }]), headers: { ...jsonPatch, 'if-none-match': 'W/"1"' } });
+      assert.equal(listed.status, 412, 'If-None-Match naming the current version');
+      assert.equal((await s.request('DELETE', `Patient/${id}`, { headers: { 'if-none-match': '*' } })).status, 412);
+      assert.equal((await s.request('GET', `Patient/${id}`)).body.meta.versionId, '1', 'nothing was changed');
+      assert.equal((await s.request('GET', `Patient/${id}/_history/1`, { headers: { 'if-none-match': 'W/"1"' } })).status, 304);
+      assert.equal((await s.request('GET', `Patient/${id}/_history/1`, { headers: { 'if-none-match': 'W/"2"' } })).status, 200);
+      assert.equal((await s.request('DELETE', `Patient/${id}`, { headers: { 'if-none-match': 'W/"7"' } })).status, 204, 'a tag naming another version does not stop it');
+    });
+
     test('a JSON Patch that changes nothing creates no version: 200 with the current one', async () => {
       const created = await s.request('POST', 'Patient', { body: withIdentifier(uniq(), { active: true }) });
       const id = created.body.id;
