@@ -7,6 +7,7 @@
 import { OperationOutcomeError, evalFhirPath, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
+import { localReferenceIssues } from './local-references.js';
 import { integerRangeIssues } from './integer-range.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { narrativeIssues } from './narrative.js';
@@ -124,7 +125,8 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
   // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
-  issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...checkRequiredBindings(resource, verdicts)];
+  issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
+    ...checkRequiredBindings(resource, verdicts)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
     const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);

@@ -1,0 +1,49 @@
+/**
+ * R4 ref-1: "SHALL have a contained resource if a local reference is provided". A reviewer renamed
+ * contained[0].id by a patch and left managingOrganization pointing at nothing; plain writes took
+ * the same. Every official R4 example keeps the rule (checked when this test was written).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+describe('local references name a contained resource (ref-1)', () => {
+  let s: FhirTestServer;
+  before(async () => {
+    s = await startFhirServer('pglite');
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const patient = (reference: string) => ({
+    resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'o1', name: 'Clinic' }], managingOrganization: { reference },
+  });
+
+  test('a write whose #reference names no contained resource is a 400 naming the element; a resolving one is stored', async () => {
+    const refused = await s.request('POST', 'Patient', { body: patient('#o2') });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /#o2 names no contained resource/);
+    assert.match(JSON.stringify(refused.body), /Patient\.managingOrganization\.reference/);
+    assert.equal((await s.request('POST', 'Patient', { body: patient('#o1') })).status, 201);
+  });
+
+  test('a patch that renames the contained resource away from its reference is refused; nothing changes', async () => {
+    const created = await s.request('POST', 'Patient', { body: patient('#o1') });
+    const renamed = await s.request('PATCH', `Patient/${created.body.id}`, {
+      raw: JSON.stringify([{ op: 'replace', path: '/contained/0/id', value: 'o9' }]), headers: { 'content-type': 'application/json-patch+json' },
+    });
+    assert.equal(renamed.status, 400, JSON.stringify(renamed.body));
+    assert.equal((await s.request('GET', `Patient/${created.body.id}`)).body.meta.versionId, '1');
+  });
+
+  test('in a collection Bundle each entry resource is its own container', async () => {
+    const bundle = {
+      resourceType: 'Bundle', type: 'collection',
+      entry: [{ fullUrl: 'urn:uuid:7c7d5e1a-0000-4000-8000-000000000001', resource: patient('#o1') }, { fullUrl: 'urn:uuid:7c7d5e1a-0000-4000-8000-000000000002', resource: patient('#o3') }],
+    };
+    const refused = await s.request('POST', 'Bundle', { body: bundle });
+    assert.equal(refused.status, 400);
+    assert.match(JSON.stringify(refused.body), /#o3/);
+  });
+});
