@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
+import { inFhirOrder } from './resource-order.js';
 import { acceptsR4, assertR4Body, FHIR_VERSION } from './fhir-version.js';
 import { FhirError, tooCostly } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
@@ -169,7 +170,7 @@ async function send(reply: FastifyReply, response: FhirResponse, head: boolean, 
     return;
   }
   reply.header('content-type', FHIR_JSON);
-  await reply.send(head ? undefined : JSON.stringify(response.resource, undefined, pretty ? 2 : undefined));
+  await reply.send(head ? undefined : JSON.stringify(inFhirOrder(response.resource), undefined, pretty ? 2 : undefined));
 }
 
 function queryOf(request: FastifyRequest): Array<[string, string]> {
