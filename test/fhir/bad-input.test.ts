@@ -60,6 +60,9 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('GET', 'Patient/1/_history/abc'), 404);
       assertOutcome(await s.request('GET', 'Patient/1/2/3/4/5'), 404);
       assertOutcome(await s.request('DELETE', '_history'), 405);
+      // An encoded slash is not a path separator (the router refuses it too).
+      assertOutcome(await s.request('GET', 'Patient/p1%2FObservation'), 400);
+      assertOutcome(await s.request('GET', 'Patient%2fp1'), 400);
     });
 
     test('bodies over the limit, deep nesting and NUL characters', async () => {

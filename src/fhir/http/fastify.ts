@@ -193,6 +193,9 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
   try {
     const query = queryOf(request);
     format = negotiate(request.headers.accept, query, request.headers['content-type']);
+    // An encoded slash would be decoded into a path separator (`Patient/a%2FObservation` is a
+    // compartment search); the router refuses it too, so both read a path the same way.
+    if (/%2f|%5c/i.test(request.url.split('?')[0]!)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'an encoded slash or backslash (%2F, %5C) is not accepted in a FHIR path');
     const wildcard = (request.params as Record<string, string | undefined>)['*'] ?? '';
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
