@@ -291,4 +291,10 @@ export class ConceptStore {
     const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant], { prepare: true });
     return rows.rows.length > 0;
   }
+
+  /** Whether a concept is a grouper not for use in records (property notSelectable or abstract true): asked only with abstract=false. */
+  async notSelectable(q: Queryable, csid: number, ord: number): Promise<boolean> {
+    const rows = await q.query(`SELECT 1 FROM ${this.schema}.property WHERE csid = $1 AND ord = $2 AND code IN ('notSelectable', 'abstract') AND value = 'true' LIMIT 1`, [csid, ord], { prepare: true });
+    return rows.rows.length > 0;
+  }
 }

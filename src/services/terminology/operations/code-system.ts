@@ -132,6 +132,7 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       const codings = codingsToCheck(input, ['url', 'system']);
       const named = input.string('url') ?? input.string('system');
       const version = input.string('version');
+      const abstractAllowed = input.boolean('abstract', true);
       // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
       const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';
@@ -147,6 +148,10 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
           continue;
         }
         const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
+        if (checked.result && !abstractAllowed && await store.notSelectable(repo.sql, system.csid, checked.concept!.ord)) {
+          lastFailure = abstractRefusal(system.url, checked.concept!.code);
+          continue;
+        }
         if (checked.result) return validationResult(true, undefined, checked.display);
         lastFailure = checked.message!;
         correctDisplay ??= checked.display;
@@ -154,6 +159,11 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       return validationResult(false, lastFailure, correctDisplay);
     },
   };
+}
+
+/** Why abstract=false refuses a concept (R4: "if false, abstract concepts are not considered to be valid"). */
+export function abstractRefusal(system: string, code: string): string {
+  return `${system.slice(0, 200)}#${code.slice(0, 100)} is an abstract concept (notSelectable), and abstract=false was asked`;
 }
 
 /** The codings a $validate-code call asks about: code (+system/url, display), a coding, or a codeableConcept's codings. */

@@ -9,7 +9,7 @@ import { compileValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
 import { OperationInput } from '../parameters.js';
-import { checkConcept, codingsToCheck, validationResult } from './code-system.js';
+import { abstractRefusal, checkConcept, codingsToCheck, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
 
 const VS_VALIDATE_PARAMETERS = ['url', 'context', 'valueSet', 'valueSetVersion', 'code', 'system', 'systemVersion', 'display', 'coding',
@@ -27,6 +27,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const codings = codingsToCheck(input, ['system']);
       const systemVersion = input.string('systemVersion');
       const activeOnly = input.boolean('activeOnly', false);
+      const abstractAllowed = input.boolean('abstract', true);
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
       const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
@@ -48,6 +49,10 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
         if ('csid' in member) {
           if (activeOnly && !member.active) {
             failures.push(`${coding.system}#${coding.code} is inactive, and activeOnly was asked`);
+            continue;
+          }
+          if (!abstractAllowed && await store.notSelectable(repo.sql, member.csid, member.ord)) {
+            failures.push(abstractRefusal(member.system, member.code));
             continue;
           }
           if (coding.display === undefined) return validationResult(true, undefined, member.display);

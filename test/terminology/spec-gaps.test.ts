@@ -1,0 +1,99 @@
+/**
+ * Gaps against the FHIR R4 operation texts a review found (issue 13): compose.inactive and
+ * activeOnly, abstract (notSelectable) concepts in $validate-code and excludeNotForUI in $expand,
+ * displays given in compose.include.concept, code systems whose content is not complete, and
+ * $translate's conceptMapVersion, source version and unmapped rules without a url. Both drivers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { codes, P, param, startTerminology, type Json, type TerminologyUnderTest } from './support.js';
+
+const T1 = 'http://example.org/gaps/t1';
+const q = encodeURIComponent;
+
+/** G (notSelectable) > D, X (inactive); A (abstract). */
+const t1 = {
+  resourceType: 'CodeSystem', url: T1, version: '1', status: 'active', content: 'complete', hierarchyMeaning: 'is-a',
+  property: [
+    { code: 'notSelectable', uri: 'http://hl7.org/fhir/concept-properties#notSelectable', type: 'boolean' },
+    { code: 'inactive', type: 'boolean' }, { code: 'abstract', type: 'boolean' },
+  ],
+  concept: [
+    { code: 'G', display: 'Group', property: [{ code: 'notSelectable', valueBoolean: true }], concept: [
+      { code: 'D', display: 'Dog' },
+      { code: 'X', display: 'Extinct', property: [{ code: 'inactive', valueBoolean: true }] },
+    ] },
+    { code: 'A', display: 'Abstract one', property: [{ code: 'abstract', valueBoolean: true }] },
+  ],
+};
+
+const inlineExpand = (compose: Json, extra: Json[] = []): Json =>
+  P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose } }, ...extra);
+
+for (const driver of testDrivers) {
+  describe(`terminology spec gaps on ${driver}`, () => {
+    let tx: TerminologyUnderTest;
+    const ok = async (path: string, body?: Json): Promise<Json> => {
+      const reply = body === undefined ? await tx.get(path) : await tx.post(path, body);
+      assert.equal(reply.status, 200, `${path}: ${JSON.stringify(reply.body)}`);
+      return reply.body;
+    };
+
+    before(async () => {
+      tx = await startTerminology(driver);
+      const r = await tx.post('CodeSystem', t1);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const vs = await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'http://example.org/gaps/vs-active', status: 'active',
+        compose: { inactive: false, include: [{ system: T1 }] } });
+      assert.equal(vs.status, 201, JSON.stringify(vs.body));
+    });
+    after(async () => tx.close());
+
+    test('compose.inactive=false leaves inactive codes out of $expand and of ValueSet/$validate-code; activeOnly too', async () => {
+      const inactiveFalse = await ok('ValueSet/$expand', inlineExpand({ inactive: false, include: [{ system: T1 }] }));
+      assert.deepEqual(codes(inactiveFalse).sort(), ['A', 'D', 'G']);
+      assert.equal(inactiveFalse.expansion.total, 3);
+      const withInactive = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1 }] }));
+      assert.ok(codes(withInactive).includes('X'));
+      const activeOnly = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1 }] }, [{ name: 'activeOnly', valueBoolean: true }]));
+      assert.deepEqual(codes(activeOnly).sort(), ['A', 'D', 'G']);
+      const stored = await ok(`ValueSet/$validate-code?url=${q('http://example.org/gaps/vs-active')}&system=${q(T1)}&code=X`);
+      assert.equal(param(stored, 'result'), false);
+      const filtered = await ok('ValueSet/$expand', inlineExpand({ inactive: false, include: [{ system: T1 }] }, [{ name: 'filter', valueString: 'extinct' }]));
+      assert.deepEqual(codes(filtered), []);
+    });
+
+    test('$validate-code with abstract=false refuses a notSelectable or abstract concept; abstract=true (or absent) accepts it', async () => {
+      for (const code of ['G', 'A']) {
+        const refused = await ok(`CodeSystem/$validate-code?url=${q(T1)}&code=${code}&abstract=false`);
+        assert.equal(param(refused, 'result'), false, code);
+        assert.match(param(refused, 'message'), /abstract/);
+        assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(T1)}&code=${code}&abstract=true`), 'result'), true);
+        assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(T1)}&code=${code}`), 'result'), true);
+        const vs = await ok(`ValueSet/$validate-code?url=${q(`${T1}?fhir_vs`)}&system=${q(T1)}&code=${code}&abstract=false`);
+        assert.equal(param(vs, 'result'), false, code);
+      }
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(T1)}&code=D&abstract=false`), 'result'), true);
+    });
+
+    test('$expand with excludeNotForUI=true leaves notSelectable/abstract concepts out', async () => {
+      const body = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1 }] }, [{ name: 'excludeNotForUI', valueBoolean: true }]));
+      assert.deepEqual(codes(body).sort(), ['D', 'X']);
+      assert.equal(body.expansion.total, 2);
+    });
+
+    test('a display (and designations) given in compose.include.concept is what the expansion shows', async () => {
+      const body = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1, concept: [
+        { code: 'D', display: 'Doggo', designation: [{ language: 'es', value: 'Perrito' }] }, { code: 'G' }] }] },
+      [{ name: 'includeDesignations', valueBoolean: true }]));
+      const d = body.expansion.contains.find((c: Json) => c.code === 'D');
+      assert.equal(d.display, 'Doggo');
+      assert.deepEqual(d.designation, [{ language: 'es', value: 'Perrito' }]);
+      assert.equal(body.expansion.contains.find((c: Json) => c.code === 'G').display, 'Group');
+      const es = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1, concept: [
+        { code: 'D', display: 'Doggo', designation: [{ language: 'es', value: 'Perrito' }] }] }] }, [{ name: 'displayLanguage', valueCode: 'es' }]));
+      assert.equal(es.expansion.contains[0].display, 'Perrito');
+    });
+  });
+}
