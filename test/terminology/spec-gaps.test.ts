@@ -28,6 +28,12 @@ const t1 = {
   ],
 };
 
+const FRAGMENT = 'http://example.org/gaps/fragment';
+const NOT_PRESENT = 'http://example.org/gaps/not-present';
+const fragment = { resourceType: 'CodeSystem', url: FRAGMENT, status: 'active', content: 'fragment', concept: [{ code: 'a', display: 'A' }, { code: 'b', display: 'B' }] };
+const notPresent = { resourceType: 'CodeSystem', url: NOT_PRESENT, status: 'active', content: 'not-present' };
+const UNCLOSED = 'http://hl7.org/fhir/StructureDefinition/valueset-unclosed';
+
 const inlineExpand = (compose: Json, extra: Json[] = []): Json =>
   P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose } }, ...extra);
 
@@ -47,6 +53,10 @@ for (const driver of testDrivers) {
       const vs = await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'http://example.org/gaps/vs-active', status: 'active',
         compose: { inactive: false, include: [{ system: T1 }] } });
       assert.equal(vs.status, 201, JSON.stringify(vs.body));
+      for (const partial of [fragment, notPresent]) {
+        const w = await tx.post('CodeSystem', partial);
+        assert.equal(w.status, 201, JSON.stringify(w.body));
+      }
     });
     after(async () => tx.close());
 
@@ -94,6 +104,34 @@ for (const driver of testDrivers) {
       const es = await ok('ValueSet/$expand', inlineExpand({ include: [{ system: T1, concept: [
         { code: 'D', display: 'Doggo', designation: [{ language: 'es', value: 'Perrito' }] }] }] }, [{ name: 'displayLanguage', valueCode: 'es' }]));
       assert.equal(es.expansion.contains[0].display, 'Perrito');
+    });
+
+    test('$validate-code on a fragment or not-present code system says the code may exist, not plainly "not found"', async () => {
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(FRAGMENT)}&code=a`), 'result'), true);
+      const fromFragment = await ok(`CodeSystem/$validate-code?url=${q(FRAGMENT)}&code=zzz`);
+      assert.equal(param(fromFragment, 'result'), false);
+      assert.match(param(fromFragment, 'message'), /content is fragment, not complete/);
+      const fromNothing = await ok(`CodeSystem/$validate-code?url=${q(NOT_PRESENT)}&code=zzz`);
+      assert.equal(param(fromNothing, 'result'), false);
+      assert.match(param(fromNothing, 'message'), /cannot be checked.*not-present/);
+      const inValueSet = await ok(`ValueSet/$validate-code?url=${q(`${FRAGMENT}?fhir_vs`)}&system=${q(FRAGMENT)}&code=zzz`);
+      assert.equal(param(inValueSet, 'result'), false);
+      assert.match(param(inValueSet, 'message'), /fragment/);
+      const complete = await ok(`CodeSystem/$validate-code?url=${q(T1)}&code=zzz`);
+      assert.match(param(complete, 'message'), /is not in code system/);
+    });
+
+    test('$expand of a fragment or not-present code system says the expansion may be incomplete', async () => {
+      const partial = await ok(`ValueSet/$expand?url=${q(`${FRAGMENT}?fhir_vs`)}`);
+      assert.deepEqual(partial.expansion.extension, [{ url: UNCLOSED, valueBoolean: true }]);
+      assert.ok(partial.expansion.parameter.some((p: Json) => p.name === 'warning-fragment' && p.valueUri === FRAGMENT), JSON.stringify(partial.expansion.parameter));
+      assert.equal(partial.expansion.total, 2);
+      const none = await ok(`ValueSet/$expand?url=${q(`${NOT_PRESENT}?fhir_vs`)}`);
+      assert.deepEqual(none.expansion.extension, [{ url: UNCLOSED, valueBoolean: true }]);
+      assert.ok(none.expansion.parameter.some((p: Json) => p.name === 'warning-not-present' && p.valueUri === NOT_PRESENT));
+      assert.equal(none.expansion.total, undefined, 'no total: the code system\'s concepts are not held');
+      const complete = await ok(`ValueSet/$expand?url=${q(`${T1}?fhir_vs`)}`);
+      assert.equal(complete.expansion.extension, undefined);
     });
   });
 }

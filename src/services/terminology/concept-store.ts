@@ -16,6 +16,8 @@ export interface StoredCodeSystem {
   name?: string;
   caseSensitive: boolean;
   conceptCount: number;
+  /** fragment, example or not-present: the concepts held are not the whole code system (absent: complete). */
+  content?: string;
 }
 
 export interface StoredConcept {
@@ -36,12 +38,12 @@ export interface ConceptDetails extends StoredConcept {
   children: Neighbour[];
 }
 
-interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number }
+interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number; content: string | null }
 interface ConceptRow { csid: string; ord: number; code: string; display: string | null; definition: string | null; active: boolean }
 
 const toSystem = (r: SystemRow): StoredCodeSystem => ({
   csid: Number(r.csid), url: r.url, version: r.version, resourceId: r.resource_id, name: r.name ?? undefined,
-  caseSensitive: r.case_sensitive, conceptCount: r.concept_count,
+  caseSensitive: r.case_sensitive, conceptCount: r.concept_count, ...(r.content ? { content: r.content } : {}),
 });
 const toConcept = (r: ConceptRow): StoredConcept => ({
   csid: Number(r.csid), ord: r.ord, code: r.code, display: r.display ?? undefined, definition: r.definition ?? undefined, active: r.active,

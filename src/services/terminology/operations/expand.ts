@@ -19,6 +19,9 @@ const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'con
   'includeDesignations', 'designation', 'includeDefinition', 'activeOnly', 'excludeNested', 'excludeNotForUI', 'excludePostCoordinated',
   'displayLanguage', 'exclude-system', 'system-version', 'check-system-version', 'force-system-version', 'limitedExpansion'];
 
+/** R4 extension on ValueSet.expansion: "the expansion is incomplete, and values other than those listed may be valid". */
+const UNCLOSED = 'http://hl7.org/fhir/StructureDefinition/valueset-unclosed';
+
 export interface ExpandSettings {
   store: ConceptStore;
   /** Most members one expansion returns (TERMINOLOGY_MAX_EXPANSION). */
@@ -119,14 +122,20 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
       if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage });
       for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
+      // Code systems held only in part (content fragment, example, not-present): the expansion is not all of the value set.
+      const partial = compiled.systems.filter((s) => s.content);
+      for (const s of partial) echo.push({ name: `warning-${s.content === 'not-present' ? 'not-present' : 'fragment'}`, valueUri: s.version ? `${s.url}|${s.version}` : s.url });
+      const unknownTotal = partial.some((s) => s.content === 'not-present' && s.conceptCount === 0);
       const { compose: _compose, expansion: _expansion, text: _text, ...header } = valueSet;
       void _compose; void _expansion; void _text;
       return {
         ...header,
         expansion: {
+          ...(partial.length ? { extension: [{ url: UNCLOSED, valueBoolean: true }] } : {}),
           identifier: `urn:uuid:${randomUUID()}`,
           timestamp: new Date().toISOString(),
-          total: page.total,
+          // R4: total "may be omitted if unknown" — it is, when a code system's concepts are not held at all.
+          ...(unknownTotal ? {} : { total: page.total }),
           offset,
           parameter: echo,
           ...(contains.length ? { contains } : {}),
