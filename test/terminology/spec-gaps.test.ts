@@ -34,12 +34,24 @@ const fragment = { resourceType: 'CodeSystem', url: FRAGMENT, status: 'active', 
 const notPresent = { resourceType: 'CodeSystem', url: NOT_PRESENT, status: 'active', content: 'not-present' };
 const UNCLOSED = 'http://hl7.org/fhir/StructureDefinition/valueset-unclosed';
 
+const SRC = 'urn:gaps:src';
+const DST = 'urn:gaps:dst';
+/** Version 1 maps s1 (source version 2020) and sends other codes to "other"; version 2 maps s1 to t2. */
+const maps = [
+  { resourceType: 'ConceptMap', url: 'http://example.org/gaps/cm', version: '1', status: 'active', group: [
+    { source: SRC, sourceVersion: '2020', target: DST, element: [{ code: 's1', target: [{ code: 't1', equivalence: 'equivalent' }] }],
+      unmapped: { mode: 'fixed', code: 'other', display: 'Other' } }] },
+  { resourceType: 'ConceptMap', url: 'http://example.org/gaps/cm', version: '2', status: 'active', group: [
+    { source: SRC, target: DST, element: [{ code: 's1', target: [{ code: 't2', equivalence: 'equivalent' }] }] }] },
+];
+
 const inlineExpand = (compose: Json, extra: Json[] = []): Json =>
   P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose } }, ...extra);
 
 for (const driver of testDrivers) {
   describe(`terminology spec gaps on ${driver}`, () => {
     let tx: TerminologyUnderTest;
+    const mapIds: Record<string, string> = {};
     const ok = async (path: string, body?: Json): Promise<Json> => {
       const reply = body === undefined ? await tx.get(path) : await tx.post(path, body);
       assert.equal(reply.status, 200, `${path}: ${JSON.stringify(reply.body)}`);
@@ -56,6 +68,11 @@ for (const driver of testDrivers) {
       for (const partial of [fragment, notPresent]) {
         const w = await tx.post('CodeSystem', partial);
         assert.equal(w.status, 201, JSON.stringify(w.body));
+      }
+      for (const map of maps) {
+        const m = await tx.post('ConceptMap', map);
+        assert.equal(m.status, 201, JSON.stringify(m.body));
+        mapIds[map.version] = m.body.id;
       }
     });
     after(async () => tx.close());
@@ -132,6 +149,27 @@ for (const driver of testDrivers) {
       assert.equal(none.expansion.total, undefined, 'no total: the code system\'s concepts are not held');
       const complete = await ok(`ValueSet/$expand?url=${q(`${T1}?fhir_vs`)}`);
       assert.equal(complete.expansion.extension, undefined);
+    });
+
+    test('$translate honours conceptMapVersion on the instance, the source version, and unmapped rules without a url', async () => {
+      const targets = (body: Json): string[] => (body.parameter ?? []).filter((p: Json) => p.name === 'match')
+        .map((p: Json) => p.part.find((x: Json) => x.name === 'concept')?.valueCoding.code).sort();
+      const v1 = mapIds['1'];
+      assert.deepEqual(targets(await ok(`ConceptMap/${v1}/$translate?system=${q(SRC)}&code=s1&conceptMapVersion=1`)), ['t1']);
+      const wrong = await tx.get(`ConceptMap/${v1}/$translate?system=${q(SRC)}&code=s1&conceptMapVersion=2`);
+      assert.equal(wrong.status, 404, JSON.stringify(wrong.body));
+      assert.equal(wrong.body.resourceType, 'OperationOutcome');
+      // Source version: the version 1 group is for 2020 only.
+      assert.deepEqual(targets(await ok(`ConceptMap/${v1}/$translate?system=${q(SRC)}&code=s1&version=2020`)), ['t1']);
+      const otherVersion = await ok(`ConceptMap/${v1}/$translate?system=${q(SRC)}&code=s1&version=2024`);
+      assert.equal(param(otherVersion, 'result'), false);
+      assert.deepEqual(targets(await ok(`ConceptMap/$translate?system=${q(SRC)}&code=s1&version=2024`)), ['t2']);
+      // Unmapped rules apply without a url as with one.
+      const withUrl = await ok(`ConceptMap/$translate?url=${q('http://example.org/gaps/cm')}&conceptMapVersion=1&system=${q(SRC)}&code=s9`);
+      assert.deepEqual(targets(withUrl), ['other']);
+      const withoutUrl = await ok(`ConceptMap/$translate?system=${q(SRC)}&code=s9`);
+      assert.equal(param(withoutUrl, 'result'), true);
+      assert.deepEqual(targets(withoutUrl), ['other']);
     });
   });
 }
