@@ -34,8 +34,24 @@ export interface CompiledCompose {
   listed: ListedConcept[];
   /** The code systems (held here) the compose draws on. */
   systems: StoredCodeSystem[];
-  /** Whole code systems and nothing else (no listed concepts, filters, imports or excludes). */
+  /** Whole code systems and nothing else (no listed concepts, filters, imports, excludes or compose.inactive false). */
   wholeSystems: boolean;
+  /**
+   * Displays and designations the compose gives its listed concepts of systems held here
+   * (include.concept.display: "the text to display for this concept in the context of this
+   * value set"), by conceptKey(csid, code).
+   */
+  conceptTexts: Map<string, ConceptText>;
+}
+
+export interface ConceptText {
+  display?: string;
+  designation?: Array<{ language?: string; use?: { system?: string; code?: string }; value: string }>;
+}
+
+/** The key of a stored concept in CompiledCompose.conceptTexts (codes of case-insensitive systems lower-cased). */
+export function conceptKey(system: { csid: number; caseSensitive: boolean }, code: string): string {
+  return `${system.csid}\u0000${system.caseSensitive ? code : code.toLowerCase()}`;
 }
 
 /** A POSIX character class inside a bracket expression, as PostgreSQL's regular expressions have them. */
@@ -68,6 +84,7 @@ function filterWeight(filter: ValueSetComposeIncludeFilter): number {
 class Compiler {
   readonly params: unknown[] = [];
   readonly systems = new Map<number, StoredCodeSystem>();
+  readonly conceptTexts = new Map<string, ConceptText>();
   wholeSystems = true;
   /** Imported value sets compiled in this request, with what each cost (reuse costs it again: its SQL is repeated). */
   private readonly compiled = new Map<string, Compiled & Charges>();
@@ -120,16 +137,18 @@ class Compiler {
       if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose nor an expansion to expand`);
       return this.listedOnly(listed);
     }
-    if (compose.exclude?.length) this.wholeSystems = false;
+    if (compose.exclude?.length || compose.inactive === false) this.wholeSystems = false;
     // One after the other: imported value sets are compiled once and their work counted in order.
     const includes: Compiled[] = [];
-    for (const inc of compose.include) includes.push(await this.include(inc, trail));
+    for (const inc of compose.include) includes.push(await this.include(inc, trail, true));
     const excludes: Compiled[] = [];
-    for (const exc of compose.exclude ?? []) excludes.push(await this.include(exc, trail));
+    for (const exc of compose.exclude ?? []) excludes.push(await this.include(exc, trail, false));
     const excluded = new Set(excludes.flatMap((e) => e.listed).map(key));
     const listed = dedupe(includes.flatMap((i) => i.listed)).filter((c) => !excluded.has(key(c)));
     let where = `(${includes.map((i) => i.where).join(' OR ')})`;
     if (excludes.length) where = `(${where} AND NOT (${excludes.map((e) => e.where).join(' OR ')}))`;
+    // compose.inactive false: "whether inactive codes are in the value set" — they are not.
+    if (compose.inactive === false) where = `(${where} AND c.active)`;
     // Listed concepts of systems held here are matched in SQL by the include; keep only the others.
     return { where, listed };
   }
@@ -157,7 +176,7 @@ class Compiler {
     return { where: 'false', listed };
   }
 
-  private async include(inc: ValueSetComposeInclude, trail: string[]): Promise<{ where: string; listed: ListedConcept[] }> {
+  private async include(inc: ValueSetComposeInclude, trail: string[], including: boolean): Promise<{ where: string; listed: ListedConcept[] }> {
     this.charge(1 + (inc.filter?.length ?? 0) + Math.ceil((inc.concept?.length ?? 0) / 100));
     const maxFilters = this.store.limits.terminologyMaxIncludeFilters;
     if ((inc.filter?.length ?? 0) > maxFilters) {
@@ -186,6 +205,7 @@ class Compiler {
         if (inc.concept?.length) {
           const listedCodes = this.p(inc.concept.map((c) => c.code));
           conditions.push(system.caseSensitive ? `c.code = ANY(${listedCodes}::text[])` : `lower(c.code) = ANY(SELECT lower(v) FROM unnest(${listedCodes}::text[]) v)`);
+          if (including) this.keepConceptTexts(system, inc.concept);
         }
         for (const filter of inc.filter ?? []) conditions.push(await this.filter(system, filter));
       }
@@ -200,6 +220,18 @@ class Compiler {
     }
     if (!conditions.length) throw badParameter('a compose include names neither a system nor a value set');
     return { where: `(${conditions.join(' AND ')})`, listed: sqlOnly ? [] : listed ?? [] };
+  }
+
+  /** The display and designations an include gives its concepts (the first include giving one wins). */
+  private keepConceptTexts(system: StoredCodeSystem, concepts: NonNullable<ValueSetComposeInclude['concept']>): void {
+    for (const c of concepts) {
+      if (!c.code || (!c.display && !c.designation?.length)) continue;
+      const k = conceptKey(system, c.code);
+      if (this.conceptTexts.has(k)) continue;
+      const designation = (c.designation ?? []).filter((d) => typeof d.value === 'string')
+        .map((d) => ({ ...(d.language ? { language: d.language } : {}), ...(d.use?.code ? { use: { ...(d.use.system ? { system: d.use.system } : {}), code: d.use.code } } : {}), value: d.value }));
+      this.conceptTexts.set(k, { ...(c.display ? { display: c.display } : {}), ...(designation.length ? { designation } : {}) });
+    }
   }
 
   private async filter(system: StoredCodeSystem, filter: ValueSetComposeIncludeFilter): Promise<string> {
@@ -330,7 +362,7 @@ export async function compileValueSet(repo: FhirRepository, store: ConceptStore,
   const compiler = new Compiler(repo, store);
   const canonical = valueSet.url ? `${valueSet.url}${valueSet.version ? `|${valueSet.version}` : ''}` : `ValueSet/${valueSet.id ?? 'inline'}`;
   const { where, listed } = await compiler.valueSet(valueSet, [canonical]);
-  return { where, params: compiler.params, listed, systems: [...compiler.systems.values()], wholeSystems: compiler.wholeSystems && !listed.length };
+  return { where, params: compiler.params, listed, systems: [...compiler.systems.values()], wholeSystems: compiler.wholeSystems && !listed.length, conceptTexts: compiler.conceptTexts };
 }
 
 /** `http://sct?fhir_vs`, `...?fhir_vs=isa/123`: the implicit value sets of a code system (FHIR terminologies). */

@@ -16,6 +16,8 @@ export interface StoredCodeSystem {
   name?: string;
   caseSensitive: boolean;
   conceptCount: number;
+  /** fragment, example or not-present: the concepts held are not the whole code system (absent: complete). */
+  content?: string;
 }
 
 export interface StoredConcept {
@@ -36,12 +38,12 @@ export interface ConceptDetails extends StoredConcept {
   children: Neighbour[];
 }
 
-interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number }
+interface SystemRow { csid: string; url: string; version: string; resource_id: string; name: string | null; case_sensitive: boolean; concept_count: number; content: string | null }
 interface ConceptRow { csid: string; ord: number; code: string; display: string | null; definition: string | null; active: boolean }
 
 const toSystem = (r: SystemRow): StoredCodeSystem => ({
   csid: Number(r.csid), url: r.url, version: r.version, resourceId: r.resource_id, name: r.name ?? undefined,
-  caseSensitive: r.case_sensitive, conceptCount: r.concept_count,
+  caseSensitive: r.case_sensitive, conceptCount: r.concept_count, ...(r.content ? { content: r.content } : {}),
 });
 const toConcept = (r: ConceptRow): StoredConcept => ({
   csid: Number(r.csid), ord: r.ord, code: r.code, display: r.display ?? undefined, definition: r.definition ?? undefined, active: r.active,
@@ -289,6 +291,12 @@ export class ConceptStore {
   /** Whether `ancestor` subsumes `descendant` (or is it): one primary-key probe of the closure. */
   async subsumes(q: Queryable, csid: number, ancestor: number, descendant: number): Promise<boolean> {
     const rows = await q.query(`SELECT 1 FROM ${this.schema}.closure WHERE csid = $1 AND ancestor = $2 AND descendant = $3`, [csid, ancestor, descendant], { prepare: true });
+    return rows.rows.length > 0;
+  }
+
+  /** Whether a concept is a grouper not for use in records (property notSelectable or abstract true): asked only with abstract=false. */
+  async notSelectable(q: Queryable, csid: number, ord: number): Promise<boolean> {
+    const rows = await q.query(`SELECT 1 FROM ${this.schema}.property WHERE csid = $1 AND ord = $2 AND code IN ('notSelectable', 'abstract') AND value = 'true' LIMIT 1`, [csid, ord], { prepare: true });
     return rows.rows.length > 0;
   }
 }

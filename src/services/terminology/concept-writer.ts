@@ -19,6 +19,13 @@ export interface CodeSystemHeader {
   /** is-a (or absent) makes nesting subsumption; grouped-by, part-of... keep links without it. */
   hierarchyMeaning?: string;
   caseSensitive?: boolean;
+  /** CodeSystem.content: fragment, example or not-present are kept (they make answers say so); others stored as null (complete). */
+  content?: string;
+}
+
+/** What code_system.content holds for a header: only the contents that make the held concepts less than the code system. */
+export function storedContent(header: CodeSystemHeader): string | null {
+  return header.content === 'fragment' || header.content === 'example' || header.content === 'not-present' ? header.content : null;
 }
 
 export interface WriteProgress {
@@ -67,9 +74,10 @@ export async function claimCodeSystem(q: Queryable, schema: string, header: Code
       [row.csid, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
     return Number(row.csid);
   }
+  // A row claimed anew holds no concepts: nothing can be checked against it (content not-present).
   const inserted = await q.query<{ csid: string }>(
-    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive) VALUES ($1, $2, $3, $4, $5, $6) RETURNING csid`,
-    [header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive, content) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING csid`,
+    [header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true, storedContent(header)]);
   return Number(inserted.rows[0]!.csid);
 }
 
@@ -90,8 +98,8 @@ async function replaceCodeSystemRow(q: Queryable, schema: string, header: CodeSy
   const row = await rowToClaim(q, schema, header);
   if (row) await retire(q, schema, Number(row.csid));
   const inserted = await q.query<{ csid: string }>(
-    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive) VALUES ($1, $2, $3, $4, $5, $6) RETURNING csid`,
-    [header.url, header.version ?? '', header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive, content) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING csid`,
+    [header.url, header.version ?? '', header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true, storedContent(header)]);
   return Number(inserted.rows[0]!.csid);
 }
 
@@ -242,8 +250,8 @@ export async function publishStaged(q: Queryable, schema: string, staged: number
   const version = header.version ?? '';
   const row = await rowToClaim(q, schema, header);
   if (row) await retire(q, schema, Number(row.csid));
-  await q.query(`UPDATE ${schema}.code_system SET url = $2, version = $3, resource_id = $4, name = $5, hierarchy_meaning = $6, case_sensitive = $7, loaded_at = now() WHERE csid = $1`,
-    [staged, header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true]);
+  await q.query(`UPDATE ${schema}.code_system SET url = $2, version = $3, resource_id = $4, name = $5, hierarchy_meaning = $6, case_sensitive = $7, content = $8, loaded_at = now() WHERE csid = $1`,
+    [staged, header.url, version, header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true, storedContent(header)]);
   return row ? Number(row.csid) : undefined;
 }
 

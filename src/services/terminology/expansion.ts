@@ -60,8 +60,23 @@ export class ExpansionTotals {
 export interface PageRequest {
   filter?: string;
   activeOnly: boolean;
+  /** excludeNotForUI: leave out concepts marked notSelectable or abstract. */
+  selectableOnly?: boolean;
   offset: number;
   count: number;
+}
+
+/** Property codes that mark a concept as a grouper not for use in records (FHIR concept-properties#notSelectable; "abstract" in many HL7 systems). */
+export const NOT_SELECTABLE_PROPERTIES = ['notSelectable', 'abstract'];
+
+/** The conditions on `c` that activeOnly and excludeNotForUI add (no parameters: the property codes are constants). */
+function requestConditions(schema: string, request: PageRequest): string[] {
+  const out: string[] = [];
+  if (request.activeOnly) out.push('c.active');
+  if (request.selectableOnly) {
+    out.push(`NOT EXISTS (SELECT 1 FROM ${schema}.property p WHERE p.csid = c.csid AND p.ord = c.ord AND p.code IN (${NOT_SELECTABLE_PROPERTIES.map((x) => `'${x}'`).join(', ')}) AND p.value = 'true')`);
+  }
+  return out;
 }
 
 function escapeRegex(text: string): string {
@@ -126,13 +141,14 @@ async function wordIndexSearch(q: Queryable, schema: string, compiled: CompiledC
   if (!words.length) return undefined;
   // A branch (is-a), other filters or activeOnly: the word matches are narrowed by the compose, a
   // semi-join on the closure's index, rather than the compose's members scanned for the words.
-  const narrowed = !compiled.wholeSystems || request.activeOnly;
+  const extra = requestConditions(schema, request);
+  const narrowed = !compiled.wholeSystems || extra.length > 0;
   // Every numbered parameter must appear in the statement: the compose's only when it is used.
   const params: unknown[] = narrowed ? [...compiled.params] : [];
   const p = (v: unknown): string => (params.push(v), `$${params.length}`);
   const csids = p(compiled.systems.map((s) => s.csid));
   const restriction = narrowed
-    ? ` AND (csid, ord) IN (SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${compiled.where}${request.activeOnly ? ' AND c.active' : ''})` : '';
+    ? ` AND (csid, ord) IN (SELECT c.csid, c.ord FROM ${schema}.concept c WHERE ${[compiled.where, ...extra].join(' AND ')})` : '';
   // One index range scan per word, appended and grouped: a concept matches when every word does.
   // (A semi-join per extra word let the planner probe one large range per row of another.)
   const ranges = words.map((w, k) =>
@@ -173,8 +189,7 @@ export async function expandPage(q: Queryable, schema: string, compiled: Compile
   const count = request.count - listedPage.length;
 
   const params = [...compiled.params];
-  const conditions = [compiled.where];
-  if (request.activeOnly) conditions.push('c.active');
+  const conditions = [compiled.where, ...requestConditions(schema, request)];
   let order = 'c.csid, c.ord';
   let whereParams = params.length;
   if (request.filter) {

@@ -16,7 +16,7 @@ import { conceptsOfCodeSystem, countConcepts, conceptBounds } from './concepts.j
 export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHeader {
   return {
     url: system.url!, version: system.version, resourceId, name: system.name ?? system.title,
-    hierarchyMeaning: system.hierarchyMeaning, caseSensitive: system.caseSensitive ?? true,
+    hierarchyMeaning: system.hierarchyMeaning, caseSensitive: system.caseSensitive ?? true, content: system.content,
   };
 }
 

@@ -138,5 +138,12 @@ export function terminologyMigrations(schema: string): Migration[] {
         CREATE INDEX property_value_hash ON ${schema}.property (csid, code, md5(value));
       `,
     },
+    {
+      version: 1004,
+      name: 'terminology: a code system version\'s content (fragment, example, not-present: what it holds is not all of it)',
+      sql: `
+        ALTER TABLE ${schema}.code_system ADD COLUMN content text;
+      `,
+    },
   ];
 }

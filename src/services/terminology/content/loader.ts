@@ -131,7 +131,8 @@ export class ContentLoader {
         const id = await this.idFor(repo, header);
         const resource: CodeSystem = { ...header, id, content: 'not-present', count: concepts.length };
         delete resource.concept;
-        const old = await publishStaged(repo.sql, schema, staged, headerOf(resource, id));
+        // The imported list is the content held (the resource says not-present only because it carries no concepts), unless the source called it a fragment.
+        const old = await publishStaged(repo.sql, schema, staged, { ...headerOf(resource, id), content: header.content === 'fragment' || header.content === 'example' ? header.content : 'complete' });
         await repo.update('CodeSystem', id, resource);
         return old;
       });

@@ -132,6 +132,7 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       const codings = codingsToCheck(input, ['url', 'system']);
       const named = input.string('url') ?? input.string('system');
       const version = input.string('version');
+      const abstractAllowed = input.boolean('abstract', true);
       // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
       const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';
@@ -147,6 +148,10 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
           continue;
         }
         const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
+        if (checked.result && !abstractAllowed && await store.notSelectable(repo.sql, system.csid, checked.concept!.ord)) {
+          lastFailure = abstractRefusal(system.url, checked.concept!.code);
+          continue;
+        }
         if (checked.result) return validationResult(true, undefined, checked.display);
         lastFailure = checked.message!;
         correctDisplay ??= checked.display;
@@ -154,6 +159,11 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       return validationResult(false, lastFailure, correctDisplay);
     },
   };
+}
+
+/** Why abstract=false refuses a concept (R4: "if false, abstract concepts are not considered to be valid"). */
+export function abstractRefusal(system: string, code: string): string {
+  return `${system.slice(0, 200)}#${code.slice(0, 100)} is an abstract concept (notSelectable), and abstract=false was asked`;
 }
 
 /** The codings a $validate-code call asks about: code (+system/url, display), a coding, or a codeableConcept's codings. */
@@ -178,10 +188,26 @@ export function codingsToCheck(input: OperationInput, systemNames: string[]): Co
   return [{ code, system, display: input.string('display') }];
 }
 
+/**
+ * Why a code is not found: plainly for a complete code system; for one whose content is a
+ * fragment (or example) or not present, that the answer is not final (R4 CodeSystem.content).
+ */
+export function notFoundMessage(system: StoredCodeSystem, code: string): string {
+  const name = `${system.url}${system.version ? `|${system.version}` : ''}`;
+  const quoted = `code "${code.slice(0, 100)}"`;
+  if (system.content === 'not-present' && system.conceptCount === 0) {
+    return `${quoted} cannot be checked: code system ${name} has content not-present (its concepts are not held by this terminology service)`;
+  }
+  if (system.content === 'fragment' || system.content === 'example' || system.content === 'not-present') {
+    return `${quoted} is not among the concepts held for code system ${name}, whose content is ${system.content}, not complete: the code may still be valid in the full code system`;
+  }
+  return `${quoted} is not in code system ${name}`;
+}
+
 /** One statement: the concept, with its designations' values when a display is to be checked. */
 export async function checkConcept(repo: FhirRepository, store: ConceptStore, system: StoredCodeSystem, code: string, display: string | undefined): Promise<{ result: boolean; message?: string; display?: string; concept?: StoredConcept }> {
   const found = await store.concept(repo.sql, system, code, { designations: display !== undefined });
-  if (!found) return { result: false, message: `code "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}` };
+  if (!found) return { result: false, message: notFoundMessage(system, code) };
   const { designationValues, ...concept } = found;
   if (display !== undefined && !displayMatches(concept, designationValues ?? [], display)) {
     return { result: false, concept, display: concept.display, message: `display "${display.slice(0, 100)}" is not a display of ${system.url}#${concept.code} (it is "${concept.display ?? concept.code}")` };

@@ -9,7 +9,7 @@ import type { Queryable } from '../../../db/database.js';
 import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import { tooCostly } from '../../../fhir/outcome.js';
 import type { FhirRepository } from '../../../fhir/repository.js';
-import { compileValueSet, implicitValueSet } from '../compose.js';
+import { compileValueSet, conceptKey, implicitValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { expandPage, type ExpansionRow } from '../expansion.js';
 import { badParameter, OperationInput } from '../parameters.js';
@@ -18,6 +18,9 @@ import { resolveTarget } from '../resolve.js';
 const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
   'includeDesignations', 'designation', 'includeDefinition', 'activeOnly', 'excludeNested', 'excludeNotForUI', 'excludePostCoordinated',
   'displayLanguage', 'exclude-system', 'system-version', 'check-system-version', 'force-system-version', 'limitedExpansion'];
+
+/** R4 extension on ValueSet.expansion: "the expansion is incomplete, and values other than those listed may be valid". */
+const UNCLOSED = 'http://hl7.org/fhir/StructureDefinition/valueset-unclosed';
 
 export interface ExpandSettings {
   store: ConceptStore;
@@ -76,24 +79,31 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       const offset = input.integer('offset', 0) ?? 0;
       const asked = input.integer('count', 0);
       const activeOnly = input.boolean('activeOnly', false);
+      const excludeNotForUI = input.boolean('excludeNotForUI', false);
       const includeDesignations = input.boolean('includeDesignations', false);
       const displayLanguage = input.string('displayLanguage');
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
       const compiled = await compileValueSet(repo, settings.store, valueSet);
-      const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, offset, count }, settings.store.totals);
+      const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, selectableOnly: excludeNotForUI, offset, count }, settings.store.totals);
       if (asked === undefined && page.total > settings.maxExpansion) {
         throw tooCostly(`the expansion has ${page.total} members, more than TERMINOLOGY_MAX_EXPANSION (${settings.maxExpansion}) in one answer: ` +
           'page through it with count and offset, or narrow it with filter');
       }
       const designations = includeDesignations || displayLanguage ? await designationsOf(repo.sql, settings.store.schema, page.rows) : new Map() as Designations;
+      const systemsById = new Map(compiled.systems.map((s) => [s.csid, s]));
       const contains: ValueSetExpansionContains[] = [
         ...page.listed.map((c) => ({ system: c.system, ...(c.version ? { version: c.version } : {}), code: c.code, ...(c.display ? { display: c.display } : {}) })),
         ...page.rows.map((r) => {
-          const own = designations.get(`${r.csid}:${r.ord}`);
-          const display = displayIn(displayLanguage, own) ?? r.display;
+          const stored = designations.get(`${r.csid}:${r.ord}`) ?? [];
+          // The compose's own text for the concept (include.concept display, designations) comes before the code system's.
+          const system = systemsById.get(r.csid);
+          const given = system && compiled.conceptTexts.size ? compiled.conceptTexts.get(conceptKey(system, r.code)) : undefined;
+          const givenDesignations = (given?.designation ?? []).map((d) => ({ language: d.language, useSystem: d.use?.system, useCode: d.use?.code, value: d.value }));
+          const own = [...givenDesignations, ...stored.filter((d) => !givenDesignations.some((g) => g.value === d.value && g.language === d.language))];
+          const display = displayIn(displayLanguage, givenDesignations) ?? displayIn(displayLanguage, stored) ?? given?.display ?? r.display;
           const entry: ValueSetExpansionContains = { system: r.system, ...(r.version ? { version: r.version } : {}), code: r.code, ...(display ? { display } : {}) };
           if (!r.active) entry.inactive = true;
-          if (includeDesignations && own?.length) {
+          if (includeDesignations && own.length) {
             entry.designation = own.map((d) => ({
               ...(d.language ? { language: d.language } : {}),
               ...(d.useCode ? { use: { ...(d.useSystem ? { system: d.useSystem } : {}), code: d.useCode } } : {}),
@@ -108,17 +118,24 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (asked !== undefined) echo.push({ name: 'count', valueInteger: asked });
       echo.push({ name: 'offset', valueInteger: offset });
       if (activeOnly) echo.push({ name: 'activeOnly', valueBoolean: true });
+      if (excludeNotForUI) echo.push({ name: 'excludeNotForUI', valueBoolean: true });
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
       if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage });
       for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
+      // Code systems held only in part (content fragment, example, not-present): the expansion is not all of the value set.
+      const partial = compiled.systems.filter((s) => s.content);
+      for (const s of partial) echo.push({ name: `warning-${s.content === 'not-present' ? 'not-present' : 'fragment'}`, valueUri: s.version ? `${s.url}|${s.version}` : s.url });
+      const unknownTotal = partial.some((s) => s.content === 'not-present' && s.conceptCount === 0);
       const { compose: _compose, expansion: _expansion, text: _text, ...header } = valueSet;
       void _compose; void _expansion; void _text;
       return {
         ...header,
         expansion: {
+          ...(partial.length ? { extension: [{ url: UNCLOSED, valueBoolean: true }] } : {}),
           identifier: `urn:uuid:${randomUUID()}`,
           timestamp: new Date().toISOString(),
-          total: page.total,
+          // R4: total "may be omitted if unknown" — it is, when a code system's concepts are not held at all.
+          ...(unknownTotal ? {} : { total: page.total }),
           offset,
           parameter: echo,
           ...(contains.length ? { contains } : {}),

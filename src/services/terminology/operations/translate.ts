@@ -8,7 +8,7 @@ import type { ConceptMap, ConceptMapGroup, Parameters, ParametersParameter } fro
 import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import type { FhirRepository } from '../../../fhir/repository.js';
 import { badParameter, OperationInput, splitCanonical } from '../parameters.js';
-import { findByUrl, resolveTarget } from '../resolve.js';
+import { findByUrl, resolveTarget, unknownTerminology } from '../resolve.js';
 import { codingsToCheck } from './code-system.js';
 
 const TRANSLATE_PARAMETERS = ['url', 'conceptMap', 'conceptMapVersion', 'code', 'system', 'version', 'source', 'coding', 'codeableConcept',
@@ -40,6 +40,9 @@ async function translateInMap(repo: FhirRepository, map: ConceptMap, question: Q
   for (const group of map.group ?? []) {
     const [from, to] = question.reverse ? [group.target, group.source] : [group.source, group.target];
     if (question.system && from && from !== question.system) continue;
+    // The source code's version (R4 "version": "the version of the system, if one was provided in the source data").
+    const fromVersion = question.reverse ? group.targetVersion : group.sourceVersion;
+    if (question.version && fromVersion && fromVersion !== question.version) continue;
     if (question.targetSystem && to && to !== question.targetSystem) continue;
     const found = question.reverse ? reverseIn(group, question.code) : forwardIn(group, question.code);
     if (found.length) {
@@ -77,9 +80,21 @@ async function candidateMaps(repo: FhirRepository, question: Question, source?: 
   const params: unknown[] = [question.code];
   let sql = `SELECT DISTINCT map_id FROM ${repo.schema}.map_element WHERE ${codeColumn} = $1`;
   if (question.system) sql += ` AND (${systemColumn} = $${params.push(question.system)} OR ${systemColumn} IS NULL)`;
-  const ids = (await repo.sql.query<{ map_id: string }>(`${sql} LIMIT 100`, params)).rows.map((r) => r.map_id);
+  const ids = new Set((await repo.sql.query<{ map_id: string }>(`${sql} LIMIT 100`, params)).rows.map((r) => r.map_id));
   const maps: ConceptMap[] = [];
+  // Maps whose groups from the system send codes they do not list somewhere (group.unmapped): they
+  // answer for every code of the system, as they do when named by url.
+  if (!question.reverse && question.system) {
+    const withRules = await repo.searchResources(repo.parseSearch('ConceptMap', [['source-system', question.system], ['_count', '100']], false));
+    for (const map of withRules as ConceptMap[]) {
+      if (!ids.has(map.id!) && (map.group ?? []).some((g) => g.unmapped && (!g.source || g.source === question.system))) {
+        ids.add(map.id!);
+        maps.push(map);
+      }
+    }
+  }
   for (const id of ids) {
+    if (maps.some((m) => m.id === id)) continue;
     try {
       maps.push((await repo.read('ConceptMap', id)) as ConceptMap);
     } catch {
@@ -107,9 +122,14 @@ export function translateOperation(): FhirOperation {
       // R4: "if a code is provided, a system must be provided".
       if (input.has('code') && !input.string('system')) throw badParameter('$translate: a "code" needs its "system"');
       const codings = codingsToCheck(input, ['system']);
+      const conceptMapVersion = input.string('conceptMapVersion');
       const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', {
-        id, url: input.string('url'), version: input.string('conceptMapVersion'), inline: input.resource<ConceptMap>('conceptMap', 'ConceptMap'), what: 'concept map',
+        id, url: input.string('url'), version: conceptMapVersion, inline: input.resource<ConceptMap>('conceptMap', 'ConceptMap'), what: 'concept map',
       });
+      // On the instance (or an inline map) too, conceptMapVersion names the version to use: another one is not it.
+      if (named && conceptMapVersion && named.version !== conceptMapVersion) {
+        throw unknownTerminology(`concept map ${(named.url ?? `ConceptMap/${id ?? 'inline'}`).slice(0, 200)} is version ${named.version ?? '(none)'}, not ${conceptMapVersion.slice(0, 40)}`);
+      }
       const source = input.string('source');
       const target = input.string('target');
       const matches: Match[] = [];

@@ -9,7 +9,7 @@ import { compileValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
 import { OperationInput } from '../parameters.js';
-import { checkConcept, codingsToCheck, validationResult } from './code-system.js';
+import { abstractRefusal, checkConcept, codingsToCheck, notFoundMessage, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
 
 const VS_VALIDATE_PARAMETERS = ['url', 'context', 'valueSet', 'valueSetVersion', 'code', 'system', 'systemVersion', 'display', 'coding',
@@ -27,6 +27,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const codings = codingsToCheck(input, ['system']);
       const systemVersion = input.string('systemVersion');
       const activeOnly = input.boolean('activeOnly', false);
+      const abstractAllowed = input.boolean('abstract', true);
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
       const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
@@ -40,6 +41,12 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
         const member = await findMember(repo.sql, store.schema, compiled, coding.system, coding.code!, coding.version ?? systemVersion);
         if (!member) {
           const known = await store.findSystem(repo.sql, coding.system);
+          // A code system held only in part: the code may be valid there though not held here.
+          const partial = compiled.systems.find((s) => s.url === coding.system && s.content);
+          if (partial && !(await store.concept(repo.sql, partial, coding.code!))) {
+            failures.push(`${notFoundMessage(partial, coding.code!)}; so its membership of value set ${name} is not known`);
+            continue;
+          }
           failures.push(known || compiled.listed.some((c) => c.system === coding.system)
             ? `${coding.system.slice(0, 200)}#${coding.code!.slice(0, 100)} is not in value set ${name}`
             : `code system ${coding.system.slice(0, 200)} is not known to this terminology service, and ${coding.code!.slice(0, 100)} is not listed in value set ${name}`);
@@ -48,6 +55,10 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
         if ('csid' in member) {
           if (activeOnly && !member.active) {
             failures.push(`${coding.system}#${coding.code} is inactive, and activeOnly was asked`);
+            continue;
+          }
+          if (!abstractAllowed && await store.notSelectable(repo.sql, member.csid, member.ord)) {
+            failures.push(abstractRefusal(member.system, member.code));
             continue;
           }
           if (coding.display === undefined) return validationResult(true, undefined, member.display);
