@@ -45,6 +45,16 @@ for (const driver of testDrivers) {
       assert.match(JSON.stringify(reply.body), /counted repetitions copy more than 32/);
     });
 
+    test('a chain of unbounded repetitions (.* x 98, [^q]* x 39) is refused; a read-only client restarted the embedded database with 150 includes of it', async () => {
+      for (const value of ['.*'.repeat(98) + 'z', '[^q]*'.repeat(39) + 'q', 'a+b+c+d+e+']) {
+        const reply = await expand({ include: [{ system: BIG, filter: [{ property: 'display', op: 'regex', value }] }] });
+        assert.equal(reply.status, 400, value);
+        assert.match(JSON.stringify(reply.body), /more than 4 unbounded repetitions/, value);
+      }
+      const ok = await expand({ include: [{ system: BIG, filter: [{ property: 'display', op: 'regex', value: '^word1.*thing1.*$' }] }] }, 20);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body).slice(0, 300));
+    });
+
     test('an accepted but dear regex over a large system is refused by the cost model; a plain one runs', async () => {
       const text = await tooCostly({ include: [{ system: BIG, filter: [{ property: 'display', op: 'regex', value: '.{0,20}x' }] }] }, 'TERMINOLOGY_MAX_COMPOSE_COST');
       assert.match(text, /narrow it/);
