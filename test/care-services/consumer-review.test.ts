@@ -135,6 +135,9 @@ for (const driver of testDrivers) {
         const url = new URL(req.url!, origin);
         const n = Number(url.searchParams.get('n') ?? 0);
         if (url.pathname.startsWith('/empty/')) json(res, history([], `${origin}/empty/fhir/Practitioner/_history?n=${n + 1}`));
+        // The same unchanged version on every page, each with a new next link (a reviewer's source: 600 pages a second).
+        else if (url.pathname.startsWith('/same/')) json(res, history([{ fullUrl: 'Practitioner/same', resource: { resourceType: 'Practitioner', id: 'same', meta: { versionId: '1', lastUpdated: ago(100) } }, request: { method: 'PUT', url: 'Practitioner/same' } }],
+          `${origin}/same/fhir/Practitioner/_history?n=${n + 1}`));
         else json(res, history([{ fullUrl: 'Practitioner/p', resource: { resourceType: 'Practitioner', id: `loop-${n}`, meta: { versionId: '1', lastUpdated: ago(100) } }, request: { method: 'PUT', url: 'Practitioner/p' } }],
           `${origin}/loop/fhir/Practitioner/_history?n=${(n + 1) % 2}`));
       };
@@ -142,12 +145,18 @@ for (const driver of testDrivers) {
       const empty = new UpdateConsumer(engine, { source: `${origin}/empty/fhir`, types: ['Practitioner'] });
       const emptyOutcome = await outcomeWithin(empty.runOnce(), 20_000);
       if (emptyOutcome === 'still running') await empty.stop();
-      assert.match(emptyOutcome, /error: the source sent 10 empty pages of Practitioner\/_history in a row/);
+      assert.match(emptyOutcome, /error: the source sent 10 pages of Practitioner\/_history in a row with nothing new/);
       assert.ok(requests.length <= 10, `asked ${requests.length} times`);
       const loop = new UpdateConsumer(engine, { source: `${origin}/loop/fhir`, types: ['Practitioner'] });
       const loopOutcome = await outcomeWithin(loop.runOnce(), 20_000);
       if (loopOutcome === 'still running') await loop.stop();
       assert.match(loopOutcome, /error: the source's next link for Practitioner\/_history points at a page already read/);
+      requests.length = 0;
+      const same = new UpdateConsumer(engine, { source: `${origin}/same/fhir`, types: ['Practitioner'] });
+      const sameOutcome = await outcomeWithin(same.runOnce(), 20_000);
+      if (sameOutcome === 'still running') await same.stop();
+      assert.match(sameOutcome, /error: the source sent 10 pages of Practitioner\/_history in a row with nothing new/);
+      assert.ok(requests.length <= 11, `asked ${requests.length} times`);
     });
 
     test('a redirect is not followed, so the source\'s credentials go nowhere else', async () => {

@@ -393,9 +393,11 @@ export class UpdateConsumer {
     const query = new URLSearchParams({ _count: String(this.options.pageSize ?? 500) });
     if (since) query.set('_since', since);
     let url: string | undefined = `${this.options.source}/${type}/_history?${query}`;
-    // A source whose paging never ends (the same page again, or empty pages each with a next
-    // link) would keep the run asking as fast as it answers: both end the run with an error.
+    // A source whose paging never ends (the same page again, or pages each with a next link that
+    // are empty or repeat versions already read this run) would keep the run asking as fast as it
+    // answers: each ends the run with an error. A history lists each version once.
     const read = new Set<string>();
+    const versionsRead = new Set<string>();
     let emptyInARow = 0;
     for (let pages = 0; url && !this.stopped; pages++) {
       if (pages > 100_000) throw new Error(`the source's history of ${type} did not end after 100,000 pages`);
@@ -424,11 +426,19 @@ export class UpdateConsumer {
         if (Number.isNaN(time) || time > latest) refused.push(`${changeName(change)}: lastUpdated "${change.lastUpdated.slice(0, 40)}" is not a past instant; not applied`);
         else changes.push({ ...change, lastUpdated: new Date(time).toISOString() });
       }
+      let newVersions = 0;
+      for (const change of changes) {
+        // A version names itself; without one (optional in R4) its time does.
+        const key = `${change.id}|${change.version !== undefined ? `v${change.version}` : change.lastUpdated}|${change.deleted}`;
+        if (versionsRead.has(key)) continue;
+        newVersions++;
+        if (versionsRead.size < MAX_VERSIONS_REMEMBERED) versionsRead.add(key);
+      }
       yield { changes, refused };
       url = bundle.link?.find((link) => link.relation === 'next')?.url;
-      emptyInARow = entries.length ? 0 : emptyInARow + 1;
+      emptyInARow = newVersions || refused.length ? 0 : emptyInARow + 1;
       if (url !== undefined && emptyInARow >= MAX_EMPTY_PAGES_IN_A_ROW) {
-        throw new Error(`the source sent ${emptyInARow} empty pages of ${type}/_history in a row, each with a next link: stopped`);
+        throw new Error(`the source sent ${emptyInARow} pages of ${type}/_history in a row with nothing new (empty, or versions already read this run), each with a next link: stopped`);
       }
       if (url !== undefined && !this.isOnSource(url)) {
         throw new Error(`the source's next link for ${type}/_history leaves the source (another origin or path): not followed`);
@@ -476,8 +486,10 @@ const MAX_BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_SECONDS = 60;
 /** How far ahead of this clock a source's lastUpdated may be (clocks differ a little). */
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
-/** Empty pages with a next link in a row that end a run (a source paging forever). */
+/** Pages with nothing new and a next link in a row that end a run (a source paging forever). */
 const MAX_EMPTY_PAGES_IN_A_ROW = 10;
+/** Versions a run remembers to tell a repeated page (past it, repeats are no longer noticed). */
+const MAX_VERSIONS_REMEMBERED = 1_000_000;
 /** How long one source page may take, answer and body (UpdateConsumerOptions.fetchTimeoutMs). */
 const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 /** Changes held for a retry while what they refer to has not arrived; past it the oldest fail. */
