@@ -139,8 +139,9 @@ export class UpdateConsumer {
 
   /** One run (or the run in progress): pull everything changed since the cursor and apply it. */
   runOnce(): Promise<RunReport> {
-    this.current ??= this.run().catch((error: unknown) => {
-      this.noteFailure(`run failed: ${error instanceof Error ? error.message : String(error)}`);
+    this.current ??= this.run().catch(async (error: unknown) => {
+      // Written before the run is seen to fail, so a status read right after shows it.
+      await this.noteFailure(`run failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     }).finally(() => {
       this.current = undefined;
@@ -216,7 +217,7 @@ export class UpdateConsumer {
     for await (const { changes: page, refused } of this.readPages(type, since)) {
       report.read += page.length + refused.length;
       if (refused.length) {
-        for (const message of refused) this.noteFailure(message);
+        for (const message of refused) await this.noteFailure(message);
         report.failed += refused.length;
         await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, refused.length]);
       }
@@ -256,7 +257,7 @@ export class UpdateConsumer {
   }
 
   private async countFailures(failures: Array<{ change: Change; error: FhirError }>, report: RunReport): Promise<void> {
-    for (const { change, error } of failures) this.noteFailure(`${changeName(change)}: ${error.message}`);
+    for (const { change, error } of failures) await this.noteFailure(`${changeName(change)}: ${error.message}`);
     report.failed += failures.length;
     await this.db.query(`UPDATE ${this.table} SET failed = failed + $2 WHERE source = $1`, [this.options.source, failures.length]);
   }
@@ -285,7 +286,8 @@ export class UpdateConsumer {
           await tx.sql.query('ROLLBACK TO SAVEPOINT consumer_change');
           if (error instanceof FhirError && error.status === 422) refused.push({ change, error });
           else {
-            this.noteFailure(`${changeName(change)}: ${error instanceof Error ? error.message : String(error)}`);
+            // Not awaited: on the embedded database the write waits for this chunk's transaction.
+            void this.noteFailure(`${changeName(change)}: ${error instanceof Error ? error.message : String(error)}`);
             counts.failed++;
           }
         }
@@ -327,10 +329,10 @@ export class UpdateConsumer {
     await this.db.query(`UPDATE ${this.table} SET cursor = $2, updated_at = now() WHERE source = $1`, [this.options.source, cursor]);
   }
 
-  private noteFailure(message: string): void {
+  private async noteFailure(message: string): Promise<void> {
     this.recentErrors.push(message);
     if (this.recentErrors.length > MAX_RECENT_ERRORS) this.recentErrors.shift();
-    void this.db.query(`UPDATE ${this.table} SET last_error = $2 WHERE source = $1`, [this.options.source, message.slice(0, 2000)]).catch(() => undefined);
+    await this.db.query(`UPDATE ${this.table} SET last_error = $2 WHERE source = $1`, [this.options.source, message.slice(0, 2000)]).catch(() => undefined);
   }
 
   /**
