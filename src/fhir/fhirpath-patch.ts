@@ -185,7 +185,7 @@ function assertAffordable(document: Resource, operations: Operation[], limits: F
   operations.forEach((operation, i) => {
     steps += pathSteps(operation.path, i + 1);
   });
-  const values = patchedValuesCost(document, Math.ceil(limits.fhirPathPatchMaxCost / Math.max(1, steps)) + 1);
+  const values = countJsonValues(document, Math.ceil(limits.fhirPathPatchMaxCost / Math.max(1, steps)) + 1, valueWeight);
   if (values * steps > limits.fhirPathPatchMaxCost) {
     throw tooCostly(`this FHIRPath Patch's ${operations.length} operations (${steps} path steps) over a resource of ${values} or more ` +
       `JSON values (long strings counted per ${STRING_CHUNK} characters) would cost more than this server allows ` +
@@ -196,17 +196,8 @@ function assertAffordable(document: Resource, operations: Operation[], limits: F
 /** A string is compared, lowered or searched a character at a time: a long one costs as many values. */
 const STRING_CHUNK = 64;
 
-/** The resource's JSON values, a string counting one per STRING_CHUNK characters; stops past stopAfter. */
-function patchedValuesCost(value: unknown, stopAfter: number): number {
-  let cost = 0;
-  const stack: unknown[] = [value];
-  while (stack.length && cost <= stopAfter) {
-    const node = stack.pop();
-    cost += typeof node === 'string' ? 1 + Math.floor(node.length / STRING_CHUNK) : 1;
-    if (node && typeof node === 'object') for (const child of Object.values(node)) stack.push(child);
-  }
-  return cost;
-}
+/** A JSON value's weight in the cost: a string one per STRING_CHUNK characters. */
+const valueWeight = (node: unknown): number => (typeof node === 'string' ? 1 + Math.floor(node.length / STRING_CHUNK) : 1);
 
 /**
  * The most atoms a path's expression may hold, counted as a tree: @medplum/core shares one

@@ -5,13 +5,13 @@
  */
 import { tooCostly } from './outcome.js';
 
-/** The JSON values of `value`, counting stops once past `stopAfter`. */
-export function countJsonValues(value: unknown, stopAfter = Number.POSITIVE_INFINITY): number {
+/** The JSON values of `value` (each weighing `weigh(value)`, 1 by default), counting stops once past `stopAfter`. */
+export function countJsonValues(value: unknown, stopAfter = Number.POSITIVE_INFINITY, weigh: (node: unknown) => number = () => 1): number {
   let count = 0;
   const stack: unknown[] = [value];
   while (stack.length && count <= stopAfter) {
     const node = stack.pop();
-    count++;
+    count += weigh(node);
     if (node && typeof node === 'object') for (const child of Object.values(node)) stack.push(child);
   }
   return count;
