@@ -105,8 +105,24 @@ export async function downCommand(options: DeploymentOptions): Promise<void> {
     process.stdout.write(`Nothing is running from ${deployment.store.dir} (the process recorded there had gone).\n`);
     return;
   }
-  if (result.dependents?.length) process.stdout.write(`Also stopped ${result.dependents.join(', ')}: ${result.dependents.length > 1 ? 'they depend' : 'it depends'} on what was asked to stop.\n`);
+  if (result.dependents?.length) process.stdout.write(dependentsStoppedNote(deployment, result.dependents, result.stopped, options));
   process.stdout.write(`Stopped ${result.stopped.join(', ') || 'nothing'}${result.remaining.length ? `; still running: ${result.remaining.join(', ')}` : ''}. Data is kept; \`instant up\` starts again.\n`);
+}
+
+/**
+ * Why running packages not named were stopped: each depends on one that stopped. When that one
+ * stopped only as a dependency of what was named (down brings dependencies unless --only), say so
+ * and how to keep it running.
+ */
+function dependentsStoppedNote(deployment: Deployment, dependents: string[], stopped: string[], options: DeploymentOptions): string {
+  const stoppedOnPurpose = new Set(stopped.filter((id) => !dependents.includes(id)));
+  const reasons = dependents.map((id) => {
+    const needs = (deployment.all.get(id)?.dependencies ?? []).filter((dep) => stoppedOnPurpose.has(dep) || dependents.includes(dep));
+    return `${id} (depends on ${needs.join(', ') || 'what was asked to stop'})`;
+  });
+  const broughtIn = [...stoppedOnPurpose].filter((id) => options.packages.length && !options.packages.includes(id));
+  const hint = broughtIn.length && !options.only ? ` ${broughtIn.join(', ')} stopped as ${broughtIn.length > 1 ? 'dependencies' : 'a dependency'} of what was named; \`instant down --only ${options.packages.join(' ')}\` stops just those.` : '';
+  return `Also stopped ${reasons.join(', ')}: a package cannot work without what it depends on.${hint}\n`;
 }
 
 /** destroy: stops and deletes the data of the packages (all of them by default). */

@@ -156,3 +156,28 @@ export function dependentsAmong(all: Map<string, InstantPackage>, ids: string[],
   }
   return candidates.filter((id) => gone.has(id) && !ids.includes(id));
 }
+
+/**
+ * The packages among `ids` that need, directly or through others, a package `all` does not
+ * know (a broken or vanished custom package left out of a command): each with the first missing
+ * one found.
+ */
+export function needingMissing(all: Map<string, InstantPackage>, ids: string[]): Map<string, string> {
+  const stranded = new Map<string, string>();
+  for (const id of ids) {
+    const seen = new Set<string>();
+    const queue = [...(all.get(id)?.dependencies ?? [])];
+    while (queue.length) {
+      const dep = queue.shift()!;
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      const pkg = all.get(dep);
+      if (!pkg) {
+        stranded.set(id, dep);
+        break;
+      }
+      queue.push(...pkg.dependencies);
+    }
+  }
+  return stranded;
+}

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { discoverPackages } from './discovery.js';
-import { planPackages, type PackagePlan } from './dependency-graph.js';
+import { needingMissing, planPackages, type PackagePlan } from './dependency-graph.js';
 import type { InstantPackage } from './package-metadata.js';
 import { PROJECT_CONFIG_FILE, findProfile, loadProjectConfig, type Profile, type ProjectConfig } from './project-config.js';
 import { resolveSettings, settingValues, type ResolvedSetting } from './settings-resolver.js';
@@ -78,8 +78,12 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
     requested = Object.keys(store.readState()?.packages ?? {});
     if (options.warn) {
       const readable = requested.filter((id) => all.has(id)); // the others were warned about
-      leftOut = readable.length < requested.length;
-      requested = readable;
+      // A package whose dependency was left out cannot be planned: it is left out too, said why.
+      const stranded = needingMissing(all, readable);
+      for (const [id, missing] of stranded) options.warn(`package ${id} depends on ${missing}, which was left out: left out of this command too`);
+      const plannable = readable.filter((id) => !stranded.has(id));
+      leftOut = plannable.length < requested.length;
+      requested = plannable;
     }
   }
   if (requested.length === 0 && !options.allowEmpty && !leftOut) {

@@ -10,6 +10,8 @@ function customPackages(root: string): string {
   cpSync(join(fixturePackages, 'notes'), join(dir, 'notes'), { recursive: true });
   mkdirSync(join(dir, 'memo'));
   writeFileSync(join(dir, 'memo', 'package-metadata.json'), JSON.stringify({ id: 'memo', name: 'Memo', type: 'use-case', version: '1.0.0', dependencies: ['notes'] }));
+  mkdirSync(join(dir, 'diary'));
+  writeFileSync(join(dir, 'diary', 'package-metadata.json'), JSON.stringify({ id: 'diary', name: 'Diary', type: 'use-case', version: '1.0.0', dependencies: ['notes'] }));
   return dir;
 }
 
@@ -54,12 +56,23 @@ test('broken and moved custom packages are warned about and the rest is acted on
   const cwd = tempProject();
   const port = await freePort();
   const pkgs = customPackages(cwd);
-  const init = await runInstant(['init', 'memo', '-d', '-c', pkgs, '-e', `NOTES_PORT=${port}`], { cwd });
+  const init = await runInstant(['init', 'memo', 'diary', '-d', '-c', pkgs, '-e', `NOTES_PORT=${port}`], { cwd });
   assert.equal(init.code, 0, init.stderr);
   try {
+    // down of a package brings its dependencies (as up does) unless --only: diary, which depends
+    // on notes only, stops because notes stopped as memo's dependency. The note says why.
+    const downMemo = await runInstant(['down', 'memo'], { cwd });
+    assert.equal(downMemo.code, 0, downMemo.stderr);
+    assert.match(downMemo.stdout, /Also stopped diary \(depends on notes\): a package cannot work without what it depends on\. notes stopped as a dependency of what was named; `instant down --only memo` stops just those\./);
+    assert.equal((await runInstant(['up', '-d'], { cwd })).code, 0);
+    const downMemoOnly = await runInstant(['down', 'memo', '--only'], { cwd });
+    assert.doesNotMatch(downMemoOnly.stdout, /Also stopped/);
+    assert.match(downMemoOnly.stdout, /Stopped memo; still running: /);
+    assert.equal((await runInstant(['up', '-d'], { cwd })).code, 0);
+
     const downNotes = await runInstant(['down', 'notes', '--only'], { cwd });
     assert.equal(downNotes.code, 0, downNotes.stderr);
-    assert.match(downNotes.stdout, /Also stopped memo: it depends on what was asked to stop/);
+    assert.match(downNotes.stdout, /Also stopped (memo \(depends on notes\), diary|diary \(depends on notes\), memo) \(depends on notes\): a package cannot work without what it depends on\.\n/);
     assert.ok(await portIsFree(port));
 
     assert.equal((await runInstant(['up', '-d'], { cwd })).code, 0);
@@ -67,13 +80,14 @@ test('broken and moved custom packages are warned about and the rest is acted on
     const downMoved = await runInstant(['down', 'memo', '--only'], { cwd });
     assert.equal(downMoved.code, 0, downMoved.stderr);
     assert.match(downMoved.stderr, /package memo was deployed from .*memo, which no longer exists/);
-    assert.match(downMoved.stdout, /Stopped memo; still running: notes/);
+    assert.match(downMoved.stdout, /Stopped memo; still running: (notes, diary|diary, notes)/);
 
     const metadata = join(pkgs, 'notes', 'package-metadata.json');
     writeFileSync(metadata, readFileSync(metadata, 'utf8').replace('"dependencies"', '"dependecies"'));
     const config = await runInstant(['config'], { cwd });
     assert.equal(config.code, 0, config.stderr);
     assert.match(config.stderr, /warning: invalid package metadata in .*notes.*\n.*dependecies/);
+    assert.match(config.stderr, /warning: package diary depends on notes, which was left out: left out of this command too/);
     const list = await runInstant(['list'], { cwd });
     assert.match(list.stdout, /notes\s+\?\s+1\.0\.0\s+\?\s+running\s+.*\(unreadable\)/);
 
