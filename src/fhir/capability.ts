@@ -1,5 +1,5 @@
 /** The CapabilityStatement, generated from what the engine supports and the plug-ins registered. */
-import type { CapabilityStatement, CapabilityStatementRestResource, TerminologyCapabilities } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestResource, TerminologyCapabilities, TerminologyCapabilitiesCodeSystem } from '@medplum/fhirtypes';
 import { allResourceTypes } from './definitions.js';
 import type { OperationRegistry } from './operations/registry.js';
 import { PATCH_FORMATS } from './patch-body.js';
@@ -7,6 +7,9 @@ import type { SearchParameterRegistry } from './search-parameters.js';
 import { isIndexed } from './storage/indexer.js';
 
 /** The software a CapabilityStatement describes; `instantiates`: canonicals of the capability statements it implements (e.g. IHE profiles'). */
+/** The code systems a server holds, as `metadata?mode=terminology` lists them. */
+export type CodeSystemCatalogue = () => Promise<TerminologyCapabilitiesCodeSystem[]>;
+
 export interface SoftwareDescription {
   name: string;
   version: string;
@@ -140,11 +143,12 @@ function buildStatement(
  * registered (a terminology service registers $expand, $validate-code, $translate, $lookup; a
  * server without them says so by leaving them out).
  */
-export function buildTerminologyCapabilities(baseUrl: string, operations: OperationRegistry, software: { name: string; version: string }): TerminologyCapabilities {
+export function buildTerminologyCapabilities(baseUrl: string, operations: OperationRegistry, software: { name: string; version: string }, codeSystems?: TerminologyCapabilitiesCodeSystem[]): TerminologyCapabilities {
   const names = new Set(operations.all().map((op) => op.name));
   return {
     resourceType: 'TerminologyCapabilities',
     ...describingThisInstance(baseUrl, software),
+    ...(codeSystems?.length ? { codeSystem: codeSystems } : {}),
     ...(names.has('expand') ? { expansion: { hierarchical: false, paging: true } } : {}),
     ...(names.has('validate-code') ? { validateCode: { translations: false } } : {}),
     ...(names.has('translate') ? { translation: { needsMap: false } } : {}),

@@ -12,7 +12,7 @@ import type { FhirRequest, FhirResponse } from './interaction.js';
 import { versionsOperation } from './operations/versions.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
 import { asFhirError, boundedIssues, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
-import type { SoftwareDescription } from './capability.js';
+import type { CodeSystemCatalogue, SoftwareDescription } from './capability.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import type { WriteInterceptor } from './write-interceptors.js';
@@ -60,6 +60,7 @@ export class FhirEngine {
   private aliases: string[];
   private readonly software: SoftwareDescription;
   private readonly statistics: StatisticsKeeper;
+  private codeSystemCatalogue: CodeSystemCatalogue | undefined;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;
@@ -154,6 +155,14 @@ export class FhirEngine {
     this.searchParameters.addSpecialSearch(search);
   }
 
+  /**
+   * What `metadata?mode=terminology` lists as this server's code systems: a terminology service
+   * gives the ones it holds (TerminologyCapabilities.codeSystem).
+   */
+  describeCodeSystemsWith(catalogue: CodeSystemCatalogue): void {
+    this.codeSystemCatalogue = catalogue;
+  }
+
   /** Rebuilds the search index rows of every stored resource of a type, under this engine's parameters. */
   async reindex(type: string): Promise<number> {
     return this.db.transaction((tx) => reindexType(tx, this.schema, type, this.localBaseUrls, this.searchParameters), { maintenance: true });
@@ -162,7 +171,7 @@ export class FhirEngine {
   /** Runs one interaction; never throws: failures come back as an OperationOutcome response. */
   async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
     try {
-      const response = await dispatch({ repo: this.repository(options.baseUrl), operations: this.operations, request, software: this.software });
+      const response = await dispatch({ repo: this.repository(options.baseUrl), operations: this.operations, request, software: this.software, ...(this.codeSystemCatalogue ? { codeSystems: this.codeSystemCatalogue } : {}) });
       if (request.method !== 'GET' && request.method !== 'HEAD' && response.status < 300) {
         const entries = response.resource?.resourceType === 'Bundle' ? ((response.resource as { entry?: unknown[] }).entry?.length ?? 0) : 1;
         this.statistics.noteWrites(entries);

@@ -5,7 +5,7 @@
  */
 import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
 import { processBundle } from './bundle.js';
-import { buildCapabilityStatement, buildTerminologyCapabilities } from './capability.js';
+import { buildCapabilityStatement, buildTerminologyCapabilities, type CodeSystemCatalogue } from './capability.js';
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
 import { queryToParameters, type OperationLevel, type OperationRegistry } from './operations/registry.js';
 import { FhirError, badRequest, informational } from './outcome.js';
@@ -23,6 +23,8 @@ export interface RouteContext {
   request: FhirRequest;
   params: Record<string, string>;
   software: { name: string; version: string };
+  /** The code systems a terminology service holds, for `metadata?mode=terminology`. */
+  codeSystems?: CodeSystemCatalogue;
 }
 
 type Handler = (ctx: RouteContext) => Promise<FhirResponse>;
@@ -52,7 +54,7 @@ route('GET', 'metadata', async (ctx) => {
   const modes = ctx.request.query.filter(([name]) => name === 'mode').map(([, value]) => value);
   const mode = modes[0] ?? 'full';
   if (modes.length > 1 || !['full', 'normative', 'terminology'].includes(mode)) throw badRequest(`metadata mode must be full, normative or terminology, not "${modes.join(',').slice(0, 40)}"`);
-  if (mode === 'terminology') return { status: 200, resource: buildTerminologyCapabilities(ctx.repo.baseUrl, ctx.operations, ctx.software) };
+  if (mode === 'terminology') return { status: 200, resource: buildTerminologyCapabilities(ctx.repo.baseUrl, ctx.operations, ctx.software, await ctx.codeSystems?.()) };
   return { status: 200, resource: buildCapabilityStatement(ctx.repo.baseUrl, ctx.operations, ctx.software, ctx.repo.definitions) };
 }, 'resource');
 route('POST', '', async (ctx) => ({ status: 200, resource: await processBundle(ctx, ctx.request.body) }));

@@ -41,6 +41,18 @@ for (const driver of testDrivers) {
       assert.equal(expanded.body.version, '1.10');
     });
 
+    test('metadata?mode=terminology lists the code systems held, each version, the latest as the default', async () => {
+      await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: 'urn:test:ver/unversioned', status: 'active', content: 'complete', concept: [{ code: 'u' }] });
+      const reply = await tx.get('metadata?mode=terminology');
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.resourceType, 'TerminologyCapabilities');
+      const systems = reply.body.codeSystem as { uri: string; version?: { code: string; isDefault: boolean }[]; subsumption: boolean }[];
+      const versioned = systems.find((cs) => cs.uri === 'urn:test:ver/cs');
+      assert.deepEqual(versioned?.version?.map((v) => `${v.code}${v.isDefault ? '*' : ''}`).sort(), ['1.0.0', '10.0.0*', '2.0.0']);
+      assert.deepEqual(systems.find((cs) => cs.uri === 'urn:test:ver/unversioned'), { uri: 'urn:test:ver/unversioned', subsumption: true });
+      assert.ok(!systems.some((cs) => cs.uri.startsWith('urn:instant:')), 'no staging rows');
+    });
+
     test('a second ValueSet or ConceptMap with the same url|version is 422, as a CodeSystem is; an update of the same one is fine', async () => {
       const valueSet = { resourceType: 'ValueSet', url: 'urn:test:ver/dup', version: '1', status: 'active', compose: { include: [{ system: 'urn:test:ver/cs' }] } };
       const first = await tx.post('ValueSet', valueSet);

@@ -2,9 +2,11 @@
  * Reads of the concept tables: a code system version by url, a concept by code, its
  * designations, properties, parents and children, and subsumption (one probe of the closure).
  */
+import type { TerminologyCapabilitiesCodeSystem } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../../common/limits.js';
 import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ConceptCache } from './concept-cache.js';
+import { STAGING_URL_PREFIX } from './concept-writer.js';
 import { ExpansionTotals } from './expansion.js';
 import { latestVersion } from './versions.js';
 
@@ -208,6 +210,24 @@ export class ConceptStore {
       : await q.query<SystemRow>(`SELECT * FROM ${this.schema}.code_system WHERE url = $1 ORDER BY loaded_at DESC, csid DESC LIMIT 100`, [url], { prepare: true });
     const row = version ? rows.rows[0] : latestVersion(rows.rows, (r) => r.version);
     return row ? toSystem(row) : undefined;
+  }
+
+  /**
+   * Every code system version held, for `metadata?mode=terminology` (TerminologyCapabilities):
+   * by url, the latest version (versions.ts) marked as the default; staged imports left out.
+   */
+  async catalogue(q: Queryable, max = 10_000): Promise<TerminologyCapabilitiesCodeSystem[]> {
+    const rows = await q.query<{ url: string; version: string }>(
+      `SELECT url, version FROM ${this.schema}.code_system WHERE url NOT LIKE '${STAGING_URL_PREFIX}%' ORDER BY url, loaded_at DESC, csid DESC LIMIT ${max}`,
+    );
+    const byUrl = new Map<string, string[]>();
+    for (const { url, version } of rows.rows) byUrl.set(url, [...(byUrl.get(url) ?? []), version]);
+    return [...byUrl].map(([uri, versions]) => {
+      const latest = latestVersion(versions, (v) => v);
+      const listed = versions.filter((v) => v !== '').map((code) => ({ code, isDefault: code === latest }));
+      // Every system held answers $subsumes (over its is-a closure).
+      return { uri, ...(listed.length ? { version: listed } : {}), subsumption: true };
+    });
   }
 
   async systemsOfResource(q: Queryable, resourceId: string): Promise<StoredCodeSystem[]> {

@@ -75,6 +75,7 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   engine.registerOperation(subsumesOperation(store));
   engine.registerOperation(translateOperation());
   engine.registerOperation(importOperation(loader));
+  engine.describeCodeSystemsWith(() => store.catalogue(context.db));
   return { engine, store, loader, sweeper, provider: new TerminologyServiceProvider(engine, store) };
 }
 
