@@ -38,10 +38,10 @@ function searchParamsOf(type: string, definitions: SearchParameterRegistry): Sea
 
 /**
  * The `_revinclude` values a search of each type takes, by target type: every `Source:param` whose
- * reference parameter may point at it (R4 lists these values; the parser takes no bare `*`).
+ * reference parameter may point at it (R4 lists these values), and the bare `*` (any of them).
  */
 function revIncludesByTarget(types: string[], definitions: SearchParameterRegistry): Map<string, string[]> {
-  const byTarget = new Map<string, string[]>(types.map((t) => [t, []]));
+  const byTarget = new Map<string, string[]>(types.map((t) => [t, ['*']]));
   for (const source of types) {
     for (const param of Object.values(definitions.forType(source))) {
       if (param.type !== 'reference' || !isIndexed(param, definitions)) continue;
@@ -51,10 +51,10 @@ function revIncludesByTarget(types: string[], definitions: SearchParameterRegist
   return byTarget;
 }
 
-/** `Type:*` and each reference parameter of the type: what `_include` takes. */
+/** `*`, `Type:*` and each reference parameter of the type: what `_include` takes. */
 function includesOf(type: string, definitions: SearchParameterRegistry): string[] {
   const references = Object.values(definitions.forType(type)).filter((p) => p.type === 'reference' && isIndexed(p, definitions));
-  return [`${type}:*`, ...references.map((p) => `${type}:${p.code}`)];
+  return ['*', `${type}:*`, ...references.map((p) => `${type}:${p.code}`)];
 }
 
 /**

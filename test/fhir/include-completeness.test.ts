@@ -58,5 +58,26 @@ for (const driver of testDrivers) {
       assert.equal(shallow.body.entry.filter((e: Json) => e.search?.mode === 'include').length, 2);
       assert.deepEqual(outcomes(shallow.body), []);
     });
+
+    test('the bare wildcard: _revinclude=* adds whatever refers to a match, _include=* whatever a match refers to', async () => {
+      await s.request('PUT', 'Patient/wild', { body: { resourceType: 'Patient', id: 'wild', managingOrganization: { reference: 'Organization/wild-org' } } });
+      await s.request('PUT', 'Organization/wild-org', { body: { resourceType: 'Organization', id: 'wild-org', name: 'Wild' } });
+      await s.request('PUT', 'Observation/wild-obs', { body: { resourceType: 'Observation', id: 'wild-obs', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/wild' } } });
+      await s.request('PUT', 'Encounter/wild-enc', { body: { resourceType: 'Encounter', id: 'wild-enc', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/wild' } } });
+      await s.request('PUT', 'Observation/other-obs', { body: { resourceType: 'Observation', id: 'other-obs', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/someone-else' } } });
+      const included = (bundle: Json): string[] => bundle.entry.filter((e: Json) => e.search?.mode === 'include').map((e: Json) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+
+      const rev = await s.request('GET', 'Patient?_id=wild&_revinclude=*');
+      assert.equal(rev.status, 200, JSON.stringify(rev.body));
+      assert.deepEqual(included(rev.body), ['Encounter/wild-enc', 'Observation/wild-obs']);
+      const forward = await s.request('GET', 'Observation?_id=wild-obs&_include=*');
+      assert.deepEqual(included(forward.body), ['Patient/wild']);
+      // :iterate goes on from what was added: the observation's patient, then the patient's organization.
+      const iterated = await s.request('GET', 'Observation?_id=wild-obs&_include:iterate=*');
+      assert.deepEqual(included(iterated.body), ['Organization/wild-org', 'Patient/wild']);
+      const both = await s.request('GET', 'Organization?_id=wild-org&_revinclude:iterate=*');
+      assert.deepEqual(included(both.body), ['Encounter/wild-enc', 'Observation/wild-obs', 'Patient/wild']);
+      assert.equal((await s.request('GET', 'Patient?_id=wild&_revinclude=*:subject')).status, 400);
+    });
   });
 }

@@ -312,6 +312,7 @@ async function readIncluded(ctx: SearchContext, pageSql: string, params: unknown
 }
 
 async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[], budget: IncludeBudget): Promise<Resource[]> {
+  if (!spec.param) return wildcardTargets(ctx, spec, from, budget);
   const ids = from.filter((r) => r.resourceType === spec.sourceType).map((r) => r.id!);
   if (!ids.length) return [];
   return readIncluded(ctx,
@@ -324,18 +325,31 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
     [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
 }
 
+/** `_include=*`: what any reference parameter of the resources points at. */
+async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[], budget: IncludeBudget): Promise<Resource[]> {
+  return readIncluded(ctx,
+    `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r
+     JOIN (SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
+           JOIN ${ctx.schema}.resources s ON s.rid = x.rid
+           JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON s.type = k.type AND s.id = k.id
+           WHERE x.target_id IS NOT NULL) t ON r.type = t.target_type AND r.id = t.target_id
+     WHERE NOT r.deleted ORDER BY r.rid`,
+    [from.map((r) => r.resourceType), from.map((r) => r.id!)], budget);
+}
+
 const maxIncludedOf = (ctx: SearchContext): number => ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount;
 
 async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   if (!targets.length) return [];
   const max = maxIncludedOf(ctx);
   // One row more than the cap tells whether resources were left out.
+  // `_revinclude=*` (no parameter): whatever refers to the targets through any reference parameter.
   const found = await readIncluded(ctx,
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
-       JOIN unnest($3::text[], $4::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
-       WHERE x.type = $1 AND x.param = $2) ORDER BY r.rid LIMIT $5`,
-    [spec.sourceType, spec.param.code, targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1],
+       JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
+       ${spec.param ? 'WHERE x.type = $4 AND x.param = $5' : ''}) ORDER BY r.rid LIMIT $3`,
+    [targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1, ...(spec.param ? [spec.sourceType, spec.param.code] : [])],
     budget);
   if (found.length <= max) return found;
   budget.capped = true;

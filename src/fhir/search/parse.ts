@@ -80,8 +80,9 @@ export interface CustomFilter {
 export type Filter = ParamFilter | ChainFilter | HasFilter | CustomFilter;
 
 export interface IncludeSpec {
+  /** `*` with no parameter: the bare wildcard (`_include=*`, `_revinclude=*`), any reference parameter of any type. */
   sourceType: string;
-  param: SearchParameter;
+  param?: SearchParameter;
   targetType?: string;
   iterate: boolean;
 }
@@ -341,6 +342,13 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
     case '_include':
     case '_revinclude': {
       if (modifier !== undefined && modifier !== 'iterate') throw badRequest(`${name} supports only the :iterate modifier`, 'FHIR_BAD_SEARCH');
+      const list = name === '_include' ? request.include : request.revinclude;
+      if (value === '*') {
+        // The bare wildcard (search.html#include): every reference parameter, whatever the type; one query a round.
+        list.push({ sourceType: '*', iterate: modifier === 'iterate' });
+        checkIncludeCount(request, limits);
+        return;
+      }
       const parts = value.split(':');
       if (parts.length < 2 || parts.length > 3) {
         throw badRequest(`${name} must be SourceType:parameter[:TargetType], got "${value}"`, 'FHIR_BAD_SEARCH');
@@ -350,7 +358,6 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
       if (targetType !== undefined && !isResourceType(targetType)) {
         throw badRequest(`${name} names an unknown target type "${targetType}"`, 'FHIR_BAD_SEARCH');
       }
-      const list = name === '_include' ? request.include : request.revinclude;
       let params: SearchParameter[];
       if (code === '*') {
         // Type:* follows every reference parameter of the type.
@@ -363,15 +370,19 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
         params = [param];
       }
       for (const param of params) list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
-      // Each include is one more query per round: Type:* counts every parameter it expands to.
-      const includes = request.include.length + request.revinclude.length;
-      if (includes > limits.fhirSearchMaxParameters) {
-        throw pastLimit(`_include and _revinclude follow ${includes} reference parameters`, 'fhirSearchMaxParameters', limits);
-      }
+      checkIncludeCount(request, limits);
       return;
     }
     default:
       return; // _format and _pretty are handled by the HTTP layer
+  }
+}
+
+/** Each include is one more query per round: Type:* counts every parameter it expands to. */
+function checkIncludeCount(request: SearchRequest, limits: SearchLimits): void {
+  const includes = request.include.length + request.revinclude.length;
+  if (includes > limits.fhirSearchMaxParameters) {
+    throw pastLimit(`_include and _revinclude follow ${includes} reference parameters`, 'fhirSearchMaxParameters', limits);
   }
 }
 
