@@ -133,6 +133,8 @@ function buildStatement(
       resource: resources,
       interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
       searchParam: [...searchParamsOf('Resource', definitions), TYPE_PARAM],
+      // Compartment search (search/compartment-search.ts) over the five R4 definitions.
+      compartment: ['patient', 'encounter', 'relatedPerson', 'practitioner', 'device'].map((code) => `http://hl7.org/fhir/CompartmentDefinition/${code}`),
       ...(systemOps.length ? { operation: systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
     }],
   };

@@ -2,7 +2,8 @@
  * Search behaviours R4 search.html states in words, found missing by a REST conformance review:
  * implicit systems of code elements (#token), parameters with _type (#all), combo composites on
  * the Observation itself, _count=0 (#count), escaped bars (#escaping), :missing on contained
- * references, impossible dates, unknown _sort keys and compartment search (#compartments).
+ * references, impossible dates, unknown _sort keys and compartment search (#compartments), in the
+ * five compartments R4 defines.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -148,8 +149,24 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Organization`)).status, 400);
       assert.equal((await s.request('GET', `Patient/${ids.bob}/*?_type=Organization`)).status, 400, 'a _type outside the compartment, as the type in the path');
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Nonsense`)).status, 400);
-      assert.equal((await s.request('GET', `Encounter/e1/Observation`)).status, 404);
+      assert.equal((await s.request('GET', `Organization/${ids.org}/Observation`)).status, 404, 'R4 defines no Organization compartment');
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Observation?bogus=1`, { headers: STRICT })).status, 400);
+    });
+
+    test('#compartments: the Encounter, Practitioner, RelatedPerson and Device compartments of R4, {def} being the owner itself', async () => {
+      const create = namedCreator(() => s, ids);
+      await create('visit', { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${ids.ann}` }, participant: [{ individual: { reference: `Practitioner/${ids.doc}` } }] });
+      await create('visitObs', { resourceType: 'Observation', status: 'final', code: { text: 'v' }, encounter: { reference: `Encounter/${ids.visit}` }, performer: [{ reference: `Practitioner/${ids.doc}` }] });
+      await create('visitCondition', { resourceType: 'Condition', subject: { reference: `Patient/${ids.ann}` }, encounter: { reference: `Encounter/${ids.visit}` } });
+      assert.deepEqual(await matches(`Encounter/${ids.visit}/Observation`, STRICT), named('visitObs'));
+      assert.deepEqual(await matches(`Encounter/${ids.visit}/*`, STRICT), named('visit', 'visitCondition', 'visitObs'));
+      assert.deepEqual(await matches(`Encounter/${ids.visit}/Encounter`, STRICT), named('visit'), 'the Encounter itself ({def})');
+      assert.deepEqual(await matches(`Practitioner/${ids.doc}/Observation`, STRICT), named('visitObs'));
+      assert.deepEqual(await matches(`Practitioner/${ids.doc}/Encounter`, STRICT), named('visit'));
+      assert.deepEqual(await matches(`Practitioner/${ids.doc}/*?_type=Practitioner`, STRICT), named('doc'));
+      assert.deepEqual(await matches(`RelatedPerson/nobody/*`, STRICT), []);
+      assert.deepEqual(await matches(`Device/nothing/Observation`, STRICT), []);
+      assert.equal((await s.request('GET', `Encounter/${ids.visit}/Organization`)).status, 400, 'not in the Encounter compartment');
     });
   });
 }

@@ -2,12 +2,17 @@
  * Compartment search (R4 search.html#compartments): `GET Patient/123/Observation?params` is the
  * search `Observation?params` restricted to the Observations in Patient 123's compartment, i.e.
  * those whose compartment parameters (subject, performer, from the R4 CompartmentDefinition)
- * reference that patient; `Patient/123/*` searches every type of the compartment. Membership is
+ * reference that patient; `Patient/123/*` searches every type of the compartment. The Encounter,
+ * RelatedPerson, Practitioner and Device compartments work the same way. Membership is
  * one semi-join on the reference index, as $everything reads it (storage/compartment.ts).
  */
+import { OTHER_R4_COMPARTMENTS } from '../compartment-definitions.js';
 import { isResourceType, patientCompartmentDefinition } from '../definitions.js';
 import { FhirError, badRequest } from '../outcome.js';
 import type { CustomFilter, SearchRequest } from './parse.js';
+
+/** A CompartmentDefinition's parameter for the compartment's own resource. */
+const OWN_RESOURCE = '{def}';
 
 export interface CompartmentScope {
   /** The compartment's type and id, e.g. Patient and 123. */
@@ -17,12 +22,17 @@ export interface CompartmentScope {
   memberType: string;
 }
 
-/** The resource types of a compartment with the reference parameters that place them in it. */
-function compartmentMembers(ownerType: string): Array<{ type: string; params: string[] }> {
-  // The Patient compartment is the one the R4 definitions this engine loads ship.
+/**
+ * The resource types of a compartment with the reference parameters that place them in it
+ * (`{def}`: the compartment's own resource). R4 defines Patient, Encounter, RelatedPerson,
+ * Practitioner and Device compartments.
+ */
+function compartmentMembers(ownerType: string): ReadonlyArray<{ type: string; params: readonly string[] }> {
   if (ownerType === 'Patient') return patientCompartmentDefinition();
+  const other = Object.hasOwn(OTHER_R4_COMPARTMENTS, ownerType) ? OTHER_R4_COMPARTMENTS[ownerType] : undefined;
+  if (other) return other.map(([type, params]) => ({ type, params }));
   if (isResourceType(ownerType)) {
-    throw new FhirError(404, 'FHIR_NOT_FOUND', `this server searches the Patient compartment only, not the ${ownerType} compartment`);
+    throw new FhirError(404, 'FHIR_NOT_FOUND', `R4 defines no ${ownerType} compartment (compartments: Patient, Encounter, RelatedPerson, Practitioner, Device)`);
   }
   throw new FhirError(404, 'FHIR_NOT_FOUND', `no FHIR interaction at /${ownerType.slice(0, 64)}/...: unknown resource type`);
 }
@@ -53,17 +63,22 @@ export function restrictToCompartment(request: SearchRequest, scope: Compartment
     if (listed?.length) members = members.filter((m) => listed.includes(m.type));
     request.types = members.map((m) => m.type); // none left: the filter below matches nothing
   }
-  const pairs = members.flatMap((m) => m.params.map((param) => [m.type, param] as const));
+  const pairs = members.flatMap((m) => m.params.filter((param) => param !== OWN_RESOURCE).map((param) => [m.type, param] as const));
+  const itself = members.some((m) => m.type === scope.ownerType && m.params.includes(OWN_RESOURCE));
   const filter: CustomFilter = {
     kind: 'custom',
     code: `${scope.ownerType}/${scope.ownerId}`,
     condition: (ctx, alias) => {
-      if (!pairs.length) return 'false';
       const p = (value: unknown): string => ctx.params.add(value);
-      return `${alias}.rid IN (SELECT x.rid FROM ${ctx.schema}.idx_reference x
-        JOIN unnest(${p(pairs.map((pair) => pair[0]))}::text[], ${p(pairs.map((pair) => pair[1]))}::text[]) AS m(type, param)
-          ON x.type = m.type AND x.param = m.param
-        WHERE x.target_type = ${p(scope.ownerType)} AND x.target_id = ${p(scope.ownerId)})`;
+      const conditions: string[] = [];
+      if (itself) conditions.push(`(${alias}.type = ${p(scope.ownerType)} AND ${alias}.id = ${p(scope.ownerId)})`);
+      if (pairs.length) {
+        conditions.push(`${alias}.rid IN (SELECT x.rid FROM ${ctx.schema}.idx_reference x
+          JOIN unnest(${p(pairs.map((pair) => pair[0]))}::text[], ${p(pairs.map((pair) => pair[1]))}::text[]) AS m(type, param)
+            ON x.type = m.type AND x.param = m.param
+          WHERE x.target_type = ${p(scope.ownerType)} AND x.target_id = ${p(scope.ownerId)})`);
+      }
+      return conditions.length ? `(${conditions.join(' OR ')})` : 'false';
     },
   };
   request.filters.push(filter);
