@@ -16,6 +16,7 @@ test('client-registry deploys with the interoperability layer and passes its fea
     OPENHIM_ROUTER_HTTPS_PORT: await freePort(),
     CLIENT_REGISTRY_PORT: await freePort(),
     CLIENT_REGISTRY_MLLP_PORT: await freePort(),
+    CLIENT_REGISTRY_MLLP_CHANNEL_PORT: await freePort(),
   };
   const portArgs = Object.entries(ports).flatMap(([name, port]) => ['-e', `${name}=${port}`]);
   const init = await runInstant(['init', 'client-registry', '-d', ...portArgs], { cwd });

@@ -20,6 +20,9 @@ test('patient-registration deploys with core and the client registry and passes 
     OPENHIM_ROUTER_HTTPS_PORT: await freePort(),
     FHIR_DATASTORE_PORT: await freePort(),
     CLIENT_REGISTRY_PORT: await freePort(),
+    // No default ports: another stack on this machine (a developer's) may hold 2575/2576.
+    CLIENT_REGISTRY_MLLP_PORT: await freePort(),
+    CLIENT_REGISTRY_MLLP_CHANNEL_PORT: await freePort(),
     PATIENT_REGISTRATION_PORT: await freePort(),
   };
   const portArgs = Object.entries(ports).flatMap(([name, port]) => ['-e', `${name}=${port}`]);
