@@ -9,6 +9,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../common/logger.js';
 import { loadDefinitions } from './definitions.js';
 import type { FhirRequest, FhirResponse } from './interaction.js';
+import { metaAddOperation, metaDeleteOperation, metaOperation } from './operations/meta.js';
 import { versionsOperation } from './operations/versions.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
 import { asFhirError, boundedIssues, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
@@ -74,6 +75,7 @@ export class FhirEngine {
     this.terminology = options.terminology ?? CORE_TERMINOLOGY;
     this.registerOperation(validateOperation);
     this.registerOperation(versionsOperation);
+    for (const operation of [metaOperation, metaAddOperation, metaDeleteOperation]) this.registerOperation(operation);
   }
 
   get baseUrl(): string {

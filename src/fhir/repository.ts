@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Meta, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyPatchBody } from './patch-body.js';
@@ -235,6 +235,24 @@ export class FhirRepository {
       // A patch that changes nothing (`[]`, a lone `test`) is no new version: the current one, 200.
       if (sameContent(resource, current.content!)) return { resource: current.content!, created: false };
       return repo.writeNext(type, id, resource, current, 'patch');
+    });
+  }
+
+  /**
+   * `$meta-add` / `$meta-delete`: the current version's meta changed by `change` (profiles, tags,
+   * security labels). Written as a new version, through the same checks and interceptors as any
+   * update (a registry's rules about its own tags hold); a change that changes nothing is none.
+   */
+  async changeMeta(type: string, id: string, change: (meta: Meta) => Meta): Promise<WriteResult> {
+    assertResourceType(type);
+    assertId(id);
+    return this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.q, repo.schema, type, id);
+      if (!current) throw notFound(`${type}/${id} does not exist`);
+      if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
+      const resource = { ...current.content!, meta: change(current.content!.meta ?? {}) } as Resource;
+      if (sameContent(resource, current.content!)) return { resource: current.content!, created: false };
+      return repo.writeNext(type, id, assertResourceBody(resource, type), current, 'update');
     });
   }
 

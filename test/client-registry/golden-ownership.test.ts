@@ -59,6 +59,11 @@ for (const driver of testDrivers) {
       assert.equal(tagged.status, 403, JSON.stringify(tagged.body));
       const patched = await requestJson(`${cr.base}/Patient/${source.id}`, 'PATCH', [{ op: 'add', path: '/meta/tag', value: [GOLDEN_TAG] }], { 'content-type': 'application/json-patch+json' });
       assert.equal(patched.status, 403, JSON.stringify(patched.body));
+      // The meta operations go through the same rules.
+      const asMeta = (tag: unknown): unknown => ({ resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [tag] } }] });
+      assert.equal((await cr.request('POST', `Patient/${source.id}/$meta-add`, asMeta(GOLDEN_TAG))).status, 403, '$meta-add of the golden tag');
+      assert.equal((await cr.request('POST', `Patient/${source.golden}/$meta-delete`, asMeta(GOLDEN_TAG))).status, 403, '$meta-delete of the golden tag');
+      assert.equal((await cr.request('POST', `Patient/${source.golden}/$meta-add`, asMeta({ system: 'urn:x', code: 'y' }))).status, 403, 'any change to a golden record');
       const after = (await cr.request('GET', `Patient/${source.golden}`)).body;
       assert.equal(after.meta.versionId, golden.meta.versionId, 'the golden record is unchanged');
       assert.equal(after.name[0].family, 'Banda');

@@ -1,0 +1,162 @@
+/**
+ * The R4 meta operations on every resource (resource-operations.html): `$meta` lists the
+ * profiles, tags and security labels in use (system, type or instance level); `$meta-add` and
+ * `$meta-delete` change them on one resource. Tags and security labels are sets keyed by
+ * system + code (version and display ignored when matching), profiles by their URL.
+ *
+ * Unlike the note of the definition, a change is written as a new version: it then goes through
+ * the checks and write interceptors of any update (a registry's rules about its own tags hold),
+ * and history and subscribers see it.
+ */
+import type { Coding, Meta, Parameters } from '@medplum/fhirtypes';
+import type { Queryable } from '../../db/database.js';
+import { allResourceTypes } from '../definitions.js';
+import { badRequest } from '../outcome.js';
+import type { FhirOperation, OperationContext } from './registry.js';
+
+/** Distinct values one `$meta` lists at most per parameter and type (each is one index probe). */
+const MAX_LISTED = 1000;
+
+const META_ELEMENTS = ['profile', 'tag', 'security'] as const;
+
+const answer = (meta: Meta): Parameters => ({ resourceType: 'Parameters', parameter: [{ name: 'return', valueMeta: meta }] });
+
+export const metaOperation: FhirOperation = {
+  name: 'meta',
+  levels: ['system', 'type', 'instance'],
+  affectsState: false,
+  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta',
+  async run(ctx: OperationContext): Promise<Parameters> {
+    if (ctx.level === 'instance') {
+      const resource = await ctx.repo.read(ctx.resourceType!, ctx.id!);
+      return answer(onlyLabels(resource.meta ?? {}));
+    }
+    const types = ctx.level === 'type' ? [ctx.resourceType!] : await typesPresent(ctx.repo.sql, ctx.repo.schema);
+    const tag: Coding[] = [];
+    const security: Coding[] = [];
+    const profile: string[] = [];
+    for (const type of types) {
+      tag.push(...await distinctCodings(ctx.repo.sql, ctx.repo.schema, type, '_tag'));
+      security.push(...await distinctCodings(ctx.repo.sql, ctx.repo.schema, type, '_security'));
+      profile.push(...await distinctUris(ctx.repo.sql, ctx.repo.schema, type, '_profile'));
+    }
+    return answer(onlyLabels({ profile, tag, security }));
+  },
+};
+
+export const metaAddOperation: FhirOperation = {
+  name: 'meta-add',
+  levels: ['instance'],
+  affectsState: true,
+  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-add',
+  async run(ctx: OperationContext): Promise<Parameters> {
+    const given = metaParameter(ctx, 'meta-add');
+    const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => ({
+      ...meta,
+      ...joined('profile', [...(meta.profile ?? []), ...(given.profile ?? []).filter((url) => !meta.profile?.includes(url))]),
+      ...joined('tag', [...(meta.tag ?? []), ...absentFrom(meta.tag, given.tag)]),
+      ...joined('security', [...(meta.security ?? []), ...absentFrom(meta.security, given.security)]),
+    }));
+    return answer(onlyLabels(written.resource.meta ?? {}));
+  },
+};
+
+export const metaDeleteOperation: FhirOperation = {
+  name: 'meta-delete',
+  levels: ['instance'],
+  affectsState: true,
+  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete',
+  async run(ctx: OperationContext): Promise<Parameters> {
+    const given = metaParameter(ctx, 'meta-delete');
+    const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => {
+      const { profile, tag, security, ...rest } = meta;
+      return {
+        ...rest,
+        ...joined('profile', (profile ?? []).filter((url) => !given.profile?.includes(url))),
+        ...joined('tag', absentFrom(given.tag, tag)),
+        ...joined('security', absentFrom(given.security, security)),
+      };
+    });
+    return answer(onlyLabels(written.resource.meta ?? {}));
+  },
+};
+
+/** The `meta` input (1..1 Meta). */
+function metaParameter(ctx: OperationContext, operation: string): Meta {
+  const found = (ctx.parameters.parameter ?? []).filter((p) => p.name === 'meta');
+  const meta = found[0]?.valueMeta;
+  if (found.length !== 1 || !meta || typeof meta !== 'object') {
+    throw badRequest(`$${operation} takes one parameter "meta" of type Meta (valueMeta) in a Parameters body`);
+  }
+  for (const element of META_ELEMENTS) {
+    if (meta[element] !== undefined && !Array.isArray(meta[element])) throw badRequest(`meta.${element} must be a list`);
+  }
+  return meta;
+}
+
+const sameLabel = (a: Coding, b: Coding): boolean => (a.system ?? '') === (b.system ?? '') && (a.code ?? '') === (b.code ?? '');
+
+/** The codings of `from` with no label of the same system + code in `existing`. */
+function absentFrom(existing: Coding[] | undefined, from: Coding[] | undefined): Coding[] {
+  const out: Coding[] = [];
+  for (const coding of from ?? []) {
+    if (![...(existing ?? []), ...out].some((e) => sameLabel(e, coding))) out.push(coding);
+  }
+  return out;
+}
+
+/** `{ key: list }`, or nothing for an empty list (FHIR has no empty arrays). */
+const joined = <K extends string, T>(key: K, list: T[]): Partial<Record<K, T[]>> => (list.length ? { [key]: list } as Record<K, T[]> : {});
+
+/** The profiles, tags and security labels of a meta: what the meta operations are about. */
+function onlyLabels(meta: Meta): Meta {
+  return { ...joined('profile', meta.profile ?? []), ...joined('tag', meta.tag ?? []), ...joined('security', meta.security ?? []) };
+}
+
+/** The resource types with stored resources: a loose scan of the (type, id) key, one probe a type. */
+async function typesPresent(q: Queryable, schema: string): Promise<string[]> {
+  const known = new Set(allResourceTypes());
+  const rows = await q.query<{ type: string }>(
+    `WITH RECURSIVE t(type) AS (
+       (SELECT type FROM ${schema}.resources ORDER BY type LIMIT 1)
+       UNION ALL
+       SELECT (SELECT r.type FROM ${schema}.resources r WHERE r.type > t.type ORDER BY r.type LIMIT 1) FROM t WHERE t.type IS NOT NULL
+     ) SELECT type FROM t WHERE type IS NOT NULL`,
+  );
+  return rows.rows.map((r) => r.type).filter((type) => known.has(type));
+}
+
+/**
+ * The distinct system + code of a token parameter of a type, walking its index one distinct
+ * value at a time (each probe skips every row with the same value): cost by distinct labels, not
+ * by tagged resources. (A label with no system right after one with a system and the same code
+ * is skipped by the row comparison; such a pair is not worth a full scan.)
+ */
+async function distinctCodings(q: Queryable, schema: string, type: string, param: string): Promise<Coding[]> {
+  const rows = await q.query<{ system: string | null; code: string | null }>(
+    `WITH RECURSIVE d(code, system) AS (
+       (SELECT code, system FROM ${schema}.idx_token WHERE type = $1 AND param = $2 ORDER BY code, system LIMIT 1)
+       UNION ALL
+       SELECT n.code, n.system FROM d CROSS JOIN LATERAL (
+         SELECT t.code, t.system FROM ${schema}.idx_token t
+         WHERE t.type = $1 AND t.param = $2 AND (t.code, t.system) > (d.code, d.system)
+         ORDER BY t.code, t.system LIMIT 1) n
+     ) SELECT code, system FROM d LIMIT ${MAX_LISTED}`,
+    [type, param],
+  );
+  return rows.rows.filter((r) => r.code !== null).map((r) => ({ ...(r.system !== null ? { system: r.system } : {}), code: r.code! }));
+}
+
+/** The distinct values of a uri parameter of a type, one index probe per value. */
+async function distinctUris(q: Queryable, schema: string, type: string, param: string): Promise<string[]> {
+  const rows = await q.query<{ value: string }>(
+    `WITH RECURSIVE d(value) AS (
+       (SELECT value FROM ${schema}.idx_uri WHERE type = $1 AND param = $2 ORDER BY value LIMIT 1)
+       UNION ALL
+       SELECT (SELECT u.value FROM ${schema}.idx_uri u WHERE u.type = $1 AND u.param = $2 AND u.value > d.value ORDER BY u.value LIMIT 1)
+       FROM d WHERE d.value IS NOT NULL
+     ) SELECT value FROM d WHERE value IS NOT NULL LIMIT ${MAX_LISTED}`,
+    [type, param],
+  );
+  return rows.rows.map((r) => r.value);
+}

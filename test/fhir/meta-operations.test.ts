@@ -1,0 +1,85 @@
+/**
+ * The R4 meta operations (resource-operations.html): $meta at system, type and instance level,
+ * $meta-add and $meta-delete on an instance. Labels are sets by system + code (display and
+ * version ignored), profiles by URL; the change is searchable at once. Both drivers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { startFhirServer, type FhirTestServer } from './support.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const A = { system: 'urn:tags', code: 'a', display: 'A' };
+const B = { system: 'urn:tags', code: 'b' };
+const S = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' };
+const P1 = 'http://example.org/StructureDefinition/p1';
+const P2 = 'http://example.org/StructureDefinition/p2';
+const metaParameters = (meta: Json): Json => ({ resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: meta }] });
+const returned = (body: Json): Json => body.parameter.find((p: Json) => p.name === 'return').valueMeta;
+const labels = (codings: Json[] | undefined): string[] => (codings ?? []).map((c) => `${c.system ?? ''}|${c.code}`).sort();
+
+for (const driver of testDrivers) {
+  describe(`FHIR meta operations (${driver})`, () => {
+    let s: FhirTestServer;
+    before(async () => {
+      s = await startFhirServer(driver);
+      await s.request('PUT', 'Patient/m1', { body: { resourceType: 'Patient', id: 'm1', meta: { tag: [A], profile: [P1] } } });
+      await s.request('PUT', 'Observation/m2', { body: { resourceType: 'Observation', id: 'm2', status: 'final', code: { text: 'x' }, meta: { tag: [{ code: 'nosystem' }] } } });
+    });
+    after(async () => {
+      await s.close();
+    });
+
+    test('$meta-add adds labels as sets and $meta-delete removes them; searches see each change', async () => {
+      const added = await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: [{ ...A, display: 'other display' }, B], security: [S], profile: [P1, P2] }) });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      const meta = returned(added.body);
+      assert.deepEqual(labels(meta.tag), ['urn:tags|a', 'urn:tags|b'], 'A is there once, with its first display');
+      assert.equal(meta.tag.find((t: Json) => t.code === 'a').display, 'A');
+      assert.deepEqual(labels(meta.security), [`${S.system}|R`]);
+      assert.deepEqual(meta.profile, [P1, P2]);
+      const read = (await s.request('GET', 'Patient/m1')).body;
+      assert.deepEqual(labels(read.meta.tag), ['urn:tags|a', 'urn:tags|b']);
+      assert.equal((await s.request('GET', 'Patient?_tag=urn:tags|b')).body.entry?.length, 1);
+      assert.equal((await s.request('GET', `Patient?_security=${S.system}|R`)).body.entry?.length, 1);
+
+      const again = await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: [B] }) });
+      assert.equal(returned(again.body).tag.length, 2);
+      assert.equal((await s.request('GET', 'Patient/m1')).body.meta.versionId, read.meta.versionId, 'adding what is there makes no version');
+
+      const deleted = await s.request('POST', 'Patient/m1/$meta-delete', { body: metaParameters({ tag: [{ system: 'urn:tags', code: 'a' }], profile: [P1], security: [S] }) });
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      assert.deepEqual(labels(returned(deleted.body).tag), ['urn:tags|b']);
+      assert.deepEqual(returned(deleted.body).profile, [P2]);
+      assert.equal(returned(deleted.body).security, undefined);
+      assert.equal((await s.request('GET', 'Patient?_tag=urn:tags|a')).body.entry?.length ?? 0, 0);
+      assert.equal((await s.request('GET', `Patient?_profile=${P2}`)).body.entry?.length, 1);
+    });
+
+    test('$meta lists the labels of an instance, of a type and of the whole server', async () => {
+      await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: [A], security: [S] }) });
+      const instance = await s.request('GET', 'Patient/m1/$meta');
+      assert.equal(instance.status, 200, JSON.stringify(instance.body));
+      assert.deepEqual(labels(returned(instance.body).tag), ['urn:tags|a', 'urn:tags|b']);
+      assert.equal(returned(instance.body).versionId, undefined, 'labels only');
+      const type = returned((await s.request('GET', 'Patient/$meta')).body);
+      assert.deepEqual(labels(type.tag), ['urn:tags|a', 'urn:tags|b']);
+      assert.deepEqual(type.profile, [P2]);
+      assert.deepEqual(labels(type.security), [`${S.system}|R`]);
+      const system = returned((await s.request('GET', '$meta')).body);
+      assert.deepEqual(labels(system.tag), ['urn:tags|a', 'urn:tags|b', '|nosystem']);
+      assert.deepEqual(returned((await s.request('GET', 'Encounter/$meta')).body), {}, 'a type with nothing stored');
+    });
+
+    test('bad calls are clear 4xx', async () => {
+      assert.equal((await s.request('POST', 'Patient/m1/$meta-add', { body: { resourceType: 'Parameters' } })).status, 400);
+      assert.equal((await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: 'x' }) })).status, 400);
+      assert.equal((await s.request('POST', 'Patient/none/$meta-add', { body: metaParameters({ tag: [B] }) })).status, 404);
+      assert.equal((await s.request('GET', 'Patient/none/$meta')).status, 404);
+      assert.equal((await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: [{ system: 'urn:x', code: 7 }] }) })).status, 400, 'an invalid coding');
+      assert.notEqual((await s.request('GET', 'Patient/m1/$meta-add')).status, 200, 'a change is not a GET');
+    });
+  });
+}
