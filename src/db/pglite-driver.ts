@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Migration, MigrationReport, Queryable, QueryResult } from './database.js';
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { copyBuffers, type CopyData } from './copy-binary.js';
 import { PgliteCopySource } from './pglite-copy-source.js';
+import { prepareDataDir } from './pglite-template.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -38,7 +38,7 @@ export class PgliteDatabase implements Database {
 
   /** dataDir undefined keeps everything in memory (tests of pure logic only). */
   static async open(dataDir?: string): Promise<PgliteDatabase> {
-    if (dataDir) await mkdir(dataDir, { recursive: true });
+    if (dataDir) prepareDataDir(dataDir);
     const pg = new PGlite(dataDir);
     await pg.waitReady;
     return new PgliteDatabase(pg);

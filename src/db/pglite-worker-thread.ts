@@ -8,9 +8,9 @@
  * ended by `commit` or `rollback`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PgliteCopySource } from './pglite-copy-source.js';
+import { prepareDataDir } from './pglite-template.js';
 
 interface Request {
   id: number;
@@ -24,7 +24,7 @@ interface Request {
 
 const port = parentPort!;
 const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbeat?: Int32Array; tickMs?: number };
-if (dataDir) mkdirSync(dataDir, { recursive: true });
+if (dataDir) prepareDataDir(dataDir);
 const pg = new PGlite(dataDir);
 let copySource: PgliteCopySource | undefined;
 

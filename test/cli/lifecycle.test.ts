@@ -37,7 +37,8 @@ for (const driver of testDrivers) {
         databaseArgs = ['--database-url', fresh.url];
       }
 
-      const init = await runInstant(['init', 'notes', '-d', ...common, ...databaseArgs], { cwd });
+      // The real first start (initdb), not the test runner's template copy (src/db/pglite-template.ts).
+      const init = await runInstant(['init', 'notes', '-d', ...common, ...databaseArgs], { cwd, env: { INSTANT_PGLITE_TEMPLATE: '' } });
       assert.equal(init.code, 0, init.stderr);
       assert.match(init.stdout, /Generated secrets .*NOTES_API_KEY/);
       assert.match(init.stdout, /notes http: http:\/\/127\.0\.0\.1:\d+/);

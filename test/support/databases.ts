@@ -40,6 +40,8 @@ let template: Promise<string> | undefined;
  * real first open (instant init).
  */
 function pgliteTemplate(): Promise<string> {
+  const given = process.env.INSTANT_PGLITE_TEMPLATE; // the test runner's (scripts/run-tests.js)
+  if (given && existsSync(join(given, 'PG_VERSION'))) return Promise.resolve(given);
   template ??= (async () => {
     const packageJson = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), '..', 'package.json');
     const version = JSON.parse(readFileSync(packageJson, 'utf8')).version as string;
