@@ -3,23 +3,23 @@ import type { IolDeps } from '../deps.js';
 import { conflict, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, type Client, type ClientInput, type ClientSecrets } from '../models.js';
+import { clientHashToStore } from '../client-passwords.js';
 import { hashPassword, sha256hex } from '../passwords.js';
 import type { ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
+import { refuseClientIdTakenByRole, refuseRolesNamingClients } from './role-names.js';
 
 /** Hashes what a client input carries (password, console hash, custom token) over the stored secrets. */
-export async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Promise<ClientSecrets> {
+export async function secretsFrom(input: ClientInput, maxBcryptCost: number, previous: ClientSecrets = {}): Promise<ClientSecrets> {
   const secrets: ClientSecrets = { ...previous };
   if (input.password) {
     secrets.passwordAlgorithm = 'scrypt';
     secrets.passwordHash = await hashPassword(input.password);
     delete secrets.passwordSalt;
   } else if (input.passwordHash) {
-    secrets.passwordAlgorithm = input.passwordAlgorithm ?? 'sha512';
-    secrets.passwordHash = input.passwordHash.toLowerCase();
-    secrets.passwordSalt = input.passwordSalt ?? '';
+    Object.assign(secrets, clientHashToStore(input.passwordAlgorithm, input.passwordHash, input.passwordSalt, maxBcryptCost));
   }
   if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);
   return secrets;
@@ -49,7 +49,9 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/clients', async (request, reply) => {
     const input = parseBody(clientSchema, request.body, 'client');
     if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
-    const secrets = await secretsFrom(input);
+    await refuseRolesNamingClients(deps, input.clientID, input.roles);
+    await refuseClientIdTakenByRole(deps, input.clientID);
+    const secrets = await secretsFrom(input, deps.config.limits.clientBcryptMaxCost);
     const client = toClient(input, newObjectId(), secrets);
     await deps.clients.insert({ doc: client, secrets });
     await deps.routing.reload();
@@ -73,7 +75,9 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
       const other = await deps.clients.find(input.clientID);
       if (other && other.doc._id !== row.doc._id) throw conflict(`a client with clientID ${input.clientID} already exists`);
     }
-    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), row.secrets);
+    await refuseRolesNamingClients(deps, input.clientID, input.roles, row.doc._id);
+    if (input.clientID !== row.doc.clientID) await refuseClientIdTakenByRole(deps, input.clientID, row.doc._id);
+    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), deps.config.limits.clientBcryptMaxCost, row.secrets);
     const client = toClient(input, row.doc._id, secrets);
     await deps.clients.update({ doc: client, secrets });
     deps.verified.clear();
