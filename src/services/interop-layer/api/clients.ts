@@ -9,6 +9,7 @@ import type { ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
+import { checkStorable } from './query-filters.js';
 import { refuseClientIdTakenByRole, refuseRolesNamingClients } from './role-names.js';
 
 /** Hashes what a client input carries (password, console hash, custom token) over the stored secrets. */
@@ -36,14 +37,32 @@ export function publicClient(row: ClientRow): Client & { customTokenSet: boolean
   return { ...row.doc, customTokenSet: Boolean(row.secrets.customTokenHash) };
 }
 
-/** Clients: admins only. */
+/** Clients: admins only, but for a client's name, which every user may read (as OpenHIM). */
 export function clientRoutes(deps: IolDeps): ScopedRoutes {
-  return { admin: (scope) => registerClientRoutes(scope, deps) };
+  return { user: (scope) => registerClientNameRoute(scope, deps), admin: (scope) => registerClientRoutes(scope, deps) };
+}
+
+function registerClientNameRoute(app: FastifyInstance, deps: IolDeps): void {
+  // OpenHIM's getClient(ctx, id, 'clientName'): by _id, or by clientID with ?byNamedClientID=true; only `name`.
+  app.get<{ Params: { clientId: string }; Querystring: { byNamedClientID?: string } }>('/clients/:clientId/clientName', { config: { userCheck: 'client-name' } }, async (request) => {
+    checkStorable(request.params.clientId, 'clientId');
+    const row = await deps.clients.find(request.params.clientId);
+    const byClientID = request.query.byNamedClientID === 'true';
+    if (!row || (byClientID ? row.doc.clientID : row.doc._id) !== request.params.clientId) throw notFound(`client ${request.params.clientId}`);
+    return { name: row.doc.name };
+  });
 }
 
 function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get('/clients', async () => {
     return (await deps.clients.listWithSecrets()).map(publicClient);
+  });
+
+  app.get<{ Params: { domain: string } }>('/clients/domain/:domain', async (request) => {
+    checkStorable(request.params.domain, 'domain');
+    const row = await deps.clients.byDomain(request.params.domain);
+    if (!row) throw notFound(`a client with clientDomain ${request.params.domain}`);
+    return publicClient(row);
   });
 
   app.post('/clients', async (request, reply) => {
