@@ -77,6 +77,10 @@ for (const driver of testDrivers) {
       assert.equal(viaRole.status, 401);
       const owner = await fetch(`${iol.router}/lab`, { headers: { authorization: basic('lab', 'lab-secret-123') } });
       assert.equal(owner.status, 200);
+      // Such a client stays editable; its roles are checked once they change.
+      assert.equal((await iol.call('PUT', '/clients/emr', { name: 'EMR 2' })).status, 200);
+      assert.equal((await iol.call('PUT', '/clients/emr', { roles: ['emr-role', 'lab'] })).status, 409);
+      assert.equal((await iol.call('PUT', '/clients/emr', { roles: ['emr-role'] })).status, 200);
     });
   });
 }
