@@ -59,6 +59,21 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('DELETE', '/users/admin2@example.org')).status, 200);
     });
 
+    test('two admins deleting each other at once: one admin is always left', async () => {
+      for (const name of ['left', 'right']) {
+        assert.equal((await iol.call('POST', '/users', { email: `${name}@example.org`, firstname: 'A', surname: 'D', groups: ['admin'], password: `${name}-password-1` })).status, 201);
+      }
+      const left = { authorization: basic('left@example.org', 'left-password-1') };
+      const right = { authorization: basic('right@example.org', 'right-password-1') };
+      assert.equal((await iol.call('PUT', '/users/root@openhim.org', { groups: ['viewers'] }, left)).status, 200);
+      const [a, b] = await Promise.all([iol.call('DELETE', '/users/right@example.org', undefined, left), iol.call('DELETE', '/users/left@example.org', undefined, right)]);
+      assert.ok(!(a.status === 200 && b.status === 200), `both deletions succeeded: ${a.status} ${b.status}`);
+      const admins = (await iol.t.db.query(`SELECT email FROM iol.users WHERE doc->'groups' @> '["admin"]'::jsonb`)).rows;
+      assert.equal(admins.length, 1, JSON.stringify(admins));
+      const survivor = { authorization: basic(`${(admins[0] as { email: string }).email}`, `${(admins[0] as { email: string }).email.split('@')[0]}-password-1`) };
+      assert.equal((await iol.call('PUT', '/users/root@openhim.org', { groups: ['admin'] }, survivor)).status, 200);
+    });
+
     test('POST /audits: OpenHIM\'s ATNA body is a 400 naming what it takes; what it stores names the caller', async () => {
       const atna = await iol.call('POST', '/audits', { eventIdentification: { eventDateTime: new Date().toISOString(), eventActionCode: 'E', eventOutcomeIndicator: '0' }, activeParticipant: [] });
       assert.equal(atna.status, 400, JSON.stringify(atna.body));
