@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { RequestListener } from 'node:http';
 import type { Logger } from './logger.js';
 import { createGuardedServer, type HttpLimits } from './connection-guard.js';
@@ -33,6 +33,11 @@ export interface HttpAppOptions {
   name?: string;
   /** Deepest JSON nesting accepted in a body (default 64). */
   maxJsonDepth?: number;
+  /**
+   * Answers a request Fastify refuses before routing (a URL with a bad percent-escape), in the
+   * app's own error shape; without it Fastify's `{error, code: FST_ERR_BAD_URL, statusCode}`.
+   */
+  badUrl?: (url: string, reply: FastifyReply) => void;
 }
 
 /**
@@ -49,6 +54,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     serverFactory: (handler: RequestListener) =>
       createGuardedServer(handler, { limits, name: options.name ?? 'http', logger: options.logger, tls: options.https }),
+    ...(options.badUrl ? { frameworkErrors: frameworkErrorsVia(options.badUrl) } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   guardJsonDepth(app, options.maxJsonDepth ?? 64);
   app.addHook('onSend', async (request, reply) => {
@@ -61,6 +67,31 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   }
   app.get('/health', async () => ({ status: 'ok' }));
   return app;
+}
+
+function frameworkErrorsVia(badUrl: NonNullable<HttpAppOptions['badUrl']>) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    if (error.code === 'FST_ERR_BAD_URL') return badUrl(request.raw.url ?? '', reply);
+    void reply.code(error.statusCode ?? 500).send({ error: error.code, message: error.message });
+  };
+}
+
+/**
+ * The key that made a JSON text refused although it parses (`__proto__`, or `constructor`
+ * holding `prototype`: keys that would reach an object's prototype), or undefined.
+ */
+export function reservedJsonKey(text: string): string | undefined {
+  let found: string | undefined;
+  try {
+    JSON.parse(text, function findReserved(key, value: unknown) {
+      if (key === '__proto__') found ??= '__proto__';
+      else if (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype')) found ??= 'constructor.prototype';
+      return value;
+    });
+  } catch {
+    return undefined;
+  }
+  return found;
 }
 
 /**
@@ -77,7 +108,15 @@ function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
       done(Object.assign(new Error(`the JSON body is nested deeper than ${maxDepth} levels`), { statusCode: 400, code: 'INSTANT_JSON_TOO_DEEP' }), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (error, parsed) => {
+      // Fastify says only "Body is not valid JSON" for a reserved key: name it.
+      const reserved = error ? reservedJsonKey(text) : undefined;
+      if (reserved) {
+        done(Object.assign(new Error(`the JSON body holds the reserved key "${reserved}", which is refused (it would reach an object's prototype): rename or remove it`), { statusCode: 400, code: 'INSTANT_JSON_RESERVED_KEY' }), undefined);
+        return;
+      }
+      done(error ?? null, parsed);
+    });
   });
 }
 

@@ -187,6 +187,8 @@ export const LIMITS = {
     'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
   keystoreKeyDecryptTimeoutMs: limit('OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS', 2_000, 'ms',
     'decrypting an encrypted keystore key (its PBKDF2 iteration count is the key\'s own), on a worker thread, once per key and passphrase; past it the key is refused with 400', 100),
+  clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 14, 'count',
+    'cost factor a client\'s bcrypt password hash may carry (each step doubles the router\'s verification time); a higher one is refused with 400 when stored, and a stored one above it never verifies', 4),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
 } as const satisfies Record<string, LimitDefinition>;

@@ -34,7 +34,7 @@ for (const driver of testDrivers) {
         res.writeHead(200);
         res.end('done');
       });
-      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
+      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: [], password: 'pos-password-1' });
       Object.assign(ids, await addPosChannels(iol, up.port, [
         ['seen', { urlPattern: '^/seen$', txViewAcl: ['viewers'], txRerunAcl: ['viewers'] }],
         ['hold', { urlPattern: '^/hold$' }],

@@ -79,7 +79,7 @@ for (const driver of testDrivers) {
       iol = await startIol(driver, { OPENHIM_ROUTER_HTTPS_PORT: String(await freePort()) });
       assert.equal((await iol.call('POST', '/users', { email: 'viewer@example.org', firstname: 'V', surname: 'W', groups: ['viewers'], password: viewerPassword })).status, 201);
       viewer = { authorization: `Basic ${Buffer.from(`viewer@example.org:${viewerPassword}`).toString('base64')}` };
-      assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
+      assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab-role'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
     });
     after(async () => {
       await iol?.stop();
@@ -236,7 +236,7 @@ for (const driver of testDrivers) {
       const url = `${iol.running.endpoints.routerHttps}/lab`;
       const ca = await selfsigned.generate([{ name: 'commonName', value: 'Lab CA' }], { ...ec, extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }] });
       const issued = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], { ...ec, ca: { key: ca.private, cert: ca.cert } });
-      assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab'], certFingerprint: new X509Certificate(issued.cert).fingerprint })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab-role'], certFingerprint: new X509Certificate(issued.cert).fingerprint })).status, 201);
       const asLab = { key: issued.private, cert: issued.cert };
       assert.equal(await httpsGet(url, asLab), 401, 'an untrusted certificate does not authenticate, even with a known fingerprint');
       const added = await call('POST', '/keystore/ca/cert', { cert: ca.cert });
@@ -273,7 +273,7 @@ describe('keystore with OPENHIM_TLS_CLIENT_TRUST=pinned: a known fingerprint alo
   });
   test('a self-signed client certificate not in the trusted list', async () => {
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], ec);
-    assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab'], certFingerprint: new X509Certificate(pems.cert).fingerprint })).status, 201);
+    assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: [], certFingerprint: new X509Certificate(pems.cert).fingerprint })).status, 201);
     assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
     assert.equal(await httpsGet(`${iol.running.endpoints.routerHttps}/lab`, { key: pems.private, cert: pems.cert }), 200);
   });

@@ -37,7 +37,7 @@ describe('router over HTTPS with mutual TLS', () => {
     iol = await startIol(driver, { OPENHIM_ROUTER_HTTPS_PORT: String(await freePort()) });
     clientPems = await selfsigned.generate([{ name: 'commonName', value: 'lab-system' }], { keyType: 'ec', algorithm: 'sha256' });
     const fingerprint = new X509Certificate(clientPems.cert).fingerprint;
-    assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab'], certFingerprint: fingerprint })).status, 201);
+    assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: [], certFingerprint: fingerprint })).status, 201);
     // As in OpenHIM, the certificate is trusted through the keystore (a self-signed one: itself).
     assert.equal((await iol.call('POST', '/keystore/ca/cert', { cert: clientPems.cert })).status, 201);
     assert.equal((await iol.call('POST', '/channels', { name: 'lab', urlPattern: '^/lab$', allow: ['lab'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);

@@ -38,7 +38,7 @@ async function seed(location: Location, stateDir: string): Promise<void> {
       settings: new SettingsMap({ OPENHIM_API_PORT: '0', OPENHIM_ROUTER_HTTP_PORT: '0', OPENHIM_ROUTER_HTTPS_PORT: '0', OPENHIM_ROOT_PASSWORD: password }),
     });
     const headers = { authorization: basic('root@openhim.org', password), 'content-type': 'application/json' };
-    await fetch(`${running.endpoints.api}/clients`, { method: 'POST', headers, body: JSON.stringify({ clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password' }) });
+    await fetch(`${running.endpoints.api}/clients`, { method: 'POST', headers, body: JSON.stringify({ clientID: 'pos', name: 'PoS', roles: [], password: 'pos-password' }) });
     await fetch(`${running.endpoints.api}/channels`, { method: 'POST', headers, body: JSON.stringify({ name: 'c', urlPattern: '^/x', allow: ['pos'], routes: [{ name: 'r', host: '127.0.0.1', port: 9, primary: true }] }) });
     for (let i = 0; i < 5; i++) await fetch(`${running.endpoints.router}/x/${i}`, { method: 'POST', headers: { authorization: basic('pos', 'pos-password') }, body: `body ${i} \u00e9\u0000` });
     await running.stop();

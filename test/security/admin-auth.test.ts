@@ -65,7 +65,7 @@ for (const driver of testDrivers) {
       // Throttling out of the way here (these tests send wrong passwords on purpose); see 18 below.
       iol = await startIol(driver, { OPENHIM_LOGIN_MAX_FAILURES: '1000' });
       assert.equal((await iol.call('POST', '/users', { ...user, firstname: 'C', surname: 'L' })).status, 201);
-      assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: ['lab'], password: 'lab-password-1' })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'lab', name: 'Lab', roles: [], password: 'lab-password-1' })).status, 201);
     });
     after(async () => {
       await iol?.stop();
@@ -287,7 +287,7 @@ describe('23: router JWTs', () => {
       OPENHIM_JWT_AUDIENCE: audience,
       OPENHIM_JWT_ISSUER: issuer,
     });
-    assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['emr'] })).status, 201);
+    assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: [] })).status, 201);
     const channel = { name: 'jwt', urlPattern: '^/jwt$', allow: ['emr'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] };
     assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
   });

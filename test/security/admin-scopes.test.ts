@@ -37,6 +37,11 @@ const DOCUMENTED_USER: Record<string, string> = {
   'GET /tasks/:taskId': 'own-task',
   'PUT /tasks/:taskId': 'own-task',
   'POST /tasks': 'txRerunAcl',
+  'GET /metrics': 'txViewAcl',
+  'GET /metrics/channels/:channelID?': 'txViewAcl',
+  'GET /metrics/timeseries/:type': 'txViewAcl',
+  'GET /metrics/timeseries/:type/channels/:channelID?': 'txViewAcl',
+  'GET /clients/:clientId/clientName': 'client-name',
 };
 
 /** The admin API's route table, as Fastify registers it, from the real modules. */

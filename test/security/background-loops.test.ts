@@ -37,9 +37,9 @@ for (const driver of testDrivers) {
         res.end('done');
       });
       iol = await startIol(driver, { OPENHIM_AUTO_RETRY_INTERVAL_MS: '100', OPENHIM_CACHE_REFRESH_MS: '100' });
-      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
+      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: [], password: 'pos-password-1' });
       Object.assign(ids, await addPosChannels(iol, up.port, [
-        ['plain', { urlPattern: '^/plain' }],
+        ['plain', { urlPattern: '^/plain', allow: ['pos', 'pos-role'] }],
         ['flaky', { urlPattern: '^/flaky', autoRetryEnabled: true, autoRetryPeriodMinutes: 1, autoRetryMaxAttempts: 1 }],
       ]));
     });
@@ -107,7 +107,7 @@ for (const driver of testDrivers) {
 
     test('the routing table refresh skips a malformed client and still sees new ones', async () => {
       await iol.t.db.query(`INSERT INTO iol.clients (id, client_id, doc, secrets) VALUES ('odd', 'odd', '{"clientID": "odd", "certFingerprint": 5, "roles": []}'::jsonb, '"nope"'::jsonb)`);
-      const created = await iol.call('POST', '/clients', { clientID: 'late', name: 'Late', roles: ['pos'], password: 'late-password-1' });
+      const created = await iol.call('POST', '/clients', { clientID: 'late', name: 'Late', roles: ['pos-role'], password: 'late-password-1' });
       assert.equal(created.status, 201);
       await eventually(async () => (await fetch(`${iol.router}/plain/late`, { headers: { authorization: basic('late', 'late-password-1') } })).status === 200, 'the late client routed');
       assert.equal((await fetch(`${iol.router}/plain/2`, { headers: auth })).status, 200);

@@ -67,7 +67,7 @@ for (const driver of testDrivers) {
       iol = await startIol(driver);
       router = iol.router;
       routerPort = new URL(router).port;
-      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['emr'], password: 'emr-password-1' })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: [], password: 'emr-password-1' })).status, 201);
       stateDir = await mkdtemp(join(tmpdir(), 'instant-shr-'));
       // The shared health record as the platform configures it: it knows the router's address from the settings.
       const settings = new SettingsMap({ FHIR_DATASTORE_PORT: '0', OPENHIM_ROUTER_HOST: '127.0.0.1', OPENHIM_ROUTER_HTTP_PORT: routerPort, FHIR_DATASTORE_LOCAL_BASE_URLS: 'https://fhir.moh.example/fhir' });

@@ -31,14 +31,14 @@ for (const driver of testDrivers) {
       const channel = {
         name: 'labs',
         urlPattern: '^/labs$',
-        allow: ['lab'],
+        allow: ['lab-role'],
         txViewAcl: ['viewers'],
         routes: [{ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, username: 'up-user', password: ROUTE_PASSWORD }],
       };
       assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
-      const client = { clientID: 'lab', name: 'Lab', roles: ['lab'], password: CLIENT_PASSWORD, customTokenID: CLIENT_TOKEN };
+      const client = { clientID: 'lab', name: 'Lab', roles: ['lab-role'], password: CLIENT_PASSWORD, customTokenID: CLIENT_TOKEN };
       assert.equal((await iol.call('POST', '/clients', client)).status, 201);
-      const consoleClient = { clientID: 'old-lab', name: 'Old lab', roles: ['lab'], passwordAlgorithm: 'sha512', passwordHash: CONSOLE_HASH, passwordSalt: CONSOLE_SALT };
+      const consoleClient = { clientID: 'old-lab', name: 'Old lab', roles: ['lab-role'], passwordAlgorithm: 'sha512', passwordHash: CONSOLE_HASH, passwordSalt: CONSOLE_SALT };
       assert.equal((await iol.call('POST', '/clients', consoleClient)).status, 201);
       const mediator = {
         urn: 'urn:mediator:secret-test',

@@ -17,7 +17,7 @@ for (const driver of testDrivers) {
     before(async () => {
       up = await startUpstream();
       iol = await startIol(driver, { OPENHIM_API_MAX_FILTER_LIMIT: '3' });
-      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' });
+      await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: [], password: 'pos-password-1' });
       const channel = await iol.call('POST', '/channels', { name: 'all', urlPattern: '^/', allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] });
       assert.equal(channel.status, 201);
       for (const path of ['/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!', '/one', '/two', '/three', '/four']) {

@@ -58,7 +58,7 @@ for (const driver of testDrivers) {
     before(async () => {
       up = await startBinaryUpstream();
       iol = await startIol(driver, { OPENHIM_AUTO_RETRY_INTERVAL_MS: '3600000' });
-      assert.equal((await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: ['pos'], password: 'pos-password-1' })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'pos', name: 'PoS', roles: [], password: 'pos-password-1' })).status, 201);
       const channel = await iol.call('POST', '/channels', {
         name: 'bytes', urlPattern: '^/', allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }],
       });

@@ -37,6 +37,8 @@ export class RoutingTable {
   private timer: NodeJS.Timeout | undefined;
   private version = 0;
   private readonly listeners: Array<(snapshot: RoutingSnapshot) => void> = [];
+  /** The role/clientID collisions last logged, so a refresh every few seconds does not repeat them. */
+  private reportedCollisions = '';
 
   /** Without stores (a router worker), the table changes only through `apply`. */
   constructor(
@@ -107,18 +109,25 @@ export class RoutingTable {
     const byId = new Map<string, ClientEntry>();
     const byTokenHash = new Map<string, ClientEntry>();
     const byFingerprint = new Map<string, ClientEntry>();
+    const clientIds = new Set(clients.map((row) => row?.doc?.clientID));
+    const collisions: string[] = [];
     for (const { doc, secrets } of clients) {
       // One malformed client row is skipped, not a reason to keep a stale table for everyone.
       if (!doc || typeof doc.clientID !== 'string' || !secrets || typeof secrets !== 'object') {
         this.logger.warn({ client: typeof doc?.clientID === 'string' ? doc.clientID : undefined }, 'client row is malformed: skipped by the router');
         continue;
       }
-      const entry = { client: doc, secrets };
+      const entry = { client: withoutClientIdRoles(doc, clientIds, collisions), secrets };
       byClientId.set(doc.clientID, entry);
       if (typeof doc._id === 'string') byId.set(doc._id, entry);
       if (typeof secrets.customTokenHash === 'string' && secrets.customTokenHash) byTokenHash.set(secrets.customTokenHash, entry);
       if (typeof doc.certFingerprint === 'string' && doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
     }
+    const collisionKey = collisions.join(',');
+    if (collisionKey && collisionKey !== this.reportedCollisions) {
+      this.logger.warn({ roles: collisions.slice(0, 20) }, 'clients hold roles named like other clients (stored before the API refused it): the router ignores those roles; change the clients (PUT /clients/:id)');
+    }
+    this.reportedCollisions = collisionKey;
     this.channels = compiled;
     this.tcp = tcp;
     this.byClientId = byClientId;
@@ -182,6 +191,19 @@ export class RoutingTable {
   clientByFingerprint(fingerprint: string): ClientEntry | undefined {
     return this.byFingerprint.get(normaliseFingerprint(fingerprint));
   }
+}
+
+/**
+ * The client as the router authorises it: a role named like another client's clientID is
+ * dropped, since `allow` naming that client would otherwise let this one in too (the API
+ * refuses such roles now; rows stored before may still hold them). `collisions` collects them.
+ */
+function withoutClientIdRoles(doc: Client, clientIds: ReadonlySet<unknown>, collisions: string[]): Client {
+  if (!Array.isArray(doc.roles)) return { ...doc, roles: [] };
+  const clashing = doc.roles.filter((role) => role !== doc.clientID && clientIds.has(role));
+  if (clashing.length === 0) return doc;
+  for (const role of clashing) collisions.push(`${doc.clientID}:${role}`);
+  return { ...doc, roles: doc.roles.filter((role) => !clashing.includes(role)) };
 }
 
 export function normaliseFingerprint(value: string): string {

@@ -1,6 +1,6 @@
 /** The admin API: Fastify from createHttpApp, OpenHIM's routes, errors turned into HTTP here. */
 import cookie from '@fastify/cookie';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { createHttpApp } from '../../../common/http-app.js';
 import { isInstantError } from '../../../common/errors.js';
 import { isTransactionTimeout } from '../../../db/transaction-budget.js';
@@ -11,6 +11,7 @@ import { channelRoutes } from './channels.js';
 import { installCors } from './cors.js';
 import { clientRoutes } from './clients.js';
 import { mediatorRoutes } from './mediators.js';
+import { metricsRoutes } from './metrics.js';
 import { metadataRoutes } from './metadata.js';
 import { roleRoutes } from './roles.js';
 import { accessOf, enforceScopes, registerScope, type ApiAccess, type DeclaredRoute, type ScopedRoutes } from './scopes.js';
@@ -35,8 +36,13 @@ export function buildApiApp(deps: IolDeps, tls?: TlsIdentity): FastifyInstance {
   return buildScopedApiApp(deps, tls).app;
 }
 
+/** A URL Fastify cannot decode (a bad percent-escape such as %ff), in the API's error shape. */
+function answerBadUrl(url: string, reply: FastifyReply): void {
+  void reply.code(400).send({ error: 'IOL_BAD_URL', message: `the URL ${JSON.stringify(url.split('?')[0]!.slice(0, 200))} holds a percent-escape that is not UTF-8 (such as %ff): escape the path as UTF-8` });
+}
+
 export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
-  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', ...(tls ? { https: { ...secureContextOptions(tls, false) } } : {}) });
+  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', badUrl: answerBadUrl, ...(tls ? { https: { ...secureContextOptions(tls, false) } } : {}) });
   // Over HTTPS the API serves the keystore's certificate too (as OpenHIM), replaced without a restart.
   if (tls) deps.tls.onChange((identity) => (app.server as unknown as import('node:https').Server).setSecureContext(secureContextOptions(identity, false)));
   const routes = enforceScopes(app);
@@ -101,6 +107,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     transactionRoutes(deps),
     taskRoutes(app, deps),
     systemRoutes(deps),
+    metricsRoutes(deps),
     keystoreRoutes(deps),
     metadataRoutes(deps),
   ];

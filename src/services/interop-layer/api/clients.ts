@@ -3,23 +3,24 @@ import type { IolDeps } from '../deps.js';
 import { conflict, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, type Client, type ClientInput, type ClientSecrets } from '../models.js';
+import { clientHashToStore } from '../client-passwords.js';
 import { hashPassword, sha256hex } from '../passwords.js';
 import type { ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
+import { checkStorable } from './query-filters.js';
+import { refuseClientIdTakenByRole, refuseRolesNamingClients } from './role-names.js';
 
 /** Hashes what a client input carries (password, console hash, custom token) over the stored secrets. */
-export async function secretsFrom(input: ClientInput, previous: ClientSecrets = {}): Promise<ClientSecrets> {
+export async function secretsFrom(input: ClientInput, maxBcryptCost: number, previous: ClientSecrets = {}): Promise<ClientSecrets> {
   const secrets: ClientSecrets = { ...previous };
   if (input.password) {
     secrets.passwordAlgorithm = 'scrypt';
     secrets.passwordHash = await hashPassword(input.password);
     delete secrets.passwordSalt;
   } else if (input.passwordHash) {
-    secrets.passwordAlgorithm = input.passwordAlgorithm ?? 'sha512';
-    secrets.passwordHash = input.passwordHash.toLowerCase();
-    secrets.passwordSalt = input.passwordSalt ?? '';
+    Object.assign(secrets, clientHashToStore(input.passwordAlgorithm, input.passwordHash, input.passwordSalt, maxBcryptCost));
   }
   if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);
   return secrets;
@@ -36,9 +37,20 @@ export function publicClient(row: ClientRow): Client & { customTokenSet: boolean
   return { ...row.doc, customTokenSet: Boolean(row.secrets.customTokenHash) };
 }
 
-/** Clients: admins only. */
+/** Clients: admins only, but for a client's name, which every user may read (as OpenHIM). */
 export function clientRoutes(deps: IolDeps): ScopedRoutes {
-  return { admin: (scope) => registerClientRoutes(scope, deps) };
+  return { user: (scope) => registerClientNameRoute(scope, deps), admin: (scope) => registerClientRoutes(scope, deps) };
+}
+
+function registerClientNameRoute(app: FastifyInstance, deps: IolDeps): void {
+  // OpenHIM's getClient(ctx, id, 'clientName'): by _id, or by clientID with ?byNamedClientID=true; only `name`.
+  app.get<{ Params: { clientId: string }; Querystring: { byNamedClientID?: string } }>('/clients/:clientId/clientName', { config: { userCheck: 'client-name' } }, async (request) => {
+    checkStorable(request.params.clientId, 'clientId');
+    const row = await deps.clients.find(request.params.clientId);
+    const byClientID = request.query.byNamedClientID === 'true';
+    if (!row || (byClientID ? row.doc.clientID : row.doc._id) !== request.params.clientId) throw notFound(`client ${request.params.clientId}`);
+    return { name: row.doc.name };
+  });
 }
 
 function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
@@ -46,10 +58,19 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
     return (await deps.clients.listWithSecrets()).map(publicClient);
   });
 
+  app.get<{ Params: { domain: string } }>('/clients/domain/:domain', async (request) => {
+    checkStorable(request.params.domain, 'domain');
+    const row = await deps.clients.byDomain(request.params.domain);
+    if (!row) throw notFound(`a client with clientDomain ${request.params.domain}`);
+    return publicClient(row);
+  });
+
   app.post('/clients', async (request, reply) => {
     const input = parseBody(clientSchema, request.body, 'client');
     if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
-    const secrets = await secretsFrom(input);
+    await refuseRolesNamingClients(deps, input.clientID, input.roles);
+    await refuseClientIdTakenByRole(deps, input.clientID);
+    const secrets = await secretsFrom(input, deps.config.limits.clientBcryptMaxCost);
     const client = toClient(input, newObjectId(), secrets);
     await deps.clients.insert({ doc: client, secrets });
     await deps.routing.reload();
@@ -73,7 +94,11 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
       const other = await deps.clients.find(input.clientID);
       if (other && other.doc._id !== row.doc._id) throw conflict(`a client with clientID ${input.clientID} already exists`);
     }
-    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), row.secrets);
+    // Roles are checked when they or the clientID change: a row stored before these checks can
+    // still be edited otherwise (the router ignores a colliding role: routing-table.ts).
+    if ('roles' in body || input.clientID !== row.doc.clientID) await refuseRolesNamingClients(deps, input.clientID, input.roles, row.doc._id);
+    if (input.clientID !== row.doc.clientID) await refuseClientIdTakenByRole(deps, input.clientID, row.doc._id);
+    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), deps.config.limits.clientBcryptMaxCost, row.secrets);
     const client = toClient(input, row.doc._id, secrets);
     await deps.clients.update({ doc: client, secrets });
     deps.verified.clear();

@@ -16,6 +16,7 @@ import { auditChange } from './common.js';
 import { publicMediator } from './mediators.js';
 import { publicChannel, withStoredMediatorPasswords, withStoredRoutePasswords } from './secrets.js';
 import { secretsFrom, toClient } from './clients.js';
+import { refuseClientIdTakenByRole, refuseRolesNamingClients } from './role-names.js';
 import { userSecrets } from './users.js';
 import { z } from 'zod';
 
@@ -75,8 +76,11 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
           const input = parseBody(clientSchema, item, 'client');
           record = input.clientID;
           const existing = await deps.clients.find(input.clientID);
+          // The same namespace rules as POST/PUT /clients (api/role-names.ts), in a dry run too.
+          await refuseRolesNamingClients(deps, input.clientID, input.roles, existing?.doc._id);
+          if (!existing) await refuseClientIdTakenByRole(deps, input.clientID, undefined, false);
           if (dryRun) return planned(existing);
-          const secrets = await secretsFrom(input, existing?.secrets);
+          const secrets = await secretsFrom(input, deps.config.limits.clientBcryptMaxCost, existing?.secrets);
           const client = { ...existing?.doc, ...toClient(input, existing?.doc._id ?? newObjectId(), secrets) };
           if (existing) await deps.clients.update({ doc: client, secrets });
           else await deps.clients.insert({ doc: client, secrets });

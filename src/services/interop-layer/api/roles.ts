@@ -11,6 +11,7 @@ import { ChannelStore, ClientStore, type ClientRow } from '../store/entities.js'
 import { parseBody } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
+import { refuseRoleNamedLikeClient } from './role-names.js';
 
 const refList = z.array(z.object({ _id: z.string().optional(), name: z.string().optional(), clientID: z.string().optional() })).default([]);
 const roleSchema = z.object({ name: z.string().regex(/^[a-zA-Z0-9_.@-]+$/, 'letters, digits, _ . @ - only').optional(), channels: refList, clients: refList });
@@ -93,6 +94,7 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!input.name) throw badRequest('a role needs a name');
     if (input.channels.length + input.clients.length === 0) throw badRequest('a role needs at least one channel or client');
     if ((await allRoles(deps)).roles.has(input.name)) throw conflict(`role ${input.name} already exists`);
+    await refuseRoleNamedLikeClient(deps, input.name);
     await applyMembership(deps, input.name, input.name, input.channels, input.clients);
     auditChange(deps, request, 'C', `Role/${input.name}`);
     reply.code(201);
@@ -106,6 +108,7 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!roles.has(request.params.name)) throw notFound(`role ${request.params.name}`);
     const newName = input.name ?? request.params.name;
     if (newName !== request.params.name && roles.has(newName)) throw conflict(`role ${newName} already exists`);
+    if (newName !== request.params.name) await refuseRoleNamedLikeClient(deps, newName);
     await applyMembership(deps, request.params.name, newName, 'channels' in body ? input.channels : undefined, 'clients' in body ? input.clients : undefined);
     auditChange(deps, request, 'U', `Role/${newName}`);
     return (await allRoles(deps)).roles.get(newName) ?? { name: newName, channels: [], clients: [] };

@@ -19,6 +19,8 @@ export type UserCheck =
   | 'self'
   /** Server facts every user may read (version, timezone). */
   | 'none'
+  /** A client's name alone (OpenHIM's console shows it to every user beside transactions). */
+  | 'client-name'
   /** Channels and transactions filtered to those whose txViewAcl/txViewFullAcl names a group of the user (bodies only with txViewFullAcl). */
   | 'txViewAcl'
   /** The caller's own user (`:email`); only admins may change groups or an email. */

@@ -6,6 +6,7 @@ import { IolError, badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
+import { userOf } from './auth.js';
 import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, oneOf, parsePaging, parseTimestamp, refuseUnknownParameters } from './query-filters.js';
 import type { AuditKind } from '../store/audits.js';
@@ -13,39 +14,29 @@ import { openhimFilterOptions, parseOpenhimFilters, toOpenhimAudit } from './ope
 
 const AUDIT_KINDS: readonly AuditKind[] = ['login', 'auth-failure', 'admin-change', 'routed-request'];
 
+export { calendarParts } from './metrics.js';
+
 const VERSION = '8.5.0-instant';
 const HEARTBEAT_WINDOW_MS = 60_000;
 
-const METRIC_COLUMNS = `
-  count(*)::int AS total,
-  COALESCE(avg(resp_ms), 0)::float AS "avgResp",
-  COALESCE(min(resp_ms), 0)::float AS "minResp",
-  COALESCE(max(resp_ms), 0)::float AS "maxResp",
-  count(*) FILTER (WHERE status = 'Failed')::int AS failed,
-  count(*) FILTER (WHERE status = 'Successful')::int AS successful,
-  count(*) FILTER (WHERE status = 'Processing')::int AS processing,
-  count(*) FILTER (WHERE status = 'Completed')::int AS completed,
-  count(*) FILTER (WHERE status = 'Completed with error(s)')::int AS "completedWErrors"`;
+/** What POST /audits stores; any other field (OpenHIM's ATNA record) is a 400 that names it. */
+const postedAuditSchema = z.object({
+  action: z.enum(['C', 'R', 'U', 'D', 'E']).default('E'),
+  outcome: z.enum(['0', '4', '8', '12']).default('0'),
+  outcomeDesc: z.string().max(2000).optional(),
+  entity: z.string().max(2000).optional(),
+});
 
-const TIMESERIES = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
-
-/**
- * A bucket start as OpenHIM's `_id` parts (moment, en locale), in UTC: `day` is the day of the
- * week (0 = Sunday), `month` counts from 0, `week` is the Sunday-first week of the year whose
- * week 1 holds 1 January.
- */
-export function calendarParts(date: Date): { minute: number; hour: number; day: number; week: number; month: number; year: number } {
-  const year = date.getUTCFullYear();
-  const dayMs = 86_400_000;
-  const midnight = Date.UTC(year, date.getUTCMonth(), date.getUTCDate());
-  const saturday = new Date(midnight + (6 - date.getUTCDay()) * dayMs);
-  let week: number;
-  if (saturday.getUTCFullYear() > year) week = 1; // this week holds next 1 January
-  else {
-    const jan1 = Date.UTC(year, 0, 1);
-    week = Math.floor(((midnight - jan1) / dayMs + new Date(jan1).getUTCDay()) / 7) + 1;
+function parsePostedAudit(body: unknown): z.infer<typeof postedAuditSchema> {
+  const known = Object.keys(postedAuditSchema.shape);
+  const unknown = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body).filter((key) => !known.includes(key)) : [];
+  if (unknown.length > 0 || Array.isArray(body)) {
+    throw badRequest(
+      `POST /audits cannot store ${unknown.length ? unknown.slice(0, 10).join(', ') : 'a list'}: it takes one object {action: C|R|U|D|E, outcome: 0|4|8|12, outcomeDesc, entity}`,
+      "OpenHIM's ATNA records (eventIdentification, activeParticipant, ...) are not stored here; send them to an ATNA repository",
+    );
   }
-  return { minute: date.getUTCMinutes(), hour: date.getUTCHours(), day: date.getUTCDay(), week, month: date.getUTCMonth(), year };
+  return parseBody(postedAuditSchema, body, 'audit');
 }
 
 const groupSchema = z.object({
@@ -128,91 +119,22 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get('/audits-filter-options', async () => openhimFilterOptions(await deps.audits.storedKinds()));
 
+  // Our own record of an admin's action. OpenHIM's ATNA record (eventIdentification,
+  // activeParticipant, ...) is refused rather than stored empty: a 400 names what is taken.
   app.post('/audits', async (request, reply) => {
-    const body = parseBody(
-      z.object({ action: z.enum(['C', 'R', 'U', 'D', 'E']).default('E'), outcome: z.enum(['0', '4', '8', '12']).default('0'), outcomeDesc: z.string().optional(), entity: z.string().optional() }),
-      request.body,
-      'audit',
-    );
+    const body = parsePostedAudit(request.body);
     reply.code(201);
     return deps.audits.record({
       kind: 'admin-change',
       action: body.action,
       success: body.outcome === '0',
+      // Who posted it: the authenticated user, never "anonymous".
+      who: userOf(request).email,
+      address: request.ip,
       ...(body.outcomeDesc ? { description: body.outcomeDesc } : {}),
       ...(body.entity ? { entity: body.entity } : {}),
     });
   });
-
-  // Metrics from the transaction log (JSON) or the router's counters (Prometheus text).
-  type MetricsQuery = { startDate?: string; endDate?: string };
-  async function metrics(q: MetricsQuery, groups: Array<[expr: string, alias: string]>, channelID?: string): Promise<unknown[]> {
-    const startDate = parseTimestamp(q.startDate, 'startDate');
-    const endDate = parseTimestamp(q.endDate, 'endDate');
-    if (!startDate || !endDate) throw badRequest('startDate and endDate are required ISO dates');
-    checkStorable(channelID, 'channelID');
-    await deps.transactions.flush();
-    const params: unknown[] = [startDate, endDate];
-    let where = 'request_ts >= $1::timestamptz AND request_ts <= $2::timestamptz';
-    if (channelID) {
-      params.push(channelID);
-      where += ` AND channel_id = $3`;
-    }
-    const group = groups.map(([expr, alias]) => `, ${expr} AS ${alias}`).join('');
-    const groupBy = groups.map(([expr]) => expr).join(', ');
-    const r = await deps.db.query<Record<string, unknown>>(
-      `SELECT ${METRIC_COLUMNS}${group} FROM (
-         SELECT *, COALESCE(response_ms, EXTRACT(EPOCH FROM ((doc->'response'->>'timestamp')::timestamptz - request_ts)) * 1000) AS resp_ms
-           FROM iol.transactions WHERE ${where}) t
-       ${groups.length ? `GROUP BY ${groupBy} ORDER BY 10` : ''}`,
-      params,
-    );
-    return r.rows;
-  }
-
-  app.get<{ Querystring: MetricsQuery & { format?: string } }>('/metrics', async (request, reply) => {
-    const accept = request.headers.accept ?? '';
-    if (accept.includes('application/openmetrics-text')) {
-      reply.header('content-type', deps.metrics.openMetrics.contentType);
-      return deps.metrics.openMetrics.metrics();
-    }
-    if (request.query.format === 'prometheus' || (!request.query.startDate && accept.startsWith('text/plain'))) {
-      reply.header('content-type', deps.metrics.registry.contentType);
-      return deps.metrics.registry.metrics();
-    }
-    return metrics(request.query, []);
-  });
-
-  app.get<{ Querystring: MetricsQuery; Params: { channelID?: string } }>('/metrics/channels/:channelID?', async (request) => {
-    const rows = (await metrics(request.query, [['channel_id', 'key']], request.params.channelID)) as Array<Record<string, unknown>>;
-    return rows.map(({ key, ...m }) => ({ _id: { channelID: key }, ...m }));
-  });
-
-  app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type', async (request) => {
-    return timeseries(request.params.type, request.query);
-  });
-  app.get<{ Querystring: MetricsQuery; Params: { type: string; channelID?: string } }>('/metrics/timeseries/:type/channels/:channelID?', async (request) => {
-    return timeseries(request.params.type, request.query, true, request.params.channelID);
-  });
-
-  async function timeseries(type: string, q: MetricsQuery, byChannel = false, channelID?: string) {
-    if (!TIMESERIES.has(type)) throw badRequest(`timeseries type must be one of ${[...TIMESERIES].join(', ')}`);
-    // Weeks start on Sunday, as OpenHIM's (moment's en locale) and as calendarParts numbers them;
-    // PostgreSQL's own weeks start on Monday. In UTC, as the parts are.
-    const bucket =
-      type === 'week'
-        ? `(date_trunc('week', (request_ts AT TIME ZONE 'UTC') + interval '1 day') - interval '1 day') AT TIME ZONE 'UTC'`
-        : `date_trunc('${type}', request_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
-    const groups: Array<[string, string]> = [[bucket, 'key']];
-    if (byChannel) groups.push(['channel_id', 'channel']);
-    const rows = (await metrics(q, groups, channelID)) as Array<Record<string, unknown>>;
-    // OpenHIM's item (src/api/metrics.js convertMetric): the counts, the bucket's start as
-    // `timestamp`, and `_id` with the channel and the bucket's calendar parts.
-    return rows.map(({ key, channel, ...m }) => {
-      const start = key instanceof Date ? key : new Date(String(key));
-      return { ...m, timestamp: start.toISOString(), _id: { ...(byChannel ? { channelID: channel } : {}), ...calendarParts(start) } };
-    });
-  }
 
   // Contact groups (alerting recipients).
   app.get('/groups', async () => {

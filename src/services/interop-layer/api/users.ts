@@ -4,7 +4,7 @@ import { conflict, forbidden, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { userSchema, type User, type UserInput } from '../models.js';
 import { hashPassword, legacyUserHash, tokenSalt } from '../passwords.js';
-import type { UserRow } from '../store/users.js';
+import { UserStore, type UserRow } from '../store/users.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
@@ -32,6 +32,26 @@ export async function userSecrets(
     return { scryptHash: null, legacySalt: input.passwordSalt, legacyHash: input.passwordHash.toLowerCase() };
   }
   return undefined;
+}
+
+/**
+ * Runs `change` (deleting or demoting `email`) in one transaction, refusing it (409) when it would leave no user
+ * in the admin group: with none, the API could only be unlocked by a restart (ensureRootUser).
+ */
+async function keepingAnAdmin<T>(deps: IolDeps, email: string, change: (users: UserStore) => Promise<T>): Promise<T> {
+  return deps.db.transaction(async (tx) => {
+    const users = new UserStore(tx);
+    const admins = await users.lockAdmins();
+    if (admins.length === 1 && admins[0] === email.toLowerCase()) {
+      throw conflict(`user ${email} is the last admin: add another user to the admin group first`);
+    }
+    return change(users);
+  });
+}
+
+/** The configured root user (OPENHIM_ROOT_EMAIL), which the API never deletes, as OpenHIM. */
+function isRoot(deps: IolDeps, email: string): boolean {
+  return email.toLowerCase() === deps.config.rootEmail.toLowerCase();
 }
 
 function toUser(input: UserInput, id: string): User {
@@ -67,7 +87,8 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     }
     const user = toUser(input, row.doc._id);
     const secrets = await userSecrets(deps, request.body as UserInput, user.email);
-    await deps.users.update(user, secrets);
+    if (isAdmin(row.doc) && !isAdmin(user)) await keepingAnAdmin(deps, row.doc.email, (users) => users.update(user, secrets));
+    else await deps.users.update(user, secrets);
     if (secrets) deps.verified.clear();
     auditChange(deps, request, 'U', `User/${user._id}`);
     return user;
@@ -89,7 +110,9 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.delete<{ Params: { email: string } }>('/users/:email', async (request) => {
-    if (!(await deps.users.delete(request.params.email))) throw notFound(`user ${request.params.email}`);
+    const { email } = request.params;
+    if (isRoot(deps, email)) throw forbidden(`User ${deps.config.rootEmail} is OpenHIM root, User cannot be deleted through the API`);
+    if (!(await keepingAnAdmin(deps, email, (users) => users.delete(email)))) throw notFound(`user ${email}`);
     deps.verified.clear();
     auditChange(deps, request, 'D', `User/${request.params.email}`);
     return { result: `user ${request.params.email} deleted` };

@@ -68,6 +68,12 @@ export class ClientStore {
     return r.rows[0];
   }
 
+  /** The first client (by clientID) of a domain, as OpenHIM's GET /clients/domain/:domain. */
+  async byDomain(domain: string): Promise<ClientRow | undefined> {
+    const r = await this.db.query<ClientRow>(`SELECT doc, secrets FROM iol.clients WHERE doc->>'clientDomain' = $1 ORDER BY client_id LIMIT 1`, [domain]);
+    return r.rows[0];
+  }
+
   async insert(row: ClientRow): Promise<void> {
     await this.db.query('INSERT INTO iol.clients (id, client_id, doc, secrets) VALUES ($1, $2, $3::jsonb, $4::jsonb)', [
       row.doc._id,

@@ -57,6 +57,16 @@ export class UserStore {
     }
   }
 
+  /**
+   * The admins' emails (lower case), their rows locked until the transaction ends: a change that
+   * could leave no admin checks and writes under this lock, so two admins removing each other
+   * at once cannot both succeed.
+   */
+  async lockAdmins(): Promise<string[]> {
+    const r = await this.db.query<{ email: string }>(`SELECT lower(email) AS email FROM iol.users WHERE doc->'groups' @> '["admin"]'::jsonb FOR UPDATE`);
+    return r.rows.map((row) => row.email);
+  }
+
   async delete(email: string): Promise<boolean> {
     const r = await this.db.query('DELETE FROM iol.users WHERE lower(email) = lower($1)', [email]);
     return r.rowCount > 0;

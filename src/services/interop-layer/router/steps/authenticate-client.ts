@@ -3,9 +3,9 @@
  * Custom token, Bearer JWT), each switchable. Wrong credentials do not end the request here:
  * a public channel may still take it; authoriseClient refuses it otherwise.
  */
-import { createHash } from 'node:crypto';
 import type { Exchange, RouterDeps } from '../exchange.js';
-import { safeEqual, sha256hex, verifyAgainstDummy, verifyPassword } from '../../passwords.js';
+import { sha256hex, verifyAgainstDummy } from '../../passwords.js';
+import { verifyClientPassword } from '../../client-passwords.js';
 import type { ClientEntry } from '../../routing-table.js';
 
 /** Basic credentials as RFC 7617 and OpenHIM's basic-auth take them (token68: base64, or base64url). */
@@ -34,18 +34,10 @@ function passwordSubject(entry: ClientEntry): string | undefined {
 }
 
 async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, password: string): Promise<boolean> {
-  const { passwordAlgorithm, passwordHash, passwordSalt } = entry.secrets;
   const subject = passwordSubject(entry);
-  if (!passwordHash || !subject) return verifyAgainstDummy(password);
+  if (!subject) return verifyAgainstDummy(password);
   if (deps.verified.has(subject, password)) return true;
-  let ok: boolean;
-  if (passwordAlgorithm === 'scrypt') ok = await verifyPassword(password, passwordHash);
-  else {
-    // OpenHIM console clients: hex(hash(password + salt)) with the named algorithm.
-    const algorithm = passwordAlgorithm ?? 'sha512';
-    if (!['sha512', 'sha256', 'sha1'].includes(algorithm)) return verifyAgainstDummy(password);
-    ok = safeEqual(createHash(algorithm).update(password).update(passwordSalt ?? '').digest('hex'), passwordHash);
-  }
+  const ok = await verifyClientPassword(entry.secrets, password, deps.config.limits.clientBcryptMaxCost);
   if (ok) deps.verified.remember(subject, password);
   return ok;
 }
