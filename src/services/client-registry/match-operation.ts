@@ -8,6 +8,7 @@ import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
 import type { DomainsReader } from './identifier-domains.js';
 import type { GoldenRecordLinker, ScoredCandidate } from './linker.js';
+import { patientBoundsViolation, type PatientBounds } from './patient-bounds.js';
 
 export const MATCH_GRADE_URL = 'http://hl7.org/fhir/StructureDefinition/match-grade';
 const DEFAULT_COUNT = 10;
@@ -19,7 +20,7 @@ function booleanParameter(value: unknown, name: string): boolean {
   throw badRequest(`$match ${name} must be true or false`);
 }
 
-export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader): FhirOperation {
+export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader, bounds: PatientBounds): FhirOperation {
   return {
     name: 'match',
     levels: ['type'],
@@ -30,6 +31,8 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       const param = (name: string) => parameters.parameter?.find((p) => p.name === name);
       const input = param('resource')?.resource as Patient | undefined;
       if (!input || input.resourceType !== 'Patient') throw badRequest('$match needs a "resource" parameter holding a Patient');
+      const violation = patientBoundsViolation(input, bounds);
+      if (violation) throw badRequest(`$match: ${violation}`);
       const onlyCertain = booleanParameter(param('onlyCertainMatches')?.valueBoolean ?? param('onlyCertainMatches')?.valueString, 'onlyCertainMatches');
       const countValue = param('count')?.valueInteger ?? param('count')?.valueString;
       let count = DEFAULT_COUNT;

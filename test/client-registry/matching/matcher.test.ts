@@ -135,3 +135,20 @@ describe('matcher: blocking keys', () => {
     assert.deepEqual(matcher.blockingKeys(patient('a', 'Smith')), matcher.blockingKeys(patient('b', 'Smyth')));
   });
 });
+
+describe('matcher: bounded work whatever the values (review finding 4)', () => {
+  test('only the first CLIENT_REGISTRY_MATCH_MAX_CHARS characters and MATCH_MAX_VALUES values of a field are compared', () => {
+    const bounded = createMatcher(rules, { maxComparedChars: 64, maxComparedValues: 3 });
+    // 'K'*6000 against 'K'*5000+'J': unbounded, jaro costs 30 million steps per pair on the event loop.
+    const stored = patient('Z', 'K'.repeat(6000), '1980-01-01');
+    const asked = patient('Z', `${'K'.repeat(5000)}J`, '1980-01-01');
+    const result = bounded.compare(asked, stored);
+    for (const field of result.fields) {
+      assert.ok((field.a?.length ?? 0) <= 64 && (field.b?.length ?? 0) <= 64, `${field.field} compared ${field.a?.length} and ${field.b?.length} characters`);
+    }
+    assert.equal(result.fields.find((f) => f.field === 'family')!.similarity, 1, 'the first 64 characters agree');
+    const manyNames = (n: number, last: string) => ({ ...patient('Z', 'Other', '1980-01-01'), name: [...Array.from({ length: n }, (_, i) => ({ family: `Filler${i}` })), { family: last }] });
+    const many = bounded.compare(manyNames(20, 'Phiri'), patient('Z', 'Phiri', '1980-01-01'));
+    assert.notEqual(many.fields.find((f) => f.field === 'family')!.a, 'phiri', 'the 21st name is not compared');
+  });
+});

@@ -34,9 +34,9 @@ async function findSource(calls: RegistryCalls, identifiers: readonly { system?:
 }
 
 /** A01/A04/A05/A08: create or update the source record; answers its id. */
-export async function registerPatient(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<string> {
+export async function registerPatient(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<string> {
   const pid = requireSegment(message, 'PID');
-  const incoming = patientFromPid(pid, authorities);
+  const incoming = patientFromPid(pid, authorities, maxRepeats);
   if (!incoming.identifier?.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (patient identifier list) is required: the registry keys source records by it', 'PID^1^3');
   const existing = await findSource(calls, incoming.identifier);
   if (!existing) return (await calls.call<Patient>('POST', 'Patient', [], incoming, 'PID')).id!;
@@ -55,11 +55,11 @@ export async function registerPatient(message: Hl7Message, calls: RegistryCalls,
  * record joins the survivor's golden record ($cr-link), is marked inactive and gets a
  * `replaced-by` link to the survivor. Both must be known (else AE 204).
  */
-export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<void> {
+export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<void> {
   const pid = requireSegment(message, 'PID');
   const mrg = requireSegment(message, 'MRG');
-  const survivorIds = pidIdentifiers(pid, authorities);
-  const priorIds = pidIdentifiers(mrg, authorities, 'MRG', 1);
+  const survivorIds = pidIdentifiers(pid, authorities, maxRepeats);
+  const priorIds = pidIdentifiers(mrg, authorities, maxRepeats, 'MRG', 1);
   if (!survivorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (the surviving patient) is required', 'PID^1^3');
   if (!priorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'MRG-1 (the prior patient identifier list) is required', 'MRG^1^1');
   const survivor = await findSource(calls, survivorIds);

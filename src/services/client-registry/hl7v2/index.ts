@@ -19,6 +19,8 @@ import { pdqQuery, pixQuery, queryError } from './queries.js';
 export interface Hl7Options {
   strictDomains: boolean;
   maxQueryResults: number;
+  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14 and MRG-1 (more is AE before any search). */
+  maxRepeats: number;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
 }
 
@@ -45,11 +47,11 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
     const calls = new RegistryCalls(engine);
     if (type === 'ADT') {
       if (REGISTER_EVENTS.has(event)) {
-        await registerPatient(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        await registerPatient(message, calls, await AuthorityDirectory.load(calls, options.strictDomains), options.maxRepeats);
         return buildAck(message, 'AA').toString();
       }
       if (event === 'A40') {
-        await mergePatients(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        await mergePatients(message, calls, await AuthorityDirectory.load(calls, options.strictDomains), options.maxRepeats);
         return buildAck(message, 'AA').toString();
       }
       throw new Hl7MessageError('AR', HL7_ERROR.unsupportedEvent, `ADT^${event.slice(0, 10)} is not supported: the registry takes A01, A04, A05, A08 and A40`, 'MSH^1^9^1^2');
