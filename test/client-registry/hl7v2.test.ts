@@ -148,6 +148,18 @@ for (const driver of testDrivers) {
       assert.equal(goldenOf(prior), goldenOf(survivor), 'the prior record joins the survivor\'s golden record');
       const unknown = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|GHOST^^^CLINIC_A').text));
       assert.deepEqual([unknown.code, unknown.error], ['AE', '204']);
+      // Review finding 6: a Q22 on the merged-away record's name never answers the survivor's
+      // identifiers with the merged-away demographics; the merged-away record is no patient any more.
+      const onPrior = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-6|@PID.5.1.1^PHIRI', 'RCP|I|10^RD').text);
+      for (const pid of onPrior.getAllSegments('PID')) {
+        const ids = pid.getField(3).components.map((cx) => cx[0]);
+        assert.ok(!(pid.getField(5).getComponent(1) === 'Phiri' && ids.includes('B-200')), `a PID mixes two records: ${pid.toString()}`);
+      }
+      assert.equal(onPrior.getSegment('QAK')!.getField(2).toString(), 'NF');
+      const onSurvivor = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-7|@PID.5.1.1^BANDA', 'RCP|I|10^RD').text);
+      const survivorPid = onSurvivor.getSegment('PID')!;
+      assert.equal(survivorPid.getField(5).getComponent(1), 'Banda');
+      assert.ok(!survivorPid.getField(3).components.some((cx) => cx[0] === 'A-300'), 'the merged-away identifier is not the person\'s any more');
     });
 
     test('refusals: unknown authority, missing PID-3, bad sex, unsupported types and events, garbage in a frame', async () => {

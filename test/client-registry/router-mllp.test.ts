@@ -86,6 +86,19 @@ for (const driver of testDrivers) {
       assert.ok(full.some((tx) => /QBP\^Q22/.test(tx.request.body)));
     });
 
+    test('a PID-3 of 12,000 repetitions (review finding 5) gets an AE through the channel, not a router timeout', async () => {
+      const client = await connectWhenListening(channelUrl);
+      try {
+        const ids = Array.from({ length: 12_000 }, (_, i) => `X${i}^^^&2.16.999.7&ISO^MR`).join('~');
+        const flood = hl7('ADT^A04^ADT_A01', `PID|1||${ids}||Flood^Ada||19910214|F`);
+        const ack = ackOf(await client.send(flood.text));
+        assert.deepEqual([ack.code, ack.controlId], ['AE', flood.controlId]);
+        assert.match(ack.errorText, /CLIENT_REGISTRY_MAX_REPEATS/);
+      } finally {
+        client.close();
+      }
+    });
+
     test('an upstream that is down: the connection is closed, the transaction Failed with its error', async () => {
       const tcpPort = await freePort();
       const deadPort = await freePort();
