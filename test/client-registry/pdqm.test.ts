@@ -75,6 +75,15 @@ for (const driver of testDrivers) {
       assert.equal((await cr.request('GET', `Patient/${banda}`)).body.identifier.length, 3, 'the stored record is untouched');
     });
 
+    test('an unsupported _format: 400 on a read (3.78.4.4.2), 406 on a search (Case 5) (review finding 11)', async () => {
+      const read = await cr.request('GET', `Patient/${banda}?_format=${q('text/plain')}`);
+      assert.equal(read.status, 400, JSON.stringify(read.body));
+      assert.match(read.body.issue[0].diagnostics, /_format/);
+      assert.equal((await cr.request('GET', `Patient/${banda}/_history/1?_format=${q('text/plain')}`)).status, 400);
+      assert.equal((await cr.request('GET', `Patient?family=Banda&_format=${q('text/plain')}`)).status, 406);
+      assert.equal((await cr.request('GET', `Patient/${banda}?_format=json`)).status, 200);
+    });
+
     test('Case 4: a domain the registry does not know is 404 "targetSystem not found"', async () => {
       const reply = await cr.request('GET', `Patient?family=Banda&identifier=${q('urn:oid:1.2.3.4.5.6.7.8.9|')}`);
       assert.equal(reply.status, 404, JSON.stringify(reply.body));
