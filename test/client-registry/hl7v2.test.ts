@@ -148,6 +148,18 @@ for (const driver of testDrivers) {
       assert.equal(goldenOf(prior), goldenOf(survivor), 'the prior record joins the survivor\'s golden record');
       const unknown = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|GHOST^^^CLINIC_A').text));
       assert.deepEqual([unknown.code, unknown.error], ['AE', '204']);
+      // Review finding 12: a resent A40 (same MSH-10, the ACK was lost) is AA again and changes nothing;
+      // merging a patient into itself is AE 205; a merged record named again as prior elsewhere is AE 205.
+      const versionBefore = (await cr.request('GET', `Patient/${prior.id}`)).body.meta.versionId;
+      const resent = ackOf(await client.send(merge.text));
+      assert.deepEqual([resent.code, resent.controlId], ['AA', merge.controlId], resent.errorText);
+      assert.equal((await cr.request('GET', `Patient/${prior.id}`)).body.meta.versionId, versionBefore, 'nothing changed');
+      const self = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|B-200^^^CLINIC_B').text));
+      assert.deepEqual([self.code, self.error], ['AE', '205'], self.errorText);
+      const other = hl7('ADT^A04^ADT_A01', 'PID|1||A-301^^^CLINIC_A||Mvula^Tiwonge||19660606|M');
+      assert.equal(ackOf(await client.send(other.text)).code, 'AA');
+      const again = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||A-301^^^CLINIC_A', 'MRG|A-300^^^CLINIC_A').text));
+      assert.deepEqual([again.code, again.error], ['AE', '205'], again.errorText);
       // Review finding 6: a Q22 on the merged-away record's name never answers the survivor's
       // identifiers with the merged-away demographics; the merged-away record is no patient any more.
       const onPrior = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-6|@PID.5.1.1^PHIRI', 'RCP|I|10^RD').text);

@@ -19,6 +19,7 @@ export const HL7_ERROR = {
   unsupportedMessageType: [200, 'Unsupported message type'],
   unsupportedEvent: [201, 'Unsupported event code'],
   unknownKey: [204, 'Unknown key identifier'],
+  duplicateKey: [205, 'Duplicate key identifier'],
   internalError: [207, 'Application internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 

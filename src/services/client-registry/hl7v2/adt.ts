@@ -8,6 +8,7 @@
 import type { Hl7Message } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
 import { isGolden } from '../golden-record.js';
+import { replacedBy } from '../registry-ownership.js';
 import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
 import { pidIdentifiers, patientFromPid } from './pid.js';
@@ -53,7 +54,8 @@ export async function registerPatient(message: Hl7Message, calls: RegistryCalls,
 /**
  * A40: the MRG-1 patient (prior) is merged into the PID-3 patient (survivor): the prior source
  * record joins the survivor's golden record ($cr-link), is marked inactive and gets a
- * `replaced-by` link to the survivor. Both must be known (else AE 204).
+ * `replaced-by` link to the survivor. Both must be known (else AE 204); one patient named twice is
+ * AE 205; an A40 already applied (the prior already replaced by the survivor) is AA again, nothing changed.
  */
 export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<void> {
   const pid = requireSegment(message, 'PID');
@@ -66,7 +68,11 @@ export async function mergePatients(message: Hl7Message, calls: RegistryCalls, a
   if (!survivor) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the surviving patient (PID-3) is not registered', 'PID^1^3');
   const prior = await findSource(calls, priorIds);
   if (!prior) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the prior patient (MRG-1) is not registered', 'MRG^1^1');
-  if (prior.id === survivor.id) return;
+  if (prior.id === survivor.id) {
+    throw new Hl7MessageError('AE', HL7_ERROR.duplicateKey, 'MRG-1 names the same patient as PID-3: a patient cannot be merged into itself', 'MRG^1^1');
+  }
+  // Already merged into this survivor: a resend (the sender lost the ACK) is answered AA again.
+  if (replacedBy(prior) === survivor.id) return;
   // The registry's own merge (Patient/$merge): one transaction, replaced-by/replaces links, the
   // golden links moved, audited as a decision, undoable with $cr-unmerge.
   await calls.call('POST', 'Patient/$merge', [], {
