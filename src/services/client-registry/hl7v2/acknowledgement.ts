@@ -60,6 +60,8 @@ export function responseHeader(request: Hl7Message | undefined, messageType: str
     rawField(msh, 5), rawField(msh, 6), rawField(msh, 3), rawField(msh, 4),
     hl7Timestamp(), '', messageType, controlId,
     rawField(msh, 11) || 'P', rawField(msh, 12) || '2.5',
+    // MSH-18: an answer is in the character set of the request (index.ts answerPayload).
+    ...(rawField(msh, 18) ? ['', '', '', '', '', rawField(msh, 18)] : []),
   ]);
 }
 
