@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Patient } from '@medplum/fhirtypes';
-import { createMatcher, DEFAULT_MATCH_RULES, validateMatchRules } from '../../../src/services/client-registry/matching/index.js';
+import { createMatcher, DEFAULT_MATCH_RULES, GRADE_BANDS, validateMatchRules } from '../../../src/services/client-registry/matching/index.js';
 import { jaroWinkler } from '../../../src/services/client-registry/matching/string-similarity.js';
 
 const NATIONAL_ID = 'https://example.org/national-id';
@@ -150,5 +150,30 @@ describe('matcher: bounded work whatever the values (review finding 4)', () => {
     const manyNames = (n: number, last: string) => ({ ...patient('Z', 'Other', '1980-01-01'), name: [...Array.from({ length: n }, (_, i) => ({ family: `Filler${i}` })), { family: last }] });
     const many = bounded.compare(manyNames(20, 'Phiri'), patient('Z', 'Phiri', '1980-01-01'));
     assert.notEqual(many.fields.find((f) => f.field === 'family')!.a, 'phiri', 'the 21st name is not compared');
+  });
+});
+
+describe('matcher: search.score agrees with the grade (review finding 14)', () => {
+  test('each grade\'s normalised score lies in its band: certain >= 0.75, probable 0.5-0.75, possible 0.25-0.5, certainly-not < 0.25', () => {
+    const matcher = createMatcher(rules);
+    const pairs: Array<[Patient, Patient]> = [
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-04')],
+      [patient('Anna', 'Smith'), patient('Anna', 'Smith')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Bob', 'Smith')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Peter', 'Jones', '1955-11-20', { gender: 'male' })],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-05')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anne', 'Smith', '1980-03-04')],
+    ];
+    const grades = new Set<string>();
+    for (const [a, b] of pairs) {
+      const result = matcher.compare(a, b);
+      grades.add(result.grade);
+      const [low, high] = GRADE_BANDS[result.grade];
+      assert.ok(result.normalizedScore >= low && result.normalizedScore <= high, `${result.grade} scored ${result.normalizedScore} (raw ${result.score})`);
+    }
+    assert.deepEqual([...grades].sort(), ['certain', 'certainly-not', 'possible', 'probable']);
+    // The bare threshold of certain is 0.75, not where it happens to fall between the lowest and highest scores.
+    const atAutoMatch = createMatcher(rules).compare(patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-04'));
+    assert.ok(atAutoMatch.normalizedScore >= 0.75);
   });
 });

@@ -3,7 +3,7 @@ import type { Patient } from '@medplum/fhirtypes';
 import { compileBlocking } from './blocking.js';
 import { compileExtractor, type ValueExtractor } from './extract.js';
 import type { MatchRules } from './rules.js';
-import { deterministicGrade, gradeOf, scoreField, scoreRange, type FieldContribution, type MatchResult } from './scoring.js';
+import { deterministicGrade, gradeOf, normalizedScoreOf, scoreField, scoreRange, type FieldContribution, type MatchResult } from './scoring.js';
 import { DEFAULT_MATCH_RULES } from './default-rules.js';
 import { DEFAULT_LIMITS } from '../../../common/limits.js';
 
@@ -72,10 +72,11 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES, bounds: M
       const score = Math.round(fields.reduce((sum, field) => sum + field.weight, 0) * 10_000) / 10_000;
       const decided = deterministicGrade(rules.deterministic, x.identifiers, y.identifiers);
       if (decided) {
-        const normalizedScore = decided.grade === 'certainly-not' ? 0 : decided.grade === 'certain' ? 1 : placed(score);
+        const normalizedScore = decided.grade === 'certainly-not' ? 0 : decided.grade === 'certain' ? 1 : normalizedScoreOf(score, decided.grade, range, rules.thresholds);
         return { score, grade: decided.grade, normalizedScore, fields, rule: decided.rule };
       }
-      return { score, grade: gradeOf(score, rules.thresholds), normalizedScore: placed(score), fields };
+      const grade = gradeOf(score, rules.thresholds);
+      return { score, grade, normalizedScore: normalizedScoreOf(score, grade, range, rules.thresholds), fields };
     },
   };
 
@@ -88,8 +89,4 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES, bounds: M
     fields[j] = { ...crossedJ, swappedWith: rules.fields[i].name };
   }
 
-  function placed(score: number): number {
-    if (range.max <= range.min) return 0;
-    return Math.round(Math.min(1, Math.max(0, (score - range.min) / (range.max - range.min))) * 10_000) / 10_000;
-  }
 }
