@@ -110,6 +110,19 @@ for (const driver of testDrivers) {
       assert.equal((await cr.request('GET', `Patient?identifier=${encodeURIComponent('urn:test:pmir-clinic|P-405')}`)).body.entry.length, 1, 'the other entry is applied');
     });
 
+    test('a Patient linking itself (seealso) is refused 422, in a feed (by fullUrl or id) and in a FHIR write (review finding 15)', async () => {
+      const selfByFullUrl = feed([{ fullUrl: 'urn:uuid:self-1', resource: { ...patient({ ids: [['urn:test:pmir-clinic', 'SELF-1']], family: 'Selfie', given: 'Ann', birthDate: '1999-09-09' }), link: [{ other: { reference: 'urn:uuid:self-1' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } }]);
+      const refused = await cr.request('POST', '', selfByFullUrl.bundle);
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(header(refused.body).response.code, 'fatal-error');
+      assert.match(JSON.stringify(focus(refused.body)), /references the Patient itself/);
+      const stored = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:pmir-clinic', 'SELF-2']], family: 'Selfie', given: 'Bea', birthDate: '1998-08-08' }));
+      const selfById = feed([{ resource: { ...stored.body, link: [...stored.body.link, { other: { reference: `Patient/${stored.body.id}` }, type: 'seealso' }] }, request: { method: 'PUT', url: `Patient/${stored.body.id}` } }]);
+      assert.equal((await cr.request('POST', '', selfById.bundle)).status, 422);
+      const put = await cr.request('PUT', `Patient/${stored.body.id}`, { ...stored.body, link: [...stored.body.link, { other: { reference: `Patient/${stored.body.id}` }, type: 'seealso' }] });
+      assert.equal(put.status, 422, JSON.stringify(put.body));
+    });
+
     test('mother and newborn: the newborn Patient links to a RelatedPerson for the mother, references resolved', async () => {
       const message = feed([
         { fullUrl: 'urn:uuid:baby', resource: { ...patient({ ids: [['urn:test:pmir-clinic', 'BABY-1']], family: 'Mwale', given: 'Baby', birthDate: '2024-06-01' }), link: [{ other: { reference: 'urn:uuid:mom' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } },

@@ -21,6 +21,7 @@ import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
 import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection, type DomainsReader } from './identifier-domains.js';
 import { identifierIntegrityInterceptor } from './identifier-integrity.js';
 import { patientBoundsInterceptor, patientBoundsOf } from './patient-bounds.js';
+import { selfLinkInterceptor } from './self-link.js';
 import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
@@ -75,6 +76,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   // What only the registry writes is refused first; then domains: the linker matches on the
   // identifiers as they will be stored (domain URLs). A Patient past the bounds is refused before all.
   engine.addWriteInterceptor(patientBoundsInterceptor(patientBoundsOf(engine.limits)));
+  engine.addWriteInterceptor(selfLinkInterceptor());
   engine.addWriteInterceptor(registryOwnershipInterceptor());
   engine.addWriteInterceptor(domainOwnershipInterceptor());
   engine.addWriteInterceptor(domainCache.interceptor());
