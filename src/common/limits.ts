@@ -101,6 +101,14 @@ export const LIMITS = {
     'time an MLLP connection has to complete its next message (after connecting or after the last answer); then it is closed, so idle and trickling connections do not hold a slot', 100),
   mllpMaxQueryResults: limit('CLIENT_REGISTRY_MLLP_MAX_QUERY_RESULTS', 100, 'count',
     'patients one QBP^Q22 (PDQ) answer returns; RCP-2 may ask for fewer, never more'),
+  crMatchMaxChars: limit('CLIENT_REGISTRY_MATCH_MAX_CHARS', 64, 'count',
+    'characters of each value (a name, an address line) the string comparators compare: only the first ones count, so similarity costs bounded time whatever is stored', 8),
+  crMatchMaxValues: limit('CLIENT_REGISTRY_MATCH_MAX_VALUES', 8, 'count',
+    'values of one field (names, address lines, phones) of each patient the comparators compare, each against each: the first ones count'),
+  crMaxNamePartChars: limit('CLIENT_REGISTRY_MAX_NAME_PART_CHARS', 200, 'count',
+    'characters of one name part (family, a given name, prefix, suffix, text) of a Patient a client writes; longer is 422 (HL7v2: AE), and a $match Patient with one is 400', 16),
+  crMaxRepeats: limit('CLIENT_REGISTRY_MAX_REPEATS', 50, 'count',
+    'repetitions of each element the registry indexes and matches on (identifier, name, given names of a name, telecom, address) in a Patient a client writes; more is 422 (HL7v2: AE naming the field) before any matching or search, and a $match Patient with more is 400', 4),
 
   // ── Terminology service ─────────────────────────────────────────────────────────────────
   terminologyMaxExpansion: limit('TERMINOLOGY_MAX_EXPANSION', 10_000, 'count',

@@ -62,6 +62,11 @@ export class FhirEngine {
   private readonly software: SoftwareDescription;
   private readonly statistics: StatisticsKeeper;
   private codeSystemCatalogue: CodeSystemCatalogue | undefined;
+  /**
+   * The status of a read (`GET Type/id[/_history/vid]`) whose `_format` this server cannot answer
+   * in: 406 as FHIR's http page says; a profile may ask otherwise (PDQm ITI-78 3.78.4.4.2: 400).
+   */
+  readonly unsupportedReadFormatStatus: 400 | 406 = 406;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;

@@ -112,6 +112,11 @@ export class FhirRepository {
   }
 
   /** Runs fn with a repository bound to one database transaction (reused when already in one). */
+  /** true when bound to a transaction already (a transaction bundle's entry): transaction() joins it. */
+  get inTransaction(): boolean {
+    return this.tx !== undefined;
+  }
+
   async transaction<T>(fn: (repo: FhirRepository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
     return this.db.transaction((tx) => fn(new FhirRepository(this.options, tx, this.bindingVerdicts)));

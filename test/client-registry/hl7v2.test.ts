@@ -19,6 +19,27 @@ function clinicSystem(name: string, url: string, oid?: string, namespace?: strin
   return system;
 }
 
+/** One framed message over a fresh connection, the framed answer's bytes (the test client reads UTF-8 only). */
+async function rawExchange(url: string, payload: Buffer): Promise<Buffer> {
+  const { hostname, port } = new URL(url.replace(/^mllp:/, 'http:'));
+  const socket = net.connect(Number(port), hostname);
+  const chunks: Buffer[] = [];
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        const all = Buffer.concat(chunks);
+        if (all.length >= 2 && all[all.length - 2] === 0x1c && all[all.length - 1] === 0x0d) resolve(all);
+      });
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error('closed before an answer')));
+      socket.write(Buffer.concat([Buffer.of(0x0b), payload, Buffer.of(0x1c, 0x0d)]));
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
 for (const driver of testDrivers) {
   describe(`client registry HL7v2 over MLLP on ${driver}`, () => {
     let cr: RegistryUnderTest;
@@ -148,6 +169,55 @@ for (const driver of testDrivers) {
       assert.equal(goldenOf(prior), goldenOf(survivor), 'the prior record joins the survivor\'s golden record');
       const unknown = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|GHOST^^^CLINIC_A').text));
       assert.deepEqual([unknown.code, unknown.error], ['AE', '204']);
+      // Review finding 12: a resent A40 (same MSH-10, the ACK was lost) is AA again and changes nothing;
+      // merging a patient into itself is AE 205; a merged record named again as prior elsewhere is AE 205.
+      const versionBefore = (await cr.request('GET', `Patient/${prior.id}`)).body.meta.versionId;
+      const resent = ackOf(await client.send(merge.text));
+      assert.deepEqual([resent.code, resent.controlId], ['AA', merge.controlId], resent.errorText);
+      assert.equal((await cr.request('GET', `Patient/${prior.id}`)).body.meta.versionId, versionBefore, 'nothing changed');
+      const self = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||B-200^^^CLINIC_B', 'MRG|B-200^^^CLINIC_B').text));
+      assert.deepEqual([self.code, self.error], ['AE', '205'], self.errorText);
+      const other = hl7('ADT^A04^ADT_A01', 'PID|1||A-301^^^CLINIC_A||Mvula^Tiwonge||19660606|M');
+      assert.equal(ackOf(await client.send(other.text)).code, 'AA');
+      const again = ackOf(await client.send(hl7('ADT^A40^ADT_A39', 'PID|1||A-301^^^CLINIC_A', 'MRG|A-300^^^CLINIC_A').text));
+      assert.deepEqual([again.code, again.error], ['AE', '205'], again.errorText);
+      // Review finding 6: a Q22 on the merged-away record's name never answers the survivor's
+      // identifiers with the merged-away demographics; the merged-away record is no patient any more.
+      const onPrior = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-6|@PID.5.1.1^PHIRI', 'RCP|I|10^RD').text);
+      for (const pid of onPrior.getAllSegments('PID')) {
+        const ids = pid.getField(3).components.map((cx) => cx[0]);
+        assert.ok(!(pid.getField(5).getComponent(1) === 'Phiri' && ids.includes('B-200')), `a PID mixes two records: ${pid.toString()}`);
+      }
+      assert.equal(onPrior.getSegment('QAK')!.getField(2).toString(), 'NF');
+      const onSurvivor = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-7|@PID.5.1.1^BANDA', 'RCP|I|10^RD').text);
+      const survivorPid = onSurvivor.getSegment('PID')!;
+      assert.equal(survivorPid.getField(5).getComponent(1), 'Banda');
+      assert.ok(!survivorPid.getField(3).components.some((cx) => cx[0] === 'A-300'), 'the merged-away identifier is not the person\'s any more');
+    });
+
+    test('MSH-18 8859/1 is decoded as Latin-1 and answered in it; undeclared non-UTF-8 bytes and unknown sets are refused (review finding 13)', async () => {
+      const latin1 = (text: string) => Buffer.from(text, 'latin1');
+      const msh = (type: string, id: string, charset: string) => `MSH|^~\\&|CLINIC_A|FAC_A|CR|MOH|20240101120000||${type}|${id}|P|2.5||||||${charset}`;
+      const admit = [msh('ADT^A04^ADT_A01', 'L1', '8859/1'), 'PID|1||L-1^^^CLINIC_A^MR||Müller^José||19770707|M'].join('\r');
+      const reply = await rawExchange(cr.running.endpoints.mllp!, latin1(admit));
+      assert.match(reply.toString('latin1'), /MSA\|AA\|L1/);
+      assert.match(reply.toString('latin1'), /^\x0bMSH(\|[^|\r]*){16}\|8859\/1/, 'the answer declares the same character set');
+      const stored = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|L-1`)}`)).body.entry[0].resource;
+      assert.deepEqual(stored.name[0], { family: 'Müller', given: ['José'] });
+      const query = [msh('QBP^Q22^QBP_Q21', 'L2', '8859/1'), 'QPD|IHE PDQ Query|L-Q|@PID.3.1^L-1', 'RCP|I|10^RD'].join('\r');
+      const answer = await rawExchange(cr.running.endpoints.mllp!, latin1(query));
+      assert.ok(answer.includes(latin1('Müller^José')), 'the PID is written in Latin-1');
+
+      const undeclared = [msh('ADT^A04^ADT_A01', 'L3', ''), 'PID|1||L-3^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
+      const refused = (await rawExchange(cr.running.endpoints.mllp!, latin1(undeclared))).toString('latin1');
+      assert.match(refused, /MSA\|AE\|L3/);
+      assert.match(refused, /not valid UTF-8/);
+      assert.equal((await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|L-3`)}`)).body.entry?.length ?? 0, 0, 'nothing stored as U+FFFD');
+      const utf8 = [msh('ADT^A04^ADT_A01', 'L4', 'UNICODE UTF-8'), 'PID|1||L-4^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
+      assert.match((await rawExchange(cr.running.endpoints.mllp!, Buffer.from(utf8, 'utf8'))).toString('utf8'), /MSA\|AA\|L4/);
+      const unknownSet = (await rawExchange(cr.running.endpoints.mllp!, latin1([msh('ADT^A04^ADT_A01', 'L5', 'ISO IR87'), 'PID|1||L-5^^^CLINIC_A^MR||Doe^Jo||19770707|F'].join('\r')))).toString('latin1');
+      assert.match(unknownSet, /MSA\|AR\|L5/);
+      assert.match(unknownSet, /\|103\^/);
     });
 
     test('refusals: unknown authority, missing PID-3, bad sex, unsupported types and events, garbage in a frame', async () => {

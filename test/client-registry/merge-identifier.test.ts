@@ -48,6 +48,29 @@ for (const driver of testDrivers) {
       assert.equal(goldenOf(source.body), survivor.golden);
     });
 
+    test('preview=true answers what the merge would do and changes nothing; result-patient is refused 400 (review finding 7)', async () => {
+      const survivor = await register(patient({ ids: [[CLINIC_A, 'PV-1']], family: 'Kachale', given: 'Ruth', birthDate: '1944-04-04' }));
+      const duplicate = await register(patient({ ids: [[CLINIC_B, 'PV-2']], family: 'Zulu', given: 'Peter', birthDate: '1933-03-03' }));
+      const sides = [{ name: 'source-patient', valueReference: ref(duplicate.id) }, { name: 'target-patient', valueReference: ref(survivor.id) }];
+      const before = (await cr.request('GET', `Patient/${duplicate.id}`)).body;
+      const preview = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [...sides, { name: 'preview', valueBoolean: true }] });
+      assert.equal(preview.status, 200, JSON.stringify(preview.body));
+      const result = preview.body.parameter.find((p: { name: string }) => p.name === 'result').resource;
+      assert.ok(result.link.some((l: { type: string; other: { reference: string } }) => l.type === 'replaces' && l.other.reference === `Patient/${duplicate.id}`), 'the result shows the target as it would be');
+      assert.match(JSON.stringify(preview.body.parameter.find((p: { name: string }) => p.name === 'outcome').resource), /preview/);
+      const after = (await cr.request('GET', `Patient/${duplicate.id}`)).body;
+      assert.deepEqual(after, before, 'the source is unchanged (no version, no link, still active)');
+      assert.ok(!((await cr.request('GET', `Patient/${survivor.id}`)).body.link ?? []).some((l: { type: string }) => l.type === 'replaces'));
+      const selfPreview = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [sides[0], { name: 'target-patient', valueReference: ref(duplicate.id) }, { name: 'preview', valueBoolean: true }] });
+      assert.equal(selfPreview.status, 422, 'a preview of a refused merge is refused as the merge would be');
+      const badPreview = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [...sides, { name: 'preview', valueString: 'maybe' }] });
+      assert.equal(badPreview.status, 400);
+      const withResult = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [...sides, { name: 'result-patient', resource: { resourceType: 'Patient', id: survivor.id } }] });
+      assert.equal(withResult.status, 400, JSON.stringify(withResult.body));
+      assert.match(withResult.body.issue[0].diagnostics, /result-patient/);
+      assert.notEqual((await cr.request('GET', `Patient/${duplicate.id}`)).body.active, false, 'nothing merged');
+    });
+
     test('identifiers that name no record, several records, or another record than the reference: 422; none given: 400', async () => {
       const x = await register(patient({ ids: [[CLINIC_A, 'Z-1']], family: 'Tembo', given: 'Moses', birthDate: '1959-05-05' }));
       await register(patient({ ids: [[CLINIC_B, 'Z-2'], [NATIONAL_ID, 'N-SHARED']], family: 'Mbewe', given: 'Alice', birthDate: '1999-09-09' }));

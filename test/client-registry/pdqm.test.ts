@@ -68,10 +68,20 @@ for (const driver of testDrivers) {
       assert.equal(one.status, 200);
       assert.deepEqual(one.body.entry.map((e: { resource: { identifier: Array<{ system: string; value: string }> } }) => e.resource.identifier), [[{ system: CLINIC_A, value: 'PA-1' }]]);
       const two = await cr.request('GET', `Patient?_id=${banda}&identifier=${q(`${CLINIC_B}|,urn:oid:${NATIONAL_ID_OID}|`)}`);
-      assert.deepEqual(two.body.entry[0].resource.identifier.map((i: { system: string }) => i.system).sort(), [CLINIC_B, NATIONAL_ID].sort());
+      // A domain asked by its OID is answered in that form (review finding 10; Case 2: identifiers "in the list").
+      assert.deepEqual(two.body.entry[0].resource.identifier.map((i: { system: string }) => i.system).sort(), [CLINIC_B, `urn:oid:${NATIONAL_ID_OID}`].sort());
       const all = await cr.request('GET', `Patient?_id=${banda}`);
       assert.equal(all.body.entry[0].resource.identifier.length, 3, 'without a domain filter every identifier is returned');
       assert.equal((await cr.request('GET', `Patient/${banda}`)).body.identifier.length, 3, 'the stored record is untouched');
+    });
+
+    test('an unsupported _format: 400 on a read (3.78.4.4.2), 406 on a search (Case 5) (review finding 11)', async () => {
+      const read = await cr.request('GET', `Patient/${banda}?_format=${q('text/plain')}`);
+      assert.equal(read.status, 400, JSON.stringify(read.body));
+      assert.match(read.body.issue[0].diagnostics, /_format/);
+      assert.equal((await cr.request('GET', `Patient/${banda}/_history/1?_format=${q('text/plain')}`)).status, 400);
+      assert.equal((await cr.request('GET', `Patient?family=Banda&_format=${q('text/plain')}`)).status, 406);
+      assert.equal((await cr.request('GET', `Patient/${banda}?_format=json`)).status, 200);
     });
 
     test('Case 4: a domain the registry does not know is 404 "targetSystem not found"', async () => {

@@ -15,6 +15,8 @@ import { CLINIC_A, CLINIC_B, goldenOf, namingSystem, patient, startRegistry, typ
 
 type Parameter = { name: string; valueIdentifier?: { system: string; value: string }; valueReference?: { reference: string } };
 const q = (value: string) => encodeURIComponent(value);
+const CLINIC_C = 'http://clinic-c.example.org/mrn';
+const CLINIC_C_OID = '2.16.999.1.33';
 
 for (const driver of testDrivers) {
   describe(`client registry: PIXm ITI-83 on ${driver}`, () => {
@@ -91,6 +93,20 @@ for (const driver of testDrivers) {
       const live = await pix(`sourceIdentifier=${q(`${CLINIC_B}|BLUE-NEW`)}`);
       assert.deepEqual(identifiers(live.body), []);
       assert.ok(!targetIds(live.body).some((r) => r.endsWith(`/Patient/${duplicate.body.id}`)), 'the retired record is not one of the person\'s');
+    });
+
+    test('a targetSystem asked by OID (urn:oid: or bare) is answered in that form (review finding 10)', async () => {
+      assert.equal((await cr.request('POST', 'NamingSystem', namingSystem('ClinicC', CLINIC_C, CLINIC_C_OID))).status, 201);
+      const c = await cr.request('POST', 'Patient', { ...patient({ ids: [[CLINIC_C, 'GREEN-994']], family: 'Mohr', given: 'Alice', birthDate: '1958-01-30' }), telecom: [{ system: 'phone', value: '0999555111' }] });
+      assert.equal(goldenOf(c.body), atA.golden, 'the same person at a third clinic');
+      const byOid = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(`urn:oid:${CLINIC_C_OID}`)}`);
+      assert.deepEqual(byOid.body.parameter, [{ name: 'targetIdentifier', valueIdentifier: { system: `urn:oid:${CLINIC_C_OID}`, value: 'GREEN-994' } }]);
+      const bare = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_C_OID)}`);
+      assert.deepEqual(identifiers(bare.body), [`urn:oid:${CLINIC_C_OID}|GREEN-994`]);
+      const byUrl = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_C)}`);
+      assert.deepEqual(identifiers(byUrl.body), [`${CLINIC_C}|GREEN-994`]);
+      const all = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}`);
+      assert.ok(identifiers(all.body).includes(`${CLINIC_C}|GREEN-994`), 'without targetSystem the domain URL');
     });
   });
 }

@@ -89,6 +89,40 @@ for (const driver of testDrivers) {
       assert.ok(outcomes.includes('merged (PMIR ITI-93)'), outcomes.join());
     });
 
+    test('unmerge attempt (a PUT dropping replaced-by): that entry is answered 405, correlated; the others are applied (ITI-93 2:3.93.4.1.3)', async () => {
+      const merged = (await cr.request('GET', `Patient/${created}`)).body; // merged by the test above
+      assert.ok(merged.link.some((l: { type: string }) => l.type === 'replaced-by'));
+      const unmerged = { ...merged, active: true, link: merged.link.filter((l: { type: string }) => l.type !== 'replaced-by') };
+      const message = feed([
+        { resource: patient({ ids: [['urn:test:pmir-clinic', 'P-405']], family: 'Nkhoma', given: 'Esther', birthDate: '1988-08-08' }), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: `Patient/${created}`, resource: unmerged, request: { method: 'PUT', url: `Patient/${created}` } },
+      ]);
+      const reply = await cr.request('POST', '', message.bundle);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(header(reply.body).response.identifier, message.id);
+      const [created405, unmerge] = focus(reply.body).entry;
+      assert.match(created405.response.status, /^201/);
+      assert.match(unmerge.response.status, /^405/);
+      assert.match(JSON.stringify(unmerge.response.outcome), /unmerge/);
+      const still = (await cr.request('GET', `Patient/${created}`)).body;
+      assert.equal(still.active, false, 'the record stays merged');
+      assert.ok(still.link.some((l: { type: string }) => l.type === 'replaced-by'));
+      assert.equal((await cr.request('GET', `Patient?identifier=${encodeURIComponent('urn:test:pmir-clinic|P-405')}`)).body.entry.length, 1, 'the other entry is applied');
+    });
+
+    test('a Patient linking itself (seealso) is refused 422, in a feed (by fullUrl or id) and in a FHIR write (review finding 15)', async () => {
+      const selfByFullUrl = feed([{ fullUrl: 'urn:uuid:self-1', resource: { ...patient({ ids: [['urn:test:pmir-clinic', 'SELF-1']], family: 'Selfie', given: 'Ann', birthDate: '1999-09-09' }), link: [{ other: { reference: 'urn:uuid:self-1' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } }]);
+      const refused = await cr.request('POST', '', selfByFullUrl.bundle);
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(header(refused.body).response.code, 'fatal-error');
+      assert.match(JSON.stringify(focus(refused.body)), /references the Patient itself/);
+      const stored = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:pmir-clinic', 'SELF-2']], family: 'Selfie', given: 'Bea', birthDate: '1998-08-08' }));
+      const selfById = feed([{ resource: { ...stored.body, link: [...stored.body.link, { other: { reference: `Patient/${stored.body.id}` }, type: 'seealso' }] }, request: { method: 'PUT', url: `Patient/${stored.body.id}` } }]);
+      assert.equal((await cr.request('POST', '', selfById.bundle)).status, 422);
+      const put = await cr.request('PUT', `Patient/${stored.body.id}`, { ...stored.body, link: [...stored.body.link, { other: { reference: `Patient/${stored.body.id}` }, type: 'seealso' }] });
+      assert.equal(put.status, 422, JSON.stringify(put.body));
+    });
+
     test('mother and newborn: the newborn Patient links to a RelatedPerson for the mother, references resolved', async () => {
       const message = feed([
         { fullUrl: 'urn:uuid:baby', resource: { ...patient({ ids: [['urn:test:pmir-clinic', 'BABY-1']], family: 'Mwale', given: 'Baby', birthDate: '2024-06-01' }), link: [{ other: { reference: 'urn:uuid:mom' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } },

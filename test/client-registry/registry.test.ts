@@ -164,8 +164,15 @@ for (const driver of testDrivers) {
       assert.ok(top.search.score > 0 && top.search.score <= 1);
       assert.deepEqual(top.search.extension, [{ url: 'http://hl7.org/fhir/StructureDefinition/match-grade', valueCode: 'certain' }]);
       assert.equal(goldenOf(top.resource), first.golden);
-      const people = new Set(matched.body.entry.map((e: { resource: unknown }) => goldenOf(e.resource as never)));
-      assert.equal(people.size, matched.body.entry.length, 'one entry per person');
+      // ITI-119 Case 2: one entry per Patient resource found (a person's two source records are two entries).
+      const records = new Set(matched.body.entry.map((e: { resource: { id: string } }) => e.resource.id));
+      assert.equal(records.size, matched.body.entry.length, 'one entry per Patient resource');
+      for (const e of matched.body.entry as Array<{ search: { score: number; extension: Array<{ valueCode: string }> } }>) {
+        const band = { certain: [0.75, 1], probable: [0.5, 0.75], possible: [0.25, 0.5] }[e.search.extension[0]!.valueCode as 'certain']!;
+        assert.ok(e.search.score >= band[0]! && e.search.score <= band[1]!, `a ${e.search.extension[0]!.valueCode} match scored ${e.search.score}`);
+      }
+      const twoResources = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, query.parameter[0]] });
+      assert.equal(twoResources.status, 400, 'two resource parameters (review finding 14)');
       const certainOnly = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, { name: 'onlyCertainMatches', valueBoolean: true }] });
       assert.ok(certainOnly.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
       assert.equal((await cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [] })).status, 400);

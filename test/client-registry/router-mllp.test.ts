@@ -86,6 +86,39 @@ for (const driver of testDrivers) {
       assert.ok(full.some((tx) => /QBP\^Q22/.test(tx.request.body)));
     });
 
+    test('a PID-3 of 12,000 repetitions (review finding 5) gets an AE through the channel, not a router timeout', async () => {
+      const client = await connectWhenListening(channelUrl);
+      try {
+        const ids = Array.from({ length: 12_000 }, (_, i) => `X${i}^^^&2.16.999.7&ISO^MR`).join('~');
+        const flood = hl7('ADT^A04^ADT_A01', `PID|1||${ids}||Flood^Ada||19910214|F`);
+        const ack = ackOf(await client.send(flood.text));
+        assert.deepEqual([ack.code, ack.controlId], ['AE', flood.controlId]);
+        assert.match(ack.errorText, /CLIENT_REGISTRY_MAX_REPEATS/);
+      } finally {
+        client.close();
+      }
+    });
+
+    test('a Latin-1 message (MSH-18 8859/1) passes the channel byte for byte, both ways (review finding 13)', async () => {
+      const msh = 'MSH|^~\\&|CLINIC_A|FAC_A|CR|MOH|20240101120000||ADT^A04^ADT_A01|LAT1|P|2.5||||||8859/1';
+      const message = Buffer.from([msh, 'PID|1||R-LAT^^^&2.16.999.7&ISO^MR||Müller^José||19770707|M'].join('\r'), 'latin1');
+      const { port } = new URL(channelUrl.replace(/^mllp:/, 'http:'));
+      const socket = net.connect(Number(port), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      const answer = await new Promise<Buffer>((resolve, reject) => {
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          const all = Buffer.concat(chunks);
+          if (all.at(-2) === 0x1c && all.at(-1) === 0x0d) resolve(all);
+        });
+        socket.once('error', reject);
+        socket.write(Buffer.concat([Buffer.of(0x0b), message, Buffer.of(0x1c, 0x0d)]));
+      }).finally(() => socket.destroy());
+      assert.match(answer.toString('latin1'), /MSA\|AA\|LAT1/);
+      const stored = (await cr.request('GET', `Patient?identifier=${encodeURIComponent('urn:oid:2.16.999.7|R-LAT')}`)).body.entry?.[0]?.resource;
+      assert.deepEqual(stored?.name?.[0], { family: 'Müller', given: ['José'] });
+    });
+
     test('an upstream that is down: the connection is closed, the transaction Failed with its error', async () => {
       const tcpPort = await freePort();
       const deadPort = await freePort();

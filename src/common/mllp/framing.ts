@@ -13,8 +13,9 @@ export type FramingProblem = 'unframed' | 'too-large';
 export type MllpEvent = { kind: 'message'; payload: Buffer } | { kind: 'problem'; problem: FramingProblem };
 
 /** One message in its MLLP frame. */
-export function frameMessage(message: string): Buffer {
-  return Buffer.concat([Buffer.of(VT), Buffer.from(message, 'utf8'), Buffer.of(FS, CR)]);
+/** A message in its frame: text as UTF-8, or bytes already encoded (another character set, MSH-18). */
+export function frameMessage(message: string | Buffer): Buffer {
+  return Buffer.concat([Buffer.of(VT), typeof message === 'string' ? Buffer.from(message, 'utf8') : message, Buffer.of(FS, CR)]);
 }
 
 export class MllpDecoder {

@@ -28,8 +28,12 @@ export interface MllpListenerOptions {
    * certificates are asked for, not required. The handshake must end within the idle time.
    */
   tls?: SecureContextOptions | undefined;
-  /** The answer to one message (an ACK or a query response); undefined: none, the connection is closed. */
-  answer(message: string, remote: { address: string; port: number }): Promise<string | undefined>;
+  /**
+   * The answer to one message (an ACK or a query response); undefined: none, the connection is
+   * closed. `message` is the payload read as UTF-8; `payload` its bytes, for a receiver that
+   * honours another character set (MSH-18), which then answers bytes in it.
+   */
+  answer(message: string, remote: { address: string; port: number }, payload: Buffer): Promise<string | Buffer | undefined>;
 }
 
 export interface MllpListener {
@@ -87,7 +91,8 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       connection.busy = true;
       socket.pause(); // one message at a time per connection: the sender waits for each answer
       while (waiting.length && !socket.destroyed) {
-        const reply = await options.answer(waiting.shift()!.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
+        const payload = waiting.shift()!;
+        const reply = await options.answer(payload.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, payload);
         if (reply === undefined) socket.destroy();
         else if (!socket.destroyed) socket.write(frameMessage(reply));
       }

@@ -192,7 +192,7 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
   let format: WireFormat = 'json';
   try {
     const query = queryOf(request);
-    format = negotiate(request.headers.accept, query, request.headers['content-type']);
+    format = negotiateFor(engine, request, query);
     // An encoded slash would be decoded into a path separator (`Patient/a%2FObservation` is a
     // compartment search); the router refuses it too, so both read a path the same way.
     if (/%2f|%5c/i.test(request.url.split('?')[0]!)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'an encoded slash or backslash (%2F, %5C) is not accepted in a FHIR path');
@@ -222,6 +222,22 @@ function forwardedBase(engine: FhirEngine, headers: Record<string, string | unde
   if (!host || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return undefined;
   const proto = headers['x-forwarded-proto']?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
   return `${proto}://${host}${new URL(engine.baseUrl).pathname.replace(/\/+$/, '')}`;
+}
+
+const READ_PATH = /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(\/_history\/[^/?]+)?\/?$/;
+
+/** negotiate(), with a read's unsupported `_format` answered with the engine's status for it. */
+function negotiateFor(engine: FhirEngine, request: FastifyRequest, query: Array<[string, string]>): WireFormat {
+  try {
+    return negotiate(request.headers.accept, query, request.headers['content-type']);
+  } catch (error) {
+    const path = ((request.params as Record<string, string | undefined>)['*'] ?? '');
+    const isRead = (request.method === 'GET' || request.method === 'HEAD') && READ_PATH.test(path);
+    if (error instanceof FhirError && error.status === 406 && isRead && engine.unsupportedReadFormatStatus !== 406 && query.some(([key]) => key === '_format')) {
+      throw new FhirError(engine.unsupportedReadFormatStatus, error.code, error.message);
+    }
+    throw error;
+  }
 }
 
 /**

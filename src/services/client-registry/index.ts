@@ -20,6 +20,8 @@ import { startHl7Listener } from './hl7v2/index.js';
 import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
 import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection, type DomainsReader } from './identifier-domains.js';
 import { identifierIntegrityInterceptor } from './identifier-integrity.js';
+import { patientBoundsInterceptor, patientBoundsOf } from './patient-bounds.js';
+import { selfLinkInterceptor } from './self-link.js';
 import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
@@ -66,12 +68,15 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   await context.db.migrate(schema, registryMigrations(schema));
   const strict = options.strictDomains ?? false;
   const store = new RegistryStore(schema);
-  const linker = new GoldenRecordLinker(store, createMatcher(options.rules), engine.limits.crMaxCandidates);
+  const matcher = createMatcher(options.rules, { maxComparedChars: engine.limits.crMatchMaxChars, maxComparedValues: engine.limits.crMatchMaxValues });
+  const linker = new GoldenRecordLinker(store, matcher, engine.limits.crMaxCandidates);
   const merger = new PatientMerger(store, linker);
   const domainCache = engine.identifierDomains;
   const readDomains: DomainsReader = (repo) => domainCache.load(repo, strict);
   // What only the registry writes is refused first; then domains: the linker matches on the
-  // identifiers as they will be stored (domain URLs).
+  // identifiers as they will be stored (domain URLs). A Patient past the bounds is refused before all.
+  engine.addWriteInterceptor(patientBoundsInterceptor(patientBoundsOf(engine.limits)));
+  engine.addWriteInterceptor(selfLinkInterceptor());
   engine.addWriteInterceptor(registryOwnershipInterceptor());
   engine.addWriteInterceptor(domainOwnershipInterceptor());
   engine.addWriteInterceptor(domainCache.interceptor());
@@ -82,7 +87,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
   engine.usePdqmSearch(readDomains);
   engine.registerOperation(pixmOperation(store, readDomains));
-  engine.registerOperation(matchOperation(linker, readDomains));
+  engine.registerOperation(matchOperation(linker, readDomains, patientBoundsOf(engine.limits)));
   for (const operation of registryOperations(store, linker)) engine.registerOperation(operation);
   return engine;
 }
@@ -116,7 +121,7 @@ export const clientRegistryService: ServiceDefinition = {
       configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema)),
     });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
-      { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, logger: context.logger }).catch(async (error: unknown) => {
+      { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, maxRepeats: limits.crMaxRepeats, logger: context.logger }).catch(async (error: unknown) => {
       await app.close(); // the HTTP port is released when the MLLP port cannot be had
       throw error;
     });

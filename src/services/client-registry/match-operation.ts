@@ -1,13 +1,14 @@
 /**
  * `Patient/$match` (ITI-119 Patient Demographics Match): scores the given Patient against the
- * records sharing a blocking key and answers one entry per person (the best-scoring source record
- * of each golden record), best first, with `search.score` (0..1) and the match-grade extension.
+ * records sharing a blocking key and answers one entry per Patient resource found (Case 2), best
+ * first, with `search.score` (0..1, inside its grade's band) and the match-grade extension.
  */
 import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
 import type { DomainsReader } from './identifier-domains.js';
 import type { GoldenRecordLinker, ScoredCandidate } from './linker.js';
+import { patientBoundsViolation, type PatientBounds } from './patient-bounds.js';
 
 export const MATCH_GRADE_URL = 'http://hl7.org/fhir/StructureDefinition/match-grade';
 const DEFAULT_COUNT = 10;
@@ -19,7 +20,7 @@ function booleanParameter(value: unknown, name: string): boolean {
   throw badRequest(`$match ${name} must be true or false`);
 }
 
-export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader): FhirOperation {
+export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader, bounds: PatientBounds): FhirOperation {
   return {
     name: 'match',
     levels: ['type'],
@@ -28,8 +29,14 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-match',
     async run({ repo, parameters, baseUrl }) {
       const param = (name: string) => parameters.parameter?.find((p) => p.name === name);
+      // PDQm MatchParametersIn: resource 1..1 (and onlyCertainMatches, count 0..1): a second is refused, not ignored.
+      for (const name of ['resource', 'onlyCertainMatches', 'count']) {
+        if ((parameters.parameter ?? []).filter((p) => p.name === name).length > 1) throw badRequest(`$match takes one "${name}" parameter`);
+      }
       const input = param('resource')?.resource as Patient | undefined;
       if (!input || input.resourceType !== 'Patient') throw badRequest('$match needs a "resource" parameter holding a Patient');
+      const violation = patientBoundsViolation(input, bounds);
+      if (violation) throw badRequest(`$match: ${violation}`);
       const onlyCertain = booleanParameter(param('onlyCertainMatches')?.valueBoolean ?? param('onlyCertainMatches')?.valueString, 'onlyCertainMatches');
       const countValue = param('count')?.valueInteger ?? param('count')?.valueString;
       let count = DEFAULT_COUNT;
@@ -42,12 +49,9 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       // A query, not a registration: identifiers in unknown domains simply match nothing.
       const identifier = input.identifier?.map((i) => (i.system && domains.canonical(i.system) ? { ...i, system: domains.canonical(i.system) } : i));
       const patient: Patient = { ...input, ...(identifier ? { identifier } : {}) };
-      const bestPerPerson = new Map<string, ScoredCandidate>();
-      for (const candidate of await linker.scoreCandidates(repo, patient)) {
-        const person = candidate.goldenId ?? candidate.patient.id!;
-        if (!bestPerPerson.has(person)) bestPerPerson.set(person, candidate); // candidates come best first
-      }
-      const matches = [...bestPerPerson.values()]
+      // ITI-119 Case 2: one entry per Patient resource found, best first (a person's records each have theirs).
+      const candidates: ScoredCandidate[] = await linker.scoreCandidates(repo, patient);
+      const matches = candidates
         .filter((c) => c.result.grade !== 'certainly-not' && (!onlyCertain || c.result.grade === 'certain'))
         .slice(0, count);
       const entry: BundleEntry[] = matches.map((c) => ({

@@ -63,26 +63,58 @@ async function resolveSide(context: OperationContext, repo: FhirRepository, side
   return ids[0]!;
 }
 
+/** Thrown out of a preview's transaction so it rolls back, carrying the answer it would have given. */
+class PreviewRollback extends Error {
+  constructor(readonly answer: Parameters) {
+    super('$merge preview: rolled back');
+  }
+}
+
+function previewRequested(context: OperationContext): boolean {
+  const value = parameterValue(context.parameters, 'preview');
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw badRequest('$merge preview must be true or false');
+}
+
 export function mergeOperations(merger: PatientMerger, readDomains: DomainsReader): FhirOperation[] {
   return [
     {
       name: 'merge', levels: ['type'], resourceTypes: ['Patient'], affectsState: true,
       definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Patient-merge',
       async run(context) {
-        return context.repo.transaction(async (repo) => {
+        if (context.parameters.parameter?.some((p) => p.name === 'result-patient')) {
+          // R5 lets a client give the target's content after the merge; the registry's target keeps
+          // its own demographics (golden survivorship is the registry's), so it is refused, not ignored.
+          throw new FhirError(400, 'FHIR_NOT_SUPPORTED', '$merge: result-patient is not supported; update the target record (PUT) first, then merge without result-patient');
+        }
+        const preview = previewRequested(context);
+        // A preview rolls back its own transaction; inside a bundle's it would roll back nothing.
+        if (preview && context.repo.inTransaction) throw badRequest('$merge preview cannot run inside a transaction bundle: send it on its own');
+        const run = () => context.repo.transaction(async (repo) => {
           const source = await resolveSide(context, repo, 'source', readDomains);
           const target = await resolveSide(context, repo, 'target', readDomains);
           const golden = await merger.merge(repo, source, target, '$merge');
-          return {
+          const said = preview ? `preview: Patient/${source} would be merged into Patient/${target}; nothing was changed` : `Patient/${source} merged into Patient/${target}`;
+          const answer = {
             resourceType: 'Parameters',
             parameter: [
               { name: 'input', resource: context.parameters },
-              { name: 'outcome', resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `Patient/${source} merged into Patient/${target}` }] } },
+              { name: 'outcome', resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: said }] } },
               { name: 'result', resource: await repo.read('Patient', target) },
               { name: 'golden', valueReference: { reference: `Patient/${golden}` } },
             ],
           } as Parameters;
+          // R5 preview: the merge is done and checked as it would be, then rolled back with its transaction.
+          if (preview) throw new PreviewRollback(answer);
+          return answer;
         });
+        try {
+          return await run();
+        } catch (error) {
+          if (error instanceof PreviewRollback) return error.answer;
+          throw error;
+        }
       },
     },
     {

@@ -6,7 +6,8 @@
  *   PDQm Case 4's preferred answer: 404 with "targetSystem not found";
  * - `Bundle.total` is given (Case 1, a SHALL) unless the client asks `_total=none`;
  * - with `identifier=<domain>|` the returned Patients keep only identifiers of the asked domains
- *   (Case 2: "eliminates identifiers ... which do not exist in the list").
+ *   (Case 2: "eliminates identifiers ... which do not exist in the list"), each domain in the form
+ *   it was asked in (`urn:oid:` when asked by OID; domain-forms.ts).
  */
 import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
@@ -14,6 +15,7 @@ import type { SearchExtension } from '../../fhir/operations/registry.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { splitValues, type Filter, type SearchRequest } from '../../fhir/search/parse.js';
+import { askedDomainForms, inAskedForm } from './domain-forms.js';
 import type { DomainsReader, IdentifierDomains } from './identifier-domains.js';
 
 /** PDQm 3.78.4.1.3 Case 4: the OperationOutcome the profile gives (a warning, code not-found). */
@@ -91,10 +93,11 @@ export async function keepRequestedDomains(repo: FhirRepository, readDomains: Do
   if (!asked.length) return response;
   const domains = await readDomains(repo);
   const keep = new Set(asked.map((system) => domains.canonical(system) ?? system));
+  const forms = askedDomainForms(asked, domains);
   const entry = bundle.entry?.map((e) => {
     const patient = e.resource as Patient | undefined;
     if (e.search?.mode !== 'match' || patient?.resourceType !== 'Patient' || !patient.identifier) return e;
-    const identifier = patient.identifier.filter((i) => i.system && keep.has(i.system));
+    const identifier = patient.identifier.filter((i) => i.system && keep.has(i.system)).map((i) => inAskedForm(i, forms));
     const { identifier: _dropped, ...rest } = patient;
     return { ...e, resource: identifier.length ? { ...rest, identifier } : rest };
   });

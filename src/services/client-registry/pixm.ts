@@ -7,7 +7,8 @@
  * of the person's source records and one `targetId` per Patient resource of the person (the golden
  * record first: the enterprise identity; then each source record), the source identifier itself
  * left out (3.83.4.2.2.1). A retired (merged) record's identifiers answer nothing (200, no
- * parameter: 3.83.4.2.2.5), and a retired record is not among the person's. Errors as the profile
+ * parameter: 3.83.4.2.2.5), and a retired record is not among the person's. A domain asked by its
+ * OID (`targetSystem=urn:oid:...`) has its identifiers answered in that form (domain-forms.ts). Errors as the profile
  * requires: unknown sourceIdentifier domain 400, unknown identifier 404, unknown targetSystem 403,
  * each an OperationOutcome with the profile's diagnostics.
  */
@@ -17,6 +18,7 @@ import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { isGolden } from './golden-record.js';
+import { askedDomainForms, inAskedForm } from './domain-forms.js';
 import type { DomainsReader } from './identifier-domains.js';
 import { readPatient } from './linker.js';
 import { replacedBy } from './registry-ownership.js';
@@ -88,7 +90,8 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
       const sourceSystem = byLogicalId ? system : domains.canonical(system);
       if (!sourceSystem) return pixError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found');
       const targetSystems: string[] = [];
-      for (const target of values(parameters, 'targetSystem')) {
+      const asked = values(parameters, 'targetSystem');
+      for (const target of asked) {
         if (bases.has(withoutSlash(target))) {
           targetSystems.push(LOGICAL_IDS);
           continue;
@@ -98,6 +101,7 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
         targetSystems.push(url);
       }
       const wantsIds = !targetSystems.length || targetSystems.includes(LOGICAL_IDS);
+      const forms = askedDomainForms(asked.filter((target) => !bases.has(withoutSlash(target))), domains);
       const found = byLogicalId ? await findByLogicalId(repo, store, value) : await findByIdentifier(repo, store, sourceSystem, value);
       if (found.kind === 'none') return notFound();
       if (found.kind === 'retired') return retired();
@@ -114,7 +118,7 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
           if (seen.has(key) || (targetSystems.length && !targetSystems.includes(identifier.system!))) continue;
           seen.add(key);
           const target: Identifier = { ...(identifier.use ? { use: identifier.use } : {}), system: identifier.system, value: identifier.value };
-          parameter.push({ name: 'targetIdentifier', valueIdentifier: target });
+          parameter.push({ name: 'targetIdentifier', valueIdentifier: inAskedForm(target, forms) });
         }
       }
       if (wantsIds) {

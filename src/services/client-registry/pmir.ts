@@ -3,7 +3,8 @@
  * MessageHeader (event `urn:ihe:iti:pmir:2019:patient-feed`) focuses a Bundle of type `history`
  * of Patient (and RelatedPerson, for a newborn's mother) entries: POST creates, PUT updates, DELETE
  * deletes, and a PUT of a Patient with `active=false` and a `replaced-by` link merges it into the
- * linked record. The whole feed is one database transaction: applied entirely or not at all.
+ * linked record. The whole feed is one database transaction: applied entirely or not at all, but
+ * for an unmerge attempt (a PUT dropping `replaced-by`), which ITI-93 answers 405 in its entry.
  * The answer is a message Bundle whose MessageHeader.response says `ok`, `fatal-error` (the
  * feed is wrong: do not resend it unchanged) or `transient-error` (try again), with an
  * OperationOutcome naming the problem.
@@ -17,6 +18,8 @@ import { FhirError, badRequest } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { errorResponse } from '../../fhir/engine.js';
 import { referencedId } from './golden-record.js';
+import { readPatient } from './linker.js';
+import { replacedBy } from './registry-ownership.js';
 import type { PatientMerger } from './merge.js';
 import { messageDigest, type PmirMessageLog } from './pmir-messages.js';
 
@@ -87,6 +90,26 @@ function mergeTarget(entry: FeedEntry): string | undefined {
   return link?.other?.reference;
 }
 
+/**
+ * PUTs of a Patient the registry holds merged (`replaced-by`) that leave the link out: an unmerge,
+ * which ITI-93 (2:3.93.4.1.3) does not support. Each is answered 405 in its own entry, not applied,
+ * and the rest of the feed goes on; `Patient/$cr-unmerge` is the registry's way to undo a merge.
+ */
+async function unmergeAttempts(repo: FhirRepository, entries: readonly FeedEntry[]): Promise<Set<FeedEntry>> {
+  const attempts = new Set<FeedEntry>();
+  for (const entry of entries) {
+    if (entry.method !== 'PUT' || entry.type !== 'Patient' || mergeTarget(entry)) continue;
+    const current = await readPatient(repo, entry.id!);
+    if (replacedBy(current)) attempts.add(entry);
+  }
+  return attempts;
+}
+
+function unmergeRefused(entry: FeedEntry): BundleEntry {
+  const text = `history entry ${entry.index}: Patient/${entry.id} is merged (replaced-by); an unmerge is not supported by the PMIR feed (ITI-93): the entry was not applied. A data steward undoes a merge with Patient/$cr-unmerge`;
+  return { response: { status: '405 Method Not Allowed', outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', diagnostics: text }] } } };
+}
+
 function responseMessage(request: MessageHeader | undefined, baseUrl: string, code: 'ok' | 'fatal-error' | 'transient-error', focus: Resource): Bundle {
   const focusUrl = `urn:uuid:${randomUUID()}`;
   const header: MessageHeader = {
@@ -146,8 +169,9 @@ export class PmirFeed {
   }
 
   private async apply(repo: FhirRepository, request: FhirRequest, feed: Feed): Promise<Bundle> {
+    const unmerges = await unmergeAttempts(repo, feed.entries);
     const merges = feed.entries.filter((e) => mergeTarget(e));
-    const writes = feed.entries.filter((e) => !mergeTarget(e));
+    const writes = feed.entries.filter((e) => !mergeTarget(e) && !unmerges.has(e));
     // Creates, updates and deletes as one transaction bundle: it resolves the references between
     // entries (a newborn's RelatedPerson pointing at the newborn) by fullUrl.
     const transaction: Bundle = {
@@ -169,6 +193,7 @@ export class PmirFeed {
     });
     const results: BundleEntry[] = [];
     writes.forEach((e, n) => { results[e.index] = written.entry?.[n] ?? {}; });
+    for (const entry of unmerges) results[entry.index] = unmergeRefused(entry);
     for (const entry of merges) {
       const reference = mergeTarget(entry)!;
       const target = idsByFullUrl.get(reference) ?? referencedId({ type: 'replaced-by', other: { reference: reference.replace(/^.*\/(Patient\/[^/]+)$/, '$1') } });

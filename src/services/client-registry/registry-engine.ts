@@ -25,6 +25,8 @@ export class ClientRegistryEngine extends FhirEngine {
   readonly softwareInfo: { name: string; version: string };
   /** The registered identifier domains, cached (identifier-domains.ts). */
   readonly identifierDomains: IdentifierDomainCache;
+  /** PDQm ITI-78 3.78.4.4.2: a Patient read in a format the supplier cannot produce is 400 (a search stays 406, Case 5). */
+  override readonly unsupportedReadFormatStatus = 400 as const;
 
   constructor(options: FhirEngineOptions & { software: { name: string; version: string } }) {
     super(options);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Patient } from '@medplum/fhirtypes';
-import { createMatcher, DEFAULT_MATCH_RULES, validateMatchRules } from '../../../src/services/client-registry/matching/index.js';
+import { createMatcher, DEFAULT_MATCH_RULES, GRADE_BANDS, validateMatchRules } from '../../../src/services/client-registry/matching/index.js';
 import { jaroWinkler } from '../../../src/services/client-registry/matching/string-similarity.js';
 
 const NATIONAL_ID = 'https://example.org/national-id';
@@ -133,5 +133,47 @@ describe('matcher: blocking keys', () => {
   test('typos that keep the sound keep the key', () => {
     const matcher = createMatcher(rules);
     assert.deepEqual(matcher.blockingKeys(patient('a', 'Smith')), matcher.blockingKeys(patient('b', 'Smyth')));
+  });
+});
+
+describe('matcher: bounded work whatever the values (review finding 4)', () => {
+  test('only the first CLIENT_REGISTRY_MATCH_MAX_CHARS characters and MATCH_MAX_VALUES values of a field are compared', () => {
+    const bounded = createMatcher(rules, { maxComparedChars: 64, maxComparedValues: 3 });
+    // 'K'*6000 against 'K'*5000+'J': unbounded, jaro costs 30 million steps per pair on the event loop.
+    const stored = patient('Z', 'K'.repeat(6000), '1980-01-01');
+    const asked = patient('Z', `${'K'.repeat(5000)}J`, '1980-01-01');
+    const result = bounded.compare(asked, stored);
+    for (const field of result.fields) {
+      assert.ok((field.a?.length ?? 0) <= 64 && (field.b?.length ?? 0) <= 64, `${field.field} compared ${field.a?.length} and ${field.b?.length} characters`);
+    }
+    assert.equal(result.fields.find((f) => f.field === 'family')!.similarity, 1, 'the first 64 characters agree');
+    const manyNames = (n: number, last: string) => ({ ...patient('Z', 'Other', '1980-01-01'), name: [...Array.from({ length: n }, (_, i) => ({ family: `Filler${i}` })), { family: last }] });
+    const many = bounded.compare(manyNames(20, 'Phiri'), patient('Z', 'Phiri', '1980-01-01'));
+    assert.notEqual(many.fields.find((f) => f.field === 'family')!.a, 'phiri', 'the 21st name is not compared');
+  });
+});
+
+describe('matcher: search.score agrees with the grade (review finding 14)', () => {
+  test('each grade\'s normalised score lies in its band: certain >= 0.75, probable 0.5-0.75, possible 0.25-0.5, certainly-not < 0.25', () => {
+    const matcher = createMatcher(rules);
+    const pairs: Array<[Patient, Patient]> = [
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-04')],
+      [patient('Anna', 'Smith'), patient('Anna', 'Smith')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Bob', 'Smith')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Peter', 'Jones', '1955-11-20', { gender: 'male' })],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-05')],
+      [patient('Anna', 'Smith', '1980-03-04'), patient('Anne', 'Smith', '1980-03-04')],
+    ];
+    const grades = new Set<string>();
+    for (const [a, b] of pairs) {
+      const result = matcher.compare(a, b);
+      grades.add(result.grade);
+      const [low, high] = GRADE_BANDS[result.grade];
+      assert.ok(result.normalizedScore >= low && result.normalizedScore <= high, `${result.grade} scored ${result.normalizedScore} (raw ${result.score})`);
+    }
+    assert.deepEqual([...grades].sort(), ['certain', 'certainly-not', 'possible', 'probable']);
+    // The bare threshold of certain is 0.75, not where it happens to fall between the lowest and highest scores.
+    const atAutoMatch = createMatcher(rules).compare(patient('Anna', 'Smith', '1980-03-04'), patient('Anna', 'Smith', '1980-03-04'));
+    assert.ok(atAutoMatch.normalizedScore >= 0.75);
   });
 });

@@ -19,6 +19,7 @@ export const HL7_ERROR = {
   unsupportedMessageType: [200, 'Unsupported message type'],
   unsupportedEvent: [201, 'Unsupported event code'],
   unknownKey: [204, 'Unknown key identifier'],
+  duplicateKey: [205, 'Duplicate key identifier'],
   internalError: [207, 'Application internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 
@@ -59,6 +60,8 @@ export function responseHeader(request: Hl7Message | undefined, messageType: str
     rawField(msh, 5), rawField(msh, 6), rawField(msh, 3), rawField(msh, 4),
     hl7Timestamp(), '', messageType, controlId,
     rawField(msh, 11) || 'P', rawField(msh, 12) || '2.5',
+    // MSH-18: an answer is in the character set of the request (index.ts answerPayload).
+    ...(rawField(msh, 18) ? ['', '', '', '', '', rawField(msh, 18)] : []),
   ]);
 }
 

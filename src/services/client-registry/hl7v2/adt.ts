@@ -8,6 +8,7 @@
 import type { Hl7Message } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
 import { isGolden } from '../golden-record.js';
+import { replacedBy } from '../registry-ownership.js';
 import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
 import { pidIdentifiers, patientFromPid } from './pid.js';
@@ -34,9 +35,9 @@ async function findSource(calls: RegistryCalls, identifiers: readonly { system?:
 }
 
 /** A01/A04/A05/A08: create or update the source record; answers its id. */
-export async function registerPatient(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<string> {
+export async function registerPatient(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<string> {
   const pid = requireSegment(message, 'PID');
-  const incoming = patientFromPid(pid, authorities);
+  const incoming = patientFromPid(pid, authorities, maxRepeats);
   if (!incoming.identifier?.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (patient identifier list) is required: the registry keys source records by it', 'PID^1^3');
   const existing = await findSource(calls, incoming.identifier);
   if (!existing) return (await calls.call<Patient>('POST', 'Patient', [], incoming, 'PID')).id!;
@@ -53,20 +54,25 @@ export async function registerPatient(message: Hl7Message, calls: RegistryCalls,
 /**
  * A40: the MRG-1 patient (prior) is merged into the PID-3 patient (survivor): the prior source
  * record joins the survivor's golden record ($cr-link), is marked inactive and gets a
- * `replaced-by` link to the survivor. Both must be known (else AE 204).
+ * `replaced-by` link to the survivor. Both must be known (else AE 204); one patient named twice is
+ * AE 205; an A40 already applied (the prior already replaced by the survivor) is AA again, nothing changed.
  */
-export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<void> {
+export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<void> {
   const pid = requireSegment(message, 'PID');
   const mrg = requireSegment(message, 'MRG');
-  const survivorIds = pidIdentifiers(pid, authorities);
-  const priorIds = pidIdentifiers(mrg, authorities, 'MRG', 1);
+  const survivorIds = pidIdentifiers(pid, authorities, maxRepeats);
+  const priorIds = pidIdentifiers(mrg, authorities, maxRepeats, 'MRG', 1);
   if (!survivorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (the surviving patient) is required', 'PID^1^3');
   if (!priorIds.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'MRG-1 (the prior patient identifier list) is required', 'MRG^1^1');
   const survivor = await findSource(calls, survivorIds);
   if (!survivor) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the surviving patient (PID-3) is not registered', 'PID^1^3');
   const prior = await findSource(calls, priorIds);
   if (!prior) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'the prior patient (MRG-1) is not registered', 'MRG^1^1');
-  if (prior.id === survivor.id) return;
+  if (prior.id === survivor.id) {
+    throw new Hl7MessageError('AE', HL7_ERROR.duplicateKey, 'MRG-1 names the same patient as PID-3: a patient cannot be merged into itself', 'MRG^1^1');
+  }
+  // Already merged into this survivor: a resend (the sender lost the ACK) is answered AA again.
+  if (replacedBy(prior) === survivor.id) return;
   // The registry's own merge (Patient/$merge): one transaction, replaced-by/replaces links, the
   // golden links moved, audited as a decision, undoable with $cr-unmerge.
   await calls.call('POST', 'Patient/$merge', [], {

@@ -1,7 +1,8 @@
 /**
  * The FHIR interactions HL7v2 messages become, run through the registry's engine exactly as an
  * HTTP request would be (same write interceptors: identifier domains, matching, golden records).
- * A FHIR failure becomes an Hl7MessageError: 4xx → AE with the OperationOutcome's text, 5xx → AR.
+ * A FHIR failure becomes an Hl7MessageError: 4xx → AE with the OperationOutcome's text (ERR-3 by
+ * status, hl7ErrorFor), 5xx → AR.
  */
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FhirEngine } from '../../../fhir/engine.js';
@@ -34,8 +35,18 @@ export function outcomeText(resource: Resource | undefined): string {
   return outcome?.issue?.map((i) => i.diagnostics ?? i.details?.text ?? i.code).join('; ') || 'the client registry refused the message';
 }
 
+/**
+ * ERR-3 (HL7 table 0357) for a refusal: 404 an unknown key (204); 409 a clash with what the
+ * registry holds, an identifier naming another person or a record already merged (205 Duplicate
+ * key identifier); 403 a rule of the registry (a protected domain) refused it (207, with AE: it
+ * will be refused again); anything else is the content (102).
+ */
 export function hl7ErrorFor(response: FhirResponse, location?: string): Hl7MessageError {
   const text = outcomeText(response.resource);
   if (response.status >= 500) return new Hl7MessageError('AR', HL7_ERROR.internalError, `the client registry could not process the message now: ${text}`);
-  return new Hl7MessageError('AE', HL7_ERROR.dataTypeError, text, location);
+  const condition = response.status === 404 ? HL7_ERROR.unknownKey
+    : response.status === 409 ? HL7_ERROR.duplicateKey
+      : response.status === 403 ? HL7_ERROR.internalError
+        : HL7_ERROR.dataTypeError;
+  return new Hl7MessageError('AE', condition, text, location);
 }

@@ -12,6 +12,7 @@ import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
 import { AuthorityDirectory } from './authorities.js';
 import { value } from './encoding.js';
 import { RegistryCalls } from './fhir-calls.js';
+import { declaredCharset, latin1Bytes, strictUtf8 } from './charset.js';
 import type { Limits } from '../../../common/limits.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import { pdqQuery, pixQuery, queryError } from './queries.js';
@@ -19,6 +20,8 @@ import { pdqQuery, pixQuery, queryError } from './queries.js';
 export interface Hl7Options {
   strictDomains: boolean;
   maxQueryResults: number;
+  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14 and MRG-1 (more is AE before any search). */
+  maxRepeats: number;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
 }
 
@@ -45,11 +48,11 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
     const calls = new RegistryCalls(engine);
     if (type === 'ADT') {
       if (REGISTER_EVENTS.has(event)) {
-        await registerPatient(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        await registerPatient(message, calls, await AuthorityDirectory.load(calls, options.strictDomains), options.maxRepeats);
         return buildAck(message, 'AA').toString();
       }
       if (event === 'A40') {
-        await mergePatients(message, calls, await AuthorityDirectory.load(calls, options.strictDomains));
+        await mergePatients(message, calls, await AuthorityDirectory.load(calls, options.strictDomains), options.maxRepeats);
         return buildAck(message, 'AA').toString();
       }
       throw new Hl7MessageError('AR', HL7_ERROR.unsupportedEvent, `ADT^${event.slice(0, 10)} is not supported: the registry takes A01, A04, A05, A08 and A40`, 'MSH^1^9^1^2');
@@ -73,6 +76,24 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
   }
 }
 
+/**
+ * The answer to one message as it came in bytes: decoded in the character set its MSH-18 declares
+ * (charset.ts) and answered in it; an undeclared set, or bytes that are not what is declared, AR/AE.
+ */
+export async function answerPayload(payload: Buffer, engine: FhirEngine, options: Hl7Options): Promise<string | Buffer> {
+  const charset = declaredCharset(payload);
+  const refuse = (error: Hl7MessageError) => buildAck(parse(payload.toString('latin1')), error.ack, error).toString();
+  if (charset.kind === 'unsupported') {
+    return refuse(new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
+  }
+  if (charset.kind === 'latin1') return latin1Bytes(await answerMessage(payload.toString('latin1'), engine, options));
+  const text = strictUtf8(payload);
+  if (text === undefined) {
+    return refuse(new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'the message is not valid UTF-8: declare its character set in MSH-18 (8859/1 for Latin-1) or send UTF-8', 'MSH^1^18'));
+  }
+  return answerMessage(text, engine, options);
+}
+
 /** Starts the MLLP listener answering with the registry's engine. */
 export function startHl7Listener(engine: FhirEngine, listen: { host: string; port: number; limits: Limits }, options: Hl7Options): Promise<MllpListener> {
   const { limits } = listen;
@@ -81,6 +102,6 @@ export function startHl7Listener(engine: FhirEngine, listen: { host: string; por
     port: listen.port,
     limits: { maxMessageBytes: limits.mllpMaxMessageBytes, maxConnections: limits.mllpMaxConnections, idleTimeoutMs: limits.mllpIdleTimeoutMs, settings: 'CLIENT_REGISTRY_MLLP_*' },
     logger: options.logger,
-    answer: (text) => answerMessage(text, engine, options),
+    answer: (_text, _remote, payload) => answerPayload(payload, engine, options),
   });
 }

@@ -19,8 +19,23 @@ const SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O', unknow
 const ADDRESS_USE: Record<string, Address['use']> = { H: 'home', B: 'work', O: 'work', C: 'temp', M: 'home', P: 'home' };
 const ADDRESS_TYPE: Record<string, string> = { home: 'H', work: 'B', temp: 'C' };
 
+/**
+ * Refuses (AE) a field repeated more than CLIENT_REGISTRY_MAX_REPEATS times before anything is
+ * done with it: each PID-3 identifier costs a search, and a Patient past the cap would be refused anyway.
+ */
+export function assertRepetitionsWithin(segment: Hl7Segment, segmentName: string, fields: readonly number[], maxRepeats: number): void {
+  for (const field of fields) {
+    const count = repetitions(segment, field).length;
+    if (count > maxRepeats) {
+      throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError,
+        `${segmentName}-${field} has ${count} repetitions; at most ${maxRepeats} are accepted (CLIENT_REGISTRY_MAX_REPEATS)`, `${segmentName}^1^${field}^${maxRepeats + 1}`);
+    }
+  }
+}
+
 /** PID-3's identifiers with their domain URLs; an unknown authority is an AE naming its repetition. */
-export function pidIdentifiers(pid: Hl7Segment, authorities: AuthorityDirectory, segmentName = 'PID', field = 3): Identifier[] {
+export function pidIdentifiers(pid: Hl7Segment, authorities: AuthorityDirectory, maxRepeats: number, segmentName = 'PID', field = 3): Identifier[] {
+  assertRepetitionsWithin(pid, segmentName, [field], maxRepeats);
   return repetitions(pid, field).map((cx, n) => {
     const identifierValue = part(cx, 1, pid.context);
     const authority = { namespace: part(cx, 4, pid.context, 1), universalId: part(cx, 4, pid.context, 2), universalIdType: part(cx, 4, pid.context, 3) };
@@ -78,9 +93,10 @@ function phones(pid: Hl7Segment, field: number, use: ContactPoint['use']): Conta
 }
 
 /** The Patient a PID describes; only the elements the PID carries are set. */
-export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory): Patient {
+export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory, maxRepeats: number): Patient {
+  assertRepetitionsWithin(pid, 'PID', [3, 5, 11, 13, 14], maxRepeats);
   const patient: Patient = { resourceType: 'Patient' };
-  const identifier = pidIdentifiers(pid, authorities);
+  const identifier = pidIdentifiers(pid, authorities, maxRepeats);
   if (identifier.length) patient.identifier = identifier;
   const name = names(pid);
   if (name.length) patient.name = name;

@@ -123,7 +123,7 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
   return search;
 }
 
-/** Q22 (ITI-21): one PID per person (golden record) whose source records match QPD-3. */
+/** Q22 (ITI-21): one PID per person (golden record) whose active source records match QPD-3: that record's demographics, the person's identifiers. */
 export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxResults: number): Promise<Hl7Message> {
   const qpd = requireQpd(request);
   const search = pdqSearch(qpd, authorities);
@@ -133,6 +133,9 @@ export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, author
   const sources = await calls.search<Patient>('Patient', [...search, ['_tag:not', GOLDEN_TAG], ['_count', String(Math.min(limit * 4, 1000))]]);
   const people = new Map<string, Patient>(); // golden id → the first matching source
   for (const source of sources) {
+    // A merged-away (or otherwise inactive) record is no patient of the registry any more: its
+    // demographics must not stand beside the survivor's identifiers in a PID (review finding 6).
+    if (source.active === false) continue;
     const golden = source.link?.find((l) => l.type === 'refer');
     const key = (golden && referencedId(golden)) ?? source.id!;
     if (!people.has(key) && people.size < limit) people.set(key, source);

@@ -7,10 +7,10 @@ import { createMatcher } from './matcher.js';
 import type { MatchRules } from './rules.js';
 import { estimateMUWith, type EstimateOptions } from './em.js';
 
-export { createMatcher, type Matcher } from './matcher.js';
+export { createMatcher, type Matcher, type MatchBounds } from './matcher.js';
 export { parseMatchRules, validateMatchRules, MatchRulesError, type MatchRules, type MatchRulesInput, type MatchField, type DeterministicRule, type BlockingPass } from './rules.js';
 export { DEFAULT_MATCH_RULES, DEFAULT_MATCH_RULES_INPUT } from './default-rules.js';
-export { agreementWeight, disagreementWeight, type FieldContribution, type MatchGrade, type MatchResult } from './scoring.js';
+export { agreementWeight, disagreementWeight, GRADE_BANDS, type FieldContribution, type MatchGrade, type MatchResult } from './scoring.js';
 export { COMPARATORS, type ComparatorName } from './comparators.js';
 export type { EstimateOptions } from './em.js';
 

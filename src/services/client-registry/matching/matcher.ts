@@ -3,8 +3,9 @@ import type { Patient } from '@medplum/fhirtypes';
 import { compileBlocking } from './blocking.js';
 import { compileExtractor, type ValueExtractor } from './extract.js';
 import type { MatchRules } from './rules.js';
-import { deterministicGrade, gradeOf, scoreField, scoreRange, type FieldContribution, type MatchResult } from './scoring.js';
+import { deterministicGrade, gradeOf, normalizedScoreOf, scoreField, scoreRange, type FieldContribution, type MatchResult } from './scoring.js';
 import { DEFAULT_MATCH_RULES } from './default-rules.js';
+import { DEFAULT_LIMITS } from '../../../common/limits.js';
 
 export interface Matcher {
   readonly rules: MatchRules;
@@ -18,8 +19,23 @@ interface Features { fields: string[][]; identifiers: string[] }
 
 const IDENTIFIER_PATH = 'Patient.identifier';
 
-export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES): Matcher {
-  const extractors: ValueExtractor[] = rules.fields.map((field) => compileExtractor(field.path, field.normalise));
+/**
+ * What one comparison may cost: the comparators of similarity are quadratic in the characters of
+ * the two values and compare every value of a field with every other, so only the first values
+ * and the first characters of each count (CLIENT_REGISTRY_MATCH_MAX_VALUES, _MAX_CHARS).
+ */
+export interface MatchBounds { maxComparedChars: number; maxComparedValues: number }
+export const DEFAULT_MATCH_BOUNDS: MatchBounds = { maxComparedChars: DEFAULT_LIMITS.crMatchMaxChars, maxComparedValues: DEFAULT_LIMITS.crMatchMaxValues };
+
+/** Identifiers and exact values are compared for equality (cheap): cut, two different ones would agree. */
+const EQUALITY_COMPARATORS = new Set(['identifier', 'exact']);
+
+export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES, bounds: MatchBounds = DEFAULT_MATCH_BOUNDS): Matcher {
+  const extractors: ValueExtractor[] = rules.fields.map((field) => {
+    const extract = compileExtractor(field.path, field.normalise);
+    if (EQUALITY_COMPARATORS.has(field.comparator)) return extract;
+    return (patient) => extract(patient).slice(0, bounds.maxComparedValues).map((value) => value.slice(0, bounds.maxComparedChars));
+  });
   const identifiers = compileExtractor(IDENTIFIER_PATH, []);
   const makeKeys = compileBlocking(rules.blocking);
   const range = scoreRange(rules.fields);
@@ -56,10 +72,11 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES): Matcher 
       const score = Math.round(fields.reduce((sum, field) => sum + field.weight, 0) * 10_000) / 10_000;
       const decided = deterministicGrade(rules.deterministic, x.identifiers, y.identifiers);
       if (decided) {
-        const normalizedScore = decided.grade === 'certainly-not' ? 0 : decided.grade === 'certain' ? 1 : placed(score);
+        const normalizedScore = decided.grade === 'certainly-not' ? 0 : decided.grade === 'certain' ? 1 : normalizedScoreOf(score, decided.grade, range, rules.thresholds);
         return { score, grade: decided.grade, normalizedScore, fields, rule: decided.rule };
       }
-      return { score, grade: gradeOf(score, rules.thresholds), normalizedScore: placed(score), fields };
+      const grade = gradeOf(score, rules.thresholds);
+      return { score, grade, normalizedScore: normalizedScoreOf(score, grade, range, rules.thresholds), fields };
     },
   };
 
@@ -72,8 +89,4 @@ export function createMatcher(rules: MatchRules = DEFAULT_MATCH_RULES): Matcher 
     fields[j] = { ...crossedJ, swappedWith: rules.fields[i].name };
   }
 
-  function placed(score: number): number {
-    if (range.max <= range.min) return 0;
-    return Math.round(Math.min(1, Math.max(0, (score - range.min) / (range.max - range.min))) * 10_000) / 10_000;
-  }
 }

@@ -25,7 +25,7 @@ export interface FieldContribution {
 export interface MatchResult {
   score: number;
   grade: MatchGrade;
-  /** 0..1 for FHIR search.score: the score placed between the lowest and highest possible scores (1 or 0 when a deterministic rule decided). */
+  /** 0..1 for FHIR search.score, within its grade's band (normalizedScoreOf); 1 or 0 when a deterministic rule decided certain or certainly-not. */
   normalizedScore: number;
   fields: FieldContribution[];
   /** The deterministic rule that decided the grade, if one did. */
@@ -113,4 +113,32 @@ function valuesBySystem(tokens: readonly string[], systems: ReadonlySet<string>)
 
 function round(value: number): number {
   return Math.round(value * 10_000) / 10_000;
+}
+
+/**
+ * Where each grade's scores sit in 0..1 (search.score), so a score never contradicts its grade:
+ * certainly-not below 0.25, possible from 0.25, probable from 0.5, certain from 0.75.
+ */
+export const GRADE_BANDS: Record<MatchGrade, readonly [number, number]> = {
+  'certainly-not': [0, 0.25], possible: [0.25, 0.5], probable: [0.5, 0.75], certain: [0.75, 1],
+};
+
+/**
+ * The score as search.score: piecewise linear through the lowest possible score (0), the
+ * thresholds (0.25, 0.5, 0.75) and the highest (1), then kept inside its grade's band (a grade a
+ * deterministic rule forced may lie outside what the score alone gives).
+ */
+export function normalizedScoreOf(score: number, grade: MatchGrade, range: { min: number; max: number }, thresholds: MatchRules['thresholds']): number {
+  const anchors: Array<[number, number]> = [[range.min, 0], [thresholds.possible, 0.25], [thresholds.review, 0.5], [thresholds.autoMatch, 0.75], [range.max, 1]];
+  let placed = score <= range.min ? 0 : 1;
+  for (let i = 1; i < anchors.length; i++) {
+    const [x0, y0] = anchors[i - 1]!;
+    const [x1, y1] = anchors[i]!;
+    if (score < x1) {
+      placed = x1 > x0 ? y0 + ((Math.max(score, x0) - x0) / (x1 - x0)) * (y1 - y0) : y1;
+      break;
+    }
+  }
+  const [low, high] = GRADE_BANDS[grade];
+  return round(Math.min(high, Math.max(low, placed)));
 }

@@ -13,12 +13,13 @@ export interface MllpTarget {
   maxMessageBytes: number;
 }
 
-export function sendMllpMessage(target: MllpTarget, message: string): Promise<string> {
+/** The message's bytes go as they came and the answer's come back as bytes: the router does not re-encode HL7 (MSH-18 may name Latin-1). */
+export function sendMllpMessage(target: MllpTarget, message: string | Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const decoder = new MllpDecoder(target.maxMessageBytes);
     const socket = net.connect({ host: target.host, port: target.port });
     let settled = false;
-    const finish = (error: UpstreamFailure | undefined, answer?: string) => {
+    const finish = (error: UpstreamFailure | undefined, answer?: Buffer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -30,7 +31,7 @@ export function sendMllpMessage(target: MllpTarget, message: string): Promise<st
     socket.once('connect', () => socket.write(frameMessage(message)));
     socket.on('data', (data: Buffer) => {
       for (const event of decoder.push(data)) {
-        if (event.kind === 'message') return finish(undefined, event.payload.toString('utf8'));
+        if (event.kind === 'message') return finish(undefined, event.payload);
         return finish(new UpstreamFailure('error', event.problem === 'too-large'
           ? `the MLLP upstream's answer is over ${target.maxMessageBytes} bytes (OPENHIM_ROUTER_TCP_MAX_MESSAGE_BYTES)`
           : 'the MLLP upstream answered bytes outside an MLLP frame'));

@@ -94,7 +94,7 @@ export class TcpChannels {
         limits: { maxMessageBytes: limits.routerTcpMaxMessageBytes, maxConnections: limits.routerTcpMaxConnections, idleTimeoutMs: limits.routerTcpIdleTimeoutMs, settings: 'OPENHIM_ROUTER_TCP_*' },
         logger: this.logger,
         tls: compiled.channel.type === 'tls' && this.tls?.current() ? secureContextOptions(this.tls.current()!, true) : undefined,
-        answer: (message, remote) => this.routeMessage(running.channel, message, remote.address),
+        answer: (_message, remote, payload) => this.routeMessage(running.channel, payload, remote.address),
       });
     } catch (error) {
       // Another channel or program holds the port: tried again at every reload, logged once.
@@ -108,10 +108,10 @@ export class TcpChannels {
     this.logger.info({ channel: compiled.channel.name, url: running.listener.url }, 'tcp channel listening');
   }
 
-  private async routeMessage(channel: CompiledChannel, message: string, clientIP: string): Promise<string | undefined> {
+  private async routeMessage(channel: CompiledChannel, payload: Buffer, clientIP: string): Promise<Buffer | undefined> {
     const exchange: Exchange = {
       request: {
-        method: 'POST', path: '/', querystring: '', headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: Buffer.from(message, 'utf8'),
+        method: 'POST', path: '/', querystring: '', headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: payload, // as the sender wrote it: its character set is MSH-18's, not necessarily UTF-8
         clientIP, host: channel.channel.tcpHost ?? this.deps.config.routerHost, port: channel.channel.tcpPort!,
       },
       startedAt: process.hrtime.bigint(),
@@ -124,6 +124,6 @@ export class TcpChannels {
       this.logger.error({ err: error, channel: channel.channel.name }, 'tcp channel message failed');
       return undefined;
     }
-    return exchange.primaryOutcome && !exchange.primaryOutcome.failed ? exchange.response!.body.toString('utf8') : undefined;
+    return exchange.primaryOutcome && !exchange.primaryOutcome.failed ? exchange.response!.body : undefined;
   }
 }

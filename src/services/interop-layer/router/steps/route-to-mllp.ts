@@ -39,9 +39,9 @@ export async function routeToMllp(exchange: Exchange, deps: RouterDeps): Promise
       port: primary.port,
       timeoutMs: channel.timeout ?? deps.config.defaultTimeoutMs,
       maxMessageBytes: deps.config.limits.routerTcpMaxMessageBytes,
-    }, exchange.request.body.toString('utf8'));
+    }, exchange.request.body);
     exchange.primaryOutcome = { status: 200, failed: false };
-    exchange.response = { status: 200, headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: Buffer.from(answer, 'utf8') };
+    exchange.response = { status: 200, headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: answer };
   } catch (error) {
     const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure('error', (error as Error).message);
     tx.error = { message: failure.message };
