@@ -224,7 +224,10 @@ export interface TransactionQuery {
   hasChildren?: boolean | undefined;
   /** '2xx', '4xx', or an exact code. */
   responseStatus?: string | undefined;
-  properties?: Record<string, unknown> | undefined;
+  /** Property tests: `value` undefined = the transaction has the property (any value). */
+  properties?: Array<{ key: string; value: unknown }> | undefined;
+  /** Conditions on any one of the routes or orchestrations (each its own: Mongo's dotted-path match on an array). */
+  partFilters?: Array<{ list: 'routes' | 'orchestrations'; field: 'request.path' | 'request.querystring' | 'response.status'; pattern: string }> | undefined;
   limit: number;
   offset: number;
 }
@@ -395,7 +398,23 @@ export class TransactionLog {
         add((p) => `response_status < ${p}::int`, Number(m[1]) * 100 + 100);
       } else add((p) => `response_status = ${p}::int`, Number(q.responseStatus));
     }
-    if (q.properties) add((p) => `(doc->'properties')::jsonb @> ${p}::jsonb`, JSON.stringify(q.properties));
+    for (const { key, value } of q.properties ?? []) {
+      // jsonb_build_object keeps the key as data whatever it is; a missing key is jsonb_exists.
+      if (value === undefined) add((p) => `jsonb_exists((doc->'properties')::jsonb, ${p})`, key);
+      else {
+        params.push(key);
+        add((p) => `(doc->'properties')::jsonb @> jsonb_build_object($${params.length}::text, ${p}::jsonb)`, JSON.stringify(value));
+      }
+    }
+    for (const part of q.partFilters ?? []) {
+      // Not indexable (inside the document): the indexed filters (channel, time, status) and the
+      // page's LIMIT bound the rows scanned; each pattern is checked (parseFilterRegex) and the
+      // statement timeout bounds the rest.
+      const [section, field] = part.field.split('.') as [string, string];
+      const operator = part.field === 'response.status' ? '~' : '~*';
+      add((p) => `EXISTS (SELECT 1 FROM json_array_elements(CASE WHEN json_typeof(doc->'${part.list}') = 'array' THEN doc->'${part.list}' ELSE '[]'::json END) AS e
+                   WHERE (e->'${section}'->>'${field}') ${operator} ${p})`, part.pattern);
+    }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
