@@ -161,6 +161,9 @@ export const LIMITS = {
   loginMaxFailuresPerUser: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_USER', 100, 'count',
     'failed logins for one user from all addresses within the window (distributed guessing); then 429 for that user, except from addresses it logged in from in the last 30 days'),
   loginWindowMs: limit('OPENHIM_LOGIN_WINDOW_MS', 15 * 60_000, 'ms', 'window in which failed logins are counted', 1_000),
+  apiMaxEventTransactions: limit('OPENHIM_API_MAX_EVENT_TRANSACTIONS', 1_000, 'count',
+    'transactions one GET /events/:receivedTime turns into visualizer events (the newest first); the feed covers at most the last hour, as OpenHIM keeps events an hour'),
+  maxVisualizers: limit('OPENHIM_MAX_VISUALIZERS', 1_000, 'count', 'visualizers stored (/visualizers); past it POST is 400'),
   // ── the web console (src/services/console) ──────────────────────────────────────────────
   consoleSessionIdleMs: limit('CONSOLE_SESSION_TTL_MS', 2 * 60 * 60_000, 'ms',
     'idle lifetime of a console session; then the console asks the user to log in again', 60_000),

@@ -431,6 +431,23 @@ export class TransactionLog {
     return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
   }
 
+  /**
+   * Transactions with something to show since `since` (started then, or ended then), begun after
+   * `oldest`: the visualizer's event feed (api/events.ts). Newest first, at most `limit`, without
+   * bodies; the time range is the request_ts index's.
+   */
+  async eventSources(since: string, oldest: string, limit: number): Promise<Transaction[]> {
+    await this.flush();
+    const r = await this.db.query<{ doc: Transaction }>(
+      `SELECT doc FROM iol.transactions
+        WHERE request_ts >= $2::timestamptz AND channel_id IS NOT NULL
+          AND (request_ts >= $1::timestamptz OR request_ts + make_interval(secs => COALESCE(response_ms, 0) / 1000.0) >= $1::timestamptz OR status = 'Processing')
+        ORDER BY request_ts DESC, id DESC LIMIT $3`,
+      [since, oldest, limit],
+    );
+    return r.rows.map((x) => x.doc);
+  }
+
   async count(q: Omit<TransactionQuery, 'limit' | 'offset'>): Promise<number> {
     await this.flush();
     const { sql, params } = this.where(q);
