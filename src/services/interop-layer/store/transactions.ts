@@ -403,7 +403,8 @@ export class TransactionLog {
       if (value === undefined) add((p) => `jsonb_exists((doc->'properties')::jsonb, ${p})`, key);
       else {
         params.push(key);
-        add((p) => `(doc->'properties')::jsonb @> jsonb_build_object($${params.length}::text, ${p}::jsonb)`, JSON.stringify(value));
+        const keyParam = `$${params.length}`;
+        add((p) => `(doc->'properties')::jsonb @> jsonb_build_object(${keyParam}::text, ${p}::jsonb)`, JSON.stringify(value));
       }
     }
     for (const part of q.partFilters ?? []) {
