@@ -249,12 +249,21 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
   return q;
 }
 
-/** Runs a query from user filters: PostgreSQL refusing the path regex is the caller's 400. */
-async function withFilterErrors<T>(run: () => Promise<T>): Promise<T> {
+/** The filters of a query that are regular expressions, by name (what a database refusal is about). */
+function regexFilterNames(q: ParsedFilters): string[] {
+  return [
+    ...(q.path ? ['request.path'] : []),
+    ...(q.querystring ? ['request.querystring'] : []),
+    ...(q.partFilters ?? []).filter((p) => p.field !== 'response.status').map((p) => `${p.list}.${p.field}`),
+  ];
+}
+
+/** Runs a query from user filters: PostgreSQL refusing a regular expression is the caller's 400, naming the filters. */
+async function withFilterErrors<T>(q: ParsedFilters, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (isRegexRefusal(error)) throw badRequest(`a filter's regular expression is not one the database accepts: ${(error as Error).message}`);
+    if (isRegexRefusal(error)) throw badRequest(`filter ${regexFilterNames(q).join(' or ')}: not a regular expression the database accepts: ${(error as Error).message}`);
     throw error;
   }
 }
@@ -291,9 +300,9 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
     }
     // As OpenHIM: the bulk rerun dialog asks how many transactions its filters match.
-    if (rep === 'bulkrerun') return { count: await withFilterErrors(() => deps.transactions.count(q)) };
+    if (rep === 'bulkrerun') return { count: await withFilterErrors(q, () => deps.transactions.count(q)) };
     const withBodies = rep === 'full' || rep === 'fulltruncate';
-    const txs = await withFilterErrors(() => deps.transactions.find({ ...q, limit, offset }, withBodies));
+    const txs = await withFilterErrors(q, () => deps.transactions.find({ ...q, limit, offset }, withBodies));
     return txs.map((tx) => represent(tx, withBodies && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
   }
 
@@ -326,7 +335,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
   function registerTransactionChanges(app: FastifyInstance): void {
     app.get<{ Querystring: ListQuery & { filters?: string } }>('/transactions/count', async (request) => {
       const filters = parseFilters(request.query.filters);
-      return { count: await withFilterErrors(() => deps.transactions.count(filters)) };
+      return { count: await withFilterErrors(filters, () => deps.transactions.count(filters)) };
     });
 
     const updateSchema = z
