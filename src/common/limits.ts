@@ -153,7 +153,7 @@ export const LIMITS = {
   routerRequestTimeoutMs: limit('OPENHIM_ROUTER_REQUEST_TIMEOUT_MS', 60_000, 'ms', 'time a router client has to send its whole request; then 408', 100),
   maxStoredBodyBytes: limit('OPENHIM_MAX_STORED_BODY_BYTES', 1 * MB, 'bytes', 'each body stored in the transaction log; longer ones are cut and marked truncated', 0),
   apiBodyBytes: limit('OPENHIM_API_BODY_LIMIT_BYTES', 16 * MB, 'bytes', 'a request body on the admin API; past it 413', 1 * KB),
-  apiMaxFilterLimit: limit('OPENHIM_API_MAX_FILTER_LIMIT', 1_000, 'count', 'filterLimit of one page of transactions, audits or tasks; larger values are lowered to it'),
+  apiMaxFilterLimit: limit('OPENHIM_API_MAX_FILTER_LIMIT', 1_000, 'count', 'filterLimit of one page of transactions, audits or tasks; larger values are lowered to it, and filterLimit=0 (OpenHIM\'s "no limit") gives it'),
   loginMaxFailures: limit('OPENHIM_LOGIN_MAX_FAILURES', 10, 'count',
     'failed logins for one user from one address within OPENHIM_LOGIN_WINDOW_MS; then 429 for that user from that address until the window passes'),
   loginMaxFailuresPerAddress: limit('OPENHIM_LOGIN_MAX_FAILURES_PER_ADDRESS', 100, 'count',
