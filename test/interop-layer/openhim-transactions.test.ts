@@ -112,7 +112,12 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ids1({ 'orchestrations.request.path': 'patient' }), [ids['with-orchestration']]);
       assert.deepEqual(await ids1({ 'orchestrations.request.querystring': 'identifier=4' }), [ids['with-orchestration']]);
       assert.deepEqual(await ids1({ 'orchestrations.response.status': '503', 'request.path': 'orchestration' }), [ids['with-orchestration']]);
+      // A pattern only PostgreSQL refuses is a 400 naming the filter, on the list and on /bulkrerun.
+      const nope = await iol.call('POST', '/bulkrerun', { filters: { 'routes.request.path': '[[:nope:]]' }, pauseQueue: true });
+      assert.equal(nope.status, 400, JSON.stringify(nope.body));
+      assert.match(nope.body.message, /routes\.request\.path/);
       for (const [filter, message] of [
+        [{ 'routes.request.path': '[[:nope:]]' }, /routes\.request\.path/],
         [{ 'routes.request.path': '(a+)+' }, /routes\.request\.path.*groups/],
         [{ 'orchestrations.request.path': 'a'.repeat(201) }, /orchestrations\.request\.path/],
         [{ 'routes.response.status': 'abc' }, /routes\.response\.status/],

@@ -16,7 +16,7 @@ import type { User } from '../models.js';
 import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { parseFilters } from './transactions.js';
+import { parseFilters, withFilterErrors } from './transactions.js';
 import { parseTaskFilters, taskWhere } from './task-filters.js';
 import { checkStorable, parsePaging } from './query-filters.js';
 import { storableJson } from '../store/storable.js';
@@ -312,7 +312,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         const user = userOf(request);
         const input = parseBody(bulkSchema, request.body, 'bulk rerun');
         const filters = parseFilters(input.filters as string | Record<string, unknown>);
-        const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
+        const txs = await withFilterErrors(filters, () => deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false));
         const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
         if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
         const task = await createTask(tids, input.batchSize, input.pauseQueue, user);

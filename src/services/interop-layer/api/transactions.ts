@@ -259,7 +259,7 @@ function regexFilterNames(q: ParsedFilters): string[] {
 }
 
 /** Runs a query from user filters: PostgreSQL refusing a regular expression is the caller's 400, naming the filters. */
-async function withFilterErrors<T>(q: ParsedFilters, run: () => Promise<T>): Promise<T> {
+export async function withFilterErrors<T>(q: ParsedFilters, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
