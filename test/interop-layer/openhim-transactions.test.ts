@@ -30,7 +30,7 @@ for (const driver of testDrivers) {
     });
 
     before(async () => {
-      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2' });
+      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2', OPENHIM_API_MAX_PAGE_BYTES: '1024' });
       const channel = await iol.call('POST', '/channels', { name: 'events', urlPattern: '^/events-test$', allow: ['x'], routes: [{ name: 'the primary', host: '127.0.0.1', port: 1, primary: true }] });
       assert.equal(channel.status, 201, JSON.stringify(channel.body));
       channelId = channel.body._id;
@@ -231,6 +231,27 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('DELETE', `/visualizers/${id}`)).status, 200);
       assert.equal((await iol.call('GET', `/visualizers/${id}`)).status, 404);
       assert.equal((await iol.call('PUT', `/visualizers/${id}`, { name: 'gone' })).status, 404);
+    });
+
+    // Last: it adds transactions the counts above do not expect.
+    test('a page of full transactions carries at most OPENHIM_API_MAX_PAGE_BYTES of bodies; the rest come marked bodiesOmitted', async () => {
+      for (const [name, fill, at] of [['raw-1', 'c', 3], ['raw-2', 'd', 2], ['packed-1', 'a', 3], ['packed-2', 'b', 2]] as const) {
+        // 3 KB is stored as is; 20 KB of one letter is stored compressed to a few bytes.
+        const size = name.startsWith('raw') ? 3000 : 20_000;
+        const tx = transaction(name, { request: { path: `/${name}`, timestamp: iso(t0 + at * 1000), body: fill.repeat(size) } });
+        assert.equal((await iol.call('POST', '/transactions', tx)).status, 201);
+      }
+      for (const kind of ['raw', 'packed']) {
+        const page = await iol.call('GET', `/transactions?filterRepresentation=full&${f({ 'request.path': `^/${kind}-` })}`);
+        assert.equal(page.status, 200);
+        assert.deepEqual(page.body.map((t: { request: { path: string } }) => t.request.path), [`/${kind}-1`, `/${kind}-2`]);
+        assert.equal(page.body[0].request.body.length, kind === 'raw' ? 3000 : 20_000, 'the first transaction has its bodies');
+        assert.equal(page.body[0].bodiesOmitted, undefined);
+        assert.equal(page.body[1].request.body, undefined, `${kind}: past the budget, no bodies`);
+        assert.equal(page.body[1].bodiesOmitted, true);
+        const alone = await iol.call('GET', `/transactions/${page.body[1]._id}`);
+        assert.equal(alone.body.request.body.length, kind === 'raw' ? 3000 : 20_000);
+      }
     });
   });
 }

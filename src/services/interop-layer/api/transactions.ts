@@ -302,8 +302,10 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     // As OpenHIM: the bulk rerun dialog asks how many transactions its filters match.
     if (rep === 'bulkrerun') return { count: await withFilterErrors(q, () => deps.transactions.count(q)) };
     const withBodies = rep === 'full' || rep === 'fulltruncate';
-    const txs = await withFilterErrors(q, () => deps.transactions.find({ ...q, limit, offset }, withBodies));
-    return txs.map((tx) => represent(tx, withBodies && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
+    const txs = await withFilterErrors(q, () => deps.transactions.find({ ...q, limit, offset }, withBodies, deps.config.limits.apiMaxPageBytes));
+    // Past the page's byte budget a transaction comes without any bodies (its routes' neither).
+    const omitted = (tx: Transaction) => (tx as { bodiesOmitted?: boolean }).bodiesOmitted === true;
+    return txs.map((tx) => represent(tx, withBodies && ((full && !full.has(tx.channelID ?? '')) || omitted(tx)) ? 'simpledetails' : rep));
   }
 
   function registerTransactionReads(app: FastifyInstance): void {

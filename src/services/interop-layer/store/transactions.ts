@@ -419,17 +419,47 @@ export class TransactionLog {
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
-  /** Newest first; `withBodyText` false leaves compressed bodies out (representations without bodies). */
-  async find(q: TransactionQuery, withBodyText = true): Promise<Transaction[]> {
+  /**
+   * Newest first; `withBodyText` false leaves compressed bodies out (representations without
+   * bodies). `pageBytes` bounds the bodies one page carries: a transaction's bodies are read (from
+   * the database, then decompressed) only while the bytes before it are under the budget; the
+   * rest of the page comes without them, marked `bodiesOmitted` (GET /transactions/:id reads
+   * each). The first transaction always has its bodies.
+   */
+  async find(q: TransactionQuery, withBodyText = true, pageBytes = Number.POSITIVE_INFINITY): Promise<Transaction[]> {
     await this.flush();
     const { sql, params } = this.where(q);
     params.push(q.limit, q.offset);
-    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>(
-      `SELECT doc, ${withBodyText ? 'bodies' : 'NULL::bytea AS bodies'} FROM iol.transactions ${sql}
-        ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    const page = `SELECT doc, ${withBodyText ? 'bodies' : 'NULL::bytea AS bodies'}, request_ts, id FROM iol.transactions ${sql}
+        ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    if (!withBodyText || !Number.isFinite(pageBytes)) {
+      const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>(page, params);
+      return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
+    }
+    // Stored sizes (octet_length reads a TOASTed value's size without its bytes): bodies past the
+    // budget are never read from disk.
+    params.push(pageBytes);
+    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null; omitted: boolean }>(
+      `SELECT doc, CASE WHEN before < $${params.length}::bigint THEN bodies END AS bodies, (before >= $${params.length}::bigint AND bodies IS NOT NULL) AS omitted
+         FROM (SELECT doc, bodies, request_ts, id,
+                      COALESCE(sum(COALESCE(octet_length(bodies), 0)) OVER (ORDER BY request_ts DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                 FROM (${page}) AS page) AS sized
+        ORDER BY request_ts DESC, id DESC`,
       params,
     );
-    return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
+    // Decompressed sizes: a small stored frame may hold a big body.
+    const out: Transaction[] = [];
+    let shown = 0;
+    for (const row of r.rows) {
+      if (row.omitted || (row.bodies && shown >= pageBytes)) {
+        out.push({ ...row.doc, bodiesOmitted: true } as Transaction);
+        continue;
+      }
+      const tx = await withBodies(row.doc, row.bodies);
+      shown += Buffer.byteLength(tx.request?.body ?? '') + Buffer.byteLength(tx.response?.body ?? '');
+      out.push(tx);
+    }
+    return out;
   }
 
   /**
