@@ -30,7 +30,7 @@ for (const driver of testDrivers) {
     });
 
     before(async () => {
-      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2', OPENHIM_API_MAX_PAGE_BYTES: '1024' });
+      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2', OPENHIM_API_MAX_PAGE_BYTES: '1024', OPENHIM_MAX_STORED_BODY_BYTES: '30000' });
       const channel = await iol.call('POST', '/channels', { name: 'events', urlPattern: '^/events-test$', allow: ['x'], routes: [{ name: 'the primary', host: '127.0.0.1', port: 1, primary: true }] });
       assert.equal(channel.status, 201, JSON.stringify(channel.body));
       channelId = channel.body._id;
@@ -234,7 +234,7 @@ for (const driver of testDrivers) {
     });
 
     // Last: it adds transactions the counts above do not expect.
-    test('a page of full transactions carries at most OPENHIM_API_MAX_PAGE_BYTES of bodies; the rest come marked bodiesOmitted', async () => {
+    test('a page of full transactions carries at most OPENHIM_API_MAX_PAGE_BYTES of bodies, the rest marked bodiesOmitted; POST /transactions cuts bodies as the router does', async () => {
       for (const [name, fill, at] of [['raw-1', 'c', 3], ['raw-2', 'd', 2], ['packed-1', 'a', 3], ['packed-2', 'b', 2]] as const) {
         // 3 KB is stored as is; 20 KB of one letter is stored compressed to a few bytes.
         const size = name.startsWith('raw') ? 3000 : 20_000;
@@ -252,6 +252,19 @@ for (const driver of testDrivers) {
         const alone = await iol.call('GET', `/transactions/${page.body[1]._id}`);
         assert.equal(alone.body.request.body.length, kind === 'raw' ? 3000 : 20_000);
       }
+      // POST /transactions cuts bodies at OPENHIM_MAX_STORED_BODY_BYTES as the router does (OpenHIM: api.maxBodiesSizeMB).
+      const long = transaction('long', {
+        request: { path: '/long', timestamp: iso(t0), body: 'e'.repeat(31_000) },
+        routes: [{ name: 'r', request: { path: '/r', timestamp: iso(t0), body: 'f'.repeat(31_000) } }],
+      });
+      const created = await iol.call('POST', '/transactions', long);
+      assert.equal(created.status, 201);
+      const stored = (await iol.call('GET', `/transactions/${created.body._id}`)).body;
+      assert.equal(stored.request.body.length, 30_000);
+      assert.equal(stored.request.bodyTruncated, true);
+      assert.equal(stored.canRerun, false, 'a cut request cannot be rerun');
+      assert.equal(stored.routes[0].request.body.length, 30_000);
+      assert.equal(stored.response.bodyTruncated, undefined);
     });
   });
 }

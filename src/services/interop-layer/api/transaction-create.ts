@@ -2,13 +2,16 @@
  * POST /transactions (admins), as OpenHIM's addTransaction: a transaction recorded elsewhere (a
  * mediator, an import) stored in the log. Checked here so that every stored row is one the log's
  * columns take (a date for the request time, an integer status, a known transaction status); the
- * body's size is the API's body limit (OPENHIM_API_MAX_BODY_BYTES), as for every admin body.
+ * body's size is the API's body limit (OPENHIM_API_BODY_LIMIT_BYTES), as for every admin body, and
+ * each stored body is cut at OPENHIM_MAX_STORED_BODY_BYTES as the router cuts it (OpenHIM cuts at
+ * api.maxBodiesSizeMB the same way: a cut request body cannot be rerun).
  */
 import { z } from 'zod';
 import { newObjectId } from '../ids.js';
 import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
 import { parseBody } from '../validation.js';
 import { parseTimestamp } from './query-filters.js';
+import { storedBody } from '../router/bodies.js';
 
 /** An instant as ISO text (what the log's timestamptz column and the API return). */
 const instant = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
@@ -69,9 +72,35 @@ const transactionSchema = z
   })
   .passthrough();
 
-/** The transaction a POST body describes, with a new `_id` (a given `_id` is not taken: ids are the log's). */
-export function transactionFromBody(body: unknown): Transaction {
+type Part = { body?: string; bodyTruncated?: boolean } | undefined;
+
+/** The part with its body cut at `cap` bytes and marked, as the router stores bodies; whether it was cut. */
+function capBody<T extends Part>(part: T, cap: number): [T, boolean] {
+  if (!part || typeof part.body !== 'string') return [part, false];
+  const stored = storedBody(part.body, true, cap);
+  return stored.bodyTruncated ? [{ ...part, ...stored }, true] : [part, false];
+}
+
+function capParts<T extends { request?: Part; response?: Part }>(parts: T[], cap: number): T[] {
+  return parts.map((p) => ({ ...p, request: capBody(p.request, cap)[0], response: capBody(p.response, cap)[0] }));
+}
+
+/**
+ * The transaction a POST body describes, with a new `_id` (a given `_id` is not taken: ids are
+ * the log's) and its bodies cut at `maxStoredBodyBytes`.
+ */
+export function transactionFromBody(body: unknown, maxStoredBodyBytes: number): Transaction {
   const { _id: _ignored, ...input } = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
-  const parsed = parseBody(transactionSchema, body === null || typeof body !== 'object' || Array.isArray(body) ? body : input, 'transaction');
-  return { ...(parsed as unknown as Transaction), _id: newObjectId() };
+  const parsed = parseBody(transactionSchema, body === null || typeof body !== 'object' || Array.isArray(body) ? body : input, 'transaction') as unknown as Transaction;
+  const [request, requestCut] = capBody(parsed.request, maxStoredBodyBytes);
+  const [response] = capBody(parsed.response, maxStoredBodyBytes);
+  return {
+    ...parsed,
+    _id: newObjectId(),
+    request,
+    ...(response ? { response } : {}),
+    routes: capParts(parsed.routes, maxStoredBodyBytes).map((r) => ({ ...r, ...(r.orchestrations ? { orchestrations: capParts(r.orchestrations, maxStoredBodyBytes) } : {}) })),
+    orchestrations: capParts(parsed.orchestrations, maxStoredBodyBytes),
+    ...(requestCut ? { canRerun: false } : {}),
+  };
 }

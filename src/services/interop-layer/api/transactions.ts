@@ -377,7 +377,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     });
 
     app.post('/transactions', async (request, reply) => {
-      const tx = transactionFromBody(request.body);
+      const tx = transactionFromBody(request.body, deps.config.maxStoredBodyBytes);
       await deps.transactions.save(tx);
       auditChange(deps, request, 'C', `Transaction/${tx._id}`);
       reply.code(201);
