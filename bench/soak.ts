@@ -111,7 +111,7 @@ try {
     } else if (roll < 0.95) {
       await call('include', target, `/Observation?subject=Patient/${pick(patientIds)}&_include=Observation:subject&_count=20`);
     } else {
-      await call('admin transactions', admin, '/transactions?filterLimit=20&filterPage=0');
+      await call('admin transactions', admin, '/transactions?filterRepresentation=full&filterLimit=20&filterPage=0');
     }
   }
 

@@ -70,7 +70,7 @@ for (const driver of testDrivers) {
       }
       let logged: Array<{ status: string; request: { body?: string }; response?: { status: number; body?: string }; channelID: string }> = [];
       for (let attempt = 0; attempt < 100 && logged.length < 2; attempt++) {
-        const listed = await iol.call('GET', `/transactions?filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: channelId }))}`);
+        const listed = await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: channelId }))}`);
         logged = listed.body;
         if (logged.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -130,7 +130,7 @@ for (const driver of testDrivers) {
       await client.closed;
       let tx: { status?: string; error?: { message: string } } = {};
       for (let attempt = 0; attempt < 100 && !tx.status; attempt++) {
-        const listed = await iol.call('GET', `/transactions?filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: id }))}`);
+        const listed = await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=10&filters=${encodeURIComponent(JSON.stringify({ channelID: id }))}`);
         if (listed.body.length) tx = (await iol.call('GET', `/transactions/${listed.body[0]._id}`)).body;
         if (tx.status === 'Processing') tx = {};
         if (!tx.status) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -82,12 +82,12 @@ for (const driver of testDrivers) {
       await iol.call('POST', '/users', { email: 'viewer@example.org', groups: ['viewers'], password: 'viewer-password' });
       const auth = { authorization: basic('viewer@example.org', 'viewer-password') };
       const list = await eventually(async () => {
-        const l = (await iol.call('GET', '/transactions', undefined, auth)).body;
+        const l = (await iol.call('GET', '/transactions?filterRepresentation=full', undefined, auth)).body;
         return l.length > 0 ? l : undefined;
       }, 'visible transactions');
       assert.ok(list.every((t: { channelID: string }) => t.channelID === ids.seen));
       assert.ok(list.every((t: { response?: { body?: string } }) => t.response?.body === undefined));
-      const hidden = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.hidden }))}`)).body;
+      const hidden = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: ids.hidden }))}`)).body;
       assert.ok(hidden.length >= 1, 'admin sees it');
       assert.equal((await iol.call('GET', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 404);
       assert.equal((await iol.call('GET', '/channels', undefined, auth)).body.length, 1);
@@ -105,7 +105,7 @@ for (const driver of testDrivers) {
       flakyFailures = 1;
       assert.equal((await fetch(`${iol.router}/flaky`, { method: 'POST', headers: { authorization: basic('pos', 'pos-password-1') }, body: 'retry me' })).status, 503);
       const failed = await eventually(async () => {
-        const l = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.flaky }))}`)).body;
+        const l = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: ids.flaky }))}`)).body;
         return l[0]?.status === 'Failed' ? l[0] : undefined;
       }, 'the failed transaction');
       assert.equal(failed.autoRetry, true);

@@ -71,7 +71,7 @@ for (const driver of testDrivers) {
         await db.close();
       });
       type Listed = { status: string; request: { path: string; body?: string }; error?: { message: string } };
-      const listAll = async () => (await (await fetch(`${running.endpoints.api}/transactions?filterLimit=100`, { headers: root })).json()) as Listed[];
+      const listAll = async () => (await (await fetch(`${running.endpoints.api}/transactions?filterRepresentation=full&filterLimit=100`, { headers: root })).json()) as Listed[];
       // Embedded: at once; PostgreSQL: once the dead replica's heartbeat is older than 1 s.
       const list = (await eventually(async () => {
         const all = await listAll();

@@ -107,7 +107,7 @@ for (const driver of testDrivers) {
       assert.equal((await request(iol.router, '/fhir/Patient/x')).status, 401);
       const filters = encodeURIComponent(JSON.stringify({ channelID: channelId }));
       const logged = await eventually(async () => {
-        const list = (await iol.call('GET', `/transactions?filterLimit=100&filters=${filters}`)).body as Array<{ _id: string; clientID: string; channelID: string; status: string; request: { path: string } }>;
+        const list = (await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=100&filters=${filters}`)).body as Array<{ _id: string; clientID: string; channelID: string; status: string; request: { path: string } }>;
         return list.length >= sent.length && list.every((t) => t.status !== 'Processing') ? list : undefined;
       }, 'the transactions of the workers');
       assert.equal(logged.length, sent.length, 'every request logged once, none twice');

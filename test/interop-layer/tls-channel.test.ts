@@ -71,7 +71,7 @@ describe('tls channels', () => {
     const { answer, fingerprint } = await sendOverTls(tcpPort, 'MSH|^~\\&|LAB');
     assert.equal(answer, 'ACK|MSH|^~\\&|LAB');
     assert.equal(fingerprint, served);
-    const transactions = await iol.call('GET', '/transactions?filterLimit=5');
+    const transactions = await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=5');
     assert.equal(transactions.body.length, 1);
     assert.equal(transactions.body[0].status, 'Successful');
   });
@@ -85,7 +85,7 @@ describe('tls channels', () => {
       socket.on('close', () => resolve(got));
     });
     assert.doesNotMatch(closed, /ACK/);
-    assert.equal((await iol.call('GET', '/transactions?filterLimit=5')).body.length, 1);
+    assert.equal((await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=5')).body.length, 1);
   });
 
   test('a replaced keystore certificate is served to new connections without restarting the listener', async () => {

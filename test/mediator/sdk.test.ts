@@ -83,7 +83,7 @@ for (const driver of testDrivers) {
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { resourceType: 'Bundle', total: 1 });
       const logged = await eventually(async () => {
-        const list = (await iol.call('GET', '/transactions?filterLimit=1')).body;
+        const list = (await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=1')).body;
         return list[0]?.status === 'Successful' ? list[0] : undefined;
       }, 'the mediated transaction');
       assert.equal(logged.orchestrations[0].name, 'patient lookup');

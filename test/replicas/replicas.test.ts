@@ -139,7 +139,7 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     for (let i = 1; i < 4; i++) await fetch(`${iolB.endpoints.router}/failing/${i}`, { headers: auth });
 
     type Tx = { _id: string; parentID?: string; request: { path: string }; status: string; autoRetry?: boolean };
-    const listAll = async () => (await (await api(iolA, 'GET', '/transactions?filterLimit=1000')).json()) as Tx[];
+    const listAll = async () => (await (await api(iolA, 'GET', '/transactions?filterRepresentation=full&filterLimit=1000')).json()) as Tx[];
     const originals = await eventually(async () => {
       const all = (await listAll()).filter((t) => t.request.path.startsWith('/echo/rerun-') && !t.parentID);
       return all.length === 4 ? all : undefined;
@@ -283,7 +283,7 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
 
     // The slow transactions were Processing on the killed router; replica B's reaper fails them.
     const slowOnes = await eventually(async () => {
-      const res = await api(iolB, 'GET', '/transactions?filterLimit=1000');
+      const res = await api(iolB, 'GET', '/transactions?filterRepresentation=full&filterLimit=1000');
       const list = (await res.json()) as Array<{ status: string; request: { path: string } }>;
       const slow = list.filter((x) => x.request.path.startsWith('/slow/'));
       return slow.length === 3 && list.every((x) => x.status !== 'Processing') ? slow : undefined;

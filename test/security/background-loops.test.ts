@@ -51,7 +51,7 @@ for (const driver of testDrivers) {
     test('the task runner cancels a malformed task, fails a gone transaction alone, and runs the next task', async () => {
       assert.equal((await fetch(`${iol.router}/plain/1`, { headers: auth })).status, 200);
       const [tx] = await eventually(async () => {
-        const l = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.plain }))}`)).body;
+        const l = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: ids.plain }))}`)).body;
         return l.length ? l : undefined;
       }, 'the transaction to rerun');
       // Written straight to the table, as a bad import or an older version might leave them.
@@ -83,7 +83,7 @@ for (const driver of testDrivers) {
       flakyFailures = 1;
       assert.equal((await fetch(`${iol.router}/flaky`, { method: 'POST', headers: auth, body: 'retry me' })).status, 503);
       const failed = await eventually(async () => {
-        const l = (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.flaky }))}`)).body;
+        const l = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: ids.flaky }))}`)).body;
         return l.find((t: { status: string }) => t.status === 'Failed');
       }, 'the failed transaction');
       // An older flagged row whose stored bodies are not gzip: reading it throws.

@@ -66,7 +66,7 @@ describe('router against hostile upstreams and odd Basic credentials', () => {
       assert.match(await res.text(), /did not answer in time \(its whole answer within 1500 ms\)/);
     }
     const logged = await eventually(async () => {
-      const list = (await iol.call('GET', `/transactions?filterLimit=5&filters=${encodeURIComponent(JSON.stringify({ channelID: channelIds.hostile }))}`)).body;
+      const list = (await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=5&filters=${encodeURIComponent(JSON.stringify({ channelID: channelIds.hostile }))}`)).body;
       return list.length >= 2 && list.every((t: { status: string }) => t.status !== 'Processing') ? list : undefined;
     }, 'the transactions');
     assert.ok(logged.every((t: { status: string; error?: { message: string } }) => t.status === 'Failed' && /did not answer in time/.test(t.error?.message ?? '')));

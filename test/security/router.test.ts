@@ -27,7 +27,7 @@ for (const driver of testDrivers) {
     const channels: Record<string, string> = {};
     const lastTx = (name: string) =>
       eventually(async () => {
-        const list = (await iol.call('GET', `/transactions?filterLimit=1&filters=${encodeURIComponent(JSON.stringify({ channelID: channels[name] }))}`)).body;
+        const list = (await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=1&filters=${encodeURIComponent(JSON.stringify({ channelID: channels[name] }))}`)).body;
         return list[0] && list[0].status !== 'Processing' ? list[0] : undefined;
       }, `a transaction on ${name}`);
     const route = (extra: Record<string, unknown> = {}) => ({ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, ...extra });

@@ -63,8 +63,10 @@ for (const driver of testDrivers) {
       ['/transactions?filterPage=-1', /filterPage/],
       ['/transactions?filterPage=100001', /filterPage/],
       ['/transactions?filterLimit=abc', /filterLimit/],
-      ['/transactions?filterLimit=0', /filterLimit/],
-      ['/transactions?filterRepresentation=everything', /filterRepresentation/],
+      ['/transactions?filterLimit=-1', /filterLimit/],
+      [`/transactions?${f({ 'routes.request.path': '(.*.*){1,255}x' })}`, /routes\.request\.path.*counted repetition/],
+      [`/transactions?${f({ 'orchestrations.request.querystring': 'a|b' })}`, /orchestrations\.request\.querystring.*alternation/],
+      [`/transactions?${f({ properties: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, null])) })}`, /at most 20 properties/],
       ['/transactions?channelID=%00', /channelID/],
       [`/transactions/count?${f({ 'request.timestamp': { $lte: 'soon' } })}`, /request\.timestamp/],
       [`/transactions/clients/%00`, /clientId/],
@@ -115,6 +117,9 @@ for (const driver of testDrivers) {
       assert.equal(two.body.length, 2);
       const capped = await iol.call('GET', '/transactions?filterLimit=100000');
       assert.equal(capped.body.length, 3, 'filterLimit is lowered to OPENHIM_API_MAX_FILTER_LIMIT');
+      // OpenHIM's "no limit" (filterLimit=0) is the largest page here, still the cap.
+      assert.equal((await iol.call('GET', '/transactions?filterLimit=0')).body.length, 3, 'filterLimit=0 gives OPENHIM_API_MAX_FILTER_LIMIT rows');
+      assert.equal((await iol.call('GET', '/tasks?filterLimit=0')).status, 200);
       const audits = await iol.call('GET', '/audit-events?filterLimit=100000&kind=routed-request');
       assert.equal(audits.body.length, 3);
     });

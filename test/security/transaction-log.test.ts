@@ -70,7 +70,7 @@ for (const driver of testDrivers) {
     });
 
     const list = async (path: string) => {
-      const res = await iol.call('GET', `/transactions?filterLimit=50&filters=${encodeURIComponent(JSON.stringify({ 'request.path': `^${path}$` }))}`);
+      const res = await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=50&filters=${encodeURIComponent(JSON.stringify({ 'request.path': `^${path}$` }))}`);
       assert.equal(res.status, 200, JSON.stringify(res.body));
       return res.body as Array<Record<string, any>>;
     };
@@ -79,7 +79,7 @@ for (const driver of testDrivers) {
       const binary = Buffer.from([0x7b, 0x00, 0xff, 0xfe, 0x41, 0xc3, 0x28, 0x00, 0x7d]);
       const nulText = 'a\u0000b';
       // Concurrent readers while the poisonous bodies are written (the process used to die here).
-      const readers = Array.from({ length: 5 }, () => iol.call('GET', '/transactions?filterLimit=5'));
+      const readers = Array.from({ length: 5 }, () => iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=5'));
       const sent = await Promise.all([
         fetch(`${iol.router}/binary`, { method: 'POST', headers: auth, body: binary }),
         fetch(`${iol.router}/nul`, { method: 'POST', headers: auth, body: nulText }),
@@ -168,7 +168,7 @@ for (const driver of testDrivers) {
     });
 
     test('the process is alive and saw no unhandled rejection', async () => {
-      const res = await iol.call('GET', '/transactions?filterLimit=1');
+      const res = await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=1');
       assert.equal(res.status, 200);
       assert.deepEqual(unhandled, []);
     });

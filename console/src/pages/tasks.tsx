@@ -7,6 +7,25 @@ import { ErrorNote, PageTitle, Pager, StatusBadge, formatTime, useInterval, useL
 
 const PAGE_SIZE = 20;
 
+/**
+ * A task's transactions and their reruns. The list leaves them out (as OpenHIM's GET /tasks), so
+ * each row reads its task, again only when its progress changes.
+ */
+function TaskReruns({ task }: { task: Task }) {
+  const detail = useLoad(() => api.get<Task>(`/tasks/${encodeURIComponent(task._id)}`), [task._id, task.status, task.remainingTransactions]);
+  return (
+    <ul class="plain">
+      {(detail.data?.transactions ?? []).map((x) => (
+        <li key={x.tid}>
+          <a href={href(`/transactions/${x.tid}`)} aria-label={`original transaction ${x.tid}`}>original</a>
+          {x.rerunID && <> → <a href={href(`/transactions/${x.rerunID}`)} data-rerun={x.rerunID} aria-label={`rerun transaction ${x.rerunID}`}>rerun</a> <StatusBadge status={x.rerunStatus} /></>}
+          {x.error && <span class="note error"> {x.error}</span>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function TasksPage() {
   const [page, setPage] = useState(0);
   const [error, setError] = useState<string>();
@@ -35,15 +54,7 @@ export function TasksPage() {
                 <td><StatusBadge status={t.status} /></td>
                 <td>{(t.totalTransactions ?? 0) - (t.remainingTransactions ?? 0)} of {t.totalTransactions ?? 0}</td>
                 <td>
-                  <ul class="plain">
-                    {(t.transactions ?? []).map((x) => (
-                      <li key={x.tid}>
-                        <a href={href(`/transactions/${x.tid}`)} aria-label={`original transaction ${x.tid}`}>original</a>
-                        {x.rerunID && <> → <a href={href(`/transactions/${x.rerunID}`)} data-rerun={x.rerunID} aria-label={`rerun transaction ${x.rerunID}`}>rerun</a> <StatusBadge status={x.rerunStatus} /></>}
-                        {x.error && <span class="note error"> {x.error}</span>}
-                      </li>
-                    ))}
-                  </ul>
+                  <TaskReruns task={t} />
                 </td>
                 <td>
                   {t.status === 'Queued' && <button type="button" onClick={() => setStatus(t, 'Paused')}>Pause</button>}

@@ -209,4 +209,18 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.transactions ALTER COLUMN doc TYPE json USING doc::json, ADD COLUMN response_ms bigint;
     `,
   },
+  {
+    version: 8,
+    name: 'visualizers (OpenHIM /visualizers)',
+    sql: `
+      -- The OpenHIM console's visualizer settings: the document as OpenHIM's model has it, its
+      -- name unique (OpenHIM's index).
+      CREATE TABLE iol.visualizers (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

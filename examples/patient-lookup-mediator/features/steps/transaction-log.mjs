@@ -7,7 +7,7 @@ import { Then } from '@cucumber/cucumber';
 Then('the transaction log soon shows the orchestrations {string} and {string}', async function (first, second) {
   const root = `Basic ${Buffer.from(this.fill('${OPENHIM_ROOT_EMAIL}:${OPENHIM_ROOT_PASSWORD}')).toString('base64')}`;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20'), { headers: { authorization: root } });
+    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20&filterRepresentation=full'), { headers: { authorization: root } });
     const names = (await response.json()).map((t) => (t.orchestrations ?? []).map((o) => o.name).join(','));
     if (names.includes(`${first},${second}`)) return;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -20,7 +20,7 @@ Then('the transaction log soon shows a request to {string} with the orchestratio
   const root = `Basic ${Buffer.from(this.fill('${OPENHIM_ROOT_EMAIL}:${OPENHIM_ROOT_PASSWORD}')).toString('base64')}`;
   let seen = [];
   for (let attempt = 0; attempt < 50; attempt++) {
-    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20'), { headers: { authorization: root } });
+    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20&filterRepresentation=full'), { headers: { authorization: root } });
     const transactions = (await response.json()).filter((t) => t.request?.path === path);
     seen = transactions.map((t) => (t.orchestrations ?? []).map((o) => o.name));
     if (seen.some((names) => expected.every((name) => names.includes(name)))) return;

@@ -22,6 +22,8 @@ import { systemRoutes } from './system.js';
 import { taskRoutes } from './tasks.js';
 import { transactionRoutes } from './transactions.js';
 import { userRoutes } from './users.js';
+import { eventRoutes } from './events.js';
+import { visualizerRoutes } from './visualizers.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -110,6 +112,8 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     metricsRoutes(deps),
     keystoreRoutes(deps),
     metadataRoutes(deps),
+    eventRoutes(deps),
+    visualizerRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
   return { app, routes };

@@ -35,11 +35,13 @@ function wholeNumber(raw: unknown, name: string, min: number, max: number): numb
 }
 
 /**
- * filterLimit (1 to any size, lowered to `maxLimit`: OPENHIM_API_MAX_FILTER_LIMIT) and
- * filterPage (0 to MAX_FILTER_PAGE), as limit and offset.
+ * filterLimit (0 to any size, lowered to `maxLimit`: OPENHIM_API_MAX_FILTER_LIMIT) and
+ * filterPage (0 to MAX_FILTER_PAGE), as limit and offset. 0 is OpenHIM's "no limit" (Mongo's
+ * limit(0)): here it is the largest page, `maxLimit` rows, so one request still has a bound.
  */
 export function parsePaging(query: { filterLimit?: unknown; filterPage?: unknown }, maxLimit: number, defaultLimit = 100): { limit: number; offset: number } {
-  const limit = Math.min(wholeNumber(query.filterLimit, 'filterLimit', 1, 999_999_999) ?? defaultLimit, maxLimit);
+  const asked = wholeNumber(query.filterLimit, 'filterLimit', 0, 999_999_999) ?? defaultLimit;
+  const limit = Math.min(asked === 0 ? maxLimit : asked, maxLimit);
   const page = wholeNumber(query.filterPage, 'filterPage', 0, MAX_FILTER_PAGE) ?? 0;
   return { limit, offset: page * limit };
 }

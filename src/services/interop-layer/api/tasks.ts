@@ -16,7 +16,8 @@ import type { User } from '../models.js';
 import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { parseFilters } from './transactions.js';
+import { parseFilters, withFilterErrors } from './transactions.js';
+import { parseTaskFilters, taskWhere } from './task-filters.js';
 import { checkStorable, parsePaging } from './query-filters.js';
 import { storableJson } from '../store/storable.js';
 
@@ -258,11 +259,20 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
 
   return {
     user(scope) {
-      scope.get<{ Querystring: { filterLimit?: string; filterPage?: string } }>('/tasks', { config: { userCheck: 'own-task' } }, async (request) => {
+      scope.get<{ Querystring: { filterLimit?: string; filterPage?: string; filters?: string } }>('/tasks', { config: { userCheck: 'own-task' } }, async (request) => {
         const user = userOf(request);
         const { limit, offset } = parsePaging(request.query, deps.config.apiMaxFilterLimit);
-        const r = await deps.db.query<{ doc: Task }>('SELECT doc FROM iol.tasks ORDER BY created DESC, id DESC LIMIT $1 OFFSET $2', [limit, offset]);
-        return r.rows.map((x) => x.doc).filter((t) => visibleTask(user, t));
+        const filters = parseTaskFilters(request.query.filters);
+        // Non-admins list their own tasks: in the query, so that paging counts only those.
+        if (!isAdmin(user)) filters.user = [user.email];
+        const { sql, params } = taskWhere(filters);
+        params.push(limit, offset);
+        // As OpenHIM's getTasks: the list leaves out each task's transactions (GET /tasks/:id has them).
+        const r = await deps.db.query<{ doc: Task }>(
+          `SELECT doc - 'transactions' AS doc FROM iol.tasks ${sql} ORDER BY created DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+          params,
+        );
+        return r.rows.map((x) => x.doc);
       });
 
       scope.post('/tasks', { config: { userCheck: 'txRerunAcl' } }, async (request, reply) => {
@@ -302,7 +312,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         const user = userOf(request);
         const input = parseBody(bulkSchema, request.body, 'bulk rerun');
         const filters = parseFilters(input.filters as string | Record<string, unknown>);
-        const txs = await deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false);
+        const txs = await withFilterErrors(filters, () => deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false));
         const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
         if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
         const task = await createTask(tids, input.batchSize, input.pauseQueue, user);

@@ -12,8 +12,9 @@ import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { checkStorable, isRegexRefusal, oneOf, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
+import { checkStorable, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
+import { transactionFromBody } from './transaction-create.js';
 
 const REPRESENTATIONS = ['full', 'fulltruncate', 'simpledetails', 'simple', 'bulkrerun'] as const;
 /** fulltruncate, as OpenHIM's defaults (api.truncateSize, api.truncateAppend): each body cut to this many characters. */
@@ -68,9 +69,23 @@ function represent(tx: Transaction, representation: Representation): Partial<Tra
       return { _id: tx._id, childIDs: tx.childIDs, canRerun: tx.canRerun, channelID: tx.channelID, status: tx.status } as Partial<Transaction>;
     case 'simple': {
       const { routes: _r, orchestrations: _o, ...rest } = stripBodies(tx);
-      return rest;
+      return { ...rest, request: withoutHeaders(rest.request), ...(rest.response ? { response: withoutHeaders(rest.response) } : {}) };
     }
   }
+}
+
+function withoutHeaders<T extends { headers?: unknown }>(part: T): T {
+  const { headers: _h, ...rest } = part;
+  return rest as T;
+}
+
+/**
+ * The representation asked for. As OpenHIM (getProjectionObject's default branch), none or one it
+ * does not know is the simple view: lists are light unless a caller asks for more.
+ */
+export function representationOf(raw: unknown, fallback: Representation = 'simple'): Representation {
+  if (raw === undefined || raw === '') return fallback;
+  return typeof raw === 'string' && (REPRESENTATIONS as readonly string[]).includes(raw) ? (raw as Representation) : 'simple';
 }
 
 function asJson(value: unknown): unknown {
@@ -93,7 +108,35 @@ function stringList(value: unknown, name: string): string[] {
   return list.map(String);
 }
 
-const TRANSACTION_FILTERS = ['channelID', 'clientID', 'status', 'request.timestamp', 'request.path', 'request.querystring', 'request.host', 'request.port', 'request.method', 'response.status', 'childIDs', 'properties'];
+/** Filters on each route or orchestration, as OpenHIM's parseTransactionFilters and its console send them. */
+const PART_FILTERS = ['request.path', 'request.querystring', 'response.status'] as const;
+const TRANSACTION_FILTERS = [
+  'channelID', 'clientID', 'status', 'request.timestamp', 'request.path', 'request.querystring', 'request.host', 'request.port', 'request.method', 'response.status', 'childIDs', 'properties',
+  ...PART_FILTERS.map((f) => `routes.${f}`), ...PART_FILTERS.map((f) => `orchestrations.${f}`),
+];
+/** Properties one query may test (each is one condition on the document). */
+export const MAX_PROPERTY_FILTERS = 20;
+
+/** '2xx' or '404' as a regular expression on the status as text (a stored status may be a number or a string). */
+function statusPattern(value: unknown, name: string): string {
+  const status = String(value);
+  if (!/^(?:[1-5]xx|[1-5]\d\d)$/i.test(status)) throw badRequest(`filter ${name} must be like 2xx or 404, not "${status.slice(0, 40)}"`);
+  return /xx$/i.test(status) ? `^${status[0]}\\d\\d$` : `^${status}$`;
+}
+
+/**
+ * `properties` as OpenHIM reads it: `{key: value}` matches the value, `{key: null}` a transaction
+ * that has the property at all. Keys stay data (entries, never an object's own keys), so a key
+ * such as `__proto__` touches no prototype.
+ */
+function addProperty(q: ParsedFilters, key: string, value: unknown): void {
+  if (key.length === 0 || key.length > 200) throw badRequest('filter properties: a property name has 1 to 200 characters');
+  const entries = (q.properties ??= []);
+  if (entries.length >= MAX_PROPERTY_FILTERS) throw badRequest(`filter properties may test at most ${MAX_PROPERTY_FILTERS} properties`);
+  entries.push({ key, value: value === null ? undefined : value });
+}
+
+type ParsedFilters = Omit<TransactionQuery, 'limit' | 'offset'>;
 
 /** A filter matched exactly (host, port, method): a string or a number, up to 200 characters. */
 function exactValue(value: unknown, name: string, shape?: { pattern: RegExp; what: string }): string {
@@ -123,7 +166,7 @@ function hasChildrenFilter(value: unknown): boolean {
 }
 
 /** OpenHIM's `filters` JSON → our query, every filter checked. Unknown keys are refused so a typo does not list everything. */
-export function parseFilters(raw: string | undefined | Record<string, unknown>): Omit<TransactionQuery, 'limit' | 'offset'> {
+export function parseFilters(raw: string | undefined | Record<string, unknown>): ParsedFilters {
   if (!raw) return {};
   let filters: unknown;
   try {
@@ -133,7 +176,7 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
   }
   if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
   checkStorable(filters, 'filters');
-  const q: Omit<TransactionQuery, 'limit' | 'offset'> = {};
+  const q: ParsedFilters = {};
   for (const [key, value] of Object.entries(filters)) {
     switch (key) {
       case 'channelID':
@@ -177,34 +220,50 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         q.hasChildren = hasChildrenFilter(value);
         break;
       case 'response.status': {
-        const status = String(value);
-        if (!/^(?:[1-5]xx|[1-5]\d\d)$/i.test(status)) throw badRequest(`filter response.status must be like 2xx or 404, not "${status.slice(0, 40)}"`);
-        q.responseStatus = status;
+        statusPattern(value, 'response.status');
+        q.responseStatus = String(value);
         break;
       }
       case 'properties': {
         const v = asJson(value);
-        if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter properties must be an object of property values');
-        q.properties = { ...(q.properties ?? {}), ...(v as Record<string, unknown>) };
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter properties must be an object like {"key": "value"}, or {"key": null} for "has the property"');
+        for (const [name, wanted] of Object.entries(v)) addProperty(q, name, wanted);
         break;
       }
-      default:
+      default: {
         if (key.startsWith('properties.') && key.length > 'properties.'.length) {
-          q.properties = { ...(q.properties ?? {}), [key.slice('properties.'.length)]: value };
+          addProperty(q, key.slice('properties.'.length), value);
+          break;
+        }
+        const part = /^(routes|orchestrations)\.(.+)$/.exec(key);
+        const field = part?.[2] as (typeof PART_FILTERS)[number] | undefined;
+        if (part && field && (PART_FILTERS as readonly string[]).includes(field)) {
+          const pattern = field === 'response.status' ? statusPattern(value, key) : parseFilterRegex(value, `filter ${key}`);
+          if (pattern !== undefined) (q.partFilters ??= []).push({ list: part[1] as 'routes' | 'orchestrations', field, pattern });
           break;
         }
         throw badRequest(`unknown transaction filter "${key.slice(0, 60)}"`, `use ${TRANSACTION_FILTERS.join(', ')}`);
+      }
     }
   }
   return q;
 }
 
-/** Runs a query from user filters: PostgreSQL refusing the path regex is the caller's 400. */
-async function withFilterErrors<T>(run: () => Promise<T>): Promise<T> {
+/** The filters of a query that are regular expressions, by name (what a database refusal is about). */
+function regexFilterNames(q: ParsedFilters): string[] {
+  return [
+    ...(q.path ? ['request.path'] : []),
+    ...(q.querystring ? ['request.querystring'] : []),
+    ...(q.partFilters ?? []).filter((p) => p.field !== 'response.status').map((p) => `${p.list}.${p.field}`),
+  ];
+}
+
+/** Runs a query from user filters: PostgreSQL refusing a regular expression is the caller's 400, naming the filters. */
+export async function withFilterErrors<T>(q: ParsedFilters, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (isRegexRefusal(error)) throw badRequest(`filter request.path is not a regular expression the database accepts: ${(error as Error).message}`);
+    if (isRegexRefusal(error)) throw badRequest(`filter ${regexFilterNames(q).join(' or ')}: not a regular expression the database accepts: ${(error as Error).message}`);
     throw error;
   }
 }
@@ -229,7 +288,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     const user = userOf(request);
     const qs = request.query;
     const { limit, offset } = parsePaging(qs, deps.config.apiMaxFilterLimit);
-    const rep = oneOf(qs.filterRepresentation, 'filterRepresentation', REPRESENTATIONS) ?? 'full';
+    const rep = representationOf(qs.filterRepresentation);
     const q = { ...parseFilters(qs.filters), ...extra };
     if (qs.channelID !== undefined) {
       checkStorable(qs.channelID, 'channelID');
@@ -240,9 +299,13 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       const allowed = new Set(view.map((c) => c._id));
       q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
     }
+    // As OpenHIM: the bulk rerun dialog asks how many transactions its filters match.
+    if (rep === 'bulkrerun') return { count: await withFilterErrors(q, () => deps.transactions.count(q)) };
     const withBodies = rep === 'full' || rep === 'fulltruncate';
-    const txs = await withFilterErrors(() => deps.transactions.find({ ...q, limit, offset }, withBodies));
-    return txs.map((tx) => represent(tx, withBodies && full && !full.has(tx.channelID ?? '') ? 'simpledetails' : rep));
+    const txs = await withFilterErrors(q, () => deps.transactions.find({ ...q, limit, offset }, withBodies, deps.config.limits.apiMaxPageBytes));
+    // Past the page's byte budget a transaction comes without any bodies (its routes' neither).
+    const omitted = (tx: Transaction) => (tx as { bodiesOmitted?: boolean }).bodiesOmitted === true;
+    return txs.map((tx) => represent(tx, withBodies && ((full && !full.has(tx.channelID ?? '')) || omitted(tx)) ? 'simpledetails' : rep));
   }
 
   function registerTransactionReads(app: FastifyInstance): void {
@@ -260,20 +323,21 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     app.get<{ Params: { id: string }; Querystring: { filterRepresentation?: string } }>('/transactions/:id', { config }, async (request) => {
       const user = userOf(request);
       checkId(request.params.id, 'transaction');
-      const rep = oneOf(request.query.filterRepresentation, 'filterRepresentation', REPRESENTATIONS) ?? 'full';
+      // As OpenHIM's getTransactionById: full unless another representation is asked for.
+      const rep = representationOf(request.query.filterRepresentation, 'full');
       const tx = await deps.transactions.byId(request.params.id);
       if (!tx) throw notFound(`transaction ${request.params.id}`);
       const { view, full } = await access(user);
       if (view && !view.some((c) => c._id === tx.channelID)) throw notFound(`transaction ${request.params.id}`);
-      if (full && !full.has(tx.channelID ?? '')) return stripBodies(tx);
-      return rep === 'fulltruncate' ? truncateBodies(tx) : tx;
+      if (full && !full.has(tx.channelID ?? '') && (rep === 'full' || rep === 'fulltruncate')) return stripBodies(tx);
+      return represent(tx, rep);
     });
   }
 
   function registerTransactionChanges(app: FastifyInstance): void {
     app.get<{ Querystring: ListQuery & { filters?: string } }>('/transactions/count', async (request) => {
       const filters = parseFilters(request.query.filters);
-      return { count: await withFilterErrors(() => deps.transactions.count(filters)) };
+      return { count: await withFilterErrors(filters, () => deps.transactions.count(filters)) };
     });
 
     const updateSchema = z
@@ -310,6 +374,14 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       await deps.transactions.save(next);
       auditChange(deps, request, 'U', `Transaction/${tx._id}`);
       return next;
+    });
+
+    app.post('/transactions', async (request, reply) => {
+      const tx = transactionFromBody(request.body, deps.config.maxStoredBodyBytes);
+      await deps.transactions.save(tx);
+      auditChange(deps, request, 'C', `Transaction/${tx._id}`);
+      reply.code(201);
+      return tx;
     });
 
     app.delete<{ Params: { id: string } }>('/transactions/:id', async (request) => {

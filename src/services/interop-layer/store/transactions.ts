@@ -224,7 +224,10 @@ export interface TransactionQuery {
   hasChildren?: boolean | undefined;
   /** '2xx', '4xx', or an exact code. */
   responseStatus?: string | undefined;
-  properties?: Record<string, unknown> | undefined;
+  /** Property tests: `value` undefined = the transaction has the property (any value). */
+  properties?: Array<{ key: string; value: unknown }> | undefined;
+  /** Conditions on any one of the routes or orchestrations (each its own: Mongo's dotted-path match on an array). */
+  partFilters?: Array<{ list: 'routes' | 'orchestrations'; field: 'request.path' | 'request.querystring' | 'response.status'; pattern: string }> | undefined;
   limit: number;
   offset: number;
 }
@@ -395,21 +398,85 @@ export class TransactionLog {
         add((p) => `response_status < ${p}::int`, Number(m[1]) * 100 + 100);
       } else add((p) => `response_status = ${p}::int`, Number(q.responseStatus));
     }
-    if (q.properties) add((p) => `(doc->'properties')::jsonb @> ${p}::jsonb`, JSON.stringify(q.properties));
+    for (const { key, value } of q.properties ?? []) {
+      // jsonb_build_object keeps the key as data whatever it is; a missing key is jsonb_exists.
+      if (value === undefined) add((p) => `jsonb_exists((doc->'properties')::jsonb, ${p})`, key);
+      else {
+        params.push(key);
+        const keyParam = `$${params.length}`;
+        add((p) => `(doc->'properties')::jsonb @> jsonb_build_object(${keyParam}::text, ${p}::jsonb)`, JSON.stringify(value));
+      }
+    }
+    for (const part of q.partFilters ?? []) {
+      // Not indexable (inside the document): the indexed filters (channel, time, status) and the
+      // page's LIMIT bound the rows scanned; each pattern is checked (parseFilterRegex) and the
+      // statement timeout bounds the rest.
+      const [section, field] = part.field.split('.') as [string, string];
+      const operator = part.field === 'response.status' ? '~' : '~*';
+      add((p) => `EXISTS (SELECT 1 FROM json_array_elements(CASE WHEN json_typeof(doc->'${part.list}') = 'array' THEN doc->'${part.list}' ELSE '[]'::json END) AS e
+                   WHERE (e->'${section}'->>'${field}') ${operator} ${p})`, part.pattern);
+    }
     return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
-  /** Newest first; `withBodyText` false leaves compressed bodies out (representations without bodies). */
-  async find(q: TransactionQuery, withBodyText = true): Promise<Transaction[]> {
+  /**
+   * Newest first; `withBodyText` false leaves compressed bodies out (representations without
+   * bodies). `pageBytes` bounds the bodies one page carries: a transaction's bodies are read (from
+   * the database, then decompressed) only while the bytes before it are under the budget; the
+   * rest of the page comes without them, marked `bodiesOmitted` (GET /transactions/:id reads
+   * each). The first transaction always has its bodies.
+   */
+  async find(q: TransactionQuery, withBodyText = true, pageBytes = Number.POSITIVE_INFINITY): Promise<Transaction[]> {
     await this.flush();
     const { sql, params } = this.where(q);
     params.push(q.limit, q.offset);
-    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>(
-      `SELECT doc, ${withBodyText ? 'bodies' : 'NULL::bytea AS bodies'} FROM iol.transactions ${sql}
-        ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    const page = `SELECT doc, ${withBodyText ? 'bodies' : 'NULL::bytea AS bodies'}, request_ts, id FROM iol.transactions ${sql}
+        ORDER BY request_ts DESC, id DESC LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    if (!withBodyText || !Number.isFinite(pageBytes)) {
+      const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null }>(page, params);
+      return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
+    }
+    // Stored sizes (octet_length reads a TOASTed value's size without its bytes): bodies past the
+    // budget are never read from disk.
+    params.push(pageBytes);
+    const r = await this.db.query<{ doc: Transaction; bodies: Uint8Array | null; omitted: boolean }>(
+      `SELECT doc, CASE WHEN before < $${params.length}::bigint THEN bodies END AS bodies, (before >= $${params.length}::bigint AND bodies IS NOT NULL) AS omitted
+         FROM (SELECT doc, bodies, request_ts, id,
+                      COALESCE(sum(COALESCE(octet_length(bodies), 0)) OVER (ORDER BY request_ts DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                 FROM (${page}) AS page) AS sized
+        ORDER BY request_ts DESC, id DESC`,
       params,
     );
-    return Promise.all(r.rows.map((x) => withBodies(x.doc, x.bodies)));
+    // Decompressed sizes: a small stored frame may hold a big body.
+    const out: Transaction[] = [];
+    let shown = 0;
+    for (const row of r.rows) {
+      if (row.omitted || (row.bodies && shown >= pageBytes)) {
+        out.push({ ...row.doc, bodiesOmitted: true } as Transaction);
+        continue;
+      }
+      const tx = await withBodies(row.doc, row.bodies);
+      shown += Buffer.byteLength(tx.request?.body ?? '') + Buffer.byteLength(tx.response?.body ?? '');
+      out.push(tx);
+    }
+    return out;
+  }
+
+  /**
+   * Transactions with something to show since `since` (started then, or ended then), begun after
+   * `oldest`: the visualizer's event feed (api/events.ts). Newest first, at most `limit`, without
+   * bodies; the time range is the request_ts index's.
+   */
+  async eventSources(since: string, oldest: string, limit: number): Promise<Transaction[]> {
+    await this.flush();
+    const r = await this.db.query<{ doc: Transaction }>(
+      `SELECT doc FROM iol.transactions
+        WHERE request_ts >= $2::timestamptz AND channel_id IS NOT NULL
+          AND (request_ts >= $1::timestamptz OR request_ts + make_interval(secs => COALESCE(response_ms, 0) / 1000.0) >= $1::timestamptz OR status = 'Processing')
+        ORDER BY request_ts DESC, id DESC LIMIT $3`,
+      [since, oldest, limit],
+    );
+    return r.rows.map((x) => x.doc);
   }
 
   async count(q: Omit<TransactionQuery, 'limit' | 'offset'>): Promise<number> {

@@ -7,7 +7,7 @@ import { Then } from '@cucumber/cucumber';
 Then('the transaction log soon shows the orchestration {string}', async function (name) {
   const root = `Basic ${Buffer.from(this.fill('${OPENHIM_ROOT_EMAIL}:${OPENHIM_ROOT_PASSWORD}')).toString('base64')}`;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20'), { headers: { authorization: root } });
+    const response = await fetch(this.fill('${INTEROP_LAYER_API_URL}/transactions?filterLimit=20&filterRepresentation=full'), { headers: { authorization: root } });
     const transactions = await response.json();
     if (transactions.some((t) => (t.orchestrations ?? []).some((o) => o.name === name))) return;
     await new Promise((resolve) => setTimeout(resolve, 200));

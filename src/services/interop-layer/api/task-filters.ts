@@ -1,0 +1,87 @@
+/**
+ * GET /tasks `filters`, as OpenHIM's getTasks and its console send them: `status`, `user` and
+ * `created` (`{$gte, $lte}`, an object or a JSON string). Checked at the edge like the
+ * transaction filters: an unknown filter or operator is a 400, not a list of everything.
+ */
+import { badRequest } from '../errors.js';
+import { checkStorable, parseTimestamp } from './query-filters.js';
+
+const TASK_STATUSES = ['Queued', 'Processing', 'Paused', 'Cancelled', 'Completed'] as const;
+const TASK_FILTERS = ['status', 'user', 'created'];
+
+export interface TaskFilters {
+  status?: string[];
+  user?: string[];
+  from?: string;
+  to?: string;
+}
+
+function asJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** A string, a list of strings or `{$in: [...]}`, 1 to 100 of them. */
+function values(value: unknown, name: string): string[] {
+  const v = asJson(value);
+  const isObject = v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObject && Object.keys(v).some((k) => k !== '$in')) throw badRequest(`filter ${name} accepts a value, a list or {"$in": [...]}`);
+  const list = Array.isArray(v) ? v : isObject ? (v as { $in?: unknown }).$in : [v];
+  if (!Array.isArray(list) || list.length === 0 || list.length > 100 || !list.every((x) => typeof x === 'string' && x.length <= 200)) {
+    throw badRequest(`filter ${name} must be a string, a list of 1 to 100 strings, or {"$in": [...]} of them`);
+  }
+  return list as string[];
+}
+
+export function parseTaskFilters(raw: string | undefined): TaskFilters {
+  if (raw === undefined || raw === '') return {};
+  let filters: unknown;
+  try {
+    filters = JSON.parse(raw);
+  } catch {
+    throw badRequest('filters is not valid JSON');
+  }
+  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
+  checkStorable(filters, 'filters');
+  const out: TaskFilters = {};
+  for (const [key, value] of Object.entries(filters)) {
+    if (key === 'status') {
+      out.status = values(value, 'status');
+      const unknown = out.status.find((s) => !(TASK_STATUSES as readonly string[]).includes(s));
+      if (unknown !== undefined) throw badRequest(`filter status "${unknown.slice(0, 40)}" is not a task status`, `use ${TASK_STATUSES.join(', ')}`);
+    } else if (key === 'user') {
+      out.user = values(value, 'user');
+    } else if (key === 'created') {
+      const range = asJson(value);
+      if (!range || typeof range !== 'object' || Array.isArray(range)) throw badRequest('filter created must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}');
+      for (const op of Object.keys(range)) if (!['$gte', '$lte', '$gt', '$lt'].includes(op)) throw badRequest(`filter created: unknown operator "${op.slice(0, 20)}"`, 'use $gte, $gt, $lte or $lt');
+      const r = range as Record<string, unknown>;
+      const from = parseTimestamp(r.$gte ?? r.$gt, 'filter created $gte');
+      const to = parseTimestamp(r.$lte ?? r.$lt, 'filter created $lte');
+      if (from) out.from = from;
+      if (to) out.to = to;
+    } else {
+      throw badRequest(`unknown task filter "${key.slice(0, 60)}"`, `use ${TASK_FILTERS.join(', ')}`);
+    }
+  }
+  return out;
+}
+
+/** The WHERE clause on iol.tasks (status and created are columns; the user is in the document). */
+export function taskWhere(f: TaskFilters): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: (p: string) => string, value: unknown) => {
+    params.push(value);
+    clauses.push(clause(`$${params.length}`));
+  };
+  if (f.status) add((p) => `status = ANY(${p}::text[])`, f.status);
+  if (f.user) add((p) => `(doc->>'user') = ANY(${p}::text[])`, f.user);
+  if (f.from) add((p) => `created >= ${p}::timestamptz`, f.from);
+  if (f.to) add((p) => `created <= ${p}::timestamptz`, f.to);
+  return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
