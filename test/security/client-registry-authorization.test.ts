@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { senderIdentityHeaders, verifySenderIdentity, bodyDigest } from '../../src/common/sender-identity.js';
 import { testDrivers } from '../support/databases.js';
 import { goldenOf, namingSystem, patient, requestJson, startRegistry, type RegistryUnderTest } from '../client-registry/support.js';
+import { ackOf, hl7, MllpClient } from '../client-registry/hl7v2-support.js';
 
 const SECRET = 'test-sender-identity-secret-authorization-0123';
 const STEWARD = 'client-registry-steward';
@@ -192,6 +193,29 @@ for (const driver of testDrivers) {
       const dup = await as(CLINIC_B, 'POST', 'Patient', patient({ ids: [[MRN_B, 'M1-dup']], family: 'Mal', given: 'Mark', birthDate: '1988-08-08', gender: 'male' }));
       const own = await as(CLINIC_B, 'POST', 'Patient/$merge', parameters({ name: 'source-patient', valueReference: { reference: `Patient/${dup.body.id}` } }, { name: 'target-patient', valueReference: { reference: `Patient/${mine.body.id}` } }));
       assert.equal(own.status, 200, JSON.stringify(own.body));
+    });
+
+    test('finding 3: an HL7v2 feed (no sender: anonymous) cannot update or merge away a client\'s record', async () => {
+      const rec = await as(MOH, 'POST', 'Patient', patient({ ids: [[NATIONAL, 'H7']], family: 'Feed', given: 'Fiona', birthDate: '1955-05-05' }));
+      assert.equal(rec.status, 201);
+      const other = await as(ANONYMOUS, 'POST', 'Patient', patient({ ids: [[MRN_B, 'H7-B']], family: 'Other', given: 'Otto', birthDate: '1966-06-06', gender: 'male' }));
+      assert.equal(other.status, 201);
+      const mllp = await MllpClient.connect(cr.running.endpoints.mllp!);
+      try {
+        const update = hl7('ADT^A08^ADT_A01', `PID|1||H7^^^&${NATIONAL_OID}&ISO||Rewritten^Fiona||20000101|M`);
+        const updated = ackOf(await mllp.send(update.text));
+        assert.notEqual(updated.code, 'AA', 'A08 of a client\'s record');
+        assert.match(updated.errorText, /only its owning client or a data steward/);
+        const merge = hl7('ADT^A40^ADT_A39', 'EVN|A40|20240101120000', `PID|1||H7-B^^^&${MRN_B}&URI||Other^Otto`, `MRG|H7^^^&${NATIONAL_OID}&ISO`);
+        const merged = ackOf(await mllp.send(merge.text));
+        assert.notEqual(merged.code, 'AA', 'A40 merging a client\'s record away');
+        assert.match(merged.errorText, /only its owning client or a data steward/);
+      } finally {
+        mllp.close();
+      }
+      const stored = (await as(MOH, 'GET', `Patient/${rec.body.id}`)).body;
+      assert.equal(stored.name[0].family, 'Feed');
+      assert.equal(stored.active, undefined);
     });
 
     test('finding 3: records without a recorded owner (older ones, anonymous registrations)', async () => {
