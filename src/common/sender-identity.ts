@@ -2,7 +2,7 @@
  * How the router tells a service which client it authenticated, so that the service can trust it
  * from the router alone: the router sends the clientID with a timestamp, a random nonce and an
  * HMAC-SHA256 over (clientID, method, request target (path and query, as sent), SHA-256 of the
- * body, timestamp, nonce)
+ * body, timestamp, nonce, the client's roles)
  * keyed with a secret only the router and the service hold (setting
  * OPENHIM_SENDER_IDENTITY_SECRET, generated at init). The service recomputes the body's digest
  * from the bytes it received. A client cannot forge it without the secret, and a captured one is
@@ -17,8 +17,11 @@ export const SENDER_CLIENT_HEADER = 'x-openhim-clientid';
 export const SENDER_TIMESTAMP_HEADER = 'x-instant-sender-timestamp';
 export const SENDER_SIGNATURE_HEADER = 'x-instant-sender-signature';
 export const SENDER_NONCE_HEADER = 'x-instant-sender-nonce';
+/** The client's roles as the router knows them (comma-separated, sorted), signed with the rest. */
+export const SENDER_ROLES_HEADER = 'x-instant-sender-roles';
 /** Headers only the router may set: a client's copies are dropped before routing. */
-export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER, SENDER_NONCE_HEADER] as const;
+export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER, SENDER_NONCE_HEADER, SENDER_ROLES_HEADER] as const;
+const ROLE = /^[A-Za-z0-9_.:@-]{1,100}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 /** How old (or how far ahead, clocks differ) an assertion may be. */
 export const SENDER_IDENTITY_MAX_SKEW_MS = 5 * 60_000;
@@ -28,27 +31,34 @@ export function bodyDigest(body?: Uint8Array): string {
   return createHash('sha256').update(body ?? new Uint8Array()).digest('base64url');
 }
 
-function signature(secret: string, clientID: string, method: string, target: string, digest: string, timestamp: string, nonce: string): Buffer {
-  return createHmac('sha256', secret).update([clientID, method.toUpperCase(), target, digest, timestamp, nonce].join('\n')).digest();
+function signature(secret: string, clientID: string, method: string, target: string, digest: string, timestamp: string, nonce: string, roles: string): Buffer {
+  return createHmac('sha256', secret).update([clientID, method.toUpperCase(), target, digest, timestamp, nonce, roles].join('\n')).digest();
+}
+
+/** Roles as signed and sent: the well-formed ones, sorted, comma-separated (a role name has no comma). */
+function roleList(roles: readonly string[]): string {
+  return [...new Set(roles.filter((r) => ROLE.test(r)))].sort().join(',');
 }
 
 /**
  * The headers vouching for clientID on this request: `target` is the request target as sent (path
  * and query), `body` the bytes sent (undefined: none).
  */
-export function senderIdentityHeaders(secret: string, clientID: string, method: string, target: string, body?: Uint8Array, now = Date.now()): Record<string, string> {
+export function senderIdentityHeaders(secret: string, clientID: string, method: string, target: string, body?: Uint8Array, now = Date.now(), roles: readonly string[] = []): Record<string, string> {
   const timestamp = String(now);
   const nonce = randomBytes(16).toString('base64url');
+  const signedRoles = roleList(roles);
   return {
     [SENDER_CLIENT_HEADER]: clientID,
     [SENDER_TIMESTAMP_HEADER]: timestamp,
     [SENDER_NONCE_HEADER]: nonce,
-    [SENDER_SIGNATURE_HEADER]: signature(secret, clientID, method, target, bodyDigest(body), timestamp, nonce).toString('base64url'),
+    ...(signedRoles ? { [SENDER_ROLES_HEADER]: signedRoles } : {}),
+    [SENDER_SIGNATURE_HEADER]: signature(secret, clientID, method, target, bodyDigest(body), timestamp, nonce, signedRoles).toString('base64url'),
   };
 }
 
 /** A valid assertion carries its signature and when it expires: what a replay check records. */
-export type SenderCheck = { ok: true; clientID: string; signature: string; expiresAtMs: number } | { ok: false; reason: string } | { ok: 'absent' };
+export type SenderCheck = { ok: true; clientID: string; roles: string[]; signature: string; expiresAtMs: number } | { ok: false; reason: string } | { ok: 'absent' };
 
 /**
  * Checks a request's assertion: absent (no signature), valid, or why it is refused. `target` is the
@@ -60,12 +70,14 @@ export function verifySenderIdentity(secret: string | undefined, headers: Record
   const timestamp = one(SENDER_TIMESTAMP_HEADER);
   const given = one(SENDER_SIGNATURE_HEADER);
   const nonce = one(SENDER_NONCE_HEADER);
+  const roles = one(SENDER_ROLES_HEADER) ?? '';
   if (given === undefined && timestamp === undefined) return { ok: 'absent' };
   if (!secret) return { ok: false, reason: `a sender identity was sent but this service has no ${SENDER_IDENTITY_SETTING}` };
   if (!clientID || !timestamp || !given || !nonce || !/^\d{1,15}$/.test(timestamp) || !NONCE.test(nonce)) return { ok: false, reason: 'incomplete sender identity headers' };
   if (Math.abs(now - Number(timestamp)) > SENDER_IDENTITY_MAX_SKEW_MS) return { ok: false, reason: 'the sender identity has expired' };
-  const expected = signature(secret, clientID, method, target, digest, timestamp, nonce);
+  // Roles are signed too: a role header added, removed or changed breaks the signature.
+  const expected = signature(secret, clientID, method, target, digest, timestamp, nonce, roles);
   const actual = Buffer.from(given, 'base64url');
   if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'the sender identity signature does not match this request (client, method, target, body or timestamp)' };
-  return { ok: true, clientID, signature: given, expiresAtMs: Number(timestamp) + SENDER_IDENTITY_MAX_SKEW_MS };
+  return { ok: true, clientID, roles: roles ? roles.split(',') : [], signature: given, expiresAtMs: Number(timestamp) + SENDER_IDENTITY_MAX_SKEW_MS };
 }

@@ -63,6 +63,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CLIENT_REGISTRY_STRICT_DOMAINS', default: 'false' },
     { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
     { name: 'CLIENT_REGISTRY_LOCAL_BASE_URLS', default: '' },
+    { name: 'CLIENT_REGISTRY_DIRECT_CALLERS', default: 'anonymous' },
   ],
   'patient-registration': [
     { name: 'CLIENT_REGISTRY_HOST', default: '127.0.0.1' },
@@ -95,6 +96,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_API_HOST', default: '127.0.0.1' },
     { name: 'OPENHIM_API_PORT', default: '8080' },
     { name: 'OPENHIM_API_TLS', default: 'false' },
+    { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
   ],
   terminology: [
     { name: 'TERMINOLOGY_BODY_LIMIT_BYTES', default: '16777216' },

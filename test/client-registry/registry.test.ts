@@ -19,7 +19,10 @@ for (const driver of testDrivers) {
     let first: { id: string; golden: string };
 
     before(async () => {
-      cr = await startRegistry(driver);
+      // The review queue, $cr-link and $cr-unmerge are a steward's: this registry's port is trusted
+      // (CLIENT_REGISTRY_DIRECT_CALLERS=steward); test/security/client-registry-authorization.test.ts
+      // covers who else may call them.
+      cr = await startRegistry(driver, { CLIENT_REGISTRY_DIRECT_CALLERS: 'steward' });
       for (const [name, url, oid] of [['NationalId', NATIONAL_ID, NATIONAL_ID_OID], ['ClinicA', CLINIC_A], ['ClinicB', CLINIC_B]] as const) {
         const created = await cr.request('POST', 'NamingSystem', namingSystem(name, url, oid));
         assert.equal(created.status, 201, JSON.stringify(created.body));

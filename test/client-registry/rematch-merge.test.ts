@@ -24,7 +24,10 @@ for (const driver of testDrivers) {
     };
 
     before(async () => {
-      cr = await startRegistry(driver);
+      // The review queue, $cr-link and $cr-unmerge are a steward's: this registry's port is trusted
+      // (CLIENT_REGISTRY_DIRECT_CALLERS=steward); test/security/client-registry-authorization.test.ts
+      // covers who else may call them.
+      cr = await startRegistry(driver, { CLIENT_REGISTRY_DIRECT_CALLERS: 'steward' });
     });
     after(async () => {
       await cr.close();

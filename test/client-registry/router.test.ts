@@ -12,6 +12,8 @@ import { goldenOf, patient, requestJson, startRegistry, type RegistryUnderTest }
 
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
 
+const SECRET = 'test-sender-identity-secret-router-0123456789';
+
 for (const driver of testDrivers) {
   describe(`client registry through the router on ${driver}`, () => {
     let iol: Iol;
@@ -19,8 +21,9 @@ for (const driver of testDrivers) {
     let auth: Record<string, string>;
 
     before(async () => {
-      cr = await startRegistry(driver);
-      iol = await startIol(driver);
+      // The router signs the client's identity and roles (the test client is a steward).
+      cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+      iol = await startIol(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
       const channel = { ...importer.Channels[0], routes: [{ ...importer.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(cr.base).port) }] };
       assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
       const client = { ...importer.Clients[0], clientID: 'cr-client', password: 'cr-client-secret-1' };

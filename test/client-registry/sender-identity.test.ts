@@ -23,7 +23,7 @@ test('a sender assertion verifies only with the secret, for its method, target a
   const body = Buffer.from('{"resourceType":"Patient"}');
   const headers = senderIdentityHeaders(SECRET, 'moh-client', 'POST', target, body, now);
   const digest = bodyDigest(body);
-  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now), { ok: true, clientID: 'moh-client', signature: headers['x-instant-sender-signature'], expiresAtMs: now + 5 * 60_000 });
+  assert.deepEqual(verifySenderIdentity(SECRET, headers, 'POST', target, digest, now), { ok: true, clientID: 'moh-client', roles: [], signature: headers['x-instant-sender-signature'], expiresAtMs: now + 5 * 60_000 });
   assert.equal(verifySenderIdentity('another-secret', headers, 'POST', target, digest, now).ok, false);
   assert.equal(verifySenderIdentity(SECRET, headers, 'PUT', target, digest, now).ok, false);
   assert.equal(verifySenderIdentity(SECRET, headers, 'POST', '/clientregistry/fhir/NamingSystem?_format=json', digest, now).ok, false);
@@ -76,9 +76,12 @@ for (const driver of testDrivers) {
       const owner = await post(cr, 'Patient', person, 'moh-client');
       assert.equal(owner.status, 201, JSON.stringify(owner.body));
 
-      // Another client may resend the identifier the record already has, and add its own.
+      // The record is its owner's: another client may not change it (record-owners.ts), even resending the
+      // identifier the record already has; the owner may, and add another domain's identifier.
       const update = { ...owner.body, identifier: [...owner.body.identifier, { system: 'urn:test:clinic', value: 'C-9' }] };
-      const resent = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', update, vouch('clinic-client', 'PUT', `${cr.base}/Patient/${owner.body.id}`, update));
+      const foreign = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', update, vouch('clinic-client', 'PUT', `${cr.base}/Patient/${owner.body.id}`, update));
+      assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
+      const resent = await requestJson(`${cr.base}/Patient/${owner.body.id}`, 'PUT', update, vouch('moh-client', 'PUT', `${cr.base}/Patient/${owner.body.id}`, update));
       assert.equal(resent.status, 200, JSON.stringify(resent.body));
       assert.equal((await cr.request('GET', 'Patient?family=sakala&_tag:not=http://instant-openhie.org/fhir/cr-record-type|golden')).body.entry.length, 1, 'nothing of the refused writes was kept');
     });

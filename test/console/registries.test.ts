@@ -19,6 +19,7 @@ import { sharedHealthRecordService } from '../../src/services/shared-health-reco
 import { CLINIC_A, CLINIC_B, NATIONAL_ID, NATIONAL_ID_OID, namingSystem, patient, requestJson } from '../client-registry/support.js';
 import { startIol, type Iol } from '../interop-layer/support.js';
 
+const SENDER_SECRET = 'test-sender-identity-secret-console-0123456789';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
@@ -43,10 +44,11 @@ describe('console registry browsers', { skip: existsSync(CHROMIUM) ? false : `no
     iol = await startIol('pglite');
     const logger = createLogger();
     shr = await sharedHealthRecordService.start({ name: 'shared-health-record', db: iol.t.db, logger, stateDir: iol.stateDir, settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0' }) });
-    cr = await clientRegistryService.start({ name: 'client-registry', db: iol.t.db, logger, stateDir: iol.stateDir, settings: new SettingsMap({ CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0' }) });
+    cr = await clientRegistryService.start({ name: 'client-registry', db: iol.t.db, logger, stateDir: iol.stateDir, settings: new SettingsMap({ CLIENT_REGISTRY_PORT: '0', CLIENT_REGISTRY_MLLP_PORT: '0', OPENHIM_SENDER_IDENTITY_SECRET: SENDER_SECRET }) });
     consoleRunning = await consoleService.start({
       name: 'console', db: iol.t.db, logger, stateDir: iol.stateDir,
-      settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api, CONSOLE_SHR_URL: shr.endpoints.fhir!, CONSOLE_CLIENT_REGISTRY_URL: cr.endpoints.fhir! }),
+      // The review queue is a data steward's: the console signs its registry calls as one (registry-proxy.ts).
+      settings: new SettingsMap({ CONSOLE_PORT: '0', CONSOLE_API_URL: iol.api, CONSOLE_SHR_URL: shr.endpoints.fhir!, CONSOLE_CLIENT_REGISTRY_URL: cr.endpoints.fhir!, OPENHIM_SENDER_IDENTITY_SECRET: SENDER_SECRET }),
     });
     url = consoleRunning.endpoints.web!;
     // The shared health record: a patient with an observation and a condition.
@@ -140,5 +142,8 @@ describe('console registry browsers', { skip: existsSync(CHROMIUM) ? false : `no
     assert.equal(noToken.status, 403);
     assert.ok(csrfToken);
     assert.equal((await fetch(`${url}/registry/other/Patient`, { headers: { cookie: adminCookie } })).status, 404);
+    // The review queue is a steward's: the registry's port alone refuses it; the console (an admin) is vouched for.
+    assert.equal((await requestJson(`${cr.endpoints.fhir}/Patient/$cr-review`, 'GET')).status, 403);
+    assert.equal((await fetch(`${url}/registry/cr/Patient/$cr-review?status=all`, { headers: { cookie: adminCookie } })).status, 200);
   });
 });

@@ -80,7 +80,11 @@ async function readDomainTable(repo: FhirRepository): Promise<DomainTable> {
     const oids = (system.uniqueId ?? []).filter((u) => u.type === 'oid' && u.value).map((u) => oidKey(u.value!));
     const url = uris[0]?.value ?? oids[0];
     if (!url) continue;
-    for (const name of [...uris.map((u) => u.value!), ...oids]) bySystem.set(name, url);
+    // A later NamingSystem naming an earlier one's domain says nothing about it (not its owner either).
+    if (bySystem.has(url)) continue;
+    // The first claim wins, as in the HL7v2 directory (hl7v2/authorities.ts): NamingSystems
+    // written before claims were unique (naming-system-uniqueness.ts) resolve the same on both sides.
+    for (const name of [...uris.map((u) => u.value!), ...oids]) if (!bySystem.has(name)) bySystem.set(name, url);
     const owner = ownerOf(system);
     if (owner) owners.set(url, owner);
   }

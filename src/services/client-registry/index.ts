@@ -9,7 +9,8 @@
  * are refused once any domain is registered; true: always), CLIENT_REGISTRY_MAX_CANDIDATES and the
  * FHIR limits of src/common/limits.ts. The FHIR base URL is http://host:port/clientregistry/fhir.
  * CLIENT_REGISTRY_MLLP_PORT (2576; 0 picks a free port) is the HL7v2 MLLP listener (hl7v2/), on
- * the same host, bounded by the CLIENT_REGISTRY_MLLP_* limits.
+ * the same host, bounded by the CLIENT_REGISTRY_MLLP_* limits. CLIENT_REGISTRY_DIRECT_CALLERS
+ * (anonymous | steward; stewards.ts) says what an HTTP caller without the router's sender assertion is.
  */
 import { readFile } from 'node:fs/promises';
 import { InstantError } from '../../common/errors.js';
@@ -20,6 +21,7 @@ import { startHl7Listener } from './hl7v2/index.js';
 import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
 import { domainOwnershipInterceptor, identifierDomainInterceptor, parseProtectedDomains, type DomainProtection, type DomainsReader } from './identifier-domains.js';
 import { identifierIntegrityInterceptor } from './identifier-integrity.js';
+import { namingSystemUniquenessInterceptor } from './naming-system-uniqueness.js';
 import { patientBoundsInterceptor, patientBoundsOf } from './patient-bounds.js';
 import { selfLinkInterceptor } from './self-link.js';
 import { GoldenRecordLinker } from './linker.js';
@@ -30,6 +32,8 @@ import { PmirMessageLog } from './pmir-messages.js';
 import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
 import { UsedSenderSignatures } from './used-sender-signatures.js';
 import { registryOwnershipInterceptor } from './registry-ownership.js';
+import { recordOwnerInterceptor } from './record-owners.js';
+import { DIRECT_CALLERS_SETTING, parseDirectCallers } from './stewards.js';
 import { matchOperation } from './match-operation.js';
 import { createMatcher, parseMatchRules, type MatchRules } from './matching/index.js';
 import { registryMigrations } from './migrations.js';
@@ -70,16 +74,20 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   const store = new RegistryStore(schema);
   const matcher = createMatcher(options.rules, { maxComparedChars: engine.limits.crMatchMaxChars, maxComparedValues: engine.limits.crMatchMaxValues });
   const linker = new GoldenRecordLinker(store, matcher, engine.limits.crMaxCandidates);
-  const merger = new PatientMerger(store, linker);
   const domainCache = engine.identifierDomains;
   const readDomains: DomainsReader = (repo) => domainCache.load(repo, strict);
+  // With the protected domains' owners (the setting's too): who owns a record with no recorded owner.
+  const readOwnedDomains: DomainsReader = (repo) => domainCache.load(repo, strict, options.protection);
+  const merger = new PatientMerger(store, linker, readOwnedDomains);
   // What only the registry writes is refused first; then domains: the linker matches on the
   // identifiers as they will be stored (domain URLs). A Patient past the bounds is refused before all.
   engine.addWriteInterceptor(patientBoundsInterceptor(patientBoundsOf(engine.limits)));
   engine.addWriteInterceptor(selfLinkInterceptor());
   engine.addWriteInterceptor(registryOwnershipInterceptor());
+  engine.addWriteInterceptor(recordOwnerInterceptor(readOwnedDomains));
   engine.addWriteInterceptor(domainOwnershipInterceptor());
   engine.addWriteInterceptor(domainCache.interceptor());
+  engine.addWriteInterceptor(namingSystemUniquenessInterceptor());
   engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
   engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
@@ -115,10 +123,16 @@ export const clientRegistryService: ServiceDefinition = {
       owners: parseProtectedDomains(context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAINS')),
       mode: context.settings.get('CLIENT_REGISTRY_PROTECTED_DOMAIN_MODE') === 'downgrade' ? 'downgrade' : 'refuse',
     };
+    let directCallers;
+    try {
+      directCallers = parseDirectCallers(context.settings.get(DIRECT_CALLERS_SETTING));
+    } catch (error) {
+      throw new InstantError('INSTANT_SETTING_INVALID', (error as Error).message, `set ${DIRECT_CALLERS_SETTING} to anonymous (the default) or steward`);
+    }
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
-      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema)),
+      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema), directCallers),
     });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
       { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, maxRepeats: limits.crMaxRepeats, logger: context.logger }).catch(async (error: unknown) => {

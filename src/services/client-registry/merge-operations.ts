@@ -4,7 +4,9 @@
  * $merge takes FHIR R5's parameters: each side as `source-patient` / `target-patient` (a Reference
  * to a source record), or `source-patient-identifier` / `target-patient-identifier` (Identifiers
  * the record must all carry; they must name exactly one source record), or both (they must agree).
- * Both answer the records as they now stand.
+ * Both answer the records as they now stand. $merge is a steward's, or the owning client's when it
+ * owns both records (record-owners.ts; the same rule as a PMIR or HL7v2 A40 merge, checked by the
+ * merger); $cr-unmerge is a steward's (stewards.ts).
  */
 import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation, OperationContext } from '../../fhir/operations/registry.js';
@@ -14,6 +16,7 @@ import type { FhirRepository } from '../../fhir/repository.js';
 import { GOLDEN_TAG } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
 import type { PatientMerger } from './merge.js';
+import { requireSteward } from './stewards.js';
 
 /** More identifiers than a person has in practice: a guard on the search one side makes. */
 const MAX_IDENTIFIERS = 20;
@@ -120,6 +123,7 @@ export function mergeOperations(merger: PatientMerger, readDomains: DomainsReade
     {
       name: 'cr-unmerge', levels: ['type'], resourceTypes: ['Patient'], affectsState: true,
       async run(context) {
+        requireSteward('Patient/$cr-unmerge');
         const source = referencedPatient(context, 'source-patient');
         if (!source) throw badRequest('give "source-patient" as a Reference to a source record (Patient/<id>)');
         return context.repo.transaction(async (repo) => {

@@ -11,6 +11,8 @@ import type { FhirRepository } from '../../fhir/repository.js';
 import { referencedId } from './golden-record.js';
 import type { GoldenRecordLinker } from './linker.js';
 import { readPatient } from './linker.js';
+import type { DomainsReader } from './identifier-domains.js';
+import { assertMayMerge } from './record-owners.js';
 import { replacedBy } from './registry-ownership.js';
 import { asRegistry } from './request-context.js';
 import type { RegistryStore } from './store.js';
@@ -19,13 +21,16 @@ const withoutLink = (patient: Patient, type: string, otherId: string): Patient =
   ({ ...patient, link: (patient.link ?? []).filter((l) => !(l.type === type && referencedId(l) === otherId)) });
 
 export class PatientMerger {
-  constructor(private readonly store: RegistryStore, private readonly linker: GoldenRecordLinker) {}
+  /** `readDomains` gives the protected domains' owners: a record's owner when none is recorded (record-owners.ts). */
+  constructor(private readonly store: RegistryStore, private readonly linker: GoldenRecordLinker, private readonly readDomains: DomainsReader) {}
 
   /** Merges source into target inside the caller's transaction; answers the target's golden record. */
   async merge(repo: FhirRepository, sourceId: string, targetId: string, via: string): Promise<string> {
     if (sourceId === targetId) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${sourceId} cannot be merged into itself`);
     const source = await this.linker.readSource(repo, sourceId);
     const target = await this.linker.readSource(repo, targetId);
+    // Before anything else is said about the records: whose they are (a clinic merging another's away is 403).
+    await assertMayMerge(repo, this.readDomains, source, target);
     const already = replacedBy(source);
     if (already) throw new FhirError(409, 'FHIR_CONFLICT', `Patient/${sourceId} was already merged into Patient/${already}`);
     const targetMerged = replacedBy(target);

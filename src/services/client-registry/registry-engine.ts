@@ -14,11 +14,14 @@ import { FhirError } from '../../fhir/outcome.js';
 import { IdentifierDomainCache, type DomainsReader } from './identifier-domains.js';
 import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pdqm-search.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
-import { asSender } from './request-context.js';
+import { STEWARD_ROLE, asSender } from './request-context.js';
+import type { DirectCallers } from './stewards.js';
 import type { UsedSenderSignatures } from './used-sender-signatures.js';
 
 /** Set by senderVerificationHook alone (a client's copy is removed first): the verified clientID. */
 export const VERIFIED_SENDER_HEADER = 'x-instant-verified-sender';
+/** Set by senderVerificationHook alone: "true" when the caller is a data steward (stewards.ts). */
+export const VERIFIED_STEWARD_HEADER = 'x-instant-verified-steward';
 
 export class ClientRegistryEngine extends FhirEngine {
   private pmir?: PmirFeed;
@@ -52,7 +55,7 @@ export class ClientRegistryEngine extends FhirEngine {
       const response = await super.handle(request, options);
       if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);
       return response;
-    });
+    }, request.headers[VERIFIED_STEWARD_HEADER] === 'true');
   }
 }
 
@@ -68,9 +71,10 @@ type HashedRequest = FastifyRequest & { [BODY_HASH]?: Hash };
  * recorded (a replayed read tells the attacker what the captured answer did; recording it would
  * be a database write per search).
  */
-export function addSenderVerification(server: FastifyInstance, secret: string | undefined, used?: UsedSenderSignatures): void {
+export function addSenderVerification(server: FastifyInstance, secret: string | undefined, used?: UsedSenderSignatures, directCallers: DirectCallers = 'anonymous'): void {
   server.addHook('onRequest', async (request) => {
     delete request.headers[VERIFIED_SENDER_HEADER];
+    delete request.headers[VERIFIED_STEWARD_HEADER];
   });
   server.addHook('preParsing', async (request, _reply, payload) => {
     const hash = createHash('sha256');
@@ -94,6 +98,12 @@ export function addSenderVerification(server: FastifyInstance, secret: string | 
     if (refusal !== undefined) {
       const outcome = new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${refusal}`).toOutcome();
       await reply.code(401).header('content-type', 'application/fhir+json').send(outcome);
-    } else if (check.ok === true) request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
+    } else if (check.ok === true) {
+      request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
+      if (check.roles.includes(STEWARD_ROLE)) request.headers[VERIFIED_STEWARD_HEADER] = 'true';
+    } else if (directCallers === 'steward') {
+      // No assertion: a caller on the registry's own port, trusted only where the operator says so.
+      request.headers[VERIFIED_STEWARD_HEADER] = 'true';
+    }
   });
 }

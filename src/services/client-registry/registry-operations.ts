@@ -8,6 +8,8 @@
  *   POST Patient/{id}/$cr-link      (golden=Patient/<id>)   move a source to a golden record by hand
  *   POST Patient/{id}/$cr-unlink    give a source a golden record of its own
  *   GET  Patient/{id}/$cr-explain   every match decision of a source: score, grade, field contributions
+ *
+ * All but $cr-explain are a data steward's (stewards.ts): they move records between people.
  */
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { FhirOperation, OperationContext } from '../../fhir/operations/registry.js';
@@ -15,6 +17,7 @@ import { parameterValue } from '../../fhir/operations/registry.js';
 import { FhirError, badRequest } from '../../fhir/outcome.js';
 import type { GoldenRecordLinker } from './linker.js';
 import type { DecisionRow, RegistryStore, ReviewRow } from './store.js';
+import { requireSteward } from './stewards.js';
 
 const REVIEW_PAGE = 100;
 const STATUSES = new Set(['open', 'accepted', 'rejected', 'all']);
@@ -80,8 +83,9 @@ function goldenId(context: OperationContext): string {
 const linked = (golden: string): Parameters => ({ resourceType: 'Parameters', parameter: [{ name: 'golden', valueReference: { reference: `Patient/${golden}` } }] });
 
 export function registryOperations(store: RegistryStore, linker: GoldenRecordLinker): FhirOperation[] {
-  const resolve = (status: 'accepted' | 'rejected'): FhirOperation['run'] => async (context) =>
-    context.repo.transaction(async (repo) => {
+  const resolve = (status: 'accepted' | 'rejected'): FhirOperation['run'] => async (context) => {
+    requireSteward(`Patient/$cr-review-${status === 'accepted' ? 'accept' : 'reject'}`);
+    return context.repo.transaction(async (repo) => {
       const item = await store.lockReview(repo.sql, itemId(context));
       if (!item) throw new FhirError(404, 'FHIR_NOT_FOUND', 'no such review item');
       if (item.status !== 'open') throw new FhirError(409, 'FHIR_CONFLICT', `review item ${item.id} is already ${item.status}`);
@@ -97,11 +101,13 @@ export function registryOperations(store: RegistryStore, linker: GoldenRecordLin
       });
       return linked(golden);
     });
+  };
 
   return [
     {
       name: 'cr-review', levels: ['type'], resourceTypes: ['Patient'], affectsState: false,
       async run(context) {
+        requireSteward('Patient/$cr-review');
         const status = parameterValue(context.parameters, 'status') ?? 'open';
         if (!STATUSES.has(status)) throw badRequest('status must be open, accepted, rejected or all');
         const countText = parameterValue(context.parameters, '_count');
@@ -116,6 +122,7 @@ export function registryOperations(store: RegistryStore, linker: GoldenRecordLin
     {
       name: 'cr-link', levels: ['instance'], resourceTypes: ['Patient'], affectsState: true,
       async run(context) {
+        requireSteward('Patient/$cr-link');
         const golden = goldenId(context);
         return context.repo.transaction(async (repo) => {
           await linker.relink(repo, context.id!, golden, 'manual');
@@ -128,6 +135,7 @@ export function registryOperations(store: RegistryStore, linker: GoldenRecordLin
     {
       name: 'cr-unlink', levels: ['instance'], resourceTypes: ['Patient'], affectsState: true,
       async run(context) {
+        requireSteward('Patient/$cr-unlink');
         return context.repo.transaction(async (repo) => {
           const golden = await linker.unlink(repo, context.id!);
           await store.closeOpenReviewsOf(repo.sql, context.id!, 'rejected');

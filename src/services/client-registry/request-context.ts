@@ -7,9 +7,18 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+/** The role that makes a sender a data steward (docs/client-registry.md, "Who may do what"). */
+export const STEWARD_ROLE = 'client-registry-steward';
+
 export interface RegistryCall {
   /** The clientID the router authenticated (verified signature), undefined when anonymous. */
   sender?: string;
+  /**
+   * A data steward: a sender the router vouched for with STEWARD_ROLE, or an unsigned HTTP caller
+   * when CLIENT_REGISTRY_DIRECT_CALLERS=steward. Stewards link, unlink, merge, unmerge, review, and
+   * change any source record.
+   */
+  steward?: boolean;
   /** true inside the registry's own writes (linking, merging). */
   internal: boolean;
 }
@@ -17,8 +26,8 @@ export interface RegistryCall {
 const calls = new AsyncLocalStorage<RegistryCall>();
 
 /** Runs a client's request with its sender known to every write it causes. */
-export function asSender<T>(sender: string | undefined, fn: () => Promise<T>): Promise<T> {
-  return calls.run({ sender, internal: false }, fn);
+export function asSender<T>(sender: string | undefined, fn: () => Promise<T>, steward = false): Promise<T> {
+  return calls.run({ sender, steward, internal: false }, fn);
 }
 
 /** Runs the registry's own writes (golden records, links, merges): the rules for clients do not apply. */
@@ -37,4 +46,14 @@ export function isRegistryWrite(): boolean {
 
 export function currentSender(): string | undefined {
   return calls.getStore()?.sender;
+}
+
+export function isSteward(): boolean {
+  return calls.getStore()?.steward === true;
+}
+
+/** Who is calling, for a refusal's message. */
+export function callerName(): string {
+  const sender = currentSender();
+  return sender ? `client ${sender}` : 'an anonymous caller (not vouched for by the router)';
 }

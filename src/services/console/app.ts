@@ -35,6 +35,11 @@ export interface ConsoleAppOptions {
   /** What the deployment runs (GET /console/deployment); absent: the console was told nothing. */
   composition?: () => DeploymentComposition | undefined;
   https?: Record<string, unknown>;
+  /**
+   * OPENHIM_SENDER_IDENTITY_SECRET: the console's client registry calls are signed as a data steward
+   * (registry-proxy.ts), as the router signs its clients'; unset, they go unsigned (anonymous).
+   */
+  senderIdentitySecret?: string;
 }
 
 /** HttpOnly, SameSite=Strict, Secure over HTTPS (and then the __Host- prefix, pinned to this host and path). */
@@ -163,7 +168,7 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     refuseCrossSite: crossOriginReason,
     onUpstreamSessionLost: (request: FastifyRequest) => sessions.end(sessionId(request)),
   };
-  registerRegistryProxy(app, registries, api, registryHooks, limits.consoleProxyBodyBytes);
+  registerRegistryProxy(app, registries, api, registryHooks, limits.consoleProxyBodyBytes, options.senderIdentitySecret);
   registerDeploymentEndpoint(app, api, registryHooks, options.composition ?? (() => undefined));
 
   app.get('/*', async (request, reply) => {

@@ -59,7 +59,8 @@ export const consoleService: ServiceDefinition = {
     const tls = tlsOptions(settings);
     const app = buildConsoleApp({ logger, limits: readLimits(settings), adminApiUrl: adminApiUrl(settings), files, https: tls,
       // The deployment's composition (the platform's, when it gave one) names the packages and places the registries.
-      registries: registryBases(settings, context.composition), ...(context.composition ? { composition: context.composition } : {}) });
+      registries: registryBases(settings, context.composition), ...(context.composition ? { composition: context.composition } : {}),
+      ...(settings.get('OPENHIM_SENDER_IDENTITY_SECRET') ? { senderIdentitySecret: settings.get('OPENHIM_SENDER_IDENTITY_SECRET') } : {}) });
     const host = settings.get('CONSOLE_HOST') || '127.0.0.1';
     await app.listen({ host, port: settings.int('CONSOLE_PORT', 9000) });
     const port = (app.server.address() as AddressInfo).port;

@@ -9,6 +9,11 @@
  * `admin` or deleted loses the browsers within seconds, and a lost admin-API session ends the
  * console's), then recorded through the admin API (`POST /audits`, as the user), and only once
  * that record is written is the registry asked (fail closed: no audit, no read).
+ *
+ * The review queue is a data steward's (the client registry's stewards.ts): with the sender identity
+ * secret, each client registry call is signed as the client `console:<user>` with the role
+ * client-registry-steward, the assertion the router makes for its clients; the console has already
+ * checked that the user is an admin.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApi } from './admin-api-proxy.js';
@@ -16,11 +21,23 @@ import { COMPONENT_IDS, type RegistryAvailability } from './registry-availabilit
 import { REGISTRY_SERVICE } from './registry-bases.js';
 import { registryUrl } from './registry-path.js';
 import type { ConsoleSession } from './sessions.js';
+import { senderIdentityHeaders } from '../../common/sender-identity.js';
 import { currentUser, isAdminUser } from './user-check.js';
 
 export type { RegistryBases } from './registry-bases.js';
 
 const DECISIONS = /^Patient\/\$cr-review-(?:accept|reject)$/;
+/** The client registry's steward role (src/services/client-registry/request-context.ts; services do not import each other). */
+const REGISTRY_STEWARD_ROLE = 'client-registry-steward';
+
+/** The console's signed assertion for a client registry call made for `user` (an admin). */
+function stewardAssertion(secret: string | undefined, user: unknown, method: string, url: string, body: Buffer | undefined): Record<string, string> {
+  if (!secret) return {};
+  const email = (user as { email?: unknown } | undefined)?.email;
+  const clientID = `console:${typeof email === 'string' ? email.slice(0, 200) : 'admin'}`;
+  const target = new URL(url);
+  return senderIdentityHeaders(secret, clientID, method, target.pathname + target.search, body, Date.now(), [REGISTRY_STEWARD_ROLE]);
+}
 const REGISTRY_NAMES: Record<string, string> = REGISTRY_SERVICE;
 
 export interface RegistryHooks {
@@ -45,7 +62,7 @@ export async function checkedUser(api: AdminApi, hooks: RegistryHooks, request: 
   return undefined;
 }
 
-export function registerRegistryProxy(app: FastifyInstance, registries: RegistryAvailability, api: AdminApi, hooks: RegistryHooks, bodyLimit: number): void {
+export function registerRegistryProxy(app: FastifyInstance, registries: RegistryAvailability, api: AdminApi, hooks: RegistryHooks, bodyLimit: number, senderIdentitySecret?: string): void {
   app.get('/console/registries', async (request, reply) => {
     const session = hooks.sessionOf(request);
     if (!session) return reply.status(401).send({ error: 'CONSOLE_UNAUTHENTICATED', message: 'log in first' });
@@ -126,17 +143,19 @@ export function registerRegistryProxy(app: FastifyInstance, registries: Registry
         if (audit) request.log.warn({ status: audit.status }, 'console: the admin API did not record a registry audit');
         return reply.status(503).send({ error: 'CONSOLE_AUDIT_FAILED', message: 'the read could not be recorded in the audit log, so it was not made: try again' });
       }
+      const body = request.method === 'POST' && Buffer.isBuffer(request.body) ? request.body : undefined;
+      const vouched = registry === 'cr' ? stewardAssertion(senderIdentitySecret, checked.user, request.method, target.url, body) : {};
       const response = await fetch(target.url, {
         method: request.method,
-        headers: { accept: 'application/fhir+json', ...(request.method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}) },
-        ...(request.method === 'POST' && Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+        headers: { accept: 'application/fhir+json', ...(request.method === 'POST' ? { 'content-type': 'application/fhir+json' } : {}), ...vouched },
+        ...(body ? { body } : {}),
         redirect: 'manual',
       });
-      const body = Buffer.from(await response.arrayBuffer());
+      const answer = Buffer.from(await response.arrayBuffer());
       reply.status(response.status).header('cache-control', 'no-store');
       const type = response.headers.get('content-type');
       if (type) reply.header('content-type', type);
-      return reply.send(body);
+      return reply.send(answer);
     });
   });
 }

@@ -99,7 +99,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   // Signed, so an upstream can trust the clientID from the router alone (sender-identity.ts).
   const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body;
   if (client && deps.config.senderIdentitySecret) {
-    Object.assign(headers, senderIdentityHeaders(deps.config.senderIdentitySecret, client.clientID, request.method, path, body));
+    Object.assign(headers, senderIdentityHeaders(deps.config.senderIdentitySecret, client.clientID, request.method, path, body, Date.now(), client.roles ?? []));
   }
   // Set by the router alone, from the connection it accepted. X-Forwarded-For is replaced, not
   // appended to: the router is the edge, and a client-sent chain is whatever the client wants.
