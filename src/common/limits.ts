@@ -187,6 +187,8 @@ export const LIMITS = {
     'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
   keystoreKeyDecryptTimeoutMs: limit('OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS', 2_000, 'ms',
     'decrypting an encrypted keystore key (its PBKDF2 iteration count is the key\'s own), on a worker thread, once per key and passphrase; past it the key is refused with 400', 100),
+  routerMatchContentMaxBytes: limit('OPENHIM_ROUTER_MATCH_CONTENT_MAX_BYTES', 1 * MB, 'bytes',
+    'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (each XPath also stops after 250 ms); a longer body matches no such channel', 0),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
 } as const satisfies Record<string, LimitDefinition>;

@@ -51,6 +51,10 @@ export const channelSchema = z.object({
   whitelist: z.array(z.string()).default([]),
   matchContentTypes: z.array(z.string()).default([]),
   matchContentRegex: z.string().optional(),
+  /** An XPath on the XML body, or a dotted path into the JSON body, whose result must equal matchContentValue (content-match.ts). */
+  matchContentXpath: z.string().optional(),
+  matchContentJson: z.string().optional(),
+  matchContentValue: z.string().optional(),
   requestBody: z.boolean().default(true),
   responseBody: z.boolean().default(true),
   maxBodyAgeDays: z.number().int().min(1).max(36500).optional(),

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { badRequest } from './errors.js';
 import { channelSchema, type Channel, type ConfigDef } from './models.js';
 import { newObjectId } from './ids.js';
+import { checkContentMatch } from './content-match.js';
 import { boundedRegExp, PatternRefused } from '../../common/bounded-regexp.js';
 
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what: string): z.infer<S> {
@@ -62,6 +63,7 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   const parsed = parseBody(channelSchema, merged, 'channel');
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
+  checkContentMatch(parsed);
   // OpenHIM's own rules and messages (src/api/channels.js): priority 1 is the highest.
   if (parsed.priority !== undefined && parsed.priority < 1) throw badRequest('Channel priority cannot be below 1 (= Highest priority)');
   if (parsed.methods.length > 0 && parsed.type !== 'http') throw badRequest("Channel method can't be defined if channel type is not http");
