@@ -209,4 +209,16 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.transactions ALTER COLUMN doc TYPE json USING doc::json, ADD COLUMN response_ms bigint;
     `,
   },
+  {
+    version: 8,
+    name: 'channels: an empty methods list now matches no method (OpenHIM); http channels stored with none take every method',
+    sql: `
+      -- Until now an http channel without methods took every method. The router now reads an
+      -- empty list as OpenHIM does (no method), so channels saved under the old rule keep working.
+      UPDATE iol.channels
+         SET doc = jsonb_set(doc, '{methods}', '["GET","HEAD","POST","PUT","DELETE","CONNECT","OPTIONS","TRACE","PATCH"]'::jsonb)
+       WHERE COALESCE(doc->>'type', 'http') = 'http'
+         AND (doc->'methods' IS NULL OR doc->'methods' = '[]'::jsonb);
+    `,
+  },
 ];

@@ -32,7 +32,7 @@ export const routeSchema = z.object({
 });
 export type Route = z.infer<typeof routeSchema>;
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
 export const channelSchema = z.object({
   _id: z.string().optional(),
@@ -43,7 +43,7 @@ export const channelSchema = z.object({
   /** A `tcp` channel's own listener (OpenHIM's fields): the router accepts MLLP-framed messages there. */
   tcpHost: z.string().min(1).optional(),
   tcpPort: portSchema.optional(),
-  methods: z.array(z.enum(METHODS)).default([]),
+  methods: z.array(z.enum(HTTP_METHODS)).default([]),
   priority: z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)').optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
   authType: z.enum(['private', 'public']).default('private'),
@@ -57,7 +57,7 @@ export const channelSchema = z.object({
   matchContentValue: z.string().optional(),
   requestBody: z.boolean().default(true),
   responseBody: z.boolean().default(true),
-  maxBodyAgeDays: z.number().int().min(1).max(36500).optional(),
+  maxBodyAgeDays: z.number().int().min(1).max(36499, "Channel property maxBodyAgeDays has to be a number that's valid (1 to 36499)").optional(),
   timeout: z.number().int().min(1).max(3_600_000).optional(),
   isAsynchronousProcess: z.boolean().default(false),
   routes: z.array(routeSchema).default([]),

@@ -1,7 +1,7 @@
 /** Validation at the edge: zod shapes, then the rules OpenHIM enforces on channels and config. */
 import type { z } from 'zod';
 import { badRequest } from './errors.js';
-import { channelSchema, type Channel, type ConfigDef } from './models.js';
+import { channelSchema, HTTP_METHODS, type Channel, type ConfigDef } from './models.js';
 import { newObjectId } from './ids.js';
 import { checkContentMatch } from './content-match.js';
 import { boundedRegExp, PatternRefused } from '../../common/bounded-regexp.js';
@@ -61,6 +61,8 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
   const parsed = parseBody(channelSchema, merged, 'channel');
+  // An empty list matches no method (OpenHIM); a new http channel that names none takes every method.
+  if (!existing && changes.methods === undefined && parsed.type === 'http') parsed.methods = [...HTTP_METHODS];
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
   checkContentMatch(parsed);
@@ -70,11 +72,14 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   if (new Set(parsed.methods).size !== parsed.methods.length) {
     throw badRequest(`channel "${parsed.name}" lists a method twice: ${parsed.methods.join(', ')}`);
   }
-  const enabled = parsed.routes.filter((r) => r.status === 'enabled');
-  const primaries = enabled.filter((r) => r.primary).length;
-  if (parsed.type === 'http' && enabled.length > 0 && primaries !== 1) {
-    throw badRequest(`channel "${parsed.name}" has ${primaries} enabled primary routes; exactly one is required`);
+  // As OpenHIM (api/channels.js): on create, and on update when routes are given, exactly one
+  // enabled primary route, whatever the channel's type.
+  if (!existing || changes.routes !== undefined) {
+    const primaries = parsed.routes.filter((r) => r.status === 'enabled' && r.primary).length;
+    if (primaries === 0) throw badRequest('Channel must have a primary route');
+    if (primaries > 1) throw badRequest('Channel cannot have a multiple primary routes');
   }
+  checkMaxBodyAge(parsed);
   const names = new Set<string>();
   for (const route of parsed.routes) {
     if (names.has(route.name)) throw badRequest(`channel "${parsed.name}" has two routes named "${route.name}"`);
@@ -87,6 +92,14 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
     route._id ??= newObjectId();
   }
   return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
+}
+
+/** OpenHIM's rule (api/channels.js isMaxBodyDaysValid): bodies to clear, 1 to 36,499 days. */
+function checkMaxBodyAge(channel: Channel | Omit<Channel, '_id'>): void {
+  if (channel.maxBodyAgeDays === undefined) return;
+  if (!channel.requestBody && !channel.responseBody) {
+    throw badRequest("Channel property maxBodyAgeDays has to be a number that's valid and requestBody or responseBody must be true.", 'maxBodyAgeDays clears stored bodies: store the request or response body, or leave maxBodyAgeDays out');
+  }
 }
 
 export const PASSWORD_MASK = '**********';
