@@ -67,5 +67,71 @@ for (const driver of testDrivers) {
       assert.equal((await fetch(`${iol.router}/m/any`, { headers: auth })).status, 200);
       assert.equal((await fetch(`${iol.router}/m/any`, { method: 'DELETE', headers: auth })).status, 200);
     });
+
+    test('GET /channels lists deleted channels too, marked deleted, as OpenHIM does (finding 12)', async () => {
+      const created = await iol.call('POST', '/channels', { name: 'to-delete', urlPattern: '^/del$', allow: ['emr'], routes: [route()] });
+      assert.equal((await fetch(`${iol.router}/del`, { headers: auth })).status, 200);
+      // A channel with transactions is marked deleted, not removed.
+      for (let i = 0; i < 100 && (await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: created.body._id }))}`)).body.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await iol.call('DELETE', `/channels/${created.body._id}`)).status, 200);
+      const listed = (await iol.call('GET', '/channels')).body.find((c: { _id: string }) => c._id === created.body._id);
+      assert.ok(listed, 'the deleted channel is listed');
+      assert.equal(listed.status, 'deleted');
+      assert.equal((await fetch(`${iol.router}/del`, { headers: auth })).status, 404, 'and routes nothing');
+    });
+
+    test('strings for booleans and numbers, and one value for a list, are stored typed as OpenHIM\'s storage casts them (finding 14)', async () => {
+      const created = await iol.call('POST', '/channels', {
+        name: 'cast', urlPattern: '^/cast$', allow: 'emr', methods: 'GET', requestBody: 'false', responseBody: 'true', timeout: '100', priority: '3',
+        routes: [{ name: 'p', host: '127.0.0.1', port: String(up.port), primary: 'true', secured: 'false' }],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const stored = (await iol.call('GET', `/channels/${created.body._id}`)).body;
+      assert.deepEqual([stored.allow, stored.methods, stored.requestBody, stored.responseBody, stored.timeout, stored.priority], [['emr'], ['GET'], false, true, 100, 3]);
+      assert.deepEqual([stored.routes[0].primary, stored.routes[0].secured, stored.routes[0].port], [true, false, up.port]);
+      assert.equal((await fetch(`${iol.router}/cast`, { headers: auth })).status, 200, 'the cast allow list lets the client in');
+      for (const bad of [{ requestBody: 'maybe' }, { timeout: 'soon' }, { allow: 5 }]) {
+        assert.equal((await iol.call('POST', '/channels', { name: 'cast-bad', urlPattern: '^/x$', routes: [route()], ...bad })).status, 400, JSON.stringify(bad));
+      }
+    });
+
+    test('a kafka route is refused with a message naming the type (finding 14)', async () => {
+      const res = await iol.call('POST', '/channels', { name: 'kafka', urlPattern: '^/k$', routes: [{ name: 'to-kafka', type: 'kafka', kafkaClientId: 'c', kafkaTopic: 't', primary: true }] });
+      assert.equal(res.status, 400);
+      assert.match(res.body.message, /"kafka".*not supported/);
+    });
+
+    test('contact group users are alerted by email or sms only (finding 14)', async () => {
+      const bad = await iol.call('POST', '/groups', { group: 'pigeons', users: [{ user: 'a@example.org', method: 'pigeon' }] });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /method/);
+      const ok = await iol.call('POST', '/groups', { group: 'oncall', users: [{ user: 'a@example.org', method: 'sms' }] });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      const imported = await iol.call('POST', '/metadata', { ContactGroups: [{ group: 'imported', users: [{ user: 'b@example.org', method: 'fax' }] }] });
+      assert.equal(imported.body[0].status, 'Error', 'metadata import refuses it too');
+    });
+
+    test('GET /channels/:id/audits: the channel\'s changes as JSON Patches, newest first, passwords masked (finding 11)', async () => {
+      const created = await iol.call('POST', '/channels', { name: 'audited', urlPattern: '^/aud$', routes: [route({ username: 'u', password: 'route-secret-1' })] });
+      assert.equal(created.status, 201);
+      const id = created.body._id;
+      assert.equal((await iol.call('PUT', `/channels/${id}`, { urlPattern: '^/audited$', routes: [route({ username: 'u', password: 'route-secret-2' })] })).status, 200);
+      const trail = await iol.call('GET', `/channels/${id}/audits`);
+      assert.equal(trail.status, 200);
+      assert.equal(trail.body.length, 2);
+      const [update, create] = trail.body;
+      assert.equal(update.ref, id);
+      assert.deepEqual(update.ops.find((o: { path: string }) => o.path === '/urlPattern'), { op: 'replace', path: '/urlPattern', value: '^/audited$' });
+      assert.ok(update.ops.some((o: { path: string; value: unknown }) => o.path === '/routes/0/password' && o.value === '**********'), JSON.stringify(update.ops));
+      assert.ok(create.ops.some((o: { op: string; path: string }) => o.op === 'add' && o.path === '/name'));
+      assert.ok(update.updatedBy.name, 'who saved it');
+      assert.ok(Date.parse(update.date) >= Date.parse(create.date));
+      assert.ok(!JSON.stringify(trail.body).includes('route-secret'), 'no route password in the trail');
+      assert.deepEqual((await iol.call('GET', '/channels/000000000000000000000000/audits')).body, [], 'an unknown channel has none, as OpenHIM');
+      const user = await iol.call('POST', '/users', { email: 'viewer@example.org', firstname: 'V', surname: 'W', groups: ['viewers'], password: 'viewer-password-1' });
+      assert.equal(user.status, 201, JSON.stringify(user.body));
+      const asViewer = await fetch(`${iol.api}/channels/${id}/audits`, { headers: { authorization: basic('viewer@example.org', 'viewer-password-1') } });
+      assert.equal(asViewer.status, 403, 'admins only, as OpenHIM');
+    });
   });
 }

@@ -221,4 +221,18 @@ export const iolMigrations: readonly Migration[] = [
          AND (doc->'methods' IS NULL OR doc->'methods' = '[]'::jsonb);
     `,
   },
+  {
+    version: 9,
+    name: 'channel audit trail (OpenHIM ChannelAudits): a JSON Patch per change',
+    sql: `
+      -- GET /channels/:id/audits: each change to a channel as JSON Patch ops, newest first.
+      CREATE TABLE iol.channel_audits (
+        id text PRIMARY KEY,
+        channel_id text NOT NULL,
+        recorded timestamptz NOT NULL,
+        doc jsonb NOT NULL
+      );
+      CREATE INDEX channel_audits_by_channel ON iol.channel_audits (channel_id, recorded DESC, id DESC);
+    `,
+  },
 ];

@@ -60,6 +60,7 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   const merged = existing ? { ...existing, ...changes } : body;
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
+  refuseKafkaRoutes(merged);
   const parsed = parseBody(channelSchema, merged, 'channel');
   // An empty list matches no method (OpenHIM); a new http channel that names none takes every method.
   if (!existing && changes.methods === undefined && parsed.type === 'http') parsed.methods = [...HTTP_METHODS];
@@ -92,6 +93,21 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
     route._id ??= newObjectId();
   }
   return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
+}
+
+/**
+ * OpenHIM 8 models routes of type kafka (kafkaClientId, kafkaTopic; no host or port) and sends
+ * them through its Kafka producer. This router has none: such a route is refused, by name.
+ */
+function refuseKafkaRoutes(channel: unknown): void {
+  const routes = (channel as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(routes)) return;
+  for (const route of routes) {
+    if (route && typeof route === 'object' && (route as { type?: unknown }).type === 'kafka') {
+      const name = String((route as { name?: unknown }).name ?? '?').slice(0, 100);
+      throw badRequest(`route "${name}" has type "kafka": Kafka routes are not supported by this interoperability layer (route types: http, tcp, mllp)`, 'send to Kafka through an http route (a Kafka REST proxy or a mediator)');
+    }
+  }
 }
 
 /** OpenHIM's rule (api/channels.js isMaxBodyDaysValid): bodies to clear, 1 to 36,499 days. */

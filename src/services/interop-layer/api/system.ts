@@ -5,6 +5,7 @@ import type { IolDeps } from '../deps.js';
 import { IolError, badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
+import { contactGroupSchema } from '../models.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 import { checkStorable, oneOf, parsePaging, parseTimestamp, refuseUnknownParameters } from './query-filters.js';
@@ -48,10 +49,7 @@ export function calendarParts(date: Date): { minute: number; hour: number; day: 
   return { minute: date.getUTCMinutes(), hour: date.getUTCHours(), day: date.getUTCDay(), week, month: date.getUTCMonth(), year };
 }
 
-const groupSchema = z.object({
-  group: z.string().min(1),
-  users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
-});
+const groupSchema = contactGroupSchema;
 
 /** The heartbeat (open, as OpenHIM's), `/about` (any user) and the rest: audits, metrics, contact groups (admins). */
 export function systemRoutes(deps: IolDeps): ScopedRoutes {
