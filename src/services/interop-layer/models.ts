@@ -59,7 +59,8 @@ export const channelSchema = z.object({
   /** A `tcp` channel's own listener (OpenHIM's fields): the router accepts MLLP-framed messages there. */
   tcpHost: z.string().min(1).optional(),
   tcpPort: portSchema.optional(),
-  methods: storedList(z.enum(HTTP_METHODS)).default([]),
+  /** Left out: every method for an http channel, none otherwise (validateChannel); an empty list matches no method. */
+  methods: storedList(z.enum(HTTP_METHODS)).optional(),
   priority: storedNumber(z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)')).optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
   authType: z.enum(['private', 'public']).default('private'),
@@ -87,7 +88,7 @@ export const channelSchema = z.object({
   txRerunAcl: storedList(z.string()).default([]),
   updatedBy: z.object({ id: z.string().optional(), name: z.string().optional() }).optional(),
 });
-export type Channel = z.infer<typeof channelSchema> & { _id: string };
+export type Channel = Omit<z.infer<typeof channelSchema>, 'methods'> & { _id: string; methods: Array<(typeof HTTP_METHODS)[number]> };
 export type ChannelInput = z.input<typeof channelSchema>;
 
 /** OpenHIM's ContactUserDef: who is alerted, by email or sms, how often. */

@@ -61,9 +61,10 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
   refuseKafkaRoutes(merged);
-  const parsed = parseBody(channelSchema, merged, 'channel');
-  // An empty list matches no method (OpenHIM); a new http channel that names none takes every method.
-  if (!existing && changes.methods === undefined && parsed.type === 'http') parsed.methods = [...HTTP_METHODS];
+  const { methods, ...rest } = parseBody(channelSchema, merged, 'channel');
+  // An empty list matches no method (OpenHIM); an http channel that names none takes every method
+  // (OpenHIM's console always sends the list; a mediator's default channel often has none).
+  const parsed = { ...rest, methods: methods ?? (rest.type === 'http' ? [...HTTP_METHODS] : []) };
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
   checkContentMatch(parsed);
