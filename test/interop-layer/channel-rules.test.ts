@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
 import { basic, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { iolMigrations } from '../../src/services/interop-layer/migrations.js';
 
 for (const driver of testDrivers) {
   describe(`channel rules on ${driver}`, () => {
@@ -66,6 +67,19 @@ for (const driver of testDrivers) {
       assert.equal((await fetch(`${iol.router}/m/none`, { headers: auth })).status, 404);
       assert.equal((await fetch(`${iol.router}/m/any`, { headers: auth })).status, 200);
       assert.equal((await fetch(`${iol.router}/m/any`, { method: 'DELETE', headers: auth })).status, 200);
+    });
+
+    test('migration 8: http channels stored with no methods (every method, then) get every method; others keep theirs', async () => {
+      const row = (id: string, extra: Record<string, unknown>) => [id, id, JSON.stringify({ _id: id, name: id, urlPattern: `^/${id}$`, status: 'enabled', routes: [route()], ...extra })];
+      for (const [id, extra] of [['old-empty', { type: 'http', methods: [] }], ['old-absent', {}], ['old-get', { type: 'http', methods: ['GET'] }], ['old-tcp', { type: 'tcp', methods: [] }]] as const) {
+        await iol.t.db.query('INSERT INTO iol.channels (id, name, doc) VALUES ($1, $2, $3::jsonb)', row(id, extra));
+      }
+      await iol.t.db.query(iolMigrations.find((m) => m.version === 8)!.sql);
+      const methods = async (id: string) => (await iol.t.db.query<{ m: unknown }>(`SELECT doc->'methods' AS m FROM iol.channels WHERE id = $1`, [id])).rows[0]!.m;
+      assert.equal((await methods('old-empty') as string[]).length, 9);
+      assert.equal((await methods('old-absent') as string[]).length, 9);
+      assert.deepEqual(await methods('old-get'), ['GET']);
+      assert.deepEqual(await methods('old-tcp'), []);
     });
 
     test('GET /channels lists deleted channels too, marked deleted, as OpenHIM does (finding 12)', async () => {
