@@ -55,6 +55,13 @@ for (const driver of testDrivers) {
       assert.equal(other.status, 200);
     });
 
+    test('matchContentRegex still decides alone when set (OpenHIM checks it first)', async () => {
+      const created = await iol.call('POST', '/channels', { name: 'regex', urlPattern: '^/re$', allow: ['emr'], matchContentRegex: '"kind":\\s*"lab"', matchContentJson: 'kind', matchContentValue: 'never', routes: [route()] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await send('/re', '{"kind": "lab"}', 'application/json')).status, 200);
+      assert.equal((await send('/re', '{"kind": "pharmacy"}', 'application/json')).status, 404);
+    });
+
     test('the API refuses an expression without a value, a bad XPath, and a path too deep', async () => {
       for (const [extra, message] of [
         [{ matchContentJson: 'a.b' }, /matchContentValue/],
