@@ -48,11 +48,13 @@ test('the URL tester follows the router: enabled channels by priority, unanchore
     { _id: 'a', name: 'any fhir', urlPattern: '/fhir', priority: 5 },
     { _id: 'b', name: 'patients', urlPattern: '^/fhir/Patient', priority: 1, methods: ['POST'] },
     { _id: 'c', name: 'disabled', urlPattern: '.*', priority: 0, status: 'disabled' },
+    { _id: 'd', name: 'no methods', urlPattern: '/fhir', priority: 2, methods: [] },
   ];
   assert.equal(firstMatchingChannel(channels, '/fhir/Patient', 'POST')?.name, 'patients');
   assert.equal(firstMatchingChannel(channels, '/fhir/Patient', 'GET')?.name, 'any fhir');
   assert.equal(firstMatchingChannel(channels, '/api/fhir/x', 'GET')?.name, 'any fhir', 'unanchored, as OpenHIM');
   assert.equal(firstMatchingChannel(channels, '/other', 'GET'), undefined);
+  assert.ok(!channels.filter((c) => c.methods?.length === 0).some((c) => c === firstMatchingChannel(channels, '/fhir/x', 'GET')), 'an empty methods list matches nothing');
   assert.equal(patternMatches('^/e2e/(', '/e2e/x'), 'invalid');
 });
 

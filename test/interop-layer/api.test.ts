@@ -172,8 +172,9 @@ for (const driver of testDrivers) {
 
     test('channels: validation refuses bad channels with 400 and a clear message', async () => {
       const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-        ['two primaries', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] }, /exactly one/],
-        ['no primary', { routes: [{ name: 'a', host: 'h', port: 1 }] }, /exactly one/],
+        ['two primaries', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] }, /cannot have a multiple primary routes/],
+        ['no primary', { routes: [{ name: 'a', host: 'h', port: 1 }] }, /must have a primary route/],
+        ['no route', { routes: [] }, /must have a primary route/],
         ['bad regex', { urlPattern: '^/(unclosed$' }, /not a valid regular expression/],
         ['duplicate method', { methods: ['GET', 'GET'] }, /method twice/],
         ['timeout 0', { timeout: 0 }, /timeout/],
@@ -277,7 +278,7 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('POST', '/mediators', registration)).status, 201);
       const bad = await iol.call('POST', '/mediators/urn:mediator:lenient/channels', []);
       assert.equal(bad.status, 400);
-      assert.match(bad.body.message, /exactly one/);
+      assert.match(bad.body.message, /cannot have a multiple primary routes/);
       assert.ok(!(await iol.call('GET', '/channels')).body.some((c: { name: string }) => c.name === 'good default'), 'all or nothing');
       assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['good default'])).status, 201);
       assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['nope'])).status, 400);

@@ -34,8 +34,8 @@ for (const driver of testDrivers) {
         assert.ok(res.status === 400 || res.status === 404, `${path}: ${res.status} ${JSON.stringify(res.body)}`);
       }
       for (const [path, body] of [
-        ['/channels', { name: 'n\u0000ul', urlPattern: '^/nul$', routes: [] }],
-        ['/channels', { name: 'lone\ud800', urlPattern: '^/lone$', routes: [] }],
+        ['/channels', { name: 'n\u0000ul', urlPattern: '^/nul$', routes: [{ name: 'p', host: '127.0.0.1', port: 1, primary: true }] }],
+        ['/channels', { name: 'lone\ud800', urlPattern: '^/lone$', routes: [{ name: 'p', host: '127.0.0.1', port: 1, primary: true }] }],
         ['/users', { email: 'nul@example.org', firstname: 'a\u0000', surname: 'b', groups: ['admin'], password: 'abcdefgh12' }],
         ['/clients', { clientID: 'c\u0000', name: 'x', roles: ['r'], password: 'abcdefgh12' }],
         ['/groups', { group: 'g\u0000', users: [] }],

@@ -6,7 +6,7 @@ import { href, navigate } from '../router';
 import { firstMatchingChannel, patternMatches } from '../url-match';
 import { Check, ErrorNote, Field, Notice, PageTitle, Select, StatusBadge, splitList, useLoad } from '../ui';
 
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE'];
 
 function UrlTester({ channels }: { channels: Channel[] }) {
   const [path, setPath] = useState('');
@@ -73,7 +73,7 @@ export function ChannelsPage() {
 
 const emptyRoute = (): Route => ({ name: '', host: '', port: 80, path: '', primary: true, secured: false, type: 'http', status: 'enabled' });
 const emptyChannel = (): Channel => ({
-  name: '', description: '', urlPattern: '', methods: [], type: 'http', authType: 'private', allow: [], routes: [emptyRoute()],
+  name: '', description: '', urlPattern: '', methods: [...METHODS], type: 'http', authType: 'private', allow: [], routes: [emptyRoute()],
   status: 'enabled', requestBody: true, responseBody: true,
 });
 
@@ -165,7 +165,7 @@ export function ChannelEditPage({ id }: { id: string }) {
           </p>
         </div>
         <fieldset>
-          <legend>Methods (none: every method)</legend>
+          <legend>Methods (none: the channel takes no request, as in OpenHIM)</legend>
           <div class="row">
             {METHODS.map((m) => (
               <Check key={m} label={m} checked={!!channel.methods?.includes(m)} onChange={(on) => set({ methods: on ? [...(channel.methods ?? []), m] : (channel.methods ?? []).filter((x) => x !== m) })} />

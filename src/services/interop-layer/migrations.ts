@@ -223,4 +223,30 @@ export const iolMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'channels: an empty methods list now matches no method (OpenHIM); http channels stored with none take every method',
+    sql: `
+      -- Until now an http channel without methods took every method. The router now reads an
+      -- empty list as OpenHIM does (no method), so channels saved under the old rule keep working.
+      UPDATE iol.channels
+         SET doc = jsonb_set(doc, '{methods}', '["GET","HEAD","POST","PUT","DELETE","CONNECT","OPTIONS","TRACE","PATCH"]'::jsonb)
+       WHERE COALESCE(doc->>'type', 'http') = 'http'
+         AND (doc->'methods' IS NULL OR doc->'methods' = '[]'::jsonb);
+    `,
+  },
+  {
+    version: 10,
+    name: 'channel audit trail (OpenHIM ChannelAudits): a JSON Patch per change',
+    sql: `
+      -- GET /channels/:id/audits: each change to a channel as JSON Patch ops, newest first.
+      CREATE TABLE iol.channel_audits (
+        id text PRIMARY KEY,
+        channel_id text NOT NULL,
+        recorded timestamptz NOT NULL,
+        doc jsonb NOT NULL
+      );
+      CREATE INDEX channel_audits_by_channel ON iol.channel_audits (channel_id, recorded DESC, id DESC);
+    `,
+  },
 ];

@@ -7,12 +7,28 @@ import { z } from 'zod';
 
 const portSchema = z.coerce.number().int().min(1).max(65535);
 
+/*
+ * OpenHIM stores documents through mongoose, which casts what a JSON body gives: "true"/"false"
+ * (also "1"/"0", "yes"/"no", 1/0) for a boolean, a numeric string for a number, one value for a
+ * list of one. The same documents are accepted here and stored typed; anything else stays a 400.
+ */
+const TRUE_VALUES: readonly unknown[] = ['true', '1', 'yes', 1];
+const FALSE_VALUES: readonly unknown[] = ['false', '0', 'no', 0];
+const castBoolean = (value: unknown) => (TRUE_VALUES.includes(value) ? true : FALSE_VALUES.includes(value) ? false : value);
+const castNumber = (value: unknown) => (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value);
+const castList = (value: unknown) => (value === undefined || value === null || Array.isArray(value) ? value : [value]);
+
+const storedBoolean = () => z.preprocess(castBoolean, z.boolean());
+const storedNumber = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(castNumber, schema);
+const storedList = <T extends z.ZodTypeAny>(item: T) => z.preprocess(castList, z.array(item));
+
 export const routeSchema = z.object({
   _id: z.string().optional(),
   name: z.string().min(1),
-  type: z.enum(['http', 'tcp', 'mllp', 'kafka']).default('http'),
+  // OpenHIM's kafka routes are refused by validateChannel with their own message (no Kafka producer here).
+  type: z.enum(['http', 'tcp', 'mllp']).default('http'),
   status: z.enum(['enabled', 'disabled']).default('enabled'),
-  secured: z.boolean().default(false),
+  secured: storedBoolean().default(false),
   // A host name (letters, digits, - _ .) or an IP address: nothing a URL parser could read
   // another way (user@host, a scheme, a path, brackets).
   host: z
@@ -23,16 +39,16 @@ export const routeSchema = z.object({
   port: portSchema,
   path: z.string().regex(/^[^\u0000-\u0020\u007f]*$/, 'must not hold spaces or control characters (CR, LF...)').optional(),
   pathTransform: z.string().optional(),
-  primary: z.boolean().default(false),
+  primary: storedBoolean().default(false),
   username: z.string().optional(),
   password: z.string().optional(),
-  forwardAuthHeader: z.boolean().default(false),
-  waitPrimaryResponse: z.boolean().default(false),
+  forwardAuthHeader: storedBoolean().default(false),
+  waitPrimaryResponse: storedBoolean().default(false),
   statusCodesCheck: z.string().optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
 export const channelSchema = z.object({
   _id: z.string().optional(),
@@ -43,32 +59,51 @@ export const channelSchema = z.object({
   /** A `tcp` channel's own listener (OpenHIM's fields): the router accepts MLLP-framed messages there. */
   tcpHost: z.string().min(1).optional(),
   tcpPort: portSchema.optional(),
-  methods: z.array(z.enum(METHODS)).default([]),
-  priority: z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)').optional(),
+  /** Left out: every method for an http channel, none otherwise (validateChannel); an empty list matches no method. */
+  methods: storedList(z.enum(HTTP_METHODS)).optional(),
+  priority: storedNumber(z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)')).optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
   authType: z.enum(['private', 'public']).default('private'),
-  allow: z.array(z.string()).default([]),
-  whitelist: z.array(z.string()).default([]),
-  matchContentTypes: z.array(z.string()).default([]),
+  allow: storedList(z.string()).default([]),
+  whitelist: storedList(z.string()).default([]),
+  matchContentTypes: storedList(z.string()).default([]),
   matchContentRegex: z.string().optional(),
-  requestBody: z.boolean().default(true),
-  responseBody: z.boolean().default(true),
-  maxBodyAgeDays: z.number().int().min(1).max(36500).optional(),
-  timeout: z.number().int().min(1).max(3_600_000).optional(),
-  isAsynchronousProcess: z.boolean().default(false),
+  /** An XPath on the XML body, or a dotted path into the JSON body, whose result must equal matchContentValue (content-match.ts). */
+  matchContentXpath: z.string().optional(),
+  matchContentJson: z.string().optional(),
+  matchContentValue: z.string().optional(),
+  requestBody: storedBoolean().default(true),
+  responseBody: storedBoolean().default(true),
+  maxBodyAgeDays: storedNumber(z.number().int().min(1).max(36499, "Channel property maxBodyAgeDays has to be a number that's valid (1 to 36499)")).optional(),
+  timeout: storedNumber(z.number().int().min(1).max(3_600_000)).optional(),
+  isAsynchronousProcess: storedBoolean().default(false),
   routes: z.array(routeSchema).default([]),
   alerts: z.array(z.record(z.unknown())).default([]),
-  rewriteUrls: z.boolean().default(false),
-  autoRetryEnabled: z.boolean().default(false),
-  autoRetryPeriodMinutes: z.number().int().min(1).default(60),
-  autoRetryMaxAttempts: z.number().int().min(0).optional(),
-  txViewAcl: z.array(z.string()).default([]),
-  txViewFullAcl: z.array(z.string()).default([]),
-  txRerunAcl: z.array(z.string()).default([]),
+  rewriteUrls: storedBoolean().default(false),
+  autoRetryEnabled: storedBoolean().default(false),
+  autoRetryPeriodMinutes: storedNumber(z.number().int().min(1)).default(60),
+  autoRetryMaxAttempts: storedNumber(z.number().int().min(0)).optional(),
+  txViewAcl: storedList(z.string()).default([]),
+  txViewFullAcl: storedList(z.string()).default([]),
+  txRerunAcl: storedList(z.string()).default([]),
   updatedBy: z.object({ id: z.string().optional(), name: z.string().optional() }).optional(),
 });
-export type Channel = z.infer<typeof channelSchema> & { _id: string };
+export type Channel = Omit<z.infer<typeof channelSchema>, 'methods'> & { _id: string; methods: Array<(typeof HTTP_METHODS)[number]> };
 export type ChannelInput = z.input<typeof channelSchema>;
+
+/** OpenHIM's ContactUserDef: who is alerted, by email or sms, how often. */
+export const contactGroupSchema = z.object({
+  group: z.string().min(1),
+  users: z
+    .array(
+      z.object({
+        user: z.string().min(1),
+        method: z.enum(['email', 'sms']),
+        maxAlerts: z.enum(['no max', '1 per hour', '1 per day']).default('no max'),
+      }),
+    )
+    .default([]),
+});
 
 export const clientSchema = z.object({
   _id: z.string().optional(),

@@ -7,12 +7,15 @@
 import type { Logger } from '../../common/logger.js';
 import { boundedRegExp } from '../../common/bounded-regexp.js';
 import type { Channel, Client, ClientSecrets } from './models.js';
+import { compileContentValueTest, type ContentValueTest } from './content-match.js';
 import type { ChannelStore, ClientStore } from './store/entities.js';
 
 export interface CompiledChannel {
   channel: Channel;
   urlPattern: RegExp;
   contentRegex?: RegExp | undefined;
+  /** matchContentXpath / matchContentJson with matchContentValue; undefined when the channel has neither. */
+  contentValueTest?: ContentValueTest | undefined;
   methods: Set<string>;
 }
 
@@ -97,6 +100,7 @@ export class RoutingTable {
           channel,
           urlPattern: boundedRegExp(channel.urlPattern),
           contentRegex: channel.matchContentRegex ? boundedRegExp(channel.matchContentRegex) : undefined,
+          contentValueTest: compileContentValueTest(channel),
           methods: new Set(Array.isArray(channel.methods) ? channel.methods : []),
         });
       } catch (error) {

@@ -1,8 +1,9 @@
 /** Validation at the edge: zod shapes, then the rules OpenHIM enforces on channels and config. */
 import type { z } from 'zod';
 import { badRequest } from './errors.js';
-import { channelSchema, type Channel, type ConfigDef } from './models.js';
+import { channelSchema, HTTP_METHODS, type Channel, type ConfigDef } from './models.js';
 import { newObjectId } from './ids.js';
+import { checkContentMatch } from './content-match.js';
 import { boundedRegExp, PatternRefused } from '../../common/bounded-regexp.js';
 
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what: string): z.infer<S> {
@@ -59,20 +60,28 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   const merged = existing ? { ...existing, ...changes } : body;
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
-  const parsed = parseBody(channelSchema, merged, 'channel');
+  refuseKafkaRoutes(merged);
+  const { methods, ...rest } = parseBody(channelSchema, merged, 'channel');
+  // An empty list matches no method (OpenHIM); an http channel that names none takes every method
+  // (OpenHIM's console always sends the list; a mediator's default channel often has none).
+  const parsed = { ...rest, methods: methods ?? (rest.type === 'http' ? [...HTTP_METHODS] : []) };
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
+  checkContentMatch(parsed);
   // OpenHIM's own rules and messages (src/api/channels.js): priority 1 is the highest.
   if (parsed.priority !== undefined && parsed.priority < 1) throw badRequest('Channel priority cannot be below 1 (= Highest priority)');
   if (parsed.methods.length > 0 && parsed.type !== 'http') throw badRequest("Channel method can't be defined if channel type is not http");
   if (new Set(parsed.methods).size !== parsed.methods.length) {
     throw badRequest(`channel "${parsed.name}" lists a method twice: ${parsed.methods.join(', ')}`);
   }
-  const enabled = parsed.routes.filter((r) => r.status === 'enabled');
-  const primaries = enabled.filter((r) => r.primary).length;
-  if (parsed.type === 'http' && enabled.length > 0 && primaries !== 1) {
-    throw badRequest(`channel "${parsed.name}" has ${primaries} enabled primary routes; exactly one is required`);
+  // As OpenHIM (api/channels.js): on create, and on update when routes are given, exactly one
+  // enabled primary route, whatever the channel's type.
+  if (!existing || changes.routes !== undefined) {
+    const primaries = parsed.routes.filter((r) => r.status === 'enabled' && r.primary).length;
+    if (primaries === 0) throw badRequest('Channel must have a primary route');
+    if (primaries > 1) throw badRequest('Channel cannot have a multiple primary routes');
   }
+  checkMaxBodyAge(parsed);
   const names = new Set<string>();
   for (const route of parsed.routes) {
     if (names.has(route.name)) throw badRequest(`channel "${parsed.name}" has two routes named "${route.name}"`);
@@ -85,6 +94,29 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
     route._id ??= newObjectId();
   }
   return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
+}
+
+/**
+ * OpenHIM 8 models routes of type kafka (kafkaClientId, kafkaTopic; no host or port) and sends
+ * them through its Kafka producer. This router has none: such a route is refused, by name.
+ */
+function refuseKafkaRoutes(channel: unknown): void {
+  const routes = (channel as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(routes)) return;
+  for (const route of routes) {
+    if (route && typeof route === 'object' && (route as { type?: unknown }).type === 'kafka') {
+      const name = String((route as { name?: unknown }).name ?? '?').slice(0, 100);
+      throw badRequest(`route "${name}" has type "kafka": Kafka routes are not supported by this interoperability layer (route types: http, tcp, mllp)`, 'send to Kafka through an http route (a Kafka REST proxy or a mediator)');
+    }
+  }
+}
+
+/** OpenHIM's rule (api/channels.js isMaxBodyDaysValid): bodies to clear, 1 to 36,499 days. */
+function checkMaxBodyAge(channel: Channel | Omit<Channel, '_id'>): void {
+  if (channel.maxBodyAgeDays === undefined) return;
+  if (!channel.requestBody && !channel.responseBody) {
+    throw badRequest("Channel property maxBodyAgeDays has to be a number that's valid and requestBody or responseBody must be true.", 'maxBodyAgeDays clears stored bodies: store the request or response body, or leave maxBodyAgeDays out');
+  }
 }
 
 export const PASSWORD_MASK = '**********';

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
 import { conflict, IolError, notFound } from '../errors.js';
 import type { Channel, User } from '../models.js';
+import { channelPatchOps } from '../channel-patches.js';
+import { newObjectId } from '../ids.js';
 import { validateChannel } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
@@ -14,11 +16,26 @@ export function visibleTo(user: User, channel: Channel): boolean {
   return [...channel.txViewAcl, ...channel.txViewFullAcl].some((g) => user.groups.includes(g));
 }
 
+/** Who saved a channel, as OpenHIM records it (utils.selectAuditFields). */
+export function auditFields(user: User | undefined): Channel['updatedBy'] {
+  if (!user) return undefined;
+  return { id: user._id, name: `${user.firstname} ${user.surname}`.trim() || user.email };
+}
+
+/** Adds the change to the channel's audit trail (GET /channels/:id/audits). */
+export async function recordChannelChange(deps: IolDeps, before: Channel | undefined, after: Channel, user: User | undefined): Promise<void> {
+  const ops = channelPatchOps(before ?? {}, after);
+  if (ops.length === 0) return;
+  await deps.channels.recordPatch({ _id: newObjectId(), ref: after._id, ops, date: new Date().toISOString(), updatedBy: auditFields(user) ?? {} });
+}
+
 /** Creates a channel, or answers 409 when the name is taken. Shared with mediator channel install. */
-export async function createChannel(deps: IolDeps, body: unknown): Promise<Channel> {
+export async function createChannel(deps: IolDeps, body: unknown, user?: User): Promise<Channel> {
   const channel = withStoredRoutePasswords(validateChannel(body), undefined);
+  if (user) channel.updatedBy = auditFields(user);
   if (await deps.channels.byName(channel.name)) throw conflict(`a channel named "${channel.name}" already exists`);
   await deps.channels.insert(channel);
+  await recordChannelChange(deps, undefined, channel, user);
   await deps.routing.reload();
   return channel;
 }
@@ -29,9 +46,11 @@ export function channelRoutes(deps: IolDeps): ScopedRoutes {
 }
 
 function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
+  // As OpenHIM (authorisation.getUserViewableChannels): deleted channels too (status "deleted"),
+  // so transactions of a deleted channel can still be named; lists of live channels filter them.
   app.get('/channels', { config: { userCheck: 'txViewAcl' } }, async (request) => {
     const user = userOf(request);
-    return (await deps.channels.list()).filter((c) => visibleTo(user, c)).map((c) => publicChannel(c, isAdmin(user)));
+    return (await deps.channels.list(true)).filter((c) => visibleTo(user, c)).map((c) => publicChannel(c, isAdmin(user)));
   });
 
   app.get<{ Params: { id: string } }>('/channels/:id', { config: { userCheck: 'txViewAcl' } }, async (request) => {
@@ -44,7 +63,7 @@ function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
 
 function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
   app.post('/channels', async (request, reply) => {
-    const channel = await createChannel(deps, request.body);
+    const channel = await createChannel(deps, request.body, userOf(request));
     auditChange(deps, request, 'C', `Channel/${channel._id}`);
     reply.code(201);
     return publicChannel(channel, true);
@@ -57,7 +76,9 @@ function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
     if (channel.name !== existing.name && (await deps.channels.byName(channel.name))) {
       throw conflict(`a channel named "${channel.name}" already exists`);
     }
+    channel.updatedBy = auditFields(userOf(request));
     await deps.channels.update(channel);
+    await recordChannelChange(deps, existing, channel, userOf(request));
     await deps.routing.reload();
     auditChange(deps, request, 'U', `Channel/${channel._id}`);
     return publicChannel(channel, true);
@@ -68,11 +89,20 @@ function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
     if (!existing) throw notFound(`channel ${request.params.id}`);
     // Transactions keep pointing at their channel: one with transactions is marked deleted, not removed.
     const used = (await deps.transactions.count({ channelIDs: [existing._id] })) > 0;
-    if (used) await deps.channels.update({ ...existing, status: 'deleted', name: `${existing.name} (deleted ${existing._id})` });
-    else await deps.channels.delete(existing._id);
+    if (used) {
+      const deleted: Channel = { ...existing, status: 'deleted', name: `${existing.name} (deleted ${existing._id})`, updatedBy: auditFields(userOf(request)) };
+      await deps.channels.update(deleted);
+      await recordChannelChange(deps, existing, deleted, userOf(request));
+    } else await deps.channels.delete(existing._id);
     await deps.routing.reload();
     auditChange(deps, request, 'D', `Channel/${existing._id}`);
     return { result: `channel ${existing.name} deleted` };
+  });
+
+  // As OpenHIM: the channel's changes, newest first; an unknown channel has none ([]).
+  app.get<{ Params: { id: string } }>('/channels/:id/audits', async (request) => {
+    const channel = await deps.channels.byId(request.params.id);
+    return channel ? deps.channels.patches(channel._id) : [];
   });
 
   app.post<{ Params: { id: string } }>('/channels/:id/trigger', async (request) => {

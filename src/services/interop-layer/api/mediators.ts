@@ -13,6 +13,7 @@ import { mediatorSchema, type Mediator } from '../models.js';
 import { maskConfig, parseBody, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { createChannel } from './channels.js';
+import { userOf } from './auth.js';
 import { auditChange } from './common.js';
 import { maskMediatorRoutes, withStoredMediatorPasswords } from './secrets.js';
 
@@ -113,7 +114,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
       // Idempotent: a channel of that name already there is left as it is.
       if (await deps.channels.byName(channel.name)) continue;
       const { _id: _unused, ...fresh } = channel;
-      await createChannel(deps, fresh);
+      await createChannel(deps, fresh, userOf(request));
       installed.push(channel.name);
     }
     auditChange(deps, request, 'C', `Mediator/${m.urn}/channels`);

@@ -9,7 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
 import { IolError, badRequest } from '../errors.js';
 import { newObjectId } from '../ids.js';
-import { clientSchema, mediatorSchema, userSchema } from '../models.js';
+import { clientSchema, contactGroupSchema, mediatorSchema, userSchema, type User } from '../models.js';
+import { auditFields, recordChannelChange } from './channels.js';
+import { userOf } from './auth.js';
 import { parseBody, unmaskConfig, validateChannel } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
@@ -18,7 +20,6 @@ import { publicChannel, withStoredMediatorPasswords, withStoredRoutePasswords } 
 import { secretsFrom, toClient } from './clients.js';
 import { refuseClientIdTakenByRole, refuseRolesNamingClients } from './role-names.js';
 import { userSecrets } from './users.js';
-import { z } from 'zod';
 
 const KEYS = ['Channels', 'Clients', 'Mediators', 'Users', 'ContactGroups'] as const;
 type Key = (typeof KEYS)[number];
@@ -30,10 +31,7 @@ interface ImportResult {
   message: string;
 }
 
-const groupSchema = z.object({
-  group: z.string().min(1),
-  users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
-});
+const groupSchema = contactGroupSchema;
 
 /** Metadata export and import: admins only. */
 export function metadataRoutes(deps: IolDeps): ScopedRoutes {
@@ -53,7 +51,7 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
     ];
   });
 
-  async function importOne(key: Key, item: unknown, dryRun: boolean): Promise<ImportResult> {
+  async function importOne(key: Key, item: unknown, dryRun: boolean, user: User | undefined): Promise<ImportResult> {
     const model = key.replace(/s$/, '');
     // The item's name as given, so an error names it even when the item is refused.
     let record = recordName(item);
@@ -68,8 +66,11 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
           const existing = await deps.channels.byName(input.name);
           if (dryRun) return planned(existing);
           // An export carries masked route passwords: importing it keeps the stored ones.
-          if (existing) await deps.channels.update(withStoredRoutePasswords(validateChannel(item, existing), existing));
-          else await deps.channels.insert(withStoredRoutePasswords(input, undefined));
+          const channel = existing ? withStoredRoutePasswords(validateChannel(item, existing), existing) : withStoredRoutePasswords(input, undefined);
+          channel.updatedBy = auditFields(user);
+          if (existing) await deps.channels.update(channel);
+          else await deps.channels.insert(channel);
+          await recordChannelChange(deps, existing, channel, user);
           return applied(existing);
         }
         case 'Clients': {
@@ -126,7 +127,7 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
     }
   }
 
-  async function importAll(body: unknown, dryRun: boolean): Promise<ImportResult[]> {
+  async function importAll(body: unknown, dryRun: boolean, user?: User): Promise<ImportResult[]> {
     const documents = Array.isArray(body) ? body : [body];
     const results: ImportResult[] = [];
     for (const doc of documents) {
@@ -134,14 +135,14 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
       for (const [key, items] of Object.entries(doc as Record<string, unknown>)) {
         if (!KEYS.includes(key as Key)) throw badRequest(`unknown metadata key "${key}"`, `use ${KEYS.join(', ')}`);
         if (!Array.isArray(items)) throw badRequest(`metadata ${key} must be a list`);
-        for (const item of items) results.push(await importOne(key as Key, item, dryRun));
+        for (const item of items) results.push(await importOne(key as Key, item, dryRun, user));
       }
     }
     return results;
   }
 
   app.post('/metadata', async (request, reply) => {
-    const results = await importAll(request.body, false);
+    const results = await importAll(request.body, false, userOf(request));
     await deps.routing.reload();
     deps.verified.clear();
     auditChange(deps, request, 'U', 'Metadata', !results.some((r) => r.status === 'Error'));

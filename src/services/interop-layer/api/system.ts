@@ -5,6 +5,7 @@ import type { IolDeps } from '../deps.js';
 import { IolError, badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
+import { contactGroupSchema } from '../models.js';
 import { auditChange } from './common.js';
 import { userOf } from './auth.js';
 import type { ScopedRoutes } from './scopes.js';
@@ -39,10 +40,7 @@ function parsePostedAudit(body: unknown): z.infer<typeof postedAuditSchema> {
   return parseBody(postedAuditSchema, body, 'audit');
 }
 
-const groupSchema = z.object({
-  group: z.string().min(1),
-  users: z.array(z.object({ user: z.string(), method: z.string(), maxAlerts: z.string().optional() })).default([]),
-});
+const groupSchema = contactGroupSchema;
 
 /** The heartbeat (open, as OpenHIM's), `/about` (any user) and the rest: audits, metrics, contact groups (admins). */
 export function systemRoutes(deps: IolDeps): ScopedRoutes {

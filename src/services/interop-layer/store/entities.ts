@@ -1,6 +1,8 @@
 /** Storage of channels, clients, mediators and contact groups: the OpenHIM document in jsonb. */
 import type { Queryable } from '../../../db/database.js';
 import type { Channel, Client, ClientSecrets, Mediator } from '../models.js';
+import type { ChannelPatch } from '../channel-patches.js';
+import { storableJson } from './storable.js';
 
 export class ChannelStore {
   constructor(private readonly db: Queryable) {}
@@ -38,8 +40,25 @@ export class ChannelStore {
     ]);
   }
 
+  /** Removes the channel and its audit trail (OpenHIM drops a removed channel's patches). */
   async delete(id: string): Promise<boolean> {
+    await this.db.query('DELETE FROM iol.channel_audits WHERE channel_id = $1', [id]);
     return (await this.db.query('DELETE FROM iol.channels WHERE id = $1', [id])).rowCount > 0;
+  }
+
+  async recordPatch(patch: ChannelPatch): Promise<void> {
+    await this.db.query('INSERT INTO iol.channel_audits (id, channel_id, recorded, doc) VALUES ($1, $2, $3, $4::jsonb)', [
+      patch._id,
+      patch.ref,
+      patch.date,
+      storableJson(patch),
+    ]);
+  }
+
+  /** The channel's changes, newest first. */
+  async patches(id: string): Promise<ChannelPatch[]> {
+    const r = await this.db.query<{ doc: ChannelPatch }>('SELECT doc FROM iol.channel_audits WHERE channel_id = $1 ORDER BY recorded DESC, id DESC', [id]);
+    return r.rows.map((x) => x.doc);
   }
 }
 
