@@ -156,6 +156,35 @@ for (const driver of testDrivers) {
       assert.equal(badDomain.getSegment('ERR')!.getField(2).toString(), 'QPD^1^8^1^4');
     });
 
+    test('Q22 with a quantity limit answers in increments: QAK hit counts, a DSC pointer, continuation with the same QPD (ITI-21)', async () => {
+      for (const [n, given, born] of [[1, 'Ada', '19600101'], [2, 'Bea', '19700202'], [3, 'Cai', '19800303']] as const) {
+        const ack = ackOf(await client.send(hl7('ADT^A04^ADT_A01', `PID|1||K-${n}^^^CLINIC_A||Kontinua^${given}||${born}|${n === 2 ? 'M' : 'F'}`, 'PV1|1|O').text));
+        assert.equal(ack.code, 'AA', ack.errorText);
+      }
+      const qpd = 'QPD|IHE PDQ Query|C-1|@PID.5.1.1^KONTINUA';
+      const first = await client.send(hl7('QBP^Q22^QBP_Q21', qpd, 'RCP|I|2^RD').text);
+      const qak = first.getSegment('QAK')!;
+      assert.deepEqual([2, 3, 4, 5, 6].map((f) => qak.getField(f).toString()), ['OK', 'IHE PDQ Query', '3', '2', '1']);
+      assert.equal(first.getAllSegments('PID').length, 2);
+      const pointer = first.getSegment('DSC')!.getField(1).toString();
+      assert.ok(pointer, 'a continuation pointer while hits remain');
+
+      const next = await client.send(hl7('QBP^Q22^QBP_Q21', qpd.replace('C-1', 'C-2'), 'RCP|I|2^RD', `DSC|${pointer}|I`).text);
+      assert.equal(ackOf(next).code, 'AA', ackOf(next).errorText);
+      assert.deepEqual([4, 5, 6].map((f) => next.getSegment('QAK')!.getField(f).toString()), ['3', '1', '0']);
+      assert.equal(next.getSegment('DSC'), undefined, 'nothing left: no pointer');
+      const everyone = [...first.getAllSegments('PID'), ...next.getAllSegments('PID')].map((pid) => pid.getField(5).getComponent(2)).sort();
+      assert.deepEqual(everyone, ['Ada', 'Bea', 'Cai'], 'each person once across the increments');
+
+      const otherQuery = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|C-3|@PID.5.1.1^BANDA', 'RCP|I|2^RD', `DSC|${pointer}|I`).text);
+      assert.deepEqual([ackOf(otherQuery).code, otherQuery.getSegment('ERR')!.getField(2).toString()], ['AE', 'DSC^1^1'], 'a pointer of another query');
+      const forged = await client.send(hl7('QBP^Q22^QBP_Q21', qpd, 'RCP|I|2^RD', 'DSC|99999999999|I').text);
+      assert.equal(ackOf(forged).code, 'AE');
+      const unlimited = await client.send(hl7('QBP^Q22^QBP_Q21', qpd, 'RCP|I').text);
+      assert.equal(unlimited.getAllSegments('PID').length, 3, 'no quantity limit: every hit at once');
+      assert.equal(unlimited.getSegment('DSC'), undefined);
+    });
+
     test('A40 merges the MRG-1 patient into the PID-3 patient', async () => {
       const extra = hl7('ADT^A04^ADT_A01', 'PID|1||A-300^^^CLINIC_A||Phiri^Grace||19700101|F');
       assert.equal(ackOf(await client.send(extra.text)).code, 'AA');

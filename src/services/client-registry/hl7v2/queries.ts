@@ -3,6 +3,7 @@
  * `$ihe-pix`, and Q22 (PDQ, IHE ITI-21) through its Patient search. Each answer is
  * MSH, MSA, [ERR], QAK (QPD-2 query tag, OK / NF / AE / AR), the request's QPD, then PIDs.
  */
+import { createHash } from 'node:crypto';
 import { Hl7Message, type Hl7Segment } from '@medplum/core';
 import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
 import { isGolden, referencedId } from '../golden-record.js';
@@ -22,14 +23,25 @@ function requireQpd(message: Hl7Message): Hl7Segment {
   return qpd;
 }
 
+/** QAK-4..6 and the DSC of an answer given in increments (ITI-21 continuation). */
+interface Increment {
+  total: number;
+  remaining: number;
+  /** DSC-1, when records remain. */
+  pointer?: string;
+}
+
 /** RSP^K2x: the answer of a query, with its QAK and the request's QPD echoed. */
-export function queryResponse(request: Hl7Message, event: 'K22' | 'K23', ack: AckCode, status: QueryStatus, pids: Hl7Segment[], error?: Hl7MessageError): Hl7Message {
+export function queryResponse(request: Hl7Message, event: 'K22' | 'K23', ack: AckCode, status: QueryStatus, pids: Hl7Segment[], error?: Hl7MessageError, increment?: Increment): Hl7Message {
   const qpd = request.getSegment('QPD');
   const segments = [responseHeader(request, components('RSP', event, event === 'K22' ? 'RSP_K21' : 'RSP_K23')), msaSegment(request, ack)];
   if (error) segments.push(errSegment(error));
-  segments.push(buildSegment('QAK', [components(qpd ? value(qpd, 2) : ''), status]));
+  // QAK-3 echoes QPD-1 (the message query name); QAK-4..6 hit count total, this payload, hits remaining.
+  const counts = increment ? [String(increment.total), String(pids.length), String(increment.remaining)] : [];
+  segments.push(buildSegment('QAK', [components(qpd ? value(qpd, 2) : ''), status, ...(increment ? [qpd?.getField(1)?.toString() ?? ''] : []), ...counts]));
   if (qpd) segments.push(qpd);
   segments.push(...pids);
+  if (increment?.pointer) segments.push(buildSegment('DSC', [increment.pointer, 'I']));
   return new Hl7Message(segments);
 }
 
@@ -123,14 +135,23 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
   return search;
 }
 
-/** Q22 (ITI-21): one PID per person (golden record) whose active source records match QPD-3: that record's demographics, the person's identifiers. */
+/**
+ * Q22 (ITI-21): one PID per person (golden record) whose active source records match QPD-3: that
+ * record's demographics, the person's identifiers. At most `maxResults` persons are considered.
+ * With a quantity limit (RCP-2, in records) the answer comes in increments (the Continuation
+ * option): QAK-4..6 count the hits, and a DSC continuation pointer, sent back in the DSC of the
+ * same query, asks for the next increment. The pointer is the next offset bound to the query's
+ * QPD-3 and QPD-8, so the registry keeps no state; persons come in the order of their first
+ * matching record, which later registrations do not change.
+ */
 export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxResults: number): Promise<Hl7Message> {
   const qpd = requireQpd(request);
   const search = pdqSearch(qpd, authorities);
   const domains = askedDomains(qpd, 8, authorities);
   const asked = Number.parseInt(value(request.getSegment('RCP'), 2), 10);
-  const limit = Number.isInteger(asked) && asked > 0 ? Math.min(asked, maxResults) : maxResults;
-  const sources = await calls.search<Patient>('Patient', [...search, ['_tag:not', GOLDEN_TAG], ['_count', String(Math.min(limit * 4, 1000))]]);
+  const increment = Number.isInteger(asked) && asked > 0 ? Math.min(asked, maxResults) : undefined;
+  const offset = continuationOffset(request, qpd);
+  const sources = await calls.search<Patient>('Patient', [...search, ['_tag:not', GOLDEN_TAG], ['_count', String(Math.min(maxResults * 4, 1000))]]);
   const people = new Map<string, Patient>(); // golden id → the first matching source
   for (const source of sources) {
     // A merged-away (or otherwise inactive) record is no patient of the registry any more: its
@@ -138,15 +159,49 @@ export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, author
     if (source.active === false) continue;
     const golden = source.link?.find((l) => l.type === 'refer');
     const key = (golden && referencedId(golden)) ?? source.id!;
-    if (!people.has(key) && people.size < limit) people.set(key, source);
+    if (!people.has(key) && people.size < maxResults) people.set(key, source);
   }
-  const pids: Hl7Segment[] = [];
+  // ITI-21: a person with nothing in the asked domains is not returned (nor counted), so with
+  // QPD-8 every person's identifiers are read first; without it only those of the answered ones.
+  const hits: Array<{ goldenId: string; source: Patient; identifiers?: Identifier[] }> = [];
   for (const [goldenId, source] of people) {
-    const identifiers = (await identifiersOfPerson(calls, goldenId, source)).filter((i) => !domains.length || domains.includes(i.system!));
-    if (domains.length && !identifiers.length) continue; // ITI-21: nothing in the asked domains, nothing returned
-    pids.push(pidFromPatient(pids.length + 1, source, identifiers, authorities));
+    if (!domains.length) {
+      hits.push({ goldenId, source });
+      continue;
+    }
+    const identifiers = (await identifiersOfPerson(calls, goldenId, source)).filter((i) => domains.includes(i.system!));
+    if (identifiers.length) hits.push({ goldenId, source, identifiers });
   }
-  return queryResponse(request, 'K22', 'AA', pids.length ? 'OK' : 'NF', pids);
+  const page = hits.slice(offset, increment === undefined ? undefined : offset + increment);
+  const pids: Hl7Segment[] = [];
+  for (const { goldenId, source, identifiers } of page) {
+    pids.push(pidFromPatient(pids.length + 1, source, identifiers ?? await identifiersOfPerson(calls, goldenId, source), authorities));
+  }
+  if (increment === undefined && offset === 0) return queryResponse(request, 'K22', 'AA', pids.length ? 'OK' : 'NF', pids);
+  const remaining = Math.max(0, hits.length - offset - pids.length);
+  return queryResponse(request, 'K22', 'AA', pids.length ? 'OK' : 'NF', pids, undefined, {
+    total: hits.length, remaining, ...(remaining ? { pointer: continuationPointer(offset + pids.length, qpd) } : {}),
+  });
+}
+
+/** What a continuation pointer is bound to: the query's criteria and domains (QPD-3, QPD-8). */
+function queryDigest(qpd: Hl7Segment): string {
+  return createHash('sha256').update(`${qpd.getField(3)?.toString() ?? ''}\u0000${qpd.getField(8)?.toString() ?? ''}`).digest('hex').slice(0, 16);
+}
+
+function continuationPointer(offset: number, qpd: Hl7Segment): string {
+  return `${offset}-${queryDigest(qpd)}`;
+}
+
+/** The offset a continuation query (DSC-1) asks for; 0 for a first query. */
+function continuationOffset(request: Hl7Message, qpd: Hl7Segment): number {
+  const pointer = value(request.getSegment('DSC'), 1);
+  if (!pointer) return 0;
+  const match = /^(\d{1,6})-([0-9a-f]{16})$/.exec(pointer);
+  if (!match || match[2] !== queryDigest(qpd)) {
+    throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'DSC-1 is not a continuation pointer of this query (send the QPD of the first query unchanged)', 'DSC^1^1');
+  }
+  return Number(match[1]);
 }
 
 /** Every identifier of every source record linked to the person's golden record. */
