@@ -20,7 +20,7 @@ for (const driver of testDrivers) {
     before(async () => {
       up = await startUpstream();
       iol = await startIol(driver, { OPENHIM_ROUTER_MATCH_CONTENT_MAX_BYTES: '4096' });
-      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['emr'], password: 'emr-password-1' })).status, 201);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: [], password: 'emr-password-1' })).status, 201);
     });
     after(async () => {
       await iol?.stop();
