@@ -63,7 +63,7 @@ for (const driver of testDrivers) {
         );
       });
       for (const [clientID, password] of [['patients-only', 'patients-password-1'], ['observer', 'observer-password-1']]) {
-        assert.equal((await iol.call('POST', '/clients', { clientID, name: clientID, roles: [clientID], password })).status, 201);
+        assert.equal((await iol.call('POST', '/clients', { clientID, name: clientID, roles: [], password })).status, 201);
       }
       for (const [name, extra] of [
         ['patients', { urlPattern: '^/patients-api/Patient(/.*)?$', allow: ['patients-only'], routes: [route()] }],
