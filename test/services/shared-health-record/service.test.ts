@@ -49,7 +49,7 @@ for (const driver of testDrivers) {
       const cs = await call('GET', 'metadata');
       const patient = cs.body.rest[0].resource.find((r: Json) => r.type === 'Patient');
       const ops = patient.operation.map((o: Json) => o.name).sort();
-      assert.deepEqual(ops, ['everything', 'summary', 'validate']);
+      assert.deepEqual(ops, ['everything', 'meta', 'meta-add', 'meta-delete', 'summary', 'validate']);
       const tables = await database.db.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'shr' AND table_name = 'resources'");
       assert.equal(tables.rows[0]!.n, 1);
