@@ -8,12 +8,16 @@ import { createLogger } from '../common/logger.js';
 import { loadDeployment, stateStoreFor, type DeploymentOptions } from '../platform/deployment.js';
 import { recordInitialised } from '../platform/instance-record.js';
 import type { StateStore, TargetRecord } from '../platform/state-store.js';
-import { importPackages } from '../targets/containers/import-job.js';
-import { serveService } from '../targets/containers/serve.js';
-import { containerTarget, type ContainerTargetOptions } from '../targets/containers/target.js';
+import type { ContainerTargetOptions } from '../targets/containers/target.js';
 import type { ContainerTargetName } from '../targets/target.js';
 import { lineProgress, table, warnOnStderr } from './output.js';
 import { printReady } from './ready.js';
+
+// The container targets (renderers, kubernetes-models), the service runner and the import job
+// load only when a command needs them: down, status and logs of an embedded instance ask here
+// first and must not pay for them.
+const containerTarget = async (...args: Parameters<typeof import('../targets/containers/target.js').containerTarget>) =>
+  (await import('../targets/containers/target.js')).containerTarget(...args);
 
 export async function containerStartCommand(command: 'init' | 'up', target: ContainerTargetName, options: DeploymentOptions, flags: ContainerTargetOptions & { databaseUrl?: string }): Promise<void> {
   const deployment = loadDeployment(options);
@@ -43,7 +47,7 @@ export async function containerStartCommand(command: 'init' | 'up', target: Cont
     const state = deployment.store.readState() ?? { version: 1 as const, packages: {}, database: { kind: 'postgres' as const } };
     deployment.store.writeState({ ...state, target: record });
   };
-  const outcome = await containerTarget(target, { ...flags, beforeEngine: remember }).deploy({ deployment, command, progress, ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+  const outcome = await (await containerTarget(target, { ...flags, beforeEngine: remember })).deploy({ deployment, command, progress, ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
   if (!outcome.deployer) {
     process.stdout.write(`Wrote the ${target} files to ${outcome.artefactsDir} (secrets in ${outcome.artefactsDir}/secrets, kept out of git by its .gitignore).\n`);
     return;
@@ -62,7 +66,7 @@ export async function containerStop(options: DeploymentOptions, destroy: boolean
   if (destroy && !confirmed) {
     throw new InstantError('INSTANT_CONFIRMATION_NEEDED', `this deletes the ${record.name} project ${record.project}, its database volume and ${deployment.store.dir}`, 'pass --yes to confirm');
   }
-  const target = containerTarget(record.name);
+  const target = await containerTarget(record.name);
   if (destroy) {
     await target.destroy(deployment, [], { warn: () => undefined });
     deployment.store.removeAll();
@@ -86,7 +90,7 @@ function recordedTarget(store: StateStore): TargetRecord | undefined {
 export async function containerStatus(store: StateStore, json: boolean): Promise<boolean> {
   const record = recordedTarget(store);
   if (!record) return false;
-  const status = await containerTarget(record.name).status(store);
+  const status = await (await containerTarget(record.name)).status(store);
   if (json) {
     process.stdout.write(`${JSON.stringify({ stateDir: store.dir, target: record, status }, null, 2)}\n`);
     return true;
@@ -99,7 +103,7 @@ export async function containerStatus(store: StateStore, json: boolean): Promise
 export async function containerLogs(store: StateStore, service: string | undefined, options: { lines: number; follow?: boolean }): Promise<boolean> {
   const record = recordedTarget(store);
   if (!record) return false;
-  await containerTarget(record.name).logs(store, service, { ...options, out: process.stdout });
+  await (await containerTarget(record.name)).logs(store, service, { ...options, out: process.stdout });
   return true;
 }
 
@@ -110,6 +114,7 @@ export async function serveCommand(service: string): Promise<void> {
   const exitNow = () => process.exit(143);
   process.once('SIGTERM', exitNow);
   process.once('SIGINT', exitNow);
+  const { serveService } = await import('../targets/containers/serve.js');
   const served = await serveService(service);
   process.off('SIGTERM', exitNow);
   process.off('SIGINT', exitNow);
@@ -125,6 +130,7 @@ export async function serveCommand(service: string): Promise<void> {
 export async function importCommand(ids: string[]): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(143));
   const logger = createLogger({ extra: [process.stdout] }).child({ service: 'instant-import' });
+  const { importPackages } = await import('../targets/containers/import-job.js');
   await importPackages(ids, logger);
   logger.info('import done');
 }

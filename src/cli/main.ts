@@ -3,21 +3,23 @@ import { Command, Option } from 'commander';
 import { isInstantError, storageFailure } from '../common/errors.js';
 import type { DeploymentOptions } from '../platform/deployment.js';
 import { PACKAGE_TEMPLATES, scaffoldPackage } from '../platform/scaffold.js';
-import { configCommand, listCommand, logsCommand, statusCommand } from './info-commands.js';
-import { destroyCommand, downCommand, startCommand } from './lifecycle-commands.js';
-import { testCommand } from './test-command.js';
-import { backupCommand, restoreCommand } from './backup-commands.js';
-
-import { containerLogs, containerStartCommand, containerStatus, containerStop, importCommand, serveCommand } from './container-commands.js';
 import { InstantError } from '../common/errors.js';
 import { stateStoreFor } from '../platform/deployment.js';
 import { isContainerTarget, TARGET_NAMES } from '../targets/target.js';
-import { DEFAULT_IMAGE, DEFAULT_POSTGRES_IMAGE } from '../targets/containers/plan.js';
-import { DEPLOYERS } from '../targets/containers/deployers.js';
+import { DEFAULT_IMAGE, DEFAULT_POSTGRES_IMAGE, DEPLOYERS } from '../targets/containers/defaults.js';
 import { INTERRUPTED } from './interrupt.js';
 import { quietOnClosedOutput, stackRunning } from './output.js';
 
 quietOnClosedOutput(stackRunning);
+
+// Each command's module is loaded when that command runs: the embedded target (Fastify, PGlite),
+// the test harness (cucumber) and the rest cost ~1 s of CPU to load, which `instant status`,
+// `config --get` or `--version` would otherwise pay every time.
+const info = () => import('./info-commands.js');
+const lifecycle = () => import('./lifecycle-commands.js');
+const tests = () => import('./test-command.js');
+const backups = () => import('./backup-commands.js');
+const containers = () => import('./container-commands.js');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -96,17 +98,17 @@ for (const command of ['init', 'up'] as const) {
       const target = flags.target ?? (flags.renderOnly ? undefined : rememberedTarget(flags.stateDir)) ?? 'embedded';
       if (isContainerTarget(target)) {
         const databaseUrl = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
-        return containerStartCommand(command, target, deploymentOptions(ids, flags), { ...(flags.renderOnly ? { renderOnly: flags.renderOnly } : {}), ...(flags.image ? { image: flags.image } : {}), ...(flags.postgresImage ? { postgresImage: flags.postgresImage } : {}), ...(flags.deployer ? { deployer: flags.deployer } : {}), ...(databaseUrl ? { databaseUrl } : {}) });
+        return (await containers()).containerStartCommand(command, target, deploymentOptions(ids, flags), { ...(flags.renderOnly ? { renderOnly: flags.renderOnly } : {}), ...(flags.image ? { image: flags.image } : {}), ...(flags.postgresImage ? { postgresImage: flags.postgresImage } : {}), ...(flags.deployer ? { deployer: flags.deployer } : {}), ...(databaseUrl ? { databaseUrl } : {}) });
       }
       if (flags.renderOnly) throw new InstantError('INSTANT_TARGET_UNSUPPORTED', '--render-only writes the files of a container target', 'add -t compose, -t swarm or -t kubernetes');
-      await startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.watch ? { watch: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+      await (await lifecycle()).startCommand(command, deploymentOptions(ids, flags), { ...(flags.detach ? { detach: true } : {}), ...(flags.watch ? { watch: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
     });
 }
 
 withPackageFlags(program.command('down'))
   .description('stop packages (dependents first); data is kept')
   .action(async (ids: string[], flags: CommonFlags) => {
-    if (!(await containerStop(deploymentOptions(ids, flags), false))) await downCommand(deploymentOptions(ids, flags));
+    if (!(await (await containers()).containerStop(deploymentOptions(ids, flags), false))) await (await lifecycle()).downCommand(deploymentOptions(ids, flags));
   });
 
 withPackageFlags(program.command('destroy'))
@@ -114,8 +116,8 @@ withPackageFlags(program.command('destroy'))
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--database-url <url>', 'the PostgreSQL server the instance uses, if it is not remembered')
   .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) => {
-    if (await containerStop(deploymentOptions(ids, flags), true, flags.yes ?? false)) return;
-    await destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+    if (await (await containers()).containerStop(deploymentOptions(ids, flags), true, flags.yes ?? false)) return;
+    await (await lifecycle()).destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
   });
 
 program
@@ -125,7 +127,7 @@ program
   .option('--format <format>', 'auto (native where possible), native (embedded archive or pg_dump) or logical (either driver)', 'auto')
   .option('--database-url <url>', 'the PostgreSQL server, if the instance does not remember it')
   .option('--state-dir <dir>', 'state directory')
-  .action(async (file: string | undefined, flags: { format?: string; databaseUrl?: string; stateDir?: string }) => backupCommand(file, flags));
+  .action(async (file: string | undefined, flags: { format?: string; databaseUrl?: string; stateDir?: string }) => (await backups()).backupCommand(file, flags));
 
 program
   .command('restore')
@@ -134,7 +136,7 @@ program
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--database-url <url>', 'the PostgreSQL server, if the instance does not remember it')
   .option('--state-dir <dir>', 'state directory')
-  .action(async (file: string, flags: { yes?: boolean; databaseUrl?: string; stateDir?: string }) => restoreCommand(file, flags));
+  .action(async (file: string, flags: { yes?: boolean; databaseUrl?: string; stateDir?: string }) => (await backups()).restoreCommand(file, flags));
 
 program
   .command('status')
@@ -142,7 +144,7 @@ program
   .option('--state-dir <dir>', 'state directory')
   .option('--json', 'machine-readable output')
   .action(async (flags: { stateDir?: string; json?: boolean }) => {
-    if (!(await containerStatus(stateStoreFor(process.cwd(), flags.stateDir), flags.json ?? false))) await statusCommand(flags);
+    if (!(await (await containers()).containerStatus(stateStoreFor(process.cwd(), flags.stateDir), flags.json ?? false))) await (await info()).statusCommand(flags);
   });
 
 program
@@ -154,20 +156,20 @@ program
   .option('--json', 'raw JSON lines')
   .option('--state-dir <dir>', 'state directory')
   .action(async (service: string | undefined, flags: { follow?: boolean; lines: string; json?: boolean; stateDir?: string }) => {
-    if (!(await containerLogs(stateStoreFor(process.cwd(), flags.stateDir), service, { lines: Number(flags.lines), ...(flags.follow ? { follow: true } : {}) }))) await logsCommand(service, { ...flags, lines: Number(flags.lines) });
+    if (!(await (await containers()).containerLogs(stateStoreFor(process.cwd(), flags.stateDir), service, { lines: Number(flags.lines), ...(flags.follow ? { follow: true } : {}) }))) await (await info()).logsCommand(service, { ...flags, lines: Number(flags.lines) });
   });
 
 program
   .command('serve')
   .description("run one built-in service in this process: a container's entry point (settings from the environment, secrets from NAME_FILE files, data in PostgreSQL)")
   .argument('<service>', 'the service, e.g. interop-layer')
-  .action(async (service: string) => serveCommand(service));
+  .action(async (service: string) => (await containers()).serveCommand(service));
 
 program
   .command('import')
   .description("apply the packages' importers to running services (the import job of the container targets)")
   .argument('<packages...>', 'package ids')
-  .action(async (ids: string[]) => importCommand(ids));
+  .action(async (ids: string[]) => (await containers()).importCommand(ids));
 
 program
   .command('list')
@@ -175,8 +177,8 @@ program
   .option('-c, --custom-path <dir>', 'a custom package, or a folder of them (repeatable)', collect)
   .option('--config <file>', 'project config file')
   .option('--state-dir <dir>', 'state directory')
-  .action((flags: { customPath?: string[]; config?: string; stateDir?: string }) =>
-    listCommand({ customPaths: flags.customPath ?? [], ...(flags.config ? { configFile: flags.config } : {}), ...(flags.stateDir ? { stateDir: flags.stateDir } : {}) }),
+  .action(async (flags: { customPath?: string[]; config?: string; stateDir?: string }) =>
+    (await info()).listCommand({ customPaths: flags.customPath ?? [], ...(flags.config ? { configFile: flags.config } : {}), ...(flags.stateDir ? { stateDir: flags.stateDir } : {}) }),
   );
 
 withPackageFlags(program.command('config'))
@@ -184,14 +186,14 @@ withPackageFlags(program.command('config'))
   .option('--show-secrets', 'show secret values')
   .option('--get <name>', 'print one value, unmasked (for scripts)')
   .option('--json', 'machine-readable output')
-  .action((ids: string[], flags: CommonFlags & { showSecrets?: boolean; get?: string; json?: boolean }) =>
-    configCommand({ ...deploymentOptions(ids, flags), ...(flags.showSecrets ? { showSecrets: true } : {}), ...(flags.get ? { get: flags.get } : {}), ...(flags.json ? { json: true } : {}) }),
+  .action(async (ids: string[], flags: CommonFlags & { showSecrets?: boolean; get?: string; json?: boolean }) =>
+    (await info()).configCommand({ ...deploymentOptions(ids, flags), ...(flags.showSecrets ? { showSecrets: true } : {}), ...(flags.get ? { get: flags.get } : {}), ...(flags.json ? { json: true } : {}) }),
   );
 
 withPackageFlags(program.command('test'))
   .description("run the packages' Gherkin features against the running stack")
   .option('--base-url <url>', 'test a remote stack at this URL (as ${BASE_URL})')
-  .action(async (ids: string[], flags: CommonFlags & { baseUrl?: string }) => testCommand({ ...deploymentOptions(ids, flags), ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }));
+  .action(async (ids: string[], flags: CommonFlags & { baseUrl?: string }) => (await tests()).testCommand({ ...deploymentOptions(ids, flags), ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }));
 
 program
   .command('package')

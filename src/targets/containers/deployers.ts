@@ -11,8 +11,8 @@ import { hasProgram, runEngine } from './engine-command.js';
 import { IMPORT_JOB, type ContainerPlan } from './plan.js';
 import { claimName, configMapVolumes, podmanPodName, podmanSecretPayload, renderForPodman } from './podman-kube.js';
 
-export const DEPLOYERS = ['docker-compose', 'podman-compose', 'docker-stack', 'kubectl', 'podman-kube'] as const;
-export type DeployerName = (typeof DEPLOYERS)[number];
+import { DEPLOYERS, type DeployerName } from './defaults.js';
+export { DEPLOYERS, type DeployerName };
 
 const FOR_TARGET: Record<ContainerTargetName, DeployerName[]> = {
   compose: ['docker-compose', 'podman-compose'],

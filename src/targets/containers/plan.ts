@@ -15,8 +15,8 @@ import { SERVICE_SETTINGS } from '../../services/settings-catalogue.js';
 import { SERVICE_NETWORK, SERVICE_PEERS, type ServiceNetwork } from './service-network.js';
 import { DEFAULT_OPS_PORT } from './ops-server.js';
 
-export const DEFAULT_IMAGE = 'instant-openhie:0.1.0';
-export const DEFAULT_POSTGRES_IMAGE = 'postgres:16';
+import { DEFAULT_IMAGE, DEFAULT_POSTGRES_IMAGE } from './defaults.js';
+export { DEFAULT_IMAGE, DEFAULT_POSTGRES_IMAGE };
 export const DATABASE_SERVICE = 'postgres';
 export const IMPORT_JOB = 'instant-import';
 /** Where every container finds its secrets as files (Docker's default for secrets). */
