@@ -246,6 +246,8 @@ for (const driver of testDrivers) {
       await page.getByRole('link', { name: 'Tasks', exact: true }).click();
       const task = page.locator(`[data-task="${taskId}"]`);
       await task.getByText('2 of 2').waitFor();
+      // The row loads its task's transactions on its own (GET /tasks/:id), after the list.
+      await task.locator('[data-rerun]').nth(1).waitFor();
       assert.equal(await task.locator('[data-rerun]').count(), 2, 'both reruns are linked from the task');
       await screenshot(page, 'tasks', shots);
     });
