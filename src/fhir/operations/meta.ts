@@ -44,42 +44,34 @@ export const metaOperation: FhirOperation = {
   },
 };
 
-export const metaAddOperation: FhirOperation = {
-  name: 'meta-add',
-  levels: ['instance'],
-  affectsState: true,
-  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-add',
-  async run(ctx: OperationContext): Promise<Parameters> {
-    const given = metaParameter(ctx, 'meta-add');
-    const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => ({
-      ...meta,
-      ...joined('profile', [...(meta.profile ?? []), ...(given.profile ?? []).filter((url) => !meta.profile?.includes(url))]),
-      ...joined('tag', [...(meta.tag ?? []), ...absentFrom(meta.tag, given.tag)]),
-      ...joined('security', [...(meta.security ?? []), ...absentFrom(meta.security, given.security)]),
-    }));
-    return answer(onlyLabels(written.resource.meta ?? {}));
-  },
-};
+/** An instance operation that changes the labels of one resource with the given `meta`. */
+function labelChange(name: 'meta-add' | 'meta-delete', change: (meta: Meta, given: Meta) => Meta): FhirOperation {
+  return {
+    name,
+    levels: ['instance'],
+    affectsState: true,
+    definitionUrl: `http://hl7.org/fhir/OperationDefinition/Resource-${name}`,
+    async run(ctx: OperationContext): Promise<Parameters> {
+      const given = metaParameter(ctx, name);
+      const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => change(meta, given));
+      return answer(onlyLabels(written.resource.meta ?? {}));
+    },
+  };
+}
 
-export const metaDeleteOperation: FhirOperation = {
-  name: 'meta-delete',
-  levels: ['instance'],
-  affectsState: true,
-  definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete',
-  async run(ctx: OperationContext): Promise<Parameters> {
-    const given = metaParameter(ctx, 'meta-delete');
-    const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => {
-      const { profile, tag, security, ...rest } = meta;
-      return {
-        ...rest,
-        ...joined('profile', (profile ?? []).filter((url) => !given.profile?.includes(url))),
-        ...joined('tag', absentFrom(given.tag, tag)),
-        ...joined('security', absentFrom(given.security, security)),
-      };
-    });
-    return answer(onlyLabels(written.resource.meta ?? {}));
-  },
-};
+export const metaAddOperation = labelChange('meta-add', (meta, given) => ({
+  ...meta,
+  ...joined('profile', [...(meta.profile ?? []), ...(given.profile ?? []).filter((url) => !meta.profile?.includes(url))]),
+  ...joined('tag', [...(meta.tag ?? []), ...absentFrom(meta.tag, given.tag)]),
+  ...joined('security', [...(meta.security ?? []), ...absentFrom(meta.security, given.security)]),
+}));
+
+export const metaDeleteOperation = labelChange('meta-delete', ({ profile, tag, security, ...rest }, given) => ({
+  ...rest,
+  ...joined('profile', (profile ?? []).filter((url) => !given.profile?.includes(url))),
+  ...joined('tag', absentFrom(given.tag, tag)),
+  ...joined('security', absentFrom(given.security, security)),
+}));
 
 /** The `meta` input (1..1 Meta). */
 function metaParameter(ctx: OperationContext, operation: string): Meta {

@@ -97,3 +97,29 @@ export function parseFilterRegex(raw: unknown, name: string): string | undefined
 export function isRegexRefusal(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '2201B';
 }
+
+/** A filter value that may come as JSON text (OpenHIM's console sends `filters` values both ways). */
+export function asJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * A filter given as a string, a list of strings or `{$in: [...]}` (as OpenHIM's UI and Mongo
+ * queries send them): 1 to `max` values, each a string (or a number, taken as text) of at most
+ * `maxChars` characters.
+ */
+export function filterValues(value: unknown, name: string, max: number, maxChars = Number.POSITIVE_INFINITY): string[] {
+  const v = asJson(value);
+  const isObject = v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObject && Object.keys(v).some((k) => k !== '$in')) throw badRequest(`filter ${name} accepts a value, a list or {"$in": [...]}`);
+  const list = Array.isArray(v) ? v : isObject ? (v as { $in?: unknown }).$in : [v];
+  if (!Array.isArray(list) || list.length === 0 || list.length > max || !list.every((x) => (typeof x === 'string' || typeof x === 'number') && String(x).length <= maxChars)) {
+    throw badRequest(`filter ${name} must be a string, a list of 1 to ${max} strings, or {"$in": [...]} of them`);
+  }
+  return list.map(String);
+}

@@ -4,7 +4,7 @@
  * transaction filters: an unknown filter or operator is a 400, not a list of everything.
  */
 import { badRequest } from '../errors.js';
-import { checkStorable, parseTimestamp } from './query-filters.js';
+import { asJson, checkStorable, filterValues, parseTimestamp } from './query-filters.js';
 
 const TASK_STATUSES = ['Queued', 'Processing', 'Paused', 'Cancelled', 'Completed'] as const;
 const TASK_FILTERS = ['status', 'user', 'created'];
@@ -14,27 +14,6 @@ export interface TaskFilters {
   user?: string[];
   from?: string;
   to?: string;
-}
-
-function asJson(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-}
-
-/** A string, a list of strings or `{$in: [...]}`, 1 to 100 of them. */
-function values(value: unknown, name: string): string[] {
-  const v = asJson(value);
-  const isObject = v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (isObject && Object.keys(v).some((k) => k !== '$in')) throw badRequest(`filter ${name} accepts a value, a list or {"$in": [...]}`);
-  const list = Array.isArray(v) ? v : isObject ? (v as { $in?: unknown }).$in : [v];
-  if (!Array.isArray(list) || list.length === 0 || list.length > 100 || !list.every((x) => typeof x === 'string' && x.length <= 200)) {
-    throw badRequest(`filter ${name} must be a string, a list of 1 to 100 strings, or {"$in": [...]} of them`);
-  }
-  return list as string[];
 }
 
 export function parseTaskFilters(raw: string | undefined): TaskFilters {
@@ -50,11 +29,11 @@ export function parseTaskFilters(raw: string | undefined): TaskFilters {
   const out: TaskFilters = {};
   for (const [key, value] of Object.entries(filters)) {
     if (key === 'status') {
-      out.status = values(value, 'status');
+      out.status = filterValues(value, 'status', 100, 200);
       const unknown = out.status.find((s) => !(TASK_STATUSES as readonly string[]).includes(s));
       if (unknown !== undefined) throw badRequest(`filter status "${unknown.slice(0, 40)}" is not a task status`, `use ${TASK_STATUSES.join(', ')}`);
     } else if (key === 'user') {
-      out.user = values(value, 'user');
+      out.user = filterValues(value, 'user', 100, 200);
     } else if (key === 'created') {
       const range = asJson(value);
       if (!range || typeof range !== 'object' || Array.isArray(range)) throw badRequest('filter created must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}');

@@ -12,7 +12,7 @@ import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { checkStorable, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
+import { asJson, checkStorable, filterValues, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 import { transactionFromBody } from './transaction-create.js';
 
@@ -88,26 +88,6 @@ export function representationOf(raw: unknown, fallback: Representation = 'simpl
   return typeof raw === 'string' && (REPRESENTATIONS as readonly string[]).includes(raw) ? (raw as Representation) : 'simple';
 }
 
-function asJson(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-}
-
-/** A string, a list of strings, or `{$in: [...]}` (as OpenHIM's UI and Mongo queries send them). */
-function stringList(value: unknown, name: string): string[] {
-  const v = asJson(value);
-  const list = Array.isArray(v) ? v : v && typeof v === 'object' ? (v as Record<string, unknown>).$in : [v];
-  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).some((k) => k !== '$in')) throw badRequest(`filter ${name} accepts a value, a list or {"$in": [...]}`);
-  if (!Array.isArray(list) || list.length === 0 || list.length > 1000 || !list.every((x) => typeof x === 'string' || typeof x === 'number')) {
-    throw badRequest(`filter ${name} must be a string, a list of 1 to 1000 strings, or {"$in": [...]} of them`);
-  }
-  return list.map(String);
-}
-
 /** Filters on each route or orchestration, as OpenHIM's parseTransactionFilters and its console send them. */
 const PART_FILTERS = ['request.path', 'request.querystring', 'response.status'] as const;
 const TRANSACTION_FILTERS = [
@@ -180,14 +160,14 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
   for (const [key, value] of Object.entries(filters)) {
     switch (key) {
       case 'channelID':
-        q.channelIDs = stringList(value, 'channelID');
+        q.channelIDs = filterValues(value, 'channelID', 1000);
         break;
       case 'clientID':
         if (typeof value !== 'string') throw badRequest('filter clientID must be a string');
         q.clientID = value;
         break;
       case 'status': {
-        q.status = stringList(value, 'status');
+        q.status = filterValues(value, 'status', 1000);
         const unknown = q.status.find((s) => !(TRANSACTION_STATUSES as readonly string[]).includes(s));
         if (unknown !== undefined) throw badRequest(`filter status "${unknown.slice(0, 40)}" is not a transaction status`, `use ${TRANSACTION_STATUSES.join(', ')}`);
         break;
