@@ -6,7 +6,9 @@
  *      unless CLIENT_REGISTRY_DIRECT_CALLERS=steward;
  *   2. a NamingSystem may not claim an OID or URL another NamingSystem holds (any caller, any form);
  *   3. a source record is changed, deleted or merged only by its owner (the client that registered
- *      it) or a steward, through FHIR REST, PMIR and HL7v2 alike.
+ *      it) or a steward, through FHIR REST, PMIR and HL7v2 alike;
+ *   4. a domain's owner (and so the owner of its ownerless records) is named by a steward, never
+ *      by a client naming itself.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +72,7 @@ for (const driver of testDrivers) {
       cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
       trusted = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_DIRECT_CALLERS: 'steward' });
       const national = { ...namingSystem('National', NATIONAL, NATIONAL_OID), extension: [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: 'moh-client' }] };
-      assert.equal((await as(MOH, 'POST', 'NamingSystem', national)).status, 201);
+      assert.equal((await as(STEWARD_CLIENT, 'POST', 'NamingSystem', national)).status, 201, 'a steward names a domain\'s owner');
       const created = await as(CLINIC_B, 'POST', 'NamingSystem', namingSystem('ClinicB', MRN_B));
       assert.equal(created.status, 201);
       clinicBSystem = created.body;
@@ -230,13 +232,52 @@ for (const driver of testDrivers) {
       assert.equal((await as(ANONYMOUS, 'PUT', `Patient/${plain.body.id}`, { ...plain.body, gender: 'other' })).status, 200);
       // A protected domain's owner owns the records carrying its identifiers: its first change records it.
       const owned = { ...clinicBSystem, extension: [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: 'clinic-b' }] };
-      const protectedNow = await as(CLINIC_B, 'PUT', `NamingSystem/${clinicBSystem.id}`, owned);
+      const protectedNow = await as(STEWARD_CLIENT, 'PUT', `NamingSystem/${clinicBSystem.id}`, owned);
       assert.equal(protectedNow.status, 200, JSON.stringify(protectedNow.body));
       assert.equal((await as(MOH, 'PUT', `Patient/${national.body.id}`, { ...national.body, gender: 'male' })).status, 403);
       assert.equal((await as(ANONYMOUS, 'PUT', `Patient/${national.body.id}`, { ...national.body, gender: 'male' })).status, 403, 'no longer an anonymous caller\'s');
       const adopted = await as(CLINIC_B, 'PUT', `Patient/${national.body.id}`, { ...national.body, gender: 'male' });
       assert.equal(adopted.status, 200, JSON.stringify(adopted.body));
       assert.deepEqual(adopted.body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code), ['clinic-b']);
+    });
+
+    test('finding 4: no client makes itself owner of a domain, and so of the ownerless records in it; a steward may', async () => {
+      const system = `http://anon.example.org/sid-${randomUUID()}`;
+      const unowned = await as(ANONYMOUS, 'POST', 'NamingSystem', namingSystem('Anon', system));
+      assert.equal(unowned.status, 201);
+      // Registered without a sender (the registry's port, HL7v2, the mediator, the demo population).
+      const anon = await as(ANONYMOUS, 'POST', 'Patient', patient({ ids: [[system, 'X1']], family: 'Anon', given: 'Ann', birthDate: '1980-01-01' }));
+      assert.equal(anon.status, 201, JSON.stringify(anon.body));
+      const ownerExtension = (client: string) => [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: client }];
+      // The attack: clinic B names itself the owner of the ownerless domain, then deletes the record.
+      const claim = await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') });
+      assert.equal(claim.status, 403, JSON.stringify(claim.body));
+      assert.match(claim.body.issue[0].diagnostics, /only by a data steward/);
+      assert.equal((await as(ANONYMOUS, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') })).status, 403, 'nor an anonymous caller');
+      assert.equal((await as(CLINIC_B, 'DELETE', `Patient/${anon.body.id}`)).status, 403);
+      const patch = [{ op: 'replace', path: '/birthDate', value: '2001-01-01' }];
+      const patched = await requestJson(`${cr.base}/Patient/${anon.body.id}`, 'PATCH', patch, { 'content-type': 'application/json-patch+json', ...vouch(CLINIC_B, 'PATCH', `${cr.base}/Patient/${anon.body.id}`, patch) });
+      assert.equal(patched.status, 403);
+      // Nor by creating a NamingSystem naming itself owner (a domain with no NamingSystem yet, or a new one).
+      const created = await as(CLINIC_B, 'POST', 'NamingSystem', { ...namingSystem('Mine', `http://clinic-b.example.org/new-${randomUUID()}`), extension: ownerExtension('clinic-b') });
+      assert.equal(created.status, 403, JSON.stringify(created.body));
+      // The HL7v2 feed (anonymous) still updates its record.
+      const mllp = await MllpClient.connect(cr.running.endpoints.mllp!);
+      try {
+        const ack = ackOf(await mllp.send(hl7('ADT^A08^ADT_A01', `PID|1||X1^^^&${system}&URI||Anon^Ann||19800101|F`).text));
+        assert.equal(ack.code, 'AA', ack.errorText);
+      } finally {
+        mllp.close();
+      }
+      // A steward names the owner; then that client owns the domain's ownerless records, and may keep
+      // the owner as it is when it updates its NamingSystem, but not drop or hand it on.
+      const named = await as(STEWARD_CLIENT, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') });
+      assert.equal(named.status, 200, JSON.stringify(named.body));
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, description: 'clinic B ids' })).status, 200);
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, extension: ownerExtension('moh-client') })).status, 403);
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, extension: undefined })).status, 403);
+      const deleted = await as(CLINIC_B, 'DELETE', `Patient/${anon.body.id}`);
+      assert.ok(deleted.status < 300, JSON.stringify(deleted.body));
     });
   });
 }

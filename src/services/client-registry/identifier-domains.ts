@@ -15,7 +15,7 @@ import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { isGolden } from './golden-record.js';
-import { currentSender, isRegistryWrite } from './request-context.js';
+import { STEWARD_ROLE, callerName, currentSender, isRegistryWrite, isSteward } from './request-context.js';
 
 export const DOMAIN_OWNER_URL = 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner';
 
@@ -216,23 +216,28 @@ export function identifierDomainInterceptor(cache: IdentifierDomainCache, strict
 }
 
 /**
- * Who may say who owns a domain: a NamingSystem with an owner may be changed or deleted only by
- * that owner, and a client may name only itself as a new owner (the setting is the operator's way).
+ * Who may say who owns a domain. Owning a domain makes its owner the owner of every ownerless
+ * record carrying one of its identifiers (record-owners.ts): records from the registry's port,
+ * HL7v2, the mediator, an import. So no client may grant itself that: only a data steward (or the
+ * operator, through CLIENT_REGISTRY_PROTECTED_DOMAINS) sets, changes or removes a NamingSystem's
+ * owner. A client's write must leave the owner as it was, and a NamingSystem with an owner is
+ * changed or deleted only by that owner or a steward.
  */
 export function domainOwnershipInterceptor(): WriteInterceptor {
   return {
     name: 'client registry: domain owners',
     types: ['NamingSystem'],
-    before({ resource, previous }) {
-      if (isRegistryWrite()) return;
+    before({ action, resource, previous }) {
+      if (isRegistryWrite() || isSteward()) return;
       const sender = currentSender();
       const before = previous ? ownerOf(previous as NamingSystem) : undefined;
       const after = resource ? ownerOf(resource as NamingSystem) : undefined;
       if (before && before !== sender) {
-        throw new FhirError(403, 'FHIR_FORBIDDEN', `this identifier domain is owned by client ${before}: only that client may change or delete its NamingSystem`);
+        throw new FhirError(403, 'FHIR_FORBIDDEN', `this identifier domain is owned by client ${before}: only that client or a data steward may change or delete its NamingSystem`);
       }
-      if (after && after !== before && after !== sender) {
-        throw new FhirError(403, 'FHIR_FORBIDDEN', `a client may name only itself as an identifier domain's owner (${DOMAIN_OWNER_URL}); set CLIENT_REGISTRY_PROTECTED_DOMAINS for others`);
+      if (action !== 'delete' && after !== before) {
+        throw new FhirError(403, 'FHIR_FORBIDDEN',
+          `an identifier domain's owner (${DOMAIN_OWNER_URL}) is set, changed or removed only by a data steward (role ${STEWARD_ROLE}) or the setting CLIENT_REGISTRY_PROTECTED_DOMAINS; this request came from ${callerName()}`);
       }
     },
   };
