@@ -8,7 +8,8 @@
  *   3. a source record is changed, deleted or merged only by its owner (the client that registered
  *      it) or a steward, through FHIR REST, PMIR and HL7v2 alike;
  *   4. a domain's owner (and so the owner of its ownerless records) is named by a steward, never
- *      by a client naming itself.
+ *      by a client naming itself;
+ *   5. PMIR message ids are remembered per sender: a client cannot use up another's.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -279,7 +280,38 @@ for (const driver of testDrivers) {
       const deleted = await as(CLINIC_B, 'DELETE', `Patient/${anon.body.id}`);
       assert.ok(deleted.status < 300, JSON.stringify(deleted.body));
     });
+
+    test('finding 5: a client cannot squat another sender\'s PMIR message ids; each sender\'s resend is still answered as the first', async () => {
+      const id = randomUUID();
+      const endpoint = 'http://moh.example.org/fhir';
+      const squat = await as(CLINIC_B, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [[MRN_B, `SQ-${id}`]], family: 'Squat', given: 'Sam', birthDate: '1990-09-09', gender: 'male' })));
+      assert.equal(squat.status, 200, JSON.stringify(squat.body));
+      const anonymousSquat = await as(ANONYMOUS, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [['http://clinic-b.example.org/other', `SQA-${id}`]], family: 'Squat', given: 'Anna', birthDate: '1991-09-09' })));
+      assert.equal(anonymousSquat.status, 200, 'anonymous callers have their own ids');
+      const feed = pmirFeed(id, endpoint, patient({ ids: [[NATIONAL, `PM-${id}`]], family: 'Feed', given: 'Mary', birthDate: '1970-10-10' }));
+      const mine = await as(MOH, 'POST', '', feed);
+      assert.equal(mine.status, 200, JSON.stringify(mine.body));
+      const resent = await as(MOH, 'POST', '', feed);
+      assert.equal(resent.status, 200);
+      assert.deepEqual(resent.body.entry[1].resource, mine.body.entry[1].resource, 'the resend is answered as the first');
+      const found = await as(MOH, 'GET', `Patient?identifier=${encodeURIComponent(`${NATIONAL}|PM-${id}`)}&${NOT_GOLDEN}`);
+      assert.equal(found.body.entry?.length, 1, 'registered once');
+      const reused = await as(MOH, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [[NATIONAL, `PM2-${id}`]], family: 'Other', given: 'Otto', birthDate: '1971-10-10', gender: 'male' })));
+      assert.equal(reused.status, 409, 'the sender\'s own id on another message');
+    });
   });
+}
+
+/** A PMIR ITI-93 feed registering one patient, with the given MessageHeader.id and source endpoint. */
+function pmirFeed(id: string, endpoint: string, record: unknown): unknown {
+  const historyUrl = `urn:uuid:${randomUUID()}`;
+  return {
+    resourceType: 'Bundle', type: 'message', timestamp: new Date().toISOString(),
+    entry: [
+      { fullUrl: `urn:uuid:${id}`, resource: { resourceType: 'MessageHeader', id, eventUri: 'urn:ihe:iti:pmir:2019:patient-feed', source: { endpoint }, focus: [{ reference: historyUrl }] } },
+      { fullUrl: historyUrl, resource: { resourceType: 'Bundle', type: 'history', entry: [{ fullUrl: `urn:uuid:${randomUUID()}`, resource: record, request: { method: 'POST', url: 'Patient' } }] } },
+    ],
+  };
 }
 
 /** A PMIR ITI-93 feed merging `record` into `targetId` (a PUT with active=false and replaced-by). */
