@@ -124,6 +124,8 @@ for (const driver of testDrivers) {
         { type: 'oid', value: NATIONAL_OID },
         { type: 'oid', value: `urn:oid:${NATIONAL_OID}` },
         { type: 'uri', value: `urn:oid:${NATIONAL_OID}` },
+        { type: 'uri', value: `URN:OID:${NATIONAL_OID}` },
+        { type: 'oid', value: `Urn:Oid:${NATIONAL_OID}` },
         { type: 'uri', value: NATIONAL },
       ];
       for (const [n, claim] of claims.entries()) {
@@ -148,6 +150,13 @@ for (const driver of testDrivers) {
       const byOid = await as(MOH, 'POST', 'Patient', patient({ ids: [[`urn:oid:${NATIONAL_OID}`, 'N2']], family: 'Oid', given: 'Form', birthDate: '1962-02-02' }));
       assert.equal(byOid.status, 201, 'the owner still writes by OID');
       assert.equal(byOid.body.identifier[0].system, NATIONAL, 'in the national domain');
+      // The urn: and oid: prefixes are case-insensitive: URN:OID: names the same domain, protected as it is.
+      const upper = patient({ ids: [[`URN:OID:${NATIONAL_OID}`, 'N3']], family: 'Oid', given: 'Upper', birthDate: '1963-03-03' });
+      const byUpper = await as(MOH, 'POST', 'Patient', upper);
+      assert.equal(byUpper.status, 201, JSON.stringify(byUpper.body));
+      assert.equal(byUpper.body.identifier[0].system, NATIONAL, 'URN:OID: is the national domain');
+      const foreign = await as(CLINIC_B, 'POST', 'Patient', patient({ ids: [[`URN:OID:${NATIONAL_OID}`, 'N4']], family: 'Oid', given: 'Foreign', birthDate: '1964-04-04' }));
+      assert.equal(foreign.status, 403, 'and protected: another client cannot assign in it by spelling the prefix otherwise');
     });
 
     test('finding 3: only the record\'s owner or a steward changes, deletes or merges it (REST, PMIR, anonymous feeds)', async () => {
