@@ -39,9 +39,9 @@ test('a sender assertion verifies only with the secret, for its method, target a
 });
 
 /** The router's headers for a request as it will be sent (target with query, body bytes). */
-const vouch = (client: string, method: string, url: string, body?: unknown) => {
+const vouch = (client: string, method: string, url: string, body?: unknown, roles: string[] = []) => {
   const u = new URL(url);
-  return senderIdentityHeaders(SECRET, client, method, u.pathname + u.search, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+  return senderIdentityHeaders(SECRET, client, method, u.pathname + u.search, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), Date.now(), roles);
 };
 
 for (const driver of testDrivers) {
@@ -113,13 +113,14 @@ for (const driver of testDrivers) {
       assert.equal(owned.body.identifier[0].use, undefined);
     });
 
-    test('a NamingSystem names its owner: only that client may claim or change it', async () => {
+    test('a NamingSystem names its owner: a steward names it, only that client (or a steward) changes it', async () => {
       const system = {
         resourceType: 'NamingSystem', name: 'ClinicMrn', status: 'active', kind: 'identifier', date: '2024-01-01',
         uniqueId: [{ type: 'uri', value: 'http://clinic.example.org/mrn', preferred: true }], extension: [{ url: OWNER_EXTENSION, valueString: 'clinic-client' }],
       };
-      assert.equal((await post(cr, 'NamingSystem', system, 'someone-else')).status, 403, 'a client names only itself as owner');
-      const created = await post(cr, 'NamingSystem', system, 'clinic-client');
+      assert.equal((await post(cr, 'NamingSystem', system, 'someone-else')).status, 403, 'a client names no other client as owner');
+      assert.equal((await post(cr, 'NamingSystem', system, 'clinic-client')).status, 403, 'nor itself');
+      const created = await requestJson(`${cr.base}/NamingSystem`, 'POST', system, vouch('a-steward', 'POST', `${cr.base}/NamingSystem`, system, ['client-registry-steward']));
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const path = `NamingSystem/${created.body.id}`;
       const claim = { ...created.body, extension: [{ url: OWNER_EXTENSION, valueString: 'someone-else' }] };

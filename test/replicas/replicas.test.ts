@@ -192,7 +192,8 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
     const fhir = { 'content-type': 'application/fhir+json' };
     const owner = (method: string, url: string, body: unknown) => {
       const u = new URL(url);
-      return { ...fhir, ...senderIdentityHeaders(SENDER_SECRET, 'owner-client', method, u.pathname + u.search, Buffer.from(JSON.stringify(body))) };
+      // A domain's owner is set by a data steward (identifier-domains.ts).
+      return { ...fhir, ...senderIdentityHeaders(SENDER_SECRET, 'owner-client', method, u.pathname + u.search, Buffer.from(JSON.stringify(body)), Date.now(), ['client-registry-steward']) };
     };
     const post = (base: string, body: unknown) => fetch(`${base}/Patient`, { method: 'POST', headers: fhir, body: JSON.stringify(body) });
     const b1 = cr1.endpoints.fhir!;

@@ -6,7 +6,10 @@
  *      unless CLIENT_REGISTRY_DIRECT_CALLERS=steward;
  *   2. a NamingSystem may not claim an OID or URL another NamingSystem holds (any caller, any form);
  *   3. a source record is changed, deleted or merged only by its owner (the client that registered
- *      it) or a steward, through FHIR REST, PMIR and HL7v2 alike.
+ *      it) or a steward, through FHIR REST, PMIR and HL7v2 alike;
+ *   4. a domain's owner (and so the owner of its ownerless records) is named by a steward, never
+ *      by a client naming itself;
+ *   5. PMIR message ids are remembered per sender: a client cannot use up another's.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +73,7 @@ for (const driver of testDrivers) {
       cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
       trusted = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET, CLIENT_REGISTRY_DIRECT_CALLERS: 'steward' });
       const national = { ...namingSystem('National', NATIONAL, NATIONAL_OID), extension: [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: 'moh-client' }] };
-      assert.equal((await as(MOH, 'POST', 'NamingSystem', national)).status, 201);
+      assert.equal((await as(STEWARD_CLIENT, 'POST', 'NamingSystem', national)).status, 201, 'a steward names a domain\'s owner');
       const created = await as(CLINIC_B, 'POST', 'NamingSystem', namingSystem('ClinicB', MRN_B));
       assert.equal(created.status, 201);
       clinicBSystem = created.body;
@@ -121,6 +124,8 @@ for (const driver of testDrivers) {
         { type: 'oid', value: NATIONAL_OID },
         { type: 'oid', value: `urn:oid:${NATIONAL_OID}` },
         { type: 'uri', value: `urn:oid:${NATIONAL_OID}` },
+        { type: 'uri', value: `URN:OID:${NATIONAL_OID}` },
+        { type: 'oid', value: `Urn:Oid:${NATIONAL_OID}` },
         { type: 'uri', value: NATIONAL },
       ];
       for (const [n, claim] of claims.entries()) {
@@ -145,6 +150,13 @@ for (const driver of testDrivers) {
       const byOid = await as(MOH, 'POST', 'Patient', patient({ ids: [[`urn:oid:${NATIONAL_OID}`, 'N2']], family: 'Oid', given: 'Form', birthDate: '1962-02-02' }));
       assert.equal(byOid.status, 201, 'the owner still writes by OID');
       assert.equal(byOid.body.identifier[0].system, NATIONAL, 'in the national domain');
+      // The urn: and oid: prefixes are case-insensitive: URN:OID: names the same domain, protected as it is.
+      const upper = patient({ ids: [[`URN:OID:${NATIONAL_OID}`, 'N3']], family: 'Oid', given: 'Upper', birthDate: '1963-03-03' });
+      const byUpper = await as(MOH, 'POST', 'Patient', upper);
+      assert.equal(byUpper.status, 201, JSON.stringify(byUpper.body));
+      assert.equal(byUpper.body.identifier[0].system, NATIONAL, 'URN:OID: is the national domain');
+      const foreign = await as(CLINIC_B, 'POST', 'Patient', patient({ ids: [[`URN:OID:${NATIONAL_OID}`, 'N4']], family: 'Oid', given: 'Foreign', birthDate: '1964-04-04' }));
+      assert.equal(foreign.status, 403, 'and protected: another client cannot assign in it by spelling the prefix otherwise');
     });
 
     test('finding 3: only the record\'s owner or a steward changes, deletes or merges it (REST, PMIR, anonymous feeds)', async () => {
@@ -230,7 +242,7 @@ for (const driver of testDrivers) {
       assert.equal((await as(ANONYMOUS, 'PUT', `Patient/${plain.body.id}`, { ...plain.body, gender: 'other' })).status, 200);
       // A protected domain's owner owns the records carrying its identifiers: its first change records it.
       const owned = { ...clinicBSystem, extension: [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: 'clinic-b' }] };
-      const protectedNow = await as(CLINIC_B, 'PUT', `NamingSystem/${clinicBSystem.id}`, owned);
+      const protectedNow = await as(STEWARD_CLIENT, 'PUT', `NamingSystem/${clinicBSystem.id}`, owned);
       assert.equal(protectedNow.status, 200, JSON.stringify(protectedNow.body));
       assert.equal((await as(MOH, 'PUT', `Patient/${national.body.id}`, { ...national.body, gender: 'male' })).status, 403);
       assert.equal((await as(ANONYMOUS, 'PUT', `Patient/${national.body.id}`, { ...national.body, gender: 'male' })).status, 403, 'no longer an anonymous caller\'s');
@@ -238,7 +250,77 @@ for (const driver of testDrivers) {
       assert.equal(adopted.status, 200, JSON.stringify(adopted.body));
       assert.deepEqual(adopted.body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code), ['clinic-b']);
     });
+
+    test('finding 4: no client makes itself owner of a domain, and so of the ownerless records in it; a steward may', async () => {
+      const system = `http://anon.example.org/sid-${randomUUID()}`;
+      const unowned = await as(ANONYMOUS, 'POST', 'NamingSystem', namingSystem('Anon', system));
+      assert.equal(unowned.status, 201);
+      // Registered without a sender (the registry's port, HL7v2, the mediator, the demo population).
+      const anon = await as(ANONYMOUS, 'POST', 'Patient', patient({ ids: [[system, 'X1']], family: 'Anon', given: 'Ann', birthDate: '1980-01-01' }));
+      assert.equal(anon.status, 201, JSON.stringify(anon.body));
+      const ownerExtension = (client: string) => [{ url: 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner', valueString: client }];
+      // The attack: clinic B names itself the owner of the ownerless domain, then deletes the record.
+      const claim = await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') });
+      assert.equal(claim.status, 403, JSON.stringify(claim.body));
+      assert.match(claim.body.issue[0].diagnostics, /only by a data steward/);
+      assert.equal((await as(ANONYMOUS, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') })).status, 403, 'nor an anonymous caller');
+      assert.equal((await as(CLINIC_B, 'DELETE', `Patient/${anon.body.id}`)).status, 403);
+      const patch = [{ op: 'replace', path: '/birthDate', value: '2001-01-01' }];
+      const patched = await requestJson(`${cr.base}/Patient/${anon.body.id}`, 'PATCH', patch, { 'content-type': 'application/json-patch+json', ...vouch(CLINIC_B, 'PATCH', `${cr.base}/Patient/${anon.body.id}`, patch) });
+      assert.equal(patched.status, 403);
+      // Nor by creating a NamingSystem naming itself owner (a domain with no NamingSystem yet, or a new one).
+      const created = await as(CLINIC_B, 'POST', 'NamingSystem', { ...namingSystem('Mine', `http://clinic-b.example.org/new-${randomUUID()}`), extension: ownerExtension('clinic-b') });
+      assert.equal(created.status, 403, JSON.stringify(created.body));
+      // The HL7v2 feed (anonymous) still updates its record.
+      const mllp = await MllpClient.connect(cr.running.endpoints.mllp!);
+      try {
+        const ack = ackOf(await mllp.send(hl7('ADT^A08^ADT_A01', `PID|1||X1^^^&${system}&URI||Anon^Ann||19800101|F`).text));
+        assert.equal(ack.code, 'AA', ack.errorText);
+      } finally {
+        mllp.close();
+      }
+      // A steward names the owner; then that client owns the domain's ownerless records, and may keep
+      // the owner as it is when it updates its NamingSystem, but not drop or hand it on.
+      const named = await as(STEWARD_CLIENT, 'PUT', `NamingSystem/${unowned.body.id}`, { ...unowned.body, extension: ownerExtension('clinic-b') });
+      assert.equal(named.status, 200, JSON.stringify(named.body));
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, description: 'clinic B ids' })).status, 200);
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, extension: ownerExtension('moh-client') })).status, 403);
+      assert.equal((await as(CLINIC_B, 'PUT', `NamingSystem/${unowned.body.id}`, { ...named.body, extension: undefined })).status, 403);
+      const deleted = await as(CLINIC_B, 'DELETE', `Patient/${anon.body.id}`);
+      assert.ok(deleted.status < 300, JSON.stringify(deleted.body));
+    });
+
+    test('finding 5: a client cannot squat another sender\'s PMIR message ids; each sender\'s resend is still answered as the first', async () => {
+      const id = randomUUID();
+      const endpoint = 'http://moh.example.org/fhir';
+      const squat = await as(CLINIC_B, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [[MRN_B, `SQ-${id}`]], family: 'Squat', given: 'Sam', birthDate: '1990-09-09', gender: 'male' })));
+      assert.equal(squat.status, 200, JSON.stringify(squat.body));
+      const anonymousSquat = await as(ANONYMOUS, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [['http://clinic-b.example.org/other', `SQA-${id}`]], family: 'Squat', given: 'Anna', birthDate: '1991-09-09' })));
+      assert.equal(anonymousSquat.status, 200, 'anonymous callers have their own ids');
+      const feed = pmirFeed(id, endpoint, patient({ ids: [[NATIONAL, `PM-${id}`]], family: 'Feed', given: 'Mary', birthDate: '1970-10-10' }));
+      const mine = await as(MOH, 'POST', '', feed);
+      assert.equal(mine.status, 200, JSON.stringify(mine.body));
+      const resent = await as(MOH, 'POST', '', feed);
+      assert.equal(resent.status, 200);
+      assert.deepEqual(resent.body.entry[1].resource, mine.body.entry[1].resource, 'the resend is answered as the first');
+      const found = await as(MOH, 'GET', `Patient?identifier=${encodeURIComponent(`${NATIONAL}|PM-${id}`)}&${NOT_GOLDEN}`);
+      assert.equal(found.body.entry?.length, 1, 'registered once');
+      const reused = await as(MOH, 'POST', '', pmirFeed(id, endpoint, patient({ ids: [[NATIONAL, `PM2-${id}`]], family: 'Other', given: 'Otto', birthDate: '1971-10-10', gender: 'male' })));
+      assert.equal(reused.status, 409, 'the sender\'s own id on another message');
+    });
   });
+}
+
+/** A PMIR ITI-93 feed registering one patient, with the given MessageHeader.id and source endpoint. */
+function pmirFeed(id: string, endpoint: string, record: unknown): unknown {
+  const historyUrl = `urn:uuid:${randomUUID()}`;
+  return {
+    resourceType: 'Bundle', type: 'message', timestamp: new Date().toISOString(),
+    entry: [
+      { fullUrl: `urn:uuid:${id}`, resource: { resourceType: 'MessageHeader', id, eventUri: 'urn:ihe:iti:pmir:2019:patient-feed', source: { endpoint }, focus: [{ reference: historyUrl }] } },
+      { fullUrl: historyUrl, resource: { resourceType: 'Bundle', type: 'history', entry: [{ fullUrl: `urn:uuid:${randomUUID()}`, resource: record, request: { method: 'POST', url: 'Patient' } }] } },
+    ],
+  };
 }
 
 /** A PMIR ITI-93 feed merging `record` into `targetId` (a PUT with active=false and replaced-by). */

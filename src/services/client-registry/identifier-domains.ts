@@ -1,6 +1,6 @@
 /**
  * Identifier domains (assigning authorities), registered as NamingSystem resources of kind
- * `identifier`. A domain's URL and its OID (`urn:oid:...`) name the same domain; the registry
+ * `identifier`. A domain's URL and its OID (`urn:oid:...`, the prefix in any case) name the same domain; the registry
  * stores and answers with the URL. Once any domain is registered (or with
  * CLIENT_REGISTRY_STRICT_DOMAINS), a Patient identifier in an unknown domain is refused.
  *
@@ -15,7 +15,8 @@ import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { isGolden } from './golden-record.js';
-import { currentSender, isRegistryWrite } from './request-context.js';
+import { oidUrn } from './oid-names.js';
+import { STEWARD_ROLE, callerName, currentSender, isRegistryWrite, isSteward } from './request-context.js';
 
 export const DOMAIN_OWNER_URL = 'http://instant-openhie.org/fhir/StructureDefinition/cr-domain-owner';
 
@@ -57,8 +58,14 @@ export interface IdentifierDomains {
 }
 
 function oidKey(value: string): string {
-  return value.startsWith('urn:oid:') ? value : `urn:oid:${value}`;
+  return oidUrn(value) ?? `urn:oid:${value}`;
 }
+
+/** The names a domain is looked up by: as written, and an OID's `urn:oid:` form (oid-names.ts). */
+const lookupNames = (name: string): string[] => {
+  const oid = oidUrn(name);
+  return oid && oid !== name ? [name, oid] : [name];
+};
 
 /** The registered domains as their NamingSystems say (before the settings apply). */
 interface DomainTable {
@@ -81,10 +88,10 @@ async function readDomainTable(repo: FhirRepository): Promise<DomainTable> {
     const url = uris[0]?.value ?? oids[0];
     if (!url) continue;
     // A later NamingSystem naming an earlier one's domain says nothing about it (not its owner either).
-    if (bySystem.has(url)) continue;
+    if (lookupNames(url).some((name) => bySystem.has(name))) continue;
     // The first claim wins, as in the HL7v2 directory (hl7v2/authorities.ts): NamingSystems
     // written before claims were unique (naming-system-uniqueness.ts) resolve the same on both sides.
-    for (const name of [...uris.map((u) => u.value!), ...oids]) if (!bySystem.has(name)) bySystem.set(name, url);
+    for (const name of [...uris.map((u) => u.value!), ...oids].flatMap(lookupNames)) if (!bySystem.has(name)) bySystem.set(name, url);
     const owner = ownerOf(system);
     if (owner) owners.set(url, owner);
   }
@@ -97,7 +104,8 @@ function domainsOf(table: DomainTable, strict: boolean, protection: DomainProtec
   const open = bySystem.size === 0 && !strict;
   const canonical = (system: string): string | undefined => {
     if (open) return system;
-    return bySystem.get(system) ?? (/^[0-2](\.\d+)+$/.test(system) ? bySystem.get(oidKey(system)) : undefined);
+    const oid = oidUrn(system);
+    return bySystem.get(system) ?? (oid ? bySystem.get(oid) : undefined);
   };
   // The operator's setting wins over a NamingSystem's extension.
   for (const [domain, client] of protection.owners) owners.set(canonical(domain) ?? domain, client);
@@ -216,23 +224,28 @@ export function identifierDomainInterceptor(cache: IdentifierDomainCache, strict
 }
 
 /**
- * Who may say who owns a domain: a NamingSystem with an owner may be changed or deleted only by
- * that owner, and a client may name only itself as a new owner (the setting is the operator's way).
+ * Who may say who owns a domain. Owning a domain makes its owner the owner of every ownerless
+ * record carrying one of its identifiers (record-owners.ts): records from the registry's port,
+ * HL7v2, the mediator, an import. So no client may grant itself that: only a data steward (or the
+ * operator, through CLIENT_REGISTRY_PROTECTED_DOMAINS) sets, changes or removes a NamingSystem's
+ * owner. A client's write must leave the owner as it was, and a NamingSystem with an owner is
+ * changed or deleted only by that owner or a steward.
  */
 export function domainOwnershipInterceptor(): WriteInterceptor {
   return {
     name: 'client registry: domain owners',
     types: ['NamingSystem'],
-    before({ resource, previous }) {
-      if (isRegistryWrite()) return;
+    before({ action, resource, previous }) {
+      if (isRegistryWrite() || isSteward()) return;
       const sender = currentSender();
       const before = previous ? ownerOf(previous as NamingSystem) : undefined;
       const after = resource ? ownerOf(resource as NamingSystem) : undefined;
       if (before && before !== sender) {
-        throw new FhirError(403, 'FHIR_FORBIDDEN', `this identifier domain is owned by client ${before}: only that client may change or delete its NamingSystem`);
+        throw new FhirError(403, 'FHIR_FORBIDDEN', `this identifier domain is owned by client ${before}: only that client or a data steward may change or delete its NamingSystem`);
       }
-      if (after && after !== before && after !== sender) {
-        throw new FhirError(403, 'FHIR_FORBIDDEN', `a client may name only itself as an identifier domain's owner (${DOMAIN_OWNER_URL}); set CLIENT_REGISTRY_PROTECTED_DOMAINS for others`);
+      if (action !== 'delete' && after !== before) {
+        throw new FhirError(403, 'FHIR_FORBIDDEN',
+          `an identifier domain's owner (${DOMAIN_OWNER_URL}) is set, changed or removed only by a data steward (role ${STEWARD_ROLE}) or the setting CLIENT_REGISTRY_PROTECTED_DOMAINS; this request came from ${callerName()}`);
       }
     },
   };

@@ -1,6 +1,6 @@
 /**
  * One name, one domain: a NamingSystem may not claim a uniqueId (an OID in any of its forms,
- * `urn:oid:1.2.3`, `1.2.3` or an oid-typed value; a URL; another identifier) that another active
+ * `urn:oid:1.2.3` with its prefix in any case, `1.2.3` or an oid-typed value; a URL; another identifier) that another active
  * NamingSystem already claims. Without this, a second NamingSystem with the national domain's OID
  * made the OID name the newcomer's domain on the FHIR side (the owner's writes by OID refused or
  * landing in the other domain) while HL7v2 still named the first: two answers to "which domain?".
@@ -13,12 +13,12 @@
 import type { NamingSystem } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
+import { oidUrn } from './oid-names.js';
 
 /** Advisory lock class of NamingSystem claims (two-key form, apart from the registry's other classes). */
 const CLAIM_LOCK_CLASS = 0x4e53; // "NS"
 /** A registry has tens of NamingSystems, not thousands (identifier-domains.ts reads as many). */
 const MAX_SYSTEMS = 1000;
-const BARE_OID = /^[0-2](\.\d+)+$/;
 
 /** The names a NamingSystem claims, each in one form (an OID as urn:oid:<oid>). */
 export function claimsOf(system: NamingSystem): string[] {
@@ -27,8 +27,8 @@ export function claimsOf(system: NamingSystem): string[] {
   for (const unique of system.uniqueId ?? []) {
     const value = unique.value?.trim();
     if (!value) continue;
-    const oid = value.startsWith('urn:oid:') ? value.slice(8) : BARE_OID.test(value) ? value : undefined;
-    if (unique.type === 'oid' || oid !== undefined) claims.add(`urn:oid:${oid ?? value}`);
+    const oid = oidUrn(value);
+    if (oid !== undefined || unique.type === 'oid') claims.add(oid ?? `urn:oid:${value}`);
     else claims.add(value);
   }
   return [...claims];

@@ -1,5 +1,5 @@
 /**
- * PMIR ITI-93 messages already applied, by MessageHeader.id: a sender that got no answer (a
+ * PMIR ITI-93 messages already applied, by sender and MessageHeader.id (messageKey): a sender that got no answer (a
  * timeout, a dropped connection) sends the same message again, and it must not register the
  * same patients a second time. The row is written in the feed's own transaction, so a message is
  * recorded exactly when its changes commit; a resend waits for a first copy still in flight (the
@@ -12,6 +12,15 @@ import { createHash } from 'node:crypto';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
 import { canonicalJson } from './golden-record.js';
+
+/**
+ * The key a message is remembered by. MessageHeader.id and source.endpoint are both the sender's
+ * to choose, so they are keyed under the sender the router vouched for (anonymous callers share
+ * one space of their own): a client cannot use up the ids another client's feed will send.
+ */
+export function messageKey(sender: string | undefined, endpoint: string | undefined, messageId: string): string {
+  return JSON.stringify([sender === undefined ? 'anonymous' : `client:${sender}`, endpoint ?? '', messageId]);
+}
 
 export type MessageClaim = { kind: 'new' } | { kind: 'resent'; results: Bundle } | { kind: 'other-body' };
 

@@ -21,7 +21,8 @@ import { referencedId } from './golden-record.js';
 import { readPatient } from './linker.js';
 import { replacedBy } from './registry-ownership.js';
 import type { PatientMerger } from './merge.js';
-import { messageDigest, type PmirMessageLog } from './pmir-messages.js';
+import { messageDigest, messageKey, type PmirMessageLog } from './pmir-messages.js';
+import { callerName, currentSender } from './request-context.js';
 
 export const PMIR_FEED_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed';
 export const PMIR_FEED_RESPONSE_EVENT = 'urn:ihe:iti:pmir:2019:patient-feed-response';
@@ -151,17 +152,17 @@ export class PmirFeed {
   }
 
   /**
-   * A message is applied once (pmir-messages.ts): a resend of the same message (same
+   * A message is applied once (pmir-messages.ts): a resend of the same message (same sender, same
    * MessageHeader.id from the same source endpoint, same body) is answered with the first copy's
    * results and changes nothing; the id on another body is a 409 fatal-error.
    */
   private async applyOnce(repo: FhirRepository, request: FhirRequest, feed: Feed, message: Bundle): Promise<Bundle> {
-    const id = typeof feed.header.id === 'string' && feed.header.id ? `${feed.header.source?.endpoint ?? ''}|${feed.header.id}` : undefined;
+    const id = typeof feed.header.id === 'string' && feed.header.id ? messageKey(currentSender(), feed.header.source?.endpoint, feed.header.id) : undefined;
     if (!id) return this.apply(repo, request, feed);
     const claim = await this.messages.claim(repo.sql, id, messageDigest(message));
     if (claim.kind === 'resent') return claim.results;
     if (claim.kind === 'other-body') {
-      throw new FhirError(409, 'FHIR_CONFLICT', `PMIR feed: MessageHeader.id ${feed.header.id!.slice(0, 100)} was already used for another message from ${(feed.header.source?.endpoint ?? '(no endpoint)').slice(0, 200)}; a message id names one message`);
+      throw new FhirError(409, 'FHIR_CONFLICT', `PMIR feed: MessageHeader.id ${feed.header.id!.slice(0, 100)} was already used for another message from ${(feed.header.source?.endpoint ?? '(no endpoint)').slice(0, 200)} by ${callerName()}; a message id names one message`);
     }
     const results = await this.apply(repo, request, feed);
     await this.messages.recordResults(repo.sql, id, results);

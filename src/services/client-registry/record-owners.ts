@@ -11,7 +11,8 @@
  * client's first change records it; with no such domain, only callers without a sender (as it was
  * registered) and stewards change it. An operator moving to owners protects each client's domain
  * (CLIENT_REGISTRY_PROTECTED_DOMAINS) so that the client keeps its older records; a steward may
- * also set the owner tag itself.
+ * also set the owner tag itself. A domain's owner is named only by a steward or that setting
+ * (identifier-domains.ts), so no client makes itself the owner of ownerless records.
  */
 import type { Coding, Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';

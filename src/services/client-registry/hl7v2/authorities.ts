@@ -8,6 +8,7 @@
 import type { NamingSystem } from '@medplum/fhirtypes';
 import { subcomponents, type Encoded } from './encoding.js';
 import type { RegistryCalls } from './fhir-calls.js';
+import { bareOid } from '../oid-names.js';
 
 export interface AssigningAuthority {
   namespace: string;
@@ -40,7 +41,7 @@ export class AuthorityDirectory {
       if (system.status === 'retired') continue;
       const ids = system.uniqueId ?? [];
       const uris = ids.filter((u) => u.type === 'uri' && u.value).sort((a, b) => Number(b.preferred ?? false) - Number(a.preferred ?? false)).map((u) => u.value!);
-      const oids = ids.filter((u) => u.type === 'oid' && u.value).map((u) => u.value!.replace(/^urn:oid:/, ''));
+      const oids = ids.filter((u) => u.type === 'oid' && u.value).map((u) => bareOid(u.value!));
       const others = ids.filter((u) => u.type === 'other' && u.value).map((u) => u.value!);
       const url = uris[0] ?? (oids[0] ? `urn:oid:${oids[0]}` : undefined);
       if (!url) continue;
@@ -55,7 +56,7 @@ export class AuthorityDirectory {
 
   /** The domain URL an assigning authority names, or undefined when it names no known domain. */
   systemOf(authority: AssigningAuthority): string | undefined {
-    const universal = authority.universalId.replace(/^urn:oid:/, '');
+    const universal = bareOid(authority.universalId);
     if (this.open) {
       if (OID.test(universal)) return `urn:oid:${universal}`;
       if (authority.universalId.includes(':')) return authority.universalId;
@@ -69,7 +70,7 @@ export class AuthorityDirectory {
   /** CX-4 for a domain URL: namespace&OID&ISO when the OID is known, else namespace&URL&URI. */
   authorityOf(system: string): Encoded {
     const domain = this.byUrl.get(system);
-    const oid = domain?.oid ?? (system.startsWith('urn:oid:') ? system.slice(8) : undefined);
+    const oid = domain?.oid ?? (/^urn:oid:/i.test(system) ? bareOid(system) : undefined);
     return oid ? subcomponents(domain?.namespace, oid, 'ISO') : subcomponents(domain?.namespace, system, 'URI');
   }
 }

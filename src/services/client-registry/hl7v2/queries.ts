@@ -184,7 +184,10 @@ export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, author
   });
 }
 
-/** What a continuation pointer is bound to: the query's criteria and domains (QPD-3, QPD-8). */
+/**
+ * What a continuation pointer is bound to: the query's criteria and domains (QPD-3, QPD-8). It is
+ * no signature: the sender may edit the offset, which only pages within its own query's hits.
+ */
 function queryDigest(qpd: Hl7Segment): string {
   return createHash('sha256').update(`${qpd.getField(3)?.toString() ?? ''}\u0000${qpd.getField(8)?.toString() ?? ''}`).digest('hex').slice(0, 16);
 }
