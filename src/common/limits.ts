@@ -200,12 +200,14 @@ export const LIMITS = {
     'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
   keystoreKeyDecryptTimeoutMs: limit('OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS', 2_000, 'ms',
     'decrypting an encrypted keystore key (its PBKDF2 iteration count is the key\'s own), on a worker thread, once per key and passphrase; past it the key is refused with 400', 100),
-  clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 14, 'count',
+  clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 10, 'count',
     'cost factor a client\'s bcrypt password hash may carry (each step doubles the router\'s verification time); a higher one is refused with 400 when stored, and a stored one above it never verifies', 4),
   routerMatchContentMaxBytes: limit('OPENHIM_ROUTER_MATCH_CONTENT_MAX_BYTES', 1 * MB, 'bytes',
     'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (each XPath also stops after 250 ms); a longer body matches no such channel', 0),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
+  clientBcryptMaxConcurrent: limit('OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT', 2, 'count',
+    'bcrypt client password verifications running at once in a router process (bcryptjs runs on the event loop and a wrong password is never cached); past it the login fails at once with 401 (a password verified before is answered from the cache)', 1),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;
