@@ -203,7 +203,7 @@ export const LIMITS = {
   clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 10, 'count',
     'cost factor a client\'s bcrypt password hash may carry (each step doubles the router\'s verification time); a higher one is refused with 400 when stored, and a stored one above it never verifies', 4),
   routerMatchContentMaxBytes: limit('OPENHIM_ROUTER_MATCH_CONTENT_MAX_BYTES', 1 * MB, 'bytes',
-    'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (each XPath also stops after 250 ms); a longer body matches no such channel', 0),
+    'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (parsed once per request, only for channels the caller may use; the XML parse stops after 250 ms, each XPath after 50 ms); a longer body matches no such channel', 0),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
   clientBcryptMaxConcurrent: limit('OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT', 2, 'count',
