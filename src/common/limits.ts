@@ -206,6 +206,8 @@ export const LIMITS = {
     'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (parsed once per request, only for channels the caller may use; the XML parse stops after 250 ms, each XPath after 50 ms); a longer body matches no such channel', 0),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
+  transactionMaxParts: limit('OPENHIM_TRANSACTION_MAX_PARTS', 100, 'count',
+    'routes and orchestrations (the transaction\'s and its routes\') one transaction stores; POST or PUT /transactions past it is 400, and a mediator answer\'s orchestrations past it are cut, the last kept one a marker naming how many were left out'),
   clientBcryptMaxConcurrent: limit('OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT', 2, 'count',
     'bcrypt client password verifications running at once in a router process (bcryptjs runs on the event loop and a wrong password is never cached); past it the login fails at once with 401 (a password verified before is answered from the cache)', 1),
 } as const satisfies Record<string, LimitDefinition>;

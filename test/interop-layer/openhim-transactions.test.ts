@@ -63,10 +63,21 @@ for (const driver of testDrivers) {
         { ...transaction('bad'), response: { status: 'abc', timestamp: iso(t0) } },
         { ...transaction('bad'), request: { path: '/x', timestamp: 'yesterday' } },
         [transaction('bad')],
+        { ...transaction('bad'), channelID: undefined },
+        { ...transaction('bad'), channelID: '000000000000000000000000' },
+        // Attack: routes without bound made every page carrying the transaction huge (OPENHIM_TRANSACTION_MAX_PARTS, 100).
+        { ...transaction('bad'), routes: Array.from({ length: 101 }, (_, i) => ({ name: `r${i}` })) },
+        { ...transaction('bad'), routes: [{ name: 'r', orchestrations: Array.from({ length: 60 }, (_, i) => ({ name: `o${i}` })) }], orchestrations: Array.from({ length: 40 }, (_, i) => ({ name: `o${i}` })) },
       ]) {
         const refused = await iol.call('POST', '/transactions', bad);
         assert.equal(refused.status, 400, JSON.stringify(bad));
       }
+      const atCap = await iol.call('POST', '/transactions', transaction('at-cap', { routes: Array.from({ length: 100 }, (_, i) => ({ name: `r${i}` })) }));
+      assert.equal(atCap.status, 201, JSON.stringify(atCap.body));
+      const pushed = await iol.call('PUT', `/transactions/${atCap.body._id}`, { $push: { routes: { name: 'one more' } } });
+      assert.equal(pushed.status, 400, JSON.stringify(pushed.body));
+      assert.match(pushed.body.message, /OPENHIM_TRANSACTION_MAX_PARTS/);
+      assert.equal((await iol.call('DELETE', `/transactions/${atCap.body._id}`)).status, 200);
       const big = await iol.call('POST', '/transactions', transaction('big', { request: { path: '/big', timestamp: iso(t0), body: 'x'.repeat(100 * 1024) } }));
       assert.equal(big.status, 413);
     });
