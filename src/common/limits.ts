@@ -173,7 +173,7 @@ export const LIMITS = {
     'transactions one GET /events/:receivedTime turns into visualizer events (the newest first); the feed covers at most the last hour, as OpenHIM keeps events an hour'),
   maxVisualizers: limit('OPENHIM_MAX_VISUALIZERS', 1_000, 'count', 'visualizers stored (/visualizers); past it POST is 400'),
   apiMaxPageBytes: limit('OPENHIM_API_MAX_PAGE_BYTES', 32 * MB, 'bytes',
-    'request and response bodies one page of GET /transactions (full, fulltruncate) carries; the transactions past it come without their bodies, marked bodiesOmitted (GET /transactions/:id has them); the first one always has its bodies', 1 * KB),
+    'request and response bodies, and routes and orchestrations (as JSON), one page of GET /transactions (full, fulltruncate) carries; the transactions past it come without their bodies (their routes\' and orchestrations\' too), marked bodiesOmitted (GET /transactions/:id has them); the first one always has its bodies', 1 * KB),
   // ── the web console (src/services/console) ──────────────────────────────────────────────
   consoleSessionIdleMs: limit('CONSOLE_SESSION_TTL_MS', 2 * 60 * 60_000, 'ms',
     'idle lifetime of a console session; then the console asks the user to log in again', 60_000),

@@ -277,5 +277,27 @@ for (const driver of testDrivers) {
       assert.equal(stored.routes[0].request.body.length, 30_000);
       assert.equal(stored.response.bodyTruncated, undefined);
     });
+
+    test('routes and orchestrations count in OPENHIM_API_MAX_PAGE_BYTES: past it their bodies are left out too', async () => {
+      for (const [name, at] of [['parts-1', 3], ['parts-2', 2]] as const) {
+        const tx = transaction(name, {
+          request: { path: `/${name}`, timestamp: iso(t0 + at * 1000) },
+          response: { status: 200, timestamp: iso(t0 + at * 1000 + 1) },
+          routes: [{ name: 'r', request: { path: '/r', timestamp: iso(t0), body: 'g'.repeat(2000) }, orchestrations: [{ name: 'o', response: { status: 200, body: 'h'.repeat(500) } }] }],
+          orchestrations: [{ name: 'o', request: { path: '/o', body: 'i'.repeat(500) } }],
+        });
+        const created = await iol.call('POST', '/transactions', tx);
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+      }
+      const page = await iol.call('GET', `/transactions?filterRepresentation=full&${f({ 'request.path': '^/parts-' })}`);
+      assert.equal(page.status, 200);
+      assert.deepEqual(page.body.map((t: { request: { path: string } }) => t.request.path), ['/parts-1', '/parts-2']);
+      assert.equal(page.body[0].routes[0].request.body.length, 2000, 'the first transaction has its parts\' bodies');
+      assert.equal(page.body[1].bodiesOmitted, true, 'its parts alone were past the budget');
+      assert.equal(page.body[1].routes[0].request.body, undefined);
+      assert.equal(page.body[1].routes[0].orchestrations[0].response.body, undefined);
+      assert.equal(page.body[1].orchestrations[0].request.body, undefined);
+      assert.equal(page.body[1].routes[0].name, 'r', 'the parts themselves are kept');
+    });
   });
 }
