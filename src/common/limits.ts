@@ -173,7 +173,7 @@ export const LIMITS = {
     'transactions one GET /events/:receivedTime turns into visualizer events (the newest first); the feed covers at most the last hour, as OpenHIM keeps events an hour'),
   maxVisualizers: limit('OPENHIM_MAX_VISUALIZERS', 1_000, 'count', 'visualizers stored (/visualizers); past it POST is 400'),
   apiMaxPageBytes: limit('OPENHIM_API_MAX_PAGE_BYTES', 32 * MB, 'bytes',
-    'request and response bodies one page of GET /transactions (full, fulltruncate) carries; the transactions past it come without their bodies, marked bodiesOmitted (GET /transactions/:id has them); the first one always has its bodies', 1 * KB),
+    'request and response bodies, and routes and orchestrations (as JSON), one page of GET /transactions (full, fulltruncate) carries; the transactions past it come without their bodies (their routes\' and orchestrations\' too), marked bodiesOmitted (GET /transactions/:id has them); the first one always has its bodies', 1 * KB),
   // ── the web console (src/services/console) ──────────────────────────────────────────────
   consoleSessionIdleMs: limit('CONSOLE_SESSION_TTL_MS', 2 * 60 * 60_000, 'ms',
     'idle lifetime of a console session; then the console asks the user to log in again', 60_000),
@@ -200,12 +200,16 @@ export const LIMITS = {
     'certificates in the keystore\'s trusted list (`/keystore/ca`, what mutual TLS trusts); past it adding one is refused with 400'),
   keystoreKeyDecryptTimeoutMs: limit('OPENHIM_KEYSTORE_KEY_DECRYPT_TIMEOUT_MS', 2_000, 'ms',
     'decrypting an encrypted keystore key (its PBKDF2 iteration count is the key\'s own), on a worker thread, once per key and passphrase; past it the key is refused with 400', 100),
-  clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 14, 'count',
+  clientBcryptMaxCost: limit('OPENHIM_CLIENT_BCRYPT_MAX_COST', 10, 'count',
     'cost factor a client\'s bcrypt password hash may carry (each step doubles the router\'s verification time); a higher one is refused with 400 when stored, and a stored one above it never verifies', 4),
   routerMatchContentMaxBytes: limit('OPENHIM_ROUTER_MATCH_CONTENT_MAX_BYTES', 1 * MB, 'bytes',
-    'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (each XPath also stops after 250 ms); a longer body matches no such channel', 0),
+    'a request body the router parses to test a channel\'s matchContentXpath or matchContentJson rule (parsed once per request, only for channels the caller may use; the XML parse stops after 250 ms, each XPath after 50 ms); a longer body matches no such channel', 0),
   restoreMaxArchiveBytes: limit('INSTANT_RESTORE_MAX_ARCHIVE_BYTES', 2 * 1024 * MB, 'bytes',
     'an embedded database archive `instant restore` unpacks, decompressed (it is unpacked in memory); past it the restore stops, nothing changed', 1 * MB),
+  transactionMaxParts: limit('OPENHIM_TRANSACTION_MAX_PARTS', 100, 'count',
+    'routes and orchestrations (the transaction\'s and its routes\') one transaction stores; POST or PUT /transactions past it is 400, and a mediator answer\'s orchestrations past it are cut, the last kept one a marker naming how many were left out'),
+  clientBcryptMaxConcurrent: limit('OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT', 2, 'count',
+    'bcrypt client password verifications running at once in a router process (bcryptjs runs on the event loop and a wrong password is never cached); past it the login fails at once with 401 (a password verified before is answered from the cache)', 1),
 } as const satisfies Record<string, LimitDefinition>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -1,8 +1,14 @@
 /** content-match.ts: OpenHIM's XPath and JSON body rules, and what the API refuses. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkContentMatch, compileContentValueTest, MAX_JSON_PATH_SEGMENTS } from '../../src/services/interop-layer/content-match.js';
+import { checkContentMatch, compileContentValueTest as compileForBody, MatchableBody, MAX_JSON_PATH_SEGMENTS, type ContentRule } from '../../src/services/interop-layer/content-match.js';
 import { IolError } from '../../src/services/interop-layer/errors.js';
+
+/** The rule's test on a body given as text. */
+function compileContentValueTest(rule: ContentRule): ((text: string, onGiveUp?: () => void) => boolean) | undefined {
+  const test = compileForBody(rule);
+  return test && ((text, onGiveUp) => test(new MatchableBody(text), onGiveUp));
+}
 
 const refused = (pattern: RegExp) => (e: unknown) => e instanceof IolError && e.status === 400 && pattern.test(e.message);
 
@@ -61,4 +67,14 @@ test('a hostile XPath is stopped at the deadline and matches nothing', () => {
   let givenUp = 0;
   assert.equal(t(body, () => givenUp++), false);
   assert.equal(givenUp, 1);
+});
+
+test('a body is parsed once however many XPath and JSON rules test it', () => {
+  const body = new MatchableBody('<a><b>x</b></a>');
+  const rules = ['x', 'y', 'z'].map((value) => compileForBody({ matchContentXpath: 'string(/a/b)', matchContentValue: value })!);
+  assert.equal(body.xml(), body.xml(), 'the same document');
+  assert.deepEqual(rules.map((rule) => rule(body)), [true, false, false]);
+  const json = new MatchableBody('{"a":1}');
+  assert.equal(json.json(), json.json());
+  assert.equal(compileForBody({ matchContentJson: 'a', matchContentValue: '1' })!(json), true);
 });

@@ -63,10 +63,21 @@ for (const driver of testDrivers) {
         { ...transaction('bad'), response: { status: 'abc', timestamp: iso(t0) } },
         { ...transaction('bad'), request: { path: '/x', timestamp: 'yesterday' } },
         [transaction('bad')],
+        { ...transaction('bad'), channelID: undefined },
+        { ...transaction('bad'), channelID: '000000000000000000000000' },
+        // Attack: routes without bound made every page carrying the transaction huge (OPENHIM_TRANSACTION_MAX_PARTS, 100).
+        { ...transaction('bad'), routes: Array.from({ length: 101 }, (_, i) => ({ name: `r${i}` })) },
+        { ...transaction('bad'), routes: [{ name: 'r', orchestrations: Array.from({ length: 60 }, (_, i) => ({ name: `o${i}` })) }], orchestrations: Array.from({ length: 40 }, (_, i) => ({ name: `o${i}` })) },
       ]) {
         const refused = await iol.call('POST', '/transactions', bad);
         assert.equal(refused.status, 400, JSON.stringify(bad));
       }
+      const atCap = await iol.call('POST', '/transactions', transaction('at-cap', { routes: Array.from({ length: 100 }, (_, i) => ({ name: `r${i}` })) }));
+      assert.equal(atCap.status, 201, JSON.stringify(atCap.body));
+      const pushed = await iol.call('PUT', `/transactions/${atCap.body._id}`, { $push: { routes: { name: 'one more' } } });
+      assert.equal(pushed.status, 400, JSON.stringify(pushed.body));
+      assert.match(pushed.body.message, /OPENHIM_TRANSACTION_MAX_PARTS/);
+      assert.equal((await iol.call('DELETE', `/transactions/${atCap.body._id}`)).status, 200);
       const big = await iol.call('POST', '/transactions', transaction('big', { request: { path: '/big', timestamp: iso(t0), body: 'x'.repeat(100 * 1024) } }));
       assert.equal(big.status, 413);
     });
@@ -265,6 +276,28 @@ for (const driver of testDrivers) {
       assert.equal(stored.canRerun, false, 'a cut request cannot be rerun');
       assert.equal(stored.routes[0].request.body.length, 30_000);
       assert.equal(stored.response.bodyTruncated, undefined);
+    });
+
+    test('routes and orchestrations count in OPENHIM_API_MAX_PAGE_BYTES: past it their bodies are left out too', async () => {
+      for (const [name, at] of [['parts-1', 3], ['parts-2', 2]] as const) {
+        const tx = transaction(name, {
+          request: { path: `/${name}`, timestamp: iso(t0 + at * 1000) },
+          response: { status: 200, timestamp: iso(t0 + at * 1000 + 1) },
+          routes: [{ name: 'r', request: { path: '/r', timestamp: iso(t0), body: 'g'.repeat(2000) }, orchestrations: [{ name: 'o', response: { status: 200, body: 'h'.repeat(500) } }] }],
+          orchestrations: [{ name: 'o', request: { path: '/o', body: 'i'.repeat(500) } }],
+        });
+        const created = await iol.call('POST', '/transactions', tx);
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+      }
+      const page = await iol.call('GET', `/transactions?filterRepresentation=full&${f({ 'request.path': '^/parts-' })}`);
+      assert.equal(page.status, 200);
+      assert.deepEqual(page.body.map((t: { request: { path: string } }) => t.request.path), ['/parts-1', '/parts-2']);
+      assert.equal(page.body[0].routes[0].request.body.length, 2000, 'the first transaction has its parts\' bodies');
+      assert.equal(page.body[1].bodiesOmitted, true, 'its parts alone were past the budget');
+      assert.equal(page.body[1].routes[0].request.body, undefined);
+      assert.equal(page.body[1].routes[0].orchestrations[0].response.body, undefined);
+      assert.equal(page.body[1].orchestrations[0].request.body, undefined);
+      assert.equal(page.body[1].routes[0].name, 'r', 'the parts themselves are kept');
     });
   });
 }

@@ -2,7 +2,9 @@
  * Review finding 2: matchContentJson, matchContentXpath and matchContentValue were dropped on
  * POST/PUT /channels and POST /metadata, so a channel meant to take only some bodies took any
  * body (and its route received what it was never meant to see). They are now kept, exported and
- * applied by the router as OpenHIM's requestMatching.js does, at a bounded cost.
+ * applied by the router as OpenHIM's requestMatching.js does, at a bounded cost. Second attack
+ * round: each XPath channel parsed the body again, for any client, even one the channel refuses;
+ * the body is now parsed once per request, and only for channels the client may use.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +55,24 @@ for (const driver of testDrivers) {
       const [slow, other] = await Promise.all([send('/slow', `<r>${'<e/>'.repeat(900)}</r>`, 'application/xml'), send('/json', '{"function":{"id":"da3"}}', 'application/json')]);
       assert.equal(slow.status, 404);
       assert.equal(other.status, 200);
+    });
+
+    test('attack: a client a content-rule channel refuses cannot make the router evaluate its rule (401, nothing parsed)', async () => {
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'other', name: 'Other', roles: [], password: 'other-password-1' })).status, 201);
+      const other = { authorization: basic('other', 'other-password-1'), 'content-type': 'application/xml' };
+      // A hostile XPath would be given up at its deadline (no match, 404) if it were evaluated.
+      const hostile = '//*[count(//*[count(//*[count(//*) > 0]) > 0]) > 0]';
+      for (const i of [1, 2, 3]) {
+        assert.equal((await iol.call('POST', '/channels', { name: `guarded-${i}`, urlPattern: '^/guarded$', allow: ['emr'], matchContentXpath: hostile, matchContentValue: 'x', routes: [route()] })).status, 201);
+      }
+      const body = `<r>${'<e/>'.repeat(900)}</r>`;
+      const refused = await fetch(`${iol.router}/guarded`, { method: 'POST', headers: other, body });
+      assert.equal(refused.status, 401, 'refused before any XPath ran');
+      assert.match(await refused.text(), /may not use channel guarded-1/);
+      // A channel the client may use, after the refused ones, still takes it on its own rule.
+      assert.equal((await iol.call('POST', '/channels', { name: 'other-xml', urlPattern: '^/guarded$', priority: 9, allow: ['other'], matchContentXpath: 'string(/r/@k)', matchContentValue: 'mine', routes: [route()] })).status, 201);
+      assert.equal((await fetch(`${iol.router}/guarded`, { method: 'POST', headers: other, body: '<r k="mine"/>' })).status, 200);
+      assert.equal((await fetch(`${iol.router}/guarded`, { method: 'POST', headers: other, body: '<r k="theirs"/>' })).status, 401);
     });
 
     test('matchContentRegex still decides alone when set (OpenHIM checks it first)', async () => {

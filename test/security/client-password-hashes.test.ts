@@ -70,5 +70,23 @@ for (const driver of testDrivers) {
       const malformed = await iol.call('POST', '/clients', { clientID: 'odd-client', name: 'o', passwordAlgorithm: 'bcrypt', passwordHash: '$2a$10$short' });
       assert.equal(malformed.status, 400, JSON.stringify(malformed.body));
     });
+
+    test('attack: a $2x$ hash (bcryptjs throws "Invalid salt revision") is refused when stored, and one in the table is a 401, not a 500', async () => {
+      const X2 = '$2x$04$abcdefghijklmnopqrstuu5Wq6CqvZ2Xh4FhXfWzGzk3CqQ1yYz1W';
+      const res = await iol.call('POST', '/clients', { clientID: 'x2-client', name: 'x', roles: ['hashes'], passwordAlgorithm: 'bcrypt', passwordHash: X2 });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      const noAlgorithm = await iol.call('POST', '/clients', { clientID: 'x2-client', name: 'x', roles: ['hashes'], passwordHash: X2 });
+      assert.equal(noAlgorithm.status, 400, JSON.stringify(noAlgorithm.body));
+      for (const [algorithm, hash] of [['sha256', 'abc'], ['md5', ''], ['sha512', 'z'.repeat(128)]] as const) {
+        const digest = await iol.call('POST', '/clients', { clientID: 'x2-client', name: 'x', roles: ['hashes'], passwordAlgorithm: algorithm, passwordHash: hash, passwordSalt: 's' });
+        assert.equal(digest.status, 400, `${algorithm} ${JSON.stringify(digest.body)}`);
+      }
+      const ok = await iol.call('POST', '/clients', { clientID: 'x2-client', name: 'x', roles: ['hashes'], passwordAlgorithm: 'bcrypt', passwordHash: OPENHIM_BCRYPT });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      await iol.t.db.query(`UPDATE iol.clients SET secrets = jsonb_set(secrets, '{passwordHash}', to_jsonb($1::text)) WHERE client_id = 'x2-client'`, [X2]);
+      assert.equal((await iol.call('PUT', '/clients/sha512-client', { name: 'reload again' })).status, 200);
+      assert.equal(await through('x2-client', 'password'), 401);
+      assert.equal(await through('x2-client', 'password'), 401);
+    });
   });
 }

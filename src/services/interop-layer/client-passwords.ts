@@ -8,6 +8,7 @@ import { createHash, getHashes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { badRequest } from './errors.js';
 import { safeEqual, verifyAgainstDummy, verifyPassword } from './passwords.js';
+import type { BcryptGate } from './bcrypt-gate.js';
 import type { ClientSecrets } from './models.js';
 
 /** The digests node:crypto names that this build can actually compute (OpenSSL 3 lists some legacy ones it refuses). */
@@ -19,8 +20,11 @@ const CRYPTO_HASHES = new Set(getHashes().filter((name) => {
     return false;
   }
 }));
-/** `$2a$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet. */
-const BCRYPT_HASH = /^\$2[abxy]?\$(\d{2})\$[./A-Za-z0-9]{53}$/;
+/**
+ * `$2a$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet. Only the
+ * revisions bcryptjs verifies: it throws on `$2x$` and others ("Invalid salt revision").
+ */
+const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/;
 
 export type ClientHashScheme = 'scrypt' | 'crypto' | 'bcrypt';
 
@@ -39,6 +43,7 @@ export function schemeOf(algorithm: string | undefined): ClientHashScheme | unde
  * uncached verification.
  */
 export function clientHashToStore(algorithm: string | undefined, hash: string, salt: string | undefined, maxCost: number): Required<Pick<ClientSecrets, 'passwordAlgorithm' | 'passwordHash' | 'passwordSalt'>> {
+  if (!hash) throw badRequest('passwordHash is empty', 'send the hash, or a plain `password`');
   const chosen = algorithm ?? (BCRYPT_HASH.test(hash) ? 'bcrypt' : 'sha512');
   const scheme = schemeOf(chosen);
   if (!scheme || scheme === 'scrypt') {
@@ -52,6 +57,11 @@ export function clientHashToStore(algorithm: string | undefined, hash: string, s
     }
     return { passwordAlgorithm: 'bcrypt', passwordHash: hash, passwordSalt: '' };
   }
+  // A digest is compared with the hex of what node:crypto computes: anything else never verifies.
+  const hexLength = createHash(chosen).digest('hex').length;
+  if (hash.length !== hexLength || !/^[0-9a-fA-F]+$/.test(hash)) {
+    throw badRequest(`passwordHash is not a ${chosen.slice(0, 50)} hash: ${hexLength} hexadecimal characters expected`);
+  }
   return { passwordAlgorithm: chosen, passwordHash: hash, passwordSalt: salt ?? '' };
 }
 
@@ -61,7 +71,7 @@ function bcryptCost(hash: string): number | undefined {
 }
 
 /** Checks a Basic password against a client's stored hash. A hash that can never verify costs a dummy check. */
-export async function verifyClientPassword(secrets: ClientSecrets, password: string, maxBcryptCost: number): Promise<boolean> {
+export async function verifyClientPassword(secrets: ClientSecrets, password: string, maxBcryptCost: number, gate?: BcryptGate): Promise<boolean> {
   const { passwordHash, passwordSalt } = secrets;
   if (!passwordHash) return verifyAgainstDummy(password);
   switch (schemeOf(secrets.passwordAlgorithm ?? 'sha512')) {
@@ -76,7 +86,8 @@ export async function verifyClientPassword(secrets: ClientSecrets, password: str
       // A row stored before the cost check (or written to the table directly) is bounded here too.
       const cost = bcryptCost(passwordHash);
       if (cost === undefined || cost < 4 || cost > maxBcryptCost) return verifyAgainstDummy(password);
-      return bcrypt.compare(password, passwordHash);
+      const compare = () => bcrypt.compare(password, passwordHash).catch(() => false); // a hash bcryptjs rejects is a failed login, never a 500
+      return (await (gate ? gate.run(compare) : compare())) ?? false;
     }
     default:
       return verifyAgainstDummy(password);

@@ -19,7 +19,8 @@ export async function secretsFrom(input: ClientInput, maxBcryptCost: number, pre
     secrets.passwordAlgorithm = 'scrypt';
     secrets.passwordHash = await hashPassword(input.password);
     delete secrets.passwordSalt;
-  } else if (input.passwordHash) {
+  } else if (input.passwordHash !== undefined) {
+    // An empty hash is refused there, not ignored: it never verifies.
     Object.assign(secrets, clientHashToStore(input.passwordAlgorithm, input.passwordHash, input.passwordSalt, maxBcryptCost));
   }
   if (input.customTokenID) secrets.customTokenHash = sha256hex(input.customTokenID);

@@ -2,6 +2,7 @@
  * The transaction log API: OpenHIM's filters (JSON in `filters`), representations and paging,
  * newest first; PUT lets an asynchronous mediator add routes and set the final status.
  */
+import { refuseTooManyParts } from '../transaction-parts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
@@ -253,6 +254,8 @@ function checkId(id: string, what: string): void {
   if (id.length > 200 || mayHoldUnstorable(JSON.stringify(id))) throw notFound(`${what} ${JSON.stringify(id.slice(0, 40))}`);
 }
 
+type WithOrchestrations = { orchestrations?: unknown[] };
+
 /** Any user reads the transactions of the channels their groups may view; admins count, change and delete. */
 export function transactionRoutes(deps: IolDeps): ScopedRoutes {
   /** The channels a user may read, and those whose bodies they may read (undefined = all). */
@@ -339,6 +342,10 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       if (!tx) throw notFound(`transaction ${request.params.id}`);
       const update = parseBody(updateSchema, request.body, 'transaction update');
       const pushed = update.$push?.routes;
+      refuseTooManyParts({
+        routes: [...((update.routes as WithOrchestrations[] | undefined) ?? tx.routes), ...((pushed ? (Array.isArray(pushed) ? pushed : [pushed]) : []) as WithOrchestrations[])],
+        orchestrations: update.orchestrations ?? tx.orchestrations,
+      }, deps.config.limits.transactionMaxParts);
       const next: Transaction = {
         ...tx,
         ...(update.status ? { status: update.status } : {}),
@@ -358,6 +365,10 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
 
     app.post('/transactions', async (request, reply) => {
       const tx = transactionFromBody(request.body, deps.config.maxStoredBodyBytes);
+      refuseTooManyParts(tx, deps.config.limits.transactionMaxParts);
+      // OpenHIM's transaction model requires a channelID; one naming no channel is shown by no channel's ACL.
+      if (!tx.channelID) throw badRequest('a transaction needs a channelID');
+      if (!(await deps.channels.byId(tx.channelID))) throw badRequest(`channelID ${tx.channelID} names no channel`);
       await deps.transactions.save(tx);
       auditChange(deps, request, 'C', `Transaction/${tx._id}`);
       reply.code(201);

@@ -81,6 +81,12 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!row) throw notFound(`user ${request.params.email}`);
     const input = parseBody(userSchema, { ...row.doc, ...(request.body as object) }, 'user');
     if (!admin && JSON.stringify(input.groups) !== JSON.stringify(row.doc.groups)) throw forbidden('only an admin may change groups');
+    // Root stays root: renamed it could be deleted, demoted it could be locked out (OpenHIM only
+    // refuses its deletion, which a rename got around).
+    if (isRoot(deps, row.doc.email)) {
+      if (input.email.toLowerCase() !== row.doc.email.toLowerCase()) throw forbidden(`User ${deps.config.rootEmail} is OpenHIM root: its email cannot be changed`);
+      if (!input.groups.includes('admin')) throw forbidden(`User ${deps.config.rootEmail} is OpenHIM root: it stays in the admin group`);
+    }
     if (input.email.toLowerCase() !== row.doc.email.toLowerCase()) {
       if (!admin) throw forbidden('only an admin may change an email');
       if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);

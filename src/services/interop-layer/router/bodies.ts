@@ -1,3 +1,4 @@
+import { capOrchestrations } from '../transaction-parts.js';
 import type { Orchestration } from '../models.js';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -150,10 +151,10 @@ export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefi
   return out;
 }
 
-/** A mediator's orchestrations as stored: their request and response headers masked too. */
-export function loggableOrchestrations(orchestrations: readonly Orchestration[]): Orchestration[] {
+/** A mediator's orchestrations as stored: their request and response headers masked too, at most `max` (a marker last when cut). */
+export function loggableOrchestrations(orchestrations: readonly Orchestration[], max: number): Orchestration[] {
   if (!Array.isArray(orchestrations)) return [];
-  return orchestrations.map((o) => {
+  return capOrchestrations(orchestrations, max).map((o) => {
     if (!o || typeof o !== 'object') return o;
     const copy: Orchestration = { ...o };
     if (o.request && typeof o.request === 'object') {

@@ -3,6 +3,7 @@
  * Steps read and write an Exchange; none of them sees a socket, so the same steps serve the
  * HTTP and HTTPS listeners and the rerun of a stored transaction.
  */
+import type { BcryptGate } from '../bcrypt-gate.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Client, Transaction, TransactionStatus } from '../models.js';
 import type { CompiledChannel } from '../routing-table.js';
@@ -80,6 +81,8 @@ export interface RouterDeps {
   logger: Logger;
   routing: RoutingTable;
   verified: VerificationCache;
+  /** Bounds bcrypt client verifications in this process (OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT). */
+  bcryptGate: BcryptGate;
   transactions: Pick<TransactionLog, 'begin' | 'finish'>;
   audits: { record(input: AuditInput): unknown };
   metrics: Pick<RouterMetrics, 'countAuthFailure' | 'observe'>;

@@ -135,6 +135,38 @@ async function toRow(tx: Transaction, raw?: BodyBytes): Promise<TransactionRow> 
 }
 
 /** Puts stored bodies back into the document. */
+/** The size of a transaction's routes and orchestrations as JSON (0 without any). */
+function partsBytes(doc: Transaction): number {
+  const routes = Array.isArray(doc.routes) ? doc.routes : [];
+  const orchestrations = Array.isArray(doc.orchestrations) ? doc.orchestrations : [];
+  if (routes.length === 0 && orchestrations.length === 0) return 0;
+  return Buffer.byteLength(JSON.stringify(routes)) + Buffer.byteLength(JSON.stringify(orchestrations));
+}
+
+type PartLike = { request?: { body?: unknown } | undefined; response?: { body?: unknown } | undefined; orchestrations?: PartLike[] | undefined };
+
+/** A route's or orchestration's request and response without their bodies (past the page budget). */
+function withoutBodies<T extends PartLike>(part: T): T {
+  if (!part || typeof part !== 'object') return part;
+  const strip = <S extends { body?: unknown } | undefined>(section: S): S => {
+    if (!section || typeof section !== 'object' || !('body' in section)) return section;
+    const { body: _b, ...rest } = section;
+    return rest as S;
+  };
+  return {
+    ...part,
+    request: strip(part.request),
+    response: strip(part.response),
+    ...(Array.isArray(part.orchestrations) ? { orchestrations: part.orchestrations.map(withoutBodies) } : {}),
+  };
+}
+
+function withoutPartBodies(doc: Transaction): Transaction {
+  const routes = Array.isArray(doc.routes) ? (doc.routes as unknown as PartLike[]).map(withoutBodies) : doc.routes;
+  const orchestrations = Array.isArray(doc.orchestrations) ? (doc.orchestrations as unknown as PartLike[]).map(withoutBodies) : doc.orchestrations;
+  return { ...doc, routes, orchestrations } as Transaction;
+}
+
 async function withBodies(doc: Transaction, bodies: Buffer | Uint8Array | null | undefined): Promise<Transaction> {
   if (!bodies || bodies.length === 0) return doc;
   const column = Buffer.from(bodies.buffer, bodies.byteOffset, bodies.byteLength);
@@ -451,12 +483,14 @@ export class TransactionLog {
     const out: Transaction[] = [];
     let shown = 0;
     for (const row of r.rows) {
-      if (row.omitted || (row.bodies && shown >= pageBytes)) {
-        out.push({ ...row.doc, bodiesOmitted: true } as Transaction);
+      const parts = partsBytes(row.doc);
+      if (row.omitted || ((row.bodies || parts > 0) && shown >= pageBytes)) {
+        out.push({ ...withoutPartBodies(row.doc), bodiesOmitted: true } as Transaction);
         continue;
       }
       const tx = await withBodies(row.doc, row.bodies);
-      shown += Buffer.byteLength(tx.request?.body ?? '') + Buffer.byteLength(tx.response?.body ?? '');
+      // Routes and orchestrations (with their bodies) are in the document: they count too.
+      shown += Buffer.byteLength(tx.request?.body ?? '') + Buffer.byteLength(tx.response?.body ?? '') + parts;
       out.push(tx);
     }
     return out;

@@ -37,7 +37,7 @@ async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, passwor
   const subject = passwordSubject(entry);
   if (!subject) return verifyAgainstDummy(password);
   if (deps.verified.has(subject, password)) return true;
-  const ok = await verifyClientPassword(entry.secrets, password, deps.config.limits.clientBcryptMaxCost);
+  const ok = await verifyClientPassword(entry.secrets, password, deps.config.limits.clientBcryptMaxCost, deps.bcryptGate);
   if (ok) deps.verified.remember(subject, password);
   return ok;
 }

@@ -6,6 +6,7 @@
  */
 import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
 import { newObjectId } from '../../ids.js';
+import type { Channel, Client } from '../../models.js';
 import { loggableHeaders, loggableQuery } from '../bodies.js';
 
 export function ipMatches(list: readonly string[], ip: string): boolean {
@@ -28,16 +29,19 @@ export function refuseAccess(exchange: Exchange, deps: RouterDeps, reason: strin
   halt(exchange, textResponse(401, `Unauthorized: ${reason}`, { 'www-authenticate': 'Basic realm="OpenHIM"' }));
 }
 
+/** Whether the caller (a client, or none) from `clientIP` may use the channel. */
+export function mayUseChannel(channel: Channel, client: Client | undefined, clientIP: string): boolean {
+  const whitelisted = channel.whitelist.length > 0 && ipMatches(channel.whitelist, clientIP);
+  if (channel.whitelist.length > 0 && !whitelisted) return false;
+  if (channel.authType === 'public') return true;
+  if (whitelisted) return true;
+  return Boolean(client && channel.allow.some((a) => a === client.clientID || client.roles.includes(a)));
+}
+
 export function authoriseClient(exchange: Exchange, deps: RouterDeps): void {
   const channel = exchange.channel!.channel;
   const { client, request } = exchange;
-  const whitelisted = channel.whitelist.length > 0 && ipMatches(channel.whitelist, request.clientIP);
-  let allowed: boolean;
-  if (channel.whitelist.length > 0 && !whitelisted) allowed = false;
-  else if (channel.authType === 'public') allowed = true;
-  else if (whitelisted) allowed = true;
-  else allowed = Boolean(client && channel.allow.some((a) => a === client.clientID || client.roles.includes(a)));
-  if (!allowed) {
+  if (!mayUseChannel(channel, client, request.clientIP)) {
     const reason = !client
       ? exchange.authFailure ?? 'this channel needs credentials'
       : `client ${client.clientID} may not use channel ${channel.name}`;

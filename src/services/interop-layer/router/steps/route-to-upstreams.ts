@@ -182,7 +182,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
       headers: mediatorHeaders(m.response?.headers),
       body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
     };
-    if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations);
+    if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
     if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
     if (m.error) tx.error = m.error;
     if (m.status) exchange.mediatorStatus = m.status;
@@ -218,7 +218,7 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
         timestamp: outcome.response.timestamp,
         ...storedBody(m?.response?.body !== undefined ? String(m.response.body) : outcome.response.body, channel.responseBody, cap),
       };
-      if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations);
+      if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
       if (m?.properties) record.properties = m.properties;
       if (m?.error) record.error = m.error;
     }
