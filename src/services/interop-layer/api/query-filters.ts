@@ -123,3 +123,16 @@ export function filterValues(value: unknown, name: string, max: number, maxChars
   }
   return list.map(String);
 }
+
+/** The `filters` parameter (JSON text, or an object already parsed): a plain object, storable. */
+export function filtersObject(raw: string | Record<string, unknown>): Record<string, unknown> {
+  let filters: unknown;
+  try {
+    filters = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  } catch {
+    throw badRequest('filters is not valid JSON');
+  }
+  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
+  checkStorable(filters, 'filters');
+  return filters as Record<string, unknown>;
+}

@@ -4,7 +4,7 @@
  * transaction filters: an unknown filter or operator is a 400, not a list of everything.
  */
 import { badRequest } from '../errors.js';
-import { asJson, checkStorable, filterValues, parseTimestamp } from './query-filters.js';
+import { asJson, filterValues, filtersObject, parseTimestamp } from './query-filters.js';
 
 const TASK_STATUSES = ['Queued', 'Processing', 'Paused', 'Cancelled', 'Completed'] as const;
 const TASK_FILTERS = ['status', 'user', 'created'];
@@ -18,16 +18,8 @@ export interface TaskFilters {
 
 export function parseTaskFilters(raw: string | undefined): TaskFilters {
   if (raw === undefined || raw === '') return {};
-  let filters: unknown;
-  try {
-    filters = JSON.parse(raw);
-  } catch {
-    throw badRequest('filters is not valid JSON');
-  }
-  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
-  checkStorable(filters, 'filters');
   const out: TaskFilters = {};
-  for (const [key, value] of Object.entries(filters)) {
+  for (const [key, value] of Object.entries(filtersObject(raw))) {
     if (key === 'status') {
       out.status = filterValues(value, 'status', 100, 200);
       const unknown = out.status.find((s) => !(TASK_STATUSES as readonly string[]).includes(s));

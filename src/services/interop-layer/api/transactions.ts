@@ -13,7 +13,7 @@ import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { asJson, checkStorable, filterValues, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
+import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 import { transactionFromBody } from './transaction-create.js';
 
@@ -149,16 +149,8 @@ function hasChildrenFilter(value: unknown): boolean {
 /** OpenHIM's `filters` JSON → our query, every filter checked. Unknown keys are refused so a typo does not list everything. */
 export function parseFilters(raw: string | undefined | Record<string, unknown>): ParsedFilters {
   if (!raw) return {};
-  let filters: unknown;
-  try {
-    filters = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  } catch {
-    throw badRequest('filters is not valid JSON');
-  }
-  if (!filters || typeof filters !== 'object' || Array.isArray(filters)) throw badRequest('filters must be a JSON object');
-  checkStorable(filters, 'filters');
   const q: ParsedFilters = {};
-  for (const [key, value] of Object.entries(filters)) {
+  for (const [key, value] of Object.entries(filtersObject(raw))) {
     switch (key) {
       case 'channelID':
         q.channelIDs = filterValues(value, 'channelID', 1000);
