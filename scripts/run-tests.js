@@ -79,6 +79,11 @@ if (!process.env.INSTANT_TEST_DATABASE_URL) {
 // cluster instead of running PGlite's initdb (~2-3 s of CPU each); see src/db/pglite-template.ts.
 if (!process.env.INSTANT_PGLITE_TEMPLATE) process.env.INSTANT_PGLITE_TEMPLATE = await pgliteTemplate();
 
+// Test processes live seconds: V8's optimising recompiles of PGlite's WebAssembly would cost them
+// about half their CPU and pay back only in long runs (src/db/wasm-tiering.ts). Every process the
+// tests start inherits this, `instant` and its background instances included.
+process.env.INSTANT_WASM_TIER_UP ??= 'false';
+
 let files = findTests(TEST_ROOT);
 if (filter.length) files = files.filter((f) => filter.some((part) => f.includes(part)));
 const stream = run({ files: longestFirst(files), concurrency: CONCURRENCY, timeout: 600_000 });

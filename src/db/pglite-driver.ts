@@ -4,6 +4,7 @@ import { applyMigrations, forgetSchema } from './migrate.js';
 import { copyBuffers, type CopyData } from './copy-binary.js';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
+import { chooseWasmTiering } from './wasm-tiering.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -39,6 +40,7 @@ export class PgliteDatabase implements Database {
   /** dataDir undefined keeps everything in memory (tests of pure logic only). */
   static async open(dataDir?: string): Promise<PgliteDatabase> {
     if (dataDir) prepareDataDir(dataDir);
+    chooseWasmTiering();
     const pg = new PGlite(dataDir);
     await pg.waitReady;
     return new PgliteDatabase(pg);

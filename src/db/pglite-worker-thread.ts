@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
+import { chooseWasmTiering } from './wasm-tiering.js';
 
 interface Request {
   id: number;
@@ -25,6 +26,7 @@ interface Request {
 const port = parentPort!;
 const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbeat?: Int32Array; tickMs?: number };
 if (dataDir) prepareDataDir(dataDir);
+chooseWasmTiering();
 const pg = new PGlite(dataDir);
 let copySource: PgliteCopySource | undefined;
 

@@ -10,9 +10,11 @@ import { limitsFromEnvironment } from '../../common/limits.js';
 import { existsSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { ProgressReporter } from './logical.js';
+import { chooseWasmTiering } from '../../db/wasm-tiering.js';
 
 export async function dumpPgliteDir(dataDir: string, file: string, report: ProgressReporter): Promise<number> {
   report(`opening the embedded database in ${dataDir}`);
+  chooseWasmTiering();
   const pg = new PGlite(dataDir);
   try {
     await pg.waitReady;
@@ -53,6 +55,7 @@ export async function loadPgliteDir(dataDir: string, file: string, report: Progr
   let pg: PGlite | undefined;
   try {
     // PGlite unpacks while it starts: a broken tar throws here, or later from waitReady.
+    chooseWasmTiering();
     pg = new PGlite(incoming, { loadDataDir: archive });
     await pg.waitReady;
     await pg.query('SELECT 1');
