@@ -257,7 +257,8 @@ export class FhirRepository {
       if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
       const resource = { ...current.content!, meta: change(current.content!.meta ?? {}) } as Resource;
       if (sameContent(resource, current.content!)) return { resource: current.content!, created: false };
-      return repo.writeNext(type, id, assertResourceBody(resource, type), current, 'update');
+      // Also none when the interceptors undo the change (a registry dropping a tag only it sets).
+      return repo.writeNext(type, id, assertResourceBody(resource, type), current, 'update', { noopIfUnchanged: true });
     });
   }
 
@@ -433,13 +434,17 @@ export class FhirRepository {
     return { resource: stored, created: true };
   }
 
-  private async writeNext(type: string, id: string, resource: Resource, current: CurrentRow, method: WriteMethod): Promise<WriteResult> {
-    const stored = await this.writeVersionOf(type, id, resource, current, method);
+  private async writeNext(type: string, id: string, resource: Resource, current: CurrentRow, method: WriteMethod, options: { noopIfUnchanged?: boolean } = {}): Promise<WriteResult> {
+    const stored = await this.writeVersionOf(type, id, resource, current, method, options);
     return { resource: stored, created: false };
   }
 
-  /** One new version: interceptors before, stamp, validate, write, interceptors after. */
-  private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod): Promise<Resource> {
+  /**
+   * One new version: interceptors before, stamp, validate, write, interceptors after.
+   * `noopIfUnchanged`: when what the interceptors leave equals the current version, no version is
+   * written and the current one is the result.
+   */
+  private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod, options: { noopIfUnchanged?: boolean } = {}): Promise<Resource> {
     const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
     const action = method === 'delete' ? 'delete' : method === 'patch' ? 'patch' : previous ? 'update' : 'create';
     const event = { action, type, id, resource, previous, repo: this } as const;
@@ -451,6 +456,7 @@ export class FhirRepository {
         if (content.id !== id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
       }
     }
+    if (options.noopIfUnchanged && previous && sameContent(content, previous)) return previous;
     const version = (current?.version ?? 0) + 1;
     const stored = stamp(content, id, version);
     // Asked before the transaction unless an interceptor or a concurrent write changed the codings.

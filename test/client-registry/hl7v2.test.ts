@@ -224,7 +224,7 @@ for (const driver of testDrivers) {
       assert.ok(!survivorPid.getField(3).components.some((cx) => cx[0] === 'A-300'), 'the merged-away identifier is not the person\'s any more');
     });
 
-    test('MSH-18 8859/1 is decoded as Latin-1 and answered in it; undeclared non-UTF-8 bytes and unknown sets are refused (review finding 13)', async () => {
+    test('MSH-18 8859/1 is decoded as Latin-1 and answered in it; undeclared non-UTF-8 bytes, non-ASCII bytes under ASCII and unknown sets are refused (review finding 13)', async () => {
       const latin1 = (text: string) => Buffer.from(text, 'latin1');
       const msh = (type: string, id: string, charset: string) => `MSH|^~\\&|CLINIC_A|FAC_A|CR|MOH|20240101120000||${type}|${id}|P|2.5||||||${charset}`;
       const admit = [msh('ADT^A04^ADT_A01', 'L1', '8859/1'), 'PID|1||L-1^^^CLINIC_A^MR||Müller^José||19770707|M'].join('\r');
@@ -242,6 +242,12 @@ for (const driver of testDrivers) {
       assert.match(refused, /MSA\|AE\|L3/);
       assert.match(refused, /not valid UTF-8/);
       assert.equal((await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|L-3`)}`)).body.entry?.length ?? 0, 0, 'nothing stored as U+FFFD');
+      const ascii = [msh('ADT^A04^ADT_A01', 'L6', 'ASCII'), 'PID|1||L-6^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
+      const notAscii = (await rawExchange(cr.running.endpoints.mllp!, latin1(ascii))).toString('latin1');
+      assert.match(notAscii, /MSA\|AE\|L6/);
+      assert.match(notAscii, /declares ASCII but the message holds bytes above 127/);
+      const plain = [msh('ADT^A04^ADT_A01', 'L7', 'ASCII'), 'PID|1||L-7^^^CLINIC_A^MR||Muller^Ana||19770707|F'].join('\r');
+      assert.match((await rawExchange(cr.running.endpoints.mllp!, latin1(plain))).toString('latin1'), /MSA\|AA\|L7/);
       const utf8 = [msh('ADT^A04^ADT_A01', 'L4', 'UNICODE UTF-8'), 'PID|1||L-4^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
       assert.match((await rawExchange(cr.running.endpoints.mllp!, Buffer.from(utf8, 'utf8'))).toString('utf8'), /MSA\|AA\|L4/);
       const unknownSet = (await rawExchange(cr.running.endpoints.mllp!, latin1([msh('ADT^A04^ADT_A01', 'L5', 'ISO IR87'), 'PID|1||L-5^^^CLINIC_A^MR||Doe^Jo||19770707|F'].join('\r')))).toString('latin1');

@@ -30,7 +30,7 @@ for (const driver of testDrivers) {
     });
 
     before(async () => {
-      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2', OPENHIM_API_MAX_PAGE_BYTES: '1024', OPENHIM_MAX_STORED_BODY_BYTES: '30000' });
+      iol = await startIol(driver, { OPENHIM_API_BODY_LIMIT_BYTES: String(64 * 1024), OPENHIM_MAX_VISUALIZERS: '2', OPENHIM_API_MAX_PAGE_BYTES: '1024', OPENHIM_MAX_STORED_BODY_BYTES: '30000', OPENHIM_API_MAX_EVENTS: '40' });
       const channel = await iol.call('POST', '/channels', { name: 'events', urlPattern: '^/events-test$', allow: ['x'], routes: [{ name: 'the primary', host: '127.0.0.1', port: 1, primary: true }] });
       assert.equal(channel.status, 201, JSON.stringify(channel.body));
       channelId = channel.body._id;
@@ -39,6 +39,12 @@ for (const driver of testDrivers) {
         ['with-route', { routes: [{ name: 'audit copy', request: { path: '/audit/copy', method: 'POST', timestamp: iso(t0 + 10) }, response: { status: 502, timestamp: iso(t0 + 50) } }] }],
         ['with-orchestration', { orchestrations: [{ name: 'lookup', request: { path: '/fhir/Patient', querystring: 'identifier=42', method: 'GET', timestamp: iso(t0 + 5) }, response: { status: 503, timestamp: iso(t0 + 60) } }] }],
         ['with-property', { properties: { pk: 'one', other: 2 } }],
+        // 4 + 2 x 12 events, a second later than the others: past OPENHIM_API_MAX_EVENTS (40) in all.
+        ['many-parts', {
+          request: { path: '/many', method: 'POST', timestamp: iso(t0 + 1000) },
+          response: { status: 200, timestamp: iso(t0 + 1500) },
+          orchestrations: Array.from({ length: 12 }, (_, n) => ({ name: `step ${n}`, request: { path: '/x', method: 'GET', timestamp: iso(t0 + 1001 + n) }, response: { status: 200, timestamp: iso(t0 + 1100 + n) } })),
+        }],
       ];
       for (const [name, extra] of seeds) {
         const created = await iol.call('POST', '/transactions', transaction(name, extra));
@@ -105,7 +111,7 @@ for (const driver of testDrivers) {
 
     test('filterRepresentation=bulkrerun answers {count} of the filtered transactions', async () => {
       const all = await iol.call('GET', '/transactions?filterRepresentation=bulkrerun');
-      assert.deepEqual(all.body, { count: 4 });
+      assert.deepEqual(all.body, { count: 5 });
       const some = await iol.call('GET', `/transactions?filterRepresentation=bulkrerun&${f({ 'request.path': 'with-' })}`);
       assert.deepEqual(some.body, { count: 3 });
     });
@@ -161,7 +167,7 @@ for (const driver of testDrivers) {
     test('filterLimit=0 is OpenHIM\'s "no limit": the largest page (OPENHIM_API_MAX_FILTER_LIMIT rows)', async () => {
       const res = await iol.call('GET', '/transactions?filterLimit=0');
       assert.equal(res.status, 200);
-      assert.equal(res.body.length, 4);
+      assert.equal(res.body.length, 5);
     });
 
     test('GET /tasks applies filters (status, user, created) and leaves out each task\'s transactions; GET /tasks/:id has them', async () => {
@@ -213,6 +219,13 @@ for (const driver of testDrivers) {
       assert.ok(later.body.events.length > 0);
       assert.ok(later.body.events.every((e: { normalizedTimestamp: string }) => Number(e.normalizedTimestamp) >= t0 + 60));
       assert.deepEqual((await iol.call('GET', `/events/${Date.now() + 60_000}`)).body, { events: [] });
+      // At most OPENHIM_API_MAX_EVENTS, the earliest: asking again from the last one's time gives the rest.
+      type Event = { _id: string; transactionID: string; normalizedTimestamp: string };
+      const capped = res.body.events as Event[];
+      assert.equal(capped.length, 40);
+      const rest = (await iol.call('GET', `/events/${capped.at(-1)!.normalizedTimestamp}`)).body.events as Event[];
+      const big = new Set([...capped, ...rest].filter((e) => e.transactionID === ids['many-parts']).map((e) => e._id));
+      assert.equal(big.size, 28, 'every event of the big transaction, over two calls');
       assert.equal((await iol.call('GET', '/events/yesterday')).status, 400);
       assert.equal((await iol.call('GET', '/events/1e308')).status, 400);
     });

@@ -197,6 +197,10 @@ for (const driver of testDrivers) {
       assert.deepEqual(updated.body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code), ['moh-client']);
       const forged = await as(CLINIC_B, 'POST', 'Patient', { ...patient({ ids: [[MRN_B, 'M2']], family: 'Forge', given: 'Fay', birthDate: '1977-07-07' }), meta: { tag: [{ system: OWNER_TAG, code: 'moh-client' }] } });
       assert.deepEqual(forged.body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code), ['clinic-b'], 'a new record is its sender\'s');
+      // $meta-add of an owner tag alone: the registry drops it, so no version is written.
+      const metaAdd = await as(MOH, 'POST', `Patient/${rec.body.id}/$meta-add`, parameters({ name: 'meta', valueMeta: { tag: [{ system: OWNER_TAG, code: 'clinic-b' }] } }));
+      assert.equal(metaAdd.status, 200, JSON.stringify(metaAdd.body));
+      assert.equal((await as(MOH, 'GET', `Patient/${rec.body.id}`)).body.meta.versionId, updated.body.meta.versionId, 'no new version');
       // A steward changes it and the owner stays.
       const steward = await as(STEWARD_CLIENT, 'PUT', `Patient/${rec.body.id}`, { ...updated.body, meta: undefined, gender: 'female' });
       assert.equal(steward.status, 200, JSON.stringify(steward.body));

@@ -4,9 +4,9 @@
  * a message is UTF-8 (ASCII is a subset), and bytes that are not UTF-8 are refused rather than
  * stored as U+FFFD; `8859/1` is Latin-1, decoded as such and answered in it. Others are refused.
  */
-export type Hl7Charset = { kind: 'utf8' } | { kind: 'latin1' } | { kind: 'unsupported'; name: string };
+export type Hl7Charset = { kind: 'utf8' } | { kind: 'ascii' } | { kind: 'latin1' } | { kind: 'unsupported'; name: string };
 
-const UTF8_NAMES = new Set(['', 'ASCII', 'UNICODE UTF-8', 'UNICODE', 'UTF-8']);
+const UTF8_NAMES = new Set(['', 'UNICODE UTF-8', 'UNICODE', 'UTF-8']);
 const LATIN1_NAMES = new Set(['8859/1']);
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -19,8 +19,14 @@ export function declaredCharset(payload: Buffer): Hl7Charset {
   // fields[0] is "MSH", fields[1] MSH-2: MSH-n is fields[n - 1]; MSH-18 repeats, the first counts.
   const name = (fields[17] ?? '').split('~')[0]!.split(components)[0]!.trim().toUpperCase();
   if (UTF8_NAMES.has(name)) return { kind: 'utf8' };
+  if (name === 'ASCII') return { kind: 'ascii' };
   if (LATIN1_NAMES.has(name)) return { kind: 'latin1' };
   return { kind: 'unsupported', name: name.slice(0, 40) };
+}
+
+/** Whether every byte is 7-bit ASCII (what MSH-18 `ASCII` declares). */
+export function isAscii(payload: Buffer): boolean {
+  return payload.every((byte) => byte < 0x80);
 }
 
 /** The payload as UTF-8; undefined when its bytes are not UTF-8. */

@@ -12,7 +12,7 @@ import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
 import { AuthorityDirectory } from './authorities.js';
 import { value } from './encoding.js';
 import { RegistryCalls } from './fhir-calls.js';
-import { declaredCharset, latin1Bytes, strictUtf8 } from './charset.js';
+import { declaredCharset, isAscii, latin1Bytes, strictUtf8 } from './charset.js';
 import type { Limits } from '../../../common/limits.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import { pdqQuery, pixQuery, queryError } from './queries.js';
@@ -87,6 +87,9 @@ export async function answerPayload(payload: Buffer, engine: FhirEngine, options
     return refuse(new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
   }
   if (charset.kind === 'latin1') return latin1Bytes(await answerMessage(payload.toString('latin1'), engine, options));
+  if (charset.kind === 'ascii' && !isAscii(payload)) {
+    return refuse(new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'MSH-18 declares ASCII but the message holds bytes above 127: declare its character set (UNICODE UTF-8, or 8859/1 for Latin-1) or send ASCII only', 'MSH^1^18'));
+  }
   const text = strictUtf8(payload);
   if (text === undefined) {
     return refuse(new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'the message is not valid UTF-8: declare its character set in MSH-18 (8859/1 for Latin-1) or send UTF-8', 'MSH^1^18'));

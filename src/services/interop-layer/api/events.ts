@@ -4,8 +4,9 @@
  * (middleware/events.js) and keeps them an hour; here nothing more is written on the request
  * path: the events are read from the transaction log, with OpenHIM's shapes and rules (channel,
  * primary route, secondary routes and orchestrations, each a start and an end; a 5xx end is an
- * "error"). Bounded: at most the last hour, and OPENHIM_API_MAX_EVENT_TRANSACTIONS transactions
- * (the newest) per call.
+ * "error"). Bounded: at most the last hour, OPENHIM_API_MAX_EVENT_TRANSACTIONS transactions (the
+ * newest) per call, and OPENHIM_API_MAX_EVENTS events (the earliest: a poller asking again from the
+ * last one's time gets the rest, as each transaction can make up to 4 events per route).
  */
 import type { IolDeps } from '../deps.js';
 import { badRequest } from '../errors.js';
@@ -94,7 +95,7 @@ export function eventRoutes(deps: IolDeps): ScopedRoutes {
           if (channel) all.push(...eventsOf(tx, channel).filter((e) => Number(e.normalizedTimestamp) >= since));
         }
         all.sort((a, b) => Number(a.normalizedTimestamp) - Number(b.normalizedTimestamp));
-        return { events: all };
+        return { events: all.slice(0, deps.config.limits.apiMaxEvents) };
       });
     },
   };
