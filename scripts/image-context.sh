@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes the build context of the Containerfile to DIR: the built project (dist/src, bin, packages,
+# Writes the build context of the Containerfile to DIR: the built project (dist/src and the compact
+# R4 definitions, bin, packages,
 # the mediator SDK) and its production dependencies only (npm ci --omit=dev, from npm's cache when
 # it can). Run `npm ci && npm run build` first.
 set -euo pipefail
@@ -11,6 +12,9 @@ mkdir -p "$dir/dist" "$dir/docs" "$dir/sdk/mediator"
 cp "$root/package.json" "$root/package-lock.json" "$dir/"
 cp -r "$root/bin" "$root/packages" "$dir/"
 cp -r "$root/dist/src" "$dir/dist/src"
+# The compact R4 definitions (npm run build; scripts/compact-definitions.js); an empty folder without them (the full ones are read).
+mkdir -p "$dir/dist/definitions"
+if [ -d "$root/dist/definitions" ]; then cp -r "$root/dist/definitions/." "$dir/dist/definitions/"; fi
 # The console's built app (npm run build); an empty folder without it (the console then answers 503 "not built").
 mkdir -p "$dir/dist/console-app"
 if [ -d "$root/dist/console-app" ]; then cp -r "$root/dist/console-app/." "$dir/dist/console-app/"; fi

@@ -32,6 +32,7 @@ function hashOf(parts: Array<string | Buffer>): string {
 }
 
 function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .map((file) => join(dir, file))
     .filter((file) => statSync(file).isFile())
@@ -79,7 +80,7 @@ async function postgresImage(base: string): Promise<string> {
 }
 
 async function instantImage(base: string): Promise<string> {
-  const inputs = [join(repoRoot, 'Containerfile'), join(repoRoot, 'package-lock.json'), ...filesUnder(join(repoRoot, 'dist', 'src')), ...filesUnder(join(repoRoot, 'packages'))];
+  const inputs = [join(repoRoot, 'Containerfile'), join(repoRoot, 'package-lock.json'), ...filesUnder(join(repoRoot, 'dist', 'src')), ...filesUnder(join(repoRoot, 'dist', 'definitions')), ...filesUnder(join(repoRoot, 'packages'))];
   const key = hashOf([base, ...inputs.flatMap((file) => [file.slice(repoRoot.length), readFileSync(file)])]);
   const tag = `${IMAGES}instant-openhie-test:${key}`;
   if (await imageExists(tag)) return tag;
