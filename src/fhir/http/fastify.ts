@@ -152,6 +152,15 @@ function fromFastifyError(error: unknown): FhirError {
   return errorResponse(error).error;
 }
 
+/**
+ * An error answered outside the FHIR routes' handler (a hook of the service's own, such as the
+ * client registry's sender check) as the OperationOutcome the handler would send: in the format
+ * the client asked for, XML when XML was asked.
+ */
+export async function sendFhirError(request: FastifyRequest, reply: FastifyReply, error: FhirError): Promise<void> {
+  await send(reply, { status: error.status, resource: error.toOutcome() }, request.method === 'HEAD', formatOrJson(request), wantsPretty(request));
+}
+
 /** `_pretty=true` (R4 http.html#general): the answer indented for people to read, in either format. */
 function wantsPretty(request: FastifyRequest): boolean {
   return queryOf(request).some(([key, value]) => key === '_pretty' && value === 'true');
