@@ -157,6 +157,19 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
     }
   });
 
+  test('a path with a bad percent-escape and an unknown _format are OperationOutcomes in the format asked for', async () => {
+    const badUrl = await requestXml(`${cr.base}/Patient/%ZZ`, 'GET');
+    assert.equal(badUrl.status, 400, badUrl.text);
+    assert.ok(isFhirXml(badUrl) && badUrl.body.resourceType === 'OperationOutcome', badUrl.text);
+    const badUrlJson = await fetch(`${cr.base}/Patient/%ZZ`);
+    assert.equal(badUrlJson.status, 400);
+    assert.equal(((await badUrlJson.json()) as { resourceType: string }).resourceType, 'OperationOutcome');
+    // _format overrides Accept; when it names no format this server speaks, the Accept type still tells how to answer.
+    const badFormat = await requestXml(`${cr.base}/Patient?_format=foo`, 'GET');
+    assert.equal(badFormat.status, 406, badFormat.text);
+    assert.ok(isFhirXml(badFormat) && badFormat.body.resourceType === 'OperationOutcome', badFormat.text);
+  });
+
   test('a refused sender identity is an OperationOutcome in the format asked for', async () => {
     const forged = await requestXml(`${cr.base}/Patient?family=Tembo`, 'GET', undefined, { 'x-openhim-clientid': 'someone', 'x-instant-sender-timestamp': String(Date.now()), 'x-instant-sender-nonce': 'n', 'x-instant-sender-signature': 'forged' });
     assert.equal(forged.status, 401, forged.text);
