@@ -75,7 +75,7 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
 
   test('PIXm ITI-83 answers Parameters in XML: valueIdentifier and valueReference (Accept and _format)', async () => {
     for (const [where, base, headers] of bases()) {
-      for (const [how, suffix, extra] of [['Accept', '', {}], ['_format', '&_format=xml', { accept: '' }]] as Array<[string, string, Record<string, string>]>) {
+      for (const [how, suffix, extra] of [['Accept', '', {}], ['_format', '&_format=xml', { accept: '' }], ['_format media type, + unescaped', '&_format=application/fhir+xml', { accept: '' }]] as Array<[string, string, Record<string, string>]>) {
         const reply = await requestXml(`${base}/Patient/$ihe-pix?sourceIdentifier=${q(`${CLINIC}|X-1`)}${suffix}`, 'GET', undefined, { ...headers, ...extra });
         assert.equal(reply.status, 200, `${where} ${how}: ${reply.text}`);
         assert.ok(isFhirXml(reply), `${where} ${how}: ${reply.contentType}`);
