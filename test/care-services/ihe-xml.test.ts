@@ -75,6 +75,12 @@ describe('care services: mCSD ITI-90 and ITI-91 in FHIR XML (PGlite)', () => {
       assert.equal(one.status, 200);
       assert.ok(isFhirXml(one));
       assert.equal(one.body.entry[0].resource.id, 'loc-fac-1');
+      // Paging keeps the format: the next link carries _format, so a client that asked once gets XML on every page.
+      const page = await requestXml(`${base}/Location/_history?_count=3&_format=xml`, 'GET', undefined, { ...headers, accept: '' });
+      const next = page.body.link.find((l: { relation: string }) => l.relation === 'next').url as string;
+      const nextPage = await requestXml(next, 'GET', undefined, { ...headers, accept: '' });
+      assert.equal(nextPage.status, 200, `${where}: ${next}`);
+      assert.ok(isFhirXml(nextPage) && nextPage.body.type === 'history', `${where}: ${nextPage.text.slice(0, 200)}`);
       const badSince = await requestXml(`${base}/Location/_history?_since=yesterday`, 'GET', undefined, headers);
       assert.equal(badSince.status, 400, `${where}: ${badSince.text}`);
       assert.ok(isFhirXml(badSince) && badSince.body.resourceType === 'OperationOutcome');
