@@ -168,6 +168,10 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
     const badFormat = await requestXml(`${cr.base}/Patient?_format=foo`, 'GET');
     assert.equal(badFormat.status, 406, badFormat.text);
     assert.ok(isFhirXml(badFormat) && badFormat.body.resourceType === 'OperationOutcome', badFormat.text);
+    // ITI-78 3.78.4.4.2: a read's unsupported _format is 400; still written in XML for an XML client.
+    const badReadFormat = await requestXml(`${cr.base}/Patient/${first}?_format=${q('text/plain')}`, 'GET');
+    assert.equal(badReadFormat.status, 400, badReadFormat.text);
+    assert.ok(isFhirXml(badReadFormat) && badReadFormat.body.resourceType === 'OperationOutcome', badReadFormat.text);
   });
 
   test('a refused sender identity is an OperationOutcome in the format asked for', async () => {
