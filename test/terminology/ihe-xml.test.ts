@@ -1,6 +1,6 @@
 /**
  * IHE Connectathon-style checks that SVCM ITI-95..ITI-101 work in FHIR XML as well as JSON,
- * directly and through the package's channels: content written in XML, $lookup, $validate-code,
+ * (ITI-95 to ITI-101) directly and through the package's channels: content written in XML, $lookup, $validate-code,
  * $subsumes, $translate and $expand answered as XML Parameters/ValueSet (valueCoding, nested part),
  * Parameters XML bodies taken, reads and searches in XML, errors as XML OperationOutcomes.
  * Pure format checks: PGlite only.
@@ -46,7 +46,7 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
     await tx.close();
   });
 
-  test('a CodeSystem, ValueSet and ConceptMap written in XML (through the router) are stored and read back in XML', async () => {
+  test('a CodeSystem, ValueSet and ConceptMap written in XML (through the router) are found in XML: ITI-96, ITI-95, ITI-100', async () => {
     for (const resource of [findings, valueSets[1]!, localToFindings]) {
       const reply = await requestXml(`${iol.router}/terminology/fhir/${resource.resourceType}`, 'POST', resourceToXml(resource as Record<string, unknown>), admin);
       assert.equal(reply.status, 201, reply.text);
@@ -60,13 +60,17 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
       assert.equal(search.body.entry[0].resource.concept[0].concept[0].designation[0].value, 'Maladie cardiaque');
       const vs = await requestXml(`${base}/ValueSet?url=${q('http://example.org/vs/heart')}&_format=xml`, 'GET', undefined, { ...headers, accept: '' });
       assert.ok(isFhirXml(vs) && vs.body.entry.length === 1, `${where}: ${vs.text}`);
-      const cm = await requestXml(`${base}/ConceptMap/${search.body.entry[0].resource.id}`, 'GET', undefined, headers);
-      assert.equal(cm.status, 404, 'a CodeSystem id is no ConceptMap');
-      assert.ok(isFhirXml(cm) && cm.body.resourceType === 'OperationOutcome');
+      const maps = await requestXml(`${base}/ConceptMap?url=${q(localToFindings.url)}`, 'GET', undefined, headers);
+      assert.ok(isFhirXml(maps) && maps.body.entry[0].resource.group[0].element[0].target[0].equivalence === 'equivalent', `${where}: ${maps.text}`);
+      const cm = await requestXml(`${base}/ConceptMap/${maps.body.entry[0].resource.id}`, 'GET', undefined, headers);
+      assert.ok(isFhirXml(cm) && cm.body.url === localToFindings.url, `${where}: ${cm.text}`);
+      const none = await requestXml(`${base}/ConceptMap/${search.body.entry[0].resource.id}`, 'GET', undefined, headers);
+      assert.equal(none.status, 404, 'a CodeSystem id is no ConceptMap');
+      assert.ok(isFhirXml(none) && none.body.resourceType === 'OperationOutcome');
     }
   });
 
-  test('$lookup (ITI-101) answers Parameters in XML with property and designation parts', async () => {
+  test('$lookup (ITI-98) answers Parameters in XML with property and designation parts', async () => {
     for (const [where, base, headers] of bases()) {
       const reply = await requestXml(`${base}/CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&property=parent&property=designation`, 'GET', undefined, headers);
       assert.equal(reply.status, 200, `${where}: ${reply.text}`);
@@ -80,7 +84,7 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
     }
   });
 
-  test('$validate-code (ITI-100) and $subsumes by GET and with a Parameters XML body', async () => {
+  test('$validate-code (ITI-99) and $subsumes by GET and with a Parameters XML body', async () => {
     for (const [where, base, headers] of bases()) {
       const posted = await requestXml(`${base}/ValueSet/$validate-code`, 'POST', VALIDATE_XML, headers);
       assert.equal(posted.status, 200, `${where}: ${posted.text}`);
@@ -95,7 +99,7 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
     }
   });
 
-  test('$translate (ITI-99) with a Parameters XML body: match parts with valueCoding in XML', async () => {
+  test('$translate (ITI-101) with a Parameters XML body: match parts with valueCoding in XML', async () => {
     for (const [where, base, headers] of bases()) {
       const reply = await requestXml(`${base}/ConceptMap/$translate`, 'POST', TRANSLATE_XML, headers);
       assert.equal(reply.status, 200, `${where}: ${reply.text}`);
@@ -105,7 +109,7 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
     }
   });
 
-  test('$expand (ITI-95) by GET and with a Parameters XML body: a ValueSet expansion in XML', async () => {
+  test('$expand (ITI-97) by GET and with a Parameters XML body: a ValueSet expansion in XML', async () => {
     for (const [where, base, headers] of bases()) {
       for (const reply of [
         await requestXml(`${base}/ValueSet/$expand?url=${q('http://example.org/vs/heart')}`, 'GET', undefined, headers),
