@@ -44,6 +44,8 @@ describe('care services: mCSD ITI-90 and ITI-91 in FHIR XML (PGlite)', () => {
       const modes = reply.body.entry.map((e: { resource: { resourceType: string }; search: { mode: string } }) => `${e.resource.resourceType}:${e.search.mode}`).sort();
       assert.deepEqual(modes, ['Endpoint:include', 'Location:include', 'Organization:match']);
       assert.match(reply.text, /<total value="1"\/>/);
+      const asJson = await fetch(`${base}/Organization?_id=org-fac-1&_include=Organization:endpoint&_revinclude=Location:organization`, { headers: { ...headers, accept: 'application/fhir+json' } });
+      assert.deepEqual(reply.body, await asJson.json(), `${where}: the XML searchset reads back into the JSON one`);
       const formatted = await requestXml(`${base}/Location?partof:below=loc-region-n&_format=xml`, 'GET', undefined, { ...headers, accept: '' });
       assert.ok(isFhirXml(formatted), `${where}: _format=xml`);
       assert.ok(formatted.body.entry.length >= 4);

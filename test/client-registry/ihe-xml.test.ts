@@ -107,6 +107,9 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
       assert.equal(search.body.type, 'searchset');
       assert.ok(search.body.entry.length >= 2, search.text);
       assert.match(search.text, /<search><mode value="match"\/><\/search>/);
+      // The XML answer reads back into exactly the JSON answer (a searchset round-trips).
+      const asJson = await fetch(`${base}/Patient?family=Tembo&given=Alinafe&birthdate=1975-05-06&_count=5`, { headers: { ...headers, accept: 'application/fhir+json' } });
+      assert.deepEqual(search.body, await asJson.json(), `${where}: XML and JSON searchsets differ`);
       const posted = await fetch(`${base}/Patient/_search`, { method: 'POST', headers: { ...headers, accept: 'application/fhir+xml', 'content-type': 'application/x-www-form-urlencoded' }, body: 'family=Tembo' });
       assert.equal(posted.status, 200);
       assert.match(posted.headers.get('content-type') ?? '', /^application\/fhir\+xml/);
@@ -141,6 +144,12 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
       assert.equal(reply.body.type, 'message');
       assert.deepEqual(reply.body.entry[0].resource.response, { identifier: id, code: 'ok' });
       assert.match(reply.text, /<response><identifier value="[^"]+"\/><code value="ok"\/><\/response>/);
+      // The record the feed made reads the same in XML as in JSON.
+      const focus = reply.body.entry.find((e: { fullUrl: string }) => e.fullUrl === reply.body.entry[0].resource.focus[0].reference).resource;
+      const location = focus.entry[0].response.location as string;
+      const record = /Patient\/[^/]+/.exec(location)![0];
+      const [xmlRecord, jsonRecord] = await Promise.all([requestXml(`${base}/${record}`, 'GET', undefined, headers), fetch(`${base}/${record}`, { headers })]);
+      assert.deepEqual(xmlRecord.body, await jsonRecord.json());
       const search = await requestXml(`${base}/Patient?identifier=${q(`${CLINIC}|PMIR-${where}`)}`, 'GET', undefined, headers);
       assert.equal(search.body.entry.length, 1, `${where}: the feed's Patient is registered`);
     }

@@ -105,6 +105,8 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
       assert.equal(reply.status, 200, `${where}: ${reply.text}`);
       assert.ok(isFhirXml(reply));
       assert.match(reply.text, /<parameter><name value="result"\/><valueBoolean value="true"\/><\/parameter>/);
+      const asJson = await fetch(`${base}/ConceptMap/$translate`, { method: 'POST', headers: { ...headers, 'content-type': 'application/fhir+xml', accept: 'application/fhir+json' }, body: TRANSLATE_XML });
+      assert.deepEqual(reply.body, await asJson.json(), `${where}: the XML Parameters read back into the JSON ones`);
       assert.match(reply.text, /<parameter><name value="match"\/><part><name value="equivalence"\/><valueCode value="equivalent"\/><\/part><part><name value="concept"\/><valueCoding><system value="http:\/\/example\.org\/cs\/findings"\/><code value="tachy"\/>(<display value="Tachycardia"\/>)?<\/valueCoding><\/part>/);
     }
   });
