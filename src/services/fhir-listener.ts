@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createHttpApp, listenOn } from '../common/http-app.js';
 import type { Limits } from '../common/limits.js';
 import type { FhirEngine } from '../fhir/engine.js';
-import { registerFhirRoutes } from '../fhir/http/fastify.js';
+import { answerBadFhirUrl, registerFhirRoutes } from '../fhir/http/fastify.js';
 import { configuredLocalBases, withLoopbackAliases } from './fhir-local-bases.js';
 import type { ServiceContext } from './service.js';
 
@@ -40,7 +40,7 @@ export async function listenFhir(context: ServiceContext, engine: FhirEngine, op
   const bodyLimit = context.settings.int(`${options.settingPrefix}_BODY_LIMIT_BYTES`, 16 * 1024 * 1024);
   // Read before listening: a bad setting stops the start with nothing left open.
   const aliases = configuredLocalBases(context.settings, options);
-  const app = createHttpApp({ logger: context.logger, bodyLimit, limits: options.limits, name: options.name });
+  const app = createHttpApp({ logger: context.logger, bodyLimit, limits: options.limits, name: options.name, badUrl: answerBadFhirUrl });
   options.configure?.(app);
   await registerFhirRoutes(app, engine, { prefix: options.fhirPrefix });
   const url = await listenOn(app, host, port);

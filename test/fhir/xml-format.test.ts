@@ -117,6 +117,9 @@ test('hostile or malformed XML is a 400 that says why', () => {
   refused('<Patient xmlns="http://hl7.org/fhir"><nickname value="x"/></Patient>', /unknown element <nickname> in Patient/);
   refused('<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>', /Patient.active: "yes" is not a boolean/);
   refused('<Patient xmlns="http://hl7.org/fhir"><active>true</active></Patient>', /text content/);
+  // R4 datatypes.html: an integer is xs:int "except that leading 0 digits are not allowed" (010 is not one; JSON cannot say it either).
+  refused('<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="010"/></Patient>', /Patient.multipleBirthInteger: "010" is not an integer/);
+  refused('<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="-01"/></Patient>', /"-01" is not an integer/);
   refused('<Patient xmlns="http://hl7.org/fhir"><active value="true" onload="x"/></Patient>', /attribute "onload"/);
   refused('<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><gender value="female"/></Patient>', /more than once/);
   refused('<constructor xmlns="http://hl7.org/fhir"/>', /unknown resource type/);

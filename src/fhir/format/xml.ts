@@ -299,7 +299,8 @@ function checkAttributes(tag: SaxesTagNS, allowed: string[], path: string, resou
   return values;
 }
 
-const INTEGER = /^[+-]?\d{1,10}$/;
+// R4 datatypes.html: xs:int without leading zeros (its regex -?([0]|([1-9][0-9]*)); xs:int's "+" kept). Range is the validator's.
+const INTEGER = /^[+-]?(0|[1-9]\d{0,9})$/;
 const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 function primitiveValue(type: string, raw: string, path: string): unknown {

@@ -152,6 +152,24 @@ function fromFastifyError(error: unknown): FhirError {
   return errorResponse(error).error;
 }
 
+/**
+ * An error answered outside the FHIR routes' handler (a hook of the service's own, such as the
+ * client registry's sender check) as the OperationOutcome the handler would send: in the format
+ * the client asked for, XML when XML was asked.
+ */
+export async function sendFhirError(request: FastifyRequest, reply: FastifyReply, error: FhirError): Promise<void> {
+  await send(reply, { status: error.status, resource: error.toOutcome() }, request.method === 'HEAD', formatOrJson(request), wantsPretty(request));
+}
+
+/**
+ * A URL Fastify refuses before routing (a percent-escape that is not UTF-8, such as %ZZ or %ff):
+ * a 400 OperationOutcome like every other FHIR error, not Fastify's own JSON (createHttpApp's badUrl).
+ */
+export function answerBadFhirUrl(url: string, reply: FastifyReply): void {
+  void sendFhirError(reply.request, reply, new FhirError(400, 'FHIR_BAD_REQUEST',
+    `the URL ${JSON.stringify(url.split('?')[0]!.slice(0, 200))} holds a percent-escape that is not UTF-8 (such as %ZZ or %ff): escape the path as UTF-8`));
+}
+
 /** `_pretty=true` (R4 http.html#general): the answer indented for people to read, in either format. */
 function wantsPretty(request: FastifyRequest): boolean {
   return queryOf(request).some(([key, value]) => key === '_pretty' && value === 'true');
@@ -179,13 +197,20 @@ function queryOf(request: FastifyRequest): Array<[string, string]> {
   return [...new URLSearchParams(queryAt >= 0 ? url.slice(queryAt + 1) : '')] as Array<[string, string]>;
 }
 
-/** The format an error is answered in: the client's when it can be told, else JSON. */
+/**
+ * The format an error is answered in: the client's when it can be told, else JSON. A `_format`
+ * naming no format this server speaks leaves the Accept type to tell it (IHE clients send both).
+ */
 function formatOrJson(request: FastifyRequest): WireFormat {
-  try {
-    return negotiate(request.headers.accept, queryOf(request), request.headers['content-type']);
-  } catch {
-    return 'json';
+  const query = queryOf(request);
+  for (const asked of [query, query.filter(([key]) => key !== '_format')]) {
+    try {
+      return negotiate(request.headers.accept, asked, request.headers['content-type']);
+    } catch {
+      /* try without _format, then JSON */
+    }
   }
+  return 'json';
 }
 
 async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number, maxElements: number): Promise<{ response: FhirResponse; format: WireFormat }> {
@@ -209,7 +234,7 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
     const response = await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
     return { response: withFormatInLinks(response, query), format };
   } catch (error) {
-    return { response: errorResponse(error), format };
+    return { response: errorResponse(error), format: format === 'json' ? formatOrJson(request) : format };
   }
 }
 

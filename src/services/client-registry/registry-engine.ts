@@ -11,6 +11,7 @@ import { verifySenderIdentity } from '../../common/sender-identity.js';
 import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
 import { FhirError } from '../../fhir/outcome.js';
+import { sendFhirError } from '../../fhir/http/fastify.js';
 import { IdentifierDomainCache, type DomainsReader } from './identifier-domains.js';
 import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pdqm-search.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
@@ -96,8 +97,7 @@ export function addSenderVerification(server: FastifyInstance, secret: string | 
       : check.ok === true && used && !READS.has(request.method) && !(await used.use(check.signature, check.expiresAtMs)) ? 'this sender identity was already used (a replayed request)'
         : undefined;
     if (refusal !== undefined) {
-      const outcome = new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${refusal}`).toOutcome();
-      await reply.code(401).header('content-type', 'application/fhir+json').send(outcome);
+      await sendFhirError(request, reply, new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${refusal}`));
     } else if (check.ok === true) {
       request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
       if (check.roles.includes(STEWARD_ROLE)) request.headers[VERIFIED_STEWARD_HEADER] = 'true';
