@@ -110,3 +110,28 @@ for (const driver of testDrivers) {
     });
   });
 }
+
+/**
+ * With no NamingSystem registered the registry takes any domain (open); PIXm still answers the
+ * profile's codes: a domain no record uses is not recognised (sourceIdentifier 400, targetSystem
+ * 403, ITI-83 Cases 3 and 4), an unknown value of a used domain is 404.
+ */
+describe('client registry: PIXm ITI-83 with no domain registered (open)', () => {
+  let cr: RegistryUnderTest;
+  before(async () => {
+    cr = await startRegistry('pglite');
+    assert.equal((await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, 'OPEN-1']], family: 'Open', given: 'Olu', birthDate: '1966-06-06' }))).status, 201);
+  });
+  after(async () => {
+    await cr.close();
+  });
+
+  test('used domains are recognised, others are 400 (source) and 403 (target)', async () => {
+    const pix = (query: string) => cr.request('GET', `Patient/$ihe-pix?${query}`);
+    assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_A}|OPEN-1`)}`)).status, 200);
+    assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_A}|OPEN-1`)}&targetSystem=${q(CLINIC_B)}`)).status, 403, 'a domain no record uses');
+    assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_A}|OPEN-1`)}&targetSystem=${q(CLINIC_A)}`)).status, 200);
+    assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_B}|OPEN-1`)}`)).status, 400);
+    assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_A}|NOPE`)}`)).status, 404);
+  });
+});

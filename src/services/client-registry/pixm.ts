@@ -69,6 +69,12 @@ async function findByIdentifier(repo: FhirRepository, store: RegistryStore, syst
   return { kind: 'person', goldenId: (await store.goldenOf(repo.sql, live.id!)) ?? live.id! };
 }
 
+/** Whether any record holds an identifier of this domain (an index lookup, one row at most). */
+async function domainInUse(repo: FhirRepository, system: string): Promise<boolean> {
+  const bundle = await repo.search('Patient', [['identifier', `${system}|`], ['_count', '1'], ['_elements', 'id']]);
+  return (bundle.entry ?? []).length > 0;
+}
+
 export function pixmOperation(store: RegistryStore, readDomains: DomainsReader): FhirOperation {
   return {
     name: 'ihe-pix',
@@ -87,7 +93,10 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
       const bases = new Set([baseUrl, ...repo.localBaseUrls()].map(withoutSlash));
       const domains = await readDomains(repo);
       const byLogicalId = bases.has(withoutSlash(system));
-      const sourceSystem = byLogicalId ? system : domains.canonical(system);
+      // With no domain registered (open) any system is taken, and one is recognised once a record uses it.
+      const recognised = async (url: string | undefined): Promise<string | undefined> =>
+        url && (!domains.open || (await domainInUse(repo, url))) ? url : undefined;
+      const sourceSystem = byLogicalId ? system : await recognised(domains.canonical(system));
       if (!sourceSystem) return pixError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found');
       const targetSystems: string[] = [];
       const asked = values(parameters, 'targetSystem');
@@ -96,7 +105,7 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
           targetSystems.push(LOGICAL_IDS);
           continue;
         }
-        const url = domains.canonical(target);
+        const url = await recognised(domains.canonical(target));
         if (!url) return pixError(403, 'code-invalid', 'targetSystem not found');
         targetSystems.push(url);
       }
