@@ -160,6 +160,17 @@ for (const driver of testDrivers) {
       const practitionerId = second.body.entry[0].response.location.split('/').slice(-3)[0];
       assert.equal((await s.request('GET', `Patient/${target.body.id}`)).body.generalPractitioner[0].reference, `Practitioner/${practitionerId}`);
 
+      // In a batch a PATCH may not depend on another entry either (http.html#transaction).
+      const independent = await s.request('POST', '', {
+        body: batch([
+          { fullUrl: org, resource: { resourceType: 'Organization', name: 'batch org' }, request: { method: 'POST', url: 'Organization' } },
+          { resource: { resourceType: 'Parameters', parameter: [add('managingOrganization', { valueReference: { reference: org } })] },
+            request: { method: 'PATCH', url: `Patient/${target.body.id}` } },
+        ]),
+      });
+      assert.match(independent.body.entry[0].response.status, /^201/);
+      assert.match(independent.body.entry[1].response.status, /^400/, JSON.stringify(independent.body.entry[1]));
+
       // A placeholder no entry creates fails the transaction, as in a POST or PUT.
       const dangling = await s.request('POST', '', {
         body: transaction([{ resource: { resourceType: 'Parameters', parameter: [add('managingOrganization', { valueReference: { reference: 'urn:uuid:7f000000-0000-4000-8000-00000000dead' } })] },
