@@ -19,7 +19,7 @@ import { assertResourceBody, ID_PATTERN } from './validation.js';
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 const REASONS: Record<number, string> = {
-  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
+  200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 413: 'Content Too Large', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -217,14 +217,17 @@ function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntr
   };
   if (response.resource?.resourceType === 'OperationOutcome' && answersWithRepresentation(request) && preferences(request.headers).return === 'OperationOutcome') {
     entry.response!.outcome = response.resource as OperationOutcome;
-  } else if (response.resource) entry.resource = response.resource;
+  } else if (response.resource && request.method !== 'HEAD') entry.resource = response.resource; // HEAD: the headers alone
   return entry;
 }
 
-/** A Last-Modified header (when return=minimal left no resource to read meta.lastUpdated from) as an instant. */
+/**
+ * A Last-Modified header (when return=minimal or a 304 left no resource to read meta.lastUpdated
+ * from) as an instant, to the second it has: no made-up `.000`.
+ */
 function httpDateAsInstant(header: string | undefined): string | undefined {
   const time = header ? Date.parse(header) : Number.NaN;
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString().replace('.000Z', 'Z');
 }
 
 async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[], budget: ReadBudget): Promise<Bundle> {

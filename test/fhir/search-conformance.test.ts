@@ -122,6 +122,13 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Observation?subject:missing=false', STRICT), named('weight', 'contained', 'annsObs'));
     });
 
+    test('a timezone\'s + written unencoded in the URL (decoded as a space) is read as +', async () => {
+      const encoded = await matches('Patient?_lastUpdated=gt2000-01-01T00:00:00%2B05:00', STRICT);
+      assert.ok(encoded.length > 0);
+      assert.deepEqual(await matches('Patient?_lastUpdated=gt2000-01-01T00:00:00+05:00', STRICT), encoded);
+      assert.deepEqual(await matches('Patient?_lastUpdated=lt2000-01-01T00:00:00+05:00', STRICT), []);
+    });
+
     test('an impossible date (2024-02-30) is a 400 like an impossible month; 2024-02-29 is a date', async () => {
       for (const value of ['2024-02-30', '2023-02-29', '2024-04-31', '2024-13-01', '2024-00-10', '2024-01-00']) {
         const reply = await s.request('GET', `Patient?birthdate=${value}`);

@@ -226,6 +226,14 @@ for (const driver of testDrivers) {
           }
         }
       }
+      // Reads: a 304 keeps its etag and lastModified; a HEAD entry has no resource.
+      const reads = await s.request('POST', '', {
+        body: batch([{ request: { method: 'GET', url: 'Patient/prefer1', ifNoneMatch: '*' } }, { request: { method: 'HEAD', url: 'Patient/prefer1' } }]),
+      });
+      assert.equal(reads.body.entry[0].response.status, '304 Not Modified');
+      assert.ok(reads.body.entry[0].response.etag && reads.body.entry[0].response.lastModified, JSON.stringify(reads.body.entry[0]));
+      assert.match(reads.body.entry[1].response.status, /^200/);
+      assert.equal(reads.body.entry[1].resource, undefined, 'HEAD answers headers only');
     });
 
     test('_history shows 201 for a version created by PUT (update as create), 200 for an update', async () => {
