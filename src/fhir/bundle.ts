@@ -297,7 +297,9 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     // A PATCH's body (FHIRPath Patch Parameters, or a JSON Patch) carries references too.
     if (item.request.body && (item.method === 'POST' || item.method === 'PUT' || item.method === 'PATCH')) {
       try {
-        item.request.body = await resolveReferences(ctx.repo, item.request.body, references, fullUrlBase(item.fullUrl));
+        const base = fullUrlBase(item.fullUrl);
+        item.request.body = await resolveReferences(ctx.repo, item.request.body, references, base);
+        if (item.method === 'PATCH') await resolveJsonPatchReferenceValues(ctx.repo, item.request.body, references, base);
         replacePlaceholderLinks(item.request.body as Record<string, unknown>, placeholders);
       } catch (error) {
         throw failedEntry(item, error);
@@ -422,6 +424,16 @@ async function resolveReferences(repo: FhirRepository, value: unknown, reference
     else out[key] = await resolveReferences(repo, child, references, base);
   }
   return out;
+}
+
+/** JSON Patch operations that set a reference string itself (`path: /subject/reference`): their value is a reference. */
+async function resolveJsonPatchReferenceValues(repo: FhirRepository, body: unknown, references: Map<string, string>, base: string | undefined): Promise<void> {
+  if (!Array.isArray(body)) return;
+  for (const operation of body as Array<{ path?: unknown; value?: unknown }>) {
+    if (operation && typeof operation.value === 'string' && typeof operation.path === 'string' && operation.path.endsWith('/reference')) {
+      operation.value = await resolveReference(repo, operation.value, references, base);
+    }
+  }
 }
 
 async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>, base: string | undefined): Promise<string> {

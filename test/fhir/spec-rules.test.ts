@@ -132,7 +132,10 @@ for (const driver of testDrivers) {
       const add = (name: string, value: Json): Json => ({ name: 'operation', part: [
         { name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'Patient' }, { name: 'name', valueString: name }, { name: 'value', ...value },
       ] });
-      const jsonPatch = [{ op: 'add', path: '/generalPractitioner', value: [{ reference: practitioner }] }];
+      const jsonPatch = [
+        { op: 'add', path: '/generalPractitioner', value: [{ reference: practitioner }] },
+        { op: 'replace', path: '/generalPractitioner/0/reference', value: practitioner },
+      ];
       const reply = await s.request('POST', '', {
         body: transaction([
           { fullUrl: org, resource: { resourceType: 'Organization', name: 'patched org' }, request: { method: 'POST', url: 'Organization' } },
