@@ -101,7 +101,7 @@ function referencesIn(value: unknown, found: string[] = []): string[] {
  * a resource another entry creates fails (only a transaction resolves such references).
  */
 export function batchDependency(entry: RuledEntry, created: ReadonlySet<string>): FhirError | undefined {
-  if (entry.method !== 'POST' && entry.method !== 'PUT') return undefined;
+  if (entry.method !== 'POST' && entry.method !== 'PUT' && entry.method !== 'PATCH') return undefined;
   const dependency = referencesIn(entry.request.body).find((reference) => reference !== entry.fullUrl && created.has(reference));
   if (!dependency) return undefined;
   return badRequest(`entry ${entry.index} refers to ${dependency.slice(0, 200)}, which another entry of this batch creates: ` +

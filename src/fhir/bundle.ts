@@ -4,7 +4,7 @@
  * fullUrls and conditional references first, and fails as a whole.
  */
 import { randomUUID } from 'node:crypto';
-import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
 import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
@@ -13,13 +13,13 @@ import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentiti
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
-import { dispatch, type RouteContext } from './router.js';
+import { answersWithRepresentation, applyReturnPreference, dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 const REASONS: Record<number, string> = {
-  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
+  200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 413: 'Content Too Large', 422: 'Unprocessable Entity', 500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -198,18 +198,36 @@ function patchBody(resource: Resource | undefined, index: number): unknown {
   }
 }
 
-function responseEntry(response: FhirResponse): BundleEntry {
+/**
+ * The response entry of one interaction (http.html#transaction-response): status, location, etag
+ * and lastModified whatever the body; the resource as Prefer: return asks, the OperationOutcome of
+ * return=OperationOutcome in response.outcome (Bundle.entry.response.outcome), where an entry's
+ * outcome goes.
+ */
+function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntry {
   const status = `${response.status} ${REASONS[response.status] ?? ''}`.trim();
+  const lastModified = response.resource?.meta?.lastUpdated ?? httpDateAsInstant(response.headers?.['last-modified']);
   const entry: BundleEntry = {
     response: {
       status,
       ...(response.headers?.location ? { location: response.headers.location } : {}),
       ...(response.headers?.etag ? { etag: response.headers.etag } : {}),
-      ...(response.resource?.meta?.lastUpdated ? { lastModified: response.resource.meta.lastUpdated } : {}),
+      ...(lastModified ? { lastModified } : {}),
     },
   };
-  if (response.resource) entry.resource = response.resource;
+  if (response.resource?.resourceType === 'OperationOutcome' && answersWithRepresentation(request) && preferences(request.headers).return === 'OperationOutcome') {
+    entry.response!.outcome = response.resource as OperationOutcome;
+  } else if (response.resource && request.method !== 'HEAD') entry.resource = response.resource; // HEAD: the headers alone
   return entry;
+}
+
+/**
+ * A Last-Modified header (when return=minimal or a 304 left no resource to read meta.lastUpdated
+ * from) as an instant, to the second it has: no made-up `.000`.
+ */
+function httpDateAsInstant(header: string | undefined): string | undefined {
+  const time = header ? Date.parse(header) : Number.NaN;
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString().replace('.000Z', 'Z');
 }
 
 async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[], budget: ReadBudget): Promise<Bundle> {
@@ -234,7 +252,7 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
       continue;
     }
     try {
-      results[item.index] = responseEntry(await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       results[item.index] = errorEntry(asFhirError(error));
     }
@@ -255,7 +273,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
   const ordered = [...planned].sort((a, b) => ORDER[a.method]! - ORDER[b.method]! || a.index - b.index);
   const run = async (item: PlannedEntry): Promise<void> => {
     try {
-      results[item.index] = responseEntry(await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       throw failedEntry(item, error);
     }
@@ -276,9 +294,12 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
   const placeholders = urnPlaceholders(references);
   for (const item of ordered) {
     if (item.method === 'DELETE') continue;
-    if (item.request.body && (item.method === 'POST' || item.method === 'PUT')) {
+    // A PATCH's body (FHIRPath Patch Parameters, or a JSON Patch) carries references too.
+    if (item.request.body && (item.method === 'POST' || item.method === 'PUT' || item.method === 'PATCH')) {
       try {
-        item.request.body = await resolveReferences(ctx.repo, item.request.body, references);
+        const base = fullUrlBase(item.fullUrl);
+        item.request.body = await resolveReferences(ctx.repo, item.request.body, references, base);
+        if (item.method === 'PATCH') await resolveJsonPatchReferenceValues(ctx.repo, item.request.body, references, base);
         replacePlaceholderLinks(item.request.body as Record<string, unknown>, placeholders);
       } catch (error) {
         throw failedEntry(item, error);
@@ -286,7 +307,9 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     }
     const existing = skip.get(item.index);
     if (existing) {
-      results[item.index] = { response: { status: '200 OK', location: `${ctx.repo.baseUrl}/${existing.resourceType}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"` }, resource: existing };
+      // If-None-Exist matched: 200 with the match, as a conditional create outside a bundle answers.
+      const matched = { status: 200, resource: existing, headers: versionHeaders(existing, ctx.repo.baseUrl, true) };
+      results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, matched));
       continue;
     }
     if (item.assignedId) {
@@ -334,12 +357,8 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
   }
   items.forEach((item, n) => {
     const resource = prepared[n]!;
-    const wanted = preferences(item.request.headers).return;
-    results[item.index] = responseEntry({
-      status: 201,
-      resource: wanted === 'minimal' ? undefined : resource,
-      headers: versionHeaders(resource, ctx.repo.baseUrl, true),
-    });
+    const created = { status: 201, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
+    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, created));
   });
 }
 
@@ -378,24 +397,47 @@ async function assignIdentity(repo: FhirRepository, item: PlannedEntry, referenc
   }
 }
 
-/** Replaces urn:uuid references by the assigned ids and conditional references by their single match. */
-async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>): Promise<unknown> {
+const HTTP_FULL_URL = /^(https?:\/\/.+)\/[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+
+/** The base of an http(s) fullUrl (`http://a.org/fhir` of `http://a.org/fhir/Patient/1`); undefined for a urn or none. */
+function fullUrlBase(fullUrl: string | undefined): string | undefined {
+  return fullUrl ? HTTP_FULL_URL.exec(fullUrl)?.[1] : undefined;
+}
+
+/**
+ * Replaces urn:uuid references by the assigned ids and conditional references by their single
+ * match. `base`: the base of the entry's http fullUrl, against which its relative references name
+ * other entries (bundle.html#references: `Patient/p1` in an entry with fullUrl
+ * `http://a.org/fhir/Observation/o1` is the entry `http://a.org/fhir/Patient/p1`).
+ */
+async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>, base?: string): Promise<unknown> {
   if (Array.isArray(value)) {
     const out = [];
-    for (const item of value) out.push(await resolveReferences(repo, item, references));
+    for (const item of value) out.push(await resolveReferences(repo, item, references, base));
     return out;
   }
   if (!value || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references);
-    else out[key] = await resolveReferences(repo, child, references);
+    if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references, base);
+    else out[key] = await resolveReferences(repo, child, references, base);
   }
   return out;
 }
 
-async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>): Promise<string> {
-  const mapped = references.get(reference);
+/** JSON Patch operations that set a reference string itself (`path: /subject/reference`): their value is a reference. */
+async function resolveJsonPatchReferenceValues(repo: FhirRepository, body: unknown, references: Map<string, string>, base: string | undefined): Promise<void> {
+  if (!Array.isArray(body)) return;
+  for (const operation of body as Array<{ path?: unknown; value?: unknown }>) {
+    if (operation && typeof operation.value === 'string' && typeof operation.path === 'string' && operation.path.endsWith('/reference')) {
+      operation.value = await resolveReference(repo, operation.value, references, base);
+    }
+  }
+}
+
+async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>, base: string | undefined): Promise<string> {
+  const mapped = references.get(reference) ?? (base && RELATIVE_REFERENCE.test(reference) ? references.get(`${base}/${reference}`) : undefined);
   if (mapped) return mapped;
   if (reference.startsWith('urn:uuid:')) throw unresolvedPlaceholder(reference);
   const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(reference);

@@ -134,14 +134,21 @@ function applyResultShape(response: FhirResponse, shaping: Shaping, shape: Resul
   return resource === response.resource ? response : { ...response, resource };
 }
 
-function applyReturnPreference(request: FhirRequest, response: FhirResponse): FhirResponse {
-  if (!['POST', 'PUT', 'PATCH'].includes(request.method) || !response.resource) return response;
+/** Whether Prefer: return applies: a create, update or patch (not a search, operation or bundle). */
+export function answersWithRepresentation(request: FhirRequest): boolean {
+  return ['POST', 'PUT', 'PATCH'].includes(request.method) && request.path.replace(/\/+$/, '') !== '' &&
+    !request.path.includes('$') && !request.path.endsWith('_search');
+}
+
+/** Prefer: return=minimal (no body), OperationOutcome (one saying what was done) or representation. */
+export function applyReturnPreference(request: FhirRequest, response: FhirResponse): FhirResponse {
+  if (!answersWithRepresentation(request) || !response.resource) return response;
   if (response.resource.resourceType === 'Bundle' || response.resource.resourceType === 'OperationOutcome') return response;
-  if (request.path.includes('$') || request.path.endsWith('_search')) return response;
   const wanted = preferences(request.headers).return;
   if (wanted === 'minimal') return { ...response, resource: undefined };
   if (wanted === 'OperationOutcome') {
-    const what = response.status === 201 ? 'created' : 'updated';
+    // A create answered 200 is one whose If-None-Exist matched: nothing was written.
+    const what = response.status === 201 ? 'created' : request.method === 'POST' ? 'exists (If-None-Exist matched it); nothing was created' : 'updated';
     return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`) };
   }
   return response;

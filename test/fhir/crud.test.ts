@@ -180,6 +180,12 @@ for (const driver of testDrivers) {
       const outcome = await s.request('POST', 'Patient', { body: patient('Outcome'), headers: { prefer: 'return=OperationOutcome' } });
       assert.equal(outcome.body.resourceType, 'OperationOutcome');
       assert.equal(outcome.body.issue[0].severity, 'information');
+      // A create whose If-None-Exist matched wrote nothing: the outcome does not say "updated".
+      const matched = await s.request('POST', 'Patient', {
+        body: patient('Outcome'), headers: { prefer: 'return=OperationOutcome', 'if-none-exist': `_id=${outcome.headers.get('location')!.split('/').at(-3)}` },
+      });
+      assert.equal(matched.status, 200);
+      assert.match(matched.body.issue[0].diagnostics, /If-None-Exist matched/, JSON.stringify(matched.body));
     });
 
     test('an invalid resource is rejected with an OperationOutcome naming the element', async () => {

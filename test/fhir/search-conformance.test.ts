@@ -3,7 +3,7 @@
  * implicit systems of code elements (#token), parameters with _type (#all), combo composites on
  * the Observation itself, _count=0 (#count), escaped bars (#escaping), :missing on contained
  * references, impossible dates, unknown _sort keys and compartment search (#compartments), in the
- * five compartments R4 defines.
+ * five compartments R4 defines, and escaped $ in composites.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -108,9 +108,25 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches(`Patient?identifier=${encodeURIComponent('urn:e|p\\|q')}`, STRICT), named('bob'));
     });
 
+    test('#escaping: in a composite, \\$ is a $ inside a component, not a separator', async () => {
+      await namedCreator(() => s, ids)('dollar', { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:esc', code: 'price' }] }, valueString: 'cost$5' });
+      assert.deepEqual(await matches('Observation?code-value-string=urn:esc|price$cost\\$5', STRICT), named('dollar'));
+      assert.deepEqual(await matches('Observation?code-value-string=urn:esc|price$cost\\$6', STRICT), []);
+      const unescaped = await s.request('GET', 'Observation?code-value-string=urn:esc|price$cost$5', { headers: STRICT });
+      assert.equal(unescaped.status, 400, 'three components for a composite of two');
+      assert.equal((await s.request('DELETE', `Observation/${ids.dollar}`)).status, 204, 'the other tests list Observations');
+    });
+
     test(':missing: a contained reference (#p) is a value that is present', async () => {
       assert.deepEqual(await matches('Observation?subject:missing=true', STRICT), named('bp', 'nosubject'));
       assert.deepEqual(await matches('Observation?subject:missing=false', STRICT), named('weight', 'contained', 'annsObs'));
+    });
+
+    test('a timezone\'s + written unencoded in the URL (decoded as a space) is read as +', async () => {
+      const encoded = await matches('Patient?_lastUpdated=gt2000-01-01T00:00:00%2B05:00', STRICT);
+      assert.ok(encoded.length > 0);
+      assert.deepEqual(await matches('Patient?_lastUpdated=gt2000-01-01T00:00:00+05:00', STRICT), encoded);
+      assert.deepEqual(await matches('Patient?_lastUpdated=lt2000-01-01T00:00:00+05:00', STRICT), []);
     });
 
     test('an impossible date (2024-02-30) is a 400 like an impossible month; 2024-02-29 is a date', async () => {

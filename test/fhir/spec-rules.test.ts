@@ -1,6 +1,8 @@
 /**
  * FHIR R4 rules the engine once let pass: resource identities in a transaction (http.html#trules),
- * unique fullUrls (Bundle invariant bdl-7), unresolvable urn:uuid placeholders, the status of a
+ * unique fullUrls (Bundle invariant bdl-7), unresolvable urn:uuid placeholders, placeholders and
+ * conditional references in PATCH entries, relative references under an http fullUrl
+ * (bundle.html#references), the response entries of writes under Prefer: return, the status of a
  * create in _history, and the 32-bit range of integer types (datatypes.html#primitive).
  */
 import assert from 'node:assert/strict';
@@ -121,6 +123,120 @@ for (const driver of testDrivers) {
       assert.match(batchReply.body.entry[0].response.status, /^201/);
       assert.match(batchReply.body.entry[1].response.status, /^400/);
       assert.match(outcomeText(batchReply.body.entry[1].response.outcome), /batch/);
+    });
+
+    test('http.html#trules: a PATCH entry\'s urn:uuid placeholders and conditional references are resolved like a POST\'s or PUT\'s', async () => {
+      const target = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', identifier: [{ system: 'urn:trules', value: 'patched' }] } });
+      const org = 'urn:uuid:7f000000-0000-4000-8000-0000000000a1';
+      const practitioner = 'urn:uuid:7f000000-0000-4000-8000-0000000000a2';
+      const add = (name: string, value: Json): Json => ({ name: 'operation', part: [
+        { name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'Patient' }, { name: 'name', valueString: name }, { name: 'value', ...value },
+      ] });
+      const jsonPatch = [
+        { op: 'add', path: '/generalPractitioner', value: [{ reference: practitioner }] },
+        { op: 'replace', path: '/generalPractitioner/0/reference', value: practitioner },
+      ];
+      const reply = await s.request('POST', '', {
+        body: transaction([
+          { fullUrl: org, resource: { resourceType: 'Organization', name: 'patched org' }, request: { method: 'POST', url: 'Organization' } },
+          { fullUrl: practitioner, resource: { resourceType: 'Practitioner' }, request: { method: 'POST', url: 'Practitioner' } },
+          { resource: { resourceType: 'Parameters', parameter: [
+            add('managingOrganization', { valueReference: { reference: org } }),
+            add('link', { part: [{ name: 'other', valueReference: { reference: 'Patient?identifier=urn:trules|patched' } }, { name: 'type', valueCode: 'seealso' }] }),
+          ] }, request: { method: 'PATCH', url: `Patient/${target.body.id}` } },
+        ]),
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const orgId = reply.body.entry[0].response.location.split('/').slice(-3)[0];
+      const patched = (await s.request('GET', `Patient/${target.body.id}`)).body;
+      assert.equal(patched.managingOrganization.reference, `Organization/${orgId}`);
+      assert.equal(patched.link[0].other.reference, `Patient/${target.body.id}`);
+
+      const second = await s.request('POST', '', {
+        body: transaction([
+          { fullUrl: practitioner, resource: { resourceType: 'Practitioner' }, request: { method: 'POST', url: 'Practitioner' } },
+          { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify(jsonPatch)).toString('base64') },
+            request: { method: 'PATCH', url: `Patient/${target.body.id}` } },
+        ]),
+      });
+      assert.equal(second.status, 200, JSON.stringify(second.body));
+      const practitionerId = second.body.entry[0].response.location.split('/').slice(-3)[0];
+      assert.equal((await s.request('GET', `Patient/${target.body.id}`)).body.generalPractitioner[0].reference, `Practitioner/${practitionerId}`);
+
+      // In a batch a PATCH may not depend on another entry either (http.html#transaction).
+      const independent = await s.request('POST', '', {
+        body: batch([
+          { fullUrl: org, resource: { resourceType: 'Organization', name: 'batch org' }, request: { method: 'POST', url: 'Organization' } },
+          { resource: { resourceType: 'Parameters', parameter: [add('managingOrganization', { valueReference: { reference: org } })] },
+            request: { method: 'PATCH', url: `Patient/${target.body.id}` } },
+        ]),
+      });
+      assert.match(independent.body.entry[0].response.status, /^201/);
+      assert.match(independent.body.entry[1].response.status, /^400/, JSON.stringify(independent.body.entry[1]));
+
+      // A placeholder no entry creates fails the transaction, as in a POST or PUT.
+      const dangling = await s.request('POST', '', {
+        body: transaction([{ resource: { resourceType: 'Parameters', parameter: [add('managingOrganization', { valueReference: { reference: 'urn:uuid:7f000000-0000-4000-8000-00000000dead' } })] },
+          request: { method: 'PATCH', url: `Patient/${target.body.id}` } }]),
+      });
+      assert.equal(dangling.status, 400, JSON.stringify(dangling.body));
+    });
+
+    test('bundle.html#references: a relative reference in an entry whose fullUrl is an http URL names the entry with that base', async () => {
+      const source = 'http://source.example.org/fhir';
+      const reply = await s.request('POST', '', {
+        body: transaction([
+          { fullUrl: `${source}/Patient/p1`, resource: { resourceType: 'Patient', id: 'p1' }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: `${source}/Observation/o1`, resource: { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } },
+            request: { method: 'POST', url: 'Observation' } },
+          { fullUrl: 'urn:uuid:7f000000-0000-4000-8000-0000000000b1', resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } },
+            request: { method: 'POST', url: 'Observation' } },
+        ]),
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const patientId = reply.body.entry[0].resource.id;
+      assert.notEqual(patientId, 'p1', 'a POST gets a server id');
+      assert.equal(reply.body.entry[1].resource.subject.reference, `Patient/${patientId}`, 'resolved against its own fullUrl\'s base');
+      assert.equal(reply.body.entry[2].resource.subject.reference, 'Patient/p1', 'an entry with a urn fullUrl refers to this server');
+    });
+
+    test('http.html#transaction-response: each write entry has status, location, etag and lastModified whatever Prefer: return asks; OperationOutcome goes in response.outcome', async () => {
+      await s.request('PUT', 'Patient/prefer1', { body: { resourceType: 'Patient', id: 'prefer1', identifier: [{ system: 'urn:prefer', value: '1' }] } });
+      const entries = (): Json[] => [
+        { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Patient', id: 'prefer1', identifier: [{ system: 'urn:prefer', value: '1' }], active: true }, request: { method: 'PUT', url: 'Patient/prefer1' } },
+        { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:prefer|1' } },
+      ];
+      for (const type of ['transaction', 'batch']) {
+        for (const prefer of ['return=minimal', 'return=OperationOutcome', 'return=representation']) {
+          const reply = await s.request('POST', '', { headers: { prefer }, body: { resourceType: 'Bundle', type, entry: entries() } });
+          assert.equal(reply.status, 200, JSON.stringify(reply.body));
+          const [created, updated, matched] = reply.body.entry;
+          const what = `${type} ${prefer}`;
+          assert.match(created.response.status, /^201/, what);
+          assert.match(updated.response.status, /^200/, what);
+          assert.match(matched.response.status, /^200/, what);
+          for (const entry of reply.body.entry) {
+            assert.match(entry.response.location, /\/_history\/\d+$/, what);
+            assert.match(entry.response.etag, /^W\/"\d+"$/, what);
+            assert.ok(entry.response.lastModified, `${what}: lastModified ${JSON.stringify(entry.response)}`);
+            if (prefer === 'return=minimal') assert.equal(entry.resource, undefined, what);
+            if (prefer === 'return=representation') assert.equal(entry.resource?.resourceType, 'Patient', what);
+            if (prefer === 'return=OperationOutcome') {
+              assert.equal(entry.resource, undefined, `${what}: ${JSON.stringify(entry)}`);
+              assert.equal(entry.response.outcome?.resourceType, 'OperationOutcome', `${what}: ${JSON.stringify(entry)}`);
+            }
+          }
+        }
+      }
+      // Reads: a 304 keeps its etag and lastModified; a HEAD entry has no resource.
+      const reads = await s.request('POST', '', {
+        body: batch([{ request: { method: 'GET', url: 'Patient/prefer1', ifNoneMatch: '*' } }, { request: { method: 'HEAD', url: 'Patient/prefer1' } }]),
+      });
+      assert.equal(reads.body.entry[0].response.status, '304 Not Modified');
+      assert.ok(reads.body.entry[0].response.etag && reads.body.entry[0].response.lastModified, JSON.stringify(reads.body.entry[0]));
+      assert.match(reads.body.entry[1].response.status, /^200/);
+      assert.equal(reads.body.entry[1].resource, undefined, 'HEAD answers headers only');
     });
 
     test('_history shows 201 for a version created by PUT (update as create), 200 for an update', async () => {

@@ -35,6 +35,12 @@ export interface ParamFilter {
    * "p|q" without a system (search.html#escaping), not system "p" and code "q".
    */
   codeOnly?: boolean[];
+  /**
+   * A composite's values split into their components, parallel to `values`: split on the `$`
+   * that are not escaped before the escapes are removed, so `\$` is a `$` inside a component
+   * (search.html#escaping).
+   */
+  compositeParts?: string[][];
 }
 
 export interface ChainFilter {
@@ -165,15 +171,15 @@ export function splitValues(value: string): string[] {
   return splitEscaped(value).map(unescapeValue);
 }
 
-/** The comma-separated parts of a value, their escapes kept. */
-function splitEscaped(value: string): string[] {
+/** The comma-separated (or `separator`-separated) parts of a value, their escapes kept. */
+function splitEscaped(value: string, separator = ','): string[] {
   const out: string[] = [];
   let current = '';
   for (let i = 0; i < value.length; i++) {
     const ch = value[i]!;
     if (ch === '\\' && i + 1 < value.length) {
       current += ch + value[++i];
-    } else if (ch === ',') {
+    } else if (ch === separator) {
       out.push(current);
       current = '';
     } else current += ch;
@@ -440,7 +446,10 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
   }
   const tokenValues = (param.type === 'token' && (modifier === undefined || modifier === 'not')) || modifier === 'identifier';
   const codeOnly = tokenValues ? escaped.map((part) => !hasUnescapedBar(part)) : undefined;
-  return { kind: 'param', param, modifier, values, ...(components ? { components } : {}), ...(codeOnly ? { codeOnly } : {}) };
+  const compositeParts = components ? escaped.map((part) => splitEscaped(part, '$').map(unescapeValue)) : undefined;
+  return {
+    kind: 'param', param, modifier, values, ...(components ? { components, compositeParts } : {}), ...(codeOnly ? { codeOnly } : {}),
+  };
 }
 
 const MODIFIERS: Record<string, string[]> = {

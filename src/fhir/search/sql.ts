@@ -205,8 +205,8 @@ export function indexMatches(ctx: BuildContext, request: SearchRequest): IndexMa
 /** A composite value `a$b` matches when its components match rows of the same element (same rid and grp). */
 function compositeCondition(ctx: BuildContext, filter: ParamFilter, alias: string, type: string | string[] | undefined): string {
   const components = filter.components!;
-  const ors = filter.values.map((value) => {
-    const parts = splitComponents(value);
+  const ors = filter.values.map((value, n) => {
+    const parts = filter.compositeParts?.[n] ?? splitComponents(value);
     if (parts.length !== components.length) {
       throw badRequest(`${filter.param.code} expects ${components.length} values joined by $, got "${value}"`, 'FHIR_BAD_SEARCH');
     }

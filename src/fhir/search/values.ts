@@ -12,7 +12,8 @@ const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(
 
 /** A date search value as the range of instants it covers, e.g. 2020-03 → all of March 2020 (UTC). */
 export function parseDateRange(text: string): { low: Date; high: Date } {
-  const m = DATE.exec(text);
+  // The `+` of a timezone written unencoded in a URL arrives as a space (`T10:00:00 05:00`).
+  const m = DATE.exec(text.replace(/(T[\d:.]+) (\d{2}:\d{2})$/, '$1+$2'));
   if (!m) throw badRequest(`"${text}" is not a FHIR date, dateTime or instant`, 'FHIR_BAD_SEARCH');
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const year = Number(y);
