@@ -436,10 +436,23 @@ async function resolveJsonPatchReferenceValues(repo: FhirRepository, body: unkno
   }
 }
 
+/**
+ * A urn: placeholder written in another case than its entry's fullUrl: the URN scheme, its
+ * namespace and a UUID are case-insensitive (RFC 8141, RFC 4122), as the fullUrl uniqueness rule
+ * already treats them (bundle-rules.ts). Looked for only when the exact spelling is not there.
+ */
+function placeholderInOtherCase(reference: string, references: ReadonlyMap<string, string>): string | undefined {
+  if (!/^urn:/i.test(reference)) return undefined;
+  const wanted = reference.toLowerCase();
+  for (const [fullUrl, target] of references) if (fullUrl.toLowerCase() === wanted) return target;
+  return undefined;
+}
+
 async function resolveReference(repo: FhirRepository, reference: string, references: Map<string, string>, base: string | undefined): Promise<string> {
-  const mapped = references.get(reference) ?? (base && RELATIVE_REFERENCE.test(reference) ? references.get(`${base}/${reference}`) : undefined);
+  const mapped = references.get(reference) ?? (base && RELATIVE_REFERENCE.test(reference) ? references.get(`${base}/${reference}`) : undefined)
+    ?? placeholderInOtherCase(reference, references);
   if (mapped) return mapped;
-  if (reference.startsWith('urn:uuid:')) throw unresolvedPlaceholder(reference);
+  if (/^urn:uuid:/i.test(reference)) throw unresolvedPlaceholder(reference);
   const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(reference);
   if (!conditional) return reference;
   const [, type, query] = conditional as unknown as [string, string, string];

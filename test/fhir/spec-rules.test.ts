@@ -125,6 +125,20 @@ for (const driver of testDrivers) {
       assert.match(outcomeText(batchReply.body.entry[1].response.outcome), /batch/);
     });
 
+    test('a urn:uuid placeholder written in another case than its fullUrl names that entry (RFC 8141, RFC 4122)', async () => {
+      const upper = 'urn:uuid:7F000000-0000-4000-8000-0000000000B1';
+      const reply = await s.request('POST', '', {
+        body: transaction([
+          { fullUrl: upper, resource: { resourceType: 'Patient', gender: 'other' }, request: { method: 'POST', url: 'Patient' } },
+          { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: upper.toLowerCase() } }, request: { method: 'POST', url: 'Observation' } },
+        ]),
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const patientId = reply.body.entry[0].response.location.split('/').slice(-3)[0];
+      const observation = (await s.request('GET', `Observation/${reply.body.entry[1].response.location.split('/').slice(-3)[0]}`)).body;
+      assert.equal(observation.subject.reference, `Patient/${patientId}`);
+    });
+
     test('http.html#trules: a PATCH entry\'s urn:uuid placeholders and conditional references are resolved like a POST\'s or PUT\'s', async () => {
       const target = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', identifier: [{ system: 'urn:trules', value: 'patched' }] } });
       const org = 'urn:uuid:7f000000-0000-4000-8000-0000000000a1';
