@@ -27,13 +27,18 @@ const entryIssue = (index: number, text: string) =>
  * reference to it ambiguous, whatever their versionId. A urn: fullUrl is compared without regard
  * to case (URN schemes and UUIDs are case-insensitive).
  */
+/** A fullUrl as compared: a urn: (uuid, oid) in lower case, as URN schemes and UUIDs are case-insensitive; others as written. */
+export function fullUrlKey(url: string): string {
+  return /^urn:/i.test(url) ? url.toLowerCase() : url;
+}
+
 export function assertUniqueFullUrls(entries: BundleEntry[]): void {
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
     if (typeof entry?.fullUrl !== 'string') return;
     const writes = ['POST', 'PUT', 'PATCH'].includes(String(entry.request?.method ?? '').toUpperCase());
     const versionId = writes ? undefined : entry.resource?.meta?.versionId;
-    const url = /^urn:/i.test(entry.fullUrl) ? entry.fullUrl.toLowerCase() : entry.fullUrl;
+    const url = fullUrlKey(entry.fullUrl);
     const key = `${url}\u0000${typeof versionId === 'string' ? versionId : ''}`;
     const first = seen.get(key);
     if (first === undefined) {

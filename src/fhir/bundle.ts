@@ -9,7 +9,7 @@ import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from
 import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
-import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, unresolvedPlaceholder } from './bundle-rules.js';
+import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
@@ -437,14 +437,13 @@ async function resolveJsonPatchReferenceValues(repo: FhirRepository, body: unkno
 }
 
 /**
- * A urn: placeholder written in another case than its entry's fullUrl: the URN scheme, its
- * namespace and a UUID are case-insensitive (RFC 8141, RFC 4122), as the fullUrl uniqueness rule
- * already treats them (bundle-rules.ts). Looked for only when the exact spelling is not there.
+ * A urn: placeholder written in another case than its entry's fullUrl, compared as the fullUrl
+ * uniqueness rule compares them (fullUrlKey). Looked for only when the exact spelling is not there.
  */
 function placeholderInOtherCase(reference: string, references: ReadonlyMap<string, string>): string | undefined {
   if (!/^urn:/i.test(reference)) return undefined;
-  const wanted = reference.toLowerCase();
-  for (const [fullUrl, target] of references) if (fullUrl.toLowerCase() === wanted) return target;
+  const wanted = fullUrlKey(reference);
+  for (const [fullUrl, target] of references) if (fullUrlKey(fullUrl) === wanted) return target;
   return undefined;
 }
 

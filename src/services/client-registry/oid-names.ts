@@ -4,7 +4,7 @@
  * it too. The registry compares OIDs in one form, `urn:oid:<oid>` with the prefix in lower case,
  * so no spelling of the prefix names a second domain (or slips past the one-claim-per-OID rule).
  */
-const URN_OID_PREFIX = /^urn:oid:/i;
+export const URN_OID_PREFIX = /^urn:oid:/i;
 const BARE_OID = /^[0-2](\.\d+)+$/;
 
 /** `urn:oid:<oid>` for a name that spells an OID (any case of the prefix, or bare), else undefined. */

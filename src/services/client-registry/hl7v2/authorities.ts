@@ -8,7 +8,7 @@
 import type { NamingSystem } from '@medplum/fhirtypes';
 import { subcomponents, type Encoded } from './encoding.js';
 import type { RegistryCalls } from './fhir-calls.js';
-import { bareOid } from '../oid-names.js';
+import { bareOid, URN_OID_PREFIX } from '../oid-names.js';
 
 export interface AssigningAuthority {
   namespace: string;
@@ -23,7 +23,6 @@ interface Domain {
 }
 
 const OID = /^[0-2](\.\d+)+$/;
-const URN_OID = /^urn:oid:/i;
 const MAX_DOMAINS = 1000;
 
 export class AuthorityDirectory {
@@ -43,7 +42,7 @@ export class AuthorityDirectory {
       const ids = system.uniqueId ?? [];
       const uris = ids.filter((u) => u.type === 'uri' && u.value).sort((a, b) => Number(b.preferred ?? false) - Number(a.preferred ?? false)).map((u) => u.value!);
       // An OID named only as a `urn:oid:` URI is that OID too: CX-4 may give it bare, with ISO.
-      const uriOids = uris.filter((u) => URN_OID.test(u)).map(bareOid).filter((o) => OID.test(o));
+      const uriOids = uris.filter((u) => URN_OID_PREFIX.test(u)).map(bareOid).filter((o) => OID.test(o));
       const oids = [...ids.filter((u) => u.type === 'oid' && u.value).map((u) => bareOid(u.value!)), ...uriOids];
       const others = ids.filter((u) => u.type === 'other' && u.value).map((u) => u.value!);
       const url = uris[0] ?? (oids[0] ? `urn:oid:${oids[0]}` : undefined);
