@@ -13,7 +13,11 @@ const RESULT_PARAMETERS = new Set([
   '_format', '_pretty', '_offset', '_cursor', '_snapshot',
 ]);
 
-/** The selecting part of a conditional's query (`_include:iterate` is a result parameter too). */
+/**
+ * The selecting part of a conditional's query (`_include:iterate` is a result parameter too). A
+ * parameter with no value selects nothing (search ignores it), so it does not count: a
+ * `DELETE Patient?identifier=` must not read as "every Patient" and delete the only one.
+ */
 export function selectingCriteria(query: ReadonlyArray<[string, string]>): Array<[string, string]> {
-  return query.filter(([key]) => !RESULT_PARAMETERS.has(key.trim().split(':')[0]!));
+  return query.filter(([key, value]) => value !== '' && !RESULT_PARAMETERS.has(key.trim().split(':')[0]!));
 }

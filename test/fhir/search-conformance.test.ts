@@ -138,6 +138,24 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Patient?birthdate=2024-02-29', STRICT), named('ann'));
     });
 
+    test('a parameter with no value is ignored, whatever its type; a conditional needs one that has a value', async () => {
+      const all = await matches('Patient', STRICT);
+      for (const query of ['gender=', 'name=', 'birthdate=', 'identifier=', 'general-practitioner=', '_id=', '_lastUpdated=', 'gender:missing=', '_has:Observation:subject:status=', 'organization.name=']) {
+        assert.deepEqual(await matches(`Patient?${query}`, STRICT), all, query);
+      }
+      assert.deepEqual(await matches('Patient?name=&gender=male&birthdate=', STRICT), named('bob'));
+      const reply = await s.request('GET', 'Patient?gender=&_count=&_sort=&_total=&family=Moyo');
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.match(reply.body.link.find((l: Json) => l.relation === 'self').url, /\/Patient\?family=Moyo&_count=20$/, 'the self link shows only what was applied');
+      assert.deepEqual(await matches('?_type=&_id=' + ids.ann, STRICT), named('ann'));
+      // A conditional whose only parameter is empty selects nothing: refused, never "the only Patient".
+      const lone = await s.request('POST', 'Location', { body: { resourceType: 'Location', name: 'only one' } });
+      assert.equal((await s.request('DELETE', 'Location?name=')).status, 400);
+      assert.equal((await s.request('GET', `Location/${lone.body.id}`)).status, 200, 'not deleted');
+      const create = await s.request('POST', 'Location', { body: { resourceType: 'Location', name: 'second' }, headers: { 'if-none-exist': 'name=' } });
+      assert.equal(create.status, 400, JSON.stringify(create.body));
+    });
+
     test('an unknown _sort key is reported as a sort parameter: 400 under strict, a warning otherwise', async () => {
       const strict = await s.request('GET', 'Patient?_sort=bogus', { headers: STRICT });
       assert.equal(strict.status, 400);

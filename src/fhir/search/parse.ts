@@ -246,10 +246,13 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
   };
   // _type first, wherever it stands: it decides which parameters a system-level search has.
   if (!type) {
-    for (const [key, value] of query) if (key.trim() === '_type') applyResultParameter(ctx, request, '_type', undefined, value);
+    for (const [key, value] of query) if (key.trim() === '_type' && value !== '') applyResultParameter(ctx, request, '_type', undefined, value);
     ctx.types = request.types;
   }
   for (const [rawKey, value] of query) {
+    // A parameter with no value (`name=`, as a search form leaves an unfilled field) selects and
+    // shapes nothing: ignored, as HAPI and most servers do, whatever its type.
+    if (value === '') continue;
     const key = rawKey.trim();
     const [name, modifier] = splitOnce(key, ':');
     try {
