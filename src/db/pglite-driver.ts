@@ -5,6 +5,7 @@ import { copyBuffers, type CopyData } from './copy-binary.js';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
 import { chooseWasmTiering } from './wasm-tiering.js';
+import { JSONB_TYPE_OID, readJsonb } from './jsonb-values.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
   return {
@@ -41,7 +42,7 @@ export class PgliteDatabase implements Database {
   static async open(dataDir?: string): Promise<PgliteDatabase> {
     if (dataDir) prepareDataDir(dataDir);
     chooseWasmTiering();
-    const pg = new PGlite(dataDir);
+    const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: readJsonb } });
     await pg.waitReady;
     return new PgliteDatabase(pg);
   }

@@ -8,6 +8,7 @@ import {
 import { applyMigrations, forgetSchema } from './migrate.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
 import { copyBuffers, type CopyData } from './copy-binary.js';
+import { parseJsonbColumns } from './jsonb-values.js';
 
 /** `memory`: a COPY's data given back (copy-binary.ts's pool), with its reply or alone. */
 type Reply = { id: number; result?: unknown; error?: { message: string } & Record<string, unknown>; memory?: ArrayBuffer };
@@ -255,7 +256,11 @@ export class PgliteWorkerDatabase implements Database {
 
   private queryable(tx?: number, generation?: number): Queryable {
     return {
-      query: <Row>(sql: string, params: unknown[] = []) => this.call<QueryResult<Row>>(this.nextId++, 'query', { sql, params, tx, generation }),
+      query: async <Row>(sql: string, params: unknown[] = []) => {
+        const result = await this.call<QueryResult<Row> & { jsonb?: string[] }>(this.nextId++, 'query', { sql, params, tx, generation });
+        parseJsonbColumns(result.rows as Array<Record<string, unknown>>, result.jsonb);
+        return { rows: result.rows, rowCount: result.rowCount };
+      },
       exec: (sql: string) => this.call<void>(this.nextId++, 'exec', { sql, tx, generation }),
     };
   }

@@ -12,6 +12,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
 import { chooseWasmTiering } from './wasm-tiering.js';
+import { JSONB_TYPE_OID, jsonbColumns } from './jsonb-values.js';
 
 interface Request {
   id: number;
@@ -27,7 +28,8 @@ const port = parentPort!;
 const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbeat?: Int32Array; tickMs?: number };
 if (dataDir) prepareDataDir(dataDir);
 chooseWasmTiering();
-const pg = new PGlite(dataDir);
+// jsonb leaves as text, parsed by the driver on the other side (jsonb-values.ts).
+const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: (text: string) => text } });
 let copySource: PgliteCopySource | undefined;
 
 interface OpenTransaction {
@@ -63,7 +65,7 @@ async function handle(request: Request): Promise<void> {
     switch (request.kind) {
       case 'query': {
         const result = await target.query(request.sql!, request.params ?? []);
-        return reply(id, { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length });
+        return reply(id, { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length, jsonb: jsonbColumns(result.fields) });
       }
       case 'exec':
         await target.exec(request.sql!);

@@ -5,10 +5,12 @@ import { applyMigrations, forgetSchema } from './migrate.js';
 import { listenWithReconnect } from './postgres-listen.js';
 import { copyBuffers, type CopyData } from './copy-binary.js';
 import { CopyIn } from './postgres-copy.js';
+import { JSONB_TYPE_OID, readJsonb } from './jsonb-values.js';
 
 // Return int8 and numeric as JS numbers like PGlite does, so both drivers give the same rows.
 pg.types.setTypeParser(20, (value) => Number(value));
 pg.types.setTypeParser(1700, (value) => Number(value));
+pg.types.setTypeParser(JSONB_TYPE_OID, readJsonb);
 
 /**
  * Names of the prepared statements, by text. pg prepares a named statement on each connection the

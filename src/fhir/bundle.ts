@@ -15,6 +15,7 @@ import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { answersWithRepresentation, applyReturnPreference, dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
+import { withDecimalTextsOf } from '../common/json-decimals.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -415,10 +416,10 @@ async function resolveReferences(repo: FhirRepository, value: unknown, reference
   if (Array.isArray(value)) {
     const out = [];
     for (const item of value) out.push(await resolveReferences(repo, item, references, base));
-    return out;
+    return withDecimalTextsOf(out, value);
   }
   if (!value || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = withDecimalTextsOf({}, value);
   for (const [key, child] of Object.entries(value)) {
     if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references, base);
     else out[key] = await resolveReferences(repo, child, references, base);

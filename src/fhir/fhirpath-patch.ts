@@ -15,6 +15,7 @@ import type { Limits } from '../common/limits.js';
 import { FhirError, badRequest, tooCostly } from './outcome.js';
 import { jsonSize, type PatchLimits } from './json-patch.js';
 import { countJsonValues } from './resource-elements.js';
+import { cloneJsonKeepingDecimals } from '../common/json-decimals.js';
 
 /** JSON Patch's limits, and the work one FHIRPath Patch may cost. */
 export type FhirPathPatchLimits = PatchLimits & Pick<Limits, 'fhirPathPatchMaxCost'>;
@@ -67,7 +68,7 @@ export function applyFhirPathPatch<T extends Resource>(document: T, patch: Param
   const operations = readOperations(patch, limits);
   assertAffordable(document, operations, limits);
   const maxBytes = Math.max(limits.fhirPatchMaxResultBytes, jsonSize(document, Number.MAX_SAFE_INTEGER));
-  const doc = structuredClone(document) as unknown as Json;
+  const doc = cloneJsonKeepingDecimals(document) as unknown as Json;
   operations.forEach((operation, index) => {
     const where = `FHIRPath Patch operation ${index + 1} (${operation.type} at "${shown(operation.path)}")`;
     try {

@@ -10,6 +10,7 @@
  */
 import { DEFAULT_LIMITS } from '../common/limits.js';
 import { FhirError, badRequest } from './outcome.js';
+import { cloneJsonKeepingDecimals, decimalText, keepDecimalText } from '../common/json-decimals.js';
 
 export interface PatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
@@ -116,7 +117,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
   let size = jsonSize(document, Number.MAX_SAFE_INTEGER);
   // A resource stored larger than the limit (under the body limit) may still be patched, not grown.
   const maxBytes = Math.max(limits.fhirPatchMaxResultBytes, size);
-  const doc = structuredClone(document);
+  const doc = cloneJsonKeepingDecimals(document);
 
   /** Adds (or subtracts) the size of a value to the running size; refuses past the limit. */
   const grow = (delta: number, index: number, path: string): void => {
@@ -135,16 +136,19 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
     jsonSize(value, budget) + (Array.isArray(parent) ? 1 : key.length + 4);
   const present = Number.MAX_SAFE_INTEGER;
 
-  const add = (pointer: string, value: unknown, index: number): void => {
+  /** `written`: a number's text as the patch gave it (`"value": 4.0`), kept where it lands. */
+  const add = (pointer: string, value: unknown, index: number, written?: string): void => {
     const tokens = parsePointer(pointer);
     if (!tokens.length) throw badRequest('JSON Patch cannot replace the whole resource');
     const { parent, key } = resolveParent(doc, tokens, pointer);
     const added = memberSize(parent, key, value);
     const replaced = !Array.isArray(parent) && Object.hasOwn(parent, key) ? memberSize(parent, key, parent[key], present) : 0;
     grow(added - replaced, index, pointer);
-    const stored = value === undefined ? value : structuredClone(value);
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, pointer, true), 0, stored);
+    const stored = value === undefined ? value : cloneJsonKeepingDecimals(value);
+    const at = Array.isArray(parent) ? arrayIndex(parent, key, pointer, true) : key;
+    if (Array.isArray(parent)) parent.splice(at as number, 0, stored);
     else Object.defineProperty(parent, key, { value: stored, writable: true, enumerable: true, configurable: true });
+    if (written !== undefined && !Array.isArray(parent)) keepDecimalText(parent, key, written, [doc as unknown as Record<string, unknown>]);
   };
 
   const remove = (pointer: string, index: number): unknown => {
@@ -170,14 +174,14 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
     if (needsValue && !Object.hasOwn(op, 'value')) throw badRequest(`JSON Patch operation ${index} (${op.op}) needs a value`);
     switch (op.op) {
       case 'add':
-        add(op.path, op.value, index);
+        add(op.path, op.value, index, decimalText(op, 'value', op.value));
         break;
       case 'remove':
         remove(op.path, index);
         break;
       case 'replace':
         remove(op.path, index);
-        add(op.path, op.value, index);
+        add(op.path, op.value, index, decimalText(op, 'value', op.value));
         break;
       case 'move': {
         if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (move) needs from`);

@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, type Limits } from '../../src/common/limits.js';
 import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
 import type { TerminologyProvider } from '../../src/fhir/terminology/provider.js';
-import { openTestDatabase, type TestDatabase } from '../support/databases.js';
+import { openTestDatabase, type TestDatabase, type TestDriver } from '../support/databases.js';
 
 export interface FhirTestServer {
   base: string;
@@ -24,7 +24,7 @@ export interface FhirReply {
 }
 
 export async function startFhirServer(
-  driver: 'pglite' | 'postgres',
+  driver: TestDriver,
   options: { bodyLimit?: number; schema?: string; limits?: Partial<Limits>; terminology?: TerminologyProvider } = {},
 ): Promise<FhirTestServer> {
   const database = await openTestDatabase(driver);

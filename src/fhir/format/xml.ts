@@ -8,6 +8,7 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { FhirError } from '../outcome.js';
 import { escapeAttribute, escapeText } from './xml-escape.js';
+import { decimalText, keepDecimalText } from '../../common/json-decimals.js';
 import { XHTML_NAMESPACE, XhtmlFragment, xhtmlDivForXml } from './xhtml.js';
 import { isXmlResourceType, xmlTypeOf, type XmlElement, type XmlType } from './xml-schema.js';
 
@@ -76,18 +77,21 @@ function writeChildren(out: string[], shape: XmlType, value: Json, path: string)
     if (element.repeats) {
       const items = Array.isArray(item) ? item : item === undefined ? [] : [item];
       const metas = Array.isArray(extras) ? extras : [];
-      for (let i = 0; i < Math.max(items.length, metas.length); i++) writeElement(out, element, items[i], metas[i], `${path}.${element.name}`);
-    } else writeElement(out, element, item, extras, `${path}.${element.name}`);
+      for (let i = 0; i < Math.max(items.length, metas.length); i++) {
+        writeElement(out, element, items[i], metas[i], `${path}.${element.name}`, decimalText(items, i, items[i]));
+      }
+    } else writeElement(out, element, item, extras, `${path}.${element.name}`, decimalText(value, element.name, item));
   }
 }
 
-function writeElement(out: string[], element: XmlElement, value: unknown, extras: unknown, path: string): void {
+/** `written`: a decimal's text as it was received (common/json-decimals.ts), when its number would write it otherwise. */
+function writeElement(out: string[], element: XmlElement, value: unknown, extras: unknown, path: string, written?: string): void {
   switch (element.kind) {
     case 'primitive': {
       const meta = (extras && typeof extras === 'object' ? extras : {}) as Json;
       let open = `<${element.name}`;
       if (typeof meta.id === 'string') open += ` id="${escapeAttribute(meta.id)}"`;
-      if (value !== undefined && value !== null) open += ` value="${escapeAttribute(String(value))}"`;
+      if (value !== undefined && value !== null) open += ` value="${escapeAttribute(written ?? String(value))}"`;
       const extensions = Array.isArray(meta.extension) ? (meta.extension as Json[]) : [];
       if (!extensions.length) {
         out.push(`${open}/>`);
@@ -145,6 +149,8 @@ interface Frame {
   /** A resource wrapper (contained, entry.resource): holds exactly one resource. */
   wrapper?: boolean;
   primitiveValue?: unknown;
+  /** A decimal's value attribute as written, kept beside its number (common/json-decimals.ts). */
+  decimalText?: string;
 }
 
 /** FHIR XML as the JSON resource it stands for; malformed or non-FHIR XML is a 400. */
@@ -194,6 +200,7 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
         stack.push({
           path, element, shape: xmlTypeOf('Element'), target: id !== undefined ? { id } : {}, repeated: new Set(),
           primitiveValue: value === undefined ? null : primitiveValue(element.type, value, path),
+          ...(element.type === 'decimal' && value !== undefined ? { decimalText: value } : {}),
         });
         return;
       }
@@ -243,6 +250,7 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     if (frame.element.kind === 'primitive') {
       const extras = Object.keys(frame.target).length ? frame.target : undefined;
       put(parent!.target, frame.element, frame.primitiveValue, extras, parent!.repeated, frame.path);
+      if (frame.decimalText !== undefined) keepReadDecimalText(parent!.target, frame.element, frame.decimalText, stack);
     } else put(parent!.target, frame.element, frame.target, undefined, parent!.repeated, frame.path);
   });
 
@@ -254,6 +262,14 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
   }
   if (!result) throw invalidXml('the XML holds no resource');
   return result;
+}
+
+/** A decimal just put into `target` keeps its text, and the open elements above are marked as holding one. */
+function keepReadDecimalText(target: Json, element: XmlElement, written: string, open: Frame[]): void {
+  const above = open.map((frame) => frame.target);
+  if (!element.repeats) return keepDecimalText(target, element.name, written, above);
+  const list = target[element.name] as unknown[];
+  keepDecimalText(list, list.length - 1, written, [...above, target]);
 }
 
 /** The wrapper frame replaced its target with the resource it read; its parent holds the wrapper. */

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { inFhirOrder } from './resource-order.js';
+import { parseJsonKeepingDecimals, stringifyJsonKeepingDecimals } from '../../common/json-decimals.js';
 import { acceptsR4, assertR4Body, FHIR_VERSION } from './fhir-version.js';
 import { FhirError, tooCostly } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
@@ -188,7 +189,7 @@ async function send(reply: FastifyReply, response: FhirResponse, head: boolean, 
     return;
   }
   reply.header('content-type', FHIR_JSON);
-  await reply.send(head ? undefined : JSON.stringify(inFhirOrder(response.resource), undefined, pretty ? 2 : undefined));
+  await reply.send(head ? undefined : stringifyJsonKeepingDecimals(inFhirOrder(response.resource), pretty ? 2 : undefined));
 }
 
 function queryOf(request: FastifyRequest): Array<[string, string]> {
@@ -343,7 +344,7 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
   if (jsonNestingExceeds(raw, maxDepth) !== undefined) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    parsed = parseJsonKeepingDecimals(raw);
   } catch (error) {
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }

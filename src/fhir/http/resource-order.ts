@@ -5,6 +5,8 @@
  * Only where resources sit is visited (the answer, Bundle entries, contained resources,
  * Parameters' resources), not every object.
  */
+import { withDecimalTextsOf } from '../../common/json-decimals.js';
+
 type Json = Record<string, unknown>;
 
 const LEADING = ['resourceType', 'id', 'meta'];
@@ -14,7 +16,7 @@ export function inFhirOrder<T>(resource: T, depth = 0): T {
   if (!resource || typeof resource !== 'object' || Array.isArray(resource) || depth > 8) return resource;
   const source = resource as Json;
   if (typeof source.resourceType !== 'string') return resource;
-  const out: Json = {};
+  const out: Json = withDecimalTextsOf({}, source);
   for (const key of LEADING) if (key in source) out[key] = source[key];
   for (const [key, value] of Object.entries(source)) {
     if (key in out) continue;

@@ -9,6 +9,7 @@ import { getDataType } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { LIMITS } from '../../common/limits.js';
 import { badRequest, tooCostly } from '../outcome.js';
+import { withDecimalTextsOf } from '../../common/json-decimals.js';
 
 const ALWAYS = new Set(['resourceType', 'id', 'meta']);
 const SUMMARY_MODES = ['true', 'text', 'data', 'count', 'false'] as const;
@@ -90,14 +91,14 @@ function isElementIn(key: string, names: Set<string>): boolean {
 export function applyElements(resource: Resource, elements: string[]): Resource {
   const keep = new Set([...ALWAYS, ...elements.map((e) => e.split('.')[0]!.replace(/^[A-Z][A-Za-z]+\./, ''))]);
   const mandatory = mandatoryElements(resource.resourceType);
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = withDecimalTextsOf({}, resource);
   for (const [key, value] of Object.entries(resource)) if (keep.has(key) || isElementIn(key, mandatory)) out[key] = value;
   markSubsetted(out);
   return out as unknown as Resource;
 }
 
 export function applySummary(resource: Resource, summary: 'true' | 'text' | 'data'): Resource {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = withDecimalTextsOf({}, resource);
   const mandatory = mandatoryElements(resource.resourceType);
   if (summary === 'data') {
     for (const [key, value] of Object.entries(resource)) if (key !== 'text') out[key] = value;

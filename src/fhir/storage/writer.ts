@@ -8,6 +8,7 @@ import { FhirError } from '../outcome.js';
 import type { SearchParameterRegistry } from '../search-parameters.js';
 import { buildIndexRows, type IndexRows } from './indexer.js';
 import { EventLoopTurns } from '../event-loop-turns.js';
+import { stringifyJsonKeepingDecimals } from '../../common/json-decimals.js';
 
 export interface CurrentRow {
   rid: number;
@@ -49,7 +50,7 @@ export async function lockCurrent(tx: Queryable, schema: string, type: string, i
 export async function writeVersion(
   tx: Queryable, schema: string, write: VersionToWrite, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
 ): Promise<void> {
-  const content = write.resource ? JSON.stringify(write.resource) : null;
+  const content = write.resource ? stringifyJsonKeepingDecimals(write.resource) : null;
   const deleted = write.resource === null;
   const rows = write.resource ? buildIndexRows(write.resource, baseUrl, definitions) : emptyRows();
   const params: unknown[] = [write.type, write.id, write.version, write.lastUpdated, deleted, content, write.method];
@@ -90,7 +91,7 @@ export async function insertNewResources(
     resources.map((r) => r.resourceType),
     resources.map((r) => r.id),
     resources.map((r) => r.meta!.lastUpdated),
-    resources.map((r) => JSON.stringify(r)),
+    resources.map((r) => stringifyJsonKeepingDecimals(r)),
     resources.map((_, n) => n),
   ];
   const p = (value: unknown): string => {

@@ -1,0 +1,195 @@
+/**
+ * JSON whose numbers keep the form they were written in. FHIR decimals carry their precision
+ * (R4 datatypes.html#decimal: `0.010` is not `0.01`; a potassium of `4.0` mmol/L is not `4`), but
+ * a JavaScript number is a double: `JSON.parse` turns `1.50` into 1.5 and `JSON.stringify` writes
+ * `1.5`. PostgreSQL's jsonb keeps the scale of its numerics, so only the JavaScript side loses it.
+ *
+ * Here the parsed values stay plain numbers (validation, FHIRPath and the search indexes work on
+ * them as before); a number whose shortest JavaScript form differs from its text (`1.50`, `1e2`,
+ * `0.0000001`, more digits than a double holds) has its text kept beside it, in a symbol property
+ * of the object or array holding it, and every container above it is marked with another. Object
+ * spreads copy symbol properties and JSON, Object.keys and for-in ignore them, so a resource
+ * copied with `{ ...resource, id }` still holds its texts and says so.
+ * Writing such a value puts each kept text back where the number is still the same number.
+ * JSON without such numbers (nearly all) costs one scan of its number tokens more than plain
+ * JSON.parse, and nothing more to write.
+ */
+import { randomBytes } from 'node:crypto';
+
+type Holder = Record<string, unknown> | unknown[];
+
+/** Marks a container that holds, at some depth, a number with a kept text. */
+export const HOLDS_DECIMAL_TEXT: unique symbol = Symbol('holds decimal text');
+
+/** The kept texts of a holder's numbers, by key. */
+const DECIMAL_TEXTS: unique symbol = Symbol('decimal texts');
+
+type WithTexts = { [DECIMAL_TEXTS]?: Map<string | number, string> };
+
+/**
+ * A number token in a value position (after `:`, `[` or `,`) that ends where a JSON value ends:
+ * times inside strings (`"10:00:00.000Z"`) do not end at a delimiter and are not candidates.
+ */
+const NUMBER_TOKEN = /[:,[]\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,}\]])/g;
+
+/** True when the number's shortest JavaScript form is not its text, so writing it would change it. */
+function losesItsForm(text: string): boolean {
+  return String(Number(text)) !== text;
+}
+
+/** Parses JSON as JSON.parse does, keeping the text of numbers a double would rewrite. */
+export function parseJsonKeepingDecimals(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (value !== null && typeof value === 'object' && hasNumberThatLosesItsForm(text)) keepNumberTexts(text, value as Holder);
+  return value;
+}
+
+function hasNumberThatLosesItsForm(text: string): boolean {
+  NUMBER_TOKEN.lastIndex = 0;
+  for (let match = NUMBER_TOKEN.exec(text); match; match = NUMBER_TOKEN.exec(text)) {
+    if (losesItsForm(match[1]!)) return true;
+  }
+  return false;
+}
+
+/**
+ * Walks the text beside the value JSON.parse made of it, container by container, and keeps the
+ * text of each number that would lose its form. The text is valid JSON (JSON.parse took it), so
+ * the walk only needs to tell strings, numbers and structure apart. Containers are reached only
+ * through own properties: a `__proto__` key never leads to Object.prototype.
+ */
+function keepNumberTexts(text: string, root: Holder): void {
+  const detached = {} as Holder; // where a duplicate key's earlier value is walked: it is not in the result
+  const path: Holder[] = [];
+  let current: Holder | undefined;
+  let key: string | number | undefined;
+  let expectingKey = false;
+  const childOf = (holder: Holder | undefined, at: string | number | undefined): Holder => {
+    if (holder === undefined) return root;
+    if (at === undefined || !Object.hasOwn(holder, at)) return detached;
+    const child = (holder as Record<string | number, unknown>)[at];
+    return child !== null && typeof child === 'object' ? (child as Holder) : detached;
+  };
+  const keys: Array<string | number | undefined> = [];
+  for (let i = 0; i < text.length;) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      const child = childOf(current, key);
+      if (current !== undefined) path.push(current);
+      keys.push(key);
+      current = child;
+      key = c === 0x5b ? 0 : undefined;
+      expectingKey = c === 0x7b;
+      i++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      current = path.pop();
+      key = keys.pop();
+      expectingKey = false;
+      i++;
+    } else if (c === 0x2c /* , */) {
+      if (Array.isArray(current)) key = (key as number) + 1;
+      else expectingKey = true;
+      i++;
+    } else if (c === 0x3a /* : */) {
+      expectingKey = false;
+      i++;
+    } else if (c === 0x22 /* " */) {
+      let end = i + 1;
+      let escaped = false;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? ((escaped = true), 2) : 1;
+      if (expectingKey) key = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+      const written = text.slice(i, end);
+      if (current !== undefined && current !== detached && key !== undefined) {
+        if (losesItsForm(written)) keepDecimalText(current, key, written, path);
+        else (current as WithTexts)[DECIMAL_TEXTS]?.delete(key); // a duplicate key: the last one is the value
+      }
+      i = end;
+    } else i++;
+  }
+}
+
+/**
+ * Keeps the written text of the number at holder[key], and marks the holder and the containers
+ * above it (outermost first, as a walk has them). For readers of other formats (FHIR XML).
+ */
+export function keepDecimalText(holder: Holder, key: string | number, written: string, above: readonly Holder[] = []): void {
+  if (!losesItsForm(written)) return;
+  const withTexts = holder as WithTexts;
+  // A copy made by a spread shares its source's map: it gets one of its own before it changes.
+  const texts = new Map(withTexts[DECIMAL_TEXTS] ?? []);
+  texts.set(key, written);
+  withTexts[DECIMAL_TEXTS] = texts;
+  mark(holder);
+  for (const container of above) mark(container);
+}
+
+function mark(container: Holder): void {
+  (container as Record<symbol, unknown>)[HOLDS_DECIMAL_TEXT] = true;
+}
+
+/** The kept text of the number at holder[key], if it is still that number. */
+export function decimalText(holder: object, key: string | number, value: unknown): string | undefined {
+  if (typeof value !== 'number') return undefined;
+  const written = (holder as WithTexts)[DECIMAL_TEXTS]?.get(key);
+  return written !== undefined && Number(written) === value ? written : undefined;
+}
+
+/** Whether a value holds kept number texts: it is marked, or a resource it carries is (Bundle entries, Parameters). */
+export function holdsDecimalText(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if ((value as Record<symbol, unknown>)[HOLDS_DECIMAL_TEXT]) return true;
+  const record = value as Record<string, unknown>;
+  for (const list of [record.entry, record.parameter]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      if (item && typeof item === 'object' && ((item as Record<symbol, unknown>)[HOLDS_DECIMAL_TEXT] || holdsDecimalText((item as Record<string, unknown>).resource))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * A copy rebuilt key by key (or item by item) given its source's kept texts and mark, as a spread
+ * would: for code that copies a resource without spreading it.
+ */
+export function withDecimalTextsOf<T extends object>(copy: T, source: object): T {
+  const from = source as WithTexts & Record<symbol, unknown>;
+  if (from[DECIMAL_TEXTS]) (copy as WithTexts)[DECIMAL_TEXTS] = from[DECIMAL_TEXTS];
+  if (from[HOLDS_DECIMAL_TEXT]) mark(copy as Holder);
+  return copy;
+}
+
+/**
+ * JSON.stringify that writes kept number texts back. A number with a kept text is first written as
+ * a string carrying a marker made for this call (no stored string can hold it), which is then
+ * replaced by the bare text: the texts are only digits, signs, dots and exponents.
+ */
+export function stringifyJsonKeepingDecimals(value: unknown, space?: number): string {
+  if (!holdsDecimalText(value)) return JSON.stringify(value, undefined, space);
+  const marker = `\uE000${randomBytes(9).toString('base64url')}\uE001`;
+  let replaced = false;
+  const text = JSON.stringify(value, function (this: object, key: string, item: unknown) {
+    if (typeof item !== 'number') return item;
+    const written = decimalText(this, Array.isArray(this) ? Number(key) : key, item);
+    if (written === undefined) return item;
+    replaced = true;
+    return marker + written;
+  }, space);
+  return replaced ? text.split(`"${marker}`).map((part, n) => (n === 0 ? part : part.replace('"', ''))).join('') : text;
+}
+
+/** A deep copy of a JSON value that keeps its kept texts (structuredClone drops symbol properties). */
+export function cloneJsonKeepingDecimals<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return withDecimalTextsOf(value.map((item) => cloneJsonKeepingDecimals(item)), value) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    // defineProperty: a `__proto__` key stays an own property, as JSON.parse made it.
+    Object.defineProperty(copy, key, { value: cloneJsonKeepingDecimals((value as Record<string, unknown>)[key]), writable: true, enumerable: true, configurable: true });
+  }
+  return withDecimalTextsOf(copy, value) as T;
+}
