@@ -21,16 +21,28 @@ type Holder = Record<string, unknown> | unknown[];
 /** Marks a container that holds, at some depth, a number with a kept text. */
 export const HOLDS_DECIMAL_TEXT: unique symbol = Symbol('holds decimal text');
 
-/** The kept texts of a holder's numbers, by key. */
+/** The kept texts of a holder's numbers, by key, and the holder they were made for. */
 const DECIMAL_TEXTS: unique symbol = Symbol('decimal texts');
 
-type WithTexts = { [DECIMAL_TEXTS]?: Map<string | number, string> };
+interface KeptTexts {
+  owner: object;
+  /** By index for an array holder, by name (no prototype) for an object: faster than a Map for many. */
+  byKey: Record<string | number, string | undefined>;
+}
+type WithTexts = { [DECIMAL_TEXTS]?: KeptTexts };
 
 /**
  * A number token in a value position (after `:`, `[` or `,`) that ends where a JSON value ends:
  * times inside strings (`"10:00:00.000Z"`) do not end at a delimiter and are not candidates.
  */
 const NUMBER_TOKEN = /[:,[]\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,}\]])/g;
+
+/**
+ * The most number texts one parse keeps. Keeping costs about ten times what JSON.parse spends on a
+ * number, so a hostile body of millions of `1.0` would hold the event loop for seconds; past this
+ * many (no real resource or bundle comes near) the rest are read as plain numbers.
+ */
+export const MAX_KEPT_TEXTS_PER_PARSE = 100_000;
 
 /** True when the number's shortest JavaScript form is not its text, so writing it would change it. */
 function losesItsForm(text: string): boolean {
@@ -71,6 +83,7 @@ function keepNumberTexts(text: string, root: Holder): void {
     return child !== null && typeof child === 'object' ? (child as Holder) : detached;
   };
   const keys: Array<string | number | undefined> = [];
+  let kept = 0;
   for (let i = 0; i < text.length;) {
     const c = text.charCodeAt(i);
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
@@ -101,15 +114,23 @@ function keepNumberTexts(text: string, root: Holder): void {
       i = end + 1;
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
       let end = i + 1;
-      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
       const written = text.slice(i, end);
       if (current !== undefined && current !== detached && key !== undefined) {
-        if (losesItsForm(written)) keepDecimalText(current, key, written, path);
-        else (current as WithTexts)[DECIMAL_TEXTS]?.delete(key); // a duplicate key: the last one is the value
+        if (losesItsForm(written)) {
+          if (kept++ === MAX_KEPT_TEXTS_PER_PARSE) return;
+          keepDecimalText(current, key, written, path);
+        }
+        else if ((current as WithTexts)[DECIMAL_TEXTS]) delete (current as WithTexts)[DECIMAL_TEXTS]!.byKey[key]; // a duplicate key: the last one is the value
       }
       i = end;
     } else i++;
   }
+}
+
+/** Digits, `.`, `e`, `E`, `+`, `-`: what a JSON number token is made of. */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 /**
@@ -119,22 +140,28 @@ function keepNumberTexts(text: string, root: Holder): void {
 export function keepDecimalText(holder: Holder, key: string | number, written: string, above: readonly Holder[] = []): void {
   if (!losesItsForm(written)) return;
   const withTexts = holder as WithTexts;
-  // A copy made by a spread shares its source's map: it gets one of its own before it changes.
-  const texts = new Map(withTexts[DECIMAL_TEXTS] ?? []);
-  texts.set(key, written);
-  withTexts[DECIMAL_TEXTS] = texts;
+  let texts = withTexts[DECIMAL_TEXTS];
+  // A copy made by a spread shares its source's texts: it gets its own before they change (once).
+  if (texts?.owner !== holder) withTexts[DECIMAL_TEXTS] = texts = { owner: holder, byKey: textsLike(holder, texts?.byKey) };
+  texts.byKey[key] = written;
   mark(holder);
   for (const container of above) mark(container);
 }
 
+function textsLike(holder: Holder, source: KeptTexts['byKey'] | undefined): KeptTexts['byKey'] {
+  if (Array.isArray(holder)) return (source ? (source as unknown as string[]).slice() : []) as unknown as KeptTexts['byKey'];
+  return Object.assign(Object.create(null) as KeptTexts['byKey'], source);
+}
+
 function mark(container: Holder): void {
-  (container as Record<symbol, unknown>)[HOLDS_DECIMAL_TEXT] = true;
+  const marked = container as Record<symbol, unknown>;
+  if (!marked[HOLDS_DECIMAL_TEXT]) marked[HOLDS_DECIMAL_TEXT] = true;
 }
 
 /** The kept text of the number at holder[key], if it is still that number. */
 export function decimalText(holder: object, key: string | number, value: unknown): string | undefined {
   if (typeof value !== 'number') return undefined;
-  const written = (holder as WithTexts)[DECIMAL_TEXTS]?.get(key);
+  const written = (holder as WithTexts)[DECIMAL_TEXTS]?.byKey[key];
   return written !== undefined && Number(written) === value ? written : undefined;
 }
 
