@@ -8,7 +8,7 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { FhirError } from '../outcome.js';
 import { escapeAttribute, escapeText } from './xml-escape.js';
-import { decimalText, keepDecimalText } from '../../common/json-decimals.js';
+import { decimalText, keepDecimalText, MAX_KEPT_TEXTS_PER_PARSE } from '../../common/json-decimals.js';
 import { XHTML_NAMESPACE, XhtmlFragment, xhtmlDivForXml } from './xhtml.js';
 import { isXmlResourceType, xmlTypeOf, type XmlElement, type XmlType } from './xml-schema.js';
 
@@ -162,6 +162,7 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
   let result: Json | undefined;
   /** Set while inside the narrative: the div being read, and where it goes. */
   let xhtml: { fragment: XhtmlFragment; frame: Frame; element: XmlElement } | undefined;
+  let keptDecimals = 0;
 
   parser.on('opentag', (tag) => {
     // The narrative counts too: resolving a namespace walks the open elements (saxes), so depth is work.
@@ -250,7 +251,7 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     if (frame.element.kind === 'primitive') {
       const extras = Object.keys(frame.target).length ? frame.target : undefined;
       put(parent!.target, frame.element, frame.primitiveValue, extras, parent!.repeated, frame.path);
-      if (frame.decimalText !== undefined) keepReadDecimalText(parent!.target, frame.element, frame.decimalText, stack);
+      if (frame.decimalText !== undefined && keptDecimals++ < MAX_KEPT_TEXTS_PER_PARSE) keepReadDecimalText(parent!.target, frame.element, frame.decimalText, stack);
     } else put(parent!.target, frame.element, frame.target, undefined, parent!.repeated, frame.path);
   });
 
