@@ -49,6 +49,18 @@ function losesItsForm(text: string): boolean {
   return String(Number(text)) !== text;
 }
 
+/**
+ * The text to keep for a number as written, if any. Exponents are not kept: PostgreSQL's jsonb
+ * writes them out in full (`1e-16000` as 16,001 characters, from 9), and JavaScript's own form of
+ * any double is at most about 330 characters written out. Negative zero is kept without its sign,
+ * which jsonb does not keep either (`-0.0` is `0.0` on every way out, not only the first).
+ */
+function textToKeep(written: string): string | undefined {
+  if (written.includes('e') || written.includes('E')) return undefined;
+  const text = written.charCodeAt(0) === 0x2d && Number(written) === 0 ? written.slice(1) : written;
+  return losesItsForm(text) ? text : undefined;
+}
+
 /** Parses JSON as JSON.parse does, keeping the text of numbers a double would rewrite. */
 export function parseJsonKeepingDecimals(text: string): unknown {
   const value: unknown = JSON.parse(text);
@@ -59,7 +71,7 @@ export function parseJsonKeepingDecimals(text: string): unknown {
 function hasNumberThatLosesItsForm(text: string): boolean {
   NUMBER_TOKEN.lastIndex = 0;
   for (let match = NUMBER_TOKEN.exec(text); match; match = NUMBER_TOKEN.exec(text)) {
-    if (losesItsForm(match[1]!)) return true;
+    if (textToKeep(match[1]!) !== undefined) return true;
   }
   return false;
 }
@@ -117,11 +129,10 @@ function keepNumberTexts(text: string, root: Holder): void {
       while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
       const written = text.slice(i, end);
       if (current !== undefined && current !== detached && key !== undefined) {
-        if (losesItsForm(written)) {
-          if (kept++ === MAX_KEPT_TEXTS_PER_PARSE) return;
-          keepDecimalText(current, key, written, path);
-        }
-        else if ((current as WithTexts)[DECIMAL_TEXTS]) delete (current as WithTexts)[DECIMAL_TEXTS]!.byKey[key]; // a duplicate key: the last one is the value
+        const keep = textToKeep(written);
+        if (keep !== undefined && kept++ < MAX_KEPT_TEXTS_PER_PARSE) keepDecimalText(current, key, keep, path);
+        // A duplicate key's earlier text goes: the last one is the value (also past the cap).
+        else forgetDecimalText(current, key);
       }
       i = end;
     } else i++;
@@ -138,7 +149,9 @@ function isNumberChar(c: number): boolean {
  * above it (outermost first, as a walk has them). For readers of other formats (FHIR XML).
  */
 export function keepDecimalText(holder: Holder, key: string | number, written: string, above: readonly Holder[] = []): void {
-  if (!losesItsForm(written)) return;
+  const text = textToKeep(written);
+  if (text === undefined) return forgetDecimalText(holder, key);
+  written = text;
   const withTexts = holder as WithTexts;
   let texts = withTexts[DECIMAL_TEXTS];
   // A copy made by a spread shares its source's texts: it gets its own before they change (once).
@@ -153,9 +166,31 @@ function textsLike(holder: Holder, source: KeptTexts['byKey'] | undefined): Kept
   return Object.assign(Object.create(null) as KeptTexts['byKey'], source);
 }
 
+/** Marks a container as holding kept texts below it (a patch put a value that holds some there). */
+export function markHoldingDecimalText(container: object): void {
+  mark(container as Holder);
+}
+
 function mark(container: Holder): void {
   const marked = container as Record<symbol, unknown>;
   if (!marked[HOLDS_DECIMAL_TEXT]) marked[HOLDS_DECIMAL_TEXT] = true;
+}
+
+/** Forgets a kept text: the number at holder[key] is now written as JavaScript writes it. */
+export function forgetDecimalText(holder: object, key: string | number): void {
+  const texts = (holder as WithTexts)[DECIMAL_TEXTS];
+  if (!texts || texts.byKey[key] === undefined) return;
+  if (texts.owner !== holder) (holder as WithTexts)[DECIMAL_TEXTS] = { owner: holder, byKey: textsLike(holder as Holder, texts.byKey) };
+  delete (holder as WithTexts)[DECIMAL_TEXTS]!.byKey[key];
+}
+
+/** An array's kept texts follow a splice of its items (JSON Patch and FHIRPath Patch insert, delete, move). */
+export function spliceDecimalTexts(array: unknown[], start: number, deleteCount: number, insertCount: number): void {
+  const texts = (array as WithTexts)[DECIMAL_TEXTS];
+  if (!texts) return;
+  const byIndex = (texts.owner === array ? texts.byKey : textsLike(array, texts.byKey)) as unknown as Array<string | undefined>;
+  byIndex.splice(start, deleteCount, ...new Array<undefined>(insertCount));
+  (array as WithTexts)[DECIMAL_TEXTS] = { owner: array, byKey: byIndex as unknown as KeptTexts['byKey'] };
 }
 
 /** The kept text of the number at holder[key], if it is still that number. */

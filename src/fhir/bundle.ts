@@ -15,7 +15,7 @@ import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
 import { answersWithRepresentation, applyReturnPreference, dispatch, type RouteContext } from './router.js';
 import { assertResourceBody, ID_PATTERN } from './validation.js';
-import { withDecimalTextsOf } from '../common/json-decimals.js';
+import { parseJsonKeepingDecimals, stringifyJsonKeepingDecimals, withDecimalTextsOf } from '../common/json-decimals.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
@@ -123,7 +123,7 @@ class ReadBudget {
     // Counted in resources and in bytes: a few huge resources weigh as much as many small ones.
     let size: number;
     try {
-      size = JSON.stringify(response.resource).length;
+      size = stringifyJsonKeepingDecimals(response.resource).length;
     } catch {
       size = Number.POSITIVE_INFINITY; // past the largest string V8 builds
     }
@@ -193,7 +193,7 @@ function patchBody(resource: Resource | undefined, index: number): unknown {
     throw badRequest(`entry ${index}: a PATCH entry needs a Binary resource holding a JSON Patch, or a Parameters resource (FHIRPath Patch)`, 'FHIR_INVALID_RESOURCE');
   }
   try {
-    return JSON.parse(Buffer.from(binary.data, 'base64').toString('utf8'));
+    return parseJsonKeepingDecimals(Buffer.from(binary.data, 'base64').toString('utf8'));
   } catch {
     throw badRequest(`entry ${index}: the Binary of a PATCH entry is not a JSON Patch`, 'FHIR_INVALID_RESOURCE');
   }

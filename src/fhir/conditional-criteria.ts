@@ -7,6 +7,8 @@
  * duplicate, a conditional delete delete nothing.
  */
 
+import { isEmptyValue } from './search/parse.js';
+
 /** R4 result parameters, the general _format/_pretty, and this server's paging parameters. */
 const RESULT_PARAMETERS = new Set([
   '_sort', '_count', '_include', '_revinclude', '_summary', '_total', '_elements', '_contained', '_containedType',
@@ -15,9 +17,10 @@ const RESULT_PARAMETERS = new Set([
 
 /**
  * The selecting part of a conditional's query (`_include:iterate` is a result parameter too). A
- * parameter with no value selects nothing (search ignores it), so it does not count: a
- * `DELETE Patient?identifier=` must not read as "every Patient" and delete the only one.
+ * parameter with no value (`identifier=`, `name=,`) selects nothing (search ignores it), so it
+ * does not count: a `DELETE Patient?identifier=` must not read as "every Patient" and delete the
+ * only one.
  */
 export function selectingCriteria(query: ReadonlyArray<[string, string]>): Array<[string, string]> {
-  return query.filter(([key, value]) => value !== '' && !RESULT_PARAMETERS.has(key.trim().split(':')[0]!));
+  return query.filter(([key, value]) => !isEmptyValue(value) && !RESULT_PARAMETERS.has(key.trim().split(':')[0]!));
 }

@@ -15,7 +15,10 @@ import type { Limits } from '../common/limits.js';
 import { FhirError, badRequest, tooCostly } from './outcome.js';
 import { jsonSize, type PatchLimits } from './json-patch.js';
 import { countJsonValues } from './resource-elements.js';
-import { cloneJsonKeepingDecimals } from '../common/json-decimals.js';
+import {
+  cloneJsonKeepingDecimals, decimalText, forgetDecimalText, holdsDecimalText, keepDecimalText, markHoldingDecimalText, spliceDecimalTexts,
+  withDecimalTextsOf,
+} from '../common/json-decimals.js';
 
 /** JSON Patch's limits, and the work one FHIRPath Patch may cost. */
 export type FhirPathPatchLimits = PatchLimits & Pick<Limits, 'fhirPathPatchMaxCost'>;
@@ -33,6 +36,8 @@ interface Location {
 interface GivenValue {
   value: unknown;
   type?: string;
+  /** A decimal's text as the patch wrote it (`"valueDecimal": 4.20`), kept where it lands. */
+  written?: string;
 }
 
 interface Operation {
@@ -151,7 +156,7 @@ function givenValue(part: ParametersParameter): GivenValue {
   if (entries.length === 1) {
     const [key, value] = entries[0]!;
     const type = key.slice(5);
-    return { value, type: /^(Boolean|Integer|String|Decimal|Uri|Url|Canonical|Base64Binary|Instant|Date|DateTime|Time|Code|Oid|Id|Markdown|UnsignedInt|PositiveInt|Uuid)$/.test(type) ? type[0]!.toLowerCase() + type.slice(1) : type };
+    return { value, written: decimalText(part, key, value), type: /^(Boolean|Integer|String|Decimal|Uri|Url|Canonical|Base64Binary|Instant|Date|DateTime|Time|Code|Oid|Id|Markdown|UnsignedInt|PositiveInt|Uuid)$/.test(type) ? type[0]!.toLowerCase() + type.slice(1) : type };
   }
   if (part.resource) return { value: part.resource };
   if (Array.isArray(part.part)) return { value: partsToObject(part.part) };
@@ -165,10 +170,13 @@ function partsToObject(parts: ParametersParameter[]): Json {
     if (typeof name !== 'string' || !/^[a-z][A-Za-z0-9]*$/.test(name) || FORBIDDEN_NAMES.has(name)) {
       throw badRequest(`a FHIRPath Patch value part is named "${String(name).slice(0, 40)}", which is not an element name`);
     }
-    const { value, type } = givenValue(part);
+    const { value, type, written } = givenValue(part);
     if (type) (PART_TYPES.get(out) ?? PART_TYPES.set(out, new Map()).get(out)!).set(name, type);
     if (Object.hasOwn(out, name)) out[name] = [...(Array.isArray(out[name]) ? (out[name] as unknown[]) : [out[name]]), value];
-    else out[name] = value;
+    else {
+      out[name] = value;
+      if (written !== undefined) keepDecimalText(out, name, written);
+    }
   }
   return out;
 }
@@ -263,26 +271,37 @@ function applyOperation(doc: Json, op: Operation): void {
       const value = fitted(op.value!.value, element?.type);
       const key = element?.key ?? op.name!;
       if (element?.isArray || Array.isArray(owner[key])) {
-        owner[key] = [...((owner[key] as unknown[] | undefined) ?? []), value];
+        const before = (owner[key] as unknown[] | undefined) ?? [];
+        const list = withDecimalTextsOf([...before, value], before);
+        owner[key] = list;
+        placed(doc, list, list.length - 1, value, op.value!.written);
         return;
       }
       const present = key !== op.name ? presentChoice(owner, op.name!) : owner[key] === undefined ? undefined : key;
       if (present !== undefined) throw badRequest(`${op.name} is already there and does not repeat: use replace`);
       owner[key] = value;
+      placed(doc, owner, key, value, op.value!.written);
       return;
     }
     case 'insert': {
       const { list, owner, key } = collection(doc, op.path, true);
       if (op.index! > list.length) throw badRequest(`index ${op.index} is past the end of the list (${list.length} items)`);
-      list.splice(op.index!, 0, fitted(op.value!.value, listItemType(doc, op.path)));
+      const value = fitted(op.value!.value, listItemType(doc, op.path));
+      list.splice(op.index!, 0, value);
+      spliceDecimalTexts(list, op.index!, 0, 1);
       owner[key] = list;
+      placed(doc, list, op.index!, value, op.value!.written);
       return;
     }
     case 'move': {
       const { list } = collection(doc, op.path, false);
       if (op.source! >= list.length || op.destination! >= list.length) throw badRequest(`source and destination must be below the list's ${list.length} items`);
+      const written = decimalText(list, op.source!, list[op.source!]);
       const [moved] = list.splice(op.source!, 1);
+      spliceDecimalTexts(list, op.source!, 1, 0);
       list.splice(op.destination!, 0, moved);
+      spliceDecimalTexts(list, op.destination!, 0, 1);
+      placed(doc, list, op.destination!, moved, written);
       return;
     }
     case 'delete': {
@@ -296,14 +315,30 @@ function applyOperation(doc: Json, op: Operation): void {
       if (!found) throw badRequest('the path finds nothing to replace');
       const at = locate(doc, op.path, found);
       const value = fitted(op.value!.value, found.type);
-      if (at.index !== undefined) (at.owner[at.key] as unknown[])[at.index] = value;
-      else {
+      if (at.index !== undefined) {
+        (at.owner[at.key] as unknown[])[at.index] = value;
+        placed(doc, at.owner[at.key] as unknown[], at.index, value, op.value!.written);
+      } else {
         const key = choiceKey(at, found.type, op.value!.type);
-        if (key !== at.key) delete at.owner[at.key];
+        if (key !== at.key) {
+          delete at.owner[at.key];
+          forgetDecimalText(at.owner, at.key);
+        }
         at.owner[key] = value;
+        placed(doc, at.owner, key, value, op.value!.written);
       }
     }
   }
+}
+
+/**
+ * A value the patch put at holder[key]: its decimal text as the patch wrote it kept there (or an
+ * old text forgotten), and the resource marked when the value holds kept texts of its own.
+ */
+function placed(doc: Json, holder: Json | unknown[], key: string | number, value: unknown, written: string | undefined): void {
+  if (written !== undefined) keepDecimalText(holder, key, written, [doc]);
+  else forgetDecimalText(holder, key);
+  if (holdsDecimalText(value)) markHoldingDecimalText(doc);
 }
 
 function isObject(value: unknown): value is Json {
@@ -414,6 +449,7 @@ function remove(at: Location): void {
   if (at.index !== undefined) {
     const list = at.owner[at.key] as unknown[];
     list.splice(at.index, 1);
+    spliceDecimalTexts(list, at.index, 1, 0);
     if (Array.isArray(at.owner[extras])) (at.owner[extras] as unknown[]).splice(at.index, 1);
     // FHIR JSON has no empty lists.
     if (!list.length) delete at.owner[at.key];
@@ -422,6 +458,7 @@ function remove(at: Location): void {
   }
   delete at.owner[at.key];
   delete at.owner[extras];
+  forgetDecimalText(at.owner, at.key);
 }
 
 // ── The definitions: element names, choices, lists ────────────────────────────────────────
@@ -486,9 +523,16 @@ function fitted(value: unknown, type: string | undefined, depth = 0): unknown {
     const key = choice && partType ? `${name}${partType[0]!.toUpperCase()}${partType.slice(1)}` : name;
     const element = choice ? undefined : schema.elements[key];
     const itemType = element?.type[0]?.code;
-    if (element?.isArray && !Array.isArray(item)) out[key] = [fitted(item, itemType, depth + 1)];
-    else if (Array.isArray(item)) out[key] = item.map((i) => fitted(i, itemType, depth + 1));
-    else out[key] = fitted(item, itemType, depth + 1);
+    const written = decimalText(value, name, item);
+    if (element?.isArray && !Array.isArray(item)) {
+      out[key] = [fitted(item, itemType, depth + 1)];
+      if (written !== undefined) keepDecimalText(out[key] as unknown[], 0, written, [out]);
+    } else if (Array.isArray(item)) out[key] = withDecimalTextsOf(item.map((i) => fitted(i, itemType, depth + 1)), item);
+    else {
+      out[key] = fitted(item, itemType, depth + 1);
+      if (written !== undefined) keepDecimalText(out, key, written);
+    }
+    if (holdsDecimalText(out[key])) markHoldingDecimalText(out);
   }
   return out;
 }

@@ -10,7 +10,9 @@
  */
 import { DEFAULT_LIMITS } from '../common/limits.js';
 import { FhirError, badRequest } from './outcome.js';
-import { cloneJsonKeepingDecimals, decimalText, keepDecimalText } from '../common/json-decimals.js';
+import {
+  cloneJsonKeepingDecimals, decimalText, forgetDecimalText, holdsDecimalText, keepDecimalText, markHoldingDecimalText, spliceDecimalTexts,
+} from '../common/json-decimals.js';
 
 export interface PatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
@@ -146,9 +148,22 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
     grow(added - replaced, index, pointer);
     const stored = value === undefined ? value : cloneJsonKeepingDecimals(value);
     const at = Array.isArray(parent) ? arrayIndex(parent, key, pointer, true) : key;
-    if (Array.isArray(parent)) parent.splice(at as number, 0, stored);
-    else Object.defineProperty(parent, key, { value: stored, writable: true, enumerable: true, configurable: true });
-    if (written !== undefined && !Array.isArray(parent)) keepDecimalText(parent, key, written, [doc as unknown as Record<string, unknown>]);
+    if (Array.isArray(parent)) {
+      parent.splice(at as number, 0, stored);
+      spliceDecimalTexts(parent, at as number, 0, 1); // the texts of the items after it move with them
+    } else Object.defineProperty(parent, key, { value: stored, writable: true, enumerable: true, configurable: true });
+    if (written !== undefined) keepDecimalText(parent, at, written, [doc as unknown as Record<string, unknown>]);
+    else forgetDecimalText(parent, at);
+    if (holdsDecimalText(stored)) markHoldingDecimalText(doc as object);
+  };
+
+  /** The kept text of the number a pointer names (a move or copy takes it along). */
+  const textAt = (pointer: string): string | undefined => {
+    const tokens = parsePointer(pointer);
+    if (!tokens.length) return undefined;
+    const { parent, key } = resolveParent(doc, tokens, pointer);
+    const at = Array.isArray(parent) ? Number(key) : key;
+    return decimalText(parent, at, (parent as Record<string | number, unknown>)[at]);
   };
 
   const remove = (pointer: string, index: number): unknown => {
@@ -158,12 +173,14 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
     if (Array.isArray(parent)) {
       const at = arrayIndex(parent, key, pointer, false);
       grow(-memberSize(parent, key, parent[at], present), index, pointer);
+      spliceDecimalTexts(parent, at, 1, 0);
       return parent.splice(at, 1)[0];
     }
     if (!Object.hasOwn(parent, key)) throw badRequest(`JSON Patch path "${shown(pointer)}" does not exist`);
     const value = parent[key];
     grow(-memberSize(parent, key, value, present), index, pointer);
     delete parent[key];
+    forgetDecimalText(parent, key);
     return value;
   };
 
@@ -187,12 +204,14 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
         if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (move) needs from`);
         if (op.path.startsWith(`${op.from}/`)) throw badRequest(`JSON Patch operation ${index} cannot move "${shown(op.from)}" into itself`);
         getValue(doc, op.from);
-        add(op.path, remove(op.from, index), index);
+        const written = textAt(op.from);
+        add(op.path, remove(op.from, index), index, written);
         break;
       }
       case 'copy': {
         if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (copy) needs from`);
-        add(op.path, getValue(doc, op.from), index);
+        const value = getValue(doc, op.from);
+        add(op.path, value, index, textAt(op.from));
         break;
       }
       case 'test':

@@ -93,7 +93,7 @@ function isIdentity(schema: InternalTypeSchema, key: string): boolean {
 }
 
 /** The type of a property: its element's single type, or for a choice (value[x]) the type its name ends with. */
-function elementType(schema: InternalTypeSchema, key: string): string | undefined {
+export function elementType(schema: InternalTypeSchema, key: string): string | undefined {
   const element = schema.elements[key];
   if (element) return element.type.length === 1 ? element.type[0]!.code : undefined;
   for (const [name, choice] of Object.entries(schema.elements)) {

@@ -92,6 +92,60 @@ for (const driver of drivers) {
       assert.ok(has((await text('GET', `Observation?_id=${id}&_summary=data`)).text, '4.20'));
     });
 
+    test('patches in lists of decimals: the texts move with their items; a replace by a number a double cannot tell apart is applied', async () => {
+      const sequence = (roc: string): string => `{"resourceType":"MolecularSequence","coordinateSystem":0,"quality":[{"type":"snp","roc":${roc}}]}`;
+      const rocOf = (answer: string): string | undefined => /"roc":(\{[^}]*\})/.exec(answer)?.[1];
+      const first = JSON.parse((await text('POST', 'MolecularSequence', sequence('{"precision":[1.0,1,1.00],"sensitivity":[0.10,0.20,0.30]}'))).text).id as string;
+      const removed = await text('PATCH', `MolecularSequence/${first}`,
+        '[{"op":"remove","path":"/quality/0/roc/precision/0"},{"op":"add","path":"/quality/0/roc/sensitivity/0","value":0.5000},{"op":"remove","path":"/quality/0/roc/sensitivity/1"}]',
+        'application/json-patch+json');
+      assert.equal(removed.status, 200, removed.text);
+      assert.equal(rocOf(removed.text), '{"precision":[1,1.00],"sensitivity":[0.5000,0.20,0.30]}');
+      const moved = await text('PATCH', `MolecularSequence/${first}`, '[{"op":"move","from":"/quality/0/roc/sensitivity/0","path":"/quality/0/roc/sensitivity/2"}]', 'application/json-patch+json');
+      assert.equal(rocOf(moved.text), '{"precision":[1,1.00],"sensitivity":[0.20,0.30,0.5000]}');
+      const operation = (parts: object[]): string => JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'operation', part: parts }] });
+      const deleted = await text('PATCH', `MolecularSequence/${first}`, operation([{ name: 'type', valueCode: 'delete' }, { name: 'path', valueString: 'MolecularSequence.quality[0].roc.sensitivity[0]' }]));
+      assert.equal(rocOf(deleted.text), '{"precision":[1,1.00],"sensitivity":[0.30,0.5000]}');
+      const inserted = await text('PATCH', `MolecularSequence/${first}`,
+        '{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"insert"},{"name":"path","valueString":"MolecularSequence.quality[0].roc.sensitivity"},{"name":"index","valueInteger":0},{"name":"value","valueDecimal":0.700}]}]}');
+      assert.equal(rocOf(inserted.text), '{"precision":[1,1.00],"sensitivity":[0.700,0.30,0.5000]}');
+      const big = JSON.parse((await text('POST', 'Observation', '{"resourceType":"Observation","status":"final","code":{"text":"p"},"valueQuantity":{"value":12345678901234567890.5}}')).text).id as string;
+      const replaced = await text('PATCH', `Observation/${big}`,
+        '{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Observation.valueQuantity.value"},{"name":"value","valueDecimal":12345678901234567891}]}]}');
+      assert.ok(has(replaced.text, '12345678901234567891'), replaced.text);
+      assert.equal(JSON.parse(replaced.text).meta.versionId, '2');
+    });
+
+    test('integers written 5.0 are the integer 5; exponents are not written out; negative zero is 0.0 on every way out', async () => {
+      const created = await text('POST', 'Observation', '{"resourceType":"Observation","status":"final","code":{"text":"int"},"valueInteger":5.0,"component":[{"code":{"text":"c"},"valueInteger":1E2}]}');
+      assert.equal(created.status, 201, created.text);
+      assert.ok(has(created.text, '5', 'valueInteger') && has(created.text, '100', 'valueInteger'), created.text);
+      const id = JSON.parse(created.text).id as string;
+      const xml = (await text('GET', `Observation/${id}?_format=xml`)).text;
+      assert.ok(xml.includes('<valueInteger value="5"/>'), xml);
+      const again = await text('POST', 'Observation', xml.replace(/<id value="[^"]*"\/>/, ''), 'application/fhir+xml');
+      assert.equal(again.status, 201, 'the server reads its own XML back');
+      const tiny = await text('POST', 'Observation', '{"resourceType":"Observation","status":"final","code":{"text":"amp"},"valueQuantity":{"value":1e-16000}}');
+      assert.equal(tiny.status, 201, tiny.text);
+      const tinyRead = (await text('GET', `Observation/${JSON.parse(tiny.text).id}`)).text;
+      assert.ok(tinyRead.length < 1000 && has(tinyRead, '0'), tinyRead.slice(0, 200));
+      const zero = await text('POST', 'Observation', '{"resourceType":"Observation","status":"final","code":{"text":"z"},"valueQuantity":{"value":-0.0}}');
+      assert.ok(has(zero.text, '0.0'), zero.text);
+      assert.ok(has((await text('GET', `Observation/${JSON.parse(zero.text).id}`)).text, '0.0'));
+    });
+
+    test('a transaction PATCH entry (a Binary JSON Patch) keeps its decimals', async () => {
+      const id = JSON.parse((await text('POST', 'Observation', OBSERVATION)).text).id as string;
+      const patch = Buffer.from('[{"op":"replace","path":"/valueQuantity/value","value":4.20}]').toString('base64');
+      const bundle = JSON.stringify({
+        resourceType: 'Bundle', type: 'transaction',
+        entry: [{ resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Observation/${id}` } }],
+      });
+      const answer = await text('POST', '', bundle);
+      assert.equal(answer.status, 200, answer.text);
+      assert.ok(has((await text('GET', `Observation/${id}`)).text, '4.20'));
+    });
+
     test('FHIR XML in: the value attribute as written, in XML and JSON', async () => {
       const xml = '<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="x"/></code>'
         + '<valueQuantity><value value="6.30"/><unit value="mmol/L"/></valueQuantity></Observation>';

@@ -12,12 +12,17 @@ import {
 const roundTrip = (text: string): string => stringify(parse(text));
 
 test('numbers a double would rewrite keep their text; the values are plain numbers', () => {
-  const text = '{"a":1.50,"b":[1.0,2,3.10],"c":{"d":0.0000001,"e":-0.10,"f":1e2,"g":12345678901234567890.5}}';
+  const text = '{"a":1.50,"b":[1.0,2,3.10],"c":{"d":0.0000001,"e":-0.10,"f":100,"g":12345678901234567890.5}}';
   assert.equal(roundTrip(text), text);
   const value = parse(text) as { a: number; b: number[] };
   assert.equal(value.a, 1.5);
   assert.deepEqual([...value.b], [1, 2, 3.1]);
   assert.equal(JSON.stringify(value), '{"a":1.5,"b":[1,2,3.1],"c":{"d":1e-7,"e":-0.1,"f":100,"g":12345678901234567000}}', 'plain JSON is unchanged');
+});
+
+test('exponents are not kept (jsonb would write 1e-16000 out in 16,001 characters); negative zero is kept without its sign, as jsonb keeps it', () => {
+  assert.equal(roundTrip('{"a":1e-16000,"b":1.50e2,"c":1E+2,"d":2.5e-7}'), '{"a":0,"b":150,"c":100,"d":2.5e-7}');
+  assert.equal(roundTrip('{"a":-0.0,"b":-0,"c":-0.10}'), '{"a":0.0,"b":0,"c":-0.10}');
 });
 
 test('JSON without such numbers is what JSON.parse gives, unmarked; strings are never rewritten', () => {
@@ -46,6 +51,8 @@ test('hostile keys: __proto__ stays an own key and pollutes nothing; a duplicate
   assert.equal(roundTrip('{"d":1.50,"d":1.5}'), '{"d":1.5}');
   assert.equal(roundTrip('{"d":1.5,"d":1.50}'), '{"d":1.50}');
   assert.equal(roundTrip('{"d":{"v":1.50},"d":{"v":2}}'), '{"d":{"v":2}}');
+  const pastCap = `{"d":1.0,"n":[${Array(MAX_KEPT_TEXTS_PER_PARSE + 1).fill('1.0').join(',')}],"d":1}`;
+  assert.ok(roundTrip(pastCap).startsWith('{"d":1,"n":[1.0,'), 'a duplicate past the cap still replaces the earlier text');
 });
 
 test(`past ${MAX_KEPT_TEXTS_PER_PARSE} kept texts in one document the rest are plain numbers`, () => {

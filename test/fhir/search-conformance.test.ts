@@ -144,6 +144,15 @@ for (const driver of testDrivers) {
         assert.deepEqual(await matches(`Patient?${query}`, STRICT), all, query);
       }
       assert.deepEqual(await matches('Patient?name=&gender=male&birthdate=', STRICT), named('bob'));
+      for (const query of ['name=,', 'gender=,', 'identifier=,%20', 'birthdate=,']) assert.deepEqual(await matches(`Patient?${query}`, STRICT), all, query);
+      assert.deepEqual(await matches('Patient?family=,Moyo', STRICT), named('bob'), 'an empty alternative is left out, not "any name"');
+      assert.deepEqual(await matches('Patient?gender=male,', STRICT), named('bob'));
+      assert.equal((await s.request('GET', 'Patient?bogus=', { headers: STRICT })).status, 400, 'strict: an unknown name even without a value');
+      assert.equal((await s.request('GET', 'Patient?name:nonsense=', { headers: STRICT })).status, 400, 'strict: an unknown modifier even without a value');
+      assert.equal((await s.request('GET', 'Patient?bogus=')).status, 200);
+      const noFormat = await s.request('GET', 'Patient?_format=&_id=' + ids.ann);
+      assert.equal(noFormat.status, 200, '_format= asks for nothing');
+      assert.equal(noFormat.body.resourceType, 'Bundle');
       const reply = await s.request('GET', 'Patient?gender=&_count=&_sort=&_total=&family=Moyo');
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.match(reply.body.link.find((l: Json) => l.relation === 'self').url, /\/Patient\?family=Moyo&_count=20$/, 'the self link shows only what was applied');
@@ -151,6 +160,8 @@ for (const driver of testDrivers) {
       // A conditional whose only parameter is empty selects nothing: refused, never "the only Patient".
       const lone = await s.request('POST', 'Location', { body: { resourceType: 'Location', name: 'only one' } });
       assert.equal((await s.request('DELETE', 'Location?name=')).status, 400);
+      assert.equal((await s.request('DELETE', 'Location?name=,')).status, 400, 'only empty alternatives');
+      assert.equal((await s.request('PUT', 'Location?name=,', { body: { resourceType: 'Location', name: 'overwritten' } })).status, 400);
       assert.equal((await s.request('GET', `Location/${lone.body.id}`)).status, 200, 'not deleted');
       const create = await s.request('POST', 'Location', { body: { resourceType: 'Location', name: 'second' }, headers: { 'if-none-exist': 'name=' } });
       assert.equal(create.status, 400, JSON.stringify(create.body));

@@ -271,7 +271,7 @@ function negotiateFor(engine: FhirEngine, request: FastifyRequest, query: Array<
  * server speaks (JSON for `*\/*`), else 406. Without either, the format of the body sent, else JSON.
  */
 function negotiate(accept: string | undefined, query: Array<[string, string]>, contentType: string | undefined): WireFormat {
-  const format = query.find(([key]) => key === '_format')?.[1];
+  const format = query.find(([key, value]) => key === '_format' && value !== '')?.[1]; // `_format=` asks for nothing
   if (format !== undefined) {
     const chosen = acceptsR4(format.split(';').slice(1)) ? FORMAT_OF.get(formatParameterType(format)) : undefined;
     if (!chosen) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks json (application/fhir+json) and xml (application/fhir+xml)`);

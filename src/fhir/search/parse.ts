@@ -246,14 +246,18 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
   };
   // _type first, wherever it stands: it decides which parameters a system-level search has.
   if (!type) {
-    for (const [key, value] of query) if (key.trim() === '_type' && value !== '') applyResultParameter(ctx, request, '_type', undefined, value);
+    for (const [key, value] of query) if (key.trim() === '_type' && !isEmptyValue(value)) applyResultParameter(ctx, request, '_type', undefined, value);
     ctx.types = request.types;
   }
   for (const [rawKey, value] of query) {
-    // A parameter with no value (`name=`, as a search form leaves an unfilled field) selects and
-    // shapes nothing: ignored, as HAPI and most servers do, whatever its type.
-    if (value === '') continue;
     const key = rawKey.trim();
+    // A parameter with no value (`name=`, as a search form leaves an unfilled field; `name=,`)
+    // selects and shapes nothing: ignored, as HAPI and most servers do, whatever its type. Under
+    // strict handling its name must still be one this server knows.
+    if (isEmptyValue(value)) {
+      if (ctx.strict) assertKnownParameter(ctx, type, key);
+      continue;
+    }
     const [name, modifier] = splitOnce(key, ':');
     try {
       if (RESULT_PARAMETERS.has(name)) {
@@ -277,6 +281,21 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
     if (ranked) request.sort.push({ code: ranked.code, descending: false, expression: ranked.order!.bind(ranked) });
   }
   return request;
+}
+
+/** A value that asks for nothing: empty, or only commas and blanks (`name=`, `name=,`). */
+export function isEmptyValue(value: string): boolean {
+  return /^[\s,]*$/.test(value);
+}
+
+/** A plain parameter's name and modifier are known (chains, _has and special searches are checked when they have a value). */
+function assertKnownParameter(ctx: ParseContext, type: string | undefined, key: string): void {
+  const [code, modifier] = splitOnce(key, ':');
+  if (RESULT_PARAMETERS.has(code) || code === '_has' || code === '_list' || key.includes('.')) return;
+  if (type && ctx.definitions.specialSearch(type, code, modifier)) return;
+  const param = lookupParam(ctx, type, code);
+  if (!param) throw unknownParameter(ctx, type, code);
+  if (param.type !== 'composite' && param.type !== 'special') checkModifier(param, modifier);
 }
 
 /** The whole query, before any of it is parsed: its length and its number of parameters. */
@@ -417,7 +436,7 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
   }
   const special = type ? ctx.definitions.specialSearch(type, code, modifier) : undefined;
   if (special) {
-    const values = splitValues(value);
+    const values = splitValues(value).filter((item) => item.trim() !== '');
     if (values.length > limits.fhirSearchMaxValues) {
       throw pastLimit(`search parameter "${code}" has ${values.length} values`, 'fhirSearchMaxValues', limits);
     }
@@ -439,7 +458,8 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     throw badRequest(`composite parameter "${code}" takes no modifier`, 'FHIR_BAD_SEARCH');
   }
   checkModifier(param, modifier);
-  const escaped = splitEscaped(value);
+  // An empty alternative (`name=,x`) asks for nothing: left out, never "any value".
+  const escaped = splitEscaped(value).filter((part) => part.trim() !== '');
   const values = escaped.map(unescapeValue);
   if (values.length > limits.fhirSearchMaxValues) {
     throw pastLimit(`search parameter "${code}" has ${values.length} values`, 'fhirSearchMaxValues', limits);

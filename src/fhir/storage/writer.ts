@@ -9,6 +9,7 @@ import type { SearchParameterRegistry } from '../search-parameters.js';
 import { buildIndexRows, type IndexRows } from './indexer.js';
 import { EventLoopTurns } from '../event-loop-turns.js';
 import { stringifyJsonKeepingDecimals } from '../../common/json-decimals.js';
+import { forgetIntegerTexts } from '../integer-texts.js';
 
 export interface CurrentRow {
   rid: number;
@@ -50,6 +51,7 @@ export async function lockCurrent(tx: Queryable, schema: string, type: string, i
 export async function writeVersion(
   tx: Queryable, schema: string, write: VersionToWrite, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
 ): Promise<void> {
+  if (write.resource) forgetIntegerTexts(write.resource);
   const content = write.resource ? stringifyJsonKeepingDecimals(write.resource) : null;
   const deleted = write.resource === null;
   const rows = write.resource ? buildIndexRows(write.resource, baseUrl, definitions) : emptyRows();
@@ -91,7 +93,7 @@ export async function insertNewResources(
     resources.map((r) => r.resourceType),
     resources.map((r) => r.id),
     resources.map((r) => r.meta!.lastUpdated),
-    resources.map((r) => stringifyJsonKeepingDecimals(r)),
+    resources.map((r) => (forgetIntegerTexts(r), stringifyJsonKeepingDecimals(r))),
     resources.map((_, n) => n),
   ];
   const p = (value: unknown): string => {
