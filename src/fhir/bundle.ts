@@ -453,7 +453,8 @@ async function resolveReference(repo: FhirRepository, reference: string, referen
     ?? placeholderInOtherCase(reference, references);
   if (mapped) return mapped;
   if (/^urn:uuid:/i.test(reference)) throw unresolvedPlaceholder(reference);
-  const conditional = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(reference);
+  // `Patient?` with no criteria is a conditional reference too (refused: it selects nothing), not a literal.
+  const conditional = /^([A-Z][A-Za-z]+)\?(.*)$/.exec(reference);
   if (!conditional) return reference;
   const [, type, query] = conditional as unknown as [string, string, string];
   const matches = await repo.matchConditional(type, [...new URLSearchParams(query)] as Array<[string, string]>, true, `conditional reference ${reference}`);

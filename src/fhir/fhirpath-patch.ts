@@ -290,17 +290,22 @@ function applyOperation(doc: Json, op: Operation): void {
       list.splice(op.index!, 0, value);
       spliceDecimalTexts(list, op.index!, 0, 1);
       owner[key] = list;
+      // A list of primitives has its ids and extensions in `_key`, item for item: it moves along.
+      const extras = owner[`_${key}`];
+      if (Array.isArray(extras) && op.index! <= extras.length) extras.splice(op.index!, 0, null);
       placed(doc, list, op.index!, value, op.value!.written);
       return;
     }
     case 'move': {
-      const { list } = collection(doc, op.path, false);
+      const { list, owner, key } = collection(doc, op.path, false);
       if (op.source! >= list.length || op.destination! >= list.length) throw badRequest(`source and destination must be below the list's ${list.length} items`);
       const written = decimalText(list, op.source!, list[op.source!]);
       const [moved] = list.splice(op.source!, 1);
       spliceDecimalTexts(list, op.source!, 1, 0);
       list.splice(op.destination!, 0, moved);
       spliceDecimalTexts(list, op.destination!, 0, 1);
+      const extras = owner[`_${key}`];
+      if (Array.isArray(extras) && op.source! < extras.length) extras.splice(op.destination!, 0, extras.splice(op.source!, 1)[0]);
       placed(doc, list, op.destination!, moved, written);
       return;
     }

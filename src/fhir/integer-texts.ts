@@ -3,7 +3,8 @@
  * element types, so a JSON integer written `5.0` keeps its text like a decimal's; but FHIR JSON
  * integers have no fraction or exponent (json.html; the XML reader refuses `5.0` for one), and the
  * integer 5 is what was sent. So before a resource is stored its integer elements (integer,
- * positiveInt, unsignedInt, in extensions and contained resources too) forget any text: `5.0`
+ * positiveInt, unsignedInt, in extensions, primitives' extensions and contained resources too)
+ * forget any text: `5.0`
  * is stored and answered as `5`, as before texts were kept. Only resources holding kept texts are
  * walked.
  */
@@ -37,7 +38,9 @@ function schemaOf(type: string): InternalTypeSchema | undefined {
 function walk(value: Json, schema: InternalTypeSchema, depth: number): void {
   if (depth > MAX_DEPTH) return;
   for (const key of Object.keys(value)) {
-    const type = elementType(schema, key);
+    // `_birthDate`, `_given`: a primitive's id and extensions, an Element (or a list of them, with nulls).
+    const companion = key.charCodeAt(0) === 0x5f /* _ */ && elementType(schema, key.slice(1)) !== undefined;
+    const type = companion ? 'Element' : elementType(schema, key);
     if (!type) continue;
     const child = value[key];
     if (INTEGER_TYPES.has(type)) {

@@ -16,6 +16,7 @@ import { compartmentSearchType, restrictToCompartment, type CompartmentScope } f
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
 import { parseDateRange } from './search/values.js';
+import { isEmptyValue } from './search/parse.js';
 
 export interface RouteContext {
   repo: FhirRepository;
@@ -272,7 +273,8 @@ async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function history(ctx: RouteContext): Promise<FhirResponse> {
-  const query = new Map(ctx.request.query);
+  // A parameter with no value asks for nothing, as in a search.
+  const query = new Map(ctx.request.query.filter(([, value]) => !isEmptyValue(value)));
   let count = DEFAULT_COUNT;
   const countText = query.get('_count');
   if (countText !== undefined) {

@@ -125,6 +125,9 @@ for (const driver of drivers) {
       assert.ok(xml.includes('<valueInteger value="5"/>'), xml);
       const again = await text('POST', 'Observation', xml.replace(/<id value="[^"]*"\/>/, ''), 'application/fhir+xml');
       assert.equal(again.status, 201, 'the server reads its own XML back');
+      const extended = await text('POST', 'Patient', '{"resourceType":"Patient","birthDate":"2000-01-01","_birthDate":{"extension":[{"url":"urn:x","valueInteger":7.0}]},"name":[{"given":["A"],"_given":[{"extension":[{"url":"urn:y","valueDecimal":7.0}]}]}]}');
+      assert.equal(extended.status, 201, extended.text);
+      assert.ok(has(extended.text, '7', 'valueInteger') && has(extended.text, '7.0', 'valueDecimal'), 'a primitive\'s extensions: integers plain, decimals kept');
       const tiny = await text('POST', 'Observation', '{"resourceType":"Observation","status":"final","code":{"text":"amp"},"valueQuantity":{"value":1e-16000}}');
       assert.equal(tiny.status, 201, tiny.text);
       const tinyRead = (await text('GET', `Observation/${JSON.parse(tiny.text).id}`)).text;

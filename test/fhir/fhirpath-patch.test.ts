@@ -120,6 +120,22 @@ describe('FHIRPath Patch, the operations (fhirpatch.html)', () => {
     rejects(patchOf(operation({ type: 'move', path: 'Patient.identifier', source: 2, destination: 0 })), 400, /below the list/);
   });
 
+  test('insert and move in a list of primitives move their ids and extensions (`_given`) with them', () => {
+    const tagged: Patient = {
+      ...base, name: [{ given: ['Ann', 'Bob', 'Cat'], _given: [null, { extension: [{ url: 'urn:x', valueString: 'bob' }] }, null] } as Patient['name'] extends (infer N)[] | undefined ? N : never],
+    };
+    const moved = applyFhirPathPatch(tagged, patchOf(operation({ type: 'move', path: 'Patient.name[0].given', source: 1, destination: 0 })), DEFAULT_LIMITS);
+    const movedName = moved.name![0] as { given: string[]; _given: Array<{ extension: Array<{ valueString: string }> } | null> };
+    assert.deepEqual(movedName.given, ['Bob', 'Ann', 'Cat']);
+    assert.equal(movedName._given[0]?.extension[0]?.valueString, 'bob');
+    assert.equal(movedName._given[1], null);
+    const inserted = applyFhirPathPatch(tagged, patchOf(operation({ type: 'insert', path: 'Patient.name[0].given', index: 0, value: { valueString: 'Zed' } })), DEFAULT_LIMITS);
+    const insertedName = inserted.name![0] as { given: string[]; _given: Array<{ extension: Array<{ valueString: string }> } | null> };
+    assert.deepEqual(insertedName.given, ['Zed', 'Ann', 'Bob', 'Cat']);
+    assert.equal(insertedName._given.length, 4);
+    assert.equal(insertedName._given[2]?.extension[0]?.valueString, 'bob');
+  });
+
   test('"servers SHALL NOT allow patch operations to alter other resources": a path through resolve() finds nothing to change', () => {
     const withOrganization = { ...base, managingOrganization: { reference: 'Organization/o1' } };
     assert.throws(() => applyFhirPathPatch(withOrganization, patchOf(operation({

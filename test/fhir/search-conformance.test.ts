@@ -153,6 +153,14 @@ for (const driver of testDrivers) {
       const noFormat = await s.request('GET', 'Patient?_format=&_id=' + ids.ann);
       assert.equal(noFormat.status, 200, '_format= asks for nothing');
       assert.equal(noFormat.body.resourceType, 'Bundle');
+      const commaFormat = await s.request('GET', 'Patient?_format=,&_pretty=,&_id=' + ids.ann);
+      assert.equal(commaFormat.status, 200);
+      assert.doesNotMatch(commaFormat.body.link[0].url, /_format|_pretty/);
+      assert.equal((await s.request('GET', `Patient/${ids.ann}/_history?_count=&_since=`)).status, 200, 'history too');
+      const emptyReference = await s.request('POST', '', {
+        body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient?' } }, request: { method: 'POST', url: 'Observation' } }] },
+      });
+      assert.equal(emptyReference.status, 400, 'a conditional reference with no criteria selects nothing');
       const reply = await s.request('GET', 'Patient?gender=&_count=&_sort=&_total=&family=Moyo');
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.match(reply.body.link.find((l: Json) => l.relation === 'self').url, /\/Patient\?family=Moyo&_count=20$/, 'the self link shows only what was applied');

@@ -17,6 +17,7 @@ import { resourceToXml, xmlToResource } from '../format/xml.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
 import { BodyBudget } from '../../common/body-budget.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
+import { isEmptyValue } from '../search/parse.js';
 
 export interface FhirRoutesOptions {
   prefix?: string;
@@ -271,7 +272,7 @@ function negotiateFor(engine: FhirEngine, request: FastifyRequest, query: Array<
  * server speaks (JSON for `*\/*`), else 406. Without either, the format of the body sent, else JSON.
  */
 function negotiate(accept: string | undefined, query: Array<[string, string]>, contentType: string | undefined): WireFormat {
-  const format = query.find(([key, value]) => key === '_format' && value !== '')?.[1]; // `_format=` asks for nothing
+  const format = query.find(([key, value]) => key === '_format' && !isEmptyValue(value))?.[1]; // `_format=` asks for nothing
   if (format !== undefined) {
     const chosen = acceptsR4(format.split(';').slice(1)) ? FORMAT_OF.get(formatParameterType(format)) : undefined;
     if (!chosen) throw new FhirError(406, 'FHIR_NOT_ACCEPTABLE', `_format=${format.slice(0, 40)} is not supported; this server speaks json (application/fhir+json) and xml (application/fhir+xml)`);
@@ -313,7 +314,7 @@ const PAGING_RELATIONS = new Set(['self', 'first', 'previous', 'prev', 'next', '
  */
 function withFormatInLinks(response: FhirResponse, query: Array<[string, string]>): FhirResponse {
   const bundle = response.resource;
-  const kept = query.filter(([key]) => FORMAT_PARAMETERS.has(key));
+  const kept = query.filter(([key, value]) => FORMAT_PARAMETERS.has(key) && !isEmptyValue(value));
   if (!kept.length || bundle?.resourceType !== 'Bundle' || !bundle.link?.length) return response;
   const link = bundle.link.map((l) => {
     if (!l.url || !PAGING_RELATIONS.has(l.relation ?? '')) return l;

@@ -11,6 +11,7 @@ import { preferences } from '../../fhir/interaction.js';
 import { FhirError, badRequest, tooCostly } from '../../fhir/outcome.js';
 import type { CompartmentPosition, CompartmentQuery } from '../../fhir/storage/compartment.js';
 import { parseDateRange } from '../../fhir/search/values.js';
+import { isEmptyValue } from '../../fhir/search/parse.js';
 
 const EVERYTHING_LIMIT = 10_000;
 
@@ -77,12 +78,17 @@ function careDateRange(start: string | undefined, end: string | undefined): Care
 
 function everythingParameters(context: OperationContext): EverythingParameters {
   checkParameterNames(context);
-  const typeText = parameterValue(context.parameters, '_type');
-  const sinceText = parameterValue(context.parameters, '_since');
-  const countText = parameterValue(context.parameters, '_count');
-  const cursorText = parameterValue(context.parameters, '_cursor');
-  const start = parameterValue(context.parameters, 'start');
-  const end = parameterValue(context.parameters, 'end');
+  // A parameter with no value asks for nothing, as in a search.
+  const given = (name: string): string | undefined => {
+    const value = parameterValue(context.parameters, name);
+    return value === undefined || isEmptyValue(value) ? undefined : value;
+  };
+  const typeText = given('_type');
+  const sinceText = given('_since');
+  const countText = given('_count');
+  const cursorText = given('_cursor');
+  const start = given('start');
+  const end = given('end');
   const careDates = careDateRange(start, end);
   let types: string[] | undefined;
   if (typeText !== undefined) {
