@@ -50,15 +50,38 @@ function losesItsForm(text: string): boolean {
 }
 
 /**
- * The text to keep for a number as written, if any. Exponents are not kept: PostgreSQL's jsonb
- * writes them out in full (`1e-16000` as 16,001 characters, from 9), and JavaScript's own form of
- * any double is at most about 330 characters written out. Negative zero is kept without its sign,
- * which jsonb does not keep either (`-0.0` is `0.0` on every way out, not only the first).
+ * The text to keep for a number as written, if any, in the form PostgreSQL's jsonb gives it back,
+ * so the answer of the write that stores it and later reads agree. jsonb writes an exponent out
+ * in full (`1.50e1` is `15.0`, `1e-7` is `0.0000001`): such a text is kept written out when that
+ * is short (an exponent up to 30), and not at all past it (`1e-16000` would be 16,001 characters
+ * from 9; JavaScript's own form of any double is at most about 330 written out). Negative zero is
+ * kept without its sign, which jsonb has no way to keep.
  */
 function textToKeep(written: string): string | undefined {
-  if (written.includes('e') || written.includes('E')) return undefined;
-  const text = written.charCodeAt(0) === 0x2d && Number(written) === 0 ? written.slice(1) : written;
+  let text: string | undefined = written;
+  if (written.includes('e') || written.includes('E')) text = writtenOut(written);
+  if (text === undefined) return undefined;
+  if (text.charCodeAt(0) === 0x2d && Number(text) === 0) text = text.slice(1);
   return losesItsForm(text) ? text : undefined;
+}
+
+const MAX_WRITTEN_OUT_EXPONENT = 30;
+
+/** `1.50e1` as `15.0`, `1e-7` as `0.0000001`: the digits kept, the point moved; undefined past the bound. */
+function writtenOut(written: string): string | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(written);
+  if (!m) return undefined;
+  const exponent = Number(m[4]);
+  if (Math.abs(exponent) > MAX_WRITTEN_OUT_EXPONENT) return undefined;
+  const whole = m[2]!;
+  const digits = whole + (m[3] ?? '');
+  const point = whole.length + exponent;
+  let text: string;
+  if (point <= 0) text = `0.${'0'.repeat(-point)}${digits}`;
+  else if (point >= digits.length) text = digits + '0'.repeat(point - digits.length);
+  else text = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  text = text.replace(/^0+(?=\d)/, ''); // `0.5e1` is `5`, not `05`
+  return m[1] + text;
 }
 
 /** Parses JSON as JSON.parse does, keeping the text of numbers a double would rewrite. */
