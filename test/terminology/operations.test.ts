@@ -58,6 +58,18 @@ for (const driver of testDrivers) {
       assert.equal(await found('CodeSystem?name=Nothing'), 0);
     });
 
+    test('$lookup answers a decimal property as the CodeSystem wrote it (2.50, not 2.5)', async () => {
+      const system = 'http://example.org/fhir/CodeSystem/weights';
+      const created = await fetch(`${tx.base}/CodeSystem`, {
+        method: 'POST', headers: { 'content-type': 'application/fhir+json' },
+        body: `{"resourceType":"CodeSystem","url":"${system}","status":"active","content":"complete","property":[{"code":"weight","type":"decimal"}],`
+          + '"concept":[{"code":"w","display":"W","property":[{"code":"weight","valueDecimal":2.50}]}]}',
+      });
+      assert.equal(created.status, 201, await created.text());
+      const answer = await (await fetch(`${tx.base}/CodeSystem/$lookup?system=${q(system)}&code=w&property=weight`)).text();
+      assert.match(answer, /"valueDecimal":2\.50[,}]/, answer);
+    });
+
     test('$lookup: display, designations, properties with parent and child, by url (GET, POST coding) and by id', async () => {
       const heart = await ok(`CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart`);
       assert.equal(param(heart, 'display'), 'Heart disease');

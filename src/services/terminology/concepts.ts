@@ -7,6 +7,7 @@
 import type { CodeSystem, CodeSystemConcept, CodeSystemConceptProperty } from '@medplum/fhirtypes';
 import type { Limits } from '../../common/limits.js';
 import { FhirError } from '../../fhir/outcome.js';
+import { decimalText } from '../../common/json-decimals.js';
 
 export interface Designation {
   language?: string;
@@ -57,7 +58,8 @@ function propertyValue(property: CodeSystemConceptProperty): ConceptProperty | u
       if (!coding.code) return undefined;
       return { code: property.code, type: 'Coding', value: coding.code };
     }
-    return { code: property.code, type: type.charAt(0).toLowerCase() + type.slice(1), value: String(value) };
+    // A decimal as written (`2.50`, json-decimals.ts), not as JavaScript would write it.
+    return { code: property.code, type: type.charAt(0).toLowerCase() + type.slice(1), value: decimalText(p, key, value) ?? String(value) };
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import type { ConceptStore, StoredCodeSystem, StoredConcept } from '../concept-s
 import { badParameter, canonicalTarget, OperationInput } from '../parameters.js';
 import { unknownTerminology } from '../resolve.js';
 import { displayIn } from './expand.js';
+import { holdsDecimalText, keepDecimalText, markHoldingDecimalText } from '../../../common/json-decimals.js';
 
 /** The code system version an operation names: the instance's, or system/url (+ version). */
 export async function codeSystemOf(repo: FhirRepository, store: ConceptStore, options: { id?: string; url?: string; version?: string; operation: string }): Promise<StoredCodeSystem> {
@@ -80,7 +81,9 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
       for (const p of concept.properties) property(p.code, typedValue(p.type, p.value));
       for (const parent of concept.parents) property('parent', { name: 'value', valueCode: parent.code }, parent.display);
       for (const child of concept.children) property('child', { name: 'value', valueCode: child.code }, child.display);
-      return { resourceType: 'Parameters', parameter: out } as Parameters;
+      const answer = { resourceType: 'Parameters', parameter: out } as Parameters;
+      if (out.some((p) => p.part?.some(holdsDecimalText))) markHoldingDecimalText(answer);
+      return answer;
     },
   };
 }
@@ -89,7 +92,12 @@ function typedValue(type: string, value: string): ParametersParameter {
   switch (type) {
     case 'boolean': return { name: 'value', valueBoolean: value === 'true' };
     case 'integer': return { name: 'value', valueInteger: Number(value) };
-    case 'decimal': return { name: 'value', valueDecimal: Number(value) };
+    case 'decimal': {
+      // Stored as written (`2.50`): answered so, not as JavaScript writes the number.
+      const part: ParametersParameter = { name: 'value', valueDecimal: Number(value) };
+      keepDecimalText(part as unknown as Record<string, unknown>, 'valueDecimal', value);
+      return part;
+    }
     case 'string': return { name: 'value', valueString: value };
     case 'dateTime': return { name: 'value', valueDateTime: value };
     case 'Coding': return { name: 'value', valueCoding: { code: value } };
