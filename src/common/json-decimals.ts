@@ -5,8 +5,9 @@
  * `1.5`. PostgreSQL's jsonb keeps the scale of its numerics, so only the JavaScript side loses it.
  *
  * Here the parsed values stay plain numbers (validation, FHIRPath and the search indexes work on
- * them as before); a number whose shortest JavaScript form differs from its text (`1.50`, `1e2`,
- * `0.0000001`, more digits than a double holds) has its text kept beside it, in a symbol property
+ * them as before); a number whose shortest JavaScript form differs from its text (`1.50`,
+ * `0.0000001`, more digits than a double holds; an exponent as jsonb writes it out, textToKeep)
+ * has its text kept beside it, in a symbol property
  * of the object or array holding it, and every container above it is marked with another. Object
  * spreads copy symbol properties and JSON, Object.keys and for-in ignore them, so a resource
  * copied with `{ ...resource, id }` still holds its texts and says so.
@@ -19,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 type Holder = Record<string, unknown> | unknown[];
 
 /** Marks a container that holds, at some depth, a number with a kept text. */
-export const HOLDS_DECIMAL_TEXT: unique symbol = Symbol('holds decimal text');
+const HOLDS_DECIMAL_TEXT: unique symbol = Symbol('holds decimal text');
 
 /** The kept texts of a holder's numbers, by key, and the holder they were made for. */
 const DECIMAL_TEXTS: unique symbol = Symbol('decimal texts');
