@@ -350,7 +350,10 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
   checkJsonShape(parsed, maxDepth, maxElements);
-  if (contentType !== 'application/json-patch+json' && EMPTY_LIST_OR_OBJECT.test(raw)) dropEmptyElements(parsed);
+  if (contentType !== 'application/json-patch+json' && EMPTY_LIST_OR_OBJECT.test(raw)) {
+    const type = (parsed as { resourceType?: unknown } | null)?.resourceType;
+    dropEmptyListsRefuseEmptyObjects(parsed, typeof type === 'string' ? type.slice(0, 64) : 'the body');
+  }
   return parsed;
 }
 
@@ -358,40 +361,28 @@ const EMPTY_LIST_OR_OBJECT = /\[\s*\]|\{\s*\}/;
 
 /**
  * FHIR JSON has no empty lists or objects (json.html; ele-1: every element has a value or
- * children; the FHIR validator: "Array cannot be empty - the property should not be present if it
- * has no values"). A resource sent with one (`"name": []`, `"meta": {}`, `"family": {}`, or an
- * object left empty once its own empty elements go) means the element is absent, so it is read
- * that way, as HAPI FHIR reads it, rather than stored and answered as invalid FHIR (the validator
- * let `{}` through where a string or uri belongs, which then broke the indexer: a 500). In a
- * primitive list's `_given` an empty object is a null, so the list stays aligned. Only resources:
- * a JSON Patch's values are its own (`add` of `{}` then its children is common). The body's depth
- * is already bounded (checkJsonShape).
+ * children). An empty list (`"name": []`) means the element is absent, so it is read that way, as
+ * HAPI FHIR reads it, instead of being stored and answered as invalid FHIR. An empty object
+ * (`"family": {}`, or one left empty by dropping its lists) is no element at all: a 400 naming it,
+ * not a value the validator lets through for a string or uri (which then broke the indexer: a
+ * 500). Only resources: a JSON Patch's values are its own (`add` of `{}` then its children is
+ * common). The body's depth is already bounded (checkJsonShape).
  */
-function dropEmptyElements(body: unknown): void {
-  if (body && typeof body === 'object' && !Array.isArray(body)) dropEmptyChildren(body as Record<string, unknown>);
-}
-
-/** Whether a value is an element with nothing in it once its own empty children are gone. */
-function isEmptyElement(value: unknown): boolean {
-  if (!value || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.length === 0;
-  return Object.keys(dropEmptyChildren(value as Record<string, unknown>)).length === 0;
-}
-
-function dropEmptyChildren(record: Record<string, unknown>): Record<string, unknown> {
+function dropEmptyListsRefuseEmptyObjects(node: unknown, path: string): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) dropEmptyListsRefuseEmptyObjects(node[i], `${path}[${i}]`);
+    return;
+  }
+  const record = node as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     const value = record[key];
-    if (Array.isArray(value)) {
-      const companion = key.charCodeAt(0) === 0x5f; /* `_given`: item for item with `given` */
-      for (let i = value.length - 1; i >= 0; i--) {
-        if (!isEmptyElement(value[i])) continue;
-        if (companion) value[i] = null;
-        else value.splice(i, 1);
-      }
-      if (!value.length || (companion && value.every((item) => item === null))) delete record[key];
-    } else if (isEmptyElement(value)) delete record[key];
+    if (Array.isArray(value) && value.length === 0) delete record[key];
+    else dropEmptyListsRefuseEmptyObjects(value, `${path}.${key}`);
   }
-  return record;
+  if (Object.keys(record).length === 0) {
+    throw new FhirError(400, 'FHIR_INVALID_JSON', `${path.slice(0, 200)} is an empty object; FHIR JSON has none (an element has a value or children): leave it out`);
+  }
 }
 
 function reservedKey(body: unknown): FhirError {
