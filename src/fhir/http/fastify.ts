@@ -350,38 +350,32 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
   checkJsonShape(parsed, maxDepth, maxElements);
-  if (contentType !== 'application/json-patch+json' && EMPTY_LIST_OR_OBJECT.test(raw)) {
-    const type = (parsed as { resourceType?: unknown } | null)?.resourceType;
-    dropEmptyListsRefuseEmptyObjects(parsed, typeof type === 'string' ? type.slice(0, 64) : 'the body');
-  }
+  if (contentType !== 'application/json-patch+json' && /\[\s*\]/.test(raw)) dropEmptyLists(parsed);
   return parsed;
 }
 
-const EMPTY_LIST_OR_OBJECT = /\[\s*\]|\{\s*\}/;
-
 /**
- * FHIR JSON has no empty lists or objects (json.html; ele-1: every element has a value or
- * children). An empty list (`"name": []`) means the element is absent, so it is read that way, as
- * HAPI FHIR reads it, instead of being stored and answered as invalid FHIR. An empty object
- * (`"family": {}`, or one left empty by dropping its lists) is no element at all: a 400 naming it,
- * not a value the validator lets through for a string or uri (which then broke the indexer: a
- * 500). Only resources: a JSON Patch's values are its own (`add` of `{}` then its children is
- * common). The body's depth is already bounded (checkJsonShape).
+ * FHIR JSON has no empty lists (json.html; the FHIR validator: "Array cannot be empty - the
+ * property should not be present if it has no values"). A resource sent with one (`"name": []`)
+ * means the element is absent, so it is read that way, as HAPI FHIR reads it, instead of being
+ * stored and answered as invalid FHIR. Only resources: a JSON Patch's values are its own.
  */
-function dropEmptyListsRefuseEmptyObjects(node: unknown, path: string): void {
-  if (!node || typeof node !== 'object') return;
-  if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) dropEmptyListsRefuseEmptyObjects(node[i], `${path}[${i}]`);
-    return;
-  }
-  const record = node as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const value = record[key];
-    if (Array.isArray(value) && value.length === 0) delete record[key];
-    else dropEmptyListsRefuseEmptyObjects(value, `${path}.${key}`);
-  }
-  if (Object.keys(record).length === 0) {
-    throw new FhirError(400, 'FHIR_INVALID_JSON', `${path.slice(0, 200)} is an empty object; FHIR JSON has none (an element has a value or children): leave it out`);
+function dropEmptyLists(body: unknown): void {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return;
+  const stack: unknown[] = [body];
+  while (stack.length) {
+    const node = stack.pop();
+    if (!node || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    const record = node as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const value = record[key];
+      if (Array.isArray(value) && value.length === 0) delete record[key];
+      else stack.push(value);
+    }
   }
 }
 
