@@ -350,33 +350,7 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
   checkJsonShape(parsed, maxDepth, maxElements);
-  if (contentType !== 'application/json-patch+json' && /\[\s*\]/.test(raw)) dropEmptyLists(parsed);
   return parsed;
-}
-
-/**
- * FHIR JSON has no empty lists (json.html; the FHIR validator: "Array cannot be empty - the
- * property should not be present if it has no values"). A resource sent with one (`"name": []`)
- * means the element is absent, so it is read that way, as HAPI FHIR reads it, instead of being
- * stored and answered as invalid FHIR. Only resources: a JSON Patch's values are its own.
- */
-function dropEmptyLists(body: unknown): void {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return;
-  const stack: unknown[] = [body];
-  while (stack.length) {
-    const node = stack.pop();
-    if (!node || typeof node !== 'object') continue;
-    if (Array.isArray(node)) {
-      for (const item of node) stack.push(item);
-      continue;
-    }
-    const record = node as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      const value = record[key];
-      if (Array.isArray(value) && value.length === 0) delete record[key];
-      else stack.push(value);
-    }
-  }
 }
 
 function reservedKey(body: unknown): FhirError {
