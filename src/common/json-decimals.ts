@@ -154,7 +154,7 @@ function keepNumberTexts(text: string, root: Holder): void {
       const written = text.slice(i, end);
       if (current !== undefined && current !== detached && key !== undefined) {
         const keep = textToKeep(written);
-        if (keep !== undefined && kept++ < MAX_KEPT_TEXTS_PER_PARSE) keepDecimalText(current, key, keep, path);
+        if (keep !== undefined && kept++ < MAX_KEPT_TEXTS_PER_PARSE) storeText(current, key, keep, path);
         // A duplicate key's earlier text goes: the last one is the value (also past the cap).
         else forgetDecimalText(current, key);
       }
@@ -175,12 +175,16 @@ function isNumberChar(c: number): boolean {
 export function keepDecimalText(holder: Holder, key: string | number, written: string, above: readonly Holder[] = []): void {
   const text = textToKeep(written);
   if (text === undefined) return forgetDecimalText(holder, key);
-  written = text;
+  storeText(holder, key, text, above);
+}
+
+/** Keeps a text already in the form textToKeep gives. */
+function storeText(holder: Holder, key: string | number, text: string, above: readonly Holder[]): void {
   const withTexts = holder as WithTexts;
   let texts = withTexts[DECIMAL_TEXTS];
   // A copy made by a spread shares its source's texts: it gets its own before they change (once).
   if (texts?.owner !== holder) withTexts[DECIMAL_TEXTS] = texts = { owner: holder, byKey: textsLike(holder, texts?.byKey) };
-  texts.byKey[key] = written;
+  texts.byKey[key] = text;
   mark(holder);
   for (const container of above) mark(container);
 }
