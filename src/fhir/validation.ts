@@ -9,6 +9,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
 import { localReferenceIssues } from './local-references.js';
 import { integerRangeIssues } from './integer-range.js';
+import { primitiveShapeIssues } from './json-primitives.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { narrativeIssues } from './narrative.js';
 import { FhirError, badRequest } from './outcome.js';
@@ -125,7 +126,7 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
   // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
-  issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
+  issues = [...issues, ...primitiveShapeIssues(resource), ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
     ...checkRequiredBindings(resource, verdicts)];
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
