@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import selfsigned from 'selfsigned';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { testDrivers } from '../support/databases.js';
@@ -176,6 +176,28 @@ for (const driver of testDrivers) {
       await page.getByRole('button', { name: 'Remove e2e-lab-system' }).click();
       await page.locator(`[data-trusted="${clientFingerprint}"]`).waitFor({ state: 'detached' });
       assert.deepEqual((await stack.iol.call('GET', '/keystore/ca')).body, []);
+    });
+
+    test('certificates: a client certificate made in the console is trusted, its key shown once', async () => {
+      await page.getByRole('heading', { name: 'Make a certificate' }).waitFor();
+      await page.getByLabel('Common name').fill('e2e-made-client');
+      await page.getByLabel('Organization', { exact: true }).fill('E2E');
+      await page.getByLabel('Country').fill('za');
+      await page.getByRole('button', { name: 'Make certificate' }).click();
+      const made = page.getByTestId('generated-certificate');
+      await made.waitFor();
+      const pem = await page.getByLabel('New certificate (PEM)').inputValue();
+      const key = await page.getByLabel('New private key (PEM)').inputValue();
+      const certificate = new X509Certificate(pem);
+      assert.ok(certificate.checkPrivateKey(createPrivateKey(key)), 'the key shown is the certificate\'s');
+      await page.locator(`[data-trusted="${certificate.fingerprint}"]`).waitFor();
+      const trusted = (await stack.iol.call('GET', '/keystore/ca')).body as Array<{ _id: string; commonName: string; organization: string; country: string }>;
+      assert.deepEqual(trusted.map((c) => [c.commonName, c.organization, c.country]), [['e2e-made-client', 'E2E', 'za']]);
+      await screenshot(page, 'certificate-made', shots);
+      await page.getByRole('button', { name: 'Done: forget the key' }).click();
+      await made.waitFor({ state: 'detached' });
+      assert.equal((await page.content()).includes(key.split('\n')[1]!), false, 'the key is gone from the page');
+      assert.equal((await stack.iol.call('DELETE', `/keystore/ca/${trusted[0]!._id}`)).status, 200);
     });
 
     test('create a channel: the API\'s validation error shows, then it saves', async () => {

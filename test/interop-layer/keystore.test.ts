@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import selfsigned from 'selfsigned';
 import { testDrivers } from '../support/databases.js';
 import { startIol, startUpstream, type Iol, type Upstream } from './support.js';
@@ -111,6 +111,7 @@ for (const driver of testDrivers) {
         ['GET', '/keystore/ca/0123456789abcdef01234567'],
         ['DELETE', '/keystore/ca/0123456789abcdef01234567'],
         ['POST', '/keystore/ca/cert', { cert: pem }],
+        ['POST', '/certificates', { type: 'client', commonName: 'x' }],
       ] as Array<[string, string, unknown?]>) {
         assert.equal((await call(method, path, body, viewer)).status, 403, `${method} ${path}`);
       }
@@ -245,6 +246,63 @@ for (const driver of testDrivers) {
       assert.equal(up.seen.at(-1)!.headers['x-openhim-clientid'], 'lab');
       assert.equal((await call('DELETE', `/keystore/ca/${added.body[0]._id}`)).status, 200);
       assert.equal(await httpsGet(url, asLab), 401);
+    });
+
+    test("POST /certificates (OpenHIM's generation): a client certificate is trusted and authenticates by mutual TLS; a server one is served; bad requests change nothing", async () => {
+      const url = iol.running.endpoints.routerHttps!;
+      const subject = { commonName: 'testcert.com', country: 'za', days: 365, emailAddress: 'test@testcert.com', state: 'test state', locality: 'test locality', organization: 'test Org', organizationUnit: 'testOrg unit' };
+      const trustedBefore = (await call('GET', '/keystore/ca')).body.length;
+      const servedBefore = await servedFingerprint(url);
+      // OpenHIM's own test's request (test/integration/certificateApiTests.js); the answer is the only one to hold the new key.
+      const client = await iol.call('POST', '/certificates', { type: 'client', ...subject, commonName: 'lab-generated' });
+      assert.equal(client.status, 201, JSON.stringify(client.body));
+      assert.deepEqual(Object.keys(client.body).sort(), ['certificate', 'key']);
+      const clientCert = new X509Certificate(client.body.certificate);
+      assert.ok(clientCert.checkPrivateKey(createPrivateKey(client.body.key)));
+      assert.ok(Date.parse(clientCert.validTo) - Date.now() > 364 * 86_400_000 && Date.parse(clientCert.validTo) - Date.now() < 366 * 86_400_000);
+      const trusted = (await call('GET', '/keystore/ca')).body as Array<Record<string, string>>;
+      assert.equal(trusted.length, trustedBefore + 1);
+      const item = trusted.find((c) => c.fingerprint === clientCert.fingerprint)!;
+      assert.equal(item.commonName, 'lab-generated');
+      assert.equal(item.organization, 'test Org');
+      assert.equal(item.country, 'za');
+      assert.equal(item.organizationUnit, 'testOrg unit');
+      assert.equal(item.emailAddress, 'test@testcert.com');
+      assert.equal(await servedFingerprint(url), servedBefore, 'a client certificate leaves the served pair alone');
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'generated', name: 'Generated', roles: ['lab-role'], certFingerprint: clientCert.fingerprint })).status, 201);
+      assert.equal(await httpsGet(`${url}/lab`, { key: client.body.key, cert: client.body.certificate }), 200);
+      assert.equal(up.seen.at(-1)!.headers['x-openhim-clientid'], 'generated');
+
+      const server = await iol.call('POST', '/certificates', { type: 'server', ...subject });
+      assert.equal(server.status, 201, JSON.stringify(server.body));
+      const serverCert = new X509Certificate(server.body.certificate);
+      assert.ok(serverCert.checkPrivateKey(createPrivateKey(server.body.key)));
+      assert.equal(serverCert.subjectAltName, 'DNS:testcert.com', 'TLS clients check the name against the alternative names');
+      const cert = (await call('GET', '/keystore/cert')).body;
+      assert.equal(cert.commonName, 'testcert.com');
+      assert.equal(cert.organization, 'test Org');
+      assert.equal(cert.country, 'za');
+      assert.equal(cert.fingerprint, serverCert.fingerprint);
+      assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
+      assert.equal(await servedFingerprint(url), serverCert.fingerprint);
+      assert.equal((await call('GET', '/keystore/ca')).body.length, trustedBefore + 1, 'a server certificate is not trusted as a client');
+
+      // A field that would add a subject attribute if the subject were written as a DN string.
+      const forged = await iol.call('POST', '/certificates', { type: 'client', commonName: 'a, O=Forged+CN=admin', organization: 'x=y' });
+      assert.equal(forged.status, 201);
+      const forgedSubject = new X509Certificate(forged.body.certificate).subject.split('\n');
+      assert.deepEqual(forgedSubject, ['O=x=y', 'CN=a\\, O=Forged\\+CN=admin'], 'one organization, one common name: the separators are escaped text');
+      const count = (await call('GET', '/keystore/ca')).body.length;
+      for (const body of [{}, { commonName: '' }, { commonName: 'x'.repeat(65) }, { commonName: 'x', country: 'ZAF' }, { commonName: 'x', days: 0 }, { commonName: 'x', days: 100_000 },
+        { commonName: 'x', type: 'ca' }, { commonName: 'a\nb' }, { commonName: 'x', emailAddress: 'not an address' }, { commonName: 42 }, []]) {
+        const r = await call('POST', '/certificates', body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.match(r.body.message, /certificate request/);
+      }
+      assert.equal((await call('GET', '/keystore/ca')).body.length, count);
+      assert.equal((await call('GET', '/keystore/cert')).body.fingerprint, serverCert.fingerprint);
+      const audits = JSON.stringify((await iol.call('GET', '/audit-events?kind=admin-change&filterLimit=1000')).body);
+      assert.match(audits, new RegExp(`Keystore/cert/${serverCert.fingerprint}`));
     });
 
     test('no answer and no audit ever holds a private key', async () => {

@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import type { CertificateInfo } from '../models';
 import { subjectOf } from '../certificate-subject';
+import { CertificateGenerator } from './certificate-generator';
 import { ErrorNote, Field, Notice, PageTitle, TextArea, formatTime, useLoad } from '../ui';
 
 const DAY_MS = 86_400_000;
@@ -179,6 +180,8 @@ export function CertificatesPage() {
         <PemFile label="Or upload certificate files" onText={setTrustedPem} multiple />
         <button type="submit" class="primary" disabled={!trustedPem.trim()}>Add trusted certificate</button>
       </form>
+
+      <CertificateGenerator onMade={() => { cert.reload(); validity.reload(); trusted.reload(); }} />
     </section>
   );
 }

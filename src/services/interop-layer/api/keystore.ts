@@ -13,7 +13,9 @@ import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
 import { checkStorable } from './query-filters.js';
 import type { ScopedRoutes } from './scopes.js';
+import { X509Certificate } from 'node:crypto';
 import { certificateInfo, checkPrivateKeyPem, parseCertificates, withoutBom } from '../keystore/certificates.js';
+import { certificateRequestSchema, generateCertificate } from '../keystore/certificate-authority.js';
 import type { KeyPair, PairPart } from '../keystore/pair-check.js';
 import { SERVABLE_KEYS } from '../keystore/key-policy.js';
 import type { TrustedCertificate } from '../keystore/store.js';
@@ -118,18 +120,43 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     return cert;
   });
 
-  app.post('/keystore/ca/cert', small, async (request, reply) => {
-    const body = parseBody(z.object({ cert: pemField }), request.body, 'trusted certificate');
-    checkSize(body.cert, 'cert');
-    // A chain is several certificates, each trusted (OpenHIM splits it the same way).
-    const certs: TrustedCertificate[] = parseCertificates(body.cert, 'cert').map((c) => ({ _id: newObjectId(), ...certificateInfo(c) }));
+  /** Trusts the certificates (within the keystore's cap), audits each, and has the listeners trust them. */
+  const trust = async (request: FastifyRequest, certs: TrustedCertificate[]) => {
     const max = deps.config.limits.keystoreMaxTrusted;
     if ((await keystore.trustedCount()) + certs.length > max) throw badRequest(`the keystore trusts at most ${max} certificates (OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS)`, 'remove some first');
     const added = await keystore.addTrusted(certs);
     for (const cert of added) auditChange(deps, request, 'C', `Keystore/ca/${cert._id}`);
     await deps.tls.reload();
+    return added;
+  };
+
+  app.post('/keystore/ca/cert', small, async (request, reply) => {
+    const body = parseBody(z.object({ cert: pemField }), request.body, 'trusted certificate');
+    checkSize(body.cert, 'cert');
+    // A chain is several certificates, each trusted (OpenHIM splits it the same way).
+    const added = await trust(request, parseCertificates(body.cert, 'cert').map((c) => ({ _id: newObjectId(), ...certificateInfo(c) })));
     reply.code(201);
     return added;
+  });
+
+  /**
+   * OpenHIM's certificate generation: a client certificate is added to the trusted list (mutual
+   * TLS accepts it once a client has its fingerprint); a server certificate and its key replace
+   * the keystore's pair and are served on new connections. The answer is the only place the new
+   * private key is ever shown, as in OpenHIM: the caller keeps it (a client) or need not (the server).
+   */
+  app.post('/certificates', small, async (request, reply) => {
+    const body = parseBody(certificateRequestSchema, request.body, 'certificate request');
+    const generated = await generateCertificate(body);
+    const info = certificateInfo(new X509Certificate(generated.certificate));
+    if (body.type === 'server') {
+      await storeChecked(() => ({ cert: info.data, key: generated.key, passphrase: null }), ['cert', 'key'], () => keystore.setPair(info, generated.key));
+      await applied(request, `Keystore/cert/${info.fingerprint}`, 'U');
+    } else {
+      await trust(request, [{ _id: newObjectId(), ...info }]);
+    }
+    reply.code(201);
+    return generated;
   });
 
   app.delete<{ Params: { certId: string } }>('/keystore/ca/:certId', async (request) => {

@@ -69,13 +69,6 @@ function registerAbout(app: FastifyInstance): void {
 }
 
 function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
-  // OpenHIM's certificate authority (generating certificates): not implemented; say so rather than 404.
-  // The keystore itself is api/keystore.ts.
-  const notYet = async () => {
-    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'generating certificates (POST /certificates) is not implemented', 'make the certificate elsewhere and add it with POST /keystore/ca/cert or POST /keystore/cert');
-  };
-  app.post('/certificates', notYet);
-
   app.get('/logs', async () => []);
 
   // Our own view: FHIR AuditEvents, routed requests included (built from the transaction log).

@@ -71,6 +71,11 @@ export class KeystoreStore {
     await this.db.query('UPDATE iol.keystore SET key = $1, passphrase = COALESCE($2, passphrase), updated_at = now() WHERE id = 1', [key, passphrase ?? null]);
   }
 
+  /** A new certificate and its (unencrypted) key together, in one statement: no moment holds one without the other. */
+  async setPair(cert: CertificateInfo, key: string): Promise<void> {
+    await this.db.query('UPDATE iol.keystore SET cert = $1::jsonb, key = $2, passphrase = NULL, updated_at = now() WHERE id = 1', [JSON.stringify(cert), key]);
+  }
+
   async setPassphrase(passphrase: string | null): Promise<void> {
     await this.db.query('UPDATE iol.keystore SET passphrase = $1, updated_at = now() WHERE id = 1', [passphrase]);
   }
