@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import selfsigned from 'selfsigned';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { testDrivers } from '../support/databases.js';
 import { basic } from '../interop-layer/support.js';
 import { MEDIATOR_URN, startConsoleStack, type ConsoleStack } from './support.js';
@@ -35,9 +35,10 @@ after(async () => {
   await browser?.close();
 });
 
-async function screenshot(page: Page, name: string, take: boolean): Promise<void> {
+async function screenshot(page: Page, name: string, take: boolean, part?: Locator): Promise<void> {
   if (!take || process.env.CONSOLE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  if (part) return void (await part.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` }));
   await page.evaluate('window.scrollTo(0, 0)'); // the page from its top, as a person arrives at it
   await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png` });
 }
@@ -193,7 +194,7 @@ for (const driver of testDrivers) {
       await page.locator(`[data-trusted="${certificate.fingerprint}"]`).waitFor();
       const trusted = (await stack.iol.call('GET', '/keystore/ca')).body as Array<{ _id: string; commonName: string; organization: string; country: string }>;
       assert.deepEqual(trusted.map((c) => [c.commonName, c.organization, c.country]), [['e2e-made-client', 'E2E', 'za']]);
-      await screenshot(page, 'certificate-made', shots);
+      await screenshot(page, 'certificate-made', shots, page.getByRole('form', { name: 'Make a certificate' }));
       await page.getByRole('button', { name: 'Done: forget the key' }).click();
       await made.waitFor({ state: 'detached' });
       assert.equal((await page.content()).includes(key.split('\n')[1]!), false, 'the key is gone from the page');

@@ -82,9 +82,11 @@ export function CertificateGenerator({ onMade }: { onMade: () => void }) {
           </p>
           <label>New certificate (PEM)<textarea readOnly rows={6} spellcheck={false} value={generated.certificate} /></label>
           <label>New private key (PEM)<textarea readOnly rows={6} spellcheck={false} autocomplete="off" value={generated.key} /></label>
-          <Download name={`${file}.crt`} text={generated.certificate} label="Download certificate" />{' '}
-          <Download name={`${file}.key`} text={generated.key} label="Download private key" />{' '}
-          <button type="button" onClick={() => setGenerated(undefined)}>Done: forget the key</button>
+          <div class="actions">
+            <Download name={`${file}.crt`} text={generated.certificate} label="Download certificate" />
+            <Download name={`${file}.key`} text={generated.key} label="Download private key" />
+            <button type="button" onClick={() => setGenerated(undefined)}>Done: forget the key</button>
+          </div>
         </div>
       )}
     </form>
