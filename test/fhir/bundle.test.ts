@@ -164,6 +164,20 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', 'Patient?family=BatchOk')).body.entry.length, 1);
     });
 
+    test('an entry whose request headers or fullUrl are not strings is a 400 naming them (was a 500)', async () => {
+      for (const [field, value] of [['ifNoneExist', ['identifier=a']], ['ifMatch', { etag: 1 }], ['ifNoneMatch', 5], ['ifModifiedSince', true], ['fullUrl', ['urn:uuid:x']]] as const) {
+        const entry: Json = { resource: { resourceType: 'Patient', name: [{ family: 'NotAString' }] }, request: { method: 'POST', url: 'Patient' } };
+        if (field === 'fullUrl') entry.fullUrl = value;
+        else entry.request[field] = value;
+        const transaction = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry: [entry] } });
+        assert.equal(transaction.status, 400, `${field}: ${JSON.stringify(transaction.body)}`);
+        assert.match(transaction.body.issue[0].details.text, new RegExp(`entry 0: (request\\.)?${field} is a`));
+        const batch = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'batch', entry: [entry] } });
+        assert.equal(batch.body.entry[0].response.status, '400 Bad Request', field);
+      }
+      assert.equal((await s.request('GET', 'Patient?family=NotAString')).body.entry?.length ?? 0, 0, 'nothing was stored');
+    });
+
     test('PATCH entries carry a JSON Patch in a Binary', async () => {
       const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 'female' } });
       const patch = Buffer.from(JSON.stringify([{ op: 'replace', path: '/gender', value: 'male' }])).toString('base64');
