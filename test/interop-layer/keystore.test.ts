@@ -303,6 +303,13 @@ for (const driver of testDrivers) {
       assert.equal((await call('GET', '/keystore/cert')).body.fingerprint, serverCert.fingerprint);
       const audits = JSON.stringify((await iol.call('GET', '/audit-events?kind=admin-change&filterLimit=1000')).body);
       assert.match(audits, new RegExp(`Keystore/cert/${serverCert.fingerprint}`));
+      // Certificates are made one at a time (each RSA key holds a thread of libuv's pool): the others are told to retry.
+      const burst = await Promise.all(Array.from({ length: 4 }, (_, i) => iol.call('POST', '/certificates', { commonName: `burst-${i}` })));
+      const statuses = burst.map((r) => r.status);
+      assert.ok(statuses.includes(201) && statuses.includes(429), statuses.join());
+      const busy = burst.find((r) => r.status === 429)!;
+      assert.equal(busy.body.error, 'IOL_BUSY');
+      assert.equal(busy.headers.get('retry-after'), '1');
     });
 
     test('no answer and no audit ever holds a private key', async () => {

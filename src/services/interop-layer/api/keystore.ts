@@ -11,6 +11,7 @@ import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
+import { RetryLaterError } from './auth.js';
 import { checkStorable } from './query-filters.js';
 import type { ScopedRoutes } from './scopes.js';
 import { X509Certificate } from 'node:crypto';
@@ -29,6 +30,7 @@ const passphraseField = z.string().max(1024).optional();
 
 function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
   const { keystore } = deps;
+  let generating = false;
   const maxPem = deps.config.limits.keystorePemBytes;
 
   /** Refuses a PEM over the keystore's size limit before any parsing. */
@@ -147,7 +149,15 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
    */
   app.post('/certificates', small, async (request, reply) => {
     const body = parseBody(certificateRequestSchema, request.body, 'certificate request');
-    const generated = await generateCertificate(body);
+    // An RSA key takes one of libuv's four pool threads for up to half a second: one at a time.
+    if (generating) throw new RetryLaterError(1, 'IOL_BUSY', 'another certificate is being made: try again in a moment', 'certificates are made one at a time');
+    generating = true;
+    let generated: Awaited<ReturnType<typeof generateCertificate>>;
+    try {
+      generated = await generateCertificate(body);
+    } finally {
+      generating = false;
+    }
     const info = certificateInfo(new X509Certificate(generated.certificate));
     if (body.type === 'server') {
       await storeChecked(() => ({ cert: info.data, key: generated.key, passphrase: null }), ['cert', 'key'], () => keystore.setPair(info, generated.key));
