@@ -134,6 +134,28 @@ Feature: Patient registration: one enterprise identity per person, and visits re
       """
     Then the response status is 422
 
+  Scenario: A clinic that speaks FHIR XML registers in XML and is answered in XML
+    Given the request header "content-type" is "application/fhir+xml"
+    And the request header "accept" is "application/fhir+xml"
+    When I send a POST request to "${BASE_URL}/registration/Patient" with the body:
+      """
+      <Patient xmlns="http://hl7.org/fhir">
+        <identifier><system value="http://health.kestria.example/fhir/sid/clinic-3-mrn"/><value value="X-${RUN}"/></identifier>
+        <name><family value="Xmlenga"/><given value="Chimwemwe"/></name>
+        <gender value="male"/><birthDate value="${BIRTH_DATE}"/>
+      </Patient>
+      """
+    Then the response status is 201
+    And the response header "content-type" matches "^application/fhir\+xml"
+    And the response body contains "<Parameters xmlns=\"http://hl7.org/fhir\"><parameter><name value=\"enterpriseId\"/>"
+    And the response body contains "<valueCode value=\"new-golden\"/>"
+    When I send a POST request to "${BASE_URL}/registration/Patient" with the body:
+      """
+      <Patient xmlns="http://hl7.org/fhir"><nickname value="X"/></Patient>
+      """
+    Then the response status is 400
+    And the response body contains "<OperationOutcome xmlns=\"http://hl7.org/fhir\">"
+
   Scenario: The demo population of Kestria is in the registry, its planted duplicates linked
     Given I use basic auth as "${CLIENT_REGISTRY_TEST_CLIENT_ID}" with password "${CLIENT_REGISTRY_TEST_CLIENT_PASSWORD}"
     When I send a GET request to "${BASE_URL}/clientregistry/fhir/Patient/kestria-0031"

@@ -7,18 +7,22 @@
  *   POST /registration/Patient   register in the client registry, answer the enterprise identity
  *   POST /registration/visit     resolve the patient (PIXm), write the visit to the shared health record
  *
- * Every answer is application/json+openhim: the clinic gets the inner response, the transaction
- * log keeps the orchestrations. Settings: PATIENT_REGISTRATION_HOST (127.0.0.1),
+ * Every answer is application/json+openhim: the clinic gets the inner response (FHIR JSON or XML,
+ * as a FHIR server chooses: Accept, `_format`, else the body's format), the transaction log keeps
+ * the orchestrations. Bodies may be FHIR JSON or FHIR XML. Settings: PATIENT_REGISTRATION_HOST (127.0.0.1),
  * PATIENT_REGISTRATION_PORT (3449; 0 picks a free one), PATIENT_REGISTRATION_HEARTBEAT_MS (10000),
  * PATIENT_REGISTRATION_BODY_LIMIT_BYTES (src/common/limits.ts), CLIENT_REGISTRY_HOST/PORT,
  * FHIR_DATASTORE_HOST/PORT, and the interop layer's OPENHIM_API_* and root credentials.
  */
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MediatorClient, MediatorResponseBuilder, type MediatorRoute } from '@instant-openhie/mediator-sdk';
 import { createHttpApp } from '../../common/http-app.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
 import { readLimits } from '../../common/limits.js';
+import { resourceToXml, xmlToResource } from '../../fhir/format/xml.js';
+import { XML_TYPES, negotiate, type WireFormat } from '../../fhir/http/negotiate.js';
+import { FhirError } from '../../fhir/outcome.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
 import { CONFIG_DEFS, DEFAULT_ENTERPRISE_ID_SYSTEM, type RegistrationConfig } from './config.js';
 import { operationOutcome } from './fhir-calls.js';
@@ -37,8 +41,27 @@ function defaultConfig(settings: Settings): RegistrationConfig {
   };
 }
 
+/** The answer's format: as a FHIR server chooses it (Accept, `_format`, else the body's own format). */
+function answerFormat(request: FastifyRequest): WireFormat {
+  const url = request.raw.url ?? '';
+  const query = [...new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')] as Array<[string, string]>;
+  return negotiate(request.headers.accept, query, request.headers['content-type']);
+}
+
+/** A FHIR resource as the client asked for it. */
+function inFormat(format: WireFormat, resource: unknown): { contentType: string; body: string } {
+  if (format === 'xml') {
+    try {
+      return { contentType: 'application/fhir+xml', body: resourceToXml(resource as Record<string, unknown>) };
+    } catch {
+      // Not FHIR XML can write (an upstream's answer that is not a FHIR resource): passed on as it came.
+    }
+  }
+  return { contentType: 'application/fhir+json', body: JSON.stringify(resource) };
+}
+
 /** Sends a handler's answer wrapped for the interop layer; a failure the handler did not expect is a 502 with the error recorded. */
-async function answerWithOrchestrations(reply: FastifyReply, handle: (builder: MediatorResponseBuilder) => Promise<Answer>, logger: ServiceContext['logger']): Promise<void> {
+async function answerWithOrchestrations(reply: FastifyReply, format: WireFormat, handle: (builder: MediatorResponseBuilder) => Promise<Answer>, logger: ServiceContext['logger']): Promise<void> {
   const builder = new MediatorResponseBuilder(PATIENT_REGISTRATION_URN);
   let answer: Answer;
   try {
@@ -48,7 +71,8 @@ async function answerWithOrchestrations(reply: FastifyReply, handle: (builder: M
     builder.fail(error as Error);
     answer = { status: 502, body: operationOutcome('exception', `an upstream service did not answer: ${(error as Error).message}`) };
   }
-  const http = builder.toHttp({ status: answer.status, headers: { 'content-type': 'application/fhir+json' }, body: answer.body });
+  const { contentType, body } = inFormat(format, answer.body);
+  const http = builder.toHttp({ status: answer.status, headers: { 'content-type': contentType }, body });
   await reply.status(http.status).headers(http.headers).send(http.body);
 }
 
@@ -63,13 +87,34 @@ function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig,
       done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined);
     }
   });
-  app.setErrorHandler(async (error: { statusCode?: number; message: string }, _request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) logger.error({ err: error }, 'patient registration: request failed');
-    await reply.status(status).type('application/fhir+json').send(operationOutcome(status === 413 ? 'too-costly' : status === 500 ? 'exception' : 'invalid', status === 500 ? 'internal error' : error.message));
+  // FHIR XML too: the IHE profiles behind the registries (PIXm, PDQm) speak both.
+  app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, xmlToResource(body as string, { maxDepth: MAX_JSON_DEPTH }));
+    } catch (error) {
+      done(Object.assign(new Error(error instanceof FhirError ? error.message : 'the body is not FHIR XML'), { statusCode: 400 }), undefined);
+    }
   });
-  app.post('/registration/Patient', (request, reply) => answerWithOrchestrations(reply, (builder) => registerPatient(request.body, current(), builder), logger));
-  app.post('/registration/visit', (request, reply) => answerWithOrchestrations(reply, (builder) => recordVisit(request.body, current(), builder), logger));
+  app.setErrorHandler(async (error: { statusCode?: number; status?: number; message: string }, request, reply) => {
+    const code = error instanceof FhirError ? error.status : error.statusCode;
+    const status = code && code >= 400 && code < 500 ? code : 500;
+    if (status === 500) logger.error({ err: error }, 'patient registration: request failed');
+    let format: WireFormat = 'json';
+    try {
+      format = answerFormat(request);
+    } catch {
+      // an Accept this mediator cannot answer in (the 406 itself): JSON
+    }
+    const outcome = operationOutcome(status === 413 ? 'too-costly' : status === 406 ? 'not-supported' : status === 500 ? 'exception' : 'invalid', status === 500 ? 'internal error' : error.message);
+    const { contentType, body } = inFormat(format, outcome);
+    await reply.status(status).type(contentType).send(body);
+  });
+  const answer = (handle: (body: unknown, builder: MediatorResponseBuilder) => Promise<Answer>) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const format = answerFormat(request); // before any call: an answer the client cannot read is a 406, and nothing is done
+    await answerWithOrchestrations(reply, format, (builder) => handle(request.body, builder), logger);
+  };
+  app.post('/registration/Patient', answer((body, builder) => registerPatient(body, current(), builder)));
+  app.post('/registration/visit', answer((body, builder) => recordVisit(body, current(), builder)));
 }
 
 export const patientRegistrationService: ServiceDefinition = {
