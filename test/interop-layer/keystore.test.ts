@@ -112,6 +112,7 @@ for (const driver of testDrivers) {
         ['DELETE', '/keystore/ca/0123456789abcdef01234567'],
         ['POST', '/keystore/ca/cert', { cert: pem }],
         ['POST', '/certificates', { type: 'client', commonName: 'x' }],
+        ['POST', '/restart'],
       ] as Array<[string, string, unknown?]>) {
         assert.equal((await call(method, path, body, viewer)).status, 403, `${method} ${path}`);
       }
@@ -183,6 +184,24 @@ for (const driver of testDrivers) {
       iol.running = await start();
       iol.api = iol.running.endpoints.api!;
       assert.deepEqual((await call('GET', '/keystore/validity')).body, { valid: true });
+    });
+
+    test("POST /restart as OpenHIM answers it: 200 when the certificate and key match, 400 when they do not; nothing stops", async () => {
+      const ok = await call('POST', '/restart');
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body, 'Server being restarted');
+      const url = iol.running.endpoints.routerHttps!;
+      const served = await servedFingerprint(url);
+      const other = await makeServerCert('mismatch.example.org');
+      assert.equal((await call('POST', '/keystore/cert', { cert: other.cert })).status, 201);
+      const refused = await call('POST', '/restart');
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body, 'Certificates and Key did not match. Cancelling restart...');
+      assert.equal(await servedFingerprint(url), served, 'the last matching pair is still served');
+      assert.equal((await call('POST', '/keystore/key', { key: other.private })).status, 201);
+      assert.equal((await call('POST', '/restart')).status, 200);
+      assert.equal(await servedFingerprint(url), new X509Certificate(other.cert).fingerprint);
+      assert.equal(await httpsGet(`${url}/lab`, {}), 401, 'the router still answers');
     });
 
     test('an encrypted key with its passphrase; a wrong passphrase leaves the key invalid and the router on the last good pair', async () => {

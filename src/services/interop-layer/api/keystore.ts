@@ -113,6 +113,23 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     return verdict.state === 'servable' ? { valid: true } : { valid: false, reason: verdict.reason };
   });
 
+  /**
+   * OpenHIM's `POST /restart` (src/api/restart.js): its console asks for one after a keystore
+   * change, and OpenHIM restarts only when the certificate and key match. Here changes apply
+   * without a restart, so nothing stops: the listeners reload the keystore and the router its
+   * channels and clients, and the answers are OpenHIM's texts.
+   */
+  app.post('/restart', async (request, reply) => {
+    const secrets = await keystore.secrets();
+    const verdict = secrets ? await deps.tls.judge(secrets) : undefined;
+    reply.type('text/plain; charset=utf-8');
+    if (verdict?.state !== 'servable') return reply.code(400).send('Certificates and Key did not match. Cancelling restart...');
+    await deps.tls.reload();
+    await deps.routing.reload();
+    auditChange(deps, request, 'U', 'Server/restart');
+    return reply.send('Server being restarted');
+  });
+
   app.get('/keystore/ca', async () => keystore.trusted());
 
   app.get<{ Params: { certId: string } }>('/keystore/ca/:certId', async (request) => {
