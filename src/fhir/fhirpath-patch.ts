@@ -9,6 +9,7 @@
  * (`Patient.name[0].given[1]`). What a path finds outside the resource (resolve() of a reference)
  * is not in it, so it cannot be changed: R4 forbids patching other resources.
  */
+import { ownElement } from './schema-elements.js';
 import { evalFhirPathTyped, getDataType, parseFhirPath, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import type { Limits } from '../common/limits.js';
@@ -482,9 +483,9 @@ function elementOf(ownerType: string, name: string, valueType: string | undefine
   } catch {
     return undefined;
   }
-  const direct = schema.elements[name];
+  const direct = ownElement(schema, name);
   if (direct) return { key: name, isArray: !!direct.isArray, type: direct.type[0]?.code };
-  const choice = schema.elements[`${name}[x]`];
+  const choice = ownElement(schema, `${name}[x]`);
   if (!choice) throw badRequest(`${ownerType} has no element "${name}"`);
   if (!valueType) throw badRequest(`${name}[x] takes a value[x] that says its type`);
   const allowed = choice.type.find((t) => t.code.toLowerCase() === valueType.toLowerCase());
@@ -523,10 +524,10 @@ function fitted(value: unknown, type: string | undefined, depth = 0): unknown {
   const out: Json = {};
   const partTypes = PART_TYPES.get(value);
   for (const [name, item] of Object.entries(value)) {
-    const choice = partTypes?.has(name) && !schema.elements[name] ? schema.elements[`${name}[x]`] : undefined;
+    const choice = partTypes?.has(name) && !ownElement(schema, name) ? ownElement(schema, `${name}[x]`) : undefined;
     const partType = partTypes?.get(name);
     const key = choice && partType ? `${name}${partType[0]!.toUpperCase()}${partType.slice(1)}` : name;
-    const element = choice ? undefined : schema.elements[key];
+    const element = choice ? undefined : ownElement(schema, key);
     const itemType = element?.type[0]?.code;
     const written = decimalText(value, name, item);
     if (element?.isArray && !Array.isArray(item)) {

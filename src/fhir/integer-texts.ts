@@ -12,7 +12,7 @@ import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { forgetDecimalText, holdsDecimalText } from '../common/json-decimals.js';
 import { isResourceType } from './definitions.js';
-import { elementType } from './placeholder-links.js';
+import { elementType } from './schema-elements.js';
 
 type Json = Record<string, unknown>;
 

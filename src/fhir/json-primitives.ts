@@ -9,10 +9,11 @@
  * Element (an object with an id or extensions, or for a repeating primitive a list of them, with
  * null for the values that have none: the lists' lengths agree).
  */
-import { getDataType, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
+import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { isResourceType } from './definitions.js';
 import { elementPath } from './validation.js';
+import { choiceType, ownElement } from './schema-elements.js';
 
 type Json = Record<string, unknown>;
 
@@ -59,15 +60,10 @@ function elementInfo(schema: InternalTypeSchema, key: string): ElementInfo | und
 }
 
 function lookUpElement(schema: InternalTypeSchema, key: string): ElementInfo | undefined {
-  const element: InternalSchemaElement | undefined = schema.elements[key];
+  const element = ownElement(schema, key);
   if (element) return element.type.length === 1 ? { type: element.type[0]!.code, isArray: element.isArray ?? false } : undefined;
-  for (const [name, choice] of Object.entries(schema.elements)) {
-    if (!name.endsWith('[x]') || !key.startsWith(name.slice(0, -3))) continue;
-    const suffix = key.slice(name.length - 3);
-    const match = choice.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
-    if (match) return { type: match.code, isArray: false };
-  }
-  return undefined;
+  const type = choiceType(schema, key);
+  return type ? { type, isArray: false } : undefined;
 }
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -9,6 +9,7 @@
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import { isResourceType } from './definitions.js';
+import { elementType } from './schema-elements.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,17 +93,3 @@ function isIdentity(schema: InternalTypeSchema, key: string): boolean {
   return IDENTITY_ELEMENTS.has(`${schema.name}.${key}`) || (key === 'url' && schema.kind === 'resource');
 }
 
-/** The type of a property: its element's single type, or for a choice (value[x]) the type its name ends with. */
-export function elementType(schema: InternalTypeSchema, key: string): string | undefined {
-  const element = schema.elements[key];
-  if (element) return element.type.length === 1 ? element.type[0]!.code : undefined;
-  for (const [name, choice] of Object.entries(schema.elements)) {
-    if (!name.endsWith('[x]')) continue;
-    const base = name.slice(0, -3);
-    if (!key.startsWith(base)) continue;
-    const suffix = key.slice(base.length);
-    const match = choice.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
-    if (match) return match.code;
-  }
-  return undefined;
-}

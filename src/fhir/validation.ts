@@ -18,8 +18,9 @@ export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Member names that reach Object.prototype when used as a key on a plain object (`__proto__`,
- * `constructor`, `toString`...) and `prototype`. No FHIR element has one of these names, so a body
- * that uses one is refused before any code walks it.
+ * `constructor`, `toString`...) and `prototype`. No FHIR element has one of these names, nor a
+ * primitive companion of one (`_constructor`), so a body that uses one is refused before any code
+ * walks it.
  */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
@@ -53,7 +54,8 @@ export function findReservedKey(value: unknown, root: string): string | undefine
       continue;
     }
     for (const key of Object.keys(node)) {
-      if (RESERVED_KEYS.has(key)) return pathOf({ node: undefined, parent: visit, key }, root);
+      // `_constructor`: a primitive's companion is looked up by the name after its underscore.
+      if (RESERVED_KEYS.has(key) || (key.charCodeAt(0) === 0x5f && RESERVED_KEYS.has(key.slice(1)))) return pathOf({ node: undefined, parent: visit, key }, root);
       const child = (node as Record<string, unknown>)[key];
       if (child && typeof child === 'object') stack.push({ node: child, parent: visit, key });
     }

@@ -12,7 +12,8 @@ import { assertResourceBody, validateAgainstDefinitions } from '../../src/fhir/v
 import { testDrivers } from '../support/databases.js';
 import { diagnostics, startLimitedFhirServer, type LimitedFhirServer } from './fhir-body-support.js';
 
-const MEMBER_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__'];
+// With an underscore, a primitive's companion: looked up by the name after it (`_constructor` was a 500).
+const MEMBER_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '_constructor', '___proto__', '_toString', '_valueOf'];
 
 function assertUnpolluted(): void {
   assert.equal(({} as any).polluted, undefined);
@@ -91,6 +92,17 @@ for (const driver of testDrivers) {
       assert.equal(reply.status, 400, diagnostics(reply.body));
       const validate = await s.request('POST', 'Patient/$validate', { raw: '{"resourceType":"Patient","__proto__":{"polluted":"yes"}}' });
       assert.equal(validate.status, 400, diagnostics(validate.body));
+      for (const name of ['_constructor', '_toLocaleString']) {
+        const entry = `{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","${name}":{"id":"x"}}}`;
+        assert.equal((await s.request('POST', '', { raw: `{"resourceType":"Bundle","type":"transaction","entry":[${entry}]}` })).status, 400, name);
+        // Refused whole, before any entry runs, as a batch holding `constructor` is.
+        assert.equal((await s.request('POST', '', { raw: `{"resourceType":"Bundle","type":"batch","entry":[${entry}]}` })).status, 400, name);
+        // $validate answers what a write would, as an error issue (200: the operation itself worked).
+        const validated = await s.request('POST', 'Patient/$validate', { raw: `{"resourceType":"Patient","${name}":{"id":"x"}}` });
+        assert.ok(validated.status < 500 && validated.body.issue.some((i: { severity: string; diagnostics?: string }) => i.severity === 'error' && i.diagnostics?.includes(`Patient.${name}`)), `${name}: ${diagnostics(validated.body)}`);
+        const patched = await s.request('PATCH', `Patient/${id}`, { raw: JSON.stringify([{ op: 'add', path: `/${name}`, value: { id: 'x' } }]), headers: { 'content-type': 'application/json-patch+json' } });
+        assert.equal(patched.status, 400, `${name}: ${diagnostics(patched.body)}`);
+      }
       assertUnpolluted();
     });
 
