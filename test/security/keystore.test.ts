@@ -59,6 +59,35 @@ describe('keystore attacks', () => {
     for (const item of (await iol.call('GET', '/keystore/ca')).body as Array<{ _id: string }>) assert.equal((await iol.call('DELETE', `/keystore/ca/${item._id}`)).status, 200);
   });
 
+  test('concurrent additions cannot take the trusted list past its cap; a certificate to be made past it is refused before its key is made', async () => {
+    const certs = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => selfsigned.generate([{ name: 'commonName', value: `c${i}` }], ec)));
+    const replies = await Promise.all(certs.map((c) => iol.call('POST', '/keystore/ca/cert', { cert: c.cert })));
+    assert.deepEqual(replies.map((r) => r.status).sort(), [201, 201, 201, 400, 400, 400]);
+    assert.equal((await iol.call('GET', '/keystore/ca')).body.length, 3);
+    const started = Date.now();
+    const made = await iol.call('POST', '/certificates', { type: 'client', commonName: 'one-too-many' });
+    assert.equal(made.status, 400);
+    assert.match(made.body.message, /at most 3/);
+    assert.ok(Date.now() - started < 2000, 'refused without making a key');
+    for (const item of (await iol.call('GET', '/keystore/ca')).body as Array<{ _id: string }>) assert.equal((await iol.call('DELETE', `/keystore/ca/${item._id}`)).status, 200);
+  });
+
+  test('certificate requests that would make a certificate clients cannot read are 400, nothing changed', async () => {
+    const served = (await iol.call('GET', '/keystore/cert')).body.fingerprint;
+    for (const body of [
+      { type: 'server', commonName: 'him.example.org:5000' }, { type: 'server', commonName: 'https://him.example.org' }, { type: 'server', commonName: '256.1.1.1' },
+      { type: 'server', commonName: 'my server' }, { type: 'server', commonName: '[::1]' },
+      { commonName: 'x', state: 'a\ud800' }, { commonName: '\u200b' }, { commonName: 'a\u202eb' }, { commonName: 'a\u0085b' },
+      { commonName: 'x', emailAddress: 'a\u0000b@c' }, { commonName: 'x', emailAddress: 'josé@hôpital.example' },
+      { commonName: 'x', days: true }, { commonName: 'x', days: [7] }, { commonName: 'x', days: '0x10' }, { commonName: 'x', days: 1.5 },
+    ]) {
+      const r = await iol.call('POST', '/certificates', body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+    }
+    assert.equal((await iol.call('GET', '/keystore/cert')).body.fingerprint, served);
+    assert.deepEqual((await iol.call('GET', '/keystore/ca')).body, []);
+  });
+
   test('a key that does not match is stored but never served; ids that are not ids are 4xx, not 500', async () => {
     const served = (await iol.call('GET', '/keystore/cert')).body.fingerprint;
     const stranger = await selfsigned.generate([{ name: 'commonName', value: 'stranger' }], ec);

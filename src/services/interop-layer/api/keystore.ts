@@ -19,7 +19,7 @@ import { certificateInfo, checkPrivateKeyPem, parseCertificates, withoutBom } fr
 import { certificateRequestSchema, generateCertificate } from '../keystore/certificate-authority.js';
 import type { KeyPair, PairPart } from '../keystore/pair-check.js';
 import { SERVABLE_KEYS } from '../keystore/key-policy.js';
-import type { TrustedCertificate } from '../keystore/store.js';
+import { KeystoreStore, type TrustedCertificate } from '../keystore/store.js';
 
 export function keystoreRoutes(deps: IolDeps): ScopedRoutes {
   return { admin: (scope) => registerKeystoreRoutes(scope, deps) };
@@ -139,11 +139,19 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     return cert;
   });
 
-  /** Trusts the certificates (within the keystore's cap), audits each, and has the listeners trust them. */
+  const maxTrusted = deps.config.limits.keystoreMaxTrusted;
+  /** 400 when `adding` more certificates would take the trusted list past its cap. */
+  const checkRoom = async (store: KeystoreStore, adding: number) => {
+    if ((await store.trustedCount()) + adding > maxTrusted) throw badRequest(`the keystore trusts at most ${maxTrusted} certificates (OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS)`, 'remove some first');
+  };
+  /** Trusts the certificates within the cap (counted and added under the keystore's lock: concurrent calls take turns), audits each, and has the listeners trust them. */
   const trust = async (request: FastifyRequest, certs: TrustedCertificate[]) => {
-    const max = deps.config.limits.keystoreMaxTrusted;
-    if ((await keystore.trustedCount()) + certs.length > max) throw badRequest(`the keystore trusts at most ${max} certificates (OPENHIM_KEYSTORE_MAX_TRUSTED_CERTS)`, 'remove some first');
-    const added = await keystore.addTrusted(certs);
+    const added = await deps.db.transaction(async (tx) => {
+      const store = new KeystoreStore(tx);
+      await store.lock();
+      await checkRoom(store, certs.length);
+      return store.addTrusted(certs);
+    });
     for (const cert of added) auditChange(deps, request, 'C', `Keystore/ca/${cert._id}`);
     await deps.tls.reload();
     return added;
@@ -166,6 +174,7 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
    */
   app.post('/certificates', small, async (request, reply) => {
     const body = parseBody(certificateRequestSchema, request.body, 'certificate request');
+    if (body.type === 'client') await checkRoom(keystore, 1); // before the key is made (trust() counts again under the lock)
     // An RSA key takes one of libuv's four pool threads for up to half a second: one at a time.
     if (generating) throw new RetryLaterError(1, 'IOL_BUSY', 'another certificate is being made: try again in a moment', 'certificates are made one at a time');
     generating = true;
@@ -182,7 +191,8 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
     } else {
       await trust(request, [{ _id: newObjectId(), ...info }]);
     }
-    reply.code(201);
+    // The only answer that ever holds a private key: no cache may keep it.
+    reply.code(201).header('cache-control', 'no-store');
     return generated;
   });
 

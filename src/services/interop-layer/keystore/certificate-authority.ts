@@ -7,29 +7,69 @@
  * `+` in a field cannot add attributes. Pure: storing the result is the keystore API's.
  */
 import { webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import * as x509 from '@peculiar/x509';
 import { z } from 'zod';
 
-/** The form's fields, OpenHIM's names; anything but `type: "server"` is a client certificate, as OpenHIM reads it. */
+/**
+ * The form's fields, OpenHIM's names. An empty field is left out, as OpenHIM's `pem` leaves it out
+ * (its console sends `""` for a field typed in and cleared). OpenHIM makes a client certificate of
+ * any `type` but "server"; here `type` is "client" (the default) or "server", anything else a 400.
+ */
 export const certificateRequestSchema = z.object({
   type: z.enum(['client', 'server']).default('client'),
   commonName: subjectText(64),
   // X.520 countryName: two letters (OpenSSL refuses others).
-  country: z.string().regex(/^[A-Za-z]{2}$/, 'two letters (ISO 3166), e.g. ZA').optional(),
-  state: subjectText(128).optional(),
-  locality: subjectText(128).optional(),
-  organization: subjectText(64).optional(),
-  organizationUnit: subjectText(64).optional(),
-  emailAddress: z.string().max(128).regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address').optional(),
-  days: z.coerce.number().int().min(1).max(3650).default(365),
+  country: optional(z.string().regex(/^[A-Za-z]{2}$/, 'two letters (ISO 3166), e.g. ZA')),
+  state: optional(subjectText(128)),
+  locality: optional(subjectText(128)),
+  organization: optional(subjectText(64)),
+  organizationUnit: optional(subjectText(64)),
+  // PKCS#9 emailAddress is an IA5String: ASCII only, printable, no spaces.
+  emailAddress: optional(z.string().max(128).regex(/^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/, 'an e-mail address in ASCII (name@host)')),
+  // A whole number of days, as a number or digits; `true` or "0x10" are not days.
+  days: z.preprocess(blankIsAbsent, z.preprocess((value) => (typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value),
+    z.number({ invalid_type_error: 'a whole number of days' }).int('a whole number of days').min(1).max(3650)).default(365)),
+}).superRefine((request, context) => {
+  if (request.type === 'server' && !serverName(request.commonName)) {
+    context.addIssue({ code: 'custom', path: ['commonName'], message: 'a server certificate names the host clients reach: a DNS name (router.example.org) or an IP address, without scheme or port' });
+  }
 });
 
 export type CertificateRequest = z.infer<typeof certificateRequestSchema>;
 
-/** Text for a subject attribute: X.520's upper bound, no control characters. */
+function blankIsAbsent(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() === '' ? undefined : value;
+}
+
+/** An optional field: `""` or blanks mean absent. */
+function optional<T extends z.ZodTypeAny>(schema: T) {
+  return z.preprocess(blankIsAbsent, schema.optional());
+}
+
+/**
+ * What a subject attribute must not hold: C0 and C1 controls, DEL, the bidirectional and
+ * zero-width formatting characters (a name that reads differently from what it is), and lone
+ * UTF-16 surrogates (not text; the encoder would write them as garbage or fail).
+ */
+// eslint-disable-next-line no-control-regex
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Text for a subject attribute: X.520's upper bound, showable characters only. */
 function subjectText(max: number) {
-  // eslint-disable-next-line no-control-regex
-  return z.string().trim().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+  return z.string().trim().min(1).max(max).refine((text) => !UNSHOWABLE.test(text), 'no control, formatting or invalid characters');
+}
+
+const LABEL = '(?!-)[A-Za-z0-9-]{1,63}(?<!-)';
+/** RFC 1123 host names, a leading `*.` for a wildcard certificate (length checked apart: at most 253). */
+const HOST_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+
+/** A DNS name or IP address as the certificate's alternative name writes it (IDNs in punycode), or undefined. */
+function serverName(commonName: string): { type: 'dns' | 'ip'; value: string } | undefined {
+  if (isIP(commonName)) return { type: 'ip', value: commonName };
+  const ascii = domainToASCII(commonName);
+  return ascii.length <= 253 && HOST_NAME.test(ascii) && !/^[\d.]+$/.test(ascii) ? { type: 'dns', value: ascii } : undefined;
 }
 
 /** As OpenHIM answers it: the certificate and its private key, both PEM. */
@@ -41,7 +81,6 @@ export interface GeneratedCertificate {
 /** Node's Web Crypto, typed as the library's (DOM's) Crypto. */
 const provider = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1];
 const RSA_SHA256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
-const IP_ADDRESS = /^(\d{1,3}\.){3}\d{1,3}$|:/;
 
 export async function generateCertificate(request: CertificateRequest): Promise<GeneratedCertificate> {
   const keys = (await webcrypto.subtle.generateKey(RSA_SHA256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -62,7 +101,7 @@ export async function generateCertificate(request: CertificateRequest): Promise<
         new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, provider),
         // TLS clients check a server's name against its alternative names, not its common name.
-        ...(server ? [new x509.SubjectAlternativeNameExtension([{ type: IP_ADDRESS.test(request.commonName) ? 'ip' : 'dns', value: request.commonName }])] : []),
+        ...(server ? [new x509.SubjectAlternativeNameExtension([serverName(request.commonName)!])] : []),
       ],
     },
     provider,

@@ -93,6 +93,11 @@ export class KeystoreStore {
     );
   }
 
+  /** Holds the keystore row until the transaction ends: changes to the trusted list take turns (its cap is counted, then kept). */
+  async lock(): Promise<void> {
+    await this.db.query('SELECT id FROM iol.keystore WHERE id = 1 FOR UPDATE');
+  }
+
   async trusted(): Promise<TrustedCertificate[]> {
     const r = await this.db.query<{ id: string; doc: CertificateInfo }>('SELECT id, doc FROM iol.keystore_ca ORDER BY added_at, id');
     return r.rows.map((row) => ({ _id: row.id, ...row.doc }));
