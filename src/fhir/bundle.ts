@@ -9,6 +9,7 @@ import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from
 import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
+import { assertJsonShape } from './json-shape.js';
 import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
@@ -47,6 +48,8 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
     throw tooCostly(`the bundle has ${entries.length} entries; this server takes at most ${maxEntries} ` +
       `(setting ${LIMITS.fhirBundleMaxEntries.setting}): split it`, 413);
   }
+  // The envelope's own elements (fullUrl, request, meta...); each entry's resource is checked where its entry runs.
+  assertJsonShape(bundle, { intoResources: false });
   assertUniqueFullUrls(entries);
   const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {

@@ -33,7 +33,7 @@ function searchParamsOf(type: string, definitions: SearchParameterRegistry): Sea
   const params = Object.values(definitions.forType(type)).filter(
     (p) => p.code === '_id' || p.code === '_lastUpdated' || special.has(p.code!) || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
   );
-  return [...params.map((p) => ({ name: p.code!, definition: p.url, type: p.type! })), LIST_PARAM];
+  return [...params.map((p) => ({ name: p.code!, ...(p.url ? { definition: p.url } : {}), type: p.type! })), LIST_PARAM];
 }
 
 /**

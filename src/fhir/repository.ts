@@ -24,6 +24,7 @@ import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-p
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
+import { assertJsonShape } from './json-shape.js';
 
 export interface RepositoryOptions {
   db: Database;
@@ -450,6 +451,8 @@ export class FhirRepository {
     const event = { action, type, id, resource, previous, repo: this } as const;
     let content = resource;
     if (this.interceptors.length) {
+      // The interceptors read the resource before validation does: its shape first, so they never meet a list or null where FHIR JSON has none.
+      if (method !== 'delete') assertJsonShape(resource);
       const changed = await runBeforeWrite(this.interceptors, event);
       if (changed && changed !== resource) {
         content = assertResourceBody(changed, type);

@@ -4,6 +4,7 @@
  * adapter or bundle processor) turns into an OperationOutcome in one place.
  */
 import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
+import { assertJsonShape } from './json-shape.js';
 import { processBundle } from './bundle.js';
 import { buildCapabilityStatement, buildTerminologyCapabilities, type CodeSystemCatalogue } from './capability.js';
 import { preferences, versionHeaders, type FhirRequest, type FhirResponse } from './interaction.js';
@@ -348,6 +349,9 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
     } else parameters = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: body }] };
     parameters = { ...parameters, parameter: [...(parameters.parameter ?? []), ...queryToParameters(ctx.request.query).parameter!] };
   } else parameters = queryToParameters(ctx.request.query);
+  // The operations read their parameters directly: a null or a list where FHIR JSON has none is a 400 here, not a 500 there.
+  // Resources given as parameters are each the operation's to check ($validate answers their faults as issues).
+  assertJsonShape(parameters, { intoResources: false });
   const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, parameters, baseUrl: ctx.repo.baseUrl });
   if ('status' in result && typeof (result as FhirResponse).status === 'number' && !('resourceType' in result)) return result as FhirResponse;
   return { status: 200, resource: result as Resource };

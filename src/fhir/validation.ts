@@ -9,7 +9,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
 import { localReferenceIssues } from './local-references.js';
 import { integerRangeIssues } from './integer-range.js';
-import { primitiveShapeIssues } from './json-primitives.js';
+import { jsonShapeIssues } from './json-shape.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { narrativeIssues } from './narrative.js';
 import { FhirError, badRequest } from './outcome.js';
@@ -117,19 +117,26 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
   loadDefinitions();
   // @medplum/core looks element names up on plain objects: `constructor` passes it unchecked.
   assertNoReservedKeys(resource, resource.resourceType);
+  // Lists, objects and nulls where FHIR JSON puts none (json-shape.ts).
+  const shape = jsonShapeIssues(resource);
   let issues: OperationOutcomeIssue[];
   try {
     issues = validateResource(resource);
   } catch (error) {
-    if (!(error instanceof OperationOutcomeError)) {
-      throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
-    }
-    issues = error.outcome.issue ?? [];
+    if (error instanceof OperationOutcomeError) issues = error.outcome.issue ?? [];
+    else if (shape.length) issues = []; // tripped on a misshapen element: the shape's issues say what is wrong
+    else throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
-  // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
-  issues = [...issues, ...primitiveShapeIssues(resource), ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
-    ...checkRequiredBindings(resource, verdicts)];
+  if (shape.length) {
+    // The definitions' other faults are reported with the shape's (a bad date beside a misshapen name);
+    // their words for the same misshapen elements are not, and the checks below would walk them.
+    issues = [...shape, ...issues.filter((issue) => !SAID_BY_SHAPE.test(issue.details?.text ?? ''))];
+  } else {
+    // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
+    issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
+      ...checkRequiredBindings(resource, verdicts)];
+  }
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length) {
     const where = errors.map((i) => `${i.expression?.[0] ?? '?'}: ${i.details?.text ?? i.diagnostics ?? ''}`).slice(0, 5);
@@ -137,6 +144,9 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
   }
   return issues;
 }
+
+/** @medplum/core's words for faults json-shape.ts names itself (a list for one value, an object for a string...). */
+const SAID_BY_SHAPE = /^(Expected (array of values|single value) for property|Invalid additional property|Invalid empty (non-primitive )?value|Invalid JSON type|Invalid null value|Primitive extension must be an object)/;
 
 /**
  * @medplum/core reports a reference to a type the element does not allow (an Observation.subject

@@ -67,6 +67,7 @@ function writeChildren(out: string[], shape: XmlType, value: Json, path: string)
   // Walk the keys the object has (few), in the order the definition gives (many elements).
   const present: XmlElement[] = [];
   for (const key of Object.keys(value)) {
+    if (value[key] === undefined) continue; // a member JSON would leave out (`definition: undefined`): not an empty element
     const element = shape.byName.get(key.charCodeAt(0) === 95 /* _ */ ? key.slice(1) : key);
     if (element && !present.includes(element)) present.push(element);
   }
@@ -250,6 +251,8 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     if (frame.wrapper && !frame.target.resourceType) throw invalidXml(`${frame.path} must hold exactly one resource`);
     if (frame.element.kind === 'primitive') {
       const extras = Object.keys(frame.target).length ? frame.target : undefined;
+      // ele-1, as JSON's `"_gender": {}` is refused: `<gender/>` says nothing, and dropping it would hide the mistake.
+      if (frame.primitiveValue === null && !extras) throw invalidXml(`${frame.path} has no value attribute, id or extension: an element has a value or children; leave it out`);
       put(parent!.target, frame.element, frame.primitiveValue, extras, parent!.repeated, frame.path);
       if (frame.decimalText !== undefined && keptDecimals++ < MAX_KEPT_TEXTS_PER_PARSE) keepReadDecimalText(parent!.target, frame.element, frame.decimalText, stack);
     } else put(parent!.target, frame.element, frame.target, undefined, parent!.repeated, frame.path);

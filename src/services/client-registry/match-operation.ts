@@ -3,6 +3,7 @@
  * records sharing a blocking key and answers one entry per Patient resource found (Case 2), best
  * first, with `search.score` (0..1, inside its grade's band) and the match-grade extension.
  */
+import { assertJsonShape } from '../../fhir/json-shape.js';
 import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
@@ -35,6 +36,8 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       }
       const input = param('resource')?.resource as Patient | undefined;
       if (!input || input.resourceType !== 'Patient') throw badRequest('$match needs a "resource" parameter holding a Patient');
+      // A query, so not validated as a write (PDQm: any subset of demographics), but shaped as FHIR JSON shapes a Patient.
+      assertJsonShape(input);
       const violation = patientBoundsViolation(input, bounds);
       if (violation) throw badRequest(`$match: ${violation}`);
       const onlyCertain = booleanParameter(param('onlyCertainMatches')?.valueBoolean ?? param('onlyCertainMatches')?.valueString, 'onlyCertainMatches');
