@@ -6,7 +6,8 @@
  * indexer: a 500), and code that runs before it (write interceptors, operations) met nulls, lists
  * and objects where it expected one element. Refused here, each an error naming the element:
  *
- * - a primitive's value that is not a JSON string, number or boolean, or is `""` (json.html: values
+ * - a primitive's value that is not the JSON type of its FHIR type (a string, a number for decimals
+ *   and integers, a boolean), or is `""` (json.html: values
  *   are never empty); its id and extensions go in the companion `_name`, an object, or for a
  *   repeating primitive a list as long as its values with null where an item has none;
  * - an empty companion, a companion of an element that is not a primitive;
@@ -160,8 +161,11 @@ function checkPrimitiveValues(child: unknown, info: ElementInfo, path: string, k
     const where = Array.isArray(child) ? elementPath(path, index) : path;
     // json.html: "values can never be empty"; @medplum/core lets "" through where it finds no value at all.
     if (item === '') return issue(w, where, `"${key}" is an empty string: a FHIR value is never empty; leave the element out`);
-    if (typeof item !== 'object' || item === null) return; // strings, numbers, booleans: their format is @medplum/core's to check
-    issue(w, where, `${article(info.type)} ${info.type} is written as a JSON ${jsonTypeOf(info.type)}, not ${Array.isArray(item) ? 'a list' : 'an object'}; its id and extensions go in "_${key}"`);
+    if (item === null) return; // beside a companion's item; alone, @medplum/core's "Invalid null value"
+    const expected = jsonTypeOf(info.type);
+    if (typeof item === expected) return; // its format (a date, a code...) is @medplum/core's to check
+    const found = Array.isArray(item) ? 'a list' : typeof item === 'object' ? 'an object' : `a ${typeof item}`;
+    issue(w, where, `${article(info.type)} ${info.type} is written as a JSON ${expected}, not ${found}${typeof item === 'object' ? `; its id and extensions go in "_${key}"` : ''}`);
   });
 }
 

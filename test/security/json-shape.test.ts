@@ -56,6 +56,8 @@ describe('FHIR JSON shapes in the shared health record', () => {
       assertRefused(await s.request('POST', path, { body: { resourceType: 'Parameters', parameter: [null] } }), 'Parameters.parameter[0]', path);
       assertRefused(await s.request('POST', path, { body: { resourceType: 'Parameters', parameter: [{ name: 'x', valueUri: {} }] } }), 'Parameters.parameter[0].valueUri', path);
       assertRefused(await s.request('POST', path, { body: { resourceType: 'Parameters', parameter: [{ name: 'x', part: [{ name: 'y', valueString: ['a'] }] }] } }), 'Parameters.parameter[0].part[0].valueString', path);
+      // A JSON type other than the value[x]'s was read as the value ("5" as 5, "true" as true).
+      assertRefused(await s.request('POST', path, { body: { resourceType: 'Parameters', parameter: [{ name: 'x', valueInteger: '5' }] } }), 'Parameters.parameter[0].valueInteger', path);
     }
     // $validate still answers a resource's own faults as issues of a 200, as FHIR defines it.
     const validated = await s.request('POST', 'Patient/$validate', { body: { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', gender: {} } }] } });
