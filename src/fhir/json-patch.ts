@@ -220,7 +220,9 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
         }
         break;
       default:
-        throw badRequest(`unknown JSON Patch op "${String((op as { op?: unknown }).op).slice(0, 40)}" in operation ${index}`);
+        throw badRequest(typeof (op as { op?: unknown }).op === 'string'
+          ? `unknown JSON Patch op "${String((op as { op?: unknown }).op).slice(0, 40)}" in operation ${index}`
+          : `JSON Patch operation ${index}: "op" is a string (add, remove, replace, move, copy or test)`);
     }
   });
   return doc;
