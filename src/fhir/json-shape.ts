@@ -108,7 +108,7 @@ function issue(walk: Walk, path: string, text: string): void {
 
 function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, depth: number): void {
   if (depth > MAX_DEPTH || w.issues.length >= MAX_ISSUES) return;
-  const choices = new Map<string, string>();
+  let choices: Map<string, string> | undefined; // made when the object has a choice member (most have none)
   for (const key of Object.keys(value)) {
     const child = value[key];
     if (key === 'resourceType') {
@@ -120,6 +120,7 @@ function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, de
     const info = elementInfo(schema, name);
     if (info?.choice !== undefined) {
       // `valueString` with `_valueString` is one member; with `valueBoolean` or `_valueBoolean`, two.
+      choices ??= new Map();
       const other = choices.get(info.choice);
       if (other !== undefined && other !== name) issue(w, elementPath(path, key), `"${key}" and "${other}" are both ${info.choice}[x], which holds one value of one type`);
       choices.set(info.choice, name);
