@@ -186,7 +186,9 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
 
   operations.forEach((raw: unknown, index) => {
     const op = raw as PatchOperation;
-    if (!op || typeof op !== 'object' || typeof op.path !== 'string') throw badRequest(`JSON Patch operation ${index} needs op and path`);
+    if (!op || typeof op !== 'object' || typeof op.path !== 'string') {
+      throw badRequest(`JSON Patch operation ${index} needs op and path${op && typeof op === 'object' && op.path !== undefined ? ' (path is a string, a JSON Pointer such as "/gender")' : ''}`);
+    }
     const needsValue = op.op === 'add' || op.op === 'replace' || op.op === 'test';
     if (needsValue && !Object.hasOwn(op, 'value')) throw badRequest(`JSON Patch operation ${index} (${op.op}) needs a value`);
     switch (op.op) {
@@ -201,7 +203,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
         add(op.path, op.value, index, decimalText(op, 'value', op.value));
         break;
       case 'move': {
-        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (move) needs from`);
+        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (move) needs from, a string (a JSON Pointer)`);
         if (op.path.startsWith(`${op.from}/`)) throw badRequest(`JSON Patch operation ${index} cannot move "${shown(op.from)}" into itself`);
         getValue(doc, op.from);
         const written = textAt(op.from);
@@ -209,7 +211,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
         break;
       }
       case 'copy': {
-        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (copy) needs from`);
+        if (typeof op.from !== 'string') throw badRequest(`JSON Patch operation ${index} (copy) needs from, a string (a JSON Pointer)`);
         const value = getValue(doc, op.from);
         add(op.path, value, index, textAt(op.from));
         break;

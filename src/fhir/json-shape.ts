@@ -10,8 +10,10 @@
  *   and integers, a boolean), or is `""` (json.html: values
  *   are never empty); its id and extensions go in the companion `_name`, an object, or for a
  *   repeating primitive a list as long as its values with null where an item has none;
- * - an empty companion, a companion of an element that is not a primitive;
- * - an empty object where an element belongs (ele-1), a null where a complex element belongs;
+ * - an empty companion, a companion of an element that is not a primitive or that XML writes as an
+ *   attribute (an element's `id`, an extension's `url`) or XHTML (`div`);
+ * - an element with no value or children (ele-1: `{}`, an id alone, only empty lists), a null where
+ *   a complex element belongs;
  * - a list where one value belongs, one value where a list belongs (an object for `link`);
  * - two members of one choice element (`deceasedBoolean` and `deceasedDateTime`);
  * - `resourceType` inside an element that is not a resource.
@@ -111,7 +113,8 @@ function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, de
   let choices: Map<string, string> | undefined; // made when the object has a choice member (most have none)
   for (const key of Object.keys(value)) {
     const child = value[key];
-    if (key === 'resourceType') {
+    // A resource's type, or an element of that name (ExampleScenario.instance.resourceType, a code).
+    if (key === 'resourceType' && (schema.kind === 'resource' || !ownElement(schema, key))) {
       if (schema.kind !== 'resource') issue(w, elementPath(path, key), `"resourceType" belongs to resources; ${schema.name} is not one`);
       continue;
     }
@@ -126,7 +129,7 @@ function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, de
       choices.set(info.choice, name);
     }
     if (companion) {
-      checkCompanion(value, key, info, path, w, depth);
+      checkCompanion(value, key, info, path, w, depth, schema);
       continue;
     }
     if (!info) continue; // not an element of this type: @medplum/core's validation names it
@@ -147,7 +150,11 @@ function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, de
       if (item === null) return Array.isArray(child) ? issue(w, itemPath, `a null in "${key}": a list holds elements; leave the item out`) : undefined;
       if (!isObject(item)) return issue(w, itemPath, `"${key}" is ${article(info.type)} ${info.type}: a JSON object, not ${Array.isArray(item) ? 'a list' : typeof item === 'string' ? 'a string' : `a ${typeof item}`}`);
       // ele-1: an element has a value or children. @medplum/core finds most empty ones, not a resource's own (`maritalStatus: {}`).
-      if (Object.keys(item).length === 0) return issue(w, itemPath, `"${key}" is an empty object: an element has a value or children; leave it out`);
+      if (!hasContent(item)) {
+        // A client's meta is replaced by the server's (`meta: {}` is common and harmless).
+        if (key === 'meta' && schema.kind === 'resource') return;
+        return issue(w, itemPath, `"${key}" has no value or children (an id or empty lists are none): an element has a value or children (ele-1); leave it out`);
+      }
       if (info.type === 'Resource' && !w.intoResources) return;
       const inner = info.type === 'Resource' ? (typeof item.resourceType === 'string' && isResourceType(item.resourceType) ? item.resourceType : undefined) : info.type;
       const innerSchema = inner ? schemaOf(inner) : undefined;
@@ -175,17 +182,31 @@ function jsonTypeOf(type: string): string {
   return ['decimal', 'integer', 'positiveInt', 'unsignedInt'].includes(type) ? 'number' : 'string';
 }
 
-/** ele-1: a primitive has a value or extensions; an id alone is not enough. */
-function hasValueOrChildren(value: unknown, companion: Json): boolean {
-  return (value !== undefined && value !== null) || Object.keys(companion).some((k) => k !== 'id');
+/** ele-1: an element has a value or children; an id alone is not enough, nor an empty list. */
+function hasContent(element: Json): boolean {
+  for (const key of Object.keys(element)) {
+    const child = element[key];
+    if (key !== 'id' && child !== null && child !== undefined && !(Array.isArray(child) && child.length === 0)) return true;
+  }
+  return false;
 }
 
-const ELE_1 = (key: string) => `"${key.slice(1)}" has neither a value nor extensions, only an id (ele-1: an element has a value or children)`;
+function hasValueOrChildren(value: unknown, companion: Json): boolean {
+  return (value !== undefined && value !== null) || hasContent(companion);
+}
+
+/** Members XML writes as attributes (an element's id, an extension's url) or as XHTML (a narrative's div): no `_` companion. */
+function isAttribute(schema: InternalTypeSchema, name: string): boolean {
+  return (name === 'id' && schema.kind !== 'resource') || (name === 'url' && schema.name === 'Extension') || (name === 'div' && schema.name === 'Narrative');
+}
+
+const ELE_1 = (key: string) => `"${key.slice(1)}" has neither a value nor extensions (an id or empty lists are none; ele-1: an element has a value or children)`;
 
 /** `_birthDate`, `_given`: an Element (id, extensions), or a list of them with nulls beside the repeating values. */
-function checkCompanion(holder: Json, key: string, primitive: ElementInfo | undefined, path: string, w: Walk, depth: number): void {
+function checkCompanion(holder: Json, key: string, primitive: ElementInfo | undefined, path: string, w: Walk, depth: number, schema: InternalTypeSchema): void {
   const where = elementPath(path, key);
   if (!primitive) return; // `_` and no element: @medplum/core names it
+  if (isAttribute(schema, key.slice(1))) return issue(w, where, `"${key}": ${key.slice(1)} is written plainly in FHIR JSON (in XML an attribute or XHTML): it has no companion "_" member`);
   if (!PRIMITIVE.test(primitive.type)) return issue(w, where, `"${key}": only a primitive element has a companion "_" member; ${key.slice(1)} is ${article(primitive.type)} ${primitive.type}, which holds its id and extensions itself`);
   const companion = holder[key];
   const element = schemaOf('Element');
@@ -201,6 +222,7 @@ function checkCompanion(holder: Json, key: string, primitive: ElementInfo | unde
     issue(w, where, `"${key}" holds the ids and extensions of the repeating "${key.slice(1)}": a list as long as its values, null where a value has none`);
     return;
   }
+  if (companion.every((item) => item === null)) return issue(w, where, `"${key}" holds nothing (only nulls): leave it out`);
   companion.forEach((item, index) => {
     const itemPath = elementPath(where, index);
     if (item === null) {

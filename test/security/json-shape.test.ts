@@ -41,9 +41,18 @@ describe('FHIR JSON shapes in the shared health record', () => {
       [{ resourceType: 'Patient', name: [{ family: 'X', resourceType: 'Patient' }] }, 'Patient.name[0].resourceType'],
       [{ resourceType: 'Patient', _birthDate: [{ id: 'a' }] }, 'Patient._birthDate'], // was "Cannot assign to read only property"
       [{ resourceType: 'Patient', identifier: ['x'] }, 'Patient.identifier[0]'], // was 'Invalid additional property "0"'
+      [{ resourceType: 'Patient', maritalStatus: { id: 'm1' } }, 'Patient.maritalStatus'], // ele-1: an id is no content
+      [{ resourceType: 'Patient', name: [{ given: [] }] }, 'Patient.name[0]'],
+      [{ resourceType: 'Patient', extension: [{ _url: { extension: [{ url: 'http://y', valueString: 'z' }] }, valueString: 'v' }] }, 'Patient.extension[0]._url'],
+      [{ resourceType: 'Patient', text: { status: 'generated', _div: { extension: [{ url: 'http://y', valueString: 'z' }] } } }, 'Patient.text._div'],
+      [{ resourceType: 'Patient', name: [{ family: 'x', _id: { extension: [{ url: 'http://y', valueString: 'z' }] } }] }, 'Patient.name[0]._id'],
     ] as Array<[Json, string]>) {
       assertRefused(await s.request('POST', body.resourceType, { body }), path, JSON.stringify(body));
     }
+    // ExampleScenario.instance.resourceType is an element (a code), not a resource's type.
+    const scenario = await s.request('POST', 'ExampleScenario', { body: { resourceType: 'ExampleScenario', status: 'draft', instance: [{ resourceId: 'rx1', resourceType: 'MedicationRequest' }] } });
+    assert.equal(scenario.status, 201, JSON.stringify(scenario.body));
+    assert.equal((await s.request('DELETE', `ExampleScenario/${scenario.body.id}`)).status < 300, true);
     // The same through XML: an empty value attribute is an empty string.
     const xml = await s.request('POST', 'Patient', { raw: '<Patient xmlns="http://hl7.org/fhir"><birthDate value=""/></Patient>', headers: { 'content-type': 'application/fhir+xml', accept: 'application/fhir+json' } });
     assert.equal(xml.status, 400, JSON.stringify(xml.body));
@@ -114,7 +123,8 @@ describe('FHIR JSON shapes in the registries: checked before their write rules a
   test('care services (mCSD): Location and Organization writes', async () => {
     for (const [body, path] of [
       [{ resourceType: 'Location', name: 'x', partOf: { reference: {} } }, 'Location.partOf.reference'],
-      [{ resourceType: 'Location', name: 'x', managingOrganization: { reference: [] } }, 'Location.managingOrganization.reference'],
+      [{ resourceType: 'Location', name: 'x', managingOrganization: { reference: [] } }, 'Location.managingOrganization'], // nothing in it but an empty list (ele-1)
+      [{ resourceType: 'Location', name: 'x', managingOrganization: { reference: ['Organization/a'] } }, 'Location.managingOrganization.reference'],
       [{ resourceType: 'Location', name: 'x', position: { latitude: {}, longitude: 1 } }, 'Location.position.latitude'],
       [{ resourceType: 'Location', name: 'x', position: [{ latitude: 1, longitude: 1 }] }, 'Location.position'],
       [{ resourceType: 'Organization', name: 'x', partOf: { reference: ['Organization/a'] } }, 'Organization.partOf.reference'],

@@ -76,7 +76,9 @@ describe('keystore attacks', () => {
     const served = (await iol.call('GET', '/keystore/cert')).body.fingerprint;
     for (const body of [
       { type: 'server', commonName: 'him.example.org:5000' }, { type: 'server', commonName: 'https://him.example.org' }, { type: 'server', commonName: '256.1.1.1' },
-      { type: 'server', commonName: 'my server' }, { type: 'server', commonName: '[::1]' },
+      { type: 'server', commonName: 'my server' }, { type: 'server', commonName: '[::1]' }, { type: 'server', commonName: 'example.org/x' },
+      { type: 'server', commonName: 'ex%41mple.org' }, { type: 'server', commonName: '::ffff:1.2.3.4' }, { type: 'server', commonName: 'fe80::1%eth0' },
+      { type: 'server', commonName: '*.org' }, { type: 'server', commonName: 'ex\u00adample.org' }, { commonName: 'a\u061cb' }, { commonName: 'a\u2028b' },
       { commonName: 'x', state: 'a\ud800' }, { commonName: '\u200b' }, { commonName: 'a\u202eb' }, { commonName: 'a\u0085b' },
       { commonName: 'x', emailAddress: 'a\u0000b@c' }, { commonName: 'x', emailAddress: 'josé@hôpital.example' },
       { commonName: 'x', days: true }, { commonName: 'x', days: [7] }, { commonName: 'x', days: '0x10' }, { commonName: 'x', days: 1.5 },

@@ -70,6 +70,19 @@ for (const driver of testDrivers) {
       assert.match(answer, /"valueDecimal":2\.50[,}]/, answer);
     });
 
+    test('a concept property whose code is only an extension (valid FHIR) is stored, and not looked up (was a 500)', async () => {
+      const system = 'http://example.org/fhir/CodeSystem/extension-only-property';
+      const created = await fetch(`${tx.base}/CodeSystem`, {
+        method: 'POST', headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'CodeSystem', url: system, status: 'active', content: 'complete', property: [{ code: 'w', type: 'decimal' }],
+          concept: [{ code: 'a', display: 'A', property: [{ _code: { extension: [{ url: 'http://example.org/why', valueString: 'not known' }] }, valueDecimal: 2.5 }] }] }),
+      });
+      assert.equal(created.status, 201, await created.text());
+      const lookup = await fetch(`${tx.base}/CodeSystem/$lookup?system=${q(system)}&code=a`);
+      assert.equal(lookup.status, 200);
+      assert.equal(param(await lookup.json(), 'display'), 'A');
+    });
+
     test('$lookup: display, designations, properties with parent and child, by url (GET, POST coding) and by id', async () => {
       const heart = await ok(`CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart`);
       assert.equal(param(heart, 'display'), 'Heart disease');

@@ -49,6 +49,8 @@ export function wordsOf(norm: string): string[] {
 }
 
 function propertyValue(property: CodeSystemConceptProperty): ConceptProperty | undefined {
+  // A property whose code is only an extension (`_code`, valid FHIR) names nothing to look up or filter on: not indexed.
+  if (typeof property.code !== 'string') return undefined;
   const p = property as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(p)) {
     if (!key.startsWith('value') || value === undefined || value === null) continue;

@@ -18,7 +18,7 @@ import { z } from 'zod';
  * any `type` but "server"; here `type` is "client" (the default) or "server", anything else a 400.
  */
 export const certificateRequestSchema = z.object({
-  type: z.enum(['client', 'server']).default('client'),
+  type: z.preprocess(blankIsAbsent, z.enum(['client', 'server']).default('client')),
   commonName: subjectText(64),
   // X.520 countryName: two letters (OpenSSL refuses others).
   country: optional(z.string().regex(/^[A-Za-z]{2}$/, 'two letters (ISO 3166), e.g. ZA')),
@@ -40,7 +40,7 @@ export const certificateRequestSchema = z.object({
 export type CertificateRequest = z.infer<typeof certificateRequestSchema>;
 
 function blankIsAbsent(value: unknown): unknown {
-  return typeof value === 'string' && value.trim() === '' ? undefined : value;
+  return value === null || (typeof value === 'string' && value.trim() === '') ? undefined : value;
 }
 
 /** An optional field: `""` or blanks mean absent. */
@@ -49,25 +49,29 @@ function optional<T extends z.ZodTypeAny>(schema: T) {
 }
 
 /**
- * What a subject attribute must not hold: C0 and C1 controls, DEL, the bidirectional and
- * zero-width formatting characters (a name that reads differently from what it is), and lone
- * UTF-16 surrogates (not text; the encoder would write them as garbage or fail).
+ * What a subject attribute must not hold: control characters, formatting characters (bidirectional
+ * marks and overrides, zero-width and invisible ones, soft hyphens, tags: a name that reads
+ * differently from what it is) and line or paragraph separators. Lone surrogates are refused apart
+ * (not text: the encoder would write garbage or fail).
  */
-// eslint-disable-next-line no-control-regex
-const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Text for a subject attribute: X.520's upper bound, showable characters only. */
 function subjectText(max: number) {
-  return z.string().trim().min(1).max(max).refine((text) => !UNSHOWABLE.test(text), 'no control, formatting or invalid characters');
+  return z.string().trim().min(1).max(max).refine((text) => !LONE_SURROGATE.test(text) && !UNSHOWABLE.test(text), 'no control, formatting or invalid characters');
 }
 
 const LABEL = '(?!-)[A-Za-z0-9-]{1,63}(?<!-)';
-/** RFC 1123 host names, a leading `*.` for a wildcard certificate (length checked apart: at most 253). */
-const HOST_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+/** RFC 1123 host names, a leading `*.` for a wildcard certificate over at least two labels (length checked apart: at most 253). */
+const HOST_NAME = new RegExp(`^(\\*\\.${LABEL}\\.${LABEL}(\\.${LABEL})*|${LABEL}(\\.${LABEL})*)$`);
 
 /** A DNS name or IP address as the certificate's alternative name writes it (IDNs in punycode), or undefined. */
 function serverName(commonName: string): { type: 'dns' | 'ip'; value: string } | undefined {
-  if (isIP(commonName)) return { type: 'ip', value: commonName };
+  // IPv6 with an embedded IPv4 part or a zone (`%eth0`) would be written wrongly: refused, as is any other form.
+  if (isIP(commonName)) return /[.%]/.test(commonName) && isIP(commonName) === 6 ? undefined : { type: 'ip', value: commonName };
+  // domainToASCII reads a URL's host: a path, query, escape or credentials after it would be dropped silently.
+  if (/[/?#\\%@:\s]/.test(commonName)) return undefined;
   const ascii = domainToASCII(commonName);
   return ascii.length <= 253 && HOST_NAME.test(ascii) && !/^[\d.]+$/.test(ascii) ? { type: 'dns', value: ascii } : undefined;
 }
