@@ -7,6 +7,7 @@
  *   npx tsc -p . && node dist/bench/fhir/decimals.js
  */
 import { parseJsonKeepingDecimals, stringifyJsonKeepingDecimals } from '../../src/common/json-decimals.js';
+import { perCall } from '../support/per-call.js';
 
 const patient = JSON.stringify({
   resourceType: 'Patient', id: 'p1', meta: { versionId: '1', lastUpdated: '2026-12-02T02:39:51.351Z' },
@@ -20,21 +21,6 @@ const observation = JSON.stringify({
 });
 const keptObservation = observation.replace('"value":80.5', '"value":80.0');
 const manyDecimals = `{"resourceType":"Bundle","type":"collection","entry":[${Array(2000).fill(`{"resource":${keptObservation}}`).join(',')}]}`;
-
-/** µs per call of fn over a time budget, after a warm-up. */
-function perCall(fn: () => unknown, budgetMs: number): number {
-  for (let i = 0; i < 50; i++) fn();
-  let calls = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(budgetMs) * 1_000_000n;
-  let now = start;
-  while (now < end) {
-    fn();
-    calls++;
-    now = process.hrtime.bigint();
-  }
-  return Number(now - start) / calls / 1000;
-}
 
 console.log('| text | bytes | JSON.parse µs | keeping µs | ratio | JSON.stringify µs | keeping µs | ratio |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -10,6 +10,7 @@ import { validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../../src/fhir/definitions.js';
 import { jsonShapeIssues } from '../../src/fhir/json-shape.js';
+import { perCall } from '../support/per-call.js';
 
 const patient = {
   resourceType: 'Patient', id: 'p1', identifier: [{ system: 'urn:x', value: '123' }], name: [{ family: 'Moyo', given: ['Ann', 'B'] }], gender: 'female',
@@ -29,21 +30,6 @@ const codeSystem = {
   resourceType: 'CodeSystem', id: 'cs', url: 'http://example.org/cs', status: 'active', content: 'complete',
   concept: Array.from({ length: 2000 }, (_, i) => ({ code: `c${i}`, display: `Concept ${i}`, definition: `The concept number ${i}` })),
 };
-
-/** µs per call of fn over a time budget, after a warm-up. */
-function perCall(fn: () => unknown, budgetMs: number): number {
-  for (let i = 0; i < 20; i++) fn();
-  let calls = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(budgetMs) * 1_000_000n;
-  let now = start;
-  while (now < end) {
-    fn();
-    calls++;
-    now = process.hrtime.bigint();
-  }
-  return Number(now - start) / calls / 1000;
-}
 
 loadDefinitions();
 console.log('| resource | shape check µs | @medplum/core validateResource µs | ratio |');
