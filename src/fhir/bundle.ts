@@ -167,7 +167,6 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   if (method === 'POST' && path.replace(/\/+$/, '') === '') {
     throw badRequest(`entry ${index}: a batch or transaction cannot contain another one; send it on its own`, 'FHIR_INVALID_RESOURCE');
   }
-  assertEntryTexts(entry, index);
   const headers: Record<string, string | undefined> = { prefer: ctx.request.headers.prefer };
   if (entry.request?.ifMatch) headers['if-match'] = entry.request.ifMatch;
   if (entry.request?.ifNoneExist) headers['if-none-exist'] = entry.request.ifNoneExist;
@@ -182,22 +181,6 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
     resource: entry.resource,
     request: { method, path, query: [...new URLSearchParams(queryText ?? '')] as Array<[string, string]>, headers, body },
   };
-}
-
-/** The entry's elements that become headers or references: FHIR strings and uris, never lists or objects. */
-const REQUEST_HEADERS = { ifNoneMatch: 'If-None-Match', ifModifiedSince: 'If-Modified-Since', ifMatch: 'If-Match', ifNoneExist: 'If-None-Exist' } as const;
-
-function assertEntryTexts(entry: BundleEntry, index: number): void {
-  const request = entry.request as unknown as Record<string, unknown>;
-  for (const [name, header] of Object.entries(REQUEST_HEADERS)) {
-    if (request[name] !== undefined && typeof request[name] !== 'string') {
-      throw badRequest(`entry ${index}: request.${name} is a string (the ${header} header's value), not ${Array.isArray(request[name]) ? 'a list' : typeof request[name]}`, 'FHIR_INVALID_RESOURCE');
-    }
-  }
-  const fullUrl: unknown = entry.fullUrl;
-  if (fullUrl !== undefined && typeof fullUrl !== 'string') {
-    throw badRequest(`entry ${index}: fullUrl is a uri (a string), not ${Array.isArray(fullUrl) ? 'a list' : typeof fullUrl}`, 'FHIR_INVALID_RESOURCE');
-  }
 }
 
 function splitOnce(text: string, separator: string): [string, string | undefined] {
