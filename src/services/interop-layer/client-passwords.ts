@@ -8,7 +8,7 @@ import { createHash, getHashes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { badRequest } from './errors.js';
 import { safeEqual, verifyAgainstDummy, verifyPassword } from './passwords.js';
-import type { BcryptGate } from './bcrypt-gate.js';
+import type { ConcurrencyGate } from './concurrency-gate.js';
 import type { ClientSecrets } from './models.js';
 
 /** The digests node:crypto names that this build can actually compute (OpenSSL 3 lists some legacy ones it refuses). */
@@ -71,7 +71,7 @@ function bcryptCost(hash: string): number | undefined {
 }
 
 /** Checks a Basic password against a client's stored hash. A hash that can never verify costs a dummy check. */
-export async function verifyClientPassword(secrets: ClientSecrets, password: string, maxBcryptCost: number, gate?: BcryptGate): Promise<boolean> {
+export async function verifyClientPassword(secrets: ClientSecrets, password: string, maxBcryptCost: number, gate?: ConcurrencyGate): Promise<boolean> {
   const { passwordHash, passwordSalt } = secrets;
   if (!passwordHash) return verifyAgainstDummy(password);
   switch (schemeOf(secrets.passwordAlgorithm ?? 'sha512')) {

@@ -2,7 +2,7 @@
  * The interoperability layer: an OpenHIM-compatible admin API and router in one service, with
  * its transaction log, audit and mediator registry in schema `iol`. See docs/interop-layer.md.
  */
-import { BcryptGate } from './bcrypt-gate.js';
+import { ConcurrencyGate } from './concurrency-gate.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../service.js';
 import { listenOn } from '../../common/http-app.js';
 import { InstantError } from '../../common/errors.js';
@@ -95,7 +95,7 @@ export const interopLayerService: ServiceDefinition = {
       routing: new RoutingTable({ channels, clients }, logger),
       metrics: new RouterMetrics(),
       verified: new VerificationCache(),
-      bcryptGate: new BcryptGate(config.limits.clientBcryptMaxConcurrent),
+      bcryptGate: new ConcurrencyGate(config.limits.clientBcryptMaxConcurrent),
       startedAt: new Date(),
       tokenSaltKey: await serverKey(db, 'token-salt'),
       upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),

@@ -12,6 +12,7 @@ import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { auditChange } from './common.js';
 import { RetryLaterError } from './auth.js';
+import { ConcurrencyGate } from '../concurrency-gate.js';
 import { checkStorable } from './query-filters.js';
 import type { ScopedRoutes } from './scopes.js';
 import { X509Certificate } from 'node:crypto';
@@ -30,7 +31,8 @@ const passphraseField = z.string().max(1024).optional();
 
 function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
   const { keystore } = deps;
-  let generating = false;
+  // An RSA key takes one of libuv's four pool threads for up to half a second: one at a time.
+  const generation = new ConcurrencyGate(1);
   const maxPem = deps.config.limits.keystorePemBytes;
 
   /** Refuses a PEM over the keystore's size limit before any parsing. */
@@ -175,15 +177,8 @@ function registerKeystoreRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/certificates', small, async (request, reply) => {
     const body = parseBody(certificateRequestSchema, request.body, 'certificate request');
     if (body.type === 'client') await checkRoom(keystore, 1); // before the key is made (trust() counts again under the lock)
-    // An RSA key takes one of libuv's four pool threads for up to half a second: one at a time.
-    if (generating) throw new RetryLaterError(1, 'IOL_BUSY', 'another certificate is being made: try again in a moment', 'certificates are made one at a time');
-    generating = true;
-    let generated: Awaited<ReturnType<typeof generateCertificate>>;
-    try {
-      generated = await generateCertificate(body);
-    } finally {
-      generating = false;
-    }
+    const generated = await generation.run(() => generateCertificate(body));
+    if (!generated) throw new RetryLaterError(1, 'IOL_BUSY', 'another certificate is being made: try again in a moment', 'certificates are made one at a time');
     const info = certificateInfo(new X509Certificate(generated.certificate));
     if (body.type === 'server') {
       await storeChecked(() => ({ cert: info.data, key: generated.key, passphrase: null }), ['cert', 'key'], () => keystore.setPair(info, generated.key));

@@ -3,7 +3,7 @@
  * Steps read and write an Exchange; none of them sees a socket, so the same steps serve the
  * HTTP and HTTPS listeners and the rerun of a stored transaction.
  */
-import type { BcryptGate } from '../bcrypt-gate.js';
+import type { ConcurrencyGate } from '../concurrency-gate.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Client, Transaction, TransactionStatus } from '../models.js';
 import type { CompiledChannel } from '../routing-table.js';
@@ -82,7 +82,7 @@ export interface RouterDeps {
   routing: RoutingTable;
   verified: VerificationCache;
   /** Bounds bcrypt client verifications in this process (OPENHIM_CLIENT_BCRYPT_MAX_CONCURRENT). */
-  bcryptGate: BcryptGate;
+  bcryptGate: ConcurrencyGate;
   transactions: Pick<TransactionLog, 'begin' | 'finish'>;
   audits: { record(input: AuditInput): unknown };
   metrics: Pick<RouterMetrics, 'countAuthFailure' | 'observe'>;

@@ -5,7 +5,7 @@
  * go back in reports (reporter.ts). It reads no table and writes none: on PGlite only the
  * service's process may. When the service's process goes away, so does the worker.
  */
-import { BcryptGate } from '../../bcrypt-gate.js';
+import { ConcurrencyGate } from '../../concurrency-gate.js';
 import cluster from 'node:cluster';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../../common/logger.js';
@@ -54,7 +54,7 @@ async function start(init: WorkerInit): Promise<void> {
     logger,
     routing,
     verified: new VerificationCache(),
-    bcryptGate: new BcryptGate(config.limits.clientBcryptMaxConcurrent),
+    bcryptGate: new ConcurrencyGate(config.limits.clientBcryptMaxConcurrent),
     transactions: reporter,
     audits: reporter,
     metrics: reporter,
