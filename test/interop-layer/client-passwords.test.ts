@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { clientHashToStore, schemeOf, verifyClientPassword } from '../../src/services/interop-layer/client-passwords.js';
-import { BcryptGate } from '../../src/services/interop-layer/bcrypt-gate.js';
+import { ConcurrencyGate } from '../../src/services/interop-layer/concurrency-gate.js';
 import { IolError } from '../../src/services/interop-layer/errors.js';
 
 const OPENHIM_BCRYPT = '$2a$10$w8GyqInkl72LMIQNpMM/fenF6VsVukyya.c6fh/GRtrKq05C2.Zgy';
@@ -60,7 +60,7 @@ test('verification: OpenHIM\'s bcrypt vector, a hex digest in either case, and a
 });
 
 test('bcrypt verifications past the gate\'s bound fail at once instead of queueing on the event loop', async () => {
-  const gate = new BcryptGate(1);
+  const gate = new ConcurrencyGate(1);
   const secrets = { passwordAlgorithm: 'bcrypt', passwordHash: OPENHIM_BCRYPT };
   const [first, second] = await Promise.all([verifyClientPassword(secrets, 'password', 10, gate), verifyClientPassword(secrets, 'password', 10, gate)]);
   assert.equal(first, true);
