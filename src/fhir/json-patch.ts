@@ -9,6 +9,7 @@
  * Object.prototype.
  */
 import { DEFAULT_LIMITS } from '../common/limits.js';
+import { dropEmptyLists } from './json-shape.js';
 import { FhirError, badRequest } from './outcome.js';
 import {
   cloneJsonKeepingDecimals, decimalText, forgetDecimalText, holdsDecimalText, keepDecimalText, markHoldingDecimalText, spliceDecimalTexts,
@@ -227,6 +228,9 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
           : `JSON Patch operation ${index}: "op" is a string (add, remove, replace, move, copy or test)`);
     }
   });
+  // Removing a list's last item leaves `[]`, which FHIR JSON does not have: dropped once every
+  // operation has run (a later one may add to the list again).
+  dropEmptyLists(doc);
   return doc;
 }
 

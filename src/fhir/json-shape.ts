@@ -18,7 +18,9 @@
  * - two members of one choice element (`deceasedBoolean` and `deceasedDateTime`);
  * - `resourceType` inside an element that is not a resource.
  *
- * Members that are no element of their type are left to @medplum/core's validation, which names them.
+ * An empty list is a warning, not an error: it means the element is absent, and writes drop it
+ * (dropEmptyLists). Members that are no element of their type are left to @medplum/core's
+ * validation, which names them.
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
@@ -50,7 +52,7 @@ export interface ShapeOptions {
   intoResources?: boolean;
 }
 
-/** Error issues for a resource's elements not shaped as FHIR JSON shapes them (empty when all are). */
+/** Issues for a resource's elements not shaped as FHIR JSON shapes them (empty when all are): errors, and warnings for empty lists. */
 export function jsonShapeIssues(resource: Resource, options: ShapeOptions = {}): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   if (isResourceType(resource.resourceType)) walk(resource as unknown as Json, getDataType(resource.resourceType), resource.resourceType, { issues, intoResources: options.intoResources ?? true }, 0);
@@ -59,10 +61,34 @@ export function jsonShapeIssues(resource: Resource, options: ShapeOptions = {}):
 
 /** 400 listing the shape errors of a resource, if it has any (before code that would trip on them). */
 export function assertJsonShape(resource: Resource, options: ShapeOptions = {}): void {
-  const issues = jsonShapeIssues(resource, options);
+  const issues = jsonShapeIssues(resource, options).filter(isError);
   if (!issues.length) return;
   const where = issues.slice(0, 5).map((i) => `${i.expression![0]}: ${i.details!.text}`);
   throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${where.join('; ')}`, issues);
+}
+
+export const isError = (issue: OperationOutcomeIssue): boolean => issue.severity === 'error' || issue.severity === 'fatal';
+
+/**
+ * Removes every empty list from a JSON document, in place (an element with no items is absent in
+ * FHIR JSON): what a client sends (`"identifier": []`), or what a patch leaves after removing a
+ * list's last item, is stored without them.
+ */
+export function dropEmptyLists(document: unknown): void {
+  const stack: unknown[] = [document];
+  while (stack.length) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      for (const item of node) if (typeof item === 'object' && item !== null) stack.push(item);
+    } else if (typeof node === 'object' && node !== null) {
+      const object = node as Record<string, unknown>;
+      for (const key of Object.keys(object)) {
+        const value = object[key];
+        if (Array.isArray(value) && value.length === 0) delete object[key];
+        else if (typeof value === 'object' && value !== null) stack.push(value);
+      }
+    }
+  }
 }
 
 interface Walk {
@@ -104,8 +130,8 @@ function lookUpElement(schema: InternalTypeSchema, key: string): ElementInfo | u
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const article = (type: string) => (/^[aeio]/i.test(type) ? 'an' : 'a'); // "a uri", "an id"
 
-function issue(walk: Walk, path: string, text: string): void {
-  if (walk.issues.length < MAX_ISSUES) walk.issues.push({ severity: 'error', code: 'structure', details: { text }, expression: [path] });
+function issue(walk: Walk, path: string, text: string, severity: 'error' | 'warning' = 'error'): void {
+  if (walk.issues.length < MAX_ISSUES) walk.issues.push({ severity, code: 'structure', details: { text }, expression: [path] });
 }
 
 function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, depth: number): void {
@@ -140,6 +166,13 @@ function walk(value: Json, schema: InternalTypeSchema, path: string, w: Walk, de
       }
       continue; // null: @medplum/core's "Invalid null value"
     }
+    // FHIR JSON has no empty lists (the R4 validator: "Array cannot be empty"). Clients send them
+    // (a list built from nothing), and HAPI takes them as absent: so does the engine, which drops them
+    // before storing (dropEmptyLists); $validate says so as a warning.
+    if (Array.isArray(child) && child.length === 0) {
+      issue(w, childPath, `"${key}" is an empty list: FHIR JSON leaves out an element with no items (dropped when stored)`, 'warning');
+      continue;
+    }
     if (PRIMITIVE.test(info.type)) {
       checkPrimitiveValues(child, info, childPath, key, w);
       continue;
@@ -171,10 +204,35 @@ function checkPrimitiveValues(child: unknown, info: ElementInfo, path: string, k
     if (item === '') return issue(w, where, `"${key}" is an empty string: a FHIR value is never empty; leave the element out`);
     if (item === null) return; // beside a companion's item; alone, @medplum/core's "Invalid null value"
     const expected = jsonTypeOf(info.type);
-    if (typeof item === expected) return; // its format (a date, a code...) is @medplum/core's to check
+    if (typeof item === expected) {
+      // Its format (a date, a code...) is @medplum/core's to check; what its patterns let through about dates is checked here.
+      const problem = DATE_TYPES.has(info.type) ? dateProblem(item as string) : undefined;
+      if (problem) issue(w, where, problem);
+      return;
+    }
     const found = Array.isArray(item) ? 'a list' : typeof item === 'object' ? 'an object' : `a ${typeof item}`;
     issue(w, where, `${article(info.type)} ${info.type} is written as a JSON ${expected}, not ${found}${typeof item === 'object' ? `; its id and extensions go in "_${key}"` : ''}`);
   });
+}
+
+const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
+const DATE_PARTS = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/**
+ * R4's date patterns accept days no month has (2023-02-29, 2020-06-31), which would be indexed as
+ * another day (March 1st), and a time without its zone, which datatypes.html forbids ("if hours
+ * and minutes are specified, a time zone SHALL be populated"): its instant is unknown.
+ */
+function dateProblem(value: string): string | undefined {
+  const m = DATE_PARTS.exec(value);
+  if (!m) return undefined; // not a date at all: @medplum/core's pattern check says so
+  const [, year, month, day, hour, , zone] = m;
+  if (month && day) {
+    const days = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
+    if (Number(month) >= 1 && Number(month) <= 12 && Number(day) > days) return `"${value}" is no day of the calendar: that month has ${days} days`;
+  }
+  if (hour !== undefined && zone === undefined) return `"${value}" has a time without its time zone: add Z or an offset such as +02:00 (a time SHALL have one)`;
+  return undefined;
 }
 
 function jsonTypeOf(type: string): string {

@@ -23,8 +23,9 @@ import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type Wr
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
+import type { SearchExtension } from './operations/registry.js';
 import { assertId, assertResourceBody, assertResourceType, validateAgainstDefinitions } from './validation.js';
-import { assertJsonShape } from './json-shape.js';
+import { assertJsonShape, dropEmptyLists } from './json-shape.js';
 
 export interface RepositoryOptions {
   db: Database;
@@ -49,6 +50,12 @@ export interface RepositoryOptions {
    * codings of writes; the core R4 terminology when omitted.
    */
   terminology?: TerminologyProvider;
+  /**
+   * The service's rewrites of its searches (a registry's identifier domains: a URL and its
+   * `urn:oid:` form name one domain), applied to the searches that select the resources of
+   * conditional interactions as to the search interaction, so both find the same resources.
+   */
+  searchExtensions?: readonly SearchExtension[];
 }
 
 export interface WriteResult {
@@ -377,7 +384,8 @@ export class FhirRepository {
   async matchConditional(type: string, given: Query, strict: boolean | undefined, what: string): Promise<Resource[]> {
     const query = selectingCriteria(given);
     if (!query.length) throw new FhirError(400, 'FHIR_BAD_SEARCH', `${what} needs search parameters that select resources`);
-    const request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits, definitions: this.definitions });
+    let request = parseSearch(type, query, { strict: strict ?? true, limits: this.limits, definitions: this.definitions });
+    for (const extend of this.options.searchExtensions ?? []) request = await extend(request, { repo: this });
     request.count = 2;
     request.offset = 0;
     const key = `${this.schema}|${type}|${query.map(([k, v]) => `${k}=${v}`).sort().join('&')}`;
@@ -448,6 +456,8 @@ export class FhirRepository {
   private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod, options: { noopIfUnchanged?: boolean } = {}): Promise<Resource> {
     const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
     const action = method === 'delete' ? 'delete' : method === 'patch' ? 'patch' : previous ? 'update' : 'create';
+    // A client's `"identifier": []` means no identifier: stored without it (json-shape.ts).
+    if (method !== 'delete') dropEmptyLists(resource);
     const event = { action, type, id, resource, previous, repo: this } as const;
     let content = resource;
     if (this.interceptors.length) {
@@ -475,10 +485,12 @@ function badPatch(message: string): FhirError {
   return new FhirError(400, 'FHIR_BAD_REQUEST', message);
 }
 
-/** The resource as stored: server-assigned id, versionId and lastUpdated. */
+/** The resource as stored: server-assigned id, versionId and lastUpdated; no empty lists (json-shape.ts). */
 function stamp(resource: Resource, id: string, version: number): Resource {
   const meta = { ...(resource.meta ?? {}), versionId: String(version), lastUpdated: new Date().toISOString() };
-  return { ...resource, id, meta } as Resource;
+  const stored = { ...resource, id, meta } as Resource;
+  dropEmptyLists(stored);
+  return stored;
 }
 
 /** Whether two versions hold the same resource, apart from the stamp every write renews. */

@@ -9,7 +9,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
 import { localReferenceIssues } from './local-references.js';
 import { integerRangeIssues } from './integer-range.js';
-import { jsonShapeIssues } from './json-shape.js';
+import { isError, jsonShapeIssues } from './json-shape.js';
 import { isResourceType, loadDefinitions } from './definitions.js';
 import { narrativeIssues } from './narrative.js';
 import { FhirError, badRequest } from './outcome.js';
@@ -124,17 +124,17 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
     issues = validateResource(resource);
   } catch (error) {
     if (error instanceof OperationOutcomeError) issues = error.outcome.issue ?? [];
-    else if (shape.length) issues = []; // tripped on a misshapen element: the shape's issues say what is wrong
+    else if (shape.some(isError)) issues = []; // tripped on a misshapen element: the shape's issues say what is wrong
     else throw new FhirError(400, 'FHIR_INVALID_RESOURCE', `invalid ${resource.resourceType}: ${(error as Error).message}`);
   }
   issues = issues.filter((issue) => !isLenientBase64(resource, issue)).map(referenceTargetIsError);
-  if (shape.length) {
+  if (shape.some(isError)) {
     // The definitions' other faults are reported with the shape's (a bad date beside a misshapen name);
     // their words for the same misshapen elements are not, and the checks below would walk them.
     issues = [...shape, ...issues.filter((issue) => !SAID_BY_SHAPE.test(issue.details?.text ?? ''))];
   } else {
     // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
-    issues = [...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
+    issues = [...shape, ...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
       ...checkRequiredBindings(resource, verdicts)];
   }
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');

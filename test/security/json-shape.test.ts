@@ -59,6 +59,70 @@ describe('FHIR JSON shapes in the shared health record', () => {
     assert.equal((await s.request('GET', 'Patient')).body.total, 0, 'nothing was stored');
   });
 
+  test('an empty list means an absent element, as in HAPI: stored and answered without it; $validate warns; a JSON Patch emptying a list leaves the element out', async () => {
+    // FHIR JSON has no empty lists; clients send them for lists built from nothing.
+    const sent = { resourceType: 'Patient', identifier: [], name: [{ family: 'Phiri', given: [] }], extension: [] };
+    const stored = await s.request('POST', 'Patient', { body: sent });
+    assert.equal(stored.status, 201, JSON.stringify(stored.body));
+    assert.deepEqual(stored.body.name, [{ family: 'Phiri' }]);
+    assert.equal('identifier' in stored.body || 'extension' in stored.body, false, JSON.stringify(stored.body));
+    const read = await s.request('GET', `Patient/${stored.body.id}`);
+    assert.equal('identifier' in read.body, false, 'not stored either');
+    const validated = await s.request('POST', 'Patient/$validate', { body: sent });
+    assert.equal(validated.status, 200, JSON.stringify(validated.body));
+    const warned = validated.body.issue.filter((i: Json) => i.severity === 'warning' && /empty list/.test(i.details?.text ?? '')).flatMap((i: Json) => i.expression);
+    assert.deepEqual(warned.sort(), ['Patient.extension', 'Patient.identifier', 'Patient.name[0].given']);
+    // The same through a transaction, and in an operation's input ($match's Patient in the registry test).
+    const tx = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Patient', telecom: [], gender: 'male' }, request: { method: 'POST', url: 'Patient' } }] } });
+    assert.equal(tx.status, 200, JSON.stringify(tx.body));
+    const location = /Patient\/[^/]+/.exec(tx.body.entry[0].response.location)![0];
+    const fromTransaction = await s.request('GET', location);
+    assert.equal(fromTransaction.body.gender, 'male');
+    assert.equal('telecom' in fromTransaction.body, false);
+    assert.equal((await s.request('DELETE', location)).status < 300, true);
+    assert.equal((await s.request('DELETE', `Patient/${stored.body.id}`)).status < 300, true);
+
+    const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Moyo', given: ['Ana'] }], telecom: [{ system: 'phone', value: '1' }] } });
+    assert.equal(created.status, 201);
+    const patched = await s.request('PATCH', `Patient/${created.body.id}`, {
+      raw: JSON.stringify([{ op: 'remove', path: '/telecom/0' }, { op: 'remove', path: '/name/0/given/0' }]),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.deepEqual(patched.body.name, [{ family: 'Moyo' }]);
+    assert.equal('telecom' in patched.body, false);
+    // A later operation may fill a list an earlier one emptied.
+    const refilled = await s.request('PATCH', `Patient/${created.body.id}`, {
+      raw: JSON.stringify([{ op: 'remove', path: '/name/0' }, { op: 'add', path: '/name/0', value: { family: 'Banda' } }]),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    assert.equal(refilled.status, 200, JSON.stringify(refilled.body));
+    assert.deepEqual(refilled.body.name, [{ family: 'Banda' }]);
+    assert.equal((await s.request('DELETE', `Patient/${created.body.id}`)).status < 300, true);
+  });
+
+  test('dates: days no month has and times without a zone are refused (they were stored and indexed as another day); a leap second is stored and found (was a 500)', async () => {
+    for (const [body, path] of [
+      [{ resourceType: 'Patient', birthDate: '2023-02-29' }, 'Patient.birthDate'],
+      [{ resourceType: 'Patient', birthDate: '2020-06-31' }, 'Patient.birthDate'],
+      [{ resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: '2023-02-30T10:00:00Z' }, 'Observation.effectiveDateTime'],
+      [{ resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: '2020-01-01T10:00:00' }, 'Observation.effectiveDateTime'],
+      [{ resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, period: { start: '2021-04-31' } }, 'Encounter.period.start'],
+    ] as Array<[Json, string]>) {
+      assertRefused(await s.request('POST', body.resourceType, { body }), path, JSON.stringify(body));
+    }
+    assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: '2024-02-29' } })).status, 201, 'a leap day is a day');
+    const leap = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', status: 'final', code: { text: 'leap-second' }, effectiveDateTime: '2016-12-31T23:59:60Z' } });
+    assert.equal(leap.status, 201, JSON.stringify(leap.body));
+    assert.equal(leap.body.effectiveDateTime, '2016-12-31T23:59:60Z', 'stored as written');
+    for (const query of ['date=2016-12-31', 'date=2016-12-31T23:59:60Z', 'date=lt2017-01-01T00:00:00Z']) {
+      const found = await s.request('GET', `Observation?code:text=leap-second&${query}`);
+      assert.equal(found.body.total ?? found.body.entry?.length, 1, `${query}: ${JSON.stringify(found.body).slice(0, 300)}`);
+    }
+    const next = await s.request('GET', 'Observation?code:text=leap-second&date=2017-01-01');
+    assert.equal(next.body.entry?.length ?? 0, 0, 'not the next day');
+  });
+
   test('operations: a null, list or object where FHIR JSON has none is a 400 naming it, not a 500', async () => {
     const patient = (await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Ops' }] } })).body;
     for (const path of ['Patient/$validate', `Patient/${patient.id}/$meta-add`, `Patient/${patient.id}/$meta-delete`]) {

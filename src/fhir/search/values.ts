@@ -25,14 +25,16 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
     throw badRequest(`"${text}" is not a valid date`, 'FHIR_BAD_SEARCH');
   }
   const offsetMs = zone && zone !== 'Z' ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60000 : 0;
-  const ms = frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
-  const start = Date.UTC(year, month, day, h ? Number(h) : 0, mi ? Number(mi) : 0, s ? Number(s) : 0, ms) - offsetMs;
+  // A leap second (23:59:60) is the last millisecond before it, as the indexer stores it.
+  const leap = s === '60';
+  const ms = leap ? 999 : frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
+  const start = Date.UTC(year, month, day, h ? Number(h) : 0, mi ? Number(mi) : 0, leap ? 59 : s ? Number(s) : 0, ms) - offsetMs;
   let end: number;
   if (!mo) end = Date.UTC(year + 1, 0, 1) - offsetMs;
   else if (!d) end = Date.UTC(year, month + 1, 1) - offsetMs;
   else if (!h) end = Date.UTC(year, month, day + 1) - offsetMs;
   else if (!s) end = start + 60_000;
-  else if (!frac) end = start + 1000;
+  else if (!frac && !leap) end = start + 1000;
   else end = start + 1;
   return { low: new Date(start), high: new Date(end - 1) };
 }

@@ -205,7 +205,7 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       }
       break;
     case 'date':
-      for (const period of convertToSearchableDates(values)) {
+      for (const period of convertToSearchableDates(values.map(withoutLeapSecond))) {
         const low = period.start && !Number.isNaN(Date.parse(period.start)) ? period.start : '-infinity';
         const high = period.end && !Number.isNaN(Date.parse(period.end)) ? period.end : 'infinity';
         if (low === '-infinity' && high === 'infinity') continue;
@@ -234,6 +234,18 @@ function addRows(rows: IndexRows, param: SearchParameter, values: TypedValue[], 
       break;
   }
 }
+
+/**
+ * R4 times allow a leap second (`23:59:60`), which JavaScript's dates do not ("Invalid time
+ * value"): indexed as the last millisecond before it, as a search for it reads it (search/values.ts).
+ */
+function withoutLeapSecond(typed: TypedValue): TypedValue {
+  if (typeof typed.value === 'string' && !typed.value.includes(':60')) return typed; // the common case, without a copy
+  const text = JSON.stringify(typed.value);
+  if (!text?.includes(':60')) return typed;
+  return { ...typed, value: JSON.parse(text.replace(LEAP_SECOND, '$159.999')) };
+}
+const LEAP_SECOND = /(T\d{2}:\d{2}:)60(?:\.\d+)?/g;
 
 type Token = { system?: string; value?: string };
 

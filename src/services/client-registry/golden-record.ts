@@ -65,5 +65,11 @@ export function withSource(golden: Patient, sourceId: string): Patient {
 }
 
 export function withoutSource(golden: Patient, sourceId: string): Patient {
-  return { ...golden, link: (golden.link ?? []).filter((l) => !(l.type === 'seealso' && referencedId(l) === sourceId)) };
+  return withLinks(golden, (golden.link ?? []).filter((l) => !(l.type === 'seealso' && referencedId(l) === sourceId)));
+}
+
+/** The patient with these links; none means no `link` (FHIR JSON has no empty lists). */
+export function withLinks(patient: Patient, links: PatientLink[]): Patient {
+  const { link: _old, ...rest } = patient;
+  return links.length ? { ...rest, link: links } : rest;
 }

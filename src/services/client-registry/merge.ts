@@ -8,7 +8,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
-import { referencedId } from './golden-record.js';
+import { referencedId, withLinks } from './golden-record.js';
 import type { GoldenRecordLinker } from './linker.js';
 import { readPatient } from './linker.js';
 import type { DomainsReader } from './identifier-domains.js';
@@ -18,7 +18,7 @@ import { asRegistry } from './request-context.js';
 import type { RegistryStore } from './store.js';
 
 const withoutLink = (patient: Patient, type: string, otherId: string): Patient =>
-  ({ ...patient, link: (patient.link ?? []).filter((l) => !(l.type === type && referencedId(l) === otherId)) });
+  withLinks(patient, (patient.link ?? []).filter((l) => !(l.type === type && referencedId(l) === otherId)));
 
 export class PatientMerger {
   /** `readDomains` gives the protected domains' owners: a record's owner when none is recorded (record-owners.ts). */
