@@ -325,7 +325,7 @@ function applyOperation(doc: Json, op: Operation): void {
         (at.owner[at.key] as unknown[])[at.index] = value;
         placed(doc, at.owner[at.key] as unknown[], at.index, value, op.value!.written);
       } else {
-        const key = choiceKey(at, found.type, op.value!.type);
+        const key = choiceKey(at, found.type, op.value!.type, ownerType(doc, op.path));
         if (key !== at.key) {
           delete at.owner[at.key];
           forgetDecimalText(at.owner, at.key);
@@ -495,13 +495,34 @@ function elementOf(ownerType: string, name: string, valueType: string | undefine
 
 /**
  * The key a replacing value takes: a choice element's key names its type (valueQuantity), so a
- * value of another type renames it (valueString). A key is taken as a choice when it ends in the
- * type of the value it holds; a wrong guess gives an unknown element, which validation refuses.
+ * value of another type renames it (valueString). Only a choice of the owner's type is renamed
+ * (birthDate ends in its type, Date, but is no choice); a value of the wrong type for any other
+ * element keeps its key, and validation names the element and what it takes.
  */
-function choiceKey(at: Location, currentType: string, valueType: string | undefined): string {
+function choiceKey(at: Location, currentType: string, valueType: string | undefined, owner: string | undefined): string {
   const suffix = `${currentType[0]!.toUpperCase()}${currentType.slice(1)}`;
   if (!valueType || !at.key.endsWith(suffix) || at.key === suffix) return at.key;
-  return `${at.key.slice(0, -suffix.length)}${valueType[0]!.toUpperCase()}${valueType.slice(1)}`;
+  const base = at.key.slice(0, -suffix.length);
+  if (owner && !isChoiceOf(owner, base)) return at.key;
+  return `${base}${valueType[0]!.toUpperCase()}${valueType.slice(1)}`;
+}
+
+function isChoiceOf(ownerType: string, name: string): boolean {
+  try {
+    return !!ownElement(getDataType(ownerType), `${name}[x]`);
+  } catch {
+    return false;
+  }
+}
+
+/** The type of the element holding the one a path ends in (Patient for Patient.birthDate), when the path says. */
+function ownerType(doc: Json, path: string): string | undefined {
+  try {
+    const { parent } = splitLastStep(path);
+    return single(doc, parent)?.type;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The choice element of an object (deceased: deceasedBoolean) already present, if any. */

@@ -112,6 +112,11 @@ describe('FHIRPath Patch, the operations (fhirpatch.html)', () => {
     assert.equal(patched.deceasedBoolean, undefined);
     assert.equal(patched.deceasedDateTime, '2020-01-01');
     rejects(patchOf(operation({ type: 'replace', path: 'Patient.multipleBirth', value: { valueBoolean: true } })), 400, /finds nothing/);
+    // birthDate ends in its type's name but is no choice: a value of another type stays under its
+    // key (validation then names Patient.birthDate), not a made-up birthString.
+    const mistyped = applyFhirPathPatch(base, patchOf(operation({ type: 'replace', path: 'Patient.birthDate', value: { valueString: 'soon' } })), DEFAULT_LIMITS);
+    assert.equal(mistyped.birthDate, 'soon');
+    assert.equal('birthString' in mistyped, false);
   });
 
   test('move: "move an element within a single list"', () => {

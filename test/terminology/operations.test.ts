@@ -235,6 +235,11 @@ for (const driver of testDrivers) {
       await fails(400, 'ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: FINDINGS, filter: [{ property: 'code', op: 'regex', value: '(' }] }] } } }));
       await fails(400, 'ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: FINDINGS, filter: [{ property: 'concept', op: 'sounds-like', value: 'x' }] }] } } }));
       await fails(404, 'ValueSet/nope/$expand');
+      // A value of another JSON type than the parameter's is a 400, not read as its text ("1.5", "true").
+      await fails(400, 'ValueSet/$expand', P({ name: 'url', valueInteger: 15 }));
+      await fails(400, 'ValueSet/$expand', P({ name: 'url', valueUri: 'http://example.org/vs/heart' }, { name: 'count', valueBoolean: true }));
+      await fails(400, 'ValueSet/$expand', P({ name: 'url', valueUri: 'http://example.org/vs/heart' }, { name: 'activeOnly', valueInteger: 1 }));
+      await fails(400, 'CodeSystem/$validate-code', P({ name: 'url', valueUri: FINDINGS }, { name: 'code', valueDecimal: 1.5 }));
     });
 
     test('ValueSet/$validate-code: membership by code+system, coding, codeableConcept, display; unknown systems', async () => {

@@ -12,6 +12,18 @@ export const badParameter = (message: string): FhirError => new FhirError(400, '
 /** Longest single value we read (a code, a URL, a filter); longer is refused rather than searched. */
 const MAX_VALUE_CHARS = 4096;
 
+const SIMPLE_KINDS = {
+  string: 'a code, URI or string (valueCode, valueUri, valueString...)',
+  boolean: 'a boolean (valueBoolean)',
+  number: 'a whole number (valueInteger)',
+} as const;
+
+/** A parameter's value[x]: its member name and value (the shape check made sure there is at most one). */
+function valueOf(p: ParametersParameter): [string | undefined, unknown] {
+  for (const [key, value] of Object.entries(p)) if (key.startsWith('value')) return [key, value];
+  return [undefined, undefined];
+}
+
 export class OperationInput {
   private readonly params: ParametersParameter[];
   readonly operationName: string;
@@ -44,42 +56,50 @@ export class OperationInput {
     return this.all(name).length > 0;
   }
 
+  /** A code, URI, string, version...: any value[x] written as a JSON string (GET gives valueString). */
   string(name: string): string | undefined {
-    const p = this.one(name);
-    if (!p) return undefined;
-    for (const [key, value] of Object.entries(p)) {
-      if (!key.startsWith('value')) continue;
-      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-        throw badParameter(`$${this.operation}: parameter "${name}" must be a simple value, not ${key}`);
-      }
-      const text = String(value);
-      if (text.length > MAX_VALUE_CHARS) throw badParameter(`$${this.operation}: parameter "${name}" is longer than ${MAX_VALUE_CHARS} characters`);
-      return text;
-    }
-    throw badParameter(`$${this.operation}: parameter "${name}" has no value`);
+    return this.simple(name, 'string');
   }
 
   /** Every occurrence of a repeating simple parameter (e.g. `property`), commas splitting too. */
   strings(name: string): string[] {
     return this.all(name).flatMap((p) => {
-      const value = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
-      if (typeof value !== 'string') throw badParameter(`$${this.operation}: parameter "${name}" must be a code`);
+      const [key, value] = valueOf(p);
+      if (typeof value !== 'string') throw badParameter(`$${this.operation}: parameter "${name}" must be a code${key ? `, not ${key}` : ''}`);
       return value.split(',').map((s) => s.trim()).filter(Boolean);
     });
   }
 
   boolean(name: string, fallback: boolean): boolean {
-    const text = this.string(name);
+    const text = this.simple(name, 'boolean');
     if (text === undefined) return fallback;
     if (text !== 'true' && text !== 'false') throw badParameter(`$${this.operation}: parameter "${name}" must be true or false, not "${text.slice(0, 40)}"`);
     return text === 'true';
   }
 
   integer(name: string, min: number): number | undefined {
-    const text = this.string(name);
+    const text = this.simple(name, 'number');
     if (text === undefined) return undefined;
     if (!/^\d{1,9}$/.test(text) || Number(text) < min) throw badParameter(`$${this.operation}: parameter "${name}" must be a whole number of at least ${min}, not "${text.slice(0, 40)}"`);
     return Number(text);
+  }
+
+  /**
+   * One simple value as text, of the JSON type asked for: a valueInteger is no code. A query's
+   * values arrive as strings (valueString), so a string is taken for a boolean or a number too,
+   * and read as one by the caller.
+   */
+  private simple(name: string, jsonType: 'string' | 'boolean' | 'number'): string | undefined {
+    const p = this.one(name);
+    if (!p) return undefined;
+    const [key, value] = valueOf(p);
+    if (key === undefined) throw badParameter(`$${this.operation}: parameter "${name}" has no value`);
+    if (typeof value !== jsonType && typeof value !== 'string') {
+      throw badParameter(`$${this.operation}: parameter "${name}" must be ${SIMPLE_KINDS[jsonType]}, not ${key}`);
+    }
+    const text = String(value);
+    if (text.length > MAX_VALUE_CHARS) throw badParameter(`$${this.operation}: parameter "${name}" is longer than ${MAX_VALUE_CHARS} characters`);
+    return text;
   }
 
   coding(name: string): Coding | undefined {
