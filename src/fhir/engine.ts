@@ -123,7 +123,7 @@ export class FhirEngine {
    */
   repository(linkBaseUrl?: string): FhirRepository {
     return new FhirRepository({
-      db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, localBaseUrls: this.localBaseUrls, limits: this.limits, interceptors: this.interceptors,
+      db: this.db, schema: this.schema, baseUrl: linkBaseUrl ?? this.base, localBaseUrls: this.localBaseUrls, limits: this.limits, interceptors: this.interceptors, searchExtensions: this.operations.searchExtensions,
       definitions: this.searchParameters, terminology: this.terminology,
     });
   }

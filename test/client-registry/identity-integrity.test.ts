@@ -82,6 +82,28 @@ for (const driver of testDrivers) {
       assert.equal(await holders(NATIONAL_ID, 'N-77'), 2);
     });
 
+    test("conditional create, update and delete by a domain's urn:oid: form find the record its URL form holds (ITI-104 feeds in the OID form)", async () => {
+      const oid = '1.3.6.1.4.1.21367.13.20.2000';
+      const url = 'http://example.org/green';
+      assert.equal((await cr.request('POST', 'NamingSystem', namingSystem('Green', url, oid))).status, 201);
+      const byOid = `identifier=${encodeURIComponent(`urn:oid:${oid}|COND-1`)}`;
+      const feed = (birthDate: string) => patient({ ids: [[`urn:oid:${oid}`, 'COND-1']], family: 'Jones', given: 'Carl', birthDate, gender: 'male' });
+      const first = await cr.request('PUT', `Patient?${byOid}`, feed('1980-01-01'));
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      for (const birthDate of ['1980-01-02', '1980-01-03']) {
+        const again = await cr.request('PUT', `Patient?${byOid}`, feed(birthDate));
+        assert.equal(again.status, 200, `a correction updates the record: ${JSON.stringify(again.body)}`);
+        assert.equal(again.body.id, first.body.id);
+      }
+      assert.equal(await holders(url, 'COND-1'), 1);
+      const create = await requestJson(`${cr.base}/Patient`, 'POST', feed('1980-01-03'), { 'if-none-exist': byOid });
+      assert.equal(create.status, 200, 'If-None-Exist by the OID form finds it');
+      assert.equal(await holders(url, 'COND-1'), 1);
+      const removed = await cr.request('DELETE', `Patient?${byOid}`);
+      assert.ok(removed.status < 300, JSON.stringify(removed.body));
+      assert.equal(await holders(url, 'COND-1'), 0, 'the conditional delete removed it');
+    });
+
     test('a transaction bundle registering two different people with one identifier is refused whole', async () => {
       const bundle = {
         resourceType: 'Bundle', type: 'transaction', entry: [

@@ -38,7 +38,7 @@ export interface FhirOperation {
 }
 
 /** Changes a search before it runs, e.g. a registry hiding merged records. */
-export type SearchExtension = (request: SearchRequest, context: { repo: FhirRepository; request: FhirRequest }) => SearchRequest | Promise<SearchRequest>;
+export type SearchExtension = (request: SearchRequest, context: { repo: FhirRepository; request?: FhirRequest }) => SearchRequest | Promise<SearchRequest>;
 
 export class OperationRegistry {
   private readonly operations = new Map<string, FhirOperation[]>();
