@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { SignJWT } from 'jose';
+import { request } from 'undici';
 import { calendarParts } from '../../src/services/interop-layer/api/system.js';
 import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
@@ -95,6 +97,11 @@ for (const driver of testDrivers) {
       await addChannel('xml-only', { urlPattern: '^/typed$', matchContentTypes: ['application/xml'], routes: [route()] });
       await addChannel('billing', { urlPattern: '^/billing$', allow: ['billing'], routes: [route()] });
       await addChannel('by-id', { urlPattern: '^/by-id$', allow: ['emr'], routes: [route()] });
+      // OpenHIM's own whitelist cases (test/integration/httpTests.js): the IP is a further condition, never credentials.
+      const loopback = ['::ffff:127.0.0.1', '127.0.0.1', '::1'];
+      await addChannel('wl-public', { urlPattern: '^/wl-public$', authType: 'public', allow: [], whitelist: loopback, routes: [route()] });
+      await addChannel('wl-private', { urlPattern: '^/wl-private$', authType: 'private', allow: ['billing'], whitelist: loopback, routes: [route()] });
+      await addChannel('wl-elsewhere', { urlPattern: '^/wl-elsewhere$', authType: 'public', whitelist: ['192.0.2.7'], routes: [route()] });
       await addChannel('low-priority', { urlPattern: 'prio', priority: 5, routes: [route({ path: '/low' })] });
       await addChannel('high-priority', { urlPattern: 'prio', priority: 1, routes: [route({ path: '/high' })] });
     });
@@ -192,6 +199,11 @@ for (const driver of testDrivers) {
       assert.equal((await fetch(`${iol.router}/nothing/here`, { headers: { authorization: emr } })).status, 404);
       assert.equal((await fetch(`${iol.router}/fhir/Patient`, { method: 'DELETE', headers: { authorization: emr } })).status, 404, 'method not in methods');
       assert.equal((await fetch(`${iol.router}/open`)).status, 200, 'public channel');
+      assert.equal((await fetch(`${iol.router}/wl-public`)).status, 200, 'a public channel whitelisting the caller');
+      assert.equal((await fetch(`${iol.router}/wl-private`)).status, 401, 'a whitelisted IP without credentials is not a client (was 200)');
+      assert.equal((await fetch(`${iol.router}/wl-private`, { headers: { authorization: emr } })).status, 401, 'a whitelisted IP with a client the channel does not allow (was 200)');
+      assert.equal((await fetch(`${iol.router}/wl-private`, { headers: { authorization: basic('other', 'other-password-1') } })).status, 200, 'whitelisted, and an allowed client');
+      assert.equal((await fetch(`${iol.router}/wl-elsewhere`)).status, 401, 'a caller outside the whitelist, even on a public channel');
       const failures = await iol.call('GET', '/audit-events?kind=auth-failure');
       assert.ok(failures.body.some((a: { outcomeDesc?: string }) => a.outcomeDesc === 'wrong clientID or password'));
     });
@@ -307,6 +319,30 @@ for (const driver of testDrivers) {
       assert.equal(logged.canRerun, false);
       const tooBig = await fetch(`${iol.router}/fhir/big`, { method: 'POST', headers: { authorization: emr }, body: 'y'.repeat(5000) });
       assert.equal(tooBig.status, 413);
+    });
+
+    test('a compressed answer is relayed as it came and stored decoded (as OpenHIM), cut at the cap however far it inflates', async () => {
+      for (const [path, encoding, body] of [
+        ['/fhir/gzipped', 'gzip', gzipSync('{"resourceType":"Patient"}')],
+        ['/fhir/deflated', 'deflate', deflateSync('{"resourceType":"Patient"}')],
+        ['/fhir/brotli', 'br', brotliCompressSync('{"resourceType":"Patient"}')],
+      ] as const) {
+        up.handle(path, (_req, res) => res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-encoding': encoding }).end(body));
+        const raw = await request(`${iol.router}${path}`, { headers: { authorization: emr } });
+        assert.equal(raw.headers['content-encoding'], encoding);
+        assert.deepEqual(Buffer.from(await raw.body.arrayBuffer()), body, 'the client gets the bytes the upstream sent');
+        const logged = await lastTx('fhir');
+        assert.equal(logged.request.path, path);
+        assert.equal(logged.response.body, '{"resourceType":"Patient"}', `${encoding}: stored decoded`);
+      }
+      // 2 MB in 2 KB (under this test's router cap): the stored body is the cap's 64 bytes, marked cut.
+      up.handle('/fhir/bomb', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(2_000_000, 0x30))));
+      const bomb = await request(`${iol.router}/fhir/bomb`, { headers: { authorization: emr } });
+      await bomb.body.dump();
+      const logged = await lastTx('fhir');
+      assert.equal(logged.request.path, '/fhir/bomb');
+      assert.equal(logged.response.body, '0'.repeat(64));
+      assert.equal(logged.response.bodyTruncated, true);
     });
 
     test('transactions API: filters, representations, paging, by client; rerun through a task links parent and child', async () => {

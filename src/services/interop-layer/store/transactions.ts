@@ -7,6 +7,7 @@
 import { brotliCompress as brotliCompressCb, brotliDecompress as brotliDecompressCb, gunzip as gunzipCb, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Database } from '../../../db/database.js';
+import { decodeBody, type BodyEncoding } from './content-encoding.js';
 import type { Logger } from '../../../common/logger.js';
 import { isUtf8 } from 'node:buffer';
 import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
@@ -37,6 +38,8 @@ export const COMPRESS_BODIES_FROM = 8192;
 export interface BodyBytes {
   request?: Buffer | undefined;
   response?: Buffer | undefined;
+  /** The response's Content-Encoding, when the log stores it decoded (content-encoding.ts), with the stored-body cap. */
+  responseEncoding?: { encoding: BodyEncoding; cap: number } | undefined;
 }
 
 /** A transaction as written: the document without its bodies, and the bodies framed (compressed when big). */
@@ -218,6 +221,7 @@ function refusedRow(tx: Transaction, error: unknown): TransactionRow {
  * compressed are dropped, and the transaction is still logged.
  */
 export function prepareRow(tx: Transaction, raw: BodyBytes | undefined, logger: Logger): TransactionRow | Promise<TransactionRow> {
+  if (raw?.responseEncoding && raw.response?.length) return decodedResponse(tx, raw).then((decoded) => prepareRow(tx, decoded, logger));
   // The exchange is done with it: nothing mutates it after this, so the document is not copied.
   if (!hasBodies(tx, raw)) return { tx, bodies: null };
   const { doc, framed } = splitBodies(tx, raw);
@@ -229,6 +233,15 @@ export function prepareRow(tx: Transaction, raw: BodyBytes | undefined, logger: 
       return { tx: { ...doc, canRerun: false }, bodies: null };
     },
   );
+}
+
+/** The bodies with the response decoded (cut at the cap, and marked so), or as they came when it does not decode. */
+async function decodedResponse(tx: Transaction, raw: BodyBytes): Promise<BodyBytes> {
+  const { encoding, cap } = raw.responseEncoding!;
+  const decoded = await decodeBody(raw.response!, encoding, cap);
+  if (!decoded) return { request: raw.request, response: raw.response };
+  if (decoded.cut && tx.response) tx.response.bodyTruncated = true;
+  return { request: raw.request, response: decoded.bytes };
 }
 
 /** SQLSTATE unique_violation: a bulk-loaded row was stored already. */

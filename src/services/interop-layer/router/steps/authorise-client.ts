@@ -1,8 +1,9 @@
 /**
- * May this caller use the channel: a public channel, or `allow` naming the client's clientID
- * or one of its roles; and the IP whitelist when set (a whitelisted IP needs no credentials on
- * a private channel, as in OpenHIM). Refusal is a 401 with WWW-Authenticate. Once authorised,
- * the transaction exists.
+ * May this caller use the channel: the IP whitelist when set, and then a public channel, or
+ * `allow` naming the client's clientID or one of its roles. As OpenHIM (middleware/
+ * authorisation.js: `authoriseIP && (public || authoriseClient)`), a whitelist only narrows: a
+ * whitelisted IP still needs an allowed client's credentials on a private channel. Refusal is a
+ * 401 with WWW-Authenticate. Once authorised, the transaction exists.
  */
 import { halt, textResponse, type Exchange, type RouterDeps } from '../exchange.js';
 import { newObjectId } from '../../ids.js';
@@ -31,10 +32,8 @@ export function refuseAccess(exchange: Exchange, deps: RouterDeps, reason: strin
 
 /** Whether the caller (a client, or none) from `clientIP` may use the channel. */
 export function mayUseChannel(channel: Channel, client: Client | undefined, clientIP: string): boolean {
-  const whitelisted = channel.whitelist.length > 0 && ipMatches(channel.whitelist, clientIP);
-  if (channel.whitelist.length > 0 && !whitelisted) return false;
+  if (channel.whitelist.length > 0 && !ipMatches(channel.whitelist, clientIP)) return false;
   if (channel.authType === 'public') return true;
-  if (whitelisted) return true;
   return Boolean(client && channel.allow.some((a) => a === client.clientID || client.roles.includes(a)));
 }
 

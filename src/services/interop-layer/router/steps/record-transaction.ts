@@ -5,15 +5,20 @@
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
 import { storedBodyBytes } from '../bodies.js';
+import { bodyEncoding } from '../../store/content-encoding.js';
 
 export function recordTransaction(exchange: Exchange, deps: RouterDeps): void {
   const tx = exchange.transaction;
   if (!tx) return;
   const cap = deps.config.maxStoredBodyBytes;
   const channel = exchange.channel!.channel;
+  const response = tx.response && exchange.response ? storedBodyBytes(exchange.response.body, channel.responseBody, cap) : undefined;
+  // A compressed answer is relayed as it came and stored decoded (content-encoding.ts), as OpenHIM stores it.
+  const encoding = response?.length ? bodyEncoding(exchange.response!.headers['content-encoding']) : undefined;
   deps.transactions.finish(tx, {
     request: storedBodyBytes(exchange.request.body, channel.requestBody, cap),
-    response: tx.response && exchange.response ? storedBodyBytes(exchange.response.body, channel.responseBody, cap) : undefined,
+    response,
+    ...(encoding ? { responseEncoding: { encoding, cap } } : {}),
   });
   const seconds = Number(process.hrtime.bigint() - exchange.startedAt) / 1e9;
   const failed = deps.metrics.observe(channel.name, tx.status, seconds);
