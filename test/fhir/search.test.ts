@@ -79,6 +79,10 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ofSearch('Patient?active=true'), named('cy'));
       assert.deepEqual(await ofSearch('Patient?_tag=urn:tags|vip'), named('ann'));
       assert.deepEqual(await ofSearch('Patient?email=ann@example.org'), named('ann'));
+      // Contact points are matched without regard to case, on both sides (a stored or searched capital was a miss).
+      assert.deepEqual(await ofSearch('Patient?email=Ann@Example.ORG'), named('ann'));
+      assert.deepEqual(await ofSearch('Patient?telecom=email|ANN@example.org'), named('ann'));
+      assert.deepEqual(await ofSearch('Patient?email:not=ANN@example.org'), named('bob', 'cy'));
       assert.deepEqual(await ofSearch(`Patient?_id=${ids.bob},${ids.cy}`), named('bob', 'cy'));
     });
 

@@ -267,10 +267,12 @@ function extrasOf(filter: ParamFilter, n: number, types: string | string[] | und
 function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: string | undefined, i: string, value: string, extras: ValueExtras = {}): string {
   const p = (v: unknown): string => ctx.params.add(v);
   switch (modifier === 'text' ? 'string' : modifier === 'identifier' ? 'token' : param.type) {
-    case 'token':
+    case 'token': {
       if (extras.codes) return codeSetCondition(ctx, i, extras.codes);
-      if (extras.codeOnly) return `${i}.code = ${p(indexKey(value))}`;
-      return tokenCondition(ctx, modifier, i, value, modifier === 'identifier' ? undefined : implicitSystems(param, extras.types));
+      const token = searchesContactPoints(param) ? lowerCodePart(value) : value;
+      if (extras.codeOnly) return `${i}.code = ${p(indexKey(token))}`;
+      return tokenCondition(ctx, modifier, i, token, modifier === 'identifier' ? undefined : implicitSystems(param, extras.types));
+    }
     case 'string':
       // Long values are indexed as a key (exact) and a cut folded text (prefix, contains): storage/indexer.ts.
       if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
@@ -293,6 +295,23 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
     default:
       throw badRequest(`search parameter type ${param.type} is not supported`, 'FHIR_BAD_SEARCH');
   }
+}
+
+/**
+ * Parameters on ContactPoints (email, phone, telecom): the indexer stores their values in lower
+ * case (an e-mail address is found however it was capitalised), so the value searched for is too.
+ */
+function searchesContactPoints(param: SearchParameter): boolean {
+  let known = contactPointParams.get(param);
+  if (known === undefined) contactPointParams.set(param, (known = /\btelecom\b/.test(param.expression ?? '')));
+  return known;
+}
+const contactPointParams = new WeakMap<SearchParameter, boolean>();
+
+/** `system|Value` → `system|value`, `Value` → `value`. */
+function lowerCodePart(value: string): string {
+  const bar = value.indexOf('|');
+  return bar < 0 ? value.toLocaleLowerCase() : value.slice(0, bar + 1) + value.slice(bar + 1).toLocaleLowerCase();
 }
 
 /**
