@@ -8,6 +8,7 @@
  * and `prototype` are refused: no FHIR element has those names, and on a plain object they reach
  * Object.prototype.
  */
+import type { Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS } from '../common/limits.js';
 import { dropEmptyLists } from './json-shape.js';
 import { FhirError, badRequest } from './outcome.js';
@@ -230,7 +231,7 @@ export function applyJsonPatch<T>(document: T, operations: unknown, limits: Patc
   });
   // Removing a list's last item leaves `[]`, which FHIR JSON does not have: dropped once every
   // operation has run (a later one may add to the list again).
-  dropEmptyLists(doc);
+  dropEmptyLists(doc as Resource);
   return doc;
 }
 

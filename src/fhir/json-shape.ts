@@ -70,23 +70,32 @@ export function assertJsonShape(resource: Resource, options: ShapeOptions = {}):
 export const isError = (issue: OperationOutcomeIssue): boolean => issue.severity === 'error' || issue.severity === 'fatal';
 
 /**
- * Removes every empty list from a JSON document, in place (an element with no items is absent in
+ * Removes, in place, the empty lists of repeating elements (an element with no items is absent in
  * FHIR JSON): what a client sends (`"identifier": []`), or what a patch leaves after removing a
- * list's last item, is stored without them.
+ * list's last item, is stored without them. `[]` where one value belongs stays, for validation to
+ * refuse (`"active": []` is no boolean).
  */
-export function dropEmptyLists(document: unknown): void {
-  const stack: unknown[] = [document];
-  while (stack.length) {
-    const node = stack.pop();
-    if (Array.isArray(node)) {
-      for (const item of node) if (typeof item === 'object' && item !== null) stack.push(item);
-    } else if (typeof node === 'object' && node !== null) {
-      const object = node as Record<string, unknown>;
-      for (const key of Object.keys(object)) {
-        const value = object[key];
-        if (Array.isArray(value) && value.length === 0) delete object[key];
-        else if (typeof value === 'object' && value !== null) stack.push(value);
-      }
+export function dropEmptyLists(resource: Resource): void {
+  const schema = isResourceType(resource.resourceType) ? schemaOf(resource.resourceType) : undefined;
+  if (schema) dropIn(resource as unknown as Json, schema, 0);
+}
+
+function dropIn(value: Json, schema: InternalTypeSchema, depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  for (const key of Object.keys(value)) {
+    const info = elementInfo(schema, key);
+    const child = value[key];
+    if (!info || typeof child !== 'object' || child === null) continue;
+    if (Array.isArray(child) && child.length === 0) {
+      if (info.isArray) delete value[key];
+      continue;
+    }
+    if (PRIMITIVE.test(info.type)) continue;
+    for (const item of Array.isArray(child) ? child : [child]) {
+      if (!isObject(item)) continue;
+      const type = info.type === 'Resource' ? (typeof item.resourceType === 'string' && isResourceType(item.resourceType) ? item.resourceType : undefined) : info.type;
+      const inner = type ? schemaOf(type) : undefined;
+      if (inner) dropIn(item, inner, depth + 1);
     }
   }
 }
