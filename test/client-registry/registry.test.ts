@@ -177,9 +177,35 @@ for (const driver of testDrivers) {
       const twoResources = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, query.parameter[0]] });
       assert.equal(twoResources.status, 400, 'two resource parameters (review finding 14)');
       const certainOnly = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, { name: 'onlyCertainMatches', valueBoolean: true }] });
+      assert.ok(certainOnly.body.entry.length >= 1, 'one person\'s records are a certain match');
       assert.ok(certainOnly.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
       assert.equal((await cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [] })).status, 400);
+      // ITI-119 Case 9: an invalid Patient, or one with modifiers (PDQm MatchInputPatient), is a 400.
+      const asked = query.parameter[0]!.resource as Record<string, unknown>;
+      for (const bad of [{ gender: 'banana' }, { birthDate: '1958-02-30' }, { foo: 1 }, { implicitRules: 'http://example.org/rules' },
+        { modifierExtension: [{ url: 'http://example.org/not-really', valueBoolean: true }] }]) {
+        const refused = await cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { ...asked, ...bad } }] });
+        assert.equal(refused.status, 400, `${JSON.stringify(bad)}: ${JSON.stringify(refused.body).slice(0, 200)}`);
+        assert.equal(refused.body.resourceType, 'OperationOutcome');
+      }
       assert.equal((await cr.request('POST', 'Patient/$match', { ...query, parameter: [query.parameter[0], { name: 'count', valueString: 'many' }] })).status, 400);
+    });
+
+    test('$match onlyCertainMatches: certain records of two different people are no certain match (none answered); one person\'s are', async () => {
+      const twin = (id: string) => patient({ ids: [[CLINIC_A, id]], family: 'Twindoe', given: 'Sam', birthDate: '2001-02-03', gender: 'male' });
+      const a = await cr.request('POST', 'Patient', twin('TW-1'));
+      const b = await cr.request('POST', 'Patient', twin('TW-2'));
+      const ask = (onlyCertainMatches: boolean) => cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [
+        { name: 'resource', resource: patient({ ids: [], family: 'Twindoe', given: 'Sam', birthDate: '2001-02-03', gender: 'male' }) },
+        { name: 'onlyCertainMatches', valueBoolean: onlyCertainMatches }] });
+      // Identical demographics under two clinic ids: linked to one person or not, depending on the rules; made two people here.
+      if (goldenOf(b.body) === goldenOf(a.body)) assert.equal((await cr.request('POST', `Patient/${b.body.id}/$cr-unlink`)).status, 200);
+      const both = await ask(false);
+      assert.equal(both.body.entry.length, 2, 'two people, both found');
+      assert.ok(both.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'), 'both certain');
+      const certain = await ask(true);
+      assert.equal(certain.status, 200);
+      assert.equal(certain.body.entry?.length ?? 0, 0, 'which of the two is unknown: no certain match');
     });
 
     test('identifier domains: an unknown domain or a missing system is refused with 422 naming it, nothing stored', async () => {

@@ -7,6 +7,8 @@ import { assertJsonShape } from '../../fhir/json-shape.js';
 import type { Bundle, BundleEntry, Patient } from '@medplum/fhirtypes';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
+import { validateAgainstDefinitions } from '../../fhir/validation.js';
+import { referencedId } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
 import type { GoldenRecordLinker, ScoredCandidate } from './linker.js';
 import { patientBoundsViolation, type PatientBounds } from './patient-bounds.js';
@@ -19,6 +21,12 @@ function booleanParameter(value: unknown, name: string): boolean {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
   throw badRequest(`$match ${name} must be true or false`);
+}
+
+/** The person a record is: its golden record (its `refer` link), or itself. */
+function personOf(patient: Patient): string | undefined {
+  const refer = patient.link?.find((l) => l.type === 'refer');
+  return (refer && referencedId(refer)) ?? patient.id;
 }
 
 export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsReader, bounds: PatientBounds): FhirOperation {
@@ -36,8 +44,13 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       }
       const input = param('resource')?.resource as Patient | undefined;
       if (!input || input.resourceType !== 'Patient') throw badRequest('$match needs a "resource" parameter holding a Patient');
-      // A query, so not validated as a write (PDQm: any subset of demographics), but shaped as FHIR JSON shapes a Patient.
+      // PDQm MatchInputPatient: any subset of demographics, but a valid Patient (ITI-119 Case 9: else 400),
+      // and nothing that changes how it reads (no modifierExtension, no implicitRules).
       assertJsonShape(input);
+      validateAgainstDefinitions(input);
+      for (const forbidden of ['modifierExtension', 'implicitRules'] as const) {
+        if (input[forbidden] !== undefined) throw badRequest(`$match: the Patient cannot have ${forbidden} (PDQm MatchInputPatient): it would change what the demographics mean`);
+      }
       const violation = patientBoundsViolation(input, bounds);
       if (violation) throw badRequest(`$match: ${violation}`);
       const onlyCertain = booleanParameter(param('onlyCertainMatches')?.valueBoolean ?? param('onlyCertainMatches')?.valueString, 'onlyCertainMatches');
@@ -54,9 +67,10 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
       const patient: Patient = { ...input, ...(identifier ? { identifier } : {}) };
       // ITI-119 Case 2: one entry per Patient resource found, best first (a person's records each have theirs).
       const candidates: ScoredCandidate[] = await linker.scoreCandidates(repo, patient);
-      const matches = candidates
-        .filter((c) => c.result.grade !== 'certainly-not' && (!onlyCertain || c.result.grade === 'certain'))
-        .slice(0, count);
+      const found = candidates.filter((c) => c.result.grade !== 'certainly-not' && (!onlyCertain || c.result.grade === 'certain'));
+      // onlyCertainMatches (Patient-match): certain records of two different people are no certain
+      // match; the supplier cannot say which, so it answers none. One person's records are one match.
+      const matches = onlyCertain && new Set(found.map((c) => personOf(c.patient))).size > 1 ? [] : found.slice(0, count);
       const entry: BundleEntry[] = matches.map((c) => ({
         fullUrl: `${baseUrl}/Patient/${c.patient.id}`,
         resource: c.patient,
