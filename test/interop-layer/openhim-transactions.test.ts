@@ -36,8 +36,8 @@ for (const driver of testDrivers) {
       channelId = channel.body._id;
       const seeds: Array<[string, Record<string, unknown>]> = [
         ['plain', {}],
-        ['with-route', { routes: [{ name: 'audit copy', request: { path: '/audit/copy', method: 'POST', timestamp: iso(t0 + 10) }, response: { status: 502, timestamp: iso(t0 + 50) } }] }],
-        ['with-orchestration', { orchestrations: [{ name: 'lookup', request: { path: '/fhir/Patient', querystring: 'identifier=42', method: 'GET', timestamp: iso(t0 + 5) }, response: { status: 503, timestamp: iso(t0 + 60) } }] }],
+        ['with-route', { routes: [{ name: 'audit copy', request: { host: 'audit.example', port: 8443, path: '/audit/copy', method: 'POST', timestamp: iso(t0 + 10) }, response: { status: 502, timestamp: iso(t0 + 50) } }] }],
+        ['with-orchestration', { orchestrations: [{ name: 'lookup', request: { host: 'cr.example', port: '3447', path: '/fhir/Patient', querystring: 'identifier=42', method: 'GET', timestamp: iso(t0 + 5) }, response: { status: 503, timestamp: iso(t0 + 60) } }] }],
         ['with-property', { properties: { pk: 'one', other: 2 } }],
         // 4 + 2 x 12 events, a second later than the others: past OPENHIM_API_MAX_EVENTS (40) in all.
         ['many-parts', {
@@ -129,6 +129,12 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ids1({ 'orchestrations.request.path': 'patient' }), [ids['with-orchestration']]);
       assert.deepEqual(await ids1({ 'orchestrations.request.querystring': 'identifier=4' }), [ids['with-orchestration']]);
       assert.deepEqual(await ids1({ 'orchestrations.response.status': '503', 'request.path': 'orchestration' }), [ids['with-orchestration']]);
+      // Host and port, exactly, as OpenHIM's console sends them (a port stored as a number or as text).
+      assert.deepEqual(await ids1({ 'routes.request.host': 'audit.example' }), [ids['with-route']]);
+      assert.deepEqual(await ids1({ 'routes.request.port': '8443' }), [ids['with-route']]);
+      assert.deepEqual(await ids1({ 'routes.request.host': 'audit' }), [], 'exact, not a pattern');
+      assert.deepEqual(await ids1({ 'orchestrations.request.host': 'cr.example', 'orchestrations.request.port': 3447 }), [ids['with-orchestration']]);
+      assert.equal((await iol.call('GET', `/transactions?${f({ 'routes.request.port': 'http' })}`)).status, 400);
       // A pattern only PostgreSQL refuses is a 400 naming the filter, on the list and on /bulkrerun.
       const nope = await iol.call('POST', '/bulkrerun', { filters: { 'routes.request.path': '[[:nope:]]' }, pauseQueue: true });
       assert.equal(nope.status, 400, JSON.stringify(nope.body));

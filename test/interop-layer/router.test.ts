@@ -118,6 +118,7 @@ for (const driver of testDrivers) {
       const seen = up.seen.at(-1)!;
       assert.equal(seen.headers['x-openhim-clientid'], 'emr');
       assert.match(String(seen.headers['x-openhim-transactionid']), /^[0-9a-f]{24}$/);
+      assert.equal(res.headers.get('x-openhim-transactionid'), seen.headers['x-openhim-transactionid'], 'the caller learns the id too (OpenHIM)');
       assert.equal(seen.headers.authorization, undefined);
       assert.equal(seen.headers['x-custom'], 'kept');
       assert.equal(seen.headers.host, `127.0.0.1:${up.port}`);

@@ -90,7 +90,7 @@ export function representationOf(raw: unknown, fallback: Representation = 'simpl
 }
 
 /** Filters on each route or orchestration, as OpenHIM's parseTransactionFilters and its console send them. */
-const PART_FILTERS = ['request.path', 'request.querystring', 'response.status'] as const;
+const PART_FILTERS = ['request.path', 'request.querystring', 'request.host', 'request.port', 'response.status'] as const;
 const TRANSACTION_FILTERS = [
   'channelID', 'clientID', 'status', 'request.timestamp', 'request.path', 'request.querystring', 'request.host', 'request.port', 'request.method', 'response.status', 'childIDs', 'properties',
   ...PART_FILTERS.map((f) => `routes.${f}`), ...PART_FILTERS.map((f) => `orchestrations.${f}`),
@@ -211,7 +211,10 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         const part = /^(routes|orchestrations)\.(.+)$/.exec(key);
         const field = part?.[2] as (typeof PART_FILTERS)[number] | undefined;
         if (part && field && (PART_FILTERS as readonly string[]).includes(field)) {
-          const pattern = field === 'response.status' ? statusPattern(value, key) : parseFilterRegex(value, `filter ${key}`);
+          const pattern = field === 'response.status' ? statusPattern(value, key)
+            : field === 'request.host' ? exactValue(value, key)
+              : field === 'request.port' ? exactValue(value, key, { pattern: /^\d{1,5}$/, what: 'a port number' })
+                : parseFilterRegex(value, `filter ${key}`);
           if (pattern !== undefined) (q.partFilters ??= []).push({ list: part[1] as 'routes' | 'orchestrations', field, pattern });
           break;
         }
@@ -227,7 +230,7 @@ function regexFilterNames(q: ParsedFilters): string[] {
   return [
     ...(q.path ? ['request.path'] : []),
     ...(q.querystring ? ['request.querystring'] : []),
-    ...(q.partFilters ?? []).filter((p) => p.field !== 'response.status').map((p) => `${p.list}.${p.field}`),
+    ...(q.partFilters ?? []).filter((p) => p.field === 'request.path' || p.field === 'request.querystring').map((p) => `${p.list}.${p.field}`),
   ];
 }
 

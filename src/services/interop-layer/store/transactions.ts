@@ -272,7 +272,8 @@ export interface TransactionQuery {
   /** Property tests: `value` undefined = the transaction has the property (any value). */
   properties?: Array<{ key: string; value: unknown }> | undefined;
   /** Conditions on any one of the routes or orchestrations (each its own: Mongo's dotted-path match on an array). */
-  partFilters?: Array<{ list: 'routes' | 'orchestrations'; field: 'request.path' | 'request.querystring' | 'response.status'; pattern: string }> | undefined;
+  /** Patterns (path, querystring), a status pattern, or exact values (host, port). */
+  partFilters?: Array<{ list: 'routes' | 'orchestrations'; field: 'request.path' | 'request.querystring' | 'request.host' | 'request.port' | 'response.status'; pattern: string }> | undefined;
   limit: number;
   offset: number;
 }
@@ -457,7 +458,7 @@ export class TransactionLog {
       // page's LIMIT bound the rows scanned; each pattern is checked (parseFilterRegex) and the
       // statement timeout bounds the rest.
       const [section, field] = part.field.split('.') as [string, string];
-      const operator = part.field === 'response.status' ? '~' : '~*';
+      const operator = part.field === 'response.status' ? '~' : part.field === 'request.host' || part.field === 'request.port' ? '=' : '~*';
       add((p) => `EXISTS (SELECT 1 FROM json_array_elements(CASE WHEN json_typeof(doc->'${part.list}') = 'array' THEN doc->'${part.list}' ELSE '[]'::json END) AS e
                    WHERE (e->'${section}'->>'${field}') ${operator} ${p})`, part.pattern);
     }

@@ -190,7 +190,10 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     const bodiless = exchange.request.method === 'HEAD' || upstream.status === 304;
     exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body, representationLength: bodiless ? (upstream.headers['content-length'] ?? null) : undefined };
   }
-  if (channel.isAsynchronousProcess && exchange.response.status >= 200 && exchange.response.status < 300) exchange.response.status = 202;
+  // As OpenHIM (router.js, messageStore.js): the caller learns the transaction's id, to find it in the log.
+  exchange.response.headers['x-openhim-transactionid'] = tx._id;
+  // OpenHIM's storeResponse: any answer below 400 to an asynchronous channel's caller is a 202.
+  if (channel.isAsynchronousProcess && exchange.response.status < 400) exchange.response.status = 202;
 }
 
 /**
