@@ -78,6 +78,11 @@ for (const driver of testDrivers) {
         const refused = await iol.call('POST', '/transactions', bad);
         assert.equal(refused.status, 400, JSON.stringify(bad));
       }
+      // OpenHIM's own fixture (transactionsAPITests.js) gives the status as text; mongoose casts it.
+      const textStatus = await iol.call('POST', '/transactions', { ...transaction('text-status'), response: { status: '200', timestamp: iso(t0) } });
+      assert.equal(textStatus.status, 201, JSON.stringify(textStatus.body));
+      assert.equal((await iol.call('GET', `/transactions/${textStatus.body._id}`)).body.response.status, 200);
+      assert.equal((await iol.call('DELETE', `/transactions/${textStatus.body._id}`)).status, 200);
       const atCap = await iol.call('POST', '/transactions', transaction('at-cap', { routes: Array.from({ length: 100 }, (_, i) => ({ name: `r${i}` })) }));
       assert.equal(atCap.status, 201, JSON.stringify(atCap.body));
       const pushed = await iol.call('PUT', `/transactions/${atCap.body._id}`, { $push: { routes: { name: 'one more' } } });

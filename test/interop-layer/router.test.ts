@@ -236,6 +236,17 @@ for (const driver of testDrivers) {
       assert.equal(byProperty.body.length, 1);
     });
 
+    test('a mediator status given as text ("201") is that number, as OpenHIM casts it; a status word that is no transaction status is ignored', async () => {
+      up.handle('/fhir/text-status', (_req, res) => res.writeHead(200, { 'content-type': 'application/json+openhim' })
+        .end(JSON.stringify({ status: 'Bogus', response: { status: '201', headers: { 'content-type': 'text/plain' }, body: 'made' } })));
+      const res = await fetch(`${iol.router}/fhir/text-status`, { headers: { authorization: emr } });
+      assert.equal(res.status, 201);
+      const logged = await lastTx('fhir');
+      assert.equal(logged.request.path, '/fhir/text-status');
+      assert.equal(logged.response.status, 201);
+      assert.equal(logged.status, 'Successful', 'the router\'s own status, not "Bogus"');
+    });
+
     test('a mediator answer Node cannot relay (status 99) is a 502, and the router carries on', async () => {
       const res = await fetch(`${iol.router}/weird-mediator`, { headers: { authorization: emr } });
       assert.equal(res.status, 502);

@@ -19,7 +19,8 @@ const castNumber = (value: unknown) => (typeof value === 'string' && value.trim(
 const castList = (value: unknown) => (value === undefined || value === null || Array.isArray(value) ? value : [value]);
 
 const storedBoolean = () => z.preprocess(castBoolean, z.boolean());
-const storedNumber = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(castNumber, schema);
+/** A number as mongoose casts one: a numeric string is that number (OpenHIM's own fixtures send `status: '200'`). */
+export const storedNumber = <T extends z.ZodTypeAny>(schema: T) => z.preprocess(castNumber, schema);
 const storedList = <T extends z.ZodTypeAny>(item: T) => z.preprocess(castList, z.array(item));
 
 export const routeSchema = z.object({

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { newObjectId } from '../ids.js';
-import { TRANSACTION_STATUSES, type Transaction } from '../models.js';
+import { storedNumber, TRANSACTION_STATUSES, type Transaction } from '../models.js';
 import { parseBody } from '../validation.js';
 import { parseTimestamp } from './query-filters.js';
 import { storedBody } from '../router/bodies.js';
@@ -39,7 +39,7 @@ const request = z
   })
   .passthrough();
 const response = z
-  .object({ status: z.number().int().min(100).max(999), headers, body: z.string().optional(), timestamp: instant.optional() })
+  .object({ status: storedNumber(z.number().int().min(100).max(999)), headers, body: z.string().optional(), timestamp: instant.optional() })
   .passthrough();
 /** Routes and orchestrations: OpenHIM's shape, their request and response timestamps dates when given. */
 const part = z

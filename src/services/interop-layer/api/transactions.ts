@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
-import { TRANSACTION_STATUSES, type Channel, type Transaction, type User } from '../models.js';
+import { storedNumber, TRANSACTION_STATUSES, type Channel, type Transaction, type User } from '../models.js';
 import type { TransactionQuery } from '../store/transactions.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
@@ -322,7 +322,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       .object({
         status: z.enum(TRANSACTION_STATUSES).optional(),
         // A status is what an integer column and an HTTP client take: the row must stay storable.
-        response: z.object({ status: z.number().int().min(100).max(999).optional() }).passthrough().optional(),
+        response: z.object({ status: storedNumber(z.number().int().min(100).max(999)).optional() }).passthrough().optional(),
         routes: z.array(z.record(z.unknown())).optional(),
         orchestrations: z.array(z.record(z.unknown())).optional(),
         properties: z.record(z.unknown()).optional(),

@@ -7,7 +7,7 @@
  * the rest (orchestrations, properties, status, error) goes to the transaction.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
-import type { Orchestration, RecordedRequest, Route, RouteRecord, Transaction, TransactionStatus } from '../../models.js';
+import { TRANSACTION_STATUSES, type Orchestration, type RecordedRequest, type Route, type RouteRecord, type Transaction, type TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
 import { senderIdentityHeaders } from '../../../../common/sender-identity.js';
 import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
@@ -76,7 +76,11 @@ function parseMediator(response: UpstreamResponse): MediatorResponse | undefined
   if (!type.startsWith('application/json+openhim')) return undefined;
   try {
     const parsed = JSON.parse(response.body.toString('utf8')) as MediatorResponse;
-    return parsed && typeof parsed === 'object' ? parsed : undefined;
+    if (!parsed || typeof parsed !== 'object') return undefined;
+    // As OpenHIM (setKoaResponse, mongoose): "201" is the status 201.
+    const status: unknown = parsed.response?.status;
+    if (typeof status === 'string' && /^\d{3}$/.test(status)) parsed.response!.status = Number(status);
+    return parsed;
   } catch {
     return { error: { message: 'the mediator sent application/json+openhim that is not JSON' } };
   }
@@ -185,7 +189,8 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
     if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
     if (m.error) tx.error = m.error;
-    if (m.status) exchange.mediatorStatus = m.status;
+    // Only a transaction status (OpenHIM's schema enum): another word would be counted in no metric.
+    if (m.status && (TRANSACTION_STATUSES as readonly string[]).includes(m.status)) exchange.mediatorStatus = m.status;
   } else {
     const bodiless = exchange.request.method === 'HEAD' || upstream.status === 304;
     exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body, representationLength: bodiless ? (upstream.headers['content-length'] ?? null) : undefined };
