@@ -10,6 +10,7 @@ import { LIMITS } from '../common/limits.js';
 import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import { assertJsonShape } from './json-shape.js';
+import { ifNoneExistQuery } from './conditional-criteria.js';
 import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
@@ -380,7 +381,7 @@ async function assignIdentity(repo: FhirRepository, item: PlannedEntry, referenc
     let id: string | undefined;
     const condition = item.request.headers['if-none-exist'];
     if (condition) {
-      const matches = await repo.matchConditional(type, [...new URLSearchParams(condition)] as Array<[string, string]>, true, 'If-None-Exist');
+      const matches = await repo.matchConditional(type, ifNoneExistQuery(type, condition), true, 'If-None-Exist');
       if (matches[0]) {
         id = matches[0].id!;
         skip.set(item.index, matches[0]);

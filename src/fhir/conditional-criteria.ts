@@ -7,6 +7,7 @@
  * duplicate, a conditional delete delete nothing.
  */
 
+import { badRequest } from './outcome.js';
 import { isEmptyValue } from './search/parse.js';
 
 /** R4 result parameters, the general _format/_pretty, and this server's paging parameters. */
@@ -23,4 +24,20 @@ const RESULT_PARAMETERS = new Set([
  */
 export function selectingCriteria(query: ReadonlyArray<[string, string]>): Array<[string, string]> {
   return query.filter(([key, value]) => !isEmptyValue(value) && !RESULT_PARAMETERS.has(key.trim().split(':')[0]!));
+}
+
+/**
+ * An If-None-Exist header as search pairs. R4 gives the query part only (`identifier=x|1`); HAPI
+ * also takes it after the type (`Patient?identifier=x|1`), as clients copy it from a search URL:
+ * so does this server, when the type is the one created.
+ */
+export function ifNoneExistQuery(type: string, header: string): Array<[string, string]> {
+  const mark = header.indexOf('?');
+  let query = header;
+  if (mark >= 0) {
+    const named = header.slice(0, mark).replace(/^\//, '');
+    if (named !== type) throw badRequest(`If-None-Exist names ${named.slice(0, 64) || 'no type'} but the resource created is a ${type}: give the query part only, e.g. identifier=system|value`);
+    query = header.slice(mark + 1);
+  }
+  return [...new URLSearchParams(query)] as Array<[string, string]>;
 }

@@ -10,7 +10,7 @@ import type { Bundle, Meta, OperationOutcomeIssue, Resource } from '@medplum/fhi
 import { DEFAULT_LIMITS, type Limits } from '../common/limits.js';
 import type { Database, Queryable } from '../db/database.js';
 import { applyPatchBody } from './patch-body.js';
-import { selectingCriteria } from './conditional-criteria.js';
+import { ifNoneExistQuery, selectingCriteria } from './conditional-criteria.js';
 import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
 import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
@@ -176,7 +176,7 @@ export class FhirRepository {
     await this.prefetchBindings(resource);
     return this.transaction(async (repo) => {
       if (options.ifNoneExist !== undefined) {
-        const query = [...new URLSearchParams(options.ifNoneExist)] as Query;
+        const query = ifNoneExistQuery(resource.resourceType, options.ifNoneExist) as Query;
         const existing = await repo.matchConditional(resource.resourceType, query, options.strict, 'If-None-Exist');
         if (existing.length === 1) return { resource: existing[0]!, created: false };
       }

@@ -282,6 +282,8 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     if (!/^\d{1,9}$/.test(countText)) throw badRequest('_count must be a non-negative integer', 'FHIR_BAD_SEARCH');
     count = Math.min(Number(countText), ctx.repo.limits.fhirSearchMaxCount);
   }
+  // _summary=count: the total only (search.html#summary), so no entries and no next page.
+  if (query.get('_summary') === 'count') count = 0;
   const offsetText = query.get('_offset') ?? '0';
   if (!/^\d{1,9}$/.test(offsetText)) throw badRequest('_offset must be a non-negative integer', 'FHIR_BAD_SEARCH');
   const offset = Number(offsetText);

@@ -109,6 +109,13 @@ for (const driver of testDrivers) {
       assert.equal(second.body.id, first.body.id);
       const found = await s.request('GET', 'Patient?identifier=urn:test|cc-1&_total=accurate');
       assert.equal(found.body.total, 1);
+      // The query copied from a search URL, type and all (as HAPI takes it); another type is a 400.
+      const typed = await s.request('POST', 'Patient', { body, headers: { 'if-none-exist': 'Patient?identifier=urn:test|cc-1' } });
+      assert.equal(typed.status, 200, JSON.stringify(typed.body));
+      assert.equal(typed.body.id, first.body.id);
+      const otherType = await s.request('POST', 'Patient', { body, headers: { 'if-none-exist': 'Observation?identifier=urn:test|cc-1' } });
+      assert.equal(otherType.status, 400);
+      assert.equal((await s.request('GET', 'Patient?identifier=urn:test|cc-1&_total=accurate')).body.total, 1);
     });
 
     test('conditional update and delete act on the single match; several matches give 412', async () => {
