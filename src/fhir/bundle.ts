@@ -262,7 +262,7 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
       results[item.index] = errorEntry(asFhirError(error));
     }
   }
-  return { resourceType: 'Bundle', type: 'batch-response', entry: results };
+  return { resourceType: 'Bundle', type: 'batch-response', ...(results.length ? { entry: results } : {}) };
 }
 
 function orderOf(item: PlannedEntry | { index: number; error: FhirError }): number {
@@ -325,7 +325,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     await run(item);
   }
   await flushCreates(ctx, pending, results);
-  return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
+  return { resourceType: 'Bundle', type: 'transaction-response', ...(results.length ? { entry: results } : {}) };
 }
 
 /** Fails the transaction when two entries change the same resource (bundle-rules.ts). */

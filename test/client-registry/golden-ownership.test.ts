@@ -34,7 +34,7 @@ for (const driver of testDrivers) {
       assert.equal(reply.body.issue[0].code, 'forbidden');
       assert.match(reply.body.issue[0].diagnostics, /golden/);
       const all = await cr.request('GET', 'Patient?family=banda');
-      assert.equal(all.body.entry.length, 2, 'only the source and its golden record');
+      assert.equal((all.body.entry?.length ?? 0), 2, 'only the source and its golden record');
 
       const put = await cr.request('PUT', 'Patient/forged-golden', { ...forged, id: 'forged-golden' });
       assert.equal(put.status, 403, 'nor as an update-as-create');

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLIENT_REGISTRY_CAPABILITY_STATEMENTS } from '../../src/services/client-registry/index.js';
 import { testDrivers } from '../support/databases.js';
 import { CLINIC_A, CLINIC_B, NATIONAL_ID, NATIONAL_ID_OID, goldenOf, namingSystem, patient, startRegistry, type RegistryUnderTest } from './support.js';
 
@@ -61,7 +62,7 @@ for (const driver of testDrivers) {
       assert.ok(decision.part.filter((p: { name: string }) => p.name === 'field').length >= 1, 'each field contribution is shown');
 
       const goldens = await cr.request('GET', `Patient?_tag=${encodeURIComponent(GOLDEN)}&family=moyo`);
-      assert.equal(goldens.body.entry.length, 1, 'one person, one golden record');
+      assert.equal((goldens.body.entry?.length ?? 0), 1, 'one person, one golden record');
     });
 
     test('a probable match lands in review; accepting links it, rejecting keeps its own golden record', async () => {
@@ -144,14 +145,21 @@ for (const driver of testDrivers) {
     test('PDQm: mothersMaidenName, birthdate=ap and given:exact', async () => {
       const maiden = await cr.request('GET', 'Patient?mothersMaidenName=chirwa');
       assert.equal(maiden.status, 200, JSON.stringify(maiden.body));
-      assert.deepEqual(maiden.body.entry.map((e: { resource: { id: string } }) => e.resource.id), [first.id]);
+      assert.deepEqual((maiden.body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id), [first.id]);
       const approx = await cr.request('GET', `Patient?birthdate=ap1990-04-15&family=moyo&_tag:not=${encodeURIComponent(GOLDEN)}`);
       assert.equal(approx.status, 200, JSON.stringify(approx.body));
-      assert.ok(approx.body.entry.length >= 2, 'an approximate birth date finds the sources');
-      assert.ok(approx.body.entry.every((e: { resource: { meta: { tag?: unknown[] } } }) => !e.resource.meta.tag), '_tag:not leaves the golden records out');
+      assert.ok((approx.body.entry?.length ?? 0) >= 2, 'an approximate birth date finds the sources');
+      assert.ok((approx.body.entry ?? []).every((e: { resource: { meta: { tag?: unknown[] } } }) => !e.resource.meta.tag), '_tag:not leaves the golden records out');
       const exact = await cr.request('GET', 'Patient?given:exact=Tendai');
-      assert.ok(exact.body.entry.length >= 1);
+      assert.ok((exact.body.entry?.length ?? 0) >= 1);
       assert.equal((await cr.request('GET', 'Patient?given:exact=tendai')).body.entry?.length ?? 0, 0, ':exact is case-sensitive');
+    });
+
+    test('the CapabilityStatement names the IHE actors the registry is (PIXm Manager, PDQm Supplier with Match)', async () => {
+      const capability = await cr.request('GET', 'metadata');
+      assert.equal(capability.status, 200);
+      assert.deepEqual(capability.body.instantiates, CLIENT_REGISTRY_CAPABILITY_STATEMENTS);
+      assert.ok(CLIENT_REGISTRY_CAPABILITY_STATEMENTS.some((url) => url.endsWith('/IHE.PIXm.Manager')));
     });
 
     test('$match answers scored entries with the match grade', async () => {
@@ -168,8 +176,8 @@ for (const driver of testDrivers) {
       assert.deepEqual(top.search.extension, [{ url: 'http://hl7.org/fhir/StructureDefinition/match-grade', valueCode: 'certain' }]);
       assert.equal(goldenOf(top.resource), first.golden);
       // ITI-119 Case 2: one entry per Patient resource found (a person's two source records are two entries).
-      const records = new Set(matched.body.entry.map((e: { resource: { id: string } }) => e.resource.id));
-      assert.equal(records.size, matched.body.entry.length, 'one entry per Patient resource');
+      const records = new Set((matched.body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id));
+      assert.equal(records.size, (matched.body.entry?.length ?? 0), 'one entry per Patient resource');
       for (const e of matched.body.entry as Array<{ search: { score: number; extension: Array<{ valueCode: string }> } }>) {
         const band = { certain: [0.75, 1], probable: [0.5, 0.75], possible: [0.25, 0.5] }[e.search.extension[0]!.valueCode as 'certain']!;
         assert.ok(e.search.score >= band[0]! && e.search.score <= band[1]!, `a ${e.search.extension[0]!.valueCode} match scored ${e.search.score}`);
@@ -177,8 +185,8 @@ for (const driver of testDrivers) {
       const twoResources = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, query.parameter[0]] });
       assert.equal(twoResources.status, 400, 'two resource parameters (review finding 14)');
       const certainOnly = await cr.request('POST', 'Patient/$match', { ...query, parameter: [...query.parameter, { name: 'onlyCertainMatches', valueBoolean: true }] });
-      assert.ok(certainOnly.body.entry.length >= 1, 'one person\'s records are a certain match');
-      assert.ok(certainOnly.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
+      assert.ok((certainOnly.body.entry?.length ?? 0) >= 1, 'one person\'s records are a certain match');
+      assert.ok((certainOnly.body.entry ?? []).every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
       assert.equal((await cr.request('POST', 'Patient/$match', { resourceType: 'Parameters', parameter: [] })).status, 400);
       // ITI-119 Case 9: an invalid Patient, or one with modifiers (PDQm MatchInputPatient), is a 400.
       const asked = query.parameter[0]!.resource as Record<string, unknown>;
@@ -201,8 +209,8 @@ for (const driver of testDrivers) {
       // Identical demographics under two clinic ids: linked to one person or not, depending on the rules; made two people here.
       if (goldenOf(b.body) === goldenOf(a.body)) assert.equal((await cr.request('POST', `Patient/${b.body.id}/$cr-unlink`)).status, 200);
       const both = await ask(false);
-      assert.equal(both.body.entry.length, 2, 'two people, both found');
-      assert.ok(both.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'), 'both certain');
+      assert.equal((both.body.entry?.length ?? 0), 2, 'two people, both found');
+      assert.ok((both.body.entry ?? []).every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'), 'both certain');
       const certain = await ask(true);
       assert.equal(certain.status, 200);
       assert.equal(certain.body.entry?.length ?? 0, 0, 'which of the two is unknown: no certain match');

@@ -55,8 +55,8 @@ for (const driver of testDrivers) {
       const matched = await requestJson(`${base}/Patient/$match`, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: patient({ ids: [], family: 'Nkhata', given: 'Chisomo', birthDate: '1979-03-03' }) }] }, auth);
       assert.equal(matched.status, 200);
       // ITI-119 Case 2: one entry per Patient resource: the person's two source records.
-      assert.deepEqual(matched.body.entry.map((e: { resource: { id: string } }) => e.resource.id).sort(), [a.body.id, b.body.id].sort());
-      assert.ok(matched.body.entry.every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
+      assert.deepEqual((matched.body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id).sort(), [a.body.id, b.body.id].sort());
+      assert.ok((matched.body.entry ?? []).every((e: { search: { extension: Array<{ valueCode: string }> } }) => e.search.extension[0]!.valueCode === 'certain'));
       assert.equal((await requestJson(`${base}/Patient/$cr-review`, 'GET', undefined, auth)).status, 200);
 
       const bad = await requestJson(`${base}/Patient`, 'POST', { resourceType: 'Patient', identifier: [{ value: 'no-system' }] }, auth);

@@ -51,10 +51,10 @@ for (const driver of testDrivers) {
       await requestJson(`${base}/Observation`, 'POST', observation(other.body.id, 'final'), auth);
       const found = await requestJson(`${base}/Patient/${patient.body.id}/Observation?status=final`, 'GET', undefined, auth);
       assert.equal(found.status, 200, JSON.stringify(found.body));
-      assert.deepEqual(found.body.entry.map((e: Json) => e.resource.id), [mine.body.id]);
+      assert.deepEqual((found.body.entry ?? []).map((e: Json) => e.resource.id), [mine.body.id]);
       const all = await requestJson(`${base}/Patient/${patient.body.id}/*`, 'GET', undefined, auth);
       assert.equal(all.status, 200, JSON.stringify(all.body));
-      assert.equal(all.body.entry.length, 2);
+      assert.equal((all.body.entry?.length ?? 0), 2);
     });
   });
 }

@@ -60,7 +60,7 @@ for (const driver of drivers) {
       }
       // The numbers are numbers still: a quantity search finds the value.
       const found = JSON.parse((await text('GET', 'Observation?value-quantity=4.0')).text);
-      assert.deepEqual(found.entry.map((e: { resource: { id: string } }) => e.resource.id), [id]);
+      assert.deepEqual((found.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id), [id]);
     });
 
     test('an update that changes only the precision is a new version with the new precision', async () => {

@@ -131,7 +131,7 @@ for (const driver of testDrivers) {
         },
       });
       assert.equal(batch.status, 200);
-      assert.deepEqual(batch.body.entry.map((e: { response: { status: string } }) => e.response.status.slice(0, 3)), ['412', '412', '412']);
+      assert.deepEqual((batch.body.entry ?? []).map((e: { response: { status: string } }) => e.response.status.slice(0, 3)), ['412', '412', '412']);
       const kept = await s.request('GET', `Patient/${id}`);
       assert.equal(kept.status, 200);
       assert.equal(kept.body.meta.versionId, '2');

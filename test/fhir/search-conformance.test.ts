@@ -196,7 +196,7 @@ for (const driver of testDrivers) {
         raw: 'status=preliminary', headers: { 'content-type': 'application/x-www-form-urlencoded', ...STRICT },
       });
       assert.equal(form.status, 200, JSON.stringify(form.body));
-      assert.deepEqual(form.body.entry.map((e: Json) => e.resource.id), named('bp'));
+      assert.deepEqual((form.body.entry ?? []).map((e: Json) => e.resource.id), named('bp'));
       const reply = await s.request('GET', `Patient/${ids.bob}/Observation?_count=1`);
       assert.match(reply.body.link.find((l: Json) => l.relation === 'next').url, new RegExp(`/Patient/${ids.bob}/Observation\\?`));
       assert.equal((await s.request('GET', `Patient/${ids.bob}/Organization`)).status, 400);

@@ -259,7 +259,7 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('DELETE', 'Patient/putcreate')).status, 204);
       assert.equal((await s.request('PUT', 'Patient/putcreate', { body: { resourceType: 'Patient', id: 'putcreate' } })).status, 201);
       const history = await s.request('GET', 'Patient/putcreate/_history');
-      const rows = history.body.entry.map((e: Json) => `${e.request.method} ${e.response.status} ${e.response.etag}`);
+      const rows = (history.body.entry ?? []).map((e: Json) => `${e.request.method} ${e.response.status} ${e.response.etag}`);
       assert.deepEqual(rows, ['PUT 201 W/"4"', 'DELETE 204 W/"3"', 'PUT 200 W/"2"', 'PUT 201 W/"1"']);
     });
 

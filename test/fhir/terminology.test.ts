@@ -65,7 +65,7 @@ for (const driver of testDrivers) {
     const search = async (server: FhirTestServer, query: string): Promise<string[]> => {
       const reply = await server.request('GET', query, { headers: { prefer: 'handling=strict' } });
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      return reply.body.entry.filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id).sort();
+      return (reply.body.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id).sort();
     };
     const create = async (server: FhirTestServer, name: string, resource: Json): Promise<void> => {
       const reply = await server.request('POST', resource.resourceType, { body: resource });

@@ -63,7 +63,7 @@ for (const driver of testDrivers) {
       const bundle = xmlToResource(search.text) as { resourceType: string; type: string; entry: Array<{ resource: { resourceType: string } }> };
       assert.equal(bundle.resourceType, 'Bundle');
       assert.equal(bundle.type, 'searchset');
-      assert.ok(bundle.entry.length >= 1);
+      assert.ok((bundle.entry?.length ?? 0) >= 1);
       assert.equal(bundle.entry[0]!.resource.resourceType, 'Patient');
       const history = xmlToResource((await call('GET', 'Patient/xml-put/_history', { accept: XML })).text) as { type: string };
       assert.equal(history.type, 'history');

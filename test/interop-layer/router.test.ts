@@ -134,6 +134,13 @@ for (const driver of testDrivers) {
       assert.equal(logged.clientID, emrClient._id);
       assert.equal(logged.channelID, channels.fhir);
       assert.equal(logged.request.path, '/fhir/Patient');
+      // As OpenHIM (router.js recordOrchestration, routesTests.js): one orchestration for the primary's call.
+      assert.equal(logged.orchestrations.length, 1);
+      assert.equal(logged.orchestrations[0].name, 'primary');
+      assert.equal(logged.orchestrations[0].request.path, '/fhir/Patient');
+      assert.equal(logged.orchestrations[0].request.querystring, 'name=x');
+      assert.equal(logged.orchestrations[0].request.method, 'GET');
+      assert.equal(logged.orchestrations[0].response.status, 200);
       assert.equal(logged.request.querystring, 'name=x');
       assert.equal(logged.request.headers.authorization, '***', 'client credentials are not logged');
       assert.equal(logged.response.status, 200);
@@ -228,7 +235,7 @@ for (const driver of testDrivers) {
       assert.deepEqual(await res.json(), { made: true });
       const logged = await lastTx('mediated');
       assert.equal(logged.status, 'Successful');
-      assert.equal(logged.orchestrations[0].name, 'lookup');
+      assert.deepEqual(logged.orchestrations.map((o: { name: string }) => o.name), ['lookup', 'primary'], 'the mediator\'s, then the primary call');
       assert.equal(logged.properties.patient, 'p-1');
       assert.equal(logged.properties.seenBody, 'hello');
       assert.equal(logged.request.body, 'hello');
@@ -280,6 +287,11 @@ for (const driver of testDrivers) {
       const downTx = await lastTx('unreachable');
       assert.equal(downTx.status, 'Failed');
       assert.match(downTx.error.message, /unreachable/);
+      // As OpenHIM (routesTests.js): the primary's call is an orchestration, here with its error.
+      assert.equal(downTx.orchestrations.length, 1);
+      assert.equal(downTx.orchestrations[0].name, 'primary');
+      assert.equal(downTx.orchestrations[0].request.path, '/down');
+      assert.match(downTx.orchestrations[0].error.message, /unreachable/);
       const slow = await fetch(`${iol.router}/slow`, { headers: { authorization: emr } });
       assert.equal(slow.status, 504);
       assert.match((await lastTx('slow')).error.message, /did not answer in time/);

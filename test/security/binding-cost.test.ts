@@ -73,7 +73,7 @@ for (const driver of testDrivers) {
       tooCostly(transaction, 'FHIR_BINDING_MAX_QUESTIONS');
       const batch = await s.request('POST', '', { body: bundle('batch', entries) });
       assert.equal(batch.status, 200, JSON.stringify(batch.body).slice(0, 400));
-      const statuses = batch.body.entry.map((e: Json) => e.response.status as string);
+      const statuses = (batch.body.entry ?? []).map((e: Json) => e.response.status as string);
       assert.match(statuses[2], /^400/, JSON.stringify(batch.body).slice(0, 600));
       assert.match(JSON.stringify(batch.body.entry[2]), /FHIR_BINDING_MAX_QUESTIONS/);
       // Repeated codings are one question: 11 entries with the same two codings pass.

@@ -97,7 +97,7 @@ for (const driver of testDrivers) {
 
       const everything = await viaRouter(router, 'GET', `/fhir/Patient/${pid}/$everything`, `127.0.0.1:${routerPort}`);
       assert.equal(everything.status, 200, JSON.stringify(everything.body));
-      const inRecord = everything.body.entry.filter((e: { resource: { code?: { text?: string } } }) => e.resource.code?.text === tag)
+      const inRecord = (everything.body.entry ?? []).filter((e: { resource: { code?: { text?: string } } }) => e.resource.code?.text === tag)
         .map((e: { resource: { subject: { reference: string } } }) => e.resource.subject.reference).sort();
       assert.deepEqual(inRecord, [`http://127.0.0.1:${routerPort}/fhir/Patient/${pid}`, `https://fhir.moh.example/fhir/Patient/${pid}`]);
 
@@ -106,7 +106,7 @@ for (const driver of testDrivers) {
         const bySubject = await viaRouter(router, 'GET', `/fhir/Observation?code:text=${tag}&subject=Patient/${pid}`, host);
         assert.equal(bySubject.body.total, 2, `searched with Host ${host}`);
         const byEvilUrl = await viaRouter(router, 'GET', `/fhir/Observation?code:text=${tag}&subject=${encodeURIComponent(`http://evil.example/fhir/Patient/${pid}`)}`, host);
-        assert.deepEqual(byEvilUrl.body.entry.map((e: { resource: { subject: { reference: string } } }) => e.resource.subject.reference), [`http://evil.example/fhir/Patient/${pid}`]);
+        assert.deepEqual((byEvilUrl.body.entry ?? []).map((e: { resource: { subject: { reference: string } } }) => e.resource.subject.reference), [`http://evil.example/fhir/Patient/${pid}`]);
       }
     });
 
@@ -123,7 +123,7 @@ for (const driver of testDrivers) {
       const reply = await viaRouter(router, 'POST', '/fhir', 'evil.example', bundle);
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       const bySubject = await viaRouter(router, 'GET', `/fhir/Observation?code:text=${tag}&subject=Patient/${pid}`, 'evil.example');
-      assert.deepEqual(bySubject.body.entry.map((e: { resource: { subject: { reference: string } } }) => e.resource.subject.reference), [`http://localhost:${routerPort}/fhir/Patient/${pid}`]);
+      assert.deepEqual((bySubject.body.entry ?? []).map((e: { resource: { subject: { reference: string } } }) => e.resource.subject.reference), [`http://localhost:${routerPort}/fhir/Patient/${pid}`]);
     });
   });
 }

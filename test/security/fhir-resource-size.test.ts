@@ -143,7 +143,7 @@ for (const driver of testDrivers) {
       }
       const form = await s.request('POST', 'Patient/_search', { raw: 'family=Searched', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       assert.equal(form.status, 200, diagnostics(form.body));
-      assert.equal(form.body.entry.length, 1);
+      assert.equal((form.body.entry?.length ?? 0), 1);
       const empty = await s.request('POST', 'Patient/_search?family=Searched', { headers: { 'content-type': 'application/fhir+json' } });
       assert.equal(empty.status, 200, diagnostics(empty.body));
     });

@@ -53,7 +53,7 @@ for (const driver of testDrivers) {
       assert.equal(spanning.status, 201);
       const search = await fhir.request('GET', 'Encounter?date=gt2020&date=lt2010');
       assert.equal(search.status, 200);
-      assert.ok(search.body.entry.some((e: { resource: { id: string } }) => e.resource.id === spanning.body.id), 'a period spanning both matches both');
+      assert.ok((search.body.entry ?? []).some((e: { resource: { id: string } }) => e.resource.id === spanning.body.id), 'a period spanning both matches both');
       const inverted = await fhir.request('POST', 'Encounter', { body: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, period: { start: '2024-02-01', end: '2024-01-01' } } });
       assert.equal(inverted.status, 400);
       assert.match(JSON.stringify(inverted.body), /per-1/);

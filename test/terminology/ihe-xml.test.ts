@@ -59,7 +59,7 @@ describe('terminology: SVCM in FHIR XML (PGlite)', () => {
       assert.ok(isFhirXml(search));
       assert.equal(search.body.entry[0].resource.concept[0].concept[0].designation[0].value, 'Maladie cardiaque');
       const vs = await requestXml(`${base}/ValueSet?url=${q('http://example.org/vs/heart')}&_format=xml`, 'GET', undefined, { ...headers, accept: '' });
-      assert.ok(isFhirXml(vs) && vs.body.entry.length === 1, `${where}: ${vs.text}`);
+      assert.ok(isFhirXml(vs) && (vs.body.entry?.length ?? 0) === 1, `${where}: ${vs.text}`);
       const maps = await requestXml(`${base}/ConceptMap?url=${q(localToFindings.url)}`, 'GET', undefined, headers);
       assert.ok(isFhirXml(maps) && maps.body.entry[0].resource.group[0].element[0].target[0].equivalence === 'equivalent', `${where}: ${maps.text}`);
       const cm = await requestXml(`${base}/ConceptMap/${maps.body.entry[0].resource.id}`, 'GET', undefined, headers);

@@ -90,7 +90,7 @@ for (const driver of testDrivers) {
       const again = await tx.post('$import', P({ name: 'csv', valueString: 'code,display\nroot,Everything again\n' }, { name: 'url', valueUri: url }, { name: 'version', valueString: '2' }));
       assert.equal(again.status, 200);
       assert.equal(param((await tx.get(`CodeSystem/$lookup?system=${q(url)}&code=root`)).body, 'display'), 'Everything again', 'an import replaces the version');
-      assert.equal((await tx.get(`CodeSystem?url=${q(url)}`)).body.entry.length, 1, 'one CodeSystem resource per url and version');
+      assert.equal(((await tx.get(`CodeSystem?url=${q(url)}`)).body.entry?.length ?? 0), 1, 'one CodeSystem resource per url and version');
     });
 
     test('$import resources and Bundles, and NPM packages; other types are skipped', async () => {
@@ -108,7 +108,7 @@ for (const driver of testDrivers) {
       const fromPackage = await tx.post('$import', P({ name: 'package', valueBase64Binary: pkg.toString('base64') }));
       assert.equal(fromPackage.status, 200, JSON.stringify(fromPackage.body));
       assert.deepEqual(codes((await tx.get(`ValueSet/$expand?url=${q('http://example.org/vs/colours')}`)).body), ['red']);
-      assert.equal((await tx.get(`CodeSystem?url=${q('http://example.org/cs/ignored')}`)).body.entry.length, 0);
+      assert.equal((await tx.get(`CodeSystem?url=${q('http://example.org/cs/ignored')}`)).body.entry?.length ?? 0, 0);
     });
 
     test('bad content is a 400: CSV without a code column or a code, unterminated quotes, not a gzip, no url, nothing to import', async () => {

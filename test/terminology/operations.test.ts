@@ -258,6 +258,13 @@ for (const driver of testDrivers) {
       const unknown = await check(`ValueSet/$validate-code?url=${heart}&system=${q('http://example.org/none')}&code=x`);
       assert.equal(param(unknown, 'result'), false);
       assert.match(param(unknown, 'message'), /not known/);
+      // ITI-99/R4: displayLanguage picks the display returned (a designation in that language), as $lookup and $expand do.
+      assert.equal(param(await check(`ValueSet/$validate-code?url=${heart}&system=${q(FINDINGS)}&code=heart&displayLanguage=fr`), 'display'), 'Maladie cardiaque');
+      assert.equal(param(await check(`CodeSystem/$validate-code?url=${q(FINDINGS)}&code=heart&displayLanguage=fr`), 'display'), 'Maladie cardiaque');
+      assert.equal(param(await check(`CodeSystem/$validate-code?url=${q(FINDINGS)}&code=heart&displayLanguage=de`), 'display'), 'Heart disease', 'none in that language: the display');
+      // ITI-97: valueSet is 0..0 with url; the two together are a 400, not one silently used.
+      await fails(400, 'ValueSet/$expand', P({ name: 'url', valueUri: 'http://example.org/vs/heart' },
+        { name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: FINDINGS }] } } }));
       await fails(400, `ValueSet/$validate-code?url=${heart}`);
       await fails(404, `ValueSet/$validate-code?url=${q('http://example.org/vs/none')}&system=${q(FINDINGS)}&code=x`);
     });

@@ -51,6 +51,8 @@ for (const driver of testDrivers) {
       assert.deepEqual(versioned?.version?.map((v) => `${v.code}${v.isDefault ? '*' : ''}`).sort(), ['1.0.0', '10.0.0*', '2.0.0']);
       assert.deepEqual(systems.find((cs) => cs.uri === 'urn:test:ver/unversioned'), { uri: 'urn:test:ver/unversioned', subsumption: true });
       assert.ok(!systems.some((cs) => cs.uri.startsWith('urn:instant:')), 'no staging rows');
+      const capability = await tx.get('metadata');
+      assert.deepEqual(capability.body.instantiates, ['https://profiles.ihe.net/ITI/SVCM/CapabilityStatement/IHE.SVCM.TerminologyRepository'], 'the IHE SVCM actor');
     });
 
     test('a second ValueSet or ConceptMap with the same url|version is 422, as a CodeSystem is; an update of the same one is fine', async () => {

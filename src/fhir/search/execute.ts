@@ -175,8 +175,8 @@ export async function runSearch(ctx: SearchContext, request: SearchRequest, self
   if (result.total !== undefined) bundle.total = result.total;
   bundle.link = pagingLinks(ctx.baseUrl, selfPath, request, result);
   if (budget.incomplete) entries.push(includesLeftOutOutcome(budget, ctx.maxPageBytes, maxIncludedOf(ctx)));
-  // FHIR JSON has no empty arrays: a count-only answer (_summary=count, _count=0) has no entry at all.
-  if (entries.length || (request.summary !== 'count' && request.count !== 0)) bundle.entry = entries;
+  // FHIR JSON has no empty lists: a page with nothing on it has no entry at all (as HAPI answers).
+  if (entries.length) bundle.entry = entries;
   return bundle;
 }
 

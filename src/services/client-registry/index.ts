@@ -57,6 +57,13 @@ export interface ClientRegistryOptions {
 }
 
 /** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
+/** The IHE actors the registry is (its CapabilityStatement's `instantiates`): PIXm Manager, PDQm Supplier with the Match option. */
+export const CLIENT_REGISTRY_CAPABILITY_STATEMENTS = [
+  'https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager',
+  'https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier',
+  'https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch',
+];
+
 export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<ClientRegistryEngine> {
   const schema = options.schema ?? CR_SCHEMA;
   const engine = new ClientRegistryEngine({
@@ -65,7 +72,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
     baseUrl: options.baseUrl,
     limits: options.limits,
     ...(context.logger ? { logger: context.logger } : {}),
-    software: { name: 'Instant OpenHIE client registry', version: '0.1.0' },
+    software: { name: 'Instant OpenHIE client registry', version: '0.1.0', instantiates: CLIENT_REGISTRY_CAPABILITY_STATEMENTS },
   });
   engine.addSearchParameter(MOTHERS_MAIDEN_NAME);
   await engine.migrate();

@@ -66,7 +66,7 @@ async function findByIdentifier(repo: FhirRepository, store: RegistryStore, syst
   const holders = (found.entry ?? []).map((e) => e.resource as Patient).filter((p) => !isGolden(p));
   const live = holders.find((p) => !replacedBy(p));
   if (!live) return holders.length ? { kind: 'retired' } : { kind: 'none' };
-  return { kind: 'person', goldenId: (await store.goldenOf(repo.sql, live.id!)) ?? live.id! };
+  return { kind: 'person', goldenId: (await store.goldenOf(repo.sql, live.id!)) ?? live.id!, queried: live.id! };
 }
 
 /** Whether any record holds an identifier of this domain (an index lookup, one row at most). */
@@ -121,21 +121,26 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
       }
       const seen = new Set<string>(byLogicalId ? [] : [`${sourceSystem}|${value}`]);
       const parameter: ParametersParameter[] = [];
+      /** The other records of the person holding an identifier of an asked domain: their Patient resources are targets too (PIXm's example). */
+      const inTargetDomains = new Set<string>();
       for (const patient of records) {
         for (const identifier of patient.identifier ?? []) {
           const key = `${identifier.system}|${identifier.value}`;
-          if (seen.has(key) || (targetSystems.length && !targetSystems.includes(identifier.system!))) continue;
+          if (targetSystems.length && !targetSystems.includes(identifier.system!)) continue;
+          if (targetSystems.length && patient.id !== found.queried) inTargetDomains.add(patient.id!);
+          if (seen.has(key)) continue;
           seen.add(key);
           const target: Identifier = { ...(identifier.use ? { use: identifier.use } : {}), system: identifier.system, value: identifier.value };
           parameter.push({ name: 'targetIdentifier', valueIdentifier: inAskedForm(target, forms) });
         }
       }
-      if (wantsIds) {
-        // One targetId per Patient resource of the person: the golden record (the enterprise identity) first.
-        for (const id of [found.goldenId, ...records.map((p) => p.id!)]) {
-          if (id === found.queried) continue;
-          parameter.push({ name: 'targetId', valueReference: { reference: `${baseUrl}/Patient/${id}` } });
-        }
+      // One targetId per other Patient resource of the person (never the one queried): all of them, the
+      // golden record (the enterprise identity) first, when no domain or this server's ids are asked;
+      // else those holding an identifier of an asked domain.
+      const targetIds = wantsIds ? [found.goldenId, ...records.map((p) => p.id!)] : [...inTargetDomains];
+      for (const id of new Set(targetIds)) {
+        if (id === found.queried) continue;
+        parameter.push({ name: 'targetId', valueReference: { reference: `${baseUrl}/Patient/${id}` } });
       }
       return { resourceType: 'Parameters', ...(parameter.length ? { parameter } : {}) } as Parameters;
     },

@@ -52,7 +52,7 @@ export class PmirMessageLog {
     const row = rows[0]!;
     if (row.body_digest !== digest) return { kind: 'other-body' };
     const results = typeof row.response === 'string' ? (JSON.parse(row.response) as Bundle) : row.response;
-    return { kind: 'resent', results: results ?? { resourceType: 'Bundle', type: 'transaction-response', entry: [] } };
+    return { kind: 'resent', results: results ?? { resourceType: 'Bundle', type: 'transaction-response' } };
   }
 
   async recordResults(q: Queryable, messageId: string, results: Bundle): Promise<void> {

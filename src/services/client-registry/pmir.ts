@@ -185,7 +185,7 @@ export class PmirFeed {
     };
     const written = writes.length
       ? await processBundle({ repo, operations: this.operations, request: { ...request, headers: { prefer: request.headers.prefer } }, software: this.software }, transaction)
-      : { resourceType: 'Bundle', type: 'transaction-response', entry: [] } as Bundle;
+      : { resourceType: 'Bundle', type: 'transaction-response' } as Bundle;
     const idsByFullUrl = new Map<string, string>();
     writes.forEach((e, n) => {
       const location = written.entry?.[n]?.response?.location;

@@ -56,7 +56,8 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   const engine = new FhirEngine({
     db: context.db, schema, baseUrl: options.baseUrl, limits: options.limits,
     ...(logger ? { logger } : {}),
-    software: { name: 'Instant OpenHIE terminology service', version: '0.1.0' },
+    // IHE SVCM: the Terminology Repository actor.
+    software: { name: 'Instant OpenHIE terminology service', version: '0.1.0', instantiates: ['https://profiles.ihe.net/ITI/SVCM/CapabilityStatement/IHE.SVCM.TerminologyRepository'] },
   });
   await engine.migrate();
   await context.db.migrate(schema, terminologyMigrations(schema));

@@ -5,7 +5,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { canonicalTarget } from './parameters.js';
+import { badParameter, canonicalTarget } from './parameters.js';
 import { latestVersion } from './versions.js';
 
 export const unknownTerminology = (message: string): FhirError => new FhirError(404, 'FHIR_UNKNOWN_TERMINOLOGY', message);
@@ -27,6 +27,9 @@ const MAX_VERSIONS = 50;
 
 /** The resource an operation names: the instance, a url(+version), or an inline resource. */
 export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string, options: { id?: string; url?: string; version?: string; inline?: T; what: string }): Promise<T | undefined> {
+  // One way to name it (ITI-97: valueSet is 0..0 when url is given): two would leave which one was used unclear.
+  const named = [options.id && 'the instance in the path', options.url && 'a url', options.inline && `an inline ${type}`].filter(Boolean);
+  if (named.length > 1) throw badParameter(`give the ${options.what} one way, not ${named.join(' and ')}`);
   if (options.id) return (await repo.read(type, options.id)) as T;
   if (options.inline) return options.inline;
   if (!options.url) return undefined;

@@ -141,6 +141,7 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
       const named = input.string('url') ?? input.string('system');
       const version = input.string('version');
       const abstractAllowed = input.boolean('abstract', true);
+      const language = input.string('displayLanguage');
       // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
       const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';
@@ -160,13 +161,20 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
           lastFailure = abstractRefusal(system.url, checked.concept!.code);
           continue;
         }
-        if (checked.result) return validationResult(true, undefined, checked.display);
+        if (checked.result) return validationResult(true, undefined, await displayInLanguage(repo, store, system, checked.concept!.code, language, checked.display));
         lastFailure = checked.message!;
         correctDisplay ??= checked.display;
       }
       return validationResult(false, lastFailure, correctDisplay);
     },
   };
+}
+
+/** The display returned for a valid code: its designation in `language` (displayLanguage) when it has one. */
+export async function displayInLanguage(repo: FhirRepository, store: ConceptStore, system: StoredCodeSystem, code: string, language: string | undefined, display: string | undefined): Promise<string | undefined> {
+  if (!language) return display;
+  const details = await store.conceptDetails(repo.sql, system, code);
+  return displayIn(language, details?.designations) ?? display;
 }
 
 /** Why abstract=false refuses a concept (R4: "if false, abstract concepts are not considered to be valid"). */

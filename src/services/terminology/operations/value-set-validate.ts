@@ -9,7 +9,7 @@ import { compileValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
 import { OperationInput } from '../parameters.js';
-import { abstractRefusal, checkConcept, codingsToCheck, notFoundMessage, validationResult } from './code-system.js';
+import { abstractRefusal, checkConcept, codingsToCheck, displayInLanguage, notFoundMessage, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
 
 const VS_VALIDATE_PARAMETERS = ['url', 'context', 'valueSet', 'valueSetVersion', 'code', 'system', 'systemVersion', 'display', 'coding',
@@ -28,6 +28,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const systemVersion = input.string('systemVersion');
       const activeOnly = input.boolean('activeOnly', false);
       const abstractAllowed = input.boolean('abstract', true);
+      const language = input.string('displayLanguage');
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
       const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
@@ -61,15 +62,15 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
             failures.push(abstractRefusal(member.system, member.code));
             continue;
           }
-          if (coding.display === undefined) return validationResult(true, undefined, member.display);
           const system = (await store.findSystem(repo.sql, member.system, member.version))!;
+          if (coding.display === undefined) return validationResult(true, undefined, await displayInLanguage(repo, store, system, member.code, language, member.display));
           const checked = await checkConcept(repo, store, system, member.code, coding.display);
           if (!checked.result) {
             failures.push(checked.message!);
             correctDisplay ??= checked.display; // the spec: display carries the right one when the given is wrong
             continue;
           }
-          return validationResult(true, undefined, checked.display);
+          return validationResult(true, undefined, await displayInLanguage(repo, store, system, member.code, language, checked.display));
         }
         if (coding.display !== undefined && member.display && member.display.trim().toLowerCase() !== coding.display.trim().toLowerCase()) {
           failures.push(`display "${coding.display.slice(0, 100)}" is not the display of ${coding.system}#${coding.code} in value set ${name} ("${member.display}")`);

@@ -10,6 +10,7 @@ import type { Exchange, RouterDeps } from '../exchange.js';
 import { TRANSACTION_STATUSES, type Orchestration, type RecordedRequest, type Route, type RouteRecord, type Transaction, type TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
 import { senderIdentityHeaders } from '../../../../common/sender-identity.js';
+import { countParts } from '../../transaction-parts.js';
 import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
 import { normaliseRequestPath } from '../request-path.js';
 import type { RouterRequest } from '../exchange.js';
@@ -28,6 +29,9 @@ interface RouteOutcome {
   route: Route;
   /** The request as logged in the transaction's routes (secondary routes only: the primary's is the transaction's own). */
   request?: RecordedRequest;
+  /** The upstream path and query called, and when (for the primary's orchestration record). */
+  path?: string;
+  sentAt?: string;
   response?: UpstreamResponse;
   mediator?: MediatorResponse;
   failure?: UpstreamFailure;
@@ -127,6 +131,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
         timestamp: new Date().toISOString(),
         ...storedBody(request.body, channel.requestBody, deps.config.maxStoredBodyBytes),
       };
+  const sentAt = route.primary ? new Date().toISOString() : undefined;
   try {
     const response = await deps.upstream.send({
       secured: route.secured,
@@ -141,11 +146,31 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
       onCancel: route.primary ? (cancel) => (exchange.cancelPrimary = cancel) : undefined,
     });
     const mediator = parseMediator(response);
-    return { route, request: recorded, response, ...(mediator ? { mediator } : {}) };
+    return { route, request: recorded, response, path, sentAt, ...(mediator ? { mediator } : {}) };
   } catch (error) {
     const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure('error', (error as Error).message);
-    return { route, request: recorded, failure };
+    return { route, request: recorded, failure, path, sentAt };
   }
+}
+
+/**
+ * The primary route's call as OpenHIM records it (router.js recordOrchestration: one orchestration
+ * for the primary, its answer or its error), after a mediator's own. Without headers or bodies:
+ * they are the transaction's own request and response, which OpenHIM stores twice.
+ */
+function primaryOrchestration(outcome: RouteOutcome, method: string): Orchestration {
+  const path = outcome.path ?? '';
+  const mark = path.indexOf('?');
+  const request = {
+    host: outcome.route.host,
+    port: outcome.route.port,
+    path: mark < 0 ? path : path.slice(0, mark),
+    ...(mark < 0 ? {} : { querystring: path.slice(mark + 1) }),
+    method,
+    timestamp: outcome.sentAt ?? new Date().toISOString(),
+  };
+  if (outcome.failure) return { name: outcome.route.name, request, error: { message: outcome.failure.message } };
+  return { name: outcome.route.name, request, response: { status: outcome.response!.status, timestamp: new Date().toISOString() } };
 }
 
 export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Promise<void> {
@@ -172,7 +197,11 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   if (parallel.length > 0 || afterPrimary.length > 0) secondaryWork.set(exchange, Promise.all([...parallel, ...afterPrimary]));
 
   const tx = exchange.transaction!;
+  const recordPrimary = (): void => {
+    if (countParts(tx) < deps.config.limits.transactionMaxParts) tx.orchestrations.push(primaryOrchestration(outcome, exchange.request.method));
+  };
   if (outcome.failure) {
+    recordPrimary();
     tx.error = { message: outcome.failure.message };
     exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(outcome.failure.message) };
     return;
@@ -195,6 +224,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     const bodiless = exchange.request.method === 'HEAD' || upstream.status === 304;
     exchange.response = { status: upstream.status, headers: forwardableHeaders(upstream.headers), body: upstream.body, representationLength: bodiless ? (upstream.headers['content-length'] ?? null) : undefined };
   }
+  recordPrimary(); // after a mediator's own orchestrations, as OpenHIM's messageStore appends them
   // As OpenHIM (router.js, messageStore.js): the caller learns the transaction's id, to find it in the log.
   exchange.response.headers['x-openhim-transactionid'] = tx._id;
   // OpenHIM's storeResponse: any answer below 400 to an asynchronous channel's caller is a 202.
