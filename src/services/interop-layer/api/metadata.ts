@@ -52,7 +52,7 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   async function importOne(key: Key, item: unknown, dryRun: boolean, user: User | undefined): Promise<ImportResult> {
-    const model = key.replace(/s$/, '');
+    const model = key; // as OpenHIM's results name it: the collection (buildResponseObject)
     // The item's name as given, so an error names it even when the item is refused.
     let record = recordName(item);
     // What a dry run would do with an item, and what the import did: by whether it existed.
@@ -133,7 +133,14 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
     for (const doc of documents) {
       if (!doc || typeof doc !== 'object') throw badRequest('metadata must be an object (or a list of objects) keyed by Channels, Clients, Mediators, Users, ContactGroups');
       for (const [key, items] of Object.entries(doc as Record<string, unknown>)) {
-        if (!KEYS.includes(key as Key)) throw badRequest(`unknown metadata key "${key}"`, `use ${KEYS.join(', ')}`);
+        if (!KEYS.includes(key as Key)) {
+          // As OpenHIM (api/metadata.js): each item of a collection it does not import is an Error
+          // result, the rest goes in. OpenHIM's own export has Passports and Keystore besides.
+          for (const item of Array.isArray(items) ? items : [items]) {
+            results.push({ model: key.slice(0, 60), record: recordName(item), status: 'Error', message: `Invalid Collection in Import Object: this server imports ${KEYS.join(', ')}` });
+          }
+          continue;
+        }
         if (!Array.isArray(items)) throw badRequest(`metadata ${key} must be a list`);
         for (const item of items) results.push(await importOne(key as Key, item, dryRun, user));
       }
