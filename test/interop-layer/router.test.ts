@@ -104,6 +104,9 @@ for (const driver of testDrivers) {
       await addChannel('wl-elsewhere', { urlPattern: '^/wl-elsewhere$', authType: 'public', whitelist: ['192.0.2.7'], routes: [route()] });
       await addChannel('low-priority', { urlPattern: 'prio', priority: 5, routes: [route({ path: '/low' })] });
       await addChannel('high-priority', { urlPattern: 'prio', priority: 1, routes: [route({ path: '/high' })] });
+      // Ties (no priority): the channel made first wins, as OpenHIM keeps its channels' order (not by name).
+      await addChannel('tie-z', { urlPattern: '^/tie$', routes: [route({ path: '/made-first' })] });
+      await addChannel('tie-a', { urlPattern: '^/tie$', routes: [route({ path: '/made-second' })] });
     });
     after(async () => {
       await iol?.stop();
@@ -320,6 +323,8 @@ for (const driver of testDrivers) {
 
     test('pathTransform, upstream Basic auth, priority over unanchored patterns, content type matching', async () => {
       up.seen.length = 0;
+      assert.equal((await fetch(`${iol.router}/tie`, { headers: { authorization: emr } })).status, 200);
+      assert.equal(up.seen.at(-1)!.url, '/made-first', 'a tie goes to the channel made first');
       assert.equal((await fetch(`${iol.router}/rewrite/a`, { headers: { authorization: emr } })).status, 200);
       assert.equal(up.seen.at(-1)!.url, '/target/a');
       assert.equal(up.seen.at(-1)!.headers.authorization, basic('up-user', 'up-pass'));

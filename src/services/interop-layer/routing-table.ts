@@ -107,7 +107,7 @@ export class RoutingTable {
         this.logger.warn({ err: { message: (error as Error).message }, channel: String(channel.name) }, 'channel is malformed (pattern, routes or methods): skipped by the router');
       }
     }
-    // Lower priority wins; channels without one come after, in name order (stable).
+    // Lower priority wins; channels without one come after; ties keep the order the channels were made in (OpenHIM's utils.js).
     compiled.sort((a, b) => (a.channel.priority ?? Number.MAX_SAFE_INTEGER) - (b.channel.priority ?? Number.MAX_SAFE_INTEGER));
     const byClientId = new Map<string, ClientEntry>();
     const byId = new Map<string, ClientEntry>();

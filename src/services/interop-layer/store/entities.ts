@@ -7,9 +7,10 @@ import { storableJson } from './storable.js';
 export class ChannelStore {
   constructor(private readonly db: Queryable) {}
 
+  /** In the order they were made (ObjectIds begin with their time), as OpenHIM lists them and breaks priority ties. */
   async list(includeDeleted = false): Promise<Channel[]> {
     const r = await this.db.query<{ doc: Channel }>(
-      `SELECT doc FROM iol.channels ${includeDeleted ? '' : `WHERE doc->>'status' <> 'deleted'`} ORDER BY name`,
+      `SELECT doc FROM iol.channels ${includeDeleted ? '' : `WHERE doc->>'status' <> 'deleted'`} ORDER BY id`,
     );
     return r.rows.map((x) => x.doc);
   }
