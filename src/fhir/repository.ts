@@ -75,6 +75,15 @@ export interface WritePreconditions {
   ifNoneMatch?: string;
 }
 
+export interface UpdateOptions extends WritePreconditions {
+  /**
+   * The update interaction (PUT): the current version's tags and security labels are kept
+   * besides those given (a client that does not echo meta would otherwise drop security labels
+   * silently), as HAPI does; `$meta-delete` removes them. Internal writes replace meta whole.
+   */
+  keepLabels?: boolean;
+}
+
 type Query = Array<[string, string]>;
 
 export class FhirRepository {
@@ -185,7 +194,7 @@ export class FhirRepository {
     });
   }
 
-  async update(type: string, id: string, body: unknown, options: WritePreconditions = {}): Promise<WriteResult> {
+  async update(type: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<WriteResult> {
     assertResourceType(type);
     assertId(id);
     const resource = assertResourceBody(body, type);
@@ -200,11 +209,11 @@ export class FhirRepository {
       checkIfMatch(options.ifMatch, current, `${type}/${id}`);
       checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${id}`);
       if (!current || current.deleted) return repo.writeNew(type, id, resource, current, 'update');
-      return repo.writeNext(type, id, resource, current, 'update');
+      return repo.writeNext(type, id, options.keepLabels ? withLabelsOf(resource, current.content) : resource, current, 'update');
     });
   }
 
-  async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions & WritePreconditions = {}): Promise<WriteResult> {
+  async conditionalUpdate(type: string, query: Query, body: unknown, options: ConditionalOptions & UpdateOptions = {}): Promise<WriteResult> {
     assertResourceType(type);
     const resource = assertResourceBody(body, type);
     await this.prefetchBindings(resource);
@@ -227,7 +236,8 @@ export class FhirRepository {
       const current = await lockCurrent(repo.q, repo.schema, type, match.id!);
       checkIfMatch(options.ifMatch, current, `${type}/${match.id}`);
       checkIfNoneMatch(options.ifNoneMatch, current, `${type}/${match.id}`);
-      return repo.writeNext(type, match.id!, { ...resource, id: match.id }, current!, 'update');
+      const next = { ...resource, id: match.id } as Resource;
+      return repo.writeNext(type, match.id!, options.keepLabels ? withLabelsOf(next, current!.content) : next, current!, 'update');
     });
   }
 
@@ -491,6 +501,21 @@ function stamp(resource: Resource, id: string, version: number): Resource {
   const stored = { ...resource, id, meta } as Resource;
   dropEmptyLists(stored);
   return stored;
+}
+
+/** The resource with the previous version's tags and security labels it does not give (by system and code). */
+function withLabelsOf(resource: Resource, previous: Resource | null | undefined): Resource {
+  const kept = previous?.meta;
+  if (!kept?.tag?.length && !kept?.security?.length) return resource;
+  const meta: Meta = { ...(resource.meta ?? {}) };
+  for (const list of ['tag', 'security'] as const) {
+    const given = meta[list] ?? [];
+    const key = (c: { system?: string; code?: string }) => `${c.system ?? ''}|${c.code ?? ''}`;
+    const have = new Set(given.map(key));
+    const carried = (kept[list] ?? []).filter((c) => !have.has(key(c)));
+    if (carried.length) meta[list] = [...given, ...carried];
+  }
+  return { ...resource, meta };
 }
 
 /** Whether two versions hold the same resource, apart from the stamp every write renews. */

@@ -240,7 +240,7 @@ async function create(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function update(ctx: RouteContext): Promise<FhirResponse> {
-  const result = await ctx.repo.update(ctx.params.type!, ctx.params.id!, ctx.request.body, writePreconditions(ctx.request));
+  const result = await ctx.repo.update(ctx.params.type!, ctx.params.id!, ctx.request.body, { ...writePreconditions(ctx.request), keepLabels: true });
   return written(ctx, result);
 }
 
@@ -250,7 +250,7 @@ function writePreconditions(request: FhirRequest): { ifMatch?: string; ifNoneMat
 }
 
 async function conditionalUpdate(ctx: RouteContext): Promise<FhirResponse> {
-  return written(ctx, await ctx.repo.conditionalUpdate(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ...writePreconditions(ctx.request) }));
+  return written(ctx, await ctx.repo.conditionalUpdate(ctx.params.type!, ctx.request.query, ctx.request.body, { strict: true, ...writePreconditions(ctx.request), keepLabels: true }));
 }
 
 async function conditionalPatch(ctx: RouteContext): Promise<FhirResponse> {

@@ -58,6 +58,22 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Patient?_profile=${P2}`)).body.entry?.length, 1);
     });
 
+    test('an update (PUT, conditional too) keeps the tags and security labels it does not give, as HAPI; $meta-delete removes them', async () => {
+      const created = await s.request('PUT', 'Patient/keep-1', { body: { resourceType: 'Patient', id: 'keep-1', meta: { tag: [A], security: [S] }, gender: 'male' } });
+      assert.ok(created.status < 300, JSON.stringify(created.body));
+      const updated = await s.request('PUT', 'Patient/keep-1', { body: { resourceType: 'Patient', id: 'keep-1', gender: 'female' } });
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      assert.deepEqual(labels(updated.body.meta.tag), ['urn:tags|a'], 'a client that does not echo meta keeps the tag');
+      assert.deepEqual(labels(updated.body.meta.security), [`${S.system}|R`], 'and, above all, the security label');
+      const withMore = await s.request('PUT', 'Patient?_id=keep-1', { body: { resourceType: 'Patient', meta: { tag: [B] }, gender: 'female' } });
+      assert.equal(withMore.status, 200, JSON.stringify(withMore.body));
+      assert.deepEqual(labels(withMore.body.meta.tag).sort(), ['urn:tags|a', 'urn:tags|b']);
+      await s.request('POST', 'Patient/keep-1/$meta-delete', { body: metaParameters({ tag: [A], security: [S] }) });
+      const after = (await s.request('GET', 'Patient/keep-1')).body;
+      assert.deepEqual(labels(after.meta.tag), ['urn:tags|b']);
+      assert.equal(after.meta.security, undefined);
+    });
+
     test('$meta lists the labels of an instance, of a type and of the whole server', async () => {
       await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: [A], security: [S] }) });
       const instance = await s.request('GET', 'Patient/m1/$meta');

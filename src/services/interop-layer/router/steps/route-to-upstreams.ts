@@ -165,7 +165,8 @@ function primaryOrchestration(outcome: RouteOutcome, method: string): Orchestrat
     host: outcome.route.host,
     port: outcome.route.port,
     path: mark < 0 ? path : path.slice(0, mark),
-    ...(mark < 0 ? {} : { querystring: path.slice(mark + 1) }),
+    // Credentials in the query masked, as in the transaction's own request.
+    ...(mark < 0 ? {} : { querystring: loggableQuery(path.slice(mark + 1)) }),
     method,
     timestamp: outcome.sentAt ?? new Date().toISOString(),
   };
