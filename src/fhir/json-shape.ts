@@ -83,8 +83,14 @@ export function dropEmptyLists(resource: Resource): void {
 function dropIn(value: Json, schema: InternalTypeSchema, depth: number): void {
   if (depth > MAX_DEPTH) return;
   for (const key of Object.keys(value)) {
-    const info = elementInfo(schema, key);
     const child = value[key];
+    // A primitive's `_name` companion is an Element (or a list of them, nulls between): its extensions too.
+    if (key.charCodeAt(0) === 0x5f /* _ */ && typeof child === 'object' && child !== null) {
+      const element = schemaOf('Element');
+      for (const item of Array.isArray(child) ? child : [child]) if (element && isObject(item)) dropIn(item, element, depth + 1);
+      continue;
+    }
+    const info = elementInfo(schema, key);
     if (!info || typeof child !== 'object' || child === null) continue;
     if (Array.isArray(child) && child.length === 0) {
       if (info.isArray) delete value[key];
@@ -262,6 +268,11 @@ function hasValueOrChildren(value: unknown, companion: Json): boolean {
   return (value !== undefined && value !== null) || hasContent(companion);
 }
 
+/** `{}`, or members that are all empty lists (`{"extension": []}`, which a write stores as `{}`). */
+function isEmptyObject(value: Json): boolean {
+  return Object.keys(value).every((key) => Array.isArray(value[key]) && (value[key] as unknown[]).length === 0);
+}
+
 /** Members XML writes as attributes (an element's id, an extension's url) or as XHTML (a narrative's div): no `_` companion. */
 function isAttribute(schema: InternalTypeSchema, name: string): boolean {
   return (name === 'id' && schema.kind !== 'resource') || (name === 'url' && schema.name === 'Extension') || (name === 'div' && schema.name === 'Narrative');
@@ -278,7 +289,7 @@ function checkCompanion(holder: Json, key: string, primitive: ElementInfo | unde
   const companion = holder[key];
   const element = schemaOf('Element');
   if (!primitive.isArray) {
-    if (!isObject(companion) || Object.keys(companion).length === 0) {
+    if (!isObject(companion) || isEmptyObject(companion)) {
       issue(w, where, `"${key}" holds the id and extensions of "${key.slice(1)}": an object with at least one of them`);
     } else if (!hasValueOrChildren(holder[key.slice(1)], companion)) issue(w, where, ELE_1(key));
     else if (element) walk(companion, element, where, w, depth + 1);
@@ -294,7 +305,7 @@ function checkCompanion(holder: Json, key: string, primitive: ElementInfo | unde
     const itemPath = elementPath(where, index);
     if (item === null) {
       if (!Array.isArray(values) || values[index] === null) issue(w, itemPath, `"${key}" and "${key.slice(1)}" are both null here: leave the item out`);
-    } else if (!isObject(item) || Object.keys(item).length === 0) {
+    } else if (!isObject(item) || isEmptyObject(item)) {
       issue(w, itemPath, `"${key}" items are null or an object with an id or extensions`);
     } else if (!hasValueOrChildren(Array.isArray(values) ? values[index] : undefined, item)) issue(w, itemPath, ELE_1(key));
     else if (element) walk(item, element, itemPath, w, depth + 1);

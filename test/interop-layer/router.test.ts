@@ -102,6 +102,9 @@ for (const driver of testDrivers) {
       await addChannel('wl-public', { urlPattern: '^/wl-public$', authType: 'public', allow: [], whitelist: loopback, routes: [route()] });
       await addChannel('wl-private', { urlPattern: '^/wl-private$', authType: 'private', allow: ['billing'], whitelist: loopback, routes: [route()] });
       await addChannel('wl-elsewhere', { urlPattern: '^/wl-elsewhere$', authType: 'public', whitelist: ['192.0.2.7'], routes: [route()] });
+      // An IPv4-mapped entry (OpenHIM exports from dual-stack hosts) names the IPv4 caller.
+      await addChannel('wl-mapped', { urlPattern: '^/wl-mapped$', authType: 'public', whitelist: ['::FFFF:127.0.0.1'], routes: [route()] });
+      await addChannel('gz-fanout', { urlPattern: '^/gz-fanout$', routes: [route({ path: '/fhir/gzipped' }), { name: 'copy-br', host: '127.0.0.1', port: up.port, path: '/fhir/brotli' }] });
       await addChannel('low-priority', { urlPattern: 'prio', priority: 5, routes: [route({ path: '/low' })] });
       await addChannel('high-priority', { urlPattern: 'prio', priority: 1, routes: [route({ path: '/high' })] });
       // Ties (no priority): the channel made first wins, as OpenHIM keeps its channels' order (not by name).
@@ -215,6 +218,7 @@ for (const driver of testDrivers) {
       assert.equal((await fetch(`${iol.router}/wl-private`, { headers: { authorization: emr } })).status, 401, 'a whitelisted IP with a client the channel does not allow (was 200)');
       assert.equal((await fetch(`${iol.router}/wl-private`, { headers: { authorization: basic('other', 'other-password-1') } })).status, 200, 'whitelisted, and an allowed client');
       assert.equal((await fetch(`${iol.router}/wl-elsewhere`)).status, 401, 'a caller outside the whitelist, even on a public channel');
+      assert.equal((await fetch(`${iol.router}/wl-mapped`)).status, 200, '::ffff:127.0.0.1 on the list is 127.0.0.1');
       const failures = await iol.call('GET', '/audit-events?kind=auth-failure');
       assert.ok(failures.body.some((a: { outcomeDesc?: string }) => a.outcomeDesc === 'wrong clientID or password'));
     });
@@ -364,6 +368,21 @@ for (const driver of testDrivers) {
         assert.equal(logged.request.path, path);
         assert.equal(logged.response.body, '{"resourceType":"Patient"}', `${encoding}: stored decoded`);
       }
+      // A secondary route's compressed answer is stored decoded too.
+      assert.equal((await fetch(`${iol.router}/gz-fanout`, { headers: { authorization: emr } })).status, 200);
+      const fanned = await eventually(async () => {
+        const t = await lastTx('gz-fanout');
+        return t.routes.length === 1 ? t : undefined;
+      }, 'the secondary route');
+      assert.equal(fanned.routes[0].response.body, '{"resourceType":"Patient"}');
+      // A stream the upstream cut short: what it holds, marked cut.
+      const whole = gzipSync(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0 }));
+      up.handle('/fhir/cut-short', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(whole.subarray(0, whole.length - 10)));
+      await (await request(`${iol.router}/fhir/cut-short`, { headers: { authorization: emr } })).body.dump();
+      const short = await lastTx('fhir');
+      assert.equal(short.request.path, '/fhir/cut-short');
+      assert.ok(short.response.body.startsWith('{"resourceType":"Bundle"'), short.response.body);
+      assert.equal(short.response.bodyTruncated, true);
       // 2 MB in 2 KB (under this test's router cap): the stored body is the cap's 64 bytes, marked cut.
       up.handle('/fhir/bomb', (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(2_000_000, 0x30))));
       const bomb = await request(`${iol.router}/fhir/bomb`, { headers: { authorization: emr } });

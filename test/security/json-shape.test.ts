@@ -46,6 +46,9 @@ describe('FHIR JSON shapes in the shared health record', () => {
       [{ resourceType: 'Patient', extension: [{ _url: { extension: [{ url: 'http://y', valueString: 'z' }] }, valueString: 'v' }] }, 'Patient.extension[0]._url'],
       [{ resourceType: 'Patient', text: { status: 'generated', _div: { extension: [{ url: 'http://y', valueString: 'z' }] } } }, 'Patient.text._div'],
       [{ resourceType: 'Patient', name: [{ family: 'x', _id: { extension: [{ url: 'http://y', valueString: 'z' }] } }] }, 'Patient.name[0]._id'],
+      // A companion holding only an empty list is empty (it was stored as written).
+      [{ resourceType: 'Patient', active: true, _active: { extension: [] } }, 'Patient._active'],
+      [{ resourceType: 'Patient', name: [{ family: 'X', _family: { extension: [] } }] }, 'Patient.name[0]._family'],
     ] as Array<[Json, string]>) {
       assertRefused(await s.request('POST', body.resourceType, { body }), path, JSON.stringify(body));
     }

@@ -80,7 +80,7 @@ export function matchOperation(linker: GoldenRecordLinker, readDomains: DomainsR
           extension: [{ url: MATCH_GRADE_URL, valueCode: c.result.grade }],
         },
       }));
-      const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
+      const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: entry.length, ...(entry.length ? { entry } : {}) };
       return bundle;
     },
   };

@@ -23,19 +23,24 @@ export function bodyEncoding(header: string | string[] | undefined): BodyEncodin
  * were themselves cut: a prefix decodes to a prefix). Undefined when they do not decode.
  */
 export async function decodeBody(bytes: Buffer, encoding: BodyEncoding, cap: number): Promise<{ bytes: Buffer; cut: boolean } | undefined> {
-  const decoded = await inflateUpTo(decoderFor(encoding), bytes, cap);
+  const whole = await inflateUpTo(decoderFor(encoding, false), bytes, cap);
+  if (whole) return whole;
+  // Bytes that end before the stream does (cut at the cap, or by the upstream): what they hold,
+  // marked cut. A sync flush at the end gives it without the stream's end.
+  const prefix = await inflateUpTo(decoderFor(encoding, true), bytes, cap);
+  if (prefix?.bytes.length) return { bytes: prefix.bytes, cut: true };
   // HTTP's "deflate" is zlib-wrapped, but some servers send the raw stream.
-  if (!decoded && encoding === 'deflate') return inflateUpTo(createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH }), bytes, cap);
-  return decoded;
+  if (encoding === 'deflate') return inflateUpTo(createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH }), bytes, cap);
+  return undefined;
 }
 
-function decoderFor(encoding: BodyEncoding): Transform | Gunzip {
-  // A sync flush at the end: a body cut at the stored cap still gives what it holds.
-  if (encoding === 'br') return createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH });
-  if (encoding === 'gzip') return createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
-  return createInflate({ finishFlush: constants.Z_SYNC_FLUSH });
+function decoderFor(encoding: BodyEncoding, partial: boolean): Transform | Gunzip {
+  if (encoding === 'br') return createBrotliDecompress(partial ? { finishFlush: constants.BROTLI_OPERATION_FLUSH } : {});
+  const options = partial ? { finishFlush: constants.Z_SYNC_FLUSH } : {};
+  return encoding === 'gzip' ? createGunzip(options) : createInflate(options);
 }
 
+/** Undefined when the bytes are no such stream, or end before it does (the partial decoder then reads them). */
 function inflateUpTo(decoder: Transform, input: Buffer, cap: number): Promise<{ bytes: Buffer; cut: boolean } | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -54,8 +59,7 @@ function inflateUpTo(decoder: Transform, input: Buffer, cap: number): Promise<{ 
       if (length > cap) finish({ bytes: Buffer.concat(chunks, length).subarray(0, cap), cut: true });
     });
     decoder.on('end', () => finish({ bytes: Buffer.concat(chunks, length), cut: false }));
-    // Bytes that stop mid-stream still give what they hold; bytes that are no such stream give nothing.
-    decoder.on('error', () => finish(length > 0 ? { bytes: Buffer.concat(chunks, length), cut: true } : undefined));
+    decoder.on('error', () => finish(undefined));
     decoder.end(input);
   });
 }

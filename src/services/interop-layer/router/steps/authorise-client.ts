@@ -10,10 +10,13 @@ import { newObjectId } from '../../ids.js';
 import type { Channel, Client } from '../../models.js';
 import { loggableHeaders, loggableQuery } from '../bodies.js';
 
+/** Whether the caller's IP is on the list; an IPv4 address and its IPv4-mapped IPv6 form (`::ffff:1.2.3.4`, in OpenHIM exports from dual-stack hosts) are one. */
 export function ipMatches(list: readonly string[], ip: string): boolean {
-  const bare = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return list.some((entry) => entry === ip || entry === bare);
+  const bare = unmapped(ip);
+  return list.some((entry) => entry === ip || unmapped(entry) === bare);
 }
+
+const unmapped = (ip: string): string => (ip.toLowerCase().startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
 
 /** A 401 with WWW-Authenticate, audited as an auth failure on `entity`. */
 export function refuseAccess(exchange: Exchange, deps: RouterDeps, reason: string, entity: string): void {

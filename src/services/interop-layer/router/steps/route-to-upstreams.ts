@@ -11,6 +11,7 @@ import { TRANSACTION_STATUSES, type Orchestration, type RecordedRequest, type Ro
 import { compilePathTransform } from '../../validation.js';
 import { senderIdentityHeaders } from '../../../../common/sender-identity.js';
 import { countParts } from '../../transaction-parts.js';
+import { bodyEncoding, decodeBody } from '../../store/content-encoding.js';
 import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
 import { normaliseRequestPath } from '../request-path.js';
 import type { RouterRequest } from '../exchange.js';
@@ -204,7 +205,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   if (outcome.failure) {
     recordPrimary();
     tx.error = { message: outcome.failure.message };
-    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(outcome.failure.message) };
+    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-openhim-transactionid': tx._id }, body: Buffer.from(outcome.failure.message) };
     return;
   }
   const upstream = outcome.response!;
@@ -255,7 +256,7 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
         status: m?.response?.status ?? outcome.response.status,
         headers: loggableHeaders(m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers)),
         timestamp: outcome.response.timestamp,
-        ...storedBody(m?.response?.body !== undefined ? String(m.response.body) : outcome.response.body, channel.responseBody, cap),
+        ...(m?.response?.body !== undefined ? storedBody(String(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
       };
       if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
       if (m?.properties) record.properties = m.properties;
@@ -263,6 +264,14 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
     }
     tx.routes.push(record);
   }
+}
+
+/** A secondary route's answer as stored: decoded when the upstream compressed it, as the primary's is (store/content-encoding.ts). */
+async function storedRouteBody(response: UpstreamResponse, store: boolean, cap: number): Promise<{ body?: string; bodyTruncated?: boolean }> {
+  const encoding = store && response.body.length ? bodyEncoding(response.headers['content-encoding']) : undefined;
+  const decoded = encoding ? await decodeBody(response.body.length > cap ? response.body.subarray(0, cap) : response.body, encoding, cap) : undefined;
+  if (!decoded) return storedBody(response.body, store, cap);
+  return { body: decoded.bytes.toString('utf8'), ...(decoded.cut || response.body.length > cap ? { bodyTruncated: true } : {}) };
 }
 
 export function primaryOutcomeOf(exchange: Exchange): { status?: number | undefined; failed: boolean } | undefined {
