@@ -3,7 +3,8 @@
  * operation plug-ins services add. A service creates one engine per schema, migrates it, and
  * mounts it on its HTTP app with registerFhirRoutes (src/fhir/http/fastify.ts).
  */
-import type { OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { OperationOutcomeError, validateResource } from '@medplum/core';
+import type { OperationOutcome, OperationOutcomeIssue, Parameters, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { limitsFromEnvironment, type Limits } from '../common/limits.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../common/logger.js';
@@ -14,6 +15,7 @@ import { versionsOperation } from './operations/versions.js';
 import { OperationRegistry, type FhirOperation, type SearchExtension } from './operations/registry.js';
 import { asFhirError, boundedIssues, FhirError, RETRY_AFTER_SECONDS } from './outcome.js';
 import type { CodeSystemCatalogue, SoftwareDescription } from './capability.js';
+import { findProfile } from './profiles.js';
 import { FhirRepository } from './repository.js';
 import { dispatch } from './router.js';
 import type { WriteInterceptor } from './write-interceptors.js';
@@ -202,6 +204,39 @@ export function errorResponse(error: unknown): FhirResponse & { resource: Operat
   return { status: fhirError.status, resource: fhirError.toOutcome(), error: fhirError, cause: error, ...(headers ? { headers } : {}) };
 }
 
+/** `$validate`'s `profile` (a canonical: valueUri, valueCanonical, or a query's string). */
+function profileParameter(parameters: Parameters): string | undefined {
+  const given = parameters.parameter?.filter((p) => p.name === 'profile') ?? [];
+  if (given.length > 1) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate takes one "profile"');
+  const value = given[0]?.valueUri ?? given[0]?.valueCanonical ?? given[0]?.valueString;
+  if (given.length && (typeof value !== 'string' || value.length === 0 || value.length > 2048)) {
+    throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate: "profile" is the canonical URL of a StructureDefinition (valueUri or valueCanonical)');
+  }
+  return value;
+}
+
+const isBaseProfile = (profile: string, type: string): boolean => profile.split('|')[0] === `http://hl7.org/fhir/StructureDefinition/${type}`;
+
+/**
+ * The resource's faults against a profile (profiles.ts), or an error issue when this server does
+ * not hold the profile: R4 says it SHALL NOT answer as if it had validated against it.
+ */
+async function profileIssues(repo: FhirRepository, resource: Resource, profile: string): Promise<OperationOutcomeIssue[]> {
+  const definition = await findProfile(repo, profile);
+  if (!definition) {
+    return [{ severity: 'error', code: 'not-supported', diagnostics: `profile ${profile.slice(0, 200)} is not known to this server (store its StructureDefinition): the resource was not validated against it` }];
+  }
+  if (definition.type !== resource.resourceType) {
+    return [{ severity: 'error', code: 'invalid', diagnostics: `profile ${profile.slice(0, 200)} constrains ${definition.type}, not ${resource.resourceType}` }];
+  }
+  try {
+    return validateResource(resource, { profile: definition });
+  } catch (error) {
+    if (error instanceof OperationOutcomeError) return error.outcome.issue ?? [];
+    return [{ severity: 'error', code: 'processing', diagnostics: `the resource could not be checked against ${profile.slice(0, 200)}: ${(error as Error).message.slice(0, 200)}` }];
+  }
+}
+
 const validateOperation: FhirOperation = {
   name: 'validate',
   levels: ['type', 'instance'],
@@ -211,11 +246,14 @@ const validateOperation: FhirOperation = {
     let resource = parameters.parameter?.find((p) => p.name === 'resource')?.resource as Resource | undefined;
     if (!resource && id) resource = await repo.read(resourceType!, id);
     if (!resource) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate needs a resource (the body, or a "resource" parameter)');
+    const profile = profileParameter(parameters);
     try {
       const warnings = await repo.validate(resource, resourceType);
+      const againstProfile = profile && !isBaseProfile(profile, resource.resourceType) ? await profileIssues(repo, resource, profile) : [];
+      if (againstProfile.some((i) => i.severity === 'error' || i.severity === 'fatal')) return { resourceType: 'OperationOutcome', issue: boundedIssues(againstProfile) };
       return {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'information', code: 'informational', diagnostics: 'the resource is valid' }, ...boundedIssues(warnings)],
+        issue: [{ severity: 'information', code: 'informational', diagnostics: `the resource is valid${profile ? ` against ${profile.slice(0, 200)}` : ''}` }, ...boundedIssues([...warnings, ...againstProfile])],
       };
     } catch (error) {
       if (error instanceof FhirError && error.status === 400) return error.toOutcome();

@@ -224,6 +224,31 @@ for (const driver of testDrivers) {
       assert.equal(search.body.entry?.length ?? 0, 0);
     });
 
+    test('$validate with a profile: R4\'s own (vital signs) are checked; an unknown profile is an error, never "valid"', async () => {
+      const P = (resource: unknown, profile: string) => ({ resourceType: 'Parameters', parameter: [{ name: 'resource', resource }, { name: 'profile', valueUri: profile }] });
+      const bodyweight = 'http://hl7.org/fhir/StructureDefinition/bodyweight';
+      const minimal = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
+      const errors = (body: { issue: Array<{ severity: string; diagnostics?: string }> }) => body.issue.filter((i) => i.severity === 'error');
+      const againstBodyweight = await s.request('POST', 'Observation/$validate', { body: P(minimal, bodyweight) });
+      assert.equal(againstBodyweight.status, 200);
+      assert.ok(errors(againstBodyweight.body).length >= 1, 'a minimal Observation is no body weight (subject, effective, category...)');
+      const weight = {
+        resourceType: 'Observation', status: 'final',
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+        code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, subject: { reference: 'Patient/p1' }, effectiveDateTime: '2024-01-01',
+        valueQuantity: { value: 70, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+      };
+      const valid = await s.request('POST', 'Observation/$validate', { body: P(weight, bodyweight) });
+      assert.deepEqual(errors(valid.body), [], JSON.stringify(valid.body));
+      const unknown = await s.request('POST', 'Observation/$validate', { body: P(weight, 'http://example.org/StructureDefinition/unknown') });
+      assert.equal(unknown.status, 200);
+      assert.match(errors(unknown.body)[0]?.diagnostics ?? '', /not known to this server/);
+      const wrongType = await s.request('POST', 'Patient/$validate', { body: P({ resourceType: 'Patient' }, bodyweight) });
+      assert.ok(errors(wrongType.body).length >= 1);
+      const base = await s.request('POST', 'Patient/$validate', { body: P({ resourceType: 'Patient' }, 'http://hl7.org/fhir/StructureDefinition/Patient') });
+      assert.deepEqual(errors(base.body), []);
+    });
+
     test('metadata is a CapabilityStatement listing types, search parameters and operations', async () => {
       const cs = await s.request('GET', 'metadata');
       assert.equal(cs.status, 200);
