@@ -84,6 +84,16 @@ for (const driver of testDrivers) {
       assert.equal(vread.gender, 'female');
       assert.equal(vread.name, undefined);
       assert.ok(isSubsetted(vread));
+      // A choice by its name keeps the member present; a primitive keeps its `_name`; `Type.element` names the element.
+      const observation = await s.request('POST', 'Observation', { body: { resourceType: 'Observation', status: 'final', code: { text: 'w' }, valueQuantity: { value: 70, unit: 'kg' }, effectiveDateTime: '2024-01-01',
+        _effectiveDateTime: { extension: [{ url: 'http://example.org/ext', valueString: 'x' }] } } });
+      const byChoice = (await s.request('GET', `Observation/${observation.body.id}?_elements=value,effective`)).body;
+      assert.deepEqual(byChoice.valueQuantity, { value: 70, unit: 'kg' });
+      assert.equal(byChoice.effectiveDateTime, '2024-01-01');
+      assert.deepEqual(byChoice._effectiveDateTime, { extension: [{ url: 'http://example.org/ext', valueString: 'x' }] });
+      const typed = (await s.request('GET', `Observation/${observation.body.id}?_elements=Observation.valueQuantity`)).body;
+      assert.deepEqual(typed.valueQuantity, { value: 70, unit: 'kg' });
+      assert.equal(typed.effectiveDateTime, undefined);
     });
 
     test('a bad _summary on a read is a 400, and _summary=count has nothing to count there', async () => {

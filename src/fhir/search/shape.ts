@@ -10,6 +10,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { LIMITS } from '../../common/limits.js';
 import { badRequest, tooCostly } from '../outcome.js';
 import { withDecimalTextsOf } from '../../common/json-decimals.js';
+import { choiceType } from '../schema-elements.js';
 
 const ALWAYS = new Set(['resourceType', 'id', 'meta']);
 const SUMMARY_MODES = ['true', 'text', 'data', 'count', 'false'] as const;
@@ -88,13 +89,28 @@ function isElementIn(key: string, names: Set<string>): boolean {
   return !!m && (names.has(`${m[1]}[x]`) || names.has(m[1]!));
 }
 
+/**
+ * The elements asked for, by name (`birthDate`, or `Patient.birthDate`), a choice by its name
+ * (`value` keeps `valueQuantity`) or by one of its members; with each its `_name` companion (the
+ * primitive's id and extensions are part of the element).
+ */
 export function applyElements(resource: Resource, elements: string[]): Resource {
-  const keep = new Set([...ALWAYS, ...elements.map((e) => e.split('.')[0]!.replace(/^[A-Z][A-Za-z]+\./, ''))]);
+  const keep = new Set([...ALWAYS, ...elements.map((e) => e.replace(/^[A-Z][A-Za-z]+\./, '').split('.')[0]!)]);
   const mandatory = mandatoryElements(resource.resourceType);
+  const schema = typeSchema(resource.resourceType);
   const out: Record<string, unknown> = withDecimalTextsOf({}, resource);
-  for (const [key, value] of Object.entries(resource)) if (keep.has(key) || isElementIn(key, mandatory)) out[key] = value;
+  for (const [key, value] of Object.entries(resource)) {
+    const name = key.charCodeAt(0) === 0x5f /* _ */ ? key.slice(1) : key;
+    if (keep.has(name) || isElementIn(name, mandatory) || keep.has(choiceName(schema, name) ?? '')) out[key] = value;
+  }
   markSubsetted(out);
   return out as unknown as Resource;
+}
+
+/** A choice member's element name (valueQuantity: value), or undefined for any other key. */
+function choiceName(schema: ReturnType<typeof getDataType> | undefined, key: string): string | undefined {
+  const type = schema ? choiceType(schema, key) : undefined;
+  return type ? key.slice(0, key.length - type.length) : undefined;
 }
 
 export function applySummary(resource: Resource, summary: 'true' | 'text' | 'data'): Resource {
