@@ -115,6 +115,14 @@ for (const driver of testDrivers) {
       assert.match(res.body.message, /"kafka".*not supported/);
     });
 
+    test('an empty allow entry and an alert condition OpenHIM does not have are refused', async () => {
+      const route = { name: 'r', host: '127.0.0.1', port: 1, primary: true };
+      assert.equal((await iol.call('POST', '/channels', { name: 'blank-allow', urlPattern: '^/ba$', allow: [''], routes: [route] })).status, 400);
+      assert.equal((await iol.call('POST', '/channels', { name: 'odd-alert', urlPattern: '^/oa$', alerts: [{ condition: 'x', status: '500' }], routes: [route] })).status, 400);
+      const fine = await iol.call('POST', '/channels', { name: 'good-alert', urlPattern: '^/ga$', alerts: [{ condition: 'auto-retry-max-attempted' }, { status: '5xx', failureRate: 10 }], routes: [route] });
+      assert.equal(fine.status, 201, JSON.stringify(fine.body));
+    });
+
     test('contact group users are alerted by email or sms only (finding 14)', async () => {
       const bad = await iol.call('POST', '/groups', { group: 'pigeons', users: [{ user: 'a@example.org', method: 'pigeon' }] });
       assert.equal(bad.status, 400);

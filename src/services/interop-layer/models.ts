@@ -65,7 +65,7 @@ export const channelSchema = z.object({
   priority: storedNumber(z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)')).optional(),
   status: z.enum(['enabled', 'disabled', 'deleted']).default('enabled'),
   authType: z.enum(['private', 'public']).default('private'),
-  allow: storedList(z.string()).default([]),
+  allow: storedList(z.string().min(1, 'an allow entry is a client ID or role, not empty')).default([]),
   whitelist: storedList(z.string()).default([]),
   matchContentTypes: storedList(z.string()).default([]),
   matchContentRegex: z.string().optional(),
@@ -79,7 +79,12 @@ export const channelSchema = z.object({
   timeout: storedNumber(z.number().int().min(1).max(3_600_000)).optional(),
   isAsynchronousProcess: storedBoolean().default(false),
   routes: z.array(routeSchema).default([]),
-  alerts: z.array(z.record(z.unknown())).default([]),
+  // OpenHIM's AlertsDef: the condition is one of two (default status); the rest as given.
+  alerts: z.array(z.record(z.unknown()).superRefine((alert, ctx) => {
+    if (alert.condition !== undefined && alert.condition !== 'status' && alert.condition !== 'auto-retry-max-attempted') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['condition'], message: 'an alert condition is status or auto-retry-max-attempted' });
+    }
+  })).default([]),
   rewriteUrls: storedBoolean().default(false),
   autoRetryEnabled: storedBoolean().default(false),
   autoRetryPeriodMinutes: storedNumber(z.number().int().min(1)).default(60),
