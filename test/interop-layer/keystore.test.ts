@@ -268,6 +268,44 @@ for (const driver of testDrivers) {
       assert.equal(await httpsGet(url, asLab), 401);
     });
 
+    test('a secured route presents the keystore\'s certificate to its upstream and checks it against the trusted certificate its `cert` names (OpenHIM router.js)', async () => {
+      const ca = await selfsigned.generate([{ name: 'commonName', value: 'Upstream CA' }], { ...ec, extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }] });
+      const issued = await selfsigned.generate([{ name: 'commonName', value: '127.0.0.1' }], { ...ec, extensions: [...serverExtensions], ca: { key: ca.private, cert: ca.cert } });
+      const presented: string[] = [];
+      const upstream = https.createServer({ key: issued.private, cert: issued.cert, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+        const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
+        presented.push(peer?.fingerprint ?? '');
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('secured ok');
+      });
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      const port = (upstream.address() as { port: number }).port;
+      try {
+        const added = await call('POST', '/keystore/ca/cert', { cert: ca.cert });
+        assert.equal(added.status, 201);
+        const caId = added.body[0]._id as string;
+        const channel = (name: string, route: Record<string, unknown>) => iol.call('POST', '/channels', { name, urlPattern: `^/${name}$`, allow: ['lab-role'], routes: [{ name: 'p', host: '127.0.0.1', port, primary: true, secured: true, ...route }] });
+        assert.equal((await channel('secured-ca', { cert: caId })).status, 201);
+        assert.equal((await channel('secured-roots', {})).status, 201);
+        assert.equal((await channel('secured-gone', { cert: '0123456789abcdef01234567' })).status, 201);
+        assert.equal((await iol.call('POST', '/clients', { clientID: 'sec', name: 'Sec', roles: ['lab-role'], password: 'sec-password-1' })).status, 201);
+        const auth = { authorization: `Basic ${Buffer.from('sec:sec-password-1').toString('base64')}` };
+        const router = iol.running.endpoints.router!; // an earlier test restarted the service
+        const through = await fetch(`${router}/secured-ca`, { headers: auth });
+        assert.equal(through.status, 200, await through.clone().text());
+        assert.equal(await through.text(), 'secured ok');
+        const served = await servedFingerprint(iol.running.endpoints.routerHttps!);
+        assert.equal(presented.at(-1)?.replace(/:/g, '').toLowerCase(), served.replace(/:/g, '').toLowerCase(), 'the router presented the keystore\'s certificate');
+        // Not issued by a public root: refused without the route's trusted certificate, and with one the keystore does not hold.
+        assert.equal((await fetch(`${router}/secured-roots`, { headers: auth })).status, 502);
+        const gone = await fetch(`${router}/secured-gone`, { headers: auth });
+        assert.equal(gone.status, 502);
+        assert.match(await gone.text(), /does not hold/);
+      } finally {
+        upstream.closeAllConnections();
+        await new Promise((resolve) => upstream.close(resolve));
+      }
+    });
+
     test("POST /certificates (OpenHIM's generation): a client certificate is trusted and authenticates by mutual TLS; a server one is served; bad requests change nothing", async () => {
       const url = iol.running.endpoints.routerHttps!;
       const subject = { commonName: 'testcert.com', country: 'za', days: 365, emailAddress: 'test@testcert.com', state: 'test state', locality: 'test locality', organization: 'test Org', organizationUnit: 'testOrg unit' };

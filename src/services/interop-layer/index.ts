@@ -131,7 +131,10 @@ export const interopLayerService: ServiceDefinition = {
       await deps.routing.reload();
       // The listeners serve the keystore (made from the generated certificate on first start).
       if (await seedKeystore(keystore, ctx.stateDir, config)) logger.info('keystore created from the generated router certificate');
+      // Secured routes present the keystore's certificate and trust its list (upstream.ts), kept in step.
+      deps.tls.onChange((identity) => deps.upstream.useIdentity(identity));
       await deps.tls.reload();
+      deps.upstream.useIdentity(deps.tls.current());
       if ((config.routerHttpsPort > 0 || config.apiTls) && !deps.tls.current()) {
         throw new InstantError('IOL_KEYSTORE_INVALID', `the keystore's certificate and key cannot be served, so HTTPS cannot start: ${deps.tls.refusedBecause() ?? 'they do not match'}`,
           'set OPENHIM_ROUTER_HTTPS_PORT=0 and OPENHIM_API_TLS=false, start, and replace them with POST /keystore/cert and /keystore/key');
@@ -215,7 +218,8 @@ export const interopLayerService: ServiceDefinition = {
       const apiUrl = await listenOn(api, config.apiHost, config.apiPort, config.apiTls ? 'https' : 'http');
       if (config.routerWorkers > 1) {
         // Several cores: the router runs in worker processes sharing its ports (router/workers/).
-        const pool = new RouterWorkerPool(deps, { count: config.routerWorkers, settings: ctx.settings.entries(), certificate });
+        // The keystore's identity always: the workers' HTTPS listeners serve it, their secured routes present it (upstream.ts).
+        const pool = new RouterWorkerPool(deps, { count: config.routerWorkers, settings: ctx.settings.entries(), certificate: deps.tls.current() });
         const urls = await pool.start();
         listeners.push({ url: urls.http, close: () => pool.stop() });
         if (urls.https) listeners.push({ url: urls.https, close: async () => undefined });

@@ -30,6 +30,8 @@ export const routeSchema = z.object({
   type: z.enum(['http', 'tcp', 'mllp']).default('http'),
   status: z.enum(['enabled', 'disabled']).default('enabled'),
   secured: storedBoolean().default(false),
+  /** A secured route's trusted certificate (a keystore `/keystore/ca` id), as OpenHIM's route `cert`. */
+  cert: z.string().min(1).max(64).optional(),
   // A host name (letters, digits, - _ .) or an IP address: nothing a URL parser could read
   // another way (user@host, a scheme, a path, brackets).
   host: z

@@ -92,7 +92,7 @@ export class LiveTls {
     const pair: KeyPair = { cert: next.cert, key: next.key, passphrase: next.passphrase ?? null };
     if (this.source && samePair(pair, this.source)) {
       // The same pair: at most the trusted list changed, and the key is not read again.
-      if (!sameList(next.ca, this.identity!.ca)) this.apply({ ...this.identity!, ca: next.ca });
+      if (!sameList(next.ca, this.identity!.ca)) this.apply({ ...this.identity!, ca: next.ca, caIds: next.caIds });
       return;
     }
     const verdict = await this.judge(pair);
@@ -102,12 +102,12 @@ export class LiveTls {
       }
       this.problem = verdict.reason;
       // The trusted list still applies with the pair in use.
-      if (this.identity && !sameList(next.ca, this.identity.ca)) this.apply({ ...this.identity, ca: next.ca });
+      if (this.identity && !sameList(next.ca, this.identity.ca)) this.apply({ ...this.identity, ca: next.ca, caIds: next.caIds });
       return;
     }
     this.problem = undefined;
     this.source = pair;
-    this.apply({ cert: verdict.cert, key: verdict.key, ca: next.ca });
+    this.apply({ cert: verdict.cert, key: verdict.key, ca: next.ca, caIds: next.caIds });
   }
 
   private apply(identity: TlsIdentity): void {

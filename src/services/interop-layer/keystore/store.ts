@@ -19,6 +19,8 @@ export interface TlsIdentity {
   passphrase?: string | undefined;
   /** PEMs of the trusted certificates (mutual TLS). */
   ca: string[];
+  /** Their keystore ids, in the same order (a route's `cert` names one: the CA its upstream is checked against). */
+  caIds?: string[];
 }
 
 interface KeystoreRow {
@@ -136,7 +138,7 @@ export class KeystoreStore {
     );
     const row = r.rows[0];
     if (!row) return undefined;
-    const ca = await this.db.query<{ doc: CertificateInfo }>('SELECT doc FROM iol.keystore_ca ORDER BY added_at, id');
-    return { cert: row.served_cert, key: row.served_key, passphrase: row.served_passphrase ?? undefined, ca: ca.rows.map((c) => c.doc.data) };
+    const ca = await this.db.query<{ id: string; doc: CertificateInfo }>('SELECT id, doc FROM iol.keystore_ca ORDER BY added_at, id');
+    return { cert: row.served_cert, key: row.served_key, passphrase: row.served_passphrase ?? undefined, ca: ca.rows.map((c) => c.doc.data), caIds: ca.rows.map((c) => c.id) };
   }
 }

@@ -9,6 +9,7 @@
 import { Agent } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { TlsIdentity } from '../keystore/store.js';
 
 export interface UpstreamRequest {
   secured: boolean;
@@ -23,6 +24,8 @@ export interface UpstreamRequest {
   timeoutMs: number;
   /** Given a function that abandons the call (the router calls it when the client goes away). */
   onCancel?: ((cancel: () => void) => void) | undefined;
+  /** A secured route's `cert`: the keystore's trusted certificate its upstream is checked against (instead of the public roots). */
+  caId?: string | undefined;
 }
 
 export interface UpstreamResponse {
@@ -50,15 +53,53 @@ const DEADLINE = { reason: 'deadline' };
 const CALLER_GONE = { reason: 'caller gone' };
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * As OpenHIM (router.js constructOptionsObject): to a secured route the router presents the
+ * keystore's certificate and key (an upstream that asks for a client certificate gets it), and
+ * checks the upstream against the trusted certificate the route's `cert` names, else the public
+ * roots. One agent per trusted certificate in use, made again when the keystore changes.
+ */
 export class UpstreamClient {
   private readonly agent: Agent;
+  private identity: TlsIdentity | undefined;
+  private readonly securedAgents = new Map<string, Agent>();
 
-  constructor(private readonly maxBodyBytes: number, verifyTls: boolean) {
+  constructor(private readonly maxBodyBytes: number, private readonly verifyTls: boolean) {
     this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, pipelining: 1, connect: { rejectUnauthorized: verifyTls } });
+  }
+
+  /** The keystore's identity (the router's certificate, key and trusted list); secured routes use it from now on. */
+  useIdentity(identity: TlsIdentity | undefined): void {
+    this.identity = identity;
+    const old = [...this.securedAgents.values()];
+    this.securedAgents.clear();
+    for (const agent of old) agent.close().catch(() => undefined);
+  }
+
+  private agentFor(req: UpstreamRequest, origin: string): Agent {
+    if (!req.secured || (!this.identity && !req.caId)) return this.agent;
+    const key = req.caId ?? '';
+    let agent = this.securedAgents.get(key);
+    if (!agent) {
+      const identity = this.identity;
+      const index = req.caId ? identity?.caIds?.indexOf(req.caId) ?? -1 : -1;
+      if (req.caId && index < 0) throw new UpstreamFailure('error', `the route to ${origin} names trusted certificate ${req.caId.slice(0, 64)}, which the keystore does not hold`);
+      agent = new Agent({
+        keepAliveTimeout: 10_000, connections: 128, pipelining: 1,
+        connect: {
+          rejectUnauthorized: this.verifyTls,
+          ...(identity ? { cert: identity.cert, key: identity.key, ...(identity.passphrase ? { passphrase: identity.passphrase } : {}) } : {}),
+          ...(index >= 0 ? { ca: [identity!.ca[index]!] } : {}),
+        },
+      });
+      this.securedAgents.set(key, agent);
+    }
+    return agent;
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const origin = `${req.secured ? 'https' : 'http'}://${req.host.includes(':') ? `[${req.host}]` : req.host}:${req.port}`;
+    const agent = this.agentFor(req, origin);
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(DEADLINE), req.timeoutMs);
     req.onCancel?.(() => controller.abort(CALLER_GONE));
@@ -66,7 +107,7 @@ export class UpstreamClient {
       let res;
       try {
         // origin and path apart: a URL parser would resolve dot segments the channel check never saw.
-        res = await this.agent.request({
+        res = await agent.request({
           origin,
           path: req.path,
           method: req.method as 'GET',
@@ -92,8 +133,8 @@ export class UpstreamClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), ...[...this.securedAgents.values()].map((agent) => agent.close())]);
   }
 }
 

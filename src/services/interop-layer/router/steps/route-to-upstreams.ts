@@ -143,6 +143,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
       headers,
       body,
       timeoutMs: channel.timeout ?? deps.config.defaultTimeoutMs,
+      caId: route.cert,
       // The primary's answer is the client's: nobody waits for it once the client is gone.
       onCancel: route.primary ? (cancel) => (exchange.cancelPrimary = cancel) : undefined,
     });

@@ -61,6 +61,7 @@ async function start(init: WorkerInit): Promise<void> {
     upstream: new UpstreamClient(config.routerMaxBodyBytes, config.upstreamTlsVerify),
     jwt: config.routerAuthTypes.has('jwt') ? createJwtVerifier(config.jwt) : undefined,
   };
+  deps.upstream.useIdentity(init.certificate);
   const listeners: RouterListener[] = [];
   running = { deps, reporter, listeners };
   const budget = new BodyBudget(Math.max(1, Math.floor(config.routerMaxInflightBytes / init.share)));
@@ -99,6 +100,8 @@ process.on('message', (message: PrimaryMessage) => {
   } else if (message.type === 'tls') {
     // The keystore changed: new connections to this worker's HTTPS port get the new certificate.
     for (const listener of running?.listeners ?? []) listener.setTls?.(message.tls);
+    // ...and secured routes present it, checked against the new trusted list.
+    running?.deps.upstream.useIdentity(message.tls);
   } else if (message.type === 'stop') {
     void stop();
   }
