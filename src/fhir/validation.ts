@@ -160,10 +160,33 @@ function referenceTargetIsError(issue: OperationOutcomeIssue): OperationOutcomeI
   return got && isResourceType(got) ? { ...issue, severity: 'error' } : issue;
 }
 
+/**
+ * R4 bounds a string at 1 MB, not a base64Binary: a PDF or an image in Binary.data or an
+ * Attachment's data is bigger (the body limit bounds it). @medplum/core applies the string bound
+ * to both, and checks nothing else of a value past it: its base64 is checked here, in one pass.
+ */
+function isLargeBase64(resource: Resource, issue: OperationOutcomeIssue): boolean {
+  const path = issue.expression?.[0];
+  if (!path || !/\.data$/.test(path)) return false; // Binary.data, Attachment.data, Signature.data: base64Binary
+  try {
+    const values = evalFhirPath(path, resource);
+    return values.length > 0 && values.every((v) => typeof v === 'string' && isBase64Text(v));
+  } catch {
+    return false;
+  }
+}
+
+/** Base64 (whitespace between characters allowed, as R4's examples have it), without a backtracking pattern. */
+function isBase64Text(value: string): boolean {
+  const bare = value.replace(/\s+/g, '');
+  return bare.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(bare);
+}
+
 /** R4's base64Binary allows whitespace between groups (as in the official examples); @medplum/core does not. */
 const R4_BASE64 = /^(\s*([0-9a-zA-Z+/=]){4}\s*)+$/;
 
 function isLenientBase64(resource: Resource, issue: OperationOutcomeIssue): boolean {
+  if (issue.details?.text === 'String cannot be larger than 1 MB') return isLargeBase64(resource, issue);
   if (issue.details?.text !== 'Invalid base64Binary format' || !issue.expression?.[0]) return false;
   try {
     const values = evalFhirPath(issue.expression[0], resource);

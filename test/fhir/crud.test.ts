@@ -224,6 +224,20 @@ for (const driver of testDrivers) {
       assert.equal(search.body.entry?.length ?? 0, 0);
     });
 
+    test('a Binary or an Attachment over 1 MB is stored (base64Binary is not a string bounded at 1 MB); bad base64 of that size is still refused', async () => {
+      const bytes = Buffer.alloc(1_200_000, 7);
+      const data = bytes.toString('base64');
+      const binary = await s.request('POST', 'Binary', { body: { resourceType: 'Binary', contentType: 'application/pdf', data } });
+      assert.equal(binary.status, 201, JSON.stringify(binary.body).slice(0, 300));
+      assert.equal((await s.request('GET', `Binary/${binary.body.id}`)).body.data, data);
+      const document = await s.request('POST', 'DocumentReference', { body: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'application/pdf', data } }] } });
+      assert.equal(document.status, 201, JSON.stringify(document.body).slice(0, 300));
+      const bad = await s.request('POST', 'Binary', { body: { resourceType: 'Binary', contentType: 'application/pdf', data: `${data.slice(0, -4)}!!!!` } });
+      assert.equal(bad.status, 400);
+      const text = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ text: 'x'.repeat(1_100_000) }] } });
+      assert.equal(text.status, 400, 'a string stays bounded at 1 MB');
+    });
+
     test('$validate with a profile: R4\'s own (vital signs) are checked; an unknown profile is an error, never "valid"', async () => {
       const P = (resource: unknown, profile: string) => ({ resourceType: 'Parameters', parameter: [{ name: 'resource', resource }, { name: 'profile', valueUri: profile }] });
       const bodyweight = 'http://hl7.org/fhir/StructureDefinition/bodyweight';
