@@ -29,10 +29,12 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('POST', 'Patient', { body: { resourceType: 'Patient', gender: 42 } }), 400);
     });
 
-    test('bytes that are not UTF-8: 415 for a type the server does not take, 400 for a FHIR body; never a length mismatch', async () => {
+    test('bytes that are not UTF-8: 415 for a type the server does not take (a Binary takes its content), 400 for a FHIR body; never a length mismatch', async () => {
       const bytes = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, ...Buffer.from('tail')]);
-      const pdf = await s.request('POST', 'Binary', { raw: bytes, headers: { 'content-type': 'application/pdf' } });
+      // A Binary takes its own content as is (binary.html); another type does not.
+      const pdf = await s.request('POST', 'Patient', { raw: bytes, headers: { 'content-type': 'application/pdf' } });
       assertOutcome(pdf, 415);
+      assert.equal((await s.request('POST', 'Binary', { raw: bytes, headers: { 'content-type': 'application/pdf', accept: 'application/fhir+json' } })).status, 201);
       const fhir = await s.request('POST', 'Patient', { raw: bytes, headers: { 'content-type': 'application/fhir+json' } });
       assertOutcome(fhir, 400);
       assert.match(JSON.stringify(fhir.body), /UTF-8/);

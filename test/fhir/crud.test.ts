@@ -229,13 +229,47 @@ for (const driver of testDrivers) {
       const data = bytes.toString('base64');
       const binary = await s.request('POST', 'Binary', { body: { resourceType: 'Binary', contentType: 'application/pdf', data } });
       assert.equal(binary.status, 201, JSON.stringify(binary.body).slice(0, 300));
-      assert.equal((await s.request('GET', `Binary/${binary.body.id}`)).body.data, data);
+      assert.equal((await s.request('GET', `Binary/${binary.body.id}`, { headers: { accept: 'application/fhir+json' } })).body.data, data);
       const document = await s.request('POST', 'DocumentReference', { body: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'application/pdf', data } }] } });
       assert.equal(document.status, 201, JSON.stringify(document.body).slice(0, 300));
       const bad = await s.request('POST', 'Binary', { body: { resourceType: 'Binary', contentType: 'application/pdf', data: `${data.slice(0, -4)}!!!!` } });
       assert.equal(bad.status, 400);
       const text = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ text: 'x'.repeat(1_100_000) }] } });
       assert.equal(text.status, 400, 'a string stays bounded at 1 MB');
+    });
+
+    test('Binary over REST (binary.html): its own content is posted and put as is, and read as is unless a FHIR format is asked for', async () => {
+      const pdf = Buffer.from([0x25, 0x50, 0x44, 0x46, 0xff, 0xfe, 0x00, 0x01, 0x80, 0x0a]); // not UTF-8
+      const posted = await fetch(`${s.base}/Binary`, { method: 'POST', headers: { 'content-type': 'application/pdf', accept: 'application/fhir+json' }, body: pdf });
+      assert.equal(posted.status, 201, await posted.clone().text());
+      const created = (await posted.json()) as { resourceType: string; id: string; contentType: string; data: string };
+      assert.equal(created.resourceType, 'Binary');
+      assert.equal(created.contentType, 'application/pdf');
+      assert.deepEqual(Buffer.from(created.data, 'base64'), pdf);
+      const raw = await fetch(`${s.base}/Binary/${created.id}`);
+      assert.equal(raw.status, 200);
+      assert.equal(raw.headers.get('content-type'), 'application/pdf');
+      assert.equal(raw.headers.get('x-content-type-options'), 'nosniff');
+      assert.match(raw.headers.get('content-security-policy') ?? '', /sandbox/);
+      assert.equal(raw.headers.get('etag'), 'W/"1"');
+      assert.deepEqual(Buffer.from(await raw.arrayBuffer()), pdf);
+      for (const asFhir of [{ accept: 'application/fhir+json' }, { accept: 'application/json' }]) {
+        const resource = await fetch(`${s.base}/Binary/${created.id}`, { headers: asFhir });
+        assert.equal(((await resource.json()) as { contentType: string }).contentType, 'application/pdf');
+      }
+      assert.match(await (await fetch(`${s.base}/Binary/${created.id}?_format=xml`)).text(), /<Binary xmlns="http:\/\/hl7.org\/fhir"/);
+      const replaced = await fetch(`${s.base}/Binary/${created.id}`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: Buffer.from([1, 2, 3]) });
+      assert.equal(replaced.status, 200, await replaced.clone().text());
+      const second = await fetch(`${s.base}/Binary/${created.id}`);
+      assert.equal(second.headers.get('content-type'), 'image/png');
+      assert.deepEqual(Buffer.from(await second.arrayBuffer()), Buffer.from([1, 2, 3]));
+      const version1 = await fetch(`${s.base}/Binary/${created.id}/_history/1`);
+      assert.deepEqual(Buffer.from(await version1.arrayBuffer()), pdf, 'vread too');
+      // Only Binary takes raw content; a missing one is a FHIR 404.
+      assert.equal((await fetch(`${s.base}/Patient`, { method: 'POST', headers: { 'content-type': 'application/pdf' }, body: pdf })).status, 415);
+      const missing = await fetch(`${s.base}/Binary/nope`);
+      assert.equal(missing.status, 404);
+      assert.equal(((await missing.json()) as { resourceType: string }).resourceType, 'OperationOutcome');
     });
 
     test('$validate with a profile: R4\'s own (vital signs) are checked; an unknown profile is an error, never "valid"', async () => {

@@ -12,6 +12,7 @@ import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { inFhirOrder } from './resource-order.js';
 import { parseJsonKeepingDecimals, stringifyJsonKeepingDecimals } from '../../common/json-decimals.js';
 import { assertR4Body } from './fhir-version.js';
+import { binaryContentAnswer, binaryFromContent, isRawBinaryWrite, wantsBinaryContent } from './binary-content.js';
 import { JSON_TYPES, XML_TYPES, negotiate, type WireFormat } from './negotiate.js';
 import { FhirError, tooCostly } from '../outcome.js';
 import { resourceToXml, xmlToResource } from '../format/xml.js';
@@ -46,6 +47,11 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
     // Bytes first, then strict UTF-8: a body of another type is the engine's 415 (it names the
     // types it takes), a FHIR body that is not UTF-8 a 400; never a Content-Length mismatch.
     instance.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      // A Binary's own content (a PDF, an image): kept as bytes (binary-content.ts).
+      if (isRawBinaryWrite(request.method, fhirPath(request), request.headers['content-type'])) {
+        done(null, body);
+        return;
+      }
       try {
         done(null, STRICT_UTF8.decode(body as Buffer));
       } catch {
@@ -72,6 +78,12 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const { response, format } = await handleHttp(engine, request, maxDepth, maxElements);
       if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
+      const content = wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, queryOf(request)) ? binaryContentAnswer(response) : undefined;
+      if (content) {
+        reply.code(content.status).headers(content.headers);
+        await reply.send(request.method === 'HEAD' ? undefined : content.body);
+        return;
+      }
       await send(reply, response, request.method === 'HEAD', format, wantsPretty(request));
     };
     instance.route({ method: [...METHODS], url: '/', handler });
@@ -209,7 +221,8 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
   let format: WireFormat = 'json';
   try {
     const query = queryOf(request);
-    format = negotiateFor(engine, request, query);
+    // A Binary read answered with its content has no FHIR format to agree on (its errors are JSON).
+    if (!wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, query)) format = negotiateFor(engine, request, query);
     // An encoded slash would be decoded into a path separator (`Patient/a%2FObservation` is a
     // compartment search); the router refuses it too, so both read a path the same way.
     if (/%2f|%5c/i.test(request.url.split('?')[0]!)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'an encoded slash or backslash (%2F, %5C) is not accepted in a FHIR path');
@@ -280,8 +293,14 @@ function withFormatInLinks(response: FhirResponse, query: Array<[string, string]
   return { ...response, resource: { ...bundle, link } };
 }
 
+/** The FHIR path of a request, after the service's prefix (`Patient/1`). */
+function fhirPath(request: FastifyRequest): string {
+  return (request.params as Record<string, string | undefined> | undefined)?.['*'] ?? '';
+}
+
 function parseBody(request: FastifyRequest, maxDepth: number, maxElements: number): unknown {
   const raw = request.body;
+  if (Buffer.isBuffer(raw)) return binaryFromContent(fhirPath(request), String(request.headers['content-type']), raw);
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
   assertR4Body(request.headers['content-type']);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
