@@ -40,10 +40,10 @@ const post = async (path: string, body: unknown) => {
   if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
 };
 const clientPassword = randomBytes(12).toString('base64url');
-await post('/clients', { clientID: 'bench', name: 'Bench', roles: ['bench'], password: clientPassword });
+await post('/clients', { clientID: 'bench', name: 'Bench', roles: ['bench-role'], password: clientPassword });
 // IOL_BENCH_STORE_BODIES=0: the channel stores no bodies (the log keeps the rest), to show what storing them costs.
 const storeBodies = process.env.IOL_BENCH_STORE_BODIES !== '0';
-await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench'], requestBody: storeBodies, responseBody: storeBodies, routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
+await post('/channels', { name: 'bench', urlPattern: '^/bench', allow: ['bench-role'], requestBody: storeBodies, responseBody: storeBodies, routes: [{ name: 'upstream', host: '127.0.0.1', port: upstreamPort, primary: true }] });
 // IOL_BENCH_PROFILE=<file>: CPU profile of the serving period only (start-up excluded).
 const profileFile = process.env.IOL_BENCH_PROFILE;
 let session: import('node:inspector').Session | undefined;

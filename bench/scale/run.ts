@@ -206,8 +206,8 @@ async function main(): Promise<void> {
       };
       deployments.push(deployment);
       const root = { authorization: `Basic ${Buffer.from(`root@openhim.org:${password}`).toString('base64')}`, 'content-type': 'application/json' };
-      await fetch(`${iols[0]!.endpoints.api}/clients`, { method: 'POST', headers: root, body: JSON.stringify({ clientID: 'bench', name: 'Bench', roles: ['bench'], password: 'bench-password' }) });
-      await fetch(`${iols[0]!.endpoints.api}/channels`, { method: 'POST', headers: root, body: JSON.stringify({ name: 'up', urlPattern: '^/up', allow: ['bench'], routes: [{ name: 'u', host: '127.0.0.1', port: upstreamPort, primary: true }] }) });
+      await fetch(`${iols[0]!.endpoints.api}/clients`, { method: 'POST', headers: root, body: JSON.stringify({ clientID: 'bench', name: 'Bench', roles: ['bench-role'], password: 'bench-password' }) });
+      await fetch(`${iols[0]!.endpoints.api}/channels`, { method: 'POST', headers: root, body: JSON.stringify({ name: 'up', urlPattern: '^/up', allow: ['bench-role'], routes: [{ name: 'u', host: '127.0.0.1', port: upstreamPort, primary: true }] }) });
       for (let i = 0; i < 200; i++) {
         const res = await fetch(`${shrs[i % count]!.endpoints.fhir}/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Scale${i}` }] }) });
         deployment.ids.push(((await res.json()) as { id: string }).id);
