@@ -4,7 +4,7 @@
  * record (OpenCR's convention). The demographics are those of its primary source, the first
  * `seealso` link: the source it was created for, then, when that one leaves, the next.
  */
-import type { Coding, Patient, PatientLink } from '@medplum/fhirtypes';
+import type { Coding, Extension, Patient, PatientLink } from '@medplum/fhirtypes';
 
 export const RECORD_TYPE_SYSTEM = 'http://instant-openhie.org/fhir/cr-record-type';
 export const GOLDEN_TAG: Coding = { system: RECORD_TYPE_SYSTEM, code: 'golden', display: 'Golden record' };
@@ -30,6 +30,10 @@ export function newGoldenRecord(sourceId: string, source: Patient): Patient {
   return withDemographicsOf({ resourceType: 'Patient', meta: { tag: [GOLDEN_TAG] }, link: [{ other: { reference: `Patient/${sourceId}` }, type: 'seealso' }] }, source);
 }
 
+/** Demographics held as extensions: the mother's maiden name (PDQm searches it, and says a supplier returns it). */
+const DEMOGRAPHIC_EXTENSIONS = new Set(['http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName']);
+const demographicExtensions = (patient: Patient): Extension[] => (patient.extension ?? []).filter((e) => DEMOGRAPHIC_EXTENSIONS.has(e.url));
+
 /** The golden record with the source's demographics in place of its own (absent ones removed). */
 export function withDemographicsOf(golden: Patient, source: Patient): Patient {
   const refreshed = { ...golden } as unknown as Record<string, unknown>;
@@ -37,12 +41,16 @@ export function withDemographicsOf(golden: Patient, source: Patient): Patient {
     if (source[key] !== undefined) refreshed[key] = source[key];
     else delete refreshed[key];
   }
+  const extension = [...(golden.extension ?? []).filter((e) => !DEMOGRAPHIC_EXTENSIONS.has(e.url)), ...demographicExtensions(source)];
+  if (extension.length) refreshed.extension = extension;
+  else delete refreshed.extension;
   return refreshed as unknown as Patient;
 }
 
 /** true when the golden record already holds the source's demographics. */
 export function holdsDemographicsOf(golden: Patient, source: Patient): boolean {
-  return GOLDEN_DEMOGRAPHICS.every((key) => canonicalJson(golden[key]) === canonicalJson(source[key]));
+  return GOLDEN_DEMOGRAPHICS.every((key) => canonicalJson(golden[key]) === canonicalJson(source[key])) &&
+    canonicalJson(demographicExtensions(golden)) === canonicalJson(demographicExtensions(source));
 }
 
 /** The source whose demographics the golden record holds: its first `seealso` link. */
