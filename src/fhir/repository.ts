@@ -466,8 +466,8 @@ export class FhirRepository {
   private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod, options: { noopIfUnchanged?: boolean } = {}): Promise<Resource> {
     const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
     const action = method === 'delete' ? 'delete' : method === 'patch' ? 'patch' : previous ? 'update' : 'create';
-    // A client's `"identifier": []` means no identifier: stored without it (json-shape.ts).
-    if (method !== 'delete') dropEmptyLists(resource);
+    // A client's `"identifier": []` means no identifier: the interceptors read it without (stamp drops them for every write).
+    if (method !== 'delete' && this.interceptors.length) dropEmptyLists(resource);
     const event = { action, type, id, resource, previous, repo: this } as const;
     let content = resource;
     if (this.interceptors.length) {

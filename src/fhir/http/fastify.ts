@@ -76,9 +76,9 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
       await send(reply, { status: fhirError.status, resource: fhirError.toOutcome() }, request.method === 'HEAD', formatOrJson(request), wantsPretty(request));
     });
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const { response, format } = await handleHttp(engine, request, maxDepth, maxElements);
+      const { response, format, binaryContent } = await handleHttp(engine, request, maxDepth, maxElements);
       if (response.status >= 500 && 'cause' in response) request.log.error({ err: (response as { cause: unknown }).cause }, 'FHIR request failed');
-      const content = wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, queryOf(request)) ? binaryContentAnswer(response) : undefined;
+      const content = binaryContent ? binaryContentAnswer(response) : undefined;
       if (content) {
         reply.code(content.status).headers(content.headers);
         await reply.send(request.method === 'HEAD' ? undefined : content.body);
@@ -217,12 +217,15 @@ function formatOrJson(request: FastifyRequest): WireFormat {
   return 'json';
 }
 
-async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number, maxElements: number): Promise<{ response: FhirResponse; format: WireFormat }> {
+/** The engine's answer, the format to send it in, and whether a Binary read is answered with its content (binary-content.ts). */
+async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth: number, maxElements: number): Promise<{ response: FhirResponse; format: WireFormat; binaryContent: boolean }> {
   let format: WireFormat = 'json';
+  let binaryContent = false;
   try {
     const query = queryOf(request);
     // A Binary read answered with its content has no FHIR format to agree on (its errors are JSON).
-    if (!wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, query)) format = negotiateFor(engine, request, query);
+    binaryContent = wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, query);
+    if (!binaryContent) format = negotiateFor(engine, request, query);
     // An encoded slash would be decoded into a path separator (`Patient/a%2FObservation` is a
     // compartment search); the router refuses it too, so both read a path the same way.
     if (/%2f|%5c/i.test(request.url.split('?')[0]!)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'an encoded slash or backslash (%2F, %5C) is not accepted in a FHIR path');
@@ -237,9 +240,9 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
       body: parseBody(request, maxDepth, maxElements),
     };
     const response = await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
-    return { response: withFormatInLinks(response, query), format };
+    return { response: withFormatInLinks(response, query), format, binaryContent };
   } catch (error) {
-    return { response: errorResponse(error), format: format === 'json' ? formatOrJson(request) : format };
+    return { response: errorResponse(error), format: format === 'json' ? formatOrJson(request) : format, binaryContent: false };
   }
 }
 

@@ -125,9 +125,8 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
     : {
         host: route.host,
         port: route.port,
-        path: path.split('?')[0]!,
+        ...loggedTarget(path),
         headers: loggableHeaders(headers),
-        querystring: loggableQuery(path.includes('?') ? path.slice(path.indexOf('?') + 1) : ''),
         method: request.method,
         timestamp: new Date().toISOString(),
         ...storedBody(request.body, channel.requestBody, deps.config.maxStoredBodyBytes),
@@ -155,20 +154,24 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
   }
 }
 
+/** An upstream path and query as a route or orchestration logs them: the query's credentials masked. */
+function loggedTarget(target: string): { path: string; querystring: string } {
+  const mark = target.indexOf('?');
+  return mark < 0 ? { path: target, querystring: '' } : { path: target.slice(0, mark), querystring: loggableQuery(target.slice(mark + 1)) };
+}
+
 /**
  * The primary route's call as OpenHIM records it (router.js recordOrchestration: one orchestration
  * for the primary, its answer or its error), after a mediator's own. Without headers or bodies:
  * they are the transaction's own request and response, which OpenHIM stores twice.
  */
 function primaryOrchestration(outcome: RouteOutcome, method: string): Orchestration {
-  const path = outcome.path ?? '';
-  const mark = path.indexOf('?');
+  const { path, querystring } = loggedTarget(outcome.path ?? '');
   const request = {
     host: outcome.route.host,
     port: outcome.route.port,
-    path: mark < 0 ? path : path.slice(0, mark),
-    // Credentials in the query masked, as in the transaction's own request.
-    ...(mark < 0 ? {} : { querystring: loggableQuery(path.slice(mark + 1)) }),
+    path,
+    ...(querystring ? { querystring } : {}),
     method,
     timestamp: outcome.sentAt ?? new Date().toISOString(),
   };
