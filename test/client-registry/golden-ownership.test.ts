@@ -69,15 +69,22 @@ for (const driver of testDrivers) {
       assert.equal(after.name[0].family, 'Banda');
     });
 
-    test('merge links are set by a merge only: a client adding replaced-by is refused 422', async () => {
+    test('merge links are set by a merge only: replaces, or replaced-by inside a bundle, is refused 422 (a PUT with replaced-by is a merge)', async () => {
       const own = (await cr.request('GET', `Patient/${source.id}`)).body;
       const other = await cr.request('POST', 'Patient', patient({ ids: [], family: 'Zulu', given: 'Thandi', birthDate: '1970-01-01' }));
-      const reply = await cr.request('PUT', `Patient/${source.id}`, { ...own, link: [{ other: { reference: `Patient/${other.body.id}` }, type: 'replaced-by' }] });
-      assert.equal(reply.status, 422, JSON.stringify(reply.body));
-      assert.match(reply.body.issue[0].diagnostics, /\$merge/);
+      const replaces = await cr.request('PUT', `Patient/${source.id}`, { ...own, link: [...own.link, { other: { reference: `Patient/${other.body.id}` }, type: 'replaces' }] });
+      assert.equal(replaces.status, 422, JSON.stringify(replaces.body));
+      assert.match(replaces.body.issue[0].diagnostics, /\$merge/);
+      const bundled = await cr.request('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{
+        resource: { ...own, link: [...own.link, { other: { reference: `Patient/${other.body.id}` }, type: 'replaced-by' }] },
+        request: { method: 'PUT', url: `Patient/${source.id}` },
+      }] });
+      assert.equal(bundled.status, 422, JSON.stringify(bundled.body));
+      assert.match(bundled.body.issue[0].diagnostics, /ITI-104/);
       const plain = await cr.request('PUT', `Patient/${source.id}`, { ...own, telecom: [{ system: 'phone', value: '+265 1 000' }] });
       assert.equal(plain.status, 200, 'an ordinary update still works');
       assert.equal(goldenOf(plain.body), source.golden);
+      assert.notEqual(plain.body.active, false, 'nothing was merged');
     });
   });
 }

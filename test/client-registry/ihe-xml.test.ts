@@ -155,6 +155,22 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
     }
   });
 
+  test('PIXm ITI-104 resolve duplicate in XML: a conditional PUT with a replaced-by link by identifier merges the records', async () => {
+    for (const [where, base, headers] of bases()) {
+      const survivor = await requestXml(`${base}/Patient?identifier=${q(`${CLINIC}|RD-${where}-1`)}`, 'PUT', patientXml(`RD-${where}-1`, 'Mohr', 'Alice'), headers);
+      assert.equal(survivor.status, 201, `${where}: ${survivor.text}`);
+      const duplicate = patientXml(`RD-${where}-2`, 'Mohr', 'Maiden');
+      assert.equal((await requestXml(`${base}/Patient?identifier=${q(`${CLINIC}|RD-${where}-2`)}`, 'PUT', duplicate, headers)).status, 201);
+      const resolved = duplicate.replace('</identifier>', '</identifier><active value="false"/>').replace('</Patient>',
+        `<link><other><identifier><system value="${CLINIC}"/><value value="RD-${where}-1"/></identifier></other><type value="replaced-by"/></link></Patient>`);
+      const reply = await requestXml(`${base}/Patient?identifier=${q(`${CLINIC}|RD-${where}-2`)}`, 'PUT', resolved, headers);
+      assert.equal(reply.status, 200, `${where}: ${reply.text}`);
+      assert.ok(isFhirXml(reply));
+      assert.equal(reply.body.active, false);
+      assert.match(reply.text, new RegExp(`<link><other><reference value="Patient/${survivor.body.id}"/></other><type value="replaced-by"/></link>`));
+    }
+  });
+
   test('bad XML and refused requests are an OperationOutcome in XML', async () => {
     for (const [where, base, headers] of bases()) {
       const broken = await requestXml(`${base}/Patient`, 'POST', '<Patient xmlns="http://hl7.org/fhir"><name>', headers);

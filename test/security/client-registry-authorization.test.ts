@@ -182,6 +182,11 @@ for (const driver of testDrivers) {
         const pmir = pmirMerge(rec.body, mine.body.id);
         const fed = await as(caller, 'POST', '', pmir);
         assert.equal(fed.status, 403, JSON.stringify(fed.body));
+        // PIXm ITI-104's "resolve duplicate": the owner's record PUT with a replaced-by link to the caller's.
+        const resolve = { ...rec.body, meta: undefined, active: false, link: [{ other: { identifier: { system: MRN_B, value: 'M1' } }, type: 'replaced-by' }] };
+        const resolved = await as(caller, 'PUT', conditional, resolve);
+        assert.equal(resolved.status, 403, JSON.stringify(resolved.body));
+        assert.equal((await as(caller, 'PUT', `Patient/${rec.body.id}`, resolve)).status, 403);
       }
       const stored = (await as(MOH, 'GET', `Patient/${rec.body.id}`)).body;
       assert.equal(stored.name[0].family, 'Owner');

@@ -27,6 +27,7 @@ import { selfLinkInterceptor } from './self-link.js';
 import { GoldenRecordLinker } from './linker.js';
 import { PatientMerger } from './merge.js';
 import { mergeOperations } from './merge-operations.js';
+import { DuplicateResolution } from './resolve-duplicate.js';
 import { PmirFeed } from './pmir.js';
 import { PmirMessageLog } from './pmir-messages.js';
 import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
@@ -100,6 +101,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
+  engine.useDuplicateResolution(new DuplicateResolution(merger, readDomains));
   engine.usePdqmSearch(readDomains);
   engine.registerOperation(pixmOperation(store, readDomains));
   engine.registerOperation(matchOperation(linker, readDomains, patientBoundsOf(engine.limits)));

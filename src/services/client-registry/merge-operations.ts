@@ -8,14 +8,14 @@
  * owns both records (record-owners.ts; the same rule as a PMIR or HL7v2 A40 merge, checked by the
  * merger); $cr-unmerge is a steward's (stewards.ts).
  */
-import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
+import type { Identifier, Parameters } from '@medplum/fhirtypes';
 import type { FhirOperation, OperationContext } from '../../fhir/operations/registry.js';
 import { parameterValue } from '../../fhir/operations/registry.js';
 import { FhirError, badRequest } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
-import { GOLDEN_TAG } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
 import type { PatientMerger } from './merge.js';
+import { recordsHolding } from './records-by-identifier.js';
 import { requireSteward } from './stewards.js';
 
 /** More identifiers than a person has in practice: a guard on the search one side makes. */
@@ -51,10 +51,7 @@ async function resolveSide(context: OperationContext, repo: FhirRepository, side
     if (!referenced) throw badRequest(`give the ${side} record as "${side}-patient" (a Reference) or "${side}-patient-identifier" (Identifiers)`);
     return referenced;
   }
-  const domains = await readDomains(repo);
-  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${domains.canonical(identifier.system!) ?? identifier.system}|${identifier.value}`]);
-  const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
-  const ids = (found.entry ?? []).map((e) => (e.resource as Patient).id!);
+  const ids = await recordsHolding(repo, readDomains, identifiers);
   const named = identifiers.map((i) => `${i.system}|${i.value}`).join(', ');
   if (referenced) {
     if (ids.includes(referenced)) return referenced;

@@ -8,13 +8,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { verifySenderIdentity } from '../../common/sender-identity.js';
-import { FhirEngine, type FhirEngineOptions } from '../../fhir/engine.js';
+import { FhirEngine, errorResponse, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
 import { FhirError } from '../../fhir/outcome.js';
 import { sendFhirError } from '../../fhir/http/fastify.js';
 import { IdentifierDomainCache, type DomainsReader } from './identifier-domains.js';
 import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pdqm-search.js';
 import { isMessageBundle, type PmirFeed } from './pmir.js';
+import { isResolveDuplicate, type DuplicateResolution } from './resolve-duplicate.js';
 import { STEWARD_ROLE, asSender } from './request-context.js';
 import type { DirectCallers } from './stewards.js';
 import type { UsedSenderSignatures } from './used-sender-signatures.js';
@@ -42,6 +43,13 @@ export class ClientRegistryEngine extends FhirEngine {
     this.pmir = feed;
   }
 
+  /** PIXm ITI-104's "resolve duplicate": a PUT of a Patient with a `replaced-by` link is a merge (resolve-duplicate.ts). */
+  useDuplicateResolution(resolution: DuplicateResolution): void {
+    this.duplicates = resolution;
+  }
+
+  private duplicates?: DuplicateResolution;
+
   /** PDQm ITI-78 on Patient searches (pdqm-search.ts): domains resolved, a total, identifiers of the asked domains. */
   usePdqmSearch(readDomains: DomainsReader): void {
     this.pdqmDomains = readDomains;
@@ -50,9 +58,18 @@ export class ClientRegistryEngine extends FhirEngine {
 
   private pdqmDomains?: DomainsReader;
 
+  private async resolveDuplicate(duplicates: DuplicateResolution, request: FhirRequest, baseUrl: string | undefined): Promise<FhirResponse> {
+    try {
+      return await duplicates.handle(this.repository(baseUrl), request);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  }
+
   override async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
     return asSender(request.headers[VERIFIED_SENDER_HEADER], async () => {
       if (this.pmir && isMessageBundle(request)) return this.pmir.handle(this.repository(options.baseUrl), request);
+      if (this.duplicates && isResolveDuplicate(request)) return this.resolveDuplicate(this.duplicates, request, options.baseUrl);
       const response = await super.handle(request, options);
       if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);
       return response;

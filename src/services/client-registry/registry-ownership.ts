@@ -2,7 +2,8 @@
  * What only the registry may write: golden records (the golden tag), and the merge links
  * (`replaced-by`, `replaces`) and merged records. A client's write that would create, change or
  * delete a golden record, set the golden tag, or add merge links is refused; merge links it leaves
- * out are kept (a clinic updating the surviving record need not know them).
+ * out are kept (a clinic updating the surviving record need not know them). (A PUT of the
+ * duplicate alone with a `replaced-by` link never gets here: it is PIXm's merge, resolve-duplicate.ts.)
  */
 import type { Patient, PatientLink, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
@@ -42,7 +43,7 @@ export function registryOwnershipInterceptor(): WriteInterceptor {
       const keptKeys = new Set(kept.map(linkKey));
       const added = (patient.link ?? []).filter((l) => MERGE_LINKS.has(l.type ?? '') && !keptKeys.has(linkKey(l)));
       if (added.length) {
-        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient.link of type ${added[0]!.type} is set by a merge: use Patient/$merge or a PMIR feed (ITI-93) to merge records`);
+        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient.link of type ${added[0]!.type} is set by a merge: merge records with Patient/$merge, a PMIR feed (ITI-93), or a PUT of the duplicate alone with its replaced-by link (PIXm ITI-104), not inside a bundle`);
       }
       if (!kept.length && !(patient.link ?? []).some((l) => MERGE_LINKS.has(l.type ?? ''))) return;
       return { ...patient, link: [...(patient.link ?? []).filter((l) => !MERGE_LINKS.has(l.type ?? '')), ...kept] } as Resource;

@@ -1,0 +1,18 @@
+/**
+ * The source records carrying every one of some identifiers, each looked up in its domain (an OID
+ * or `urn:oid:` names the domain's URL). Golden records are never among them. Used where a client
+ * names a record by its business identifiers instead of its id: `$merge`'s
+ * `*-patient-identifier`, and the `replaced-by` link of a PIXm "resolve duplicate" feed.
+ */
+import type { Identifier, Patient } from '@medplum/fhirtypes';
+import type { FhirRepository } from '../../fhir/repository.js';
+import { GOLDEN_TAG } from './golden-record.js';
+import type { DomainsReader } from './identifier-domains.js';
+
+/** The ids of at most two such records: enough to tell none, one and several apart. */
+export async function recordsHolding(repo: FhirRepository, readDomains: DomainsReader, identifiers: readonly Identifier[]): Promise<string[]> {
+  const domains = await readDomains(repo);
+  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${domains.canonical(identifier.system!) ?? identifier.system}|${identifier.value}`]);
+  const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
+  return (found.entry ?? []).map((e) => (e.resource as Patient).id!);
+}
