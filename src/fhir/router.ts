@@ -293,10 +293,11 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
     const value = query.get(name);
     return value === undefined ? undefined : parseDateRange(value).low.toISOString();
   };
-  // _since is a FHIR instant: a time without a timezone would be read in the server's zone.
+  // _since is a FHIR instant: a time without a timezone would be read in the server's zone. A
+  // date alone (as HAPI and many clients send it) is taken as its first moment, in UTC.
   const sinceText = query.get('_since');
-  if (sinceText !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText)) {
-    throw badRequest('_since must be an instant with a timezone, e.g. 2024-01-01T00:00:00Z', 'FHIR_BAD_SEARCH');
+  if (sinceText !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText) && !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(sinceText)) {
+    throw badRequest('_since must be an instant with a timezone, e.g. 2024-01-01T00:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
   }
   const since = instant('_since');
   // _at names a period (a day, a month; an instant is one millisecond): every version current in it.

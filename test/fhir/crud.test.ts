@@ -146,6 +146,12 @@ for (const driver of testDrivers) {
       const since = await s.request('GET', `Practitioner/_history?_since=${encodeURIComponent(b.body.meta.lastUpdated)}`);
       assert.equal((since.body.entry?.length ?? 0), 1);
       assert.equal(since.body.entry[0].resource.name[0].family, 'Two');
+      // A date alone is its first moment, in UTC; a time without a zone stays 400.
+      const today = b.body.meta.lastUpdated.slice(0, 10);
+      const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString().slice(0, 10);
+      assert.equal((await s.request('GET', `Practitioner/_history?_since=${today}`)).body.total, 2);
+      assert.equal((await s.request('GET', `Practitioner/_history?_since=${tomorrow}`)).body.total, 0);
+      assert.equal((await s.request('GET', 'Practitioner/_history?_since=2024-01-01T10:00:00')).status, 400);
       const at = await s.request('GET', `Practitioner/${a.body.id}/_history?_at=${encodeURIComponent(between)}`);
       assert.equal((at.body.entry?.length ?? 0), 1);
       assert.equal(at.body.entry[0].resource.meta.versionId, '1');
