@@ -15,7 +15,7 @@ import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
 import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
-import { findMatches, runSearch, type SearchContext } from './search/execute.js';
+import { findMatches, readReferenced, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryPage, type HistoryQuery } from './storage/reader.js';
@@ -378,6 +378,11 @@ export class FhirRepository {
   /** Absolute references under these bases point into this store: the configured ones, never the client's. */
   localBaseUrls(): string[] {
     return [...(this.options.localBaseUrls ?? [this.baseUrl])];
+  }
+
+  /** What the resources reference (any reference parameter), within `maxBytes` of stored JSON. */
+  async referencedBy(from: Resource[], maxBytes: number): Promise<{ resources: Resource[]; complete: boolean }> {
+    return readReferenced(this.searchContext(), from, maxBytes);
   }
 
   /** Resources in a compartment (e.g. all that reference one Patient), for $everything-style operations. */

@@ -337,6 +337,18 @@ async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Reso
     [from.map((r) => r.resourceType), from.map((r) => r.id!)], budget);
 }
 
+/**
+ * What the resources reference through any reference parameter (as `_include=*`), within
+ * `maxBytes`: for operations that answer records with what supports them ($everything).
+ * `complete` is false when the budget left some out.
+ */
+export async function readReferenced(ctx: SearchContext, from: Resource[], maxBytes: number): Promise<{ resources: Resource[]; complete: boolean }> {
+  if (!from.length) return { resources: [], complete: true };
+  const budget = new IncludeBudget(maxBytes);
+  const resources = await wildcardTargets(ctx, { sourceType: '*', iterate: false }, from, budget);
+  return { resources, complete: !budget.cut };
+}
+
 const maxIncludedOf = (ctx: SearchContext): number => ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount;
 
 async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[], budget: IncludeBudget): Promise<Resource[]> {

@@ -35,12 +35,14 @@ export interface CompartmentMembers {
   complete: boolean;
   /** Where the next page starts (after this position) when members were left out. */
   next?: CompartmentPosition;
+  /** Stored bytes of the members returned (what is left of the page's budget goes to what they reference). */
+  bytes: number;
 }
 
 export async function readCompartment(q: Queryable, schema: string, query: CompartmentQuery): Promise<CompartmentMembers> {
   const members = query.types ? query.members.filter((m) => query.types!.includes(m.type)) : query.members;
   const pairs = members.flatMap((m) => m.params.map((p) => [m.type, p] as const));
-  if (!pairs.length) return { resources: [], complete: true };
+  if (!pairs.length) return { resources: [], complete: true, bytes: 0 };
   const params: unknown[] = [query.ownerType, query.ownerId, pairs.map((p) => p[0]), pairs.map((p) => p[1]),
     // One row more than the page tells whether there is a next page.
     query.limit + 1, query.maxBytes ?? Number.MAX_SAFE_INTEGER];
@@ -67,7 +69,7 @@ export async function readCompartment(q: Queryable, schema: string, query: Compa
   const last = rows.at(-1);
   // A page of no members (limit 0: the patient alone filled the first page) continues from the start.
   const next = complete ? undefined : last ? { type: last.type, rid: Number(last.rid) } : query.after ?? { type: '', rid: 0 };
-  return { resources: rows.map((row) => row.content!), complete, ...(next ? { next } : {}) };
+  return { resources: rows.map((row) => row.content!), complete, bytes: Number(last?.used ?? 0), ...(next ? { next } : {}) };
 }
 
 /** SQL keeping members with no care date, or one that overlaps [low, high]; pushes its parameters. */

@@ -130,7 +130,7 @@ function checkParameterNames(context: OperationContext): void {
 /** The patient and its compartment; `complete` is false when members were left out (past `limit` or FHIR_SEARCH_MAX_PAGE_BYTES). */
 async function patientAndCompartment(
   context: OperationContext, types?: string[], since?: string, limit = EVERYTHING_LIMIT, after?: CompartmentPosition, careDates?: CareDateRange,
-): Promise<{ patient: Patient; members: Resource[]; complete: boolean; next?: CompartmentPosition }> {
+): Promise<{ patient: Patient; members: Resource[]; complete: boolean; next?: CompartmentPosition; bytesLeft: number }> {
   if (!context.id) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'this operation needs a Patient id: Patient/{id}/$...');
   const patient = (await context.repo.read('Patient', context.id)) as Patient;
   // The first page's byte budget (FHIR_SEARCH_MAX_PAGE_BYTES) holds the patient too.
@@ -143,7 +143,7 @@ async function patientAndCompartment(
     ownerType: 'Patient', ownerId: context.id, members: patientCompartmentDefinition(), types, since, careDates, limit, after, maxBytes,
   });
   const members = found.resources.filter((m) => !(m.resourceType === 'Patient' && m.id === patient.id));
-  return { patient, members, complete: found.complete, next: found.next };
+  return { patient, members, complete: found.complete, next: found.next, bytesLeft: Math.max(0, maxBytes - found.bytes) };
 }
 
 const tooLarge = (operation: string): string =>
@@ -162,6 +162,26 @@ function everythingLink(context: OperationContext, parameters: EverythingParamet
   return `${context.baseUrl}/Patient/${context.id}/$everything?${query.toString()}`;
 }
 
+/**
+ * What the page's records reference, besides the patient's own compartment (R4 Patient-everything:
+ * "the server also returns whatever resources are needed to support the records - e.g. linked
+ * practitioners, medications, locations, organizations"): one level, as `_include=*`, within what
+ * is left of the page's byte budget. Never another Patient (another person's record is not this
+ * one's support), and only the asked types when `_type` narrows the answer. Entries already on
+ * the page are not repeated.
+ */
+async function supportingResources(context: OperationContext, page: Resource[], types: string[] | undefined, maxBytes: number): Promise<{ resources: Resource[]; complete: boolean }> {
+  const onPage = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
+  const found = await context.repo.referencedBy(page, maxBytes);
+  const resources = found.resources.filter((r) => r.resourceType !== 'Patient' && !onPage.has(`${r.resourceType}/${r.id}`) && (!types || types.includes(r.resourceType)));
+  return { resources, complete: found.complete };
+}
+
+function supportLeftOut(): BundleEntry {
+  const text = `some resources the records reference were left out: the page reached ${LIMITS.fhirSearchMaxPageBytes.setting} bytes; use a smaller _count`;
+  return { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'warning', code: 'too-costly', details: { text }, diagnostics: text }] }, search: { mode: 'outcome' } };
+}
+
 export const patientEverything: FhirOperation = {
   name: 'everything',
   levels: ['instance'],
@@ -173,17 +193,20 @@ export const patientEverything: FhirOperation = {
     const first = parameters.after === undefined;
     // The first page holds the patient, then its members: _count entries in all on every page.
     const limit = first ? parameters.count - 1 : parameters.count;
-    const { patient, members, complete, next } = await patientAndCompartment(
+    const { patient, members, complete, next, bytesLeft } = await patientAndCompartment(
       context, parameters.types, parameters.since, limit, parameters.after, parameters.careDates);
-    const entry = (resource: Resource): BundleEntry => ({
-      fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' },
+    const page = [...(first ? [patient] : []), ...members];
+    const supporting = await supportingResources(context, page, parameters.types, bytesLeft);
+    const entry = (mode: 'match' | 'include') => (resource: Resource): BundleEntry => ({
+      fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode },
     });
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
       link: [{ relation: 'self', url: everythingLink(context, parameters, parameters.after) }],
-      entry: [...(first ? [entry(patient)] : []), ...members.map(entry)],
+      entry: [...page.map(entry('match')), ...supporting.resources.map(entry('include'))],
     };
+    if (!supporting.complete) bundle.entry!.push(supportLeftOut());
     // The total is known without counting only when the whole record is on this one page.
     if (first && complete) bundle.total = members.length + 1;
     // A page cut at _count or FHIR_SEARCH_MAX_PAGE_BYTES: its next link continues after its last member.

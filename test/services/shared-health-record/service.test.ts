@@ -107,6 +107,33 @@ for (const driver of testDrivers) {
       assert.ok(!validated.body.issue.some((i: Json) => i.severity === 'error'), JSON.stringify(validated.body));
     });
 
+    test('Patient/$everything adds what the records reference (practitioners, organizations, medications, locations), never another patient', async () => {
+      const u = (n: number) => `urn:uuid:b0000000-0000-4000-8000-00000000000${n}`;
+      const tx = await call('POST', '', {
+        resourceType: 'Bundle', type: 'transaction', entry: [
+          { fullUrl: u(1), resource: { resourceType: 'Organization', name: 'District Hospital' }, request: { method: 'POST', url: 'Organization' } },
+          { fullUrl: u(2), resource: { resourceType: 'Practitioner', name: [{ family: 'Banda' }] }, request: { method: 'POST', url: 'Practitioner' } },
+          { fullUrl: u(3), resource: { resourceType: 'Medication', code: { text: 'Amoxicillin 500 mg' } }, request: { method: 'POST', url: 'Medication' } },
+          { fullUrl: u(4), resource: { resourceType: 'Patient', name: [{ family: 'Sibling' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: u(5), resource: { resourceType: 'Patient', name: [{ family: 'Supported' }], managingOrganization: { reference: u(1) }, generalPractitioner: [{ reference: u(2) }], link: [{ other: { reference: u(4) }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: u(6), resource: { resourceType: 'Location', name: 'Ward 3' }, request: { method: 'POST', url: 'Location' } },
+          { resource: { resourceType: 'Observation', status: 'final', code: { text: 'Weight' }, subject: { reference: u(5) }, performer: [{ reference: u(2) }] }, request: { method: 'POST', url: 'Observation' } },
+          { resource: { resourceType: 'MedicationRequest', status: 'active', intent: 'order', medicationReference: { reference: u(3) }, subject: { reference: u(5) } }, request: { method: 'POST', url: 'MedicationRequest' } },
+          { resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' }, subject: { reference: u(5) }, location: [{ location: { reference: u(6) } }] }, request: { method: 'POST', url: 'Encounter' } },
+        ],
+      });
+      assert.equal(tx.status, 200, JSON.stringify(tx.body));
+      const patientId = tx.body.entry[4].resource.id;
+      const everything = await call('GET', `Patient/${patientId}/$everything`);
+      assert.equal(everything.status, 200, JSON.stringify(everything.body));
+      const byMode = (mode: string) => (everything.body.entry ?? []).filter((e: Json) => e.search.mode === mode).map((e: Json) => e.resource.resourceType).sort();
+      assert.deepEqual(byMode('match'), ['Encounter', 'MedicationRequest', 'Observation', 'Patient']);
+      assert.deepEqual(byMode('include'), ['Location', 'Medication', 'Organization', 'Practitioner'], 'each referenced once, the other Patient left out');
+      assert.equal(everything.body.total, 4, 'the total counts the record, not what supports it');
+      const narrowed = await call('GET', `Patient/${patientId}/$everything?_type=Observation,Practitioner`);
+      assert.deepEqual((narrowed.body.entry ?? []).map((e: Json) => `${e.search.mode}:${e.resource.resourceType}`), ['match:Patient', 'match:Observation', 'include:Practitioner']);
+    });
+
     test('Patient/$everything pages by _count (R4: page size) with next links that reach every member once', async () => {
       const patient = await call('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Paged' }] });
       const subject = { reference: `Patient/${patient.body.id}` };
