@@ -19,7 +19,7 @@ import { findMatches, readReferenced, runSearch, type SearchContext } from './se
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryPage, type HistoryQuery } from './storage/reader.js';
-import { insertNewResources, lockCurrent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { insertNewResources, lockCurrent, rewriteVersionContent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
@@ -262,21 +262,39 @@ export class FhirRepository {
   }
 
   /**
-   * `$meta-add` / `$meta-delete`: the current version's meta changed by `change` (profiles, tags,
-   * security labels). Written as a new version, through the same checks and interceptors as any
-   * update (a registry's rules about its own tags hold); a change that changes nothing is none.
+   * `$meta-add` / `$meta-delete`: a version's meta (profiles, tags, security labels) changed by
+   * `change`, the current version's unless `versionId` names an older one. As R4 says, "this
+   * operation does not cause a new version of the resource to be created. The meta is updated
+   * directly": the version keeps its versionId and lastUpdated. The write interceptors' `before`
+   * hooks see it as an update of the current version, so a service's rules about labels hold (a
+   * registry's own tags); only the labels they leave are kept. A change that changes nothing is none.
    */
-  async changeMeta(type: string, id: string, change: (meta: Meta) => Meta): Promise<WriteResult> {
+  async changeMeta(type: string, id: string, change: (meta: Meta) => Meta, versionId?: string): Promise<Resource> {
     assertResourceType(type);
     assertId(id);
+    if (versionId !== undefined && !/^\d{1,9}$/.test(versionId)) throw notFound(`${type}/${id} has no version "${versionId.slice(0, 20)}"`);
+    const version = versionId === undefined ? undefined : Number(versionId);
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       if (!current) throw notFound(`${type}/${id} does not exist`);
-      if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
-      const resource = { ...current.content!, meta: change(current.content!.meta ?? {}) } as Resource;
-      if (sameContent(resource, current.content!)) return { resource: current.content!, created: false };
-      // Also none when the interceptors undo the change (a registry dropping a tag only it sets).
-      return repo.writeNext(type, id, assertResourceBody(resource, type), current, 'update', { noopIfUnchanged: true });
+      const isCurrent = version === undefined || version === current.version;
+      const stored = isCurrent ? current : await readVersion(repo.q, repo.schema, type, id, version!);
+      if (!stored) throw notFound(`${type}/${id} has no version ${version}`);
+      if (stored.deleted) throw new FhirError(410, 'FHIR_GONE', isCurrent ? `${type}/${id} was deleted` : `${type}/${id} version ${version} is a deletion`);
+      const before = isCurrent ? current.content! : (stored as { resource: Resource | null }).resource!;
+      let resource = withLabelsFrom(before, change(before.meta ?? {}));
+      if (sameContent(resource, before)) return before;
+      assertResourceBody(resource, type);
+      if (repo.interceptors.length) {
+        assertJsonShape(resource);
+        const event = { action: 'update', type, id, resource, previous: current.deleted ? undefined : current.content!, repo } as const;
+        resource = withLabelsFrom(before, ((await runBeforeWrite(repo.interceptors, event)) ?? resource).meta);
+        if (sameContent(resource, before)) return before;
+      }
+      await repo.prefetchBindings(resource);
+      validateAgainstDefinitions(resource, repo.bindingVerdicts?.verdicts);
+      await rewriteVersionContent(repo.q, repo.schema, { rid: current.rid, type, id, version: version ?? current.version, resource, current: isCurrent }, repo.localBaseUrls(), repo.definitions);
+      return resource;
     });
   }
 
@@ -521,6 +539,16 @@ function withLabelsOf(resource: Resource, previous: Resource | null | undefined)
     if (carried.length) meta[list] = [...given, ...carried];
   }
   return { ...resource, meta };
+}
+
+/** The resource with the profiles, tags and security labels of `meta` (what the meta operations change), the rest of its meta kept. */
+function withLabelsFrom(resource: Resource, meta: Meta | undefined): Resource {
+  const { profile: _p, tag: _t, security: _s, ...rest } = resource.meta ?? {};
+  const labels: Meta = { ...rest };
+  if (meta?.profile?.length) labels.profile = meta.profile;
+  if (meta?.tag?.length) labels.tag = meta.tag;
+  if (meta?.security?.length) labels.security = meta.security;
+  return { ...resource, meta: labels } as Resource;
 }
 
 /** Whether two versions hold the same resource, apart from the stamp every write renews. */

@@ -82,6 +82,8 @@ route('PATCH', ':type/:id', patch);
 route('DELETE', ':type/:id', remove);
 route('GET', ':type/:id/_history', (ctx) => history(ctx), 'entries');
 route('GET', ':type/:id/_history/:vid', vread, 'resource');
+route('GET', ':type/:id/_history/:vid/:$op', (ctx) => operation(ctx, 'instance'));
+route('POST', ':type/:id/_history/:vid/:$op', (ctx) => operation(ctx, 'instance'));
 route('GET', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 route('GET', ':type/:id/:member', (ctx) => compartmentSearch(ctx));
 route('GET', ':type/:id/:member/_search', (ctx) => compartmentSearch(ctx));
@@ -339,6 +341,8 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   const { type, id, op } = ctx.params;
   if (type) ctx.repo.parseSearch(type, [], false); // checks the type exists
   const found = ctx.operations.find(op!, level, type);
+  const { vid } = ctx.params;
+  if (vid !== undefined && !found.onVersions) throw badRequest(`$${op} is not an operation on one version: call it on ${type}/${id}`);
   if (ctx.request.method === 'GET' && found.affectsState) {
     throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `$${op} changes data: call it with POST`);
   }
@@ -355,7 +359,7 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   // The operations read their parameters directly: a null or a list where FHIR JSON has none is a 400 here, not a 500 there.
   // Resources given as parameters are each the operation's to check ($validate answers their faults as issues).
   assertJsonShape(parameters, { intoResources: false });
-  const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, parameters, baseUrl: ctx.repo.baseUrl });
+  const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, ...(vid !== undefined ? { versionId: vid } : {}), parameters, baseUrl: ctx.repo.baseUrl });
   if ('status' in result && typeof (result as FhirResponse).status === 'number' && !('resourceType' in result)) return result as FhirResponse;
   return { status: 200, resource: result as Resource };
 }

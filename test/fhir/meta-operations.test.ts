@@ -42,6 +42,8 @@ for (const driver of testDrivers) {
       assert.deepEqual(meta.profile, [P1, P2]);
       const read = (await s.request('GET', 'Patient/m1')).body;
       assert.deepEqual(labels(read.meta.tag), ['urn:tags|a', 'urn:tags|b']);
+      assert.equal(read.meta.versionId, '1', 'R4: "does not cause a new version of the resource to be created"');
+      assert.equal((await s.request('GET', 'Patient/m1/_history')).body.total, 1, 'and no history entry');
       assert.equal((await s.request('GET', 'Patient?_tag=urn:tags|b')).body.entry?.length, 1);
       assert.equal((await s.request('GET', `Patient?_security=${S.system}|R`)).body.entry?.length, 1);
 
@@ -72,6 +74,29 @@ for (const driver of testDrivers) {
       const after = (await s.request('GET', 'Patient/keep-1')).body;
       assert.deepEqual(labels(after.meta.tag), ['urn:tags|b']);
       assert.equal(after.meta.security, undefined);
+    });
+
+    test('on an older version ([type]/[id]/_history/[vid]/$meta-add): that version changes where it is stored, the current one stays as it is', async () => {
+      await s.request('PUT', 'Patient/hv', { body: { resourceType: 'Patient', id: 'hv', gender: 'male' } });
+      await s.request('PUT', 'Patient/hv', { body: { resourceType: 'Patient', id: 'hv', gender: 'female' } });
+      const added = await s.request('POST', 'Patient/hv/_history/1/$meta-add', { body: metaParameters({ security: [S] }) });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      assert.deepEqual(labels(returned(added.body).security), [`${S.system}|R`]);
+      const first = (await s.request('GET', 'Patient/hv/_history/1')).body;
+      assert.deepEqual(labels(first.meta.security), [`${S.system}|R`]);
+      assert.equal(first.gender, 'male');
+      assert.deepEqual(labels(returned((await s.request('GET', 'Patient/hv/_history/1/$meta')).body).security), [`${S.system}|R`]);
+      const current = (await s.request('GET', 'Patient/hv')).body;
+      assert.equal(current.meta.versionId, '2');
+      assert.equal(current.meta.security, undefined, 'the current version is another version');
+      assert.equal((await s.request('GET', `Patient?_id=hv&_security=${S.system}|R`)).body.entry?.length ?? 0, 0, 'only the current version is searched');
+      // The current version named by its number is the current version.
+      await s.request('POST', 'Patient/hv/_history/2/$meta-add', { body: metaParameters({ tag: [B] }) });
+      assert.equal((await s.request('GET', 'Patient?_id=hv&_tag=urn:tags|b')).body.entry?.length, 1);
+      assert.equal((await s.request('GET', 'Patient/hv')).body.meta.versionId, '2');
+      assert.equal((await s.request('POST', 'Patient/hv/_history/9/$meta-add', { body: metaParameters({ tag: [B] }) })).status, 404);
+      assert.equal((await s.request('POST', 'Patient/hv/_history/x/$meta-add', { body: metaParameters({ tag: [B] }) })).status, 404);
+      assert.equal((await s.request('POST', 'Patient/hv/_history/1/$validate', { body: { resourceType: 'Patient', id: 'hv' } })).status, 400, 'other operations are not on versions');
     });
 
     test('$meta lists the labels of an instance, of a type and of the whole server', async () => {

@@ -4,9 +4,10 @@
  * `$meta-delete` change them on one resource. Tags and security labels are sets keyed by
  * system + code (version and display ignored when matching), profiles by their URL.
  *
- * Unlike the note of the definition, a change is written as a new version: it then goes through
- * the checks and write interceptors of any update (a registry's rules about its own tags hold),
- * and history and subscribers see it.
+ * As the definitions say, a change makes no new version: the version's meta is updated where it
+ * is stored (the current one's, or an older one's as `[type]/[id]/_history/[vid]/$meta-add`),
+ * after the checks and the `before` write interceptors of an update (a registry's rules about its
+ * own tags hold). `$meta` reads a version's labels the same way.
  */
 import type { Coding, Meta, Parameters } from '@medplum/fhirtypes';
 import type { Queryable } from '../../db/database.js';
@@ -24,11 +25,12 @@ const answer = (meta: Meta): Parameters => ({ resourceType: 'Parameters', parame
 export const metaOperation: FhirOperation = {
   name: 'meta',
   levels: ['system', 'type', 'instance'],
+  onVersions: true,
   affectsState: false,
   definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-meta',
   async run(ctx: OperationContext): Promise<Parameters> {
     if (ctx.level === 'instance') {
-      const resource = await ctx.repo.read(ctx.resourceType!, ctx.id!);
+      const resource = ctx.versionId !== undefined ? await ctx.repo.vread(ctx.resourceType!, ctx.id!, ctx.versionId) : await ctx.repo.read(ctx.resourceType!, ctx.id!);
       return answer(onlyLabels(resource.meta ?? {}));
     }
     const types = ctx.level === 'type' ? [ctx.resourceType!] : await typesPresent(ctx.repo.sql, ctx.repo.schema);
@@ -49,12 +51,13 @@ function labelChange(name: 'meta-add' | 'meta-delete', change: (meta: Meta, give
   return {
     name,
     levels: ['instance'],
+    onVersions: true,
     affectsState: true,
     definitionUrl: `http://hl7.org/fhir/OperationDefinition/Resource-${name}`,
     async run(ctx: OperationContext): Promise<Parameters> {
       const given = metaParameter(ctx, name);
-      const written = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => change(meta, given));
-      return answer(onlyLabels(written.resource.meta ?? {}));
+      const changed = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => change(meta, given), ctx.versionId);
+      return answer(onlyLabels(changed.meta ?? {}));
     },
   };
 }

@@ -17,6 +17,8 @@ export interface OperationContext {
   level: OperationLevel;
   resourceType?: string;
   id?: string;
+  /** The version named by `[type]/[id]/_history/[vid]/$op` (operations with `onVersions` only). */
+  versionId?: string;
   /** The input: the POSTed Parameters, or the query of a GET turned into Parameters. */
   parameters: Parameters;
   baseUrl: string;
@@ -28,6 +30,8 @@ export interface FhirOperation {
   levels: OperationLevel[];
   /** Types the operation applies to at type and instance level; omit for all. */
   resourceTypes?: string[];
+  /** Also callable on one version, `[type]/[id]/_history/[vid]/$op` (the meta operations). */
+  onVersions?: boolean;
   /** false allows GET (an operation that changes nothing). */
   affectsState?: boolean;
   /** Canonical URL of its OperationDefinition, listed in the CapabilityStatement. */

@@ -82,6 +82,32 @@ export async function writeVersion(
 }
 
 /**
+ * A version's content changed where it is stored, without a new version: the R4 meta operations
+ * (`$meta-add`, `$meta-delete`: "does not cause a new version of the resource to be created. The
+ * meta is updated directly"). Its history row always; for the current version, its resource row
+ * and index rows too (a label is searchable at once).
+ */
+export async function rewriteVersionContent(
+  tx: Queryable, schema: string, write: { rid: number; type: string; id: string; version: number; resource: Resource; current: boolean },
+  baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
+): Promise<void> {
+  forgetIntegerTexts(write.resource);
+  const params: unknown[] = [write.type, write.id, write.version, stringifyJsonKeepingDecimals(write.resource)];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const parts = [`h AS (UPDATE ${schema}.history SET content = $4::jsonb WHERE type = $1 AND id = $2 AND version = $3)`];
+  if (write.current) {
+    const rid = p(write.rid);
+    parts.push(`r AS (UPDATE ${schema}.resources SET content = $4::jsonb WHERE rid = ${rid} RETURNING rid)`);
+    for (const table of INDEX_TABLE_NAMES) parts.push(`d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = ${rid})`);
+    parts.push(...indexInserts(schema, buildIndexRows(write.resource, baseUrl, definitions), p));
+  }
+  await tx.query(`WITH ${parts.join(',\n')} SELECT 1`, params);
+}
+
+/**
  * Inserts many new resources (version 1) in one statement: the transaction bundle path, where
  * one statement per entry would spend most of its time planning. Fails with 409 if any id exists.
  */
