@@ -293,15 +293,15 @@ for (const driver of testDrivers) {
       assert.equal(down.status, 502);
       const downTx = await lastTx('unreachable');
       assert.equal(downTx.status, 'Failed');
-      assert.match(downTx.error.message, /unreachable/);
+      assert.equal(downTx.error.message, 'connect ECONNREFUSED 127.0.0.1:1', "Node's message, as OpenHIM stores it (routesTests.js)");
       // As OpenHIM (routesTests.js): the primary's call is an orchestration, here with its error.
       assert.equal(downTx.orchestrations.length, 1);
       assert.equal(downTx.orchestrations[0].name, 'primary');
       assert.equal(downTx.orchestrations[0].request.path, '/down');
-      assert.match(downTx.orchestrations[0].error.message, /unreachable/);
+      assert.equal(downTx.orchestrations[0].error.message, 'connect ECONNREFUSED 127.0.0.1:1');
       const slow = await fetch(`${iol.router}/slow`, { headers: { authorization: emr } });
       assert.equal(slow.status, 504);
-      assert.match((await lastTx('slow')).error.message, /did not answer in time/);
+      assert.match((await lastTx('slow')).error.message, /^Request took longer than \d+ms$/);
       const reset = await fetch(`${iol.router}/reset`, { headers: { authorization: emr } });
       assert.equal(reset.status, 502);
       assert.equal((await lastTx('reset')).status, 'Failed');

@@ -1,6 +1,6 @@
 /**
  * An MLLP listener (the client registry's HL7v2 port, the router's MLLP channels): a TCP server that reads framed HL7v2 messages and writes one framed answer
- * per message, in order. Bounded like the HTTP ports (src/common/connection-guard.ts): a message
+ * per message, in order (or, `unframed`, a chunk read and its answer as they are). Bounded like the HTTP ports (src/common/connection-guard.ts): a message
  * size cap, a connection cap that first makes room by closing the oldest connection not
  * processing a message, and a deadline to complete each message. A framing problem closes the
  * connection; everything else is answered by `answer`, which must not throw.
@@ -28,6 +28,11 @@ export interface MllpListenerOptions {
    * certificates are asked for, not required. The handshake must end within the idle time.
    */
   tls?: SecureContextOptions | undefined;
+  /**
+   * No MLLP framing (OpenHIM's tcp channels routed to an http route): every chunk the socket reads
+   * is one message, and its answer goes back as it is, as OpenHIM's tcpAdapter does.
+   */
+  unframed?: boolean | undefined;
   /**
    * The answer to one message (an ACK or a query response); undefined: none, the connection is
    * closed. `message` is the payload read as UTF-8; `payload` its bytes, for a receiver that
@@ -75,7 +80,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     socket.on('error', () => socket.destroy()); // a reset peer is not our failure
     const connection = admit(socket);
     if (!connection) return;
-    const decoder = new MllpDecoder(limits.maxMessageBytes);
+    const decoder = options.unframed ? undefined : new MllpDecoder(limits.maxMessageBytes);
     const waiting: Buffer[] = [];
     let deadline: NodeJS.Timeout | undefined;
     const armDeadline = () => {
@@ -94,7 +99,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
         const payload = waiting.shift()!;
         const reply = await options.answer(payload.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, payload);
         if (reply === undefined) socket.destroy();
-        else if (!socket.destroyed) socket.write(frameMessage(reply));
+        else if (!socket.destroyed) socket.write(options.unframed ? reply : frameMessage(reply));
       }
       connection.busy = false;
       armDeadline();
@@ -102,7 +107,15 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     };
 
     socket.on('data', (data: Buffer) => {
-      for (const event of decoder.push(data)) {
+      if (!decoder) {
+        if (data.length > limits.maxMessageBytes) {
+          options.logger?.warn({ bytes: data.length, remote: socket.remoteAddress }, `TCP message over ${limits.maxMessageBytes} bytes (${limits.settings}): connection closed`);
+          socket.destroy();
+          return;
+        }
+        waiting.push(data);
+      }
+      for (const event of decoder ? decoder.push(data) : []) {
         if (event.kind === 'problem') {
           options.logger?.warn({ problem: event.problem, remote: socket.remoteAddress }, 'MLLP framing problem: connection closed');
           socket.destroy();
@@ -135,7 +148,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const port = typeof address === 'object' && address ? address.port : options.port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   return {
-    url: `${options.tls ? 'mllps' : 'mllp'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    url: `${options.unframed ? (options.tls ? 'tls' : 'tcp') : options.tls ? 'mllps' : 'mllp'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
     port,
     ...(options.tls ? { setSecureContext: (context: SecureContextOptions) => (server as tls.Server).setSecureContext(context) } : {}),
     async close() {

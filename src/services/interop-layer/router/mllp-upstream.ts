@@ -27,7 +27,7 @@ export function sendMllpMessage(target: MllpTarget, message: string | Buffer): P
       if (error) reject(error);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(new UpstreamFailure('timeout', `the MLLP upstream ${target.host}:${target.port} did not answer within ${target.timeoutMs} ms`)), target.timeoutMs);
+    const timer = setTimeout(() => finish(new UpstreamFailure('timeout', `Request took longer than ${target.timeoutMs}ms`)), target.timeoutMs);
     socket.once('connect', () => socket.write(frameMessage(message)));
     socket.on('data', (data: Buffer) => {
       for (const event of decoder.push(data)) {

@@ -38,6 +38,13 @@ export const tcpPipeline: Pipeline = {
   after: [setFinalStatus, recordTransaction],
 };
 
+/** A tcp channel whose primary route is http (OpenHIM's tcp -> http): the message is POSTed to the routes as an HTTP request's body would be. */
+export const tcpToHttpPipeline: Pipeline = {
+  headers: [],
+  request: [acceptTcpSender, routeToUpstreams],
+  after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
+};
+
 /**
  * Runs the steps in order until one halts. Synchronous steps run without an `await` each: every
  * await of a non-promise still costs a promise and a microtask turn, and most steps are

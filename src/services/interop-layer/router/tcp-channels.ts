@@ -1,8 +1,12 @@
 /**
  * tcp channels (OpenHIM's channel `type: 'tcp'` with `tcpHost`/`tcpPort`): each enabled one gets a
- * listener of its own, which takes MLLP-framed HL7v2 messages and passes each through the
- * tcpPipeline (pipeline.ts) to the channel's primary `mllp` route; the upstream's framed answer goes
- * back to the sender, and the message is a transaction in the log like an HTTP request. Listeners
+ * listener of its own. With a primary `mllp` (or `tcp`) route it takes MLLP-framed HL7v2 messages
+ * and passes each through the tcpPipeline (pipeline.ts) to that route; the upstream's framed answer
+ * goes back to the sender. With a primary `http` route (OpenHIM's only kind: its tcpAdapter) it
+ * reads unframed bytes, each chunk one message POSTed to the channel's routes (tcpToHttpPipeline),
+ * and writes the primary's answer body back as it is, or OpenHIM's "An internal server error
+ * occurred" when the route failed. Either way the message is a transaction in the log like an
+ * HTTP request. Listeners
  * follow the routing table: started, moved or stopped after every change of the channels.
  * Bounded per port by OPENHIM_ROUTER_TCP_* (message size, connections, idle time). A message the
  * router cannot route (no route, upstream down, sender not whitelisted) gets no answer: the
@@ -14,7 +18,7 @@ import type { Logger } from '../../../common/logger.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import type { CompiledChannel } from '../routing-table.js';
 import type { Exchange, RouterDeps } from './exchange.js';
-import { runAfterSteps, runRequestSteps, tcpPipeline } from './pipeline.js';
+import { runAfterSteps, runRequestSteps, tcpPipeline, tcpToHttpPipeline } from './pipeline.js';
 import { HL7V2_CONTENT_TYPE } from './steps/route-to-mllp.js';
 import { secureContextOptions, type LiveTls } from '../keystore/live-tls.js';
 
@@ -80,8 +84,8 @@ export class TcpChannels {
   }
 
   private addressOf(compiled: CompiledChannel): string {
-    // The type is part of it: a channel switched between tcp and tls gets a new listener.
-    return `${compiled.channel.type}:${compiled.channel.tcpHost ?? this.deps.config.routerHost}:${compiled.channel.tcpPort}`;
+    // The type and the framing are part of it: a channel switched between tcp and tls, or between mllp and http routes, gets a new listener.
+    return `${compiled.channel.type}:${routedOverHttp(compiled) ? 'http' : 'mllp'}:${compiled.channel.tcpHost ?? this.deps.config.routerHost}:${compiled.channel.tcpPort}`;
   }
 
   private async start(id: string, compiled: CompiledChannel): Promise<void> {
@@ -94,6 +98,7 @@ export class TcpChannels {
         limits: { maxMessageBytes: limits.routerTcpMaxMessageBytes, maxConnections: limits.routerTcpMaxConnections, idleTimeoutMs: limits.routerTcpIdleTimeoutMs, settings: 'OPENHIM_ROUTER_TCP_*' },
         logger: this.logger,
         tls: compiled.channel.type === 'tls' && this.tls?.current() ? secureContextOptions(this.tls.current()!, true) : undefined,
+        unframed: routedOverHttp(compiled),
         answer: (_message, remote, payload) => this.routeMessage(running.channel, payload, remote.address),
       });
     } catch (error) {
@@ -109,21 +114,35 @@ export class TcpChannels {
   }
 
   private async routeMessage(channel: CompiledChannel, payload: Buffer, clientIP: string): Promise<Buffer | undefined> {
+    const overHttp = routedOverHttp(channel);
+    const pipeline = overHttp ? tcpToHttpPipeline : tcpPipeline;
     const exchange: Exchange = {
       request: {
-        method: 'POST', path: '/', querystring: '', headers: { 'content-type': HL7V2_CONTENT_TYPE }, body: payload, // as the sender wrote it: its character set is MSH-18's, not necessarily UTF-8
+        // As the sender wrote it: an HL7v2 message's character set is MSH-18's, not necessarily UTF-8; raw bytes have no type at all.
+        method: 'POST', path: '/', querystring: '', headers: overHttp ? {} : { 'content-type': HL7V2_CONTENT_TYPE }, body: payload,
         clientIP, host: channel.channel.tcpHost ?? this.deps.config.routerHost, port: channel.channel.tcpPort!,
       },
       startedAt: process.hrtime.bigint(),
       channel,
     };
     try {
-      await runRequestSteps(tcpPipeline, exchange, this.deps);
-      await runAfterSteps(tcpPipeline, exchange, this.deps);
+      await runRequestSteps(pipeline, exchange, this.deps);
+      await runAfterSteps(pipeline, exchange, this.deps);
     } catch (error) {
       this.logger.error({ err: error, channel: channel.channel.name }, 'tcp channel message failed');
-      return undefined;
+      return overHttp ? INTERNAL_ERROR : undefined;
     }
-    return exchange.primaryOutcome && !exchange.primaryOutcome.failed ? exchange.response!.body : undefined;
+    if (exchange.primaryOutcome && !exchange.primaryOutcome.failed) return exchange.response!.body;
+    // A refused sender (no transaction) is closed on; a failed route is answered as OpenHIM answers it.
+    return overHttp && exchange.transaction ? INTERNAL_ERROR : undefined;
   }
+}
+
+/** OpenHIM's answer to a tcp message whose route failed (router.js handleServerError). */
+const INTERNAL_ERROR = Buffer.from('An internal server error occurred');
+
+/** The channel's primary route is an http one (a route without a type is http, as in OpenHIM). */
+function routedOverHttp(compiled: CompiledChannel): boolean {
+  const primary = compiled.channel.routes.find((r) => r.status === 'enabled' && r.primary);
+  return primary !== undefined && (primary.type === undefined || primary.type === 'http');
 }

@@ -178,15 +178,16 @@ function readCapped(body: Readable, maxBytes: number, origin: string, signal: Ab
 }
 
 function classify(error: unknown, origin: string, signal: AbortSignal, timeoutMs: number): UpstreamFailure {
-  if (signal.aborted && signal.reason === DEADLINE) return new UpstreamFailure('timeout', `the upstream ${origin} did not answer in time (its whole answer within ${timeoutMs} ms)`);
+  // The timeout's and the connection errors' messages are OpenHIM's (router.js; Node's own), which its clients and tests read in the log.
+  if (signal.aborted && signal.reason === DEADLINE) return new UpstreamFailure('timeout', `Request took longer than ${timeoutMs}ms`);
   if (signal.aborted && signal.reason === CALLER_GONE) return new UpstreamFailure('cancelled', `the client went away before the upstream ${origin} answered; the call was abandoned`);
   const e = (error ?? {}) as { code?: string; message?: string; cause?: { code?: string } };
   const code = e.code ?? e.cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new UpstreamFailure('timeout', `the upstream ${origin} did not answer in time`);
+    return new UpstreamFailure('timeout', `Request took longer than ${timeoutMs}ms`);
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return new UpstreamFailure('unreachable', `the upstream ${origin} is unreachable (${code})`);
+    return new UpstreamFailure('unreachable', typeof e.message === 'string' && e.message.includes(code) ? e.message : `the upstream ${origin} is unreachable (${code})`);
   }
   if (code === 'ERR_ASSERTION' || code === 'HPE_INVALID_STATUS') {
     return new UpstreamFailure('error', `the upstream ${origin} answered with something that is not valid HTTP (a status line or header undici refuses)`);
