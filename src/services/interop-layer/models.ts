@@ -88,6 +88,18 @@ export const channelSchema = z.object({
     }
   })).default([]),
   rewriteUrls: storedBoolean().default(false),
+  /** With rewriteUrls: also rewrite links to every channel's primary route (OpenHIM's default, true). */
+  addAutoRewriteRules: storedBoolean().default(true),
+  /** With rewriteUrls: links to fromHost:fromPort are rewritten to toHost:toPort, the path through pathTransform (OpenHIM's RewriteRule). */
+  rewriteUrlsConfig: z.array(z.object({
+    fromHost: z.string().min(1).max(253),
+    toHost: z.string().min(1).max(253),
+    fromPort: portSchema,
+    toPort: portSchema,
+    pathTransform: z.string().optional(),
+  })).default([]),
+  /** OpenHIM's free-form channel properties, kept as given. */
+  properties: z.array(z.record(z.unknown())).optional(),
   autoRetryEnabled: storedBoolean().default(false),
   autoRetryPeriodMinutes: storedNumber(z.number().int().min(1)).default(60),
   autoRetryMaxAttempts: storedNumber(z.number().int().min(0)).optional(),

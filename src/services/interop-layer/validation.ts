@@ -21,6 +21,9 @@ const PATH_TRANSFORM = /^s\/((?:\\.|[^/\\])*)\/((?:\\.|[^/\\])*)\/?(g?)$/;
 const compiledTransforms = new Map<string, (path: string) => string>();
 const MAX_COMPILED_TRANSFORMS = 1000;
 
+/** Rewrite rules one channel may have: each is tried on every link of an answer. */
+const MAX_REWRITE_RULES = 100;
+
 /** `s/from/to/g` → a function applying it to a path, as OpenHIM's pathTransform does. */
 export function compilePathTransform(transform: string): (path: string) => string {
   let compiled = compiledTransforms.get(transform);
@@ -30,6 +33,21 @@ export function compilePathTransform(transform: string): (path: string) => strin
     compiledTransforms.set(transform, compiled);
   }
   return compiled;
+}
+
+/**
+ * The transform the other way (OpenHIM's invertPathTransform): `s/from/to/` becomes `s/to/from/`,
+ * for links an upstream gives under the path the router rewrote to. Undefined when `to` is no
+ * pattern the router will run.
+ */
+export function invertPathTransform(transform: string): ((path: string) => string) | undefined {
+  const m = PATH_TRANSFORM.exec(transform);
+  if (!m) return undefined;
+  try {
+    return compilePathTransform(`s/${m[2]}/${m[1]}/${m[3] ?? ''}`);
+  } catch {
+    return undefined;
+  }
 }
 
 function compileTransform(transform: string): (path: string) => string {
@@ -93,6 +111,8 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
     }
     route._id ??= newObjectId();
   }
+  if (parsed.rewriteUrlsConfig.length > MAX_REWRITE_RULES) throw badRequest(`channel "${parsed.name}" has ${parsed.rewriteUrlsConfig.length} rewriteUrlsConfig rules; at most ${MAX_REWRITE_RULES}`);
+  for (const rule of parsed.rewriteUrlsConfig) if (rule.pathTransform) compilePathTransform(rule.pathTransform);
   return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
 }
 

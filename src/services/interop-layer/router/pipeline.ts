@@ -17,6 +17,7 @@ import { recordTransaction } from './steps/record-transaction.js';
 import { refuseUnauthenticated } from './steps/refuse-unauthenticated.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
+import { rewriteResponseUrls } from './steps/rewrite-urls.js';
 import { acceptTcpSender, routeToMllp } from './steps/route-to-mllp.js';
 
 export interface Pipeline {
@@ -27,7 +28,7 @@ export interface Pipeline {
 
 export const routerPipeline: Pipeline = {
   headers: [normalisePath, dropSenderHeaders, dropOwnSessionCookies, authenticateClient, refuseUnauthenticated, refuseOverQuota],
-  request: [matchChannel, authoriseClient, routeToUpstreams],
+  request: [matchChannel, authoriseClient, routeToUpstreams, rewriteResponseUrls],
   after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
 };
 

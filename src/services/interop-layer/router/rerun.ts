@@ -10,6 +10,7 @@ import type { Exchange, ServiceDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
+import { rewriteResponseUrls } from './steps/rewrite-urls.js';
 import { recordTransaction } from './steps/record-transaction.js';
 import { newObjectId } from '../ids.js';
 import { isMasked, withoutMaskedParameters } from './bodies.js';
@@ -18,7 +19,7 @@ import type { Transaction } from '../models.js';
 
 const rerunPipeline: Pipeline = {
   headers: [dropSenderHeaders],
-  request: [routeToUpstreams],
+  request: [routeToUpstreams, rewriteResponseUrls],
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
 

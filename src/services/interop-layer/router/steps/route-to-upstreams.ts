@@ -68,7 +68,7 @@ const AUTHORITY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z
  * X-Forwarded-Host for upstreams (the FHIR servers build links from it): the configured public
  * host; else the Host the client addressed when it is a plain host[:port]; else the listener.
  */
-function forwardedHost(request: RouterRequest, publicHost: string | undefined): string {
+export function forwardedHost(request: RouterRequest, publicHost: string | undefined): string {
   if (publicHost) return publicHost;
   const host = String(request.headers.host ?? '');
   if (AUTHORITY.test(host)) return host;
