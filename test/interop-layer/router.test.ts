@@ -90,6 +90,10 @@ for (const driver of testDrivers) {
           { name: 'after-never', host: '127.0.0.1', port: up.port, path: '/never', waitPrimaryResponse: true, statusCodesCheck: '4**' },
         ],
       });
+      await addChannel('mediated-copy', {
+        urlPattern: '^/mediated-copy$',
+        routes: [route({ path: '/main' }), { name: 'mediator copy', host: '127.0.0.1', port: up.port, path: '/mediator' }],
+      });
       await addChannel('rewrite', {
         urlPattern: '^/rewrite/',
         routes: [route({ pathTransform: 's/rewrite/target/g', username: 'up-user', password: 'up-pass' })],
@@ -286,6 +290,14 @@ for (const driver of testDrivers) {
       assert.ok(!up.seen.some((s) => s.url === '/never'), 'statusCodesCheck 4** does not run after a 200');
       const paths = up.seen.map((s) => s.url).sort();
       assert.deepEqual(paths, ['/after', '/fail', '/main']);
+      // A secondary route a mediator answered records the mediator (OpenHIM router.js: routeObj.mediatorURN).
+      assert.equal((await fetch(`${iol.router}/mediated-copy`, { method: 'POST', headers: { authorization: emr }, body: 'x' })).status, 200);
+      const mediated = await eventually(async () => {
+        const t = await lastTx('mediated-copy');
+        return t.routes.length === 1 ? t : undefined;
+      }, 'the mediated secondary route');
+      assert.equal(mediated.routes[0].mediatorURN, 'urn:mediator:test');
+      assert.equal(mediated.routes[0].orchestrations[0].name, 'lookup');
     });
 
     test('unreachable upstream 502, timeout 504, reset 502: all logged as Failed with the reason', async () => {
@@ -429,6 +441,7 @@ for (const driver of testDrivers) {
       const childId = done.transactions[0].rerunID;
       const child = await tx(childId);
       assert.equal(child.parentID, original._id);
+      assert.equal(child.taskID, task.body._id, "as OpenHIM's messageStore: the task that reran it");
       assert.equal(child.request.body, 'again');
       const parent = await tx(original._id);
       assert.deepEqual(parent.childIDs, [childId]);

@@ -37,5 +37,5 @@ export interface IolDeps {
   /** What the TLS listeners serve now, following the keystore. */
   tls: LiveTls;
   /** Re-sends a stored transaction through the router (rerun). */
-  rerun?: (transactionId: string) => Promise<string>;
+  rerun?: (transactionId: string, taskID?: string) => Promise<string>;
 }

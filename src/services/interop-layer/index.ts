@@ -104,7 +104,7 @@ export const interopLayerService: ServiceDefinition = {
       keystore,
       tls: new LiveTls(keystore, logger, config.limits.keystoreKeyDecryptTimeoutMs),
     };
-    deps.rerun = (id) => rerunTransaction(deps, id);
+    deps.rerun = (id, taskID) => rerunTransaction(deps, id, taskID ? { taskID } : {});
 
     // What dead replicas (or, embedded, the last run) left in Processing: Failed, and their tasks requeued.
     const reap = async () => {

@@ -294,6 +294,8 @@ export interface Orchestration {
 
 export interface RouteRecord {
   name: string;
+  /** The mediator that answered the route (its `x-mediator-urn`), as OpenHIM's router records it. */
+  mediatorURN?: string;
   request: RecordedRequest;
   response?: RecordedResponse;
   orchestrations?: Orchestration[];
@@ -307,6 +309,8 @@ export interface Transaction {
   clientIP?: string;
   channelID?: string;
   parentID?: string;
+  /** The task that reran this transaction's parent into it (OpenHIM's messageStore sets it on a rerun child). */
+  taskID?: string;
   childIDs: string[];
   request: RecordedRequest;
   response?: RecordedResponse;

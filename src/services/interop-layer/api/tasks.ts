@@ -148,7 +148,7 @@ class TaskRunner {
     }
   }
 
-  private async runTask(task: Task, rerun: (id: string) => Promise<string>): Promise<void> {
+  private async runTask(task: Task, rerun: (id: string, taskID?: string) => Promise<string>): Promise<void> {
     task.status = 'Processing';
     await this.save(task);
     for (;;) {
@@ -158,7 +158,7 @@ class TaskRunner {
         batch.map(async (t) => {
           try {
             if (typeof t.tid !== 'string') throw new Error('the task lists a transaction without an id');
-            t.rerunID = await rerun(t.tid);
+            t.rerunID = await rerun(t.tid, task._id);
             const child = await this.deps.transactions.byId(t.rerunID);
             t.rerunStatus = child?.status;
             t.tstatus = 'Completed';

@@ -23,7 +23,7 @@ const rerunPipeline: Pipeline = {
   after: [awaitSecondaryRoutes, setFinalStatus, recordTransaction],
 };
 
-export async function rerunTransaction(deps: ServiceDeps, transactionId: string, options: { autoRetryAttempt?: number } = {}): Promise<string> {
+export async function rerunTransaction(deps: ServiceDeps, transactionId: string, options: { autoRetryAttempt?: number; taskID?: string } = {}): Promise<string> {
   const original = await deps.transactions.byId(transactionId);
   if (!original) throw new Error(`transaction ${transactionId} does not exist`);
   if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);
@@ -47,8 +47,10 @@ export async function rerunTransaction(deps: ServiceDeps, transactionId: string,
     wasRerun: false,
     autoRetry: false,
     ...(options.autoRetryAttempt ? { autoRetryAttempt: options.autoRetryAttempt } : {}),
+    ...(options.taskID ? { taskID: options.taskID } : {}),
     status: 'Processing',
   };
+  if (!options.taskID) delete child.taskID; // a rerun of a rerun is not that task's
   delete child.response;
   delete child.error;
   delete child.properties;

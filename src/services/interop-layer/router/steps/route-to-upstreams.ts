@@ -262,6 +262,7 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
         timestamp: outcome.response.timestamp,
         ...(m?.response?.body !== undefined ? storedBody(String(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
       };
+      if (typeof m?.['x-mediator-urn'] === 'string') record.mediatorURN = m['x-mediator-urn'].slice(0, 500);
       if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
       if (m?.properties) record.properties = m.properties;
       if (m?.error) record.error = m.error;
