@@ -82,7 +82,13 @@ for (const driver of testDrivers) {
       const logout = await fetch(`${iol.api}/logout`, { headers: { cookie } });
       assert.equal(logout.status, 200);
       assert.match(logout.headers.get('set-cookie')!, /^iol\.session=;.*Max-Age=0/, 'the browser drops the cookie');
-      assert.equal((await fetch(`${iol.api}/me`, { headers: { cookie } })).status, 401);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: { cookie } })).status, 404, 'a session that ended: OpenHIM\'s "Not authenticated"');
+      // OpenHIM's usersAPITests: unauthenticated GET /me is 404 "Not authenticated"; every other route stays 401.
+      const anonymous = await fetch(`${iol.api}/me`);
+      assert.equal(anonymous.status, 404);
+      assert.equal(await anonymous.text(), 'Not authenticated');
+      assert.equal((await fetch(`${iol.api}/channels`, { headers: { cookie } })).status, 401);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: { authorization: 'Basic bm9ib2R5Ondyb25n' } })).status, 401, 'wrong Basic credentials are a 401 as anywhere');
     });
 
     test('legacy token headers after GET /authenticate/:username; stale and replayed tokens are refused', async () => {

@@ -21,7 +21,8 @@ export async function currentUser(api: AdminApi, session: ConsoleSession, now = 
     return { kind: 'unavailable' };
   }
   applySetCookies(session.upstreamCookies, answer.setCookies);
-  if (answer.status === 401) return { kind: 'session-lost' };
+  // OpenHIM's GET /me answers a session it does not know 404 "Not authenticated".
+  if (answer.status === 401 || answer.status === 404) return { kind: 'session-lost' };
   if (answer.status !== 200) return { kind: 'unavailable' };
   try {
     const user = (JSON.parse(answer.body.toString('utf8')) as { user?: unknown }).user;

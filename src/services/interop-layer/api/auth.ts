@@ -5,7 +5,7 @@
  */
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError } from '../errors.js';
@@ -188,11 +188,18 @@ export class AdminAuthenticator {
 
   /** Registers the hook that authenticates every route but the open ones (api/scopes.ts). */
   install(app: FastifyInstance, isOpen: (request: FastifyRequest) => boolean): void {
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       // Open routes use no user: credentials sent to them are not checked (a token is not used
       // up, a wrong password not counted), as OpenHIM's public routes.
       if (isOpen(request)) return;
       const path = request.url.split('?')[0] ?? '';
+      // OpenHIM's GET /me answers a caller without a live session 404 "Not authenticated" (usersAPITests.js: none, or an expired
+      // cookie), its consoles read it so. Basic and the token headers (which OpenHIM's /me does not read) fail as anywhere: 401.
+      const sessionOnly = request.headers.authorization === undefined && request.headers['auth-username'] === undefined && request.headers['auth-token'] === undefined;
+      const refuse = (error: unknown): FastifyReply => {
+        if (request.method !== 'GET' || path !== '/me' || !sessionOnly || error instanceof LoginThrottledError) throw error;
+        return reply.code(404).type('text/plain; charset=utf-8').send('Not authenticated');
+      };
       let user: User | undefined;
       try {
         user = await this.authenticate(request);
@@ -208,7 +215,7 @@ export class AdminAuthenticator {
           entity: `${request.method} ${path}`,
           ...(error instanceof LoginThrottledError ? { detail: { throttled: 'true' } } : {}),
         });
-        throw error;
+        return refuse(error);
       }
       if (user) {
         requestUsers.set(request, user);
@@ -216,7 +223,7 @@ export class AdminAuthenticator {
       }
       this.deps.metrics.authFailures.inc({ surface: 'api' });
       this.deps.audits.record({ kind: 'auth-failure', action: 'E', success: false, description: 'no credentials', address: request.ip, entity: `${request.method} ${path}` });
-      throw unauthenticated('authenticate with a session, the token headers or Basic');
+      return refuse(unauthenticated('authenticate with a session, the token headers or Basic'));
     });
   }
 }
