@@ -4,6 +4,10 @@
  * holds it (a contained resource's own `#x` names a sibling; `#` alone the container). @medplum/core
  * does not check it (its expression needs %rootResource), so a patch renaming `contained[0].id`
  * could leave `managingOrganization` pointing at nothing.
+ * And R4 dom-3, the other way: "If the resource is contained in another resource, it SHALL be
+ * referred to from elsewhere in the resource or SHALL refer to the containing resource": a
+ * contained resource nothing names (`#id` as a reference, canonical or uri anywhere in the
+ * resource) and that names no `#` is an orphan, and refused.
  */
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 
@@ -20,24 +24,40 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
   const contained = Array.isArray(root.contained) ? root.contained.filter((c): c is Json => !!c && typeof c === 'object') : [];
   const ids = new Set(contained.map((c) => c.id).filter((id): id is string => typeof id === 'string'));
   const inContained = new Set<unknown>(contained);
-  const stack: Array<{ node: unknown; path: string }> = [{ node: root, path: String(root.resourceType ?? '') }];
+  /** `#x` values anywhere in the resource (references, canonicals, uris), and the contained resources that name `#`. */
+  const named = new Set<string>();
+  const namingContainer = new Set<unknown>();
+  const stack: Array<{ node: unknown; path: string; within?: unknown }> = [{ node: root, path: String(root.resourceType ?? '') }];
   while (stack.length && issues.length < 100) {
-    const { node, path } = stack.pop()!;
+    const { node, path, within } = stack.pop()!;
     if (!node || typeof node !== 'object') continue;
     if (node !== root && !inContained.has(node) && typeof (node as Json).resourceType === 'string') {
       checkRoot(node as Json, issues); // a Bundle entry's or a Parameters' resource: its own container
       continue;
     }
+    const owner = inContained.has(node) ? node : within;
     const entries = Array.isArray(node) ? node.map((child, i) => [`[${i}]`, child] as const) : Object.entries(node).map(([key, child]) => [`.${key}`, child] as const);
     for (const [step, child] of entries) {
+      if (typeof child === 'string' && child.startsWith('#')) {
+        if (child === '#') {
+          if (owner !== undefined) namingContainer.add(owner);
+        } else named.add(child.slice(1));
+      }
       if (step === '.reference' && typeof child === 'string' && child.length > 1 && child.startsWith('#') && !ids.has(child.slice(1))) {
         issues.push({
           severity: 'error', code: 'invariant', expression: [`${path}.reference`],
           details: { text: `local reference ${child.slice(0, 70)} names no contained resource (ref-1): contain a resource with id "${child.slice(1, 65)}", or refer to it by Type/id` },
         });
       } else if (child && typeof child === 'object') {
-        stack.push({ node: child, path: `${path}${step}` });
+        stack.push({ node: child, path: `${path}${step}`, within: owner });
       }
     }
   }
+  contained.forEach((resource, index) => {
+    if (issues.length >= 100 || namingContainer.has(resource) || (typeof resource.id === 'string' && named.has(resource.id))) return;
+    issues.push({
+      severity: 'error', code: 'invariant', expression: [`${String(root.resourceType ?? '')}.contained[${index}]`],
+      details: { text: `contained resource ${String(resource.resourceType ?? '')}${typeof resource.id === 'string' ? `/${resource.id.slice(0, 64)}` : ''} is referred to from nowhere in the resource, nor refers to it (dom-3): refer to it as "#${typeof resource.id === 'string' ? resource.id.slice(0, 64) : 'id'}", or leave it out` },
+    });
+  });
 }

@@ -65,7 +65,7 @@ for (const driver of testDrivers) {
             {
               fullUrl: patientUrl,
               resource: {
-                resourceType: 'Patient', extension: [{ url: 'http://example.org/source', valueUri: binaryUrl }, { url: binaryUrl, valueString: 'x' }],
+                resourceType: 'Patient', extension: [{ url: 'http://example.org/source', valueUri: binaryUrl }, { url: binaryUrl, valueString: 'x' }, { url: 'http://example.org/note', valueReference: { reference: '#c1' } }],
                 identifier: [{ system: binaryUrl, value: '1' }], contained: [{ resourceType: 'Basic', id: 'c1', code: { text: 'x' }, implicitRules: binaryUrl }],
               },
               request: { method: 'POST', url: 'Patient' },

@@ -28,6 +28,27 @@ describe('local references name a contained resource (ref-1)', () => {
     assert.equal((await s.request('POST', 'Patient', { body: patient('#o1') })).status, 201);
   });
 
+  test('dom-3: a contained resource nothing refers to, and that refers to nothing of its container, is refused; one naming the container is kept', async () => {
+    const orphan = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'lost', name: 'Nobody\'s' }] } });
+    assert.equal(orphan.status, 400, JSON.stringify(orphan.body));
+    assert.match(JSON.stringify(orphan.body), /Organization\/lost is referred to from nowhere in the resource.*dom-3/);
+    assert.match(JSON.stringify(orphan.body), /Patient\.contained\[0\]/);
+    // Referred to from another contained resource, or referring to the container ("#"): both allowed.
+    const chained = await s.request('POST', 'Patient', { body: {
+      resourceType: 'Patient', managingOrganization: { reference: '#o1' },
+      contained: [{ resourceType: 'Organization', id: 'o1', name: 'Clinic', partOf: { reference: '#o2' } }, { resourceType: 'Organization', id: 'o2', name: 'Group' }],
+    } });
+    assert.equal(chained.status, 201, JSON.stringify(chained.body));
+    const backwards = await s.request('POST', 'Observation', { body: {
+      resourceType: 'Observation', status: 'final', code: { text: 'x' },
+      contained: [{ resourceType: 'Provenance', id: 'prov', target: [{ reference: '#' }], recorded: '2024-01-01T00:00:00Z', agent: [{ who: { display: 'lab' } }] }],
+    } });
+    assert.equal(backwards.status, 201, JSON.stringify(backwards.body));
+    // $validate says the same as an issue.
+    const validated = await s.request('POST', 'Patient/$validate', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'lost' }] } });
+    assert.ok(validated.body.issue.some((i: { severity: string; details?: { text?: string } }) => i.severity === 'error' && /dom-3/.test(i.details?.text ?? '')), JSON.stringify(validated.body));
+  });
+
   test('a patch that renames the contained resource away from its reference is refused; nothing changes', async () => {
     const created = await s.request('POST', 'Patient', { body: patient('#o1') });
     const renamed = await s.request('PATCH', `Patient/${created.body.id}`, {
