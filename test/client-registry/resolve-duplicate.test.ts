@@ -77,6 +77,9 @@ for (const driver of testDrivers) {
       const again = await feed('IHERED-m94', resolved('IHERED-m94', { identifier: { system: RED, value: 'IHERED-994' } }));
       assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.equal(again.body.meta.versionId, reply.body.meta.versionId);
+      // Made active again with its link: a write to a merged record (409), not a resend.
+      const reactivated = await feed('IHERED-m94', { ...resolved('IHERED-m94', { identifier: { system: RED, value: 'IHERED-994' } }), active: true });
+      assert.equal(reactivated.status, 409, JSON.stringify(reactivated.body));
     });
 
     test('by id and by reference; a survivor named both ways must be the same record', async () => {

@@ -42,8 +42,12 @@ export class DuplicateResolution {
       const current = id !== undefined ? await readPatient(tx, id) : await this.matchedDuplicate(tx, request.query);
       const survivor = await this.survivorOf(tx, survivorLinks[0]!);
       if (current?.id === survivor) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${survivor} cannot be replaced by itself: the replaced-by link names the record being updated`);
-      // Already merged into that record: a resend, answered as the record stands.
-      if (current && replacedBy(current) === survivor) return { status: 200, resource: current, headers: versionHeaders(current, tx.baseUrl, true) };
+      // Already merged into that record: a resend (inactive, as the first), answered as the record
+      // stands; one making it active is a write to a merged record, refused as any (409).
+      if (current && replacedBy(current) === survivor) {
+        if (patient.active !== false) throw new FhirError(409, 'FHIR_CONFLICT', `Patient/${current.id} was merged into Patient/${survivor}: it stays inactive; unmerge first ($cr-unmerge) to change it`);
+        return { status: 200, resource: current, headers: versionHeaders(current, tx.baseUrl, true) };
+      }
       // Its other content is an update as any; `active` is the merge's to set (and unmerge's to restore).
       const content = withLinks(patient, (patient.link ?? []).filter((l) => l?.type !== 'replaced-by'));
       delete content.active;
