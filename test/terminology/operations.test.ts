@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TEXT_SEARCH } from '../../src/services/terminology/expansion.js';
 import { testDrivers } from '../support/databases.js';
+import { requestJson } from '../client-registry/support.js';
 import { codes, FINDINGS, findings, LOCAL, localToFindings, P, param, params, part, startTerminology, valueSets, type Json, type TerminologyUnderTest } from './support.js';
 
 const q = encodeURIComponent;
@@ -262,6 +263,15 @@ for (const driver of testDrivers) {
       assert.equal(param(await check(`ValueSet/$validate-code?url=${heart}&system=${q(FINDINGS)}&code=heart&displayLanguage=fr`), 'display'), 'Maladie cardiaque');
       assert.equal(param(await check(`CodeSystem/$validate-code?url=${q(FINDINGS)}&code=heart&displayLanguage=fr`), 'display'), 'Maladie cardiaque');
       assert.equal(param(await check(`CodeSystem/$validate-code?url=${q(FINDINGS)}&code=heart&displayLanguage=de`), 'display'), 'Heart disease', 'none in that language: the display');
+      // Without displayLanguage, the caller's Accept-Language (its first language of the highest weight) picks it.
+      const asked = async (path: string, language: string): Promise<Json> => (await requestJson(`${tx.base}/${path}`, 'GET', undefined, { 'accept-language': language })).body;
+      assert.equal(param(await asked(`CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart`, 'de;q=0.5, fr-CA, *;q=0.1'), 'display'), 'Maladie cardiaque', 'fr-CA falls back to fr');
+      assert.equal(param(await asked(`ValueSet/$validate-code?url=${heart}&system=${q(FINDINGS)}&code=heart`, 'fr'), 'display'), 'Maladie cardiaque');
+      assert.equal(param(await asked(`CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&displayLanguage=en`, 'fr'), 'display'), 'Heart disease', 'the parameter wins over the header');
+      assert.equal(param(await asked(`CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart`, 'fr;q=0, *'), 'display'), 'Heart disease', 'q=0 and * are no preference');
+      const expanded = await asked(`ValueSet/$expand?url=${q('http://example.org/vs/heart')}`, 'fr');
+      assert.equal(expanded.expansion.contains.find((c: Json) => c.code === 'heart').display, 'Maladie cardiaque');
+      await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&displayLanguage=${q('not a language!')}`);
       // ITI-97: valueSet is 0..0 with url; the two together are a 400, not one silently used.
       await fails(400, 'ValueSet/$expand', P({ name: 'url', valueUri: 'http://example.org/vs/heart' },
         { name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: FINDINGS }] } } }));

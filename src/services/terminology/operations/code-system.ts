@@ -8,6 +8,7 @@ import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import type { FhirRepository } from '../../../fhir/repository.js';
 import type { ConceptStore, StoredCodeSystem, StoredConcept } from '../concept-store.js';
 import { badParameter, canonicalTarget, OperationInput } from '../parameters.js';
+import { displayLanguageOf } from './display-language.js';
 import { unknownTerminology } from '../resolve.js';
 import { displayIn } from './expand.js';
 import { holdsDecimalText, keepDecimalText, markHoldingDecimalText } from '../../../common/json-decimals.js';
@@ -48,7 +49,7 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
     resourceTypes: ['CodeSystem'],
     affectsState: false,
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup',
-    async run({ repo, id, parameters }) {
+    async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'lookup', LOOKUP_PARAMETERS);
       const { code, system: url, version } = codedInput(input, 'coding');
       if (!code) throw badParameter('$lookup needs "code" (with "system") or "coding"');
@@ -58,7 +59,7 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
       const wanted = new Set(input.strings('property'));
       const want = (name: string): boolean => wanted.size === 0 || wanted.has(name) || wanted.has('*');
       const designations = concept.designations;
-      const displayLanguage = input.string('displayLanguage');
+      const displayLanguage = displayLanguageOf(input, request);
       const out: ParametersParameter[] = [
         { name: 'name', valueString: system.name ?? system.url },
         ...(system.version ? [{ name: 'version', valueString: system.version }] : []),
@@ -134,14 +135,14 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
     resourceTypes: ['CodeSystem'],
     affectsState: false,
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-validate-code',
-    async run({ repo, id, parameters }) {
+    async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'validate-code', CS_VALIDATE_PARAMETERS);
       if (input.has('codeSystem')) throw badParameter('$validate-code with an inline codeSystem is not supported: store the CodeSystem first, then name it by url or id');
       const codings = codingsToCheck(input, ['url', 'system']);
       const named = input.string('url') ?? input.string('system');
       const version = input.string('version');
       const abstractAllowed = input.boolean('abstract', true);
-      const language = input.string('displayLanguage');
+      const language = displayLanguageOf(input, request);
       // Named (instance or url): that system; otherwise each coding's own system, unknown ones failing alone.
       const fixed = id || named ? await codeSystemOf(repo, store, { id, url: named, version, operation: 'validate-code' }) : undefined;
       let lastFailure = '';

@@ -13,6 +13,7 @@ import { compileValueSet, conceptKey, implicitValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { expandPage, type ExpansionRow } from '../expansion.js';
 import { badParameter, OperationInput } from '../parameters.js';
+import { displayLanguageOf } from './display-language.js';
 import { resolveTarget } from '../resolve.js';
 
 const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
@@ -72,7 +73,7 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
     resourceTypes: ['ValueSet'],
     affectsState: false,
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
-    async run({ repo, id, parameters }) {
+    async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'expand', EXPAND_PARAMETERS);
       const valueSet = await valueSetOf(repo, input, id);
       const filter = input.string('filter');
@@ -81,7 +82,7 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       const activeOnly = input.boolean('activeOnly', false);
       const excludeNotForUI = input.boolean('excludeNotForUI', false);
       const includeDesignations = input.boolean('includeDesignations', false);
-      const displayLanguage = input.string('displayLanguage');
+      const displayLanguage = displayLanguageOf(input, request);
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
       const compiled = await compileValueSet(repo, settings.store, valueSet);
       const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, selectableOnly: excludeNotForUI, offset, count }, settings.store.totals);
@@ -120,7 +121,7 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (activeOnly) echo.push({ name: 'activeOnly', valueBoolean: true });
       if (excludeNotForUI) echo.push({ name: 'excludeNotForUI', valueBoolean: true });
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
-      if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage });
+      if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage }); // also when it came from Accept-Language: the expansion says which
       for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
       // Code systems held only in part (content fragment, example, not-present): the expansion is not all of the value set.
       const partial = compiled.systems.filter((s) => s.content);

@@ -9,6 +9,7 @@ import { compileValueSet } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
 import { OperationInput } from '../parameters.js';
+import { displayLanguageOf } from './display-language.js';
 import { abstractRefusal, checkConcept, codingsToCheck, displayInLanguage, notFoundMessage, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
 
@@ -22,13 +23,13 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
     resourceTypes: ['ValueSet'],
     affectsState: false,
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code',
-    async run({ repo, id, parameters }) {
+    async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'validate-code', VS_VALIDATE_PARAMETERS);
       const codings = codingsToCheck(input, ['system']);
       const systemVersion = input.string('systemVersion');
       const activeOnly = input.boolean('activeOnly', false);
       const abstractAllowed = input.boolean('abstract', true);
-      const language = input.string('displayLanguage');
+      const language = displayLanguageOf(input, request);
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
       const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
