@@ -277,19 +277,24 @@ export class FhirRepository {
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.q, repo.schema, type, id);
       if (!current) throw notFound(`${type}/${id} does not exist`);
+      // A deleted resource's history stays as it was: its labels are no one's rules to judge any more.
+      if (current.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} was deleted`);
       const isCurrent = version === undefined || version === current.version;
-      const stored = isCurrent ? current : await readVersion(repo.q, repo.schema, type, id, version!);
-      if (!stored) throw notFound(`${type}/${id} has no version ${version}`);
-      if (stored.deleted) throw new FhirError(410, 'FHIR_GONE', isCurrent ? `${type}/${id} was deleted` : `${type}/${id} version ${version} is a deletion`);
-      const before = isCurrent ? current.content! : (stored as { resource: Resource | null }).resource!;
-      let resource = withLabelsFrom(before, change(before.meta ?? {}));
-      if (sameContent(resource, before)) return before;
+      const older = isCurrent ? undefined : await readVersion(repo.q, repo.schema, type, id, version!);
+      if (!isCurrent && !older) throw notFound(`${type}/${id} has no version ${version}`);
+      if (older?.deleted) throw new FhirError(410, 'FHIR_GONE', `${type}/${id} version ${version} is a deletion`);
+      const stored = isCurrent ? current.content! : older!.resource!;
+      let resource = withLabelsFrom(stored, change(stored.meta ?? {}));
+      if (sameContent(resource, stored)) return stored;
       assertResourceBody(resource, type);
       if (repo.interceptors.length) {
-        assertJsonShape(resource);
-        const event = { action: 'update', type, id, resource, previous: current.deleted ? undefined : current.content!, repo } as const;
-        resource = withLabelsFrom(before, ((await runBeforeWrite(repo.interceptors, event)) ?? resource).meta);
-        if (sameContent(resource, before)) return before;
+        // The rules see the current version with the new labels (only labels change: no rematch, no
+        // recomputed keys from an old version's content), and the labels they leave are applied.
+        const ruled = withLabelsFrom(current.content!, resource.meta);
+        assertJsonShape(ruled);
+        const event = { action: 'update', type, id, resource: ruled, previous: current.content!, repo } as const;
+        resource = withLabelsFrom(stored, ((await runBeforeWrite(repo.interceptors, event)) ?? ruled).meta);
+        if (sameContent(resource, stored)) return stored;
       }
       await repo.prefetchBindings(resource);
       validateAgainstDefinitions(resource, repo.bindingVerdicts?.verdicts);

@@ -69,6 +69,29 @@ for (const driver of testDrivers) {
       assert.equal(after.name[0].family, 'Banda');
     });
 
+    test('$meta-add on an older version changes only its labels: no rematch, the golden record keeps the current demographics', async () => {
+      const first = await cr.request('POST', 'Patient', patient({ ids: [], family: 'Alphonse', given: 'Lilian', birthDate: '1961-06-16' }));
+      const id = first.body.id as string;
+      const renamed = await cr.request('PUT', `Patient/${id}`, { ...first.body, name: [{ family: 'Betserai', given: ['Lilian'] }] });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const golden = goldenOf(renamed.body)!;
+      assert.equal((await cr.request('GET', `Patient/${golden}`)).body.name[0].family, 'Betserai');
+      const tagged = await cr.request('POST', `Patient/${id}/_history/1/$meta-add`, { resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [{ system: 'urn:audit', code: 'reviewed' }] } }] });
+      assert.equal(tagged.status, 200, JSON.stringify(tagged.body));
+      assert.equal((await cr.request('GET', `Patient/${id}/_history/1`)).body.meta.tag.some((t: { code: string }) => t.code === 'reviewed'), true);
+      const current = (await cr.request('GET', `Patient/${id}`)).body;
+      assert.equal(current.name[0].family, 'Betserai');
+      assert.equal(current.meta.versionId, renamed.body.meta.versionId);
+      assert.equal(goldenOf(current), golden);
+      assert.equal((await cr.request('GET', `Patient/${golden}`)).body.name[0].family, 'Betserai', 'the golden record was not refreshed from version 1');
+      // The golden tag stays the registry's on an older version too.
+      const forged = await cr.request('POST', `Patient/${id}/_history/1/$meta-add`, { resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [GOLDEN_TAG] } }] });
+      assert.equal(forged.status, 403, JSON.stringify(forged.body));
+      // A deleted record's history is left as it is.
+      assert.equal((await cr.request('DELETE', `Patient/${id}`)).status, 204);
+      assert.equal((await cr.request('POST', `Patient/${id}/_history/1/$meta-add`, { resourceType: 'Parameters', parameter: [{ name: 'meta', valueMeta: { tag: [{ system: 'urn:audit', code: 'late' }] } }] })).status, 410);
+    });
+
     test('merge links are set by a merge only: replaces, or replaced-by inside a bundle, is refused 422 (a PUT with replaced-by is a merge)', async () => {
       const own = (await cr.request('GET', `Patient/${source.id}`)).body;
       const other = await cr.request('POST', 'Patient', patient({ ids: [], family: 'Zulu', given: 'Thandi', birthDate: '1970-01-01' }));
