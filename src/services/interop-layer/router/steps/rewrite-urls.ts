@@ -9,6 +9,7 @@
  * route's pathTransform inverted. A link without a host is the primary route's: only its path
  * changes. Answers that are not text, or are compressed, pass unchanged.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Exchange, RouterDeps } from '../exchange.js';
 import type { Channel } from '../../models.js';
 import { compilePathTransform, invertPathTransform } from '../../validation.js';
@@ -36,6 +37,8 @@ export function rewriteResponseUrls(exchange: Exchange, deps: RouterDeps): void 
   const type = String(response.headers['content-type'] ?? '');
   const encoding = String(response.headers['content-encoding'] ?? 'identity').toLowerCase();
   if ((type && !TEXTUAL.test(type)) || encoding !== 'identity' || !response.body.length || response.body.length > MAX_REWRITTEN_BYTES) return;
+  // Untyped bytes are rewritten only when they are text: re-encoding anything else would change it.
+  if (!type && !isUtf8(response.body)) return;
   const rules = rewriteRules(channel, exchange, deps);
   const primary = channel.routes.find((r) => r.primary && r.status === 'enabled');
   const text = response.body.toString('utf8');
