@@ -13,6 +13,14 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 
 type Json = Record<string, unknown>;
 
+/**
+ * Members whose values can name a contained resource for dom-3 (its expression looks at
+ * `reference` and at values of type canonical, uri and url): Reference.reference, the uri-typed
+ * `url`, and elements named for those types (`valueUri`, `instantiatesCanonical`, `definitionUrl`).
+ * A plain string or code that happens to read `#id` names nothing.
+ */
+const LINKING_MEMBER = /^(?:reference|url|uri|canonical|[a-z][A-Za-z]*(?:Uri|Url|Canonical))$/;
+
 /** An error issue for each local reference that names no contained resource; resources in a Bundle or Parameters are checked each on their own. */
 export function localReferenceIssues(resource: Json): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
@@ -27,9 +35,9 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
   /** `#x` values anywhere in the resource (references, canonicals, uris), and the contained resources that name `#`. */
   const named = new Set<string>();
   const namingContainer = new Set<unknown>();
-  const stack: Array<{ node: unknown; path: string; within?: unknown }> = [{ node: root, path: String(root.resourceType ?? '') }];
+  const stack: Array<{ node: unknown; path: string; within?: unknown; key?: string }> = [{ node: root, path: String(root.resourceType ?? '') }];
   while (stack.length && issues.length < 100) {
-    const { node, path, within } = stack.pop()!;
+    const { node, path, within, key } = stack.pop()!;
     if (!node || typeof node !== 'object') continue;
     if (node !== root && !inContained.has(node) && typeof (node as Json).resourceType === 'string') {
       checkRoot(node as Json, issues); // a Bundle entry's or a Parameters' resource: its own container
@@ -38,7 +46,9 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
     const owner = inContained.has(node) ? node : within;
     const entries = Array.isArray(node) ? node.map((child, i) => [`[${i}]`, child] as const) : Object.entries(node).map(([key, child]) => [`.${key}`, child] as const);
     for (const [step, child] of entries) {
-      if (typeof child === 'string' && child.startsWith('#')) {
+      // The member holding the value: a list's items are its member's values.
+      const member = Array.isArray(node) ? key : step.slice(1);
+      if (typeof child === 'string' && child.startsWith('#') && member !== undefined && LINKING_MEMBER.test(member)) {
         if (child === '#') {
           if (owner !== undefined) namingContainer.add(owner);
         } else named.add(child.slice(1));
@@ -49,7 +59,7 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
           details: { text: `local reference ${child.slice(0, 70)} names no contained resource (ref-1): contain a resource with id "${child.slice(1, 65)}", or refer to it by Type/id` },
         });
       } else if (child && typeof child === 'object') {
-        stack.push({ node: child, path: `${path}${step}`, within: owner });
+        stack.push({ node: child, path: `${path}${step}`, within: owner, ...(member !== undefined ? { key: member } : {}) });
       }
     }
   }

@@ -286,6 +286,8 @@ export class FhirRepository {
       const stored = isCurrent ? current.content! : older!.resource!;
       let resource = withLabelsFrom(stored, change(stored.meta ?? {}));
       if (sameContent(resource, stored)) return stored;
+      // As a patch: the labels may not grow a resource past FHIR_MAX_RESOURCE_ELEMENTS.
+      assertPatchedElements(stored, resource, repo.limits.fhirMaxResourceElements, 'the meta change');
       assertResourceBody(resource, type);
       if (repo.interceptors.length) {
         // The rules see the current version with the new labels (only labels change: no rematch, no

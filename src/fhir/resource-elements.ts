@@ -21,10 +21,10 @@ export function countJsonValues(value: unknown, stopAfter = Number.POSITIVE_INFI
  * 413 when a patch grows a resource past maxElements. A resource stored larger before the limit
  * (or in process) may still be patched, as long as the patch does not grow it.
  */
-export function assertPatchedElements(before: unknown, after: unknown, maxElements: number): void {
+export function assertPatchedElements(before: unknown, after: unknown, maxElements: number, change = 'the patch'): void {
   const patched = countJsonValues(after, maxElements);
   if (patched <= maxElements) return;
   if (countJsonValues(after) <= countJsonValues(before)) return;
-  throw tooCostly(`the patch would give the resource more than ${maxElements} elements (JSON values), the most one resource may have ` +
+  throw tooCostly(`${change} would give the resource more than ${maxElements} elements (JSON values), the most one resource may have ` +
     '(FHIR_MAX_RESOURCE_ELEMENTS); nothing was changed: split it into several resources', 413);
 }

@@ -33,6 +33,13 @@ describe('local references name a contained resource (ref-1)', () => {
     assert.equal(orphan.status, 400, JSON.stringify(orphan.body));
     assert.match(JSON.stringify(orphan.body), /Organization\/lost is referred to from nowhere in the resource.*dom-3/);
     assert.match(JSON.stringify(orphan.body), /Patient\.contained\[0\]/);
+    // Only references, canonicals, uris and urls name it: a plain string or code reading "#lost" does not (a reviewer's bypass).
+    for (const naming of [{ name: [{ text: '#lost' }] }, { extension: [{ url: 'http://example.org/x', valueString: '#lost' }] }, { extension: [{ url: 'http://example.org/x', valueCode: '#lost' }] }]) {
+      const bypass = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'lost', name: 'x' }], ...naming } });
+      assert.equal(bypass.status, 400, `${JSON.stringify(naming)}: ${JSON.stringify(bypass.body)}`);
+    }
+    const byUri = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'kept', name: 'x' }], extension: [{ url: 'http://example.org/x', valueUri: '#kept' }] } });
+    assert.equal(byUri.status, 201, JSON.stringify(byUri.body));
     // Referred to from another contained resource, or referring to the container ("#"): both allowed.
     const chained = await s.request('POST', 'Patient', { body: {
       resourceType: 'Patient', managingOrganization: { reference: '#o1' },

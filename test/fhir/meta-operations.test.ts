@@ -114,6 +114,23 @@ for (const driver of testDrivers) {
       assert.deepEqual(returned((await s.request('GET', 'Encounter/$meta')).body), {}, 'a type with nothing stored');
     });
 
+    test('many labels: merged in one pass each; a change past FHIR_MAX_RESOURCE_ELEMENTS is 413 and leaves the version as it was (review finding)', async () => {
+      await s.request('PUT', 'Patient/many', { body: { resourceType: 'Patient', id: 'many' } });
+      const tags = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ system: 'urn:bulk', code: `t${from + i}` }));
+      // Each tag is three JSON values (the coding, its system and code): 14,000 of them are 42,000 values, under the 50,000.
+      for (const from of [0, 7_000]) {
+        const added = await s.request('POST', 'Patient/many/$meta-add', { body: metaParameters({ tag: tags(from, 7_000) }) });
+        assert.equal(added.status, 200, JSON.stringify(added.body).slice(0, 300));
+      }
+      assert.equal((await s.request('GET', 'Patient/many')).body.meta.tag.length, 14_000);
+      const past = await s.request('POST', 'Patient/many/$meta-add', { body: metaParameters({ tag: tags(14_000, 7_000) }) });
+      assert.equal(past.status, 413, JSON.stringify(past.body).slice(0, 300));
+      assert.match(JSON.stringify(past.body), /FHIR_MAX_RESOURCE_ELEMENTS/);
+      const after = (await s.request('GET', 'Patient/many')).body;
+      assert.equal(after.meta.tag.length, 14_000, 'nothing of it was kept');
+      assert.equal((await s.request('PUT', 'Patient/many', { body: after })).status, 200, 'what a GET gives can be written back');
+    });
+
     test('bad calls are clear 4xx', async () => {
       assert.equal((await s.request('POST', 'Patient/m1/$meta-add', { body: { resourceType: 'Parameters' } })).status, 400);
       assert.equal((await s.request('POST', 'Patient/m1/$meta-add', { body: metaParameters({ tag: 'x' }) })).status, 400);

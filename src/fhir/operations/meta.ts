@@ -64,17 +64,20 @@ function labelChange(name: 'meta-add' | 'meta-delete', change: (meta: Meta, give
 
 export const metaAddOperation = labelChange('meta-add', (meta, given) => ({
   ...meta,
-  ...joined('profile', [...(meta.profile ?? []), ...(given.profile ?? []).filter((url) => !meta.profile?.includes(url))]),
+  ...joined('profile', [...new Set([...(meta.profile ?? []), ...(given.profile ?? [])])]),
   ...joined('tag', [...(meta.tag ?? []), ...absentFrom(meta.tag, given.tag)]),
   ...joined('security', [...(meta.security ?? []), ...absentFrom(meta.security, given.security)]),
 }));
 
-export const metaDeleteOperation = labelChange('meta-delete', ({ profile, tag, security, ...rest }, given) => ({
-  ...rest,
-  ...joined('profile', (profile ?? []).filter((url) => !given.profile?.includes(url))),
-  ...joined('tag', absentFrom(given.tag, tag)),
-  ...joined('security', absentFrom(given.security, security)),
-}));
+export const metaDeleteOperation = labelChange('meta-delete', ({ profile, tag, security, ...rest }, given) => {
+  const removed = new Set(given.profile ?? []);
+  return {
+    ...rest,
+    ...joined('profile', (profile ?? []).filter((url) => !removed.has(url))),
+    ...joined('tag', absentFrom(given.tag, tag)),
+    ...joined('security', absentFrom(given.security, security)),
+  };
+});
 
 /** The `meta` input (1..1 Meta). */
 function metaParameter(ctx: OperationContext, operation: string): Meta {
@@ -89,13 +92,17 @@ function metaParameter(ctx: OperationContext, operation: string): Meta {
   return meta;
 }
 
-const sameLabel = (a: Coding, b: Coding): boolean => (a.system ?? '') === (b.system ?? '') && (a.code ?? '') === (b.code ?? '');
+const labelKey = (c: Coding): string => `${c.system ?? ''}|${c.code ?? ''}`;
 
-/** The codings of `from` with no label of the same system + code in `existing`. */
+/** The codings of `from` with no label of the same system + code in `existing` (nor earlier in `from`); one pass each. */
 function absentFrom(existing: Coding[] | undefined, from: Coding[] | undefined): Coding[] {
+  const seen = new Set((existing ?? []).map(labelKey));
   const out: Coding[] = [];
   for (const coding of from ?? []) {
-    if (![...(existing ?? []), ...out].some((e) => sameLabel(e, coding))) out.push(coding);
+    const key = labelKey(coding);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(coding);
   }
   return out;
 }
