@@ -166,15 +166,27 @@ function everythingLink(context: OperationContext, parameters: EverythingParamet
  * What the page's records reference, besides the patient's own compartment (R4 Patient-everything:
  * "the server also returns whatever resources are needed to support the records - e.g. linked
  * practitioners, medications, locations, organizations"): one level, as `_include=*`, within what
- * is left of the page's byte budget. Never another Patient (another person's record is not this
- * one's support), and only the asked types when `_type` narrows the answer. Entries already on
- * the page are not repeated.
+ * is left of the page's byte budget. Only resources of types outside the patient's record (no
+ * Patient, Observation or Encounter: those found by reference are another person's), and only
+ * the asked types when `_type` narrows the answer. Entries already on the page are not repeated.
  */
 async function supportingResources(context: OperationContext, page: Resource[], types: string[] | undefined, maxBytes: number): Promise<{ resources: Resource[]; complete: boolean }> {
   const onPage = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
   const found = await context.repo.referencedBy(page, maxBytes);
-  const resources = found.resources.filter((r) => r.resourceType !== 'Patient' && !onPage.has(`${r.resourceType}/${r.id}`) && (!types || types.includes(r.resourceType)));
+  const resources = found.resources.filter((r) => !patientRecordTypes().has(r.resourceType) && !onPage.has(`${r.resourceType}/${r.id}`) && (!types || types.includes(r.resourceType)));
   return { resources, complete: found.complete };
+}
+
+let recordTypes: Set<string> | undefined;
+
+/**
+ * The types a patient's own record is made of (the Patient compartment's, and Patient): the
+ * patient's own ones are already on the page as members; one found only by reference is another
+ * person's (an Observation of another patient named in `hasMember`), never support for this one.
+ */
+function patientRecordTypes(): Set<string> {
+  recordTypes ??= new Set(['Patient', ...patientCompartmentDefinition().map((m) => m.type)]);
+  return recordTypes;
 }
 
 function supportLeftOut(): BundleEntry {

@@ -130,8 +130,19 @@ for (const driver of testDrivers) {
       assert.deepEqual(byMode('match'), ['Encounter', 'MedicationRequest', 'Observation', 'Patient']);
       assert.deepEqual(byMode('include'), ['Location', 'Medication', 'Organization', 'Practitioner'], 'each referenced once, the other Patient left out');
       assert.equal(everything.body.total, 4, 'the total counts the record, not what supports it');
+      // Another patient's record named from this one's (an Observation's hasMember, an encounter) is not support: left out (a reviewer's leak).
+      const other = await call('POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Bystander' }] });
+      const theirs = await call('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'their secret' }, subject: { reference: `Patient/${other.body.id}` } });
+      const theirVisit = await call('POST', 'Encounter', { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: `Patient/${other.body.id}` } });
+      const linking = await call('POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'panel' }, subject: { reference: `Patient/${patientId}` },
+        encounter: { reference: `Encounter/${theirVisit.body.id}` }, hasMember: [{ reference: `Observation/${theirs.body.id}` }] });
+      assert.equal(linking.status, 201, JSON.stringify(linking.body));
+      const guarded = await call('GET', `Patient/${patientId}/$everything`);
+      const ids = (guarded.body.entry ?? []).map((e: Json) => e.resource.id);
+      assert.ok(!ids.includes(theirs.body.id) && !ids.includes(theirVisit.body.id), JSON.stringify(ids));
+      assert.ok(!JSON.stringify(guarded.body).includes('their secret'));
       const narrowed = await call('GET', `Patient/${patientId}/$everything?_type=Observation,Practitioner`);
-      assert.deepEqual((narrowed.body.entry ?? []).map((e: Json) => `${e.search.mode}:${e.resource.resourceType}`), ['match:Patient', 'match:Observation', 'include:Practitioner']);
+      assert.deepEqual((narrowed.body.entry ?? []).map((e: Json) => `${e.search.mode}:${e.resource.resourceType}`), ['match:Patient', 'match:Observation', 'match:Observation', 'include:Practitioner']);
     });
 
     test('Patient/$everything pages by _count (R4: page size) with next links that reach every member once', async () => {
