@@ -77,6 +77,9 @@ for (const driver of testDrivers) {
       const again = await feed('IHERED-m94', resolved('IHERED-m94', { identifier: { system: RED, value: 'IHERED-994' } }));
       assert.equal(again.status, 200, JSON.stringify(again.body));
       assert.equal(again.body.meta.versionId, reply.body.meta.versionId);
+      // The same link with other content: a write to a merged record (409), not a resend that drops the change.
+      const changed = await feed('IHERED-m94', { ...resolved('IHERED-m94', { identifier: { system: RED, value: 'IHERED-994' } }), name: [{ family: 'CHANGED', given: ['MAIDEN'] }] });
+      assert.equal(changed.status, 409, JSON.stringify(changed.body));
       // Made active again with its link: a write to a merged record (409), not a resend.
       const reactivated = await feed('IHERED-m94', { ...resolved('IHERED-m94', { identifier: { system: RED, value: 'IHERED-994' } }), active: true });
       assert.equal(reactivated.status, 409, JSON.stringify(reactivated.body));
@@ -119,6 +122,24 @@ for (const driver of testDrivers) {
       const elsewhere = await feed('IHERED-N1', resolved('IHERED-N1', { identifier: { system: RED, value: 'IHERED-N3' } }));
       assert.equal(elsewhere.status, 409, JSON.stringify(elsewhere.body));
       assert.ok(first.id && second.id);
+    });
+
+    test('chained merges: a record merged into one that is merged in turn follows it to the survivor\'s person', async () => {
+      // Three different people by their demographics, so that only the merges link them.
+      const person = (mrn: string, family: string, birthDate: string) => ({ ...mohr(mrn, 'C'), name: [{ family, given: ['C'] }], birthDate });
+      const registerAs = async (mrn: string, family: string, birthDate: string) => (await feed(mrn, person(mrn, family, birthDate))).body as { id: string };
+      const x = await registerAs('IHERED-C1', 'XANDER', '1971-01-01');
+      const y = await registerAs('IHERED-C2', 'YATES', '1982-02-02');
+      const z = await registerAs('IHERED-C3', 'ZULU', '1993-03-03');
+      const merge = (dup: string, family: string, birthDate: string, into: string) =>
+        feed(dup, { ...person(dup, family, birthDate), active: false, link: [{ other: { identifier: { system: RED, value: into } }, type: 'replaced-by' }] });
+      assert.equal((await merge('IHERED-C2', 'YATES', '1982-02-02', 'IHERED-C1')).status, 200);
+      const xGolden = goldenOf((await cr.request('GET', `Patient/${x.id}`)).body)!;
+      assert.equal(goldenOf((await cr.request('GET', `Patient/${y.id}`)).body), xGolden);
+      assert.equal((await merge('IHERED-C1', 'XANDER', '1971-01-01', 'IHERED-C3')).status, 200);
+      const zGolden = goldenOf((await cr.request('GET', `Patient/${z.id}`)).body);
+      assert.equal(goldenOf((await cr.request('GET', `Patient/${y.id}`)).body), zGolden, 'Y followed X to Z\'s golden record');
+      assert.equal((await cr.request('GET', `Patient/${xGolden}`)).status, 410, 'X\'s old golden record, left with no record, is gone');
     });
 
     test('a duplicate the registry does not hold yet is registered, then merged (201)', async () => {

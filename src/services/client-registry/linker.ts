@@ -18,7 +18,7 @@ import type { LinkHow, RegistryStore } from './store.js';
 /** What the matcher reads: a change to any of these re-runs matching on update. */
 const DEMOGRAPHICS = ['identifier', 'name', 'gender', 'birthDate', 'address', 'telecom', 'extension'] as const;
 
-function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
+export function demographicsChanged(before: Patient | undefined, after: Patient): boolean {
   if (!before) return false;
   return DEMOGRAPHICS.some((key) => canonicalJson(before[key]) !== canonicalJson(after[key]));
 }

@@ -8,7 +8,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
-import { referencedId, withLinks } from './golden-record.js';
+import { referencedId, withGoldenLink, withLinks } from './golden-record.js';
 import type { GoldenRecordLinker } from './linker.js';
 import { readPatient } from './linker.js';
 import type { DomainsReader } from './identifier-domains.js';
@@ -39,6 +39,16 @@ export class PatientMerger {
     const targetGolden = (await this.store.goldenOf(repo.sql, targetId))!;
     await this.store.recordMerge(repo.sql, { source_id: sourceId, target_id: targetId, previous_golden_id: sourceGolden ?? null, previous_active: source.active ?? null });
     await asRegistry(async () => {
+      // Records merged into this person's records before (Y merged into X, now X into Z) follow to
+      // the survivor's person first: the old golden record is never left standing on retired records.
+      if (sourceGolden && sourceGolden !== targetGolden) {
+        for (const other of await this.store.sourcesOf(repo.sql, sourceGolden)) {
+          const record = other !== sourceId ? await readPatient(repo, other) : undefined;
+          if (!record || !replacedBy(record)) continue;
+          await this.linker.moveSource(repo, other, sourceGolden, targetGolden, 'merged');
+          await repo.update('Patient', other, withGoldenLink(record, targetGolden)); // its own `refer` link says so too
+        }
+      }
       await this.linker.moveSource(repo, sourceId, sourceGolden, targetGolden, 'merged');
       await repo.update('Patient', sourceId, { ...source, active: false, link: [...(source.link ?? []), { other: { reference: `Patient/${targetId}` }, type: 'replaced-by' }] });
       await repo.update('Patient', targetId, { ...target, link: [...(target.link ?? []), { other: { reference: `Patient/${sourceId}` }, type: 'replaces' }] });

@@ -14,7 +14,7 @@ import type { FhirRepository } from '../../fhir/repository.js';
 import { applyReturnPreference } from '../../fhir/router.js';
 import { withLinks } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
-import { readPatient } from './linker.js';
+import { demographicsChanged, readPatient } from './linker.js';
 import type { PatientMerger } from './merge.js';
 import { recordsHolding } from './records-by-identifier.js';
 import { replacedBy } from './registry-ownership.js';
@@ -42,16 +42,18 @@ export class DuplicateResolution {
       const current = id !== undefined ? await readPatient(tx, id) : await this.matchedDuplicate(tx, request.query);
       const survivor = await this.survivorOf(tx, survivorLinks[0]!);
       if (current?.id === survivor) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${survivor} cannot be replaced by itself: the replaced-by link names the record being updated`);
-      // Already merged into that record: a resend (inactive, as the first), answered as the record
-      // stands; one making it active is a write to a merged record, refused as any (409).
-      if (current && replacedBy(current) === survivor) {
-        if (patient.active !== false) throw new FhirError(409, 'FHIR_CONFLICT', `Patient/${current.id} was merged into Patient/${survivor}: it stays inactive; unmerge first ($cr-unmerge) to change it`);
-        return { status: 200, resource: current, headers: versionHeaders(current, tx.baseUrl, true) };
-      }
       // Its other content is an update as any; `active` is the merge's to set (and unmerge's to restore).
       const content = withLinks(patient, (patient.link ?? []).filter((l) => l?.type !== 'replaced-by'));
       delete content.active;
       if (current?.active !== undefined) content.active = current.active;
+      // Already merged into that record: a resend (inactive and saying what it said, after a lost
+      // answer) is answered as the record stands; anything else is a write to a merged record (409).
+      if (current && replacedBy(current) === survivor) {
+        if (patient.active !== false || demographicsChanged(current, await this.asStored(tx, content))) {
+          throw new FhirError(409, 'FHIR_CONFLICT', `Patient/${current.id} was merged into Patient/${survivor}: a merged record is not written to; unmerge first ($cr-unmerge) to change it`);
+        }
+        return { status: 200, resource: current, headers: versionHeaders(current, tx.baseUrl, true) };
+      }
       const written = id !== undefined
         ? await tx.update('Patient', id, content, { ...preconditions, keepLabels: true })
         : await tx.conditionalUpdate('Patient', request.query, content, { strict: true, ...preconditions, keepLabels: true });
@@ -61,6 +63,13 @@ export class DuplicateResolution {
       return { status: written.created ? 201 : 200, resource: merged, headers: versionHeaders(merged, tx.baseUrl, true) };
     });
     return applyReturnPreference(request, response);
+  }
+
+  /** The patient's identifiers as the registry stores them (each domain by its URL), to compare with a stored record. */
+  private async asStored(repo: FhirRepository, patient: Patient): Promise<Patient> {
+    if (!patient.identifier?.length) return patient;
+    const domains = await this.readDomains(repo);
+    return { ...patient, identifier: patient.identifier.map((i) => (i?.system ? { ...i, system: domains.canonical(i.system) ?? i.system } : i)) };
   }
 
   /** The record a conditional update's criteria name (none: it will be created; several: 412). */
