@@ -210,6 +210,14 @@ for (const driver of testDrivers) {
       const steward = await as(STEWARD_CLIENT, 'PUT', `Patient/${rec.body.id}`, { ...updated.body, meta: undefined, gender: 'female' });
       assert.equal(steward.status, 200, JSON.stringify(steward.body));
       assert.deepEqual(steward.body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code), ['moh-client']);
+      // A steward hands the record to another owner with $meta-add of the owner tag (it was ignored: review finding), and back.
+      const ownerTag = (code: string) => parameters({ name: 'meta', valueMeta: { tag: [{ system: OWNER_TAG, code }] } });
+      const handed = await as(STEWARD_CLIENT, 'POST', `Patient/${rec.body.id}/$meta-add`, ownerTag('clinic-b'));
+      assert.equal(handed.status, 200, JSON.stringify(handed.body));
+      const owners = async () => (await as(MOH, 'GET', `Patient/${rec.body.id}`)).body.meta.tag.filter((t: { system: string }) => t.system === OWNER_TAG).map((t: { code: string }) => t.code);
+      assert.deepEqual(await owners(), ['clinic-b']);
+      assert.equal((await as(STEWARD_CLIENT, 'POST', `Patient/${rec.body.id}/$meta-add`, ownerTag('moh-client'))).status, 200);
+      assert.deepEqual(await owners(), ['moh-client']);
       // A clinic merges its own duplicates.
       const dup = await as(CLINIC_B, 'POST', 'Patient', patient({ ids: [[MRN_B, 'M1-dup']], family: 'Mal', given: 'Mark', birthDate: '1988-08-08', gender: 'male' }));
       const own = await as(CLINIC_B, 'POST', 'Patient/$merge', parameters({ name: 'source-patient', valueReference: { reference: `Patient/${dup.body.id}` } }, { name: 'target-patient', valueReference: { reference: `Patient/${mine.body.id}` } }));

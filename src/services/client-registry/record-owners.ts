@@ -82,7 +82,9 @@ export function recordOwnerInterceptor(readDomains: DomainsReader): WriteInterce
       }
       const owner = assertMayChange(id, before, await readDomains(repo));
       if (action === 'delete' || !patient) return;
-      return withOwner(patient, isSteward() ? recordedOwner(patient) ?? owner : owner) as Resource;
+      // A steward names a new owner: an owner tag other than the current one wins ($meta-add appends it after the current one).
+      const named = (patient.meta?.tag ?? []).filter(isOwnerTag).map((t) => t.code).filter((code): code is string => !!code);
+      return withOwner(patient, isSteward() ? named.find((code) => code !== owner) ?? named[0] ?? owner : owner) as Resource;
     },
   };
 }
