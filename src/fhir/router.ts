@@ -276,8 +276,14 @@ async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
 }
 
 async function history(ctx: RouteContext): Promise<FhirResponse> {
-  // A parameter with no value asks for nothing, as in a search.
-  const query = new Map(ctx.request.query.filter(([, value]) => !isEmptyValue(value)));
+  // A parameter with no value asks for nothing, as in a search; one given twice asks two things.
+  const given = ctx.request.query.filter(([, value]) => !isEmptyValue(value));
+  const query = new Map(given);
+  if (query.size !== given.length) {
+    const seen = new Set<string>();
+    const twice = given.find(([name]) => seen.has(name) || !seen.add(name))![0];
+    throw badRequest(`history takes ${twice.slice(0, 40)} once`, 'FHIR_BAD_SEARCH');
+  }
   let count = DEFAULT_COUNT;
   const countText = query.get('_count');
   if (countText !== undefined) {

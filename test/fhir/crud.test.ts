@@ -152,6 +152,7 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Practitioner/_history?_since=${today}`)).body.total, 2);
       assert.equal((await s.request('GET', `Practitioner/_history?_since=${tomorrow}`)).body.total, 0);
       assert.equal((await s.request('GET', 'Practitioner/_history?_since=2024-01-01T10:00:00')).status, 400);
+      assert.equal((await s.request('GET', `Practitioner/_history?_since=${tomorrow}&_since=${today}`)).status, 400, 'given twice: which one?');
       const at = await s.request('GET', `Practitioner/${a.body.id}/_history?_at=${encodeURIComponent(between)}`);
       assert.equal((at.body.entry?.length ?? 0), 1);
       assert.equal(at.body.entry[0].resource.meta.versionId, '1');

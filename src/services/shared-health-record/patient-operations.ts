@@ -100,7 +100,10 @@ function everythingParameters(context: OperationContext): EverythingParameters {
   }
   let since: string | undefined;
   if (sinceText !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(sinceText)) throw badRequest(`$everything _since must be an instant (e.g. 2024-01-31T00:00:00Z), got "${sinceText.slice(0, 100)}"`);
+    // As history's _since: an instant with its zone, or a date alone (its first moment, UTC).
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText) && !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(sinceText)) {
+      throw badRequest(`$everything _since must be an instant with its timezone (e.g. 2024-01-31T00:00:00Z) or a date, got "${sinceText.slice(0, 100)}"`);
+    }
     since = parseDateRange(sinceText).low.toISOString();
   }
   let count = EVERYTHING_LIMIT;
