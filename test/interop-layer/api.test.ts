@@ -176,6 +176,23 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/clients/tmp')).status, 404);
     });
 
+    test('clients: a custom token names one client (OpenHIM: unique customTokenID); the console\'s nulls clear credentials', async () => {
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'tok-a', name: 'A', roles: ['ra'], customTokenID: 'dup-token', password: 'tok-a-password-1' })).status, 201);
+      const taken = await iol.call('POST', '/clients', { clientID: 'tok-b', name: 'B', roles: ['rb'], customTokenID: 'dup-token' });
+      assert.equal(taken.status, 400, 'clientsAPITests: "should fail to add client with duplicate customTokenID"');
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'tok-b', name: 'B', roles: ['rb'], customTokenID: 'b-token' })).status, 201);
+      assert.equal((await iol.call('PUT', '/clients/tok-b', { customTokenID: 'dup-token' })).status, 400, 'nor by an update');
+      assert.equal((await iol.call('PUT', '/clients/tok-a', { customTokenID: 'dup-token', name: 'A again' })).status, 200, 'its own token is no conflict');
+      // OpenHIM's console: "Remove custom token" and "Remove basic auth".
+      const noToken = await iol.call('PUT', '/clients/tok-a', { customTokenID: null });
+      assert.equal(noToken.status, 200, JSON.stringify(noToken.body));
+      assert.equal(noToken.body.customTokenSet, false);
+      const noPassword = await iol.call('PUT', '/clients/tok-a', { passwordHash: null, passwordSalt: null });
+      assert.equal(noPassword.status, 200, JSON.stringify(noPassword.body));
+      assert.equal(noPassword.body.passwordAlgorithm, undefined);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'tok-c', name: 'C', roles: ['rc'], customTokenID: 'dup-token' })).status, 201, 'a removed token is free again');
+    });
+
     test('channels: validation refuses bad channels with 400 and a clear message', async () => {
       const cases: Array<[string, Record<string, unknown>, RegExp]> = [
         ['two primaries', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] }, /cannot have a multiple primary routes/],

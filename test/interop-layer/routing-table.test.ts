@@ -53,3 +53,11 @@ test('a reload running at stop() is discarded and does not hang', async () => {
   await running;
   assert.equal(table.client('late'), undefined);
 });
+
+test('a custom token two clients hold (stored before the API refused it) authenticates neither', () => {
+  const table = new RoutingTable(undefined, createLogger());
+  const withToken = (clientID: string, customTokenHash: string) => ({ ...client(clientID), secrets: { customTokenHash } });
+  table.apply({ channels: [], clients: [withToken('a', 'h1'), withToken('b', 'h1'), withToken('c', 'h1'), withToken('d', 'h2')] as never });
+  assert.equal(table.clientByTokenHash('h1'), undefined);
+  assert.equal(table.clientByTokenHash('h2')?.client.clientID, 'd');
+});

@@ -42,6 +42,8 @@ export class RoutingTable {
   private readonly listeners: Array<(snapshot: RoutingSnapshot) => void> = [];
   /** The role/clientID collisions last logged, so a refresh every few seconds does not repeat them. */
   private reportedCollisions = '';
+  /** The clients sharing a custom token, last logged. */
+  private reportedSharedTokens = '';
 
   /** Without stores (a router worker), the table changes only through `apply`. */
   constructor(
@@ -115,6 +117,8 @@ export class RoutingTable {
     const byFingerprint = new Map<string, ClientEntry>();
     const clientIds = new Set(clients.map((row) => row?.doc?.clientID));
     const collisions: string[] = [];
+    const sharedTokens = new Set<string>();
+    const sharedTokenClients: string[] = [];
     for (const { doc, secrets } of clients) {
       // One malformed client row is skipped, not a reason to keep a stale table for everyone.
       if (!doc || typeof doc.clientID !== 'string' || !secrets || typeof secrets !== 'object') {
@@ -124,7 +128,14 @@ export class RoutingTable {
       const entry = { client: withoutClientIdRoles(doc, clientIds, collisions), secrets };
       byClientId.set(doc.clientID, entry);
       if (typeof doc._id === 'string') byId.set(doc._id, entry);
-      if (typeof secrets.customTokenHash === 'string' && secrets.customTokenHash) byTokenHash.set(secrets.customTokenHash, entry);
+      if (typeof secrets.customTokenHash === 'string' && secrets.customTokenHash) {
+        // A token two clients hold (stored before the API refused it) names neither: it authenticates no one.
+        if (byTokenHash.has(secrets.customTokenHash) || sharedTokens.has(secrets.customTokenHash)) {
+          byTokenHash.delete(secrets.customTokenHash);
+          sharedTokens.add(secrets.customTokenHash);
+          sharedTokenClients.push(doc.clientID);
+        } else byTokenHash.set(secrets.customTokenHash, entry);
+      }
       if (typeof doc.certFingerprint === 'string' && doc.certFingerprint) byFingerprint.set(normaliseFingerprint(doc.certFingerprint), entry);
     }
     const collisionKey = collisions.join(',');
@@ -132,6 +143,11 @@ export class RoutingTable {
       this.logger.warn({ roles: collisions.slice(0, 20) }, 'clients hold roles named like other clients (stored before the API refused it): the router ignores those roles; change the clients (PUT /clients/:id)');
     }
     this.reportedCollisions = collisionKey;
+    const sharedKey = sharedTokenClients.join(',');
+    if (sharedKey && sharedKey !== this.reportedSharedTokens) {
+      this.logger.warn({ clients: sharedTokenClients.slice(0, 20) }, 'clients share a custom token (stored before the API refused it): that token authenticates none of them; give each its own (PUT /clients/:id)');
+    }
+    this.reportedSharedTokens = sharedKey;
     this.channels = compiled;
     this.tcp = tcp;
     this.byClientId = byClientId;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, type Client, type ClientInput, type ClientSecrets } from '../models.js';
 import { clientHashToStore } from '../client-passwords.js';
@@ -38,6 +38,48 @@ export function publicClient(row: ClientRow): Client & { customTokenSet: boolean
   return { ...row.doc, customTokenSet: Boolean(row.secrets.customTokenHash) };
 }
 
+type Credential = 'password' | 'customToken';
+
+/**
+ * OpenHIM's console removes a client's Basic auth by sending `passwordHash: null, passwordSalt:
+ * null` (or `password: null`), and its custom token by `customTokenID: null` (clientsAPITests):
+ * those nulls clear the credential; the rest of the body is read as any.
+ */
+function withoutClearedCredentials(given: Record<string, unknown>): { body: Record<string, unknown>; cleared: Set<Credential> } {
+  const body = { ...given };
+  const cleared = new Set<Credential>();
+  for (const key of ['password', 'passwordHash', 'passwordSalt', 'passwordAlgorithm'] as const) {
+    if (Object.hasOwn(body, key) && body[key] === null) {
+      delete body[key];
+      if (key !== 'passwordSalt' && key !== 'passwordAlgorithm') cleared.add('password');
+    }
+  }
+  if (Object.hasOwn(body, 'customTokenID') && body.customTokenID === null) {
+    delete body.customTokenID;
+    cleared.add('customToken');
+  }
+  return { body, cleared };
+}
+
+function withoutSecrets(secrets: ClientSecrets, cleared: ReadonlySet<Credential>): ClientSecrets {
+  const { passwordAlgorithm, passwordHash, passwordSalt, customTokenHash, ...rest } = secrets;
+  return {
+    ...rest,
+    ...(cleared.has('password') ? {} : { passwordAlgorithm, passwordHash, passwordSalt }),
+    ...(cleared.has('customToken') ? {} : { customTokenHash }),
+  };
+}
+
+/**
+ * A custom token names one client (OpenHIM: a unique index on customTokenID): a second client with
+ * it would take over the first's token (the router looks clients up by it). 400 as OpenHIM.
+ */
+async function refuseTakenToken(deps: IolDeps, token: string | undefined, exceptId?: string): Promise<void> {
+  if (!token) return;
+  const holder = await deps.clients.holderOfToken(sha256hex(token), exceptId);
+  if (holder !== undefined) throw badRequest(`customTokenID is already the token of another client: give each client its own`);
+}
+
 /** Clients: admins only, but for a client's name, which every user may read (as OpenHIM). */
 export function clientRoutes(deps: IolDeps): ScopedRoutes {
   return { user: (scope) => registerClientNameRoute(scope, deps), admin: (scope) => registerClientRoutes(scope, deps) };
@@ -71,6 +113,7 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
     await refuseRolesNamingClients(deps, input.clientID, input.roles);
     await refuseClientIdTakenByRole(deps, input.clientID);
+    await refuseTakenToken(deps, input.customTokenID);
     const secrets = await secretsFrom(input, deps.config.limits.clientBcryptMaxCost);
     const client = toClient(input, newObjectId(), secrets);
     await deps.clients.insert({ doc: client, secrets });
@@ -89,7 +132,7 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.put<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
     const row = await deps.clients.find(request.params.clientId);
     if (!row) throw notFound(`client ${request.params.clientId}`);
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const { body, cleared } = withoutClearedCredentials((request.body ?? {}) as Record<string, unknown>);
     const input = parseBody(clientSchema, { ...row.doc, ...body }, 'client');
     if (input.clientID !== row.doc.clientID) {
       const other = await deps.clients.find(input.clientID);
@@ -99,7 +142,8 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
     // still be edited otherwise (the router ignores a colliding role: routing-table.ts).
     if ('roles' in body || input.clientID !== row.doc.clientID) await refuseRolesNamingClients(deps, input.clientID, input.roles, row.doc._id);
     if (input.clientID !== row.doc.clientID) await refuseClientIdTakenByRole(deps, input.clientID, row.doc._id);
-    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), deps.config.limits.clientBcryptMaxCost, row.secrets);
+    if (typeof body.customTokenID === 'string') await refuseTakenToken(deps, body.customTokenID, row.doc._id);
+    const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), deps.config.limits.clientBcryptMaxCost, withoutSecrets(row.secrets, cleared));
     const client = toClient(input, row.doc._id, secrets);
     await deps.clients.update({ doc: client, secrets });
     deps.verified.clear();

@@ -88,6 +88,12 @@ export class ClientStore {
     return r.rows[0];
   }
 
+  /** Another client holding this custom token (its hash), if any. */
+  async holderOfToken(tokenHash: string, exceptId?: string): Promise<string | undefined> {
+    const r = await this.db.query<{ client_id: string }>(`SELECT client_id FROM iol.clients WHERE secrets->>'customTokenHash' = $1 AND id IS DISTINCT FROM $2 LIMIT 1`, [tokenHash, exceptId ?? null]);
+    return r.rows[0]?.client_id;
+  }
+
   /** The first client (by clientID) of a domain, as OpenHIM's GET /clients/domain/:domain. */
   async byDomain(domain: string): Promise<ClientRow | undefined> {
     const r = await this.db.query<ClientRow>(`SELECT doc, secrets FROM iol.clients WHERE doc->>'clientDomain' = $1 ORDER BY client_id LIMIT 1`, [domain]);
