@@ -262,6 +262,10 @@ for (const driver of testDrivers) {
       const put = await iol.call('PUT', '/roles/lab-role', { clients: [] });
       assert.equal(put.status, 200);
       assert.deepEqual((await iol.call('GET', '/clients/lab')).body.roles, []);
+      // OpenHIM's rolesAPITests: an update leaving the role on nothing would remove it: 400, nothing changed.
+      assert.equal((await iol.call('PUT', '/roles/lab-role', { channels: [] })).status, 400);
+      assert.equal((await iol.call('PUT', '/roles/lab-role', { channels: [], clients: [] })).status, 400);
+      assert.deepEqual((await iol.call('GET', `/channels/${ch.body._id}`)).body.allow, ['lab-role']);
       assert.equal((await iol.call('DELETE', '/roles/lab-role')).status, 200);
       assert.equal((await iol.call('GET', '/roles/lab-role')).status, 404);
     });
@@ -335,6 +339,13 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/groups/on-call')).body._id, created.body._id);
       const put = await iol.call('PUT', `/groups/${created.body._id}`, { users: [] });
       assert.deepEqual(put.body.users, []);
+      // OpenHIM's contactGroupsAPITests: a group a channel's alert names is not removed (409, the channels).
+      const alerting = await iol.call('POST', '/channels', channel('alerting-ch', { alerts: [{ condition: 'status', status: '500', groups: [created.body._id] }] }));
+      assert.equal(alerting.status, 201, JSON.stringify(alerting.body));
+      const refused = await iol.call('DELETE', `/groups/${created.body._id}`);
+      assert.equal(refused.status, 409);
+      assert.deepEqual(refused.body.map((c: { name: string }) => c.name), ['alerting-ch']);
+      assert.equal((await iol.call('DELETE', `/channels/${alerting.body._id}`)).status, 200);
       assert.equal((await iol.call('DELETE', `/groups/${created.body._id}`)).status, 200);
       assert.equal((await iol.call('GET', `/groups/${created.body._id}`)).status, 404);
     });

@@ -109,6 +109,12 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
     const newName = input.name ?? request.params.name;
     if (newName !== request.params.name && roles.has(newName)) throw conflict(`role ${newName} already exists`);
     if (newName !== request.params.name) await refuseRoleNamedLikeClient(deps, newName);
+    // As OpenHIM (rolesAPITests): an update that would leave the role on no channel and no client
+    // would delete it; that is DELETE's to do, so it is a 400.
+    const current = roles.get(request.params.name)!;
+    const channelsLeft = 'channels' in body ? (input.channels ?? []).length : current.channels.length;
+    const clientsLeft = 'clients' in body ? (input.clients ?? []).length : current.clients.length;
+    if (channelsLeft === 0 && clientsLeft === 0) throw badRequest(`role ${request.params.name} would be on no channel and no client, which would remove it: delete it with DELETE /roles/${request.params.name}`);
     await applyMembership(deps, request.params.name, newName, 'channels' in body ? input.channels : undefined, 'clients' in body ? input.clients : undefined);
     auditChange(deps, request, 'U', `Role/${newName}`);
     return (await allRoles(deps)).roles.get(newName) ?? { name: newName, channels: [], clients: [] };

@@ -154,9 +154,13 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     auditChange(deps, request, 'U', `ContactGroup/${group._id}`);
     return group;
   });
-  app.delete<{ Params: { id: string } }>('/groups/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/groups/:id', async (request, reply) => {
     const existing = await deps.contactGroups.find(request.params.id);
-    if (!existing || !(await deps.contactGroups.delete(existing._id))) throw notFound(`contact group ${request.params.id}`);
+    if (!existing) throw notFound(`contact group ${request.params.id}`);
+    // As OpenHIM (contactGroups.js removeContactGroup): a group a channel's alert names stays; 409 with those channels.
+    const alerting = (await deps.channels.list()).filter((channel) => channel.alerts.some((alert) => Array.isArray(alert.groups) && alert.groups.includes(existing._id)));
+    if (alerting.length) return reply.code(409).send(alerting);
+    if (!(await deps.contactGroups.delete(existing._id))) throw notFound(`contact group ${request.params.id}`);
     auditChange(deps, request, 'D', `ContactGroup/${existing._id}`);
     return { result: 'contact group deleted' };
   });
