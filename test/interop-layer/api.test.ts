@@ -193,6 +193,18 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('POST', '/clients', { clientID: 'tok-c', name: 'C', roles: ['rc'], customTokenID: 'dup-token' })).status, 201, 'a removed token is free again');
     });
 
+    test('channels: an update sending null clears the field (OpenHIM channelsAPITests: clear a timeout, remove maxBodyAgeDays)', async () => {
+      const created = await iol.call('POST', '/channels', channel('clearable', { timeout: 5000, maxBodyAgeDays: 5, description: 'x' }));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const cleared = await iol.call('PUT', `/channels/${created.body._id}`, { timeout: null, maxBodyAgeDays: null, description: null });
+      assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+      const got = (await iol.call('GET', `/channels/${created.body._id}`)).body;
+      assert.equal(got.timeout, undefined);
+      assert.equal(got.maxBodyAgeDays, undefined);
+      assert.equal(got.description, undefined);
+      assert.equal((await iol.call('PUT', `/channels/${created.body._id}`, { name: null })).status, 400, 'a required field cannot be cleared');
+    });
+
     test('channels: validation refuses bad channels with 400 and a clear message', async () => {
       const cases: Array<[string, Record<string, unknown>, RegExp]> = [
         ['two primaries', { routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] }, /cannot have a multiple primary routes/],

@@ -482,7 +482,9 @@ for (const driver of testDrivers) {
       const before = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify(filters))}`)).body.length;
       assert.ok(before >= 1);
       const bulk = await iol.call('POST', '/bulkrerun', { filters, batchSize: 2, pauseQueue: true });
-      assert.equal(bulk.status, 201);
+      assert.equal(bulk.status, 200, 'as OpenHIM: 200 {success, message}');
+      assert.equal(bulk.body.success, true);
+      assert.equal(bulk.body.message, 'Tasks created for bulk rerun of transactions');
       assert.equal(bulk.body.status, 'Paused');
       await new Promise((r) => setTimeout(r, 200));
       assert.equal((await iol.call('GET', `/tasks/${bulk.body._id}`)).body.remainingTransactions, before, 'paused: nothing ran');

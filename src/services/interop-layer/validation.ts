@@ -75,7 +75,10 @@ function checkRegex(value: string | undefined, field: string): void {
 /** A channel from a request body (a full document, or existing + changes on PUT). */
 export function validateChannel(body: unknown, existing?: Channel): Channel {
   const changes = (body && typeof body === 'object' ? body : {}) as Partial<Channel>;
-  const merged = existing ? { ...existing, ...changes } : body;
+  const merged = (existing ? { ...existing, ...changes } : body) as Record<string, unknown>;
+  // As OpenHIM (channelsAPITests "will clear a timeout", "remove the maxBodyAgeDays value"): a
+  // field sent as null in an update is cleared (then its default, if it has one, applies).
+  if (existing) for (const [key, value] of Object.entries(changes)) if (value === null) delete merged[key];
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
   refuseKafkaRoutes(merged);

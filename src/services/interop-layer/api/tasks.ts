@@ -308,7 +308,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
       });
     },
     admin(scope) {
-      scope.post('/bulkrerun', async (request, reply) => {
+      scope.post('/bulkrerun', async (request) => {
         const user = userOf(request);
         const input = parseBody(bulkSchema, request.body, 'bulk rerun');
         const filters = parseFilters(input.filters as string | Record<string, unknown>);
@@ -317,8 +317,8 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
         const task = await createTask(tids, input.batchSize, input.pauseQueue, user);
         auditChange(deps, request, 'C', `Task/${task._id}`);
-        reply.code(201);
-        return task;
+        // OpenHIM answers 200 {success, message} (transactions.js rerunTransactions); the task it made comes with it.
+        return { success: true, message: 'Tasks created for bulk rerun of transactions', ...task };
       });
 
       scope.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
