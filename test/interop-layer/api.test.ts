@@ -341,6 +341,13 @@ for (const driver of testDrivers) {
       await iol.call('POST', '/mediators', registration('1.0.0-rc.1', 'older'));
       assert.equal((await iol.call('GET', '/mediators/urn:mediator:semver')).body.name, 'release', 'a pre-release of the same version is older');
       assert.equal((await iol.call('POST', '/mediators', registration('1.0', 'short'))).status, 400);
+      // OpenHIM's mediatorAPITests: a known mediator re-registers without its endpoints (it keeps them); a new one needs them.
+      const { endpoints: _e, ...bare } = registration('1.1.0', 'no endpoints');
+      assert.equal((await iol.call('POST', '/mediators', bare)).status, 201);
+      const updated = (await iol.call('GET', '/mediators/urn:mediator:semver')).body;
+      assert.equal(updated.version, '1.1.0');
+      assert.equal(updated.endpoints[0].name, 'e');
+      assert.equal((await iol.call('POST', '/mediators', { ...bare, urn: 'urn:mediator:unknown' })).status, 400);
       assert.equal((await iol.call('DELETE', '/mediators/urn:mediator:semver')).status, 200);
     });
 

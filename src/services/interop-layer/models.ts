@@ -235,7 +235,8 @@ export const mediatorSchema = z.object({
   version: z.string().refine((v) => semver.valid(v) !== null, 'version must be semver, e.g. 1.0.0'),
   name: z.string().min(1),
   description: z.string().optional(),
-  endpoints: z.array(routeSchema).min(1),
+  /** Required of a new mediator only (OpenHIM's addMediator): a known one re-registering keeps its own. */
+  endpoints: z.array(routeSchema).optional(),
   defaultChannelConfig: z.array(channelSchema).default([]),
   configDefs: z.array(configDefSchema).default([]),
   config: z.record(z.unknown()).optional(),

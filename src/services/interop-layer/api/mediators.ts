@@ -48,6 +48,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     const defaultChannels = input.defaultChannelConfig;
     if (input.config) validateConfig(input.configDefs, input.config);
     const existing = await deps.mediators.byUrn(input.urn);
+    if (!existing && !input.endpoints?.length) throw badRequest(`mediator ${input.urn} is new: its registration must give its endpoints (at least one)`);
     reply.code(201);
     if (existing && !semver.gt(input.version, existing.version)) {
       return { result: `mediator ${input.urn} ${existing.version} is already registered; send a greater version to update it` };
@@ -58,7 +59,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     const given = input.config && unmaskConfig(input.configDefs, input.config, existing?.config);
     const config = existing ? { ...(given ?? {}), ...kept } : given;
     const mediator: Mediator = {
-      ...withStoredMediatorPasswords({ ...input, defaultChannelConfig: defaultChannels }, existing),
+      ...withStoredMediatorPasswords({ ...input, endpoints: input.endpoints?.length ? input.endpoints : existing!.endpoints, defaultChannelConfig: defaultChannels }, existing),
       _id: existing?._id ?? newObjectId(),
       ...(config ? { config } : {}),
       ...(existing?._lastHeartbeat ? { _lastHeartbeat: existing._lastHeartbeat, _uptime: existing._uptime } : {}),

@@ -40,7 +40,7 @@ export function withStoredRoutePasswords(channel: Channel, stored: Channel | und
 export function maskMediatorRoutes(m: Mediator): Mediator {
   return {
     ...m,
-    endpoints: maskRoutes(m.endpoints, true),
+    endpoints: maskRoutes(m.endpoints ?? [], true),
     defaultChannelConfig: m.defaultChannelConfig.map((c) => ({ ...c, routes: maskRoutes(c.routes, true) })),
   };
 }
@@ -49,7 +49,7 @@ export function maskMediatorRoutes(m: Mediator): Mediator {
 export function withStoredMediatorPasswords<M extends Pick<Mediator, 'endpoints' | 'defaultChannelConfig'>>(m: M, stored: Mediator | undefined): M {
   return {
     ...m,
-    endpoints: restoreRoutePasswords(m.endpoints, stored?.endpoints),
+    endpoints: restoreRoutePasswords(m.endpoints ?? [], stored?.endpoints),
     defaultChannelConfig: m.defaultChannelConfig.map((c) => ({
       ...c,
       routes: restoreRoutePasswords(c.routes, stored?.defaultChannelConfig.find((s) => s.name === c.name)?.routes),
