@@ -316,6 +316,8 @@ for (const driver of testDrivers) {
         defaultChannelConfig: [
           { name: 'good default', urlPattern: '^/good$', routes: [{ name: 'a', host: 'h', port: 1, primary: true }] },
           { name: 'two primaries', urlPattern: '^/two$', routes: [{ name: 'a', host: 'h', port: 1, primary: true }, { name: 'b', host: 'h', port: 2, primary: true }] },
+          // As OpenHIM's own mediator fixtures: no route says primary.
+          { name: 'no primary said', urlPattern: '^/unsaid$', routes: [{ name: 'only', host: 'h', port: 1 }] },
         ],
       };
       assert.equal((await iol.call('POST', '/mediators', registration)).status, 201);
@@ -324,6 +326,9 @@ for (const driver of testDrivers) {
       assert.match(bad.body.message, /cannot have a multiple primary routes/);
       assert.ok(!(await iol.call('GET', '/channels')).body.some((c: { name: string }) => c.name === 'good default'), 'all or nothing');
       assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['good default'])).status, 201);
+      assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['no primary said'])).status, 201, 'installed as OpenHIM installs it, its first route primary');
+      const unsaid = (await iol.call('GET', '/channels')).body.find((c: { name: string }) => c.name === 'no primary said');
+      assert.equal(unsaid.routes[0].primary, true);
       assert.equal((await iol.call('POST', '/mediators/urn:mediator:lenient/channels', ['nope'])).status, 400);
       assert.equal((await iol.call('DELETE', '/mediators/urn:mediator:lenient')).status, 200);
       assert.equal((await iol.call('GET', '/mediators/urn:mediator:lenient')).status, 404);

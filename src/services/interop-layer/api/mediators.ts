@@ -110,8 +110,11 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     const missing = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));
     if (missing.length) throw badRequest(`mediator ${m.urn} has no default channel named ${missing.join(', ')}`);
     const installed: string[] = [];
-    for (const channel of wanted) validateChannel(channel); // all or nothing: check every one first
-    for (const channel of wanted) {
+    // OpenHIM installs a mediator's default channels as given (saveDefaultChannelConfig), and its own
+    // fixtures give routes no `primary`: a channel with no primary route takes its first enabled one.
+    const installable = wanted.map(withPrimaryRoute);
+    for (const channel of installable) validateChannel(channel); // all or nothing: check every one first
+    for (const channel of installable) {
       // Idempotent: a channel of that name already there is left as it is.
       if (await deps.channels.byName(channel.name)) continue;
       const { _id: _unused, ...fresh } = channel;
@@ -122,4 +125,15 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     reply.code(201);
     return { result: 'channels installed', installed };
   });
+}
+
+type DefaultChannel = Mediator['defaultChannelConfig'][number];
+
+/** The channel with its first enabled route primary when none is (a mediator's default channel, as OpenHIM's fixtures write them). */
+function withPrimaryRoute(channel: DefaultChannel): DefaultChannel {
+  const routes = channel.routes ?? [];
+  if (routes.some((r) => r.primary && r.status !== 'disabled')) return channel;
+  const first = routes.findIndex((r) => r.status !== 'disabled');
+  if (first < 0) return channel;
+  return { ...channel, routes: routes.map((r, i) => (i === first ? { ...r, primary: true } : r)) };
 }
