@@ -89,6 +89,30 @@ for (const driver of testDrivers) {
       assert.equal(pushed.status, 400, JSON.stringify(pushed.body));
       assert.match(pushed.body.message, /OPENHIM_TRANSACTION_MAX_PARTS/);
       assert.equal((await iol.call('DELETE', `/transactions/${atCap.body._id}`)).status, 200);
+      // OpenHIM's "should call /updateTransaction": the request and the client are updated too.
+      const updatable = await iol.call('POST', '/transactions', transaction('updatable'));
+      const updated = await iol.call('PUT', `/transactions/${updatable.body._id}`, {
+        request: { path: '/api/test/updated', method: 'PUT', querystring: 'updated=value', body: '<HTTP body update>', headers: { 'Content-Type': 'text/javascript' }, timestamp: iso(t0) },
+        status: 'Completed', clientID: '777777777777777777777777',
+        $push: { routes: { name: 'async', orchestrations: [{ name: 'test', request: { method: 'POST', body: 'data', timestamp: 1425897647329 }, response: { status: 201, body: 'OK', timestamp: 1425897688016 } }] } },
+      });
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      const after = (await iol.call('GET', `/transactions/${updatable.body._id}`)).body;
+      assert.equal(after.clientID, '777777777777777777777777');
+      assert.equal(after.request.path, '/api/test/updated');
+      assert.equal(after.request.body, '<HTTP body update>');
+      assert.equal(after.request.method, 'PUT');
+      assert.equal(after.routes.at(-1).orchestrations[0].name, 'test');
+      assert.equal((await iol.call('PUT', `/transactions/${updatable.body._id}`, { request: { timestamp: 'yesterday' } })).status, 400);
+      assert.equal((await iol.call('DELETE', `/transactions/${updatable.body._id}`)).status, 200);
+      // An error reported on a channel that retries flags the transaction for auto-retry (OpenHIM updateTransaction).
+      const retrying = await iol.call('POST', '/channels', { name: 'retrying', urlPattern: '^/retrying$', allow: ['x'], autoRetryEnabled: true, routes: [{ name: 'p', host: '127.0.0.1', port: 1, primary: true }] });
+      const failing = await iol.call('POST', '/transactions', { ...transaction('failing'), channelID: retrying.body._id, status: 'Processing' });
+      const failed = await iol.call('PUT', `/transactions/${failing.body._id}`, { status: 'Failed', error: { message: 'the mediator failed' } });
+      assert.equal(failed.status, 200, JSON.stringify(failed.body));
+      assert.equal((await iol.call('GET', `/transactions/${failing.body._id}`)).body.autoRetry, true);
+      assert.equal((await iol.call('DELETE', `/transactions/${failing.body._id}`)).status, 200);
+      assert.equal((await iol.call('DELETE', `/channels/${retrying.body._id}`)).status, 200);
       const big = await iol.call('POST', '/transactions', transaction('big', { request: { path: '/big', timestamp: iso(t0), body: 'x'.repeat(100 * 1024) } }));
       assert.equal(big.status, 413);
     });

@@ -72,10 +72,14 @@ const transactionSchema = z
   })
   .passthrough();
 
+/** A transaction's request as an update (PUT /transactions/:id) may give it: any of its fields. */
+export const requestUpdateSchema = request.partial().passthrough();
+export const clientIdSchema = id;
+
 type Part = { body?: string; bodyTruncated?: boolean } | undefined;
 
 /** The part with its body cut at `cap` bytes and marked, as the router stores bodies; whether it was cut. */
-function capBody<T extends Part>(part: T, cap: number): [T, boolean] {
+export function capBody<T extends Part>(part: T, cap: number): [T, boolean] {
   if (!part || typeof part.body !== 'string') return [part, false];
   const stored = storedBody(part.body, true, cap);
   return stored.bodyTruncated ? [{ ...part, ...stored }, true] : [part, false];

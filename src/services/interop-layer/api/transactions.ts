@@ -15,7 +15,7 @@ import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
-import { transactionFromBody } from './transaction-create.js';
+import { capBody, clientIdSchema, requestUpdateSchema, transactionFromBody } from './transaction-create.js';
 
 const REPRESENTATIONS = ['full', 'fulltruncate', 'simpledetails', 'simple', 'bulkrerun'] as const;
 /** fulltruncate, as OpenHIM's defaults (api.truncateSize, api.truncateAppend): each body cut to this many characters. */
@@ -327,6 +327,9 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
         orchestrations: z.array(z.record(z.unknown())).optional(),
         properties: z.record(z.unknown()).optional(),
         error: z.object({ message: z.string(), stack: z.string().optional() }).optional(),
+        // As OpenHIM's updateTransaction (transactionsAPITests): the request and the client may be set too.
+        request: requestUpdateSchema.optional(),
+        clientID: clientIdSchema.optional(),
         $push: z.object({ routes: z.union([z.record(z.unknown()), z.array(z.record(z.unknown()))]).optional() }).optional(),
       })
       .strict();
@@ -341,8 +344,15 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
         routes: [...((update.routes as WithOrchestrations[] | undefined) ?? tx.routes), ...((pushed ? (Array.isArray(pushed) ? pushed : [pushed]) : []) as WithOrchestrations[])],
         orchestrations: update.orchestrations ?? tx.orchestrations,
       }, deps.config.limits.transactionMaxParts);
+      const [recorded, requestCut] = update.request ? capBody({ ...tx.request, ...update.request } as Transaction['request'], deps.config.maxStoredBodyBytes) : [tx.request, false];
+      // As OpenHIM's updateTransaction: an error reported on a channel that retries flags the transaction for auto-retry.
+      const channel = update.error && tx.channelID ? await deps.channels.byId(tx.channelID) : undefined;
       const next: Transaction = {
         ...tx,
+        request: recorded,
+        ...(requestCut ? { canRerun: false } : {}),
+        ...(update.clientID ? { clientID: update.clientID } : {}),
+        ...(channel?.autoRetryEnabled ? { autoRetry: true } : {}),
         ...(update.status ? { status: update.status } : {}),
         ...(update.response ? { response: update.response as unknown as Transaction['response'] } : {}),
         ...(update.orchestrations ? { orchestrations: update.orchestrations as unknown as Transaction['orchestrations'] } : {}),
