@@ -111,6 +111,15 @@ for (const driver of testDrivers) {
       const failed = await iol.call('PUT', `/transactions/${failing.body._id}`, { status: 'Failed', error: { message: 'the mediator failed' } });
       assert.equal(failed.status, 200, JSON.stringify(failed.body));
       assert.equal((await iol.call('GET', `/transactions/${failing.body._id}`)).body.autoRetry, true);
+      // A rerun task clears the auto-retry flag; one for a transaction of a disabled channel is refused in OpenHIM's words.
+      const task = await iol.call('POST', '/tasks', { tids: [failing.body._id], paused: true });
+      assert.equal(task.status, 201, JSON.stringify(task.body));
+      assert.equal((await iol.call('GET', `/transactions/${failing.body._id}`)).body.autoRetry, false);
+      assert.equal((await iol.call('DELETE', `/tasks/${task.body._id}`)).status, 200);
+      assert.equal((await iol.call('PUT', `/channels/${retrying.body._id}`, { status: 'disabled' })).status, 200);
+      const refused = await iol.call('POST', '/tasks', { tids: [failing.body._id] });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.message, /Cannot queue task as there are transactions with disabled or deleted channels/);
       assert.equal((await iol.call('DELETE', `/transactions/${failing.body._id}`)).status, 200);
       assert.equal((await iol.call('DELETE', `/channels/${retrying.body._id}`)).status, 200);
       const big = await iol.call('POST', '/transactions', transaction('big', { request: { path: '/big', timestamp: iso(t0), body: 'x'.repeat(100 * 1024) } }));

@@ -12,7 +12,7 @@ import { badRequest, notFound } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
-import type { User } from '../models.js';
+import type { Transaction, User } from '../models.js';
 import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
@@ -234,14 +234,21 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
 
   async function createTask(tids: string[], batchSize: number, paused: boolean, user: User): Promise<Task> {
     const allowed = await rerunnableChannels(user);
+    const enabled = new Set(deps.routing.enabledChannels().map((c) => c.channel._id));
     const transactions: TaskTransaction[] = [];
+    const rerun: Transaction[] = [];
     for (const tid of tids) {
       const tx = await deps.transactions.byId(tid);
       if (!tx) throw badRequest(`transaction ${tid} does not exist`);
       if (allowed && !allowed.has(tx.channelID ?? '')) throw forbidden(`user ${user.email} may not rerun transactions of this channel (txRerunAcl)`);
       if (!tx.canRerun) throw badRequest(`transaction ${tid} cannot be rerun (its body was not stored in full)`);
+      // OpenHIM's words (tasks.js areTransactionChannelsValid).
+      if (!enabled.has(tx.channelID ?? '')) throw badRequest('Cannot queue task as there are transactions with disabled or deleted channels');
       transactions.push({ tid, tstatus: 'Queued' });
+      rerun.push(tx);
     }
+    // As OpenHIM: a transaction queued for rerun leaves the auto-retry queue and its attempts start again.
+    for (const tx of rerun) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
     const task: Task = {
       _id: newObjectId(),
       status: paused ? 'Paused' : 'Queued',
