@@ -236,6 +236,15 @@ for (const driver of testDrivers) {
         assert.equal(task.totalTransactions, 1);
       }
       assert.equal((await iol.call('GET', `/tasks/${paused.body._id}`)).body.transactions[0].tid, ids.plain);
+      // OpenHIM's getTask (the console's task details): a page of the task's transactions, filtered, and how many the filters keep.
+      const two = await iol.call('POST', '/tasks', { tids: [ids.plain, ids['with-route']], paused: true });
+      const page = (await iol.call('GET', `/tasks/${two.body._id}?filterPage=1&filterLimit=1&${f({ tstatus: 'Queued' })}`)).body;
+      assert.equal(page.totalFilteredTransactions, 2);
+      assert.deepEqual(page.transactions.map((t: { tid: string }) => t.tid), [ids['with-route']]);
+      const none = (await iol.call('GET', `/tasks/${two.body._id}?${f({ tstatus: 'Completed' })}`)).body;
+      assert.equal(none.totalFilteredTransactions, 0);
+      assert.equal((await iol.call('GET', `/tasks/${two.body._id}?${f({ nope: 1 })}`)).status, 400);
+      assert.equal((await iol.call('DELETE', `/tasks/${two.body._id}`)).status, 200);
       for (const bad of [{ status: 'Exploded' }, { nope: 1 }, { created: { $where: '1' } }, { user: { $ne: '' } }]) {
         assert.equal((await iol.call('GET', `/tasks?${f(bad)}`)).status, 400, JSON.stringify(bad));
       }

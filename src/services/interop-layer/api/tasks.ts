@@ -292,12 +292,12 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         return task;
       });
 
-      scope.get<{ Params: { taskId: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
+      scope.get<{ Params: { taskId: string }; Querystring: { filterLimit?: string; filterPage?: string; filters?: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
         const user = userOf(request);
         checkStorable(request.params.taskId, 'taskId');
         const task = await runner.load(request.params.taskId);
         if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
-        return task;
+        return pageOfTask(task, request.query, deps.config.apiMaxFilterLimit);
       });
 
       scope.put<{ Params: { taskId: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
@@ -337,4 +337,31 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
       });
     },
   };
+}
+
+const taskTransactionFilters = z.object({ tstatus: z.string().max(40).optional(), rerunStatus: z.string().max(40).optional(), hasErrors: z.enum(['yes', 'no']).optional() }).strict();
+
+/**
+ * A task with a page of its transactions, as OpenHIM's getTask (the console's task details):
+ * `filters` ({tstatus, rerunStatus, hasErrors}) and `filterPage`/`filterLimit` choose them, and
+ * `totalFilteredTransactions` says how many the filters keep. Without paging, all of them.
+ */
+function pageOfTask(task: Task, query: { filterLimit?: string; filterPage?: string; filters?: string }, maxLimit: number): Task & { totalFilteredTransactions: number } {
+  let filters: z.infer<typeof taskTransactionFilters> = {};
+  if (query.filters !== undefined && query.filters !== '') {
+    let given: unknown;
+    try {
+      given = JSON.parse(query.filters);
+    } catch {
+      throw badRequest('filters must be a JSON object, e.g. {"tstatus":"Completed"}');
+    }
+    filters = parseBody(taskTransactionFilters, given, 'task transaction filters');
+  }
+  const kept = task.transactions.filter((t) =>
+    (filters.tstatus === undefined || t.tstatus === filters.tstatus) &&
+    (filters.rerunStatus === undefined || t.rerunStatus === filters.rerunStatus) &&
+    (filters.hasErrors === undefined || (filters.hasErrors === 'yes') === Boolean(t.error)));
+  const paged = query.filterLimit !== undefined || query.filterPage !== undefined;
+  const { limit, offset } = paged ? parsePaging(query, maxLimit) : { limit: kept.length, offset: 0 };
+  return { ...task, transactions: kept.slice(offset, offset + limit), totalFilteredTransactions: kept.length };
 }
