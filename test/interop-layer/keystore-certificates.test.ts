@@ -31,10 +31,12 @@ test('certificate info has OpenHIM\'s fields, from the subject and validity', as
   assert.ok(Date.parse(info.validity.end) > Date.parse(info.validity.start));
 });
 
-test('a chain parses in order; text beside the blocks, or none, is a 400', async () => {
+test('a chain parses in order; OpenSSL\'s subject=/issuer= lines beside the blocks are taken (as OpenHIM\'s chain.pem); a key, a cut block, or nothing is a 400', async () => {
   const [a, b] = await Promise.all([selfsigned.generate([{ name: 'commonName', value: 'a' }], { keyType: 'ec' }), selfsigned.generate([{ name: 'commonName', value: 'b' }], { keyType: 'ec' })]);
   assert.deepEqual(parseCertificates(`${a.cert}\r\n${b.cert}`, 'cert').map((c) => c.subject), ['CN=a', 'CN=b']);
-  for (const bad of ['', 'x', `${a.cert}trailing`, a.private, 7]) {
+  assert.deepEqual(parseCertificates(`subject=/CN=a\nissuer=/CN=a\n${a.cert}\nsubject=/CN=b\nissuer=/CN=b\n${b.cert}`, 'cert').map((c) => c.subject), ['CN=a', 'CN=b']);
+  const cut = b.cert.slice(0, b.cert.indexOf('-----END'));
+  for (const bad of ['', 'x', `${a.cert}${cut}`, a.private, `${a.cert}${a.private}`, 7]) {
     assert.throws(() => parseCertificates(bad, 'cert'), (e: IolError) => e.status === 400);
   }
 });

@@ -62,9 +62,11 @@ export function parseCertificates(text: unknown, what: string): X509Certificate[
   const pem = withoutBom(text);
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) throw badRequest(`${what} holds no PEM certificate`, 'send one or more "-----BEGIN CERTIFICATE-----" blocks');
-  // Anything beside the blocks (a key pasted along, a truncated block) is a mistake worth saying.
-  const rest = pem.replace(PEM_CERTIFICATE, '').trim();
-  if (rest) throw badRequest(`${what} holds text that is not a PEM certificate`, 'send only "-----BEGIN CERTIFICATE-----" blocks (a private key goes to POST /keystore/key)');
+  // Another PEM block beside them (a key pasted along, a truncated certificate) is a mistake worth
+  // saying; OpenSSL's own lines around blocks (`subject=`, `issuer=`, "Bag Attributes", as in
+  // OpenHIM's test chain.pem, which OpenHIM takes) are not.
+  const rest = pem.replace(PEM_CERTIFICATE, '');
+  if (/-----(BEGIN|END) /.test(rest)) throw badRequest(`${what} holds a PEM block that is not a whole certificate`, 'send only "-----BEGIN CERTIFICATE-----" blocks (a private key goes to POST /keystore/key)');
   return blocks.map((block, i) => {
     try {
       return new X509Certificate(block);
