@@ -191,6 +191,10 @@ for (const driver of testDrivers) {
       assert.equal(noPassword.status, 200, JSON.stringify(noPassword.body));
       assert.equal(noPassword.body.passwordAlgorithm, undefined);
       assert.equal((await iol.call('POST', '/clients', { clientID: 'tok-c', name: 'C', roles: ['rc'], customTokenID: 'dup-token' })).status, 201, 'a removed token is free again');
+      // OpenHIM's clientsAPITests "should reject a client that conflicts with a role": 409 comes before its own roles' 400.
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'ra', name: 'conflict', roles: ['ra'] })).status, 409);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'fresh-id', name: 'own', roles: ['fresh-id'] })).status, 400);
+      assert.equal((await iol.call('PUT', '/clients/tok-c', { clientID: 'rc' })).status, 409, 'renamed to a role it holds itself: 409 as OpenHIM');
     });
 
     test('channels: an update sending null clears the field (OpenHIM channelsAPITests: clear a timeout, remove maxBodyAgeDays)', async () => {

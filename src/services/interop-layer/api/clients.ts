@@ -111,8 +111,9 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/clients', async (request, reply) => {
     const input = parseBody(clientSchema, request.body, 'client');
     if (await deps.clients.find(input.clientID)) throw conflict(`a client with clientID ${input.clientID} already exists`);
-    await refuseRolesNamingClients(deps, input.clientID, input.roles);
+    // OpenHIM's order (clientsAPITests): a clientID that is a role already is 409 before its own roles are looked at (400).
     await refuseClientIdTakenByRole(deps, input.clientID);
+    await refuseRolesNamingClients(deps, input.clientID, input.roles);
     await refuseTakenToken(deps, input.customTokenID);
     const secrets = await secretsFrom(input, deps.config.limits.clientBcryptMaxCost);
     const client = toClient(input, newObjectId(), secrets);
@@ -140,8 +141,9 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
     }
     // Roles are checked when they or the clientID change: a row stored before these checks can
     // still be edited otherwise (the router ignores a colliding role: routing-table.ts).
+    // A new clientID that is a role (its own, as OpenHIM counts it, or another's) is 409 first.
+    if (input.clientID !== row.doc.clientID) await refuseClientIdTakenByRole(deps, input.clientID);
     if ('roles' in body || input.clientID !== row.doc.clientID) await refuseRolesNamingClients(deps, input.clientID, input.roles, row.doc._id);
-    if (input.clientID !== row.doc.clientID) await refuseClientIdTakenByRole(deps, input.clientID, row.doc._id);
     if (typeof body.customTokenID === 'string') await refuseTakenToken(deps, body.customTokenID, row.doc._id);
     const secrets = await secretsFrom(parseBody(clientSchema, { clientID: input.clientID, name: input.name, ...body }, 'client'), deps.config.limits.clientBcryptMaxCost, withoutSecrets(row.secrets, cleared));
     const client = toClient(input, row.doc._id, secrets);
