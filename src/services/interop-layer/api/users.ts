@@ -79,8 +79,9 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
     const row = await deps.users.byEmail(request.params.email);
     if (!row) throw notFound(`user ${request.params.email}`);
-    const input = parseBody(userSchema, { ...row.doc, ...(request.body as object) }, 'user');
-    if (!admin && JSON.stringify(input.groups) !== JSON.stringify(row.doc.groups)) throw forbidden('only an admin may change groups');
+    // As OpenHIM's updateUser: a non-admin's own update keeps its groups whatever it sends (the change is not made, not refused).
+    const { groups: _asked, ...allowed } = (request.body ?? {}) as Record<string, unknown>;
+    const input = parseBody(userSchema, { ...row.doc, ...(admin ? (request.body as object) : allowed) }, 'user');
     // Root stays root: renamed it could be deleted, demoted it could be locked out (OpenHIM only
     // refuses its deletion, which a rename got around).
     if (isRoot(deps, row.doc.email)) {
