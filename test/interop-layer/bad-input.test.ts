@@ -89,7 +89,11 @@ for (const driver of testDrivers) {
       assert.ok(list.every((t: { response?: { body?: string } }) => t.response?.body === undefined));
       const hidden = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: ids.hidden }))}`)).body;
       assert.ok(hidden.length >= 1, 'admin sees it');
-      assert.equal((await iol.call('GET', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 404);
+      // As OpenHIM (transactionsAPITests, channelsAPITests): what the user may not view is a 403, a filter on it too.
+      assert.equal((await iol.call('GET', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 403);
+      assert.equal((await iol.call('GET', `/transactions?filters=${encodeURIComponent(JSON.stringify({ channelID: ids.hidden }))}`, undefined, auth)).status, 403);
+      assert.equal((await iol.call('GET', `/channels/${ids.hidden}`, undefined, auth)).status, 403);
+      assert.equal((await iol.call('GET', '/channels/000000000000000000000000', undefined, auth)).status, 404);
       assert.equal((await iol.call('GET', '/channels', undefined, auth)).body.length, 1);
       assert.equal((await iol.call('DELETE', `/transactions/${hidden[0]._id}`, undefined, auth)).status, 403);
       // txRerunAcl: the viewer may rerun transactions of 'seen', not of 'hidden'.

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { conflict, IolError, notFound } from '../errors.js';
+import { conflict, forbidden, IolError, notFound } from '../errors.js';
 import type { Channel, User } from '../models.js';
 import { channelPatchOps } from '../channel-patches.js';
 import { newObjectId } from '../ids.js';
@@ -56,7 +56,9 @@ function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
   app.get<{ Params: { id: string } }>('/channels/:id', { config: { userCheck: 'txViewAcl' } }, async (request) => {
     const user = userOf(request);
     const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
-    if (!channel || !visibleTo(user, channel)) throw notFound(`channel ${request.params.id}`);
+    if (!channel) throw notFound(`channel ${request.params.id}`);
+    // As OpenHIM's getChannel: a channel the user may not view is a 403.
+    if (!visibleTo(user, channel)) throw forbidden(`user ${user.email} may not view channel ${request.params.id} (txViewAcl)`);
     return publicChannel(channel, isAdmin(user));
   });
 }

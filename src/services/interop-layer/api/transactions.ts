@@ -6,7 +6,7 @@ import { refuseTooManyParts } from '../transaction-parts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
 import { storedNumber, TRANSACTION_STATUSES, type Channel, type Transaction, type User } from '../models.js';
 import type { TransactionQuery } from '../store/transactions.js';
 import { parseBody } from '../validation.js';
@@ -275,7 +275,10 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     const { view, full } = await access(user);
     if (view) {
       const allowed = new Set(view.map((c) => c._id));
-      q.channelIDs = (q.channelIDs ?? [...allowed]).filter((id) => allowed.has(id));
+      // As OpenHIM's getTransactions: asking for a channel the user may not view is a 403, not an empty list.
+      const refused = q.channelIDs?.find((id) => !allowed.has(id));
+      if (refused !== undefined) throw forbidden(`user ${user.email} may not view the transactions of channel ${refused.slice(0, 40)} (txViewAcl)`);
+      q.channelIDs = q.channelIDs ?? [...allowed];
     }
     // As OpenHIM: the bulk rerun dialog asks how many transactions its filters match.
     if (rep === 'bulkrerun') return { count: await withFilterErrors(q, () => deps.transactions.count(q)) };
@@ -306,7 +309,8 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       const tx = await deps.transactions.byId(request.params.id);
       if (!tx) throw notFound(`transaction ${request.params.id}`);
       const { view, full } = await access(user);
-      if (view && !view.some((c) => c._id === tx.channelID)) throw notFound(`transaction ${request.params.id}`);
+      // As OpenHIM's getTransactionById: one of a channel the user may not view is a 403.
+      if (view && !view.some((c) => c._id === tx.channelID)) throw forbidden(`user ${user.email} may not view the transactions of this channel (txViewAcl)`);
       if (full && !full.has(tx.channelID ?? '') && (rep === 'full' || rep === 'fulltruncate')) return stripBodies(tx);
       return represent(tx, rep);
     });
