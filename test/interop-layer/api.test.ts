@@ -142,6 +142,11 @@ for (const driver of testDrivers) {
       assert.equal(created.status, 201);
       assert.equal(created.body.passwordHash, undefined);
       assert.equal((await iol.call('POST', '/users', { email: 'viewer@example.org', password })).status, 409);
+      // As OpenHIM's model (lowercase: true): stored in lower case, and found in any case.
+      const mixed = await iol.call('POST', '/users', { email: 'MATOME.Phoshoko@Example.org', firstname: 'M', surname: 'P', groups: ['viewers'], password });
+      assert.equal(mixed.status, 201);
+      assert.equal(mixed.body.email, 'matome.phoshoko@example.org');
+      assert.equal((await iol.call('DELETE', '/users/Matome.Phoshoko@example.org')).status, 200);
       // A look-alike (trailing space) and a name Basic authentication could never send (colon).
       for (const email of ['viewer@example.org ', 'a:b@example.org']) assert.equal((await iol.call('POST', '/users', { email, password })).status, 400, JSON.stringify(email));
       const auth = { authorization: basic('viewer@example.org', password) };

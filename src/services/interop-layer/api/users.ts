@@ -106,7 +106,9 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get('/users', async () => deps.users.list());
 
   app.post('/users', async (request, reply) => {
-    const input = parseBody(userSchema, request.body, 'user');
+    // As OpenHIM's user model (email lowercase: true): the email is stored in lower case.
+    const given = parseBody(userSchema, request.body, 'user');
+    const input = { ...given, email: given.email.toLowerCase() };
     if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     const secrets = (await userSecrets(deps, input, input.email)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
     const user = toUser(input, newObjectId());
