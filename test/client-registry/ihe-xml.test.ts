@@ -167,7 +167,7 @@ describe('client registry: IHE transactions in FHIR XML (PGlite)', () => {
       assert.equal(reply.status, 200, `${where}: ${reply.text}`);
       assert.ok(isFhirXml(reply));
       assert.equal(reply.body.active, false);
-      assert.match(reply.text, new RegExp(`<link><other><reference value="Patient/${survivor.body.id}"/></other><type value="replaced-by"/></link>`));
+      assert.match(reply.text, new RegExp(`<link><other><reference value="Patient/${survivor.body.id}"/><identifier><system value="${CLINIC}"/><value value="RD-${where}-1"/></identifier></other><type value="replaced-by"/></link>`));
     }
   });
 

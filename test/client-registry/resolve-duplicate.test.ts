@@ -57,7 +57,9 @@ for (const driver of testDrivers) {
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.equal(reply.body.id, duplicate.id, 'the answer is the duplicate as it now stands');
       assert.equal(reply.body.active, false);
-      assert.ok(reply.body.link.some((l: { type: string; other: { reference: string } }) => l.type === 'replaced-by' && l.other.reference === `Patient/${survivor.id}`), JSON.stringify(reply.body.link));
+      const replacedBy = reply.body.link.find((l: { type: string }) => l.type === 'replaced-by');
+      assert.equal(replacedBy?.other.reference, `Patient/${survivor.id}`, JSON.stringify(reply.body.link));
+      assert.deepEqual(replacedBy.other.identifier, { system: RED, value: 'IHERED-994' }, 'the identifier the source named the survivor by is kept beside the reference');
       assert.equal(reply.headers.get('etag'), `W/"${reply.body.meta.versionId}"`);
       assert.match(reply.headers.get('location') ?? '', new RegExp(`/Patient/${duplicate.id}/_history/${reply.body.meta.versionId}$`));
       assert.equal(goldenOf(reply.body), goldenOf(survivor), "the duplicate's golden link moved to the survivor's person");

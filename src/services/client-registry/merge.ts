@@ -5,7 +5,7 @@
  * empty, is deleted), and it stops being a match candidate. Unmerge restores what the merge row
  * remembers. Every step is a new version in history and a decision in `cr.decision`.
  */
-import type { Patient } from '@medplum/fhirtypes';
+import type { Identifier, Patient } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcome.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { referencedId, withGoldenLink, withLinks } from './golden-record.js';
@@ -25,7 +25,7 @@ export class PatientMerger {
   constructor(private readonly store: RegistryStore, private readonly linker: GoldenRecordLinker, private readonly readDomains: DomainsReader) {}
 
   /** Merges source into target inside the caller's transaction; answers the target's golden record. */
-  async merge(repo: FhirRepository, sourceId: string, targetId: string, via: string): Promise<string> {
+  async merge(repo: FhirRepository, sourceId: string, targetId: string, via: string, survivorIdentifier?: Identifier): Promise<string> {
     if (sourceId === targetId) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `Patient/${sourceId} cannot be merged into itself`);
     const source = await this.linker.readSource(repo, sourceId);
     const target = await this.linker.readSource(repo, targetId);
@@ -50,7 +50,9 @@ export class PatientMerger {
         }
       }
       await this.linker.moveSource(repo, sourceId, sourceGolden, targetGolden, 'merged');
-      await repo.update('Patient', sourceId, { ...source, active: false, link: [...(source.link ?? []), { other: { reference: `Patient/${targetId}` }, type: 'replaced-by' }] });
+      // The survivor by reference, and by the identifier the sender named it with when it did (ITI-104).
+      const survivor = { reference: `Patient/${targetId}`, ...(survivorIdentifier ? { identifier: survivorIdentifier } : {}) };
+      await repo.update('Patient', sourceId, { ...source, active: false, link: [...(source.link ?? []), { other: survivor, type: 'replaced-by' }] });
       await repo.update('Patient', targetId, { ...target, link: [...(target.link ?? []), { other: { reference: `Patient/${sourceId}` }, type: 'replaces' }] });
     });
     await this.store.closeOpenReviewsOf(repo.sql, sourceId, 'rejected');

@@ -58,7 +58,8 @@ export class DuplicateResolution {
         ? await tx.update('Patient', id, content, { ...preconditions, keepLabels: true })
         : await tx.conditionalUpdate('Patient', request.query, content, { strict: true, ...preconditions, keepLabels: true });
       const duplicate = written.resource.id!;
-      await this.merger.merge(tx, duplicate, survivor, 'PIXm ITI-104');
+      const named = survivorLinks[0]!.other?.identifier;
+      await this.merger.merge(tx, duplicate, survivor, 'PIXm ITI-104', named ? { system: named.system!, value: named.value! } : undefined);
       const merged = await tx.read('Patient', duplicate);
       return { status: written.created ? 201 : 200, resource: merged, headers: versionHeaders(merged, tx.baseUrl, true) };
     });
