@@ -379,6 +379,15 @@ for (const driver of testDrivers) {
         const logged = await lastTx('fhir');
         assert.equal(logged.request.path, path);
         assert.equal(logged.response.body, '{"resourceType":"Patient"}', `${encoding}: stored decoded`);
+        // A client that does not take the coding gets the answer decoded (OpenHIM httpTests "should decompress gzip").
+        for (const acceptEncoding of ['', 'identity', encoding === 'br' ? 'gzip, deflate' : 'br', `${encoding};q=0, *`]) {
+          const plain = await request(`${iol.router}${path}`, { headers: { authorization: emr, 'accept-encoding': acceptEncoding } });
+          assert.equal(plain.headers['content-encoding'], undefined, `${encoding} to "${acceptEncoding}"`);
+          assert.equal(await plain.body.text(), '{"resourceType":"Patient"}');
+        }
+        const taken = await request(`${iol.router}${path}`, { headers: { authorization: emr, 'accept-encoding': `${encoding}, *;q=0.1` } });
+        assert.equal(taken.headers['content-encoding'], encoding, 'a client that takes it gets it as it came');
+        await taken.body.dump();
       }
       // A secondary route's compressed answer is stored decoded too.
       assert.equal((await fetch(`${iol.router}/gz-fanout`, { headers: { authorization: emr } })).status, 200);
@@ -403,6 +412,11 @@ for (const driver of testDrivers) {
       assert.equal(logged.request.path, '/fhir/bomb');
       assert.equal(logged.response.body, '0'.repeat(64));
       assert.equal(logged.response.bodyTruncated, true);
+      // The same bomb to a client that does not take gzip: decoding stops at the router's body cap, a 502.
+      const refused = await request(`${iol.router}/fhir/bomb`, { headers: { authorization: emr, 'accept-encoding': 'identity' } });
+      assert.equal(refused.statusCode, 502);
+      assert.match(await refused.body.text(), /OPENHIM_ROUTER_MAX_BODY_BYTES/);
+      assert.equal((await lastTx('fhir')).status, 'Failed');
     });
 
     test('transactions API: filters, representations, paging, by client; rerun through a task links parent and child', async () => {

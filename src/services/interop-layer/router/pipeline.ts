@@ -18,6 +18,7 @@ import { refuseUnauthenticated } from './steps/refuse-unauthenticated.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
 import { setFinalStatus } from './steps/set-final-status.js';
 import { rewriteResponseUrls } from './steps/rewrite-urls.js';
+import { decodeForClient } from './steps/decode-for-client.js';
 import { acceptTcpSender, routeToMllp } from './steps/route-to-mllp.js';
 
 export interface Pipeline {
@@ -28,7 +29,7 @@ export interface Pipeline {
 
 export const routerPipeline: Pipeline = {
   headers: [normalisePath, dropSenderHeaders, dropOwnSessionCookies, authenticateClient, refuseUnauthenticated, refuseOverQuota],
-  request: [matchChannel, authoriseClient, routeToUpstreams, rewriteResponseUrls],
+  request: [matchChannel, authoriseClient, routeToUpstreams, decodeForClient, rewriteResponseUrls],
   after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
 };
 
