@@ -16,7 +16,7 @@ import type { FhirRepository } from './repository.js';
 import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
-import { parseDateRange } from './search/values.js';
+import { isSinceValue, parseDateRange } from './search/values.js';
 import { isEmptyValue } from './search/parse.js';
 
 export interface RouteContext {
@@ -297,17 +297,11 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const offset = Number(offsetText);
   const cursorText = query.get('_cursor');
   const cursor = cursorText === undefined ? undefined : decodeHistoryCursor(cursorText);
-  const instant = (name: string): string | undefined => {
-    const value = query.get(name);
-    return value === undefined ? undefined : parseDateRange(value).low.toISOString();
-  };
-  // _since is a FHIR instant: a time without a timezone would be read in the server's zone. A
-  // date alone (as HAPI and many clients send it) is taken as its first moment, in UTC.
   const sinceText = query.get('_since');
-  if (sinceText !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText) && !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(sinceText)) {
+  if (sinceText !== undefined && !isSinceValue(sinceText)) {
     throw badRequest('_since must be an instant with a timezone, e.g. 2024-01-01T00:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
   }
-  const since = instant('_since');
+  const since = sinceText === undefined ? undefined : parseDateRange(sinceText).low.toISOString();
   // _at names a period (a day, a month; an instant is one millisecond): every version current in it.
   // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
   const atText = query.get('_at');

@@ -10,6 +10,15 @@ export function splitPrefix(value: string): { prefix: Prefix; rest: string } {
 
 const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
+/**
+ * Whether a `_since` value (history, `$everything`) is one this server takes: a FHIR instant with
+ * its timezone (a time without one would be read in the server's zone), or a date alone (as HAPI
+ * and many clients send it), taken as its first moment in UTC.
+ */
+export function isSinceValue(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(text) || /^\d{4}(-\d{2}(-\d{2})?)?$/.test(text);
+}
+
 /** A date search value as the range of instants it covers, e.g. 2020-03 → all of March 2020 (UTC). */
 export function parseDateRange(text: string): { low: Date; high: Date } {
   // The `+` of a timezone written unencoded in a URL arrives as a space (`T10:00:00 05:00`).

@@ -10,7 +10,7 @@ import { parameterValue, type FhirOperation, type OperationContext } from '../..
 import { preferences } from '../../fhir/interaction.js';
 import { FhirError, badRequest, tooCostly } from '../../fhir/outcome.js';
 import type { CompartmentPosition, CompartmentQuery } from '../../fhir/storage/compartment.js';
-import { parseDateRange } from '../../fhir/search/values.js';
+import { isSinceValue, parseDateRange } from '../../fhir/search/values.js';
 import { isEmptyValue } from '../../fhir/search/parse.js';
 
 const EVERYTHING_LIMIT = 10_000;
@@ -100,8 +100,7 @@ function everythingParameters(context: OperationContext): EverythingParameters {
   }
   let since: string | undefined;
   if (sinceText !== undefined) {
-    // As history's _since: an instant with its zone, or a date alone (its first moment, UTC).
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(sinceText) && !/^\d{4}(-\d{2}(-\d{2})?)?$/.test(sinceText)) {
+    if (!isSinceValue(sinceText)) {
       throw badRequest(`$everything _since must be an instant with its timezone (e.g. 2024-01-31T00:00:00Z) or a date, got "${sinceText.slice(0, 100)}"`);
     }
     since = parseDateRange(sinceText).low.toISOString();

@@ -512,15 +512,15 @@ export class TransactionLog {
 
   /**
    * Transactions with something to show since `since` (started then, or ended then), begun after
-   * `oldest`: the visualizer's event feed (api/events.ts). Newest first, at most `limit`, without
-   * bodies; the time range is the request_ts index's.
+   * `oldest`: the visualizer's event feed (api/events.ts; it shows a transaction once it ended).
+   * Newest first, at most `limit`, without bodies; the time range is the request_ts index's.
    */
   async eventSources(since: string, oldest: string, limit: number): Promise<Transaction[]> {
     await this.flush();
     const r = await this.db.query<{ doc: Transaction }>(
       `SELECT doc FROM iol.transactions
         WHERE request_ts >= $2::timestamptz AND channel_id IS NOT NULL
-          AND (request_ts >= $1::timestamptz OR request_ts + make_interval(secs => COALESCE(response_ms, 0) / 1000.0) >= $1::timestamptz OR status = 'Processing')
+          AND (request_ts >= $1::timestamptz OR request_ts + make_interval(secs => COALESCE(response_ms, 0) / 1000.0) >= $1::timestamptz)
         ORDER BY request_ts DESC, id DESC LIMIT $3`,
       [since, oldest, limit],
     );

@@ -6,6 +6,7 @@
  */
 import type { FhirRequest } from '../../../fhir/interaction.js';
 import { badParameter, type OperationInput } from '../parameters.js';
+import { weightedItems, type WeightedItem } from '../../../common/weighted-header.js';
 
 const BCP47 = /^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$/;
 
@@ -21,14 +22,9 @@ export function displayLanguageOf(input: OperationInput, request: FhirRequest): 
 /** The first language of the highest weight in an Accept-Language header (RFC 9110 12.5.4). */
 export function preferredLanguage(header: string | undefined): string | undefined {
   if (!header || header.length > 1000) return undefined;
-  let best: { tag: string; q: number } | undefined;
-  for (const item of header.split(',').slice(0, 50)) {
-    const [rawTag, ...params] = item.split(';');
-    const tag = rawTag!.trim();
-    if (!BCP47.test(tag)) continue;
-    const weight = params.map((p) => /^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$/i.exec(p)?.[1]).find((q) => q !== undefined);
-    const q = weight === undefined ? 1 : Number(weight);
-    if (q > 0 && (!best || q > best.q)) best = { tag, q };
+  let best: WeightedItem | undefined;
+  for (const item of weightedItems(header)) {
+    if (BCP47.test(item.name) && item.q > 0 && (!best || item.q > best.q)) best = item;
   }
-  return best?.tag;
+  return best?.name;
 }

@@ -8,6 +8,7 @@
 import type { Exchange, RouterDeps, RouterResponse } from '../exchange.js';
 import { textResponse } from '../exchange.js';
 import { bodyEncoding, decodeBody, type BodyEncoding } from '../../store/content-encoding.js';
+import { weightedItems } from '../../../../common/weighted-header.js';
 
 export function decodeForClient(exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   const response = exchange.response;
@@ -36,13 +37,10 @@ export function accepts(header: string | string[] | undefined, coding: BodyEncod
   if (header === undefined) return true;
   const names = coding === 'gzip' ? ['gzip', 'x-gzip'] : [coding];
   let star = false;
-  for (const item of (Array.isArray(header) ? header.join(',') : header).split(',').slice(0, 50)) {
-    const [rawName, ...params] = item.split(';');
-    const name = rawName!.trim().toLowerCase();
-    const weight = params.map((p) => /^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$/i.exec(p)?.[1]).find((q) => q !== undefined);
-    const wanted = weight === undefined || Number(weight) > 0;
-    if (names.includes(name)) return wanted;
-    if (name === '*') star = wanted;
+  for (const item of weightedItems(header)) {
+    const name = item.name.toLowerCase();
+    if (names.includes(name)) return item.q > 0;
+    if (name === '*') star = item.q > 0;
   }
   return star;
 }
