@@ -19,7 +19,8 @@ import { basic, startIol, type Iol } from '../interop-layer/support.js';
 
 /** Routes anyone may call (HEAD follows GET). */
 // OPTIONS * is the CORS preflight (api/cors.ts): it answers with headers only.
-const DOCUMENTED_OPEN = ['GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat', 'OPTIONS *'];
+// GET /apps and /importmaps: the OpenHIM console reads its app registry before login, as OpenHIM serves them.
+const DOCUMENTED_OPEN = ['GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat', 'OPTIONS *', 'GET /apps', 'GET /importmaps'];
 
 /** Routes any authenticated user may call, with the check each handler makes. */
 const DOCUMENTED_USER: Record<string, string> = {
@@ -42,6 +43,7 @@ const DOCUMENTED_USER: Record<string, string> = {
   'GET /metrics/timeseries/:type': 'txViewAcl',
   'GET /metrics/timeseries/:type/channels/:channelID?': 'txViewAcl',
   'GET /clients/:clientId/clientName': 'client-name',
+  'GET /apps/:appId': 'none',
 };
 
 /** The admin API's route table, as Fastify registers it, from the real modules. */
@@ -63,7 +65,9 @@ function send(base: string, method: string, path: string, headers: Record<string
       res.on('end', () => {
         let code: string | undefined;
         try {
-          code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string }).error;
+          // Our shape is { error: code, message }; OpenHIM's apps API { error: message } with our code beside it.
+          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string; code?: string };
+          code = parsed.code ?? parsed.error;
         } catch {
           code = undefined;
         }

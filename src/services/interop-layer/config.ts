@@ -70,6 +70,8 @@ export interface IolConfig {
    * host[:port], else the listener's own address.
    */
   routerPublicHost?: string | undefined;
+  /** OPENHIM_CONSOLE_BASE_URL: where the OpenHIM console serves its own modules (GET /importmaps). */
+  consoleBaseUrl: string;
   /**
    * Key of the HMAC with which the router vouches for the client it authenticated to upstreams
    * (OPENHIM_SENDER_IDENTITY_SECRET; src/common/sender-identity.ts); unset: no assertion is sent.
@@ -157,6 +159,8 @@ export function readIolConfig(settings: Settings): IolConfig {
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
     apiMaxFilterLimit: limits.apiMaxFilterLimit,
     routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
+    // Where the OpenHIM console's own modules are served (GET /importmaps), without a trailing slash.
+    consoleBaseUrl: (settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),
     limits,
     replicaHeartbeatMs,
     replicaDeadAfterMs,

@@ -249,4 +249,19 @@ export const iolMigrations: readonly Migration[] = [
       CREATE INDEX channel_audits_by_channel ON iol.channel_audits (channel_id, recorded DESC, id DESC);
     `,
   },
+  {
+    version: 11,
+    name: 'app registry (OpenHIM /apps and /importmaps)',
+    sql: `
+      -- The console apps OpenHIM registers (its micro-frontends and links): the document as
+      -- OpenHIM's model has it, name and url each unique (OpenHIM's indexes).
+      CREATE TABLE iol.apps (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        url text NOT NULL UNIQUE,
+        doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -24,6 +24,7 @@ import { transactionRoutes } from './transactions.js';
 import { userRoutes } from './users.js';
 import { eventRoutes } from './events.js';
 import { visualizerRoutes } from './visualizers.js';
+import { appRoutes } from './apps.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -58,6 +59,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     if (error instanceof IolError) {
       if (error.status === 401) reply.header('www-authenticate', 'Basic realm="OpenHIM API"');
       if (error instanceof RetryLaterError) reply.header('retry-after', String(error.retryAfterSeconds));
+      if (request.routeOptions.config?.openhimErrorBody) return reply.code(error.status).send({ error: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}) });
       return reply.code(error.status).send({ error: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
     }
     if (isInstantError(error)) return reply.code(400).send({ error: error.code, message: error.message });
@@ -114,6 +116,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     metadataRoutes(deps),
     eventRoutes(deps),
     visualizerRoutes(deps),
+    appRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
   return { app, routes };

@@ -35,6 +35,13 @@ declare module 'fastify' {
     access?: ApiAccess;
     /** Required on routes of the `user` scope. */
     userCheck?: UserCheck;
+    /**
+     * OpenHIM's words for what a non-admin is refused on this route ("add an app"): the 403 then
+     * says "User <email> is not an admin, API access to <deniedAs> denied." as OpenHIM does.
+     */
+    deniedAs?: string;
+    /** Errors answered in OpenHIM's `{ "error": message }` shape (its apps API), our code beside it. */
+    openhimErrorBody?: boolean;
   }
   interface FastifyInstance {
     /** The permission scope of an encapsulated instance; absent at the root. */
@@ -95,7 +102,11 @@ export function registerScope(app: FastifyInstance, access: ApiAccess, body: (sc
     if (access === 'admin') {
       scope.addHook('preHandler', async (request) => {
         const user = userOf(request);
-        if (!isAdmin(user)) throw new IolError(403, 'IOL_FORBIDDEN', `user ${user.email} is not in the admin group`, 'ask an admin');
+        if (isAdmin(user)) return;
+        const deniedAs = request.routeOptions.config.deniedAs;
+        throw deniedAs
+          ? new IolError(403, 'IOL_FORBIDDEN', `User ${user.email} is not an admin, API access to ${deniedAs} denied.`)
+          : new IolError(403, 'IOL_FORBIDDEN', `user ${user.email} is not in the admin group`, 'ask an admin');
       });
     }
     body(scope);
