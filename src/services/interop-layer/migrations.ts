@@ -264,4 +264,13 @@ export const iolMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 12,
+    name: 'audits: the ATNA record as received (OpenHIM POST /audits, the audit repository)',
+    sql: `
+      -- An ATNA audit record (RFC 3881 / DICOM, as OpenHIM stores it) is kept as received beside
+      -- its FHIR AuditEvent in doc; NULL for the audits this service writes itself.
+      ALTER TABLE iol.audits ADD COLUMN atna jsonb;
+    `,
+  },
 ];

@@ -25,6 +25,7 @@ import { userRoutes } from './users.js';
 import { eventRoutes } from './events.js';
 import { visualizerRoutes } from './visualizers.js';
 import { appRoutes } from './apps.js';
+import { auditRoutes } from './audits.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -117,6 +118,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     eventRoutes(deps),
     visualizerRoutes(deps),
     appRoutes(deps),
+    auditRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
   return { app, routes };

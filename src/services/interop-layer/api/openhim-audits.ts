@@ -6,8 +6,8 @@
  */
 import { hostname } from 'node:os';
 import { badRequest } from '../errors.js';
-import type { AuditEvent, AuditQuery } from '../store/audits.js';
-import { checkStorable, parseTimestamp } from './query-filters.js';
+import type { AuditEvent, AuditQuery, StoredAudit } from '../store/audits.js';
+import { checkStorable, parseFilterRegex, parseTimestamp } from './query-filters.js';
 
 /** OpenHIM's default `auditing.auditEvents.auditSourceID`. */
 export const AUDIT_SOURCE_ID = 'openhim';
@@ -20,6 +20,7 @@ interface Code {
 
 export interface OpenhimAudit {
   _id: string;
+  rawMessage?: string;
   eventIdentification: {
     eventDateTime: string;
     eventOutcomeIndicator: string;
@@ -56,10 +57,22 @@ const EVENT_CODES: Record<string, { eventID: Code; eventTypeCode: Code }> = {
 
 const kindOf = (event: AuditEvent): string => event.subtype?.[0]?.code ?? 'admin-change';
 
-/** OpenHIM's record of one of our stored AuditEvents; `full` adds what OpenHIM's list leaves out. */
-export function toOpenhimAudit(event: AuditEvent, full: boolean): OpenhimAudit {
+/**
+ * OpenHIM's record of a stored audit: an ATNA record as it was received, else built from our
+ * AuditEvent. `full` keeps what OpenHIM's list leaves out (its projection: participants, objects
+ * and the raw message).
+ */
+export function toOpenhimAudit(stored: StoredAudit, full: boolean): OpenhimAudit {
+  if (stored.atna) {
+    const { activeParticipant, participantObjectIdentification, rawMessage, ...rest } = stored.atna;
+    return { _id: stored.doc.id, ...rest, ...(full ? { activeParticipant, participantObjectIdentification, ...(rawMessage !== undefined ? { rawMessage } : {}) } : {}) } as OpenhimAudit;
+  }
+  return fromAuditEvent(stored.doc, full);
+}
+
+function fromAuditEvent(event: AuditEvent, full: boolean): OpenhimAudit {
   const kind = kindOf(event);
-  const codes = EVENT_CODES[kind] ?? { eventID: { code: event.type.code, displayName: event.type.display, codeSystemName: event.type.system }, eventTypeCode: { code: kind, displayName: kind, codeSystemName: OWN_CODES } };
+  const codes = EVENT_CODES[kind] ?? { eventID: { code: event.type.code, displayName: event.type.display, codeSystemName: event.type.system ?? '' }, eventTypeCode: { code: kind, displayName: kind, codeSystemName: OWN_CODES } };
   const audit: OpenhimAudit = {
     _id: event.id,
     eventIdentification: {
@@ -112,19 +125,55 @@ const FILTERS: Record<string, (value: unknown, q: AuditQuery) => void> = {
     }
   },
   'eventIdentification.eventID.code': (value, q) => {
-    q.kinds = kindsWith(value, (codes) => codes.eventID.code);
+    q.eventId = { code: codeText(value), kinds: kindsWith(value, (codes) => codes.eventID.code) };
   },
   'eventIdentification.eventTypeCode.code': (value, q) => {
-    q.kinds = kindsWith(value, (codes) => codes.eventTypeCode.code);
+    q.eventType = { code: codeText(value), kinds: kindsWith(value, (codes) => codes.eventTypeCode.code) };
   },
   'activeParticipant.userID': (value, q) => {
     if (typeof value !== 'string' || value.length > 256) throw badRequest('activeParticipant.userID must be a user name (a string)');
     q.who = value;
   },
   'auditSourceIdentification.auditSourceID': (value, q) => {
-    if (value !== AUDIT_SOURCE_ID) q.kinds = [];
+    q.auditSourceId = codeText(value);
+  },
+  'participantObjectIdentification.participantObjectID': (value, q) => {
+    q.participantObjectPatterns = participantObjectPatterns(value);
   },
 };
+
+function codeText(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 256) throw badRequest('an audit code filter must be a string of at most 256 characters');
+  return value;
+}
+
+/**
+ * OpenHIM's participantObjectID filter (api/audits.js): a JSON-quoted regular expression, or
+ * `{type: "AND", patientID, objectID}` (a JSON-quoted patient id pattern and an object id pattern,
+ * both to match). The patient id's part before `\^` may hold only letters, digits, `_` and `-`.
+ */
+function participantObjectPatterns(value: unknown): string[] {
+  const name = 'participantObjectIdentification.participantObjectID';
+  const quoted = (raw: unknown, what: string): string => {
+    const parsed = typeof raw === 'string' ? parseJson(raw, `${name} ${what}`) : undefined;
+    if (typeof parsed !== 'string') throw badRequest(`${name}: the ${what} must be a JSON string`);
+    return parsed;
+  };
+  const checkPatient = (pattern: string) => {
+    const at = pattern.indexOf('\\^');
+    if (!/^[\w-]*$/.test(at < 0 ? '' : pattern.slice(0, at))) throw badRequest('Special characters (except for hyphens(-)) not allowed in PatientID filter field');
+    return parseFilterRegex(pattern, name) ?? '';
+  };
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const and = value as { type?: unknown; patientID?: unknown; objectID?: unknown };
+    if (and.type !== 'AND') throw badRequest(`${name} as an object takes type "AND", patientID and objectID`);
+    const patterns = [checkPatient(quoted(and.patientID, 'patientID'))];
+    if (and.objectID !== undefined) patterns.push(parseFilterRegex(typeof and.objectID === 'number' ? String(and.objectID) : and.objectID, `${name} objectID`) ?? '');
+    return patterns.filter((p) => p !== '');
+  }
+  const pattern = checkPatient(quoted(value, 'pattern'));
+  return pattern ? [pattern] : [];
+}
 
 /** GET /audits' `filters` (JSON text, as OpenHIM's console sends it) as an AuditQuery's filters. */
 export function parseOpenhimFilters(raw: unknown): Partial<AuditQuery> {
@@ -143,16 +192,28 @@ export function parseOpenhimFilters(raw: unknown): Partial<AuditQuery> {
   return rest;
 }
 
-/** OpenHIM's /audits-filter-options (its auditMeta document), from the kinds stored. */
-export function openhimFilterOptions(kinds: readonly string[]): Record<string, unknown> {
+/** The distinct codes of the stored ATNA records (AuditLog.atnaCodes). */
+export interface AtnaCodes {
+  eventType: unknown[];
+  eventID: unknown[];
+  activeParticipantRoleID: unknown[];
+  participantObjectIDTypeCode: unknown[];
+  auditSourceID: string[];
+}
+
+/**
+ * OpenHIM's /audits-filter-options (its auditMeta document): the codes of the kinds we record,
+ * and those of the ATNA records received, each code once.
+ */
+export function openhimFilterOptions(kinds: readonly string[], atna: AtnaCodes): Record<string, unknown> {
   const codes = kinds.map((kind) => EVENT_CODES[kind]).filter((c): c is { eventID: Code; eventTypeCode: Code } => c !== undefined);
-  const unique = (list: Code[]) => [...new Map(list.map((c) => [c.code, c])).values()];
+  const unique = (list: unknown[]) => [...new Map(list.map((c) => [(c as { code?: unknown }).code, c])).values()];
   return {
-    eventType: unique(codes.map((c) => c.eventTypeCode)),
-    eventID: unique(codes.map((c) => c.eventID)),
-    activeParticipantRoleID: kinds.length ? [APPLICATION] : [],
-    participantObjectIDTypeCode: [],
-    auditSourceID: [AUDIT_SOURCE_ID],
+    eventType: unique([...codes.map((c) => c.eventTypeCode), ...atna.eventType]),
+    eventID: unique([...codes.map((c) => c.eventID), ...atna.eventID]),
+    activeParticipantRoleID: unique([...(codes.length ? [APPLICATION] : []), ...atna.activeParticipantRoleID]),
+    participantObjectIDTypeCode: unique(atna.participantObjectIDTypeCode),
+    auditSourceID: [...new Set([...(codes.length || !atna.auditSourceID.length ? [AUDIT_SOURCE_ID] : []), ...atna.auditSourceID])],
   };
 }
 

@@ -3,28 +3,53 @@
  * changes and routed requests. Written behind the request like transactions.
  */
 import type { Database } from '../../../db/database.js';
+import { atnaToAuditEvent, type AtnaRecord } from '../atna/record.js';
 import type { Logger } from '../../../common/logger.js';
 import { newObjectId } from '../ids.js';
 import { storableJson } from './storable.js';
 import { describeError, WriteBehind } from './write-behind.js';
 
-export type AuditKind = 'login' | 'auth-failure' | 'admin-change' | 'routed-request';
+export type AuditKind = 'login' | 'auth-failure' | 'admin-change' | 'routed-request' | 'atna';
 /** FHIR AuditEvent.action: C create, R read, U update, D delete, E execute. */
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
 
 export interface AuditEvent {
   resourceType: 'AuditEvent';
   id: string;
-  type: { system: string; code: string; display: string };
+  type: { system?: string; code: string; display: string };
   subtype?: Array<{ system: string; code: string; display?: string }>;
   action: AuditAction;
   recorded: string;
   /** 0 success, 4 minor failure, 8 serious failure. */
   outcome: '0' | '4' | '8' | '12';
   outcomeDesc?: string;
-  agent: Array<{ who: { identifier?: { value: string }; display?: string }; requestor: boolean; network?: { address: string; type: '2' } }>;
-  source: { observer: { display: string }; type: Array<{ system: string; code: string; display: string }> };
-  entity?: Array<{ what: { reference?: string; display?: string }; type?: { system: string; code: string; display?: string }; detail?: Array<{ type: string; valueString: string }> }>;
+  agent: Array<{
+    who: { identifier?: { value: string }; display?: string };
+    altId?: string;
+    requestor: boolean;
+    role?: Array<{ coding: Coding[] }>;
+    network?: { address: string; type: string };
+  }>;
+  source: { site?: string; observer: { display: string }; type: Array<{ system: string; code: string; display: string }> };
+  entity?: Array<{
+    what: { reference?: string; display?: string; identifier?: { value: string; type?: { coding: Coding[] } } };
+    type?: Coding;
+    role?: Coding;
+    query?: string;
+    detail?: Array<{ type: string; valueString: string }>;
+  }>;
+}
+
+interface Coding {
+  system?: string;
+  code: string;
+  display?: string;
+}
+
+/** A row of iol.audits: the AuditEvent, and the ATNA record as received when it came as one. */
+export interface StoredAudit {
+  doc: AuditEvent;
+  atna?: AtnaRecord | null;
 }
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -35,6 +60,7 @@ const TYPES: Record<AuditKind, AuditEvent['type']> = {
   'auth-failure': { system: DCM, code: '110114', display: 'User Authentication' },
   'admin-change': { system: EVENT_TYPE, code: 'rest', display: 'RESTful Operation' },
   'routed-request': { system: DCM, code: '110106', display: 'Export' },
+  atna: { system: DCM, code: '110100', display: 'Application Activity' },
 };
 
 /** The AuditEvent of a routed request, built from its row in iol.transactions. */
@@ -90,6 +116,13 @@ export interface AuditQuery {
   who?: string | undefined;
   /** Only stored events, not those built from routed requests (OpenHIM's /audits has none). */
   storedOnly?: boolean | undefined;
+  /** OpenHIM's eventID / eventTypeCode filters: an ATNA record's own code, our events by the kinds carrying it. */
+  eventId?: { code: string; kinds: readonly string[] } | undefined;
+  eventType?: { code: string; kinds: readonly string[] } | undefined;
+  /** auditSourceIdentification.auditSourceID (ours are all `openhim`). */
+  auditSourceId?: string | undefined;
+  /** Regular expressions (PostgreSQL's `~`) each of which some participant object's id must match. */
+  participantObjectPatterns?: readonly string[] | undefined;
   from?: string | undefined;
   to?: string | undefined;
   limit: number;
@@ -114,13 +147,25 @@ function refusedAudit(event: AuditEvent, error: unknown): AuditEvent {
 }
 
 export class AuditLog {
-  private readonly writer: WriteBehind<AuditEvent>;
+  private readonly writer: WriteBehind<StoredAudit>;
 
   constructor(private readonly db: Database, logger: Logger, flushIntervalMs: number) {
     this.writer = new WriteBehind('audits', (items) => this.insert(items), logger, {
       intervalMs: flushIntervalMs,
-      onRefused: (event, error) => this.insert([refusedAudit(event, error)]),
+      onRefused: (item, error) => this.insert([{ doc: refusedAudit(item.doc, error) }]),
     });
+  }
+
+  /**
+   * An ATNA audit record (POST /audits, or one received by the audit repository): stored as
+   * received, and as its FHIR AuditEvent. `durable`: written before this returns (the caller
+   * acknowledges it as stored), else behind like the other audits.
+   */
+  async recordAtna(record: AtnaRecord, durable: boolean): Promise<StoredAudit & { doc: AuditEvent }> {
+    const item = { doc: atnaToAuditEvent(newObjectId(), record), atna: record };
+    if (durable) await this.insert([item]);
+    else this.writer.enqueue(item.doc.id, item);
+    return item;
   }
 
   record(raw: AuditInput): AuditEvent {
@@ -156,16 +201,16 @@ export class AuditLog {
           }
         : {}),
     };
-    this.writer.enqueue(event.id, event);
+    this.writer.enqueue(event.id, { doc: event });
     return event;
   }
 
-  private async insert(items: AuditEvent[]): Promise<void> {
-    const rows = items.map((e) => ({ id: e.id, recorded: e.recorded, action: e.action, outcome: e.outcome, doc: e }));
+  private async insert(items: StoredAudit[]): Promise<void> {
+    const rows = items.map(({ doc: e, atna }) => ({ id: e.id, recorded: e.recorded, action: e.action, outcome: e.outcome, doc: e, atna: atna ?? null }));
     await this.db.query(
-      `INSERT INTO iol.audits (id, recorded, action, outcome, doc)
-       SELECT x.id, x.recorded, x.action, x.outcome, x.doc
-         FROM jsonb_to_recordset($1::jsonb) AS x(id text, recorded timestamptz, action text, outcome text, doc jsonb)
+      `INSERT INTO iol.audits (id, recorded, action, outcome, doc, atna)
+       SELECT x.id, x.recorded, x.action, x.outcome, x.doc, x.atna
+         FROM jsonb_to_recordset($1::jsonb) AS x(id text, recorded timestamptz, action text, outcome text, doc jsonb, atna jsonb)
        ON CONFLICT (id) DO NOTHING`,
       [storableJson(rows)],
     );
@@ -176,6 +221,11 @@ export class AuditLog {
    * the transaction log (one row per routed request), and merged with the stored events.
    */
   async find(q: AuditQuery): Promise<AuditEvent[]> {
+    return (await this.findStored(q)).map((row) => row.doc);
+  }
+
+  /** As find, with each stored event's ATNA record when it came as one. */
+  async findStored(q: AuditQuery): Promise<StoredAudit[]> {
     await this.writer.flush();
     const params: unknown[] = [];
     const p = (value: unknown) => {
@@ -189,6 +239,14 @@ export class AuditLog {
     if (q.openhimOutcome) stored.push(`${OPENHIM_OUTCOME_SQL} = ${p(q.openhimOutcome)}`);
     if (q.action) stored.push(`action = ${p(q.action)}`);
     if (q.who) stored.push(`doc @> ${p(JSON.stringify({ agent: [{ who: { identifier: { value: q.who } } }] }))}::jsonb`);
+    for (const [filter, path] of [[q.eventId, 'eventID'], [q.eventType, 'eventTypeCode']] as const) {
+      if (filter) stored.push(`(CASE WHEN atna IS NULL THEN doc->'subtype'->0->>'code' = ANY(${p(filter.kinds)}::text[]) ELSE atna->'eventIdentification'->'${path}'->>'code' = ${p(filter.code)} END)`);
+    }
+    if (q.auditSourceId !== undefined) stored.push(`COALESCE(atna->'auditSourceIdentification'->>'auditSourceID', 'openhim') = ${p(q.auditSourceId)}`);
+    for (const pattern of q.participantObjectPatterns ?? []) {
+      stored.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(doc->'entity', '[]'::jsonb)) e
+                            WHERE COALESCE(e->'what'->'identifier'->>'value', e->'what'->>'reference', e->'what'->>'display') ~ ${p(pattern)})`);
+    }
     if (q.outcome) {
       const ref = p(q.outcome);
       stored.push(`outcome = ${ref}`);
@@ -204,31 +262,59 @@ export class AuditLog {
       stored.push(`recorded <= ${ref}::timestamptz`);
       routed.push(`request_ts <= ${ref}::timestamptz`);
     }
-    const includeRouted = !q.storedOnly && (!q.kind || q.kind === 'routed-request') && !q.kinds && !q.action && !q.who && !q.openhimOutcome;
+    const includeRouted =
+      !q.storedOnly && (!q.kind || q.kind === 'routed-request') && !q.kinds && !q.action && !q.who && !q.openhimOutcome && !q.eventId && !q.eventType && q.auditSourceId === undefined && !q.participantObjectPatterns?.length;
     const where = (clauses: string[]) => (clauses.length ? `WHERE ${clauses.join(' AND ')}` : '');
     const limit = p(q.limit);
     const offset = p(q.offset);
-    const r = await this.db.query<{ doc: AuditEvent }>(
-      `SELECT doc FROM (
-         (SELECT recorded, id, doc FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
-         ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}
+    const r = await this.db.query<StoredAudit>(
+      `SELECT doc, atna FROM (
+         (SELECT recorded, id, doc, atna FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
+         ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc, NULL::jsonb AS atna FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}
        ) merged ORDER BY recorded DESC, id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
       params,
     );
-    return r.rows.map((x) => x.doc);
+    return r.rows;
   }
 
   /** One stored event (not a routed request's), or undefined. */
   async byId(id: string): Promise<AuditEvent | undefined> {
+    return (await this.storedById(id))?.doc;
+  }
+
+  /** One stored event with its ATNA record when it came as one. */
+  async storedById(id: string): Promise<StoredAudit | undefined> {
     await this.writer.flush();
-    const r = await this.db.query<{ doc: AuditEvent }>('SELECT doc FROM iol.audits WHERE id = $1', [id]);
-    return r.rows[0]?.doc;
+    const r = await this.db.query<StoredAudit>('SELECT doc, atna FROM iol.audits WHERE id = $1', [id]);
+    return r.rows[0];
+  }
+
+  /**
+   * The distinct codes of the stored ATNA records, as OpenHIM's auditMeta collects them for its
+   * filter options (at most 500 of each).
+   */
+  async atnaCodes(): Promise<{ eventType: unknown[]; eventID: unknown[]; activeParticipantRoleID: unknown[]; participantObjectIDTypeCode: unknown[]; auditSourceID: string[] }> {
+    await this.writer.flush();
+    const distinctCodes = (expression: string, from = 'iol.audits') =>
+      `(SELECT COALESCE(jsonb_agg(c ORDER BY c->>'code'), '[]'::jsonb) FROM (
+          SELECT DISTINCT ON (c->>'code') c FROM (SELECT ${expression} AS c FROM ${from}) x
+           WHERE jsonb_typeof(c) = 'object' AND c->>'code' IS NOT NULL ORDER BY c->>'code' LIMIT 500) y)`;
+    const r = await this.db.query<{ event_type: unknown[]; event_id: unknown[]; role: unknown[]; object_type: unknown[]; source: string[] }>(
+      `SELECT ${distinctCodes(`atna->'eventIdentification'->'eventTypeCode'`)} AS event_type,
+              ${distinctCodes(`atna->'eventIdentification'->'eventID'`)} AS event_id,
+              ${distinctCodes(`p->'roleIDCode'`, `iol.audits, jsonb_array_elements(COALESCE(atna->'activeParticipant', '[]'::jsonb)) p`)} AS role,
+              ${distinctCodes(`o->'participantObjectIDTypeCode'`, `iol.audits, jsonb_array_elements(COALESCE(atna->'participantObjectIdentification', '[]'::jsonb)) o`)} AS object_type,
+              (SELECT COALESCE(jsonb_agg(s ORDER BY s), '[]'::jsonb) FROM (SELECT DISTINCT atna->'auditSourceIdentification'->>'auditSourceID' AS s FROM iol.audits
+                WHERE atna->'auditSourceIdentification'->>'auditSourceID' IS NOT NULL LIMIT 500) z) AS source`,
+    );
+    const row = r.rows[0]!;
+    return { eventType: row.event_type, eventID: row.event_id, activeParticipantRoleID: row.role, participantObjectIDTypeCode: row.object_type, auditSourceID: row.source };
   }
 
   /** The kinds of the stored events (OpenHIM's filter options are made from them). */
   async storedKinds(): Promise<string[]> {
     await this.writer.flush();
-    const r = await this.db.query<{ kind: string }>(`SELECT DISTINCT doc->'subtype'->0->>'code' AS kind FROM iol.audits WHERE doc->'subtype'->0->>'code' IS NOT NULL ORDER BY 1`);
+    const r = await this.db.query<{ kind: string }>(`SELECT DISTINCT doc->'subtype'->0->>'code' AS kind FROM iol.audits WHERE doc->'subtype'->0->>'code' IS NOT NULL AND atna IS NULL ORDER BY 1`);
     return r.rows.map((x) => x.kind);
   }
 
