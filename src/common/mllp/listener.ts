@@ -8,7 +8,7 @@
 import net, { type Socket } from 'node:net';
 import tls, { type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
-import { frameMessage, MllpDecoder } from './framing.js';
+import { frameMessage, MllpDecoder, type MllpEvent } from './framing.js';
 
 /** A listener's bounds; `settings` names the settings they come from, for the log. */
 export interface MllpLimits {
@@ -34,6 +34,15 @@ export interface MllpListenerOptions {
    */
   unframed?: boolean | undefined;
   /**
+   * Another framing than MLLP (syslog's octet counting for ATNA audit messages): a decoder made
+   * for each connection, with the listener's message size cap.
+   */
+  decoder?: ((maxMessageBytes: number) => MessageDecoder) | undefined;
+  /** Messages get no answer and the connection stays open (syslog): `answer`'s result is ignored. */
+  oneWay?: boolean | undefined;
+  /** The URL scheme the listener reports (e.g. `syslog+tls`); by default from the framing and TLS. */
+  scheme?: string | undefined;
+  /**
    * The answer to one message (an ACK or a query response); undefined: none, the connection is
    * closed. `message` is the payload read as UTF-8; `payload` its bytes, for a receiver that
    * honours another character set (MSH-18), which then answers bytes in it.
@@ -47,6 +56,11 @@ export interface MllpListener {
   close(): Promise<void>;
   /** TLS listeners: new connections get this certificate and trusted list from now on. */
   setSecureContext?(options: SecureContextOptions): void;
+}
+
+/** Turns a byte stream into whole messages; a problem closes the connection. */
+export interface MessageDecoder {
+  push(data: Buffer): MllpEvent[];
 }
 
 interface Connection {
@@ -80,7 +94,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     socket.on('error', () => socket.destroy()); // a reset peer is not our failure
     const connection = admit(socket);
     if (!connection) return;
-    const decoder = options.unframed ? undefined : new MllpDecoder(limits.maxMessageBytes);
+    const decoder: MessageDecoder | undefined = options.unframed ? undefined : (options.decoder?.(limits.maxMessageBytes) ?? new MllpDecoder(limits.maxMessageBytes));
     const waiting: Buffer[] = [];
     let deadline: NodeJS.Timeout | undefined;
     const armDeadline = () => {
@@ -98,6 +112,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       while (waiting.length && !socket.destroyed) {
         const payload = waiting.shift()!;
         const reply = await options.answer(payload.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, payload);
+        if (options.oneWay) continue;
         if (reply === undefined) socket.destroy();
         else if (!socket.destroyed) socket.write(options.unframed ? reply : frameMessage(reply));
       }
@@ -117,7 +132,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       }
       for (const event of decoder ? decoder.push(data) : []) {
         if (event.kind === 'problem') {
-          options.logger?.warn({ problem: event.problem, remote: socket.remoteAddress }, 'MLLP framing problem: connection closed');
+          options.logger?.warn({ problem: event.problem, remote: socket.remoteAddress }, `${options.decoder ? 'framing' : 'MLLP framing'} problem: connection closed`);
           socket.destroy();
           return;
         }
@@ -148,7 +163,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const port = typeof address === 'object' && address ? address.port : options.port;
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   return {
-    url: `${options.unframed ? (options.tls ? 'tls' : 'tcp') : options.tls ? 'mllps' : 'mllp'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
+    url: `${options.scheme ?? (options.unframed ? (options.tls ? 'tls' : 'tcp') : options.tls ? 'mllps' : 'mllp')}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`,
     port,
     ...(options.tls ? { setSecureContext: (context: SecureContextOptions) => (server as tls.Server).setSecureContext(context) } : {}),
     async close() {

@@ -70,6 +70,8 @@ export interface IolConfig {
    * host[:port], else the listener's own address.
    */
   routerPublicHost?: string | undefined;
+  /** The ATNA audit repository's syslog ports (OPENHIM_AUDIT_UDP_PORT, _TCP_PORT, _TLS_PORT); 0 is off. */
+  auditPorts: { udp: number; tcp: number; tls: number };
   /** OPENHIM_CONSOLE_BASE_URL: where the OpenHIM console serves its own modules (GET /importmaps). */
   consoleBaseUrl: string;
   /**
@@ -159,7 +161,8 @@ export function readIolConfig(settings: Settings): IolConfig {
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
     apiMaxFilterLimit: limits.apiMaxFilterLimit,
     routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
-    // Where the OpenHIM console's own modules are served (GET /importmaps), without a trailing slash.
+    auditPorts: { udp: settings.int('OPENHIM_AUDIT_UDP_PORT', 0), tcp: settings.int('OPENHIM_AUDIT_TCP_PORT', 0), tls: settings.int('OPENHIM_AUDIT_TLS_PORT', 0) },
+    // Where the OpenHIM console serves its own modules (GET /importmaps), without a trailing slash.
     consoleBaseUrl: (settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),
     limits,
     replicaHeartbeatMs,

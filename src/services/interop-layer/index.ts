@@ -19,6 +19,7 @@ import { KeystoreStore } from './keystore/store.js';
 import { LiveTls } from './keystore/live-tls.js';
 import { seedKeystore } from './keystore/seed.js';
 import { TcpChannels } from './router/tcp-channels.js';
+import { startAuditServers, type AuditServers } from './atna/audit-servers.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -199,6 +200,7 @@ export const interopLayerService: ServiceDefinition = {
 
     const api = buildApiApp(deps, config.apiTls ? certificate : undefined);
     const listeners: RouterListener[] = [];
+    let auditServers: AuditServers | undefined;
     const stopAll = async () => {
       clearInterval(retentionTimer);
       clearInterval(autoRetryTimer);
@@ -207,7 +209,7 @@ export const interopLayerService: ServiceDefinition = {
       while (retrying || housekeeping) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await changes?.close();
-      await Promise.allSettled([api.close(), tcpChannels.close(), ...listeners.map((l) => l.close())]);
+      await Promise.allSettled([api.close(), tcpChannels.close(), ...listeners.map((l) => l.close()), auditServers?.close()]);
       await deps.transactions.stop();
       await deps.audits.stop();
       await deps.upstream.close();
@@ -234,6 +236,18 @@ export const interopLayerService: ServiceDefinition = {
       }
       const endpoints: Record<string, string> = { api: apiUrl, router: listeners[0]!.url };
       if (listeners[1]) endpoints.routerHttps = listeners[1].url;
+      // The ATNA audit repository's syslog ports, when set (off by default, as OpenHIM's).
+      const { udp, tcp, tls: auditTls } = config.auditPorts;
+      if (udp > 0 || tcp > 0 || auditTls > 0) {
+        const { auditMaxMessageBytes, auditMaxConnections, auditIdleTimeoutMs } = config.limits;
+        auditServers = await startAuditServers(
+          { host: config.routerHost, udpPort: udp, tcpPort: tcp, tlsPort: auditTls, maxMessageBytes: Math.min(auditMaxMessageBytes, 1024 * 1024), maxConnections: auditMaxConnections, idleTimeoutMs: auditIdleTimeoutMs },
+          deps.audits,
+          deps.tls,
+          logger,
+        );
+        Object.assign(endpoints, auditServers.urls);
+      }
       logger.info({ endpoints }, 'interop layer listening');
       // The certificate served (generated and self-signed, or the admin's from the keystore): the
       // platform's own clients (readiness, importers, status, the test harness) trust it, as
