@@ -352,3 +352,24 @@ test('the console (usesDatabase: false) gets no database secret on any target; t
   const podman = renderForPodman(plan).find((d) => d.kind === 'Deployment' && d.metadata.name === `${plan.project}-console`)!;
   assert.ok(!mountsDatabase(JSON.stringify(podman)), 'podman kube: the console pod reads no database secret');
 });
+
+test('the ATNA audit ports, when set, are entry points on every target: UDP as UDP (compose, swarm, kubernetes, network policy)', async () => {
+  const config = 'profiles:\n  - name: atna\n    packages: [core]\n    envVars: { OPENHIM_AUDIT_UDP_PORT: 5050, OPENHIM_AUDIT_TCP_PORT: 5052, OPENHIM_AUDIT_TLS_PORT: 5051 }\n';
+  const compose = await render('compose', [], { config, profile: 'atna' });
+  const composeFile = parse(readFileSync(join(compose.out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(composeFile), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(composeFile.services['interop-layer'].ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001', '127.0.0.1:5050:5050/udp', '127.0.0.1:5052:5052', '127.0.0.1:5051:5051']);
+  const swarm = await render('swarm', [], { config, profile: 'atna' });
+  const stack = parse(readFileSync(join(swarm.out, 'stack.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));
+  assert.deepEqual(stack.services['interop-layer'].ports.find((p: { target: number }) => p.target === 5050), { target: 5050, published: 5050, protocol: 'udp', mode: 'ingress' });
+  const kube = await render('kubernetes', [], { config, profile: 'atna' });
+  const docs = validateKubernetes(readdirSync(kube.out).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(join(kube.out, f), 'utf8')).join('\n---\n'));
+  const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'interop-layer')!;
+  assert.deepEqual(service.spec.ports.find((p: { name: string }) => p.name === 'audit-udp'), { name: 'audit-udp', port: 5050, targetPort: 'audit-udp', protocol: 'UDP' });
+  assert.equal(service.spec.ports.find((p: { name: string }) => p.name === 'audit-tls').protocol, undefined, 'TCP, the default');
+  const policy = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'interop-layer-ingress');
+  assert.ok(policy, docs.filter((d) => d.kind === 'NetworkPolicy').map((d) => d.metadata.name).join(', '));
+  assert.ok(JSON.stringify(policy.spec.ingress).includes('{"protocol":"UDP","port":5050}'), JSON.stringify(policy.spec.ingress));
+  assert.equal(compose.outcome.deployer, undefined);
+});

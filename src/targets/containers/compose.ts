@@ -110,7 +110,7 @@ function databaseService(database: DatabaseComponent, flavour: ComposeFlavour): 
 function publishedPorts(component: ContainerComponent, flavour: ComposeFlavour): unknown[] {
   return component.ports
     .filter((p) => p.published && !(flavour === 'swarm' && p.admin))
-    .map((p) => (flavour === 'swarm' ? { target: p.port, published: p.port, protocol: 'tcp', mode: 'ingress' } : `127.0.0.1:${p.port}:${p.port}`));
+    .map((p) => (flavour === 'swarm' ? { target: p.port, published: p.port, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp', mode: 'ingress' } : `127.0.0.1:${p.port}:${p.port}${p.protocol === 'UDP' ? '/udp' : ''}`));
 }
 
 function hasPublishedPorts(component: ContainerComponent, flavour: ComposeFlavour): boolean {
@@ -140,7 +140,7 @@ export function renderSwarmOptIns(plan: ContainerPlan): SwarmOptIn[] {
     .filter(([, ports]) => ports.length)
     .map(([name, ports]) => ({
       ...(SWARM_OPT_IN_FILES[name] ?? { file: `stack.${name}.yaml`, what: name }),
-      override: { version: '3.8', services: { [name]: { ports: ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) } } },
+      override: { version: '3.8', services: { [name]: { ports: ports.map((p) => ({ target: p.port, published: p.port, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp', mode: 'host' })) } } },
     }));
 }
 

@@ -92,7 +92,7 @@ function deployment(plan: ContainerPlan, component: ContainerComponent, names: K
     ...(component.command ? { args: component.command } : {}),
     envFrom: [{ configMapRef: { name: names.settings } }],
     env: [...Object.entries(component.env).map(([name, value]) => ({ name, value })), ...secretEnv(component.secrets)],
-    ports: [...component.ports.map((p) => ({ name: p.name, containerPort: p.port })), ...(ours ? [{ name: 'ops', containerPort: component.opsPort! }] : [])],
+    ports: [...component.ports.map((p) => ({ name: p.name, containerPort: p.port, ...(p.protocol ? { protocol: p.protocol } : {}) })), ...(ours ? [{ name: 'ops', containerPort: component.opsPort! }] : [])],
     volumeMounts: [{ name: 'secrets', mountPath: SECRETS_DIR, readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
     resources: resources(component.resources),
     ...(ours
@@ -119,7 +119,7 @@ function deployment(plan: ContainerPlan, component: ContainerComponent, names: K
 }
 
 function service(plan: ContainerPlan, component: ContainerComponent): Service {
-  const ports = [...component.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name })), ...(component.opsPort ? [{ name: 'ops', port: component.opsPort, targetPort: 'ops' }] : [])];
+  const ports = [...component.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, ...(p.protocol ? { protocol: p.protocol } : {}) })), ...(component.opsPort ? [{ name: 'ops', port: component.opsPort, targetPort: 'ops' }] : [])];
   return new Service({ metadata: { name: component.name, labels: labels(plan, component.name) }, spec: { type: 'ClusterIP', selector: selector(plan, component.name), ports } });
 }
 

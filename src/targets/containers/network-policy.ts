@@ -59,12 +59,13 @@ export function renderNetworkPolicies(plan: ContainerPlan, labels: (component: s
 
 function componentIngress(component: ContainerComponent, callers: string[], pods: (names: string[]) => INetworkPolicyPeer): INetworkPolicyIngressRule[] {
   const tcp = (port: number): INetworkPolicyPort => ({ protocol: 'TCP', port });
+  const portOf = (p: ContainerComponent['ports'][number]): INetworkPolicyPort => ({ protocol: p.protocol ?? 'TCP', port: p.port });
   // The router is an entry point on both its ports: it authenticates every client (basic, certificate, token).
   const open = component.ports.filter((p) => p.published || (component.name === ROUTER && p.name.startsWith('router')));
   const internal = component.ports.filter((p) => !open.includes(p));
   const rules: INetworkPolicyIngressRule[] = [];
-  if (open.length) rules.push({ ports: open.map((p) => tcp(p.port)) });
-  if (internal.length && callers.length) rules.push({ from: [pods(callers)], ports: internal.map((p) => tcp(p.port)) });
+  if (open.length) rules.push({ ports: open.map(portOf) });
+  if (internal.length && callers.length) rules.push({ from: [pods(callers)], ports: internal.map(portOf) });
   if (component.opsPort) rules.push({ from: [{ namespaceSelector: { matchLabels: { [MONITORING_LABEL]: 'true' } } }], ports: [tcp(component.opsPort)] });
   return rules;
 }

@@ -38,6 +38,8 @@ export interface ContainerPort {
   published: boolean;
   /** An administration port (the admin API, the console): Swarm publishes it only on request (compose.ts). */
   admin?: boolean;
+  /** UDP; TCP when absent. */
+  protocol?: 'UDP';
 }
 
 export interface ContainerComponent {
@@ -110,7 +112,8 @@ export interface PlanOptions {
 const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } };
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
-const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'console/web']);
+// The audit ports are entry points too (point-of-service systems send their ATNA records), when set.
+const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'interop-layer/audit-udp', 'interop-layer/audit-tcp', 'interop-layer/audit-tls', 'console/web']);
 const ADMIN_PORTS = new Set(['interop-layer/api', 'console/web']);
 
 export async function planContainers(deployment: Deployment, options: PlanOptions): Promise<ContainerPlan> {
@@ -166,7 +169,13 @@ export async function planContainers(deployment: Deployment, options: PlanOption
     // In its own container a service, and its ops port, listen on all addresses (on a host they keep their own).
     const env = { ...Object.fromEntries(network.hostSettings.map((setting) => [setting, '0.0.0.0'])), INSTANT_OPS_HOST: '0.0.0.0' };
     const ports = network.ports
-      .map((port) => ({ name: port.name, port: Number(sharedEnv[port.setting] ?? port.default), published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`), ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}) }))
+      .map((port) => ({
+        name: port.name,
+        port: Number(sharedEnv[port.setting] ?? port.default),
+        published: PUBLISHED_PORTS.has(`${entry.name}/${port.name}`),
+        ...(ADMIN_PORTS.has(`${entry.name}/${port.name}`) ? { admin: true } : {}),
+        ...(port.protocol ? { protocol: port.protocol } : {}),
+      }))
       .filter((port) => port.port > 0);
     return { name: entry.name, image, command: ['serve', entry.name], env, secrets: secretsOf.service(entry.name), usesDatabase: !withoutDatabase.has(entry.name), ports, opsPort: DEFAULT_OPS_PORT, replicas, resources };
   });

@@ -8,12 +8,14 @@ export interface ServicePort {
   name: string;
   setting: string;
   default: number;
+  /** UDP (the ATNA audit listener); TCP when absent. */
+  protocol?: 'UDP';
 }
 
 export interface ServiceEndpoint {
   port: string;
   path: string;
-  scheme: 'http' | 'https' | 'mllp';
+  scheme: 'http' | 'https' | 'mllp' | 'syslog+udp' | 'syslog+tcp' | 'syslog+tls';
 }
 
 export interface ServiceNetwork {
@@ -32,11 +34,18 @@ export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
       { name: 'api', setting: 'OPENHIM_API_PORT', default: 8080 },
       { name: 'router', setting: 'OPENHIM_ROUTER_HTTP_PORT', default: 5001 },
       { name: 'router-https', setting: 'OPENHIM_ROUTER_HTTPS_PORT', default: 5000 },
+      // The ATNA audit repository's syslog listeners: off (0) unless set, so not rendered by default.
+      { name: 'audit-udp', setting: 'OPENHIM_AUDIT_UDP_PORT', default: 0, protocol: 'UDP' },
+      { name: 'audit-tcp', setting: 'OPENHIM_AUDIT_TCP_PORT', default: 0 },
+      { name: 'audit-tls', setting: 'OPENHIM_AUDIT_TLS_PORT', default: 0 },
     ],
     endpoints: {
       api: { port: 'api', path: '', scheme: 'http' },
       router: { port: 'router', path: '', scheme: 'http' },
       routerHttps: { port: 'router-https', path: '', scheme: 'https' },
+      auditUdp: { port: 'audit-udp', path: '', scheme: 'syslog+udp' },
+      auditTcp: { port: 'audit-tcp', path: '', scheme: 'syslog+tcp' },
+      auditTls: { port: 'audit-tls', path: '', scheme: 'syslog+tls' },
     },
     health: { port: 'api', path: '/health' },
   },
