@@ -20,7 +20,11 @@ import { basic, startIol, type Iol } from '../interop-layer/support.js';
 /** Routes anyone may call (HEAD follows GET). */
 // OPTIONS * is the CORS preflight (api/cors.ts): it answers with headers only.
 // GET /apps and /importmaps: the OpenHIM console reads its app registry before login, as OpenHIM serves them.
-const DOCUMENTED_OPEN = ['GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat', 'OPTIONS *', 'GET /apps', 'GET /importmaps'];
+// The set-password routes: a user with no password (yet, or forgotten) has no credentials to send.
+const DOCUMENTED_OPEN = [
+  'GET /health', 'POST /authenticate/local', 'GET /authenticate/:username', 'GET /heartbeat', 'OPTIONS *', 'GET /apps', 'GET /importmaps',
+  'GET /password-reset-request/:email', 'GET /token/:token', 'PUT /token/:token',
+];
 
 /** Routes any authenticated user may call, with the check each handler makes. */
 const DOCUMENTED_USER: Record<string, string> = {

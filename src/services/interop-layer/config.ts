@@ -70,6 +70,8 @@ export interface IolConfig {
    * host[:port], else the listener's own address.
    */
   routerPublicHost?: string | undefined;
+  /** E-mail (set-password links): the SMTP server, the sender, the console the links open, token lifetimes. */
+  mail: { smtpUrl?: string | undefined; from: string; consoleUrl: string; instanceName: string; newUserExpiryMs: number; passwordResetExpiryMs: number };
   /** The ATNA audit repository's syslog ports (OPENHIM_AUDIT_UDP_PORT, _TCP_PORT, _TLS_PORT); 0 is off. */
   auditPorts: { udp: number; tcp: number; tls: number };
   /** OPENHIM_CONSOLE_BASE_URL: where the OpenHIM console serves its own modules (GET /importmaps). */
@@ -161,6 +163,15 @@ export function readIolConfig(settings: Settings): IolConfig {
     autoRetryIntervalMs: settings.int('OPENHIM_AUTO_RETRY_INTERVAL_MS', 60_000),
     apiMaxFilterLimit: limits.apiMaxFilterLimit,
     routerPublicHost: settings.get('OPENHIM_ROUTER_PUBLIC_HOST') || undefined,
+    mail: {
+      smtpUrl: settings.get('OPENHIM_SMTP_URL') || undefined,
+      from: settings.get('OPENHIM_EMAIL_FROM') || 'openhim@localhost',
+      // As OpenHIM's alerts.consoleURL: where the e-mailed links open.
+      consoleUrl: (settings.get('OPENHIM_CONSOLE_URL') || settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),
+      instanceName: settings.get('OPENHIM_INSTANCE_NAME') || 'Instant OpenHIE',
+      newUserExpiryMs: settings.int('OPENHIM_NEW_USER_EXPIRY_MS', 7 * 24 * 60 * 60_000),
+      passwordResetExpiryMs: settings.int('OPENHIM_PASSWORD_RESET_EXPIRY_MS', 60 * 60_000),
+    },
     auditPorts: { udp: settings.int('OPENHIM_AUDIT_UDP_PORT', 0), tcp: settings.int('OPENHIM_AUDIT_TCP_PORT', 0), tls: settings.int('OPENHIM_AUDIT_TLS_PORT', 0) },
     // Where the OpenHIM console serves its own modules (GET /importmaps), without a trailing slash.
     consoleBaseUrl: (settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),

@@ -1,3 +1,4 @@
+import type { Mailer } from '../../common/mailer.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../common/logger.js';
 import type { IolConfig } from './config.js';
@@ -36,6 +37,8 @@ export interface IolDeps {
   keystore: KeystoreStore;
   /** What the TLS listeners serve now, following the keystore. */
   tls: LiveTls;
+  /** E-mail to people (set-password links); `configured` false without OPENHIM_SMTP_URL. */
+  mailer: Mailer;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string, taskID?: string) => Promise<string>;
 }

@@ -20,6 +20,7 @@ import { LiveTls } from './keystore/live-tls.js';
 import { seedKeystore } from './keystore/seed.js';
 import { TcpChannels } from './router/tcp-channels.js';
 import { startAuditServers, type AuditServers } from './atna/audit-servers.js';
+import { createMailer } from '../../common/mailer.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -104,6 +105,7 @@ export const interopLayerService: ServiceDefinition = {
       replicaId: membership.id,
       keystore,
       tls: new LiveTls(keystore, logger, config.limits.keystoreKeyDecryptTimeoutMs),
+      mailer: createMailer(config.mail.smtpUrl, config.mail.from, logger),
     };
     deps.rerun = (id, taskID) => rerunTransaction(deps, id, taskID ? { taskID } : {});
 
@@ -213,6 +215,7 @@ export const interopLayerService: ServiceDefinition = {
       await deps.transactions.stop();
       await deps.audits.stop();
       await deps.upstream.close();
+      deps.mailer.close();
       // Last: what it logged is flushed, so nothing of it is left for the reaper.
       await membership.leave();
     };

@@ -273,4 +273,18 @@ export const iolMigrations: readonly Migration[] = [
       ALTER TABLE iol.audits ADD COLUMN atna jsonb;
     `,
   },
+  {
+    version: 13,
+    name: 'set-password tokens (OpenHIM /password-reset-request and /token/:token)',
+    sql: `
+      -- A new user's set-password link, or a password reset: the token's sha256 (the token itself
+      -- is only in the e-mail), whose user, which kind, until when. One per user.
+      CREATE TABLE iol.user_tokens (
+        token_hash text PRIMARY KEY,
+        user_id text NOT NULL UNIQUE REFERENCES iol.users (id) ON DELETE CASCADE,
+        token_type text NOT NULL CHECK (token_type IN ('newUser', 'existingUser')),
+        expiry timestamptz NOT NULL
+      );
+    `,
+  },
 ];

@@ -204,6 +204,8 @@ export interface User {
   weeklyReport?: boolean;
   settings?: Record<string, unknown>;
   provider?: string;
+  /** Created without a password: locked until the user sets one by the e-mailed link (OpenHIM). */
+  locked?: boolean;
 }
 
 export const CONFIG_TYPES = ['string', 'bool', 'number', 'option', 'bigstring', 'map', 'struct', 'password'] as const;

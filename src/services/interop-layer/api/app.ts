@@ -26,6 +26,7 @@ import { eventRoutes } from './events.js';
 import { visualizerRoutes } from './visualizers.js';
 import { appRoutes } from './apps.js';
 import { auditRoutes } from './audits.js';
+import { setPasswordRoutes } from './set-password.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -119,6 +120,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     visualizerRoutes(deps),
     appRoutes(deps),
     auditRoutes(deps),
+    setPasswordRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
   return { app, routes };

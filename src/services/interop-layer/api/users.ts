@@ -8,6 +8,7 @@ import { UserStore, type UserRow } from '../store/users.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
+import { welcomeNewUser } from './set-password.js';
 import type { ScopedRoutes } from './scopes.js';
 
 /**
@@ -92,8 +93,10 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
       if (!admin) throw forbidden('only an admin may change an email');
       if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     }
-    const user = toUser(input, row.doc._id);
-    const secrets = await userSecrets(deps, request.body as UserInput, user.email);
+    const secrets = await userSecrets(deps, request.body as UserInput, input.email);
+    // A password set by an admin (or the user) unlocks a user created without one.
+    const { locked: _locked, ...unlocked } = { ...toUser(input, row.doc._id), locked: row.doc.locked };
+    const user: User = secrets || !row.doc.locked ? unlocked : { ...unlocked, locked: true };
     if (isAdmin(row.doc) && !isAdmin(user)) await keepingAnAdmin(deps, row.doc.email, (users) => users.update(user, secrets));
     else await deps.users.update(user, secrets);
     if (secrets) deps.verified.clear();
@@ -110,9 +113,11 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
     const given = parseBody(userSchema, request.body, 'user');
     const input = { ...given, email: given.email.toLowerCase() };
     if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
-    const secrets = (await userSecrets(deps, input, input.email)) ?? { scryptHash: null, legacySalt: null, legacyHash: null };
-    const user = toUser(input, newObjectId());
-    await deps.users.insert(user, secrets);
+    const secrets = await userSecrets(deps, input, input.email);
+    // Without a password the user is locked until they set one by the e-mailed link (OpenHIM's addUser).
+    const user = { ...toUser(input, newObjectId()), ...(secrets ? {} : { locked: true }) };
+    await deps.users.insert(user, secrets ?? { scryptHash: null, legacySalt: null, legacyHash: null });
+    if (!secrets) welcomeNewUser(deps, user);
     auditChange(deps, request, 'C', `User/${user._id}`);
     reply.code(201);
     return user;

@@ -35,6 +35,11 @@ export class UserStore {
     return r.rows[0] ? toRow(r.rows[0]) : undefined;
   }
 
+  async byId(id: string): Promise<UserRow | undefined> {
+    const r = await this.db.query<RawUser>('SELECT doc, scrypt_hash, legacy_salt, legacy_hash FROM iol.users WHERE id = $1', [id]);
+    return r.rows[0] ? toRow(r.rows[0]) : undefined;
+  }
+
   async insert(user: User, secrets: Omit<UserRow, 'doc'>): Promise<void> {
     await this.db.query(
       'INSERT INTO iol.users (id, email, doc, scrypt_hash, legacy_salt, legacy_hash) VALUES ($1, $2, $3::jsonb, $4, $5, $6)',

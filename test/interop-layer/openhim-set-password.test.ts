@@ -1,0 +1,190 @@
+/**
+ * OpenHIM parity: setting a password by e-mailed link (OpenHIM v8.5's api/users.js, its
+ * usersAPITests' userPasswordResetRequest, getUserByToken and updateUserByToken cases), with the
+ * mail delivered to a real SMTP server (smtp-server, nodemailer's own): a user created without a
+ * password is locked and mailed a link, a reset link is mailed on request, each token is read,
+ * used once, expires; open routes that tell no one which addresses are users, and are throttled.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually, startIol, type Iol } from './support.js';
+
+interface Mail {
+  to: string[];
+  text: string;
+}
+
+/** A local SMTP server keeping what it receives (no TLS, no auth: a test server on loopback). */
+async function startSmtp(): Promise<{ url: string; mails: Mail[]; close(): Promise<void> }> {
+  const { SMTPServer } = createRequire(import.meta.url)('smtp-server') as { SMTPServer: new (options: Record<string, unknown>) => any };
+  const mails: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream: NodeJS.ReadableStream, session: { envelope: { rcptTo: Array<{ address: string }> } }, callback: () => void) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        // Quoted-printable soft breaks and escapes, as nodemailer may write long lines.
+        const text = Buffer.concat(chunks).toString('utf8').replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), text });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+const tokenIn = (mail: Mail) => /https:\/\/console\.example\.org\/#!\/set-password\/([0-9a-f]{32})/.exec(mail.text)?.[1];
+
+for (const driver of testDrivers) {
+  describe(`set a password by e-mailed link (OpenHIM /password-reset-request, /token) on ${driver}`, () => {
+    let iol: Iol;
+    let smtp: Awaited<ReturnType<typeof startSmtp>>;
+    const open = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(iol.api + path, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as any) : undefined };
+    };
+    const mailTo = (email: string, count = 1) =>
+      eventually(async () => {
+        const mails = smtp.mails.filter((m) => m.to.includes(email));
+        return mails.length >= count && mails[count - 1]!;
+      }, `mail number ${count} to ${email}`);
+    const login = (username: string, password: string) => open('POST', '/authenticate/local', { username, password });
+
+    before(async () => {
+      smtp = await startSmtp();
+      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_CONSOLE_URL: 'https://console.example.org/', OPENHIM_EMAIL_FROM: 'him@example.org', OPENHIM_INSTANCE_NAME: 'Test HIE' });
+    });
+    after(async () => {
+      await iol?.stop();
+      await smtp?.close();
+    });
+
+    test('a user created without a password is locked and mailed a link; the token reads its basic details and sets the password once', async () => {
+      const created = await iol.call('POST', '/users', { email: 'Jane@Doe.net', firstname: 'Jane', surname: 'Doe', groups: ['viewers'] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.locked, true);
+      const mail = await mailTo('jane@doe.net');
+      assert.match(mail.text, /From: him@example\.org/);
+      assert.match(mail.text, /A profile has been created for you on the OpenHIM instance running on Test HIE/);
+      const token = tokenIn(mail)!;
+      assert.ok(token, mail.text);
+
+      const details = await open('GET', `/token/${token}`);
+      assert.equal(details.status, 200, JSON.stringify(details.body));
+      assert.equal(details.body.email, 'jane@doe.net');
+      assert.equal(details.body.firstname, 'Jane');
+      assert.equal(details.body.surname, 'Doe');
+      assert.equal(details.body.token, token);
+      assert.equal(details.body.tokenType, 'newUser');
+      assert.equal(details.body.locked, true);
+      assert.ok(Date.parse(details.body.expiry) > Date.now() + 6 * 24 * 3600_000, 'a new user\'s link lasts 7 days');
+      assert.equal(details.body.password, undefined);
+      assert.equal(details.body.groups, undefined);
+
+      assert.equal((await login('jane@doe.net', 'password-updated')).status, 401, 'no password yet');
+      assert.equal((await open('PUT', `/token/${token}`, { password: 'short' })).status, 400);
+      const set = await open('PUT', `/token/${token}`, { firstname: 'Jane Sally', surname: 'Doe', msisdn: '27123456789', password: 'password-updated' });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.equal((await login('jane@doe.net', 'password-updated')).status, 200);
+      const user = (await iol.call('GET', '/users/jane@doe.net')).body;
+      assert.equal(user.firstname, 'Jane Sally');
+      assert.equal(user.msisdn, '27123456789');
+      assert.equal(user.locked, undefined, 'unlocked');
+      assert.equal(user.groups[0], 'viewers', 'a link sets no groups');
+      const again = await open('GET', `/token/${token}`);
+      assert.equal(again.status, 404, 'a token is used once');
+      assert.equal(again.body.message, `User with token ${token} could not be found.`);
+      assert.equal((await open('PUT', `/token/${token}`, { password: 'another-password' })).status, 404);
+    });
+
+    test('a password reset: asked for by address in any case, mailed, used once; the old password and its sessions end', async () => {
+      assert.equal((await iol.call('POST', '/users', { email: 'ryan@jembi.org', firstname: 'Ryan', surname: 'Chrichton', password: 'old-password-1', groups: ['viewers'] })).status, 201);
+      const before = smtp.mails.filter((m) => m.to.includes('ryan@jembi.org')).length;
+      assert.equal(before, 0, 'a user created with a password gets no link');
+      const session = (await login('ryan@jembi.org', 'old-password-1')).headers.get('set-cookie')!.split(';')[0]!;
+      const asked = await open('GET', '/password-reset-request/R..yan@jembi.org'.replace('..', ''));
+      assert.equal(asked.status, 201, JSON.stringify(asked.body));
+      const mail = await mailTo('ryan@jembi.org');
+      assert.match(mail.text, /A request has been made to reset your password/);
+      const token = tokenIn(mail)!;
+      const details = (await open('GET', `/token/${token}`)).body;
+      assert.equal(details.tokenType, 'existingUser');
+      assert.equal(details.locked, false);
+      assert.ok(Date.parse(details.expiry) < Date.now() + 61 * 60_000, 'a reset link lasts an hour');
+      // A reset does not change names (only a new user completes the profile).
+      assert.equal((await open('PUT', `/token/${token}`, { firstname: 'Someone Else', password: 'new-password-1' })).status, 200);
+      assert.equal((await iol.call('GET', '/users/ryan@jembi.org')).body.firstname, 'Ryan');
+      assert.equal((await login('ryan@jembi.org', 'old-password-1')).status, 401);
+      assert.equal((await login('ryan@jembi.org', 'new-password-1')).status, 200);
+      assert.equal((await fetch(`${iol.api}/me`, { headers: { cookie: session } })).status, 404, 'the session opened with the old password ended');
+      assert.equal((await fetch(`${iol.api}/channels`, { headers: { authorization: basic('ryan@jembi.org', 'old-password-1') } })).status, 401);
+    });
+
+    test('root is refused (403); an unknown address is answered as a known one and mailed nothing; requests are throttled', async () => {
+      const root = await open('GET', '/password-reset-request/root@openhim.org');
+      assert.equal(root.status, 403);
+      assert.match(root.body.message, /Cannot request password reset for 'root@openhim.org'/);
+      const mailsBefore = smtp.mails.length;
+      const unknown = await open('GET', '/password-reset-request/test@jembi.org');
+      assert.equal(unknown.status, 201, 'no answer tells which addresses are users');
+      assert.deepEqual(unknown.body, { result: 'Successfully set user token/expiry for password reset.' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(smtp.mails.length, mailsBefore, 'nothing is mailed to an address that is no user');
+      // Three an hour per address: the fourth is 429 with Retry-After.
+      for (let i = 0; i < 2; i += 1) assert.equal((await open('GET', '/password-reset-request/test@jembi.org')).status, 201);
+      const throttled = await open('GET', '/password-reset-request/TEST@jembi.org');
+      assert.equal(throttled.status, 429);
+      assert.ok(Number(throttled.headers.get('retry-after')) > 0);
+    });
+
+    test('an expired token is 410; a token of another shape, or of a deleted user, 404; users of an identity provider cannot reset', async () => {
+      assert.equal((await iol.call('POST', '/users', { email: 'late@example.org', firstname: 'Late' })).status, 201);
+      const token = tokenIn(await mailTo('late@example.org'))!;
+      await iol.t.db.query(`UPDATE iol.user_tokens SET expiry = now() - interval '1 minute'`);
+      const expired = await open('GET', `/token/${token}`);
+      assert.equal(expired.status, 410);
+      assert.equal(expired.body.message, `Token ${token} has expired`);
+      assert.equal((await open('PUT', `/token/${token}`, { password: 'password-updated' })).status, 410);
+      for (const bad of ['hSas987asdS7y9vqqKJHDSoARXtA098g', 'x'.repeat(100), '%00', '%27%20OR%201%3D1']) assert.equal((await open('GET', `/token/${bad}`)).status, 404, bad);
+      // Escaped slashes stay in the token (no other route is reached).
+      assert.equal((await open('GET', '/token/..%2F..%2Fusers')).status, 404);
+      assert.equal((await iol.call('POST', '/users', { email: 'gone@example.org', firstname: 'Gone' })).status, 201);
+      const goneToken = tokenIn(await mailTo('gone@example.org'))!;
+      assert.equal((await iol.call('DELETE', '/users/gone@example.org')).status, 200);
+      assert.equal((await open('GET', `/token/${goneToken}`)).status, 404, 'the token went with its user');
+      assert.equal((await iol.call('POST', '/users', { email: 'kc@keycloak.net', firstname: 'Key', provider: 'openid', password: 'irrelevant-1' })).status, 201);
+      assert.equal((await open('GET', '/password-reset-request/kc@keycloak.net')).status, 403);
+    });
+  });
+}
+
+describe('without a mail server', () => {
+  let iol: Iol;
+  before(async () => {
+    iol = await startIol('pglite');
+  });
+  after(async () => {
+    await iol?.stop();
+  });
+
+  test('a reset request is 503 saying what is missing; a user created without a password is still created, locked', async () => {
+    const res = await fetch(`${iol.api}/password-reset-request/someone@example.org`);
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { message: string }).message, /OPENHIM_SMTP_URL/);
+    const created = await iol.call('POST', '/users', { email: 'nomail@example.org', firstname: 'No' });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.locked, true);
+    // An admin sets the password instead; that unlocks the user.
+    assert.equal((await iol.call('PUT', '/users/nomail@example.org', { password: 'set-by-admin-1' })).status, 200);
+    assert.equal((await iol.call('GET', '/users/nomail@example.org')).body.locked, undefined);
+  });
+});
