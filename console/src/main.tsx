@@ -5,6 +5,7 @@ import { request, setCsrfToken, whenUnauthenticated } from './api';
 import type { User } from './models';
 import { href, useHashPath } from './router';
 import { LoginPage } from './pages/login';
+import { SetPasswordPage, setPasswordToken } from './pages/set-password';
 import { DashboardPage } from './pages/dashboard';
 import { ChannelsPage, ChannelEditPage } from './pages/channels';
 import { ClientsPage, ClientEditPage } from './pages/clients';
@@ -111,6 +112,7 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
 }
 
 function App() {
+  const path = useHashPath();
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   useEffect(() => {
     whenUnauthenticated(() => setSession(null));
@@ -119,6 +121,9 @@ function App() {
       () => setSession(null),
     );
   }, []);
+  // An e-mailed set-password link works without a session (and whatever session there is).
+  const resetToken = setPasswordToken(path);
+  if (resetToken) return <SetPasswordPage token={resetToken} />;
   if (session === undefined) return <p class="loading" role="status">Loading…</p>;
   if (!session) {
     return <LoginPage onLogin={(s: Session) => { setCsrfToken(s.csrfToken); setSession(s); }} />;

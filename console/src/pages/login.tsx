@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { errorText, request } from '../api';
 import type { User } from '../models';
 import { ErrorNote, Field } from '../ui';
+import { PasswordResetRequest } from './set-password';
 
 export function LoginPage({ onLogin }: { onLogin: (session: { user: User; csrfToken: string }) => void }) {
   const [username, setUsername] = useState('');
@@ -30,6 +31,7 @@ export function LoginPage({ onLogin }: { onLogin: (session: { user: User; csrfTo
         <ErrorNote error={error} />
         <button type="submit" disabled={busy}>Log in</button>
       </form>
+      <PasswordResetRequest />
     </main>
   );
 }

@@ -10,6 +10,7 @@ import type { Limits } from '../../common/limits.js';
 import { AdminApi, applySetCookies, registerAdminApiProxy, sendAnswer } from './admin-api-proxy.js';
 import type { DeploymentComposition } from '../service.js';
 import { registerDeploymentEndpoint } from './deployment-endpoint.js';
+import { registerSetPassword } from './set-password.js';
 import { ConsoleLoginThrottle } from './login-throttle.js';
 import { RegistryAvailability } from './registry-availability.js';
 import { registerRegistryProxy, type RegistryBases } from './registry-proxy.js';
@@ -153,6 +154,12 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
       await api.call('GET', '/logout', { cookies: session.upstreamCookies }).catch(() => undefined);
     }
     return reply.status(204).send();
+  });
+
+  registerSetPassword(app, api, {
+    maxFailures: limits.consoleLoginMaxFailures,
+    maxFailuresPerAddress: limits.consoleLoginMaxFailuresPerAddress,
+    windowMs: limits.consoleLoginWindowMs,
   });
 
   registerAdminApiProxy(app, api, {
