@@ -1,8 +1,9 @@
 /** Hash routes (#/channels/abc): the console server serves one page, and links work without it knowing them. */
 import { useEffect, useState } from 'preact/hooks';
 
+/** The page's path; OpenHIM's console writes `#!/...` (links in its mails: transactions, set-password), read as `#/...`. */
 export function currentPath(): string {
-  return decodeURI(location.hash.replace(/^#/, '')) || '/';
+  return decodeURI(location.hash.replace(/^#!?/, '')) || '/';
 }
 
 export function useHashPath(): string {

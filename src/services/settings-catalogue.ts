@@ -16,6 +16,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_API_HOST', default: '127.0.0.1' },
     { name: 'OPENHIM_API_PORT', default: '8080' },
     { name: 'OPENHIM_API_TLS', default: 'false' },
+    { name: 'OPENHIM_ALERTS_POLL_MS', default: '60000' },
     { name: 'OPENHIM_AUDIT_TCP_PORT', default: '0' },
     { name: 'OPENHIM_AUDIT_TLS_PORT', default: '0' },
     { name: 'OPENHIM_AUDIT_UDP_PORT', default: '0' },

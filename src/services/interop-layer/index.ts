@@ -21,6 +21,7 @@ import { seedKeystore } from './keystore/seed.js';
 import { TcpChannels } from './router/tcp-channels.js';
 import { startAuditServers, type AuditServers } from './atna/audit-servers.js';
 import { createMailer } from '../../common/mailer.js';
+import { AlertRunner } from './alerts.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -188,6 +189,23 @@ export const interopLayerService: ServiceDefinition = {
     const retentionTimer = setInterval(() => void applyRetention(), RETENTION_INTERVAL_MS);
     retentionTimer.unref();
 
+    // Channel alerts, once per interval across replicas (a lease); a run never overlaps the last.
+    const alerts = new AlertRunner(deps);
+    let alerting = false;
+    const alertTimer = config.alertsPollMs > 0
+      ? setInterval(() => {
+          if (alerting) return;
+          alerting = true;
+          takeLease(db, 'alerts', membership.id, config.alertsPollMs)
+            .then((mine) => (mine ? alerts.runOnce() : undefined))
+            .catch((error: unknown) => logger.warn({ err: { message: (error as Error)?.message } }, 'alert run failed'))
+            .finally(() => {
+              alerting = false;
+            });
+        }, config.alertsPollMs)
+      : undefined;
+    alertTimer?.unref();
+
     let retrying = false;
     const autoRetryTimer = setInterval(() => {
       if (retrying) return;
@@ -208,7 +226,8 @@ export const interopLayerService: ServiceDefinition = {
       clearInterval(autoRetryTimer);
       clearInterval(housekeepingTimer);
       clearInterval(tlsTimer);
-      while (retrying || housekeeping) await new Promise((resolve) => setTimeout(resolve, 20));
+      clearInterval(alertTimer);
+      while (retrying || housekeeping || alerting) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await changes?.close();
       await Promise.allSettled([api.close(), tcpChannels.close(), ...listeners.map((l) => l.close()), auditServers?.close()]);

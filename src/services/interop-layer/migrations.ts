@@ -287,4 +287,28 @@ export const iolMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 14,
+    name: 'channel alerts (OpenHIM alerts.js): the last run, and a day of alerts sent',
+    sql: `
+      -- When the alert check last ran: the next one looks at what ended since.
+      CREATE TABLE iol.alert_state (
+        name text PRIMARY KEY,
+        last_run timestamptz NOT NULL
+      );
+      -- Each alert sent (or failed) for a day, as OpenHIM's Alert collection: maxAlerts and the
+      -- failure-rate alerts' once an hour are decided from it.
+      CREATE TABLE iol.alerts_sent (
+        id bigserial PRIMARY KEY,
+        user_email text NOT NULL,
+        method text NOT NULL,
+        channel_id text NOT NULL,
+        condition text NOT NULL,
+        status text NOT NULL,
+        alert_status text NOT NULL CHECK (alert_status IN ('Completed', 'Failed')),
+        sent_at timestamptz NOT NULL
+      );
+      CREATE INDEX alerts_sent_lookup ON iol.alerts_sent (channel_id, condition, status, sent_at);
+    `,
+  },
 ];

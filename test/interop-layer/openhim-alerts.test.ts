@@ -1,0 +1,107 @@
+/**
+ * OpenHIM parity: channel alerts (v8.5 src/alerts.js), mailed to a real SMTP server. A channel's
+ * alert on status 500 mails its users and its contact group's users a list of console links to
+ * the failed transactions; `maxAlerts: '1 per hour'` holds a user to one mail an hour; a `4xx`
+ * alert with `failureRate` fires once the share of the last hour's transactions is reached, and
+ * once an hour; an SMS recipient (no gateway) is recorded as failed; nothing is mailed twice.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { startSmtp } from '../support/smtp.js';
+import { addPosChannels, basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+
+for (const driver of testDrivers) {
+  describe(`channel alerts by e-mail on ${driver}`, () => {
+    let iol: Iol;
+    let upstream: Upstream;
+    let smtp: Awaited<ReturnType<typeof startSmtp>>;
+    const pos = { authorization: basic('alert-pos', 'alert-pos-secret-1') };
+    const send = async (path: string) => {
+      const res = await fetch(`${iol.router}${path}`, { headers: pos });
+      await res.arrayBuffer();
+      return res.headers.get('x-openhim-transactionid')!;
+    };
+    const mailsTo = (email: string) => smtp.mails.filter((m) => m.to.includes(email));
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 1200));
+    const sentRows = async (user: string) =>
+      (await iol.t.db.query<{ alert_status: string }>('SELECT alert_status FROM iol.alerts_sent WHERE user_email = $1 ORDER BY id', [user])).rows.map((r) => r.alert_status);
+
+    before(async () => {
+      smtp = await startSmtp();
+      upstream = await startUpstream();
+      upstream.handle('/alerting/fail', (_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('upstream broke'));
+      upstream.handle('/rate/bad', (_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('no such thing'));
+      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_ALERTS_POLL_MS: '200', OPENHIM_CONSOLE_URL: 'https://console.example.org' });
+      for (const email of ['ops@example.org', 'hourly@example.org', 'oncall@example.org', 'rate@example.org', 'texter@example.org']) {
+        assert.equal((await iol.call('POST', '/users', { email, firstname: 'A', surname: 'B', password: 'alert-user-pass-1', groups: ['viewers'], msisdn: '27123456789' })).status, 201);
+      }
+      const group = await iol.call('POST', '/groups', { group: 'on call', users: [{ user: 'oncall@example.org', method: 'email', maxAlerts: 'no max' }] });
+      assert.equal(group.status, 201, JSON.stringify(group.body));
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'alert-pos', name: 'POS', roles: ['pos'], password: 'alert-pos-secret-1' })).status, 201);
+      await addPosChannels(iol, upstream.port, [
+        ['alerting', {
+          urlPattern: '^/alerting/.*$',
+          alerts: [{
+            condition: 'status',
+            status: '500',
+            users: [
+              { user: 'ops@example.org', method: 'email', maxAlerts: 'no max' },
+              { user: 'hourly@example.org', method: 'email', maxAlerts: '1 per hour' },
+              { user: 'texter@example.org', method: 'sms', maxAlerts: 'no max' },
+            ],
+            groups: [group.body._id],
+          }],
+        }],
+        ['rate', { urlPattern: '^/rate/.*$', alerts: [{ condition: 'status', status: '4xx', failureRate: 50, users: [{ user: 'rate@example.org', method: 'email' }] }] }],
+      ]);
+      // The first run starts from its own time (as OpenHIM's): what ended before it raises no alert.
+      await eventually(async () => (await iol.t.db.query('SELECT 1 FROM iol.alert_state')).rows.length > 0, 'the first alert run');
+    });
+    after(async () => {
+      await iol?.stop();
+      await upstream?.close();
+      await smtp?.close();
+    });
+
+    test('a 500 mails the alert\'s users and its contact group a console link to the transaction; an SMS recipient is recorded as failed', async () => {
+      const id = await send('/alerting/fail');
+      await send('/alerting/ok'); // 200: not alerted
+      const mail = await eventually(async () => mailsTo('ops@example.org')[0], 'the alert mail');
+      assert.match(mail.text, /Subject: OpenHIM Alert/);
+      assert.match(mail.text, /The following transaction\(s\) have completed with status 500 on the OpenHIM instance running on Instant OpenHIE/);
+      assert.match(mail.text, /Channel - alerting/);
+      assert.ok(mail.text.includes(`https://console.example.org/#!/transactions/${id}`), mail.text);
+      await eventually(async () => mailsTo('oncall@example.org').length === 1, 'the contact group\'s mail');
+      await eventually(async () => mailsTo('hourly@example.org').length === 1, 'the hourly user\'s mail');
+      await eventually(async () => (await sentRows('texter@example.org')).includes('Failed'), 'the SMS alert recorded as failed');
+      assert.equal(smtp.mails.filter((m) => m.text.includes('/alerting/ok')).length, 0);
+    });
+
+    test('the next failure mails again, but not a user held to one an hour; nothing is mailed twice', async () => {
+      await settle();
+      const before = mailsTo('ops@example.org').length;
+      const id = await send('/alerting/fail');
+      const second = await eventually(async () => mailsTo('ops@example.org')[before], 'the second alert mail');
+      assert.ok(second.text.includes(id));
+      await settle();
+      assert.equal(mailsTo('ops@example.org').length, before + 1, 'each failure is alerted once');
+      assert.equal(mailsTo('hourly@example.org').length, 1, 'maxAlerts 1 per hour');
+      assert.equal(mailsTo('oncall@example.org').length, 2);
+    });
+
+    test('a 4xx alert with a failure rate fires once the hour\'s share is reached, then not again within the hour', async () => {
+      await send('/rate/ok');
+      await send('/rate/ok');
+      await send('/rate/bad');
+      await settle();
+      assert.equal(mailsTo('rate@example.org').length, 0, '1 in 3 is under 50%');
+      await send('/rate/bad');
+      const mail = await eventually(async () => mailsTo('rate@example.org')[0], 'the failure-rate alert');
+      assert.match(mail.text, /completed with status 4xx/);
+      await send('/rate/bad');
+      await settle();
+      assert.equal(mailsTo('rate@example.org').length, 1, 'once an hour');
+    });
+  });
+}
