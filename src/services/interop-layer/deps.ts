@@ -39,6 +39,8 @@ export interface IolDeps {
   tls: LiveTls;
   /** E-mail to people (set-password links); `configured` false without OPENHIM_SMTP_URL. */
   mailer: Mailer;
+  /** Polls a channel now (POST /channels/:id/trigger): the transaction made, and whether its primary route failed. */
+  poll?: (channelId: string) => Promise<{ transactionId?: string; failed: boolean } | undefined>;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string, taskID?: string) => Promise<string>;
 }

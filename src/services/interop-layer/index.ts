@@ -22,6 +22,7 @@ import { TcpChannels } from './router/tcp-channels.js';
 import { startAuditServers, type AuditServers } from './atna/audit-servers.js';
 import { createMailer } from '../../common/mailer.js';
 import { AlertRunner } from './alerts.js';
+import { PollingChannels, pollChannel } from './polling/polling-channels.js';
 import { createJwtVerifier } from './router/jwt.js';
 import { rerunTransaction } from './router/rerun.js';
 import { BodyBudget } from '../../common/body-budget.js';
@@ -169,6 +170,14 @@ export const interopLayerService: ServiceDefinition = {
         });
     }, config.replicaHeartbeatMs);
     housekeepingTimer.unref();
+    // Polling channels run on their schedules in this process, one replica per run (a lease).
+    const pollingChannels = new PollingChannels(deps, logger, (channelId, intervalMs) => takeLease(db, `poll:${channelId}`, membership.id, Math.max(500, Math.floor(intervalMs / 2))));
+    deps.routing.onChange(() => pollingChannels.sync(deps.routing.enabledPollingChannels()));
+    pollingChannels.sync(deps.routing.enabledPollingChannels());
+    deps.poll = async (channelId) => {
+      const channel = [...deps.routing.enabledPollingChannels(), ...deps.routing.enabledChannels()].find((c) => c.channel._id === channelId);
+      return channel ? pollChannel(deps, channel, new Date()) : undefined;
+    };
     // tcp and tls channels listen in this process (not in router workers), following every channel change.
     const tcpChannels = new TcpChannels(deps, logger, deps.tls);
     deps.routing.onChange(() => void tcpChannels.sync(deps.routing.enabledTcpChannels()));
@@ -227,6 +236,7 @@ export const interopLayerService: ServiceDefinition = {
       clearInterval(housekeepingTimer);
       clearInterval(tlsTimer);
       clearInterval(alertTimer);
+      pollingChannels.close();
       while (retrying || housekeeping || alerting) await new Promise((resolve) => setTimeout(resolve, 20));
       deps.routing.stop();
       await changes?.close();

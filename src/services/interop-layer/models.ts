@@ -62,6 +62,8 @@ export const channelSchema = z.object({
   /** A `tcp` channel's own listener (OpenHIM's fields): the router accepts MLLP-framed messages there. */
   tcpHost: z.string().min(1).optional(),
   tcpPort: portSchema.optional(),
+  /** A `polling` channel's schedule (OpenHIM's agenda: "5 minutes", or a cron expression; polling/schedule.ts). */
+  pollingSchedule: z.string().max(200).optional(),
   /** Left out: every method for an http channel, none otherwise (validateChannel); an empty list matches no method. */
   methods: storedList(z.enum(HTTP_METHODS)).optional(),
   priority: storedNumber(z.number().int().min(1, 'Channel priority cannot be below 1 (= Highest priority)')).optional(),

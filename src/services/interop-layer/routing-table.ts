@@ -33,6 +33,7 @@ export interface RoutingSnapshot {
 export class RoutingTable {
   private channels: CompiledChannel[] = [];
   private tcp: CompiledChannel[] = [];
+  private polling: CompiledChannel[] = [];
   private byClientId = new Map<string, ClientEntry>();
   private byId = new Map<string, ClientEntry>();
   private byTokenHash = new Map<string, ClientEntry>();
@@ -89,10 +90,11 @@ export class RoutingTable {
   apply({ channels, clients }: RoutingSnapshot): void {
     const compiled: CompiledChannel[] = [];
     const tcp: CompiledChannel[] = [];
+    const polling: CompiledChannel[] = [];
     for (const channel of channels) {
       if (!channel || channel.status !== 'enabled') continue;
-      if (channel.type === 'tcp' || channel.type === 'tls') {
-        if (Array.isArray(channel.routes)) tcp.push({ channel, urlPattern: /^$/, methods: new Set() });
+      if (channel.type === 'tcp' || channel.type === 'tls' || channel.type === 'polling') {
+        if (Array.isArray(channel.routes)) (channel.type === 'polling' ? polling : tcp).push({ channel, urlPattern: /^$/, methods: new Set() });
         continue;
       }
       if (channel.type !== 'http') continue;
@@ -150,6 +152,7 @@ export class RoutingTable {
     this.reportedSharedTokens = sharedKey;
     this.channels = compiled;
     this.tcp = tcp;
+    this.polling = polling;
     this.byClientId = byClientId;
     this.byId = byId;
     this.byTokenHash = byTokenHash;
@@ -193,6 +196,11 @@ export class RoutingTable {
   /** Enabled tcp and tls channels: they take messages on their own ports (router/tcp-channels.ts), never HTTP requests. */
   enabledTcpChannels(): readonly CompiledChannel[] {
     return this.tcp;
+  }
+
+  /** Enabled polling channels: the router calls their routes on their schedule (polling/), never on a request. */
+  enabledPollingChannels(): readonly CompiledChannel[] {
+    return this.polling;
   }
 
   client(clientID: string): ClientEntry | undefined {

@@ -5,6 +5,7 @@ import { channelSchema, HTTP_METHODS, type Channel, type ConfigDef } from './mod
 import { newObjectId } from './ids.js';
 import { checkContentMatch } from './content-match.js';
 import { boundedRegExp, PatternRefused } from '../../common/bounded-regexp.js';
+import { parsePollingSchedule } from './polling/schedule.js';
 
 export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, what: string): z.infer<S> {
   const result = schema.safeParse(body ?? {});
@@ -103,6 +104,11 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
     if (primaries > 1) throw badRequest('Channel cannot have a multiple primary routes');
   }
   checkMaxBodyAge(parsed);
+  // A polling channel runs on its schedule: one the scheduler cannot read would never run.
+  if (parsed.type === 'polling') {
+    const schedule = parsePollingSchedule(parsed.pollingSchedule);
+    if (schedule instanceof Error) throw badRequest(`polling channel "${parsed.name}": ${schedule.message}`);
+  }
   const names = new Set<string>();
   for (const route of parsed.routes) {
     if (names.has(route.name)) throw badRequest(`channel "${parsed.name}" has two routes named "${route.name}"`);

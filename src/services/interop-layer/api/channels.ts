@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { conflict, forbidden, IolError, notFound } from '../errors.js';
+import { badRequest, conflict, forbidden, IolError, notFound } from '../errors.js';
 import type { Channel, User } from '../models.js';
 import { channelPatchOps } from '../channel-patches.js';
 import { newObjectId } from '../ids.js';
@@ -107,9 +107,14 @@ function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
     return channel ? deps.channels.patches(channel._id) : [];
   });
 
-  app.post<{ Params: { id: string } }>('/channels/:id/trigger', async (request) => {
+  // As OpenHIM's triggerChannel: the channel's routes get the request its polling job sends (GET /trigger), now.
+  app.post<{ Params: { id: string } }>('/channels/:id/trigger', { config: { deniedAs: 'removeChannel' } }, async (request, reply) => {
     const existing = await deps.channels.byId(request.params.id);
-    if (!existing) throw notFound(`channel ${request.params.id}`);
-    throw new IolError(501, 'IOL_NOT_IMPLEMENTED', 'polling channels are not supported yet: trigger is unavailable');
+    if (!existing) throw new IolError(404, 'IOL_NOT_FOUND', `We could not find a channel with Id:'${request.params.id.slice(0, 64)}'.`);
+    const outcome = await deps.poll?.(existing._id);
+    if (!outcome) throw badRequest(`channel ${existing.name} is not an enabled http or polling channel: it cannot be triggered`);
+    auditChange(deps, request, 'E', `Channel/${existing._id}`);
+    if (outcome.failed) reply.code(500);
+    return { ...(outcome.transactionId ? { transactionId: outcome.transactionId } : {}), result: outcome.failed ? 'the poll failed: see the transaction' : 'Channel successfully polled' };
   });
 }
