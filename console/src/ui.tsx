@@ -29,6 +29,27 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data?: T;
   return { ...state, reload };
 }
 
+/**
+ * A form's action: `run` calls it with `busy` set and the last error cleared, and keeps the error's
+ * text for the form to show. `setError` reports a problem found before calling.
+ */
+export function useAction(): { busy: boolean; error?: string; setError: (error?: string) => void; run: (action: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
 /** Calls `tick` every `ms` while `on`. */
 export function useInterval(tick: () => void, ms: number, on = true): void {
   const saved = useRef(tick);

@@ -1,25 +1,16 @@
 import { useState } from 'preact/hooks';
-import { errorText, request } from '../api';
+import { request } from '../api';
 import type { User } from '../models';
-import { ErrorNote, Field } from '../ui';
+import { ErrorNote, Field, useAction } from '../ui';
 import { PasswordResetRequest } from './set-password';
 
 export function LoginPage({ onLogin }: { onLogin: (session: { user: User; csrfToken: string }) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onLogin(await request('POST', '/console/session', { username, password }));
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => onLogin(await request('POST', '/console/session', { username, password })));
   };
   return (
     <main id="main" class="login">

@@ -4,8 +4,8 @@
  * is needed: whoever comes here has no password to log in with.
  */
 import { useState } from 'preact/hooks';
-import { errorText, request } from '../api';
-import { ErrorNote, Field, Notice, useLoad } from '../ui';
+import { request } from '../api';
+import { ErrorNote, Field, Notice, useAction, useLoad } from '../ui';
 
 interface TokenDetails {
   email: string;
@@ -25,26 +25,19 @@ export function SetPasswordPage({ token }: { token: string }) {
   const [again, setAgain] = useState('');
   const [firstname, setFirstname] = useState<string>();
   const [surname, setSurname] = useState<string>();
-  const [error, setError] = useState<string>();
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const newUser = details.data?.tokenType === 'newUser';
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
     if (password !== again) return setError('the two passwords differ');
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await request('PUT', `/console/set-password/${encodeURIComponent(token)}`, {
         password,
         ...(newUser ? { firstname: firstname ?? details.data?.firstname ?? '', surname: surname ?? details.data?.surname ?? '' } : {}),
       });
       setDone(true);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main id="main" class="login">
@@ -86,21 +79,14 @@ export function PasswordResetRequest() {
   const [open, setOpen] = useState(false);
   const [email, setEmail] = useState('');
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   if (!open) return <p><button type="button" class="link" onClick={() => setOpen(true)}>Forgot your password?</button></p>;
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await request('POST', '/console/password-reset', { email });
       setSent(true);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} aria-label="Ask for a password reset link">
