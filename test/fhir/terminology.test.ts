@@ -106,12 +106,18 @@ for (const driver of testDrivers) {
       assert.deepEqual(await search(s, 'Observation?status:not-in=http://hl7.org/fhir/ValueSet/administrative-gender'), obsIds);
     });
 
-    test(':below and :above follow the code system hierarchy; uri keeps prefix matching', async () => {
+    test(':below and :above follow the code system hierarchy; uri matches by path segments', async () => {
       assert.deepEqual(await search(s, `Condition?clinical-status:below=${CLINICAL}|active`), named('cond-active', 'cond-recurrence', 'cond-relapse'));
       assert.deepEqual(await search(s, `Condition?clinical-status:above=${CLINICAL}|relapse`), named('cond-active', 'cond-relapse'));
       assert.deepEqual(await search(s, 'Observation?status:below=http://hl7.org/fhir/observation-status|amended'), named('obs-amended', 'obs-corrected'));
       assert.deepEqual(await search(s, 'ValueSet?url:below=http://example.org/fhir'), named('vs'));
       assert.deepEqual(await search(s, 'ValueSet?url:above=http://example.org/fhir/ValueSet/a/b'), named('vs'));
+      // By path segments, not characters (R4 search, uri :above/:below).
+      assert.deepEqual(await search(s, 'ValueSet?url:below=http://example.org/fhir/'), named('vs'));
+      assert.deepEqual(await search(s, 'ValueSet?url:below=http://example.org/fhir/ValueSet/a'), named('vs'), 'the URI itself is below itself');
+      assert.deepEqual(await search(s, 'ValueSet?url:below=http://example.org/fh'), []);
+      assert.deepEqual(await search(s, 'ValueSet?url:above=http://example.org/fhir/ValueSet/ab'), []);
+      assert.deepEqual(await search(s, 'ValueSet?url:above=http://example.org/fhir/ValueSet/a'), named('vs'));
     });
 
     test('a plugged-in provider answers :in, :not-in, :below and :above', async () => {

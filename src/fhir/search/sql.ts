@@ -278,10 +278,17 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
       if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
       if (modifier === 'contains') return `${i}.folded LIKE ${p(`%${likeEscape(indexedText(foldText(value)))}%`)}`;
       return `${i}.folded LIKE ${p(`${likeEscape(indexedText(foldText(value)))}%`)}`;
-    case 'uri':
-      if (modifier === 'below') return `${i}.value LIKE ${p(`${likeEscape(value)}%`)}`;
-      if (modifier === 'above') return `${p(value)} LIKE (replace(replace(replace(${i}.value, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')`;
+    case 'uri': {
+      // :below and :above go by path segments (R4 search, uri): http://a.org/fhir is above
+      // http://a.org/fhir/ValueSet/x, not above http://a.org/fhirx.
+      const base = value.replace(/\/+$/, '');
+      if (modifier === 'below') return `(${i}.value = ${p(indexKey(base))} OR ${i}.value LIKE ${p(`${likeEscape(base)}/%`)})`;
+      if (modifier === 'above') {
+        const stored = `rtrim(${i}.value, '/')`;
+        return `(${stored} = ${p(base)} OR ${p(base)} LIKE (replace(replace(replace(${stored}, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '/%'))`;
+      }
       return `${i}.value = ${p(indexKey(value))}`;
+    }
     case 'date':
       return dateCondition(ctx, `${i}.low`, `${i}.high`, value);
     case 'number': {
