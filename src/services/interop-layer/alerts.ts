@@ -91,7 +91,7 @@ export class AlertRunner {
       params = status.params;
     }
     const sql = `SELECT id FROM iol.transactions
-                  WHERE channel_id = $1 AND request_ts > $2::timestamptz - interval '1 day' AND response_ms IS NOT NULL
+                  WHERE channel_id = $1 AND request_ts > $2::timestamptz - ${this.longest(channel)} * interval '1 millisecond' AND response_ms IS NOT NULL
                     AND request_ts + response_ms * interval '1 millisecond' > $2::timestamptz
                     AND request_ts + response_ms * interval '1 millisecond' <= $3::timestamptz
                     AND ${condition.replace(/\$S(\d)/g, (_, n: string) => `$${3 + Number(n)}`)}
@@ -102,7 +102,7 @@ export class AlertRunner {
   private async endedCount(channel: Channel, from: Date, to: Date): Promise<number> {
     const r = await this.deps.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM iol.transactions
-        WHERE channel_id = $1 AND request_ts > $2::timestamptz - interval '1 day' AND response_ms IS NOT NULL
+        WHERE channel_id = $1 AND request_ts > $2::timestamptz - ${this.longest(channel)} * interval '1 millisecond' AND response_ms IS NOT NULL
           AND request_ts + response_ms * interval '1 millisecond' > $2::timestamptz AND request_ts + response_ms * interval '1 millisecond' <= $3::timestamptz`,
       [channel._id, from.toISOString(), to.toISOString()],
     );
@@ -187,6 +187,16 @@ export class AlertRunner {
         .map((url) => `<tr><td><a href='${escape(url)}'>${escape(url)}</a></td></tr>`)
         .join('')}${more ? `<tr><td>${escape(more)}</td></tr>` : ''}</table>${tail ? `<p>${escape(tail)}</p>` : ''}</div></body></html>`,
     };
+  }
+
+  /**
+   * The longest a transaction of the channel can take (its timeout, or the router's, plus a
+   * minute): only those begun that long before a window can have ended in it, so a busy channel's
+   * check reads minutes of its log, not a day.
+   */
+  private longest(channel: Channel): number {
+    const timeout = Number(channel.timeout) > 0 ? Number(channel.timeout) : this.deps.config.defaultTimeoutMs;
+    return Math.floor(Math.min(timeout, 24 * HOUR_MS) + 60_000);
   }
 
   private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
