@@ -103,5 +103,34 @@ for (const driver of testDrivers) {
       await settle();
       assert.equal(mailsTo('rate@example.org').length, 1, 'once an hour');
     });
+
+    test('auto-retry-max-attempted: a failed transaction on its last automatic retry is alerted; an earlier attempt is not', async () => {
+      const retrying = await iol.call('POST', '/channels', {
+        name: 'retrying', urlPattern: '^/retrying$', allow: ['pos'], autoRetryEnabled: true, autoRetryMaxAttempts: 3,
+        routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }],
+        alerts: [{ condition: 'auto-retry-max-attempted', users: [{ user: 'ops@example.org', method: 'email' }] }],
+      });
+      assert.equal(retrying.status, 201, JSON.stringify(retrying.body));
+      await settle();
+      const before = mailsTo('ops@example.org').length;
+      // As OpenHIM's POST /transactions records them: one on its second attempt, one on its third (the last).
+      const add = async (attempt: number) => {
+        const now = Date.now();
+        const res = await iol.call('POST', '/transactions', {
+          channelID: retrying.body._id, status: 'Failed', autoRetry: true, autoRetryAttempt: attempt,
+          request: { path: '/retrying', method: 'GET', timestamp: new Date(now - 100).toISOString() },
+          response: { status: 500, timestamp: new Date(now).toISOString(), body: 'still failing' },
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        return res.body._id as string | undefined;
+      };
+      await add(2);
+      await add(3);
+      const mail = await eventually(async () => mailsTo('ops@example.org')[before], 'the max-retries alert');
+      assert.match(mail.text, /have been retried 3 times, but are still failing/);
+      assert.match(mail.text, /Please note that they will not be retried any further by the OpenHIM automatically/);
+      const links = new Set(mail.text.match(/#!\/transactions\/[0-9a-f]{24}/g) ?? []);
+      assert.equal(links.size, 1, `only the one on its last attempt: ${mail.text}`);
+    });
   });
 }

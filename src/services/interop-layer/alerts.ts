@@ -30,6 +30,13 @@ interface Recipient {
   maxAlerts?: 'no max' | '1 per hour' | '1 per day';
 }
 
+/**
+ * How far behind the clock a run looks: a transaction is in the log a little after it ends (the
+ * log is written behind the answer, here and on other replicas), so a run covers what ended up
+ * to this long ago and the next run takes it from there: nothing falls between two runs.
+ */
+const SETTLE_MS = 1000;
+
 /** Transactions an alert lists at most (the mail says how many more). */
 const LISTED = 100;
 const HOUR_MS = 60 * 60_000;
@@ -50,8 +57,9 @@ export class AlertRunner {
 
   constructor(private readonly deps: IolDeps) {}
 
-  /** One run: what ended since the last run (stored), up to `now`. */
-  async runOnce(now = new Date()): Promise<void> {
+  /** One run: what ended since the last run (stored), up to `clock` less SETTLE_MS. */
+  async runOnce(clock = new Date()): Promise<void> {
+    const now = new Date(clock.getTime() - SETTLE_MS);
     const { db } = this.deps;
     const last = (await db.query<{ last_run: Date | string }>(`SELECT last_run FROM iol.alert_state WHERE name = 'alerts'`)).rows[0]?.last_run;
     // The first run starts now, as OpenHIM's: past transactions raise no alert.
