@@ -131,12 +131,12 @@ for (const driver of testDrivers) {
     });
 
     test('bad framing closes the connection and stores nothing of it', async () => {
-      const before = (await iol.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM iol.audits WHERE atna ? 'syslog'')).rows[0]!.n;
+      const before = (await iol.t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.audits WHERE atna ? 'syslog'`)).rows[0]!.n;
       for (const chunks of [['hello world'], ['99999999999 x'], ['-5 abc'], [`${16 * 1024 + 1} ${'x'.repeat(100)}`], ['0123456789012345']]) {
         assert.equal(await sendStream(tcp, chunks, 500), true, `the server closes a connection sending ${JSON.stringify(chunks[0]!.slice(0, 30))}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const now = (await iol.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM iol.audits WHERE atna ? 'syslog'')).rows[0]!.n;
+      const now = (await iol.t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.audits WHERE atna ? 'syslog'`)).rows[0]!.n;
       assert.equal(now, before);
     });
 

@@ -208,7 +208,7 @@ for (const driver of testDrivers) {
     });
 
     test('bad records are 400 and store nothing: dates, outcomes, actions, sizes, types', async () => {
-      const count = async () => Number((await iol.t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM iol.audits WHERE atna IS NOT NULL AND atna->'eventIdentification'->'eventID'->>'code' IS DISTINCT FROM '110101'')).rows[0]!.n);
+      const count = async () => Number((await iol.t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.audits WHERE atna IS NOT NULL AND atna->'eventIdentification'->'eventID'->>'code' IS DISTINCT FROM '110101'`)).rows[0]!.n);
       const before = await count();
       const bad: unknown[] = [
         { eventIdentification: { eventDateTime: 'yesterday' } },
