@@ -15,6 +15,7 @@ import { embeddedTarget } from '../targets/embedded/target.js';
 import { progressView } from './progress-view.js';
 import { printReady } from './ready.js';
 import { CurrentStep, INTERRUPTED } from './interrupt.js';
+import { DAEMON_ARGS_ENV, DAEMON_ENV } from './daemon-args.js';
 
 type DaemonMessage =
   | { type: 'started'; pid: number }
@@ -25,7 +26,7 @@ type DaemonMessage =
   | { type: 'ready'; endpoints: Record<string, Record<string, string>>; generatedSecrets: string[] }
   | { type: 'failed'; code: string; message: string; hint?: string };
 
-export const DAEMON_ENV = 'INSTANT_DAEMON';
+export { DAEMON_ENV } from './daemon-args.js';
 
 /** The child's first report comes once Node and the CLI are loaded: seconds, even on a busy machine. */
 const FIRST_REPORT_TIMEOUT_MS = 30_000;
@@ -95,7 +96,8 @@ export function startDetached(command: 'init' | 'up', deployment: Deployment): P
   let child: ChildProcess;
   try {
     // `--`: our --env-file is the CLI's flag, not node's (see bin/instant.js).
-    child = spawn(process.execPath, ['--', bin, ...args], { detached: true, stdio: ['ignore', output, output, 'ipc'], env: { ...process.env, [DAEMON_ENV]: '1' } });
+    // The command alone on the command line; its flags (settings among them) in the environment.
+    child = spawn(process.execPath, ['--', bin, command], { detached: true, stdio: ['ignore', output, output, 'ipc'], env: { ...process.env, [DAEMON_ENV]: '1', [DAEMON_ARGS_ENV]: JSON.stringify(args) } });
   } finally {
     closeSync(output); // the child has its own copy
   }

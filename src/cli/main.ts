@@ -1,3 +1,4 @@
+import { daemonArgv } from './daemon-args.js';
 import { translateUpstreamArgv } from './upstream-compat.js';
 import { Command, Option } from 'commander';
 import { isInstantError, storageFailure } from '../common/errors.js';
@@ -210,7 +211,7 @@ program
   });
 
 try {
-  const upstream = translateUpstreamArgv(process.argv);
+  const upstream = translateUpstreamArgv(daemonArgv(process.argv));
   if (upstream.note) process.stderr.write(`instant: ${upstream.note}\n`);
   await program.parseAsync(upstream.argv);
 } catch (error) {

@@ -173,7 +173,7 @@ export const LIMITS = {
     'transactions one GET /events/:receivedTime turns into visualizer events (the newest first); the feed covers at most the last hour, as OpenHIM keeps events an hour'),
   apiMaxEvents: limit('OPENHIM_API_MAX_EVENTS', 20_000, 'count',
     'visualizer events one GET /events/:receivedTime returns, the earliest first (a transaction with 100 routes makes 400); ask again from the last one\'s normalizedTimestamp for the rest'),
-  maxApps: limit('OPENHIM_MAX_APPS', 1_000, 'count', 'console apps registered (/apps); past it POST is 400'),
+  maxApps: limit('OPENHIM_MAX_APPS', 200, 'count', 'console apps registered (/apps; the list is public and sent whole, icons included); past it POST is 400'),
   maxVisualizers: limit('OPENHIM_MAX_VISUALIZERS', 1_000, 'count', 'visualizers stored (/visualizers); past it POST is 400'),
   apiMaxPageBytes: limit('OPENHIM_API_MAX_PAGE_BYTES', 32 * MB, 'bytes',
     'request and response bodies, and routes and orchestrations (as JSON), one page of GET /transactions (full, fulltruncate) carries; the transactions past it come without their bodies (their routes\' and orchestrations\' too), marked bodiesOmitted (GET /transactions/:id has them); the first one always has its bodies', 1 * KB),

@@ -45,6 +45,8 @@ export function createMailer(smtpUrl: string | undefined, from: string, logger: 
   return {
     configured: true,
     async send(message) {
+      // One mailbox only: an address that reads as a list (or a name and an address) is not sent to.
+      if (!/^[^\s,;<>"()[\]\\:]+@[^\s,;<>"()[\]\\@:]+$/.test(message.to)) throw new Error(`${JSON.stringify(message.to.slice(0, 100))} is not one e-mail address`);
       try {
         await transport.sendMail({ from, ...message });
       } catch (error) {

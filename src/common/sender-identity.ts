@@ -23,6 +23,11 @@ export const SENDER_ROLES_HEADER = 'x-instant-sender-roles';
 export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER, SENDER_NONCE_HEADER, SENDER_ROLES_HEADER] as const;
 const ROLE = /^[A-Za-z0-9_.:@-]{1,100}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
+/**
+ * The console's assertion of a browser's address (`console-browser:<ip>`) on the open routes it
+ * passes on (a password reset request), so the admin API throttles each browser, not the console.
+ */
+export const CONSOLE_BROWSER_PREFIX = 'console-browser:';
 /** How old (or how far ahead, clocks differ) an assertion may be. */
 export const SENDER_IDENTITY_MAX_SKEW_MS = 5 * 60_000;
 

@@ -25,6 +25,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_CERT_HOSTNAMES', default: '' },
     { name: 'OPENHIM_CONSOLE_BASE_URL', default: 'http://localhost:9000' },
     { name: 'OPENHIM_CONSOLE_URL', default: '' },
+    { name: 'CONSOLE_PORT', default: '9000' },
     { name: 'OPENHIM_EMAIL_FROM', default: 'openhim@localhost' },
     { name: 'OPENHIM_INSTANCE_NAME', default: 'Instant OpenHIE' },
     { name: 'OPENHIM_NEW_USER_EXPIRY_MS', default: '604800000' },

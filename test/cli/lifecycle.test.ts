@@ -27,7 +27,8 @@ for (const driver of testDrivers) {
 
     test('init -d, down, up keeps data; init again is idempotent; destroy deletes it', async () => {
       const port = await freePort();
-      const common = ['-c', fixturePackages, '-e', `NOTES_PORT=${port}`];
+      // A password given with -e (here one no package reads) never reaches the background process's command line.
+      const common = ['-c', fixturePackages, '-e', `NOTES_PORT=${port}`, '-e', 'NOTES_SMTP_PASSWORD=never-on-a-command-line'];
       let databaseArgs: string[] = [];
       let databaseUrl: string | undefined;
       if (driver === 'postgres') {
@@ -56,6 +57,9 @@ for (const driver of testDrivers) {
       assert.deepEqual(parsed.running.packages, ['notes']);
       assert.equal(parsed.running.detached, true);
       assert.equal(parsed.health.notes, 'healthy');
+      const pid = (JSON.parse(readFileSync(join(stateDir, 'runtime.json'), 'utf8')) as { pid: number }).pid;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      assert.ok(cmdline.includes('init') && !cmdline.includes('never-on-a-command-line'), `the background process's command line is ${JSON.stringify(cmdline)}`);
 
       const down = await runInstant(['down'], { cwd });
       assert.equal(down.code, 0, down.stderr);

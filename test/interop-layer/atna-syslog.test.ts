@@ -74,6 +74,7 @@ for (const driver of testDrivers) {
         OPENHIM_AUDIT_TCP_PORT: String(ports.tcp),
         OPENHIM_AUDIT_TLS_PORT: String(ports.tls),
         OPENHIM_AUDIT_MAX_MESSAGE_BYTES: String(16 * 1024),
+        OPENHIM_AUDIT_MAX_CONNECTIONS: '5',
       });
     });
     after(async () => {
@@ -158,6 +159,36 @@ for (const driver of testDrivers) {
       assert.equal(kept.find((r) => r.rawMessage === notXml).syslog.appName, 'app');
       const oversized = (await iol.t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.audits WHERE length(atna->>'rawMessage') > 16384`)).rows[0]!.n;
       assert.equal(oversized, 0, 'a datagram over OPENHIM_AUDIT_MAX_MESSAGE_BYTES is not stored');
+    });
+
+    test('a stream of line breaks costs nothing and breaks nothing: the next message on the connection is stored', async () => {
+      const socket = tcp();
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const started = Date.now();
+      for (let i = 0; i < 64; i += 1) socket.write(Buffer.alloc(64 * 1024, 0x0a));
+      socket.write(framed(loginAudit('after-newlines')));
+      await eventually(async () => (await loginsOf('after-newlines')).length === 1, 'the message after 4 MiB of line breaks');
+      const heartbeat = Date.now();
+      assert.equal((await iol.call('GET', '/heartbeat')).status, 200);
+      assert.ok(Date.now() - heartbeat < 1000, 'the process answers at once');
+      assert.ok(Date.now() - started < 10_000);
+      socket.destroy();
+    });
+
+    test('the TLS port counts connections still in their handshake: silent sockets beyond the cap are closed at once', async () => {
+      const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(ports.tls, '127.0.0.1', () => resolve(socket));
+        socket.on('error', () => undefined);
+      })));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const closed = sockets.filter((s) => s.destroyed || s.readyState === 'closed' || !s.writable).length;
+      assert.ok(closed >= 10, `${closed} of 20 silent sockets closed (cap 5 established, as many handshaking)`);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The port still serves a real sender afterwards.
+      await sendStream(tlsConnect, [framed(loginAudit('tls-after-silence'))]);
+      await eventually(async () => (await loginsOf('tls-after-silence')).length === 1, 'a TLS audit after the silent sockets');
     });
 
     test('a flood of datagrams leaves the repository answering and bounded', async () => {

@@ -59,7 +59,7 @@ for (const driver of testDrivers) {
     const auditLogUsed = async () => byFilters({ 'eventIdentification.eventID.code': '110101' }, { filterRepresentation: 'full' });
 
     before(async () => {
-      iol = await startIol(driver);
+      iol = await startIol(driver, { OPENHIM_API_MAX_PAGE_BYTES: '8192' });
       assert.equal((await iol.call('POST', '/users', { email: 'nonroot@jembi.org', password: 'non-root-password-1', firstname: 'N', surname: 'R', groups: ['viewers'] })).status, 201);
     });
     after(async () => {
@@ -207,6 +207,23 @@ for (const driver of testDrivers) {
       assert.deepEqual(event.entity[1].detail, [{ type: 'MSH-10', valueString: 'MTAwNDFhZDktOTI0MC00MTI1LThkMzAtZmJjNzM0YTA5MzAx' }]);
     });
 
+    test('a page of full records stops carrying details at OPENHIM_API_MAX_PAGE_BYTES; the rest are marked, and whole by id', async () => {
+      for (let i = 0; i < 4; i += 1) {
+        const res = await iol.call('POST', '/audits', { rawMessage: `${i}`.repeat(3000), eventIdentification: { eventID: { code: 'PAGE-TEST' } } });
+        assert.equal(res.status, 201);
+      }
+      const page = await byFilters({ 'eventIdentification.eventID.code': 'PAGE-TEST' }, { filterRepresentation: 'full' });
+      assert.equal(page.length, 4, 'paging is unchanged');
+      const whole = page.filter((a) => a.rawMessage !== undefined);
+      const cut = page.filter((a) => a.detailsOmitted === true);
+      assert.ok(whole.length >= 1 && whole.length < 4, `${whole.length} whole`);
+      assert.equal(whole.length + cut.length, 4);
+      for (const audit of cut) {
+        assert.equal(audit.rawMessage, undefined);
+        assert.equal((await iol.call('GET', `/audits/${audit._id}`)).body.rawMessage.length, 3000, 'whole by id');
+      }
+    });
+
     test('bad records are 400 and store nothing: dates, outcomes, actions, sizes, types', async () => {
       const count = async () => Number((await iol.t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM iol.audits WHERE atna IS NOT NULL AND atna->'eventIdentification'->'eventID'->>'code' IS DISTINCT FROM '110101'`)).rows[0]!.n);
       const before = await count();
@@ -219,6 +236,9 @@ for (const driver of testDrivers) {
         { eventIdentification: { eventID: { code: { $gt: '' } } } },
         { eventIdentification: {}, rawMessage: 'x'.repeat(1024 * 1024 + 1) },
         { eventIdentification: 'E' },
+        { eventIdentification: { eventDateTime: '-271821-04-20' } },
+        { eventIdentification: { eventDateTime: '0' } },
+        { eventIdentification: { eventDateTime: new Date(Date.now() + 3 * 24 * 3600_000).toISOString() } },
       ];
       for (const body of bad) {
         const res = await iol.call('POST', '/audits', body);

@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, type Iol } from './support.js';
 import { startSmtp, type Mail } from '../support/smtp.js';
+import { CONSOLE_BROWSER_PREFIX, senderIdentityHeaders } from '../../src/common/sender-identity.js';
+
+const SECRET = 'test-sender-identity-secret-0123456789';
 
 const tokenIn = (mail: Mail) => /https:\/\/console\.example\.org\/#!\/set-password\/([0-9a-f]{32})/.exec(mail.text)?.[1];
 
@@ -31,7 +34,7 @@ for (const driver of testDrivers) {
 
     before(async () => {
       smtp = await startSmtp();
-      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_CONSOLE_URL: 'https://console.example.org/', OPENHIM_EMAIL_FROM: 'him@example.org', OPENHIM_INSTANCE_NAME: 'Test HIE' });
+      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_CONSOLE_URL: 'https://console.example.org/', OPENHIM_EMAIL_FROM: 'him@example.org', OPENHIM_INSTANCE_NAME: 'Test HIE', OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
     });
     after(async () => {
       await iol?.stop();
@@ -114,6 +117,25 @@ for (const driver of testDrivers) {
       const throttled = await open('GET', '/password-reset-request/TEST@jembi.org');
       assert.equal(throttled.status, 429);
       assert.ok(Number(throttled.headers.get('retry-after')) > 0);
+    });
+
+    test('a refused caller uses up nobody else\'s budget; the console\'s browsers are throttled each on their own; an address list is no user', async () => {
+      assert.equal((await iol.call('POST', '/users', { email: 'victim@example.org', firstname: 'V', password: 'victim-password-1' })).status, 201);
+      const asBrowser = (ip: string, email: string) => {
+        const target = `/password-reset-request/${encodeURIComponent(email)}`;
+        return fetch(iol.api + target, { headers: senderIdentityHeaders(SECRET, `${CONSOLE_BROWSER_PREFIX}${ip}`, 'GET', target) });
+      };
+      // One browser behind the console spends its 30 an hour on strangers, then is refused...
+      for (let i = 0; i < 30; i += 1) assert.equal((await asBrowser('198.51.100.7', `stranger${i}@example.org`)).status, 201);
+      assert.equal((await asBrowser('198.51.100.7', 'victim@example.org')).status, 429);
+      // ...which neither used the victim's budget nor another browser's.
+      assert.equal((await asBrowser('198.51.100.8', 'victim@example.org')).status, 201);
+      await mailTo('victim@example.org');
+      // A signature that does not match counts as the caller's own address.
+      const forged = await fetch(`${iol.api}/password-reset-request/victim%40example.org`, { headers: senderIdentityHeaders('not-the-secret-0123456789abcdef', `${CONSOLE_BROWSER_PREFIX}203.0.113.9`, 'GET', '/password-reset-request/victim%40example.org') });
+      assert.equal(forged.status, 201);
+      const list = await iol.call('POST', '/users', { email: 'a@example.org,evil@example.net', firstname: 'A' });
+      assert.equal(list.status, 400, 'one mailbox only');
     });
 
     test('an expired token is 410; a token of another shape, or of a deleted user, 404; users of an identity provider cannot reset', async () => {

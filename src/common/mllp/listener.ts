@@ -50,6 +50,9 @@ export interface MllpListenerOptions {
   answer(message: string, remote: { address: string; port: number }, payload: Buffer): Promise<string | Buffer | undefined>;
 }
 
+/** Time a TLS client has to finish its handshake (or the idle time, when shorter). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 export interface MllpListener {
   url: string;
   port: number;
@@ -148,10 +151,27 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   };
 
   const server = options.tls
-    ? tls.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.idleTimeoutMs }, serve)
+    ? tls.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: Math.min(limits.idleTimeoutMs, HANDSHAKE_TIMEOUT_MS) }, serve)
     : net.createServer(serve);
   // A failed handshake (a plain-TCP sender, a bad certificate) ends that connection only.
   server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+  if (options.tls) {
+    // serve() sees a socket only after its handshake: silent sockets that never send a ClientHello
+    // are counted here, with the established ones, so they cannot pile up to the file-descriptor
+    // limit. Established connections are held to maxConnections by admit(): up to as many more
+    // may be in their handshake (bounded in time by HANDSHAKE_TIMEOUT_MS).
+    let sockets = 0;
+    server.on('connection', (raw: Socket) => {
+      if (sockets >= 2 * limits.maxConnections) {
+        raw.destroy();
+        return;
+      }
+      sockets += 1;
+      raw.once('close', () => {
+        sockets -= 1;
+      });
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -42,8 +42,8 @@ export function refusedApiPath(pathAndQuery: string): { status: 400 | 404; messa
 export class AdminApi {
   constructor(private readonly baseUrl: string) {}
 
-  async call(method: string, pathAndQuery: string, options: { body?: Buffer; contentType?: string; accept?: string; cookies?: Map<string, string> } = {}): Promise<AdminApiAnswer> {
-    const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
+  async call(method: string, pathAndQuery: string, options: { body?: Buffer; contentType?: string; accept?: string; cookies?: Map<string, string>; headers?: Record<string, string> } = {}): Promise<AdminApiAnswer> {
+    const headers: Record<string, string> = { ...options.headers, accept: options.accept ?? 'application/json' };
     if (options.contentType) headers['content-type'] = options.contentType;
     if (options.cookies?.size) headers.cookie = [...options.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     const response = await fetch(this.baseUrl + pathAndQuery, {

@@ -160,7 +160,7 @@ export function buildConsoleApp(options: ConsoleAppOptions): FastifyInstance {
     maxFailures: limits.consoleLoginMaxFailures,
     maxFailuresPerAddress: limits.consoleLoginMaxFailuresPerAddress,
     windowMs: limits.consoleLoginWindowMs,
-  });
+  }, options.senderIdentitySecret);
 
   registerAdminApiProxy(app, api, {
     sessionOf,

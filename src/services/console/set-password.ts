@@ -12,11 +12,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendAnswer, type AdminApi } from './admin-api-proxy.js';
 import { ConsoleLoginThrottle, type ConsoleLoginLimits } from './login-throttle.js';
 import { crossOriginReason } from './request-guard.js';
+import { CONSOLE_BROWSER_PREFIX, senderIdentityHeaders } from '../../common/sender-identity.js';
 
 /** The admin API's tokens: 32 hex characters; anything else is no link of ours. */
 const TOKEN = /^[0-9a-f]{32}$/;
 
-export function registerSetPassword(app: FastifyInstance, api: AdminApi, limits: ConsoleLoginLimits): void {
+export function registerSetPassword(app: FastifyInstance, api: AdminApi, limits: ConsoleLoginLimits, senderIdentitySecret?: string): void {
   const throttle = new ConsoleLoginThrottle(limits);
   const refuse = (reply: FastifyReply, status: number, error: string, message: string) => reply.status(status).header('cache-control', 'no-store').send({ error, message });
 
@@ -32,7 +33,10 @@ export function registerSetPassword(app: FastifyInstance, api: AdminApi, limits:
       return reply.status(429).header('retry-after', String(seconds)).send({ error: 'CONSOLE_TOO_MANY_REQUESTS', message: `too many requests: try again in ${seconds} s` });
     }
     throttle.failed(email, request.ip);
-    return sendAnswer(reply, { ...(await api.call('GET', `/password-reset-request/${encodeURIComponent(email.trim())}`)), setCookies: [] });
+    const target = `/password-reset-request/${encodeURIComponent(email.trim())}`;
+    // The browser's address, vouched for: the admin API throttles each browser, not the console.
+    const vouched = senderIdentitySecret ? senderIdentityHeaders(senderIdentitySecret, `${CONSOLE_BROWSER_PREFIX}${request.ip}`, 'GET', target) : undefined;
+    return sendAnswer(reply, { ...(await api.call('GET', target, { ...(vouched ? { headers: vouched } : {}) })), setCookies: [] });
   });
 
   app.get<{ Params: { token: string } }>('/console/set-password/:token', async (request, reply) => {

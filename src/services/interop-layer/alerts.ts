@@ -52,13 +52,28 @@ function statusCondition(status: string | undefined): { sql: string; params: num
 
 const storedStatus = (alert: Alert) => (alert.condition === 'auto-retry-max-attempted' ? '500' : String(alert.status ?? ''));
 
+/**
+ * How long one run may send for: a mail server that takes each connection and never answers costs
+ * up to 30 s a mail (nodemailer's connection and greeting bounds); the rest waits for the next run.
+ */
+const RUN_BUDGET_MS = 60_000;
+
 export class AlertRunner {
   private readonly warned = new Set<string>();
+  private stopping = false;
+  private deadline = 0;
 
   constructor(private readonly deps: IolDeps) {}
 
+  /** No more mail from a run under way (the service is stopping). */
+  stop(): void {
+    this.stopping = true;
+  }
+
   /** One run: what ended since the last run (stored), up to `clock` less SETTLE_MS. */
   async runOnce(clock = new Date()): Promise<void> {
+    if (this.stopping) return;
+    this.deadline = Date.now() + RUN_BUDGET_MS;
     const now = new Date(clock.getTime() - SETTLE_MS);
     const { db } = this.deps;
     const last = (await db.query<{ last_run: Date | string }>(`SELECT last_run FROM iol.alert_state WHERE name = 'alerts'`)).rows[0]?.last_run;
@@ -128,6 +143,7 @@ export class AlertRunner {
   private async check(channel: Channel, alert: Alert, from: Date, now: Date): Promise<void> {
     let transactions: string[] | undefined;
     if (alert.failureRate !== undefined && alert.failureRate !== null && alert.condition !== 'auto-retry-max-attempted') {
+      if (!Number.isFinite(Number(alert.failureRate))) return;
       // The last hour's share, and one alert an hour at most.
       const hourAgo = new Date(now.getTime() - HOUR_MS);
       const failing = await this.matching(channel, alert, hourAgo, now);
@@ -140,7 +156,19 @@ export class AlertRunner {
       transactions = await this.matching(channel, alert, from, now);
     }
     if (!transactions?.length) return;
-    for (const recipient of await this.recipients(alert)) await this.send(channel, alert, recipient, transactions, now);
+    for (const recipient of await this.recipients(alert)) {
+      // One recipient's failure (a stored alert from before the checks at save) is theirs alone.
+      if (this.stopping) return;
+      if (Date.now() > this.deadline) {
+        this.warnOnce(`budget:${this.deadline}`, { channel: channel.name }, `alert run over its ${RUN_BUDGET_MS / 1000} s budget (the mail server is slow): the rest of this run's alerts are not sent`);
+        return;
+      }
+      try {
+        await this.send(channel, alert, recipient, transactions, now);
+      } catch (error) {
+        this.deps.logger.warn({ channel: channel.name, user: String(recipient.user).slice(0, 100), err: { message: (error as Error).message } }, 'alert not sent');
+      }
+    }
   }
 
   private async recipients(alert: Alert): Promise<Recipient[]> {
@@ -153,7 +181,7 @@ export class AlertRunner {
   }
 
   private async send(channel: Channel, alert: Alert, recipient: Recipient, transactions: string[], now: Date): Promise<void> {
-    const limit = recipient.maxAlerts ?? 'no max';
+    const limit = recipient.maxAlerts === '1 per hour' || recipient.maxAlerts === '1 per day' ? recipient.maxAlerts : 'no max';
     let listed = transactions;
     if (limit !== 'no max') {
       const since = limit === '1 per hour' ? new Date(now.getTime() - HOUR_MS) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
@@ -173,7 +201,7 @@ export class AlertRunner {
     }
     await this.deps.db.query(
       `INSERT INTO iol.alerts_sent (user_email, method, channel_id, condition, status, alert_status, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [recipient.user, recipient.method, channel._id, alert.condition ?? 'status', storedStatus(alert), outcome, now.toISOString()],
+      [recipient.user, String(recipient.method ?? 'unknown'), channel._id, alert.condition ?? 'status', storedStatus(alert), outcome, now.toISOString()],
     );
   }
 

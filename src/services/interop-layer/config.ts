@@ -169,7 +169,8 @@ export function readIolConfig(settings: Settings): IolConfig {
       smtpUrl: settings.get('OPENHIM_SMTP_URL') || undefined,
       from: settings.get('OPENHIM_EMAIL_FROM') || 'openhim@localhost',
       // As OpenHIM's alerts.consoleURL: where the e-mailed links open.
-      consoleUrl: (settings.get('OPENHIM_CONSOLE_URL') || settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),
+      // The console this deployment runs (CONSOLE_PORT) when neither is set, so links follow a moved port.
+      consoleUrl: (settings.get('OPENHIM_CONSOLE_URL') || settings.get('OPENHIM_CONSOLE_BASE_URL') || `http://localhost:${settings.get('CONSOLE_PORT') || '9000'}`).replace(/\/+$/, ''),
       instanceName: settings.get('OPENHIM_INSTANCE_NAME') || 'Instant OpenHIE',
       newUserExpiryMs: settings.int('OPENHIM_NEW_USER_EXPIRY_MS', 7 * 24 * 60 * 60_000),
       passwordResetExpiryMs: settings.int('OPENHIM_PASSWORD_RESET_EXPIRY_MS', 60 * 60_000),

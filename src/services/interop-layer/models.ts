@@ -83,10 +83,22 @@ export const channelSchema = z.object({
   timeout: storedNumber(z.number().int().min(1).max(3_600_000)).optional(),
   isAsynchronousProcess: storedBoolean().default(false),
   routes: z.array(routeSchema).default([]),
-  // OpenHIM's AlertsDef: the condition is one of two (default status); the rest as given.
+  // OpenHIM's AlertsDef (model/channels.js): the condition one of two (default status), each user
+  // with a method and a maxAlerts of OpenHIM's; other fields kept as given.
   alerts: z.array(z.record(z.unknown()).superRefine((alert, ctx) => {
-    if (alert.condition !== undefined && alert.condition !== 'status' && alert.condition !== 'auto-retry-max-attempted') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['condition'], message: 'an alert condition is status or auto-retry-max-attempted' });
+    const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+    if (alert.condition !== undefined && alert.condition !== 'status' && alert.condition !== 'auto-retry-max-attempted') issue(['condition'], 'an alert condition is status or auto-retry-max-attempted');
+    if (alert.condition !== 'auto-retry-max-attempted' && !/^[1-5](\d\d|xx)$/i.test(String(alert.status ?? ''))) issue(['status'], 'a status alert needs a status: a code such as 500, or a class such as 4xx');
+    if (alert.failureRate !== undefined && alert.failureRate !== null && !(typeof alert.failureRate === 'number' && alert.failureRate >= 0 && alert.failureRate <= 100)) issue(['failureRate'], 'failureRate is a percentage, a number from 0 to 100');
+    if (alert.groups !== undefined && !(Array.isArray(alert.groups) && alert.groups.length <= 100 && alert.groups.every((g) => typeof g === 'string'))) issue(['groups'], 'groups is a list of contact group ids');
+    if (alert.users !== undefined) {
+      if (!Array.isArray(alert.users) || alert.users.length > 1000) issue(['users'], 'users is a list of {user, method, maxAlerts}');
+      else alert.users.forEach((u: unknown, i: number) => {
+        const user = u as { user?: unknown; method?: unknown; maxAlerts?: unknown } | null;
+        if (!user || typeof user.user !== 'string' || !user.user) issue(['users', i, 'user'], 'an alert user names a user (their email)');
+        if (user?.method !== 'email' && user?.method !== 'sms') issue(['users', i, 'method'], 'an alert user\'s method is email or sms');
+        if (user?.maxAlerts !== undefined && !['no max', '1 per hour', '1 per day'].includes(String(user.maxAlerts))) issue(['users', i, 'maxAlerts'], "maxAlerts is 'no max', '1 per hour' or '1 per day'");
+      });
     }
   })).default([]),
   rewriteUrls: storedBoolean().default(false),
@@ -176,8 +188,9 @@ export interface ClientSecrets {
 
 export const userSchema = z.object({
   _id: z.string().optional(),
-  // No spaces (a look-alike second account) and no colon (Basic authentication could not send it).
-  email: z.string().min(3).max(254).regex(/^[^\s:\u0000-\u001f]+$/, 'must have no spaces, colons or control characters'),
+  // No spaces (a look-alike second account), no colon (Basic authentication could not send it), and
+  // one mailbox: no list or display-name characters (, ; < > " ( ) [ ] \), since mail goes to it.
+  email: z.string().min(3).max(254).regex(/^[^\s:\u0000-\u001f,;<>"()[\]\\]+$/, 'must be one address: no spaces, colons, control characters or , ; < > " ( ) [ ] \\'),
   firstname: z.string().default(''),
   surname: z.string().default(''),
   groups: z.array(z.string()).default([]),

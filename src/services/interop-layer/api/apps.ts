@@ -21,21 +21,31 @@ const APP_TYPES = ['internal', 'external', 'esmodule'] as const;
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
 /**
- * An app's url is loaded as a script (esmodule) or opened as a link by consoles: script-running
- * schemes are refused, so an app entry cannot become a stored cross-site script.
+ * An app's url is loaded as a script (esmodule) or opened as a link by consoles: only http(s)
+ * URLs and relative ones are taken, read as a browser reads them (WHATWG URL: tabs and newlines
+ * anywhere, and controls and spaces around, do not count), so no spelling of a script-running
+ * scheme (`java\tscript:`) gets through.
  */
+function isWebUrl(value: string): boolean {
+  const asRead = value.replace(/[\t\n\r]/g, '').replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(asRead)?.[1]?.toLowerCase();
+  if (scheme === undefined) return !/[\u0000-\u001f]/.test(asRead); // relative: a path, or //host/path
+  return (scheme === 'http' || scheme === 'https') && URL.canParse(asRead);
+}
+
 const url = z
   .string()
   .min(1)
-  .max(2048)
-  .refine((value) => !/^\s*(javascript|data|vbscript|blob):/i.test(value), { message: 'must not use the javascript:, data:, vbscript: or blob: scheme' });
+  // Counted in bytes: the unique index holds the url itself.
+  .refine((value) => Buffer.byteLength(value) <= 2048, { message: 'must be at most 2,048 bytes' })
+  .refine(isWebUrl, { message: 'must be an http or https URL, or a relative one (no other scheme, such as javascript:, data: or vbscript:)' });
 
 /** OpenHIM's model/apps.js; unknown fields are dropped as its mongoose model drops them. */
 const appSchema = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
-  // A picture, often a data: URI: bounded, never loaded as a script.
-  icon: z.string().max(1024 * 1024).optional(),
+  // A picture, often a data: URI: bounded (the list is public and sent whole), never loaded as a script.
+  icon: z.string().max(64 * 1024).optional(),
   type: z.enum(APP_TYPES).optional(),
   category: z.string().max(200).optional(),
   access_roles: z.array(z.string().max(200)).max(100).optional(),
@@ -129,7 +139,7 @@ export function appRoutes(deps: IolDeps): ScopedRoutes {
     open(app) {
       app.get<{ Querystring: Record<string, unknown> }>('/apps', { config: openhim }, (request) => store.list(filtersOf(request.query)));
       app.get<{ Querystring: Record<string, unknown> }>('/importmaps', { config: openhim }, async (request) => {
-        const apps = await store.list(filtersOf(request.query));
+        const apps = await store.namesAndUrls(filtersOf(request.query));
         return { imports: { ...defaultImportMap(deps.config.consoleBaseUrl), ...Object.fromEntries(apps.map((a) => [a.name, a.url])) } };
       });
     },

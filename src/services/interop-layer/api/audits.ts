@@ -86,12 +86,12 @@ function registerAuditRoutes(app: FastifyInstance, deps: IolDeps): void {
     const detailed = representation === 'full' || representation === 'simpledetails';
     let stored;
     try {
-      stored = await deps.audits.findStored({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset });
+      stored = await deps.audits.findStored({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset, detailBytes: deps.config.limits.apiMaxPageBytes });
     } catch (error) {
       if (isRegexRefusal(error)) throw badRequest(`participantObjectIdentification.participantObjectID: not a regular expression the database accepts: ${(error as Error).message}`);
       throw error;
     }
-    if (detailed) auditLogUsed(request, stored.map((row) => row.doc.id), '0');
+    if (detailed) auditLogUsed(request, stored.filter((row) => !row.details_omitted).map((row) => row.doc.id), '0');
     return stored.map((row) => toOpenhimAudit(row, detailed));
   });
 

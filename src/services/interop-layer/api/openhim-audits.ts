@@ -21,6 +21,8 @@ interface Code {
 export interface OpenhimAudit {
   _id: string;
   rawMessage?: string;
+  /** The page's byte budget was reached: GET /audits/:id has this record whole. */
+  detailsOmitted?: boolean;
   eventIdentification: {
     eventDateTime: string;
     eventOutcomeIndicator: string;
@@ -65,7 +67,13 @@ const kindOf = (event: AuditEvent): string => event.subtype?.[0]?.code ?? 'admin
 export function toOpenhimAudit(stored: StoredAudit, full: boolean): OpenhimAudit {
   if (stored.atna) {
     const { activeParticipant, participantObjectIdentification, rawMessage, ...rest } = stored.atna;
-    return { _id: stored.doc.id, ...rest, ...(full ? { activeParticipant, participantObjectIdentification, ...(rawMessage !== undefined ? { rawMessage } : {}) } : {}) } as OpenhimAudit;
+    const details = full && !stored.details_omitted;
+    return {
+      _id: stored.doc.id,
+      ...rest,
+      ...(details ? { activeParticipant, participantObjectIdentification, ...(rawMessage !== undefined ? { rawMessage } : {}) } : {}),
+      ...(full && stored.details_omitted ? { detailsOmitted: true } : {}),
+    } as OpenhimAudit;
   }
   return fromAuditEvent(stored.doc, full);
 }

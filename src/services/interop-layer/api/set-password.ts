@@ -19,6 +19,7 @@ import type { User } from '../models.js';
 import { UserStore } from '../store/users.js';
 import { UserTokenStore, type TokenType } from '../store/user-tokens.js';
 import { parseBody } from '../validation.js';
+import { bodyDigest, CONSOLE_BROWSER_PREFIX, verifySenderIdentity } from '../../../common/sender-identity.js';
 import { userSecrets } from './users.js';
 import type { ScopedRoutes } from './scopes.js';
 
@@ -27,21 +28,41 @@ const REQUESTS_PER_EMAIL = 3;
 const REQUESTS_PER_CALLER = 30;
 const WINDOW_MS = 60 * 60_000;
 
+/** Keys a limit remembers at most: past it the least recently counted goes (constant time). */
+const MAX_KEYS = 10_000;
+
 class HourlyLimit {
   private readonly seen = new Map<string, number[]>();
 
   constructor(private readonly max: number) {}
 
-  /** Counts one request; the seconds to wait when over the limit, else 0. */
-  take(key: string): number {
+  /** The seconds to wait before the next request for `key` may be counted, else 0. */
+  wait(key: string): number {
     const now = Date.now();
     const recent = (this.seen.get(key) ?? []).filter((at) => now - at < WINDOW_MS);
-    if (recent.length >= this.max) return Math.ceil((recent[0]! + WINDOW_MS - now) / 1000);
-    recent.push(now);
-    this.seen.set(key, recent);
-    if (this.seen.size > 10_000) for (const [k, times] of this.seen) if (times.every((at) => now - at >= WINDOW_MS)) this.seen.delete(k);
-    return 0;
+    return recent.length >= this.max ? Math.ceil((recent[0]! + WINDOW_MS - now) / 1000) : 0;
   }
+
+  /** Counts one request for `key`. */
+  count(key: string): void {
+    const now = Date.now();
+    const recent = (this.seen.get(key) ?? []).filter((at) => now - at < WINDOW_MS);
+    recent.push(now);
+    this.seen.delete(key); // re-inserted last: the Map's order is the order of last use
+    this.seen.set(key, recent);
+    if (this.seen.size > MAX_KEYS) this.seen.delete(this.seen.keys().next().value!);
+  }
+}
+
+/**
+ * Who is asking: the console passes the browser's address, vouched for with
+ * OPENHIM_SENDER_IDENTITY_SECRET (the console's own requests all come from one address, which
+ * would otherwise share one budget among all its users); anyone else, their own address.
+ */
+function callerOf(deps: IolDeps, request: FastifyRequest): string {
+  const check = verifySenderIdentity(deps.config.senderIdentitySecret, request.headers, request.method, request.url, bodyDigest());
+  if (check.ok === true && check.clientID.startsWith(CONSOLE_BROWSER_PREFIX)) return check.clientID.slice(CONSOLE_BROWSER_PREFIX.length);
+  return request.ip;
 }
 
 const setPasswordSchema = z.object({
@@ -68,7 +89,7 @@ const message = (kind: TokenType, firstname: string, link: string, instance: str
   return {
     subject: kind === 'newUser' ? 'OpenHIM Console Profile' : 'OpenHIM Console Password Reset',
     text: `Hi ${firstname},\n\n${opening}\n\nFollow the link below to set your password and log into the OpenHIM Console (it can be used once):\n${link}\n`,
-    html: `<h1>${title}</h1><p>Hi ${escape(firstname)},<br/><br/>${escape(opening)}</p><p>Follow the link below to set your password and log into the OpenHIM Console (it can be used once):</p><p>${escape(link)}</p>`,
+    html: `<h1>${title}</h1><p>Hi ${escape(firstname)},<br/><br/>${escape(opening)}</p><p>Follow the link below to set your password and log into the OpenHIM Console (it can be used once):</p><p><a href="${escape(link)}">${escape(link)}</a></p>`,
   };
 }
 
@@ -118,7 +139,13 @@ function register(app: FastifyInstance, deps: IolDeps): void {
     if (!deps.mailer.configured) {
       throw new IolError(503, 'IOL_MAIL_UNAVAILABLE', 'password reset by e-mail needs a mail server, and none is configured (OPENHIM_SMTP_URL)', 'ask an admin to set your password (PUT /users/:email)');
     }
-    const wait = Math.max(perCaller.take(request.ip), perEmail.take(email));
+    // A refused request counts against nobody: a stranger cannot use up a user's budget.
+    const caller = callerOf(deps, request);
+    const wait = Math.max(perCaller.wait(caller), perEmail.wait(email));
+    if (wait === 0) {
+      perCaller.count(caller);
+      perEmail.count(email);
+    }
     if (wait > 0) {
       reply.header('retry-after', String(wait));
       throw new IolError(429, 'IOL_TOO_MANY_REQUESTS', `too many password reset requests; try again in ${Math.ceil(wait / 60)} minutes`);

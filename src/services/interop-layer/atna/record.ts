@@ -56,7 +56,15 @@ const syslog = z.object({
 const OUTCOMES = ['0', '4', '8', '12'] as const;
 const ACTIONS = ['C', 'R', 'U', 'D', 'E'] as const;
 
-const eventDateTime = text(64).refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be a date and time' });
+/**
+ * A date and time as ATNA writes them (ISO 8601, from year 1900), not after tomorrow: a record
+ * dated far ahead would sort first in every list for good, and one outside the database's range
+ * could not be stored.
+ */
+const eventDateTime = text(64).refine((value) => {
+  const ms = Date.parse(value);
+  return /^\d{4}-\d{2}-\d{2}/.test(value.trim()) && !Number.isNaN(ms) && ms >= Date.UTC(1900, 0, 1) && ms <= Date.now() + 24 * 60 * 60_000;
+}, { message: 'must be an ISO 8601 date and time from 1900 to tomorrow' });
 
 /** OpenHIM's AuditRecordSchema; fields it does not have are dropped, as its mongoose model drops them. */
 export const atnaRecordSchema = z.object({

@@ -103,37 +103,52 @@ export function parseSyslog(raw: string): SyslogMessage {
  * the cap, ends the stream (the connection is closed).
  */
 export class OctetCountingDecoder implements MessageDecoder {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** The length prefix read so far (at most 10 digits). */
+  private header = '';
+  /** While reading a message: its parts so far and how many bytes are still to come. */
+  private body: Buffer[] | undefined;
+  private remaining = 0;
   private broken = false;
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** Linear in the bytes pushed: each byte is looked at once, a message's parts joined once. */
   push(data: Buffer): MllpEvent[] {
-    if (this.broken) return [];
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, data]) : data;
     const events: MllpEvent[] = [];
-    for (;;) {
+    let at = 0;
+    while (at < data.length && !this.broken) {
+      if (this.body) {
+        const take = Math.min(this.remaining, data.length - at);
+        this.body.push(data.subarray(at, at + take));
+        this.remaining -= take;
+        at += take;
+        if (this.remaining === 0) {
+          events.push({ kind: 'message', payload: Buffer.concat(this.body) });
+          this.body = undefined;
+        }
+        continue;
+      }
+      const byte = data[at++]!;
       // Senders may put line breaks between messages (non-transparent framing's habit).
-      let start = 0;
-      while (start < this.buffered.length && (this.buffered[start] === 0x0a || this.buffered[start] === 0x0d)) start += 1;
-      const space = this.buffered.indexOf(0x20, start);
-      const digits = space < 0 ? this.buffered.length - start : space - start;
-      if (digits > 10 || (space < 0 && this.buffered.length - start > 10)) return this.fail(events, 'unframed');
-      if (space < 0) break;
-      const length = this.buffered.subarray(start, space).toString('latin1');
-      if (!/^[1-9]\d*$/.test(length)) return this.fail(events, 'unframed');
-      const size = Number(length);
+      if ((byte === 0x0a || byte === 0x0d) && this.header === '') continue;
+      if (byte !== 0x20) {
+        if (byte < 0x30 || byte > 0x39 || this.header.length >= 10 || (this.header === '' && byte === 0x30)) return this.fail(events, 'unframed');
+        this.header += String.fromCharCode(byte);
+        continue;
+      }
+      if (this.header === '') return this.fail(events, 'unframed');
+      const size = Number(this.header);
+      this.header = '';
       if (size > this.maxMessageBytes) return this.fail(events, 'too-large');
-      if (this.buffered.length < space + 1 + size) break;
-      events.push({ kind: 'message', payload: Buffer.from(this.buffered.subarray(space + 1, space + 1 + size)) });
-      this.buffered = this.buffered.subarray(space + 1 + size);
+      this.body = [];
+      this.remaining = size;
     }
     return events;
   }
 
   private fail(events: MllpEvent[], problem: 'unframed' | 'too-large'): MllpEvent[] {
     this.broken = true;
-    this.buffered = Buffer.alloc(0);
+    this.body = undefined;
     return [...events, { kind: 'problem', problem }];
   }
 }

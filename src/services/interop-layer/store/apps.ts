@@ -17,19 +17,29 @@ export interface AppFilter {
   value: string | boolean;
 }
 
+function whereOf(filters: readonly AppFilter[]): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const clauses = filters.map((f) => {
+    // access_roles is a list: a value matches when the list holds it (Mongo's array equality).
+    params.push(JSON.stringify({ [f.field]: f.field === 'access_roles' ? [f.value] : f.value }));
+    return `doc @> $${params.length}::jsonb`;
+  });
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
 export class AppStore {
   constructor(private readonly db: Queryable) {}
 
   /** Apps matching every filter (as OpenHIM's `find(query)`), by name. */
   async list(filters: readonly AppFilter[] = []): Promise<App[]> {
-    const params: unknown[] = [];
-    const where = filters.map((f) => {
-      // access_roles is a list: a value matches when the list holds it (Mongo's array equality).
-      params.push(JSON.stringify({ [f.field]: f.field === 'access_roles' ? [f.value] : f.value }));
-      return `doc @> $${params.length}::jsonb`;
-    });
-    const sql = `SELECT doc FROM iol.apps ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name`;
-    return (await this.db.query<{ doc: App }>(sql, params)).rows.map((r) => r.doc);
+    const { where, params } = whereOf(filters);
+    return (await this.db.query<{ doc: App }>(`SELECT doc FROM iol.apps ${where} ORDER BY name`, params)).rows.map((r) => r.doc);
+  }
+
+  /** Only the name and url of the apps matching (the import map: no icons read or sent). */
+  async namesAndUrls(filters: readonly AppFilter[] = []): Promise<Array<{ name: string; url: string }>> {
+    const { where, params } = whereOf(filters);
+    return (await this.db.query<{ name: string; url: string }>(`SELECT name, url FROM iol.apps ${where} ORDER BY name`, params)).rows;
   }
 
   async count(): Promise<number> {

@@ -50,6 +50,8 @@ interface Coding {
 export interface StoredAudit {
   doc: AuditEvent;
   atna?: AtnaRecord | null;
+  /** The page reached its byte budget before this record: its participants, objects and raw message were left out. */
+  details_omitted?: boolean;
 }
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -123,6 +125,8 @@ export interface AuditQuery {
   auditSourceId?: string | undefined;
   /** Regular expressions (PostgreSQL's `~`) each of which some participant object's id must match. */
   participantObjectPatterns?: readonly string[] | undefined;
+  /** Bytes of ATNA records a page carries whole; past them a record comes without its details (findStored). */
+  detailBytes?: number | undefined;
   from?: string | undefined;
   to?: string | undefined;
   limit: number;
@@ -267,11 +271,19 @@ export class AuditLog {
     const where = (clauses: string[]) => (clauses.length ? `WHERE ${clauses.join(' AND ')}` : '');
     const limit = p(q.limit);
     const offset = p(q.offset);
+    // ATNA records carry up to a MiB each (raw message, query): past the page's byte budget the rest
+    // of the page comes without them, as GET /transactions leaves bodies out.
+    const budget = p(q.detailBytes ?? Number.MAX_SAFE_INTEGER);
     const r = await this.db.query<StoredAudit>(
-      `SELECT doc, atna FROM (
-         (SELECT recorded, id, doc, atna FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
-         ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc, NULL::jsonb AS atna FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}
-       ) merged ORDER BY recorded DESC, id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+      `SELECT doc,
+              CASE WHEN atna IS NULL OR running <= ${budget}::bigint THEN atna ELSE atna - 'rawMessage' - 'activeParticipant' - 'participantObjectIdentification' END AS atna,
+              (atna IS NOT NULL AND running > ${budget}::bigint) AS details_omitted
+         FROM (SELECT page.*, sum(COALESCE(octet_length(atna::text), 0)) OVER (ORDER BY recorded DESC, id DESC) AS running FROM (
+           SELECT recorded, id, doc, atna FROM (
+             (SELECT recorded, id, doc, atna FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
+             ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc, NULL::jsonb AS atna FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}
+           ) merged ORDER BY recorded DESC, id DESC LIMIT ${limit}::int OFFSET ${offset}::int) page) sized
+        ORDER BY recorded DESC, id DESC`,
       params,
     );
     return r.rows;
