@@ -104,6 +104,23 @@ for (const driver of testDrivers) {
       assert.equal(mailsTo('rate@example.org').length, 1, 'once an hour');
     });
 
+    test('alerts are checked at save as OpenHIM\'s model checks them', async () => {
+      const bad = [
+        [{ status: '500', users: [{ user: 'ops@example.org' }] }, /method/],
+        [{ status: '500', users: [{ user: 'ops@example.org', method: 'pigeon' }] }, /method/],
+        [{ status: '500', users: [{ user: 'ops@example.org', method: 'email', maxAlerts: 'often' }] }, /maxAlerts/],
+        [{ status: '4xx', failureRate: 'abc', users: [] }, /failureRate/],
+        [{ status: 'abc', users: [] }, /status/],
+        [{ condition: 'status', users: [] }, /status/],
+        [{ status: '500', groups: [{ $ne: 1 }] }, /groups/],
+      ] as const;
+      for (const [alert, message] of bad) {
+        const res = await iol.call('POST', '/channels', { name: `bad alert ${JSON.stringify(alert)}`, urlPattern: '^/x$', routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }], alerts: [alert] });
+        assert.equal(res.status, 400, JSON.stringify(alert));
+        assert.match(res.body.message, message);
+      }
+    });
+
     test('auto-retry-max-attempted: a failed transaction on its last automatic retry is alerted; an earlier attempt is not', async () => {
       const retrying = await iol.call('POST', '/channels', {
         name: 'retrying', urlPattern: '^/retrying$', allow: ['pos'], autoRetryEnabled: true, autoRetryMaxAttempts: 3,

@@ -180,15 +180,19 @@ function register(app: FastifyInstance, deps: IolDeps): void {
     const body = parseBody(setPasswordSchema, request.body, 'password');
     const secrets = await userSecrets(deps, body, user.email);
     if (!secrets) throw badRequest('give the new password (password, at least 8 characters)');
-    // A new user completes their profile too, and is unlocked (OpenHIM's updateUserByToken).
-    const { locked: _locked, ...rest } = user;
-    const updated: User =
+    // A new user completes their profile too (OpenHIM's updateUserByToken); either way the user is unlocked.
+    const names: Partial<User> =
       tokenType === 'newUser'
-        ? { ...rest, ...(body.firstname !== undefined ? { firstname: body.firstname } : {}), ...(body.surname !== undefined ? { surname: body.surname } : {}), ...(body.msisdn ? { msisdn: body.msisdn } : {}) }
-        : rest;
+        ? { ...(body.firstname !== undefined ? { firstname: body.firstname } : {}), ...(body.surname !== undefined ? { surname: body.surname } : {}), ...(body.msisdn ? { msisdn: body.msisdn } : {}) }
+        : {};
     const used = await deps.db.transaction(async (tx) => {
       if (!(await new UserTokenStore(tx).consume(token))) return false;
-      await new UserStore(tx).update(updated, secrets);
+      // The user as it is now, locked for this transaction: an admin's change meanwhile (groups) stays.
+      const current = await tx.query<{ doc: User }>('SELECT doc FROM iol.users WHERE id = $1 FOR UPDATE', [user._id]);
+      const fresh = current.rows[0]?.doc;
+      if (!fresh) return false;
+      const { locked: _wasLocked, ...now } = fresh;
+      await new UserStore(tx).update({ ...now, ...names }, secrets);
       return true;
     });
     if (!used) throw notFoundToken(token);

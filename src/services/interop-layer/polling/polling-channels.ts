@@ -40,7 +40,7 @@ export async function pollChannel(deps: RouterDeps, channel: CompiledChannel, la
       body: Buffer.alloc(0),
       clientIP: '127.0.0.1',
       host: deps.config.routerHost,
-      port: 0,
+      port: deps.config.routerHttpPort,
     },
     startedAt: process.hrtime.bigint(),
     channel,
