@@ -3,7 +3,7 @@
 // server-driver tests (unless INSTANT_TEST_DATABASE_URL is given), then node's test runner.
 //   node scripts/run-tests.js [path-substring ...] [--record-durations]
 // Files start longest first, by scripts/test-durations.json (a file not listed there, e.g. a new
-// one, before all others): two at a time, a long file started last would run alone at the end.
+// one, before all others): three at a time (INSTANT_TEST_CONCURRENCY), a long file started last would run alone at the end.
 // `node --test` sorts the files it is given by name, so the runner is driven through run().
 // --record-durations writes this run's per-file times into that list.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { startThrowawayPostgres } from './throwaway-postgres.js';
 
 const TEST_ROOT = 'dist/test';
 const DURATIONS = new URL('./test-durations.json', import.meta.url);
-const CONCURRENCY = Number(process.env.INSTANT_TEST_CONCURRENCY ?? 2);
+const CONCURRENCY = Number(process.env.INSTANT_TEST_CONCURRENCY ?? 3);
 
 function findTests(dir) {
   const found = [];
