@@ -27,7 +27,7 @@ export interface LoggerOptions {
   file?: Writable;
   /** Human-readable lines to this stream (foreground mode). */
   pretty?: NodeJS.WritableStream;
-  /** More JSON-lines destinations (e.g. the runtime's recent-lines buffer). */
+  /** More JSON-lines destinations (e.g. the runtime's recent-lines buffer, the server logs of GET /logs). */
   extra?: Writable[];
 }
 

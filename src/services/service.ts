@@ -6,6 +6,7 @@
  */
 import type { Database } from '../db/database.js';
 import type { Logger } from '../common/logger.js';
+import type { ServerLogs } from '../common/server-logs.js';
 
 /** Resolved settings (environment variables of the packages, after precedence and secrets). */
 export interface Settings {
@@ -32,6 +33,8 @@ export interface ServiceContext {
    * is asked, not copied). Absent where nobody told the service (a hand-started process).
    */
   composition?: () => DeploymentComposition;
+  /** The process's recent log records (the interop layer's GET /logs); absent where nothing keeps them. */
+  serverLogs?: ServerLogs;
 }
 
 /** A package of the deployment, as the console's architecture view names it. */

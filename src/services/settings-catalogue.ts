@@ -43,6 +43,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_ROOT_EMAIL', default: 'root@openhim.org' },
     { name: 'OPENHIM_ROOT_PASSWORD', default: '(required)' },
     { name: 'OPENHIM_ROUTER_AUTH_TYPES', default: 'basic,token,jwt,mutual-tls' },
+    { name: 'OPENHIM_ROUTER_COMPRESS_MIN_BYTES', default: '8' },
     { name: 'OPENHIM_ROUTER_HOST', default: '127.0.0.1' },
     { name: 'OPENHIM_ROUTER_HTTPS_PORT', default: '5000' },
     { name: 'OPENHIM_ROUTER_HTTP_PORT', default: '5001' },

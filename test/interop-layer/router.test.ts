@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { calendarParts } from '../../src/services/interop-layer/api/system.js';
@@ -379,11 +379,19 @@ for (const driver of testDrivers) {
         const logged = await lastTx('fhir');
         assert.equal(logged.request.path, path);
         assert.equal(logged.response.body, '{"resourceType":"Patient"}', `${encoding}: stored decoded`);
-        // A client that does not take the coding gets the answer decoded (OpenHIM httpTests "should decompress gzip").
-        for (const acceptEncoding of ['', 'identity', encoding === 'br' ? 'gzip, deflate' : 'br', `${encoding};q=0, *`]) {
+        // A client that does not take the coding gets the answer decoded (OpenHIM httpTests "should decompress gzip"),
+        // and, when it takes another, compressed again in that one (OpenHIM's koa-compress after the router).
+        for (const [acceptEncoding, recoded] of [
+          ['', undefined],
+          ['identity', undefined],
+          [encoding === 'br' ? 'gzip' : 'br', encoding === 'br' ? 'gzip' : 'br'],
+          [`${encoding};q=0, *`, encoding === 'br' ? 'gzip' : 'br'],
+        ] as const) {
           const plain = await request(`${iol.router}${path}`, { headers: { authorization: emr, 'accept-encoding': acceptEncoding } });
-          assert.equal(plain.headers['content-encoding'], undefined, `${encoding} to "${acceptEncoding}"`);
-          assert.equal(await plain.body.text(), '{"resourceType":"Patient"}');
+          assert.equal(plain.headers['content-encoding'], recoded, `${encoding} to "${acceptEncoding}"`);
+          const bytes = Buffer.from(await plain.body.arrayBuffer());
+          const text = recoded === undefined ? bytes : recoded === 'br' ? brotliDecompressSync(bytes) : gunzipSync(bytes);
+          assert.equal(text.toString(), '{"resourceType":"Patient"}');
         }
         const taken = await request(`${iol.router}${path}`, { headers: { authorization: emr, 'accept-encoding': `${encoding}, *;q=0.1` } });
         assert.equal(taken.headers['content-encoding'], encoding, 'a client that takes it gets it as it came');
@@ -417,6 +425,71 @@ for (const driver of testDrivers) {
       assert.equal(refused.statusCode, 502);
       assert.match(await refused.body.text(), /OPENHIM_ROUTER_MAX_BODY_BYTES/);
       assert.equal((await lastTx('fhir')).status, 'Failed');
+    });
+
+    test('a plain answer is compressed for a client that asks (OpenHIM koa-compress, threshold 8) and stored plain', async () => {
+      const text = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Compressed'.repeat(20) }] });
+      up.handle('/fhir/plain', (_req, res) => res.writeHead(200, { 'content-type': 'application/fhir+json; charset=utf-8', etag: '"v1"' }).end(text));
+      up.handle('/fhir/png', (_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.alloc(500, 1)));
+      up.handle('/fhir/no-transform', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'private, no-transform' }).end(text));
+      up.handle('/fhir/tiny', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain', vary: 'Origin' }).end('12345678'));
+      const get = (path: string, acceptEncoding?: string, method = 'GET') =>
+        request(`${iol.router}${path}`, { method: method as 'GET', headers: { authorization: emr, ...(acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding }) } });
+      const decoders = { gzip: gunzipSync, br: brotliDecompressSync, deflate: inflateSync } as const;
+      for (const [acceptEncoding, expected] of [
+        ['gzip', 'gzip'],
+        ['x-gzip', 'gzip'],
+        ['gzip, deflate, br', 'br'],
+        ['gzip;q=1, br;q=0.5', 'gzip'],
+        ['deflate', 'deflate'],
+        ['*', 'br'],
+        ['identity, gzip;q=0.2', 'gzip'],
+      ] as const) {
+        const res = await get('/fhir/plain', acceptEncoding);
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.headers['content-encoding'], expected, `Accept-Encoding: ${acceptEncoding}`);
+        assert.equal(res.headers.vary, 'Accept-Encoding');
+        assert.equal(res.headers.etag, 'W/"v1"', 'the strong ETag is made weak: the bytes differ');
+        const bytes = Buffer.from(await res.body.arrayBuffer());
+        assert.equal(Number(res.headers['content-length']), bytes.length);
+        assert.ok(bytes.length < text.length);
+        assert.equal(decoders[expected](bytes).toString(), text);
+      }
+      const logged = await lastTx('fhir');
+      assert.equal(logged.request.path, '/fhir/plain');
+      assert.equal(logged.response.body, text.slice(0, 64), 'the log stores the answer as the upstream sent it');
+      assert.equal(logged.response.headers['content-encoding'], undefined);
+      // Identity for: no Accept-Encoding (as koa-compress), refused codings, HEAD, non-compressible types, no-transform.
+      for (const [path, acceptEncoding, method] of [
+        ['/fhir/plain', undefined, 'GET'],
+        ['/fhir/plain', '', 'GET'],
+        ['/fhir/plain', 'gzip;q=0, br;q=0, deflate;q=0', 'GET'],
+        ['/fhir/plain', '*;q=0', 'GET'],
+        ['/fhir/plain', 'compress', 'GET'],
+        ['/fhir/plain', 'gzip', 'HEAD'],
+        ['/fhir/png', 'gzip', 'GET'],
+        ['/fhir/no-transform', 'gzip', 'GET'],
+      ] as const) {
+        const res = await get(path, acceptEncoding, method);
+        assert.equal(res.headers['content-encoding'], undefined, `${method} ${path} with ${acceptEncoding}`);
+        assert.equal(res.headers.etag, path === '/fhir/plain' ? '"v1"' : undefined);
+        await res.body.dump();
+      }
+      // At OpenHIM's threshold of 8 bytes; an upstream's Vary is kept beside Accept-Encoding.
+      const tiny = await get('/fhir/tiny', 'gzip');
+      assert.equal(tiny.headers['content-encoding'], 'gzip');
+      assert.equal(tiny.headers.vary, 'Origin, Accept-Encoding');
+      assert.equal(gunzipSync(Buffer.from(await tiny.body.arrayBuffer())).toString(), '12345678');
+      // The router's own answers past the upstream (a 502 for an unreachable route) are compressed too, as OpenHIM's.
+      const down = await request(`${iol.router}/down`, { headers: { authorization: emr, 'accept-encoding': 'gzip' } });
+      assert.equal(down.statusCode, 502);
+      assert.equal(down.headers['content-encoding'], 'gzip');
+      assert.ok(gunzipSync(Buffer.from(await down.body.arrayBuffer())).toString().length > 0);
+      // Refusals before routing are not (OpenHIM's compress runs after authorisation).
+      const refused = await request(`${iol.router}/billing`, { headers: { authorization: emr, 'accept-encoding': 'gzip' } });
+      assert.equal(refused.statusCode, 401);
+      assert.equal(refused.headers['content-encoding'], undefined);
+      await refused.body.dump();
     });
 
     test('transactions API: filters, representations, paging, by client; rerun through a task links parent and child', async () => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../src/common/logger.js';
+import { ServerLogs } from '../../src/common/server-logs.js';
 import { SettingsMap } from '../../src/platform/settings.js';
 import type { RunningService } from '../../src/services/service.js';
 import { interopLayerService } from '../../src/services/interop-layer/index.js';
@@ -42,6 +43,8 @@ export async function startIol(driver: 'pglite' | 'postgres', extra: Record<stri
   const t = await openTestDatabase(driver);
   const stateDir = await mkdtemp(join(tmpdir(), 'instant-iol-'));
   const rootPassword = randomBytes(12).toString('base64url');
+  // The records GET /logs reads, as a deployed process keeps them.
+  const serverLogs = new ServerLogs();
   const settings: Record<string, string> = {
     OPENHIM_API_PORT: '0',
     OPENHIM_ROUTER_HTTP_PORT: '0',
@@ -51,7 +54,7 @@ export async function startIol(driver: 'pglite' | 'postgres', extra: Record<stri
     ...extra,
   };
   const start = () =>
-    interopLayerService.start({ name: 'interop-layer', db: t.db, settings: new SettingsMap(settings), logger: createLogger(), stateDir });
+    interopLayerService.start({ name: 'interop-layer', db: t.db, settings: new SettingsMap(settings), logger: createLogger({ extra: [serverLogs] }), serverLogs, stateDir });
   const iol: Iol = {
     t,
     running: await start(),

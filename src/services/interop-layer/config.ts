@@ -39,6 +39,8 @@ export interface IolConfig {
   };
   /** Largest request or response body the router accepts, in bytes. */
   routerMaxBodyBytes: number;
+  /** Answers of at least this many bytes are compressed for clients that ask (OPENHIM_ROUTER_COMPRESS_MIN_BYTES; OpenHIM's 8); 0 is off. */
+  routerCompressMinBytes: number;
   /** Bytes of request and response bodies the router holds at once; past it new requests get 503. */
   routerMaxInflightBytes: number;
   /** Bodies stored per transaction are cut at this size and marked truncated. */
@@ -146,6 +148,7 @@ export function readIolConfig(settings: Settings): IolConfig {
       requireExp: settings.bool('OPENHIM_JWT_REQUIRE_EXP', true),
     },
     routerMaxBodyBytes: limits.routerMaxBodyBytes,
+    routerCompressMinBytes: settings.int('OPENHIM_ROUTER_COMPRESS_MIN_BYTES', 8),
     routerMaxInflightBytes: limits.routerMaxInflightBytes,
     maxStoredBodyBytes: limits.maxStoredBodyBytes,
     defaultTimeoutMs: settings.int('OPENHIM_ROUTER_TIMEOUT_MS', 60_000),

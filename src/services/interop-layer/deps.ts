@@ -11,6 +11,7 @@ import type { RoutingTable } from './routing-table.js';
 import type { RouterMetrics } from './metrics.js';
 import type { KeystoreStore } from './keystore/store.js';
 import type { LiveTls } from './keystore/live-tls.js';
+import type { ServerLogs } from '../../common/server-logs.js';
 
 /** Everything the admin API and the router share, built once at start (no global state). */
 export interface IolDeps {
@@ -41,6 +42,8 @@ export interface IolDeps {
   mailer: Mailer;
   /** Polls a channel now (POST /channels/:id/trigger): the transaction made, and whether its primary route failed. */
   poll?: (channelId: string) => Promise<{ transactionId?: string; failed: boolean } | undefined>;
+  /** The process's recent log records (GET /logs); absent when the process keeps none. */
+  serverLogs?: ServerLogs | undefined;
   /** Re-sends a stored transaction through the router (rerun). */
   rerun?: (transactionId: string, taskID?: string) => Promise<string>;
 }

@@ -108,6 +108,7 @@ export const interopLayerService: ServiceDefinition = {
       keystore,
       tls: new LiveTls(keystore, logger, config.limits.keystoreKeyDecryptTimeoutMs),
       mailer: createMailer(config.mail.smtpUrl, config.mail.from, logger),
+      serverLogs: ctx.serverLogs,
     };
     deps.rerun = (id, taskID) => rerunTransaction(deps, id, taskID ? { taskID } : {});
 

@@ -18,6 +18,7 @@ import { databaseUrlFromSettings, settingsFromEnvironment } from './environment-
 import { compositionFromSettings } from './composition-env.js';
 import { DEFAULT_OPS_PORT, startOpsServer, type OpsServer } from './ops-server.js';
 import { SERVICE_NETWORK } from './service-network.js';
+import { ServerLogs } from '../../common/server-logs.js';
 
 /** PostgreSQL may still be starting beside us (compose starts both at once): wait this long for it. */
 const DATABASE_WAIT_MS = 120_000;
@@ -29,10 +30,13 @@ export interface ServedService {
   stop(): Promise<void>;
 }
 
-export async function serveService(name: string, env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger({ extra: [process.stdout] })): Promise<ServedService> {
+export async function serveService(name: string, env: NodeJS.ProcessEnv = process.env, givenLogger?: Logger): Promise<ServedService> {
   if (!isBuiltInService(name)) {
     throw new InstantError('INSTANT_SERVICE_UNKNOWN', `no built-in service "${name}"`, `instant serve runs one of: ${builtInServiceNames().join(', ')}`);
   }
+  // The process's own logger keeps its recent records for GET /logs; a caller's logger is its own business.
+  const serverLogs = givenLogger ? undefined : new ServerLogs();
+  const logger = givenLogger ?? createLogger({ extra: [process.stdout, serverLogs!] });
   enableAccessLog();
   const values = settingsFromEnvironment(env);
   const settings = new SettingsMap(values);
@@ -47,7 +51,7 @@ export async function serveService(name: string, env: NodeJS.ProcessEnv = proces
   try {
     // What the renderers wrote about the deployment (composition-env.ts), when they did.
     const composition = compositionFromSettings(values);
-    running = await definition.start({ name, db, settings, logger: log, stateDir: values.INSTANT_STATE_DIR || '/tmp/instant', ...(composition ? { composition: () => composition } : {}) });
+    running = await definition.start({ name, db, settings, logger: log, stateDir: values.INSTANT_STATE_DIR || '/tmp/instant', ...(composition ? { composition: () => composition } : {}), ...(serverLogs ? { serverLogs } : {}) });
   } catch (error) {
     log.error({ err: error }, 'failed to start');
     await ops.close();

@@ -9,6 +9,7 @@ import type { RecentLogLines } from '../../platform/recent-log-lines.js';
 import { SettingsMap } from '../../platform/settings.js';
 import { resolveServiceDefinition } from './service-loader.js';
 import { waitHealthy } from './health.js';
+import type { ServerLogs } from '../../common/server-logs.js';
 
 export interface PackageProgress {
   step(pkg: InstantPackage, message: string): void;
@@ -32,6 +33,8 @@ export interface EmbeddedStackOptions {
   db: Database;
   logger: Logger;
   recentLines: RecentLogLines;
+  /** The process's log records for the interop layer's GET /logs. */
+  serverLogs?: ServerLogs;
   stateDir: string;
   healthTimeoutMs?: number;
   /** A running service now serves other certificates (already trusted here): the instance's record should say so. */
@@ -93,7 +96,7 @@ export class EmbeddedStack {
       const logger = this.options.logger.child({ service: entry.name });
       let running: RunningService;
       try {
-        running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir, composition: () => this.composition() });
+        running = await definition.start({ name: entry.name, db: this.options.db, settings: options.settings, logger, stateDir: this.options.stateDir, composition: () => this.composition(), ...(this.options.serverLogs ? { serverLogs: this.options.serverLogs } : {}) });
       } catch (error) {
         logger.error({ err: error }, 'failed to start');
         throw portInUse(entry.name, pkg, error, options.settings) ?? this.serviceFailure(entry.name, pkg, errorMessage(error), error);

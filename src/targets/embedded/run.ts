@@ -20,6 +20,7 @@ import { startControlServer, type ControlHandlers } from './control.js';
 import { chooseDatabaseUrl, openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
 import { EmbeddedStack } from './embedded-stack.js';
 import { guardStackProcess } from './fatal.js';
+import { ServerLogs } from '../../common/server-logs.js';
 
 export interface RunOptions {
   deployment: Deployment;
@@ -157,7 +158,8 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   const recentLines = new RecentLogLines();
   // Opened synchronously, so an unwritable log is a start-up error rather than a later crash.
   const logFile = createWriteStream(store.logFile, { fd: onStorage(store.logFile, () => openSync(store.logFile, 'a')) });
-  const logger = createLogger({ file: logFile, extra: [recentLines], ...(options.prettyLogs ? { pretty: options.prettyLogs } : {}) });
+  const serverLogs = new ServerLogs();
+  const logger = createLogger({ file: logFile, extra: [recentLines, serverLogs], ...(options.prettyLogs ? { pretty: options.prettyLogs } : {}) });
   const instanceLogger = logger.child({ service: 'instant' });
   const guard = guardStackProcess({ stateDir: store.dir, logFile: store.logFile, ...(options.reportFatal ? { report: options.reportFatal } : {}) });
   logFile.on('error', (error) => guard.fail(error));
@@ -188,7 +190,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
   const onTrustChange = () => {
     if (runtimeWritten && !shuttingDown) writeRuntime();
   };
-  const stack = new EmbeddedStack({ db, logger, recentLines, stateDir: store.dir, onTrustChange, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
+  const stack = new EmbeddedStack({ db, logger, recentLines, serverLogs, stateDir: store.dir, onTrustChange, ...(options.healthTimeoutMs ? { healthTimeoutMs: options.healthTimeoutMs } : {}) });
   // Every package this process has seen, for planning stops of packages added later.
   const known = new Map<string, InstantPackage>(deployment.all);
 

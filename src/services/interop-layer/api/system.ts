@@ -1,4 +1,4 @@
-/** Heartbeat, about, contact groups, logs. */
+/** Heartbeat, about, contact groups, logs (api/logs.ts). */
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
@@ -8,6 +8,7 @@ import { contactGroupSchema } from '../models.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 import { checkStorable } from './query-filters.js';
+import { registerLogs } from './logs.js';
 
 export { calendarParts } from './metrics.js';
 
@@ -43,7 +44,7 @@ function registerAbout(app: FastifyInstance): void {
 }
 
 function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
-  app.get('/logs', async () => []);
+  registerLogs(app, deps.serverLogs);
 
   // Contact groups (alerting recipients).
   app.get('/groups', async () => {

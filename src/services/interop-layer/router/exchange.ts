@@ -64,8 +64,10 @@ export interface Exchange {
   mediatorStatus?: TransactionStatus | undefined;
   /** How the primary route answered: its status, or that it failed (no answer). */
   primaryOutcome?: { status?: number | undefined; failed: boolean } | undefined;
-  /** Set by any step: the answer, which also ends the request steps. */
+  /** Set by any step: the answer, which also ends the request steps. It is what the log stores. */
   response?: RouterResponse | undefined;
+  /** The answer as sent, when it differs from `response` (compressed for the client: compress-for-client.ts). */
+  clientResponse?: RouterResponse | undefined;
   /** Set by a step that ends the request early (no route ran). */
   halted?: boolean;
   /** Abandons the primary route's call (set while it runs; the listener calls it when the client goes away). */

@@ -19,6 +19,7 @@ import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstrea
 import { setFinalStatus } from './steps/set-final-status.js';
 import { rewriteResponseUrls } from './steps/rewrite-urls.js';
 import { decodeForClient } from './steps/decode-for-client.js';
+import { compressForClient } from './steps/compress-for-client.js';
 import { acceptTcpSender, routeToMllp } from './steps/route-to-mllp.js';
 
 export interface Pipeline {
@@ -29,7 +30,7 @@ export interface Pipeline {
 
 export const routerPipeline: Pipeline = {
   headers: [normalisePath, dropSenderHeaders, dropOwnSessionCookies, authenticateClient, refuseUnauthenticated, refuseOverQuota],
-  request: [matchChannel, authoriseClient, routeToUpstreams, decodeForClient, rewriteResponseUrls],
+  request: [matchChannel, authoriseClient, routeToUpstreams, decodeForClient, rewriteResponseUrls, compressForClient],
   after: [awaitSecondaryRoutes, recordClientCost, setFinalStatus, recordTransaction],
 };
 

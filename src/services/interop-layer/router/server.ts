@@ -219,7 +219,7 @@ export function createRequestHandler(deps: RouterDeps, tlsListener: boolean, bud
     const response = exchange.response ?? plain(500, 'no response');
     // The upstream answer was held too: count it against the budget (after the fact).
     if (budget.tryReserve(response.body.length)) reserved.bytes += response.body.length;
-    send(res, response);
+    send(res, exchange.clientResponse ?? response);
     try {
       const afterSteps = runAfterSteps(pipeline, exchange, deps);
       if (afterSteps) await afterSteps;
