@@ -16,6 +16,7 @@ import { TasksPage } from './pages/tasks';
 import { UsersPage, RolesPage, AuditsPage } from './pages/admin';
 import { ArchitecturePage } from './pages/architecture';
 import { CertificatesPage } from './pages/certificates';
+import { LogsPage } from './pages/logs';
 import { ClientRegistryPage, GoldenRecordPage, PatientPage, PatientsPage } from './pages/registries';
 import './styles.css';
 
@@ -25,7 +26,7 @@ interface Session {
 }
 
 /** Pages only admins can use (the admin API answers everyone else 403): hidden from other users. */
-const ADMIN_ONLY = new Set(['/clients', '/mediators', '/roles', '/users', '/audits', '/certificates']);
+const ADMIN_ONLY = new Set(['/clients', '/mediators', '/roles', '/users', '/audits', '/certificates', '/logs']);
 
 const NAV: Array<[string, string]> = [
   ['/', 'Dashboard'],
@@ -39,6 +40,7 @@ const NAV: Array<[string, string]> = [
   ['/users', 'Users'],
   ['/audits', 'Audits'],
   ['/certificates', 'Certificates'],
+  ['/logs', 'Server logs'],
 ];
 
 function pageFor(path: string) {
@@ -55,6 +57,7 @@ function pageFor(path: string) {
     case 'users': return <UsersPage />;
     case 'audits': return <AuditsPage />;
     case 'certificates': return <CertificatesPage />;
+    case 'logs': return <LogsPage />;
     case 'patients': return id ? <PatientPage id={id} /> : <PatientsPage />;
     case 'client-registry': return id ? <GoldenRecordPage id={id} /> : <ClientRegistryPage />;
     default: return <p>No page here. <a href={href('/')}>Go to the dashboard</a>.</p>;

@@ -5,7 +5,7 @@
  * through the router, find it in the transaction list, open it, rerun it and see the rerun (and
  * its task), edit a mediator's config, and see the request's path in the architecture view (the
  * deployed packages framing their services, the traffic landing on them); on
- * a tablet-sized window the navigation folds and every control has a label.
+ * read the server logs; on a tablet-sized window the navigation folds and every control has a label.
  * Runs on PGlite and, when a server is available, on PostgreSQL.
  * CONSOLE_SCREENSHOTS=1 writes the screenshots docs/console.md shows into docs/console/.
  */
@@ -325,6 +325,17 @@ for (const driver of testDrivers) {
       await screenshot(page, 'dashboard', shots);
     });
 
+    test('server logs: the records of the interop layer, at the level picked', async () => {
+      await page.getByRole('link', { name: 'Server logs' }).click();
+      await page.getByRole('heading', { name: 'Server logs' }).waitFor();
+      await page.getByRole('cell', { name: 'interop layer listening' }).waitFor();
+      // Nothing at error level was logged by this run: the list says so.
+      await page.getByLabel('Level').selectOption('error');
+      await page.getByText('No records at this level in this period.').waitFor();
+      await page.getByLabel('Level').selectOption('info');
+      await page.getByRole('cell', { name: 'interop layer listening' }).waitFor();
+    });
+
     test('on a tablet the navigation folds behind Menu, and every control has a label', async () => {
       await page.setViewportSize({ width: 820, height: 1180 });
       assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
@@ -334,7 +345,7 @@ for (const driver of testDrivers) {
       await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).waitFor();
       assert.equal(await page.getByRole('checkbox', { name: 'e2e-role may use E2E channel' }).isChecked(), true);
       await screenshot(page, 'roles-tablet', shots);
-      for (const path of ['#/transactions', '#/channels/new', '#/clients/new', '#/users', '#/roles', '#/certificates']) {
+      for (const path of ['#/transactions', '#/channels/new', '#/clients/new', '#/users', '#/roles', '#/certificates', '#/logs']) {
         await page.goto(`${stack.url}/${path}`);
         await page.locator('main h1').waitFor();
         const unlabelled = await page.$$eval('input, select, textarea', (elements) =>
