@@ -102,7 +102,8 @@ test('the admin API answers the console\'s validation errors as they are', async
   const { cookie, body } = await login();
   const res = await fetch(`${stack.url}/api/channels`, {
     method: 'POST',
-    headers: { cookie: cookie!, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
+    // As the console's pages ask (console/src/api.ts): errors as JSON.
+    headers: { cookie: cookie!, accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
     body: JSON.stringify({ name: 'bad', urlPattern: '([', routes: [] }),
   });
   assert.equal(res.status, 400);
@@ -115,7 +116,7 @@ test('a user is edited through PUT /api/users/:email: names, groups, a new passw
   assert.equal((await stack.iol.call('POST', '/users', { email, firstname: 'Old', surname: 'Name', groups: ['users'], password: 'first-password-1' })).status, 201);
   const put = (change: unknown) => fetch(`${stack.url}/api/users/${encodeURIComponent(email)}`, {
     method: 'PUT',
-    headers: { cookie: cookie!, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
+    headers: { cookie: cookie!, accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': body.csrfToken },
     body: JSON.stringify(change),
   });
   const bad = await put({ groups: 'admin' });

@@ -23,7 +23,9 @@ for (const driver of testDrivers) {
     const open = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(iol.api + path, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
       const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as any) : undefined };
+      // Errors come as OpenHIM sends them, their message as plain text (api/error-body.ts).
+      const json = res.headers.get('content-type')?.startsWith('application/json');
+      return { status: res.status, headers: res.headers, body: text && json ? (JSON.parse(text) as any) : text || undefined };
     };
     const mailTo = (email: string, count = 1) =>
       eventually(async () => {
@@ -75,7 +77,7 @@ for (const driver of testDrivers) {
       assert.equal(user.groups[0], 'viewers', 'a link sets no groups');
       const again = await open('GET', `/token/${token}`);
       assert.equal(again.status, 404, 'a token is used once');
-      assert.equal(again.body.message, `User with token ${token} could not be found.`);
+      assert.equal(again.body, `User with token ${token} could not be found.`);
       assert.equal((await open('PUT', `/token/${token}`, { password: 'another-password' })).status, 404);
     });
 
@@ -105,7 +107,7 @@ for (const driver of testDrivers) {
     test('root is refused (403); an unknown address is answered as a known one and mailed nothing; requests are throttled', async () => {
       const root = await open('GET', '/password-reset-request/root@openhim.org');
       assert.equal(root.status, 403);
-      assert.match(root.body.message, /Cannot request password reset for 'root@openhim.org'/);
+      assert.equal(root.body, "Cannot request password reset for 'root@openhim.org'");
       const mailsBefore = smtp.mails.length;
       const unknown = await open('GET', '/password-reset-request/test@jembi.org');
       assert.equal(unknown.status, 201, 'no answer tells which addresses are users');
@@ -144,7 +146,7 @@ for (const driver of testDrivers) {
       await iol.t.db.query(`UPDATE iol.user_tokens SET expiry = now() - interval '1 minute'`);
       const expired = await open('GET', `/token/${token}`);
       assert.equal(expired.status, 410);
-      assert.equal(expired.body.message, `Token ${token} has expired`);
+      assert.equal(expired.body, `Token ${token} has expired`);
       assert.equal((await open('PUT', `/token/${token}`, { password: 'password-updated' })).status, 410);
       for (const bad of ['hSas987asdS7y9vqqKJHDSoARXtA098g', 'x'.repeat(100), '%00', '%27%20OR%201%3D1']) assert.equal((await open('GET', `/token/${bad}`)).status, 404, bad);
       // Escaped slashes stay in the token (no other route is reached).
@@ -171,7 +173,7 @@ describe('without a mail server', () => {
   test('a reset request is 503 saying what is missing; a user created without a password is still created, locked', async () => {
     const res = await fetch(`${iol.api}/password-reset-request/someone@example.org`);
     assert.equal(res.status, 503);
-    assert.match(((await res.json()) as { message: string }).message, /OPENHIM_SMTP_URL/);
+    assert.match(await res.text(), /OPENHIM_SMTP_URL/);
     const created = await iol.call('POST', '/users', { email: 'nomail@example.org', firstname: 'No' });
     assert.equal(created.status, 201);
     assert.equal(created.body.locked, true);

@@ -69,7 +69,8 @@ export async function startIol(driver: 'pglite' | 'postgres', extra: Record<stri
       const res = await undiciFetch(iol.api + path, {
         dispatcher: freshConnections,
         method,
-        headers: { authorization: iol.rootAuth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        // JSON errors, as this project's own clients ask for them (api/error-body.ts); OpenHIM's text otherwise.
+        headers: { authorization: iol.rootAuth, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();

@@ -14,6 +14,7 @@ import { readIolConfig } from '../../src/services/interop-layer/config.js';
 import type { IolDeps } from '../../src/services/interop-layer/deps.js';
 import { buildScopedApiApp } from '../../src/services/interop-layer/api/app.js';
 import { enforceScopes, registerScope, type DeclaredRoute } from '../../src/services/interop-layer/api/scopes.js';
+import { OPENHIM_ACTIONS } from '../../src/services/interop-layer/api/openhim-actions.js';
 import { createHttpApp } from '../../src/common/http-app.js';
 import { basic, startIol, type Iol } from '../interop-layer/support.js';
 
@@ -59,7 +60,7 @@ async function routeTable(): Promise<readonly DeclaredRoute[]> {
   return routes;
 }
 
-function send(base: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; code?: string }> {
+function send(base: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; code?: string; text: string }> {
   const url = new URL(path, base);
   const body = ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined;
   return new Promise((resolve, reject) => {
@@ -68,14 +69,15 @@ function send(base: string, method: string, path: string, headers: Record<string
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         let code: string | undefined;
+        const text = Buffer.concat(chunks).toString('utf8');
         try {
           // Our shape is { error: code, message }; OpenHIM's apps API { error: message } with our code beside it.
-          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string; code?: string };
+          const parsed = JSON.parse(text) as { error?: string; code?: string };
           code = parsed.code ?? parsed.error;
         } catch {
           code = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, ...(code ? { code } : {}) });
+        resolve({ status: res.statusCode ?? 0, text, ...(code ? { code } : {}) });
       });
     });
     req.on('error', reject);
@@ -120,9 +122,15 @@ describe('admin API permission scopes', () => {
     assert.ok(admin.length > 40);
     for (const r of admin) {
       const path = concrete(r.url);
-      const asClerk = await send(iol.api, r.method, path, clerk);
+      const asClerk = await send(iol.api, r.method, path, { ...clerk, accept: 'application/json' });
       assert.equal(asClerk.status, 403, `${r.method} ${path} as a non-admin`);
       if (r.method !== 'HEAD') assert.equal(asClerk.code, 'IOL_FORBIDDEN', `${r.method} ${path}`);
+      // Without asking for JSON, OpenHIM's own words, with the name its handler gives the route.
+      const openhimName = OPENHIM_ACTIONS[`${r.method} ${r.url}`];
+      if (openhimName && !r.url.startsWith('/apps')) {
+        const text = (await send(iol.api, r.method, path, clerk)).text;
+        assert.equal(text, `User ${user.email} is not an admin, API access to ${openhimName}${openhimName.endsWith('.') ? '' : ' denied.'}`);
+      }
       assert.equal((await send(iol.api, r.method, path, {})).status, 401, `${r.method} ${path} anonymously`);
     }
   });

@@ -114,7 +114,7 @@ for (const driver of testDrivers) {
     test('a non-admin user gets metrics of the channels it may view; others are 404', async () => {
       const q = `startDate=2000-01-01T00:00:00Z&endDate=${new Date(Date.now() + 3_600_000).toISOString()}`;
       const get = async (path: string, headers = viewer) => {
-        const res = await fetch(`${iol.api}${path}`, { headers });
+        const res = await fetch(`${iol.api}${path}`, { headers: { ...headers, accept: 'application/json' } });
         return { status: res.status, body: await res.json() as any };
       };
       const totals = await eventually(async () => {
@@ -155,13 +155,13 @@ for (const driver of testDrivers) {
     });
 
     test('a reserved key in a JSON body is a 400 naming it; a bad URL escape answers in the API\'s shape', async () => {
-      const proto = await fetch(`${iol.api}/groups`, { method: 'POST', headers: { authorization: iol.rootAuth, 'content-type': 'application/json' }, body: '{"group":"g","__proto__":{"admin":true}}' });
+      const proto = await fetch(`${iol.api}/groups`, { method: 'POST', headers: { authorization: iol.rootAuth, accept: 'application/json', 'content-type': 'application/json' }, body: '{"group":"g","__proto__":{"admin":true}}' });
       assert.equal(proto.status, 400);
       const body = await proto.json() as { error: string; message: string };
       assert.match(body.message, /reserved key "__proto__"/);
-      const ctor = await fetch(`${iol.api}/groups`, { method: 'POST', headers: { authorization: iol.rootAuth, 'content-type': 'application/json' }, body: '{"group":"g","constructor":{"prototype":{}}}' });
+      const ctor = await fetch(`${iol.api}/groups`, { method: 'POST', headers: { authorization: iol.rootAuth, accept: 'application/json', 'content-type': 'application/json' }, body: '{"group":"g","constructor":{"prototype":{}}}' });
       assert.match(((await ctor.json()) as { message: string }).message, /constructor\.prototype/);
-      const badEscape = await rawRequest(iol.api, `GET /mediators/%ff HTTP/1.1\r\nHost: x\r\nAuthorization: ${iol.rootAuth}\r\nConnection: close\r\n\r\n`);
+      const badEscape = await rawRequest(iol.api, `GET /mediators/%ff HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nAuthorization: ${iol.rootAuth}\r\nConnection: close\r\n\r\n`);
       assert.equal(badEscape.status, 400);
       const parsed = JSON.parse(badEscape.body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, ''));
       assert.equal(parsed.error, 'IOL_BAD_URL');

@@ -83,6 +83,7 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   // As OpenHIM: a type changed away from http without methods given drops the old methods.
   if (existing && changes.type !== undefined && changes.type !== 'http' && changes.methods === undefined) (merged as Partial<Channel>).methods = [];
   refuseKafkaRoutes(merged);
+  refuseAsOpenhim(merged);
   const { methods, ...rest } = parseBody(channelSchema, merged, 'channel');
   // An empty list matches no method (OpenHIM); an http channel that names none takes every method
   // (OpenHIM's console always sends the list; a mediator's default channel often has none).
@@ -90,12 +91,7 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   checkRegex(parsed.urlPattern, 'urlPattern');
   checkRegex(parsed.matchContentRegex, 'matchContentRegex');
   checkContentMatch(parsed);
-  // OpenHIM's own rules and messages (src/api/channels.js): priority 1 is the highest.
-  if (parsed.priority !== undefined && parsed.priority < 1) throw badRequest('Channel priority cannot be below 1 (= Highest priority)');
-  if (parsed.methods.length > 0 && parsed.type !== 'http') throw badRequest("Channel method can't be defined if channel type is not http");
-  if (new Set(parsed.methods).size !== parsed.methods.length) {
-    throw badRequest(`channel "${parsed.name}" lists a method twice: ${parsed.methods.join(', ')}`);
-  }
+  if (parsed.methods.length > 0 && parsed.type !== 'http') throw badRequest(METHODS_NOT_HTTP);
   // As OpenHIM (api/channels.js): on create, and on update when routes are given, exactly one
   // enabled primary route, whatever the channel's type.
   if (!existing || changes.routes !== undefined) {
@@ -123,6 +119,39 @@ export function validateChannel(body: unknown, existing?: Channel): Channel {
   if (parsed.rewriteUrlsConfig.length > MAX_REWRITE_RULES) throw badRequest(`channel "${parsed.name}" has ${parsed.rewriteUrlsConfig.length} rewriteUrlsConfig rules; at most ${MAX_REWRITE_RULES}`);
   for (const rule of parsed.rewriteUrlsConfig) if (rule.pathTransform) compilePathTransform(rule.pathTransform);
   return { ...parsed, _id: existing?._id ?? parsed._id ?? newObjectId() };
+}
+
+const METHODS_NOT_HTTP = "Channel method can't be defined if channel type is not http";
+
+/**
+ * OpenHIM's own checks of a channel, in its order and words (src/api/channels.js addChannel and
+ * updateChannel: the body is its message alone), made on the document as sent, before the schema
+ * reads it, so a client gets OpenHIM's text for what OpenHIM refuses.
+ */
+function refuseAsOpenhim(channel: Record<string, unknown>): void {
+  const routes = Array.isArray(channel.routes) ? (channel.routes as unknown[]) : [];
+  for (const route of routes) {
+    if (!route || typeof route !== 'object') continue;
+    const { path, pathTransform } = route as { path?: unknown; pathTransform?: unknown };
+    if ((path && pathTransform) || (pathTransform && !/s\/.*\/.*/.test(String(pathTransform)))) {
+      throw badRequest('Channel cannot have both path and pathTransform. pathTransform must be of the form s/from/to[/g]');
+    }
+  }
+  const priority = channel.priority;
+  if (priority !== undefined && priority !== null && Number(priority) < 1) throw badRequest('Channel priority cannot be below 1 (= Highest priority)');
+  const methods = Array.isArray(channel.methods) ? (channel.methods as unknown[]) : [];
+  if (methods.length > 0) {
+    if (!/http/i.test(typeof channel.type === 'string' && channel.type ? channel.type : 'http')) throw badRequest(METHODS_NOT_HTTP);
+    const seen = new Map<string, number>();
+    for (const method of methods) seen.set(String(method), (seen.get(String(method)) ?? 0) + 1);
+    const repeats = [...seen].filter(([, count]) => count > 1).map(([method]) => method).sort();
+    if (repeats.length > 0) throw badRequest(`Channel methods can't be repeated. Repeated methods are ${repeats.join(', ')}`);
+  }
+  // As mongoose casts it first: a number sent as text counts as the number.
+  const timeout = typeof channel.timeout === 'string' && channel.timeout.trim() !== '' ? Number(channel.timeout) : channel.timeout;
+  if (timeout !== undefined && timeout !== null && !(typeof timeout === 'number' && timeout > 0 && timeout <= 3_600_000)) {
+    throw badRequest('Channel property timeoutSeconds has to be a number greater than 1 and less than an 3600');
+  }
 }
 
 /**

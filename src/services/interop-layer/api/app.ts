@@ -27,6 +27,7 @@ import { visualizerRoutes } from './visualizers.js';
 import { appRoutes } from './apps.js';
 import { auditRoutes } from './audits.js';
 import { setPasswordRoutes } from './set-password.js';
+import { installOpenhimErrorBodies } from './error-body.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -51,6 +52,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
   // Over HTTPS the API serves the keystore's certificate too (as OpenHIM), replaced without a restart.
   if (tls) deps.tls.onChange((identity) => (app.server as unknown as import('node:https').Server).setSecureContext(secureContextOptions(identity, false)));
   const routes = enforceScopes(app);
+  installOpenhimErrorBodies(app);
   void installCors(app, deps.config.apiCors);
   // The session check (auth.ts) runs before this hook and parses the cookie header itself.
   void app.register(cookie, { hook: 'preHandler' });
@@ -100,7 +102,8 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     return reply.code(500).send({ error: 'IOL_INTERNAL', message: 'internal error; see the interop layer log' });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: 'IOL_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+    // OpenHIM (koa) answers an unknown route 404 "Not Found"; the JSON shape says which.
+    reply.code(404).send({ error: 'IOL_NOT_FOUND', message: 'Not Found', hint: `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` });
   });
 
   const modules: ScopedRoutes[] = [

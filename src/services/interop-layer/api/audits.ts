@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, missing } from '../errors.js';
 import { parseBody } from '../validation.js';
 import { auditLogUsedRecord, parseAtnaRecord } from '../atna/record.js';
 import type { AuditKind } from '../store/audits.js';
@@ -99,7 +99,7 @@ function registerAuditRoutes(app: FastifyInstance, deps: IolDeps): void {
     checkStorable(request.params.id, 'id');
     const stored = request.params.id.length <= 64 ? await deps.audits.storedById(request.params.id) : undefined;
     auditLogUsed(request, [request.params.id.slice(0, 64)], stored ? '0' : '4');
-    if (!stored) throw notFound(`audit ${request.params.id.slice(0, 64)}`);
+    if (!stored) throw missing(`Could not find audits record with ID: ${request.params.id.slice(0, 64)}`);
     return toOpenhimAudit(stored, true);
   });
 

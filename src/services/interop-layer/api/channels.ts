@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { badRequest, conflict, forbidden, IolError, notFound } from '../errors.js';
+import { badRequest, conflict, forbidden, IolError, missing } from '../errors.js';
 import type { Channel, User } from '../models.js';
 import { channelPatchOps } from '../channel-patches.js';
 import { newObjectId } from '../ids.js';
@@ -56,7 +56,7 @@ function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
   app.get<{ Params: { id: string } }>('/channels/:id', { config: { userCheck: 'txViewAcl' } }, async (request) => {
     const user = userOf(request);
     const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
-    if (!channel) throw notFound(`channel ${request.params.id}`);
+    if (!channel) throw missing(`We could not find a channel with Id:'${request.params.id}'.`);
     // As OpenHIM's getChannel: a channel the user may not view is a 403.
     if (!visibleTo(user, channel)) throw forbidden(`user ${user.email} may not view channel ${request.params.id} (txViewAcl)`);
     return publicChannel(channel, isAdmin(user));
@@ -73,7 +73,7 @@ function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
 
   app.put<{ Params: { id: string } }>('/channels/:id', async (request) => {
     const existing = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
-    if (!existing) throw notFound(`channel ${request.params.id}`);
+    if (!existing) throw missing(`We could not find a channel with Id:'${request.params.id}'.`);
     const channel = withStoredRoutePasswords(validateChannel(request.body, existing), existing);
     if (channel.name !== existing.name && (await deps.channels.byName(channel.name))) {
       throw conflict(`a channel named "${channel.name}" already exists`);
@@ -88,7 +88,7 @@ function registerChannelChanges(app: FastifyInstance, deps: IolDeps): void {
 
   app.delete<{ Params: { id: string } }>('/channels/:id', async (request) => {
     const existing = await deps.channels.byId(request.params.id);
-    if (!existing) throw notFound(`channel ${request.params.id}`);
+    if (!existing) throw missing(`We could not find a channel with Id:'${request.params.id}'.`);
     // Transactions keep pointing at their channel: one with transactions is marked deleted, not removed.
     const used = (await deps.transactions.count({ channelIDs: [existing._id] })) > 0;
     if (used) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { clientSchema, type Client, type ClientInput, type ClientSecrets } from '../models.js';
 import { clientHashToStore } from '../client-passwords.js';
@@ -91,7 +91,7 @@ function registerClientNameRoute(app: FastifyInstance, deps: IolDeps): void {
     checkStorable(request.params.clientId, 'clientId');
     const row = await deps.clients.find(request.params.clientId);
     const byClientID = request.query.byNamedClientID === 'true';
-    if (!row || (byClientID ? row.doc.clientID : row.doc._id) !== request.params.clientId) throw notFound(`client ${request.params.clientId}`);
+    if (!row || (byClientID ? row.doc.clientID : row.doc._id) !== request.params.clientId) throw missing(`Client with id ${request.params.clientId} could not be found.`);
     return { name: row.doc.name };
   });
 }
@@ -104,7 +104,7 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get<{ Params: { domain: string } }>('/clients/domain/:domain', async (request) => {
     checkStorable(request.params.domain, 'domain');
     const row = await deps.clients.byDomain(request.params.domain);
-    if (!row) throw notFound(`a client with clientDomain ${request.params.domain}`);
+    if (!row) throw missing(`Could not find client with clientDomain ${request.params.domain}`);
     return publicClient(row);
   });
 
@@ -126,13 +126,13 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
     const row = await deps.clients.find(request.params.clientId);
-    if (!row) throw notFound(`client ${request.params.clientId}`);
+    if (!row) throw missing(`Client with id ${request.params.clientId} could not be found.`);
     return publicClient(row);
   });
 
   app.put<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
     const row = await deps.clients.find(request.params.clientId);
-    if (!row) throw notFound(`client ${request.params.clientId}`);
+    if (!row) throw missing(`Client with id ${request.params.clientId} could not be found.`);
     const { body, cleared } = withoutClearedCredentials((request.body ?? {}) as Record<string, unknown>);
     const input = parseBody(clientSchema, { ...row.doc, ...body }, 'client');
     if (input.clientID !== row.doc.clientID) {
@@ -156,7 +156,7 @@ function registerClientRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.delete<{ Params: { clientId: string } }>('/clients/:clientId', async (request) => {
     const row = await deps.clients.find(request.params.clientId);
-    if (!row || !(await deps.clients.delete(row.doc._id))) throw notFound(`client ${request.params.clientId}`);
+    if (!row || !(await deps.clients.delete(row.doc._id))) throw missing(`Client with id ${request.params.clientId} could not be found.`);
     deps.verified.clear();
     await deps.routing.reload();
     auditChange(deps, request, 'D', `Client/${row.doc._id}`);

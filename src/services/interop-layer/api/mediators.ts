@@ -7,7 +7,7 @@ import semver from 'semver';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { mediatorSchema, type Mediator } from '../models.js';
 import { maskConfig, parseBody, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
@@ -37,7 +37,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
     const m = await deps.mediators.byUrn(request.params.urn);
-    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    if (!m) throw missing('No mediator found for this urn.');
     return publicMediator(m);
   });
 
@@ -71,7 +71,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.delete<{ Params: { urn: string } }>('/mediators/:urn', async (request) => {
-    if (!(await deps.mediators.delete(request.params.urn))) throw notFound(`mediator ${request.params.urn}`);
+    if (!(await deps.mediators.delete(request.params.urn))) throw missing('No mediator found for this urn.');
     auditChange(deps, request, 'D', `Mediator/${request.params.urn}`);
     return { result: `mediator ${request.params.urn} deleted` };
   });
@@ -81,7 +81,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     // Only the heartbeat fields change, in one statement: a heartbeat on one replica never
     // overwrites a config saved meanwhile through another.
     const beaten = await deps.mediators.recordHeartbeat(request.params.urn, beat.uptime, new Date().toISOString());
-    if (!beaten) throw notFound(`mediator ${request.params.urn}`);
+    if (!beaten) throw missing('No mediator found for this urn.');
     const { mediator: m, previous } = beaten;
     const changed = Boolean(m._configModifiedTS && (!previous || m._configModifiedTS > previous));
     if (beat.config === true || changed) return m.config ?? {};
@@ -91,7 +91,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.put<{ Params: { urn: string } }>('/mediators/:urn/config', async (request) => {
     const m = await deps.mediators.byUrn(request.params.urn);
-    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    if (!m) throw missing('No mediator found for this urn.');
     const body = request.body;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('send the config as a JSON object');
     const config = unmaskConfig(m.configDefs, body as Record<string, unknown>, m.config);
@@ -103,12 +103,12 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.post<{ Params: { urn: string } }>('/mediators/:urn/channels', async (request, reply) => {
     const m = await deps.mediators.byUrn(request.params.urn);
-    if (!m) throw notFound(`mediator ${request.params.urn}`);
+    if (!m) throw missing('No mediator found for this urn.');
     const names = request.body ?? [];
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw badRequest('send a list of channel names ([] installs all)');
     const wanted = names.length ? m.defaultChannelConfig.filter((c) => names.includes(c.name)) : m.defaultChannelConfig;
-    const missing = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));
-    if (missing.length) throw badRequest(`mediator ${m.urn} has no default channel named ${missing.join(', ')}`);
+    const unknown = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));
+    if (unknown.length) throw badRequest(`mediator ${m.urn} has no default channel named ${unknown.join(', ')}`);
     const installed: string[] = [];
     // OpenHIM installs a mediator's default channels as given (saveDefaultChannelConfig), and its own
     // fixtures give routes no `primary`: a channel with no primary route takes its first enabled one.

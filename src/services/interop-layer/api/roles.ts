@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, missing } from '../errors.js';
 import type { Channel } from '../models.js';
 import { ChannelStore, ClientStore, type ClientRow } from '../store/entities.js';
 import { parseBody } from '../validation.js';
@@ -85,15 +85,15 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { name: string } }>('/roles/:name', async (request) => {
     const role = (await allRoles(deps)).roles.get(request.params.name);
-    if (!role) throw notFound(`role ${request.params.name}`);
+    if (!role) throw missing(`Role with name '${request.params.name}' could not be found.`);
     return role;
   });
 
   app.post('/roles', async (request, reply) => {
     const input = parseBody(roleSchema, request.body, 'role');
-    if (!input.name) throw badRequest('a role needs a name');
-    if (input.channels.length + input.clients.length === 0) throw badRequest('a role needs at least one channel or client');
-    if ((await allRoles(deps)).roles.has(input.name)) throw conflict(`role ${input.name} already exists`);
+    if (!input.name) throw badRequest('Must specify a role name');
+    if (input.channels.length + input.clients.length === 0) throw badRequest('Must specify at least one channel or client to link the role to');
+    if ((await allRoles(deps)).roles.has(input.name)) throw badRequest(`Role with name '${input.name}' already exists.`);
     await refuseRoleNamedLikeClient(deps, input.name);
     await applyMembership(deps, input.name, input.name, input.channels, input.clients);
     auditChange(deps, request, 'C', `Role/${input.name}`);
@@ -105,9 +105,9 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const input = parseBody(roleSchema, body, 'role');
     const { roles } = await allRoles(deps);
-    if (!roles.has(request.params.name)) throw notFound(`role ${request.params.name}`);
+    if (!roles.has(request.params.name)) throw missing(`Role with name '${request.params.name}' could not be found.`);
     const newName = input.name ?? request.params.name;
-    if (newName !== request.params.name && roles.has(newName)) throw conflict(`role ${newName} already exists`);
+    if (newName !== request.params.name && roles.has(newName)) throw badRequest(`Role with name '${newName}' already exists.`);
     if (newName !== request.params.name) await refuseRoleNamedLikeClient(deps, newName);
     // As OpenHIM (rolesAPITests): an update that would leave the role on no channel and no client
     // would delete it; that is DELETE's to do, so it is a 400.
@@ -121,7 +121,7 @@ function registerRoleRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.delete<{ Params: { name: string } }>('/roles/:name', async (request) => {
-    if (!(await allRoles(deps)).roles.has(request.params.name)) throw notFound(`role ${request.params.name}`);
+    if (!(await allRoles(deps)).roles.has(request.params.name)) throw missing(`Role with name '${request.params.name}' could not be found.`);
     await applyMembership(deps, request.params.name, request.params.name, [], []);
     auditChange(deps, request, 'D', `Role/${request.params.name}`);
     return { result: `role ${request.params.name} deleted` };

@@ -10,6 +10,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { IolError } from '../errors.js';
 import { isAdmin, userOf } from './auth.js';
+import { notAdminMessage } from './openhim-actions.js';
 
 export type ApiAccess = 'open' | 'user' | 'admin';
 
@@ -103,10 +104,8 @@ export function registerScope(app: FastifyInstance, access: ApiAccess, body: (sc
       scope.addHook('preHandler', async (request) => {
         const user = userOf(request);
         if (isAdmin(user)) return;
-        const deniedAs = request.routeOptions.config.deniedAs;
-        throw deniedAs
-          ? new IolError(403, 'IOL_FORBIDDEN', `User ${user.email} is not an admin, API access to ${deniedAs} denied.`)
-          : new IolError(403, 'IOL_FORBIDDEN', `user ${user.email} is not in the admin group`, 'ask an admin');
+        const openhim = notAdminMessage(user.email, request.method, request.routeOptions.url, request.routeOptions.config.deniedAs);
+        throw new IolError(403, 'IOL_FORBIDDEN', openhim ?? `User ${user.email} is not an admin, API access to ${request.method} ${request.routeOptions.url} denied.`, 'ask an admin');
       });
     }
     body(scope);

@@ -1,7 +1,7 @@
 /** Heartbeat, about, contact groups, logs (api/logs.ts). */
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { contactGroupSchema } from '../models.js';
@@ -61,12 +61,12 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
   app.get<{ Params: { id: string } }>('/groups/:id', async (request) => {
     const group = await deps.contactGroups.find(request.params.id);
-    if (!group) throw notFound(`contact group ${request.params.id}`);
+    if (!group) throw missing(`Contact Group with id '${request.params.id}' could not be found.`);
     return group;
   });
   app.put<{ Params: { id: string } }>('/groups/:id', async (request) => {
     const existing = await deps.contactGroups.find(request.params.id);
-    if (!existing) throw notFound(`contact group ${request.params.id}`);
+    if (!existing) throw missing(`Contact Group with id '${request.params.id}' could not be found.`);
     const input = parseBody(groupSchema, { ...existing, ...(request.body as object) }, 'contact group');
     const group = { _id: existing._id, ...input };
     await deps.contactGroups.upsert(group);
@@ -75,11 +75,11 @@ function registerSystemAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
   app.delete<{ Params: { id: string } }>('/groups/:id', async (request, reply) => {
     const existing = await deps.contactGroups.find(request.params.id);
-    if (!existing) throw notFound(`contact group ${request.params.id}`);
+    if (!existing) throw missing(`Contact Group with id '${request.params.id}' could not be found.`);
     // As OpenHIM (contactGroups.js removeContactGroup): a group a channel's alert names stays; 409 with those channels.
     const alerting = (await deps.channels.list()).filter((channel) => channel.alerts.some((alert) => Array.isArray(alert.groups) && alert.groups.includes(existing._id)));
     if (alerting.length) return reply.code(409).send(alerting);
-    if (!(await deps.contactGroups.delete(existing._id))) throw notFound(`contact group ${request.params.id}`);
+    if (!(await deps.contactGroups.delete(existing._id))) throw missing(`Contact Group with id '${request.params.id}' could not be found.`);
     auditChange(deps, request, 'D', `ContactGroup/${existing._id}`);
     return { result: 'contact group deleted' };
   });

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
@@ -296,7 +296,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         const user = userOf(request);
         checkStorable(request.params.taskId, 'taskId');
         const task = await runner.load(request.params.taskId);
-        if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
+        if (!task || !visibleTask(user, task)) throw missing(`We could not find a Task with this ID: ${request.params.taskId}.`);
         return pageOfTask(task, request.query, deps.config.apiMaxFilterLimit);
       });
 
@@ -304,7 +304,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         const user = userOf(request);
         checkStorable(request.params.taskId, 'taskId');
         const task = await runner.load(request.params.taskId);
-        if (!task || !visibleTask(user, task)) throw notFound(`task ${request.params.taskId}`);
+        if (!task || !visibleTask(user, task)) throw missing(`We could not find a Task with this ID: ${request.params.taskId}.`);
         const { status } = parseBody(updateSchema, request.body, 'task update');
         if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
         const next = { ...task, status };
@@ -331,7 +331,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
       scope.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
         checkStorable(request.params.taskId, 'taskId');
         const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);
-        if (r.rowCount === 0) throw notFound(`task ${request.params.taskId}`);
+        if (r.rowCount === 0) throw missing(`We could not find a Task with this ID: ${request.params.taskId}.`);
         auditChange(deps, request, 'D', `Task/${request.params.taskId}`);
         return { result: 'task deleted' };
       });

@@ -6,7 +6,7 @@ import { refuseTooManyParts } from '../transaction-parts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound, missing } from '../errors.js';
 import { storedNumber, TRANSACTION_STATUSES, type Channel, type Transaction, type User } from '../models.js';
 import type { TransactionQuery } from '../store/transactions.js';
 import { parseBody } from '../validation.js';
@@ -307,7 +307,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       // As OpenHIM's getTransactionById: full unless another representation is asked for.
       const rep = representationOf(request.query.filterRepresentation, 'full');
       const tx = await deps.transactions.byId(request.params.id);
-      if (!tx) throw notFound(`transaction ${request.params.id}`);
+      if (!tx) throw missing(`Could not find transaction with ID: ${request.params.id}`);
       const { view, full } = await access(user);
       // As OpenHIM's getTransactionById: one of a channel the user may not view is a 403.
       if (view && !view.some((c) => c._id === tx.channelID)) throw forbidden(`user ${user.email} may not view the transactions of this channel (txViewAcl)`);
@@ -341,7 +341,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
     app.put<{ Params: { id: string } }>('/transactions/:id', async (request) => {
       checkId(request.params.id, 'transaction');
       const tx = await deps.transactions.byId(request.params.id);
-      if (!tx) throw notFound(`transaction ${request.params.id}`);
+      if (!tx) throw missing(`Could not find transaction with ID: ${request.params.id}`);
       const update = parseBody(updateSchema, request.body, 'transaction update');
       const pushed = update.$push?.routes;
       refuseTooManyParts({
@@ -386,7 +386,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
 
     app.delete<{ Params: { id: string } }>('/transactions/:id', async (request) => {
       checkId(request.params.id, 'transaction');
-      if (!(await deps.transactions.delete(request.params.id))) throw notFound(`transaction ${request.params.id}`);
+      if (!(await deps.transactions.delete(request.params.id))) throw missing(`Could not find transaction with ID: ${request.params.id}`);
       auditChange(deps, request, 'D', `Transaction/${request.params.id}`);
       return { result: `transaction ${request.params.id} deleted` };
     });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
-import { conflict, forbidden, notFound } from '../errors.js';
+import { conflict, forbidden, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { userSchema, type User, type UserInput } from '../models.js';
 import { hashPassword, legacyUserHash, tokenSalt } from '../passwords.js';
@@ -68,18 +68,18 @@ export function userRoutes(deps: IolDeps): ScopedRoutes {
 function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.get<{ Params: { email: string } }>('/users/:email', { config: { userCheck: 'own-user' } }, async (request) => {
     const me = userOf(request);
-    if (!isAdmin(me) && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
+    if (!isAdmin(me) && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden(`User ${me.email} is not an admin, API access to getUser denied.`);
     const row = await deps.users.byEmail(request.params.email);
-    if (!row) throw notFound(`user ${request.params.email}`);
+    if (!row) throw missing(`User with email ${request.params.email} could not be found.`);
     return row.doc;
   });
 
   app.put<{ Params: { email: string } }>('/users/:email', { config: { userCheck: 'own-user' } }, async (request) => {
     const me = userOf(request);
     const admin = isAdmin(me);
-    if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden();
+    if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden(`User ${me.email} is not an admin, API access to updateUser denied.`);
     const row = await deps.users.byEmail(request.params.email);
-    if (!row) throw notFound(`user ${request.params.email}`);
+    if (!row) throw missing(`User with email ${request.params.email} could not be found.`);
     // As OpenHIM's updateUser: a non-admin's own update keeps its groups whatever it sends (the change is not made, not refused).
     const { groups: _asked, ...allowed } = (request.body ?? {}) as Record<string, unknown>;
     const input = parseBody(userSchema, { ...row.doc, ...(admin ? (request.body as object) : allowed) }, 'user');
@@ -126,7 +126,7 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.delete<{ Params: { email: string } }>('/users/:email', async (request) => {
     const { email } = request.params;
     if (isRoot(deps, email)) throw forbidden(`User ${deps.config.rootEmail} is OpenHIM root, User cannot be deleted through the API`);
-    if (!(await keepingAnAdmin(deps, email, (users) => users.delete(email)))) throw notFound(`user ${email}`);
+    if (!(await keepingAnAdmin(deps, email, (users) => users.delete(email)))) throw missing(`User with email ${email} could not be found.`);
     deps.verified.clear();
     auditChange(deps, request, 'D', `User/${request.params.email}`);
     return { result: `user ${request.params.email} deleted` };

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, notFound, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { VisualizerStore, type Visualizer } from '../store/visualizers.js';
 import { parseBody } from '../validation.js';
@@ -46,6 +46,11 @@ function withoutIds(body: unknown): unknown {
   return rest;
 }
 
+/** No body sent (OpenHIM answers it 404 "no request object", as its visualizersAPITests read). */
+function noBody(body: unknown): boolean {
+  return body === undefined || body === null || body === '';
+}
+
 function checkId(id: string): void {
   if (id.length > 200) throw notFound(`visualizer ${JSON.stringify(id.slice(0, 40))}`);
   checkStorable(id, 'visualizerId');
@@ -60,11 +65,12 @@ export function visualizerRoutes(deps: IolDeps): ScopedRoutes {
       app.get<{ Params: { id: string } }>('/visualizers/:id', async (request) => {
         checkId(request.params.id);
         const found = await store.byId(request.params.id);
-        if (!found) throw notFound(`visualizer ${request.params.id}`);
+        if (!found) throw missing(`Visualizer with _id ${request.params.id} could not be found.`);
         return found;
       });
 
       app.post('/visualizers', async (request, reply) => {
+        if (noBody(request.body)) throw missing('Cannot Add Visualizer, no request object');
         const input = parseBody(visualizerSchema, withoutIds(request.body), 'visualizer');
         checkStorable(input, 'visualizer');
         if ((await store.count()) >= deps.config.limits.maxVisualizers) {
@@ -80,21 +86,22 @@ export function visualizerRoutes(deps: IolDeps): ScopedRoutes {
       // As OpenHIM's findByIdAndUpdate: the fields given replace the stored ones.
       app.put<{ Params: { id: string } }>('/visualizers/:id', async (request) => {
         checkId(request.params.id);
+        if (noBody(request.body)) throw missing(`Cannot Update Visualizer with _id ${request.params.id}, no request object`);
         const stored = await store.byId(request.params.id);
-        if (!stored) throw notFound(`visualizer ${request.params.id}`);
+        if (!stored) throw missing(`Cannot Update Visualizer with _id ${request.params.id}, does not exist`);
         const given = withoutIds(request.body);
         if (!given || typeof given !== 'object' || Array.isArray(given)) throw badRequest('a visualizer update is a JSON object');
         const input = parseBody(visualizerSchema, { ...(withoutIds(stored) as object), ...given }, 'visualizer');
         checkStorable(input, 'visualizer');
         const visualizer: Visualizer = { _id: stored._id, ...input };
-        if (!(await store.update(visualizer))) throw notFound(`visualizer ${request.params.id}`);
+        if (!(await store.update(visualizer))) throw missing(`Cannot Update Visualizer with _id ${request.params.id}, does not exist`);
         auditChange(deps, request, 'U', `Visualizer/${visualizer._id}`);
         return visualizer;
       });
 
       app.delete<{ Params: { id: string } }>('/visualizers/:id', async (request) => {
         checkId(request.params.id);
-        if (!(await store.delete(request.params.id))) throw notFound(`visualizer ${request.params.id}`);
+        if (!(await store.delete(request.params.id))) throw missing(`Could not find visualizer with _id ${request.params.id}`);
         auditChange(deps, request, 'D', `Visualizer/${request.params.id}`);
         return { result: `visualizer ${request.params.id} deleted` };
       });
