@@ -55,8 +55,8 @@ export function resolveSettings(input: SettingsInput): Map<string, ResolvedSetti
 
 /** Values of these names are masked wherever settings are shown. */
 export function looksSecret(name: string): boolean {
-  // An SMTP URL carries the mail server's password.
-  return /PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)|PRIVATE|SMTP_URL/i.test(name);
+  // An SMTP URL carries the mail server's password, an SMS gateway's URL its API key.
+  return /PASSWORD|SECRET|TOKEN|(^|_)KEY($|_)|PRIVATE|SMTP_URL|SMS_URL/i.test(name);
 }
 
 export function settingValues(resolved: Map<string, ResolvedSetting>): Record<string, string> {

@@ -30,6 +30,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_INSTANCE_NAME', default: 'Instant OpenHIE' },
     { name: 'OPENHIM_NEW_USER_EXPIRY_MS', default: '604800000' },
     { name: 'OPENHIM_PASSWORD_RESET_EXPIRY_MS', default: '3600000' },
+    { name: 'OPENHIM_SMS_URL', default: '' },
     { name: 'OPENHIM_SMTP_URL', default: '' },
     { name: 'OPENHIM_JWT_ALGORITHMS', default: '' },
     { name: 'OPENHIM_JWT_AUDIENCE', default: '' },

@@ -3,7 +3,8 @@
  * alert on status 500 mails its users and its contact group's users a list of console links to
  * the failed transactions; `maxAlerts: '1 per hour'` holds a user to one mail an hour; a `4xx`
  * alert with `failureRate` fires once the share of the last hour's transactions is reached, and
- * once an hour; an SMS recipient (no gateway) is recorded as failed; nothing is mailed twice.
+ * once an hour; an SMS recipient gets OpenHIM's short text through the SMS gateway's HTTP API (one
+ * without a number is recorded as failed); nothing is mailed twice.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,10 +33,13 @@ for (const driver of testDrivers) {
       upstream = await startUpstream();
       upstream.handle('/alerting/fail', (_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('upstream broke'));
       upstream.handle('/rate/bad', (_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('no such thing'));
-      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_ALERTS_POLL_MS: '200', OPENHIM_CONSOLE_URL: 'https://console.example.org' });
+      // A gateway with Clickatell's HTTP API shape (the upstream stands in for it).
+      const gateway = `http://127.0.0.1:${upstream.port}/sms/send?apiKey=k3y&to={to}&content={text}`;
+      iol = await startIol(driver, { OPENHIM_SMTP_URL: smtp.url, OPENHIM_SMS_URL: gateway, OPENHIM_ALERTS_POLL_MS: '200', OPENHIM_CONSOLE_URL: 'https://console.example.org' });
       for (const email of ['ops@example.org', 'hourly@example.org', 'oncall@example.org', 'rate@example.org', 'texter@example.org']) {
         assert.equal((await iol.call('POST', '/users', { email, firstname: 'A', surname: 'B', password: 'alert-user-pass-1', groups: ['viewers'], msisdn: '27123456789' })).status, 201);
       }
+      assert.equal((await iol.call('POST', '/users', { email: 'nonumber@example.org', firstname: 'A', surname: 'B', password: 'alert-user-pass-1', groups: ['viewers'] })).status, 201);
       const group = await iol.call('POST', '/groups', { group: 'on call', users: [{ user: 'oncall@example.org', method: 'email', maxAlerts: 'no max' }] });
       assert.equal(group.status, 201, JSON.stringify(group.body));
       assert.equal((await iol.call('POST', '/clients', { clientID: 'alert-pos', name: 'POS', roles: ['pos'], password: 'alert-pos-secret-1' })).status, 201);
@@ -49,6 +53,7 @@ for (const driver of testDrivers) {
               { user: 'ops@example.org', method: 'email', maxAlerts: 'no max' },
               { user: 'hourly@example.org', method: 'email', maxAlerts: '1 per hour' },
               { user: 'texter@example.org', method: 'sms', maxAlerts: 'no max' },
+              { user: 'nonumber@example.org', method: 'sms', maxAlerts: 'no max' },
             ],
             groups: [group.body._id],
           }],
@@ -64,7 +69,7 @@ for (const driver of testDrivers) {
       await smtp?.close();
     });
 
-    test('a 500 mails the alert\'s users and its contact group a console link to the transaction; an SMS recipient is recorded as failed', async () => {
+    test('a 500 mails the alert\'s users and its contact group a console link to the transaction; an SMS recipient gets a text', async () => {
       const id = await send('/alerting/fail');
       await send('/alerting/ok'); // 200: not alerted
       const mail = await eventually(async () => mailsTo('ops@example.org')[0], 'the alert mail');
@@ -74,7 +79,15 @@ for (const driver of testDrivers) {
       assert.ok(mail.text.includes(`https://console.example.org/#!/transactions/${id}`), mail.text);
       await eventually(async () => mailsTo('oncall@example.org').length === 1, 'the contact group\'s mail');
       await eventually(async () => mailsTo('hourly@example.org').length === 1, 'the hourly user\'s mail');
-      await eventually(async () => (await sentRows('texter@example.org')).includes('Failed'), 'the SMS alert recorded as failed');
+      // OpenHIM's SMS template, to the user's number, through the gateway's URL.
+      const sms = await eventually(async () => upstream.seen.find((r) => r.url.startsWith('/sms/send')), 'the SMS');
+      const query = new URL(sms.url, 'http://gateway').searchParams;
+      assert.equal(query.get('apiKey'), 'k3y');
+      assert.equal(query.get('to'), '27123456789');
+      assert.equal(query.get('content'), 'Alert - 1 transaction has completed with status 500 on the OpenHIM running on Instant OpenHIE (alerting)');
+      await eventually(async () => (await sentRows('texter@example.org')).includes('Completed'), 'the SMS alert recorded as sent');
+      // A user with no number: OpenHIM's reason, recorded as failed; the others are not held up.
+      await eventually(async () => (await sentRows('nonumber@example.org')).includes('Failed'), 'the SMS alert without a number recorded as failed');
       assert.equal(smtp.mails.filter((m) => m.text.includes('/alerting/ok')).length, 0);
     });
 

@@ -8,8 +8,9 @@
  * Each recipient (the alert's `users`, and the users of its contact `groups`) gets an e-mail
  * listing them (console links), unless its `maxAlerts` ('1 per hour', '1 per day') was reached;
  * then the next alert lists everything since. Each alert sent or failed is recorded a day
- * (iol.alerts_sent), as OpenHIM's Alert collection. SMS needs a gateway this server does not have:
- * an SMS recipient's alert is recorded as failed and logged.
+ * (iol.alerts_sent), as OpenHIM's Alert collection. An `sms` recipient gets OpenHIM's short text at
+ * the user's `msisdn` through the SMS gateway (OPENHIM_SMS_URL, common/sms-gateway.ts); without a
+ * gateway or a number the alert is recorded as failed and logged.
  * The last run's time is stored (iol.alert_state), so a restart neither repeats nor loses alerts;
  * across replicas one runs it (a lease). One channel's failure never stops the others.
  */
@@ -193,8 +194,15 @@ export class AlertRunner {
     try {
       const user = await this.deps.users.byEmail(recipient.user);
       if (!user) throw new Error(`unknown user ${recipient.user}`);
-      if (recipient.method !== 'email') throw new Error(`${recipient.method} alerts need an SMS gateway, which this server does not have`);
-      await this.deps.mailer.send({ to: user.doc.email, subject: 'OpenHIM Alert', ...this.message(channel, alert, listed) });
+      if (recipient.method === 'sms') {
+        // OpenHIM's words when the user has no number.
+        if (!user.doc.msisdn) throw new Error(`Cannot send alert: MSISDN not specified for user '${recipient.user}'`);
+        await this.deps.sms.send(user.doc.msisdn, this.smsText(channel, alert, listed));
+      } else if (recipient.method === 'email') {
+        await this.deps.mailer.send({ to: user.doc.email, subject: 'OpenHIM Alert', ...this.message(channel, alert, listed) });
+      } else {
+        throw new Error(`Unknown method '${String(recipient.method).slice(0, 40)}' specified for user '${recipient.user}'`);
+      }
     } catch (error) {
       outcome = 'Failed';
       this.deps.logger.warn({ channel: channel.name, user: recipient.user, method: recipient.method }, `alert not sent: ${(error as Error).message}`);
@@ -203,6 +211,16 @@ export class AlertRunner {
       `INSERT INTO iol.alerts_sent (user_email, method, channel_id, condition, status, alert_status, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [recipient.user, String(recipient.method ?? 'unknown'), channel._id, alert.condition ?? 'status', storedStatus(alert), outcome, now.toISOString()],
     );
+  }
+
+  /** OpenHIM's SMS templates (statusTemplate.sms, maxRetriesTemplate.sms). */
+  private smsText(channel: Channel, alert: Alert, transactions: string[]): string {
+    const { instanceName } = this.deps.config.mail;
+    const count = transactions.length > 1 ? `${transactions.length} transactions have` : transactions.length === 1 ? '1 transaction has' : 'no transactions have';
+    if (alert.condition === 'auto-retry-max-attempted') {
+      return `Alert - ${count} been retried ${channel.autoRetryMaxAttempts ?? 0} times but are still failing on the OpenHIM on ${instanceName} (${channel.name})`;
+    }
+    return `Alert - ${count} completed with status ${alert.status} on the OpenHIM running on ${instanceName} (${channel.name})`;
   }
 
   /** OpenHIM's alert templates (statusTemplate, maxRetriesTemplate): plain text and HTML. */

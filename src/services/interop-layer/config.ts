@@ -74,6 +74,8 @@ export interface IolConfig {
   routerPublicHost?: string | undefined;
   /** E-mail (set-password links): the SMTP server, the sender, the console the links open, token lifetimes. */
   mail: { smtpUrl?: string | undefined; from: string; consoleUrl: string; instanceName: string; newUserExpiryMs: number; passwordResetExpiryMs: number };
+  /** The SMS gateway's HTTP API, a URL template with {to} and {text} (OPENHIM_SMS_URL; OpenHIM's smsGateway). */
+  smsUrl?: string | undefined;
   /** How often channel alerts are checked (OPENHIM_ALERTS_POLL_MS; OpenHIM's alerts.pollPeriodMinutes); 0 is off. */
   alertsPollMs: number;
   /** The ATNA audit repository's syslog ports (OPENHIM_AUDIT_UDP_PORT, _TCP_PORT, _TLS_PORT); 0 is off. */
@@ -178,6 +180,7 @@ export function readIolConfig(settings: Settings): IolConfig {
       newUserExpiryMs: settings.int('OPENHIM_NEW_USER_EXPIRY_MS', 7 * 24 * 60 * 60_000),
       passwordResetExpiryMs: settings.int('OPENHIM_PASSWORD_RESET_EXPIRY_MS', 60 * 60_000),
     },
+    smsUrl: settings.get('OPENHIM_SMS_URL') || undefined,
     alertsPollMs: settings.int('OPENHIM_ALERTS_POLL_MS', 60_000),
     auditPorts: { udp: settings.int('OPENHIM_AUDIT_UDP_PORT', 0), tcp: settings.int('OPENHIM_AUDIT_TCP_PORT', 0), tls: settings.int('OPENHIM_AUDIT_TLS_PORT', 0) },
     // Where the OpenHIM console serves its own modules (GET /importmaps), without a trailing slash.

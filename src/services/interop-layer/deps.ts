@@ -1,4 +1,5 @@
 import type { Mailer } from '../../common/mailer.js';
+import type { SmsGateway } from '../../common/sms-gateway.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../common/logger.js';
 import type { IolConfig } from './config.js';
@@ -40,6 +41,8 @@ export interface IolDeps {
   tls: LiveTls;
   /** E-mail to people (set-password links); `configured` false without OPENHIM_SMTP_URL. */
   mailer: Mailer;
+  /** Text messages to people (SMS alerts); `configured` false without OPENHIM_SMS_URL. */
+  sms: SmsGateway;
   /** Polls a channel now (POST /channels/:id/trigger): the transaction made, and whether its primary route failed. */
   poll?: (channelId: string) => Promise<{ transactionId?: string; failed: boolean } | undefined>;
   /** The process's recent log records (GET /logs); absent when the process keeps none. */

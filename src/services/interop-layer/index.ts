@@ -21,6 +21,7 @@ import { seedKeystore } from './keystore/seed.js';
 import { TcpChannels } from './router/tcp-channels.js';
 import { startAuditServers, type AuditServers } from './atna/audit-servers.js';
 import { createMailer } from '../../common/mailer.js';
+import { createSmsGateway } from '../../common/sms-gateway.js';
 import { AlertRunner } from './alerts.js';
 import { PollingChannels, pollChannel } from './polling/polling-channels.js';
 import { createJwtVerifier } from './router/jwt.js';
@@ -108,6 +109,7 @@ export const interopLayerService: ServiceDefinition = {
       keystore,
       tls: new LiveTls(keystore, logger, config.limits.keystoreKeyDecryptTimeoutMs),
       mailer: createMailer(config.mail.smtpUrl, config.mail.from, logger),
+      sms: createSmsGateway(config.smsUrl),
       serverLogs: ctx.serverLogs,
     };
     deps.rerun = (id, taskID) => rerunTransaction(deps, id, taskID ? { taskID } : {});
