@@ -201,6 +201,8 @@ export const LIMITS = {
     'one ATNA audit message received over syslog (UDP datagram, or TCP/TLS message), at most 1 MiB; past it the datagram is dropped, the connection closed', 1 * KB),
   auditMaxConnections: limit('OPENHIM_AUDIT_MAX_CONNECTIONS', 100, 'count',
     'open connections on each ATNA audit port (TCP, TLS); past it the oldest connection not storing a message is closed to make room', 1),
+  auditMaxMessagesPerSecond: limit('OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND', 500, 'count',
+    'ATNA audit messages stored a second over syslog from one sender address (bursts of twice it); past it its messages are dropped and counted, so a flood (or a sender gone, its backlog still queued) costs what dropping costs and never spends another sender\'s budget', 1),
   auditIdleTimeoutMs: limit('OPENHIM_AUDIT_IDLE_TIMEOUT_MS', 5 * 60_000, 'ms',
     'time an ATNA audit connection may stay silent (after connecting or after its last message); then it is closed', 100),
   keystorePemBytes: limit('OPENHIM_KEYSTORE_MAX_PEM_BYTES', 64 * KB, 'bytes',

@@ -8,6 +8,7 @@
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from './logger.js';
+import { ONE_MAILBOX } from './email-address.js';
 
 export interface MailMessage {
   to: string;
@@ -25,6 +26,10 @@ export interface Mailer {
 }
 
 const TIMEOUT_MS = 15_000;
+/** The longest one message may take in all: a server that answers a line at a time never ends otherwise. */
+const SEND_DEADLINE_MS = 30_000;
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export function createMailer(smtpUrl: string | undefined, from: string, logger: Logger): Mailer {
   if (!smtpUrl) {
@@ -40,15 +45,22 @@ export function createMailer(smtpUrl: string | undefined, from: string, logger: 
   } catch {
     throw new Error('OPENHIM_SMTP_URL is not an SMTP URL nodemailer reads (smtp://user:password@host:port or smtps://...)');
   }
-  // Bounded waits: nodemailer's defaults are two minutes for the connection, ten for the socket.
-  Object.assign((transport as unknown as { options: Record<string, unknown> }).options, { connectionTimeout: TIMEOUT_MS, greetingTimeout: TIMEOUT_MS, socketTimeout: TIMEOUT_MS });
+  // Bounded waits: nodemailer's defaults are two minutes for the connection, ten for the socket;
+  // a connection given up on is destroyed at once, not ended politely.
+  const options = (transport as unknown as { options: Record<string, unknown> }).options;
+  Object.assign(options, { connectionTimeout: TIMEOUT_MS, greetingTimeout: TIMEOUT_MS, socketTimeout: TIMEOUT_MS, socketCloseTimeout: 0 });
+  // Credentials never cross the network in the clear: a plain smtp:// server elsewhere must offer
+  // STARTTLS (a server on this host may not).
+  const url = new URL(smtpUrl);
+  if (url.protocol === 'smtp:' && url.username && !LOOPBACK.has(url.hostname)) options.requireTLS = true;
+  const closing = new AbortController();
   return {
     configured: true,
     async send(message) {
       // One mailbox only: an address that reads as a list (or a name and an address) is not sent to.
-      if (!/^[^\s,;<>"()[\]\\:]+@[^\s,;<>"()[\]\\@:]+$/.test(message.to)) throw new Error(`${JSON.stringify(message.to.slice(0, 100))} is not one e-mail address`);
+      if (!ONE_MAILBOX.test(message.to)) throw new Error(`${JSON.stringify(message.to.slice(0, 100))} is not one e-mail address`);
       try {
-        await transport.sendMail({ from, ...message });
+        await transport.sendMail({ from, ...message, signal: AbortSignal.any([AbortSignal.timeout(SEND_DEADLINE_MS), closing.signal]) } as Parameters<Transporter['sendMail']>[0]);
       } catch (error) {
         // The error may echo the server's answer; never the URL with its password.
         const reason = ((error as Error).message ?? 'unknown error').replace(/\/\/[^@\s]*@/g, '//***@').slice(0, 300);
@@ -56,6 +68,10 @@ export function createMailer(smtpUrl: string | undefined, from: string, logger: 
         throw new Error(`the mail server did not take the message: ${reason}`);
       }
     },
-    close: () => transport.close(),
+    close: () => {
+      // Messages on their way are dropped with their connections: nothing holds the process.
+      closing.abort(new Error('the mail service is closing'));
+      transport.close();
+    },
   };
 }

@@ -52,6 +52,9 @@ async function sendStream(connect: () => net.Socket, chunks: Array<string | Buff
   return closedByServer;
 }
 
+/** Messages stored a second (OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND) in these tests. */
+const RATE = 200;
+
 for (const driver of testDrivers) {
   describe(`ATNA audit repository over syslog on ${driver}`, () => {
     let iol: Iol;
@@ -75,6 +78,7 @@ for (const driver of testDrivers) {
         OPENHIM_AUDIT_TLS_PORT: String(ports.tls),
         OPENHIM_AUDIT_MAX_MESSAGE_BYTES: String(16 * 1024),
         OPENHIM_AUDIT_MAX_CONNECTIONS: '5',
+        OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND: String(RATE),
       });
     });
     after(async () => {
@@ -176,7 +180,7 @@ for (const driver of testDrivers) {
       socket.destroy();
     });
 
-    test('the TLS port counts connections still in their handshake: silent sockets beyond the cap are closed at once', async () => {
+    test('the TLS port counts connections still in their handshake: silent sockets beyond the cap make way, real senders get in', async () => {
       const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<net.Socket>((resolve) => {
         const socket = net.connect(ports.tls, '127.0.0.1', () => resolve(socket));
         socket.on('error', () => undefined);
@@ -184,11 +188,31 @@ for (const driver of testDrivers) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const closed = sockets.filter((s) => s.destroyed || s.readyState === 'closed' || !s.writable).length;
       assert.ok(closed >= 10, `${closed} of 20 silent sockets closed (cap 5 established, as many handshaking)`);
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      // The port still serves a real sender afterwards.
+      // While the silent sockets still hold the cap, a real sender takes the place of the oldest.
       await sendStream(tlsConnect, [framed(loginAudit('tls-after-silence'))]);
-      await eventually(async () => (await loginsOf('tls-after-silence')).length === 1, 'a TLS audit after the silent sockets');
+      await eventually(async () => (await loginsOf('tls-after-silence')).length === 1, 'a TLS audit beside the silent sockets');
+      for (const socket of sockets) socket.destroy();
+    });
+
+    test('a burst of tiny messages from a sender that leaves drains at read speed: stored at the rate, the rest dropped and counted', async () => {
+      const socket = tcp();
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const started = Date.now();
+      // 300,000 one-byte messages (900 KB), then gone: the kernel still holds most of it for the server.
+      socket.end(Buffer.from('1 x'.repeat(300_000)));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sendStream(tcp, [framed(loginAudit('after-burst'))]);
+      await eventually(async () => (await loginsOf('after-burst')).length === 1, 'the next sender\'s message, soon after the burst');
+      const seconds = (Date.now() - started) / 1000;
+      const kept = (await rawOnly()).filter((r) => r.rawMessage === 'x').length;
+      assert.ok(kept <= 2 * RATE + RATE * seconds + 10, `${kept} of the burst stored in ${seconds} s at ${RATE} a second`);
+      assert.ok(seconds < 20, `drained in ${seconds} s`);
+      // Said with a count, not once a message.
+      const warnings = (await iol.call('GET', '/logs?level=warn')).body as Array<{ message: string; meta: { dropped?: number; count?: number } }>;
+      const dropped = warnings.filter((w) => w.message.startsWith('ATNA audit messages dropped'));
+      assert.ok(dropped.length >= 1 && dropped.length <= 5, `${dropped.length} warnings about drops`);
+      assert.ok(warnings.filter((w) => w.message.startsWith('ATNA audit messages kept with their raw text')).length <= 5);
     });
 
     test('a flood of datagrams leaves the repository answering and bounded', async () => {

@@ -140,6 +140,21 @@ for (const driver of testDrivers) {
       assert.equal(list.status, 400, 'one mailbox only');
     });
 
+    test('at most three reset links an hour reach a mailbox, whatever the request throttle forgot (a restart, a flood of other addresses)', async () => {
+      assert.equal((await iol.call('POST', '/users', { email: 'capped@example.org', firstname: 'C', password: 'capped-password-1' })).status, 201);
+      const fromAddress = (ip: string) => {
+        const target = '/password-reset-request/capped%40example.org';
+        return fetch(iol.api + target, { headers: senderIdentityHeaders(SECRET, `${CONSOLE_BROWSER_PREFIX}${ip}`, 'GET', target) });
+      };
+      for (const ip of ['198.51.100.21', '198.51.100.22', '198.51.100.23']) assert.equal((await fromAddress(ip)).status, 201);
+      await mailTo('capped@example.org', 3);
+      // The in-memory throttle is gone with a restart; the mails counted in the database are not.
+      await iol.restart();
+      assert.equal((await fromAddress('198.51.100.24')).status, 201, 'the answer is the same as ever');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(smtp.mails.filter((m) => m.to.includes('capped@example.org')).length, 3, 'no fourth mail');
+    });
+
     test('an expired token is 410; a token of another shape, or of a deleted user, 404; users of an identity provider cannot reset', async () => {
       assert.equal((await iol.call('POST', '/users', { email: 'late@example.org', firstname: 'Late' })).status, 201);
       const token = tokenIn(await mailTo('late@example.org'))!;

@@ -159,18 +159,32 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     // serve() sees a socket only after its handshake: silent sockets that never send a ClientHello
     // are counted here, with the established ones, so they cannot pile up to the file-descriptor
     // limit. Established connections are held to maxConnections by admit(): up to as many more
-    // may be in their handshake (bounded in time by HANDSHAKE_TIMEOUT_MS).
+    // may be in their handshake (bounded in time by HANDSHAKE_TIMEOUT_MS). At the cap a newcomer
+    // takes the place of the oldest socket still in its handshake (as the HTTP ports close the
+    // oldest idle one): silent sockets cannot keep real senders out, whose handshakes take
+    // milliseconds while an attacker's sockets wait to be timed out.
     let sockets = 0;
+    const handshaking = new Map<string, Socket>();
+    const keyOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
     server.on('connection', (raw: Socket) => {
       if (sockets >= 2 * limits.maxConnections) {
-        raw.destroy();
-        return;
+        const oldest = handshaking.entries().next().value;
+        if (!oldest) {
+          raw.destroy();
+          return;
+        }
+        handshaking.delete(oldest[0]);
+        oldest[1].destroy();
       }
       sockets += 1;
+      const key = keyOf(raw);
+      handshaking.set(key, raw);
       raw.once('close', () => {
         sockets -= 1;
+        if (handshaking.get(key) === raw) handshaking.delete(key);
       });
     });
+    server.on('secureConnection', (secured: Socket) => handshaking.delete(keyOf(secured)));
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

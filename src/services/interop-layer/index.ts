@@ -277,9 +277,9 @@ export const interopLayerService: ServiceDefinition = {
       // The ATNA audit repository's syslog ports, when set (off by default, as OpenHIM's).
       const { udp, tcp, tls: auditTls } = config.auditPorts;
       if (udp > 0 || tcp > 0 || auditTls > 0) {
-        const { auditMaxMessageBytes, auditMaxConnections, auditIdleTimeoutMs } = config.limits;
+        const { auditMaxMessageBytes, auditMaxConnections, auditIdleTimeoutMs, auditMaxMessagesPerSecond } = config.limits;
         auditServers = await startAuditServers(
-          { host: config.routerHost, udpPort: udp, tcpPort: tcp, tlsPort: auditTls, maxMessageBytes: Math.min(auditMaxMessageBytes, 1024 * 1024), maxConnections: auditMaxConnections, idleTimeoutMs: auditIdleTimeoutMs },
+          { host: config.routerHost, udpPort: udp, tcpPort: tcp, tlsPort: auditTls, maxMessageBytes: Math.min(auditMaxMessageBytes, 1024 * 1024), maxConnections: auditMaxConnections, idleTimeoutMs: auditIdleTimeoutMs, maxMessagesPerSecond: auditMaxMessagesPerSecond },
           deps.audits,
           deps.tls,
           logger,

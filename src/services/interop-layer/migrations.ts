@@ -311,4 +311,18 @@ export const iolMigrations: readonly Migration[] = [
       CREATE INDEX alerts_sent_lookup ON iol.alerts_sent (channel_id, condition, status, sent_at);
     `,
   },
+  {
+    version: 15,
+    name: 'password reset mails sent, per user (the hourly cap kept across restarts and replicas)',
+    sql: `
+      -- Each reset link mailed to a user in the last hour: at most three an hour reach a mailbox,
+      -- whatever the in-memory request throttle forgot (a restart, another replica, a flood of
+      -- other addresses pushing this one out).
+      CREATE TABLE iol.reset_mails (
+        user_id text NOT NULL REFERENCES iol.users (id) ON DELETE CASCADE,
+        sent_at timestamptz NOT NULL
+      );
+      CREATE INDEX reset_mails_user ON iol.reset_mails (user_id, sent_at);
+    `,
+  },
 ];

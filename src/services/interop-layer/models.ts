@@ -4,6 +4,7 @@
  */
 import semver from 'semver';
 import { z } from 'zod';
+import { ONE_MAILBOX } from '../../common/email-address.js';
 
 const portSchema = z.coerce.number().int().min(1).max(65535);
 
@@ -190,7 +191,7 @@ export const userSchema = z.object({
   _id: z.string().optional(),
   // No spaces (a look-alike second account), no colon (Basic authentication could not send it), and
   // one mailbox: no list or display-name characters (, ; < > " ( ) [ ] \), since mail goes to it.
-  email: z.string().min(3).max(254).regex(/^[^\s:\u0000-\u001f,;<>"()[\]\\]+$/, 'must be one address: no spaces, colons, control characters or , ; < > " ( ) [ ] \\'),
+  email: z.string().min(3).max(254).regex(ONE_MAILBOX, 'must be one address, local@domain: letters, digits and . # $ & \' * + / = ? ^ _ ` { | } ~ - before the @, a dotted domain after it'),
   firstname: z.string().default(''),
   surname: z.string().default(''),
   groups: z.array(z.string()).default([]),

@@ -86,7 +86,7 @@ function registerAuditRoutes(app: FastifyInstance, deps: IolDeps): void {
     const detailed = representation === 'full' || representation === 'simpledetails';
     let stored;
     try {
-      stored = await deps.audits.findStored({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset, detailBytes: deps.config.limits.apiMaxPageBytes });
+      stored = await deps.audits.findStored({ ...parseOpenhimFilters(q.filters), storedOnly: true, limit, offset, detailBytes: deps.config.limits.apiMaxPageBytes, details: detailed });
     } catch (error) {
       if (isRegexRefusal(error)) throw badRequest(`participantObjectIdentification.participantObjectID: not a regular expression the database accepts: ${(error as Error).message}`);
       throw error;

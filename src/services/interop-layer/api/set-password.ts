@@ -22,6 +22,7 @@ import { parseBody } from '../validation.js';
 import { bodyDigest, CONSOLE_BROWSER_PREFIX, verifySenderIdentity } from '../../../common/sender-identity.js';
 import { userSecrets } from './users.js';
 import type { ScopedRoutes } from './scopes.js';
+import { addressBucket } from './login-throttle.js';
 
 /** Reset requests one address, and one caller, may make per hour. */
 const REQUESTS_PER_EMAIL = 3;
@@ -61,8 +62,9 @@ class HourlyLimit {
  */
 function callerOf(deps: IolDeps, request: FastifyRequest): string {
   const check = verifySenderIdentity(deps.config.senderIdentitySecret, request.headers, request.method, request.url, bodyDigest());
-  if (check.ok === true && check.clientID.startsWith(CONSOLE_BROWSER_PREFIX)) return check.clientID.slice(CONSOLE_BROWSER_PREFIX.length);
-  return request.ip;
+  // Counted as logins are: an IPv6 caller by its /64.
+  if (check.ok === true && check.clientID.startsWith(CONSOLE_BROWSER_PREFIX)) return addressBucket(check.clientID.slice(CONSOLE_BROWSER_PREFIX.length));
+  return addressBucket(request.ip);
 }
 
 const setPasswordSchema = z.object({
@@ -96,8 +98,14 @@ const message = (kind: TokenType, firstname: string, link: string, instance: str
 /** Issues a token and mails its link, after the caller's answer; a failure is logged, never thrown. */
 function mailLink(deps: IolDeps, user: User, kind: TokenType): Promise<void> {
   const validMs = kind === 'newUser' ? deps.config.mail.newUserExpiryMs : deps.config.mail.passwordResetExpiryMs;
-  return new UserTokenStore(deps.db)
-    .issue(user._id, kind, validMs)
+  const store = new UserTokenStore(deps.db);
+  // Resets reach a mailbox at most REQUESTS_PER_EMAIL times an hour, counted in the database.
+  const allowed = kind === 'existingUser' ? store.countResetMail(user._id, REQUESTS_PER_EMAIL) : Promise.resolve(true);
+  return allowed
+    .then((ok) => {
+      if (!ok) throw new Error(`${REQUESTS_PER_EMAIL} reset links were mailed to this user in the last hour already`);
+      return store.issue(user._id, kind, validMs);
+    })
     .then(({ token }) => {
       const link = `${deps.config.mail.consoleUrl}/#!/set-password/${token}`;
       return deps.mailer.send({ to: user.email, ...message(kind, user.firstname || user.email, link, deps.config.mail.instanceName) });

@@ -6,7 +6,12 @@
  * is kept anyway with its raw text (as OpenHIM keeps it), so no received audit is lost.
  * Bounds: a message size cap, a connection cap and an idle time (the MLLP listener's), the
  * octet-counting framing's checks, and for UDP (no back-pressure possible) a cap on messages being
- * stored at once: past it datagrams are dropped and counted, as UDP syslog may lose messages.
+ * stored at once: past it datagrams are dropped and counted, as UDP syslog may lose messages. And a
+ * rate per sender address (OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND): past it that sender's messages
+ * are dropped and counted, so a burst of tiny messages (a sender gone, megabytes of its backlog
+ * still queued in the kernel) drains at read speed instead of holding the server busy storing
+ * garbage, and one sender's flood never spends another's budget.
+ * What is said about dropped and unreadable messages is said at most every 10 s, with a count.
  */
 import dgram from 'node:dgram';
 import type { Logger } from '../../../common/logger.js';
@@ -16,6 +21,7 @@ import type { AuditLog } from '../store/audits.js';
 import { auditRecordFromXml } from './audit-message-xml.js';
 import { parseAtnaRecord, type AtnaRecord } from './record.js';
 import { OctetCountingDecoder, parseSyslog } from './syslog.js';
+import { RateBudgets, ThrottledNotice } from '../../../common/rate-budget.js';
 
 export interface AuditServerConfig {
   host: string;
@@ -26,6 +32,7 @@ export interface AuditServerConfig {
   maxMessageBytes: number;
   maxConnections: number;
   idleTimeoutMs: number;
+  maxMessagesPerSecond: number;
 }
 
 /** UDP messages being stored at once; past it a datagram is dropped. */
@@ -58,12 +65,26 @@ export interface AuditServers {
 export async function startAuditServers(config: AuditServerConfig, audits: AuditLog, tls: LiveTls, logger: Logger): Promise<AuditServers> {
   const urls: Record<string, string> = {};
   const closers: Array<() => Promise<void>> = [];
-  let droppedUdp = 0;
+  const NOTICE_MS = 10_000;
+  const budgets = new RateBudgets(config.maxMessagesPerSecond);
+  const overRate = new ThrottledNotice(NOTICE_MS, (count) =>
+    logger.warn({ dropped: count }, `ATNA audit messages dropped: a sender over ${config.maxMessagesPerSecond} a second (OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND)`),
+  );
+  let lastRaw: { remote: string; transport: string; problem: string } | undefined;
+  const keptRaw = new ThrottledNotice(NOTICE_MS, (count) => logger.warn({ ...lastRaw, count }, `ATNA audit messages kept with their raw text only, e.g. because ${lastRaw?.problem}`));
+  let lastUdpDrop = '';
+  const droppedUdp = new ThrottledNotice(NOTICE_MS, (count) =>
+    logger.warn({ dropped: count, remote: lastUdpDrop }, `ATNA audit datagrams dropped (over ${config.maxMessageBytes} bytes, or ${MAX_UDP_IN_FLIGHT} being stored already)`),
+  );
 
   /** Stores one message; resolves when it is stored (the TCP/TLS sender's next message waits for it). */
   const store = async (raw: string, remote: string, transport: string): Promise<void> => {
+    if (!budgets.take(remote)) return overRate.happened();
     const { record, problem } = recordOfMessage(raw);
-    if (problem) logger.warn({ remote, transport, bytes: Buffer.byteLength(raw) }, `ATNA audit message kept with its raw text only: ${problem}`);
+    if (problem) {
+      lastRaw = { remote, transport, problem };
+      keptRaw.happened();
+    }
     try {
       await audits.recordAtna(record, true);
     } catch (error) {
@@ -105,10 +126,8 @@ export async function startAuditServers(config: AuditServerConfig, audits: Audit
       let inFlight = 0;
       socket.on('message', (message, remote) => {
         if (message.length > config.maxMessageBytes || inFlight >= MAX_UDP_IN_FLIGHT) {
-          droppedUdp += 1;
-          // Said once per 1,000 dropped: a flood must not become a flood of log lines.
-          if (droppedUdp % 1000 === 1) logger.warn({ dropped: droppedUdp, remote: remote.address }, `ATNA audit datagrams dropped (over ${config.maxMessageBytes} bytes, or ${MAX_UDP_IN_FLIGHT} being stored already)`);
-          return;
+          lastUdpDrop = remote.address;
+          return droppedUdp.happened();
         }
         inFlight += 1;
         void store(message.toString('utf8'), remote.address, 'udp').finally(() => {

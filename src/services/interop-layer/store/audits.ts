@@ -127,6 +127,12 @@ export interface AuditQuery {
   participantObjectPatterns?: readonly string[] | undefined;
   /** Bytes of ATNA records a page carries whole; past them a record comes without its details (findStored). */
   detailBytes?: number | undefined;
+  /**
+   * false: ATNA records come without their details (raw message, participants, objects) and
+   * their FHIR form, left out by the database (OpenHIM's `simple` view): a page of big records
+   * costs the server what its summaries cost.
+   */
+  details?: boolean | undefined;
   from?: string | undefined;
   to?: string | undefined;
   limit: number;
@@ -273,12 +279,17 @@ export class AuditLog {
     const offset = p(q.offset);
     // ATNA records carry up to a MiB each (raw message, query): past the page's byte budget the rest
     // of the page comes without them, as GET /transactions leaves bodies out.
-    const budget = p(q.detailBytes ?? Number.MAX_SAFE_INTEGER);
+    // (A parameter the statement does not use has no type the database can infer: bound only when used.)
+    const budget = q.details === false ? '' : p(q.detailBytes ?? Number.MAX_SAFE_INTEGER);
+    const summary = `atna - 'rawMessage' - 'activeParticipant' - 'participantObjectIdentification'`;
+    const columns =
+      q.details === false
+        ? `CASE WHEN atna IS NULL THEN doc ELSE jsonb_build_object('resourceType', 'AuditEvent', 'id', doc->'id') END AS doc, ${summary} AS atna, false AS details_omitted`
+        : `doc, CASE WHEN atna IS NULL OR running <= ${budget}::bigint THEN atna ELSE ${summary} END AS atna, (atna IS NOT NULL AND running > ${budget}::bigint) AS details_omitted`;
+    const running = q.details === false ? '0' : `sum(COALESCE(octet_length(atna::text), 0)) OVER (ORDER BY recorded DESC, id DESC)`;
     const r = await this.db.query<StoredAudit>(
-      `SELECT doc,
-              CASE WHEN atna IS NULL OR running <= ${budget}::bigint THEN atna ELSE atna - 'rawMessage' - 'activeParticipant' - 'participantObjectIdentification' END AS atna,
-              (atna IS NOT NULL AND running > ${budget}::bigint) AS details_omitted
-         FROM (SELECT page.*, sum(COALESCE(octet_length(atna::text), 0)) OVER (ORDER BY recorded DESC, id DESC) AS running FROM (
+      `SELECT ${columns}
+         FROM (SELECT page.*, ${running} AS running FROM (
            SELECT recorded, id, doc, atna FROM (
              (SELECT recorded, id, doc, atna FROM iol.audits ${where(stored)} ORDER BY recorded DESC, id DESC LIMIT ${limit}::int + ${offset}::int)
              ${includeRouted ? `UNION ALL (SELECT request_ts AS recorded, id, ${ROUTED_AUDIT_SQL} AS doc, NULL::jsonb AS atna FROM iol.transactions ${where(routed)} ORDER BY request_ts DESC, id DESC LIMIT ${limit}::int + ${offset}::int)` : ''}

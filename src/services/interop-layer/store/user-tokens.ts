@@ -50,6 +50,20 @@ export class UserTokenStore {
     return row ? { userId: row.user_id, tokenType: row.token_type, expiry: new Date(row.expiry).toISOString() } : undefined;
   }
 
+  /**
+   * Counts a reset mail to the user if fewer than `max` went out in the last hour: false when the
+   * cap is reached (nothing is counted). Durable, so shared by replicas and kept over restarts.
+   */
+  async countResetMail(userId: string, max: number): Promise<boolean> {
+    await this.db.query(`DELETE FROM iol.reset_mails WHERE user_id = $1 AND sent_at <= now() - interval '1 hour'`, [userId]);
+    const r = await this.db.query(
+      `INSERT INTO iol.reset_mails (user_id, sent_at)
+       SELECT $1, now() WHERE (SELECT count(*) FROM iol.reset_mails WHERE user_id = $1) < $2`,
+      [userId, max],
+    );
+    return r.rowCount > 0;
+  }
+
   async dropForUser(userId: string): Promise<void> {
     await this.db.query('DELETE FROM iol.user_tokens WHERE user_id = $1', [userId]);
   }
