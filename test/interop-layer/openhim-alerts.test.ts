@@ -126,12 +126,21 @@ for (const driver of testDrivers) {
         [{ status: 'abc', users: [] }, /status/],
         [{ condition: 'status', users: [] }, /status/],
         [{ status: '500', groups: [{ $ne: 1 }] }, /groups/],
+        [{ status: '500', users: [{ user: 'u2@example.org,u3@example.org', method: 'email' }] }, /one user/],
+        [{ status: '500', users: [{ user: 'a12@x.org@y.org', method: 'email' }] }, /one user/],
       ] as const;
+      const route = { name: 'p', host: '127.0.0.1', port: upstream.port, primary: true };
       for (const [alert, message] of bad) {
-        const res = await iol.call('POST', '/channels', { name: `bad alert ${JSON.stringify(alert)}`, urlPattern: '^/x$', routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }], alerts: [alert] });
+        const res = await iol.call('POST', '/channels', { name: `bad alert ${JSON.stringify(alert)}`, urlPattern: '^/x$', routes: [route], alerts: [alert] });
         assert.equal(res.status, 400, JSON.stringify(alert));
         assert.match(res.body.message, message);
       }
+      const many = Array.from({ length: 101 }, () => ({ status: '500', users: [] }));
+      const tooMany = await iol.call('POST', '/channels', { name: 'many alerts', urlPattern: '^/x$', routes: [route], alerts: many });
+      assert.equal(tooMany.status, 400);
+      assert.match(tooMany.body.message, /at most 100 alerts/);
+      const group = await iol.call('POST', '/groups', { group: 'listed', users: [{ user: 'a@x.org,b@y.org', method: 'email' }] });
+      assert.equal(group.status, 400, 'a contact group names one user a contact');
     });
 
     test('auto-retry-max-attempted: a failed transaction on its last automatic retry is alerted; an earlier attempt is not', async () => {

@@ -77,6 +77,25 @@ for (const driver of testDrivers) {
       const wide = await iol.call('POST', '/apps', { name: 'wide', url: `https://x.org/${'漢'.repeat(2030)}` });
       assert.equal(wide.status, 400, JSON.stringify(wide.body));
       assert.equal((await iol.call('POST', '/apps', { name: 'big icon', url: '/big', icon: 'x'.repeat(64 * 1024 + 1) })).status, 400);
+      // An icon is ASCII (a data: URI, a URL): characters that weigh more as UTF-8 or as JSON are refused.
+      for (const icon of ['€'.repeat(65_536), '\u0001'.repeat(1000), 'data:image/png;base64,\u2028']) {
+        assert.equal((await iol.call('POST', '/apps', { name: 'heavy icon', url: '/heavy', icon })).status, 400);
+      }
+    });
+
+    test('requests at once: the app cap holds, and a name taken by a concurrent request is OpenHIM\'s 400', async () => {
+      const capped = await startIol(driver, { OPENHIM_MAX_APPS: '5' });
+      try {
+        const made = await Promise.all(Array.from({ length: 12 }, (_, i) => capped.call('POST', '/apps', { name: `app ${i}`, url: `/app-${i}` })));
+        assert.equal(made.filter((r) => r.status === 201).length, 5, made.map((r) => r.status).join(','));
+        assert.ok(made.every((r) => r.status === 201 || r.status === 400));
+        assert.equal((await capped.call('GET', '/apps')).body.length, 5);
+        for (const app of (await capped.call('GET', '/apps')).body as Array<{ _id: string }>) await capped.call('DELETE', `/apps/${app._id}`);
+        const same = await Promise.all(Array.from({ length: 6 }, () => capped.call('POST', '/apps', { name: 'same', url: '/same' })));
+        assert.deepEqual(same.map((r) => r.status).sort(), [201, 400, 400, 400, 400, 400]);
+      } finally {
+        await capped.stop();
+      }
     });
 
     test('getApps and getApp: the list is public, one app needs a login, unknown and malformed ids as OpenHIM', async () => {

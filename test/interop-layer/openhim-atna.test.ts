@@ -239,6 +239,9 @@ for (const driver of testDrivers) {
         { eventIdentification: { eventDateTime: '-271821-04-20' } },
         { eventIdentification: { eventDateTime: '0' } },
         { eventIdentification: { eventDateTime: new Date(Date.now() + 3 * 24 * 3600_000).toISOString() } },
+        // A day the calendar does not have (Date reads it as 2 March).
+        { eventIdentification: { eventDateTime: '2026-02-30T10:00:00Z' } },
+        { eventIdentification: { eventDateTime: '1899-12-31T23:00:00Z' } },
       ];
       for (const body of bad) {
         const res = await iol.call('POST', '/audits', body);

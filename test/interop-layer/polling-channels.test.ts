@@ -31,7 +31,8 @@ for (const driver of testDrivers) {
     });
 
     test('a schedule the scheduler cannot read, and methods on a polling channel, are refused at save', async () => {
-      for (const pollingSchedule of [undefined, 'now and then', '61 * * * *', '']) {
+      // An interval past what a Date holds used to poll in a tight loop (its next run was NaN ms away).
+      for (const pollingSchedule of [undefined, 'now and then', '61 * * * *', '', 'every 9999999999999999999999 seconds', '2 years', '0 0 30 2 *']) {
         const res = await channel('bad-schedule', pollingSchedule === undefined ? {} : { pollingSchedule });
         assert.equal(res.status, 400, `${pollingSchedule}: ${JSON.stringify(res.body)}`);
         assert.match(res.body.message, /pollingSchedule/);

@@ -184,7 +184,7 @@ export function readIolConfig(settings: Settings): IolConfig {
     alertsPollMs: settings.int('OPENHIM_ALERTS_POLL_MS', 60_000),
     auditPorts: { udp: settings.int('OPENHIM_AUDIT_UDP_PORT', 0), tcp: settings.int('OPENHIM_AUDIT_TCP_PORT', 0), tls: settings.int('OPENHIM_AUDIT_TLS_PORT', 0) },
     // Where the OpenHIM console serves its own modules (GET /importmaps), without a trailing slash.
-    consoleBaseUrl: (settings.get('OPENHIM_CONSOLE_BASE_URL') || 'http://localhost:9000').replace(/\/+$/, ''),
+    consoleBaseUrl: (settings.get('OPENHIM_CONSOLE_BASE_URL') || `http://localhost:${settings.get('CONSOLE_PORT') || '9000'}`).replace(/\/+$/, ''),
     limits,
     replicaHeartbeatMs,
     replicaDeadAfterMs,

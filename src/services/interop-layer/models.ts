@@ -96,12 +96,12 @@ export const channelSchema = z.object({
       if (!Array.isArray(alert.users) || alert.users.length > 1000) issue(['users'], 'users is a list of {user, method, maxAlerts}');
       else alert.users.forEach((u: unknown, i: number) => {
         const user = u as { user?: unknown; method?: unknown; maxAlerts?: unknown } | null;
-        if (!user || typeof user.user !== 'string' || !user.user) issue(['users', i, 'user'], 'an alert user names a user (their email)');
+        if (!user || typeof user.user !== 'string' || user.user.length > 254 || !ONE_MAILBOX.test(user.user)) issue(['users', i, 'user'], 'an alert user names one user, by their email');
         if (user?.method !== 'email' && user?.method !== 'sms') issue(['users', i, 'method'], 'an alert user\'s method is email or sms');
         if (user?.maxAlerts !== undefined && !['no max', '1 per hour', '1 per day'].includes(String(user.maxAlerts))) issue(['users', i, 'maxAlerts'], "maxAlerts is 'no max', '1 per hour' or '1 per day'");
       });
     }
-  })).default([]),
+  })).max(100, 'a channel has at most 100 alerts').default([]),
   rewriteUrls: storedBoolean().default(false),
   /** With rewriteUrls: also rewrite links to every channel's primary route (OpenHIM's default, true). */
   addAutoRewriteRules: storedBoolean().default(true),
@@ -132,7 +132,7 @@ export const contactGroupSchema = z.object({
   users: z
     .array(
       z.object({
-        user: z.string().min(1),
+        user: z.string().max(254).regex(ONE_MAILBOX, 'a contact names one user, by their email'),
         method: z.enum(['email', 'sms']),
         maxAlerts: z.enum(['no max', '1 per hour', '1 per day']).default('no max'),
       }),

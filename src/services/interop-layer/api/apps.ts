@@ -45,7 +45,8 @@ const appSchema = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   // A picture, often a data: URI: bounded (the list is public and sent whole), never loaded as a script.
-  icon: z.string().max(64 * 1024).optional(),
+  // A data: URI or a URL (ASCII, as a data URI's base64 is): 64 KiB of it, as sent and as listed.
+  icon: z.string().max(64 * 1024).regex(/^[\x20-\x7e]*$/, 'an icon is a data: URI or a URL, in printable ASCII (base64 for images)').optional(),
   type: z.enum(APP_TYPES).optional(),
   category: z.string().max(200).optional(),
   access_roles: z.array(z.string().max(200)).max(100).optional(),
@@ -129,6 +130,17 @@ export function appRoutes(deps: IolDeps): ScopedRoutes {
     throw badRequest(`an app with the ${field} ${JSON.stringify(String(app[field]).slice(0, 200))} exists already (${other._id})`);
   }
 
+  /** A write that a request at the same time beat to the name or url: OpenHIM's 400, not a 409. */
+  async function clashFree<T>(app: App, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '23505') throw error;
+      await refuseClash(app);
+      throw badRequest('an app with this name or url exists already');
+    }
+  }
+
   function parseApp(body: Record<string, unknown> | undefined): z.infer<typeof appSchema> {
     const input = parseBody(appSchema, body, 'app');
     checkStorable(input, 'app');
@@ -154,10 +166,10 @@ export function appRoutes(deps: IolDeps): ScopedRoutes {
     admin(app) {
       app.post('/apps', { config: { ...openhim, deniedAs: 'add an app' } }, async (request: FastifyRequest, reply) => {
         const input = parseApp(withoutIds(request.body));
-        if ((await store.count()) >= deps.config.limits.maxApps) throw badRequest(`there are ${deps.config.limits.maxApps} apps already (OPENHIM_MAX_APPS)`, 'delete one first');
         const created: App = { _id: newObjectId(), ...input };
         await refuseClash(created);
-        await store.insert(created);
+        const tooMany = () => badRequest(`there are ${deps.config.limits.maxApps} apps already (OPENHIM_MAX_APPS)`, 'delete one first');
+        if (!(await clashFree(created, () => store.insertCapped(created, deps.config.limits.maxApps)))) throw tooMany();
         auditChange(deps, request, 'C', `App/${created._id}`);
         reply.code(201);
         return created;
@@ -172,7 +184,7 @@ export function appRoutes(deps: IolDeps): ScopedRoutes {
         if (!given) throw badRequest('an app update is a JSON object');
         const updated: App = { _id: stored._id, ...parseApp({ ...withoutIds(stored), ...given }) };
         await refuseClash(updated);
-        if (!(await store.update(updated))) throw missing(request.params.appId);
+        if (!(await clashFree(updated, () => store.update(updated)))) throw missing(request.params.appId);
         auditChange(deps, request, 'U', `App/${updated._id}`);
         return updated;
       });

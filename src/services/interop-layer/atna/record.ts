@@ -61,9 +61,16 @@ const ACTIONS = ['C', 'R', 'U', 'D', 'E'] as const;
  * dated far ahead would sort first in every list for good, and one outside the database's range
  * could not be stored.
  */
+/** A day the calendar has (2026-02-30 is none; Date would read it as 2 March). */
+function realDay(year: number, month: number, day: number): boolean {
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 const eventDateTime = text(64).refine((value) => {
   const ms = Date.parse(value);
-  return /^\d{4}-\d{2}-\d{2}/.test(value.trim()) && !Number.isNaN(ms) && ms >= Date.UTC(1900, 0, 1) && ms <= Date.now() + 24 * 60 * 60_000;
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(value.trim());
+  return !!day && realDay(Number(day[1]), Number(day[2]), Number(day[3])) && !Number.isNaN(ms) && ms >= Date.UTC(1900, 0, 1) && ms <= Date.now() + 24 * 60 * 60_000;
 }, { message: 'must be an ISO 8601 date and time from 1900 to tomorrow' });
 
 /** OpenHIM's AuditRecordSchema; fields it does not have are dropped, as its mongoose model drops them. */

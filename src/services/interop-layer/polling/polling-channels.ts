@@ -106,10 +106,26 @@ export class PollingChannels {
   }
 
   private arm(id: string, entry: Scheduled, after: Date): void {
-    const due = entry.schedule.next(after);
+    let due: Date;
+    try {
+      due = entry.schedule.next(after);
+    } catch {
+      due = new Date(Number.NaN);
+    }
+    // A schedule with no next run a Date can hold (saved before the checks of today): never a tight loop.
+    if (!Number.isFinite(due.getTime())) {
+      this.scheduled.delete(id);
+      this.logger.warn({ channel: entry.channel.channel.name, pollingSchedule: entry.written.slice(0, 60) }, 'polling channel: its schedule has no next run; it is not polled');
+      return;
+    }
+    this.waitFor(id, entry, due);
+  }
+
+  /** Waits for `due` (in steps of setTimeout's limit when it is far), then runs. */
+  private waitFor(id: string, entry: Scheduled, due: Date): void {
     const delay = Math.max(0, due.getTime() - Date.now());
     entry.timer = setTimeout(() => {
-      if (delay > MAX_DELAY_MS) return this.arm(id, entry, new Date(Date.now() - 1));
+      if (delay > MAX_DELAY_MS) return this.waitFor(id, entry, due);
       void this.run(id, entry, due);
     }, Math.min(delay, MAX_DELAY_MS));
     entry.timer.unref();

@@ -11,6 +11,8 @@ import { CronExpressionParser } from 'cron-parser';
 const humanInterval = createRequire(import.meta.url)('human-interval') as (text: string) => number;
 
 export const MIN_POLLING_INTERVAL_MS = 1000;
+/** The longest interval taken: past it the next run's date is past what a Date holds, or may as well be. */
+export const MAX_POLLING_INTERVAL_MS = 366 * 24 * 60 * 60_000;
 
 export interface PollingSchedule {
   /** The first run after `after`. */
@@ -22,6 +24,7 @@ export function parsePollingSchedule(text: unknown): PollingSchedule | Error {
   if (typeof text !== 'string' || !text.trim() || text.length > 200) return new Error('pollingSchedule must be an interval ("5 minutes") or a cron expression ("*/5 * * * *")');
   const written = text.trim();
   const interval = humanInterval(written.replace(/^every\s+/i, ''));
+  if (Number.isFinite(interval) && interval > MAX_POLLING_INTERVAL_MS) return new Error(`pollingSchedule "${written.slice(0, 60)}" is longer than a year; poll at least yearly`);
   if (Number.isFinite(interval) && interval > 0) {
     const ms = Math.max(interval, MIN_POLLING_INTERVAL_MS);
     return { next: (after) => new Date(after.getTime() + ms) };

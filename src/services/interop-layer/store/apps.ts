@@ -2,7 +2,7 @@
  * Storage of OpenHIM's app registry (/apps, /importmaps): the console's micro-frontend apps, the
  * document in jsonb, name and url each unique (OpenHIM's model/apps.js indexes).
  */
-import type { Queryable } from '../../../db/database.js';
+import type { Database } from '../../../db/database.js';
 
 export interface App {
   _id: string;
@@ -28,7 +28,7 @@ function whereOf(filters: readonly AppFilter[]): { where: string; params: unknow
 }
 
 export class AppStore {
-  constructor(private readonly db: Queryable) {}
+  constructor(private readonly db: Database) {}
 
   /** Apps matching every filter (as OpenHIM's `find(query)`), by name. */
   async list(filters: readonly AppFilter[] = []): Promise<App[]> {
@@ -58,6 +58,20 @@ export class AppStore {
 
   async insert(app: App): Promise<void> {
     await this.db.query('INSERT INTO iol.apps (id, name, url, doc) VALUES ($1, $2, $3, $4::jsonb)', [app._id, app.name, app.url, JSON.stringify(app)]);
+  }
+
+  /**
+   * Inserts the app unless there are `max` already: false then. Counted and inserted under one
+   * lock, so requests at once cannot all pass the count.
+   */
+  async insertCapped(app: App, max: number): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('iol.apps'))`);
+      const n = Number((await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM iol.apps')).rows[0]?.n ?? 0);
+      if (n >= max) return false;
+      await tx.query('INSERT INTO iol.apps (id, name, url, doc) VALUES ($1, $2, $3, $4::jsonb)', [app._id, app.name, app.url, JSON.stringify(app)]);
+      return true;
+    });
   }
 
   async update(app: App): Promise<boolean> {
