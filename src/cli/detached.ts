@@ -76,6 +76,15 @@ export async function runAsDaemon(command: 'init' | 'up', deployment: Deployment
   await send({ type: 'ready', endpoints: instance.endpoints, generatedSecrets: instance.generatedSecrets });
   process.disconnect?.();
   await instance.stopped;
+  exitIfLingering();
+}
+
+/**
+ * Everything is stopped, closed and logged: if something still holds the event loop (a socket a
+ * peer keeps open), the process ends anyway after a grace, rather than live on unseen.
+ */
+export function exitIfLingering(graceMs = 2000): void {
+  setTimeout(() => process.exit(process.exitCode ?? 0), graceMs).unref();
 }
 
 /** The parent: starts the child, shows its progress, and returns when it is ready or has failed. */

@@ -10,7 +10,7 @@ import type { DeployResult, RunningInstance } from '../targets/embedded/run.js';
 import { embeddedTarget } from '../targets/embedded/target.js';
 import type { Progress } from '../platform/progress.js';
 import { abortOnInterrupt, CurrentStep } from './interrupt.js';
-import { DAEMON_ENV, runAsDaemon, startDetached } from './detached.js';
+import { DAEMON_ENV, exitIfLingering, runAsDaemon, startDetached } from './detached.js';
 import { lineProgress, markStackRunning, warnOnStderr } from './output.js';
 import { printReady } from './ready.js';
 import { warnMisspelledSettings } from './setting-warnings.js';
@@ -65,6 +65,7 @@ export async function startCommand(command: 'init' | 'up', options: DeploymentOp
   await instance.stopped;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  exitIfLingering();
 }
 
 /**
