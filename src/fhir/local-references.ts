@@ -9,17 +9,15 @@
  * contained resource nothing names (`#id` as a reference, canonical or uri anywhere in the
  * resource) and that names no `#` is an orphan, and refused.
  */
+import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { isResourceType } from './definitions.js';
+import { elementType } from './schema-elements.js';
 
 type Json = Record<string, unknown>;
 
-/**
- * Members whose values can name a contained resource for dom-3 (its expression looks at
- * `reference` and at values of type canonical, uri and url): Reference.reference, the uri-typed
- * `url`, and elements named for those types (`valueUri`, `instantiatesCanonical`, `definitionUrl`).
- * A plain string or code that happens to read `#id` names nothing.
- */
-const LINKING_MEMBER = /^(?:reference|url|uri|canonical|[a-z][A-Za-z]*(?:Uri|Url|Canonical))$/;
+/** Types whose values name a contained resource for dom-3 (besides Reference.reference). */
+const LINK_TYPES = new Set(['uri', 'url', 'canonical']);
 
 /** An error issue for each local reference that names no contained resource; resources in a Bundle or Parameters are checked each on their own. */
 export function localReferenceIssues(resource: Json): OperationOutcomeIssue[] {
@@ -32,37 +30,30 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
   const contained = Array.isArray(root.contained) ? root.contained.filter((c): c is Json => !!c && typeof c === 'object') : [];
   const ids = new Set(contained.map((c) => c.id).filter((id): id is string => typeof id === 'string'));
   const inContained = new Set<unknown>(contained);
-  /** `#x` values anywhere in the resource (references, canonicals, uris), and the contained resources that name `#`. */
-  const named = new Set<string>();
-  const namingContainer = new Set<unknown>();
-  const stack: Array<{ node: unknown; path: string; within?: unknown; key?: string }> = [{ node: root, path: String(root.resourceType ?? '') }];
+  const stack: Array<{ node: unknown; path: string }> = [{ node: root, path: String(root.resourceType ?? '') }];
   while (stack.length && issues.length < 100) {
-    const { node, path, within, key } = stack.pop()!;
+    const { node, path } = stack.pop()!;
     if (!node || typeof node !== 'object') continue;
     if (node !== root && !inContained.has(node) && typeof (node as Json).resourceType === 'string') {
       checkRoot(node as Json, issues); // a Bundle entry's or a Parameters' resource: its own container
       continue;
     }
-    const owner = inContained.has(node) ? node : within;
     const entries = Array.isArray(node) ? node.map((child, i) => [`[${i}]`, child] as const) : Object.entries(node).map(([key, child]) => [`.${key}`, child] as const);
     for (const [step, child] of entries) {
-      // The member holding the value: a list's items are its member's values.
-      const member = Array.isArray(node) ? key : step.slice(1);
-      if (typeof child === 'string' && child.startsWith('#') && member !== undefined && LINKING_MEMBER.test(member)) {
-        if (child === '#') {
-          if (owner !== undefined) namingContainer.add(owner);
-        } else named.add(child.slice(1));
-      }
       if (step === '.reference' && typeof child === 'string' && child.length > 1 && child.startsWith('#') && !ids.has(child.slice(1))) {
         issues.push({
           severity: 'error', code: 'invariant', expression: [`${path}.reference`],
           details: { text: `local reference ${child.slice(0, 70)} names no contained resource (ref-1): contain a resource with id "${child.slice(1, 65)}", or refer to it by Type/id` },
         });
       } else if (child && typeof child === 'object') {
-        stack.push({ node: child, path: `${path}${step}`, within: owner, ...(member !== undefined ? { key: member } : {}) });
+        stack.push({ node: child, path: `${path}${step}` });
       }
     }
   }
+  /** `#x` values of the resource's references, canonicals, uris and urls, and the contained resources that name `#`. */
+  const named = new Set<string>();
+  const namingContainer = new Set<unknown>();
+  collectLocalNames(root, named, namingContainer, inContained);
   contained.forEach((resource, index) => {
     if (issues.length >= 100 || namingContainer.has(resource) || (typeof resource.id === 'string' && named.has(resource.id))) return;
     issues.push({
@@ -70,4 +61,39 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
       details: { text: `contained resource ${String(resource.resourceType ?? '')}${typeof resource.id === 'string' ? `/${resource.id.slice(0, 64)}` : ''} is referred to from nowhere in the resource, nor refers to it (dom-3): refer to it as "#${typeof resource.id === 'string' ? resource.id.slice(0, 64) : 'id'}", or leave it out` },
     });
   });
+}
+
+/**
+ * dom-3's namings, by element type as its expression reads them (`descendants().reference`, and
+ * every value `as(canonical)`, `as(uri)`, `as(url)`, whatever the element is called: ValueSet
+ * compose.include.system, ConceptMap group.source, valueUri): `#id` names a contained resource,
+ * `#` in a contained resource names its container. A string or code reading `#id` names nothing.
+ */
+function collectLocalNames(root: Json, named: Set<string>, namingContainer: Set<unknown>, inContained: ReadonlySet<unknown>): void {
+  if (typeof root.resourceType !== 'string' || !isResourceType(root.resourceType)) return;
+  const stack: Array<{ node: Json; schema: InternalTypeSchema; owner: unknown }> = [{ node: root, schema: getDataType(root.resourceType), owner: undefined }];
+  let visited = 0;
+  while (stack.length && visited++ < 100_000) {
+    const { node, schema, owner } = stack.pop()!;
+    for (const [key, value] of Object.entries(node)) {
+      const type = key === 'reference' ? 'reference' : elementType(schema, key);
+      if (!type) continue;
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (typeof item === 'string') {
+          if (!item.startsWith('#') || (type !== 'reference' && !LINK_TYPES.has(type))) continue;
+          if (item === '#') {
+            if (owner !== undefined) namingContainer.add(owner);
+          } else named.add(item.slice(1));
+        } else if (item && typeof item === 'object' && !Array.isArray(item) && !/^[a-z]/.test(type)) {
+          const json = item as Json;
+          if (type === 'Resource') {
+            // A contained resource is walked as its own type, its namings its own; another resource (a Bundle's) is its own root.
+            if (inContained.has(json) && typeof json.resourceType === 'string' && isResourceType(json.resourceType)) stack.push({ node: json, schema: getDataType(json.resourceType), owner: json });
+          } else {
+            stack.push({ node: json, schema: getDataType(type), owner });
+          }
+        }
+      }
+    }
+  }
 }

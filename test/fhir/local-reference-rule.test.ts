@@ -51,6 +51,13 @@ describe('local references name a contained resource (ref-1)', () => {
       contained: [{ resourceType: 'Provenance', id: 'prov', target: [{ reference: '#' }], recorded: '2024-01-01T00:00:00Z', agent: [{ who: { display: 'lab' } }] }],
     } });
     assert.equal(backwards.status, 201, JSON.stringify(backwards.body));
+    // Elements of type uri or canonical name it whatever they are called: a value set on a contained
+    // code system (compose.include.system), a concept map's group source and target (SVCM's usual shapes).
+    const codeSystem = { resourceType: 'CodeSystem', id: 'cs1', status: 'draft', content: 'complete', concept: [{ code: 'a' }] };
+    const valueSet = await s.request('POST', 'ValueSet', { body: { resourceType: 'ValueSet', status: 'draft', contained: [codeSystem], compose: { include: [{ system: '#cs1' }] } } });
+    assert.equal(valueSet.status, 201, JSON.stringify(valueSet.body));
+    const conceptMap = await s.request('POST', 'ConceptMap', { body: { resourceType: 'ConceptMap', status: 'draft', contained: [codeSystem], group: [{ source: '#cs1', target: 'http://example.org/cs', element: [{ code: 'a', target: [{ code: 'b', equivalence: 'equivalent' }] }] }] } });
+    assert.equal(conceptMap.status, 201, JSON.stringify(conceptMap.body));
     // $validate says the same as an issue.
     const validated = await s.request('POST', 'Patient/$validate', { body: { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'lost' }] } });
     assert.ok(validated.body.issue.some((i: { severity: string; details?: { text?: string } }) => i.severity === 'error' && /dom-3/.test(i.details?.text ?? '')), JSON.stringify(validated.body));
