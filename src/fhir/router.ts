@@ -304,12 +304,7 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const since = sinceText === undefined ? undefined : parseDateRange(sinceText).low.toISOString();
   // _at names a period (a day, a month; an instant is one millisecond): every version current in it.
   // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
-  const atText = query.get('_at');
-  if (atText !== undefined && atText.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(atText)) {
-    throw badRequest('_at with a time must give its timezone, e.g. 2024-01-01T10:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
-  }
-  const atRange = atText === undefined ? undefined : parseDateRange(atText);
-  const at = atRange && { low: atRange.low.toISOString(), high: atRange.high.toISOString() };
+  const at = historyAt(query.get('_at'));
   if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {
     if (!(error instanceof FhirError && error.status === 410)) throw error;
   });
@@ -362,4 +357,43 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, ...(vid !== undefined ? { versionId: vid } : {}), parameters, baseUrl: ctx.repo.baseUrl });
   if ('status' in result && typeof (result as FhirResponse).status === 'number' && !('resourceType' in result)) return result as FhirResponse;
   return { status: 200, resource: result as Resource };
+}
+
+const EARLIEST = '0001-01-01T00:00:00.000Z';
+const LATEST = '9999-12-31T23:59:59.999Z';
+
+/**
+ * History's `_at` (R4 http.html#history: "as for date searches", so with a prefix): the period
+ * whose current versions are wanted. `eq`/`ap` (or none) the value's own period (a day, a month;
+ * an instant is a millisecond), `gt`/`sa` after it, `ge` from its start on, `lt`/`eb` before it,
+ * `le` up to its end. `ne` (the versions never current in it) is refused.
+ */
+function historyAt(text: string | undefined): { low: string; high: string } | undefined {
+  if (text === undefined) return undefined;
+  const prefixed = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=\d)/.exec(text);
+  const prefix = prefixed?.[1] ?? 'eq';
+  const value = prefixed ? text.slice(2) : text;
+  // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
+  if (value.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    throw badRequest('_at with a time must give its timezone, e.g. 2024-01-01T10:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
+  }
+  if (prefix === 'ne') throw badRequest('_at takes the prefixes eq, gt, ge, lt, le, sa, eb and ap; ne (versions never current in a period) is not supported', 'FHIR_BAD_SEARCH');
+  const range = parseDateRange(value);
+  const low = range.low.toISOString();
+  const high = range.high.toISOString();
+  const after = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+  switch (prefix) {
+    case 'gt':
+    case 'sa':
+      return { low: after(high, 1), high: LATEST };
+    case 'ge':
+      return { low, high: LATEST };
+    case 'lt':
+    case 'eb':
+      return { low: EARLIEST, high: after(low, -1) };
+    case 'le':
+      return { low: EARLIEST, high };
+    default:
+      return { low, high };
+  }
 }

@@ -75,6 +75,15 @@ for (const driver of testDrivers) {
       assert.deepEqual(versionsOf(atOne.body.entry, id), ['W/"1"']);
       const atThree = await s.request('GET', `Device/_history?_at=${instant(three.body.meta.lastUpdated, 0)}&_count=1000`);
       assert.deepEqual(versionsOf(atThree.body.entry, id), ['W/"3"'], 'version 2 was replaced at that instant');
+      // With a prefix, as a date search (http.html#history): the versions current at some time in that period.
+      const at = (prefix: string, iso: string, ms: number) => s.request('GET', `Device/${id}/_history?_at=${prefix}${instant(iso, ms)}`);
+      assert.deepEqual(versionsOf((await at('gt', two.body.meta.lastUpdated, 1)).body.entry, id), ['W/"2"', 'W/"3"']);
+      assert.deepEqual(versionsOf((await at('ge', three.body.meta.lastUpdated, 0)).body.entry, id), ['W/"3"']);
+      assert.deepEqual(versionsOf((await at('lt', two.body.meta.lastUpdated, 0)).body.entry, id), ['W/"1"']);
+      assert.deepEqual(versionsOf((await at('le', two.body.meta.lastUpdated, 0)).body.entry, id), ['W/"1"', 'W/"2"']);
+      assert.deepEqual(versionsOf((await at('eq', two.body.meta.lastUpdated, 1)).body.entry, id), ['W/"2"']);
+      assert.equal((await at('ne', two.body.meta.lastUpdated, 1)).status, 400);
+      assert.equal((await s.request('GET', `Device/${id}/_history?_at=gt${new Date(Date.parse(three.body.meta.lastUpdated) - 86_400_000 * 400).toISOString().slice(0, 4)}`)).status, 200, 'a year');
     });
 
     test('_count=0 and _summary=count answer the total, no entries, and no next link (never one equal to self)', async () => {
