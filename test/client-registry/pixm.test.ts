@@ -77,6 +77,10 @@ for (const driver of testDrivers) {
       const both = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_B)}&targetSystem=${q(cr.base)}`);
       assert.deepEqual(identifiers(both.body), [`${CLINIC_B}|BLUE-994`]);
       assert.equal(targetIds(both.body).length, 2);
+      // An empty targetSystem names no domain: left out, as an empty search parameter is.
+      const empty = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=`);
+      assert.equal(empty.status, 200, JSON.stringify(empty.body));
+      assert.ok(identifiers(empty.body).includes(`${CLINIC_B}|BLUE-994`));
     });
 
     test('after a merge the retired record\'s identifier answers 200 with no result, and the survivor no longer lists it', async () => {

@@ -75,9 +75,13 @@ export class OperationRegistry {
   }
 }
 
-/** GET query pairs as a Parameters resource. */
+/**
+ * GET query pairs as a Parameters resource. A parameter given with no value (`targetSystem=`) is
+ * left out, as a search leaves out an empty parameter: a string value is never empty in FHIR, and
+ * the client named nothing.
+ */
 export function queryToParameters(query: Array<[string, string]>): Parameters {
-  return { resourceType: 'Parameters', parameter: query.map(([name, value]) => ({ name, valueString: value })) };
+  return { resourceType: 'Parameters', parameter: query.filter(([, value]) => value !== '').map(([name, value]) => ({ name, valueString: value })) };
 }
 
 /** A parameter's value as a string, whatever value[x] it was given with. */
