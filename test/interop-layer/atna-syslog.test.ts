@@ -53,7 +53,7 @@ async function sendStream(connect: () => net.Socket, chunks: Array<string | Buff
 }
 
 /** Messages stored a second (OPENHIM_AUDIT_MAX_MESSAGES_PER_SECOND) in these tests. */
-const RATE = 200;
+const RATE = 50;
 
 for (const driver of testDrivers) {
   describe(`ATNA audit repository over syslog on ${driver}`, () => {

@@ -112,13 +112,17 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       if (connection.busy) return;
       connection.busy = true;
       socket.pause(); // one message at a time per connection: the sender waits for each answer
-      while (waiting.length && !socket.destroyed) {
-        const payload = waiting.shift()!;
+      // Walked by index, emptied at the end: shift() moves the whole queue each time, quadratic for
+      // the tens of thousands of tiny messages one read can hold.
+      let next = 0;
+      while (next < waiting.length && !socket.destroyed) {
+        const payload = waiting[next++]!;
         const reply = await options.answer(payload.toString('utf8'), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, payload);
         if (options.oneWay) continue;
         if (reply === undefined) socket.destroy();
         else if (!socket.destroyed) socket.write(options.unframed ? reply : frameMessage(reply));
       }
+      waiting.length = 0;
       connection.busy = false;
       armDeadline();
       if (!socket.destroyed) socket.resume();
