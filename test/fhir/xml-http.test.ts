@@ -154,6 +154,12 @@ for (const driver of testDrivers) {
       const previous = (xmlToResource(second.text) as { link: Array<{ relation: string; url: string }> }).link.find((l) => l.relation === 'previous')!.url;
       assert.match(previous, /_format=xml/);
 
+      // A POST _search's form parameters are its parameters, _format among them (search.html, PDQm ITI-78).
+      const posted = await call('POST', 'Patient/_search', { body: 'identifier=urn:test:xml|XML-PAGE&_count=1&_format=xml', contentType: 'application/x-www-form-urlencoded' });
+      assert.equal(posted.status, 200, posted.text);
+      assert.match(posted.type, /xml/);
+      assert.match(nextOf(posted.text), /_format=xml/);
+
       const history = await call('GET', 'Patient/_history?_count=1&_format=application/fhir+xml&_summary=true');
       assert.match(history.type, /xml/);
       const historyNext = nextOf(history.text);

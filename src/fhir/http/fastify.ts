@@ -222,7 +222,8 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
   let format: WireFormat = 'json';
   let binaryContent = false;
   try {
-    const query = queryOf(request);
+    // A POST _search's form parameters are its parameters (http.html#search): `_format` and `_pretty` there too.
+    const query = [...queryOf(request), ...formatParametersInForm(request)];
     // A Binary read answered with its content has no FHIR format to agree on (its errors are JSON).
     binaryContent = wantsBinaryContent(request.method, fhirPath(request), request.headers.accept, query);
     if (!binaryContent) format = negotiateFor(engine, request, query);
@@ -296,6 +297,14 @@ function withFormatInLinks(response: FhirResponse, query: Array<[string, string]
   return { ...response, resource: { ...bundle, link } };
 }
 
+/** `_format` and `_pretty` of a form-encoded body (a POST _search's parameters). */
+function formatParametersInForm(request: FastifyRequest): Array<[string, string]> {
+  if (request.method !== 'POST' || typeof request.body !== 'string' || !request.body.includes('_')) return [];
+  const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/x-www-form-urlencoded') return [];
+  return [...new URLSearchParams(request.body)].filter(([key]) => FORMAT_PARAMETERS.has(key));
+}
+
 /** The FHIR path of a request, after the service's prefix (`Patient/1`). */
 function fhirPath(request: FastifyRequest): string {
   return (request.params as Record<string, string | undefined> | undefined)?.['*'] ?? '';
@@ -307,7 +316,7 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
   assertR4Body(request.headers['content-type']);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)];
+  if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)].filter(([key]) => !FORMAT_PARAMETERS.has(key));
   if (XML_TYPES.includes(contentType)) {
     const parsed = xmlToResource(raw, { maxDepth });
     checkJsonShape(parsed, maxDepth, maxElements);
