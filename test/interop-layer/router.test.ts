@@ -492,6 +492,34 @@ for (const driver of testDrivers) {
       await refused.body.dump();
     });
 
+    test('the router\'s own refusals and failures: OpenHIM\'s text, or an OperationOutcome for a client that asks for FHIR', async () => {
+      const plainText = await request(`${iol.router}/nowhere`, { headers: { authorization: emr } });
+      assert.equal(plainText.statusCode, 404);
+      assert.match(String(plainText.headers['content-type']), /^text\/plain/);
+      await plainText.body.dump();
+      const asJson = await request(`${iol.router}/nowhere`, { headers: { authorization: emr, accept: 'application/fhir+json' } });
+      assert.equal(asJson.statusCode, 404);
+      assert.match(String(asJson.headers['content-type']), /^application\/fhir\+json/);
+      const outcome = (await asJson.body.json()) as { resourceType: string; issue: Array<{ severity: string; code: string; diagnostics: string }> };
+      assert.equal(outcome.resourceType, 'OperationOutcome');
+      assert.deepEqual([outcome.issue[0]!.severity, outcome.issue[0]!.code], ['error', 'not-found']);
+      assert.match(outcome.issue[0]!.diagnostics, /no channel matches GET \/nowhere/);
+      // A client without the channel's role: 401 as OpenHIM, as XML when asked with _format.
+      const refused = await request(`${iol.router}/billing?_format=xml`, { headers: { authorization: emr } });
+      assert.equal(refused.statusCode, 401);
+      assert.match(String(refused.headers['content-type']), /^application\/fhir\+xml/);
+      assert.match(await refused.body.text(), /^<OperationOutcome xmlns="http:\/\/hl7.org\/fhir"><issue><severity value="error"\/><code value="login"\/>/);
+      // An upstream that cannot be reached: 502, fatal; never compressed past recognition.
+      const down = await request(`${iol.router}/down`, { headers: { authorization: emr, accept: 'application/fhir+json', 'accept-encoding': 'gzip' } });
+      assert.equal(down.statusCode, 502);
+      assert.equal(down.headers['content-encoding'], undefined);
+      assert.equal(((await down.body.json()) as { issue: Array<{ severity: string }> }).issue[0]!.severity, 'fatal');
+      // An upstream's own answer is relayed as it came, whatever the client asked for.
+      const relayed = await request(`${iol.router}/missing`, { headers: { authorization: emr, accept: 'application/fhir+json' } });
+      assert.equal(relayed.statusCode, 404);
+      assert.equal(await relayed.body.text(), 'nope');
+    });
+
     test('transactions API: filters, representations, paging, by client; rerun through a task links parent and child', async () => {
       const filters = encodeURIComponent(JSON.stringify({ status: 'Failed' }));
       const failed = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${filters}`)).body;

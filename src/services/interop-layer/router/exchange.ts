@@ -48,6 +48,8 @@ export interface RouterResponse {
    * it came; null when it sent none. Undefined for every other answer (its body's length is sent).
    */
   representationLength?: string | null | undefined;
+  /** The router's own answer (not an upstream's): a FHIR client gets it as an OperationOutcome (fhir-errors.ts). */
+  own?: true | undefined;
 }
 
 export interface Exchange {
@@ -99,7 +101,7 @@ export type ServiceDeps = IolDeps & RouterDeps;
 export type RouterStep = (exchange: Exchange, deps: RouterDeps) => Promise<void> | void;
 
 export function textResponse(status: number, message: string, headers: Record<string, string> = {}): RouterResponse {
-  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers }, body: Buffer.from(message) };
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers }, body: Buffer.from(message), own: true };
 }
 
 export function halt(exchange: Exchange, response: RouterResponse): void {

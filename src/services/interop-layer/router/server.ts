@@ -17,6 +17,7 @@ import { requestIdOf } from '../../../common/request-id.js';
 import { logRoutedRequest, timeResponse } from './access-log.js';
 import type { TlsIdentity } from '../keystore/store.js';
 import { secureContextOptions } from '../keystore/live-tls.js';
+import { asOperationOutcome, fhirFormatAsked } from './fhir-errors.js';
 
 class BodyTooLarge extends Error {}
 class OverBudget extends Error {}
@@ -88,8 +89,10 @@ function readBody(req: IncomingMessage, reading: BodyReading): Promise<Buffer> {
  */
 const requestIds = new WeakMap<ServerResponse, string>();
 
-function send(res: ServerResponse, response: RouterResponse, closeAfter = false): void {
+function send(res: ServerResponse, given: RouterResponse, closeAfter = false): void {
   if (res.headersSent || res.destroyed) return;
+  const fhir = given.own ? fhirFormatAsked(res.req) : undefined;
+  const response = fhir ? asOperationOutcome(given, fhir) : given;
   const headers: Record<string, string | string[]> = { ...response.headers };
   // An answer to HEAD or a 304 carries the representation's length, or none; others their body's.
   if (response.representationLength === undefined) headers['content-length'] = String(response.body.length);
@@ -110,7 +113,7 @@ function send(res: ServerResponse, response: RouterResponse, closeAfter = false)
 }
 
 function plain(status: number, message: string): RouterResponse {
-  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(message) };
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: Buffer.from(message), own: true };
 }
 
 const EMPTY_BODY = Buffer.alloc(0);

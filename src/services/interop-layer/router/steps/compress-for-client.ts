@@ -14,6 +14,7 @@ import compressible from 'compressible';
 import type { Exchange, RouterDeps, RouterResponse } from '../exchange.js';
 import type { BodyEncoding } from '../../store/content-encoding.js';
 import { weightedItems } from '../../../../common/weighted-header.js';
+import { fhirFormatOf } from '../fhir-errors.js';
 
 /** koa-compress's brotli quality: its default, 11, costs tens of milliseconds per 100 KB. */
 const BROTLI = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } };
@@ -33,6 +34,8 @@ export function compressForClient(exchange: Exchange, deps: RouterDeps): void | 
   const accepted = exchange.request.headers['accept-encoding'];
   const minBytes = deps.config.routerCompressMinBytes;
   if (accepted === undefined || !response || minBytes <= 0 || response.body.length < minBytes || !compressibleAnswer(exchange, response)) return;
+  // The router's own answer to a FHIR client becomes an OperationOutcome when sent (fhir-errors.ts): left as it is.
+  if (response.own && fhirFormatOf(exchange.request.querystring, exchange.request.headers.accept)) return;
   const coding = chosenCoding(accepted);
   if (!coding) return;
   if (response.body.length <= SYNC_MAX_BYTES) {

@@ -209,7 +209,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   if (outcome.failure) {
     recordPrimary();
     tx.error = { message: outcome.failure.message };
-    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-openhim-transactionid': tx._id }, body: Buffer.from(outcome.failure.message) };
+    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-openhim-transactionid': tx._id }, body: Buffer.from(outcome.failure.message), own: true };
     return;
   }
   const upstream = outcome.response!;
