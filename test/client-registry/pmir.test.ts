@@ -83,6 +83,11 @@ for (const driver of testDrivers) {
       assert.equal(merged.status, 200, JSON.stringify(merged.body));
       const source = (await cr.request('GET', `Patient/${created}`)).body;
       assert.equal(source.active, false);
+      // The merge's entry says what any update's says: the version written, its ETag and time.
+      const answered = focus(merged.body).entry[0].response;
+      assert.equal(answered.location, `${cr.base}/Patient/${created}/_history/${source.meta.versionId}`);
+      assert.equal(answered.etag, `W/"${source.meta.versionId}"`);
+      assert.equal(answered.lastModified, source.meta.lastUpdated);
       assert.equal(goldenOf(source), goldenOf(other.body), 'merged into the survivor\'s golden record');
       const outcomes = (await cr.request('GET', `Patient/${created}/$cr-explain`)).body.parameter.filter((p: { name: string }) => p.name === 'decision')
         .map((p: { part: Array<{ name: string; valueCode?: string }> }) => p.part.find((x) => x.name === 'outcome')!.valueCode);

@@ -200,7 +200,17 @@ export class PmirFeed {
       const target = idsByFullUrl.get(reference) ?? referencedId({ type: 'replaced-by', other: { reference: reference.replace(/^.*\/(Patient\/[^/]+)$/, '$1') } });
       if (!target) throw badRequest(`history entry ${entry.index}: the replaced-by link must reference Patient/<id> or an entry of this feed`, 'FHIR_INVALID_RESOURCE');
       await this.merger.merge(repo, entry.id!, target, 'PMIR ITI-93');
-      results[entry.index] = { response: { status: '200 OK', location: `Patient/${entry.id}` } };
+      // As any update's entry (R4 Bundle.entry.response): the version written, its ETag and time.
+      const merged = await repo.read('Patient', entry.id!);
+      const version = merged.meta?.versionId;
+      results[entry.index] = {
+        response: {
+          status: '200 OK',
+          location: `${repo.baseUrl}/Patient/${entry.id}${version ? `/_history/${version}` : ''}`,
+          ...(version ? { etag: `W/"${version}"` } : {}),
+          ...(merged.meta?.lastUpdated ? { lastModified: merged.meta.lastUpdated } : {}),
+        },
+      };
     }
     return { resourceType: 'Bundle', type: 'transaction-response', entry: results };
   }
