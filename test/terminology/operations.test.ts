@@ -188,6 +188,16 @@ for (const driver of testDrivers) {
       assert.equal((await ok(`ValueSet/$expand?url=${url}&count=100`)).expansion.contains.length, 8, 'count is lowered to the limit');
       const post = await ok(`ValueSet/${ids.heart}/$expand`, P({ name: 'count', valueInteger: 2 }, { name: 'offset', valueInteger: 1 }));
       assert.equal(post.expansion.contains.length, 2);
+      // includeDefinition: the compose comes with the expansion; without it, it does not.
+      const defined = await ok(`ValueSet/$expand?url=${q('http://example.org/vs/heart')}&includeDefinition=true`);
+      assert.ok(defined.compose?.include?.length, JSON.stringify(defined).slice(0, 300));
+      assert.ok(defined.expansion.parameter.some((p: Json) => p.name === 'includeDefinition' && p.valueBoolean === true));
+      assert.equal((await ok(`ValueSet/$expand?url=${q('http://example.org/vs/heart')}`)).compose, undefined);
+      // date: the definitions as they were then, or an error when they changed since (older versions are not kept).
+      assert.equal((await ok(`ValueSet/$expand?url=${q('http://example.org/vs/heart')}&date=2999-01-01`)).expansion.total > 0, true);
+      const before = await fails(400, `ValueSet/$expand?url=${q('http://example.org/vs/heart')}&date=2001-01-01`);
+      assert.match(JSON.stringify(before), /not-supported.*earlier definitions are not kept|earlier definitions are not kept/);
+      await fails(400, `ValueSet/$expand?url=${q('http://example.org/vs/heart')}&date=yesterday`);
     });
 
     test('$expand text filter: exact, then starts-with, then word prefix, then contains', async () => {

@@ -14,6 +14,8 @@ import type { ConceptStore } from '../concept-store.js';
 import { expandPage, type ExpansionRow } from '../expansion.js';
 import { badParameter, OperationInput } from '../parameters.js';
 import { displayLanguageOf } from './display-language.js';
+import { parseDateRange } from '../../../fhir/search/values.js';
+import { FhirError } from '../../../fhir/outcome.js';
 import { resolveTarget } from '../resolve.js';
 
 const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
@@ -82,6 +84,8 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       const activeOnly = input.boolean('activeOnly', false);
       const excludeNotForUI = input.boolean('excludeNotForUI', false);
       const includeDesignations = input.boolean('includeDesignations', false);
+      const includeDefinition = input.boolean('includeDefinition', false);
+      refuseOlderDefinitions(valueSet, input.string('date'));
       const displayLanguage = displayLanguageOf(input, request);
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
       const compiled = await compileValueSet(repo, settings.store, valueSet);
@@ -121,16 +125,19 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (activeOnly) echo.push({ name: 'activeOnly', valueBoolean: true });
       if (excludeNotForUI) echo.push({ name: 'excludeNotForUI', valueBoolean: true });
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
+      if (includeDefinition) echo.push({ name: 'includeDefinition', valueBoolean: true });
       if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage }); // also when it came from Accept-Language: the expansion says which
       for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
       // Code systems held only in part (content fragment, example, not-present): the expansion is not all of the value set.
       const partial = compiled.systems.filter((s) => s.content);
       for (const s of partial) echo.push({ name: `warning-${s.content === 'not-present' ? 'not-present' : 'fragment'}`, valueUri: s.version ? `${s.url}|${s.version}` : s.url });
       const unknownTotal = partial.some((s) => s.content === 'not-present' && s.conceptCount === 0);
-      const { compose: _compose, expansion: _expansion, text: _text, ...header } = valueSet;
-      void _compose; void _expansion; void _text;
+      const { compose, expansion: _expansion, text: _text, ...header } = valueSet;
+      void _expansion; void _text;
       return {
         ...header,
+        // includeDefinition: the value set's definition (its compose) comes with the expansion.
+        ...(includeDefinition && compose ? { compose } : {}),
         expansion: {
           ...(partial.length ? { extension: [{ url: UNCLOSED, valueBoolean: true }] } : {}),
           identifier: `urn:uuid:${randomUUID()}`,
@@ -144,4 +151,23 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       } as ValueSet;
     },
   };
+}
+
+/**
+ * `date` asks for the definitions as they were then; "or return an error if this is not possible"
+ * (R4 ValueSet-expand): older versions are not kept, so a date before the value set's last change
+ * is refused. One at or after it is the definitions as they are.
+ */
+function refuseOlderDefinitions(valueSet: ValueSet, date: string | undefined): void {
+  if (date === undefined) return;
+  let asked: { low: Date; high: Date };
+  try {
+    asked = parseDateRange(date);
+  } catch {
+    throw badParameter(`date "${date.slice(0, 40)}" is not a FHIR dateTime`);
+  }
+  const changed = valueSet.meta?.lastUpdated ? Date.parse(valueSet.meta.lastUpdated) : Number.NaN;
+  if (Number.isFinite(changed) && asked.high.getTime() < changed) {
+    throw new FhirError(400, 'FHIR_NOT_SUPPORTED', `the value set's definition changed at ${valueSet.meta!.lastUpdated}, after date ${date.slice(0, 40)}; earlier definitions are not kept: expand without date, or with a later one`);
+  }
 }
