@@ -106,3 +106,9 @@ test('an invalid project config names the field', () => {
   writeFileSync(join(other, 'instant.config.yaml'), 'profiles:\n  - name: x\n    onlyy: true\n');
   assert.throws(() => loadProjectConfig(undefined, other), /invalid project config .*instant\.config\.yaml:\n\s+field "profiles.0": Unrecognized key/);
 });
+
+test('settings that carry credentials are secret by their names: passwords, keys, the SMTP URL and the SMS gateway URL', async () => {
+  const { looksSecret } = await import('../../src/platform/settings-resolver.js');
+  for (const name of ['OPENHIM_ROOT_PASSWORD', 'OPENHIM_JWT_SECRET', 'OPENHIM_SMTP_URL', 'OPENHIM_SMS_URL', 'SOME_API_KEY', 'OPENHIM_SENDER_IDENTITY_SECRET']) assert.equal(looksSecret(name), true, name);
+  for (const name of ['OPENHIM_API_PORT', 'OPENHIM_CONSOLE_URL', 'OPENHIM_ROUTER_COMPRESS_MIN_BYTES', 'KEYSTORE_DIR']) assert.equal(looksSecret(name), false, name);
+});
