@@ -42,6 +42,7 @@ import { MOTHERS_MAIDEN_NAME } from './pdqm.js';
 import { pixmOperation } from './pixm.js';
 import { registryOperations } from './registry-operations.js';
 import { RegistryStore } from './store.js';
+import { patientChangeInterceptor, subscriptionInterceptor, SubscriptionDispatcher } from './subscriptions.js';
 
 export const CR_SCHEMA = 'cr';
 export const CR_FHIR_PREFIX = '/clientregistry/fhir';
@@ -55,14 +56,17 @@ export interface ClientRegistryOptions {
   schema?: string;
   /** Protected identifier domains (CLIENT_REGISTRY_PROTECTED_DOMAINS, _MODE). */
   protection?: DomainProtection;
+  /** URL prefixes subscriptions may send to (CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS); any http(s) URL when empty. */
+  subscriptionEndpoints?: string[];
 }
 
 /** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
-/** The IHE actors the registry is (its CapabilityStatement's `instantiates`): PIXm Manager, PDQm Supplier with the Match option. */
+/** The IHE actors the registry is (its CapabilityStatement's `instantiates`): PIXm Manager, PDQm Supplier with the Match option, PMIR Patient Identity Registry (ITI-93 feed, ITI-94 subscriptions). */
 export const CLIENT_REGISTRY_CAPABILITY_STATEMENTS = [
   'https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager',
   'https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier',
   'https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch',
+  'https://profiles.ihe.net/ITI/PMIR/CapabilityStatement/IHE.PMIR.PatientIdentityRegistry',
 ];
 
 export async function createClientRegistryEngine(context: Pick<ServiceContext, 'db'> & Partial<Pick<ServiceContext, 'logger'>>, options: ClientRegistryOptions = {}): Promise<ClientRegistryEngine> {
@@ -99,6 +103,8 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
   engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
+  engine.addWriteInterceptor(subscriptionInterceptor(options.subscriptionEndpoints));
+  engine.addWriteInterceptor(patientChangeInterceptor(schema));
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
   engine.useDuplicateResolution(new DuplicateResolution(merger, readDomains));
@@ -138,7 +144,8 @@ export const clientRegistryService: ServiceDefinition = {
     } catch (error) {
       throw new InstantError('INSTANT_SETTING_INVALID', (error as Error).message, `set ${DIRECT_CALLERS_SETTING} to anonymous (the default) or steward`);
     }
-    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection });
+    const subscriptionEndpoints = (context.settings.get('CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection, subscriptionEndpoints });
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
       configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema), directCallers),
@@ -148,11 +155,14 @@ export const clientRegistryService: ServiceDefinition = {
       await app.close(); // the HTTP port is released when the MLLP port cannot be had
       throw error;
     });
+    const subscriptions = new SubscriptionDispatcher(engine, context.db, CR_SCHEMA, context.logger, context.settings.int('CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS', 1000));
+    subscriptions.start();
     context.logger.info({ url: fhirUrl, mllp: mllp.url }, 'client registry listening');
     return {
       endpoints: { fhir: fhirUrl, api: url, mllp: mllp.url },
       healthUrl: `${url}/health`,
       async stop() {
+        await subscriptions.stop();
         await mllp.close();
         await app.close();
         await engine.settle();

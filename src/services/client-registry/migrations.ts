@@ -129,5 +129,19 @@ export function registryMigrations(schema: string): Migration[] {
       name: 'client registry: PMIR messages purged by age',
       sql: `CREATE INDEX pmir_message_received_at ON ${schema}.pmir_message (received_at);`,
     },
+    {
+      version: 1007,
+      name: 'client registry: Patient changes queued for subscriptions (PMIR ITI-94)',
+      sql: `
+        -- Each Patient change, written in the change's transaction; the subscription loop takes
+        -- them in order and tells the subscribers whose criteria match.
+        CREATE TABLE ${schema}.subscription_outbox (
+          id bigserial PRIMARY KEY,
+          patient_id text NOT NULL,
+          version_id text,
+          action text NOT NULL
+        );
+      `,
+    },
   ];
 }
