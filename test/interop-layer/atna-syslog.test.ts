@@ -226,6 +226,23 @@ for (const driver of testDrivers) {
       assert.ok(warnings.filter((w) => w.message.startsWith('ATNA audit messages kept with their raw text')).length <= 5);
     });
 
+    test('one sender address holds at most its share of the connections; other senders still get in', async () => {
+      const from = (address: string) => new Promise<net.Socket>((resolve) => {
+        const socket = net.connect({ port: ports.tcp, host: '127.0.0.1', localAddress: address }, () => resolve(socket));
+        socket.on('error', () => undefined);
+      });
+      // OPENHIM_AUDIT_MAX_CONNECTIONS 5 here: a share of 2 for one address.
+      const held = [await from('127.0.0.4'), await from('127.0.0.4')];
+      const third = await from('127.0.0.4');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(third.destroyed || third.readyState === 'closed' || !third.writable, 'the third connection from one address is closed');
+      assert.ok(held.every((s) => !s.destroyed && s.writable), 'its first two stay');
+      const other = () => net.connect({ port: ports.tcp, host: '127.0.0.1', localAddress: '127.0.0.5' });
+      await sendStream(other, [framed(loginAudit('beside-share'))]);
+      await eventually(async () => (await loginsOf('beside-share')).length === 1, 'another address\'s message');
+      for (const socket of [...held, third]) socket.destroy();
+    });
+
     test('a flood of datagrams leaves the repository answering and bounded', async () => {
       const message = loginAudit('flood-user');
       await Promise.all(Array.from({ length: 500 }, () => sendUdp(ports.udp, message)));

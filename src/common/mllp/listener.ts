@@ -38,6 +38,8 @@ export interface MllpListenerOptions {
    * for each connection, with the listener's message size cap.
    */
   decoder?: ((maxMessageBytes: number) => MessageDecoder) | undefined;
+  /** The share of maxConnections one sender address may hold (e.g. 0.25); unset: no per-address share. */
+  perAddressShare?: number;
   /** Messages get no answer and the connection stays open (syslog): `answer`'s result is ignored. */
   oneWay?: boolean | undefined;
   /** The URL scheme the listener reports (e.g. `syslog+tls`); by default from the framing and TLS. */
@@ -76,8 +78,27 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   /** Insertion order is arrival order: the first idle entry is the oldest. */
   const open = new Map<Socket, Connection>();
 
+  /** Open connections per sender address. */
+  const perAddress = new Map<string, number>();
+  /**
+   * With `perAddressShare` (the ATNA ports, whose senders are many systems), one sender address
+   * holds at most that share of the cap (at least 2): a flood from one address cannot fill the
+   * port. At the cap a newcomer takes the place of a connection of the address holding the most:
+   * its oldest idle one, else its oldest (a flood's connections are always busy; the senders it
+   * would crowd out are not the ones to go). Without it (MLLP ports, often fed by one router or
+   * interface engine) every connection counts alike.
+   */
+  const shareOfOne = options.perAddressShare ? Math.max(2, Math.ceil(limits.maxConnections * options.perAddressShare)) : Number.POSITIVE_INFINITY;
+  const addressOf = (socket: Socket) => socket.remoteAddress ?? '';
+
   const admit = (socket: Socket): Connection | undefined => {
-    if (open.size >= limits.maxConnections) {
+    const address = addressOf(socket);
+    if ((perAddress.get(address) ?? 0) >= shareOfOne) {
+      socket.destroy();
+      options.logger?.warn({ address, perAddress: shareOfOne }, `MLLP connection refused: that address holds ${shareOfOne} connections already, its share of ${limits.maxConnections} (${limits.settings})`);
+      return undefined;
+    }
+    if (open.size >= limits.maxConnections && !options.perAddressShare) {
       const victim = [...open.values()].find((c) => !c.busy);
       if (!victim) {
         socket.destroy();
@@ -86,10 +107,28 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       }
       open.delete(victim.socket);
       victim.socket.destroy();
+    } else if (open.size >= limits.maxConnections) {
+      let heaviest = '';
+      for (const [candidate, count] of perAddress) if (count > (perAddress.get(heaviest) ?? 0)) heaviest = candidate;
+      const theirs = [...open.values()].filter((c) => addressOf(c.socket) === heaviest);
+      const victim = theirs.find((c) => !c.busy) ?? theirs[0];
+      if (!victim || (heaviest === address && (perAddress.get(heaviest) ?? 0) <= 1)) {
+        socket.destroy();
+        options.logger?.warn({ maxConnections: limits.maxConnections }, `MLLP connection refused: the port holds ${limits.maxConnections} connections (${limits.settings})`);
+        return undefined;
+      }
+      open.delete(victim.socket);
+      victim.socket.destroy();
     }
     const connection: Connection = { socket, busy: false };
     open.set(socket, connection);
-    socket.once('close', () => open.delete(socket));
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      if (open.get(socket) === connection) open.delete(socket);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
     return connection;
   };
 

@@ -109,6 +109,8 @@ export async function startAuditServers(config: AuditServerConfig, audits: Audit
         logger,
         decoder: (max) => new OctetCountingDecoder(max),
         oneWay: true,
+        // Senders are many systems: one address holds at most a quarter of the connections.
+        perAddressShare: 0.25,
         scheme: `syslog+${name}`,
         // As OpenHIM's audit TLS server: the keystore's certificate, client certificates asked for against its trusted list.
         ...(identity ? { tls: secureContextOptions(identity, true) } : {}),
