@@ -15,7 +15,11 @@ export function weightedItems(header: string | string[] | undefined, maxItems = 
   const text = Array.isArray(header) ? header.join(',') : header;
   return text.split(',', maxItems).map((item) => {
     const [name, ...params] = item.split(';');
-    const weight = params.map((p) => WEIGHT.exec(p)?.[1]).find((q) => q !== undefined);
-    return { name: name!.trim(), q: weight === undefined ? 1 : Number(weight) };
+    const given = params.find((p) => /^\s*q\s*=/i.test(p));
+    if (given === undefined) return { name: name!.trim(), q: 1 };
+    // A weight that is not one (q=1.5, q=-1, q=abc) takes nothing: RFC 9110 12.4.2 allows 0 to 1, three decimals.
+    const weight = WEIGHT.exec(given)?.[1];
+    const q = weight === undefined ? 0 : Number(weight);
+    return { name: name!.trim(), q: q >= 0 && q <= 1 ? q : 0 };
   });
 }

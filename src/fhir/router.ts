@@ -379,9 +379,14 @@ function historyAt(text: string | undefined): { low: string; high: string } | un
   }
   if (prefix === 'ne') throw badRequest('_at takes the prefixes eq, gt, ge, lt, le, sa, eb and ap; ne (versions never current in a period) is not supported', 'FHIR_BAD_SEARCH');
   const range = parseDateRange(value);
-  const low = range.low.toISOString();
-  const high = range.high.toISOString();
-  const after = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+  // Kept within what the database reads as a timestamp (a zone can push a year-9999 bound past it).
+  const clamp = (iso: string) => {
+    const ms = Date.parse(iso);
+    return ms > Date.parse(LATEST) ? LATEST : ms < Date.parse(EARLIEST) ? EARLIEST : iso;
+  };
+  const low = clamp(range.low.toISOString());
+  const high = clamp(range.high.toISOString());
+  const after = (iso: string, ms: number) => clamp(new Date(Date.parse(iso) + ms).toISOString());
   switch (prefix) {
     case 'gt':
     case 'sa':

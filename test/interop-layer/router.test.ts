@@ -376,6 +376,7 @@ for (const driver of testDrivers) {
         const raw = await request(`${iol.router}${path}`, { headers: { authorization: emr } });
         assert.equal(raw.headers['content-encoding'], encoding);
         assert.deepEqual(Buffer.from(await raw.body.arrayBuffer()), body, 'the client gets the bytes the upstream sent');
+        assert.equal(raw.headers.vary, 'Accept-Encoding', 'what a client gets depends on its Accept-Encoding: a cache must know');
         const logged = await lastTx('fhir');
         assert.equal(logged.request.path, path);
         assert.equal(logged.response.body, '{"resourceType":"Patient"}', `${encoding}: stored decoded`);
@@ -389,6 +390,7 @@ for (const driver of testDrivers) {
         ] as const) {
           const plain = await request(`${iol.router}${path}`, { headers: { authorization: emr, 'accept-encoding': acceptEncoding } });
           assert.equal(plain.headers['content-encoding'], recoded, `${encoding} to "${acceptEncoding}"`);
+          assert.equal(plain.headers.vary, 'Accept-Encoding');
           const bytes = Buffer.from(await plain.body.arrayBuffer());
           const text = recoded === undefined ? bytes : recoded === 'br' ? brotliDecompressSync(bytes) : gunzipSync(bytes);
           assert.equal(text.toString(), '{"resourceType":"Patient"}');
@@ -514,6 +516,18 @@ for (const driver of testDrivers) {
       assert.equal(down.statusCode, 502);
       assert.equal(down.headers['content-encoding'], undefined);
       assert.equal(((await down.body.json()) as { issue: Array<{ severity: string }> }).issue[0]!.severity, 'fatal');
+      // Accept by its weights, and R4's _format names: a client preferring text gets text; FHIR at q=0 is not asked for.
+      for (const [headers, path, type] of [
+        [{ accept: 'application/fhir+xml;q=0.1, text/plain' }, '/nowhere', /^text\/plain/],
+        [{ accept: 'application/fhir+json;q=0' }, '/nowhere', /^text\/plain/],
+        [{ accept: 'application/fhir+json, */*' }, '/nowhere', /^application\/fhir\+json/],
+        [{}, '/nowhere?_format=text/xml', /^application\/fhir\+xml/],
+        [{}, '/nowhere?_format=application/json', /^application\/fhir\+json/],
+      ] as const) {
+        const res = await request(`${iol.router}${path}`, { headers: { authorization: emr, ...headers } });
+        assert.match(String(res.headers['content-type']), type, `${JSON.stringify(headers)} ${path}`);
+        await res.body.dump();
+      }
       // An upstream's own answer is relayed as it came, whatever the client asked for.
       const relayed = await request(`${iol.router}/missing`, { headers: { authorization: emr, accept: 'application/fhir+json' } });
       assert.equal(relayed.statusCode, 404);

@@ -176,7 +176,7 @@ export function answerBadFhirUrl(url: string, reply: FastifyReply): void {
 
 /** `_pretty=true` (R4 http.html#general): the answer indented for people to read, in either format. */
 function wantsPretty(request: FastifyRequest): boolean {
-  return queryOf(request).some(([key, value]) => key === '_pretty' && value === 'true');
+  return [...queryOf(request), ...formatParametersInForm(request)].some(([key, value]) => key === '_pretty' && value === 'true');
 }
 
 async function send(reply: FastifyReply, response: FhirResponse, head: boolean, format: WireFormat, pretty: boolean): Promise<void> {

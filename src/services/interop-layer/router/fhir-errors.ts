@@ -6,10 +6,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RouterResponse } from './exchange.js';
+import { weightedItems } from '../../../common/weighted-header.js';
 
-const FHIR_JSON = /application\/(?:fhir\+json|json\+fhir)/i;
-const FHIR_XML = /application\/(?:fhir\+xml|xml\+fhir)/i;
+const FHIR_JSON = /^application\/(?:fhir\+json|json\+fhir)$/i;
+const FHIR_XML = /^application\/(?:fhir\+xml|xml\+fhir)$/i;
 const FORMAT = /(?:^|&)_format=([^&]*)/;
+/** `_format` values R4 http.html lists for each format. */
+const FORMAT_JSON = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
+const FORMAT_XML = new Set(['xml', 'text/xml', 'application/xml', 'application/fhir+xml', 'application/xml+fhir']);
 
 /** The FHIR format the request asks for, if it asks for one. */
 export function fhirFormatAsked(req: IncomingMessage): 'json' | 'xml' | undefined {
@@ -23,15 +27,23 @@ export function fhirFormatOf(querystring: string, acceptHeader: string | string[
   if (querystring) {
     const format = FORMAT.exec(querystring);
     if (format) {
-      const value = safeDecode(format[1]!).replace(/ /g, '+').toLowerCase();
-      if (value === 'xml' || FHIR_XML.test(value)) return 'xml';
-      if (value === 'json' || FHIR_JSON.test(value)) return 'json';
+      const value = safeDecode(format[1]!).replace(/ /g, '+').split(';')[0]!.trim().toLowerCase();
+      if (FORMAT_XML.has(value)) return 'xml';
+      if (FORMAT_JSON.has(value)) return 'json';
     }
   }
-  const accept = String(acceptHeader ?? '');
-  if (FHIR_JSON.test(accept)) return 'json';
-  if (FHIR_XML.test(accept)) return 'xml';
-  return undefined;
+  // Accept, by its weights: a FHIR type wins when no other named type is weighed above it (*/* aside).
+  let json = 0;
+  let xml = 0;
+  let other = 0;
+  for (const item of weightedItems(acceptHeader)) {
+    const type = item.name.split(';')[0]!.trim();
+    if (FHIR_JSON.test(type)) json = Math.max(json, item.q);
+    else if (FHIR_XML.test(type)) xml = Math.max(xml, item.q);
+    else if (type !== '*/*') other = Math.max(other, item.q);
+  }
+  if (Math.max(json, xml) === 0 || Math.max(json, xml) < other) return undefined;
+  return json >= xml ? 'json' : 'xml';
 }
 
 function safeDecode(text: string): string {

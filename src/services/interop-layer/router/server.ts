@@ -95,7 +95,9 @@ function send(res: ServerResponse, given: RouterResponse, closeAfter = false): v
   const response = fhir ? asOperationOutcome(given, fhir) : given;
   const headers: Record<string, string | string[]> = { ...response.headers };
   // An answer to HEAD or a 304 carries the representation's length, or none; others their body's.
-  if (response.representationLength === undefined) headers['content-length'] = String(response.body.length);
+  // RFC 9110 8.6: a 204 (or 1xx) carries no Content-Length.
+  if (response.status === 204 || response.status < 200) delete headers['content-length'];
+  else if (response.representationLength === undefined) headers['content-length'] = String(response.body.length);
   else if (response.representationLength !== null) headers['content-length'] = response.representationLength;
   const requestId = requestIds.get(res);
   if (requestId) headers['x-request-id'] = requestId;

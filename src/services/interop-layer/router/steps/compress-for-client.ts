@@ -31,6 +31,12 @@ const compressAsync = {
 
 export function compressForClient(exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   const response = exchange.response;
+  // An answer already encoded (an upstream's gzip, relayed or recoded): what a client gets depends
+  // on its Accept-Encoding, which a cache in front must know.
+  if (response && response.headers['content-encoding'] !== undefined && deps.config.routerCompressMinBytes > 0) {
+    exchange.clientResponse = { ...response, headers: withVary(response.headers) };
+    return;
+  }
   const accepted = exchange.request.headers['accept-encoding'];
   const minBytes = deps.config.routerCompressMinBytes;
   if (accepted === undefined || !response || minBytes <= 0 || response.body.length < minBytes || !compressibleAnswer(exchange, response)) return;
@@ -94,10 +100,16 @@ function compress(coding: BodyEncoding, body: Buffer): Promise<Buffer> {
 
 /** The client's copy: the compressed bytes, their coding, Vary on Accept-Encoding, a strong ETag made weak (the bytes differ). */
 function encoded(response: RouterResponse, coding: BodyEncoding, body: Buffer): RouterResponse {
-  const headers: Record<string, string | string[]> = { ...response.headers, 'content-encoding': coding };
-  const vary = headers.vary === undefined ? '' : String(headers.vary);
-  if (!/(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i.test(vary)) headers.vary = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
+  const headers = withVary({ ...response.headers, 'content-encoding': coding });
   const etag = headers.etag;
   if (typeof etag === 'string' && etag.startsWith('"')) headers.etag = `W/${etag}`;
   return { ...response, headers, body };
+}
+
+/** The headers with Accept-Encoding in Vary (kept as they are when Vary says * or names it). */
+export function withVary(given: Record<string, string | string[]>): Record<string, string | string[]> {
+  const headers = { ...given };
+  const vary = headers.vary === undefined ? '' : String(headers.vary);
+  if (!/(?:^|,)\s*(?:\*|accept-encoding)\s*(?:,|$)/i.test(vary)) headers.vary = vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding';
+  return headers;
 }

@@ -9,6 +9,7 @@ import type { Exchange, RouterDeps, RouterResponse } from '../exchange.js';
 import { textResponse } from '../exchange.js';
 import { bodyEncoding, decodeBody, type BodyEncoding } from '../../store/content-encoding.js';
 import { weightedItems } from '../../../../common/weighted-header.js';
+import { withVary } from './compress-for-client.js';
 
 export function decodeForClient(exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   const response = exchange.response;
@@ -29,7 +30,8 @@ async function decode(exchange: Exchange, response: RouterResponse, encoding: Bo
     return;
   }
   const { 'content-encoding': _coding, ...headers } = response.headers;
-  exchange.response = { ...response, headers, body: decoded.bytes };
+  // Decoded because of this client's Accept-Encoding: a cache in front must know it varies so.
+  exchange.response = { ...response, headers: withVary(headers), body: decoded.bytes };
 }
 
 /** Whether an Accept-Encoding header takes the coding: absent takes any; else listed (or `*`) with a weight above 0. */
