@@ -37,7 +37,7 @@ export interface HttpAppOptions {
    * Answers a request Fastify refuses before routing (a URL with a bad percent-escape), in the
    * app's own error shape; without it Fastify's `{error, code: FST_ERR_BAD_URL, statusCode}`.
    */
-  badUrl?: (url: string, reply: FastifyReply) => void;
+  badUrl?: (url: string, reply: FastifyReply, accept?: string | string[]) => void;
 }
 
 /**
@@ -71,7 +71,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
 
 function frameworkErrorsVia(badUrl: NonNullable<HttpAppOptions['badUrl']>) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    if (error.code === 'FST_ERR_BAD_URL') return badUrl(request.raw.url ?? '', reply);
+    if (error.code === 'FST_ERR_BAD_URL') return badUrl(request.raw.url ?? '', reply, request.headers.accept);
     void reply.code(error.statusCode ?? 500).send({ error: error.code, message: error.message });
   };
 }

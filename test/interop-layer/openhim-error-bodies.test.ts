@@ -116,6 +116,11 @@ for (const driver of testDrivers) {
       assert.equal(angular.text, 'User with email unexistent@user.org could not be found.');
       const weighted = await plain('GET', '/users/unexistent@user.org', undefined, 'text/plain;q=0.5, application/json');
       assert.equal(JSON.parse(weighted.text).error, 'IOL_NOT_FOUND');
+      // A URL with a percent-escape that is not UTF-8, answered before routing: text too.
+      const badEscape = await plain('GET', '/users/%E0%A4%A');
+      assert.equal(badEscape.status, 400);
+      assert.match(badEscape.type, /^text\/plain/);
+      assert.match(badEscape.text, /percent-escape that is not UTF-8/);
       // OpenHIM's apps API answers {error} as JSON whatever the Accept.
       const app = await plain('GET', `/apps/${MISSING_ID}`);
       assert.equal(app.status, 404);

@@ -303,6 +303,8 @@ for (const driver of testDrivers) {
     test('unreachable upstream 502, timeout 504, reset 502: all logged as Failed with the reason', async () => {
       const down = await fetch(`${iol.router}/down`, { headers: { authorization: emr } });
       assert.equal(down.status, 502);
+      // The client reads the route's name, not where it is; the transaction keeps the address for admins.
+      assert.equal(await down.text(), 'connect ECONNREFUSED route "primary"');
       const downTx = await lastTx('unreachable');
       assert.equal(downTx.status, 'Failed');
       assert.equal(downTx.error.message, 'connect ECONNREFUSED 127.0.0.1:1', "Node's message, as OpenHIM stores it (routesTests.js)");

@@ -27,7 +27,7 @@ import { visualizerRoutes } from './visualizers.js';
 import { appRoutes } from './apps.js';
 import { auditRoutes } from './audits.js';
 import { setPasswordRoutes } from './set-password.js';
-import { installOpenhimErrorBodies } from './error-body.js';
+import { installOpenhimErrorBodies, wantsJsonErrors } from './error-body.js';
 
 const SCOPES: readonly ApiAccess[] = ['open', 'user', 'admin'];
 
@@ -43,8 +43,11 @@ export function buildApiApp(deps: IolDeps, tls?: TlsIdentity): FastifyInstance {
 }
 
 /** A URL Fastify cannot decode (a bad percent-escape such as %ff), in the API's error shape. */
-function answerBadUrl(url: string, reply: FastifyReply): void {
-  void reply.code(400).send({ error: 'IOL_BAD_URL', message: `the URL ${JSON.stringify(url.split('?')[0]!.slice(0, 200))} holds a percent-escape that is not UTF-8 (such as %ff): escape the path as UTF-8` });
+function answerBadUrl(url: string, reply: FastifyReply, accept?: string | string[]): void {
+  const message = `the URL ${JSON.stringify(url.split('?')[0]!.slice(0, 200))} holds a percent-escape that is not UTF-8 (such as %ff): escape the path as UTF-8`;
+  // Answered before routing, where the error-body hook does not run: the same choice made here.
+  if (!wantsJsonErrors(accept)) return void reply.code(400).type('text/plain; charset=utf-8').send(message);
+  void reply.code(400).send({ error: 'IOL_BAD_URL', message });
 }
 
 export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {

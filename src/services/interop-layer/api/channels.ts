@@ -58,7 +58,8 @@ function registerChannelReads(app: FastifyInstance, deps: IolDeps): void {
     const channel = (await deps.channels.byId(request.params.id)) ?? (await deps.channels.byName(request.params.id));
     if (!channel) throw missing(`We could not find a channel with Id:'${request.params.id}'.`);
     // As OpenHIM's getChannel: a channel the user may not view is a 403.
-    if (!visibleTo(user, channel)) throw forbidden(`user ${user.email} may not view channel ${request.params.id} (txViewAcl)`);
+    // OpenHIM's getChannel words (the user's groups are not in the channel's txViewAcl).
+    if (!visibleTo(user, channel)) throw forbidden(`Access denied to channel with Id: '${request.params.id}'.`);
     return publicChannel(channel, isAdmin(user));
   });
 }

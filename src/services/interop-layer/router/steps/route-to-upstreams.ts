@@ -209,7 +209,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   if (outcome.failure) {
     recordPrimary();
     tx.error = { message: outcome.failure.message };
-    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-openhim-transactionid': tx._id }, body: Buffer.from(outcome.failure.message), own: true };
+    exchange.response = { status: outcome.failure.httpStatus, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-openhim-transactionid': tx._id }, body: Buffer.from(withoutAddress(outcome.failure.message, primary!)), own: true };
     return;
   }
   const upstream = outcome.response!;
@@ -281,4 +281,18 @@ async function storedRouteBody(response: UpstreamResponse, store: boolean, cap: 
 
 export function primaryOutcomeOf(exchange: Exchange): { status?: number | undefined; failed: boolean } | undefined {
   return exchange.primaryOutcome;
+}
+
+/**
+ * A failure as the client reads it: the route by its name, not the address it is at (the network
+ * behind the router is not the client's to map). The log and the transaction keep the address.
+ */
+function withoutAddress(message: string, route: Pick<Route, 'name' | 'host' | 'port'>): string {
+  const named = `route "${route.name}"`;
+  const host = String(route.host ?? '');
+  if (!host) return message;
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return message
+    .replace(new RegExp(`https?://\\[?${escaped}\\]?(?::${route.port})?`, 'gi'), named)
+    .replace(new RegExp(`\\[?${escaped}\\]?:${route.port}`, 'g'), named);
 }
