@@ -14,6 +14,8 @@ export interface SoftwareDescription {
   name: string;
   version: string;
   instantiates?: string[];
+  /** MessageDefinitions this server receives at `POST [base]` and `$process-message` (a PMIR registry's feed). */
+  receivesMessages?: string[];
 }
 
 const SUPPORTED_TYPES = new Set(['token', 'string', 'date', 'reference', 'number', 'quantity', 'uri', 'composite']);
@@ -121,10 +123,24 @@ function buildStatement(
     };
   });
   const systemOps = ops.filter((op) => op.levels.includes('system'));
+  const messages = software.receivesMessages ?? [];
+  // Messages are taken at the base and by $process-message (handled by the engine, not a registered operation).
+  const operationsListed = [
+    ...systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })),
+    ...(messages.length ? [{ name: 'process-message', definition: 'http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message' }] : []),
+  ];
   return {
     resourceType: 'CapabilityStatement',
     ...describingThisInstance(baseUrl, software),
     ...(software.instantiates?.length ? { instantiates: software.instantiates } : {}),
+    ...(messages.length
+      ? {
+          messaging: [{
+            endpoint: [{ protocol: { system: 'http://terminology.hl7.org/CodeSystem/message-transport', code: 'http' }, address: baseUrl }],
+            supportedMessage: messages.map((definition) => ({ mode: 'receiver' as const, definition })),
+          }],
+        }
+      : {}),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
     patchFormat: PATCH_FORMATS,
@@ -135,7 +151,7 @@ function buildStatement(
       searchParam: [...searchParamsOf('Resource', definitions), TYPE_PARAM],
       // Compartment search (search/compartment-search.ts) over the five R4 definitions.
       compartment: ['patient', 'encounter', 'relatedPerson', 'practitioner', 'device'].map((code) => `http://hl7.org/fhir/CompartmentDefinition/${code}`),
-      ...(systemOps.length ? { operation: systemOps.map((op) => ({ name: op.name, definition: op.definitionUrl ?? `${baseUrl}/OperationDefinition/${op.name}` })) } : {}),
+      ...(operationsListed.length ? { operation: operationsListed } : {}),
     }],
   };
 }

@@ -163,6 +163,13 @@ for (const driver of testDrivers) {
       assert.equal(capability.status, 200);
       assert.deepEqual(capability.body.instantiates, CLIENT_REGISTRY_CAPABILITY_STATEMENTS);
       assert.ok(CLIENT_REGISTRY_CAPABILITY_STATEMENTS.some((url) => url.endsWith('/IHE.PIXm.Manager')));
+      assert.ok(CLIENT_REGISTRY_CAPABILITY_STATEMENTS.some((url) => url.endsWith('/IHE.PMIR.PatientIdentityRegistry')));
+      // PMIR: the feed it receives, where, and $process-message among the system operations.
+      const messaging = capability.body.messaging[0];
+      assert.equal(messaging.endpoint[0].protocol.code, 'http');
+      assert.equal(messaging.endpoint[0].address, cr.base);
+      assert.deepEqual(messaging.supportedMessage, [{ mode: 'receiver', definition: 'https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition' }]);
+      assert.ok(capability.body.rest[0].operation.some((op: { name: string }) => op.name === 'process-message'));
     });
 
     test('$match answers scored entries with the match grade', async () => {

@@ -77,7 +77,11 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
     baseUrl: options.baseUrl,
     limits: options.limits,
     ...(context.logger ? { logger: context.logger } : {}),
-    software: { name: 'Instant OpenHIE client registry', version: '0.1.0', instantiates: CLIENT_REGISTRY_CAPABILITY_STATEMENTS },
+    software: {
+      name: 'Instant OpenHIE client registry', version: '0.1.0', instantiates: CLIENT_REGISTRY_CAPABILITY_STATEMENTS,
+      // PMIR ITI-93: the Mobile Patient Identity Feed, taken at the base and by $process-message.
+      receivesMessages: ['https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition'],
+    },
   });
   engine.addSearchParameter(MOTHERS_MAIDEN_NAME);
   await engine.migrate();
