@@ -5,9 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { testDrivers } from '../support/databases.js';
-import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { basic, eventually, startIol, type Iol } from '../interop-layer/support.js';
 import { goldenOf, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
 
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
@@ -62,6 +64,32 @@ for (const driver of testDrivers) {
       const bad = await requestJson(`${base}/Patient`, 'POST', { resourceType: 'Patient', identifier: [{ value: 'no-system' }] }, auth);
       assert.equal(bad.status, 422, 'the registry\'s 4xx comes through the router');
       assert.equal((await requestJson(`${base}/Patient`, 'GET')).status, 401, 'the router authenticates before the registry sees anything');
+    });
+
+    test('PMIR ITI-94 through the router: a subscription made there is told of changes made there, its links pointing back through it', async () => {
+      const base = `${iol.router}/clientregistry/fhir`;
+      const received: string[] = [];
+      const subscriber = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c));
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200).end();
+        });
+      });
+      await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+      try {
+        const endpoint = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/feed`;
+        const made = await requestJson(`${base}/Subscription`, 'POST', { resourceType: 'Subscription', status: 'requested', reason: 'PMIR', criteria: 'Patient?family=Routed', channel: { type: 'message', endpoint } }, auth);
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+        assert.equal(made.body.status, 'active');
+        const registered = await requestJson(`${base}/Patient`, 'POST', patient({ ids: [['urn:test:clinic-a', 'R-SUB']], family: 'Routed', given: 'Ama', birthDate: '1985-05-05' }), auth);
+        assert.equal(registered.status, 201);
+        const message = await eventually(async () => received.map((b) => JSON.parse(b)).find((m) => m.entry[1].resource.entry[0].resource?.id === registered.body.id), 'the feed message');
+        assert.equal(message.entry[1].resource.entry[0].fullUrl, `${base}/Patient/${registered.body.id}`);
+      } finally {
+        subscriber.close();
+      }
     });
   });
 }

@@ -139,7 +139,9 @@ export function registryMigrations(schema: string): Migration[] {
           id bigserial PRIMARY KEY,
           patient_id text NOT NULL,
           version_id text,
-          action text NOT NULL
+          action text NOT NULL,
+          -- The base the change came through (the router's, for a client behind it): the links sent point back that way.
+          base_url text
         );
       `,
     },

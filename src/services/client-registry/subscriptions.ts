@@ -82,15 +82,17 @@ export function patientChangeInterceptor(schema: string): WriteInterceptor {
     name: 'patient changes for subscriptions',
     types: ['Patient'],
     async after({ action, id, stored, repo }) {
-      await repo.sql.query(`INSERT INTO ${schema}.subscription_outbox (patient_id, version_id, action) VALUES ($1, $2, $3)`, [id, stored?.meta?.versionId ?? null, action]);
+      await repo.sql.query(`INSERT INTO ${schema}.subscription_outbox (patient_id, version_id, action, base_url) VALUES ($1, $2, $3, $4)`, [id, stored?.meta?.versionId ?? null, action, repo.baseUrl]);
     },
   };
 }
 
 interface Change {
+  id: string;
   patient_id: string;
   version_id: string | null;
   action: string;
+  base_url: string | null;
 }
 
 /** Sends the queued changes to the active subscriptions that match them. */
@@ -139,15 +141,17 @@ export class SubscriptionDispatcher {
     const taken = await this.db.query<Change>(
       `DELETE FROM ${this.schema}.subscription_outbox WHERE id IN (
          SELECT id FROM ${this.schema}.subscription_outbox ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-       RETURNING patient_id, version_id, action`,
+       RETURNING id, patient_id, version_id, action, base_url`,
     );
+    // RETURNING has no order of its own: the changes go out in the order they were made.
+    taken.rows.sort((a, b) => Number(a.id) - Number(b.id));
     const failed = new Set<string>();
     for (const change of taken.rows) {
       const patient = await this.patientOf(repo, change);
       for (const subscription of subscriptions) {
         if (failed.has(subscription.id!) || !(await this.matches(repo, subscription, change, patient))) continue;
         try {
-          await this.send(subscription, change, patient, repo.baseUrl);
+          await this.send(subscription, change, patient, change.base_url ?? repo.baseUrl);
         } catch (error) {
           failed.add(subscription.id!);
           await this.markFailed(repo, subscription, (error as Error).message);
