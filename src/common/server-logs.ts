@@ -75,23 +75,16 @@ export class ServerLogs extends Writable {
   }
 
   private keep(line: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      parsed = { msg: line };
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) parsed = { msg: String(line) };
-    const fields = parsed as Record<string, unknown>;
+    const fields = jsonObjectOf(line) ?? { msg: line };
     const time = typeof fields.time === 'number' && Number.isFinite(fields.time) ? fields.time : Date.now();
-    const meta: Record<string, unknown> = Object.create(null);
-    for (const [key, value] of Object.entries(fields)) if (!PINO_FIELDS.has(key)) meta[key] = value;
+    // fromEntries defines each key as an own property: a "__proto__" field never becomes a prototype.
+    const meta = Object.fromEntries(Object.entries(fields).filter(([key]) => !PINO_FIELDS.has(key)));
     let metaText = JSON.stringify(meta);
     const record: ServerLogRecord = {
       timestamp: new Date(time).toISOString(),
       level: levelOf(fields.level),
       message: String(fields.msg ?? '').slice(0, MAX_MESSAGE_CHARS),
-      meta: { ...meta },
+      meta,
     };
     if (metaText.length > MAX_META_CHARS) {
       record.meta = { truncated: true, service: typeof meta.service === 'string' ? meta.service : undefined };
@@ -106,6 +99,16 @@ export class ServerLogs extends Writable {
       this.kept.splice(0, this.head);
       this.head = 0;
     }
+  }
+}
+
+/** A line that is a JSON object, parsed; undefined for anything else. */
+function jsonObjectOf(line: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -91,6 +91,17 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const shareOfOne = options.perAddressShare ? Math.max(2, Math.ceil(limits.maxConnections * options.perAddressShare)) : Number.POSITIVE_INFINITY;
   const addressOf = (socket: Socket) => socket.remoteAddress ?? '';
 
+  /** The connection that makes room at the cap: the oldest idle one; with a per-address share, one of the address holding the most (idle first). */
+  const roomMaker = (newcomer: string): Connection | undefined => {
+    if (!options.perAddressShare) return [...open.values()].find((c) => !c.busy);
+    let heaviest = '';
+    for (const [candidate, count] of perAddress) if (count > (perAddress.get(heaviest) ?? 0)) heaviest = candidate;
+    // A newcomer never pushes out the one connection of its own address.
+    if (heaviest === newcomer && (perAddress.get(heaviest) ?? 0) <= 1) return undefined;
+    const theirs = [...open.values()].filter((c) => addressOf(c.socket) === heaviest);
+    return theirs.find((c) => !c.busy) ?? theirs[0];
+  };
+
   const admit = (socket: Socket): Connection | undefined => {
     const address = addressOf(socket);
     if ((perAddress.get(address) ?? 0) >= shareOfOne) {
@@ -98,23 +109,11 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       options.logger?.warn({ address, perAddress: shareOfOne }, `MLLP connection refused: that address holds ${shareOfOne} connections already, its share of ${limits.maxConnections} (${limits.settings})`);
       return undefined;
     }
-    if (open.size >= limits.maxConnections && !options.perAddressShare) {
-      const victim = [...open.values()].find((c) => !c.busy);
+    if (open.size >= limits.maxConnections) {
+      const victim = roomMaker(address);
       if (!victim) {
         socket.destroy();
-        options.logger?.warn({ maxConnections: limits.maxConnections }, `MLLP connection refused: every connection is processing a message (${limits.settings})`);
-        return undefined;
-      }
-      open.delete(victim.socket);
-      victim.socket.destroy();
-    } else if (open.size >= limits.maxConnections) {
-      let heaviest = '';
-      for (const [candidate, count] of perAddress) if (count > (perAddress.get(heaviest) ?? 0)) heaviest = candidate;
-      const theirs = [...open.values()].filter((c) => addressOf(c.socket) === heaviest);
-      const victim = theirs.find((c) => !c.busy) ?? theirs[0];
-      if (!victim || (heaviest === address && (perAddress.get(heaviest) ?? 0) <= 1)) {
-        socket.destroy();
-        options.logger?.warn({ maxConnections: limits.maxConnections }, `MLLP connection refused: the port holds ${limits.maxConnections} connections (${limits.settings})`);
+        options.logger?.warn({ maxConnections: limits.maxConnections }, `MLLP connection refused: the port holds ${limits.maxConnections} connections, none of which may make room (${limits.settings})`);
         return undefined;
       }
       open.delete(victim.socket);
