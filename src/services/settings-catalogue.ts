@@ -77,6 +77,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'CLIENT_REGISTRY_STRICT_DOMAINS', default: 'false' },
     { name: 'CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS', default: '' },
     { name: 'CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS', default: '1000' },
+    { name: 'CLIENT_REGISTRY_MAX_SUBSCRIPTIONS_PER_CLIENT', default: '10' },
     { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
     { name: 'CLIENT_REGISTRY_LOCAL_BASE_URLS', default: '' },
     { name: 'CLIENT_REGISTRY_DIRECT_CALLERS', default: 'anonymous' },

@@ -21,11 +21,26 @@ for (const driver of testDrivers) {
     let iol: Iol;
     let cr: RegistryUnderTest;
     let auth: Record<string, string>;
+    // PMIR ITI-94's subscriber, which the registry is told it may send to.
+    const received: string[] = [];
+    const subscriber = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        received.push(body);
+        res.writeHead(200).end();
+      });
+    });
 
     before(async () => {
-      // The router signs the client's identity and roles (the test client is a steward).
-      cr = await startRegistry(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+      await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+      // The router signs the client's identity and roles (the test client is a steward); the
+      // registry knows the router's address, as a deployed instance's shared settings say it.
       iol = await startIol(driver, { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+      cr = await startRegistry(driver, {
+        OPENHIM_SENDER_IDENTITY_SECRET: SECRET, OPENHIM_ROUTER_PUBLIC_HOST: new URL(iol.router).host,
+        CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`,
+      });
       const channel = { ...importer.Channels[0], routes: [{ ...importer.Channels[0].routes[0], host: '127.0.0.1', port: Number(new URL(cr.base).port) }] };
       assert.equal((await iol.call('POST', '/channels', channel)).status, 201);
       const client = { ...importer.Clients[0], clientID: 'cr-client', password: 'cr-client-secret-1' };
@@ -35,6 +50,7 @@ for (const driver of testDrivers) {
     after(async () => {
       await iol.stop();
       await cr.close();
+      subscriber.close();
     });
 
     test('registrations, PIXm and $match through the router; links point back through it', async () => {
@@ -68,17 +84,7 @@ for (const driver of testDrivers) {
 
     test('PMIR ITI-94 through the router: a subscription made there is told of changes made there, its links pointing back through it', async () => {
       const base = `${iol.router}/clientregistry/fhir`;
-      const received: string[] = [];
-      const subscriber = http.createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c));
-        req.on('end', () => {
-          received.push(body);
-          res.writeHead(200).end();
-        });
-      });
-      await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
-      try {
+      {
         const endpoint = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/feed`;
         const made = await requestJson(`${base}/Subscription`, 'POST', { resourceType: 'Subscription', status: 'requested', reason: 'PMIR', criteria: 'Patient?family=Routed', channel: { type: 'message', endpoint } }, auth);
         assert.equal(made.status, 201, JSON.stringify(made.body));
@@ -87,8 +93,6 @@ for (const driver of testDrivers) {
         assert.equal(registered.status, 201);
         const message = await eventually(async () => received.map((b) => JSON.parse(b)).find((m) => m.entry[1].resource.entry[0].resource?.id === registered.body.id), 'the feed message');
         assert.equal(message.entry[1].resource.entry[0].fullUrl, `${base}/Patient/${registered.body.id}`);
-      } finally {
-        subscriber.close();
       }
     });
   });

@@ -37,7 +37,7 @@ for (const driver of testDrivers) {
       });
       await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
       endpoint = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}`;
-      cr = await startRegistry(driver, { CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS: '100' });
+      cr = await startRegistry(driver, { CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS: '100', CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS: `${endpoint}/` });
     });
     after(async () => {
       await cr?.close();

@@ -43,6 +43,7 @@ import { pixmOperation } from './pixm.js';
 import { registryOperations } from './registry-operations.js';
 import { RegistryStore } from './store.js';
 import { patientChangeInterceptor, subscriptionInterceptor, SubscriptionDispatcher } from './subscriptions.js';
+import { ENDPOINTS_SETTING, parseAllowedEndpoints, type AllowedEndpoint } from './subscription-destinations.js';
 
 export const CR_SCHEMA = 'cr';
 export const CR_FHIR_PREFIX = '/clientregistry/fhir';
@@ -56,8 +57,10 @@ export interface ClientRegistryOptions {
   schema?: string;
   /** Protected identifier domains (CLIENT_REGISTRY_PROTECTED_DOMAINS, _MODE). */
   protection?: DomainProtection;
-  /** URL prefixes subscriptions may send to (CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS); any http(s) URL when empty. */
-  subscriptionEndpoints?: string[];
+  /** Where subscriptions may send (CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS); any public address when empty. */
+  subscriptionEndpoints?: AllowedEndpoint[];
+  /** CLIENT_REGISTRY_MAX_SUBSCRIPTIONS_PER_CLIENT (10). */
+  maxSubscriptionsPerClient?: number;
 }
 
 /** The registry's engine on a database: migrated, with its interceptors, operations and parameters. */
@@ -107,7 +110,7 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
   engine.addWriteInterceptor(linker.interceptor());
   engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
-  engine.addWriteInterceptor(subscriptionInterceptor(options.subscriptionEndpoints));
+  engine.addWriteInterceptor(subscriptionInterceptor(options.subscriptionEndpoints, options.maxSubscriptionsPerClient));
   engine.addWriteInterceptor(patientChangeInterceptor(schema));
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
@@ -148,8 +151,14 @@ export const clientRegistryService: ServiceDefinition = {
     } catch (error) {
       throw new InstantError('INSTANT_SETTING_INVALID', (error as Error).message, `set ${DIRECT_CALLERS_SETTING} to anonymous (the default) or steward`);
     }
-    const subscriptionEndpoints = (context.settings.get('CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection, subscriptionEndpoints });
+    let subscriptionEndpoints: AllowedEndpoint[];
+    try {
+      subscriptionEndpoints = parseAllowedEndpoints(context.settings.get(ENDPOINTS_SETTING));
+    } catch (error) {
+      throw new InstantError('INSTANT_SETTING_INVALID', (error as Error).message, `list the subscribers' base URLs, comma-separated, e.g. ${ENDPOINTS_SETTING}=https://emr.moh.example/pmir`);
+    }
+    const maxSubscriptionsPerClient = context.settings.int('CLIENT_REGISTRY_MAX_SUBSCRIPTIONS_PER_CLIENT', 10);
+    const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection, subscriptionEndpoints, maxSubscriptionsPerClient });
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
       configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema), directCallers),
@@ -159,7 +168,7 @@ export const clientRegistryService: ServiceDefinition = {
       await app.close(); // the HTTP port is released when the MLLP port cannot be had
       throw error;
     });
-    const subscriptions = new SubscriptionDispatcher(engine, context.db, CR_SCHEMA, context.logger, context.settings.int('CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS', 1000));
+    const subscriptions = new SubscriptionDispatcher(engine, context.db, CR_SCHEMA, context.logger, context.settings.int('CLIENT_REGISTRY_SUBSCRIPTION_POLL_MS', 1000), subscriptionEndpoints);
     subscriptions.start();
     context.logger.info({ url: fhirUrl, mllp: mllp.url }, 'client registry listening');
     return {

@@ -62,14 +62,15 @@ export function assertMayChange(id: string, stored: Patient, domains: Identifier
   if (owners.length ? sender !== undefined && owners.includes(sender) : sender === undefined) return recorded ?? sender;
   const whose = recorded ? `client ${recorded}'s` : owners.length ? `owned by the owner of its identifier domain (${owners.join(', ').slice(0, 200)})` : 'registered without a sender (no recorded owner)';
   throw new FhirError(403, 'FHIR_FORBIDDEN',
-    `Patient/${id} is ${recorded ? whose + ' record' : whose}: only its owning client or a data steward may change, delete or merge it; this request came from ${callerName()}`);
+    `${stored.resourceType ?? 'Patient'}/${id} is ${recorded ? whose + ' record' : whose}: only its owning client or a data steward may change, delete${stored.resourceType === 'Patient' ? ' or merge' : ''} it; this request came from ${callerName()}`);
 }
 
 /** Records the sender as a new record's owner and refuses changes by others (see above). */
 export function recordOwnerInterceptor(readDomains: DomainsReader): WriteInterceptor {
   return {
     name: 'client registry: record owners',
-    types: ['Patient'],
+    // A clinic's RelatedPersons and Subscriptions are its own as its Patients are.
+    types: ['Patient', 'RelatedPerson', 'Subscription'],
     async before({ action, id, resource, previous, repo }) {
       if (isRegistryWrite()) return;
       const before = previous as Patient | undefined;

@@ -17,6 +17,8 @@ import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pd
 import { isMessageBundle, type PmirFeed } from './pmir.js';
 import { isResolveDuplicate, type DuplicateResolution } from './resolve-duplicate.js';
 import { STEWARD_ROLE, asSender } from './request-context.js';
+import { scopedSubscriptionAnswer, scopedSubscriptionSearch } from './subscription-access.js';
+import { DELIVERY_HEADER } from './subscriptions.js';
 import type { DirectCallers } from './stewards.js';
 import type { UsedSenderSignatures } from './used-sender-signatures.js';
 
@@ -67,13 +69,21 @@ export class ClientRegistryEngine extends FhirEngine {
   }
 
   override async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
-    return asSender(request.headers[VERIFIED_SENDER_HEADER], async () => {
-      if (this.pmir && isMessageBundle(request)) return this.pmir.handle(this.repository(options.baseUrl), request);
-      if (this.duplicates && isResolveDuplicate(request)) return this.resolveDuplicate(this.duplicates, request, options.baseUrl);
-      const response = await super.handle(request, options);
-      if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);
-      return response;
-    }, request.headers[VERIFIED_STEWARD_HEADER] === 'true');
+    const caller = { sender: request.headers[VERIFIED_SENDER_HEADER], steward: request.headers[VERIFIED_STEWARD_HEADER] === 'true' };
+    return asSender(caller.sender, async () => scopedSubscriptionAnswer(await this.answer(scopedSubscriptionSearch(request, caller), options), caller), caller.steward);
+  }
+
+  private async answer(request: FhirRequest, options: { baseUrl?: string }): Promise<FhirResponse> {
+    // A subscription's delivery that came back here (its endpoint is this registry, directly or
+    // through the router) would feed the registry changes of its own without end.
+    if (request.headers[DELIVERY_HEADER] && request.method !== 'GET' && request.method !== 'HEAD') {
+      return errorResponse(new FhirError(508, 'FHIR_FORBIDDEN', `this is a delivery of this registry's Subscription/${String(request.headers[DELIVERY_HEADER]).slice(0, 64)} sent back to it, which would loop: point the subscription at its subscriber`));
+    }
+    if (this.pmir && isMessageBundle(request)) return this.pmir.handle(this.repository(options.baseUrl), request);
+    if (this.duplicates && isResolveDuplicate(request)) return this.resolveDuplicate(this.duplicates, request, options.baseUrl);
+    const response = await super.handle(request, options);
+    if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);
+    return response;
   }
 }
 
