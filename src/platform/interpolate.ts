@@ -1,8 +1,11 @@
 import { InstantError } from '../common/errors.js';
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-/** A whole-string placeholder with a type: "${PORT:number}" becomes the number 8080. */
-const TYPED = /^\$\{([A-Za-z_][A-Za-z0-9_]*):(number|boolean)\}$/;
+/**
+ * A whole-string placeholder with a type: "${PORT:number}" becomes the number 8080, and
+ * "${HOSTS:list}" the array of its comma-separated values ("" is the empty list).
+ */
+const TYPED = /^\$\{([A-Za-z_][A-Za-z0-9_]*):(number|boolean|list)\}$/;
 
 function lookup(vars: Record<string, string>, name: string, origin: string): string {
   const value = vars[name];
@@ -20,6 +23,7 @@ export function interpolate<T>(value: T, vars: Record<string, string>, origin: s
       if (typed) {
         const raw = lookup(vars, typed[1]!, origin);
         if (typed[2] === 'boolean') return raw === 'true';
+        if (typed[2] === 'list') return raw.split(',').map((item) => item.trim()).filter(Boolean);
         const number = Number(raw);
         if (raw.trim() === '' || !Number.isFinite(number)) {
           throw new InstantError('INSTANT_SETTING_INVALID', `${origin} needs ${typed[1]} to be a number, not "${raw}"`);

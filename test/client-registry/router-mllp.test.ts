@@ -13,9 +13,12 @@ import { startIol, type Iol } from '../interop-layer/support.js';
 import { startRegistry, type RegistryUnderTest } from './support.js';
 import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
 import { freePort } from '../support/cli.js';
+import { interpolate } from '../../src/platform/interpolate.js';
 
 const importer = JSON.parse(readFileSync(new URL('../../../packages/client-registry/importer/openhim-config.json', import.meta.url), 'utf8'));
-const mllpChannel = importer.Channels.find((c: { type: string }) => c.type === 'tcp');
+const metadata = JSON.parse(readFileSync(new URL('../../../packages/client-registry/package-metadata.json', import.meta.url), 'utf8'));
+/** The channel as init saves it, with the package's defaults (its whitelist: this machine's loopback addresses). */
+const mllpChannel = interpolate(importer.Channels.find((c: { type: string }) => c.type === 'tcp'), { ...metadata.environmentVariables, OPENHIM_ROUTER_HOST: '127.0.0.1' }, 'test');
 
 /** The channel's listener starts after the channel is saved (the routing table's change): wait for it. */
 async function connectWhenListening(url: string): Promise<MllpClient> {
@@ -84,6 +87,30 @@ for (const driver of testDrivers) {
       }
       assert.ok(full.some((tx) => /ADT\^A01/.test(tx.request.body)), 'the A01 is stored as sent');
       assert.ok(full.some((tx) => /QBP\^Q22/.test(tx.request.body)));
+    });
+
+    test('a sender not on the channel\'s whitelist (CLIENT_REGISTRY_MLLP_CHANNEL_WHITELIST) is closed on, unanswered; the registry never sees its message', async () => {
+      assert.deepEqual(mllpChannel.whitelist, ['127.0.0.1', '::1']);
+      const { port } = new URL(channelUrl.replace(/^mllp:/, 'http:'));
+      // 127.0.0.2 is this machine too, but not an address the whitelist names.
+      const socket = net.connect({ port: Number(port), host: '127.0.0.1', localAddress: '127.0.0.2' });
+      const admit = hl7('ADT^A01^ADT_A01', 'EVN|A01|20240101120000', 'PID|1||R-STRANGER^^^&2.16.999.7&ISO^MR||Stranger^Ann||19910214|F');
+      const answered = await new Promise<string>((resolve) => {
+        let data = '';
+        socket.on('data', (chunk: Buffer) => {
+          data += chunk.toString('latin1');
+          if (data.includes('\x1c')) { // an answer came: the whitelist let the sender through
+            socket.destroy();
+            resolve(data);
+          }
+        });
+        socket.on('close', () => resolve(data));
+        socket.on('error', () => resolve(data));
+        socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(admit.text), Buffer.from([0x1c, 0x0d])]));
+      });
+      assert.equal(answered, '', 'no answer');
+      const found = await cr.request('GET', 'Patient?family=Stranger');
+      assert.equal(found.body.total ?? found.body.entry?.length ?? 0, 0, 'not registered');
     });
 
     test('a PID-3 of 12,000 repetitions (review finding 5) gets an AE through the channel, not a router timeout', async () => {

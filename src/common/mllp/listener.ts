@@ -81,12 +81,12 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   /** Open connections per sender address. */
   const perAddress = new Map<string, number>();
   /**
-   * With `perAddressShare` (the ATNA ports, whose senders are many systems), one sender address
+   * With `perAddressShare` (the ATNA ports and the router's tcp channels, whose senders are many systems), one sender address
    * holds at most that share of the cap (at least 2): a flood from one address cannot fill the
    * port. At the cap a newcomer takes the place of a connection of the address holding the most:
    * its oldest idle one, else its oldest (a flood's connections are always busy; the senders it
-   * would crowd out are not the ones to go). Without it (MLLP ports, often fed by one router or
-   * interface engine) every connection counts alike.
+   * would crowd out are not the ones to go). Without it (a service's own MLLP port, fed by the
+   * router) every connection counts alike.
    */
   const shareOfOne = options.perAddressShare ? Math.max(2, Math.ceil(limits.maxConnections * options.perAddressShare)) : Number.POSITIVE_INFINITY;
   const addressOf = (socket: Socket) => socket.remoteAddress ?? '';

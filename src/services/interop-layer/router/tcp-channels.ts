@@ -99,6 +99,8 @@ export class TcpChannels {
         logger: this.logger,
         tls: compiled.channel.type === 'tls' && this.tls?.current() ? secureContextOptions(this.tls.current()!, true) : undefined,
         unframed: routedOverHttp(compiled),
+        // The router's port faces every clinic's system: one sender address holds a quarter of it at most.
+        perAddressShare: 0.25,
         answer: (_message, remote, payload) => this.routeMessage(running.channel, payload, remote.address),
       });
     } catch (error) {
