@@ -113,6 +113,30 @@ for (const driver of testDrivers) {
       assert.equal(found.body.total ?? found.body.entry?.length ?? 0, 0, 'not registered');
     });
 
+    test('one sender address holds at most a quarter of the channel\'s connections; another address still connects (review finding F11)', async () => {
+      const { port } = new URL(channelUrl.replace(/^mllp:/, 'http:'));
+      const open = (localAddress: string) => new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect({ port: Number(port), host: '127.0.0.1', localAddress }, () => resolve(socket));
+        socket.on('error', reject);
+      });
+      const closedSoon = (socket: net.Socket) => new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 1000);
+        socket.on('close', () => { clearTimeout(timer); resolve(true); });
+      });
+      const flood: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 25; i++) flood.push(await open('127.0.0.3'));
+        const extra = await open('127.0.0.3');
+        flood.push(extra);
+        assert.equal(await closedSoon(extra), true, 'the 26th connection of one address is refused');
+        const other = await open('127.0.0.1');
+        flood.push(other);
+        assert.equal(await closedSoon(other), false, 'another address is still taken');
+      } finally {
+        for (const socket of flood) socket.destroy();
+      }
+    });
+
     test('a PID-3 of 12,000 repetitions (review finding 5) gets an AE through the channel, not a router timeout', async () => {
       const client = await connectWhenListening(channelUrl);
       try {
