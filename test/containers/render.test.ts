@@ -106,7 +106,7 @@ test('compose: the core stack validates against the compose-spec schema, secrets
     const files = Object.keys(service.environment).filter((name) => name.endsWith('_FILE')).map((name) => name.slice(0, -5)).sort();
     assert.deepEqual(files, [...service.secrets].sort(), 'a NAME_FILE for each mounted secret, and no other');
   }
-  assert.deepEqual(iol.ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001'], 'the admin API and the router are published, on loopback');
+  assert.deepEqual(iol.ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001', '127.0.0.1:5000:5000'], 'the admin API and the router (HTTP and HTTPS) are published, on loopback');
   assert.ok(iol.healthcheck.test.join(' ').includes('/readyz'));
   assert.deepEqual(compose.services.postgres.volumes, ['pgdata:/var/lib/postgresql/data', './postgres-init/10-instant-app-role.sh:/docker-entrypoint-initdb.d/10-instant-app-role.sh:ro']);
   assertApplicationRole(compose.services.postgres.environment, readFileSync(join(out, 'postgres-init', '10-instant-app-role.sh'), 'utf8'), secrets);
@@ -158,13 +158,13 @@ test('swarm: a stack file with replicas and resources from the profile, valid ag
   assert.deepEqual(shr.resources, { limits: { cpus: '2', memory: '2g' }, reservations: { cpus: '0.5', memory: '1g' } });
   assert.deepEqual(stack.services['instant-import'].deploy.restart_policy, { condition: 'on-failure' });
   // The admin API is not published through the routing mesh (every node's addresses): an opt-in override, host mode.
-  assert.deepEqual(stack.services['interop-layer'].ports, [{ target: 5001, published: 5001, protocol: 'tcp', mode: 'ingress' }], 'the router only');
+  assert.deepEqual(stack.services['interop-layer'].ports, [{ target: 5001, published: 5001, protocol: 'tcp', mode: 'ingress' }, { target: 5000, published: 5000, protocol: 'tcp', mode: 'ingress' }], 'the router only (HTTP and HTTPS)');
   const override = parse(readFileSync(join(out, 'stack.admin-api.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(override), JSON.stringify(validateCompose.errors, null, 2));
   assert.deepEqual(override.services, { 'interop-layer': { ports: [{ target: 8080, published: 8080, protocol: 'tcp', mode: 'host' }] } });
   const plan = await planContainers(deployment, { settings: deployment.settingsWith(secrets), postgresPassword: 'x'.repeat(32), appPassword: 'y'.repeat(32) });
-  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'swarm')['interop-layer']!), ['router'], 'instant does not point at an unpublished admin API');
-  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'compose')['interop-layer']!).sort(), ['api', 'router']);
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'swarm')['interop-layer']!), ['router', 'routerHttps'], 'instant does not point at an unpublished admin API');
+  assert.deepEqual(Object.keys(composeHostEndpoints(plan, 'compose')['interop-layer']!).sort(), ['api', 'router', 'routerHttps']);
   // The init script reaches every node as a swarm config (a bind mount would need it on each).
   assert.equal(stack.configs['instant-postgres-init'].file, './postgres-init/10-instant-app-role.sh');
   assert.deepEqual(stack.services.postgres.configs, [{ source: 'instant-postgres-init', target: '/docker-entrypoint-initdb.d/10-instant-app-role.sh', mode: 0o444 }]);
@@ -187,6 +187,9 @@ test('kubernetes: every object validates, probes and resources on each service, 
   assert.equal(governing.spec.clusterIP, 'None', 'a StatefulSet\'s serviceName is a headless Service');
   assert.deepEqual(byKind('Job'), ['instant-import']);
   assert.deepEqual(byKind('PodDisruptionBudget'), ['interop-layer'], 'where a service has several replicas');
+  // The client registry's HL7v2 channel listens on the router: a port of its Service, for a LoadBalancer of the operator's.
+  const routerPorts = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'interop-layer')!.spec.ports.map((p: { name: string; port: number }) => `${p.name}:${p.port}`);
+  assert.ok(routerPorts.includes('hl7-mllp:2575'), routerPorts.join(', '));
   for (const d of docs.filter((doc) => doc.kind === 'Deployment')) {
     const pod = d.spec.template.spec;
     const container = pod.containers[0];
@@ -232,7 +235,7 @@ test('kubernetes for podman kube play: only kinds podman plays, secrets from its
   const text = docs.map((d) => JSON.stringify(d)).join('\n');
   assertNoSecretsIn(text, secrets, 'the podman manifests');
   const iol = docs.find((d) => d.metadata.name === `${plan.project}-interop-layer`)!.spec.template.spec.containers[0];
-  assert.deepEqual(iol.ports.map((p: { hostPort: number }) => p.hostPort), [8080, 5001]);
+  assert.deepEqual(iol.ports.map((p: { hostPort: number }) => p.hostPort), [8080, 5001, 5000]);
   assert.deepEqual(iol.env.find((e: { name: string }) => e.name === 'OPENHIM_ROOT_PASSWORD').valueFrom.secretKeyRef.key, 'OPENHIM_ROOT_PASSWORD');
   const pg = docs.find((d) => d.metadata.name === `${plan.project}-postgres`)!.spec.template.spec;
   assert.equal(pg.containers[0].env.find((e: { name: string }) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef.key, 'INSTANT_POSTGRES_PASSWORD');
@@ -358,7 +361,7 @@ test('the ATNA audit ports, when set, are entry points on every target: UDP as U
   const compose = await render('compose', [], { config, profile: 'atna' });
   const composeFile = parse(readFileSync(join(compose.out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(composeFile), JSON.stringify(validateCompose.errors, null, 2));
-  assert.deepEqual(composeFile.services['interop-layer'].ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001', '127.0.0.1:5050:5050/udp', '127.0.0.1:5052:5052', '127.0.0.1:5051:5051']);
+  assert.deepEqual(composeFile.services['interop-layer'].ports, ['127.0.0.1:8080:8080', '127.0.0.1:5001:5001', '127.0.0.1:5000:5000', '127.0.0.1:5050:5050/udp', '127.0.0.1:5052:5052', '127.0.0.1:5051:5051']);
   const swarm = await render('swarm', [], { config, profile: 'atna' });
   const stack = parse(readFileSync(join(swarm.out, 'stack.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(stack), JSON.stringify(validateCompose.errors, null, 2));

@@ -113,7 +113,7 @@ const DEFAULT_RESOURCES: ResourceSpec = { requests: { cpu: '100m', memory: '256M
 const DATABASE_RESOURCES: ResourceSpec = { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
 /** Published by default: what clients and operators use from outside (the router and the admin API). */
 // The audit ports are entry points too (point-of-service systems send their ATNA records), when set.
-const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'interop-layer/audit-udp', 'interop-layer/audit-tcp', 'interop-layer/audit-tls', 'console/web']);
+const PUBLISHED_PORTS = new Set(['interop-layer/api', 'interop-layer/router', 'interop-layer/router-https', 'interop-layer/audit-udp', 'interop-layer/audit-tcp', 'interop-layer/audit-tls', 'interop-layer/hl7-mllp', 'console/web']);
 const ADMIN_PORTS = new Set(['interop-layer/api', 'console/web']);
 
 export async function planContainers(deployment: Deployment, options: PlanOptions): Promise<ContainerPlan> {

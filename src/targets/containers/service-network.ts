@@ -38,6 +38,8 @@ export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
       { name: 'audit-udp', setting: 'OPENHIM_AUDIT_UDP_PORT', default: 0, protocol: 'UDP' },
       { name: 'audit-tcp', setting: 'OPENHIM_AUDIT_TCP_PORT', default: 0 },
       { name: 'audit-tls', setting: 'OPENHIM_AUDIT_TLS_PORT', default: 0 },
+      // The client registry package's HL7v2 tcp channel on the router: rendered when that package sets it.
+      { name: 'hl7-mllp', setting: 'CLIENT_REGISTRY_MLLP_CHANNEL_PORT', default: 0 },
     ],
     endpoints: {
       api: { port: 'api', path: '', scheme: 'http' },
@@ -46,6 +48,7 @@ export const SERVICE_NETWORK: Readonly<Record<string, ServiceNetwork>> = {
       auditUdp: { port: 'audit-udp', path: '', scheme: 'syslog+udp' },
       auditTcp: { port: 'audit-tcp', path: '', scheme: 'syslog+tcp' },
       auditTls: { port: 'audit-tls', path: '', scheme: 'syslog+tls' },
+      clientRegistryMllp: { port: 'hl7-mllp', path: '', scheme: 'mllp' },
     },
     health: { port: 'api', path: '/health' },
   },
