@@ -264,6 +264,10 @@ test('instant init -t kubernetes --render-only DIR writes the files and deploys 
   assert.match(result.stdout, /Wrote the kubernetes files to .*k8s/);
   const docs = validateKubernetes(readFileSync(join(dir, 'k8s', 'kubernetes.yaml'), 'utf8'));
   assert.equal(docs.find((d) => d.metadata.name === 'interop-layer')!.spec.template.spec.containers[0].image, 'registry.example.org/instant:1');
+  assert.doesNotMatch(result.stdout + result.stderr, /secrets this instance already had/, 'a first render generates its secrets');
+  const again = await runInstant(['init', 'core', '-t', 'kubernetes', '--render-only', 'k8s-2'], { cwd: dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout + again.stderr, /secrets this instance already had \(.*OPENHIM_ROOT_PASSWORD.*--state-dir/s, 'rendering again says the secrets are not fresh');
   writeFileSync(join(dir, 'instant.config.yaml'), 'profiles:\n  - name: p\n    packages: [core]\n    replicas: { interop-layr: 2 }\n');
   const typo = await runInstant(['init', '-p', 'p', '-t', 'compose', '--render-only', 'c'], { cwd: dir });
   assert.equal(typo.code, 1);

@@ -81,7 +81,15 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       const dir = options.renderOnly ?? join(store.dir, name);
       const manifest = writeArtefacts(dir, name, plan, chosen?.extraFiles?.(plan) ?? {});
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
-      if (!chosen) return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
+      if (!chosen) {
+        // Rendered from an instance that already had secrets (a laptop's demo, most often): said, so they do not become production's unnoticed.
+        const reused = [...deployment.plan.ordered.flatMap((pkg) => pkg.secrets.map((s) => s.name)), POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET]
+          .filter((secret) => secrets[secret] && !generated.includes(secret));
+        if (reused.length) {
+          progress.info(`note: the files carry secrets this instance already had (${reused.slice(0, 4).join(', ')}${reused.length > 4 ? ', ...' : ''}, kept in ${store.secretsFile}), not fresh ones; for production render from a state directory of its own (--state-dir DIR), whose first render generates them (docs/production.md, "Production gets fresh secrets")`);
+        }
+        return { endpoints: {}, generatedSecrets: generated, artefactsDir: dir, plan };
+      }
       const context = { dir, manifest, project: plan.project };
       const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : name === 'swarm' ? composeHostEndpoints(plan, 'swarm') : { ...plan.hostEndpoints };
       if (name === 'compose') {
