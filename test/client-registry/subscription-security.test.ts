@@ -250,12 +250,13 @@ for (const driver of testDrivers) {
         const started = Date.now();
         const made = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:slow', 'SL-1']], family: 'Drip', given: 'Ama', birthDate: '1990-01-01' }));
         assert.equal(made.status, 201);
-        await eventually(async () => fastReceived.some((b) => b.includes(made.body.id)), 'the fast subscriber told');
-        assert.ok(Date.now() - started < 5000, `the fast subscriber waited ${Date.now() - started} ms behind the slow one`);
+        // (The slow one holds its delivery for 10 s before it is given up: the fast one must not wait for that.)
+        await eventually(async () => fastReceived.some((b) => b.includes(made.body.id)), 'the fast subscriber told', 160);
+        assert.ok(Date.now() - started < 8000, `the fast subscriber waited ${Date.now() - started} ms behind the slow one`);
         const stopping = Date.now();
         await cr.close();
         closed = true;
-        assert.ok(Date.now() - stopping < 5000, `stopping took ${Date.now() - stopping} ms while a delivery dripped`);
+        assert.ok(Date.now() - stopping < 8000, `stopping took ${Date.now() - stopping} ms while a delivery dripped`);
       } finally {
         if (!closed) await cr.close();
         for (const socket of sockets) socket.destroy();
