@@ -63,6 +63,12 @@ export async function containerStop(options: DeploymentOptions, destroy: boolean
   if (!recordedTarget(stateStoreFor(options.cwd ?? process.cwd(), options.stateDir))) return false;
   const deployment = loadDeployment({ ...options, packages: [], allowEmpty: true, planless: true, warn: warnOnStderr });
   const record = deployment.store.readState()!.target!;
+  const deployed = Object.keys(deployment.store.readState()?.packages ?? {});
+  const spared = options.packages.length ? deployed.filter((id) => !options.packages.includes(id)) : [];
+  if (destroy && spared.length) {
+    // The project's database volume holds every package's data: deleting it for one package would delete the others' too.
+    throw new InstantError('INSTANT_TARGET_UNSUPPORTED', `the ${record.name} project ${record.project} is destroyed as a whole (one database volume holds ${deployed.join(', ')}): destroying ${options.packages.join(', ')} alone would delete ${spared.join(', ')} too`, 'run `instant destroy --yes` with no names to delete the whole project, or keep it');
+  }
   if (destroy && !confirmed) {
     throw new InstantError('INSTANT_CONFIRMATION_NEEDED', `this deletes the ${record.name} project ${record.project}, its database volume and ${deployment.store.dir}`, 'pass --yes to confirm');
   }
@@ -73,7 +79,8 @@ export async function containerStop(options: DeploymentOptions, destroy: boolean
     process.stdout.write(`Destroyed the ${record.name} project ${record.project} and its data, and removed ${deployment.store.dir}.\n`);
   } else {
     await target.stop(deployment, []);
-    process.stdout.write(`Stopped the ${record.name} project ${record.project}. Data is kept; \`instant up -t ${record.name}\` starts it again.\n`);
+    const whole = spared.length ? ` (a ${record.name} project stops as a whole: ${spared.join(', ')} too)` : '';
+    process.stdout.write(`Stopped the ${record.name} project ${record.project}${whole}. Data is kept; \`instant up -t ${record.name}\` starts it again.\n`);
   }
   return true;
 }

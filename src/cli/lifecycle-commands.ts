@@ -127,8 +127,9 @@ function dependentsStoppedNote(deployment: Deployment, dependents: string[], sto
 }
 
 /** destroy: stops and deletes the data of the packages (all of them by default). */
-export async function destroyCommand(options: DeploymentOptions, flags: { yes?: boolean; databaseUrl?: string }): Promise<void> {
-  const { deployment, ids } = loadDeploymentForRunning(options);
+export async function destroyCommand(options: DeploymentOptions, flags: { yes?: boolean; databaseUrl?: string; withDependencies?: boolean }): Promise<void> {
+  // Deleting data is not done on a package's behalf: the named packages alone, unless asked (down brings dependencies; destroy does not).
+  const { deployment, ids } = loadDeploymentForRunning({ ...options, only: options.only ?? !flags.withDependencies });
   const { store } = deployment;
   const state = store.readState();
   const initialised = Object.keys(state?.packages ?? {});
@@ -148,7 +149,8 @@ export async function destroyCommand(options: DeploymentOptions, flags: { yes?: 
 /**
  * down and destroy act on what the instance remembers (running or initialised), so a package
  * whose folder moved or whose metadata broke can still be stopped or destroyed; with no names,
- * on all of it. Named packages bring their dependencies unless --only, as everywhere.
+ * on all of it. Named packages bring their dependencies unless --only (destroy passes only unless
+ * --with-dependencies).
  */
 function loadDeploymentForRunning(options: DeploymentOptions): { deployment: Deployment; ids: string[] } {
   const probe = loadDeployment({ ...options, packages: [], allowEmpty: true, warn: warnOnStderr, planless: true });

@@ -113,12 +113,13 @@ withPackageFlags(program.command('down'))
   });
 
 withPackageFlags(program.command('destroy'))
-  .description('stop packages and delete their data')
+  .description('stop packages and delete their data (the named ones only; all with no names)')
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--database-url <url>', 'the PostgreSQL server the instance uses, if it is not remembered')
-  .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string }) => {
+  .option('--with-dependencies', 'also delete the data of the named packages\' dependencies (kept by default)')
+  .action(async (ids: string[], flags: CommonFlags & { yes?: boolean; databaseUrl?: string; withDependencies?: boolean }) => {
     if (await (await containers()).containerStop(deploymentOptions(ids, flags), true, flags.yes ?? false)) return;
-    await (await lifecycle()).destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}) });
+    await (await lifecycle()).destroyCommand(deploymentOptions(ids, flags), { ...(flags.yes ? { yes: true } : {}), ...(flags.databaseUrl ? { databaseUrl: flags.databaseUrl } : {}), ...(flags.withDependencies ? { withDependencies: true } : {}) });
   });
 
 program
