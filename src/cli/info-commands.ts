@@ -84,7 +84,7 @@ export function configCommand(options: DeploymentOptions & { showSecrets?: boole
     process.stdout.write(`${setting.value}\n`);
     return;
   }
-  const shown = [...resolved].sort(([a], [b]) => a.localeCompare(b)).map(([name, s]) => ({ name, value: s.secret && !options.showSecrets ? '********' : s.value, source: s.source, origin: s.origin }));
+  const shown = [...resolved].sort(([a], [b]) => a.localeCompare(b)).map(([name, s]) => ({ name, value: options.showSecrets ? s.value : s.secret ? '********' : withoutUrlPassword(s.value), source: s.source, origin: s.origin }));
   if (options.json) {
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return;
@@ -104,4 +104,9 @@ function getHint(name: string, deployment: Deployment): string {
 /** logs: the services' log lines, one service or all; -f keeps following. */
 export async function logsCommand(service: string | undefined, options: { stateDir?: string; follow?: boolean; lines?: number; json?: boolean }): Promise<void> {
   await embeddedTarget().logs(storeFor(options), service, { lines: options.lines ?? 200, ...(options.follow ? { follow: true } : {}), ...(options.json ? { json: true } : {}), out: process.stdout });
+}
+
+/** A URL's password masked (`postgres://user:********@host/db`): a setting that is not a secret may still carry one. */
+function withoutUrlPassword(value: string): string {
+  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)([^\s/@]+)(@)/gi, '$1********$3');
 }

@@ -36,3 +36,20 @@ test('through npx, --settings-file (the same flag) reaches the CLI where Node 20
   assert.doesNotMatch(result.stderr, /^node:/m);
   assert.match(result.stderr, /INSTANT_ENV_FILE_MISSING/);
 });
+
+// A newcomer's review: `instant config` printed the password inside INSTANT_DATABASE_URL and other URL settings.
+test('config masks a password inside a URL setting unless --show-secrets; --get prints it as set', async () => {
+  const cwd = tempProject();
+  const url = 'postgres://instant:s3cret-pa55@db.example.org:5432/instant';
+  const args = ['config', 'notes', '-c', fixturePackages, '-e', `INSTANT_DATABASE_URL=${url}`, '-e', 'NOTES_UPSTREAM=https://user:other-pa55@api.example.org/x'];
+  const shown = spawnSync(instantBin, args, { cwd, encoding: 'utf8' });
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.doesNotMatch(shown.stdout, /s3cret-pa55|other-pa55/);
+  assert.match(shown.stdout, /postgres:\/\/instant:\*+@db\.example\.org:5432\/instant/);
+  const json = spawnSync(instantBin, [...args, '--json'], { cwd, encoding: 'utf8' });
+  assert.doesNotMatch(json.stdout, /s3cret-pa55|other-pa55/);
+  const all = spawnSync(instantBin, [...args, '--show-secrets'], { cwd, encoding: 'utf8' });
+  assert.match(all.stdout, /s3cret-pa55/);
+  const one = spawnSync(instantBin, [...args, '--get', 'INSTANT_DATABASE_URL'], { cwd, encoding: 'utf8' });
+  assert.equal(one.stdout.trim(), url);
+});
