@@ -88,9 +88,15 @@ let files = findTests(TEST_ROOT);
 if (filter.length) files = files.filter((f) => filter.some((part) => f.includes(part)));
 const stream = run({ files: longestFirst(files), concurrency: CONCURRENCY, timeout: 600_000 });
 let failed = false;
+const failures = [];
 const measured = {};
 stream.on('test:fail', (data) => {
-  if (!data.todo) failed = true;
+  if (data.todo) return;
+  failed = true;
+  // Kept for a summary printed last: CI shows the end of the output, where tap has only counts.
+  const cause = data.details?.error?.cause ?? data.details?.error;
+  const message = String(cause?.message ?? cause ?? '').split('\n').slice(0, 6).join('\n    ');
+  failures.push(`${data.file ? keyOf(data.file) : '?'} > ${data.name}\n    ${message}`);
 });
 stream.on('test:complete', (data) => {
   // The runner's own entry for a whole file: named after the file.
@@ -100,6 +106,7 @@ stream.on('test:complete', (data) => {
 const report = stream.compose(process.stdout.isTTY ? new spec() : tap);
 report.pipe(process.stdout);
 await finished(report);
+if (failures.length) console.log(`\n# ${failures.length} failed:\n${failures.map((f) => `# ${f.replace(/\n/g, '\n# ')}`).join('\n')}`);
 if (postgres) await postgres.stop();
 if (record) {
   const present = new Set(findTests(TEST_ROOT).map(keyOf));
