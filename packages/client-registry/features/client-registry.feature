@@ -2,6 +2,19 @@ Feature: Client registry: one identity per person, through the interoperability 
 
   Background:
     Given I use basic auth as "${CLIENT_REGISTRY_TEST_CLIENT_ID}" with password "${CLIENT_REGISTRY_TEST_CLIENT_PASSWORD}"
+    # The test clinics' identifier domains, registered unless there (a registry with any domain
+    # registered refuses identifiers of others): the test client is a data steward.
+    When I send a POST request to "${BASE_URL}/clientregistry/fhir" with the FHIR resource:
+      """
+      { "resourceType": "Bundle", "type": "transaction", "entry": [
+        { "resource": { "resourceType": "NamingSystem", "name": "InstantTestClinicA", "status": "active", "kind": "identifier", "date": "2026-01-01",
+                        "uniqueId": [{ "type": "uri", "value": "urn:instant:test:clinic-a", "preferred": true }] },
+          "request": { "method": "POST", "url": "NamingSystem", "ifNoneExist": "value=urn:instant:test:clinic-a" } },
+        { "resource": { "resourceType": "NamingSystem", "name": "InstantTestClinicB", "status": "active", "kind": "identifier", "date": "2026-01-01",
+                        "uniqueId": [{ "type": "uri", "value": "urn:instant:test:clinic-b", "preferred": true }] },
+          "request": { "method": "POST", "url": "NamingSystem", "ifNoneExist": "value=urn:instant:test:clinic-b" } } ] }
+      """
+    Then the response status is 200
 
   Scenario: A duplicate registration from another clinic links to the same golden record, and PIXm answers both identifiers
     When I send a POST request to "${BASE_URL}/clientregistry/fhir/Patient" with the FHIR resource:
