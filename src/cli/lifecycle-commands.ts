@@ -85,6 +85,8 @@ async function addToRunning(command: 'init' | 'up', options: DeploymentOptions, 
     deployment.store.clearRuntime();
     return false;
   }
+  // The instance's own progress is silent for a request: what its importers said comes with the result.
+  for (const notice of result.notices ?? []) progress.info(notice);
   if (result.started.length) progress.info(`Started ${result.started.join(', ')}.`);
   if (result.reconfigured.length) progress.info(`Re-applied the configuration of ${result.reconfigured.join(', ')} (already running; \`instant down\` then \`up\` to change their services' settings).`);
   if (!result.started.length && !result.reconfigured.length) progress.info('Everything asked for was already running.');

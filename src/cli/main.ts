@@ -35,6 +35,7 @@ interface CommonFlags {
   customPath?: string[];
   stateDir?: string;
   config?: string;
+  resetConfig?: boolean;
 }
 
 function deploymentOptions(ids: string[], flags: CommonFlags): DeploymentOptions {
@@ -49,6 +50,7 @@ function deploymentOptions(ids: string[], flags: CommonFlags): DeploymentOptions
     ...(flags.dev !== undefined ? { dev: flags.dev } : {}),
     ...(flags.concurrency ? { concurrency: Number(flags.concurrency) } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    ...(flags.resetConfig ? { resetConfig: true } : {}),
   };
 }
 
@@ -85,7 +87,10 @@ const program = new Command('instant')
   .showHelpAfterError();
 
 for (const command of ['init', 'up'] as const) {
-  withPackageFlags(program.command(command))
+  const lifecycleCommand = withPackageFlags(program.command(command));
+  // Importers run at init only: up leaves the configuration as it is.
+  if (command === 'init') lifecycleCommand.option('--reset-config', "apply the packages' interoperability-layer items (channels, clients, roles) as they give them, over changes and deletions made since (kept by default)");
+  lifecycleCommand
     .description(command === 'init' ? 'deploy and configure packages the first time (runs importers)' : 'start initialised packages again (no re-import)')
     .option('-d, --detach', 'run in the background; stop with `instant down`')
     .option('-w, --watch', "reload a custom package's service when its files change (development)")

@@ -104,6 +104,12 @@ function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
+    // A DELETE (or GET) sent with a JSON content type and no body, as some HTTP clients do: there
+    // is nothing to parse, and OpenHIM (koa-bodyparser) takes it too.
+    if (text.trim() === '' && (request.method === 'DELETE' || request.method === 'GET')) {
+      done(null, undefined);
+      return;
+    }
     if (jsonNestingExceeds(text, maxDepth) !== undefined) {
       done(Object.assign(new Error(`the JSON body is nested deeper than ${maxDepth} levels`), { statusCode: 400, code: 'INSTANT_JSON_TOO_DEEP' }), undefined);
       return;

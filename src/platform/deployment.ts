@@ -21,6 +21,8 @@ export interface DeploymentOptions {
   dev?: boolean;
   concurrency?: number;
   stateDir?: string;
+  /** init --reset-config: importers apply the packages' items over operator changes and deletions. */
+  resetConfig?: boolean;
   /** Where built-in packages live; tests point at fixtures. */
   builtInDir?: string;
   cwd?: string;
@@ -44,6 +46,7 @@ export interface Deployment {
   plan: PackagePlan;
   only: boolean;
   concurrency: number;
+  resetConfig: boolean;
   /** Env files and -e assignments in effect: those remembered from init, then this command's. */
   envFiles: string[];
   assignments: string[];
@@ -106,6 +109,7 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
     plan,
     only,
     concurrency: options.concurrency ?? 5,
+    resetConfig: options.resetConfig ?? false,
     envFiles,
     assignments,
     settingsWith(secrets) {

@@ -1,3 +1,4 @@
+import type { AppliedConfig } from './applied-config.js';
 import type { Logger } from '../../common/logger.js';
 
 export interface ImportContext {
@@ -10,12 +11,20 @@ export interface ImportContext {
   service?: string;
   /** Reports how far a long import is (e.g. "3000/15000 resources"). */
   progress?(message: string): void;
+  /** Tells the user something they should know about the import (an operator's change kept). */
+  notice?(message: string): void;
+  /** What was applied before (embedded target): items an operator changed or deleted since are kept as they are. */
+  applied?: AppliedConfig;
+  /** Apply every item as the package gives it, operator changes and deletions notwithstanding (`init --reset-config`). */
+  resetConfig?: boolean;
 }
 
 export interface ImportResult {
   created: number;
   updated: number;
   unchanged: number;
+  /** Items an operator changed or deleted since they were applied, left as the operator made them. */
+  kept?: number;
 }
 
 /** An importer applies one declarative file to a running service over its public API. */

@@ -4,6 +4,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Database } from '../../db/database.js';
 import type { DeploymentComposition, RunningService, ServiceDefinition } from '../../services/service.js';
 import { runImporter } from '../../platform/importers/index.js';
+import { databaseAppliedConfig } from '../../platform/importers/applied-config.js';
 import type { InstantPackage } from '../../platform/package-metadata.js';
 import type { RecentLogLines } from '../../platform/recent-log-lines.js';
 import { SettingsMap } from '../../platform/settings.js';
@@ -13,6 +14,8 @@ import type { ServerLogs } from '../../common/server-logs.js';
 
 export interface PackageProgress {
   step(pkg: InstantPackage, message: string): void;
+  /** Something the user should read (an operator's change kept by an importer), printed as it comes. */
+  note?(pkg: InstantPackage, message: string): void;
 }
 
 interface StartedService {
@@ -24,6 +27,8 @@ interface StartedService {
 interface StartOptions {
   settings: SettingsMap;
   runImporters: boolean;
+  /** init --reset-config: importers apply every item as the package gives it. */
+  resetConfig?: boolean;
   progress?: PackageProgress;
   /** Aborted (Ctrl-C during init): the start stops at the next step, and the package is stopped. */
   signal?: AbortSignal;
@@ -121,14 +126,19 @@ export class EmbeddedStack {
   }
 
   /** Applies the package's importers, in order, to the running services. */
-  async runImporters(pkg: InstantPackage, options: { settings: SettingsMap; progress?: PackageProgress }): Promise<void> {
+  async runImporters(pkg: InstantPackage, options: { settings: SettingsMap; progress?: PackageProgress; resetConfig?: boolean }): Promise<void> {
     for (const importer of pkg.importers) {
       options.progress?.step(pkg, `importing ${importer.file.slice(pkg.dir.length + 1)}`);
       const logger = this.options.logger.child({ service: pkg.id });
       try {
         const file = importer.file.slice(pkg.dir.length + 1);
         const progress = (message: string): void => options.progress?.step(pkg, `importing ${file}: ${message}`);
-        const result = await runImporter(importer, { vars: options.settings.entries(), endpoints: this.endpoints(), logger, progress });
+        const notice = (message: string): void => {
+          logger.warn(message);
+          options.progress?.note?.(pkg, message);
+        };
+        const applied = await databaseAppliedConfig(this.options.db, pkg.id, importer.service ?? (importer.type === 'openhim' ? 'interop-layer' : pkg.id));
+        const result = await runImporter(importer, { vars: options.settings.entries(), endpoints: this.endpoints(), logger, progress, notice, applied, ...(options.resetConfig ? { resetConfig: true } : {}) });
         logger.info(result, `imported ${importer.file.slice(pkg.dir.length + 1)}`);
       } catch (error) {
         if (error instanceof InstantError) throw error;

@@ -18,7 +18,8 @@ import type { StateStore } from '../../platform/state-store.js';
 import { recordInitialised } from '../../platform/instance-record.js';
 import { startControlServer, type ControlHandlers } from './control.js';
 import { chooseDatabaseUrl, openInstanceDatabase, rememberDatabaseUrl } from './database-location.js';
-import { EmbeddedStack } from './embedded-stack.js';
+import { EmbeddedStack, type PackageProgress } from './embedded-stack.js';
+import { forgetAppliedConfig } from '../../platform/importers/applied-config.js';
 import { guardStackProcess } from './fatal.js';
 import { ServerLogs } from '../../common/server-logs.js';
 
@@ -43,6 +44,8 @@ export interface DeployResult {
   started: string[];
   /** Already running at init: their importers were applied again. */
   reconfigured: string[];
+  /** What the importers told the user (an operator's change kept), also reported through progress as it came. */
+  notices: string[];
   endpoints: Record<string, Record<string, string>>;
   generatedSecrets: string[];
 }
@@ -98,6 +101,14 @@ async function deployPlan(
   const { secrets, generated } = ensureSecrets(store, plan.ordered, command === 'init');
   const settings = new SettingsMap(settingValues(deployment.settingsWith(secrets)));
   const alreadyRunning = new Set(stack.runningPackages());
+  const notices: string[] = [];
+  const packageProgress: PackageProgress = {
+    step: (p, message) => progress.packageStep(p.id, message),
+    note: (p, message) => {
+      notices.push(`${p.id}: ${message}`);
+      progress.info(`${p.id}: ${message}`);
+    },
+  };
   const started: string[] = [];
   const reconfigured: string[] = [];
   try {
@@ -107,14 +118,14 @@ async function deployPlan(
         if (alreadyRunning.has(pkg.id)) {
           // init of a running package re-applies its configuration (importers are idempotent).
           if (command === 'init' && pkg.importers.length) {
-            await stack.runImporters(pkg, { settings, progress: { step: (p, message) => progress.packageStep(p.id, message) } });
+            await stack.runImporters(pkg, { settings, progress: packageProgress, ...(deployment.resetConfig ? { resetConfig: true } : {}) });
             reconfigured.push(pkg.id);
           }
           return;
         }
         signal?.throwIfAborted();
         const t0 = Date.now();
-        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: { step: (p, message) => progress.packageStep(p.id, message) }, ...(signal ? { signal } : {}) });
+        await stack.startPackage(pkg, { settings, runImporters: command === 'init', progress: packageProgress, ...(deployment.resetConfig ? { resetConfig: true } : {}), ...(signal ? { signal } : {}) });
         started.push(pkg.id);
         options.onStarted?.(pkg, settings);
         progress.packageDone(pkg.id, command === 'init' ? 'deployed' : 'started', Date.now() - t0);
@@ -126,7 +137,7 @@ async function deployPlan(
     throw error;
   }
   if (command === 'init') recordInitialised(deployment, databaseKind);
-  return { started, reconfigured, endpoints: stack.endpoints(), generatedSecrets: generated };
+  return { started, reconfigured, notices, endpoints: stack.endpoints(), generatedSecrets: generated };
 }
 
 async function stopPackages(stack: EmbeddedStack, plan: PackagePlan, concurrency: number, progress: Progress): Promise<void> {
@@ -316,7 +327,7 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
         const schemas = (await Promise.all(destroyed.map((pkg) => stack.schemasOf(pkg)))).flat();
         await stopPackages(stack, toStop, deployment.concurrency, progress);
         for (const pkg of toStop.ordered) watcher?.unwatch(pkg.id);
-        if (destroy) await destroyPackageData(db, store, destroyed.map((p) => p.id), schemas, logger);
+        if (destroy) await destroyPackageData(db, store, destroyed.map((p) => p.id), schemas, destroyed.flatMap((p) => p.services.map((entry) => entry.name)), logger);
         if (stack.runningPackages().length === 0) setImmediate(() => void shutdown());
         else writeRuntime();
         return { stopped: toStop.ordered.map((p) => p.id), dependents, remaining: stack.runningPackages() };
@@ -337,8 +348,9 @@ export async function runEmbedded(options: RunOptions): Promise<RunningInstance>
 }
 
 /** Drops the schemas of destroyed packages and forgets that they were initialised. */
-export async function destroyPackageData(db: Database, store: StateStore, packageIds: string[], schemas: string[], logger: Logger): Promise<void> {
+export async function destroyPackageData(db: Database, store: StateStore, packageIds: string[], schemas: string[], services: string[], logger: Logger): Promise<void> {
   for (const schema of new Set(schemas)) await db.dropSchema(schema);
+  await forgetAppliedConfig(db, packageIds, services);
   const state = store.readState();
   if (state) {
     for (const id of packageIds) delete state.packages[id];

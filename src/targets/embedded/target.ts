@@ -63,6 +63,7 @@ export function embeddedTarget(run: EmbeddedRunOptions = { detached: false }): T
       const db = await openInstanceDatabase(store, databaseUrl);
       try {
         const schemas: string[] = [];
+        const services: string[] = [];
         for (const id of packages) {
           const pkg = deployment.all.get(id);
           // Broken or moved: its service modules cannot be read, so its schemas are not known here.
@@ -71,8 +72,9 @@ export function embeddedTarget(run: EmbeddedRunOptions = { detached: false }): T
             continue;
           }
           for (const entry of pkg.services) schemas.push(...(await resolveServiceDefinition(pkg, entry)).schemas);
+          services.push(...pkg.services.map((entry) => entry.name));
         }
-        await destroyPackageData(db, store, packages, schemas, createLogger());
+        await destroyPackageData(db, store, packages, schemas, services, createLogger());
       } finally {
         await db.close();
       }
