@@ -118,7 +118,7 @@ describe('replicas on one PostgreSQL', { skip: !postgresAdminUrl && 'no PostgreS
   };
 
   test('after the change-notification connections drop, a replica reloads and follows changes again', async () => {
-    const dropped = await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN iol_changes' AND pid <> pg_backend_pid()`);
+    const dropped = await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN iol_changes' AND datname = current_database() AND pid <> pg_backend_pid()`);
     assert.equal(dropped.rowCount, 2, 'both replicas were listening');
     assert.equal((await api(iolA, 'POST', '/channels', {
       name: 'after-drop', urlPattern: '^/after-drop', allow: ['pos'], routes: [{ name: 'up', host: '127.0.0.1', port: upstream.port, primary: true }],
