@@ -7,6 +7,7 @@ import { InstantError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { loadDeployment, stateStoreFor, type DeploymentOptions } from '../platform/deployment.js';
 import { recordInitialised } from '../platform/instance-record.js';
+import { warnMisspelledSettings } from './setting-warnings.js';
 import type { StateStore, TargetRecord } from '../platform/state-store.js';
 import type { ContainerTargetOptions } from '../targets/containers/target.js';
 import type { ContainerTargetName } from '../targets/target.js';
@@ -21,6 +22,7 @@ const containerTarget = async (...args: Parameters<typeof import('../targets/con
 
 export async function containerStartCommand(command: 'init' | 'up', target: ContainerTargetName, options: DeploymentOptions, flags: ContainerTargetOptions & { databaseUrl?: string }): Promise<void> {
   const deployment = loadDeployment(options);
+  warnMisspelledSettings(deployment, options, warnOnStderr, command === 'init' && !flags.renderOnly);
   const recorded = deployment.store.readState()?.target;
   if (!flags.renderOnly && recorded && recorded.name !== target) {
     throw new InstantError('INSTANT_TARGET_MISMATCH', `the instance in ${deployment.store.dir} is deployed on ${recorded.name}, not ${target}`, `\`instant destroy\` it first, or use another --state-dir`);

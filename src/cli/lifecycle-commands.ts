@@ -25,7 +25,7 @@ export interface StartFlags {
 export async function startCommand(command: 'init' | 'up', options: DeploymentOptions, flags: StartFlags): Promise<void> {
   const deployment = loadDeployment(options);
   assertEmbeddable(deployment.plan.ordered);
-  if (process.env[DAEMON_ENV] !== '1') warnMisspelledSettings(deployment, options, warnOnStderr);
+  if (process.env[DAEMON_ENV] !== '1') warnMisspelledSettings(deployment, options, warnOnStderr, command === 'init');
   const given = flags.databaseUrl ?? process.env.INSTANT_DATABASE_URL;
   const databaseUrl = given ? checkDatabaseUrl(given) : undefined;
   if (process.env[DAEMON_ENV] === '1') return runAsDaemon(command, deployment, databaseUrl, flags.watch ?? false);

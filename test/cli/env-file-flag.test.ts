@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturePackages, instantBin, runInstant, tempProject } from '../support/cli.js';
+import { fixturePackages, freePort, instantBin, runInstant, tempProject } from '../support/cli.js';
 
 // Issue 9 item 4: Node 20 took `--env-file` after the script name as its own option and exited 9
 // ("node: /nope.env: not found") before the CLI could explain.
@@ -52,4 +53,21 @@ test('config masks a password inside a URL setting unless --show-secrets; --get 
   assert.match(all.stdout, /s3cret-pa55/);
   const one = spawnSync(instantBin, [...args, '--get', 'INSTANT_DATABASE_URL'], { cwd, encoding: 'utf8' });
   assert.equal(one.stdout.trim(), url);
+});
+
+// A newcomer's review: `init -e NOTES_PROT=1` warned, then the typo came back at every later command.
+test('init remembers its -e settings for later commands, except those that are probably typos of a known one', async () => {
+  const cwd = tempProject();
+  const port = await freePort();
+  const init = await runInstant(['init', 'notes', '-d', '-c', fixturePackages, '-e', `NOTES_PORT=${port}`, '-e', 'NOTES_PROT=1', '-e', 'CLINIC_OWN_SETTING=x'], { cwd });
+  assert.equal(init.code, 0, init.stderr);
+  try {
+    assert.match(init.stderr, /setting NOTES_PROT \(-e\) is not used by any package: did you mean NOTES_PORT\? \(not remembered for later commands\)/);
+    const state = JSON.parse(readFileSync(join(cwd, '.instant', 'state.json'), 'utf8')) as { settings: { assignments: string[] } };
+    assert.deepEqual(state.settings.assignments.sort(), [`NOTES_PORT=${port}`, 'CLINIC_OWN_SETTING=x'].sort(), 'a name far from every known one may be a custom package\'s own: kept');
+    const config = await runInstant(['config', 'notes'], { cwd });
+    assert.doesNotMatch(config.stderr, /NOTES_PROT/, 'later commands do not bring the typo back');
+  } finally {
+    await runInstant(['destroy', '--yes'], { cwd });
+  }
 });
