@@ -27,6 +27,12 @@ export async function testCommand(options: DeploymentOptions & { baseUrl?: strin
   // run only when they are named too.
   const named = new Set(options.packages.length ? options.packages : deployment.plan.ordered.map((p) => p.id));
   const packages = deployment.plan.ordered.filter((p) => named.has(p.id));
+  // A package that is not running here would fail every scenario on 404s and refused connections.
+  const running = remote ? undefined : containers ? Object.keys(deployment.store.readState()?.packages ?? {}) : deployment.store.liveRuntime()?.packages;
+  const absent = running ? packages.filter((p) => !running.includes(p.id)).map((p) => p.id) : [];
+  if (absent.length) {
+    throw new InstantError('INSTANT_NOT_RUNNING', `${absent.join(', ')} ${absent.length > 1 ? 'are' : 'is'} not running in the instance of ${deployment.store.dir} (running: ${running!.join(', ') || 'nothing'})`, `deploy ${absent.length > 1 ? 'them' : 'it'} first with \`instant init -d ${absent.join(' ')}\`, or test a remote stack with --base-url URL`);
+  }
   if (remote) {
     const unset = unsetPlaceholders(featureFiles(packages), vars);
     process.stdout.write(`Testing the stack at ${options.baseUrl}.\n`);

@@ -30,6 +30,18 @@ test('package new scaffolds a working package whose features pass with instant t
     assert.match(failing.stdout, /2 scenarios \(1 failed, 1 passed\)/);
     assert.match(failing.stdout, /-400\n\s+\+422/);
     assert.match(failing.stderr, /features of clinic-notes failed/);
+    // A failing assertion on the body shows what the service answered.
+    writeFileSync(feature, readFileSync(feature, 'utf8').replace('Then the response status is 422', 'Then the response status is 400').replace('And the response body contains "hello from', 'And the response body contains "goodbye from'));
+    const wrongValue = await runInstant(['test', 'clinic-notes'], { cwd });
+    assert.equal(wrongValue.code, 1);
+    assert.match(wrongValue.stdout, /the response was HTTP \d{3}: /);
+
+    // A package of the project that this instance does not run is refused up front, not 404 by 404.
+    const other = await runInstant(['package', 'new', 'other-notes', '--port', String(await freePort())], { cwd });
+    assert.equal(other.code, 0, other.stderr);
+    const notRunning = await runInstant(['test', 'other-notes', '-c', '.'], { cwd });
+    assert.equal(notRunning.code, 1);
+    assert.match(notRunning.stderr, /other-notes is not running in the instance of .* \(running: clinic-notes\)\n.*instant init -d other-notes/);
 
     // A remote stack's endpoints are not known: given with -e, or the scenarios needing them are skipped.
     const remote = await runInstant(['test', 'clinic-notes', '--base-url', `http://127.0.0.1:${port}`, '-e', `CLINIC_NOTES_HTTP_URL=http://127.0.0.1:${port}`], { cwd });

@@ -114,26 +114,35 @@ Then('the response header {string} matches {string}', function (this: HarnessWor
   assert.match(this.response.headers.get(name) ?? '', new RegExp(this.fill(pattern)));
 });
 
+/** The answer that failed an assertion, shown with it: a failing feature says what the service said. */
+function answered(world: HarnessWorld): string {
+  const response = world.response!;
+  const text = response.text.length > 800 ? `${response.text.slice(0, 800)}... (${response.text.length} characters)` : response.text;
+  return `\n  the response was HTTP ${response.status}: ${text}`;
+}
+
 Then('the response JSON at {string} is {string}', function (this: HarnessWorld, path: string, expected: string) {
-  assert.equal(String(this.at(path)), this.fill(expected));
+  const value = this.at(path);
+  assert.equal(String(value), this.fill(expected), `expected ${path} to be "${this.fill(expected)}", got ${JSON.stringify(value)}${answered(this)}`);
 });
 
 Then('the response JSON at {string} matches {string}', function (this: HarnessWorld, path: string, pattern: string) {
-  assert.match(String(this.at(path)), new RegExp(this.fill(pattern)));
+  const value = this.at(path);
+  assert.match(String(value), new RegExp(this.fill(pattern)), `expected ${path} to match /${this.fill(pattern)}/, got ${JSON.stringify(value)}${answered(this)}`);
 });
 
 Then('the response JSON at {string} is at least {int}', function (this: HarnessWorld, path: string, minimum: number) {
   const value = Number(this.at(path));
-  assert.ok(value >= minimum, `expected ${path} ≥ ${minimum}, got ${String(this.at(path))}`);
+  assert.ok(value >= minimum, `expected ${path} ≥ ${minimum}, got ${String(this.at(path))}${answered(this)}`);
 });
 
 Then('the response body contains {string}', function (this: HarnessWorld, text: string) {
   assert.ok(this.response, 'no request was sent yet');
-  assert.ok(this.response.text.includes(this.fill(text)), `response does not contain "${this.fill(text)}": ${this.response.text.slice(0, 500)}`);
+  assert.ok(this.response.text.includes(this.fill(text)), `response does not contain "${this.fill(text)}"${answered(this)}`);
 });
 
 Then('I remember the response JSON at {string} as {string}', function (this: HarnessWorld, path: string, name: string) {
   const value = this.at(path);
-  assert.notEqual(value, undefined, `nothing at ${path}`);
+  assert.notEqual(value, undefined, `nothing at ${path}${answered(this)}`);
   this.vars[name] = String(value);
 });
