@@ -96,5 +96,67 @@ for (const driver of testDrivers) {
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(codes(reply.body).sort(), ['AbC', 'Kid']);
     });
+
+    test('a CodeSystem whose codes repeat is 422 (csd-1), nested ones too; not case sensitive, codes differing only in case repeat', async () => {
+      const system = (url: string, concept: unknown[], caseSensitive?: boolean) => ({ resourceType: 'CodeSystem', url, status: 'active', content: 'complete', ...(caseSensitive === undefined ? {} : { caseSensitive }), concept });
+      const twice = await tx.post('CodeSystem', system('urn:test:dup/a', [{ code: 'x' }, { code: 'y', concept: [{ code: 'x' }] }]));
+      assert.equal(twice.status, 422, JSON.stringify(twice.body));
+      assert.equal(twice.body.resourceType, 'OperationOutcome');
+      assert.match(JSON.stringify(twice.body), /\\"x\\" appears more than once/);
+      const cased = await tx.post('CodeSystem', system('urn:test:dup/b', [{ code: 'abc' }, { code: 'ABC' }], false));
+      assert.equal(cased.status, 422, JSON.stringify(cased.body));
+      assert.match(JSON.stringify(cased.body), /not case sensitive.*\\"abc\\" and \\"ABC\\"/);
+      const sensitive = await tx.post('CodeSystem', system('urn:test:dup/c', [{ code: 'abc' }, { code: 'ABC' }]));
+      assert.equal(sensitive.status, 201, 'case sensitive (the default): two codes');
+      assert.equal((await tx.get('CodeSystem/$lookup?system=urn:test:dup/a&code=x')).status, 404, 'nothing of the refused one was stored');
+    });
+
+    test('a system given as system|version is that version of it, in ValueSet/$validate-code as in CodeSystem/$validate-code', async () => {
+      for (const version of ['1', '2']) {
+        const reply = await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: 'urn:test:sv/cs', version, status: 'active', content: 'complete', concept: [{ code: 'only-in-' + version }] });
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      }
+      const vs = await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'urn:test:sv/vs', status: 'active', compose: { include: [{ system: 'urn:test:sv/cs', version: '1' }] } });
+      assert.equal(vs.status, 201);
+      const inOne = await tx.get('ValueSet/$validate-code?url=urn:test:sv/vs&system=urn:test:sv/cs|1&code=only-in-1');
+      assert.equal(param(inOne.body, 'result'), true, JSON.stringify(inOne.body));
+      const notInTwo = await tx.get('ValueSet/$validate-code?url=urn:test:sv/vs&system=urn:test:sv/cs|2&code=only-in-2');
+      assert.equal(param(notInTwo.body, 'result'), false, 'the value set holds version 1 only');
+      const disagree = await tx.get('ValueSet/$validate-code?url=urn:test:sv/vs&system=urn:test:sv/cs|2&systemVersion=1&code=only-in-1');
+      assert.equal(disagree.status, 400, 'the two versions given disagree');
+      const codeSystem = await tx.get('CodeSystem/$validate-code?url=urn:test:sv/cs|1&code=only-in-1');
+      assert.equal(param(codeSystem.body, 'result'), true, JSON.stringify(codeSystem.body));
+    });
+
+    test('ValueSet/$validate-code takes the display the value set gives a concept (include.concept display or designation)', async () => {
+      await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: 'urn:test:vsd/cs', status: 'active', content: 'complete', concept: [{ code: 'bp', display: 'Blood pressure' }] });
+      await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'urn:test:vsd/vs', status: 'active', compose: { include: [{ system: 'urn:test:vsd/cs',
+        concept: [{ code: 'bp', display: 'BP', designation: [{ language: 'fr', value: 'Tension artérielle' }] }] }] } });
+      for (const display of ['Blood pressure', 'BP', 'Tension artérielle']) {
+        const reply = await tx.get(`ValueSet/$validate-code?url=urn:test:vsd/vs&system=urn:test:vsd/cs&code=bp&display=${encodeURIComponent(display)}`);
+        assert.equal(param(reply.body, 'result'), true, `${display}: ${JSON.stringify(reply.body)}`);
+      }
+      const wrong = await tx.get('ValueSet/$validate-code?url=urn:test:vsd/vs&system=urn:test:vsd/cs&code=bp&display=Heart%20rate');
+      assert.equal(param(wrong.body, 'result'), false);
+    });
+
+    test('include.valueSet may name an implicit value set of a code system (?fhir_vs, ?fhir_vs=isa/code)', async () => {
+      await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: 'urn:test:imp/cs', status: 'active', content: 'complete', hierarchyMeaning: 'is-a',
+        concept: [{ code: 'animal', concept: [{ code: 'dog' }, { code: 'cat' }] }, { code: 'plant' }] });
+      const all = await tx.post('ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ valueSet: ['urn:test:imp/cs?fhir_vs'] }] } } }));
+      assert.equal(all.status, 200, JSON.stringify(all.body));
+      assert.deepEqual(codes(all.body).sort(), ['animal', 'cat', 'dog', 'plant']);
+      const animals = await tx.post('ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ valueSet: ['urn:test:imp/cs?fhir_vs=isa/animal'] }] } } }));
+      assert.deepEqual(codes(animals.body).sort(), ['animal', 'cat', 'dog']);
+    });
+
+    test('an inline value set with neither compose nor expansion is a 400 naming what is missing', async () => {
+      for (const operation of ['$expand', '$validate-code']) {
+        const parameters = [{ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active' } }, ...(operation === '$validate-code' ? [{ name: 'code', valueCode: 'x' }, { name: 'system', valueUri: 'urn:x' }] : [])];
+        const reply = await tx.post(`ValueSet/${operation}`, P(...parameters));
+        assert.equal(reply.status, 400, `${operation}: ${JSON.stringify(reply.body)}`);
+        assert.match(JSON.stringify(reply.body), /neither a compose nor an expansion/);
+      }
+    });
   });
 }

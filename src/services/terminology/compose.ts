@@ -165,7 +165,8 @@ class Compiler {
     const before = this.work;
     const costBefore = this.cost;
     const { url, version } = splitCanonical(canonical);
-    const nested = await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
+    // An implicit value set of a code system (`<system>?fhir_vs`, `?fhir_vs=isa/<code>`) is no resource.
+    const nested = implicitValueSet(canonical) ?? await findByUrl<ValueSet>(this.repo, 'ValueSet', url, version);
     if (!nested) throw unknownTerminology(`the value set imports ${canonical.slice(0, 200)}, which this terminology service does not hold`);
     const compiled = await this.valueSet(nested, [...trail, canonical]);
     this.compiled.set(canonical, { ...compiled, work: this.work - before + 1, cost: this.cost - costBefore });

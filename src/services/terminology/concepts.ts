@@ -154,6 +154,31 @@ export function assertConceptsFit(concepts: readonly ConceptRecord[], bounds: Pi
   }
 }
 
+/**
+ * Codes that appear more than once among a CodeSystem's concepts, nested ones included (R4
+ * invariant csd-1: codes are unique within a code system). In a code system that is not case
+ * sensitive, codes that differ only in case are the same code. At most `max` are named.
+ */
+export function duplicateCodes(system: CodeSystem, max = 5): string[] {
+  const fold = system.caseSensitive === false ? (code: string) => code.toLowerCase() : (code: string) => code;
+  const seen = new Map<string, string>();
+  const duplicates: string[] = [];
+  const pending: Array<CodeSystemConcept[] | undefined> = [system.concept];
+  while (pending.length && duplicates.length < max) {
+    const list = pending.pop();
+    if (!Array.isArray(list)) continue;
+    for (const concept of list) {
+      if (typeof concept?.code !== 'string' || !concept.code) continue;
+      const key = fold(concept.code);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, concept.code);
+      else if (duplicates.length < max) duplicates.push(first === concept.code ? `"${concept.code.slice(0, 60)}"` : `"${first.slice(0, 60)}" and "${concept.code.slice(0, 60)}"`);
+      pending.push(concept.concept);
+    }
+  }
+  return duplicates;
+}
+
 /** Concepts of a CodeSystem resource, nested ones included, counted without building records. */
 export function countConcepts(system: CodeSystem): number {
   let count = 0;

@@ -11,7 +11,7 @@ import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { codeSystemChannel, type ConceptStore } from './concept-store.js';
 import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
 import { FhirError } from '../../fhir/outcome.js';
-import { conceptsOfCodeSystem, countConcepts, conceptBounds } from './concepts.js';
+import { conceptsOfCodeSystem, countConcepts, conceptBounds, duplicateCodes } from './concepts.js';
 
 export function headerOf(system: CodeSystem, resourceId: string): CodeSystemHeader {
   return {
@@ -35,6 +35,11 @@ export function codeSystemInterceptor(store: ConceptStore, retired?: RetiredRows
       const count = resource ? countConcepts(resource as CodeSystem) : 0;
       if (count > max) {
         throw new FhirError(413, 'FHIR_TOO_COSTLY', `a CodeSystem written as a FHIR resource holds at most ${max} concepts (TERMINOLOGY_MAX_WRITE_CONCEPTS), this one ${count}: load it with POST $import (parameter "resource"), which indexes in bulk`);
+      }
+      const duplicates = resource ? duplicateCodes(resource as CodeSystem) : [];
+      if (duplicates.length) {
+        const caseInsensitive = (resource as CodeSystem).caseSensitive === false;
+        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `the CodeSystem's codes must be unique (csd-1)${caseInsensitive ? ', and it is not case sensitive, so codes that differ only in case are the same code' : ''}: ${duplicates.join(', ')} ${duplicates.length > 1 ? 'appear' : 'appears'} more than once; a concept under several parents is written once, with a "parent" property for each other parent`);
       }
     },
     async after({ action, id, stored, repo }) {

@@ -108,10 +108,13 @@ function typedValue(type: string, value: string): ParametersParameter {
 
 /** Whether a display is one the concept has (its display or a designation), ignoring case and spacing. */
 function displayMatches(concept: StoredConcept, designationValues: readonly string[], display: string): boolean {
+  return [concept.display, ...designationValues].some((value) => value !== undefined && sameDisplay(value, display));
+}
+
+/** Two displays are the same ignoring case and spacing. */
+export function sameDisplay(a: string, b: string): boolean {
   const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
-  const wanted = norm(display);
-  if (concept.display && norm(concept.display) === wanted) return true;
-  return designationValues.some((value) => norm(value) === wanted);
+  return norm(a) === norm(b);
 }
 
 export function validationResult(result: boolean, message?: string, display?: string, extra: ParametersParameter[] = []): Parameters {
@@ -185,6 +188,15 @@ export function abstractRefusal(system: string, code: string): string {
 
 /** The codings a $validate-code call asks about: code (+system/url, display), a coding, or a codeableConcept's codings. */
 export function codingsToCheck(input: OperationInput, systemNames: string[]): Coding[] {
+  // A system may carry its version as `system|version` (a canonical): the coding's version, which must agree.
+  return givenCodings(input, systemNames).map((coding) => {
+    if (!coding.system?.includes('|')) return coding;
+    const { url, version } = canonicalTarget(coding.system, coding.version, input.operationName);
+    return { ...coding, system: url, ...(version ? { version } : {}) };
+  });
+}
+
+function givenCodings(input: OperationInput, systemNames: string[]): Coding[] {
   const concept = input.codeableConcept('codeableConcept');
   const coding = input.coding('coding');
   const code = input.string('code');

@@ -40,6 +40,10 @@ export async function valueSetOf(repo: FhirRepository, input: OperationInput, id
     id, url, version: input.string('valueSetVersion'), inline: input.resource<ValueSet>('valueSet', 'ValueSet'), what: 'value set',
   });
   if (!valueSet) throw badParameter(`name the value set: call ValueSet/{id}/$${input.operationName}, or give "${urlParameter}" or "valueSet"`);
+  // An inline value set with neither a compose nor an expansion defines no content to work on.
+  if (input.resource<ValueSet>('valueSet', 'ValueSet') && !valueSet.compose && !valueSet.expansion) {
+    throw badParameter(`$${input.operationName}: the inline valueSet has neither a compose nor an expansion, so it has no codes; give its compose (include ...)`);
+  }
   return valueSet;
 }
 

@@ -5,12 +5,12 @@
  * compose's condition with the code pinned.
  */
 import type { FhirOperation } from '../../../fhir/operations/registry.js';
-import { compileValueSet } from '../compose.js';
+import { compileValueSet, conceptKey } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
-import { OperationInput } from '../parameters.js';
+import { badParameter, OperationInput } from '../parameters.js';
 import { displayLanguageOf } from './display-language.js';
-import { abstractRefusal, checkConcept, codingsToCheck, displayInLanguage, notFoundMessage, validationResult } from './code-system.js';
+import { abstractRefusal, checkConcept, codingsToCheck, displayInLanguage, notFoundMessage, sameDisplay, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
 
 const VS_VALIDATE_PARAMETERS = ['url', 'context', 'valueSet', 'valueSetVersion', 'code', 'system', 'systemVersion', 'display', 'coding',
@@ -27,6 +27,8 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const input = new OperationInput(parameters, 'validate-code', VS_VALIDATE_PARAMETERS);
       const codings = codingsToCheck(input, ['system']);
       const systemVersion = input.string('systemVersion');
+      const disagreeing = codings.find((c) => systemVersion && c.version && c.version !== systemVersion);
+      if (disagreeing) throw badParameter(`$validate-code: the system names version ${disagreeing.version!.slice(0, 40)} and systemVersion ${systemVersion!.slice(0, 40)}`);
       const activeOnly = input.boolean('activeOnly', false);
       const abstractAllowed = input.boolean('abstract', true);
       const language = displayLanguageOf(input, request);
@@ -66,6 +68,13 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
           const system = (await store.findSystem(repo.sql, member.system, member.version))!;
           if (coding.display === undefined) return validationResult(true, undefined, await displayInLanguage(repo, store, system, member.code, language, member.display));
           const checked = await checkConcept(repo, store, system, member.code, coding.display);
+          // The value set may give the concept its own display or designations (include.concept):
+          // "the text to display for this concept in the context of this value set" is valid here too.
+          const ownText = compiled.conceptTexts.get(conceptKey(system, member.code));
+          const ownTexts = [ownText?.display, ...(ownText?.designation ?? []).map((d) => d.value)].filter((t): t is string => !!t);
+          if (!checked.result && ownTexts.some((text) => sameDisplay(text, coding.display!))) {
+            return validationResult(true, undefined, coding.display);
+          }
           if (!checked.result) {
             failures.push(checked.message!);
             correctDisplay ??= checked.display; // the spec: display carries the right one when the given is wrong
