@@ -138,6 +138,13 @@ for (const driver of testDrivers) {
       }
       const wrong = await tx.get('ValueSet/$validate-code?url=urn:test:vsd/vs&system=urn:test:vsd/cs&code=bp&display=Heart%20rate');
       assert.equal(param(wrong.body, 'result'), false);
+      // A concept listed from a code system not held here: its listed display and designations.
+      await tx.post('ValueSet', { resourceType: 'ValueSet', url: 'urn:test:vsd/unheld', status: 'active', compose: { include: [{ system: 'urn:test:vsd/not-held',
+        concept: [{ code: 'hr', display: 'Heart rate', designation: [{ language: 'fr', value: 'Fréquence cardiaque' }] }] }] } });
+      for (const [display, result] of [['Heart rate', true], ['Fréquence cardiaque', true], ['Pulse', false]] as const) {
+        const reply = await tx.get(`ValueSet/$validate-code?url=urn:test:vsd/unheld&system=urn:test:vsd/not-held&code=hr&display=${encodeURIComponent(display)}`);
+        assert.equal(param(reply.body, 'result'), result, `${display}: ${JSON.stringify(reply.body)}`);
+      }
     });
 
     test('include.valueSet may name an implicit value set of a code system (?fhir_vs, ?fhir_vs=isa/code)', async () => {

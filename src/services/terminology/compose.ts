@@ -24,6 +24,8 @@ export interface ListedConcept {
   version?: string;
   code: string;
   display?: string;
+  /** The designations the value set gives it (other displays, in other languages). */
+  designations?: string[];
 }
 
 export interface CompiledCompose {
@@ -191,7 +193,10 @@ class Compiler {
       const system = await this.store.findSystem(this.repo.sql, inc.system, inc.version);
       if (!system) {
         if (inc.concept?.length && !inc.filter?.length) {
-          listed = inc.concept.filter((c) => c.code).map((c) => ({ system: inc.system!, version: inc.version, code: c.code, display: c.display }));
+          listed = inc.concept.filter((c) => c.code).map((c) => {
+            const designations = (c.designation ?? []).map((d) => d.value).filter((v): v is string => typeof v === 'string' && v !== '');
+            return { system: inc.system!, version: inc.version, code: c.code, display: c.display, ...(designations.length ? { designations } : {}) };
+          });
           conditions.push('false');
         } else {
           throw unknownTerminology(`the value set draws on code system ${inc.system.slice(0, 200)}${inc.version ? `|${inc.version}` : ''}, which this terminology service does not hold`);

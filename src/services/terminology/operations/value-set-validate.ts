@@ -82,7 +82,8 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
           }
           return validationResult(true, undefined, await displayInLanguage(repo, store, system, member.code, language, checked.display));
         }
-        if (coding.display !== undefined && member.display && member.display.trim().toLowerCase() !== coding.display.trim().toLowerCase()) {
+        const listedTexts = [member.display, ...(('designations' in member ? member.designations : undefined) ?? [])].filter((t): t is string => !!t);
+        if (coding.display !== undefined && member.display && !listedTexts.some((text) => sameDisplay(text, coding.display!))) {
           failures.push(`display "${coding.display.slice(0, 100)}" is not the display of ${coding.system}#${coding.code} in value set ${name} ("${member.display}")`);
           correctDisplay ??= member.display;
           continue;
