@@ -15,6 +15,7 @@
  * A wildcard host (0.0.0.0, ::) names no address: behind one, set the public host or the list.
  */
 import { InstantError } from '../common/errors.js';
+import { plainHttpUrl } from '../common/plain-http-url.js';
 import type { Settings } from './service.js';
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '[::1]'];
@@ -51,13 +52,7 @@ function listedBases(settings: Settings, settingPrefix: string): string[] {
   const name = localBasesSetting(settingPrefix);
   const listed = (settings.get(name) ?? '').split(',').map((url) => url.trim()).filter(Boolean);
   for (const url of listed) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.search || parsed.hash || parsed.username || parsed.password) {
+    if (!plainHttpUrl(url)) {
       throw new InstantError('INSTANT_SETTING_INVALID', `${name}: "${url.slice(0, 200)}" is not an http(s) FHIR base URL`,
         `list the bases clients use for this service, comma-separated, e.g. ${name}=https://him.example.org/fhir`);
     }

@@ -11,6 +11,7 @@
  */
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns';
+import { plainHttpUrl } from '../../common/plain-http-url.js';
 
 export const ENDPOINTS_SETTING = 'CLIENT_REGISTRY_SUBSCRIPTION_ENDPOINTS';
 
@@ -42,13 +43,8 @@ export interface AllowedEndpoint {
 /** The setting's entries, each an http(s) URL without credentials, query or fragment; throws naming a bad one. */
 export function parseAllowedEndpoints(value: string | undefined): AllowedEndpoint[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(entry);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    const url = plainHttpUrl(entry);
+    if (!url) {
       throw new Error(`${ENDPOINTS_SETTING}: "${entry.slice(0, 200)}" is not an http(s) URL (without credentials, query or fragment)`);
     }
     return { origin: url.origin, path: url.pathname.replace(/\/+$/, '') || '/' };
