@@ -4,8 +4,8 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePackages, freePort, portIsFree, runInstant, tempProject } from '../support/cli.js';
 
-// Issue 9 item 8: `destroy fhir-datastore` did not warn that running dependents need it.
-test('destroy of a package names the running packages that depend on it, stops them and keeps their data', async () => {
+/** A project with the fixture package notes and memo, a use case depending on it, deployed in the background. */
+async function memoOnNotes(): Promise<{ cwd: string; port: number; pkgs: string }> {
   const cwd = tempProject();
   const port = await freePort();
   const pkgs = join(cwd, 'pkgs');
@@ -14,6 +14,12 @@ test('destroy of a package names the running packages that depend on it, stops t
   writeFileSync(join(pkgs, 'memo', 'package-metadata.json'), JSON.stringify({ id: 'memo', name: 'Memo', type: 'use-case', version: '1.0.0', dependencies: ['notes'] }));
   const init = await runInstant(['init', 'memo', '-d', '-c', pkgs, '-e', `NOTES_PORT=${port}`], { cwd });
   assert.equal(init.code, 0, init.stderr);
+  return { cwd, port, pkgs };
+}
+
+// Issue 9 item 8: `destroy fhir-datastore` did not warn that running dependents need it.
+test('destroy of a package names the running packages that depend on it, stops them and keeps their data', async () => {
+  const { cwd, port, pkgs } = await memoOnNotes();
   try {
     const asked = await runInstant(['destroy', 'notes', '--only'], { cwd });
     assert.equal(asked.code, 1);
@@ -34,14 +40,7 @@ test('destroy of a package names the running packages that depend on it, stops t
 
 // A newcomer's review: `destroy patient-registration --yes` deleted core's data too (its dependency).
 test('destroy of a package deletes only its data: its dependencies and their data stay unless --with-dependencies', async () => {
-  const cwd = tempProject();
-  const port = await freePort();
-  const pkgs = join(cwd, 'pkgs');
-  cpSync(join(fixturePackages, 'notes'), join(pkgs, 'notes'), { recursive: true });
-  mkdirSync(join(pkgs, 'memo'));
-  writeFileSync(join(pkgs, 'memo', 'package-metadata.json'), JSON.stringify({ id: 'memo', name: 'Memo', type: 'use-case', version: '1.0.0', dependencies: ['notes'] }));
-  const init = await runInstant(['init', 'memo', '-d', '-c', pkgs, '-e', `NOTES_PORT=${port}`], { cwd });
-  assert.equal(init.code, 0, init.stderr);
+  const { cwd, port, pkgs } = await memoOnNotes();
   try {
     const key = (await runInstant(['config', 'notes', '--get', 'NOTES_API_KEY'], { cwd })).stdout.trim();
     const added = await fetch(`http://127.0.0.1:${port}/notes`, { method: 'POST', headers: { 'x-api-key': key }, body: 'kept' });
