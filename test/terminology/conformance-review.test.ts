@@ -1,0 +1,142 @@
+/**
+ * Terminology conformance review (2026-12-04): versions named in canonicals (`url|version`,
+ * `system|version`, valueSetVersion, systemVersion, $expand's system-version parameters) on every
+ * operation, unknown versions answered clearly; case-insensitive and exact duplicate codes on
+ * update too; displays a value set gives; implicit value sets imported for $validate-code; inline
+ * ConceptMaps validated as ConceptMaps; inline value sets with nothing to expand; a value set
+ * drawing on SNOMED CT when SNOMED CT is not held. Both drivers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDrivers } from '../support/databases.js';
+import { codes, P, param, startTerminology, type Json, type TerminologyUnderTest } from './support.js';
+
+const CS = 'urn:test:review/cs';
+const VS = 'urn:test:review/vs';
+const SCT = 'http://snomed.info/sct';
+const q = encodeURIComponent;
+
+/** Version 1 has `a` (Alpha) and `b`; version 2 has `a` (Alpha two), `c`, and `b` under `a`. */
+const codeSystem = (version: string, concept: Json[]): Json => ({ resourceType: 'CodeSystem', url: CS, version, status: 'active', content: 'complete', hierarchyMeaning: 'is-a', concept });
+const v1 = codeSystem('1', [{ code: 'a', display: 'Alpha' }, { code: 'b', display: 'Beta' }]);
+const v2 = codeSystem('2', [{ code: 'a', display: 'Alpha two', concept: [{ code: 'b', display: 'Beta' }] }, { code: 'c', display: 'Gamma' }]);
+/** Value set version 1.0 takes code system version 1 whole; 2.0 takes version 2 whole. */
+const valueSet = (version: string, csVersion: string): Json => ({ resourceType: 'ValueSet', url: VS, version, status: 'active', compose: { include: [{ system: CS, version: csVersion }] } });
+
+for (const driver of testDrivers) {
+  describe(`terminology conformance review on ${driver}`, () => {
+    let tx: TerminologyUnderTest;
+    const ok = async (path: string, body?: Json): Promise<Json> => {
+      const reply = body === undefined ? await tx.get(path) : await tx.post(path, body);
+      assert.equal(reply.status, 200, `${path}: ${JSON.stringify(reply.body)}`);
+      return reply.body;
+    };
+    const refused = async (status: number, path: string, body?: Json): Promise<Json> => {
+      const reply = body === undefined ? await tx.get(path) : await tx.post(path, body);
+      assert.equal(reply.status, status, `${path}: ${JSON.stringify(reply.body)}`);
+      assert.equal(reply.body.resourceType, 'OperationOutcome', JSON.stringify(reply.body));
+      return reply.body;
+    };
+
+    before(async () => {
+      tx = await startTerminology(driver);
+      for (const resource of [v1, v2, valueSet('1.0', '1'), valueSet('2.0', '2')]) {
+        const reply = await tx.post(resource.resourceType, resource);
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      }
+    });
+    after(async () => tx?.close());
+
+    test('ValueSet/$expand and $validate-code: url=vs|version and valueSetVersion pick that version; an unknown one is a 404', async () => {
+      assert.deepEqual(codes(await ok(`ValueSet/$expand?url=${q(`${VS}|1.0`)}`)).sort(), ['a', 'b']);
+      assert.deepEqual(codes(await ok(`ValueSet/$expand?url=${q(VS)}&valueSetVersion=1.0`)).sort(), ['a', 'b']);
+      assert.deepEqual(codes(await ok(`ValueSet/$expand?url=${q(VS)}`)).sort(), ['a', 'b', 'c'], 'the latest without a version');
+      assert.equal((await ok(`ValueSet/$expand?url=${q(`${VS}|1.0`)}`)).version, '1.0');
+      const post = await ok('ValueSet/$expand', P({ name: 'url', valueUri: `${VS}|1.0` }));
+      assert.deepEqual(codes(post).sort(), ['a', 'b']);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${q(`${VS}|1.0`)}&system=${q(CS)}&code=c`), 'result'), false);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${q(VS)}&valueSetVersion=1.0&system=${q(CS)}&code=c`), 'result'), false);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${q(`${VS}|2.0`)}&system=${q(CS)}&code=c`), 'result'), true);
+      const unknown = await refused(404, `ValueSet/$expand?url=${q(`${VS}|9.9`)}`);
+      assert.match(JSON.stringify(unknown), /9\.9/);
+      await refused(404, `ValueSet/$validate-code?url=${q(VS)}&valueSetVersion=9.9&system=${q(CS)}&code=a`);
+      await refused(400, `ValueSet/$expand?url=${q(`${VS}|1.0`)}&valueSetVersion=2.0`);
+    });
+
+    test('on the instance, valueSetVersion names the version the instance must be: another is a 404', async () => {
+      const found = await tx.get(`ValueSet?url=${q(VS)}&version=1.0`);
+      const id = found.body.entry[0].resource.id;
+      assert.deepEqual(codes(await ok(`ValueSet/${id}/$expand?valueSetVersion=1.0`)).sort(), ['a', 'b']);
+      await refused(404, `ValueSet/${id}/$expand?valueSetVersion=2.0`);
+      await refused(404, `ValueSet/${id}/$validate-code?valueSetVersion=2.0&system=${q(CS)}&code=a`);
+    });
+
+    test('$lookup: system=url|version picks that version; an unknown version is a 404 naming it; a version parameter must agree', async () => {
+      assert.equal(param(await ok(`CodeSystem/$lookup?system=${q(`${CS}|1`)}&code=a`), 'display'), 'Alpha');
+      assert.equal(param(await ok(`CodeSystem/$lookup?system=${q(`${CS}|2`)}&code=a`), 'display'), 'Alpha two');
+      assert.equal(param(await ok(`CodeSystem/$lookup?system=${q(CS)}&version=1&code=a`), 'display'), 'Alpha');
+      assert.equal(param(await ok('CodeSystem/$lookup', P({ name: 'coding', valueCoding: { system: CS, version: '1', code: 'a' } })), 'display'), 'Alpha');
+      const unknown = await refused(404, `CodeSystem/$lookup?system=${q(`${CS}|9`)}&code=a`);
+      assert.match(JSON.stringify(unknown), /version 9|\|9/);
+      await refused(400, `CodeSystem/$lookup?system=${q(`${CS}|1`)}&version=2&code=a`);
+    });
+
+    test('CodeSystem/$validate-code: url|version, system|version and a coding\'s version pick that version; an unknown version says so', async () => {
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(`${CS}|1`)}&code=c`), 'result'), false);
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(`${CS}|2`)}&code=c`), 'result'), true);
+      assert.equal(param(await ok(`CodeSystem/$validate-code?system=${q(`${CS}|1`)}&code=c`), 'result'), false);
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q(CS)}&version=1&code=c`), 'result'), false);
+      const coding = await ok('CodeSystem/$validate-code', P({ name: 'coding', valueCoding: { system: CS, version: '1', code: 'c' } }));
+      assert.equal(param(coding, 'result'), false);
+      const codingV2 = await ok('CodeSystem/$validate-code', P({ name: 'coding', valueCoding: { system: CS, version: '2', code: 'c' } }));
+      assert.equal(param(codingV2, 'result'), true);
+      await refused(404, `CodeSystem/$validate-code?url=${q(`${CS}|9`)}&code=a`);
+      const unknownCoding = await ok('CodeSystem/$validate-code', P({ name: 'coding', valueCoding: { system: CS, version: '9', code: 'a' } }));
+      assert.equal(param(unknownCoding, 'result'), false);
+      assert.match(param(unknownCoding, 'message'), /version 9/);
+      assert.match(param(unknownCoding, 'message'), /1, 2/, 'names the versions held');
+    });
+
+    test('ValueSet/$validate-code: system|version and systemVersion; a version not held says so', async () => {
+      const implicit = q(`${CS}?fhir_vs`);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${implicit}&system=${q(`${CS}|1`)}&code=c`), 'result'), false);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${implicit}&system=${q(`${CS}|2`)}&code=c`), 'result'), true);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${implicit}&system=${q(CS)}&systemVersion=1&code=c`), 'result'), false);
+      assert.equal(param(await ok(`ValueSet/$validate-code?url=${implicit}&system=${q(CS)}&systemVersion=2&code=c`), 'result'), true);
+      const unknown = await ok(`ValueSet/$validate-code?url=${implicit}&system=${q(`${CS}|9`)}&code=a`);
+      assert.equal(param(unknown, 'result'), false);
+      assert.match(param(unknown, 'message'), /version 9/);
+      const otherVersion = await ok(`ValueSet/$validate-code?url=${q(`${VS}|1.0`)}&system=${q(`${CS}|2`)}&code=a`);
+      assert.equal(param(otherVersion, 'result'), false, 'the value set holds version 1 of the code system');
+      assert.match(param(otherVersion, 'message'), /version 2/);
+    });
+
+    test('$subsumes: system|version picks that version; codings of the same system with a versioned system are one system', async () => {
+      const outcome = (body: Json): string => param(body, 'outcome');
+      assert.equal(outcome(await ok(`CodeSystem/$subsumes?system=${q(`${CS}|2`)}&codeA=a&codeB=b`)), 'subsumes');
+      assert.equal(outcome(await ok(`CodeSystem/$subsumes?system=${q(`${CS}|1`)}&codeA=a&codeB=b`)), 'not-subsumed');
+      assert.equal(outcome(await ok(`CodeSystem/$subsumes?system=${q(CS)}&version=1&codeA=a&codeB=b`)), 'not-subsumed');
+      const codings = await ok('CodeSystem/$subsumes', P({ name: 'system', valueUri: `${CS}|2` },
+        { name: 'codingA', valueCoding: { system: CS, code: 'a' } }, { name: 'codingB', valueCoding: { system: CS, code: 'b' } }));
+      assert.equal(outcome(codings), 'subsumes');
+      const versioned = await ok('CodeSystem/$subsumes', P({ name: 'codingA', valueCoding: { system: CS, version: '1', code: 'a' } }, { name: 'codingB', valueCoding: { system: CS, version: '1', code: 'b' } }));
+      assert.equal(outcome(versioned), 'not-subsumed');
+      await refused(404, `CodeSystem/$subsumes?system=${q(`${CS}|9`)}&codeA=a&codeB=b`);
+      await refused(400, 'CodeSystem/$subsumes', P({ name: 'codingA', valueCoding: { system: CS, version: '1', code: 'a' } }, { name: 'codingB', valueCoding: { system: CS, version: '2', code: 'b' } }));
+    });
+
+    test('$translate: system|version is the source version; a version parameter must agree', async () => {
+      const map = { resourceType: 'ConceptMap', url: 'urn:test:review/cm', status: 'active', group: [
+        { source: CS, sourceVersion: '1', target: 'urn:test:review/target', element: [{ code: 'a', target: [{ code: 'x1', equivalence: 'equivalent' }] }] },
+        { source: CS, sourceVersion: '2', target: 'urn:test:review/target', element: [{ code: 'a', target: [{ code: 'x2', equivalence: 'equivalent' }] }] }] };
+      assert.equal((await tx.post('ConceptMap', map)).status, 201);
+      const targets = (body: Json): string[] => (body.parameter ?? []).filter((p: Json) => p.name === 'match').map((p: Json) => p.part.find((x: Json) => x.name === 'concept')?.valueCoding.code).sort();
+      assert.deepEqual(targets(await ok(`ConceptMap/$translate?system=${q(`${CS}|1`)}&code=a`)), ['x1']);
+      assert.deepEqual(targets(await ok(`ConceptMap/$translate?system=${q(CS)}&version=2&code=a`)), ['x2']);
+      assert.deepEqual(targets(await ok(`ConceptMap/$translate?url=${q('urn:test:review/cm')}&system=${q(`${CS}|2`)}&code=a`)), ['x2']);
+      const none = await ok(`ConceptMap/$translate?url=${q('urn:test:review/cm')}&system=${q(`${CS}|9`)}&code=a`);
+      assert.equal(param(none, 'result'), false);
+      await refused(400, `ConceptMap/$translate?system=${q(`${CS}|1`)}&version=2&code=a`);
+    });
+  });
+}
