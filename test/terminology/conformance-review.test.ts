@@ -138,5 +138,16 @@ for (const driver of testDrivers) {
       assert.equal(param(none, 'result'), false);
       await refused(400, `ConceptMap/$translate?system=${q(`${CS}|1`)}&version=2&code=a`);
     });
+
+    test('include.valueSet with an implicit value set serves $validate-code as $expand; one of a code system not held is a 404 naming it', async () => {
+      const importing = (canonical: string): Json => ({ resourceType: 'ValueSet', status: 'active', compose: { include: [{ valueSet: [canonical] }] } });
+      const validate = async (canonical: string, code: string): Promise<boolean> =>
+        param(await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: importing(canonical) }, { name: 'system', valueUri: CS }, { name: 'code', valueCode: code })), 'result');
+      assert.equal(await validate(`${CS}?fhir_vs`, 'c'), true);
+      assert.equal(await validate(`${CS}?fhir_vs=isa/a`, 'b'), true);
+      assert.equal(await validate(`${CS}?fhir_vs=isa/a`, 'c'), false);
+      const missing = await refused(404, 'ValueSet/$expand', P({ name: 'valueSet', resource: importing('urn:test:review/not-held?fhir_vs') }));
+      assert.match(JSON.stringify(missing), /urn:test:review\/not-held/);
+    });
   });
 }

@@ -124,9 +124,8 @@ export function translateOperation(): FhirOperation {
       // The source version: from system|version, the coding's, or "version" (which must agree).
       const codings = codingsToCheck(input, ['system'], 'version');
       const conceptMapVersion = input.string('conceptMapVersion');
-      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', {
-        id, url: input.string('url'), version: conceptMapVersion, inline: input.resource<ConceptMap>('conceptMap', 'ConceptMap'), what: 'concept map',
-      });
+      const inline = await input.validResource<ConceptMap>('conceptMap', 'ConceptMap', (resource, type) => repo.validate(resource, type));
+      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', { id, url: input.string('url'), version: conceptMapVersion, inline, what: 'concept map' });
       // On the instance (or an inline map) too, conceptMapVersion names the version to use: another one is not it.
       if (named && conceptMapVersion && named.version !== conceptMapVersion) {
         throw unknownTerminology(`concept map ${(named.url ?? `ConceptMap/${id ?? 'inline'}`).slice(0, 200)} is version ${named.version ?? '(none)'}, not ${conceptMapVersion.slice(0, 40)}`);
