@@ -149,5 +149,26 @@ for (const driver of testDrivers) {
       const missing = await refused(404, 'ValueSet/$expand', P({ name: 'valueSet', resource: importing('urn:test:review/not-held?fhir_vs') }));
       assert.match(JSON.stringify(missing), /urn:test:review\/not-held/);
     });
+
+    test('$translate with an inline conceptMap validates it as a ConceptMap: a bad one is a 400 OperationOutcome', async () => {
+      const good = { resourceType: 'ConceptMap', status: 'active', group: [{ source: CS, target: 'urn:t', element: [{ code: 'a', target: [{ code: 't', equivalence: 'equivalent' }] }] }] };
+      const translate = (map: Json): Json => P({ name: 'conceptMap', resource: map }, { name: 'system', valueUri: CS }, { name: 'code', valueCode: 'a' });
+      assert.equal(param(await ok('ConceptMap/$translate', translate(good)), 'result'), true);
+      const bad: Array<[string, Json]> = [
+        ['no status', { ...good, status: undefined }],
+        ['an equivalence that is no code of ConceptMapEquivalence', { ...good, group: [{ ...good.group[0], element: [{ code: 'a', target: [{ code: 't', equivalence: 'banana' }] }] }] }],
+        ['a target without equivalence', { ...good, group: [{ ...good.group[0], element: [{ code: 'a', target: [{ code: 't' }] }] }] }],
+        ['unmapped without mode', { ...good, group: [{ ...good.group[0], unmapped: { code: 'x' } }] }],
+        ['group as an object', { ...good, group: good.group[0] }],
+        ['element target as a string', { ...good, group: [{ ...good.group[0], element: [{ code: 'a', target: 'x' }] }] }],
+        ['an unknown element', { ...good, banana: true }],
+      ];
+      for (const [why, map] of bad) {
+        const reply = await tx.post('ConceptMap/$translate', translate(map));
+        assert.equal(reply.status, 400, `${why}: ${JSON.stringify(reply.body)}`);
+        assert.equal(reply.body.resourceType, 'OperationOutcome', why);
+        assert.match(JSON.stringify(reply.body), /conceptMap/, `${why}: the message names the parameter`);
+      }
+    });
   });
 }

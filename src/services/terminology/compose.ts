@@ -163,7 +163,7 @@ class Compiler {
       // A value set stored with its expansion only: its listed concepts are the members.
       const listed = (valueSet.expansion?.contains ?? []).filter((c) => c.system && c.code)
         .map((c) => ({ system: c.system!, version: c.version, code: c.code!, display: c.display }));
-      if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose nor an expansion to expand`);
+      if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose with an include nor an expansion to expand`);
       return this.listedOnly(listed);
     }
     if (compose.exclude?.length || compose.inactive === false) this.wholeSystems = false;

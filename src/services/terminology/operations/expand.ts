@@ -44,9 +44,9 @@ export async function valueSetOf(repo: FhirRepository, input: OperationInput, id
   if ((id || inline) && version && valueSet.version !== version) {
     throw unknownTerminology(`value set ${(valueSet.url ?? (id ? `ValueSet/${id}` : 'given inline')).slice(0, 200)} is version ${valueSet.version ?? '(none)'}, not ${version.slice(0, 40)}`);
   }
-  // An inline value set with neither a compose nor an expansion defines no content to work on.
-  if (inline && !valueSet.compose && !valueSet.expansion) {
-    throw badParameter(`$${input.operationName}: the inline valueSet has neither a compose nor an expansion, so it has no codes; give its compose (include ...)`);
+  // An inline value set without a compose include (R4: include 1..*) or an expansion defines no content to work on.
+  if (inline && !valueSet.compose?.include?.length && !valueSet.expansion) {
+    throw badParameter(`$${input.operationName}: the inline valueSet has ${valueSet.compose ? 'a compose without any include' : 'neither a compose nor an expansion'}, so it has no codes; give its compose (include ...)`);
   }
   return valueSet;
 }

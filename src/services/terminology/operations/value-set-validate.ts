@@ -33,7 +33,7 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
       const language = displayLanguageOf(input, request);
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
-      const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
+      const name = valueSet.url ?? (valueSet.id ? `ValueSet/${valueSet.id}` : '(inline)');
       const failures: string[] = [];
       let correctDisplay: string | undefined;
       for (const coding of codings) {
