@@ -139,6 +139,48 @@ for (const driver of testDrivers) {
       await refused(400, `ConceptMap/$translate?system=${q(`${CS}|1`)}&version=2&code=a`);
     });
 
+    test('$expand: system-version, force-system-version and check-system-version', async () => {
+      const unversioned = (extra: Json[]): Json => P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: CS }] } } }, ...extra);
+      const pinned = (extra: Json[]): Json => P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: CS, version: '2' }] } } }, ...extra);
+      assert.deepEqual(codes(await ok('ValueSet/$expand', unversioned([]))).sort(), ['a', 'b', 'c'], 'the latest');
+      assert.deepEqual(codes(await ok('ValueSet/$expand', unversioned([{ name: 'system-version', valueCanonical: `${CS}|1` }]))).sort(), ['a', 'b']);
+      assert.deepEqual(codes(await ok('ValueSet/$expand', pinned([{ name: 'system-version', valueCanonical: `${CS}|1` }]))).sort(), ['a', 'b', 'c'],
+        'system-version is a default: an include naming its version keeps it');
+      assert.deepEqual(codes(await ok('ValueSet/$expand', pinned([{ name: 'force-system-version', valueCanonical: `${CS}|1` }]))).sort(), ['a', 'b']);
+      const forced = await ok(`ValueSet/$expand?url=${q(`${VS}|2.0`)}&force-system-version=${q(`${CS}|1`)}`);
+      assert.deepEqual(codes(forced).sort(), ['a', 'b']);
+      assert.ok(forced.expansion.parameter.some((p: Json) => p.name === 'used-codesystem' && p.valueUri === `${CS}|1`), JSON.stringify(forced.expansion.parameter));
+      assert.deepEqual(codes(await ok('ValueSet/$expand', pinned([{ name: 'check-system-version', valueCanonical: `${CS}|2` }]))).sort(), ['a', 'b', 'c']);
+      const clash = await refused(400, 'ValueSet/$expand', pinned([{ name: 'check-system-version', valueCanonical: `${CS}|1` }]));
+      assert.match(JSON.stringify(clash), /check-system-version/);
+      await refused(404, 'ValueSet/$expand', unversioned([{ name: 'force-system-version', valueCanonical: `${CS}|9` }]));
+      await refused(400, 'ValueSet/$expand', unversioned([{ name: 'system-version', valueCanonical: CS }]));
+    });
+
+    test('a CodeSystem with codes repeated (or, not case sensitive, differing only in case) is refused on update too', async () => {
+      const cs = (concept: Json[], caseSensitive?: boolean): Json => ({ resourceType: 'CodeSystem', id: 'dup-update', url: 'urn:test:review/dup', status: 'active', content: 'complete',
+        ...(caseSensitive === undefined ? {} : { caseSensitive }), concept });
+      assert.equal((await tx.request('PUT', 'CodeSystem/dup-update', cs([{ code: 'abc' }, { code: 'ABC' }]))).status, 201, 'case sensitive: two codes');
+      const cased = await tx.request('PUT', 'CodeSystem/dup-update', cs([{ code: 'abc' }, { code: 'ABC' }], false));
+      assert.equal(cased.status, 422, JSON.stringify(cased.body));
+      assert.match(JSON.stringify(cased.body), /\\"abc\\" and \\"ABC\\"/);
+      const twice = await tx.request('PUT', 'CodeSystem/dup-update', cs([{ code: 'abc' }, { code: 'x', concept: [{ code: 'abc' }] }]));
+      assert.equal(twice.status, 422, JSON.stringify(twice.body));
+      assert.equal(param(await ok(`CodeSystem/$validate-code?url=${q('urn:test:review/dup')}&code=ABC`), 'result'), true, 'the stored version is untouched');
+    });
+
+    test('ValueSet/$validate-code takes the display the value set gives, with a coding and a codeableConcept too', async () => {
+      const inline = { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: CS, version: '1', concept: [{ code: 'a', display: 'First letter', designation: [{ value: 'A-one' }] }] }] } };
+      for (const display of ['First letter', 'A-one', 'Alpha']) {
+        const coding = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: inline }, { name: 'coding', valueCoding: { system: CS, code: 'a', display } }));
+        assert.equal(param(coding, 'result'), true, `${display}: ${JSON.stringify(coding)}`);
+        const concept = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: inline }, { name: 'codeableConcept', valueCodeableConcept: { coding: [{ system: CS, code: 'a', display }] } }));
+        assert.equal(param(concept, 'result'), true, `${display}: ${JSON.stringify(concept)}`);
+      }
+      const wrong = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: inline }, { name: 'coding', valueCoding: { system: CS, code: 'a', display: 'Alpha two' } }));
+      assert.equal(param(wrong, 'result'), false, 'version 1 of the code system, and the value set, do not give that display');
+    });
+
     test('include.valueSet with an implicit value set serves $validate-code as $expand; one of a code system not held is a 404 naming it', async () => {
       const importing = (canonical: string): Json => ({ resourceType: 'ValueSet', status: 'active', compose: { include: [{ valueSet: [canonical] }] } });
       const validate = async (canonical: string, code: string): Promise<boolean> =>
