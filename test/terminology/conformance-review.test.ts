@@ -212,5 +212,47 @@ for (const driver of testDrivers) {
         assert.match(JSON.stringify(reply.body), /conceptMap/, `${why}: the message names the parameter`);
       }
     });
+
+    test('an inline valueSet with no compose include (and no expansion) is a 400, on $expand and $validate-code', async () => {
+      for (const valueSet of [{ resourceType: 'ValueSet', status: 'active' }, { resourceType: 'ValueSet', status: 'active', compose: { include: [] } }, { resourceType: 'ValueSet', status: 'active', compose: {} }]) {
+        const expand = await refused(400, 'ValueSet/$expand', P({ name: 'valueSet', resource: valueSet }));
+        assert.match(JSON.stringify(expand), /include|compose/);
+        await refused(400, 'ValueSet/$validate-code', P({ name: 'valueSet', resource: valueSet }, { name: 'system', valueUri: CS }, { name: 'code', valueCode: 'a' }));
+      }
+      const expansionOnly = await ok('ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active',
+        expansion: { timestamp: '2026-12-04T00:00:00Z', contains: [{ system: CS, code: 'a' }] } } }));
+      assert.deepEqual(codes(expansionOnly), ['a']);
+    });
+
+    test('a value set drawing on SNOMED CT when SNOMED CT is not held: listed codes expand, filters are a 404 naming it; a not-present stub says the answer is partial', async () => {
+      const listed = { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: SCT, concept: [{ code: '22298006', display: 'Myocardial infarction' }] }] } };
+      const isA = { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: SCT, filter: [{ property: 'concept', op: 'is-a', value: '64572001' }] }] } };
+      const expandedListed = await ok('ValueSet/$expand', P({ name: 'valueSet', resource: listed }));
+      assert.deepEqual(codes(expandedListed), ['22298006']);
+      assert.equal(param(await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: listed }, { name: 'system', valueUri: SCT }, { name: 'code', valueCode: '22298006' })), 'result'), true);
+      const listedOther = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: listed }, { name: 'system', valueUri: SCT }, { name: 'code', valueCode: '1234' }));
+      assert.equal(param(listedOther, 'result'), false);
+      assert.match(param(listedOther, 'message'), /is not in value set \(inline\)/, 'the value set lists its codes: another is not in it');
+      for (const operation of ['$expand', '$validate-code']) {
+        const extra = operation === '$validate-code' ? [{ name: 'system', valueUri: SCT }, { name: 'code', valueCode: '22298006' }] : [];
+        const body = await refused(404, `ValueSet/${operation}`, P({ name: 'valueSet', resource: isA }, ...extra));
+        assert.match(JSON.stringify(body), /http:\/\/snomed\.info\/sct.*does not hold/);
+      }
+      // An operator who stores SNOMED CT as a not-present CodeSystem (its concepts elsewhere): 200, partial.
+      assert.equal((await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: SCT, version: 'http://snomed.info/sct/900000000000207008/version/20240101', status: 'active', content: 'not-present' })).status, 201);
+      const stub = await ok('ValueSet/$expand', P({ name: 'valueSet', resource: isA }));
+      assert.ok(stub.expansion.parameter.some((p: Json) => p.name === 'warning-not-present'), JSON.stringify(stub.expansion));
+      assert.equal(stub.expansion.total, undefined);
+      const stubCheck = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: isA }, { name: 'system', valueUri: SCT }, { name: 'code', valueCode: '22298006' }));
+      assert.equal(param(stubCheck, 'result'), false);
+      assert.match(param(stubCheck, 'message'), /cannot be checked/);
+      // The codes a value set lists are still its members: the stub holds no concepts to check them against.
+      const listedWithStub = await ok('ValueSet/$expand', P({ name: 'valueSet', resource: listed }));
+      assert.deepEqual(codes(listedWithStub), ['22298006']);
+      assert.equal(listedWithStub.expansion.total, 1);
+      const listedCheck = await ok('ValueSet/$validate-code', P({ name: 'valueSet', resource: listed }, { name: 'system', valueUri: SCT }, { name: 'code', valueCode: '22298006' }, { name: 'display', valueString: 'Myocardial infarction' }));
+      assert.equal(param(listedCheck, 'result'), true, JSON.stringify(listedCheck));
+      await refused(404, `CodeSystem/$lookup?system=${q(SCT)}&code=22298006`);
+    });
   });
 }

@@ -219,7 +219,10 @@ class Compiler {
     if (inc.system) {
       const version = this.includeVersion(inc.system, inc.version);
       const system = await this.store.findSystem(this.repo.sql, inc.system, version);
-      if (!system) {
+      // A code system held in name only (content not-present and no concepts: SNOMED CT stored as a
+      // stub) cannot confirm the codes a value set lists: they are members as listed, as when it is not held.
+      const nameOnly = system?.content === 'not-present' && system.conceptCount === 0;
+      if (!system || (nameOnly && inc.concept?.length && !inc.filter?.length)) {
         if (inc.concept?.length && !inc.filter?.length) {
           listed = inc.concept.filter((c) => c.code).map((c) => {
             const designations = (c.designation ?? []).map((d) => d.value).filter((v): v is string => typeof v === 'string' && v !== '');
