@@ -103,6 +103,11 @@ const HIERARCHY_CASES: Array<[string, string[]]> = [
   ['PractitionerRole?location:below=Location/loc-region-n', ['role-1', 'role-2']],
   ['PractitionerRole?organization:below=Organization/org-district-a&active=true', ['role-1']],
   ['Location?partof:above=Location/loc-district-a', ['loc-region-n', 'loc-district-a', 'loc-district-b', 'loc-fac-1', 'loc-fac-2']],
+  // :above is not the chain up (docs/care-services.md): what is part of the ward or of one of its ancestors,
+  // i.e. siblings at each level too, and not the top (it is part of nothing).
+  ['Location?partof:above=Location/loc-ward', ['loc-region-n', 'loc-district-a', 'loc-district-b', 'loc-fac-1', 'loc-fac-2', 'loc-ward']],
+  ['Organization?partof:above=Organization/org-fac-1', ['org-region-n', 'org-district-a', 'org-fac-1', 'org-fac-2', 'org-fac-3']],
+  ['HealthcareService?location:above=Location/loc-ward', ['hs-1']],
   ['Location?partof:below=Location/loc-district-a,Location/loc-district-b', ['loc-fac-1', 'loc-fac-2', 'loc-fac-3', 'loc-ward']],
 ];
 

@@ -69,6 +69,20 @@ interface Compiled {
   listed: ListedConcept[];
 }
 
+/**
+ * The code system versions an $expand call sets (R4 `system-version`, `check-system-version`,
+ * `force-system-version`, each `system|version`), by system url, for every include of the value
+ * set and of those it imports.
+ */
+export interface SystemVersionRules {
+  /** Used where an include names no version. */
+  defaults: ReadonlyMap<string, string>;
+  /** An include naming another version is an error. */
+  checks: ReadonlyMap<string, string>;
+  /** Used whatever version an include names. */
+  forced: ReadonlyMap<string, string>;
+}
+
 /** What one compiled value set cost to compile (work) and will cost to run (cost), charged again on reuse. */
 interface Charges {
   work: number;
@@ -94,7 +108,20 @@ class Compiler {
   /** Estimated rows times conditions the statement will evaluate (TERMINOLOGY_MAX_COMPOSE_COST). */
   private cost = 0;
 
-  constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore) {}
+  constructor(private readonly repo: FhirRepository, private readonly store: ConceptStore, private readonly versionRules?: SystemVersionRules) {}
+
+  /** The version of a code system an include uses: as forced, as named (checked), or the default. */
+  private includeVersion(system: string, named: string | undefined): string | undefined {
+    const rules = this.versionRules;
+    if (!rules) return named;
+    const forced = rules.forced.get(system);
+    if (forced) return forced;
+    const checked = rules.checks.get(system);
+    if (named && checked && named !== checked) {
+      throw badParameter(`the value set draws on version ${named.slice(0, 40)} of code system ${system.slice(0, 200)}, and check-system-version asks for version ${checked.slice(0, 40)}`);
+    }
+    return named ?? rules.defaults.get(system);
+  }
 
   /** Counts work against TERMINOLOGY_MAX_COMPOSE_WORK, so value sets importing each other widely cannot cost exponential time. */
   private charge(units: number): void {
@@ -136,7 +163,7 @@ class Compiler {
       // A value set stored with its expansion only: its listed concepts are the members.
       const listed = (valueSet.expansion?.contains ?? []).filter((c) => c.system && c.code)
         .map((c) => ({ system: c.system!, version: c.version, code: c.code!, display: c.display }));
-      if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose nor an expansion to expand`);
+      if (!valueSet.expansion) throw new FhirError(422, 'FHIR_BAD_REQUEST', `ValueSet ${valueSet.url ?? valueSet.id} has neither a compose with an include nor an expansion to expand`);
       return this.listedOnly(listed);
     }
     if (compose.exclude?.length || compose.inactive === false) this.wholeSystems = false;
@@ -190,16 +217,22 @@ class Compiler {
     let listed: ListedConcept[] | undefined; // undefined: no part constrains listed concepts yet
     let sqlOnly = false;
     if (inc.system) {
-      const system = await this.store.findSystem(this.repo.sql, inc.system, inc.version);
-      if (!system) {
+      const version = this.includeVersion(inc.system, inc.version);
+      const system = await this.store.findSystem(this.repo.sql, inc.system, version);
+      // A code system held in name only (content not-present and no concepts: SNOMED CT stored as a
+      // stub) cannot confirm the codes a value set lists: they are members as listed, as when it is not held.
+      const nameOnly = system?.content === 'not-present' && system.conceptCount === 0;
+      if (!system || (nameOnly && inc.concept?.length && !inc.filter?.length)) {
         if (inc.concept?.length && !inc.filter?.length) {
           listed = inc.concept.filter((c) => c.code).map((c) => {
             const designations = (c.designation ?? []).map((d) => d.value).filter((v): v is string => typeof v === 'string' && v !== '');
-            return { system: inc.system!, version: inc.version, code: c.code, display: c.display, ...(designations.length ? { designations } : {}) };
+            return { system: inc.system!, version, code: c.code, display: c.display, ...(designations.length ? { designations } : {}) };
           });
           conditions.push('false');
         } else {
-          throw unknownTerminology(`the value set draws on code system ${inc.system.slice(0, 200)}${inc.version ? `|${inc.version}` : ''}, which this terminology service does not hold`);
+          const held = version ? (await this.store.versionsOf(this.repo.sql, inc.system)).filter((v) => v !== '') : [];
+          throw unknownTerminology(`the value set draws on code system ${inc.system.slice(0, 200)}${version ? `|${version}` : ''}, which this terminology service does not hold` +
+            (held.length ? ` (versions held: ${held.slice(0, 10).join(', ')})` : ''));
         }
       } else {
         sqlOnly = true;
@@ -364,8 +397,8 @@ function intersect(a: ListedConcept[], b: ListedConcept[]): ListedConcept[] {
 }
 
 /** The compose of a value set (and those it imports) as one SQL condition plus listed concepts. */
-export async function compileValueSet(repo: FhirRepository, store: ConceptStore, valueSet: ValueSet): Promise<CompiledCompose> {
-  const compiler = new Compiler(repo, store);
+export async function compileValueSet(repo: FhirRepository, store: ConceptStore, valueSet: ValueSet, versionRules?: SystemVersionRules): Promise<CompiledCompose> {
+  const compiler = new Compiler(repo, store, versionRules);
   const canonical = valueSet.url ? `${valueSet.url}${valueSet.version ? `|${valueSet.version}` : ''}` : `ValueSet/${valueSet.id ?? 'inline'}`;
   const { where, listed } = await compiler.valueSet(valueSet, [canonical]);
   return { where, params: compiler.params, listed, systems: [...compiler.systems.values()], wholeSystems: compiler.wholeSystems && !listed.length, conceptTexts: compiler.conceptTexts };

@@ -8,7 +8,7 @@ import type { Database, Queryable, Subscription } from '../../db/database.js';
 import { ConceptCache } from './concept-cache.js';
 import { STAGING_URL_PREFIX } from './concept-writer.js';
 import { ExpansionTotals } from './expansion.js';
-import { latestVersion } from './versions.js';
+import { compareVersions, latestVersion } from './versions.js';
 
 export interface StoredCodeSystem {
   csid: number;
@@ -228,6 +228,12 @@ export class ConceptStore {
       // Every system held answers $subsumes (over its is-a closure).
       return { uri, ...(listed.length ? { version: listed } : {}), subsumption: true };
     });
+  }
+
+  /** The versions held of a code system url, oldest first (versions.ts order); none when it is not held. */
+  async versionsOf(q: Queryable, url: string): Promise<string[]> {
+    const rows = await q.query<{ version: string }>(`SELECT version FROM ${this.schema}.code_system WHERE url = $1 LIMIT 100`, [url], { prepare: true });
+    return rows.rows.map((r) => r.version).sort(compareVersions);
   }
 
   async systemsOfResource(q: Queryable, resourceId: string): Promise<StoredCodeSystem[]> {

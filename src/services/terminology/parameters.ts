@@ -120,6 +120,23 @@ export class OperationInput {
     return p.valueCodeableConcept;
   }
 
+  /**
+   * An inline resource checked as the engine checks a stored one (the R4 definitions: cardinality,
+   * types, required bindings, invariants), so that a bad one is a 400 naming the parameter, not
+   * a fault further in.
+   */
+  async validResource<T extends Resource>(name: string, type: string, validate: (resource: Resource, type: string) => Promise<unknown>): Promise<T | undefined> {
+    const resource = this.resource<T>(name, type);
+    if (!resource) return undefined;
+    try {
+      await validate(resource, type);
+    } catch (error) {
+      if (!(error instanceof FhirError) || error.status >= 500) throw error;
+      throw new FhirError(400, 'FHIR_BAD_REQUEST', `$${this.operation}: parameter "${name}" is not a valid ${type}: ${error.message}`, error.issues);
+    }
+    return resource;
+  }
+
   resource<T extends Resource>(name: string, type: string): T | undefined {
     const p = this.one(name);
     if (!p) return undefined;

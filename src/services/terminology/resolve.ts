@@ -5,6 +5,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError } from '../../fhir/outcome.js';
+import type { Queryable } from '../../db/database.js';
+import type { ConceptStore } from './concept-store.js';
 import { badParameter, canonicalTarget } from './parameters.js';
 import { latestVersion } from './versions.js';
 
@@ -38,4 +40,18 @@ export async function resolveTarget<T extends Resource>(repo: FhirRepository, ty
   const found = await findByUrl<T>(repo, type, options.url, options.version);
   if (!found) throw unknownTerminology(`${options.what} ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);
   return found;
+}
+
+/**
+ * Why a code system (version) is not found, for a 404 or a result=false message: an unknown url,
+ * or a version not held, naming the versions that are.
+ */
+export async function unknownSystemMessage(q: Queryable, store: ConceptStore, url: string, version?: string): Promise<string> {
+  const versions = version ? (await store.versionsOf(q, url)).filter((v) => v !== '') : [];
+  const held = await store.findSystem(q, url);
+  if (version && held) {
+    return `version ${version.slice(0, 40)} of code system ${url.slice(0, 200)} is not known to this terminology service` +
+      (versions.length ? ` (versions held: ${versions.slice(0, 10).join(', ')}${versions.length > 10 ? ', ...' : ''})` : ' (it holds one without a version)');
+  }
+  return `code system ${url.slice(0, 200)}${version ? `|${version.slice(0, 40)}` : ''} is not known to this terminology service`;
 }

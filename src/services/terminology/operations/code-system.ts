@@ -9,7 +9,7 @@ import type { FhirRepository } from '../../../fhir/repository.js';
 import type { ConceptStore, StoredCodeSystem, StoredConcept } from '../concept-store.js';
 import { badParameter, canonicalTarget, OperationInput } from '../parameters.js';
 import { displayLanguageOf } from './display-language.js';
-import { unknownTerminology } from '../resolve.js';
+import { unknownSystemMessage, unknownTerminology } from '../resolve.js';
 import { displayIn } from './expand.js';
 import { holdsDecimalText, keepDecimalText, markHoldingDecimalText } from '../../../common/json-decimals.js';
 
@@ -25,7 +25,7 @@ export async function codeSystemOf(repo: FhirRepository, store: ConceptStore, op
   ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.operation));
   if (!options.url) throw badParameter(`$${options.operation} needs the code system: "system" (or "url"), a Coding, or call CodeSystem/{id}/$${options.operation}`);
   const system = await store.findSystem(repo.sql, options.url, options.version);
-  if (!system) throw unknownTerminology(`code system ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);
+  if (!system) throw unknownTerminology(await unknownSystemMessage(repo.sql, store, options.url, options.version));
   return system;
 }
 
@@ -141,7 +141,7 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
     async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'validate-code', CS_VALIDATE_PARAMETERS);
       if (input.has('codeSystem')) throw badParameter('$validate-code with an inline codeSystem is not supported: store the CodeSystem first, then name it by url or id');
-      const codings = codingsToCheck(input, ['url', 'system']);
+      const codings = codingsToCheck(input, ['url', 'system'], 'version');
       const named = input.string('url') ?? input.string('system');
       const version = input.string('version');
       const abstractAllowed = input.boolean('abstract', true);
@@ -155,9 +155,13 @@ export function codeSystemValidateOperation(store: ConceptStore): FhirOperation 
           lastFailure = `the coding's system ${coding.system.slice(0, 200)} is not the code system ${fixed.url}`;
           continue;
         }
-        const system = fixed ?? (coding.system ? await store.findSystem(repo.sql, coding.system, coding.version ?? version) : undefined);
+        if (fixed && coding.version && coding.version !== fixed.version) {
+          lastFailure = `the coding names version ${coding.version.slice(0, 40)} of ${fixed.url}, not version ${fixed.version || '(none)'} named by the call`;
+          continue;
+        }
+        const system = fixed ?? (coding.system ? await store.findSystem(repo.sql, coding.system, coding.version) : undefined);
         if (!system) {
-          lastFailure = coding.system ? `code system ${coding.system.slice(0, 200)} is not known to this terminology service` : `code "${coding.code!.slice(0, 100)}" has no system`;
+          lastFailure = coding.system ? await unknownSystemMessage(repo.sql, store, coding.system, coding.version) : `code "${coding.code!.slice(0, 100)}" has no system`;
           continue;
         }
         const checked = await checkConcept(repo, store, system, coding.code!, coding.display);
@@ -186,13 +190,21 @@ export function abstractRefusal(system: string, code: string): string {
   return `${system.slice(0, 200)}#${code.slice(0, 100)} is an abstract concept (notSelectable), and abstract=false was asked`;
 }
 
-/** The codings a $validate-code call asks about: code (+system/url, display), a coding, or a codeableConcept's codings. */
-export function codingsToCheck(input: OperationInput, systemNames: string[]): Coding[] {
-  // A system may carry its version as `system|version` (a canonical): the coding's version, which must agree.
+/**
+ * The codings a call asks about: code (+system/url, display), a coding, or a codeableConcept's
+ * codings, each with the version of its system: from `system|version` (a canonical), the coding's
+ * own, or the call's version parameter (`versionName`: version, systemVersion). Versions given
+ * more than one way must agree (400).
+ */
+export function codingsToCheck(input: OperationInput, systemNames: string[], versionName?: string): Coding[] {
+  const called = versionName ? input.string(versionName) : undefined;
   return givenCodings(input, systemNames).map((coding) => {
-    if (!coding.system?.includes('|')) return coding;
-    const { url, version } = canonicalTarget(coding.system, coding.version, input.operationName);
-    return { ...coding, system: url, ...(version ? { version } : {}) };
+    const { url, version } = coding.system?.includes('|') ? canonicalTarget(coding.system, coding.version, input.operationName) : { url: coding.system, version: coding.version };
+    if (called && version && called !== version) {
+      throw badParameter(`$${input.operationName}: the system ${(url ?? '').slice(0, 200)} is given version ${version.slice(0, 40)} and ${versionName} ${called.slice(0, 40)}`);
+    }
+    const chosen = version ?? called;
+    return { ...coding, ...(url ? { system: url } : {}), ...(chosen ? { version: chosen } : {}) };
   });
 }
 
@@ -258,15 +270,18 @@ export function subsumesOperation(store: ConceptStore): FhirOperation {
       const a = codedInput(input, 'codingA', 'codeA');
       const b = codedInput(input, 'codingB', 'codeB');
       if (!a.code || !b.code) throw badParameter('$subsumes needs codeA and codeB (with system), or codingA and codingB');
-      const url = input.string('system') ?? a.system ?? b.system;
-      for (const s of [a.system, b.system]) {
-        if (s && url && s !== url) throw badParameter(`$subsumes compares codes of one code system; got ${s.slice(0, 200)} and ${url.slice(0, 200)}`);
-      }
-      const system = await codeSystemOf(repo, store, { id, url, version: input.string('version') ?? a.version ?? b.version, operation: 'subsumes' });
+      // Each of system, codingA and codingB may name the system (`url|version`, or a coding's version): one system, one version.
+      const canonical = (url: string | undefined, version: string | undefined): { url?: string; version?: string } => canonicalTarget(url, version, 'subsumes');
+      const named = [canonical(input.string('system'), input.string('version')), canonical(a.system, a.version), canonical(b.system, b.version)];
+      const urls = [...new Set(named.map((n) => n.url).filter((u): u is string => !!u))];
+      if (urls.length > 1) throw badParameter(`$subsumes compares codes of one code system; got ${urls[0]!.slice(0, 200)} and ${urls[1]!.slice(0, 200)}`);
+      const versions = [...new Set(named.map((n) => n.version).filter((v): v is string => !!v))];
+      if (versions.length > 1) throw badParameter(`$subsumes compares codes of one code system version; got versions ${versions[0]!.slice(0, 40)} and ${versions[1]!.slice(0, 40)}`);
+      const system = await codeSystemOf(repo, store, { id, url: urls[0], version: versions[0], operation: 'subsumes' });
       const conceptA = await store.concept(repo.sql, system, a.code);
       const conceptB = await store.concept(repo.sql, system, b.code);
       for (const [name, code, concept] of [['A', a.code, conceptA], ['B', b.code, conceptB]] as const) {
-        if (!concept) throw unknownTerminology(`code${name} "${code.slice(0, 100)}" is not in code system ${system.url}`);
+        if (!concept) throw unknownTerminology(`code${name} "${code.slice(0, 100)}" is not in code system ${system.url}${system.version ? `|${system.version}` : ''}`);
       }
       let outcome: string;
       if (conceptA!.ord === conceptB!.ord) outcome = 'equivalent';

@@ -9,14 +9,14 @@ import type { Queryable } from '../../../db/database.js';
 import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import { tooCostly } from '../../../fhir/outcome.js';
 import type { FhirRepository } from '../../../fhir/repository.js';
-import { compileValueSet, conceptKey, implicitValueSet } from '../compose.js';
+import { compileValueSet, conceptKey, implicitValueSet, type SystemVersionRules } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { expandPage, type ExpansionRow } from '../expansion.js';
-import { badParameter, OperationInput } from '../parameters.js';
+import { badParameter, OperationInput, splitCanonical } from '../parameters.js';
 import { displayLanguageOf } from './display-language.js';
 import { parseDateRange } from '../../../fhir/search/values.js';
 import { FhirError } from '../../../fhir/outcome.js';
-import { resolveTarget } from '../resolve.js';
+import { resolveTarget, unknownTerminology } from '../resolve.js';
 
 const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
   'includeDesignations', 'designation', 'includeDefinition', 'activeOnly', 'excludeNested', 'excludeNotForUI', 'excludePostCoordinated',
@@ -36,13 +36,17 @@ export async function valueSetOf(repo: FhirRepository, input: OperationInput, id
   const url = input.string(urlParameter);
   const implicit = url && !id ? implicitValueSet(url) : undefined;
   if (implicit) return implicit;
-  const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', {
-    id, url, version: input.string('valueSetVersion'), inline: input.resource<ValueSet>('valueSet', 'ValueSet'), what: 'value set',
-  });
+  const version = input.string('valueSetVersion');
+  const inline = input.resource<ValueSet>('valueSet', 'ValueSet');
+  const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', { id, url, version, inline, what: 'value set' });
   if (!valueSet) throw badParameter(`name the value set: call ValueSet/{id}/$${input.operationName}, or give "${urlParameter}" or "valueSet"`);
-  // An inline value set with neither a compose nor an expansion defines no content to work on.
-  if (input.resource<ValueSet>('valueSet', 'ValueSet') && !valueSet.compose && !valueSet.expansion) {
-    throw badParameter(`$${input.operationName}: the inline valueSet has neither a compose nor an expansion, so it has no codes; give its compose (include ...)`);
+  // On the instance (or inline) valueSetVersion names the version to use: another one is not it.
+  if ((id || inline) && version && valueSet.version !== version) {
+    throw unknownTerminology(`value set ${(valueSet.url ?? (id ? `ValueSet/${id}` : 'given inline')).slice(0, 200)} is version ${valueSet.version ?? '(none)'}, not ${version.slice(0, 40)}`);
+  }
+  // An inline value set without a compose include (R4: include 1..*) or an expansion defines no content to work on.
+  if (inline && !valueSet.compose?.include?.length && !valueSet.expansion) {
+    throw badParameter(`$${input.operationName}: the inline valueSet has ${valueSet.compose ? 'a compose without any include' : 'neither a compose nor an expansion'}, so it has no codes; give its compose (include ...)`);
   }
   return valueSet;
 }
@@ -92,7 +96,8 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       refuseOlderDefinitions(valueSet, input.string('date'));
       const displayLanguage = displayLanguageOf(input, request);
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
-      const compiled = await compileValueSet(repo, settings.store, valueSet);
+      const versionRules = systemVersionRules(input);
+      const compiled = await compileValueSet(repo, settings.store, valueSet, versionRules);
       const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, selectableOnly: excludeNotForUI, offset, count }, settings.store.totals);
       if (asked === undefined && page.total > settings.maxExpansion) {
         throw tooCostly(`the expansion has ${page.total} members, more than TERMINOLOGY_MAX_EXPANSION (${settings.maxExpansion}) in one answer: ` +
@@ -130,6 +135,9 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (excludeNotForUI) echo.push({ name: 'excludeNotForUI', valueBoolean: true });
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
       if (includeDefinition) echo.push({ name: 'includeDefinition', valueBoolean: true });
+      for (const [name, rules] of [['system-version', versionRules.defaults], ['check-system-version', versionRules.checks], ['force-system-version', versionRules.forced]] as const) {
+        for (const [system, version] of rules) echo.push({ name, valueUri: `${system}|${version}` });
+      }
       if (displayLanguage) echo.push({ name: 'displayLanguage', valueCode: displayLanguage }); // also when it came from Accept-Language: the expansion says which
       for (const s of compiled.systems) echo.push({ name: 'used-codesystem', valueUri: s.version ? `${s.url}|${s.version}` : s.url });
       // Code systems held only in part (content fragment, example, not-present): the expansion is not all of the value set.
@@ -155,6 +163,25 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       } as ValueSet;
     },
   };
+}
+
+/**
+ * R4 $expand's system-version (a default version for includes naming none), check-system-version
+ * (an include naming another version is an error) and force-system-version (that version
+ * whatever an include names): each `system|version`, repeatable, one per system.
+ */
+function systemVersionRules(input: OperationInput): SystemVersionRules {
+  const read = (name: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const canonical of input.strings(name)) {
+      const { url, version } = splitCanonical(canonical);
+      if (!url || !version) throw badParameter(`$expand: ${name} takes system|version (a canonical with its version), not "${canonical.slice(0, 200)}"`);
+      if (out.has(url) && out.get(url) !== version) throw badParameter(`$expand: ${name} gives ${url.slice(0, 200)} two versions (${out.get(url)!.slice(0, 40)}, ${version.slice(0, 40)})`);
+      out.set(url, version);
+    }
+    return out;
+  };
+  return { defaults: read('system-version'), checks: read('check-system-version'), forced: read('force-system-version') };
 }
 
 /**

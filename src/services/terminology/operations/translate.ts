@@ -121,11 +121,11 @@ export function translateOperation(): FhirOperation {
       const reverse = input.boolean('reverse', false);
       // R4: "if a code is provided, a system must be provided".
       if (input.has('code') && !input.string('system')) throw badParameter('$translate: a "code" needs its "system"');
-      const codings = codingsToCheck(input, ['system']);
+      // The source version: from system|version, the coding's, or "version" (which must agree).
+      const codings = codingsToCheck(input, ['system'], 'version');
       const conceptMapVersion = input.string('conceptMapVersion');
-      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', {
-        id, url: input.string('url'), version: conceptMapVersion, inline: input.resource<ConceptMap>('conceptMap', 'ConceptMap'), what: 'concept map',
-      });
+      const inline = await input.validResource<ConceptMap>('conceptMap', 'ConceptMap', (resource, type) => repo.validate(resource, type));
+      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', { id, url: input.string('url'), version: conceptMapVersion, inline, what: 'concept map' });
       // On the instance (or an inline map) too, conceptMapVersion names the version to use: another one is not it.
       if (named && conceptMapVersion && named.version !== conceptMapVersion) {
         throw unknownTerminology(`concept map ${(named.url ?? `ConceptMap/${id ?? 'inline'}`).slice(0, 200)} is version ${named.version ?? '(none)'}, not ${conceptMapVersion.slice(0, 40)}`);
@@ -134,7 +134,7 @@ export function translateOperation(): FhirOperation {
       const target = input.string('target');
       const matches: Match[] = [];
       for (const coding of codings) {
-        const question: Question = { code: coding.code!, system: coding.system, version: coding.version ?? input.string('version'), targetSystem: input.string('targetsystem'), reverse };
+        const question: Question = { code: coding.code!, system: coding.system, version: coding.version, targetSystem: input.string('targetsystem'), reverse };
         const maps = named ? [named] : await candidateMaps(repo, question, source, target);
         for (const map of maps) matches.push(...(await translateInMap(repo, map, question, 0)));
       }

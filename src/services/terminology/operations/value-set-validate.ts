@@ -8,7 +8,8 @@ import type { FhirOperation } from '../../../fhir/operations/registry.js';
 import { compileValueSet, conceptKey } from '../compose.js';
 import type { ConceptStore } from '../concept-store.js';
 import { findMember } from '../expansion.js';
-import { badParameter, OperationInput } from '../parameters.js';
+import { OperationInput } from '../parameters.js';
+import { unknownSystemMessage } from '../resolve.js';
 import { displayLanguageOf } from './display-language.js';
 import { abstractRefusal, checkConcept, codingsToCheck, displayInLanguage, notFoundMessage, sameDisplay, validationResult } from './code-system.js';
 import { valueSetOf } from './expand.js';
@@ -25,16 +26,14 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
     definitionUrl: 'http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code',
     async run({ repo, id, parameters, request }) {
       const input = new OperationInput(parameters, 'validate-code', VS_VALIDATE_PARAMETERS);
-      const codings = codingsToCheck(input, ['system']);
-      const systemVersion = input.string('systemVersion');
-      const disagreeing = codings.find((c) => systemVersion && c.version && c.version !== systemVersion);
-      if (disagreeing) throw badParameter(`$validate-code: the system names version ${disagreeing.version!.slice(0, 40)} and systemVersion ${systemVersion!.slice(0, 40)}`);
+      // Each coding's version: from system|version, the coding, or systemVersion (which must agree).
+      const codings = codingsToCheck(input, ['system'], 'systemVersion');
       const activeOnly = input.boolean('activeOnly', false);
       const abstractAllowed = input.boolean('abstract', true);
       const language = displayLanguageOf(input, request);
       const valueSet = await valueSetOf(repo, input, id);
       const compiled = await compileValueSet(repo, store, valueSet);
-      const name = valueSet.url ?? `ValueSet/${valueSet.id ?? ''}`;
+      const name = valueSet.url ?? (valueSet.id ? `ValueSet/${valueSet.id}` : '(inline)');
       const failures: string[] = [];
       let correctDisplay: string | undefined;
       for (const coding of codings) {
@@ -42,9 +41,18 @@ export function valueSetValidateOperation(store: ConceptStore): FhirOperation {
           failures.push(`code "${coding.code!.slice(0, 100)}" has no system; give "system" with "code"`);
           continue;
         }
-        const member = await findMember(repo.sql, store.schema, compiled, coding.system, coding.code!, coding.version ?? systemVersion);
+        const member = await findMember(repo.sql, store.schema, compiled, coding.system, coding.code!, coding.version);
         if (!member) {
           const known = await store.findSystem(repo.sql, coding.system);
+          if (known && coding.version && !(await store.findSystem(repo.sql, coding.system, coding.version))) {
+            failures.push(`${await unknownSystemMessage(repo.sql, store, coding.system, coding.version)}, so ${coding.code!.slice(0, 100)} cannot be checked against value set ${name}`);
+            continue;
+          }
+          const drawn = compiled.systems.filter((s) => s.url === coding.system).map((s) => s.version || '(none)');
+          if (coding.version && drawn.length && !drawn.includes(coding.version)) {
+            failures.push(`value set ${name} draws on version ${drawn.join(', ')} of code system ${coding.system.slice(0, 200)}, not on version ${coding.version.slice(0, 40)}`);
+            continue;
+          }
           // A code system held only in part: the code may be valid there though not held here.
           const partial = compiled.systems.find((s) => s.url === coding.system && s.content);
           if (partial && !(await store.concept(repo.sql, partial, coding.code!))) {
