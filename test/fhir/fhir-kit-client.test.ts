@@ -1,15 +1,10 @@
 /** The engine driven by fhir-kit-client, a real FHIR client, as an application would use it. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import FhirKitClient from 'fhir-kit-client';
+import { FhirClient as Client, type Json } from '../support/fhir-kit.js';
 import { testDrivers } from '../support/databases.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-// The package is CommonJS with an ES-style `export default` in its types: take the class at runtime.
-type Client = InstanceType<typeof FhirKitClient.default>;
-const Client = ((FhirKitClient as unknown as { default?: unknown }).default ?? FhirKitClient) as unknown as new (options: { baseUrl: string }) => Client;
 
 for (const driver of testDrivers) {
   describe(`FHIR engine through fhir-kit-client (${driver})`, () => {
