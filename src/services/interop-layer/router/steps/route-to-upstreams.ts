@@ -1,7 +1,7 @@
 /**
  * Sends the request to the channel's enabled routes: the primary and the routes that do not
- * wait run in parallel; routes with waitPrimaryResponse run after the primary when its status
- * matches statusCodesCheck (default 2**). Only the primary's answer goes back, as soon as it is
+ * wait run in parallel; routes with waitPrimaryResponse run after the primary, when its status
+ * matches statusCodesCheck if they have one. Only the primary's answer goes back, as soon as it is
  * there; the others finish in the background (awaitSecondaryRoutes) before the log is written.
  * A route answering `application/json+openhim` is a mediator: its `response` is the answer,
  * the rest (orchestrations, properties, status, error) goes to the transaction.
@@ -196,9 +196,12 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
   const outcome = await callRoute(exchange, deps, primary);
   const primaryStatus = outcome.mediator?.response?.status ?? outcome.response?.status;
   exchange.primaryOutcome = { status: primaryStatus, failed: Boolean(outcome.failure) };
+  // As OpenHIM (router.js matchCodeOfPrimaryResponse): checked against the status the caller got
+  // (a primary that never answered is its 5xx), and a route without statusCodesCheck always runs.
+  const answeredStatus = primaryStatus ?? outcome.failure?.httpStatus ?? 500;
   const afterPrimary = routes
     .filter((r) => !r.primary && r.waitPrimaryResponse)
-    .filter((r) => primaryStatus !== undefined && statusMatches(r.statusCodesCheck ?? '2**', primaryStatus))
+    .filter((r) => !r.statusCodesCheck || statusMatches(r.statusCodesCheck, answeredStatus))
     .map((r) => callRoute(exchange, deps, r));
   if (parallel.length > 0 || afterPrimary.length > 0) secondaryWork.set(exchange, Promise.all([...parallel, ...afterPrimary]));
 

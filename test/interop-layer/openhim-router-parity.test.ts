@@ -1,0 +1,73 @@
+/**
+ * Router behaviours read from OpenHIM core's middleware (src/middleware/router.js and the
+ * authentication steps of src/koaMiddleware.js), checked through real HTTP.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+
+for (const driver of testDrivers) {
+  describe(`interop-layer router as OpenHIM's on ${driver}`, () => {
+    let iol: Iol;
+    let up: Upstream;
+    const channels: Record<string, string> = {};
+    const emr = basic('emr', 'emr-password-1');
+
+    async function addChannel(name: string, body: Record<string, unknown>): Promise<void> {
+      const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      channels[name] = res.body._id;
+    }
+    const route = (extra: Record<string, unknown> = {}) => ({ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, ...extra });
+    const afterPrimary = (name: string, path: string, extra: Record<string, unknown> = {}) => ({ name, host: '127.0.0.1', port: up.port, path, waitPrimaryResponse: true, ...extra });
+    /** The newest transaction of a channel once its secondary routes are logged. */
+    const loggedWithRoutes = (name: string, routes: number) =>
+      eventually(async () => {
+        const list = (await iol.call('GET', `/transactions?filterRepresentation=full&filterLimit=1&filters=${encodeURIComponent(JSON.stringify({ channelID: channels[name] }))}`)).body;
+        return list[0] && list[0].status !== 'Processing' && list[0].routes.length === routes ? list[0] : undefined;
+      }, `a transaction on ${name} with ${routes} routes`);
+
+    before(async () => {
+      up = await startUpstream();
+      iol = await startIol(driver);
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['clinical'], password: 'emr-password-1' })).status, 201);
+      up.handle('/broken', (_req, res) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('upstream broke');
+      });
+      up.handle('/gone', (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('no such thing');
+      });
+    });
+    after(async () => {
+      await iol?.stop();
+      await up?.close();
+    });
+
+    test('a waitPrimaryResponse route without statusCodesCheck runs whatever the primary answered (router.js matchCodeOfPrimaryResponse)', async () => {
+      await addChannel('after-any-ok', { urlPattern: '^/after-any-ok$', routes: [route({ path: '/main' }), afterPrimary('after ok', '/after-ok')] });
+      await addChannel('after-any-404', { urlPattern: '^/after-any-404$', routes: [route({ path: '/gone' }), afterPrimary('after 404', '/after-404')] });
+      await addChannel('after-any-500', { urlPattern: '^/after-any-500$', routes: [route({ path: '/broken' }), afterPrimary('after 500', '/after-500')] });
+      // A primary that never answered counts as the error status its caller got (OpenHIM: 500).
+      await addChannel('after-down', {
+        urlPattern: '^/after-down$',
+        routes: [route({ port: 1 }), afterPrimary('after down', '/after-down', { statusCodesCheck: '5**' }), afterPrimary('not after down', '/not-after-down', { statusCodesCheck: '2**' })],
+      });
+      assert.equal((await fetch(`${iol.router}/after-any-ok`, { headers: { authorization: emr } })).status, 200);
+      assert.equal((await fetch(`${iol.router}/after-any-404`, { headers: { authorization: emr } })).status, 404);
+      assert.equal((await fetch(`${iol.router}/after-any-500`, { headers: { authorization: emr } })).status, 500);
+      assert.ok((await fetch(`${iol.router}/after-down`, { headers: { authorization: emr } })).status >= 500);
+      assert.equal((await loggedWithRoutes('after-any-ok', 1)).routes[0].name, 'after ok');
+      assert.equal((await loggedWithRoutes('after-any-404', 1)).routes[0].name, 'after 404');
+      assert.equal((await loggedWithRoutes('after-any-500', 1)).routes[0].name, 'after 500');
+      const down = await loggedWithRoutes('after-down', 1);
+      assert.deepEqual(down.routes.map((r: { name: string }) => r.name), ['after down']);
+      assert.equal(down.status, 'Failed');
+      const seen = up.seen.map((s) => s.url);
+      for (const path of ['/after-ok', '/after-404', '/after-500', '/after-down']) assert.ok(seen.includes(path), `${path} was called`);
+      assert.ok(!seen.includes('/not-after-down'), 'statusCodesCheck 2** does not run after a primary that failed');
+    });
+  });
+}
