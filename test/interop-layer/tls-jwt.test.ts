@@ -60,6 +60,22 @@ describe('router over HTTPS with mutual TLS', () => {
     const stranger = await selfsigned.generate([{ name: 'commonName', value: 'stranger' }], { keyType: 'ec', algorithm: 'sha256' });
     assert.equal((await httpsGet(url, { key: stranger.private, cert: stranger.cert })).status, 401);
   });
+
+  test('credentials in the header are tried before the certificate, as OpenHIM orders its authentication steps', async () => {
+    assert.equal((await iol.call('POST', '/clients', { clientID: 'emr', name: 'EMR', roles: ['clinical'], password: 'emr-password-1' })).status, 201);
+    assert.equal((await iol.call('POST', '/channels', { name: 'clinical', urlPattern: '^/clinical$', allow: ['clinical'], routes: [{ name: 'p', host: '127.0.0.1', port: up.port, primary: true }] })).status, 201);
+    const base = iol.running.endpoints.routerHttps!;
+    const emr = `Basic ${Buffer.from('emr:emr-password-1').toString('base64')}`;
+    // The certificate names lab, the Basic credentials emr: emr is the caller (koaMiddleware.js: Basic before TLS).
+    const asEmr = await httpsGet(`${base}/clinical`, { key: clientPems.private, cert: clientPems.cert, headers: { authorization: emr } });
+    assert.equal(asEmr.status, 200);
+    assert.equal(up.seen.at(-1)!.headers['x-openhim-clientid'], 'emr');
+    // Wrong credentials in the header fall through to the certificate, which still names lab.
+    const wrong = `Basic ${Buffer.from('emr:not-the-password').toString('base64')}`;
+    assert.equal((await httpsGet(`${base}/lab`, { key: clientPems.private, cert: clientPems.cert, headers: { authorization: wrong } })).status, 200);
+    assert.equal(up.seen.at(-1)!.headers['x-openhim-clientid'], 'lab');
+    assert.equal((await httpsGet(`${base}/clinical`, { key: clientPems.private, cert: clientPems.cert, headers: { authorization: wrong } })).status, 401);
+  });
 });
 
 describe('router JWT with RSA keys', () => {

@@ -1,7 +1,9 @@
 /**
- * Who is calling: mutual TLS certificate fingerprint, then the Authorization header (Basic,
- * Custom token, Bearer JWT), each switchable. Wrong credentials do not end the request here:
- * a public channel may still take it; authoriseClient refuses it otherwise.
+ * Who is calling: the Authorization header (Bearer JWT, Custom token, Basic), then the mutual TLS
+ * certificate's fingerprint, each switchable: OpenHIM's order (koaMiddleware.js), so credentials
+ * in the header name the client even over a connection whose certificate names another. Wrong
+ * credentials do not end the request here: a public channel may still take it, or a known
+ * certificate; authoriseClient refuses it otherwise.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
 import { sha256hex, verifyAgainstDummy } from '../../passwords.js';
@@ -50,7 +52,7 @@ async function checkClientPassword(deps: RouterDeps, entry: ClientEntry, passwor
 export function authenticateClient(exchange: Exchange, deps: RouterDeps): void | Promise<void> {
   const { request } = exchange;
   const authorization = request.headers.authorization;
-  if (authorization && deps.config.routerAuthTypes.has('basic') && !(deps.config.routerAuthTypes.has('mutual-tls') && request.peerFingerprint)) {
+  if (authorization && deps.config.routerAuthTypes.has('basic')) {
     const { scheme, credentials } = splitAuthorization(authorization);
     const basic = scheme === 'basic' ? decodeBasic(credentials) : undefined;
     const entry = basic?.clientID !== undefined ? deps.routing.client(basic.clientID) : undefined;
@@ -66,17 +68,33 @@ export function authenticateClient(exchange: Exchange, deps: RouterDeps): void |
 async function authenticateClientFully(exchange: Exchange, deps: RouterDeps): Promise<void> {
   const types = deps.config.routerAuthTypes;
   const { request } = exchange;
-  if (types.has('mutual-tls') && request.peerFingerprint) {
+  await authenticateByHeader(exchange, deps);
+  if (!exchange.client && types.has('mutual-tls') && request.peerFingerprint) {
     // OpenHIM: the certificate must be trusted (keystore /keystore/ca) and name a client by its fingerprint.
     const trusted = request.peerTrusted || deps.config.tlsClientTrust === 'pinned';
     const entry = trusted ? deps.routing.clientByFingerprint(request.peerFingerprint) : undefined;
-    if (entry) {
-      exchange.client = entry.client;
-      return;
-    }
-    exchange.authFailure = trusted ? 'the client certificate belongs to no client' : 'the client certificate is not trusted: add it (or its issuer) to the keystore (POST /keystore/ca/cert)';
+    if (entry) exchange.client = entry.client;
+    else exchange.authFailure ??= trusted ? 'the client certificate belongs to no client' : 'the client certificate is not trusted: add it (or its issuer) to the keystore (POST /keystore/ca/cert)';
   }
-  const authorization = request.headers.authorization;
+  // A certificate that named the client stands in for wrong credentials in the header (as OpenHIM's steps fall through).
+  if (exchange.client) exchange.authFailure = undefined;
+  if (exchange.authFailure) {
+    deps.metrics.countAuthFailure('router');
+    deps.audits.record({
+      kind: 'auth-failure',
+      action: 'E',
+      success: false,
+      description: exchange.authFailure,
+      address: request.clientIP,
+      entity: `${request.method} ${request.path}`,
+    });
+  }
+}
+
+/** The Authorization header's credentials: Basic, Custom token or Bearer JWT, as switched on. */
+async function authenticateByHeader(exchange: Exchange, deps: RouterDeps): Promise<void> {
+  const types = deps.config.routerAuthTypes;
+  const authorization = exchange.request.headers.authorization;
   if (!authorization) return;
   const { scheme, credentials } = splitAuthorization(authorization);
   const basic = scheme === 'basic' && types.has('basic') ? decodeBasic(credentials) : undefined;
@@ -104,18 +122,5 @@ async function authenticateClientFully(exchange: Exchange, deps: RouterDeps): Pr
     }
   } else {
     exchange.authFailure = `authentication scheme "${scheme}" is not accepted here`;
-  }
-  // Credentials in the header that worked win over an unknown certificate offered before.
-  if (exchange.client) exchange.authFailure = undefined;
-  if (exchange.authFailure) {
-    deps.metrics.countAuthFailure('router');
-    deps.audits.record({
-      kind: 'auth-failure',
-      action: 'E',
-      success: false,
-      description: exchange.authFailure,
-      address: request.clientIP,
-      entity: `${request.method} ${request.path}`,
-    });
   }
 }
