@@ -69,5 +69,17 @@ for (const driver of testDrivers) {
       for (const path of ['/after-ok', '/after-404', '/after-500', '/after-down']) assert.ok(seen.includes(path), `${path} was called`);
       assert.ok(!seen.includes('/not-after-down'), 'statusCodesCheck 2** does not run after a primary that failed');
     });
+
+    test('a secondary route that never answered is logged with its error and an error status, as OpenHIM stores it (router.js storingNonPrimaryRouteResp)', async () => {
+      await addChannel('copy-down', { urlPattern: '^/copy-down$', routes: [route({ path: '/main' }), { name: 'copy down', host: '127.0.0.1', port: 1 }] });
+      assert.equal((await fetch(`${iol.router}/copy-down`, { method: 'POST', headers: { authorization: emr }, body: 'x' })).status, 200);
+      const logged = await loggedWithRoutes('copy-down', 1);
+      assert.equal(logged.status, 'Completed with error(s)');
+      const [copy] = logged.routes;
+      assert.equal(copy.name, 'copy down');
+      assert.match(copy.error.message, /ECONNREFUSED|unreachable/);
+      assert.ok(copy.response.status >= 500, `the failed route has an error status, got ${JSON.stringify(copy.response)}`);
+      assert.ok(!Number.isNaN(Date.parse(copy.response.timestamp)));
+    });
   });
 }

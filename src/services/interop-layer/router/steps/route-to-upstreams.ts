@@ -256,8 +256,12 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
   const cap = deps.config.maxStoredBodyBytes;
   for (const outcome of await work) {
     const record: RouteRecord = { name: outcome.route.name, request: outcome.request! };
-    if (outcome.failure) record.error = { message: outcome.failure.message };
-    else if (outcome.response) {
+    if (outcome.failure) {
+      // As OpenHIM (router.js storingNonPrimaryRouteResp): a route that never answered still has a
+      // response status, its error's (OpenHIM: 500), which consoles list beside the route.
+      record.error = { message: outcome.failure.message };
+      record.response = { status: outcome.failure.httpStatus, headers: {}, timestamp: new Date().toISOString() };
+    } else if (outcome.response) {
       const m = outcome.mediator;
       record.response = {
         status: m?.response?.status ?? outcome.response.status,
