@@ -17,6 +17,7 @@ import { displayLanguageOf } from './display-language.js';
 import { parseDateRange } from '../../../fhir/search/values.js';
 import { FhirError } from '../../../fhir/outcome.js';
 import { resolveTarget, unknownTerminology } from '../resolve.js';
+import { designationFilter, withoutExcludedSystems } from './expand-narrowing.js';
 
 const EXPAND_PARAMETERS = ['url', 'valueSet', 'valueSetVersion', 'context', 'contextDirection', 'filter', 'date', 'offset', 'count',
   'includeDesignations', 'designation', 'includeDefinition', 'activeOnly', 'excludeNested', 'excludeNotForUI', 'excludePostCoordinated',
@@ -91,13 +92,15 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       const asked = input.integer('count', 0);
       const activeOnly = input.boolean('activeOnly', false);
       const excludeNotForUI = input.boolean('excludeNotForUI', false);
-      const includeDesignations = input.boolean('includeDesignations', false);
+      // `designation` names which designations to include, so it asks for them too.
+      const wantedDesignation = designationFilter(input);
+      const includeDesignations = input.boolean('includeDesignations', false) || wantedDesignation !== undefined;
       const includeDefinition = input.boolean('includeDefinition', false);
       refuseOlderDefinitions(valueSet, input.string('date'));
       const displayLanguage = displayLanguageOf(input, request);
       const count = Math.min(asked ?? settings.maxExpansion, settings.maxExpansion);
       const versionRules = systemVersionRules(input);
-      const compiled = await compileValueSet(repo, settings.store, valueSet, versionRules);
+      const compiled = withoutExcludedSystems(await compileValueSet(repo, settings.store, valueSet, versionRules), input);
       const page = await expandPage(repo.sql, settings.store.schema, compiled, { filter, activeOnly, selectableOnly: excludeNotForUI, offset, count }, settings.store.totals);
       if (asked === undefined && page.total > settings.maxExpansion) {
         throw tooCostly(`the expansion has ${page.total} members, more than TERMINOLOGY_MAX_EXPANSION (${settings.maxExpansion}) in one answer: ` +
@@ -113,7 +116,8 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
           const system = systemsById.get(r.csid);
           const given = system && compiled.conceptTexts.size ? compiled.conceptTexts.get(conceptKey(system, r.code)) : undefined;
           const givenDesignations = (given?.designation ?? []).map((d) => ({ language: d.language, useSystem: d.use?.system, useCode: d.use?.code, value: d.value }));
-          const own = [...givenDesignations, ...stored.filter((d) => !givenDesignations.some((g) => g.value === d.value && g.language === d.language))];
+          const own = [...givenDesignations, ...stored.filter((d) => !givenDesignations.some((g) => g.value === d.value && g.language === d.language))]
+            .filter((d) => !wantedDesignation || wantedDesignation(d));
           const display = displayIn(displayLanguage, givenDesignations) ?? displayIn(displayLanguage, stored) ?? given?.display ?? r.display;
           const entry: ValueSetExpansionContains = { system: r.system, ...(r.version ? { version: r.version } : {}), code: r.code, ...(display ? { display } : {}) };
           if (!r.active) entry.inactive = true;
@@ -134,6 +138,8 @@ export function expandOperation(settings: ExpandSettings): FhirOperation {
       if (activeOnly) echo.push({ name: 'activeOnly', valueBoolean: true });
       if (excludeNotForUI) echo.push({ name: 'excludeNotForUI', valueBoolean: true });
       if (includeDesignations) echo.push({ name: 'includeDesignations', valueBoolean: true });
+      for (const token of input.strings('designation')) echo.push({ name: 'designation', valueString: token });
+      for (const system of input.strings('exclude-system')) echo.push({ name: 'exclude-system', valueUri: system });
       if (includeDefinition) echo.push({ name: 'includeDefinition', valueBoolean: true });
       for (const [name, rules] of [['system-version', versionRules.defaults], ['check-system-version', versionRules.checks], ['force-system-version', versionRules.forced]] as const) {
         for (const [system, version] of rules) echo.push({ name, valueUri: `${system}|${version}` });
