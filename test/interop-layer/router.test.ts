@@ -676,6 +676,8 @@ for (const driver of testDrivers) {
       assert.equal(weeks[0].timestamp, '2026-11-15T00:00:00.000Z');
       assert.equal(weeks[0]._id.day, 0);
       assert.equal(weeks[0].total, 2);
+      const empty = await iol.call('GET', '/metrics?startDate=2001-01-01T00:00:00Z&endDate=2001-01-02T00:00:00Z');
+      assert.deepEqual(empty.body, [], 'a period without transactions has no item, as OpenHIM aggregates');
       assert.equal((await iol.call('GET', '/metrics')).status, 400, 'startDate and endDate are required');
       const open = await iol.call('GET', '/metrics', undefined, { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' });
       assert.match(open.headers.get('content-type') ?? '', /application\/openmetrics-text/);

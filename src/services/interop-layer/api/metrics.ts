@@ -105,9 +105,9 @@ function registerMetricsRoutes(app: FastifyInstance, deps: IolDeps): void {
       reply.header('content-type', registry.contentType);
       return registry.metrics();
     }
-    const rows = await metrics(request.query, [], await channelScope(deps, request, undefined));
-    // An empty scope still answers one row of zeros, as the SQL aggregate does.
-    return rows.length > 0 ? rows : [zeroMetrics()];
+    const rows = (await metrics(request.query, [], await channelScope(deps, request, undefined))) as Array<{ total: number }>;
+    // As OpenHIM's aggregation: one item when the period holds transactions, none when it holds none.
+    return rows.filter((row) => row.total > 0);
   });
 
   app.get<{ Querystring: MetricsQuery; Params: { channelID?: string } }>('/metrics/channels/:channelID?', viewable, async (request) => {
@@ -140,8 +140,4 @@ function registerMetricsRoutes(app: FastifyInstance, deps: IolDeps): void {
       return { ...m, timestamp: start.toISOString(), _id: { ...(byChannel ? { channelID: channel } : {}), ...calendarParts(start) } };
     });
   }
-}
-
-function zeroMetrics(): Record<string, number> {
-  return { total: 0, avgResp: 0, minResp: 0, maxResp: 0, failed: 0, successful: 0, processing: 0, completed: 0, completedWErrors: 0 };
 }
