@@ -3,43 +3,25 @@
  * interoperability layer's core channel (`^/fhir(/.*)?$`) to the shared health record.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createLogger } from '../../src/common/logger.js';
-import { SettingsMap } from '../../src/platform/settings.js';
-import type { RunningService } from '../../src/services/service.js';
-import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
 import { requestJson } from '../client-registry/support.js';
-import { routeCoreChannel, startIol, type Iol } from '../interop-layer/support.js';
-import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
+import { testDrivers } from '../support/databases.js';
+import { startSharedHealthRecordThroughRouter, type RoutedSharedHealthRecord } from './support.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 for (const driver of testDrivers) {
   describe(`compartment search through the router (${driver})`, () => {
-    let database: TestDatabase;
-    let shr: RunningService;
-    let iol: Iol;
+    let routed: RoutedSharedHealthRecord;
     let base: string;
     let auth: Record<string, string>;
 
     before(async () => {
-      database = await openTestDatabase(driver);
-      shr = await sharedHealthRecordService.start({
-        name: 'shared-health-record', db: database.db, logger: createLogger(), stateDir: await mkdtemp(join(tmpdir(), 'instant-shr-')),
-        settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0' }),
-      });
-      iol = await startIol(driver);
-      ({ base, auth } = await routeCoreChannel(iol, shr.endpoints.fhir!));
+      routed = await startSharedHealthRecordThroughRouter(driver);
+      ({ base, auth } = routed);
     });
-    after(async () => {
-      await iol.stop();
-      await shr.stop();
-      await database.dispose();
-    });
+    after(async () => routed?.close());
 
     test('GET Patient/[id]/Observation answers the Observations in the patient compartment', async () => {
       const patient = await requestJson(`${base}/Patient`, 'POST', { resourceType: 'Patient', gender: 'female' }, auth);

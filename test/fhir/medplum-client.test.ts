@@ -8,16 +8,9 @@
 import { MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createLogger } from '../../src/common/logger.js';
-import { SettingsMap } from '../../src/platform/settings.js';
-import type { RunningService } from '../../src/services/service.js';
-import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
-import { routeCoreChannel, startIol, type Iol } from '../interop-layer/support.js';
-import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
+import { testDrivers } from '../support/databases.js';
+import { startSharedHealthRecordThroughRouter, type RoutedSharedHealthRecord } from './support.js';
 
 /** The status of a refusal MedplumClient threw, from the OperationOutcome it carries. */
 function refusal(error: unknown): string | undefined {
@@ -26,21 +19,13 @@ function refusal(error: unknown): string | undefined {
 
 for (const driver of testDrivers) {
   describe(`shared health record through the router, driven by MedplumClient (${driver})`, () => {
-    let database: TestDatabase;
-    let shr: RunningService;
-    let iol: Iol;
+    let routed: RoutedSharedHealthRecord;
     let medplum: MedplumClient;
 
     before(async () => {
-      database = await openTestDatabase(driver);
-      shr = await sharedHealthRecordService.start({
-        name: 'shared-health-record', db: database.db, logger: createLogger(), stateDir: await mkdtemp(join(tmpdir(), 'instant-shr-')),
-        settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0' }),
-      });
-      iol = await startIol(driver);
-      await routeCoreChannel(iol, shr.endpoints.fhir!);
-      medplum = new MedplumClient({ baseUrl: `${iol.router}/`, fhirUrlPath: 'fhir', cacheTime: 0 });
-      medplum.setBasicAuth('shr-client', 'shr-client-secret-1');
+      routed = await startSharedHealthRecordThroughRouter(driver);
+      medplum = new MedplumClient({ baseUrl: routed.base.replace(/fhir$/, ''), fhirUrlPath: 'fhir', cacheTime: 0 });
+      medplum.setBasicAuth(routed.credentials.clientID, routed.credentials.password);
       // The router learns of the new client from the database: wait until it knows it.
       for (let tries = 0; ; tries++) {
         try {
@@ -52,11 +37,7 @@ for (const driver of testDrivers) {
         }
       }
     });
-    after(async () => {
-      await iol?.stop();
-      await shr?.stop();
-      await database?.dispose();
-    });
+    after(async () => routed?.close());
 
     test('create, read, update, JSON Patch, history, version read, delete', async () => {
       const created = await medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Mwale', given: ['Chikondi'] }] });

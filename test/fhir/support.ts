@@ -6,6 +6,12 @@ import { FhirEngine } from '../../src/fhir/engine.js';
 import { registerFhirRoutes } from '../../src/fhir/http/fastify.js';
 import type { TerminologyProvider } from '../../src/fhir/terminology/provider.js';
 import { openTestDatabase, type TestDatabase, type TestDriver } from '../support/databases.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SettingsMap } from '../../src/platform/settings.js';
+import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
+import { routeCoreChannel, startIol } from '../interop-layer/support.js';
 
 export interface FhirTestServer {
   base: string;
@@ -73,5 +79,33 @@ export function namedCreator(server: () => FhirTestServer, ids: Record<string, s
     const reply = await server().request('POST', resource.resourceType, { body: resource });
     if (reply.status !== 201) throw new Error(`${name}: ${reply.status} ${JSON.stringify(reply.body)}`);
     ids[name] = reply.body.id;
+  };
+}
+
+/** The shared health record service behind the interoperability layer's core channel, as clients reach it. */
+export interface RoutedSharedHealthRecord {
+  /** The FHIR base through the router. */
+  base: string;
+  /** The core channel's client's Basic credentials (`shr-client`). */
+  auth: Record<string, string>;
+  credentials: { clientID: string; password: string };
+  close(): Promise<void>;
+}
+
+export async function startSharedHealthRecordThroughRouter(driver: 'pglite' | 'postgres', settings: Record<string, string> = {}): Promise<RoutedSharedHealthRecord> {
+  const database = await openTestDatabase(driver);
+  const shr = await sharedHealthRecordService.start({
+    name: 'shared-health-record', db: database.db, logger: createLogger(), stateDir: await mkdtemp(join(tmpdir(), 'instant-shr-')),
+    settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0', ...settings }),
+  });
+  const iol = await startIol(driver);
+  const { base, auth } = await routeCoreChannel(iol, shr.endpoints.fhir!);
+  return {
+    base, auth, credentials: { clientID: 'shr-client', password: 'shr-client-secret-1' },
+    async close() {
+      await iol.stop();
+      await shr.stop();
+      await database.dispose();
+    },
   };
 }

@@ -6,20 +6,11 @@
  * the router.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createLogger } from '../../src/common/logger.js';
-import { SettingsMap } from '../../src/platform/settings.js';
-import type { RunningService } from '../../src/services/service.js';
-import { sharedHealthRecordService } from '../../src/services/shared-health-record/index.js';
-import { routeCoreChannel, startIol, type Iol } from '../interop-layer/support.js';
-import { openTestDatabase, testDrivers, type TestDatabase } from '../support/databases.js';
+import { testDrivers } from '../support/databases.js';
+import { startSharedHealthRecordThroughRouter, type RoutedSharedHealthRecord } from '../fhir/support.js';
 import { requestJson, startTerminology, type TerminologyUnderTest } from './support.js';
 
-const core = JSON.parse(readFileSync(new URL('../../../packages/core/importer/openhim-config.json', import.meta.url), 'utf8'));
 const LOCAL_STATUS = 'http://example.org/cs/local-clinical-status';
 const CLINICAL_VS = 'http://hl7.org/fhir/ValueSet/condition-clinical';
 const condition = (code: string) => ({ resourceType: 'Condition', subject: { reference: 'Patient/p1' }, clinicalStatus: { coding: [{ system: LOCAL_STATUS, code }] } });
@@ -28,9 +19,7 @@ for (const driver of testDrivers) {
   describe(`shared health record bindings through the router, terminology over HTTP, on ${driver}`, () => {
     let tx: TerminologyUnderTest;
     let txStopped = false;
-    let shrDatabase: TestDatabase;
-    let shr: RunningService;
-    let iol: Iol;
+    let routed: RoutedSharedHealthRecord;
     let base: string;
     let auth: Record<string, string>;
 
@@ -38,18 +27,11 @@ for (const driver of testDrivers) {
       tx = await startTerminology(driver);
       assert.equal((await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: LOCAL_STATUS, status: 'active', content: 'complete', concept: [{ code: 'current' }, { code: 'unsure' }] })).status, 201);
       assert.equal((await tx.post('ValueSet', { resourceType: 'ValueSet', url: CLINICAL_VS, status: 'active', compose: { include: [{ system: LOCAL_STATUS, concept: [{ code: 'current' }] }] } })).status, 201);
-      shrDatabase = await openTestDatabase(driver);
-      shr = await sharedHealthRecordService.start({
-        name: 'shared-health-record', db: shrDatabase.db, logger: createLogger(), stateDir: await mkdtemp(join(tmpdir(), 'instant-shr-')),
-        settings: new SettingsMap({ FHIR_DATASTORE_PORT: '0', FHIR_DATASTORE_TERMINOLOGY_URL: tx.base, FHIR_TERMINOLOGY_TIMEOUT_MS: '1000', FHIR_TERMINOLOGY_CACHE_TTL_MS: '0' }),
-      });
-      iol = await startIol(driver);
-      ({ base, auth } = await routeCoreChannel(iol, shr.endpoints.fhir!));
+      routed = await startSharedHealthRecordThroughRouter(driver, { FHIR_DATASTORE_TERMINOLOGY_URL: tx.base, FHIR_TERMINOLOGY_TIMEOUT_MS: '1000', FHIR_TERMINOLOGY_CACHE_TTL_MS: '0' });
+      ({ base, auth } = routed);
     });
     after(async () => {
-      await iol.stop();
-      await shr.stop();
-      await shrDatabase.dispose();
+      await routed?.close();
       if (!txStopped) await tx.close();
     });
 
