@@ -136,10 +136,10 @@ export async function serveCommand(service: string): Promise<void> {
 }
 
 /** `instant import <packages...>`: the import job; exits non-zero on failure so the engine retries it. */
-export async function importCommand(ids: string[]): Promise<void> {
+export async function importCommand(ids: string[], options: { resetConfig?: boolean } = {}): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(143));
   const logger = createLogger({ extra: [process.stdout] }).child({ service: 'instant-import' });
   const { importPackages } = await import('../targets/containers/import-job.js');
-  await importPackages(ids, logger);
+  await importPackages(ids, logger, options);
   logger.info('import done');
 }

@@ -176,7 +176,8 @@ program
   .command('import')
   .description("apply the packages' importers to running services (the import job of the container targets)")
   .argument('<packages...>', 'package ids')
-  .action(async (ids: string[]) => (await containers()).importCommand(ids));
+  .option('--reset-config', "apply every item as the packages give it, over an operator's changes and deletions")
+  .action(async (ids: string[], flags: { resetConfig?: boolean }) => (await containers()).importCommand(ids, { resetConfig: flags.resetConfig === true }));
 
 program
   .command('list')

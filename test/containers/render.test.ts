@@ -54,10 +54,10 @@ function validateKubernetes(text: string): Array<Record<string, any>> { // eslin
   return docs;
 }
 
-async function render(target: ContainerTargetName, packages: string[], extra: { databaseUrl?: string; config?: string; profile?: string } = {}) {
+async function render(target: ContainerTargetName, packages: string[], extra: { databaseUrl?: string; config?: string; profile?: string; resetConfig?: boolean } = {}) {
   const dir = tempProject('instant-render-');
   if (extra.config) writeFileSync(join(dir, 'instant.config.yaml'), extra.config);
-  const deployment = loadDeployment({ packages, cwd: dir, stateDir: join(dir, '.instant'), ...(extra.profile ? { profile: extra.profile } : {}) });
+  const deployment = loadDeployment({ packages, cwd: dir, stateDir: join(dir, '.instant'), ...(extra.profile ? { profile: extra.profile } : {}), ...(extra.resetConfig ? { resetConfig: true } : {}) });
   const out = join(dir, 'out');
   const outcome = await containerTarget(target, { renderOnly: out }).deploy({ deployment, command: 'init', progress: silentProgress, ...(extra.databaseUrl ? { databaseUrl: extra.databaseUrl } : {}) });
   const secrets = deployment.store.readSecrets();
@@ -122,6 +122,15 @@ test('compose: the core stack validates against the compose-spec schema, secrets
   const endpoints = JSON.parse(compose.services['instant-import'].environment.INSTANT_ENDPOINTS);
   assert.equal(endpoints['interop-layer'].api, 'http://interop-layer:8080');
   assert.equal(endpoints['shared-health-record'].fhir, 'http://shared-health-record:3447/fhir');
+  assert.ok(!compose.services['instant-import'].command.includes('--reset-config'), 'an operator\'s changes are kept by default');
+});
+
+test('init --reset-config renders an import job that applies every item over an operator\'s changes', async () => {
+  const { out } = await render('compose', ['core'], { resetConfig: true });
+  const compose = parse(readFileSync(join(out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const command = compose.services['instant-import'].command as string[];
+  assert.deepEqual(command.slice(0, 2), ['import', '--reset-config']);
+  assert.ok(command.includes('core'));
 });
 
 test('compose with replicas: no host port for a replicated service (they would clash); a probe podman-compose quotes right', async () => {

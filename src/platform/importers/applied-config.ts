@@ -60,3 +60,44 @@ export async function forgetAppliedConfig(db: Queryable, packageIds: string[], s
   await db.exec(CREATE);
   await db.query(`DELETE FROM ${TABLE} WHERE package = ANY($1::text[]) OR service = ANY($2::text[])`, [packageIds, services]);
 }
+
+/**
+ * The record kept by the interop layer itself, through its admin API (`/instant/applied-config`,
+ * admins only): for the container targets' import job, which has no database access. Against an
+ * interop layer without that route (an OpenHIM of the operator's own) nothing is kept, as before
+ * there was a record: `onMissing` is told once.
+ */
+export function adminApiAppliedConfig(
+  api: { base: string; authorization: string },
+  packageId: string,
+  service: string,
+  onMissing: (message: string) => void,
+): AppliedConfig {
+  const url = `${api.base}/instant/applied-config`;
+  const headers = { authorization: api.authorization, 'content-type': 'application/json', accept: 'application/json' };
+  let missing = false;
+  const noRoute = (status: number) => {
+    if (status !== 404 || missing) return status === 404;
+    missing = true;
+    onMissing(`the interop layer at ${api.base} keeps no record of what was imported (no ${url}): every item is applied as the package gives it`);
+    return true;
+  };
+  const failed = async (response: Response, what: string) =>
+    new Error(`${what} ${url}: HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
+  return {
+    async get(item) {
+      if (missing) return undefined;
+      const query = new URLSearchParams({ service, item, package: packageId });
+      const response = await fetch(`${url}?${query}`, { headers });
+      if (noRoute(response.status)) return undefined;
+      if (!response.ok) throw await failed(response, 'GET');
+      return ((await response.json()) as { applied: AppliedItem | null }).applied ?? undefined;
+    },
+    async set(item, applied) {
+      if (missing) return;
+      const response = await fetch(url, { method: 'PUT', headers, body: JSON.stringify({ service, item, package: packageId, applied }) });
+      if (noRoute(response.status)) return;
+      if (!response.ok) throw await failed(response, 'PUT');
+    },
+  };
+}

@@ -18,7 +18,8 @@ const COLLECTIONS = [
 
 type Item = Record<string, unknown>;
 
-function adminApi(context: ImportContext): { base: string; authorization: string } {
+/** The admin API an openhim importer talks to, and the root credentials it uses. */
+export function openhimAdminApi(context: Pick<ImportContext, 'vars' | 'endpoints' | 'service'>): { base: string; authorization: string } {
   const base = context.endpoints[context.service ?? 'interop-layer']?.api ?? context.vars.OPENHIM_API_URL;
   if (!base) {
     throw new InstantError('INSTANT_IMPORT_TARGET_MISSING', 'the openhim importer needs the interop-layer service running (or OPENHIM_API_URL)', 'add the interoperability-layer package as a dependency');
@@ -68,7 +69,7 @@ export const importOpenhimConfig: Importer = async (content, context, origin) =>
   if (!content || typeof content !== 'object' || Array.isArray(content)) {
     throw new InstantError('INSTANT_IMPORT_INVALID', `${origin}: expected an object with Channels, Clients, Roles or ContactGroups`);
   }
-  const { base, authorization } = adminApi(context);
+  const { base, authorization } = openhimAdminApi(context);
   const headers = { authorization, 'content-type': 'application/json' };
   const result: ImportResult = { created: 0, updated: 0, unchanged: 0, kept: 0 };
   const { applied } = context;

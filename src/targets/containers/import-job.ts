@@ -8,15 +8,19 @@
 import { InstantError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { planPackages, runInDependencyOrder } from '../../platform/dependency-graph.js';
-import { discoverPackages } from '../../platform/discovery.js';
+import { discoverPackages, type DiscoveryOptions } from '../../platform/discovery.js';
+import { adminApiAppliedConfig, type AppliedConfig } from '../../platform/importers/applied-config.js';
 import { runImporter } from '../../platform/importers/index.js';
+import { openhimAdminApi } from '../../platform/importers/openhim.js';
+import { NOTICE_FIELD } from './import-notices.js';
 import { waitHealthy } from '../embedded/health.js';
 import { settingsFromEnvironment } from './environment-settings.js';
 
 /** How long the services have to become ready; the Job's own backoff retries after that. */
 const SERVICES_READY_TIMEOUT_MS = 300_000;
 
-export async function importPackages(ids: string[], logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function importPackages(ids: string[], logger: Logger, options: { resetConfig?: boolean; env?: NodeJS.ProcessEnv; discovery?: DiscoveryOptions } = {}): Promise<void> {
+  const env = options.env ?? process.env;
   const vars = settingsFromEnvironment(env);
   const endpoints = parseJsonSetting<Record<string, Record<string, string>>>(vars, 'INSTANT_ENDPOINTS');
   const healthUrls = parseJsonSetting<Record<string, string>>(vars, 'INSTANT_HEALTH_URLS');
@@ -24,14 +28,19 @@ export async function importPackages(ids: string[], logger: Logger, env: NodeJS.
     logger.info({ service, url }, `waiting for ${service}`);
     await waitHealthy(url, { timeoutMs: SERVICES_READY_TIMEOUT_MS, intervalMs: 1000 });
   }
-  const plan = planPackages(discoverPackages(), ids);
+  const plan = planPackages(discoverPackages(options.discovery), ids);
   await runInDependencyOrder(
     plan,
     async (pkg) => {
       for (const importer of pkg.importers) {
         const file = importer.file.slice(pkg.dir.length + 1);
+        const notice = (message: string): void => logger.warn({ [NOTICE_FIELD]: `${pkg.id}: ${message}` }, message);
         try {
-          const result = await runImporter(importer, { vars, endpoints, logger: logger.child({ service: pkg.id }) });
+          // What was applied before is kept by the interop layer (this job has no database access).
+          const applied: AppliedConfig | undefined = importer.type === 'openhim'
+            ? adminApiAppliedConfig(openhimAdminApi({ vars, endpoints, ...(importer.service ? { service: importer.service } : {}) }), pkg.id, importer.service ?? 'interop-layer', notice)
+            : undefined;
+          const result = await runImporter(importer, { vars, endpoints, logger: logger.child({ service: pkg.id }), notice, ...(applied ? { applied } : {}), ...(options.resetConfig ? { resetConfig: true } : {}) });
           logger.info({ package: pkg.id, ...result }, `imported ${file}`);
         } catch (error) {
           throw new InstantError('INSTANT_IMPORT_FAILED', `package ${pkg.id}: importer ${file} failed: ${errorMessage(error)}`, 'the job is retried; see its log', { cause: error });

@@ -207,7 +207,7 @@ export async function planContainers(deployment: Deployment, options: PlanOption
   }
   const importing = deployment.plan.ordered.filter((pkg) => pkg.importers.length);
   const importJob = importing.length
-    ? { command: ['import', ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: secretsOf.importJob() }
+    ? { command: ['import', ...(deployment.resetConfig ? ['--reset-config'] : []), ...deployment.plan.ordered.map((pkg) => pkg.id)], env: { INSTANT_ENDPOINTS: JSON.stringify(endpoints), INSTANT_HEALTH_URLS: JSON.stringify(healthUrls) }, secrets: secretsOf.importJob() }
     : undefined;
 
   return {

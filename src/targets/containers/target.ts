@@ -4,6 +4,7 @@
  * them and wait for the import. Secrets are generated with the instance's others (secrets.json)
  * and reach the engine only as Docker/Kubernetes secrets.
  */
+import { importNotices } from './import-notices.js';
 import { join } from 'node:path';
 import { InstantError } from '../../common/errors.js';
 import type { Deployment } from '../../platform/deployment.js';
@@ -12,7 +13,7 @@ import type { StateStore, TargetRecord } from '../../platform/state-store.js';
 import type { ContainerTargetName, DeployOutcome, DeployRequest, LogOptions, StopOutcome, Target, TargetStatus } from '../target.js';
 import { writeArtefacts } from './artefacts.js';
 import { chooseDeployer, deployer as deployerNamed, deployersFor, type DeployerName } from './deployers.js';
-import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
+import { APP_PASSWORD_SECRET, DATABASE_URL_SECRET, IMPORT_JOB, planContainers, POSTGRES_PASSWORD_SECRET, type ContainerPlan } from './plan.js';
 import { podmanPodAddress } from './podman-kube.js';
 import { composeHostEndpoints, publishesOnHost, renderSwarmOptIns } from './compose.js';
 
@@ -116,6 +117,9 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       if (plan.importJob && request.command === 'init') {
         progress.step('waiting for the services and the import');
         await chosen.waitForImport(context);
+        // What the import kept of an operator's changes, from its log (a retried job may say it twice).
+        const log = await chosen.logs(context, IMPORT_JOB, { lines: 2000 }).catch(() => '');
+        for (const notice of importNotices(log)) progress.info(notice);
       }
       return { endpoints, generatedSecrets: generated, artefactsDir: dir, deployer: chosen.name, plan };
     },

@@ -1,4 +1,5 @@
 /** The admin API: Fastify from createHttpApp, OpenHIM's routes, errors turned into HTTP here. */
+import { appliedConfigRoutes } from './applied-config.js';
 import cookie from '@fastify/cookie';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { createHttpApp } from '../../../common/http-app.js';
@@ -127,6 +128,7 @@ export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
     appRoutes(deps),
     auditRoutes(deps),
     setPasswordRoutes(deps),
+    appliedConfigRoutes(deps),
   ];
   for (const access of SCOPES) registerScope(app, access, (scope) => modules.forEach((m) => m[access]?.(scope)));
   return { app, routes };
