@@ -55,6 +55,27 @@ async function assertServicesUseApplicationRole(project: string): Promise<void> 
   assert.deepEqual(answer.stdout.trim().split('\n'), ['instant:false:false:false', 'owner:instant', 'clients:instant']);
 }
 
+/**
+ * init run again re-runs the import job: a channel the operator disabled in the console stays
+ * disabled (the job keeps its record in the interop layer), and init says so.
+ */
+async function assertInitAgainKeepsOperatorChange(dir: string, apiPort: number, initArgs: string[]): Promise<void> {
+  const get = async (name: string) => (await runInstant(['config', '--get', name], { cwd: dir })).stdout.trim();
+  const scheme = (await get('OPENHIM_API_TLS')) === 'true' ? 'https' : 'http';
+  const authorization = `Basic ${Buffer.from(`${await get('OPENHIM_ROOT_EMAIL')}:${await get('OPENHIM_ROOT_PASSWORD')}`).toString('base64')}`;
+  const api = (method: string, path: string, body?: unknown) => fetch(`${scheme}://127.0.0.1:${apiPort}${path}`, {
+    method, headers: { authorization, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const channels = async () => (await (await api('GET', '/channels')).json()) as Array<{ _id: string; name: string; status: string }>;
+  const channel = (await channels())[0]!;
+  assert.equal((await api('PUT', `/channels/${channel._id}`, { status: 'disabled' })).status, 200);
+  const again = await runInstant(initArgs, { cwd: dir, timeoutMs: 900_000 });
+  assert.equal(again.code, 0, `init again failed:\n${again.stdout}\n${again.stderr}`);
+  const said = again.stdout + again.stderr;
+  assert.ok(said.includes(`channel "${channel.name}" was changed since it was imported (status): kept`), `init names the kept change:\n${said}`);
+  assert.equal((await channels()).find((c) => c._id === channel._id)?.status, 'disabled', 'the operator\'s change is kept');
+}
+
 async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'podman-compose' | 'podman-kube'): Promise<void> {
   const dir = tempProject(`instant-${deployer}-`);
   const project = dir.split('/').at(-1)!.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
@@ -80,6 +101,7 @@ async function deployTestDestroy(target: 'compose' | 'kubernetes', deployer: 'po
       const password = (await runInstant(['config', '--get', 'CORE_TEST_CLIENT_PASSWORD'], { cwd: dir })).stdout.trim();
       const search = await waitForAnswer(`http://127.0.0.1:${router}/fhir/Patient?identifier=urn:instant:test:national-id|CORE-FEATURE-001`, `Basic ${Buffer.from(`core-test-client:${password}`).toString('base64')}`);
       assert.ok((search as { total: number }).total >= 1, 'the patient created before down is found after up');
+      await assertInitAgainKeepsOperatorChange(dir, api, ['init', 'core', '-t', target, '--deployer', deployer, '--image', images.instant, '--postgres-image', images.postgres, ...ports]);
     }
   } finally {
     const destroy = await runInstant(['destroy', '-y'], { cwd: dir, timeoutMs: 600_000 });
