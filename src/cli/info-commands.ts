@@ -106,7 +106,25 @@ export async function logsCommand(service: string | undefined, options: { stateD
   await embeddedTarget().logs(storeFor(options), service, { lines: options.lines ?? 200, ...(options.follow ? { follow: true } : {}), ...(options.json ? { json: true } : {}), out: process.stdout });
 }
 
-/** A URL's password masked (`postgres://user:********@host/db`): a setting that is not a secret may still carry one. */
+/**
+ * A URL's password masked (`postgres://user:********@host/db`): a setting that is not a secret may
+ * still carry one. The userinfo ends at the authority's last `@`, as URL parsers read it (a
+ * password `p@ss` written unencoded is still all masked), and a query parameter naming a password
+ * or other credential (`?password=`, `?sslpassword=`, `?token=`, which PostgreSQL's URLs and others
+ * take) is masked too.
+ */
 function withoutUrlPassword(value: string): string {
-  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)([^\s/@]+)(@)/gi, '$1********$3');
+  return value.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi, (url) => {
+    const start = url.indexOf('://') + 3;
+    const rest = url.slice(start);
+    const authorityEnd = rest.search(/[/?#]/);
+    const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+    const after = authorityEnd < 0 ? '' : rest.slice(authorityEnd);
+    const at = authority.lastIndexOf('@');
+    const colon = at < 0 ? -1 : authority.slice(0, at).indexOf(':');
+    const shownAuthority = colon < 0 ? authority : `${authority.slice(0, colon + 1)}********${authority.slice(at)}`;
+    const shownAfter = after.replace(/([?&;])([^=&#;\s]*)=([^&#;\s]*)/g, (pair, sep: string, name: string, v: string) =>
+      v && /pass|pwd|secret|token|credential|apikey|api[-_]key/i.test(name) ? `${sep}${name}=********` : pair);
+    return `${url.slice(0, start)}${shownAuthority}${shownAfter}`;
+  });
 }

@@ -71,3 +71,15 @@ test('init remembers its -e settings for later commands, except those that are p
     await runInstant(['destroy', '--yes'], { cwd });
   }
 });
+
+// An attacker review: a password holding an unencoded @ showed its end, and one in the query (PostgreSQL's ?password=) all of it.
+test('config masks all of a URL password that holds an @, and password parameters of the query', async () => {
+  const cwd = tempProject();
+  const args = ['config', 'notes', '-c', fixturePackages, '-e', 'INSTANT_DATABASE_URL=postgres://instant:pa@ss-tail-secret@db.example.org:5432/instant?sslmode=require',
+    '-e', 'NOTES_UPSTREAM=postgres://db.example.org/instant?user=x&password=query-secret&sslpassword=ssl-secret'];
+  const shown = spawnSync(instantBin, args, { cwd, encoding: 'utf8' });
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.doesNotMatch(shown.stdout, /tail-secret|query-secret|ssl-secret/);
+  assert.match(shown.stdout, /postgres:\/\/instant:\*+@db\.example\.org:5432\/instant\?sslmode=require/);
+  assert.match(shown.stdout, /\?user=x&password=\*+&sslpassword=\*+/);
+});

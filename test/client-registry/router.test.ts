@@ -95,5 +95,34 @@ for (const driver of testDrivers) {
         assert.equal(message.entry[1].resource.entry[0].fullUrl, `${base}/Patient/${registered.body.id}`);
       }
     });
+
+    test("a Subscription's header credentials are not kept in the router's transaction log (JSON, XML, a JSON Patch); other headers are", async () => {
+      const base = `${iol.router}/clientregistry/fhir`;
+      const endpoint = `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/logged`;
+      const made = await requestJson(`${base}/Subscription`, 'POST', { resourceType: 'Subscription', status: 'requested', reason: 'PMIR', criteria: 'Patient?family=Logged',
+        channel: { type: 'rest-hook', endpoint, header: ['Authorization: Bearer json-secret-token', 'X-Api-Key: json-secret-key', 'X-Feed: kept-value'] } }, auth);
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const xml = `<Subscription xmlns="http://hl7.org/fhir"><status value="requested"/><reason value="PMIR"/><criteria value="Patient?family=Logged"/>` +
+        `<channel><type value="rest-hook"/><endpoint value="${endpoint}"/><header value="Authorization: Bearer xml-secret-token"/></channel></Subscription>`;
+      const madeXml = await fetch(`${base}/Subscription`, { method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+xml', accept: 'application/fhir+json' }, body: xml });
+      assert.equal(madeXml.status, 201, await madeXml.text());
+      const patched = await fetch(`${base}/Subscription/${made.body.id}`, {
+        method: 'PATCH', headers: { ...auth, 'content-type': 'application/json-patch+json' },
+        body: JSON.stringify([{ op: 'replace', path: '/channel/header/0', value: 'Authorization: Bearer patch-secret-token' }]),
+      });
+      assert.equal(patched.status, 200, await patched.text());
+      const logged = await eventually(async () => {
+        const list = (await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=100')).body as Array<{ request: { path: string; method: string; body?: string } }>;
+        const writes = list.filter((t) => t.request.path.includes('/Subscription'));
+        // The earlier test's Subscription, these two, and the patch.
+        return writes.length >= 4 && writes.some((t) => t.request.method === 'PATCH') ? writes.map((t) => t.request.body ?? '').join('\n') : undefined;
+      }, 'the Subscription writes logged');
+      assert.doesNotMatch(logged, /secret-token|secret-key/);
+      assert.match(logged, /Authorization: \*\*\*/);
+      assert.match(logged, /X-Feed: kept-value/);
+      // The subscription still holds its credentials: a delivery carries them.
+      const own = await requestJson(`${base}/Subscription/${made.body.id}`, 'GET', undefined, auth);
+      assert.deepEqual(own.body.channel.header, ['Authorization: ***', 'X-Api-Key: ***', 'X-Feed: ***']);
+    });
   });
 }

@@ -11,6 +11,12 @@ export const badParameter = (message: string): FhirError => new FhirError(400, '
 
 /** Longest single value we read (a code, a URL, a filter); longer is refused rather than searched. */
 const MAX_VALUE_CHARS = 4096;
+/**
+ * Most values a repeating parameter gives (`exclude-system`, `designation`, `property`,
+ * `system-version`...), occurrences and commas together: each value is matched against every
+ * member or concept the operation reads, so without a bound one request's list is work for minutes.
+ */
+export const MAX_REPEATED_VALUES = 1000;
 
 const SIMPLE_KINDS = {
   string: 'a code, URI or string (valueCode, valueUri, valueString...)',
@@ -23,6 +29,9 @@ function valueOf(p: ParametersParameter): [string | undefined, unknown] {
   for (const [key, value] of Object.entries(p)) if (key.startsWith('value')) return [key, value];
   return [undefined, undefined];
 }
+
+const tooManyValues = (operation: string, name: string): FhirError =>
+  badParameter(`$${operation}: parameter "${name}" gives more than ${MAX_REPEATED_VALUES} values, the most one request may`);
 
 export class OperationInput {
   private readonly params: ParametersParameter[];
@@ -61,13 +70,21 @@ export class OperationInput {
     return this.simple(name, 'string');
   }
 
-  /** Every occurrence of a repeating simple parameter (e.g. `property`), commas splitting too. */
+  /**
+   * Every occurrence of a repeating simple parameter (e.g. `property`), commas splitting too: at
+   * most MAX_REPEATED_VALUES values, each at most MAX_VALUE_CHARS (400 otherwise).
+   */
   strings(name: string): string[] {
-    return this.all(name).flatMap((p) => {
+    const values = this.all(name).flatMap((p) => {
       const [key, value] = valueOf(p);
       if (typeof value !== 'string') throw badParameter(`$${this.operation}: parameter "${name}" must be a code${key ? `, not ${key}` : ''}`);
+      if (value.length > MAX_VALUE_CHARS * MAX_REPEATED_VALUES) throw tooManyValues(this.operation, name);
       return value.split(',').map((s) => s.trim()).filter(Boolean);
     });
+    if (values.length > MAX_REPEATED_VALUES) throw tooManyValues(this.operation, name);
+    const long = values.find((v) => v.length > MAX_VALUE_CHARS);
+    if (long !== undefined) throw badParameter(`$${this.operation}: a value of parameter "${name}" is longer than ${MAX_VALUE_CHARS} characters`);
+    return values;
   }
 
   boolean(name: string, fallback: boolean): boolean {

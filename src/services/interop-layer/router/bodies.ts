@@ -136,6 +136,32 @@ export function isMasked(value: unknown): boolean {
   return value === MASK;
 }
 
+/**
+ * An HTTP header line written as a value in a JSON or XML body (`"Authorization: Bearer ..."`,
+ * `value="Authorization: Bearer ..."`), as FHIR's Subscription.channel.header holds the
+ * subscriber's credentials. Linear: the name is at most 64 characters of one class.
+ */
+const JSON_HEADER_LINE = /"([A-Za-z0-9-]{1,64}):[ \t]*((?:[^"\\\n]|\\.)*)"/g;
+const XML_HEADER_LINE = /value="([A-Za-z0-9-]{1,64}):[ \t]*([^"<\n]*)"/g;
+const SUBSCRIPTION = Buffer.from('Subscription');
+
+/**
+ * A request body as stored in the log when it may carry a FHIR Subscription (its path or its
+ * text names one): the values of header lines naming a credential (isCredentialName) masked,
+ * `Name: ***`, as the client registry shows them in its answers (and keeps the stored value when
+ * one is sent back so). Masked before the body is cut, so a cut never leaves half a secret. Other
+ * bodies are returned as they are: the scan costs only requests about Subscriptions.
+ */
+export function withHeaderLinesMasked(body: Buffer | undefined, path: string): Buffer | undefined {
+  if (!body?.length || (!path.includes('Subscription') && body.indexOf(SUBSCRIPTION) < 0)) return body;
+  const text = body.toString('utf8');
+  const hides = (name: string, value: string) => value !== '' && value !== MASK && isCredentialName(name);
+  const masked = text
+    .replace(JSON_HEADER_LINE, (line, name: string, value: string) => (hides(name, value) ? `"${name}: ${MASK}"` : line))
+    .replace(XML_HEADER_LINE, (line, name: string, value: string) => (hides(name, value) ? `value="${name}: ${MASK}"` : line));
+  return masked === text ? body : Buffer.from(masked, 'utf8');
+}
+
 /** Headers as stored in the log: credentials masked (a rerun replays no credential). */
 export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefined): Record<string, V | typeof MASK> {
   const out: Record<string, V | typeof MASK> = {};

@@ -21,8 +21,13 @@ export function withoutExcludedSystems(compiled: CompiledCompose, input: Operati
     return { url, version };
   });
   if (!excluded.length) return compiled;
-  const isExcluded = (system: string, version: string | undefined) =>
-    excluded.some((e) => e.url === system && (e.version === undefined || e.version === version));
+  // By url: each listed concept (tens of thousands in an inline value set) is one look-up, not a pass over the list.
+  const versionsOf = new Map<string, Set<string | undefined>>();
+  for (const { url, version } of excluded) versionsOf.set(url, (versionsOf.get(url) ?? new Set()).add(version));
+  const isExcluded = (system: string, version: string | undefined) => {
+    const versions = versionsOf.get(system);
+    return versions !== undefined && (versions.has(undefined) || versions.has(version));
+  };
   const dropped = compiled.systems.filter((s) => isExcluded(s.url, s.version || undefined));
   if (!dropped.length && !compiled.listed.some((c) => isExcluded(c.system, c.version))) return compiled;
   // csids are the store's own integers, never caller text: safe to write into the condition.

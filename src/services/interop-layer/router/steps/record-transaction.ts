@@ -4,7 +4,7 @@
  * record, read through GET /audit-events (see AuditLog.find), so auditing costs no second write.
  */
 import type { Exchange, RouterDeps } from '../exchange.js';
-import { storedBodyBytes } from '../bodies.js';
+import { storedBodyBytes, withHeaderLinesMasked } from '../bodies.js';
 import { bodyEncoding } from '../../store/content-encoding.js';
 
 export function recordTransaction(exchange: Exchange, deps: RouterDeps): void {
@@ -16,7 +16,8 @@ export function recordTransaction(exchange: Exchange, deps: RouterDeps): void {
   // A compressed answer is relayed as it came and stored decoded (content-encoding.ts), as OpenHIM stores it.
   const encoding = response?.length ? bodyEncoding(exchange.response!.headers['content-encoding']) : undefined;
   deps.transactions.finish(tx, {
-    request: storedBodyBytes(exchange.request.body, channel.requestBody, cap),
+    // A Subscription's channel.header credentials are not kept (the registry's answers mask them too).
+    request: storedBodyBytes(channel.requestBody ? withHeaderLinesMasked(exchange.request.body, exchange.request.path) : undefined, channel.requestBody, cap),
     response,
     ...(encoding ? { responseEncoding: { encoding, cap } } : {}),
   });

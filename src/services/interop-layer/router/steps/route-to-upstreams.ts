@@ -12,7 +12,7 @@ import { compilePathTransform } from '../../validation.js';
 import { senderIdentityHeaders } from '../../../../common/sender-identity.js';
 import { countParts } from '../../transaction-parts.js';
 import { bodyEncoding, decodeBody } from '../../store/content-encoding.js';
-import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody } from '../bodies.js';
+import { FORWARDING_HEADERS, forwardableHeaders, loggableHeaders, loggableOrchestrations, loggableQuery, mediatorHeaders, statusMatches, storedBody, withHeaderLinesMasked } from '../bodies.js';
 import { normaliseRequestPath } from '../request-path.js';
 import type { RouterRequest } from '../exchange.js';
 import { UpstreamFailure, type UpstreamResponse } from '../upstream.js';
@@ -129,7 +129,7 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
         headers: loggableHeaders(headers),
         method: request.method,
         timestamp: new Date().toISOString(),
-        ...storedBody(request.body, channel.requestBody, deps.config.maxStoredBodyBytes),
+        ...storedBody(channel.requestBody ? withHeaderLinesMasked(request.body, request.path) : undefined, channel.requestBody, deps.config.maxStoredBodyBytes),
       };
   const sentAt = route.primary ? new Date().toISOString() : undefined;
   try {
