@@ -46,7 +46,9 @@ const subscription = (endpoint: string, extra: Record<string, unknown> = {}) => 
 test('a public address is one the registry may post to by default; loopback, private, link-local and unspecified are not', () => {
   for (const address of ['8.8.8.8', '2001:4860:4860::8888', '196.12.1.1']) assert.equal(isPublicAddress(address), true, address);
   for (const address of ['127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1',
-    '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '224.0.0.1', 'not-an-address']) {
+    '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '224.0.0.1', 'not-an-address',
+    // IPv6 forms that carry an IPv4 address a gateway may reach: IPv4-compatible, NAT64, 6to4, Teredo.
+    '::127.0.0.1', '::7f00:1', '64:ff9b::7f00:1', '64:ff9b:1::a00:1', '2002:7f00:1::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', 'fec0::1']) {
     assert.equal(isPublicAddress(address), false, address);
   }
 });

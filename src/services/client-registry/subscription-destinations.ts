@@ -20,7 +20,13 @@ for (const [network, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) notPublic.addSubnet(network, prefix, 'ipv4');
-for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) notPublic.addSubnet(network, prefix, 'ipv6');
+// IPv6 ranges that are local, or that carry an IPv4 address a gateway or relay may take a request
+// to (IPv4-compatible ::a.b.c.d, NAT64 well-known and local-use, 6to4, Teredo): refused whatever IPv4
+// address they hold, as no subscriber needs them.
+for (const [network, prefix] of [
+  ['::', 96], ['::1', 128], ['100::', 64], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+] as const) notPublic.addSubnet(network, prefix, 'ipv6');
 
 /** Whether an IP address is a public one (anything else, including what is not an address, is not). */
 export function isPublicAddress(address: string): boolean {
