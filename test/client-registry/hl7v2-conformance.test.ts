@@ -67,5 +67,26 @@ for (const driver of testDrivers) {
       }
       assert.equal((await cr.request('GET', 'Patient?family=chirwa')).body.entry?.length ?? 0, 0);
     });
+
+    test('MSH-9, MSH-10 and MSH-12 are required: AR 101 at the field; an unknown version is AR 203, an unknown processing ID AR 202 (HL7 v2.5 2.9.2.1)', async () => {
+      const msh = (type: string, id: string, processing: string, version: string) => `MSH|^~\\&|CLINIC_A|FAC_A|CR|MOH|20240101120000||${type}|${id}|${processing}|${version}`;
+      const cases: Array<[string, string, string, string]> = [
+        [msh('', 'V-1', 'P', '2.5'), 'AR', '101', 'MSH^1^9'],
+        [msh('ADT^A04^ADT_A01', '', 'P', '2.5'), 'AR', '101', 'MSH^1^10'],
+        [msh('ADT^A04^ADT_A01', 'V-3', 'P', ''), 'AR', '101', 'MSH^1^12'],
+        [msh('ADT^A04^ADT_A01', 'V-4', 'P', '3.0'), 'AR', '203', 'MSH^1^12'],
+        [msh('ADT^A04^ADT_A01', 'V-5', 'X', '2.5'), 'AR', '202', 'MSH^1^11'],
+      ];
+      for (const [header, code, error, location] of cases) {
+        const answer = await client.send(`${header}\rPID|1||V-X^^^CLINIC_A||Version^Vic||19800101|F`);
+        const ack = ackOf(answer);
+        assert.deepEqual([ack.code, ack.error, answer.getSegment('ERR')!.getField(2).toString()], [code, error, location], `${header}: ${ack.errorText}`);
+      }
+      assert.equal((await cr.request('GET', 'Patient?family=version')).body.entry?.length ?? 0, 0, 'nothing of a refused message is stored');
+      for (const [version, processing] of [['2.3.1', 'P'], ['2.4', 'T'], ['2.5.1', 'D'], ['2.5', 'P^T']] as const) {
+        const ack = ackOf(await client.send(`${msh('QBP^Q23^QBP_Q21', `V-${version}`, processing, version)}\rQPD|IHE PIX Query|Q|C-1^^^CLINIC_A\rRCP|I`));
+        assert.equal(ack.code, 'AA', `${version} ${processing}: ${ack.errorText}`);
+      }
+    });
   });
 }

@@ -18,6 +18,8 @@ export const HL7_ERROR = {
   tableValueNotFound: [103, 'Table value not found'],
   unsupportedMessageType: [200, 'Unsupported message type'],
   unsupportedEvent: [201, 'Unsupported event code'],
+  unsupportedProcessingId: [202, 'Unsupported processing id'],
+  unsupportedVersionId: [203, 'Unsupported version id'],
   unknownKey: [204, 'Unknown key identifier'],
   duplicateKey: [205, 'Duplicate key identifier'],
   internalError: [207, 'Application internal error'],

@@ -4,7 +4,7 @@
  * MSH-9 and answers an ACK or an RSP. Nothing a sender writes makes it throw: an unparseable
  * message is answered AR, a refused one AE, with an ERR segment saying why.
  */
-import { Hl7Message } from '@medplum/core';
+import { Hl7Message, type Hl7Segment } from '@medplum/core';
 import type { FhirEngine } from '../../../fhir/engine.js';
 import type { Logger } from '../../../common/logger.js';
 import { buildAck, HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
@@ -49,6 +49,25 @@ function encodingCharactersValid(text: string): boolean {
   return (delimiters.length === 5 || delimiters.length === 6) && new Set(delimiters).size === delimiters.length && !delimiters.some((c) => /[A-Za-z0-9\s]/.test(c));
 }
 
+/** HL7 table 0103 processing IDs: production, debugging, training. */
+const PROCESSING_IDS = new Set(['P', 'D', 'T']);
+
+/**
+ * What HL7 v2.5 2.9.2.1 has the receiver check before anything else, refused AR: MSH-9 (message
+ * type), MSH-10 (control ID, which MSA-2 echoes) and MSH-12 (version: any 2.x) are required; MSH-11
+ * (processing ID) is P, D or T when given (none is taken as P).
+ */
+function headerProblem(header: Hl7Segment): Hl7MessageError | undefined {
+  if (!value(header, 9, 1)) return new Hl7MessageError('AR', HL7_ERROR.requiredFieldMissing, 'MSH-9 (message type) is required', 'MSH^1^9');
+  if (!value(header, 10)) return new Hl7MessageError('AR', HL7_ERROR.requiredFieldMissing, 'MSH-10 (message control ID) is required: the acknowledgement echoes it in MSA-2', 'MSH^1^10');
+  const version = value(header, 12);
+  if (!version) return new Hl7MessageError('AR', HL7_ERROR.requiredFieldMissing, 'MSH-12 (version ID) is required', 'MSH^1^12');
+  if (!/^2\.\d+(\.\d+)?$/.test(version)) return new Hl7MessageError('AR', HL7_ERROR.unsupportedVersionId, `MSH-12 version "${version.slice(0, 20)}" is not supported: the registry takes HL7 v2.x (2.3.1 to 2.5.1 and later)`, 'MSH^1^12');
+  const processing = value(header, 11).toUpperCase();
+  if (processing && !PROCESSING_IDS.has(processing)) return new Hl7MessageError('AR', HL7_ERROR.unsupportedProcessingId, `MSH-11 processing ID "${processing.slice(0, 10)}" is not supported: P, D or T (HL7 table 0103)`, 'MSH^1^11');
+  return undefined;
+}
+
 /** The answer (ACK or RSP) to one HL7v2 message, as text. */
 export async function answerMessage(text: string, engine: FhirEngine, options: Hl7Options): Promise<string> {
   const message = parse(text);
@@ -58,6 +77,8 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
   if (!encodingCharactersValid(text.replace(/^\uFEFF/, '').split(/[\r\n]/, 1)[0]!)) {
     return buildAck(message, 'AR', new Hl7MessageError('AR', HL7_ERROR.dataTypeError, 'MSH-2 must hold the four encoding characters, distinct and none a letter or digit (^~\\& recommended)', 'MSH^1^2')).toString();
   }
+  const invalidHeader = headerProblem(message.header);
+  if (invalidHeader) return buildAck(message, 'AR', invalidHeader).toString();
   const type = value(message.header, 9, 1).toUpperCase();
   const event = value(message.header, 9, 2).toUpperCase();
   try {
