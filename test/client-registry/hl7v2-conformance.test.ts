@@ -88,5 +88,16 @@ for (const driver of testDrivers) {
         assert.equal(ack.code, 'AA', `${version} ${processing}: ${ack.errorText}`);
       }
     });
+
+    test('a v2.3.1 sender (ITI-8) gets ERR-1 (segment^sequence^field^code) beside the v2.5 ERR-2/ERR-3', async () => {
+      const feed = 'MSH|^~\\&|CLINIC_A|FAC_A|CR|MOH|20240101120000||ADT^A01|OLD-1|P|2.3.1\rEVN|A01\rPID|||X-1^^^ROGUE||Doe^Jo||19800101|F';
+      const answer = await client.send(feed);
+      assert.equal(answer.header.getField(12).toString(), '2.3.1');
+      const err = answer.getSegment('ERR')!;
+      assert.equal(err.getField(1).toString(), 'PID^1^3^204&Unknown key identifier&HL70357');
+      assert.equal(err.getField(3).getComponent(1), '204');
+      const current = await client.send(feed.replace('2.3.1', '2.5').replace('OLD-1', 'NEW-1'));
+      assert.equal(current.getSegment('ERR')!.getField(1)?.toString() ?? '', '', 'v2.5 leaves ERR-1 (kept for backward compatibility only) empty');
+    });
   });
 }

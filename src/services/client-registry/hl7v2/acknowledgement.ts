@@ -6,7 +6,7 @@
  * registry unavailable).
  */
 import { Hl7Message, type Hl7Segment } from '@medplum/core';
-import { buildSegment, components, hl7Timestamp, reencode, value } from './encoding.js';
+import { buildSegment, components, hl7Timestamp, reencode, subcomponents, value } from './encoding.js';
 
 export type AckCode = 'AA' | 'AE' | 'AR';
 
@@ -41,16 +41,28 @@ export class Hl7MessageError extends Error {
   }
 }
 
-export function errSegment(error: Hl7MessageError): Hl7Segment {
+/**
+ * The ERR segment of a refusal. Before v2.5 (ITI-8 feeds are v2.3.1) ERR had one field, ERR-1
+ * "error code and location" (segment^sequence^field^code&text&HL70357): a request of such a
+ * version gets it too, beside the v2.5 fields its receivers ignore.
+ */
+export function errSegment(error: Hl7MessageError, request?: Hl7Message): Hl7Segment {
   const [code, text] = error.condition;
+  const [segment, sequence, field] = (error.location ?? '').split('^');
   return buildSegment('ERR', [
-    '',
+    beforeV25(request) ? components(segment, sequence, field, subcomponents(String(code), text, 'HL70357')) : '',
     error.location ?? '',
     components(String(code), text, 'HL70357'),
     'E',
     '', '', '',
     components(error.message.slice(0, 500)),
   ]);
+}
+
+/** Whether the request's MSH-12 names a version before 2.5 (2.3.1, 2.4...). */
+function beforeV25(request: Hl7Message | undefined): boolean {
+  const version = /^2\.(\d+)/.exec(request ? value(request.header, 12) : '');
+  return version !== null && Number(version[1]) < 5;
 }
 
 /** The MSH of an answer to `request` (sender and receiver swapped, the request's version echoed). */
@@ -91,6 +103,6 @@ function ackType(request: Hl7Message | undefined): string {
 
 export function buildAck(request: Hl7Message | undefined, code: AckCode, error?: Hl7MessageError): Hl7Message {
   const segments = [responseHeader(request, ackType(request)), msaSegment(request, code)];
-  if (error) segments.push(errSegment(error));
+  if (error) segments.push(errSegment(error, request));
   return new Hl7Message(segments);
 }

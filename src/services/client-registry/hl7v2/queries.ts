@@ -35,7 +35,7 @@ interface Increment {
 export function queryResponse(request: Hl7Message, event: 'K22' | 'K23', ack: AckCode, status: QueryStatus, pids: Hl7Segment[], error?: Hl7MessageError, increment?: Increment): Hl7Message {
   const qpd = request.getSegment('QPD');
   const segments = [responseHeader(request, components('RSP', event, event === 'K22' ? 'RSP_K21' : 'RSP_K23')), msaSegment(request, ack)];
-  if (error) segments.push(errSegment(error));
+  if (error) segments.push(errSegment(error, request));
   // QAK-3 echoes QPD-1 (the message query name); QAK-4..6 hit count total, this payload, hits remaining.
   const counts = increment ? [String(increment.total), String(pids.length), String(increment.remaining)] : [];
   segments.push(buildSegment('QAK', [components(qpd ? value(qpd, 2) : ''), status, ...(increment ? [qpd?.getField(1)?.toString() ?? ''] : []), ...counts]));
