@@ -99,5 +99,16 @@ for (const driver of testDrivers) {
       const current = await client.send(feed.replace('2.3.1', '2.5').replace('OLD-1', 'NEW-1'));
       assert.equal(current.getSegment('ERR')!.getField(1)?.toString() ?? '', '', 'v2.5 leaves ERR-1 (kept for backward compatibility only) empty');
     });
+
+    test('unknown domains in QPD-4 (ITI-9 case 5) and QPD-8 (ITI-21): AE, one ERR 204 per unknown domain, ERR-2 at its repetition', async () => {
+      const pix = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|U-1|C-1^^^CLINIC_A|^^^ROGUE~^^^CLINIC_B~^^^&9.9.9&ISO', 'RCP|I').text);
+      assert.equal(ackOf(pix).code, 'AE');
+      assert.equal(pix.getSegment('QAK')!.getField(2).toString(), 'AE');
+      assert.deepEqual(pix.getAllSegments('ERR').map((e) => [e.getField(2).toString(), e.getField(3).getComponent(1)]), [['QPD^1^4^1', '204'], ['QPD^1^4^3', '204']]);
+      assert.equal(pix.getSegment('PID'), undefined);
+      const pdq = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|U-2|@PID.5.1.1^CONFORM|||||^^^CLINIC_A~^^^ROGUE', 'RCP|I').text);
+      assert.deepEqual([ackOf(pdq).code, pdq.getSegment('QAK')!.getField(2).toString()], ['AE', 'AE']);
+      assert.deepEqual(pdq.getAllSegments('ERR').map((e) => e.getField(2).toString()), ['QPD^1^8^2']);
+    });
   });
 }

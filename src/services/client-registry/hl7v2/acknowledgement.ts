@@ -35,6 +35,8 @@ export class Hl7MessageError extends Error {
     message: string,
     /** ERR-2: segment^sequence^field^repetition^component, e.g. `PID^1^3^1^4`. */
     readonly location?: string,
+    /** Further errors of the same message, one ERR segment each (e.g. every unknown domain of QPD-4). */
+    readonly others: readonly Hl7MessageError[] = [],
   ) {
     super(message);
     this.name = 'Hl7MessageError';
@@ -57,6 +59,11 @@ export function errSegment(error: Hl7MessageError, request?: Hl7Message): Hl7Seg
     '', '', '',
     components(error.message.slice(0, 500)),
   ]);
+}
+
+/** One ERR per error: the refusal's, then its others. */
+export function errSegments(error: Hl7MessageError, request?: Hl7Message): Hl7Segment[] {
+  return [error, ...error.others].map((e) => errSegment(e, request));
 }
 
 /** Whether the request's MSH-12 names a version before 2.5 (2.3.1, 2.4...). */
@@ -103,6 +110,6 @@ function ackType(request: Hl7Message | undefined): string {
 
 export function buildAck(request: Hl7Message | undefined, code: AckCode, error?: Hl7MessageError): Hl7Message {
   const segments = [responseHeader(request, ackType(request)), msaSegment(request, code)];
-  if (error) segments.push(errSegment(error, request));
+  if (error) segments.push(...errSegments(error, request));
   return new Hl7Message(segments);
 }
