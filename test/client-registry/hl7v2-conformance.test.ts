@@ -110,5 +110,17 @@ for (const driver of testDrivers) {
       assert.deepEqual([ackOf(pdq).code, pdq.getSegment('QAK')!.getField(2).toString()], ['AE', 'AE']);
       assert.deepEqual(pdq.getAllSegments('ERR').map((e) => e.getField(2).toString()), ['QPD^1^8^2']);
     });
+
+    test('an A40 with more than one PID/MRG pair is AE 100 and merges nothing (ITI-8: one pair per message)', async () => {
+      const merge = hl7('ADT^A40^ADT_A39', 'EVN|A40', 'PID|1||C-1^^^CLINIC_A', 'MRG|C-2^^^CLINIC_A', 'PID|2||C-3^^^CLINIC_A', 'MRG|C-4^^^CLINIC_A');
+      const answer = await client.send(merge.text);
+      const ack = ackOf(answer);
+      assert.deepEqual([ack.code, ack.controlId, ack.error], ['AE', merge.controlId, '100'], ack.errorText);
+      assert.equal(answer.getSegment('ERR')!.getField(2).toString(), 'PID^2');
+      for (const id of ['C-2', 'C-4']) {
+        const found = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|${id}`)}`)).body.entry[0].resource;
+        assert.notEqual(found.active, false, `${id} is not merged`);
+      }
+    });
   });
 }
