@@ -122,5 +122,14 @@ for (const driver of testDrivers) {
         assert.notEqual(found.active, false, `${id} is not merged`);
       }
     });
+
+    test('QCN^J01 (cancel query, ITI-21 continuation) is acknowledged ACK^J01^ACK AA; without QID it is AE 100', async () => {
+      const cancel = hl7('QCN^J01^QCN_J01', 'QID|P-9|IHE PDQ Query');
+      const answer = await client.send(cancel.text);
+      assert.equal(answer.header.getField(9).toString(), 'ACK^J01^ACK');
+      assert.deepEqual([ackOf(answer).code, ackOf(answer).controlId], ['AA', cancel.controlId]);
+      const bare = ackOf(await client.send(hl7('QCN^J01^QCN_J01').text));
+      assert.deepEqual([bare.code, bare.error], ['AE', '100']);
+    });
   });
 }

@@ -104,8 +104,17 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
         throw error;
       }
     }
+    if (type === 'QCN' && event === 'J01') {
+      // ITI-21's Continuation option: the consumer cancels a query it wants no more increments of.
+      // The registry keeps no state per query (the DSC pointer carries it), so there is nothing to
+      // discard: the cancel is acknowledged once it names the query (QID-1 query tag).
+      const qid = message.getSegment('QID');
+      if (!qid) throw new Hl7MessageError('AE', HL7_ERROR.segmentSequence, 'the cancel query has no QID segment', 'QID');
+      if (!value(qid, 1)) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'QID-1 (the query tag of the query to cancel) is required', 'QID^1^1');
+      return buildAck(message, 'AA').toString();
+    }
     if (type === 'QBP') throw new Hl7MessageError('AR', HL7_ERROR.unsupportedEvent, `QBP^${event.slice(0, 10)} is not supported: the registry answers Q22 (PDQ) and Q23 (PIX)`, 'MSH^1^9^1^2');
-    throw new Hl7MessageError('AR', HL7_ERROR.unsupportedMessageType, `message type "${type.slice(0, 10)}" is not supported: the registry takes ADT and QBP`, 'MSH^1^9^1^1');
+    throw new Hl7MessageError('AR', HL7_ERROR.unsupportedMessageType, `message type "${type.slice(0, 10)}" is not supported: the registry takes ADT, QBP and QCN^J01`, 'MSH^1^9^1^1');
   } catch (error) {
     if (error instanceof Hl7MessageError) return buildAck(message, error.ack, error).toString();
     options.logger?.error({ err: error }, 'HL7v2 message failed');
