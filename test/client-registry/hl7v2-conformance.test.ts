@@ -3,7 +3,7 @@
  * answers written in ^~\& whatever delimiters the request used (MSH fields and the QPD echo
  * re-encoded), malformed MSH-2 and missing MSH-9/10/12 refused, ERR-1 for v2.3.1 senders (ITI-8's
  * version), one ERR per unknown domain in QPD-4/QPD-8 located at its repetition, an A40 holding
- * more than one PID/MRG pair refused, and QCN^J01 (ITI-21 cancel query) acknowledged.
+ * more than one PID/MRG pair refused, QCN^J01 (ITI-21 cancel query) acknowledged, MSH-7 in UTC with its offset.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +56,14 @@ for (const driver of testDrivers) {
       assert.match(fields, /^MSH\|\^~\\&\|CR\|MOH\|CLINIC_A\|FAC_A\|/);
       assert.deepEqual(segment(fields, 'QPD'), ['QPD|IHE PIX Query|Q-D2|C-1^^^CLINIC_A'], fields);
       assert.deepEqual(segment(fields, 'PID').map((pid) => pid.split('|')[3]), ['N-1^^^NationalId&2.16.999.1.1&ISO']);
+    });
+
+    test('MSH-7 of an answer states its time zone (+0000): a TS without one is the sender\'s local time (HL7 v2.5, data type TS)', async () => {
+      const answer = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Z-1|C-1^^^CLINIC_A', 'RCP|I').text);
+      const sent = answer.header.getField(7).toString();
+      assert.match(sent, /^\d{14}\+0000$/);
+      const at = Date.UTC(+sent.slice(0, 4), +sent.slice(4, 6) - 1, +sent.slice(6, 8), +sent.slice(8, 10), +sent.slice(10, 12), +sent.slice(12, 14));
+      assert.ok(Math.abs(Date.now() - at) < 60_000, `${sent} is now, in UTC`);
     });
 
     test('an MSH-2 that is not four distinct encoding characters is AR 102 at MSH-2, nothing stored', async () => {

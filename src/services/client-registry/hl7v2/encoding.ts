@@ -130,7 +130,7 @@ export function repeated(values: readonly string[]): string {
   return values.join(DEFAULT_CONTEXT.repetitionSeparator);
 }
 
-/** HL7 TS (yyyyMMddHHmmss) of now. */
+/** HL7 TS (yyyyMMddHHmmss+0000) of now, in UTC: without the offset a TS is the sender's local time. */
 export function hl7Timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}+0000`;
 }
