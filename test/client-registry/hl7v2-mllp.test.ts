@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hl7Message } from '@medplum/core';
+import net from 'node:net';
 import { frameMessage, MllpDecoder } from '../../src/common/mllp/framing.js';
+import { startMllpListener } from '../../src/common/mllp/listener.js';
 import { DEFAULT_CONTEXT, escapeValue, unescapeValue, value } from '../../src/services/client-registry/hl7v2/encoding.js';
 
 const messages = (events: ReturnType<MllpDecoder['push']>) => events.map((e) => (e.kind === 'message' ? e.payload.toString() : `!${e.problem}`));
@@ -33,4 +35,25 @@ test('escape sequences round-trip and are decoded when reading', () => {
   const message = Hl7Message.parse('MSH|^~\\&|A\rPID|1||||O\\S\\Brien^Ann');
   assert.equal(value(message.getSegment('PID'), 5, 1), 'O^Brien');
   assert.equal(value(message.getSegment('PID'), 9, 3), '', 'an absent field reads as empty');
+});
+
+test('a sender that half-closes after its messages (shutdown of its side, as `nc -N` does) still gets every answer, then the connection ends', async () => {
+  const listener = await startMllpListener({
+    host: '127.0.0.1', port: 0, limits: { maxMessageBytes: 1000, maxConnections: 4, idleTimeoutMs: 5000, settings: 'test' },
+    answer: async (message) => {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // an answer that takes a while, as a registry lookup or a routed upstream does
+      return `ACK ${message}`;
+    },
+  });
+  try {
+    const socket = net.connect({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.once('connect', () => socket.end(Buffer.concat([frameMessage('MSH|one'), frameMessage('MSH|two')])));
+    await closed;
+    assert.equal(Buffer.concat(received).toString(), `${frameMessage('ACK MSH|one').toString()}${frameMessage('ACK MSH|two').toString()}`);
+  } finally {
+    await listener.close();
+  }
 });

@@ -170,6 +170,18 @@ for (const driver of testDrivers) {
       assert.deepEqual(stored?.name?.[0], { family: 'Müller', given: ['José'] });
     });
 
+    test('a sender that half-closes after writing its message (nc -N) gets the registry\'s answer through the channel', async () => {
+      const { port } = new URL(channelUrl.replace(/^mllp:/, 'http:'));
+      const admit = hl7('ADT^A04^ADT_A01', 'PID|1||R-HALF^^^&2.16.999.7&ISO^MR||Halfclose^Hana||19800101|F');
+      const socket = net.connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true });
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.once('connect', () => socket.end(Buffer.concat([Buffer.of(0x0b), Buffer.from(admit.text), Buffer.of(0x1c, 0x0d)])));
+      await closed;
+      assert.match(Buffer.concat(chunks).toString('latin1'), new RegExp(`^\x0bMSH.*\rMSA\|AA\|${admit.controlId}\x1c\r$`, 's'));
+    });
+
     test('an upstream that is down: the connection is closed, the transaction Failed with its error', async () => {
       const tcpPort = await freePort();
       const deadPort = await freePort();

@@ -145,6 +145,16 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
     };
     socket.once('close', () => clearTimeout(deadline));
     armDeadline();
+    // A sender may shut down its side once it has written its messages (a half-close, as `nc -N`
+    // does): the server is half-open so that the answers still go out, then ends its side too.
+    let peerEnded = false;
+    const endIfAnswered = () => {
+      if (peerEnded && !connection.busy && !socket.destroyed) socket.end();
+    };
+    socket.once('end', () => {
+      peerEnded = true;
+      endIfAnswered();
+    });
 
     const drain = async (): Promise<void> => {
       if (connection.busy) return;
@@ -164,6 +174,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
       connection.busy = false;
       armDeadline();
       if (!socket.destroyed) socket.resume();
+      endIfAnswered();
     };
 
     socket.on('data', (data: Buffer) => {
@@ -193,8 +204,8 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   };
 
   const server = options.tls
-    ? tls.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: Math.min(limits.idleTimeoutMs, HANDSHAKE_TIMEOUT_MS) }, serve)
-    : net.createServer(serve);
+    ? tls.createServer({ ...options.tls, allowHalfOpen: true, requestCert: true, rejectUnauthorized: false, handshakeTimeout: Math.min(limits.idleTimeoutMs, HANDSHAKE_TIMEOUT_MS) }, serve)
+    : net.createServer({ allowHalfOpen: true }, serve);
   // A failed handshake (a plain-TCP sender, a bad certificate) ends that connection only.
   server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
   if (options.tls) {

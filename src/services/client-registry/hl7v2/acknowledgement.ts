@@ -6,7 +6,7 @@
  * registry unavailable).
  */
 import { Hl7Message, type Hl7Segment } from '@medplum/core';
-import { buildSegment, components, hl7Timestamp, value } from './encoding.js';
+import { buildSegment, components, hl7Timestamp, reencode, subcomponents, value } from './encoding.js';
 
 export type AckCode = 'AA' | 'AE' | 'AR';
 
@@ -18,6 +18,8 @@ export const HL7_ERROR = {
   tableValueNotFound: [103, 'Table value not found'],
   unsupportedMessageType: [200, 'Unsupported message type'],
   unsupportedEvent: [201, 'Unsupported event code'],
+  unsupportedProcessingId: [202, 'Unsupported processing id'],
+  unsupportedVersionId: [203, 'Unsupported version id'],
   unknownKey: [204, 'Unknown key identifier'],
   duplicateKey: [205, 'Duplicate key identifier'],
   internalError: [207, 'Application internal error'],
@@ -33,22 +35,41 @@ export class Hl7MessageError extends Error {
     message: string,
     /** ERR-2: segment^sequence^field^repetition^component, e.g. `PID^1^3^1^4`. */
     readonly location?: string,
+    /** Further errors of the same message, one ERR segment each (e.g. every unknown domain of QPD-4). */
+    readonly others: readonly Hl7MessageError[] = [],
   ) {
     super(message);
     this.name = 'Hl7MessageError';
   }
 }
 
-export function errSegment(error: Hl7MessageError): Hl7Segment {
+/**
+ * The ERR segment of a refusal. Before v2.5 (ITI-8 feeds are v2.3.1) ERR had one field, ERR-1
+ * "error code and location" (segment^sequence^field^code&text&HL70357): a request of such a
+ * version gets it too, beside the v2.5 fields its receivers ignore.
+ */
+export function errSegment(error: Hl7MessageError, request?: Hl7Message): Hl7Segment {
   const [code, text] = error.condition;
+  const [segment, sequence, field] = (error.location ?? '').split('^');
   return buildSegment('ERR', [
-    '',
+    beforeV25(request) ? components(segment, sequence, field, subcomponents(String(code), text, 'HL70357')) : '',
     error.location ?? '',
     components(String(code), text, 'HL70357'),
     'E',
     '', '', '',
     components(error.message.slice(0, 500)),
   ]);
+}
+
+/** One ERR per error: the refusal's, then its others. */
+export function errSegments(error: Hl7MessageError, request?: Hl7Message): Hl7Segment[] {
+  return [error, ...error.others].map((e) => errSegment(e, request));
+}
+
+/** Whether the request's MSH-12 names a version before 2.5 (2.3.1, 2.4...). */
+function beforeV25(request: Hl7Message | undefined): boolean {
+  const version = /^2\.(\d+)/.exec(request ? value(request.header, 12) : '');
+  return version !== null && Number(version[1]) < 5;
 }
 
 /** The MSH of an answer to `request` (sender and receiver swapped, the request's version echoed). */
@@ -65,10 +86,13 @@ export function responseHeader(request: Hl7Message | undefined, messageType: str
   ]);
 }
 
-/** A field of the request as it was encoded (sending application, facility, processing id). */
+/**
+ * A field of the request as it was encoded (sending application, facility, processing id),
+ * rewritten in the answer's delimiters (|^~\&) when the request used others.
+ */
 function rawField(segment: Hl7Segment | undefined, field: number): string {
   try {
-    return segment?.getField(field)?.toString() ?? '';
+    return segment ? reencode(segment.getField(field)?.toString() ?? '', segment.context) : '';
   } catch {
     return '';
   }
@@ -86,6 +110,6 @@ function ackType(request: Hl7Message | undefined): string {
 
 export function buildAck(request: Hl7Message | undefined, code: AckCode, error?: Hl7MessageError): Hl7Message {
   const segments = [responseHeader(request, ackType(request)), msaSegment(request, code)];
-  if (error) segments.push(errSegment(error));
+  if (error) segments.push(...errSegments(error, request));
   return new Hl7Message(segments);
 }

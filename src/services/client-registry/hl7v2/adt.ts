@@ -58,6 +58,13 @@ export async function registerPatient(message: Hl7Message, calls: RegistryCalls,
  * AE 205; an A40 already applied (the prior already replaced by the survivor) is AA again, nothing changed.
  */
 export async function mergePatients(message: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<void> {
+  // HL7's ADT_A39 repeats the PID/MRG group; IHE ITI-8 (and ITI-30) take one pair per A40. Only the
+  // first would be merged, so a message with more is refused before anything is merged.
+  for (const name of ['PID', 'MRG']) {
+    if (message.getAllSegments(name).length > 1) {
+      throw new Hl7MessageError('AE', HL7_ERROR.segmentSequence, `an A40 merges one patient: send one PID/MRG pair per message (this one holds ${message.getAllSegments(name).length} ${name} segments)`, `${name}^2`);
+    }
+  }
   const pid = requireSegment(message, 'PID');
   const mrg = requireSegment(message, 'MRG');
   const survivorIds = pidIdentifiers(pid, authorities, maxRepeats);

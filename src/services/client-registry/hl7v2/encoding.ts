@@ -29,6 +29,43 @@ export function escapeValue(text: string, context: Hl7Context = DEFAULT_CONTEXT)
   return out;
 }
 
+/**
+ * Text encoded with a request's delimiters (`from`: MSH-1, MSH-2) rewritten with `to`'s (the
+ * answers' |^~\&): each delimiter mapped to its counterpart, escape sequences kept under the new
+ * escape character, and a character that is a delimiter only in `to` escaped (\F\ \S\ \T\ \R\ \E\).
+ * A field, a segment or a whole message may be given.
+ */
+export function reencode(text: string, from: Hl7Context, to: Hl7Context = DEFAULT_CONTEXT): string {
+  const delimiters = (c: Hl7Context) => [c.fieldSeparator, c.componentSeparator, c.repetitionSeparator, c.subcomponentSeparator, c.escapeCharacter].join('');
+  if (delimiters(from) === delimiters(to)) return text;
+  const mapped = new Map<string, string>([
+    [from.fieldSeparator, to.fieldSeparator], [from.componentSeparator, to.componentSeparator],
+    [from.repetitionSeparator, to.repetitionSeparator], [from.subcomponentSeparator, to.subcomponentSeparator],
+  ]);
+  const literal = new Map<string, string>([
+    [to.fieldSeparator, 'F'], [to.componentSeparator, 'S'], [to.subcomponentSeparator, 'T'], [to.repetitionSeparator, 'R'], [to.escapeCharacter, 'E'],
+  ]);
+  const escaped = (code: string) => `${to.escapeCharacter}${code}${to.escapeCharacter}`;
+  let out = '';
+  for (let at = 0; at < text.length; at++) {
+    const char = text[at]!;
+    if (char === from.escapeCharacter) {
+      // An escape sequence (\F\, \X0D\, \.br\ ...) keeps its content; a lone escape character is a literal one.
+      const end = text.indexOf(from.escapeCharacter, at + 1);
+      const content = end === -1 ? undefined : text.slice(at + 1, end);
+      if (content !== undefined && /^[A-Za-z0-9.+-]*$/.test(content)) {
+        out += escaped(content);
+        at = end;
+      } else out += escaped('E');
+      continue;
+    }
+    const delimiter = mapped.get(char);
+    if (delimiter !== undefined) out += delimiter;
+    else out += literal.has(char) ? escaped(literal.get(char)!) : char;
+  }
+  return out;
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
@@ -93,7 +130,7 @@ export function repeated(values: readonly string[]): string {
   return values.join(DEFAULT_CONTEXT.repetitionSeparator);
 }
 
-/** HL7 TS (yyyyMMddHHmmss) of now. */
+/** HL7 TS (yyyyMMddHHmmss+0000) of now, in UTC: without the offset a TS is the sender's local time. */
 export function hl7Timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}+0000`;
 }

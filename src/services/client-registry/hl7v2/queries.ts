@@ -4,12 +4,12 @@
  * MSH, MSA, [ERR], QAK (QPD-2 query tag, OK / NF / AE / AR), the request's QPD, then PIDs.
  */
 import { createHash } from 'node:crypto';
-import { Hl7Message, type Hl7Segment } from '@medplum/core';
+import { Hl7Message, Hl7Segment } from '@medplum/core';
 import type { Identifier, Parameters, Patient } from '@medplum/fhirtypes';
 import { isGolden, referencedId } from '../golden-record.js';
-import { buildAck, HL7_ERROR, Hl7MessageError, msaSegment, responseHeader, errSegment, type AckCode } from './acknowledgement.js';
+import { buildAck, HL7_ERROR, Hl7MessageError, msaSegment, responseHeader, errSegments, type AckCode } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
-import { buildSegment, components, part, repetitions, value } from './encoding.js';
+import { buildSegment, components, DEFAULT_CONTEXT, part, reencode, repetitions, value } from './encoding.js';
 import { hl7ErrorFor, type RegistryCalls } from './fhir-calls.js';
 import { pidFromPatient } from './pid.js';
 
@@ -35,11 +35,12 @@ interface Increment {
 export function queryResponse(request: Hl7Message, event: 'K22' | 'K23', ack: AckCode, status: QueryStatus, pids: Hl7Segment[], error?: Hl7MessageError, increment?: Increment): Hl7Message {
   const qpd = request.getSegment('QPD');
   const segments = [responseHeader(request, components('RSP', event, event === 'K22' ? 'RSP_K21' : 'RSP_K23')), msaSegment(request, ack)];
-  if (error) segments.push(errSegment(error));
+  if (error) segments.push(...errSegments(error, request));
   // QAK-3 echoes QPD-1 (the message query name); QAK-4..6 hit count total, this payload, hits remaining.
   const counts = increment ? [String(increment.total), String(pids.length), String(increment.remaining)] : [];
   segments.push(buildSegment('QAK', [components(qpd ? value(qpd, 2) : ''), status, ...(increment ? [qpd?.getField(1)?.toString() ?? ''] : []), ...counts]));
-  if (qpd) segments.push(qpd);
+  // The request's QPD as it came, in the answer's delimiters (a request may use others than |^~\\&).
+  if (qpd) segments.push(Hl7Segment.parse(reencode(qpd.toString(), qpd.context), DEFAULT_CONTEXT));
   segments.push(...pids);
   if (increment?.pointer) segments.push(buildSegment('DSC', [increment.pointer, 'I']));
   return new Hl7Message(segments);
@@ -51,14 +52,23 @@ export function queryError(request: Hl7Message, event: 'K22' | 'K23', error: Hl7
   return queryResponse(request, event, error.ack, error.ack, [], error);
 }
 
-/** QPD-4 (Q23) or QPD-8 (Q22): the domains asked for, as URLs; an unknown one is AE 204 at its repetition. */
+/**
+ * QPD-4 (Q23) or QPD-8 (Q22): the domains asked for, as URLs. Unknown ones are AE 204 with one ERR
+ * per unknown domain, ERR-2 `QPD^1^<field>^<repetition>` (ITI-9 case 5; ITI-21 likewise for QPD-8).
+ */
 function askedDomains(qpd: Hl7Segment, field: number, authorities: AuthorityDirectory): string[] {
-  return repetitions(qpd, field).map((cx, n) => {
+  const unknown: Hl7MessageError[] = [];
+  const systems = repetitions(qpd, field).map((cx, n) => {
     const authority = { namespace: part(cx, 4, qpd.context, 1), universalId: part(cx, 4, qpd.context, 2), universalIdType: part(cx, 4, qpd.context, 3) };
     const system = authorities.systemOf(authority);
-    if (!system) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, `unknown domain "${[authority.namespace, authority.universalId].filter(Boolean).join('&').slice(0, 200)}" in QPD-${field}`, `QPD^1^${field}^${n + 1}^4`);
+    if (!system) unknown.push(new Hl7MessageError('AE', HL7_ERROR.unknownKey, `unknown domain "${[authority.namespace, authority.universalId].filter(Boolean).join('&').slice(0, 200)}" in QPD-${field}`, `QPD^1^${field}^${n + 1}`));
     return system;
   });
+  if (unknown.length) {
+    const [first, ...others] = unknown;
+    throw new Hl7MessageError(first!.ack, first!.condition, first!.message, first!.location, others);
+  }
+  return systems.filter((s): s is string => s !== undefined);
 }
 
 /** Q23 (ITI-9): the identifiers of the person QPD-3 names, in the QPD-4 domains (all when empty). */
