@@ -238,11 +238,54 @@ export function maskConfig(defs: readonly ConfigDef[], config: Record<string, un
   return out;
 }
 
+/**
+ * A config sent back with the masks GET shows: each masked password is the stored one again, also
+ * in a struct and in a list (OpenHIM's restoreMaskedPasswords, src/api/mediators.js 34-59, restores
+ * lists of passwords by position and recurses into structs; lists of structs, which we mask too,
+ * are restored by position as well). A mask with nothing stored at its place stays unset.
+ */
 export function unmaskConfig(defs: readonly ConfigDef[], incoming: Record<string, unknown>, stored: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = { ...incoming };
   for (const def of defs) {
-    if (def.type === 'password' && !def.array && out[def.param] === PASSWORD_MASK) out[def.param] = stored?.[def.param];
+    if (!Object.hasOwn(out, def.param)) continue;
+    const given = out[def.param];
+    const kept = stored && Object.hasOwn(stored, def.param) ? stored[def.param] : undefined;
+    if (given === undefined || given === null) continue;
+    if (def.array) {
+      if (Array.isArray(given)) out[def.param] = given.map((value, i) => unmaskValue(def, value, Array.isArray(kept) ? kept[i] : undefined));
+    } else out[def.param] = unmaskValue(def, given, kept);
   }
   return out;
+}
+
+function unmaskValue(def: ConfigDef, value: unknown, stored: unknown): unknown {
+  if (def.type === 'password') return value === PASSWORD_MASK ? stored : value;
+  if (def.type === 'struct' && def.template && isConfigObject(value)) return unmaskConfig(def.template, value, isConfigObject(stored) ? stored : undefined);
+  return value;
+}
+
+function isConfigObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * What OpenHIM's validateConfigDef (src/api/mediators.js 129-172) refuses in a registration's
+ * configDefs, with its messages: a struct without a template, a struct inside a template, an option
+ * without a list of values. An option inside a template needs its values too (OpenHIM checks only
+ * the top level, and then fails with a 500 on a value for it).
+ */
+export function validateConfigDefs(defs: readonly ConfigDef[]): void {
+  for (const def of defs) {
+    if (def.type === 'struct') {
+      if (!def.template) throw badRequest(`Must specify a template for struct param '${def.param}'`);
+      for (const item of def.template) {
+        if (item.type === 'struct') throw badRequest(`May not recursively specify 'struct' in template definitions (param '${def.param}')`);
+      }
+      validateConfigDefs(def.template);
+    } else if (def.type === 'option') {
+      if (!Array.isArray(def.values)) throw badRequest(`Expected field 'values' to be an array (option param '${def.param}')`);
+      if (def.values.length === 0) throw badRequest(`Must specify a values array for option param '${def.param}'`);
+    }
+  }
 }
 

@@ -10,7 +10,7 @@ import type { IolDeps } from '../deps.js';
 import { badRequest, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { mediatorSchema, type Mediator } from '../models.js';
-import { maskConfig, parseBody, unmaskConfig, validateChannel, validateConfig } from '../validation.js';
+import { maskConfig, parseBody, unmaskConfig, validateChannel, validateConfig, validateConfigDefs } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { createChannel } from './channels.js';
 import { userOf } from './auth.js';
@@ -46,6 +46,7 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
     // Default channels are checked for shape here and fully (one primary route, valid patterns)
     // when installed, as OpenHIM does: a registration is not refused for a channel it may never install.
     const defaultChannels = input.defaultChannelConfig;
+    validateConfigDefs(input.configDefs);
     if (input.config) validateConfig(input.configDefs, input.config);
     const existing = await deps.mediators.byUrn(input.urn);
     if (!existing && !input.endpoints?.length) throw badRequest(`mediator ${input.urn} is new: its registration must give its endpoints (at least one)`);

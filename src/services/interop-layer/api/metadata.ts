@@ -12,7 +12,7 @@ import { newObjectId } from '../ids.js';
 import { clientSchema, contactGroupSchema, mediatorSchema, userSchema, type User } from '../models.js';
 import { auditFields, recordChannelChange } from './channels.js';
 import { userOf } from './auth.js';
-import { parseBody, unmaskConfig, validateChannel } from '../validation.js';
+import { parseBody, unmaskConfig, validateChannel, validateConfigDefs } from '../validation.js';
 import type { ScopedRoutes } from './scopes.js';
 import { auditChange } from './common.js';
 import { publicMediator } from './mediators.js';
@@ -90,6 +90,7 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
         case 'Mediators': {
           const input = parseBody(mediatorSchema, item, 'mediator');
           record = input.urn;
+          validateConfigDefs(input.configDefs);
           const existing = await deps.mediators.byUrn(input.urn);
           if (dryRun) return planned(existing);
           const config = { ...unmaskConfig(input.configDefs, input.config ?? {}, undefined), ...(existing?.config ?? {}) };

@@ -1,0 +1,88 @@
+/**
+ * OpenHIM parity of rerun tasks, transaction updates from asynchronous mediators and mediator
+ * registrations, written from openhim-core-js v8.5.0's integration and unit tests
+ * (tasksAPITests.js, transactionsAPITests.js, mediatorAPITests.js, unit/mediatorsAPITest.js)
+ * and its source (src/tasks.js, src/api/tasks.js, src/api/transactions.js, src/api/mediators.js,
+ * src/middleware/messageStore.js). On both drivers.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+
+const MASK = '**********';
+
+for (const driver of testDrivers) {
+  describe(`OpenHIM tasks, transaction updates and mediators parity on ${driver}`, () => {
+    let iol: Iol;
+    let upstream: Upstream;
+    let channelId: string;
+    const endpoints = [{ name: 'Patient', host: 'localhost', port: '8006', type: 'http' }];
+    const mediator = (urn: string, configDefs: unknown[], config?: Record<string, unknown>) => ({ urn, name: urn, version: '0.8.0', endpoints, configDefs, ...(config ? { config } : {}) });
+    /** A transaction as OpenHIM's fixtures store them. */
+    const transaction = (extra: Record<string, unknown> = {}) => ({
+      channelID: channelId,
+      request: { path: '/parity', method: 'GET', timestamp: new Date().toISOString() },
+      status: 'Failed',
+      ...extra,
+    });
+
+    before(async () => {
+      iol = await startIol(driver);
+      upstream = await startUpstream();
+      const channel = await iol.call('POST', '/channels', { name: 'parity', urlPattern: '^/parity', allow: ['pos'], routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
+      assert.equal(channel.status, 201, JSON.stringify(channel.body));
+      channelId = channel.body._id;
+    });
+    after(async () => {
+      await iol?.stop();
+      await upstream?.close();
+    });
+
+    test('configDefs are checked as OpenHIM\'s validateConfigDef: a struct needs a template without structs, an option a list of values', async () => {
+      for (const [name, defs, message] of [
+        ['struct without template', [{ param: 'p', type: 'struct' }], "Must specify a template for struct param 'p'"],
+        ['struct in a template', [{ param: 'p', type: 'struct', template: [{ param: 'q', type: 'struct', template: [{ param: 'r', type: 'string' }] }] }], "May not recursively specify 'struct' in template definitions (param 'p')"],
+        ['option without values', [{ param: 'p', type: 'option' }], "Expected field 'values' to be an array (option param 'p')"],
+        ['option with no values', [{ param: 'p', type: 'option', values: [] }], "Must specify a values array for option param 'p'"],
+        ['option values not a list', [{ param: 'p', type: 'option', values: 'this is not an array' }], undefined],
+        ['template item without param', [{ param: 'p', type: 'struct', template: [{ field: 'this is not a valid template' }] }], undefined],
+      ] as const) {
+        const refused = await iol.call('POST', '/mediators', mediator(`urn:mediator:${name.replace(/ /g, '-')}`, [...defs]));
+        assert.equal(refused.status, 400, `${name}: ${JSON.stringify(refused.body)}`);
+        if (message) assert.equal(refused.body.message, message, name);
+      }
+      // OpenHIM's valid struct (mediatorAPITests "should store a mediator with ... a valid struct").
+      const struct = {
+        param: 'param1', type: 'struct',
+        template: [{ param: 'server', type: 'string' }, { param: 'port', type: 'number' }, { param: 'secure', type: 'bool' }, { param: 'pickAorB', type: 'option', values: ['A', 'B'] }],
+      };
+      const stored = await iol.call('POST', '/mediators', mediator('urn:mediator:structmediator-3', [struct], { param1: { server: 'localhost', port: 8080, secure: false, pickAorB: 'A' } }));
+      assert.equal(stored.status, 201, JSON.stringify(stored.body));
+      // A struct whose values are null or left out (unit/mediatorsAPITest.js).
+      assert.equal((await iol.call('PUT', '/mediators/urn:mediator:structmediator-3/config', { param1: { server: 'localhost', port: null, secure: null, pickAorB: null } })).status, 200);
+      assert.equal((await iol.call('PUT', '/mediators/urn:mediator:structmediator-3/config', { param1: { server: 'localhost' } })).status, 200);
+      assert.equal((await iol.call('PUT', '/mediators/urn:mediator:structmediator-3/config', { param1: { server: 'localhost', notDefined: 'blah' } })).status, 400);
+    });
+
+    test('a config sent back as GET masks it keeps every stored password: nested in structs and in lists (restoreMaskedPasswords)', async () => {
+      const defs = [
+        { param: 'one', type: 'password' },
+        { param: 'two', type: 'struct', template: [{ param: 'nestedPass', type: 'password' }, { param: 'flag', type: 'bool' }] },
+        { param: 'four', type: 'password', array: true },
+        { param: 'servers', type: 'struct', array: true, template: [{ param: 'host', type: 'string' }, { param: 'secret', type: 'password' }] },
+      ];
+      const config = { one: 'secret', two: { nestedPass: 'nested-secret', flag: true }, four: ['another secret', 'one more', 'last one'], servers: [{ host: 'a', secret: 's-a' }, { host: 'b', secret: 's-b' }] };
+      assert.equal((await iol.call('POST', '/mediators', mediator('urn:mediator:passwords', defs, config))).status, 201);
+      const shown = (await iol.call('GET', '/mediators/urn:mediator:passwords')).body.config;
+      assert.deepEqual(shown, { one: MASK, two: { nestedPass: MASK, flag: true }, four: [MASK, MASK, MASK], servers: [{ host: 'a', secret: MASK }, { host: 'b', secret: MASK }] });
+      // The console sends the form back with the masks, one list entry changed.
+      const sent = { ...shown, two: { ...shown.two, flag: false }, four: [MASK, 'changed', MASK] };
+      const saved = await iol.call('PUT', '/mediators/urn:mediator:passwords/config', sent);
+      assert.equal(saved.status, 200, JSON.stringify(saved.body));
+      // What the mediator itself gets (its heartbeat asks for the config) is the real values.
+      const beat = await iol.call('POST', '/mediators/urn:mediator:passwords/heartbeat', { uptime: 1, config: true });
+      assert.deepEqual(beat.body, { one: 'secret', two: { nestedPass: 'nested-secret', flag: false }, four: ['another secret', 'changed', 'last one'], servers: [{ host: 'a', secret: 's-a' }, { host: 'b', secret: 's-b' }] });
+    });
+  });
+}
