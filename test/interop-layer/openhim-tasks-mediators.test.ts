@@ -84,5 +84,28 @@ for (const driver of testDrivers) {
       const beat = await iol.call('POST', '/mediators/urn:mediator:passwords/heartbeat', { uptime: 1, config: true });
       assert.deepEqual(beat.body, { one: 'secret', two: { nestedPass: 'nested-secret', flag: false }, four: ['another secret', 'changed', 'last one'], servers: [{ host: 'a', secret: 's-a' }, { host: 'b', secret: 's-b' }] });
     });
+
+    test('PUT /transactions/:id flags auto-retry as OpenHIM\'s updateTransaction: an error on a route too, and not past autoRetryMaxAttempts', async () => {
+      const retrying = await iol.call('POST', '/channels', { name: 'retrying', urlPattern: '^/retrying$', allow: ['pos'], autoRetryEnabled: true, autoRetryPeriodMinutes: 60, autoRetryMaxAttempts: 5, routes: [{ name: 'p', host: '127.0.0.1', port: 1, primary: true }] });
+      assert.equal(retrying.status, 201);
+      const onRetrying = (extra: Record<string, unknown>) => iol.call('POST', '/transactions', transaction({ channelID: retrying.body._id, status: 'Processing', ...extra }));
+      // "should not queue a transaction for auto retry when max retries have been reached"
+      const atMax = await onRetrying({ autoRetryAttempt: 5 });
+      assert.equal((await iol.call('PUT', `/transactions/${atMax.body._id}`, { status: 'Failed', error: { message: 'Error message', stack: 'stack\nstack\nstack' } })).status, 200);
+      assert.equal((await iol.call('GET', `/transactions/${atMax.body._id}`)).body.autoRetry, false);
+      const belowMax = await onRetrying({ autoRetryAttempt: 4 });
+      assert.equal((await iol.call('PUT', `/transactions/${belowMax.body._id}`, { status: 'Failed', error: { message: 'Error message' } })).status, 200);
+      assert.equal((await iol.call('GET', `/transactions/${belowMax.body._id}`)).body.autoRetry, true);
+      // hasError: a route's error, given as routes or pushed, counts as the transaction's.
+      const routeError = await onRetrying({});
+      assert.equal((await iol.call('PUT', `/transactions/${routeError.body._id}`, { $push: { routes: { name: 'async', error: { message: 'the route failed' } } } })).status, 200);
+      assert.equal((await iol.call('GET', `/transactions/${routeError.body._id}`)).body.autoRetry, true);
+      const routesError = await onRetrying({});
+      assert.equal((await iol.call('PUT', `/transactions/${routesError.body._id}`, { routes: [{ name: 'async', error: { message: 'the route failed' } }] })).status, 200);
+      assert.equal((await iol.call('GET', `/transactions/${routesError.body._id}`)).body.autoRetry, true);
+      const fine = await onRetrying({});
+      assert.equal((await iol.call('PUT', `/transactions/${fine.body._id}`, { $push: { routes: { name: 'async', response: { status: 200, timestamp: new Date().toISOString() } } } })).status, 200);
+      assert.notEqual((await iol.call('GET', `/transactions/${fine.body._id}`)).body.autoRetry, true);
+    });
   });
 }

@@ -349,14 +349,18 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
         orchestrations: update.orchestrations ?? tx.orchestrations,
       }, deps.config.limits.transactionMaxParts);
       const [recorded, requestCut] = update.request ? capBody({ ...tx.request, ...update.request } as Transaction['request'], deps.config.maxStoredBodyBytes) : [tx.request, false];
-      // As OpenHIM's updateTransaction: an error reported on a channel that retries flags the transaction for auto-retry.
-      const channel = update.error && tx.channelID ? await deps.channels.byId(tx.channelID) : undefined;
+      // As OpenHIM's updateTransaction (src/api/transactions.js 19-38, 771-781): an error reported
+      // (the transaction's, or a route's given or pushed) on a channel that retries flags the
+      // transaction for auto-retry, unless it has had its channel's autoRetryMaxAttempts
+      // (src/autoRetry.js reachedMaxAttempts).
+      const channel = reportsError(update) && tx.channelID ? await deps.channels.byId(tx.channelID) : undefined;
+      const retry = Boolean(channel?.autoRetryEnabled) && !reachedMaxAttempts(tx, channel);
       const next: Transaction = {
         ...tx,
         request: recorded,
         ...(requestCut ? { canRerun: false } : {}),
         ...(update.clientID ? { clientID: update.clientID } : {}),
-        ...(channel?.autoRetryEnabled ? { autoRetry: true } : {}),
+        ...(retry ? { autoRetry: true } : {}),
         ...(update.status ? { status: update.status } : {}),
         ...(update.response ? { response: update.response as unknown as Transaction['response'] } : {}),
         ...(update.orchestrations ? { orchestrations: update.orchestrations as unknown as Transaction['orchestrations'] } : {}),
@@ -393,4 +397,18 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
   }
 
   return { user: registerTransactionReads, admin: registerTransactionChanges };
+}
+
+/** OpenHIM's hasError: the update reports an error of the transaction or of a route. */
+function reportsError(update: { error?: unknown; routes?: Array<Record<string, unknown>>; $push?: { routes?: Record<string, unknown> | Array<Record<string, unknown>> } }): boolean {
+  if (update.error != null) return true;
+  if (update.routes?.some((r) => Boolean(r.error))) return true;
+  const pushed = update.$push?.routes;
+  return (Array.isArray(pushed) ? pushed : pushed ? [pushed] : []).some((r) => r.error != null);
+}
+
+/** OpenHIM's autoRetry.reachedMaxAttempts: a positive autoRetryMaxAttempts the transaction's attempts have reached. */
+function reachedMaxAttempts(tx: Transaction, channel: Channel | undefined): boolean {
+  const max = Number(channel?.autoRetryMaxAttempts ?? 0);
+  return max > 0 && (Number(tx.autoRetryAttempt) || 0) >= max;
 }
