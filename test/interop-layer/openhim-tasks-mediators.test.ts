@@ -107,5 +107,31 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('PUT', `/transactions/${fine.body._id}`, { $push: { routes: { name: 'async', response: { status: 200, timestamp: new Date().toISOString() } } } })).status, 200);
       assert.notEqual((await iol.call('GET', `/transactions/${fine.body._id}`)).body.autoRetry, true);
     });
+
+    test('a GET on a channel that stores no request body can be rerun (messageStore.js: only POST, PUT and PATCH need the body)', async () => {
+      const quiet = await iol.call('POST', '/channels', { name: 'no-bodies', urlPattern: '^/no-bodies$', allow: ['pos'], requestBody: false, methods: ['GET', 'POST'], routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
+      assert.equal(quiet.status, 201, JSON.stringify(quiet.body));
+      assert.equal((await iol.call('POST', '/clients', { clientID: 'pos-client', name: 'pos', roles: ['pos'], password: 'pos-password-1' })).status, 201);
+      const auth = { authorization: basic('pos-client', 'pos-password-1') };
+      assert.equal((await fetch(`${iol.router}/no-bodies?x=1`, { headers: auth })).status, 200);
+      assert.equal((await fetch(`${iol.router}/no-bodies`, { method: 'POST', headers: auth, body: 'secret' })).status, 200);
+      const logged = (await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ channelID: quiet.body._id }))}`)).body as Array<{ _id: string; canRerun: boolean; request: { method: string } }>;
+      const get = logged.find((t) => t.request.method === 'GET')!;
+      const post = logged.find((t) => t.request.method === 'POST')!;
+      assert.equal(get.canRerun, true);
+      assert.equal(post.canRerun, false);
+      const seen = upstream.seen.length;
+      const task = await iol.call('POST', '/tasks', { tids: [get._id] });
+      assert.equal(task.status, 201, JSON.stringify(task.body));
+      const done = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the rerun');
+      assert.equal(done.transactions[0].tstatus, 'Completed', JSON.stringify(done.transactions[0]));
+      assert.equal(done.transactions[0].rerunStatus, 'Successful');
+      assert.equal(upstream.seen.length, seen + 1);
+      assert.equal(upstream.seen.at(-1)!.url, '/no-bodies?x=1');
+      assert.equal(upstream.seen.at(-1)!.body, '');
+    });
   });
 }

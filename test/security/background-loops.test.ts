@@ -76,7 +76,7 @@ for (const driver of testDrivers) {
       assert.equal(byId['bad-list']!.status, 'Cancelled');
       assert.equal(byId.gone!.status, 'Completed');
       assert.deepEqual(byId.gone!.doc.transactions!.map((t) => t.tstatus), ['Failed', 'Failed']);
-      assert.match(String(byId.gone!.doc.transactions![0]!.error), /does not exist/);
+      assert.match(String(byId.gone!.doc.transactions![0]!.error), /could not be found/);
     });
 
     test('auto-retry skips a row it cannot read and retries the next one', async () => {

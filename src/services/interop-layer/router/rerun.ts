@@ -9,7 +9,7 @@ import { dropSenderHeaders } from './steps/drop-sender-headers.js';
 import type { Exchange, ServiceDeps } from './exchange.js';
 import { runAfterSteps, runRequestSteps, type Pipeline } from './pipeline.js';
 import { awaitSecondaryRoutes, routeToUpstreams } from './steps/route-to-upstreams.js';
-import { setFinalStatus } from './steps/set-final-status.js';
+import { methodNeedsBody, setFinalStatus } from './steps/set-final-status.js';
 import { rewriteResponseUrls } from './steps/rewrite-urls.js';
 import { recordTransaction } from './steps/record-transaction.js';
 import { newObjectId } from '../ids.js';
@@ -25,8 +25,13 @@ const rerunPipeline: Pipeline = {
 
 export async function rerunTransaction(deps: ServiceDeps, transactionId: string, options: { autoRetryAttempt?: number; taskID?: string } = {}): Promise<string> {
   const original = await deps.transactions.byId(transactionId);
-  if (!original) throw new Error(`transaction ${transactionId} does not exist`);
-  if (!original.canRerun || original.request.body === undefined) throw new Error(`transaction ${transactionId} cannot be rerun (its request body was not stored in full)`);
+  if (!original) throw new Error(`Transaction ${transactionId} could not be found`);
+  // OpenHIM's words (src/tasks.js rerunGetTransaction). A request without a stored body is
+  // replayed without one unless its method needs it (messageStore.js: POST, PUT, PATCH).
+  const bodyless = original.request.body === undefined && original.request.bodyBase64 === undefined;
+  if (!original.canRerun || (bodyless && methodNeedsBody(original.request.method))) {
+    throw new Error(`Transaction ${transactionId} cannot be rerun as there isn't enough information about the request`);
+  }
   const channel = deps.routing.enabledChannels().find((c) => c.channel._id === original.channelID);
   if (!channel) throw new Error(`the channel of transaction ${transactionId} is missing or disabled`);
   // clientID is the client's _id; transactions logged before that held its clientID.
@@ -62,7 +67,7 @@ export async function rerunTransaction(deps: ServiceDeps, transactionId: string,
       querystring: withoutMaskedParameters(original.request.querystring),
       headers,
       // The exact bytes: a body that is not UTF-8 is replayed from bodyBase64, not its decoding.
-      body: original.request.bodyBase64 !== undefined ? Buffer.from(original.request.bodyBase64, 'base64') : Buffer.from(original.request.body, 'utf8'),
+      body: original.request.bodyBase64 !== undefined ? Buffer.from(original.request.bodyBase64, 'base64') : Buffer.from(original.request.body ?? '', 'utf8'),
       clientIP: original.clientIP ?? '',
       host: String(original.request.host ?? ''),
       port: Number(original.request.port ?? 0),

@@ -17,7 +17,9 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   // The bodies themselves go to the log as bytes (recordTransaction): only whether they are cut here.
   const requestCut = bodyIsCut(exchange.request.body, channel.requestBody, cap);
   if (requestCut) tx.request.bodyTruncated = true;
-  if (requestCut || !channel.requestBody) tx.canRerun = false;
+  // As OpenHIM's messageStore.js (60-75): a request whose body is not stored can be rerun unless
+  // its method carries one (POST, PUT, PATCH); a body cut at the cap never.
+  if (requestCut || (!channel.requestBody && methodNeedsBody(exchange.request.method))) tx.canRerun = false;
   if (response) {
     tx.response = {
       status: response.status,
@@ -39,4 +41,9 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
     const attempts = tx.autoRetryAttempt ?? 0;
     tx.autoRetry = channel.autoRetryMaxAttempts === undefined || channel.autoRetryMaxAttempts === 0 || attempts < channel.autoRetryMaxAttempts;
   }
+}
+
+/** Methods whose rerun needs the stored body (OpenHIM's messageStore.js: POST, PUT, PATCH). */
+export function methodNeedsBody(method: string): boolean {
+  return method === 'POST' || method === 'PUT' || method === 'PATCH';
 }
