@@ -102,7 +102,15 @@ for (const driver of testDrivers) {
       assert.equal(task.status, 201);
       assert.equal(task.body.user, 'viewer@example.org');
       assert.deepEqual((await iol.call('GET', '/tasks', undefined, auth)).body.map((t: { _id: string }) => t._id), [task.body._id]);
-      assert.equal((await iol.call('POST', '/bulkrerun', { filters: {} }, auth)).status, 403);
+      // POST /bulkrerun (OpenHIM lets users bulk-rerun): only the channels whose txRerunAcl names their group.
+      const bulk = await iol.call('POST', '/bulkrerun', { filters: {}, pauseQueue: true }, auth);
+      assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+      for (const { _id } of bulk.body.tasks) {
+        for (const { tid } of (await iol.call('GET', `/tasks/${_id}`, undefined, auth)).body.transactions) {
+          assert.equal((await iol.call('GET', `/transactions/${tid}`)).body.channelID, ids.seen);
+        }
+      }
+      assert.equal((await iol.call('POST', '/bulkrerun', { filters: { channelID: ids.hidden } }, auth)).status, 403);
     });
 
     test('auto-retry reruns a failed transaction after the period, up to the maximum', async () => {

@@ -108,6 +108,87 @@ for (const driver of testDrivers) {
       assert.notEqual((await iol.call('GET', `/transactions/${fine.body._id}`)).body.autoRetry, true);
     });
 
+    test('POST /tasks takes transactions it cannot rerun, as OpenHIM: they fail in the task with OpenHIM\'s words', async () => {
+      const gone = '222288888888888888888888';
+      const noBody = await iol.call('POST', '/transactions', transaction({ canRerun: false }));
+      const paused = await iol.call('POST', '/tasks', { tids: [gone, '333399999999999999999999', '444410101010101010101010'], paused: true });
+      assert.equal(paused.status, 201, JSON.stringify(paused.body));
+      assert.equal(paused.body.status, 'Paused');
+      assert.equal(paused.body.remainingTransactions, 3);
+      assert.equal((await iol.call('DELETE', `/tasks/${paused.body._id}`)).status, 200);
+      const task = await iol.call('POST', '/tasks', { tids: [gone, noBody.body._id] });
+      assert.equal(task.status, 201, JSON.stringify(task.body));
+      const done = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the task');
+      assert.deepEqual(done.transactions.map((t: { tstatus: string }) => t.tstatus), ['Failed', 'Failed']);
+      assert.equal(done.transactions[0].error, `Transaction ${gone} could not be found`);
+      assert.equal(done.transactions[1].error, `Transaction ${noBody.body._id} cannot be rerun as there isn't enough information about the request`);
+      assert.equal(done.remainingTransactions, 0);
+    });
+
+    test('PUT /tasks/:id sets what OpenHIM\'s updateTask sets: status Completed too, the _id never', async () => {
+      const tx = await iol.call('POST', '/transactions', transaction());
+      const task = await iol.call('POST', '/tasks', { tids: [tx.body._id], paused: true });
+      const updated = await iol.call('PUT', `/tasks/${task.body._id}`, { _id: '123333', status: 'Completed', completed: '2014-06-18T13:30:00.929Z' });
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      const stored = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+      assert.equal(stored.status, 'Completed');
+      assert.equal(stored._id, task.body._id);
+      assert.equal(stored.transactions.length, 1);
+      // A body without a status changes nothing (OpenHIM answers 200).
+      assert.equal((await iol.call('PUT', `/tasks/${task.body._id}`, {})).status, 200);
+      assert.equal((await iol.call('PUT', '/tasks/aaa777777bbb66cc5d4454ee', { status: 'Paused' })).status, 404);
+    });
+
+    test('POST /bulkrerun: tasks of at most 50 transactions, 200 when nothing matches, and for users on the channels they may rerun', async () => {
+      const bulkChannel = await iol.call('POST', '/channels', { name: 'bulk', urlPattern: '^/bulk$', allow: ['pos'], txViewAcl: ['viewers'], txRerunAcl: ['rerunners'], routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
+      const other = await iol.call('POST', '/channels', { name: 'bulk-other', urlPattern: '^/bulk-other$', allow: ['pos'], txViewAcl: ['viewers'], routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
+      for (let i = 0; i < 51; i++) {
+        const created = await iol.call('POST', '/transactions', transaction({ channelID: bulkChannel.body._id, request: { path: '/bulk', method: 'GET', body: '', timestamp: new Date().toISOString() } }));
+        assert.equal(created.status, 201);
+      }
+      await iol.call('POST', '/transactions', transaction({ channelID: other.body._id, request: { path: '/bulk-other', method: 'GET', body: '', timestamp: new Date().toISOString() } }));
+      const before = new Set(((await iol.call('GET', '/tasks?filterLimit=1000')).body as Array<{ _id: string }>).map((t) => t._id));
+      const bulk = await iol.call('POST', '/bulkrerun', { batchSize: 10, filters: { channelID: bulkChannel.body._id }, pauseQueue: true });
+      assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+      assert.equal(bulk.body.success, true);
+      assert.equal(bulk.body.message, 'Tasks created for bulk rerun of transactions');
+      const made = ((await iol.call('GET', '/tasks?filterLimit=1000')).body as Array<{ _id: string; totalTransactions: number; status: string; batchSize: number }>).filter((t) => !before.has(t._id));
+      assert.deepEqual(made.map((t) => t.totalTransactions).sort((a, b) => a - b), [1, 50], 'OpenHIM rerun.taskTransactionsLength: 50');
+      assert.ok(made.every((t) => t.status === 'Paused' && t.batchSize === 10));
+      assert.deepEqual(bulk.body.tasks.map((t: { _id: string }) => t._id).sort(), made.map((t) => t._id).sort());
+      for (const t of made) await iol.call('DELETE', `/tasks/${t._id}`);
+      // Nothing matches: OpenHIM answers success and makes no task.
+      const none = await iol.call('POST', '/bulkrerun', { batchSize: 1, filters: { channelID: '000000000000000000000000' } });
+      assert.equal(none.status, 200, JSON.stringify(none.body));
+      assert.equal(none.body.success, true);
+      assert.deepEqual(none.body.tasks, []);
+      // Users: the channels whose txRerunAcl names one of their groups.
+      for (const [email, groups] of [['rerunner@example.org', ['rerunners', 'viewers']], ['viewer@example.org', ['viewers']]] as const) {
+        assert.equal((await iol.call('POST', '/users', { email, firstname: 'A', surname: 'B', groups, password: 'a-long-password-1' })).status, 201);
+      }
+      const rerunner = { authorization: basic('rerunner@example.org', 'a-long-password-1') };
+      const viewer = { authorization: basic('viewer@example.org', 'a-long-password-1') };
+      const own = await iol.call('POST', '/bulkrerun', { batchSize: 1, filters: {}, pauseQueue: true }, rerunner);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      const ownTasks = (await iol.call('GET', '/tasks?filterLimit=1000', undefined, rerunner)).body as Array<{ _id: string; user: string }>;
+      assert.equal(ownTasks.length, 2);
+      for (const t of ownTasks) {
+        const full = (await iol.call('GET', `/tasks/${t._id}`)).body;
+        for (const { tid } of full.transactions) assert.equal((await iol.call('GET', `/transactions/${tid}`)).body.channelID, bulkChannel.body._id);
+      }
+      const named = await iol.call('POST', '/bulkrerun', { batchSize: 1, filters: { channelID: bulkChannel.body._id }, pauseQueue: true }, rerunner);
+      assert.equal(named.status, 200);
+      const refused = await iol.call('POST', '/bulkrerun', { batchSize: 1, filters: { channelID: other.body._id } }, rerunner);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.message, `Forbidden: Unauthorized channel ${other.body._id}`);
+      const nothing = await iol.call('POST', '/bulkrerun', { batchSize: 1, filters: {} }, viewer);
+      assert.equal(nothing.status, 403);
+      assert.equal(nothing.body.message, 'Forbidden: User not authorized to rerun transactions for any channel');
+    });
+
     test('a GET on a channel that stores no request body can be rerun (messageStore.js: only POST, PUT and PATCH need the body)', async () => {
       const quiet = await iol.call('POST', '/channels', { name: 'no-bodies', urlPattern: '^/no-bodies$', allow: ['pos'], requestBody: false, methods: ['GET', 'POST'], routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
       assert.equal(quiet.status, 201, JSON.stringify(quiet.body));
@@ -132,6 +213,30 @@ for (const driver of testDrivers) {
       assert.equal(upstream.seen.length, seen + 1);
       assert.equal(upstream.seen.at(-1)!.url, '/no-bodies?x=1');
       assert.equal(upstream.seen.at(-1)!.body, '');
+    });
+
+    test('a rerun an asynchronous channel answers 202 leaves its task Pending Async until the mediator reports the end (tasks.js checkAsyncTaskStatus)', async () => {
+      const asyncChannel = await iol.call('POST', '/channels', { name: 'async', urlPattern: '^/async$', allow: ['pos'], isAsynchronousProcess: true, routes: [{ name: 'p', host: '127.0.0.1', port: upstream.port, primary: true }] });
+      assert.equal(asyncChannel.status, 201, JSON.stringify(asyncChannel.body));
+      const original = await iol.call('POST', '/transactions', transaction({ channelID: asyncChannel.body._id, request: { path: '/async', method: 'GET', body: '', timestamp: new Date().toISOString() } }));
+      const task = await iol.call('POST', '/tasks', { tids: [original.body._id] });
+      const pending = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+        return t.status === 'Pending Async' ? t : undefined;
+      }, 'the task to wait for the mediator');
+      assert.equal(pending.transactions[0].tstatus, 'Processing');
+      assert.equal(pending.transactions[0].rerunStatus, 'Pending Async');
+      assert.equal(pending.completedDate, undefined);
+      assert.equal((await iol.call('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ status: 'Pending Async' }))}`)).body.length, 1);
+      // The asynchronous mediator reports the end of the rerun.
+      assert.equal((await iol.call('PUT', `/transactions/${pending.transactions[0].rerunID}`, { status: 'Successful' })).status, 200);
+      const done = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the task to complete', 200);
+      assert.equal(done.transactions[0].tstatus, 'Completed');
+      assert.equal(done.transactions[0].rerunStatus, 'Successful');
+      assert.ok(done.completedDate);
     });
   });
 }

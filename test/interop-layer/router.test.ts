@@ -616,12 +616,15 @@ for (const driver of testDrivers) {
       assert.equal(bulk.status, 200, 'as OpenHIM: 200 {success, message}');
       assert.equal(bulk.body.success, true);
       assert.equal(bulk.body.message, 'Tasks created for bulk rerun of transactions');
-      assert.equal(bulk.body.status, 'Paused');
+      assert.equal(bulk.body.tasks.length, 1, 'one task of up to 50 transactions (OpenHIM rerun.taskTransactionsLength)');
+      const [made] = bulk.body.tasks;
+      assert.equal(made.status, 'Paused');
+      assert.equal(bulk.body.totalTransactions, before);
       await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await iol.call('GET', `/tasks/${bulk.body._id}`)).body.remainingTransactions, before, 'paused: nothing ran');
-      assert.equal((await iol.call('PUT', `/tasks/${bulk.body._id}`, { status: 'Queued' })).status, 200);
+      assert.equal((await iol.call('GET', `/tasks/${made._id}`)).body.remainingTransactions, before, 'paused: nothing ran');
+      assert.equal((await iol.call('PUT', `/tasks/${made._id}`, { status: 'Queued' })).status, 200);
       const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${bulk.body._id}`)).body;
+        const t = (await iol.call('GET', `/tasks/${made._id}`)).body;
         return t.status === 'Completed' ? t : undefined;
       }, 'the bulk rerun');
       assert.equal(done.remainingTransactions, 0);
@@ -631,7 +634,15 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('PUT', `/tasks/${cancelled.body._id}`, { status: 'Queued' })).status, 400);
       assert.equal((await iol.call('GET', '/tasks')).body.length >= 2, true);
       assert.equal((await iol.call('DELETE', `/tasks/${cancelled.body._id}`)).status, 200);
-      assert.equal((await iol.call('POST', '/tasks', { tids: ['ffffffffffffffffffffffff'] })).status, 400);
+      // As OpenHIM's addTask: an id that names no transaction is queued, and fails in the task.
+      const unknown = await iol.call('POST', '/tasks', { tids: ['ffffffffffffffffffffffff'] });
+      assert.equal(unknown.status, 201);
+      const failed = await eventually(async () => {
+        const t = (await iol.call('GET', `/tasks/${unknown.body._id}`)).body;
+        return t.status === 'Completed' ? t : undefined;
+      }, 'the task of an unknown transaction');
+      assert.equal(failed.transactions[0].tstatus, 'Failed');
+      assert.equal(failed.transactions[0].error, 'Transaction ffffffffffffffffffffffff could not be found');
       // As OpenHIM: the bulk rerun dialog's question, how many transactions the filters match.
       const counted = (await iol.call('GET', `/transactions?filterRepresentation=bulkrerun&filters=${encodeURIComponent(JSON.stringify(filters))}`)).body;
       assert.deepEqual(counted, { count: (await iol.call('GET', `/transactions/count?filters=${encodeURIComponent(JSON.stringify(filters))}`)).body.count });

@@ -43,6 +43,7 @@ const DOCUMENTED_USER: Record<string, string> = {
   'GET /tasks/:taskId': 'own-task',
   'PUT /tasks/:taskId': 'own-task',
   'POST /tasks': 'txRerunAcl',
+  'POST /bulkrerun': 'txRerunAcl',
   'GET /metrics': 'txViewAcl',
   'GET /metrics/channels/:channelID?': 'txViewAcl',
   'GET /metrics/timeseries/:type': 'txViewAcl',
@@ -142,6 +143,11 @@ describe('admin API permission scopes', () => {
       const anonymous = r.method === 'GET' && r.url === '/me' ? 404 : 401;
       assert.equal((await send(iol.api, r.method, path, {})).status, anonymous, `${r.method} ${path} anonymously`);
       const asClerk = await send(iol.api, r.method, path, clerk);
+      // POST /bulkrerun without filters reruns the channels the user may rerun: none, OpenHIM's 403 for that.
+      if (r.method === 'POST' && r.url === '/bulkrerun') {
+        assert.deepEqual([asClerk.status, asClerk.text], [403, 'Forbidden: User not authorized to rerun transactions for any channel']);
+        continue;
+      }
       assert.ok(![401, 403].includes(asClerk.status), `${r.method} ${path} as a non-admin answered ${asClerk.status}`);
     }
     // Their finer checks still hold: another user's record is refused.

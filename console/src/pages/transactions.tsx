@@ -50,8 +50,11 @@ export function TransactionsPage() {
     const filters_ = filtersJson(filters);
     if (!confirm(filters_ ? 'Rerun every transaction these filters match?' : 'No filter is set: rerun every transaction that can be rerun?')) return;
     try {
-      const task = await api.post<Task>('/bulkrerun', { filters: filters_ ?? '{}', batchSize: 10, pauseQueue: false });
-      setMessage(`Rerun task ${task._id} queued for ${task.totalTransactions ?? 'the'} matching transaction(s).`);
+      // As OpenHIM: tasks of up to 50 transactions each, none when nothing can be rerun.
+      const bulk = await api.post<{ tasks: Array<{ _id: string }>; totalTransactions: number }>('/bulkrerun', { filters: filters_ ?? '{}', batchSize: 10, pauseQueue: false });
+      setMessage(bulk.tasks.length === 0
+        ? 'No matching transaction can be rerun.'
+        : `${bulk.tasks.length} rerun task(s) queued for ${bulk.totalTransactions} matching transaction(s).`);
     } catch (e) {
       setError(errorText(e));
     }

@@ -6,7 +6,7 @@
 import { badRequest } from '../errors.js';
 import { asJson, filterValues, filtersObject, parseTimestamp } from './query-filters.js';
 
-const TASK_STATUSES = ['Queued', 'Processing', 'Paused', 'Cancelled', 'Completed'] as const;
+const TASK_STATUSES = ['Queued', 'Processing', 'Paused', 'Cancelled', 'Completed', 'Pending Async'] as const;
 const TASK_FILTERS = ['status', 'user', 'created'];
 
 export interface TaskFilters {

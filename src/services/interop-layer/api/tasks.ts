@@ -8,20 +8,20 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
-import { badRequest, missing } from '../errors.js';
+import { badRequest, forbidden, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
 import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import type { Transaction, User } from '../models.js';
-import { forbidden } from '../errors.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
 import { parseFilters, withFilterErrors } from './transactions.js';
 import { parseTaskFilters, taskWhere } from './task-filters.js';
 import { checkStorable, parsePaging } from './query-filters.js';
 import { storableJson } from '../store/storable.js';
+import { settlePendingAsyncTasks } from './pending-async-tasks.js';
 
-type TaskStatus = 'Queued' | 'Processing' | 'Paused' | 'Cancelled' | 'Completed';
+type TaskStatus = 'Queued' | 'Processing' | 'Paused' | 'Cancelled' | 'Completed' | 'Pending Async';
 
 interface TaskTransaction {
   tid: string;
@@ -51,7 +51,17 @@ const bulkSchema = z.object({
   batchSize: z.number().int().min(1).max(1000).default(1),
   pauseQueue: z.boolean().default(false),
 });
-const updateSchema = z.object({ status: z.enum(['Queued', 'Paused', 'Cancelled']) });
+/**
+ * What PUT /tasks/:id sets. OpenHIM's updateTask (src/api/tasks.js 303-367) writes whatever it is
+ * sent but the _id (its test sets `status: 'Completed'`); here the status, as the console sends it,
+ * and other fields are dropped: the task's transactions and counts are the runner's.
+ */
+const updateSchema = z.object({ status: z.enum(['Queued', 'Paused', 'Cancelled', 'Completed']).optional() });
+
+/** OpenHIM's rerun.taskTransactionsLength (config/default.json): a bulk rerun makes tasks of this many transactions. */
+const BULK_TASK_TRANSACTIONS = 50;
+/** The most transactions one bulk rerun takes (in tasks of BULK_TASK_TRANSACTIONS). */
+const BULK_MAX_TRANSACTIONS = 100_000;
 
 /** After the runner's loop fails (database down), it tries again this much later. */
 const RUNNER_RETRY_MS = 5_000;
@@ -129,6 +139,7 @@ class TaskRunner {
   private async work(): Promise<void> {
     const rerun = this.deps.rerun;
     if (!rerun) return;
+    await settlePendingAsyncTasks(this.deps);
     for (;;) {
       if (this.stopped) return;
       const id = await this.claimNext();
@@ -161,7 +172,8 @@ class TaskRunner {
             t.rerunID = await rerun(t.tid, task._id);
             const child = await this.deps.transactions.byId(t.rerunID);
             t.rerunStatus = child?.status;
-            t.tstatus = 'Completed';
+            // As OpenHIM (src/tasks.js 183-185): a rerun an asynchronous channel accepted waits for its mediator.
+            t.tstatus = child?.status === 'Pending Async' ? 'Processing' : 'Completed';
           } catch (error) {
             t.tstatus = 'Failed';
             t.error = error instanceof Error ? error.message : String(error);
@@ -179,7 +191,9 @@ class TaskRunner {
       await this.save(task);
       if (this.stopped) return;
     }
-    await this.save({ ...task, status: 'Completed', completedDate: new Date().toISOString() });
+    // As OpenHIM (src/tasks.js 204-206): reruns still waiting for their mediator leave the task Pending Async.
+    if (task.transactions.some((t) => t.tstatus === 'Processing')) await this.save({ ...task, status: 'Pending Async' });
+    else await this.save({ ...task, status: 'Completed', completedDate: new Date().toISOString() });
   }
 
   /** A task the runner cannot read is cancelled in place, with the reason, so the queue moves on. */
@@ -232,23 +246,38 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
     return isAdmin(user) || task.user === user.email;
   }
 
+  /**
+   * A task as OpenHIM's addTask makes it (src/api/tasks.js 66-163): every id given is queued,
+   * also one that names no transaction or one that cannot be rerun (it fails in the task, with
+   * OpenHIM's words); a user needs txRerunAcl on the channels of the transactions that exist, and
+   * a transaction of a disabled or deleted channel refuses the whole task. Queued transactions
+   * leave the auto-retry queue, their attempts reset.
+   */
   async function createTask(tids: string[], batchSize: number, paused: boolean, user: User): Promise<Task> {
     const allowed = await rerunnableChannels(user);
-    const enabled = new Set(deps.routing.enabledChannels().map((c) => c.channel._id));
-    const transactions: TaskTransaction[] = [];
-    const rerun: Transaction[] = [];
-    for (const tid of tids) {
+    const found: Transaction[] = [];
+    for (const tid of new Set(tids)) {
       const tx = await deps.transactions.byId(tid);
-      if (!tx) throw badRequest(`transaction ${tid} does not exist`);
-      if (allowed && !allowed.has(tx.channelID ?? '')) throw forbidden(`user ${user.email} may not rerun transactions of this channel (txRerunAcl)`);
-      if (!tx.canRerun) throw badRequest(`transaction ${tid} cannot be rerun (its body was not stored in full)`);
-      // OpenHIM's words (tasks.js areTransactionChannelsValid).
-      if (!enabled.has(tx.channelID ?? '')) throw badRequest('Cannot queue task as there are transactions with disabled or deleted channels');
-      transactions.push({ tid, tstatus: 'Queued' });
-      rerun.push(tx);
+      if (tx) found.push(tx);
     }
-    // As OpenHIM: a transaction queued for rerun leaves the auto-retry queue and its attempts start again.
-    for (const tx of rerun) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
+    const channelIDs = [...new Set(found.map((tx) => tx.channelID ?? ''))];
+    if (allowed) {
+      if (allowed.size === 0) throw forbidden('User is not authorised to create rerun tasks for any channel');
+      const restricted = channelIDs.filter((id) => !allowed.has(id));
+      if (restricted.length) throw forbidden(`User is not authorised to create rerun tasks for channels ${restricted.join(', ')}`);
+    }
+    const stopped: string[] = [];
+    for (const id of channelIDs) {
+      const channel = id ? await deps.channels.byId(id) : undefined;
+      if (channel && channel.status !== 'enabled') stopped.push(channel.name);
+    }
+    if (stopped.length) throw badRequest(`Cannot rerun transactions for disabled or deleted channels - ${stopped.join(', ')}`);
+    for (const tx of found) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
+    return queueTask(tids, batchSize, paused, user);
+  }
+
+  async function queueTask(tids: string[], batchSize: number, paused: boolean, user: User): Promise<Task> {
+    const transactions: TaskTransaction[] = tids.map((tid) => ({ tid, tstatus: 'Queued' }));
     const task: Task = {
       _id: newObjectId(),
       status: paused ? 'Paused' : 'Queued',
@@ -262,6 +291,38 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
     await runner.save(task);
     runner.kick();
     return task;
+  }
+
+  /**
+   * POST /bulkrerun as OpenHIM's rerunTransactions (src/api/transactions.js 261-396): the
+   * transactions the filters match, newest first, in tasks of 50 (its taskTransactionsLength);
+   * 200 `{success, message}` also when none matches (no task then). A user reruns only channels
+   * whose txRerunAcl names one of their groups (OpenHIM checks the view ACLs there, and its own
+   * txRerunAcl for POST /tasks): a channelID filter naming another is 403 "Forbidden:
+   * Unauthorized channel <id>", none at all 403. Beyond OpenHIM, only transactions that can be
+   * rerun on an enabled channel are taken (OpenHIM queues them and they fail in the task).
+   */
+  async function bulkRerun(rawFilters: string | Record<string, unknown>, batchSize: number, paused: boolean, user: User): Promise<Task[]> {
+    const filters = parseFilters(rawFilters);
+    const allowed = await rerunnableChannels(user);
+    if (allowed) {
+      if (filters.channelIDs !== undefined) {
+        const refused = filters.channelIDs.find((id) => !allowed.has(id));
+        if (refused !== undefined) throw forbidden(`Forbidden: Unauthorized channel ${refused}`);
+      } else {
+        if (allowed.size === 0) throw forbidden('Forbidden: User not authorized to rerun transactions for any channel');
+        filters.channelIDs = [...allowed];
+      }
+    }
+    const txs = await withFilterErrors(filters, () => deps.transactions.find({ ...filters, limit: BULK_MAX_TRANSACTIONS, offset: 0 }, false));
+    const enabled = new Set(deps.routing.enabledChannels().map((c) => c.channel._id));
+    const rerunnable = txs.filter((t) => t.canRerun && enabled.has(t.channelID ?? ''));
+    for (const tx of rerunnable) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
+    const tasks: Task[] = [];
+    for (let i = 0; i < rerunnable.length; i += BULK_TASK_TRANSACTIONS) {
+      tasks.push(await queueTask(rerunnable.slice(i, i + BULK_TASK_TRANSACTIONS).map((t) => t._id), batchSize, paused, user));
+    }
+    return tasks;
   }
 
   return {
@@ -292,6 +353,20 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         return task;
       });
 
+      scope.post('/bulkrerun', { config: { userCheck: 'txRerunAcl' } }, async (request) => {
+        const user = userOf(request);
+        const input = parseBody(bulkSchema, request.body, 'bulk rerun');
+        const tasks = await bulkRerun(input.filters as string | Record<string, unknown>, input.batchSize, input.pauseQueue, user);
+        for (const task of tasks) auditChange(deps, request, 'C', `Task/${task._id}`);
+        // OpenHIM answers 200 {success, message}; the tasks it made come with it.
+        return {
+          success: true,
+          message: 'Tasks created for bulk rerun of transactions',
+          tasks: tasks.map(({ _id, status, totalTransactions }) => ({ _id, status, totalTransactions })),
+          totalTransactions: tasks.reduce((n, t) => n + t.totalTransactions, 0),
+        };
+      });
+
       scope.get<{ Params: { taskId: string }; Querystring: { filterLimit?: string; filterPage?: string; filters?: string } }>('/tasks/:taskId', { config: { userCheck: 'own-task' } }, async (request) => {
         const user = userOf(request);
         checkStorable(request.params.taskId, 'taskId');
@@ -306,8 +381,9 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
         const task = await runner.load(request.params.taskId);
         if (!task || !visibleTask(user, task)) throw missing(`We could not find a Task with this ID: ${request.params.taskId}.`);
         const { status } = parseBody(updateSchema, request.body, 'task update');
+        if (status === undefined || status === task.status) return task;
         if (task.status === 'Completed' || task.status === 'Cancelled') throw badRequest(`task is ${task.status} and cannot change`);
-        const next = { ...task, status };
+        const next: Task = { ...task, status, ...(status === 'Completed' ? { completedDate: new Date().toISOString() } : {}) };
         await runner.save(next);
         if (status === 'Queued') runner.kick();
         auditChange(deps, request, 'U', `Task/${task._id}`);
@@ -315,19 +391,6 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
       });
     },
     admin(scope) {
-      scope.post('/bulkrerun', async (request) => {
-        const user = userOf(request);
-        const input = parseBody(bulkSchema, request.body, 'bulk rerun');
-        const filters = parseFilters(input.filters as string | Record<string, unknown>);
-        const txs = await withFilterErrors(filters, () => deps.transactions.find({ ...filters, limit: 100_000, offset: 0 }, false));
-        const tids = txs.filter((t) => t.canRerun).map((t) => t._id);
-        if (tids.length === 0) throw badRequest('no transaction that can be rerun matches these filters');
-        const task = await createTask(tids, input.batchSize, input.pauseQueue, user);
-        auditChange(deps, request, 'C', `Task/${task._id}`);
-        // OpenHIM answers 200 {success, message} (transactions.js rerunTransactions); the task it made comes with it.
-        return { success: true, message: 'Tasks created for bulk rerun of transactions', ...task };
-      });
-
       scope.delete<{ Params: { taskId: string } }>('/tasks/:taskId', async (request) => {
         checkStorable(request.params.taskId, 'taskId');
         const r = await deps.db.query('DELETE FROM iol.tasks WHERE id = $1', [request.params.taskId]);

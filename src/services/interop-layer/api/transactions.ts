@@ -16,6 +16,7 @@ import type { ScopedRoutes } from './scopes.js';
 import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 import { capBody, clientIdSchema, requestUpdateSchema, transactionFromBody } from './transaction-create.js';
+import { settlePendingAsyncTasks } from './pending-async-tasks.js';
 
 const REPRESENTATIONS = ['full', 'fulltruncate', 'simpledetails', 'simple', 'bulkrerun'] as const;
 /** fulltruncate, as OpenHIM's defaults (api.truncateSize, api.truncateAppend): each body cut to this many characters. */
@@ -373,6 +374,8 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       };
       await deps.transactions.save(next);
       auditChange(deps, request, 'U', `Transaction/${tx._id}`);
+      // A rerun's asynchronous mediator reporting its end settles the task waiting for it.
+      if (typeof next.taskID === 'string') await settlePendingAsyncTasks(deps, next.taskID);
       return next;
     });
 
