@@ -99,19 +99,39 @@ function visit(value: Record<string, unknown>, schema: InternalTypeSchema, path:
   }
 }
 
-function check(item: object, type: string, element: InternalTypeSchema['elements'][string], path: string, walk: Walk): void {
-  const profiles = element.type.filter((t) => t.code === type).flatMap((t) => t.profile ?? [])
-    .filter((url) => url.startsWith(PROFILE_PREFIX)).map((url) => url.slice(PROFILE_PREFIX.length));
-  // The element's own definition may list some of them (an extension's ext-1): @medplum/core checked those.
-  const listed = new Set((element.constraints ?? []).map((c) => c.key));
-  let value: TypedValue | undefined;
-  for (const name of [type, ...profiles]) {
-    for (const { constraint, atom } of constraintsOf(name)) {
-      if (listed.has(constraint.key)) continue;
-      listed.add(constraint.key);
-      value ??= { type, value: item };
-      if (!holds(atom, value, walk)) walk.issues.push(createConstraintIssue(path, constraint));
+type SchemaElement = InternalTypeSchema['elements'][string];
+
+/** The constraints a value of `type` in `element` is checked against, worked out once per element and type. */
+const checksByElement = new WeakMap<SchemaElement, Map<string, ParsedConstraint[]>>();
+
+function checksFor(element: SchemaElement, type: string): ParsedConstraint[] {
+  let byType = checksByElement.get(element);
+  if (!byType) checksByElement.set(element, (byType = new Map()));
+  let checks = byType.get(type);
+  if (!checks) {
+    const profiles = element.type.filter((t) => t.code === type).flatMap((t) => t.profile ?? [])
+      .filter((url) => url.startsWith(PROFILE_PREFIX)).map((url) => url.slice(PROFILE_PREFIX.length));
+    // The element's own definition may list some of them (an extension's ext-1): @medplum/core checked those.
+    const keys = new Set((element.constraints ?? []).map((c) => c.key));
+    checks = [];
+    for (const name of [type, ...profiles]) {
+      for (const parsed of constraintsOf(name)) {
+        if (keys.has(parsed.constraint.key)) continue;
+        keys.add(parsed.constraint.key);
+        checks.push(parsed);
+      }
     }
+    byType.set(type, checks);
+  }
+  return checks;
+}
+
+function check(item: object, type: string, element: SchemaElement, path: string, walk: Walk): void {
+  const checks = checksFor(element, type);
+  if (!checks.length) return;
+  const value: TypedValue = { type, value: item };
+  for (const { constraint, atom } of checks) {
+    if (!holds(atom, value, walk)) walk.issues.push(createConstraintIssue(path, constraint));
   }
 }
 
