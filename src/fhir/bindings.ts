@@ -21,7 +21,8 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { expandCoreValueSet } from './terminology/core-provider.js';
 import type { Concept } from './terminology/provider.js';
 
-const SKIPPED = new Set(['resourceType', 'id', 'meta', 'text', 'extension', 'modifierExtension']);
+// A narrative's status is bound (required, narrative-status): `text` is walked like any element.
+const SKIPPED = new Set(['resourceType', 'id', 'meta', 'extension', 'modifierExtension']);
 const PRIMITIVE = /^[a-z]/;
 
 /** A coded element with a required or extensible binding, as found in a resource. */
@@ -48,7 +49,7 @@ export function verdictKey(valueSet: string, coding: Concept): string {
   return `${valueSet}\u0000${coding.system}\u0000${coding.code}`;
 }
 
-function schemaOf(type: string): InternalTypeSchema | undefined {
+export function schemaOf(type: string): InternalTypeSchema | undefined {
   try {
     return getDataType(type);
   } catch {
@@ -137,12 +138,13 @@ function walk(value: Record<string, unknown>, schema: InternalTypeSchema, path: 
   }
 }
 
-function resourceSchemaOf(item: object): InternalTypeSchema | undefined {
+export function resourceSchemaOf(item: object): InternalTypeSchema | undefined {
   const resourceType = (item as { resourceType?: unknown }).resourceType;
   return typeof resourceType === 'string' && /^[A-Z][A-Za-z]{0,63}$/.test(resourceType) ? schemaOf(resourceType) : undefined;
 }
 
-function elementFor(schema: InternalTypeSchema, key: string): { element: InternalTypeSchema['elements'][string]; type: string } | undefined {
+/** The element a member names (a choice by its type suffix: valueQuantity) and that member's type. */
+export function elementFor(schema: InternalTypeSchema, key: string): { element: InternalTypeSchema['elements'][string]; type: string } | undefined {
   const direct = Object.hasOwn(schema.elements, key) ? schema.elements[key] : undefined;
   if (direct) return direct.type.length === 1 ? { element: direct, type: direct.type[0]!.code } : undefined;
   for (const [name, element] of Object.entries(schema.elements)) {

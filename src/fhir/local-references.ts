@@ -8,6 +8,9 @@
  * referred to from elsewhere in the resource or SHALL refer to the containing resource": a
  * contained resource nothing names (`#id` as a reference, canonical or uri anywhere in the
  * resource) and that names no `#` is an orphan, and refused.
+ * A conditional reference (`Patient?identifier=x`, a search in a reference's place) is resolved
+ * "in a transaction (and only in a transaction)" (R4 http.html#trules, bundle.ts): anywhere else
+ * (a create, an update, a batch entry) it names no resource, and is refused rather than stored.
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -15,6 +18,9 @@ import { isResourceType } from './definitions.js';
 import { elementType } from './schema-elements.js';
 
 type Json = Record<string, unknown>;
+
+/** A search URI in a reference's place (`Patient?identifier=x`; `Patient?` too). */
+const CONDITIONAL_REFERENCE = /^[A-Z][A-Za-z]+\?/;
 
 /** Types whose values name a contained resource for dom-3 (besides Reference.reference). */
 const LINK_TYPES = new Set(['uri', 'url', 'canonical']);
@@ -44,6 +50,11 @@ function checkRoot(root: Json, issues: OperationOutcomeIssue[]): void {
         issues.push({
           severity: 'error', code: 'invariant', expression: [`${path}.reference`],
           details: { text: `local reference ${child.slice(0, 70)} names no contained resource (ref-1): contain a resource with id "${child.slice(1, 65)}", or refer to it by Type/id` },
+        });
+      } else if (step === '.reference' && typeof child === 'string' && CONDITIONAL_REFERENCE.test(child)) {
+        issues.push({
+          severity: 'error', code: 'value', expression: [`${path}.reference`],
+          details: { text: `${child.slice(0, 70)} is a conditional reference (a search): only a transaction resolves one (http.html#trules); refer to the resource as Type/id, or send the write in a transaction` },
         });
       } else if (child && typeof child === 'object') {
         stack.push({ node: child, path: `${path}${step}` });

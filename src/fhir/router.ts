@@ -3,7 +3,7 @@
  * FhirRequest and returns a FhirResponse value; errors are thrown FhirErrors that the caller (HTTP
  * adapter or bundle processor) turns into an OperationOutcome in one place.
  */
-import type { Bundle, BundleEntry, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, List, Parameters, Resource } from '@medplum/fhirtypes';
 import { assertJsonShape } from './json-shape.js';
 import { processBundle } from './bundle.js';
 import { buildCapabilityStatement, buildTerminologyCapabilities, type CodeSystemCatalogue } from './capability.js';
@@ -13,6 +13,8 @@ import { FhirError, badRequest, informational } from './outcome.js';
 import { notModified } from './preconditions.js';
 import { decodeHistoryCursor, historyLinks } from './history-paging.js';
 import type { FhirRepository } from './repository.js';
+import type { HistoryQuery } from './storage/reader.js';
+import { parseReference } from './storage/indexer.js';
 import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
@@ -275,9 +277,22 @@ async function conditionalDelete(ctx: RouteContext): Promise<FhirResponse> {
   return { status: 204 };
 }
 
+/**
+ * The parameters of a history (R4 http.html#history: `_count`, `_since`, `_at`, `_list`), the
+ * general ones (`_format`, `_pretty`, `_summary`, `_elements`) and the server's paging ones. Any
+ * other is ignored and left out of the links (a 400 under Prefer: handling=strict), as in a search.
+ */
+const HISTORY_PARAMETERS = new Set(['_count', '_since', '_at', '_list', '_format', '_pretty', '_summary', '_elements', '_cursor', '_offset']);
+
 async function history(ctx: RouteContext): Promise<FhirResponse> {
+  const unknown = ctx.request.query.map(([name]) => name).filter((name) => !HISTORY_PARAMETERS.has(name));
+  if (unknown.length && isStrict(ctx.request)) {
+    throw new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `history does not take ${[...new Set(unknown)].slice(0, 5).map((n) => `"${n.slice(0, 40)}"`).join(', ')}: ` +
+      'it takes _count, _since, _at and _list; send Prefer: handling=lenient to ignore other parameters');
+  }
+  const used = ctx.request.query.filter(([name]) => HISTORY_PARAMETERS.has(name));
   // A parameter with no value asks for nothing, as in a search; one given twice asks two things.
-  const given = ctx.request.query.filter(([, value]) => !isEmptyValue(value));
+  const given = used.filter(([, value]) => !isEmptyValue(value));
   const query = new Map(given);
   if (query.size !== given.length) {
     const seen = new Set<string>();
@@ -305,10 +320,13 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   // _at names a period (a day, a month; an instant is one millisecond): every version current in it.
   // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
   const at = historyAt(query.get('_at'));
+  const listId = query.get('_list');
+  if (listId !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(listId)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
   if (ctx.params.type && ctx.params.id) await ctx.repo.read(ctx.params.type, ctx.params.id).catch((error: unknown) => {
     if (!(error instanceof FhirError && error.status === 410)) throw error;
   });
-  const page = await ctx.repo.history({ type: ctx.params.type, id: ctx.params.id, since, at, count, offset, cursor });
+  const members = listId === undefined ? undefined : await listMembers(ctx.repo, listId);
+  const page = await ctx.repo.history({ type: ctx.params.type, id: ctx.params.id, since, at, count, offset, cursor, members });
   const { versions, total } = page;
   const base = ctx.repo.baseUrl;
   const entries: BundleEntry[] = versions.map((v) => ({
@@ -327,7 +345,7 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   }));
   const path = [ctx.params.type, ctx.params.id, '_history'].filter(Boolean).join('/');
   // Links continue from the first or last version shown (keyset), also when the page was cut at FHIR_SEARCH_MAX_PAGE_BYTES.
-  const links = historyLinks(`${base}/${path}`, ctx.request.query, { cursor, offset }, page);
+  const links = historyLinks(`${base}/${path}`, used, { cursor, offset }, page);
   const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(count === 0 ? {} : { entry: entries }) };
   return { status: 200, resource: bundle };
 }
@@ -357,6 +375,27 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   const result = await found.run({ repo: ctx.repo, request: ctx.request, level, resourceType: type, id, ...(vid !== undefined ? { versionId: vid } : {}), parameters, baseUrl: ctx.repo.baseUrl });
   if ('status' in result && typeof (result as FhirResponse).status === 'number' && !('resourceType' in result)) return result as FhirResponse;
   return { status: 200, resource: result as Resource };
+}
+
+/**
+ * History's `_list` (R4 http.html#history: "only include resource versions that are referenced
+ * in the specified list"): the resources the List's entries name on this server, a version when
+ * the item names one (`Patient/1/_history/2`), else every version. No such List: none.
+ */
+async function listMembers(repo: FhirRepository, listId: string): Promise<NonNullable<HistoryQuery['members']>> {
+  const list = await repo.read('List', listId).catch((error: unknown) => {
+    if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }) as List | undefined;
+  const members: NonNullable<HistoryQuery['members']> = [];
+  for (const entry of list?.entry ?? []) {
+    const reference = entry.item?.reference;
+    const target = typeof reference === 'string' ? parseReference(reference, repo.localBaseUrls()) : undefined;
+    if (!target) continue;
+    const version = /\/_history\/(\d{1,9})$/.exec(reference!)?.[1];
+    members.push({ type: target.targetType, id: target.targetId, ...(version ? { version: Number(version) } : {}) });
+  }
+  return members;
 }
 
 const EARLIEST = '0001-01-01T00:00:00.000Z';

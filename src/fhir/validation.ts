@@ -7,6 +7,7 @@
 import { OperationOutcomeError, evalFhirPath, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { checkRequiredBindings, type CodingVerdicts } from './bindings.js';
+import { datatypeInvariantIssues } from './datatype-invariants.js';
 import { localReferenceIssues } from './local-references.js';
 import { integerRangeIssues } from './integer-range.js';
 import { isError, jsonShapeIssues } from './json-shape.js';
@@ -133,8 +134,9 @@ export function validateAgainstDefinitions(resource: Resource, verdicts?: Coding
     // their words for the same misshapen elements are not, and the checks below would walk them.
     issues = [...shape, ...issues.filter((issue) => !SAID_BY_SHAPE.test(issue.details?.text ?? ''))];
   } else {
-    // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives.
-    issues = [...shape, ...issues, ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
+    // txt-1/txt-2 (narrative.ts): @medplum/core does not check the XHTML of narratives, nor the
+    // invariants of data types (datatype-invariants.ts: qty-3, per-1, rng-2...).
+    issues = [...shape, ...issues, ...datatypeInvariantIssues(resource), ...integerRangeIssues(resource), ...narrativeIssues(resource, resource.resourceType), ...localReferenceIssues(resource as unknown as Record<string, unknown>),
       ...checkRequiredBindings(resource, verdicts)];
   }
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');

@@ -1,7 +1,9 @@
 /**
  * History (FHIR R4 http.html#history): `_at` "Only include resource versions that were current at
  * some point during the time period specified in the date time value", at instance, type and
- * system level; `_count=0` and paging that stays stable while resources are written.
+ * system level; `_list` "Only include resource versions that are referenced in the specified
+ * list"; `_count=0` and paging that stays stable while resources are written; parameters history
+ * does not take are ignored and left out of the links (400 under Prefer: handling=strict).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -151,6 +153,45 @@ for (const driver of testDrivers) {
         url = next === undefined ? undefined : relative(next);
       }
       assert.deepEqual([...seen].sort(), [...ids].sort());
+    });
+
+    test('_list: only the versions of the resources a List names (the one version an item names with _history), at each level', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const make = async (id: string) => {
+        await s.request('PUT', `Patient/${id}`, { body: { resourceType: 'Patient', id, active: true } });
+        await s.request('PUT', `Patient/${id}`, { body: { resourceType: 'Patient', id, active: false } });
+      };
+      const [a, b, c] = [`la-${tag}`, `lb-${tag}`, `lc-${tag}`];
+      for (const id of [a, b, c]) await make(id);
+      const list = await s.request('POST', 'List', {
+        body: { resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Patient/${a}` } }, { item: { reference: `${s.base}/Patient/${b}/_history/1` } }] },
+      });
+      assert.equal(list.status, 201, JSON.stringify(list.body));
+      for (const path of ['_history', 'Patient/_history']) {
+        const reply = await s.request('GET', `${path}?_list=${list.body.id}&_count=100`);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        assert.equal(reply.body.total, 3, path);
+        assert.deepEqual(versionsOf(reply.body.entry, a), ['W/"1"', 'W/"2"'], path);
+        assert.deepEqual(versionsOf(reply.body.entry, b), ['W/"1"'], path);
+        assert.deepEqual(versionsOf(reply.body.entry, c), [], path);
+        assert.ok(reply.body.link.find((l: Link) => l.relation === 'self').url.includes(`_list=${list.body.id}`));
+      }
+      assert.deepEqual(versionsOf((await s.request('GET', `Patient/${c}/_history?_list=${list.body.id}`)).body.entry, c), []);
+      assert.equal((await s.request('GET', `Patient/_history?_list=no-such-list-${tag}`)).body.total, 0);
+      assert.equal((await s.request('GET', 'Patient/_history?_list=a%20b')).status, 400);
+    });
+
+    test('parameters history does not take are ignored and left out of its links; a 400 under Prefer: handling=strict', async () => {
+      const id = `hp-${randomUUID().slice(0, 8)}`;
+      await s.request('PUT', `Patient/${id}`, { body: { resourceType: 'Patient', id } });
+      const reply = await s.request('GET', `Patient/${id}/_history?foo=bar&_sort=-_lastUpdated&_count=5`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body.total, 1);
+      assert.equal(reply.body.link.find((l: Link) => l.relation === 'self').url, `${s.base}/Patient/${id}/_history?_count=5`);
+      const strict = await s.request('GET', `Patient/${id}/_history?foo=bar`, { headers: { prefer: 'handling=strict' } });
+      assert.equal(strict.status, 400);
+      assert.equal(strict.body.issue[0].details.coding[0].code, 'FHIR_UNKNOWN_PARAMETER');
+      assert.equal((await s.request('GET', `Patient/${id}/_history?_since=2020-01-01&_count=1`, { headers: { prefer: 'handling=strict' } })).status, 200);
     });
   });
 }

@@ -3,7 +3,7 @@
  * implicit systems of code elements (#token), parameters with _type (#all), combo composites on
  * the Observation itself, _count=0 (#count), escaped bars (#escaping), :missing on contained
  * references, impossible dates, unknown _sort keys and compartment search (#compartments), in the
- * five compartments R4 defines, and escaped $ in composites.
+ * five compartments R4 defines, escaped $ in composites, and _revinclude's target type (#revinclude).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -220,6 +220,18 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches(`RelatedPerson/nobody/*`, STRICT), []);
       assert.deepEqual(await matches(`Device/nothing/Observation`, STRICT), []);
       assert.equal((await s.request('GET', `Encounter/${ids.visit}/Organization`)).status, 400, 'not in the Encounter compartment');
+    });
+
+    test('#revinclude: a target type (Source:param:Target) includes only the sources that refer to matches of that type', async () => {
+      const included = async (query: string): Promise<string[]> => {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        return (reply.body.entry ?? []).filter((e: Json) => e.search?.mode === 'include').map((e: Json) => e.resource.id).sort();
+      };
+      assert.deepEqual(await included(`Patient?_id=${ids.bob}&_revinclude=Observation:performer:Patient`), named('bp'));
+      assert.deepEqual(await included(`Patient?_id=${ids.bob}&_revinclude=Observation:performer:Practitioner`), []);
+      assert.deepEqual(await included(`Patient?_id=${ids.bob}&_revinclude=Observation:subject:Group`), []);
+      assert.deepEqual(await included(`Patient?_id=${ids.bob}&_revinclude=Observation:subject`), named('weight'));
     });
   });
 }

@@ -3,7 +3,8 @@
  * unique fullUrls (Bundle invariant bdl-7), unresolvable urn:uuid placeholders, placeholders and
  * conditional references in PATCH entries, relative references under an http fullUrl
  * (bundle.html#references), the response entries of writes under Prefer: return, the status of a
- * create in _history, and the 32-bit range of integer types (datatypes.html#primitive).
+ * create in _history, the 32-bit range of integer types (datatypes.html#primitive), and conditional
+ * references outside a transaction.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -283,6 +284,25 @@ for (const driver of testDrivers) {
         body: { resourceType: 'Observation', status: 'final', code: { text: 'big' }, valueQuantity: { value: 3000000000 } },
       });
       assert.equal(decimal.status, 201, JSON.stringify(decimal.body));
+    });
+
+    test('http.html#trules: a conditional reference is resolved only in a transaction; in a create, an update or a batch entry it is a 400, not stored', async () => {
+      const patient = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', identifier: [{ system: 'urn:condref', value: '1' }] } });
+      assert.equal(patient.status, 201);
+      const observation = (extra: Json = {}): Json => ({ resourceType: 'Observation', status: 'final', code: { text: 'condref' }, subject: { reference: 'Patient?identifier=urn:condref|1' }, ...extra });
+      const create = await s.request('POST', 'Observation', { body: observation() });
+      assert.equal(create.status, 400, JSON.stringify(create.body));
+      assert.match(outcomeText(create.body), /conditional reference/);
+      assert.equal(create.body.issue.find((i: Json) => i.expression && /conditional reference/.test(i.details?.text ?? '')).expression[0], 'Observation.subject.reference');
+      assert.equal((await s.request('PUT', 'Observation/condref1', { body: observation({ id: 'condref1' }) })).status, 400);
+      const inBatch = await s.request('POST', '', { body: batch([{ resource: observation(), request: { method: 'POST', url: 'Observation' } }]) });
+      assert.equal(inBatch.status, 200);
+      assert.match(inBatch.body.entry[0].response.status, /^400/);
+      assert.equal((await s.request('GET', 'Observation?code:text=condref&_summary=count')).body.total, 0, 'nothing stored as a search');
+      const inTransaction = await s.request('POST', '', { body: transaction([{ resource: observation(), request: { method: 'POST', url: 'Observation' } }]) });
+      assert.equal(inTransaction.status, 200, JSON.stringify(inTransaction.body));
+      const stored = await s.request('GET', 'Observation?code:text=condref');
+      assert.equal(stored.body.entry[0].resource.subject.reference, `Patient/${patient.body.id}`);
     });
   });
 }

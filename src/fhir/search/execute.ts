@@ -351,7 +351,9 @@ export async function readReferenced(ctx: SearchContext, from: Resource[], maxBy
 
 const maxIncludedOf = (ctx: SearchContext): number => ctx.maxIncluded ?? DEFAULT_LIMITS.fhirSearchMaxCount;
 
-async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, targets: Resource[], budget: IncludeBudget): Promise<Resource[]> {
+async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, referred: Resource[], budget: IncludeBudget): Promise<Resource[]> {
+  // `Source:param:Target`: only references to resources of that type (Observation:subject:Group includes nothing for Patients).
+  const targets = spec.targetType ? referred.filter((r) => r.resourceType === spec.targetType) : referred;
   if (!targets.length) return [];
   const max = maxIncludedOf(ctx);
   // One row more than the cap tells whether resources were left out.

@@ -83,6 +83,8 @@ export interface HistoryQuery {
   offset: number;
   /** Keyset paging: versions older (`after`) or newer (`before`) than this place. */
   cursor?: { direction: 'after' | 'before'; position: HistoryPosition };
+  /** `_list`: only versions of these resources (of one version, when given). */
+  members?: Array<{ type: string; id: string; version?: number }>;
   /** Stored bytes of versions one page may return (FHIR_SEARCH_MAX_PAGE_BYTES); the first is returned whatever its size. */
   maxBytes?: number;
 }
@@ -118,6 +120,11 @@ export async function readHistory(q: Queryable, schema: string, query: HistoryQu
     where.push(`h.last_updated <= ${p(query.at.high)}`);
     where.push(`NOT EXISTS (SELECT 1 FROM ${schema}.history later WHERE later.type = h.type AND later.id = h.id
                 AND later.version > h.version AND later.last_updated <= ${p(query.at.low)})`);
+  }
+  if (query.members) {
+    const m = query.members;
+    where.push(`EXISTS (SELECT 1 FROM unnest(${p(m.map((x) => x.type))}::text[], ${p(m.map((x) => x.id))}::text[], ${p(m.map((x) => x.version ?? null))}::int[])
+                AS member(type, id, version) WHERE member.type = h.type AND member.id = h.id AND (member.version IS NULL OR member.version = h.version))`);
   }
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = Number((await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.history h ${filter}`, [...params])).rows[0]?.n ?? 0);
