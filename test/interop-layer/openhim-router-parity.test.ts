@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { basic, createClinicalChannel, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
 
 for (const driver of testDrivers) {
   describe(`interop-layer router as OpenHIM's on ${driver}`, () => {
@@ -15,9 +15,7 @@ for (const driver of testDrivers) {
     const emr = basic('emr', 'emr-password-1');
 
     async function addChannel(name: string, body: Record<string, unknown>): Promise<void> {
-      const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      channels[name] = res.body._id;
+      channels[name] = await createClinicalChannel(iol, name, body);
     }
     const route = (extra: Record<string, unknown> = {}) => ({ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, ...extra });
     const afterPrimary = (name: string, path: string, extra: Record<string, unknown> = {}) => ({ name, host: '127.0.0.1', port: up.port, path, waitPrimaryResponse: true, ...extra });

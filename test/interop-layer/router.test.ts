@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { calendarParts } from '../../src/services/interop-layer/api/system.js';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { basic, createClinicalChannel, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
 
 const JWT_SECRET = 'test-only-secret-0123456789abcdef0123456789';
 
@@ -17,9 +17,7 @@ for (const driver of testDrivers) {
     const emr = basic('emr', 'emr-password-1');
 
     async function addChannel(name: string, body: Record<string, unknown>): Promise<void> {
-      const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      channels[name] = res.body._id;
+      channels[name] = await createClinicalChannel(iol, name, body);
     }
     const route = (extra: Record<string, unknown> = {}) => ({ name: 'primary', host: '127.0.0.1', port: up.port, primary: true, ...extra });
     const tx = async (id: string) => (await iol.call('GET', `/transactions/${id}`)).body;

@@ -166,6 +166,13 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Creates a channel allowing the role `clinical` (unless the body says otherwise); returns its `_id`. */
+export async function createClinicalChannel(iol: Iol, name: string, body: Record<string, unknown>): Promise<string> {
+  const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });
+  if (res.status !== 201) throw new Error(`channel ${name} not created: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body._id;
+}
+
 /**
  * Creates channels allowing the role `pos`, each with one primary route to the upstream's port;
  * returns their `_id`s by name.

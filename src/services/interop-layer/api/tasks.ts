@@ -272,8 +272,13 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
       if (channel && channel.status !== 'enabled') stopped.push(channel.name);
     }
     if (stopped.length) throw badRequest(`Cannot rerun transactions for disabled or deleted channels - ${stopped.join(', ')}`);
-    for (const tx of found) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
+    await leaveAutoRetryQueue(found);
     return queueTask(tids, batchSize, paused, user);
+  }
+
+  /** As OpenHIM: a transaction queued for rerun leaves the auto-retry queue, its attempts reset. */
+  async function leaveAutoRetryQueue(txs: Transaction[]): Promise<void> {
+    for (const tx of txs) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
   }
 
   async function queueTask(tids: string[], batchSize: number, paused: boolean, user: User): Promise<Task> {
@@ -317,7 +322,7 @@ export function taskRoutes(app: FastifyInstance, deps: IolDeps): ScopedRoutes {
     const txs = await withFilterErrors(filters, () => deps.transactions.find({ ...filters, limit: BULK_MAX_TRANSACTIONS, offset: 0 }, false));
     const enabled = new Set(deps.routing.enabledChannels().map((c) => c.channel._id));
     const rerunnable = txs.filter((t) => t.canRerun && enabled.has(t.channelID ?? ''));
-    for (const tx of rerunnable) if (tx.autoRetry || tx.autoRetryAttempt) await deps.transactions.save({ ...tx, autoRetry: false, autoRetryAttempt: 0 });
+    await leaveAutoRetryQueue(rerunnable);
     const tasks: Task[] = [];
     for (let i = 0; i < rerunnable.length; i += BULK_TASK_TRANSACTIONS) {
       tasks.push(await queueTask(rerunnable.slice(i, i + BULK_TASK_TRANSACTIONS).map((t) => t._id), batchSize, paused, user));

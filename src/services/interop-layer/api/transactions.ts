@@ -17,6 +17,7 @@ import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, par
 import { mayHoldUnstorable } from '../store/storable.js';
 import { capBody, clientIdSchema, requestUpdateSchema, transactionFromBody } from './transaction-create.js';
 import { settlePendingAsyncTasks } from './pending-async-tasks.js';
+import { reachedMaxAttempts } from '../retry-attempts.js';
 
 const REPRESENTATIONS = ['full', 'fulltruncate', 'simpledetails', 'simple', 'bulkrerun'] as const;
 /** fulltruncate, as OpenHIM's defaults (api.truncateSize, api.truncateAppend): each body cut to this many characters. */
@@ -355,7 +356,7 @@ export function transactionRoutes(deps: IolDeps): ScopedRoutes {
       // transaction for auto-retry, unless it has had its channel's autoRetryMaxAttempts
       // (src/autoRetry.js reachedMaxAttempts).
       const channel = reportsError(update) && tx.channelID ? await deps.channels.byId(tx.channelID) : undefined;
-      const retry = Boolean(channel?.autoRetryEnabled) && !reachedMaxAttempts(tx, channel);
+      const retry = Boolean(channel?.autoRetryEnabled) && !reachedMaxAttempts(tx.autoRetryAttempt, channel);
       const next: Transaction = {
         ...tx,
         request: recorded,
@@ -408,10 +409,4 @@ function reportsError(update: { error?: unknown; routes?: Array<Record<string, u
   if (update.routes?.some((r) => Boolean(r.error))) return true;
   const pushed = update.$push?.routes;
   return (Array.isArray(pushed) ? pushed : pushed ? [pushed] : []).some((r) => r.error != null);
-}
-
-/** OpenHIM's autoRetry.reachedMaxAttempts: a positive autoRetryMaxAttempts the transaction's attempts have reached. */
-function reachedMaxAttempts(tx: Transaction, channel: Channel | undefined): boolean {
-  const max = Number(channel?.autoRetryMaxAttempts ?? 0);
-  return max > 0 && (Number(tx.autoRetryAttempt) || 0) >= max;
 }

@@ -7,6 +7,7 @@
 import type { Exchange, RouterDeps } from '../exchange.js';
 import { bodyIsCut, loggableHeaders } from '../bodies.js';
 import { primaryOutcomeOf } from './route-to-upstreams.js';
+import { reachedMaxAttempts } from '../../retry-attempts.js';
 
 export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   const tx = exchange.transaction;
@@ -37,10 +38,7 @@ export function setFinalStatus(exchange: Exchange, deps: RouterDeps): void {
   else if (routeFailed) tx.status = 'Completed with error(s)';
   else if (primaryStatus >= 200 && primaryStatus < 300 && routesOk) tx.status = channel.isAsynchronousProcess ? 'Pending Async' : 'Successful';
   else tx.status = 'Completed';
-  if (tx.status === 'Failed' && channel.autoRetryEnabled && tx.canRerun) {
-    const attempts = tx.autoRetryAttempt ?? 0;
-    tx.autoRetry = channel.autoRetryMaxAttempts === undefined || channel.autoRetryMaxAttempts === 0 || attempts < channel.autoRetryMaxAttempts;
-  }
+  if (tx.status === 'Failed' && channel.autoRetryEnabled && tx.canRerun) tx.autoRetry = !reachedMaxAttempts(tx.autoRetryAttempt, channel);
 }
 
 /** Methods whose rerun needs the stored body (OpenHIM's messageStore.js: POST, PUT, PATCH). */
