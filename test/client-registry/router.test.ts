@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { testDrivers } from '../support/databases.js';
 import { basic, eventually, startIol, type Iol } from '../interop-layer/support.js';
 import { goldenOf, patient, requestJson, startRegistry, type RegistryUnderTest } from './support.js';
@@ -123,6 +124,34 @@ for (const driver of testDrivers) {
       // The subscription still holds its credentials: a delivery carries them.
       const own = await requestJson(`${base}/Subscription/${made.body.id}`, 'GET', undefined, auth);
       assert.deepEqual(own.body.channel.header, ['Authorization: ***', 'X-Api-Key: ***', 'X-Feed: ***']);
+    });
+
+    test("a gzip-encoded Subscription's header credentials are not kept in the log either (stored decoded, masked); other compressed bodies stay as sent", async () => {
+      const base = `${iol.router}/clientregistry/fhir`;
+      const subscription = { resourceType: 'Subscription', status: 'requested', reason: 'PMIR', criteria: 'Patient?family=Zipped',
+        channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/zipped', header: ['Authorization: Bearer gzip-secret-token', 'X-Feed: zipped-kept'] } };
+      const post = (path: string, body: unknown) => fetch(`${base}/${path}`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/fhir+json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(body)),
+      });
+      // The registry takes no compressed bodies (415); the router logs the request all the same.
+      assert.equal((await post('Subscription', subscription)).status, 415);
+      const plainZipped = gzipSync(JSON.stringify({ resourceType: 'Basic', code: { text: 'zipped-plain' } }));
+      assert.equal((await post('Basic', JSON.parse(gunzipSync(plainZipped).toString()))).status, 415);
+      type Logged = { request: { path: string; headers: Record<string, string>; body?: string; bodyBase64?: string } };
+      const logged = await eventually(async () => {
+        const list = (await iol.call('GET', '/transactions?filterRepresentation=full&filterLimit=200')).body as Logged[];
+        const zipped = list.find((t) => t.request.path.endsWith('/Subscription') && t.request.body?.includes('Zipped'));
+        const basicTx = list.find((t) => t.request.path.endsWith('/Basic'));
+        return zipped && basicTx ? { zipped, basicTx } : undefined;
+      }, 'the compressed Subscription logged');
+      const stored = logged.zipped.request.body!;
+      assert.doesNotMatch(stored, /gzip-secret-token/);
+      assert.match(stored, /Authorization: \*\*\*/);
+      assert.match(stored, /X-Feed: zipped-kept/);
+      // Stored decoded, so its headers no longer say gzip: a rerun sends what is stored.
+      assert.equal(logged.zipped.request.headers['content-encoding'], undefined);
+      // A compressed body with nothing to hide is stored as it came, still said to be gzip.
+      assert.equal(logged.basicTx.request.headers['content-encoding'], 'gzip');
     });
   });
 }

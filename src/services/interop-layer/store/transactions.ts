@@ -40,6 +40,12 @@ export interface BodyBytes {
   response?: Buffer | undefined;
   /** The response's Content-Encoding, when the log stores it decoded (content-encoding.ts), with the stored-body cap. */
   responseEncoding?: { encoding: BodyEncoding; cap: number } | undefined;
+  /**
+   * The request's Content-Encoding, when its decoded text may hold what the log must not keep:
+   * `mask` returns the decoded bytes as they are when nothing is to hide (the request is then
+   * stored as it came), else the bytes to store instead, decoded.
+   */
+  requestEncoding?: { encoding: BodyEncoding; cap: number; mask: (decoded: Buffer) => Buffer } | undefined;
 }
 
 /** A transaction as written: the document without its bodies, and the bodies framed (compressed when big). */
@@ -221,6 +227,7 @@ function refusedRow(tx: Transaction, error: unknown): TransactionRow {
  * compressed are dropped, and the transaction is still logged.
  */
 export function prepareRow(tx: Transaction, raw: BodyBytes | undefined, logger: Logger): TransactionRow | Promise<TransactionRow> {
+  if (raw?.requestEncoding) return maskedRequest(tx, raw).then((masked) => prepareRow(tx, masked, logger));
   if (raw?.responseEncoding && raw.response?.length) return decodedResponse(tx, raw).then((decoded) => prepareRow(tx, decoded, logger));
   // The exchange is done with it: nothing mutates it after this, so the document is not copied.
   if (!hasBodies(tx, raw)) return { tx, bodies: null };
@@ -242,6 +249,26 @@ async function decodedResponse(tx: Transaction, raw: BodyBytes): Promise<BodyByt
   if (!decoded) return { request: raw.request, response: raw.response };
   if (decoded.cut && tx.response) tx.response.bodyTruncated = true;
   return { request: raw.request, response: decoded.bytes };
+}
+
+/**
+ * The bodies with a compressed request decoded and masked when its text holds what the log must
+ * not keep (then stored decoded, its headers no longer saying it is compressed, so a rerun sends
+ * what is stored), else as they came.
+ */
+async function maskedRequest(tx: Transaction, raw: BodyBytes): Promise<BodyBytes> {
+  const { requestEncoding, ...bodies } = raw;
+  if (!requestEncoding || !raw.request?.length) return bodies;
+  const decoded = await decodeBody(raw.request, requestEncoding.encoding, requestEncoding.cap);
+  if (!decoded) return bodies;
+  const masked = requestEncoding.mask(decoded.bytes);
+  if (masked === decoded.bytes) return bodies;
+  if (tx.request) {
+    const { 'content-encoding': _encoding, 'content-length': _length, ...headers } = tx.request.headers ?? {};
+    tx.request.headers = headers;
+    if (decoded.cut) tx.request.bodyTruncated = true;
+  }
+  return { ...bodies, request: masked };
 }
 
 /** SQLSTATE unique_violation: a bulk-loaded row was stored already. */

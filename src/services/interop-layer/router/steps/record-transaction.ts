@@ -15,11 +15,15 @@ export function recordTransaction(exchange: Exchange, deps: RouterDeps): void {
   const response = tx.response && exchange.response ? storedBodyBytes(exchange.response.body, channel.responseBody, cap) : undefined;
   // A compressed answer is relayed as it came and stored decoded (content-encoding.ts), as OpenHIM stores it.
   const encoding = response?.length ? bodyEncoding(exchange.response!.headers['content-encoding']) : undefined;
+  const { body, path, headers } = exchange.request;
+  // A compressed request is masked once decoded, off this thread (TransactionLog's prepareRow).
+  const requestEncoding = channel.requestBody && body?.length ? bodyEncoding(headers['content-encoding']) : undefined;
   deps.transactions.finish(tx, {
     // A Subscription's channel.header credentials are not kept (the registry's answers mask them too).
-    request: storedBodyBytes(channel.requestBody ? withHeaderLinesMasked(exchange.request.body, exchange.request.path) : undefined, channel.requestBody, cap),
+    request: storedBodyBytes(channel.requestBody && !requestEncoding ? withHeaderLinesMasked(body, path) : body, channel.requestBody, cap),
     response,
     ...(encoding ? { responseEncoding: { encoding, cap } } : {}),
+    ...(requestEncoding ? { requestEncoding: { encoding: requestEncoding, cap, mask: (decoded: Buffer) => withHeaderLinesMasked(decoded, path)! } } : {}),
   });
   const seconds = Number(process.hrtime.bigint() - exchange.startedAt) / 1e9;
   const failed = deps.metrics.observe(channel.name, tx.status, seconds);

@@ -129,7 +129,10 @@ async function callRoute(exchange: Exchange, deps: RouterDeps, route: Route): Pr
         headers: loggableHeaders(headers),
         method: request.method,
         timestamp: new Date().toISOString(),
-        ...storedBody(channel.requestBody ? withHeaderLinesMasked(request.body, request.path) : undefined, channel.requestBody, deps.config.maxStoredBodyBytes),
+        // A compressed request's body is kept once, decoded and masked as needed, as the transaction's own (record-transaction.ts).
+        ...(bodyEncoding(request.headers['content-encoding'])
+          ? {}
+          : storedBody(channel.requestBody ? withHeaderLinesMasked(request.body, request.path) : undefined, channel.requestBody, deps.config.maxStoredBodyBytes)),
       };
   const sentAt = route.primary ? new Date().toISOString() : undefined;
   try {
