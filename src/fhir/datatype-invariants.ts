@@ -10,6 +10,9 @@
  * MoneyQuantity), errors only. The walk is bindings.ts's (a plain walk of the JSON with the type
  * schemas; @medplum/core's typed crawler costs as much again as validation itself), and only
  * values of types that have such constraints are evaluated, with expressions parsed once.
+ *
+ * The same walk checks the few resource invariants whose R4 expression @medplum/core evaluates
+ * wrongly (restatedConstraints), on the resource and on each resource inside it.
  */
 import {
   createConstraintIssue,
@@ -72,8 +75,47 @@ export function datatypeInvariantIssues(resource: Resource): OperationOutcomeIss
   if (!schema) return [];
   const root = toTypedValue(resource);
   const walk: Walk = { issues: [], root, resource: root };
+  checkRestated(resource.resourceType, resource.resourceType, walk);
   visit(resource as unknown as Record<string, unknown>, schema, resource.resourceType, walk, 0);
   return walk.issues;
+}
+
+/**
+ * R4 resource invariants whose expression @medplum/core 4.5 evaluates wrongly, restated with the
+ * same meaning. obs-7 ("if Observation.code is the same as a component's code, the value is not
+ * present") uses `intersect`, which finds nothing in common between two equal Codings there, so
+ * obs-7 always held; `$this in` compares with `=`, as `intersect` does. Used only while the
+ * engine gets it wrong (probed once), so a fixed engine does not report the issue twice.
+ */
+const RESTATED: Record<string, Record<string, string>> = {
+  Observation: { 'obs-7': 'value.empty() or component.code.where(coding.where($this in %resource.code.coding).exists()).empty()' },
+};
+
+let restated: Map<string, ParsedConstraint[]> | undefined;
+
+function restatedConstraints(resourceType: string): ParsedConstraint[] {
+  if (!restated) {
+    restated = new Map();
+    // Two equal Codings that are not the same object (the engine finds those in common).
+    const probe = (): TypedValue => toTypedValue({ resourceType: 'Basic', code: { coding: [{ system: 'urn:probe', code: 'a' }] } });
+    const intersectWorks = evalFhirPathTyped('code.coding.intersect(%other.code.coding).exists()', [probe()], { '%other': probe() })[0]?.value === true;
+    if (!intersectWorks) {
+      for (const [type, byKey] of Object.entries(RESTATED)) {
+        const constraints = (schemaOf(type)?.constraints ?? []).filter((c) => c.key in byKey);
+        restated.set(type, constraints.map((c) => {
+          const expression = byKey[c.key]!;
+          return { constraint: { ...c, expression }, atom: parseFhirPath(expression) };
+        }));
+      }
+    }
+  }
+  return restated.get(resourceType) ?? [];
+}
+
+function checkRestated(resourceType: string, path: string, walk: Walk): void {
+  for (const { constraint, atom } of restatedConstraints(resourceType)) {
+    if (!holds(atom, walk.resource, walk)) walk.issues.push(createConstraintIssue(path, constraint));
+  }
 }
 
 function visit(value: Record<string, unknown>, schema: InternalTypeSchema, path: string, walk: Walk, depth: number): void {
@@ -89,7 +131,10 @@ function visit(value: Record<string, unknown>, schema: InternalTypeSchema, path:
       const itemPath = `${path}.${key}${Array.isArray(child) ? `[${index}]` : ''}`;
       if (type === 'Resource') {
         const inner = resourceSchemaOf(item);
-        if (inner) visit(item as Record<string, unknown>, inner, itemPath, { ...walk, resource: toTypedValue(item) }, depth + 1);
+        if (!inner) return;
+        const innerWalk = { ...walk, resource: toTypedValue(item) };
+        checkRestated(String((item as { resourceType?: unknown }).resourceType), itemPath, innerWalk);
+        visit(item as Record<string, unknown>, inner, itemPath, innerWalk, depth + 1);
         return;
       }
       check(item as object, type, element, itemPath, walk);

@@ -47,6 +47,17 @@ for (const driver of testDrivers) {
       }, 'Patient.contained[0].valueQuantity', /qty-3/);
     });
 
+    test('obs-7: an Observation whose code is also a component\'s code carries no value of its own (refused; the engine\'s own check always passed)', async () => {
+      const bp = { system: 'http://loinc.org', code: '85354-9' };
+      const component = [{ code: { coding: [bp] }, valueQuantity: { value: 120, system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } }];
+      await refused({ resourceType: 'Observation', status: 'final', code: { coding: [bp, { system: 'urn:local', code: 'bp' }] }, valueString: 'high', component }, 'Observation', /obs-7/);
+      await refused({ resourceType: 'Patient', contained: [{ resourceType: 'Observation', id: 'o', status: 'final', code: { coding: [bp] }, valueString: 'x', component }] }, 'Patient.contained[0]', /obs-7/);
+      for (const fine of [
+        { resourceType: 'Observation', status: 'final', code: { coding: [bp] }, component },
+        { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, valueString: 'x', component },
+      ]) assert.equal((await s.request('POST', 'Observation', { body: fine })).status, 201);
+    });
+
     test('values that keep the invariants are stored', async () => {
       for (const resource of [
         observation({ valueQuantity: { value: 1, system: 'http://unitsofmeasure.org', code: 'mg' } }),
