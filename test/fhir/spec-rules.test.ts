@@ -304,5 +304,23 @@ for (const driver of testDrivers) {
       const stored = await s.request('GET', 'Observation?code:text=condref');
       assert.equal(stored.body.entry[0].resource.subject.reference, `Patient/${patient.body.id}`);
     });
+    test('http.html#patch: application/json-patch+json is the body of a PATCH only, and such a body is an array of operations', async () => {
+      const patch = { 'content-type': 'application/json-patch+json' };
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', active: true } });
+      assert.equal(created.status, 201);
+      const post = await s.request('POST', 'Patient', { raw: JSON.stringify({ resourceType: 'Patient' }), headers: patch });
+      assert.equal(post.status, 415, JSON.stringify(post.body));
+      assert.equal(post.body.resourceType, 'OperationOutcome');
+      assert.equal((await s.request('PUT', `Patient/${created.body.id}`, { raw: JSON.stringify({ ...created.body, active: false }), headers: patch })).status, 415);
+      const parametersAsJsonPatch = await s.request('PATCH', `Patient/${created.body.id}`, {
+        raw: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'replace' }, { name: 'path', valueString: 'Patient.active' }, { name: 'value', valueBoolean: false }] }] }),
+        headers: patch,
+      });
+      assert.equal(parametersAsJsonPatch.status, 400, JSON.stringify(parametersAsJsonPatch.body));
+      assert.match(outcomeText(parametersAsJsonPatch.body), /array of operations/);
+      const patched = await s.request('PATCH', `Patient/${created.body.id}`, { raw: JSON.stringify([{ op: 'replace', path: '/active', value: false }]), headers: patch });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal(patched.body.active, false);
+    });
   });
 }

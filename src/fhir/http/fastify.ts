@@ -326,12 +326,20 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
     throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE',
       `content type "${contentType.slice(0, 60)}" is not supported; send application/fhir+json or application/fhir+xml (or application/json-patch+json for PATCH)`);
   }
+  // A JSON Patch is only ever the body of a PATCH (R4 http.html#patch), and such a body is one.
+  const jsonPatch = contentType === 'application/json-patch+json';
+  if (jsonPatch && request.method !== 'PATCH') {
+    throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', `application/json-patch+json is the body of a PATCH only; send a ${request.method} body as application/fhir+json or application/fhir+xml`);
+  }
   if (jsonNestingExceeds(raw, maxDepth) !== undefined) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
   let parsed: unknown;
   try {
     parsed = parseJsonKeepingDecimals(raw);
   } catch (error) {
     throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
+  }
+  if (jsonPatch && !Array.isArray(parsed)) {
+    throw new FhirError(400, 'FHIR_INVALID_JSON', 'a body sent as application/json-patch+json is a JSON Patch: an array of operations (RFC 6902); a FHIRPath Patch (Parameters) is sent as application/fhir+json');
   }
   checkJsonShape(parsed, maxDepth, maxElements);
   return parsed;
