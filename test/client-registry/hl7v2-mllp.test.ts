@@ -35,6 +35,10 @@ test('escape sequences round-trip and are decoded when reading', () => {
   const message = Hl7Message.parse('MSH|^~\\&|A\rPID|1||||O\\S\\Brien^Ann');
   assert.equal(value(message.getSegment('PID'), 5, 1), 'O^Brien');
   assert.equal(value(message.getSegment('PID'), 9, 3), '', 'an absent field reads as empty');
+  // v2.5 2.7.4: hexadecimal data, read as UTF-8 (else Latin-1); formatting sequences dropped.
+  assert.equal(unescapeValue('Ren\\XC3A9\\e', DEFAULT_CONTEXT), 'Renée');
+  assert.equal(unescapeValue('Ren\\XE9\\e', DEFAULT_CONTEXT), 'Renée');
+  assert.equal(unescapeValue('A\\X4\\B\\H\\C\\N\\', DEFAULT_CONTEXT), 'ABC', 'odd hex and highlighting are dropped');
 });
 
 test('a sender that half-closes after its messages (shutdown of its side, as `nc -N` does) still gets every answer, then the connection ends', async () => {

@@ -6,7 +6,11 @@
  */
 import { Hl7Context, Hl7Field, Hl7Segment, type Hl7Message } from '@medplum/core';
 
-/** HL7 escape sequences for the delimiters (\F\ \S\ \T\ \R\ \E\); others (\H\, \X..\) are dropped. */
+/**
+ * HL7 escape sequences (v2.5 2.7): the delimiters (\F\ \S\ \T\ \R\ \E\) and hexadecimal data
+ * (\X41\: bytes, read as UTF-8, else one Latin-1 character a byte, as MSH-18 `8859/1` says);
+ * formatting and highlighting (\H\, \N\, \.br\) and anything unknown are dropped.
+ */
 export function unescapeValue(text: string, context: Hl7Context): string {
   const escape = context.escapeCharacter;
   if (!text.includes(escape)) return text;
@@ -15,7 +19,19 @@ export function unescapeValue(text: string, context: Hl7Context): string {
     R: context.repetitionSeparator, E: escape,
   };
   const pattern = new RegExp(`${escapeRegExp(escape)}([^${escapeRegExp(escape)}]*)${escapeRegExp(escape)}`, 'g');
-  return text.replace(pattern, (_, code: string) => delimiters[code] ?? '');
+  return text.replace(pattern, (_, code: string) => delimiters[code] ?? hexData(code));
+}
+
+const TEXT_DECODER = new TextDecoder('utf-8', { fatal: true });
+
+function hexData(code: string): string {
+  if (!/^X(?:[0-9A-Fa-f]{2})+$/.test(code)) return '';
+  const bytes = Buffer.from(code.slice(1), 'hex');
+  try {
+    return TEXT_DECODER.decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 export function escapeValue(text: string, context: Hl7Context = DEFAULT_CONTEXT): string {
