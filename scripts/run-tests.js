@@ -83,6 +83,9 @@ if (!process.env.INSTANT_PGLITE_TEMPLATE) process.env.INSTANT_PGLITE_TEMPLATE = 
 // about half their CPU and pay back only in long runs (src/db/wasm-tiering.ts). Every process the
 // tests start inherits this, `instant` and its background instances included.
 process.env.INSTANT_WASM_TIER_UP ??= 'false';
+// Nor do they use PostgreSQL's 128 MB buffer pool, which each embedded database sets up at start
+// (~0.3-0.7 s of CPU each, a tenth of the suite's; src/db/pglite-settings.ts).
+process.env.INSTANT_PGLITE_SHARED_BUFFERS ??= '16MB';
 
 let files = findTests(TEST_ROOT);
 if (filter.length) files = files.filter((f) => filter.some((part) => f.includes(part)));

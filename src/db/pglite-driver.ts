@@ -5,6 +5,7 @@ import { copyBuffers, type CopyData } from './copy-binary.js';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
 import { chooseWasmTiering } from './wasm-tiering.js';
+import { pgliteStartParams } from './pglite-settings.js';
 import { JSONB_TYPE_OID, readJsonb } from './jsonb-values.js';
 
 function wrap(target: PGlite | Transaction): Queryable {
@@ -42,7 +43,8 @@ export class PgliteDatabase implements Database {
   static async open(dataDir?: string): Promise<PgliteDatabase> {
     if (dataDir) prepareDataDir(dataDir);
     chooseWasmTiering();
-    const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: readJsonb } });
+    const startParams = pgliteStartParams();
+    const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: readJsonb }, ...(startParams ? { startParams } : {}) });
     await pg.waitReady;
     return new PgliteDatabase(pg);
   }

@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PgliteCopySource } from './pglite-copy-source.js';
 import { prepareDataDir } from './pglite-template.js';
+import { pgliteStartParams } from './pglite-settings.js';
 import { chooseWasmTiering } from './wasm-tiering.js';
 import { JSONB_TYPE_OID, jsonbColumns } from './jsonb-values.js';
 
@@ -29,7 +30,8 @@ const { dataDir, heartbeat, tickMs } = workerData as { dataDir?: string; heartbe
 if (dataDir) prepareDataDir(dataDir);
 chooseWasmTiering();
 // jsonb leaves as text, parsed by the driver on the other side (jsonb-values.ts).
-const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: (text: string) => text } });
+const startParams = pgliteStartParams();
+const pg = new PGlite(dataDir, { parsers: { [JSONB_TYPE_OID]: (text: string) => text }, ...(startParams ? { startParams } : {}) });
 let copySource: PgliteCopySource | undefined;
 
 interface OpenTransaction {
