@@ -56,5 +56,10 @@ export const importFhirResources: Importer = async (content, context, origin) =>
   return { created, updated, unchanged: 0 };
 };
 
-/** Entries per transaction of a large import (below the default FHIR_BUNDLE_MAX_ENTRIES). */
-export const IMPORT_CHUNK_ENTRIES = 500;
+/**
+ * Entries per transaction of a large import: well below FHIR_BUNDLE_MAX_ENTRIES, and small enough
+ * that one transaction stays far inside the database's transaction budget
+ * (INSTANT_DB_TRANSACTION_TIMEOUT_MS, 30 s) on a slow or busy machine: 500 client-registry
+ * registrations in one transaction, each matched against the others, once ran past it.
+ */
+export const IMPORT_CHUNK_ENTRIES = 100;
