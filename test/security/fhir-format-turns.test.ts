@@ -15,6 +15,7 @@ import { parseJsonKeepingDecimals, stringifyJsonInTurns, stringifyJsonKeepingDec
 import { resourceToXml, resourceToXmlInTurns, xmlToResource, xmlToResourceInTurns } from '../../src/fhir/format/xml.js';
 import { EventLoopTurns } from '../../src/fhir/event-loop-turns.js';
 import type { FhirRequest } from '../../src/fhir/interaction.js';
+import { checkJsonShape } from '../../src/fhir/http/fastify.js';
 import { diagnostics, startLimitedFhirServer, type LimitedFhirServer } from './fhir-body-support.js';
 
 /**
@@ -115,5 +116,22 @@ describe('FHIR formats share the event loop', () => {
       assert.equal(run.result.status, 413, diagnostics(run.result.body));
       assertShared('reading the body', run);
     });
+  });
+});
+
+describe('the element count stops at the limit', () => {
+  // checkJsonShape pushed every child of a node before counting any: a list of 3,000,000 values
+  // (a 15 MB body) cost 3-5 s of walking after its parse, before the 413 it was always going to get.
+  test('a list or an object far past FHIR_MAX_RESOURCE_ELEMENTS is refused before its members are walked', () => {
+    const list = { resourceType: 'Basic', code: { text: 'x' }, extension: new Array(3_000_000).fill({}) };
+    const members = { resourceType: 'Basic', code: { text: 'x' }, ...Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`m${i}`, 1])) };
+    for (const body of [list, members]) {
+      const start = performance.now();
+      assert.throws(() => checkJsonShape(body, 100, 50_000), (error: unknown) => (error as { status?: number }).status === 413);
+      assert.ok(performance.now() - start < 200, `refused after ${Math.round(performance.now() - start)} ms`);
+    }
+    // A batch's entries count one by one: 3 entries of 40,000 values each pass.
+    const entry = { resource: { resourceType: 'Basic', code: { text: 'x' }, extension: new Array(40_000).fill('a') }, request: { method: 'POST', url: 'Basic' } };
+    checkJsonShape({ resourceType: 'Bundle', type: 'batch', entry: [entry, entry, entry] }, 100, 50_000);
   });
 });

@@ -382,11 +382,16 @@ export function checkJsonShape(value: unknown, maxDepth: number, maxElements = N
     }
     if (!node || typeof node !== 'object') continue;
     if (depth > maxDepth) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
+    // Children count where they are pushed, so a list of millions is refused before it is walked.
     if (Array.isArray(node)) {
+      if (resource.count + node.length > maxElements) throw tooManyElements(resource, maxElements);
       const childRole = role === BundleRole.EntryList ? BundleRole.Entry : BundleRole.None;
       for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, resource, childRole, i]);
       continue;
     }
+    const keys = Object.keys(node);
+    // An entry's resource counts on its own (below).
+    if (resource.count + keys.length - (role === BundleRole.Entry && keys.includes('resource') ? 1 : 0) > maxElements) throw tooManyElements(resource, maxElements);
     // Only a batch or transaction posted as the body runs its entries one by one (each validated,
     // indexed and yielding the event loop on its own): any other Bundle (stored as a collection
     // or document, a message, one inside Parameters) is one resource, its entries counted with it.
