@@ -260,6 +260,37 @@ export function withDecimalTextsOf<T extends object>(copy: T, source: object): T
  */
 export function stringifyJsonKeepingDecimals(value: unknown, space?: number): string {
   if (!holdsDecimalText(value)) return JSON.stringify(value, undefined, space);
+  return stringifyWithTexts(value, space);
+}
+
+/**
+ * stringifyJsonKeepingDecimals for an answer that may be large, as its UTF-8 bytes: a Bundle's
+ * entries are written one by one, each made bytes on its own, `share` giving the event loop back
+ * between them, and put in place of the entry list, so a search page of up to
+ * FHIR_SEARCH_MAX_PAGE_BYTES cannot hold the process while it is written. The text is the one
+ * stringifyJsonKeepingDecimals writes.
+ */
+export async function stringifyJsonInTurns(value: unknown, share: () => Promise<void>, space?: number): Promise<Buffer> {
+  const entries = (value as { entry?: unknown } | null)?.entry;
+  if (!Array.isArray(entries) || entries.length < 2) return Buffer.from(stringifyJsonKeepingDecimals(value, space));
+  const write = holdsDecimalText(value) ? (item: unknown) => stringifyWithTexts(item, space) : (item: unknown) => JSON.stringify(item, undefined, space);
+  // The entry list's place, held by a string no stored value can hold.
+  const place = JSON.stringify(`\uE000${randomBytes(9).toString('base64url')}\uE001`);
+  const head = write(withDecimalTextsOf({ ...(value as object), entry: JSON.parse(place) as string }, value as object));
+  const at = head.indexOf(place);
+  // `entry` is a member of the top object: its items are two levels in, its closing bracket one.
+  const pad = space ? ' '.repeat(space) : '';
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, at)}[${space ? '\n' : ''}`)];
+  for (const [index, entry] of entries.entries()) {
+    const text = write(entry);
+    parts.push(Buffer.from(`${index ? (space ? ',\n' : ',') : ''}${space ? pad + pad + text.replaceAll('\n', `\n${pad}${pad}`) : text}`));
+    await share();
+  }
+  parts.push(Buffer.from(`${space ? `\n${pad}` : ''}]${head.slice(at + place.length)}`));
+  return Buffer.concat(parts);
+}
+
+function stringifyWithTexts(value: unknown, space?: number): string {
   const marker = `\uE000${randomBytes(9).toString('base64url')}\uE001`;
   let replaced = false;
   const text = JSON.stringify(value, function (this: object, key: string, item: unknown) {

@@ -258,7 +258,7 @@ export class PgliteWorkerDatabase implements Database {
     return {
       query: async <Row>(sql: string, params: unknown[] = []) => {
         const result = await this.call<QueryResult<Row> & { jsonb?: string[] }>(this.nextId++, 'query', { sql, params, tx, generation });
-        parseJsonbColumns(result.rows as Array<Record<string, unknown>>, result.jsonb);
+        await parseJsonbColumns(result.rows as Array<Record<string, unknown>>, result.jsonb);
         return { rows: result.rows, rowCount: result.rowCount };
       },
       exec: (sql: string) => this.call<void>(this.nextId++, 'exec', { sql, tx, generation }),

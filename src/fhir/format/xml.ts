@@ -6,7 +6,7 @@
  * one, and it is how entity-expansion attacks start).
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import { FhirError } from '../outcome.js';
+import { FhirError, tooCostly } from '../outcome.js';
 import { escapeAttribute, escapeText } from './xml-escape.js';
 import { decimalText, keepDecimalText, MAX_KEPT_TEXTS_PER_PARSE } from '../../common/json-decimals.js';
 import { XHTML_NAMESPACE, XhtmlFragment, xhtmlDivForXml } from './xhtml.js';
@@ -36,14 +36,52 @@ export function resourceToXml(resource: Json, options: { pretty?: boolean } = {}
   return options.pretty ? indented(out) : out.join('');
 }
 
+/** Gives the event loop back between pieces of long work (fhir/event-loop-turns.ts). */
+export interface Turns {
+  share(): Promise<void>;
+}
+
+/**
+ * resourceToXml for an answer that may be large, as its UTF-8 bytes: a Bundle (a search page of
+ * up to FHIR_SEARCH_MAX_PAGE_BYTES) is written entry by entry, each entry's text made bytes on its
+ * own, sharing the event loop between entries, so writing it cannot hold the process (30 resources
+ * of 40,000 elements took 4 s in one go, joining their 3.5 million pieces 1.3 s more). Each
+ * entry's resource is bounded by FHIR_MAX_RESOURCE_ELEMENTS.
+ */
+export async function resourceToXmlInTurns(resource: Json, turns: Turns, options: { pretty?: boolean } = {}): Promise<Buffer> {
+  const entries = resource.resourceType === 'Bundle' ? resource.entry : undefined;
+  if (!Array.isArray(entries) || entries.length < 2) return Buffer.from(resourceToXml(resource, options));
+  const bundle = xmlTypeOf('Bundle')!;
+  const text = (pieces: string[], depth: number): string => (options.pretty ? indented(pieces, depth) : pieces.join(''));
+  const separator = Buffer.from(options.pretty ? '\n' : '');
+  // Bundle.entry is followed only by Bundle.signature (R4 bundle.html): the rest is written first.
+  const { entry: _entry, signature, ...head } = resource;
+  const opening: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  writeResource(opening, head, true);
+  const closing = opening.pop()!;
+  const parts: Buffer[] = [Buffer.from(text(opening, 0))];
+  const entryElement = bundle.byName.get('entry')!;
+  for (const item of entries) {
+    const pieces: string[] = [];
+    writeElement(pieces, entryElement, item, undefined, 'Bundle.entry');
+    parts.push(separator, Buffer.from(text(pieces, 1)));
+    await turns.share();
+  }
+  const ending: string[] = [];
+  if (signature !== undefined) writeElement(ending, bundle.byName.get('signature')!, signature, undefined, 'Bundle.signature');
+  if (ending.length) parts.push(separator, Buffer.from(text(ending, 1)));
+  parts.push(separator, Buffer.from(closing));
+  return Buffer.concat(parts);
+}
+
 /**
  * The written pieces one a line: each piece is an opening tag, a closing tag, or a whole element
  * (`<x value=""/>`, a narrative div, the declaration). Attribute values are escaped, so an opening
  * tag never holds `</`.
  */
-function indented(pieces: string[]): string {
+function indented(pieces: string[], from = 0): string {
   const lines: string[] = [];
-  let depth = 0;
+  let depth = from;
   for (const piece of pieces) {
     const closing = piece.startsWith('</');
     const whole = closing || piece.startsWith('<?') || piece.endsWith('/>') || piece.includes('</');
@@ -154,16 +192,71 @@ interface Frame {
   decimalText?: string;
 }
 
+/** Limits of one XML body: its nesting, and the elements of each resource (FHIR_MAX_RESOURCE_ELEMENTS). */
+export interface XmlReadOptions {
+  maxDepth?: number;
+  /**
+   * Elements one resource may have: each FHIR element is at least one JSON value, so a resource
+   * past it is refused (413) as soon as its element past the limit opens, not after the whole body
+   * is read. A Bundle's entry resources count each on their own (the JSON check that follows is the
+   * exact one), contained resources with their container, a narrative as one.
+   */
+  maxElements?: number;
+}
+
+/** A body read in slices of this many characters when the event loop is shared between them. */
+const READ_SLICE_CHARS = 64 * 1024;
+
 /** FHIR XML as the JSON resource it stands for; malformed or non-FHIR XML is a 400. */
-export function xmlToResource(text: string, options: { maxDepth?: number } = {}): Json {
+export function xmlToResource(text: string, options: XmlReadOptions = {}): Json {
+  const reader = xmlReader(text, options);
+  return reader.finish(() => reader.parser.write(text));
+}
+
+/**
+ * xmlToResource for a body that may be large (up to the body limit): the XML is read in slices,
+ * sharing the event loop between them, so reading it cannot hold the process (a 16 MB body of
+ * 900,000 elements took 6 s, and then was refused).
+ */
+export async function xmlToResourceInTurns(text: string, turns: Turns, options: XmlReadOptions = {}): Promise<Json> {
+  const reader = xmlReader(text, options);
+  for (let at = 0; at < text.length;) {
+    let end = Math.min(at + READ_SLICE_CHARS, text.length);
+    // Never between the halves of a surrogate pair.
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
+    const slice = text.slice(at, end);
+    reader.finish(() => reader.parser.write(slice), false);
+    at = end;
+    await turns.share();
+  }
+  return reader.finish(() => undefined);
+}
+
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
+/** One document's parser with its handlers; `finish` runs a step of it, turning its failures into 400s, and ends the document when asked. */
+function xmlReader(text: string, options: XmlReadOptions) {
   if (/<!DOCTYPE/i.test(text)) throw invalidXml('the XML has a DTD (<!DOCTYPE>), which FHIR does not allow');
   const maxDepth = options.maxDepth ?? 100;
+  const maxElements = options.maxElements ?? Number.POSITIVE_INFINITY;
   const parser = new SaxesParser<{ xmlns: true; position: false }>({ xmlns: true, position: false });
   const stack: Frame[] = [];
   let result: Json | undefined;
   /** Set while inside the narrative: the div being read, and where it goes. */
   let xhtml: { fragment: XhtmlFragment; frame: Frame; element: XmlElement } | undefined;
   let keptDecimals = 0;
+  /** Elements of the resource being read: the body's, or the Bundle entry's whose resource is open. */
+  const inBody = { count: 0, where: 'the body' };
+  let counted = inBody;
+  let entryIndex = -1;
+  /** The wrapper of a resource the body's own Bundle holds in an entry (not one in a nested Bundle). */
+  const isEntryResource = (wrapper: Frame | undefined): boolean => wrapper?.path === 'Bundle.entry.resource' && stack.length === 3;
+  const count = (): void => {
+    if (++counted.count > maxElements) {
+      throw tooCostly(`${counted.where} has more than ${maxElements} elements (JSON values: objects, arrays, strings, numbers), ` +
+        'the most one resource may have here (FHIR_MAX_RESOURCE_ELEMENTS): split it into several resources', 413);
+    }
+  };
 
   parser.on('opentag', (tag) => {
     // The narrative counts too: resolving a namespace walks the open elements (saxes), so depth is work.
@@ -181,6 +274,8 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
       const shape = isXmlResourceType(name) ? xmlTypeOf(name) : undefined;
       if (!shape) throw invalidXml(`unknown resource type <${tag.name.slice(0, 60)}>`);
       checkAttributes(tag, [], name, true);
+      if (isEntryResource(parent)) counted = { count: 0, where: `Bundle.entry[${entryIndex}].resource` };
+      count();
       const target: Json = { resourceType: name };
       if (parent) parent.target = target;
       stack.push({ path: name, shape, target, repeated: new Set() });
@@ -189,6 +284,9 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     const element = parent.shape?.byName.get(name);
     if (!element) throw invalidXml(`unknown element <${tag.name.slice(0, 60)}> in ${parent.path}`);
     const path = `${parent.path}.${name}`;
+    if (path === 'Bundle.entry' && stack.length === 1) entryIndex++;
+    // A wrapper (contained, entry.resource) is not a JSON value of its own; the narrative's div is one string.
+    if (element.kind !== 'resource') count();
     if (element.kind === 'xhtml') {
       if (tag.uri !== XHTML_NAMESPACE) throw invalidXml(`${path} must be in the XHTML namespace (xmlns="${XHTML_NAMESPACE}")`);
       xhtml = { fragment: new XhtmlFragment(text), frame: parent, element };
@@ -242,6 +340,7 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     const frame = stack.pop()!;
     dropAllNullSides(frame);
     const parent = stack[stack.length - 1];
+    if (!frame.element && isEntryResource(parent)) counted = inBody;
     if (!frame.element) {
       // A resource closes: the document's root, or the content of a wrapper.
       if (!parent) result = frame.target;
@@ -258,14 +357,22 @@ export function xmlToResource(text: string, options: { maxDepth?: number } = {})
     } else put(parent!.target, frame.element, frame.target, undefined, parent!.repeated, frame.path);
   });
 
-  try {
-    parser.write(text).close();
-  } catch (error) {
-    if (error instanceof FhirError) throw error;
-    throw invalidXml(`the body is not well-formed XML: ${(error as Error).message.slice(0, 200)}`);
+  /** Runs one step of the parse; with `end`, closes the document and answers its resource. */
+  function finish(step: () => unknown, end?: true): Json;
+  function finish(step: () => unknown, end: false): undefined;
+  function finish(step: () => unknown, end = true): Json | undefined {
+    try {
+      step();
+      if (end) parser.close();
+    } catch (error) {
+      if (error instanceof FhirError) throw error;
+      throw invalidXml(`the body is not well-formed XML: ${(error as Error).message.slice(0, 200)}`);
+    }
+    if (!end) return undefined;
+    if (!result) throw invalidXml('the XML holds no resource');
+    return result;
   }
-  if (!result) throw invalidXml('the XML holds no resource');
-  return result;
+  return { parser, finish };
 }
 
 /** A decimal just put into `target` keeps its text, and the open elements above are marked as holding one. */

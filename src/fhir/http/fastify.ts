@@ -10,12 +10,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse, type FhirEngine } from '../engine.js';
 import type { FhirRequest, FhirResponse } from '../interaction.js';
 import { inFhirOrder } from './resource-order.js';
-import { parseJsonKeepingDecimals, stringifyJsonKeepingDecimals } from '../../common/json-decimals.js';
+import { parseJsonKeepingDecimals, stringifyJsonInTurns } from '../../common/json-decimals.js';
 import { assertR4Body } from './fhir-version.js';
 import { binaryContentAnswer, binaryFromContent, isRawBinaryWrite, wantsBinaryContent } from './binary-content.js';
 import { JSON_TYPES, XML_TYPES, negotiate, type WireFormat } from './negotiate.js';
 import { FhirError, tooCostly } from '../outcome.js';
-import { resourceToXml, xmlToResource } from '../format/xml.js';
+import { resourceToXmlInTurns, xmlToResourceInTurns } from '../format/xml.js';
+import { EventLoopTurns } from '../event-loop-turns.js';
 import { RESERVED_KEYS, findReservedKey } from '../validation.js';
 import { BodyBudget } from '../../common/body-budget.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
@@ -186,13 +187,15 @@ async function send(reply: FastifyReply, response: FhirResponse, head: boolean, 
     await reply.send();
     return;
   }
+  // A search page may be large (FHIR_SEARCH_MAX_PAGE_BYTES): written entry by entry, sharing the event loop.
+  const turns = new EventLoopTurns();
   if (format === 'xml') {
     reply.header('content-type', FHIR_XML);
-    await reply.send(head ? undefined : resourceToXml(response.resource as unknown as Record<string, unknown>, { pretty }));
+    await reply.send(head ? undefined : await resourceToXmlInTurns(response.resource as unknown as Record<string, unknown>, turns, { pretty }));
     return;
   }
   reply.header('content-type', FHIR_JSON);
-  await reply.send(head ? undefined : stringifyJsonKeepingDecimals(inFhirOrder(response.resource), pretty ? 2 : undefined));
+  await reply.send(head ? undefined : await stringifyJsonInTurns(inFhirOrder(response.resource), () => turns.share(), pretty ? 2 : undefined));
 }
 
 function queryOf(request: FastifyRequest): Array<[string, string]> {
@@ -238,7 +241,7 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
       path: wildcard,
       query: query.filter(([key]) => !FORMAT_PARAMETERS.has(key)),
       headers,
-      body: parseBody(request, maxDepth, maxElements),
+      body: await parseBody(request, maxDepth, maxElements),
     };
     const response = await engine.handle(fhirRequest, { baseUrl: forwardedBase(engine, headers) });
     return { response: withFormatInLinks(response, query), format, binaryContent };
@@ -310,7 +313,7 @@ function fhirPath(request: FastifyRequest): string {
   return (request.params as Record<string, string | undefined> | undefined)?.['*'] ?? '';
 }
 
-function parseBody(request: FastifyRequest, maxDepth: number, maxElements: number): unknown {
+async function parseBody(request: FastifyRequest, maxDepth: number, maxElements: number): Promise<unknown> {
   const raw = request.body;
   if (Buffer.isBuffer(raw)) return binaryFromContent(fhirPath(request), String(request.headers['content-type']), raw);
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
@@ -318,7 +321,8 @@ function parseBody(request: FastifyRequest, maxDepth: number, maxElements: numbe
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)].filter(([key]) => !FORMAT_PARAMETERS.has(key));
   if (XML_TYPES.includes(contentType)) {
-    const parsed = xmlToResource(raw, { maxDepth });
+    // Read in slices, sharing the event loop (a body of up to the body limit), and cut at the first resource past maxElements.
+    const parsed = await xmlToResourceInTurns(raw, new EventLoopTurns(), { maxDepth, maxElements });
     checkJsonShape(parsed, maxDepth, maxElements);
     return parsed;
   }
@@ -386,11 +390,16 @@ export function checkJsonShape(value: unknown, maxDepth: number, maxElements = N
     }
     if (!node || typeof node !== 'object') continue;
     if (depth > maxDepth) throw new FhirError(400, 'FHIR_INVALID_JSON', `the body is nested deeper than ${maxDepth} levels`);
+    // Children count where they are pushed, so a list of millions is refused before it is walked.
     if (Array.isArray(node)) {
+      if (resource.count + node.length > maxElements) throw tooManyElements(resource, maxElements);
       const childRole = role === BundleRole.EntryList ? BundleRole.Entry : BundleRole.None;
       for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, resource, childRole, i]);
       continue;
     }
+    const keys = Object.keys(node);
+    // An entry's resource counts on its own (below).
+    if (resource.count + keys.length - (role === BundleRole.Entry && keys.includes('resource') ? 1 : 0) > maxElements) throw tooManyElements(resource, maxElements);
     // Only a batch or transaction posted as the body runs its entries one by one (each validated,
     // indexed and yielding the event loop on its own): any other Bundle (stored as a collection
     // or document, a message, one inside Parameters) is one resource, its entries counted with it.

@@ -19,8 +19,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MediatorClient, MediatorResponseBuilder, type MediatorRoute } from '@instant-openhie/mediator-sdk';
 import { createHttpApp } from '../../common/http-app.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
-import { readLimits } from '../../common/limits.js';
-import { resourceToXml, xmlToResource } from '../../fhir/format/xml.js';
+import { readLimits, type Limits } from '../../common/limits.js';
+import { resourceToXml, xmlToResourceInTurns } from '../../fhir/format/xml.js';
+import { EventLoopTurns } from '../../fhir/event-loop-turns.js';
 import { XML_TYPES, negotiate, type WireFormat } from '../../fhir/http/negotiate.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
@@ -76,7 +77,7 @@ async function answerWithOrchestrations(reply: FastifyReply, format: WireFormat,
   await reply.status(http.status).headers(http.headers).send(http.body);
 }
 
-function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig, logger: ServiceContext['logger']): void {
+function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig, logger: ServiceContext['logger'], limits: Limits): void {
   // Clinics send FHIR JSON; parse it like JSON, with the same nesting guard.
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
@@ -88,11 +89,13 @@ function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig,
     }
   });
   // FHIR XML too: the IHE profiles behind the registries (PIXm, PDQm) speak both.
-  app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+  // Read in slices, sharing the event loop (fhir/format/xml.ts): a body of up to the limit cannot hold the process.
+  app.addContentTypeParser(XML_TYPES, { parseAs: 'string' }, async (_request: FastifyRequest, body: string | Buffer) => {
     try {
-      done(null, xmlToResource(body as string, { maxDepth: MAX_JSON_DEPTH }));
+      return await xmlToResourceInTurns(body as string, new EventLoopTurns(), { maxDepth: MAX_JSON_DEPTH, maxElements: limits.fhirMaxResourceElements });
     } catch (error) {
-      done(Object.assign(new Error(error instanceof FhirError ? error.message : 'the body is not FHIR XML'), { statusCode: 400 }), undefined);
+      const status = error instanceof FhirError && error.status === 413 ? 413 : 400;
+      throw Object.assign(new Error(error instanceof FhirError ? error.message : 'the body is not FHIR XML'), { statusCode: status });
     }
   });
   app.setErrorHandler(async (error: { statusCode?: number; status?: number; message: string }, request, reply) => {
@@ -129,7 +132,7 @@ export const patientRegistrationService: ServiceDefinition = {
     const host = settings.get('PATIENT_REGISTRATION_HOST') || '127.0.0.1';
     let config = defaultConfig(settings);
     const app = createHttpApp({ logger, bodyLimit: limits.registrationBodyBytes, limits, name: 'patient-registration', maxJsonDepth: MAX_JSON_DEPTH });
-    registerRoutes(app, () => config, logger);
+    registerRoutes(app, () => config, logger, limits);
     await app.listen({ host, port: settings.int('PATIENT_REGISTRATION_PORT', 3449) });
     const port = (app.server.address() as AddressInfo).port;
     const url = `http://${host}:${port}`;

@@ -19,6 +19,23 @@ export class VisitReferenceError extends Error {}
 type Json = Record<string, unknown>;
 const PATIENT_KEYS = new Set(['subject', 'patient']);
 const CONDITIONAL = /^Patient\?identifier=(.+)$/;
+/**
+ * A reference string that names a Patient in any other form: relative (`Patient/1`, `./Patient/1`,
+ * `Patient/1/_history/2`), absolute (`http://record/fhir/Patient/1`) or a search (`Patient?_id=1`),
+ * matched also percent-decoded and in any case. The shared health record resolves each of these to
+ * a Patient of its own, which is not the clinic's to choose.
+ */
+const NAMES_A_PATIENT = /(?:^|\/)patient(?:[/?#]|$)/i;
+
+function namesAPatient(reference: string): boolean {
+  let decoded = reference;
+  try {
+    decoded = decodeURIComponent(reference);
+  } catch {
+    // not percent-encoding: the string as it is
+  }
+  return NAMES_A_PATIENT.test(reference.trim()) || NAMES_A_PATIENT.test(decoded.trim());
+}
 
 function parseConditional(reference: string): LocalIdentifier {
   const token = decodeURIComponent(CONDITIONAL.exec(reference)![1]!);
@@ -32,8 +49,8 @@ function localIdentifierOf(node: Json, key: string): LocalIdentifier | undefined
   const reference = node.reference;
   if (typeof reference === 'string') {
     if (CONDITIONAL.test(reference)) return parseConditional(reference);
-    if (/^Patient\/[^/]+/.test(reference)) {
-      throw new VisitReferenceError(`${reference}: refer to the patient by the clinic's identifier (Patient?identifier=system|value), not by a server id`);
+    if (namesAPatient(reference)) {
+      throw new VisitReferenceError(`${reference.slice(0, 200)}: refer to the patient by the clinic's identifier (Patient?identifier=system|value), not by a server id, URL or other search`);
     }
     return undefined;
   }

@@ -12,18 +12,43 @@ import { callFhir, operationOutcome, upstreamFailure } from './fhir-calls.js';
 import { identifierKey, localPatientsOf, VisitReferenceError, withEnterpriseReferences, type LocalIdentifier } from './local-patient-references.js';
 import type { Answer } from './registration.js';
 
-type Entry = { fullUrl?: string; resource?: { resourceType?: string; [key: string]: unknown }; request?: { method?: string; url?: string } };
+type Entry = { fullUrl?: string; resource?: { resourceType?: string; [key: string]: unknown }; request?: { method?: string; url?: string; [key: string]: unknown } };
 type Bundle = { resourceType?: string; type?: string; entry?: Entry[] };
 
 /** The demographics of the golden record kept in the shared health record's Patient. */
 const DEMOGRAPHICS = ['name', 'gender', 'birthDate', 'address', 'telecom', 'deceasedBoolean', 'deceasedDateTime'] as const;
 
-function checkVisit(body: unknown): string | undefined {
+/** Bundle.entry.request elements that make an entry conditional: each reads or checks records the visit did not write. */
+const CONDITIONS = ['ifNoneExist', 'ifMatch', 'ifNoneMatch', 'ifModifiedSince'] as const;
+
+/** Why the body is not a visit (400), or undefined. */
+function malformedVisit(body: unknown): string | undefined {
   const bundle = body as Bundle;
   if (!bundle || typeof bundle !== 'object' || bundle.resourceType !== 'Bundle' || bundle.type !== 'transaction') return 'send the visit as a FHIR Bundle of type "transaction"';
   if (!Array.isArray(bundle.entry) || !bundle.entry.length) return 'the visit bundle has no entries';
   if (bundle.entry.some((e) => !e?.resource || typeof e.resource !== 'object')) return 'every entry of the visit needs a resource';
-  if (bundle.entry.some((e) => e.resource!.resourceType === 'Patient')) return 'a visit carries no Patient: register patients at /registration/Patient and refer to them by the clinic\'s identifier';
+  return undefined;
+}
+
+/**
+ * Why a visit asks for more than a visit is (422), or undefined. The mediator writes to the shared
+ * health record with its own access, not the clinic's, so a visit only adds: every entry creates
+ * its resource (`POST <type>`, unconditional). Updating, patching or deleting records, or a
+ * conditional create (whose answer is the record it matched, whoever's it is), are for clients of
+ * the record's own channel.
+ */
+function refusedVisit(entries: Entry[]): string | undefined {
+  if (entries.some((e) => e.resource!.resourceType === 'Patient')) return 'a visit carries no Patient: register patients at /registration/Patient and refer to them by the clinic\'s identifier';
+  for (const [index, entry] of entries.entries()) {
+    const { request } = entry;
+    const type = entry.resource!.resourceType;
+    if (!request || typeof request !== 'object') return `entry ${index} has no request: each entry of a visit is { "method": "POST", "url": "${String(type).slice(0, 64)}" }`;
+    if (request.method !== 'POST' || request.url !== type) {
+      return `entry ${index} is ${String(request.method).slice(0, 16)} ${String(request.url).slice(0, 200)}: a visit only adds resources, each entry { "method": "POST", "url": "<its resource type>" }; records are changed or deleted through the shared health record's own channel`;
+    }
+    const condition = CONDITIONS.find((name) => request[name] !== undefined);
+    if (condition) return `entry ${index} has ${condition}: a visit's entries are unconditional creates`;
+  }
   return undefined;
 }
 
@@ -47,9 +72,11 @@ function sharedRecordPatient(enterpriseId: string, golden: Record<string, unknow
 }
 
 export async function recordVisit(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder): Promise<Answer> {
-  const problem = checkVisit(body);
+  const problem = malformedVisit(body);
   if (problem) return { status: 400, body: operationOutcome('invalid', problem) };
   const visit = body as Bundle & { entry: Entry[] };
+  const refused = refusedVisit(visit.entry);
+  if (refused) return { status: 422, body: operationOutcome('business-rule', refused) };
   let locals: LocalIdentifier[];
   try {
     locals = localPatientsOf(visit.entry.map((e) => e.resource));
