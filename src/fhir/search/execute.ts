@@ -201,6 +201,12 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
     ? url({ cursor: request.cursor.after !== undefined ? `a${request.cursor.after}` : `b${request.cursor.before}` })
     : url({ offset: request.offset, snapshot: request.snapshot });
   const links: BundleLink[] = [{ relation: 'self', url: self }];
+  // R4 search.html#paging: first, previous, next. The first page of the same result: the
+  // snapshot's start for a sorted search, the search without a position otherwise.
+  if (request.summary !== 'count' && request.count > 0) {
+    const snapshot = result.snapshot ?? request.snapshot;
+    links.push({ relation: 'first', url: url(snapshot ? { snapshot } : {}) });
+  }
   const first = result.rids[0];
   const last = result.rids[result.rids.length - 1];
   if (result.snapshot) {
