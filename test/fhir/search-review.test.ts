@@ -1,7 +1,7 @@
 /**
  * R4 search.html, second review round: the precision of numbers in exponential form (#number),
  * paging links (#paging: first), the self link echoing only what was applied (#conformance),
- * and _contained / _containedType (#contained).
+ * _contained / _containedType, and chains evaluated inside contained resources (#contained).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -90,6 +90,40 @@ for (const driver of testDrivers) {
       assert.equal(link(reply.body, 'self'), `${s.base}/Patient?_sort=family&family=Ash%2CBirch&_count=5`);
       const none = await s.request('GET', 'Patient?_sort=bogus&_count=5');
       assert.equal(link(none.body, 'self'), `${s.base}/Patient?_count=5`, 'no key applied: no _sort');
+    });
+
+    test('#contained: "a chained condition will be evaluated inside contained resources", the one the reference points at', async () => {
+      const create = namedCreator(() => s, ids);
+      await create('maker', { resourceType: 'Organization', name: 'Maker' });
+      await create('order', {
+        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${ids.Ash}` },
+        contained: [
+          { resourceType: 'Medication', id: 'm1', code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '1049502' }], text: 'Oxycodone' }, manufacturer: { reference: `Organization/${ids.maker}` } },
+          { resourceType: 'Medication', id: 'm2', code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '7052' }], text: 'Morphine' } },
+        ],
+        medicationReference: { reference: '#m1' }, supportingInformation: [{ reference: '#m2' }],
+      });
+      await create('inside', {
+        resourceType: 'Observation', status: 'final', code: { text: 'x' },
+        contained: [{ resourceType: 'Patient', id: 'p', name: [{ family: 'Inside' }], gender: 'female' }], subject: { reference: '#p' },
+      });
+      await create('outside', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${ids.Ash}` } });
+      assert.deepEqual(await matches('MedicationRequest?medication.code=1049502'), named('order'));
+      assert.deepEqual(await matches('MedicationRequest?medication:Medication.code=http://www.nlm.nih.gov/research/umls/rxnorm|1049502'), named('order'));
+      assert.deepEqual(await matches('MedicationRequest?medication.code:text=oxy'), named('order'));
+      assert.deepEqual(await matches('MedicationRequest?medication.code=7052'), [], 'm2 is contained, but not the medication');
+      assert.deepEqual(await matches(`MedicationRequest?medication.manufacturer=Organization/${ids.maker}`), named('order'));
+      assert.deepEqual(await matches('Medication?code=1049502'), [], 'a contained resource is not a match of its own type');
+      assert.deepEqual(await matches('Observation?subject:Patient.name=inside'), named('inside'));
+      assert.deepEqual(await matches('Observation?subject.name=inside,ash'), named('inside', 'outside'), 'contained and stored targets together');
+      assert.deepEqual(await matches('Observation?patient.gender=female'), named('inside'), 'resolve() is Patient holds for a contained Patient');
+      assert.deepEqual(await matches('Observation?subject:Patient.gender:not=female'), named('outside'), 'negations look at stored targets only');
+      assert.deepEqual(await matches('Patient?name=inside'), []);
+      const included = await s.request('GET', `MedicationRequest?_id=${ids.order}&_include=*`);
+      assert.deepEqual(included.body.entry.filter((e: Json) => e.search.mode === 'include').map((e: Json) => e.resource.id), [ids.Ash],
+        '_include=* follows the resource\'s own references, not its contained resources\'');
+      const revincluded = await s.request('GET', `Organization?_id=${ids.maker}&_revinclude=*`);
+      assert.equal(revincluded.body.entry.filter((e: Json) => e.search.mode === 'include').length, 0);
     });
 
     test('#contained: _contained=false and _containedType are the defaults every search applies; true and both are not supported', async () => {

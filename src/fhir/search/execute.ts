@@ -331,6 +331,12 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
     [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
 }
 
+/**
+ * The rows of a resource's own reference parameters, not those of the contained resources its
+ * references point at (`subject:Patient.organization`, storage/indexer.ts), which only chains read.
+ */
+const OWN_PARAMETER = (alias: string): string => `strpos(${alias}.param, '.') = 0`;
+
 /** `_include=*`: what any reference parameter of the resources points at. */
 async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   return readIncluded(ctx,
@@ -338,7 +344,7 @@ async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Reso
      JOIN (SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
            JOIN ${ctx.schema}.resources s ON s.rid = x.rid
            JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON s.type = k.type AND s.id = k.id
-           WHERE x.target_id IS NOT NULL) t ON r.type = t.target_type AND r.id = t.target_id
+           WHERE x.target_id IS NOT NULL AND ${OWN_PARAMETER('x')}) t ON r.type = t.target_type AND r.id = t.target_id
      WHERE NOT r.deleted ORDER BY r.rid`,
     [from.map((r) => r.resourceType), from.map((r) => r.id!)], budget);
 }
@@ -368,7 +374,7 @@ async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, referred
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
        JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
-       ${spec.param ? 'WHERE x.type = $4 AND x.param = $5' : ''}) ORDER BY r.rid LIMIT $3`,
+       WHERE ${spec.param ? 'x.type = $4 AND x.param = $5' : OWN_PARAMETER('x')}) ORDER BY r.rid LIMIT $3`,
     [targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1, ...(spec.param ? [spec.sourceType, spec.param.code] : [])],
     budget);
   if (found.length <= max) return found;
