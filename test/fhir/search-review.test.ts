@@ -1,7 +1,8 @@
 /**
  * R4 search.html, second review round: the precision of numbers in exponential form (#number),
  * paging links (#paging: first), the self link echoing only what was applied (#conformance),
- * _contained / _containedType, and chains evaluated inside contained resources (#contained).
+ * _contained / _containedType, chains evaluated inside contained resources (#contained), and
+ * _has in a system-level search (#has with #all).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -124,6 +125,17 @@ for (const driver of testDrivers) {
         '_include=* follows the resource\'s own references, not its contained resources\'');
       const revincluded = await s.request('GET', `Organization?_id=${ids.maker}&_revinclude=*`);
       assert.equal(revincluded.body.entry.filter((e: Json) => e.search.mode === 'include').length, 0);
+    });
+
+    test('#has at the system level: _has selects among the types of _type (or any type without it)', async () => {
+      const create = namedCreator(() => s, ids);
+      await create('group', { resourceType: 'Group', type: 'person', actual: true });
+      await create('flagged', { resourceType: 'Flag', status: 'active', identifier: [{ system: 'urn:flag', value: 'fall' }], code: { text: 'fall risk' }, subject: { reference: `Patient/${ids.Birch}` } });
+      await create('groupFlag', { resourceType: 'Flag', status: 'active', identifier: [{ system: 'urn:flag', value: 'fall' }], code: { text: 'fall risk' }, subject: { reference: `Group/${ids.group}` } });
+      assert.deepEqual(await matches('?_type=Patient&_has:Flag:subject:identifier=urn:flag|fall'), named('Birch'));
+      assert.deepEqual(await matches('?_type=Patient,Group&_has:Flag:subject:identifier=urn:flag|fall'), named('Birch', 'group'));
+      assert.deepEqual(await matches('?_has:Flag:subject:identifier=urn:flag|fall'), named('Birch', 'group'));
+      assert.deepEqual(await matches('?_type=Patient&_has:Flag:subject:identifier=urn:flag|other'), []);
     });
 
     test('#contained: _contained=false and _containedType are the defaults every search applies; true and both are not supported', async () => {

@@ -532,8 +532,10 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
 
 function parseHas(ctx: ParseContext, type: string | undefined, key: string, value: string, depth: number): Filter {
   // _has:SourceType:referenceParam:rest
+  // At the system level (`?_type=Patient&_has:…`, or without _type) the referenced resources are
+  // those of the searched types: the outer condition on the type decides which.
   const parts = key.split(':');
-  if (parts.length < 4 || !type) {
+  if (parts.length < 4) {
     throw badRequest(`_has must be _has:Type:reference-parameter:parameter, got "${key}"`, 'FHIR_BAD_SEARCH');
   }
   const [, sourceType, code] = parts as [string, string, string];
