@@ -2,7 +2,7 @@
  * R4 search.html, second review round: the precision of numbers in exponential form (#number),
  * paging links (#paging: first), the self link echoing only what was applied (#conformance),
  * _contained / _containedType, chains evaluated inside contained resources (#contained), and
- * _has in a system-level search (#has with #all).
+ * _has in a system-level search (#has with #all), modifier extensions in _summary=true (#summary).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -136,6 +136,23 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('?_type=Patient,Group&_has:Flag:subject:identifier=urn:flag|fall'), named('Birch', 'group'));
       assert.deepEqual(await matches('?_has:Flag:subject:identifier=urn:flag|fall'), named('Birch', 'group'));
       assert.deepEqual(await matches('?_type=Patient&_has:Flag:subject:identifier=urn:flag|other'), []);
+    });
+
+    test('#summary: _summary=true keeps a modifierExtension (a modifier at the root is a summary element), not other extensions', async () => {
+      const create = namedCreator(() => s, ids);
+      await create('modified', {
+        resourceType: 'Patient', name: [{ family: 'Modified' }], birthDate: '2000-01-01',
+        modifierExtension: [{ url: 'http://example.org/not-a-real-person', valueBoolean: true }],
+        extension: [{ url: 'http://example.org/colour', valueString: 'blue' }],
+      });
+      const reply = await s.request('GET', `Patient?_id=${ids.modified}&_summary=true`, { headers: STRICT });
+      const summary = reply.body.entry[0].resource;
+      assert.deepEqual(summary.modifierExtension, [{ url: 'http://example.org/not-a-real-person', valueBoolean: true }]);
+      assert.equal(summary.extension, undefined);
+      assert.deepEqual(summary.name, [{ family: 'Modified' }]);
+      assert.ok(summary.meta.tag.some((t: Json) => t.code === 'SUBSETTED'));
+      const read = await s.request('GET', `Patient/${ids.modified}?_summary=true`);
+      assert.ok(read.body.modifierExtension, 'a read with _summary=true too');
     });
 
     test('#contained: _contained=false and _containedType are the defaults every search applies; true and both are not supported', async () => {
