@@ -85,6 +85,21 @@ for (const driver of testDrivers) {
       assert.equal(link(counted.body, 'first'), undefined, 'a count has no pages');
     });
 
+    test('#paging: a last link, to the last page of the same result, which has no next', async () => {
+      const follow = async (url: string): Promise<Json> => (await s.request('GET', url.slice(s.base.length + 1))).body;
+      const unsorted = await s.request('GET', 'Patient?_count=2');
+      const last = await follow(link(unsorted.body, 'last')!);
+      assert.deepEqual(last.entry.map((e: Json) => e.resource.id), [ids.Birch, ids.Cedar]);
+      assert.equal(link(last, 'next'), undefined);
+      assert.equal(link(last, 'self'), link(unsorted.body, 'last'), 'its self link is the same page');
+      const before = await follow(link(last, 'previous')!);
+      assert.deepEqual(before.entry.map((e: Json) => e.resource.id), [ids.Ash]);
+      const sorted = await s.request('GET', 'Patient?_sort=family&_count=2');
+      const sortedLast = await follow(link(sorted.body, 'last')!);
+      assert.deepEqual(sortedLast.entry.map((e: Json) => e.resource.id), [ids.Cedar]);
+      assert.equal(link(sortedLast, 'next'), undefined);
+    });
+
     test('#conformance: the self link leaves out ignored _sort keys and empty alternatives', async () => {
       const reply = await s.request('GET', 'Patient?_sort=bogus,family&family=Ash,,Birch,&_count=5');
       assert.equal(reply.status, 200);

@@ -120,12 +120,19 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
     resources: rows.map((r) => r.content!),
     rids: rows.map((r) => Number(r.rid)),
     total,
-    hasMore: backwards ? true : more || cut,
+    hasMore: backwards ? request.cursor!.before! < LAST_PAGE_RID : more || cut,
     hasPrevious: backwards ? more || cut : keyset || request.offset > 0,
     advanced: rows.length,
     bytes: bounded.bytes,
   };
 }
+
+/**
+ * The keyset position of the `last` link: the page before a rid no resource reaches (`_cursor=b…`),
+ * read backwards like any `previous` page, and with nothing after it.
+ */
+const LAST_PAGE_RID = 999_999_999_999_999; // exact in a double, so the self link spells it back
+const LAST_PAGE_CURSOR = `b${LAST_PAGE_RID}`;
 
 /** The byte budget of one page: unbounded when the caller set none (conditional operations count every match). */
 function pageBudget(ctx: SearchContext): number {
@@ -201,11 +208,17 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
     ? url({ cursor: request.cursor.after !== undefined ? `a${request.cursor.after}` : `b${request.cursor.before}` })
     : url({ offset: request.offset, snapshot: request.snapshot });
   const links: BundleLink[] = [{ relation: 'self', url: self }];
-  // R4 search.html#paging: first, previous, next. The first page of the same result: the
-  // snapshot's start for a sorted search, the search without a position otherwise.
+  // R4 search.html#paging: first, previous, next, last. The first page of the same result: the
+  // snapshot's start for a sorted search, the search without a position otherwise. The last: the
+  // page read backwards from the end in the default order, or the offset of the last page when
+  // the total is known (sorted searches).
   if (request.summary !== 'count' && request.count > 0) {
     const snapshot = result.snapshot ?? request.snapshot;
     links.push({ relation: 'first', url: url(snapshot ? { snapshot } : {}) });
+    if (keyset) links.push({ relation: 'last', url: url({ cursor: LAST_PAGE_CURSOR }) });
+    else if (result.total !== undefined) {
+      links.push({ relation: 'last', url: url({ snapshot, offset: Math.floor(Math.max(0, result.total - 1) / request.count) * request.count }) });
+    }
   }
   const first = result.rids[0];
   const last = result.rids[result.rids.length - 1];
