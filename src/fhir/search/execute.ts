@@ -120,12 +120,19 @@ export async function findMatches(ctx: SearchContext, request: SearchRequest): P
     resources: rows.map((r) => r.content!),
     rids: rows.map((r) => Number(r.rid)),
     total,
-    hasMore: backwards ? true : more || cut,
+    hasMore: backwards ? request.cursor!.before! < LAST_PAGE_RID : more || cut,
     hasPrevious: backwards ? more || cut : keyset || request.offset > 0,
     advanced: rows.length,
     bytes: bounded.bytes,
   };
 }
+
+/**
+ * The keyset position of the `last` link: the page before a rid no resource reaches (`_cursor=b…`),
+ * read backwards like any `previous` page, and with nothing after it.
+ */
+const LAST_PAGE_RID = 999_999_999_999_999; // exact in a double, so the self link spells it back
+const LAST_PAGE_CURSOR = `b${LAST_PAGE_RID}`;
 
 /** The byte budget of one page: unbounded when the caller set none (conditional operations count every match). */
 function pageBudget(ctx: SearchContext): number {
@@ -201,6 +208,18 @@ function pagingLinks(baseUrl: string, selfPath: string, request: SearchRequest, 
     ? url({ cursor: request.cursor.after !== undefined ? `a${request.cursor.after}` : `b${request.cursor.before}` })
     : url({ offset: request.offset, snapshot: request.snapshot });
   const links: BundleLink[] = [{ relation: 'self', url: self }];
+  // R4 search.html#paging: first, previous, next, last. The first page of the same result: the
+  // snapshot's start for a sorted search, the search without a position otherwise. The last: the
+  // page read backwards from the end in the default order, or the offset of the last page when
+  // the total is known (sorted searches).
+  if (request.summary !== 'count' && request.count > 0) {
+    const snapshot = result.snapshot ?? request.snapshot;
+    links.push({ relation: 'first', url: url(snapshot ? { snapshot } : {}) });
+    if (keyset) links.push({ relation: 'last', url: url({ cursor: LAST_PAGE_CURSOR }) });
+    else if (result.total !== undefined) {
+      links.push({ relation: 'last', url: url({ snapshot, offset: Math.floor(Math.max(0, result.total - 1) / request.count) * request.count }) });
+    }
+  }
   const first = result.rids[0];
   const last = result.rids[result.rids.length - 1];
   if (result.snapshot) {
@@ -325,6 +344,12 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
     [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
 }
 
+/**
+ * The rows of a resource's own reference parameters, not those of the contained resources its
+ * references point at (`subject:Patient.organization`, storage/indexer.ts), which only chains read.
+ */
+const OWN_PARAMETER = (alias: string): string => `strpos(${alias}.param, '.') = 0`;
+
 /** `_include=*`: what any reference parameter of the resources points at. */
 async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Resource[], budget: IncludeBudget): Promise<Resource[]> {
   return readIncluded(ctx,
@@ -332,7 +357,7 @@ async function wildcardTargets(ctx: SearchContext, spec: IncludeSpec, from: Reso
      JOIN (SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
            JOIN ${ctx.schema}.resources s ON s.rid = x.rid
            JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON s.type = k.type AND s.id = k.id
-           WHERE x.target_id IS NOT NULL) t ON r.type = t.target_type AND r.id = t.target_id
+           WHERE x.target_id IS NOT NULL AND ${OWN_PARAMETER('x')}) t ON r.type = t.target_type AND r.id = t.target_id
      WHERE NOT r.deleted ORDER BY r.rid`,
     [from.map((r) => r.resourceType), from.map((r) => r.id!)], budget);
 }
@@ -362,7 +387,7 @@ async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, referred
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT x.rid FROM ${ctx.schema}.idx_reference x
        JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON x.target_type = k.type AND x.target_id = k.id
-       ${spec.param ? 'WHERE x.type = $4 AND x.param = $5' : ''}) ORDER BY r.rid LIMIT $3`,
+       WHERE ${spec.param ? 'x.type = $4 AND x.param = $5' : OWN_PARAMETER('x')}) ORDER BY r.rid LIMIT $3`,
     [targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1, ...(spec.param ? [spec.sourceType, spec.param.code] : [])],
     budget);
   if (found.length <= max) return found;

@@ -135,6 +135,7 @@ export type SearchLimits = Pick<Limits,
 /** Parameters that control the result rather than select it. */
 const RESULT_PARAMETERS = new Set([
   '_count', '_offset', '_cursor', '_snapshot', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_format', '_pretty', '_type',
+  '_contained', '_containedType',
 ]);
 
 export interface ParseOptions {
@@ -260,13 +261,18 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
     }
     const [name, modifier] = splitOnce(key, ':');
     try {
+      // The self link echoes what was applied (search.html#conformance): no ignored _sort key, no empty alternative.
+      let applied = value;
       if (RESULT_PARAMETERS.has(name)) {
+        const sortKeys = request.sort.length;
         applyResultParameter(ctx, request, name, modifier, value);
+        if (name === '_sort') applied = request.sort.slice(sortKeys).map((k) => `${k.descending ? '-' : ''}${k.code}`).join(',');
       } else {
         const filter = parseFilter(ctx, type, key, value);
         if (filter) request.filters.push(filter);
+        applied = splitEscaped(value).filter((part) => part.trim() !== '').join(',');
       }
-      if (name !== '_format' && name !== '_pretty') request.applied.push([key, value]);
+      if (name !== '_format' && name !== '_pretty' && applied !== '') request.applied.push([key, applied]);
     } catch (error) {
       if (!options.strict && error instanceof FhirError && error.code === 'FHIR_UNKNOWN_PARAMETER') {
         request.ignored.push(key);
@@ -401,6 +407,20 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
       checkIncludeCount(request, limits);
       return;
     }
+    case '_contained':
+      // search.html#contained: false, the default, is what every search does; searching inside
+      // contained resources (true, both) is not supported: unknown under strict handling, else ignored.
+      if (value === 'true' || value === 'both') {
+        throw new FhirError(400, 'FHIR_UNKNOWN_PARAMETER', `_contained=${value} is not supported: this server searches only resources that are not contained`);
+      }
+      if (value !== 'false') throw badRequest(`_contained must be true, false or both, got "${value.slice(0, 40)}"`, 'FHIR_BAD_SEARCH');
+      return;
+    case '_containedType':
+      // Which resource a match inside a contained resource returns: no search returns such matches.
+      if (value !== 'container' && value !== 'contained') {
+        throw badRequest(`_containedType must be container or contained, got "${value.slice(0, 40)}"`, 'FHIR_BAD_SEARCH');
+      }
+      return;
     default:
       return; // _format and _pretty are handled by the HTTP layer
   }
@@ -512,8 +532,10 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
 
 function parseHas(ctx: ParseContext, type: string | undefined, key: string, value: string, depth: number): Filter {
   // _has:SourceType:referenceParam:rest
+  // At the system level (`?_type=Patient&_has:…`, or without _type) the referenced resources are
+  // those of the searched types: the outer condition on the type decides which.
   const parts = key.split(':');
-  if (parts.length < 4 || !type) {
+  if (parts.length < 4) {
     throw badRequest(`_has must be _has:Type:reference-parameter:parameter, got "${key}"`, 'FHIR_BAD_SEARCH');
   }
   const [, sourceType, code] = parts as [string, string, string];

@@ -123,7 +123,10 @@ export function applySummary(resource: Resource, summary: 'true' | 'text' | 'dat
   } else {
     const summaryProperties = typeSchema(resource.resourceType)?.summaryProperties ?? new Set<string>();
     for (const [key, value] of Object.entries(resource)) {
-      if (ALWAYS.has(key) || isElementIn(key, summaryProperties) || isElementIn(key, mandatory)) out[key] = value;
+      // modifierExtension too: R4 ElementDefinition.isSummary says a modifier at the root "must be
+      // marked as isSummary=true", which the definitions do not do for it; a summary without it
+      // could mean the opposite of the resource.
+      if (ALWAYS.has(key) || key === 'modifierExtension' || isElementIn(key, summaryProperties) || isElementIn(key, mandatory)) out[key] = value;
     }
   }
   markSubsetted(out);

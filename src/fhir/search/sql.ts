@@ -7,7 +7,7 @@
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { FhirError, badRequest } from '../outcome.js';
 import type { CodeSet } from '../terminology/provider.js';
-import { componentParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
+import { componentParam, containedParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
 import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
 import { implicitSystems } from './implicit-systems.js';
 import { needsTerminology } from './terminology.js';
@@ -27,6 +27,11 @@ export interface BuildContext {
   /** Bases under which absolute references are local. */
   baseUrl?: string | string[];
   aliasCounter: { n: number };
+  /**
+   * Set while a chain's condition is built on the resources its reference parameter contains
+   * (`#p`): their rows are the container's, under containedParam names (storage/indexer.ts).
+   */
+  contained?: { containerType: string | string[] | undefined; param: string; targetTypes: string[] };
 }
 
 function nextAlias(ctx: BuildContext, prefix: string): string {
@@ -84,12 +89,20 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
     case 'chain': {
       const t = nextAlias(ctx, 'c');
       const ref = nextAlias(ctx, 'x');
-      const inner = filterCondition(ctx, filter.inner, t, filter.targetTypes.length === 1 ? filter.targetTypes[0] : filter.targetTypes);
-      return `${alias}.rid IN (SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
+      const targets = filter.targetTypes.length === 1 ? filter.targetTypes[0] : filter.targetTypes;
+      const inner = filterCondition(ctx, filter.inner, t, targets);
+      const stored = `SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
         JOIN ${ctx.schema}.resources ${t} ON ${t}.type = ${ref}.target_type AND ${t}.id = ${ref}.target_id
         WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)}
           AND ${ref}.target_type = ANY(${ctx.params.add(filter.targetTypes)}::text[])
-          AND NOT ${t}.deleted AND ${inner})`;
+          AND NOT ${t}.deleted AND ${inner}`;
+      if (!searchesContained(filter.inner)) return `${alias}.rid IN (${stored})`;
+      // The chain also looks inside the contained resources the reference points at (#p): their
+      // rows are the container's own, so this is one more index lookup (search.html#contained).
+      // One IN over both, so PostgreSQL still plans a semi-join from the index rows (an OR of two
+      // INs would filter every resource of the type).
+      const scoped: BuildContext = { ...ctx, contained: { containerType: type, param: filter.param.code!, targetTypes: filter.targetTypes } };
+      return `${alias}.rid IN (${stored} UNION ALL ${indexRowMatches(scoped, filter.inner as ParamFilter, targets).matches})`;
     }
     case 'has': {
       // Uncorrelated on purpose: a subquery that names the outer row (target_type = alias.type)
@@ -105,6 +118,25 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
           AND ${typeCondition(ctx, ref, type, 'target_type')} NOT ${source}.deleted AND ${inner})`;
     }
   }
+}
+
+/**
+ * Whether a chain's inner filter is also looked for inside contained resources: a positive match
+ * on index rows (a negation, :missing, would hold for every container without such a resource),
+ * not a further chain, _has, composite or a column of the resources table.
+ */
+function searchesContained(filter: Filter): boolean {
+  if (filter.kind !== 'param' || !TABLES[filter.param.type!]) return false;
+  const { code } = filter.param;
+  if (code === '_id' || code === '_lastUpdated' || code === '_list') return false;
+  return filter.modifier !== 'missing' && filter.modifier !== 'not' && filter.modifier !== 'not-in';
+}
+
+/** `i.param = …` for a parameter's rows; inside a chain's contained resources, the names they are stored under. */
+function paramMatch(ctx: BuildContext, i: string, name: string): string {
+  if (!ctx.contained) return `${i}.param = ${ctx.params.add(name)}`;
+  const { param, targetTypes } = ctx.contained;
+  return `${i}.param = ANY(${ctx.params.add(targetTypes.map((t) => containedParam(param, t, name)))}::text[])`;
 }
 
 function typeCondition(ctx: BuildContext, alias: string, type: string | string[] | undefined, column = 'type'): string {
@@ -131,6 +163,19 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
   }
   if (code === '_id') return columnIdCondition(ctx, filter, alias);
   if (code === '_lastUpdated') return lastUpdatedCondition(ctx, filter, alias);
+  const { base, matches } = indexRowMatches(ctx, filter, type);
+  if (modifier === 'missing') return `${alias}.rid ${filter.values[0] === 'true' ? 'NOT IN' : 'IN'} (${base})`;
+  if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
+  return `${alias}.rid IN (${matches})`;
+}
+
+/**
+ * The rids of the index rows of a filter on one index table: `base` all the rows of its parameter
+ * (for :missing), `matches` those holding one of its values (AND-ed date bounds: all of them).
+ */
+function indexRowMatches(ctx: BuildContext, filter: ParamFilter, type: string | string[] | undefined): { base: string; matches: string } {
+  const { param, modifier } = filter;
+  const code = param.code!;
   let table = TABLES[param.type!]!;
   let paramName = code;
   if (modifier === 'text' && param.type === 'token') {
@@ -142,20 +187,16 @@ function paramCondition(ctx: BuildContext, filter: ParamFilter, alias: string, t
     paramName = `${code}:identifier`;
   }
   const i = nextAlias(ctx, 'i');
-  const base = `SELECT ${i}.rid FROM ${ctx.schema}.${table} ${i} WHERE ${typeCondition(ctx, i, type)} ${i}.param = ${ctx.params.add(paramName)}`;
-  if (modifier === 'missing') {
-    return `${alias}.rid ${filter.values[0] === 'true' ? 'NOT IN' : 'IN'} (${base})`;
-  }
+  const rowType = ctx.contained ? ctx.contained.containerType : type;
+  const base = `SELECT ${i}.rid FROM ${ctx.schema}.${table} ${i} WHERE ${typeCondition(ctx, i, rowType)} ${paramMatch(ctx, i, paramName)}`;
+  if (modifier === 'missing') return { base, matches: base };
   if (filter.allOf) {
     const ands = filter.allOf.map((value) => dateCondition(ctx, `${i}.low`, `${i}.high`, value));
-    const overlap = dateOverlap(ctx, filter.allOf, i);
-    return `${alias}.rid IN (${base}${overlap} AND ${ands.join(' AND ')})`;
+    return { base, matches: `${base}${dateOverlap(ctx, filter.allOf, i)} AND ${ands.join(' AND ')}` };
   }
   const ors = filter.values.map((value, n) => valueCondition(ctx, param, modifier, i, value, extrasOf(filter, n, type)));
   const overlap = param.type === 'date' && filter.values.length === 1 && !modifier ? dateOverlap(ctx, filter.values, i) : '';
-  const matches = `${base}${overlap} AND (${ors.join(' OR ')})`;
-  if (modifier === 'not' || modifier === 'not-in') return `${alias}.rid NOT IN (${matches})`;
-  return `${alias}.rid IN (${matches})`;
+  return { base, matches: `${base}${overlap} AND (${ors.join(' OR ')})` };
 }
 
 /** The index rows one filter matches: `SELECT .. FROM ${from} WHERE ${where}`, `alias` naming the index table. */

@@ -48,16 +48,22 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
   return { low: new Date(start), high: new Date(end - 1) };
 }
 
-/** A number search value and the half-open range its precision implies (100 → [99.5, 100.5)). */
+/**
+ * A number search value and the half-open range its precision implies (R4 search.html#number):
+ * `100` is [99.5, 100.5), `100.00` [99.995, 100.005), each a half unit of its last digit. A value in
+ * exponential form is read as R4's table reads it: `1e2` is [95, 105), a half unit of the digit after
+ * the significand's last (`1.5e2` [149.5, 150.5)), so it is less precise than `100`, as R4 means.
+ */
 export function parseNumberRange(text: string): { value: number; low: number; high: number; text: string; half: string } {
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
     throw badRequest(`"${text}" is not a number`, 'FHIR_BAD_SEARCH');
   }
   const value = Number(text);
   if (!Number.isFinite(value) || Math.abs(value) > 1e300) throw badRequest(`"${text.slice(0, 40)}" is out of range`, 'FHIR_BAD_SEARCH');
-  const mantissa = text.split(/[eE]/)[0]!;
+  const [mantissa, exponentText] = text.split(/[eE]/) as [string, string | undefined];
   const decimals = mantissa.includes('.') ? mantissa.split('.')[1]!.length : 0;
-  const exponent = /[eE]/.test(text) ? Number(text.split(/[eE]/)[1]) : 0;
-  const half = 0.5 * 10 ** (exponent - decimals);
-  return { value, low: value - half, high: value + half, text, half: `5e${exponent - decimals - 1}` };
+  // The power of ten of the half unit: 5e-1 for `100`, 5e-3 for `100.00`, 5e0 for `1e2`.
+  const halfExponent = exponentText === undefined ? -decimals - 1 : Number(exponentText) - decimals - 2;
+  const half = 5 * 10 ** halfExponent;
+  return { value, low: value - half, high: value + half, text, half: `5e${halfExponent}` };
 }

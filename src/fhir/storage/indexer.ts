@@ -138,6 +138,73 @@ export function isIndexed(param: SearchParameter, definitions: SearchParameterRe
 
 /** The index rows of a resource under the parameters of `definitions` (the engine's registry). */
 export function buildIndexRows(resource: Resource, baseUrl?: string | string[], definitions: SearchParameterRegistry = BASE_SEARCH_PARAMETERS): IndexRows {
+  const rows = ownRows(withContainedTargets(resource), baseUrl, definitions);
+  addContainedRows(rows, resource, baseUrl, definitions);
+  return dedupe(rows);
+}
+
+/**
+ * The resource with each reference to a contained resource (`#p`) carrying it as `resource`, which
+ * @medplum/core's resolve() returns: so `Observation.subject.where(resolve() is Patient)` (the
+ * `patient` parameter) holds a contained Patient, as R4's resolve() does. Only for indexing.
+ */
+function withContainedTargets(resource: Resource): Resource {
+  const contained = (resource as { contained?: Resource[] }).contained;
+  if (!Array.isArray(contained) || !contained.length) return resource;
+  const byId = new Map<string, Resource>();
+  for (const inner of contained) if (inner?.id && inner.resourceType) byId.set(inner.id, inner);
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(visit);
+    if (!value || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = visit(item);
+    const reference = (value as { reference?: unknown }).reference;
+    if (typeof reference === 'string' && reference.startsWith('#') && byId.has(reference.slice(1))) out.resource = byId.get(reference.slice(1));
+    return out;
+  };
+  const { contained: kept, ...rest } = resource as Resource & { contained: Resource[] };
+  return { ...(visit(rest) as Resource), contained: kept } as Resource;
+}
+
+/**
+ * The param name, among the container's rows, of a row `param` of a contained resource of `type`
+ * that the container's reference parameter `code` points at (`subject:Patient.name`). Plain
+ * searches never name it (a code has no `:` or `.`), so the contained resource is found only
+ * through the chain (search/sql.ts).
+ */
+export const containedParam = (code: string, type: string, param: string): string => `${code}:${type}.${param}`;
+
+/**
+ * R4 search.html#contained: "A chained condition will be evaluated inside contained resources".
+ * The rows of each contained resource a reference parameter points at (`#p`) are added to the
+ * container's under containedParam names, so `Observation?subject:Patient.name=x` finds an
+ * Observation whose subject is a contained Patient named x by an index lookup. Contained resources
+ * contain nothing (R4 dom-2), so this is one level.
+ */
+function addContainedRows(rows: IndexRows, resource: Resource, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry): void {
+  const contained = (resource as { contained?: Resource[] }).contained;
+  if (!Array.isArray(contained) || !contained.length) return;
+  const byId = new Map<string, Resource>();
+  for (const inner of contained) if (inner?.id && inner.resourceType) byId.set(inner.id, inner);
+  const rowsOf = new Map<string, IndexRows>();
+  const done = new Set<string>();
+  for (const [code, , , reference] of [...rows.reference]) {
+    if (!reference.startsWith('#') || done.has(`${code}${reference}`)) continue;
+    done.add(`${code}${reference}`);
+    const inner = byId.get(reference.slice(1));
+    if (!inner) continue;
+    let innerRows = rowsOf.get(inner.id!);
+    if (!innerRows) rowsOf.set(inner.id!, (innerRows = ownRows(inner, baseUrl, definitions)));
+    const rename = (param: string): string => containedParam(code, inner.resourceType, param);
+    for (const key of Object.keys(innerRows) as Array<keyof IndexRows>) {
+      // Composite components (`code$0`) are left out: their groups would mix the contained resources'.
+      for (const row of innerRows[key]) if (!row[0].includes('$')) (rows[key] as unknown[][]).push([rename(row[0]), ...row.slice(1)]);
+    }
+  }
+}
+
+/** The rows of the resource's own elements (its contained resources' are added by addContainedRows). */
+function ownRows(resource: Resource, baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry): IndexRows {
   const rows = emptyRows();
   const params = definitions.forType(resource.resourceType);
   const root = [toTypedValue(resource)];
@@ -155,7 +222,7 @@ export function buildIndexRows(resource: Resource, baseUrl?: string | string[], 
     if (param.type === 'composite') addCompositeRows(rows, definitions.compositeComponents(param)!, param, values, root[0]!, baseUrl);
     else addRows(rows, param, values, baseUrl);
   }
-  return dedupe(rows);
+  return rows;
 }
 
 /** Each element the composite's expression selects becomes a group of component rows. */
