@@ -141,3 +141,29 @@ for (const driver of testDrivers) {
     });
   });
 }
+
+for (const driver of testDrivers) {
+  describe(`client registry HL7v2 with no identifier domains registered (open directory) on ${driver}`, () => {
+    let cr: RegistryUnderTest;
+    let client: MllpClient;
+    before(async () => {
+      cr = await startRegistry(driver);
+      client = await MllpClient.connect(cr.running.endpoints.mllp!);
+      const ack = ackOf(await client.send(hl7('ADT^A04^ADT_A01', 'PID|1||O-1^^^&2.16.999.7.1&ISO^MR~O-2^^^&2.16.999.7.2&ISO^MR||Open^Ada||19800101|F').text));
+      assert.equal(ack.code, 'AA', ack.errorText);
+    });
+    after(async () => {
+      client?.close();
+      await cr.close();
+    });
+
+    test('ITI-9 case 5: a QPD-4 domain the registry does not know is AE 204 at its repetition (PIXm answers 403 there; it was AE 207)', async () => {
+      const known = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|O-Q1|O-1^^^&2.16.999.7.1&ISO|^^^&2.16.999.7.2&ISO', 'RCP|I').text);
+      assert.equal(ackOf(known).code, 'AA');
+      const pix = await client.send(hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|O-Q2|O-1^^^&2.16.999.7.1&ISO|^^^&2.16.999.7.2&ISO~^^^&2.16.999.7.9&ISO', 'RCP|I').text);
+      assert.deepEqual([ackOf(pix).code, ackOf(pix).error], ['AE', '204']);
+      assert.deepEqual(pix.getAllSegments('ERR').map((e) => [e.getField(2).toString(), e.getField(3).getComponent(1)]), [['QPD^1^4^2', '204']]);
+      assert.equal(pix.getSegment('QAK')!.getField(2).toString(), 'AE');
+    });
+  });
+}

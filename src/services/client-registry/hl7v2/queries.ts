@@ -84,6 +84,9 @@ export async function pixQuery(request: Hl7Message, calls: RegistryCalls, author
   const query: Array<[string, string]> = [['sourceIdentifier', `${system}|${idValue}`], ...targets.map((t): [string, string] => ['targetSystem', t])];
   const response = await calls.raw('GET', 'Patient/$ihe-pix', query);
   if (response.status === 404) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 patient identifier not found', 'QPD^1^3^1^1');
+  // PIXm's 403 "targetSystem not found": a domain the directory takes (any OID or URL while none
+  // are configured) that the registry does not know. ITI-9 case 5: AE 204 per unknown domain.
+  if (response.status === 403 && targets.length) throw await unknownTargets(calls, system, idValue, targets);
   if (response.status >= 400) throw hl7ErrorFor(response, 'QPD^1^3');
   const identifiers = ((response.resource as Parameters).parameter ?? []).filter((p) => p.name === 'targetIdentifier' && p.valueIdentifier).map((p) => p.valueIdentifier!);
   if (!identifiers.length) return queryResponse(request, 'K23', 'AA', 'NF', []);
@@ -91,6 +94,18 @@ export async function pixQuery(request: Hl7Message, calls: RegistryCalls, author
   const pid = pidFromPatient(1, { resourceType: 'Patient' }, identifiers, authorities);
   pid.setField(5, '~^^^^^^S');
   return queryResponse(request, 'K23', 'AA', 'OK', [pid]);
+}
+
+/** One ERR 204 at QPD^1^4^<repetition> for each QPD-4 domain the registry answers it does not know (asked one by one: an error path only). */
+async function unknownTargets(calls: RegistryCalls, system: string, idValue: string, targets: string[]): Promise<Hl7MessageError> {
+  const unknown: Hl7MessageError[] = [];
+  for (const [n, target] of targets.entries()) {
+    const single = await calls.raw('GET', 'Patient/$ihe-pix', [['sourceIdentifier', `${system}|${idValue}`], ['targetSystem', target]]);
+    if (single.status === 403) unknown.push(new Hl7MessageError('AE', HL7_ERROR.unknownKey, `unknown domain "${target.slice(0, 200)}" in QPD-4`, `QPD^1^4^${n + 1}`));
+  }
+  if (!unknown.length) return new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'a QPD-4 domain is not known to the registry', 'QPD^1^4');
+  const [first, ...others] = unknown;
+  return new Hl7MessageError(first!.ack, first!.condition, first!.message, first!.location, others);
 }
 
 /** QPD-3 field names (@PID.n[.c[.s]]) and the Patient search parameter each one is. */
