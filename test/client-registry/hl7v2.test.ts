@@ -261,6 +261,11 @@ for (const driver of testDrivers) {
         [hl7('ADT^A04^ADT_A01', 'PID|1||||Doe^Jane||19900101|F').text, 'AE', '101'],
         [hl7('ADT^A04^ADT_A01', 'PID|1||X-2^^^CLINIC_A||Doe^Jane||19900101|Q').text, 'AE', '103'],
         [hl7('ADT^A04^ADT_A01', 'PID|1||X-3^^^CLINIC_A||Doe^Jane||notadate|F').text, 'AE', '102'],
+        // a DTM that starts with a year is still no date: ISO dashes, month 13, 30 February, a death date that is none
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-5^^^CLINIC_A||Doe^Jane||2025-13-45|F').text, 'AE', '102'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-6^^^CLINIC_A||Doe^Jane||20251301|F').text, 'AE', '102'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-7^^^CLINIC_A||Doe^Jane||20250230|F').text, 'AE', '102'],
+        [hl7('ADT^A04^ADT_A01', 'PID|1||X-8^^^CLINIC_A||Doe^Jane||19900101|F|||||||||||||||||||||2024-01-01').text, 'AE', '102'],
         [hl7('ADT^A04^ADT_A01', 'EVN|A04').text, 'AE', '100'],
         [hl7('ADT^A99^ADT_A01', 'PID|1||X-4^^^CLINIC_A').text, 'AR', '201'],
         [hl7('ORU^R01^ORU_R01', 'OBX|1').text, 'AR', '200'],

@@ -52,10 +52,17 @@ export function pidIdentifiers(pid: Hl7Segment, authorities: AuthorityDirectory,
   });
 }
 
+/** An HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ] (v2.5 2A.3.22). */
+const DTM = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:([01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,4})?)?)?)?)?)?(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?$/;
+
+/** The date part of a DTM, as FHIR writes it; undefined when it is no DTM or no calendar date (20251345, 20250230). */
 function birthDate(ts: string): string | undefined {
-  const match = /^(\d{4})(\d{2})?(\d{2})?/.exec(ts);
+  const match = DTM.exec(ts);
   if (!match) return undefined;
-  return [match[1], match[2], match[3]].filter(Boolean).join('-');
+  const [, year, month, day] = match;
+  if (month && (Number(month) < 1 || Number(month) > 12)) return undefined;
+  if (day && (Number(day) < 1 || Number(day) > new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate())) return undefined;
+  return [year, month, day].filter(Boolean).join('-');
 }
 
 function names(pid: Hl7Segment): HumanName[] {
@@ -105,7 +112,7 @@ export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory,
   const born = value(pid, 7);
   if (born) {
     const date = birthDate(born);
-    if (!date) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-7 "${born.slice(0, 40)}" is not an HL7 date (YYYY[MM[DD]])`, 'PID^1^7');
+    if (!date) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-7 "${born.slice(0, 40)}" is not an HL7 date (YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ], a calendar date)`, 'PID^1^7');
     patient.birthDate = date;
   }
   const sex = value(pid, 8);
@@ -118,7 +125,9 @@ export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory,
   if (address.length) patient.address = address;
   const telecom = [...phones(pid, 13, 'home'), ...phones(pid, 14, 'work')];
   if (telecom.length) patient.telecom = telecom;
-  const died = birthDate(value(pid, 29));
+  const diedAt = value(pid, 29);
+  const died = birthDate(diedAt);
+  if (diedAt && !died) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-29 "${diedAt.slice(0, 40)}" is not an HL7 date/time (YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ])`, 'PID^1^29');
   if (died) patient.deceasedDateTime = died;
   else if (value(pid, 30).toUpperCase() === 'Y') patient.deceasedBoolean = true;
   return patient;
