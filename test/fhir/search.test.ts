@@ -76,6 +76,10 @@ for (const driver of testDrivers) {
       assert.deepEqual(await ofSearch('Observation?code=http://loinc.org|2345-7'), named('o1', 'o2'));
       assert.deepEqual(await ofSearch('Observation?code:text=lab 718'), named('o3'));
       assert.deepEqual(await ofSearch('Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|A1'), named('ann'));
+      // :of-type is for identifiers only: on another token it is a 400, not an empty page.
+      const notIdentifier = await s.request('GET', 'Patient?gender:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|A1');
+      assert.equal(notIdentifier.status, 400);
+      assert.match(JSON.stringify(notIdentifier.body), /of-type is for parameters on identifiers/);
       assert.deepEqual(await ofSearch('Patient?active=true'), named('cy'));
       assert.deepEqual(await ofSearch('Patient?_tag=urn:tags|vip'), named('ann'));
       assert.deepEqual(await ofSearch('Patient?email=ann@example.org'), named('ann'));

@@ -505,8 +505,18 @@ const MODIFIERS: Record<string, string[]> = {
   reference: ['missing', 'identifier'],
 };
 
+/** Whether every path of a token parameter ends at an identifier element (identifier, masterIdentifier...). */
+function searchesIdentifiers(param: SearchParameter): boolean {
+  const paths = (param.expression ?? '').split('|').map((p) => p.trim().replace(/^\(+|\)+$/g, '').trim()).filter(Boolean);
+  return paths.length > 0 && paths.every((p) => /identifier$/i.test(p));
+}
+
 function checkModifier(param: SearchParameter, modifier: string | undefined): void {
   if (modifier === undefined) return;
+  // :of-type is for identifiers only (R4 search.html#token): on another token it could match nothing.
+  if (modifier === 'of-type' && !searchesIdentifiers(param)) {
+    throw badRequest(`modifier :of-type is for parameters on identifiers (system|code|value of Identifier.type); "${param.code}" searches no identifier`, 'FHIR_BAD_SEARCH');
+  }
   if (MODIFIERS[param.type!]?.includes(modifier)) return;
   if (param.type === 'reference' && isResourceType(modifier)) return; // subject:Patient=123
   throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
