@@ -224,6 +224,15 @@ export interface User {
   locked?: boolean;
 }
 
+/**
+ * A user from an identity provider (OpenHIM: `provider: 'openid'`; its tests: keycloak) has no
+ * password here, and only their contact and settings fields change here (OpenHIM's updateUser).
+ */
+export const fromIdentityProvider = (user: Pick<User, 'provider'>): boolean => user.provider !== undefined && !['local', 'token'].includes(user.provider);
+
+/** What an update may change on a user from an identity provider: the rest comes from the provider. */
+export const IDENTITY_PROVIDER_USER_FIELDS = ['msisdn', 'dailyReport', 'weeklyReport', 'settings'] as const;
+
 export const CONFIG_TYPES = ['string', 'bool', 'number', 'option', 'bigstring', 'map', 'struct', 'password'] as const;
 
 export interface ConfigDef {

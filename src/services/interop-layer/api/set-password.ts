@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError, badRequest, forbidden } from '../errors.js';
-import type { User } from '../models.js';
+import { fromIdentityProvider, type User } from '../models.js';
 import { UserStore } from '../store/users.js';
 import { UserTokenStore, type TokenType } from '../store/user-tokens.js';
 import { parseBody } from '../validation.js';
@@ -77,8 +77,6 @@ const setPasswordSchema = z.object({
   msisdn: z.string().max(50).nullable().optional(),
 });
 
-/** Users from an identity provider have no password here to set (OpenHIM: openid users; its tests: keycloak). */
-const isExternal = (user: User) => user.provider !== undefined && !['local', 'token'].includes(user.provider);
 
 const notFoundToken = (token: string) => new IolError(404, 'IOL_NOT_FOUND', `User with token ${token.slice(0, 64)} could not be found.`);
 
@@ -159,7 +157,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
       throw new IolError(429, 'IOL_TOO_MANY_REQUESTS', `too many password reset requests; try again in ${Math.ceil(wait / 60)} minutes`);
     }
     const row = await deps.users.byEmail(email);
-    if (row && isExternal(row.doc)) throw forbidden('User supplied by an identity provider (OpenID Connect). Cannot request password reset.');
+    if (row && fromIdentityProvider(row.doc)) throw forbidden('User supplied by an identity provider (OpenID Connect). Cannot request password reset.');
     if (row) void mailLink(deps, row.doc, 'existingUser');
     deps.audits.record({ kind: 'admin-change', action: 'E', success: true, who: email, address: request.ip, entity: 'password-reset-request' });
     reply.code(201);
@@ -184,7 +182,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
   app.put<{ Params: { token: string } }>('/token/:token', async (request) => {
     const { token } = request.params;
     const { user, tokenType } = await liveToken(token);
-    if (isExternal(user)) throw forbidden('User supplied by an identity provider. Cannot set a password here.');
+    if (fromIdentityProvider(user)) throw forbidden('User supplied by an identity provider. Cannot set a password here.');
     const body = parseBody(setPasswordSchema, request.body, 'password');
     const secrets = await userSecrets(deps, body, user.email);
     if (!secrets) throw badRequest('give the new password (password, at least 8 characters)');

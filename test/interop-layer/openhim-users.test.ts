@@ -1,0 +1,66 @@
+/**
+ * OpenHIM parity: the users API, written from OpenHIM v8.5's test/integration/usersAPITests.js
+ * and src/api/users.js (updateUser). A user supplied by an identity provider (`provider:
+ * 'openid'`, keycloak in OpenHIM's tests) takes only contact and settings fields from an update:
+ * the name, email, groups and password stay the provider's, whoever sends them.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDrivers } from '../support/databases.js';
+import { basic, startIol, type Iol } from './support.js';
+
+for (const driver of testDrivers) {
+  describe(`OpenHIM's users API on ${driver}`, () => {
+    let iol: Iol;
+    const keycloakUser = { firstname: 'keycloak', surname: 'test', email: 'test@keycloak.net', provider: 'openid', groups: ['group1'] };
+
+    before(async () => {
+      iol = await startIol(driver);
+      assert.equal((await iol.call('POST', '/users', keycloakUser)).status, 201);
+    });
+    after(async () => {
+      await iol?.stop();
+    });
+
+    test('updateUser of a keycloak user: firstname, surname and email stay; msisdn, reports and settings change (OpenHIM\'s case)', async () => {
+      const updates = { email: 'test@jembi.net', firstname: 'key', surname: 'cloak', msisdn: '27123456789' };
+      assert.equal((await iol.call('PUT', '/users/test@keycloak.net', updates)).status, 200);
+      const user = (await iol.call('GET', '/users/test@keycloak.net')).body;
+      assert.equal(user.firstname, keycloakUser.firstname);
+      assert.equal(user.surname, keycloakUser.surname);
+      assert.equal(user.email, keycloakUser.email);
+      assert.equal(user.msisdn, updates.msisdn);
+      assert.equal((await iol.call('GET', '/users/test@jembi.net')).status, 404, 'not renamed');
+
+      const more = { dailyReport: true, weeklyReport: false, settings: { list: { tabview: 'new' } }, groups: ['admin'], provider: 'local', password: 'a-local-password-1' };
+      assert.equal((await iol.call('PUT', '/users/TEST@keycloak.net', more)).status, 200);
+      const after = (await iol.call('GET', '/users/test@keycloak.net')).body;
+      assert.equal(after.dailyReport, true);
+      assert.equal(after.weeklyReport, false);
+      assert.deepEqual(after.settings, more.settings);
+      assert.deepEqual(after.groups, keycloakUser.groups, 'groups come from the provider');
+      assert.equal(after.provider, 'openid');
+      // No password of ours: the provider authenticates this user.
+      assert.equal((await iol.call('GET', '/me', undefined, { authorization: basic('test@keycloak.net', 'a-local-password-1') })).status, 401);
+    });
+
+    test('updateUser of a local user takes every field, and its own update its name but not its groups (OpenHIM\'s cases)', async () => {
+      assert.equal((await iol.call('POST', '/users', { firstname: 'Ryan', surname: 'Chrichton', email: 'r..@jembi.org', password: 'password', groups: ['admin', 'RHIE'] })).status, 201);
+      const updates = { _id: 'thisShouldBeIgnored', surname: 'Crichton', email: 'rg..@jembi.org', groups: ['admin', 'RHIE', 'HISP'], password: 'new-password' };
+      assert.equal((await iol.call('PUT', '/users/r..@jembi.org', updates)).status, 200);
+      const user = (await iol.call('GET', '/users/rg..@jembi.org')).body;
+      assert.equal(user.surname, 'Crichton');
+      assert.equal(user.groups.length, 3);
+      assert.notEqual(user._id, 'thisShouldBeIgnored');
+      const own = { authorization: basic('rg..@jembi.org', 'new-password') };
+      assert.equal((await iol.call('GET', '/me', undefined, own)).status, 200);
+
+      assert.equal((await iol.call('POST', '/users', { firstname: 'Non', surname: 'Root', email: 'nonroot@jembi.org', password: 'non-root-password', groups: ['HISP', 'group2'] })).status, 201);
+      const nonRoot = { authorization: basic('nonroot@jembi.org', 'non-root-password') };
+      assert.equal((await iol.call('PUT', '/users/nonroot@jembi.org', { _id: 'thisShouldBeIgnored', surname: 'Root-updated', groups: ['admin'] }, nonRoot)).status, 200);
+      const self = (await iol.call('GET', '/users/nonroot@jembi.org')).body;
+      assert.equal(self.surname, 'Root-updated');
+      assert.deepEqual(self.groups, ['HISP', 'group2']);
+    });
+  });
+}
