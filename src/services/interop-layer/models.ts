@@ -54,6 +54,33 @@ export type Route = z.infer<typeof routeSchema>;
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
+/** OpenHIM's ContactUserDef (model/contactGroups.js): who is alerted, by email or sms, how often. */
+const contactUserSchema = z.object({
+  user: z.string().max(254).regex(ONE_MAILBOX, 'a contact names one user, by their email'),
+  method: z.enum(['email', 'sms'], { errorMap: () => ({ message: 'a contact\'s method is email or sms' }) }),
+  maxAlerts: z.enum(['no max', '1 per hour', '1 per day'], { errorMap: () => ({ message: "maxAlerts is 'no max', '1 per hour' or '1 per day'" }) }).default('no max'),
+});
+
+/**
+ * OpenHIM's AlertsDef (model/channels.js) as mongoose stores it: `condition` defaults to status,
+ * `status` is text (500 is "500"), `failureRate` a number ("13" is 13), `groups` and `users`
+ * lists (empty when not given), each user's `maxAlerts` 'no max' when not given; other fields
+ * are dropped. A status alert needs a code or class (OpenHIM stores any text and never matches it).
+ */
+const alertSchema = z
+  .object({
+    condition: z.enum(['status', 'auto-retry-max-attempted'], { errorMap: () => ({ message: 'an alert condition is status or auto-retry-max-attempted' }) }).default('status'),
+    status: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().nullable().optional()),
+    failureRate: storedNumber(z.number({ invalid_type_error: 'failureRate is a percentage, a number from 0 to 100' }).min(0, 'failureRate is a percentage, a number from 0 to 100').max(100, 'failureRate is a percentage, a number from 0 to 100')).nullable().optional(),
+    groups: z.array(z.string({ invalid_type_error: 'groups is a list of contact group ids' }), { invalid_type_error: 'groups is a list of contact group ids' }).max(100).default([]),
+    users: z.array(contactUserSchema, { invalid_type_error: 'users is a list of {user, method, maxAlerts}' }).max(1000).default([]),
+  })
+  .superRefine((alert, ctx) => {
+    if (alert.condition === 'status' && !/^[1-5](\d\d|xx)$/i.test(alert.status ?? '')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['status'], message: 'a status alert needs a status: a code such as 500, or a class such as 4xx' });
+    }
+  });
+
 export const channelSchema = z.object({
   _id: z.string().optional(),
   name: z.string().min(1),
@@ -84,24 +111,8 @@ export const channelSchema = z.object({
   timeout: storedNumber(z.number().int().min(1).max(3_600_000)).optional(),
   isAsynchronousProcess: storedBoolean().default(false),
   routes: z.array(routeSchema).default([]),
-  // OpenHIM's AlertsDef (model/channels.js): the condition one of two (default status), each user
-  // with a method and a maxAlerts of OpenHIM's; other fields kept as given.
-  alerts: z.array(z.record(z.unknown()).superRefine((alert, ctx) => {
-    const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-    if (alert.condition !== undefined && alert.condition !== 'status' && alert.condition !== 'auto-retry-max-attempted') issue(['condition'], 'an alert condition is status or auto-retry-max-attempted');
-    if (alert.condition !== 'auto-retry-max-attempted' && !/^[1-5](\d\d|xx)$/i.test(String(alert.status ?? ''))) issue(['status'], 'a status alert needs a status: a code such as 500, or a class such as 4xx');
-    if (alert.failureRate !== undefined && alert.failureRate !== null && !(typeof alert.failureRate === 'number' && alert.failureRate >= 0 && alert.failureRate <= 100)) issue(['failureRate'], 'failureRate is a percentage, a number from 0 to 100');
-    if (alert.groups !== undefined && !(Array.isArray(alert.groups) && alert.groups.length <= 100 && alert.groups.every((g) => typeof g === 'string'))) issue(['groups'], 'groups is a list of contact group ids');
-    if (alert.users !== undefined) {
-      if (!Array.isArray(alert.users) || alert.users.length > 1000) issue(['users'], 'users is a list of {user, method, maxAlerts}');
-      else alert.users.forEach((u: unknown, i: number) => {
-        const user = u as { user?: unknown; method?: unknown; maxAlerts?: unknown } | null;
-        if (!user || typeof user.user !== 'string' || user.user.length > 254 || !ONE_MAILBOX.test(user.user)) issue(['users', i, 'user'], 'an alert user names one user, by their email');
-        if (user?.method !== 'email' && user?.method !== 'sms') issue(['users', i, 'method'], 'an alert user\'s method is email or sms');
-        if (user?.maxAlerts !== undefined && !['no max', '1 per hour', '1 per day'].includes(String(user.maxAlerts))) issue(['users', i, 'maxAlerts'], "maxAlerts is 'no max', '1 per hour' or '1 per day'");
-      });
-    }
-  })).max(100, 'a channel has at most 100 alerts').default([]),
+  // OpenHIM's AlertsDef (model/channels.js), stored as its mongoose schema stores it: see alertSchema.
+  alerts: z.array(alertSchema).max(100, 'a channel has at most 100 alerts').default([]),
   rewriteUrls: storedBoolean().default(false),
   /** With rewriteUrls: also rewrite links to every channel's primary route (OpenHIM's default, true). */
   addAutoRewriteRules: storedBoolean().default(true),
@@ -126,16 +137,12 @@ export const channelSchema = z.object({
 export type Channel = Omit<z.infer<typeof channelSchema>, 'methods'> & { _id: string; methods: Array<(typeof HTTP_METHODS)[number]> };
 export type ChannelInput = z.input<typeof channelSchema>;
 
-/** OpenHIM's ContactUserDef: who is alerted, by email or sms, how often. */
+/** OpenHIM's ContactGroup: a named list of contacts, which channel alerts name by `_id`. */
 export const contactGroupSchema = z.object({
   group: z.string().min(1),
   users: z
     .array(
-      z.object({
-        user: z.string().max(254).regex(ONE_MAILBOX, 'a contact names one user, by their email'),
-        method: z.enum(['email', 'sms']),
-        maxAlerts: z.enum(['no max', '1 per hour', '1 per day']).default('no max'),
-      }),
+      contactUserSchema,
     )
     .default([]),
 });
