@@ -44,6 +44,24 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/me', undefined, { authorization: basic('test@keycloak.net', 'a-local-password-1') })).status, 401);
     });
 
+    test('addUser: a user given a password is local (a hash: token), whatever provider it names; a provider outside OpenHIM\'s enum is 400', async () => {
+      const local = await iol.call('POST', '/users', { email: 'named-openid@example.org', firstname: 'A', surname: 'B', provider: 'openid', password: 'a-local-password-1', groups: ['g'] });
+      assert.equal(local.status, 201, JSON.stringify(local.body));
+      assert.equal((await iol.call('GET', '/users/named-openid@example.org')).body.provider, 'local');
+      // A local user may change their own name (an identity provider's user may not).
+      const own = { authorization: basic('named-openid@example.org', 'a-local-password-1') };
+      assert.equal((await iol.call('PUT', '/users/named-openid@example.org', { firstname: 'Changed' }, own)).status, 200);
+      assert.equal((await iol.call('GET', '/users/named-openid@example.org')).body.firstname, 'Changed');
+      const hashed = await iol.call('POST', '/users', { email: 'hashed@example.org', firstname: 'A', surname: 'B', passwordAlgorithm: 'sha512', passwordHash: 'ab'.repeat(64), passwordSalt: 'salt', groups: ['g'] });
+      assert.equal(hashed.status, 201, JSON.stringify(hashed.body));
+      assert.equal((await iol.call('GET', '/users/hashed@example.org')).body.provider, 'token');
+      const bad = await iol.call('POST', '/users', { email: 'bad-provider@example.org', firstname: 'A', surname: 'B', provider: 'ldap', groups: ['g'] });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /provider is openid, local or token/);
+      // A keycloak user logs in at the provider: not locked waiting for a password of ours.
+      assert.equal((await iol.call('GET', '/users/test@keycloak.net')).body.locked, undefined);
+    });
+
     test('updateUser of a local user takes every field, and its own update its name but not its groups (OpenHIM\'s cases)', async () => {
       assert.equal((await iol.call('POST', '/users', { firstname: 'Ryan', surname: 'Chrichton', email: 'r..@jembi.org', password: 'password', groups: ['admin', 'RHIE'] })).status, 201);
       const updates = { _id: 'thisShouldBeIgnored', surname: 'Crichton', email: 'rg..@jembi.org', groups: ['admin', 'RHIE', 'HISP'], password: 'new-password' };

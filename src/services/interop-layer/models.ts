@@ -206,7 +206,8 @@ export const userSchema = z.object({
   dailyReport: z.boolean().optional(),
   weeklyReport: z.boolean().optional(),
   settings: z.record(z.unknown()).optional(),
-  provider: z.string().optional(),
+  /** OpenHIM's: who authenticates the user (openid: an identity provider; token: the legacy hash scheme). */
+  provider: z.enum(['openid', 'local', 'token'], { errorMap: () => ({ message: "provider is openid, local or token" }) }).optional(),
   /** Our extension: a plain password, hashed with scrypt. */
   password: z.string().min(8).optional(),
   /** OpenHIM console style: sha512(passwordSalt + password). */

@@ -87,7 +87,9 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     const { groups: _asked, ...allowed } = body;
     const external = fromIdentityProvider(row.doc);
     const given = external ? Object.fromEntries(IDENTITY_PROVIDER_USER_FIELDS.filter((f) => f in body).map((f) => [f, body[f]])) : admin ? body : allowed;
-    const input = parseBody(userSchema, { ...row.doc, ...given }, 'user');
+    // A provider stored before providers were checked (any name then) is an identity provider's: openid.
+    const stored = external && row.doc.provider !== 'openid' ? { ...row.doc, provider: 'openid' } : row.doc;
+    const input = parseBody(userSchema, { ...stored, ...given }, 'user');
     // Root stays root: renamed it could be deleted, demoted it could be locked out (OpenHIM only
     // refuses its deletion, which a rename got around).
     if (isRoot(deps, row.doc.email)) {
@@ -116,13 +118,17 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/users', async (request, reply) => {
     // As OpenHIM's user model (email lowercase: true): the email is stored in lower case.
     const given = parseBody(userSchema, request.body, 'user');
-    const input = { ...given, email: given.email.toLowerCase() };
+    // As OpenHIM's addUser, a user given a password is a local one (a hash: the legacy token scheme's), whatever provider it names.
+    const provider = given.password ? 'local' : given.passwordHash || given.passwordSalt || given.passwordAlgorithm ? 'token' : given.provider;
+    const input = { ...given, email: given.email.toLowerCase(), ...(provider ? { provider } : {}) };
     if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     const secrets = await userSecrets(deps, input, input.email);
-    // Without a password the user is locked until they set one by the e-mailed link (OpenHIM's addUser).
-    const user = { ...toUser(input, newObjectId()), ...(secrets ? {} : { locked: true }) };
+    // Without a password the user is locked until they set one by the e-mailed link (OpenHIM's
+    // addUser); a user of an identity provider logs in there, so has no link to use (OpenHIM mails one).
+    const awaitsPassword = !secrets && !fromIdentityProvider(input);
+    const user = { ...toUser(input, newObjectId()), ...(awaitsPassword ? { locked: true } : {}) };
     await deps.users.insert(user, secrets ?? { scryptHash: null, legacySalt: null, legacyHash: null });
-    if (!secrets) welcomeNewUser(deps, user);
+    if (awaitsPassword) welcomeNewUser(deps, user);
     auditChange(deps, request, 'C', `User/${user._id}`);
     reply.code(201);
     return user;
