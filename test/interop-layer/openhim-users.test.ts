@@ -62,6 +62,29 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/users/test@keycloak.net')).body.locked, undefined);
     });
 
+    test('the OpenHIM console\'s user form: an empty password changes nothing, nulls leave optional fields unset, values cast as mongoose casts them', async () => {
+      const created = await iol.call('POST', '/users', { email: 'form@example.org', firstname: 'F', surname: 'Orm', groups: 'viewers', password: 'form-password-1', msisdn: null, dailyReport: 'true', weeklyReport: null, settings: null });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const user = (await iol.call('GET', '/users/form@example.org')).body;
+      assert.deepEqual(user.groups, ['viewers']);
+      assert.equal(user.dailyReport, true);
+      assert.equal('msisdn' in user || 'weeklyReport' in user || 'settings' in user, false, JSON.stringify(user));
+      // The console's update (usersmodal.js): the user as read, its id, and the form's password field.
+      const own = { authorization: basic('form@example.org', 'form-password-1') };
+      const update = { ...user, id: user._id, firstname: 'Form', msisdn: '27123456789', password: '', token: null, tokenType: null, expiry: null, locked: false };
+      const res = await iol.call('PUT', '/users/form@example.org', update, own);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal((await iol.call('GET', '/me', undefined, own)).status, 200, 'the password is unchanged');
+      assert.equal((await iol.call('GET', '/users/form@example.org')).body.firstname, 'Form');
+      assert.equal((await iol.call('PUT', '/users/form@example.org', { msisdn: null })).status, 200);
+      assert.equal((await iol.call('GET', '/users/form@example.org')).body.msisdn, undefined, 'null clears it');
+      // A new user from the console's form without a password: locked, awaiting the e-mailed link.
+      const blank = await iol.call('POST', '/users', { email: 'blank@example.org', firstname: 'B', surname: 'L', groups: ['viewers'], password: '' });
+      assert.equal(blank.status, 201, JSON.stringify(blank.body));
+      assert.equal(blank.body.locked, true);
+      assert.equal((await iol.call('PUT', '/users/form@example.org', { password: 'short' })).status, 400, 'a password that is given is still checked');
+    });
+
     test('updateUser of a local user takes every field, and its own update its name but not its groups (OpenHIM\'s cases)', async () => {
       assert.equal((await iol.call('POST', '/users', { firstname: 'Ryan', surname: 'Chrichton', email: 'r..@jembi.org', password: 'password', groups: ['admin', 'RHIE'] })).status, 201);
       const updates = { _id: 'thisShouldBeIgnored', surname: 'Crichton', email: 'rg..@jembi.org', groups: ['admin', 'RHIE', 'HISP'], password: 'new-password' };

@@ -194,6 +194,9 @@ export interface ClientSecrets {
   customTokenHash?: string;
 }
 
+/** An optional field a client may send as null (mongoose stores the null; absent is the same here). */
+const unsetWhenNull = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+
 export const userSchema = z.object({
   _id: z.string().optional(),
   // No spaces (a look-alike second account), no colon (Basic authentication could not send it), and
@@ -201,19 +204,22 @@ export const userSchema = z.object({
   email: z.string().min(3).max(254).regex(ONE_MAILBOX, 'must be one address, local@domain: letters, digits and . # $ & \' * + / = ? ^ _ ` { | } ~ - before the @, a dotted domain after it'),
   firstname: z.string().default(''),
   surname: z.string().default(''),
-  groups: z.array(z.string()).default([]),
-  msisdn: z.string().optional(),
-  dailyReport: z.boolean().optional(),
-  weeklyReport: z.boolean().optional(),
-  settings: z.record(z.unknown()).optional(),
+  groups: storedList(z.string()).default([]),
+  msisdn: unsetWhenNull(z.string()),
+  dailyReport: unsetWhenNull(storedBoolean()),
+  weeklyReport: unsetWhenNull(storedBoolean()),
+  settings: unsetWhenNull(z.record(z.unknown())),
   /** OpenHIM's: who authenticates the user (openid: an identity provider; token: the legacy hash scheme). */
-  provider: z.enum(['openid', 'local', 'token'], { errorMap: () => ({ message: "provider is openid, local or token" }) }).optional(),
-  /** Our extension: a plain password, hashed with scrypt. */
-  password: z.string().min(8).optional(),
+  provider: unsetWhenNull(z.enum(['openid', 'local', 'token'], { errorMap: () => ({ message: 'provider is openid, local or token' }) })),
+  /**
+   * Our extension: a plain password, hashed with scrypt. Empty is none, as OpenHIM reads it (its
+   * console sends the user's form with an empty password field when it is not changed).
+   */
+  password: z.preprocess((v) => (v === '' || v === null ? undefined : v), z.string().min(8).optional()),
   /** OpenHIM console style: sha512(passwordSalt + password). */
-  passwordAlgorithm: z.string().optional(),
-  passwordHash: z.string().optional(),
-  passwordSalt: z.string().optional(),
+  passwordAlgorithm: unsetWhenNull(z.string()),
+  passwordHash: unsetWhenNull(z.string()),
+  passwordSalt: unsetWhenNull(z.string()),
 });
 export type UserInput = z.infer<typeof userSchema>;
 
