@@ -85,6 +85,14 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('PUT', '/users/form@example.org', { password: 'short' })).status, 400, 'a password that is given is still checked');
     });
 
+    test('an OpenHIM export\'s user imports: OpenHIM stores msisdn null for a user who set their password by the e-mailed link (updateUserByToken)', async () => {
+      const exported = { _id: '5e5f5b0d5b1b2c0012345678', firstname: 'Ex', surname: 'Port', email: 'export@example.org', groups: ['admin'], provider: 'local', token: null, tokenType: null, expiry: null, locked: false, msisdn: null, settings: { list: {} }, __v: 0 };
+      const res = await iol.call('POST', '/metadata', { Users: [exported] });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body[0].status, 'Inserted', JSON.stringify(res.body));
+      assert.equal((await iol.call('GET', '/users/export@example.org')).body.provider, 'local');
+    });
+
     test('updateUser of a local user takes every field, and its own update its name but not its groups (OpenHIM\'s cases)', async () => {
       assert.equal((await iol.call('POST', '/users', { firstname: 'Ryan', surname: 'Chrichton', email: 'r..@jembi.org', password: 'password', groups: ['admin', 'RHIE'] })).status, 201);
       const updates = { _id: 'thisShouldBeIgnored', surname: 'Crichton', email: 'rg..@jembi.org', groups: ['admin', 'RHIE', 'HISP'], password: 'new-password' };
