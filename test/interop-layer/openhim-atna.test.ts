@@ -148,6 +148,10 @@ for (const driver of testDrivers) {
       const and = { type: 'AND', patientID: patient, objectID: 'dca6c09e' };
       assert.deepEqual((await byFilters({ 'participantObjectIdentification.participantObjectID': and })).map((a) => a._id), [auditId]);
       assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': { ...and, objectID: 'not-there' } }), []);
+      // The OpenHIM console's patient-and-object search sends the patient pattern unquoted (OpenHIM answers it 500).
+      const consoles = { type: 'AND', patientID: '975cac30-68e5-11e4-bf2a-04012ce65b02\\^\\^\\^.*&.*&.*', objectID: 'dca6c09e' };
+      assert.deepEqual((await byFilters({ 'participantObjectIdentification.participantObjectID': consoles })).map((a) => a._id), [auditId]);
+      assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': { ...consoles, patientID: '1234\\^\\^\\^.*&.*&.*' } }), []);
       assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': JSON.stringify('1234\\^\\^\\^.*&.*&.*') }), []);
       // OpenHIM's own cases: '"!1234\\^\\^\\^.*&.*&.*"' alone and in an AND are 400.
       for (const filter of ['"!1234\\\\^\\\\^\\\\^.*&.*&.*"', { type: 'AND', patientID: '"!1234\\\\^\\\\^\\\\^.*&.*&.*"', objectID: '123' }]) {

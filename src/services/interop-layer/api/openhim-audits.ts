@@ -203,7 +203,10 @@ function participantObjectPatterns(value: unknown): string[] {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const and = value as { type?: unknown; patientID?: unknown; objectID?: unknown };
     if (and.type !== 'AND') throw badRequest(`${name} as an object takes type "AND", patientID and objectID`);
-    const patterns = [checkPatient(quoted(and.patientID, 'patientID'))];
+    // The OpenHIM console sends this patientID unquoted (controllers/audits.js), which OpenHIM's
+    // JSON.parse fails on (500): a patientID that is no JSON text is taken as the pattern itself.
+    const patientID = typeof and.patientID === 'string' && !isJson(and.patientID) ? and.patientID : quoted(and.patientID, 'patientID');
+    const patterns = [checkPatient(patientID)];
     if (and.objectID !== undefined) patterns.push(parseFilterRegex(typeof and.objectID === 'number' ? String(and.objectID) : and.objectID, `${name} objectID`) ?? '');
     return patterns.filter((p) => p !== '');
   }
@@ -262,6 +265,15 @@ function oneOfCodes(value: unknown, name: string, allowed: readonly string[]): s
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string' || !allowed.includes(text)) throw badRequest(`${name} must be one of ${allowed.join(', ')}`);
   return text;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(text: string, name: string): unknown {
