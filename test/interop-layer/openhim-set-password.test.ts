@@ -162,7 +162,9 @@ for (const driver of testDrivers) {
       const expired = await open('GET', `/token/${token}`);
       assert.equal(expired.status, 410);
       assert.equal(expired.body, `Token ${token} has expired`);
-      assert.equal((await open('PUT', `/token/${token}`, { password: 'password-updated' })).status, 410);
+      const expiredPut = await open('PUT', `/token/${token}`, { password: 'password-updated' });
+      assert.equal(expiredPut.status, 410);
+      assert.equal(expiredPut.body, `User with token ${token} has expired to set their password.`, 'OpenHIM\'s updateUserByToken text');
       for (const bad of ['hSas987asdS7y9vqqKJHDSoARXtA098g', 'x'.repeat(100), '%00', '%27%20OR%201%3D1']) assert.equal((await open('GET', `/token/${bad}`)).status, 404, bad);
       // Escaped slashes stay in the token (no other route is reached).
       assert.equal((await open('GET', '/token/..%2F..%2Fusers')).status, 404);

@@ -129,12 +129,16 @@ function register(app: FastifyInstance, deps: IolDeps): void {
   const perEmail = new HourlyLimit(REQUESTS_PER_EMAIL);
   const perCaller = new HourlyLimit(REQUESTS_PER_CALLER);
 
-  const liveToken = async (token: string) => {
+  /** The token's user, unless it is unknown (404) or has expired (410, with OpenHIM's words for reading and for using it). */
+  const liveToken = async (token: string, use: 'read' | 'set') => {
     const found = await tokens.find(token);
     if (!found) throw notFoundToken(token);
     const row = await deps.users.byId(found.userId);
     if (!row) throw notFoundToken(token);
-    if (Date.parse(found.expiry) <= Date.now()) throw new IolError(410, 'IOL_GONE', `Token ${token} has expired`, 'ask for a new link: GET /password-reset-request/<your email>');
+    if (Date.parse(found.expiry) <= Date.now()) {
+      const message = use === 'read' ? `Token ${token} has expired` : `User with token ${token} has expired to set their password.`;
+      throw new IolError(410, 'IOL_GONE', message, 'ask for a new link: GET /password-reset-request/<your email>');
+    }
     return { ...found, user: row.doc };
   };
 
@@ -166,7 +170,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { token: string } }>('/token/:token', async (request) => {
     const { token } = request.params;
-    const { user, tokenType, expiry } = await liveToken(token);
+    const { user, tokenType, expiry } = await liveToken(token, 'read');
     return {
       email: user.email,
       firstname: user.firstname,
@@ -181,7 +185,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
 
   app.put<{ Params: { token: string } }>('/token/:token', async (request) => {
     const { token } = request.params;
-    const { user, tokenType } = await liveToken(token);
+    const { user, tokenType } = await liveToken(token, 'set');
     if (fromIdentityProvider(user)) throw forbidden('User supplied by an identity provider. Cannot set a password here.');
     const body = parseBody(setPasswordSchema, request.body, 'password');
     const secrets = await userSecrets(deps, body, user.email);
