@@ -157,9 +157,9 @@ for (const driver of testDrivers) {
       const stored = (await iol.call('GET', `/channels/${res.body._id}`)).body.alerts;
       assert.deepEqual(stored[0], { condition: 'status', status: '500', failureRate: 13, groups: [], users: [{ user: 'ops@example.org', method: 'email', maxAlerts: 'no max' }] });
       assert.deepEqual(stored[1], { condition: 'auto-retry-max-attempted', status: null, failureRate: null, groups: [], users: [{ user: 'ops@example.org', method: 'sms', maxAlerts: '1 per day' }] });
-      const put = await iol.call('PUT', `/channels/${res.body._id}`, { alerts: [{ status: '4xx', groups: ['0123456789abcdef01234567'] }] });
+      const put = await iol.call('PUT', `/channels/${res.body._id}`, { alerts: [{ status: '4xx', failureRate: '', groups: ['0123456789abcdef01234567'] }] });
       assert.equal(put.status, 200, JSON.stringify(put.body));
-      assert.deepEqual((await iol.call('GET', `/channels/${res.body._id}`)).body.alerts, [{ condition: 'status', status: '4xx', groups: ['0123456789abcdef01234567'], users: [] }]);
+      assert.deepEqual((await iol.call('GET', `/channels/${res.body._id}`)).body.alerts, [{ condition: 'status', status: '4xx', failureRate: null, groups: ['0123456789abcdef01234567'], users: [] }]);
     });
 
     test('auto-retry-max-attempted: a failed transaction on its last automatic retry is alerted; an earlier attempt is not', async () => {

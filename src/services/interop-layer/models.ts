@@ -71,7 +71,8 @@ const alertSchema = z
   .object({
     condition: z.enum(['status', 'auto-retry-max-attempted'], { errorMap: () => ({ message: 'an alert condition is status or auto-retry-max-attempted' }) }).default('status'),
     status: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().nullable().optional()),
-    failureRate: storedNumber(z.number({ invalid_type_error: 'failureRate is a percentage, a number from 0 to 100' }).min(0, 'failureRate is a percentage, a number from 0 to 100').max(100, 'failureRate is a percentage, a number from 0 to 100')).nullable().optional(),
+    // As mongoose casts a number: '' is null (a cleared form field), '13' is 13.
+    failureRate: z.preprocess((v) => (v === '' ? null : v), storedNumber(z.number({ invalid_type_error: 'failureRate is a percentage, a number from 0 to 100' }).min(0, 'failureRate is a percentage, a number from 0 to 100').max(100, 'failureRate is a percentage, a number from 0 to 100')).nullable().optional()),
     groups: z.array(z.string({ invalid_type_error: 'groups is a list of contact group ids' }), { invalid_type_error: 'groups is a list of contact group ids' }).max(100).default([]),
     users: z.array(contactUserSchema, { invalid_type_error: 'users is a list of {user, method, maxAlerts}' }).max(1000).default([]),
   })
