@@ -93,6 +93,18 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/users/export@example.org')).body.provider, 'local');
     });
 
+    test('every user has OpenHIM\'s provider, local by default (the OpenHIM console\'s users page shows it), in the list, by email and at /me', async () => {
+      const root = (await iol.call('GET', `/users/${iol.rootEmail}`)).body;
+      assert.equal(root.provider, 'local');
+      const locked = await iol.call('POST', '/users', { email: 'no-password@example.org', firstname: 'N', surname: 'P', groups: ['viewers'] });
+      assert.equal(locked.status, 201);
+      const list = (await iol.call('GET', '/users')).body as Array<{ email: string; provider: string }>;
+      assert.equal(list.find((u) => u.email === 'no-password@example.org')?.provider, 'local');
+      assert.equal(list.find((u) => u.email === 'test@keycloak.net')?.provider, 'openid');
+      assert.ok(list.every((u) => typeof u.provider === 'string'), JSON.stringify(list));
+      assert.equal((await iol.call('GET', '/me')).body.user.provider, 'local');
+    });
+
     test('updateUser of a local user takes every field, and its own update its name but not its groups (OpenHIM\'s cases)', async () => {
       assert.equal((await iol.call('POST', '/users', { firstname: 'Ryan', surname: 'Chrichton', email: 'r..@jembi.org', password: 'password', groups: ['admin', 'RHIE'] })).status, 201);
       const updates = { _id: 'thisShouldBeIgnored', surname: 'Crichton', email: 'rg..@jembi.org', groups: ['admin', 'RHIE', 'HISP'], password: 'new-password' };
