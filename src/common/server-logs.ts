@@ -2,7 +2,7 @@
  * The process's recent log records, kept in memory for the interop layer's `GET /logs` (OpenHIM's
  * server logs: winston's records in a capped MongoDB collection, read by its console). A pino
  * destination: each JSON line becomes a record in winston's shape ({ timestamp, level, message,
- * meta }), already redacted by the logger. Bounded by bytes, the oldest dropped first, so a flood of
+ * label, meta }), already redacted by the logger. Bounded by bytes, the oldest dropped first, so a flood of
  * log lines costs at most MAX_BYTES; a record's message and meta are cut to fit one record's share.
  */
 import { Writable } from 'node:stream';
@@ -13,6 +13,12 @@ export interface ServerLogRecord {
   timestamp: string;
   level: ServerLogLevel;
   message: string;
+  /**
+   * Which part of the server wrote it: the service (`meta.service`), else `main`. winston-mongodb
+   * stores its transport's label with each record (OpenHIM's: `master`, `worker<n>`), and the
+   * OpenHIM console's logs page prints it (`[label]`).
+   */
+  label: string;
   meta: Record<string, unknown>;
 }
 
@@ -84,6 +90,7 @@ export class ServerLogs extends Writable {
       timestamp: new Date(time).toISOString(),
       level: levelOf(fields.level),
       message: String(fields.msg ?? '').slice(0, MAX_MESSAGE_CHARS),
+      label: typeof meta.service === 'string' ? meta.service.slice(0, 64) : 'main',
       meta,
     };
     if (metaText.length > MAX_META_CHARS) {

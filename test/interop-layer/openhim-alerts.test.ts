@@ -143,6 +143,25 @@ for (const driver of testDrivers) {
       assert.equal(group.status, 400, 'a contact group names one user a contact');
     });
 
+    test('alerts are stored as OpenHIM\'s model stores them: condition status by default, status as text, failureRate as a number, lists and maxAlerts filled in, other fields dropped', async () => {
+      const route = { name: 'p', host: '127.0.0.1', port: upstream.port, primary: true };
+      const res = await iol.call('POST', '/channels', {
+        name: 'stored alerts', urlPattern: '^/stored-alerts$', routes: [route],
+        alerts: [
+          { status: 500, failureRate: '13', users: [{ user: 'ops@example.org', method: 'email' }], notInTheModel: true },
+          // As the OpenHIM console sends an auto-retry alert.
+          { condition: 'auto-retry-max-attempted', status: null, failureRate: null, groups: [], users: [{ user: 'ops@example.org', method: 'sms', maxAlerts: '1 per day' }] },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const stored = (await iol.call('GET', `/channels/${res.body._id}`)).body.alerts;
+      assert.deepEqual(stored[0], { condition: 'status', status: '500', failureRate: 13, groups: [], users: [{ user: 'ops@example.org', method: 'email', maxAlerts: 'no max' }] });
+      assert.deepEqual(stored[1], { condition: 'auto-retry-max-attempted', status: null, failureRate: null, groups: [], users: [{ user: 'ops@example.org', method: 'sms', maxAlerts: '1 per day' }] });
+      const put = await iol.call('PUT', `/channels/${res.body._id}`, { alerts: [{ status: '4xx', failureRate: '', groups: ['0123456789abcdef01234567'] }] });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.deepEqual((await iol.call('GET', `/channels/${res.body._id}`)).body.alerts, [{ condition: 'status', status: '4xx', failureRate: null, groups: ['0123456789abcdef01234567'], users: [] }]);
+    });
+
     test('auto-retry-max-attempted: a failed transaction on its last automatic retry is alerted; an earlier attempt is not', async () => {
       const retrying = await iol.call('POST', '/channels', {
         name: 'retrying', urlPattern: '^/retrying$', allow: ['pos'], autoRetryEnabled: true, autoRetryMaxAttempts: 3,

@@ -117,12 +117,41 @@ for (const driver of testDrivers) {
       assert.deepEqual((await byFilters({ 'eventIdentification.eventOutcomeIndicator': '0', 'eventIdentification.eventActionCode': 'E', 'eventIdentification.eventID.code': '110112' })).map((a) => a._id), [auditId]);
     });
 
+    test('getAudits filters as OpenHIM\'s console sends them: each code with its display name and system, participants\' roles, ids and addresses, objects\' id types and details', async () => {
+      // The console's audits page (openhim-console controllers/audits.js) sends these keys, each a plain value.
+      const ids = async (filters: Record<string, unknown>) => (await byFilters(filters)).map((a) => a._id);
+      const code = (name: string, c: { code: string; displayName: string; codeSystemName: string }) => ({ [`${name}.code`]: c.code, [`${name}.codeSystemName`]: c.codeSystemName, [`${name}.displayName`]: c.displayName });
+      assert.deepEqual(await ids(code('eventIdentification.eventTypeCode', auditData.eventIdentification.eventTypeCode)), [auditId]);
+      assert.deepEqual(await ids(code('eventIdentification.eventID', auditData.eventIdentification.eventID)), [auditId]);
+      assert.deepEqual(await ids({ ...code('eventIdentification.eventID', auditData.eventIdentification.eventID), 'eventIdentification.eventID.displayName': 'Not a query' }), []);
+      assert.deepEqual(await ids({ ...code('activeParticipant.roleIDCode', auditData.activeParticipant[0]!.roleIDCode), 'auditSourceIdentification.auditSourceID': 'openhim', 'eventIdentification.eventID.code': '110112' }), [auditId]);
+      assert.deepEqual(await ids({ 'activeParticipant.alternativeUserID': '2100' }), [auditId]);
+      assert.deepEqual(await ids({ 'activeParticipant.networkAccessPointID': 'localhost', 'eventIdentification.eventID.code': '110112' }), [auditId]);
+      assert.deepEqual(await ids(code('participantObjectIdentification.participantObjectIDTypeCode', auditData.participantObjectIdentification[0]!.participantObjectIDTypeCode)), [auditId]);
+      assert.deepEqual(await ids({ 'participantObjectIdentification.participantObjectDetail.type': 'MSH-10' }), [auditId]);
+      assert.deepEqual(await ids({ 'participantObjectIdentification.participantObjectDetail.value': 'MTAwNDFhZDktOTI0MC00MTI1LThkMzAtZmJjNzM0YTA5MzAx' }), [auditId]);
+      assert.deepEqual(await ids({ 'activeParticipant.roleIDCode.code': '110153' }), []);
+      // Our own records match as their OpenHIM form reads: a login is DCM 110114 UserAuthenticated, by the server in the role Application.
+      const logins = await byFilters({ ...code('eventIdentification.eventID', { code: '110114', displayName: 'UserAuthenticated', codeSystemName: 'DCM' }), ...code('activeParticipant.roleIDCode', { code: '110150', displayName: 'Application', codeSystemName: 'DCM' }) }, { filterRepresentation: 'full' });
+      assert.ok(logins.length > 0 && logins.every((a) => a.eventIdentification.eventID.displayName === 'UserAuthenticated'), JSON.stringify(logins.slice(0, 2)));
+      assert.ok(logins.every((a) => a.activeParticipant.some((p: any) => p.roleIDCode?.code === '110150')));
+      const changes = await byFilters({ 'eventIdentification.eventTypeCode.displayName': 'Admin change', 'activeParticipant.alternativeUserID': '' }, { filterRepresentation: 'full' });
+      assert.ok(changes.length > 0 && changes.every((a) => a.eventIdentification.eventTypeCode.code === 'admin-change'));
+      const bad = await iol.call('GET', `/audits?${new URLSearchParams({ filters: JSON.stringify({ 'activeParticipant.roleIDCode.code': { $ne: 'x' } }) })}`);
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /activeParticipant\.roleIDCode\.code must be a string/);
+    });
+
     test('getAudits by participantObjectID: OpenHIM\'s JSON-quoted patterns, alone or ANDed with an object id; special characters in the patient id are 400', async () => {
       const patient = JSON.stringify('975cac30-68e5-11e4-bf2a-04012ce65b02\\^\\^\\^.*&.*&.*');
       assert.deepEqual((await byFilters({ 'participantObjectIdentification.participantObjectID': patient })).map((a) => a._id), [auditId]);
       const and = { type: 'AND', patientID: patient, objectID: 'dca6c09e' };
       assert.deepEqual((await byFilters({ 'participantObjectIdentification.participantObjectID': and })).map((a) => a._id), [auditId]);
       assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': { ...and, objectID: 'not-there' } }), []);
+      // The OpenHIM console's patient-and-object search sends the patient pattern unquoted (OpenHIM answers it 500).
+      const consoles = { type: 'AND', patientID: '975cac30-68e5-11e4-bf2a-04012ce65b02\\^\\^\\^.*&.*&.*', objectID: 'dca6c09e' };
+      assert.deepEqual((await byFilters({ 'participantObjectIdentification.participantObjectID': consoles })).map((a) => a._id), [auditId]);
+      assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': { ...consoles, patientID: '1234\\^\\^\\^.*&.*&.*' } }), []);
       assert.deepEqual(await byFilters({ 'participantObjectIdentification.participantObjectID': JSON.stringify('1234\\^\\^\\^.*&.*&.*') }), []);
       // OpenHIM's own cases: '"!1234\\^\\^\\^.*&.*&.*"' alone and in an AND are 400.
       for (const filter of ['"!1234\\\\^\\\\^\\\\^.*&.*&.*"', { type: 'AND', patientID: '"!1234\\\\^\\\\^\\\\^.*&.*&.*"', objectID: '123' }]) {

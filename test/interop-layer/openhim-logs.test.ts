@@ -28,6 +28,8 @@ describe('the server log records GET /logs reads', () => {
       assert.deepEqual(all.map((r) => r.message), ['TEST0', 'TEST1', 'TEST2', 'TEST3', 'TEST4', 'TEST5']);
       assert.deepEqual(all.map((r) => r.level), ['debug', 'warn', 'error', 'warn', 'info', 'error']);
       assert.deepEqual(all[1]!.meta, { service: 'interop-layer', channel: 'c1' });
+      // winston-mongodb's label, which the OpenHIM console's logs page prints as [label].
+      assert.ok(all.every((r) => r.label === 'interop-layer'));
       assert.ok(!Number.isNaN(Date.parse(all[1]!.timestamp)));
       assert.deepEqual(logs.query({ ...window, level: 'warn' }).map((r) => r.message), ['TEST1', 'TEST2', 'TEST3', 'TEST5']);
       assert.deepEqual(logs.query({ ...window, level: 'error' }).map((r) => r.message), ['TEST2', 'TEST5']);
@@ -92,6 +94,7 @@ for (const driver of testDrivers) {
       assert.equal(started.level, 'info');
       assert.equal(typeof started.timestamp, 'string');
       assert.ok(started.meta.endpoints);
+      assert.ok(res.body.every((r: { label: unknown }) => typeof r.label === 'string' && r.label !== ''), 'each record has a label, as winston-mongodb\'s');
       const times = res.body.map((r: { timestamp: string }) => Date.parse(r.timestamp));
       assert.deepEqual(times, [...times].sort((a, b) => a - b));
       assert.ok(res.body.every((r: { level: string }) => r.level !== 'debug'));

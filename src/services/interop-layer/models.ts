@@ -54,6 +54,34 @@ export type Route = z.infer<typeof routeSchema>;
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
+/** OpenHIM's ContactUserDef (model/contactGroups.js): who is alerted, by email or sms, how often. */
+const contactUserSchema = z.object({
+  user: z.string().max(254).regex(ONE_MAILBOX, 'a contact names one user, by their email'),
+  method: z.enum(['email', 'sms'], { errorMap: () => ({ message: 'a contact\'s method is email or sms' }) }),
+  maxAlerts: z.enum(['no max', '1 per hour', '1 per day'], { errorMap: () => ({ message: "maxAlerts is 'no max', '1 per hour' or '1 per day'" }) }).default('no max'),
+});
+
+/**
+ * OpenHIM's AlertsDef (model/channels.js) as mongoose stores it: `condition` defaults to status,
+ * `status` is text (500 is "500"), `failureRate` a number ("13" is 13), `groups` and `users`
+ * lists (empty when not given), each user's `maxAlerts` 'no max' when not given; other fields
+ * are dropped. A status alert needs a code or class (OpenHIM stores any text and never matches it).
+ */
+const alertSchema = z
+  .object({
+    condition: z.enum(['status', 'auto-retry-max-attempted'], { errorMap: () => ({ message: 'an alert condition is status or auto-retry-max-attempted' }) }).default('status'),
+    status: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().nullable().optional()),
+    // As mongoose casts a number: '' is null (a cleared form field), '13' is 13.
+    failureRate: z.preprocess((v) => (v === '' ? null : v), storedNumber(z.number({ invalid_type_error: 'failureRate is a percentage, a number from 0 to 100' }).min(0, 'failureRate is a percentage, a number from 0 to 100').max(100, 'failureRate is a percentage, a number from 0 to 100')).nullable().optional()),
+    groups: z.array(z.string({ invalid_type_error: 'groups is a list of contact group ids' }), { invalid_type_error: 'groups is a list of contact group ids' }).max(100).default([]),
+    users: z.array(contactUserSchema, { invalid_type_error: 'users is a list of {user, method, maxAlerts}' }).max(1000).default([]),
+  })
+  .superRefine((alert, ctx) => {
+    if (alert.condition === 'status' && !/^[1-5](\d\d|xx)$/i.test(alert.status ?? '')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['status'], message: 'a status alert needs a status: a code such as 500, or a class such as 4xx' });
+    }
+  });
+
 export const channelSchema = z.object({
   _id: z.string().optional(),
   name: z.string().min(1),
@@ -84,24 +112,8 @@ export const channelSchema = z.object({
   timeout: storedNumber(z.number().int().min(1).max(3_600_000)).optional(),
   isAsynchronousProcess: storedBoolean().default(false),
   routes: z.array(routeSchema).default([]),
-  // OpenHIM's AlertsDef (model/channels.js): the condition one of two (default status), each user
-  // with a method and a maxAlerts of OpenHIM's; other fields kept as given.
-  alerts: z.array(z.record(z.unknown()).superRefine((alert, ctx) => {
-    const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-    if (alert.condition !== undefined && alert.condition !== 'status' && alert.condition !== 'auto-retry-max-attempted') issue(['condition'], 'an alert condition is status or auto-retry-max-attempted');
-    if (alert.condition !== 'auto-retry-max-attempted' && !/^[1-5](\d\d|xx)$/i.test(String(alert.status ?? ''))) issue(['status'], 'a status alert needs a status: a code such as 500, or a class such as 4xx');
-    if (alert.failureRate !== undefined && alert.failureRate !== null && !(typeof alert.failureRate === 'number' && alert.failureRate >= 0 && alert.failureRate <= 100)) issue(['failureRate'], 'failureRate is a percentage, a number from 0 to 100');
-    if (alert.groups !== undefined && !(Array.isArray(alert.groups) && alert.groups.length <= 100 && alert.groups.every((g) => typeof g === 'string'))) issue(['groups'], 'groups is a list of contact group ids');
-    if (alert.users !== undefined) {
-      if (!Array.isArray(alert.users) || alert.users.length > 1000) issue(['users'], 'users is a list of {user, method, maxAlerts}');
-      else alert.users.forEach((u: unknown, i: number) => {
-        const user = u as { user?: unknown; method?: unknown; maxAlerts?: unknown } | null;
-        if (!user || typeof user.user !== 'string' || user.user.length > 254 || !ONE_MAILBOX.test(user.user)) issue(['users', i, 'user'], 'an alert user names one user, by their email');
-        if (user?.method !== 'email' && user?.method !== 'sms') issue(['users', i, 'method'], 'an alert user\'s method is email or sms');
-        if (user?.maxAlerts !== undefined && !['no max', '1 per hour', '1 per day'].includes(String(user.maxAlerts))) issue(['users', i, 'maxAlerts'], "maxAlerts is 'no max', '1 per hour' or '1 per day'");
-      });
-    }
-  })).max(100, 'a channel has at most 100 alerts').default([]),
+  // OpenHIM's AlertsDef (model/channels.js), stored as its mongoose schema stores it: see alertSchema.
+  alerts: z.array(alertSchema).max(100, 'a channel has at most 100 alerts').default([]),
   rewriteUrls: storedBoolean().default(false),
   /** With rewriteUrls: also rewrite links to every channel's primary route (OpenHIM's default, true). */
   addAutoRewriteRules: storedBoolean().default(true),
@@ -126,16 +138,12 @@ export const channelSchema = z.object({
 export type Channel = Omit<z.infer<typeof channelSchema>, 'methods'> & { _id: string; methods: Array<(typeof HTTP_METHODS)[number]> };
 export type ChannelInput = z.input<typeof channelSchema>;
 
-/** OpenHIM's ContactUserDef: who is alerted, by email or sms, how often. */
+/** OpenHIM's ContactGroup: a named list of contacts, which channel alerts name by `_id`. */
 export const contactGroupSchema = z.object({
   group: z.string().min(1),
   users: z
     .array(
-      z.object({
-        user: z.string().max(254).regex(ONE_MAILBOX, 'a contact names one user, by their email'),
-        method: z.enum(['email', 'sms']),
-        maxAlerts: z.enum(['no max', '1 per hour', '1 per day']).default('no max'),
-      }),
+      contactUserSchema,
     )
     .default([]),
 });
@@ -187,6 +195,9 @@ export interface ClientSecrets {
   customTokenHash?: string;
 }
 
+/** An optional field a client may send as null (mongoose stores the null; absent is the same here). */
+const unsetWhenNull = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+
 export const userSchema = z.object({
   _id: z.string().optional(),
   // No spaces (a look-alike second account), no colon (Basic authentication could not send it), and
@@ -194,18 +205,22 @@ export const userSchema = z.object({
   email: z.string().min(3).max(254).regex(ONE_MAILBOX, 'must be one address, local@domain: letters, digits and . # $ & \' * + / = ? ^ _ ` { | } ~ - before the @, a dotted domain after it'),
   firstname: z.string().default(''),
   surname: z.string().default(''),
-  groups: z.array(z.string()).default([]),
-  msisdn: z.string().optional(),
-  dailyReport: z.boolean().optional(),
-  weeklyReport: z.boolean().optional(),
-  settings: z.record(z.unknown()).optional(),
-  provider: z.string().optional(),
-  /** Our extension: a plain password, hashed with scrypt. */
-  password: z.string().min(8).optional(),
+  groups: storedList(z.string()).default([]),
+  msisdn: unsetWhenNull(z.string()),
+  dailyReport: unsetWhenNull(storedBoolean()),
+  weeklyReport: unsetWhenNull(storedBoolean()),
+  settings: unsetWhenNull(z.record(z.unknown())),
+  /** OpenHIM's: who authenticates the user (openid: an identity provider; token: the legacy hash scheme). */
+  provider: unsetWhenNull(z.enum(['openid', 'local', 'token'], { errorMap: () => ({ message: 'provider is openid, local or token' }) })),
+  /**
+   * Our extension: a plain password, hashed with scrypt. Empty is none, as OpenHIM reads it (its
+   * console sends the user's form with an empty password field when it is not changed).
+   */
+  password: z.preprocess((v) => (v === '' || v === null ? undefined : v), z.string().min(8).optional()),
   /** OpenHIM console style: sha512(passwordSalt + password). */
-  passwordAlgorithm: z.string().optional(),
-  passwordHash: z.string().optional(),
-  passwordSalt: z.string().optional(),
+  passwordAlgorithm: unsetWhenNull(z.string()),
+  passwordHash: unsetWhenNull(z.string()),
+  passwordSalt: unsetWhenNull(z.string()),
 });
 export type UserInput = z.infer<typeof userSchema>;
 
@@ -223,6 +238,15 @@ export interface User {
   /** Created without a password: locked until the user sets one by the e-mailed link (OpenHIM). */
   locked?: boolean;
 }
+
+/**
+ * A user from an identity provider (OpenHIM: `provider: 'openid'`; its tests: keycloak) has no
+ * password here, and only their contact and settings fields change here (OpenHIM's updateUser).
+ */
+export const fromIdentityProvider = (user: Pick<User, 'provider'>): boolean => user.provider !== undefined && !['local', 'token'].includes(user.provider);
+
+/** What an update may change on a user from an identity provider: the rest comes from the provider. */
+export const IDENTITY_PROVIDER_USER_FIELDS = ['msisdn', 'dailyReport', 'weeklyReport', 'settings'] as const;
 
 export const CONFIG_TYPES = ['string', 'bool', 'number', 'option', 'bigstring', 'map', 'struct', 'password'] as const;
 

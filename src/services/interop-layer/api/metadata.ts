@@ -119,7 +119,11 @@ function registerMetadataRoutes(app: FastifyInstance, deps: IolDeps): void {
           record = input.group;
           const existing = await deps.contactGroups.find(input.group);
           if (dryRun) return planned(existing);
-          await deps.contactGroups.upsert({ _id: existing?._id ?? newObjectId(), ...input });
+          // A new group keeps the `_id` it was exported with, free here, as OpenHIM's import keeps a
+          // document's: channels' alerts in the same import name their groups by it.
+          const given = (item as { _id?: unknown })._id;
+          const keep = typeof given === 'string' && /^[0-9a-f]{24}$/.test(given) && !(await deps.contactGroups.find(given)) ? given : undefined;
+          await deps.contactGroups.upsert({ _id: existing?._id ?? keep ?? newObjectId(), ...input });
           return applied(existing);
         }
       }

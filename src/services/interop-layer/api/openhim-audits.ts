@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { badRequest } from '../errors.js';
-import type { AuditEvent, AuditQuery, StoredAudit } from '../store/audits.js';
+import type { AuditEvent, AuditQuery, OwnEventMatch, StoredAudit } from '../store/audits.js';
 import { checkStorable, parseFilterRegex, parseTimestamp } from './query-filters.js';
 
 /** OpenHIM's default `auditing.auditEvents.auditSourceID`. */
@@ -114,8 +114,11 @@ function fromAuditEvent(event: AuditEvent, full: boolean): OpenhimAudit {
   return audit;
 }
 
+type FilterOf = (value: unknown, q: AuditQuery) => void;
+const LISTS = ['activeParticipant', 'participantObjectIdentification'] as const;
+
 /** OpenHIM's filter keys we answer, and the AuditQuery each becomes. */
-const FILTERS: Record<string, (value: unknown, q: AuditQuery) => void> = {
+const FILTERS: Record<string, FilterOf> = {
   'eventIdentification.eventOutcomeIndicator': (value, q) => {
     q.openhimOutcome = oneOfCodes(value, 'eventIdentification.eventOutcomeIndicator', ['0', '4', '8', '12']);
   },
@@ -132,26 +135,51 @@ const FILTERS: Record<string, (value: unknown, q: AuditQuery) => void> = {
       else throw badRequest(`eventIdentification.eventDateTime supports $gte, $gt, $lte and $lt, not ${op.slice(0, 20)}`);
     }
   },
-  'eventIdentification.eventID.code': (value, q) => {
-    q.eventId = { code: codeText(value), kinds: kindsWith(value, (codes) => codes.eventID.code) };
-  },
-  'eventIdentification.eventTypeCode.code': (value, q) => {
-    q.eventType = { code: codeText(value), kinds: kindsWith(value, (codes) => codes.eventTypeCode.code) };
-  },
+  // The console sends a code's three parts together (its dropdowns list /audits-filter-options).
+  ...codeFilters('eventIdentification.eventID', (part, value) => ({ kinds: kindsWith((codes) => codes.eventID[part] === value) })),
+  ...codeFilters('eventIdentification.eventTypeCode', (part, value) => ({ kinds: kindsWith((codes) => codes.eventTypeCode[part] === value) })),
+  // Ours name the server as their first participant, in the role Application, and the caller with no alternative id.
+  ...codeFilters('activeParticipant.roleIDCode', (part, value) => ({ all: APPLICATION[part] === value })),
+  'activeParticipant.alternativeUserID': fieldFilter('activeParticipant.alternativeUserID', (value) => ({ all: value === '' })),
+  'activeParticipant.networkAccessPointID': fieldFilter('activeParticipant.networkAccessPointID', (value) => (value === hostname() ? { all: true } : { agentAddress: value })),
+  // Ours name what they were about by reference, with no id type, and carry their description as its detail.
+  ...codeFilters('participantObjectIdentification.participantObjectIDTypeCode', () => ({ all: false })),
+  'participantObjectIdentification.participantObjectDetail.type': fieldFilter('participantObjectIdentification.participantObjectDetail.type', (value) =>
+    value === 'description' ? { described: true } : { all: false },
+  ),
+  'participantObjectIdentification.participantObjectDetail.value': fieldFilter('participantObjectIdentification.participantObjectDetail.value', (value) =>
+    value === '' ? { all: false } : { described: value },
+  ),
   'activeParticipant.userID': (value, q) => {
     if (typeof value !== 'string' || value.length > 256) throw badRequest('activeParticipant.userID must be a user name (a string)');
     q.who = value;
   },
   'auditSourceIdentification.auditSourceID': (value, q) => {
-    q.auditSourceId = codeText(value);
+    q.auditSourceId = codeText(value, 'auditSourceIdentification.auditSourceID');
   },
   'participantObjectIdentification.participantObjectID': (value, q) => {
     q.participantObjectPatterns = participantObjectPatterns(value);
   },
 };
 
-function codeText(value: unknown): string {
-  if (typeof value !== 'string' || value.length > 256) throw badRequest('an audit code filter must be a string of at most 256 characters');
+/** A filter on one field of OpenHIM's record (dotted `name`); `ours` says which of our own events hold `value` there. */
+function fieldFilter(name: string, ours: (value: string) => OwnEventMatch): FilterOf {
+  const [head, ...rest] = name.split('.');
+  const list = LISTS.find((l) => l === head);
+  return (value, q) => {
+    const text = codeText(typeof value === 'number' ? String(value) : value, name);
+    q.fields = [...(q.fields ?? []), { ...(list ? { list } : {}), path: list ? rest : [head!, ...rest], value: text, ours: ours(text) }];
+  };
+}
+
+/** Filters on a code's parts (`<name>.code`, `.displayName`, `.codeSystemName`). */
+function codeFilters(name: string, ours: (part: keyof Code, value: string) => OwnEventMatch): Record<string, FilterOf> {
+  const parts: Array<keyof Code> = ['code', 'displayName', 'codeSystemName'];
+  return Object.fromEntries(parts.map((part) => [`${name}.${part}`, fieldFilter(`${name}.${part}`, (value) => ours(part, value))]));
+}
+
+function codeText(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length > 256) throw badRequest(`the audit filter ${name} must be a string of at most 256 characters`);
   return value;
 }
 
@@ -175,7 +203,10 @@ function participantObjectPatterns(value: unknown): string[] {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const and = value as { type?: unknown; patientID?: unknown; objectID?: unknown };
     if (and.type !== 'AND') throw badRequest(`${name} as an object takes type "AND", patientID and objectID`);
-    const patterns = [checkPatient(quoted(and.patientID, 'patientID'))];
+    // The OpenHIM console sends this patientID unquoted (controllers/audits.js), which OpenHIM's
+    // JSON.parse fails on (500): a patientID that is no JSON text is taken as the pattern itself.
+    const patientID = typeof and.patientID === 'string' && !isJson(and.patientID) ? and.patientID : quoted(and.patientID, 'patientID');
+    const patterns = [checkPatient(patientID)];
     if (and.objectID !== undefined) patterns.push(parseFilterRegex(typeof and.objectID === 'number' ? String(and.objectID) : and.objectID, `${name} objectID`) ?? '');
     return patterns.filter((p) => p !== '');
   }
@@ -225,15 +256,24 @@ export function openhimFilterOptions(kinds: readonly string[], atna: AtnaCodes):
   };
 }
 
-function kindsWith(value: unknown, code: (codes: { eventID: Code; eventTypeCode: Code }) => string): string[] {
-  if (typeof value !== 'string') throw badRequest('an audit code filter must be a string');
-  return Object.entries(EVENT_CODES).filter(([, codes]) => code(codes) === value).map(([kind]) => kind);
+/** Our kinds whose OpenHIM codes pass `test`. */
+function kindsWith(test: (codes: { eventID: Code; eventTypeCode: Code }) => boolean): string[] {
+  return Object.entries(EVENT_CODES).filter(([, codes]) => test(codes)).map(([kind]) => kind);
 }
 
 function oneOfCodes(value: unknown, name: string, allowed: readonly string[]): string {
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string' || !allowed.includes(text)) throw badRequest(`${name} must be one of ${allowed.join(', ')}`);
   return text;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(text: string, name: string): unknown {

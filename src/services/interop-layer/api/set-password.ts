@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { IolDeps } from '../deps.js';
 import { IolError, badRequest, forbidden } from '../errors.js';
-import type { User } from '../models.js';
+import { fromIdentityProvider, type User } from '../models.js';
 import { UserStore } from '../store/users.js';
 import { UserTokenStore, type TokenType } from '../store/user-tokens.js';
 import { parseBody } from '../validation.js';
@@ -77,8 +77,6 @@ const setPasswordSchema = z.object({
   msisdn: z.string().max(50).nullable().optional(),
 });
 
-/** Users from an identity provider have no password here to set (OpenHIM: openid users; its tests: keycloak). */
-const isExternal = (user: User) => user.provider !== undefined && !['local', 'token'].includes(user.provider);
 
 const notFoundToken = (token: string) => new IolError(404, 'IOL_NOT_FOUND', `User with token ${token.slice(0, 64)} could not be found.`);
 
@@ -131,12 +129,16 @@ function register(app: FastifyInstance, deps: IolDeps): void {
   const perEmail = new HourlyLimit(REQUESTS_PER_EMAIL);
   const perCaller = new HourlyLimit(REQUESTS_PER_CALLER);
 
-  const liveToken = async (token: string) => {
+  /** The token's user, unless it is unknown (404) or has expired (410, with OpenHIM's words for reading and for using it). */
+  const liveToken = async (token: string, use: 'read' | 'set') => {
     const found = await tokens.find(token);
     if (!found) throw notFoundToken(token);
     const row = await deps.users.byId(found.userId);
     if (!row) throw notFoundToken(token);
-    if (Date.parse(found.expiry) <= Date.now()) throw new IolError(410, 'IOL_GONE', `Token ${token} has expired`, 'ask for a new link: GET /password-reset-request/<your email>');
+    if (Date.parse(found.expiry) <= Date.now()) {
+      const message = use === 'read' ? `Token ${token} has expired` : `User with token ${token} has expired to set their password.`;
+      throw new IolError(410, 'IOL_GONE', message, 'ask for a new link: GET /password-reset-request/<your email>');
+    }
     return { ...found, user: row.doc };
   };
 
@@ -159,7 +161,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
       throw new IolError(429, 'IOL_TOO_MANY_REQUESTS', `too many password reset requests; try again in ${Math.ceil(wait / 60)} minutes`);
     }
     const row = await deps.users.byEmail(email);
-    if (row && isExternal(row.doc)) throw forbidden('User supplied by an identity provider (OpenID Connect). Cannot request password reset.');
+    if (row && fromIdentityProvider(row.doc)) throw forbidden('User supplied by an identity provider (OpenID Connect). Cannot request password reset.');
     if (row) void mailLink(deps, row.doc, 'existingUser');
     deps.audits.record({ kind: 'admin-change', action: 'E', success: true, who: email, address: request.ip, entity: 'password-reset-request' });
     reply.code(201);
@@ -168,7 +170,7 @@ function register(app: FastifyInstance, deps: IolDeps): void {
 
   app.get<{ Params: { token: string } }>('/token/:token', async (request) => {
     const { token } = request.params;
-    const { user, tokenType, expiry } = await liveToken(token);
+    const { user, tokenType, expiry } = await liveToken(token, 'read');
     return {
       email: user.email,
       firstname: user.firstname,
@@ -183,8 +185,8 @@ function register(app: FastifyInstance, deps: IolDeps): void {
 
   app.put<{ Params: { token: string } }>('/token/:token', async (request) => {
     const { token } = request.params;
-    const { user, tokenType } = await liveToken(token);
-    if (isExternal(user)) throw forbidden('User supplied by an identity provider. Cannot set a password here.');
+    const { user, tokenType } = await liveToken(token, 'set');
+    if (fromIdentityProvider(user)) throw forbidden('User supplied by an identity provider. Cannot set a password here.');
     const body = parseBody(setPasswordSchema, request.body, 'password');
     const secrets = await userSecrets(deps, body, user.email);
     if (!secrets) throw badRequest('give the new password (password, at least 8 characters)');

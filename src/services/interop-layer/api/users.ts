@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { IolDeps } from '../deps.js';
 import { conflict, forbidden, missing } from '../errors.js';
 import { newObjectId } from '../ids.js';
-import { userSchema, type User, type UserInput } from '../models.js';
+import { fromIdentityProvider, IDENTITY_PROVIDER_USER_FIELDS, userSchema, type User, type UserInput } from '../models.js';
 import { hashPassword, legacyUserHash, tokenSalt } from '../passwords.js';
 import { UserStore, type UserRow } from '../store/users.js';
 import { parseBody } from '../validation.js';
@@ -80,9 +80,16 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
     if (!admin && me.email.toLowerCase() !== request.params.email.toLowerCase()) throw forbidden(`User ${me.email} is not an admin, API access to updateUser denied.`);
     const row = await deps.users.byEmail(request.params.email);
     if (!row) throw missing(`User with email ${request.params.email} could not be found.`);
-    // As OpenHIM's updateUser: a non-admin's own update keeps its groups whatever it sends (the change is not made, not refused).
-    const { groups: _asked, ...allowed } = (request.body ?? {}) as Record<string, unknown>;
-    const input = parseBody(userSchema, { ...row.doc, ...(admin ? (request.body as object) : allowed) }, 'user');
+    // As OpenHIM's updateUser, fields are left as they are, not refused: a non-admin's own update
+    // keeps its groups whatever it sends, and a user from an identity provider takes only
+    // contact and settings fields (its name, email, groups and password are the provider's).
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const { groups: _asked, ...allowed } = body;
+    const external = fromIdentityProvider(row.doc);
+    const given = external ? Object.fromEntries(IDENTITY_PROVIDER_USER_FIELDS.filter((f) => f in body).map((f) => [f, body[f]])) : admin ? body : allowed;
+    // A provider stored before providers were checked (any name then) is an identity provider's: openid.
+    const stored = external && row.doc.provider !== 'openid' ? { ...row.doc, provider: 'openid' } : row.doc;
+    const input = parseBody(userSchema, { ...stored, ...given }, 'user');
     // Root stays root: renamed it could be deleted, demoted it could be locked out (OpenHIM only
     // refuses its deletion, which a rename got around).
     if (isRoot(deps, row.doc.email)) {
@@ -93,7 +100,7 @@ function registerOwnUserRoutes(app: FastifyInstance, deps: IolDeps): void {
       if (!admin) throw forbidden('only an admin may change an email');
       if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     }
-    const secrets = await userSecrets(deps, request.body as UserInput, input.email);
+    const secrets = external ? undefined : await userSecrets(deps, body as UserInput, input.email);
     // A password set by an admin (or the user) unlocks a user created without one.
     const { locked: _locked, ...unlocked } = { ...toUser(input, row.doc._id), locked: row.doc.locked };
     const user: User = secrets || !row.doc.locked ? unlocked : { ...unlocked, locked: true };
@@ -111,13 +118,17 @@ function registerUserAdminRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post('/users', async (request, reply) => {
     // As OpenHIM's user model (email lowercase: true): the email is stored in lower case.
     const given = parseBody(userSchema, request.body, 'user');
-    const input = { ...given, email: given.email.toLowerCase() };
+    // As OpenHIM's addUser, a user given a password is a local one (a hash: the legacy token scheme's), whatever provider it names.
+    const provider = given.password ? 'local' : given.passwordHash || given.passwordSalt || given.passwordAlgorithm ? 'token' : given.provider;
+    const input = { ...given, email: given.email.toLowerCase(), ...(provider ? { provider } : {}) };
     if (await deps.users.byEmail(input.email)) throw conflict(`a user with email ${input.email} already exists`);
     const secrets = await userSecrets(deps, input, input.email);
-    // Without a password the user is locked until they set one by the e-mailed link (OpenHIM's addUser).
-    const user = { ...toUser(input, newObjectId()), ...(secrets ? {} : { locked: true }) };
+    // Without a password the user is locked until they set one by the e-mailed link (OpenHIM's
+    // addUser); a user of an identity provider logs in there, so has no link to use (OpenHIM mails one).
+    const awaitsPassword = !secrets && !fromIdentityProvider(input);
+    const user = { ...toUser(input, newObjectId()), ...(awaitsPassword ? { locked: true } : {}) };
     await deps.users.insert(user, secrets ?? { scryptHash: null, legacySalt: null, legacyHash: null });
-    if (!secrets) welcomeNewUser(deps, user);
+    if (awaitsPassword) welcomeNewUser(deps, user);
     auditChange(deps, request, 'C', `User/${user._id}`);
     reply.code(201);
     return user;

@@ -94,6 +94,25 @@ const ROUTED_AUDIT_SQL = `jsonb_build_object(
 /** A stored event's outcome as OpenHIM records it: a failed login is a serious failure (8) there. */
 const OPENHIM_OUTCOME_SQL = `(CASE WHEN doc->'subtype'->0->>'code' = 'auth-failure' AND outcome <> '0' THEN '8' ELSE outcome END)`;
 
+type Bind = (value: unknown) => string;
+
+/** A received ATNA record's field equals the value, in any element of its list. */
+function atnaFieldSql(field: OpenhimFieldFilter, p: Bind): string {
+  const equals = (doc: string) => `${doc} #>> ${p(field.path)}::text[] = ${p(field.value)}`;
+  if (!field.list) return equals('atna');
+  const list = `atna->'${field.list}'`;
+  return `EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${list}) = 'array' THEN ${list} ELSE '[]'::jsonb END) e WHERE ${equals('e')})`;
+}
+
+/** Our own event (an AuditEvent in `doc`) holds the value in its OpenHIM record. */
+function ownEventMatchSql(match: OwnEventMatch, p: Bind): string {
+  if ('kinds' in match) return `doc->'subtype'->0->>'code' = ANY(${p(match.kinds)}::text[])`;
+  if ('all' in match) return match.all ? 'true' : 'false';
+  if ('agentAddress' in match) return `doc->'agent'->0->'network'->>'address' = ${p(match.agentAddress)}`;
+  const about = `jsonb_typeof(doc->'entity') = 'array' AND jsonb_array_length(doc->'entity') > 0`;
+  return match.described === true ? `(${about} AND doc->>'outcomeDesc' <> '')` : `(${about} AND doc->>'outcomeDesc' = ${p(match.described)})`;
+}
+
 export interface AuditInput {
   kind: AuditKind;
   action: AuditAction;
@@ -105,6 +124,25 @@ export interface AuditInput {
   entity?: string;
   detail?: Record<string, string>;
 }
+
+/**
+ * One of OpenHIM's filters on a field of its audit record (`activeParticipant.roleIDCode.code`:
+ * `110153`), as mongoose matches it: a received ATNA record matches when the field (in any
+ * element of `list`) equals the value; one of our own events when its OpenHIM record
+ * (api/openhim-audits.ts) holds the value there, as `ours` says.
+ */
+export interface OpenhimFieldFilter {
+  list?: 'activeParticipant' | 'participantObjectIdentification';
+  path: readonly string[];
+  value: string;
+  ours: OwnEventMatch;
+}
+
+/**
+ * Which of our own events hold a filter's value: those of some kinds, all or none, those whose
+ * caller came from an address, or those about something with a description (any, or this one).
+ */
+export type OwnEventMatch = { kinds: readonly string[] } | { all: boolean } | { agentAddress: string } | { described: true | string };
 
 export interface AuditQuery {
   kind?: string | undefined;
@@ -118,9 +156,8 @@ export interface AuditQuery {
   who?: string | undefined;
   /** Only stored events, not those built from routed requests (OpenHIM's /audits has none). */
   storedOnly?: boolean | undefined;
-  /** OpenHIM's eventID / eventTypeCode filters: an ATNA record's own code, our events by the kinds carrying it. */
-  eventId?: { code: string; kinds: readonly string[] } | undefined;
-  eventType?: { code: string; kinds: readonly string[] } | undefined;
+  /** OpenHIM's filters on the codes and names of its record (each must hold). */
+  fields?: readonly OpenhimFieldFilter[] | undefined;
   /** auditSourceIdentification.auditSourceID (ours are all `openhim`). */
   auditSourceId?: string | undefined;
   /** Regular expressions (PostgreSQL's `~`) each of which some participant object's id must match. */
@@ -249,9 +286,7 @@ export class AuditLog {
     if (q.openhimOutcome) stored.push(`${OPENHIM_OUTCOME_SQL} = ${p(q.openhimOutcome)}`);
     if (q.action) stored.push(`action = ${p(q.action)}`);
     if (q.who) stored.push(`doc @> ${p(JSON.stringify({ agent: [{ who: { identifier: { value: q.who } } }] }))}::jsonb`);
-    for (const [filter, path] of [[q.eventId, 'eventID'], [q.eventType, 'eventTypeCode']] as const) {
-      if (filter) stored.push(`(CASE WHEN atna IS NULL THEN doc->'subtype'->0->>'code' = ANY(${p(filter.kinds)}::text[]) ELSE atna->'eventIdentification'->'${path}'->>'code' = ${p(filter.code)} END)`);
-    }
+    for (const field of q.fields ?? []) stored.push(`(CASE WHEN atna IS NULL THEN ${ownEventMatchSql(field.ours, p)} ELSE ${atnaFieldSql(field, p)} END)`);
     if (q.auditSourceId !== undefined) stored.push(`COALESCE(atna->'auditSourceIdentification'->>'auditSourceID', 'openhim') = ${p(q.auditSourceId)}`);
     for (const pattern of q.participantObjectPatterns ?? []) {
       stored.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(doc->'entity', '[]'::jsonb)) e
@@ -273,7 +308,7 @@ export class AuditLog {
       routed.push(`request_ts <= ${ref}::timestamptz`);
     }
     const includeRouted =
-      !q.storedOnly && (!q.kind || q.kind === 'routed-request') && !q.kinds && !q.action && !q.who && !q.openhimOutcome && !q.eventId && !q.eventType && q.auditSourceId === undefined && !q.participantObjectPatterns?.length;
+      !q.storedOnly && (!q.kind || q.kind === 'routed-request') && !q.kinds && !q.action && !q.who && !q.openhimOutcome && !q.fields?.length && q.auditSourceId === undefined && !q.participantObjectPatterns?.length;
     const where = (clauses: string[]) => (clauses.length ? `WHERE ${clauses.join(' AND ')}` : '');
     const limit = p(q.limit);
     const offset = p(q.offset);

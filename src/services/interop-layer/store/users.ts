@@ -15,14 +15,20 @@ interface RawUser {
   legacy_hash: string | null;
 }
 
-const toRow = (r: RawUser): UserRow => ({ doc: r.doc, scryptHash: r.scrypt_hash, legacySalt: r.legacy_salt, legacyHash: r.legacy_hash });
+/**
+ * A stored user as OpenHIM's model reads it: `provider` defaults to `local` (the OpenHIM console's
+ * users page has a column for it); users stored before it was recorded have none.
+ */
+const withProvider = (doc: User): User => (doc.provider ? doc : { ...doc, provider: 'local' });
+
+const toRow = (r: RawUser): UserRow => ({ doc: withProvider(r.doc), scryptHash: r.scrypt_hash, legacySalt: r.legacy_salt, legacyHash: r.legacy_hash });
 
 export class UserStore {
   constructor(private readonly db: Queryable) {}
 
   async list(): Promise<User[]> {
     const r = await this.db.query<{ doc: User }>('SELECT doc FROM iol.users ORDER BY email');
-    return r.rows.map((x) => x.doc);
+    return r.rows.map((x) => withProvider(x.doc));
   }
 
   async byEmail(email: string): Promise<UserRow | undefined> {
