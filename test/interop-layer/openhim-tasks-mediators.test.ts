@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { basic, eventually, startIol, taskInStatus, startUpstream, type Iol, type Upstream } from './support.js';
 
 const MASK = '**********';
 
@@ -118,10 +118,7 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('DELETE', `/tasks/${paused.body._id}`)).status, 200);
       const task = await iol.call('POST', '/tasks', { tids: [gone, noBody.body._id] });
       assert.equal(task.status, 201, JSON.stringify(task.body));
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the task');
+      const done = await taskInStatus(iol, task.body._id, 'Completed', 'the task');
       assert.deepEqual(done.transactions.map((t: { tstatus: string }) => t.tstatus), ['Failed', 'Failed']);
       assert.equal(done.transactions[0].error, `Transaction ${gone} could not be found`);
       assert.equal(done.transactions[1].error, `Transaction ${noBody.body._id} cannot be rerun as there isn't enough information about the request`);
@@ -204,10 +201,7 @@ for (const driver of testDrivers) {
       const seen = upstream.seen.length;
       const task = await iol.call('POST', '/tasks', { tids: [get._id] });
       assert.equal(task.status, 201, JSON.stringify(task.body));
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the rerun');
+      const done = await taskInStatus(iol, task.body._id, 'Completed', 'the rerun');
       assert.equal(done.transactions[0].tstatus, 'Completed', JSON.stringify(done.transactions[0]));
       assert.equal(done.transactions[0].rerunStatus, 'Successful');
       assert.equal(upstream.seen.length, seen + 1);
@@ -220,20 +214,14 @@ for (const driver of testDrivers) {
       assert.equal(asyncChannel.status, 201, JSON.stringify(asyncChannel.body));
       const original = await iol.call('POST', '/transactions', transaction({ channelID: asyncChannel.body._id, request: { path: '/async', method: 'GET', body: '', timestamp: new Date().toISOString() } }));
       const task = await iol.call('POST', '/tasks', { tids: [original.body._id] });
-      const pending = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
-        return t.status === 'Pending Async' ? t : undefined;
-      }, 'the task to wait for the mediator');
+      const pending = await taskInStatus(iol, task.body._id, 'Pending Async', 'the task to wait for the mediator');
       assert.equal(pending.transactions[0].tstatus, 'Processing');
       assert.equal(pending.transactions[0].rerunStatus, 'Pending Async');
       assert.equal(pending.completedDate, undefined);
       assert.equal((await iol.call('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ status: 'Pending Async' }))}`)).body.length, 1);
       // The asynchronous mediator reports the end of the rerun.
       assert.equal((await iol.call('PUT', `/transactions/${pending.transactions[0].rerunID}`, { status: 'Successful' })).status, 200);
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the task to complete', 200);
+      const done = await taskInStatus(iol, task.body._id, 'Completed', 'the task to complete', 200);
       assert.equal(done.transactions[0].tstatus, 'Completed');
       assert.equal(done.transactions[0].rerunStatus, 'Successful');
       assert.ok(done.completedDate);

@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { calendarParts } from '../../src/services/interop-layer/api/system.js';
 import { testDrivers } from '../support/databases.js';
-import { basic, createClinicalChannel, eventually, startIol, startUpstream, type Iol, type Upstream } from './support.js';
+import { basic, createClinicalChannel, eventually, startIol, taskInStatus, startUpstream, type Iol, type Upstream } from './support.js';
 
 const JWT_SECRET = 'test-only-secret-0123456789abcdef0123456789';
 
@@ -563,10 +563,7 @@ for (const driver of testDrivers) {
       assert.equal(original.canRerun, true);
       const task = await iol.call('POST', '/tasks', { tids: [original._id], batchSize: 1 });
       assert.equal(task.status, 201);
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${task.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the rerun task');
+      const done = await taskInStatus(iol, task.body._id, 'Completed', 'the rerun task');
       const childId = done.transactions[0].rerunID;
       const child = await tx(childId);
       assert.equal(child.parentID, original._id);
@@ -621,10 +618,7 @@ for (const driver of testDrivers) {
       await new Promise((r) => setTimeout(r, 200));
       assert.equal((await iol.call('GET', `/tasks/${made._id}`)).body.remainingTransactions, before, 'paused: nothing ran');
       assert.equal((await iol.call('PUT', `/tasks/${made._id}`, { status: 'Queued' })).status, 200);
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${made._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the bulk rerun');
+      const done = await taskInStatus(iol, made._id, 'Completed', 'the bulk rerun');
       assert.equal(done.remainingTransactions, 0);
       assert.ok(done.transactions.every((t: { tstatus: string; rerunStatus: string }) => t.tstatus === 'Completed' && t.rerunStatus === 'Completed'));
       const cancelled = await iol.call('POST', '/tasks', { tids: [done.transactions[0].tid], paused: true });
@@ -635,10 +629,7 @@ for (const driver of testDrivers) {
       // As OpenHIM's addTask: an id that names no transaction is queued, and fails in the task.
       const unknown = await iol.call('POST', '/tasks', { tids: ['ffffffffffffffffffffffff'] });
       assert.equal(unknown.status, 201);
-      const failed = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${unknown.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the task of an unknown transaction');
+      const failed = await taskInStatus(iol, unknown.body._id, 'Completed', 'the task of an unknown transaction');
       assert.equal(failed.transactions[0].tstatus, 'Failed');
       assert.equal(failed.transactions[0].error, 'Transaction ffffffffffffffffffffffff could not be found');
       // As OpenHIM: the bulk rerun dialog's question, how many transactions the filters match.

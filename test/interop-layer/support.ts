@@ -166,6 +166,15 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A task (GET /tasks/:id) once it has reached `status`, as the API answers it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function taskInStatus(iol: Iol, id: string, status: string, what: string, tries?: number): Promise<any> {
+  return eventually(async () => {
+    const task = (await iol.call('GET', `/tasks/${id}`)).body as { status?: string };
+    return task.status === status ? task : undefined;
+  }, what, tries);
+}
+
 /** Creates a channel allowing the role `clinical` (unless the body says otherwise); returns its `_id`. */
 export async function createClinicalChannel(iol: Iol, name: string, body: Record<string, unknown>): Promise<string> {
   const res = await iol.call('POST', '/channels', { name, allow: ['clinical'], ...body });

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDrivers } from '../support/databases.js';
-import { basic, eventually, startIol, startUpstream, type Iol, type Upstream, addPosChannels } from '../interop-layer/support.js';
+import { basic, eventually, startIol, taskInStatus, startUpstream, type Iol, type Upstream, addPosChannels } from '../interop-layer/support.js';
 import { WriteBehind } from '../../src/services/interop-layer/store/write-behind.js';
 import { createLogger } from '../../src/common/logger.js';
 import { StatisticsKeeper } from '../../src/fhir/storage/statistics.js';
@@ -62,10 +62,7 @@ for (const driver of testDrivers) {
           '{"_id": "gone", "status": "Queued", "batchSize": "lots", "transactions": [{"tid": "000000000000000000000000", "tstatus": "Queued"}, {"tid": 42, "tstatus": "Queued"}], "totalTransactions": 2, "remainingTransactions": 2, "user": "root@openhim.org", "created": "2026-01-01T00:00:00Z"}'::jsonb)`);
       const created = await iol.call('POST', '/tasks', { tids: [tx._id] });
       assert.equal(created.status, 201);
-      const done = await eventually(async () => {
-        const t = (await iol.call('GET', `/tasks/${created.body._id}`)).body;
-        return t.status === 'Completed' ? t : undefined;
-      }, 'the good task completed');
+      const done = await taskInStatus(iol, created.body._id, 'Completed', 'the good task completed');
       assert.equal(done.transactions[0].tstatus, 'Completed');
       const r = await iol.t.db.query<{ id: string; status: string; doc: { error?: string; transactions?: Array<{ tstatus: string; error?: string }> } }>(
         `SELECT id, status, doc FROM iol.tasks WHERE id IN ('bad-doc', 'bad-list', 'gone') ORDER BY id`,
