@@ -210,7 +210,8 @@ const READ_SLICE_CHARS = 64 * 1024;
 /** FHIR XML as the JSON resource it stands for; malformed or non-FHIR XML is a 400. */
 export function xmlToResource(text: string, options: XmlReadOptions = {}): Json {
   const reader = xmlReader(text, options);
-  return reader.finish(() => reader.parser.write(text));
+  reader.write(text);
+  return reader.close();
 }
 
 /**
@@ -225,16 +226,16 @@ export async function xmlToResourceInTurns(text: string, turns: Turns, options: 
     // Never between the halves of a surrogate pair.
     if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
     const slice = text.slice(at, end);
-    reader.finish(() => reader.parser.write(slice), false);
+    reader.write(slice);
     at = end;
     await turns.share();
   }
-  return reader.finish(() => undefined);
+  return reader.close();
 }
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
 
-/** One document's parser with its handlers; `finish` runs a step of it, turning its failures into 400s, and ends the document when asked. */
+/** One document's parser with its handlers: `write` reads a piece of the text, `close` ends the document and answers its resource; parse failures are 400s. */
 function xmlReader(text: string, options: XmlReadOptions) {
   if (/<!DOCTYPE/i.test(text)) throw invalidXml('the XML has a DTD (<!DOCTYPE>), which FHIR does not allow');
   const maxDepth = options.maxDepth ?? 100;
@@ -357,22 +358,24 @@ function xmlReader(text: string, options: XmlReadOptions) {
     } else put(parent!.target, frame.element, frame.target, undefined, parent!.repeated, frame.path);
   });
 
-  /** Runs one step of the parse; with `end`, closes the document and answers its resource. */
-  function finish(step: () => unknown, end?: true): Json;
-  function finish(step: () => unknown, end: false): undefined;
-  function finish(step: () => unknown, end = true): Json | undefined {
+  const guarded = (step: () => unknown): void => {
     try {
       step();
-      if (end) parser.close();
     } catch (error) {
       if (error instanceof FhirError) throw error;
       throw invalidXml(`the body is not well-formed XML: ${(error as Error).message.slice(0, 200)}`);
     }
-    if (!end) return undefined;
-    if (!result) throw invalidXml('the XML holds no resource');
-    return result;
-  }
-  return { parser, finish };
+  };
+  return {
+    write(chunk: string): void {
+      guarded(() => parser.write(chunk));
+    },
+    close(): Json {
+      guarded(() => parser.close());
+      if (!result) throw invalidXml('the XML holds no resource');
+      return result;
+    },
+  };
 }
 
 /** A decimal just put into `target` keeps its text, and the open elements above are marked as holding one. */
