@@ -16,8 +16,13 @@
  */
 import tls, { type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { Agent, buildConnector, setGlobalDispatcher } from 'undici';
+import type { buildConnector } from 'undici';
+
+// undici (~0.2 s of CPU to load) only once a certificate is to be trusted: most `instant` commands
+// and processes never do. It is CommonJS, so it loads synchronously where it is first needed.
+const undici = () => createRequire(import.meta.url)('undici') as typeof import('undici');
 
 const trusted = new Set<string>();
 /** DER (base64) of each pinned leaf certificate. */
@@ -32,7 +37,10 @@ export function trustCertificates(pems: readonly string[] | undefined): void {
     if (leaf) pinned.add(leaf);
     added = true;
   }
-  if (added) setGlobalDispatcher(new Agent({ connect: pinningConnector([...tls.rootCertificates, ...trusted]) }));
+  if (added) {
+    const { Agent, setGlobalDispatcher } = undici();
+    setGlobalDispatcher(new Agent({ connect: pinningConnector([...tls.rootCertificates, ...trusted]) }));
+  }
 }
 
 export function trustedCertificates(): string[] {
@@ -56,6 +64,7 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /** Usual checks everywhere; on loopback, a connection that fails them still passes when its leaf is pinned. */
 function pinningConnector(ca: string[]): buildConnector.connector {
+  const { buildConnector } = undici();
   const strict = buildConnector({ ca });
   // No session reuse: every connection shows its certificate to the pin check.
   const checkedHere = buildConnector({ ca, rejectUnauthorized: false, maxCachedSessions: 0 });

@@ -1,3 +1,4 @@
+import { redactUrl } from './redact-url.js';
 import pg from 'pg';
 import { STATEMENT_TIMEOUT_CODE, type Database, type NotificationHandlers, type Subscription, type DatabaseOptions, type Migration, type MigrationReport, type Queryable, type QueryOptions, type QueryResult, type TransactionOptions } from './database.js';
 import { TransactionDeadline, transactionTimeoutError } from './transaction-budget.js';
@@ -174,13 +175,4 @@ export class PostgresDatabase implements Database {
   }
 }
 
-/** Hides the password of a connection URL for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable database URL>';
-  }
-}
+export { redactUrl };

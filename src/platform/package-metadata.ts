@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { InstantError } from '../common/errors.js';
-import { packageMetadataSchemaPath } from './paths.js';
+import { packageMetadataValidator } from './package-metadata-schema.js';
 
 export const METADATA_FILE = 'package-metadata.json';
 
@@ -56,8 +56,7 @@ export interface InstantPackage {
 /** Files by which upstream packages start their containers, in the order reported. */
 const CONTAINER_DEPLOYMENT_FILES = ['swarm.sh', 'docker-compose.yml', 'docker-compose.yaml'];
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-const validateMetadata = ajv.compile(JSON.parse(readFileSync(packageMetadataSchemaPath, 'utf8')));
+const validateMetadata = await packageMetadataValidator();
 
 /** Turns one schema error into "field \"x.y\": reason". */
 function describeSchemaError(error: ErrorObject): string {

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../common/logger.js';
 import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
 import { noDatabase } from '../../db/no-database.js';
-import { redactUrl } from '../../db/postgres-driver.js';
+import { redactUrl } from '../../db/redact-url.js';
 import { builtInServiceNames, isBuiltInService, loadService } from '../../services/catalogue.js';
 import type { RunningService } from '../../services/service.js';
 import { SettingsMap } from '../../platform/settings.js';

@@ -1,7 +1,7 @@
 import { InstantError, storageFailure } from '../../common/errors.js';
 import { limitsFromEnvironment } from '../../common/limits.js';
 import { openDatabase, type Database } from '../../db/open.js';
-import { redactUrl } from '../../db/postgres-driver.js';
+import { redactUrl } from '../../db/redact-url.js';
 import { storageProblem, type StateStore } from '../../platform/state-store.js';
 
 const FILE = 'database.json';

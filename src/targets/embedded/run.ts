@@ -1,5 +1,5 @@
 import { createWriteStream, existsSync, openSync } from 'node:fs';
-import { redactUrl } from '../../db/postgres-driver.js';
+import { redactUrl } from '../../db/redact-url.js';
 import type { Server } from 'node:http';
 import { trustedCertificates } from '../../common/trust.js';
 import { InstantError, errorMessage, onStorage, storageFailure } from '../../common/errors.js';
