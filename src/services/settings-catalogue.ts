@@ -92,6 +92,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_API_TLS', default: 'false' },
     { name: 'OPENHIM_ROOT_EMAIL', default: '(required)' },
     { name: 'OPENHIM_ROOT_PASSWORD', default: '(required)' },
+    { name: 'OPENHIM_SENDER_IDENTITY_SECRET', default: '' },
     { name: 'PATIENT_REGISTRATION_HEARTBEAT_MS', default: '10000' },
     { name: 'PATIENT_REGISTRATION_HOST', default: '127.0.0.1' },
     { name: 'PATIENT_REGISTRATION_PORT', default: '3449' },

@@ -30,7 +30,7 @@ import { mergeOperations } from './merge-operations.js';
 import { DuplicateResolution } from './resolve-duplicate.js';
 import { PmirFeed } from './pmir.js';
 import { PmirMessageLog } from './pmir-messages.js';
-import { ClientRegistryEngine, addSenderVerification } from './registry-engine.js';
+import { ClientRegistryEngine, addRegistrySenderVerification } from './registry-engine.js';
 import { UsedSenderSignatures } from './used-sender-signatures.js';
 import { registryOwnershipInterceptor } from './registry-ownership.js';
 import { recordOwnerInterceptor } from './record-owners.js';
@@ -161,7 +161,7 @@ export const clientRegistryService: ServiceDefinition = {
     const engine = await createClientRegistryEngine(context, { rules, strictDomains, limits, protection, subscriptionEndpoints, maxSubscriptionsPerClient });
     const { app, host, url, fhirUrl } = await listenFhir(context, engine, {
       settingPrefix: 'CLIENT_REGISTRY', defaultPort: 3448, fhirPrefix: CR_FHIR_PREFIX, name: 'client-registry', limits,
-      configure: (server) => addSenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema), directCallers),
+      configure: (server) => addRegistrySenderVerification(server, context.settings.get(SENDER_IDENTITY_SETTING) || undefined, new UsedSenderSignatures(context.db, engine.identifierDomains.schema), directCallers),
     });
     const mllp = await startHl7Listener(engine, { host, port: context.settings.int('CLIENT_REGISTRY_MLLP_PORT', 2576), limits },
       { strictDomains, maxQueryResults: limits.mllpMaxQueryResults, maxRepeats: limits.crMaxRepeats, logger: context.logger }).catch(async (error: unknown) => {

@@ -1,13 +1,11 @@
 /**
  * The registry's FHIR engine: every request runs with its sender known to the rules inside its
  * writes (request-context.ts), and a message Bundle posted to the base is a PMIR feed (pmir.ts).
- * The sender is the client the router vouched for: `addSenderVerification` checks the router's
+ * The sender is the client the router vouched for: `addRegistrySenderVerification` checks the router's
  * signed assertion on the raw request and passes on only a verified clientID.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { Transform } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { verifySenderIdentity } from '../../common/sender-identity.js';
+import type { FastifyInstance } from 'fastify';
+import { addSenderVerification } from '../../common/sender-verification.js';
 import { FhirEngine, errorResponse, type FhirEngineOptions } from '../../fhir/engine.js';
 import type { FhirRequest, FhirResponse } from '../../fhir/interaction.js';
 import { FhirError } from '../../fhir/outcome.js';
@@ -88,49 +86,31 @@ export class ClientRegistryEngine extends FhirEngine {
 }
 
 const READS = new Set(['GET', 'HEAD']);
-const BODY_HASH = Symbol('sender identity: body digest');
-type HashedRequest = FastifyRequest & { [BODY_HASH]?: Hash };
 
 /**
- * The router's sender assertion, checked on the request as received: its target (path and query)
- * and the SHA-256 of its body bytes, hashed as they stream in (the signature covers both, so a
- * captured one cannot vouch for another body or query). A forged, stale or mismatched one is a 401,
- * and so is one already used for a write (`used`): a write is vouched for once. Reads are not
- * recorded (a replayed read tells the attacker what the captured answer did; recording it would
- * be a database write per search).
+ * The router's sender assertion, checked on the request as received (common/sender-verification.ts).
+ * A forged, stale or mismatched one is a 401, and so is one already used for a write (`used`): a
+ * write is vouched for once. Reads are not recorded (a replayed read tells the attacker what the
+ * captured answer did; recording it would be a database write per search). The verified sender
+ * reaches the engine in headers only this hook sets (a client's copies are removed first).
  */
-export function addSenderVerification(server: FastifyInstance, secret: string | undefined, used?: UsedSenderSignatures, directCallers: DirectCallers = 'anonymous'): void {
+export function addRegistrySenderVerification(server: FastifyInstance, secret: string | undefined, used?: UsedSenderSignatures, directCallers: DirectCallers = 'anonymous'): void {
   server.addHook('onRequest', async (request) => {
     delete request.headers[VERIFIED_SENDER_HEADER];
     delete request.headers[VERIFIED_STEWARD_HEADER];
   });
-  server.addHook('preParsing', async (request, _reply, payload) => {
-    const hash = createHash('sha256');
-    (request as HashedRequest)[BODY_HASH] = hash;
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
-    payload.on('error', (error) => hashing.destroy(error as Error));
-    return payload.pipe(hashing);
-  });
-  // After the body is read (or, with no body, not read: the digest of no bytes).
-  server.addHook('preHandler', async (request, reply) => {
-    const digest = ((request as HashedRequest)[BODY_HASH] ?? createHash('sha256')).digest('base64url');
-    const check = verifySenderIdentity(secret, request.headers, request.method, request.raw.url ?? '', digest);
-    const refusal = check.ok === false ? check.reason
-      : check.ok === true && used && !READS.has(request.method) && !(await used.use(check.signature, check.expiresAtMs)) ? 'this sender identity was already used (a replayed request)'
-        : undefined;
-    if (refusal !== undefined) {
-      await sendFhirError(request, reply, new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${refusal}`));
-    } else if (check.ok === true) {
-      request.headers[VERIFIED_SENDER_HEADER] = check.clientID;
-      if (check.roles.includes(STEWARD_ROLE)) request.headers[VERIFIED_STEWARD_HEADER] = 'true';
-    } else if (directCallers === 'steward') {
-      // No assertion: a caller on the registry's own port, trusted only where the operator says so.
-      request.headers[VERIFIED_STEWARD_HEADER] = 'true';
-    }
+  addSenderVerification(server, {
+    secret,
+    ...(used ? { alreadyUsed: async (request, sender) => !READS.has(request.method) && !(await used.use(sender.signature, sender.expiresAtMs)) } : {}),
+    refuse: (request, reply, reason) => sendFhirError(request, reply, new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${reason}`)),
+    accept(request, sender) {
+      if (sender) {
+        request.headers[VERIFIED_SENDER_HEADER] = sender.clientID;
+        if (sender.roles.includes(STEWARD_ROLE)) request.headers[VERIFIED_STEWARD_HEADER] = 'true';
+      } else if (directCallers === 'steward') {
+        // No assertion: a caller on the registry's own port, trusted only where the operator says so.
+        request.headers[VERIFIED_STEWARD_HEADER] = 'true';
+      }
+    },
   });
 }

@@ -3,6 +3,7 @@
  * recorded as an orchestration (the interop layer stores them with the client's transaction).
  */
 import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
+import { SENDER_HEADERS, senderIdentityHeaders } from '../../common/sender-identity.js';
 
 export interface FhirReply {
   status: number;
@@ -18,13 +19,33 @@ export interface FhirCall {
   headers?: Record<string, string>;
 }
 
-/** A FHIR call recorded as the orchestration `name`; a network failure is recorded, then thrown. */
-export async function callFhir(builder: MediatorResponseBuilder, name: string, base: string, call: FhirCall): Promise<FhirReply> {
+/**
+ * Whom the mediator acts for: the clinic the router vouched for, signed with the key the router
+ * and the registry share (common/sender-identity.ts), so the client registry applies that clinic's
+ * rights (record owners, protected identifier domains) to the mediator's calls.
+ */
+export interface ActingFor {
+  secret: string;
+  clientID: string;
+  roles: string[];
+}
+
+/**
+ * A FHIR call recorded as the orchestration `name`; a network failure is recorded, then thrown.
+ * With `actingFor` the call carries a sender assertion for that client (not recorded in the log).
+ */
+export async function callFhir(builder: MediatorResponseBuilder, name: string, base: string, call: FhirCall, actingFor?: ActingFor): Promise<FhirReply> {
   const url = new URL(call.path ? `${base.replace(/\/$/, '')}/${call.path}` : base);
   const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-  const headers = { accept: 'application/fhir+json', ...(body ? { 'content-type': 'application/fhir+json' } : {}), ...call.headers };
+  const headers: Record<string, string> = { accept: 'application/fhir+json', ...(body ? { 'content-type': 'application/fhir+json' } : {}), ...call.headers };
+  for (const header of SENDER_HEADERS) delete headers[header];
+  const recordedHeaders = { ...headers };
+  if (actingFor) {
+    const target = `${url.pathname}${url.search}`;
+    Object.assign(headers, senderIdentityHeaders(actingFor.secret, actingFor.clientID, call.method, target, body === undefined ? undefined : Buffer.from(body), Date.now(), actingFor.roles));
+  }
   const request = {
-    host: url.hostname, port: url.port, path: url.pathname, method: call.method, headers,
+    host: url.hostname, port: url.port, path: url.pathname, method: call.method, headers: recordedHeaders,
     ...(url.search ? { querystring: url.search.slice(1) } : {}), ...(body ? { body } : {}),
   };
   const reply = await builder.orchestrate(name, request, async () => {

@@ -7,6 +7,11 @@
  *   POST /registration/Patient   register in the client registry, answer the enterprise identity
  *   POST /registration/visit     resolve the patient (PIXm), write the visit to the shared health record
  *
+ * It acts for the clinic the router vouched for (OPENHIM_SENDER_IDENTITY_SECRET): the router's
+ * signed assertion is checked on each request (once: a replay is 401) and the mediator's client
+ * registry calls carry one for that clinic, so the registry records the clinic as the owner of what
+ * it registers and applies its rights; a caller without one is anonymous there.
+ *
  * Every answer is application/json+openhim: the clinic gets the inner response (FHIR JSON or XML,
  * as a FHIR server chooses: Accept, `_format`, else the body's format), the transaction log keeps
  * the orchestrations. Bodies may be FHIR JSON or FHIR XML. Settings: PATIENT_REGISTRATION_HOST (127.0.0.1),
@@ -19,6 +24,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MediatorClient, MediatorResponseBuilder, type MediatorRoute } from '@instant-openhie/mediator-sdk';
 import { createHttpApp } from '../../common/http-app.js';
 import { jsonNestingExceeds } from '../../common/json-depth.js';
+import { SENDER_IDENTITY_SETTING } from '../../common/sender-identity.js';
+import { addSenderVerification, type VerifiedSender } from '../../common/sender-verification.js';
+import { UsedSignaturesInMemory } from '../../common/used-signatures-in-memory.js';
 import { readLimits, type Limits } from '../../common/limits.js';
 import { resourceToXml, xmlToResourceInTurns } from '../../fhir/format/xml.js';
 import { EventLoopTurns } from '../../fhir/event-loop-turns.js';
@@ -26,7 +34,7 @@ import { XML_TYPES, negotiate, type WireFormat } from '../../fhir/http/negotiate
 import { FhirError } from '../../fhir/outcome.js';
 import type { RunningService, ServiceContext, ServiceDefinition, Settings } from '../service.js';
 import { CONFIG_DEFS, DEFAULT_ENTERPRISE_ID_SYSTEM, type RegistrationConfig } from './config.js';
-import { operationOutcome } from './fhir-calls.js';
+import { operationOutcome, type ActingFor } from './fhir-calls.js';
 import { registerPatient, type Answer } from './registration.js';
 import { recordVisit } from './visit.js';
 
@@ -77,7 +85,33 @@ async function answerWithOrchestrations(reply: FastifyReply, format: WireFormat,
   await reply.status(http.status).headers(http.headers).send(http.body);
 }
 
-function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig, logger: ServiceContext['logger'], limits: Limits): void {
+const SENDER = Symbol('the clinic the router vouched for');
+type WithSender = FastifyRequest & { [SENDER]?: VerifiedSender };
+
+/**
+ * Checks the router's assertion on every request; a valid one is used once (the mediator's writes
+ * are not idempotent: a replayed visit would be stored twice).
+ */
+function verifySenders(app: FastifyInstance, secret: string | undefined): (request: FastifyRequest) => ActingFor | undefined {
+  const used = new UsedSignaturesInMemory();
+  addSenderVerification(app, {
+    secret,
+    alreadyUsed: async (_request, sender) => !used.use(sender.signature, sender.expiresAtMs),
+    refuse: async (_request, _reply, reason) => {
+      throw Object.assign(new Error(`sender identity refused: ${reason}`), { statusCode: 401 });
+    },
+    accept(request, sender) {
+      (request as WithSender)[SENDER] = sender;
+    },
+  });
+  return (request) => {
+    const sender = (request as WithSender)[SENDER];
+    return sender && secret ? { secret, clientID: sender.clientID, roles: sender.roles } : undefined;
+  };
+}
+
+function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig, logger: ServiceContext['logger'], limits: Limits, secret: string | undefined): void {
+  const actingFor = verifySenders(app, secret);
   // Clinics send FHIR JSON; parse it like JSON, with the same nesting guard.
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string;
@@ -108,16 +142,17 @@ function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig,
     } catch {
       // an Accept this mediator cannot answer in (the 406 itself): JSON
     }
-    const outcome = operationOutcome(status === 413 ? 'too-costly' : status === 406 ? 'not-supported' : status === 500 ? 'exception' : 'invalid', status === 500 ? 'internal error' : error.message);
+    const issueCode = status === 413 ? 'too-costly' : status === 406 ? 'not-supported' : status === 500 ? 'exception' : status === 401 || status === 403 ? 'security' : 'invalid';
+    const outcome = operationOutcome(issueCode, status === 500 ? 'internal error' : error.message);
     const { contentType, body } = inFormat(format, outcome);
     await reply.status(status).type(contentType).send(body);
   });
-  const answer = (handle: (body: unknown, builder: MediatorResponseBuilder) => Promise<Answer>) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const answer = (handle: (body: unknown, builder: MediatorResponseBuilder, clinic: ActingFor | undefined) => Promise<Answer>) => async (request: FastifyRequest, reply: FastifyReply) => {
     const format = answerFormat(request); // before any call: an answer the client cannot read is a 406, and nothing is done
-    await answerWithOrchestrations(reply, format, (builder) => handle(request.body, builder), logger);
+    await answerWithOrchestrations(reply, format, (builder) => handle(request.body, builder, actingFor(request)), logger);
   };
-  app.post('/registration/Patient', answer((body, builder) => registerPatient(body, current(), builder)));
-  app.post('/registration/visit', answer((body, builder) => recordVisit(body, current(), builder)));
+  app.post('/registration/Patient', answer((body, builder, clinic) => registerPatient(body, current(), builder, clinic)));
+  app.post('/registration/visit', answer((body, builder, clinic) => recordVisit(body, current(), builder, clinic)));
 }
 
 export const patientRegistrationService: ServiceDefinition = {
@@ -132,7 +167,7 @@ export const patientRegistrationService: ServiceDefinition = {
     const host = settings.get('PATIENT_REGISTRATION_HOST') || '127.0.0.1';
     let config = defaultConfig(settings);
     const app = createHttpApp({ logger, bodyLimit: limits.registrationBodyBytes, limits, name: 'patient-registration', maxJsonDepth: MAX_JSON_DEPTH });
-    registerRoutes(app, () => config, logger, limits);
+    registerRoutes(app, () => config, logger, limits, settings.get(SENDER_IDENTITY_SETTING) || undefined);
     await app.listen({ host, port: settings.int('PATIENT_REGISTRATION_PORT', 3449) });
     const port = (app.server.address() as AddressInfo).port;
     const url = `http://${host}:${port}`;

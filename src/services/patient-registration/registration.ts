@@ -5,17 +5,27 @@
  * registry's decision, and answers a Parameters: `enterpriseId` (the golden record's id as an
  * Identifier), `outcome` (auto-linked | new-golden | new-golden-review | already-registered),
  * `goldenRecord` and `patient` (the source record as the registry stored it).
+ * Acting for a clinic the router vouched for, a registration that finds a record another client
+ * registered (its owner tag) is refused without showing it: a clinic cannot read other clinics'
+ * patients by sending their identifiers.
  */
 import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
 import type { RegistrationConfig } from './config.js';
-import { callFhir, operationOutcome, upstreamFailure } from './fhir-calls.js';
+import { RECORD_OWNER_SYSTEM } from '../client-registry/record-owners.js';
+import { callFhir, operationOutcome, upstreamFailure, type ActingFor } from './fhir-calls.js';
 
 export interface Answer {
   status: number;
   body: unknown;
 }
 
-type Patient = { resourceType: 'Patient'; id?: string; identifier?: Array<{ system?: string; value?: string }>; link?: Array<{ type?: string; other?: { reference?: string } }> };
+type Patient = {
+  resourceType: 'Patient';
+  id?: string;
+  identifier?: Array<{ system?: string; value?: string }>;
+  link?: Array<{ type?: string; other?: { reference?: string } }>;
+  meta?: { tag?: Array<{ system?: string; code?: string }> };
+};
 
 /** The first identifier with system and value: the clinic's key for the patient. */
 function clinicIdentifier(patient: Patient): { system: string; value: string } | undefined {
@@ -34,7 +44,10 @@ function lastOutcome(explained: any): string | undefined {
   return last?.part?.find((p: { name: string }) => p.name === 'outcome')?.valueCode;
 }
 
-export async function registerPatient(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder): Promise<Answer> {
+/** The client the registry records as the record's owner, if any. */
+const ownerOf = (record: Patient): string | undefined => record.meta?.tag?.find((t) => t?.system === RECORD_OWNER_SYSTEM)?.code;
+
+export async function registerPatient(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder, actingFor?: ActingFor): Promise<Answer> {
   const patient = body as Patient;
   if (!patient || typeof patient !== 'object' || patient.resourceType !== 'Patient') {
     return { status: 400, body: operationOutcome('invalid', 'send a FHIR Patient (resourceType "Patient") to register') };
@@ -46,15 +59,20 @@ export async function registerPatient(body: unknown, config: RegistrationConfig,
   const registered = await callFhir(builder, 'register patient in client registry', registryBase, {
     method: 'POST', path: 'Patient', body: patient,
     headers: { 'if-none-exist': `identifier=${encodeURIComponent(`${local.system}|${local.value}`)}` },
-  });
+  }, actingFor);
   if (registered.status !== 201 && registered.status !== 200) return upstreamFailure('the client registry', registered);
   const source = registered.json as Patient;
+  const owner = registered.status === 200 && actingFor ? ownerOf(source) : undefined;
+  if (owner !== undefined && owner !== actingFor!.clientID) {
+    builder.property('refused', 'registered by another client');
+    return { status: 403, body: operationOutcome('forbidden', `${local.system}|${local.value} is registered in the client registry by another client: a clinic registers patients under its own identifiers (ask a data steward if this record is yours)`) };
+  }
   const goldenId = goldenIdOf(source);
   if (!goldenId) return { status: 502, body: operationOutcome('exception', `the client registry gave Patient/${source.id} no golden record`) };
 
-  const golden = await callFhir(builder, 'read golden record', registryBase, { method: 'GET', path: `Patient/${goldenId}` });
+  const golden = await callFhir(builder, 'read golden record', registryBase, { method: 'GET', path: `Patient/${goldenId}` }, actingFor);
   if (golden.status !== 200) return upstreamFailure('the client registry', golden);
-  const explained = await callFhir(builder, 'read match decision', registryBase, { method: 'GET', path: `Patient/${source.id}/$cr-explain` });
+  const explained = await callFhir(builder, 'read match decision', registryBase, { method: 'GET', path: `Patient/${source.id}/$cr-explain` }, actingFor);
   const outcome = registered.status === 200 ? 'already-registered' : (lastOutcome(explained.json) ?? 'unknown');
 
   builder.property('enterpriseId', goldenId).property('outcome', outcome).property('clinicIdentifier', `${local.system}|${local.value}`);

@@ -8,7 +8,7 @@
  */
 import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
 import type { RegistrationConfig } from './config.js';
-import { callFhir, operationOutcome, upstreamFailure } from './fhir-calls.js';
+import { callFhir, operationOutcome, upstreamFailure, type ActingFor } from './fhir-calls.js';
 import { identifierKey, localPatientsOf, VisitReferenceError, withEnterpriseReferences, type LocalIdentifier } from './local-patient-references.js';
 import type { Answer } from './registration.js';
 
@@ -53,9 +53,9 @@ function refusedVisit(entries: Entry[]): string | undefined {
 }
 
 /** The enterprise id of a local patient, from PIXm; undefined when the registry does not know the identifier. */
-async function resolveEnterpriseId(builder: MediatorResponseBuilder, config: RegistrationConfig, local: LocalIdentifier): Promise<string | Answer> {
+async function resolveEnterpriseId(builder: MediatorResponseBuilder, config: RegistrationConfig, local: LocalIdentifier, actingFor: ActingFor | undefined): Promise<string | Answer> {
   const query = `sourceIdentifier=${encodeURIComponent(identifierKey(local))}`;
-  const pix = await callFhir(builder, 'resolve enterprise identity (PIXm)', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/$ihe-pix?${query}` });
+  const pix = await callFhir(builder, 'resolve enterprise identity (PIXm)', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/$ihe-pix?${query}` }, actingFor);
   if (pix.status === 404 || pix.status === 400) {
     return { status: 422, body: operationOutcome('not-found', `the patient ${identifierKey(local)} is not registered: register it at /registration/Patient first`) };
   }
@@ -71,7 +71,7 @@ function sharedRecordPatient(enterpriseId: string, golden: Record<string, unknow
   return { resourceType: 'Patient', id: enterpriseId, identifier: [{ use: 'official', system: config.enterpriseIdSystem, value: enterpriseId }], ...demographics };
 }
 
-export async function recordVisit(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder): Promise<Answer> {
+export async function recordVisit(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder, actingFor?: ActingFor): Promise<Answer> {
   const problem = malformedVisit(body);
   if (problem) return { status: 400, body: operationOutcome('invalid', problem) };
   const visit = body as Bundle & { entry: Entry[] };
@@ -89,11 +89,11 @@ export async function recordVisit(body: unknown, config: RegistrationConfig, bui
   const enterpriseIds = new Map<string, string>();
   const patients: Entry[] = [];
   for (const local of locals) {
-    const resolved = await resolveEnterpriseId(builder, config, local);
+    const resolved = await resolveEnterpriseId(builder, config, local, actingFor);
     if (typeof resolved !== 'string') return resolved;
     enterpriseIds.set(identifierKey(local), resolved);
     if (patients.some((p) => p.resource!.id === resolved)) continue;
-    const golden = await callFhir(builder, 'read golden record', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/${resolved}` });
+    const golden = await callFhir(builder, 'read golden record', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/${resolved}` }, actingFor);
     if (golden.status !== 200) return upstreamFailure('the client registry', golden);
     patients.push({ resource: sharedRecordPatient(resolved, golden.json, config), request: { method: 'PUT', url: `Patient/${resolved}` } });
   }

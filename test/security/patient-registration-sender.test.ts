@@ -1,0 +1,132 @@
+/**
+ * The patient-registration mediator acts for the clinic the router vouched for (a review's
+ * finding, reproduced first): it called the client registry without a sender, so its
+ * registrations had no owner, and a clinic that sent another clinic's patient identifier got that
+ * patient's records back (a conditional create answers the record it matches). Now, through the
+ * router with the sender identity secret set:
+ * - a registration is recorded as the clinic's (the registry's record-owner tag);
+ * - another clinic sending that identifier gets 403 and nothing of the record;
+ * - the router's assertion is checked by the mediator (a forged one is 401) and used once (a
+ *   captured request played again is 401: a visit replayed would be stored twice);
+ * - a caller without an assertion (the mediator's own port) is anonymous, as before.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { SettingsMap } from '../../src/platform/settings.js';
+import { createLogger } from '../../src/common/logger.js';
+import { senderIdentityHeaders } from '../../src/common/sender-identity.js';
+import { patientRegistrationService } from '../../src/services/patient-registration/index.js';
+import { RECORD_OWNER_SYSTEM } from '../../src/services/client-registry/record-owners.js';
+import type { RunningService } from '../../src/services/service.js';
+import { basic, startIol, type Iol } from '../interop-layer/support.js';
+import { startRegistry, type RegistryUnderTest } from '../client-registry/support.js';
+import { freePort } from '../support/cli.js';
+
+const SECRET = 'test-sender-identity-secret-registration-0123';
+const MRN = 'http://clinic-a.example.org/mrn';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('patient registration acts for the clinic the router vouched for', () => {
+  let iol: Iol;
+  let registry: RegistryUnderTest;
+  let mediator: RunningService;
+  const clinicA = { id: 'clinic-a', password: `pw-${randomUUID()}` };
+  const clinicB = { id: 'clinic-b', password: `pw-${randomUUID()}` };
+
+  before(async () => {
+    iol = await startIol('pglite', { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+    registry = await startRegistry('pglite', { OPENHIM_SENDER_IDENTITY_SECRET: SECRET });
+    const registryUrl = new URL(registry.base);
+    const api = new URL(iol.api);
+    mediator = await patientRegistrationService.start({
+      name: 'patient-registration', db: undefined as never, logger: createLogger(), stateDir: iol.stateDir,
+      settings: new SettingsMap({
+        PATIENT_REGISTRATION_PORT: '0',
+        CLIENT_REGISTRY_HOST: registryUrl.hostname, CLIENT_REGISTRY_PORT: registryUrl.port,
+        FHIR_DATASTORE_HOST: '127.0.0.1', FHIR_DATASTORE_PORT: String(await freePort()),
+        OPENHIM_API_HOST: api.hostname, OPENHIM_API_PORT: api.port,
+        OPENHIM_ROOT_EMAIL: iol.rootEmail, OPENHIM_ROOT_PASSWORD: iol.rootPassword,
+        OPENHIM_SENDER_IDENTITY_SECRET: SECRET,
+      }),
+    });
+    for (const clinic of [clinicA, clinicB]) {
+      const created = await iol.call('POST', '/clients', { clientID: clinic.id, name: clinic.id, roles: ['patient-registration'], password: clinic.password });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+  });
+
+  after(async () => {
+    await mediator?.stop();
+    await registry?.close();
+    await iol?.stop();
+  });
+
+  /** POST /registration/Patient through the router as a clinic; the router's channel cache may lag a moment. */
+  async function register(clinic: { id: string; password: string }, body: unknown): Promise<{ status: number; body: Json }> {
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(`${iol.router}/registration/Patient`, {
+        method: 'POST', headers: { authorization: basic(clinic.id, clinic.password), 'content-type': 'application/fhir+json' }, body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      if (response.status === 404 && attempt < 50) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      return { status: response.status, body: text ? JSON.parse(text) as Json : {} };
+    }
+  }
+
+  const person = (value: string) => ({
+    resourceType: 'Patient', identifier: [{ system: MRN, value }], name: [{ family: 'Mwale', given: ['Chifundo'] }], gender: 'female', birthDate: '1987-03-14',
+  });
+  const parameter = (answer: Json, name: string): Json => (answer.parameter as Json[]).find((p) => p.name === name)!;
+
+  test('a registration through the router is the clinic\'s own record in the registry; registering again is answered to that clinic', async () => {
+    const value = `A-${randomUUID().slice(0, 8)}`;
+    const first = await register(clinicA, person(value));
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const source = parameter(first.body, 'patient').resource as Json;
+    const owners = (source.meta?.tag ?? []).filter((t: Json) => t.system === RECORD_OWNER_SYSTEM).map((t: Json) => t.code);
+    assert.deepEqual(owners, [clinicA.id], 'the registry recorded the clinic as the owner');
+    const again = await register(clinicA, person(value));
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(parameter(again.body, 'outcome').valueCode, 'already-registered');
+  });
+
+  test('another clinic sending that identifier gets 403 and nothing of the record', async () => {
+    const value = `A-${randomUUID().slice(0, 8)}`;
+    assert.equal((await register(clinicA, person(value))).status, 201);
+    const probe = await register(clinicB, { ...person(value), name: [{ family: 'Anyone' }] });
+    assert.equal(probe.status, 403, JSON.stringify(probe.body));
+    assert.equal(probe.body.resourceType, 'OperationOutcome');
+    const text = JSON.stringify(probe.body);
+    assert.doesNotMatch(text, /Mwale|Chifundo|1987-03-14/, 'none of the record is shown');
+    assert.match(text, /registered in the client registry by another client/);
+  });
+
+  test('the mediator refuses a forged assertion and one played again (401), and takes a caller without one as anonymous', async () => {
+    const url = new URL(mediator.endpoints.http!);
+    const body = JSON.stringify(person(`A-${randomUUID().slice(0, 8)}`));
+    const post = (headers: Record<string, string>) => fetch(`${url.origin}/registration/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', ...headers }, body });
+
+    const forged = senderIdentityHeaders('not-the-secret-0123456789abcdef', clinicA.id, 'POST', '/registration/Patient', Buffer.from(body));
+    const refused = await post(forged);
+    assert.equal(refused.status, 401, await refused.text());
+
+    const vouched = senderIdentityHeaders(SECRET, clinicA.id, 'POST', '/registration/Patient', Buffer.from(body), Date.now(), ['patient-registration']);
+    const once = await post(vouched);
+    // Called directly, the mediator answers as to the router: application/json+openhim, the clinic's answer inside.
+    assert.equal((await once.json() as { response: { status: number } }).response.status, 201);
+    const replay = await post(vouched);
+    assert.equal(replay.status, 401, 'a captured request played again');
+    assert.match(await replay.text(), /already used/);
+
+    const anonymous = await fetch(`${url.origin}/registration/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(person(`N-${randomUUID().slice(0, 8)}`)) });
+    const wrapped = await anonymous.json() as { response: { status: number; body: string } };
+    assert.equal(wrapped.response.status, 201);
+    const source = parameter(JSON.parse(wrapped.response.body) as Json, 'patient').resource as Json;
+    assert.ok(!(source.meta?.tag ?? []).some((t: Json) => t.system === RECORD_OWNER_SYSTEM), 'no owner: registered without a sender');
+  });
+});
