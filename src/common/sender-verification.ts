@@ -15,8 +15,11 @@ export type VerifiedSender = { clientID: string; roles: string[]; signature: str
 export interface SenderVerification {
   /** The key shared with the router; unset: any assertion is refused, every caller without one is anonymous. */
   secret: string | undefined;
-  /** Whether this valid assertion was used before (a replay): then refused like a forged one. */
-  alreadyUsed?(request: FastifyRequest, sender: NonNullable<VerifiedSender>): Promise<boolean>;
+  /**
+   * Why this valid assertion may not be taken (used before: a replay), or undefined: then it is
+   * refused like a forged one.
+   */
+  refusal?(request: FastifyRequest, sender: NonNullable<VerifiedSender>): Promise<string | undefined>;
   /** Answers a request whose assertion is refused (forged, stale, for another request, replayed). */
   refuse(request: FastifyRequest, reply: FastifyReply, reason: string): Promise<void>;
   /** Called with the verified sender, or undefined for a caller without an assertion, before the handler. */
@@ -46,9 +49,8 @@ export function addSenderVerification(server: FastifyInstance, verification: Sen
     if (check.ok === false) return verification.refuse(request, reply, check.reason);
     if (check.ok === 'absent') return verification.accept(request, undefined);
     const sender = { clientID: check.clientID, roles: check.roles, signature: check.signature, expiresAtMs: check.expiresAtMs };
-    if (verification.alreadyUsed && (await verification.alreadyUsed(request, sender))) {
-      return verification.refuse(request, reply, 'this sender identity was already used (a replayed request)');
-    }
+    const refusal = await verification.refusal?.(request, sender);
+    if (refusal !== undefined) return verification.refuse(request, reply, refusal);
     verification.accept(request, sender);
   });
 }

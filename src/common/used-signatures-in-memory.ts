@@ -11,13 +11,13 @@ export class UsedSignaturesInMemory {
   /** At most `max` unexpired ones: beyond that a new one is refused rather than an old one forgotten. */
   constructor(private readonly max = 100_000) {}
 
-  /** Records a signature; false when it was used before, or when the table is full. */
-  use(signature: string, expiresAtMs: number, now = Date.now()): boolean {
-    if (this.expiries.has(signature)) return false;
+  /** Records a signature: 'used' when it was used before, 'full' when the table holds `max` unexpired ones. */
+  use(signature: string, expiresAtMs: number, now = Date.now()): 'recorded' | 'used' | 'full' {
+    if (this.expiries.has(signature)) return 'used';
     if (++this.insertsSincePurge >= 1024 || this.expiries.size >= this.max) this.purge(now);
-    if (this.expiries.size >= this.max) return false;
+    if (this.expiries.size >= this.max) return 'full';
     this.expiries.set(signature, expiresAtMs);
-    return true;
+    return 'recorded';
   }
 
   get size(): number {

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/common/logger.js';
 import { senderIdentityHeaders } from '../../src/common/sender-identity.js';
 import { patientRegistrationService } from '../../src/services/patient-registration/index.js';
 import { RECORD_OWNER_SYSTEM } from '../../src/services/client-registry/record-owners.js';
+import { UsedSignaturesInMemory } from '../../src/common/used-signatures-in-memory.js';
 import type { RunningService } from '../../src/services/service.js';
 import { basic, startIol, type Iol } from '../interop-layer/support.js';
 import { startRegistry, type RegistryUnderTest } from '../client-registry/support.js';
@@ -129,4 +130,17 @@ describe('patient registration acts for the clinic the router vouched for', () =
     const source = parameter(JSON.parse(wrapped.response.body) as Json, 'patient').resource as Json;
     assert.ok(!(source.meta?.tag ?? []).some((t: Json) => t.system === RECORD_OWNER_SYSTEM), 'no owner: registered without a sender');
   });
+});
+
+test('the mediator remembers the assertions it took until they expire, and refuses rather than forgets when full', () => {
+  const used = new UsedSignaturesInMemory(3);
+  const now = 1_000_000;
+  assert.equal(used.use('a', now + 10, now), 'recorded');
+  assert.equal(used.use('a', now + 10, now), 'used');
+  assert.equal(used.use('b', now + 10, now), 'recorded');
+  assert.equal(used.use('c', now + 20, now), 'recorded');
+  assert.equal(used.use('d', now + 20, now), 'full', 'three unexpired ones: a fourth is refused, none forgotten');
+  assert.equal(used.use('a', now + 10, now + 5), 'used');
+  assert.equal(used.use('d', now + 20, now + 15), 'recorded', 'a and b expired and were dropped');
+  assert.equal(used.size, 2);
 });

@@ -86,6 +86,7 @@ export class ClientRegistryEngine extends FhirEngine {
 }
 
 const READS = new Set(['GET', 'HEAD']);
+const REPLAYED = 'this sender identity was already used (a replayed request)';
 
 /**
  * The router's sender assertion, checked on the request as received (common/sender-verification.ts).
@@ -101,7 +102,9 @@ export function addRegistrySenderVerification(server: FastifyInstance, secret: s
   });
   addSenderVerification(server, {
     secret,
-    ...(used ? { alreadyUsed: async (request, sender) => !READS.has(request.method) && !(await used.use(sender.signature, sender.expiresAtMs)) } : {}),
+    ...(used ? {
+      refusal: async (request, sender) => !READS.has(request.method) && !(await used.use(sender.signature, sender.expiresAtMs)) ? REPLAYED : undefined,
+    } : {}),
     refuse: (request, reply, reason) => sendFhirError(request, reply, new FhirError(401, 'FHIR_FORBIDDEN', `sender identity refused: ${reason}`)),
     accept(request, sender) {
       if (sender) {

@@ -96,7 +96,12 @@ function verifySenders(app: FastifyInstance, secret: string | undefined): (reque
   const used = new UsedSignaturesInMemory();
   addSenderVerification(app, {
     secret,
-    alreadyUsed: async (_request, sender) => !used.use(sender.signature, sender.expiresAtMs),
+    async refusal(_request, sender) {
+      const use = used.use(sender.signature, sender.expiresAtMs);
+      if (use === 'used') return 'this sender identity was already used (a replayed request)';
+      if (use === 'full') return 'the mediator holds as many unexpired sender identities as it keeps: try again in a minute';
+      return undefined;
+    },
     refuse: async (_request, _reply, reason) => {
       throw Object.assign(new Error(`sender identity refused: ${reason}`), { statusCode: 401 });
     },
