@@ -451,8 +451,25 @@ export class FhirRepository {
    * interceptors, each resource passes their `before` hooks first (and is validated again when
    * one changed it), and their `after` hooks once all are written.
    */
-  /** Writes prepared creates in one statement; a refusal names the resource at fault (preparedIndexOf). */
-  async insertPrepared(resources: Resource[]): Promise<void> {
+  /**
+   * Which of these resources have no row at all (never written, or written and purged; a deleted
+   * one still has its row). `Type/id` keys.
+   */
+  async absentResources(keys: Array<[type: string, id: string]>): Promise<Set<string>> {
+    const found = await this.q.query<{ type: string; id: string }>(
+      `SELECT r.type, r.id FROM ${this.schema}.resources r JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id`,
+      [keys.map(([type]) => type), keys.map(([, id]) => id)],
+    );
+    const present = new Set(found.rows.map((row) => `${row.type}/${row.id}`));
+    return new Set(keys.map(([type, id]) => `${type}/${id}`).filter((key) => !present.has(key)));
+  }
+
+  /**
+   * Writes prepared creates in one statement; a refusal names the resource at fault
+   * (preparedIndexOf). `methods`: how each was asked for, as its history records it (a PUT that
+   * created its resource is 'update-create'); 'create' for all when not given.
+   */
+  async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>): Promise<void> {
     await this.transaction(async (repo) => {
       const events: Array<{ action: 'create'; type: string; id: string; resource: Resource; repo: FhirRepository }> = [];
       // Codings prepareCreate found unanswered (not asked before the transaction) are asked now.
@@ -472,7 +489,7 @@ export class FhirRepository {
           events.push(event);
         }
       }
-      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions);
+      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions, methods);
       for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] }));
     });
   }

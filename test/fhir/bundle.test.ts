@@ -113,6 +113,40 @@ for (const driver of testDrivers) {
       assert.equal(reply.body.entry[1].resource.subject.reference, `Patient/${patients.body.entry[0].resource.id}`);
     });
 
+    test('PUTs in a transaction create, update and revive as one by one, whichever way they are written', async () => {
+      const tag = `put${Date.now()}`;
+      const put = (id: string, family: string, extra: Record<string, unknown> = {}) => ({
+        fullUrl: `Patient/${id}`, resource: { resourceType: 'Patient', id, name: [{ family }] }, request: { method: 'PUT', url: `Patient/${id}`, ...extra },
+      });
+      assert.equal((await s.request('PUT', `Patient/${tag}-old`, { body: { resourceType: 'Patient', id: `${tag}-old`, name: [{ family: 'Before' }] } })).status, 201);
+      assert.equal((await s.request('PUT', `Patient/${tag}-gone`, { body: { resourceType: 'Patient', id: `${tag}-gone`, name: [{ family: 'Gone' }] } })).status, 201);
+      assert.equal((await s.request('DELETE', `Patient/${tag}-gone`)).status, 204);
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            put(`${tag}-new1`, 'One'),
+            put(`${tag}-old`, 'After'),
+            put(`${tag}-gone`, 'Back'),
+            { ...put(`${tag}-new2`, 'Two'), resource: { resourceType: 'Patient', id: `${tag}-new2`, name: [{ family: 'Two' }], managingOrganization: { reference: `Organization/${tag}-org` } } },
+            { fullUrl: `Organization/${tag}-org`, resource: { resourceType: 'Organization', id: `${tag}-org`, name: 'Clinic' }, request: { method: 'PUT', url: `Organization/${tag}-org` } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body.entry.map((e: Json) => [e.response.status, e.resource.meta.versionId]),
+        [['201 Created', '1'], ['200 OK', '2'], ['201 Created', '3'], ['201 Created', '1'], ['201 Created', '1']]);
+      // Each created resource's history records the PUT that created it, as a PUT outside a bundle does.
+      const history = await s.request('GET', `Patient/${tag}-new1/_history`);
+      assert.deepEqual(history.body.entry.map((e: Json) => [e.request.method, e.request.url, e.response.status]), [['PUT', `Patient/${tag}-new1`, '201']]);
+      assert.equal((await s.request('GET', `Patient?organization=Organization/${tag}-org`)).body.entry?.length, 1, 'indexed with the others');
+      // A PUT whose body names another id is refused as outside a bundle (400), and nothing is saved.
+      const wrong = await s.request('POST', '', {
+        body: { resourceType: 'Bundle', type: 'transaction', entry: [put(`${tag}-new3`, 'Three'), { ...put(`${tag}-new4`, 'Four'), resource: { resourceType: 'Patient', id: 'other', name: [{ family: 'Four' }] } }] },
+      });
+      assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+      assert.equal((await s.request('GET', `Patient/${tag}-new3`)).status, 404);
+    });
+
     test('transaction entries run DELETE, POST, PUT, GET in that order', async () => {
       const existing = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'Doomed' }] } });
       const reply = await s.request('POST', '', {

@@ -110,9 +110,11 @@ export async function rewriteVersionContent(
 /**
  * Inserts many new resources (version 1) in one statement: the transaction bundle path, where
  * one statement per entry would spend most of its time planning. Fails with 409 if any id exists.
+ * `methods`: each one's history method ('create', or 'update-create' for a PUT that created it).
  */
 export async function insertNewResources(
   tx: Queryable, schema: string, resources: Resource[], baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
+  methods?: ReadonlyArray<'create' | 'update-create'>,
 ): Promise<void> {
   if (!resources.length) return;
   const params: unknown[] = [
@@ -121,6 +123,7 @@ export async function insertNewResources(
     resources.map((r) => r.meta!.lastUpdated),
     resources.map((r) => (forgetIntegerTexts(r), stringifyJsonKeepingDecimals(r))),
     resources.map((_, n) => n),
+    resources.map((_, n) => methods?.[n] ?? 'create'),
   ];
   const p = (value: unknown): string => {
     params.push(value);
@@ -130,9 +133,9 @@ export async function insertNewResources(
     `r AS (INSERT INTO ${schema}.resources (type, id, version, last_updated, deleted, content)
            SELECT t, i, 1, lu, false, c::jsonb FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS v(t, i, lu, c)
            ON CONFLICT (type, id) DO NOTHING RETURNING rid, type, id, last_updated, content)`,
-    `k AS (SELECT r.rid, r.type, v.n FROM r JOIN unnest($1::text[], $2::text[], $5::int[]) AS v(t, i, n) ON v.t = r.type AND v.i = r.id)`,
+    `k AS (SELECT r.rid, r.type, v.n, v.m FROM r JOIN unnest($1::text[], $2::text[], $5::int[], $6::text[]) AS v(t, i, n, m) ON v.t = r.type AND v.i = r.id)`,
     `h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
-           SELECT rid, type, id, 1, last_updated, false, 'create', content FROM r)`,
+           SELECT r.rid, r.type, r.id, 1, r.last_updated, false, k.m, r.content FROM r JOIN k ON k.rid = r.rid)`,
   ];
   // All index rows of all resources, each tagged with the number of its resource.
   const all = emptyRows();
