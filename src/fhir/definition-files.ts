@@ -98,6 +98,20 @@ function compactCatalogue(dir: string): ProfileCatalogue {
   };
 }
 
+/** What the catalogue says of a StructureDefinition (scripts/compact-definitions.js writes it for each). */
+export function profileEntryOf(sd: StructureDefinition, names: string[]): ProfileEntry {
+  return {
+    id: sd.id!,
+    url: sd.url,
+    type: sd.type,
+    kind: sd.kind,
+    abstract: sd.abstract === true,
+    derivation: sd.derivation,
+    snapshot: (sd.snapshot?.element?.length ?? 0) > 0,
+    names,
+  };
+}
+
 /** The full bundles, parsed at once (no build: running from the sources, or another version). */
 function fullCatalogue(): ProfileCatalogue {
   const definitions = new Map<ProfileEntry, StructureDefinition>();
@@ -105,17 +119,7 @@ function fullCatalogue(): ProfileCatalogue {
     const bundle = JSON.parse(readFileSync(join(definitionsDir(), file), 'utf8')) as { entry?: Array<{ resource?: StructureDefinition }> };
     for (const { resource: sd } of bundle.entry ?? []) {
       if (sd?.resourceType !== 'StructureDefinition') continue;
-      const entry: ProfileEntry = {
-        id: sd.id!,
-        url: sd.url,
-        type: sd.type,
-        kind: sd.kind,
-        abstract: sd.abstract === true,
-        derivation: sd.derivation,
-        snapshot: (sd.snapshot?.element?.length ?? 0) > 0,
-        names: [],
-      };
-      definitions.set(entry, sd);
+      definitions.set(profileEntryOf(sd, []), sd);
     }
   }
   return { entries: [...definitions.keys()], definition: (entry) => structuredClone(definitions.get(entry)!) };
