@@ -23,6 +23,8 @@ export const SENDER_ROLES_HEADER = 'x-instant-sender-roles';
 export const SENDER_HEADERS = [SENDER_CLIENT_HEADER, SENDER_TIMESTAMP_HEADER, SENDER_SIGNATURE_HEADER, SENDER_NONCE_HEADER, SENDER_ROLES_HEADER] as const;
 const ROLE = /^[A-Za-z0-9_.:@-]{1,100}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
+/** An HMAC-SHA256 in base64url without padding: 32 bytes, 43 characters. */
+const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
 /**
  * The console's assertion of a browser's address (`console-browser:<ip>`) on the open routes it
  * passes on (a password reset request), so the admin API throttles each browser, not the console.
@@ -82,7 +84,12 @@ export function verifySenderIdentity(secret: string | undefined, headers: Record
   if (Math.abs(now - Number(timestamp)) > SENDER_IDENTITY_MAX_SKEW_MS) return { ok: false, reason: 'the sender identity has expired' };
   // Roles are signed too: a role header added, removed or changed breaks the signature.
   const expected = signature(secret, clientID, method, target, digest, timestamp, nonce, roles);
-  const actual = Buffer.from(given, 'base64url');
-  if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return { ok: false, reason: 'the sender identity signature does not match this request (client, method, target, body or timestamp)' };
-  return { ok: true, clientID, roles: roles ? roles.split(',') : [], signature: given, expiresAtMs: Number(timestamp) + SENDER_IDENTITY_MAX_SKEW_MS };
+  // Only the one canonical spelling: Node's base64url decoder skips padding and stray characters
+  // and ignores the last character's unused bits, so other spellings of one signature would pass
+  // as new ones past a replay table keyed on the header.
+  const actual = SIGNATURE.test(given) ? Buffer.from(given, 'base64url') : undefined;
+  if (!actual || actual.length !== expected.length || actual.toString('base64url') !== given || !timingSafeEqual(actual, expected)) {
+    return { ok: false, reason: 'the sender identity signature does not match this request (client, method, target, body or timestamp)' };
+  }
+  return { ok: true, clientID, roles: roles ? roles.split(',') : [], signature: expected.toString('base64url'), expiresAtMs: Number(timestamp) + SENDER_IDENTITY_MAX_SKEW_MS };
 }

@@ -470,6 +470,21 @@ export class FhirRepository {
    * created its resource is 'update-create'); 'create' for all when not given.
    */
   async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>): Promise<void> {
+    // An interceptor that reads what earlier writes stored (the client registry matches each
+    // record against those before it) sees each create of the transaction written before the next.
+    if (resources.length > 1 && this.interceptors.some((interceptor) => interceptor.readsEarlierWrites)) {
+      for (let n = 0; n < resources.length; n++) {
+        const one = [resources[n]!];
+        try {
+          await this.insertPrepared(one, methods ? [methods[n]!] : undefined);
+        } catch (error) {
+          if (typeof error === 'object' && error !== null) preparedIndex.set(error, n);
+          throw error;
+        }
+        resources[n] = one[0]!;
+      }
+      return;
+    }
     await this.transaction(async (repo) => {
       const events: Array<{ action: 'create'; type: string; id: string; resource: Resource; repo: FhirRepository }> = [];
       // Codings prepareCreate found unanswered (not asked before the transaction) are asked now.

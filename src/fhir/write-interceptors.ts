@@ -30,6 +30,12 @@ export interface WriteInterceptor {
   types?: readonly string[];
   before?(event: WriteEvent): Promise<Resource | void> | Resource | void;
   after?(event: WriteEvent & { stored?: Resource }): Promise<void> | void;
+  /**
+   * Its hooks read what earlier writes stored (e.g. matching a record against those before it): a
+   * transaction's creates are then each written before the next one's hooks run, instead of all in
+   * one statement after every `before`.
+   */
+  readsEarlierWrites?: boolean;
 }
 
 function watches(interceptor: WriteInterceptor, type: string): boolean {

@@ -100,18 +100,24 @@ export async function createClientRegistryEngine(context: Pick<ServiceContext, '
   const merger = new PatientMerger(store, linker, readOwnedDomains);
   // What only the registry writes is refused first; then domains: the linker matches on the
   // identifiers as they will be stored (domain URLs). A Patient past the bounds is refused before all.
-  engine.addWriteInterceptor(patientBoundsInterceptor(patientBoundsOf(engine.limits)));
-  engine.addWriteInterceptor(selfLinkInterceptor());
-  engine.addWriteInterceptor(registryOwnershipInterceptor());
-  engine.addWriteInterceptor(recordOwnerInterceptor(readOwnedDomains));
-  engine.addWriteInterceptor(domainOwnershipInterceptor());
-  engine.addWriteInterceptor(domainCache.interceptor());
-  engine.addWriteInterceptor(namingSystemUniquenessInterceptor());
-  engine.addWriteInterceptor(identifierDomainInterceptor(domainCache, strict, options.protection));
-  engine.addWriteInterceptor(linker.interceptor());
-  engine.addWriteInterceptor(identifierIntegrityInterceptor(store));
-  engine.addWriteInterceptor(subscriptionInterceptor(options.subscriptionEndpoints, options.maxSubscriptionsPerClient));
-  engine.addWriteInterceptor(patientChangeInterceptor(schema));
+  // The registry's rules read what earlier writes stored (matching candidates, identifiers in use,
+  // registered domains, owners): a transaction's records are written one after the other, each
+  // matched against those before it, as when sent one by one.
+  const interceptors = [
+    patientBoundsInterceptor(patientBoundsOf(engine.limits)),
+    selfLinkInterceptor(),
+    registryOwnershipInterceptor(),
+    recordOwnerInterceptor(readOwnedDomains),
+    domainOwnershipInterceptor(),
+    domainCache.interceptor(),
+    namingSystemUniquenessInterceptor(),
+    identifierDomainInterceptor(domainCache, strict, options.protection),
+    linker.interceptor(),
+    identifierIntegrityInterceptor(store),
+    subscriptionInterceptor(options.subscriptionEndpoints, options.maxSubscriptionsPerClient),
+    patientChangeInterceptor(schema),
+  ];
+  for (const interceptor of interceptors) engine.addWriteInterceptor(Object.assign(interceptor, { readsEarlierWrites: true }));
   engine.usePmirFeed(new PmirFeed(merger, engine.operations, engine.softwareInfo, new PmirMessageLog(schema)));
   for (const operation of mergeOperations(merger, readDomains)) engine.registerOperation(operation);
   engine.useDuplicateResolution(new DuplicateResolution(merger, readDomains));

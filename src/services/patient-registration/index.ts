@@ -8,9 +8,10 @@
  *   POST /registration/visit     resolve the patient (PIXm), write the visit to the shared health record
  *
  * It acts for the clinic the router vouched for (OPENHIM_SENDER_IDENTITY_SECRET): the router's
- * signed assertion is checked on each request (once: a replay is 401) and the mediator's client
- * registry calls carry one for that clinic, so the registry records the clinic as the owner of what
- * it registers and applies its rights; a caller without one is anonymous there.
+ * signed assertion is checked on each request (once: a replay is 401; none: 401) and the mediator's
+ * client registry calls carry one for that clinic, so the registry records the clinic as the owner
+ * of what it registers and applies its rights; a clinic uses only the records it registered
+ * (ownership.ts). Without the secret, callers and the mediator's registry calls are anonymous.
  *
  * Every answer is application/json+openhim: the clinic gets the inner response (FHIR JSON or XML,
  * as a FHIR server chooses: Accept, `_format`, else the body's format), the transaction log keeps
@@ -90,16 +91,18 @@ type WithSender = FastifyRequest & { [SENDER]?: VerifiedSender };
 
 /**
  * Checks the router's assertion on every request; a valid one is used once (the mediator's writes
- * are not idempotent: a replayed visit would be stored twice).
+ * are not idempotent: a replayed visit would be stored twice). With the secret set, the mediator
+ * takes registrations and visits only through the router: a request without an assertion (on the
+ * mediator's own port) is 401, as the registry would otherwise see the mediator itself, no clinic.
  */
 function verifySenders(app: FastifyInstance, secret: string | undefined): (request: FastifyRequest) => ActingFor | undefined {
   const used = new UsedSignaturesInMemory();
   addSenderVerification(app, {
     secret,
     async refusal(_request, sender) {
-      const use = used.use(sender.signature, sender.expiresAtMs);
+      const use = used.use(sender.clientID, sender.signature, sender.expiresAtMs);
       if (use === 'used') return 'this sender identity was already used (a replayed request)';
-      if (use === 'full') return 'the mediator holds as many unexpired sender identities as it keeps: try again in a minute';
+      if (use === 'full') return 'the mediator holds as many unexpired sender identities of this client as it keeps: try again in a few minutes';
       return undefined;
     },
     refuse: async (_request, _reply, reason) => {
@@ -110,8 +113,12 @@ function verifySenders(app: FastifyInstance, secret: string | undefined): (reque
     },
   });
   return (request) => {
+    if (!secret) return undefined;
     const sender = (request as WithSender)[SENDER];
-    return sender && secret ? { secret, clientID: sender.clientID, roles: sender.roles } : undefined;
+    if (!sender) {
+      throw Object.assign(new Error('no sender identity: send registrations and visits through the interoperability layer\'s router, as a client with the patient-registration role'), { statusCode: 401 });
+    }
+    return { secret, clientID: sender.clientID, roles: sender.roles };
   };
 }
 
@@ -154,7 +161,8 @@ function registerRoutes(app: FastifyInstance, current: () => RegistrationConfig,
   });
   const answer = (handle: (body: unknown, builder: MediatorResponseBuilder, clinic: ActingFor | undefined) => Promise<Answer>) => async (request: FastifyRequest, reply: FastifyReply) => {
     const format = answerFormat(request); // before any call: an answer the client cannot read is a 406, and nothing is done
-    await answerWithOrchestrations(reply, format, (builder) => handle(request.body, builder, actingFor(request)), logger);
+    const clinic = actingFor(request);
+    await answerWithOrchestrations(reply, format, (builder) => handle(request.body, builder, clinic), logger);
   };
   app.post('/registration/Patient', answer((body, builder, clinic) => registerPatient(body, current(), builder, clinic)));
   app.post('/registration/visit', answer((body, builder, clinic) => recordVisit(body, current(), builder, clinic)));

@@ -5,14 +5,13 @@
  * registry's decision, and answers a Parameters: `enterpriseId` (the golden record's id as an
  * Identifier), `outcome` (auto-linked | new-golden | new-golden-review | already-registered),
  * `goldenRecord` and `patient` (the source record as the registry stored it).
- * Acting for a clinic the router vouched for, a registration that finds a record another client
- * registered (its owner tag) is refused without showing it: a clinic cannot read other clinics'
- * patients by sending their identifiers.
+ * Acting for a clinic the router vouched for, a registration that finds a record the clinic did not
+ * register is refused without showing it (ownership.ts).
  */
 import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
 import type { RegistrationConfig } from './config.js';
-import { RECORD_OWNER_SYSTEM } from '../client-registry/record-owners.js';
 import { callFhir, operationOutcome, upstreamFailure, type ActingFor } from './fhir-calls.js';
+import { refusedRecord } from './ownership.js';
 
 export interface Answer {
   status: number;
@@ -44,9 +43,6 @@ function lastOutcome(explained: any): string | undefined {
   return last?.part?.find((p: { name: string }) => p.name === 'outcome')?.valueCode;
 }
 
-/** The client the registry records as the record's owner, if any. */
-const ownerOf = (record: Patient): string | undefined => record.meta?.tag?.find((t) => t?.system === RECORD_OWNER_SYSTEM)?.code;
-
 export async function registerPatient(body: unknown, config: RegistrationConfig, builder: MediatorResponseBuilder, actingFor?: ActingFor): Promise<Answer> {
   const patient = body as Patient;
   if (!patient || typeof patient !== 'object' || patient.resourceType !== 'Patient') {
@@ -62,10 +58,10 @@ export async function registerPatient(body: unknown, config: RegistrationConfig,
   }, actingFor);
   if (registered.status !== 201 && registered.status !== 200) return upstreamFailure('the client registry', registered);
   const source = registered.json as Patient;
-  const owner = registered.status === 200 && actingFor ? ownerOf(source) : undefined;
-  if (owner !== undefined && owner !== actingFor!.clientID) {
-    builder.property('refused', 'registered by another client');
-    return { status: 403, body: operationOutcome('forbidden', `${local.system}|${local.value} is registered in the client registry by another client: a clinic registers patients under its own identifiers (ask a data steward if this record is yours)`) };
+  const refused = registered.status === 200 ? refusedRecord(source, actingFor, `${local.system}|${local.value}`) : undefined;
+  if (refused) {
+    builder.property('refused', 'not the clinic\'s record');
+    return refused;
   }
   const goldenId = goldenIdOf(source);
   if (!goldenId) return { status: 502, body: operationOutcome('exception', `the client registry gave Patient/${source.id} no golden record`) };

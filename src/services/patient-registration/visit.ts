@@ -4,11 +4,15 @@
  * patient to the enterprise identity with PIXm ($ihe-pix in the client registry), reads the
  * golden record, and writes the visit to the shared health record in one transaction together with
  * `PUT Patient/<enterprise id>` (the golden record's demographics and the enterprise identifier),
- * so the record's Encounters and Observations all point at one Patient per person.
+ * so the record's Encounters and Observations all point at one Patient per person. Acting for a
+ * clinic, each patient must be one that clinic registered (ownership.ts); the answer is the
+ * transaction-response of the visit's own entries (the Patient entries the mediator adds, the golden
+ * record's demographics, are not passed on).
  */
 import type { MediatorResponseBuilder } from '@instant-openhie/mediator-sdk';
 import type { RegistrationConfig } from './config.js';
 import { callFhir, operationOutcome, upstreamFailure, type ActingFor } from './fhir-calls.js';
+import { isGolden, refusedRecord, type RegistryRecord } from './ownership.js';
 import { identifierKey, localPatientsOf, VisitReferenceError, withEnterpriseReferences, type LocalIdentifier } from './local-patient-references.js';
 import type { Answer } from './registration.js';
 
@@ -65,6 +69,22 @@ async function resolveEnterpriseId(builder: MediatorResponseBuilder, config: Reg
   return id ? id : { status: 502, body: operationOutcome('exception', `the client registry gave ${identifierKey(local)} no enterprise identity`) };
 }
 
+/**
+ * Refused unless the clinic registered the patient: its source record in the registry (the one of
+ * the clinic's identifier that is not a golden record) must carry the clinic as owner.
+ */
+async function refusedPatient(builder: MediatorResponseBuilder, config: RegistrationConfig, local: LocalIdentifier, actingFor: ActingFor | undefined): Promise<Answer | undefined> {
+  if (!actingFor) return undefined;
+  const key = identifierKey(local);
+  const found = await callFhir(builder, 'check the clinic registered the patient', config.clientRegistryBaseUrl, {
+    method: 'GET', path: `Patient?identifier=${encodeURIComponent(key)}&_count=10`,
+  }, actingFor);
+  if (found.status !== 200) return upstreamFailure('the client registry', found);
+  const records = ((found.json?.entry ?? []) as Array<{ resource?: RegistryRecord }>).map((e) => e.resource).filter((r): r is RegistryRecord => !!r && !isGolden(r));
+  const source = records.find((r) => r.identifier?.some((i) => `${i.system}|${i.value}` === key));
+  return refusedRecord(source, actingFor, key);
+}
+
 /** The Patient the shared health record keeps for one person: the golden record's demographics under the enterprise id. */
 function sharedRecordPatient(enterpriseId: string, golden: Record<string, unknown>, config: RegistrationConfig): Record<string, unknown> {
   const demographics = Object.fromEntries(DEMOGRAPHICS.filter((k) => golden[k] !== undefined).map((k) => [k, golden[k]]));
@@ -91,6 +111,8 @@ export async function recordVisit(body: unknown, config: RegistrationConfig, bui
   for (const local of locals) {
     const resolved = await resolveEnterpriseId(builder, config, local, actingFor);
     if (typeof resolved !== 'string') return resolved;
+    const refused = await refusedPatient(builder, config, local, actingFor);
+    if (refused) return refused;
     enterpriseIds.set(identifierKey(local), resolved);
     if (patients.some((p) => p.resource!.id === resolved)) continue;
     const golden = await callFhir(builder, 'read golden record', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/${resolved}` }, actingFor);
@@ -104,5 +126,7 @@ export async function recordVisit(body: unknown, config: RegistrationConfig, bui
   });
   builder.property('enterpriseIds', [...new Set(enterpriseIds.values())].join(','));
   if (written.status !== 200) return upstreamFailure('the shared health record', written);
-  return { status: 200, body: written.json };
+  // The answer of the visit's own entries, in their order: the Patient entries went first.
+  const answered = written.json as { entry?: unknown[] } | undefined;
+  return { status: 200, body: { ...answered, entry: (answered?.entry ?? []).slice(patients.length) } };
 }
