@@ -9,6 +9,11 @@
  * definition with @medplum/core's own loadDataType, which replaces the accessors with the parsed
  * schemas: from then on a plain property, as if indexed at start. A definition the catalogue gives
  * no names for is indexed at once.
+ *
+ * What this does not cover: @medplum/core's lookups by profile URL (`tryGetProfile`,
+ * `isProfileLoaded`) find a core type only once it was indexed. Nothing here calls them; its
+ * schema crawler and MedplumClient do (neither used by the engine): a new caller of those should
+ * index the type first (`getDataType(type)`).
  */
 import { getAllDataTypes, loadDataType } from '@medplum/core';
 import type { ProfileCatalogue, ProfileEntry } from './definition-files.js';

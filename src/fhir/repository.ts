@@ -19,7 +19,7 @@ import { findMatches, readReferenced, runSearch, type SearchContext } from './se
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryPage, type HistoryQuery } from './storage/reader.js';
-import { insertNewResources, lockCurrent, rewriteVersionContent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { CreateConflict, insertNewResources, lockCurrent, rewriteVersionContent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
@@ -504,7 +504,12 @@ export class FhirRepository {
           events.push(event);
         }
       }
-      await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions, methods);
+      try {
+        await insertNewResources(repo.q, repo.schema, resources, repo.localBaseUrls(), repo.definitions, methods);
+      } catch (error) {
+        if (error instanceof CreateConflict) preparedIndex.set(error, error.index);
+        throw error;
+      }
       for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] }));
     });
   }

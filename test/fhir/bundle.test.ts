@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testDrivers } from '../support/databases.js';
 import { startFhirServer, type FhirTestServer } from './support.js';
+import { preparedIndexOf } from '../../src/fhir/repository.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -145,6 +146,21 @@ for (const driver of testDrivers) {
       });
       assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
       assert.equal((await s.request('GET', `Patient/${tag}-new3`)).status, 404);
+    });
+
+    test('a create whose id was taken meanwhile (a concurrent request) is a 409 naming that resource, and nothing is written', async () => {
+      const tag = `taken${Date.now()}`;
+      assert.equal((await s.request('PUT', `Patient/${tag}-b`, { body: { resourceType: 'Patient', id: `${tag}-b` } })).status, 201);
+      // What a PUT-create of a transaction meets when another request created its id after the check.
+      const repo = s.engine.repository();
+      const prepared = [`${tag}-a`, `${tag}-b`, `${tag}-c`].map((id) => repo.prepareCreate('Patient', id, { resourceType: 'Patient', id }));
+      await assert.rejects(repo.insertPrepared(prepared, ['update-create', 'update-create', 'update-create']), (error: Json) => {
+        assert.equal(error.status, 409);
+        assert.match(error.message, new RegExp(`Patient/${tag}-b was created by a concurrent request`));
+        assert.equal(preparedIndexOf(error), 1, 'the transaction names the entry at fault');
+        return true;
+      });
+      assert.equal((await s.request('GET', `Patient/${tag}-a`)).status, 404);
     });
 
     test('transaction entries run DELETE, POST, PUT, GET in that order', async () => {

@@ -154,9 +154,19 @@ export async function insertNewResources(
       SELECT k.rid, k.type, ${columns.map((c) => `u.${c}`).join(', ')} FROM unnest(${arrays}) AS u(n, ${columns.join(', ')}) JOIN k ON k.n = u.n)`);
   };
   for (const [key, { table, columns, types }] of INDEX_TABLES) insert(table, columns, types, all[key]);
-  const result = await tx.query<{ n: number }>(`WITH ${parts.join(',\n')} SELECT count(*)::int AS n FROM r`, params);
-  if (Number(result.rows[0]?.n) !== resources.length) {
-    throw new FhirError(409, 'FHIR_CONFLICT', 'a resource of this transaction was created by a concurrent request; retry');
+  const result = await tx.query<{ n: number }>(`WITH ${parts.join(',\n')} SELECT n FROM k`, params);
+  if (result.rows.length !== resources.length) {
+    const written = new Set(result.rows.map((row) => Number(row.n)));
+    const missing = resources.findIndex((_, n) => !written.has(n));
+    const resource = resources[missing]!;
+    throw new CreateConflict(missing, `${resource.resourceType}/${resource.id} was created by a concurrent request; retry`);
+  }
+}
+
+/** A create of insertNewResources that found its id taken: which one (its index in the list). */
+export class CreateConflict extends FhirError {
+  constructor(readonly index: number, message: string) {
+    super(409, 'FHIR_CONFLICT', message);
   }
 }
 
