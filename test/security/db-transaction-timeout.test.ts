@@ -115,9 +115,11 @@ for (const driver of drivers) {
         const engine = new FhirEngine({ db: withSlowTransactions(db), schema: 'tx_budget' });
         try {
           await engine.migrate();
+          // Conditional creates: each entry's condition is its own search (the creates themselves
+          // are written together in one statement, which the budget alone would not catch).
           const entries = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({
-            resource: { resourceType: 'Patient', id: `${tag}-${i}`, identifier: [{ system: 'urn:test', value: tag }], name: [{ family: `F${i}` }] },
-            request: { method: 'PUT', url: `Patient/${tag}-${i}` },
+            resource: { resourceType: 'Patient', identifier: [{ system: 'urn:test', value: tag }, { system: 'urn:test', value: `${tag}-${i}` }], name: [{ family: `F${i}` }] },
+            request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=urn:test|${tag}-${i}` },
           }));
           const bundle = (n: number, tag: string): Bundle => ({ resourceType: 'Bundle', type: 'transaction', entry: entries(n, tag) } as Bundle);
 
@@ -133,8 +135,8 @@ for (const driver of drivers) {
 
           const small = await engine.handle({ method: 'POST', path: '', query: [], headers: {}, body: bundle(2, 'small') });
           assert.equal(small.status, 200, JSON.stringify(small.resource).slice(0, 500));
-          const read = await engine.handle({ method: 'GET', path: 'Patient/small-1', query: [], headers: {} });
-          assert.equal(read.status, 200);
+          const read = await engine.handle({ method: 'GET', path: 'Patient', query: [['identifier', 'urn:test|small-1'], ['_summary', 'count']], headers: {} });
+          assert.equal((read.resource as Bundle).total, 1);
         } finally {
           await engine.settle();
         }

@@ -10,7 +10,8 @@ import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRe
 import type { CodeSet } from '../terminology/provider.js';
 import { DEFAULT_LIMITS, LIMITS, type Limits } from '../../common/limits.js';
 import { FhirError, badRequest, tooCostly } from '../outcome.js';
-import type { BuildContext } from './sql.js';
+import { filterCondition, type BuildContext } from './sql.js';
+import { parseFilterExpression, type FilterExpression } from './filter-expression.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
@@ -270,7 +271,8 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
       } else {
         const filter = parseFilter(ctx, type, key, value);
         if (filter) request.filters.push(filter);
-        applied = splitEscaped(value).filter((part) => part.trim() !== '').join(',');
+        // A _filter expression is one value: its commas are its own.
+        applied = name === '_filter' ? value : splitEscaped(value).filter((part) => part.trim() !== '').join(',');
       }
       if (name !== '_format' && name !== '_pretty' && applied !== '') request.applied.push([key, applied]);
     } catch (error) {
@@ -426,6 +428,85 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
   }
 }
 
+/**
+ * `_filter` (search_filter.html): the expression's tests, each read as the search parameter it
+ * names with the modifier or prefix its operator means for that parameter's type, composed with
+ * AND, OR and NOT into one condition. What a test cannot say with this server's search (ends-with,
+ * value-set and subsumption operators, `po`, a parameter type without an equivalent) is a 400.
+ */
+function filterParameter(ctx: ParseContext, type: string | undefined, expression: string, depth: number): CustomFilter {
+  const tree = parseFilterExpression(expression, { maxTests: ctx.limits.fhirSearchMaxParameters, maxDepth: 8 });
+  const compile = (node: FilterExpression): ((b: BuildContext, alias: string) => string) => {
+    if (node.kind === 'and' || node.kind === 'or') {
+      const left = compile(node.left);
+      const right = compile(node.right);
+      const op = node.kind === 'and' ? 'AND' : 'OR';
+      return (b, alias) => `(${left(b, alias)} ${op} ${right(b, alias)})`;
+    }
+    if (node.kind === 'not') {
+      const inner = compile(node.inner);
+      return (b, alias) => `(NOT ${inner(b, alias)})`;
+    }
+    return compileTest(node);
+  };
+  const compileTest = (node: Extract<FilterExpression, { kind: 'test' }>): ((b: BuildContext, alias: string) => string) => {
+    const param = lookupParam(ctx, type, node.path);
+    if (!param) throw unknownParameter(ctx, type, node.path);
+    const query = filterTestQuery(param, node.operator, node.value);
+    const filter = parseFilter(ctx, type, query.key, query.value, depth);
+    if (!filter) throw badRequest(`_filter: ${node.path} ${node.operator} asks for nothing`, 'FHIR_BAD_SEARCH');
+    return query.negate ? (b, alias) => `(NOT ${filterCondition(b, filter, alias, type)})` : (b, alias) => filterCondition(b, filter, alias, type);
+  };
+  let condition: (b: BuildContext, alias: string) => string;
+  try {
+    condition = compile(tree);
+  } catch (error) {
+    // Under lenient handling an unknown parameter is dropped; inside _filter it would drop the
+    // whole expression and answer everything: always a 400.
+    if (error instanceof FhirError && error.code === 'FHIR_UNKNOWN_PARAMETER') throw badRequest(`_filter: ${error.message}`, 'FHIR_BAD_SEARCH');
+    throw error;
+  }
+  return { kind: 'custom', code: '_filter', condition };
+}
+
+/** A `_filter` test as the search parameter (key with modifier, value with prefix) that asks the same. */
+function filterTestQuery(param: SearchParameter, operator: string, raw: string): { key: string; value: string; negate?: boolean } {
+  const code = param.code!;
+  const unsupported = () => badRequest(`_filter: ${code} ${operator} is not supported for a ${param.type} parameter`, 'FHIR_BAD_SEARCH');
+  if (operator === 'pr') {
+    if (raw !== 'true' && raw !== 'false') throw badRequest(`_filter: ${code} pr takes true or false`, 'FHIR_BAD_SEARCH');
+    return { key: `${code}:missing`, value: raw === 'true' ? 'false' : 'true' };
+  }
+  // One value: the characters that separate values or components in a search are escaped.
+  const value = raw.replace(/[\\,$]/g, (c) => `\\${c}`);
+  switch (param.type) {
+    case 'string': {
+      const plain = value.replace(/\|/g, '\\|');
+      if (operator === 'eq') return { key: `${code}:exact`, value: plain };
+      if (operator === 'ne') return { key: `${code}:exact`, value: plain, negate: true };
+      if (operator === 'co') return { key: `${code}:contains`, value: plain };
+      if (operator === 'sw') return { key: code, value: plain };
+      throw unsupported();
+    }
+    case 'token':
+      if (operator === 'eq') return { key: code, value };
+      if (operator === 'ne') return { key: code, value, negate: true };
+      throw unsupported();
+    case 'reference':
+    case 'uri':
+      if (operator === 'eq' || (operator === 're' && param.type === 'reference')) return { key: code, value };
+      if (operator === 'ne') return { key: code, value, negate: true };
+      throw unsupported();
+    case 'date':
+    case 'number':
+    case 'quantity':
+      if (['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'].includes(operator)) return { key: code, value: `${operator}${value}` };
+      throw unsupported();
+    default:
+      throw unsupported();
+  }
+}
+
 /** Each include is one more query per round: Type:* counts every parameter it expands to. */
 function checkIncludeCount(request: SearchRequest, limits: SearchLimits): void {
   const includes = request.include.length + request.revinclude.length;
@@ -453,6 +534,10 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     // Members of a List: resources its entries reference. Handled by the SQL builder.
     if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
     return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [value] };
+  }
+  if (code === '_filter') {
+    if (modifier !== undefined) throw badRequest('_filter takes no modifier', 'FHIR_BAD_SEARCH');
+    return filterParameter(ctx, type, value, depth);
   }
   const special = type ? ctx.definitions.specialSearch(type, code, modifier) : undefined;
   if (special) {
