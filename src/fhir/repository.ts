@@ -13,13 +13,13 @@ import { applyPatchBody } from './patch-body.js';
 import { ifNoneExistQuery, selectingCriteria } from './conditional-criteria.js';
 import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
-import { runAfterWrite, runBeforeWrite, type WriteInterceptor } from './write-interceptors.js';
+import { runAfterWrite, runBeforeWrite, type WriteEvent, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, readReferenced, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
 import { readCompartment, type CompartmentMembers, type CompartmentQuery } from './storage/compartment.js';
 import { readCurrent, readHistory, readVersion, type HistoryPage, type HistoryQuery } from './storage/reader.js';
-import { CreateConflict, insertNewResources, lockCurrent, rewriteVersionContent, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
+import { CreateConflict, insertNewResources, lockCurrent, rewriteVersionContent, updateVersions, writeVersion, type CurrentRow, type WriteMethod } from './storage/writer.js';
 import { BASE_SEARCH_PARAMETERS, type SearchParameterRegistry } from './search-parameters.js';
 import { BindingVerdicts, codeValidationOf } from './terminology/binding-verdicts.js';
 import type { TerminologyProvider } from './terminology/provider.js';
@@ -452,16 +452,56 @@ export class FhirRepository {
    * one changed it), and their `after` hooks once all are written.
    */
   /**
-   * Which of these resources have no row at all (never written, or written and purged; a deleted
-   * one still has its row). `Type/id` keys.
+   * The current rows of these resources, locked for the rest of the transaction (FOR UPDATE), by
+   * `Type/id`; a resource with no row at all (never written) is absent. A deleted one has its row.
    */
-  async absentResources(keys: Array<[type: string, id: string]>): Promise<Set<string>> {
-    const found = await this.q.query<{ type: string; id: string }>(
-      `SELECT r.type, r.id FROM ${this.schema}.resources r JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id`,
+  async lockCurrentRows(keys: Array<[type: string, id: string]>): Promise<Map<string, CurrentRow>> {
+    const found = await this.q.query<CurrentRow & { type: string; id: string }>(
+      `SELECT r.rid, r.type, r.id, r.version, r.deleted, r.content FROM ${this.schema}.resources r
+       JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id ORDER BY r.rid FOR UPDATE OF r`,
       [keys.map(([type]) => type), keys.map(([, id]) => id)],
     );
-    const present = new Set(found.rows.map((row) => `${row.type}/${row.id}`));
-    return new Set(keys.map(([type, id]) => `${type}/${id}`).filter((key) => !present.has(key)));
+    return new Map(found.rows.map((row) => [`${row.type}/${row.id}`, { rid: Number(row.rid), version: Number(row.version), deleted: row.deleted, content: row.content }]));
+  }
+
+  /** Whether a write interceptor reads what earlier writes stored: then a transaction's writes go one by one. */
+  get writesOneByOne(): boolean {
+    return this.interceptors.some((interceptor) => interceptor.readsEarlierWrites);
+  }
+
+  /**
+   * New versions of resources whose rows lockCurrentRows locked (the PUTs of a transaction that
+   * update), each prepared as update() does (labels kept, interceptors, stamp, validation) and all
+   * written in one statement. A refusal names the resource at fault (preparedIndexOf).
+   */
+  async updatePrepared(updates: Array<{ type: string; id: string; body: unknown; current: CurrentRow }>): Promise<Resource[]> {
+    return this.transaction(async (repo) => {
+      const stored: Resource[] = [];
+      const events: WriteEvent[] = [];
+      for (let n = 0; n < updates.length; n++) {
+        const { type, id, body, current } = updates[n]!;
+        const previous = current.content ?? undefined;
+        let content = await blameResource(n, async () => withLabelsOf(assertResourceBody(body, type), previous));
+        const event = { action: 'update' as const, type, id, resource: content, previous, repo };
+        if (repo.interceptors.length) {
+          dropEmptyLists(content);
+          await blameResource(n, async () => assertJsonShape(content));
+          const changed = await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
+          if (changed && changed !== content) {
+            content = await blameResource(n, async () => assertResourceBody(changed, type));
+            if (content.id !== id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
+          }
+        }
+        const next = stamp(content, id, current.version + 1);
+        await blameResource(n, () => repo.prefetchBindings(next));
+        validateOrBlame(n, next, repo.bindingVerdicts);
+        stored.push(next);
+        events.push({ ...event, resource: content });
+      }
+      await updateVersions(repo.q, repo.schema, stored.map((resource, n) => ({ rid: updates[n]!.current.rid, version: updates[n]!.current.version + 1, resource })), repo.localBaseUrls(), repo.definitions);
+      for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, stored: stored[n] }));
+      return stored;
+    });
   }
 
   /**
@@ -472,7 +512,7 @@ export class FhirRepository {
   async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>): Promise<void> {
     // An interceptor that reads what earlier writes stored (the client registry matches each
     // record against those before it) sees each create of the transaction written before the next.
-    if (resources.length > 1 && this.interceptors.some((interceptor) => interceptor.readsEarlierWrites)) {
+    if (resources.length > 1 && this.writesOneByOne) {
       for (let n = 0; n < resources.length; n++) {
         const one = [resources[n]!];
         try {

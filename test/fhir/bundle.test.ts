@@ -140,6 +140,11 @@ for (const driver of testDrivers) {
       const history = await s.request('GET', `Patient/${tag}-new1/_history`);
       assert.deepEqual(history.body.entry.map((e: Json) => [e.request.method, e.request.url, e.response.status]), [['PUT', `Patient/${tag}-new1`, '201']]);
       assert.equal((await s.request('GET', `Patient?organization=Organization/${tag}-org`)).body.entry?.length, 1, 'indexed with the others');
+      // The update's index rows replace the old version's.
+      assert.equal((await s.request('GET', `Patient?_id=${tag}-old&family=After`)).body.entry?.length, 1);
+      assert.equal((await s.request('GET', `Patient?_id=${tag}-old&family=Before`)).body.entry, undefined);
+      const updated = await s.request('GET', `Patient/${tag}-old/_history`);
+      assert.deepEqual(updated.body.entry.map((e: Json) => [e.request.method, e.response.status, e.resource.name[0].family]), [['PUT', '200', 'After'], ['PUT', '201', 'Before']]);
       // A PUT whose body names another id is refused as outside a bundle (400), and nothing is saved.
       const wrong = await s.request('POST', '', {
         body: { resourceType: 'Bundle', type: 'transaction', entry: [put(`${tag}-new3`, 'Three'), { ...put(`${tag}-new4`, 'Four'), resource: { resourceType: 'Patient', id: 'other', name: [{ family: 'Four' }] } }] },

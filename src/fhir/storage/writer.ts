@@ -137,23 +137,7 @@ export async function insertNewResources(
     `h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
            SELECT r.rid, r.type, r.id, 1, r.last_updated, false, k.m, r.content FROM r JOIN k ON k.rid = r.rid)`,
   ];
-  // All index rows of all resources, each tagged with the number of its resource.
-  const all = emptyRows();
-  const turns = new EventLoopTurns();
-  for (let n = 0; n < resources.length; n++) {
-    await turns.share();
-    const rows = buildIndexRows(resources[n]!, baseUrl, definitions);
-    for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
-      for (const row of rows[key]) (all[key] as unknown[][]).push([n, ...row]);
-    }
-  }
-  const insert = (table: string, columns: string[], types: string[], data: unknown[][]): void => {
-    if (!data.length) return;
-    const arrays = ['int', ...types].map((type, i) => `${p(column(data, i))}::${type}[]`).join(', ');
-    parts.push(`i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')})
-      SELECT k.rid, k.type, ${columns.map((c) => `u.${c}`).join(', ')} FROM unnest(${arrays}) AS u(n, ${columns.join(', ')}) JOIN k ON k.n = u.n)`);
-  };
-  for (const [key, { table, columns, types }] of INDEX_TABLES) insert(table, columns, types, all[key]);
+  parts.push(...(await batchIndexInserts(schema, resources, baseUrl, definitions, p)));
   const result = await tx.query<{ n: number }>(`WITH ${parts.join(',\n')} SELECT n FROM k`, params);
   if (result.rows.length !== resources.length) {
     const written = new Set(result.rows.map((row) => Number(row.n)));
@@ -167,6 +151,77 @@ export async function insertNewResources(
 export class CreateConflict extends FhirError {
   constructor(readonly index: number, message: string) {
     super(409, 'FHIR_CONFLICT', message);
+  }
+}
+
+/**
+ * CTE parts inserting the index rows of many resources, each row tagged with its resource's number
+ * `n` and joined to the CTE `k` (rid, type, n) of the written rows.
+ */
+async function batchIndexInserts(
+  schema: string, resources: Resource[], baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry, p: (value: unknown) => string,
+): Promise<string[]> {
+  const all = emptyRows();
+  const turns = new EventLoopTurns();
+  for (let n = 0; n < resources.length; n++) {
+    await turns.share();
+    const rows = buildIndexRows(resources[n]!, baseUrl, definitions);
+    for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
+      for (const row of rows[key]) (all[key] as unknown[][]).push([n, ...row]);
+    }
+  }
+  const parts: string[] = [];
+  for (const [key, { table, columns, types }] of INDEX_TABLES) {
+    const data = all[key];
+    if (!data.length) continue;
+    const arrays = ['int', ...types].map((type, i) => `${p(column(data, i))}::${type}[]`).join(', ');
+    parts.push(`i_${table} AS (INSERT INTO ${schema}.${table} (rid, type, ${columns.join(', ')})
+      SELECT k.rid, k.type, ${columns.map((c) => `u.${c}`).join(', ')} FROM unnest(${arrays}) AS u(n, ${columns.join(', ')}) JOIN k ON k.n = u.n)`);
+  }
+  return parts;
+}
+
+/** A new version of a stored resource, for updateVersions: its locked row and what to store. */
+export interface VersionUpdate {
+  rid: number;
+  version: number;
+  resource: Resource;
+}
+
+/**
+ * Writes a new version of many stored resources (PUTs of a transaction bundle) in one statement:
+ * their rows, history rows ('update'), and their index rows replaced. The rows must be locked by
+ * the caller (FOR UPDATE), so no concurrent write can come between.
+ */
+export async function updateVersions(
+  tx: Queryable, schema: string, updates: VersionUpdate[], baseUrl: string | string[] | undefined, definitions: SearchParameterRegistry,
+): Promise<void> {
+  if (!updates.length) return;
+  const resources = updates.map((u) => u.resource);
+  const params: unknown[] = [
+    updates.map((u) => u.rid),
+    updates.map((u) => u.version),
+    resources.map((r) => r.meta!.lastUpdated),
+    resources.map((r) => (forgetIntegerTexts(r), stringifyJsonKeepingDecimals(r))),
+    updates.map((_, n) => n),
+  ];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const parts = [
+    `v AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[]) AS v(rid, version, lu, c, n))`,
+    `r AS (UPDATE ${schema}.resources SET version = v.version, last_updated = v.lu, deleted = false, content = v.c::jsonb
+           FROM v WHERE ${schema}.resources.rid = v.rid RETURNING ${schema}.resources.rid, ${schema}.resources.type, ${schema}.resources.id, v.version, v.lu, v.c)`,
+    `k AS (SELECT r.rid, r.type, v.n FROM r JOIN v ON v.rid = r.rid)`,
+    `h AS (INSERT INTO ${schema}.history (rid, type, id, version, last_updated, deleted, method, content)
+           SELECT rid, type, id, version, lu, false, 'update', c::jsonb FROM r)`,
+    ...INDEX_TABLE_NAMES.map((table) => `d_${table} AS (DELETE FROM ${schema}.${table} WHERE rid = ANY($1::bigint[]))`),
+    ...(await batchIndexInserts(schema, resources, baseUrl, definitions, p)),
+  ];
+  const result = await tx.query<{ n: number }>(`WITH ${parts.join(',\n')} SELECT count(*)::int AS n FROM r`, params);
+  if (Number(result.rows[0]?.n) !== updates.length) {
+    throw new FhirError(500, 'FHIR_INTERNAL', 'a locked resource of this transaction was not found to update');
   }
 }
 
