@@ -403,11 +403,7 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
       throw failedEntry(items[preparedIndexOf(error) ?? 0]!, error);
     }
   }
-  items.forEach((item, n) => {
-    const resource = prepared[n]!;
-    const created = { status: 201, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
-    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, created));
-  });
+  answerWritten(ctx, items, prepared, 201, results);
   const updates = all.filter((item) => item.updates);
   if (!updates.length) return;
   let stored: Resource[];
@@ -419,10 +415,15 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
   } catch (error) {
     throw failedEntry(updates[preparedIndexOf(error) ?? 0]!, error);
   }
-  updates.forEach((item, n) => {
-    const resource = stored[n]!;
-    const updated = { status: 200, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
-    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, updated));
+  answerWritten(ctx, updates, stored, 200, results);
+}
+
+/** Each written entry's answer, as a write outside a bundle answers (version headers, Prefer: return). */
+function answerWritten(ctx: Omit<RouteContext, 'params'>, items: PlannedEntry[], resources: Resource[], status: 200 | 201, results: BundleEntry[]): void {
+  items.forEach((item, n) => {
+    const resource = resources[n]!;
+    const written = { status, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
+    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, written));
   });
 }
 
