@@ -24,6 +24,11 @@ type SearchParamEntry = NonNullable<CapabilityStatementRestResource['searchParam
 
 /** _list (members of a List) is answered by the SQL builder for any type and at system level. */
 const LIST_PARAM: SearchParamEntry = { name: '_list', type: 'token', documentation: 'the id of a List: resources it has as entries' };
+/** _filter (search_filter.html) is read by the search parser for any type and at system level. */
+const FILTER_PARAM: SearchParamEntry = {
+  name: '_filter', type: 'special', definition: 'http://hl7.org/fhir/SearchParameter/filter',
+  documentation: 'a filter expression of the search parameters (and, or, not; eq, ne, co, sw, gt, lt, ge, le, sa, eb, ap, pr, re)',
+};
 /** _type narrows a system-level search to some resource types. */
 const TYPE_PARAM: SearchParamEntry = { name: '_type', type: 'token', documentation: 'the resource types a system-level search returns' };
 
@@ -35,7 +40,8 @@ function searchParamsOf(type: string, definitions: SearchParameterRegistry): Sea
   const params = Object.values(definitions.forType(type)).filter(
     (p) => p.code === '_id' || p.code === '_lastUpdated' || special.has(p.code!) || (isIndexed(p, definitions) && SUPPORTED_TYPES.has(p.type ?? '')),
   );
-  return [...params.map((p) => ({ name: p.code!, ...(p.url ? { definition: p.url } : {}), type: p.type! })), LIST_PARAM];
+  // _filter tests the type's own parameters: none (Binary), nothing to filter on.
+  return [...params.map((p) => ({ name: p.code!, ...(p.url ? { definition: p.url } : {}), type: p.type! })), LIST_PARAM, ...(params.length ? [FILTER_PARAM] : [])];
 }
 
 /**

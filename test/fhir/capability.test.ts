@@ -24,6 +24,7 @@ const STRICT = { prefer: 'handling=strict' };
 /** A value of the right syntax for a parameter of this type (matching or not does not matter). */
 function sampleValue(param: ListedParam): string {
   if (param.name === '_list') return 'x'; // a List id, listed as a token
+  if (param.name === '_filter') return '_id eq x'; // a filter expression
   switch (param.type) {
     case 'token': return 'http://example.org|x';
     case 'string': return 'x';

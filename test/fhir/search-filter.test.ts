@@ -47,6 +47,9 @@ for (const driver of testDrivers) {
       assert.deepEqual(await found('family co mithe'), ['smithers']);
       assert.deepEqual(await found(`family ne ${run}Smith`), ['jones', 'nobirth', 'smithers']);
       assert.deepEqual(await found(`family eq "${run}O'Brien, \\"Junior\\""`), ['nobirth'], 'a quoted value with a comma and escaped quotes');
+      assert.deepEqual(await found(`family eq "${run.toUpperCase()}SMITH"`), ['smith'], 'eq compares case and accents aside (search_filter.html: given eq "peter")');
+      assert.deepEqual(await found('given eq peter'), ['jones']);
+      assert.deepEqual(await found('given eq pet'), [], 'the whole value, not a prefix');
     });
 
     test('token, date and presence operators', async () => {
@@ -82,6 +85,8 @@ for (const driver of testDrivers) {
         ['family ew mith', /not supported for a string parameter/],
         ['family xx y', /expected an operator/],
         ['family eq', /needs a value/],
+        ['family eq ""', /not blank/],
+        ['gender ne "  "', /not blank/],
         ['name[use eq official] eq x', /filters inside a path are not supported/],
         ['general-practitioner.name eq x', /chained parameters/],
         ['family eq "open', /no closing quote/],

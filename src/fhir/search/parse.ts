@@ -10,7 +10,7 @@ import { BASE_SEARCH_PARAMETERS, type CompositeComponent, type SearchParameterRe
 import type { CodeSet } from '../terminology/provider.js';
 import { DEFAULT_LIMITS, LIMITS, type Limits } from '../../common/limits.js';
 import { FhirError, badRequest, tooCostly } from '../outcome.js';
-import { filterCondition, type BuildContext } from './sql.js';
+import { FOLDED_EQUALS, filterCondition, type BuildContext } from './sql.js';
 import { parseFilterExpression, type FilterExpression } from './filter-expression.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
@@ -454,7 +454,9 @@ function filterParameter(ctx: ParseContext, type: string | undefined, expression
     if (!param) throw unknownParameter(ctx, type, node.path);
     const query = filterTestQuery(param, node.operator, node.value);
     const filter = parseFilter(ctx, type, query.key, query.value, depth);
-    if (!filter) throw badRequest(`_filter: ${node.path} ${node.operator} asks for nothing`, 'FHIR_BAD_SEARCH');
+    if (!filter || (filter.kind === 'param' && !filter.values.length)) throw badRequest(`_filter: ${node.path} ${node.operator} asks for nothing`, 'FHIR_BAD_SEARCH');
+    // String eq compares whole values as the default search compares prefixes: case and accents aside.
+    if (query.foldedEquals && filter.kind === 'param') filter.modifier = FOLDED_EQUALS;
     return query.negate ? (b, alias) => `(NOT ${filterCondition(b, filter, alias, type)})` : (b, alias) => filterCondition(b, filter, alias, type);
   };
   let condition: (b: BuildContext, alias: string) => string;
@@ -470,9 +472,10 @@ function filterParameter(ctx: ParseContext, type: string | undefined, expression
 }
 
 /** A `_filter` test as the search parameter (key with modifier, value with prefix) that asks the same. */
-function filterTestQuery(param: SearchParameter, operator: string, raw: string): { key: string; value: string; negate?: boolean } {
+function filterTestQuery(param: SearchParameter, operator: string, raw: string): { key: string; value: string; negate?: boolean; foldedEquals?: boolean } {
   const code = param.code!;
   const unsupported = () => badRequest(`_filter: ${code} ${operator} is not supported for a ${param.type} parameter`, 'FHIR_BAD_SEARCH');
+  if (operator !== 'pr' && !raw.trim()) throw badRequest(`_filter: ${code} ${operator} needs a value that is not blank`, 'FHIR_BAD_SEARCH');
   if (operator === 'pr') {
     if (raw !== 'true' && raw !== 'false') throw badRequest(`_filter: ${code} pr takes true or false`, 'FHIR_BAD_SEARCH');
     return { key: `${code}:missing`, value: raw === 'true' ? 'false' : 'true' };
@@ -482,8 +485,8 @@ function filterTestQuery(param: SearchParameter, operator: string, raw: string):
   switch (param.type) {
     case 'string': {
       const plain = value.replace(/\|/g, '\\|');
-      if (operator === 'eq') return { key: `${code}:exact`, value: plain };
-      if (operator === 'ne') return { key: `${code}:exact`, value: plain, negate: true };
+      if (operator === 'eq') return { key: `${code}:exact`, value: plain, foldedEquals: true };
+      if (operator === 'ne') return { key: `${code}:exact`, value: plain, foldedEquals: true, negate: true };
       if (operator === 'co') return { key: `${code}:contains`, value: plain };
       if (operator === 'sw') return { key: code, value: plain };
       throw unsupported();

@@ -38,6 +38,13 @@ function nextAlias(ctx: BuildContext, prefix: string): string {
   return `${prefix}${++ctx.aliasCounter.n}`;
 }
 
+/**
+ * Not a modifier clients can send: `_filter`'s string `eq` (search_filter.html: `given eq "peter"`
+ * finds Peter), the whole value compared as the default search compares a prefix, case and accents
+ * aside (on the indexed text: the first 256 characters of a long value).
+ */
+export const FOLDED_EQUALS = 'filter-eq';
+
 const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The WHERE conditions selecting live resources of `type` (or `types`) in alias `r`. */
@@ -317,6 +324,8 @@ function valueCondition(ctx: BuildContext, param: SearchParameter, modifier: str
     case 'string':
       // Long values are indexed as a key (exact) and a cut folded text (prefix, contains): storage/indexer.ts.
       if (modifier === 'exact') return `${i}.value = ${p(indexKey(value))}`;
+      // Whole values only: the rows of single words of names and addresses have no value.
+      if (modifier === FOLDED_EQUALS) return `(${i}.value IS NOT NULL AND ${i}.folded = ${p(indexedText(foldText(value)))})`;
       if (modifier === 'contains') return `${i}.folded LIKE ${p(`%${likeEscape(indexedText(foldText(value)))}%`)}`;
       return `${i}.folded LIKE ${p(`${likeEscape(indexedText(foldText(value)))}%`)}`;
     case 'uri': {

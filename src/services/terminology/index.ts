@@ -67,7 +67,9 @@ export async function createTerminologyEngine(context: Pick<ServiceContext, 'db'
   // inside the write's transaction runs before the commit there; on PGlite it waits for it).
   store.onCommittedWrite(() => sweeper.kick());
   const interceptors = [codeSystemInterceptor(store, sweeper), conceptMapInterceptor(schema, engine.limits), canonicalUniqueInterceptor()];
-  for (const interceptor of interceptors) engine.addWriteInterceptor(interceptor);
+  // They read what earlier writes stored (a canonical url|version in use, the concepts of a code
+  // system): a transaction's writes go one after the other, each seeing those before it.
+  for (const interceptor of interceptors) engine.addWriteInterceptor(Object.assign(interceptor, { readsEarlierWrites: true }));
   const loader = new ContentLoader(engine, interceptors, store, logger);
   engine.registerOperation(expandOperation({ store, maxExpansion: engine.limits.terminologyMaxExpansion }));
   engine.registerOperation(lookupOperation(store));
