@@ -40,7 +40,10 @@ export async function runFeatures(options: FeatureRunOptions): Promise<{ success
     fileURLToPath(new URL('./steps.js', import.meta.url)),
     ...options.packages.flatMap((pkg) => filesUnder(join(pkg.featuresDir, 'steps'), ['.mjs', '.js'])),
   ];
-  shareCliModulesWithPackages();
+  // The built-in packages live in the CLI's own tree, so their step files find its copies by
+  // plain resolution; the resolve hook (a loader thread every later import waits on) is for
+  // packages elsewhere.
+  if (options.packages.some((pkg) => !pkg.builtIn)) shareCliModulesWithPackages();
   const { runConfiguration } = await loadConfiguration({
     provided: {
       paths: features,
