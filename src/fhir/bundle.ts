@@ -35,6 +35,8 @@ interface PlannedEntry {
    * exist (`createdByPut`): both are written with the transaction's other creates, in one statement.
    */
   assignedId?: string;
+  /** The resource a PUT of `Type/id` names, when it is written with the transaction's others. */
+  putTarget?: { type: string; id: string };
   createdByPut?: boolean;
   /** A PUT of a stored resource, its row locked: written with the transaction's other updates, in one statement. */
   updates?: CurrentRow;
@@ -358,18 +360,20 @@ async function checkDistinctChanges(repo: FhirRepository, ordered: PlannedEntry[
  * (the client registry) keeps the one-by-one path.
  */
 async function markPutWrites(repo: FhirRepository, ordered: PlannedEntry[]): Promise<void> {
-  const candidates = ordered.filter((item) => {
-    if (item.method !== 'PUT' || item.request.query.length || item.request.headers['if-match'] !== undefined || item.request.headers['if-none-match'] !== undefined) return false;
-    const segments = item.request.path.split('/');
+  const candidates: Array<PlannedEntry & { putTarget: { type: string; id: string } }> = [];
+  for (const item of ordered) {
+    if (item.method !== 'PUT' || item.request.query.length || item.request.headers['if-match'] !== undefined || item.request.headers['if-none-match'] !== undefined) continue;
+    const [type, id, ...rest] = item.request.path.split('/');
     const body = item.request.body as { resourceType?: unknown; id?: unknown } | undefined;
-    return segments.length === 2 && ID_PATTERN.test(segments[1]!) && body?.resourceType === segments[0] && body.id === segments[1];
-  });
+    if (rest.length || !id || !ID_PATTERN.test(id) || body?.resourceType !== type || body.id !== id) continue;
+    candidates.push(Object.assign(item, { putTarget: { type: type!, id } }));
+  }
   if (!candidates.length) return;
-  const current = await repo.lockCurrentRows(candidates.map((item) => item.request.path.split('/') as [string, string]));
+  const current = await repo.lockCurrentRows(candidates.map(({ putTarget }) => [putTarget.type, putTarget.id]));
   for (const item of candidates) {
-    const row = current.get(item.request.path);
+    const row = current.get(`${item.putTarget.type}/${item.putTarget.id}`);
     if (!row) {
-      item.assignedId = item.request.path.split('/')[1]!;
+      item.assignedId = item.putTarget.id;
       item.createdByPut = true;
     } else if (!row.deleted && !repo.writesOneByOne) {
       item.updates = row;
@@ -390,8 +394,7 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
   for (const item of items) {
     await turns.share();
     try {
-      const type = item.createdByPut ? item.request.path.split('/')[0]! : item.request.path;
-      prepared.push(ctx.repo.prepareCreate(type, item.assignedId!, item.request.body));
+      prepared.push(ctx.repo.prepareCreate(item.createdByPut ? item.putTarget!.type : item.request.path, item.assignedId!, item.request.body));
     } catch (error) {
       throw failedEntry(item, error);
     }
@@ -408,10 +411,7 @@ async function flushCreates(ctx: Omit<RouteContext, 'params'>, pending: PlannedE
   if (!updates.length) return;
   let stored: Resource[];
   try {
-    stored = await ctx.repo.updatePrepared(updates.map((item) => {
-      const [type, id] = item.request.path.split('/') as [string, string];
-      return { type, id, body: item.request.body, current: item.updates! };
-    }));
+    stored = await ctx.repo.updatePrepared(updates.map((item) => ({ ...item.putTarget!, body: item.request.body, current: item.updates! })));
   } catch (error) {
     throw failedEntry(updates[preparedIndexOf(error) ?? 0]!, error);
   }

@@ -447,11 +447,6 @@ export class FhirRepository {
   }
 
   /**
-   * Writes resources from prepareCreate in one statement (transaction bundles). With write
-   * interceptors, each resource passes their `before` hooks first (and is validated again when
-   * one changed it), and their `after` hooks once all are written.
-   */
-  /**
    * The current rows of these resources, locked for the rest of the transaction (FOR UPDATE), by
    * `Type/id`; a resource with no row at all (never written) is absent. A deleted one has its row.
    */
@@ -481,21 +476,10 @@ export class FhirRepository {
       for (let n = 0; n < updates.length; n++) {
         const { type, id, body, current } = updates[n]!;
         const previous = current.content ?? undefined;
-        let content = await blameResource(n, async () => withLabelsOf(assertResourceBody(body, type), previous));
-        const event = { action: 'update' as const, type, id, resource: content, previous, repo };
-        if (repo.interceptors.length) {
-          dropEmptyLists(content);
-          await blameResource(n, async () => assertJsonShape(content));
-          const changed = await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
-          if (changed && changed !== content) {
-            content = await blameResource(n, async () => assertResourceBody(changed, type));
-            if (content.id !== id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
-          }
-        }
-        const next = stamp(content, id, current.version + 1);
-        await blameResource(n, () => repo.prefetchBindings(next));
-        validateOrBlame(n, next, repo.bindingVerdicts);
-        stored.push(next);
+        const resource = await blameResource(n, async () => withLabelsOf(assertResourceBody(body, type), previous));
+        const event = { action: 'update' as const, type, id, resource, previous, repo };
+        const content = await blameResource(n, () => repo.beforeHooks(event, 'update'));
+        stored.push(await blameResource(n, () => repo.stampValidated(content, id, current.version + 1)));
         events.push({ ...event, resource: content });
       }
       await updateVersions(repo.q, repo.schema, stored.map((resource, n) => ({ rid: updates[n]!.current.rid, version: updates[n]!.current.version + 1, resource })), repo.localBaseUrls(), repo.definitions);
@@ -505,9 +489,11 @@ export class FhirRepository {
   }
 
   /**
-   * Writes prepared creates in one statement; a refusal names the resource at fault
-   * (preparedIndexOf). `methods`: how each was asked for, as its history records it (a PUT that
-   * created its resource is 'update-create'); 'create' for all when not given.
+   * Writes resources from prepareCreate in one statement (transaction bundles). With write
+   * interceptors, each resource passes their `before` hooks first (and is validated again when
+   * one changed it), and their `after` hooks once all are written. A refusal names the resource at
+   * fault (preparedIndexOf). `methods`: how each was asked for, as its history records it (a PUT
+   * that created its resource is 'update-create'); 'create' for all when not given.
    */
   async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>): Promise<void> {
     // An interceptor that reads what earlier writes stored (the client registry matches each
@@ -573,27 +559,38 @@ export class FhirRepository {
   private async writeVersionOf(type: string, id: string, resource: Resource, current: CurrentRow | undefined, method: WriteMethod, options: { noopIfUnchanged?: boolean } = {}): Promise<Resource> {
     const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
     const action = method === 'delete' ? 'delete' : method === 'patch' ? 'patch' : previous ? 'update' : 'create';
-    // A client's `"identifier": []` means no identifier: the interceptors read it without (stamp drops them for every write).
-    if (method !== 'delete' && this.interceptors.length) dropEmptyLists(resource);
     const event = { action, type, id, resource, previous, repo: this } as const;
-    let content = resource;
-    if (this.interceptors.length) {
-      // The interceptors read the resource before validation does: its shape first, so they never meet a list or null where FHIR JSON has none.
-      if (method !== 'delete') assertJsonShape(resource);
-      const changed = await runBeforeWrite(this.interceptors, event);
-      if (changed && changed !== resource) {
-        content = assertResourceBody(changed, type);
-        if (content.id !== id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
-      }
-    }
+    const content = await this.beforeHooks(event, method);
     if (options.noopIfUnchanged && previous && sameContent(content, previous)) return previous;
     const version = (current?.version ?? 0) + 1;
+    const stored = await this.stampValidated(content, id, version);
+    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls(), this.definitions);
+    if (this.interceptors.length) await runAfterWrite(this.interceptors, { ...event, resource: content, stored });
+    return stored;
+  }
+
+  /** What the write interceptors' `before` hooks leave of a write: the resource itself when there are none. */
+  private async beforeHooks(event: WriteEvent & { resource: Resource }, method: WriteMethod): Promise<Resource> {
+    if (!this.interceptors.length) return event.resource;
+    if (method !== 'delete') {
+      // A client's `"identifier": []` means no identifier: the interceptors read it without (stamp drops them for every write).
+      dropEmptyLists(event.resource);
+      // The interceptors read the resource before validation does: its shape first, so they never meet a list or null where FHIR JSON has none.
+      assertJsonShape(event.resource);
+    }
+    const changed = await runBeforeWrite(this.interceptors, event);
+    if (!changed || changed === event.resource) return event.resource;
+    const content = assertResourceBody(changed, event.type);
+    if (content.id !== event.id) throw new FhirError(500, 'FHIR_INTERNAL', 'a write interceptor changed the resource id');
+    return content;
+  }
+
+  /** A version as it is stored: stamped, then validated against the definitions and bindings. */
+  private async stampValidated(content: Resource, id: string, version: number): Promise<Resource> {
     const stored = stamp(content, id, version);
     // Asked before the transaction unless an interceptor or a concurrent write changed the codings.
     await this.prefetchBindings(stored);
     validateAgainstDefinitions(stored, this.bindingVerdicts?.verdicts);
-    await writeVersion(this.q, this.schema, { type, id, version, lastUpdated: stored.meta!.lastUpdated!, method, resource: stored, current }, this.localBaseUrls(), this.definitions);
-    if (this.interceptors.length) await runAfterWrite(this.interceptors, { ...event, resource: content, stored });
     return stored;
   }
 }
