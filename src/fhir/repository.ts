@@ -494,11 +494,14 @@ export class FhirRepository {
    * one changed it), and their `after` hooks once all are written. A refusal names the resource at
    * fault (preparedIndexOf). `methods`: how each was asked for, as its history records it (a PUT
    * that created its resource is 'update-create'); 'create' for all when not given.
+   * `independent`: the caller vouches that no resource's interceptors need another of them stored
+   * first (the terminology service's core content: one resource per canonical url), so they are
+   * written together even when an interceptor reads earlier writes.
    */
-  async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>): Promise<void> {
+  async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>, options: { independent?: boolean } = {}): Promise<void> {
     // An interceptor that reads what earlier writes stored (the client registry matches each
     // record against those before it) sees each create of the transaction written before the next.
-    if (resources.length > 1 && this.writesOneByOne) {
+    if (resources.length > 1 && this.writesOneByOne && !options.independent) {
       for (let n = 0; n < resources.length; n++) {
         const one = [resources[n]!];
         try {

@@ -168,8 +168,12 @@ export class ContentLoader {
     }
   }
 
-  /** Stores prepared resources as they are (no per-resource validation: the core definitions are valid), in batches. */
+  /**
+   * Stores prepared resources as they are (no per-resource validation: the core definitions are
+   * valid) in one statement. The caller gives each canonical url (per type) once and none already
+   * stored (loadCoreContent), so no resource's interceptors depend on another's write.
+   */
   async insertBatch(resources: Resource[]): Promise<void> {
-    await this.inMaintenance((repo) => repo.insertPrepared(resources));
+    await this.inMaintenance((repo) => repo.insertPrepared(resources, undefined, { independent: true }));
   }
 }
