@@ -6,9 +6,8 @@
 // one, before all others): three at a time (INSTANT_TEST_CONCURRENCY), a long file started last would run alone at the end.
 // `node --test` sorts the files it is given by name, so the runner is driven through run().
 // --record-durations writes this run's per-file times into that list.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { run } from 'node:test';
 import { spec, tap } from 'node:test/reporters';
@@ -36,31 +35,6 @@ function longestFirst(files) {
   return [...files].sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b));
 }
 
-/**
- * An initialised, empty PGlite cluster, made once per PGlite version (built aside and renamed
- * into place, so runs in parallel never see half a cluster).
- */
-async function pgliteTemplate() {
-  const require = createRequire(import.meta.url);
-  const version = JSON.parse(readFileSync(join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json'), 'utf8')).version;
-  const cache = process.env.INSTANT_TEST_CACHE ?? '/var/tmp/instant-test-cache';
-  const dir = join(cache, `pglite-template-${version}`);
-  if (existsSync(join(dir, 'PG_VERSION'))) return dir;
-  mkdirSync(cache, { recursive: true });
-  const building = `${dir}.${process.pid}`;
-  const { PGlite } = await import('@electric-sql/pglite');
-  const pglite = new PGlite(building);
-  await pglite.waitReady;
-  await pglite.close();
-  try {
-    renameSync(building, dir);
-  } catch (error) {
-    rmSync(building, { recursive: true, force: true });
-    if (!existsSync(join(dir, 'PG_VERSION'))) throw error;
-  }
-  return dir;
-}
-
 const args = process.argv.slice(2);
 const record = args.includes('--record-durations');
 const filter = args.filter((arg) => arg !== '--record-durations');
@@ -77,7 +51,7 @@ if (!process.env.INSTANT_TEST_DATABASE_URL) {
 
 // `instant init` in the CLI tests starts each embedded database from a copy of one initialised
 // cluster instead of running PGlite's initdb (~2-3 s of CPU each); see src/db/pglite-template.ts.
-if (!process.env.INSTANT_PGLITE_TEMPLATE) process.env.INSTANT_PGLITE_TEMPLATE = await pgliteTemplate();
+if (!process.env.INSTANT_PGLITE_TEMPLATE) process.env.INSTANT_PGLITE_TEMPLATE = await (await import('../dist/test/support/pglite-template.js')).pgliteTemplateDir();
 
 // Test processes live seconds: V8's optimising recompiles of PGlite's WebAssembly would cost them
 // about half their CPU and pay back only in long runs (src/db/wasm-tiering.ts). Every process the

@@ -2,16 +2,15 @@
  * Test helpers that give each test a fresh database on each driver: a PGlite directory, and a
  * new database on the throwaway PostgreSQL server (INSTANT_TEST_DATABASE_URL) when there is one.
  */
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
+import { pgliteTemplateDir } from './pglite-template.js';
 
 export type TestDriver = 'pglite' | 'pglite-worker' | 'postgres';
 
@@ -30,36 +29,11 @@ export async function freshPgliteDir(): Promise<{ dir: string; dispose(): Promis
   return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
 }
 
-const TEMPLATE_CACHE = process.env.INSTANT_TEST_CACHE ?? '/var/tmp/instant-test-cache';
-let template: Promise<string> | undefined;
-
-/**
- * An initialised, empty PGlite cluster made once per PGlite version and copied for each test:
- * PGlite's initdb costs about 2 s of CPU per new directory, opening a copy about 0.2 s. The copy is
- * what a new directory holds after its first open and clean close; the CLI tests still run the
- * real first open (instant init).
- */
+/** The runner's template (scripts/run-tests.js), else one made here (a test file run on its own). */
 function pgliteTemplate(): Promise<string> {
-  const given = process.env.INSTANT_PGLITE_TEMPLATE; // the test runner's (scripts/run-tests.js)
+  const given = process.env.INSTANT_PGLITE_TEMPLATE;
   if (given && existsSync(join(given, 'PG_VERSION'))) return Promise.resolve(given);
-  template ??= (async () => {
-    const packageJson = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), '..', 'package.json');
-    const version = JSON.parse(readFileSync(packageJson, 'utf8')).version as string;
-    const dir = join(TEMPLATE_CACHE, `pglite-template-${version}`);
-    if (existsSync(join(dir, 'PG_VERSION'))) return dir;
-    // Built aside and renamed into place: test files running in parallel never see half a cluster.
-    await mkdir(TEMPLATE_CACHE, { recursive: true });
-    const building = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    const pglite = new PGlite(building);
-    await pglite.waitReady;
-    await pglite.close();
-    await rename(building, dir).catch(async (error: NodeJS.ErrnoException) => {
-      await rm(building, { recursive: true, force: true });
-      if (!existsSync(join(dir, 'PG_VERSION'))) throw error; // another test file won the race otherwise
-    });
-    return dir;
-  })();
-  return template;
+  return pgliteTemplateDir();
 }
 
 /**
@@ -68,7 +42,7 @@ function pgliteTemplate(): Promise<string> {
  */
 export async function freshPgliteDataDir(cluster = ''): Promise<{ dir: string; dispose(): Promise<void> }> {
   const fresh = await freshPgliteDir();
-  // cpSync: fs/promises' cp takes 0.8-2.5 s over the cluster's ~1,000 files, cpSync ~0.1-0.3 s.
+  // cpSync: fs/promises' cp takes seconds over a cluster's hundreds of files, cpSync a tenth of that.
   cpSync(await pgliteTemplate(), join(fresh.dir, cluster), { recursive: true });
   return fresh;
 }
