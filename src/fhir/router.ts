@@ -18,7 +18,7 @@ import { parseReference } from './storage/indexer.js';
 import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
-import { isSinceValue, parseDateRange } from './search/values.js';
+import { isSinceValue, parseDateRange, withTimezonePlus } from './search/values.js';
 import { isEmptyValue } from './search/parse.js';
 
 export interface RouteContext {
@@ -413,7 +413,7 @@ function historyAt(text: string | undefined): { low: string; high: string } | un
   const prefix = prefixed?.[1] ?? 'eq';
   const value = prefixed ? text.slice(2) : text;
   // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
-  if (value.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+  if (value.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(withTimezonePlus(value))) {
     throw badRequest('_at with a time must give its timezone, e.g. 2024-01-01T10:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
   }
   if (prefix === 'ne') throw badRequest('_at takes the prefixes eq, gt, ge, lt, le, sa, eb and ap; ne (versions never current in a period) is not supported', 'FHIR_BAD_SEARCH');
