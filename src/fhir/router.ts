@@ -151,11 +151,12 @@ export function applyReturnPreference(request: FhirRequest, response: FhirRespon
   if (!answersWithRepresentation(request) || !response.resource) return response;
   if (response.resource.resourceType === 'Bundle' || response.resource.resourceType === 'OperationOutcome') return response;
   const wanted = preferences(request.headers).return;
-  if (wanted === 'minimal') return { ...response, resource: undefined };
+  const lastUpdated = response.resource.meta?.lastUpdated;
+  if (wanted === 'minimal') return { ...response, resource: undefined, lastUpdated };
   if (wanted === 'OperationOutcome') {
     // A create answered 200 is one whose If-None-Exist matched: nothing was written.
     const what = response.status === 201 ? 'created' : request.method === 'POST' ? 'exists (If-None-Exist matched it); nothing was created' : 'updated';
-    return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`) };
+    return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`), lastUpdated };
   }
   return response;
 }
@@ -218,7 +219,7 @@ async function read(ctx: RouteContext): Promise<FhirResponse> {
   const sameVersion = ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId));
   const since = ifModifiedSince ? Date.parse(ifModifiedSince) : Number.NaN;
   const notModifiedSince = !Number.isNaN(since) && Math.floor(Date.parse(resource.meta!.lastUpdated!) / 1000) * 1000 <= since;
-  if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers };
+  if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers, lastUpdated: resource.meta?.lastUpdated };
   return { status: 200, resource, headers };
 }
 
@@ -227,7 +228,7 @@ async function vread(ctx: RouteContext): Promise<FhirResponse> {
   const headers = versionHeaders(resource, ctx.repo.baseUrl, false);
   // A version never changes: the client's copy of it (its tag, or *) is current.
   const ifNoneMatch = ctx.request.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId))) return { status: 304, headers };
+  if (ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId))) return { status: 304, headers, lastUpdated: resource.meta?.lastUpdated };
   return { status: 200, resource, headers };
 }
 
