@@ -220,7 +220,7 @@ function patchBody(resource: Resource | undefined, index: number): unknown {
  */
 function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntry {
   const status = `${response.status} ${REASONS[response.status] ?? ''}`.trim();
-  const lastModified = response.resource?.meta?.lastUpdated ?? httpDateAsInstant(response.headers?.['last-modified']);
+  const lastModified = response.resource?.meta?.lastUpdated ?? response.lastUpdated ?? httpDateAsInstant(response.headers?.['last-modified']);
   const entry: BundleEntry = {
     response: {
       status,
@@ -236,7 +236,7 @@ function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntr
 }
 
 /**
- * A Last-Modified header (when return=minimal or a 304 left no resource to read meta.lastUpdated
+ * A Last-Modified header (when an answer left no resource and no lastUpdated to read the instant
  * from) as an instant, to the second it has: no made-up `.000`.
  */
 function httpDateAsInstant(header: string | undefined): string | undefined {

@@ -62,12 +62,26 @@ export function searchParametersOf(resourceType: string): Readonly<Record<string
   let table = baseTables.get(resourceType);
   if (!table) {
     const known = resourceType === 'Resource' || resourceType === 'DomainResource' || isResourceType(resourceType);
-    const params = known ? (getSearchParameters(resourceType) as Record<string, SearchParameter> | undefined) : undefined;
+    const params = !known ? undefined : resourceType === 'Binary' ? binaryParameters() : (getSearchParameters(resourceType) as Record<string, SearchParameter> | undefined);
     table = Object.freeze(Object.assign(Object.create(null) as Record<string, SearchParameter>, params ?? {}));
     // Only known types are kept: a query naming any string must not grow this map.
     if (known) baseTables.set(resourceType, table);
   }
   return table;
+}
+
+/** The parameters @medplum/core gives every resource type but Binary (Medplum keeps Binary apart). */
+const RESOURCE_LEVEL = ['_id', '_lastUpdated', '_compartment', '_profile', '_security', '_source', '_tag'];
+
+/**
+ * Binary's parameters: the Resource-level ones, which R4 gives every resource (search.html#all,
+ * SearchParameter Resource-id and the others have base Resource); @medplum/core leaves Binary
+ * without any, so `Binary?_id=x` was an unknown parameter, ignored, and answered every Binary.
+ * Their expressions say `Resource.`, read as `Binary.` (parameterExpression).
+ */
+function binaryParameters(): Record<string, SearchParameter> {
+  const resource = (getSearchParameters('Resource') ?? {}) as Record<string, SearchParameter>;
+  return Object.fromEntries(RESOURCE_LEVEL.flatMap((code) => (resource[code] ? [[code, resource[code]]] : [])));
 }
 
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {

@@ -275,6 +275,9 @@ function applyOperation(doc: Json, op: Operation): void {
         const before = (owner[key] as unknown[] | undefined) ?? [];
         const list = withDecimalTextsOf([...before, value], before);
         owner[key] = list;
+        // A list of primitives has its ids and extensions in `_key`, item for item (as insert keeps it).
+        const extras = owner[`_${key}`];
+        if (Array.isArray(extras) && extras.length === before.length) owner[`_${key}`] = [...extras, null];
         placed(doc, list, list.length - 1, value, op.value!.written);
         return;
       }
@@ -369,7 +372,10 @@ function evaluate(doc: Json, path: string): TypedValue[] {
 /** Where an element the path found is in the resource. */
 function locate(doc: Json, path: string, found: TypedValue): Location {
   if (found.value === doc) throw badRequest('the path finds the whole resource, which a patch cannot replace or delete');
-  if (typeof found.value === 'object' && found.value !== null) {
+  // A primitive with no value but an id or extensions (`given: [null]`, `_given: [{...}]`) is found
+  // as that object, a copy of none in the resource: it is located by its path as any primitive.
+  const primitive = /^[a-z]/.test(found.type);
+  if (typeof found.value === 'object' && found.value !== null && !primitive) {
     const at = findByIdentity(doc, found.value);
     if (!at) throw badRequest('the path finds an element outside the resource (a patch changes only the resource patched)');
     return at;

@@ -16,6 +16,12 @@ export interface FhirResponse {
   status: number;
   resource?: Resource;
   headers?: Record<string, string>;
+  /**
+   * The version's meta.lastUpdated when the answer leaves its resource out (return=minimal or
+   * OperationOutcome, a 304): a batch or transaction entry's response.lastModified, to the
+   * millisecond (Last-Modified, an HTTP date, has whole seconds). Never sent on the wire.
+   */
+  lastUpdated?: string;
 }
 
 /** Prefer header directives, e.g. `return=minimal; handling=strict`. */

@@ -18,7 +18,7 @@ import { parseReference } from './storage/indexer.js';
 import { compartmentSearchType, restrictToCompartment, type CompartmentScope } from './search/compartment-search.js';
 import { DEFAULT_COUNT } from './search/parse.js';
 import { parseResultShape, shapeBundleEntries, shapeResource, type ResultShape } from './search/shape.js';
-import { isSinceValue, parseDateRange } from './search/values.js';
+import { isSinceValue, parseDateRange, withTimezonePlus } from './search/values.js';
 import { isEmptyValue } from './search/parse.js';
 
 export interface RouteContext {
@@ -151,11 +151,12 @@ export function applyReturnPreference(request: FhirRequest, response: FhirRespon
   if (!answersWithRepresentation(request) || !response.resource) return response;
   if (response.resource.resourceType === 'Bundle' || response.resource.resourceType === 'OperationOutcome') return response;
   const wanted = preferences(request.headers).return;
-  if (wanted === 'minimal') return { ...response, resource: undefined };
+  const lastUpdated = response.resource.meta?.lastUpdated;
+  if (wanted === 'minimal') return { ...response, resource: undefined, lastUpdated };
   if (wanted === 'OperationOutcome') {
     // A create answered 200 is one whose If-None-Exist matched: nothing was written.
     const what = response.status === 201 ? 'created' : request.method === 'POST' ? 'exists (If-None-Exist matched it); nothing was created' : 'updated';
-    return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`) };
+    return { ...response, resource: informational(`${response.resource.resourceType}/${response.resource.id} ${what}`), lastUpdated };
   }
   return response;
 }
@@ -218,7 +219,7 @@ async function read(ctx: RouteContext): Promise<FhirResponse> {
   const sameVersion = ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId));
   const since = ifModifiedSince ? Date.parse(ifModifiedSince) : Number.NaN;
   const notModifiedSince = !Number.isNaN(since) && Math.floor(Date.parse(resource.meta!.lastUpdated!) / 1000) * 1000 <= since;
-  if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers };
+  if (sameVersion || (ifNoneMatch === undefined && notModifiedSince)) return { status: 304, headers, lastUpdated: resource.meta?.lastUpdated };
   return { status: 200, resource, headers };
 }
 
@@ -227,7 +228,7 @@ async function vread(ctx: RouteContext): Promise<FhirResponse> {
   const headers = versionHeaders(resource, ctx.repo.baseUrl, false);
   // A version never changes: the client's copy of it (its tag, or *) is current.
   const ifNoneMatch = ctx.request.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId))) return { status: 304, headers };
+  if (ifNoneMatch !== undefined && notModified(ifNoneMatch, Number(resource.meta!.versionId))) return { status: 304, headers, lastUpdated: resource.meta?.lastUpdated };
   return { status: 200, resource, headers };
 }
 
@@ -413,7 +414,7 @@ function historyAt(text: string | undefined): { low: string; high: string } | un
   const prefix = prefixed?.[1] ?? 'eq';
   const value = prefixed ? text.slice(2) : text;
   // A dateTime with a time has a timezone (R4 datatypes.html#dateTime), or it is no time at all.
-  if (value.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+  if (value.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(withTimezonePlus(value))) {
     throw badRequest('_at with a time must give its timezone, e.g. 2024-01-01T10:00:00Z (or a date: 2024-01-01)', 'FHIR_BAD_SEARCH');
   }
   if (prefix === 'ne') throw badRequest('_at takes the prefixes eq, gt, ge, lt, le, sa, eb and ap; ne (versions never current in a period) is not supported', 'FHIR_BAD_SEARCH');

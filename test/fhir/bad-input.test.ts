@@ -67,6 +67,18 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('GET', 'Patient%2fp1'), 400);
     });
 
+    test('a method FHIR does not use (OPTIONS, PROPFIND) is a 405 OperationOutcome with Allow, in the format asked for', async () => {
+      for (const [method, path] of [['OPTIONS', 'Patient'], ['PROPFIND', 'Patient/1'], ['OPTIONS', '']]) {
+        const reply = await s.request(method, path);
+        assertOutcome(reply, 405);
+        assert.equal(reply.headers.get('allow'), 'GET, HEAD, POST, PUT, PATCH, DELETE');
+        assert.match(reply.headers.get('content-type') ?? '', /application\/fhir\+json/);
+      }
+      const xml = await fetch(`${s.base}/Patient`, { method: 'OPTIONS', headers: { accept: 'application/fhir+xml' } });
+      assert.equal(xml.status, 405);
+      assert.match(await xml.text(), /^<\?xml[^>]*><OperationOutcome xmlns="http:\/\/hl7.org\/fhir">/);
+    });
+
     test('bodies over the limit, deep nesting and NUL characters', async () => {
       const big = { resourceType: 'Patient', name: [{ family: 'x'.repeat(70 * 1024) }] };
       assertOutcome(await s.request('POST', 'Patient', { body: big }), 413);

@@ -279,6 +279,28 @@ for (const driver of testDrivers) {
       assert.equal(((await missing.json()) as { resourceType: string }).resourceType, 'OperationOutcome');
     });
 
+    test('Binary takes the Resource-level search parameters (search.html#all): _id, _lastUpdated, _tag; conditional create and update on them', async () => {
+      const tagged = { resourceType: 'Binary', contentType: 'text/plain', data: 'eA==', meta: { tag: [{ system: 'urn:t', code: 'bin-tag' }] } };
+      assert.equal((await s.request('PUT', 'Binary/bin-search-1', { body: { ...tagged, id: 'bin-search-1' } })).status, 201);
+      assert.equal((await s.request('PUT', 'Binary/bin-search-2', { body: { resourceType: 'Binary', id: 'bin-search-2', contentType: 'text/plain' } })).status, 201);
+      const ids = (reply: { body: { entry?: Array<{ resource: { id: string } }> } }) => (reply.body.entry ?? []).map((e) => e.resource.id).sort();
+      const strict = { prefer: 'handling=strict' };
+      const byId = await s.request('GET', 'Binary?_id=bin-search-1', { headers: strict });
+      assert.equal(byId.status, 200, JSON.stringify(byId.body));
+      assert.deepEqual(ids(byId), ['bin-search-1']);
+      assert.deepEqual(ids(await s.request('GET', 'Binary?_tag=urn:t|bin-tag', { headers: strict })), ['bin-search-1']);
+      assert.deepEqual(ids(await s.request('GET', 'Binary?_lastUpdated=gt2000-01-01&_id=bin-search-1,bin-search-2', { headers: strict })), ['bin-search-1', 'bin-search-2']);
+      const again = await s.request('POST', 'Binary', { body: { resourceType: 'Binary', contentType: 'text/plain' }, headers: { 'if-none-exist': '_id=bin-search-2' } });
+      assert.equal(again.status, 200, 'the existing Binary, not a new one');
+      assert.equal(again.body.id, 'bin-search-2');
+      const conditional = await s.request('PUT', 'Binary?_id=bin-search-2', { body: { resourceType: 'Binary', contentType: 'image/png' } });
+      assert.equal(conditional.status, 200, JSON.stringify(conditional.body));
+      assert.equal(conditional.body.meta.versionId, '2');
+      const metadata = await s.request('GET', 'metadata');
+      const binary = metadata.body.rest[0].resource.find((r: { type: string }) => r.type === 'Binary');
+      assert.ok(binary.searchParam.some((p: { name: string }) => p.name === '_id'), 'listed in the CapabilityStatement');
+    });
+
     test('$validate with a profile: R4\'s own (vital signs) are checked; an unknown profile is an error, never "valid"', async () => {
       const P = (resource: unknown, profile: string) => ({ resourceType: 'Parameters', parameter: [{ name: 'resource', resource }, { name: 'profile', valueUri: profile }] });
       const bodyweight = 'http://hl7.org/fhir/StructureDefinition/bodyweight';

@@ -141,6 +141,30 @@ describe('FHIRPath Patch, the operations (fhirpatch.html)', () => {
     assert.equal(insertedName._given[2]?.extension[0]?.valueString, 'bob');
   });
 
+  test('add to a list of primitives keeps its ids and extensions (`_given`) item for item, as insert does', () => {
+    const tagged: Patient = {
+      ...base, name: [{ given: ['Ann', 'Bob'], _given: [null, { extension: [{ url: 'urn:x', valueString: 'bob' }] }] } as Patient['name'] extends (infer N)[] | undefined ? N : never],
+    };
+    const added = applyFhirPathPatch(tagged, patchOf(operation({ type: 'add', path: 'Patient.name[0]', name: 'given', value: { valueString: 'Cat' } })), DEFAULT_LIMITS);
+    const name = added.name![0] as { given: string[]; _given: Array<{ extension: Array<{ valueString: string }> } | null> };
+    assert.deepEqual(name.given, ['Ann', 'Bob', 'Cat']);
+    assert.equal(name._given.length, 3, 'one companion per value (json.html), or the patched resource is invalid');
+    assert.equal(name._given[1]?.extension[0]?.valueString, 'bob');
+    assert.equal(name._given[2], null);
+  });
+
+  test('a primitive with extensions and no value (`given: [null]`, `_given: [{...}]`) is replaced and deleted by its path', () => {
+    const tagged: Patient = {
+      ...base, name: [{ given: ['Ann', null, 'Cat'], _given: [null, { extension: [{ url: 'urn:x', valueString: 'unknown' }] }, null] } as unknown as Patient['name'] extends (infer N)[] | undefined ? N : never],
+    };
+    const replaced = applyFhirPathPatch(tagged, patchOf(operation({ type: 'replace', path: 'Patient.name[0].given[1]', value: { valueString: 'Bob' } })), DEFAULT_LIMITS);
+    assert.deepEqual(replaced.name![0]!.given, ['Ann', 'Bob', 'Cat']);
+    const deleted = applyFhirPathPatch(tagged, patchOf(operation({ type: 'delete', path: 'Patient.name[0].given[1]' })), DEFAULT_LIMITS);
+    const name = deleted.name![0] as { given: string[]; _given?: unknown[] };
+    assert.deepEqual(name.given, ['Ann', 'Cat']);
+    assert.equal(name._given, undefined, 'its extensions went with it');
+  });
+
   test('"servers SHALL NOT allow patch operations to alter other resources": a path through resolve() finds nothing to change', () => {
     const withOrganization = { ...base, managingOrganization: { reference: 'Organization/o1' } };
     assert.throws(() => applyFhirPathPatch(withOrganization, patchOf(operation({

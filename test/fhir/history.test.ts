@@ -95,6 +95,20 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', `Device/${id}/_history?_at=gt${new Date(Date.parse(three.body.meta.lastUpdated) - 86_400_000 * 400).toISOString().slice(0, 4)}`)).status, 200, 'a year');
     });
 
+    test('_since and _at read a timezone whose + was written unencoded (a space once decoded) as a date search does', async () => {
+      const id = `plus-${randomUUID().slice(0, 8)}`;
+      const created = await s.request('PUT', `Device/${id}`, { body: { resourceType: 'Device', id } });
+      const before = new Date(Date.parse(created.body.meta.lastUpdated) - 60_000).toISOString().slice(0, 19);
+      // As a client writes it in a URL: `+00:00` unencoded, which form decoding reads as a space.
+      for (const query of [`_since=${before}+00:00`, `_at=ge${before}+00:00`, `_since=${before}%2B00:00`]) {
+        const history = await s.request('GET', `Device/${id}/_history?${query}`);
+        assert.equal(history.status, 200, `${query}: ${JSON.stringify(history.body)}`);
+        assert.deepEqual(versionsOf(history.body.entry, id), ['W/"1"'], query);
+      }
+      assert.equal((await s.request('GET', `Device?_id=${id}&_lastUpdated=ge${before}+00:00`)).body.total, 1, 'as the search reads it');
+      assert.equal((await s.request('GET', `Device/${id}/_history?_since=${before} 00`)).status, 400, 'a space is no timezone');
+    });
+
     test('_count=0 and _summary=count answer the total, no entries, and no next link (never one equal to self)', async () => {
       await s.request('POST', 'Patient', { body: { resourceType: 'Patient' } });
       for (const path of ['Patient/_history?_count=0', '_history?_count=0', 'Patient/_history?_summary=count', '_history?_summary=count']) {

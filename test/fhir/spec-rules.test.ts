@@ -235,6 +235,9 @@ for (const driver of testDrivers) {
             assert.match(entry.response.location, /\/_history\/\d+$/, what);
             assert.match(entry.response.etag, /^W\/"\d+"$/, what);
             assert.ok(entry.response.lastModified, `${what}: lastModified ${JSON.stringify(entry.response)}`);
+            // The version's own instant (meta.lastUpdated), to the millisecond, whatever Prefer asks.
+            const version = await s.request('GET', entry.response.location.slice(s.base.length + 1));
+            assert.equal(entry.response.lastModified, version.body.meta.lastUpdated, `${what}: ${JSON.stringify(entry.response)}`);
             if (prefer === 'return=minimal') assert.equal(entry.resource, undefined, what);
             if (prefer === 'return=representation') assert.equal(entry.resource?.resourceType, 'Patient', what);
             if (prefer === 'return=OperationOutcome') {
@@ -250,6 +253,7 @@ for (const driver of testDrivers) {
       });
       assert.equal(reads.body.entry[0].response.status, '304 Not Modified');
       assert.ok(reads.body.entry[0].response.etag && reads.body.entry[0].response.lastModified, JSON.stringify(reads.body.entry[0]));
+      assert.equal(reads.body.entry[0].response.lastModified, (await s.request('GET', 'Patient/prefer1')).body.meta.lastUpdated, 'a 304 entry too');
       assert.match(reads.body.entry[1].response.status, /^200/);
       assert.equal(reads.body.entry[1].resource, undefined, 'HEAD answers headers only');
     });

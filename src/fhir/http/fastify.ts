@@ -89,6 +89,13 @@ export async function registerFhirRoutes(app: FastifyInstance, engine: FhirEngin
     };
     instance.route({ method: [...METHODS], url: '/', handler });
     instance.route({ method: [...METHODS], url: '/*', handler });
+    // Every FHIR path takes the methods above; another (OPTIONS, TRACE, PROPFIND...) is a 405
+    // OperationOutcome in the client's format, as an unsupported one of them is, not the web
+    // framework's own 404 JSON.
+    instance.setNotFoundHandler(async (request, reply) => {
+      reply.header('allow', METHODS.join(', '));
+      await sendFhirError(request, reply, new FhirError(405, 'FHIR_NOT_SUPPORTED', `${request.method.slice(0, 20)} is not supported on ${request.url.split('?')[0]!.slice(0, 200)}`));
+    });
   }, { prefix: options.prefix ?? '/fhir' });
 }
 

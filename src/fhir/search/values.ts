@@ -16,13 +16,22 @@ const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(
  * and many clients send it), taken as its first moment in UTC.
  */
 export function isSinceValue(text: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(text) || /^\d{4}(-\d{2}(-\d{2})?)?$/.test(text);
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(withTimezonePlus(text)) || /^\d{4}(-\d{2}(-\d{2})?)?$/.test(text);
+}
+
+/**
+ * A dateTime whose timezone `+` was written unencoded in a URL, and so arrives as a space
+ * (`T10:00:00 05:00`), with its `+` back: every date value of a query (search, `_since`, `_at`)
+ * reads it the same way.
+ */
+export function withTimezonePlus(text: string): string {
+  return text.replace(/(T[\d:.]+) (\d{2}:\d{2})$/, '$1+$2');
 }
 
 /** A date search value as the range of instants it covers, e.g. 2020-03 → all of March 2020 (UTC). */
 export function parseDateRange(text: string): { low: Date; high: Date } {
   // The `+` of a timezone written unencoded in a URL arrives as a space (`T10:00:00 05:00`).
-  const m = DATE.exec(text.replace(/(T[\d:.]+) (\d{2}:\d{2})$/, '$1+$2'));
+  const m = DATE.exec(withTimezonePlus(text));
   if (!m) throw badRequest(`"${text}" is not a FHIR date, dateTime or instant`, 'FHIR_BAD_SEARCH');
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const year = Number(y);
