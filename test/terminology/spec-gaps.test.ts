@@ -171,5 +171,18 @@ for (const driver of testDrivers) {
       assert.equal(param(withoutUrl, 'result'), true);
       assert.deepEqual(targets(withoutUrl), ['other']);
     });
+
+    test('$translate: a coding (or a codeableConcept\'s) without its system is a 400, as a code without system is', async () => {
+      for (const body of [
+        P({ name: 'coding', valueCoding: { code: 's1' } }),
+        P({ name: 'codeableConcept', valueCodeableConcept: { coding: [{ code: 's1' }] } }),
+      ]) {
+        const reply = await tx.post('ConceptMap/$translate', body);
+        assert.equal(reply.status, 400, JSON.stringify(reply.body));
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      const withSystem = await ok('ConceptMap/$translate', P({ name: 'coding', valueCoding: { system: SRC, code: 's1' } }));
+      assert.equal(param(withSystem, 'result'), true);
+    });
   });
 }
