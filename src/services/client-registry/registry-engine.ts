@@ -68,7 +68,7 @@ export class ClientRegistryEngine extends FhirEngine {
 
   override async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
     const caller = { sender: request.headers[VERIFIED_SENDER_HEADER], steward: request.headers[VERIFIED_STEWARD_HEADER] === 'true' };
-    return asSender(caller.sender, async () => scopedSubscriptionAnswer(await this.answer(scopedSubscriptionSearch(request, caller), options), caller), caller.steward);
+    return asSender(caller.sender, async () => scopedSubscriptionAnswer(await this.answer(scopedSubscriptionSearch(request, caller), options), caller, request), caller.steward);
   }
 
   private async answer(request: FhirRequest, options: { baseUrl?: string }): Promise<FhirResponse> {
