@@ -48,6 +48,8 @@ export interface FhirEngineOptions {
    * core R4 value sets and code systems; a terminology service plugs in its own (in process or HTTP).
    */
   terminology?: TerminologyProvider;
+  /** The status of a read in a `_format` this server cannot answer in (unsupportedReadFormatStatus); 406 by default. */
+  unsupportedReadFormatStatus?: 400 | 406;
 }
 
 export class FhirEngine {
@@ -66,9 +68,10 @@ export class FhirEngine {
   private codeSystemCatalogue: CodeSystemCatalogue | undefined;
   /**
    * The status of a read (`GET Type/id[/_history/vid]`) whose `_format` this server cannot answer
-   * in: 406 as FHIR's http page says; a profile may ask otherwise (PDQm ITI-78 3.78.4.4.2: 400).
+   * in: 406 as FHIR's http page says; a profile may ask otherwise (PDQm ITI-78 3.78.4.4.2, mCSD
+   * ITI-90 2:3.90.4.4.2: 400).
    */
-  readonly unsupportedReadFormatStatus: 400 | 406 = 406;
+  readonly unsupportedReadFormatStatus: 400 | 406;
 
   constructor(options: FhirEngineOptions) {
     this.db = options.db;
@@ -80,6 +83,7 @@ export class FhirEngine {
     this.statistics = new StatisticsKeeper(this.db, this.schema, (error) => logger?.warn({ err: error, schema: this.schema }, 'FHIR statistics refresh (ANALYZE) failed; searches keep the previous plans'));
     this.limits = options.limits ?? limitsFromEnvironment();
     this.terminology = options.terminology ?? CORE_TERMINOLOGY;
+    this.unsupportedReadFormatStatus = options.unsupportedReadFormatStatus ?? 406;
     this.registerOperation(validateOperation);
     this.registerOperation(versionsOperation);
     for (const operation of [metaOperation, metaAddOperation, metaDeleteOperation]) this.registerOperation(operation);

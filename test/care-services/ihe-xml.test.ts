@@ -88,4 +88,16 @@ describe('care services: mCSD ITI-90 and ITI-91 in FHIR XML (PGlite)', () => {
       assert.ok(isFhirXml(badSince) && badSince.body.resourceType === 'OperationOutcome');
     }
   });
+
+  test('ITI-90 2:3.90.4.4.2: a read in a format the Directory cannot produce is 400 (a search stays 406)', async () => {
+    for (const [where, base, headers] of bases()) {
+      for (const path of ['Location/loc-fac-1', 'Location/loc-fac-1/_history/1']) {
+        const read = await requestXml(`${base}/${path}?_format=${encodeURIComponent('text/turtle')}`, 'GET', undefined, headers);
+        assert.equal(read.status, 400, `${where} ${path}: ${read.text}`);
+        assert.ok(isFhirXml(read) && read.body.resourceType === 'OperationOutcome', `${where}: ${read.text}`);
+      }
+      const search = await requestXml(`${base}/Location?_format=${encodeURIComponent('text/turtle')}`, 'GET', undefined, headers);
+      assert.equal(search.status, 406, `${where}: ${search.text}`);
+    }
+  });
 });

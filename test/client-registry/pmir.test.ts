@@ -70,6 +70,21 @@ for (const driver of testDrivers) {
       assert.deepEqual(header(reply.body).response, { identifier: message.id, code: 'ok' });
     });
 
+    test('$process-message also takes the message as its "content" parameter in a Parameters body (R4 MessageHeader-process-message)', async () => {
+      const message = feed([{ fullUrl: 'urn:uuid:p10', resource: patient({ ids: [['urn:test:pmir-clinic', 'P-10']], family: 'Zulu', given: 'Thandi', birthDate: '1993-05-06' }), request: { method: 'POST', url: 'Patient' } }]);
+      const reply = await cr.request('POST', '$process-message', { resourceType: 'Parameters', parameter: [{ name: 'content', resource: message.bundle }] });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(header(reply.body).response, { identifier: message.id, code: 'ok' });
+      const found = await cr.request('GET', `Patient?identifier=${encodeURIComponent('urn:test:pmir-clinic|P-10')}`);
+      assert.equal(found.body.total, 1, JSON.stringify(found.body));
+      // Not a message: still refused (no content, or two).
+      for (const parameter of [[], [{ name: 'content', resource: message.bundle }, { name: 'content', resource: message.bundle }]]) {
+        const refused = await cr.request('POST', '$process-message', { resourceType: 'Parameters', parameter });
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.resourceType, 'OperationOutcome');
+      }
+    });
+
     test('update and merge: a PUT updates; a PUT with active=false and replaced-by merges', async () => {
       const other = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:pmir-clinic', 'P-2']], family: 'Lungu', given: 'Ruth', birthDate: '1991-12-12' }));
       const current = (await cr.request('GET', `Patient/${created}`)).body;

@@ -125,6 +125,27 @@ for (const driver of testDrivers) {
       assert.equal((await as('clinic-a', 'DELETE', `Subscription/${id}`)).status, 204);
     });
 
+    test("histories tell another client nothing of a client's Subscriptions: no count, and its instance history is 404 as its read", async () => {
+      const made = await as('clinic-a', 'POST', 'Subscription', subscription(`${subscriber.url}/h`, { channel: { type: 'rest-hook', endpoint: `${subscriber.url}/h`, header: ['Authorization: Bearer h-secret'] } }));
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const id = made.body.id as string;
+      const instance = await as('clinic-b', 'GET', `Subscription/${id}/_history`);
+      assert.equal(instance.status, 404, JSON.stringify(instance.body));
+      assert.equal(instance.body.resourceType, 'OperationOutcome');
+      for (const path of ['Subscription/_history', '_history']) {
+        const history = await as('clinic-b', 'GET', path);
+        assert.equal(history.status, 200, JSON.stringify(history.body));
+        const visible = (history.body.entry ?? []).length;
+        assert.ok(history.body.total === undefined || history.body.total === visible, `${path}: total ${history.body.total} counts entries clinic-b does not see (${visible})`);
+        assert.doesNotMatch(JSON.stringify(history.body), new RegExp(id));
+      }
+      // The owner still has its instance history, total included.
+      const own = await as('clinic-a', 'GET', `Subscription/${id}/_history`);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      assert.equal(own.body.total, 1);
+      assert.equal((await as('clinic-a', 'DELETE', `Subscription/${id}`)).status, 204);
+    });
+
     test("another client neither changes nor deletes a client's RelatedPerson", async () => {
       const owner = await as('clinic-a', 'POST', 'Patient', patient({ ids: [['urn:test:sec-clinic', 'SEC-RP']], family: 'Kin', given: 'Esi', birthDate: '1980-01-01' }));
       assert.equal(owner.status, 201);

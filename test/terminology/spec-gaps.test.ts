@@ -171,5 +171,38 @@ for (const driver of testDrivers) {
       assert.equal(param(withoutUrl, 'result'), true);
       assert.deepEqual(targets(withoutUrl), ['other']);
     });
+
+    test('CodeSystem/{id}/$lookup, $subsumes and $validate-code: another url or a version the instance is not is refused, not ignored', async () => {
+      const found = await ok(`CodeSystem?url=${q(T1)}`);
+      const id = found.entry[0].resource.id as string;
+      assert.equal(param(await ok(`CodeSystem/${id}/$lookup?code=D&system=${q(T1)}&version=1`), 'display'), 'Dog');
+      for (const path of [
+        `CodeSystem/${id}/$lookup?code=D&system=${q('http://example.org/other')}`,
+        `CodeSystem/${id}/$subsumes?codeA=G&codeB=D&system=${q('http://example.org/other')}`,
+        `CodeSystem/${id}/$validate-code?code=D&url=${q('http://example.org/other')}`,
+      ]) {
+        const reply = await tx.get(path);
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body)}`);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      for (const path of [`CodeSystem/${id}/$lookup?code=D&version=9`, `CodeSystem/${id}/$subsumes?codeA=G&codeB=D&version=9`, `CodeSystem/${id}/$validate-code?code=D&version=9`]) {
+        const reply = await tx.get(path);
+        assert.equal(reply.status, 404, `${path}: ${JSON.stringify(reply.body)}`);
+        assert.match(JSON.stringify(reply.body), /version 9 of code system/);
+      }
+    });
+
+    test('$translate: a coding (or a codeableConcept\'s) without its system is a 400, as a code without system is', async () => {
+      for (const body of [
+        P({ name: 'coding', valueCoding: { code: 's1' } }),
+        P({ name: 'codeableConcept', valueCodeableConcept: { coding: [{ code: 's1' }] } }),
+      ]) {
+        const reply = await tx.post('ConceptMap/$translate', body);
+        assert.equal(reply.status, 400, JSON.stringify(reply.body));
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      const withSystem = await ok('ConceptMap/$translate', P({ name: 'coding', valueCoding: { system: SRC, code: 's1' } }));
+      assert.equal(param(withSystem, 'result'), true);
+    });
   });
 }

@@ -52,6 +52,8 @@ export async function createCareServicesEngine(context: Pick<ServiceContext, 'db
     limits: options.limits,
     ...(context.logger ? { logger: context.logger } : {}),
     software: { name: 'Instant OpenHIE care services (mCSD)', version: '0.1.0', instantiates: MCSD_CAPABILITY_STATEMENTS },
+    // ITI-90 2:3.90.4.4.2: a Directory unable to produce a read in the requested format answers 400.
+    unsupportedReadFormatStatus: 400,
   });
   await engine.migrate();
   await context.db.migrate(schema, careServicesMigrations(schema));

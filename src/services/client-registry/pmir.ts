@@ -31,11 +31,25 @@ const FEED_TYPES = new Set(['Patient', 'RelatedPerson']);
 const RESPONSE_HEADER_PROFILE = 'https://profiles.ihe.net/ITI/PMIR/StructureDefinition/IHE.PMIR.MessageHeader.Response';
 const RESPONSE_DEFINITION = 'https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response';
 
-export function isMessageBundle(request: FhirRequest): boolean {
-  const body = request.body as { resourceType?: unknown; type?: unknown } | undefined;
-  // To the base (PMIR) or to FHIR messaging's own endpoint, [base]/$process-message (R4 messaging.html).
+const PROCESS_MESSAGE = '$process-message';
+
+/**
+ * The request as a message to apply, or undefined when it is none: a message Bundle POSTed to the
+ * base (PMIR) or to FHIR messaging's own endpoint, [base]/$process-message (R4 messaging.html),
+ * which, as any operation whose one resource input is `content`, takes it as the body or as the
+ * `content` parameter of a Parameters. Any other POST to $process-message is a 400.
+ */
+export function messageRequest(request: FhirRequest): FhirRequest | undefined {
   const path = request.path.replace(/^\/+|\/+$/g, '');
-  return request.method === 'POST' && (path === '' || path === '$process-message') && body?.resourceType === 'Bundle' && body.type === 'message';
+  if (request.method !== 'POST' || (path !== '' && path !== PROCESS_MESSAGE)) return undefined;
+  let body = request.body as { resourceType?: unknown; type?: unknown; parameter?: unknown } | undefined;
+  if (path === PROCESS_MESSAGE && body?.resourceType === 'Parameters' && Array.isArray(body.parameter)) {
+    const contents = (body.parameter as Array<{ name?: unknown; resource?: unknown } | null>).filter((p) => p?.name === 'content');
+    body = contents.length === 1 ? contents[0]!.resource as typeof body : undefined;
+  }
+  if (body?.resourceType === 'Bundle' && body.type === 'message') return { ...request, body };
+  if (path === PROCESS_MESSAGE) throw new FhirError(400, 'FHIR_BAD_REQUEST', `${PROCESS_MESSAGE} takes a Bundle of type message, as the body or as the one "content" parameter of a Parameters`);
+  return undefined;
 }
 
 interface FeedEntry {

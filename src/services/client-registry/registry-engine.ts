@@ -12,7 +12,7 @@ import { FhirError } from '../../fhir/outcome.js';
 import { sendFhirError } from '../../fhir/http/fastify.js';
 import { IdentifierDomainCache, type DomainsReader } from './identifier-domains.js';
 import { isPatientSearch, keepRequestedDomains, pdqmSearchExtension } from './pdqm-search.js';
-import { isMessageBundle, type PmirFeed } from './pmir.js';
+import { messageRequest, type PmirFeed } from './pmir.js';
 import { isResolveDuplicate, type DuplicateResolution } from './resolve-duplicate.js';
 import { STEWARD_ROLE, asSender } from './request-context.js';
 import { scopedSubscriptionAnswer, scopedSubscriptionSearch } from './subscription-access.js';
@@ -68,7 +68,7 @@ export class ClientRegistryEngine extends FhirEngine {
 
   override async handle(request: FhirRequest, options: { baseUrl?: string } = {}): Promise<FhirResponse> {
     const caller = { sender: request.headers[VERIFIED_SENDER_HEADER], steward: request.headers[VERIFIED_STEWARD_HEADER] === 'true' };
-    return asSender(caller.sender, async () => scopedSubscriptionAnswer(await this.answer(scopedSubscriptionSearch(request, caller), options), caller), caller.steward);
+    return asSender(caller.sender, async () => scopedSubscriptionAnswer(await this.answer(scopedSubscriptionSearch(request, caller), options), caller, request), caller.steward);
   }
 
   private async answer(request: FhirRequest, options: { baseUrl?: string }): Promise<FhirResponse> {
@@ -77,7 +77,15 @@ export class ClientRegistryEngine extends FhirEngine {
     if (request.headers[DELIVERY_HEADER] && request.method !== 'GET' && request.method !== 'HEAD') {
       return errorResponse(new FhirError(508, 'FHIR_FORBIDDEN', `this is a delivery of this registry's Subscription/${String(request.headers[DELIVERY_HEADER]).slice(0, 64)} sent back to it, which would loop: point the subscription at its subscriber`));
     }
-    if (this.pmir && isMessageBundle(request)) return this.pmir.handle(this.repository(options.baseUrl), request);
+    if (this.pmir) {
+      let message: FhirRequest | undefined;
+      try {
+        message = messageRequest(request);
+      } catch (error) {
+        return errorResponse(error);
+      }
+      if (message) return this.pmir.handle(this.repository(options.baseUrl), message);
+    }
     if (this.duplicates && isResolveDuplicate(request)) return this.resolveDuplicate(this.duplicates, request, options.baseUrl);
     const response = await super.handle(request, options);
     if (this.pdqmDomains && isPatientSearch(request)) return keepRequestedDomains(this.repository(options.baseUrl), this.pdqmDomains, request, response);

@@ -41,14 +41,37 @@ function masked(subscription: Subscription): Subscription {
 const isSubscription = (resource: Resource | undefined): resource is Subscription => resource?.resourceType === 'Subscription';
 
 /** The answer with what the caller may not see of Subscriptions removed, and headers masked. */
-export function scopedSubscriptionAnswer(response: FhirResponse, caller: Caller): FhirResponse {
+export function scopedSubscriptionAnswer(response: FhirResponse, caller: Caller, request?: FhirRequest): FhirResponse {
   const resource = response.resource;
   if (isSubscription(resource)) {
     if (!visibleTo(resource, caller)) return errorResponse(new FhirError(404, 'FHIR_NOT_FOUND', `Subscription/${resource.id} is not known`));
     return { ...response, resource: masked(resource) };
   }
-  if (resource?.resourceType === 'Bundle') return { ...response, resource: scopedBundle(resource as Bundle, caller) };
+  if (resource?.resourceType === 'Bundle') {
+    const history = request && !caller.steward && (resource as Bundle).type === 'history' ? subscriptionHistory(request) : undefined;
+    if (history) {
+      const hidden = (resource as Bundle).entry?.some((e) => isSubscription(e.resource) && !visibleTo(e.resource, caller));
+      // Another's Subscription has no history for this caller, as it has no read.
+      if (history.id && hidden) return errorResponse(new FhirError(404, 'FHIR_NOT_FOUND', `Subscription/${history.id.slice(0, 64)} is not known`));
+      // The total counts every version, the caller's or not (on other pages too): it would tell how
+      // many Subscriptions others hold. A history's total is optional (R4 Bundle.total).
+      if (!history.id || !(resource as Bundle).entry?.length) {
+        const { total: _counted, ...rest } = scopedBundle(resource as Bundle, caller);
+        return { ...response, resource: rest as Bundle };
+      }
+    }
+    return { ...response, resource: scopedBundle(resource as Bundle, caller) };
+  }
   return response;
+}
+
+/** A history that may list Subscriptions: the system's, Subscription's, or one Subscription's (its id). */
+function subscriptionHistory(request: FhirRequest): { id?: string } | undefined {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+  const path = request.path.replace(/^\/+|\/+$/g, '');
+  if (path === '_history' || path === 'Subscription/_history') return {};
+  const instance = /^Subscription\/([^/]+)\/_history$/.exec(path);
+  return instance ? { id: instance[1] } : undefined;
 }
 
 function scopedBundle(bundle: Bundle, caller: Caller): Bundle {

@@ -18,8 +18,14 @@ export async function codeSystemOf(repo: FhirRepository, store: ConceptStore, op
   if (options.id) {
     await repo.read('CodeSystem', options.id); // 404/410 as for a read
     const systems = await store.systemsOfResource(repo.sql, options.id);
-    const chosen = systems.find((s) => !options.version || s.version === options.version) ?? systems[0];
-    if (!chosen) throw unknownTerminology(`CodeSystem/${options.id} has no url, so it holds no concepts to answer $${options.operation}`);
+    if (!systems[0]) throw unknownTerminology(`CodeSystem/${options.id} has no url, so it holds no concepts to answer $${options.operation}`);
+    // A url or version given with the instance names it too: another one is not it (as on ValueSet and ConceptMap instances).
+    const named = canonicalTarget(options.url, options.version, options.operation);
+    if (named.url && !systems.some((s) => s.url === named.url)) {
+      throw badParameter(`give the code system one way, not the instance in the path (${systems[0].url.slice(0, 200)}) and another url (${named.url.slice(0, 200)})`);
+    }
+    const chosen = systems.find((s) => !named.version || s.version === named.version);
+    if (!chosen) throw unknownTerminology(await unknownSystemMessage(repo.sql, store, systems[0].url, named.version));
     return chosen;
   }
   ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.operation));

@@ -123,6 +123,8 @@ export function translateOperation(): FhirOperation {
       if (input.has('code') && !input.string('system')) throw badParameter('$translate: a "code" needs its "system"');
       // The source version: from system|version, the coding's, or "version" (which must agree).
       const codings = codingsToCheck(input, ['system'], 'version');
+      // The same for a coding: a code means nothing without its system (it would match every map's code).
+      if (codings.some((coding) => !coding.system)) throw badParameter('$translate: a coding needs its "system"');
       const conceptMapVersion = input.string('conceptMapVersion');
       const inline = await input.validResource<ConceptMap>('conceptMap', 'ConceptMap', (resource, type) => repo.validate(resource, type));
       const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', { id, url: input.string('url'), version: conceptMapVersion, inline, what: 'concept map' });
