@@ -79,5 +79,30 @@ for (const driver of testDrivers) {
       assert.ok(copy.response.status >= 500, `the failed route has an error status, got ${JSON.stringify(copy.response)}`);
       assert.ok(!Number.isNaN(Date.parse(copy.response.timestamp)));
     });
+
+    test('a mediator response no HTTP answer can carry (status "abc", 99999 or 100, a header name with a space) is a 502 to the caller and logged as that 502, Failed', async () => {
+      const answers: Record<string, unknown> = {
+        '/med-bad-status': { status: 'Successful', response: { status: 'abc', body: 'x' } },
+        '/med-huge-status': { status: 'Successful', response: { status: 99999, body: 'x' } },
+        '/med-bad-header': { status: 'Successful', response: { status: 200, headers: { 'bad header': 'x' }, body: 'x' } },
+        // A 1xx is no final answer: relayed, it left the caller waiting until the connection closed.
+        '/med-informational': { status: 'Successful', response: { status: 100, body: 'x' } },
+      };
+      for (const [path, answer] of Object.entries(answers)) {
+        up.handle(path, (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json+openhim' });
+          res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', ...(answer as object) }));
+        });
+        const name = `odd${path.replace(/\//g, '-')}`;
+        await addChannel(name, { urlPattern: `^${path}$`, routes: [route({ path })] });
+        const res = await fetch(`${iol.router}${path}`, { headers: { authorization: emr } });
+        assert.equal(res.status, 502, path);
+        await res.arrayBuffer();
+        const tx = await loggedWithRoutes(name, 0);
+        assert.equal(tx.response.status, 502, path);
+        assert.equal(tx.status, 'Failed', path);
+        assert.match(tx.error.message, /mediator/, path);
+      }
+    });
   });
 }
