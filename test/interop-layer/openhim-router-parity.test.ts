@@ -104,5 +104,24 @@ for (const driver of testDrivers) {
         assert.match(tx.error.message, /mediator/, path);
       }
     });
+
+    test('orchestrations a mediator lists that are not objects (null, 1) are not logged: the transaction list stays readable in every representation', async () => {
+      up.handle('/med-odd-orchestrations', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', status: 'Successful', response: { status: 200, body: 'ok' }, orchestrations: [null, 1, 'x', { name: 'step', request: { path: '/s', method: 'GET', timestamp: new Date().toISOString() } }] }));
+      });
+      await addChannel('odd-orchestrations', { urlPattern: '^/odd-orchestrations$', routes: [route({ path: '/med-odd-orchestrations' }), { name: 'copy', host: '127.0.0.1', port: up.port, path: '/med-odd-orchestrations' }] });
+      const res = await fetch(`${iol.router}/odd-orchestrations`, { headers: { authorization: emr } });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'ok');
+      const tx = await loggedWithRoutes('odd-orchestrations', 1);
+      assert.deepEqual(tx.orchestrations.map((o: { name: string }) => o.name), ['step', 'primary']);
+      assert.deepEqual(tx.routes[0].orchestrations.map((o: { name: string }) => o.name), ['step']);
+      for (const representation of ['simple', 'simpledetails', 'full', 'fulltruncate']) {
+        const list = await iol.call('GET', `/transactions?filterRepresentation=${representation}&filters=${encodeURIComponent(JSON.stringify({ channelID: channels['odd-orchestrations'] }))}`);
+        assert.equal(list.status, 200, `${representation}: ${JSON.stringify(list.body)}`);
+      }
+      assert.equal((await iol.call('GET', '/events/0')).status, 200, 'the visualizer\'s events too');
+    });
   });
 }

@@ -40,7 +40,8 @@ type BodyPart = { body?: string; bodyBase64?: string } | undefined;
  * routes', its orchestrations', and those of the orchestrations a mediator on a route reported).
  */
 function withEachPart(tx: Transaction, change: <T extends BodyPart>(part: T) => T): Transaction {
-  const each = (orchestrations: Transaction['orchestrations']) => orchestrations.map((o) => ({ ...o, request: change(o.request), response: change(o.response) }));
+  // An entry that is no object (logged from a mediator before the router left such entries out) is kept as it is.
+  const each = (orchestrations: Transaction['orchestrations']) => orchestrations.map((o) => (o && typeof o === 'object' ? { ...o, request: change(o.request), response: change(o.response) } : o));
   return {
     ...tx,
     request: change(tx.request),
@@ -52,7 +53,7 @@ function withEachPart(tx: Transaction, change: <T extends BodyPart>(part: T) => 
 
 function stripBodies(tx: Transaction): Transaction {
   return withEachPart(tx, <T extends BodyPart>(part: T): T => {
-    if (!part) return part;
+    if (!part || typeof part !== 'object') return part;
     const { body: _b, bodyBase64: _e, ...rest } = part;
     return rest as T;
   });
