@@ -123,5 +123,18 @@ for (const driver of testDrivers) {
       }
       assert.equal((await iol.call('GET', '/events/0')).status, 200, 'the visualizer\'s events too');
     });
+
+    test('a mediator\'s JSON body that is an object is logged as JSON on a secondary route too, as the caller gets it from a primary', async () => {
+      up.handle('/med-object-body', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', status: 'Successful', response: { status: 200, headers: { 'content-type': 'application/json' }, body: { resourceType: 'Bundle' } } }));
+      });
+      await addChannel('object-body', { urlPattern: '^/object-body$', routes: [route({ path: '/med-object-body' }), { name: 'copy', host: '127.0.0.1', port: up.port, path: '/med-object-body' }] });
+      const res = await fetch(`${iol.router}/object-body`, { headers: { authorization: emr } });
+      assert.deepEqual(await res.json(), { resourceType: 'Bundle' });
+      const tx = await loggedWithRoutes('object-body', 1);
+      assert.deepEqual(JSON.parse(tx.response.body), { resourceType: 'Bundle' });
+      assert.deepEqual(JSON.parse(tx.routes[0].response.body), { resourceType: 'Bundle' });
+    });
   });
 }

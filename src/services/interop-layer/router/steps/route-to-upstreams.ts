@@ -99,6 +99,11 @@ function unrelayable(response: MediatorResponse['response']): string | undefined
   return undefined;
 }
 
+/** A mediator's `response.body` as text: a string as it is, anything else as JSON (an object was logged "[object Object]" for a secondary route). */
+function mediatorBodyText(body: unknown): string {
+  return body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+}
+
 function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
   if (!type.startsWith('application/json+openhim')) return undefined;
@@ -255,7 +260,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     exchange.response = {
       status: m.response?.status ?? (m.error ? 500 : upstream.status),
       headers: mediatorHeaders(m.response?.headers),
-      body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
+      body: Buffer.from(mediatorBodyText(body)),
     };
     if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
     if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
@@ -300,7 +305,7 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
         status: m?.response?.status ?? outcome.response.status,
         headers: loggableHeaders(m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers)),
         timestamp: outcome.response.timestamp,
-        ...(m?.response?.body !== undefined ? storedBody(String(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
+        ...(m?.response?.body !== undefined ? storedBody(mediatorBodyText(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
       };
       if (typeof m?.['x-mediator-urn'] === 'string') record.mediatorURN = m['x-mediator-urn'].slice(0, 500);
       if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
