@@ -34,6 +34,11 @@ export interface HttpAppOptions {
   /** Deepest JSON nesting accepted in a body (default 64). */
   maxJsonDepth?: number;
   /**
+   * An empty application/json body on POST, PUT or PATCH is `{}` (koa-bodyparser's strict JSON,
+   * as OpenHIM's admin API reads one) instead of a 400.
+   */
+  emptyJsonBodyIsObject?: boolean;
+  /**
    * Answers a request Fastify refuses before routing (a URL with a bad percent-escape), in the
    * app's own error shape; without it Fastify's `{error, code: FST_ERR_BAD_URL, statusCode}`.
    */
@@ -56,7 +61,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       createGuardedServer(handler, { limits, name: options.name ?? 'http', logger: options.logger, tls: options.https }),
     ...(options.badUrl ? { frameworkErrors: frameworkErrorsVia(options.badUrl) } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
-  guardJsonDepth(app, options.maxJsonDepth ?? 64);
+  guardJsonDepth(app, options.maxJsonDepth ?? 64, options.emptyJsonBodyIsObject === true);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -99,7 +104,7 @@ export function reservedJsonKey(text: string): string | undefined {
  * `__proto__` and `constructor.prototype`) runs, so deep nesting costs a linear scan, not a parse.
  * A plug-in with its own parsers (the FHIR routes) does the same check itself.
  */
-function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
+function guardJsonDepth(app: FastifyInstance, maxDepth: number, emptyIsObject: boolean): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -108,6 +113,10 @@ function guardJsonDepth(app: FastifyInstance, maxDepth: number): void {
     // is nothing to parse, and OpenHIM (koa-bodyparser) takes it too.
     if (text.trim() === '' && (request.method === 'DELETE' || request.method === 'GET')) {
       done(null, undefined);
+      return;
+    }
+    if (emptyIsObject && text.trim() === '') {
+      done(null, {});
       return;
     }
     if (jsonNestingExceeds(text, maxDepth) !== undefined) {

@@ -352,6 +352,20 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('POST', '/mediators', { ...registration, version: 'one' })).status, 400);
     });
 
+    test('an empty JSON body is {} as OpenHIM (koa-bodyparser) reads it: a trigger or an install sent with Content-Type: application/json and no body', async () => {
+      const post = (path: string) => fetch(`${iol.api}${path}`, { method: 'POST', headers: { authorization: iol.rootAuth, 'content-type': 'application/json' } });
+      const channel = await iol.call('POST', '/channels', { name: 'empty-body', urlPattern: '^/empty-body$', routes: [{ name: 'r', host: '127.0.0.1', port: 1, primary: true }] });
+      assert.equal(channel.status, 201);
+      const trigger = await post(`/channels/${channel.body._id}/trigger`);
+      assert.notEqual(trigger.status, 400, await trigger.text());
+      await iol.call('POST', '/mediators', { urn: 'urn:mediator:empty-body', version: '1.0.0', name: 'E', endpoints: [{ name: 'e', host: '127.0.0.1', port: 1 }], defaultChannelConfig: [{ name: 'empty-body default', urlPattern: '^/ebd$', routes: [{ name: 'a', host: 'h', port: 1, primary: true }] }] });
+      const install = await post('/mediators/urn:mediator:empty-body/channels');
+      assert.equal(install.status, 201, await install.text());
+      assert.ok((await iol.call('GET', '/channels')).body.some((c: { name: string }) => c.name === 'empty-body default'), 'no body installs all');
+      // As OpenHIM: the body is {}, which has no uptime.
+      assert.equal((await post('/mediators/urn:mediator:empty-body/heartbeat')).status, 400);
+    });
+
     test('a mediator release replaces its pre-release (semver order, as OpenHIM compares)', async () => {
       const registration = (version: string, name: string) => ({
         urn: 'urn:mediator:semver', version, name, endpoints: [{ name: 'e', host: '127.0.0.1', port: 1, primary: true }],

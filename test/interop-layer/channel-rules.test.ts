@@ -115,6 +115,13 @@ for (const driver of testDrivers) {
       assert.match(res.body.message, /"kafka".*not supported/);
     });
 
+    test('a body that is not a channel (JSON null, a list, a string) is a 400 on POST, never a 500', async () => {
+      for (const body of ['null', '[]', '"x"', '1']) {
+        const res = await fetch(`${iol.api}/channels`, { method: 'POST', headers: { authorization: iol.rootAuth, 'content-type': 'application/json' }, body });
+        assert.equal(res.status, 400, `${body}: ${await res.text()}`);
+      }
+    });
+
     test('an empty allow entry and an alert condition OpenHIM does not have are refused', async () => {
       const route = { name: 'r', host: '127.0.0.1', port: 1, primary: true };
       assert.equal((await iol.call('POST', '/channels', { name: 'blank-allow', urlPattern: '^/ba$', allow: [''], routes: [route] })).status, 400);

@@ -79,5 +79,62 @@ for (const driver of testDrivers) {
       assert.ok(copy.response.status >= 500, `the failed route has an error status, got ${JSON.stringify(copy.response)}`);
       assert.ok(!Number.isNaN(Date.parse(copy.response.timestamp)));
     });
+
+    test('a mediator response no HTTP answer can carry (status "abc", 99999 or 100, a header name with a space) is a 502 to the caller and logged as that 502, Failed', async () => {
+      const answers: Record<string, unknown> = {
+        '/med-bad-status': { status: 'Successful', response: { status: 'abc', body: 'x' } },
+        '/med-huge-status': { status: 'Successful', response: { status: 99999, body: 'x' } },
+        '/med-bad-header': { status: 'Successful', response: { status: 200, headers: { 'bad header': 'x' }, body: 'x' } },
+        // A 1xx is no final answer: relayed, it left the caller waiting until the connection closed.
+        '/med-informational': { status: 'Successful', response: { status: 100, body: 'x' } },
+      };
+      for (const [path, answer] of Object.entries(answers)) {
+        up.handle(path, (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json+openhim' });
+          res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', ...(answer as object) }));
+        });
+        const name = `odd${path.replace(/\//g, '-')}`;
+        await addChannel(name, { urlPattern: `^${path}$`, routes: [route({ path })] });
+        const res = await fetch(`${iol.router}${path}`, { headers: { authorization: emr } });
+        assert.equal(res.status, 502, path);
+        await res.arrayBuffer();
+        const tx = await loggedWithRoutes(name, 0);
+        assert.equal(tx.response.status, 502, path);
+        assert.equal(tx.status, 'Failed', path);
+        assert.match(tx.error.message, /mediator/, path);
+      }
+    });
+
+    test('orchestrations a mediator lists that are not objects (null, 1) are not logged: the transaction list stays readable in every representation', async () => {
+      up.handle('/med-odd-orchestrations', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', status: 'Successful', response: { status: 200, body: 'ok' }, orchestrations: [null, 1, 'x', { name: 'step', request: { path: '/s', method: 'GET', timestamp: new Date().toISOString() } }] }));
+      });
+      await addChannel('odd-orchestrations', { urlPattern: '^/odd-orchestrations$', routes: [route({ path: '/med-odd-orchestrations' }), { name: 'copy', host: '127.0.0.1', port: up.port, path: '/med-odd-orchestrations' }] });
+      const res = await fetch(`${iol.router}/odd-orchestrations`, { headers: { authorization: emr } });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'ok');
+      const tx = await loggedWithRoutes('odd-orchestrations', 1);
+      assert.deepEqual(tx.orchestrations.map((o: { name: string }) => o.name), ['step', 'primary']);
+      assert.deepEqual(tx.routes[0].orchestrations.map((o: { name: string }) => o.name), ['step']);
+      for (const representation of ['simple', 'simpledetails', 'full', 'fulltruncate']) {
+        const list = await iol.call('GET', `/transactions?filterRepresentation=${representation}&filters=${encodeURIComponent(JSON.stringify({ channelID: channels['odd-orchestrations'] }))}`);
+        assert.equal(list.status, 200, `${representation}: ${JSON.stringify(list.body)}`);
+      }
+      assert.equal((await iol.call('GET', '/events/0')).status, 200, 'the visualizer\'s events too');
+    });
+
+    test('a mediator\'s JSON body that is an object is logged as JSON on a secondary route too, as the caller gets it from a primary', async () => {
+      up.handle('/med-object-body', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json+openhim' });
+        res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', status: 'Successful', response: { status: 200, headers: { 'content-type': 'application/json' }, body: { resourceType: 'Bundle' } } }));
+      });
+      await addChannel('object-body', { urlPattern: '^/object-body$', routes: [route({ path: '/med-object-body' }), { name: 'copy', host: '127.0.0.1', port: up.port, path: '/med-object-body' }] });
+      const res = await fetch(`${iol.router}/object-body`, { headers: { authorization: emr } });
+      assert.deepEqual(await res.json(), { resourceType: 'Bundle' });
+      const tx = await loggedWithRoutes('object-body', 1);
+      assert.deepEqual(JSON.parse(tx.response.body), { resourceType: 'Bundle' });
+      assert.deepEqual(JSON.parse(tx.routes[0].response.body), { resourceType: 'Bundle' });
+    });
   });
 }

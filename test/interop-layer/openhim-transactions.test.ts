@@ -368,5 +368,27 @@ for (const driver of testDrivers) {
       assert.equal(page.body[1].orchestrations[0].request.body, undefined);
       assert.equal(page.body[1].routes[0].name, 'r', 'the parts themselves are kept');
     });
+
+    test('a route\'s own orchestrations (a mediator on a non-primary route) lose their bodies too without txViewFullAcl and in simpledetails', async () => {
+      const channel = await iol.call('POST', '/channels', { name: 'nested', urlPattern: '^/nested$', allow: ['x'], txViewAcl: ['nested-viewers'], routes: [{ name: 'p', host: '127.0.0.1', port: 1, primary: true }] });
+      assert.equal(channel.status, 201, JSON.stringify(channel.body));
+      const step = { name: 'mediator step', request: { path: '/lookup', method: 'GET', body: 'secret request', timestamp: iso(t0) }, response: { status: 200, body: 'secret response', timestamp: iso(t0 + 1) } };
+      const created = await iol.call('POST', '/transactions', transaction('nested', { channelID: channel.body._id, routes: [{ name: 'copy', request: { path: '/copy', method: 'POST', body: 'route request', timestamp: iso(t0) }, response: { status: 200, body: 'route response', timestamp: iso(t0 + 2) }, orchestrations: [step] }] }));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await iol.call('POST', '/users', { email: 'nested-viewer@example.org', groups: ['nested-viewers'], password: 'nested-viewer-password' })).status, 201);
+      const viewer = { authorization: `Basic ${Buffer.from('nested-viewer@example.org:nested-viewer-password').toString('base64')}` };
+      const answers = [
+        (await iol.call('GET', `/transactions?${f({ channelID: channel.body._id })}&filterRepresentation=full`, undefined, viewer)).body[0],
+        (await iol.call('GET', `/transactions/${created.body._id}`, undefined, viewer)).body,
+        (await iol.call('GET', `/transactions?${f({ channelID: channel.body._id })}&filterRepresentation=simpledetails`)).body[0],
+        (await iol.call('GET', `/transactions/${created.body._id}?filterRepresentation=simpledetails`)).body,
+      ];
+      for (const [n, tx] of answers.entries()) {
+        assert.equal(tx.routes[0].orchestrations[0].name, 'mediator step', `answer ${n}`);
+        assert.doesNotMatch(JSON.stringify(tx), /secret|route request|route response/, `answer ${n}`);
+      }
+      // An admin's full view keeps them.
+      assert.equal((await iol.call('GET', `/transactions/${created.body._id}`)).body.routes[0].orchestrations[0].response.body, 'secret response');
+    });
   });
 }

@@ -128,7 +128,9 @@ const METHODS_NOT_HTTP = "Channel method can't be defined if channel type is not
  * updateChannel: the body is its message alone), made on the document as sent, before the schema
  * reads it, so a client gets OpenHIM's text for what OpenHIM refuses.
  */
-function refuseAsOpenhim(channel: Record<string, unknown>): void {
+function refuseAsOpenhim(channel: Record<string, unknown> | null): void {
+  // Not an object (JSON null on POST): parseBody below refuses it with its message.
+  if (!channel || typeof channel !== 'object') return;
   const routes = Array.isArray(channel.routes) ? (channel.routes as unknown[]) : [];
   for (const route of routes) {
     if (!route || typeof route !== 'object') continue;

@@ -52,7 +52,7 @@ function answerBadUrl(url: string, reply: FastifyReply, accept?: string | string
 }
 
 export function buildScopedApiApp(deps: IolDeps, tls?: TlsIdentity): ApiApp {
-  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', badUrl: answerBadUrl, ...(tls ? { https: { ...secureContextOptions(tls, false) } } : {}) });
+  const app = createHttpApp({ logger: deps.logger, bodyLimit: deps.config.limits.apiBodyBytes, limits: deps.config.limits, name: 'interop-layer api', badUrl: answerBadUrl, emptyJsonBodyIsObject: true, ...(tls ? { https: { ...secureContextOptions(tls, false) } } : {}) });
   // Over HTTPS the API serves the keystore's certificate too (as OpenHIM), replaced without a restart.
   if (tls) deps.tls.onChange((identity) => (app.server as unknown as import('node:https').Server).setSecureContext(secureContextOptions(identity, false)));
   const routes = enforceScopes(app);

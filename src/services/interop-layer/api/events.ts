@@ -69,6 +69,8 @@ export function eventsOf(tx: Transaction, channel: Pick<Channel, '_id' | 'name' 
   }
   const parts = (type: 'route' | 'orchestration', list: readonly Timed[] | undefined) => {
     for (const part of list ?? []) {
+      // An orchestration that is no object (logged from a mediator before the router left such entries out) has no times.
+      if (!part || typeof part !== 'object') continue;
       const from = millis(part.request?.timestamp);
       const to = millis(part.response?.timestamp);
       if (from === undefined || to === undefined) continue;
@@ -80,7 +82,7 @@ export function eventsOf(tx: Transaction, channel: Pick<Channel, '_id' | 'name' 
   // mediator's orchestration: OpenHIM makes orchestration events of a mediator's alone.
   const route = channel.routes.find((r) => r.primary);
   const ownRecord = (o: Timed & { request?: { host?: unknown; port?: unknown } }) =>
-    route !== undefined && o.name === route.name && o.request?.host === route.host && Number(o.request?.port) === Number(route.port);
+    route !== undefined && Boolean(o) && o.name === route.name && o.request?.host === route.host && Number(o.request?.port) === Number(route.port);
   parts('orchestration', (tx.orchestrations as Timed[] | undefined)?.filter((o) => !ownRecord(o)));
   for (const route of tx.routes ?? []) {
     settled = millis((route as Timed).response?.timestamp) ?? settled;

@@ -105,7 +105,9 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
   app.post<{ Params: { urn: string } }>('/mediators/:urn/channels', async (request, reply) => {
     const m = await deps.mediators.byUrn(request.params.urn);
     if (!m) throw missing('No mediator found for this urn.');
-    const names = request.body ?? [];
+    // No body (an empty JSON body reads as {}, as koa-bodyparser reads it for OpenHIM) installs all.
+    const body = request.body;
+    const names = body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0) ? [] : body;
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw badRequest('send a list of channel names ([] installs all)');
     const wanted = names.length ? m.defaultChannelConfig.filter((c) => names.includes(c.name)) : m.defaultChannelConfig;
     const unknown = (names as string[]).filter((n) => !m.defaultChannelConfig.some((c) => c.name === n));

@@ -35,20 +35,25 @@ interface ListQuery {
 
 type BodyPart = { body?: string; bodyBase64?: string } | undefined;
 
-/** The transaction with `change` applied to every request and response it holds (its own, its routes', its orchestrations'). */
+/**
+ * The transaction with `change` applied to every request and response it holds (its own, its
+ * routes', its orchestrations', and those of the orchestrations a mediator on a route reported).
+ */
 function withEachPart(tx: Transaction, change: <T extends BodyPart>(part: T) => T): Transaction {
+  // An entry that is no object (logged from a mediator before the router left such entries out) is kept as it is.
+  const each = (orchestrations: Transaction['orchestrations']) => orchestrations.map((o) => (o && typeof o === 'object' ? { ...o, request: change(o.request), response: change(o.response) } : o));
   return {
     ...tx,
     request: change(tx.request),
     response: change(tx.response),
-    routes: tx.routes.map((r) => ({ ...r, request: change(r.request), response: change(r.response) })),
-    orchestrations: tx.orchestrations.map((o) => ({ ...o, request: change(o.request), response: change(o.response) })),
+    routes: tx.routes.map((r) => ({ ...r, request: change(r.request), response: change(r.response), ...(Array.isArray(r.orchestrations) ? { orchestrations: each(r.orchestrations) } : {}) })),
+    orchestrations: each(tx.orchestrations),
   };
 }
 
 function stripBodies(tx: Transaction): Transaction {
   return withEachPart(tx, <T extends BodyPart>(part: T): T => {
-    if (!part) return part;
+    if (!part || typeof part !== 'object') return part;
     const { body: _b, bodyBase64: _e, ...rest } = part;
     return rest as T;
   });

@@ -180,8 +180,10 @@ export function loggableHeaders<V>(headers: Readonly<Record<string, V>> | undefi
 /** A mediator's orchestrations as stored: their request and response headers masked too, at most `max` (a marker last when cut). */
 export function loggableOrchestrations(orchestrations: readonly Orchestration[], max: number): Orchestration[] {
   if (!Array.isArray(orchestrations)) return [];
-  return capOrchestrations(orchestrations, max).map((o) => {
-    if (!o || typeof o !== 'object') return o;
+  // An entry that is no object (null, 1, a list) records nothing: it is left out, as consoles
+  // and the API read each one's request and response.
+  const records = orchestrations.filter((o) => o !== null && typeof o === 'object' && !Array.isArray(o));
+  return capOrchestrations(records, max).map((o) => {
     const copy: Orchestration = { ...o };
     if (o.request && typeof o.request === 'object') {
       const request = { ...o.request };

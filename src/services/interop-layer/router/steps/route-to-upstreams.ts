@@ -6,6 +6,7 @@
  * A route answering `application/json+openhim` is a mediator: its `response` is the answer,
  * the rest (orchestrations, properties, status, error) goes to the transaction.
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Exchange, RouterDeps } from '../exchange.js';
 import { TRANSACTION_STATUSES, type Orchestration, type RecordedRequest, type Route, type RouteRecord, type Transaction, type TransactionStatus } from '../../models.js';
 import { compilePathTransform } from '../../validation.js';
@@ -76,6 +77,33 @@ export function forwardedHost(request: RouterRequest, publicHost: string | undef
   return `${listener.includes(':') ? `[${listener}]` : listener}:${request.port}`;
 }
 
+/**
+ * Why a mediator's `response` cannot be the caller's answer, or undefined: a status that is not a
+ * final HTTP status (a 1xx leaves the caller waiting for the real answer; Node refuses "abc" or
+ * 99999), or a header Node refuses to write. OpenHIM (koa) fails such an answer too.
+ */
+function unrelayable(response: MediatorResponse['response']): string | undefined {
+  if (!response || typeof response !== 'object') return undefined;
+  const status: unknown = response.status;
+  if (status !== undefined && status !== null && !(Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 599)) {
+    return `the mediator's response.status ${JSON.stringify(status).slice(0, 40)} is not a final HTTP status (200 to 599)`;
+  }
+  for (const [name, value] of Object.entries(mediatorHeaders(response.headers))) {
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch {
+      return `the mediator's response header ${JSON.stringify(name.slice(0, 60))} cannot be sent in an HTTP answer`;
+    }
+  }
+  return undefined;
+}
+
+/** A mediator's `response.body` as text: a string as it is, anything else as JSON (an object was logged "[object Object]" for a secondary route). */
+function mediatorBodyText(body: unknown): string {
+  return body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+}
+
 function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
   if (!type.startsWith('application/json+openhim')) return undefined;
@@ -85,6 +113,13 @@ function parseMediator(response: UpstreamResponse): MediatorResponse | undefined
     // As OpenHIM (setKoaResponse, mongoose): "201" is the status 201.
     const status: unknown = parsed.response?.status;
     if (typeof status === 'string' && /^\d{3}$/.test(status)) parsed.response!.status = Number(status);
+    // An answer that cannot be relayed is the route's failure: the caller and the log both get a
+    // 502 (the log used to keep the mediator's status and response while the caller got a 502).
+    const refused = unrelayable(parsed.response);
+    if (refused) {
+      const { status: _status, response: _response, ...rest } = parsed;
+      return { ...rest, response: { status: 502, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'the upstream answer could not be relayed (invalid status or header)' }, error: { message: refused } };
+    }
     return parsed;
   } catch {
     return { error: { message: 'the mediator sent application/json+openhim that is not JSON' } };
@@ -225,7 +260,7 @@ export async function routeToUpstreams(exchange: Exchange, deps: RouterDeps): Pr
     exchange.response = {
       status: m.response?.status ?? (m.error ? 500 : upstream.status),
       headers: mediatorHeaders(m.response?.headers),
-      body: Buffer.from(body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
+      body: Buffer.from(mediatorBodyText(body)),
     };
     if (m.orchestrations) tx.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
     if (m.properties) tx.properties = { ...(tx.properties ?? {}), ...m.properties };
@@ -270,7 +305,7 @@ async function recordSecondaryRoutes(tx: Transaction, exchange: Exchange, deps: 
         status: m?.response?.status ?? outcome.response.status,
         headers: loggableHeaders(m?.response?.headers ? mediatorHeaders(m.response.headers) : forwardableHeaders(outcome.response.headers)),
         timestamp: outcome.response.timestamp,
-        ...(m?.response?.body !== undefined ? storedBody(String(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
+        ...(m?.response?.body !== undefined ? storedBody(mediatorBodyText(m.response.body), channel.responseBody, cap) : await storedRouteBody(outcome.response, channel.responseBody, cap)),
       };
       if (typeof m?.['x-mediator-urn'] === 'string') record.mediatorURN = m['x-mediator-urn'].slice(0, 500);
       if (m?.orchestrations) record.orchestrations = loggableOrchestrations(m.orchestrations, deps.config.limits.transactionMaxParts);
