@@ -688,7 +688,7 @@ for (const driver of testDrivers) {
       assert.match(String(text.body), /iol_transaction_duration_seconds_bucket/);
     });
 
-    test('restart: Processing transactions are marked Failed; old bodies are culled by maxBodyAgeDays', async () => {
+    test('restart: requests the router left unanswered are marked Failed, an async mediator\'s and the API\'s Processing transactions stay; old bodies are culled by maxBodyAgeDays', async () => {
       const put = await iol.call('PUT', `/channels/${channels.fhir}`, { maxBodyAgeDays: 1 });
       assert.equal(put.status, 200);
       const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
@@ -697,16 +697,30 @@ for (const driver of testDrivers) {
         request: { path: '/fhir/old', headers: {}, querystring: '', method: 'POST', timestamp: old, body: 'old body' },
         response: { status: 200, headers: {}, timestamp: old, body: 'old answer' },
       });
-      for (const [id, status] of [['aaaaaaaaaaaaaaaaaaaaaaa1', 'Processing'], ['aaaaaaaaaaaaaaaaaaaaaaa2', 'Successful']] as const) {
-        await iol.t.db.query(
-          `INSERT INTO iol.transactions (id, channel_id, status, request_ts, request_path, doc) VALUES ($1, $2, $3, $4, '/fhir/old', $5::jsonb)`,
-          [id, channels.fhir, status, old, JSON.stringify(doc(id, status))],
-        );
-      }
+      // As the router logs a request still running (no response yet), by a replica that is gone.
+      const unanswered = { ...doc('aaaaaaaaaaaaaaaaaaaaaaa1', 'Processing'), response: undefined };
+      await iol.t.db.query(
+        `INSERT INTO iol.transactions (id, channel_id, status, request_ts, request_path, replica_id, doc) VALUES ($1, $2, 'Processing', $3, '/fhir/old', 'a-gone-replica', $4::jsonb)`,
+        ['aaaaaaaaaaaaaaaaaaaaaaa1', channels.fhir, old, JSON.stringify(unanswered)],
+      );
+      // An async mediator answered "Processing" (its outcome comes later by PUT); another recorded through POST /transactions.
+      await iol.t.db.query(
+        `INSERT INTO iol.transactions (id, channel_id, status, request_ts, request_path, response_status, replica_id, doc) VALUES ($1, $2, 'Processing', $3, '/fhir/old', 202, 'a-gone-replica', $4::jsonb)`,
+        ['aaaaaaaaaaaaaaaaaaaaaaa3', channels.fhir, old, JSON.stringify({ ...doc('aaaaaaaaaaaaaaaaaaaaaaa3', 'Processing'), response: { status: 202, headers: {}, timestamp: old } })],
+      );
+      const recorded = await iol.call('POST', '/transactions', { channelID: channels.fhir, status: 'Processing', request: { path: '/fhir/recorded', method: 'POST', timestamp: new Date().toISOString() } });
+      assert.equal(recorded.status, 201, JSON.stringify(recorded.body));
+      const recordedId = (await iol.t.db.query<{ id: string }>(`SELECT id FROM iol.transactions WHERE request_path = '/fhir/recorded'`)).rows[0]!.id;
+      await iol.t.db.query(
+        `INSERT INTO iol.transactions (id, channel_id, status, request_ts, request_path, doc) VALUES ($1, $2, 'Successful', $3, '/fhir/old', $4::jsonb)`,
+        ['aaaaaaaaaaaaaaaaaaaaaaa2', channels.fhir, old, JSON.stringify(doc('aaaaaaaaaaaaaaaaaaaaaaa2', 'Successful'))],
+      );
       await iol.restart();
       const crashed = await tx('aaaaaaaaaaaaaaaaaaaaaaa1');
       assert.equal(crashed.status, 'Failed');
       assert.match(crashed.error.message, /stopped while this transaction was processing/);
+      assert.equal((await tx('aaaaaaaaaaaaaaaaaaaaaaa3')).status, 'Processing');
+      assert.equal((await tx(recordedId)).status, 'Processing');
       const culled = await tx('aaaaaaaaaaaaaaaaaaaaaaa2');
       assert.equal(culled.request.body, undefined);
       assert.equal(culled.response.body, undefined);

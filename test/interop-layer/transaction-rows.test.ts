@@ -102,17 +102,23 @@ for (const driver of drivers) {
       assert.equal(read?.response?.body, 'upstream down');
     });
 
-    test('rows name the replica that logged them, bulk-loaded or upserted (the reaper fails only a dead replica\'s Processing rows)', async () => {
+    test('rows the router logs name its replica, bulk-loaded or upserted; rows recorded through the API name none (the reaper fails only a dead replica\'s unanswered Processing rows)', async () => {
       const named = new TransactionLog(t.db, createLogger(), 10, 100, 'replica-a');
       try {
         const fresh = transaction({ status: 'Processing', response: undefined });
         named.enqueueRow({ tx: fresh, bodies: null });
+        const again = transaction({ status: 'Processing', response: undefined });
+        named.enqueueRow({ tx: again, bodies: null });
+        await named.flush();
+        named.enqueueRow({ tx: { ...again, status: 'Successful' }, bodies: null, mayExist: true }); // upserted
         const saved = transaction();
         await named.save(saved);
         await named.flush();
-        const rows = await t.db.query<{ id: string; replica_id: string | null }>('SELECT id, replica_id FROM iol.transactions WHERE id = ANY($1::text[])', [[fresh._id, saved._id]]);
-        assert.equal(rows.rows.length, 2);
-        for (const row of rows.rows) assert.equal(row.replica_id, 'replica-a', `row ${row.id}`);
+        const rows = await t.db.query<{ id: string; replica_id: string | null }>('SELECT id, replica_id FROM iol.transactions WHERE id = ANY($1::text[])', [[fresh._id, again._id, saved._id]]);
+        const replicaOf = new Map(rows.rows.map((row) => [row.id, row.replica_id]));
+        assert.equal(replicaOf.get(fresh._id), 'replica-a');
+        assert.equal(replicaOf.get(again._id), 'replica-a');
+        assert.equal(replicaOf.get(saved._id), null);
       } finally {
         await named.stop();
       }

@@ -1,6 +1,10 @@
 /**
- * What a dead replica leaves behind: transactions it logged as Processing (nothing will finish
- * them: marked Failed) and rerun tasks it claimed (back to the queue for another replica).
+ * What a dead replica leaves behind: requests its router was still working on, logged as
+ * Processing with no response yet (nothing will finish them: marked Failed), and rerun tasks it
+ * claimed (back to the queue for another replica). A Processing transaction with a response (an
+ * async mediator answered "Processing" and will PUT its outcome) or one recorded through the API
+ * (POST or PUT /transactions: no replica, someone else finishes it) is left as it is: the work
+ * it waits for did not stop with the replica.
  * A replica is dead when its heartbeat is older than `deadAfterMs`, or, on the embedded database
  * (one process at a time), when it is not this one.
  */
@@ -22,12 +26,11 @@ export async function reapDeadReplicas(db: Database, selfId: string, deadAfterMs
       : `DELETE FROM iol.replicas WHERE id <> $1 AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`,
     alone ? [selfId] : [selfId, deadAfterMs],
   );
-  // Rows of no replica (written before replicas were tracked) are orphans too.
   const failed = await db.query(
     `UPDATE iol.transactions SET status = 'Failed',
             doc = doc::jsonb || jsonb_build_object('status', 'Failed', 'error', $1::jsonb)
-      WHERE status = 'Processing'
-        AND (replica_id IS NULL OR NOT EXISTS (SELECT 1 FROM iol.replicas r WHERE r.id = replica_id))`,
+      WHERE status = 'Processing' AND response_status IS NULL
+        AND replica_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM iol.replicas r WHERE r.id = replica_id)`,
     [ORPHAN_ERROR],
   );
   const requeued = await db.query(

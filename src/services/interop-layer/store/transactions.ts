@@ -367,7 +367,9 @@ export class TransactionLog {
   /** Written now (admin API changes), after anything queued for the same transaction. */
   async save(tx: Transaction): Promise<void> {
     await this.flush();
-    await this.upsert([await toRow(tx)]);
+    // No replica: what the API records (a mediator's PUT, POST /transactions) no router is working
+    // on, so a replica's death leaves it as it is (replicas/reaper.ts).
+    await this.upsert([await toRow(tx)], null);
   }
 
   async flush(): Promise<void> {
@@ -402,7 +404,7 @@ export class TransactionLog {
     if (known.length > 0) await this.upsert(known);
   }
 
-  private async upsert(items: TransactionRow[]): Promise<void> {
+  private async upsert(items: TransactionRow[], replicaId = this.replicaId): Promise<void> {
     const rows = items.map(({ tx, bodies }) => ({
       id: tx._id,
       channel_id: tx.channelID ?? null,
@@ -413,7 +415,7 @@ export class TransactionLog {
       response_status: tx.response?.status ?? null,
       response_ms: responseMs(tx),
       parent_id: tx.parentID ?? null,
-      replica_id: this.replicaId,
+      replica_id: replicaId,
       doc: tx,
       bodies: bodies ? bodies.toString('base64') : null,
     }));
