@@ -28,15 +28,17 @@ export function selectingCriteria(query: ReadonlyArray<[string, string]>): Array
 
 /**
  * An If-None-Exist header as search pairs. R4 gives the query part only (`identifier=x|1`); HAPI
- * also takes it after the type (`Patient?identifier=x|1`), as clients copy it from a search URL:
- * so does this server, when the type is the one created.
+ * also takes it with its `?`, after the type (`Patient?identifier=x|1`) or a whole search URL
+ * (`http://host/fhir/Patient?...`), as clients copy it from a search: so does this server, when
+ * the type is the one created.
  */
 export function ifNoneExistQuery(type: string, header: string): Array<[string, string]> {
   const mark = header.indexOf('?');
   let query = header;
   if (mark >= 0) {
-    const named = header.slice(0, mark).replace(/^\//, '');
-    if (named !== type) throw badRequest(`If-None-Exist names ${named.slice(0, 64) || 'no type'} but the resource created is a ${type}: give the query part only, e.g. identifier=system|value`);
+    const before = header.slice(0, mark);
+    const named = /^https?:\/\//i.test(before) ? before.slice(before.lastIndexOf('/') + 1) : before.replace(/^\//, '');
+    if (named !== type && before !== '') throw badRequest(`If-None-Exist names ${named.slice(0, 64) || 'no type'} but the resource created is a ${type}: give the query part only, e.g. identifier=system|value`);
     query = header.slice(mark + 1);
   }
   return [...new URLSearchParams(query)] as Array<[string, string]>;

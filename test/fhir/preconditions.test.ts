@@ -85,6 +85,25 @@ for (const driver of testDrivers) {
       assert.equal(bare.status, 400);
     });
 
+    // http.html#ccreate gives the query part; clients copy it from a search URL too (HAPI takes those forms).
+    test('If-None-Exist as a query, with its ?, after the type or as a whole search URL; another type is a 400', async () => {
+      const v = uniq();
+      const first = await s.request('POST', 'Patient', { body: withIdentifier(v) });
+      assert.equal(first.status, 201);
+      for (const header of [`identifier=urn:precond|${v}`, `?identifier=urn:precond|${v}`, `Patient?identifier=urn:precond|${v}`, `/Patient?identifier=urn:precond|${v}`,
+        `http://example.org/fhir/Patient?identifier=urn:precond|${v}`]) {
+        const again = await s.request('POST', 'Patient', { body: withIdentifier(v), headers: { 'if-none-exist': header } });
+        assert.equal(again.status, 200, `If-None-Exist: ${header} -> ${again.status} ${JSON.stringify(again.body).slice(0, 200)}`);
+        assert.equal(again.body.id, first.body.id);
+      }
+      for (const header of [`Observation?identifier=urn:precond|${v}`, `http://example.org/fhir/Observation?identifier=urn:precond|${v}`]) {
+        const other = await s.request('POST', 'Patient', { body: withIdentifier(v), headers: { 'if-none-exist': header } });
+        assert.equal(other.status, 400, header);
+        assert.equal(other.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal(await countOf(v), 1);
+    });
+
     // RFC 9110 13.1.1: "the condition is false ... the server MUST NOT perform the requested method" (412).
     test('If-Match on DELETE: a stale version is 412 and nothing is deleted; the current one deletes', async () => {
       const id = `del-${uniq()}`;

@@ -192,6 +192,19 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('a url|version that disagrees with valueSetVersion or conceptMapVersion: the 400 names the operation and the parameter', async () => {
+      for (const [path, operation, parameter] of [
+        [`ValueSet/$validate-code?url=${q('http://example.org/gaps/vs-active|1')}&valueSetVersion=9&system=${q(T1)}&code=X`, '$validate-code', 'valueSetVersion'],
+        [`ValueSet/$expand?url=${q('http://example.org/gaps/vs-active|1')}&valueSetVersion=9`, '$expand', 'valueSetVersion'],
+        [`ConceptMap/$translate?url=${q('urn:gaps:map|1')}&conceptMapVersion=9&system=${q(SRC)}&code=s1`, '$translate', 'conceptMapVersion'],
+      ] as const) {
+        const reply = await tx.get(path);
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body)}`);
+        const text = JSON.stringify(reply.body);
+        assert.ok(text.includes(`${operation}:`) && text.includes(`\\"${parameter}\\"`), text);
+      }
+    });
+
     test('$translate: a coding (or a codeableConcept\'s) without its system is a 400, as a code without system is', async () => {
       for (const body of [
         P({ name: 'coding', valueCoding: { code: 's1' } }),

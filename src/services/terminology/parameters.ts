@@ -171,11 +171,11 @@ export function splitCanonical(canonical: string): { url: string; version?: stri
 }
 
 /** A url parameter that may carry its version as `url|version` (FHIR canonical form); a separate version must agree. */
-export function canonicalTarget(url: string | undefined, version: string | undefined, operation: string): { url?: string; version?: string } {
+export function canonicalTarget(url: string | undefined, version: string | undefined, operation: string, versionParameter = 'version'): { url?: string; version?: string } {
   if (!url || !url.includes('|')) return { url, version };
   const split = splitCanonical(url);
   if (version && split.version && version !== split.version) {
-    throw badParameter(`$${operation}: the url names version ${split.version.slice(0, 40)} and the version parameter ${version.slice(0, 40)}`);
+    throw badParameter(`$${operation}: the url names version ${split.version.slice(0, 40)} and "${versionParameter}" ${version.slice(0, 40)}`);
   }
   return { url: split.url, version: version ?? split.version };
 }

@@ -28,14 +28,15 @@ export async function findByUrl<T extends Resource>(repo: FhirRepository, type: 
 const MAX_VERSIONS = 50;
 
 /** The resource an operation names: the instance, a url(+version), or an inline resource. */
-export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string, options: { id?: string; url?: string; version?: string; inline?: T; what: string }): Promise<T | undefined> {
+export async function resolveTarget<T extends Resource>(repo: FhirRepository, type: string,
+  options: { id?: string; url?: string; version?: string; inline?: T; what: string; operation: string; versionParameter: string }): Promise<T | undefined> {
   // One way to name it (ITI-97: valueSet is 0..0 when url is given): two would leave which one was used unclear.
   const named = [options.id && 'the instance in the path', options.url && 'a url', options.inline && `an inline ${type}`].filter(Boolean);
   if (named.length > 1) throw badParameter(`give the ${options.what} one way, not ${named.join(' and ')}`);
   if (options.id) return (await repo.read(type, options.id)) as T;
   if (options.inline) return options.inline;
   if (!options.url) return undefined;
-  ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.what));
+  ({ url: options.url, version: options.version } = canonicalTarget(options.url, options.version, options.operation, options.versionParameter));
   if (!options.url) return undefined;
   const found = await findByUrl<T>(repo, type, options.url, options.version);
   if (!found) throw unknownTerminology(`${options.what} ${options.url.slice(0, 200)}${options.version ? `|${options.version.slice(0, 40)}` : ''} is not known to this terminology service`);

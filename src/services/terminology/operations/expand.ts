@@ -39,7 +39,7 @@ export async function valueSetOf(repo: FhirRepository, input: OperationInput, id
   if (implicit) return implicit;
   const version = input.string('valueSetVersion');
   const inline = input.resource<ValueSet>('valueSet', 'ValueSet');
-  const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', { id, url, version, inline, what: 'value set' });
+  const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', { id, url, version, inline, what: 'value set', operation: input.operationName, versionParameter: 'valueSetVersion' });
   if (!valueSet) throw badParameter(`name the value set: call ValueSet/{id}/$${input.operationName}, or give "${urlParameter}" or "valueSet"`);
   // On the instance (or inline) valueSetVersion names the version to use: another one is not it.
   if ((id || inline) && version && valueSet.version !== version) {

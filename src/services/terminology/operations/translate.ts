@@ -127,7 +127,7 @@ export function translateOperation(): FhirOperation {
       if (codings.some((coding) => !coding.system)) throw badParameter('$translate: a coding needs its "system"');
       const conceptMapVersion = input.string('conceptMapVersion');
       const inline = await input.validResource<ConceptMap>('conceptMap', 'ConceptMap', (resource, type) => repo.validate(resource, type));
-      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', { id, url: input.string('url'), version: conceptMapVersion, inline, what: 'concept map' });
+      const named = await resolveTarget<ConceptMap>(repo, 'ConceptMap', { id, url: input.string('url'), version: conceptMapVersion, inline, what: 'concept map', operation: 'translate', versionParameter: 'conceptMapVersion' });
       // On the instance (or an inline map) too, conceptMapVersion names the version to use: another one is not it.
       if (named && conceptMapVersion && named.version !== conceptMapVersion) {
         throw unknownTerminology(`concept map ${(named.url ?? `ConceptMap/${id ?? 'inline'}`).slice(0, 200)} is version ${named.version ?? '(none)'}, not ${conceptMapVersion.slice(0, 40)}`);
