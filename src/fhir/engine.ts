@@ -219,6 +219,18 @@ function profileParameter(parameters: Parameters): string | undefined {
   return value;
 }
 
+/** Resource-validate's `mode` (R4: create | update | delete | profile), or undefined when not given. */
+function modeParameter(parameters: Parameters): 'create' | 'update' | 'delete' | 'profile' | undefined {
+  const given = parameters.parameter?.filter((p) => p.name === 'mode') ?? [];
+  if (given.length > 1) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate takes one "mode"');
+  if (!given.length) return undefined;
+  const value = given[0]!.valueCode ?? given[0]!.valueString;
+  if (value !== 'create' && value !== 'update' && value !== 'delete' && value !== 'profile') {
+    throw new FhirError(400, 'FHIR_BAD_REQUEST', `$validate: "mode" is create, update, delete or profile, not ${JSON.stringify(String(value ?? '')).slice(0, 60)}`);
+  }
+  return value;
+}
+
 const isBaseProfile = (profile: string, type: string): boolean => profile.split('|')[0] === `http://hl7.org/fhir/StructureDefinition/${type}`;
 
 /**
@@ -247,9 +259,21 @@ const validateOperation: FhirOperation = {
   affectsState: false,
   definitionUrl: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
   async run({ repo, parameters, resourceType, id }) {
+    const mode = modeParameter(parameters);
+    if (mode === 'delete') {
+      // Whether the resource at this id may be deleted: nothing here refuses a delete of a stored one.
+      if (!id) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate with mode "delete" is asked of the resource to delete: POST [type]/[id]/$validate');
+      await repo.read(resourceType!, id); // 404 or 410 when there is none
+      return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `${resourceType}/${id} can be deleted` }] };
+    }
     let resource = parameters.parameter?.find((p) => p.name === 'resource')?.resource as Resource | undefined;
     if (!resource && id) resource = await repo.read(resourceType!, id);
     if (!resource) throw new FhirError(400, 'FHIR_BAD_REQUEST', '$validate needs a resource (the body, or a "resource" parameter)');
+    // An update names the resource it replaces (http.html#update: the id in the body is the one in the URL).
+    if (mode === 'update' && (!resource.id || (id !== undefined && resource.id !== id))) {
+      const diagnostics = resource.id ? `the resource's id ${resource.id.slice(0, 64)} is not the id in the URL, ${id}` : 'an update needs the resource\'s id';
+      return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', expression: [`${resource.resourceType}.id`], diagnostics }] };
+    }
     const profile = profileParameter(parameters);
     try {
       const warnings = await repo.validate(resource, resourceType);

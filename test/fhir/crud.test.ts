@@ -231,6 +231,26 @@ for (const driver of testDrivers) {
       assert.equal(search.body.entry?.length ?? 0, 0);
     });
 
+    test('$validate mode (Resource-validate): an unknown mode is a 400; update needs the id in the URL; delete asks of a stored resource', async () => {
+      const P = (mode: string, resource?: unknown) => ({ resourceType: 'Parameters', parameter: [{ name: 'mode', valueCode: mode }, ...(resource ? [{ name: 'resource', resource }] : [])] });
+      const bogus = await s.request('POST', 'Patient/$validate', { body: P('bogus', patient('Mode')) });
+      assert.equal(bogus.status, 400);
+      assert.equal(bogus.body.resourceType, 'OperationOutcome');
+      const created = await s.request('POST', 'Patient', { body: patient('Mode') });
+      const id = created.body.id as string;
+      const errors = (body: { issue: Array<{ severity: string }> }) => body.issue.filter((i) => i.severity === 'error');
+      assert.deepEqual(errors((await s.request('POST', 'Patient/$validate', { body: P('create', patient('Mode')) })).body), []);
+      assert.deepEqual(errors((await s.request('POST', `Patient/${id}/$validate`, { body: P('update', { ...patient('Mode'), id }) })).body), []);
+      assert.equal(errors((await s.request('POST', `Patient/${id}/$validate`, { body: P('update', { ...patient('Mode'), id: 'another' }) })).body).length, 1);
+      assert.equal(errors((await s.request('POST', 'Patient/$validate', { body: P('update', patient('Mode')) })).body).length, 1, 'an update without an id');
+      const deletable = await s.request('POST', `Patient/${id}/$validate`, { body: P('delete') });
+      assert.equal(deletable.status, 200);
+      assert.deepEqual(errors(deletable.body), []);
+      assert.equal((await s.request('POST', 'Patient/never-stored/$validate', { body: P('delete') })).status, 404);
+      assert.equal((await s.request('POST', 'Patient/$validate', { body: P('delete') })).status, 400);
+      assert.equal((await s.request('GET', `Patient/${id}`)).status, 200, 'nothing was deleted');
+    });
+
     test('a Binary or an Attachment over 1 MB is stored (base64Binary is not a string bounded at 1 MB); bad base64 of that size is still refused', async () => {
       const bytes = Buffer.alloc(1_200_000, 7);
       const data = bytes.toString('base64');
