@@ -105,6 +105,20 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('a HEAD to a mediator: its answer (application/json+openhim, no body, as HTTP has it) is relayed as it is, not a 500', async () => {
+      up.handle('/med-head', (req, res) => {
+        const envelope = JSON.stringify({ 'x-mediator-urn': 'urn:mediator:head', status: 'Successful', response: { status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' } });
+        res.writeHead(200, { 'content-type': 'application/json+openhim', 'content-length': Buffer.byteLength(envelope) });
+        res.end(req.method === 'HEAD' ? undefined : envelope);
+      });
+      await addChannel('med-head', { urlPattern: '^/med-head$', methods: ['GET', 'HEAD'], routes: [route({ path: '/med-head' })] });
+      const head = await fetch(`${iol.router}/med-head`, { method: 'HEAD', headers: { authorization: emr } });
+      assert.equal(head.status, 200);
+      const get = await fetch(`${iol.router}/med-head`, { headers: { authorization: emr } });
+      assert.equal(get.status, 200);
+      assert.deepEqual(await get.json(), { ok: true });
+    });
+
     test('orchestrations a mediator lists that are not objects (null, 1) are not logged: the transaction list stays readable in every representation', async () => {
       up.handle('/med-odd-orchestrations', (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json+openhim' });

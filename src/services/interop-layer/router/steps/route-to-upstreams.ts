@@ -107,6 +107,8 @@ function mediatorBodyText(body: unknown): string {
 function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
   if (!type.startsWith('application/json+openhim')) return undefined;
+  // No body to read (the answer to a HEAD, a 204 or 304): relayed as it is, as any answer.
+  if (response.body.length === 0) return undefined;
   try {
     const parsed = JSON.parse(response.body.toString('utf8')) as MediatorResponse;
     if (!parsed || typeof parsed !== 'object') return undefined;
