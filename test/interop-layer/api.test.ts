@@ -383,6 +383,23 @@ for (const driver of testDrivers) {
       assert.equal(updated.version, '1.1.0');
       assert.equal(updated.endpoints[0].name, 'e');
       assert.equal((await iol.call('POST', '/mediators', { ...bare, urn: 'urn:mediator:unknown' })).status, 400);
+      // A greater version updates what it sends and keeps what it leaves out (OpenHIM's findByIdAndUpdate).
+      const full = {
+        ...registration('1.2.0', 'full'), description: 'kept',
+        defaultChannelConfig: [{ name: 'semver-default', urlPattern: '^/semver$', routes: [{ name: 'r', host: '127.0.0.1', port: 1, primary: true }] }],
+        configDefs: [{ param: 'level', displayName: 'Level', type: 'number' }], config: { level: 3 },
+      };
+      assert.equal((await iol.call('POST', '/mediators', full)).status, 201);
+      assert.equal((await iol.call('POST', '/mediators', { urn: 'urn:mediator:semver', version: '1.3.0', name: 'partial' })).status, 201);
+      const partial = (await iol.call('GET', '/mediators/urn:mediator:semver')).body;
+      assert.equal(partial.version, '1.3.0');
+      assert.equal(partial.name, 'partial');
+      assert.equal(partial.description, 'kept');
+      assert.deepEqual(partial.defaultChannelConfig.map((c: { name: string }) => c.name), ['semver-default']);
+      assert.deepEqual(partial.configDefs.map((d: { param: string }) => d.param), ['level']);
+      assert.equal(partial.config.level, 3);
+      await iol.call('POST', '/mediators', { urn: 'urn:mediator:semver', version: '1.4.0', name: 'emptied', defaultChannelConfig: [] });
+      assert.deepEqual((await iol.call('GET', '/mediators/urn:mediator:semver')).body.defaultChannelConfig, [], 'what is sent, even empty, replaces');
       assert.equal((await iol.call('DELETE', '/mediators/urn:mediator:semver')).status, 200);
     });
 

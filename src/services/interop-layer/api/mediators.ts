@@ -1,6 +1,6 @@
 /**
- * Mediators: registration (201; a semver-greater version replaces the registration but keeps
- * the config values set so far), heartbeat with config delivery, config updates checked against
+ * Mediators: registration (201; a semver-greater version updates what it sends and keeps the rest,
+ * config values set so far included), heartbeat with config delivery, config updates checked against
  * configDefs, and installing a mediator's default channels.
  */
 import semver from 'semver';
@@ -42,13 +42,22 @@ function registerMediatorRoutes(app: FastifyInstance, deps: IolDeps): void {
   });
 
   app.post('/mediators', async (request, reply) => {
-    const input = parseBody(mediatorSchema, request.body, 'mediator registration');
+    const parsed = parseBody(mediatorSchema, request.body, 'mediator registration');
+    const existing = await deps.mediators.byUrn(parsed.urn);
+    // A greater version updates only what it sends, as OpenHIM's findByIdAndUpdate ($set): a
+    // description, default channels or config definitions it leaves out stay as they were.
+    const sent = (field: string): boolean => Object.hasOwn(request.body as object, field);
+    const input = existing ? {
+      ...parsed,
+      description: sent('description') ? parsed.description : existing.description,
+      defaultChannelConfig: sent('defaultChannelConfig') ? parsed.defaultChannelConfig : existing.defaultChannelConfig,
+      configDefs: sent('configDefs') ? parsed.configDefs : existing.configDefs,
+    } : parsed;
     // Default channels are checked for shape here and fully (one primary route, valid patterns)
     // when installed, as OpenHIM does: a registration is not refused for a channel it may never install.
     const defaultChannels = input.defaultChannelConfig;
     validateConfigDefs(input.configDefs);
     if (input.config) validateConfig(input.configDefs, input.config);
-    const existing = await deps.mediators.byUrn(input.urn);
     if (!existing && !input.endpoints?.length) throw badRequest(`mediator ${input.urn} is new: its registration must give its endpoints (at least one)`);
     reply.code(201);
     if (existing && !semver.gt(input.version, existing.version)) {
