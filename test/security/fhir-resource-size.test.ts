@@ -146,6 +146,12 @@ for (const driver of testDrivers) {
       assert.equal((form.body.entry?.length ?? 0), 1);
       const empty = await s.request('POST', 'Patient/_search?family=Searched', { headers: { 'content-type': 'application/fhir+json' } });
       assert.equal(empty.status, 200, diagnostics(empty.body));
+      // And a form is no resource: a create, an update or a bundle sent as one is a 415 (it was a 400).
+      for (const [method, path] of [['POST', 'Patient'], ['PUT', 'Patient/form-1'], ['POST', '']] as const) {
+        const r = await s.request(method, path, { raw: 'resourceType=Patient&family=Form', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' } });
+        assert.equal(r.status, 415, `${method} /${path}: ${r.status} ${diagnostics(r.body)}`);
+        assert.equal(r.body.resourceType, 'OperationOutcome');
+      }
     });
 
     test('a compressed body (Content-Encoding: gzip) is 415 with an OperationOutcome', async () => {

@@ -326,7 +326,14 @@ async function parseBody(request: FastifyRequest, maxDepth: number, maxElements:
   if (typeof raw !== 'string' || raw.length === 0) return undefined;
   assertR4Body(request.headers['content-type']);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (contentType === 'application/x-www-form-urlencoded') return [...new URLSearchParams(raw)].filter(([key]) => !FORMAT_PARAMETERS.has(key));
+  if (contentType === 'application/x-www-form-urlencoded') {
+    // A form is a search's parameters (POST [type]/_search, http.html#search) or an operation's: no resource.
+    const last = fhirPath(request).split('/').pop() ?? '';
+    if (last !== '_search' && !last.startsWith('$')) {
+      throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', `a form (application/x-www-form-urlencoded) is the body of a POST _search only; send a resource as application/fhir+json or application/fhir+xml`);
+    }
+    return [...new URLSearchParams(raw)].filter(([key]) => !FORMAT_PARAMETERS.has(key));
+  }
   if (XML_TYPES.includes(contentType)) {
     // Read in slices, sharing the event loop (a body of up to the body limit), and cut at the first resource past maxElements.
     const parsed = await xmlToResourceInTurns(raw, new EventLoopTurns(), { maxDepth, maxElements });
