@@ -547,6 +547,14 @@ for (const driver of testDrivers) {
       assert.equal(paged[0].request.body, undefined);
       const since = encodeURIComponent(JSON.stringify({ 'request.timestamp': JSON.stringify({ $gte: new Date(Date.now() - 3_600_000).toISOString(), $lte: new Date().toISOString() }) }));
       assert.ok((await iol.call('GET', `/transactions?filterRepresentation=full&filters=${since}`)).body.length > 5);
+      // $gt and $lt exclude their instant, $gte and $lte include it (MongoDB's operators, as OpenHIM's filters).
+      const newest = (await iol.call('GET', '/transactions?filterLimit=1&filterRepresentation=full')).body[0];
+      const at = (range: Record<string, string>) => iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent(JSON.stringify({ 'request.timestamp': JSON.stringify(range) }))}`);
+      const ids = async (range: Record<string, string>) => ((await at(range)).body as Array<{ _id: string }>).map((t) => t._id);
+      const stamp = newest.request.timestamp as string;
+      assert.ok((await ids({ $gte: stamp, $lte: stamp })).includes(newest._id));
+      assert.ok(!(await ids({ $gt: stamp })).includes(newest._id), '$gt excludes the instant');
+      assert.ok(!(await ids({ $gte: stamp, $lt: stamp })).includes(newest._id), '$lt excludes the instant');
       assert.equal((await iol.call('GET', `/transactions?filterRepresentation=full&filters=${encodeURIComponent('{"bogus":1}')}`)).status, 400);
       const otherId = (await iol.call('GET', '/clients/other')).body._id;
       for (const ref of ['other', otherId]) {

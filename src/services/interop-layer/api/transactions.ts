@@ -177,8 +177,9 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter request.timestamp must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}');
         for (const op of Object.keys(v)) if (!['$gte', '$lte', '$gt', '$lt'].includes(op)) throw badRequest(`filter request.timestamp: unknown operator "${op.slice(0, 20)}"`, 'use $gte, $gt, $lte or $lt');
         const range = v as Record<string, unknown>;
-        q.from = parseTimestamp(range.$gte ?? range.$gt, 'filter request.timestamp $gte');
-        q.to = parseTimestamp(range.$lte ?? range.$lt, 'filter request.timestamp $lte');
+        // $gt and $lt exclude their instant: the log's timestamps are whole milliseconds.
+        q.from = range.$gte !== undefined ? parseTimestamp(range.$gte, 'filter request.timestamp $gte') : shifted(parseTimestamp(range.$gt, 'filter request.timestamp $gt'), 1);
+        q.to = range.$lte !== undefined ? parseTimestamp(range.$lte, 'filter request.timestamp $lte') : shifted(parseTimestamp(range.$lt, 'filter request.timestamp $lt'), -1);
         break;
       }
       case 'request.path':
@@ -414,4 +415,9 @@ function reportsError(update: { error?: unknown; routes?: Array<Record<string, u
   if (update.routes?.some((r) => Boolean(r.error))) return true;
   const pushed = update.$push?.routes;
   return (Array.isArray(pushed) ? pushed : pushed ? [pushed] : []).some((r) => r.error != null);
+}
+
+/** An instant moved by some milliseconds (an exclusive bound made inclusive). */
+function shifted(instant: string | undefined, ms: number): string | undefined {
+  return instant === undefined ? undefined : new Date(Date.parse(instant) + ms).toISOString();
 }
