@@ -58,6 +58,18 @@ export function parseTimestamp(raw: unknown, name: string): string | undefined {
   return new Date(time).toISOString();
 }
 
+/**
+ * A MongoDB-style range of instants (`{$gte, $gt, $lte, $lt}`, OpenHIM's filters) as inclusive
+ * bounds: `$gt`/`$lt` exclude their instant, and the stored instants are whole milliseconds, so
+ * they move by one. `$gte`/`$lte` win when both forms of a bound are given.
+ */
+export function instantRange(range: Record<string, unknown>, name: string): { from?: string; to?: string } {
+  const moved = (instant: string | undefined, ms: number): string | undefined => (instant === undefined ? undefined : new Date(Date.parse(instant) + ms).toISOString());
+  const from = range.$gte !== undefined ? parseTimestamp(range.$gte, `${name} $gte`) : moved(parseTimestamp(range.$gt, `${name} $gt`), 1);
+  const to = range.$lte !== undefined ? parseTimestamp(range.$lte, `${name} $lte`) : moved(parseTimestamp(range.$lt, `${name} $lt`), -1);
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
+
 /** A value from a closed list, or a 400 naming the allowed values. */
 export function oneOf<T extends string>(raw: unknown, name: string, allowed: readonly T[]): T | undefined {
   if (raw === undefined || raw === '') return undefined;

@@ -13,7 +13,7 @@ import { parseBody } from '../validation.js';
 import { isAdmin, userOf } from './auth.js';
 import { auditChange } from './common.js';
 import type { ScopedRoutes } from './scopes.js';
-import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp } from './query-filters.js';
+import { asJson, checkStorable, filterValues, filtersObject, isRegexRefusal, parseFilterRegex, parsePaging, parseTimestamp, instantRange } from './query-filters.js';
 import { mayHoldUnstorable } from '../store/storable.js';
 import { capBody, clientIdSchema, requestUpdateSchema, transactionFromBody } from './transaction-create.js';
 import { settlePendingAsyncTasks } from './pending-async-tasks.js';
@@ -177,9 +177,7 @@ export function parseFilters(raw: string | undefined | Record<string, unknown>):
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('filter request.timestamp must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}');
         for (const op of Object.keys(v)) if (!['$gte', '$lte', '$gt', '$lt'].includes(op)) throw badRequest(`filter request.timestamp: unknown operator "${op.slice(0, 20)}"`, 'use $gte, $gt, $lte or $lt');
         const range = v as Record<string, unknown>;
-        // $gt and $lt exclude their instant: the log's timestamps are whole milliseconds.
-        q.from = range.$gte !== undefined ? parseTimestamp(range.$gte, 'filter request.timestamp $gte') : shifted(parseTimestamp(range.$gt, 'filter request.timestamp $gt'), 1);
-        q.to = range.$lte !== undefined ? parseTimestamp(range.$lte, 'filter request.timestamp $lte') : shifted(parseTimestamp(range.$lt, 'filter request.timestamp $lt'), -1);
+        ({ from: q.from, to: q.to } = instantRange(range, 'filter request.timestamp'));
         break;
       }
       case 'request.path':
@@ -415,9 +413,4 @@ function reportsError(update: { error?: unknown; routes?: Array<Record<string, u
   if (update.routes?.some((r) => Boolean(r.error))) return true;
   const pushed = update.$push?.routes;
   return (Array.isArray(pushed) ? pushed : pushed ? [pushed] : []).some((r) => r.error != null);
-}
-
-/** An instant moved by some milliseconds (an exclusive bound made inclusive). */
-function shifted(instant: string | undefined, ms: number): string | undefined {
-  return instant === undefined ? undefined : new Date(Date.parse(instant) + ms).toISOString();
 }
