@@ -58,12 +58,18 @@ export function parseTimestamp(raw: unknown, name: string): string | undefined {
   return new Date(time).toISOString();
 }
 
+const RANGE_OPERATORS = ['$gte', '$gt', '$lte', '$lt'];
+
 /**
- * A MongoDB-style range of instants (`{$gte, $gt, $lte, $lt}`, OpenHIM's filters) as inclusive
- * bounds: `$gt`/`$lt` exclude their instant, and the stored instants are whole milliseconds, so
- * they move by one. `$gte`/`$lte` win when both forms of a bound are given.
+ * A MongoDB-style range of instants (`{$gte, $gt, $lte, $lt}`, OpenHIM's filters; an object, the
+ * caller having read JSON text) as inclusive bounds: `$gt`/`$lt` exclude their instant, and the
+ * stored instants are whole milliseconds, so they move by one. `$gte`/`$lte` win when both forms
+ * of a bound are given. Anything else is a 400 naming the filter.
  */
-export function instantRange(range: Record<string, unknown>, name: string): { from?: string; to?: string } {
+export function instantRange(value: unknown, name: string): { from?: string; to?: string } {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw badRequest(`${name} must be an object like {"$gte": "2026-01-01", "$lte": "2026-01-31"}`);
+  for (const op of Object.keys(value)) if (!RANGE_OPERATORS.includes(op)) throw badRequest(`${name}: unknown operator "${op.slice(0, 20)}"`, 'use $gte, $gt, $lte or $lt');
+  const range = value as Record<string, unknown>;
   const moved = (instant: string | undefined, ms: number): string | undefined => (instant === undefined ? undefined : new Date(Date.parse(instant) + ms).toISOString());
   const from = range.$gte !== undefined ? parseTimestamp(range.$gte, `${name} $gte`) : moved(parseTimestamp(range.$gt, `${name} $gt`), 1);
   const to = range.$lte !== undefined ? parseTimestamp(range.$lte, `${name} $lte`) : moved(parseTimestamp(range.$lt, `${name} $lt`), -1);
