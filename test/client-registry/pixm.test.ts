@@ -63,6 +63,16 @@ for (const driver of testDrivers) {
       assert.equal(unknown.body.issue[0].diagnostics, 'sourceIdentifier Patient Identifier not found');
     });
 
+    test('a sourceIdentifier value with an escaped |, comma or backslash (search.html#escaping) is that value; an unescaped comma is two sources', async () => {
+      const odd = 'GRN|7,8\\9';
+      const created = await cr.request('POST', 'Patient', patient({ ids: [[CLINIC_A, odd], [CLINIC_B, 'GRN-PLAIN']], family: 'Quill', given: 'Odo', birthDate: '1961-02-03' }));
+      assert.equal(created.status, 201);
+      const reply = await pix(`sourceIdentifier=${q(`${CLINIC_A}|GRN\\|7\\,8\\\\9`)}`);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(identifiers(reply.body), [`${CLINIC_B}|GRN-PLAIN`]);
+      assert.equal((await pix(`sourceIdentifier=${q(`${CLINIC_A}|GRN|7,8`)}`)).status, 400, 'two sourceIdentifiers');
+    });
+
     test('targetSystem=<base> asks for logical ids only; a domain asks for its identifiers only', async () => {
       const ids = await pix(`sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(cr.base)}`);
       assert.equal(ids.status, 200, JSON.stringify(ids.body));

@@ -173,8 +173,18 @@ export function splitValues(value: string): string[] {
   return splitEscaped(value).map(unescapeValue);
 }
 
+/**
+ * A token value's system and code: split on its first `|` that is not escaped, each part's escapes
+ * removed (`a\|b` is the code "a|b" with no system). `system` is undefined with no `|` at all.
+ */
+export function tokenParts(value: string): { system?: string; code: string } {
+  const [first, ...rest] = splitEscaped(value, '|');
+  if (rest.length === 0) return { code: unescapeValue(first!) };
+  return { system: unescapeValue(first!), code: unescapeValue(rest.join('|')) };
+}
+
 /** The comma-separated (or `separator`-separated) parts of a value, their escapes kept. */
-function splitEscaped(value: string, separator = ','): string[] {
+export function splitEscaped(value: string, separator = ','): string[] {
   const out: string[] = [];
   let current = '';
   for (let i = 0; i < value.length; i++) {

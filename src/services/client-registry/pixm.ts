@@ -16,6 +16,7 @@ import type { Identifier, OperationOutcome, Parameters, ParametersParameter, Pat
 import type { FhirResponse } from '../../fhir/interaction.js';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
+import { splitEscaped, splitValues, tokenParts } from '../../fhir/search/parse.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { isGolden } from './golden-record.js';
 import { askedDomainForms, inAskedForm } from './domain-forms.js';
@@ -36,11 +37,24 @@ const notFound = (): FhirResponse => pixError(404, 'not-found', 'sourceIdentifie
 /** 3.83.4.2.2.5: the patient was merged away (deprecated): 200 with no result. */
 const retired = (): Parameters => ({ resourceType: 'Parameters' });
 
+/** A parameter's values: a search value's comma-separated parts (escapes removed), or an Identifier's system. */
 function values(parameters: Parameters, name: string): string[] {
   return (parameters.parameter ?? []).filter((p) => p.name === name).flatMap((p) => {
-    const value = p.valueString ?? p.valueUri ?? p.valueCode ?? p.valueIdentifier?.system;
-    if (p.valueIdentifier && name === 'sourceIdentifier') return [`${p.valueIdentifier.system ?? ''}|${p.valueIdentifier.value ?? ''}`];
-    return value === undefined ? [] : value.split(',');
+    const value = p.valueString ?? p.valueUri ?? p.valueCode;
+    if (value !== undefined) return splitValues(value);
+    return p.valueIdentifier?.system !== undefined ? [p.valueIdentifier.system] : [];
+  });
+}
+
+/**
+ * The sourceIdentifier's system and value: a token (`system|value`, a `|`, `,` or `\` in either
+ * escaped with a backslash, search.html#escaping) or, in a POSTed Parameters, an Identifier.
+ */
+function sourceIdentifiers(parameters: Parameters): Array<{ system?: string; code: string }> {
+  return (parameters.parameter ?? []).filter((p) => p.name === 'sourceIdentifier').flatMap((p) => {
+    if (p.valueIdentifier) return [{ system: p.valueIdentifier.system ?? '', code: p.valueIdentifier.value ?? '' }];
+    const value = p.valueString ?? p.valueUri ?? p.valueCode;
+    return value === undefined ? [] : splitEscaped(value).map(tokenParts);
   });
 }
 
@@ -83,11 +97,9 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
     affectsState: false,
     definitionUrl: 'https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix',
     async run({ repo, parameters, baseUrl }) {
-      const sources = values(parameters, 'sourceIdentifier');
+      const sources = sourceIdentifiers(parameters);
       if (sources.length !== 1) throw badRequest('$ihe-pix needs exactly one sourceIdentifier (system|value)');
-      const bar = sources[0]!.indexOf('|');
-      const system = bar > 0 ? sources[0]!.slice(0, bar) : '';
-      const value = bar > 0 ? sources[0]!.slice(bar + 1) : '';
+      const { system = '', code: value } = sources[0]!;
       if (!system || !value) throw badRequest('sourceIdentifier must give both the assigning authority and the value: system|value');
       // This server's base names the logical ids of its Patient resources (the client's base or the engine's).
       const bases = new Set([baseUrl, ...repo.localBaseUrls()].map(withoutSlash));

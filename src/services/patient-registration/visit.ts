@@ -15,6 +15,7 @@ import { callFhir, operationOutcome, upstreamFailure, type ActingFor } from './f
 import { isGolden, refusedRecord, type RegistryRecord } from './ownership.js';
 import { identifierKey, localPatientsOf, VisitReferenceError, withEnterpriseReferences, type LocalIdentifier } from './local-patient-references.js';
 import type { Answer } from './registration.js';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 
 type Entry = { fullUrl?: string; resource?: { resourceType?: string; [key: string]: unknown }; request?: { method?: string; url?: string; [key: string]: unknown } };
 type Bundle = { resourceType?: string; type?: string; entry?: Entry[] };
@@ -58,7 +59,7 @@ function refusedVisit(entries: Entry[]): string | undefined {
 
 /** The enterprise id of a local patient, from PIXm; undefined when the registry does not know the identifier. */
 async function resolveEnterpriseId(builder: MediatorResponseBuilder, config: RegistrationConfig, local: LocalIdentifier, actingFor: ActingFor | undefined): Promise<string | Answer> {
-  const query = `sourceIdentifier=${encodeURIComponent(identifierKey(local))}`;
+  const query = `sourceIdentifier=${encodeURIComponent(`${escapeSearchValue(local.system)}|${escapeSearchValue(local.value)}`)}`;
   const pix = await callFhir(builder, 'resolve enterprise identity (PIXm)', config.clientRegistryBaseUrl, { method: 'GET', path: `Patient/$ihe-pix?${query}` }, actingFor);
   if (pix.status === 404 || pix.status === 400) {
     return { status: 422, body: operationOutcome('not-found', `the patient ${identifierKey(local)} is not registered: register it at /registration/Patient first`) };

@@ -12,6 +12,7 @@ import type { AuthorityDirectory } from './authorities.js';
 import { buildSegment, components, DEFAULT_CONTEXT, part, reencode, repetitions, value } from './encoding.js';
 import { hl7ErrorFor, type RegistryCalls } from './fhir-calls.js';
 import { pidFromPatient } from './pid.js';
+import { escapeSearchValue } from '../../../common/search-value-escape.js';
 
 const GOLDEN_TAG = 'http://instant-openhie.org/fhir/cr-record-type|golden';
 
@@ -81,7 +82,7 @@ export async function pixQuery(request: Hl7Message, calls: RegistryCalls, author
   const system = authorities.systemOf(authority);
   if (!system) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 assigning authority not found', 'QPD^1^3^1^4');
   const targets = askedDomains(qpd, 4, authorities);
-  const query: Array<[string, string]> = [['sourceIdentifier', `${system}|${idValue}`], ...targets.map((t): [string, string] => ['targetSystem', t])];
+  const query: Array<[string, string]> = [['sourceIdentifier', `${escapeSearchValue(system)}|${escapeSearchValue(idValue)}`], ...targets.map((t): [string, string] => ['targetSystem', t])];
   const response = await calls.raw('GET', 'Patient/$ihe-pix', query);
   if (response.status === 404) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 patient identifier not found', 'QPD^1^3^1^1');
   // PIXm's 403 "targetSystem not found": a domain the directory takes (any OID or URL while none
@@ -100,7 +101,7 @@ export async function pixQuery(request: Hl7Message, calls: RegistryCalls, author
 async function unknownTargets(calls: RegistryCalls, system: string, idValue: string, targets: string[]): Promise<Hl7MessageError> {
   const unknown: Hl7MessageError[] = [];
   for (const [n, target] of targets.entries()) {
-    const single = await calls.raw('GET', 'Patient/$ihe-pix', [['sourceIdentifier', `${system}|${idValue}`], ['targetSystem', target]]);
+    const single = await calls.raw('GET', 'Patient/$ihe-pix', [['sourceIdentifier', `${escapeSearchValue(system)}|${escapeSearchValue(idValue)}`], ['targetSystem', target]]);
     if (single.status === 403) unknown.push(new Hl7MessageError('AE', HL7_ERROR.unknownKey, `unknown domain "${target.slice(0, 200)}" in QPD-4`, `QPD^1^4^${n + 1}`));
   }
   if (!unknown.length) return new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'a QPD-4 domain is not known to the registry', 'QPD^1^4');
