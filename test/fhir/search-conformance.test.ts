@@ -138,6 +138,16 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Patient?birthdate=2024-02-29', STRICT), named('ann'));
     });
 
+    test('a timezone outside -14:00..+14:00 (datatypes.html#dateTime) is a 400, in a search and in _since', async () => {
+      for (const path of ['Patient?_lastUpdated=gt2024-01-01T00:00:00%2B99:00', 'Patient?birthdate=2024-01-01T00:00:00-14:30', 'Patient?_lastUpdated=lt2024-01-01T00:00:00%2B05:60', 'Patient/_history?_since=2024-01-01T00:00:00%2B15:00']) {
+        const reply = await s.request('GET', path);
+        assert.equal(reply.status, 400, path);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-01T00:00:00%2B14:00')).status, 200);
+      assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-01T00:00:00-12:00')).status, 200);
+    });
+
     test('a parameter with no value is ignored, whatever its type; a conditional needs one that has a value', async () => {
       const all = await matches('Patient', STRICT);
       for (const query of ['gender=', 'name=', 'birthdate=', 'identifier=', 'general-practitioner=', '_id=', '_lastUpdated=', 'gender:missing=', '_has:Observation:subject:status=', 'organization.name=']) {

@@ -42,6 +42,10 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
   if (month > 11 || day < 1 || day > daysInMonth || (mo && Number(mo) < 1) || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
     throw badRequest(`"${text}" is not a valid date`, 'FHIR_BAD_SEARCH');
   }
+  // FHIR's timezones run from -14:00 to +14:00 (datatypes.html#dateTime): `+99:00` is no instant.
+  if (zone && zone !== 'Z' && !/^[+-]((0\d|1[0-3]):[0-5]\d|14:00)$/.test(zone)) {
+    throw badRequest(`"${text}" has no valid timezone (from -14:00 to +14:00)`, 'FHIR_BAD_SEARCH');
+  }
   const offsetMs = zone && zone !== 'Z' ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60000 : 0;
   // A leap second (23:59:60) is the last millisecond before it, as the indexer stores it.
   const leap = s === '60';
