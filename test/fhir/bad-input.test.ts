@@ -42,6 +42,16 @@ for (const driver of testDrivers) {
       assert.equal(bom.status, 201, 'a UTF-8 byte order mark is not an error');
     });
 
+    test('a query or form with %-escaped bytes that are not UTF-8 is a 400 (not a search for U+FFFD); UTF-8 escapes are read', async () => {
+      assertOutcome(await s.request('GET', 'Patient?name=%FF'), 400);
+      assertOutcome(await s.request('GET', 'Patient?family=Ren%C3%A9%E9'), 400);
+      assertOutcome(await s.request('POST', 'Patient/_search', { raw: 'name=%C3', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 400);
+      assert.equal((await s.request('POST', 'Patient', { body: { resourceType: 'Patient', name: [{ family: 'René' }] } })).status, 201);
+      const found = await s.request('GET', 'Patient?family:exact=Ren%C3%A9&bad=%zz');
+      assert.equal(found.status, 200, JSON.stringify(found.body));
+      assert.equal(found.body.entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Patient').length, 1);
+    });
+
     test('a reference to a type the element does not allow is refused, naming the element', async () => {
       const observation = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
       const refused = await s.request('POST', 'Observation', { body: { ...observation, subject: { reference: 'Medication/1' } } });

@@ -240,6 +240,8 @@ async function handleHttp(engine: FhirEngine, request: FastifyRequest, maxDepth:
     // An encoded slash would be decoded into a path separator (`Patient/a%2FObservation` is a
     // compartment search); the router refuses it too, so both read a path the same way.
     if (/%2f|%5c/i.test(request.url.split('?')[0]!)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'an encoded slash or backslash (%2F, %5C) is not accepted in a FHIR path');
+    // URLSearchParams reads %-escapes that are not UTF-8 as U+FFFD: a search for a character nobody sent.
+    if (hasNonUtf8Escapes(request.url)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'the URL has %-escaped bytes that are not UTF-8: encode parameters as UTF-8 (RFC 3986)');
     const wildcard = (request.params as Record<string, string | undefined>)['*'] ?? '';
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -332,6 +334,7 @@ async function parseBody(request: FastifyRequest, maxDepth: number, maxElements:
     if (last !== '_search' && !last.startsWith('$')) {
       throw new FhirError(415, 'FHIR_UNSUPPORTED_MEDIA_TYPE', `a form (application/x-www-form-urlencoded) is the body of a POST _search only; send a resource as application/fhir+json or application/fhir+xml`);
     }
+    if (hasNonUtf8Escapes(raw)) throw new FhirError(400, 'FHIR_BAD_REQUEST', 'the form has %-escaped bytes that are not UTF-8: encode parameters as UTF-8');
     return [...new URLSearchParams(raw)].filter(([key]) => !FORMAT_PARAMETERS.has(key));
   }
   if (XML_TYPES.includes(contentType)) {
@@ -437,4 +440,17 @@ function tooManyElements(resource: ElementCount, maxElements: number): FhirError
   const hint = resource.resourceType === 'CodeSystem' ? ' (a large CodeSystem loads with the terminology service\'s $import)' : '';
   return tooCostly(`${resource.where} has more than ${maxElements} elements (JSON values: objects, arrays, strings, numbers), ` +
     `the most one resource may have here (FHIR_MAX_RESOURCE_ELEMENTS): split it into several resources${hint}`, 413);
+}
+
+/** Whether a URL-encoded text has a run of %-escaped bytes that is not UTF-8. */
+function hasNonUtf8Escapes(text: string): boolean {
+  if (!text.includes('%')) return false;
+  for (const run of text.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) {
+    try {
+      decodeURIComponent(run);
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
