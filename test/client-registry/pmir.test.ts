@@ -85,6 +85,18 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('$process-message with async=true (query or parameter) is a 400 not-supported, and nothing is applied: the registry answers synchronously', async () => {
+      const message = feed([{ fullUrl: 'urn:uuid:p11', resource: patient({ ids: [['urn:test:pmir-clinic', 'P-11']], family: 'Moyo', given: 'Tendai', birthDate: '1994-07-08' }), request: { method: 'POST', url: 'Patient' } }]);
+      const byQuery = await cr.request('POST', '$process-message?async=true', message.bundle);
+      assert.equal(byQuery.status, 400, JSON.stringify(byQuery.body));
+      assert.equal(byQuery.body.issue[0].code, 'not-supported');
+      const byParameter = await cr.request('POST', '$process-message', { resourceType: 'Parameters', parameter: [{ name: 'content', resource: message.bundle }, { name: 'async', valueBoolean: true }] });
+      assert.equal(byParameter.status, 400, JSON.stringify(byParameter.body));
+      const found = await cr.request('GET', `Patient?identifier=${encodeURIComponent('urn:test:pmir-clinic|P-11')}`);
+      assert.equal(found.body.total, 0);
+      assert.equal((await cr.request('POST', '$process-message?async=false', message.bundle)).status, 200);
+    });
+
     test('update and merge: a PUT updates; a PUT with active=false and replaced-by merges', async () => {
       const other = await cr.request('POST', 'Patient', patient({ ids: [['urn:test:pmir-clinic', 'P-2']], family: 'Lungu', given: 'Ruth', birthDate: '1991-12-12' }));
       const current = (await cr.request('GET', `Patient/${created}`)).body;

@@ -43,10 +43,16 @@ export function messageRequest(request: FhirRequest): FhirRequest | undefined {
   const path = request.path.replace(/^\/+|\/+$/g, '');
   if (request.method !== 'POST' || (path !== '' && path !== PROCESS_MESSAGE)) return undefined;
   let body = request.body as { resourceType?: unknown; type?: unknown; parameter?: unknown } | undefined;
+  let asksAsync = path === PROCESS_MESSAGE && request.query.some(([name, value]) => name === 'async' && value === 'true');
   if (path === PROCESS_MESSAGE && body?.resourceType === 'Parameters' && Array.isArray(body.parameter)) {
-    const contents = (body.parameter as Array<{ name?: unknown; resource?: unknown } | null>).filter((p) => p?.name === 'content');
+    const parameters = body.parameter as Array<{ name?: unknown; resource?: unknown; valueBoolean?: unknown } | null>;
+    const contents = parameters.filter((p) => p?.name === 'content');
+    asksAsync ||= parameters.some((p) => p?.name === 'async' && p.valueBoolean === true);
     body = contents.length === 1 ? contents[0]!.resource as typeof body : undefined;
   }
+  // Asynchronous messaging would send the response message to a URL of the sender's choosing
+  // later; this registry answers every message in the response (PMIR's synchronous exchange).
+  if (asksAsync) throw new FhirError(400, 'FHIR_NOT_SUPPORTED', `${PROCESS_MESSAGE} is synchronous here: the response message is the answer; send it without async=true`);
   if (body?.resourceType === 'Bundle' && body.type === 'message') return { ...request, body };
   if (path === PROCESS_MESSAGE) throw new FhirError(400, 'FHIR_BAD_REQUEST', `${PROCESS_MESSAGE} takes a Bundle of type message, as the body or as the one "content" parameter of a Parameters`);
   return undefined;
