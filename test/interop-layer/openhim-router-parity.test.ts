@@ -138,6 +138,24 @@ for (const driver of testDrivers) {
       assert.equal((await iol.call('GET', '/events/0')).status, 200, 'the visualizer\'s events too');
     });
 
+    test('a mediator error that is not { message, stack } strings is logged as OpenHIM\'s model casts it: strings, a bare string as the message', async () => {
+      const errors: Record<string, unknown> = { '/med-error-string': 'it broke', '/med-error-object': { message: { code: 7 }, stack: ['a', 'b'] }, '/med-error-number': 42 };
+      for (const [path, error] of Object.entries(errors)) {
+        up.handle(path, (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json+openhim' });
+          res.end(JSON.stringify({ 'x-mediator-urn': 'urn:mediator:odd', status: 'Failed', response: { status: 500, body: 'failed' }, error }));
+        });
+      }
+      const logged: unknown[] = [];
+      for (const [n, path] of Object.keys(errors).entries()) {
+        await addChannel(`odd-error-${n}`, { urlPattern: `^/odd-error-${n}$`, routes: [route({ path })] });
+        const res = await fetch(`${iol.router}/odd-error-${n}`, { headers: { authorization: emr } });
+        assert.equal(res.status, 500);
+        logged.push((await loggedWithRoutes(`odd-error-${n}`, 0)).error);
+      }
+      assert.deepEqual(logged, [{ message: 'it broke' }, { message: '{"code":7}', stack: '["a","b"]' }, { message: '42' }]);
+    });
+
     test('a mediator\'s JSON body that is an object is logged as JSON on a secondary route too, as the caller gets it from a primary', async () => {
       up.handle('/med-object-body', (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json+openhim' });

@@ -104,6 +104,17 @@ function mediatorBodyText(body: unknown): string {
   return body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body);
 }
 
+/**
+ * A mediator's `error` as OpenHIM's model keeps it: `{ message, stack }`, both strings (mongoose
+ * casts them); an error that is a string is its message. Consoles read `error.message`.
+ */
+function mediatorError(error: unknown): MediatorResponse['error'] {
+  if (error === undefined || error === null) return undefined;
+  if (typeof error !== 'object' || Array.isArray(error)) return { message: mediatorBodyText(error) };
+  const { message, stack } = error as Record<string, unknown>;
+  return { message: mediatorBodyText(message), ...(stack === undefined || stack === null ? {} : { stack: mediatorBodyText(stack) }) };
+}
+
 function parseMediator(response: UpstreamResponse): MediatorResponse | undefined {
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
   if (!type.startsWith('application/json+openhim')) return undefined;
@@ -117,6 +128,11 @@ function parseMediator(response: UpstreamResponse): MediatorResponse | undefined
     if (typeof status === 'string' && /^\d{3}$/.test(status)) parsed.response!.status = Number(status);
     // An answer that cannot be relayed is the route's failure: the caller and the log both get a
     // 502 (the log used to keep the mediator's status and response while the caller got a 502).
+    if (Object.hasOwn(parsed, 'error')) {
+      const error = mediatorError(parsed.error);
+      if (error) parsed.error = error;
+      else delete parsed.error;
+    }
     const refused = unrelayable(parsed.response);
     if (refused) {
       const { status: _status, response: _response, ...rest } = parsed;
