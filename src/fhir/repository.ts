@@ -13,7 +13,7 @@ import { applyPatchBody } from './patch-body.js';
 import { ifNoneExistQuery, selectingCriteria } from './conditional-criteria.js';
 import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
-import { runAfterWrite, runBeforeWrite, type WriteEvent, type WriteInterceptor } from './write-interceptors.js';
+import { runAfterCreates, runAfterWrite, runBeforeWrite, type WriteEvent, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, readReferenced, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
@@ -496,7 +496,8 @@ export class FhirRepository {
    * that created its resource is 'update-create'); 'create' for all when not given.
    * `independent`: the caller vouches that no resource's interceptors need another of them stored
    * first (the terminology service's core content: one resource per canonical url), so they are
-   * written together even when an interceptor reads earlier writes.
+   * written together even when an interceptor reads earlier writes, and an interceptor's
+   * `afterCreates` takes them all at once.
    */
   async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>, options: { independent?: boolean } = {}): Promise<void> {
     // An interceptor that reads what earlier writes stored (the client registry matches each
@@ -539,7 +540,8 @@ export class FhirRepository {
         if (error instanceof CreateConflict) preparedIndex.set(error, error.index);
         throw error;
       }
-      for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] }));
+      if (options.independent) await runAfterCreates(repo.interceptors, events.map((event, n) => ({ ...event, resource: resources[n], stored: resources[n] })));
+      else for (let n = 0; n < events.length; n++) await blameResource(n, () => runAfterWrite(repo.interceptors, { ...events[n]!, resource: resources[n], stored: resources[n] }));
     });
   }
 

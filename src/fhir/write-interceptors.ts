@@ -36,6 +36,12 @@ export interface WriteInterceptor {
    * one statement after every `before`.
    */
   readsEarlierWrites?: boolean;
+  /**
+   * Creates a caller wrote together and vouched independent of each other (a bulk load:
+   * `insertPrepared`'s `independent`) come here in one call instead of `after` for each, for hooks
+   * that write rows of their own in bulk. It must do for each what `after` would.
+   */
+  afterCreates?(events: Array<WriteEvent & { stored?: Resource }>): Promise<void> | void;
 }
 
 function watches(interceptor: WriteInterceptor, type: string): boolean {
@@ -56,5 +62,15 @@ export async function runBeforeWrite(interceptors: readonly WriteInterceptor[], 
 export async function runAfterWrite(interceptors: readonly WriteInterceptor[], event: WriteEvent & { stored?: Resource }): Promise<void> {
   for (const interceptor of interceptors) {
     if (interceptor.after && watches(interceptor, event.type)) await interceptor.after(event);
+  }
+}
+
+/** The `after` hooks of independent creates: an interceptor's `afterCreates` once with all it watches, or its `after` for each. */
+export async function runAfterCreates(interceptors: readonly WriteInterceptor[], events: Array<WriteEvent & { stored?: Resource }>): Promise<void> {
+  for (const interceptor of interceptors) {
+    const watched = events.filter((event) => watches(interceptor, event.type));
+    if (!watched.length) continue;
+    if (interceptor.afterCreates) await interceptor.afterCreates(watched);
+    else if (interceptor.after) for (const event of watched) await interceptor.after(event);
   }
 }

@@ -84,5 +84,18 @@ for (const driver of testDrivers) {
       assert.equal(((await s.request('GET', `Provenance?target=Patient/${patientId}`)).body.entry?.length ?? 0), 1);
       assert.equal(seen.filter((e) => e.type !== 'Patient').length, 0);
     });
+
+    test('independent creates (a bulk load) reach afterCreates once, all together, and the after hooks of interceptors without it one by one', async () => {
+      const batches: string[][] = [];
+      const single: string[] = [];
+      s.engine.addWriteInterceptor({ name: 'bulk', types: ['Device'], after: () => assert.fail('after is not called when afterCreates is given'), afterCreates: (events) => void batches.push(events.map((e) => `${e.action} ${e.id} ${e.stored?.id}`)) });
+      s.engine.addWriteInterceptor({ name: 'one by one', types: ['Device'], after: ({ id }) => void single.push(id) });
+      const lastUpdated = new Date().toISOString();
+      const devices = ['bulk-1', 'bulk-2', 'bulk-3'].map((id) => ({ resourceType: 'Device', id, meta: { versionId: '1', lastUpdated } }) as Resource);
+      await s.engine.repository().insertPrepared(devices, undefined, { independent: true });
+      assert.deepEqual(batches, [['create bulk-1 bulk-1', 'create bulk-2 bulk-2', 'create bulk-3 bulk-3']]);
+      assert.deepEqual(single, ['bulk-1', 'bulk-2', 'bulk-3']);
+      assert.equal((await s.request('GET', 'Device/bulk-2')).status, 200);
+    });
   });
 }

@@ -142,61 +142,103 @@ export async function writeCodeSystem(q: Queryable, schema: string, header: Code
   // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
   const prepared = await prepareConcepts(header, concepts, bounds);
   const csid = await replaceCodeSystemRow(q, schema, header);
-  await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, csid, prepared, progress);
+  await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, [{ csid, prepared }], progress);
   await q.query(`UPDATE ${schema}.code_system SET concept_count = $2 WHERE csid = $1`, [csid, prepared.unique.length]);
   return csid;
 }
 
-/** The rows of every concept table for one csid, WRITE_BATCH rows a statement. */
-async function writeConceptRows(run: StatementRunner, schema: string, csid: number, prepared: PreparedConcepts, progress?: WriteProgress): Promise<void> {
-  const { unique, parents, ancestors, isA } = prepared;
+/**
+ * writeCodeSystem for many code systems at once, inside the caller's transaction: a bulk load of
+ * small ones (the core content's ~600, a few dozen concepts each) costs a statement per table,
+ * not ten per code system. Each url|version once; one already stored is replaced as writeCodeSystem
+ * replaces it (refused with 422 when another live resource owns it).
+ */
+export async function writeCodeSystems(q: Queryable, schema: string, systems: ReadonlyArray<{ header: CodeSystemHeader; concepts: readonly ConceptRecord[] }>,
+  bounds: ConceptBounds): Promise<void> {
+  if (!systems.length) return;
+  const key = (url: string, version: string | undefined): string => `${url}|${version ?? ''}`;
+  if (new Set(systems.map(({ header }) => key(header.url, header.version))).size !== systems.length) {
+    throw new Error('writeCodeSystems: a url|version given twice');
+  }
+  const prepared = await Promise.all(systems.map(({ header, concepts }) => prepareConcepts(header, concepts, bounds)));
+  const headers = systems.map(({ header }) => header);
+  const existing = await q.query<{ url: string; version: string }>(
+    `SELECT c.url, c.version FROM ${schema}.code_system c JOIN unnest($1::text[], $2::text[]) AS w(url, version) ON c.url = w.url AND c.version = w.version`,
+    [headers.map((h) => h.url), headers.map((h) => h.version ?? '')]);
+  // Rare (the core load writes into a database without them): the checks and retirement of writeCodeSystem, one by one.
+  const stored = new Set(existing.rows.map((r) => key(r.url, r.version)));
+  for (const header of headers) {
+    if (!stored.has(key(header.url, header.version))) continue;
+    const row = await rowToClaim(q, schema, header);
+    if (row) await retire(q, schema, Number(row.csid));
+  }
+  const inserted = await q.query<{ csid: string; url: string; version: string }>(
+    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive, content, concept_count)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::int[]) RETURNING csid, url, version`,
+    [headers.map((h) => h.url), headers.map((h) => h.version ?? ''), headers.map((h) => h.resourceId), headers.map((h) => h.name ?? null),
+      headers.map((h) => h.hierarchyMeaning ?? null), headers.map((h) => h.caseSensitive ?? true), headers.map(storedContent), prepared.map((p) => p.unique.length)]);
+  const csids = new Map(inserted.rows.map((r) => [key(r.url, r.version), Number(r.csid)]));
+  await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema,
+    headers.map((header, n) => ({ csid: csids.get(key(header.url, header.version))!, prepared: prepared[n]! })));
+}
+
+/** The rows of every concept table for each csid, WRITE_BATCH rows a statement. */
+async function writeConceptRows(run: StatementRunner, schema: string, systems: ReadonlyArray<{ csid: number; prepared: PreparedConcepts }>,
+  progress?: WriteProgress): Promise<void> {
   const flush = async (sql: string, rows: Columns, types: string[]): Promise<void> => {
     if (!rows.length) return;
-    const casts = types.map((t, i) => `$${i + 2}::${t}[]`).join(', ');
-    await run(sql.replace('$ROWS', `unnest(${casts})`), [csid, ...rows.columns]);
+    const casts = ['bigint', ...types].map((t, i) => `$${i + 1}::${t}[]`).join(', ');
+    await run(sql.replace('$ROWS', `unnest(${casts})`), rows.columns);
     rows.clear();
   };
-  const conceptRows = new Columns(6);
-  const designationRows = new Columns(5);
-  const propertyRows = new Columns(4);
-  const wordRows = new Columns(4);
-  const conceptSql = `INSERT INTO ${schema}.concept (csid, ord, code, display, norm, definition, active) SELECT $1, * FROM $ROWS`;
-  const designationSql = `INSERT INTO ${schema}.designation (csid, ord, language, use_system, use_code, value) SELECT $1, * FROM $ROWS`;
-  const propertySql = `INSERT INTO ${schema}.property (csid, ord, code, type, value) SELECT $1, * FROM $ROWS`;
-  const wordSql = `INSERT INTO ${schema}.word (csid, word, ord, pos, len) SELECT $1, * FROM $ROWS ON CONFLICT DO NOTHING`;
-  for (let n = 0; n < unique.length; n++) {
-    const c = unique[n]!;
-    const ord = n + 1;
-    const norm = c.display ? normaliseText(c.display) : null;
-    conceptRows.push(ord, c.code, c.display ?? null, norm, c.definition ?? null, c.active);
-    for (const d of c.designations) designationRows.push(ord, d.language ?? null, d.useSystem ?? null, d.useCode ?? null, d.value);
-    for (const p of c.properties) propertyRows.push(ord, p.code, p.type, p.value);
-    if (norm) wordsOf(norm).forEach((w, i) => wordRows.push(w.slice(0, 200), ord, Math.min(i, 1), Math.min(norm.length, 32_767)));
-    if (conceptRows.length >= WRITE_BATCH.rows) await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
-    if (designationRows.length >= WRITE_BATCH.rows) await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
-    if (propertyRows.length >= WRITE_BATCH.rows) await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
-    if (wordRows.length >= WRITE_BATCH.rows) await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
-    if (progress && ord % 50_000 === 0) progress('concepts', ord, unique.length);
+  const total = systems.reduce((sum, { prepared }) => sum + prepared.unique.length, 0);
+  let done = 0;
+  const conceptRows = new Columns(7);
+  const designationRows = new Columns(6);
+  const propertyRows = new Columns(5);
+  const wordRows = new Columns(5);
+  const conceptSql = `INSERT INTO ${schema}.concept (csid, ord, code, display, norm, definition, active) SELECT * FROM $ROWS`;
+  const designationSql = `INSERT INTO ${schema}.designation (csid, ord, language, use_system, use_code, value) SELECT * FROM $ROWS`;
+  const propertySql = `INSERT INTO ${schema}.property (csid, ord, code, type, value) SELECT * FROM $ROWS`;
+  const wordSql = `INSERT INTO ${schema}.word (csid, word, ord, pos, len) SELECT * FROM $ROWS ON CONFLICT DO NOTHING`;
+  for (const { csid, prepared: { unique } } of systems) {
+    for (let n = 0; n < unique.length; n++) {
+      const c = unique[n]!;
+      const ord = n + 1;
+      const norm = c.display ? normaliseText(c.display) : null;
+      conceptRows.push(csid, ord, c.code, c.display ?? null, norm, c.definition ?? null, c.active);
+      for (const d of c.designations) designationRows.push(csid, ord, d.language ?? null, d.useSystem ?? null, d.useCode ?? null, d.value);
+      for (const p of c.properties) propertyRows.push(csid, ord, p.code, p.type, p.value);
+      if (norm) wordsOf(norm).forEach((w, i) => wordRows.push(csid, w.slice(0, 200), ord, Math.min(i, 1), Math.min(norm.length, 32_767)));
+      if (conceptRows.length >= WRITE_BATCH.rows) await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
+      if (designationRows.length >= WRITE_BATCH.rows) await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
+      if (propertyRows.length >= WRITE_BATCH.rows) await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
+      if (wordRows.length >= WRITE_BATCH.rows) await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
+      if (progress && ++done % 50_000 === 0) progress('concepts', done, total);
+    }
   }
   await flush(conceptSql, conceptRows, ['int', 'text', 'text', 'text', 'text', 'bool']);
   await flush(designationSql, designationRows, ['int', 'text', 'text', 'text', 'text']);
   await flush(propertySql, propertyRows, ['int', 'text', 'text', 'text']);
   await flush(wordSql, wordRows, ['text', 'int', 'smallint', 'smallint']);
 
-  const parentRows = new Columns(2);
-  const parentSql = `INSERT INTO ${schema}.parent (csid, child, parent) SELECT $1, * FROM $ROWS ON CONFLICT DO NOTHING`;
-  const closureRows = new Columns(3);
-  const closureSql = `INSERT INTO ${schema}.closure (csid, ancestor, descendant, depth) SELECT $1, * FROM $ROWS`;
-  for (let n = 0; n < unique.length; n++) {
-    for (const p of parents[n]!) parentRows.push(n + 1, p + 1);
-    closureRows.push(n + 1, n + 1, 0);
-    if (isA) {
-      const pairs = ancestors[n]!;
-      for (let i = 0; i < pairs.length; i += 2) closureRows.push(pairs[i]! + 1, n + 1, pairs[i + 1]!);
+  const parentRows = new Columns(3);
+  const parentSql = `INSERT INTO ${schema}.parent (csid, child, parent) SELECT * FROM $ROWS ON CONFLICT DO NOTHING`;
+  const closureRows = new Columns(4);
+  const closureSql = `INSERT INTO ${schema}.closure (csid, ancestor, descendant, depth) SELECT * FROM $ROWS`;
+  done = 0;
+  for (const { csid, prepared: { unique, parents, ancestors, isA } } of systems) {
+    for (let n = 0; n < unique.length; n++) {
+      for (const p of parents[n]!) parentRows.push(csid, n + 1, p + 1);
+      closureRows.push(csid, n + 1, n + 1, 0);
+      if (isA) {
+        const pairs = ancestors[n]!;
+        for (let i = 0; i < pairs.length; i += 2) closureRows.push(csid, pairs[i]! + 1, n + 1, pairs[i + 1]!);
+      }
+      if (parentRows.length >= WRITE_BATCH.rows) await flush(parentSql, parentRows, ['int', 'int']);
+      if (closureRows.length >= WRITE_BATCH.rows) await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
+      if (progress && ++done % 50_000 === 0) progress('hierarchy', done, total);
     }
-    if (parentRows.length >= WRITE_BATCH.rows) await flush(parentSql, parentRows, ['int', 'int']);
-    if (closureRows.length >= WRITE_BATCH.rows) await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
-    if (progress && (n + 1) % 50_000 === 0) progress('hierarchy', n + 1, unique.length);
   }
   await flush(parentSql, parentRows, ['int', 'int']);
   await flush(closureSql, closureRows, ['int', 'int', 'smallint']);
@@ -232,7 +274,7 @@ export async function stageCodeSystem(db: Database, schema: string, prepared: Pr
       // follow each other as promise continuations, and no request could reach the database between them.
       await new Promise((resolve) => setImmediate(resolve));
       await db.transaction(async (q) => { await q.query(sql, params); }, { maintenance: true });
-    }, schema, csid, prepared, progress);
+    }, schema, [{ csid, prepared }], progress);
   } catch (error) {
     await dropConceptRows(db, schema, csid).catch(() => undefined);
     stagingEnded(csid);

@@ -9,7 +9,7 @@ import type { Limits } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
 import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { codeSystemChannel, type ConceptStore } from './concept-store.js';
-import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, type CodeSystemHeader } from './concept-writer.js';
+import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, writeCodeSystems, type CodeSystemHeader } from './concept-writer.js';
 import { FhirError } from '../../fhir/outcome.js';
 import { conceptsOfCodeSystem, countConcepts, conceptBounds, duplicateCodes } from './concepts.js';
 
@@ -63,6 +63,27 @@ export function codeSystemInterceptor(store: ConceptStore, retired?: RetiredRows
       const header = headerOf(system, id);
       if (system.content === 'not-present') await claimCodeSystem(q, store.schema, header);
       else await writeCodeSystem(q, store.schema, header, conceptsOfCodeSystem(system), conceptBounds(store.limits));
+    },
+    async afterCreates(events) {
+      // A bulk load (the core content, ~600 small code systems a start): what `after` does for
+      // each, in a few statements for all of them instead of about ten for each.
+      const q = events[0]!.repo.sql;
+      const token = store.writeOpened();
+      const ids = events.map((event) => event.id);
+      await q.query(`SELECT pg_notify($1, $2 || ' ' || id) FROM unnest($3::text[]) AS id`, [codeSystemChannel(store.schema), token, ids]);
+      retired?.kick();
+      // A created id carries no code system unless a deleted resource of that id left one.
+      const carried = await q.query<{ resource_id: string }>(`SELECT DISTINCT resource_id FROM ${store.schema}.code_system WHERE resource_id = ANY($1::text[])`, [ids]);
+      for (const row of carried.rows) await dropCodeSystemsOf(q, store.schema, row.resource_id);
+      const written: Array<{ header: CodeSystemHeader; concepts: ReturnType<typeof conceptsOfCodeSystem> }> = [];
+      for (const { id, stored } of events) {
+        const system = stored as CodeSystem | undefined;
+        if (!system?.url) continue;
+        const header = headerOf(system, id);
+        if (system.content === 'not-present') await claimCodeSystem(q, store.schema, header);
+        else written.push({ header, concepts: conceptsOfCodeSystem(system) });
+      }
+      await writeCodeSystems(q, store.schema, written, conceptBounds(store.limits));
     },
   };
 }
