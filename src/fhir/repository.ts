@@ -13,7 +13,7 @@ import { applyPatchBody } from './patch-body.js';
 import { ifNoneExistQuery, selectingCriteria } from './conditional-criteria.js';
 import { checkIfMatch, checkIfNoneMatch } from './preconditions.js';
 import { assertPatchedElements } from './resource-elements.js';
-import { runAfterCreates, runAfterWrite, runBeforeWrite, type WriteEvent, type WriteInterceptor } from './write-interceptors.js';
+import { runAfterCreates, runAfterWrite, runBeforeCreates, runBeforeWrite, type WriteEvent, type WriteInterceptor } from './write-interceptors.js';
 import { FhirError, notFound } from './outcome.js';
 import { findMatches, readReferenced, runSearch, type SearchContext } from './search/execute.js';
 import { parseSearch, type SearchRequest } from './search/parse.js';
@@ -497,7 +497,7 @@ export class FhirRepository {
    * `independent`: the caller vouches that no resource's interceptors need another of them stored
    * first (the terminology service's core content: one resource per canonical url), so they are
    * written together even when an interceptor reads earlier writes, and an interceptor's
-   * `afterCreates` takes them all at once.
+   * `beforeCreates` and `afterCreates` take them all at once.
    */
   async insertPrepared(resources: Resource[], methods?: Array<'create' | 'update-create'>, options: { independent?: boolean } = {}): Promise<void> {
     // An interceptor that reads what earlier writes stored (the client registry matches each
@@ -522,10 +522,13 @@ export class FhirRepository {
         if (await blameResource(n, () => repo.prefetchBindings(resources[n]!))) validateOrBlame(n, resources[n]!, repo.bindingVerdicts);
       }
       if (repo.interceptors.length) {
+        const creates = resources.map((resource) => ({ action: 'create' as const, type: resource.resourceType, id: resource.id!, resource, repo }));
+        // Independent creates: an interceptor's beforeCreates checks them all at once.
+        const afterBefore = options.independent ? await runBeforeCreates(repo.interceptors, creates, blameResource) : undefined;
         for (let n = 0; n < resources.length; n++) {
           const original = resources[n]!;
-          const event = { action: 'create' as const, type: original.resourceType, id: original.id!, resource: original, repo };
-          const changed = await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
+          const event = creates[n]!;
+          const changed = afterBefore ? afterBefore[n] : await blameResource(n, () => runBeforeWrite(repo.interceptors, event));
           if (changed && changed !== original) {
             resources[n] = stamp(assertResourceBody(changed, original.resourceType), original.id!, 1);
             await blameResource(n, () => repo.prefetchBindings(resources[n]!));

@@ -37,8 +37,13 @@ export interface WriteInterceptor {
    */
   readsEarlierWrites?: boolean;
   /**
-   * Creates a caller wrote together and vouched independent of each other (a bulk load:
-   * `insertPrepared`'s `independent`) come here in one call instead of `after` for each, for hooks
+   * Creates a caller writes together and vouches independent of each other (a bulk load:
+   * `insertPrepared`'s `independent`) come here in one call instead of `before` for each: checks
+   * that can ask the database once for all of them. It may refuse (throw), not change them.
+   */
+  beforeCreates?(events: WriteEvent[]): Promise<void> | void;
+  /**
+   * Those creates once written come here in one call instead of `after` for each, for hooks
    * that write rows of their own in bulk. It must do for each what `after` would.
    */
   afterCreates?(events: Array<WriteEvent & { stored?: Resource }>): Promise<void> | void;
@@ -63,6 +68,31 @@ export async function runAfterWrite(interceptors: readonly WriteInterceptor[], e
   for (const interceptor of interceptors) {
     if (interceptor.after && watches(interceptor, event.type)) await interceptor.after(event);
   }
+}
+
+/**
+ * The `before` hooks of independent creates: an interceptor's `beforeCreates` once with all it
+ * watches, or its `before` for each (`blame` names the resource at fault). Returns each resource
+ * as the hooks left it.
+ */
+export async function runBeforeCreates(interceptors: readonly WriteInterceptor[], events: WriteEvent[],
+  blame: <T>(index: number, fn: () => Promise<T>) => Promise<T>): Promise<Array<Resource | undefined>> {
+  const resources = events.map((event) => event.resource);
+  for (const interceptor of interceptors) {
+    const watched = events.flatMap((event, n) => (watches(interceptor, event.type) ? [n] : []));
+    if (!watched.length) continue;
+    if (interceptor.beforeCreates) {
+      await interceptor.beforeCreates(watched.map((n) => ({ ...events[n]!, resource: resources[n] })));
+      continue;
+    }
+    const before = interceptor.before?.bind(interceptor);
+    if (!before) continue;
+    for (const n of watched) {
+      const changed = await blame(n, async () => before({ ...events[n]!, resource: resources[n] }));
+      if (changed) resources[n] = changed;
+    }
+  }
+  return resources;
 }
 
 /** The `after` hooks of independent creates: an interceptor's `afterCreates` once with all it watches, or its `after` for each. */

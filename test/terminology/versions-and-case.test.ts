@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Resource } from '@medplum/fhirtypes';
+import { createTerminologyEngine } from '../../src/services/terminology/index.js';
 import { compareVersions } from '../../src/services/terminology/versions.js';
 import { testDrivers } from '../support/databases.js';
 import { codes, P, param, startTerminology, type TerminologyUnderTest } from './support.js';
@@ -69,6 +71,32 @@ for (const driver of testDrivers) {
       const codeSystem = { resourceType: 'CodeSystem', url: 'urn:test:ver/cs-dup', version: '1', status: 'active', content: 'complete', concept: [{ code: 'a' }] };
       assert.equal((await tx.post('CodeSystem', codeSystem)).status, 201);
       assert.equal((await tx.post('CodeSystem', codeSystem)).status, 422);
+    });
+
+    test('a bulk load (independent creates, as the core content is loaded) refuses a url|version stored or repeated, as one write does, and indexes its code systems', async () => {
+      const other = await createTerminologyEngine({ db: tx.database.db });
+      const lastUpdated = new Date().toISOString();
+      const prepared = (resource: Record<string, unknown>) => ({ ...resource, meta: { versionId: '1', lastUpdated } }) as unknown as Resource;
+      const bulk = (resources: Array<Record<string, unknown>>) => other.engine.repository().insertPrepared(resources.map(prepared), undefined, { independent: true });
+      const valueSet = { resourceType: 'ValueSet', url: 'urn:test:bulk/vs,1', version: '1', status: 'active', compose: { include: [{ system: 'urn:test:bulk/cs' }] } };
+      assert.equal((await tx.post('ValueSet', valueSet)).status, 201);
+      await assert.rejects(bulk([{ ...valueSet, id: 'bulk-stored' }]), (error: { status?: number }) => error.status === 422, 'stored already');
+      await assert.rejects(bulk([{ ...valueSet, id: 'bulk-a', version: '7' }, { ...valueSet, id: 'bulk-b', version: '7' }]), (error: { status?: number }) => error.status === 422, 'twice in the batch');
+      assert.equal((await tx.get('ValueSet/bulk-a')).status, 404, 'a refused batch leaves nothing');
+      await bulk([
+        { ...valueSet, id: 'bulk-c', version: '2' },
+        { resourceType: 'ValueSet', id: 'bulk-d', url: 'urn:test:bulk/vs', version: '1', status: 'active', compose: { include: [{ system: 'urn:test:bulk/cs' }] } },
+        { resourceType: 'CodeSystem', id: 'bulk-cs', url: 'urn:test:bulk/cs', version: '1', status: 'active', content: 'complete', hierarchyMeaning: 'is-a', concept: [{ code: 'a', display: 'Alpha', concept: [{ code: 'b', display: 'Beta' }] }] },
+        { resourceType: 'CodeSystem', id: 'bulk-cs2', url: 'urn:test:bulk/cs2', status: 'active', content: 'complete', concept: [{ code: 'z', display: 'Zed' }] },
+      ]);
+      const expanded = await tx.get(`ValueSet/$expand?url=${encodeURIComponent('urn:test:bulk/vs,1')}&valueSetVersion=2&filter=bet`);
+      assert.equal(expanded.status, 200, JSON.stringify(expanded.body));
+      assert.deepEqual(codes(expanded.body), ['b']);
+      const subsumes = await tx.get(`CodeSystem/$subsumes?system=${encodeURIComponent('urn:test:bulk/cs')}&codeA=a&codeB=b`);
+      assert.equal(param(subsumes.body, 'outcome'), 'subsumes', JSON.stringify(subsumes.body));
+      const lookup = await tx.get(`CodeSystem/$lookup?system=${encodeURIComponent('urn:test:bulk/cs2')}&code=z`);
+      assert.equal(param(lookup.body, 'display'), 'Zed', JSON.stringify(lookup.body));
+      await other.engine.settle();
     });
 
     test('ValueSet/$validate-code honours caseSensitive false, as CodeSystem/$validate-code does', async () => {

@@ -18,6 +18,7 @@ import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { isGolden, referencedId } from './golden-record.js';
 import { isRegistryWrite } from './request-context.js';
 import type { RegistryStore } from './store.js';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 
 /** Advisory lock class of identifier locks (two-key form, apart from the blocking-key classes). */
 const IDENTIFIER_LOCK_CLASS = 0x4349; // "CI"
@@ -30,7 +31,7 @@ const MAX_HOLDERS = 20;
 
 const keyOf = (identifier: Identifier): string => `${identifier.system}|${identifier.value}`;
 /** A token search value for one identifier, its commas and backslashes escaped. */
-const tokenOf = (identifier: Identifier): string => `${identifier.system}|${identifier.value}`.replace(/[\\,]/g, '\\$&');
+const tokenOf = (identifier: Identifier): string => `${escapeSearchValue(identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`;
 
 /** The identifiers whose holders must be checked: all on a create, the changed ones otherwise. */
 export function identifiersToCheck(patient: Patient, previous: Patient | undefined, goldenMoved: boolean): Identifier[] {

@@ -17,6 +17,7 @@ import type { FhirResponse } from '../../fhir/interaction.js';
 import type { FhirOperation } from '../../fhir/operations/registry.js';
 import { badRequest } from '../../fhir/outcome.js';
 import { splitEscaped, splitValues, tokenParts } from '../../fhir/search/parse.js';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { isGolden } from './golden-record.js';
 import { askedDomainForms, inAskedForm } from './domain-forms.js';
@@ -76,7 +77,7 @@ async function findByLogicalId(repo: FhirRepository, store: RegistryStore, value
 }
 
 async function findByIdentifier(repo: FhirRepository, store: RegistryStore, system: string, value: string): Promise<Found> {
-  const found = await repo.search('Patient', [['identifier', `${system}|${value}`.replace(/[\\,]/g, '\\$&')], ['_count', String(MAX_SOURCES)]]);
+  const found = await repo.search('Patient', [['identifier', `${escapeSearchValue(system)}|${escapeSearchValue(value)}`], ['_count', String(MAX_SOURCES)]]);
   const holders = (found.entry ?? []).map((e) => e.resource as Patient).filter((p) => !isGolden(p));
   const live = holders.find((p) => !replacedBy(p));
   if (!live) return holders.length ? { kind: 'retired' } : { kind: 'none' };
@@ -85,7 +86,7 @@ async function findByIdentifier(repo: FhirRepository, store: RegistryStore, syst
 
 /** Whether any record holds an identifier of this domain (an index lookup, one row at most). */
 async function domainInUse(repo: FhirRepository, system: string): Promise<boolean> {
-  const bundle = await repo.search('Patient', [['identifier', `${system}|`], ['_count', '1'], ['_elements', 'id']]);
+  const bundle = await repo.search('Patient', [['identifier', `${escapeSearchValue(system)}|`], ['_count', '1'], ['_elements', 'id']]);
   return (bundle.entry ?? []).length > 0;
 }
 

@@ -5,6 +5,7 @@
  * `*-patient-identifier`, and the `replaced-by` link of a PIXm "resolve duplicate" feed.
  */
 import type { Identifier, Patient } from '@medplum/fhirtypes';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { GOLDEN_TAG } from './golden-record.js';
 import type { DomainsReader } from './identifier-domains.js';
@@ -12,7 +13,7 @@ import type { DomainsReader } from './identifier-domains.js';
 /** The ids of at most two such records: enough to tell none, one and several apart. */
 export async function recordsHolding(repo: FhirRepository, readDomains: DomainsReader, identifiers: readonly Identifier[]): Promise<string[]> {
   const domains = await readDomains(repo);
-  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${domains.canonical(identifier.system!) ?? identifier.system}|${identifier.value}`]);
+  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${escapeSearchValue(domains.canonical(identifier.system!) ?? identifier.system!)}|${escapeSearchValue(identifier.value ?? '')}`]);
   const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
   return (found.entry ?? []).map((e) => (e.resource as Patient).id!);
 }

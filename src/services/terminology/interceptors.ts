@@ -4,10 +4,11 @@
  * and dropped when it is deleted; a ConceptMap's elements likewise. A CodeSystem stored with
  * content `not-present` keeps the concepts an importer loaded for its url and version.
  */
-import type { CodeSystem, ConceptMap } from '@medplum/fhirtypes';
+import type { CodeSystem, ConceptMap, Resource } from '@medplum/fhirtypes';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 import type { Limits } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
-import type { WriteInterceptor } from '../../fhir/write-interceptors.js';
+import type { WriteEvent, WriteInterceptor } from '../../fhir/write-interceptors.js';
 import { codeSystemChannel, type ConceptStore } from './concept-store.js';
 import { claimCodeSystem, dropCodeSystemsOf, writeCodeSystem, writeCodeSystems, type CodeSystemHeader } from './concept-writer.js';
 import { FhirError } from '../../fhir/outcome.js';
@@ -142,17 +143,66 @@ export function canonicalUniqueInterceptor(): WriteInterceptor {
   return {
     name: 'terminology: one url|version per ValueSet and ConceptMap',
     types: ['ValueSet', 'ConceptMap'],
-    async before({ type, id, resource, repo }) {
-      const { url, version } = (resource ?? {}) as { url?: unknown; version?: unknown };
-      if (typeof url !== 'string' || !url) return;
-      const query: Array<[string, string]> = [['url', url], ['_count', '100']];
-      if (typeof version === 'string' && version) query.push(['version', version]);
-      const same = (await repo.searchResources(repo.parseSearch(type, query, false)))
-        .filter((r) => r.id !== id && ((r as { version?: string }).version ?? '') === (typeof version === 'string' ? version : ''));
-      if (same.length) {
-        throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `${type} ${url.slice(0, 200)}${version ? `|${String(version).slice(0, 40)}` : ''} already exists as ${type}/${same[0]!.id}; ` +
-          'update that resource, or give this one another version');
+    before: refuseTakenCanonical,
+    async beforeCreates(events) {
+      // A bulk load: the stored resources of the batch's urls in one search a type (and chunk),
+      // and the batch against itself, instead of a search per resource.
+      const owners = new Map<string, string>();
+      const repo = events[0]!.repo;
+      for (const type of new Set(events.map((e) => e.type))) {
+        const ofType = events.filter((e) => e.type === type);
+        const urls = [...new Set(ofType.flatMap((e) => canonicalOf(e.resource)?.url ?? []))];
+        for (let start = 0; start < urls.length; start += URLS_PER_SEARCH) {
+          const chunk = urls.slice(start, start + URLS_PER_SEARCH);
+          const query: Array<[string, string]> = [['url', chunk.map(escapeSearchValue).join(',')], ['_count', String(STORED_PER_SEARCH)]];
+          const stored = await repo.searchResources(repo.parseSearch(type, query, false));
+          if (stored.length >= STORED_PER_SEARCH) {
+            // More versions stored than one page holds: these urls are checked one resource at a time.
+            for (const event of ofType) if (chunk.includes(canonicalOf(event.resource)?.url ?? '')) await refuseTakenCanonical(event);
+            continue;
+          }
+          for (const resource of stored) {
+            const c = canonicalOf(resource);
+            if (c) owners.set(`${type} ${c.url}|${c.version}`, resource.id!);
+          }
+        }
+      }
+      for (const { type, id, resource } of events) {
+        const c = canonicalOf(resource);
+        if (!c) continue;
+        const key = `${type} ${c.url}|${c.version}`;
+        const owner = owners.get(key);
+        if (owner !== undefined && owner !== id) throw canonicalTaken(type, c.url, c.version, owner);
+        owners.set(key, id);
       }
     },
   };
+}
+
+/** A ValueSet's or ConceptMap's url and version ('' when it has none), when it has a url. */
+function canonicalOf(resource: Resource | undefined): { url: string; version: string } | undefined {
+  const { url, version } = (resource ?? {}) as { url?: unknown; version?: unknown };
+  return typeof url === 'string' && url ? { url, version: typeof version === 'string' ? version : '' } : undefined;
+}
+
+/** 422 when another stored resource of the type has the resource's url|version. */
+async function refuseTakenCanonical({ type, id, resource, repo }: WriteEvent): Promise<void> {
+  const c = canonicalOf(resource);
+  if (!c) return;
+  const query: Array<[string, string]> = [['url', escapeSearchValue(c.url)], ['_count', '100']];
+  if (c.version) query.push(['version', escapeSearchValue(c.version)]);
+  const same = (await repo.searchResources(repo.parseSearch(type, query, false)))
+    .filter((r) => r.id !== id && ((r as { version?: string }).version ?? '') === c.version);
+  if (same.length) throw canonicalTaken(type, c.url, c.version, same[0]!.id!);
+}
+
+/** Resources one search of a bulk check reads at most; a full page falls back to one check per resource. */
+const STORED_PER_SEARCH = 1000;
+
+/** Canonical urls asked in one search of a bulk check (below FHIR_SEARCH_MAX_VALUES' default). */
+const URLS_PER_SEARCH = 50;
+
+function canonicalTaken(type: string, url: string, version: unknown, owner: string): FhirError {
+  return new FhirError(422, 'FHIR_INVALID_RESOURCE', `${type} ${url.slice(0, 200)}${version ? `|${String(version).slice(0, 40)}` : ''} already exists as ${type}/${owner}; ` +
+    'update that resource, or give this one another version');
 }

@@ -3,6 +3,7 @@
  * url (+ version) among the stored resources, or given inline in a POST. Errors say which.
  */
 import type { Resource } from '@medplum/fhirtypes';
+import { escapeSearchValue } from '../../common/search-value-escape.js';
 import type { FhirRepository } from '../../fhir/repository.js';
 import { FhirError } from '../../fhir/outcome.js';
 import type { Queryable } from '../../db/database.js';
@@ -17,8 +18,9 @@ export const unknownTerminology = (message: string): FhirError => new FhirError(
  * version (versions.ts: by version order, the one updated last only breaking ties).
  */
 export async function findByUrl<T extends Resource>(repo: FhirRepository, type: string, url: string, version?: string): Promise<T | undefined> {
-  const query: Array<[string, string]> = [['url', url]];
-  if (version) query.push(['version', version]);
+  // Escaped: a url or version holding a comma is one value, not two OR-ed (search.html#escaping).
+  const query: Array<[string, string]> = [['url', escapeSearchValue(url)]];
+  if (version) query.push(['version', escapeSearchValue(version)]);
   query.push(['_sort', '-_lastUpdated'], ['_count', version ? '1' : String(MAX_VERSIONS)]);
   const found = await repo.searchResources(repo.parseSearch(type, query, false));
   return latestVersion(found, (r) => (r as { version?: string }).version) as T | undefined;

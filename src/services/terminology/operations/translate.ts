@@ -10,6 +10,7 @@ import type { FhirRepository } from '../../../fhir/repository.js';
 import { badParameter, OperationInput, splitCanonical } from '../parameters.js';
 import { findByUrl, resolveTarget, unknownTerminology } from '../resolve.js';
 import { codingsToCheck } from './code-system.js';
+import { escapeSearchValue } from '../../../common/search-value-escape.js';
 
 const TRANSLATE_PARAMETERS = ['url', 'conceptMap', 'conceptMapVersion', 'code', 'system', 'version', 'source', 'coding', 'codeableConcept',
   'target', 'targetsystem', 'dependency', 'reverse'];
@@ -85,7 +86,7 @@ async function candidateMaps(repo: FhirRepository, question: Question, source?: 
   // Maps whose groups from the system send codes they do not list somewhere (group.unmapped): they
   // answer for every code of the system, as they do when named by url.
   if (!question.reverse && question.system) {
-    const withRules = await repo.searchResources(repo.parseSearch('ConceptMap', [['source-system', question.system], ['_count', '100']], false));
+    const withRules = await repo.searchResources(repo.parseSearch('ConceptMap', [['source-system', escapeSearchValue(question.system)], ['_count', '100']], false));
     for (const map of withRules as ConceptMap[]) {
       if (!ids.has(map.id!) && (map.group ?? []).some((g) => g.unmapped && (!g.source || g.source === question.system))) {
         ids.add(map.id!);
