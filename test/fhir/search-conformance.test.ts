@@ -138,6 +138,28 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Patient?birthdate=2024-02-29', STRICT), named('ann'));
     });
 
+    test('a year before 100 is that year, not 19xx; a timezone past ±14:00 or year 0000 is a 400', async () => {
+      const early = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: '0050-06-01' } });
+      assert.equal(early.status, 201);
+      try {
+        const id = early.body.id as string;
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=0050`, STRICT), [id]);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=0050-06-01`, STRICT), [id]);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=1950`, STRICT), []);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=ge0050-06-02`, STRICT), []);
+        assert.deepEqual(await matches(`Patient?_id=${ids.ann}&birthdate=gt0099`, STRICT), [ids.ann!]);
+        assert.deepEqual(await matches(`Patient?_id=${ids.ann}&birthdate=0024-02-29`, STRICT), [], 'not 1924-02-29');
+      } finally {
+        await s.request('DELETE', `Patient/${early.body.id}`);
+      }
+      for (const value of ['0000', '2024-01-10T09:30:00%2B99:00', '2024-01-10T09:30:00%2B05:60', '2024-01-10T09:30:00-14:01']) {
+        const reply = await s.request('GET', `Patient?_lastUpdated=${value}`);
+        assert.equal(reply.status, 400, value);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-10T09:30:00%2B14:00')).status, 200);
+    });
+
     test('a parameter with no value is ignored, whatever its type; a conditional needs one that has a value', async () => {
       const all = await matches('Patient', STRICT);
       for (const query of ['gender=', 'name=', 'birthdate=', 'identifier=', 'general-practitioner=', '_id=', '_lastUpdated=', 'gender:missing=', '_has:Observation:subject:status=', 'organization.name=']) {
