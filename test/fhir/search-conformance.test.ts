@@ -138,6 +138,20 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Patient?birthdate=2024-02-29', STRICT), named('ann'));
     });
 
+    test('a :Type modifier or chain type the reference parameter cannot point to is a 400, not an empty result', async () => {
+      for (const query of ['Patient?organization:Patient=x', 'Observation?subject:Organization=x', 'Patient?organization:Patient.name=x',
+        'Observation?subject:Practitioner.name=Zedd', '?_type=Observation&subject:Organization=x']) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+        assert.match(reply.body.issue[0].diagnostics, /cannot refer to/);
+      }
+      assert.deepEqual(await matches(`Observation?subject:Patient=${ids.bob}`, STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?subject:Patient.gender=female', STRICT), named('annsObs'));
+      assert.deepEqual(await matches('Observation?subject:Group.code=x', STRICT), []);
+      assert.deepEqual(await matches(`?_type=Observation&subject:Patient=${ids.bob}`, STRICT), named('weight'));
+    });
+
     test('a year before 100 is that year, not 19xx; a timezone past ±14:00 or year 0000 is a 400', async () => {
       const early = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: '0050-06-01' } });
       assert.equal(early.status, 201);

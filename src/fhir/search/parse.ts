@@ -566,6 +566,7 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     throw badRequest(`composite parameter "${code}" takes no modifier`, 'FHIR_BAD_SEARCH');
   }
   checkModifier(param, modifier);
+  if (param.type === 'reference' && modifier !== undefined && isResourceType(modifier)) checkTargetType(ctx, type, code, modifier);
   // An empty alternative (`name=,x`) asks for nothing: left out, never "any value".
   const escaped = splitEscaped(value).filter((part) => part.trim() !== '');
   const values = escaped.map(unescapeValue);
@@ -610,6 +611,19 @@ function checkModifier(param: SearchParameter, modifier: string | undefined): vo
   throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
 }
 
+/**
+ * `organization:Patient=x` names a type the parameter cannot point to: it could only ever match
+ * nothing, so it is a 400 (as HAPI answers), like an unknown modifier. A parameter without targets
+ * (a custom one) takes any type; a system search takes a type any of its `_type` types allows.
+ */
+function checkTargetType(ctx: ParseContext, type: string | undefined, code: string, target: string): void {
+  const types = type || !ctx.types?.length ? [type ?? 'Resource'] : ctx.types;
+  const targets = types.map((listed) => (ctx.definitions.get(listed, code)?.target ?? []) as string[]);
+  if (targets.some((list) => !list.length || list.includes(target))) return;
+  const named = [...new Set(targets.flat())].join(', ');
+  throw badRequest(`search parameter "${code}" cannot refer to a ${target} (its targets: ${named})`, 'FHIR_BAD_SEARCH');
+}
+
 function parseChain(ctx: ParseContext, type: string | undefined, head: string, rest: string, value: string, depth: number): Filter {
   const [code, typeModifier] = splitOnce(head, ':');
   const param = lookupParam(ctx, type, code);
@@ -617,6 +631,7 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
   if (param.type !== 'reference') throw badRequest(`cannot chain through "${code}": it is not a reference parameter`, 'FHIR_BAD_SEARCH');
   const candidates = typeModifier ? [typeModifier] : (param.target ?? []);
   if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type "${typeModifier}" in chain`, 'FHIR_BAD_SEARCH');
+  if (typeModifier) checkTargetType(ctx, type, code, typeModifier);
   const innerCode = splitOnce(splitOnce(rest, '.')[0], ':')[0];
   const targetTypes = candidates.filter((t) => isResourceType(t) && lookupParam(ctx, t, innerCode));
   if (!targetTypes.length) {
