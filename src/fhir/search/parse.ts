@@ -621,7 +621,7 @@ function checkTargetType(ctx: ParseContext, type: string | undefined, code: stri
   const targets = types.map((listed) => (ctx.definitions.get(listed, code)?.target ?? []) as string[]);
   if (targets.some((list) => !list.length || list.includes(target))) return;
   const named = [...new Set(targets.flat())].join(', ');
-  throw badRequest(`search parameter "${code}" cannot refer to a ${target} (its targets: ${named})`, 'FHIR_BAD_SEARCH');
+  throw badRequest(`search parameter "${code}" cannot refer to type ${target} (its targets: ${named})`, 'FHIR_BAD_SEARCH');
 }
 
 function parseChain(ctx: ParseContext, type: string | undefined, head: string, rest: string, value: string, depth: number): Filter {
