@@ -152,6 +152,18 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches(`?_type=Observation&subject:Patient=${ids.bob}`, STRICT), named('weight'));
     });
 
+    test('a quantity value is number, number|system|code or number||code: number|unit is a 400, not a unit read as a system', async () => {
+      for (const value of ['80|kg', 'gt79|kg', '80|http://unitsofmeasure.org|kg|x']) {
+        const reply = await s.request('GET', `Observation?value-quantity=${encodeURIComponent(value)}`);
+        assert.equal(reply.status, 400, value);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal((await s.request('GET', `Observation?combo-code-value-quantity=${encodeURIComponent('29463-7$80|kg')}`)).status, 400);
+      assert.deepEqual(await matches('Observation?value-quantity=80||kg', STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?value-quantity=80|http://unitsofmeasure.org|kg', STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?value-quantity=80', STRICT), named('weight'));
+    });
+
     test('a year before 100 is that year, not 19xx; a timezone past ±14:00 or year 0000 is a 400', async () => {
       const early = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: '0050-06-01' } });
       assert.equal(early.status, 201);
