@@ -84,6 +84,16 @@ for (const driver of testDrivers) {
       assert.match(outcomeOf(lenient.body), /ignored unknown search parameters: gender/);
     });
 
+    test('#all: _type on a type-level search that leaves the type out is a 400, not ignored', async () => {
+      for (const query of ['Patient?_type=Observation', 'Patient?_type=Observation&gender=male', `Patient/${ids.bob}/Observation?_type=Encounter`]) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.match(reply.body.issue[0].diagnostics, /_type/);
+      }
+      assert.deepEqual(await matches('Patient?_type=Patient&gender=male', STRICT), named('bob'));
+      assert.deepEqual(await matches('Patient?_type=Patient,Observation&gender=male', STRICT), named('bob'));
+    });
+
     test('combo-code-value-quantity and -concept match the Observation itself ("Observation | Observation.component")', async () => {
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=http://loinc.org|29463-7$80', STRICT), named('weight'));
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=8480-6$120', STRICT), named('bp'));

@@ -363,6 +363,10 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
       if (types.length > limits.fhirSearchMaxValues) throw pastLimit(`_type lists ${types.length} types`, 'fhirSearchMaxValues', limits);
       request.types = types;
       for (const t of request.types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, 'FHIR_BAD_SEARCH');
+      // A type-level search is of its type: `Patient?_type=Observation` would otherwise answer Patients.
+      if (request.type && !types.includes(request.type)) {
+        throw badRequest(`_type (${types.slice(0, 5).join(',')}) leaves out ${request.type}, the type searched: use _type in a system-level search (GET [base]?_type=...)`, 'FHIR_BAD_SEARCH');
+      }
       return;
     }
     case '_sort':
