@@ -391,8 +391,9 @@ function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: stri
   const p = (v: unknown): string => ctx.params.add(v);
   if (modifier === 'of-type') {
     const parts = value.split('|');
-    if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
     const [system, code, v] = parts as [string, string, string];
+    // R4 wants all three parts; an empty system is read as any system, an empty code or value would match nothing.
+    if (parts.length !== 3 || !code || !v) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
     return `(${i}.code = ${p(indexKey(`${code}|${v}`))}${system ? ` AND ${i}.system = ${p(indexKey(system))}` : ''})`;
   }
   const bar = value.indexOf('|');
