@@ -160,6 +160,13 @@ for (const driver of testDrivers) {
       assert.deepEqual(await matches('Observation?subject:Patient.gender=female', STRICT), named('annsObs'));
       assert.deepEqual(await matches('Observation?subject:Group.code=x', STRICT), []);
       assert.deepEqual(await matches(`?_type=Observation&subject:Patient=${ids.bob}`, STRICT), named('weight'));
+      // _has the same way: an Observation's subject is never an Organization.
+      for (const query of ['Organization?_has:Observation:subject:code=29463-7', 'Patient?_has:Observation:subject:_has:Observation:subject:code=x']) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.match(reply.body.issue[0].diagnostics, /cannot refer to/);
+      }
+      assert.deepEqual(await matches('Patient?_has:Observation:subject:code=29463-7', STRICT), named('bob'));
     });
 
     test('a quantity value is number, number|system|code or number||code: number|unit is a 400, not a unit read as a system', async () => {

@@ -659,6 +659,10 @@ function parseHas(ctx: ParseContext, type: string | undefined, key: string, valu
   if (!isResourceType(sourceType)) throw badRequest(`_has names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
   const param = lookupParam(ctx, sourceType, code);
   if (!param || param.type !== 'reference') throw badRequest(`_has: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
+  // `Organization?_has:Observation:subject:…`: a subject is never an Organization, so nothing could match.
+  if (type && param.target?.length && !(param.target as string[]).includes(type)) {
+    throw badRequest(`_has: ${sourceType} ${code} cannot refer to type ${type} (its targets: ${param.target.join(', ')})`, 'FHIR_BAD_SEARCH');
+  }
   const inner = parseFilter(ctx, sourceType, parts.slice(3).join(':'), value, depth)!;
   return { kind: 'has', sourceType, param, inner };
 }
