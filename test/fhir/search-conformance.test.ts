@@ -84,6 +84,16 @@ for (const driver of testDrivers) {
       assert.match(outcomeOf(lenient.body), /ignored unknown search parameters: gender/);
     });
 
+    test('#all: _type on a type-level search that leaves the type out is a 400, not ignored', async () => {
+      for (const query of ['Patient?_type=Observation', 'Patient?_type=Observation&gender=male', `Patient/${ids.bob}/Observation?_type=Encounter`]) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.match(reply.body.issue[0].diagnostics, /_type/);
+      }
+      assert.deepEqual(await matches('Patient?_type=Patient&gender=male', STRICT), named('bob'));
+      assert.deepEqual(await matches('Patient?_type=Patient,Observation&gender=male', STRICT), named('bob'));
+    });
+
     test('combo-code-value-quantity and -concept match the Observation itself ("Observation | Observation.component")', async () => {
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=http://loinc.org|29463-7$80', STRICT), named('weight'));
       assert.deepEqual(await matches('Observation?combo-code-value-quantity=8480-6$120', STRICT), named('bp'));
@@ -146,6 +156,61 @@ for (const driver of testDrivers) {
       }
       assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-01T00:00:00%2B14:00')).status, 200);
       assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-01T00:00:00-12:00')).status, 200);
+    });
+
+    test('a :Type modifier or chain type the reference parameter cannot point to is a 400, not an empty result', async () => {
+      for (const query of ['Patient?organization:Patient=x', 'Observation?subject:Organization=x', 'Patient?organization:Patient.name=x',
+        'Observation?subject:Practitioner.name=Zedd', '?_type=Observation&subject:Organization=x']) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+        assert.match(reply.body.issue[0].diagnostics, /cannot refer to/);
+      }
+      assert.deepEqual(await matches(`Observation?subject:Patient=${ids.bob}`, STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?subject:Patient.gender=female', STRICT), named('annsObs'));
+      assert.deepEqual(await matches('Observation?subject:Group.code=x', STRICT), []);
+      assert.deepEqual(await matches(`?_type=Observation&subject:Patient=${ids.bob}`, STRICT), named('weight'));
+      // _has the same way: an Observation's subject is never an Organization.
+      for (const query of ['Organization?_has:Observation:subject:code=29463-7', 'Patient?_has:Observation:subject:_has:Observation:subject:code=x']) {
+        const reply = await s.request('GET', query);
+        assert.equal(reply.status, 400, query);
+        assert.match(reply.body.issue[0].diagnostics, /cannot refer to/);
+      }
+      assert.deepEqual(await matches('Patient?_has:Observation:subject:code=29463-7', STRICT), named('bob'));
+    });
+
+    test('a quantity value is number, number|system|code or number||code: number|unit is a 400, not a unit read as a system', async () => {
+      for (const value of ['80|kg', 'gt79|kg', '80|http://unitsofmeasure.org|kg|x']) {
+        const reply = await s.request('GET', `Observation?value-quantity=${encodeURIComponent(value)}`);
+        assert.equal(reply.status, 400, value);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal((await s.request('GET', `Observation?combo-code-value-quantity=${encodeURIComponent('29463-7$80|kg')}`)).status, 400);
+      assert.deepEqual(await matches('Observation?value-quantity=80||kg', STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?value-quantity=80|http://unitsofmeasure.org|kg', STRICT), named('weight'));
+      assert.deepEqual(await matches('Observation?value-quantity=80', STRICT), named('weight'));
+    });
+
+    test('a year before 100 is that year, not 19xx; a timezone past ±14:00 or year 0000 is a 400', async () => {
+      const early = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', birthDate: '0050-06-01' } });
+      assert.equal(early.status, 201);
+      try {
+        const id = early.body.id as string;
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=0050`, STRICT), [id]);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=0050-06-01`, STRICT), [id]);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=1950`, STRICT), []);
+        assert.deepEqual(await matches(`Patient?_id=${id}&birthdate=ge0050-06-02`, STRICT), []);
+        assert.deepEqual(await matches(`Patient?_id=${ids.ann}&birthdate=gt0099`, STRICT), [ids.ann!]);
+        assert.deepEqual(await matches(`Patient?_id=${ids.ann}&birthdate=0024-02-29`, STRICT), [], 'not 1924-02-29');
+      } finally {
+        await s.request('DELETE', `Patient/${early.body.id}`);
+      }
+      for (const value of ['0000', '2024-01-10T09:30:00%2B99:00', '2024-01-10T09:30:00%2B05:60', '2024-01-10T09:30:00-14:01']) {
+        const reply = await s.request('GET', `Patient?_lastUpdated=${value}`);
+        assert.equal(reply.status, 400, value);
+        assert.equal(reply.body.resourceType, 'OperationOutcome');
+      }
+      assert.equal((await s.request('GET', 'Patient?_lastUpdated=gt2024-01-10T09:30:00%2B14:00')).status, 200);
     });
 
     test('a parameter with no value is ignored, whatever its type; a conditional needs one that has a value', async () => {

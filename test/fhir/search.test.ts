@@ -80,6 +80,12 @@ for (const driver of testDrivers) {
       const notIdentifier = await s.request('GET', 'Patient?gender:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|A1');
       assert.equal(notIdentifier.status, 400);
       assert.match(JSON.stringify(notIdentifier.body), /of-type is for parameters on identifiers/);
+      // R4: "All 3 parts must be present": an empty type code or value matched nothing, silently.
+      for (const value of ['http://terminology.hl7.org/CodeSystem/v2-0203|MR|', 'http://terminology.hl7.org/CodeSystem/v2-0203||A1']) {
+        const partial = await s.request('GET', `Patient?identifier:of-type=${encodeURIComponent(value)}`);
+        assert.equal(partial.status, 400, value);
+        assert.match(JSON.stringify(partial.body), /of-type expects/);
+      }
       assert.deepEqual(await ofSearch('Patient?active=true'), named('cy'));
       assert.deepEqual(await ofSearch('Patient?_tag=urn:tags|vip'), named('ann'));
       assert.deepEqual(await ofSearch('Patient?email=ann@example.org'), named('ann'));

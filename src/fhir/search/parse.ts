@@ -373,6 +373,10 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
       if (types.length > limits.fhirSearchMaxValues) throw pastLimit(`_type lists ${types.length} types`, 'fhirSearchMaxValues', limits);
       request.types = types;
       for (const t of request.types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, 'FHIR_BAD_SEARCH');
+      // A type-level search is of its type: `Patient?_type=Observation` would otherwise answer Patients.
+      if (request.type && !types.includes(request.type)) {
+        throw badRequest(`_type (${types.slice(0, 5).join(',')}) leaves out ${request.type}, the type searched: use _type in a system-level search (GET [base]?_type=...)`, 'FHIR_BAD_SEARCH');
+      }
       return;
     }
     case '_sort':
@@ -576,6 +580,7 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
     throw badRequest(`composite parameter "${code}" takes no modifier`, 'FHIR_BAD_SEARCH');
   }
   checkModifier(param, modifier);
+  if (param.type === 'reference' && modifier !== undefined && isResourceType(modifier)) checkTargetType(ctx, type, code, modifier);
   // An empty alternative (`name=,x`) asks for nothing: left out, never "any value".
   const escaped = splitEscaped(value).filter((part) => part.trim() !== '');
   const values = escaped.map(unescapeValue);
@@ -620,6 +625,19 @@ function checkModifier(param: SearchParameter, modifier: string | undefined): vo
   throw badRequest(`modifier :${modifier} is not supported on ${param.type} parameter "${param.code}"`, 'FHIR_BAD_SEARCH');
 }
 
+/**
+ * `organization:Patient=x` names a type the parameter cannot point to: it could only ever match
+ * nothing, so it is a 400 (as HAPI answers), like an unknown modifier. A parameter without targets
+ * (a custom one) takes any type; a system search takes a type any of its `_type` types allows.
+ */
+function checkTargetType(ctx: ParseContext, type: string | undefined, code: string, target: string): void {
+  const types = type || !ctx.types?.length ? [type ?? 'Resource'] : ctx.types;
+  const targets = types.map((listed) => (ctx.definitions.get(listed, code)?.target ?? []) as string[]);
+  if (targets.some((list) => !list.length || list.includes(target))) return;
+  const named = [...new Set(targets.flat())].join(', ');
+  throw badRequest(`search parameter "${code}" cannot refer to type ${target} (its targets: ${named})`, 'FHIR_BAD_SEARCH');
+}
+
 function parseChain(ctx: ParseContext, type: string | undefined, head: string, rest: string, value: string, depth: number): Filter {
   const [code, typeModifier] = splitOnce(head, ':');
   const param = lookupParam(ctx, type, code);
@@ -627,6 +645,7 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
   if (param.type !== 'reference') throw badRequest(`cannot chain through "${code}": it is not a reference parameter`, 'FHIR_BAD_SEARCH');
   const candidates = typeModifier ? [typeModifier] : (param.target ?? []);
   if (typeModifier && !isResourceType(typeModifier)) throw badRequest(`unknown resource type "${typeModifier}" in chain`, 'FHIR_BAD_SEARCH');
+  if (typeModifier) checkTargetType(ctx, type, code, typeModifier);
   const innerCode = splitOnce(splitOnce(rest, '.')[0], ':')[0];
   const targetTypes = candidates.filter((t) => isResourceType(t) && lookupParam(ctx, t, innerCode));
   if (!targetTypes.length) {
@@ -650,6 +669,10 @@ function parseHas(ctx: ParseContext, type: string | undefined, key: string, valu
   if (!isResourceType(sourceType)) throw badRequest(`_has names an unknown resource type "${sourceType}"`, 'FHIR_BAD_SEARCH');
   const param = lookupParam(ctx, sourceType, code);
   if (!param || param.type !== 'reference') throw badRequest(`_has: ${sourceType} has no reference parameter "${code}"`, 'FHIR_BAD_SEARCH');
+  // `Organization?_has:Observation:subject:…`: a subject is never an Organization, so nothing could match.
+  if (type && param.target?.length && !(param.target as string[]).includes(type)) {
+    throw badRequest(`_has: ${sourceType} ${code} cannot refer to type ${type} (its targets: ${param.target.join(', ')})`, 'FHIR_BAD_SEARCH');
+  }
   const inner = parseFilter(ctx, sourceType, parts.slice(3).join(':'), value, depth)!;
   return { kind: 'has', sourceType, param, inner };
 }

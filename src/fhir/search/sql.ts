@@ -391,8 +391,9 @@ function tokenCondition(ctx: BuildContext, modifier: string | undefined, i: stri
   const p = (v: unknown): string => ctx.params.add(v);
   if (modifier === 'of-type') {
     const parts = value.split('|');
-    if (parts.length !== 3) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
     const [system, code, v] = parts as [string, string, string];
+    // R4 wants all three parts; an empty system is read as any system, an empty code or value would match nothing.
+    if (parts.length !== 3 || !code || !v) throw badRequest(`:of-type expects system|code|value, got "${value}"`, 'FHIR_BAD_SEARCH');
     return `(${i}.code = ${p(indexKey(`${code}|${v}`))}${system ? ` AND ${i}.system = ${p(indexKey(system))}` : ''})`;
   }
   const bar = value.indexOf('|');
@@ -483,15 +484,20 @@ function numberCondition(ctx: BuildContext, prefix: string, text: string, lowCol
 }
 
 function quantityCondition(ctx: BuildContext, i: string, value: string): string {
-  const [numberPart, system, code] = value.split('|') as [string, string | undefined, string | undefined];
+  const parts = value.split('|');
+  // R4: number, number|system|code or number||code. `80|kg` would read the unit as a system and match nothing.
+  if (parts.length !== 1 && parts.length !== 3) {
+    throw badRequest(`a quantity search value is number|system|code or number||code, got "${value.slice(0, 100)}"`, 'FHIR_BAD_SEARCH');
+  }
+  const [numberPart, system, code] = parts as [string, string | undefined, string | undefined];
   const { prefix, rest } = splitPrefix(numberPart);
-  const parts = [numberCondition(ctx, prefix, rest, `${i}.value`, `${i}.value`)];
-  if (system) parts.push(`${i}.system = ${ctx.params.add(system)}`);
+  const conditions = [numberCondition(ctx, prefix, rest, `${i}.value`, `${i}.value`)];
+  if (system) conditions.push(`${i}.system = ${ctx.params.add(system)}`);
   if (code) {
     const c = ctx.params.add(code);
-    parts.push(system ? `${i}.code = ${c}` : `(${i}.code = ${c} OR ${i}.unit = ${c})`);
+    conditions.push(system ? `${i}.code = ${c}` : `(${i}.code = ${c} OR ${i}.unit = ${c})`);
   }
-  return `(${parts.join(' AND ')})`;
+  return `(${conditions.join(' AND ')})`;
 }
 
 function referenceCondition(ctx: BuildContext, modifier: string | undefined, i: string, value: string): string {

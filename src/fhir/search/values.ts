@@ -8,7 +8,10 @@ export function splitPrefix(value: string): { prefix: Prefix; rest: string } {
   return { prefix: 'eq', rest: value };
 }
 
-const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+// A timezone is at most ±14:00, as in FHIR's dateTime (`+99:00` would shift the range silently).
+const ZONE = '(Z|[+-](?:(?:0\\d|1[0-3]):[0-5]\\d|14:00))';
+const INSTANT = new RegExp(`^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?${ZONE}$`);
+const DATE = new RegExp(`^(\\d{4})(?:-(\\d{2})(?:-(\\d{2})(?:T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,9}))?)?${ZONE}?)?)?)?$`);
 
 /**
  * Whether a `_since` value (history, `$everything`) is one this server takes: a FHIR instant with
@@ -16,7 +19,7 @@ const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(
  * and many clients send it), taken as its first moment in UTC.
  */
 export function isSinceValue(text: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(withTimezonePlus(text)) || /^\d{4}(-\d{2}(-\d{2})?)?$/.test(text);
+  return INSTANT.test(withTimezonePlus(text)) || /^\d{4}(-\d{2}(-\d{2})?)?$/.test(text);
 }
 
 /**
@@ -38,27 +41,31 @@ export function parseDateRange(text: string): { low: Date; high: Date } {
   const month = mo ? Number(mo) - 1 : 0;
   const day = d ? Number(d) : 1;
   // Days past the month's end (2024-02-30) are no date: Date.UTC would roll them into the next month.
-  const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  if (month > 11 || day < 1 || day > daysInMonth || (mo && Number(mo) < 1) || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
+  const daysInMonth = new Date(utc(year, month + 1, 0)).getUTCDate();
+  if (year === 0 || month > 11 || day < 1 || day > daysInMonth || (mo && Number(mo) < 1) || (h && Number(h) > 23) || (mi && Number(mi) > 59) || (s && Number(s) > 60)) {
     throw badRequest(`"${text}" is not a valid date`, 'FHIR_BAD_SEARCH');
-  }
-  // FHIR's timezones run from -14:00 to +14:00 (datatypes.html#dateTime): `+99:00` is no instant.
-  if (zone && zone !== 'Z' && !/^[+-]((0\d|1[0-3]):[0-5]\d|14:00)$/.test(zone)) {
-    throw badRequest(`"${text}" has no valid timezone (from -14:00 to +14:00)`, 'FHIR_BAD_SEARCH');
   }
   const offsetMs = zone && zone !== 'Z' ? (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60000 : 0;
   // A leap second (23:59:60) is the last millisecond before it, as the indexer stores it.
   const leap = s === '60';
   const ms = leap ? 999 : frac ? Number(frac.slice(0, 3).padEnd(3, '0')) : 0;
-  const start = Date.UTC(year, month, day, h ? Number(h) : 0, mi ? Number(mi) : 0, leap ? 59 : s ? Number(s) : 0, ms) - offsetMs;
+  const start = utc(year, month, day, h ? Number(h) : 0, mi ? Number(mi) : 0, leap ? 59 : s ? Number(s) : 0, ms) - offsetMs;
   let end: number;
-  if (!mo) end = Date.UTC(year + 1, 0, 1) - offsetMs;
-  else if (!d) end = Date.UTC(year, month + 1, 1) - offsetMs;
-  else if (!h) end = Date.UTC(year, month, day + 1) - offsetMs;
+  if (!mo) end = utc(year + 1, 0, 1) - offsetMs;
+  else if (!d) end = utc(year, month + 1, 1) - offsetMs;
+  else if (!h) end = utc(year, month, day + 1) - offsetMs;
   else if (!s) end = start + 60_000;
   else if (!frac && !leap) end = start + 1000;
   else end = start + 1;
   return { low: new Date(start), high: new Date(end - 1) };
+}
+
+/** Date.UTC for any year: Date.UTC reads years 0-99 as 1900-1999, so `birthdate=0050` searched 1950. */
+function utc(year: number, month: number, day: number, hours = 0, minutes = 0, seconds = 0, ms = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  date.setUTCHours(hours, minutes, seconds, ms);
+  return date.getTime();
 }
 
 /**
