@@ -122,6 +122,11 @@ for (const driver of testDrivers) {
       assertOutcome(await s.request('GET', 'Patient?name=a%00b'), 400);
       assertOutcome(await s.request('GET', 'Observation?value-quantity=1e400'), 400);
       assertOutcome(await s.request('GET', 'Patient?general-practitioner.nothing=1'), 400);
+      // A result parameter that takes one value, given twice: which was meant is not guessed.
+      for (const query of ['_count=1&_count=2', '_summary=true&_summary=false', '_total=none&_total=accurate', '_elements=id&_elements=name']) {
+        assertOutcome(await s.request('GET', `Patient?${query}`), 400);
+      }
+      assert.equal((await s.request('GET', 'Patient?_sort=gender&_sort=birthdate&_include=Patient:organization&_include=Patient:general-practitioner')).status, 200, 'lists may repeat');
     });
 
     test('a failed transaction leaves nothing behind', async () => {

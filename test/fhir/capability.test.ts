@@ -115,6 +115,8 @@ for (const driver of testDrivers) {
       const ids = (bundle: { entry?: Array<{ resource: { id: string } }> }) => (bundle.entry ?? []).map((e) => e.resource.id);
       assert.deepEqual(ids((await s.request('GET', `Patient?_list=${list.id}`, { headers: STRICT })).body), [patient.id]);
       assert.deepEqual(ids((await s.request('GET', `?_list=${list.id}`, { headers: STRICT })).body), [patient.id]);
+      assert.deepEqual(ids((await s.request('GET', `Patient?_list=List/${list.id}`, { headers: STRICT })).body), [patient.id], 'the list as a reference');
+      assert.equal((await s.request('GET', 'Patient?_list=Group/x', { headers: STRICT })).status, 400);
       assert.deepEqual(ids((await s.request('GET', `?_id=${other.id}&_type=Patient`, { headers: STRICT })).body), [other.id]);
       assert.ok(byType.get('Observation')!.searchParam!.some((p) => p.name === '_list'), '_list is listed on the types');
     });

@@ -148,6 +148,9 @@ export interface ParseOptions {
 }
 
 /** What parsing one parameter needs besides its text. */
+/** Result parameters that take one value: given twice, a search is a 400. */
+const SINGLE_VALUED = new Set(['_count', '_offset', '_cursor', '_snapshot', '_total', '_summary', '_elements']);
+
 interface ParseContext {
   limits: SearchLimits;
   definitions: SearchParameterRegistry;
@@ -261,6 +264,7 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
     for (const [key, value] of query) if (key.trim() === '_type' && !isEmptyValue(value)) applyResultParameter(ctx, request, '_type', undefined, value);
     ctx.types = request.types;
   }
+  const givenOnce = new Set<string>();
   for (const [rawKey, value] of query) {
     const key = rawKey.trim();
     // A parameter with no value (`name=`, as a search form leaves an unfilled field; `name=,`)
@@ -275,6 +279,10 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
       // The self link echoes what was applied (search.html#conformance): no ignored _sort key, no empty alternative.
       let applied = value;
       if (RESULT_PARAMETERS.has(name)) {
+        // `_count=1&_count=2` asks two things: which one was meant is not ours to guess (history says so too).
+        if (SINGLE_VALUED.has(name) && (givenOnce.has(name) || !givenOnce.add(name))) {
+          throw badRequest(`${name} is given more than once: give it once`, 'FHIR_BAD_SEARCH');
+        }
         const sortKeys = request.sort.length;
         applyResultParameter(ctx, request, name, modifier, value);
         if (name === '_sort') applied = request.sort.slice(sortKeys).map((k) => `${k.descending ? '-' : ''}${k.code}`).join(',');
@@ -548,9 +556,11 @@ function parseFilter(ctx: ParseContext, type: string | undefined, key: string, v
   if (dot > 0) return parseChain(ctx, type, key.slice(0, dot), key.slice(dot + 1), value, depth + 1);
   const [code, modifier] = splitOnce(key, ':');
   if (code === '_list') {
-    // Members of a List: resources its entries reference. Handled by the SQL builder.
-    if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(value)) throw badRequest('_list takes the id of a List', 'FHIR_BAD_SEARCH');
-    return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [value] };
+    // Members of a List: resources its entries reference. Handled by the SQL builder. The id
+    // alone (search.html#list) or as a reference, `List/42` (HAPI takes both).
+    const id = value.replace(/^List\//, '');
+    if (modifier !== undefined || !/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw badRequest('_list takes the id of a List (42 or List/42)', 'FHIR_BAD_SEARCH');
+    return { kind: 'param', param: { resourceType: 'SearchParameter', code: '_list', type: 'special' } as SearchParameter, values: [id] };
   }
   if (code === '_filter') {
     if (modifier !== undefined) throw badRequest('_filter takes no modifier', 'FHIR_BAD_SEARCH');
