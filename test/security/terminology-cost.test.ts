@@ -112,6 +112,21 @@ for (const driver of testDrivers) {
       assert.match(JSON.stringify(reply.body), /TERMINOLOGY_MAX_COMPOSE_COST/);
     });
 
+    test('a codeableConcept gives at most 1,000 codings: 400 past that on $validate-code and $translate (15,000 held the service 10 s a request)', async () => {
+      const many = { coding: Array.from({ length: 1001 }, (_, i) => ({ system: BIG, code: `zz${i}` })) };
+      for (const [path, extra] of [
+        ['CodeSystem/$validate-code', { name: 'url', valueUri: BIG }],
+        ['ValueSet/$validate-code', { name: 'url', valueUri: `${BIG}?fhir_vs` }],
+        ['ConceptMap/$translate', undefined],
+      ] as Array<[string, Json | undefined]>) {
+        const reply = await tx.post(path, P(...(extra ? [extra] : []), { name: 'codeableConcept', valueCodeableConcept: many }));
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+        assert.match(reply.body.issue[0].diagnostics, /"codeableConcept" gives more than 1000 values/, path);
+      }
+      const two = await tx.post('CodeSystem/$validate-code', P({ name: 'url', valueUri: BIG }, { name: 'codeableConcept', valueCodeableConcept: { coding: [{ system: BIG, code: 'nope' }, { system: BIG, code: 'c1' }] } }));
+      assert.equal(two.status, 200, JSON.stringify(two.body));
+    });
+
     test('exclude-system and designation give at most 1,000 values: 400 past that (400,000 comma-separated systems against 24,000 listed codes held the event loop for a minute)', async () => {
       const listed = { resourceType: 'ValueSet', status: 'active', compose: { include: [{ system: 'urn:test:cost/not-held', concept: Array.from({ length: 5_000 }, (_, i) => ({ code: `n${i}` })) }] } };
       const many = Array.from({ length: 1_001 }, (_, i) => `urn:test:cost/other-${i}`);
