@@ -357,7 +357,8 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   const found = ctx.operations.find(op!, level, type);
   const { vid } = ctx.params;
   if (vid !== undefined && !found.onVersions) throw badRequest(`$${op} is not an operation on one version: call it on ${type}/${id}`);
-  if (ctx.request.method === 'GET' && found.affectsState) {
+  // HEAD runs the GET route (read channels allow it), so it must not change data either.
+  if ((ctx.request.method === 'GET' || ctx.request.method === 'HEAD') && found.affectsState) {
     throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `$${op} changes data: call it with POST`);
   }
   let parameters: Parameters;

@@ -42,6 +42,9 @@ for (const driver of testDrivers) {
       assert.equal(posted.body.parameter[0].valueString, 'posted');
       const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient', active: true, name: [{ family: 'Plugin' }] } });
       assert.equal((await s.request('GET', `Patient/${created.body.id}/$deactivate`)).status, 405, 'state-changing operations need POST');
+      // HEAD is a read too (the router's read channels allow it): it must not run a state-changing operation.
+      assert.equal((await s.request('HEAD', `Patient/${created.body.id}/$deactivate`)).status, 405, 'HEAD does not change data either');
+      assert.equal((await s.request('GET', `Patient/${created.body.id}`)).body.active, true, 'HEAD left the patient as it was');
       const deactivated = await s.request('POST', `Patient/${created.body.id}/$deactivate`);
       assert.equal(deactivated.status, 200);
       assert.equal(deactivated.headers.get('x-deactivated'), 'yes');

@@ -45,6 +45,18 @@ for (const driver of testDrivers) {
       assert.match(JSON.stringify(reply.body), /counted repetitions copy more than 32/);
     });
 
+    test('optional atoms count as copies: .? x 64 and (\\w?)? x 32 are refused, and .? x 4 weighs in the cost (40 includes of (\\w?)? x 32 restarted the embedded database under the cost bound)', async () => {
+      for (const value of ['.?'.repeat(64) + 'a', '(\\w?)?'.repeat(32) + 'a', '.{0,1}'.repeat(33) + 'a']) {
+        const reply = await expand({ include: [{ system: BIG, filter: [{ property: 'display', op: 'regex', value }] }] });
+        assert.equal(reply.status, 400, value);
+        assert.match(JSON.stringify(reply.body), /counted repetitions copy more than 32/, value);
+      }
+      // 2 includes x 2,000 concepts x (1 + 4 + 10 x 4) = 180,000, past the limit of 100,000 (was weighed as a plain regex: 20,000).
+      const optional = { system: BIG, filter: [{ property: 'display', op: 'regex', value: '.?'.repeat(4) + 'a' }] };
+      await tooCostly({ include: [optional, optional] }, 'TERMINOLOGY_MAX_COMPOSE_COST');
+      assert.equal((await expand({ include: [optional] })).status, 200);
+    });
+
     test('a chain of unbounded repetitions (.* x 98, [^q]* x 39) is refused; a read-only client restarted the embedded database with 150 includes of it', async () => {
       for (const value of ['.*'.repeat(98) + 'z', '[^q]*'.repeat(39) + 'q', 'a+b+c+d+e+']) {
         const reply = await expand({ include: [{ system: BIG, filter: [{ property: 'display', op: 'regex', value }] }] });
@@ -98,6 +110,21 @@ for (const driver of testDrivers) {
         { name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose: { include } } }, { name: 'system', valueUri: BIG }, { name: 'code', valueCode: 'c1' }));
       assert.equal(reply.status, 400);
       assert.match(JSON.stringify(reply.body), /TERMINOLOGY_MAX_COMPOSE_COST/);
+    });
+
+    test('a codeableConcept gives at most 1,000 codings: 400 past that on $validate-code and $translate (15,000 held the service 10 s a request)', async () => {
+      const many = { coding: Array.from({ length: 1001 }, (_, i) => ({ system: BIG, code: `zz${i}` })) };
+      for (const [path, extra] of [
+        ['CodeSystem/$validate-code', { name: 'url', valueUri: BIG }],
+        ['ValueSet/$validate-code', { name: 'url', valueUri: `${BIG}?fhir_vs` }],
+        ['ConceptMap/$translate', undefined],
+      ] as Array<[string, Json | undefined]>) {
+        const reply = await tx.post(path, P(...(extra ? [extra] : []), { name: 'codeableConcept', valueCodeableConcept: many }));
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+        assert.match(reply.body.issue[0].diagnostics, /"codeableConcept" gives more than 1000 values/, path);
+      }
+      const two = await tx.post('CodeSystem/$validate-code', P({ name: 'url', valueUri: BIG }, { name: 'codeableConcept', valueCodeableConcept: { coding: [{ system: BIG, code: 'nope' }, { system: BIG, code: 'c1' }] } }));
+      assert.equal(two.status, 200, JSON.stringify(two.body));
     });
 
     test('exclude-system and designation give at most 1,000 values: 400 past that (400,000 comma-separated systems against 24,000 listed codes held the event loop for a minute)', async () => {

@@ -121,6 +121,10 @@ for (const driver of testDrivers) {
       await refuse({ name: 'csv', valueString: 'code,display\n,y' }, { name: 'url', valueUri: 'http://example.org/cs/x' });
       await refuse({ name: 'csv', valueString: 'code,display\n"x,y' }, { name: 'url', valueUri: 'http://example.org/cs/x' });
       await refuse({ name: 'csv', valueString: 'code\nx' });
+      // A csv sent as base64 (as "package" is) was ignored, then refused as if no csv had been given.
+      const base64 = await tx.post('$import', P({ name: 'csv', valueBase64Binary: Buffer.from('code\nx\n').toString('base64') }, { name: 'url', valueUri: 'http://example.org/cs/b64' }));
+      assert.equal(base64.status, 400);
+      assert.match(base64.body.issue[0].diagnostics, /"csv".*valueString/, JSON.stringify(base64.body));
       await refuse({ name: 'package', valueBase64Binary: Buffer.from('not gzip').toString('base64') });
       await refuse();
       await refuse({ name: 'wat', valueString: 'x' });

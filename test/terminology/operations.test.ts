@@ -71,6 +71,19 @@ for (const driver of testDrivers) {
       assert.match(answer, /"valueDecimal":2\.50[,}]/, answer);
     });
 
+    test('$lookup gives inactive once, also when the concept carries an inactive property of its own (was given twice)', async () => {
+      const system = 'http://example.org/fhir/CodeSystem/own-inactive';
+      const created = await tx.post('CodeSystem', { resourceType: 'CodeSystem', url: system, status: 'active', content: 'complete',
+        property: [{ code: 'inactive', type: 'boolean' }, { code: 'status', type: 'code' }],
+        concept: [{ code: 'old', display: 'Old', property: [{ code: 'inactive', valueBoolean: true }] },
+          { code: 'gone', display: 'Gone', property: [{ code: 'inactive', valueBoolean: false }, { code: 'status', valueCode: 'retired' }] }] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      for (const code of ['old', 'gone']) {
+        const inactive = params(await ok(`CodeSystem/$lookup?system=${q(system)}&code=${code}`), 'property').filter((p: Json) => part(p, 'code') === 'inactive');
+        assert.deepEqual(inactive.map((p: Json) => part(p, 'value')), [true], code);
+      }
+    });
+
     test('a concept property whose code is only an extension (valid FHIR) is stored, and not looked up (was a 500)', async () => {
       const system = 'http://example.org/fhir/CodeSystem/extension-only-property';
       const created = await fetch(`${tx.base}/CodeSystem`, {

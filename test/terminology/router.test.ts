@@ -94,6 +94,11 @@ for (const driver of testDrivers) {
         // 401 as OpenHIM answers a client its channel does not allow ("Unauthorized").
         assert.equal(reply.status, 401, `${method} ${url}: ${JSON.stringify(reply.body).slice(0, 200)}`);
       }
+      // HEAD is on the read channel: it must not run $import from the query (it did, with a 200).
+      const head = await fetch(`${base}/$import?csv=${q('code\nx\n')}&url=${q('urn:test:consumer-head')}`, { method: 'HEAD', headers: auth });
+      assert.equal(head.status, 405, 'HEAD $import is refused as GET is');
+      const imported = await requestJson(`${base}/CodeSystem?url=${q('urn:test:consumer-head')}`, 'GET', undefined, auth);
+      assert.equal(imported.body.total, 0, 'nothing was imported by HEAD');
       const after = await requestJson(`${base}/ValueSet/${valueSet.id}`, 'GET', undefined, auth);
       assert.equal(after.body.compose.include.length, valueSet.compose.include.length, 'the value set is unchanged');
       const expand = await requestJson(`${base}/ValueSet/${valueSet.id}/$expand`, 'POST', { resourceType: 'Parameters', parameter: [{ name: 'count', valueInteger: 2 }] }, auth);

@@ -217,5 +217,19 @@ for (const driver of testDrivers) {
       const withSystem = await ok('ConceptMap/$translate', P({ name: 'coding', valueCoding: { system: SRC, code: 's1' } }));
       assert.equal(param(withSystem, 'result'), true);
     });
+
+    test('an inline value set is checked as a stored one: an include with both concepts and a filter (vsd-3) is a 400, on $expand and $validate-code (was expanded to nothing)', async () => {
+      const compose = { include: [{ system: T1, concept: [{ code: 'a' }], filter: [{ property: 'concept', op: 'is-a', value: 'a' }] }] };
+      const stored = await tx.post('ValueSet', { resourceType: 'ValueSet', status: 'active', compose });
+      assert.equal(stored.status, 400, 'the engine refuses it as a stored value set');
+      for (const [path, body] of [
+        ['ValueSet/$expand', inlineExpand(compose)],
+        ['ValueSet/$validate-code', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active', compose } }, { name: 'system', valueUri: T1 }, { name: 'code', valueCode: 'a' })],
+      ] as Array<[string, Json]>) {
+        const reply = await tx.post(path, body);
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+        assert.match(JSON.stringify(reply.body), /parameter \\"valueSet\\" is not a valid ValueSet/);
+      }
+    });
   });
 }

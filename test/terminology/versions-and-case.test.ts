@@ -11,7 +11,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { createTerminologyEngine } from '../../src/services/terminology/index.js';
 import { compareVersions } from '../../src/services/terminology/versions.js';
 import { testDrivers } from '../support/databases.js';
-import { codes, P, param, startTerminology, type TerminologyUnderTest } from './support.js';
+import { codes, P, param, startTerminology, type Json, type TerminologyUnderTest } from './support.js';
 
 test('versions compare part by part, numbers as numbers', () => {
   const sorted = ['1.10.0', '', '1.9.2', '2.0.0', '1.0.0-beta', '1.0.0', '2019-03', '2020-01'].sort(compareVersions);
@@ -116,6 +116,21 @@ for (const driver of testDrivers) {
       await tx.request('PUT', 'CodeSystem/cs', { resourceType: 'CodeSystem', id: 'cs', url: 'urn:test:cs', status: 'active', content: 'complete', concept: [{ code: 'AbC' }] });
       const sensitive = await tx.get(`ValueSet/$validate-code?url=${encodeURIComponent('urn:test:cs?fhir_vs')}&system=urn:test:cs&code=abc`);
       assert.equal(param(sensitive.body, 'result'), false);
+    });
+
+    test('concept =, in and not-in filters honour caseSensitive false, as listed concepts and is-a do (they compared codes exactly)', async () => {
+      const expand = async (filter: Json): Promise<string[]> => {
+        const reply = await tx.post('ValueSet/$expand', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active',
+          compose: { include: [{ system: 'urn:test:ci', filter: [filter] }] } } }));
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        return codes(reply.body).sort();
+      };
+      assert.deepEqual(await expand({ property: 'concept', op: '=', value: 'abc' }), ['AbC']);
+      assert.deepEqual(await expand({ property: 'code', op: 'in', value: 'abc,KID' }), ['AbC', 'Kid']);
+      assert.deepEqual(await expand({ property: 'concept', op: 'not-in', value: 'kid' }), ['AbC']);
+      const member = await tx.post('ValueSet/$validate-code', P({ name: 'valueSet', resource: { resourceType: 'ValueSet', status: 'active',
+        compose: { include: [{ system: 'urn:test:ci', filter: [{ property: 'concept', op: 'in', value: 'abc' }] }] } } }, { name: 'system', valueUri: 'urn:test:ci' }, { name: 'code', valueCode: 'ABC' }));
+      assert.equal(param(member.body, 'result'), true, JSON.stringify(member.body));
     });
 
     test('regex filters take POSIX classes ([[:alpha:]]), as documented', async () => {

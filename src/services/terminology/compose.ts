@@ -362,7 +362,10 @@ class Compiler {
 
   private async valueMatch(system: StoredCodeSystem, csid: () => string, property: string, values: string[]): Promise<string> {
     const s = this.schema;
-    if (property === 'code') return `c.code = ANY(${this.p(values)}::text[])`;
+    if (property === 'code') {
+      // As listed concepts: in a caseSensitive: false system, `concept in a,b` also matches A and B.
+      return system.caseSensitive ? `c.code = ANY(${this.p(values)}::text[])` : `lower(c.code) = ANY(SELECT lower(v) FROM unnest(${this.p(values)}::text[]) v)`;
+    }
     if (property === 'display') return `c.display = ANY(${this.p(values)}::text[])`;
     if (property === 'parent' || property === 'child') {
       // The codes' numbers are found inside the statement, all at once (not one query per value).

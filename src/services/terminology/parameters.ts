@@ -134,6 +134,8 @@ export class OperationInput {
       throw badParameter(`$${this.operation}: parameter "${name}" must be a CodeableConcept (valueCodeableConcept); use POST with Parameters`);
     }
     assertCodeableConceptShape(p.valueCodeableConcept, `$${this.operation}: parameter "${name}"`);
+    // Each coding is looked up on its own: 15,000 codings held the service 10 s a request.
+    if ((p.valueCodeableConcept.coding?.length ?? 0) > MAX_REPEATED_VALUES) throw tooManyValues(this.operation, name);
     return p.valueCodeableConcept;
   }
 

@@ -85,7 +85,8 @@ export function lookupOperation(store: ConceptStore): FhirOperation {
         if (want(code)) out.push({ name: 'property', part: [{ name: 'code', valueCode: code }, { ...value, name: 'value' }, ...(description ? [{ name: 'description', valueString: description }] : [])] });
       };
       property('inactive', { name: 'value', valueBoolean: !concept.active });
-      for (const p of concept.properties) property(p.code, typedValue(p.type, p.value));
+      // A stored `inactive` is already in the one above (with `status`), and may disagree with it: given once.
+      for (const p of concept.properties) if (p.code !== 'inactive') property(p.code, typedValue(p.type, p.value));
       for (const parent of concept.parents) property('parent', { name: 'value', valueCode: parent.code }, parent.display);
       for (const child of concept.children) property('child', { name: 'value', valueCode: child.code }, child.display);
       const answer = { resourceType: 'Parameters', parameter: out } as Parameters;

@@ -38,7 +38,8 @@ export async function valueSetOf(repo: FhirRepository, input: OperationInput, id
   const implicit = url && !id ? implicitValueSet(url) : undefined;
   if (implicit) return implicit;
   const version = input.string('valueSetVersion');
-  const inline = input.resource<ValueSet>('valueSet', 'ValueSet');
+  // Checked as a stored one is (R4 invariants: vsd-3, an include with both concepts and filters, expanded to nothing).
+  const inline = await input.validResource<ValueSet>('valueSet', 'ValueSet', (resource, type) => repo.validate(resource, type));
   const valueSet = await resolveTarget<ValueSet>(repo, 'ValueSet', { id, url, version, inline, what: 'value set', operation: input.operationName, versionParameter: 'valueSetVersion' });
   if (!valueSet) throw badParameter(`name the value set: call ValueSet/{id}/$${input.operationName}, or give "${urlParameter}" or "valueSet"`);
   // On the instance (or inline) valueSetVersion names the version to use: another one is not it.

@@ -27,6 +27,8 @@ export function importOperation(loader: ContentLoader): FhirOperation {
       const value = (name: string): string | undefined => {
         const p = params.find((x) => x.name === name);
         const v: unknown = p?.valueString ?? p?.valueUri;
+        // A value of another type (a csv as valueBase64Binary) is refused, not taken for a missing parameter.
+        if (p && v === undefined) throw badParameter(`$import: parameter "${name}" is text: give it as valueString${name === 'url' ? ' or valueUri' : ''}`);
         if (v !== undefined && typeof v !== 'string') throw badParameter(`$import: parameter "${name}" must be a string`);
         return v;
       };
