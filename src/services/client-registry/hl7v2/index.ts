@@ -20,7 +20,7 @@ import { pdqQuery, pixQuery, queryError } from './queries.js';
 export interface Hl7Options {
   strictDomains: boolean;
   maxQueryResults: number;
-  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14 and MRG-1 (more is AE before any search). */
+  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14, MRG-1 and the queries' QPD-4/QPD-8 domains (more is AE before any search). */
   maxRepeats: number;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
 }
@@ -97,7 +97,7 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
     if (type === 'QBP' && (event === 'Q22' || event === 'Q23')) {
       try {
         const authorities = await AuthorityDirectory.load(calls, options.strictDomains);
-        const answer = event === 'Q23' ? await pixQuery(message, calls, authorities) : await pdqQuery(message, calls, authorities, options.maxQueryResults);
+        const answer = event === 'Q23' ? await pixQuery(message, calls, authorities, options.maxRepeats) : await pdqQuery(message, calls, authorities, options.maxQueryResults, options.maxRepeats);
         return answer.toString();
       } catch (error) {
         if (error instanceof Hl7MessageError) return queryError(message, event === 'Q23' ? 'K23' : 'K22', error).toString();
