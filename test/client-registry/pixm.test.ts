@@ -53,6 +53,15 @@ for (const driver of testDrivers) {
       assert.deepEqual(ids.slice(1), [`${cr.base}/Patient/${atB.id}`], 'the record holding the source identifier is the one asked about');
     });
 
+    test('POST with the parameters as a form (application/x-www-form-urlencoded) is answered as the GET (the form was ignored: 400 no sourceIdentifier)', async () => {
+      const form = `sourceIdentifier=${q(`${CLINIC_A}|RED-994`)}&targetSystem=${q(CLINIC_B)}`;
+      const posted = await fetch(`${cr.base}/Patient/$ihe-pix`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/fhir+json' }, body: form });
+      const body = await posted.json() as { parameter?: Parameter[] };
+      assert.equal(posted.status, 200, JSON.stringify(body));
+      assert.deepEqual(identifiers(body), [`${CLINIC_B}|BLUE-994`]);
+      assert.deepEqual(body, (await pix(form)).body);
+    });
+
     test('sourceIdentifier=<base>|Patient/<id> (a logical id on this server) is answered; the queried resource is not repeated', async () => {
       const reply = await pix(`sourceIdentifier=${q(`${cr.base}|Patient/${atA.id}`)}`);
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
