@@ -99,6 +99,31 @@ for (const driver of testDrivers) {
       assert.equal((all.body.entry?.length ?? 0), 1, 'an update, not a second registration');
     });
 
+    test('an update keeps what its PID leaves empty and clears what it sends as HL7\'s null "" (v2.5 2.5.3); other extensions and the other phone field are kept', async () => {
+      const registered = hl7('ADT^A04^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO||Mwale^Esi||19790505|F|||1 Lake Rd^^Mangochi||0888111^PRN^PH|0111222^WPN^PH`);
+      assert.equal(ackOf(await client.send(registered.text)).code, 'AA');
+      const id = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|NUL-1`)}`)).body.entry[0].resource.id;
+      const stored = (await cr.request('GET', `Patient/${id}`)).body;
+      const birthPlace = { url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { city: 'Zomba' } };
+      assert.equal((await cr.request('PUT', `Patient/${id}`, { ...stored, extension: [birthPlace] })).status, 200);
+      // PID-6 (mother's maiden name) and PID-14 (work phone) only: PID-13's home phone and the birthPlace extension stay.
+      const partial = hl7('ADT^A08^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO|||Phiri||||||||0111333^WPN^PH`);
+      assert.equal(ackOf(await client.send(partial.text)).code, 'AA');
+      let now = (await cr.request('GET', `Patient/${id}`)).body;
+      assert.deepEqual(now.telecom.map((t: { value: string; use: string }) => `${t.use} ${t.value}`).sort(), ['home 0888111', 'work 0111333']);
+      assert.deepEqual(now.extension.map((e: { url: string }) => e.url).sort(), [birthPlace.url, 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName']);
+      assert.equal(now.name[0].family, 'Mwale');
+      // "" clears: the name, the birth date, the sex, the address, the home phone; nothing stored as the text "".
+      const nulled = hl7('ADT^A08^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO||""|""|""|""|||""||""`);
+      const ack = ackOf(await client.send(nulled.text));
+      assert.equal(ack.code, 'AA', ack.errorText);
+      now = (await cr.request('GET', `Patient/${id}`)).body;
+      for (const element of ['name', 'birthDate', 'gender', 'address']) assert.equal(now[element], undefined, `${element}: ${JSON.stringify(now[element])}`);
+      assert.deepEqual(now.telecom.map((t: { value: string; use: string }) => `${t.use} ${t.value}`), ['work 0111333']);
+      assert.deepEqual(now.extension.map((e: { url: string }) => e.url), [birthPlace.url]);
+      assert.ok(!JSON.stringify(now).includes('\\"\\"'), JSON.stringify(now));
+    });
+
     test('Q23 (PIX) returns the person\'s identifiers in other domains; NF, unknown identifier and unknown domains', async () => {
       const query = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-1|B-200^^^CLINIC_B', 'RCP|I');
       const answer = await client.send(query.text);
