@@ -273,6 +273,11 @@ for (const driver of testDrivers) {
       assert.match(notAscii, /declares ASCII but the message holds bytes above 127/);
       const plain = [msh('ADT^A04^ADT_A01', 'L7', 'ASCII'), 'PID|1||L-7^^^CLINIC_A^MR||Muller^Ana||19770707|F'].join('\r');
       assert.match((await rawExchange(cr.running.endpoints.mllp!, latin1(plain))).toString('latin1'), /MSA\|AA\|L7/);
+      // An answer under MSH-18 ASCII is ASCII too: a stored character ASCII lacks becomes "?" (as under 8859/1), never UTF-8 bytes.
+      const asciiQuery = [msh('QBP^Q22^QBP_Q21', 'L8', 'ASCII'), 'QPD|IHE PDQ Query|L-Q8|@PID.3.1^L-1', 'RCP|I|10^RD'].join('\r');
+      const asciiAnswer = await rawExchange(cr.running.endpoints.mllp!, latin1(asciiQuery));
+      assert.ok(asciiAnswer.every((byte) => byte < 0x80), `bytes above 127 under ASCII: ${asciiAnswer.toString('latin1')}`);
+      assert.match(asciiAnswer.toString('latin1'), /\|M\?ller\^Jos\?\|/);
       const utf8 = [msh('ADT^A04^ADT_A01', 'L4', 'UNICODE UTF-8'), 'PID|1||L-4^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
       assert.match((await rawExchange(cr.running.endpoints.mllp!, Buffer.from(utf8, 'utf8'))).toString('utf8'), /MSA\|AA\|L4/);
       const unknownSet = (await rawExchange(cr.running.endpoints.mllp!, latin1([msh('ADT^A04^ADT_A01', 'L5', 'ISO IR87'), 'PID|1||L-5^^^CLINIC_A^MR||Doe^Jo||19770707|F'].join('\r')))).toString('latin1');

@@ -12,7 +12,7 @@ import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
 import { AuthorityDirectory } from './authorities.js';
 import { value } from './encoding.js';
 import { RegistryCalls } from './fhir-calls.js';
-import { declaredCharset, isAscii, latin1Bytes, strictUtf8 } from './charset.js';
+import { asciiBytes, declaredCharset, isAscii, latin1Bytes, strictUtf8 } from './charset.js';
 import type { Limits } from '../../../common/limits.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import { pdqQuery, pixQuery, queryError } from './queries.js';
@@ -140,6 +140,8 @@ export async function answerPayload(payload: Buffer, engine: FhirEngine, options
   if (text === undefined) {
     return refuse(new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'the message is not valid UTF-8: declare its character set in MSH-18 (8859/1 for Latin-1) or send UTF-8', 'MSH^1^18'));
   }
+  // The answer declares the request's MSH-18: under ASCII a stored name's "ü" must not go out as UTF-8 bytes.
+  if (charset.kind === 'ascii') return asciiBytes(await answerMessage(text, engine, options));
   return answerMessage(text, engine, options);
 }
 
