@@ -124,6 +124,29 @@ for (const driver of testDrivers) {
       assert.ok(!JSON.stringify(now).includes('\\"\\"'), JSON.stringify(now));
     });
 
+    test('an identifier or a PDQ value holding a comma, | or \\ is searched as it is: an ADT never updates, nor a query finds, the record of another identifier', async () => {
+      const victim = hl7('ADT^A04^ADT_A01', 'PID|1||V-1^^^CLINIC_B^MR||Victimson^Vera||19600101|F');
+      assert.equal(ackOf(await client.send(victim.text)).code, 'AA');
+      for (const [n, value] of ['NEW\\F\\V-1', 'NEW,V-1', 'NEW\\E\\,V-1'].entries()) {
+        const other = hl7('ADT^A04^ADT_A01', `PID|1||${value}^^^CLINIC_A^MR||Other${n}^Art||19990101|M`);
+        assert.equal(ackOf(await client.send(other.text)).code, 'AA');
+      }
+      const stored = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_B}|V-1`)}`)).body.entry.map((e: { resource: unknown }) => e.resource);
+      assert.equal(stored.length, 1);
+      assert.deepEqual(stored[0].name, [{ family: 'Victimson', given: ['Vera'] }], 'the victim\'s record is untouched');
+      assert.deepEqual(stored[0].identifier.map((i: { value: string }) => i.value), ['V-1']);
+      for (const [n, value] of ['NEW|V-1', 'NEW,V-1', 'NEW\\,V-1'].entries()) {
+        const own = await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|${value.replace(/[\\,|$]/g, '\\$&')}`)}`);
+        assert.deepEqual(own.body.entry.map((e: { resource: { name: Array<{ family: string }> } }) => e.resource.name[0].family), [`Other${n}`], value);
+      }
+      for (const criteria of ['@PID.3.1^NEW,V-1', '@PID.5.1^Nobody,Victimson']) {
+        const query = hl7('QBP^Q22^QBP_Q21', `QPD|IHE PDQ Query|QC|${criteria}`, 'RCP|I');
+        const answer = await client.send(query.text);
+        const names = answer.getAllSegments('PID').map((pid) => pid.getField(5)?.getComponent(1));
+        assert.ok(!names.includes('Victimson'), `${criteria} found ${names.join(', ')}`);
+      }
+    });
+
     test('Q23 (PIX) returns the person\'s identifiers in other domains; NF, unknown identifier and unknown domains', async () => {
       const query = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-1|B-200^^^CLINIC_B', 'RCP|I');
       const answer = await client.send(query.text);

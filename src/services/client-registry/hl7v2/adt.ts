@@ -13,6 +13,7 @@ import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
 import { pidIdentifiers, patientFromPid, updatedByPid } from './pid.js';
 import type { RegistryCalls } from './fhir-calls.js';
+import { escapeSearchValue } from '../../../common/search-value-escape.js';
 
 const GOLDEN_TAG = 'http://instant-openhie.org/fhir/cr-record-type|golden';
 
@@ -27,7 +28,9 @@ function requireSegment(message: Hl7Message, name: string) {
 /** The source record holding one of the identifiers (domain URLs), if any. */
 async function findSource(calls: RegistryCalls, identifiers: readonly { system?: string; value?: string }[]): Promise<Patient | undefined> {
   for (const identifier of identifiers) {
-    const found = await calls.search<Patient>('Patient', [['identifier', `${identifier.system}|${identifier.value}`], ['_tag:not', GOLDEN_TAG], ['_count', '2']]);
+    // Escaped: a value holding a comma would otherwise be two identifiers, one of them any domain's (another patient's record updated).
+    const token = `${escapeSearchValue(identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`;
+    const found = await calls.search<Patient>('Patient', [['identifier', token], ['_tag:not', GOLDEN_TAG], ['_count', '2']]);
     const source = found.find((p) => !isGolden(p));
     if (source) return source;
   }

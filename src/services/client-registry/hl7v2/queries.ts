@@ -152,13 +152,13 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
       if (!gender) throw new Hl7MessageError('AE', HL7_ERROR.tableValueNotFound, `QPD-3 @PID.8: "${given.slice(0, 20)}" is not an administrative sex`, `${location}^2`);
       return void search.push(['gender', gender]);
     }
-    search.push([parameter, given]);
+    search.push([parameter, escapeSearchValue(given)]); // a comma in an HL7 value is text, not FHIR's "or"
   });
   if (identifierValue) {
     const hasAuthority = authority.namespace || authority.universalId;
     const system = hasAuthority ? authorities.systemOf(authority) : undefined;
     if (hasAuthority && !system) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 @PID.3.4: unknown assigning authority', 'QPD^1^3');
-    search.push(['identifier', system ? `${system}|${identifierValue}` : identifierValue]);
+    search.push(['identifier', system ? `${escapeSearchValue(system)}|${escapeSearchValue(identifierValue)}` : escapeSearchValue(identifierValue)]);
   }
   if (!search.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'QPD-3 gives no value to search on', 'QPD^1^3');
   return search;
