@@ -306,6 +306,7 @@ for (const driver of testDrivers) {
       const unknownSet = (await rawExchange(cr.running.endpoints.mllp!, latin1([msh('ADT^A04^ADT_A01', 'L5', 'ISO IR87'), 'PID|1||L-5^^^CLINIC_A^MR||Doe^Jo||19770707|F'].join('\r')))).toString('latin1');
       assert.match(unknownSet, /MSA\|AR\|L5/);
       assert.match(unknownSet, /\|103\^/);
+      assert.match(unknownSet, /^\x0bMSH\|[^\r]*\|2\.5\r/, 'the refusal declares no MSH-18: it is not in the set it refuses');
     });
 
     test('refusals: unknown authority, missing PID-3, bad sex, unsupported types and events, garbage in a frame', async () => {

@@ -130,7 +130,12 @@ export async function answerPayload(payload: Buffer, engine: FhirEngine, options
   const charset = declaredCharset(payload);
   const refuse = (error: Hl7MessageError) => buildAck(parse(payload.toString('latin1')), error.ack, error).toString();
   if (charset.kind === 'unsupported') {
-    return refuse(new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
+    const refusal = buildAck(parse(payload.toString('latin1')), 'AR', new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
+    // Written in ASCII, so it must not declare the set it refuses (a UTF-16 receiver could not read it): no MSH-18.
+    const fields = refusal.header.fields;
+    fields.splice(17);
+    while (fields.length > 12 && fields[fields.length - 1]!.toString() === '') fields.pop();
+    return asciiBytes(refusal.toString());
   }
   if (charset.kind === 'latin1') return latin1Bytes(await answerMessage(payload.toString('latin1'), engine, options));
   if (charset.kind === 'ascii' && !isAscii(payload)) {
