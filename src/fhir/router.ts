@@ -363,7 +363,11 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   }
   let parameters: Parameters;
   const body = ctx.request.body as Resource | undefined;
-  if (ctx.request.method === 'POST' && body && !Array.isArray(body)) {
+  const contentType = (ctx.request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (ctx.request.method === 'POST' && Array.isArray(body) && contentType === 'application/x-www-form-urlencoded') {
+    // A form's fields are parameters as the query's are (the HTTP layer takes a form on an operation): never ignored.
+    parameters = queryToParameters([...ctx.request.query, ...(body as Array<[string, string]>)]);
+  } else if (ctx.request.method === 'POST' && body && !Array.isArray(body)) {
     if (body.resourceType === 'Parameters') {
       const given: unknown = (body as Parameters).parameter;
       if (given !== undefined && !Array.isArray(given)) throw badRequest(`$${op}: Parameters.parameter must be an array`);

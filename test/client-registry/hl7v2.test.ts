@@ -99,6 +99,54 @@ for (const driver of testDrivers) {
       assert.equal((all.body.entry?.length ?? 0), 1, 'an update, not a second registration');
     });
 
+    test('an update keeps what its PID leaves empty and clears what it sends as HL7\'s null "" (v2.5 2.5.3); other extensions and the other phone field are kept', async () => {
+      const registered = hl7('ADT^A04^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO||Mwale^Esi||19790505|F|||1 Lake Rd^^Mangochi||0888111^PRN^PH|0111222^WPN^PH`);
+      assert.equal(ackOf(await client.send(registered.text)).code, 'AA');
+      const id = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|NUL-1`)}`)).body.entry[0].resource.id;
+      const stored = (await cr.request('GET', `Patient/${id}`)).body;
+      const birthPlace = { url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { city: 'Zomba' } };
+      assert.equal((await cr.request('PUT', `Patient/${id}`, { ...stored, extension: [birthPlace] })).status, 200);
+      // PID-6 (mother's maiden name) and PID-14 (work phone) only: PID-13's home phone and the birthPlace extension stay.
+      const partial = hl7('ADT^A08^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO|||Phiri||||||||0111333^WPN^PH`);
+      assert.equal(ackOf(await client.send(partial.text)).code, 'AA');
+      let now = (await cr.request('GET', `Patient/${id}`)).body;
+      assert.deepEqual(now.telecom.map((t: { value: string; use: string }) => `${t.use} ${t.value}`).sort(), ['home 0888111', 'work 0111333']);
+      assert.deepEqual(now.extension.map((e: { url: string }) => e.url).sort(), [birthPlace.url, 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName']);
+      assert.equal(now.name[0].family, 'Mwale');
+      // "" clears: the name, the birth date, the sex, the address, the home phone; nothing stored as the text "".
+      const nulled = hl7('ADT^A08^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO||""|""|""|""|||""||""`);
+      const ack = ackOf(await client.send(nulled.text));
+      assert.equal(ack.code, 'AA', ack.errorText);
+      now = (await cr.request('GET', `Patient/${id}`)).body;
+      for (const element of ['name', 'birthDate', 'gender', 'address']) assert.equal(now[element], undefined, `${element}: ${JSON.stringify(now[element])}`);
+      assert.deepEqual(now.telecom.map((t: { value: string; use: string }) => `${t.use} ${t.value}`), ['work 0111333']);
+      assert.deepEqual(now.extension.map((e: { url: string }) => e.url), [birthPlace.url]);
+      assert.ok(!JSON.stringify(now).includes('\\"\\"'), JSON.stringify(now));
+    });
+
+    test('an identifier or a PDQ value holding a comma, | or \\ is searched as it is: an ADT never updates, nor a query finds, the record of another identifier', async () => {
+      const victim = hl7('ADT^A04^ADT_A01', 'PID|1||V-1^^^CLINIC_B^MR||Victimson^Vera||19600101|F');
+      assert.equal(ackOf(await client.send(victim.text)).code, 'AA');
+      for (const [n, value] of ['NEW\\F\\V-1', 'NEW,V-1', 'NEW\\E\\,V-1'].entries()) {
+        const other = hl7('ADT^A04^ADT_A01', `PID|1||${value}^^^CLINIC_A^MR||Other${n}^Art||19990101|M`);
+        assert.equal(ackOf(await client.send(other.text)).code, 'AA');
+      }
+      const stored = (await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_B}|V-1`)}`)).body.entry.map((e: { resource: unknown }) => e.resource);
+      assert.equal(stored.length, 1);
+      assert.deepEqual(stored[0].name, [{ family: 'Victimson', given: ['Vera'] }], 'the victim\'s record is untouched');
+      assert.deepEqual(stored[0].identifier.map((i: { value: string }) => i.value), ['V-1']);
+      for (const [n, value] of ['NEW|V-1', 'NEW,V-1', 'NEW\\,V-1'].entries()) {
+        const own = await cr.request('GET', `Patient?identifier=${encodeURIComponent(`${CLINIC_A}|${value.replace(/[\\,|$]/g, '\\$&')}`)}`);
+        assert.deepEqual(own.body.entry.map((e: { resource: { name: Array<{ family: string }> } }) => e.resource.name[0].family), [`Other${n}`], value);
+      }
+      for (const criteria of ['@PID.3.1^NEW,V-1', '@PID.5.1^Nobody,Victimson']) {
+        const query = hl7('QBP^Q22^QBP_Q21', `QPD|IHE PDQ Query|QC|${criteria}`, 'RCP|I');
+        const answer = await client.send(query.text);
+        const names = answer.getAllSegments('PID').map((pid) => pid.getField(5)?.getComponent(1));
+        assert.ok(!names.includes('Victimson'), `${criteria} found ${names.join(', ')}`);
+      }
+    });
+
     test('Q23 (PIX) returns the person\'s identifiers in other domains; NF, unknown identifier and unknown domains', async () => {
       const query = hl7('QBP^Q23^QBP_Q21', 'QPD|IHE PIX Query|Q-1|B-200^^^CLINIC_B', 'RCP|I');
       const answer = await client.send(query.text);
@@ -248,11 +296,17 @@ for (const driver of testDrivers) {
       assert.match(notAscii, /declares ASCII but the message holds bytes above 127/);
       const plain = [msh('ADT^A04^ADT_A01', 'L7', 'ASCII'), 'PID|1||L-7^^^CLINIC_A^MR||Muller^Ana||19770707|F'].join('\r');
       assert.match((await rawExchange(cr.running.endpoints.mllp!, latin1(plain))).toString('latin1'), /MSA\|AA\|L7/);
+      // An answer under MSH-18 ASCII is ASCII too: a stored character ASCII lacks becomes "?" (as under 8859/1), never UTF-8 bytes.
+      const asciiQuery = [msh('QBP^Q22^QBP_Q21', 'L8', 'ASCII'), 'QPD|IHE PDQ Query|L-Q8|@PID.3.1^L-1', 'RCP|I|10^RD'].join('\r');
+      const asciiAnswer = await rawExchange(cr.running.endpoints.mllp!, latin1(asciiQuery));
+      assert.ok(asciiAnswer.every((byte) => byte < 0x80), `bytes above 127 under ASCII: ${asciiAnswer.toString('latin1')}`);
+      assert.match(asciiAnswer.toString('latin1'), /\|M\?ller\^Jos\?\|/);
       const utf8 = [msh('ADT^A04^ADT_A01', 'L4', 'UNICODE UTF-8'), 'PID|1||L-4^^^CLINIC_A^MR||Müller^Ana||19770707|F'].join('\r');
       assert.match((await rawExchange(cr.running.endpoints.mllp!, Buffer.from(utf8, 'utf8'))).toString('utf8'), /MSA\|AA\|L4/);
       const unknownSet = (await rawExchange(cr.running.endpoints.mllp!, latin1([msh('ADT^A04^ADT_A01', 'L5', 'ISO IR87'), 'PID|1||L-5^^^CLINIC_A^MR||Doe^Jo||19770707|F'].join('\r')))).toString('latin1');
       assert.match(unknownSet, /MSA\|AR\|L5/);
       assert.match(unknownSet, /\|103\^/);
+      assert.match(unknownSet, /^\x0bMSH\|[^\r]*\|2\.5\r/, 'the refusal declares no MSH-18: it is not in the set it refuses');
     });
 
     test('refusals: unknown authority, missing PID-3, bad sex, unsupported types and events, garbage in a frame', async () => {

@@ -92,6 +92,17 @@ for (const driver of testDrivers) {
       assert.equal((await cr.request('GET', `Patient/${x.id}`)).body.active, undefined, 'nothing was merged');
     });
 
+    test('an identifier value holding a comma is that value: source-patient-identifier "W-9,W-1" names no record, not W-1 (another patient)', async () => {
+      const victim = await register(patient({ ids: [[CLINIC_B, 'W-1']], family: 'Gondwe', given: 'Ruth', birthDate: '1944-04-04' }));
+      const target = await register(patient({ ids: [[CLINIC_A, 'W-2']], family: 'Kalua', given: 'Amos', birthDate: '1977-07-07' }));
+      const reply = await cr.request('POST', 'Patient/$merge', { resourceType: 'Parameters', parameter: [
+        { name: 'source-patient-identifier', valueIdentifier: { system: CLINIC_A, value: 'W-9,W-1' } },
+        { name: 'target-patient', valueReference: ref(target.id) },
+      ] });
+      assert.equal(reply.status, 422, JSON.stringify(reply.body));
+      assert.equal((await cr.request('GET', `Patient/${victim.id}`)).body.active, undefined, 'the other patient was not merged');
+    });
+
     test('a golden record follows its primary source: refreshed when it changes, the next source when it leaves', async () => {
       const first = await register({ ...patient({ ids: [[CLINIC_A, 'G-1']], family: 'Nkosi', given: 'Sipho', birthDate: '1985-06-15', gender: 'male' }), telecom: [{ system: 'phone', value: '0711111111' }] });
       const second = await register({ ...patient({ ids: [[CLINIC_B, 'G-2']], family: 'Nkosi', given: 'Sipho', birthDate: '1985-06-15', gender: 'male' }), telecom: [{ system: 'phone', value: '0711111111' }],

@@ -82,5 +82,23 @@ for (const driver of testDrivers) {
       assert.equal(longAck.code, 'AE', longAck.errorText);
       assert.match(longAck.errorText, /CLIENT_REGISTRY_MAX_NAME_PART_CHARS/);
     });
+
+    test('HL7v2: a QPD-4 (Q23) or QPD-8 (Q22) with more domains than the cap is answered AE at once (no lookup per domain)', async () => {
+      const fed = hl7('ADT^A04^ADT_A01', 'PID|1||DOM-1^^^CLINIC_A^MR||Banda^Ada||19710101|F');
+      assert.equal(ackOf(await client.send(fed.text)).code, 'AA');
+      const domains = (count: number) => Array.from({ length: count }, () => '^^^CLINIC_A').join('~');
+      const pix = (count: number) => hl7('QBP^Q23^QBP_Q21', `QPD|IHE PIX Query|Q1|DOM-1^^^CLINIC_A|${domains(count)}`, 'RCP|I');
+      const pdq = (count: number) => hl7('QBP^Q22^QBP_Q21', `QPD|IHE PDQ Query|Q2|@PID.5.1^Banda|||||${domains(count)}`, 'RCP|I');
+      for (const [query, field] of [[pix, 4], [pdq, 8]] as const) {
+        const tooMany = query(MAX_REPEATS + 1);
+        const answer = await client.send(tooMany.text);
+        const ack = ackOf(answer);
+        assert.deepEqual([ack.code, ack.controlId], ['AE', tooMany.controlId], ack.errorText);
+        assert.match(ack.errorText, new RegExp(`QPD-${field}.*CLIENT_REGISTRY_MAX_REPEATS`));
+        assert.equal(answer.getSegment('ERR')?.getField(2)?.toString(), `QPD^1^${field}^${MAX_REPEATS + 1}`);
+        assert.equal(answer.getSegment('QAK')?.getField(2)?.toString(), 'AE');
+        assert.equal(ackOf(await client.send(query(MAX_REPEATS).text)).code, 'AA');
+      }
+    });
   });
 }

@@ -112,7 +112,8 @@ export function pixmOperation(store: RegistryStore, readDomains: DomainsReader):
       const sourceSystem = byLogicalId ? system : await recognised(domains.canonical(system));
       if (!sourceSystem) return pixError(400, 'code-invalid', 'sourceIdentifier Assigning Authority not found');
       const targetSystems: string[] = [];
-      const asked = values(parameters, 'targetSystem');
+      // Each distinct domain once: a lookup may cost a search (domainInUse), and a POSTed Parameters may repeat one thousands of times.
+      const asked = [...new Set(values(parameters, 'targetSystem'))];
       for (const target of asked) {
         if (bases.has(withoutSlash(target))) {
           targetSystems.push(LOGICAL_IDS);

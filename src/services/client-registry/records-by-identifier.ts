@@ -13,7 +13,8 @@ import type { DomainsReader } from './identifier-domains.js';
 /** The ids of at most two such records: enough to tell none, one and several apart. */
 export async function recordsHolding(repo: FhirRepository, readDomains: DomainsReader, identifiers: readonly Identifier[]): Promise<string[]> {
   const domains = await readDomains(repo);
-  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${escapeSearchValue(domains.canonical(identifier.system!) ?? identifier.system!)}|${escapeSearchValue(identifier.value ?? '')}`]);
+  // Escaped: a value's comma would be FHIR's "or", a second identifier of any domain (another patient's record).
+  const query: Array<[string, string]> = identifiers.map((identifier) => ['identifier', `${escapeSearchValue(domains.canonical(identifier.system!) ?? identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`]);
   const found = await repo.search('Patient', [...query, ['_tag:not', `${GOLDEN_TAG.system}|${GOLDEN_TAG.code}`], ['_count', '2']]);
   return (found.entry ?? []).map((e) => (e.resource as Patient).id!);
 }

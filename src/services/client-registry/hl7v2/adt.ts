@@ -11,8 +11,9 @@ import { isGolden } from '../golden-record.js';
 import { replacedBy } from '../registry-ownership.js';
 import { HL7_ERROR, Hl7MessageError } from './acknowledgement.js';
 import type { AuthorityDirectory } from './authorities.js';
-import { pidIdentifiers, patientFromPid } from './pid.js';
+import { pidIdentifiers, patientFromPid, updatedByPid } from './pid.js';
 import type { RegistryCalls } from './fhir-calls.js';
+import { escapeSearchValue } from '../../../common/search-value-escape.js';
 
 const GOLDEN_TAG = 'http://instant-openhie.org/fhir/cr-record-type|golden';
 
@@ -27,7 +28,9 @@ function requireSegment(message: Hl7Message, name: string) {
 /** The source record holding one of the identifiers (domain URLs), if any. */
 async function findSource(calls: RegistryCalls, identifiers: readonly { system?: string; value?: string }[]): Promise<Patient | undefined> {
   for (const identifier of identifiers) {
-    const found = await calls.search<Patient>('Patient', [['identifier', `${identifier.system}|${identifier.value}`], ['_tag:not', GOLDEN_TAG], ['_count', '2']]);
+    // Escaped: a value holding a comma would otherwise be two identifiers, one of them any domain's (another patient's record updated).
+    const token = `${escapeSearchValue(identifier.system ?? '')}|${escapeSearchValue(identifier.value ?? '')}`;
+    const found = await calls.search<Patient>('Patient', [['identifier', token], ['_tag:not', GOLDEN_TAG], ['_count', '2']]);
     const source = found.find((p) => !isGolden(p));
     if (source) return source;
   }
@@ -41,11 +44,11 @@ export async function registerPatient(message: Hl7Message, calls: RegistryCalls,
   if (!incoming.identifier?.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'PID-3 (patient identifier list) is required: the registry keys source records by it', 'PID^1^3');
   const existing = await findSource(calls, incoming.identifier);
   if (!existing) return (await calls.call<Patient>('POST', 'Patient', [], incoming, 'PID')).id!;
-  // The message is the sender's current view of the patient: its elements replace the stored ones;
-  // identifiers from other messages (other domains) and the registry's links stay.
+  // The message is the sender's current view of the patient: its elements replace the stored ones
+  // (an empty field keeps, "" clears: updatedByPid); identifiers from other messages (other domains) and the registry's links stay.
   const seen = new Set(incoming.identifier.map((i) => `${i.system}|${i.value}`));
   const kept = (existing.identifier ?? []).filter((i) => !seen.has(`${i.system}|${i.value}`));
-  const updated: Patient = { ...existing, ...incoming, identifier: [...incoming.identifier, ...kept], link: existing.link };
+  const updated: Patient = { ...updatedByPid(existing, incoming, pid), identifier: [...incoming.identifier, ...kept], link: existing.link };
   if (!updated.link) delete updated.link;
   await calls.call<Patient>('PUT', `Patient/${existing.id}`, [], updated, 'PID');
   return existing.id!;

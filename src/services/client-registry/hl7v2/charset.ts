@@ -2,7 +2,8 @@
  * The character set a message declares in MSH-18 (HL7 table 0211), read from its bytes before
  * they are decoded (the MSH up to MSH-18 is ASCII in every set the registry takes). Without MSH-18
  * a message is UTF-8 (ASCII is a subset), and bytes that are not UTF-8 are refused rather than
- * stored as U+FFFD; `8859/1` is Latin-1, decoded as such and answered in it. Others are refused.
+ * stored as U+FFFD; `ASCII` takes bytes below 128 and is answered in them; `8859/1` is Latin-1, decoded
+ * as such and answered in it. Others are refused.
  */
 export type Hl7Charset = { kind: 'utf8' } | { kind: 'ascii' } | { kind: 'latin1' } | { kind: 'unsupported'; name: string };
 
@@ -36,6 +37,11 @@ export function strictUtf8(payload: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Text as ASCII bytes (an answer under MSH-18 `ASCII`); a character ASCII lacks becomes "?". */
+export function asciiBytes(text: string): Buffer {
+  return Buffer.from(text.replace(/[^\u0000-\u007f]/g, '?'), 'latin1');
 }
 
 /** Text as Latin-1 bytes; a character Latin-1 lacks becomes "?". */

@@ -12,7 +12,7 @@ import { mergePatients, registerPatient, REGISTER_EVENTS } from './adt.js';
 import { AuthorityDirectory } from './authorities.js';
 import { value } from './encoding.js';
 import { RegistryCalls } from './fhir-calls.js';
-import { declaredCharset, isAscii, latin1Bytes, strictUtf8 } from './charset.js';
+import { asciiBytes, declaredCharset, isAscii, latin1Bytes, strictUtf8 } from './charset.js';
 import type { Limits } from '../../../common/limits.js';
 import { startMllpListener, type MllpListener } from '../../../common/mllp/listener.js';
 import { pdqQuery, pixQuery, queryError } from './queries.js';
@@ -20,7 +20,7 @@ import { pdqQuery, pixQuery, queryError } from './queries.js';
 export interface Hl7Options {
   strictDomains: boolean;
   maxQueryResults: number;
-  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14 and MRG-1 (more is AE before any search). */
+  /** CLIENT_REGISTRY_MAX_REPEATS: repetitions of PID-3/5/11/13/14, MRG-1 and the queries' QPD-4/QPD-8 domains (more is AE before any search). */
   maxRepeats: number;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
 }
@@ -97,7 +97,7 @@ export async function answerMessage(text: string, engine: FhirEngine, options: H
     if (type === 'QBP' && (event === 'Q22' || event === 'Q23')) {
       try {
         const authorities = await AuthorityDirectory.load(calls, options.strictDomains);
-        const answer = event === 'Q23' ? await pixQuery(message, calls, authorities) : await pdqQuery(message, calls, authorities, options.maxQueryResults);
+        const answer = event === 'Q23' ? await pixQuery(message, calls, authorities, options.maxRepeats) : await pdqQuery(message, calls, authorities, options.maxQueryResults, options.maxRepeats);
         return answer.toString();
       } catch (error) {
         if (error instanceof Hl7MessageError) return queryError(message, event === 'Q23' ? 'K23' : 'K22', error).toString();
@@ -130,7 +130,12 @@ export async function answerPayload(payload: Buffer, engine: FhirEngine, options
   const charset = declaredCharset(payload);
   const refuse = (error: Hl7MessageError) => buildAck(parse(payload.toString('latin1')), error.ack, error).toString();
   if (charset.kind === 'unsupported') {
-    return refuse(new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
+    const refusal = buildAck(parse(payload.toString('latin1')), 'AR', new Hl7MessageError('AR', HL7_ERROR.tableValueNotFound, `MSH-18 character set "${charset.name}" is not supported: send UNICODE UTF-8 (or no MSH-18) or 8859/1`, 'MSH^1^18'));
+    // Written in ASCII, so it must not declare the set it refuses (a UTF-16 receiver could not read it): no MSH-18.
+    const fields = refusal.header.fields;
+    fields.splice(17);
+    while (fields.length > 12 && fields[fields.length - 1]!.toString() === '') fields.pop();
+    return asciiBytes(refusal.toString());
   }
   if (charset.kind === 'latin1') return latin1Bytes(await answerMessage(payload.toString('latin1'), engine, options));
   if (charset.kind === 'ascii' && !isAscii(payload)) {
@@ -140,6 +145,8 @@ export async function answerPayload(payload: Buffer, engine: FhirEngine, options
   if (text === undefined) {
     return refuse(new Hl7MessageError('AE', HL7_ERROR.dataTypeError, 'the message is not valid UTF-8: declare its character set in MSH-18 (8859/1 for Latin-1) or send UTF-8', 'MSH^1^18'));
   }
+  // The answer declares the request's MSH-18: under ASCII a stored name's "ü" must not go out as UTF-8 bytes.
+  if (charset.kind === 'ascii') return asciiBytes(await answerMessage(text, engine, options));
   return answerMessage(text, engine, options);
 }
 

@@ -99,38 +99,76 @@ function phones(pid: Hl7Segment, field: number, use: ContactPoint['use']): Conta
   });
 }
 
-/** The Patient a PID describes; only the elements the PID carries are set. */
+/** HL7's null (v2.5 2.5.3): a field sent as `""` says the old value is to be cleared, where an empty field leaves it unchanged. */
+function isNull(pid: Hl7Segment, field: number): boolean {
+  return pid.getField(field)?.toString() === '""';
+}
+
+/** The Patient a PID describes; only the elements the PID carries are set (a field sent as `""` carries none: see updatedByPid). */
 export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory, maxRepeats: number): Patient {
   assertRepetitionsWithin(pid, 'PID', [3, 5, 11, 13, 14], maxRepeats);
   const patient: Patient = { resourceType: 'Patient' };
   const identifier = pidIdentifiers(pid, authorities, maxRepeats);
   if (identifier.length) patient.identifier = identifier;
-  const name = names(pid);
+  const given = (field: number) => !isNull(pid, field);
+  const name = given(5) ? names(pid) : [];
   if (name.length) patient.name = name;
-  const maiden = value(pid, 6, 1, 1);
+  const maiden = given(6) ? value(pid, 6, 1, 1) : '';
   if (maiden) patient.extension = [{ url: MOTHERS_MAIDEN_NAME_URL, valueString: maiden }];
-  const born = value(pid, 7);
+  const born = given(7) ? value(pid, 7) : '';
   if (born) {
     const date = birthDate(born);
     if (!date) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-7 "${born.slice(0, 40)}" is not an HL7 date (YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ], a calendar date)`, 'PID^1^7');
     patient.birthDate = date;
   }
-  const sex = value(pid, 8);
+  const sex = given(8) ? value(pid, 8) : '';
   if (sex) {
     const gender = GENDER[sex.toUpperCase()];
     if (!gender) throw new Hl7MessageError('AE', HL7_ERROR.tableValueNotFound, `PID-8 "${sex.slice(0, 20)}" is not an administrative sex (HL7 table 0001: M, F, O, U, A, N)`, 'PID^1^8');
     patient.gender = gender;
   }
-  const address = addresses(pid);
+  const address = given(11) ? addresses(pid) : [];
   if (address.length) patient.address = address;
-  const telecom = [...phones(pid, 13, 'home'), ...phones(pid, 14, 'work')];
+  const telecom = [...(given(13) ? phones(pid, 13, 'home') : []), ...(given(14) ? phones(pid, 14, 'work') : [])];
   if (telecom.length) patient.telecom = telecom;
-  const diedAt = value(pid, 29);
+  const diedAt = given(29) ? value(pid, 29) : '';
   const died = birthDate(diedAt);
   if (diedAt && !died) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-29 "${diedAt.slice(0, 40)}" is not an HL7 date/time (YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ])`, 'PID^1^29');
   if (died) patient.deceasedDateTime = died;
   else if (value(pid, 30).toUpperCase() === 'Y') patient.deceasedBoolean = true;
   return patient;
+}
+
+/** The element each PID field sent as `""` clears. */
+const NULLED_ELEMENTS: ReadonlyArray<[number, 'name' | 'birthDate' | 'gender' | 'address' | 'deceasedDateTime' | 'deceasedBoolean']> = [
+  [5, 'name'], [7, 'birthDate'], [8, 'gender'], [11, 'address'], [29, 'deceasedDateTime'], [30, 'deceasedBoolean'],
+];
+
+/**
+ * A stored source record as an update's PID leaves it (A01/A04/A05/A08 of a known patient): the
+ * elements the PID carries replace the stored ones, an empty field leaves its element unchanged and
+ * a field sent as `""` clears it (v2.5 2.5.3). PID-13 (home: every use but work) and PID-14 (work)
+ * are two halves of `telecom`, and PID-6 one extension among others: each replaces its own part.
+ */
+export function updatedByPid(existing: Patient, incoming: Patient, pid: Hl7Segment): Patient {
+  const updated: Patient = { ...existing, ...incoming };
+  for (const [field, element] of NULLED_ELEMENTS) if (isNull(pid, field)) delete updated[element];
+  if (incoming.deceasedDateTime !== undefined) delete updated.deceasedBoolean;
+  if (incoming.deceasedBoolean !== undefined) delete updated.deceasedDateTime;
+  const half = (field: number, mine: (t: ContactPoint) => boolean): ContactPoint[] => {
+    if (isNull(pid, field)) return [];
+    return repetitions(pid, field).length ? (incoming.telecom ?? []).filter(mine) : (existing.telecom ?? []).filter(mine);
+  };
+  // Incoming PID-14 phones are `work`, or `mobile` (XTN-3 CP): a mobile is read back into PID-13, so it counts there too.
+  const telecom = [...half(13, (t) => t.use !== 'work'), ...half(14, (t) => t.use === 'work')];
+  if (telecom.length) updated.telecom = telecom;
+  else delete updated.telecom;
+  const otherExtensions = (existing.extension ?? []).filter((e) => e.url !== MOTHERS_MAIDEN_NAME_URL);
+  const maiden = isNull(pid, 6) ? [] : incoming.extension ?? (existing.extension ?? []).filter((e) => e.url === MOTHERS_MAIDEN_NAME_URL);
+  const extension = [...otherExtensions, ...maiden];
+  if (extension.length) updated.extension = extension;
+  else delete updated.extension;
+  return updated;
 }
 
 /** A PID for an answer: the given identifiers (already filtered to the asked domains) and the patient's demographics. */

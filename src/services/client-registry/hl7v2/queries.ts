@@ -11,7 +11,7 @@ import { buildAck, HL7_ERROR, Hl7MessageError, msaSegment, responseHeader, errSe
 import type { AuthorityDirectory } from './authorities.js';
 import { buildSegment, components, DEFAULT_CONTEXT, part, reencode, repetitions, value } from './encoding.js';
 import { hl7ErrorFor, type RegistryCalls } from './fhir-calls.js';
-import { pidFromPatient } from './pid.js';
+import { assertRepetitionsWithin, pidFromPatient } from './pid.js';
 import { escapeSearchValue } from '../../../common/search-value-escape.js';
 
 const GOLDEN_TAG = 'http://instant-openhie.org/fhir/cr-record-type|golden';
@@ -56,8 +56,11 @@ export function queryError(request: Hl7Message, event: 'K22' | 'K23', error: Hl7
 /**
  * QPD-4 (Q23) or QPD-8 (Q22): the domains asked for, as URLs. Unknown ones are AE 204 with one ERR
  * per unknown domain, ERR-2 `QPD^1^<field>^<repetition>` (ITI-9 case 5; ITI-21 likewise for QPD-8).
+ * More than CLIENT_REGISTRY_MAX_REPEATS is AE at once: `$ihe-pix` looks each domain up (a search
+ * per domain while none is registered), so a 1 MiB QPD-4 held the database for minutes.
  */
-function askedDomains(qpd: Hl7Segment, field: number, authorities: AuthorityDirectory): string[] {
+function askedDomains(qpd: Hl7Segment, field: number, authorities: AuthorityDirectory, maxRepeats: number): string[] {
+  assertRepetitionsWithin(qpd, 'QPD', [field], maxRepeats);
   const unknown: Hl7MessageError[] = [];
   const systems = repetitions(qpd, field).map((cx, n) => {
     const authority = { namespace: part(cx, 4, qpd.context, 1), universalId: part(cx, 4, qpd.context, 2), universalIdType: part(cx, 4, qpd.context, 3) };
@@ -73,7 +76,7 @@ function askedDomains(qpd: Hl7Segment, field: number, authorities: AuthorityDire
 }
 
 /** Q23 (ITI-9): the identifiers of the person QPD-3 names, in the QPD-4 domains (all when empty). */
-export async function pixQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory): Promise<Hl7Message> {
+export async function pixQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxRepeats: number): Promise<Hl7Message> {
   const qpd = requireQpd(request);
   const cx = repetitions(qpd, 3)[0];
   const idValue = part(cx, 1, qpd.context);
@@ -81,7 +84,7 @@ export async function pixQuery(request: Hl7Message, calls: RegistryCalls, author
   const authority = { namespace: part(cx, 4, qpd.context, 1), universalId: part(cx, 4, qpd.context, 2), universalIdType: part(cx, 4, qpd.context, 3) };
   const system = authorities.systemOf(authority);
   if (!system) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 assigning authority not found', 'QPD^1^3^1^4');
-  const targets = askedDomains(qpd, 4, authorities);
+  const targets = askedDomains(qpd, 4, authorities, maxRepeats);
   const query: Array<[string, string]> = [['sourceIdentifier', `${escapeSearchValue(system)}|${escapeSearchValue(idValue)}`], ...targets.map((t): [string, string] => ['targetSystem', t])];
   const response = await calls.raw('GET', 'Patient/$ihe-pix', query);
   if (response.status === 404) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 patient identifier not found', 'QPD^1^3^1^1');
@@ -149,13 +152,13 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
       if (!gender) throw new Hl7MessageError('AE', HL7_ERROR.tableValueNotFound, `QPD-3 @PID.8: "${given.slice(0, 20)}" is not an administrative sex`, `${location}^2`);
       return void search.push(['gender', gender]);
     }
-    search.push([parameter, given]);
+    search.push([parameter, escapeSearchValue(given)]); // a comma in an HL7 value is text, not FHIR's "or"
   });
   if (identifierValue) {
     const hasAuthority = authority.namespace || authority.universalId;
     const system = hasAuthority ? authorities.systemOf(authority) : undefined;
     if (hasAuthority && !system) throw new Hl7MessageError('AE', HL7_ERROR.unknownKey, 'QPD-3 @PID.3.4: unknown assigning authority', 'QPD^1^3');
-    search.push(['identifier', system ? `${system}|${identifierValue}` : identifierValue]);
+    search.push(['identifier', system ? `${escapeSearchValue(system)}|${escapeSearchValue(identifierValue)}` : escapeSearchValue(identifierValue)]);
   }
   if (!search.length) throw new Hl7MessageError('AE', HL7_ERROR.requiredFieldMissing, 'QPD-3 gives no value to search on', 'QPD^1^3');
   return search;
@@ -170,10 +173,10 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
  * QPD-3 and QPD-8, so the registry keeps no state; persons come in the order of their first
  * matching record, which later registrations do not change.
  */
-export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxResults: number): Promise<Hl7Message> {
+export async function pdqQuery(request: Hl7Message, calls: RegistryCalls, authorities: AuthorityDirectory, maxResults: number, maxRepeats: number): Promise<Hl7Message> {
   const qpd = requireQpd(request);
   const search = pdqSearch(qpd, authorities);
-  const domains = askedDomains(qpd, 8, authorities);
+  const domains = askedDomains(qpd, 8, authorities, maxRepeats);
   const asked = Number.parseInt(value(request.getSegment('RCP'), 2), 10);
   const increment = Number.isInteger(asked) && asked > 0 ? Math.min(asked, maxResults) : undefined;
   const offset = continuationOffset(request, qpd);
