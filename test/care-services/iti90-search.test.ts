@@ -180,7 +180,7 @@ for (const driver of testDrivers) {
       const bad = [
         'Location?near=abc', 'Location?near=-13.9', 'Location?near=95|33|10|km', 'Location?near=-13|181|10|km', 'Location?near=-13|33|-1|km',
         'Location?near=-13|33|0|km', 'Location?near=-13|33|10|parsec', 'Location?near=-13|33|5000|km', 'Location?near=-13|33|10|km|x',
-        'Location?near=1|2|3|km,4|5|6|km', 'Location?near=1e400|2|3|km', 'Location?near=NaN|2|3|km', 'Location?near=||10|km',
+        'Location?near=1|2|3|km,4|5|6|km', 'Location?near=1|2|3|km&near=4|5|6|km', 'Location?near=1e400|2|3|km', 'Location?near=NaN|2|3|km', 'Location?near=||10|km',
         'Location?partof:below=Organization/org-moh', 'Location?partof:below=http://x/y/z',
         'Location?near:missing=true', 'Location?near:below=-13|33|10|km', 'Location?near:exact=-13|33|10|km',
         'Location/_history?_since=2024-01-01T00:00:00', 'Location/_history?_since=2024-01-01T10',

@@ -301,11 +301,12 @@ export function parseSearch(type: string | undefined, query: Array<[string, stri
       throw error;
     }
   }
-  // A special parameter that ranks its matches (near: by distance) orders an unsorted search.
-  if (!request.sort.length) {
-    const ranked = request.filters.find((filter): filter is CustomFilter => filter.kind === 'custom' && filter.order !== undefined);
-    if (ranked) request.sort.push({ code: ranked.code, descending: false, expression: ranked.order!.bind(ranked) });
-  }
+  // A special parameter that ranks its matches (near: by distance) orders an unsorted search; by
+  // one ranking only (two `near` points would give each match two distances).
+  const rankings = request.filters.filter((filter): filter is CustomFilter => filter.kind === 'custom' && filter.order !== undefined);
+  if (rankings.length > 1) throw badRequest(`${rankings[1]!.code} is given more than once: a search ranks its matches from one value`, 'FHIR_BAD_SEARCH');
+  const ranked = rankings[0];
+  if (ranked && !request.sort.length) request.sort.push({ code: ranked.code, descending: false, expression: ranked.order!.bind(ranked) });
   return request;
 }
 
