@@ -99,6 +99,20 @@ for (const driver of testDrivers) {
       assert.equal((all.body.entry?.length ?? 0), 1, 'an update, not a second registration');
     });
 
+    test('a Q22 answer\'s PID carries what the registry holds: work phones in PID-14, death in PID-29/30, as an A04 gave them', async () => {
+      const registered = hl7('ADT^A04^ADT_A01', `PID|1||DTH-1^^^&${CLINIC_A_OID}&ISO||Lungu^Dalitso||19400202|M|||||0888444^PRN^PH|0111555^WPN^PH~dl@work.example^NET^Internet^dl@work.example|||||||||||||||200912241830+0200|Y`);
+      assert.equal(ackOf(await client.send(registered.text)).code, 'AA');
+      const answer = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|D-1|@PID.3.1^DTH-1', 'RCP|I|10^RD').text);
+      assert.equal(answer.getSegment('QAK')!.getField(2).toString(), 'OK');
+      const pid = answer.getSegment('PID')!;
+      assert.equal(pid.getField(13).toString(), '0888444^PRN^PH');
+      assert.deepEqual(pid.getField(14).toString().split('~').sort(), ['0111555^WPN^PH', '^NET^Internet^dl@work.example']);
+      assert.equal(pid.getField(29).toString(), '20091224183000+0200', 'the time and offset kept (FHIR 2009-12-24T18:30:00+02:00)');
+      assert.equal(pid.getField(30).toString(), 'Y');
+      const alive = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|D-2|@PID.3.1^A-100', 'RCP|I|10^RD').text);
+      assert.equal(alive.getSegment('PID')!.getField(29)?.toString() ?? '', '', 'no death recorded: PID-29/30 empty');
+    });
+
     test('an update keeps what its PID leaves empty and clears what it sends as HL7\'s null "" (v2.5 2.5.3); other extensions and the other phone field are kept', async () => {
       const registered = hl7('ADT^A04^ADT_A01', `PID|1||NUL-1^^^&${CLINIC_A_OID}&ISO||Mwale^Esi||19790505|F|||1 Lake Rd^^Mangochi||0888111^PRN^PH|0111222^WPN^PH`);
       assert.equal(ackOf(await client.send(registered.text)).code, 'AA');

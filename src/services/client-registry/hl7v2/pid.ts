@@ -65,6 +65,16 @@ function birthDate(ts: string): string | undefined {
   return [year, month, day].filter(Boolean).join('-');
 }
 
+/**
+ * PID-29 as a FHIR dateTime: with its time when the DTM gives hours, minutes and an offset (FHIR
+ * needs the zone with a time: 200912241830+0200 is 2009-12-24T18:30:00+02:00), else its date.
+ */
+function deathDateTime(ts: string): string | undefined {
+  const date = birthDate(ts);
+  const time = /^\d{8}(\d{2})(\d{2})(\d{2})?(?:\.\d{1,4})?([+-]\d{2})(\d{2})$/.exec(ts);
+  return date && time ? `${date}T${time[1]}:${time[2]}:${time[3] ?? '00'}${time[4]}:${time[5]}` : date;
+}
+
 function names(pid: Hl7Segment): HumanName[] {
   return repetitions(pid, 5).flatMap((xpn) => {
     const family = part(xpn, 1, pid.context, 1);
@@ -132,7 +142,7 @@ export function patientFromPid(pid: Hl7Segment, authorities: AuthorityDirectory,
   const telecom = [...(given(13) ? phones(pid, 13, 'home') : []), ...(given(14) ? phones(pid, 14, 'work') : [])];
   if (telecom.length) patient.telecom = telecom;
   const diedAt = given(29) ? value(pid, 29) : '';
-  const died = birthDate(diedAt);
+  const died = deathDateTime(diedAt);
   if (diedAt && !died) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `PID-29 "${diedAt.slice(0, 40)}" is not an HL7 date/time (YYYY[MM[DD[HHMM[SS]]]][+/-ZZZZ])`, 'PID^1^29');
   if (died) patient.deceasedDateTime = died;
   else if (value(pid, 30).toUpperCase() === 'Y') patient.deceasedBoolean = true;
@@ -177,10 +187,23 @@ export function pidFromPatient(setId: number, patient: Patient, identifiers: rea
   const xpn = (patient.name ?? []).map((n) => components(n.family, n.given?.[0], n.given?.slice(1).join(' ') || undefined, n.suffix?.[0], n.prefix?.[0], '', n.use ? NAME_TYPE[n.use] : undefined));
   const maiden = patient.extension?.find((e) => e.url === MOTHERS_MAIDEN_NAME_URL)?.valueString;
   const xad = (patient.address ?? []).map((a) => components(a.line?.[0], a.line?.slice(1).join(' ') || undefined, a.city, a.state, a.postalCode, a.country, a.use ? ADDRESS_TYPE[a.use] : undefined));
-  const contact = (patient.telecom ?? []).filter((t) => t.value && t.use !== 'work');
-  const xtn = contact.map((t) => (t.system === 'email' ? components('', 'NET', 'Internet', t.value) : components(t.value, 'PRN', t.use === 'mobile' ? 'CP' : 'PH')));
+  // PID-13 home (every use but work, as they are read), PID-14 work.
+  const xtn = (work: boolean): string => repeated((patient.telecom ?? []).filter((t) => t.value && (t.use === 'work') === work)
+    .map((t) => (t.system === 'email' ? components('', 'NET', 'Internet', t.value) : components(t.value, work ? 'WPN' : 'PRN', t.use === 'mobile' ? 'CP' : 'PH'))));
+  const died = patient.deceasedDateTime ? dtmOf(patient.deceasedDateTime) : '';
+  const deathIndicator = died || patient.deceasedBoolean === true ? 'Y' : patient.deceasedBoolean === false ? 'N' : '';
   return buildSegment('PID', [
     String(setId), '', repeated(cx), '', repeated(xpn), maiden ? components(maiden) : '',
-    patient.birthDate?.replace(/-/g, ''), patient.gender ? SEX[patient.gender] : '', '', '', repeated(xad), '', repeated(xtn),
+    patient.birthDate?.replace(/-/g, ''), patient.gender ? SEX[patient.gender] : '', '', '', repeated(xad), '', xtn(false), xtn(true),
+    ...(died || deathIndicator ? [...Array<string>(14).fill(''), died, deathIndicator] : []),
   ]);
+}
+
+/** A FHIR date or dateTime as an HL7 DTM (2024-03-01T10:20:00+02:00 is 20240301102000+0200; Z is +0000). */
+function dtmOf(dateTime: string): string {
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,4})?\d*)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.exec(dateTime);
+  if (!m) return '';
+  const [, year, month = '', day = '', hour = '', minute = '', second = '', fraction = '', zone] = m;
+  const offset = !zone ? '' : zone === 'Z' ? '+0000' : zone.replace(':', '');
+  return `${year}${month}${day}${hour}${minute}${second}${fraction}${offset}`;
 }
