@@ -126,6 +126,8 @@ for (const driver of testDrivers) {
       await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}`);
       await fails(400, 'CodeSystem/$lookup?code=heart');
       await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&bogus=1`);
+      await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&__proto__=1`);
+      await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&_bogus=1`);
       await fails(400, `CodeSystem/$lookup?system=${q(FINDINGS)}&code=heart&code=tachy`);
       await fails(400, 'CodeSystem/$lookup', P({ name: 'coding', valueString: 'heart' }));
       await fails(404, 'CodeSystem/does-not-exist/$lookup?code=heart');

@@ -33,6 +33,10 @@ function valueOf(p: ParametersParameter): [string | undefined, unknown] {
 const tooManyValues = (operation: string, name: string): FhirError =>
   badParameter(`$${operation}: parameter "${name}" gives more than ${MAX_REPEATED_VALUES} values, the most one request may`);
 
+/** FHIR's own parameters (http.html, search.html), which any request may carry besides an operation's. */
+const FHIR_GENERAL_PARAMETERS = new Set(['_format', '_pretty', '_summary', '_elements', '_count', '_offset', '_sort', '_total', '_include',
+  '_revinclude', '_contained', '_containedType', '_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content', '_type']);
+
 export class OperationInput {
   private readonly params: ParametersParameter[];
   readonly operationName: string;
@@ -45,7 +49,7 @@ export class OperationInput {
     }
     this.params = list as ParametersParameter[];
     for (const p of this.params) {
-      if (!allowed.includes(p.name) && !p.name.startsWith('_')) {
+      if (!allowed.includes(p.name) && !FHIR_GENERAL_PARAMETERS.has(p.name)) {
         throw badParameter(`$${operation} has no parameter "${String(p.name).slice(0, 60)}"; it takes ${allowed.join(', ')}`);
       }
     }
