@@ -59,6 +59,26 @@ for (const driver of testDrivers) {
       assert.deepEqual(outcomes(shallow.body), []);
     });
 
+    test('canonical references are followed by url (and version): _include and _revinclude, as HAPI does', async () => {
+      const url = 'http://example.org/Questionnaire/intake';
+      for (const [id, version] of [['q-intake-1', '1.0'], ['q-intake-2', '2.0']]) {
+        await s.request('PUT', `Questionnaire/${id}`, { body: { resourceType: 'Questionnaire', id, url, version, status: 'active' } });
+      }
+      await s.request('PUT', 'QuestionnaireResponse/qr-v2', { body: { resourceType: 'QuestionnaireResponse', id: 'qr-v2', status: 'completed', questionnaire: `${url}|2.0` } });
+      await s.request('PUT', 'QuestionnaireResponse/qr-any', { body: { resourceType: 'QuestionnaireResponse', id: 'qr-any', status: 'completed', questionnaire: url } });
+      const included = (bundle: Json): string[] => (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'include').map((e: Json) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+
+      const versioned = await s.request('GET', 'QuestionnaireResponse?_id=qr-v2&_include=QuestionnaireResponse:questionnaire');
+      assert.equal(versioned.status, 200, JSON.stringify(versioned.body));
+      assert.deepEqual(included(versioned.body), ['Questionnaire/q-intake-2'], 'url|version: that version');
+      const any = await s.request('GET', 'QuestionnaireResponse?_id=qr-any&_include=QuestionnaireResponse:questionnaire');
+      assert.deepEqual(included(any.body), ['Questionnaire/q-intake-1', 'Questionnaire/q-intake-2'], 'a url alone: its versions');
+      const rev = await s.request('GET', 'Questionnaire?_id=q-intake-2&_revinclude=QuestionnaireResponse:questionnaire');
+      assert.deepEqual(included(rev.body), ['QuestionnaireResponse/qr-any', 'QuestionnaireResponse/qr-v2']);
+      const revOld = await s.request('GET', 'Questionnaire?_id=q-intake-1&_revinclude=QuestionnaireResponse:questionnaire');
+      assert.deepEqual(included(revOld.body), ['QuestionnaireResponse/qr-any']);
+    });
+
     test('the bare wildcard: _revinclude=* adds whatever refers to a match, _include=* whatever a match refers to', async () => {
       await s.request('PUT', 'Patient/wild', { body: { resourceType: 'Patient', id: 'wild', managingOrganization: { reference: 'Organization/wild-org' } } });
       await s.request('PUT', 'Organization/wild-org', { body: { resourceType: 'Organization', id: 'wild-org', name: 'Wild' } });

@@ -2,6 +2,7 @@
 import type { Bundle, BundleEntry, BundleEntrySearch, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_LIMITS, LIMITS } from '../../common/limits.js';
 import type { Queryable } from '../../db/database.js';
+import { indexKey } from '../storage/indexer.js';
 import type { CustomFilter, Filter, IncludeSpec, SearchRequest } from './parse.js';
 import { shapeResource } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
@@ -334,7 +335,7 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
   if (!spec.param) return wildcardTargets(ctx, spec, from, budget);
   const ids = from.filter((r) => r.resourceType === spec.sourceType).map((r) => r.id!);
   if (!ids.length) return [];
-  return readIncluded(ctx,
+  const byId = await readIncluded(ctx,
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r
      JOIN (SELECT DISTINCT x.target_type, x.target_id FROM ${ctx.schema}.idx_reference x
            JOIN ${ctx.schema}.resources s ON s.rid = x.rid
@@ -342,6 +343,22 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
              AND ($4::text IS NULL OR x.target_type = $4)) k ON r.type = k.target_type AND r.id = k.target_id
      WHERE NOT r.deleted ORDER BY r.rid`,
     [spec.sourceType, ids, spec.param.code, spec.targetType ?? null], budget);
+  if (budget.cut) return byId;
+  // Canonical references (QuestionnaireResponse.questionnaire: `url` or `url|version`) name their
+  // target by its url, as HAPI follows them: the target types' resources with that url (and version).
+  const types = spec.targetType ? [spec.targetType] : spec.param.target ?? [];
+  if (!types.length) return byId;
+  const byUrl = await readIncluded(ctx,
+    `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
+       SELECT u.rid FROM ${ctx.schema}.idx_reference x
+       JOIN ${ctx.schema}.resources s ON s.rid = x.rid
+       JOIN ${ctx.schema}.idx_uri u ON u.type = ANY($4::text[]) AND u.param = 'url' AND u.value = split_part(x.reference, '|', 1)
+       JOIN ${ctx.schema}.resources t ON t.rid = u.rid
+       WHERE s.type = $1 AND s.id = ANY($2::text[]) AND x.param = $3 AND x.target_id IS NULL AND strpos(x.reference, '://') > 0
+         AND (strpos(x.reference, '|') = 0 OR t.content->>'version' = split_part(x.reference, '|', 2)))
+     ORDER BY r.rid`,
+    [spec.sourceType, ids, spec.param.code, types], budget);
+  return [...byId, ...byUrl];
 }
 
 /**
@@ -390,6 +407,20 @@ async function revincludeSources(ctx: SearchContext, spec: IncludeSpec, referred
        WHERE ${spec.param ? 'x.type = $4 AND x.param = $5' : OWN_PARAMETER('x')}) ORDER BY r.rid LIMIT $3`,
     [targets.map((t) => t.resourceType), targets.map((t) => t.id!), max + 1, ...(spec.param ? [spec.sourceType, spec.param.code] : [])],
     budget);
+  // What refers to a canonical resource by its url (`url` or `url|version`), as includeTargets follows it.
+  const canonicals = spec.param ? targets.flatMap((t) => {
+    const { url, version } = t as { url?: unknown; version?: unknown };
+    return typeof url === 'string' && url.includes('://') ? [url, ...(typeof version === 'string' ? [`${url}|${version}`] : [])].map(indexKey) : [];
+  }) : [];
+  if (canonicals.length && found.length <= max && !budget.cut) {
+    const seen = new Set(found.map((r) => `${r.resourceType}/${r.id}`));
+    const byUrl = await readIncluded(ctx,
+      `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
+         SELECT x.rid FROM ${ctx.schema}.idx_reference x WHERE x.type = $2 AND x.param = $3 AND x.reference = ANY($1::text[]))
+       ORDER BY r.rid LIMIT $4`,
+      [canonicals, spec.sourceType, spec.param!.code, max + 1 - found.length], budget);
+    found.push(...byUrl.filter((r) => !seen.has(`${r.resourceType}/${r.id}`)));
+  }
   if (found.length <= max) return found;
   budget.capped = true;
   return found.slice(0, max);
