@@ -213,6 +213,9 @@ for (const driver of testDrivers) {
       assert.deepEqual([ackOf(nobody).code, nobody.getSegment('QAK')!.getField(2).toString()], ['AA', 'NF']);
       const badField = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-4|@PID.99^x', 'RCP|I').text);
       assert.equal(ackOf(badField).code, 'AE');
+      const control = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-4b|@PID.5.1^Ban\u0000da', 'RCP|I').text);
+      assert.deepEqual([ackOf(control).code, ackOf(control).error], ['AE', '102'], 'a control character in a value: data type error');
+      assert.equal(control.getSegment('ERR')!.getField(2).toString(), 'QPD^1^3^1^2');
       const badDomain = await client.send(hl7('QBP^Q22^QBP_Q21', 'QPD|IHE PDQ Query|P-5|@PID.5.1^Banda|||||^^^ROGUE', 'RCP|I').text);
       assert.deepEqual([ackOf(badDomain).code, ackOf(badDomain).error], ['AE', '204']);
       assert.equal(badDomain.getSegment('ERR')!.getField(2).toString(), 'QPD^1^8^1');

@@ -141,6 +141,8 @@ function pdqSearch(qpd: Hl7Segment, authorities: AuthorityDirectory): Array<[str
     const parameter = PDQ_FIELDS[field];
     if (!parameter) throw new Hl7MessageError('AE', HL7_ERROR.tableValueNotFound, `QPD-3: the registry cannot search on @${field.slice(0, 40)}`, `${location}^1`);
     if (!given) return;
+    // No demographic holds a control character (a NUL, an escape): refused here, where the error can say where it is.
+    if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(given)) throw new Hl7MessageError('AE', HL7_ERROR.dataTypeError, `QPD-3 @${field}: the value holds a control character`, `${location}^2`);
     if (parameter === 'identifier') return void (identifierValue = given);
     if (parameter === 'birthdate') {
       const date = /^(\d{4})(\d{2})?(\d{2})?/.exec(given);
