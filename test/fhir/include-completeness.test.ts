@@ -59,7 +59,7 @@ for (const driver of testDrivers) {
       assert.deepEqual(outcomes(shallow.body), []);
     });
 
-    test('canonical references are followed by url (and version): _include and _revinclude, as HAPI does', async () => {
+    test('canonical references are followed by url (and version): _include, _revinclude and chains, as HAPI does', async () => {
       const url = 'http://example.org/Questionnaire/intake';
       for (const [id, version] of [['q-intake-1', '1.0'], ['q-intake-2', '2.0']]) {
         await s.request('PUT', `Questionnaire/${id}`, { body: { resourceType: 'Questionnaire', id, url, version, status: 'active' } });
@@ -77,6 +77,11 @@ for (const driver of testDrivers) {
       assert.deepEqual(included(rev.body), ['QuestionnaireResponse/qr-any', 'QuestionnaireResponse/qr-v2']);
       const revOld = await s.request('GET', 'Questionnaire?_id=q-intake-1&_revinclude=QuestionnaireResponse:questionnaire');
       assert.deepEqual(included(revOld.body), ['QuestionnaireResponse/qr-any']);
+      // Chains the same way: through the url (and version) the reference gives.
+      const ids = (bundle: Json): string[] => (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id).sort();
+      assert.deepEqual(ids((await s.request('GET', 'QuestionnaireResponse?questionnaire.version=2.0&_id=qr-v2,qr-any')).body), ['qr-any', 'qr-v2']);
+      assert.deepEqual(ids((await s.request('GET', 'QuestionnaireResponse?questionnaire.version=1.0&_id=qr-v2,qr-any')).body), ['qr-any']);
+      assert.deepEqual(ids((await s.request('GET', `QuestionnaireResponse?questionnaire:Questionnaire.url=${encodeURIComponent(url)}&_id=qr-v2`)).body), ['qr-v2']);
     });
 
     test('the bare wildcard: _revinclude=* adds whatever refers to a match, _include=* whatever a match refers to', async () => {

@@ -49,6 +49,8 @@ export interface ChainFilter {
   /** The reference parameter on the searched type. */
   param: SearchParameter;
   targetTypes: string[];
+  /** The target types a canonical reference (`url` or `url|version`) may name by their url. */
+  canonicalTargets?: string[];
   /** Filter evaluated on the target resources. */
   inner: Filter;
 }
@@ -665,7 +667,9 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
   // The inner filter is parsed against the first target; parameters shared by several targets
   // (e.g. name on Patient and Practitioner) have the same code, which is what the SQL matches on.
   const inner = parseFilter(ctx, targetTypes[0], rest, value, depth)!;
-  return { kind: 'chain', param, targetTypes, inner };
+  // Targets with a canonical url (Questionnaire, ValueSet, PlanDefinition...) may be named by it.
+  const canonicalTargets = targetTypes.filter((t) => lookupParam(ctx, t, 'url')?.type === 'uri');
+  return { kind: 'chain', param, targetTypes, inner, ...(canonicalTargets.length ? { canonicalTargets } : {}) };
 }
 
 function parseHas(ctx: ParseContext, type: string | undefined, key: string, value: string, depth: number): Filter {

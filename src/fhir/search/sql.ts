@@ -8,7 +8,7 @@ import type { SearchParameter } from '@medplum/fhirtypes';
 import { FhirError, badRequest } from '../outcome.js';
 import type { CodeSet } from '../terminology/provider.js';
 import { componentParam, containedParam, foldText, indexKey, indexedText, parseReference } from '../storage/indexer.js';
-import type { Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
+import type { ChainFilter, Filter, ParamFilter, SearchRequest, SortKey } from './parse.js';
 import { implicitSystems } from './implicit-systems.js';
 import { needsTerminology } from './terminology.js';
 import { parseDateRange, parseNumberRange, splitPrefix } from './values.js';
@@ -86,6 +86,24 @@ function combineDateBounds(filters: Filter[]): Filter[] {
   return out;
 }
 
+/**
+ * A chain through canonical references (`QuestionnaireResponse?questionnaire.version=2.0`): the
+ * stored text `url` or `url|version` names the target types' resources with that url (and version).
+ */
+function canonicalChain(ctx: BuildContext, filter: ChainFilter, type: string | string[] | undefined): string {
+  const t = nextAlias(ctx, 'c');
+  const ref = nextAlias(ctx, 'x');
+  const url = nextAlias(ctx, 'u');
+  const targets = filter.canonicalTargets!;
+  const inner = filterCondition(ctx, filter.inner, t, targets.length === 1 ? targets[0] : targets);
+  return `SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
+    JOIN ${ctx.schema}.idx_uri ${url} ON ${url}.type = ANY(${ctx.params.add(targets)}::text[]) AND ${url}.param = 'url' AND ${url}.value = split_part(${ref}.reference, '|', 1)
+    JOIN ${ctx.schema}.resources ${t} ON ${t}.rid = ${url}.rid
+    WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)} AND ${ref}.target_id IS NULL
+      AND strpos(${ref}.reference, '://') > 0 AND NOT ${t}.deleted
+      AND (strpos(${ref}.reference, '|') = 0 OR ${t}.content->>'version' = split_part(${ref}.reference, '|', 2)) AND ${inner}`;
+}
+
 /** `type` is the searched type, or the candidate types of a chain's target (any of them). */
 export function filterCondition(ctx: BuildContext, filter: Filter, alias: string, type: string | string[] | undefined): string {
   switch (filter.kind) {
@@ -98,11 +116,12 @@ export function filterCondition(ctx: BuildContext, filter: Filter, alias: string
       const ref = nextAlias(ctx, 'x');
       const targets = filter.targetTypes.length === 1 ? filter.targetTypes[0] : filter.targetTypes;
       const inner = filterCondition(ctx, filter.inner, t, targets);
-      const stored = `SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
+      let stored = `SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
         JOIN ${ctx.schema}.resources ${t} ON ${t}.type = ${ref}.target_type AND ${t}.id = ${ref}.target_id
         WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)}
           AND ${ref}.target_type = ANY(${ctx.params.add(filter.targetTypes)}::text[])
           AND NOT ${t}.deleted AND ${inner}`;
+      if (filter.canonicalTargets) stored += ` UNION ALL ${canonicalChain(ctx, filter, type)}`;
       if (!searchesContained(filter.inner)) return `${alias}.rid IN (${stored})`;
       // The chain also looks inside the contained resources the reference points at (#p): their
       // rows are the container's own, so this is one more index lookup (search.html#contained).
