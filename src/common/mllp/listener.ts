@@ -105,9 +105,16 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<M
   const admit = (socket: Socket): Connection | undefined => {
     const address = addressOf(socket);
     if ((perAddress.get(address) ?? 0) >= shareOfOne) {
-      socket.destroy();
-      options.logger?.warn({ address, perAddress: shareOfOne }, `MLLP connection refused: that address holds ${shareOfOne} connections already, its share of ${limits.maxConnections} (${limits.settings})`);
-      return undefined;
+      // At its share, the address's oldest idle connection (one a sender left open, or a flood's
+      // that never sent a byte) makes room: a live sender behind it is never locked out by them.
+      const idle = [...open.values()].find((c) => !c.busy && addressOf(c.socket) === address);
+      if (!idle) {
+        socket.destroy();
+        options.logger?.warn({ address, perAddress: shareOfOne }, `MLLP connection refused: that address holds ${shareOfOne} connections already, all busy, its share of ${limits.maxConnections} (${limits.settings})`);
+        return undefined;
+      }
+      open.delete(idle.socket);
+      idle.socket.destroy();
     }
     if (open.size >= limits.maxConnections) {
       const victim = roomMaker(address);
