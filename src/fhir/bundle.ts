@@ -218,7 +218,7 @@ function patchBody(resource: Resource | undefined, index: number): unknown {
  * return=OperationOutcome in response.outcome (Bundle.entry.response.outcome), where an entry's
  * outcome goes.
  */
-function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntry {
+function responseEntry(baseUrl: string, request: FhirRequest, response: FhirResponse): BundleEntry {
   const status = `${response.status} ${REASONS[response.status] ?? ''}`.trim();
   const lastModified = response.resource?.meta?.lastUpdated ?? response.lastUpdated ?? httpDateAsInstant(response.headers?.['last-modified']);
   const entry: BundleEntry = {
@@ -231,7 +231,12 @@ function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntr
   };
   if (response.resource?.resourceType === 'OperationOutcome' && answersWithRepresentation(request) && preferences(request.headers).return === 'OperationOutcome') {
     entry.response!.outcome = response.resource as OperationOutcome;
-  } else if (response.resource && request.method !== 'HEAD') entry.resource = response.resource; // HEAD: the headers alone
+  } else if (response.resource && request.method !== 'HEAD') {
+    entry.resource = response.resource; // HEAD: the headers alone
+    // R4 Bundle.entry.fullUrl "SHALL have a value" but for a POST and operation results: a stored
+    // version (the answers with an ETag: reads and writes) is named; a search's Bundle is not.
+    if (response.headers?.etag && response.resource.id) entry.fullUrl = `${baseUrl}/${response.resource.resourceType}/${response.resource.id}`;
+  }
   return entry;
 }
 
@@ -266,7 +271,7 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
       continue;
     }
     try {
-      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       results[item.index] = errorEntry(asFhirError(error));
     }
@@ -287,7 +292,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
   const ordered = [...planned].sort((a, b) => ORDER[a.method]! - ORDER[b.method]! || a.index - b.index);
   const run = async (item: PlannedEntry): Promise<void> => {
     try {
-      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       throw failedEntry(item, error);
     }
@@ -324,7 +329,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     if (existing) {
       // If-None-Exist matched: 200 with the match, as a conditional create outside a bundle answers.
       const matched = { status: 200, resource: existing, headers: versionHeaders(existing, ctx.repo.baseUrl, true) };
-      results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, matched));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, applyReturnPreference(item.request, matched));
       continue;
     }
     if (item.assignedId || item.updates) {
@@ -423,7 +428,7 @@ function answerWritten(ctx: Omit<RouteContext, 'params'>, items: PlannedEntry[],
   items.forEach((item, n) => {
     const resource = resources[n]!;
     const written = { status, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
-    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, written));
+    results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, applyReturnPreference(item.request, written));
   });
 }
 

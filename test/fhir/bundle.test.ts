@@ -219,6 +219,27 @@ for (const driver of testDrivers) {
       assert.equal(((await s.request('GET', 'Patient?family=BatchOk')).body.entry?.length ?? 0), 1);
     });
 
+    test('a response entry that holds a stored resource has its fullUrl (R4 Bundle.entry.fullUrl: "SHALL have a value")', async () => {
+      await s.request('PUT', 'Patient/full-url', { body: { resourceType: 'Patient', id: 'full-url' } });
+      const entries = [
+        { fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-0000000000f1', resource: { resourceType: 'Patient', active: true }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Patient', id: 'full-url', active: false }, request: { method: 'PUT', url: 'Patient/full-url' } },
+        { request: { method: 'GET', url: 'Patient/full-url' } },
+        { request: { method: 'GET', url: 'Patient?_id=full-url' } },
+      ];
+      for (const type of ['transaction', 'batch']) {
+        const reply = await s.request('POST', '', { body: { resourceType: 'Bundle', type, entry: entries } });
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        const [created, updated, read, searched] = reply.body.entry;
+        assert.equal(created.fullUrl, `${s.base}/Patient/${created.resource.id}`, type);
+        assert.equal(updated.fullUrl, `${s.base}/Patient/full-url`, type);
+        assert.equal(read.fullUrl, `${s.base}/Patient/full-url`, type);
+        assert.equal(searched.fullUrl, undefined, 'a search answer is a Bundle no one stored');
+      }
+      const minimal = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'batch', entry: entries.slice(1, 2) }, headers: { prefer: 'return=minimal' } });
+      assert.equal(minimal.body.entry[0].fullUrl, undefined, 'no resource, nothing to name');
+    });
+
     test('an entry whose request headers or fullUrl are not strings is a 400 naming them (was a 500)', async () => {
       for (const [field, value] of [['ifNoneExist', ['identifier=a']], ['ifMatch', { etag: 1 }], ['ifNoneMatch', 5], ['ifModifiedSince', true], ['fullUrl', ['urn:uuid:x']]] as const) {
         const entry: Json = { resource: { resourceType: 'Patient', name: [{ family: 'NotAString' }] }, request: { method: 'POST', url: 'Patient' } };
