@@ -11,7 +11,7 @@ import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import { assertJsonShape } from './json-shape.js';
 import { ifNoneExistQuery } from './conditional-criteria.js';
-import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
+import { assertFullUrlsAgree, assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
@@ -61,6 +61,7 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
   // The envelope's own elements (fullUrl, request, meta...); each entry's resource is checked where its entry runs.
   assertJsonShape(bundle, { intoResources: false });
   assertUniqueFullUrls(entries);
+  assertFullUrlsAgree(entries);
   const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
