@@ -354,7 +354,7 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const path = [ctx.params.type, ctx.params.id, '_history'].filter(Boolean).join('/');
   // Links continue from the first or last version shown (keyset), also when the page was cut at FHIR_SEARCH_MAX_PAGE_BYTES.
   const links = historyLinks(`${base}/${path}`, used, { cursor, offset }, page);
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(count === 0 ? {} : { entry: entries }) };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(entries.length ? { entry: entries } : {}) };
   return { status: 200, resource: bundle };
 }
 
