@@ -482,19 +482,33 @@ function fullUrlBase(fullUrl: string | undefined): string | undefined {
  * other entries (bundle.html#references: `Patient/p1` in an entry with fullUrl
  * `http://a.org/fhir/Observation/o1` is the entry `http://a.org/fhir/Patient/p1`).
  */
-async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>, base?: string): Promise<unknown> {
+async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>, base?: string, own: ReadonlySet<string> = new Set()): Promise<unknown> {
   if (Array.isArray(value)) {
     const out = [];
-    for (const item of value) out.push(await resolveReferences(repo, item, references, base));
+    for (const item of value) out.push(await resolveReferences(repo, item, references, base, own));
     return withDecimalTextsOf(out, value);
   }
   if (!value || typeof value !== 'object') return value;
+  // A Bundle the transaction stores (a document, a collection) resolves references among its own
+  // entries first (bundle.html#references): those naming one of its fullUrls are left as written.
+  const scope = bundleScope(value, references, own);
   const out: Record<string, unknown> = withDecimalTextsOf({}, value);
   for (const [key, child] of Object.entries(value)) {
-    if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references, base);
-    else out[key] = await resolveReferences(repo, child, references, base);
+    if (key === 'reference' && typeof child === 'string') {
+      out[key] = scope.own.has(fullUrlKey(child)) ? child : await resolveReference(repo, child, scope.references, base);
+    } else out[key] = await resolveReferences(repo, child, scope.references, base, scope.own);
   }
   return out;
+}
+
+/** Inside a Bundle: its entries' fullUrls (as fullUrlKey compares them) and the transaction's references less those. */
+function bundleScope(value: object, references: Map<string, string>, own: ReadonlySet<string>): { references: Map<string, string>; own: ReadonlySet<string> } {
+  const { resourceType, entry } = value as { resourceType?: unknown; entry?: unknown };
+  if (resourceType !== 'Bundle' || !Array.isArray(entry)) return { references, own };
+  const fullUrls = entry.flatMap((e: { fullUrl?: unknown } | null) => (typeof e?.fullUrl === 'string' ? [fullUrlKey(e.fullUrl)] : []));
+  if (!fullUrls.length) return { references, own };
+  const inside = new Set([...own, ...fullUrls]);
+  return { references: new Map([...references].filter(([fullUrl]) => !inside.has(fullUrlKey(fullUrl)))), own: inside };
 }
 
 /** JSON Patch operations that set a reference string itself (`path: /subject/reference`): their value is a reference. */
