@@ -236,7 +236,7 @@ function responseEntry(baseUrl: string, request: FhirRequest, response: FhirResp
     entry.resource = response.resource; // HEAD: the headers alone
     // R4 Bundle.entry.fullUrl "SHALL have a value" but for a POST and operation results: a stored
     // version (the answers with an ETag: reads and writes) is named; a search's Bundle is not.
-    if (response.headers?.etag && response.resource.id) entry.fullUrl = `${baseUrl}/${response.resource.resourceType}/${response.resource.id}`;
+    if (response.headers?.etag && response.resource.id) return { fullUrl: `${baseUrl}/${response.resource.resourceType}/${response.resource.id}`, ...entry };
   }
   return entry;
 }
