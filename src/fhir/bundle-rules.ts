@@ -52,6 +52,32 @@ export function assertUniqueFullUrls(entries: BundleEntry[]): void {
   });
 }
 
+/** A RESTful URL (references.html#regex): the base, then Type/id, perhaps a version. */
+const RESTFUL_URL = /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * Bundle.entry.fullUrl: "The fullUrl SHALL NOT disagree with the id in the resource - i.e. if the
+ * fullUrl is not a urn:uuid, the URL shall be version-independent URL consistent with the
+ * Resource.id". Checked on PUT entries, whose resource keeps its id: one whose fullUrl names another
+ * resource was stored under its own id while references to the fullUrl were rewritten to it, so a
+ * reference to the resource the fullUrl names (this server's, perhaps) pointed at another one.
+ */
+export function assertFullUrlsAgree(entries: BundleEntry[]): void {
+  entries.forEach((entry, index) => {
+    const method = String(entry?.request?.method ?? '').toUpperCase();
+    const resource = entry?.resource;
+    if (method !== 'PUT' || typeof entry.fullUrl !== 'string' || typeof resource?.id !== 'string') return;
+    const restful = RESTFUL_URL.exec(entry.fullUrl);
+    if (!restful) return;
+    const [, type, id, version] = restful;
+    if (type === resource.resourceType && id === resource.id && !version) return;
+    const problem = version ? 'names a version (a fullUrl is version-independent)' : `names ${type}/${id}, not the ${resource.resourceType}/${resource.id} it writes`;
+    throw new FhirError(400, 'FHIR_INVALID_RESOURCE',
+      `entry ${index}: its fullUrl ${entry.fullUrl.slice(0, 200)} ${problem} (R4 Bundle.entry.fullUrl SHALL NOT disagree with the id in the resource); nothing was run`,
+      [entryIssue(index, 'fullUrl disagrees with the resource id')]);
+  });
+}
+
 export async function changedIdentities(repo: FhirRepository, entry: RuledEntry, body: Resource | undefined): Promise<string[]> {
   const { method, request } = entry;
   if (method === 'GET' || method === 'HEAD' || request.path.includes('$') || request.path.endsWith('_search')) return [];

@@ -11,7 +11,7 @@ import { STATEMENT_TIMEOUT_CODE } from '../db/database.js';
 import { asFhirError, badRequest, FhirError, tooCostly } from './outcome.js';
 import { assertJsonShape } from './json-shape.js';
 import { ifNoneExistQuery } from './conditional-criteria.js';
-import { assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
+import { assertFullUrlsAgree, assertNoOverlap, assertUniqueFullUrls, batchDependency, changedIdentities, fullUrlKey, unresolvedPlaceholder } from './bundle-rules.js';
 import { replacePlaceholderLinks, urnPlaceholders } from './placeholder-links.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 import { preparedIndexOf, type FhirRepository } from './repository.js';
@@ -61,6 +61,7 @@ export async function processBundle(ctx: Omit<RouteContext, 'params'>, body: unk
   // The envelope's own elements (fullUrl, request, meta...); each entry's resource is checked where its entry runs.
   assertJsonShape(bundle, { intoResources: false });
   assertUniqueFullUrls(entries);
+  assertFullUrlsAgree(entries);
   const budget = new ReadBudget(ctx.repo.limits.fhirBundleMaxResultResources, ctx.repo.limits.fhirBundleMaxResultBytes);
   if (bundle.type === 'transaction') {
     const planned = entries.map((entry, index) => planEntry(ctx, entry, index));
@@ -218,7 +219,7 @@ function patchBody(resource: Resource | undefined, index: number): unknown {
  * return=OperationOutcome in response.outcome (Bundle.entry.response.outcome), where an entry's
  * outcome goes.
  */
-function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntry {
+function responseEntry(baseUrl: string, request: FhirRequest, response: FhirResponse): BundleEntry {
   const status = `${response.status} ${REASONS[response.status] ?? ''}`.trim();
   const lastModified = response.resource?.meta?.lastUpdated ?? response.lastUpdated ?? httpDateAsInstant(response.headers?.['last-modified']);
   const entry: BundleEntry = {
@@ -231,7 +232,12 @@ function responseEntry(request: FhirRequest, response: FhirResponse): BundleEntr
   };
   if (response.resource?.resourceType === 'OperationOutcome' && answersWithRepresentation(request) && preferences(request.headers).return === 'OperationOutcome') {
     entry.response!.outcome = response.resource as OperationOutcome;
-  } else if (response.resource && request.method !== 'HEAD') entry.resource = response.resource; // HEAD: the headers alone
+  } else if (response.resource && request.method !== 'HEAD') {
+    entry.resource = response.resource; // HEAD: the headers alone
+    // R4 Bundle.entry.fullUrl "SHALL have a value" but for a POST and operation results: a stored
+    // version (the answers with an ETag: reads and writes) is named; a search's Bundle is not.
+    if (response.headers?.etag && response.resource.id) return { fullUrl: `${baseUrl}/${response.resource.resourceType}/${response.resource.id}`, ...entry };
+  }
   return entry;
 }
 
@@ -266,7 +272,7 @@ async function runBatch(ctx: Omit<RouteContext, 'params'>, entries: BundleEntry[
       continue;
     }
     try {
-      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       results[item.index] = errorEntry(asFhirError(error));
     }
@@ -287,7 +293,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
   const ordered = [...planned].sort((a, b) => ORDER[a.method]! - ORDER[b.method]! || a.index - b.index);
   const run = async (item: PlannedEntry): Promise<void> => {
     try {
-      results[item.index] = responseEntry(item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, await budget.run(item.request, () => dispatch({ ...ctx, request: item.request })));
     } catch (error) {
       throw failedEntry(item, error);
     }
@@ -324,7 +330,7 @@ async function runTransaction(ctx: Omit<RouteContext, 'params'>, planned: Planne
     if (existing) {
       // If-None-Exist matched: 200 with the match, as a conditional create outside a bundle answers.
       const matched = { status: 200, resource: existing, headers: versionHeaders(existing, ctx.repo.baseUrl, true) };
-      results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, matched));
+      results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, applyReturnPreference(item.request, matched));
       continue;
     }
     if (item.assignedId || item.updates) {
@@ -423,7 +429,7 @@ function answerWritten(ctx: Omit<RouteContext, 'params'>, items: PlannedEntry[],
   items.forEach((item, n) => {
     const resource = resources[n]!;
     const written = { status, resource, headers: versionHeaders(resource, ctx.repo.baseUrl, true) };
-    results[item.index] = responseEntry(item.request, applyReturnPreference(item.request, written));
+    results[item.index] = responseEntry(ctx.repo.baseUrl, item.request, applyReturnPreference(item.request, written));
   });
 }
 
@@ -476,19 +482,33 @@ function fullUrlBase(fullUrl: string | undefined): string | undefined {
  * other entries (bundle.html#references: `Patient/p1` in an entry with fullUrl
  * `http://a.org/fhir/Observation/o1` is the entry `http://a.org/fhir/Patient/p1`).
  */
-async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>, base?: string): Promise<unknown> {
+async function resolveReferences(repo: FhirRepository, value: unknown, references: Map<string, string>, base?: string, own: ReadonlySet<string> = new Set()): Promise<unknown> {
   if (Array.isArray(value)) {
     const out = [];
-    for (const item of value) out.push(await resolveReferences(repo, item, references, base));
+    for (const item of value) out.push(await resolveReferences(repo, item, references, base, own));
     return withDecimalTextsOf(out, value);
   }
   if (!value || typeof value !== 'object') return value;
+  // A Bundle the transaction stores (a document, a collection) resolves references among its own
+  // entries first (bundle.html#references): those naming one of its fullUrls are left as written.
+  const scope = bundleScope(value, references, own);
   const out: Record<string, unknown> = withDecimalTextsOf({}, value);
   for (const [key, child] of Object.entries(value)) {
-    if (key === 'reference' && typeof child === 'string') out[key] = await resolveReference(repo, child, references, base);
-    else out[key] = await resolveReferences(repo, child, references, base);
+    if (key === 'reference' && typeof child === 'string') {
+      out[key] = scope.own.has(fullUrlKey(child)) ? child : await resolveReference(repo, child, scope.references, base);
+    } else out[key] = await resolveReferences(repo, child, scope.references, base, scope.own);
   }
   return out;
+}
+
+/** Inside a Bundle: its entries' fullUrls (as fullUrlKey compares them) and the transaction's references less those. */
+function bundleScope(value: object, references: Map<string, string>, own: ReadonlySet<string>): { references: Map<string, string>; own: ReadonlySet<string> } {
+  const { resourceType, entry } = value as { resourceType?: unknown; entry?: unknown };
+  if (resourceType !== 'Bundle' || !Array.isArray(entry)) return { references, own };
+  const fullUrls = entry.flatMap((e: { fullUrl?: unknown } | null) => (typeof e?.fullUrl === 'string' ? [fullUrlKey(e.fullUrl)] : []));
+  if (!fullUrls.length) return { references, own };
+  const inside = new Set([...own, ...fullUrls]);
+  return { references: new Map([...references].filter(([fullUrl]) => !inside.has(fullUrlKey(fullUrl)))), own: inside };
 }
 
 /** JSON Patch operations that set a reference string itself (`path: /subject/reference`): their value is a reference. */

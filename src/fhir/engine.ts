@@ -204,7 +204,7 @@ function normaliseBases(urls: readonly string[]): string[] {
 /** The one place an error becomes an HTTP response. */
 export function errorResponse(error: unknown): FhirResponse & { resource: OperationOutcome; error: FhirError; cause: unknown } {
   const fhirError = asFhirError(error);
-  const headers = fhirError.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : undefined;
+  const headers = fhirError.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS), ...fhirError.headers } : fhirError.headers;
   return { status: fhirError.status, resource: fhirError.toOutcome(), error: fhirError, cause: error, ...(headers ? { headers } : {}) };
 }
 

@@ -67,6 +67,8 @@ export class FhirError extends Error {
     message: string,
     /** Extra issues, e.g. one per invalid element from the validator. */
     readonly issues: OperationOutcomeIssue[] = [],
+    /** Response headers the status needs (a 405's Allow). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'FhirError';

@@ -8,6 +8,7 @@
  * real location.
  */
 import { getDataType, type InternalTypeSchema } from '@medplum/core';
+import { fullUrlKey } from './bundle-rules.js';
 import { isResourceType } from './definitions.js';
 import { elementType } from './schema-elements.js';
 
@@ -35,7 +36,17 @@ export function urnPlaceholders(references: ReadonlyMap<string, string>): Map<st
 export function replacePlaceholderLinks(resource: Json, placeholders: ReadonlyMap<string, string>): void {
   if (!placeholders.size || typeof resource.resourceType !== 'string' || !isResourceType(resource.resourceType)) return;
   if (!mentionsPlaceholder(resource, placeholders)) return;
-  walk(resource, getDataType(resource.resourceType), placeholders);
+  walk(resource, getDataType(resource.resourceType), inBundleScope(resource, placeholders));
+}
+
+/**
+ * Inside a Bundle (a document or collection the transaction stores) its own entries' fullUrls name
+ * those entries, not the transaction's (bundle.html#references): they are left as written.
+ */
+function inBundleScope(resource: Json, placeholders: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  if (resource.resourceType !== 'Bundle' || !Array.isArray(resource.entry)) return placeholders;
+  const own = new Set(resource.entry.flatMap((e: { fullUrl?: unknown } | null) => (typeof e?.fullUrl === 'string' ? [fullUrlKey(e.fullUrl)] : [])));
+  return own.size ? new Map([...placeholders].filter(([fullUrl]) => !own.has(fullUrlKey(fullUrl)))) : placeholders;
 }
 
 /** Cheap untyped check first: most resources of a transaction mention no placeholder outside references. */
@@ -81,7 +92,7 @@ function replaced(value: unknown, type: string, placeholders: ReadonlyMap<string
   const json = value as Json;
   if (type === 'Resource') {
     // A contained resource or a Bundle entry's resource: walked as its own type.
-    if (typeof json.resourceType === 'string' && isResourceType(json.resourceType)) walk(json, getDataType(json.resourceType), placeholders);
+    if (typeof json.resourceType === 'string' && isResourceType(json.resourceType)) walk(json, getDataType(json.resourceType), inBundleScope(json, placeholders));
     return value;
   }
   walk(json, getDataType(type), placeholders);

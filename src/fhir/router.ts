@@ -94,7 +94,7 @@ route('POST', ':type/:id/:$op', (ctx) => operation(ctx, 'instance'));
 
 function matchRoute(method: FhirRequest['method'], segments: string[]): { route: Route; params: Record<string, string> } | undefined {
   const wanted = method === 'HEAD' ? 'GET' : method;
-  let pathMatched = false;
+  const allowed: string[] = [];
   for (const candidate of ROUTES) {
     if (candidate.pattern.length !== segments.length) continue;
     const params: Record<string, string> = {};
@@ -111,11 +111,18 @@ function matchRoute(method: FhirRequest['method'], segments: string[]): { route:
       } else ok = part === segment;
     }
     if (!ok) continue;
-    pathMatched = true;
     if (candidate.method === wanted) return { route: candidate, params };
+    if (!allowed.includes(candidate.method)) allowed.push(candidate.method, ...(candidate.method === 'GET' ? ['HEAD'] : []));
   }
-  if (pathMatched) throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `${method} is not supported on /${segments.join('/')}`);
+  if (allowed.length) throw methodNotAllowed(`${method} is not supported on /${segments.join('/')}`, allowed);
   return undefined;
+}
+
+/** A 405 names the methods the path takes (RFC 9110 15.5.6: its Allow header is a MUST). */
+function methodNotAllowed(message: string, allowed: readonly string[]): FhirError {
+  const order = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+  const allow = [...allowed].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(', ');
+  return new FhirError(405, 'FHIR_NOT_SUPPORTED', message, [], { allow });
 }
 
 /** Runs one interaction and applies the Prefer: return preference. */
@@ -347,7 +354,7 @@ async function history(ctx: RouteContext): Promise<FhirResponse> {
   const path = [ctx.params.type, ctx.params.id, '_history'].filter(Boolean).join('/');
   // Links continue from the first or last version shown (keyset), also when the page was cut at FHIR_SEARCH_MAX_PAGE_BYTES.
   const links = historyLinks(`${base}/${path}`, used, { cursor, offset }, page);
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(count === 0 ? {} : { entry: entries }) };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', total, link: links, ...(entries.length ? { entry: entries } : {}) };
   return { status: 200, resource: bundle };
 }
 
@@ -359,7 +366,7 @@ async function operation(ctx: RouteContext, level: OperationLevel): Promise<Fhir
   if (vid !== undefined && !found.onVersions) throw badRequest(`$${op} is not an operation on one version: call it on ${type}/${id}`);
   // HEAD runs the GET route (read channels allow it), so it must not change data either.
   if ((ctx.request.method === 'GET' || ctx.request.method === 'HEAD') && found.affectsState) {
-    throw new FhirError(405, 'FHIR_NOT_SUPPORTED', `$${op} changes data: call it with POST`);
+    throw methodNotAllowed(`$${op} changes data: call it with POST`, ['POST']);
   }
   let parameters: Parameters;
   const body = ctx.request.body as Resource | undefined;

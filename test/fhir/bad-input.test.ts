@@ -89,6 +89,24 @@ for (const driver of testDrivers) {
       assert.match(await xml.text(), /^<\?xml[^>]*><OperationOutcome xmlns="http:\/\/hl7.org\/fhir">/);
     });
 
+    test('a FHIR method a path does not take is a 405 with Allow naming the methods it takes (RFC 9110 15.5.6)', async () => {
+      const cases: Array<[string, string, string]> = [
+        ['POST', 'Patient/p1', 'GET, HEAD, PUT, PATCH, DELETE'],
+        ['DELETE', '_history', 'GET, HEAD'],
+        ['PUT', 'Patient/p1/_history/1', 'GET, HEAD'],
+        ['DELETE', 'Patient/_history', 'GET, HEAD'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const reply = await s.request(method, path, method === 'GET' ? {} : { body: { resourceType: 'Patient', id: 'p1' } });
+        assertOutcome(reply, 405);
+        assert.equal(reply.headers.get('allow'), allow, `${method} ${path}`);
+      }
+      // An operation that changes data takes POST only.
+      const metaAdd = await s.request('GET', 'Patient/p1/$meta-add');
+      assertOutcome(metaAdd, 405);
+      assert.equal(metaAdd.headers.get('allow'), 'POST');
+    });
+
     test('bodies over the limit, deep nesting and NUL characters', async () => {
       const big = { resourceType: 'Patient', name: [{ family: 'x'.repeat(70 * 1024) }] };
       assertOutcome(await s.request('POST', 'Patient', { body: big }), 413);

@@ -219,6 +219,58 @@ for (const driver of testDrivers) {
       assert.equal(((await s.request('GET', 'Patient?family=BatchOk')).body.entry?.length ?? 0), 1);
     });
 
+    test('a Bundle a transaction stores keeps its own urn:uuid fullUrls and the references between its entries (bundle.html#references)', async () => {
+      const inner = (n: number) => `urn:uuid:0b0c6a1e-0000-4000-8000-0000000001${String(n).padStart(2, '0')}`;
+      const outerPatient = 'urn:uuid:0b0c6a1e-0000-4000-8000-000000000200';
+      const collection = {
+        resourceType: 'Bundle', type: 'collection', entry: [
+          { fullUrl: inner(1), resource: { resourceType: 'Patient', active: true } },
+          { fullUrl: inner(2), resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: inner(1) }, focus: [{ reference: outerPatient }] } },
+        ],
+      };
+      const reply = await s.request('POST', '', {
+        body: {
+          resourceType: 'Bundle', type: 'transaction', entry: [
+            { resource: collection, request: { method: 'POST', url: 'Bundle' } },
+            { fullUrl: outerPatient, resource: { resourceType: 'Patient', active: false }, request: { method: 'POST', url: 'Patient' } },
+            // The same fullUrl as the stored Bundle's first entry: inside that Bundle, its own entry is meant.
+            { fullUrl: inner(1), resource: { resourceType: 'Patient', gender: 'male' }, request: { method: 'POST', url: 'Patient' } },
+          ],
+        },
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const stored = (await s.request('GET', `Bundle/${reply.body.entry[0].resource.id}`)).body;
+      const patientId = reply.body.entry[1].resource.id;
+      assert.deepEqual(stored.entry.map((e: Json) => e.fullUrl), [inner(1), inner(2)], 'its fullUrls are its own');
+      assert.equal(stored.entry[1].resource.subject.reference, inner(1), 'a reference to its own entry stays');
+      assert.equal(stored.entry[1].resource.focus[0].reference, `Patient/${patientId}`, 'one to an entry of the transaction is resolved');
+      const alone = { ...collection, entry: collection.entry.map((e, i) => (i === 1 ? { ...e, resource: { ...e.resource, focus: undefined } } : e)) };
+      const aloneReply = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: alone, request: { method: 'POST', url: 'Bundle' } }] } });
+      assert.equal(aloneReply.status, 200, `its own placeholders name no entry of the transaction, and need none: ${JSON.stringify(aloneReply.body)}`);
+      assert.equal(aloneReply.body.entry[0].resource.entry[1].resource.subject.reference, inner(1));
+    });
+
+    test('a response entry that holds a stored resource has its fullUrl (R4 Bundle.entry.fullUrl: "SHALL have a value")', async () => {
+      await s.request('PUT', 'Patient/full-url', { body: { resourceType: 'Patient', id: 'full-url' } });
+      const entries = [
+        { fullUrl: 'urn:uuid:0b0c6a1e-0000-4000-8000-0000000000f1', resource: { resourceType: 'Patient', active: true }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Patient', id: 'full-url', active: false }, request: { method: 'PUT', url: 'Patient/full-url' } },
+        { request: { method: 'GET', url: 'Patient/full-url' } },
+        { request: { method: 'GET', url: 'Patient?_id=full-url' } },
+      ];
+      for (const type of ['transaction', 'batch']) {
+        const reply = await s.request('POST', '', { body: { resourceType: 'Bundle', type, entry: entries } });
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        const [created, updated, read, searched] = reply.body.entry;
+        assert.equal(created.fullUrl, `${s.base}/Patient/${created.resource.id}`, type);
+        assert.equal(updated.fullUrl, `${s.base}/Patient/full-url`, type);
+        assert.equal(read.fullUrl, `${s.base}/Patient/full-url`, type);
+        assert.equal(searched.fullUrl, undefined, 'a search answer is a Bundle no one stored');
+      }
+      const minimal = await s.request('POST', '', { body: { resourceType: 'Bundle', type: 'batch', entry: entries.slice(1, 2) }, headers: { prefer: 'return=minimal' } });
+      assert.equal(minimal.body.entry[0].fullUrl, undefined, 'no resource, nothing to name');
+    });
+
     test('an entry whose request headers or fullUrl are not strings is a 400 naming them (was a 500)', async () => {
       for (const [field, value] of [['ifNoneExist', ['identifier=a']], ['ifMatch', { etag: 1 }], ['ifNoneMatch', 5], ['ifModifiedSince', true], ['fullUrl', ['urn:uuid:x']]] as const) {
         const entry: Json = { resource: { resourceType: 'Patient', name: [{ family: 'NotAString' }] }, request: { method: 'POST', url: 'Patient' } };

@@ -122,6 +122,16 @@ for (const driver of testDrivers) {
       }
     });
 
+    test('a history with no versions to show has no entry (json.html: no empty arrays), as a searchset does', async () => {
+      const created = await s.request('POST', 'Patient', { body: { resourceType: 'Patient' } });
+      for (const path of [`Patient/${created.body.id}/_history?_since=2099-01-01`, 'Patient/_history?_since=2099-01-01', '_history?_since=2099-01-01', '_history?_at=1999']) {
+        const history = await s.request('GET', path);
+        assert.equal(history.status, 200, JSON.stringify(history.body));
+        assert.equal(history.body.total, 0);
+        assert.equal(history.body.entry, undefined, path);
+      }
+    });
+
     test('history pages are stable when resources are written between two pages', async () => {
       const ids: string[] = [];
       for (let n = 0; n < 5; n++) {

@@ -104,7 +104,9 @@ for (const driver of testDrivers) {
       const instance = await s.request('GET', 'Patient/m1/$meta');
       assert.equal(instance.status, 200, JSON.stringify(instance.body));
       assert.deepEqual(labels(returned(instance.body).tag), ['urn:tags|a', 'urn:tags|b']);
-      assert.equal(returned(instance.body).versionId, undefined, 'labels only');
+      const current = (await s.request('GET', 'Patient/m1')).body.meta;
+      assert.equal(returned(instance.body).versionId, current.versionId, 'the version the labels are of, as HAPI answers');
+      assert.equal(returned(instance.body).lastUpdated, current.lastUpdated);
       const type = returned((await s.request('GET', 'Patient/$meta')).body);
       assert.deepEqual(labels(type.tag), ['urn:tags|a', 'urn:tags|b']);
       assert.deepEqual(type.profile, [P2]);
@@ -112,6 +114,18 @@ for (const driver of testDrivers) {
       const system = returned((await s.request('GET', '$meta')).body);
       assert.deepEqual(labels(system.tag), ['urn:tags|a', 'urn:tags|b', '|nosystem']);
       assert.deepEqual(returned((await s.request('GET', 'Encounter/$meta')).body), {}, 'a type with nothing stored');
+    });
+
+    test('a resource without labels answers a Meta that is not empty (ele-1), which the server reads back, in XML too', async () => {
+      await s.request('PUT', 'Patient/bare', { body: { resourceType: 'Patient', id: 'bare', meta: { tag: [B] } } });
+      const deleted = await s.request('POST', 'Patient/bare/$meta-delete', { body: metaParameters({ tag: [B] }) });
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      assert.deepEqual(returned(deleted.body), { versionId: '1', lastUpdated: (await s.request('GET', 'Patient/bare')).body.meta.lastUpdated });
+      const xml = await fetch(`${s.base}/Patient/bare/$meta?_format=xml`);
+      const text = await xml.text();
+      assert.doesNotMatch(text, /<valueMeta><\/valueMeta>|<valueMeta\/>/, text);
+      const readBack = await fetch(`${s.base}/Patient/bare/$meta-add`, { method: 'POST', headers: { 'content-type': 'application/fhir+xml' }, body: text.replace('"return"', '"meta"') });
+      assert.equal(readBack.status, 200, await readBack.text());
     });
 
     test('many labels: merged in one pass each; a change past FHIR_MAX_RESOURCE_ELEMENTS is 413 and leaves the version as it was (review finding)', async () => {

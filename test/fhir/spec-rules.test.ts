@@ -97,6 +97,29 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('POST', '', { body: transaction(creates) })).status, 400);
     });
 
+    test('a PUT entry whose http fullUrl names another resource than it writes refuses the bundle (Bundle.entry.fullUrl: "SHALL NOT disagree with the id")', async () => {
+      await s.request('PUT', 'Patient/fu-real', { body: { resourceType: 'Patient', id: 'fu-real', gender: 'male' } });
+      // Observation's Patient/fu-real (this server's) was read as the first entry and stored as Patient/fu-other.
+      const entries = [
+        { fullUrl: `${s.base}/Patient/fu-real`, resource: { resourceType: 'Patient', id: 'fu-other' }, request: { method: 'PUT', url: 'Patient/fu-other' } },
+        { fullUrl: `${s.base}/Observation/fu-obs`, resource: { resourceType: 'Observation', id: 'fu-obs', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/fu-real' } }, request: { method: 'PUT', url: 'Observation/fu-obs' } },
+      ];
+      for (const body of [transaction(entries), batch(entries.slice(0, 1))]) {
+        const reply = await s.request('POST', '', { body });
+        assert.equal(reply.status, 400, JSON.stringify(reply.body));
+        assert.match(outcomeText(reply.body), /entry 0.*fullUrl/);
+      }
+      const typeDiffers = { ...entries[0], fullUrl: `${s.base}/Practitioner/fu-other` };
+      assert.equal((await s.request('POST', '', { body: transaction([typeDiffers]) })).status, 400);
+      const versioned = { ...entries[0], fullUrl: `${s.base}/Patient/fu-other/_history/1` };
+      assert.equal((await s.request('POST', '', { body: transaction([versioned]) })).status, 400, 'a fullUrl is version-independent');
+      assert.equal((await s.request('GET', 'Patient/fu-other')).status, 404, 'nothing was saved');
+      assert.equal((await s.request('GET', 'Observation/fu-obs')).status, 404);
+      // Agreeing, on any base (another server's entry keeps its own base), a PUT runs.
+      const agreeing = { ...entries[0], fullUrl: 'https://elsewhere.example/fhir/Patient/fu-other' };
+      assert.equal((await s.request('POST', '', { body: transaction([agreeing]) })).status, 200);
+    });
+
     test('an entry URL with empty segments names the same resource: two PUTs of Patient/a and Patient/a/ overlap', async () => {
       const twice = transaction([put({ resourceType: 'Patient', id: 'slash1', gender: 'male' }), { ...put({ resourceType: 'Patient', id: 'slash1', gender: 'female' }), request: { method: 'PUT', url: 'Patient/slash1/' } }]);
       const reply = await s.request('POST', '', { body: twice });

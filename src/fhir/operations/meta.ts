@@ -31,7 +31,7 @@ export const metaOperation: FhirOperation = {
   async run(ctx: OperationContext): Promise<Parameters> {
     if (ctx.level === 'instance') {
       const resource = ctx.versionId !== undefined ? await ctx.repo.vread(ctx.resourceType!, ctx.id!, ctx.versionId) : await ctx.repo.read(ctx.resourceType!, ctx.id!);
-      return answer(onlyLabels(resource.meta ?? {}));
+      return answer(versionLabels(resource.meta ?? {}));
     }
     const types = ctx.level === 'type' ? [ctx.resourceType!] : await typesPresent(ctx.repo.sql, ctx.repo.schema);
     const tag: Coding[] = [];
@@ -57,7 +57,7 @@ function labelChange(name: 'meta-add' | 'meta-delete', change: (meta: Meta, give
     async run(ctx: OperationContext): Promise<Parameters> {
       const given = metaParameter(ctx, name);
       const changed = await ctx.repo.changeMeta(ctx.resourceType!, ctx.id!, (meta) => change(meta, given), ctx.versionId);
-      return answer(onlyLabels(changed.meta ?? {}));
+      return answer(versionLabels(changed.meta ?? {}));
     },
   };
 }
@@ -111,6 +111,15 @@ function absentFrom(existing: Coding[] | undefined, from: Coding[] | undefined):
 const joined = <K extends string, T>(key: K, list: T[]): Partial<Record<K, T[]>> => (list.length ? { [key]: list } as Record<K, T[]> : {});
 
 /** The profiles, tags and security labels of a meta: what the meta operations are about. */
+/**
+ * One version's labels with its versionId and lastUpdated, as HAPI answers: a resource without
+ * labels would otherwise answer an empty Meta, which FHIR has no form for (ele-1; `<valueMeta/>`
+ * is refused when read back).
+ */
+function versionLabels(meta: Meta): Meta {
+  return { ...(meta.versionId ? { versionId: meta.versionId } : {}), ...(meta.lastUpdated ? { lastUpdated: meta.lastUpdated } : {}), ...onlyLabels(meta) };
+}
+
 function onlyLabels(meta: Meta): Meta {
   return { ...joined('profile', meta.profile ?? []), ...joined('tag', meta.tag ?? []), ...joined('security', meta.security ?? []) };
 }
