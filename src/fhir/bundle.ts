@@ -178,6 +178,12 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
   if (method === 'POST' && path.replace(/\/+$/, '') === '') {
     throw badRequest(`entry ${index}: a batch or transaction cannot contain another one; send it on its own`, 'FHIR_INVALID_RESOURCE');
   }
+  // `POST Patient?identifier=x` reads as a conditional create, which it is not (R4 puts the
+  // condition in ifNoneExist): creating anyway would make the duplicate the client meant to avoid.
+  const query = [...new URLSearchParams(queryText ?? '')] as Array<[string, string]>;
+  if (method === 'POST' && !path.includes('$') && query.some(([name]) => name !== '_format' && name !== '_pretty')) {
+    throw badRequest(`entry ${index}: a create's request.url is its type alone (${path.slice(0, 64)}); a condition goes in request.ifNoneExist`, 'FHIR_INVALID_RESOURCE');
+  }
   const headers: Record<string, string | undefined> = { prefer: ctx.request.headers.prefer };
   if (entry.request?.ifMatch) headers['if-match'] = entry.request.ifMatch;
   if (entry.request?.ifNoneExist) headers['if-none-exist'] = entry.request.ifNoneExist;
@@ -190,7 +196,7 @@ function planEntry(ctx: Omit<RouteContext, 'params'>, entry: BundleEntry, index:
     method,
     fullUrl: entry.fullUrl,
     resource: entry.resource,
-    request: { method, path, query: [...new URLSearchParams(queryText ?? '')] as Array<[string, string]>, headers, body },
+    request: { method, path, query, headers, body },
   };
 }
 

@@ -200,6 +200,24 @@ for (const driver of testDrivers) {
       assert.equal((await s.request('GET', 'Patient?family=NeverSaved')).body.entry?.length ?? 0, 0);
     });
 
+    test('a POST entry whose url carries search parameters is refused (a condition goes in ifNoneExist), not a create that ignores them', async () => {
+      const transaction = await s.request('POST', '', {
+        body: { resourceType: 'Bundle', type: 'transaction', entry: [
+          { resource: { resourceType: 'Patient', name: [{ family: 'QueryPost' }] }, request: { method: 'POST', url: 'Patient?identifier=urn:q|1' } },
+        ] },
+      });
+      assert.equal(transaction.status, 400, JSON.stringify(transaction.body));
+      assert.match(transaction.body.issue[0].diagnostics, /ifNoneExist/);
+      const batch = await s.request('POST', '', {
+        body: { resourceType: 'Bundle', type: 'batch', entry: [
+          { resource: { resourceType: 'Patient', name: [{ family: 'QueryPost' }] }, request: { method: 'POST', url: 'Patient?identifier=urn:q|1' } },
+          { resource: { resourceType: 'Patient', name: [{ family: 'QueryPost' }] }, request: { method: 'POST', url: 'Patient?_format=json' } },
+        ] },
+      });
+      assert.deepEqual(batch.body.entry.map((e: Json) => e.response.status), ['400 Bad Request', '201 Created']);
+      assert.equal(((await s.request('GET', 'Patient?family=QueryPost')).body.entry?.length ?? 0), 1);
+    });
+
     test('batch entries succeed or fail independently', async () => {
       const reply = await s.request('POST', '', {
         body: {
