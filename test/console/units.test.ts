@@ -208,3 +208,13 @@ test('subjectOf: a certificate with only a common name shows it as its subject',
   assert.equal(subjectOf({ commonName: 'him', organization: 'Ministry of Health', country: 'ZM' }), 'him, Ministry of Health, ZM');
   assert.equal(subjectOf({}), '–');
 });
+
+test('hash routes: an id its link encodes comes back as it was (a mediator urn with %), and bad escapes do not throw', async () => {
+  const { pathOfHash, pathParts } = await import('../../console/src/router.js');
+  const link = (urn: string) => `#/mediators/${encodeURIComponent(urn)}`;
+  assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:load-100%'))), ['', 'mediators', 'urn:mediator:load-100%']);
+  assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:a%2Fb'))), ['', 'mediators', 'urn:mediator:a%2Fb'], 'decoded once, not twice');
+  assert.deepEqual(pathParts(pathOfHash('#/channels/%')), ['', 'channels', '%'], 'a typed bad escape is kept as written');
+  assert.deepEqual(pathParts(pathOfHash('#!/transactions/abc')), ['', 'transactions', 'abc'], "OpenHIM's #!/ links");
+  assert.equal(pathOfHash(''), '/');
+});
