@@ -119,6 +119,22 @@ for (const driver of testDrivers) {
       assert.match((await consumer.status()).recentErrors.join(' '), /conflict: Practitioner\/local-only/);
     });
 
+    test('an entry that is no object is a failure of its own; an answer that is no history Bundle is a clear error', async () => {
+      answer.current = () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: [null, 'x', version('p-after-null', '2024-01-06T00:00:00Z')] } });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/shapes`, types: ['Practitioner'] });
+      const report = await consumer.runOnce();
+      assert.equal(report.failed, 2, JSON.stringify(report));
+      assert.equal(report.applied, 1, 'the good entry after them is applied');
+      await engine.repository().read('Practitioner', 'p-after-null');
+      assert.match((await consumer.status()).recentErrors.join(' '), /entry 1 of a Practitioner history page is not an object/);
+      // A 200 that is not a Bundle was read as "no changes" ({}, an OperationOutcome) or failed with a TypeError.
+      for (const body of [null, {}, { resourceType: 'OperationOutcome', issue: [] }, { resourceType: 'Bundle', entry: { a: 1 } }, { resourceType: 'Bundle', entry: [], link: { relation: 'next' } }]) {
+        answer.current = () => ({ status: 200, body });
+        await assert.rejects(new UpdateConsumer(engine, { source: `${source.base}/shapes`, types: ['Practitioner'] }).runOnce(),
+          /the source's answer to Practitioner\/_history is not a history Bundle/, JSON.stringify(body));
+      }
+    });
+
     test('stop() cuts a Retry-After wait short', async () => {
       let asked!: () => void;
       const busy = new Promise<void>((resolve) => { asked = resolve; });
