@@ -218,3 +218,16 @@ test('hash routes: an id its link encodes comes back as it was (a mediator urn w
   assert.deepEqual(pathParts(pathOfHash('#!/transactions/abc')), ['', 'transactions', 'abc'], "OpenHIM's #!/ links");
   assert.equal(pathOfHash(''), '/');
 });
+
+test('prettyBody indents JSON as sent: decimals keep their digits, big integers are not rounded', async () => {
+  const { prettyBody } = await import('../../console/src/pretty-body.js');
+  const sent = '{"resourceType":"Observation","valueQuantity":{"value":1.50},"id":12345678901234567890,"note":"a {b}, \\"c\\": [d]","e":[],"f":{},"g":[1e3, true,null]}';
+  assert.equal(prettyBody(sent), [
+    '{', '  "resourceType": "Observation",', '  "valueQuantity": {', '    "value": 1.50', '  },', '  "id": 12345678901234567890,',
+    '  "note": "a {b}, \\"c\\": [d]",', '  "e": [],', '  "f": {},', '  "g": [', '    1e3,', '    true,', '    null', '  ]', '}'].join('\n'));
+  const plain = '{"a":[1,{"b":"x"}],"c":"d"}';
+  assert.equal(prettyBody(plain), JSON.stringify(JSON.parse(plain), null, 2), 'the layout is JSON.stringify\'s');
+  assert.equal(prettyBody('{not json'), '{not json');
+  assert.equal(prettyBody('<a> <b/></a>'), '<a>\n<b/>\n</a>');
+  assert.equal(prettyBody(undefined), '');
+});
