@@ -19,7 +19,7 @@ async function fakeSource(answer: { current: Answer }): Promise<{ server: Server
     void (async () => {
       const reply = await answer.current(new URL(req.url!, 'http://x'));
       res.writeHead(reply.status, { 'content-type': 'application/fhir+json', ...reply.headers });
-      res.end(JSON.stringify(reply.body));
+      res.end(reply.body instanceof Buffer ? reply.body : JSON.stringify(reply.body));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -133,6 +133,14 @@ for (const driver of testDrivers) {
         await assert.rejects(new UpdateConsumer(engine, { source: `${source.base}/shapes`, types: ['Practitioner'] }).runOnce(),
           /the source's answer to Practitioner\/_history is not a history Bundle/, JSON.stringify(body));
       }
+    });
+
+    test('an answer that is not JSON is an error that does not quote the source', async () => {
+      answer.current = () => ({ status: 200, body: Buffer.from('<html>session=s3cr3t-from-the-source</html>') });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/not-json`, types: ['Practitioner'] });
+      await assert.rejects(consumer.runOnce(), /the source's answer to Practitioner\/_history is not JSON/);
+      const status = await consumer.status();
+      assert.doesNotMatch(`${status.lastError} ${status.recentErrors.join(' ')}`, /<html>|s3cr/, 'the status, served over HTTP, carries none of the source\'s words');
     });
 
     test('stop() cuts a Retry-After wait short', async () => {

@@ -410,7 +410,13 @@ export class UpdateConsumer {
       const text = response.text;
       // The status is for operators and is served over HTTP: the source's own words stay out of it.
       if (response.status < 200 || response.status > 299) throw new Error(`the source answered ${response.status} for ${type}/_history`);
-      const bundle = JSON.parse(text) as Bundle;
+      let bundle: Bundle;
+      try {
+        bundle = JSON.parse(text) as Bundle;
+      } catch {
+        // JSON.parse's message quotes the start of the text, and the status keeps the source's words out.
+        throw new Error(`the source's answer to ${type}/_history is not JSON`);
+      }
       // Anything else answered with a 200 ({}, an OperationOutcome) would read as "no changes".
       if (!isHistoryBundle(bundle)) throw new Error(`the source's answer to ${type}/_history is not a history Bundle (a resourceType Bundle with entry and link lists)`);
       const entries = bundle.entry ?? [];
