@@ -136,6 +136,9 @@ test('/api paths are checked decoded and normalised; registry paths stay under t
   for (const p of ['/channels/../logout', '/channels/%2e%2e/logout', '/%2E/channels', '/%zz']) assert.equal(refusedApiPath(p)?.status, 400, p);
   assert.equal(refusedApiPath('/channels?logout=1'), undefined);
   assert.equal(refusedApiPath('/logouts'), undefined);
+  // An encoded slash stays inside its segment (fetch and the admin API keep it there): a user whose address is x/../y@… (valid) can be edited.
+  assert.equal(refusedApiPath(`/users/${encodeURIComponent('x/../y@example.org')}`), undefined);
+  for (const p of ['/channels\\..\\logout', '/channels/%2E%2e']) assert.equal(refusedApiPath(p)?.status, 400, p);
   const base = 'http://127.0.0.1:1/fhir';
   assert.deepEqual(registryUrl(base, 'Patient/p1/$everything', '_count=5'), { url: `${base}/Patient/p1/$everything?_count=5` });
   assert.ok('refused' in registryUrl(base, '../health', ''));
