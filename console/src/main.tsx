@@ -3,7 +3,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { request, setCsrfToken, whenUnauthenticated } from './api';
 import type { User } from './models';
-import { href, useHashPath } from './router';
+import { href, pathParts, useHashPath } from './router';
 import { LoginPage } from './pages/login';
 import { SetPasswordPage, setPasswordToken } from './pages/set-password';
 import { DashboardPage } from './pages/dashboard';
@@ -44,7 +44,7 @@ const NAV: Array<[string, string]> = [
 ];
 
 function pageFor(path: string) {
-  const [, section = '', id] = path.split('/').map((part) => decodeURIComponent(part));
+  const [, section = '', id] = pathParts(path);
   switch (section) {
     case '': return <DashboardPage />;
     case 'architecture': return <ArchitecturePage />;

@@ -3,6 +3,8 @@ import type { ComponentChildren, JSX } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { errorText } from './api';
 
+export { prettyBody } from './pretty-body';
+
 let nextId = 0;
 export function useId(prefix: string): string {
   const ref = useRef<string>();
@@ -128,21 +130,6 @@ const STATUS_CLASS: Record<string, string> = {
 };
 export function StatusBadge({ status }: { status?: string }) {
   return <span class={`badge ${STATUS_CLASS[status ?? ''] ?? ''}`}>{status ?? '–'}</span>;
-}
-
-/** A body as people read it: JSON indented, anything else as sent. */
-export function prettyBody(body: string | undefined): string {
-  if (!body) return '';
-  const text = body.trim();
-  if (text.startsWith('{') || text.startsWith('[')) {
-    try {
-      return JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      return body;
-    }
-  }
-  if (text.startsWith('<')) return text.replace(/>\s*</g, '>\n<');
-  return body;
 }
 
 export function Pager({ page, hasMore, onPage }: { page: number; hasMore: boolean; onPage: (page: number) => void }) {

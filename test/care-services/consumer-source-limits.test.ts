@@ -19,7 +19,7 @@ async function fakeSource(answer: { current: Answer }): Promise<{ server: Server
     void (async () => {
       const reply = await answer.current(new URL(req.url!, 'http://x'));
       res.writeHead(reply.status, { 'content-type': 'application/fhir+json', ...reply.headers });
-      res.end(JSON.stringify(reply.body));
+      res.end(reply.body instanceof Buffer ? reply.body : JSON.stringify(reply.body));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,6 +117,30 @@ for (const driver of testDrivers) {
       assert.equal(((await engine.repository().read('Practitioner', 'local-only')) as { name: Array<{ family: string }> }).name[0]!.family, 'Local');
       await engine.repository().read('Practitioner', 'local-two');
       assert.match((await consumer.status()).recentErrors.join(' '), /conflict: Practitioner\/local-only/);
+    });
+
+    test('an entry that is no object is a failure of its own; an answer that is no history Bundle is a clear error', async () => {
+      answer.current = () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: [null, 'x', version('p-after-null', '2024-01-06T00:00:00Z')] } });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/shapes`, types: ['Practitioner'] });
+      const report = await consumer.runOnce();
+      assert.equal(report.failed, 2, JSON.stringify(report));
+      assert.equal(report.applied, 1, 'the good entry after them is applied');
+      await engine.repository().read('Practitioner', 'p-after-null');
+      assert.match((await consumer.status()).recentErrors.join(' '), /entry 1 of a Practitioner history page is not an object/);
+      // A 200 that is not a Bundle was read as "no changes" ({}, an OperationOutcome) or failed with a TypeError.
+      for (const body of [null, {}, { resourceType: 'OperationOutcome', issue: [] }, { resourceType: 'Bundle', entry: { a: 1 } }, { resourceType: 'Bundle', entry: [], link: { relation: 'next' } }]) {
+        answer.current = () => ({ status: 200, body });
+        await assert.rejects(new UpdateConsumer(engine, { source: `${source.base}/shapes`, types: ['Practitioner'] }).runOnce(),
+          /the source's answer to Practitioner\/_history is not a history Bundle/, JSON.stringify(body));
+      }
+    });
+
+    test('an answer that is not JSON is an error that does not quote the source', async () => {
+      answer.current = () => ({ status: 200, body: Buffer.from('<html>session=s3cr3t-from-the-source</html>') });
+      const consumer = new UpdateConsumer(engine, { source: `${source.base}/not-json`, types: ['Practitioner'] });
+      await assert.rejects(consumer.runOnce(), /the source's answer to Practitioner\/_history is not JSON/);
+      const status = await consumer.status();
+      assert.doesNotMatch(`${status.lastError} ${status.recentErrors.join(' ')}`, /<html>|s3cr/, 'the status, served over HTTP, carries none of the source\'s words');
     });
 
     test('stop() cuts a Retry-After wait short', async () => {

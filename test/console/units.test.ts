@@ -136,6 +136,9 @@ test('/api paths are checked decoded and normalised; registry paths stay under t
   for (const p of ['/channels/../logout', '/channels/%2e%2e/logout', '/%2E/channels', '/%zz']) assert.equal(refusedApiPath(p)?.status, 400, p);
   assert.equal(refusedApiPath('/channels?logout=1'), undefined);
   assert.equal(refusedApiPath('/logouts'), undefined);
+  // An encoded slash stays inside its segment (fetch and the admin API keep it there): a user whose address is x/../y@… (valid) can be edited.
+  assert.equal(refusedApiPath(`/users/${encodeURIComponent('x/../y@example.org')}`), undefined);
+  for (const p of ['/channels\\..\\logout', '/channels/%2E%2e']) assert.equal(refusedApiPath(p)?.status, 400, p);
   const base = 'http://127.0.0.1:1/fhir';
   assert.deepEqual(registryUrl(base, 'Patient/p1/$everything', '_count=5'), { url: `${base}/Patient/p1/$everything?_count=5` });
   assert.ok('refused' in registryUrl(base, '../health', ''));
@@ -207,4 +210,27 @@ test('subjectOf: a certificate with only a common name shows it as its subject',
   assert.equal(subjectOf({ commonName: 'him.ministry.example' }), 'him.ministry.example');
   assert.equal(subjectOf({ commonName: 'him', organization: 'Ministry of Health', country: 'ZM' }), 'him, Ministry of Health, ZM');
   assert.equal(subjectOf({}), '–');
+});
+
+test('hash routes: an id its link encodes comes back as it was (a mediator urn with %), and bad escapes do not throw', async () => {
+  const { pathOfHash, pathParts } = await import('../../console/src/router.js');
+  const link = (urn: string) => `#/mediators/${encodeURIComponent(urn)}`;
+  assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:load-100%'))), ['', 'mediators', 'urn:mediator:load-100%']);
+  assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:a%2Fb'))), ['', 'mediators', 'urn:mediator:a%2Fb'], 'decoded once, not twice');
+  assert.deepEqual(pathParts(pathOfHash('#/channels/%')), ['', 'channels', '%'], 'a typed bad escape is kept as written');
+  assert.deepEqual(pathParts(pathOfHash('#!/transactions/abc')), ['', 'transactions', 'abc'], "OpenHIM's #!/ links");
+  assert.equal(pathOfHash(''), '/');
+});
+
+test('prettyBody indents JSON as sent: decimals keep their digits, big integers are not rounded', async () => {
+  const { prettyBody } = await import('../../console/src/pretty-body.js');
+  const sent = '{"resourceType":"Observation","valueQuantity":{"value":1.50},"id":12345678901234567890,"note":"a {b}, \\"c\\": [d]","e":[],"f":{},"g":[1e3, true,null]}';
+  assert.equal(prettyBody(sent), [
+    '{', '  "resourceType": "Observation",', '  "valueQuantity": {', '    "value": 1.50', '  },', '  "id": 12345678901234567890,',
+    '  "note": "a {b}, \\"c\\": [d]",', '  "e": [],', '  "f": {},', '  "g": [', '    1e3,', '    true,', '    null', '  ]', '}'].join('\n'));
+  const plain = '{"a":[1,{"b":"x"}],"c":"d"}';
+  assert.equal(prettyBody(plain), JSON.stringify(JSON.parse(plain), null, 2), 'the layout is JSON.stringify\'s');
+  assert.equal(prettyBody('{not json'), '{not json');
+  assert.equal(prettyBody('<a> <b/></a>'), '<a>\n<b/>\n</a>');
+  assert.equal(prettyBody(undefined), '');
 });

@@ -47,6 +47,9 @@ for (const driver of testDrivers) {
         ['option with no values', [{ param: 'p', type: 'option', values: [] }], "Must specify a values array for option param 'p'"],
         ['option values not a list', [{ param: 'p', type: 'option', values: 'this is not an array' }], undefined],
         ['template item without param', [{ param: 'p', type: 'struct', template: [{ field: 'this is not a valid template' }] }], undefined],
+        // Registered, such a param could never be configured: a config body naming it is refused (INSTANT_JSON_RESERVED_KEY).
+        ['a param named __proto__', [{ param: '__proto__', type: 'string' }], "Config param '__proto__' is a reserved name that no config can carry: rename it"],
+        ['a template param named __proto__', [{ param: 'p', type: 'struct', template: [{ param: '__proto__', type: 'string' }] }], "Config param '__proto__' is a reserved name that no config can carry: rename it"],
       ] as const) {
         const refused = await iol.call('POST', '/mediators', mediator(`urn:mediator:${name.replace(/ /g, '-')}`, [...defs]));
         assert.equal(refused.status, 400, `${name}: ${JSON.stringify(refused.body)}`);

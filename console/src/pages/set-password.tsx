@@ -5,6 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { request } from '../api';
+import { decodePart } from '../router';
 import { ErrorNote, Field, Notice, useAction, useLoad } from '../ui';
 
 interface TokenDetails {
@@ -16,7 +17,8 @@ interface TokenDetails {
 
 /** The token of a set-password path (`!/set-password/<token>` or `/set-password/<token>`), or undefined. */
 export function setPasswordToken(path: string): string | undefined {
-  return /^!?\/set-password\/([^/]+)$/.exec(path)?.[1];
+  const token = /^!?\/set-password\/([^/]+)$/.exec(path)?.[1];
+  return token === undefined ? undefined : decodePart(token);
 }
 
 export function SetPasswordPage({ token }: { token: string }) {

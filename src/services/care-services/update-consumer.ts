@@ -410,15 +410,24 @@ export class UpdateConsumer {
       const text = response.text;
       // The status is for operators and is served over HTTP: the source's own words stay out of it.
       if (response.status < 200 || response.status > 299) throw new Error(`the source answered ${response.status} for ${type}/_history`);
-      const bundle = JSON.parse(text) as Bundle;
+      let bundle: Bundle;
+      try {
+        bundle = JSON.parse(text) as Bundle;
+      } catch {
+        // JSON.parse's message quotes the start of the text, and the status keeps the source's words out.
+        throw new Error(`the source's answer to ${type}/_history is not JSON`);
+      }
+      // Anything else answered with a 200 ({}, an OperationOutcome) would read as "no changes".
+      if (!isHistoryBundle(bundle)) throw new Error(`the source's answer to ${type}/_history is not a history Bundle (a resourceType Bundle with entry and link lists)`);
       const entries = bundle.entry ?? [];
       const maxEntries = this.options.maxPageEntries ?? DEFAULT_LIMITS.careConsumerMaxPageEntries;
       if (entries.length > maxEntries) throw new Error(`a source page of ${type} has ${entries.length} entries, more than ${maxEntries} (CARE_SERVICES_CONSUMER_MAX_PAGE_ENTRIES)`);
       const changes: Change[] = [];
       const refused: string[] = [];
       const latest = Date.now() + MAX_CLOCK_SKEW_MS;
-      for (const entry of entries) {
-        const change = toChange(type, entry);
+      for (const [index, entry] of entries.entries()) {
+        // An entry that is no object (null) failed the whole run, and every run after it.
+        const change = entry !== null && typeof entry === 'object' ? toChange(type, entry) : `entry ${index + 1} of a ${type} history page is not an object: not applied`;
         if (typeof change === 'string') {
           refused.push(change);
           continue;
@@ -437,7 +446,7 @@ export class UpdateConsumer {
         if (versionsRead.size < MAX_VERSIONS_REMEMBERED) versionsRead.add(key);
       }
       yield { changes, refused };
-      url = bundle.link?.find((link) => link.relation === 'next')?.url;
+      url = bundle.link?.find((link) => link?.relation === 'next')?.url;
       emptyInARow = newVersions || refused.length ? 0 : emptyInARow + 1;
       if (url !== undefined && emptyInARow >= MAX_EMPTY_PAGES_IN_A_ROW) {
         throw new Error(`the source sent ${emptyInARow} pages of ${type}/_history in a row with nothing new (empty, or versions already read this run), each with a next link: stopped`);
@@ -496,6 +505,12 @@ const MAX_VERSIONS_REMEMBERED = 1_000_000;
 const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 /** Changes held for a retry while what they refer to has not arrived; past it the oldest fail. */
 const MAX_WAITING = 10_000;
+
+function isHistoryBundle(bundle: unknown): bundle is Bundle {
+  if (bundle === null || typeof bundle !== 'object') return false;
+  const { resourceType, entry, link } = bundle as Bundle;
+  return resourceType === 'Bundle' && (entry === undefined || Array.isArray(entry)) && (link === undefined || Array.isArray(link));
+}
 
 /** A change as operators read it in errors. */
 function changeName(change: Change): string {

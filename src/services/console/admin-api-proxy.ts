@@ -29,12 +29,16 @@ const CONSOLE_OWNED_PATH = /^\/(?:authenticate|logout)(?:\/|$)/i;
 export function refusedApiPath(pathAndQuery: string): { status: 400 | 404; message: string } | undefined {
   const rawPath = pathAndQuery.split('?')[0] ?? '';
   let path: string;
+  let segments: string[];
   try {
     path = decodeURIComponent(rawPath);
+    // Segments are cut before decoding: fetch and the admin API keep an encoded slash inside its
+    // segment, so `x%2F..%2Fy%40example.org` (a valid address) is one segment, not a `..`.
+    segments = rawPath.split(/[\/\\]/).map((segment) => decodeURIComponent(segment));
   } catch {
     return { status: 400, message: 'the path is not valid percent-encoding' };
   }
-  if (path.split(/[\/\\]/).some((segment) => segment === '.' || segment === '..')) return { status: 400, message: 'an /api path may not have . or .. segments' };
+  if (segments.some((segment) => segment === '.' || segment === '..')) return { status: 400, message: 'an /api path may not have . or .. segments' };
   if (CONSOLE_OWNED_PATH.test(path.replace(/\/{2,}/g, '/'))) return { status: 404, message: 'log in and out with /console/session' };
   return undefined;
 }

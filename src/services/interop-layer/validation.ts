@@ -278,6 +278,8 @@ function isConfigObject(value: unknown): value is Record<string, unknown> {
  */
 export function validateConfigDefs(defs: readonly ConfigDef[]): void {
   for (const def of defs) {
+    // The JSON parser refuses a body with this key, so no config could ever set the param.
+    if (def.param === '__proto__') throw badRequest(`Config param '${def.param}' is a reserved name that no config can carry: rename it`);
     if (def.type === 'struct') {
       if (!def.template) throw badRequest(`Must specify a template for struct param '${def.param}'`);
       for (const item of def.template) {
