@@ -213,7 +213,7 @@ test('subjectOf: a certificate with only a common name shows it as its subject',
 });
 
 test('hash routes: an id its link encodes comes back as it was (a mediator urn with %), and bad escapes do not throw', async () => {
-  const { pathOfHash, pathParts } = await import('../../console/src/router.js');
+  const { pathOfHash, pathParts } = await import('../../console/src/hash-path.js');
   const link = (urn: string) => `#/mediators/${encodeURIComponent(urn)}`;
   assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:load-100%'))), ['', 'mediators', 'urn:mediator:load-100%']);
   assert.deepEqual(pathParts(pathOfHash(link('urn:mediator:a%2Fb'))), ['', 'mediators', 'urn:mediator:a%2Fb'], 'decoded once, not twice');
