@@ -98,3 +98,14 @@ test('logs -f follows new lines of one service as they are written', async () =>
     await runInstant(['destroy', '--yes'], { cwd });
   }
 });
+
+test("a customPackages folder of instant.config.yaml that does not exist names the config file, not -c", async () => {
+  const cwd = tempProject();
+  writeFileSync(join(cwd, 'instant.config.yaml'), 'packages: [core]\ncustomPackages: [./packages]\n');
+  const result = await runInstant(['list'], { cwd });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /custom package path .*\/packages \(customPackages of .*instant\.config\.yaml\) is not a folder/);
+  assert.match(result.stderr, /create the folder, or correct or remove the entry in .*instant\.config\.yaml/);
+  assert.doesNotMatch(result.stderr, /-c\/--custom-path/);
+  assert.match(result.stderr, /INSTANT_CUSTOM_PATH_MISSING/);
+});
