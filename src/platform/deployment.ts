@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { discoverPackages } from './discovery.js';
 import { needingMissing, planPackages, type PackagePlan } from './dependency-graph.js';
@@ -127,12 +127,6 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
  * reported and left out.
  */
 export function discoverForInstance(store: StateStore, config: ProjectConfig | undefined, options: Pick<DeploymentOptions, 'customPaths' | 'builtInDir' | 'warn'>, cwd: string): Map<string, InstantPackage> {
-  // Checked here so the error names the file that lists the folder (discovery would blame -c).
-  for (const dir of config?.customPackages ?? []) {
-    if (existsSync(dir) && statSync(dir).isDirectory()) continue;
-    throw new InstantError('INSTANT_CUSTOM_PATH_MISSING', `custom package path ${dir} (customPackages of ${config!.file}) is not a folder`,
-      `create the folder, or correct or remove the entry in ${config!.file}`);
-  }
   const given = [...(config?.customPackages ?? []), ...(options.customPaths ?? []).map((p) => resolve(cwd, p))];
   const remembered = Object.entries(store.readState()?.packages ?? {}).filter(([, p]) => p.dir !== undefined && !given.some((g) => p.dir === g || p.dir!.startsWith(`${g}/`)));
   const present = remembered.filter(([, p]) => existsSync(p.dir!));
@@ -141,6 +135,7 @@ export function discoverForInstance(store: StateStore, config: ProjectConfig | u
   }
   return discoverPackages({
     customPaths: [...given, ...new Set(present.map(([, p]) => p.dir!))],
+    ...(config ? { listedIn: Object.fromEntries(config.customPackages.map((dir) => [dir, config.file])) } : {}),
     ...(options.builtInDir ? { builtInDir: options.builtInDir } : {}),
     ...(options.warn ? { onBroken: (problem: InstantError) => options.warn!(`${problem.message}\n  → left out of this command; ${problem.hint ?? 'fix it'}`) } : {}),
   });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePackages, freePort, instantBin, portIsFree, runInstant, tempProject } from '../support/cli.js';
 
@@ -108,4 +108,10 @@ test("a customPackages folder of instant.config.yaml that does not exist names t
   assert.match(result.stderr, /create the folder, or correct or remove the entry in .*instant\.config\.yaml/);
   assert.doesNotMatch(result.stderr, /-c\/--custom-path/);
   assert.match(result.stderr, /INSTANT_CUSTOM_PATH_MISSING/);
+  mkdirSync(join(cwd, 'packages'));
+  const empty = await runInstant(['list'], { cwd });
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /no package-metadata\.json in .*\/packages \(customPackages of .*instant\.config\.yaml\)/);
+  assert.match(empty.stderr, /instant package new <id> --dir .*\/packages`\), or correct or remove the entry in .*instant\.config\.yaml/);
+  assert.doesNotMatch(empty.stderr, /point -c/);
 });
