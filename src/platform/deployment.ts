@@ -115,7 +115,8 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
     settingsWith(secrets) {
       const resolved = resolveSettings({ packages: plan.ordered, secrets, ...(profile ? { profile } : {}), envFiles, assignments });
       const dev = options.dev ?? profile?.dev ?? false;
-      if (dev && !resolved.has('INSTANT_DEV')) resolved.set('INSTANT_DEV', { value: 'true', source: 'cli', origin: '--dev', secret: false });
+      const devSource = options.dev !== undefined ? { source: 'cli' as const, origin: '--dev' } : { source: 'profile' as const, origin: profile?.name ?? '' };
+      if (dev && !resolved.has('INSTANT_DEV')) resolved.set('INSTANT_DEV', { value: 'true', ...devSource, secret: false });
       return resolved;
     },
   };

@@ -115,3 +115,13 @@ test("a customPackages folder of instant.config.yaml that does not exist names t
   assert.match(empty.stderr, /instant package new <id> --dir .*\/packages`\), or correct or remove the entry in .*instant\.config\.yaml/);
   assert.doesNotMatch(empty.stderr, /point -c/);
 });
+
+test("a profile's dev: true shows as the profile's in config, not as the --dev flag", async () => {
+  const cwd = tempProject();
+  writeFileSync(join(cwd, 'instant.config.yaml'), 'profiles:\n  - name: dev\n    packages: [core]\n    dev: true\n');
+  const fromProfile = await runInstant(['config', '-p', 'dev'], { cwd });
+  assert.equal(fromProfile.code, 0, fromProfile.stderr);
+  assert.match(fromProfile.stdout, /^INSTANT_DEV\s+true\s+profile \(dev\)$/m);
+  const fromFlag = await runInstant(['config', 'core', '--dev'], { cwd });
+  assert.match(fromFlag.stdout, /^INSTANT_DEV\s+true\s+cli \(--dev\)$/m);
+});
