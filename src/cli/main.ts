@@ -213,7 +213,7 @@ program
   .option('--port <port>', 'port of its service (service and mediator templates; default from the id, 4100-4999)')
   .option('-t, --template <template>', `what to start from: ${Object.entries(PACKAGE_TEMPLATES).map(([name, what]) => `${name} (${what})`).join('; ')}`, 'service')
   .action((id: string, flags: { dir: string; port?: string; template: string }) => {
-    const dir = scaffoldPackage(id, flags.dir, { ...(flags.port ? { port: Number(flags.port) } : {}), template: flags.template });
+    const dir = scaffoldPackage(id, flags.dir, { ...(flags.port !== undefined ? { port: flags.port } : {}), template: flags.template });
     process.stdout.write(`Created ${dir} (template ${flags.template})\nDeploy it: instant init ${id} -c ${flags.dir} -d\nTest it:   instant test ${id} -c ${flags.dir}\n`);
   });
 

@@ -165,6 +165,12 @@ export function asFhirError(error: unknown): FhirError {
   if (pgCode === '57P03' || pgCode === '57P01') {
     return new FhirError(503, 'FHIR_UNAVAILABLE', `the database is restarting; retry in ${RETRY_AFTER_SECONDS} seconds`);
   }
+  // Insufficient resources (class 53: a full disk, out of memory, too many connections): the
+  // server's state, which the operator fixes; the statement failed, so nothing was stored.
+  if (typeof pgCode === 'string' && pgCode.startsWith('53')) {
+    const what = pgCode === '53100' ? 'out of disk space' : pgCode === '53300' ? 'out of connections' : 'out of memory or another resource';
+    return new FhirError(503, 'FHIR_UNAVAILABLE', `the server's database is ${what}: nothing of this request was stored; retry later`);
+  }
   if (pgCode === '23505') {
     return new FhirError(409, 'FHIR_CONFLICT', 'a concurrent write created the same resource; retry it');
   }

@@ -115,7 +115,8 @@ export function loadDeployment(options: DeploymentOptions): Deployment {
     settingsWith(secrets) {
       const resolved = resolveSettings({ packages: plan.ordered, secrets, ...(profile ? { profile } : {}), envFiles, assignments });
       const dev = options.dev ?? profile?.dev ?? false;
-      if (dev && !resolved.has('INSTANT_DEV')) resolved.set('INSTANT_DEV', { value: 'true', source: 'cli', origin: '--dev', secret: false });
+      const devSource = options.dev !== undefined ? { source: 'cli' as const, origin: '--dev' } : { source: 'profile' as const, origin: profile?.name ?? '' };
+      if (dev && !resolved.has('INSTANT_DEV')) resolved.set('INSTANT_DEV', { value: 'true', ...devSource, secret: false });
       return resolved;
     },
   };
@@ -135,6 +136,7 @@ export function discoverForInstance(store: StateStore, config: ProjectConfig | u
   }
   return discoverPackages({
     customPaths: [...given, ...new Set(present.map(([, p]) => p.dir!))],
+    ...(config ? { listedIn: Object.fromEntries(config.customPackages.map((dir) => [dir, config.file])) } : {}),
     ...(options.builtInDir ? { builtInDir: options.builtInDir } : {}),
     ...(options.warn ? { onBroken: (problem: InstantError) => options.warn!(`${problem.message}\n  → left out of this command; ${problem.hint ?? 'fix it'}`) } : {}),
   });

@@ -23,6 +23,8 @@ export interface DiscoveryOptions {
    * error being thrown: down, destroy, config, list and status still work on the other packages.
    */
   onBroken?: (problem: InstantError, dir: string) => void;
+  /** The project config file that listed a custom path (its customPackages), for errors; others came from -c. */
+  listedIn?: Record<string, string>;
 }
 
 /** Finds every built-in and custom package; a duplicate id is an error naming both folders. */
@@ -45,12 +47,16 @@ export function discoverPackages(options: DiscoveryOptions = {}): Map<string, In
   const seenDirs = new Set<string>();
   for (const customPath of options.customPaths ?? []) {
     const dir = resolve(customPath);
+    const listedIn = options.listedIn?.[customPath];
+    const origin = listedIn ? ` (customPackages of ${listedIn})` : '';
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new InstantError('INSTANT_CUSTOM_PATH_MISSING', `custom package path ${dir} is not a folder`, 'check the -c/--custom-path value');
+      throw new InstantError('INSTANT_CUSTOM_PATH_MISSING', `custom package path ${dir}${origin} is not a folder`,
+        listedIn ? `create the folder, or correct or remove the entry in ${listedIn}` : 'check the -c/--custom-path value');
     }
     const dirs = packageDirsUnder(dir);
     if (dirs.length === 0) {
-      throw new InstantError('INSTANT_CUSTOM_PATH_EMPTY', `no ${METADATA_FILE} in ${dir} or its sub-folders`, 'point -c at a package folder or a folder of packages');
+      throw new InstantError('INSTANT_CUSTOM_PATH_EMPTY', `no ${METADATA_FILE} in ${dir}${origin} or its sub-folders`,
+        listedIn ? `add a package to it (\`instant package new <id> --dir ${dir}\`), or correct or remove the entry in ${listedIn}` : 'point -c at a package folder or a folder of packages');
     }
     for (const packageDir of dirs) {
       const real = realpathSync(packageDir);

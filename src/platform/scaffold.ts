@@ -26,13 +26,18 @@ function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(dir).flatMap((entry) => (statSync(join(dir, entry)).isDirectory() ? filesUnder(join(dir, entry), `${prefix}${entry}/`) : [`${prefix}${entry}`]));
 }
 
-export function scaffoldPackage(id: string, parentDir: string, options: { port?: number; template?: string } = {}): string {
+export function scaffoldPackage(id: string, parentDir: string, options: { port?: number | string; template?: string } = {}): string {
   const template = options.template ?? 'service';
   if (!isTemplate(template)) {
     throw new InstantError('INSTANT_PACKAGE_TEMPLATE_UNKNOWN', `there is no package template "${template}"`, `choose one of: ${Object.keys(PACKAGE_TEMPLATES).join(', ')}`);
   }
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(id)) {
     throw new InstantError('INSTANT_PACKAGE_ID_INVALID', `"${id}" is not a valid package id`, 'use kebab-case: lower-case letters, digits and single dashes, e.g. my-mediator');
+  }
+  // The port becomes the package's <ID>_PORT default: refused here, not at its first start ("NaN").
+  const port = options.port === undefined ? defaultPortFor(id) : Number(options.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InstantError('INSTANT_PACKAGE_PORT_INVALID', `--port ${String(options.port)} is not a port number`, 'give a free port from 1 to 65535, or leave out --port for one from the id (4100-4999)');
   }
   const dir = resolve(parentDir, id);
   if (existsSync(dir)) throw new InstantError('INSTANT_PACKAGE_EXISTS', `${dir} already exists`, 'choose another id or --dir');
@@ -42,7 +47,7 @@ export function scaffoldPackage(id: string, parentDir: string, options: { port?:
     __NAME__: id.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' '),
     __ENV__: id.replace(/-/g, '_').toUpperCase(),
     __SCHEMA__: id.replace(/-/g, '_'),
-    __PORT__: String(options.port ?? defaultPortFor(id)),
+    __PORT__: String(port),
     __CUSTOM_PATH__: resolve(parentDir) === process.cwd() ? '.' : parentDir,
   };
   const fill = (text: string) => Object.entries(tokens).reduce((out, [token, value]) => out.split(token).join(value), text);

@@ -34,6 +34,11 @@ export class SettingsMap implements Settings {
     if (!Number.isInteger(value)) {
       throw new InstantError('INSTANT_SETTING_INVALID', `setting ${name}="${raw}" is not a whole number`);
     }
+    // Every port setting is named *_PORT; out of range, Node's listen() would refuse it only once the
+    // service had set itself up, with a message that names no setting.
+    if (name.endsWith('_PORT') && (value < 0 || value > 65535)) {
+      throw new InstantError('INSTANT_SETTING_INVALID', `setting ${name}="${raw}" is not a port number`, `use 1 to 65535 (-e ${name}=<port>)`);
+    }
     return value;
   }
 

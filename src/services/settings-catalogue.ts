@@ -23,7 +23,7 @@ export const SERVICE_SETTINGS: Readonly<Record<string, readonly ServiceSetting[]
     { name: 'OPENHIM_AUTO_RETRY_INTERVAL_MS', default: '60000' },
     { name: 'OPENHIM_CACHE_REFRESH_MS', default: '5000' },
     { name: 'OPENHIM_CERT_HOSTNAMES', default: '' },
-    { name: 'OPENHIM_CONSOLE_BASE_URL', default: 'http://localhost:9000' },
+    { name: 'OPENHIM_CONSOLE_BASE_URL', default: '' }, // derived: http://localhost:<CONSOLE_PORT>
     { name: 'OPENHIM_CONSOLE_URL', default: '' },
     { name: 'CONSOLE_PORT', default: '9000' },
     { name: 'OPENHIM_EMAIL_FROM', default: 'openhim@localhost' },

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePackages, freePort, instantBin, portIsFree, runInstant, tempProject } from '../support/cli.js';
 
@@ -97,4 +97,31 @@ test('logs -f follows new lines of one service as they are written', async () =>
     follower.kill('SIGTERM');
     await runInstant(['destroy', '--yes'], { cwd });
   }
+});
+
+test("a customPackages folder of instant.config.yaml that does not exist names the config file, not -c", async () => {
+  const cwd = tempProject();
+  writeFileSync(join(cwd, 'instant.config.yaml'), 'packages: [core]\ncustomPackages: [./packages]\n');
+  const result = await runInstant(['list'], { cwd });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /custom package path .*\/packages \(customPackages of .*instant\.config\.yaml\) is not a folder/);
+  assert.match(result.stderr, /create the folder, or correct or remove the entry in .*instant\.config\.yaml/);
+  assert.doesNotMatch(result.stderr, /-c\/--custom-path/);
+  assert.match(result.stderr, /INSTANT_CUSTOM_PATH_MISSING/);
+  mkdirSync(join(cwd, 'packages'));
+  const empty = await runInstant(['list'], { cwd });
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /no package-metadata\.json in .*\/packages \(customPackages of .*instant\.config\.yaml\)/);
+  assert.match(empty.stderr, /instant package new <id> --dir .*\/packages`\), or correct or remove the entry in .*instant\.config\.yaml/);
+  assert.doesNotMatch(empty.stderr, /point -c/);
+});
+
+test("a profile's dev: true shows as the profile's in config, not as the --dev flag", async () => {
+  const cwd = tempProject();
+  writeFileSync(join(cwd, 'instant.config.yaml'), 'profiles:\n  - name: dev\n    packages: [core]\n    dev: true\n');
+  const fromProfile = await runInstant(['config', '-p', 'dev'], { cwd });
+  assert.equal(fromProfile.code, 0, fromProfile.stderr);
+  assert.match(fromProfile.stdout, /^INSTANT_DEV\s+true\s+profile \(dev\)$/m);
+  const fromFlag = await runInstant(['config', 'core', '--dev'], { cwd });
+  assert.match(fromFlag.stdout, /^INSTANT_DEV\s+true\s+cli \(--dev\)$/m);
 });

@@ -162,6 +162,10 @@ for (const driver of testDrivers) {
       const before = await checksums(location);
       await assert.rejects(restoreDatabase(location, file, () => undefined, KEY), /cut short|Unexpected|JSON/);
       assert.deepEqual(await checksums(location), before);
+      // An instance that never made a logical backup has no key: the error says which key to give.
+      await assert.rejects(restoreDatabase(location, file, () => undefined, undefined),
+        /has no backup key.*give the key of the instance that made the file: INSTANT_BACKUP_KEY=.*backup-key\.json/s);
+      await assert.rejects(restoreDatabase(location, file, () => undefined, 'short'), /INSTANT_BACKUP_KEY is 5 characters: a backup key has 16 or more/);
     });
   });
 }

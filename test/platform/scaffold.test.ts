@@ -34,3 +34,13 @@ test('new packages get a default port from their id, so two new packages do not 
   for (const port of ports) assert.ok(port >= 4100 && port < 5000, String(port));
   assert.equal(defaultPortFor('my-workflow'), defaultPortFor('my-workflow'), 'the same id, the same port');
 });
+
+test('--port that is no port number is refused before any file is written', () => {
+  const parent = tempProject();
+  for (const port of [Number('abc'), 70000, 0, 80.5]) {
+    assert.throws(() => scaffoldPackage('bad-port', parent, { port }), (error: Error & { code?: string }) =>
+      error.code === 'INSTANT_PACKAGE_PORT_INVALID' && /--port .* is not a port number/.test(error.message), String(port));
+  }
+  assert.deepEqual(readdirSync(parent).filter((entry) => entry === 'bad-port'), [], 'no folder left behind');
+  assert.equal(readPackageMetadata(scaffoldPackage('good-port', parent, { port: 25999 }), false).environmentVariables.GOOD_PORT_PORT, '25999');
+});

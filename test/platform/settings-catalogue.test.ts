@@ -31,3 +31,12 @@ test('a setting one or two letters off a service setting is reported with the na
   assert.equal(likelyTypo('OPENHIM_ROUTER_HTTP_PROT', known), 'OPENHIM_ROUTER_HTTP_PORT');
   assert.equal(likelyTypo('OPENHIM_API_CORS_ORIGINS', known), undefined);
 });
+
+test("config shows no fixed default for a setting the service derives from another (the console's URL from CONSOLE_PORT)", async () => {
+  const { runInstant, tempProject } = await import('../support/cli.js');
+  const result = await runInstant(['config', 'core', '-e', 'CONSOLE_PORT=19000'], { cwd: tempProject() });
+  assert.equal(result.code, 0, result.stderr);
+  const line = result.stdout.split('\n').find((l) => l.startsWith('OPENHIM_CONSOLE_BASE_URL '));
+  assert.ok(line, result.stdout);
+  assert.doesNotMatch(line, /:9000/, 'the interop layer serves http://localhost:<CONSOLE_PORT>, here 19000, not 9000');
+});

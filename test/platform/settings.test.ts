@@ -67,6 +67,14 @@ test('typed setting getters name the setting on bad values', () => {
   assert.equal(settings.bool('OFF'), false);
   assert.equal(settings.int('MISSING', 7), 7);
   assert.throws(() => settings.require('MISSING'), /setting MISSING is not set/);
+  // A port out of range is named with its setting when read, not by Node's listen() after the service set itself up.
+  const ports = new SettingsMap({ OPENHIM_API_PORT: '70000', NEGATIVE_PORT: '-1', FHIR_DATASTORE_PORT: '65535', OPENHIM_AUDIT_UDP_PORT: '0', LIMIT: '70000' });
+  assert.throws(() => ports.int('OPENHIM_API_PORT', 8080), (error: Error & { code?: string }) =>
+    error.code === 'INSTANT_SETTING_INVALID' && /OPENHIM_API_PORT="70000" is not a port number/.test(error.message));
+  assert.throws(() => ports.int('NEGATIVE_PORT'), /NEGATIVE_PORT="-1" is not a port number/);
+  assert.equal(ports.int('FHIR_DATASTORE_PORT'), 65535);
+  assert.equal(ports.int('OPENHIM_AUDIT_UDP_PORT'), 0);
+  assert.equal(ports.int('LIMIT'), 70000);
 });
 
 test('profiles from instant.config.yaml resolve their env files against the config folder', () => {

@@ -53,7 +53,13 @@ async function* tableRows(tx: Queryable, schema: string, name: string): AsyncGen
 
 /** The key that signs and checks logical backups; refused when too short to be a secret. */
 function macKey(key: string | undefined): string {
-  if (!key || key.length < 16) throw new Error('a logical backup is signed with the instance\'s backup key (INSTANT_BACKUP_KEY, 16 characters or more), and none was given');
+  // Absent only at a restore: backup generates the key. Said with what to give, as the operator
+  // moving data between instances meets it.
+  if (!key) {
+    throw new Error('a logical backup is signed with a backup key, and this instance has no backup key (it made no logical backup): ' +
+      'give the key of the instance that made the file: INSTANT_BACKUP_KEY=<the "key" in its .instant/backup-key.json> instant restore ...');
+  }
+  if (key.length < 16) throw new Error(`INSTANT_BACKUP_KEY is ${key.length} characters: a backup key has 16 or more`);
   return key;
 }
 

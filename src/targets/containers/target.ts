@@ -84,8 +84,11 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
       if (!chosen) {
         // Rendered from an instance that already had secrets (a laptop's demo, most often): said, so they do not become production's unnoticed.
+        // A state directory that only ever rendered (no package initialised in state.json) is the production one docs/production.md
+        // asks for: rendering it again (another target, a profile, a rotated secret) is meant to reuse its secrets.
+        const deployedBefore = Object.keys(store.readState()?.packages ?? {}).length > 0;
         const reused = [...deployment.plan.ordered.flatMap((pkg) => pkg.secrets.map((s) => s.name)), POSTGRES_PASSWORD_SECRET, APP_PASSWORD_SECRET]
-          .filter((secret) => secrets[secret] && !generated.includes(secret));
+          .filter((secret) => deployedBefore && secrets[secret] && !generated.includes(secret));
         if (reused.length) {
           progress.info(`note: the files carry secrets this instance already had (${reused.slice(0, 4).join(', ')}${reused.length > 4 ? ', ...' : ''}, kept in ${store.secretsFile}), not fresh ones; for production render from a state directory of its own (--state-dir DIR), whose first render generates them (docs/production.md, "Production gets fresh secrets")`);
         }
