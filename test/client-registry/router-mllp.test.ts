@@ -113,7 +113,7 @@ for (const driver of testDrivers) {
       assert.equal(found.body.total ?? found.body.entry?.length ?? 0, 0, 'not registered');
     });
 
-    test('one sender address holds at most a quarter of the channel\'s connections; another address still connects (review finding F11)', async () => {
+    test('one sender address holds at most a quarter of the channel\'s connections (a newcomer takes its oldest idle one\'s place); another address still connects (review finding F11)', async () => {
       const { port } = new URL(channelUrl.replace(/^mllp:/, 'http:'));
       const open = (localAddress: string) => new Promise<net.Socket>((resolve, reject) => {
         const socket = net.connect({ port: Number(port), host: '127.0.0.1', localAddress }, () => resolve(socket));
@@ -126,9 +126,11 @@ for (const driver of testDrivers) {
       const flood: net.Socket[] = [];
       try {
         for (let i = 0; i < 25; i++) flood.push(await open('127.0.0.3'));
+        const oldest = closedSoon(flood[0]!);
         const extra = await open('127.0.0.3');
         flood.push(extra);
-        assert.equal(await closedSoon(extra), true, 'the 26th connection of one address is refused');
+        assert.equal(await oldest, true, 'the 26th connection of one address takes the place of its oldest idle one');
+        assert.equal(await closedSoon(extra), false, 'the newcomer stays: a live sender is not locked out by idle ones');
         const other = await open('127.0.0.1');
         flood.push(other);
         assert.equal(await closedSoon(other), false, 'another address is still taken');
