@@ -17,7 +17,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, PersistentVolumeClaim, Pod, Service } from 'kubernetes-models/v1';
 import { loadDeployment } from '../../src/platform/deployment.js';
-import { silentProgress } from '../../src/platform/progress.js';
+import { silentProgress, type Progress } from '../../src/platform/progress.js';
 import { containerTarget } from '../../src/targets/containers/target.js';
 import { podmanPodAddress, renderForPodman } from '../../src/targets/containers/podman-kube.js';
 import { planContainers } from '../../src/targets/containers/plan.js';
@@ -54,12 +54,12 @@ function validateKubernetes(text: string): Array<Record<string, any>> { // eslin
   return docs;
 }
 
-async function render(target: ContainerTargetName, packages: string[], extra: { databaseUrl?: string; config?: string; profile?: string; resetConfig?: boolean } = {}) {
+async function render(target: ContainerTargetName, packages: string[], extra: { databaseUrl?: string; config?: string; profile?: string; resetConfig?: boolean; progress?: Progress } = {}) {
   const dir = tempProject('instant-render-');
   if (extra.config) writeFileSync(join(dir, 'instant.config.yaml'), extra.config);
   const deployment = loadDeployment({ packages, cwd: dir, stateDir: join(dir, '.instant'), ...(extra.profile ? { profile: extra.profile } : {}), ...(extra.resetConfig ? { resetConfig: true } : {}) });
   const out = join(dir, 'out');
-  const outcome = await containerTarget(target, { renderOnly: out }).deploy({ deployment, command: 'init', progress: silentProgress, ...(extra.databaseUrl ? { databaseUrl: extra.databaseUrl } : {}) });
+  const outcome = await containerTarget(target, { renderOnly: out }).deploy({ deployment, command: 'init', progress: extra.progress ?? silentProgress, ...(extra.databaseUrl ? { databaseUrl: extra.databaseUrl } : {}) });
   const secrets = deployment.store.readSecrets();
   return { dir, out, outcome, secrets, deployment };
 }
@@ -135,7 +135,9 @@ test('init --reset-config renders an import job that applies every item over an 
 
 test('compose with replicas: no host port for a replicated service (they would clash); a probe podman-compose quotes right', async () => {
   const config = 'profiles:\n  - name: prod\n    packages: [core]\n    replicas: { interop-layer: 2 }\n';
-  const { out } = await render('compose', [], { config, profile: 'prod' });
+  const steps: string[] = [];
+  const { out } = await render('compose', [], { config, profile: 'prod', progress: { ...silentProgress, step: (message) => void steps.push(message) } });
+  assert.ok(steps.some((m) => /interop-layer runs 2 replicas: compose publishes no host port/.test(m)), `rendering alone says so too: ${steps.join(' | ')}`);
   const compose = parse(readFileSync(join(out, 'compose.yaml'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.ok(validateCompose(compose), JSON.stringify(validateCompose.errors, null, 2));
   const iol = compose.services['interop-layer'];

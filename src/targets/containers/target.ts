@@ -82,6 +82,11 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       const dir = options.renderOnly ?? join(store.dir, name);
       const manifest = writeArtefacts(dir, name, plan, chosen?.extraFiles?.(plan) ?? {});
       progress.step(`wrote ${manifest} (secrets in ${join(dir, 'secrets')})`);
+      // Said whether the files are deployed here or by hand (--render-only): compose cannot publish a replicated service.
+      const unpublished = name === 'compose' ? plan.components.filter((c) => !publishesOnHost(c, 'compose') && plan.hostEndpoints[c.name]) : [];
+      for (const component of unpublished) {
+        progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
+      }
       if (!chosen) {
         // Rendered from an instance that already had secrets (a laptop's demo, most often): said, so they do not become production's unnoticed.
         // A state directory that only ever rendered (no package initialised in state.json) is the production one docs/production.md
@@ -96,12 +101,7 @@ export function containerTarget(name: ContainerTargetName, options: ContainerTar
       }
       const context = { dir, manifest, project: plan.project };
       const endpoints = name === 'kubernetes' && chosen.name === 'kubectl' ? {} : name === 'swarm' ? composeHostEndpoints(plan, 'swarm') : { ...plan.hostEndpoints };
-      if (name === 'compose') {
-        for (const component of plan.components.filter((c) => !publishesOnHost(c, 'compose') && endpoints[c.name])) {
-          delete endpoints[component.name];
-          progress.step(`${component.name} runs ${component.replicas} replicas: compose publishes no host port for it (they would clash); put a proxy in front, or use -t swarm or -t kubernetes`);
-        }
-      }
+      for (const component of unpublished) delete endpoints[component.name];
       if (name === 'swarm') {
         for (const optIn of renderSwarmOptIns(plan)) progress.step(`${optIn.what} is not published on a swarm (its ingress would bind every node): see ${optIn.file} and docs/production.md to publish it`);
       }
