@@ -76,7 +76,11 @@ export async function containerStop(options: DeploymentOptions, destroy: boolean
   }
   const target = await containerTarget(record.name);
   if (destroy) {
-    await target.destroy(deployment, [], { warn: () => undefined });
+    await target.destroy(deployment, [], { warn: () => undefined }).catch((error: unknown) => {
+      if (!(error instanceof InstantError) || error.code !== 'INSTANT_ENGINE_FAILED') throw error;
+      // A deploy that failed before its engine ran (a docker with no daemon) left this record behind, with nothing to remove.
+      throw new InstantError(error.code, error.message, `if ${record.deployer} works and the project exists, fix the cause and run again; if the ${record.name} project was never created (its init failed) or was removed by hand, delete ${deployment.store.dir} to forget this instance (it holds the instance's secrets)`);
+    });
     deployment.store.removeAll();
     process.stdout.write(`Destroyed the ${record.name} project ${record.project} and its data, and removed ${deployment.store.dir}.\n`);
   } else {
