@@ -93,16 +93,6 @@ async function retire(q: Queryable, schema: string, csid: number): Promise<void>
   await q.query(`UPDATE ${schema}.code_system SET url = $2, version = '', resource_id = '' WHERE csid = $1`, [csid, `${RETIRED_URL_PREFIX}${csid}`]);
 }
 
-/** A fresh code_system row for url|version (the one it replaces retired), refusing one owned by another CodeSystem resource. */
-async function replaceCodeSystemRow(q: Queryable, schema: string, header: CodeSystemHeader): Promise<number> {
-  const row = await rowToClaim(q, schema, header);
-  if (row) await retire(q, schema, Number(row.csid));
-  const inserted = await q.query<{ csid: string }>(
-    `INSERT INTO ${schema}.code_system (url, version, resource_id, name, hierarchy_meaning, case_sensitive, content) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING csid`,
-    [header.url, header.version ?? '', header.resourceId, header.name ?? null, header.hierarchyMeaning ?? null, header.caseSensitive ?? true, storedContent(header)]);
-  return Number(inserted.rows[0]!.csid);
-}
-
 /** Forgets the code systems a CodeSystem resource carried (it was deleted, or now carries another url|version). */
 export async function dropCodeSystemsOf(q: Queryable, schema: string, resourceId: string): Promise<void> {
   const rows = await q.query<{ csid: string }>(`SELECT csid FROM ${schema}.code_system WHERE resource_id = $1`, [resourceId]);
@@ -136,36 +126,35 @@ export async function prepareConcepts(header: Pick<CodeSystemHeader, 'hierarchyM
   return { unique, parents, ancestors, isA: !header.hierarchyMeaning || header.hierarchyMeaning === 'is-a' };
 }
 
-/** Replaces the concepts of a code system version inside the caller's transaction (a FHIR write); returns its csid. */
-export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[],
-  bounds: ConceptBounds, progress?: WriteProgress): Promise<number> {
-  // Before anything is written: a code too long for its index, a cyclic, too deep or too large hierarchy is refused (422).
-  const prepared = await prepareConcepts(header, concepts, bounds);
-  const csid = await replaceCodeSystemRow(q, schema, header);
-  await writeConceptRows(async (sql, params) => { await q.query(sql, params); }, schema, [{ csid, prepared }], progress);
-  await q.query(`UPDATE ${schema}.code_system SET concept_count = $2 WHERE csid = $1`, [csid, prepared.unique.length]);
-  return csid;
+/** Replaces the concepts of a code system version inside the caller's transaction (a FHIR write). */
+export async function writeCodeSystem(q: Queryable, schema: string, header: CodeSystemHeader, concepts: readonly ConceptRecord[], bounds: ConceptBounds): Promise<void> {
+  await writeCodeSystems(q, schema, [{ header, concepts }], bounds);
 }
 
 /**
- * writeCodeSystem for many code systems at once, inside the caller's transaction: a bulk load of
- * small ones (the core content's ~600, a few dozen concepts each) costs a statement per table,
- * not ten per code system. Each url|version once; one already stored is replaced as writeCodeSystem
- * replaces it (refused with 422 when another live resource owns it).
+ * Replaces the concepts of code system versions inside the caller's transaction (FHIR writes): a
+ * bulk load of small ones (the core content's ~600, a few dozen concepts each) costs a statement
+ * per table, not ten per code system. Before anything is written, a code too long for its index, a
+ * cyclic, too deep or too large hierarchy is refused (422). Each url|version once; one already
+ * stored is replaced (refused with 422 when another live resource owns it).
  */
 export async function writeCodeSystems(q: Queryable, schema: string, systems: ReadonlyArray<{ header: CodeSystemHeader; concepts: readonly ConceptRecord[] }>,
   bounds: ConceptBounds): Promise<void> {
   if (!systems.length) return;
   const key = (url: string, version: string | undefined): string => `${url}|${version ?? ''}`;
-  if (new Set(systems.map(({ header }) => key(header.url, header.version))).size !== systems.length) {
-    throw new Error('writeCodeSystems: a url|version given twice');
+  const seen = new Set<string>();
+  for (const { header } of systems) {
+    const k = key(header.url, header.version);
+    if (seen.has(k)) throw new FhirError(422, 'FHIR_INVALID_RESOURCE', `CodeSystem ${k.slice(0, 240)} is written twice in one batch: give each version once`);
+    seen.add(k);
   }
   const prepared = await Promise.all(systems.map(({ header, concepts }) => prepareConcepts(header, concepts, bounds)));
   const headers = systems.map(({ header }) => header);
   const existing = await q.query<{ url: string; version: string }>(
     `SELECT c.url, c.version FROM ${schema}.code_system c JOIN unnest($1::text[], $2::text[]) AS w(url, version) ON c.url = w.url AND c.version = w.version`,
     [headers.map((h) => h.url), headers.map((h) => h.version ?? '')]);
-  // Rare (the core load writes into a database without them): the checks and retirement of writeCodeSystem, one by one.
+  // A version already stored (an update rewriting its own; rare in a bulk load): refused when
+  // another live resource owns it, else retired, one by one.
   const stored = new Set(existing.rows.map((r) => key(r.url, r.version)));
   for (const header of headers) {
     if (!stored.has(key(header.url, header.version))) continue;
