@@ -8,7 +8,7 @@ import { shapeResource } from './shape.js';
 import { ridOrderedPage } from './first-page.js';
 import { boundedPageSql, splitAtBudget, type BoundedRows } from './page-bytes.js';
 import { firstSortedPage, snapshotPage } from './sorted-paging.js';
-import { SqlParams, orderBy, whereClause, type BuildContext } from './sql.js';
+import { SqlParams, canonicalTargetSql, orderBy, whereClause, type BuildContext } from './sql.js';
 import { resolveTerminology } from './terminology.js';
 import { CORE_TERMINOLOGY } from '../terminology/core-provider.js';
 import type { TerminologyProvider } from '../terminology/provider.js';
@@ -348,14 +348,13 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
   // target by its url, as HAPI follows them: the target types' resources with that url (and version).
   const types = spec.targetType ? [spec.targetType] : spec.param.target ?? [];
   if (!types.length) return byId;
+  const canonical = canonicalTargetSql(ctx.schema, { ref: 'x', url: 'u', target: 't' }, '$4');
   const byUrl = await readIncluded(ctx,
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (
        SELECT u.rid FROM ${ctx.schema}.idx_reference x
        JOIN ${ctx.schema}.resources s ON s.rid = x.rid
-       JOIN ${ctx.schema}.idx_uri u ON u.type = ANY($4::text[]) AND u.param = 'url' AND u.value = split_part(x.reference, '|', 1)
-       JOIN ${ctx.schema}.resources t ON t.rid = u.rid
-       WHERE s.type = $1 AND s.id = ANY($2::text[]) AND x.param = $3 AND x.target_id IS NULL AND strpos(x.reference, '://') > 0
-         AND (strpos(x.reference, '|') = 0 OR t.content->>'version' = split_part(x.reference, '|', 2)))
+       ${canonical.joins}
+       WHERE s.type = $1 AND s.id = ANY($2::text[]) AND x.param = $3 AND ${canonical.where})
      ORDER BY r.rid`,
     [spec.sourceType, ids, spec.param.code, types], budget);
   return [...byId, ...byUrl];

@@ -87,6 +87,21 @@ function combineDateBounds(filters: Filter[]): Filter[] {
 }
 
 /**
+ * From a reference row `ref` holding a canonical (`url` or `url|version`, absolute) to the stored
+ * resources `target` of the types in `typesSql` with that url (and version): joins through idx_uri
+ * (alias `url`), and the conditions on `ref` and `target`. Chains and includes follow canonicals so.
+ */
+export function canonicalTargetSql(schema: string, aliases: { ref: string; url: string; target: string }, typesSql: string): { joins: string; where: string } {
+  const { ref, url, target } = aliases;
+  return {
+    joins: `JOIN ${schema}.idx_uri ${url} ON ${url}.type = ANY(${typesSql}::text[]) AND ${url}.param = 'url' AND ${url}.value = split_part(${ref}.reference, '|', 1)
+    JOIN ${schema}.resources ${target} ON ${target}.rid = ${url}.rid`,
+    where: `${ref}.target_id IS NULL AND strpos(${ref}.reference, '://') > 0
+      AND (strpos(${ref}.reference, '|') = 0 OR ${target}.content->>'version' = split_part(${ref}.reference, '|', 2))`,
+  };
+}
+
+/**
  * A chain through canonical references (`QuestionnaireResponse?questionnaire.version=2.0`): the
  * stored text `url` or `url|version` names the target types' resources with that url (and version).
  */
@@ -96,12 +111,11 @@ function canonicalChain(ctx: BuildContext, filter: ChainFilter, type: string | s
   const url = nextAlias(ctx, 'u');
   const targets = filter.canonicalTargets!;
   const inner = filterCondition(ctx, filter.inner, t, targets.length === 1 ? targets[0] : targets);
+  const canonical = canonicalTargetSql(ctx.schema, { ref, url, target: t }, ctx.params.add(targets));
   return `SELECT ${ref}.rid FROM ${ctx.schema}.idx_reference ${ref}
-    JOIN ${ctx.schema}.idx_uri ${url} ON ${url}.type = ANY(${ctx.params.add(targets)}::text[]) AND ${url}.param = 'url' AND ${url}.value = split_part(${ref}.reference, '|', 1)
-    JOIN ${ctx.schema}.resources ${t} ON ${t}.rid = ${url}.rid
-    WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)} AND ${ref}.target_id IS NULL
-      AND strpos(${ref}.reference, '://') > 0 AND NOT ${t}.deleted
-      AND (strpos(${ref}.reference, '|') = 0 OR ${t}.content->>'version' = split_part(${ref}.reference, '|', 2)) AND ${inner}`;
+    ${canonical.joins}
+    WHERE ${typeCondition(ctx, ref, type)} ${ref}.param = ${ctx.params.add(filter.param.code)} AND ${canonical.where}
+      AND NOT ${t}.deleted AND ${inner}`;
 }
 
 /** `type` is the searched type, or the candidate types of a chain's target (any of them). */
