@@ -346,8 +346,8 @@ async function includeTargets(ctx: SearchContext, spec: IncludeSpec, from: Resou
   if (budget.cut) return byId;
   // Canonical references (QuestionnaireResponse.questionnaire: `url` or `url|version`) name their
   // target by its url, as HAPI follows them: the target types' resources with that url (and version).
-  const types = spec.targetType ? [spec.targetType] : spec.param.target ?? [];
-  if (!types.length) return byId;
+  const types = spec.canonicalTargets;
+  if (!types) return byId;
   const canonical = canonicalTargetSql(ctx.schema, { ref: 'x', url: 'u', target: 't' }, '$4');
   const byUrl = await readIncluded(ctx,
     `SELECT r.rid, r.content_bytes FROM ${ctx.schema}.resources r WHERE NOT r.deleted AND r.rid IN (

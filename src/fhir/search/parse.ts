@@ -93,6 +93,8 @@ export interface IncludeSpec {
   sourceType: string;
   param?: SearchParameter;
   targetType?: string;
+  /** The target types a canonical reference may name by their url (includeTargets follows them). */
+  canonicalTargets?: string[];
   iterate: boolean;
 }
 
@@ -430,7 +432,10 @@ function applyResultParameter(ctx: ParseContext, request: SearchRequest, name: s
         }
         params = [param];
       }
-      for (const param of params) list.push({ sourceType, param, targetType, iterate: modifier === 'iterate' });
+      for (const param of params) {
+        const canonicalTargets = canonicalTypes(ctx, targetType ? [targetType] : param.target ?? []);
+        list.push({ sourceType, param, targetType, iterate: modifier === 'iterate', ...(canonicalTargets.length ? { canonicalTargets } : {}) });
+      }
       checkIncludeCount(request, limits);
       return;
     }
@@ -667,9 +672,13 @@ function parseChain(ctx: ParseContext, type: string | undefined, head: string, r
   // The inner filter is parsed against the first target; parameters shared by several targets
   // (e.g. name on Patient and Practitioner) have the same code, which is what the SQL matches on.
   const inner = parseFilter(ctx, targetTypes[0], rest, value, depth)!;
-  // Targets with a canonical url (Questionnaire, ValueSet, PlanDefinition...) may be named by it.
-  const canonicalTargets = targetTypes.filter((t) => lookupParam(ctx, t, 'url')?.type === 'uri');
+  const canonicalTargets = canonicalTypes(ctx, targetTypes);
   return { kind: 'chain', param, targetTypes, inner, ...(canonicalTargets.length ? { canonicalTargets } : {}) };
+}
+
+/** The types with a canonical url (Questionnaire, ValueSet, PlanDefinition...): a canonical reference may name them by it. */
+function canonicalTypes(ctx: ParseContext, types: readonly string[]): string[] {
+  return types.filter((t) => isResourceType(t) && lookupParam(ctx, t, 'url')?.type === 'uri');
 }
 
 function parseHas(ctx: ParseContext, type: string | undefined, key: string, value: string, depth: number): Filter {
